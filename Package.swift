@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+// Coffer: an encrypted vault storage engine with its own file format (FORMAT.md).
+//
+// Layers, each depending only on the ones above it:
+//   CSodium, CZlib      system libraries (libsodium, zlib)
+//   CofferCrypto        safe wrappers: secrets in memory, AEAD, hashes, KDFs, the error type
+//   CofferFormat        pure encode/decode of the bytes FORMAT.md specifies (no I/O, no Foundation)
+//   CofferStorage       file I/O behind a small protocol, the log writer and reader, locking, recovery
+//   CofferModel         the credential model: records, operations, the in-memory index, resolution
+//   Coffer              the public engine
+//   CofferSimulation    an in-memory disk that can crash, for tests and fuzzers only
+import PackageDescription
+
+let package = Package(
+    name: "Coffer",
+    products: [
+        .library(name: "Coffer", targets: ["Coffer"]),
+        .library(name: "CofferSimulation", targets: ["CofferSimulation"]),
+        .executable(name: "coffer-demo", targets: ["coffer-demo"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "CofferCrypto", dependencies: ["CSodium", "CZlib"]),
+        .target(name: "CofferFormat", dependencies: ["CofferCrypto"]),
+        .target(name: "CofferStorage", dependencies: ["CofferFormat", "CofferCrypto"]),
+        .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
+        .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
+        .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
+        .executableTarget(name: "coffer-demo", dependencies: ["Coffer"]),
+        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
+        .testTarget(
+            name: "CofferFormatTests",
+            dependencies: ["CofferFormat", "CofferCrypto"],
+            resources: [.copy("Vectors")]
+        ),
+        .testTarget(name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto"]),
+        .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
+        .testTarget(
+            name: "CofferStorageTests",
+            dependencies: ["CofferStorage", "CofferFormat", "CofferCrypto", "CofferSimulation"]
+        ),
+        .testTarget(
+            name: "CofferTests",
+            dependencies: ["Coffer", "CofferSimulation", "CofferStorage", "CofferFormat", "CofferCrypto"]
+        ),
+    ]
+)

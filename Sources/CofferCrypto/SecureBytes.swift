@@ -1,0 +1,108 @@
+import CSodium
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bytes that are secret: key material and decrypted plaintext.
+///
+/// The bytes are locked in memory where the operating system allows (so they are not
+/// swapped out), zeroed when the last reference goes away, readable only inside
+/// ``withUnsafeBytes(_:)``, compared in constant time, and print as `SecureBytes(redacted)`.
+/// The contents never change after initialisation, which is what makes sharing them
+/// between threads safe.
+///
+/// ```swift
+/// let key = SecureBytes(randomCount: 32)
+/// key.withUnsafeBytes { bytes in use(bytes) }
+/// ```
+public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConvertible,
+    CustomDebugStringConvertible
+{
+    private let pointer: UnsafeMutableRawPointer
+    private let capacity: Int
+    private let isLocked: Bool
+    /// The number of bytes held.
+    public let count: Int
+
+    /// Creates `count` bytes filled by `initializer`, which writes the secret directly into
+    /// locked memory so that no unprotected copy is made.
+    ///
+    /// - Throws: whatever `initializer` throws; the memory is zeroed before the error leaves.
+    public init(
+        count: Int,
+        initializingWith initializer: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) rethrows {
+        precondition(count >= 0, "negative count")
+        Sodium.ensureReady()
+        self.count = count
+        // Never allocate zero bytes: the pointer must be valid to zero and unlock.
+        self.capacity = max(count, 1)
+        guard let memory = malloc(capacity) else { preconditionFailure("out of memory") }
+        self.pointer = memory
+        sodium_memzero(memory, capacity)
+        // mlock can fail under RLIMIT_MEMLOCK; the bytes are still zeroed on release.
+        self.isLocked = sodium_mlock(memory, capacity) == 0
+        do {
+            try initializer(UnsafeMutableRawBufferPointer(start: memory, count: count))
+        } catch {
+            sodium_memzero(memory, capacity)
+            if isLocked { sodium_munlock(memory, capacity) }
+            free(memory)
+            throw error
+        }
+    }
+
+    /// Creates `count` zero bytes.
+    public convenience init(zeroedCount count: Int) {
+        self.init(count: count) { _ in }
+    }
+
+    /// Creates `count` bytes from libsodium's random generator.
+    public convenience init(randomCount count: Int) {
+        self.init(count: count) { buffer in
+            if let base = buffer.baseAddress, count > 0 { randombytes_buf(base, count) }
+        }
+    }
+
+    /// Copies `bytes` into locked memory. The source is not wiped: prefer the initialiser
+    /// that writes in place when the source is itself unprotected.
+    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+        self.init(count: bytes.count) { target in
+            if bytes.count > 0 { target.copyMemory(from: bytes) }
+        }
+    }
+
+    /// Copies `bytes` into locked memory; the array is not wiped.
+    public convenience init(copying bytes: [UInt8]) {
+        self.init(count: bytes.count) { target in
+            bytes.withUnsafeBytes { source in
+                if source.count > 0 { target.copyMemory(from: source) }
+            }
+        }
+    }
+
+    deinit {
+        // Clear the whole capacity, even the bytes we think were unused.
+        sodium_memzero(pointer, capacity)
+        if isLocked { sodium_munlock(pointer, capacity) }
+        free(pointer)
+    }
+
+    /// Calls `body` with a read-only view of the secret. The view must not escape.
+    public func withUnsafeBytes<Result>(
+        _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    /// Constant-time comparison: the time taken depends only on the lengths.
+    public static func == (lhs: SecureBytes, rhs: SecureBytes) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        if lhs.count == 0 { return true }
+        return sodium_memcmp(lhs.pointer, rhs.pointer, lhs.count) == 0
+    }
+
+    public var description: String { "SecureBytes(redacted)" }
+    public var debugDescription: String { "SecureBytes(redacted)" }
+}

@@ -1,0 +1,92 @@
+import CSodium
+
+/// XChaCha20-Poly1305 (IETF construction) from libsodium: the only cipher Coffer uses.
+///
+/// A 24-byte nonce is large enough to be drawn at random for every message under one key
+/// without a meaningful risk of repetition, which is why Coffer never keeps a nonce counter
+/// (FORMAT.md, F-NONCE).
+public enum XChaCha20Poly1305 {
+    /// Key length in bytes.
+    public static let keyBytes = Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES)  // 32
+    /// Nonce length in bytes.
+    public static let nonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)  // 24
+    /// Authentication tag length in bytes.
+    public static let tagBytes = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)  // 16
+
+    /// Seals `plaintext` and appends `ciphertext || tag` to `output`.
+    ///
+    /// - Parameters:
+    ///   - plaintext: the bytes to encrypt.
+    ///   - key: a ``keyBytes``-long key.
+    ///   - nonce: ``nonceBytes`` bytes, never used before with this key.
+    ///   - associatedData: bytes authenticated but not encrypted.
+    ///   - output: receives `plaintext.count + tagBytes` bytes.
+    public static func seal(
+        _ plaintext: UnsafeRawBufferPointer,
+        key: SecureBytes,
+        nonce: [UInt8],
+        associatedData: [UInt8],
+        appendingTo output: inout [UInt8]
+    ) {
+        precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
+        precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
+        Sodium.ensureReady()
+        let start = output.count
+        let sealedCount = plaintext.count + tagBytes
+        output.append(contentsOf: repeatElement(0, count: sealedCount))
+        output.withUnsafeMutableBytes { target in
+            let cipher = target.baseAddress!.advanced(by: start).assumingMemoryBound(to: UInt8.self)
+            var written: UInt64 = 0
+            let status = key.withUnsafeBytes { keyBytes in
+                plaintext.withNonNullBase { message, messageCount in
+                    associatedData.withUnsafeBytes { aad in
+                        aad.withNonNullBase { aadBase, aadCount in
+                            crypto_aead_xchacha20poly1305_ietf_encrypt(
+                                cipher, &written,
+                                message, UInt64(messageCount),
+                                aadBase, UInt64(aadCount),
+                                nil, nonce,
+                                keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        }
+                    }
+                }
+            }
+            precondition(status == 0 && written == UInt64(sealedCount), "seal failed")
+        }
+    }
+
+    /// Opens `ciphertext || tag`, returning the plaintext in protected memory, or `nil` when
+    /// the tag does not verify (wrong key, wrong associated data, or altered bytes).
+    public static func open(
+        _ sealed: UnsafeRawBufferPointer,
+        key: SecureBytes,
+        nonce: UnsafeRawBufferPointer,
+        associatedData: [UInt8]
+    ) -> SecureBytes? {
+        precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
+        precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
+        guard sealed.count >= tagBytes else { return nil }
+        Sodium.ensureReady()
+        struct AuthenticationFailure: Error {}
+        return try? SecureBytes(count: sealed.count - tagBytes) { target in
+            var written: UInt64 = 0
+            var dummy: UInt8 = 0
+            let status = withUnsafeMutablePointer(to: &dummy) { dummyPointer in key.withUnsafeBytes { keyBytes in
+                sealed.withNonNullBase { cipher, cipherCount in
+                    associatedData.withUnsafeBytes { aad in
+                        aad.withNonNullBase { aadBase, aadCount in
+                            crypto_aead_xchacha20poly1305_ietf_decrypt(
+                                target.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? dummyPointer,
+                                &written, nil,
+                                cipher, UInt64(cipherCount),
+                                aadBase, UInt64(aadCount),
+                                nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                        }
+                    }
+                }
+            } }
+            if status != 0 { throw AuthenticationFailure() }
+        }
+    }
+}

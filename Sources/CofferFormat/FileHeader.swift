@@ -1,0 +1,166 @@
+import CofferCrypto
+
+/// One header copy: the vault's identity, versions and keyslots (F-HDR).
+///
+/// The file starts with two copies of 4096 bytes each. A rewrite goes to the copy that does
+/// not hold the newest valid header, with a higher generation, so a crash mid-write leaves
+/// the other copy intact (F-HDR-UPDATE).
+public struct FileHeader: Sendable, Equatable {
+    public var writeVersion: UInt16
+    public var readVersion: UInt16
+    public var requiredFeatures: UInt32
+    public var optionalFeatures: UInt32
+    /// The vault's random 16-byte UUID, bound into every record's AAD.
+    public var vaultID: [UInt8]
+    /// Incremented by every header rewrite; open picks the highest valid one.
+    public var generation: UInt64
+    public var createdMilliseconds: UInt64
+    public var keyslots: [Keyslot]
+
+    public init(vaultID: [UInt8], generation: UInt64, createdMilliseconds: UInt64, keyslots: [Keyslot]) {
+        precondition(vaultID.count == FormatConstants.vaultIDBytes)
+        precondition(keyslots.count <= FormatConstants.keyslotCountMax)
+        self.writeVersion = FormatConstants.writeVersion
+        self.readVersion = FormatConstants.readVersionSupported
+        self.requiredFeatures = 0
+        self.optionalFeatures = 0
+        self.vaultID = vaultID
+        self.generation = generation
+        self.createdMilliseconds = createdMilliseconds
+        self.keyslots = keyslots
+    }
+
+    /// Bytes [0, 1664): everything the header MAC covers.
+    private func encodeAuthenticatedPart() -> ByteWriter {
+        var writer = ByteWriter(capacity: FormatConstants.headerCopyBytes)
+        writer.write(FormatConstants.fileMagic)
+        writer.write(writeVersion)
+        writer.write(readVersion)
+        writer.write(requiredFeatures)
+        writer.write(optionalFeatures)
+        writer.write(UInt32(FormatConstants.headerCopyBytes))
+        writer.write(vaultID)
+        writer.write(generation)
+        writer.write(createdMilliseconds)
+        writer.write(FormatConstants.logStartOffset)
+        writer.write(UInt8(keyslots.count))
+        writer.writeZeros(FormatConstants.headerKeyslotsOffset - writer.count)
+        for slot in keyslots { slot.encode(into: &writer) }
+        writer.writeZeros(FormatConstants.headerMACOffset - writer.count)
+        return writer
+    }
+
+    /// F-HDR-MAC: keyed BLAKE2b-256 under the header subkey over bytes [0, 1664).
+    public func mac(masterKey: SecureBytes) -> [UInt8] {
+        Blake2b.keyedHash(key: MasterKeySubkey.headerMAC.derive(from: masterKey), encodeAuthenticatedPart().bytes)
+    }
+
+    /// Encodes the 4096-byte header copy, authenticated with `masterKey`.
+    public func encode(masterKey: SecureBytes) -> [UInt8] {
+        var writer = encodeAuthenticatedPart()
+        writer.write(mac(masterKey: masterKey))
+        writer.writeZeros(FormatConstants.headerChecksumOffset - writer.count)
+        // F-HDR-CHECKSUM: unkeyed BLAKE2b-256 of bytes [0, 4064), checkable without a key.
+        writer.write(Blake2b.hash(writer.bytes))
+        precondition(writer.count == FormatConstants.headerCopyBytes)
+        return writer.bytes
+    }
+
+    /// The stored MAC of an encoded header copy.
+    public static func storedMAC(of copy: [UInt8]) -> [UInt8] {
+        Array(copy[FormatConstants.headerMACOffset..<FormatConstants.headerMACOffset + 32])
+    }
+
+    /// Decodes a header copy without a key: checks magic, checksum, versions, reserved bytes
+    /// and keyslots. The MAC is checked after unlocking (``verifyMAC(of:masterKey:)``).
+    ///
+    /// Error codes: `.notAVault` (magic), `.corrupted` (checksum or structure),
+    /// `.unsupportedVersion` (read version or required features this reader lacks).
+    public static func decode(_ copy: UnsafeRawBufferPointer) -> Result<FileHeader, CofferError> {
+        guard copy.count == FormatConstants.headerCopyBytes else {
+            return .failure(CofferError(.corrupted, "The header copy is shorter than 4096 bytes."))
+        }
+        var reader = ByteReader(copy)
+        guard reader.readBytes(8) == FormatConstants.fileMagic else {
+            return .failure(CofferError(.notAVault, "The file does not start with Coffer's magic bytes."))
+        }
+        // F-HDR-CHECKSUM: checked before any other field is trusted.
+        let checksumOffset = FormatConstants.headerChecksumOffset
+        var hasher = Blake2b()
+        hasher.update(UnsafeRawBufferPointer(rebasing: copy[0..<checksumOffset]))
+        guard constantTimeEquals(hasher.finalize(), Array(copy[checksumOffset..<checksumOffset + 32])) else {
+            return .failure(CofferError(.corrupted, "The header copy fails its checksum."))
+        }
+        let writeVersion = reader.read(UInt16.self)!
+        let readVersion = reader.read(UInt16.self)!
+        let required = reader.read(UInt32.self)!
+        let optional = reader.read(UInt32.self)!
+        // F-HDR-VERSION: an old reader refuses what it cannot understand, with a clear message.
+        guard readVersion <= FormatConstants.readVersionSupported else {
+            return .failure(
+                CofferError(
+                    .unsupportedVersion,
+                    "The vault needs a reader of format version \(readVersion); this one reads version \(FormatConstants.readVersionSupported). Upgrade Coffer."))
+        }
+        guard required & ~FormatConstants.requiredFeaturesKnown == 0 else {
+            return .failure(
+                CofferError(
+                    .unsupportedVersion,
+                    "The vault uses required features 0x\(String(required, radix: 16)) that this reader does not know. Upgrade Coffer."))
+        }
+        let headerSize = reader.read(UInt32.self)!
+        let vaultID = reader.readBytes(16)!
+        let generation = reader.read(UInt64.self)!
+        let created = reader.read(UInt64.self)!
+        let logStart = reader.read(UInt64.self)!
+        let slotCount = Int(reader.read(UInt8.self)!)
+        guard headerSize == FormatConstants.headerCopyBytes, logStart == FormatConstants.logStartOffset,
+            writeVersion >= readVersion, slotCount <= FormatConstants.keyslotCountMax,
+            reader.skipZeros(FormatConstants.headerKeyslotsOffset - reader.offset)
+        else {
+            return .failure(CofferError(.corrupted, "The header copy has an invalid layout field or non-zero reserved bytes."))
+        }
+        var slots: [Keyslot] = []
+        var seenIDs = Set<UInt16>()
+        for index in 0..<FormatConstants.keyslotCountMax {
+            let entry = reader.readView(FormatConstants.keyslotBytes)!
+            switch Keyslot.decode(entry, index: index) {
+            case .failure(let error): return .failure(error)
+            case .success(let slot):
+                // F-SLOT-ORDER: the first `count` entries are used, the rest are empty.
+                guard (slot != nil) == (index < slotCount) else {
+                    return .failure(CofferError(.corrupted, "The keyslot table does not match its count."))
+                }
+                if let slot {
+                    guard seenIDs.insert(slot.id).inserted else {
+                        return .failure(CofferError(.corrupted, "Two keyslots share id \(slot.id)."))
+                    }
+                    slots.append(slot)
+                }
+            }
+        }
+        reader = ByteReader(copy, offset: FormatConstants.headerMACOffset + 32)
+        guard reader.skipZeros(FormatConstants.headerChecksumOffset - reader.offset) else {
+            return .failure(CofferError(.corrupted, "The header copy has non-zero reserved bytes."))
+        }
+        var header = FileHeader(vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots)
+        header.writeVersion = writeVersion
+        header.readVersion = readVersion
+        header.requiredFeatures = required
+        header.optionalFeatures = optional
+        return .success(header)
+    }
+
+    /// F-HDR-MAC: after unlocking, the copy's MAC must verify under the master key.
+    public func verifyMAC(of copy: [UInt8], masterKey: SecureBytes) -> Bool {
+        constantTimeEquals(mac(masterKey: masterKey), FileHeader.storedMAC(of: copy))
+    }
+
+    /// Tries every slot of the secret's kind; the master key from the first that opens.
+    public func unlock(with secret: Keyslot.Secret) -> (masterKey: SecureBytes, slotID: UInt16)? {
+        for slot in keyslots {
+            if let key = slot.unwrap(with: secret, vaultID: vaultID) { return (key, slot.id) }
+        }
+        return nil
+    }
+}

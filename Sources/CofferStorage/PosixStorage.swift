@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real disk: POSIX calls through Glibc, no Foundation.
+public struct PosixStorage: StorageSystem {
+    public init() {}
+
+    public func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError> {
+        let flags: Int32
+        switch mode {
+        case .readOnly: flags = O_RDONLY | O_CLOEXEC
+        case .readWrite: flags = O_RDWR | O_CLOEXEC
+        case .createNew: flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC
+        }
+        let descriptor = retryingInterrupts { Glibc.open(path, flags, 0o600) }
+        guard descriptor >= 0 else { return .failure(.current) }
+        return .success(PosixFile(descriptor: descriptor))
+    }
+
+    public func rename(_ source: String, to target: String) -> Result<Void, SystemError> {
+        Glibc.rename(source, target) == 0 ? .success(()) : .failure(.current)
+    }
+
+    public func remove(_ path: String) -> Result<Void, SystemError> {
+        unlink(path) == 0 ? .success(()) : .failure(.current)
+    }
+
+    public func syncDirectory(containing path: String) -> Result<Void, SystemError> {
+        let directory = Self.directory(of: path)
+        let descriptor = retryingInterrupts { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard descriptor >= 0 else { return .failure(.current) }
+        defer { close(descriptor) }
+        return fsync(descriptor) == 0 ? .success(()) : .failure(.current)
+    }
+
+    public func identity(of path: String) -> Result<FileIdentity, SystemError> {
+        var information = stat()
+        guard stat(path, &information) == 0 else { return .failure(.current) }
+        return .success(FileIdentity(device: UInt64(information.st_dev), inode: UInt64(information.st_ino)))
+    }
+
+    public func siblings(of path: String) -> Result<[String], SystemError> {
+        guard let directory = opendir(Self.directory(of: path)) else { return .failure(.current) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return .success(names)
+    }
+
+    /// The directory part of `path` (`.` for a bare name).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+/// Retries a system call while it fails with `EINTR`.
+@inline(__always)
+func retryingInterrupts(_ call: () -> Int32) -> Int32 {
+    while true {
+        let result = call()
+        if result == -1 && errno == EINTR { continue }
+        return result
+    }
+}
+
+/// An open POSIX file descriptor, closed on release.
+final class PosixFile: StorageFile {
+    private let descriptor: Int32
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    deinit { close(descriptor) }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
+        var total = 0
+        while total < buffer.count {
+            let count = pread(descriptor, buffer.baseAddress! + total, buffer.count - total, off_t(offset) + off_t(total))
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(.current)
+            }
+            if count == 0 { break }
+            total += count
+        }
+        return .success(total)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError> {
+        var total = 0
+        while total < bytes.count {
+            let count = pwrite(descriptor, bytes.baseAddress! + total, bytes.count - total, off_t(offset) + off_t(total))
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(.current)
+            }
+            // A zero-byte write of a non-empty buffer would loop forever; treat it as no space.
+            if count == 0 { return .failure(.noSpace) }
+            total += count
+        }
+        return .success(())
+    }
+
+    func size() -> Result<UInt64, SystemError> {
+        var information = stat()
+        guard fstat(descriptor, &information) == 0 else { return .failure(.current) }
+        return .success(UInt64(information.st_size))
+    }
+
+    func truncate(to size: UInt64) -> Result<Void, SystemError> {
+        retryingInterrupts { ftruncate(descriptor, off_t(size)) } == 0 ? .success(()) : .failure(.current)
+    }
+
+    func sync() -> Result<Void, SystemError> {
+        // A failed fdatasync is not retried: after one, the kernel may have dropped the dirty
+        // pages, and a retry that succeeds would claim durability that does not exist.
+        fdatasync(descriptor) == 0 ? .success(()) : .failure(.current)
+    }
+
+    func tryLockExclusive() -> Result<Bool, SystemError> {
+        if retryingInterrupts({ flock(descriptor, LOCK_EX | LOCK_NB) }) == 0 { return .success(true) }
+        return errno == EWOULDBLOCK ? .success(false) : .failure(.current)
+    }
+
+    func identity() -> Result<FileIdentity, SystemError> {
+        var information = stat()
+        guard fstat(descriptor, &information) == 0 else { return .failure(.current) }
+        return .success(FileIdentity(device: UInt64(information.st_dev), inode: UInt64(information.st_ino)))
+    }
+}

@@ -1,0 +1,82 @@
+/// The small I/O surface the storage layer uses, so that tests can replace the disk.
+///
+/// ``PosixStorage`` is the real implementation; `CofferSimulation.SimulatedDisk` keeps files in
+/// memory, tracks which bytes are durable, injects faults and can crash. Every call returns a
+/// `Result`; nothing here throws.
+///
+/// Semantics every implementation follows (they are what POSIX promises, no more):
+/// - ``StorageFile/write(_:at:)`` bytes are volatile until ``StorageFile/sync()`` returns
+///   success; a crash may lose any subset of unsynced bytes.
+/// - A created, renamed or removed directory entry is volatile until
+///   ``StorageSystem/syncDirectory(containing:)`` returns success for its directory.
+/// - After a failed sync, the state of unsynced bytes is unknown (the kernel may have dropped
+///   them), which is why the log writer stops acknowledging after one.
+public protocol StorageSystem: Sendable {
+    /// Opens a file. `.createNew` fails with `EEXIST` when the path exists.
+    func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError>
+    /// Atomically replaces `target` with `source` (rename(2)).
+    func rename(_ source: String, to target: String) -> Result<Void, SystemError>
+    /// Removes a file (unlink(2)).
+    func remove(_ path: String) -> Result<Void, SystemError>
+    /// Makes the directory entries of the directory holding `path` durable (fsync of the directory).
+    func syncDirectory(containing path: String) -> Result<Void, SystemError>
+    /// The identity of the file a path names now (stat(2)), to detect a path replaced under an open handle.
+    func identity(of path: String) -> Result<FileIdentity, SystemError>
+    /// The names (not paths) of the entries in the directory holding `path`.
+    func siblings(of path: String) -> Result<[String], SystemError>
+}
+
+/// How to open a file.
+public enum OpenMode: Sendable, Equatable {
+    case readOnly
+    case readWrite
+    /// Create a file that must not exist, read-write, with permissions 0600.
+    case createNew
+}
+
+/// Device and inode: what makes two handles the same file.
+public struct FileIdentity: Sendable, Hashable {
+    public let device: UInt64
+    public let inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+}
+
+/// An open file. Closed when released; closing releases its lock.
+public protocol StorageFile: AnyObject, Sendable {
+    /// Reads up to `buffer.count` bytes at `offset`; returns how many were read (fewer only at end of file).
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError>
+    /// Writes all of `bytes` at `offset`, retrying short writes and `EINTR`; an error means an
+    /// unknown prefix may have been written.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError>
+    /// The file's current size.
+    func size() -> Result<UInt64, SystemError>
+    /// Cuts or extends the file to `size` bytes.
+    func truncate(to size: UInt64) -> Result<Void, SystemError>
+    /// Makes written bytes and the size durable (fdatasync(2)).
+    func sync() -> Result<Void, SystemError>
+    /// Takes the exclusive writer lock without waiting; `false` when another holder has it.
+    /// The lock belongs to this open file and disappears when it is closed or its process dies.
+    func tryLockExclusive() -> Result<Bool, SystemError>
+    /// The identity of the open file (fstat(2)).
+    func identity() -> Result<FileIdentity, SystemError>
+}
+
+extension StorageFile {
+    /// Reads exactly `count` bytes at `offset`, or fewer when the file ends first.
+    public func read(count: Int, at offset: UInt64) -> Result<[UInt8], SystemError> {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let result = bytes.withUnsafeMutableBytes { read(into: $0, at: offset) }
+        return result.map { readCount in
+            if readCount < count { bytes.removeSubrange(readCount...) }
+            return bytes
+        }
+    }
+
+    public func write(_ bytes: [UInt8], at offset: UInt64) -> Result<Void, SystemError> {
+        bytes.withUnsafeBytes { write($0, at: offset) }
+    }
+}

@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CofferCrypto
+
+/// An `errno` value returned by a storage call. Internal calls return
+/// `Result<_, SystemError>`; the public API turns them into ``CofferError`` with code `.io`.
+public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let number: Int32
+
+    public init(_ number: Int32) { self.number = number }
+
+    public static let ioError = SystemError(EIO)
+    public static let noSpace = SystemError(ENOSPC)
+    public static let noSuchFileOrDirectory = SystemError(ENOENT)
+    public static let fileExists = SystemError(EEXIST)
+    public static let wouldBlock = SystemError(EWOULDBLOCK)
+    public static let interrupted = SystemError(EINTR)
+    public static let badFileDescriptor = SystemError(EBADF)
+    public static let invalidArgument = SystemError(EINVAL)
+    public static let permissionDenied = SystemError(EACCES)
+
+    /// The current thread's `errno`.
+    public static var current: SystemError { SystemError(errno) }
+
+    public var description: String {
+        guard let text = strerror(number) else { return "errno \(number)" }
+        return "\(String(cString: text)) (errno \(number))"
+    }
+
+    /// The public error for this failure while doing `what` (a plain phrase, no secrets).
+    public func cofferError(_ what: String, offset: UInt64? = nil) -> CofferError {
+        CofferError(.io(errno: number), "\(what) failed: \(description).", offset: offset)
+    }
+}
