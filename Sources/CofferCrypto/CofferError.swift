@@ -29,6 +29,9 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound
         /// The caller passed something the operation cannot accept.
         case invalidInput
+        /// The log does not contain the chain head the caller expected: it was truncated at a
+        /// record boundary, rolled back to an older copy, or replaced.
+        case headMismatch
         /// The object the caller wants to create exists already.
         case alreadyExists
         /// An earlier write or sync failed; the writer acknowledges nothing more until reopened.
@@ -61,6 +64,7 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
             case .io(let number): "io(errno \(number))"
             case .notFound: "not_found"
             case .invalidInput: "invalid_input"
+            case .headMismatch: "head_mismatch"
             case .alreadyExists: "already_exists"
             case .writerStopped: "writer_stopped"
             case .closed: "closed"

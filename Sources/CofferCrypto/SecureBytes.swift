@@ -43,14 +43,9 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
         sodium_memzero(memory, capacity)
         // mlock can fail under RLIMIT_MEMLOCK; the bytes are still zeroed on release.
         self.isLocked = sodium_mlock(memory, capacity) == 0
-        do {
-            try initializer(UnsafeMutableRawBufferPointer(start: memory, count: count))
-        } catch {
-            sodium_memzero(memory, capacity)
-            if isLocked { sodium_munlock(memory, capacity) }
-            free(memory)
-            throw error
-        }
+        // Every stored property is set, so if the initializer throws, deinit still runs and
+        // zeroes and frees the memory.
+        try initializer(UnsafeMutableRawBufferPointer(start: memory, count: count))
     }
 
     /// Creates `count` zero bytes.

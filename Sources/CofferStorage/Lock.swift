@@ -34,7 +34,13 @@ public final class Lock: @unchecked Sendable {
         return try body()
     }
 
-    /// Waits on the condition; must be called inside ``withLock(_:)``.
+    /// Acquires the lock; pair with ``unlock()``. Prefer ``withLock(_:)``.
+    public func lock() { pthread_mutex_lock(mutex) }
+
+    /// Releases the lock taken by ``lock()``.
+    public func unlock() { pthread_mutex_unlock(mutex) }
+
+    /// Waits on the condition; must be called while holding the lock.
     public func wait() {
         pthread_cond_wait(condition, mutex)
     }

@@ -1,0 +1,147 @@
+import CofferCrypto
+import CofferFormat
+
+/// Reads, selects and rewrites the two header copies (F-HDR-UPDATE).
+///
+/// Rewrite protocol: the new header, with generation `g + 1`, goes to the copy that does not
+/// hold the newest valid header `g`, and is synced; then the same content with generation
+/// `g + 2` goes to the other copy, and is synced. A crash at any point leaves at least one
+/// valid copy holding either the old or the new keyslots, so the vault opens with either the
+/// old or the new secret, never neither.
+struct HeaderStore {
+    /// A decoded header copy with its raw bytes and position.
+    struct Copy {
+        let index: Int
+        let bytes: [UInt8]
+        let decoded: Result<FileHeader, CofferError>
+
+        var header: FileHeader? { try? decoded.get() }
+    }
+
+    /// Both copies as read from the file.
+    let copies: [Copy]
+
+    /// Reads both copies. A file shorter than the two copies is not a vault (or is one torn
+    /// during creation, which never acknowledged anything).
+    static func read(from file: any StorageFile) -> Result<HeaderStore, CofferError> {
+        let total = FormatConstants.headerCopyBytes * FormatConstants.headerCopyCount
+        switch file.read(count: total, at: 0) {
+        case .failure(let error):
+            return .failure(error.cofferError("Reading the vault header"))
+        case .success(let bytes):
+            if bytes.count < FormatConstants.fileMagic.count || !bytes.starts(with: FormatConstants.fileMagic) {
+                // F-HDR-MAGIC: copy A is written first at creation; no magic there and no
+                // magic in copy B means this is not a vault file.
+                if bytes.count < total || !bytes[FormatConstants.headerCopyBytes...].starts(with: FormatConstants.fileMagic) {
+                    return .failure(CofferError(.notAVault, "The file is not a Coffer vault (its magic bytes are missing)."))
+                }
+            }
+            guard bytes.count == total else {
+                return .failure(CofferError(.corrupted, "The file is shorter than its two header copies.", offset: UInt64(bytes.count)))
+            }
+            let copies = (0..<FormatConstants.headerCopyCount).map { index -> Copy in
+                let slice = Array(bytes[index * FormatConstants.headerCopyBytes..<(index + 1) * FormatConstants.headerCopyBytes])
+                let decoded = slice.withUnsafeBytes { FileHeader.decode($0) }
+                return Copy(index: index, bytes: slice, decoded: decoded)
+            }
+            return .success(HeaderStore(copies: copies))
+        }
+    }
+
+    /// Valid copies, newest generation first (F-HDR-SELECT). Ties go to copy A.
+    var validCopiesNewestFirst: [Copy] {
+        copies.filter { $0.header != nil }.sorted {
+            $0.header!.generation != $1.header!.generation ? $0.header!.generation > $1.header!.generation : $0.index < $1.index
+        }
+    }
+
+    /// The error to report when no copy is valid: the most specific one.
+    var noValidCopyError: CofferError {
+        let errors = copies.compactMap { copy -> CofferError? in
+            if case .failure(let error) = copy.decoded { return error }
+            return nil
+        }
+        if let unsupported = errors.first(where: { $0.code == .unsupportedVersion }) { return unsupported }
+        if errors.allSatisfy({ $0.code == .notAVault }) {
+            return CofferError(.notAVault, "The file is not a Coffer vault (its magic bytes are missing).")
+        }
+        return CofferError(.corrupted, "Both header copies are damaged; the vault cannot be unlocked.", offset: 0)
+    }
+
+    /// The newest valid header, without a key (for `inspect`).
+    func newestHeader() -> Result<FileHeader, CofferError> {
+        guard let newest = validCopiesNewestFirst.first else { return .failure(noValidCopyError) }
+        return .success(newest.header!)
+    }
+
+    /// The unlocked state: the header in force, its master key, which copy it came from.
+    struct Unlocked {
+        let header: FileHeader
+        let masterKey: SecureBytes
+        let copyIndex: Int
+        let slotID: UInt16
+        /// Whether the other copy differs from the one in force (a rewrite was interrupted).
+        let otherCopyStale: Bool
+    }
+
+    /// Unlocks with `secret` (F-HDR-SELECT, F-HDR-MAC): the newest valid copy whose keyslot
+    /// accepts the secret and whose MAC verifies under the master key.
+    ///
+    /// A wrong secret is `.wrongKey`, distinct from corruption: both copies were readable and
+    /// no slot accepted it.
+    func unlock(with secret: Keyslot.Secret) -> Result<Unlocked, CofferError> {
+        let candidates = validCopiesNewestFirst
+        guard !candidates.isEmpty else { return .failure(noValidCopyError) }
+        var macFailure = false
+        for copy in candidates {
+            let header = copy.header!
+            guard let (masterKey, slotID) = header.unlock(with: secret) else { continue }
+            guard header.verifyMAC(of: copy.bytes, masterKey: masterKey) else {
+                macFailure = true
+                continue
+            }
+            let other = copies[1 - copy.index]
+            return .success(
+                Unlocked(
+                    header: header, masterKey: masterKey, copyIndex: copy.index, slotID: slotID,
+                    otherCopyStale: other.header.map { $0.keyslots != header.keyslots || $0.vaultID != header.vaultID } ?? true))
+        }
+        if macFailure {
+            return .failure(CofferError(.corrupted, "The header's authentication code does not verify: the header was altered.", offset: 0))
+        }
+        let kinds = Set(candidates.flatMap { $0.header!.keyslots.map(\.kind) })
+        let wanted: Keyslot.Kind
+        switch secret {
+        case .passphrase: wanted = .passphrase
+        case .keyFile: wanted = .keyFile
+        }
+        if !kinds.contains(wanted) {
+            return .failure(CofferError(.wrongKey, "The vault has no \(wanted) keyslot; unlock it with another method."))
+        }
+        return .failure(CofferError(.wrongKey, "The \(wanted) does not unlock this vault. Nothing was modified."))
+    }
+
+    /// Writes `header` as generation `current + 1` into the copy not in force, then as
+    /// `current + 2` into the other, syncing after each (F-HDR-UPDATE).
+    ///
+    /// - Returns: the header as written last (generation `current + 2`).
+    static func rewrite(
+        _ header: FileHeader, inForce copyIndex: Int, masterKey: SecureBytes, file: any StorageFile
+    ) -> Result<FileHeader, CofferError> {
+        var next = header
+        var target = 1 - copyIndex
+        for _ in 0..<FormatConstants.headerCopyCount {
+            next.generation += 1
+            let bytes = next.encode(masterKey: masterKey)
+            let offset = UInt64(target * FormatConstants.headerCopyBytes)
+            if case .failure(let error) = file.write(bytes, at: offset) {
+                return .failure(error.cofferError("Writing header copy \(target)", offset: offset))
+            }
+            if case .failure(let error) = file.sync() {
+                return .failure(error.cofferError("Syncing header copy \(target)", offset: offset))
+            }
+            target = 1 - target
+        }
+        return .success(next)
+    }
+}

@@ -1,0 +1,333 @@
+import CofferCrypto
+import CofferFormat
+
+/// One record met while scanning the log.
+public struct ScannedRecord: Sendable {
+    public let sequence: UInt64
+    public let type: RecordType
+    public let epoch: UInt32
+    /// Offset of the frame in the file.
+    public let offset: UInt64
+    /// Bytes of the whole frame (header and body).
+    public let frameBytes: Int
+    /// The chain hash before this record, which its AAD binds.
+    public let previousChain: [UInt8]
+    /// The opened payload, or `nil` when scanning without a key.
+    public let payload: SecureBytes?
+}
+
+/// What is wrong at one place of the log.
+public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
+    /// The classes `verify` reports. They stay distinct so that a lower-level failure is never
+    /// masked by a higher-level one.
+    public enum Kind: String, Sendable {
+        /// The log ends inside a frame that no valid frame follows: an interrupted append.
+        case tornTail = "torn_tail"
+        /// A frame header or body fails its CRC-32 (or its magic or a field is invalid).
+        case checksum
+        /// A frame's checksums hold but its AEAD tag does not verify.
+        case authentication
+        /// A frame is out of place: wrong sequence number, or an epoch not introduced before it.
+        case chain
+        /// A header copy is damaged.
+        case header
+        /// The index built from the records breaks an invariant.
+        case invariant
+        /// The chain head differs from the one expected.
+        case headMismatch = "head_mismatch"
+    }
+
+    public let kind: Kind
+    public let offset: UInt64
+    /// The sequence number the frame at `offset` should have had.
+    public let sequence: UInt64
+    /// A plain sentence; never secret.
+    public let detail: String
+
+    public init(kind: Kind, offset: UInt64, sequence: UInt64, detail: String) {
+        self.kind = kind
+        self.offset = offset
+        self.sequence = sequence
+        self.detail = detail
+    }
+
+    public var description: String { "\(kind.rawValue) at offset \(offset) (sequence \(sequence)): \(detail)" }
+}
+
+/// The outcome of scanning a log to its end.
+public struct ScanOutcome {
+    /// The chain head after the last valid record.
+    public var head: ChainHead
+    /// Offset just past the last valid record.
+    public var validEnd: UInt64
+    /// Number of valid records.
+    public var recordCount: UInt64
+    /// Set when the log ends in an incomplete or unreadable frame that no valid frame follows.
+    public var tornTail: LogProblem?
+    /// Set when an invalid frame is followed by valid data: the log is corrupted there.
+    public var corruption: LogProblem?
+    /// The data key of every epoch introduced, when scanning with a key.
+    public var dataKeys: [UInt32: SecureBytes]
+    /// Epochs in the order introduced, with their creation times.
+    public var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
+    /// The chain hash after each sequence number asked for in `chainAt`.
+    public var chainAtRequested: [UInt8]?
+    /// Bytes of every record by type.
+    public var bytesByType: [RecordType: UInt64]
+}
+
+/// Reads frames in order from the log start, checking each before it is handed on
+/// (F-RECOVER). With a key, every record is authenticated and opened; without one, only the
+/// frame checksums and sequence numbers are checked.
+///
+/// Torn-tail policy, as LevelDB's reader has it for a truncated last record: an incomplete or
+/// checksum-failing final frame is the end of the log, not an error. An invalid frame that a
+/// valid frame follows is corruption: the log cannot be trusted past that point (F-TORN).
+struct LogScanner {
+    let file: any StorageFile
+    let vaultID: [UInt8]
+    /// Subkey that opens key-epoch records; `nil` to scan without a key.
+    let keyRecordKey: SecureBytes?
+    let fileSize: UInt64
+    /// A sequence number whose chain hash the caller wants (for expected-head checks).
+    var chainAt: UInt64? = nil
+
+    private static let chunkBytes = 1 << 20
+
+    /// Scans the whole log, calling `visit` for each valid record in order.
+    func scan(_ visit: (ScannedRecord) throws(CofferError) -> Void) -> Result<ScanOutcome, CofferError> {
+        var reader = ChunkedReader(file: file, fileSize: fileSize)
+        var outcome = ScanOutcome(
+            head: ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID)),
+            validEnd: FormatConstants.logStartOffset, recordCount: 0, tornTail: nil, corruption: nil,
+            dataKeys: [:], epochs: [], chainAtRequested: chainAt == 0 ? ChainHash.genesis(vaultID: vaultID) : nil,
+            bytesByType: [:])
+        var offset = FormatConstants.logStartOffset
+        while offset < fileSize {
+            let expected = outcome.head.sequence + 1
+            let step: FrameStep
+            switch readFrame(at: offset, expectedSequence: expected, reader: &reader, outcome: &outcome) {
+            case .failure(let error): return .failure(error)
+            case .success(let value): step = value
+            }
+            switch step {
+            case .record(let record, let frame):
+                do { try visit(record) } catch { return .failure(error) }
+                outcome.head = ChainHead(
+                    sequence: record.sequence,
+                    digest: frame.withUnsafeBytes { ChainHash.next(previous: outcome.head.digest, frame: $0) })
+                if chainAt == record.sequence { outcome.chainAtRequested = outcome.head.digest }
+                outcome.recordCount += 1
+                outcome.bytesByType[record.type, default: 0] += UInt64(record.frameBytes)
+                offset += UInt64(record.frameBytes)
+                outcome.validEnd = offset
+            case .invalid(let kind, let detail):
+                let problem = LogProblem(kind: kind, offset: offset, sequence: expected, detail: detail)
+                // F-TORN: only checksum-level damage or an incomplete frame can be a torn
+                // append; a frame whose checksums hold but which fails authentication or is
+                // out of place was written whole, so it is corruption wherever it is.
+                let tornCandidate = kind == .checksum || kind == .tornTail
+                switch validFrameExists(after: offset, reader: &reader) {
+                case .failure(let error): return .failure(error)
+                case .success(let laterFrame):
+                    if tornCandidate && laterFrame == nil {
+                        outcome.tornTail = LogProblem(
+                            kind: .tornTail, offset: offset, sequence: expected,
+                            detail: "The log ends with \(fileSize - offset) bytes of an incomplete record (\(detail)).")
+                    } else {
+                        outcome.corruption = problem
+                    }
+                }
+                return .success(outcome)
+            }
+        }
+        return .success(outcome)
+    }
+
+    private enum FrameStep: Error {
+        case record(ScannedRecord, frame: [UInt8])
+        case invalid(LogProblem.Kind, String)
+    }
+
+    private func readFrame(
+        at offset: UInt64, expectedSequence: UInt64, reader: inout ChunkedReader, outcome: inout ScanOutcome
+    ) -> Result<FrameStep, CofferError> {
+        let headerBytes: [UInt8]
+        switch reader.bytes(at: offset, count: FormatConstants.frameHeaderBytes) {
+        case .failure(let error): return .failure(error)
+        case .success(let bytes): headerBytes = bytes
+        }
+        guard headerBytes.count == FormatConstants.frameHeaderBytes else {
+            return .success(.invalid(.tornTail, "only \(headerBytes.count) bytes of a frame header"))
+        }
+        let header: FrameHeader
+        switch headerBytes.withUnsafeBytes({ FrameHeader.decode($0) }) {
+        case .failure(let invalid):
+            switch invalid {
+            case .shortInput: return .success(.invalid(.tornTail, "short frame header"))
+            case .magic: return .success(.invalid(.checksum, "frame magic is missing"))
+            case .headerChecksum: return .success(.invalid(.checksum, "frame header fails its checksum"))
+            // The header's CRC holds, so these bytes were written as they are: corruption.
+            case .field(let detail): return .success(.invalid(.chain, detail))
+            }
+        case .success(let decoded): header = decoded
+        }
+        let frameBytes = header.frameBytes
+        if offset + UInt64(frameBytes) > fileSize {
+            return .success(.invalid(.tornTail, "the frame needs \(frameBytes) bytes, \(fileSize - offset) remain"))
+        }
+        let frame: [UInt8]
+        switch reader.bytes(at: offset, count: frameBytes) {
+        case .failure(let error): return .failure(error)
+        case .success(let bytes): frame = bytes
+        }
+        guard frame.count == frameBytes else {
+            return .success(.invalid(.tornTail, "the file ended inside the frame"))
+        }
+        let bodyValid = frame.withUnsafeBytes { raw in
+            SealedRecord.bodyChecksumMatches(
+                header: header, body: UnsafeRawBufferPointer(rebasing: raw[FormatConstants.frameHeaderBytes...]))
+        }
+        guard bodyValid else { return .success(.invalid(.checksum, "frame body fails its checksum")) }
+        // F-SEQ: sequence numbers start at 1 and grow by exactly 1.
+        guard header.sequence == expectedSequence else {
+            return .success(.invalid(.chain, "sequence number \(header.sequence) where \(expectedSequence) was expected"))
+        }
+        guard let type = header.type else {
+            return .success(.invalid(.chain, "unknown record type \(header.typeByte)"))
+        }
+        let position = RecordPosition(
+            vaultID: vaultID, sequence: header.sequence, type: type, epoch: header.epoch,
+            previousChain: outcome.head.digest)
+        var payload: SecureBytes?
+        switch type {
+        case .keyEpoch:
+            // F-REC-KEY: epochs are introduced in strictly increasing order.
+            if let last = outcome.epochs.last, header.epoch <= last.epoch {
+                return .success(.invalid(.chain, "key epoch \(header.epoch) does not follow epoch \(last.epoch)"))
+            }
+            if let key = keyRecordKey {
+                switch open(frame: frame, header: header, position: position, key: key) {
+                case .failure(let problem): return .success(problem)
+                case .success(let opened):
+                    guard let epochPayload = KeyEpochPayload.decode(opened), epochPayload.epoch == header.epoch else {
+                        return .success(.invalid(.authentication, "key-epoch record payload is malformed"))
+                    }
+                    outcome.dataKeys[header.epoch] = epochPayload.dataKey
+                    outcome.epochs.append((header.epoch, epochPayload.createdMilliseconds))
+                    payload = opened
+                }
+            } else {
+                outcome.epochs.append((header.epoch, 0))
+            }
+        case .transaction:
+            // F-REC-TXN: a transaction is sealed under an epoch introduced before it.
+            guard outcome.epochs.contains(where: { $0.epoch == header.epoch }) else {
+                return .success(.invalid(.chain, "record sealed under epoch \(header.epoch), which was never introduced"))
+            }
+            if keyRecordKey != nil {
+                switch open(frame: frame, header: header, position: position, key: outcome.dataKeys[header.epoch]!) {
+                case .failure(let problem): return .success(problem)
+                case .success(let opened): payload = opened
+                }
+            }
+        }
+        let record = ScannedRecord(
+            sequence: header.sequence, type: type, epoch: header.epoch, offset: offset, frameBytes: frameBytes,
+            previousChain: outcome.head.digest, payload: payload)
+        return .success(.record(record, frame: frame))
+    }
+
+    private func open(
+        frame: [UInt8], header: FrameHeader, position: RecordPosition, key: SecureBytes
+    ) -> Result<SecureBytes, FrameStep> {
+        let result = frame.withUnsafeBytes { raw in
+            SealedRecord.open(
+                header: header, body: UnsafeRawBufferPointer(rebasing: raw[FormatConstants.frameHeaderBytes...]),
+                at: position, key: key)
+        }
+        switch result {
+        case .success(let payload): return .success(payload)
+        case .failure(.bodyChecksum): return .failure(.invalid(.checksum, "frame body fails its checksum"))
+        case .failure(.authentication):
+            return .failure(.invalid(.authentication, "the record does not authenticate at this position"))
+        case .failure(.malformed(let detail)): return .failure(.invalid(.authentication, "authenticated plaintext is malformed: \(detail)"))
+        }
+    }
+
+    /// Looks for any frame after `offset` whose header and body checksums hold. Only run
+    /// after an invalid frame, to tell a torn tail from corruption.
+    private func validFrameExists(after offset: UInt64, reader: inout ChunkedReader) -> Result<UInt64?, CofferError> {
+        var position = offset + 1
+        let magic = FormatConstants.frameMagic
+        while position + UInt64(FormatConstants.frameHeaderBytes) <= fileSize {
+            let windowCount = Int(min(UInt64(Self.chunkBytes), fileSize - position))
+            let window: [UInt8]
+            switch reader.bytes(at: position, count: windowCount) {
+            case .failure(let error): return .failure(error)
+            case .success(let bytes): window = bytes
+            }
+            var index = 0
+            while index + magic.count <= window.count {
+                if window[index] == magic[0] && window[index + 1] == magic[1] && window[index + 2] == magic[2]
+                    && window[index + 3] == magic[3]
+                {
+                    let candidate = position + UInt64(index)
+                    switch checksumsHold(at: candidate, reader: &reader) {
+                    case .failure(let error): return .failure(error)
+                    case .success(true): return .success(candidate)
+                    case .success(false): break
+                    }
+                }
+                index += 1
+            }
+            // Overlap windows by the magic's length so a magic across a boundary is found.
+            position += UInt64(max(1, window.count - magic.count + 1))
+        }
+        return .success(nil)
+    }
+
+    private func checksumsHold(at offset: UInt64, reader: inout ChunkedReader) -> Result<Bool, CofferError> {
+        guard case .success(let headerBytes) = reader.bytes(at: offset, count: FormatConstants.frameHeaderBytes),
+            case .success(let header) = headerBytes.withUnsafeBytes({ FrameHeader.decode($0) }),
+            offset + UInt64(header.frameBytes) <= fileSize
+        else { return .success(false) }
+        switch reader.bytes(at: offset + UInt64(FormatConstants.frameHeaderBytes), count: Int(header.bodyBytes)) {
+        case .failure(let error): return .failure(error)
+        case .success(let body):
+            return .success(body.withUnsafeBytes { SealedRecord.bodyChecksumMatches(header: header, body: $0) })
+        }
+    }
+}
+
+/// Reads a file front to back in large chunks, so that scanning many small frames costs few
+/// system calls.
+struct ChunkedReader {
+    let file: any StorageFile
+    let fileSize: UInt64
+    private var buffer: [UInt8] = []
+    private var bufferStart: UInt64 = 0
+    private static let chunkBytes = 1 << 20
+
+    init(file: any StorageFile, fileSize: UInt64) {
+        self.file = file
+        self.fileSize = fileSize
+    }
+
+    /// Up to `count` bytes at `offset` (fewer at the end of the file).
+    mutating func bytes(at offset: UInt64, count: Int) -> Result<[UInt8], CofferError> {
+        let end = offset + UInt64(count)
+        if offset >= bufferStart && end <= bufferStart + UInt64(buffer.count) {
+            let start = Int(offset - bufferStart)
+            return .success(Array(buffer[start..<start + count]))
+        }
+        let wanted = max(count, Self.chunkBytes)
+        switch file.read(count: wanted, at: offset) {
+        case .failure(let error): return .failure(error.cofferError("Reading the log", offset: offset))
+        case .success(let bytes):
+            buffer = bytes
+            bufferStart = offset
+            return .success(Array(bytes.prefix(count)))
+        }
+    }
+}

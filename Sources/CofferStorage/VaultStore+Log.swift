@@ -1,0 +1,130 @@
+import CofferCrypto
+import CofferFormat
+
+extension VaultStore {
+    /// The vault's UUID.
+    public var vaultID: [UInt8] { header.vaultID }
+
+    /// The header in force.
+    public var header: FileHeader { headerLock.withLock { headerState.header } }
+
+    /// The chain head after the last acknowledged record.
+    public var head: ChainHead { writer?.head ?? readOnlyHead }
+
+    /// The end of the log after the last acknowledged record.
+    public var logEnd: UInt64 { writer?.end ?? readOnlyEnd }
+
+    /// Whether this store was opened without the writer lock.
+    public var isReadOnly: Bool { writer == nil }
+
+    /// The epoch new records are sealed under.
+    public var currentEpoch: UInt32 {
+        writer?.currentEpoch ?? headerLock.withLock { dataKeys.keys.max() ?? 0 }
+    }
+
+    /// The key that hashes platform API keys (F-KDF subkey 3), derived from the master key.
+    public var apiKeyHashKey: SecureBytes { MasterKeySubkey.apiKeyHash.derive(from: masterKey) }
+
+    /// Seals and appends `payloads` as consecutive transaction records, one per payload,
+    /// returning once they are durable. Calls from many threads share syncs (group commit).
+    ///
+    /// - Throws: `.closed` or `.writerStopped`; `.io` when the write or sync failed (the
+    ///   writer then stops); `.invalidInput` for a payload over the format's maximum.
+    public func append(_ payloads: [SecureBytes]) throws(CofferError) -> AppendReceipt {
+        let writer = try requireWriter()
+        return try writer.append(payloads.map { .transaction($0) })
+    }
+
+    /// Data-key rotation (F-ROTATE-DATA): appends a key-epoch record with a new random data
+    /// key; every later record is sealed under it. O(1): no record is rewritten, older ones
+    /// stay readable under their own epoch.
+    ///
+    /// - Returns: the new epoch number.
+    public func rotateDataKey() throws(CofferError) -> UInt32 {
+        let writer = try requireWriter()
+        let dataKey = SecureBytes(randomCount: XChaCha20Poly1305.keyBytes)
+        let receipt = try writer.append([.keyEpoch(dataKey: dataKey)])
+        let epoch = receipt.records[0].epoch
+        headerLock.withLock {
+            dataKeys[epoch] = dataKey
+            epochs.append((epoch, WallClock.nowMilliseconds()))
+        }
+        return epoch
+    }
+
+    /// Reads and opens the record at `offset` that has sequence number `sequence`, checking
+    /// every rule the scan checks.
+    ///
+    /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
+    public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
+        let header: FrameHeader
+        switch file.read(count: FormatConstants.frameHeaderBytes, at: offset) {
+        case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
+        case .success(let bytes):
+            guard case .success(let decoded) = bytes.withUnsafeBytes({ FrameHeader.decode($0) }),
+                decoded.sequence == sequence, let type = decoded.type
+            else {
+                throw CofferError(.corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
+            }
+            _ = type
+            header = decoded
+        }
+        let body: [UInt8]
+        switch file.read(count: Int(header.bodyBytes), at: offset + UInt64(FormatConstants.frameHeaderBytes)) {
+        case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
+        case .success(let bytes): body = bytes
+        }
+        guard let previous = chains.previous(for: sequence) else {
+            throw CofferError(.notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
+        }
+        let key: SecureBytes?
+        switch header.type! {
+        case .keyEpoch: key = MasterKeySubkey.keyRecord.derive(from: masterKey)
+        case .transaction: key = headerLock.withLock { dataKeys[header.epoch] }
+        }
+        guard let key else {
+            throw CofferError(.corrupted, "The record is sealed under an unknown epoch.", offset: offset, sequence: sequence)
+        }
+        let position = RecordPosition(
+            vaultID: vaultID, sequence: sequence, type: header.type!, epoch: header.epoch, previousChain: previous)
+        switch body.withUnsafeBytes({ SealedRecord.open(header: header, body: $0, at: position, key: key) }) {
+        case .failure:
+            throw CofferError(.corrupted, "The record fails authentication.", offset: offset, sequence: sequence)
+        case .success(let payload):
+            return ScannedRecord(
+                sequence: sequence, type: header.type!, epoch: header.epoch, offset: offset,
+                frameBytes: header.frameBytes, previousChain: previous, payload: payload)
+        }
+    }
+
+    /// Scans the log from disk up to the last acknowledged record, authenticating each record.
+    /// Readers beside a writer see a consistent prefix.
+    public func forEachRecord(_ visit: (ScannedRecord) throws(CofferError) -> Void) throws(CofferError) {
+        let end = logEnd
+        let scanner = LogScanner(
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: end)
+        switch scanner.scan(visit) {
+        case .failure(let error): throw error
+        case .success(let outcome):
+            if let problem = outcome.corruption ?? outcome.tornTail {
+                throw CofferError(.corrupted, "The log changed under the reader: \(problem.detail)", offset: problem.offset, sequence: problem.sequence)
+            }
+        }
+    }
+
+    /// Closes the store: later calls fail with `.closed`; the lock is released when the last
+    /// reference to the store goes away.
+    public func close() {
+        writer?.stop(CofferError(.closed, "The vault was closed."))
+        headerLock.withLock { closed = true }
+    }
+
+    func requireWriter() throws(CofferError) -> LogWriter {
+        if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
+        guard let writer else {
+            throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
+        }
+        if let stopped = writer.stoppedError { throw stopped }
+        return writer
+    }
+}

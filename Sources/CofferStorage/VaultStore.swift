@@ -1,0 +1,269 @@
+import CofferCrypto
+import CofferFormat
+
+/// A vault file opened for reading or writing: the header, the keys, and the sealed log.
+///
+/// This is the storage layer's whole surface: the engine above it (module `Coffer`) knows
+/// nothing of frames, headers or syncs. One writer per file across processes (an exclusive
+/// `flock` held for the life of the store); any number of read-only stores beside it.
+///
+/// ```swift
+/// let store = try VaultStore.create(path: "team.coffer", secret: .keyFile(key))
+/// let receipt = try store.append([payload])
+/// try store.forEachRecord { record in print(record.sequence) }
+/// store.close()
+/// ```
+public final class VaultStore: @unchecked Sendable {
+    /// How to open a store.
+    public struct Options: Sendable {
+        /// The file system; ``PosixStorage`` unless a test injects another.
+        public var storage: any StorageSystem
+        /// When commits are acknowledged; see ``Durability``.
+        public var durability: Durability
+        /// Open without the writer lock, never modifying the file.
+        public var readOnly: Bool
+        /// Fail to open unless the log contains exactly this head as one of its records
+        /// (F-HEAD): detects truncation at a record boundary and rollback to an older copy.
+        public var expectedHead: ChainHead?
+
+        public init(
+            storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
+            readOnly: Bool = false, expectedHead: ChainHead? = nil
+        ) {
+            self.storage = storage
+            self.durability = durability
+            self.readOnly = readOnly
+            self.expectedHead = expectedHead
+        }
+    }
+
+    /// What opening found and repaired.
+    public struct Recovery: Sendable {
+        /// The torn tail found at the end of the log, if any: offset and byte count in its detail.
+        public let tornTail: LogProblem?
+        /// Whether the torn tail was cut off the file (only a writer cuts).
+        public let truncated: Bool
+        /// Whether the stale header copy was brought up to date (only a writer repairs).
+        public let headerRepaired: Bool
+    }
+
+    public let path: String
+    public let options: Options
+    /// What opening found.
+    public let recovery: Recovery
+
+    let file: any StorageFile
+    let masterKey: SecureBytes
+    let writer: LogWriter?
+    /// Guards `headerState`, `dataKeys` and `closed`.
+    let headerLock = Lock()
+    var headerState: (header: FileHeader, copyIndex: Int)
+    /// Data keys by epoch; rotation adds to it.
+    var dataKeys: [UInt32: SecureBytes]
+    var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
+    var closed = false
+    let chains: ChainTable
+    let readOnlyEnd: UInt64
+    let readOnlyHead: ChainHead
+
+    private init(
+        path: String, options: Options, file: any StorageFile, masterKey: SecureBytes, header: FileHeader,
+        copyIndex: Int, outcome: ScanOutcome, chains: ChainTable, recovery: Recovery
+    ) {
+        self.path = path
+        self.options = options
+        self.file = file
+        self.masterKey = masterKey
+        self.headerState = (header, copyIndex)
+        self.dataKeys = outcome.dataKeys
+        self.epochs = outcome.epochs
+        self.chains = chains
+        self.recovery = recovery
+        self.readOnlyEnd = outcome.validEnd
+        self.readOnlyHead = outcome.head
+        if options.readOnly {
+            writer = nil
+        } else {
+            let epoch = outcome.epochs.last!.epoch
+            writer = LogWriter(
+                file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
+                durability: options.durability, chains: chains, end: outcome.validEnd, head: outcome.head, epoch: epoch,
+                epochKey: outcome.dataKeys[epoch]!)
+        }
+    }
+
+    // MARK: Creating
+
+    /// Creates a new vault file at `path` with one keyslot for `secret` and a first key epoch.
+    ///
+    /// The file is created with mode 0600 and must not exist. Its bytes and its directory
+    /// entry are synced before this returns (F-CREATE).
+    ///
+    /// - Parameters:
+    ///   - cost: Argon2id cost for a passphrase slot; libsodium's MODERATE by default.
+    /// - Throws: `.alreadyExists`, `.io`, `.invalidInput` (a cost libsodium refuses).
+    public static func create(
+        path: String, secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate, options: Options = Options()
+    ) throws(CofferError) -> VaultStore {
+        precondition(!options.readOnly, "a vault cannot be created read-only")
+        let storage = options.storage
+        let file: any StorageFile
+        switch storage.open(path, mode: .createNew) {
+        case .failure(.fileExists):
+            throw CofferError(.alreadyExists, "A file already exists at the vault path; choose another path.")
+        case .failure(let error): throw error.cofferError("Creating the vault file")
+        case .success(let opened): file = opened
+        }
+        guard case .success(true) = file.tryLockExclusive() else {
+            throw CofferError(.locked, "Another process opened the new vault file first.")
+        }
+        let now = WallClock.nowMilliseconds()
+        let masterKey = SecureBytes(randomCount: 32)
+        let vaultID = RandomBytes.make(FormatConstants.vaultIDBytes)
+        guard let slot = Keyslot.make(id: 1, secret: secret, cost: cost, masterKey: masterKey, vaultID: vaultID, createdMilliseconds: now)
+        else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
+        var header = FileHeader(vaultID: vaultID, generation: 1, createdMilliseconds: now, keyslots: [slot])
+        var bytes = header.encode(masterKey: masterKey)
+        header.generation = 2
+        bytes += header.encode(masterKey: masterKey)
+        // The first key epoch, sealed and chained like any append.
+        let dataKey = SecureBytes(randomCount: XChaCha20Poly1305.keyBytes)
+        let position = RecordPosition(
+            vaultID: vaultID, sequence: 1, type: .keyEpoch, epoch: 1, previousChain: ChainHash.genesis(vaultID: vaultID))
+        let frame = KeyEpochPayload(epoch: 1, dataKey: dataKey, createdMilliseconds: now).encode().withUnsafeBytes {
+            SealedRecord.seal(payload: $0, at: position, key: MasterKeySubkey.keyRecord.derive(from: masterKey))!
+        }
+        bytes += frame
+        if case .failure(let error) = file.write(bytes, at: 0) { throw error.cofferError("Writing the new vault") }
+        if case .failure(let error) = file.sync() { throw error.cofferError("Syncing the new vault") }
+        if case .failure(let error) = storage.syncDirectory(containing: path) {
+            throw error.cofferError("Syncing the vault's directory")
+        }
+        let head = ChainHead(
+            sequence: 1, digest: frame.withUnsafeBytes { ChainHash.next(previous: position.previousChain, frame: $0) })
+        let outcome = ScanOutcome(
+            head: head, validEnd: UInt64(bytes.count), recordCount: 1, tornTail: nil, corruption: nil,
+            dataKeys: [1: dataKey], epochs: [(1, now)], chainAtRequested: nil, bytesByType: [.keyEpoch: UInt64(frame.count)])
+        return VaultStore(
+            path: path, options: options, file: file, masterKey: masterKey, header: header, copyIndex: 1,
+            outcome: outcome, chains: { let table = ChainTable(); table.append(position.previousChain); return table }(),
+            recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false))
+    }
+
+    // MARK: Opening
+
+    /// Opens the vault at `path`, authenticating every record before handing it to `visit`.
+    ///
+    /// Recovery (F-RECOVER): an incomplete final frame is a torn tail; a writer cuts it off
+    /// and reports it in ``recovery``. An invalid record followed by valid data is corruption:
+    /// open fails naming the offset and sequence number, and the file is not modified.
+    ///
+    /// - Parameters:
+    ///   - visit: called with every record in order (key-epoch records included).
+    /// - Throws: `.notFound`, `.notAVault`, `.unsupportedVersion`, `.wrongKey` (nothing
+    ///   modified), `.corrupted` (with offset and sequence), `.headMismatch`, `.locked`, `.io`,
+    ///   or whatever `visit` throws.
+    public static func open(
+        path: String, secret: Keyslot.Secret, options: Options = Options(),
+        visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
+    ) throws(CofferError) -> VaultStore {
+        let file = try openFile(path: path, options: options)
+        let fileSize: UInt64
+        switch file.size() {
+        case .failure(let error): throw error.cofferError("Reading the vault's size")
+        case .success(let size): fileSize = size
+        }
+        let unlocked: HeaderStore.Unlocked
+        switch HeaderStore.read(from: file).flatMap({ $0.unlock(with: secret) }) {
+        case .failure(let error): throw error
+        case .success(let value): unlocked = value
+        }
+        let header = unlocked.header
+        let chains = ChainTable()
+        var scanner = LogScanner(
+            file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
+            fileSize: fileSize)
+        scanner.chainAt = options.expectedHead?.sequence
+        let outcome: ScanOutcome
+        switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
+            chains.append(record.previousChain)
+            try visit(record)
+        }) {
+        case .failure(let error): throw error
+        case .success(let value): outcome = value
+        }
+        if let corruption = outcome.corruption {
+            throw CofferError(
+                .corrupted,
+                "The log is corrupted: \(corruption.detail). Valid records follow, so this is not an interrupted write; run salvage to copy the valid prefix.",
+                offset: corruption.offset, sequence: corruption.sequence)
+        }
+        if let expected = options.expectedHead {
+            guard outcome.chainAtRequested == expected.digest && expected.sequence <= outcome.head.sequence else {
+                throw CofferError(
+                    .headMismatch,
+                    "The vault's chain does not contain the expected head \(expected); it was truncated, rolled back or replaced.",
+                    sequence: expected.sequence)
+            }
+        }
+        var truncated = false
+        var headerRepaired = false
+        var header2 = header
+        var copyIndex = unlocked.copyIndex
+        if !options.readOnly {
+            if let torn = outcome.tornTail {
+                // F-TORN: cut the incomplete frame so the next append starts at a frame boundary.
+                if case .failure(let error) = file.truncate(to: outcome.validEnd) {
+                    throw error.cofferError("Cutting the torn tail", offset: torn.offset)
+                }
+                if case .failure(let error) = file.sync() { throw error.cofferError("Syncing after cutting the torn tail") }
+                truncated = true
+            }
+            if unlocked.otherCopyStale {
+                // F-HDR-REPAIR: an interrupted rewrite left the copies different; make both current.
+                switch HeaderStore.rewrite(header, inForce: unlocked.copyIndex, masterKey: unlocked.masterKey, file: file) {
+                case .failure(let error): throw error
+                case .success(let written):
+                    header2 = written
+                    copyIndex = unlocked.copyIndex
+                }
+                headerRepaired = true
+            }
+            guard !outcome.epochs.isEmpty else {
+                throw CofferError(
+                    .corrupted, "The log has no key epoch; the vault's creation never completed.",
+                    offset: FormatConstants.logStartOffset, sequence: 1)
+            }
+        }
+        return VaultStore(
+            path: path, options: options, file: file, masterKey: unlocked.masterKey, header: header2,
+            copyIndex: copyIndex, outcome: outcome, chains: chains,
+            recovery: Recovery(tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired))
+    }
+
+    /// Opens the file and, for a writer, takes the lock on the file the path names now.
+    static func openFile(path: String, options: Options) throws(CofferError) -> any StorageFile {
+        let storage = options.storage
+        // A compaction may rename a new file over the path between our open and our lock;
+        // retry until the locked file is the one the path names.
+        for _ in 0..<8 {
+            let file: any StorageFile
+            switch storage.open(path, mode: options.readOnly ? .readOnly : .readWrite) {
+            case .failure(.noSuchFileOrDirectory): throw CofferError(.notFound, "No vault file exists at the given path.")
+            case .failure(let error): throw error.cofferError("Opening the vault file")
+            case .success(let opened): file = opened
+            }
+            if options.readOnly { return file }
+            switch file.tryLockExclusive() {
+            case .failure(let error): throw error.cofferError("Locking the vault file")
+            case .success(false):
+                throw CofferError(.locked, "Another process has the vault open for writing; close it or open read-only.")
+            case .success(true): break
+            }
+            if case .success(let held) = file.identity(), case .success(let named) = storage.identity(of: path), held == named {
+                return file
+            }
+        }
+        throw CofferError(.locked, "The vault file kept being replaced while opening it; try again.")
+    }
+}
