@@ -71,12 +71,22 @@ func retryingInterrupts(_ call: () -> Int32) -> Int32 {
 }
 
 /// An open POSIX file descriptor, closed on release.
-final class PosixFile: StorageFile {
-    private let descriptor: Int32
+final class PosixFile: StorageFile, @unchecked Sendable {
+    /// -1 once closed. Guarded so that `close` racing a read cannot close a reused number.
+    private let state: Locked<Int32>
 
-    init(descriptor: Int32) { self.descriptor = descriptor }
+    init(descriptor: Int32) { self.state = Locked(descriptor) }
 
-    deinit { close(descriptor) }
+    deinit { close() }
+
+    private var descriptor: Int32 { state.withLock { $0 } }
+
+    func close() {
+        state.withLock { descriptor in
+            if descriptor >= 0 { Glibc.close(descriptor) }
+            descriptor = -1
+        }
+    }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
         var total = 0

@@ -22,7 +22,7 @@ public protocol StorageSystem: Sendable {
     func syncDirectory(containing path: String) -> Result<Void, SystemError>
     /// The identity of the file a path names now (stat(2)), to detect a path replaced under an open handle.
     func identity(of path: String) -> Result<FileIdentity, SystemError>
-    /// The names (not paths) of the entries in the directory holding `path`.
+    /// The names (not paths) of the entries in the directory holding `path`, in no particular order.
     func siblings(of path: String) -> Result<[String], SystemError>
 }
 
@@ -63,6 +63,9 @@ public protocol StorageFile: AnyObject, Sendable {
     func tryLockExclusive() -> Result<Bool, SystemError>
     /// The identity of the open file (fstat(2)).
     func identity() -> Result<FileIdentity, SystemError>
+    /// Closes the file now, releasing its lock; later calls fail with `EBADF`. Closing twice
+    /// is harmless. Releasing the last reference closes it too.
+    func close()
 }
 
 extension StorageFile {
@@ -76,6 +79,7 @@ extension StorageFile {
         }
     }
 
+    /// Writes all of `bytes` at `offset`; see ``write(_:at:)``.
     public func write(_ bytes: [UInt8], at offset: UInt64) -> Result<Void, SystemError> {
         bytes.withUnsafeBytes { write($0, at: offset) }
     }

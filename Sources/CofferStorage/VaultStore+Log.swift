@@ -57,6 +57,10 @@ extension VaultStore {
     ///
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
+        if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
+        guard let previous = chains.previous(for: sequence) else {
+            throw CofferError(.notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
+        }
         let header: FrameHeader
         switch file.read(count: FormatConstants.frameHeaderBytes, at: offset) {
         case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
@@ -73,9 +77,6 @@ extension VaultStore {
         switch file.read(count: Int(header.bodyBytes), at: offset + UInt64(FormatConstants.frameHeaderBytes)) {
         case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
         case .success(let bytes): body = bytes
-        }
-        guard let previous = chains.previous(for: sequence) else {
-            throw CofferError(.notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
         }
         let key: SecureBytes?
         switch header.type! {
@@ -100,6 +101,7 @@ extension VaultStore {
     /// Scans the log from disk up to the last acknowledged record, authenticating each record.
     /// Readers beside a writer see a consistent prefix.
     public func forEachRecord(_ visit: (ScannedRecord) throws(CofferError) -> Void) throws(CofferError) {
+        if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         let end = logEnd
         let scanner = LogScanner(
             file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: end)
@@ -117,6 +119,7 @@ extension VaultStore {
     public func close() {
         writer?.stop(CofferError(.closed, "The vault was closed."))
         headerLock.withLock { closed = true }
+        file.close()
     }
 
     func requireWriter() throws(CofferError) -> LogWriter {

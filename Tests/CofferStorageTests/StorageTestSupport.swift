@@ -1,0 +1,89 @@
+import CofferCrypto
+import CofferFormat
+import CofferStorage
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory under /tmp, removed when the test ends.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/coffer-test-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        path = String(cString: template)
+    }
+
+    func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    deinit {
+        if let directory = opendir(path) {
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name != "." && name != ".." { unlink("\(path)/\(name)") }
+            }
+            closedir(directory)
+        }
+        rmdir(path)
+    }
+}
+
+enum Fixture {
+    static let keyFile = SecureBytes(copying: (0..<32).map { UInt8($0) })
+    static let otherKeyFile = SecureBytes(copying: (0..<32).map { UInt8(255 - $0) })
+    static var secret: Keyslot.Secret { .keyFile(keyFile) }
+
+    static func payload(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
+
+    static func readFile(_ path: String) -> [UInt8] {
+        guard let handle = fopen(path, "rb") else { return [] }
+        defer { fclose(handle) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, handle)
+            if count <= 0 { break }
+            bytes += buffer[0..<count]
+        }
+        return bytes
+    }
+
+    static func writeFile(_ path: String, _ bytes: [UInt8]) {
+        let handle = fopen(path, "wb")!
+        if !bytes.isEmpty { _ = fwrite(bytes, 1, bytes.count, handle) }
+        fclose(handle)
+    }
+
+    /// Opens the vault and returns every transaction payload as bytes, in order.
+    static func transactions(
+        path: String, secret: Keyslot.Secret = Fixture.secret, readOnly: Bool = true,
+        storage: any StorageSystem = PosixStorage()
+    ) throws -> (store: VaultStore, payloads: [[UInt8]]) {
+        var payloads: [[UInt8]] = []
+        let store = try VaultStore.open(
+            path: path, secret: secret, options: .init(storage: storage, readOnly: readOnly)
+        ) { record in
+            if record.type == .transaction { payloads.append(record.payload!.withUnsafeBytes { Array($0) }) }
+        }
+        return (store, payloads)
+    }
+}
+
+/// Asserts that `body` throws a `CofferError` with `code`.
+func XCTAssertThrowsCode<T>(
+    _ code: CofferError.Code, _ body: @autoclosure () throws -> T, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    do {
+        _ = try body()
+        XCTFail("expected \(code), nothing was thrown. \(message)", file: file, line: line)
+    } catch let error as CofferError {
+        XCTAssertEqual(error.code, code, "\(error) \(message)", file: file, line: line)
+    } catch {
+        XCTFail("expected CofferError \(code), got \(error). \(message)", file: file, line: line)
+    }
+}

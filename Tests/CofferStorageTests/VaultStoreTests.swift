@@ -1,0 +1,178 @@
+import CofferCrypto
+import CofferFormat
+import CofferStorage
+import XCTest
+
+final class VaultStoreTests: XCTestCase {
+    func testCreateAppendReopenReturnsRecordsInOrder() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("vault.coffer")
+        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        let first = try store.append([Fixture.payload("one"), Fixture.payload("two")])
+        XCTAssertEqual(first.records.map(\.sequence), [2, 3])
+        let second = try store.append([Fixture.payload("three")])
+        XCTAssertEqual(store.head, second.head)
+        let head = store.head
+        store.close()
+        XCTAssertThrowsCode(.closed, try store.append([Fixture.payload("four")]))
+
+        let (reopened, payloads) = try Fixture.transactions(path: path)
+        XCTAssertEqual(payloads.map { String(decoding: $0, as: UTF8.self) }, ["one", "two", "three"])
+        XCTAssertEqual(reopened.head, head)
+        XCTAssertNil(reopened.recovery.tornTail)
+    }
+
+    func testCreatedFileHasMode0600AndRefusesExistingPath() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("vault.coffer")
+        _ = try VaultStore.create(path: path, secret: Fixture.secret)
+        var information = stat()
+        XCTAssertEqual(stat(path, &information), 0)
+        XCTAssertEqual(information.st_mode & 0o777, 0o600)
+        XCTAssertThrowsCode(.alreadyExists, try VaultStore.create(path: path, secret: Fixture.secret))
+    }
+
+    func testWrongKeyFileAndWrongPassphraseAreDistinctAndModifyNothing() throws {
+        let directory = TemporaryDirectory()
+        let keyPath = directory.file("key.coffer")
+        let passPath = directory.file("pass.coffer")
+        _ = try VaultStore.create(path: keyPath, secret: Fixture.secret).append([Fixture.payload("x")])
+        _ = try VaultStore.create(
+            path: passPath, secret: .passphrase(Fixture.payload("right horse")), cost: .minimum)
+        let keyBytes = Fixture.readFile(keyPath)
+        let passBytes = Fixture.readFile(passPath)
+
+        XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: keyPath, secret: .keyFile(Fixture.otherKeyFile)))
+        XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: keyPath, secret: .passphrase(Fixture.payload("x"))))
+        XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: passPath, secret: .passphrase(Fixture.payload("wrong horse"))))
+        XCTAssertEqual(Fixture.readFile(keyPath), keyBytes)
+        XCTAssertEqual(Fixture.readFile(passPath), passBytes)
+        XCTAssertNoThrow(try VaultStore.open(path: passPath, secret: .passphrase(Fixture.payload("right horse"))))
+    }
+
+    func testNotAVaultAndMissingFile() {
+        let directory = TemporaryDirectory()
+        let path = directory.file("notes.txt")
+        Fixture.writeFile(path, Array(String(repeating: "plain text ", count: 1000).utf8))
+        XCTAssertThrowsCode(.notAVault, try VaultStore.open(path: path, secret: Fixture.secret))
+        Fixture.writeFile(path, [])
+        XCTAssertThrowsCode(.notAVault, try VaultStore.open(path: path, secret: Fixture.secret))
+        XCTAssertThrowsCode(.notFound, try VaultStore.open(path: directory.file("missing"), secret: Fixture.secret))
+    }
+
+    func testSecondWriterIsLockedAndReadersAreAllowed() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("vault.coffer")
+        let writer = try VaultStore.create(path: path, secret: Fixture.secret)
+        _ = try writer.append([Fixture.payload("a")])
+        XCTAssertThrowsCode(.locked, try VaultStore.open(path: path, secret: Fixture.secret))
+        let (reader, payloads) = try Fixture.transactions(path: path, readOnly: true)
+        XCTAssertEqual(payloads.count, 1)
+        XCTAssertThrowsCode(.invalidInput, try reader.append([Fixture.payload("b")]))
+        _ = try writer.append([Fixture.payload("b")])
+        // A new reader sees the new prefix.
+        XCTAssertEqual(try Fixture.transactions(path: path).payloads.count, 2)
+    }
+
+    func testReadRecordOpensARecordAtRandom() throws {
+        let directory = TemporaryDirectory()
+        let store = try VaultStore.create(path: directory.file("v"), secret: Fixture.secret)
+        let receipt = try store.append([Fixture.payload("alpha"), Fixture.payload("beta")])
+        let beta = try store.readRecord(sequence: receipt.records[1].sequence, offset: receipt.records[1].offset)
+        XCTAssertEqual(beta.payload, Fixture.payload("beta"))
+        XCTAssertThrowsCode(.corrupted, try store.readRecord(sequence: receipt.records[0].sequence, offset: receipt.records[1].offset))
+        XCTAssertThrowsCode(.notFound, try store.readRecord(sequence: 99, offset: receipt.records[1].offset))
+    }
+
+    func testDataKeyRotationSealsNewRecordsUnderTheNewEpoch() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        _ = try store.append([Fixture.payload("old")])
+        XCTAssertEqual(try store.rotateDataKey(), 2)
+        let receipt = try store.append([Fixture.payload("new")])
+        XCTAssertEqual(receipt.records[0].epoch, 2)
+        store.close()
+        var epochs: [String: UInt32] = [:]
+        _ = try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true)) { record in
+            if record.type == .transaction {
+                epochs[String(decoding: record.payload!.withUnsafeBytes { Array($0) }, as: UTF8.self)] = record.epoch
+            }
+        }
+        XCTAssertEqual(epochs, ["old": 1, "new": 2])
+    }
+
+    func testKeyslotChangesKeepDataAndNeverLoseTheLastSlot() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        _ = try store.append([Fixture.payload("kept")])
+        let passphrase = Keyslot.Secret.passphrase(Fixture.payload("second factor"))
+        let slot = try store.addKeyslot(passphrase, cost: .minimum)
+        XCTAssertEqual(slot, 2)
+        XCTAssertThrowsCode(.notFound, try store.removeKeyslot(id: 9))
+        try store.removeKeyslot(id: 1)
+        XCTAssertThrowsCode(.invalidInput, try store.removeKeyslot(id: 2))
+        store.close()
+        XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: path, secret: Fixture.secret))
+        XCTAssertEqual(try Fixture.transactions(path: path, secret: passphrase).payloads.count, 1)
+        // Both header copies hold the new slots: the removed key file is gone from the file.
+        let info = try VaultFileInfo.read(path: path)
+        XCTAssertEqual(info.header.keyslots.map(\.id), [2])
+        XCTAssertEqual(info.headerCopiesValid, [true, true])
+    }
+
+    func testExpectedHeadDetectsTruncationAtARecordBoundaryAndRollback() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        let early = try store.append([Fixture.payload("a")])
+        let snapshot = Fixture.readFile(path)
+        let late = try store.append([Fixture.payload("b")])
+        store.close()
+        XCTAssertNoThrow(try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: late.head)))
+        XCTAssertNoThrow(try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: early.head)))
+        // Rollback to an older copy of the file: per-record authentication cannot see it.
+        Fixture.writeFile(path, snapshot)
+        XCTAssertEqual(try Fixture.transactions(path: path).payloads.count, 1)
+        XCTAssertThrowsCode(.headMismatch, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: late.head)))
+        let forged = ChainHead(sequence: early.head.sequence, digest: [UInt8](repeating: 0, count: 32))
+        XCTAssertThrowsCode(.headMismatch, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: forged)))
+    }
+
+    func testSalvageCopiesTheValidPrefixAndLeavesTheOriginal() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        let receipt = try store.append([Fixture.payload("a"), Fixture.payload("b"), Fixture.payload("c")])
+        store.close()
+        var bytes = Fixture.readFile(path)
+        // Damage the body of the middle record: valid data follows, so open must refuse.
+        bytes[Int(receipt.records[1].offset) + 100] ^= 0x40
+        Fixture.writeFile(path, bytes)
+        XCTAssertThrowsCode(.corrupted, try VaultStore.open(path: path, secret: Fixture.secret))
+        do {
+            _ = try VaultStore.open(path: path, secret: Fixture.secret)
+        } catch let error as CofferError {
+            XCTAssertEqual(error.offset, receipt.records[1].offset)
+            XCTAssertEqual(error.sequence, receipt.records[1].sequence)
+        }
+        let report = try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved"))
+        XCTAssertEqual(report.recordsKept, 2)  // the key epoch and "a"
+        XCTAssertEqual(Fixture.readFile(path), bytes)
+        XCTAssertEqual(try Fixture.transactions(path: directory.file("saved")).payloads, [Array("a".utf8)])
+        XCTAssertThrowsCode(.alreadyExists, try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved")))
+    }
+
+    func testFileInfoWithoutAKey() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let store = try VaultStore.create(path: path, secret: .passphrase(Fixture.payload("p")), cost: .minimum)
+        _ = try store.append([Fixture.payload("a")])
+        let info = try VaultFileInfo.read(path: path)
+        XCTAssertEqual(info.recordCount, 2)
+        XCTAssertEqual(info.head, store.head)
+        XCTAssertEqual(info.header.keyslots.first?.cost, .minimum)
+        XCTAssertNil(info.tornTail)
+    }
+}
