@@ -33,7 +33,7 @@ public enum XChaCha20Poly1305 {
         Sodium.ensureReady()
         let start = output.count
         let sealedCount = plaintext.count + tagBytes
-        output.append(contentsOf: repeatElement(0, count: sealedCount))
+        output += [UInt8](repeating: 0, count: sealedCount)
         output.withUnsafeMutableBytes { target in
             let cipher = target.baseAddress!.advanced(by: start).assumingMemoryBound(to: UInt8.self)
             var written: UInt64 = 0

@@ -20,7 +20,7 @@ public struct ByteWriter: Sendable {
     public mutating func write(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
 
     public mutating func writeZeros(_ count: Int) {
-        bytes.append(contentsOf: repeatElement(0, count: count))
+        bytes += [UInt8](repeating: 0, count: count)
     }
 
     /// A UTF-8 string prefixed by its byte length as a `UInt16` (F-CONV-STRING).

@@ -381,13 +381,21 @@ enum PendingChange {
         switch self {
         case .write(let offset, let data):
             let end = offset + data.count
-            if bytes.count < end { bytes.append(contentsOf: repeatElement(0, count: end - bytes.count)) }
-            bytes.replaceSubrange(offset..<end, with: data)
+            if bytes.count < end { bytes += [UInt8](repeating: 0, count: end - bytes.count) }
+            // A raw copy: `replaceSubrange` goes element by element in debug builds, and tests
+            // plant and rewrite whole vaults thousands of times.
+            if !data.isEmpty {
+                bytes.withUnsafeMutableBytes { target in
+                    data.withUnsafeBytes { source in
+                        (target.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: source.count)
+                    }
+                }
+            }
         case .resize(let size):
             if size < bytes.count {
                 bytes.removeSubrange(size...)
             } else {
-                bytes.append(contentsOf: repeatElement(0, count: size - bytes.count))
+                bytes += [UInt8](repeating: 0, count: size - bytes.count)
             }
         }
     }

@@ -321,7 +321,8 @@ struct ChunkedReader {
             let start = Int(offset - bufferStart)
             return .success(Array(buffer[start..<start + count]))
         }
-        let wanted = max(count, Self.chunkBytes)
+        // Read ahead a chunk, but never past the end of the file: small vaults stay cheap.
+        let wanted = max(count, Int(min(UInt64(Self.chunkBytes), fileSize > offset ? fileSize - offset : 0)))
         switch file.read(count: wanted, at: offset) {
         case .failure(let error): return .failure(error.cofferError("Reading the log", offset: offset))
         case .success(let bytes):

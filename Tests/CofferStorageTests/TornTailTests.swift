@@ -1,0 +1,81 @@
+import CofferCrypto
+import CofferFormat
+import CofferSimulation
+import CofferStorage
+import XCTest
+
+/// A crash mid-append leaves a prefix of the last frames on disk. Open must return exactly
+/// the records completely written, cut the rest, and accept appends afterwards.
+final class TornTailTests: XCTestCase {
+    private let path = "/vault/v.coffer"
+
+    /// Builds a vault of four transactions and returns its bytes and the records' offsets.
+    private func makeVault() throws -> (bytes: [UInt8], offsets: [UInt64], payloads: [[UInt8]]) {
+        let disk = SimulatedDisk()
+        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
+        var offsets: [UInt64] = []
+        var payloads: [[UInt8]] = []
+        for index in 0..<4 {
+            let payload = (0..<(40 + index * 150)).map { UInt8(truncatingIfNeeded: $0 * 7 + index) }
+            payloads.append(payload)
+            offsets.append(try store.append([SecureBytes(copying: payload)]).records[0].offset)
+        }
+        store.close()
+        return (disk.contents(of: path)!, offsets, payloads)
+    }
+
+    func testEveryCutInsideTheLastTwoRecordsRecoversTheCompleteOnes() throws {
+        let vault = try makeVault()
+        let firstCut = Int(vault.offsets[2])
+        for cut in firstCut..<vault.bytes.count {
+            let disk = SimulatedDisk()
+            disk.write(path: path, bytes: Array(vault.bytes[0..<cut]), durable: true)
+            let complete = vault.offsets.filter { $0 < UInt64(cut) }.count - (vault.offsets.contains(UInt64(cut)) ? 0 : 1)
+            let (store, payloads) = try Fixture.transactions(path: path, readOnly: false, storage: disk)
+            XCTAssertEqual(payloads, Array(vault.payloads.prefix(complete)), "cut at \(cut)")
+            let atBoundary = vault.offsets.contains(UInt64(cut))
+            XCTAssertEqual(store.recovery.tornTail != nil, !atBoundary, "cut at \(cut)")
+            XCTAssertEqual(store.recovery.truncated, !atBoundary, "cut at \(cut)")
+            if let torn = store.recovery.tornTail {
+                XCTAssertEqual(torn.offset, vault.offsets[complete], "cut at \(cut)")
+            }
+            _ = try store.append([Fixture.payload("after")])
+            store.close()
+            let reopened = try Fixture.transactions(path: path, storage: disk)
+            XCTAssertEqual(reopened.payloads, Array(vault.payloads.prefix(complete)) + [Array("after".utf8)], "cut at \(cut)")
+            XCTAssertNil(reopened.store.recovery.tornTail, "cut at \(cut)")
+        }
+    }
+
+    func testReadOnlyOpenReportsButDoesNotCutATornTail() throws {
+        let vault = try makeVault()
+        let disk = SimulatedDisk()
+        let cut = Array(vault.bytes.dropLast(10))
+        disk.write(path: path, bytes: cut, durable: true)
+        let (store, payloads) = try Fixture.transactions(path: path, readOnly: true, storage: disk)
+        XCTAssertEqual(payloads.count, 3)
+        XCTAssertEqual(store.recovery.tornTail?.kind, .tornTail)
+        XCTAssertFalse(store.recovery.truncated)
+        XCTAssertEqual(disk.contents(of: path), cut)
+    }
+
+    /// The nonce is random per seal, so re-appending at the offset and sequence number of a
+    /// cut record never reuses a (key, nonce) pair (F-NONCE).
+    func testAppendingAfterACutNeverReusesANonce() throws {
+        let vault = try makeVault()
+        let lastOffset = Int(vault.offsets[3])
+        let nonceRange = (lastOffset + FormatConstants.frameHeaderBytes)..<(lastOffset + FormatConstants.frameHeaderBytes + 24)
+        let cutNonce = Array(vault.bytes[nonceRange])
+        var seen: Set<[UInt8]> = [cutNonce]
+        for attempt in 0..<20 {
+            let disk = SimulatedDisk()
+            disk.write(path: path, bytes: Array(vault.bytes.dropLast(1)), durable: true)
+            let store = try VaultStore.open(path: path, secret: Fixture.secret, options: .init(storage: disk))
+            let receipt = try store.append([SecureBytes(copying: vault.payloads[3])])
+            XCTAssertEqual(receipt.records[0].offset, UInt64(lastOffset))
+            store.close()
+            let nonce = Array(disk.contents(of: path)![nonceRange])
+            XCTAssertTrue(seen.insert(nonce).inserted, "attempt \(attempt) reused a nonce")
+        }
+    }
+}
