@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
         .executableTarget(name: "coffer-demo", dependencies: ["Coffer"]),
+        // A second process for lock and SIGKILL tests.
+        .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
         .testTarget(
             name: "CofferFormatTests",
