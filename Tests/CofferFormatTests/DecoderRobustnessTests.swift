@@ -1,0 +1,60 @@
+import CofferCrypto
+import CofferFormat
+import XCTest
+
+/// Hostile bytes produce errors, never traps: truncations and seeded mutations of real
+/// structures through every decoder (the fuzzers do this at scale; this runs in `make test`).
+final class DecoderRobustnessTests: XCTestCase {
+    func testTruncatedAndMutatedInputsNeverTrap() throws {
+        let vault = VectorBuilder.smallVault()
+        let header = Array(vault.bytes[0..<4096])
+        let frame = Array(vault.bytes[vault.offsets[1]..<vault.offsets[2]])
+        let payload = VectorBuilder.transactions[1].payload.encode()!.withUnsafeBytes { Array($0) }
+        var state: UInt64 = 0x5EED
+        func random() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 11
+        }
+        for length in 0...payload.count {
+            _ = TransactionPayload.decode(SecureBytes(copying: Array(payload.prefix(length))))
+            _ = KeyEpochPayload.decode(SecureBytes(copying: Array(payload.prefix(length))))
+        }
+        for length in 0...frame.count {
+            _ = Array(frame.prefix(length)).withUnsafeBytes { FrameHeader.decode($0) }
+        }
+        for round in 0..<3000 {
+            var mutatedHeader = header
+            var mutatedFrame = frame
+            var mutatedPayload = payload
+            for _ in 0..<(1 + random() % 4) {
+                mutatedHeader[Int(random() % UInt64(header.count))] = UInt8(truncatingIfNeeded: random())
+                mutatedFrame[Int(random() % UInt64(frame.count))] = UInt8(truncatingIfNeeded: random())
+                mutatedPayload[Int(random() % UInt64(payload.count))] = UInt8(truncatingIfNeeded: random())
+            }
+            _ = mutatedHeader.withUnsafeBytes { FileHeader.decode($0) }
+            if case .success(let decoded) = mutatedFrame.withUnsafeBytes({ FrameHeader.decode($0) }), decoded.frameBytes == frame.count {
+                let position = RecordPosition(vaultID: VectorBuilder.vaultID, sequence: decoded.sequence, type: .transaction, epoch: 1, previousChain: [UInt8](repeating: 0, count: 32))
+                _ = mutatedFrame[32...].withUnsafeBytes { SealedRecord.open(header: decoded, body: $0, at: position, key: VectorBuilder.dataKeys[0]) }
+            }
+            XCTAssertNoThrow(TransactionPayload.decode(SecureBytes(copying: mutatedPayload)), "round \(round)")
+        }
+    }
+
+    func testHostileOperationCountDoesNotAllocate() {
+        var writer = ByteWriter()
+        writer.write(UInt64(0))
+        writer.writeString("a")
+        writer.write(UInt32.max)
+        XCTAssertNil(TransactionPayload.decode(SecureBytes(copying: writer.bytes)))
+    }
+
+    func testOversizedCostIsRejectedBeforeArgon2() throws {
+        var header = VectorBuilder.header(generation: 1)
+        header.keyslots[1].cost = Argon2id.Cost(operations: 1, memoryBytes: 4 << 30)
+        let bytes = header.encode(masterKey: VectorBuilder.masterKey)
+        guard case .failure(let error) = bytes.withUnsafeBytes({ FileHeader.decode($0) }) else {
+            return XCTFail("a 4 GiB Argon2id cost was accepted")
+        }
+        XCTAssertEqual(error.code, .corrupted)
+    }
+}

@@ -1,0 +1,137 @@
+import CofferCrypto
+import CofferFormat
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// FORMAT.md's vectors: the committed files must equal what the builder makes from fixed
+/// inputs (format stability), and decode byte for byte into what they claim.
+final class FormatVectorTests: XCTestCase {
+    static let vectorDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors")
+
+    func testCommittedVectorsEqualTheirGenerator() throws {
+        // Regenerate with: COFFER_WRITE_VECTORS=1 swift test --filter FormatVectorTests
+        let write = ProcessInfo.processInfo.environment["COFFER_WRITE_VECTORS"] == "1"
+        for vector in VectorBuilder.vectors() {
+            let url = Self.vectorDirectory.appendingPathComponent("\(vector.name).txt")
+            if write { try vector.text.write(to: url, atomically: true, encoding: .utf8) }
+            let committed = try String(contentsOf: url, encoding: .utf8)
+            // If this fails, the bytes of the format changed: that is a new format version,
+            // with FORMAT.md and these vectors changed in the same commit.
+            XCTAssertEqual(committed, vector.text, "vector \(vector.name) no longer matches its generator")
+        }
+    }
+
+    func testSmallVaultDecodesByteForByte() throws {
+        let vector = try Vector(named: "small-vault")
+        let bytes = vector.bytes
+        // Both header copies decode; generations 1 and 2; two keyslots.
+        let copies = (0..<2).map { index in
+            Array(bytes[(index * 4096)..<((index + 1) * 4096)])
+        }
+        let headers = try copies.map { copy in try copy.withUnsafeBytes { FileHeader.decode($0) }.get() }
+        XCTAssertEqual(headers.map(\.generation), [1, 2])
+        XCTAssertEqual(headers[1].vaultID, VectorBuilder.vaultID)
+        XCTAssertEqual(headers[1].keyslots.map(\.kind), [.keyFile, .passphrase])
+        XCTAssertEqual(headers[1].keyslots[1].cost, .minimum)
+        // Both secrets unwrap the same master key, and the MAC verifies.
+        let keyFile = SecureBytes(copying: Hex.decode(vector.fields["key-file"]!)!)
+        let passphrase = SecureBytes(copying: Array(vector.fields["passphrase"]!.utf8))
+        let byKeyFile = try XCTUnwrap(headers[1].unlock(with: .keyFile(keyFile)))
+        let byPassphrase = try XCTUnwrap(headers[1].unlock(with: .passphrase(passphrase)))
+        XCTAssertEqual(byKeyFile.masterKey, byPassphrase.masterKey)
+        XCTAssertEqual(byKeyFile.masterKey, VectorBuilder.masterKey)
+        XCTAssertTrue(headers[1].verifyMAC(of: copies[1], masterKey: byKeyFile.masterKey))
+        XCTAssertNil(headers[1].unlock(with: .keyFile(SecureBytes(randomCount: 32))))
+
+        // Walk the frames by hand: every field, the chain, every payload.
+        let masterKey = byKeyFile.masterKey
+        var offset = Int(FormatConstants.logStartOffset)
+        var chain = ChainHash.genesis(vaultID: headers[1].vaultID)
+        var dataKeys: [UInt32: SecureBytes] = [:]
+        var transactions: [String] = []
+        var sequence: UInt64 = 0
+        while offset < bytes.count {
+            let header = try bytes[offset..<(offset + 32)].withUnsafeBytes { FrameHeader.decode($0) }.get()
+            sequence += 1
+            XCTAssertEqual(header.sequence, sequence)
+            let body = Array(bytes[(offset + 32)..<(offset + header.frameBytes)])
+            let type = try XCTUnwrap(header.type)
+            let key = type == .keyEpoch ? MasterKeySubkey.keyRecord.derive(from: masterKey) : dataKeys[header.epoch]!
+            let position = RecordPosition(vaultID: headers[1].vaultID, sequence: sequence, type: type, epoch: header.epoch, previousChain: chain)
+            let payload = try body.withUnsafeBytes { SealedRecord.open(header: header, body: $0, at: position, key: key) }.get()
+            switch type {
+            case .keyEpoch:
+                let epoch = try XCTUnwrap(KeyEpochPayload.decode(payload))
+                XCTAssertEqual(epoch.epoch, header.epoch)
+                dataKeys[epoch.epoch] = epoch.dataKey
+            case .transaction:
+                transactions.append("\(sequence) \(Hex.encode(payload.withUnsafeBytes { Array($0) }))")
+                let decoded = try XCTUnwrap(TransactionPayload.decode(payload))
+                XCTAssertEqual(decoded.actor, "vector")
+            }
+            chain = bytes[offset..<(offset + header.frameBytes)].withUnsafeBytes { ChainHash.next(previous: chain, frame: $0) }
+            offset += header.frameBytes
+        }
+        XCTAssertEqual(offset, bytes.count)
+        XCTAssertEqual(transactions, vector.all("transaction"))
+        XCTAssertEqual(ChainHead(sequence: sequence, digest: chain).description, vector.fields["head"])
+        XCTAssertEqual(dataKeys[2], VectorBuilder.dataKeys[1])
+    }
+
+    func testFormatDocumentExcerptsMatchTheVector() throws {
+        // FORMAT.md quotes parts of small-vault in blocks introduced by
+        // `<!-- vector small-vault OFFSET LENGTH -->`; each must equal the vector's bytes.
+        let format = try String(
+            contentsOf: Self.vectorDirectory.appendingPathComponent("../../../FORMAT.md").standardizedFileURL, encoding: .utf8)
+        let bytes = try Vector(named: "small-vault").bytes
+        let lines = format.components(separatedBy: "\n")
+        var checked = 0
+        for (index, line) in lines.enumerated() where line.hasPrefix("<!-- vector small-vault ") {
+            let parts = line.split(separator: " ")
+            let offset = Int(parts[3])!, length = Int(parts[4])!
+            var hex = ""
+            var cursor = index + 2  // skip the opening fence
+            while !lines[cursor].hasPrefix("```") {
+                // Each line is `OFFSET: b0 b1 …`; only the two-digit tokens are bytes.
+                hex += lines[cursor].split(separator: " ").filter { $0.count == 2 }.joined()
+                cursor += 1
+            }
+            XCTAssertEqual(Hex.decode(hex), Array(bytes[offset..<(offset + length)]), "FORMAT.md excerpt at offset \(offset)")
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 0, "FORMAT.md quotes no vector excerpt")
+    }
+}
+
+/// A parsed vector file.
+struct Vector {
+    let fields: [String: String]
+    let lines: [(String, String)]
+    let bytes: [UInt8]
+
+    init(named name: String) throws {
+        let text = try String(
+            contentsOf: FormatVectorTests.vectorDirectory.appendingPathComponent("\(name).txt"), encoding: .utf8)
+        var fields: [String: String] = [:]
+        var lines: [(String, String)] = []
+        var hex = ""
+        var inBytes = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("#") { continue }
+            if inBytes { hex += line; continue }
+            if line == "bytes:" { inBytes = true; continue }
+            let parts = line.split(separator: ":", maxSplits: 1)
+            let key = String(parts[0]), value = String(parts[1].dropFirst())
+            fields[key] = value
+            lines.append((key, value))
+        }
+        self.fields = fields
+        self.lines = lines
+        self.bytes = Hex.decode(hex)!
+    }
+
+    func all(_ key: String) -> [String] { lines.filter { $0.0 == key }.map(\.1) }
+}
