@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
         .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
-        .executableTarget(name: "coffer-demo", dependencies: ["Coffer"]),
+        .executableTarget(name: "coffer-demo", dependencies: ["CofferStorage", "CofferFormat", "CofferCrypto"]),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),

@@ -153,7 +153,7 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertThrowsCode(.corrupted, try VaultStore.open(path: path, secret: Fixture.secret))
         do {
             _ = try VaultStore.open(path: path, secret: Fixture.secret)
-        } catch let error as CofferError {
+        } catch {
             XCTAssertEqual(error.offset, receipt.records[1].offset)
             XCTAssertEqual(error.sequence, receipt.records[1].sequence)
         }

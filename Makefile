@@ -1,0 +1,37 @@
+# Coffer: build, test, demo. `make demo` and `make test` work on a fresh Debian machine with
+# the Swift toolchain: they install the C libraries first when pkg-config cannot find them.
+
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_DIR ?= demo-vault
+
+.PHONY: all deps build test demo clean format-lint
+
+all: build
+
+# libsodium and zlib through pkg-config; apt-get only when something is missing.
+deps:
+	@if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libsodium zlib; then :; else \
+		echo "Installing libsodium-dev, zlib1g-dev and pkg-config with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsodium-dev zlib1g-dev pkg-config; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# The whole test suite. Executables are built first: the process tests launch one.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Runs the main job on a throw-away vault in ./$(DEMO_DIR).
+demo: deps
+	$(SWIFT) build --product coffer-demo
+	rm -rf $(DEMO_DIR)
+	$(SWIFT) run --skip-build coffer-demo $(DEMO_DIR)
+
+format-lint:
+	$(SWIFT) format lint --strict -r Package.swift Sources Tests
+
+clean:
+	rm -rf .build $(DEMO_DIR)
