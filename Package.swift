@@ -8,6 +8,7 @@
 //   CofferStorage       file I/O behind a small protocol, the log writer and reader, locking, recovery
 //   CofferModel         the credential model: records, operations, the in-memory index, resolution
 //   Coffer              the public engine
+//   CofferCLI, coffer   the admin command-line tool
 //   CofferSimulation    an in-memory disk that can crash, for tests and fuzzers only
 import PackageDescription
 
@@ -16,7 +17,11 @@ let package = Package(
     products: [
         .library(name: "Coffer", targets: ["Coffer"]),
         .library(name: "CofferSimulation", targets: ["CofferSimulation"]),
+        .executable(name: "coffer", targets: ["coffer"]),
         .executable(name: "coffer-demo", targets: ["coffer-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         .systemLibrary(
@@ -35,6 +40,12 @@ let package = Package(
         .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
         .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
+        // The admin CLI: command logic in a library so tests can drive it, a thin executable.
+        .target(
+            name: "CofferCLI",
+            dependencies: ["Coffer", "CofferStorage", "CofferFormat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "coffer", dependencies: ["CofferCLI"]),
         .executableTarget(name: "coffer-demo", dependencies: ["CofferStorage", "CofferFormat", "CofferCrypto"]),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
@@ -44,6 +55,7 @@ let package = Package(
             dependencies: ["CofferFormat", "CofferCrypto"],
             resources: [.copy("Vectors")]
         ),
+        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer"]),
         .testTarget(name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto"]),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
         .testTarget(

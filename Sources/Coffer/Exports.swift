@@ -1,0 +1,13 @@
+// `import Coffer` is all a service needs: the model's types, the secret type and the error.
+@_exported import CofferCrypto
+@_exported import CofferModel
+
+import CofferFormat
+import CofferStorage
+
+public typealias ChainHead = CofferFormat.ChainHead
+public typealias Durability = CofferStorage.Durability
+public typealias StorageSystem = CofferStorage.StorageSystem
+public typealias PosixStorage = CofferStorage.PosixStorage
+public typealias LogProblem = CofferStorage.LogProblem
+public typealias Keyslot = CofferFormat.Keyslot

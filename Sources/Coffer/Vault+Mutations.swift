@@ -1,0 +1,90 @@
+import CofferCrypto
+import CofferFormat
+import CofferModel
+import CofferStorage
+
+extension Vault {
+    /// Plans, validates, durably writes and applies one mutation as one transaction.
+    ///
+    /// `plan` receives a ``Planner`` over the current index and returns the operations to
+    /// perform and their result. When this returns, the transaction is on stable storage and
+    /// visible to readers. An empty plan writes nothing.
+    ///
+    /// ```swift
+    /// let organization = try vault.mutate(actor: "alice") { try $0.createOrganization(slug: "acme", name: "Acme") }
+    /// ```
+    ///
+    /// - Parameter actor: who is making the change, as history will show it.
+    /// - Throws: the planner's errors (`.invalidInput`, `.notFound`, `.alreadyExists`,
+    ///   `.ambiguous`, `.permissionDenied`), `.io` or `.writerStopped` from the log, `.closed`.
+    public func mutate<Value: Sendable>(
+        actor: String, _ plan: (Planner) throws(CofferError) -> Plan<Value>
+    ) throws(CofferError) -> Value {
+        guard !store.isReadOnly else {
+            throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
+        }
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        // The planner holds a copy of the index; it is released before the index is mutated,
+        // so the mutation does not copy the tables.
+        let planned = try index.read { (current: borrowing VaultIndex) throws(CofferError) in
+            try plan(Planner(index: copy current))
+        }
+        if planned.isEmpty { return planned.value }
+        let time = WallClock.nowMilliseconds()
+        // Validation sees the sequence number and offset the record will get: only this
+        // writer appends, under `writerLock`.
+        let provisional = TransactionContext(sequence: store.head.sequence + 1, offset: store.logEnd, timeMilliseconds: time, actor: actor)
+        try index.write { (current: inout VaultIndex) throws(CofferError) in
+            try current.validate(planned.operations, context: provisional)
+        }
+        guard
+            let payload = TransactionPayload(
+                timeMilliseconds: time, actor: actor, operations: planned.operations.map { $0.encode() }
+            ).encode()
+        else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
+        let receipt = try store.append([payload])
+        let placed = receipt.records[0]
+        let context = TransactionContext(sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
+        index.write { (current: inout VaultIndex) in
+            do {
+                try current.apply(planned.operations, context: context)
+            } catch {
+                // Validation passed against the same index under the same writer lock.
+                preconditionFailure("a validated transaction failed to apply: \(error)")
+            }
+        }
+        return planned.value
+    }
+
+    /// Data-key rotation: starts a new key epoch under which every later transaction is
+    /// sealed. O(1); older records stay readable under their own epoch until compaction
+    /// rewrites them.
+    ///
+    /// - Returns: the new epoch.
+    @discardableResult
+    public func rotateDataKey() throws(CofferError) -> UInt32 {
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        return try store.rotateDataKey()
+    }
+
+    /// Unlock change: adds a keyslot for `secret`. Rewrites only the header; O(1).
+    @discardableResult
+    public func addKeyslot(_ secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
+        try store.addKeyslot(secret, cost: cost)
+    }
+
+    /// Unlock change: removes keyslot `id`; the last one is refused.
+    public func removeKeyslot(id: UInt16) throws(CofferError) {
+        try store.removeKeyslot(id: id)
+    }
+
+    /// Unlock change: gives slot `id` a new secret (for example a new passphrase).
+    public func replaceKeyslot(id: UInt16, with secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) {
+        try store.replaceKeyslot(id: id, with: secret, cost: cost)
+    }
+
+    /// The keyslots in force (kind, id, cost; never a secret).
+    public var keyslots: [Keyslot] { store.keyslots }
+}

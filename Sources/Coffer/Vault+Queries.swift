@@ -1,0 +1,54 @@
+import CofferCrypto
+import CofferFormat
+import CofferModel
+import CofferStorage
+
+extension Vault {
+    /// Resolves which credential instance an action must use; see ``VaultIndex/resolve(_:)``
+    /// for the order. Returns the outcome with its explain trace, never throws for a refusal.
+    public func resolution(_ request: ResolutionRequest) -> Resolution {
+        index.read { $0.resolve(request) }
+    }
+
+    /// Resolves, throwing the refusal: `.credentialMissing`, `.ambiguous` (with candidates),
+    /// `.noUserActor`, `.credentialRevoked`, `.notVisible`, `.wrongApp`, `.notFound`.
+    public func resolve(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
+        try resolution(request).get()
+    }
+
+    /// Reveals the secret fields of a credential (its current version, or `version`), by
+    /// reading and opening the record that holds them. The values live in `SecureBytes`.
+    ///
+    /// - Throws: `.notFound` for an unknown credential or a version no longer retained,
+    ///   `.corrupted` if the record no longer authenticates.
+    public func reveal(_ credential: CredentialID, version: UInt32? = nil) throws(CofferError) -> FieldValues {
+        guard let location = index.read({ $0.location(of: credential, version: version) }) else {
+            throw CofferError(
+                .notFound,
+                version.map { "Version \($0) of the credential is not retained." } ?? "No credential has that id.")
+        }
+        let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
+        guard let payload = record.payload.flatMap(TransactionPayload.decode),
+            Int(location.operationIndex) < payload.operations.count
+        else {
+            throw CofferError(.corrupted, "The record holding the credential is malformed.", offset: location.offset, sequence: location.sequence)
+        }
+        switch ModelOperation.decodeCredentialFields(from: payload.operations[Int(location.operationIndex)]) {
+        case .failure(let error):
+            throw CofferError(.corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset, sequence: location.sequence)
+        case .success(let stored):
+            guard stored.credential == credential else {
+                throw CofferError(.corrupted, "The record does not hold that credential.", offset: location.offset, sequence: location.sequence)
+            }
+            return stored.fields
+        }
+    }
+
+    /// Checks a presented platform API key in constant time over its keyed hash.
+    public func checkAPIKey(_ presented: SecureBytes) throws(CofferError) -> APIKeyCheck {
+        let hashKey = store.apiKeyHashKey
+        return try index.read { (current: borrowing VaultIndex) throws(CofferError) in
+            try current.checkAPIKey(presented, hashKey: hashKey)
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import CofferCrypto
+import CofferFormat
+import CofferModel
+import CofferStorage
+
+extension Vault {
+    /// Verifies the vault at `path` without opening it for writing: authenticates every
+    /// record, checks both header copies, the chain (and `expectedHead`), and rebuilds the
+    /// index to check its invariants (one default per triple, no assignment naming a missing
+    /// credential, no credential whose scope owner is gone). Works beside a running writer
+    /// and never modifies the file.
+    ///
+    /// - Throws: only when verification cannot run (`.wrongKey`, `.notAVault`, `.notFound`,
+    ///   `.unsupportedVersion`, `.io`); what it finds is in the report.
+    public static func verify(
+        path: String, unlock: Unlock, expectedHead: ChainHead? = nil, storage: any StorageSystem = PosixStorage()
+    ) throws(CofferError) -> VerificationReport {
+        var index = VaultIndex()
+        var replayProblem: LogProblem?
+        var report = try VaultStore.verify(path: path, secret: unlock, expectedHead: expectedHead, storage: storage) {
+            record throws(CofferError) in
+            guard replayProblem == nil else { return }
+            do {
+                try Replay.apply(record, to: &index)
+            } catch {
+                replayProblem = LogProblem(kind: .invariant, offset: record.offset, sequence: record.sequence, detail: (error as? CofferError)?.message ?? "\(error)")
+            }
+        }
+        if let replayProblem { report.problems.append(replayProblem) }
+        for violation in index.checkInvariants() {
+            report.problems.append(LogProblem(kind: .invariant, offset: 0, sequence: report.head.sequence, detail: violation))
+        }
+        return report
+    }
+}

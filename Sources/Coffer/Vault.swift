@@ -1,0 +1,137 @@
+import CofferCrypto
+import CofferFormat
+import CofferModel
+import CofferStorage
+
+/// A credential vault: one encrypted file, its in-memory index, and credential resolution.
+///
+/// `Vault` is safe to share between threads and tasks. Many readers run at once; mutations
+/// are serialized and each is one atomic, durable transaction in the log; readers never see a
+/// half-applied transaction.
+///
+/// ```swift
+/// let vault = try Vault.open(path: "team.coffer", unlock: .keyFile(key))
+/// let created = try vault.mutate(actor: "alice") { planner in
+///     try planner.createCredential(in: "acme", draft, scopes: [.organization])
+/// }
+/// let credential = try vault.resolve(ResolutionRequest(appKey: "exa", context: run))
+/// let fields = try vault.reveal(credential.id)          // [name: SecureBytes]
+/// ```
+public final class Vault: Sendable {
+    /// How to open or create a vault.
+    public struct Options: Sendable {
+        /// The file system; the real disk unless a test injects another.
+        public var storage: any StorageSystem
+        /// When a mutation is acknowledged; `.synchronous` (fdatasync) unless bulk-loading.
+        public var durability: Durability
+        /// Open without the writer lock, never modifying the file.
+        public var readOnly: Bool
+        /// Refuse to open unless the log contains this head (detects truncation and rollback).
+        public var expectedHead: ChainHead?
+
+        public init(
+            storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
+            readOnly: Bool = false, expectedHead: ChainHead? = nil
+        ) {
+            self.storage = storage
+            self.durability = durability
+            self.readOnly = readOnly
+            self.expectedHead = expectedHead
+        }
+
+        var storeOptions: VaultStore.Options {
+            VaultStore.Options(storage: storage, durability: durability, readOnly: readOnly, expectedHead: expectedHead)
+        }
+    }
+
+    /// The secret that unlocks a vault: a passphrase or the 32 bytes of a key file.
+    public typealias Unlock = Keyslot.Secret
+
+    let store: VaultStore
+    let index: ReadWriteLocked<VaultIndex>
+    /// Serializes mutations: plan, validate, write, apply.
+    let writerLock = Lock()
+
+    private init(store: VaultStore, index: VaultIndex) {
+        self.store = store
+        self.index = ReadWriteLocked(index)
+    }
+
+    /// Creates a new vault file with one keyslot.
+    ///
+    /// - Parameters:
+    ///   - cost: the Argon2id cost of a passphrase slot; libsodium's MODERATE by default.
+    /// - Throws: `.alreadyExists`, `.io`, `.invalidInput`.
+    public static func create(
+        path: String, unlock: Unlock, cost: Argon2id.Cost = .moderate, options: Options = Options()
+    ) throws(CofferError) -> Vault {
+        let store = try VaultStore.create(path: path, secret: unlock, cost: cost, options: options.storeOptions)
+        return Vault(store: store, index: VaultIndex())
+    }
+
+    /// Opens a vault: unlocks it, authenticates every record and rebuilds the index from them.
+    ///
+    /// - Throws: `.notFound`, `.notAVault`, `.unsupportedVersion`, `.wrongKey`, `.locked`,
+    ///   `.corrupted` (with the offset and sequence number of the bad record), `.headMismatch`, `.io`.
+    public static func open(path: String, unlock: Unlock, options: Options = Options()) throws(CofferError) -> Vault {
+        var index = VaultIndex()
+        let store = try VaultStore.open(path: path, secret: unlock, options: options.storeOptions) { record throws(CofferError) in
+            try Replay.apply(record, to: &index)
+        }
+        return Vault(store: store, index: index)
+    }
+
+    /// The chain head after the last acknowledged transaction: keep it to detect rollback.
+    public var head: ChainHead { store.head }
+
+    /// What opening found: a torn tail cut, a header copy repaired.
+    public var recovery: VaultStore.Recovery { store.recovery }
+
+    /// Whether the vault was opened read-only.
+    public var isReadOnly: Bool { store.isReadOnly }
+
+    /// The file's path.
+    public var path: String { store.path }
+
+    /// Closes the vault. Later calls fail with `.closed`; the writer lock is released.
+    public func close() { store.close() }
+
+    /// Runs `body` with read access to the index. Many readers run at once.
+    public func read<Result>(_ body: (borrowing VaultIndex) throws(CofferError) -> Result) throws(CofferError) -> Result {
+        try index.read(body)
+    }
+}
+
+/// Rebuilding the index from the log on open.
+enum Replay {
+    /// Applies one scanned record. A transaction that does not decode, or breaks a rule of the
+    /// model, is corruption: the writer checked it before writing it.
+    static func apply(_ record: ScannedRecord, to index: inout VaultIndex) throws(CofferError) {
+        guard record.type == .transaction, let payload = record.payload else { return }
+        guard let transaction = TransactionPayload.decode(payload) else {
+            throw CofferError(
+                .corrupted, "A transaction's payload is malformed.", offset: record.offset, sequence: record.sequence)
+        }
+        var operations: [ModelOperation] = []
+        operations.reserveCapacity(transaction.operations.count)
+        for operation in transaction.operations {
+            switch ModelOperation.decode(operation) {
+            case .success(let decoded): operations.append(decoded)
+            case .failure(let error):
+                throw CofferError(
+                    .corrupted, "A transaction holds an operation that does not decode: \(error.message)",
+                    offset: record.offset, sequence: record.sequence)
+            }
+        }
+        let context = TransactionContext(
+            sequence: record.sequence, offset: record.offset, timeMilliseconds: transaction.timeMilliseconds,
+            actor: transaction.actor)
+        do {
+            try index.apply(operations, context: context)
+        } catch {
+            throw CofferError(
+                .corrupted, "A transaction breaks a rule of the credential model: \(error.message)",
+                offset: record.offset, sequence: record.sequence)
+        }
+    }
+}
