@@ -18,7 +18,7 @@ extension Vault {
     /// - Throws: the planner's errors (`.invalidInput`, `.notFound`, `.alreadyExists`,
     ///   `.ambiguous`, `.permissionDenied`), `.io` or `.writerStopped` from the log, `.closed`.
     public func mutate<Value: Sendable>(
-        actor: String, _ plan: (Planner) throws(CofferError) -> Plan<Value>
+        actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> Value {
         guard !store.isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
@@ -27,8 +27,14 @@ extension Vault {
         defer { writerLock.unlock() }
         // The planner holds a copy of the index; it is released before the index is mutated,
         // so the mutation does not copy the tables.
-        let planned = try index.read { (current: borrowing VaultIndex) throws(CofferError) in
-            try plan(Planner(index: copy current))
+        let planned: Plan<Value>
+        do {
+            planned = try index.read { (current: borrowing VaultIndex) in try plan(Planner(index: copy current)) }
+        } catch let error as CofferError {
+            throw error
+        } catch {
+            // Only the caller's closure throws other errors; their text is not ours to repeat.
+            throw CofferError(.invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
         }
         if planned.isEmpty { return planned.value }
         let time = WallClock.nowMilliseconds()
@@ -87,4 +93,18 @@ extension Vault {
 
     /// The keyslots in force (kind, id, cost; never a secret).
     public var keyslots: [Keyslot] { store.keyslots }
+}
+
+extension Vault {
+    /// Creates a platform API key acting as `creator` in `organization`. The secret is in the
+    /// result and nowhere else: the vault keeps only its keyed hash and a preview. Show it
+    /// once.
+    ///
+    /// - Throws: `.permissionDenied` when the creator is not a member; `.notFound`; `.invalidInput`.
+    public func createAPIKey(in organization: String, creator: String, name: String) throws(CofferError) -> CreatedAPIKey {
+        let hashKey = store.apiKeyHashKey
+        return try mutate(actor: creator) { planner in
+            try planner.createAPIKey(in: organization, creator: creator, name: name, hashKey: hashKey)
+        }
+    }
 }

@@ -27,13 +27,7 @@ extension Vault {
                 .notFound,
                 version.map { "Version \($0) of the credential is not retained." } ?? "No credential has that id.")
         }
-        let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
-        guard let payload = record.payload.flatMap(TransactionPayload.decode),
-            Int(location.operationIndex) < payload.operations.count
-        else {
-            throw CofferError(.corrupted, "The record holding the credential is malformed.", offset: location.offset, sequence: location.sequence)
-        }
-        switch ModelOperation.decodeCredentialFields(from: payload.operations[Int(location.operationIndex)]) {
+        switch ModelOperation.decodeCredentialFields(from: try readOperation(at: location)) {
         case .failure(let error):
             throw CofferError(.corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset, sequence: location.sequence)
         case .success(let stored):
@@ -42,6 +36,18 @@ extension Vault {
             }
             return stored.fields
         }
+    }
+
+    /// Reads, authenticates and decrypts the operation at `location`: what a reveal, and a
+    /// planner merging a partial edit (``OperationReader``), need.
+    public func readOperation(at location: RecordLocation) throws(CofferError) -> Operation {
+        let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
+        guard let payload = record.payload.flatMap(TransactionPayload.decode),
+            Int(location.operationIndex) < payload.operations.count
+        else {
+            throw CofferError(.corrupted, "The record holding the credential is malformed.", offset: location.offset, sequence: location.sequence)
+        }
+        return payload.operations[Int(location.operationIndex)]
     }
 
     /// Checks a presented platform API key in constant time over its keyed hash.

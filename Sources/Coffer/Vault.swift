@@ -97,7 +97,7 @@ public final class Vault: Sendable {
     public func close() { store.close() }
 
     /// Runs `body` with read access to the index. Many readers run at once.
-    public func read<Result>(_ body: (borrowing VaultIndex) throws(CofferError) -> Result) throws(CofferError) -> Result {
+    public func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure) -> Result {
         try index.read(body)
     }
 }
