@@ -16,10 +16,15 @@ public struct FileHeader: Sendable, Equatable {
     public var generation: UInt64
     public var createdMilliseconds: UInt64
     public var keyslots: [Keyslot]
+    /// F-HDR-MASTER: the master key sealed under the unlock key, `nonce (24) || ciphertext
+    /// and tag (48)`.
+    public var masterWrap: [UInt8]
 
-    public init(vaultID: [UInt8], generation: UInt64, createdMilliseconds: UInt64, keyslots: [Keyslot]) {
+    public init(vaultID: [UInt8], generation: UInt64, createdMilliseconds: UInt64, keyslots: [Keyslot], masterWrap: [UInt8]) {
         precondition(vaultID.count == FormatConstants.vaultIDBytes)
         precondition(keyslots.count <= FormatConstants.keyslotCountMax)
+        precondition(masterWrap.count == FormatConstants.masterWrapBytes)
+        self.masterWrap = masterWrap
         self.writeVersion = FormatConstants.writeVersion
         self.readVersion = FormatConstants.readVersionSupported
         self.requiredFeatures = 0
@@ -30,7 +35,7 @@ public struct FileHeader: Sendable, Equatable {
         self.keyslots = keyslots
     }
 
-    /// Bytes [0, 1664): everything the header MAC covers.
+    /// Bytes [0, 1736): everything the header MAC covers.
     private func encodeAuthenticatedPart() -> ByteWriter {
         var writer = ByteWriter(capacity: FormatConstants.headerCopyBytes)
         writer.write(FormatConstants.fileMagic)
@@ -46,11 +51,12 @@ public struct FileHeader: Sendable, Equatable {
         writer.write(UInt8(keyslots.count))
         writer.writeZeros(FormatConstants.headerKeyslotsOffset - writer.count)
         for slot in keyslots { slot.encode(into: &writer) }
-        writer.writeZeros(FormatConstants.headerMACOffset - writer.count)
+        writer.writeZeros(FormatConstants.headerMasterWrapOffset - writer.count)
+        writer.write(masterWrap)
         return writer
     }
 
-    /// F-HDR-MAC: keyed BLAKE2b-256 under the header subkey over bytes [0, 1664).
+    /// F-HDR-MAC: keyed BLAKE2b-256 under the header subkey over bytes [0, 1736).
     public func mac(masterKey: SecureBytes) -> [UInt8] {
         Blake2b.keyedHash(key: MasterKeySubkey.headerMAC.derive(from: masterKey), encodeAuthenticatedPart().bytes)
     }
@@ -139,11 +145,13 @@ public struct FileHeader: Sendable, Equatable {
                 }
             }
         }
+        let masterWrap = reader.readBytes(FormatConstants.masterWrapBytes)!
         reader = ByteReader(copy, offset: FormatConstants.headerMACOffset + 32)
         guard reader.skipZeros(FormatConstants.headerChecksumOffset - reader.offset) else {
             return .failure(CofferError(.corrupted, "The header copy has non-zero reserved bytes."))
         }
-        var header = FileHeader(vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots)
+        var header = FileHeader(
+            vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots, masterWrap: masterWrap)
         header.writeVersion = writeVersion
         header.readVersion = readVersion
         header.requiredFeatures = required
@@ -156,10 +164,39 @@ public struct FileHeader: Sendable, Equatable {
         constantTimeEquals(mac(masterKey: masterKey), FileHeader.storedMAC(of: copy))
     }
 
-    /// Tries every slot of the secret's kind; the master key from the first that opens.
-    public func unlock(with secret: Keyslot.Secret) -> (masterKey: SecureBytes, slotID: UInt16)? {
+    /// F-HDR-MASTER: `masterWrap = nonce || XChaCha20-Poly1305(unlock key, nonce, master key,
+    /// AAD = "coffer master v1" || vault UUID)`.
+    public static func wrapMasterKey(
+        _ masterKey: SecureBytes, unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]? = nil
+    ) -> [UInt8] {
+        var wrap = nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes)
+        masterKey.withUnsafeBytes { plaintext in
+            XChaCha20Poly1305.seal(
+                plaintext, key: unlockKey, nonce: wrap, associatedData: masterWrapAAD(vaultID), appendingTo: &wrap)
+        }
+        return wrap
+    }
+
+    private static func masterWrapAAD(_ vaultID: [UInt8]) -> [UInt8] { Array("coffer master v1".utf8) + vaultID }
+
+    /// Opens the master-key wrap with `unlockKey`; `nil` when it does not authenticate.
+    public func unwrapMasterKey(unlockKey: SecureBytes) -> SecureBytes? {
+        masterWrap.withUnsafeBytes { raw in
+            XChaCha20Poly1305.open(
+                UnsafeRawBufferPointer(rebasing: raw[24...]), key: unlockKey,
+                nonce: UnsafeRawBufferPointer(rebasing: raw[0..<24]), associatedData: Self.masterWrapAAD(vaultID))
+        }
+    }
+
+    /// The keys a secret opens: the first slot of the secret's kind that accepts it gives the
+    /// unlock key, which opens the master key (F-HDR-SELECT).
+    public func unlock(with secret: Keyslot.Secret) -> (masterKey: SecureBytes, unlockKey: SecureBytes, slotID: UInt16)? {
         for slot in keyslots {
-            if let key = slot.unwrap(with: secret, vaultID: vaultID) { return (key, slot.id) }
+            if let unlockKey = slot.unwrap(with: secret, vaultID: vaultID),
+                let masterKey = unwrapMasterKey(unlockKey: unlockKey)
+            {
+                return (masterKey, unlockKey, slot.id)
+            }
         }
         return nil
     }

@@ -21,7 +21,10 @@ public enum FormatConstants {
     public static let keyslotCountMax = 8
     public static let keyslotBytes = 192
     public static let headerKeyslotsOffset = 128
-    public static let headerMACOffset = headerKeyslotsOffset + keyslotCountMax * keyslotBytes  // 1664
+    /// The master key wrapped under the unlock key: nonce 24 + ciphertext 32 + tag 16 (F-HDR-MASTER).
+    public static let headerMasterWrapOffset = headerKeyslotsOffset + keyslotCountMax * keyslotBytes  // 1664
+    public static let masterWrapBytes = 24 + 32 + 16  // 72
+    public static let headerMACOffset = headerMasterWrapOffset + masterWrapBytes  // 1736
     public static let headerChecksumOffset = headerCopyBytes - 32  // 4064
 
     /// Argon2id costs accepted from a file (F-SLOT-CAP): at most 16 passes and 1 GiB.

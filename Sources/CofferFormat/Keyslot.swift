@@ -1,9 +1,11 @@
 import CofferCrypto
 
-/// One way to unlock a vault: a wrapped copy of the master key (F-SLOT).
+/// One way to unlock a vault: a wrapped copy of the vault's unlock key (F-SLOT).
 ///
 /// A keyslot stores only what is needed to rederive its key-encryption key (salt and cost)
-/// and the master key sealed under it. Changing slots never touches records.
+/// and the unlock key sealed under it; the unlock key in turn wraps the master key in the
+/// header (F-HDR-MASTER). Changing slots never touches records, and a new master key never
+/// touches slots.
 public struct Keyslot: Sendable, Equatable {
     /// What unlocks the slot.
     public enum Kind: UInt8, Sendable, CustomStringConvertible {
@@ -43,8 +45,8 @@ public struct Keyslot: Sendable, Equatable {
     public var cost: Argon2id.Cost?
     public var salt: [UInt8]
     public var wrapNonce: [UInt8]
-    /// The master key sealed under the slot's key-encryption key: 32 + 16 bytes.
-    public var wrappedMasterKey: [UInt8]
+    /// The unlock key sealed under the slot's key-encryption key: 32 + 16 bytes.
+    public var wrappedUnlockKey: [UInt8]
     /// Creation time in milliseconds since the Unix epoch.
     public var createdMilliseconds: UInt64
 
@@ -60,13 +62,13 @@ public struct Keyslot: Sendable, Equatable {
         return writer.bytes
     }
 
-    /// Creates a slot wrapping `masterKey` under `secret`.
+    /// Creates a slot wrapping `unlockKey` under `secret`.
     ///
     /// - Parameters:
     ///   - salt, nonce: injected for test vectors; random when `nil`.
     /// - Returns: `nil` when the Argon2id derivation fails (cost outside libsodium's bounds).
     public static func make(
-        id: UInt16, secret: Secret, cost: Argon2id.Cost?, masterKey: SecureBytes, vaultID: [UInt8],
+        id: UInt16, secret: Secret, cost: Argon2id.Cost?, unlockKey: SecureBytes, vaultID: [UInt8],
         createdMilliseconds: UInt64, salt: [UInt8]? = nil, nonce: [UInt8]? = nil
     ) -> Keyslot? {
         var slot = Keyslot(
@@ -74,15 +76,15 @@ public struct Keyslot: Sendable, Equatable {
             cost: secret.kind == .passphrase ? (cost ?? .moderate) : nil,
             salt: salt ?? RandomBytes.make(Argon2id.saltBytes),
             wrapNonce: nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes),
-            wrappedMasterKey: [], createdMilliseconds: createdMilliseconds)
+            wrappedUnlockKey: [], createdMilliseconds: createdMilliseconds)
         guard let encryptionKey = slot.keyEncryptionKey(for: secret) else { return nil }
         var wrapped: [UInt8] = []
-        masterKey.withUnsafeBytes { plaintext in
+        unlockKey.withUnsafeBytes { plaintext in
             XChaCha20Poly1305.seal(
                 plaintext, key: encryptionKey, nonce: slot.wrapNonce,
                 associatedData: slot.associatedData(vaultID: vaultID), appendingTo: &wrapped)
         }
-        slot.wrappedMasterKey = wrapped
+        slot.wrappedUnlockKey = wrapped
         return slot
     }
 
@@ -91,7 +93,7 @@ public struct Keyslot: Sendable, Equatable {
         Array("coffer keyslot v1".utf8) + vaultID + parameterBytes
     }
 
-    /// F-SLOT-PASS and F-SLOT-FILE: derive the key that wraps the master key.
+    /// F-SLOT-PASS and F-SLOT-FILE: derive the key that wraps the unlock key.
     func keyEncryptionKey(for secret: Secret) -> SecureBytes? {
         switch secret {
         case .passphrase(let passphrase):
@@ -104,10 +106,11 @@ public struct Keyslot: Sendable, Equatable {
         }
     }
 
-    /// Opens the slot with `secret`; `nil` when the secret is of another kind or wrong.
+    /// Opens the slot with `secret`, returning the unlock key; `nil` when the secret is of
+    /// another kind or wrong.
     public func unwrap(with secret: Secret, vaultID: [UInt8]) -> SecureBytes? {
         guard secret.kind == kind, let encryptionKey = keyEncryptionKey(for: secret) else { return nil }
-        return wrappedMasterKey.withUnsafeBytes { sealed in
+        return wrappedUnlockKey.withUnsafeBytes { sealed in
             wrapNonce.withUnsafeBytes { nonce in
                 XChaCha20Poly1305.open(
                     sealed, key: encryptionKey, nonce: nonce, associatedData: associatedData(vaultID: vaultID))
@@ -120,7 +123,7 @@ public struct Keyslot: Sendable, Equatable {
         let start = writer.count
         writer.write(parameterBytes)
         writer.write(wrapNonce)
-        writer.write(wrappedMasterKey)
+        writer.write(wrappedUnlockKey)
         writer.write(createdMilliseconds)
         writer.writeZeros(FormatConstants.keyslotBytes - (writer.count - start))
     }
@@ -173,7 +176,7 @@ public struct Keyslot: Sendable, Equatable {
         }
         return .success(
             Keyslot(
-                kind: kind, id: id, cost: cost, salt: salt, wrapNonce: nonce, wrappedMasterKey: wrapped,
+                kind: kind, id: id, cost: cost, salt: salt, wrapNonce: nonce, wrappedUnlockKey: wrapped,
                 createdMilliseconds: created))
     }
 }

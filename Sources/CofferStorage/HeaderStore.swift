@@ -78,6 +78,8 @@ struct HeaderStore {
     struct Unlocked {
         let header: FileHeader
         let masterKey: SecureBytes
+        /// The key the keyslots wrap; needed to add a slot or wrap a new master key.
+        let unlockKey: SecureBytes
         let copyIndex: Int
         let slotID: UInt16
         /// Whether the other copy differs from the one in force (a rewrite was interrupted).
@@ -95,7 +97,7 @@ struct HeaderStore {
         var macFailure = false
         for copy in candidates {
             let header = copy.header!
-            guard let (masterKey, slotID) = header.unlock(with: secret) else { continue }
+            guard let (masterKey, unlockKey, slotID) = header.unlock(with: secret) else { continue }
             guard header.verifyMAC(of: copy.bytes, masterKey: masterKey) else {
                 macFailure = true
                 continue
@@ -103,7 +105,7 @@ struct HeaderStore {
             let other = copies[1 - copy.index]
             return .success(
                 Unlocked(
-                    header: header, masterKey: masterKey, copyIndex: copy.index, slotID: slotID,
+                    header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: slotID,
                     otherCopyStale: other.header.map { $0.keyslots != header.keyslots || $0.vaultID != header.vaultID } ?? true))
         }
         if macFailure {

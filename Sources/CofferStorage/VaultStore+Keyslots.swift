@@ -12,14 +12,14 @@ extension VaultStore {
     /// - Throws: `.invalidInput` when the table is full or the cost is refused; `.io`.
     @discardableResult
     public func addKeyslot(_ secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
-        try changeHeader { header throws(CofferError) in
+        try changeHeader { header, unlockKey throws(CofferError) in
             guard header.keyslots.count < FormatConstants.keyslotCountMax else {
                 throw CofferError(.invalidInput, "The vault already has \(FormatConstants.keyslotCountMax) keyslots; remove one first.")
             }
             let id = (header.keyslots.map(\.id).max() ?? 0) &+ 1
             guard id != 0,
                 let slot = Keyslot.make(
-                    id: id, secret: secret, cost: cost, masterKey: masterKey, vaultID: header.vaultID,
+                    id: id, secret: secret, cost: cost, unlockKey: unlockKey, vaultID: header.vaultID,
                     createdMilliseconds: WallClock.nowMilliseconds())
             else { throw CofferError(.invalidInput, "The keyslot could not be made (Argon2id cost refused, or ids exhausted).") }
             header.keyslots.append(slot)
@@ -32,7 +32,7 @@ extension VaultStore {
     ///
     /// - Throws: `.notFound`, `.invalidInput` for the last slot, `.io`.
     public func removeKeyslot(id: UInt16) throws(CofferError) {
-        try changeHeader { header throws(CofferError) in
+        try changeHeader { header, unlockKey throws(CofferError) in
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")
             }
@@ -46,12 +46,12 @@ extension VaultStore {
     /// Unlock change: replaces the secret of slot `id` (for example a new passphrase) with a
     /// new slot of the same id, in one header rewrite.
     public func replaceKeyslot(id: UInt16, with secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) {
-        try changeHeader { header throws(CofferError) in
+        try changeHeader { header, unlockKey throws(CofferError) in
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")
             }
             guard let slot = Keyslot.make(
-                id: id, secret: secret, cost: cost, masterKey: masterKey, vaultID: header.vaultID,
+                id: id, secret: secret, cost: cost, unlockKey: unlockKey, vaultID: header.vaultID,
                 createdMilliseconds: WallClock.nowMilliseconds())
             else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
             header.keyslots[index] = slot
@@ -59,12 +59,15 @@ extension VaultStore {
     }
 
     /// Applies `change` to a copy of the header and writes it with the two-copy protocol.
-    private func changeHeader<Result>(_ change: (inout FileHeader) throws(CofferError) -> Result) throws(CofferError) -> Result {
+    private func changeHeader<Result>(
+        _ change: (inout FileHeader, SecureBytes) throws(CofferError) -> Result
+    ) throws(CofferError) -> Result {
         _ = try requireWriter()
+        guard let unlockKey else { preconditionFailure("a writer holds the unlock key") }
         headerLock.lock()
         defer { headerLock.unlock() }
         var header = headerState.header
-        let result = try change(&header)
+        let result = try change(&header, unlockKey)
         switch HeaderStore.rewrite(header, inForce: headerState.copyIndex, masterKey: masterKey, file: file) {
         case .failure(let error):
             writer?.stop(CofferError(.writerStopped, "A header rewrite failed (\(error.message)); reopen the vault."))

@@ -54,6 +54,9 @@ public final class VaultStore: @unchecked Sendable {
 
     let file: any StorageFile
     let masterKey: SecureBytes
+    /// The key the keyslots wrap. Held by writers only (keyslot changes and a new master key
+    /// need it); read-only stores let it go after unlocking.
+    let unlockKey: SecureBytes?
     let writer: LogWriter?
     /// Guards `headerState`, `dataKeys` and `closed`.
     let headerLock = Lock()
@@ -67,13 +70,14 @@ public final class VaultStore: @unchecked Sendable {
     let readOnlyHead: ChainHead
 
     private init(
-        path: String, options: Options, file: any StorageFile, masterKey: SecureBytes, header: FileHeader,
-        copyIndex: Int, outcome: ScanOutcome, chains: ChainTable, recovery: Recovery
+        path: String, options: Options, file: any StorageFile, masterKey: SecureBytes, unlockKey: SecureBytes,
+        header: FileHeader, copyIndex: Int, outcome: ScanOutcome, chains: ChainTable, recovery: Recovery
     ) {
         self.path = path
         self.options = options
         self.file = file
         self.masterKey = masterKey
+        self.unlockKey = options.readOnly ? nil : unlockKey
         self.headerState = (header, copyIndex)
         self.dataKeys = outcome.dataKeys
         self.epochs = outcome.epochs
@@ -119,10 +123,13 @@ public final class VaultStore: @unchecked Sendable {
         }
         let now = WallClock.nowMilliseconds()
         let masterKey = SecureBytes(randomCount: 32)
+        let unlockKey = SecureBytes(randomCount: 32)
         let vaultID = RandomBytes.make(FormatConstants.vaultIDBytes)
-        guard let slot = Keyslot.make(id: 1, secret: secret, cost: cost, masterKey: masterKey, vaultID: vaultID, createdMilliseconds: now)
+        guard let slot = Keyslot.make(id: 1, secret: secret, cost: cost, unlockKey: unlockKey, vaultID: vaultID, createdMilliseconds: now)
         else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
-        var header = FileHeader(vaultID: vaultID, generation: 1, createdMilliseconds: now, keyslots: [slot])
+        var header = FileHeader(
+            vaultID: vaultID, generation: 1, createdMilliseconds: now, keyslots: [slot],
+            masterWrap: FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: vaultID))
         var bytes = header.encode(masterKey: masterKey)
         header.generation = 2
         bytes += header.encode(masterKey: masterKey)
@@ -145,7 +152,7 @@ public final class VaultStore: @unchecked Sendable {
             head: head, validEnd: UInt64(bytes.count), recordCount: 1, tornTail: nil, corruption: nil,
             dataKeys: [1: dataKey], epochs: [(1, now)], chainAtRequested: nil, bytesByType: [.keyEpoch: UInt64(frame.count)])
         return VaultStore(
-            path: path, options: options, file: file, masterKey: masterKey, header: header, copyIndex: 1,
+            path: path, options: options, file: file, masterKey: masterKey, unlockKey: unlockKey, header: header, copyIndex: 1,
             outcome: outcome, chains: { let table = ChainTable(); table.append(position.previousChain); return table }(),
             recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false))
     }
@@ -236,7 +243,7 @@ public final class VaultStore: @unchecked Sendable {
             }
         }
         return VaultStore(
-            path: path, options: options, file: file, masterKey: unlocked.masterKey, header: header2,
+            path: path, options: options, file: file, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey, header: header2,
             copyIndex: copyIndex, outcome: outcome, chains: chains,
             recovery: Recovery(tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired))
     }

@@ -43,6 +43,7 @@ final class FormatVectorTests: XCTestCase {
         let byPassphrase = try XCTUnwrap(headers[1].unlock(with: .passphrase(passphrase)))
         XCTAssertEqual(byKeyFile.masterKey, byPassphrase.masterKey)
         XCTAssertEqual(byKeyFile.masterKey, VectorBuilder.masterKey)
+        XCTAssertEqual(byKeyFile.unlockKey, VectorBuilder.unlockKey)
         XCTAssertTrue(headers[1].verifyMAC(of: copies[1], masterKey: byKeyFile.masterKey))
         XCTAssertNil(headers[1].unlock(with: .keyFile(SecureBytes(randomCount: 32))))
 

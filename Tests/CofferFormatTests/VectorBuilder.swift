@@ -6,6 +6,7 @@ import CofferFormat
 enum VectorBuilder {
     static let masterKey = SecureBytes(copying: (0..<32).map { 0xA0 &+ UInt8($0) })
     static let vaultID: [UInt8] = (0..<16).map { UInt8($0) * 0x11 }
+    static let unlockKey = SecureBytes(copying: (0..<32).map { 0xC0 &+ UInt8($0) })
     static let keyFile = SecureBytes(copying: (0..<32).map { UInt8($0) })
     static let passphrase = SecureBytes(copying: Array("correct horse battery staple".utf8))
     static let created: UInt64 = 1_795_000_000_000
@@ -29,14 +30,18 @@ enum VectorBuilder {
 
     static func header(generation: UInt64) -> FileHeader {
         let keyFileSlot = Keyslot.make(
-            id: 1, secret: .keyFile(keyFile), cost: nil, masterKey: masterKey, vaultID: vaultID,
+            id: 1, secret: .keyFile(keyFile), cost: nil, unlockKey: unlockKey, vaultID: vaultID,
             createdMilliseconds: created, salt: [UInt8](repeating: 0x11, count: 16),
             nonce: [UInt8](repeating: 0x22, count: 24))!
         let passphraseSlot = Keyslot.make(
-            id: 2, secret: .passphrase(passphrase), cost: .minimum, masterKey: masterKey, vaultID: vaultID,
+            id: 2, secret: .passphrase(passphrase), cost: .minimum, unlockKey: unlockKey, vaultID: vaultID,
             createdMilliseconds: created, salt: [UInt8](repeating: 0x33, count: 16),
             nonce: [UInt8](repeating: 0x44, count: 24))!
-        return FileHeader(vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: [keyFileSlot, passphraseSlot])
+        let masterWrap = FileHeader.wrapMasterKey(
+            masterKey, unlockKey: unlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x99, count: 24))
+        return FileHeader(
+            vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: [keyFileSlot, passphraseSlot],
+            masterWrap: masterWrap)
     }
 
     /// The small vault: two header copies, then key epoch 1, a transaction, key epoch 2 and a
