@@ -20,16 +20,18 @@ extension Vault {
     public func mutate<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> Value {
-        guard !store.isReadOnly else {
+        guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
         }
         writerLock.lock()
         defer { writerLock.unlock() }
+        // Under the writer lock the store does not change (a compaction switches under it too).
+        let store = self.store
         // The planner holds a copy of the index; it is released before the index is mutated,
         // so the mutation does not copy the tables.
         let planned: Plan<Value>
         do {
-            planned = try index.read { (current: borrowing VaultIndex) in try plan(Planner(index: copy current)) }
+            planned = try state.read { (current: borrowing State) in try plan(Planner(index: current.index)) }
         } catch let error as CofferError {
             throw error
         } catch {
@@ -41,8 +43,8 @@ extension Vault {
         // Validation sees the sequence number and offset the record will get: only this
         // writer appends, under `writerLock`.
         let provisional = TransactionContext(sequence: store.head.sequence + 1, offset: store.logEnd, timeMilliseconds: time, actor: actor)
-        try index.write { (current: inout VaultIndex) throws(CofferError) in
-            try current.validate(planned.operations, context: provisional)
+        try state.write { (current: inout State) throws(CofferError) in
+            try current.index.validate(planned.operations, context: provisional)
         }
         guard
             let payload = TransactionPayload(
@@ -52,9 +54,9 @@ extension Vault {
         let receipt = try store.append([payload])
         let placed = receipt.records[0]
         let context = TransactionContext(sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
-        index.write { (current: inout VaultIndex) in
+        state.write { (current: inout State) in
             do {
-                try current.apply(planned.operations, context: context)
+                try current.index.apply(planned.operations, context: context)
             } catch {
                 // Validation passed against the same index under the same writer lock.
                 preconditionFailure("a validated transaction failed to apply: \(error)")

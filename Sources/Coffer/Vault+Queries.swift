@@ -7,7 +7,7 @@ extension Vault {
     /// Resolves which credential instance an action must use; see ``VaultIndex/resolve(_:)``
     /// for the order. Returns the outcome with its explain trace, never throws for a refusal.
     public func resolution(_ request: ResolutionRequest) -> Resolution {
-        index.read { $0.resolve(request) }
+        state.read { $0.index.resolve(request) }
     }
 
     /// Resolves, throwing the refusal: `.credentialMissing`, `.ambiguous` (with candidates),
@@ -22,12 +22,14 @@ extension Vault {
     /// - Throws: `.notFound` for an unknown credential or a version no longer retained,
     ///   `.corrupted` if the record no longer authenticates.
     public func reveal(_ credential: CredentialID, version: UInt32? = nil) throws(CofferError) -> FieldValues {
-        guard let location = index.read({ $0.location(of: credential, version: version) }) else {
+        // The location and the file it is in, taken together (a compaction swaps both).
+        let (found, store) = state.read { ($0.index.location(of: credential, version: version), $0.store) }
+        guard let location = found else {
             throw CofferError(
                 .notFound,
                 version.map { "Version \($0) of the credential is not retained." } ?? "No credential has that id.")
         }
-        switch ModelOperation.decodeCredentialFields(from: try readOperation(at: location)) {
+        switch ModelOperation.decodeCredentialFields(from: try Self.readOperation(at: location, in: store)) {
         case .failure(let error):
             throw CofferError(.corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset, sequence: location.sequence)
         case .success(let stored):
@@ -41,6 +43,10 @@ extension Vault {
     /// Reads, authenticates and decrypts the operation at `location`: what a reveal, and a
     /// planner merging a partial edit (``OperationReader``), need.
     public func readOperation(at location: RecordLocation) throws(CofferError) -> Operation {
+        try Self.readOperation(at: location, in: store)
+    }
+
+    static func readOperation(at location: RecordLocation, in store: VaultStore) throws(CofferError) -> Operation {
         let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
         guard let payload = record.payload.flatMap(TransactionPayload.decode),
             Int(location.operationIndex) < payload.operations.count
@@ -52,9 +58,8 @@ extension Vault {
 
     /// Checks a presented platform API key in constant time over its keyed hash.
     public func checkAPIKey(_ presented: SecureBytes) throws(CofferError) -> APIKeyCheck {
-        let hashKey = store.apiKeyHashKey
-        return try index.read { (current: borrowing VaultIndex) throws(CofferError) in
-            try current.checkAPIKey(presented, hashKey: hashKey)
+        return try state.read { (current: borrowing State) throws(CofferError) in
+            try current.index.checkAPIKey(presented, hashKey: current.store.apiKeyHashKey)
         }
     }
 }

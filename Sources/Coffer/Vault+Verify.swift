@@ -21,7 +21,7 @@ extension Vault {
             record throws(CofferError) in
             guard replayProblem == nil else { return }
             do {
-                try Replay.apply(record, to: &index)
+                try Replay.apply(record, sequence: record.sequence, offset: record.offset, to: &index)
             } catch {
                 replayProblem = LogProblem(kind: .invariant, offset: record.offset, sequence: record.sequence, detail: (error as? CofferError)?.message ?? "\(error)")
             }

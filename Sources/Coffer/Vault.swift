@@ -47,15 +47,26 @@ public final class Vault: Sendable {
     /// The secret that unlocks a vault: a passphrase or the 32 bytes of a key file.
     public typealias Unlock = Keyslot.Secret
 
-    let store: VaultStore
-    let index: ReadWriteLocked<VaultIndex>
-    /// Serializes mutations: plan, validate, write, apply.
+    /// The file and the index built from it. They change together: a compaction replaces
+    /// both at once, so a reader that takes a record location from the index reads it from
+    /// the file that location belongs to.
+    struct State {
+        var store: VaultStore
+        var index: VaultIndex
+    }
+
+    let state: ReadWriteLocked<State>
+    /// Serializes mutations (plan, validate, write, apply) and the switch of a compaction.
     let writerLock = Lock()
+    /// One compaction at a time.
+    let compactionLock = Lock()
 
     private init(store: VaultStore, index: VaultIndex) {
-        self.store = store
-        self.index = ReadWriteLocked(index)
+        self.state = ReadWriteLocked(State(store: store, index: index))
     }
+
+    /// The store in force.
+    var store: VaultStore { state.read { $0.store } }
 
     /// Creates a new vault file with one keyslot.
     ///
@@ -76,7 +87,7 @@ public final class Vault: Sendable {
     public static func open(path: String, unlock: Unlock, options: Options = Options()) throws(CofferError) -> Vault {
         var index = VaultIndex()
         let store = try VaultStore.open(path: path, secret: unlock, options: options.storeOptions) { record throws(CofferError) in
-            try Replay.apply(record, to: &index)
+            try Replay.apply(record, sequence: record.sequence, offset: record.offset, to: &index)
         }
         return Vault(store: store, index: index)
     }
@@ -98,15 +109,18 @@ public final class Vault: Sendable {
 
     /// Runs `body` with read access to the index. Many readers run at once.
     public func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure) -> Result {
-        try index.read(body)
+        try state.read { (current: borrowing State) throws(Failure) in try body(current.index) }
     }
 }
 
 /// Rebuilding the index from the log on open.
 enum Replay {
-    /// Applies one scanned record. A transaction that does not decode, or breaks a rule of the
-    /// model, is corruption: the writer checked it before writing it.
-    static func apply(_ record: ScannedRecord, to index: inout VaultIndex) throws(CofferError) {
+    /// Applies one scanned record, as the record at `sequence` and `offset` (its own place,
+    /// or its place in a compacted file). A transaction that does not decode, or breaks a
+    /// rule of the model, is corruption: the writer checked it before writing it.
+    static func apply(
+        _ record: ScannedRecord, sequence: UInt64, offset: UInt64, to index: inout VaultIndex
+    ) throws(CofferError) {
         guard record.type == .transaction, let payload = record.payload else { return }
         guard let transaction = TransactionPayload.decode(payload) else {
             throw CofferError(
@@ -124,8 +138,7 @@ enum Replay {
             }
         }
         let context = TransactionContext(
-            sequence: record.sequence, offset: record.offset, timeMilliseconds: transaction.timeMilliseconds,
-            actor: transaction.actor)
+            sequence: sequence, offset: offset, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor)
         do {
             try index.apply(operations, context: context)
         } catch {

@@ -70,6 +70,8 @@ public struct ScanOutcome {
     public var dataKeys: [UInt32: SecureBytes]
     /// Epochs in the order introduced, with their creation times.
     public var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
+    /// The sequence number of the key-epoch record that introduced each epoch.
+    public var epochSequences: [UInt32: UInt64] = [:]
     /// The chain hash after each sequence number asked for in `chainAt`.
     public var chainAtRequested: [UInt8]?
     /// Bytes of every record by type.
@@ -91,6 +93,9 @@ struct LogScanner {
     let fileSize: UInt64
     /// A sequence number whose chain hash the caller wants (for expected-head checks).
     var chainAt: UInt64? = nil
+    /// Where to start instead of the log start: a frame boundary, the head before it, and the
+    /// epochs and keys introduced before it (for scanning only what a writer added).
+    var resume: (offset: UInt64, head: ChainHead, epochs: [(epoch: UInt32, createdMilliseconds: UInt64)], dataKeys: [UInt32: SecureBytes])? = nil
 
     private static let chunkBytes = 1 << 20
 
@@ -100,9 +105,16 @@ struct LogScanner {
         var outcome = ScanOutcome(
             head: ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID)),
             validEnd: FormatConstants.logStartOffset, recordCount: 0, tornTail: nil, corruption: nil,
-            dataKeys: [:], epochs: [], chainAtRequested: chainAt == 0 ? ChainHash.genesis(vaultID: vaultID) : nil,
-            bytesByType: [:])
+            dataKeys: [:], epochs: [], epochSequences: [:],
+            chainAtRequested: chainAt == 0 ? ChainHash.genesis(vaultID: vaultID) : nil, bytesByType: [:])
         var offset = FormatConstants.logStartOffset
+        if let resume {
+            offset = resume.offset
+            outcome.head = resume.head
+            outcome.validEnd = resume.offset
+            outcome.epochs = resume.epochs
+            outcome.dataKeys = resume.dataKeys.filter { key, _ in resume.epochs.contains { $0.epoch == key } }
+        }
         while offset < fileSize {
             let expected = outcome.head.sequence + 1
             let step: FrameStep
@@ -215,10 +227,12 @@ struct LogScanner {
                     }
                     outcome.dataKeys[header.epoch] = epochPayload.dataKey
                     outcome.epochs.append((header.epoch, epochPayload.createdMilliseconds))
+                    outcome.epochSequences[header.epoch] = header.sequence
                     payload = opened
                 }
             } else {
                 outcome.epochs.append((header.epoch, 0))
+                outcome.epochSequences[header.epoch] = header.sequence
             }
         case .transaction:
             // F-REC-TXN: a transaction is sealed under an epoch introduced before it.

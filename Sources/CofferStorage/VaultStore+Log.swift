@@ -22,8 +22,8 @@ extension VaultStore {
         writer?.currentEpoch ?? headerLock.withLock { dataKeys.keys.max() ?? 0 }
     }
 
-    /// The key that hashes platform API keys (F-KDF subkey 3), derived from the master key.
-    public var apiKeyHashKey: SecureBytes { MasterKeySubkey.apiKeyHash.derive(from: masterKey) }
+    /// The key that hashes platform API keys (F-KDF subkey 3 of the unlock key).
+    public var apiKeyHashKey: SecureBytes { apiKeyHashKeyValue }
 
     /// Seals and appends `payloads` as consecutive transaction records, one per payload,
     /// returning once they are durable. Calls from many threads share syncs (group commit).
@@ -48,6 +48,7 @@ extension VaultStore {
         headerLock.withLock {
             dataKeys[epoch] = dataKey
             epochs.append((epoch, WallClock.nowMilliseconds()))
+            epochSequences[epoch] = receipt.records[0].sequence
         }
         return epoch
     }
@@ -111,6 +112,27 @@ extension VaultStore {
             if let problem = outcome.corruption ?? outcome.tornTail {
                 throw CofferError(.corrupted, "The log changed under the reader: \(problem.detail)", offset: problem.offset, sequence: problem.sequence)
             }
+        }
+    }
+
+    /// Scans the records acknowledged after the one ending at `offset`, whose head was `head`:
+    /// what a compaction copies to catch up with the writers that ran beside it.
+    public func forEachRecord(
+        after head: ChainHead, endingAt offset: UInt64, _ visit: (ScannedRecord) throws(CofferError) -> Void
+    ) throws(CofferError) -> ChainHead {
+        if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
+        var scanner = LogScanner(
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: logEnd)
+        scanner.resume = headerLock.withLock {
+            (offset, head, epochs.filter { (epochSequences[$0.epoch] ?? 0) <= head.sequence }, dataKeys)
+        }
+        switch scanner.scan(visit) {
+        case .failure(let error): throw error
+        case .success(let outcome):
+            if let problem = outcome.corruption ?? outcome.tornTail {
+                throw CofferError(.corrupted, "The log changed under the reader: \(problem.detail)", offset: problem.offset, sequence: problem.sequence)
+            }
+            return outcome.head
         }
     }
 

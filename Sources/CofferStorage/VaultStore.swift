@@ -45,6 +45,8 @@ public final class VaultStore: @unchecked Sendable {
         public let truncated: Bool
         /// Whether the stale header copy was brought up to date (only a writer repairs).
         public let headerRepaired: Bool
+        /// Temporary files of a compaction interrupted by a crash, removed (only a writer removes).
+        public var removedTemporaryFiles: [String] = []
     }
 
     public let path: String
@@ -57,6 +59,8 @@ public final class VaultStore: @unchecked Sendable {
     /// The key the keyslots wrap. Held by writers only (keyslot changes and a new master key
     /// need it); read-only stores let it go after unlocking.
     let unlockKey: SecureBytes?
+    /// The key of platform API-key hashes (F-KDF, from the unlock key); readers need it too.
+    let apiKeyHashKeyValue: SecureBytes
     let writer: LogWriter?
     /// Guards `headerState`, `dataKeys` and `closed`.
     let headerLock = Lock()
@@ -64,12 +68,14 @@ public final class VaultStore: @unchecked Sendable {
     /// Data keys by epoch; rotation adds to it.
     var dataKeys: [UInt32: SecureBytes]
     var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
+    /// The sequence number that introduced each epoch.
+    var epochSequences: [UInt32: UInt64]
     var closed = false
     let chains: ChainTable
     let readOnlyEnd: UInt64
     let readOnlyHead: ChainHead
 
-    private init(
+    init(
         path: String, options: Options, file: any StorageFile, masterKey: SecureBytes, unlockKey: SecureBytes,
         header: FileHeader, copyIndex: Int, outcome: ScanOutcome, chains: ChainTable, recovery: Recovery
     ) {
@@ -78,9 +84,11 @@ public final class VaultStore: @unchecked Sendable {
         self.file = file
         self.masterKey = masterKey
         self.unlockKey = options.readOnly ? nil : unlockKey
+        self.apiKeyHashKeyValue = MasterKeySubkey.apiKeyHash.derive(from: unlockKey)
         self.headerState = (header, copyIndex)
         self.dataKeys = outcome.dataKeys
         self.epochs = outcome.epochs
+        self.epochSequences = outcome.epochSequences
         self.chains = chains
         self.recovery = recovery
         self.readOnlyEnd = outcome.validEnd
@@ -150,7 +158,8 @@ public final class VaultStore: @unchecked Sendable {
             sequence: 1, digest: frame.withUnsafeBytes { ChainHash.next(previous: position.previousChain, frame: $0) })
         let outcome = ScanOutcome(
             head: head, validEnd: UInt64(bytes.count), recordCount: 1, tornTail: nil, corruption: nil,
-            dataKeys: [1: dataKey], epochs: [(1, now)], chainAtRequested: nil, bytesByType: [.keyEpoch: UInt64(frame.count)])
+            dataKeys: [1: dataKey], epochs: [(1, now)], epochSequences: [1: 1], chainAtRequested: nil,
+            bytesByType: [.keyEpoch: UInt64(frame.count)])
         return VaultStore(
             path: path, options: options, file: file, masterKey: masterKey, unlockKey: unlockKey, header: header, copyIndex: 1,
             outcome: outcome, chains: { let table = ChainTable(); table.append(position.previousChain); return table }(),
@@ -215,6 +224,8 @@ public final class VaultStore: @unchecked Sendable {
         }
         var truncated = false
         var headerRepaired = false
+        // F-COMPACT: holding the lock, a writer knows no compaction is running.
+        let removed = options.readOnly ? [] : removeLeftoverCompactions(of: path, storage: options.storage)
         var header2 = header
         var copyIndex = unlocked.copyIndex
         if !options.readOnly {
@@ -245,7 +256,9 @@ public final class VaultStore: @unchecked Sendable {
         return VaultStore(
             path: path, options: options, file: file, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey, header: header2,
             copyIndex: copyIndex, outcome: outcome, chains: chains,
-            recovery: Recovery(tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired))
+            recovery: Recovery(
+                tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired,
+                removedTemporaryFiles: removed))
     }
 
     /// Opens the file and, for a writer, takes the lock on the file the path names now.

@@ -1,0 +1,117 @@
+import CofferCrypto
+
+/// The shape of a credential's secret: which fields it has, which are required and which are
+/// secret (FORMAT.md, OPS-SCHEMA-*).
+///
+/// ```swift
+/// CredentialType.smtp.fields.map(\.name)  // ["host", "port", "username", "password", "encryption"]
+/// ```
+public enum CredentialType: UInt8, ModelWord {
+    /// One token (`token`).
+    case apiToken = 1
+    /// A key and its secret (`api_key`, `api_secret`).
+    case apiKeyPair = 2
+    /// Basic authentication (`username`, `password`).
+    case usernamePassword = 3
+    /// Outbound mail (`host`, `port`, `username`, `password`, `encryption`).
+    case smtp = 4
+    /// An OAuth 2.0 client and its tokens.
+    case oauth2 = 5
+    /// An SSH key pair (`private_key`, `public_key`, `passphrase`).
+    case sshKey = 6
+    /// A JSON object (`json`); every value in it is secret.
+    case custom = 7
+
+    /// The word used in text: flags, messages, documentation.
+    public var word: String {
+        switch self {
+        case .apiToken: "api_token"
+        case .apiKeyPair: "api_key_pair"
+        case .usernamePassword: "username_password"
+        case .smtp: "smtp"
+        case .oauth2: "oauth2"
+        case .sshKey: "ssh_key"
+        case .custom: "custom"
+        }
+    }
+
+    /// The fields of this type, in display order. A field's position is its bit in the
+    /// change masks the index keeps.
+    public var fields: [FieldSpec] {
+        switch self {
+        case .apiToken:
+            [.secret("token", .secretText)]
+        case .apiKeyPair:
+            [.secret("api_key", .secretText), .secret("api_secret", .secretText)]
+        case .usernamePassword:
+            [.plain("username", .singleLine), .secret("password", .secretText)]
+        case .smtp:
+            [
+                .plain("host", .hostname), .plain("port", .port), .plain("username", .singleLine, required: false),
+                .secret("password", .secretText, required: false), .plain("encryption", .smtpEncryption),
+            ]
+        case .oauth2:
+            [
+                .plain("client_id", .singleLine), .secret("client_secret", .secretText),
+                .secret("access_token", .secretText), .secret("refresh_token", .secretText),
+                .plain("expires_at", .unixSeconds, required: false), .plain("scopes", .oauthScopes, required: false),
+            ]
+        case .sshKey:
+            [
+                .secret("private_key", .privateKey), .plain("public_key", .publicKey, required: false),
+                .secret("passphrase", .secretText, required: false),
+            ]
+        case .custom:
+            [.secret("json", .jsonObject)]
+        }
+    }
+
+    /// The position of a field in ``fields``, or `nil` when the type has no such field.
+    public func fieldIndex(of name: String) -> Int? {
+        fields.firstIndex { $0.name == name }
+    }
+}
+
+/// One field of a credential type.
+public struct FieldSpec: Sendable, Hashable {
+    /// The field name, as given on input and recorded in history.
+    public let name: String
+    /// Whether every version must have a value for it.
+    public let isRequired: Bool
+    /// Whether the value is secret: only a masked preview is kept in the index.
+    public let isSecret: Bool
+    /// The syntax the value must have.
+    let rule: FieldRule
+
+    static func secret(_ name: String, _ rule: FieldRule, required: Bool = true) -> FieldSpec {
+        FieldSpec(name: name, isRequired: required, isSecret: true, rule: rule)
+    }
+
+    static func plain(_ name: String, _ rule: FieldRule, required: Bool = true) -> FieldSpec {
+        FieldSpec(name: name, isRequired: required, isSecret: false, rule: rule)
+    }
+}
+
+/// The syntax of a field value (FORMAT.md, OPS-FIELD-*).
+enum FieldRule: Sendable, Hashable {
+    /// Any text: a token, password or passphrase.
+    case secretText
+    /// One line of text without control characters, at most 1024 bytes.
+    case singleLine
+    /// A host name or IP address.
+    case hostname
+    /// A decimal port number 1–65535.
+    case port
+    /// `none`, `ssl`, `tls` or `starttls`.
+    case smtpEncryption
+    /// A decimal Unix time in seconds.
+    case unixSeconds
+    /// OAuth scope tokens separated by single spaces.
+    case oauthScopes
+    /// A PEM or OpenSSH private key.
+    case privateKey
+    /// An OpenSSH public key line.
+    case publicKey
+    /// A JSON object.
+    case jsonObject
+}

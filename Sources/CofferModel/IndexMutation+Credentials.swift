@@ -1,0 +1,389 @@
+import CofferCrypto
+
+/// The rules apply enforces for credential, default, assignment and API key operations
+/// (FORMAT.md, "Operations"). Each rule id below is defined there.
+extension IndexMutation {
+    mutating func applyCredentialOperation(
+        _ operation: ModelOperation, location: RecordLocation, time: UInt64, actor: Handle
+    ) throws(CofferError) {
+        switch operation {
+        case .createCredential(let new):
+            try createCredential(new, location: location, time: time, actor: actor)
+
+        case .relabelCredential(let id, let label):
+            // OP-CRED-LABEL-1
+            let slot = try tables.requireCredential(id)
+            try Names.checkName(label, what: "label")
+            let entry = appendHistory(.relabeled, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.label = label
+                $0.lastEntry = entry
+            }
+
+        case .setCredentialFields(let change):
+            try setFields(change, location: location, time: time, actor: actor)
+
+        case .revokeCredential(let id):
+            // OP-CRED-REVOKE-1
+            let slot = try tables.requireCredential(id)
+            let record = tables.credential(slot)
+            guard record.state == .active else {
+                throw CofferError(.invalidInput, "The credential \(id) is already revoked.")
+            }
+            guard !record.isDefault else {
+                throw CofferError(
+                    .invalidInput, "The credential \(id) is a default. Clear its default mark before revoking it.")
+            }
+            let entry = appendHistory(.revoked, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.state = .revoked
+                $0.lastEntry = entry
+            }
+
+        case .deleteCredential(let id):
+            // OP-CRED-DELETE-1
+            let slot = try tables.requireCredential(id)
+            let record = tables.credential(slot)
+            guard !record.isDefault else {
+                throw CofferError(
+                    .invalidInput, "The credential \(id) is a default. Clear its default mark before deleting it.")
+            }
+            let assignments = tables.assignmentsByCredential[slot]?.count ?? 0
+            guard assignments == 0 else {
+                throw CofferError(
+                    .invalidInput,
+                    "The credential \(id) has \(assignments) assignments. Remove them before deleting it.")
+            }
+            unlink(slot, from: \.candidateHeads, key: record.candidateKey, next: \.nextInGroup)
+            unlink(slot, from: \.slugHeads, key: record.slugKey, next: \.nextWithSlug)
+            set(\.credentialSlotByID, id, nil)
+            replace(\.credentials, at: Int(slot), with: .freeSlot)
+            append(\.freeSlots, slot)
+            set(\.liveCredentialCount, tables.liveCredentialCount - 1)
+
+        case .setDefault(let id):
+            // OP-CRED-DEFAULT-1: at most one default per (organization, app, scope, owner), and
+            // it is active.
+            let slot = try tables.requireCredential(id)
+            let record = tables.credential(slot)
+            guard record.state == .active else {
+                throw CofferError(.invalidInput, "The credential \(id) is revoked and cannot be a default.")
+            }
+            guard !record.isDefault else {
+                throw CofferError(.invalidInput, "The credential \(id) is already the default.")
+            }
+            if let current = tables.defaults[record.candidateKey] {
+                throw CofferError(
+                    .invalidInput,
+                    "\(tables.credential(current).id) is already the default for this app and scope. Clear it in the same transaction first."
+                )
+            }
+            set(\.defaults, record.candidateKey, slot)
+            let entry = appendHistory(.defaultSet, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.isDefault = true
+                $0.lastEntry = entry
+            }
+
+        case .clearDefault(let id):
+            // OP-CRED-DEFAULT-2
+            let slot = try tables.requireCredential(id)
+            let record = tables.credential(slot)
+            guard record.isDefault else { throw CofferError(.invalidInput, "The credential \(id) is not a default.") }
+            precondition(tables.defaults[record.candidateKey] == slot, "default mark and default table disagree")
+            set(\.defaults, record.candidateKey, nil)
+            let entry = appendHistory(.defaultCleared, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.isDefault = false
+                $0.lastEntry = entry
+            }
+
+        case .assign(let organizationID, let target, let appKey, let credential):
+            // OP-ASSIGN-SET-1
+            let organization = try tables.requireOrganization(organizationID)
+            try Names.checkSlug(target.slug, what: "target slug")
+            try Names.checkConsumer(target.consumer)
+            try Names.checkAppKey(appKey)
+            let slot = try tables.requireCredential(credential)
+            let record = tables.credential(slot)
+            guard record.organization == organization else {
+                throw CofferError(.invalidInput, "The credential \(credential) belongs to another organization.")
+            }
+            guard tables.string(record.app) == appKey else {
+                throw CofferError(
+                    .invalidInput,
+                    "The credential \(credential) is for `\(tables.string(record.app))`, not `\(appKey)`.")
+            }
+            guard record.state == .active else {
+                throw CofferError(.invalidInput, "The credential \(credential) is revoked and cannot be assigned.")
+            }
+            let key = AssignmentKey(
+                organization: organization, targetSlug: intern(target.slug), consumer: intern(target.consumer),
+                app: intern(appKey), kind: target.kind)
+            guard tables.assignments[key] == nil else {
+                throw exists("An assignment of `\(appKey)` for \(target)")
+            }
+            set(\.assignments, key, slot)
+            var keys = tables.assignmentsByCredential[slot] ?? []
+            keys.insert(key)
+            set(\.assignmentsByCredential, slot, keys)
+
+        case .unassign(let organizationID, let target, let appKey):
+            // OP-ASSIGN-REMOVE-1
+            let organization = try tables.requireOrganization(organizationID)
+            guard let key = tables.assignmentKey(organization: organization, target: target, appKey: appKey),
+                let slot = tables.assignments[key]
+            else {
+                throw CofferError(.notFound, "No assignment of `\(appKey)` exists for \(target).")
+            }
+            set(\.assignments, key, nil)
+            var keys = tables.assignmentsByCredential[slot] ?? []
+            keys.remove(key)
+            set(\.assignmentsByCredential, slot, keys.isEmpty ? nil : keys)
+
+        case .createAPIKey(let new):
+            // OP-APIKEY-CREATE-1
+            guard tables.apiKeys[new.id] == nil else { throw exists("An API key with the id \(new.id)") }
+            let organization = try tables.requireOrganization(new.organization)
+            let creator = try tables.requireUser(new.creator)
+            guard tables.memberships[MembershipKey(user: creator, organization: organization)] != nil else {
+                throw CofferError(.invalidInput, "Only a member of the organization can create its API keys.")
+            }
+            try Names.checkName(new.name, what: "API key name")
+            try Names.checkName(new.preview, what: "API key preview")
+            guard new.hash.count == APIKeyFormat.hashByteCount else {
+                throw CofferError(.invalidInput, "An API key hash must be \(APIKeyFormat.hashByteCount) bytes.")
+            }
+            let tag = APIKeyFormat.tag(of: new.hash)
+            guard tables.apiKeyByTag[tag] == nil else { throw exists("An API key with the same hash") }
+            set(
+                \.apiKeys, new.id,
+                APIKeyRecord(
+                    id: new.id, organization: organization, creator: new.creator, name: new.name, preview: new.preview,
+                    hash: new.hash, createdTime: time, createdBy: actor, state: .active, revokedTime: 0,
+                    revokedBy: noHandle))
+            set(\.apiKeyByTag, tag, new.id)
+
+        case .revokeAPIKey(let id):
+            // OP-APIKEY-REVOKE-1
+            var record = try tables.requireAPIKey(id)
+            guard record.state == .active else {
+                throw CofferError(.invalidInput, "The API key \(id) is already revoked.")
+            }
+            record.state = .revoked
+            record.revokedTime = time
+            record.revokedBy = actor
+            set(\.apiKeys, id, record)
+
+        case .deleteAPIKey(let id):
+            // OP-APIKEY-DELETE-1
+            let record = try tables.requireAPIKey(id)
+            set(\.apiKeys, id, nil)
+            set(\.apiKeyByTag, APIKeyFormat.tag(of: record.hash), nil)
+
+        default:
+            preconditionFailure("operation \(operation.code) routed to the credential rules")
+        }
+    }
+
+    private mutating func createCredential(_ new: NewCredential, location: RecordLocation, time: UInt64, actor: Handle)
+        throws(CofferError)
+    {
+        // OP-CRED-CREATE-1
+        guard tables.credentialSlotByID[new.id] == nil else { throw exists("A credential with the id \(new.id)") }
+        let organization = try tables.requireOrganization(new.organization)
+        try Names.checkAppKey(new.appKey)
+        try Names.checkSlug(new.slug, what: "credential slug")
+        try Names.checkName(new.label, what: "label")
+        let owner = try tables.ownerHandle(new.owner, organization: organization)
+        // OP-CRED-FIELDS-1
+        let texts = try FieldValidation.check(new.fields, of: new.type)
+        let app = intern(new.appKey)
+        let slug = intern(new.slug)
+        let key = CandidateKey(organization: organization, app: app, owner: owner, scope: new.owner.scope)
+        // OP-CRED-CREATE-2: the slug is unique per app and scope owner, so `app/slug` names
+        // one instance per owner.
+        if tables.group(key).contains(where: { tables.credential($0).slug == slug }) {
+            throw exists("A `\(new.appKey)` credential with the slug `\(new.slug)` at this scope")
+        }
+        let entry = Handle(tables.history.count)
+        append(
+            \.history,
+            HistoryEntry(
+                time: time, sequence: location.sequence, offset: location.offset, previous: noHandle, version: 1,
+                actor: actor,
+                operationIndex: location.operationIndex, kind: .created, changedMask: Self.mask(of: texts),
+                isRetained: true))
+        let slugKey = SlugKey(organization: organization, slug: slug)
+        let record = CredentialRecord(
+            id: new.id, label: new.label, display: Self.display(texts), organization: organization, app: app,
+            slug: slug,
+            owner: owner, nextInGroup: tables.candidateHeads[key] ?? noHandle,
+            nextWithSlug: tables.slugHeads[slugKey] ?? noHandle,
+            version: 1, createdEntry: entry, lastEntry: entry, rotatedEntry: noHandle, currentVersionEntry: entry,
+            kind: new.kind, type: new.type, category: new.category, scope: new.owner.scope, state: .active,
+            isDefault: false)
+        let slot: Handle
+        if tables.freeSlots.isEmpty {
+            precondition(tables.credentials.count < Int(noHandle), "credential slots exhausted")
+            slot = Handle(tables.credentials.count)
+            append(\.credentials, record)
+        } else {
+            slot = removeLast(\.freeSlots)
+            replace(\.credentials, at: Int(slot), with: record)
+        }
+        set(\.candidateHeads, key, slot)
+        set(\.slugHeads, slugKey, slot)
+        set(\.credentialSlotByID, new.id, slot)
+        set(\.liveCredentialCount, tables.liveCredentialCount + 1)
+    }
+
+    private mutating func setFields(
+        _ change: CredentialFieldsChange, location: RecordLocation, time: UInt64, actor: Handle
+    ) throws(CofferError) {
+        // OP-CRED-VERSION-1
+        let slot = try tables.requireCredential(change.id)
+        let record = tables.credential(slot)
+        guard record.state == .active else {
+            throw CofferError(
+                .invalidInput,
+                "The credential \(change.id) is revoked; its fields cannot change. Create a new credential instead.")
+        }
+        guard record.version < UInt32.max, change.version == record.version + 1 else {
+            throw CofferError(
+                .invalidInput,
+                "The new version of \(change.id) must be \(UInt64(record.version) + 1), not \(change.version).")
+        }
+        guard !change.changedFields.isEmpty else {
+            throw CofferError(.invalidInput, "A new version must name the fields that changed.")
+        }
+        var mask: UInt8 = 0
+        var changesSecret = false
+        for name in change.changedFields {
+            guard let index = record.type.fieldIndex(of: name) else {
+                throw CofferError(
+                    .invalidInput, "The \(record.type.word) type has no field `\(FieldValidation.printable(name))`.")
+            }
+            guard mask & (1 << UInt8(index)) == 0 else {
+                throw CofferError(.invalidInput, "The changed field `\(name)` is listed twice.")
+            }
+            mask |= 1 << UInt8(index)
+            changesSecret = changesSecret || record.type.fields[index].isSecret
+        }
+        guard change.reason != .rotate || changesSecret else {
+            throw CofferError(.invalidInput, "A rotation must change at least one secret field.")
+        }
+        // OP-CRED-FIELDS-1
+        let texts = try FieldValidation.check(change.fields, of: record.type)
+        let kind: ChangeKind = change.reason == .rotate ? .rotated : .fieldsUpdated
+        let entry = Handle(tables.history.count)
+        append(
+            \.history,
+            HistoryEntry(
+                time: time, sequence: location.sequence, offset: location.offset, previous: record.lastEntry,
+                version: change.version, actor: actor, operationIndex: location.operationIndex, kind: kind,
+                changedMask: mask,
+                isRetained: true))
+        modifyCredential(slot) {
+            $0.version = change.version
+            $0.display = Self.display(texts)
+            $0.lastEntry = entry
+            $0.currentVersionEntry = entry
+            if kind == .rotated { $0.rotatedEntry = entry }
+        }
+        pruneVersions(slot)
+    }
+
+    /// Appends a metadata-only history entry (not a version) and returns its index.
+    private mutating func appendHistory(
+        _ kind: ChangeKind, of slot: Handle, location: RecordLocation, time: UInt64, actor: Handle
+    ) -> Handle {
+        let record = tables.credential(slot)
+        let entry = Handle(tables.history.count)
+        precondition(entry < noHandle, "history full")
+        append(
+            \.history,
+            HistoryEntry(
+                time: time, sequence: location.sequence, offset: location.offset, previous: record.lastEntry,
+                version: record.version, actor: actor, operationIndex: location.operationIndex, kind: kind,
+                changedMask: 0,
+                isRetained: false))
+        return entry
+    }
+
+    /// OP-CRED-VERSION-2: only the newest `versionRetention` versions keep their location
+    /// readable. Retained versions are always the newest ones, so the walk stops at the
+    /// first version that was already let go.
+    mutating func pruneVersions(_ slot: Handle) {
+        let retention = Int(tables.versionRetention)
+        var kept = 0
+        var cursor = tables.credential(slot).lastEntry
+        while cursor != noHandle {
+            let entry = tables.history[Int(cursor)]
+            if entry.kind.makesVersion {
+                if kept < retention {
+                    kept += 1
+                } else {
+                    guard entry.isRetained else { break }
+                    modifyHistory(cursor) { $0.isRetained = false }
+                }
+            }
+            cursor = entry.previous
+        }
+    }
+
+    /// Removes `slot` from an intrusive list.
+    private mutating func unlink<Key: Hashable>(
+        _ slot: Handle, from heads: WritableKeyPath<IndexTables, [Key: Handle]>, key: Key,
+        next: WritableKeyPath<CredentialRecord, Handle>
+    ) {
+        let following = tables.credential(slot)[keyPath: next]
+        if tables[keyPath: heads][key] == slot {
+            set(heads, key, following == noHandle ? nil : following)
+            return
+        }
+        var cursor = tables[keyPath: heads][key] ?? noHandle
+        while cursor != noHandle {
+            let successor = tables.credential(cursor)[keyPath: next]
+            if successor == slot {
+                modifyCredential(cursor) { $0[keyPath: next] = following }
+                return
+            }
+            cursor = successor
+        }
+        preconditionFailure("credential missing from its lookup list")
+    }
+
+    static func mask(of texts: [String?]) -> UInt8 {
+        var mask: UInt8 = 0
+        for (index, text) in texts.enumerated() where text != nil { mask |= 1 << UInt8(index) }
+        return mask
+    }
+
+    static func display(_ texts: [String?]) -> String {
+        texts.map { $0 ?? "" }.joined(separator: String(CredentialRecord.displaySeparator))
+    }
+}
+
+extension CredentialRecord {
+    /// The contents of a free slot: no strings, so a deleted credential keeps no memory.
+    static let freeSlot = CredentialRecord(
+        id: CredentialID(high: 0, low: 0), label: "", display: "", organization: IndexTables.freeSlotMarker,
+        app: noHandle,
+        slug: noHandle, owner: noHandle, nextInGroup: noHandle, nextWithSlug: noHandle, version: 0,
+        createdEntry: noHandle,
+        lastEntry: noHandle, rotatedEntry: noHandle, currentVersionEntry: noHandle, kind: .apiKey, type: .apiToken,
+        category: .custom, scope: .organization, state: .revoked, isDefault: false)
+}
+
+extension IndexTables {
+    /// The key of an assignment, or `nil` when one of its strings was never interned (then no
+    /// such assignment exists).
+    func assignmentKey(organization: Handle, target: AssignmentTarget, appKey: String) -> AssignmentKey? {
+        guard let slug = stringHandle(target.slug), let consumer = stringHandle(target.consumer),
+            let app = stringHandle(appKey)
+        else { return nil }
+        return AssignmentKey(
+            organization: organization, targetSlug: slug, consumer: consumer, app: app, kind: target.kind)
+    }
+}

@@ -1,0 +1,94 @@
+/// The index's tables while a transaction is applied, with an undo journal.
+///
+/// Every write goes through one of the journaled setters below, which records how to put the
+/// old value back; ``rollBack()`` replays those records newest first. This makes `apply`
+/// all-or-nothing without copying the tables, which would cost O(vault) per transaction.
+struct IndexMutation {
+    var tables: IndexTables
+    private var undoLog: [(inout IndexTables) -> Void] = []
+
+    init(tables: consuming IndexTables) {
+        self.tables = tables
+    }
+
+    /// Undoes every write since the start, newest first.
+    mutating func rollBack() {
+        for undo in undoLog.reversed() { undo(&tables) }
+        undoLog.removeAll()
+    }
+
+    /// Sets or (with `nil`) removes a dictionary entry.
+    mutating func set<Key: Hashable, Value>(
+        _ path: WritableKeyPath<IndexTables, [Key: Value]>, _ key: Key, _ value: Value?
+    ) {
+        let old: Value?
+        if let value {
+            old = tables[keyPath: path].updateValue(value, forKey: key)
+        } else {
+            old = tables[keyPath: path].removeValue(forKey: key)
+        }
+        undoLog.append { $0[keyPath: path][key] = old }
+    }
+
+    /// Sets a scalar field.
+    mutating func set<Value>(_ path: WritableKeyPath<IndexTables, Value>, _ value: Value) {
+        let old = tables[keyPath: path]
+        tables[keyPath: path] = value
+        undoLog.append { $0[keyPath: path] = old }
+    }
+
+    /// Appends to an array.
+    mutating func append<Element>(_ path: WritableKeyPath<IndexTables, [Element]>, _ element: Element) {
+        tables[keyPath: path].append(element)
+        undoLog.append { $0[keyPath: path].removeLast() }
+    }
+
+    /// Removes and returns the last element of an array.
+    mutating func removeLast<Element>(_ path: WritableKeyPath<IndexTables, [Element]>) -> Element {
+        let element = tables[keyPath: path].removeLast()
+        undoLog.append { $0[keyPath: path].append(element) }
+        return element
+    }
+
+    /// Replaces an array element.
+    mutating func replace<Element>(
+        _ path: WritableKeyPath<IndexTables, [Element]>, at index: Int, with element: Element
+    ) {
+        let old = tables[keyPath: path][index]
+        tables[keyPath: path][index] = element
+        undoLog.append { $0[keyPath: path][index] = old }
+    }
+
+    /// Changes a credential record in place.
+    mutating func modifyCredential(_ slot: Handle, _ change: (inout CredentialRecord) -> Void) {
+        var record = tables.credentials[Int(slot)]
+        change(&record)
+        replace(\.credentials, at: Int(slot), with: record)
+    }
+
+    /// Changes a history entry in place.
+    mutating func modifyHistory(_ index: Handle, _ change: (inout HistoryEntry) -> Void) {
+        var entry = tables.history[Int(index)]
+        change(&entry)
+        replace(\.history, at: Int(index), with: entry)
+    }
+
+    /// The handle of a string, interning it when new.
+    mutating func intern(_ string: String) -> Handle {
+        if let handle = tables.stringHandles[string] { return handle }
+        precondition(tables.strings.count < Int(noHandle), "string table full")
+        let handle = Handle(tables.strings.count)
+        append(\.strings, string)
+        set(\.stringHandles, string, handle)
+        return handle
+    }
+
+    /// A new organization, project or user handle. Handles are never reused, so a stale one
+    /// can only miss, never name another entity.
+    mutating func newPrincipalHandle() -> Handle {
+        let handle = tables.nextPrincipal
+        precondition(handle < noHandle, "principal handles exhausted")
+        set(\.nextPrincipal, handle + 1)
+        return handle
+    }
+}

@@ -1,0 +1,240 @@
+import CofferCrypto
+
+/// A small integer naming an organization, project, user, interned string or credential slot
+/// inside the index. Handles never leave the index; identifiers do.
+typealias Handle = UInt32
+
+/// "No handle", the end of an intrusive list.
+let noHandle: Handle = .max
+
+struct OrganizationRecord: Sendable {
+    var id: OrganizationID
+    var slug: String
+    var name: String
+    var createdTime: UInt64
+    var createdBy: Handle
+}
+
+struct ProjectRecord: Sendable {
+    var id: ProjectID
+    var organization: Handle
+    var slug: String
+    var name: String
+    var createdTime: UInt64
+    var createdBy: Handle
+}
+
+struct UserRecord: Sendable {
+    var id: UserID
+    var handle: String
+    var displayName: String
+    var createdTime: UInt64
+    var createdBy: Handle
+}
+
+struct MembershipKey: Sendable, Hashable {
+    var user: Handle
+    var organization: Handle
+}
+
+struct ProjectSlugKey: Sendable, Hashable {
+    var organization: Handle
+    var slug: String
+}
+
+/// The resolution unit: one app in one scope of one owner, within an organization.
+struct CandidateKey: Sendable, Hashable {
+    var organization: Handle
+    var app: Handle
+    var owner: Handle
+    var scope: CredentialScope
+}
+
+struct SlugKey: Sendable, Hashable {
+    var organization: Handle
+    var slug: Handle
+}
+
+struct AssignmentKey: Sendable, Hashable {
+    var organization: Handle
+    var targetSlug: Handle
+    var consumer: Handle
+    var app: Handle
+    var kind: TargetKind
+}
+
+/// The per-instance record of a credential, kept compact: strings that repeat (app keys,
+/// slugs) are interned handles, owners are handles, times and actors live in the history
+/// entries the record points at, and the two lookup groups it belongs to are intrusive lists
+/// threaded through the records. `VaultIndexMemoryTests` pins its stride.
+///
+///     id 16 + label 16 + display 16                                   = 48
+///     organization, app, slug, owner, nextInGroup, nextWithSlug,
+///     version, createdEntry, lastEntry, rotatedEntry,
+///     currentVersionEntry: 11 × 4                                     = 44
+///     kind, type, category, scope, state, isDefault: 6 × 1            =  6
+///                                                               size 98, stride 104
+struct CredentialRecord: Sendable {
+    var id: CredentialID
+    var label: String
+    /// The display text of each schema field in order, joined by U+001F (empty when absent):
+    /// the preview of a secret field, the value of a non-secret one. One string instead of an
+    /// array saves an allocation per instance; no display text contains U+001F.
+    var display: String
+    var organization: Handle
+    var app: Handle
+    var slug: Handle
+    var owner: Handle
+    /// Next record with the same `CandidateKey`, or `noHandle`.
+    var nextInGroup: Handle
+    /// Next record with the same `SlugKey`, or `noHandle`.
+    var nextWithSlug: Handle
+    var version: UInt32
+    var createdEntry: Handle
+    var lastEntry: Handle
+    var rotatedEntry: Handle
+    var currentVersionEntry: Handle
+    var kind: CredentialKind
+    var type: CredentialType
+    var category: CredentialCategory
+    var scope: CredentialScope
+    var state: CredentialState
+    var isDefault: Bool
+
+    var candidateKey: CandidateKey {
+        CandidateKey(organization: organization, app: app, owner: owner, scope: scope)
+    }
+
+    var slugKey: SlugKey { SlugKey(organization: organization, slug: slug) }
+
+    static let displaySeparator: Character = "\u{1F}"
+}
+
+/// One change of one credential. Entries of a credential are linked newest to oldest through
+/// `previous`; a version entry's location is where its secret values are, and stays readable
+/// while `isRetained`.
+///
+///     time 8 + sequence 8 + offset 8 + previous 4 + version 4 + actor 4
+///     + operationIndex 2 + kind 1 + changedMask 1 + isRetained 1 = 41, stride 48
+struct HistoryEntry: Sendable {
+    var time: UInt64
+    var sequence: UInt64
+    var offset: UInt64
+    var previous: Handle
+    var version: UInt32
+    var actor: Handle
+    var operationIndex: UInt16
+    var kind: ChangeKind
+    /// Bit `i` set: field `i` of the type's schema changed (versions only).
+    var changedMask: UInt8
+    var isRetained: Bool
+
+    var location: RecordLocation {
+        RecordLocation(sequence: sequence, offset: offset, operationIndex: operationIndex)
+    }
+}
+
+struct APIKeyRecord: Sendable {
+    var id: APIKeyID
+    var organization: Handle
+    /// An identifier, not a handle: a revoked key outlives its creator.
+    var creator: UserID
+    var name: String
+    var preview: String
+    var hash: [UInt8]
+    var createdTime: UInt64
+    var createdBy: Handle
+    var state: CredentialState
+    var revokedTime: UInt64
+    var revokedBy: Handle
+}
+
+/// Every table of the index. All are plain values, so the index is `Sendable` and a copy is
+/// a snapshot; mutation goes through ``IndexMutation`` so that a failed transaction can be
+/// undone.
+struct IndexTables: Sendable {
+    var nextPrincipal: Handle = 0
+    var versionRetention: UInt16 = VaultIndex.versionRetentionDefault
+
+    var strings: [String] = []
+    var stringHandles: [String: Handle] = [:]
+
+    var organizations: [Handle: OrganizationRecord] = [:]
+    var organizationByID: [OrganizationID: Handle] = [:]
+    var organizationBySlug: [String: Handle] = [:]
+
+    var projects: [Handle: ProjectRecord] = [:]
+    var projectByID: [ProjectID: Handle] = [:]
+    var projectBySlug: [ProjectSlugKey: Handle] = [:]
+
+    var users: [Handle: UserRecord] = [:]
+    var userByID: [UserID: Handle] = [:]
+    var userByHandle: [String: Handle] = [:]
+
+    var memberships: [MembershipKey: Role] = [:]
+
+    /// Credential slots; a free slot has `freeSlotMarker` as its organization.
+    var credentials: [CredentialRecord] = []
+    var freeSlots: [Handle] = []
+    var credentialSlotByID: [CredentialID: Handle] = [:]
+    var candidateHeads: [CandidateKey: Handle] = [:]
+    var slugHeads: [SlugKey: Handle] = [:]
+    var defaults: [CandidateKey: Handle] = [:]
+    var liveCredentialCount = 0
+
+    var assignments: [AssignmentKey: Handle] = [:]
+    var assignmentsByCredential: [Handle: Set<AssignmentKey>] = [:]
+
+    /// Every change of every credential, append-only so that appending and undoing are O(1).
+    /// Entries of a deleted credential are no longer reachable but stay until the index is
+    /// rebuilt from a log compacted without them.
+    var history: [HistoryEntry] = []
+
+    var apiKeys: [APIKeyID: APIKeyRecord] = [:]
+    var apiKeyByTag: [UInt64: APIKeyID] = [:]
+
+    static let freeSlotMarker: Handle = noHandle
+
+    func string(_ handle: Handle) -> String { strings[Int(handle)] }
+
+    func stringHandle(_ string: String) -> Handle? { stringHandles[string] }
+
+    func credential(_ slot: Handle) -> CredentialRecord { credentials[Int(slot)] }
+
+    /// The slots of a candidate group, newest first.
+    func group(_ key: CandidateKey) -> [Handle] {
+        walk(from: candidateHeads[key]) { credential($0).nextInGroup }
+    }
+
+    /// The slots of a slug group, newest first.
+    func slugGroup(_ key: SlugKey) -> [Handle] {
+        walk(from: slugHeads[key]) { credential($0).nextWithSlug }
+    }
+
+    private func walk(from head: Handle?, next: (Handle) -> Handle) -> [Handle] {
+        var slots: [Handle] = []
+        var cursor = head ?? noHandle
+        while cursor != noHandle {
+            slots.append(cursor)
+            cursor = next(cursor)
+        }
+        return slots
+    }
+
+    /// Slots of every live credential, in slot order.
+    var liveSlots: [Handle] {
+        credentials.indices.compactMap { credentials[$0].organization == Self.freeSlotMarker ? nil : Handle($0) }
+    }
+
+    /// The history of a credential, newest first.
+    func historyEntries(of record: CredentialRecord) -> [HistoryEntry] {
+        var entries: [HistoryEntry] = []
+        var cursor = record.lastEntry
+        while cursor != noHandle {
+            let entry = history[Int(cursor)]
+            entries.append(entry)
+            cursor = entry.previous
+        }
+        return entries
+    }
+}

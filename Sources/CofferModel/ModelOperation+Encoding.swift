@@ -1,0 +1,369 @@
+import CofferCrypto
+import CofferFormat
+
+/// The operation codes of a transaction (FORMAT.md, "Operations"). The high byte groups
+/// codes by entity; codes are never reused.
+public enum OperationCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
+    /// ``ModelOperation/setVersionRetention(count:)``
+    case setVersionRetention = 0x0001
+    /// ``ModelOperation/createOrganization(id:slug:name:)``
+    case createOrganization = 0x0101
+    /// ``ModelOperation/renameOrganization(id:slug:name:)``
+    case renameOrganization = 0x0102
+    /// ``ModelOperation/removeOrganization(id:)``
+    case removeOrganization = 0x0103
+    /// ``ModelOperation/createProject(id:organization:slug:name:)``
+    case createProject = 0x0201
+    /// ``ModelOperation/renameProject(id:slug:name:)``
+    case renameProject = 0x0202
+    /// ``ModelOperation/removeProject(id:)``
+    case removeProject = 0x0203
+    /// ``ModelOperation/createUser(id:handle:displayName:)``
+    case createUser = 0x0301
+    /// ``ModelOperation/renameUser(id:handle:displayName:)``
+    case renameUser = 0x0302
+    /// ``ModelOperation/removeUser(id:)``
+    case removeUser = 0x0303
+    /// ``ModelOperation/addMembership(user:organization:role:)``
+    case addMembership = 0x0401
+    /// ``ModelOperation/changeMembershipRole(user:organization:role:)``
+    case changeMembershipRole = 0x0402
+    /// ``ModelOperation/removeMembership(user:organization:)``
+    case removeMembership = 0x0403
+    /// ``ModelOperation/createCredential(_:)``
+    case createCredential = 0x0501
+    /// ``ModelOperation/relabelCredential(id:label:)``
+    case relabelCredential = 0x0502
+    /// ``ModelOperation/setCredentialFields(_:)``
+    case setCredentialFields = 0x0503
+    /// ``ModelOperation/revokeCredential(id:)``
+    case revokeCredential = 0x0504
+    /// ``ModelOperation/deleteCredential(id:)``
+    case deleteCredential = 0x0505
+    /// ``ModelOperation/setDefault(id:)``
+    case setDefault = 0x0506
+    /// ``ModelOperation/clearDefault(id:)``
+    case clearDefault = 0x0507
+    /// ``ModelOperation/assign(organization:target:appKey:credential:)``
+    case assign = 0x0601
+    /// ``ModelOperation/unassign(organization:target:appKey:)``
+    case unassign = 0x0602
+    /// ``ModelOperation/createAPIKey(_:)``
+    case createAPIKey = 0x0701
+    /// ``ModelOperation/revokeAPIKey(id:)``
+    case revokeAPIKey = 0x0702
+    /// ``ModelOperation/deleteAPIKey(id:)``
+    case deleteAPIKey = 0x0703
+
+    /// The code in hex, e.g. `0x0501`.
+    public var description: String {
+        let hex = String(rawValue, radix: 16)
+        return "0x" + String(repeating: "0", count: 4 - hex.count) + hex
+    }
+}
+
+extension ModelOperation {
+    /// The operation's code.
+    public var code: OperationCode {
+        switch self {
+        case .setVersionRetention: .setVersionRetention
+        case .createOrganization: .createOrganization
+        case .renameOrganization: .renameOrganization
+        case .removeOrganization: .removeOrganization
+        case .createProject: .createProject
+        case .renameProject: .renameProject
+        case .removeProject: .removeProject
+        case .createUser: .createUser
+        case .renameUser: .renameUser
+        case .removeUser: .removeUser
+        case .addMembership: .addMembership
+        case .changeMembershipRole: .changeMembershipRole
+        case .removeMembership: .removeMembership
+        case .createCredential: .createCredential
+        case .relabelCredential: .relabelCredential
+        case .setCredentialFields: .setCredentialFields
+        case .revokeCredential: .revokeCredential
+        case .deleteCredential: .deleteCredential
+        case .setDefault: .setDefault
+        case .clearDefault: .clearDefault
+        case .assign: .assign
+        case .unassign: .unassign
+        case .createAPIKey: .createAPIKey
+        case .revokeAPIKey: .revokeAPIKey
+        case .deleteAPIKey: .deleteAPIKey
+        }
+    }
+
+    /// Encodes the operation as a code and a body in protected memory (FORMAT.md,
+    /// "Operations").
+    ///
+    /// Strings must fit their `u16` length prefix: run ``VaultIndex/validate(_:context:)``
+    /// first, which checks every length; planner output always fits.
+    public func encode() -> Operation {
+        var body = OperationBodyWriter()
+        switch self {
+        case .setVersionRetention(let count):
+            body.write(count)
+        case .createOrganization(let id, let slug, let name), .renameOrganization(let id, let slug, let name):
+            body.write(id)
+            body.writeString(slug)
+            body.writeString(name)
+        case .removeOrganization(let id):
+            body.write(id)
+        case .createProject(let id, let organization, let slug, let name):
+            body.write(id)
+            body.write(organization)
+            body.writeString(slug)
+            body.writeString(name)
+        case .renameProject(let id, let slug, let name):
+            body.write(id)
+            body.writeString(slug)
+            body.writeString(name)
+        case .removeProject(let id):
+            body.write(id)
+        case .createUser(let id, let handle, let displayName), .renameUser(let id, let handle, let displayName):
+            body.write(id)
+            body.writeString(handle)
+            body.writeString(displayName)
+        case .removeUser(let id):
+            body.write(id)
+        case .addMembership(let user, let organization, let role),
+            .changeMembershipRole(let user, let organization, let role):
+            body.write(user)
+            body.write(organization)
+            body.write(role)
+        case .removeMembership(let user, let organization):
+            body.write(user)
+            body.write(organization)
+        case .createCredential(let new):
+            body.write(new.id)
+            body.write(new.organization)
+            body.writeString(new.appKey)
+            body.writeString(new.slug)
+            body.writeString(new.label)
+            body.write(new.kind)
+            body.write(new.type)
+            body.write(new.category)
+            body.write(new.owner.scope)
+            body.writeRaw(new.owner.ownerBytes)
+            body.write(new.fields)
+        case .relabelCredential(let id, let label):
+            body.write(id)
+            body.writeString(label)
+        case .setCredentialFields(let change):
+            body.write(change.id)
+            body.write(change.reason)
+            body.write(change.version)
+            precondition(change.changedFields.count <= Int(UInt8.max), "too many changed fields to encode")
+            body.write(UInt8(change.changedFields.count))
+            for name in change.changedFields { body.writeString(name) }
+            body.write(change.fields)
+        case .revokeCredential(let id), .deleteCredential(let id), .setDefault(let id), .clearDefault(let id):
+            body.write(id)
+        case .assign(let organization, let target, let appKey, let credential):
+            Self.writeAssignmentKey(&body, organization, target, appKey)
+            body.write(credential)
+        case .unassign(let organization, let target, let appKey):
+            Self.writeAssignmentKey(&body, organization, target, appKey)
+        case .createAPIKey(let new):
+            precondition(new.hash.count == APIKeyFormat.hashByteCount, "API key hash must be 32 bytes")
+            body.write(new.id)
+            body.write(new.organization)
+            body.write(new.creator)
+            body.writeString(new.name)
+            body.writeRaw(new.hash)
+            body.writeString(new.preview)
+        case .revokeAPIKey(let id), .deleteAPIKey(let id):
+            body.write(id)
+        }
+        return Operation(code: code.rawValue, body: body.finish())
+    }
+
+    private static func writeAssignmentKey(
+        _ body: inout OperationBodyWriter, _ organization: OrganizationID, _ target: AssignmentTarget, _ appKey: String
+    ) {
+        body.write(organization)
+        body.write(target.kind)
+        body.writeString(target.slug)
+        body.writeString(target.consumer)
+        body.writeString(appKey)
+    }
+
+    /// Decodes an operation read from a transaction.
+    ///
+    /// Decoding checks structure only (lengths, known codes and enumeration values, field
+    /// name order, no trailing bytes); ``VaultIndex/apply(_:context:)`` checks meaning.
+    /// - Returns: the operation, or `.unsupportedVersion` for an unknown code and
+    ///   `.invalidInput` for a malformed body. Never traps on hostile bytes.
+    public static func decode(_ operation: Operation) -> Result<ModelOperation, CofferError> {
+        guard let code = OperationCode(rawValue: operation.code) else {
+            return .failure(
+                CofferError(
+                    .unsupportedVersion, "Operation code \(operation.code) is unknown to this version of Coffer.")
+            )
+        }
+        return operation.body.withUnsafeBytes { bytes in
+            Result { () throws(CofferError) -> ModelOperation in
+                var body = OperationBodyReader(bytes, code: code)
+                let decoded = try decodeBody(code, &body)
+                try body.finish()
+                return decoded
+            }
+        }
+    }
+
+    /// Decodes the field values of a version from the operation that stored it, for reveal.
+    ///
+    /// The engine reads the record at a version's ``CredentialVersion/location``, decrypts
+    /// it, and passes the operation at that position here.
+    /// - Returns: the credential, version and field values; `.invalidInput` when the
+    ///   operation does not store a credential version.
+    public static func decodeCredentialFields(from operation: Operation) -> Result<StoredCredentialFields, CofferError>
+    {
+        switch decode(operation) {
+        case .success(.createCredential(let new)):
+            return .success(StoredCredentialFields(credential: new.id, version: 1, fields: new.fields))
+        case .success(.setCredentialFields(let change)):
+            return .success(
+                StoredCredentialFields(credential: change.id, version: change.version, fields: change.fields))
+        case .success(let other):
+            return .failure(CofferError(.invalidInput, "Operation \(other.code) does not store credential fields."))
+        case .failure(let error):
+            return .failure(error)
+        }
+    }
+
+    private static func decodeBody(_ code: OperationCode, _ body: inout OperationBodyReader) throws(CofferError)
+        -> ModelOperation
+    {
+        switch code {
+        case .setVersionRetention:
+            return .setVersionRetention(count: try body.read(UInt16.self, "the count"))
+        case .createOrganization:
+            return .createOrganization(
+                id: try body.readID("the id"), slug: try body.readString("the slug"),
+                name: try body.readString("the name"))
+        case .renameOrganization:
+            return .renameOrganization(
+                id: try body.readID("the id"), slug: try body.readString("the slug"),
+                name: try body.readString("the name"))
+        case .removeOrganization:
+            return .removeOrganization(id: try body.readID("the id"))
+        case .createProject:
+            return .createProject(
+                id: try body.readID("the id"), organization: try body.readID("the organization"),
+                slug: try body.readString("the slug"), name: try body.readString("the name"))
+        case .renameProject:
+            return .renameProject(
+                id: try body.readID("the id"), slug: try body.readString("the slug"),
+                name: try body.readString("the name"))
+        case .removeProject:
+            return .removeProject(id: try body.readID("the id"))
+        case .createUser:
+            return .createUser(
+                id: try body.readID("the id"), handle: try body.readString("the handle"),
+                displayName: try body.readString("the display name"))
+        case .renameUser:
+            return .renameUser(
+                id: try body.readID("the id"), handle: try body.readString("the handle"),
+                displayName: try body.readString("the display name"))
+        case .removeUser:
+            return .removeUser(id: try body.readID("the id"))
+        case .addMembership:
+            return .addMembership(
+                user: try body.readID("the user"), organization: try body.readID("the organization"),
+                role: try body.readWord(Role.self, "the role"))
+        case .changeMembershipRole:
+            return .changeMembershipRole(
+                user: try body.readID("the user"), organization: try body.readID("the organization"),
+                role: try body.readWord(Role.self, "the role"))
+        case .removeMembership:
+            return .removeMembership(
+                user: try body.readID("the user"), organization: try body.readID("the organization"))
+        case .createCredential:
+            let id: CredentialID = try body.readID("the id")
+            let organization: OrganizationID = try body.readID("the organization")
+            let appKey = try body.readString("the app key")
+            let slug = try body.readString("the slug")
+            let label = try body.readString("the label")
+            let kind = try body.readWord(CredentialKind.self, "the kind")
+            let type = try body.readWord(CredentialType.self, "the type")
+            let category = try body.readWord(CredentialCategory.self, "the category")
+            let scope = try body.readWord(CredentialScope.self, "the scope")
+            let ownerBytes = try body.readRaw(16, "the scope owner")
+            guard let owner = ScopeOwner(scope: scope, ownerBytes: ownerBytes) else {
+                throw body.malformed("the scope owner is invalid")
+            }
+            let fields = try body.readFields()
+            return .createCredential(
+                NewCredential(
+                    id: id, organization: organization, appKey: appKey, slug: slug, label: label, kind: kind,
+                    type: type,
+                    category: category, owner: owner, fields: fields))
+        case .relabelCredential:
+            return .relabelCredential(id: try body.readID("the id"), label: try body.readString("the label"))
+        case .setCredentialFields:
+            let id: CredentialID = try body.readID("the id")
+            let reason = try body.readWord(VersionReason.self, "the reason")
+            let version = try body.read(UInt32.self, "the version")
+            let changedCount = try body.read(UInt8.self, "the changed field count")
+            guard Int(changedCount) <= FieldValidation.fieldCountMax else {
+                throw body.malformed("it lists \(changedCount) changed fields")
+            }
+            var changed: [String] = []
+            for _ in 0..<changedCount { changed.append(try body.readString("a changed field name")) }
+            let fields = try body.readFields()
+            return .setCredentialFields(
+                CredentialFieldsChange(id: id, reason: reason, version: version, changedFields: changed, fields: fields)
+            )
+        case .revokeCredential:
+            return .revokeCredential(id: try body.readID("the id"))
+        case .deleteCredential:
+            return .deleteCredential(id: try body.readID("the id"))
+        case .setDefault:
+            return .setDefault(id: try body.readID("the id"))
+        case .clearDefault:
+            return .clearDefault(id: try body.readID("the id"))
+        case .assign:
+            let (organization, target, appKey) = try readAssignmentKey(&body)
+            return .assign(
+                organization: organization, target: target, appKey: appKey,
+                credential: try body.readID("the credential"))
+        case .unassign:
+            let (organization, target, appKey) = try readAssignmentKey(&body)
+            return .unassign(organization: organization, target: target, appKey: appKey)
+        case .createAPIKey:
+            return .createAPIKey(
+                NewAPIKey(
+                    id: try body.readID("the id"), organization: try body.readID("the organization"),
+                    creator: try body.readID("the creator"), name: try body.readString("the name"),
+                    hash: try body.readRaw(APIKeyFormat.hashByteCount, "the hash"),
+                    preview: try body.readString("the preview")))
+        case .revokeAPIKey:
+            return .revokeAPIKey(id: try body.readID("the id"))
+        case .deleteAPIKey:
+            return .deleteAPIKey(id: try body.readID("the id"))
+        }
+    }
+
+    private static func readAssignmentKey(
+        _ body: inout OperationBodyReader
+    ) throws(CofferError) -> (OrganizationID, AssignmentTarget, String) {
+        let organization: OrganizationID = try body.readID("the organization")
+        let kind = try body.readWord(TargetKind.self, "the target kind")
+        let slug = try body.readString("the target slug")
+        let consumer = try body.readString("the consumer")
+        let appKey = try body.readString("the app key")
+        return (organization, AssignmentTarget(kind: kind, slug: slug, consumer: consumer), appKey)
+    }
+}
+
+/// The field values of one credential version, decoded for reveal.
+public struct StoredCredentialFields: Sendable, Equatable {
+    /// The credential the operation belongs to.
+    public var credential: CredentialID
+    /// The version the operation created.
+    public var version: UInt32
+    /// Every field value of that version, non-secret ones included.
+    public var fields: FieldValues
+}

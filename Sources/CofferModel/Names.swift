@@ -1,0 +1,101 @@
+import CofferCrypto
+
+/// The text rules for slugs, keys and names (FORMAT.md, OPS-TEXT-*). Apply checks them on
+/// every operation, and the planner checks them first so a person gets the message early.
+enum Names {
+    /// Longest slug, app key, target slug or consumer id, in bytes.
+    static let slugBytesMax = 64
+    /// Longest consumer id, in bytes: step ids can be longer than slugs.
+    static let consumerBytesMax = 128
+    /// Longest label or display name, in bytes.
+    static let nameBytesMax = 200
+
+    /// OPS-TEXT-SLUG: 1–64 bytes of `a-z 0-9 - _`, starting with a letter or digit, and not
+    /// spelled like an identifier (so a selector is never both).
+    static func checkSlug(_ slug: String, what: String) throws(CofferError) {
+        let bytes = Array(slug.utf8)
+        guard !bytes.isEmpty, bytes.count <= slugBytesMax, isAlphanumericLower(bytes[0]),
+            bytes.allSatisfy({ isAlphanumericLower($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
+        else {
+            throw CofferError(
+                .invalidInput,
+                "The \(what) must be 1 to \(slugBytesMax) characters of a-z, 0-9, '-' and '_', starting with a letter or digit."
+            )
+        }
+        guard !looksLikeIdentifier(slug) else {
+            throw CofferError(.invalidInput, "The \(what) must not look like an identifier. Choose another slug.")
+        }
+    }
+
+    /// OPS-TEXT-APPKEY: 1–64 bytes of `A-Z a-z 0-9 . - _`, starting with a letter or digit.
+    /// App keys are case-sensitive, as consumers look them up verbatim (`exa`, `OPENAI_API_KEY`).
+    static func checkAppKey(_ key: String) throws(CofferError) {
+        let bytes = Array(key.utf8)
+        guard !bytes.isEmpty, bytes.count <= slugBytesMax, isAlphanumeric(bytes[0]),
+            bytes.allSatisfy({
+                isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+            })
+        else {
+            throw CofferError(
+                .invalidInput,
+                "The app key must be 1 to \(slugBytesMax) characters of A-Z, a-z, 0-9, '.', '-' and '_', starting with a letter or digit."
+            )
+        }
+    }
+
+    /// OPS-TEXT-CONSUMER: `*`, or 1–128 bytes of `A-Z a-z 0-9 . - _ :`, starting with a letter or digit.
+    static func checkConsumer(_ consumer: String) throws(CofferError) {
+        if consumer == AssignmentTarget.everyConsumer { return }
+        let bytes = Array(consumer.utf8)
+        guard !bytes.isEmpty, bytes.count <= consumerBytesMax, isAlphanumeric(bytes[0]),
+            bytes.allSatisfy({
+                isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+                    || $0 == UInt8(ascii: ":")
+            })
+        else {
+            throw CofferError(
+                .invalidInput,
+                "The consumer must be '*' or 1 to \(consumerBytesMax) characters of A-Z, a-z, 0-9, '.', '-', '_' and ':'."
+            )
+        }
+    }
+
+    /// OPS-TEXT-NAME: 1–200 bytes of UTF-8 without control characters, not only spaces.
+    static func checkName(_ name: String, what: String) throws(CofferError) {
+        guard name.utf8.count <= nameBytesMax, !name.unicodeScalars.contains(where: isControl),
+            name.unicodeScalars.contains(where: { !$0.properties.isWhitespace })
+        else {
+            throw CofferError(
+                .invalidInput,
+                "The \(what) must be 1 to \(nameBytesMax) bytes of text without control characters."
+            )
+        }
+    }
+
+    /// OPS-TEXT-ACTOR: the transaction actor is at most 200 bytes without control characters
+    /// (it may be empty).
+    static func checkActor(_ actor: String) throws(CofferError) {
+        guard actor.utf8.count <= nameBytesMax, !actor.unicodeScalars.contains(where: isControl) else {
+            throw CofferError(
+                .invalidInput, "The actor must be at most \(nameBytesMax) bytes without control characters.")
+        }
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
+    }
+
+    private static func isAlphanumericLower(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        isAlphanumericLower(byte) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+    }
+
+    private static func looksLikeIdentifier(_ text: String) -> Bool {
+        OrganizationID(text) != nil || ProjectID(text) != nil || UserID(text) != nil || CredentialID(text) != nil
+            || APIKeyID(text) != nil
+    }
+}

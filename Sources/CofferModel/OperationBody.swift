@@ -1,0 +1,155 @@
+import CofferCrypto
+import CofferFormat
+
+/// Builds an operation body straight into protected memory. Non-secret parts (lengths,
+/// identifiers, names) go through a ``ByteWriter``; secret values are referenced, not copied,
+/// until the one final copy into the body's ``SecureBytes``.
+struct OperationBodyWriter {
+    private enum Piece {
+        case plain([UInt8])
+        case secret(SecureBytes)
+    }
+
+    private var pieces: [Piece] = []
+    private var plain = ByteWriter()
+
+    mutating func write<Integer: FixedWidthInteger>(_ value: Integer) { plain.write(value) }
+
+    mutating func write<Kind>(_ identifier: Identifier<Kind>) { plain.write(identifier.bytes) }
+
+    mutating func write<Word: ModelWord>(_ word: Word) { plain.write(word.rawValue) }
+
+    mutating func writeRaw(_ bytes: [UInt8]) { plain.write(bytes) }
+
+    /// OPS-ENC-STRING: `u16 length || UTF-8`. The caller has checked the length (validate first).
+    mutating func writeString(_ string: String) { plain.writeString(string) }
+
+    /// OPS-ENC-FIELDS: `u8 count || count × (string name || blob value)`, names in strictly
+    /// increasing UTF-8 byte order.
+    mutating func write(_ fields: FieldValues) {
+        precondition(fields.count <= Int(UInt8.max), "too many fields to encode")
+        write(UInt8(fields.count))
+        for name in fields.names {
+            guard let value = fields[name] else { continue }
+            writeString(name)
+            precondition(value.count <= Int(UInt32.max), "field value too long to encode")
+            write(UInt32(value.count))
+            flushPlain()
+            pieces.append(.secret(value))
+        }
+    }
+
+    private mutating func flushPlain() {
+        if plain.count > 0 { pieces.append(.plain(plain.bytes)) }
+        plain = ByteWriter()
+    }
+
+    /// The finished body, in protected memory.
+    mutating func finish() -> SecureBytes {
+        flushPlain()
+        var total = 0
+        for piece in pieces {
+            switch piece {
+            case .plain(let bytes): total += bytes.count
+            case .secret(let value): total += value.count
+            }
+        }
+        return SecureBytes(count: total) { target in
+            var cursor = 0
+            for piece in pieces {
+                switch piece {
+                case .plain(let bytes):
+                    bytes.withUnsafeBytes { source in
+                        if source.count > 0 {
+                            (target.baseAddress! + cursor).copyMemory(
+                                from: source.baseAddress!, byteCount: source.count)
+                        }
+                    }
+                    cursor += bytes.count
+                case .secret(let value):
+                    value.withUnsafeBytes { source in
+                        if source.count > 0 {
+                            (target.baseAddress! + cursor).copyMemory(
+                                from: source.baseAddress!, byteCount: source.count)
+                        }
+                    }
+                    cursor += value.count
+                }
+            }
+            precondition(cursor == total, "operation body size out of step")
+        }
+    }
+}
+
+/// Reads an operation body. Every read throws `.invalidInput` on short or malformed input,
+/// so hostile bytes produce an error and never a crash or a large allocation.
+struct OperationBodyReader: ~Copyable {
+    private var reader: ByteReader
+    private let code: OperationCode
+
+    init(_ bytes: UnsafeRawBufferPointer, code: OperationCode) {
+        self.reader = ByteReader(bytes)
+        self.code = code
+    }
+
+    func malformed(_ what: String) -> CofferError {
+        CofferError(.invalidInput, "The \(code) operation body is malformed: \(what).")
+    }
+
+    mutating func read<Integer: FixedWidthInteger>(_: Integer.Type, _ what: String) throws(CofferError) -> Integer {
+        guard let value = reader.read(Integer.self) else { throw malformed("\(what) is cut short") }
+        return value
+    }
+
+    mutating func readID<Kind>(_ what: String) throws(CofferError) -> Identifier<Kind> {
+        guard let bytes = reader.readView(Identifier<Kind>.byteCount), let identifier = Identifier<Kind>(bytes: bytes)
+        else {
+            throw malformed("\(what) is cut short")
+        }
+        return identifier
+    }
+
+    mutating func readWord<Word: ModelWord>(_: Word.Type, _ what: String) throws(CofferError) -> Word {
+        let raw = try read(UInt8.self, what)
+        guard let word = Word(rawValue: raw) else { throw malformed("\(what) has the unknown value \(raw)") }
+        return word
+    }
+
+    mutating func readString(_ what: String) throws(CofferError) -> String {
+        guard let string = reader.readString() else { throw malformed("\(what) is cut short or not UTF-8") }
+        return string
+    }
+
+    mutating func readRaw(_ count: Int, _ what: String) throws(CofferError) -> [UInt8] {
+        guard let bytes = reader.readBytes(count) else { throw malformed("\(what) is cut short") }
+        return bytes
+    }
+
+    /// OPS-ENC-FIELDS, with the decoder's checks: at most 16 fields, names strictly
+    /// increasing (so none repeats), each value at most 64 KiB.
+    mutating func readFields() throws(CofferError) -> FieldValues {
+        let count = try read(UInt8.self, "the field count")
+        guard Int(count) <= FieldValidation.fieldCountMax else { throw malformed("it has \(count) fields") }
+        var fields = FieldValues()
+        var previous: String?
+        for _ in 0..<count {
+            let name = try readString("a field name")
+            if let previous, !previous.utf8.lexicographicallyPrecedes(name.utf8) {
+                throw malformed("field names are not in increasing order")
+            }
+            let length = try read(UInt32.self, "a field length")
+            guard length <= UInt32(FieldValidation.valueBytesMax), let view = reader.readView(Int(length)) else {
+                throw malformed("a field value is cut short or too long")
+            }
+            guard fields[name] == nil else { throw malformed("a field name repeats") }
+            fields[name] = SecureBytes(copying: view)
+            previous = name
+        }
+        return fields
+    }
+
+    /// Throws unless every byte was read: a body has exactly one encoding.
+    consuming func finish() throws(CofferError) {
+        guard reader.remaining == 0 else { throw malformed("\(reader.remaining) bytes follow the last field") }
+    }
+}

@@ -1,0 +1,77 @@
+import CofferCrypto
+
+/// Masked previews of secret values (FORMAT.md, OPS-PREVIEW): enough to recognise a secret,
+/// never enough to use it. Previews are not secret and live in the index.
+public enum Preview {
+    /// The mask that starts every preview. It has a fixed width, so a preview does not tell
+    /// the secret's length.
+    public static let mask = "••••"
+
+    /// The preview of a secret text (OPS-PREVIEW-1): the mask followed by the last `k`
+    /// Unicode scalars, where `n` is the number of scalars after trailing ASCII whitespace is
+    /// dropped, and `k` is 0 when `n < 8`, else `min(4, n / 4)`: a quarter at most, so short
+    /// secrets show little or nothing. When the shown scalars include a control character,
+    /// none are shown.
+    ///
+    /// ```swift
+    /// Preview.of(SecureBytes(copying: Array("sk-live-0123456789a1b2".utf8)))  // "••••a1b2"
+    /// ```
+    public static func of(_ secret: SecureBytes) -> String {
+        secret.withUnsafeBytes { of($0) }
+    }
+
+    static func of(_ bytes: UnsafeRawBufferPointer) -> String {
+        var end = bytes.count
+        while end > 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
+        let trimmed = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+        // The last four scalars, kept in a ring on the stack: the secret is never copied
+        // into a growable buffer.
+        var ring: (Unicode.Scalar, Unicode.Scalar, Unicode.Scalar, Unicode.Scalar) = (" ", " ", " ", " ")
+        var count = 0
+        var iterator = trimmed.makeIterator()
+        var decoder = Unicode.UTF8()
+        decoding: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                ring = (ring.1, ring.2, ring.3, scalar)
+                count += 1
+            case .emptyInput, .error:
+                break decoding
+            }
+        }
+        let shown = count < 8 ? 0 : min(4, count / 4)
+        var preview = mask
+        for position in (4 - shown)..<4 {
+            let scalar: Unicode.Scalar
+            switch position {
+            case 0: scalar = ring.0
+            case 1: scalar = ring.1
+            case 2: scalar = ring.2
+            default: scalar = ring.3
+            }
+            guard !Names.isControl(scalar) else { return mask }
+            preview.unicodeScalars.append(scalar)
+        }
+        return preview
+    }
+
+    /// The preview of a `custom` JSON object (OPS-PREVIEW-2): its top-level member names,
+    /// each followed by `: ••••`, in braces. Names are not values, so they are shown; at most
+    /// 8 names, each cut to 32 scalars, control characters replaced by U+FFFD.
+    ///
+    /// `{"api_key": "…", "region": "…"}` previews as `{api_key: ••••, region: ••••}`.
+    static func ofJSONObject(names: [String]) -> String {
+        let namesMax = 8
+        let nameScalarsMax = 32
+        var parts: [String] = names.prefix(namesMax).map { name in
+            var shown = String.UnicodeScalarView()
+            for scalar in name.unicodeScalars.prefix(nameScalarsMax) {
+                shown.append(Names.isControl(scalar) ? "\u{FFFD}" : scalar)
+            }
+            if name.unicodeScalars.count > nameScalarsMax { shown.append("…") }
+            return String(shown) + ": " + mask
+        }
+        if names.count > namesMax { parts.append("…") }
+        return "{" + parts.joined(separator: ", ") + "}"
+    }
+}

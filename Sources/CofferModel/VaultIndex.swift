@@ -1,0 +1,83 @@
+import CofferCrypto
+
+/// The in-memory index of a vault's model, rebuilt by replaying every transaction and kept
+/// current by applying each new one. It holds no secret values: only metadata, masked
+/// previews, non-secret field values, and for every retained version the location of the
+/// operation that holds its secrets.
+///
+/// It is a value: a copy is a snapshot, and the engine guards the one it mutates with a
+/// reader-writer lock. Mutating a copy that shares storage with another copies the tables,
+/// so apply to an index nobody else holds a copy of.
+///
+/// ```swift
+/// var index = VaultIndex()
+/// for record in log { try index.apply(record.operations, context: record.context) }
+/// let resolution = index.resolve(ResolutionRequest(appKey: "exa", context: run))
+/// ```
+public struct VaultIndex: Sendable {
+    /// Versions kept readable per credential unless the vault says otherwise.
+    public static let versionRetentionDefault: UInt16 = 10
+    /// Largest retention a vault may set.
+    public static let versionRetentionMax: UInt16 = 1000
+    /// Most operations in one transaction: their positions are `u16`.
+    public static let operationsPerTransactionMax = Int(UInt16.max) + 1
+
+    var tables = IndexTables()
+
+    /// Creates an empty index, the state before the first transaction.
+    public init() {}
+
+    /// Applies one transaction: every operation in order, each checked against the state the
+    /// previous ones left (OP-TXN-1).
+    ///
+    /// - Parameters:
+    ///   - operations: the transaction's operations; operation `i` is at
+    ///     `context.location(ofOperation: i)`.
+    ///   - context: the transaction's record, time and actor.
+    /// - Throws: the first rule an operation breaks (`.invalidInput`, `.notFound`,
+    ///   `.alreadyExists`). Then nothing is applied: the index is as before the call.
+    public mutating func apply(_ operations: [ModelOperation], context: TransactionContext) throws(CofferError) {
+        try run(operations, context: context, keepsChanges: true)
+    }
+
+    /// Checks a transaction exactly as ``apply(_:context:)`` would, and leaves the index
+    /// unchanged. The engine calls it before sealing and writing a transaction.
+    ///
+    /// - Throws: what ``apply(_:context:)`` would throw.
+    public mutating func validate(_ operations: [ModelOperation], context: TransactionContext) throws(CofferError) {
+        try run(operations, context: context, keepsChanges: false)
+    }
+
+    private mutating func run(_ operations: [ModelOperation], context: TransactionContext, keepsChanges: Bool)
+        throws(CofferError)
+    {
+        // OP-TXN-2
+        guard operations.count <= Self.operationsPerTransactionMax else {
+            throw CofferError(
+                .invalidInput,
+                "A transaction holds at most \(Self.operationsPerTransactionMax) operations. Split the change.")
+        }
+        try Names.checkActor(context.actor)
+        // Move the tables out so the mutation owns their storage uniquely: writes happen in
+        // place, and the undo journal restores them on failure.
+        var mutation = IndexMutation(tables: IndexTables())
+        swap(&mutation.tables, &tables)
+        do throws(CofferError) {
+            let actor = mutation.intern(context.actor)
+            for (index, operation) in operations.enumerated() {
+                try mutation.apply(
+                    operation, location: context.location(ofOperation: index), time: context.timeMilliseconds,
+                    actor: actor)
+            }
+        } catch {
+            mutation.rollBack()
+            swap(&mutation.tables, &tables)
+            throw error
+        }
+        if !keepsChanges { mutation.rollBack() }
+        swap(&mutation.tables, &tables)
+    }
+
+    /// How many versions of each credential keep their values readable.
+    public var versionRetention: Int { Int(tables.versionRetention) }
+}

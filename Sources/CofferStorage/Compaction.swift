@@ -1,0 +1,269 @@
+import CofferCrypto
+import CofferFormat
+
+/// A new vault file being written by a compaction, beside the vault it will replace
+/// (F-COMPACT).
+///
+/// It lives at `<vault>.compact-<random>` in the same directory, is created exclusively with
+/// mode 0600 and locked at once, so that after the rename the new vault is already held by
+/// this writer. Records are appended without syncing; ``VaultStore/completeCompaction(_:)``
+/// syncs the file, renames it over the vault and syncs the directory. Until that rename the
+/// old vault is untouched and complete; after it, the new one is. A leftover temporary file
+/// from a crash is removed by the next writer that opens the vault.
+public final class CompactionTarget: @unchecked Sendable {
+    /// The temporary file's path.
+    public let temporaryPath: String
+    let file: any StorageFile
+    let vaultPath: String
+    let options: VaultStore.Options
+    let masterKey: SecureBytes
+    let unlockKey: SecureBytes
+    let header: FileHeader
+    let keyRecordKey: SecureBytes
+    /// Data keys of the epochs this file carries.
+    private(set) var dataKeys: [UInt32: SecureBytes]
+    private(set) var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
+    private(set) var epochSequences: [UInt32: UInt64] = [:]
+    /// The epochs of the old file not carried over: retired, their keys absent from this file.
+    public let retiredEpochs: [UInt32]
+    let chains = ChainTable()
+    private(set) var head: ChainHead
+    private(set) var end: UInt64
+    private var pending: [UInt8] = []
+    private var pendingStart: UInt64
+    private var bytesByType: [RecordType: UInt64] = [:]
+
+    /// Flush the pending bytes once they reach this size: large writes, bounded memory.
+    private static let flushBytes = 1 << 20
+
+    init(
+        temporaryPath: String, file: any StorageFile, vaultPath: String, options: VaultStore.Options,
+        masterKey: SecureBytes, unlockKey: SecureBytes, header: FileHeader, epochs: [(UInt32, UInt64, SecureBytes)],
+        retiredEpochs: [UInt32]
+    ) throws(CofferError) {
+        self.temporaryPath = temporaryPath
+        self.file = file
+        self.vaultPath = vaultPath
+        self.options = options
+        self.masterKey = masterKey
+        self.unlockKey = unlockKey
+        self.header = header
+        self.keyRecordKey = MasterKeySubkey.keyRecord.derive(from: masterKey)
+        self.dataKeys = [:]
+        self.epochs = []
+        self.retiredEpochs = retiredEpochs
+        self.head = ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: header.vaultID))
+        var next = header
+        var bytes = next.encode(masterKey: masterKey)
+        next.generation += 1
+        bytes += next.encode(masterKey: masterKey)
+        self.pending = bytes
+        self.pendingStart = 0
+        self.end = UInt64(bytes.count)
+        for (epoch, created, key) in epochs {
+            try appendKeyEpoch(epoch, createdMilliseconds: created, dataKey: key)
+        }
+    }
+
+    /// The newest epoch: where records go unless another is named.
+    public var newestEpoch: UInt32 { epochs.last!.epoch }
+
+    /// The epochs this file carries, in order.
+    public var carriedEpochs: [UInt32] { epochs.map(\.epoch) }
+
+    func appendKeyEpoch(_ epoch: UInt32, createdMilliseconds: UInt64, dataKey: SecureBytes) throws(CofferError) {
+        let payload = KeyEpochPayload(epoch: epoch, dataKey: dataKey, createdMilliseconds: createdMilliseconds).encode()
+        _ = try appendFrame(payload, type: .keyEpoch, epoch: epoch, key: keyRecordKey)
+        dataKeys[epoch] = dataKey
+        epochs.append((epoch, createdMilliseconds))
+        epochSequences[epoch] = head.sequence
+    }
+
+    /// Seals `payload` as the next transaction record, under `epoch` (one this file carries)
+    /// or the newest epoch.
+    ///
+    /// - Returns: the record's sequence number and offset in the new file.
+    public func appendTransaction(_ payload: SecureBytes, epoch: UInt32? = nil) throws(CofferError) -> (sequence: UInt64, offset: UInt64) {
+        let chosen = epoch.flatMap { dataKeys[$0] != nil ? $0 : nil } ?? newestEpoch
+        return try appendFrame(payload, type: .transaction, epoch: chosen, key: dataKeys[chosen]!)
+    }
+
+    private func appendFrame(
+        _ payload: SecureBytes, type: RecordType, epoch: UInt32, key: SecureBytes
+    ) throws(CofferError) -> (sequence: UInt64, offset: UInt64) {
+        let sequence = head.sequence + 1
+        let position = RecordPosition(vaultID: header.vaultID, sequence: sequence, type: type, epoch: epoch, previousChain: head.digest)
+        guard let frame = payload.withUnsafeBytes({ SealedRecord.seal(payload: $0, at: position, key: key) }) else {
+            throw CofferError(.invalidInput, "A compacted record is larger than the format's maximum.")
+        }
+        chains.append(head.digest)
+        let offset = end
+        head = ChainHead(sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: head.digest, frame: $0) })
+        end += UInt64(frame.count)
+        bytesByType[type, default: 0] += UInt64(frame.count)
+        pending += frame
+        if pending.count >= Self.flushBytes { try flush() }
+        return (sequence, offset)
+    }
+
+    /// Writes the pending bytes (no sync).
+    func flush() throws(CofferError) {
+        guard !pending.isEmpty else { return }
+        if case .failure(let error) = file.write(pending, at: pendingStart) {
+            throw error.cofferError("Writing the compacted vault", offset: pendingStart)
+        }
+        pendingStart += UInt64(pending.count)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Whether the new file has been renamed over the vault.
+    public internal(set) var isCompleted = false
+
+    /// Gives up: closes and removes the temporary file. The vault is untouched.
+    public func abandon() {
+        precondition(!isCompleted, "a completed compaction cannot be abandoned")
+        file.close()
+        _ = options.storage.remove(temporaryPath)
+    }
+
+    /// The state a store over the new file starts from.
+    var outcome: ScanOutcome {
+        ScanOutcome(
+            head: head, validEnd: end, recordCount: head.sequence, tornTail: nil, corruption: nil, dataKeys: dataKeys,
+            epochs: epochs, epochSequences: epochSequences, chainAtRequested: nil, bytesByType: bytesByType)
+    }
+}
+
+extension VaultStore {
+    /// The prefix of temporary compaction files of the vault at `path`.
+    static func compactionPrefix(of path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return "\(name).compact-"
+    }
+
+    /// Starts a compaction into a new file beside this vault (F-COMPACT).
+    ///
+    /// - Parameters:
+    ///   - reencrypt: carry only a new epoch, with a new data key, into the new file; every
+    ///     old epoch is retired and its key is not in the new file. Otherwise every epoch is
+    ///     carried with its key, and records can stay under their own epoch.
+    ///   - newMasterKey: master-key rotation: the new file's key records and header MAC are
+    ///     under a new master key, wrapped under the same unlock key, so every keyslot keeps
+    ///     working.
+    /// - Throws: `.invalidInput` for a read-only store, `.io`.
+    public func beginCompaction(reencrypt: Bool, newMasterKey: Bool) throws(CofferError) -> CompactionTarget {
+        _ = try requireWriter()
+        guard let unlockKey else { preconditionFailure("a writer holds the unlock key") }
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
+        let temporaryPath = directory + Self.compactionPrefix(of: path) + Hex.encode(RandomBytes.make(8))
+        let file: any StorageFile
+        switch options.storage.open(temporaryPath, mode: .createNew) {
+        case .failure(let error): throw error.cofferError("Creating the compacted vault file")
+        case .success(let opened): file = opened
+        }
+        guard case .success(true) = file.tryLockExclusive() else {
+            _ = options.storage.remove(temporaryPath)
+            throw CofferError(.locked, "The compacted vault file could not be locked.")
+        }
+        let masterKey = newMasterKey ? SecureBytes(randomCount: 32) : self.masterKey
+        var header = self.header
+        header.masterWrap = FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: header.vaultID)
+        header.generation = 1
+        let (carried, retired): ([(UInt32, UInt64, SecureBytes)], [UInt32]) = headerLock.withLock {
+            let all = epochs.map { ($0.epoch, $0.createdMilliseconds, dataKeys[$0.epoch]!) }
+            if reencrypt {
+                let next = (epochs.last?.epoch ?? 0) + 1
+                return ([(next, WallClock.nowMilliseconds(), SecureBytes(randomCount: XChaCha20Poly1305.keyBytes))], all.map(\.0))
+            }
+            return (all, [])
+        }
+        do throws(CofferError) {
+            return try CompactionTarget(
+                temporaryPath: temporaryPath, file: file, vaultPath: path, options: options, masterKey: masterKey,
+                unlockKey: unlockKey, header: header, epochs: carried, retiredEpochs: retired)
+        } catch {
+            file.close()
+            _ = options.storage.remove(temporaryPath)
+            throw error
+        }
+    }
+
+    /// Finishes a compaction: syncs the new file, renames it over the vault, syncs the
+    /// directory, and returns the store over the new file. This store stops accepting
+    /// writes; reads through it keep working on the old file until it is released.
+    ///
+    /// The caller must have stopped its own writers (the engine holds its writer lock) and
+    /// copied every record acknowledged on this store into `target` first.
+    ///
+    /// - Throws: `.io`: before the rename the old vault is intact and the target is removed;
+    ///   a failed directory sync after the rename stops both stores (reopen to recover).
+    public func completeCompaction(_ target: CompactionTarget) throws(CofferError) -> VaultStore {
+        do throws(CofferError) {
+            try target.flush()
+            if case .failure(let error) = target.file.sync() { throw error.cofferError("Syncing the compacted vault") }
+        } catch {
+            target.abandon()
+            throw error
+        }
+        if case .failure(let error) = options.storage.rename(target.temporaryPath, to: path) {
+            target.abandon()
+            throw error.cofferError("Renaming the compacted vault over the old one")
+        }
+        target.isCompleted = true
+        // F-COMPACT: nothing is acknowledged on the new file before the rename is durable.
+        writer?.stop(CofferError(.closed, "The vault was compacted; this handle no longer writes."))
+        if case .failure(let error) = options.storage.syncDirectory(containing: path) {
+            throw error.cofferError("Syncing the directory after compaction")
+        }
+        let outcome = target.outcome
+        return VaultStore(
+            path: path, options: options, file: target.file, masterKey: target.masterKey, unlockKey: target.unlockKey,
+            header: { var header = target.header; header.generation += 1; return header }(), copyIndex: 1, outcome: outcome,
+            chains: target.chains, recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false))
+    }
+
+    /// Copies into `target` every record acknowledged on this store after `head` (which ends
+    /// at `offset`): the transactions writers committed while a compaction ran. A transaction
+    /// keeps its epoch when the target carries it; a key-epoch record is carried unless the
+    /// target re-encrypts.
+    ///
+    /// - Parameter visit: each copied transaction, with its sequence number and offset in the
+    ///   new file.
+    /// - Returns: the head and end of this store copied through.
+    public func copyAcknowledged(
+        after head: ChainHead, endingAt offset: UInt64, into target: CompactionTarget,
+        visit: (ScannedRecord, _ sequence: UInt64, _ offset: UInt64) throws(CofferError) -> Void
+    ) throws(CofferError) -> (head: ChainHead, end: UInt64) {
+        let reencrypting = !target.retiredEpochs.isEmpty
+        var end = offset
+        let copied = try forEachRecord(after: head, endingAt: offset) { record throws(CofferError) in
+            end = record.offset + UInt64(record.frameBytes)
+            guard let payload = record.payload else { return }
+            switch record.type {
+            case .keyEpoch:
+                // Epochs introduced while the compaction ran are carried; the ones carried at
+                // its start are in the target already.
+                guard !reencrypting, let epoch = KeyEpochPayload.decode(payload), epoch.epoch > target.newestEpoch
+                else { return }
+                try target.appendKeyEpoch(epoch.epoch, createdMilliseconds: epoch.createdMilliseconds, dataKey: epoch.dataKey)
+            case .transaction:
+                let placed = try target.appendTransaction(payload, epoch: record.epoch)
+                try visit(record, placed.sequence, placed.offset)
+            }
+        }
+        return (copied, end)
+    }
+
+    /// Removes temporary compaction files left by a crash. Only a writer does this: holding
+    /// the vault's lock, it knows no compaction is running.
+    static func removeLeftoverCompactions(of path: String, storage: any StorageSystem) -> [String] {
+        guard case .success(let names) = storage.siblings(of: path) else { return [] }
+        let prefix = compactionPrefix(of: path)
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
+        var removed: [String] = []
+        for name in names where name.hasPrefix(prefix) {
+            if case .success = storage.remove(directory + name) { removed.append(name) }
+        }
+        return removed
+    }
+}

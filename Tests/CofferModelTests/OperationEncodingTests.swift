@@ -1,0 +1,198 @@
+import CofferCrypto
+import CofferFormat
+import XCTest
+
+@testable import CofferModel
+
+final class OperationEncodingTests: XCTestCase {
+    static func id<Kind>(_ n: UInt64) -> Identifier<Kind> {
+        Identifier(high: 0x0102_0304_0506_0700 | n, low: n &* 0x9E37_79B9)
+    }
+
+    /// One operation of every kind, with every optional part present somewhere.
+    static var samples: [ModelOperation] {
+        let organization: OrganizationID = id(1)
+        let project: ProjectID = id(2)
+        let user: UserID = id(3)
+        let credential: CredentialID = id(4)
+        let apiKey: APIKeyID = id(5)
+        let target = AssignmentTarget(kind: .agent, slug: "helper", consumer: "search")
+        return [
+            .setVersionRetention(count: 12),
+            .createOrganization(id: organization, slug: "acme", name: "Acme Ünïcode"),
+            .renameOrganization(id: organization, slug: "acme-2", name: "Acme 2"),
+            .removeOrganization(id: organization),
+            .createProject(id: project, organization: organization, slug: "web", name: "Web"),
+            .renameProject(id: project, slug: "www", name: "WWW"),
+            .removeProject(id: project),
+            .createUser(id: user, handle: "alice", displayName: "Alice"),
+            .renameUser(id: user, handle: "alice2", displayName: "Alice Two"),
+            .removeUser(id: user),
+            .addMembership(user: user, organization: organization, role: .admin),
+            .changeMembershipRole(user: user, organization: organization, role: .builder),
+            .removeMembership(user: user, organization: organization),
+            .createCredential(
+                NewCredential(
+                    id: credential, organization: organization, appKey: "smtp-out", slug: "work", label: "Mail",
+                    kind: .apiKey,
+                    type: .smtp, category: .communication, owner: .project(project),
+                    fields: fields([
+                        "host": "smtp.example.com", "port": "587", "username": "u", "password": "p4ss-w0rd!",
+                        "encryption": "starttls",
+                    ]))),
+            .createCredential(
+                NewCredential(
+                    id: id(6), organization: organization, appKey: "exa", slug: "mine", label: "Exa", kind: .keystroke,
+                    type: .apiToken, category: .llmProvider, owner: .user(user), fields: fields(["token": "t"]))),
+            .relabelCredential(id: credential, label: "Production Mail"),
+            .setCredentialFields(
+                CredentialFieldsChange(
+                    id: credential, reason: .rotate, version: 2, changedFields: ["password"],
+                    fields: fields([
+                        "host": "smtp.example.com", "port": "587", "username": "u", "password": "n3w",
+                        "encryption": "tls",
+                    ]))),
+            .revokeCredential(id: credential),
+            .deleteCredential(id: credential),
+            .setDefault(id: credential),
+            .clearDefault(id: credential),
+            .assign(organization: organization, target: target, appKey: "exa", credential: credential),
+            .unassign(organization: organization, target: AssignmentTarget(kind: .poll, slug: "sync"), appKey: "exa"),
+            .createAPIKey(
+                NewAPIKey(
+                    id: apiKey, organization: organization, creator: user, name: "CI", hash: Array(0..<32),
+                    preview: "ck_live_••••abcd")),
+            .revokeAPIKey(id: apiKey),
+            .deleteAPIKey(id: apiKey),
+        ]
+    }
+
+    func testSamplesCoverEveryCode() {
+        XCTAssertEqual(Set(Self.samples.map(\.code)), Set(OperationCode.allCases))
+    }
+
+    func testRoundTripOfEveryKind() throws {
+        for operation in Self.samples {
+            let encoded = operation.encode()
+            XCTAssertEqual(encoded.code, operation.code.rawValue)
+            let decoded = try ModelOperation.decode(encoded).get()
+            XCTAssertEqual(decoded, operation, "\(operation)")
+            // One encoding per operation: re-encoding gives the same bytes.
+            XCTAssertEqual(decoded.encode().body, encoded.body, "\(operation)")
+        }
+    }
+
+    /// Freezes the on-disk encoding: if this changes, the format broke compatibility.
+    func testEncodingIsStable() {
+        let operation = ModelOperation.createCredential(
+            NewCredential(
+                id: CredentialID(high: 1, low: 2), organization: OrganizationID(high: 3, low: 4), appKey: "exa",
+                slug: "work",
+                label: "Exa", kind: .apiKey, type: .apiToken, category: .llmProvider,
+                owner: .organization(OrganizationID(high: 3, low: 4)),
+                fields: fields(["token": "abc"])))
+        let body = operation.encode().body.withUnsafeBytes { Hex.encode(Array($0)) }
+        XCTAssertEqual(
+            body,
+            "0000000000000001" + "0000000000000002" + "0000000000000003" + "0000000000000004"
+                + "0300" + "657861" + "0400" + "776f726b" + "0300" + "457861"
+                + "01" + "01" + "01" + "01" + "0000000000000003" + "0000000000000004"
+                + "01" + "0500" + "746f6b656e" + "03000000" + "616263")
+        XCTAssertEqual(
+            ModelOperation.setVersionRetention(count: 10).encode().body.withUnsafeBytes { Hex.encode(Array($0)) },
+            "0a00")
+    }
+
+    func testEveryTruncationIsAnError() {
+        for operation in Self.samples {
+            let encoded = operation.encode()
+            let bytes = encoded.body.withUnsafeBytes { Array($0) }
+            for length in 0..<bytes.count {
+                let truncated = Operation(code: encoded.code, bytes: Array(bytes[0..<length]))
+                guard case .failure(let error) = ModelOperation.decode(truncated) else {
+                    return XCTFail("\(operation.code) truncated to \(length) bytes decoded")
+                }
+                XCTAssertEqual(error.code, .invalidInput)
+            }
+            let extended = Operation(code: encoded.code, bytes: bytes + [0])
+            XCTAssertThrowsError(try ModelOperation.decode(extended).get(), "\(operation.code) with a trailing byte")
+        }
+    }
+
+    func testRandomMutationsNeverCrash() {
+        let seed: UInt64 = 0xC0FF_EE00_2026
+        let random = SplitMix64(seed: seed)
+        let samples = Self.samples.map { ($0.code.rawValue, $0.encode().body.withUnsafeBytes { Array($0) }) }
+        var decodedCount = 0
+        for round in 0..<4000 {
+            var (code, bytes) = samples[random.below(samples.count)]
+            switch random.below(4) {
+            case 0 where !bytes.isEmpty:
+                for _ in 0...random.below(3) { bytes[random.below(bytes.count)] ^= UInt8(1 << random.below(8)) }
+            case 1 where !bytes.isEmpty:
+                bytes[random.below(bytes.count)] = UInt8(truncatingIfNeeded: random.next())
+            case 2:
+                bytes.insert(UInt8(truncatingIfNeeded: random.next()), at: random.below(bytes.count + 1))
+            default:
+                code = UInt16(truncatingIfNeeded: random.next() % 0x0800)
+            }
+            switch ModelOperation.decode(Operation(code: code, bytes: bytes)) {
+            case .success(let operation):
+                decodedCount += 1
+                // Whatever decodes must re-encode to the same bytes (one encoding per value).
+                let again = operation.encode().body.withUnsafeBytes { Array($0) }
+                XCTAssertEqual(again, bytes, "seed \(seed) round \(round)")
+            case .failure(let error):
+                XCTAssertTrue([.invalidInput, .unsupportedVersion].contains(error.code), "seed \(seed) round \(round)")
+            }
+        }
+        XCTAssertGreaterThan(decodedCount, 0)
+    }
+
+    func testHostileCountsDoNotAllocate() {
+        // A field count above the cap, and a value length far past the end of the body.
+        var body = CredentialID(high: 1, low: 1).bytes + [2, 1, 0, 0, 0, 1]
+        body += [200]
+        XCTAssertThrowsError(
+            try ModelOperation.decode(Operation(code: OperationCode.setCredentialFields.rawValue, bytes: body)).get())
+        var hostile = CredentialID(high: 1, low: 1).bytes + [1, 2, 0, 0, 0, 0]
+        hostile += [1, 5, 0] + Array("token".utf8) + [0xFF, 0xFF, 0xFF, 0x7F]
+        XCTAssertThrowsError(
+            try ModelOperation.decode(Operation(code: OperationCode.setCredentialFields.rawValue, bytes: hostile)).get()
+        )
+    }
+
+    func testUnknownCodeAndFieldOrder() {
+        XCTAssertEqual(ModelOperation.decode(Operation(code: 0x7777, bytes: [])).failureCode, .unsupportedVersion)
+        // Field names must be strictly increasing.
+        var body = CredentialID(high: 1, low: 1).bytes + [1] + [2, 0, 0, 0] + [0]
+        body += [2] + [1, 0, 0x62] + [1, 0, 0, 0, 0x78] + [1, 0, 0x61] + [1, 0, 0, 0, 0x79]
+        XCTAssertEqual(
+            ModelOperation.decode(Operation(code: OperationCode.setCredentialFields.rawValue, bytes: body)).failureCode,
+            .invalidInput)
+    }
+
+    func testDescriptionsNeverPrintSecrets() {
+        for operation in Self.samples {
+            let text = "\(operation)" + String(describing: operation.encode().body)
+            XCTAssertFalse(text.contains("p4ss-w0rd"), "\(operation.code)")
+            XCTAssertFalse(text.contains("n3w"), "\(operation.code)")
+        }
+        XCTAssertEqual("\(fields(["token": "sk-live-secret"]))", "fields(token)")
+    }
+
+    func testDecodeCredentialFieldsForReveal() throws {
+        let samples = Self.samples
+        let stored = try ModelOperation.decodeCredentialFields(from: samples[16].encode()).get()
+        XCTAssertEqual(stored.version, 2)
+        XCTAssertEqual(stored.fields["password"].map(plaintext), "n3w")
+        XCTAssertEqual(ModelOperation.decodeCredentialFields(from: samples[0].encode()).failureCode, .invalidInput)
+    }
+}
+
+extension Result where Failure == CofferError {
+    var failureCode: CofferError.Code? {
+        if case .failure(let error) = self { return error.code }
+        return nil
+    }
+}

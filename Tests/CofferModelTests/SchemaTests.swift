@@ -1,0 +1,235 @@
+import CofferCrypto
+import XCTest
+
+@testable import CofferModel
+
+final class SchemaTests: XCTestCase {
+    static let pem =
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+
+    /// A valid, complete field set for each type.
+    static let valid: [CredentialType: [String: String]] = [
+        .apiToken: ["token": "sk-live-0123456789a1b2"],
+        .apiKeyPair: ["api_key": "AKIAEXAMPLE1234", "api_secret": "wJalrXUtnFEMI/K7MDENG"],
+        .usernamePassword: ["username": "svc", "password": "correct horse battery"],
+        .smtp: [
+            "host": "smtp.example.com", "port": "587", "username": "mailer", "password": "hunter2hunter2",
+            "encryption": "starttls",
+        ],
+        .oauth2: [
+            "client_id": "client-123", "client_secret": "cs-0123456789", "access_token": "at-0123456789",
+            "refresh_token": "rt-0123456789", "expires_at": "1767225600", "scopes": "read write:org",
+        ],
+        .sshKey: [
+            "private_key": pem, "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 me@host",
+            "passphrase": "pass phrase 12",
+        ],
+        .custom: ["json": #"{"api_key": "abc", "nested": {"a": [1, 2.5e3, true, null]}, "region": "eu"}"#],
+    ]
+
+    func check(_ type: CredentialType, _ values: [String: String]) throws -> [String?] {
+        try FieldValidation.check(fields(values), of: type)
+    }
+
+    func assertRejected(
+        _ type: CredentialType, _ values: [String: String], naming field: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
+        let error = assertThrows(.invalidInput, file: file, line: line) { try check(type, values) }
+        XCTAssertTrue(error?.message.contains("`\(field)`") ?? false, error?.message ?? "", file: file, line: line)
+        for value in values.values where value.count > 3 {
+            XCTAssertFalse(error?.message.contains(value) ?? false, "message leaks a value", file: file, line: line)
+        }
+    }
+
+    func testEveryTypeAcceptsItsValidFields() throws {
+        for type in CredentialType.allCases {
+            let texts = try check(type, Self.valid[type]!)
+            XCTAssertEqual(texts.count, type.fields.count)
+        }
+    }
+
+    func testRequiredFields() {
+        for type in CredentialType.allCases {
+            for spec in type.fields where spec.isRequired {
+                var values = Self.valid[type]!
+                values[spec.name] = nil
+                if type == .smtp, spec.name == "username" { continue }
+                assertRejected(type, values, naming: spec.name)
+            }
+        }
+        // Optional fields may be left out.
+        XCTAssertNoThrow(try check(.sshKey, ["private_key": Self.pem]))
+        XCTAssertNoThrow(try check(.smtp, ["host": "mail", "port": "25", "encryption": "none"]))
+        XCTAssertNoThrow(
+            try check(.oauth2, Self.valid[.oauth2]!.filter { $0.key != "scopes" && $0.key != "expires_at" }))
+    }
+
+    func testUnknownAndEmptyFields() {
+        var values = Self.valid[.apiToken]!
+        values["tokne"] = "x"
+        assertRejected(.apiToken, values, naming: "tokne")
+        assertRejected(.apiToken, ["token": ""], naming: "token")
+    }
+
+    func testFieldRules() {
+        var smtp = Self.valid[.smtp]!
+        for port in ["0", "65536", "80a", "", "0587", "-1", "99999999"] {
+            smtp["port"] = port
+            assertRejected(.smtp, smtp, naming: port.isEmpty ? "port" : "port")
+        }
+        smtp["port"] = "65535"
+        XCTAssertNoThrow(try check(.smtp, smtp))
+        for encryption in ["SSL", "tls1.2", "plain"] {
+            smtp["encryption"] = encryption
+            assertRejected(.smtp, smtp, naming: "encryption")
+        }
+        smtp["encryption"] = "ssl"
+        smtp["host"] = "smtp example.com"
+        assertRejected(.smtp, smtp, naming: "host")
+        smtp["host"] = "[2001:db8::1]"
+        XCTAssertNoThrow(try check(.smtp, smtp))
+        smtp["username"] = nil
+        assertRejected(.smtp, smtp, naming: "username")
+
+        var oauth = Self.valid[.oauth2]!
+        oauth["expires_at"] = "tomorrow"
+        assertRejected(.oauth2, oauth, naming: "expires_at")
+        oauth["expires_at"] = "1767225600"
+        for scopes in ["read  write", " read", "read\"", "read\nwrite"] {
+            oauth["scopes"] = scopes
+            assertRejected(.oauth2, oauth, naming: "scopes")
+        }
+        oauth["scopes"] = nil
+        oauth["client_id"] = "line\nbreak"
+        assertRejected(.oauth2, oauth, naming: "client_id")
+
+        assertRejected(.sshKey, ["private_key": "not a key"], naming: "private_key")
+        assertRejected(.sshKey, ["private_key": Self.pem, "public_key": "BBBB-not-a-key"], naming: "public_key")
+        assertRejected(.apiToken, ["token": String(repeating: "a", count: 65537)], naming: "token")
+        assertRejected(.apiToken, ["token": "nul\u{0}byte"], naming: "token")
+        let invalidUTF8 = FieldValues(["token": SecureBytes(copying: [0x61, 0xFF, 0x62])])
+        assertThrows(.invalidInput) { try FieldValidation.check(invalidUTF8, of: .apiToken) }
+    }
+
+    func testJSONObjects() {
+        let accepted = [
+            "{}", #"{"a":1}"#, #" { "a" : [ ] , "b" : { } } "#, #"{"e":"\u00e9\ud83d\ude00\n\"\\\/"}"#,
+            #"{"n":-0.5E-3}"#,
+            "{\"deep\":" + String(repeating: "[", count: 62) + String(repeating: "]", count: 62) + "}",
+        ]
+        for text in accepted {
+            XCTAssertNoThrow(try check(.custom, ["json": text]), text)
+        }
+        let rejected = [
+            "[]", "1", #""s""#, "{", #"{"a"}"#, #"{"a":}"#, #"{"a":1,}"#, #"{"a":01}"#, #"{"a":1.}"#, #"{"a":tru}"#,
+            #"{"a":"\x"}"#, #"{"a":"\ud800"}"#, "{\"a\":\"\u{01}\"}", #"{"a":1}{"#, #"{"a":1,"a":2}"#, #"{'a':1}"#,
+            "{\"deep\":" + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}",
+        ]
+        for text in rejected {
+            assertRejected(.custom, ["json": text], naming: "json")
+        }
+    }
+
+    func testPreviews() throws {
+        XCTAssertEqual(Preview.of(secret("sk-live-0123456789a1b2")), "••••a1b2")
+        XCTAssertEqual(Preview.of(secret("abc")), "••••", "short secrets show nothing")
+        XCTAssertEqual(Preview.of(secret("1234567")), "••••")
+        XCTAssertEqual(Preview.of(secret("12345678")), "••••78", "a quarter at most")
+        XCTAssertEqual(Preview.of(secret("123456789012")), "••••012")
+        XCTAssertEqual(Preview.of(secret("0123456789abcdef")), "••••cdef")
+        XCTAssertEqual(Preview.of(secret("token-with-newline-xyz1\n")), "••••xyz1", "trailing whitespace is ignored")
+        XCTAssertEqual(Preview.of(secret("pässwörd-ünïcødé")), "••••cødé")
+        XCTAssertEqual(Preview.of(secret("0123456789abcd\u{7}e")), "••••", "control characters are never shown")
+
+        let smtp = try check(.smtp, Self.valid[.smtp]!)
+        XCTAssertEqual(
+            smtp, ["smtp.example.com", "587", "mailer", "••••er2", "starttls"], "non-secret fields are shown in full")
+        let custom = try check(.custom, Self.valid[.custom]!)
+        XCTAssertEqual(custom, ["{api_key: ••••, nested: ••••, region: ••••}"])
+        let ssh = try check(.sshKey, ["private_key": Self.pem])
+        XCTAssertEqual(ssh, ["••••----", nil, nil])
+    }
+
+    func testBlankKeepsValueAndNewVersions() throws {
+        var fixture = try Fixture()
+        let draft = CredentialDraft(
+            appKey: "mail", slug: "out", label: "Mail", type: .smtp, category: .communication,
+            fields: fields(Self.valid[.smtp]!))
+        let id = try fixture.vault.commit(fixture.vault.planner.createCredential(in: "acme", draft))[0]
+        // A blank password and a new host: the password stays, the host changes.
+        let update = CredentialUpdate(fields: fields(["password": "", "host": "mail.example.org"]))
+        try fixture.vault.commit(
+            fixture.vault.planner.updateCredential(id.description, in: "acme", update, reveal: fixture.vault.read))
+        var revealed = try fixture.vault.revealed(id)
+        XCTAssertEqual(revealed["password"], "hunter2hunter2")
+        XCTAssertEqual(revealed["host"], "mail.example.org")
+        let info = try XCTUnwrap(fixture.index.credential(id: id))
+        XCTAssertEqual(info.version, 2)
+        XCTAssertEqual(info.fields.first { $0.name == "host" }?.text, "mail.example.org")
+        XCTAssertEqual(fixture.index.history(of: id).last?.changedFields, ["host"])
+
+        // Same values again: nothing to do.
+        let same = try fixture.vault.planner.updateCredential(
+            id.description, in: "acme", CredentialUpdate(fields: fields(["host": "mail.example.org"])),
+            reveal: fixture.vault.read)
+        XCTAssertTrue(same.isEmpty)
+
+        // Clearing an optional field, and refusing to clear a required one.
+        try fixture.vault.commit(
+            fixture.vault.planner.updateCredential(
+                id.description, in: "acme", CredentialUpdate(clearedFields: ["password", "username"]),
+                reveal: fixture.vault.read))
+        revealed = try fixture.vault.revealed(id)
+        XCTAssertNil(revealed["password"])
+        XCTAssertEqual(fixture.index.history(of: id).last?.changedFields, ["username", "password"])
+        assertThrows(.invalidInput) {
+            try fixture.vault.planner.updateCredential(
+                id.description, in: "acme", CredentialUpdate(clearedFields: ["host"]), reveal: fixture.vault.read)
+        }
+        // An invalid new value names the field.
+        let error = assertThrows(.invalidInput) {
+            try fixture.vault.planner.updateCredential(
+                id.description, in: "acme", CredentialUpdate(fields: fields(["port": "seventy"])),
+                reveal: fixture.vault.read)
+        }
+        XCTAssertTrue(error?.message.contains("`port`") ?? false)
+    }
+
+    func testRotationKeepsTheLastVersions() throws {
+        var fixture = try Fixture()
+        let id = try fixture.token("exa", "main", value: "sk-version-0001")[0]
+        try fixture.vault.commit(fixture.vault.planner.setVersionRetention(3))
+        for version in 2...6 {
+            try fixture.vault.commit(
+                fixture.vault.planner.rotateCredential(
+                    id.description, in: "acme", fields: fields(["token": "sk-version-000\(version)"]),
+                    reveal: fixture.vault.read),
+                actor: "alice")
+        }
+        let index = fixture.index
+        XCTAssertEqual(index.versions(of: id).map(\.version), [6, 5, 4])
+        XCTAssertEqual(try fixture.vault.revealed(id, version: 4)["token"], "sk-version-0004")
+        XCTAssertNil(index.location(of: id, version: 3), "older versions are no longer readable")
+        XCTAssertEqual(index.history(of: id).map(\.version), [1, 2, 3, 4, 5, 6], "history keeps every change")
+        XCTAssertEqual(index.history(of: id).last?.kind, .rotated)
+        XCTAssertEqual(index.history(of: id).last?.stamp.actor, "alice")
+        XCTAssertNotNil(index.credential(id: id)?.rotated)
+        XCTAssertEqual(index.credential(id: id)?.fields.first?.text, "••••006", "15 characters show 3")
+
+        // Lowering the retention lets go at once.
+        try fixture.vault.commit(fixture.vault.planner.setVersionRetention(1))
+        XCTAssertEqual(fixture.index.versions(of: id).map(\.version), [6])
+        XCTAssertEqual(fixture.index.checkInvariants(), [])
+
+        // Rotating to the same value, or without a secret field, is refused.
+        assertThrows(.invalidInput) {
+            try fixture.vault.planner.rotateCredential(
+                id.description, in: "acme", fields: fields(["token": "sk-version-0006"]), reveal: fixture.vault.read)
+        }
+        assertThrows(.invalidInput) {
+            try fixture.vault.planner.rotateCredential(
+                id.description, in: "acme", fields: fields([:]), reveal: fixture.vault.read)
+        }
+    }
+}

@@ -1,0 +1,319 @@
+import CofferCrypto
+import CofferFormat
+import XCTest
+
+@testable import CofferModel
+
+final class VaultIndexTests: XCTestCase {
+    func context(_ sequence: UInt64, actor: String = "test") -> TransactionContext {
+        TransactionContext(sequence: sequence, offset: sequence * 1000, timeMilliseconds: sequence * 10, actor: actor)
+    }
+
+    func testFailedTransactionLeavesTheIndexUnchanged() throws {
+        var fixture = try Fixture()
+        let ids = try fixture.token("exa", "main", at: [.organization, .project("web")], isDefault: true)
+        try fixture.vault.commit(
+            fixture.vault.planner.assign(ids[0].description, to: AssignmentTarget(kind: .agent, slug: "a"), in: "acme"))
+        try fixture.vault.commit(fixture.vault.planner.setVersionRetention(2))
+        let before = Snapshot(fixture.index)
+        var index = fixture.index
+        let newID = CredentialID(high: 42, low: 42)
+        // Every kind of write happens before the last operation fails: interning new
+        // strings, a new slot, a freed slot, history, default marks, assignments, pruning.
+        let operations: [ModelOperation] = [
+            .createCredential(
+                NewCredential(
+                    id: newID, organization: fixture.acme, appKey: "brand-new-app", slug: "fresh", label: "New",
+                    kind: .apiKey,
+                    type: .apiToken, category: .custom, owner: .organization(fixture.acme),
+                    fields: fields(["token": "abcdefghijkl"]))),
+            .setCredentialFields(
+                CredentialFieldsChange(
+                    id: newID, reason: .rotate, version: 2, changedFields: ["token"],
+                    fields: fields(["token": "zzzzzzzzzzzz"]))),
+            .setCredentialFields(
+                CredentialFieldsChange(
+                    id: newID, reason: .update, version: 3, changedFields: ["token"],
+                    fields: fields(["token": "yyyyyyyyyyyy"]))),
+            .unassign(organization: fixture.acme, target: AssignmentTarget(kind: .agent, slug: "a"), appKey: "exa"),
+            .clearDefault(id: ids[0]),
+            .deleteCredential(id: ids[0]),
+            .setDefault(id: newID),
+            .createProject(id: ProjectID(high: 1, low: 1), organization: fixture.acme, slug: "tmp", name: "Tmp"),
+            .addMembership(user: fixture.erin, organization: fixture.acme, role: .builder),
+            .setVersionRetention(count: 1),
+            .removeUser(id: fixture.alice),  // fails: alice is still a member
+        ]
+        XCTAssertThrowsError(try index.validate(operations, context: context(100)))
+        XCTAssertEqual(Snapshot(index), before)
+        let error = assertThrows(.invalidInput) { try index.apply(operations, context: context(100)) }
+        XCTAssertTrue(error?.message.contains("member") ?? false)
+        XCTAssertEqual(Snapshot(index), before)
+        XCTAssertEqual(index.checkInvariants(), [])
+        // The same transaction without the failing operation applies, and validate did not
+        // change anything on the way.
+        try index.validate(Array(operations.dropLast()), context: context(100))
+        XCTAssertEqual(Snapshot(index), before)
+        try index.apply(Array(operations.dropLast()), context: context(100))
+        XCTAssertNil(index.credential(id: ids[0]))
+        XCTAssertEqual(index.credential(id: newID)?.isDefault, true)
+        XCTAssertEqual(index.versions(of: newID).map(\.version), [3])
+        XCTAssertEqual(index.checkInvariants(), [])
+    }
+
+    func testApplyEnforcesTheRules() throws {
+        var fixture = try Fixture()
+        let a = try fixture.token("exa", "a", isDefault: true)[0]
+        let b = try fixture.token("exa", "b")[0]
+        var index = fixture.index
+        let target = AssignmentTarget(kind: .workflow, slug: "w", consumer: "s")
+        // OP-CRED-DEFAULT-1: a second default in the same transaction without clearing.
+        assertThrows(.invalidInput) { try index.apply([.setDefault(id: b)], context: context(50)) }
+        XCTAssertNoThrow(try index.validate([.clearDefault(id: a), .setDefault(id: b)], context: context(50)))
+        // OP-CRED-DELETE-1 and OP-CRED-REVOKE-1: a default cannot go.
+        assertThrows(.invalidInput) { try index.apply([.deleteCredential(id: a)], context: context(50)) }
+        assertThrows(.invalidInput) { try index.apply([.revokeCredential(id: a)], context: context(50)) }
+        // OP-CRED-DELETE-1: an assigned credential cannot go.
+        try index.apply(
+            [.assign(organization: fixture.acme, target: target, appKey: "exa", credential: b)], context: context(51))
+        assertThrows(.invalidInput) { try index.apply([.deleteCredential(id: b)], context: context(52)) }
+        // OP-ASSIGN-SET-1: one assignment per key, same app, same organization.
+        assertThrows(.alreadyExists) {
+            try index.apply(
+                [.assign(organization: fixture.acme, target: target, appKey: "exa", credential: a)],
+                context: context(52))
+        }
+        assertThrows(.invalidInput) {
+            try index.apply(
+                [.assign(organization: fixture.globex, target: target, appKey: "exa", credential: a)],
+                context: context(52))
+        }
+        assertThrows(.invalidInput) {
+            try index.apply(
+                [.assign(organization: fixture.acme, target: target, appKey: "slack", credential: a)],
+                context: context(52))
+        }
+        // OP-PROJ-REMOVE-1, OP-ORG-REMOVE-1, OP-MEMBER-REMOVE-1.
+        let webToken = try fixture.token("exa", "w", at: [.project("web")])[0]
+        let mine = try fixture.token("exa", "mine", at: [.user("bob")])[0]
+        index = fixture.index
+        assertThrows(.invalidInput) { try index.apply([.removeProject(id: fixture.web)], context: context(60)) }
+        assertThrows(.invalidInput) { try index.apply([.removeOrganization(id: fixture.acme)], context: context(60)) }
+        assertThrows(.invalidInput) {
+            try index.apply([.removeMembership(user: fixture.bob, organization: fixture.acme)], context: context(60))
+        }
+        XCTAssertNoThrow(
+            try index.validate(
+                [.deleteCredential(id: webToken), .removeProject(id: fixture.web)], context: context(60)))
+        XCTAssertNoThrow(
+            try index.validate(
+                [.deleteCredential(id: mine), .removeMembership(user: fixture.bob, organization: fixture.acme)],
+                context: context(60)))
+        // OP-CRED-CREATE-1: owners must match the organization.
+        let base = NewCredential(
+            id: CredentialID(high: 7, low: 7), organization: fixture.acme, appKey: "exa", slug: "x", label: "X",
+            kind: .apiKey,
+            type: .apiToken, category: .custom, owner: .project(fixture.globexWeb), fields: fields(["token": "abc"]))
+        assertThrows(.invalidInput) { try index.apply([.createCredential(base)], context: context(61)) }
+        var userOwned = base
+        userOwned.owner = .user(fixture.erin)
+        assertThrows(.invalidInput) { try index.apply([.createCredential(userOwned)], context: context(61)) }
+        var orgOwned = base
+        orgOwned.owner = .organization(fixture.globex)
+        assertThrows(.invalidInput) { try index.apply([.createCredential(orgOwned)], context: context(61)) }
+        // OP-CRED-CREATE-2: slug unique per app and owner; fine at another owner.
+        var duplicate = base
+        duplicate.owner = .organization(fixture.acme)
+        duplicate.slug = "a"
+        assertThrows(.alreadyExists) { try index.apply([.createCredential(duplicate)], context: context(61)) }
+        duplicate.owner = .project(fixture.api)
+        XCTAssertNoThrow(try index.validate([.createCredential(duplicate)], context: context(61)))
+        // OP-CRED-VERSION-1: versions go up by one.
+        let skipped = CredentialFieldsChange(
+            id: a, reason: .update, version: 5, changedFields: ["token"], fields: fields(["token": "abc"]))
+        assertThrows(.invalidInput) { try index.apply([.setCredentialFields(skipped)], context: context(62)) }
+        let unnamed = CredentialFieldsChange(
+            id: a, reason: .update, version: 2, changedFields: [], fields: fields(["token": "abc"]))
+        assertThrows(.invalidInput) { try index.apply([.setCredentialFields(unnamed)], context: context(62)) }
+        // OP-TXN: bad actors are refused.
+        assertThrows(.invalidInput) {
+            try index.apply([], context: TransactionContext(sequence: 1, offset: 1, timeMilliseconds: 1, actor: "a\nb"))
+        }
+        XCTAssertEqual(index.checkInvariants(), [])
+    }
+
+    func testSelectors() throws {
+        var fixture = try Fixture()
+        let work = try fixture.token("linear", "work")[0]
+        let webWork = try fixture.token("linear", "work", at: [.project("web")])[0]
+        let slackWork = try fixture.token("slack", "work")[0]
+        let unique = try fixture.token("slack", "ops")[0]
+        _ = try fixture.token("exa", "work", in: "globex")
+        let index = fixture.index
+        XCTAssertEqual(try index.selectCredential(work.description, in: fixture.acme), work)
+        XCTAssertEqual(try index.selectCredential("ops", in: fixture.acme), unique)
+        XCTAssertEqual(try index.selectCredential("slack/work", in: fixture.acme), slackWork)
+        XCTAssertEqual(try index.selectCredential("project/work", in: fixture.acme), webWork)
+        let ambiguous = assertThrows(.ambiguous) { try index.selectCredential("work", in: fixture.acme) }
+        XCTAssertEqual(ambiguous?.candidates.count, 3)
+        XCTAssertTrue(ambiguous?.candidates.first?.hasPrefix("cred_") ?? false)
+        assertThrows(.ambiguous) { try index.selectCredential("org/work", in: fixture.acme) }
+        assertThrows(.ambiguous) { try index.selectCredential("linear/work", in: fixture.acme) }
+        assertThrows(.notFound) { try index.selectCredential("user/work", in: fixture.acme) }
+        assertThrows(.notFound) { try index.selectCredential("nothing", in: fixture.acme) }
+        assertThrows(.notFound) { try index.selectCredential(work.description, in: fixture.globex) }
+        assertThrows(.invalidInput) { try index.selectCredential("a/b/c", in: fixture.acme) }
+        XCTAssertEqual(try index.organizationID("acme"), fixture.acme)
+        XCTAssertEqual(try index.organizationID(fixture.acme.description), fixture.acme)
+        XCTAssertEqual(try index.projectID("web", in: fixture.globex), fixture.globexWeb)
+        assertThrows(.notFound) { try index.projectID(fixture.web.description, in: fixture.globex) }
+    }
+
+    func testIdentifiers() {
+        let random = SplitMix64(seed: 99)
+        for _ in 0..<200 {
+            let id = CredentialID.random { random.bytes($0) }
+            XCTAssertEqual(CredentialID(id.description), id)
+            XCTAssertEqual(CredentialID(bytes: id.bytes), id)
+            XCTAssertTrue(id.description.hasPrefix("cred_"))
+            XCTAssertEqual(id.description.count, 5 + 26)
+        }
+        let id = CredentialID(high: .max, low: .max)
+        XCTAssertEqual(id.description, "cred_7" + String(repeating: "z", count: 25))
+        XCTAssertNil(CredentialID("cred_8" + String(repeating: "z", count: 25)), "padding bits must be zero")
+        XCTAssertNil(CredentialID("cred_7" + String(repeating: "Z", count: 25)), "only the canonical spelling")
+        XCTAssertNil(CredentialID("prj_7" + String(repeating: "z", count: 25)), "the prefix names the kind")
+        XCTAssertNil(CredentialID("cred_7" + String(repeating: "z", count: 24)))
+        XCTAssertNil(CredentialID("cred_7" + String(repeating: "u", count: 25)), "u is not a digit")
+        XCTAssertEqual(OrganizationID(high: 0, low: 0).description, "org_" + String(repeating: "0", count: 26))
+        XCTAssertEqual(Base32.encode([0xFF, 0xFF, 0xFF, 0xFF, 0xFF]), "zzzzzzzz")
+        XCTAssertEqual(Base32.encode([0x00, 0x44, 0x32, 0x14, 0xC7]), "01234567")
+    }
+
+    func testNamesAreChecked() throws {
+        var fixture = try Fixture()
+        for slug in [
+            "", "Acme", "-x", "a b", "a/b", String(repeating: "a", count: 65),
+            "org_" + String(repeating: "0", count: 26),
+        ] {
+            assertThrows(.invalidInput) { try fixture.vault.planner.createOrganization(slug: slug, name: "N") }
+        }
+        assertThrows(.invalidInput) { try fixture.vault.planner.createOrganization(slug: "ok", name: " ") }
+        assertThrows(.alreadyExists) { try fixture.vault.planner.createOrganization(slug: "acme", name: "Again") }
+        XCTAssertNoThrow(try fixture.token("OPENAI_API_KEY", "main"))
+        assertThrows(.invalidInput) { try fixture.token("bad app", "main") }
+        let plan = try fixture.vault.planner.renameOrganization("acme", slug: "acme-inc")
+        try fixture.vault.commit(plan)
+        XCTAssertEqual(fixture.index.organization(id: fixture.acme)?.slug, "acme-inc")
+        XCTAssertNil(fixture.index.organization("acme"))
+        XCTAssertTrue(try fixture.vault.planner.renameOrganization("acme-inc", slug: "acme-inc").isEmpty)
+    }
+
+    func testQueriesAndStatistics() throws {
+        var fixture = try Fixture()
+        try fixture.token("exa", "main", at: [.organization, .project("web"), .user("bob")])
+        let draft = CredentialDraft(
+            appKey: "mail", slug: "out", label: "Mail", type: .smtp, category: .communication,
+            fields: fields(SchemaTests.valid[.smtp]!))
+        try fixture.vault.commit(fixture.vault.planner.createCredential(in: "acme", draft))
+        let index = fixture.index
+        XCTAssertEqual(index.credentials(matching: CredentialFilter(organization: fixture.acme)).count, 4)
+        XCTAssertEqual(
+            index.credentials(matching: CredentialFilter(organization: fixture.acme, appKey: "exa")).count, 3)
+        XCTAssertEqual(
+            index.credentials(matching: CredentialFilter(organization: fixture.acme, scope: .organization)).count, 2)
+        XCTAssertEqual(
+            index.credentials(matching: CredentialFilter(organization: fixture.acme, project: fixture.web)).count, 1)
+        XCTAssertEqual(
+            index.credentials(matching: CredentialFilter(organization: fixture.acme, user: fixture.bob)).count, 1)
+        XCTAssertEqual(
+            index.credentials(matching: CredentialFilter(organization: fixture.acme, appKey: "nope")).count, 0)
+        XCTAssertEqual(index.credentials(matching: CredentialFilter(organization: fixture.globex)).count, 0)
+        let mail = try XCTUnwrap(
+            index.credentials(matching: CredentialFilter(organization: fixture.acme, appKey: "mail")).first)
+        XCTAssertEqual(mail.fields.map(\.name), ["host", "port", "username", "password", "encryption"])
+        XCTAssertEqual(mail.fields.filter(\.isSecret).map(\.text), ["••••er2"])
+        XCTAssertEqual(mail.created.actor, "cli")
+        XCTAssertEqual(
+            index.history(of: mail.id).first?.changedFields, ["host", "port", "username", "password", "encryption"])
+        let statistics = index.statistics()
+        XCTAssertEqual(statistics.credentials, 4)
+        XCTAssertEqual(statistics.credentialsByType[.apiToken], 3)
+        XCTAssertEqual(statistics.credentialsByType[.smtp], 1)
+        XCTAssertEqual(statistics.credentialsByScope[.user], 1)
+        XCTAssertEqual(statistics.organizations, 2)
+        XCTAssertEqual(statistics.memberships, 5)
+        XCTAssertEqual(index.projects(in: fixture.acme).map(\.slug), ["api", "web"])
+        XCTAssertEqual(index.memberships(in: fixture.acme).map(\.role), [.owner, .builder, .admin, .builder])
+        XCTAssertEqual(index.memberships(of: fixture.erin).map(\.organization), [fixture.globex])
+        XCTAssertEqual(index.versionRetention, 10)
+    }
+
+    func testReplayGivesTheSameIndex() throws {
+        var fixture = try Fixture()
+        let ids = try fixture.token("exa", "main", at: [.organization, .project("web")], isDefault: true)
+        try fixture.vault.commit(
+            fixture.vault.planner.rotateCredential(
+                ids[0].description, in: "acme", fields: fields(["token": "rotated-value-1234"]),
+                reveal: fixture.vault.read))
+        try fixture.vault.commit(fixture.vault.planner.deleteCredential(ids[1].description, in: "acme"))
+        try fixture.token("exa", "again", at: [.project("web")])
+        XCTAssertEqual(Snapshot(try fixture.vault.replayed()), Snapshot(fixture.index))
+    }
+
+    /// Reports the per-instance memory of the index (see `CredentialRecord`'s layout
+    /// comment) and measures it on a populated index.
+    func testPerInstanceMemory() throws {
+        // CredentialRecord: id 16 + label 16 + display 16 + 11 handles × 4 + 6 one-byte
+        // fields = 98 bytes, stride 104. HistoryEntry: 3 × 8 + 3 × 4 + 2 + 3 = 41, stride 48.
+        let recordStride = MemoryLayout<CredentialRecord>.stride
+        let historyStride = MemoryLayout<HistoryEntry>.stride
+        print("CredentialRecord stride \(recordStride) bytes, HistoryEntry stride \(historyStride) bytes")
+        XCTAssertEqual(recordStride, 104)
+        XCTAssertEqual(historyStride, 48)
+        // Per instance, excluding strings: the record in the slot array, its id → slot entry
+        // (16 + 4), its candidate-group and slug-group head entries when it is alone in them
+        // (16 + 4, 8 + 4) and its creation history entry: 104 + 20 + 20 + 12 + 48 = 204 bytes,
+        // before the spare capacity of arrays and hash tables.
+        XCTAssertLessThan(recordStride + 20 + 20 + 12 + historyStride, 300)
+
+        let measured = try measureTablesPerInstance(count: 20_000)
+        print("measured index tables per credential instance (with spare capacity): \(measured) bytes")
+        XCTAssertLessThan(measured, 400, "per-instance index memory grew")
+    }
+
+    /// Builds an index of `count` instances, each alone in its candidate and slug group (the
+    /// worst case), and sums the allocated capacity of the per-credential tables: arrays at
+    /// `capacity × stride`, hash tables at `capacity / 0.75` buckets of key and value plus
+    /// one metadata bit each.
+    private func measureTablesPerInstance(count: Int) throws -> Int {
+        var index = VaultIndex()
+        let organization = OrganizationID(high: 1, low: 1)
+        try index.apply([.createOrganization(id: organization, slug: "acme", name: "Acme")], context: context(1))
+        let value = fields(["token": "sk-0123456789abcdef"])
+        var sequence: UInt64 = 2
+        for chunk in stride(from: 0, to: count, by: 1000) {
+            let operations = (chunk..<min(chunk + 1000, count)).map { number in
+                ModelOperation.createCredential(
+                    NewCredential(
+                        id: CredentialID(high: 9, low: UInt64(number)), organization: organization,
+                        appKey: "app\(number % 200)",
+                        slug: "s\(number / 200)", label: "L", kind: .apiKey, type: .apiToken, category: .custom,
+                        owner: .organization(organization), fields: value))
+            }
+            try index.apply(operations, context: context(sequence))
+            sequence += 1
+        }
+        let tables = index.tables
+        func table<Key, Value>(_ dictionary: [Key: Value]) -> Double {
+            Double(dictionary.capacity) / 0.75 * (Double(MemoryLayout<Key>.stride + MemoryLayout<Value>.stride) + 0.125)
+        }
+        func array<Element>(_ array: [Element]) -> Double {
+            Double(array.capacity * MemoryLayout<Element>.stride)
+        }
+        let total =
+            array(tables.credentials) + table(tables.credentialSlotByID) + table(tables.candidateHeads)
+            + table(tables.slugHeads) + array(tables.history)
+        return Int(total) / count
+    }
+}
