@@ -27,6 +27,7 @@ public final class CompactionTarget: @unchecked Sendable {
     /// The epochs of the old file not carried over: retired, their keys absent from this file.
     public let retiredEpochs: [UInt32]
     let chains = ChainTable()
+    let counters = LogCounters()
     private(set) var head: ChainHead
     private(set) var end: UInt64
     private var pending: [UInt8] = []
@@ -101,6 +102,7 @@ public final class CompactionTarget: @unchecked Sendable {
         head = ChainHead(sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: head.digest, frame: $0) })
         end += UInt64(frame.count)
         bytesByType[type, default: 0] += UInt64(frame.count)
+        counters.add(type: type, epoch: epoch, frameBytes: frame.count)
         pending += frame
         if pending.count >= Self.flushBytes { try flush() }
         return (sequence, offset)
@@ -219,7 +221,7 @@ extension VaultStore {
         return VaultStore(
             path: path, options: options, file: target.file, masterKey: target.masterKey, unlockKey: target.unlockKey,
             header: { var header = target.header; header.generation += 1; return header }(), copyIndex: 1, outcome: outcome,
-            chains: target.chains, recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false))
+            chains: target.chains, counters: target.counters, recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false))
     }
 
     /// Copies into `target` every record acknowledged on this store after `head` (which ends

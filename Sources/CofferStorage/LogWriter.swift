@@ -24,6 +24,8 @@ public struct AppendReceipt: Sendable {
     public let records: [(sequence: UInt64, offset: UInt64, epoch: UInt32)]
     /// The chain hash before each record, in the same order.
     let previousChains: [[UInt8]]
+    let types: [RecordType]
+    let frameBytes: [Int]
     /// The chain head after the last record of this append.
     public let head: ChainHead
 }
@@ -59,15 +61,17 @@ final class LogWriter: @unchecked Sendable {
     private let keyRecordKey: SecureBytes
     private let durability: Durability
     private let chains: ChainTable
+    private let counters: LogCounters
     private let lock = Lock()
     private var state: State
 
     init(
         file: any StorageFile, vaultID: [UInt8], keyRecordKey: SecureBytes, durability: Durability,
-        chains: ChainTable, end: UInt64, head: ChainHead, epoch: UInt32, epochKey: SecureBytes
+        chains: ChainTable, counters: LogCounters, end: UInt64, head: ChainHead, epoch: UInt32, epochKey: SecureBytes
     ) {
         self.file = file
         self.chains = chains
+        self.counters = counters
         self.vaultID = vaultID
         self.keyRecordKey = keyRecordKey
         self.durability = durability
@@ -129,7 +133,12 @@ final class LogWriter: @unchecked Sendable {
             state.epoch = position.epoch
             state.epochKey = position.key
             for (request, receipt) in zip(batch, receipts) {
-                if case .success(let done) = receipt { done.previousChains.forEach(chains.append) }
+                if case .success(let done) = receipt {
+                    done.previousChains.forEach(chains.append)
+                    for (index, record) in done.records.enumerated() {
+                        counters.add(type: done.types[index], epoch: record.epoch, frameBytes: done.frameBytes[index])
+                    }
+                }
                 state.results[request.ticket] = receipt
             }
         case .failure(let error):
@@ -165,6 +174,8 @@ final class LogWriter: @unchecked Sendable {
             var frames: [UInt8] = []
             var placed: [(sequence: UInt64, offset: UInt64, epoch: UInt32)] = []
             var previousChains: [[UInt8]] = []
+            var types: [RecordType] = []
+            var frameSizes: [Int] = []
             var failure: CofferError?
             for record in request.records {
                 let sequence = local.head.sequence + 1
@@ -200,6 +211,8 @@ final class LogWriter: @unchecked Sendable {
                     sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: local.head.digest, frame: $0) })
                 local.end += UInt64(frame.count)
                 frames += frame
+                frameSizes.append(frame.count)
+                if case .transaction = record { types.append(.transaction) } else { types.append(.keyEpoch) }
             }
             if let failure {
                 receipts.append(.failure(failure))
@@ -207,7 +220,8 @@ final class LogWriter: @unchecked Sendable {
             }
             position = local
             bytes += frames
-            receipts.append(.success(AppendReceipt(records: placed, previousChains: previousChains, head: local.head)))
+            receipts.append(.success(AppendReceipt(
+                records: placed, previousChains: previousChains, types: types, frameBytes: frameSizes, head: local.head)))
         }
         if bytes.isEmpty { return .success(receipts) }
         if case .failure(let error) = file.write(bytes, at: start) {

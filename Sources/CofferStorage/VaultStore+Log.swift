@@ -14,6 +14,12 @@ extension VaultStore {
     /// The end of the log after the last acknowledged record.
     public var logEnd: UInt64 { writer?.end ?? readOnlyEnd }
 
+    /// Records and bytes of the log by type, and transactions by epoch.
+    public var logCounts: LogCounts { counters.snapshot }
+
+    /// The epochs whose keys are in the file, in order, with their creation times.
+    public var keyEpochs: [(epoch: UInt32, createdMilliseconds: UInt64)] { headerLock.withLock { epochs } }
+
     /// Whether this store was opened without the writer lock.
     public var isReadOnly: Bool { writer == nil }
 

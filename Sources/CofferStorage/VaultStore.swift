@@ -72,12 +72,14 @@ public final class VaultStore: @unchecked Sendable {
     var epochSequences: [UInt32: UInt64]
     var closed = false
     let chains: ChainTable
+    let counters: LogCounters
     let readOnlyEnd: UInt64
     let readOnlyHead: ChainHead
 
     init(
         path: String, options: Options, file: any StorageFile, masterKey: SecureBytes, unlockKey: SecureBytes,
-        header: FileHeader, copyIndex: Int, outcome: ScanOutcome, chains: ChainTable, recovery: Recovery
+        header: FileHeader, copyIndex: Int, outcome: ScanOutcome, chains: ChainTable, counters: LogCounters,
+        recovery: Recovery
     ) {
         self.path = path
         self.options = options
@@ -90,6 +92,7 @@ public final class VaultStore: @unchecked Sendable {
         self.epochs = outcome.epochs
         self.epochSequences = outcome.epochSequences
         self.chains = chains
+        self.counters = counters
         self.recovery = recovery
         self.readOnlyEnd = outcome.validEnd
         self.readOnlyHead = outcome.head
@@ -99,7 +102,7 @@ public final class VaultStore: @unchecked Sendable {
             let epoch = outcome.epochs.last!.epoch
             writer = LogWriter(
                 file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
-                durability: options.durability, chains: chains, end: outcome.validEnd, head: outcome.head, epoch: epoch,
+                durability: options.durability, chains: chains, counters: counters, end: outcome.validEnd, head: outcome.head, epoch: epoch,
                 epochKey: outcome.dataKeys[epoch]!)
         }
     }
@@ -126,8 +129,26 @@ public final class VaultStore: @unchecked Sendable {
         case .failure(let error): throw error.cofferError("Creating the vault file")
         case .success(let opened): file = opened
         }
-        guard case .success(true) = file.tryLockExclusive() else {
-            throw CofferError(.locked, "Another process opened the new vault file first.")
+        do throws(CofferError) {
+            return try initialize(path: path, file: file, secret: secret, cost: cost, options: options)
+        } catch {
+            // The file is ours and nothing in it was acknowledged: leave no half-made vault
+            // behind to make a retry fail with `.alreadyExists`.
+            file.close()
+            _ = storage.remove(path)
+            throw error
+        }
+    }
+
+    /// Writes a new vault into `file`, which `create` just made.
+    private static func initialize(
+        path: String, file: any StorageFile, secret: Keyslot.Secret, cost: Argon2id.Cost, options: Options
+    ) throws(CofferError) -> VaultStore {
+        let storage = options.storage
+        switch file.tryLockExclusive() {
+        case .failure(let error): throw error.cofferError("Locking the new vault file")
+        case .success(false): throw CofferError(.locked, "Another process opened the new vault file first.")
+        case .success(true): break
         }
         let now = WallClock.nowMilliseconds()
         let masterKey = SecureBytes(randomCount: 32)
@@ -163,6 +184,7 @@ public final class VaultStore: @unchecked Sendable {
         return VaultStore(
             path: path, options: options, file: file, masterKey: masterKey, unlockKey: unlockKey, header: header, copyIndex: 1,
             outcome: outcome, chains: { let table = ChainTable(); table.append(position.previousChain); return table }(),
+            counters: { let counters = LogCounters(); counters.add(type: .keyEpoch, epoch: 1, frameBytes: frame.count); return counters }(),
             recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false))
     }
 
@@ -196,6 +218,7 @@ public final class VaultStore: @unchecked Sendable {
         }
         let header = unlocked.header
         let chains = ChainTable()
+        let counters = LogCounters()
         var scanner = LogScanner(
             file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
             fileSize: fileSize)
@@ -203,6 +226,7 @@ public final class VaultStore: @unchecked Sendable {
         let outcome: ScanOutcome
         switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
             chains.append(record.previousChain)
+            counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
             try visit(record)
         }) {
         case .failure(let error): throw error
@@ -252,10 +276,16 @@ public final class VaultStore: @unchecked Sendable {
                     .corrupted, "The log has no key epoch; the vault's creation never completed.",
                     offset: FormatConstants.logStartOffset, sequence: 1)
             }
+            // F-RECOVER-SYNC: what this open read may have been written by a writer that died
+            // before its sync. Make it durable before anything built on it is served or
+            // appended to, so the log never goes backwards after a later power loss.
+            if !truncated, case .failure(let error) = file.sync() {
+                throw error.cofferError("Syncing the recovered log")
+            }
         }
         return VaultStore(
             path: path, options: options, file: file, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey, header: header2,
-            copyIndex: copyIndex, outcome: outcome, chains: chains,
+            copyIndex: copyIndex, outcome: outcome, chains: chains, counters: counters,
             recovery: Recovery(
                 tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired,
                 removedTemporaryFiles: removed))

@@ -35,8 +35,8 @@ final class CrashSimulationTests: XCTestCase {
         let total = totals.withLock { $0 }
         print("crash states tried: \(total.states)")
         print(
-            "random crash suite: \(runs.count) runs, \(total.salvages) logs salvaged, "
-                + "\(total.concurrentSteps) concurrent-append steps of which \(total.concurrentStepsSharingSyncs) shared syncs")
+            "random crash suite: \(runs.count) runs; \(total.tally.summary); \(total.concurrentSteps) "
+                + "concurrent-append steps, of which \(total.concurrentStepsSharingSyncs) shared syncs")
         XCTAssertGreaterThanOrEqual(total.states, settings.onlyRun == nil ? settings.crashStates : 1)
         if settings.onlyRun == nil && total.concurrentSteps >= 50 {
             XCTAssertGreaterThan(total.concurrentStepsSharingSyncs, 0, "no concurrent appends ever shared a sync")
@@ -46,15 +46,17 @@ final class CrashSimulationTests: XCTestCase {
 
     func testCrashAfterEverySyncWriteAndRenameOfSmallRuns() {
         let settings = SimulationSettings.fromEnvironment()
-        // Every call of these kinds, in every mode. The storage layer renames nothing today;
+        // Every call of every kind but reads, in every mode. The storage layer renames nothing today;
         // the loop covers renames as soon as something (compaction) uses them.
-        let kinds: [SimulatedDisk.Operation] = [.sync, .rename, .write, .syncDirectory, .truncate]
+        let kinds: [SimulatedDisk.Operation] = [.sync, .rename, .write, .syncDirectory, .truncate, .open, .lock]
         var jobs: [(workload: Workload, name: String, point: CrashPoint, mode: CrashMode)] = []
         for (name, workload) in Self.smallWorkloads() {
             let failures = FailureLog()
             let dryRun = Self.crashAndCheck(
                 workload, at: .afterSteps(workload.steps.count), in: .loseAllUnsynced, seed: 0,
-                label: RunLabel(test: "CrashSimulationTests", baseSeed: settings.baseSeed, run: -1, point: name),
+                label: RunLabel(
+                    test: "CrashSimulationTests/testCrashAfterEverySyncWriteAndRenameOfSmallRuns",
+                    baseSeed: settings.baseSeed, run: 0, point: "\(name), whole run", isReplayable: false),
                 failures: failures)
             failures.report()
             for kind in kinds {
@@ -82,8 +84,53 @@ final class CrashSimulationTests: XCTestCase {
         }
         let total = totals.withLock { $0 }
         print("crash states tried: \(total.states)")
-        print("every-call crash suite: \(jobs.count) cut points over \(Self.smallWorkloads().count) small runs, \(total.salvages) logs salvaged")
+        print("every-call crash suite: \(jobs.count) cut points over 3 small runs; \(total.tally.summary)")
         failures.report()
+    }
+
+    // MARK: - The check itself
+
+    /// The check notices what it exists to catch: a vault that lost an acknowledged append
+    /// (here rolled back to an older durable copy) and still opens with a removed secret.
+    func testTheCheckNoticesALostAppendAndARemovedSecretThatStillOpens() {
+        var generator = SeededGenerator(seed: 1)
+        var payloads = PayloadMaker()
+        let keyFile = TestSecret.make(.keyFile, number: 1, using: &generator)
+        let passphrase = TestSecret.make(.passphrase, number: 2, using: &generator)
+        let disk = SimulatedDisk()
+        let runner = WorkloadRunner(disk: disk, path: Self.path)
+        XCTAssertTrue(runner.create(with: keyFile))
+        XCTAssertTrue(runner.run([.append([payloads.make(using: &generator)]), .addKeyslot(passphrase)]))
+        let older = disk.contents(of: Self.path)!
+        XCTAssertTrue(runner.run([.append([payloads.make(using: &generator)]), .removeKeyslot(id: 2)]))
+        runner.closeStore()
+        disk.write(path: Self.path, bytes: older, durable: true)
+
+        var check = CrashCheck(disk: disk, path: Self.path, history: runner.history, seed: 2, crashesDuringRecovery: false)
+        check.verify(afterCrashIn: .loseAllUnsynced)
+        XCTAssertTrue(check.problems.contains { $0.contains("payload #1 (") && $0.contains("is lost") }, "\(check.problems)")
+        XCTAssertTrue(
+            check.problems.contains { $0.contains("passphrase #2, removed by an acknowledged change, still opens") },
+            "\(check.problems)")
+    }
+
+    /// And a record that no request under way wrote: here one appended behind the model's back.
+    func testTheCheckNoticesARecordNobodyWasWriting() {
+        var generator = SeededGenerator(seed: 3)
+        var payloads = PayloadMaker()
+        let disk = SimulatedDisk()
+        let runner = WorkloadRunner(disk: disk, path: Self.path)
+        XCTAssertTrue(runner.create(with: TestSecret.make(.keyFile, number: 1, using: &generator)))
+        XCTAssertTrue(runner.run([.append([payloads.make(using: &generator)])]))
+        XCTAssertNoThrow(try runner.store!.append([payloads.make(using: &generator).secureBytes]))
+        var crashGenerator = SeededGenerator(seed: 4)
+        disk.crash(mode: .loseAllUnsynced, using: &crashGenerator)
+
+        var check = CrashCheck(disk: disk, path: Self.path, history: runner.history, seed: 5, crashesDuringRecovery: false)
+        check.verify(afterCrashIn: .loseAllUnsynced)
+        XCTAssertTrue(check.problems.contains { $0.contains("sequence 3 holds a transaction of") }, "\(check.problems)")
+        XCTAssertTrue(
+            check.problems.contains { $0.contains("every unsynced byte was lost, yet 3 records survive") }, "\(check.problems)")
     }
 
     // MARK: - Runs
@@ -106,7 +153,7 @@ final class CrashSimulationTests: XCTestCase {
     /// What a batch of crash states added up to.
     struct Totals {
         var states = 0
-        var salvages = 0
+        var tally = CrashCheck.Tally()
         var concurrentSteps = 0
         var concurrentStepsSharingSyncs = 0
         /// Call counts of the run before its crash.
@@ -114,7 +161,7 @@ final class CrashSimulationTests: XCTestCase {
 
         static func += (total: inout Totals, part: Totals) {
             total.states += part.states
-            total.salvages += part.salvages
+            total.tally += part.tally
             total.concurrentSteps += part.concurrentSteps
             total.concurrentStepsSharingSyncs += part.concurrentStepsSharingSyncs
         }
@@ -136,14 +183,19 @@ final class CrashSimulationTests: XCTestCase {
         for state in 0..<statesPerRun {
             let mode = CrashMode.allCases[(run + state) % CrashMode.allCases.count]
             let point: CrashPoint
-            let kinds = SimulatedDisk.Operation.allCases.filter { counts[$0, default: 0] > 0 }
-            if state == 0 || kinds.isEmpty {
-                point = .afterSteps(workload.steps.count)
-            } else if Int.random(in: 0..<4, using: &generator) == 0 {
-                point = .afterSteps(Int.random(in: 0...workload.steps.count, using: &generator))
+            // Cuts after a write leave unsynced bytes for the modes to tear, so they get the
+            // most runs; every other kind of call the workload made gets some.
+            let others = SimulatedDisk.Operation.allCases.filter {
+                ![.write, .sync].contains($0) && counts[$0, default: 0] > 0
+            }
+            let roll = Int.random(in: 0..<100, using: &generator)
+            let kind: SimulatedDisk.Operation? =
+                roll < 45 ? .write : roll < 70 ? .sync : roll < 88 ? others.randomElement(using: &generator) : nil
+            if state > 0, let kind, let count = counts[kind], count > 0 {
+                point = .afterCall(kind, Int.random(in: 0..<count, using: &generator))
             } else {
-                let kind = kinds.randomElement(using: &generator)!
-                point = .afterCall(kind, Int.random(in: 0..<counts[kind]!, using: &generator))
+                let steps = state == 0 ? workload.steps.count : Int.random(in: 0...workload.steps.count, using: &generator)
+                point = .afterSteps(steps)
             }
             let result = crashAndCheck(
                 workload, at: point, in: mode, seed: generator.next(), label: label, failures: failures)
@@ -188,7 +240,7 @@ final class CrashSimulationTests: XCTestCase {
         check.verify(afterCrashIn: mode)
         for problem in check.problems { failures.record(label, problem) }
         result.states = check.statesChecked
-        result.salvages = check.salvages
+        result.tally = check.tally
         return result
     }
 
@@ -206,7 +258,9 @@ final class CrashSimulationTests: XCTestCase {
         let large = payloads.make(count: 5000, using: &generator)
         let log = Workload(
             initialSecret: keyFile,
-            steps: [.append(make(1)), .append(make(3)), .rotateDataKey, .append([large]), .reopen(keyFile), .append(make(2))])
+            steps: [
+                .append(make(1)), .append(make(3)), .rotateDataKey, .append([large]), .reopen(keyFile), .append(make(2)),
+            ])
         let keyslots = Workload(
             initialSecret: keyFile,
             steps: [
@@ -216,8 +270,10 @@ final class CrashSimulationTests: XCTestCase {
         let concurrent = Workload(
             initialSecret: keyFile,
             steps: [
-                .concurrentAppends([[make(1), make(2)], [make(3)], [make(1), make(1)]]), .rotateDataKey,
-                .concurrentAppends([[make(2)], [make(1)]]),
+                .concurrentAppends([
+                    [.append(make(1)), .append(make(2))], [.append(make(3))], [.append(make(1)), .rotateDataKey],
+                ]),
+                .rotateDataKey, .concurrentAppends([[.append(make(2))], [.append(make(1))]]),
             ])
         return [("small log run", log), ("small keyslot run", keyslots), ("small concurrent run", concurrent)]
     }
