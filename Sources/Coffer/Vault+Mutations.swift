@@ -17,12 +17,21 @@ extension Vault {
     /// - Parameter actor: who is making the change, as history will show it.
     /// - Throws: the planner's errors (`.invalidInput`, `.notFound`, `.alreadyExists`,
     ///   `.ambiguous`, `.permissionDenied`), `.io` or `.writerStopped` from the log, `.closed`.
+    @discardableResult
     public func mutate<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> Value {
         guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
         }
+        let value = try mutateLocked(actor: actor, plan)
+        compactIfDue()
+        return value
+    }
+
+    private func mutateLocked<Value: Sendable>(
+        actor: String, _ plan: (Planner) throws -> Plan<Value>
+    ) throws(CofferError) -> Value {
         writerLock.lock()
         defer { writerLock.unlock() }
         // Under the writer lock the store does not change (a compaction switches under it too).

@@ -28,15 +28,18 @@ public final class Vault: Sendable {
         public var readOnly: Bool
         /// Refuse to open unless the log contains this head (detects truncation and rollback).
         public var expectedHead: ChainHead?
+        /// Compact by itself when the file is large and mostly dead; off unless set.
+        public var automaticCompaction: AutomaticCompaction?
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
-            readOnly: Bool = false, expectedHead: ChainHead? = nil
+            readOnly: Bool = false, expectedHead: ChainHead? = nil, automaticCompaction: AutomaticCompaction? = nil
         ) {
             self.storage = storage
             self.durability = durability
             self.readOnly = readOnly
             self.expectedHead = expectedHead
+            self.automaticCompaction = automaticCompaction
         }
 
         var storeOptions: VaultStore.Options {
@@ -56,13 +59,18 @@ public final class Vault: Sendable {
     }
 
     let state: ReadWriteLocked<State>
+    let options: Options
+    /// The log size at the last automatic-compaction check.
+    let lastPolicyCheck = Locked<UInt64>(0)
     /// Serializes mutations (plan, validate, write, apply) and the switch of a compaction.
     let writerLock = Lock()
     /// One compaction at a time.
     let compactionLock = Lock()
 
-    private init(store: VaultStore, index: VaultIndex) {
+    private init(store: VaultStore, index: VaultIndex, options: Options) {
         self.state = ReadWriteLocked(State(store: store, index: index))
+        self.options = options
+        lastPolicyCheck.withLock { $0 = store.logEnd }
     }
 
     /// The store in force.
@@ -77,7 +85,7 @@ public final class Vault: Sendable {
         path: String, unlock: Unlock, cost: Argon2id.Cost = .moderate, options: Options = Options()
     ) throws(CofferError) -> Vault {
         let store = try VaultStore.create(path: path, secret: unlock, cost: cost, options: options.storeOptions)
-        return Vault(store: store, index: VaultIndex())
+        return Vault(store: store, index: VaultIndex(), options: options)
     }
 
     /// Opens a vault: unlocks it, authenticates every record and rebuilds the index from them.
@@ -89,7 +97,7 @@ public final class Vault: Sendable {
         let store = try VaultStore.open(path: path, secret: unlock, options: options.storeOptions) { record throws(CofferError) in
             try Replay.apply(record, sequence: record.sequence, offset: record.offset, to: &index)
         }
-        return Vault(store: store, index: index)
+        return Vault(store: store, index: index, options: options)
     }
 
     /// The chain head after the last acknowledged transaction: keep it to detect rollback.

@@ -199,6 +199,10 @@ extension IndexMutation {
             }
             set(\.memberships, key, nil)
 
+        case .restoreOrganization, .restoreProject, .restoreUser, .restoreCredential, .restoreCredentialHistory,
+            .restoreVersion, .restoreAssignment, .restoreAPIKey:
+            try applyRestoreOperation(operation, location: location)
+
         default:
             try applyCredentialOperation(operation, location: location, time: time, actor: actor)
         }

@@ -54,6 +54,11 @@ extension IndexMutation {
                     .invalidInput,
                     "The credential \(id) has \(assignments) assignments. Remove them before deleting it.")
             }
+            let entries = tables.historyEntries(of: record)
+            set(\.liveHistoryCount, tables.liveHistoryCount - entries.count)
+            set(
+                \.retainedVersionCount,
+                tables.retainedVersionCount - entries.count { $0.kind.makesVersion && $0.isRetained })
             unlink(slot, from: \.candidateHeads, key: record.candidateKey, next: \.nextInGroup)
             unlink(slot, from: \.slugHeads, key: record.slugKey, next: \.nextWithSlug)
             set(\.credentialSlotByID, id, nil)
@@ -99,34 +104,9 @@ extension IndexMutation {
             }
 
         case .assign(let organizationID, let target, let appKey, let credential):
-            // OP-ASSIGN-SET-1
-            let organization = try tables.requireOrganization(organizationID)
-            try Names.checkSlug(target.slug, what: "target slug")
-            try Names.checkConsumer(target.consumer)
-            try Names.checkAppKey(appKey)
-            let slot = try tables.requireCredential(credential)
-            let record = tables.credential(slot)
-            guard record.organization == organization else {
-                throw CofferError(.invalidInput, "The credential \(credential) belongs to another organization.")
-            }
-            guard tables.string(record.app) == appKey else {
-                throw CofferError(
-                    .invalidInput,
-                    "The credential \(credential) is for `\(tables.string(record.app))`, not `\(appKey)`.")
-            }
-            guard record.state == .active else {
-                throw CofferError(.invalidInput, "The credential \(credential) is revoked and cannot be assigned.")
-            }
-            let key = AssignmentKey(
-                organization: organization, targetSlug: intern(target.slug), consumer: intern(target.consumer),
-                app: intern(appKey), kind: target.kind)
-            guard tables.assignments[key] == nil else {
-                throw exists("An assignment of `\(appKey)` for \(target)")
-            }
-            set(\.assignments, key, slot)
-            var keys = tables.assignmentsByCredential[slot] ?? []
-            keys.insert(key)
-            set(\.assignmentsByCredential, slot, keys)
+            try insertAssignment(
+                organization: organizationID, target: target, appKey: appKey, credential: credential,
+                allowsRevoked: false)
 
         case .unassign(let organizationID, let target, let appKey):
             // OP-ASSIGN-REMOVE-1
@@ -186,6 +166,40 @@ extension IndexMutation {
         }
     }
 
+    /// OP-ASSIGN-SET-1, and OP-RESTORE-ASSIGN-1 when `allowsRevoked`.
+    mutating func insertAssignment(
+        organization organizationID: OrganizationID, target: AssignmentTarget, appKey: String,
+        credential: CredentialID, allowsRevoked: Bool
+    ) throws(CofferError) {
+        let organization = try tables.requireOrganization(organizationID)
+        try Names.checkSlug(target.slug, what: "target slug")
+        try Names.checkConsumer(target.consumer)
+        try Names.checkAppKey(appKey)
+        let slot = try tables.requireCredential(credential)
+        let record = tables.credential(slot)
+        guard record.organization == organization else {
+            throw CofferError(.invalidInput, "The credential \(credential) belongs to another organization.")
+        }
+        guard tables.string(record.app) == appKey else {
+            throw CofferError(
+                .invalidInput,
+                "The credential \(credential) is for `\(tables.string(record.app))`, not `\(appKey)`.")
+        }
+        guard record.state == .active || allowsRevoked else {
+            throw CofferError(.invalidInput, "The credential \(credential) is revoked and cannot be assigned.")
+        }
+        let key = AssignmentKey(
+            organization: organization, targetSlug: intern(target.slug), consumer: intern(target.consumer),
+            app: intern(appKey), kind: target.kind)
+        guard tables.assignments[key] == nil else {
+            throw exists("An assignment of `\(appKey)` for \(target)")
+        }
+        set(\.assignments, key, slot)
+        var keys = tables.assignmentsByCredential[slot] ?? []
+        keys.insert(key)
+        set(\.assignmentsByCredential, slot, keys)
+    }
+
     private mutating func createCredential(_ new: NewCredential, location: RecordLocation, time: UInt64, actor: Handle)
         throws(CofferError)
     {
@@ -223,6 +237,14 @@ extension IndexMutation {
             version: 1, createdEntry: entry, lastEntry: entry, rotatedEntry: noHandle, currentVersionEntry: entry,
             kind: new.kind, type: new.type, category: new.category, scope: new.owner.scope, state: .active,
             isDefault: false)
+        insert(record, key: key, slugKey: slugKey)
+        countHistory(added: 1, retained: 1)
+    }
+
+    /// Puts a new credential record in a free slot and links it into its lookup groups, at
+    /// their heads: groups list their instances newest first.
+    @discardableResult
+    mutating func insert(_ record: CredentialRecord, key: CandidateKey, slugKey: SlugKey) -> Handle {
         let slot: Handle
         if tables.freeSlots.isEmpty {
             precondition(tables.credentials.count < Int(noHandle), "credential slots exhausted")
@@ -234,8 +256,15 @@ extension IndexMutation {
         }
         set(\.candidateHeads, key, slot)
         set(\.slugHeads, slugKey, slot)
-        set(\.credentialSlotByID, new.id, slot)
+        set(\.credentialSlotByID, record.id, slot)
         set(\.liveCredentialCount, tables.liveCredentialCount + 1)
+        return slot
+    }
+
+    /// Keeps the counts behind ``VaultIndex/compactionEstimate`` current.
+    mutating func countHistory(added: Int, retained: Int) {
+        if added != 0 { set(\.liveHistoryCount, tables.liveHistoryCount + added) }
+        if retained != 0 { set(\.retainedVersionCount, tables.retainedVersionCount + retained) }
     }
 
     private mutating func setFields(
@@ -291,6 +320,7 @@ extension IndexMutation {
             $0.currentVersionEntry = entry
             if kind == .rotated { $0.rotatedEntry = entry }
         }
+        countHistory(added: 1, retained: 1)
         pruneVersions(slot)
     }
 
@@ -308,6 +338,7 @@ extension IndexMutation {
                 version: record.version, actor: actor, operationIndex: location.operationIndex, kind: kind,
                 changedMask: 0,
                 isRetained: false))
+        countHistory(added: 1, retained: 0)
         return entry
     }
 
@@ -326,6 +357,7 @@ extension IndexMutation {
                 } else {
                     guard entry.isRetained else { break }
                     modifyHistory(cursor) { $0.isRetained = false }
+                    countHistory(added: 0, retained: -1)
                 }
             }
             cursor = entry.previous

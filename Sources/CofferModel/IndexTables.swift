@@ -189,6 +189,14 @@ struct IndexTables: Sendable {
     /// Entries of a deleted credential are no longer reachable but stay until the index is
     /// rebuilt from a log compacted without them.
     var history: [HistoryEntry] = []
+    /// History entries of live credentials, and how many of them are retained versions. Apply
+    /// keeps both current so that ``VaultIndex/compactionEstimate`` costs O(1); `verify`
+    /// recounts them (INV-LOOKUP).
+    var liveHistoryCount = 0
+    var retainedVersionCount = 0
+    /// The newest transaction time applied: compacted transactions carry it, so the compacted
+    /// log reads as the state as of that time.
+    var newestTransactionTime: UInt64 = 0
 
     var apiKeys: [APIKeyID: APIKeyRecord] = [:]
     var apiKeyByTag: [UInt64: APIKeyID] = [:]

@@ -54,6 +54,23 @@ public enum OperationCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case revokeAPIKey = 0x0702
     /// ``ModelOperation/deleteAPIKey(id:)``
     case deleteAPIKey = 0x0703
+    // Restore operations take low bytes from 0x80 in their entity's group (§9.15).
+    /// ``ModelOperation/restoreOrganization(id:slug:name:created:)``
+    case restoreOrganization = 0x0180
+    /// ``ModelOperation/restoreProject(id:organization:slug:name:created:)``
+    case restoreProject = 0x0280
+    /// ``ModelOperation/restoreUser(id:handle:displayName:created:)``
+    case restoreUser = 0x0380
+    /// ``ModelOperation/restoreCredential(_:)``
+    case restoreCredential = 0x0580
+    /// ``ModelOperation/restoreCredentialHistory(id:changes:)``
+    case restoreCredentialHistory = 0x0581
+    /// ``ModelOperation/restoreVersion(id:version:fields:)``
+    case restoreVersion = 0x0582
+    /// ``ModelOperation/restoreAssignment(organization:target:appKey:credential:)``
+    case restoreAssignment = 0x0680
+    /// ``ModelOperation/restoreAPIKey(_:)``
+    case restoreAPIKey = 0x0780
 
     /// The code in hex, e.g. `0x0501`.
     public var description: String {
@@ -91,6 +108,14 @@ extension ModelOperation {
         case .createAPIKey: .createAPIKey
         case .revokeAPIKey: .revokeAPIKey
         case .deleteAPIKey: .deleteAPIKey
+        case .restoreOrganization: .restoreOrganization
+        case .restoreProject: .restoreProject
+        case .restoreUser: .restoreUser
+        case .restoreCredential: .restoreCredential
+        case .restoreCredentialHistory: .restoreCredentialHistory
+        case .restoreVersion: .restoreVersion
+        case .restoreAssignment: .restoreAssignment
+        case .restoreAPIKey: .restoreAPIKey
         }
     }
 
@@ -101,6 +126,19 @@ extension ModelOperation {
     /// first, which checks every length; planner output always fits.
     public func encode() -> Operation {
         var body = OperationBodyWriter()
+        writeBody(into: &body)
+        return Operation(code: code.rawValue, body: body.finish())
+    }
+
+    /// The number of bytes of the body ``encode()`` would write, counted without writing
+    /// them (no secret is copied). Compaction sizes its transactions with it.
+    public var encodedBodyByteCount: Int {
+        var counter = OperationBodyCounter()
+        writeBody(into: &counter)
+        return counter.count
+    }
+
+    private func writeBody(into body: inout some OperationBodySink) {
         switch self {
         case .setVersionRetention(let count):
             body.write(count)
@@ -175,12 +213,15 @@ extension ModelOperation {
             body.writeString(new.preview)
         case .revokeAPIKey(let id), .deleteAPIKey(let id):
             body.write(id)
+        case .restoreOrganization, .restoreProject, .restoreUser, .restoreCredential, .restoreCredentialHistory,
+            .restoreVersion, .restoreAssignment, .restoreAPIKey:
+            writeRestoreBody(into: &body)
         }
-        return Operation(code: code.rawValue, body: body.finish())
     }
 
-    private static func writeAssignmentKey(
-        _ body: inout OperationBodyWriter, _ organization: OrganizationID, _ target: AssignmentTarget, _ appKey: String
+    static func writeAssignmentKey(
+        _ body: inout some OperationBodySink, _ organization: OrganizationID, _ target: AssignmentTarget,
+        _ appKey: String
     ) {
         body.write(organization)
         body.write(target.kind)
@@ -215,7 +256,9 @@ extension ModelOperation {
     /// Decodes the field values of a version from the operation that stored it, for reveal.
     ///
     /// The engine reads the record at a version's ``CredentialVersion/location``, decrypts
-    /// it, and passes the operation at that position here.
+    /// it, and passes the operation at that position here. A version's values are in a
+    /// create credential or set credential fields operation, or after a compaction in a
+    /// restore credential (its current version) or restore version operation.
     /// - Returns: the credential, version and field values; `.invalidInput` when the
     ///   operation does not store a credential version.
     public static func decodeCredentialFields(from operation: Operation) -> Result<StoredCredentialFields, CofferError>
@@ -226,6 +269,11 @@ extension ModelOperation {
         case .success(.setCredentialFields(let change)):
             return .success(
                 StoredCredentialFields(credential: change.id, version: change.version, fields: change.fields))
+        case .success(.restoreCredential(let restored)):
+            return .success(
+                StoredCredentialFields(credential: restored.id, version: restored.version, fields: restored.fields))
+        case .success(.restoreVersion(let id, let version, let fields)):
+            return .success(StoredCredentialFields(credential: id, version: version, fields: fields))
         case .success(let other):
             return .failure(CofferError(.invalidInput, "Operation \(other.code) does not store credential fields."))
         case .failure(let error):
@@ -343,10 +391,13 @@ extension ModelOperation {
             return .revokeAPIKey(id: try body.readID("the id"))
         case .deleteAPIKey:
             return .deleteAPIKey(id: try body.readID("the id"))
+        case .restoreOrganization, .restoreProject, .restoreUser, .restoreCredential, .restoreCredentialHistory,
+            .restoreVersion, .restoreAssignment, .restoreAPIKey:
+            return try decodeRestoreBody(code, &body)
         }
     }
 
-    private static func readAssignmentKey(
+    static func readAssignmentKey(
         _ body: inout OperationBodyReader
     ) throws(CofferError) -> (OrganizationID, AssignmentTarget, String) {
         let organization: OrganizationID = try body.readID("the organization")

@@ -67,6 +67,30 @@ public enum ModelOperation: Sendable, Equatable, CustomStringConvertible {
     /// Deletes a platform API key record (used when its organization is removed).
     case deleteAPIKey(id: APIKeyID)
 
+    // Restore operations: written only by compaction (FORMAT.md §9.15). Each recreates an
+    // entity with the stamps and state the index had, which the operations above, stamped
+    // with their transaction's time and actor, cannot express.
+
+    /// Recreates an organization with its original creation stamp.
+    case restoreOrganization(id: OrganizationID, slug: String, name: String, created: ChangeStamp)
+    /// Recreates a project with its original creation stamp.
+    case restoreProject(id: ProjectID, organization: OrganizationID, slug: String, name: String, created: ChangeStamp)
+    /// Recreates a user with its original creation stamp.
+    case restoreUser(id: UserID, handle: String, displayName: String, created: ChangeStamp)
+    /// Recreates a credential: its metadata and state, the newest part of its history, and
+    /// the values of its current version.
+    case restoreCredential(RestoredCredential)
+    /// Puts older changes in front of a restored credential's history.
+    case restoreCredentialHistory(id: CredentialID, changes: [RestoredChange])
+    /// Makes an older version of a restored credential readable again, with its values.
+    case restoreVersion(id: CredentialID, version: UInt32, fields: FieldValues)
+    /// Recreates an assignment; unlike ``assign(organization:target:appKey:credential:)`` its
+    /// credential may be revoked, since revoking keeps assignments.
+    case restoreAssignment(
+        organization: OrganizationID, target: AssignmentTarget, appKey: String, credential: CredentialID)
+    /// Recreates a platform API key, active or revoked, with its stamps.
+    case restoreAPIKey(RestoredAPIKey)
+
     /// The case and its identifiers and names; field values never print.
     public var description: String {
         switch self {
@@ -99,6 +123,18 @@ public enum ModelOperation: Sendable, Equatable, CustomStringConvertible {
         case .createAPIKey(let new): "createAPIKey(\(new.id), \(new.organization), by \(new.creator), \(new.preview))"
         case .revokeAPIKey(let id): "revokeAPIKey(\(id))"
         case .deleteAPIKey(let id): "deleteAPIKey(\(id))"
+        case .restoreOrganization(let id, let slug, _, _): "restoreOrganization(\(id), \(slug))"
+        case .restoreProject(let id, let organization, let slug, _, _):
+            "restoreProject(\(id), \(organization), \(slug))"
+        case .restoreUser(let id, let handle, _, _): "restoreUser(\(id), \(handle))"
+        case .restoreCredential(let restored):
+            "restoreCredential(\(restored.id), \(restored.appKey)/\(restored.slug), \(restored.owner), \(restored.type), \(restored.state), version \(restored.version), \(restored.changes.count) changes, \(restored.fields))"
+        case .restoreCredentialHistory(let id, let changes): "restoreCredentialHistory(\(id), \(changes.count) changes)"
+        case .restoreVersion(let id, let version, let fields): "restoreVersion(\(id), version \(version), \(fields))"
+        case .restoreAssignment(let organization, let target, let appKey, let credential):
+            "restoreAssignment(\(organization), \(target), \(appKey) → \(credential))"
+        case .restoreAPIKey(let restored):
+            "restoreAPIKey(\(restored.id), \(restored.organization), by \(restored.creator), \(restored.preview), \(restored.revoked == nil ? "active" : "revoked"))"
         }
     }
 }

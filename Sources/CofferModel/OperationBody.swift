@@ -1,10 +1,56 @@
 import CofferCrypto
 import CofferFormat
 
+/// Where an operation body goes: into protected memory (``OperationBodyWriter``) or nowhere,
+/// only counted (``OperationBodyCounter``). Both run the same encoding code, so a counted size
+/// is the size of the bytes by construction.
+protocol OperationBodySink {
+    mutating func write<Integer: FixedWidthInteger>(_ value: Integer)
+    mutating func write<Kind>(_ identifier: Identifier<Kind>)
+    mutating func writeRaw(_ bytes: [UInt8])
+    /// OPS-ENC-STRING: `u16 length || UTF-8`. The caller has checked the length (validate first).
+    mutating func writeString(_ string: String)
+    /// OPS-ENC-FIELDS: `u8 count || count × (string name || blob value)`, names in strictly
+    /// increasing UTF-8 byte order.
+    mutating func write(_ fields: FieldValues)
+}
+
+extension OperationBodySink {
+    mutating func write<Word: ModelWord>(_ word: Word) { write(word.rawValue) }
+}
+
+/// Counts the bytes of an operation body without writing them: the size of a compacted
+/// transaction is known before any secret is copied.
+struct OperationBodyCounter: OperationBodySink {
+    private(set) var count = 0
+
+    mutating func write<Integer: FixedWidthInteger>(_ value: Integer) { count += MemoryLayout<Integer>.size }
+
+    mutating func write<Kind>(_ identifier: Identifier<Kind>) { count += Identifier<Kind>.byteCount }
+
+    mutating func writeRaw(_ bytes: [UInt8]) { count += bytes.count }
+
+    mutating func writeString(_ string: String) {
+        let length = string.utf8.count
+        precondition(length <= Int(UInt16.max), "string longer than 65535 bytes")
+        count += 2 + length
+    }
+
+    mutating func write(_ fields: FieldValues) {
+        precondition(fields.count <= Int(UInt8.max), "too many fields to encode")
+        count += 1
+        for (name, value) in fields.values {
+            writeString(name)
+            precondition(value.count <= Int(UInt32.max), "field value too long to encode")
+            count += 4 + value.count
+        }
+    }
+}
+
 /// Builds an operation body straight into protected memory. Non-secret parts (lengths,
 /// identifiers, names) go through a ``ByteWriter``; secret values are referenced, not copied,
 /// until the one final copy into the body's ``SecureBytes``.
-struct OperationBodyWriter {
+struct OperationBodyWriter: OperationBodySink {
     private enum Piece {
         case plain([UInt8])
         case secret(SecureBytes)
@@ -17,15 +63,10 @@ struct OperationBodyWriter {
 
     mutating func write<Kind>(_ identifier: Identifier<Kind>) { plain.write(identifier.bytes) }
 
-    mutating func write<Word: ModelWord>(_ word: Word) { plain.write(word.rawValue) }
-
     mutating func writeRaw(_ bytes: [UInt8]) { plain.write(bytes) }
 
-    /// OPS-ENC-STRING: `u16 length || UTF-8`. The caller has checked the length (validate first).
     mutating func writeString(_ string: String) { plain.writeString(string) }
 
-    /// OPS-ENC-FIELDS: `u8 count || count × (string name || blob value)`, names in strictly
-    /// increasing UTF-8 byte order.
     mutating func write(_ fields: FieldValues) {
         precondition(fields.count <= Int(UInt8.max), "too many fields to encode")
         write(UInt8(fields.count))
@@ -91,6 +132,9 @@ struct OperationBodyReader: ~Copyable {
         self.reader = ByteReader(bytes)
         self.code = code
     }
+
+    /// Bytes not read yet.
+    var remaining: Int { reader.remaining }
 
     func malformed(_ what: String) -> CofferError {
         CofferError(.invalidInput, "The \(code) operation body is malformed: \(what).")

@@ -66,8 +66,13 @@ extension VaultIndex {
         if grouped != live.count || slugged != live.count {
             problems.append("INV-LOOKUP: candidate or slug groups do not hold exactly the live credentials.")
         }
+        var historyCount = 0
+        var retainedCount = 0
         for slot in live {
             let record = tables.credential(slot)
+            let entries = tables.historyEntries(of: record)
+            historyCount += entries.count
+            retainedCount += entries.count { $0.kind.makesVersion && $0.isRetained }
             if tables.credentialSlotByID[record.id] != slot {
                 problems.append("INV-LOOKUP: \(record.id) is not found by its id.")
             }
@@ -95,11 +100,19 @@ extension VaultIndex {
             if !current.isRetained || current.version != record.version {
                 problems.append("INV-VERSION: \(record.id)'s current version is not readable.")
             }
-            let retained = tables.historyEntries(of: record).filter { $0.kind.makesVersion && $0.isRetained }.count
-            if retained > Int(tables.versionRetention) {
+            let retained = entries.filter { $0.kind.makesVersion && $0.isRetained }
+            if retained.count > Int(tables.versionRetention) {
                 problems.append(
-                    "INV-VERSION: \(record.id) keeps \(retained) versions, more than \(tables.versionRetention).")
+                    "INV-VERSION: \(record.id) keeps \(retained.count) versions, more than \(tables.versionRetention).")
             }
+            // Retained versions are the newest ones: no let-go version is newer than a kept one.
+            let versions = entries.filter(\.kind.makesVersion)
+            if versions.prefix(retained.count).contains(where: { !$0.isRetained }) {
+                problems.append("INV-VERSION: \(record.id) keeps an older version but not a newer one.")
+            }
+        }
+        if historyCount != tables.liveHistoryCount || retainedCount != tables.retainedVersionCount {
+            problems.append("INV-LOOKUP: the history or retained-version count disagrees with the histories.")
         }
     }
 

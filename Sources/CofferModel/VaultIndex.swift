@@ -64,6 +64,9 @@ public struct VaultIndex: Sendable {
         swap(&mutation.tables, &tables)
         do throws(CofferError) {
             let actor = mutation.intern(context.actor)
+            if context.timeMilliseconds > mutation.tables.newestTransactionTime {
+                mutation.set(\.newestTransactionTime, context.timeMilliseconds)
+            }
             for (index, operation) in operations.enumerated() {
                 try mutation.apply(
                     operation, location: context.location(ofOperation: index), time: context.timeMilliseconds,

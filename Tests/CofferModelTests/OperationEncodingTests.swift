@@ -64,6 +64,69 @@ final class OperationEncodingTests: XCTestCase {
                     preview: "ck_live_••••abcd")),
             .revokeAPIKey(id: apiKey),
             .deleteAPIKey(id: apiKey),
+        ] + restoreSamples
+    }
+
+    /// One restore operation of every kind, with every optional part present somewhere.
+    static var restoreSamples: [ModelOperation] {
+        let organization: OrganizationID = id(1)
+        let project: ProjectID = id(2)
+        let user: UserID = id(3)
+        let credential: CredentialID = id(4)
+        let apiKey: APIKeyID = id(5)
+        let stamp = ChangeStamp(timeMilliseconds: 1_700_000_000_123, actor: "alice")
+        let empty = ChangeStamp(timeMilliseconds: 0, actor: "")
+        let smtp = fields([
+            "host": "smtp.example.com", "port": "587", "username": "u", "password": "p4ss-w0rd!",
+            "encryption": "starttls",
+        ])
+        return [
+            .restoreOrganization(id: organization, slug: "acme", name: "Acme Ünïcode", created: stamp),
+            .restoreProject(id: project, organization: organization, slug: "web", name: "Web", created: stamp),
+            .restoreUser(id: user, handle: "alice", displayName: "Alice", created: empty),
+            .restoreCredential(
+                RestoredCredential(
+                    id: credential, organization: organization, appKey: "smtp-out", slug: "work", label: "Mail",
+                    kind: .apiKey, type: .smtp, category: .communication, owner: .project(project), state: .revoked,
+                    isDefault: false,
+                    changes: [
+                        RestoredChange(kind: .rotated, version: 3, changedFieldMask: 0b01000, stamp: stamp),
+                        RestoredChange(kind: .relabeled, version: 3, changedFieldMask: 0, stamp: empty),
+                        RestoredChange(kind: .revoked, version: 3, changedFieldMask: 0, stamp: stamp),
+                    ], fields: smtp)),
+            .restoreCredential(
+                RestoredCredential(
+                    id: id(6), organization: organization, appKey: "exa", slug: "mine", label: "Exa",
+                    kind: .keystroke, type: .apiToken, category: .llmProvider, owner: .user(user), state: .active,
+                    isDefault: true,
+                    changes: [RestoredChange(kind: .created, version: 1, changedFieldMask: 1, stamp: stamp)],
+                    fields: fields(["token": "t"]))),
+            .restoreCredentialHistory(
+                id: credential,
+                changes: [
+                    RestoredChange(kind: .created, version: 1, changedFieldMask: 0b10111, stamp: stamp),
+                    RestoredChange(kind: .defaultSet, version: 1, changedFieldMask: 0, stamp: stamp),
+                    RestoredChange(kind: .defaultCleared, version: 1, changedFieldMask: 0, stamp: stamp),
+                    RestoredChange(kind: .fieldsUpdated, version: 2, changedFieldMask: 0b11000, stamp: empty),
+                ]),
+            .restoreVersion(
+                id: credential, version: 2,
+                fields: fields([
+                    "host": "smtp.example.com", "port": "587", "username": "u", "password": "n3w",
+                    "encryption": "tls",
+                ])),
+            .restoreAssignment(
+                organization: organization,
+                target: AssignmentTarget(kind: .workflow, slug: "triage", consumer: "step-1"),
+                appKey: "smtp-out", credential: credential),
+            .restoreAPIKey(
+                RestoredAPIKey(
+                    id: apiKey, organization: organization, creator: user, name: "CI", hash: Array(0..<32),
+                    preview: "ck_live_••••abcd", created: stamp, revoked: nil)),
+            .restoreAPIKey(
+                RestoredAPIKey(
+                    id: id(7), organization: organization, creator: id(8), name: "Old", hash: Array(32..<64),
+                    preview: "ck_live_••••wxyz", created: empty, revoked: stamp)),
         ]
     }
 
@@ -79,6 +142,21 @@ final class OperationEncodingTests: XCTestCase {
             XCTAssertEqual(decoded, operation, "\(operation)")
             // One encoding per operation: re-encoding gives the same bytes.
             XCTAssertEqual(decoded.encode().body, encoded.body, "\(operation)")
+            // The counted size is the size of the bytes.
+            XCTAssertEqual(operation.encodedBodyByteCount, encoded.body.count, "\(operation)")
+        }
+        let change = RestoredChange(
+            kind: .rotated, version: 9, changedFieldMask: 1, stamp: ChangeStamp(timeMilliseconds: 1, actor: "ab"))
+        XCTAssertEqual(change.encodedByteCount, 16 + 2)
+        XCTAssertEqual(RestoredChange.encodedBytesMin, 16)
+    }
+
+    /// Restore codes sit at 0x80 and above in their entity's group, and only there.
+    func testRestoreCodes() {
+        let restore = Set(Self.restoreSamples.map(\.code))
+        XCTAssertEqual(restore.count, 8)
+        for code in OperationCode.allCases {
+            XCTAssertEqual(code.rawValue & 0xFF >= 0x80, restore.contains(code), "\(code)")
         }
     }
 
@@ -101,6 +179,40 @@ final class OperationEncodingTests: XCTestCase {
         XCTAssertEqual(
             ModelOperation.setVersionRetention(count: 10).encode().body.withUnsafeBytes { Hex.encode(Array($0)) },
             "0a00")
+    }
+
+    /// Freezes the restore encodings of the example in docs/format-operations.md §9.15.
+    func testRestoreEncodingIsStable() {
+        let organization = OrganizationID(high: 3, low: 4)
+        let stamp = ChangeStamp(timeMilliseconds: 0x0000_018B_CFE5_6800, actor: "alice")
+        let operation = ModelOperation.restoreCredential(
+            RestoredCredential(
+                id: CredentialID(high: 1, low: 2), organization: organization, appKey: "exa", slug: "work",
+                label: "Exa", kind: .apiKey, type: .apiToken, category: .llmProvider,
+                owner: .organization(organization),
+                state: .active, isDefault: true,
+                changes: [
+                    RestoredChange(kind: .rotated, version: 2, changedFieldMask: 1, stamp: stamp),
+                    RestoredChange(kind: .defaultSet, version: 2, changedFieldMask: 0, stamp: stamp),
+                ], fields: fields(["token": "abc"])))
+        XCTAssertEqual(operation.code.rawValue, 0x0580)
+        let stampHex = "0068e5cf8b010000" + "0500" + "616c696365"
+        XCTAssertEqual(
+            operation.encode().body.withUnsafeBytes { Hex.encode(Array($0)) },
+            "0000000000000001" + "0000000000000002" + "0000000000000003" + "0000000000000004"
+                + "0300" + "657861" + "0400" + "776f726b" + "0300" + "457861"
+                + "01" + "01" + "01" + "01" + "0000000000000003" + "0000000000000004"
+                + "01" + "01" + "02000000"
+                + "03" + "01" + "02000000" + stampHex
+                + "05" + "00" + "02000000" + stampHex
+                + "01" + "0500" + "746f6b656e" + "03000000" + "616263")
+        let organizationBody = ModelOperation.restoreOrganization(
+            id: organization, slug: "acme", name: "Acme", created: stamp
+        ).encode().body.withUnsafeBytes { Hex.encode(Array($0)) }
+        XCTAssertEqual(
+            organizationBody,
+            "0000000000000003" + "0000000000000004" + "0400" + "61636d65" + "0400" + "41636d65" + "0068e5cf8b010000"
+                + "0500" + "616c696365")
     }
 
     func testEveryTruncationIsAnError() {
@@ -187,6 +299,49 @@ final class OperationEncodingTests: XCTestCase {
         XCTAssertEqual(stored.version, 2)
         XCTAssertEqual(stored.fields["password"].map(plaintext), "n3w")
         XCTAssertEqual(ModelOperation.decodeCredentialFields(from: samples[0].encode()).failureCode, .invalidInput)
+        // After a compaction, values are in restore credential (the current version: that of
+        // its latest change) and restore version operations.
+        let restores = Self.restoreSamples
+        let current = try ModelOperation.decodeCredentialFields(from: restores[3].encode()).get()
+        XCTAssertEqual(current.version, 3)
+        XCTAssertEqual(current.fields["password"].map(plaintext), "p4ss-w0rd!")
+        let older = try ModelOperation.decodeCredentialFields(from: restores[6].encode()).get()
+        XCTAssertEqual(older.version, 2)
+        XCTAssertEqual(older.fields["password"].map(plaintext), "n3w")
+        XCTAssertEqual(
+            ModelOperation.decodeCredentialFields(from: restores[5].encode()).failureCode, .invalidInput)
+    }
+
+    func testRestoreBodiesRejectNonCanonicalBytes() throws {
+        let restores = Self.restoreSamples
+        func bytes(_ operation: ModelOperation) -> [UInt8] { operation.encode().body.withUnsafeBytes { Array($0) } }
+        func decodes(_ code: OperationCode, _ body: [UInt8]) -> Result<ModelOperation, CofferError> {
+            ModelOperation.decode(Operation(code: code.rawValue, bytes: body))
+        }
+        // The default flag is 0 or 1.
+        var credential = bytes(restores[4])
+        let flag = 16 + 16 + 5 + 6 + 5 + 4 + 16 + 1
+        XCTAssertEqual(credential[flag], 1)
+        credential[flag] = 2
+        XCTAssertEqual(decodes(.restoreCredential, credential).failureCode, .invalidInput)
+        // A change list is never empty, and a hostile count is refused before allocating.
+        let history = bytes(restores[5])
+        var empty = Array(history[0..<16]) + [0, 0, 0, 0]
+        XCTAssertEqual(decodes(.restoreCredentialHistory, empty).failureCode, .invalidInput)
+        empty = Array(history[0..<16]) + [0xFF, 0xFF, 0xFF, 0xFF] + Array(history[20...])
+        XCTAssertEqual(decodes(.restoreCredentialHistory, empty).failureCode, .invalidInput)
+        // An unknown change kind.
+        var kind = history
+        kind[20] = 9
+        XCTAssertEqual(decodes(.restoreCredentialHistory, kind).failureCode, .invalidInput)
+        // An active key has no revocation stamp, a revoked one has one.
+        let active = bytes(restores[8])
+        XCTAssertEqual(active.last, CredentialState.active.rawValue)
+        XCTAssertEqual(
+            decodes(.restoreAPIKey, Array(active.dropLast()) + [CredentialState.revoked.rawValue]).failureCode,
+            .invalidInput)
+        XCTAssertEqual(decodes(.restoreAPIKey, active + [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).failureCode, .invalidInput)
+        XCTAssertEqual(decodes(.restoreAPIKey, Array(active.dropLast()) + [3]).failureCode, .invalidInput)
     }
 }
 

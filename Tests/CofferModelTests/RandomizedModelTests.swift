@@ -32,13 +32,19 @@ final class RandomizedModelTests: XCTestCase {
         var tag: String { "seed \(seed) step \(step) \(action)" }
     }
 
-    func run(seed: UInt64, steps: Int) throws {
+    /// A run with two organizations and four users, ready for random actions.
+    static func start(seed: UInt64) throws -> Run {
         var run = Run(seed: seed, random: SplitMix64(seed: seed ^ 0x5EED), vault: TestVault(seed: seed))
         for slug in ["o1", "o2"] { try createOrganization(&run, slug) }
         for handle in ["u1", "u2", "u3", "u4"] { try createUser(&run, handle) }
+        return run
+    }
+
+    func run(seed: UInt64, steps: Int) throws {
+        var run = try Self.start(seed: seed)
         for step in 0..<steps {
             run.step = step
-            try randomAction(&run)
+            try Self.randomAction(&run)
             try compare(run)
             if step % 100 == 99 { sweepResolutions(run) }
         }
@@ -58,7 +64,7 @@ final class RandomizedModelTests: XCTestCase {
     // MARK: - Actions
 
     /// Runs `body` on the real side; returns the error code it failed with, if any.
-    func attempt(_ run: inout Run, _ body: (inout TestVault) throws -> Void) -> CofferError.Code? {
+    static func attempt(_ run: inout Run, _ body: (inout TestVault) throws -> Void) -> CofferError.Code? {
         do {
             try body(&run.vault)
             return nil
@@ -70,12 +76,12 @@ final class RandomizedModelTests: XCTestCase {
         }
     }
 
-    func expect(_ run: Run, _ actual: CofferError.Code?, _ expected: CofferError.Code?) -> Bool {
+    static func expect(_ run: Run, _ actual: CofferError.Code?, _ expected: CofferError.Code?) -> Bool {
         XCTAssertEqual(actual, expected, run.tag)
         return actual == nil && expected == nil
     }
 
-    func createOrganization(_ run: inout Run, _ slug: String) throws {
+    static func createOrganization(_ run: inout Run, _ slug: String) throws {
         run.action = "createOrganization \(slug)"
         var id: OrganizationID?
         let code = attempt(&run) {
@@ -85,7 +91,7 @@ final class RandomizedModelTests: XCTestCase {
         if expect(run, code, expected), let id { run.model.organizations.append((id, slug)) }
     }
 
-    func createUser(_ run: inout Run, _ handle: String) throws {
+    static func createUser(_ run: inout Run, _ handle: String) throws {
         run.action = "createUser \(handle)"
         var id: UserID?
         let code = attempt(&run) { id = try $0.commit($0.planner.createUser(handle: handle, displayName: handle)) }
@@ -93,7 +99,7 @@ final class RandomizedModelTests: XCTestCase {
         if expect(run, code, expected), let id { run.model.users.append((id, handle)) }
     }
 
-    func randomAction(_ run: inout Run) throws {
+    static func randomAction(_ run: inout Run) throws {
         let random = run.random
         guard let organization = run.model.organizations.isEmpty ? nil : random.pick(run.model.organizations) else {
             return try createOrganization(&run, random.pick(["o1", "o2", "o3"]))
@@ -278,7 +284,7 @@ final class RandomizedModelTests: XCTestCase {
         }
     }
 
-    func createCredential(_ run: inout Run, in org: OrganizationID) throws {
+    static func createCredential(_ run: inout Run, in org: OrganizationID) throws {
         let random = run.random
         let app = random.pick(Self.apps)
         let slug = random.pick(Self.slugs)

@@ -1,0 +1,160 @@
+import CofferCrypto
+import CofferFormat
+import CofferModel
+import CofferStorage
+
+/// What a compaction does beyond reclaiming space.
+public struct CompactionOptions: Sendable {
+    /// Re-encrypt: seal every record under a new epoch with a new data key and retire every
+    /// older epoch (its key is not in the new file). Without it, records are rewritten under
+    /// the newest epoch and the older epochs keep their keys in the file.
+    public var reencrypt: Bool
+    /// Master-key rotation: the new file's key records, header MAC and API-key hashes are
+    /// under a new master key, wrapped under the same unlock key, so every passphrase and key
+    /// file keeps working. Implies `reencrypt`, since every data key must be resealed anyway.
+    public var newMasterKey: Bool
+
+    public init(reencrypt: Bool = false, newMasterKey: Bool = false) {
+        self.reencrypt = reencrypt || newMasterKey
+        self.newMasterKey = newMasterKey
+    }
+}
+
+/// What a compaction did.
+public struct CompactionReport: Sendable {
+    public var bytesBefore: UInt64
+    public var bytesAfter: UInt64
+    public var recordsBefore: UInt64
+    public var recordsAfter: UInt64
+    /// Transactions committed by other threads while the compaction ran, carried over.
+    public var transactionsCaughtUp: Int
+    /// Epochs whose keys are not in the new file.
+    public var retiredEpochs: [UInt32]
+    /// The epoch new records are sealed under.
+    public var currentEpoch: UInt32
+    /// The new file's chain head: a compaction starts a new chain, so a kept head must be
+    /// replaced by this one.
+    public var head: ChainHead
+}
+
+/// When a vault compacts by itself (off unless ``Vault/Options/automaticCompaction`` is set).
+///
+/// After a mutation, once the log is at least `fileBytesAtLeast` and has grown by a quarter
+/// since the last check, the vault measures its dead share (``Vault/statistics()``, a read of
+/// the live data) and compacts when it is at least `deadShareAtLeast`. The mutation that
+/// triggers it returns after the compaction, so its latency includes it.
+public struct AutomaticCompaction: Sendable {
+    public var deadShareAtLeast: Double
+    public var fileBytesAtLeast: UInt64
+    public var options: CompactionOptions
+
+    public init(deadShareAtLeast: Double = 0.5, fileBytesAtLeast: UInt64 = 64 << 20, options: CompactionOptions = CompactionOptions()) {
+        self.deadShareAtLeast = deadShareAtLeast
+        self.fileBytesAtLeast = fileBytesAtLeast
+        self.options = options
+    }
+}
+
+extension Vault {
+    /// Runs the automatic-compaction policy after a mutation; see ``AutomaticCompaction``.
+    /// Its errors are not the mutation's: the mutation is already durable, so they are dropped
+    /// and the next check tries again.
+    func compactIfDue() {
+        guard let policy = options.automaticCompaction else { return }
+        let end = store.logEnd
+        let due = lastPolicyCheck.withLock { last -> Bool in
+            guard end >= policy.fileBytesAtLeast, end >= last + last / 4 else { return false }
+            last = end
+            return true
+        }
+        guard due, let statistics = try? statistics(), statistics.deadShare >= policy.deadShareAtLeast else { return }
+        _ = try? compact(policy.options)
+        lastPolicyCheck.withLock { $0 = store.logEnd }
+    }
+
+    /// Compaction (F-COMPACT): rewrites the live state into a new file — the latest version
+    /// of every live credential and the retained history versions, no deleted objects, no
+    /// superseded versions — in large records, so the next open decrypts only live data. The
+    /// file is written beside the vault, synced, renamed over it and the directory synced: a
+    /// crash at any point leaves exactly one complete vault, old or new.
+    ///
+    /// Readers are never blocked; writers are blocked only for the final catch-up and the
+    /// switch; transactions committed while it runs are carried into the new file. Memory
+    /// stays within a small multiple of the index: the live state is streamed.
+    ///
+    /// ```swift
+    /// let report = try vault.compact(CompactionOptions(reencrypt: true))
+    /// print(report.retiredEpochs, report.head)
+    /// ```
+    ///
+    /// - Throws: `.invalidInput` read-only; `.io`, `.corrupted` (a record of the old file does
+    ///   not authenticate). On an error before the switch the vault carries on unchanged.
+    public func compact(_ options: CompactionOptions = CompactionOptions()) throws(CofferError) -> CompactionReport {
+        guard !isReadOnly else {
+            throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to compact it.")
+        }
+        compactionLock.lock()
+        defer { compactionLock.unlock() }
+
+        // 1. A consistent snapshot: the index as of a head, and the new file begun.
+        writerLock.lock()
+        let (oldStore, snapshot) = state.read { ($0.store, $0.index) }
+        var copiedHead = oldStore.head
+        var copiedEnd = oldStore.logEnd
+        let bytesBefore = copiedEnd
+        let recordsBefore = copiedHead.sequence
+        let target: CompactionTarget
+        do {
+            target = try oldStore.beginCompaction(reencrypt: options.reencrypt, newMasterKey: options.newMasterKey)
+        } catch {
+            writerLock.unlock()
+            throw error
+        }
+        writerLock.unlock()
+
+        do throws(CofferError) {
+            // 2. Stream the live state into the new file, building its index alongside.
+            var rebuilt = VaultIndex()
+            try snapshot.compactionTransactions(reader: { location throws(CofferError) in
+                try Self.readOperation(at: location, in: oldStore)
+            }) { transaction throws(CofferError) in
+                guard
+                    let payload = TransactionPayload(
+                        timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
+                        operations: transaction.operations.map { $0.encode() }
+                    ).encode()
+                else { throw CofferError(.invalidInput, "A compacted transaction is too large.") }
+                let placed = try target.appendTransaction(payload)
+                try rebuilt.apply(
+                    transaction.operations,
+                    context: TransactionContext(
+                        sequence: placed.sequence, offset: placed.offset, timeMilliseconds: transaction.timeMilliseconds,
+                        actor: transaction.actor))
+            }
+
+            // 3. Carry what writers committed meanwhile: first without blocking them, then
+            // under the writer lock for the last few and the switch.
+            var caughtUp = 0
+            func catchUp() throws(CofferError) {
+                (copiedHead, copiedEnd) = try oldStore.copyAcknowledged(after: copiedHead, endingAt: copiedEnd, into: target) {
+                    record, sequence, offset throws(CofferError) in
+                    try Replay.apply(record, sequence: sequence, offset: offset, to: &rebuilt)
+                    caughtUp += 1
+                }
+            }
+            try catchUp()
+            writerLock.lock()
+            defer { writerLock.unlock() }
+            try catchUp()
+            let newStore = try oldStore.completeCompaction(target)
+            state.write { $0 = State(store: newStore, index: rebuilt) }
+            return CompactionReport(
+                bytesBefore: bytesBefore, bytesAfter: newStore.logEnd, recordsBefore: recordsBefore,
+                recordsAfter: newStore.head.sequence, transactionsCaughtUp: caughtUp, retiredEpochs: target.retiredEpochs,
+                currentEpoch: newStore.currentEpoch, head: newStore.head)
+        } catch {
+            if !target.isCompleted { target.abandon() }
+            throw error
+        }
+    }
+}

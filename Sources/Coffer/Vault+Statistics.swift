@@ -1,0 +1,91 @@
+import CofferCrypto
+import CofferFormat
+import CofferModel
+import CofferStorage
+
+/// The state of one key epoch.
+public enum EpochState: String, Sendable {
+    /// New records are sealed under it.
+    case current
+    /// Its key is in the file; records sealed under it are readable.
+    case active
+    /// A re-encrypting compaction removed its key from the file; no record is under it.
+    case retired
+}
+
+/// Facts about a vault's file and keys, never a secret (`coffer inspect`).
+public struct StorageStatistics: Sendable {
+    public struct Epoch: Sendable {
+        public var id: UInt32
+        public var state: EpochState
+        /// Records of the file holding a retained credential version sealed under this epoch.
+        public var liveRecords: Int
+        /// Transaction records of the file sealed under this epoch.
+        public var records: Int
+    }
+
+    public var fileBytes: UInt64
+    /// Bytes of the log (the file less its two header copies).
+    public var logBytes: UInt64
+    /// What a compaction would write now for the log: the live state, sealed and padded.
+    public var liveBytes: UInt64
+    public var deadBytes: UInt64 { logBytes > liveBytes ? logBytes - liveBytes : 0 }
+    /// Dead bytes as a share of the log, 0 to 1.
+    public var deadShare: Double { logBytes == 0 ? 0 : Double(deadBytes) / Double(logBytes) }
+    public var recordsByType: [RecordType: UInt64]
+    public var bytesByType: [RecordType: UInt64]
+    public var epochs: [Epoch]
+    public var keyslots: [Keyslot]
+    public var head: ChainHead
+}
+
+extension Vault {
+    /// Measures the vault: sizes, live and dead bytes, records by type, epochs with their
+    /// live records and states, keyslots, head. Live bytes come from a dry run of compaction
+    /// (every retained version is read and authenticated, nothing is written), so this costs
+    /// about as much as reading the live data once.
+    public func statistics() throws(CofferError) -> StorageStatistics {
+        let (store, snapshot) = state.read { ($0.store, $0.index) }
+        // Taken first, together: writers that commit during the dry run are not counted.
+        let head = store.head
+        let counts = store.logCounts
+        let fileBytes = store.logEnd
+        let carriedEpochs = store.keyEpochs.count
+        var liveBytes: UInt64 = 0
+        var liveRecordEpochs: [UInt64: UInt32] = [:]
+        try snapshot.compactionTransactions(reader: { location throws(CofferError) in
+            let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
+            liveRecordEpochs[location.sequence] = record.epoch
+            return try Self.readOperation(at: location, in: store)
+        }) { transaction throws(CofferError) in
+            guard let payload = TransactionPayload(
+                timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
+                operations: transaction.operations.map { $0.encode() }
+            ).encode(), let padded = Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + payload.count)
+            else { return }
+            liveBytes += UInt64(FormatConstants.frameHeaderBytes + FormatConstants.sealOverheadBytes + padded)
+        }
+        // A compaction also writes one key-epoch record per epoch it carries.
+        let keyRecordBytes = FormatConstants.frameHeaderBytes + FormatConstants.sealOverheadBytes
+            + Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + KeyEpochPayload.encodedBytes)!
+        liveBytes += UInt64(carriedEpochs * keyRecordBytes)
+        let carried = store.keyEpochs.map(\.epoch)
+        let current = store.currentEpoch
+        // Epochs below the first one the file carries were retired by a re-encrypting
+        // compaction (F-COMPACT): their numbers are known, their keys are gone.
+        let retired: [UInt32] = carried.first.map { first in first > 1 ? Array(1..<first) : [] } ?? []
+        var liveByEpoch: [UInt32: Int] = [:]
+        for epoch in liveRecordEpochs.values { liveByEpoch[epoch, default: 0] += 1 }
+        let epochs =
+            retired.map { StorageStatistics.Epoch(id: $0, state: .retired, liveRecords: 0, records: 0) }
+            + carried.map { epoch in
+                StorageStatistics.Epoch(
+                    id: epoch, state: epoch == current ? .current : .active, liveRecords: liveByEpoch[epoch, default: 0],
+                    records: Int(counts.transactionsByEpoch[epoch, default: 0]))
+            }
+        return StorageStatistics(
+            fileBytes: fileBytes, logBytes: fileBytes - FormatConstants.logStartOffset, liveBytes: liveBytes,
+            recordsByType: counts.recordsByType, bytesByType: counts.bytesByType, epochs: epochs, keyslots: store.keyslots,
+            head: head)
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Coffer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `coffer` executable: parses the arguments, runs the command and maps every outcome
+/// to an exit status (docs/cli.md, "Exit codes").
+public enum CofferTool {
+    /// The version `coffer --version` prints.
+    public static let version = "coffer 0.1.0 (vault format 1)"
+
+    /// Runs `coffer` with the process's arguments and exits with the command's status.
+    public static func main() -> Never {
+        let status = run(Array(CommandLine.arguments.dropFirst()), in: .standard())
+        exit(status.rawValue)
+    }
+
+    /// Runs `coffer` with `arguments` (without the program name) in `context` and returns
+    /// the exit status. Output goes to the context's sinks; nothing else is touched.
+    public static func run(_ arguments: [String], in context: CommandContext) -> ExitStatus {
+        let command: ParsableCommand
+        do {
+            command = try Coffer.parseAsRoot(arguments)
+        } catch {
+            return reportParseError(error, arguments: arguments, in: context)
+        }
+        guard let runnable = command as? any CofferCommand else {
+            // A command group without its subcommand: argument-parser prints the group's help.
+            do {
+                var group = command
+                try group.run()
+                return .success
+            } catch {
+                return reportParseError(error, arguments: arguments, in: context)
+            }
+        }
+        return execute(runnable, in: context)
+    }
+
+    /// Runs a parsed command and reports its failure, if any.
+    static func execute(_ command: any CofferCommand, in context: CommandContext) -> ExitStatus {
+        do {
+            try command.execute(in: context)
+            return .success
+        } catch {
+            let failure = failure(for: error)
+            report(failure, json: command.wantsJSON, in: context)
+            return failure.status
+        }
+    }
+
+    /// Every error a command throws, as a ``CommandFailure``.
+    static func failure(for error: any Error) -> CommandFailure {
+        switch error {
+        case let failure as CommandFailure: return failure
+        case let error as CofferError: return CommandFailure(error)
+        case let error as ValidationError: return CommandFailure.usage(error.message)
+        default:
+            // Only Coffer's own errors reach here in practice; the type name carries no data.
+            return CommandFailure(.vaultUnavailable, code: "internal", "An unexpected \(type(of: error)) stopped the command.")
+        }
+    }
+
+    /// Writes a failure to standard error: one JSON document under `--json`, a line of text
+    /// otherwise. A failure the command has reported already adds nothing.
+    static func report(_ failure: CommandFailure, json: Bool, in context: CommandContext) {
+        guard !failure.isReported else { return }
+        if json {
+            failure.json.write(to: context.standardError, compact: true)
+        } else {
+            context.printError(failure.text(style: context.errorStyle))
+        }
+    }
+
+    /// Help, `--version` and usage errors, as argument-parser words them (exit 0 or 64).
+    private static func reportParseError(
+        _ error: any Error, arguments: [String], in context: CommandContext
+    ) -> ExitStatus {
+        let json = arguments.contains("--json")
+        let code = Coffer.exitCode(for: error)
+        var message = Coffer.fullMessage(for: error)
+        if code == .success {
+            context.print(message)
+            return .success
+        }
+        let status = ExitStatus(rawValue: code.rawValue) ?? .usage
+        message = redacted(message, arguments: arguments)
+        if json {
+            CommandFailure(status, code: "usage", message).json.write(to: context.standardError, compact: true)
+        } else {
+            context.printError(message)
+        }
+        return status
+    }
+}
+
+extension CofferTool {
+    /// `message` with every `NAME=VALUE` argument cut to `NAME=…`.
+    ///
+    /// Argument-parser repeats an argument it cannot place ("Unexpected argument
+    /// 'token=sk-live-…'"), and such an argument is most likely a `--set` value whose option
+    /// was forgotten: a secret. Messages never contain one, so it is cut before printing.
+    static func redacted(_ message: String, arguments: [String]) -> String {
+        var message = message
+        for argument in arguments {
+            guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else { continue }
+            message = message.replacing(argument, with: argument[...equals] + "…")
+        }
+        return message
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Coffer
+
+/// `coffer assignments assign --org ORG (--workflow W | --agent A | --poll P) [--consumer C] --credential SELECTOR`.
+struct AssignmentsAssign: VaultCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assign",
+        abstract: "Pin a credential to a consumer (or every consumer) of a workflow, agent or poll.",
+        discussion: """
+            The consumer's previous assignment for the same app is replaced. --credential takes an id, SLUG, \
+            SCOPE/SLUG or APP/SLUG.
+
+            Examples:
+              coffer assignments assign --org acme --workflow triage \\
+                  --consumer fetch-issues --credential linear/work
+              coffer assignments assign --org acme --poll inbox --credential org/gmail
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
+    @OptionGroup var organization: OrganizationOption
+    @OptionGroup var target: TargetOptions
+
+    @Option(help: ArgumentHelp("The credential to pin.", valueName: "selector"))
+    var credential: String
+
+    func validate() throws {
+        try target.requireTarget()
+    }
+
+    func execute(in context: CommandContext) throws {
+        let vault = try access.openForWriting(in: context)
+        defer { vault.close() }
+        let wanted = target.target!
+        let assignment = try vault.mutate(actor: global.actor) { try $0.assign(credential, to: wanted, in: organization.organization) }
+        let (document, row) = vault.read { index in (AssignmentText.json(assignment, in: index), AssignmentText.row(assignment, in: index)) }
+        global.output(context).emit(document, text: { "Assigned \(row[3]) to \(Describe.target(wanted)) for \(assignment.appKey)." })
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Coffer
+
+/// `coffer credentials get SELECTOR --org ORG [--reveal] [--version N]`.
+struct CredentialsGet: VaultCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Show one credential: previews, or its values with --reveal.",
+        discussion: """
+            Without --reveal secret fields show a masked preview. --reveal prints the values: the only command \
+            besides `api-key create` that ever prints a secret. --version shows an older version, while it is \
+            retained.
+
+            Examples:
+              coffer credentials get linear/work --org acme
+              coffer credentials get exa/main --org acme --reveal --json \\
+                  | jq -r .fields.token
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
+    @OptionGroup var organization: OrganizationOption
+
+    @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
+    var selector: String
+
+    @Flag(help: "Print the secret values.")
+    var reveal = false
+
+    @Option(help: "A retained older version.")
+    var version: UInt32?
+
+    func execute(in context: CommandContext) throws {
+        let vault = try access.openReadOnly(in: context)
+        defer { vault.close() }
+        let view = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization) }
+        let info = view.info
+        let shownVersion = version ?? info.version
+        // Values are read only when asked for: to reveal, or for the previews of an old version.
+        let values: FieldValues? = reveal || version != nil ? try vault.reveal(info.id, version: version) : nil
+        var fields: [(name: String, json: JSON, text: String?, secret: SecureBytes?)] = []
+        if let values {
+            for spec in info.type.fields {
+                guard let value = values[spec.name] else { continue }
+                if reveal {
+                    fields.append((spec.name, .secret(value), nil, value))
+                } else {
+                    let preview = spec.isSecret ? (spec.name == "json" ? Preview.mask : Preview.of(value)) : value.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+                    fields.append((spec.name, .string(preview), preview, nil))
+                }
+            }
+        } else {
+            fields = info.fields.map { ($0.name, .string($0.text), $0.text, nil) }
+        }
+        var document = view.identity
+        document["label"] = .string(info.label)
+        document["type"] = .string(info.type.word)
+        document["kind"] = .string(info.kind.word)
+        document["category"] = .string(info.category.word)
+        document["state"] = .string(info.state.word)
+        document["version"] = .unsigned(UInt64(shownVersion))
+        document["current_version"] = .unsigned(UInt64(info.version))
+        document["default"] = .bool(info.isDefault)
+        document["revealed"] = .bool(reveal)
+        document["fields"] = .object(Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0.json) }))
+        let output = global.output(context)
+        if output.json {
+            JSON.object(document).write(to: context.standardOutput)
+            return
+        }
+        var summary = Fields()
+        summary.append("ID", info.id.description)
+        summary.append("App", info.appKey)
+        summary.append("Slug", info.slug)
+        summary.append("Scope", "\(info.scope.word) \(view.ownerName)")
+        summary.append("Label", info.label)
+        summary.append("Type", "\(info.type.word) (\(info.kind.word), \(info.category.word))")
+        summary.append("State", info.state.word + (info.isDefault ? ", default" : ""))
+        summary.append("Version", shownVersion == info.version ? "\(shownVersion)" : "\(shownVersion) (current: \(info.version))")
+        summary.append("Updated", "\(Describe.time(info.updated.timeMilliseconds)) by \(info.updated.actor)")
+        context.print(summary.render(style: output.style))
+        let width = fields.map(\.name.count).max() ?? 0
+        context.print(output.style.bold("Fields:"))
+        for field in fields {
+            let label = "  " + field.name + ":" + String(repeating: " ", count: width - field.name.count + 2)
+            if let secret = field.secret {
+                // Written straight from secure memory, never through a String.
+                context.standardOutput.write(label)
+                secret.withUnsafeBytes { context.standardOutput.write($0) }
+                context.standardOutput.write("\n")
+            } else {
+                context.print(label + (field.text ?? ""))
+            }
+        }
+    }
+}

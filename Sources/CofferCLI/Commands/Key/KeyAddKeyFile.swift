@@ -1,0 +1,47 @@
+import ArgumentParser
+import Coffer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `coffer key add-keyfile PATH`: adds a key-file keyslot.
+struct KeyAddKeyFile: VaultCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-keyfile",
+        abstract: "Add a keyslot for a key file.",
+        discussion: """
+            The key file at PATH holds 32 bytes or 64 hexadecimal characters; with --generate a new random one is \
+            written there first (mode 0600, never over an existing file).
+
+            Examples:
+              coffer key add-keyfile backup.key --generate --key-file team.key
+              coffer key add-keyfile existing.key
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
+
+    @Argument(help: "The key file to add.", completion: .file())
+    var path: String
+
+    @Flag(help: "Write a new random key file at PATH first.")
+    var generate = false
+
+    func execute(in context: CommandContext) throws {
+        let vault = try access.openForWriting(in: context)
+        defer { vault.close() }
+        let key = generate ? try SecretFiles.createKeyFile(path) : try SecretFiles.keyFile(path)
+        let slot: UInt16
+        do {
+            slot = try vault.addKeyslot(.keyFile(key))
+        } catch {
+            if generate { unlink(path) }
+            throw error
+        }
+        let slots = vault.keyslots
+        global.output(context).emit(
+            ["slot": .unsigned(UInt64(slot)), "key_file": .string(path), "keyslots": KeyslotListing.json(slots)],
+            text: { "Added key-file keyslot \(slot) for \(path).\n" + KeyslotListing.text(slots) })
+    }
+}

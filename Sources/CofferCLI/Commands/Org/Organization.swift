@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `coffer org`: organizations.
+struct Organization: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "org",
+        abstract: "Create, list and remove organizations.",
+        discussion: """
+            Example:
+              coffer org create acme --name "Acme Corp."
+            """,
+        subcommands: [OrgCreate.self, OrgList.self, OrgRemove.self])
+}

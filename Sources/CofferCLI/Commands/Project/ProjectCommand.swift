@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `coffer project`: projects of an organization.
+struct ProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project",
+        abstract: "Create, list and remove projects of an organization.",
+        discussion: """
+            Example:
+              coffer project create web --org acme --name "Web app"
+            """,
+        subcommands: [ProjectCreate.self, ProjectList.self, ProjectRemove.self])
+}

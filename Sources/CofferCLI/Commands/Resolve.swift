@@ -1,0 +1,122 @@
+import ArgumentParser
+import Coffer
+
+/// `coffer resolve APP --org ORG …`: which credential a run would use, and why.
+struct Resolve: VaultCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve",
+        abstract: "Resolve which credential a run would use for an app, and explain why.",
+        discussion: """
+            The order: an explicit selection (--select), the consumer's assignment (exact consumer, then `*`), a \
+            pinned scope alone (--pin), the project's default, the organization's default. User credentials resolve \
+            only when pinned to user scope and the run has a user (--user). Exits 0 when resolved, 3 when no \
+            credential is found, 4 when several match and none is the default, 5 for any other refusal (no user \
+            actor, revoked, not visible, wrong app, unknown selection). Read-only.
+
+            Examples:
+              coffer resolve linear --org acme --project web --explain
+              coffer resolve slack --org acme --pin user --user alice
+              coffer resolve linear --org acme --workflow triage \\
+                  --consumer fetch-issues --json
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
+    @OptionGroup var organization: OrganizationOption
+
+    @Argument(help: "The app key the action declares.")
+    var app: String
+
+    @Option(help: "The run's project (slug or id).")
+    var project: String?
+
+    @Option(help: "The run's user (handle or id).")
+    var user: String?
+
+    @Option(help: "Pin a scope: organization, project or user; only it is tried.")
+    var pin: ScopeWord?
+
+    @Option(help: ArgumentHelp("A credential id selected for the run.", valueName: "id"))
+    var select: String?
+
+    @OptionGroup var target: TargetOptions
+
+    @Flag(help: "Show every step tried.")
+    var explain = false
+
+    func validate() throws {
+        if let select, CredentialID(select) == nil {
+            throw ValidationError("--select takes a credential id (cred_…).")
+        }
+    }
+
+    func execute(in context: CommandContext) throws {
+        let vault = try access.openReadOnly(in: context)
+        defer { vault.close() }
+        let request = try vault.read { index throws(CofferError) in
+            let organizationID = try index.organizationID(organization.organization)
+            return ResolutionRequest(
+                appKey: app,
+                context: RunContext(
+                    organization: organizationID,
+                    project: try project.map { reference throws(CofferError) in try index.projectID(reference, in: organizationID) },
+                    user: try user.map { reference throws(CofferError) in try index.userID(reference) }),
+                selection: select.flatMap(CredentialID.init), pinnedScope: pin?.value, consumer: target.target)
+        }
+        let resolution = vault.resolution(request)
+        let trace = resolution.trace
+        let output = global.output(context)
+        switch resolution {
+        case .resolved(let resolved, _):
+            let view = vault.read { index in index.credential(id: resolved.id).map { CredentialView($0, in: index) } }
+            var credential = view?.identity ?? ["id": .string(resolved.id.description)]
+            credential["version"] = .unsigned(UInt64(resolved.version))
+            output.emit(
+                ["status": "resolved", "credential": .object(credential), "stage": .string(resolved.stage.word), "trace": Self.json(trace)],
+                text: {
+                    var text = resolved.id.description
+                    if let view { text += "  \(view.info.appKey)/\(view.info.slug)  \(view.info.scope.word) \(view.ownerName)" }
+                    text += "  (\(resolved.stage.word))"
+                    return explain ? text + "\n" + Self.text(trace, style: output.style) : text
+                })
+        case .failed(let error, _):
+            let status = ExitStatus(forResolution: error.code)
+            if output.json {
+                JSON.object([
+                    "status": "error", "code": .string(error.code.word), "message": .string(error.message),
+                    "candidates": .array(error.candidates.map(JSON.string)), "trace": Self.json(trace),
+                ]).write(to: context.standardOutput)
+                throw CommandFailure.reported(status)
+            }
+            if explain { context.print(Self.text(trace, style: output.style)) }
+            throw CommandFailure(error, status: status)
+        }
+    }
+
+    static func json(_ trace: [ResolutionStep]) -> JSON {
+        .array(
+            trace.map { step in
+                [
+                    "stage": .string(step.stage.word), "scope": .optional(step.scope?.word),
+                    "candidates": .array(step.candidates.map { .string($0.description) }),
+                    "outcome": .string(outcomeWord(step.outcome)), "reason": .string(step.reason),
+                ]
+            })
+    }
+
+    static func text(_ trace: [ResolutionStep], style: Style) -> String {
+        var table = Table("STEP", "SCOPE", "OUTCOME", "REASON")
+        for step in trace {
+            table.append(step.stage.word, step.scope?.word ?? "", outcomeWord(step.outcome), step.reason)
+        }
+        return table.render(style: style)
+    }
+
+    static func outcomeWord(_ outcome: ResolutionStep.Outcome) -> String {
+        switch outcome {
+        case .won: "won"
+        case .skipped: "skipped"
+        case .failed: "failed"
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `coffer user`: users.
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "Create, list and remove users.",
+        discussion: """
+            Example:
+              coffer user create alice --name "Alice Martin"
+            """,
+        subcommands: [UserCreate.self, UserList.self, UserRemove.self])
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Coffer
+
+/// The options every command takes: the vault, the output form, and the acting user.
+///
+/// They can be given before or after the command name (`coffer --json org list` or
+/// `coffer org list --json`): the root command declares the same group, and argument-parser
+/// hands its values down to the subcommand.
+struct GlobalOptions: ParsableArguments {
+    /// The actor recorded when no `--as` is given.
+    static let defaultActor = "cli"
+
+    @Option(
+        name: .customLong("vault"),
+        help: ArgumentHelp("The vault file (default: $COFFER_VAULT).", valueName: "path"),
+        completion: .file())
+    var vaultPath: String?
+
+    @Flag(help: "Print one JSON document on standard output, and errors as JSON on standard error.")
+    var json = false
+
+    @Flag(name: [.customShort("q"), .long], help: "Print no progress bar and no notes on standard error.")
+    var quiet = false
+
+    @Option(
+        name: .customLong("as"),
+        help: ArgumentHelp(
+            "The acting user: recorded in history as who made a change, and the user whose API keys are visible.",
+            valueName: "user"))
+    var actingUser: String?
+
+    /// The vault's path: `--vault`, else `COFFER_VAULT`.
+    func vault(in context: CommandContext) throws(CommandFailure) -> String {
+        if let vaultPath, !vaultPath.isEmpty { return vaultPath }
+        if let path = context.variable("COFFER_VAULT") { return path }
+        throw CommandFailure.usage("No vault is given. Pass --vault PATH or set COFFER_VAULT.")
+    }
+
+    /// Who history records as making a change.
+    var actor: String { actingUser ?? Self.defaultActor }
+
+    func output(_ context: CommandContext) -> Output {
+        Output(context: context, json: json, quiet: quiet)
+    }
+}

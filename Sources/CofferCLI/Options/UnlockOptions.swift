@@ -1,0 +1,92 @@
+import ArgumentParser
+import Coffer
+
+/// How the vault is unlocked: a key file, a passphrase file, `COFFER_PASSPHRASE`, or a
+/// prompt without echo when standard input is a terminal.
+///
+/// A secret never comes from the command line itself: options name files, and the
+/// environment can hold the passphrase for scripts that have nowhere better to keep it.
+struct UnlockOptions: ParsableArguments {
+    @Option(
+        name: .customLong("key-file"),
+        help: ArgumentHelp(
+            "A key file: exactly 32 bytes, or 64 hexadecimal characters (default: $COFFER_KEY_FILE).", valueName: "path"),
+        completion: .file())
+    var keyFile: String?
+
+    @Option(
+        name: .customLong("passphrase-file"),
+        help: ArgumentHelp(
+            "A file holding the passphrase; one final newline is ignored (default: $COFFER_PASSPHRASE_FILE).",
+            valueName: "path"),
+        completion: .file())
+    var passphraseFile: String?
+
+    func validate() throws {
+        if keyFile != nil && passphraseFile != nil {
+            throw ValidationError("Give --key-file or --passphrase-file, not both.")
+        }
+    }
+
+    /// Where the secret comes from, in order of precedence.
+    enum Source: Equatable {
+        case keyFile(String)
+        case passphraseFile(String)
+        case passphraseVariable
+        case prompt
+    }
+
+    /// The first source that is given: the options, then `COFFER_KEY_FILE`,
+    /// `COFFER_PASSPHRASE_FILE`, `COFFER_PASSPHRASE`, then a prompt on a terminal; `nil`
+    /// when there is none.
+    func source(in context: CommandContext) -> Source? {
+        if let keyFile { return .keyFile(keyFile) }
+        if let passphraseFile { return .passphraseFile(passphraseFile) }
+        if let path = context.variable("COFFER_KEY_FILE") { return .keyFile(path) }
+        if let path = context.variable("COFFER_PASSPHRASE_FILE") { return .passphraseFile(path) }
+        if context.variable("COFFER_PASSPHRASE") != nil { return .passphraseVariable }
+        if context.standardInputIsTerminal { return .prompt }
+        return nil
+    }
+
+    /// Whether a secret is given without asking (an option or the environment).
+    func isGiven(in context: CommandContext) -> Bool {
+        switch source(in: context) {
+        case nil, .prompt?: false
+        default: true
+        }
+    }
+
+    /// The secret that unlocks the vault at `vaultPath`.
+    ///
+    /// - Parameter confirm: ask twice at a prompt (a new vault), refusing a mismatch.
+    /// - Throws: a usage failure when no source is given and standard input is not a terminal.
+    func secret(in context: CommandContext, vaultPath: String, confirm: Bool = false) throws(CommandFailure) -> Keyslot.Secret {
+        switch source(in: context) {
+        case .keyFile(let path)?:
+            return .keyFile(try SecretFiles.keyFile(path))
+        case .passphraseFile(let path)?:
+            return .passphrase(try SecretFiles.passphraseFile(path))
+        case .passphraseVariable?:
+            // The environment holds it as a `String` already; it is copied once into secure memory.
+            return .passphrase(SecureBytes.copying(text: context.environment["COFFER_PASSPHRASE"]!))
+        case .prompt?:
+            return .passphrase(try Self.promptPassphrase(in: context, prompt: "Passphrase for \(vaultPath): ", confirm: confirm))
+        case nil:
+            throw CommandFailure(
+                .usage, code: "no_key",
+                "No key is given and standard input is not a terminal. Pass --key-file or --passphrase-file, or set COFFER_KEY_FILE, COFFER_PASSPHRASE_FILE or COFFER_PASSPHRASE.")
+        }
+    }
+
+    /// Prompts for a passphrase, twice when `confirm`, refusing two different answers.
+    static func promptPassphrase(in context: CommandContext, prompt: String, confirm: Bool) throws(CommandFailure) -> SecureBytes {
+        let first = try context.promptSecret(prompt)
+        guard confirm else { return first }
+        let second = try context.promptSecret("Repeat the passphrase: ")
+        guard first == second else {
+            throw CommandFailure(.no, code: "invalid_input", "The two passphrases differ; nothing was changed. Try again.")
+        }
+        return first
+    }
+}

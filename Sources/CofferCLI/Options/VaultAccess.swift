@@ -1,0 +1,70 @@
+import ArgumentParser
+import Coffer
+import CofferStorage
+
+/// Opening the vault a command works on, with its ``GlobalOptions`` and ``UnlockOptions``:
+/// read-only for commands that only look (they take no lock, never modify the file, not
+/// even its modification time, and work beside a running writer), or for writing.
+///
+/// It is not itself an option group: argument-parser's debug builds validate nested option
+/// groups over and over (a tenth of a second per run with two levels), so commands declare
+/// the two flat groups and get this from them.
+struct VaultAccess {
+    let global: GlobalOptions
+    let unlock: UnlockOptions
+
+    /// Opens the vault without the writer lock; nothing is ever written.
+    func openReadOnly(in context: CommandContext) throws(CommandFailure) -> Vault {
+        try open(in: context, readOnly: true)
+    }
+
+    /// Opens the vault as its one writer. A torn tail is cut and reported.
+    func openForWriting(in context: CommandContext) throws(CommandFailure) -> Vault {
+        try open(in: context, readOnly: false)
+    }
+
+    /// The vault's path and the secret that unlocks it.
+    func pathAndSecret(in context: CommandContext) throws(CommandFailure) -> (String, Keyslot.Secret) {
+        let path = try global.vault(in: context)
+        return (path, try unlock.secret(in: context, vaultPath: path))
+    }
+
+    private func open(in context: CommandContext, readOnly: Bool) throws(CommandFailure) -> Vault {
+        let (path, secret) = try pathAndSecret(in: context)
+        let vault: Vault
+        do {
+            vault = try Vault.open(path: path, unlock: secret, options: Vault.Options(readOnly: readOnly))
+        } catch {
+            // Whatever stops an open (a missing file included) means the vault could not be opened.
+            throw CommandFailure(Self.explained(error, path: path), status: .vaultUnavailable)
+        }
+        Self.reportRecovery(vault.recovery, output: global.output(context))
+        return vault
+    }
+
+    /// An opening error with advice an operator can act on.
+    static func explained(_ error: CofferError, path: String) -> CofferError {
+        let advice: String
+        switch error.code {
+        case .notFound: advice = "No vault exists at \(path). Check --vault or COFFER_VAULT, or create one with `coffer init`."
+        case .wrongKey: advice = "The key does not open \(path): no keyslot accepts it. Check the key file or passphrase; nothing was modified."
+        case .locked: advice = "Another process has \(path) open for writing. Wait for it to finish, or use a read-only command."
+        case .notAVault: advice = "\(path) is not a Coffer vault (its header has no Coffer magic)."
+        default: return error
+        }
+        return CofferError(error.code, advice, offset: error.offset, sequence: error.sequence, candidates: error.candidates)
+    }
+
+    /// Tells the operator what opening found: a torn tail is not an error, but an operator
+    /// must see it, since a damaged last commit looks the same (FORMAT.md, F-TORN).
+    static func reportRecovery(_ recovery: VaultStore.Recovery, output: Output) {
+        if let torn = recovery.tornTail {
+            let action = recovery.truncated ? "it was cut off" : "the next writer will cut it off"
+            output.warn(
+                "The vault ends with an incomplete record at offset \(torn.offset) (an interrupted write); \(action). Run `coffer verify` to check the rest.")
+        }
+        if recovery.headerRepaired {
+            output.warn("An interrupted keyslot change was completed: both header copies now agree.")
+        }
+    }
+}

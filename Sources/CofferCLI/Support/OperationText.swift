@@ -1,0 +1,82 @@
+import Coffer
+
+/// Operations as `coffer log` shows them: what changed, by id and slug, never a value.
+/// Credential fields are named, their values never read; API keys show only their preview.
+///
+/// Operations without a sentence of their own here (those compaction writes to restore the
+/// live state) are shown by the model's `description`, which the model keeps free of field
+/// values, with their case name as the word.
+enum OperationText {
+    /// A short word for the operation (`create_credential`) and a sentence.
+    static func describe(_ operation: ModelOperation) -> (word: String, text: String) {
+        switch operation {
+        case .setVersionRetention(let count):
+            ("set_version_retention", "keep \(count) versions of each credential")
+        case .createOrganization(let id, let slug, let name):
+            ("create_organization", "create organization \(slug) \"\(name)\" \(id)")
+        case .renameOrganization(let id, let slug, let name):
+            ("rename_organization", "rename organization \(id) to \(slug) \"\(name)\"")
+        case .removeOrganization(let id):
+            ("remove_organization", "remove organization \(id)")
+        case .createProject(let id, let organization, let slug, let name):
+            ("create_project", "create project \(slug) \"\(name)\" \(id) in \(organization)")
+        case .renameProject(let id, let slug, let name):
+            ("rename_project", "rename project \(id) to \(slug) \"\(name)\"")
+        case .removeProject(let id):
+            ("remove_project", "remove project \(id)")
+        case .createUser(let id, let handle, let displayName):
+            ("create_user", "create user \(handle) \"\(displayName)\" \(id)")
+        case .renameUser(let id, let handle, let displayName):
+            ("rename_user", "rename user \(id) to \(handle) \"\(displayName)\"")
+        case .removeUser(let id):
+            ("remove_user", "remove user \(id)")
+        case .addMembership(let user, let organization, let role):
+            ("add_membership", "add \(user) to \(organization) as \(role.word)")
+        case .changeMembershipRole(let user, let organization, let role):
+            ("change_role", "make \(user) \(role.word) in \(organization)")
+        case .removeMembership(let user, let organization):
+            ("remove_membership", "remove \(user) from \(organization)")
+        case .createCredential(let new):
+            (
+                "create_credential",
+                "create credential \(new.appKey)/\(new.slug) \(new.id) (\(new.type.word)) at \(new.owner), fields \(new.fields.names.joined(separator: ", "))"
+            )
+        case .relabelCredential(let id, let label):
+            ("relabel_credential", "relabel \(id) \"\(label)\"")
+        case .setCredentialFields(let change):
+            (
+                change.reason == .rotate ? "rotate_credential" : "update_credential",
+                "\(change.reason == .rotate ? "rotate" : "update") \(change.id) to version \(change.version), changed \(change.changedFields.joined(separator: ", "))"
+            )
+        case .revokeCredential(let id):
+            ("revoke_credential", "revoke \(id)")
+        case .deleteCredential(let id):
+            ("delete_credential", "delete \(id)")
+        case .setDefault(let id):
+            ("set_default", "make \(id) the default")
+        case .clearDefault(let id):
+            ("clear_default", "clear the default mark of \(id)")
+        case .assign(_, let target, let appKey, let credential):
+            ("assign", "assign \(credential) to \(Describe.target(target)) for \(appKey)")
+        case .unassign(_, let target, let appKey):
+            ("unassign", "unassign \(Describe.target(target)) for \(appKey)")
+        case .createAPIKey(let new):
+            ("create_api_key", "create API key \(new.id) \"\(new.name)\" \(new.preview) for \(new.creator)")
+        case .revokeAPIKey(let id):
+            ("revoke_api_key", "revoke API key \(id)")
+        case .deleteAPIKey(let id):
+            ("delete_api_key", "delete API key record \(id)")
+        default:
+            (word(of: operation), operation.description)
+        }
+    }
+
+    /// `restoreOrganization(…)` → `restore_organization`.
+    static func word(of operation: ModelOperation) -> String {
+        var word = ""
+        for character in operation.description.prefix(while: { $0 != "(" }) {
+            if character.isUppercase { word += "_" + character.lowercased() } else { word.append(character) }
+        }
+        return word
+    }
+}

@@ -1,0 +1,119 @@
+import Coffer
+
+/// ANSI styling that is a no-op unless enabled: colour only on a terminal and never when
+/// `NO_COLOR` is set (https://no-color.org).
+struct Style {
+    let enabled: Bool
+
+    private func wrap(_ text: String, _ code: String) -> String {
+        enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+    }
+
+    func bold(_ text: String) -> String { wrap(text, "1") }
+    func dim(_ text: String) -> String { wrap(text, "2") }
+    func red(_ text: String) -> String { wrap(text, "31") }
+    func green(_ text: String) -> String { wrap(text, "32") }
+    func yellow(_ text: String) -> String { wrap(text, "33") }
+}
+
+/// An aligned text table: columns separated by two spaces, a header row, no trailing spaces.
+///
+/// ```
+/// SLUG  NAME        ID
+/// acme  Acme Corp.  org_0t3m…
+/// ```
+struct Table {
+    var headers: [String]
+    var rows: [[String]] = []
+
+    init(_ headers: String...) {
+        self.headers = headers
+    }
+
+    init(headers: [String]) {
+        self.headers = headers
+    }
+
+    mutating func append(_ row: String...) {
+        rows.append(row)
+    }
+
+    mutating func append(row: [String]) {
+        rows.append(row)
+    }
+
+    /// The table as lines of text; an empty table is its header alone.
+    func render(style: Style) -> String {
+        var widths = headers.map(\.count)
+        for row in rows {
+            for (column, cell) in row.enumerated() where column < widths.count {
+                widths[column] = max(widths[column], cell.count)
+            }
+        }
+        func line(_ cells: [String], header: Bool) -> String {
+            var text = ""
+            for (column, cell) in cells.enumerated() {
+                let isLast = column == cells.count - 1
+                let padded = isLast ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
+                text += header ? style.bold(padded) : padded
+                if !isLast { text += "  " }
+            }
+            return text
+        }
+        var lines = [line(headers, header: true)]
+        lines += rows.map { line($0, header: false) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Aligned `name  value` lines, for one object (`credentials get`, `inspect`).
+struct Fields {
+    var pairs: [(String, String)] = []
+
+    mutating func append(_ name: String, _ value: String) {
+        pairs.append((name, value))
+    }
+
+    func render(style: Style) -> String {
+        let width = pairs.map(\.0.count).max() ?? 0
+        return pairs.map { name, value in
+            style.bold(name + ":") + String(repeating: " ", count: width - name.count + 2) + value
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Writes a command's answer: one JSON document under `--json`, text otherwise.
+struct Output {
+    let context: CommandContext
+    let json: Bool
+    /// `--quiet`: no notes.
+    var quiet = false
+
+    var style: Style { context.outputStyle }
+
+    /// Writes the answer: `document` under `--json`, `text()` otherwise.
+    func emit(_ document: @autoclosure () -> JSON, text: () -> String) {
+        if json {
+            document().write(to: context.standardOutput)
+        } else {
+            let rendered = text()
+            if !rendered.isEmpty { context.print(rendered) }
+        }
+    }
+
+    /// A note for people on standard error (never under `--json`, where the document says
+    /// it, nor with `--quiet`).
+    func note(_ text: String) {
+        guard !json && !quiet else { return }
+        context.printError(text)
+    }
+
+    /// A warning on standard error, also under `--json` (it is not part of the answer).
+    func warn(_ text: String) {
+        if json {
+            JSON.object(["status": "warning", "message": .string(text)]).write(to: context.standardError, compact: true)
+        } else {
+            context.printError(context.errorStyle.yellow("warning:") + " " + text)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Coffer
+
+/// One `--set FIELD=VALUE` argument: a field name and where its value comes from.
+///
+/// ```
+/// --set token=sk-live-…          the value itself (it is then in the process's arguments)
+/// --set token=@env:EXA_API_KEY   an environment variable
+/// --set private_key=@file:id_ed25519
+/// --set note=@@literal           a value that starts with "@": "@literal"
+/// ```
+///
+/// Argument-parser hands every argument over as a `String`, and the arguments of a process
+/// are readable by its user in `/proc` anyway: an inline value is as exposed as it can be
+/// before Coffer sees it. Coffer keeps the `String` only until ``resolve(in:)`` copies the
+/// value into ``SecureBytes``; `@env:` and `@file:` keep secrets off the command line.
+///
+/// Parsing never fails here, so that argument-parser never repeats a value in an error
+/// message; ``check()`` reports a malformed argument without echoing it.
+struct SecretInput: ExpressibleByArgument {
+    /// Where the value comes from.
+    enum Source {
+        case literal(String)
+        case environment(String)
+        case file(String)
+    }
+
+    /// The field name.
+    let name: String
+    let source: Source?
+
+    init(argument: String) {
+        guard let equals = argument.firstIndex(of: "=") else {
+            name = argument
+            source = nil
+            return
+        }
+        name = String(argument[..<equals])
+        let value = String(argument[argument.index(after: equals)...])
+        if value.hasPrefix("@env:") {
+            source = .environment(String(value.dropFirst(5)))
+        } else if value.hasPrefix("@file:") {
+            source = .file(String(value.dropFirst(6)))
+        } else if value.hasPrefix("@@") {
+            source = .literal(String(value.dropFirst()))
+        } else {
+            source = .literal(value)
+        }
+    }
+
+    var defaultValueDescription: String { "" }
+
+    /// Checks the shape, without the value in any message.
+    func check() throws(CommandFailure) {
+        guard !name.isEmpty else {
+            throw CommandFailure.usage("A --set argument has no field name. Write --set FIELD=VALUE.")
+        }
+        switch source {
+        case nil:
+            throw CommandFailure.usage("The --set argument for `\(printableName)` has no value. Write --set \(printableName)=VALUE, =@env:VAR or =@file:PATH.")
+        case .environment(let variable) where variable.isEmpty:
+            throw CommandFailure.usage("The --set argument for `\(printableName)` names no environment variable after @env:.")
+        case .file(let path) where path.isEmpty:
+            throw CommandFailure.usage("The --set argument for `\(printableName)` names no file after @file:.")
+        default:
+            break
+        }
+    }
+
+    /// The field name as it may appear in a message.
+    var printableName: String {
+        String(String.UnicodeScalarView(name.unicodeScalars.prefix(64).filter { $0.value >= 0x20 && $0.value != 0x7F }))
+    }
+
+    /// The value, in secure memory.
+    ///
+    /// A file's contents are taken as they are, except that a single-line file loses its
+    /// final line break (as `$(cat file)` would), since a newline at the end of a token is
+    /// never meant; a multi-line file (a PEM key) is kept byte for byte.
+    func resolve(in context: CommandContext) throws(CommandFailure) -> SecureBytes {
+        try check()
+        switch source! {
+        case .literal(let text):
+            return SecureBytes.copying(text: text)
+        case .environment(let variable):
+            guard let text = context.environment[variable] else {
+                throw CommandFailure(.no, code: "invalid_input", "The environment variable \(variable) for `\(printableName)` is not set.")
+            }
+            return SecureBytes.copying(text: text)
+        case .file(let path):
+            let contents = try SecretFiles.read(path, what: "The file for `\(printableName)`,")
+            let lineBreaks = contents.withUnsafeBytes { $0.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } }
+            return lineBreaks == 1 ? SecretFiles.withoutTrailingLineBreak(contents) : contents
+        }
+    }
+
+    /// Resolves several arguments into field values, refusing a field given twice.
+    static func fieldValues(_ inputs: [SecretInput], in context: CommandContext) throws(CommandFailure) -> FieldValues {
+        var fields = FieldValues()
+        for input in inputs {
+            guard fields[input.name] == nil else {
+                throw CommandFailure.usage("The field `\(input.printableName)` is given twice. Give each field once.")
+            }
+            fields[input.name] = try input.resolve(in: context)
+        }
+        return fields
+    }
+}
+
+extension SecureBytes {
+    /// The UTF-8 bytes of `text`, copied straight from the string's storage (no array).
+    static func copying(text: String) -> SecureBytes {
+        var text = text
+        return text.withUTF8 { SecureBytes(copying: UnsafeRawBufferPointer($0)) }
+    }
+}

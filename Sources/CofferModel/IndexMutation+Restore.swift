@@ -1,0 +1,324 @@
+import CofferCrypto
+
+/// The rules apply enforces for the restore operations a compaction writes (FORMAT.md
+/// §9.15). Each recreates something that does not exist yet, with the stamps and state the
+/// compacted index had, and keeps every invariant of §9.13. Each rule id below is defined
+/// there.
+extension IndexMutation {
+    mutating func applyRestoreOperation(_ operation: ModelOperation, location: RecordLocation) throws(CofferError) {
+        switch operation {
+        case .restoreOrganization(let id, let slug, let name, let created):
+            // OP-RESTORE-ORG-1: OP-ORG-CREATE-1, stamped with the original creation.
+            let actor = try internActor(created)
+            try apply(
+                .createOrganization(id: id, slug: slug, name: name), location: location,
+                time: created.timeMilliseconds, actor: actor)
+
+        case .restoreProject(let id, let organization, let slug, let name, let created):
+            // OP-RESTORE-PROJ-1: OP-PROJ-CREATE-1, stamped with the original creation.
+            let actor = try internActor(created)
+            try apply(
+                .createProject(id: id, organization: organization, slug: slug, name: name), location: location,
+                time: created.timeMilliseconds, actor: actor)
+
+        case .restoreUser(let id, let handle, let displayName, let created):
+            // OP-RESTORE-USER-1: OP-USER-CREATE-1, stamped with the original creation.
+            let actor = try internActor(created)
+            try apply(
+                .createUser(id: id, handle: handle, displayName: displayName), location: location,
+                time: created.timeMilliseconds, actor: actor)
+
+        case .restoreCredential(let restored):
+            try restoreCredential(restored, location: location)
+
+        case .restoreCredentialHistory(let id, let changes):
+            try restoreHistory(of: id, changes, location: location)
+
+        case .restoreVersion(let id, let version, let fields):
+            try restoreVersion(version, of: id, fields: fields, location: location)
+
+        case .restoreAssignment(let organization, let target, let appKey, let credential):
+            // OP-RESTORE-ASSIGN-1: OP-ASSIGN-SET-1, except that the credential may be revoked.
+            try insertAssignment(
+                organization: organization, target: target, appKey: appKey, credential: credential,
+                allowsRevoked: true)
+
+        case .restoreAPIKey(let restored):
+            try restoreAPIKey(restored)
+
+        default:
+            preconditionFailure("operation \(operation.code) routed to the restore rules")
+        }
+    }
+
+    /// The actor of a restored stamp, checked (OPS-TEXT-ACTOR) and interned.
+    private mutating func internActor(_ stamp: ChangeStamp) throws(CofferError) -> Handle {
+        try Names.checkActor(stamp.actor)
+        return intern(stamp.actor)
+    }
+
+    private mutating func restoreCredential(_ restored: RestoredCredential, location: RecordLocation)
+        throws(CofferError)
+    {
+        let id = restored.id
+        // OP-RESTORE-CRED-1: the rules of OP-CRED-CREATE-1 and OP-CRED-FIELDS-1.
+        guard tables.credentialSlotByID[id] == nil else { throw exists("A credential with the id \(id)") }
+        let organization = try tables.requireOrganization(restored.organization)
+        try Names.checkAppKey(restored.appKey)
+        try Names.checkSlug(restored.slug, what: "credential slug")
+        try Names.checkName(restored.label, what: "label")
+        let owner = try tables.ownerHandle(restored.owner, organization: organization)
+        let texts = try FieldValidation.check(restored.fields, of: restored.type)
+
+        // OP-RESTORE-CRED-2: the changes are a stretch of a history that reaches the current
+        // version, and the state agrees with them.
+        try checkChanges(restored.changes, of: restored.type, credential: id)
+        guard let current = restored.changes.lastIndex(where: { $0.kind.makesVersion }) else {
+            throw CofferError(
+                .invalidInput,
+                "The restored changes of \(id) must reach back to the change that made its current version.")
+        }
+        // A revoked credential gets no new version and no default mark, so its revocation
+        // follows the current version and is among these changes.
+        let revocation = restored.changes.firstIndex { $0.kind == .revoked }
+        guard (revocation != nil) == (restored.state == .revoked) else {
+            throw CofferError(
+                .invalidInput,
+                "The credential \(id) is revoked exactly when its restored changes include its revocation.")
+        }
+        if let revocation, restored.changes[(revocation + 1)...].contains(where: { $0.kind != .relabeled }) {
+            throw CofferError(
+                .invalidInput, "After its revocation the credential \(id) can only have changed its label.")
+        }
+
+        let app = intern(restored.appKey)
+        let slug = intern(restored.slug)
+        let key = CandidateKey(organization: organization, app: app, owner: owner, scope: restored.owner.scope)
+        // OP-CRED-CREATE-2
+        if tables.group(key).contains(where: { tables.credential($0).slug == slug }) {
+            throw exists("A `\(restored.appKey)` credential with the slug `\(restored.slug)` at this scope")
+        }
+        // OP-RESTORE-CRED-3: as OP-CRED-DEFAULT-1, a default is active and alone in its group.
+        if restored.isDefault {
+            guard restored.state == .active else {
+                throw CofferError(.invalidInput, "The credential \(id) is revoked and cannot be a default.")
+            }
+            if let other = tables.defaults[key] {
+                throw CofferError(
+                    .invalidInput, "\(tables.credential(other).id) is already the default for this app and scope.")
+            }
+        }
+
+        // Only the current version is readable for now; restore version operations make the
+        // older retained ones readable.
+        let entries = appendChanges(restored.changes, readableAt: current, location: location)
+        let slugKey = SlugKey(organization: organization, slug: slug)
+        let record = CredentialRecord(
+            id: id, label: restored.label, display: Self.display(texts), organization: organization, app: app,
+            slug: slug, owner: owner, nextInGroup: tables.candidateHeads[key] ?? noHandle,
+            nextWithSlug: tables.slugHeads[slugKey] ?? noHandle, version: restored.version,
+            createdEntry: entries.oldest, lastEntry: entries.newest, rotatedEntry: entries.newestRotation,
+            currentVersionEntry: entries.readable, kind: restored.kind, type: restored.type,
+            category: restored.category, scope: restored.owner.scope, state: restored.state,
+            isDefault: restored.isDefault)
+        let slot = insert(record, key: key, slugKey: slugKey)
+        if restored.isDefault { set(\.defaults, key, slot) }
+        countHistory(added: restored.changes.count, retained: 1)
+    }
+
+    private mutating func restoreHistory(of id: CredentialID, _ changes: [RestoredChange], location: RecordLocation)
+        throws(CofferError)
+    {
+        // OP-RESTORE-HISTORY-1: older changes go in front of a history that does not reach
+        // the credential's creation yet, and the two join up.
+        let slot = try tables.requireCredential(id)
+        let record = tables.credential(slot)
+        let oldest = tables.history[Int(record.createdEntry)]
+        guard oldest.kind != .created else {
+            throw CofferError(.alreadyExists, "The history of the credential \(id) reaches its creation already.")
+        }
+        try checkChanges(changes, of: record.type, credential: id)
+        guard let last = changes.last, Self.follows(oldest.kind, oldest.version, after: last.kind, last.version) else {
+            throw CofferError(
+                .invalidInput, "The restored changes of \(id) do not join the history restored before them.")
+        }
+        guard !changes.contains(where: { $0.kind == .revoked }) else {
+            throw CofferError(
+                .invalidInput, "The revocation of \(id) follows its current version: restore it with the credential.")
+        }
+        let entries = appendChanges(changes, readableAt: nil, location: location)
+        modifyHistory(record.createdEntry) { $0.previous = entries.newest }
+        modifyCredential(slot) {
+            $0.createdEntry = entries.oldest
+            if $0.rotatedEntry == noHandle { $0.rotatedEntry = entries.newestRotation }
+        }
+        countHistory(added: changes.count, retained: 0)
+    }
+
+    private mutating func restoreVersion(
+        _ version: UInt32, of id: CredentialID, fields: FieldValues, location: RecordLocation
+    ) throws(CofferError) {
+        // OP-RESTORE-VERSION-1: the version is in the history and not readable, every newer
+        // version is readable, and fewer than `retention` are: so the readable versions stay
+        // the newest ones, at most `retention` of them (OP-CRED-VERSION-2, INV-VERSION).
+        let slot = try tables.requireCredential(id)
+        let record = tables.credential(slot)
+        var cursor = record.lastEntry
+        var readable = 0
+        var newerLetGo: UInt32?
+        while cursor != noHandle {
+            let entry = tables.history[Int(cursor)]
+            if entry.kind.makesVersion {
+                if entry.version == version { break }
+                if entry.isRetained { readable += 1 } else { newerLetGo = newerLetGo ?? entry.version }
+            }
+            cursor = entry.previous
+        }
+        guard cursor != noHandle else {
+            throw CofferError(
+                .notFound, "The history of \(id) has no version \(version). Restore the history before the version.")
+        }
+        guard !tables.history[Int(cursor)].isRetained else {
+            throw CofferError(.alreadyExists, "Version \(version) of \(id) is readable already.")
+        }
+        if let newerLetGo {
+            throw CofferError(
+                .invalidInput, "Version \(newerLetGo) of \(id) is not readable: restore versions newest first.")
+        }
+        guard readable < Int(tables.versionRetention) else {
+            throw CofferError(
+                .invalidInput,
+                "The credential \(id) keeps \(readable) readable versions already, as many as the vault retains.")
+        }
+        // OP-CRED-FIELDS-1
+        _ = try FieldValidation.check(fields, of: record.type)
+        modifyHistory(cursor) {
+            $0.isRetained = true
+            $0.sequence = location.sequence
+            $0.offset = location.offset
+            $0.operationIndex = location.operationIndex
+        }
+        countHistory(added: 0, retained: 1)
+    }
+
+    private mutating func restoreAPIKey(_ restored: RestoredAPIKey) throws(CofferError) {
+        // OP-RESTORE-APIKEY-1: OP-APIKEY-CREATE-1, except that only an active key's creator
+        // must be a member (INV-APIKEY): a revoked key outlives its creator's membership.
+        guard tables.apiKeys[restored.id] == nil else { throw exists("An API key with the id \(restored.id)") }
+        let organization = try tables.requireOrganization(restored.organization)
+        if restored.revoked == nil {
+            let role = tables.userByID[restored.creator].flatMap {
+                tables.memberships[MembershipKey(user: $0, organization: organization)]
+            }
+            guard role != nil else {
+                throw CofferError(.invalidInput, "An active API key's creator must be a member of its organization.")
+            }
+        }
+        try Names.checkName(restored.name, what: "API key name")
+        try Names.checkName(restored.preview, what: "API key preview")
+        guard restored.hash.count == APIKeyFormat.hashByteCount else {
+            throw CofferError(.invalidInput, "An API key hash must be \(APIKeyFormat.hashByteCount) bytes.")
+        }
+        let tag = APIKeyFormat.tag(of: restored.hash)
+        guard tables.apiKeyByTag[tag] == nil else { throw exists("An API key with the same hash") }
+        let createdBy = try internActor(restored.created)
+        var revokedBy = noHandle
+        if let revoked = restored.revoked { revokedBy = try internActor(revoked) }
+        set(
+            \.apiKeys, restored.id,
+            APIKeyRecord(
+                id: restored.id, organization: organization, creator: restored.creator, name: restored.name,
+                preview: restored.preview, hash: restored.hash, createdTime: restored.created.timeMilliseconds,
+                createdBy: createdBy, state: restored.revoked == nil ? .active : .revoked,
+                revokedTime: restored.revoked?.timeMilliseconds ?? 0, revokedBy: revokedBy))
+        set(\.apiKeyByTag, tag, restored.id)
+    }
+
+    // MARK: - Changes
+
+    /// OP-RESTORE-CRED-2, the part every stretch of changes obeys: at least one change; every
+    /// actor obeys OPS-TEXT-ACTOR; a version's change names one or more fields of the type
+    /// and any other change names none; and each change follows the one before it
+    /// (``follows(_:_:after:_:)``).
+    private func checkChanges(_ changes: [RestoredChange], of type: CredentialType, credential: CredentialID)
+        throws(CofferError)
+    {
+        guard !changes.isEmpty else {
+            throw CofferError(.invalidInput, "A restore operation of \(credential) must carry at least one change.")
+        }
+        let typeBits = UInt8(truncatingIfNeeded: (1 << type.fields.count) - 1)
+        var previous: RestoredChange?
+        for change in changes {
+            try Names.checkActor(change.stamp.actor)
+            let mask = change.changedFieldMask
+            if change.kind.makesVersion {
+                guard mask != 0, mask & ~typeBits == 0 else {
+                    throw CofferError(
+                        .invalidInput,
+                        "A version of \(credential) must name one or more fields of the \(type.word) type.")
+                }
+            } else if mask != 0 {
+                throw CofferError(.invalidInput, "Only a new version of \(credential) names changed fields.")
+            }
+            let follows =
+                if let previous {
+                    Self.follows(change.kind, change.version, after: previous.kind, previous.version)
+                } else {
+                    Self.startsHistory(change.kind, change.version)
+                }
+            guard follows else {
+                throw CofferError(
+                    .invalidInput,
+                    "The restored change \(change.kind) to version \(change.version) of \(credential) does not follow the change before it."
+                )
+            }
+            previous = change
+        }
+    }
+
+    /// Whether a change can be the oldest one known of a history: a creation makes version
+    /// 1, and any other change comes after one.
+    private static func startsHistory(_ kind: ChangeKind, _ version: UInt32) -> Bool {
+        switch kind {
+        case .created: version == 1
+        case .fieldsUpdated, .rotated: version >= 2
+        case .relabeled, .defaultSet, .defaultCleared, .revoked: version >= 1
+        }
+    }
+
+    /// Whether a change can directly follow another: a creation follows nothing, a new
+    /// version is the previous one plus one, and any other change keeps the version.
+    static func follows(_ kind: ChangeKind, _ version: UInt32, after earlierKind: ChangeKind, _ earlierVersion: UInt32)
+        -> Bool
+    {
+        switch kind {
+        case .created: false
+        case .fieldsUpdated, .rotated: earlierVersion < UInt32.max && version == earlierVersion + 1
+        case .relabeled, .defaultSet, .defaultCleared, .revoked: version == earlierVersion
+        }
+    }
+
+    /// Appends restored changes as history entries linked oldest to newest, at `location`;
+    /// the change at `readableAt`, if any, is a readable version.
+    private mutating func appendChanges(
+        _ changes: [RestoredChange], readableAt readable: Int?, location: RecordLocation
+    ) -> (oldest: Handle, newest: Handle, readable: Handle, newestRotation: Handle) {
+        var entries = (oldest: noHandle, newest: noHandle, readable: noHandle, newestRotation: noHandle)
+        for (index, change) in changes.enumerated() {
+            let entry = Handle(tables.history.count)
+            precondition(entry < noHandle, "history full")
+            append(
+                \.history,
+                HistoryEntry(
+                    time: change.stamp.timeMilliseconds, sequence: location.sequence, offset: location.offset,
+                    previous: entries.newest, version: change.version, actor: intern(change.stamp.actor),
+                    operationIndex: location.operationIndex, kind: change.kind,
+                    changedMask: change.changedFieldMask, isRetained: index == readable))
+            if index == 0 { entries.oldest = entry }
+            if index == readable { entries.readable = entry }
+            if change.kind == .rotated { entries.newestRotation = entry }
+            entries.newest = entry
+        }
+        return entries
+    }
+}

@@ -1,0 +1,197 @@
+import Coffer
+import Foundation
+import XCTest
+
+@testable import CofferCLI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory under /tmp, removed with everything in it when the test ends.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        var template = Array("/tmp/coffer-cli-test-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// What one run of `coffer` produced.
+struct RunResult {
+    let status: Int32
+    let standardOutput: String
+    let standardError: String
+
+    /// Standard output parsed as one JSON document.
+    func json(file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(standardOutput.utf8))
+        return try XCTUnwrap(object as? [String: Any], "stdout is not a JSON object: \(standardOutput)", file: file, line: line)
+    }
+
+    /// Standard error parsed as one JSON document (an error under `--json`).
+    func errorJSON(file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let lastLine = standardError.split(separator: "\n").last.map(String.init) ?? ""
+        let object = try JSONSerialization.jsonObject(with: Data(lastLine.utf8))
+        return try XCTUnwrap(object as? [String: Any], "stderr is not a JSON object: \(standardError)", file: file, line: line)
+    }
+
+    /// Everything the run printed, for leak checks.
+    var allOutput: String { standardOutput + standardError }
+}
+
+/// Runs the built `coffer` binary (and its helper `coffer-test-writer`) in a temporary
+/// directory with a controlled environment: nothing of the caller's `COFFER_*` leaks in.
+final class CofferRunner {
+    let directory = TemporaryDirectory()
+    /// Environment given to every run, on top of PATH.
+    var environment: [String: String] = [:]
+
+    /// The directory of the test bundle: the build products (`coffer`, `coffer-test-writer`).
+    static var productsDirectory: URL {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = bundle.deletingLastPathComponent()
+        // The test binary is …/debug/CofferPackageTests.xctest on Linux.
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory.deleteLastPathComponent() }
+        return directory
+    }
+
+    static var binary: String { productsDirectory.appendingPathComponent("coffer").path }
+    static var writerBinary: String { productsDirectory.appendingPathComponent("coffer-test-writer").path }
+
+    init() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            throw XCTSkip("coffer is not built at \(Self.binary); run `swift build --build-tests` first")
+        }
+    }
+
+    func path(_ name: String) -> String { directory.file(name) }
+
+    /// Runs `coffer arguments…` and waits for it.
+    @discardableResult
+    func run(_ arguments: [String], environment extra: [String: String] = [:], standardInput: String? = nil) throws -> RunResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        var environment = ["PATH": "/usr/bin:/bin"]
+        environment.merge(self.environment) { _, new in new }
+        environment.merge(extra) { _, new in new }
+        process.environment = environment
+        // Files, not pipes: a large output (a completion script) cannot fill a pipe and block.
+        let outputPath = directory.file(".stdout"), errorPath = directory.file(".stderr"), inputPath = directory.file(".stdin")
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: inputPath, contents: Data((standardInput ?? "").utf8))
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        let error = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = input
+        try process.run()
+        process.waitUntilExit()
+        try output.close()
+        try error.close()
+        try input.close()
+        return RunResult(
+            status: process.terminationStatus,
+            standardOutput: try String(contentsOfFile: outputPath, encoding: .utf8),
+            standardError: try String(contentsOfFile: errorPath, encoding: .utf8))
+    }
+
+    /// Runs and checks the exit status, reporting both streams when it differs.
+    @discardableResult
+    func expect(
+        _ status: Int32, _ arguments: [String], environment extra: [String: String] = [:], standardInput: String? = nil,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> RunResult {
+        let result = try run(arguments, environment: extra, standardInput: standardInput)
+        XCTAssertEqual(
+            result.status, status,
+            "coffer \(arguments.joined(separator: " ")) exited \(result.status)\nstdout: \(result.standardOutput)\nstderr: \(result.standardError)",
+            file: file, line: line)
+        return result
+    }
+
+    /// A new vault `v.coffer` with a generated key file `v.key`, set as the default vault
+    /// and key for later runs.
+    func makeVault(name: String = "v") throws {
+        try expect(0, ["init", "--vault", path("\(name).coffer"), "--generate-key-file", path("\(name).key")])
+        environment["COFFER_VAULT"] = path("\(name).coffer")
+        environment["COFFER_KEY_FILE"] = path("\(name).key")
+    }
+
+    /// A vault with an organization `acme`, projects `web` and `data`, members `alice`
+    /// (admin) and `bob` (builder), and user `carol` who belongs nowhere.
+    func makePopulatedVault() throws {
+        try makeVault()
+        try expect(0, ["org", "create", "acme", "--name", "Acme Corp."])
+        try expect(0, ["project", "create", "web", "--org", "acme"])
+        try expect(0, ["project", "create", "data", "--org", "acme"])
+        for user in ["alice", "bob", "carol"] { try expect(0, ["user", "create", user]) }
+        try expect(0, ["member", "add", "alice", "--org", "acme", "--role", "admin"])
+        try expect(0, ["member", "add", "bob", "--org", "acme", "--role", "builder"])
+    }
+
+    /// The key file's bytes as hex, for `coffer-test-writer` (COFFER_TEST_KEY).
+    func keyHex(_ name: String = "v.key") throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path(name)))
+        return data.map { String(format: "%02x", $0) }.joined()
+    }
+
+    func bytes(_ name: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: path(name))))
+    }
+
+    func write(_ name: String, _ bytes: [UInt8]) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: path(name)))
+    }
+
+    func write(_ name: String, text: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
+    }
+
+    /// The file's modification time, to the nanosecond.
+    func modificationTime(_ name: String) -> timespec {
+        var information = stat()
+        stat(path(name), &information)
+        return information.st_mtim
+    }
+}
+
+/// An in-process run of the command logic with buffers, for what a child process cannot
+/// show: the terminal prompt path, with a scripted "terminal".
+struct InProcessRun {
+    let status: ExitStatus
+    let standardOutput: String
+    let standardError: String
+
+    static func run(
+        _ arguments: [String], environment: [String: String], terminalAnswers: [String]? = nil
+    ) -> InProcessRun {
+        let output = BufferSink()
+        let error = BufferSink()
+        var answers = terminalAnswers ?? []
+        var prompts: [String] = []
+        let context = CommandContext(
+            standardOutput: output, standardError: error, environment: environment,
+            standardInputIsTerminal: terminalAnswers != nil,
+            promptSecret: { prompt throws(CommandFailure) in
+                prompts.append(prompt)
+                guard !answers.isEmpty else { throw CommandFailure(.no, code: "invalid_input", "no more answers") }
+                return SecureBytes.copying(text: answers.removeFirst())
+            })
+        let status = CofferTool.run(arguments, in: context)
+        return InProcessRun(status: status, standardOutput: output.text, standardError: error.text)
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import XCTest
+
+/// Organizations, projects, users, members, credentials, assignments, resolution and API
+/// keys, end to end through the binary, with the JSON contract and the exit codes.
+final class CredentialCommandTests: XCTestCase {
+    func testOrganizationsProjectsUsersAndMembers() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let organizations = try XCTUnwrap(try coffer.expect(0, ["org", "list", "--json"]).json()["organizations"] as? [[String: Any]])
+        XCTAssertEqual(organizations.map { $0["slug"] as? String }, ["acme"])
+        XCTAssertEqual(organizations[0]["name"] as? String, "Acme Corp.")
+        let projects = try XCTUnwrap(try coffer.expect(0, ["project", "list", "--org", "acme", "--json"]).json()["projects"] as? [[String: Any]])
+        XCTAssertEqual(projects.map { $0["slug"] as? String }, ["data", "web"])
+        let members = try XCTUnwrap(try coffer.expect(0, ["member", "list", "--org", "acme", "--json"]).json()["members"] as? [[String: Any]])
+        XCTAssertEqual(members.map { $0["user"] as? String }, ["alice", "bob"])
+        XCTAssertTrue(try coffer.expect(0, ["user", "list"]).standardOutput.contains("acme (admin)"))
+        // Errors: taken slug, bad slug, unknown organization: exit 1 with a sentence.
+        XCTAssertTrue(try coffer.expect(1, ["org", "create", "acme"]).standardError.contains("exists already"))
+        try coffer.expect(1, ["org", "create", "Not A Slug"])
+        XCTAssertEqual(try coffer.expect(1, ["project", "list", "--org", "nope", "--json"]).errorJSON()["code"] as? String, "not_found")
+        try coffer.expect(1, ["member", "add", "alice", "--org", "acme", "--role", "owner"])
+        // Removing what holds nothing needs no confirmation.
+        try coffer.expect(0, ["project", "remove", "data", "--org", "acme"])
+        try coffer.expect(0, ["user", "remove", "carol"])
+        try coffer.expect(0, ["org", "create", "empty"])
+        try coffer.expect(0, ["org", "remove", "empty"])
+    }
+
+    func testRemovalsThatCascadeNeedYes() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "linear", "--org", "acme", "--scope", "project", "--project-slug", "web", "--set", "token=lin-project-token-1"])
+        try coffer.expect(0, ["credentials", "set", "slack", "--org", "acme", "--scope", "user", "--user", "bob", "--set", "token=slack-user-token-1"])
+        let dry = try coffer.expect(1, ["project", "remove", "web", "--org", "acme"])
+        XCTAssertTrue(dry.standardOutput.contains("credential linear/main"), dry.standardOutput)
+        XCTAssertTrue(dry.standardOutput.contains("--yes"), dry.standardOutput)
+        try coffer.expect(1, ["member", "remove", "bob", "--org", "acme"])
+        try coffer.expect(1, ["user", "remove", "bob"])
+        try coffer.expect(1, ["org", "remove", "acme"])
+        let removed = try coffer.expect(0, ["project", "remove", "web", "--org", "acme", "--yes", "--json"]).json()
+        XCTAssertEqual(removed["removed"] as? Bool, true)
+        XCTAssertEqual(((removed["impact"] as? [String: Any])?["deleted_credentials"] as? [Any])?.count, 1)
+        try coffer.expect(0, ["member", "remove", "bob", "--org", "acme", "--yes"])
+        try coffer.expect(0, ["org", "remove", "acme", "--yes"])
+        XCTAssertEqual((try coffer.expect(0, ["org", "list", "--json"]).json()["organizations"] as? [Any])?.count, 0)
+    }
+
+    func testCredentialsSetFansOutAndInfersTheType() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let created = try coffer.expect(
+            0,
+            [
+                "credentials", "set", "linear", "--org", "acme", "--scope", "org", "--scope", "project", "--project-slug", "web",
+                "--project-slug", "data", "--slug", "work", "--set", "apiKey=@env:LINEAR_KEY", "--json",
+            ], environment: ["LINEAR_KEY": "lin_api_0123456789abcdef"]
+        ).json()
+        let instances = try XCTUnwrap(created["created"] as? [[String: Any]])
+        XCTAssertEqual(instances.map { $0["scope"] as? String }, ["organization", "project", "project"])
+        XCTAssertEqual(instances.map { $0["owner"] as? String }, ["acme", "web", "data"])
+        XCTAssertEqual(Set(instances.compactMap { $0["id"] as? String }).count, 3)
+        for instance in instances {
+            XCTAssertEqual(instance["app"] as? String, "linear")
+            XCTAssertEqual(instance["slug"] as? String, "work")
+        }
+        let get = try coffer.expect(1, ["credentials", "get", "linear/work", "--org", "acme", "--json"])
+        XCTAssertEqual(try get.errorJSON()["code"] as? String, "ambiguous")
+        let project = try coffer.expect(0, ["credentials", "list", "--org", "acme", "--project", "web", "--json"]).json()
+        XCTAssertEqual((project["credentials"] as? [[String: Any]])?.map { $0["type"] as? String }, ["api_token"])
+    }
+
+    func testAmbiguousSelectorListsCandidates() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "linear", "--org", "acme", "--scope", "project", "--project-slug", "web", "--project-slug", "data", "--set", "token=lin_api_0123456789abcdef"])
+        let result = try coffer.expect(1, ["credentials", "get", "linear/main", "--org", "acme", "--json"])
+        let error = try result.errorJSON()
+        XCTAssertEqual(error["code"] as? String, "ambiguous")
+        XCTAssertEqual((error["candidates"] as? [Any])?.count, 2)
+        XCTAssertEqual(error["exit_code"] as? Int, 1)
+    }
+
+    func testGetPreviewsRevealsAndShowsOldVersions() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.write("token.txt", text: "exa-first-secret-a1b2\n")
+        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=@file:\(coffer.path("token.txt"))", "--default", "--label", "Exa"])
+        let preview = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--json"]).json()
+        XCTAssertEqual(preview["scope"] as? String, "organization")
+        XCTAssertEqual(preview["owner"] as? String, "acme")
+        XCTAssertEqual(preview["state"] as? String, "active")
+        XCTAssertEqual(preview["version"] as? Int, 1)
+        XCTAssertEqual(preview["default"] as? Bool, true)
+        XCTAssertEqual(preview["fields"] as? [String: String], ["token": "••••a1b2"])
+        // @file: drops the one final newline of a one-line file.
+        let revealed = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--json", "--reveal"]).json()
+        XCTAssertEqual(revealed["fields"] as? [String: String], ["token": "exa-first-secret-a1b2"])
+        let text = try coffer.expect(0, ["credentials", "get", "org/main", "--org", "acme", "--reveal"]).standardOutput
+        XCTAssertTrue(text.contains("token:  exa-first-secret-a1b2\n"), text)
+        try coffer.expect(0, ["credentials", "rotate-key", "exa/main", "--org", "acme", "--set", "token=exa-second-secret-c3d4"])
+        let old = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--version", "1", "--json"]).json()
+        XCTAssertEqual(old["version"] as? Int, 1)
+        XCTAssertEqual(old["fields"] as? [String: String], ["token": "••••a1b2"])
+        let oldRevealed = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--version", "1", "--reveal", "--json"]).json()
+        XCTAssertEqual(oldRevealed["fields"] as? [String: String], ["token": "exa-first-secret-a1b2"])
+        try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--version", "7"])
+        try coffer.expect(1, ["credentials", "get", "nothing", "--org", "acme"])
+    }
+
+    func testUpdateRotateRevokeDeleteAndHistory() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(
+            0,
+            [
+                "credentials", "set", "smtp", "--org", "acme", "--type", "smtp", "--set", "host=smtp.example.com", "--set", "port=587",
+                "--set", "encryption=starttls", "--set", "username=bot", "--set", "password=@env:SMTP_PASSWORD",
+            ], environment: ["SMTP_PASSWORD": "smtp-password-value-99"])
+        // Fields not given keep their values.
+        let updated = try coffer.expect(
+            0, ["credentials", "update", "smtp/main", "--org", "acme", "--set", "port=465", "--label", "Mail", "--default", "--json"]
+        ).json()
+        XCTAssertEqual(updated["version"] as? Int, 2)
+        XCTAssertEqual(updated["label"] as? String, "Mail")
+        XCTAssertEqual(updated["default"] as? Bool, true)
+        let revealed = try coffer.expect(0, ["credentials", "get", "smtp/main", "--org", "acme", "--reveal", "--json"]).json()
+        XCTAssertEqual((revealed["fields"] as? [String: String])?["password"], "smtp-password-value-99")
+        XCTAssertEqual((revealed["fields"] as? [String: String])?["port"], "465")
+        try coffer.expect(1, ["credentials", "update", "smtp/main", "--org", "acme", "--set", "port=99999"])
+        try coffer.expect(1, ["credentials", "update", "smtp/main", "--org", "acme", "--set", "colour=blue"])
+        try coffer.expect(1, ["credentials", "rotate-key", "smtp/main", "--org", "acme", "--set", "port=25"])
+        try coffer.expect(0, ["credentials", "rotate-key", "smtp/main", "--org", "acme", "--set", "password=another-password-77"])
+        let history = try coffer.expect(0, ["credentials", "history", "smtp/main", "--org", "acme", "--json"]).json()
+        let changes = try XCTUnwrap(history["history"] as? [[String: Any]])
+        XCTAssertEqual(changes.map { $0["change"] as? String }, ["created", "relabeled", "fields_updated", "default_set", "rotated"])
+        XCTAssertEqual(changes.map { $0["version"] as? Int }, [1, 1, 2, 2, 3])
+        XCTAssertEqual(changes.first?["change"] as? String, "created")
+        XCTAssertEqual(changes.last?["change"] as? String, "rotated")
+        XCTAssertEqual(changes.last?["changed"] as? [String], ["password"])
+        let revoked = try coffer.expect(0, ["credentials", "revoke", "smtp/main", "--org", "acme", "--json"]).json()
+        XCTAssertEqual(revoked["state"] as? String, "revoked")
+        XCTAssertEqual(revoked["default"] as? Bool, false)
+        try coffer.expect(1, ["credentials", "revoke", "smtp/main", "--org", "acme"])
+        let listed = try XCTUnwrap(try coffer.expect(0, ["credentials", "list", "--org", "acme", "--json"]).json()["credentials"] as? [[String: Any]])
+        XCTAssertEqual(listed.map { $0["state"] as? String }, ["revoked"])
+        try coffer.expect(0, ["credentials", "delete", "smtp/main", "--org", "acme", "--yes"])
+        XCTAssertEqual((try coffer.expect(0, ["credentials", "list", "--org", "acme", "--json"]).json()["credentials"] as? [Any])?.count, 0)
+    }
+
+    func testCustomCredentialsFromSeveralFields() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "internal", "--org", "acme", "--set", "region=eu-west", "--set", "api_secret=internal-\"quoted\"-secret"])
+        let preview = try coffer.expect(0, ["credentials", "get", "internal/main", "--org", "acme", "--json"]).json()
+        XCTAssertEqual(preview["type"] as? String, "custom")
+        XCTAssertEqual((preview["fields"] as? [String: String])?["json"], "{api_secret: ••••, region: ••••}")
+        let revealed = try coffer.expect(0, ["credentials", "get", "internal/main", "--org", "acme", "--json", "--reveal"]).json()
+        let object = try JSONSerialization.jsonObject(with: Data(((revealed["fields"] as? [String: String])?["json"] ?? "").utf8))
+        XCTAssertEqual(object as? [String: String], ["region": "eu-west", "api_secret": "internal-\"quoted\"-secret"])
+    }
+
+    func testAssignmentsAndResolutionExitCodes() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        // 3: nothing connected.
+        let missing = try coffer.expect(3, ["resolve", "linear", "--org", "acme", "--json"])
+        let missingDocument = try missing.json()
+        XCTAssertEqual(missingDocument["status"] as? String, "error")
+        XCTAssertEqual(missingDocument["code"] as? String, "missing")
+        XCTAssertNotNil(missingDocument["trace"] as? [Any])
+        let ids = try XCTUnwrap(
+            try coffer.expect(
+                0, ["credentials", "set", "linear", "--org", "acme", "--slug", "one", "--set", "token=lin_api_one_0001", "--json"]
+            ).json()["created"] as? [[String: Any]]
+        ).compactMap { $0["id"] as? String }
+        try coffer.expect(0, ["credentials", "set", "linear", "--org", "acme", "--slug", "two", "--set", "token=lin_api_two_0002"])
+        // 4: two organization credentials and no default.
+        let ambiguous = try coffer.expect(4, ["resolve", "linear", "--org", "acme", "--json"]).json()
+        XCTAssertEqual(ambiguous["code"] as? String, "ambiguous")
+        XCTAssertEqual((ambiguous["candidates"] as? [Any])?.count, 2)
+        XCTAssertTrue(try coffer.expect(4, ["resolve", "linear", "--org", "acme"]).standardError.contains("linear"))
+        // 0 once one is the default, with the trace.
+        try coffer.expect(0, ["credentials", "update", "linear/one", "--org", "acme", "--default"])
+        let resolved = try coffer.expect(0, ["resolve", "linear", "--org", "acme", "--project", "web", "--json"]).json()
+        XCTAssertEqual(resolved["status"] as? String, "resolved")
+        let credential = try XCTUnwrap(resolved["credential"] as? [String: Any])
+        XCTAssertEqual(credential["id"] as? String, ids[0])
+        XCTAssertEqual(credential["app"] as? String, "linear")
+        XCTAssertEqual(credential["slug"] as? String, "one")
+        XCTAssertEqual(credential["scope"] as? String, "organization")
+        XCTAssertEqual(credential["owner"] as? String, "acme")
+        XCTAssertFalse((resolved["trace"] as? [Any] ?? []).isEmpty)
+        let explained = try coffer.expect(0, ["resolve", "linear", "--org", "acme", "--explain"]).standardOutput
+        XCTAssertTrue(explained.contains("organization_scope"), explained)
+        // An assignment wins over the default.
+        try coffer.expect(0, ["assignments", "assign", "--org", "acme", "--workflow", "triage", "--consumer", "fetch", "--credential", "linear/two"])
+        let assigned = try coffer.expect(0, ["resolve", "linear", "--org", "acme", "--workflow", "triage", "--consumer", "fetch", "--json"]).json()
+        XCTAssertEqual((assigned["credential"] as? [String: Any])?["slug"] as? String, "two")
+        XCTAssertEqual(assigned["stage"] as? String, "exact_assignment")
+        let list = try XCTUnwrap(
+            try coffer.expect(0, ["assignments", "list", "--org", "acme", "--workflow", "triage", "--json"]).json()["assignments"] as? [[String: Any]])
+        XCTAssertEqual(list.count, 1)
+        XCTAssertEqual((list[0]["target"] as? [String: Any])?["consumer"] as? String, "fetch")
+        // 5: the assigned credential is revoked.
+        try coffer.expect(0, ["credentials", "revoke", "linear/two", "--org", "acme"])
+        let refused = try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--workflow", "triage", "--consumer", "fetch", "--json"]).json()
+        XCTAssertEqual(refused["code"] as? String, "revoked")
+        // 5: user scope without a user actor; a selection that does not exist.
+        XCTAssertEqual(try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--pin", "user", "--json"]).json()["code"] as? String, "no_user_actor")
+        let unknown = "cred_" + String(repeating: "0", count: 26)
+        XCTAssertEqual(try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--select", unknown, "--json"]).json()["code"] as? String, "not_found")
+        try coffer.expect(0, ["assignments", "unassign", "--org", "acme", "--workflow", "triage", "--consumer", "fetch", "--app", "linear"])
+        try coffer.expect(1, ["assignments", "unassign", "--org", "acme", "--workflow", "triage", "--consumer", "fetch", "--app", "linear"])
+        try coffer.expect(0, ["resolve", "linear", "--org", "acme", "--workflow", "triage", "--consumer", "fetch"])
+        // A dry-run delete lists the consumers, changes nothing and exits 1.
+        try coffer.expect(0, ["assignments", "assign", "--org", "acme", "--agent", "support", "--credential", "linear/one"])
+        let dry = try coffer.expect(1, ["credentials", "delete", "linear/one", "--org", "acme"])
+        XCTAssertTrue(dry.standardOutput.contains("agent support / *"), dry.standardOutput)
+        let deleted = try coffer.expect(0, ["credentials", "delete", "linear/one", "--org", "acme", "--yes", "--json"]).json()
+        XCTAssertEqual(deleted["deleted"] as? Bool, true)
+        XCTAssertEqual((deleted["affected"] as? [String])?.count, 2)
+        try coffer.expect(1, ["resolve", "linear", "--org", "nope"])
+    }
+
+    func testAPIKeys() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let created = try coffer.expect(0, ["api-key", "create", "--org", "acme", "--as", "bob", "--name", "Builder script"])
+        let key = created.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(key.hasPrefix("ck_live_"), key)
+        XCTAssertFalse(created.standardError.contains(key))
+        let json = try coffer.expect(0, ["api-key", "create", "--org", "acme", "--as", "alice", "--name", "Admin script", "--json"]).json()
+        let adminKey = try XCTUnwrap(json["key"] as? String)
+        let adminKeyID = try XCTUnwrap(json["id"] as? String)
+        // A builder sees only its own keys; an admin sees all.
+        let bobKeys = try XCTUnwrap(try coffer.expect(0, ["api-key", "list", "--org", "acme", "--as", "bob", "--json"]).json()["api_keys"] as? [[String: Any]])
+        XCTAssertEqual(bobKeys.map { $0["name"] as? String }, ["Builder script"])
+        let aliceKeys = try XCTUnwrap(try coffer.expect(0, ["api-key", "list", "--org", "acme", "--as", "alice", "--json"]).json()["api_keys"] as? [[String: Any]])
+        XCTAssertEqual(aliceKeys.count, 2)
+        XCTAssertTrue(aliceKeys.allSatisfy { ($0["preview"] as? String)?.contains("••••") ?? false })
+        try coffer.expect(1, ["api-key", "list", "--org", "acme", "--as", "carol"])
+        let check = try coffer.expect(0, ["api-key", "check", "--org", "acme", "--json"], standardInput: key + "\n").json()
+        XCTAssertEqual(check["user"] as? String, "bob")
+        XCTAssertEqual(check["role"] as? String, "builder")
+        try coffer.expect(1, ["api-key", "check", "--org", "acme"], standardInput: "ck_live_notarealkey\n")
+        try coffer.expect(1, ["api-key", "revoke", adminKeyID, "--org", "acme", "--as", "bob"])
+        try coffer.expect(0, ["api-key", "revoke", adminKeyID, "--org", "acme", "--as", "alice"])
+        try coffer.expect(1, ["api-key", "check", "--org", "acme"], standardInput: adminKey)
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Coffer
+import XCTest
+
+@testable import CofferCLI
+
+/// Option parsing and `validate()`, in process: `Coffer.parseAsRoot` as argument-parser runs it.
+final class ParsingTests: XCTestCase {
+    private func parse<Command: ParsableCommand>(_ arguments: [String], as type: Command.Type) throws -> Command {
+        let parsed = try Coffer.parseAsRoot(arguments)
+        return try XCTUnwrap(parsed as? Command, "parsed \(Swift.type(of: parsed)), expected \(Command.self)")
+    }
+
+    private func assertUsageError(_ arguments: [String], contains text: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try Coffer.parseAsRoot(arguments), file: file, line: line) { error in
+            XCTAssertEqual(Coffer.exitCode(for: error).rawValue, 64, file: file, line: line)
+            XCTAssertTrue(
+                Coffer.fullMessage(for: error).contains(text), "\(Coffer.fullMessage(for: error)) lacks \(text)", file: file,
+                line: line)
+        }
+    }
+
+    func testGlobalOptionsWorkBeforeAndAfterTheCommandName() throws {
+        let after = try parse(["org", "list", "--vault", "a.coffer", "--json", "--as", "alice", "--key-file", "k"], as: OrgList.self)
+        XCTAssertEqual(after.access.global.vaultPath, "a.coffer")
+        XCTAssertTrue(after.access.global.json)
+        XCTAssertEqual(after.access.global.actingUser, "alice")
+        XCTAssertEqual(after.access.unlock.keyFile, "k")
+        let before = try parse(["--vault", "b.coffer", "--json", "-q", "org", "list"], as: OrgList.self)
+        XCTAssertEqual(before.access.global.vaultPath, "b.coffer")
+        XCTAssertTrue(before.access.global.json)
+        XCTAssertTrue(before.access.global.quiet)
+    }
+
+    func testKeyFileAndPassphraseFileAreExclusive() {
+        assertUsageError(["head", "--key-file", "k", "--passphrase-file", "p"], contains: "not both")
+    }
+
+    func testCredentialsSetFansOutOverScopesAndProjects() throws {
+        let command = try parse(
+            [
+                "credentials", "set", "linear", "--org", "acme", "--scope", "org", "--scope", "project", "--project-slug", "web",
+                "--project-slug", "data", "--set", "token=x",
+            ], as: CredentialsSet.self)
+        XCTAssertEqual(command.targets, [.organization, .project("web"), .project("data")])
+        XCTAssertEqual(command.slug, "main")
+        XCTAssertNil(command.type)
+        let plain = try parse(["credentials", "set", "exa", "--org", "acme", "--set", "apiKey=@env:EXA"], as: CredentialsSet.self)
+        XCTAssertEqual(plain.targets, [.organization])
+        let user = try parse(
+            ["credentials", "set", "exa", "--org", "acme", "--scope", "user", "--as", "alice", "--set", "token=x"], as: CredentialsSet.self)
+        XCTAssertEqual(user.targets, [.user("alice")])
+    }
+
+    func testCredentialsSetValidation() {
+        assertUsageError(["credentials", "set", "exa", "--org", "acme"], contains: "--set")
+        assertUsageError(
+            ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--set", "token=x"], contains: "--project-slug")
+        assertUsageError(
+            ["credentials", "set", "exa", "--org", "acme", "--project-slug", "web", "--set", "token=x"], contains: "--scope project")
+        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--scope", "user", "--set", "token=x"], contains: "--user")
+        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "token"], contains: "no value")
+        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "=x"], contains: "no field name")
+        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "token=@env:"], contains: "@env:")
+        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--type", "bogus", "--set", "t=x"], contains: "--type")
+        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--scope", "galaxy", "--set", "t=x"], contains: "--scope")
+    }
+
+    func testAValueIsNeverRepeatedInAUsageError() {
+        XCTAssertThrowsError(try Coffer.parseAsRoot(["credentials", "set", "exa", "--org", "acme", "--set", "token"])) { error in
+            XCTAssertFalse(Coffer.fullMessage(for: error).contains("=x"))
+        }
+        // A forgotten --set: argument-parser repeats the argument, the tool cuts its value.
+        let run = InProcessRun.run(
+            ["credentials", "set", "exa", "--org", "acme", "--set", "region=eu", "token=sk-very-secret-value"], environment: [:])
+        XCTAssertEqual(run.status, .usage)
+        XCTAssertFalse(run.standardError.contains("sk-very-secret-value"), run.standardError)
+        XCTAssertTrue(run.standardError.contains("token=…"), run.standardError)
+    }
+
+    func testSecretInputSources() {
+        let literal = SecretInput(argument: "token=a=b")
+        XCTAssertEqual(literal.name, "token")
+        guard case .literal("a=b")? = literal.source else { return XCTFail("\(String(describing: literal.source))") }
+        guard case .environment("EXA")? = SecretInput(argument: "apiKey=@env:EXA").source else { return XCTFail() }
+        guard case .file("/tmp/x")? = SecretInput(argument: "key=@file:/tmp/x").source else { return XCTFail() }
+        guard case .literal("@env:X")? = SecretInput(argument: "note=@@env:X").source else { return XCTFail() }
+        XCTAssertNil(SecretInput(argument: "token").source)
+    }
+
+    func testTargetOptions() throws {
+        let assign = try parse(
+            ["assignments", "assign", "--org", "acme", "--workflow", "triage", "--credential", "linear/work"], as: AssignmentsAssign.self)
+        XCTAssertEqual(assign.target.target, AssignmentTarget(kind: .workflow, slug: "triage", consumer: "*"))
+        let resolve = try parse(["resolve", "linear", "--org", "acme", "--agent", "support", "--consumer", "search"], as: Resolve.self)
+        XCTAssertEqual(resolve.target.target, AssignmentTarget(kind: .agent, slug: "support", consumer: "search"))
+        assertUsageError(["assignments", "list", "--org", "acme"], contains: "--workflow")
+        assertUsageError(["assignments", "list", "--org", "acme", "--agent", "a", "--poll", "p"], contains: "not several")
+        assertUsageError(["resolve", "exa", "--org", "acme", "--consumer", "c"], contains: "--consumer needs")
+        assertUsageError(["assignments", "unassign", "--org", "acme", "--agent", "a"], contains: "--credential")
+    }
+
+    func testOtherValidations() {
+        assertUsageError(["verify", "--expect-head", "12"], contains: "SEQUENCE:HEX")
+        assertUsageError(["resolve", "exa", "--org", "acme", "--select", "work"], contains: "credential id")
+        assertUsageError(["api-key", "create", "--org", "acme", "--name", "n"], contains: "--as")
+        assertUsageError(["api-key", "revoke", "nope", "--org", "acme", "--as", "alice"], contains: "key_")
+        assertUsageError(["credentials", "update", "exa/main", "--org", "acme"], contains: "Nothing to change")
+        assertUsageError(["log", "--limit", "0"], contains: "--limit")
+        assertUsageError(["init", "--generate-key-file", "k", "--key-file", "j"], contains: "--generate-key-file")
+        assertUsageError(["member", "add", "alice", "--org", "acme", "--role", "emperor"], contains: "--role")
+        assertUsageError(["key", "passphrase", "--add", "--slot", "2"], contains: "not both")
+        assertUsageError(["completions", "tcsh"], contains: "tcsh")
+    }
+
+    func testUpdateDefaultFlagHasAnInversion() throws {
+        XCTAssertEqual(try parse(["credentials", "update", "x", "--org", "o", "--default"], as: CredentialsUpdate.self).isDefault, true)
+        XCTAssertEqual(try parse(["credentials", "update", "x", "--org", "o", "--no-default"], as: CredentialsUpdate.self).isDefault, false)
+    }
+
+    func testEveryCommandHasHelpWithAnExample() throws {
+        func visit(_ command: ParsableCommand.Type, path: [String]) {
+            let help = Coffer.helpMessage(for: command)
+            XCTAssertTrue(help.contains("Example"), "`coffer \(path.joined(separator: " "))` help has no example")
+            for subcommand in command.configuration.subcommands {
+                visit(subcommand, path: path + [subcommand.configuration.commandName ?? "?"])
+            }
+        }
+        visit(Coffer.self, path: [])
+    }
+
+    func testExitStatusMapping() {
+        XCTAssertEqual(ExitStatus(for: .wrongKey), .vaultUnavailable)
+        XCTAssertEqual(ExitStatus(for: .locked), .vaultUnavailable)
+        XCTAssertEqual(ExitStatus(for: .corrupted), .vaultUnavailable)
+        XCTAssertEqual(ExitStatus(for: .io(errno: 5)), .vaultUnavailable)
+        XCTAssertEqual(ExitStatus(for: .notFound), .no)
+        XCTAssertEqual(ExitStatus(for: .invalidInput), .no)
+        XCTAssertEqual(ExitStatus(for: .permissionDenied), .no)
+        XCTAssertEqual(ExitStatus(forResolution: .credentialMissing), .resolutionMissing)
+        XCTAssertEqual(ExitStatus(forResolution: .ambiguous), .resolutionAmbiguous)
+        XCTAssertEqual(ExitStatus(forResolution: .notFound), .resolutionRefused)
+        for code: CofferError.Code in [.noUserActor, .credentialRevoked, .notVisible, .wrongApp] {
+            XCTAssertEqual(ExitStatus(forResolution: code), .resolutionRefused)
+        }
+        XCTAssertEqual(ExitStatus(forResolution: .wrongKey), .vaultUnavailable)
+    }
+}

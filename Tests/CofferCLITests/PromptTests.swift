@@ -1,0 +1,41 @@
+import Coffer
+import Foundation
+import XCTest
+
+@testable import CofferCLI
+
+/// The terminal paths, in process with a scripted terminal: a passphrase asked once to open,
+/// twice to create, and refused when the two answers differ; no prompt without a terminal.
+final class PromptTests: XCTestCase {
+    func testInitAsksTwiceAndOpenAsksOnce() throws {
+        let directory = TemporaryDirectory()
+        let environment = ["COFFER_VAULT": directory.file("p.coffer"), "COFFER_TEST_KDF": "minimum"]
+        let mismatch = InProcessRun.run(["init"], environment: environment, terminalAnswers: ["one phrase", "another"])
+        XCTAssertEqual(mismatch.status, .no)
+        XCTAssertTrue(mismatch.standardError.contains("differ"), mismatch.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("p.coffer")))
+        let created = InProcessRun.run(["init"], environment: environment, terminalAnswers: ["same phrase", "same phrase"])
+        XCTAssertEqual(created.status, .success, created.standardError)
+        let opened = InProcessRun.run(["org", "create", "acme"], environment: environment, terminalAnswers: ["same phrase"])
+        XCTAssertEqual(opened.status, .success, opened.standardError)
+        let wrong = InProcessRun.run(["org", "list"], environment: environment, terminalAnswers: ["not it"])
+        XCTAssertEqual(wrong.status, .vaultUnavailable)
+        let noTerminal = InProcessRun.run(["org", "list"], environment: environment)
+        XCTAssertEqual(noTerminal.status, .usage)
+        // Inspect needs no key and asks for none unless --unlock.
+        XCTAssertEqual(InProcessRun.run(["inspect"], environment: environment).status, .success)
+        let unlocked = InProcessRun.run(["inspect", "--unlock", "--json"], environment: environment, terminalAnswers: ["same phrase"])
+        XCTAssertEqual(unlocked.status, .success, unlocked.standardError)
+        XCTAssertTrue(unlocked.standardOutput.contains("\"unlocked\": true"), unlocked.standardOutput)
+    }
+
+    func testNewPassphraseIsAskedTwice() throws {
+        let directory = TemporaryDirectory()
+        let environment = ["COFFER_VAULT": directory.file("p.coffer"), "COFFER_TEST_KDF": "minimum"]
+        XCTAssertEqual(InProcessRun.run(["init"], environment: environment, terminalAnswers: ["first", "first"]).status, .success)
+        let changed = InProcessRun.run(["key", "passphrase"], environment: environment, terminalAnswers: ["first", "second", "second"])
+        XCTAssertEqual(changed.status, .success, changed.standardError)
+        XCTAssertEqual(InProcessRun.run(["head"], environment: environment, terminalAnswers: ["second"]).status, .success)
+        XCTAssertEqual(InProcessRun.run(["head"], environment: environment, terminalAnswers: ["first"]).status, .vaultUnavailable)
+    }
+}

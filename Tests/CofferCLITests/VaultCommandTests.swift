@@ -1,0 +1,323 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `init`, `inspect`, `verify`, `head`, `log`, `salvage`, `key`, the reserved commands, and the
+/// vault states an operator meets: torn tail, bit flip, wrong key, not a vault, locked.
+final class VaultCommandTests: XCTestCase {
+    func testInitWithAGeneratedKeyFile() throws {
+        let coffer = try CofferRunner()
+        let result = try coffer.expect(
+            0, ["init", "--vault", coffer.path("v.coffer"), "--generate-key-file", coffer.path("v.key"), "--json"])
+        let document = try result.json()
+        XCTAssertEqual((document["keyslot"] as? [String: Any])?["kind"] as? String, "key_file")
+        XCTAssertNotNil(document["uuid"] as? String)
+        var information = stat()
+        XCTAssertEqual(stat(coffer.path("v.key"), &information), 0)
+        XCTAssertEqual(information.st_mode & 0o777, 0o600)
+        XCTAssertEqual(information.st_size, 32)
+        XCTAssertEqual(stat(coffer.path("v.coffer"), &information), 0)
+        XCTAssertEqual(information.st_mode & 0o777, 0o600)
+        // Neither the vault nor a key file is ever overwritten.
+        let again = try coffer.expect(1, ["init", "--vault", coffer.path("v.coffer"), "--generate-key-file", coffer.path("w.key")])
+        XCTAssertTrue(again.standardError.contains("exists"), again.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.key")))
+        try coffer.expect(1, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("v.key")])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.coffer")))
+    }
+
+    func testInitWithAPassphraseAndHexKeyFiles() throws {
+        let coffer = try CofferRunner()
+        try coffer.write("pass.txt", text: "correct horse battery staple\n")
+        try coffer.expect(
+            0, ["init", "--vault", coffer.path("p.coffer"), "--passphrase-file", coffer.path("pass.txt")],
+            environment: ["COFFER_TEST_KDF": "minimum"])
+        try coffer.expect(0, ["head", "--vault", coffer.path("p.coffer")], environment: ["COFFER_PASSPHRASE": "correct horse battery staple"])
+        try coffer.expect(2, ["head", "--vault", coffer.path("p.coffer")], environment: ["COFFER_PASSPHRASE": "wrong"])
+        // A key file of 64 hex characters and a newline is the same key as its 32 bytes.
+        try coffer.write("hex.key", text: String(repeating: "ab", count: 32) + "\n")
+        try coffer.expect(0, ["init", "--vault", coffer.path("h.coffer"), "--key-file", coffer.path("hex.key")])
+        try coffer.write("raw.key", [UInt8](repeating: 0xab, count: 32))
+        try coffer.expect(0, ["head", "--vault", coffer.path("h.coffer"), "--key-file", coffer.path("raw.key")])
+        try coffer.write("bad.key", text: "not a key")
+        let bad = try coffer.expect(2, ["head", "--vault", coffer.path("h.coffer"), "--key-file", coffer.path("bad.key")])
+        XCTAssertTrue(bad.standardError.contains("32 bytes"), bad.standardError)
+    }
+
+    func testNoKeyAndNoTerminalIsAClearUsageError() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        let result = try coffer.expect(64, ["head"], environment: ["COFFER_KEY_FILE": ""])
+        XCTAssertTrue(result.standardError.contains("--key-file"), result.standardError)
+        let json = try coffer.expect(64, ["head", "--json"], environment: ["COFFER_KEY_FILE": ""])
+        XCTAssertEqual(try json.errorJSON()["code"] as? String, "no_key")
+        try coffer.expect(64, ["org", "list"], environment: ["COFFER_VAULT": ""])
+    }
+
+    func testInspectWithoutAndWithAKey() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let keyless = try coffer.expect(0, ["inspect", "--json"], environment: ["COFFER_KEY_FILE": ""]).json()
+        XCTAssertEqual(keyless["format_version"] as? Int, 1)
+        XCTAssertEqual(keyless["unlocked"] as? Bool, false)
+        XCTAssertNotNil(keyless["uuid"] as? String)
+        XCTAssertEqual((keyless["keyslots"] as? [Any])?.count, 1)
+        XCTAssertGreaterThan(keyless["file_bytes"] as? Int ?? 0, 8192)
+        XCTAssertNil(keyless["head"])
+        let keyed = try coffer.expect(0, ["inspect", "--json"]).json()
+        XCTAssertEqual(keyed["unlocked"] as? Bool, true)
+        let byType = try XCTUnwrap(keyed["records_by_type"] as? [String: Int])
+        XCTAssertEqual(byType["key_epoch"], 1)
+        XCTAssertEqual(byType["transaction"], 8)
+        let live = try XCTUnwrap(keyed["live_bytes"] as? Int)
+        let dead = try XCTUnwrap(keyed["dead_bytes"] as? Int)
+        XCTAssertEqual(live + dead, (keyed["file_bytes"] as? Int ?? 0) - 8192)
+        XCTAssertNotNil(keyed["dead_share"] as? Double)
+        let epochs = try XCTUnwrap(keyed["epochs"] as? [[String: Any]])
+        XCTAssertEqual(epochs.first?["id"] as? Int, 1)
+        XCTAssertEqual(epochs.first?["state"] as? String, "current")
+        XCTAssertGreaterThanOrEqual(epochs.first?["live_records"] as? Int ?? -1, 0)
+        XCTAssertEqual((keyed["head"] as? String)?.hasPrefix("9:"), true)
+        let text = try coffer.expect(0, ["inspect"]).standardOutput
+        XCTAssertTrue(text.contains("UUID:"), text)
+        XCTAssertTrue(text.contains("Key epochs:"), text)
+    }
+
+    func testVerifyHeadAndExpectedHead() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let head = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(head.hasPrefix("9:"), head)
+        let clean = try coffer.expect(0, ["verify", "--json", "--expect-head", head]).json()
+        XCTAssertEqual(clean["ok"] as? Bool, true)
+        XCTAssertEqual(clean["records"] as? Int, 9)
+        XCTAssertEqual(clean["head"] as? String, head)
+        XCTAssertEqual((clean["problems"] as? [Any])?.count, 0)
+        try coffer.expect(0, ["org", "create", "later"])
+        try coffer.expect(0, ["verify", "--expect-head", head])
+        // A head the log never had: the file was replaced or rolled back.
+        let forged = "9:" + String(repeating: "0", count: 64)
+        let mismatch = try coffer.expect(1, ["verify", "--json", "--expect-head", forged]).json()
+        let problems = try XCTUnwrap(mismatch["problems"] as? [[String: Any]])
+        XCTAssertEqual(problems.map { $0["kind"] as? String }, ["head_mismatch"])
+        XCTAssertEqual(problems[0]["seq"] as? Int, 9)
+        let json = try coffer.expect(0, ["head", "--json"]).json()
+        XCTAssertEqual(json["sequence"] as? Int, 10)
+    }
+
+    func testTornTailIsReportedAndCutOnlyByAWriter() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let intact = try coffer.bytes("v.coffer")
+        // An interrupted append: half of a new frame.
+        try coffer.write("v.coffer", intact + [0x43, 0x46, 0x52, 0x31, 0x28, 0x01, 0x00])
+        let verify = try coffer.expect(1, ["verify", "--json"])
+        let problems = try XCTUnwrap(verify.json()["problems"] as? [[String: Any]])
+        XCTAssertEqual(problems.map { $0["kind"] as? String }, ["torn_tail"])
+        XCTAssertEqual(problems[0]["offset"] as? Int, intact.count)
+        XCTAssertEqual(problems[0]["seq"] as? Int, 10)
+        let text = try coffer.expect(1, ["verify"]).standardOutput
+        XCTAssertTrue(text.contains("torn_tail"), text)
+        // A reader warns and changes nothing; the next writer cuts the tail.
+        let list = try coffer.expect(0, ["org", "list"])
+        XCTAssertTrue(list.standardError.contains("incomplete record"), list.standardError)
+        XCTAssertEqual(try coffer.bytes("v.coffer").count, intact.count + 7)
+        let write = try coffer.expect(0, ["org", "create", "beta"])
+        XCTAssertTrue(write.standardError.contains("cut off"), write.standardError)
+        try coffer.expect(0, ["verify"])
+    }
+
+    func testBitFlipIsCorruptionWithOffsetAndSequence() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        var bytes = try coffer.bytes("v.coffer")
+        // Walk the frames to the third record and flip a bit in its body.
+        var offset = 8192
+        for _ in 0..<2 {
+            let length = Int(bytes[offset + 4]) | Int(bytes[offset + 5]) << 8 | Int(bytes[offset + 6]) << 16 | Int(bytes[offset + 7]) << 24
+            offset += 32 + length
+        }
+        bytes[offset + 100] ^= 0x10
+        try coffer.write("v.coffer", bytes)
+        let verify = try coffer.expect(1, ["verify", "--json"])
+        let document = try verify.json()
+        XCTAssertEqual(document["ok"] as? Bool, false)
+        let problems = try XCTUnwrap(document["problems"] as? [[String: Any]])
+        XCTAssertEqual(problems.count, 1)
+        XCTAssertEqual(problems[0]["offset"] as? Int, offset)
+        XCTAssertEqual(problems[0]["seq"] as? Int, 3)
+        XCTAssertTrue(["checksum", "authentication"].contains(problems[0]["kind"] as? String ?? ""))
+        // Opening refuses with exit 2 and says where; the file is untouched.
+        let list = try coffer.expect(2, ["org", "list", "--json"])
+        let error = try list.errorJSON()
+        XCTAssertEqual(error["code"] as? String, "corrupted")
+        XCTAssertEqual(error["offset"] as? Int, offset)
+        XCTAssertEqual(error["seq"] as? Int, 3)
+        XCTAssertEqual(try coffer.bytes("v.coffer"), bytes)
+        // Salvage copies the two good records into a new file, which verifies clean.
+        let salvage = try coffer.expect(0, ["salvage", "--output", coffer.path("s.coffer"), "--json"]).json()
+        XCTAssertEqual(salvage["records"] as? Int, 2)
+        XCTAssertGreaterThan(salvage["bytes_dropped"] as? Int ?? 0, 0)
+        XCTAssertEqual(try coffer.bytes("v.coffer"), bytes)
+        try coffer.expect(0, ["verify", "--vault", coffer.path("s.coffer")])
+        try coffer.expect(1, ["salvage", "--output", coffer.path("s.coffer")])
+    }
+
+    func testWrongKeyAndNotAVaultCannotRun() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        try coffer.write("other.key", [UInt8](repeating: 7, count: 32))
+        let before = try coffer.bytes("v.coffer")
+        let wrong = try coffer.expect(2, ["verify", "--key-file", coffer.path("other.key")])
+        XCTAssertTrue(wrong.standardError.contains("no keyslot accepts it"), wrong.standardError)
+        let json = try coffer.expect(2, ["org", "create", "x", "--key-file", coffer.path("other.key"), "--json"])
+        XCTAssertEqual(try json.errorJSON()["code"] as? String, "wrong_key")
+        XCTAssertEqual(try coffer.bytes("v.coffer"), before)
+        try coffer.write("junk", Array(repeating: 0x41, count: 10000))
+        let junk = try coffer.expect(2, ["verify", "--vault", coffer.path("junk")])
+        XCTAssertTrue(junk.standardError.contains("not a Coffer vault"), junk.standardError)
+        try coffer.expect(2, ["inspect", "--vault", coffer.path("junk")])
+        try coffer.expect(2, ["verify", "--vault", coffer.path("missing.coffer")])
+        XCTAssertTrue(try coffer.expect(2, ["org", "list", "--vault", coffer.path("missing.coffer")]).standardError.contains("coffer init"))
+        try coffer.expect(2, ["org", "list", "--key-file", coffer.path("missing.key")])
+        try coffer.expect(2, ["org", "list", "--passphrase-file", coffer.path("missing.txt")])
+    }
+
+    func testASecondWriterIsLockedWhileReadersWork() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        guard FileManager.default.isExecutableFile(atPath: CofferRunner.writerBinary) else {
+            throw XCTSkip("coffer-test-writer is not built")
+        }
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: CofferRunner.writerBinary)
+        writer.arguments = ["hold", coffer.path("v.coffer")]
+        writer.environment = ["COFFER_TEST_KEY": try coffer.keyHex()]
+        let pipe = Pipe()
+        writer.standardOutput = pipe
+        try writer.run()
+        defer {
+            kill(writer.processIdentifier, SIGKILL)
+            writer.waitUntilExit()
+        }
+        var ready = Data()
+        while !String(decoding: ready, as: UTF8.self).contains("ready") {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            ready += chunk
+        }
+        XCTAssertTrue(String(decoding: ready, as: UTF8.self).contains("ready"))
+        let locked = try coffer.expect(2, ["org", "create", "gamma"])
+        XCTAssertTrue(locked.standardError.contains("open for writing"), locked.standardError)
+        XCTAssertEqual(try coffer.expect(2, ["key", "rotate", "--json"]).errorJSON()["code"] as? String, "locked")
+        // Read-only commands work beside the writer.
+        for arguments in [
+            ["inspect"], ["verify"], ["head"], ["log"], ["org", "list"], ["credentials", "list", "--org", "acme"],
+            ["resolve", "exa", "--org", "acme"],
+        ] {
+            let result = try coffer.run(arguments)
+            XCTAssertNotEqual(result.status, 2, "\(arguments): \(result.standardError)")
+        }
+    }
+
+    func testReadOnlyCommandsNeverModifyTheFile() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(
+            0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=exa-secret-value-0001"])
+        let bytes = try coffer.bytes("v.coffer")
+        let time = coffer.modificationTime("v.coffer")
+        usleep(20_000)
+        for arguments in [
+            ["inspect"], ["inspect", "--json"], ["verify"], ["head"], ["log"], ["org", "list"], ["project", "list", "--org", "acme"],
+            ["user", "list"], ["member", "list", "--org", "acme"], ["credentials", "list", "--org", "acme"],
+            ["credentials", "get", "exa/main", "--org", "acme", "--reveal"], ["credentials", "history", "exa/main", "--org", "acme"],
+            ["credentials", "delete", "exa/main", "--org", "acme"], ["resolve", "exa", "--org", "acme"],
+            ["assignments", "list", "--org", "acme", "--agent", "a"], ["api-key", "list", "--org", "acme", "--as", "alice"],
+        ] {
+            _ = try coffer.run(arguments)
+        }
+        XCTAssertEqual(try coffer.bytes("v.coffer"), bytes)
+        let after = coffer.modificationTime("v.coffer")
+        XCTAssertEqual(after.tv_sec, time.tv_sec)
+        XCTAssertEqual(after.tv_nsec, time.tv_nsec)
+    }
+
+    func testLogListsTransactionsNewestFirst() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let document = try coffer.expect(0, ["log", "--json", "--limit", "3", "--as", "ignored"]).json()
+        let records = try XCTUnwrap(document["records"] as? [[String: Any]])
+        XCTAssertEqual(records.map { $0["seq"] as? Int }, [9, 8, 7])
+        let operations = try XCTUnwrap(records[0]["operations"] as? [[String: Any]])
+        XCTAssertEqual(operations.first?["op"] as? String, "add_membership")
+        XCTAssertEqual(records[0]["actor"] as? String, "cli")
+        let all = try coffer.expect(0, ["log"]).standardOutput
+        XCTAssertTrue(all.contains("start key epoch 1"), all)
+        XCTAssertTrue(all.contains("create organization acme"), all)
+    }
+
+    func testKeyCommands() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        let rotated = try coffer.expect(0, ["key", "rotate", "--json"]).json()
+        XCTAssertEqual(rotated["epoch"] as? Int, 2)
+        let epochs = try XCTUnwrap(try coffer.expect(0, ["inspect", "--json"]).json()["epochs"] as? [[String: Any]])
+        XCTAssertEqual(epochs.map { $0["state"] as? String }, ["active", "current"])
+        XCTAssertEqual(epochs.map { $0["id"] as? Int }, [1, 2])
+        let minimum = ["COFFER_TEST_KDF": "minimum"]
+        let added = try coffer.expect(0, ["key", "passphrase", "--json"], environment: minimum.merging(["COFFER_NEW_PASSPHRASE": "first phrase"]) { $1 }).json()
+        XCTAssertEqual(added["slot"] as? Int, 2)
+        XCTAssertEqual(added["replaced"] as? Bool, false)
+        try coffer.expect(0, ["head"], environment: ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "first phrase"])
+        // With one passphrase slot, the command replaces it.
+        try coffer.write("new.txt", text: "second phrase\n")
+        let replaced = try coffer.expect(0, ["key", "passphrase", "--new-passphrase-file", coffer.path("new.txt"), "--json"], environment: minimum).json()
+        XCTAssertEqual(replaced["replaced"] as? Bool, true)
+        try coffer.expect(2, ["head"], environment: ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "first phrase"])
+        try coffer.expect(0, ["head"], environment: ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "second phrase"])
+        try coffer.expect(64, ["key", "passphrase"], environment: minimum)
+        let keyFile = try coffer.expect(0, ["key", "add-keyfile", coffer.path("b.key"), "--generate", "--json"]).json()
+        XCTAssertEqual(keyFile["slot"] as? Int, 3)
+        try coffer.expect(0, ["head", "--key-file", coffer.path("b.key")])
+        try coffer.expect(0, ["key", "remove-slot", "3"])
+        try coffer.expect(2, ["head", "--key-file", coffer.path("b.key")])
+        try coffer.expect(1, ["key", "remove-slot", "9"])
+        try coffer.expect(0, ["key", "remove-slot", "2"])
+        let last = try coffer.expect(1, ["key", "remove-slot", "1"])
+        XCTAssertTrue(last.standardError.contains("last"), last.standardError)
+        try coffer.expect(0, ["head"])
+    }
+
+    func testReservedCommandsExitTwoAndChangeNothing() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        let before = try coffer.bytes("v.coffer")
+        for arguments in [["compact"], ["compact", "--reencrypt", "--new-master-key"], ["export", "--reveal", "--output", "x"], ["import", "x"]] {
+            let result = try coffer.expect(2, arguments + ["--json"])
+            XCTAssertEqual(try result.errorJSON()["code"] as? String, "not_available")
+        }
+        XCTAssertTrue(try coffer.expect(2, ["compact"]).standardError.contains("not available in this version"))
+        XCTAssertEqual(try coffer.bytes("v.coffer"), before)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("x")))
+    }
+
+    func testVersionHelpAndCompletions() throws {
+        let coffer = try CofferRunner()
+        XCTAssertTrue(try coffer.expect(0, ["--version"]).standardOutput.hasPrefix("coffer "))
+        let help = try coffer.expect(0, ["credentials", "set", "--help"]).standardOutput
+        XCTAssertTrue(help.contains("Example"), help)
+        XCTAssertTrue(help.contains("--project-slug"), help)
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try coffer.expect(0, ["completions", shell]).standardOutput
+            XCTAssertTrue(script.contains("credentials"), shell)
+        }
+        let usage = try coffer.expect(64, ["frobnicate"])
+        XCTAssertTrue(usage.standardError.contains("frobnicate"), usage.standardError)
+        let json = try coffer.expect(64, ["org", "create", "--json"])
+        XCTAssertEqual(try json.errorJSON()["code"] as? String, "usage")
+    }
+}
