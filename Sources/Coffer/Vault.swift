@@ -129,7 +129,23 @@ enum Replay {
     static func apply(
         _ record: ScannedRecord, sequence: UInt64, offset: UInt64, to index: inout VaultIndex
     ) throws(CofferError) {
-        guard record.type == .transaction, let payload = record.payload else { return }
+        guard let transaction = try decode(record) else { return }
+        let context = TransactionContext(
+            sequence: sequence, offset: offset, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor)
+        do {
+            try index.apply(transaction.operations, context: context)
+        } catch {
+            throw CofferError(
+                .corrupted, "A transaction breaks a rule of the credential model: \(error.message)",
+                offset: record.offset, sequence: record.sequence)
+        }
+    }
+
+    /// Decodes a transaction record into model operations; `nil` for a key-epoch record.
+    static func decode(
+        _ record: ScannedRecord
+    ) throws(CofferError) -> (timeMilliseconds: UInt64, actor: String, operations: [ModelOperation])? {
+        guard record.type == .transaction, let payload = record.payload else { return nil }
         guard let transaction = TransactionPayload.decode(payload) else {
             throw CofferError(
                 .corrupted, "A transaction's payload is malformed.", offset: record.offset, sequence: record.sequence)
@@ -145,14 +161,6 @@ enum Replay {
                     offset: record.offset, sequence: record.sequence)
             }
         }
-        let context = TransactionContext(
-            sequence: sequence, offset: offset, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor)
-        do {
-            try index.apply(operations, context: context)
-        } catch {
-            throw CofferError(
-                .corrupted, "A transaction breaks a rule of the credential model: \(error.message)",
-                offset: record.offset, sequence: record.sequence)
-        }
+        return (transaction.timeMilliseconds, transaction.actor, operations)
     }
 }

@@ -296,13 +296,33 @@ final class VaultCommandTests: XCTestCase {
         let coffer = try CofferRunner()
         try coffer.makeVault()
         let before = try coffer.bytes("v.coffer")
-        for arguments in [["compact"], ["compact", "--reencrypt", "--new-master-key"], ["export", "--reveal", "--output", "x"], ["import", "x"]] {
+        for arguments in [["export", "--reveal", "--output", "x"], ["import", "x"]] {
             let result = try coffer.expect(2, arguments + ["--json"])
             XCTAssertEqual(try result.errorJSON()["code"] as? String, "not_available")
         }
-        XCTAssertTrue(try coffer.expect(2, ["compact"]).standardError.contains("not available in this version"))
         XCTAssertEqual(try coffer.bytes("v.coffer"), before)
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("x")))
+    }
+
+    func testCompactReencryptsRetiresEpochsAndKeepsTheCredentials() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        try coffer.expect(0, ["org", "create", "acme"])
+        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=exa-compact-secret-1"])
+        try coffer.expect(0, ["credentials", "rotate-key", "exa/main", "--org", "acme", "--set", "token=exa-compact-secret-2"])
+        try coffer.expect(0, ["key", "rotate"])
+        let report = try coffer.expect(0, ["compact", "--reencrypt", "--json"]).json()
+        XCTAssertEqual(report["retired_epochs"] as? [Int], [1, 2])
+        XCTAssertEqual(report["epoch"] as? Int, 3)
+        let inspect = try coffer.expect(0, ["inspect", "--json"]).json()
+        let epochs = try XCTUnwrap(inspect["epochs"] as? [[String: Any]])
+        XCTAssertEqual(epochs.compactMap { $0["state"] as? String }, ["retired", "retired", "current"])
+        XCTAssertEqual(epochs.compactMap { $0["live_records"] as? Int }.prefix(2), [0, 0])
+        let got = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--reveal", "--json"]).json()
+        XCTAssertEqual((got["fields"] as? [String: Any])?["token"] as? String, "exa-compact-secret-2")
+        try coffer.expect(0, ["verify", "--expect-head", report["head"] as! String])
+        try coffer.expect(0, ["compact", "--new-master-key"])
+        try coffer.expect(0, ["verify"])
     }
 
     func testVersionHelpAndCompletions() throws {

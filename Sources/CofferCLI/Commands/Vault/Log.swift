@@ -38,14 +38,14 @@ struct Log: VaultCommand {
         let (path, secret) = try access.pathAndSecret(in: context)
         var entries: [Entry] = []
         let keep = limit ?? Int.max
-        let store: VaultStore
+        let recovery: VaultStore.Recovery
         do {
-            store = try VaultStore.open(path: path, secret: secret, options: VaultStore.Options(readOnly: true)) { record throws(CofferError) in
+            recovery = try Vault.history(path: path, unlock: secret) { record throws(CofferError) in
                 let entry: Entry
-                if let transaction = try LogReplay.decode(record) {
+                if let time = record.timeMilliseconds, let actor = record.actor {
                     entry = Entry(
-                        sequence: record.sequence, epoch: record.epoch, time: transaction.timeMilliseconds, actor: transaction.actor,
-                        operations: transaction.operations.map(OperationText.describe))
+                        sequence: record.sequence, epoch: record.epoch, time: time, actor: actor,
+                        operations: record.operations.map(OperationText.describe))
                 } else {
                     entry = Entry(
                         sequence: record.sequence, epoch: record.epoch, time: nil, actor: nil,
@@ -58,8 +58,7 @@ struct Log: VaultCommand {
         } catch {
             throw CommandFailure(VaultAccess.explained(error, path: path), status: .vaultUnavailable)
         }
-        VaultAccess.reportRecovery(store.recovery, output: global.output(context))
-        store.close()
+        VaultAccess.reportRecovery(recovery, output: global.output(context))
         let shown = Array(entries.suffix(keep).reversed())
         let output = global.output(context)
         output.emit(

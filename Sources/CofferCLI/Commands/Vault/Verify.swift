@@ -65,38 +65,19 @@ struct Verify: VaultCommand {
         return style.red("\(count) problem\(count == 1 ? "" : "s")") + " in \(path) (\(summary)):\n" + table.render(style: style)
     }
 
-    /// Verification as the engine's `Vault.verify` does it, with a progress bar fed from the
-    /// scan: the storage layer's checks, then a replay of every transaction into an index
-    /// and its invariants.
+    /// The engine's verification, with a progress bar fed from its scan.
     ///
     /// - Throws: only when verification cannot run; what it finds is in the report.
     static func verify(path: String, secret: Keyslot.Secret, expectedHead: ChainHead?, progress: ProgressBar) throws -> VerificationReport {
         var information = stat()
         let fileBytes = stat(path, &information) == 0 ? UInt64(information.st_size) : 0
-        var replay = LogReplay()
-        var replayProblem: LogProblem?
-        var count: UInt64 = 0
-        var report: VerificationReport
-        do throws(CofferError) {
-            report = try VaultStore.verify(path: path, secret: secret, expectedHead: expectedHead) { record throws(CofferError) in
-                count += 1
-                progress.update(count: count, done: record.offset + UInt64(record.frameBytes), total: fileBytes)
-                guard replayProblem == nil else { return }
-                do throws(CofferError) {
-                    try replay.apply(record)
-                } catch {
-                    replayProblem = LogProblem(kind: .invariant, offset: record.offset, sequence: record.sequence, detail: error.message)
-                }
+        defer { progress.finish() }
+        do {
+            return try Vault.verify(path: path, unlock: secret, expectedHead: expectedHead) { records, bytes in
+                progress.update(count: records, done: bytes, total: fileBytes)
             }
         } catch {
-            progress.finish()
             throw CommandFailure(VaultAccess.explained(error, path: path), status: .vaultUnavailable)
         }
-        progress.finish()
-        if let replayProblem { report.problems.append(replayProblem) }
-        for violation in replay.index.checkInvariants() {
-            report.problems.append(LogProblem(kind: .invariant, offset: 0, sequence: report.head.sequence, detail: violation))
-        }
-        return report
     }
 }

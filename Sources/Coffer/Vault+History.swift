@@ -1,0 +1,49 @@
+import CofferCrypto
+import CofferFormat
+import CofferModel
+import CofferStorage
+
+/// One record of a vault's log, decoded: what `coffer log` shows. Holds operations, which may
+/// carry secret values in `SecureBytes`; their descriptions never print them.
+public struct LoggedRecord: Sendable {
+    public var sequence: UInt64
+    public var offset: UInt64
+    public var epoch: UInt32
+    public var type: RecordType
+    /// Commit time and actor of a transaction; `nil` for a key-epoch record.
+    public var timeMilliseconds: UInt64?
+    public var actor: String?
+    public var operations: [ModelOperation]
+}
+
+extension Vault {
+    /// Reads the log of the vault at `path` without opening it for writing, handing every
+    /// record to `visit`, decoded and authenticated, in order. Never modifies the file; works
+    /// beside a writer.
+    ///
+    /// - Returns: what the read-only open found (a torn tail, reported, not cut).
+    /// - Throws: what opening read-only throws; `.corrupted` for a record that does not decode.
+    @discardableResult
+    public static func history(
+        path: String, unlock: Unlock, storage: any StorageSystem = PosixStorage(),
+        _ visit: (LoggedRecord) throws(CofferError) -> Void
+    ) throws(CofferError) -> VaultStore.Recovery {
+        let store = try VaultStore.open(path: path, secret: unlock, options: .init(storage: storage, readOnly: true)) {
+            record throws(CofferError) in
+            if let transaction = try Replay.decode(record) {
+                try visit(
+                    LoggedRecord(
+                        sequence: record.sequence, offset: record.offset, epoch: record.epoch, type: record.type,
+                        timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
+                        operations: transaction.operations))
+            } else {
+                try visit(
+                    LoggedRecord(
+                        sequence: record.sequence, offset: record.offset, epoch: record.epoch, type: record.type,
+                        timeMilliseconds: nil, actor: nil, operations: []))
+            }
+        }
+        store.close()
+        return store.recovery
+    }
+}
