@@ -24,11 +24,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-# Runs the main job on a throw-away vault in ./$(DEMO_DIR).
+# Runs the main job on a throw-away vault in ./$(DEMO_DIR), through the coffer CLI.
 demo: deps
-	$(SWIFT) build --product coffer-demo
-	rm -rf $(DEMO_DIR)
-	$(SWIFT) run --skip-build coffer-demo $(DEMO_DIR)
+	$(SWIFT) build --product coffer
+	tools/demo $(DEMO_DIR)
 
 format-lint:
 	$(SWIFT) format lint --strict -r Package.swift Sources Tests

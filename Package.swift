@@ -18,7 +18,6 @@ let package = Package(
         .library(name: "Coffer", targets: ["Coffer"]),
         .library(name: "CofferSimulation", targets: ["CofferSimulation"]),
         .executable(name: "coffer", targets: ["coffer"]),
-        .executable(name: "coffer-demo", targets: ["coffer-demo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -46,7 +45,6 @@ let package = Package(
             dependencies: ["Coffer", "CofferStorage", "CofferFormat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI"]),
-        .executableTarget(name: "coffer-demo", dependencies: ["CofferStorage", "CofferFormat", "CofferCrypto"]),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
