@@ -181,7 +181,7 @@ final class OperationEncodingTests: XCTestCase {
             "0a00")
     }
 
-    /// Freezes the restore encodings of the example in docs/format-operations.md §9.15.
+    /// Freezes the restore encodings of the example in FORMAT.md §9.15.
     func testRestoreEncodingIsStable() {
         let organization = OrganizationID(high: 3, low: 4)
         let stamp = ChangeStamp(timeMilliseconds: 0x0000_018B_CFE5_6800, actor: "alice")

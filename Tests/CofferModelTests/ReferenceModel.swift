@@ -3,7 +3,7 @@ import CofferCrypto
 @testable import CofferModel
 
 /// A deliberately naive model of the vault: arrays and linear scans, written from the rules
-/// in docs/format-operations.md without looking at the index. The randomized test runs the
+/// in FORMAT.md without looking at the index. The randomized test runs the
 /// same actions against it and the real index and compares every answer.
 struct ReferenceModel {
     struct Credential {
