@@ -8,6 +8,7 @@
 //   CofferStorage       file I/O behind a small protocol, the log writer and reader, locking, recovery
 //   CofferModel         the credential model: records, operations, the in-memory index, resolution
 //   Coffer              the public engine
+//   CofferExchange      export, import, the encrypted export bundle
 //   CofferCLI, coffer   the admin command-line tool
 //   CofferSimulation    an in-memory disk that can crash, for tests and fuzzers only
 import PackageDescription
@@ -39,10 +40,15 @@ let package = Package(
         .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
         .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
+        // Export, import and the encrypted export bundle.
+        .target(name: "CofferExchange", dependencies: ["Coffer", "CofferFormat", "CofferCrypto", "CZlib"]),
         // The admin CLI: command logic in a library so tests can drive it, a thin executable.
         .target(
             name: "CofferCLI",
-            dependencies: ["Coffer", "CofferStorage", "CofferFormat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Coffer", "CofferExchange", "CofferStorage", "CofferFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI"]),
         // A second process for lock and SIGKILL tests.
@@ -54,6 +60,7 @@ let package = Package(
             resources: [.copy("Vectors")]
         ),
         .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer"]),
+        .testTarget(name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation"]),
         .testTarget(name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto"]),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
         .testTarget(
