@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo-vault
 
-.PHONY: all deps build test demo clean format-lint
+.PHONY: all deps build test demo clean format-lint strace-faults crash-long
 
 all: build
 
@@ -28,6 +28,19 @@ test: deps
 demo: deps
 	$(SWIFT) build --product coffer
 	tools/demo $(DEMO_DIR)
+
+# EIO and ENOSPC injected with strace into a real coffer process at every write and sync.
+strace-faults: deps
+	@command -v strace >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq strace; }
+	$(SWIFT) build --product coffer
+	tools/strace-faults
+
+# The crash-simulation suite with many more crash states (COFFER_CRASH_STATES overrides).
+crash-long: deps
+	$(SWIFT) build --build-tests
+	COFFER_CRASH_STATES=$${COFFER_CRASH_STATES:-1000000} $(SWIFT) test --skip-build --filter 'CrashSimulationTests|FaultInjectionTests'
+
+include tools/fuzz.mk
 
 format-lint:
 	$(SWIFT) format lint --strict -r Package.swift Sources Tests

@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .library(name: "Coffer", targets: ["Coffer"]),
         .library(name: "CofferSimulation", targets: ["CofferSimulation"]),
+        .library(name: "CofferFuzzBodies", targets: ["CofferFuzzBodies"]),
         .executable(name: "coffer", targets: ["coffer"]),
     ],
     dependencies: [
@@ -40,6 +41,8 @@ let package = Package(
         .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
         .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
+        // The bodies of the fuzz targets in Fuzz/, as plain functions so tests replay the corpus.
+        .target(name: "CofferFuzzBodies", dependencies: ["CofferStorage", "CofferSimulation", "CofferFormat", "CofferCrypto"]),
         // Export, import and the encrypted export bundle.
         .target(name: "CofferExchange", dependencies: ["Coffer", "CofferFormat", "CofferCrypto", "CZlib"]),
         // The admin CLI: command logic in a library so tests can drive it, a thin executable.
@@ -62,6 +65,7 @@ let package = Package(
         .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer"]),
         .testTarget(name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation"]),
         .testTarget(name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto"]),
+        .testTarget(name: "CofferFuzzReplayTests", dependencies: ["CofferFuzzBodies"]),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
         .testTarget(
             name: "CofferStorageTests",

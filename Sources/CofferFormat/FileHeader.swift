@@ -121,6 +121,7 @@ public struct FileHeader: Sendable, Equatable {
         let logStart = reader.read(UInt64.self)!
         let slotCount = Int(reader.read(UInt8.self)!)
         guard headerSize == FormatConstants.headerCopyBytes, logStart == FormatConstants.logStartOffset,
+            generation <= FormatConstants.generationMax,
             writeVersion >= readVersion, slotCount <= FormatConstants.keyslotCountMax,
             reader.skipZeros(FormatConstants.headerKeyslotsOffset - reader.offset)
         else {

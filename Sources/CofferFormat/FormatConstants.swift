@@ -55,6 +55,13 @@ public enum FormatConstants {
     /// Context for every `crypto_kdf` subkey of the master key (F-KDF).
     public static let subkeyContext = "CofferV1"
 
+    /// Header generations above this are refused (F-HDR-GENERATION): every rewrite adds at
+    /// most 2, so a valid file can never overflow the counter.
+    public static let generationMax: UInt64 = 1 << 62
+    /// Key epochs above this are refused (F-REC-KEY): a rotation adds 1, and 2^31 rotations
+    /// is more than any vault will see.
+    public static let epochMax: UInt32 = 1 << 31
+
     /// The file's UUID length.
     public static let vaultIDBytes = 16
 }

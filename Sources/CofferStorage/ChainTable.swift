@@ -14,7 +14,7 @@ final class ChainTable: @unchecked Sendable {
     /// The chain hash before record `sequence`, or `nil` if it is not in the log.
     func previous(for sequence: UInt64) -> [UInt8]? {
         lock.withLock {
-            guard sequence >= 1 else { return nil }
+            guard sequence >= 1, sequence <= UInt64(digests.count / 32) else { return nil }
             let start = Int(sequence - 1) * 32
             guard start + 32 <= digests.count else { return nil }
             return Array(digests[start..<start + 32])

@@ -174,7 +174,7 @@ extension VaultStore {
         let (carried, retired): ([(UInt32, UInt64, SecureBytes)], [UInt32]) = headerLock.withLock {
             let all = epochs.map { ($0.epoch, $0.createdMilliseconds, dataKeys[$0.epoch]!) }
             if reencrypt {
-                let next = (epochs.last?.epoch ?? 0) + 1
+                let next = min((epochs.last?.epoch ?? 0) + 1, FormatConstants.epochMax)
                 return ([(next, WallClock.nowMilliseconds(), SecureBytes(randomCount: XChaCha20Poly1305.keyBytes))], all.map(\.0))
             }
             return (all, [])

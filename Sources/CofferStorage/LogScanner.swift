@@ -214,7 +214,10 @@ struct LogScanner {
         var payload: SecureBytes?
         switch type {
         case .keyEpoch:
-            // F-REC-KEY: epochs are introduced in strictly increasing order.
+            // F-REC-KEY: epochs are introduced in strictly increasing order, from 1 to 2^31.
+            guard header.epoch >= 1, header.epoch <= FormatConstants.epochMax else {
+                return .success(.invalid(.chain, "key epoch \(header.epoch) is outside 1...2^31"))
+            }
             if let last = outcome.epochs.last, header.epoch <= last.epoch {
                 return .success(.invalid(.chain, "key epoch \(header.epoch) does not follow epoch \(last.epoch)"))
             }

@@ -48,6 +48,9 @@ extension VaultStore {
     /// - Returns: the new epoch number.
     public func rotateDataKey() throws(CofferError) -> UInt32 {
         let writer = try requireWriter()
+        guard writer.currentEpoch < FormatConstants.epochMax else {
+            throw CofferError(.invalidInput, "The vault has used every key epoch number (2^31); move its credentials into a new vault.")
+        }
         let dataKey = SecureBytes(randomCount: XChaCha20Poly1305.keyBytes)
         let receipt = try writer.append([.keyEpoch(dataKey: dataKey)])
         let epoch = receipt.records[0].epoch

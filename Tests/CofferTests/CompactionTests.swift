@@ -1,10 +1,11 @@
-@testable import Coffer
 import CofferFormat
 import CofferSimulation
 import CofferStorage
 import Dispatch
 import Foundation
 import XCTest
+
+@testable import Coffer
 
 /// Compaction, data-key and master-key rotation at the engine level: the state survives
 /// exactly, old keys leave the file, writers beside it lose nothing, and a crash at any call
@@ -25,33 +26,52 @@ final class CompactionTests: XCTestCase {
         }
         for user in ["alice", "bob"] {
             try vault.mutate(actor: "setup") { try $0.createUser(handle: user, displayName: user.capitalized) }
-            try vault.mutate(actor: "setup") { try $0.addMember(user, to: "acme", role: user == "alice" ? .owner : .builder) }
+            try vault.mutate(actor: "setup") {
+                try $0.addMember(user, to: "acme", role: user == "alice" ? .owner : .builder)
+            }
         }
         for index in 0..<30 {
             let app = ["exa", "slack", "linear", "github"][index % 4]
-            let scope: ScopeTarget = [.organization, .project("web"), .project("old"), .user("bob")][Int(random.next() % 4)]
+            let scope: ScopeTarget = [.organization, .project("web"), .project("old"), .user("bob")][
+                Int(random.next() % 4)]
             let draft = CredentialDraft(
                 appKey: app, slug: "s\(index)", label: "\(app) \(index)", type: .apiToken,
-                fields: FieldValues(["token": Self.secret("token-\(index)-\(random.next())")]), isDefault: index % 3 == 0)
-            _ = try vault.mutate(actor: index % 2 == 0 ? "alice" : "bob") { try $0.createCredential(in: "acme", draft, scopes: [scope]) }
+                fields: FieldValues(["token": Self.secret("token-\(index)-\(random.next())")]),
+                isDefault: index % 3 == 0)
+            _ = try vault.mutate(actor: index % 2 == 0 ? "alice" : "bob") {
+                try $0.createCredential(in: "acme", draft, scopes: [scope])
+            }
         }
         let ids = vault.read { index in
-            index.organization("acme").map { index.credentials(matching: CredentialFilter(organization: $0.id)).map(\.id) } ?? []
+            index.organization("acme").map {
+                index.credentials(matching: CredentialFilter(organization: $0.id)).map(\.id)
+            } ?? []
         }
         for (position, id) in ids.enumerated() {
             switch position % 6 {
             case 0, 1:
                 for round in 0..<3 {
                     try vault.mutate(actor: "alice") {
-                        try $0.rotateCredential(id.description, in: "acme", fields: FieldValues(["token": Self.secret("rotated-\(round)-\(position)")]), reveal: vault.readOperation)
+                        try $0.rotateCredential(
+                            id.description, in: "acme",
+                            fields: FieldValues(["token": Self.secret("rotated-\(round)-\(position)")]),
+                            reveal: vault.readOperation)
                     }
                 }
             case 2: _ = try vault.mutate(actor: "alice") { try $0.deleteCredential(id.description, in: "acme") }
             case 3: try vault.mutate(actor: "bob") { try $0.revokeCredential(id.description, in: "acme") }
             case 4:
-                try vault.mutate(actor: "alice") { try $0.assign(id.description, to: AssignmentTarget(kind: .agent, slug: "triage", consumer: "c\(position)"), in: "acme") }
+                try vault.mutate(actor: "alice") {
+                    try $0.assign(
+                        id.description, to: AssignmentTarget(kind: .agent, slug: "triage", consumer: "c\(position)"),
+                        in: "acme")
+                }
             default:
-                try vault.mutate(actor: "alice") { try $0.updateCredential(id.description, in: "acme", CredentialUpdate(label: "relabeled \(position)"), reveal: vault.readOperation) }
+                try vault.mutate(actor: "alice") {
+                    try $0.updateCredential(
+                        id.description, in: "acme", CredentialUpdate(label: "relabeled \(position)"),
+                        reveal: vault.readOperation)
+                }
             }
         }
         _ = try vault.mutate(actor: "alice") { try $0.removeProject("old", in: "acme") }
@@ -70,7 +90,9 @@ final class CompactionTests: XCTestCase {
                 lines.append("org \(organization)")
                 for project in index.projects(in: organization.id) { lines.append("project \(project)") }
                 for membership in index.memberships(in: organization.id) { lines.append("member \(membership)") }
-                for assignment in index.assignments(organization: organization.id) { lines.append("assignment \(assignment)") }
+                for assignment in index.assignments(organization: organization.id) {
+                    lines.append("assignment \(assignment)")
+                }
                 for user in index.users() {
                     if let keys = try? index.apiKeys(organization: organization.id, visibleTo: user.id) {
                         lines.append("keys for \(user.handle): \(keys)")
@@ -114,9 +136,14 @@ final class CompactionTests: XCTestCase {
     }
 
     /// Compares fingerprints and names the first difference, instead of printing them whole.
-    func assertSameState(_ actual: [String], _ expected: [String], _ context: String = "", file: StaticString = #filePath, line: UInt = #line) {
+    func assertSameState(
+        _ actual: [String], _ expected: [String], _ context: String = "", file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         guard actual != expected else { return }
-        let index = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(actual.count, expected.count)
+        let index =
+            zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            ?? min(actual.count, expected.count)
         XCTFail(
             "state differs at line \(index) of \(expected.count) (\(actual.count) now) \(context): expected «\(index < expected.count ? expected[index] : "end")», found «\(index < actual.count ? actual[index] : "end")»",
             file: file, line: line)
@@ -182,7 +209,8 @@ final class CompactionTests: XCTestCase {
         for unlock in [Vault.Unlock.keyFile(key), passphrase] {
             let reopened = try Vault.open(path: path, unlock: unlock, options: .init(storage: disk, readOnly: true))
             assertSameState(try fingerprint(reopened), before)
-            XCTAssertEqual(try reopened.checkAPIKey(apiKey.secret).organization, reopened.read { $0.organization("acme")!.id })
+            XCTAssertEqual(
+                try reopened.checkAPIKey(apiKey.secret).organization, reopened.read { $0.organization("acme")!.id })
         }
     }
 
@@ -190,14 +218,20 @@ final class CompactionTests: XCTestCase {
         let directory = "/tmp/coffer-compaction-\(UInt32.random(in: 0...UInt32.max))"
         mkdir(directory, 0o700)
         defer {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] { unlink("\(directory)/\(name)") }
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                unlink("\(directory)/\(name)")
+            }
             rmdir(directory)
         }
         let vault = try Vault.create(path: "\(directory)/v.coffer", unlock: .keyFile(key))
         try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
         for index in 0..<200 {
             _ = try vault.mutate(actor: "setup") {
-                try $0.createCredential(in: "acme", CredentialDraft(appKey: "app\(index % 9)", slug: "pre\(index)", label: "x", type: .apiToken, fields: FieldValues(["token": Self.secret("t\(index)")])))
+                try $0.createCredential(
+                    in: "acme",
+                    CredentialDraft(
+                        appKey: "app\(index % 9)", slug: "pre\(index)", label: "x", type: .apiToken,
+                        fields: FieldValues(["token": Self.secret("t\(index)")])))
             }
         }
         let acme = vault.read { $0.organization("acme")!.id }
@@ -213,7 +247,11 @@ final class CompactionTests: XCTestCase {
                     let slug = "w\(worker)-\(index)"
                     do {
                         _ = try vault.mutate(actor: "w") {
-                            try $0.createCredential(in: "acme", CredentialDraft(appKey: "live", slug: slug, label: "x", type: .apiToken, fields: FieldValues(["token": CompactionTests.secret(slug)])))
+                            try $0.createCredential(
+                                in: "acme",
+                                CredentialDraft(
+                                    appKey: "live", slug: slug, label: "x", type: .apiToken,
+                                    fields: FieldValues(["token": CompactionTests.secret(slug)])))
                         }
                         written.withLock { $0.append(slug) }
                     } catch { XCTFail("writer \(worker): \(error)") }
@@ -225,12 +263,17 @@ final class CompactionTests: XCTestCase {
                 }
             }
         }
-        let slugs = Set(vault.read { $0.credentials(matching: CredentialFilter(organization: acme, appKey: "live")).map(\.slug) })
+        let slugs = Set(
+            vault.read { $0.credentials(matching: CredentialFilter(organization: acme, appKey: "live")).map(\.slug) })
         XCTAssertEqual(slugs, Set(written.withLock { $0 }))
         vault.close()
-        let reopened = try Vault.open(path: "\(directory)/v.coffer", unlock: .keyFile(key), options: .init(readOnly: true))
-        XCTAssertEqual(reopened.read { $0.credentials(matching: CredentialFilter(organization: acme)).count }, 200 + 120)
-        let selected = try reopened.read { (index: borrowing VaultIndex) throws(CofferError) in try index.selectCredential("live/w1-59", in: acme) }
+        let reopened = try Vault.open(
+            path: "\(directory)/v.coffer", unlock: .keyFile(key), options: .init(readOnly: true))
+        XCTAssertEqual(
+            reopened.read { $0.credentials(matching: CredentialFilter(organization: acme)).count }, 200 + 120)
+        let selected = try reopened.read { (index: borrowing VaultIndex) throws(CofferError) in
+            try index.selectCredential("live/w1-59", in: acme)
+        }
         XCTAssertEqual(try reopened.reveal(selected)["token"], Self.secret("w1-59"))
     }
 
@@ -238,36 +281,40 @@ final class CompactionTests: XCTestCase {
     /// crash mode: the vault opens with the state from before or after (the same state), the
     /// temporary file is gone, verification is clean.
     func testACrashAtEveryCallOfACompactionLeavesOneCompleteVault() throws {
-        let probe = SimulatedDisk()
-        let vault = try makeChurnedVault(on: probe)
-        let start = probe.callCounts()
-        _ = try vault.compact(CompactionOptions(reencrypt: true))
-        let end = probe.callCounts()
-        vault.close()
         var states = 0
-        for operation in [SimulatedDisk.Operation.write, .sync, .rename, .syncDirectory, .open] {
-            let calls = (end[operation] ?? 0) - (start[operation] ?? 0)
-            for call in 0..<calls {
-                for mode in CrashMode.allCases {
-                    var random = SeededGenerator(seed: UInt64(call) &* 31 &+ UInt64(states))
-                    let disk = SimulatedDisk()
-                    let churned = try makeChurnedVault(on: disk)
-                    let expected = try fingerprint(churned)
-                    disk.armCrash(after: operation, atCall: (start[operation] ?? 0) + call)
-                    _ = try? churned.compact(CompactionOptions(reencrypt: true))
-                    churned.close()
-                    disk.crash(mode: mode, using: &random)
-                    let context = "crash after \(operation) #\(call) of the compaction, \(mode)"
-                    let reopened = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk))
-                    assertSameState(try fingerprint(reopened), expected, context)
-                    XCTAssertEqual(disk.paths().filter { $0.contains(".compact-") }, [], context)
-                    reopened.close()
-                    XCTAssertTrue(try Vault.verify(path: path, unlock: .keyFile(key), storage: disk).isClean, context)
-                    states += 1
+        for options in [CompactionOptions(reencrypt: true), CompactionOptions(newMasterKey: true)] {
+            let probe = SimulatedDisk()
+            let vault = try makeChurnedVault(on: probe)
+            let start = probe.callCounts()
+            _ = try vault.compact(options)
+            let end = probe.callCounts()
+            vault.close()
+            for operation in [SimulatedDisk.Operation.write, .sync, .rename, .syncDirectory, .open] {
+                let calls = (end[operation] ?? 0) - (start[operation] ?? 0)
+                for call in 0..<calls {
+                    for mode in CrashMode.allCases {
+                        var random = SeededGenerator(seed: UInt64(call) &* 31 &+ UInt64(states))
+                        let disk = SimulatedDisk()
+                        let churned = try makeChurnedVault(on: disk)
+                        let expected = try fingerprint(churned)
+                        disk.armCrash(after: operation, atCall: (start[operation] ?? 0) + call)
+                        _ = try? churned.compact(options)
+                        churned.close()
+                        disk.crash(mode: mode, using: &random)
+                        let context =
+                            "crash after \(operation) #\(call) of the compaction (new master key: \(options.newMasterKey)), \(mode)"
+                        let reopened = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk))
+                        assertSameState(try fingerprint(reopened), expected, context)
+                        XCTAssertEqual(disk.paths().filter { $0.contains(".compact-") }, [], context)
+                        reopened.close()
+                        XCTAssertTrue(
+                            try Vault.verify(path: path, unlock: .keyFile(key), storage: disk).isClean, context)
+                        states += 1
+                    }
                 }
             }
         }
-        XCTAssertGreaterThanOrEqual(states, 20)
+        XCTAssertGreaterThanOrEqual(states, 40)
         print("compaction crash states tried: \(states)")
     }
 

@@ -1,0 +1,21 @@
+# Fuzzing, included from the Makefile with `include tools/fuzz.mk`. See docs/fuzzing.md.
+#
+#   make fuzz-smoke                              every target for 60 s, summary table
+#   make fuzz TARGET=FuzzOpenVault SECONDS=3600  one target
+#   make seed-corpus                             regenerate Fuzz/corpus/
+#
+# Needs libsodium-dev (as every build does) and the toolchain's lld, which ships in the same
+# usr/bin as swift.
+
+FUZZ_TOOLS := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+.PHONY: fuzz fuzz-smoke seed-corpus
+
+fuzz-smoke: deps
+	$(FUZZ_TOOLS)/fuzz-smoke 60
+
+fuzz: deps
+	@test -n "$(TARGET)" || { echo "usage: make fuzz TARGET=FuzzOpenVault [SECONDS=3600]" >&2; exit 2; }
+	$(FUZZ_TOOLS)/fuzz $(TARGET) $(or $(SECONDS),60)
+
+seed-corpus:
+	$(FUZZ_TOOLS)/make-seed-corpus
