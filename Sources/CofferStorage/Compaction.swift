@@ -137,10 +137,16 @@ public final class CompactionTarget: @unchecked Sendable {
 }
 
 extension VaultStore {
-    /// The prefix of temporary compaction files of the vault at `path`.
+    /// The prefix of temporary compaction files of the vault at `path` (their names, not paths).
     static func compactionPrefix(of path: String) -> String {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return "\(name).compact-"
+    }
+
+    /// The path of a file named `name` in the directory of `path`.
+    static func sibling(_ name: String, of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return name }
+        return String(path[...slash]) + name
     }
 
     /// Starts a compaction into a new file beside this vault (F-COMPACT).
@@ -156,8 +162,7 @@ extension VaultStore {
     public func beginCompaction(reencrypt: Bool, newMasterKey: Bool) throws(CofferError) -> CompactionTarget {
         _ = try requireWriter()
         guard let unlockKey else { preconditionFailure("a writer holds the unlock key") }
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
-        let temporaryPath = directory + Self.compactionPrefix(of: path) + Hex.encode(RandomBytes.make(8))
+        let temporaryPath = Self.sibling(Self.compactionPrefix(of: path) + Hex.encode(RandomBytes.make(8)), of: path)
         let file: any StorageFile
         switch options.storage.open(temporaryPath, mode: .createNew) {
         case .failure(let error): throw error.cofferError("Creating the compacted vault file")
@@ -261,10 +266,9 @@ extension VaultStore {
     static func removeLeftoverCompactions(of path: String, storage: any StorageSystem) -> [String] {
         guard case .success(let names) = storage.siblings(of: path) else { return [] }
         let prefix = compactionPrefix(of: path)
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
         var removed: [String] = []
         for name in names where name.hasPrefix(prefix) {
-            if case .success = storage.remove(directory + name) { removed.append(name) }
+            if case .success = storage.remove(sibling(name, of: path)) { removed.append(name) }
         }
         return removed
     }

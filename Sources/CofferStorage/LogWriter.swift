@@ -16,6 +16,13 @@ public enum PendingRecord: Sendable {
     case transaction(SecureBytes)
     /// A new key epoch with this data key; later transactions are sealed under it.
     case keyEpoch(dataKey: SecureBytes)
+
+    var type: RecordType {
+        switch self {
+        case .transaction: .transaction
+        case .keyEpoch: .keyEpoch
+        }
+    }
 }
 
 /// What an append produced: where each record landed and the head after it.
@@ -212,7 +219,7 @@ final class LogWriter: @unchecked Sendable {
                 local.end += UInt64(frame.count)
                 frames += frame
                 frameSizes.append(frame.count)
-                if case .transaction = record { types.append(.transaction) } else { types.append(.keyEpoch) }
+                types.append(record.type)
             }
             if let failure {
                 receipts.append(.failure(failure))

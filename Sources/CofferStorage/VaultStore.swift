@@ -250,7 +250,7 @@ public final class VaultStore: @unchecked Sendable {
         var headerRepaired = false
         // F-COMPACT: holding the lock, a writer knows no compaction is running.
         let removed = options.readOnly ? [] : removeLeftoverCompactions(of: path, storage: options.storage)
-        var header2 = header
+        var headerInForce = header
         var copyIndex = unlocked.copyIndex
         if !options.readOnly {
             if let torn = outcome.tornTail {
@@ -266,7 +266,7 @@ public final class VaultStore: @unchecked Sendable {
                 switch HeaderStore.rewrite(header, inForce: unlocked.copyIndex, masterKey: unlocked.masterKey, file: file) {
                 case .failure(let error): throw error
                 case .success(let written):
-                    header2 = written
+                    headerInForce = written
                     copyIndex = unlocked.copyIndex
                 }
                 headerRepaired = true
@@ -284,7 +284,7 @@ public final class VaultStore: @unchecked Sendable {
             }
         }
         return VaultStore(
-            path: path, options: options, file: file, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey, header: header2,
+            path: path, options: options, file: file, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey, header: headerInForce,
             copyIndex: copyIndex, outcome: outcome, chains: chains, counters: counters,
             recovery: Recovery(
                 tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired,
