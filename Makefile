@@ -41,6 +41,7 @@ crash-long: deps
 	COFFER_CRASH_STATES=$${COFFER_CRASH_STATES:-1000000} $(SWIFT) test --skip-build --filter 'CrashSimulationTests|FaultInjectionTests'
 
 include tools/fuzz.mk
+include tools/bench.mk
 
 format-lint:
 	$(SWIFT) format lint --strict -r Package.swift Sources Tests

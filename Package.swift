@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
         // The bodies of the fuzz targets in Fuzz/, as plain functions so tests replay the corpus.
-        .target(name: "CofferFuzzBodies", dependencies: ["CofferStorage", "CofferSimulation", "CofferFormat", "CofferCrypto"]),
+        .target(name: "CofferFuzzBodies", dependencies: ["CofferStorage", "CofferSimulation", "CofferFormat", "CofferCrypto", "CofferModel", "Coffer"]),
         // Export, import and the encrypted export bundle.
         .target(name: "CofferExchange", dependencies: ["Coffer", "CofferFormat", "CofferCrypto", "CZlib"]),
         // The admin CLI: command logic in a library so tests can drive it, a thin executable.
@@ -63,7 +63,10 @@ let package = Package(
             resources: [.copy("Vectors")]
         ),
         .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer"]),
-        .testTarget(name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation"]),
+        .testTarget(
+            name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto"]),
         .testTarget(name: "CofferFuzzReplayTests", dependencies: ["CofferFuzzBodies"]),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),

@@ -12,8 +12,8 @@ let fuzzTargets = [
     "FuzzFileHeader",
     "FuzzTransactionPayload",
     "FuzzOpenVault",
-    // CofferModel: add "FuzzModelPayload" here (and to tools/fuzz-smoke) once FuzzTarget has
-    // its modelPayload case.
+    "FuzzModelOperation",
+    "FuzzOperationSequence",
 ]
 
 let package = Package(

@@ -115,8 +115,9 @@ extension Vault {
         do throws(CofferError) {
             // 2. Stream the live state into the new file, building its index alongside.
             var rebuilt = VaultIndex()
+            let cache = RecordCache(store: oldStore)
             try snapshot.compactionTransactions(reader: { location throws(CofferError) in
-                try Self.readOperation(at: location, in: oldStore)
+                try cache.operation(at: location)
             }) { transaction throws(CofferError) in
                 guard
                     let payload = TransactionPayload(

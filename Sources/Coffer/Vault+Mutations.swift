@@ -16,7 +16,10 @@ extension Vault {
     ///
     /// - Parameter actor: who is making the change, as history will show it.
     /// - Throws: the planner's errors (`.invalidInput`, `.notFound`, `.alreadyExists`,
-    ///   `.ambiguous`, `.permissionDenied`), `.io` or `.writerStopped` from the log, `.closed`.
+    ///   `.ambiguous`, `.permissionDenied`), `.writerStopped` after an earlier failure,
+    ///   `.closed`, and `.io` when the write or sync failed: then the transaction may or may
+    ///   not be on disk (a failed sync says nothing of what reached it), the writer stops, and
+    ///   reopening the vault tells which.
     @discardableResult
     public func mutate<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
@@ -86,20 +89,32 @@ extension Vault {
         return try store.rotateDataKey()
     }
 
-    /// Unlock change: adds a keyslot for `secret`. Rewrites only the header; O(1).
+    /// Unlock change: adds a keyslot for `secret`. Rewrites only the header; O(1). Waits for
+    /// a running compaction, which copies the keyslots into the file it writes.
     @discardableResult
     public func addKeyslot(_ secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
-        try store.addKeyslot(secret, cost: cost)
+        try changingKeyslots { store throws(CofferError) in try store.addKeyslot(secret, cost: cost) }
     }
 
     /// Unlock change: removes keyslot `id`; the last one is refused.
     public func removeKeyslot(id: UInt16) throws(CofferError) {
-        try store.removeKeyslot(id: id)
+        try changingKeyslots { store throws(CofferError) in try store.removeKeyslot(id: id) }
     }
 
     /// Unlock change: gives slot `id` a new secret (for example a new passphrase).
     public func replaceKeyslot(id: UInt16, with secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) {
-        try store.replaceKeyslot(id: id, with: secret, cost: cost)
+        try changingKeyslots { store throws(CofferError) in try store.replaceKeyslot(id: id, with: secret, cost: cost) }
+    }
+
+    /// Runs a keyslot change with no compaction running and no mutation in flight: a
+    /// compaction copies the header's keyslots at its start, so a change made while it runs
+    /// would be lost at its switch (found by the engine crash suite).
+    private func changingKeyslots<Result>(_ change: (VaultStore) throws(CofferError) -> Result) throws(CofferError) -> Result {
+        compactionLock.lock()
+        defer { compactionLock.unlock() }
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        return try change(store)
     }
 
     /// The keyslots in force (kind, id, cost; never a secret).

@@ -46,6 +46,38 @@ extension Vault {
         try Self.readOperation(at: location, in: store)
     }
 
+    /// Reads operations for a walk over many locations (compaction, statistics), keeping the
+    /// last record it opened: a compacted record holds hundreds of credentials, and opening
+    /// it once per credential would make the walk quadratic.
+    final class RecordCache {
+        private let store: VaultStore
+        private var sequence: UInt64 = 0
+        private var operations: [Operation] = []
+        private(set) var epoch: UInt32 = 0
+
+        init(store: VaultStore) { self.store = store }
+
+        func operation(at location: RecordLocation) throws(CofferError) -> Operation {
+            if location.sequence != sequence || operations.isEmpty {
+                let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
+                guard let payload = record.payload.flatMap(TransactionPayload.decode) else {
+                    throw CofferError(
+                        .corrupted, "The record holding the credential is malformed.", offset: location.offset,
+                        sequence: location.sequence)
+                }
+                sequence = location.sequence
+                operations = payload.operations
+                epoch = record.epoch
+            }
+            guard Int(location.operationIndex) < operations.count else {
+                throw CofferError(
+                    .corrupted, "The record holding the credential is malformed.", offset: location.offset,
+                    sequence: location.sequence)
+            }
+            return operations[Int(location.operationIndex)]
+        }
+    }
+
     static func readOperation(at location: RecordLocation, in store: VaultStore) throws(CofferError) -> Operation {
         let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
         guard let payload = record.payload.flatMap(TransactionPayload.decode),

@@ -53,10 +53,11 @@ extension Vault {
         let carriedEpochs = store.keyEpochs.count
         var liveBytes: UInt64 = 0
         var liveRecordEpochs: [UInt64: UInt32] = [:]
+        let cache = RecordCache(store: store)
         try snapshot.compactionTransactions(reader: { location throws(CofferError) in
-            let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
-            liveRecordEpochs[location.sequence] = record.epoch
-            return try Self.readOperation(at: location, in: store)
+            let operation = try cache.operation(at: location)
+            liveRecordEpochs[location.sequence] = cache.epoch
+            return operation
         }) { transaction throws(CofferError) in
             guard let payload = TransactionPayload(
                 timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,

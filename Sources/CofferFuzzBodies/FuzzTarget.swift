@@ -26,9 +26,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// The input as a vault file on a `SimulatedDisk`: `VaultFileInfo.read`, read-only opens,
     /// a writer open, appends, a rotation and a reopen; again with checksums and MAC repaired.
     case openVault = "FuzzOpenVault"
-    // CofferModel: when the credential model's payload decoder lands, add
-    // `case modelPayload = "FuzzModelPayload"` here, its body in ModelPayloadBody.swift,
-    // its seeds in SeedCorpus.swift, and the executable in Fuzz/Package.swift.
+    /// The credential model's operations: a transaction payload (or one raw operation, a
+    /// `u16` code and its body) through `ModelOperation.decode`, `decodeCredentialFields` and
+    /// re-encoding; the decoded list validated and applied to an empty and a populated index,
+    /// then compacted and replayed.
+    case modelOperation = "FuzzModelOperation"
+    /// A little program of vault operations run on a `Vault` on a `SimulatedDisk` and on a
+    /// reference model side by side; any disagreement is a broken oracle.
+    case operationSequence = "FuzzOperationSequence"
 
     /// Runs the body on `input` and returns the oracles it broke (empty when all held).
     public func run(_ input: UnsafeRawBufferPointer) -> [String] {
@@ -38,6 +43,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .fileHeader: FileHeaderBody.run(input, &findings)
         case .transactionPayload: PayloadBody.run(input, &findings)
         case .openVault: OpenVaultBody.run(input, &findings)
+        case .modelOperation: ModelOperationBody.run(input, &findings)
+        case .operationSequence: OperationSequenceBody.run(input, &findings)
         }
         return findings.violations
     }

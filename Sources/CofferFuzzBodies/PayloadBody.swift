@@ -18,7 +18,7 @@ enum PayloadBody {
             findings.check(input.count == KeyEpochPayload.encodedBytes, "a key-epoch payload of \(input.count) bytes decoded")
             findings.check(epoch.encode() == payload, "a decoded key-epoch payload does not re-encode to its bytes")
         }
-        // CofferModel: the credential model's operation bodies get their own target
-        // (FuzzTarget.modelPayload) rather than joining this one, so that each stays fast.
+        // The credential model's operations get their own target
+        // (FuzzTarget.modelOperation) rather than joining this one, so that each stays fast.
     }
 }

@@ -22,6 +22,7 @@ public enum SeedCorpus {
     /// Every seed of every target.
     public static func make() -> [Seed] {
         vaultSeeds().map(\.seed) + fileHeaderSeeds() + frameSeeds() + payloadSeeds()
+            + ModelSeeds.modelOperationSeeds() + ModelSeeds.sequenceSeeds()
     }
 
     /// Checks that each seed vault opens (or fails) as intended, and that every seed runs
@@ -62,6 +63,8 @@ public enum SeedCorpus {
             problems += seed.target.run(seed.bytes).map { "\(seed.target.rawValue)/\(seed.name): \($0)" }
         }
         problems += compareWithStoreLayout()
+        problems += ModelSeeds.missingOperationCodes().map { "no FuzzModelOperation seed holds operation \($0)" }
+        problems += ModelSeeds.missingOpcodes().map { "no FuzzOperationSequence seed runs opcode \($0)" }
         return problems
     }
 
@@ -313,7 +316,7 @@ public enum SeedCorpus {
                 KeyEpochPayload(epoch: 2, dataKey: SecureBytes(copying: Array(repeating: 9, count: 32)), createdMilliseconds: time)
                     .encode()),
         ]
-        // CofferModel: the model payload seeds (one per operation kind) go in their own target.
+        // The credential model's operations have their own target and seeds (ModelSeeds.swift).
     }
 }
 

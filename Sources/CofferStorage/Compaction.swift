@@ -168,9 +168,16 @@ extension VaultStore {
         case .failure(let error): throw error.cofferError("Creating the compacted vault file")
         case .success(let opened): file = opened
         }
-        guard case .success(true) = file.tryLockExclusive() else {
+        switch file.tryLockExclusive() {
+        case .success(true): break
+        case .success(false):
+            file.close()
             _ = options.storage.remove(temporaryPath)
-            throw CofferError(.locked, "The compacted vault file could not be locked.")
+            throw CofferError(.locked, "Another process locked the compacted vault file.")
+        case .failure(let error):
+            file.close()
+            _ = options.storage.remove(temporaryPath)
+            throw error.cofferError("Locking the compacted vault file")
         }
         let masterKey = newMasterKey ? SecureBytes(randomCount: 32) : self.masterKey
         var header = self.header
@@ -218,7 +225,8 @@ extension VaultStore {
         }
         target.isCompleted = true
         // F-COMPACT: nothing is acknowledged on the new file before the rename is durable.
-        writer?.stop(CofferError(.closed, "The vault was compacted; this handle no longer writes."))
+        writer?.stop(
+            CofferError(.writerStopped, "The vault was compacted into a new file; reopen it to write through this handle."))
         if case .failure(let error) = options.storage.syncDirectory(containing: path) {
             throw error.cofferError("Syncing the directory after compaction")
         }

@@ -292,18 +292,6 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(0, ["head"])
     }
 
-    func testReservedCommandsExitTwoAndChangeNothing() throws {
-        let coffer = try CofferRunner()
-        try coffer.makeVault()
-        let before = try coffer.bytes("v.coffer")
-        for arguments in [["export", "--reveal", "--output", "x"], ["import", "x"]] {
-            let result = try coffer.expect(2, arguments + ["--json"])
-            XCTAssertEqual(try result.errorJSON()["code"] as? String, "not_available")
-        }
-        XCTAssertEqual(try coffer.bytes("v.coffer"), before)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("x")))
-    }
-
     func testCompactReencryptsRetiresEpochsAndKeepsTheCredentials() throws {
         let coffer = try CofferRunner()
         try coffer.makeVault()

@@ -1,0 +1,134 @@
+import BenchSupport
+import Coffer
+import CofferStorage
+import Foundation
+
+/// Entry points for `perf record`: build a vault once, then run one workload in a loop, so a
+/// profile shows that workload alone.
+///
+///     coffer-bench prepare --size 100000 --vault /tmp/p.coffer          (bulk load; writes /tmp/p.coffer.key)
+///     perf record -g coffer-bench profile --workload reveal --vault /tmp/p.coffer --size 100000 --seconds 10
+///
+/// Workloads: open, reveal, resolve, commit (durable mutate), append (raw VaultStore.append
+/// from 8 threads).
+enum Profiling {
+    static func prepare(_ arguments: Arguments) throws {
+        let size = arguments.int("size", default: 10_000)
+        let path = arguments.string("vault", default: "/tmp/coffer-profile.coffer")
+        let dataset = Dataset(size: size, seed: UInt64(arguments.int("seed", default: 1)))
+        let workloads = CofferWorkloads(
+            dataset: dataset, directory: (path as NSString).deletingLastPathComponent, repetitions: 1)
+        let specs = (0..<size).map(dataset.credential)
+        ProcessFacts.remove(path)
+        let vault = try Vault.create(
+            path: path, unlock: workloads.unlock, options: Vault.Options(durability: .unsafeNoSync))
+        var directory = try workloads.loadDirectory(vault)
+        let seconds = try Clock.seconds {
+            for spec in specs {
+                let (draft, scope) = CofferWorkloads.draft(spec)
+                directory.credentials.append(
+                    try vault.mutate(actor: "loader") {
+                        try $0.createCredential(in: Dataset.organizationSlug(spec.organization), draft, scopes: [scope])
+                    }[0])
+            }
+        }
+        workloads.ids = directory
+        try workloads.loadAssignments(vault)
+        vault.close()
+        ProcessFacts.syncFile(path)
+        try workloads.keyHex.write(toFile: path + ".key", atomically: true, encoding: .utf8)
+        progress("prepared \(path): \(size) credentials in \(String(format: "%.2f", seconds)) s")
+    }
+
+    /// Tells a `perf record --delay=-1 --control=fifo:PATH` parent to start sampling, when
+    /// BENCH_PERF_CONTROL names its control FIFO.
+    static func enablePerf() {
+        guard let control = ProcessInfo.processInfo.environment["BENCH_PERF_CONTROL"],
+            let handle = FileHandle(forWritingAtPath: control)
+        else { return }
+        handle.write(Data("enable\n".utf8))
+        try? handle.close()
+    }
+
+    static func profile(_ arguments: Arguments) throws {
+        let size = arguments.int("size", default: 10_000)
+        let path = arguments.string("vault", default: "/tmp/coffer-profile.coffer")
+        let workload = arguments.string("workload", default: "reveal")
+        let seconds = Double(arguments.int("seconds", default: 10))
+        let dataset = Dataset(size: size, seed: UInt64(arguments.int("seed", default: 1)))
+        let key = SecureBytes(copying: bytes(fromHex: try String(contentsOfFile: path + ".key", encoding: .utf8)))
+        var deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
+        var operations = 0
+        if workload != "reveal" && workload != "resolve" && workload != "commit" { enablePerf() }
+        if workload == "append" {
+            // Raw group commit: 8 threads, each appending 400-byte payloads durably.
+            let logPath = path + ".raw"
+            ProcessFacts.remove(logPath)
+            let store = try VaultStore.create(
+                path: logPath, secret: .keyFile(key), options: VaultStore.Options(durability: .synchronous))
+            let payload = SecureBytes(randomCount: 400)
+            let counts = PerThread<Int>(count: 8, initial: 0)
+            let end = deadline
+            _ = runThreads(8) { thread in
+                var done = 0
+                while Clock.nanoseconds() < end {
+                    _ = try! store.append([payload])
+                    done += 1
+                }
+                counts.set(thread, done)
+            }
+            store.close()
+            ProcessFacts.remove(logPath)
+            let total = counts.values.reduce(0, +)
+            progress("append: \(total) commits from 8 threads in \(seconds) s = \(Int(Double(total) / seconds))/s")
+            return
+        }
+        if workload == "open" {
+            while Clock.nanoseconds() < deadline {
+                let vault = try Vault.open(path: path, unlock: .keyFile(key))
+                vault.close()
+                operations += 1
+            }
+            progress("open: \(operations) opens in \(seconds) s")
+            return
+        }
+        let vault = try Vault.open(path: path, unlock: .keyFile(key))
+        let directory = try Directory.lookUp(in: vault, dataset: dataset)
+        // The loop runs for `seconds` after the open; under `perf record --control` (see
+        // profile.sh) the profile starts here too, so that it shows the workload alone.
+        enablePerf()
+        deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
+        switch workload {
+        case "reveal":
+            // The first organization's credentials: every type, a thousand records.
+            let credentials = vault.read { index in
+                index.credentials(matching: CredentialFilter(organization: directory.organizations[0])).map(\.id)
+            }
+            while Clock.nanoseconds() < deadline {
+                for id in credentials { _ = try vault.reveal(id) }
+                operations += credentials.count
+            }
+        case "resolve":
+            let requests = dataset.requests.map(directory.request)
+            while Clock.nanoseconds() < deadline {
+                for request in requests { _ = try vault.resolve(request) }
+                operations += requests.count
+            }
+        case "commit":
+            var number = 1_000_000
+            while Clock.nanoseconds() < deadline {
+                number += 1
+                let spec = dataset.extraCredential(number)
+                let (draft, scope) = CofferWorkloads.draft(spec)
+                _ = try vault.mutate(actor: "bench") {
+                    try $0.createCredential(in: Dataset.organizationSlug(spec.organization), draft, scopes: [scope])
+                }
+                operations += 1
+            }
+        default:
+            throw WrongAnswer(description: "unknown workload \(workload)")
+        }
+        vault.close()
+        progress("\(workload): \(operations) operations in \(seconds) s = \(Int(Double(operations) / seconds))/s")
+    }
+}

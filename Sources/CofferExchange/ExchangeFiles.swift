@@ -1,0 +1,88 @@
+import Coffer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Reading an input file and writing an export, with the care secrets need: an input goes
+/// from `read(2)` straight into a ``SecretBuffer``; an export is written with mode 0600 into
+/// a new file beside its target, synced, renamed over it and the directory synced, so that a
+/// crash leaves the old file or the new one, whole, and nobody else can read it meanwhile.
+public enum ExchangeFiles {
+    /// Reads a whole file, at most `maximum` bytes.
+    ///
+    /// - Throws: `.notFound`, `.io`, `.invalidInput` for a file larger than `maximum`.
+    public static func read(_ path: String, maximum: Int = ExchangeLimits.inputBytesMax) throws(CofferError)
+        -> SecretBuffer
+    {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw systemError("The file \(path) could not be opened", path: path) }
+        defer { close(descriptor) }
+        let buffer = SecretBuffer(capacity: 65536)
+        while true {
+            var result = 0
+            buffer.appendInPlace(maximum: 65536) { space in
+                result = Glibc.read(descriptor, space.baseAddress, space.count)
+                return max(result, 0)
+            }
+            if result == 0 { break }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw systemError("The file \(path) could not be read", path: path)
+            }
+            guard buffer.count <= maximum else {
+                throw CofferError(
+                    .invalidInput, "The file \(path) is larger than \(maximum) bytes; an import takes at most that.")
+            }
+        }
+        return buffer
+    }
+
+    /// Writes `bytes` to `path` (replacing any file there) with mode 0600, durably.
+    ///
+    /// - Throws: `.io` naming the step that failed; the target is then untouched.
+    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws(CofferError) {
+        let suffix = RandomBytes.make(8).map { String($0, radix: 16) }.joined()
+        let temporary = "\(path).tmp-\(suffix)"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw systemError("The file \(path) could not be created", path: path) }
+        var remaining = bytes.count
+        var next = bytes.baseAddress
+        while remaining > 0, let pointer = next {
+            let written = Glibc.write(descriptor, pointer, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                let error = systemError("The file \(path) could not be written", path: path)
+                close(descriptor)
+                unlink(temporary)
+                throw error
+            }
+            remaining -= written
+            next = pointer + written
+        }
+        guard fsync(descriptor) == 0 else {
+            let error = systemError("The file \(path) could not be synced", path: path)
+            close(descriptor)
+            unlink(temporary)
+            throw error
+        }
+        close(descriptor)
+        guard rename(temporary, path) == 0 else {
+            let error = systemError("The file \(path) could not be put in place", path: path)
+            unlink(temporary)
+            throw error
+        }
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+
+    private static func systemError(_ what: String, path: String) -> CofferError {
+        let number = errno
+        if number == ENOENT { return CofferError(.notFound, "\(what): no such file or directory.") }
+        return CofferError(.io(errno: number), "\(what): \(String(cString: strerror(number))).")
+    }
+}
