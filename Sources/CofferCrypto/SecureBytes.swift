@@ -19,9 +19,8 @@ import Glibc
 public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConvertible,
     CustomDebugStringConvertible
 {
-    private let pointer: UnsafeMutableRawPointer
-    private let capacity: Int
-    private let isLocked: Bool
+    private let allocation: SecureMemory.Allocation
+    private var pointer: UnsafeMutableRawPointer { allocation.pointer }
     /// The number of bytes held.
     public let count: Int
 
@@ -36,16 +35,12 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
         precondition(count >= 0, "negative count")
         Sodium.ensureReady()
         self.count = count
-        // Never allocate zero bytes: the pointer must be valid to zero and unlock.
-        self.capacity = max(count, 1)
-        guard let memory = malloc(capacity) else { preconditionFailure("out of memory") }
-        self.pointer = memory
-        sodium_memzero(memory, capacity)
-        // mlock can fail under RLIMIT_MEMLOCK; the bytes are still zeroed on release.
-        self.isLocked = sodium_mlock(memory, capacity) == 0
+        // Zeroed, locked memory from a shared locked region (SecureMemory): no system call
+        // per secret.
+        self.allocation = SecureMemory.allocate(count)
         // Every stored property is set, so if the initializer throws, deinit still runs and
-        // zeroes and frees the memory.
-        try initializer(UnsafeMutableRawBufferPointer(start: memory, count: count))
+        // zeroes and releases the memory.
+        try initializer(UnsafeMutableRawBufferPointer(start: allocation.pointer, count: count))
     }
 
     /// Creates `count` zero bytes.
@@ -78,10 +73,8 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
     }
 
     deinit {
-        // Clear the whole capacity, even the bytes we think were unused.
-        sodium_memzero(pointer, capacity)
-        if isLocked { sodium_munlock(pointer, capacity) }
-        free(pointer)
+        // Clears the whole capacity, even the bytes we think were unused.
+        SecureMemory.release(allocation)
     }
 
     /// Calls `body` with a read-only view of the secret. The view must not escape.
