@@ -46,6 +46,39 @@ enum FieldValidation {
         return texts
     }
 
+    /// The display texts ``check(_:of:)`` returns, without checking the rules: for values an
+    /// authenticated record holds, which its writer checked before sealing it. Names the
+    /// type does not have are ignored. A `custom` object is still parsed for its preview.
+    ///
+    /// - Throws: `.invalidInput` only when a JSON field does not parse, since its preview
+    ///   cannot be made.
+    static func displayTexts(_ fields: FieldValues, of type: CredentialType) throws(CofferError) -> [String?] {
+        var texts: [String?] = []
+        texts.reserveCapacity(type.fields.count)
+        for spec in type.fields {
+            guard let value = fields[spec.name] else {
+                texts.append(nil)
+                continue
+            }
+            texts.append(try value.withUnsafeBytes { bytes in
+                Result { () throws(CofferError) -> String in try displayText(bytes, of: spec) }
+            }.get())
+        }
+        return texts
+    }
+
+    private static func displayText(_ bytes: UnsafeRawBufferPointer, of spec: FieldSpec) throws(CofferError) -> String {
+        if spec.rule == .jsonObject {
+            switch JSONObjectValidator.topLevelNames(of: bytes) {
+            case .success(let names): return Preview.ofJSONObject(names: names)
+            case .failure(let error):
+                throw CofferError(
+                    .invalidInput, "The `\(spec.name)` field is not a JSON object: \(error.reason) at byte \(error.offset).")
+            }
+        }
+        return spec.isSecret ? Preview.of(bytes) : String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Checks one value and returns its display text.
     static func check(_ value: SecureBytes, against spec: FieldSpec) throws(CofferError) -> String {
         try value.withUnsafeBytes { bytes in
@@ -117,14 +150,9 @@ enum FieldValidation {
             }
         case .jsonObject:
             // OPS-FIELD-JSON
-            switch JSONObjectValidator.topLevelNames(of: bytes) {
-            case .success(let names): return Preview.ofJSONObject(names: names)
-            case .failure(let error):
-                throw CofferError(
-                    .invalidInput, "\(field) is not a JSON object: \(error.reason) at byte \(error.offset).")
-            }
+            break
         }
-        return spec.isSecret ? Preview.of(bytes) : String(decoding: bytes, as: UTF8.self)
+        return try displayText(bytes, of: spec)
     }
 
     /// A field name as it may appear in a message: names are not secret, but a hostile one is

@@ -211,7 +211,7 @@ extension IndexMutation {
         try Names.checkName(new.label, what: "label")
         let owner = try tables.ownerHandle(new.owner, organization: organization)
         // OP-CRED-FIELDS-1
-        let texts = try FieldValidation.check(new.fields, of: new.type)
+        let texts = try displayTexts(new.fields, of: new.type)
         let app = intern(new.appKey)
         let slug = intern(new.slug)
         let key = CandidateKey(organization: organization, app: app, owner: owner, scope: new.owner.scope)
@@ -303,7 +303,7 @@ extension IndexMutation {
             throw CofferError(.invalidInput, "A rotation must change at least one secret field.")
         }
         // OP-CRED-FIELDS-1
-        let texts = try FieldValidation.check(change.fields, of: record.type)
+        let texts = try displayTexts(change.fields, of: record.type)
         let kind: ChangeKind = change.reason == .rotate ? .rotated : .fieldsUpdated
         let entry = Handle(tables.history.count)
         append(

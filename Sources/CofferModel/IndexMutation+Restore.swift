@@ -68,7 +68,7 @@ extension IndexMutation {
         try Names.checkSlug(restored.slug, what: "credential slug")
         try Names.checkName(restored.label, what: "label")
         let owner = try tables.ownerHandle(restored.owner, organization: organization)
-        let texts = try FieldValidation.check(restored.fields, of: restored.type)
+        let texts = try displayTexts(restored.fields, of: restored.type)
 
         // OP-RESTORE-CRED-2: the changes are a stretch of a history that reaches the current
         // version, and the state agrees with them.
@@ -191,7 +191,7 @@ extension IndexMutation {
                 "The credential \(id) keeps \(readable) readable versions already, as many as the vault retains.")
         }
         // OP-CRED-FIELDS-1
-        _ = try FieldValidation.check(fields, of: record.type)
+        if checksFieldValues { _ = try FieldValidation.check(fields, of: record.type) }
         modifyHistory(cursor) {
             $0.isRetained = true
             $0.sequence = location.sequence

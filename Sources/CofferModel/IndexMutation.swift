@@ -1,3 +1,5 @@
+import CofferCrypto
+
 /// The index's tables while a transaction is applied, with an undo journal.
 ///
 /// Every write goes through one of the journaled setters below, which records how to put the
@@ -6,13 +8,34 @@
 struct IndexMutation {
     var tables: IndexTables
     private var undoLog: [(inout IndexTables) -> Void] = []
+    /// Whether writes are journaled for ``rollBack()``. A replay at open does without: if a
+    /// record fails to apply there, the whole index is thrown away.
+    let journals: Bool
+    /// Whether field values are checked against their schema's rules (OPS-FIELD-*), or
+    /// trusted because an authenticated record holds them and its writer checked them
+    /// before sealing it. Display texts are computed either way.
+    let checksFieldValues: Bool
 
-    init(tables: consuming IndexTables) {
+    init(tables: consuming IndexTables, journals: Bool = true, checksFieldValues: Bool = true) {
         self.tables = tables
+        self.journals = journals
+        self.checksFieldValues = checksFieldValues
+    }
+
+    /// The display texts of `fields` (FieldValidation), checked unless they are trusted.
+    func displayTexts(_ fields: FieldValues, of type: CredentialType) throws(CofferError) -> [String?] {
+        checksFieldValues
+            ? try FieldValidation.check(fields, of: type) : try FieldValidation.displayTexts(fields, of: type)
+    }
+
+    /// Keeps the undo closure when journaling; `@autoclosure` so a replay does not build it.
+    private mutating func journal(_ undo: @autoclosure () -> (inout IndexTables) -> Void) {
+        if journals { undoLog.append(undo()) }
     }
 
     /// Undoes every write since the start, newest first.
     mutating func rollBack() {
+        precondition(journals, "roll back of a mutation that keeps no journal")
         for undo in undoLog.reversed() { undo(&tables) }
         undoLog.removeAll()
     }
@@ -27,26 +50,26 @@ struct IndexMutation {
         } else {
             old = tables[keyPath: path].removeValue(forKey: key)
         }
-        undoLog.append { $0[keyPath: path][key] = old }
+        journal({ $0[keyPath: path][key] = old })
     }
 
     /// Sets a scalar field.
     mutating func set<Value>(_ path: WritableKeyPath<IndexTables, Value>, _ value: Value) {
         let old = tables[keyPath: path]
         tables[keyPath: path] = value
-        undoLog.append { $0[keyPath: path] = old }
+        journal({ $0[keyPath: path] = old })
     }
 
     /// Appends to an array.
     mutating func append<Element>(_ path: WritableKeyPath<IndexTables, [Element]>, _ element: Element) {
         tables[keyPath: path].append(element)
-        undoLog.append { $0[keyPath: path].removeLast() }
+        journal({ $0[keyPath: path].removeLast() })
     }
 
     /// Removes and returns the last element of an array.
     mutating func removeLast<Element>(_ path: WritableKeyPath<IndexTables, [Element]>) -> Element {
         let element = tables[keyPath: path].removeLast()
-        undoLog.append { $0[keyPath: path].append(element) }
+        journal({ $0[keyPath: path].append(element) })
         return element
     }
 
@@ -56,7 +79,7 @@ struct IndexMutation {
     ) {
         let old = tables[keyPath: path][index]
         tables[keyPath: path][index] = element
-        undoLog.append { $0[keyPath: path][index] = old }
+        journal({ $0[keyPath: path][index] = old })
     }
 
     /// Changes a credential record in place.

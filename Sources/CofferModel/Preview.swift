@@ -23,7 +23,18 @@ public enum Preview {
     static func of(_ bytes: UnsafeRawBufferPointer) -> String {
         var end = bytes.count
         while end > 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
-        let trimmed = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+        // A scalar is at most 4 bytes, so more than 64 bytes are more than 16 scalars and show
+        // the last 4 (at most 16 bytes): decode only from a scalar boundary near the end, not
+        // a 3 KiB private key from its first byte. Stored values are valid UTF-8 (OPS-FIELD-TEXT).
+        let tailBytes = 4 * 4
+        var start = 0
+        var countAtLeast16 = false
+        if end > 64 {
+            start = end - tailBytes
+            while start > 0, bytes[start] & 0xC0 == 0x80 { start -= 1 }
+            countAtLeast16 = true
+        }
+        let trimmed = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
         // The last four scalars, kept in a ring on the stack: the secret is never copied
         // into a growable buffer.
         var ring: (Unicode.Scalar, Unicode.Scalar, Unicode.Scalar, Unicode.Scalar) = (" ", " ", " ", " ")
@@ -39,7 +50,7 @@ public enum Preview {
                 break decoding
             }
         }
-        let shown = count < 8 ? 0 : min(4, count / 4)
+        let shown = countAtLeast16 ? min(4, count) : count < 8 ? 0 : min(4, count / 4)
         var preview = mask
         for position in (4 - shown)..<4 {
             let scalar: Unicode.Scalar

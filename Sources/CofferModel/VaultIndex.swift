@@ -37,7 +37,7 @@ public struct VaultIndex: Sendable {
     /// - Throws: the first rule an operation breaks (`.invalidInput`, `.notFound`,
     ///   `.alreadyExists`). Then nothing is applied: the index is as before the call.
     public mutating func apply(_ operations: [ModelOperation], context: TransactionContext) throws(CofferError) {
-        try run(operations, context: context, keepsChanges: true)
+        try run(operations, context: context, mode: .apply)
     }
 
     /// Checks a transaction exactly as ``apply(_:context:)`` would, and leaves the index
@@ -45,12 +45,34 @@ public struct VaultIndex: Sendable {
     ///
     /// - Throws: what ``apply(_:context:)`` would throw.
     public mutating func validate(_ operations: [ModelOperation], context: TransactionContext) throws(CofferError) {
-        try run(operations, context: context, keepsChanges: false)
+        try run(operations, context: context, mode: .validate)
     }
 
-    private mutating func run(_ operations: [ModelOperation], context: TransactionContext, keepsChanges: Bool)
-        throws(CofferError)
-    {
+    /// Applies a transaction read back from an authenticated record of the log, as open does.
+    ///
+    /// Every rule is enforced as by ``apply(_:context:)`` except the field-value rules
+    /// (OPS-FIELD-*): the writer checked those before it sealed the record, and only a holder
+    /// of the vault's keys can seal one; `verify` applies with every check. No undo journal
+    /// is kept, which is what makes this faster than `apply`.
+    ///
+    /// - Throws: what ``apply(_:context:)`` would throw; the index is then left part-way
+    ///   through the transaction and must be discarded.
+    public mutating func replay(_ operations: [ModelOperation], context: TransactionContext) throws(CofferError) {
+        try run(operations, context: context, mode: .replay)
+    }
+
+    private enum RunMode {
+        /// Keep the changes; undo them all if one operation fails.
+        case apply
+        /// Undo the changes whether or not every operation succeeds.
+        case validate
+        /// Keep the changes, trust field values, keep no journal (``replay(_:context:)``).
+        case replay
+    }
+
+    private mutating func run(
+        _ operations: [ModelOperation], context: TransactionContext, mode: RunMode
+    ) throws(CofferError) {
         // OP-TXN-2
         guard operations.count <= Self.operationsPerTransactionMax else {
             throw CofferError(
@@ -60,7 +82,7 @@ public struct VaultIndex: Sendable {
         try Names.checkActor(context.actor)
         // Move the tables out so the mutation owns their storage uniquely: writes happen in
         // place, and the undo journal restores them on failure.
-        var mutation = IndexMutation(tables: IndexTables())
+        var mutation = IndexMutation(tables: IndexTables(), journals: mode != .replay, checksFieldValues: mode != .replay)
         swap(&mutation.tables, &tables)
         do throws(CofferError) {
             let actor = mutation.intern(context.actor)
@@ -73,11 +95,11 @@ public struct VaultIndex: Sendable {
                     actor: actor)
             }
         } catch {
-            mutation.rollBack()
+            if mode != .replay { mutation.rollBack() }
             swap(&mutation.tables, &tables)
             throw error
         }
-        if !keepsChanges { mutation.rollBack() }
+        if mode == .validate { mutation.rollBack() }
         swap(&mutation.tables, &tables)
     }
 

@@ -140,6 +140,11 @@ final class SchemaTests: XCTestCase {
         XCTAssertEqual(Preview.of(secret("0123456789abcdef")), "••••cdef")
         XCTAssertEqual(Preview.of(secret("token-with-newline-xyz1\n")), "••••xyz1", "trailing whitespace is ignored")
         XCTAssertEqual(Preview.of(secret("pässwörd-ünïcødé")), "••••cødé")
+        // Long values are decoded from near their end only; the preview is the same.
+        let long = String(repeating: "x", count: 3000) + "é€😀ab"
+        XCTAssertEqual(Preview.of(secret(long)), "••••€😀ab")
+        XCTAssertEqual(Preview.of(secret(String(repeating: "😀", count: 20) + "1234\n")), "••••1234")
+        XCTAssertEqual(Preview.of(secret(String(repeating: "€", count: 22))), "••••€€€€")
         XCTAssertEqual(Preview.of(secret("0123456789abcd\u{7}e")), "••••", "control characters are never shown")
 
         let smtp = try check(.smtp, Self.valid[.smtp]!)
