@@ -26,7 +26,8 @@ extension Vault {
             progress(records, record.offset + UInt64(record.frameBytes))
             guard replayProblem == nil else { return }
             do {
-                try Replay.apply(record, sequence: record.sequence, offset: record.offset, to: &index)
+                try Replay.apply(
+                    record, sequence: record.sequence, offset: record.offset, to: &index, checksFieldValues: true)
             } catch {
                 replayProblem = LogProblem(kind: .invariant, offset: record.offset, sequence: record.sequence, detail: (error as? CofferError)?.message ?? "\(error)")
             }

@@ -93,9 +93,22 @@ public final class Vault: Sendable {
     /// - Throws: `.notFound`, `.notAVault`, `.unsupportedVersion`, `.wrongKey`, `.locked`,
     ///   `.corrupted` (with the offset and sequence number of the bad record), `.headMismatch`, `.io`.
     public static func open(path: String, unlock: Unlock, options: Options = Options()) throws(CofferError) -> Vault {
-        var index = VaultIndex()
-        let store = try VaultStore.open(path: path, secret: unlock, options: options.storeOptions) { record throws(CofferError) in
-            try Replay.apply(record, sequence: record.sequence, offset: record.offset, to: &index)
+        let pipeline = ReplayPipeline()
+        let store: VaultStore
+        let index: VaultIndex
+        do throws(CofferError) {
+            store = try VaultStore.open(path: path, secret: unlock, options: options.storeOptions) {
+                record throws(CofferError) in try pipeline.submit(record)
+            }
+        } catch {
+            pipeline.abandon()
+            throw error
+        }
+        do throws(CofferError) {
+            index = try pipeline.finish()
+        } catch {
+            store.close()
+            throw error
         }
         return Vault(store: store, index: index, options: options)
     }
@@ -126,19 +139,34 @@ enum Replay {
     /// Applies one scanned record, as the record at `sequence` and `offset` (its own place,
     /// or its place in a compacted file). A transaction that does not decode, or breaks a
     /// rule of the model, is corruption: the writer checked it before writing it.
+    ///
+    /// - Parameter checksFieldValues: `verify` checks every rule; open and a compaction's
+    ///   catch-up trust the field values of authenticated records (``VaultIndex/replay(_:context:)``),
+    ///   and throw the index away if a record fails.
     static func apply(
-        _ record: ScannedRecord, sequence: UInt64, offset: UInt64, to index: inout VaultIndex
+        _ record: ScannedRecord, sequence: UInt64, offset: UInt64, to index: inout VaultIndex,
+        checksFieldValues: Bool = false
     ) throws(CofferError) {
         guard let transaction = try decode(record) else { return }
         let context = TransactionContext(
             sequence: sequence, offset: offset, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor)
         do {
-            try index.apply(transaction.operations, context: context)
+            if checksFieldValues {
+                try index.apply(transaction.operations, context: context)
+            } else {
+                try index.replay(transaction.operations, context: context)
+            }
         } catch {
-            throw CofferError(
-                .corrupted, "A transaction breaks a rule of the credential model: \(error.message)",
-                offset: record.offset, sequence: record.sequence)
+            throw breaksModel(error, offset: record.offset, sequence: record.sequence)
         }
+    }
+
+    /// A transaction that breaks a rule of the model is corruption: its writer checked it
+    /// before sealing it.
+    static func breaksModel(_ error: CofferError, offset: UInt64, sequence: UInt64) -> CofferError {
+        CofferError(
+            .corrupted, "A transaction breaks a rule of the credential model: \(error.message)", offset: offset,
+            sequence: sequence)
     }
 
     /// Decodes a transaction record into model operations; `nil` for a key-epoch record.
