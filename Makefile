@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo-vault
 
-.PHONY: all deps build test demo clean format-lint strace-faults crash-long
+.PHONY: all deps postgres-deps build test demo clean format-lint strace-faults crash-long
 
 all: build
 
@@ -16,13 +16,27 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsodium-dev zlib1g-dev pkg-config; \
 	fi
 
+# A PostgreSQL server for the CofferPostgres tests; apt-get only when no initdb is installed.
+postgres-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+		echo "Installing postgresql with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; \
+	fi
+
 build: deps
 	$(SWIFT) build
 
-# The whole test suite. Executables are built first: the process tests launch one.
-test: deps
+# The whole test suite. Executables are built first: the process tests launch one. A throw-away
+# PostgreSQL server runs in a temporary directory for the CofferPostgres tests and is stopped
+# afterwards whatever the outcome; the exit status is the tests'.
+test: deps postgres-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/coffer-pg.XXXXXX") || exit 1; \
+	trap 'tools/postgres-test-server stop "$$pgdir" >/dev/null 2>&1; rm -rf "$$pgdir"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	url=$$(tools/postgres-test-server start "$$pgdir") || exit 1; \
+	echo "COFFER_TEST_POSTGRES_URL=$$url"; \
+	COFFER_TEST_POSTGRES_URL="$$url" $(SWIFT) test --skip-build
 
 # Runs the main job on a throw-away vault in ./$(DEMO_DIR), through the coffer CLI.
 demo: deps

@@ -11,6 +11,7 @@
 //   CofferExchange      export, import, the encrypted export bundle
 //   CofferCLI, coffer   the admin command-line tool
 //   CofferSimulation    an in-memory disk that can crash, for tests and fuzzers only
+//   CofferPostgres      a PostgreSQL store of sealed frames and headers shared by several services
 import PackageDescription
 
 let package = Package(
@@ -22,7 +23,8 @@ let package = Package(
         .executable(name: "coffer", targets: ["coffer"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -54,6 +56,11 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "coffer", dependencies: ["CofferCLI"]),
+        // Sealed frames and headers in PostgreSQL, byte for byte; the engine does not depend on it.
+        .target(
+            name: "CofferPostgres",
+            dependencies: ["CofferCrypto", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
@@ -69,6 +76,10 @@ let package = Package(
         ),
         .testTarget(name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto"]),
         .testTarget(name: "CofferFuzzReplayTests", dependencies: ["CofferFuzzBodies"]),
+        .testTarget(
+            name: "CofferPostgresTests",
+            dependencies: ["CofferPostgres", "CofferCrypto", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
         .testTarget(
             name: "CofferStorageTests",

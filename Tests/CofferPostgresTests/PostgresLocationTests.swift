@@ -1,0 +1,145 @@
+import CofferCrypto
+import XCTest
+
+@testable import CofferPostgres
+
+final class PostgresLocationTests: XCTestCase {
+    func testTCPURLWithPortAndVault() throws {
+        let location = try PostgresLocation(
+            parsing: "postgres://coffer@db.internal:6543/vaults?vault=team", environmentPassword: nil)
+        XCTAssertEqual(location.endpoint, .tcp(host: "db.internal", port: 6543))
+        XCTAssertEqual(location.user, "coffer")
+        XCTAssertEqual(location.database, "vaults")
+        XCTAssertEqual(location.vaultName, "team")
+        XCTAssertFalse(location.hasPassword)
+        XCTAssertNil(location.socketPath)
+        XCTAssertEqual(location.description, "postgres://coffer@db.internal:6543/vaults?vault=team")
+    }
+
+    func testPostgresqlSchemeAndDefaultPort() throws {
+        let location = try PostgresLocation(parsing: "postgresql://coffer@127.0.0.1/vaults", environmentPassword: nil)
+        XCTAssertEqual(location.endpoint, .tcp(host: "127.0.0.1", port: 5432))
+        XCTAssertNil(location.vaultName)
+    }
+
+    func testUnixSocketFromHostParameter() throws {
+        let location = try PostgresLocation(
+            parsing: "postgres://postgres@/coffer_test?host=/tmp/pg%20dir&vault=team", environmentPassword: nil)
+        XCTAssertEqual(location.endpoint, .unixSocket(directory: "/tmp/pg dir", port: 5432))
+        XCTAssertEqual(location.socketPath, "/tmp/pg dir/.s.PGSQL.5432")
+        XCTAssertEqual(location.vaultName, "team")
+        // The description parses back to the same location.
+        XCTAssertEqual(try PostgresLocation(parsing: location.description, environmentPassword: nil), location)
+    }
+
+    func testUnixSocketAsPercentEncodedHostWithPortParameter() throws {
+        let location = try PostgresLocation(
+            parsing: "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/db?port=5433", environmentPassword: nil)
+        XCTAssertEqual(location.endpoint, .unixSocket(directory: "/var/run/postgresql", port: 5433))
+        XCTAssertEqual(location.socketPath, "/var/run/postgresql/.s.PGSQL.5433")
+        XCTAssertEqual(try PostgresLocation(parsing: location.description, environmentPassword: nil), location)
+    }
+
+    func testIPv6Host() throws {
+        let location = try PostgresLocation(parsing: "postgres://u@[::1]:5999/db", environmentPassword: nil)
+        XCTAssertEqual(location.endpoint, .tcp(host: "::1", port: 5999))
+        XCTAssertEqual(location.description, "postgres://u@[::1]:5999/db")
+    }
+
+    func testPercentDecodingOfUserAndDatabase() throws {
+        let location = try PostgresLocation(parsing: "postgres://svc%40acme@h/my%2Ddb", environmentPassword: nil)
+        XCTAssertEqual(location.user, "svc@acme")
+        XCTAssertEqual(location.database, "my-db")
+    }
+
+    func testPasswordFromURLWinsOverEnvironment() throws {
+        let location = try PostgresLocation(parsing: "postgres://u:hunter2@h/db", environmentPassword: "fromenv")
+        XCTAssertTrue(location.hasPassword)
+        XCTAssertEqual(location.password, "hunter2")
+    }
+
+    func testPasswordFromEnvironmentWhenURLHasNone() throws {
+        let location = try PostgresLocation(parsing: "postgres://u@h/db", environmentPassword: "fromenv")
+        XCTAssertEqual(location.password, "fromenv")
+        XCTAssertEqual(try PostgresLocation(parsing: "postgres://u@h/db", environmentPassword: nil).password, nil)
+    }
+
+    func testPasswordNeverInDescriptionsMirrorsOrErrors() throws {
+        let secret = "S3cr3t-p4ss%21word"
+        let decoded = "S3cr3t-p4ss!word"
+        let location = try PostgresLocation(
+            parsing: "postgres://u:\(secret)@h:5432/db?vault=v", environmentPassword: nil)
+        XCTAssertEqual(location.password, decoded)
+        var dumped = ""
+        dump(location, to: &dumped)
+        for text in [
+            location.description, location.debugDescription, String(reflecting: location), "\(location)", dumped,
+        ] {
+            XCTAssertFalse(text.contains("S3cr3t"), text)
+            XCTAssertFalse(text.contains("p4ss"), text)
+        }
+        XCTAssertTrue(location.debugDescription.contains("password set"))
+
+        let fromEnvironment = try PostgresLocation(parsing: "postgres://u@h/db", environmentPassword: decoded)
+        XCTAssertFalse(fromEnvironment.description.contains("S3cr3t"))
+
+        // Malformed URLs that carry a password: the error never quotes it.
+        for text in [
+            "postgres://u:\(secret)@h:99999/db",
+            "postgres://u:\(secret)@h/db?bogus=1",
+            "postgres://u:S3cr3t%zz@h/db",
+            "postgres://u:\(secret)@h/db?sslmode=require",
+            "postgres://u:\(secret)@/db",
+            "mysql://u:\(secret)@h/db",
+        ] {
+            let error = assertThrowsCoffer(.invalidInput) {
+                try PostgresLocation(parsing: text, environmentPassword: nil)
+            }
+            XCTAssertFalse(error?.message.contains("S3cr3t") ?? true, error?.message ?? "")
+            XCTAssertFalse(error?.description.contains("S3cr3t") ?? true)
+        }
+    }
+
+    func testMalformedURLsAreInvalidInput() {
+        let bad = [
+            "",
+            "http://u@h/db",
+            "postgres://",
+            "postgres://u@h",  // no database
+            "postgres://u@h/",  // empty database
+            "postgres://@h/db",  // empty user
+            "postgres://h/db",  // no user
+            "postgres://u@h:0/db",
+            "postgres://u@h:65536/db",
+            "postgres://u@h:12ab/db",
+            "postgres://u@h:/db",
+            "postgres://u@[::1/db",
+            "postgres://u@h/db/extra",
+            "postgres://u@h/db?vault",
+            "postgres://u@h/db?vault=",
+            "postgres://u@h/db?vault=a&vault=b",
+            "postgres://u@h/db?host=/tmp",  // host given twice
+            "postgres://u@/db?host=relative/dir",
+            "postgres://u@h/db?unknown=1",
+            "postgres://u@h/db?sslmode=require",
+            "postgres://u@h/d%ZZb",
+            "postgres://u@h/d%C3b",  // not UTF-8 once decoded
+            "postgres://u@/db?host=/" + String(repeating: "x", count: 120),  // socket path too long
+        ]
+        for text in bad {
+            let error = assertThrowsCoffer(.invalidInput) {
+                try PostgresLocation(parsing: text, environmentPassword: nil)
+            }
+            XCTAssertTrue(
+                error?.message.hasPrefix("Invalid PostgreSQL URL") ?? false, "\(text): \(String(describing: error))")
+        }
+    }
+
+    func testNamingAnotherVault() throws {
+        let location = try PostgresLocation(parsing: "postgres://u:pw@h/db?vault=a", environmentPassword: nil)
+        let other = try location.naming(vault: "b")
+        XCTAssertEqual(other.vaultName, "b")
+        XCTAssertEqual(other.password, "pw")
+        assertThrowsCoffer(.invalidInput) { try location.naming(vault: "") }
+    }
+}
