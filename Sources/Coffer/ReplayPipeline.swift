@@ -11,9 +11,10 @@ import Glibc
 /// the index in the same order.
 ///
 /// Decoding and applying each take about half of an open; overlapping them is what a second
-/// core gives. Transactions cross in batches, so the threads meet once per ``batchCount``
-/// transactions rather than once per record, and at most ``batchesQueuedMax`` batches wait,
-/// so the decoded field values held in memory stay bounded whatever the vault's size.
+/// core gives. Transactions cross in batches of about ``batchOperations`` operations, so the
+/// threads meet once per batch rather than once per record (a compacted vault's records hold
+/// many operations each, a fresh one's mostly one), and at most ``batchesQueuedMax`` batches
+/// wait, so the decoded field values held in memory stay bounded whatever the vault's size.
 ///
 /// ```swift
 /// let pipeline = ReplayPipeline()
@@ -21,7 +22,7 @@ import Glibc
 /// let index = try pipeline.finish()                          // joins; the first failure, if any
 /// ```
 final class ReplayPipeline: @unchecked Sendable {
-    static let batchCount = 64
+    static let batchOperations = 64
     static let batchesQueuedMax = 16
 
     private struct Decoded {
@@ -33,6 +34,7 @@ final class ReplayPipeline: @unchecked Sendable {
 
     // Touched by the scanning thread only.
     private var batch: [Decoded] = []
+    private var batchOperationCount = 0
     private var thread: pthread_t?
 
     // Guarded by `lock`.
@@ -45,7 +47,7 @@ final class ReplayPipeline: @unchecked Sendable {
     private var index = VaultIndex()
 
     init() {
-        batch.reserveCapacity(Self.batchCount)
+        batch.reserveCapacity(Self.batchOperations)
         let box = Unmanaged.passRetained(self).toOpaque()
         var created = pthread_t()
         let status = pthread_create(&created, nil, { argument in
@@ -75,7 +77,8 @@ final class ReplayPipeline: @unchecked Sendable {
             sequence: record.sequence, offset: record.offset, timeMilliseconds: transaction.timeMilliseconds,
             actor: transaction.actor)
         batch.append(Decoded(operations: transaction.operations, context: context, offset: record.offset, sequence: record.sequence))
-        if batch.count >= Self.batchCount { try flush() }
+        batchOperationCount += transaction.operations.count
+        if batchOperationCount >= Self.batchOperations { try flush() }
     }
 
     /// Applies what is queued, stops the applying thread and returns the index.
@@ -96,6 +99,7 @@ final class ReplayPipeline: @unchecked Sendable {
     }
 
     private func flush() throws(CofferError) {
+        batchOperationCount = 0
         guard thread != nil else {
             // No second thread: apply here.
             let pending = batch
@@ -106,7 +110,7 @@ final class ReplayPipeline: @unchecked Sendable {
         if batch.isEmpty { return }
         let pending = batch
         batch = []
-        batch.reserveCapacity(Self.batchCount)
+        batch.reserveCapacity(Self.batchOperations)
         lock.lock()
         while queued.count >= Self.batchesQueuedMax && failure == nil { lock.wait() }
         if let failure {
