@@ -7,9 +7,22 @@ import Foundation
 /// What /proc says about this process and this machine.
 public enum ProcessFacts {
     /// Resident set size in bytes (VmRSS in /proc/self/status).
-    public static func residentBytes() -> Int {
+    public static func residentBytes() -> Int { statusBytes("VmRSS:") }
+
+    /// Peak resident set size in bytes (VmHWM in /proc/self/status).
+    public static func peakResidentBytes() -> Int { statusBytes("VmHWM:") }
+
+    /// Starts the peak over from the current resident size (`5` to /proc/self/clear_refs).
+    public static func resetPeakResidentBytes() {
+        let descriptor = open("/proc/self/clear_refs", O_WRONLY)
+        guard descriptor >= 0 else { return }
+        _ = write(descriptor, "5", 1)
+        close(descriptor)
+    }
+
+    private static func statusBytes(_ prefix: String) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(prefix) {
             let number = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
             return number * 1024
         }

@@ -272,26 +272,24 @@ final class CofferWorkloads: @unchecked Sendable {
     // MARK: Open
 
     /// From nothing to the first successful resolution: unlock with the key file (no KDF),
-    /// authenticate and replay every record, resolve one request.
-    func open() throws {
+    /// authenticate and replay every record, resolve one request. The clock stops at the
+    /// resolution; closing the vault and freeing the index are not part of it.
+    func open(_ file: String, workload: String, variant: String) throws {
         let first = requests[0]
         let expected = ids.credentials[dataset.requests[0].expectedCredential]
         let values = try repeatRuns(repetitions: repetitions) { _ in
-            try Clock.seconds {
-                let vault = try Vault.open(path: path, unlock: unlock)
-                guard try vault.resolve(first).id == expected else {
-                    throw WrongAnswer(description: "first resolution")
-                }
-                vault.close()
-            }
+            let start = Clock.nanoseconds()
+            let vault = try Vault.open(path: file, unlock: unlock)
+            let resolved = try vault.resolve(first)
+            let seconds = Double(Clock.nanoseconds() - start) / 1e9
+            vault.close()
+            guard resolved.id == expected else { throw WrongAnswer(description: "first resolution") }
+            return seconds
         }
         figures.append(
             Figure(
-                workload: "open", engine: "coffer",
-                variant:
-                    "Vault.open with a key file (no KDF), replay of every record, first resolve; freshly written vault, no compaction",
-                size: size, unit: "s", higherIsBetter: false, operations: 1, values: values,
-                note: "page cache warm: the file was just written"))
+                workload: workload, engine: "coffer", variant: variant, size: size, unit: "s", higherIsBetter: false,
+                operations: 1, values: values, note: "page cache warm: the file was just written"))
     }
 
     // MARK: Reads
@@ -487,16 +485,137 @@ final class CofferWorkloads: @unchecked Sendable {
         print(after - before)
     }
 
-    // MARK: Compaction (not measured yet)
+    // MARK: Compaction
 
-    /// COMPACTION GOES HERE. Compaction does not exist in the engine this harness was written
-    /// against, so nothing is measured. When it lands, measure on this vault (after the commit
-    /// workloads have added versions): the time to compact, the bytes written against the
-    /// machine's sequential write rate, the file size before and after, and `open` of the
-    /// compacted vault beside `open` above; and the same on a vault with 10 versions per
-    /// credential. BENCHMARKS.md has the matching section.
-    func compaction() {
-        notes.append("\(size): compaction not measured (it does not exist yet in the engine this harness targets)")
+    /// The vault of the other workloads plus as many credentials again, created and then
+    /// deleted one transaction each: about half of the file is dead.
+    func prepareHalfDead(_ file: String) throws {
+        removeVault(file)
+        precondition(ProcessFacts.run(["cp", path, file]).isEmpty && ProcessFacts.fileSize(file) > 0)
+        let vault = try Vault.open(path: file, unlock: unlock, options: Vault.Options(durability: .unsafeNoSync))
+        var created: [(CredentialID, String)] = []
+        created.reserveCapacity(size)
+        for _ in 0..<size {
+            let (draft, scope, organization) = nextExtra()
+            let id = try vault.mutate(actor: "bench") {
+                try $0.createCredential(in: organization, draft, scopes: [scope])
+            }
+            created.append((id[0], organization))
+        }
+        for (id, organization) in created {
+            _ = try vault.mutate(actor: "bench") { try $0.deleteCredential(id.description, in: organization) }
+        }
+        vault.close()
+        ProcessFacts.syncFile(file)
+    }
+
+    /// Compaction of the half-dead vault, each repetition on a fresh copy in a fresh process
+    /// (`coffer-bench compact`), so that its peak resident memory is its own; then `open` of
+    /// the compacted vault beside `open` of the freshly written one.
+    func compaction() throws {
+        let halfDead = "\(directoryPath)/coffer-halfdead-\(size).coffer"
+        let work = "\(directoryPath)/coffer-compact-\(size).coffer"
+        progress("coffer: preparing a half-dead vault of \(size) live credentials")
+        try prepareHalfDead(halfDead)
+        for reencrypt in [false, true] {
+            var results: [CompactionResult] = []
+            _ = try repeatRuns(repetitions: repetitions) { repetition in
+                removeVault(work)
+                precondition(ProcessFacts.run(["cp", halfDead, work]).isEmpty && ProcessFacts.fileSize(work) > 0)
+                var arguments = ["compact", "--vault", work, "--key", keyHex]
+                if reencrypt { arguments.append("--reencrypt") }
+                let output = try runSelf(arguments)
+                guard let result = CompactionResult(output) else {
+                    throw WrongAnswer(description: "the compaction child printed \(output)")
+                }
+                if repetition >= 0 { results.append(result) }
+                progress(
+                    "coffer compaction \(size)\(reencrypt ? " re-encrypting" : "") rep \(repetition): "
+                        + String(format: "%.2f s", result.seconds))
+                return result.seconds
+            }
+            let what = reencrypt ? "Vault.compact(reencrypt: true): every record resealed under a new epoch" : "Vault.compact()"
+            let suffix = reencrypt ? "_reencrypt" : ""
+            let first = results[0]
+            let shape =
+                "\(first.bytesBefore) → \(first.bytesAfter) bytes, \(first.recordsBefore) → \(first.recordsAfter) records, dead share \(String(format: "%.2f", first.deadShare))"
+            figures.append(
+                Figure(
+                    workload: "compaction\(suffix)", engine: "coffer",
+                    variant: "\(what), half-dead vault, fresh process; MB of the old file per second",
+                    size: size, unit: "MB/s", higherIsBetter: true, operations: Int(first.recordsBefore),
+                    values: results.map { Double($0.bytesBefore) / 1e6 / $0.seconds }, note: shape))
+            figures.append(
+                Figure(
+                    workload: "compaction_records\(suffix)", engine: "coffer",
+                    variant: "\(what), half-dead vault; records of the old file per second",
+                    size: size, unit: "records/s", higherIsBetter: true, operations: Int(first.recordsBefore),
+                    values: results.map { Double($0.recordsBefore) / $0.seconds }))
+            figures.append(
+                Figure(
+                    workload: "compaction_memory\(suffix)", engine: "coffer",
+                    variant:
+                        "\(what): peak VmHWM during the compaction minus VmRSS after open, in percent of the index (VmRSS after open minus before)",
+                    size: size, unit: "% of index", higherIsBetter: false, operations: 1,
+                    values: results.map { 100 * Double($0.peakAboveOpen) / Double($0.index) },
+                    note:
+                        "index \(first.index / 1_048_576) MiB, peak above it \(first.peakAboveOpen / 1_048_576) MiB (first repetition)"))
+        }
+        try open(
+            work, workload: "open_compacted",
+            variant: "Vault.open with a key file of the re-encrypted compacted vault, first resolve")
+        figures.append(
+            Frames(path: work).decryptOnce(repetitions: repetitions, size: size, workload: "decrypt_once_compacted"))
+        removeVault(work)
+        removeVault(halfDead)
+    }
+
+    /// What the `compact` child prints, one line of numbers.
+    struct CompactionResult {
+        var seconds: Double
+        var bytesBefore: UInt64
+        var bytesAfter: UInt64
+        var recordsBefore: UInt64
+        var recordsAfter: UInt64
+        var deadShare: Double
+        var index: Int
+        var peakAboveOpen: Int
+
+        init?(_ line: String) {
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count == 8, let seconds = Double(fields[0]), let bytesBefore = UInt64(fields[1]),
+                let bytesAfter = UInt64(fields[2]), let recordsBefore = UInt64(fields[3]),
+                let recordsAfter = UInt64(fields[4]), let deadShare = Double(fields[5]), let index = Int(fields[6]),
+                let peak = Int(fields[7])
+            else { return nil }
+            self.seconds = seconds
+            self.bytesBefore = bytesBefore
+            self.bytesAfter = bytesAfter
+            self.recordsBefore = recordsBefore
+            self.recordsAfter = recordsAfter
+            self.deadShare = deadShare
+            self.index = index
+            self.peakAboveOpen = peak
+        }
+    }
+
+    /// The child side of ``compaction()``: opens, measures the index, resets the peak,
+    /// compacts, and prints a ``CompactionResult``.
+    static func compactionChild(_ arguments: Arguments) throws {
+        let key = SecureBytes(copying: bytes(fromHex: arguments.string("key", default: "")))
+        let before = ProcessFacts.residentBytes()
+        let vault = try Vault.open(path: arguments.string("vault", default: ""), unlock: .keyFile(key))
+        let opened = ProcessFacts.residentBytes()
+        let deadShare = try vault.statistics().deadShare
+        ProcessFacts.resetPeakResidentBytes()
+        let start = Clock.nanoseconds()
+        let report = try vault.compact(CompactionOptions(reencrypt: arguments.has("reencrypt")))
+        let seconds = Double(Clock.nanoseconds() - start) / 1e9
+        let peak = ProcessFacts.peakResidentBytes()
+        vault.close()
+        print(
+            seconds, report.bytesBefore, report.bytesAfter, report.recordsBefore, report.recordsAfter, deadShare,
+            opened - before, max(0, peak - opened))
     }
 
     // MARK: Running
@@ -509,7 +628,11 @@ final class CofferWorkloads: @unchecked Sendable {
         // about ten minutes to --full and says nothing the smaller sizes do not.
         if size < 1_000_000 { try bulkLoadBatches(specs) }
         let frames = fileSize()
-        try open()
+        try open(
+            path, workload: "open",
+            variant:
+                "Vault.open with a key file (no KDF), replay of every record, first resolve; freshly written vault, no compaction"
+        )
         figures.append(frames.decryptOnce(repetitions: repetitions, size: size))
         let vault = try Vault.open(path: path, unlock: unlock)
         try pointReads(vault)
@@ -524,7 +647,7 @@ final class CofferWorkloads: @unchecked Sendable {
         try concurrentCommits(vault)
         vault.close()
         try memory()
-        compaction()
+        try compaction()
         removeVault(path)
         return (figures, frames)
     }

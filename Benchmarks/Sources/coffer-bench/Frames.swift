@@ -49,7 +49,7 @@ struct Frames {
     /// The machine's limit for an open: XChaCha20-Poly1305 open of every record's sealed body
     /// once (libsodium, straight), with each bucket's body size and count. One sealed sample
     /// per bucket is opened as many times as the vault has records of that bucket.
-    func decryptOnce(repetitions: Int, size: Int) -> Figure {
+    func decryptOnce(repetitions: Int, size: Int, workload: String = "decrypt_once") -> Figure {
         var buckets: [Int: Int] = [:]
         for padded in paddedBytes { buckets[padded, default: 0] += 1 }
         let key = Sealer.randomKey()
@@ -80,7 +80,7 @@ struct Frames {
             }
         }
         return Figure(
-            workload: "decrypt_once", engine: "machine",
+            workload: workload, engine: "machine",
             variant:
                 "libsodium XChaCha20-Poly1305 open of every record of the vault once (\(bodyBytes.count) records, \(bodyBytes.reduce(0, +) >> 20) MiB of sealed bodies)",
             size: size, unit: "s", higherIsBetter: false, operations: bodyBytes.count, values: values)

@@ -69,6 +69,8 @@ enum Analysis {
     static let limits: [String: String] = [
         "bulk_load": "aead_seal", "bulk_load_batch": "aead_seal", "single_commit": "fdatasync",
         "concurrent_commit": "fdatasync", "raw_append": "fdatasync", "reveal": "aead_open", "open": "decrypt_once",
+        "open_compacted": "decrypt_once_compacted", "compaction": "sequential_write",
+        "compaction_reencrypt": "sequential_write",
     ]
 
     /// A machine figure measured at `size` (right beside the workload), or else the one
@@ -224,7 +226,9 @@ enum Analysis {
             "aead_seal", "aead_open", "cofferCrypto_seal", "cofferCrypto_open", "fdatasync", "sequential_write",
             "raw_append", "kdf_interactive", "kdf_moderate", "bulk_load", "bulk_load_batch", "single_commit",
             "single_commit_normal", "concurrent_commit", "open", "open_passphrase", "decrypt_once", "reveal", "resolve",
-            "memory", "file_size", "file_size_batch",
+            "memory", "file_size", "file_size_batch", "compaction", "compaction_records", "compaction_memory",
+            "compaction_reencrypt", "compaction_records_reencrypt", "compaction_memory_reencrypt", "open_compacted",
+            "decrypt_once_compacted",
         ]
         let engines = ["coffer", "sqlcipher", "sqlite_sealed", "machine"]
         let sorted = report.figures.sorted { a, b in

@@ -7,6 +7,7 @@ import Foundation
 //     coffer-bench [--quick | --full | --sizes 10000,100000] [--repetitions 5] [--seed 1]
 //                  [--dir /tmp/coffer-bench] [--out results/latest.json] [--engines coffer,sqlcipher,sqlite]
 //     coffer-bench memory --vault PATH --key HEX --size N --seed S     (the memory child)
+//     coffer-bench compact --vault PATH --key HEX [--reencrypt]        (the compaction child)
 //
 // --quick (the default) runs 10,000 and 100,000 credentials; --full adds 1,000,000.
 // Progress goes to standard error; the Markdown table to standard output; every figure, the
@@ -26,6 +27,10 @@ Sealer.prepare()
 let arguments = Arguments()
 if arguments.positional.first == "memory" {
     do { try CofferWorkloads.memoryChild(arguments) } catch { fail("memory child: \(error)") }
+    exit(0)
+}
+if arguments.positional.first == "compact" {
+    do { try CofferWorkloads.compactionChild(arguments) } catch { fail("compaction child: \(error)") }
     exit(0)
 }
 if arguments.positional.first == "prepare" || arguments.positional.first == "profile" {
