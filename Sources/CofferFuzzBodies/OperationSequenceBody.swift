@@ -294,7 +294,7 @@ struct SequenceRun {
             touchesResolution = false
             let organization = organizationArgument()
             let user = userArgument()
-            guard model.apiKeys.count { !$0.isDeleted } < Body.apiKeysMax else { return }
+            guard model.apiKeys.count(where: { !$0.isDeleted }) < Body.apiKeysMax else { return }
             settle(
                 model.createAPIKey(in: organization, creator: user), "create an API key of \(user) in \(organization)"
             ) {

@@ -44,7 +44,7 @@ do {
         let store: VaultStore
         do {
             store = try VaultStore.open(path: path, secret: secret)
-        } catch let error as CofferError where error.code == .notFound {
+        } catch where error.code == .notFound {
             store = try VaultStore.create(path: path, secret: secret)
         }
         var count = 0
