@@ -59,7 +59,7 @@ let package = Package(
         // Sealed frames and headers in PostgreSQL, byte for byte; the engine does not depend on it.
         .target(
             name: "CofferPostgres",
-            dependencies: ["CofferCrypto", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: ["CofferCrypto", "CofferStorage", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
@@ -78,7 +78,10 @@ let package = Package(
         .testTarget(name: "CofferFuzzReplayTests", dependencies: ["CofferFuzzBodies"]),
         .testTarget(
             name: "CofferPostgresTests",
-            dependencies: ["CofferPostgres", "CofferCrypto", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "CofferPostgres", "Coffer", "CofferModel", "CofferStorage", "CofferCrypto",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
         .testTarget(

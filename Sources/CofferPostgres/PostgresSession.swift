@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferStorage
 import PostgresNIO
 
 #if canImport(Glibc)
@@ -106,7 +107,7 @@ struct Statements {
 /// from a Swift concurrency task (it blocks the thread).
 final class PostgresSession: @unchecked Sendable {
     let location: PostgresLocation
-    private let lock = ThreadLock()
+    private let lock = Lock()
     /// Guarded by `lock`.
     private var connection: PostgresConnection?
     /// Guarded by `lock`.

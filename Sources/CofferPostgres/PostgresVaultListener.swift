@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferStorage
 import PostgresNIO
 
 #if canImport(Glibc)
@@ -42,7 +43,7 @@ public final class PostgresVaultListener: Sendable {
 
     private let state: ListenerState
     /// Serializes waiters and reconnections. Never taken on an event loop.
-    private let turns = ThreadLock()
+    private let turns = Lock()
 
     /// Connects and LISTENs on the vault's channel; notifications sent from now on are received.
     ///
@@ -158,7 +159,7 @@ public final class PostgresVaultListener: Sendable {
 /// The state a listener shares with the event loop's callbacks, behind one lock that is only
 /// ever held briefly, never while waiting on a future.
 private final class ListenerState: @unchecked Sendable {
-    let lock = ThreadLock()
+    let lock = Lock()
     /// Guarded by `lock`.
     var queue: [PostgresLogNotification] = []
     /// Guarded by `lock`; nil while disconnected.

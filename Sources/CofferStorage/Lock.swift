@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// A mutual-exclusion lock over `pthread_mutex_t`, with a condition variable.
+/// A mutual-exclusion lock over `pthread_mutex_t`, with a condition variable on the monotonic
+/// clock (so that a wall-clock step neither shortens nor stretches a timed wait).
 ///
 /// Chosen over `Synchronization.Mutex` because ThreadSanitizer cannot see that type's futex
 /// and reports false races; this one it understands.
@@ -16,7 +17,11 @@ public final class Lock: @unchecked Sendable {
         precondition(pthread_mutex_init(mutex, nil) == 0)
         condition = .allocate(capacity: 1)
         condition.initialize(to: pthread_cond_t())
-        precondition(pthread_cond_init(condition, nil) == 0)
+        var attributes = pthread_condattr_t()
+        precondition(pthread_condattr_init(&attributes) == 0)
+        precondition(pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) == 0)
+        precondition(pthread_cond_init(condition, &attributes) == 0)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -43,6 +48,13 @@ public final class Lock: @unchecked Sendable {
     /// Waits on the condition; must be called while holding the lock.
     public func wait() {
         pthread_cond_wait(condition, mutex)
+    }
+
+    /// Waits on the condition until woken or until `deadline` (a `CLOCK_MONOTONIC` time)
+    /// passes; must be called while holding the lock. Wake-ups can be spurious: loop.
+    public func wait(until deadline: timespec) {
+        var deadline = deadline
+        _ = pthread_cond_timedwait(condition, mutex, &deadline)
     }
 
     /// Wakes every waiter.
