@@ -146,13 +146,29 @@ extension Vault {
             try catchUp()
             writerLock.lock()
             defer { writerLock.unlock() }
-            try catchUp()
-            let newStore = try oldStore.completeCompaction(target)
-            state.write { $0 = State(store: newStore, index: rebuilt) }
-            return CompactionReport(
-                bytesBefore: bytesBefore, bytesAfter: newStore.logEnd, recordsBefore: recordsBefore,
-                recordsAfter: newStore.head.sequence, transactionsCaughtUp: caughtUp, retiredEpochs: target.retiredEpochs,
-                currentEpoch: newStore.currentEpoch, head: newStore.head)
+            for attempt in 0..<Self.conflictAttempts {
+                if attempt > 0 { Self.backOff(attempt: attempt) }
+                // On a shared log, other instances may have committed since: read their
+                // records into this vault first (a no-op on a file, which has one writer).
+                try catchUpLocked()
+                guard self.store === oldStore else {
+                    throw CofferError(.conflict, "Another instance compacted the vault meanwhile; this compaction was dropped.")
+                }
+                try catchUp()
+                let newStore: VaultStore
+                do {
+                    newStore = try oldStore.completeCompaction(target)
+                } catch where error.code == .conflict {
+                    continue
+                }
+                state.write { $0 = State(store: newStore, index: rebuilt) }
+                return CompactionReport(
+                    bytesBefore: bytesBefore, bytesAfter: newStore.logEnd, recordsBefore: recordsBefore,
+                    recordsAfter: newStore.head.sequence, transactionsCaughtUp: caughtUp, retiredEpochs: target.retiredEpochs,
+                    currentEpoch: newStore.currentEpoch, head: newStore.head)
+            }
+            throw CofferError(
+                .conflict, "Other instances sharing the vault's log kept writing during the switch; the compaction was dropped. Try again.")
         } catch {
             if !target.isCompleted { target.abandon() }
             throw error

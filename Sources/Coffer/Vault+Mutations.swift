@@ -7,7 +7,8 @@ extension Vault {
     /// Plans, validates, durably writes and applies one mutation as one transaction.
     ///
     /// `plan` receives a ``Planner`` over the current index and returns the operations to
-    /// perform and their result. When this returns, the transaction is on stable storage and
+    /// perform and their result. On a log shared with other instances it may be called again,
+    /// over the newer index, when another instance committed first. When this returns, the transaction is on stable storage and
     /// visible to readers. An empty plan writes nothing.
     ///
     /// ```swift
@@ -17,6 +18,7 @@ extension Vault {
     /// - Parameter actor: who is making the change, as history will show it.
     /// - Throws: the planner's errors (`.invalidInput`, `.notFound`, `.alreadyExists`,
     ///   `.ambiguous`, `.permissionDenied`), `.writerStopped` after an earlier failure,
+    ///   `.conflict` when other instances sharing the log kept committing first,
     ///   `.closed`, and `.io` when the write or sync failed: then the transaction may or may
     ///   not be on disk (a failed sync says nothing of what reached it), the writer stops, and
     ///   reopening the vault tells which.
@@ -37,44 +39,59 @@ extension Vault {
     ) throws(CofferError) -> Value {
         writerLock.lock()
         defer { writerLock.unlock() }
-        // Under the writer lock the store does not change (a compaction switches under it too).
-        let store = self.store
-        // The planner holds a copy of the index; it is released before the index is mutated,
-        // so the mutation does not copy the tables.
-        let planned: Plan<Value>
-        do {
-            planned = try state.read { (current: borrowing State) in try plan(Planner(index: current.index)) }
-        } catch let error as CofferError {
-            throw error
-        } catch {
-            // Only the caller's closure throws other errors; their text is not ours to repeat.
-            throw CofferError(.invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
-        }
-        if planned.isEmpty { return planned.value }
-        let time = WallClock.nowMilliseconds()
-        // Validation sees the sequence number and offset the record will get: only this
-        // writer appends, under `writerLock`.
-        let provisional = TransactionContext(sequence: store.head.sequence + 1, offset: store.logEnd, timeMilliseconds: time, actor: actor)
-        try state.write { (current: inout State) throws(CofferError) in
-            try current.index.validate(planned.operations, context: provisional)
-        }
-        guard
-            let payload = TransactionPayload(
-                timeMilliseconds: time, actor: actor, operations: planned.operations.map { $0.encode() }
-            ).encode()
-        else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
-        let receipt = try store.append([payload])
-        let placed = receipt.records[0]
-        let context = TransactionContext(sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
-        state.write { (current: inout State) in
+        for attempt in 0..<Self.conflictAttempts {
+            if attempt > 0 { Self.backOff(attempt: attempt) }
+            // Under the writer lock the store does not change (a compaction switches under it too).
+            let store = self.store
+            // The planner holds a copy of the index; it is released before the index is mutated,
+            // so the mutation does not copy the tables.
+            let planned: Plan<Value>
             do {
-                try current.index.apply(planned.operations, context: context)
+                planned = try state.read { (current: borrowing State) in try plan(Planner(index: current.index)) }
+            } catch let error as CofferError {
+                throw error
             } catch {
-                // Validation passed against the same index under the same writer lock.
-                preconditionFailure("a validated transaction failed to apply: \(error)")
+                // Only the caller's closure throws other errors; their text is not ours to repeat.
+                throw CofferError(.invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
             }
+            if planned.isEmpty { return planned.value }
+            let time = WallClock.nowMilliseconds()
+            // Validation sees the sequence number and offset the record will get: only this
+            // writer appends, under `writerLock` (on a shared log, an append that finds
+            // another instance's record there is refused and planned again).
+            let provisional = TransactionContext(sequence: store.head.sequence + 1, offset: store.logEnd, timeMilliseconds: time, actor: actor)
+            try state.write { (current: inout State) throws(CofferError) in
+                try current.index.validate(planned.operations, context: provisional)
+            }
+            guard
+                let payload = TransactionPayload(
+                    timeMilliseconds: time, actor: actor, operations: planned.operations.map { $0.encode() }
+                ).encode()
+            else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
+            let receipt: AppendReceipt
+            do {
+                receipt = try store.append([payload])
+            } catch where error.code == .conflict {
+                // Another instance sharing the log wrote first: apply what it wrote, then plan
+                // again, so the change's preconditions are checked against the newer state.
+                try catchUpLocked()
+                continue
+            }
+            let placed = receipt.records[0]
+            let context = TransactionContext(sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
+            state.write { (current: inout State) in
+                do {
+                    try current.index.apply(planned.operations, context: context)
+                } catch {
+                    // Validation passed against the same index under the same writer lock.
+                    preconditionFailure("a validated transaction failed to apply: \(error)")
+                }
+            }
+            return planned.value
         }
-        return planned.value
+        throw CofferError(
+            .conflict,
+            "Other instances sharing the vault's log kept writing first; the change was not made after \(Self.conflictAttempts) attempts. Try again.")
     }
 
     /// Data-key rotation: starts a new key epoch under which every later transaction is
@@ -86,7 +103,15 @@ extension Vault {
     public func rotateDataKey() throws(CofferError) -> UInt32 {
         writerLock.lock()
         defer { writerLock.unlock() }
-        return try store.rotateDataKey()
+        for attempt in 0..<Self.conflictAttempts {
+            do {
+                return try store.rotateDataKey()
+            } catch where error.code == .conflict {
+                try catchUpLocked()
+                Self.backOff(attempt: attempt + 1)
+            }
+        }
+        throw CofferError(.conflict, "Other instances sharing the vault's log kept writing first; no epoch was started. Try again.")
     }
 
     /// Unlock change: adds a keyslot for `secret`. Rewrites only the header; O(1). Waits for

@@ -38,6 +38,9 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
         case writerStopped
         /// The vault was closed.
         case closed
+        /// Another instance sharing the vault's log wrote first, or replaced the log, and the
+        /// operation could not be carried out on the newer state; nothing was written.
+        case conflict
         /// A selector or a resolution matched several objects; ``CofferError/candidates`` lists them.
         case ambiguous
         /// Resolution found no credential for the app in the scopes it tried.
@@ -68,6 +71,7 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
             case .alreadyExists: "already_exists"
             case .writerStopped: "writer_stopped"
             case .closed: "closed"
+            case .conflict: "conflict"
             case .ambiguous: "ambiguous"
             case .credentialMissing: "missing"
             case .noUserActor: "no_user_actor"

@@ -398,6 +398,39 @@ public final class PostgresFrameStore: Sendable {
         return try Self.unsigned(last, "sequence")
     }
 
+    /// How many frames of a log generation follow `sequence` and how many bytes they hold,
+    /// with the vault's two generations, in one snapshot: what a reader needs to know how far
+    /// the log reaches without reading it.
+    ///
+    /// - Throws: `CofferError(.notFound)` when the vault does not exist; `.io` when the
+    ///   connection is lost.
+    public func extent(vaultID: [UInt8], logGeneration: UInt64, after sequence: UInt64) throws
+        -> (logGeneration: UInt64, headerGeneration: UInt64, frameCount: UInt64, frameBytes: UInt64)
+    {
+        try Self.checkVaultID(vaultID)
+        let generation = try Self.bigint(logGeneration, "the log generation")
+        let after = try Self.bigint(sequence, "the sequence number")
+        let id = ByteBuffer(bytes: vaultID)
+        let row = try session.read("extent") { statements -> (Int64, Int64, Int64, Int64)? in
+            let rows = try statements.execute(
+                """
+                SELECT v.log_generation, v.header_generation, f.count, f.bytes FROM coffer_vaults v,
+                    (SELECT COUNT(*)::bigint AS count, COALESCE(SUM(octet_length(frame)), 0)::bigint AS bytes
+                     FROM coffer_frames
+                     WHERE vault_id = \(id) AND log_generation = \(generation) AND sequence > \(after)) f
+                WHERE v.vault_id = \(id)
+                """)
+            return try rows.first.map { try Self.decode($0, as: (Int64, Int64, Int64, Int64).self) }
+        }
+        guard let (log, header, count, bytes) = row else {
+            throw CofferError(.notFound, "No vault has the id \(Self.hex(vaultID)).")
+        }
+        return (
+            try Self.unsigned(log, "log generation"), try Self.unsigned(header, "header generation"),
+            try Self.unsigned(count, "frame count"), try Self.unsigned(bytes, "frame bytes")
+        )
+    }
+
     // MARK: Compaction
 
     /// Writes frames into a log generation that is not yet the vault's log (a compaction's
@@ -459,7 +492,8 @@ public final class PostgresFrameStore: Sendable {
     ///   `to` is not greater than `from` or the header is empty; `.io` when the server refuses
     ///   or the connection is lost (when the outcome is unknown, ``readVault(vaultID:)`` tells).
     public func switchLog(
-        vaultID: [UInt8], from: UInt64, to: UInt64, newHeader: [UInt8], expectedHeaderGeneration: UInt64
+        vaultID: [UInt8], from: UInt64, to: UInt64, newHeader: [UInt8], expectedHeaderGeneration: UInt64,
+        expectedLastSequence: UInt64? = nil
     ) throws -> PostgresLogSwitchOutcome {
         try Self.checkVaultID(vaultID)
         try Self.checkHeader(newHeader)
@@ -473,6 +507,12 @@ public final class PostgresFrameStore: Sendable {
         return try session.transaction("switchLog") { statements -> TransactionEnd<PostgresLogSwitchOutcome> in
             let (current, headerGeneration) = try Self.lockVault(id, vaultID: vaultID, mode: "UPDATE", statements)
             guard current == source, headerGeneration == expected, expected < Int64.max else {
+                return .rollback(.conflict)
+            }
+            // Frames appended to the old log after the compaction copied it would be lost.
+            if let expectedLastSequence,
+                try Self.lastSequence(vaultID: id, logGeneration: source, statements) != Int64(expectedLastSequence)
+            {
                 return .rollback(.conflict)
             }
             try statements.execute(

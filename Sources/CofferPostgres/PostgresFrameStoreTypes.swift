@@ -1,25 +1,8 @@
-/// One sealed frame of a vault's log, as the store keeps it: its sequence number and its bytes.
-///
-/// The store never looks inside the bytes (FORMAT.md §5.1 describes them); it keeps them
-/// byte for byte under `(vault id, log generation, sequence)`.
-public struct PostgresFrame: Sendable, Equatable {
-    /// The frame's sequence number in its log generation: 1 for the first frame, then
-    /// growing by exactly 1 (FORMAT.md F-SEQ).
-    public let sequence: UInt64
-    /// The frame, sealed. Never printed.
-    public let bytes: [UInt8]
-
-    /// Creates a frame.
-    public init(sequence: UInt64, bytes: [UInt8]) {
-        self.sequence = sequence
-        self.bytes = bytes
-    }
-}
-
-extension PostgresFrame: CustomStringConvertible {
-    /// The sequence and size only: frames are sealed, and still never printed.
-    public var description: String { "PostgresFrame(sequence: \(sequence), \(bytes.count) bytes)" }
-}
+import CofferStorage
+/// One sealed frame of a vault's log, as the store keeps it: its sequence number and its
+/// bytes, byte for byte under `(vault id, log generation, sequence)`. The storage layer's
+/// type, so that frames pass between the two without a copy.
+public typealias PostgresFrame = SharedFrame
 
 /// A vault's row: its id, name, header bytes and the two generations that order changes.
 public struct PostgresVault: Sendable, Equatable {

@@ -161,7 +161,6 @@ extension VaultStore {
     /// - Throws: `.invalidInput` for a read-only store, `.io`.
     public func beginCompaction(reencrypt: Bool, newMasterKey: Bool) throws(CofferError) -> CompactionTarget {
         _ = try requireWriter()
-        guard let unlockKey else { preconditionFailure("a writer holds the unlock key") }
         let temporaryPath = Self.sibling(Self.compactionPrefix(of: path) + Hex.encode(RandomBytes.make(8)), of: path)
         let file: any StorageFile
         switch options.storage.open(temporaryPath, mode: .createNew) {
@@ -211,6 +210,8 @@ extension VaultStore {
     ///
     /// - Throws: `.io`: before the rename the old vault is intact and the target is removed;
     ///   a failed directory sync after the rename stops both stores (reopen to recover).
+    ///   `.conflict` (shared logs only): another instance appended after the last catch-up;
+    ///   the target is kept, to be caught up and completed again, or abandoned.
     public func completeCompaction(_ target: CompactionTarget) throws(CofferError) -> VaultStore {
         do throws(CofferError) {
             try target.flush()
@@ -219,7 +220,13 @@ extension VaultStore {
             target.abandon()
             throw error
         }
-        if case .failure(let error) = options.storage.rename(target.temporaryPath, to: path) {
+        switch options.storage.replace(path, with: target.temporaryPath, targetEndingAt: logEnd) {
+        case .success: break
+        case .failure(.conflict):
+            // A shared log took records from another instance since the last catch-up: the
+            // caller catches up, copies them into the target and tries again.
+            throw SystemError.conflict.cofferError("Switching to the compacted log")
+        case .failure(let error):
             target.abandon()
             throw error.cofferError("Renaming the compacted vault over the old one")
         }

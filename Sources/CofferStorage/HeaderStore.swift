@@ -123,12 +123,51 @@ struct HeaderStore {
         return .failure(CofferError(.wrongKey, "The \(wanted) does not unlock this vault. Nothing was modified."))
     }
 
+    /// Unlocks with the unlock key a keyslot once gave: the newest valid copy whose master-key
+    /// wrap opens under it and whose MAC verifies.
+    func unlock(unlockKey: SecureBytes) -> Result<Unlocked, CofferError> {
+        let candidates = validCopiesNewestFirst
+        guard !candidates.isEmpty else { return .failure(noValidCopyError) }
+        for copy in candidates {
+            let header = copy.header!
+            guard let masterKey = header.unwrapMasterKey(unlockKey: unlockKey),
+                header.verifyMAC(of: copy.bytes, masterKey: masterKey)
+            else { continue }
+            return .success(
+                Unlocked(
+                    header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: 0,
+                    otherCopyStale: copies[1 - copy.index].header.map {
+                        $0.keyslots != header.keyslots || $0.vaultID != header.vaultID
+                    } ?? true))
+        }
+        return .failure(CofferError(.wrongKey, "The vault's header no longer opens with the key it was unlocked with; unlock it again."))
+    }
+
+    /// The newest valid copy whose MAC verifies under `masterKey`: the header in force as
+    /// another instance may have rewritten it.
+    func current(masterKey: SecureBytes) -> (header: FileHeader, copyIndex: Int)? {
+        for copy in validCopiesNewestFirst where copy.header!.verifyMAC(of: copy.bytes, masterKey: masterKey) {
+            return (copy.header!, copy.index)
+        }
+        return nil
+    }
+
     /// Writes `header` as generation `current + 1` into the copy not in force, then as
     /// `current + 2` into the other, syncing after each (F-HDR-UPDATE).
     ///
     /// - Returns: the header as written last (generation `current + 2`).
     static func rewrite(
         _ header: FileHeader, inForce copyIndex: Int, masterKey: SecureBytes, file: any StorageFile
+    ) -> Result<FileHeader, CofferError> {
+        var copiesWritten = 0
+        return rewrite(header, inForce: copyIndex, masterKey: masterKey, file: file, copiesWritten: &copiesWritten)
+    }
+
+    /// ``rewrite(_:inForce:masterKey:file:)``, counting the copies written and synced: after a
+    /// `.conflict` on a shared log, one copy written means the new header is in force.
+    static func rewrite(
+        _ header: FileHeader, inForce copyIndex: Int, masterKey: SecureBytes, file: any StorageFile,
+        copiesWritten: inout Int
     ) -> Result<FileHeader, CofferError> {
         var next = header
         var target = 1 - copyIndex
@@ -142,6 +181,7 @@ struct HeaderStore {
             if case .failure(let error) = file.sync() {
                 return .failure(error.cofferError("Syncing header copy \(target)", offset: offset))
             }
+            copiesWritten += 1
             target = 1 - target
         }
         return .success(next)

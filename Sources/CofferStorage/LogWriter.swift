@@ -94,6 +94,20 @@ final class LogWriter: @unchecked Sendable {
     /// Why the writer stopped, if it did.
     var stoppedError: CofferError? { lock.withLock { state.stopped } }
 
+    /// Moves the log position past records another instance appended to a shared log, which
+    /// this writer has just read and authenticated. The caller holds off every append while
+    /// it catches up (the engine's writer lock).
+    func advance(end: UInt64, head: ChainHead, epoch: UInt32, epochKey: SecureBytes) {
+        lock.withLock {
+            precondition(!state.leaderActive, "catching up while an append is in flight")
+            precondition(head.sequence >= state.head.sequence && end >= state.end, "a catch-up never goes backwards")
+            state.end = end
+            state.head = head
+            state.epoch = epoch
+            state.epochKey = epochKey
+        }
+    }
+
     /// Stops the writer, e.g. because the vault is closing.
     func stop(_ error: CofferError) {
         lock.withLock {
@@ -148,6 +162,10 @@ final class LogWriter: @unchecked Sendable {
                 }
                 state.results[request.ticket] = receipt
             }
+        case .failure(let error) where error.code == .conflict:
+            // A shared log took another instance's records at these sequence numbers; none
+            // of this batch landed. The writer carries on once it has caught up (`advance`).
+            for request in batch { state.results[request.ticket] = .failure(error) }
         case .failure(let error):
             // F-APPEND-STOP: after a failed write or sync nothing more is acknowledged.
             if state.stopped == nil {

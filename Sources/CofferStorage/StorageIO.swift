@@ -16,6 +16,11 @@ public protocol StorageSystem: Sendable {
     func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError>
     /// Atomically replaces `target` with `source` (rename(2)).
     func rename(_ source: String, to target: String) -> Result<Void, SystemError>
+    /// Atomically replaces `target` with `source`, provided `target`'s log still ends at
+    /// `end` (a compaction's switch). A file has one writer, which is the caller, so this is
+    /// ``rename(_:to:)``; a shared log refuses with ``SystemError/conflict`` when another
+    /// instance appended meanwhile.
+    func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError>
     /// Removes a file (unlink(2)).
     func remove(_ path: String) -> Result<Void, SystemError>
     /// Makes the directory entries of the directory holding `path` durable (fsync of the directory).
@@ -24,6 +29,12 @@ public protocol StorageSystem: Sendable {
     func identity(of path: String) -> Result<FileIdentity, SystemError>
     /// The names (not paths) of the entries in the directory holding `path`, in no particular order.
     func siblings(of path: String) -> Result<[String], SystemError>
+}
+
+extension StorageSystem {
+    public func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError> {
+        rename(source, to: target)
+    }
 }
 
 /// How to open a file.

@@ -19,6 +19,12 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let badFileDescriptor = SystemError(EBADF)
     public static let invalidArgument = SystemError(EINVAL)
     public static let permissionDenied = SystemError(EACCES)
+    /// A shared log (``SharedLogStorage``) refused an append or a header change because
+    /// another instance wrote first: catch up and decide again. Local files never return it.
+    public static let conflict = SystemError(EAGAIN)
+    /// A shared log was replaced by another instance's compaction: the handle reads a log
+    /// that is no longer the vault's. Reopen. Local files never return it.
+    public static let superseded = SystemError(ESTALE)
 
     /// The current thread's `errno`.
     public static var current: SystemError { SystemError(errno) }
@@ -30,6 +36,14 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The public error for this failure while doing `what` (a plain phrase, no secrets).
     public func cofferError(_ what: String, offset: UInt64? = nil) -> CofferError {
-        CofferError(.io(errno: number), "\(what) failed: \(description).", offset: offset)
+        switch number {
+        case Self.conflict.number:
+            return CofferError(.conflict, "\(what) failed: another instance sharing the log wrote first.", offset: offset)
+        case Self.superseded.number:
+            return CofferError(
+                .conflict, "\(what) failed: another instance compacted the shared log; reopen the vault.", offset: offset)
+        default:
+            return CofferError(.io(errno: number), "\(what) failed: \(description).", offset: offset)
+        }
     }
 }

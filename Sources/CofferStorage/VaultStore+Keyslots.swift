@@ -58,24 +58,35 @@ extension VaultStore {
         }
     }
 
-    /// Applies `change` to a copy of the header and writes it with the two-copy protocol.
+    /// Applies `change` to a copy of the header and writes it with the two-copy protocol. On a
+    /// shared log another instance may have changed the header first: the change is then
+    /// made again on the header in force, a few times before giving up with `.conflict`.
     private func changeHeader<Result>(
         _ change: (inout FileHeader, SecureBytes) throws(CofferError) -> Result
     ) throws(CofferError) -> Result {
         _ = try requireWriter()
-        guard let unlockKey else { preconditionFailure("a writer holds the unlock key") }
-        headerLock.lock()
-        defer { headerLock.unlock() }
-        var header = headerState.header
-        let result = try change(&header, unlockKey)
-        switch HeaderStore.rewrite(header, inForce: headerState.copyIndex, masterKey: masterKey, file: file) {
-        case .failure(let error):
-            writer?.stop(CofferError(.writerStopped, "A header rewrite failed (\(error.message)); reopen the vault."))
-            throw error
-        case .success(let written):
-            // The second write went to the copy that was in force, so it is in force again.
-            headerState = (written, headerState.copyIndex)
+        for _ in 0..<Self.headerAttempts {
+            let (header, copyIndex) = headerLock.withLock { headerState }
+            var changed = header
+            let result = try change(&changed, unlockKey)
+            var copiesWritten = 0
+            switch HeaderStore.rewrite(changed, inForce: copyIndex, masterKey: masterKey, file: file, copiesWritten: &copiesWritten) {
+            case .success(let written):
+                // The second write went to the copy that was in force, so it is in force again.
+                headerLock.withLock { headerState = (written, copyIndex) }
+                return result
+            case .failure(let error) where error.code == .conflict:
+                // No copy written: nothing changed, try on the newer header. One copy written:
+                // the new header is in force in it, and whoever wrote next built on it.
+                try refreshHeader()
+                if copiesWritten > 0 { return result }
+            case .failure(let error):
+                writer?.stop(CofferError(.writerStopped, "A header rewrite failed (\(error.message)); reopen the vault."))
+                throw error
+            }
         }
-        return result
+        throw CofferError(.conflict, "Other instances kept changing the vault's keyslots; the change was not made. Try again.")
     }
+
+    private static let headerAttempts = 4
 }

@@ -9,10 +9,10 @@ extension VaultStore {
     public var header: FileHeader { headerLock.withLock { headerState.header } }
 
     /// The chain head after the last acknowledged record.
-    public var head: ChainHead { writer?.head ?? readOnlyHead }
+    public var head: ChainHead { writer?.head ?? headerLock.withLock { readOnlyHead } }
 
     /// The end of the log after the last acknowledged record.
-    public var logEnd: UInt64 { writer?.end ?? readOnlyEnd }
+    public var logEnd: UInt64 { writer?.end ?? headerLock.withLock { readOnlyEnd } }
 
     /// Records and bytes of the log by type, and transactions by epoch.
     public var logCounts: LogCounts { counters.snapshot }
@@ -142,6 +142,87 @@ extension VaultStore {
                 throw CofferError(.corrupted, "The log changed under the reader: \(problem.detail)", offset: problem.offset, sequence: problem.sequence)
             }
             return outcome.head
+        }
+    }
+
+    /// Reads the records appended after the last one this store knows, authenticating each
+    /// and handing it to `visit` in order, and moves the store's head past them: what other
+    /// instances appended to a shared log, or what the writer appended beside a read-only
+    /// store. The header is read again too, for keyslots another instance changed.
+    ///
+    /// A writer's caller holds off its own appends meanwhile (the engine's writer lock). An
+    /// incomplete frame at the end of a file (a writer's append in flight) ends the catch-up
+    /// there; the next one reads it.
+    ///
+    /// - Returns: how many records were read.
+    /// - Throws: `.conflict` when the log was replaced (another instance's compaction, or a
+    ///   compaction that renamed a new file over this one): ``reopen(options:visit:)``;
+    ///   `.corrupted`, `.io`, `.closed`.
+    @discardableResult
+    public func catchUp(_ visit: (ScannedRecord) throws(CofferError) -> Void) throws(CofferError) -> UInt64 {
+        if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
+        if writer == nil, case .success(let held) = file.identity(), case .success(let named) = options.storage.identity(of: path),
+            held != named
+        {
+            throw SystemError.superseded.cofferError("Catching up with the vault")
+        }
+        if let stopped = writer?.stoppedError { throw stopped }
+        let size: UInt64
+        switch file.size() {
+        case .failure(let error): throw error.cofferError("Reading the log's size")
+        case .success(let value): size = value
+        }
+        try refreshHeader()
+        let (end, head) = (logEnd, self.head)
+        guard size > end else { return 0 }
+        var scanner = LogScanner(
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: size)
+        scanner.resume = headerLock.withLock { (end, head, epochs, dataKeys) }
+        let outcome: ScanOutcome
+        switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
+            chains.append(record.previousChain)
+            counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
+            try visit(record)
+        }) {
+        case .failure(let error): throw error
+        case .success(let value): outcome = value
+        }
+        if let corruption = outcome.corruption {
+            throw CofferError(
+                .corrupted, "The log is corrupted past the records this vault had read: \(corruption.detail)",
+                offset: corruption.offset, sequence: corruption.sequence)
+        }
+        let newest = headerLock.withLock { () -> (UInt32, SecureBytes) in
+            for (epoch, key) in outcome.dataKeys where dataKeys[epoch] == nil { dataKeys[epoch] = key }
+            for introduced in outcome.epochs where !epochs.contains(where: { $0.epoch == introduced.epoch }) {
+                epochs.append(introduced)
+            }
+            for (epoch, sequence) in outcome.epochSequences { epochSequences[epoch] = sequence }
+            if writer == nil {
+                readOnlyEnd = outcome.validEnd
+                readOnlyHead = outcome.head
+            }
+            let last = epochs.last!.epoch
+            return (last, dataKeys[last]!)
+        }
+        writer?.advance(end: outcome.validEnd, head: outcome.head, epoch: newest.0, epochKey: newest.1)
+        return outcome.head.sequence - head.sequence
+    }
+
+    /// Reads the header copies again and takes the newest one this master key authenticates.
+    func refreshHeader() throws(CofferError) {
+        let store: HeaderStore
+        switch HeaderStore.read(from: file) {
+        case .failure(let error): throw error
+        case .success(let value): store = value
+        }
+        guard let current = store.current(masterKey: masterKey) else {
+            throw CofferError(.corrupted, "No header copy of the vault authenticates under its master key any more.", offset: 0)
+        }
+        headerLock.withLock {
+            if current.header.generation > headerState.header.generation || current.header.keyslots != headerState.header.keyslots {
+                headerState = current
+            }
         }
     }
 

@@ -56,9 +56,9 @@ public final class VaultStore: @unchecked Sendable {
 
     let file: any StorageFile
     let masterKey: SecureBytes
-    /// The key the keyslots wrap. Held by writers only (keyslot changes and a new master key
-    /// need it); read-only stores let it go after unlocking.
-    let unlockKey: SecureBytes?
+    /// The key the keyslots wrap: keyslot changes and a new master key need it, and so does
+    /// reopening after another instance compacted a shared log or a file was replaced.
+    let unlockKey: SecureBytes
     /// The key of platform API-key hashes (F-KDF, from the unlock key); readers need it too.
     let apiKeyHashKeyValue: SecureBytes
     let writer: LogWriter?
@@ -73,8 +73,9 @@ public final class VaultStore: @unchecked Sendable {
     var closed = false
     let chains: ChainTable
     let counters: LogCounters
-    let readOnlyEnd: UInt64
-    let readOnlyHead: ChainHead
+    /// Where a read-only store's log ends; catching up moves it on. Guarded by `headerLock`.
+    var readOnlyEnd: UInt64
+    var readOnlyHead: ChainHead
 
     init(
         path: String, options: Options, file: any StorageFile, masterKey: SecureBytes, unlockKey: SecureBytes,
@@ -85,7 +86,7 @@ public final class VaultStore: @unchecked Sendable {
         self.options = options
         self.file = file
         self.masterKey = masterKey
-        self.unlockKey = options.readOnly ? nil : unlockKey
+        self.unlockKey = unlockKey
         self.apiKeyHashKeyValue = MasterKeySubkey.apiKeyHash.derive(from: unlockKey)
         self.headerState = (header, copyIndex)
         self.dataKeys = outcome.dataKeys
@@ -205,6 +206,23 @@ public final class VaultStore: @unchecked Sendable {
         path: String, secret: Keyslot.Secret, options: Options = Options(),
         visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VaultStore {
+        try open(path: path, unlocking: { $0.unlock(with: secret) }, options: options, visit: visit)
+    }
+
+    /// Opens the vault at `path` again with the unlock key of this store: after another
+    /// instance compacted a shared log, or a compaction replaced the file under a reader.
+    /// The new log's header wraps its master key under the same unlock key.
+    public func reopen(
+        options: Options, visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
+    ) throws(CofferError) -> VaultStore {
+        let unlockKey = self.unlockKey
+        return try Self.open(path: path, unlocking: { $0.unlock(unlockKey: unlockKey) }, options: options, visit: visit)
+    }
+
+    private static func open(
+        path: String, unlocking: (HeaderStore) -> Result<HeaderStore.Unlocked, CofferError>, options: Options,
+        visit: (ScannedRecord) throws(CofferError) -> Void
+    ) throws(CofferError) -> VaultStore {
         let file = try openFile(path: path, options: options)
         let fileSize: UInt64
         switch file.size() {
@@ -212,7 +230,7 @@ public final class VaultStore: @unchecked Sendable {
         case .success(let size): fileSize = size
         }
         let unlocked: HeaderStore.Unlocked
-        switch HeaderStore.read(from: file).flatMap({ $0.unlock(with: secret) }) {
+        switch HeaderStore.read(from: file).flatMap(unlocking) {
         case .failure(let error): throw error
         case .success(let value): unlocked = value
         }

@@ -1,0 +1,124 @@
+import CofferCrypto
+import CofferStorage
+
+/// One vault's log in PostgreSQL, as the storage layer's ``SharedLogBackend``: the engine
+/// opens it through ``SharedLogStorage`` exactly as it opens a file (FORMAT.md §13).
+///
+/// ```swift
+/// let location = try PostgresLocation(parsing: "postgres://coffer@db/secrets?vault=team")
+/// let log = try PostgresSharedLog(location: location)
+/// let storage = SharedLogStorage(backend: log, path: location.description)
+/// ```
+public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
+    public let location: PostgresLocation
+    public let vaultName: String
+    let store: PostgresFrameStore
+    private let idLock = Lock()
+    private var knownVaultID: [UInt8]?
+
+    /// Connects and makes sure the tables exist.
+    ///
+    /// - Throws: `.invalidInput` when the location names no vault (`?vault=NAME`); `.io`
+    ///   when the server cannot be reached or refuses the login; `.notFound` for a missing database.
+    public init(location: PostgresLocation) throws(CofferError) {
+        guard let name = location.vaultName else {
+            throw CofferError(.invalidInput, "The PostgreSQL URL names no vault; add ?vault=NAME.")
+        }
+        self.location = location
+        self.vaultName = name
+        self.store = try Self.call { try PostgresFrameStore(location: location) }
+        try Self.call { try store.ensureSchema() }
+    }
+
+    /// Closes the connection.
+    public func close() { store.close() }
+
+    public var displayName: String { location.description }
+
+    /// The vault's id, read once: it never changes.
+    private func vaultID() throws(CofferError) -> [UInt8] {
+        if let known = idLock.withLock({ knownVaultID }) { return known }
+        guard let state = try state() else { throw CofferError(.notFound, "No vault named \(vaultName) is in the database.") }
+        return state.vaultID
+    }
+
+    public func state() throws(CofferError) -> SharedLogState? {
+        let vault: PostgresVault
+        do {
+            vault = try store.readVault(name: vaultName)
+        } catch let error as CofferError where error.code == .notFound {
+            return nil
+        } catch {
+            throw Self.cofferError(error)
+        }
+        idLock.withLock { knownVaultID = vault.vaultID }
+        return SharedLogState(
+            vaultID: vault.vaultID, header: vault.header, headerGeneration: vault.headerGeneration, logGeneration: vault.logGeneration)
+    }
+
+    public func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent {
+        let id = try vaultID()
+        let found = try Self.call { try store.extent(vaultID: id, logGeneration: logGeneration, after: sequence) }
+        return SharedLogExtent(
+            logGeneration: found.logGeneration, headerGeneration: found.headerGeneration, frameCount: found.frameCount,
+            frameBytes: found.frameBytes)
+    }
+
+    public func create(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {
+        do {
+            try store.createVault(name: vaultName, vaultID: vaultID, header: header, firstFrames: frames)
+        } catch let error as CofferError where error.code == .alreadyExists {
+            return false
+        } catch {
+            throw Self.cofferError(error)
+        }
+        idLock.withLock { knownVaultID = vaultID }
+        return true
+    }
+
+    public func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame] {
+        let id = try vaultID()
+        return try Self.call { try store.readFrames(vaultID: id, logGeneration: logGeneration, after: sequence, limit: limit) }
+    }
+
+    public func append(logGeneration: UInt64, frames: [SharedFrame]) throws(CofferError) -> Bool {
+        let id = try vaultID()
+        return try Self.call { try store.append(vaultID: id, logGeneration: logGeneration, frames: frames) } == .appended
+    }
+
+    public func stage(logGeneration: UInt64, frames: [SharedFrame]) throws(CofferError) -> Bool {
+        let id = try vaultID()
+        return try Self.call { try store.writeFrames(vaultID: id, logGeneration: logGeneration, frames: frames) } == .appended
+    }
+
+    public func replaceHeader(expectedGeneration: UInt64, header: [UInt8]) throws(CofferError) -> Bool {
+        let id = try vaultID()
+        return try Self.call { try store.replaceHeader(vaultID: id, expectedGeneration: expectedGeneration, newHeader: header) }
+    }
+
+    public func switchLog(
+        from: UInt64, lastSequence: UInt64, to: UInt64, header: [UInt8], expectedHeaderGeneration: UInt64
+    ) throws(CofferError) -> Bool {
+        let id = try vaultID()
+        return try Self.call {
+            try store.switchLog(
+                vaultID: id, from: from, to: to, newHeader: header, expectedHeaderGeneration: expectedHeaderGeneration,
+                expectedLastSequence: lastSequence)
+        } == .switched
+    }
+
+    public func discard(logGeneration: UInt64) throws(CofferError) {
+        let id = try vaultID()
+        _ = try Self.call { try store.deleteLogGeneration(vaultID: id, logGeneration: logGeneration) }
+    }
+
+    /// Runs a frame-store call, whose errors are `CofferError`s, with a typed throw.
+    private static func call<Value>(_ body: () throws -> Value) throws(CofferError) -> Value {
+        do { return try body() } catch { throw cofferError(error) }
+    }
+
+    private static func cofferError(_ error: any Error) -> CofferError {
+        if let error = error as? CofferError { return error }
+        return CofferError(.io(errno: 5), "A PostgreSQL call failed (\(type(of: error))).")
+    }
+}

@@ -1,0 +1,90 @@
+import CofferCrypto
+
+/// One frame of a shared log: its sequence number and its bytes, exactly as a vault file
+/// holds them (FORMAT.md §5).
+public struct SharedFrame: Sendable, Equatable, CustomStringConvertible {
+    public let sequence: UInt64
+    public let bytes: [UInt8]
+
+    public init(sequence: UInt64, bytes: [UInt8]) {
+        self.sequence = sequence
+        self.bytes = bytes
+    }
+
+    public var description: String { "SharedFrame(sequence: \(sequence), \(bytes.count) bytes)" }
+}
+
+/// A shared vault's row: the bytes of its two header copies and the generations that order
+/// changes to them and to its log (FORMAT.md §13).
+public struct SharedLogState: Sendable, Equatable {
+    public let vaultID: [UInt8]
+    /// Both header copies, `FormatConstants.logStartOffset` bytes: what a file's first bytes are.
+    public let header: [UInt8]
+    /// Grows by one at every header replacement and log switch.
+    public let headerGeneration: UInt64
+    /// The log generation frames are appended to; a compaction's switch moves it on.
+    public let logGeneration: UInt64
+
+    public init(vaultID: [UInt8], header: [UInt8], headerGeneration: UInt64, logGeneration: UInt64) {
+        self.vaultID = vaultID
+        self.header = header
+        self.headerGeneration = headerGeneration
+        self.logGeneration = logGeneration
+    }
+}
+
+/// How far a log generation reaches past a sequence number, read in one snapshot together
+/// with the vault row's generations.
+public struct SharedLogExtent: Sendable, Equatable {
+    public let logGeneration: UInt64
+    public let headerGeneration: UInt64
+    /// Frames of the asked generation after the asked sequence number, and their bytes.
+    public let frameCount: UInt64
+    public let frameBytes: UInt64
+
+    public init(logGeneration: UInt64, headerGeneration: UInt64, frameCount: UInt64, frameBytes: UInt64) {
+        self.logGeneration = logGeneration
+        self.headerGeneration = headerGeneration
+        self.frameCount = frameCount
+        self.frameBytes = frameBytes
+    }
+}
+
+/// One vault's log in a store that many processes share (PostgreSQL, in module
+/// `CofferPostgres`). ``SharedLogStorage`` maps the storage layer's file operations onto it,
+/// so that the frames, the AAD, the chain, the header and every check are the same bytes and
+/// the same code as for a file.
+///
+/// Every call is one database transaction, durable when it returns. `false` from a
+/// conditional call means another instance changed the vault first and nothing was written.
+/// A call whose outcome is unknown (a connection lost during COMMIT) resolves it by reading
+/// back before it returns, or throws `.io`.
+public protocol SharedLogBackend: AnyObject, Sendable {
+    /// A name for messages: the vault's name and where it lives, without credentials.
+    var displayName: String { get }
+    /// The vault's row, or `nil` when no vault has this name.
+    func state() throws(CofferError) -> SharedLogState?
+    /// How many frames of `logGeneration` follow `sequence`, and the vault's generations now.
+    func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent
+    /// Creates the vault with `header` and its first frames in log generation 1; `false`
+    /// when a vault of this name or id exists.
+    func create(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool
+    /// Up to `limit` frames of `logGeneration` after `sequence`, in order.
+    func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame]
+    /// Appends frames that follow the log's last one; `false` when another instance appended
+    /// at their sequence numbers first, or the log generation is no longer the vault's.
+    func append(logGeneration: UInt64, frames: [SharedFrame]) throws(CofferError) -> Bool
+    /// Writes frames of a log generation that is not the vault's yet (a compaction's output);
+    /// `false` when another writer holds their sequence numbers in that generation.
+    func stage(logGeneration: UInt64, frames: [SharedFrame]) throws(CofferError) -> Bool
+    /// Replaces the header bytes if the header generation is still `expectedGeneration`.
+    func replaceHeader(expectedGeneration: UInt64, header: [UInt8]) throws(CofferError) -> Bool
+    /// In one transaction: makes `to` the vault's log and `header` its header, provided the
+    /// log is still `from`, ends at `lastSequence`, and the header generation is still
+    /// `expectedHeaderGeneration`; deletes the older generations.
+    func switchLog(
+        from: UInt64, lastSequence: UInt64, to: UInt64, header: [UInt8], expectedHeaderGeneration: UInt64
+    ) throws(CofferError) -> Bool
+    /// Deletes the frames of a generation that is not the vault's log (an abandoned compaction).
+    func discard(logGeneration: UInt64) throws(CofferError)
+}

@@ -1,0 +1,149 @@
+import Coffer
+import CofferCrypto
+import CofferModel
+import CofferStorage
+import Dispatch
+import XCTest
+
+@testable import CofferPostgres
+
+/// The engine on a vault shared through PostgreSQL: several instances, each with its own
+/// connection, writing, following, compacting and changing keyslots on one log.
+final class SharedVaultTests: XCTestCase {
+    let key = SecureBytes(copying: (0..<32).map { UInt8(90 + $0) })
+
+    /// An instance of the shared vault `name`: its own backend and connection.
+    func instance(_ name: String, create: Bool = false, readOnly: Bool = false) throws -> Vault {
+        let location = try TestDatabase.location().naming(vault: name)
+        let backend = try PostgresSharedLog(location: location)
+        let storage = SharedLogStorage(backend: backend, path: location.description)
+        let options = Vault.Options(storage: storage, readOnly: readOnly)
+        if create { return try Vault.create(path: storage.path, unlock: .keyFile(key), cost: .interactive, options: options) }
+        return try Vault.open(path: storage.path, unlock: .keyFile(key), options: options)
+    }
+
+    /// `coffer verify` on the shared vault: every record, the chain, the header, the invariants.
+    func assertVerifies(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let location = try TestDatabase.location().naming(vault: name)
+        let storage = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
+        let report = try Vault.verify(path: storage.path, unlock: .keyFile(key), storage: storage)
+        XCTAssertEqual(report.problems, [], file: file, line: line)
+    }
+
+    func projectSlugs(_ vault: Vault) -> Set<String> {
+        vault.read { index in
+            guard let organization = index.organization("acme") else { return [] }
+            return Set(index.projects(in: organization.id).map(\.slug))
+        }
+    }
+
+    func testASecondInstanceSeesTheFirstsCommitsAndWritesAfterThem() throws {
+        let name = uniqueVaultName()
+        let first = try instance(name, create: true)
+        try first.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let second = try instance(name)
+        XCTAssertEqual(second.head, first.head)
+        XCTAssertNotNil(second.read { $0.organization("acme") })
+
+        // The second writes; the first, behind, writes too: its append conflicts, it catches
+        // up and plans again.
+        try second.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "web", name: "Web") }
+        try first.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "data", name: "Data") }
+        XCTAssertEqual(projectSlugs(first), ["web", "data"])
+        try second.refresh()
+        XCTAssertEqual(projectSlugs(second), ["web", "data"])
+        XCTAssertEqual(first.head, second.head)
+        // A precondition checked again after the catch-up: the slug is taken now.
+        try first.refresh()
+        XCTAssertThrowsError(try second.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "data", name: "Again") }) {
+            XCTAssertEqual(($0 as? CofferError)?.code, .alreadyExists)
+        }
+        try assertVerifies(name)
+    }
+
+    func testFourInstancesWritingConcurrentlyLoseNothing() throws {
+        let name = uniqueVaultName()
+        let creator = try instance(name, create: true)
+        try creator.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let instances = try (0..<4).map { _ in try instance(name) }
+        let perInstance = 15
+        let failures = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: instances.count) { number in
+            for step in 0..<perInstance {
+                do {
+                    try instances[number].mutate(actor: "writer\(number)") {
+                        try $0.createProject(in: "acme", slug: "p\(number)-\(step)", name: "P")
+                    }
+                } catch {
+                    failures.withLock { $0.append("instance \(number) step \(step): \(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        let expected = Set((0..<instances.count).flatMap { number in (0..<perInstance).map { "p\(number)-\($0)" } })
+        for vault in instances + [creator] { try vault.refresh() }
+        for vault in instances + [creator] {
+            XCTAssertEqual(projectSlugs(vault), expected)
+            XCTAssertEqual(vault.head, creator.head)
+        }
+        // One organization record and one per project: nothing applied twice.
+        XCTAssertEqual(creator.head.sequence, 1 + 1 + UInt64(expected.count))
+    }
+
+    func testAFollowerAtLeastAsFreshAsACommitElsewhere() throws {
+        let name = uniqueVaultName()
+        let writer = try instance(name, create: true)
+        let follower = try instance(name, readOnly: true)
+        try writer.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let head = writer.head
+        XCTAssertNil(follower.read { $0.organization("acme") })
+        XCTAssertEqual(try follower.refresh(atLeast: head.sequence), head)
+        XCTAssertNotNil(follower.read { $0.organization("acme") })
+        XCTAssertThrowsError(try follower.refresh(atLeast: head.sequence + 5, timeout: .milliseconds(30))) {
+            XCTAssertEqual(($0 as? CofferError)?.code, .conflict)
+        }
+    }
+
+    func testCompactionByOneInstanceIsNoticedByTheOthers() throws {
+        let name = uniqueVaultName()
+        let compactor = try instance(name, create: true)
+        try compactor.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        for step in 0..<10 {
+            try compactor.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "p\(step)", name: "P") }
+        }
+        for step in 0..<5 {
+            try compactor.mutate(actor: "setup") { try $0.removeProject("p\(step)", in: "acme") }
+        }
+        let other = try instance(name)
+        let report = try compactor.compact(CompactionOptions(reencrypt: true))
+        XCTAssertLessThan(report.bytesAfter, report.bytesBefore)
+        // The other instance's next write finds the log replaced, reopens it and carries on.
+        try other.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "after", name: "After") }
+        try compactor.refresh()
+        let expected: Set<String> = ["p5", "p6", "p7", "p8", "p9", "after"]
+        XCTAssertEqual(projectSlugs(other), expected)
+        XCTAssertEqual(projectSlugs(compactor), expected)
+        XCTAssertEqual(compactor.head, other.head)
+        // A third instance opened now sees the compacted log.
+        let third = try instance(name)
+        XCTAssertEqual(projectSlugs(third), expected)
+        try assertVerifies(name)
+    }
+
+    func testKeyslotChangesReachOtherInstances() throws {
+        let name = uniqueVaultName()
+        let first = try instance(name, create: true)
+        let second = try instance(name)
+        let passphrase = SecureBytes(copying: Array("correct horse".utf8))
+        try first.addKeyslot(.passphrase(passphrase), cost: .interactive)
+        // The second's header is behind: its own change is made again on the newer header.
+        try second.addKeyslot(.passphrase(SecureBytes(copying: Array("battery staple".utf8))), cost: .interactive)
+        try first.refresh()
+        XCTAssertEqual(first.keyslots.count, 3)
+        XCTAssertEqual(second.keyslots.count, 3)
+        let location = try TestDatabase.location().naming(vault: name)
+        let storage = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
+        let reopened = try Vault.open(path: storage.path, unlock: .passphrase(passphrase), options: .init(storage: storage))
+        XCTAssertEqual(reopened.head, first.head)
+    }
+}
