@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "CofferCLI",
             dependencies: [
-                "Coffer", "CofferExchange", "CofferStorage", "CofferFormat",
+                "Coffer", "CofferExchange", "CofferStorage", "CofferFormat", "CofferPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -12,7 +12,9 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         name: .customLong("vault"),
-        help: ArgumentHelp("The vault file (default: $COFFER_VAULT).", valueName: "path"),
+        help: ArgumentHelp(
+            "The vault file, or a vault in PostgreSQL as postgres://user@host/database?vault=NAME (default: $COFFER_VAULT).",
+            valueName: "path|url"),
         completion: .file())
     var vaultPath: String?
 
@@ -29,11 +31,16 @@ struct GlobalOptions: ParsableArguments {
             valueName: "user"))
     var actingUser: String?
 
-    /// The vault's path: `--vault`, else `COFFER_VAULT`.
-    func vault(in context: CommandContext) throws(CommandFailure) -> String {
+    /// The vault's path or URL: `--vault`, else `COFFER_VAULT`.
+    func vaultText(in context: CommandContext) throws(CommandFailure) -> String {
         if let vaultPath, !vaultPath.isEmpty { return vaultPath }
         if let path = context.variable("COFFER_VAULT") { return path }
         throw CommandFailure.usage("No vault is given. Pass --vault PATH or set COFFER_VAULT.")
+    }
+
+    /// The vault's location: a file, or a PostgreSQL vault (connected to now).
+    func vault(in context: CommandContext) throws(CommandFailure) -> VaultLocation {
+        try VaultLocation.resolve(vaultText(in: context), environment: context.environment)
     }
 
     /// Who history records as making a change.

@@ -23,17 +23,18 @@ struct VaultAccess {
         try open(in: context, readOnly: false)
     }
 
-    /// The vault's path and the secret that unlocks it.
-    func pathAndSecret(in context: CommandContext) throws(CommandFailure) -> (String, Keyslot.Secret) {
-        let path = try global.vault(in: context)
-        return (path, try unlock.secret(in: context, vaultPath: path))
+    /// The vault's location and the secret that unlocks it.
+    func locationAndSecret(in context: CommandContext) throws(CommandFailure) -> (VaultLocation, Keyslot.Secret) {
+        let location = try global.vault(in: context)
+        return (location, try unlock.secret(in: context, vaultPath: location.path))
     }
 
     private func open(in context: CommandContext, readOnly: Bool) throws(CommandFailure) -> Vault {
-        let (path, secret) = try pathAndSecret(in: context)
+        let (location, secret) = try locationAndSecret(in: context)
+        let path = location.path
         let vault: Vault
         do {
-            vault = try Vault.open(path: path, unlock: secret, options: Vault.Options(readOnly: readOnly))
+            vault = try Vault.open(path: path, unlock: secret, options: Vault.Options(storage: location.storage, readOnly: readOnly))
         } catch {
             // Whatever stops an open (a missing file included) means the vault could not be opened.
             throw CommandFailure(Self.explained(error, path: path), status: .vaultUnavailable)

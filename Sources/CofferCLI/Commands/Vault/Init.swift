@@ -41,9 +41,10 @@ struct Init: VaultCommand {
 
     func execute(in context: CommandContext) throws {
         let output = global.output(context)
-        let path = try global.vault(in: context)
+        let location = try global.vault(in: context)
+        let path = location.path
         var information = stat()
-        if lstat(path, &information) == 0 {
+        if !location.isShared && lstat(path, &information) == 0 {
             throw CommandFailure(.no, code: "already_exists", "A file exists at \(path) already; a vault is never created over it. Choose another path.")
         }
         let secret: Keyslot.Secret
@@ -54,7 +55,8 @@ struct Init: VaultCommand {
         }
         let vault: Vault
         do {
-            vault = try Vault.create(path: path, unlock: secret, cost: kdf.cost(in: context))
+            vault = try Vault.create(
+                path: path, unlock: secret, cost: kdf.cost(in: context), options: Vault.Options(storage: location.storage))
         } catch {
             // The key file was made for this vault alone; without the vault it is useless.
             if let generateKeyFile { unlink(generateKeyFile) }
@@ -63,7 +65,7 @@ struct Init: VaultCommand {
         let head = vault.head
         let slots = vault.keyslots
         vault.close()
-        let info = try VaultFileInfo.read(path: path)
+        let info = try VaultFileInfo.read(path: path, storage: location.storage)
         let slot = slots[0]
         output.emit(
             [

@@ -30,10 +30,11 @@ struct Inspect: VaultCommand {
 
     func execute(in context: CommandContext) throws {
         let output = global.output(context)
-        let path = try global.vault(in: context)
+        let location = try global.vault(in: context)
+        let path = location.path
         let info: VaultFileInfo
         do {
-            info = try VaultFileInfo.read(path: path)
+            info = try VaultFileInfo.read(path: path, storage: location.storage)
         } catch {
             throw CommandFailure(VaultAccess.explained(error, path: path), status: .vaultUnavailable)
         }
@@ -41,7 +42,7 @@ struct Inspect: VaultCommand {
         var fields = keylessFields(info, path: path)
         if unlockVault || unlock.isGiven(in: context) {
             let secret = try unlock.secret(in: context, vaultPath: path)
-            let keyed = try KeyedFacts.read(path: path, secret: secret)
+            let keyed = try KeyedFacts.read(location: location, secret: secret)
             VaultAccess.reportRecovery(keyed.recovery, output: output)
             keyed.add(to: &document, &fields)
         } else {
@@ -108,12 +109,12 @@ private struct KeyedFacts {
     var recovery: VaultStore.Recovery
     var contents: VaultStatistics
 
-    static func read(path: String, secret: Keyslot.Secret) throws -> KeyedFacts {
+    static func read(location: VaultLocation, secret: Keyslot.Secret) throws -> KeyedFacts {
         let vault: Vault
         do {
-            vault = try Vault.open(path: path, unlock: secret, options: Vault.Options(readOnly: true))
+            vault = try Vault.open(path: location.path, unlock: secret, options: Vault.Options(storage: location.storage, readOnly: true))
         } catch {
-            throw CommandFailure(VaultAccess.explained(error, path: path), status: .vaultUnavailable)
+            throw CommandFailure(VaultAccess.explained(error, path: location.path), status: .vaultUnavailable)
         }
         defer { vault.close() }
         return KeyedFacts(storage: try vault.statistics(), recovery: vault.recovery, contents: vault.read { $0.statistics() })

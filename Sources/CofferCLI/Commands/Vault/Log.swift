@@ -35,12 +35,13 @@ struct Log: VaultCommand {
     }
 
     func execute(in context: CommandContext) throws {
-        let (path, secret) = try access.pathAndSecret(in: context)
+        let (location, secret) = try access.locationAndSecret(in: context)
+        let path = location.path
         var entries: [Entry] = []
         let keep = limit ?? Int.max
         let recovery: VaultStore.Recovery
         do {
-            recovery = try Vault.history(path: path, unlock: secret) { record throws(CofferError) in
+            recovery = try Vault.history(path: path, unlock: secret, storage: location.storage) { record throws(CofferError) in
                 let entry: Entry
                 if let time = record.timeMilliseconds, let actor = record.actor {
                     entry = Entry(

@@ -24,7 +24,12 @@ struct Salvage: VaultCommand {
 
     func execute(in context: CommandContext) throws {
         let output = global.output(context)
-        let (path, secret) = try access.pathAndSecret(in: context)
+        let (location, secret) = try access.locationAndSecret(in: context)
+        let path = location.path
+        guard !location.isShared else {
+            throw CommandFailure.usage(
+                "Salvage reads a damaged vault file; a PostgreSQL vault's frames are rows written whole. Copy it to a file with `coffer copy` to salvage it.")
+        }
         guard outputPath != path else {
             throw CommandFailure.usage("The output must be a new file, not the vault itself.")
         }

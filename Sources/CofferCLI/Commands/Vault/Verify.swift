@@ -41,9 +41,10 @@ struct Verify: VaultCommand {
 
     func execute(in context: CommandContext) throws {
         let output = global.output(context)
-        let (path, secret) = try access.pathAndSecret(in: context)
+        let (location, secret) = try access.locationAndSecret(in: context)
+        let path = location.path
         let report = try Self.verify(
-            path: path, secret: secret, expectedHead: expectHead.flatMap(ChainHead.init(parsing:)),
+            location: location, secret: secret, expectedHead: expectHead.flatMap(ChainHead.init(parsing:)),
             progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
         output.emit(
             [
@@ -68,12 +69,16 @@ struct Verify: VaultCommand {
     /// The engine's verification, with a progress bar fed from its scan.
     ///
     /// - Throws: only when verification cannot run; what it finds is in the report.
-    static func verify(path: String, secret: Keyslot.Secret, expectedHead: ChainHead?, progress: ProgressBar) throws -> VerificationReport {
+    static func verify(
+        location: VaultLocation, secret: Keyslot.Secret, expectedHead: ChainHead?, progress: ProgressBar
+    ) throws -> VerificationReport {
+        let path = location.path
         var information = stat()
-        let fileBytes = stat(path, &information) == 0 ? UInt64(information.st_size) : 0
+        // A shared log's size is known only as it is read: the bar counts records alone.
+        let fileBytes = !location.isShared && stat(path, &information) == 0 ? UInt64(information.st_size) : 0
         defer { progress.finish() }
         do {
-            return try Vault.verify(path: path, unlock: secret, expectedHead: expectedHead) { records, bytes in
+            return try Vault.verify(path: path, unlock: secret, expectedHead: expectedHead, storage: location.storage) { records, bytes in
                 progress.update(count: records, done: bytes, total: fileBytes)
             }
         } catch {
