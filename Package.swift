@@ -63,6 +63,9 @@ let package = Package(
         ),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
+        // Writer processes on a vault shared through PostgreSQL, for the multi-process tests.
+        .executableTarget(
+            name: "coffer-shared-writer", dependencies: ["Coffer", "CofferModel", "CofferPostgres", "CofferStorage"]),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
         .testTarget(
             name: "CofferFormatTests",

@@ -1,7 +1,7 @@
 import CofferCrypto
 import CofferFormat
 
-/// What ``VaultStore/copy(from:storage:to:storage:)`` copied.
+/// What ``VaultStore/copy(from:on:to:on:)`` copied.
 public struct CopyReport: Sendable {
     /// Records copied, and the chain head after them: the same in the copy as in the source.
     public let records: UInt64
@@ -27,8 +27,8 @@ extension VaultStore {
     ///   `.notAVault`, `.io`. A failed copy to a file is removed; one to a shared log is left
     ///   as the valid prefix it reached, for the operator to drop.
     public static func copy(
-        from sourcePath: String, storage sourceStorage: any StorageSystem = PosixStorage(),
-        to destinationPath: String, storage destinationStorage: any StorageSystem = PosixStorage()
+        from sourcePath: String, on sourceStorage: any StorageSystem = PosixStorage(),
+        to destinationPath: String, on destinationStorage: any StorageSystem = PosixStorage()
     ) throws(CofferError) -> CopyReport {
         let source = try openFile(path: sourcePath, options: Options(storage: sourceStorage, readOnly: true))
         defer { source.close() }

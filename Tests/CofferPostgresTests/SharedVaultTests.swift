@@ -3,6 +3,7 @@ import CofferCrypto
 import CofferModel
 import CofferStorage
 import Dispatch
+import Foundation
 import XCTest
 
 @testable import CofferPostgres
@@ -145,5 +146,59 @@ final class SharedVaultTests: XCTestCase {
         let storage = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
         let reopened = try Vault.open(path: storage.path, unlock: .passphrase(passphrase), options: .init(storage: storage))
         XCTAssertEqual(reopened.head, first.head)
+    }
+
+    func testAFollowerSeesCommitsWithoutBeingAsked() throws {
+        let name = uniqueVaultName()
+        let writer = try instance(name, create: true)
+        let reader = try instance(name, readOnly: true)
+        let follower = try PostgresFollower(location: try TestDatabase.location().naming(vault: name), interval: .seconds(30)) {
+            _ = try? reader.refresh()
+        }
+        defer { follower.stop() }
+        try writer.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        // Woken by the notification, not the 30-second interval; the wait only bounds a hang.
+        var waited = 0
+        while reader.read({ $0.organization("acme") }) == nil && waited < 10_000 {
+            usleep(2_000)
+            waited += 2
+        }
+        XCTAssertEqual(reader.head, writer.head)
+    }
+
+    func testCopyFileToPostgresAndBackIsByteIdentical() throws {
+        let directory = NSTemporaryDirectory() + "coffer-copy-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        XCTAssertEqual(mkdir(directory, 0o700), 0)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let original = directory + "/original.coffer"
+        let vault = try Vault.create(path: original, unlock: .keyFile(key), cost: .interactive)
+        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        for step in 0..<40 {
+            try vault.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "p\(step)", name: String(repeating: "n", count: 1 + step * 4)) }
+        }
+        try vault.rotateDataKey()
+        try vault.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "last", name: "Last") }
+        try vault.addKeyslot(.passphrase(SecureBytes(copying: Array("copy me".utf8))), cost: .interactive)
+        let head = vault.head
+        vault.close()
+
+        let location = try TestDatabase.location().naming(vault: uniqueVaultName())
+        let shared = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
+        let there = try VaultStore.copy(from: original, on: PosixStorage(), to: shared.path, on: shared)
+        XCTAssertEqual(there.head, head)
+        let back = directory + "/back.coffer"
+        let returned = try VaultStore.copy(from: shared.path, on: shared, to: back)
+        XCTAssertEqual(returned.head, head)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: back)), try Data(contentsOf: URL(fileURLWithPath: original)))
+        // The copy in PostgreSQL opens with the passphrase added before the copy, and says no twice.
+        let opened = try Vault.open(
+            path: shared.path, unlock: .passphrase(SecureBytes(copying: Array("copy me".utf8))), options: .init(storage: shared))
+        XCTAssertEqual(opened.head, head)
+        XCTAssertThrowsError(try VaultStore.copy(from: original, on: PosixStorage(), to: shared.path, on: shared)) {
+            XCTAssertEqual(($0 as? CofferError)?.code, .alreadyExists)
+        }
+        XCTAssertThrowsError(try VaultStore.copy(from: shared.path, on: shared, to: back)) {
+            XCTAssertEqual(($0 as? CofferError)?.code, .alreadyExists)
+        }
     }
 }

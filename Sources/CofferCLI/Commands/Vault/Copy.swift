@@ -34,7 +34,7 @@ struct Copy: CofferCommand {
         guard target.path != source.path else { throw CommandFailure.usage("The copy must go somewhere new, not onto the vault itself.") }
         let report: CopyReport
         do {
-            report = try VaultStore.copy(from: source.path, storage: source.storage, to: target.path, storage: target.storage)
+            report = try VaultStore.copy(from: source.path, on: source.storage, to: target.path, on: target.storage)
         } catch let error where error.code == .alreadyExists {
             throw CommandFailure(.no, code: "already_exists", "\(target.path) exists already; copy writes only a new vault. Choose another destination.")
         } catch {
