@@ -222,7 +222,7 @@ extension VaultStore {
         }
         switch options.storage.replace(path, with: target.temporaryPath, targetEndingAt: logEnd) {
         case .success: break
-        case .failure(.conflict):
+        case .failure(let error) where error.number == SystemError.conflict.number:
             // A shared log took records from another instance since the last catch-up: the
             // caller catches up, copies them into the target and tries again.
             throw SystemError.conflict.cofferError("Switching to the compacted log")

@@ -1,0 +1,194 @@
+import CofferCrypto
+import CofferFormat
+import CofferSimulation
+import XCTest
+
+@testable import CofferStorage
+
+/// A shared log kept in memory: what PostgreSQL keeps, with the same conditional writes.
+final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
+    private let lock = Lock()
+    private var row: SharedLogState?
+    private var frames: [UInt64: [SharedFrame]] = [:]
+    /// Calls made, to check what a read costs.
+    private(set) var frameQueries = 0
+
+    var displayName: String { "memory" }
+
+    func state() throws(CofferError) -> SharedLogState? { lock.withLock { row } }
+
+    func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent {
+        lock.lock()
+        let current = row
+        let later = (frames[logGeneration] ?? []).filter { $0.sequence > sequence }
+        lock.unlock()
+        guard let row = current else { throw CofferError(.notFound, "no vault") }
+        return SharedLogExtent(
+            logGeneration: row.logGeneration, headerGeneration: row.headerGeneration, frameCount: UInt64(later.count),
+            frameBytes: UInt64(later.reduce(0) { $0 + $1.bytes.count }))
+    }
+
+    func create(vaultID: [UInt8], header: [UInt8], frames first: [SharedFrame]) throws(CofferError) -> Bool {
+        lock.withLock {
+            guard row == nil else { return false }
+            row = SharedLogState(vaultID: vaultID, header: header, headerGeneration: 1, logGeneration: 1)
+            frames[1] = first
+            return true
+        }
+    }
+
+    func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame] {
+        lock.withLock {
+            frameQueries += 1
+            return Array((frames[logGeneration] ?? []).filter { $0.sequence > sequence }.prefix(limit))
+        }
+    }
+
+    private func continues(_ new: [SharedFrame], in generation: UInt64) -> Bool {
+        new.first?.sequence == UInt64((frames[generation] ?? []).count) + 1
+    }
+
+    func append(logGeneration: UInt64, frames new: [SharedFrame]) throws(CofferError) -> Bool {
+        lock.withLock {
+            guard row?.logGeneration == logGeneration, continues(new, in: logGeneration) else { return false }
+            frames[logGeneration, default: []] += new
+            return true
+        }
+    }
+
+    func stage(logGeneration: UInt64, frames new: [SharedFrame]) throws(CofferError) -> Bool {
+        lock.withLock {
+            guard let row, logGeneration > row.logGeneration, continues(new, in: logGeneration) else { return false }
+            frames[logGeneration, default: []] += new
+            return true
+        }
+    }
+
+    func replaceHeader(expectedGeneration: UInt64, header: [UInt8]) throws(CofferError) -> Bool {
+        lock.withLock {
+            guard let current = row, current.headerGeneration == expectedGeneration else { return false }
+            row = SharedLogState(
+                vaultID: current.vaultID, header: header, headerGeneration: expectedGeneration + 1,
+                logGeneration: current.logGeneration)
+            return true
+        }
+    }
+
+    func switchLog(
+        from: UInt64, lastSequence: UInt64, to: UInt64, header: [UInt8], expectedHeaderGeneration: UInt64
+    ) throws(CofferError) -> Bool {
+        lock.withLock {
+            guard let current = row, current.logGeneration == from, current.headerGeneration == expectedHeaderGeneration,
+                UInt64((frames[from] ?? []).count) == lastSequence
+            else { return false }
+            row = SharedLogState(
+                vaultID: current.vaultID, header: header, headerGeneration: expectedHeaderGeneration + 1, logGeneration: to)
+            frames = frames.filter { $0.key >= to }
+            return true
+        }
+    }
+
+    func discard(logGeneration: UInt64) throws(CofferError) { lock.withLock { frames[logGeneration] = nil } }
+
+    /// The vault's bytes as a file would hold them.
+    var fileBytes: [UInt8] {
+        lock.withLock { (row?.header ?? []) + (frames[row?.logGeneration ?? 0] ?? []).flatMap(\.bytes) }
+    }
+}
+
+/// The file operations over a shared log (FORMAT.md §13): reads at any offset, appends that
+/// conflict, header compare-and-swap, a compaction's switch, and a handle left on a replaced log.
+final class SharedLogStorageTests: XCTestCase {
+    let path = "memory://vault"
+
+    func makeStore(_ backend: MemorySharedLog) throws -> VaultStore {
+        try VaultStore.create(
+            path: path, secret: Fixture.secret, cost: .interactive,
+            options: .init(storage: SharedLogStorage(backend: backend, path: path)))
+    }
+
+    func open(_ backend: MemorySharedLog, readOnly: Bool = false) throws -> VaultStore {
+        try VaultStore.open(
+            path: path, secret: Fixture.secret, options: .init(storage: SharedLogStorage(backend: backend, path: path), readOnly: readOnly))
+    }
+
+    func testReadsAtAnyOffsetSeeTheFileTheLogWouldBe() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var generator = SeededGenerator(seed: seed)
+        let backend = MemorySharedLog()
+        let store = try makeStore(backend)
+        for number in 0..<200 {
+            let size = Int(generator.next() % 3000)
+            _ = try store.append([SecureBytes(copying: [UInt8](repeating: UInt8(number % 251), count: size))])
+        }
+        let expected = backend.fileBytes
+        XCTAssertEqual(UInt64(expected.count), store.logEnd, "seed \(seed)")
+        let reader = try open(backend, readOnly: true)
+        XCTAssertEqual(reader.head, store.head, "seed \(seed)")
+        let file = try XCTUnwrap(try? SharedLogStorage(backend: backend, path: path).open(path, mode: .readOnly).get())
+        for _ in 0..<300 {
+            let offset = generator.next() % UInt64(expected.count + 100)
+            let count = Int(generator.next() % 9000)
+            let read = try file.read(count: count, at: offset).get()
+            let start = Int(min(offset, UInt64(expected.count)))
+            XCTAssertEqual(read, Array(expected[start..<min(start + count, expected.count)]), "offset \(offset) count \(count) seed \(seed)")
+        }
+    }
+
+    func testASecondWriterConflictsAndCatchesUp() throws {
+        let backend = MemorySharedLog()
+        let first = try makeStore(backend)
+        let second = try open(backend)
+        _ = try first.append([Fixture.payload("one")])
+        XCTAssertThrowsCode(.conflict, try second.append([Fixture.payload("two")]))
+        // Nothing of the refused append landed, and the writer is not stopped.
+        XCTAssertEqual(backend.fileBytes.count, Int(first.logEnd))
+        var seen: [String] = []
+        XCTAssertEqual(try second.catchUp { seen.append(String(decoding: $0.payload!.withUnsafeBytes { Array($0) }, as: UTF8.self)) }, 1)
+        XCTAssertEqual(seen, ["one"])
+        XCTAssertEqual(second.head, first.head)
+        _ = try second.append([Fixture.payload("two")])
+        XCTAssertEqual(try first.catchUp { _ in }, 1)
+        XCTAssertEqual(first.head, second.head)
+    }
+
+    func testKeyslotChangesFromTwoWritersBothLand() throws {
+        let backend = MemorySharedLog()
+        let first = try makeStore(backend)
+        let second = try open(backend)
+        try first.addKeyslot(.keyFile(Fixture.otherKeyFile), cost: .interactive)
+        // The second's header is behind: the compare-and-swap fails, it reads the header in
+        // force and makes its change on it.
+        try second.addKeyslot(.passphrase(Fixture.payload("passphrase")), cost: .interactive)
+        XCTAssertEqual(second.keyslots.count, 3)
+        let reopened = try VaultStore.open(
+            path: path, secret: .keyFile(Fixture.otherKeyFile), options: .init(storage: SharedLogStorage(backend: backend, path: path)))
+        XCTAssertEqual(reopened.keyslots.map(\.id), [1, 2, 3])
+    }
+
+    func testACompactionSwitchesOnlyIfTheOldLogIsWhereItWasCopied() throws {
+        let backend = MemorySharedLog()
+        let store = try makeStore(backend)
+        let other = try open(backend)
+        _ = try store.append([Fixture.payload("one")])
+        let (copiedHead, copiedEnd) = (store.head, store.logEnd)
+        let target = try store.beginCompaction(reencrypt: true, newMasterKey: false)
+        _ = try target.appendTransaction(Fixture.payload("one, compacted"))
+        // Another instance appends after the copy: the switch is refused, the target kept.
+        try other.catchUp { _ in }
+        _ = try other.append([Fixture.payload("two")])
+        XCTAssertThrowsCode(.conflict, try store.completeCompaction(target))
+        // Caught up and copied, it switches.
+        try store.catchUp { _ in }
+        var carried = 0
+        _ = try store.copyAcknowledged(after: copiedHead, endingAt: copiedEnd, into: target) { _, _, _ in carried += 1 }
+        XCTAssertEqual(carried, 1)
+        let compacted = try store.completeCompaction(target)
+        XCTAssertEqual(compacted.head.sequence, target.outcome.head.sequence)
+        // The other instance's handle reads a replaced log: it must reopen.
+        XCTAssertThrowsCode(.conflict, try other.catchUp { _ in })
+        let reopened = try other.reopen(options: other.options)
+        XCTAssertEqual(reopened.head, compacted.head)
+        XCTAssertEqual(backend.fileBytes.count, Int(compacted.logEnd))
+    }
+}
