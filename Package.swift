@@ -18,6 +18,7 @@ let package = Package(
     name: "Coffer",
     products: [
         .library(name: "Coffer", targets: ["Coffer"]),
+        .library(name: "CofferPostgres", targets: ["CofferPostgres"]),
         .library(name: "CofferSimulation", targets: ["CofferSimulation"]),
         .library(name: "CofferFuzzBodies", targets: ["CofferFuzzBodies"]),
         .executable(name: "coffer", targets: ["coffer"]),

@@ -10,6 +10,8 @@
 //   coffer-bench-sqlcipher  SQLCipher (libsqlcipher-dev), linked against libsqlcipher only
 //   coffer-bench-sqlite     SQLite (libsqlite3-dev) with rows sealed by libsodium, linked
 //                           against libsqlite3 only
+//   coffer-bench-shared     a vault shared through PostgreSQL: writer processes, follower
+//                           staleness (tools/bench-shared)
 // The SQL workloads are written once (SQLBench) over a table of C function pointers that
 // each helper fills from its own system-library module.
 import PackageDescription
@@ -20,6 +22,7 @@ let package = Package(
         .executable(name: "coffer-bench", targets: ["coffer-bench"]),
         .executable(name: "coffer-bench-sqlcipher", targets: ["coffer-bench-sqlcipher"]),
         .executable(name: "coffer-bench-sqlite", targets: ["coffer-bench-sqlite"]),
+        .executable(name: "coffer-bench-shared", targets: ["coffer-bench-shared"]),
     ],
     dependencies: [
         .package(name: "Coffer", path: "..")
@@ -39,5 +42,14 @@ let package = Package(
         ),
         .executableTarget(name: "coffer-bench-sqlcipher", dependencies: ["SQLBench", "BenchSupport", "CSQLCipher"]),
         .executableTarget(name: "coffer-bench-sqlite", dependencies: ["SQLBench", "BenchSupport", "CSQLite3"]),
+        // Commits with 1, 2 and 4 writer processes on a vault shared through PostgreSQL, and
+        // follower staleness (tools/bench-shared starts a throw-away server for it).
+        .executableTarget(
+            name: "coffer-bench-shared",
+            dependencies: [
+                "BenchSupport", .product(name: "Coffer", package: "Coffer"),
+                .product(name: "CofferPostgres", package: "Coffer"),
+            ]
+        ),
     ]
 )

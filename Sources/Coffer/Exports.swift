@@ -9,5 +9,6 @@ public typealias ChainHead = CofferFormat.ChainHead
 public typealias Durability = CofferStorage.Durability
 public typealias StorageSystem = CofferStorage.StorageSystem
 public typealias PosixStorage = CofferStorage.PosixStorage
+public typealias SharedLogStorage = CofferStorage.SharedLogStorage
 public typealias LogProblem = CofferStorage.LogProblem
 public typealias Keyslot = CofferFormat.Keyslot
