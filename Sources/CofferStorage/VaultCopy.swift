@@ -60,7 +60,14 @@ extension VaultStore {
                     throw CofferError(.corrupted, "The source became shorter while it was copied.", offset: start + UInt64(bytes.count))
                 }
                 if case .failure(let error) = destination.write(bytes, at: start) { throw error.cofferError("Writing the copy", offset: start) }
-                if case .failure(let error) = destination.sync() { throw error.cofferError("Syncing the copy", offset: start) }
+                switch destination.sync() {
+                case .success: break
+                case .failure(let error) where error.number == SystemError.fileExists.number:
+                    // A shared log refuses a second vault with the same UUID, under any name.
+                    throw CofferError(
+                        .alreadyExists, "The destination already holds this vault (the same UUID), perhaps under another name.")
+                case .failure(let error): throw error.cofferError("Syncing the copy", offset: start)
+                }
                 start = end
             }
             if case .failure(let error) = destinationStorage.syncDirectory(containing: destinationPath) {

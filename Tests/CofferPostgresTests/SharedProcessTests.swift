@@ -162,4 +162,60 @@ final class SharedProcessTests: XCTestCase {
         try assertHolds(Dictionary(uniqueKeysWithValues: writers.map { ($0.name, $0.acknowledged) }), url: url)
         for writer in writers { XCTAssertEqual(writer.acknowledged, Array(1...12)) }
     }
+
+    /// Runs the `coffer` CLI; its exit status and standard output.
+    func coffer(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (Int32, String) {
+        let binary = URL(fileURLWithPath: helperPath).deletingLastPathComponent().appendingPathComponent("coffer").path
+        guard access(binary, X_OK) == 0 else { throw XCTSkip("coffer is not built at \(binary)") }
+        let outputPath = NSTemporaryDirectory() + "coffer-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var cArguments: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COFFER_") }
+        environment.merge(extra) { $1 }
+        var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for entry in cEnvironment { free(entry) } }
+        var pid = pid_t()
+        guard posix_spawn(&pid, binary, &actions, nil, &cArguments, &cEnvironment) == 0 else {
+            throw CofferError(.io(errno: EIO), "Cannot start coffer.")
+        }
+        let status = Writer(pid: pid, name: "coffer", outputPath: outputPath).wait()
+        return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
+    }
+
+    func testTheCLIWorksOnAPostgreSQLVaultAndCopiesItBothWays() throws {
+        let url = try TestDatabase.location().naming(vault: uniqueVaultName()).description
+        let directory = NSTemporaryDirectory() + "coffer-cli-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        XCTAssertEqual(mkdir(directory, 0o700), 0)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keyFile = directory + "/team.key"
+        XCTAssertEqual(try coffer(["init", "--vault", url, "--generate-key-file", keyFile]).0, 0)
+        let unlock = ["COFFER_KEY_FILE": keyFile]
+        XCTAssertEqual(try coffer(["org", "create", "acme", "--name", "Acme", "--vault", url], environment: unlock).0, 0)
+        XCTAssertEqual(try coffer(["project", "create", "web", "--org", "acme", "--name", "Web", "--vault", url], environment: unlock).0, 0)
+        let (verified, report) = try coffer(["verify", "--json", "--vault", url], environment: unlock)
+        XCTAssertEqual(verified, 0, report)
+        XCTAssertTrue(report.contains("\"ok\": true"), report)
+        // To a file, and from it to a new file: the same head everywhere.
+        let file = directory + "/team.coffer"
+        XCTAssertEqual(try coffer(["copy", "--vault", url, "--to", file]).0, 0)
+        let second = directory + "/second.coffer"
+        XCTAssertEqual(try coffer(["copy", "--vault", file, "--to", second]).0, 0)
+        let heads = try [url, file, second].map { try coffer(["head", "--vault", $0], environment: unlock).1 }
+        XCTAssertEqual(Set(heads).count, 1, "\(heads)")
+        // The database holds this vault already, under its UUID, whatever the name asked for.
+        let again = try TestDatabase.location().naming(vault: uniqueVaultName("again")).description
+        XCTAssertEqual(try coffer(["copy", "--vault", file, "--to", again]).0, 1)
+        XCTAssertEqual(try coffer(["copy", "--vault", url, "--to", second]).0, 1)
+        let (listed, projects) = try coffer(["project", "list", "--org", "acme", "--vault", url], environment: unlock)
+        XCTAssertEqual(listed, 0)
+        XCTAssertTrue(projects.contains("web"))
+        XCTAssertEqual(try coffer(["salvage", "--vault", url, "--output", directory + "/s.coffer"], environment: unlock).0, 64)
+    }
 }

@@ -1,4 +1,4 @@
-import Coffer
+@testable import Coffer
 import CofferCrypto
 import CofferModel
 import CofferStorage
@@ -200,5 +200,19 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertThrowsError(try VaultStore.copy(from: shared.path, on: shared, to: back)) {
             XCTAssertEqual(($0 as? CofferError)?.code, .alreadyExists)
         }
+    }
+
+    func testADataKeyRotationByOneInstanceSealsTheOthersLaterRecords() throws {
+        let name = uniqueVaultName()
+        let first = try instance(name, create: true)
+        let second = try instance(name)
+        XCTAssertEqual(try first.rotateDataKey(), 2)
+        // The second is behind: its append conflicts, it reads the new epoch and seals under it.
+        try second.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        XCTAssertEqual(second.store.currentEpoch, 2)
+        XCTAssertEqual(try second.rotateDataKey(), 3)
+        try first.refresh()
+        XCTAssertEqual(first.store.currentEpoch, 3)
+        try assertVerifies(name)
     }
 }
