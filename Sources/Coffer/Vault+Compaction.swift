@@ -148,7 +148,7 @@ extension Vault {
             defer { writerLock.unlock() }
             for attempt in 0..<Self.conflictAttempts {
                 if attempt > 0 { Self.backOff(attempt: attempt) }
-                // On a shared log, other instances may have committed since: read their
+                // On a shared log (after a random wait when the last switch lost), other instances may have committed since: read their
                 // records into this vault first (a no-op on a file, which has one writer).
                 try catchUpLocked()
                 guard self.store === oldStore else {

@@ -39,8 +39,7 @@ extension Vault {
     ) throws(CofferError) -> Value {
         writerLock.lock()
         defer { writerLock.unlock() }
-        for attempt in 0..<Self.conflictAttempts {
-            if attempt > 0 { Self.backOff(attempt: attempt) }
+        for attempt in 1...Self.conflictAttempts {
             // Under the writer lock the store does not change (a compaction switches under it too).
             let store = self.store
             // The planner holds a copy of the index; it is released before the index is mutated,
@@ -72,8 +71,10 @@ extension Vault {
             do {
                 receipt = try store.append([payload])
             } catch where error.code == .conflict {
-                // Another instance sharing the log wrote first: apply what it wrote, then plan
-                // again, so the change's preconditions are checked against the newer state.
+                // Another instance sharing the log wrote first: wait a random while, apply
+                // what was written, and plan again at once, so the change's preconditions are
+                // checked against the newer state and the window for the next loss is short.
+                Self.backOff(attempt: attempt)
                 try catchUpLocked()
                 continue
             }
@@ -107,8 +108,8 @@ extension Vault {
             do {
                 return try store.rotateDataKey()
             } catch where error.code == .conflict {
-                try catchUpLocked()
                 Self.backOff(attempt: attempt + 1)
+                try catchUpLocked()
             }
         }
         throw CofferError(.conflict, "Other instances sharing the vault's log kept writing first; no epoch was started. Try again.")

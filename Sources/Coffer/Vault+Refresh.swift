@@ -8,12 +8,13 @@ import CofferStorage
 extension Vault {
     /// How often a mutation is planned again after other instances sharing the log wrote
     /// first, before it fails with `.conflict`.
-    static let conflictAttempts = 32
+    static let conflictAttempts = 64
 
-    /// Waits a random while before attempt `attempt` (from 1) after a conflict: writers that
-    /// keep colliding spread out, as with Ethernet's backoff. 0.1 ms to about 25 ms.
+    /// Waits a random while after conflict number `attempt` (from 1), before catching up:
+    /// writers that keep colliding spread out, as with Ethernet's backoff. Up to 0.2 ms after
+    /// the first, growing to at most 6.4 ms.
     static func backOff(attempt: Int) {
-        let ceiling = 100_000 << min(attempt, 8)
+        let ceiling = 100_000 << min(attempt, 6)
         sleep(nanoseconds: Int.random(in: ceiling / 2...ceiling))
     }
 

@@ -86,16 +86,7 @@ extension VaultStore {
 
     /// A keyless scan of the log, and frame boundaries about every 4 MiB.
     private static func scanForCopy(_ file: any StorageFile) throws(CofferError) -> (ScanOutcome, [UInt64]) {
-        let size: UInt64
-        switch file.size() {
-        case .failure(let error): throw error.cofferError("Reading the vault's size")
-        case .success(let value): size = value
-        }
-        let headers: HeaderStore
-        switch HeaderStore.read(from: file) {
-        case .failure(let error): throw error
-        case .success(let value): headers = value
-        }
+        let (size, headers) = try sizeAndHeaders(of: file)
         if case .failure(let error) = headers.newestHeader() { throw error }
         let vaultID = headers.validCopiesNewestFirst[0].header!.vaultID
         var boundaries: [UInt64] = []

@@ -178,15 +178,7 @@ extension VaultStore {
         var scanner = LogScanner(
             file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: size)
         scanner.resume = headerLock.withLock { (end, head, epochs, dataKeys) }
-        let outcome: ScanOutcome
-        switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
-            chains.append(record.previousChain)
-            counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
-            try visit(record)
-        }) {
-        case .failure(let error): throw error
-        case .success(let value): outcome = value
-        }
+        let outcome = try Self.scan(scanner, recordingIn: chains, counters, visit)
         if let corruption = outcome.corruption {
             throw CofferError(
                 .corrupted, "The log is corrupted past the records this vault had read: \(corruption.detail)",

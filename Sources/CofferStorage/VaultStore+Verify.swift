@@ -38,16 +38,7 @@ extension VaultStore {
         visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VerificationReport {
         let file = try openFile(path: path, options: Options(storage: storage, readOnly: true))
-        let size: UInt64
-        switch file.size() {
-        case .failure(let error): throw error.cofferError("Reading the vault's size")
-        case .success(let value): size = value
-        }
-        let headers: HeaderStore
-        switch HeaderStore.read(from: file) {
-        case .failure(let error): throw error
-        case .success(let value): headers = value
-        }
+        let (size, headers) = try sizeAndHeaders(of: file)
         let unlocked: HeaderStore.Unlocked
         switch headers.unlock(with: secret) {
         case .failure(let error): throw error

@@ -241,15 +241,7 @@ public final class VaultStore: @unchecked Sendable {
             file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
             fileSize: fileSize)
         scanner.chainAt = options.expectedHead?.sequence
-        let outcome: ScanOutcome
-        switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
-            chains.append(record.previousChain)
-            counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
-            try visit(record)
-        }) {
-        case .failure(let error): throw error
-        case .success(let value): outcome = value
-        }
+        let outcome = try scan(scanner, recordingIn: chains, counters, visit)
         if let corruption = outcome.corruption {
             throw CofferError(
                 .corrupted,
@@ -307,6 +299,34 @@ public final class VaultStore: @unchecked Sendable {
             recovery: Recovery(
                 tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired,
                 removedTemporaryFiles: removed))
+    }
+
+    /// Scans with `scanner`, recording each record's chain hash and size before `visit` sees it.
+    static func scan(
+        _ scanner: LogScanner, recordingIn chains: ChainTable, _ counters: LogCounters,
+        _ visit: (ScannedRecord) throws(CofferError) -> Void
+    ) throws(CofferError) -> ScanOutcome {
+        switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
+            chains.append(record.previousChain)
+            counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
+            try visit(record)
+        }) {
+        case .failure(let error): throw error
+        case .success(let value): return value
+        }
+    }
+
+    /// The file's size and its two header copies.
+    static func sizeAndHeaders(of file: any StorageFile) throws(CofferError) -> (UInt64, HeaderStore) {
+        let size: UInt64
+        switch file.size() {
+        case .failure(let error): throw error.cofferError("Reading the vault's size")
+        case .success(let value): size = value
+        }
+        switch HeaderStore.read(from: file) {
+        case .failure(let error): throw error
+        case .success(let headers): return (size, headers)
+        }
     }
 
     /// Opens the file and, for a writer, takes the lock on the file the path names now.

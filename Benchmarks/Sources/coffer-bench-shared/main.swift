@@ -44,6 +44,9 @@ func commit(_ vault: Vault, name: String, number: Int) throws {
     try vault.mutate(actor: name) { try $0.createCredential(in: "acme", draft, scopes: [.organization]) }
 }
 
+/// Commits that failed with `conflict` after every attempt, in this process.
+nonisolated(unsafe) var givenUp = 0
+
 /// Commits for `seconds`; per commit its sequence, the monotonic time of its acknowledgement
 /// and its latency.
 func commitLoop(_ vault: Vault, name: String, seconds: Double) throws -> [(UInt64, UInt64, UInt64)] {
@@ -53,7 +56,14 @@ func commitLoop(_ vault: Vault, name: String, seconds: Double) throws -> [(UInt6
     while Clock.nanoseconds() < end {
         number += 1
         let start = Clock.nanoseconds()
-        try commit(vault, name: name, number: number)
+        do {
+            try commit(vault, name: name, number: number)
+        } catch let error as CofferError where error.code == .conflict {
+            // Lost 64 times in a row to the other writers: counted, and tried again.
+            givenUp += 1
+            number -= 1
+            continue
+        }
         let acknowledged = Clock.nanoseconds()
         samples.append((vault.head.sequence, acknowledged, acknowledged - start))
     }
@@ -69,7 +79,7 @@ if arguments.first == "writer" {
         // The sequence read back after the commit may already include a later one from
         // another instance; the vault's head right after is what this writer knew.
         let samples = try commitLoop(vault, name: arguments[2], seconds: seconds)
-        var text = ""
+        var text = "gave-up \(givenUp)\n"
         for (sequence, acknowledged, latency) in samples { text += "\(sequence) \(acknowledged) \(latency)\n" }
         FileHandleLine.write(1, text)
         exit(0)
@@ -106,6 +116,8 @@ struct Row: Codable {
     var commitsPerSecond: Double
     var latency: Latency
     var staleness: Latency?
+    /// Commits that failed with `conflict` after every attempt (and were tried again).
+    var givenUp: Int
 }
 
 func spawn(_ arguments: [String], output: String) -> pid_t {
@@ -134,7 +146,7 @@ do {
     unlink(filePath)
     rows.append(Row(
         store: "file", writers: 1, commits: fileSamples.count, commitsPerSecond: Double(fileSamples.count) / seconds,
-        latency: Latency(nanoseconds: fileSamples.map(\.2)), staleness: nil))
+        latency: Latency(nanoseconds: fileSamples.map(\.2)), staleness: nil, givenUp: 0))
 
     let executable = CommandLine.arguments[0]
     for writers in writerCounts {
@@ -165,8 +177,10 @@ do {
         listening.stop()
         follower.close()
         var samples: [(UInt64, UInt64, UInt64)] = []
+        var gaveUp = 0
         for output in outputs {
             for line in readFile(output).split(separator: "\n") {
+                if line.hasPrefix("gave-up ") { gaveUp += Int(line.dropFirst(8)) ?? 0 }
                 let parts = line.split(separator: " ").compactMap { UInt64($0) }
                 if parts.count == 3 { samples.append((parts[0], parts[1], parts[2])) }
             }
@@ -183,7 +197,7 @@ do {
         rows.append(Row(
             store: "postgresql", writers: writers, commits: samples.count,
             commitsPerSecond: Double(samples.count) / seconds, latency: Latency(nanoseconds: samples.map(\.2)),
-            staleness: staleness.isEmpty ? nil : Latency(nanoseconds: staleness)))
+            staleness: staleness.isEmpty ? nil : Latency(nanoseconds: staleness), givenUp: gaveUp))
     }
 } catch {
     fail("\(error)")
@@ -202,13 +216,13 @@ func format(_ value: Double) -> String {
 }
 
 let fileRate = rows[0].commitsPerSecond
-print("| store | writer processes | commits/s | × file | commit p50 µs | commit p99 µs | follower staleness p50 µs | p99 µs |")
-print("|---|---|---|---|---|---|---|---|")
+print("| store | writer processes | commits/s | × file | commit p50 µs | commit p99 µs | follower staleness p50 µs | p99 µs | gave up |")
+print("|---|---|---|---|---|---|---|---|---|")
 for row in rows {
     print(
         "| \(row.store) | \(row.writers) | \(format(row.commitsPerSecond)) | \(format(row.commitsPerSecond / fileRate)) | "
             + "\(format(row.latency.p50Microseconds)) | \(format(row.latency.p99Microseconds)) | "
-            + "\(row.staleness.map { format($0.p50Microseconds) } ?? "–") | \(row.staleness.map { format($0.p99Microseconds) } ?? "–") |")
+            + "\(row.staleness.map { format($0.p50Microseconds) } ?? "–") | \(row.staleness.map { format($0.p99Microseconds) } ?? "–") | \(row.givenUp) |")
 }
 if let outPath {
     do {
