@@ -215,4 +215,27 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertEqual(first.store.currentEpoch, 3)
         try assertVerifies(name)
     }
+
+    func testAFollowerThatMissedTheNotificationsCatchesUpBySequence() throws {
+        let name = uniqueVaultName()
+        let writer = try instance(name, create: true)
+        let reader = try instance(name, readOnly: true)
+        // Commits while no one listens: their notifications are gone.
+        try writer.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        for step in 0..<5 {
+            try writer.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "p\(step)", name: "P") }
+        }
+        // A follower started now hears nothing; its interval's refresh catches up by sequence.
+        let follower = try PostgresFollower(location: try TestDatabase.location().naming(vault: name), interval: .milliseconds(50)) {
+            _ = try? reader.refresh()
+        }
+        defer { follower.stop() }
+        var waited = 0
+        while reader.head != writer.head && waited < 10_000 {
+            usleep(5_000)
+            waited += 5
+        }
+        XCTAssertEqual(reader.head, writer.head)
+        XCTAssertEqual(projectSlugs(reader), ["p0", "p1", "p2", "p3", "p4"])
+    }
 }
