@@ -158,7 +158,7 @@ extension Vault {
                 let newStore: VaultStore
                 do {
                     newStore = try oldStore.completeCompaction(target)
-                } catch where error.code == .conflict {
+                } catch where error.code == .conflict && !target.isAbandoned {
                     continue
                 }
                 state.write { $0 = State(store: newStore, index: rebuilt) }

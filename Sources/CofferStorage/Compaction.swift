@@ -121,9 +121,14 @@ public final class CompactionTarget: @unchecked Sendable {
     /// Whether the new file has been renamed over the vault.
     public internal(set) var isCompleted = false
 
+    /// Whether the compaction was given up and its temporary file removed.
+    public private(set) var isAbandoned = false
+
     /// Gives up: closes and removes the temporary file. The vault is untouched.
     public func abandon() {
         precondition(!isCompleted, "a completed compaction cannot be abandoned")
+        guard !isAbandoned else { return }
+        isAbandoned = true
         file.close()
         _ = options.storage.remove(temporaryPath)
     }
@@ -213,6 +218,13 @@ extension VaultStore {
     ///   `.conflict` (shared logs only): another instance appended after the last catch-up;
     ///   the target is kept, to be caught up and completed again, or abandoned.
     public func completeCompaction(_ target: CompactionTarget) throws(CofferError) -> VaultStore {
+        // The target copied the keyslots at its start. On a shared log another instance may
+        // have changed them since (on a file the engine holds such changes off): switching
+        // would undo that change.
+        guard header.keyslots == target.header.keyslots else {
+            target.abandon()
+            throw CofferError(.conflict, "Another instance changed the keyslots while the compaction ran; it was dropped. Run it again.")
+        }
         do throws(CofferError) {
             try target.flush()
             if case .failure(let error) = target.file.sync() { throw error.cofferError("Syncing the compacted vault") }

@@ -191,4 +191,18 @@ final class SharedLogStorageTests: XCTestCase {
         XCTAssertEqual(reopened.head, compacted.head)
         XCTAssertEqual(backend.fileBytes.count, Int(compacted.logEnd))
     }
+
+    func testACompactionDoesNotUndoAnotherInstancesKeyslotChange() throws {
+        let backend = MemorySharedLog()
+        let store = try makeStore(backend)
+        let other = try open(backend)
+        let target = try store.beginCompaction(reencrypt: false, newMasterKey: false)
+        try other.addKeyslot(.keyFile(Fixture.otherKeyFile), cost: .interactive)
+        try store.catchUp { _ in }
+        XCTAssertThrowsCode(.conflict, try store.completeCompaction(target))
+        XCTAssertTrue(target.isAbandoned)
+        let reopened = try VaultStore.open(
+            path: path, secret: .keyFile(Fixture.otherKeyFile), options: .init(storage: SharedLogStorage(backend: backend, path: path)))
+        XCTAssertEqual(reopened.keyslots.count, 2)
+    }
 }
