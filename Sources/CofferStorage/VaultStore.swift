@@ -5,7 +5,9 @@ import CofferFormat
 ///
 /// This is the storage layer's whole surface: the engine above it (module `Coffer`) knows
 /// nothing of frames, headers or syncs. One writer per file across processes (an exclusive
-/// `flock` held for the life of the store); any number of read-only stores beside it.
+/// `flock` held for the life of the store); any number of read-only stores beside it. On a
+/// shared log (``SharedLogStorage``) there is no lock: writers are ordered by conflicts, and
+/// ``catchUp(_:)`` reads what the others appended.
 ///
 /// ```swift
 /// let store = try VaultStore.create(path: "team.coffer", secret: .keyFile(key))
