@@ -398,36 +398,36 @@ public final class PostgresFrameStore: Sendable {
         return try Self.unsigned(last, "sequence")
     }
 
-    /// How many frames of a log generation follow `sequence` and how many bytes they hold,
-    /// with the vault's two generations, in one snapshot: what a reader needs to know how far
+    /// How many bytes the frames of a log generation after `sequence` hold, with the vault's
+    /// two generations, in one snapshot: what a reader needs to know how far
     /// the log reaches without reading it.
     ///
     /// - Throws: `CofferError(.notFound)` when the vault does not exist; `.io` when the
     ///   connection is lost.
     public func extent(vaultID: [UInt8], logGeneration: UInt64, after sequence: UInt64) throws
-        -> (logGeneration: UInt64, headerGeneration: UInt64, frameCount: UInt64, frameBytes: UInt64)
+        -> (logGeneration: UInt64, headerGeneration: UInt64, frameBytes: UInt64)
     {
         try Self.checkVaultID(vaultID)
         let generation = try Self.bigint(logGeneration, "the log generation")
         let after = try Self.bigint(sequence, "the sequence number")
         let id = ByteBuffer(bytes: vaultID)
-        let row = try session.read("extent") { statements -> (Int64, Int64, Int64, Int64)? in
+        let row = try session.read("extent") { statements -> (Int64, Int64, Int64)? in
             let rows = try statements.execute(
                 """
-                SELECT v.log_generation, v.header_generation, f.count, f.bytes FROM coffer_vaults v,
-                    (SELECT COUNT(*)::bigint AS count, COALESCE(SUM(octet_length(frame)), 0)::bigint AS bytes
+                SELECT v.log_generation, v.header_generation, f.bytes FROM coffer_vaults v,
+                    (SELECT COALESCE(SUM(octet_length(frame)), 0)::bigint AS bytes
                      FROM coffer_frames
                      WHERE vault_id = \(id) AND log_generation = \(generation) AND sequence > \(after)) f
                 WHERE v.vault_id = \(id)
                 """)
-            return try rows.first.map { try Self.decode($0, as: (Int64, Int64, Int64, Int64).self) }
+            return try rows.first.map { try Self.decode($0, as: (Int64, Int64, Int64).self) }
         }
-        guard let (log, header, count, bytes) = row else {
+        guard let (log, header, bytes) = row else {
             throw CofferError(.notFound, "No vault has the id \(Self.hex(vaultID)).")
         }
         return (
             try Self.unsigned(log, "log generation"), try Self.unsigned(header, "header generation"),
-            try Self.unsigned(count, "frame count"), try Self.unsigned(bytes, "frame bytes")
+            try Self.unsigned(bytes, "frame bytes")
         )
     }
 

@@ -86,6 +86,12 @@ struct HeaderStore {
         let otherCopyStale: Bool
     }
 
+    /// Whether the copy other than `copy` is damaged or holds other keyslots (an interrupted rewrite).
+    private func otherCopyDiffers(from copy: Copy) -> Bool {
+        let header = copy.header!
+        return copies[1 - copy.index].header.map { $0.keyslots != header.keyslots || $0.vaultID != header.vaultID } ?? true
+    }
+
     /// Unlocks with `secret` (F-HDR-SELECT, F-HDR-MAC): the newest valid copy whose keyslot
     /// accepts the secret and whose MAC verifies under the master key.
     ///
@@ -102,11 +108,10 @@ struct HeaderStore {
                 macFailure = true
                 continue
             }
-            let other = copies[1 - copy.index]
             return .success(
                 Unlocked(
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: slotID,
-                    otherCopyStale: other.header.map { $0.keyslots != header.keyslots || $0.vaultID != header.vaultID } ?? true))
+                    otherCopyStale: otherCopyDiffers(from: copy)))
         }
         if macFailure {
             return .failure(CofferError(.corrupted, "The header's authentication code does not verify: the header was altered.", offset: 0))
@@ -136,9 +141,7 @@ struct HeaderStore {
             return .success(
                 Unlocked(
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: 0,
-                    otherCopyStale: copies[1 - copy.index].header.map {
-                        $0.keyslots != header.keyslots || $0.vaultID != header.vaultID
-                    } ?? true))
+                    otherCopyStale: otherCopyDiffers(from: copy)))
         }
         return .failure(CofferError(.wrongKey, "The vault's header no longer opens with the key it was unlocked with; unlock it again."))
     }

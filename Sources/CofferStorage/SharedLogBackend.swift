@@ -38,14 +38,12 @@ public struct SharedLogState: Sendable, Equatable {
 public struct SharedLogExtent: Sendable, Equatable {
     public let logGeneration: UInt64
     public let headerGeneration: UInt64
-    /// Frames of the asked generation after the asked sequence number, and their bytes.
-    public let frameCount: UInt64
+    /// Bytes of the asked generation's frames after the asked sequence number.
     public let frameBytes: UInt64
 
-    public init(logGeneration: UInt64, headerGeneration: UInt64, frameCount: UInt64, frameBytes: UInt64) {
+    public init(logGeneration: UInt64, headerGeneration: UInt64, frameBytes: UInt64) {
         self.logGeneration = logGeneration
         self.headerGeneration = headerGeneration
-        self.frameCount = frameCount
         self.frameBytes = frameBytes
     }
 }
@@ -64,7 +62,7 @@ public protocol SharedLogBackend: AnyObject, Sendable {
     var displayName: String { get }
     /// The vault's row, or `nil` when no vault has this name.
     func state() throws(CofferError) -> SharedLogState?
-    /// How many frames of `logGeneration` follow `sequence`, and the vault's generations now.
+    /// How many bytes of frames of `logGeneration` follow `sequence`, and the vault's generations now.
     func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent
     /// Creates the vault with `header` and its first frames in log generation 1; `false`
     /// when a vault of this name or id exists.

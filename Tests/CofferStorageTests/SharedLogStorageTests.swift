@@ -24,8 +24,7 @@ final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
         lock.unlock()
         guard let row = current else { throw CofferError(.notFound, "no vault") }
         return SharedLogExtent(
-            logGeneration: row.logGeneration, headerGeneration: row.headerGeneration, frameCount: UInt64(later.count),
-            frameBytes: UInt64(later.reduce(0) { $0 + $1.bytes.count }))
+            logGeneration: row.logGeneration, headerGeneration: row.headerGeneration, frameBytes: UInt64(later.reduce(0) { $0 + $1.bytes.count }))
     }
 
     func create(vaultID: [UInt8], header: [UInt8], frames first: [SharedFrame]) throws(CofferError) -> Bool {
