@@ -98,6 +98,8 @@ extension Vault {
 
         // 1. A consistent snapshot: the index as of a head, and the new file begun.
         writerLock.lock()
+        // Every durable transaction in the index, so that the index is as of the store's head.
+        commits.drain()
         let (oldStore, snapshot) = state.read { ($0.store, $0.index) }
         var copiedHead = oldStore.head
         var copiedEnd = oldStore.logEnd
@@ -162,6 +164,7 @@ extension Vault {
                     continue
                 }
                 state.write { $0 = State(store: newStore, index: rebuilt) }
+                commits.reset()
                 return CompactionReport(
                     bytesBefore: bytesBefore, bytesAfter: newStore.logEnd, recordsBefore: recordsBefore,
                     recordsAfter: newStore.head.sequence, transactionsCaughtUp: caughtUp, retiredEpochs: target.retiredEpochs,

@@ -6,10 +6,12 @@ import CofferStorage
 extension Vault {
     /// Plans, validates, durably writes and applies one mutation as one transaction.
     ///
-    /// `plan` receives a ``Planner`` over the current index and returns the operations to
-    /// perform and their result. On a log shared with other instances it may be called again,
-    /// over the newer index, when another instance committed first. When this returns, the transaction is on stable storage and
-    /// visible to readers. An empty plan writes nothing.
+    /// `plan` receives a ``Planner`` over the current index (with every transaction committed
+    /// before this one, durable or still being synced) and returns the operations to perform
+    /// and their result. On a log shared with other instances it may be called again, over
+    /// the newer index, when another instance committed first. When this returns, the
+    /// transaction is on stable storage and visible to readers; readers never see it before.
+    /// Mutations from many threads share syncs (group commit). An empty plan writes nothing.
     ///
     /// ```swift
     /// let organization = try vault.mutate(actor: "alice") { try $0.createOrganization(slug: "acme", name: "Acme") }
@@ -38,15 +40,26 @@ extension Vault {
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> Value {
         writerLock.lock()
-        defer { writerLock.unlock() }
+        var holdsWriterLock = true
+        defer { if holdsWriterLock { writerLock.unlock() } }
         for attempt in 1...Self.conflictAttempts {
             // Under the writer lock the store does not change (a compaction switches under it too).
             let store = self.store
+            // On a file, transactions queue behind each other and share syncs (group commit);
+            // a shared log refuses an append another instance got first, so there each one
+            // is written and synced under the writer lock.
+            let groupsCommits = !store.isShared
+            let usesWritersView =
+                groupsCommits && commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
             // The planner holds a copy of the index; it is released before the index is mutated,
             // so the mutation does not copy the tables.
             let planned: Plan<Value>
             do {
-                planned = try state.read { (current: borrowing State) in try plan(Planner(index: current.index)) }
+                if usesWritersView {
+                    planned = try commits.read { index in try plan(Planner(index: index)) }
+                } else {
+                    planned = try state.read { (current: borrowing State) in try plan(Planner(index: current.index)) }
+                }
             } catch let error as CofferError {
                 throw error
             } catch {
@@ -56,38 +69,61 @@ extension Vault {
             if planned.isEmpty { return planned.value }
             let time = WallClock.nowMilliseconds()
             // Validation sees the sequence number and offset the record will get: only this
-            // writer appends, under `writerLock` (on a shared log, an append that finds
+            // writer queues, under `writerLock` (on a shared log, an append that finds
             // another instance's record there is refused and planned again).
-            let provisional = TransactionContext(sequence: store.head.sequence + 1, offset: store.logEnd, timeMilliseconds: time, actor: actor)
-            try state.write { (current: inout State) throws(CofferError) in
-                try current.index.validate(planned.operations, context: provisional)
+            let provisional = TransactionContext(
+                sequence: store.queuedHead.sequence + 1, offset: store.queuedEnd, timeMilliseconds: time, actor: actor)
+            if usesWritersView {
+                try commits.validate(planned.operations, context: provisional)
+            } else {
+                try state.write { (current: inout State) throws(CofferError) in
+                    try current.index.validate(planned.operations, context: provisional)
+                }
             }
             guard
                 let payload = TransactionPayload(
                     timeMilliseconds: time, actor: actor, operations: planned.operations.map { $0.encode() }
                 ).encode()
             else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
-            let receipt: AppendReceipt
-            do {
-                receipt = try store.append([payload])
-            } catch where error.code == .conflict {
-                // Another instance sharing the log wrote first: wait a random while, apply
-                // what was written, and plan again at once, so the change's preconditions are
-                // checked against the newer state and the window for the next loss is short.
-                Self.backOff(attempt: attempt)
-                try catchUpLocked()
-                continue
-            }
-            let placed = receipt.records[0]
-            let context = TransactionContext(sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
-            state.write { (current: inout State) in
+
+            guard groupsCommits else {
+                let receipt: AppendReceipt
                 do {
-                    try current.index.apply(planned.operations, context: context)
-                } catch {
-                    // Validation passed against the same index under the same writer lock.
-                    preconditionFailure("a validated transaction failed to apply: \(error)")
+                    receipt = try store.append([payload])
+                } catch where error.code == .conflict {
+                    // Another instance sharing the log wrote first: wait a random while, apply
+                    // what was written, and plan again at once, so the change's preconditions are
+                    // checked against the newer state and the window for the next loss is short.
+                    Self.backOff(attempt: attempt)
+                    try catchUpLocked()
+                    continue
                 }
+                let placed = receipt.records[0]
+                let context = TransactionContext(sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
+                state.write { (current: inout State) in
+                    do {
+                        try current.index.apply(planned.operations, context: context)
+                    } catch {
+                        // Validation passed against the same index under the same writer lock.
+                        preconditionFailure("a validated transaction failed to apply: \(error)")
+                    }
+                }
+                return planned.value
             }
+
+            let queued = try store.enqueue([payload])
+            let placed = queued.receipt.records[0]
+            precondition(placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
+            commits.add(CommitPipeline.Entry(operations: planned.operations, context: provisional))
+            writerLock.unlock()
+            holdsWriterLock = false
+            do {
+                _ = try store.waitUntilDurable(queued)
+            } catch {
+                commits.fail(sequence: placed.sequence)
+                throw error
+            }
+            state.write { (current: inout State) in commits.publish(through: placed.sequence, to: &current.index) }
             return planned.value
         }
         throw CofferError(

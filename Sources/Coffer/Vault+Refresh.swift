@@ -70,6 +70,8 @@ extension Vault {
 
     /// Applies what the log holds past this vault's head. Holds `writerLock`.
     func catchUpLocked() throws(CofferError) {
+        // What this vault queued is not another writer's: let it land first.
+        commits.drain()
         let store = self.store
         var transactions: [(sequence: UInt64, offset: UInt64, transaction: (timeMilliseconds: UInt64, actor: String, operations: [ModelOperation]))] = []
         do {
@@ -117,6 +119,7 @@ extension Vault {
             throw error
         }
         state.write { $0 = State(store: reopened, index: index) }
+        commits.reset()
         old.close()
     }
 }

@@ -62,8 +62,10 @@ public final class Vault: Sendable {
     let options: Options
     /// The log size at the last automatic-compaction check.
     let lastPolicyCheck = Locked<UInt64>(0)
-    /// Serializes mutations (plan, validate, write, apply) and the switch of a compaction.
+    /// Serializes mutations (plan, validate, queue) and the switch of a compaction.
     let writerLock = Lock()
+    /// Transactions queued in the log and not yet visible; see ``CommitPipeline``.
+    let commits = CommitPipeline()
     /// One compaction at a time.
     let compactionLock = Lock()
 

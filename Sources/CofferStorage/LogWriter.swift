@@ -37,30 +37,57 @@ public struct AppendReceipt: Sendable {
     public let head: ChainHead
 }
 
+/// A place in the log: after which record, at which byte, under which epoch's key.
+private struct LogPosition {
+    var end: UInt64
+    var head: ChainHead
+    var epoch: UInt32
+    var key: SecureBytes
+}
+
+/// An append that is sealed and placed but not yet acknowledged: wait for it with
+/// ``LogWriter/wait(for:)`` (``VaultStore/waitUntilDurable(_:)``).
+public struct QueuedAppend: Sendable {
+    let ticket: UInt64
+    /// Where its records will be once durable.
+    public let receipt: AppendReceipt
+}
+
 /// Appends sealed records to the log with group commit (F-APPEND).
 ///
-/// Callers on many threads call ``append(_:)``; the first becomes the leader, seals every
-/// queued record in order, writes them with one write and one fdatasync, and wakes the others.
+/// An append is sealed and placed at once, in the order of the calls, at the position after
+/// every earlier append (``enqueue(_:)``), so its caller knows where it will be before it is
+/// durable. Waiting for it (``wait(for:)``), the first waiter becomes the leader: it writes
+/// every queued frame with one write and one fdatasync and wakes the others; appends queued
+/// while it syncs go with the next leader. ``append(_:)`` is the two in one.
+///
 /// A failed write or sync stops the writer: nothing further is acknowledged, the error is
 /// surfaced to every waiting and later caller, and the file is left for recovery to judge
-/// (what was written may or may not be durable; the next open decides from the bytes).
+/// (what was written may or may not be durable; the next open decides from the bytes). On a
+/// shared log, a conflict fails every queued append (their sequence numbers are another
+/// instance's now) and the queue starts again from the last acknowledged position.
 final class LogWriter: @unchecked Sendable {
-    private struct Request {
-        let records: [PendingRecord]
+    private struct Queued {
         let ticket: UInt64
+        let receipt: AppendReceipt
+        let frames: [UInt8]
+        /// The position after it.
+        let after: LogPosition
     }
 
     private struct State {
-        var queue: [Request] = []
+        /// Sealed and placed, not yet taken by a leader.
+        var queue: [Queued] = []
         var leaderActive = false
         var nextTicket: UInt64 = 0
-        var results: [UInt64: Result<AppendReceipt, CofferError>] = [:]
+        /// Tickets at or below this one are settled: acknowledged, or failed in `failures`.
+        var settledThrough: UInt64 = 0
+        var failures: [UInt64: CofferError] = [:]
         var stopped: CofferError?
-        // Log position, owned by the leader while `leaderActive`.
-        var end: UInt64
-        var head: ChainHead
-        var epoch: UInt32
-        var epochKey: SecureBytes
+        /// After the last acknowledged append.
+        var durable: LogPosition
+        /// After the last queued append: where the next one goes.
+        var tail: LogPosition
     }
 
     private let file: any StorageFile
@@ -82,15 +109,20 @@ final class LogWriter: @unchecked Sendable {
         self.vaultID = vaultID
         self.keyRecordKey = keyRecordKey
         self.durability = durability
-        self.state = State(end: end, head: head, epoch: epoch, epochKey: epochKey)
+        let position = LogPosition(end: end, head: head, epoch: epoch, key: epochKey)
+        self.state = State(durable: position, tail: position)
     }
 
     /// The head after the last acknowledged append.
-    var head: ChainHead { lock.withLock { state.head } }
+    var head: ChainHead { lock.withLock { state.durable.head } }
     /// The end of the log after the last acknowledged append.
-    var end: UInt64 { lock.withLock { state.end } }
+    var end: UInt64 { lock.withLock { state.durable.end } }
+    /// The head after the last queued append: the next record's sequence number follows it.
+    var queuedHead: ChainHead { lock.withLock { state.tail.head } }
+    /// The end of the log after the last queued append: where the next record goes.
+    var queuedEnd: UInt64 { lock.withLock { state.tail.end } }
     /// The epoch new transactions are sealed under.
-    var currentEpoch: UInt32 { lock.withLock { state.epoch } }
+    var currentEpoch: UInt32 { lock.withLock { state.tail.epoch } }
     /// Why the writer stopped, if it did.
     var stoppedError: CofferError? { lock.withLock { state.stopped } }
 
@@ -99,12 +131,11 @@ final class LogWriter: @unchecked Sendable {
     /// it catches up (the engine's writer lock).
     func advance(end: UInt64, head: ChainHead, epoch: UInt32, epochKey: SecureBytes) {
         lock.withLock {
-            precondition(!state.leaderActive, "catching up while an append is in flight")
-            precondition(head.sequence >= state.head.sequence && end >= state.end, "a catch-up never goes backwards")
-            state.end = end
-            state.head = head
-            state.epoch = epoch
-            state.epochKey = epochKey
+            precondition(!state.leaderActive && state.queue.isEmpty, "catching up while an append is in flight")
+            precondition(
+                head.sequence >= state.durable.head.sequence && end >= state.durable.end, "a catch-up never goes backwards")
+            state.durable = LogPosition(end: end, head: head, epoch: epoch, key: epochKey)
+            state.tail = state.durable
         }
     }
 
@@ -119,53 +150,83 @@ final class LogWriter: @unchecked Sendable {
     /// durable (or written, under `.unsafeNoSync`).
     ///
     /// - Throws: `.writerStopped` after an earlier failure, `.io` for this batch's failure,
-    ///   `.invalidInput` for a payload larger than the format allows.
+    ///   `.invalidInput` for a payload larger than the format allows, `.conflict` on a
+    ///   shared log another instance wrote first.
     func append(_ records: [PendingRecord]) throws(CofferError) -> AppendReceipt {
+        try wait(for: enqueue(records))
+    }
+
+    /// Seals `records` and places them after every append queued before, without writing
+    /// them: the receipt says where they will be. Calls are placed in the order they are made.
+    ///
+    /// - Throws: `.writerStopped` after an earlier failure; `.invalidInput` for a payload
+    ///   larger than the format allows (nothing is queued).
+    func enqueue(_ records: [PendingRecord]) throws(CofferError) -> QueuedAppend {
         precondition(!records.isEmpty, "append of no records")
         lock.lock()
-        if let stopped = state.stopped {
-            lock.unlock()
-            throw stopped
-        }
-        let ticket = state.nextTicket
+        defer { lock.unlock() }
+        if let stopped = state.stopped { throw stopped }
+        var position = state.tail
+        let (receipt, frames) = try seal(records, at: &position)
         state.nextTicket += 1
-        state.queue.append(Request(records: records, ticket: ticket))
-        while state.leaderActive && state.results[ticket] == nil {
-            lock.wait()
+        state.queue.append(Queued(ticket: state.nextTicket, receipt: receipt, frames: frames, after: position))
+        state.tail = position
+        return QueuedAppend(ticket: state.nextTicket, receipt: receipt)
+    }
+
+    /// Waits until the queued append is durable (or written, under `.unsafeNoSync`), writing
+    /// and syncing everything queued so far when no other caller is.
+    ///
+    /// - Throws: `.io` when its batch's write or sync failed, `.writerStopped` when an earlier
+    ///   one did, `.conflict` on a shared log another instance wrote first. Then none of it is
+    ///   acknowledged.
+    func wait(for queued: QueuedAppend) throws(CofferError) -> AppendReceipt {
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            if queued.ticket <= state.settledThrough {
+                if let failure = state.failures.removeValue(forKey: queued.ticket) { throw failure }
+                return queued.receipt
+            }
+            if state.leaderActive {
+                lock.wait()
+                continue
+            }
+            lead()
         }
-        if let result = state.results.removeValue(forKey: ticket) {
-            lock.unlock()
-            return try result.get()
-        }
-        // Become the leader for everything queued so far, this request included.
+    }
+
+    /// Writes and syncs every queued append as one batch, then settles them. Holds `lock`
+    /// on entry and exit, not while writing.
+    private func lead() {
         state.leaderActive = true
         let batch = state.queue
         state.queue = []
-        var position = (end: state.end, head: state.head, epoch: state.epoch, key: state.epochKey)
+        let start = state.durable.end
+        let bytes = batch.reduce(into: [UInt8]()) { $0 += $1.frames }
         lock.unlock()
-
-        let outcome = writeBatch(batch, from: &position)
-
+        let outcome = write(bytes, at: start)
         lock.lock()
+        let last = batch.last!.ticket
         switch outcome {
-        case .success(let receipts):
-            state.end = position.end
-            state.head = position.head
-            state.epoch = position.epoch
-            state.epochKey = position.key
-            for (request, receipt) in zip(batch, receipts) {
-                if case .success(let done) = receipt {
-                    done.previousChains.forEach(chains.append)
-                    for (index, record) in done.records.enumerated() {
-                        counters.add(type: done.types[index], epoch: record.epoch, frameBytes: done.frameBytes[index])
-                    }
+        case .success:
+            state.durable = batch.last!.after
+            for queued in batch {
+                queued.receipt.previousChains.forEach(chains.append)
+                for (index, record) in queued.receipt.records.enumerated() {
+                    counters.add(type: queued.receipt.types[index], epoch: record.epoch, frameBytes: queued.receipt.frameBytes[index])
                 }
-                state.results[request.ticket] = receipt
             }
+            state.settledThrough = last
         case .failure(let error) where error.code == .conflict:
             // A shared log took another instance's records at these sequence numbers; none
-            // of this batch landed. The writer carries on once it has caught up (`advance`).
-            for request in batch { state.results[request.ticket] = .failure(error) }
+            // of this batch landed, and what was queued after it was placed behind it. The
+            // writer carries on from the last acknowledged position once it has caught up
+            // (`advance`).
+            for queued in batch + state.queue { state.failures[queued.ticket] = error }
+            state.settledThrough = state.queue.last?.ticket ?? last
+            state.queue = []
+            state.tail = state.durable
         case .failure(let error):
             // F-APPEND-STOP: after a failed write or sync nothing more is acknowledged.
             if state.stopped == nil {
@@ -173,88 +234,75 @@ final class LogWriter: @unchecked Sendable {
                     .writerStopped,
                     "An earlier write or sync failed (\(error.message)); reopen the vault to recover it.")
             }
-            for request in batch { state.results[request.ticket] = .failure(error) }
-            for request in state.queue { state.results[request.ticket] = .failure(state.stopped!) }
+            for queued in batch { state.failures[queued.ticket] = error }
+            for queued in state.queue { state.failures[queued.ticket] = state.stopped! }
+            state.settledThrough = state.queue.last?.ticket ?? last
             state.queue = []
         }
         state.leaderActive = false
         lock.broadcast()
-        let mine = state.results.removeValue(forKey: ticket)!
-        lock.unlock()
-        return try mine.get()
     }
 
-    private typealias Position = (end: UInt64, head: ChainHead, epoch: UInt32, key: SecureBytes)
-
-    /// Seals every record of the batch in order, then writes and syncs once. Per-request
-    /// results: a request with an oversized payload fails alone without consuming a sequence number.
-    private func writeBatch(
-        _ batch: [Request], from position: inout Position
-    ) -> Result<[Result<AppendReceipt, CofferError>], CofferError> {
-        let start = position.end
-        var bytes: [UInt8] = []
-        var receipts: [Result<AppendReceipt, CofferError>] = []
-        for request in batch {
-            var local = position
-            var frames: [UInt8] = []
-            var placed: [(sequence: UInt64, offset: UInt64, epoch: UInt32)] = []
-            var previousChains: [[UInt8]] = []
-            var types: [RecordType] = []
-            var frameSizes: [Int] = []
-            var failure: CofferError?
-            for record in request.records {
-                let sequence = local.head.sequence + 1
-                previousChains.append(local.head.digest)
-                let frame: [UInt8]?
-                switch record {
-                case .transaction(let payload):
-                    let at = RecordPosition(
-                        vaultID: vaultID, sequence: sequence, type: .transaction, epoch: local.epoch,
-                        previousChain: local.head.digest)
-                    frame = payload.withUnsafeBytes { SealedRecord.seal(payload: $0, at: at, key: local.key) }
-                    placed.append((sequence, local.end, local.epoch))
-                case .keyEpoch(let dataKey):
-                    let epoch = local.epoch + 1
-                    let at = RecordPosition(
-                        vaultID: vaultID, sequence: sequence, type: .keyEpoch, epoch: epoch,
-                        previousChain: local.head.digest)
-                    let payload = KeyEpochPayload(
-                        epoch: epoch, dataKey: dataKey, createdMilliseconds: WallClock.nowMilliseconds()
-                    ).encode()
-                    frame = payload.withUnsafeBytes { SealedRecord.seal(payload: $0, at: at, key: keyRecordKey) }
-                    placed.append((sequence, local.end, epoch))
-                    local.epoch = epoch
-                    local.key = dataKey
-                }
-                guard let frame else {
-                    failure = CofferError(
-                        .invalidInput,
-                        "A record is larger than the format's maximum of \(FormatConstants.payloadBytesMax) bytes.")
-                    break
-                }
-                local.head = ChainHead(
-                    sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: local.head.digest, frame: $0) })
-                local.end += UInt64(frame.count)
-                frames += frame
-                frameSizes.append(frame.count)
-                types.append(record.type)
-            }
-            if let failure {
-                receipts.append(.failure(failure))
-                continue
-            }
-            position = local
-            bytes += frames
-            receipts.append(.success(AppendReceipt(
-                records: placed, previousChains: previousChains, types: types, frameBytes: frameSizes, head: local.head)))
-        }
-        if bytes.isEmpty { return .success(receipts) }
+    private func write(_ bytes: [UInt8], at start: UInt64) -> Result<Void, CofferError> {
         if case .failure(let error) = file.write(bytes, at: start) {
             return .failure(error.cofferError("Appending to the log", offset: start))
         }
         if durability == .synchronous, case .failure(let error) = file.sync() {
             return .failure(error.cofferError("Syncing the log", offset: start))
         }
-        return .success(receipts)
+        return .success(())
+    }
+
+    /// Seals `records` in order from `position`, moving it past them.
+    private func seal(
+        _ records: [PendingRecord], at position: inout LogPosition
+    ) throws(CofferError) -> (AppendReceipt, [UInt8]) {
+        var local = position
+        var frames: [UInt8] = []
+        var placed: [(sequence: UInt64, offset: UInt64, epoch: UInt32)] = []
+        var previousChains: [[UInt8]] = []
+        var types: [RecordType] = []
+        var frameSizes: [Int] = []
+        for record in records {
+            let sequence = local.head.sequence + 1
+            previousChains.append(local.head.digest)
+            let frame: [UInt8]?
+            switch record {
+            case .transaction(let payload):
+                let at = RecordPosition(
+                    vaultID: vaultID, sequence: sequence, type: .transaction, epoch: local.epoch,
+                    previousChain: local.head.digest)
+                frame = payload.withUnsafeBytes { SealedRecord.seal(payload: $0, at: at, key: local.key) }
+                placed.append((sequence, local.end, local.epoch))
+            case .keyEpoch(let dataKey):
+                let epoch = local.epoch + 1
+                let at = RecordPosition(
+                    vaultID: vaultID, sequence: sequence, type: .keyEpoch, epoch: epoch,
+                    previousChain: local.head.digest)
+                let payload = KeyEpochPayload(
+                    epoch: epoch, dataKey: dataKey, createdMilliseconds: WallClock.nowMilliseconds()
+                ).encode()
+                frame = payload.withUnsafeBytes { SealedRecord.seal(payload: $0, at: at, key: keyRecordKey) }
+                placed.append((sequence, local.end, epoch))
+                local.epoch = epoch
+                local.key = dataKey
+            }
+            guard let frame else {
+                throw CofferError(
+                    .invalidInput,
+                    "A record is larger than the format's maximum of \(FormatConstants.payloadBytesMax) bytes.")
+            }
+            local.head = ChainHead(
+                sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: local.head.digest, frame: $0) })
+            local.end += UInt64(frame.count)
+            frames += frame
+            frameSizes.append(frame.count)
+            types.append(record.type)
+        }
+        position = local
+        return (
+            AppendReceipt(records: placed, previousChains: previousChains, types: types, frameBytes: frameSizes, head: local.head),
+            frames
+        )
     }
 }

@@ -41,6 +41,40 @@ extension VaultStore {
         return try writer.append(payloads.map { .transaction($0) })
     }
 
+    /// Seals `payloads` as consecutive transaction records placed after every append queued
+    /// before, without waiting for them: the receipt says where they will be. Wait with
+    /// ``waitUntilDurable(_:)``; they are acknowledged in the order they were queued, and
+    /// nothing queued is readable through ``readRecord(sequence:offset:)`` until then.
+    ///
+    /// The engine queues under its writer lock, so that the next transaction is validated
+    /// against a known position, and waits outside it, so that transactions share syncs.
+    ///
+    /// - Throws: `.closed`, `.writerStopped`; `.invalidInput` for a payload over the format's
+    ///   maximum (nothing is queued).
+    public func enqueue(_ payloads: [SecureBytes]) throws(CofferError) -> QueuedAppend {
+        try requireWriter().enqueue(payloads.map { .transaction($0) })
+    }
+
+    /// Waits until a queued append is durable. Every queued append must be waited for.
+    ///
+    /// - Throws: `.io` when the write or sync failed (the writer then stops),
+    ///   `.writerStopped` when an earlier one did, `.conflict` on a shared log another
+    ///   instance wrote first (then everything queued behind it fails too).
+    public func waitUntilDurable(_ queued: QueuedAppend) throws(CofferError) -> AppendReceipt {
+        guard let writer else { preconditionFailure("a queued append on a read-only store") }
+        return try writer.wait(for: queued)
+    }
+
+    /// The chain head after the last queued append (``head`` when nothing is queued).
+    public var queuedHead: ChainHead { writer?.queuedHead ?? head }
+
+    /// The end of the log after the last queued append (``logEnd`` when nothing is queued).
+    public var queuedEnd: UInt64 { writer?.queuedEnd ?? logEnd }
+
+    /// Whether the log is shared with other instances (``SharedLogStorage``): an append may
+    /// then fail with `.conflict` and take everything queued behind it along.
+    public var isShared: Bool { options.storage is SharedLogStorage }
+
     /// Data-key rotation (F-ROTATE-DATA): appends a key-epoch record with a new random data
     /// key; every later record is sealed under it. O(1): no record is rewritten, older ones
     /// stay readable under their own epoch.

@@ -1,0 +1,124 @@
+import CofferModel
+import CofferStorage
+
+/// Group commit in the engine: transactions that are in the log's queue but not yet durable,
+/// and the writers' view of the index that includes them.
+///
+/// A mutation plans and validates under the writer lock against every transaction queued
+/// before it, queues its record (``VaultStore/enqueue(_:)``) and releases the lock; it then
+/// waits for the sync it shares with the others and publishes. Readers see a transaction
+/// only once it is durable, and in log order: whichever writer is acknowledged first applies
+/// every durable transaction before its own to the readers' index.
+///
+/// While nothing is queued the writers' view is the readers' index. The first mutation that
+/// finds another one queued copies the readers' index and applies the queued transactions to
+/// the copy; from then on every queued transaction is applied to both, and the copy is kept
+/// until a compaction replaces the index. A vault that never has two mutations in flight
+/// never makes it.
+final class CommitPipeline: @unchecked Sendable {
+    /// A transaction in the log's queue, not yet in the readers' index.
+    struct Entry {
+        let operations: [ModelOperation]
+        let context: TransactionContext
+    }
+
+    /// Guards `queued` and `broken`; taken inside the state lock, never around it.
+    private let lock = Lock()
+    /// In log order.
+    private var queued: [Entry] = []
+    /// A queued transaction failed: the writers' view is ahead of what the log will hold.
+    private var broken = false
+    /// The writers' view, when it is not the readers' index. Guarded by the vault's writer lock.
+    private var writersIndex: VaultIndex?
+
+    /// Whether the next transaction is planned and validated against the writers' view
+    /// rather than the readers' index. Call under the writer lock: makes the view when a
+    /// transaction is queued and there is none yet, and drops it after a failure.
+    ///
+    /// - Parameter readersIndex: the readers' index and ``queuedEntries()``, read together
+    ///   inside the state lock.
+    func prepare(readersIndex: () -> (VaultIndex, [Entry])) -> Bool {
+        if lock.withLock({ broken }) {
+            writersIndex = nil
+            drain()
+            lock.withLock { broken = false }
+            return false
+        }
+        if writersIndex == nil, lock.withLock({ !queued.isEmpty }) {
+            var (index, entries) = readersIndex()
+            for entry in entries { Self.apply(entry, to: &index) }
+            writersIndex = index
+        }
+        return writersIndex != nil
+    }
+
+    /// Runs `body` over the writers' view. Call under the writer lock, after
+    /// ``prepare(readersIndex:)`` returned `true`; keep no copy of the index past `body`.
+    func read<Result>(_ body: (borrowing VaultIndex) throws -> Result) rethrows -> Result {
+        try body(writersIndex!)
+    }
+
+    /// The readers' index with the queued transactions it does not have yet, consistently:
+    /// call inside the state lock, which publishing holds.
+    func queuedEntries() -> [Entry] { lock.withLock { queued } }
+
+    /// Checks `operations` against the writers' view as ``VaultIndex/validate(_:context:)``.
+    /// Call under the writer lock, after ``prepare(readersIndex:)`` returned a view.
+    func validate(_ operations: [ModelOperation], context: TransactionContext) throws(CofferError) {
+        try writersIndex!.validate(operations, context: context)
+    }
+
+    /// Adds a transaction whose record is queued. Call under the writer lock.
+    func add(_ entry: Entry) {
+        if writersIndex != nil { Self.apply(entry, to: &writersIndex!) }
+        lock.withLock { queued.append(entry) }
+    }
+
+    /// Applies to `index` every queued transaction up to and including `sequence`, which is
+    /// durable, in order. Call inside the state lock, for writing.
+    func publish(through sequence: UInt64, to index: inout VaultIndex) {
+        lock.withLock {
+            var count = 0
+            while count < queued.count, queued[count].context.sequence <= sequence {
+                Self.apply(queued[count], to: &index)
+                count += 1
+            }
+            queued.removeFirst(count)
+            if queued.isEmpty { lock.broadcast() }
+        }
+    }
+
+    /// Forgets the transaction at `sequence`, whose record failed to reach the log, and
+    /// marks the writers' view as ahead of the log.
+    func fail(sequence: UInt64) {
+        lock.withLock {
+            queued.removeAll { $0.context.sequence == sequence }
+            broken = true
+            if queued.isEmpty { lock.broadcast() }
+        }
+    }
+
+    /// Waits until every queued transaction is published or failed. Call under the writer
+    /// lock, so that nothing more is queued meanwhile.
+    func drain() {
+        lock.withLock {
+            while !queued.isEmpty { lock.wait() }
+        }
+    }
+
+    /// Drops the writers' view, for a new index (a compaction's switch). Call under the
+    /// writer lock, drained.
+    func reset() {
+        writersIndex = nil
+        lock.withLock { broken = false }
+    }
+
+    private static func apply(_ entry: Entry, to index: inout VaultIndex) {
+        do {
+            try index.apply(entry.operations, context: entry.context)
+        } catch {
+            // Every queued transaction was validated against the state before it.
+            preconditionFailure("a validated transaction failed to apply: \(error)")
+        }
+    }
+}

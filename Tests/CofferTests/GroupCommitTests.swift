@@ -1,0 +1,244 @@
+import CofferSimulation
+import CofferStorage
+import Dispatch
+import XCTest
+
+@testable import Coffer
+
+/// Group commit in the engine (``CommitPipeline``): mutations from many threads share syncs,
+/// each is planned against every one queued before it, and readers see a transaction only
+/// once it is durable.
+final class GroupCommitTests: XCTestCase {
+    let path = "/vault/team.coffer"
+    let key = SecureBytes(copying: (0..<32).map { UInt8($0 * 5) })
+
+    func makeVault(on storage: any StorageSystem) throws -> Vault {
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: storage))
+        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        return vault
+    }
+
+    func projects(_ vault: Vault) -> [String] {
+        vault.read { index in
+            index.organization("acme").map { index.projects(in: $0.id).map(\.slug).sorted() } ?? []
+        }
+    }
+
+    func projectInfos(_ vault: Vault) -> [ProjectInfo] {
+        vault.read { index in
+            index.organization("acme").map { index.projects(in: $0.id).sorted { $0.slug < $1.slug } } ?? []
+        }
+    }
+
+    /// Waits until `condition` holds, polling; fails the test after 10 seconds.
+    func waitUntil(_ what: String, _ condition: () -> Bool) {
+        let deadline = DispatchTime.now() + .seconds(10)
+        while !condition() {
+            guard DispatchTime.now() < deadline else { return XCTFail("timed out waiting until \(what)") }
+            usleep(200)
+        }
+    }
+
+    func testAQueuedTransactionIsInvisibleToReadersButSeenByTheNextWriter() throws {
+        let storage = GatedStorage(SimulatedDisk())
+        let vault = try makeVault(on: storage)
+        storage.holdSyncs()
+        let writers = DispatchGroup()
+        let failures = Locked<[String]>([])
+        func create(_ slug: String) {
+            DispatchQueue.global().async(group: writers) {
+                do {
+                    try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
+                } catch { failures.withLock { $0.append("\(slug): \(error)") } }
+            }
+        }
+        create("web")
+        waitUntil("the first commit is syncing") { storage.syncsWaiting == 1 }
+
+        // Not durable: readers do not see it, and the head does not count it.
+        XCTAssertEqual(projects(vault), [])
+        XCTAssertEqual(vault.head.sequence, 2)
+        // The next writer plans against it: the same slug is taken, and a project under it
+        // queues behind it.
+        XCTAssertThrowsCode(.alreadyExists, try vault.mutate(actor: "b") { try $0.createProject(in: "acme", slug: "web", name: "Web") })
+        create("data")
+        waitUntil("the second commit is queued") { vault.store.queuedHead.sequence == 4 }
+        XCTAssertEqual(projects(vault), [])
+
+        storage.releaseSyncs()
+        writers.wait()
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertEqual(projects(vault), ["data", "web"])
+        XCTAssertEqual(vault.head.sequence, 4)
+        vault.close()
+        let reopened = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: storage))
+        XCTAssertEqual(projects(reopened), ["data", "web"])
+    }
+
+    func testCommitsQueuedDuringASyncShareTheNextOne() throws {
+        let storage = GatedStorage(SimulatedDisk())
+        let vault = try makeVault(on: storage)
+        storage.holdSyncs()
+        let writers = DispatchGroup()
+        let failures = Locked<[String]>([])
+        func create(_ slug: String) {
+            DispatchQueue.global().async(group: writers) {
+                do {
+                    try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
+                } catch { failures.withLock { $0.append("\(slug): \(error)") } }
+            }
+        }
+        create("p0")
+        waitUntil("the first commit is syncing") { storage.syncsWaiting == 1 }
+        let syncsBefore = storage.syncs
+        for number in 1...5 { create("p\(number)") }
+        waitUntil("five more are queued") { vault.store.queuedHead.sequence == 2 + 6 }
+        storage.releaseSyncs()
+        writers.wait()
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        // The first sync, then one for the five queued behind it.
+        XCTAssertEqual(storage.syncs - syncsBefore, 1)
+        XCTAssertEqual(projects(vault), (0...5).map { "p\($0)" })
+        vault.close()
+        XCTAssertEqual(projects(try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: storage))), (0...5).map { "p\($0)" })
+    }
+
+    func testAFailedSyncFailsEveryQueuedCommitAndPublishesNone() throws {
+        let disk = SimulatedDisk()
+        let storage = GatedStorage(disk)
+        let vault = try makeVault(on: storage)
+        storage.holdSyncs()
+        let writers = DispatchGroup()
+        let codes = Locked<[CofferError.Code]>([])
+        func create(_ slug: String) {
+            DispatchQueue.global().async(group: writers) {
+                do {
+                    try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
+                    XCTFail("\(slug) was acknowledged after a failed sync")
+                } catch let error as CofferError {
+                    codes.withLock { $0.append(error.code) }
+                } catch { XCTFail("\(error)") }
+            }
+        }
+        create("p0")
+        waitUntil("the first commit is syncing") { storage.syncsWaiting == 1 }
+        for number in 1...3 { create("p\(number)") }
+        waitUntil("three more are queued") { vault.store.queuedHead.sequence == 2 + 4 }
+        storage.failSyncs()
+        storage.releaseSyncs()
+        writers.wait()
+        // The first fails with the sync's error; the three behind it fail as the stopped writer's.
+        let counted = Dictionary(codes.withLock { $0 }.map { ($0, 1) }, uniquingKeysWith: +)
+        XCTAssertEqual(counted, [.io(errno: EIO): 1, .writerStopped: 3])
+        XCTAssertEqual(projects(vault), [])
+        XCTAssertThrowsCode(.writerStopped, try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: "late", name: "Late") })
+        XCTAssertEqual(projects(vault), [])
+    }
+
+    func testManyThreadsCommitAndTheIndexMatchesTheLog() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var generator = SeededGenerator(seed: seed)
+        let storage = GatedStorage(SimulatedDisk())
+        storage.syncDelayMicroseconds = 200
+        let vault = try makeVault(on: storage)
+        let threads = 8
+        let perThread = 20
+        // Each thread creates its projects, renames some and deletes others, so that later
+        // transactions depend on earlier ones of the same thread.
+        let plans = (0..<threads).map { _ in (0..<perThread).map { _ in Int.random(in: 0..<3, using: &generator) } }
+        let failures = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for (number, action) in plans[thread].enumerated() {
+                let slug = "t\(thread)-\(number)"
+                do {
+                    try vault.mutate(actor: "w\(thread)") { try $0.createProject(in: "acme", slug: slug, name: slug) }
+                    if action == 1 {
+                        try vault.mutate(actor: "w\(thread)") { try $0.renameProject(slug, in: "acme", name: "renamed \(slug)") }
+                    } else if action == 2 {
+                        try vault.mutate(actor: "w\(thread)") { try $0.removeProject(slug, in: "acme") }
+                    }
+                } catch { failures.withLock { $0.append("seed \(seed) \(slug): \(error)") } }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [], "seed \(seed)")
+        let expected = (0..<threads).flatMap { thread in
+            plans[thread].enumerated().compactMap { number, action in action == 2 ? nil : "t\(thread)-\(number)" }
+        }.sorted()
+        XCTAssertEqual(projects(vault), expected, "seed \(seed)")
+        XCTAssertLessThan(storage.syncs, 2 * threads * perThread, "seed \(seed)")
+        let live = projectInfos(vault)
+        XCTAssertEqual(live.filter { $0.name.hasPrefix("renamed") }.count, plans.joined().filter { $0 == 1 }.count, "seed \(seed)")
+        let statistics = vault.read { $0.statistics() }
+        vault.close()
+        let reopened = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: storage))
+        XCTAssertEqual(projectInfos(reopened), live, "seed \(seed)")
+        XCTAssertEqual(reopened.read { $0.statistics() }, statistics, "seed \(seed)")
+    }
+}
+
+/// A storage system over another whose syncs can be held until released, delayed or made to
+/// fail, and counted.
+final class GatedStorage: StorageSystem, @unchecked Sendable {
+    let base: any StorageSystem
+    private let lock = Lock()
+    private var holding = false
+    private var failing = false
+    private var waiting = 0
+    private var count = 0
+    var syncDelayMicroseconds: UInt32 = 0
+
+    init(_ base: any StorageSystem) { self.base = base }
+
+    var syncs: Int { lock.withLock { count } }
+    var syncsWaiting: Int { lock.withLock { waiting } }
+    func holdSyncs() { lock.withLock { holding = true } }
+    func failSyncs() { lock.withLock { failing = true } }
+    func releaseSyncs() {
+        lock.withLock {
+            holding = false
+            lock.broadcast()
+        }
+    }
+
+    func sync(_ file: any StorageFile) -> Result<Void, SystemError> {
+        let fails = lock.withLock { () -> Bool in
+            count += 1
+            waiting += 1
+            while holding { lock.wait() }
+            waiting -= 1
+            return failing
+        }
+        if syncDelayMicroseconds > 0 { usleep(syncDelayMicroseconds) }
+        return fails ? .failure(.ioError) : file.sync()
+    }
+
+    func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError> {
+        base.open(path, mode: mode).map { GatedFile(storage: self, file: $0) }
+    }
+    func rename(_ source: String, to target: String) -> Result<Void, SystemError> { base.rename(source, to: target) }
+    func remove(_ path: String) -> Result<Void, SystemError> { base.remove(path) }
+    func syncDirectory(containing path: String) -> Result<Void, SystemError> { base.syncDirectory(containing: path) }
+    func identity(of path: String) -> Result<FileIdentity, SystemError> { base.identity(of: path) }
+    func siblings(of path: String) -> Result<[String], SystemError> { base.siblings(of: path) }
+}
+
+final class GatedFile: StorageFile, @unchecked Sendable {
+    let storage: GatedStorage
+    let file: any StorageFile
+
+    init(storage: GatedStorage, file: any StorageFile) {
+        self.storage = storage
+        self.file = file
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
+        file.read(into: buffer, at: offset)
+    }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError> { file.write(bytes, at: offset) }
+    func size() -> Result<UInt64, SystemError> { file.size() }
+    func truncate(to size: UInt64) -> Result<Void, SystemError> { file.truncate(to: size) }
+    func sync() -> Result<Void, SystemError> { storage.sync(file) }
+    func tryLockExclusive() -> Result<Bool, SystemError> { file.tryLockExclusive() }
+    func identity() -> Result<FileIdentity, SystemError> { file.identity() }
+    func close() { file.close() }
+}
