@@ -28,6 +28,9 @@ final class CommitPipeline: @unchecked Sendable {
     private var queued: [Entry] = []
     /// A queued transaction failed: the writers' view is ahead of what the log will hold.
     private var broken = false
+    /// The newest sequence number applied to the readers' index by ``publish(through:to:)``
+    /// since the index was last replaced.
+    private var publishedSequence: UInt64 = 0
     /// The writers' view, when it is not the readers' index. Guarded by the vault's writer lock.
     private var writersIndex: VaultIndex?
 
@@ -62,15 +65,23 @@ final class CommitPipeline: @unchecked Sendable {
     /// call inside the state lock, which publishing holds.
     func queuedEntries() -> [Entry] { lock.withLock { queued } }
 
-    /// Checks `operations` against the writers' view as ``VaultIndex/validate(_:context:)``.
-    /// Call under the writer lock, after ``prepare(readersIndex:)`` returned a view.
-    func validate(_ operations: [ModelOperation], context: TransactionContext) throws(CofferError) {
-        try writersIndex!.validate(operations, context: context)
+    /// Applies a transaction to the writers' view, which validates it: a transaction that
+    /// does not apply changes nothing and throws. Call under the writer lock, after
+    /// ``prepare(readersIndex:)`` returned `true`; then ``add(_:)`` it once its record is
+    /// queued, or ``abandonView()`` if it is not.
+    func applyToView(_ operations: [ModelOperation], context: TransactionContext) throws(CofferError) {
+        try writersIndex!.apply(operations, context: context)
     }
 
-    /// Adds a transaction whose record is queued. Call under the writer lock.
+    /// Drops the writers' view after a transaction applied to it did not reach the log's
+    /// queue; the next mutation builds it again from the readers' index and the queue.
+    func abandonView() {
+        writersIndex = nil
+    }
+
+    /// Adds a transaction whose record is queued: validated against the readers' index, or
+    /// applied to the writers' view already. Call under the writer lock.
     func add(_ entry: Entry) {
-        if writersIndex != nil { Self.apply(entry, to: &writersIndex!) }
         lock.withLock { queued.append(entry) }
     }
 
@@ -83,9 +94,17 @@ final class CommitPipeline: @unchecked Sendable {
                 Self.apply(queued[count], to: &index)
                 count += 1
             }
+            if count > 0 { publishedSequence = queued[count - 1].context.sequence }
             queued.removeFirst(count)
             if queued.isEmpty { lock.broadcast() }
         }
+    }
+
+    /// Whether the transaction at `sequence` is in the readers' index already: the writer
+    /// acknowledged first publishes every one durable with it, so the others need not take
+    /// the state lock.
+    func isPublished(_ sequence: UInt64) -> Bool {
+        lock.withLock { publishedSequence >= sequence }
     }
 
     /// Forgets the transaction at `sequence`, whose record failed to reach the log, and
@@ -110,7 +129,10 @@ final class CommitPipeline: @unchecked Sendable {
     /// writer lock, drained.
     func reset() {
         writersIndex = nil
-        lock.withLock { broken = false }
+        lock.withLock {
+            broken = false
+            publishedSequence = 0
+        }
     }
 
     private static func apply(_ entry: Entry, to index: inout VaultIndex) {

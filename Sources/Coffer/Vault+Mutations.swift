@@ -73,18 +73,19 @@ extension Vault {
             // another instance's record there is refused and planned again).
             let provisional = TransactionContext(
                 sequence: store.queuedHead.sequence + 1, offset: store.queuedEnd, timeMilliseconds: time, actor: actor)
-            if usesWritersView {
-                try commits.validate(planned.operations, context: provisional)
-            } else {
-                try state.write { (current: inout State) throws(CofferError) in
-                    try current.index.validate(planned.operations, context: provisional)
-                }
-            }
             guard
                 let payload = TransactionPayload(
                     timeMilliseconds: time, actor: actor, operations: planned.operations.map { $0.encode() }
                 ).encode()
             else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
+            if usesWritersView {
+                // Applying to the writers' view validates: once, not a dry run and then again.
+                try commits.applyToView(planned.operations, context: provisional)
+            } else {
+                try state.write { (current: inout State) throws(CofferError) in
+                    try current.index.validate(planned.operations, context: provisional)
+                }
+            }
 
             guard groupsCommits else {
                 let receipt: AppendReceipt
@@ -111,7 +112,13 @@ extension Vault {
                 return planned.value
             }
 
-            let queued = try store.enqueue([payload])
+            let queued: QueuedAppend
+            do {
+                queued = try store.enqueue([payload])
+            } catch {
+                if usesWritersView { commits.abandonView() }
+                throw error
+            }
             let placed = queued.receipt.records[0]
             precondition(placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
             commits.add(CommitPipeline.Entry(operations: planned.operations, context: provisional))
@@ -123,7 +130,9 @@ extension Vault {
                 commits.fail(sequence: placed.sequence)
                 throw error
             }
-            state.write { (current: inout State) in commits.publish(through: placed.sequence, to: &current.index) }
+            if !commits.isPublished(placed.sequence) {
+                state.write { (current: inout State) in commits.publish(through: placed.sequence, to: &current.index) }
+            }
             return planned.value
         }
         throw CofferError(

@@ -11,9 +11,10 @@ extension Vault {
     }
 
     /// Resolves, throwing the refusal: `.credentialMissing`, `.ambiguous` (with candidates),
-    /// `.noUserActor`, `.credentialRevoked`, `.notVisible`, `.wrongApp`, `.notFound`.
+    /// `.noUserActor`, `.credentialRevoked`, `.notVisible`, `.wrongApp`, `.notFound`. The same
+    /// answer as ``resolution(_:)`` without building its explain trace.
     public func resolve(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
-        try resolution(request).get()
+        try state.read { (current: borrowing State) throws(CofferError) in try current.index.resolveCredential(request) }
     }
 
     /// Reveals the secret fields of a credential (its current version, or `version`), by
