@@ -82,20 +82,25 @@ extension IndexTables {
     }
 
     /// The public form of a record's scope owner.
-    func scopeOwner(_ record: CredentialRecord) -> ScopeOwner {
-        switch record.scope {
-        case .organization: .organization(organization(record.owner).id)
-        case .project: .project(project(record.owner).id)
-        case .user: .user(user(record.owner).id)
+    func scopeOwner(_ record: CredentialRecord) -> ScopeOwner { scopeOwner(record.scope, record.owner) }
+
+    func scopeOwner(_ scope: CredentialScope, _ owner: Handle) -> ScopeOwner {
+        switch scope {
+        case .organization: .organization(organization(owner).id)
+        case .project: .project(project(owner).id)
+        case .user: .user(user(owner).id)
         }
     }
 
     /// A short human name of a record's scope owner, e.g. `project web`.
-    func ownerName(_ record: CredentialRecord) -> String {
-        switch record.scope {
-        case .organization: "organization \(organization(record.owner).slug)"
-        case .project: "project \(project(record.owner).slug)"
-        case .user: "user \(user(record.owner).handle)"
+    func ownerName(_ record: CredentialRecord) -> String { ownerName(record.scope, record.owner) }
+
+    /// A short human name of a scope owner, e.g. `project web`.
+    func ownerName(_ scope: CredentialScope, _ owner: Handle) -> String {
+        switch scope {
+        case .organization: "organization \(organization(owner).slug)"
+        case .project: "project \(project(owner).slug)"
+        case .user: "user \(user(owner).handle)"
         }
     }
 

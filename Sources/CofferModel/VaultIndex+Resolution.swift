@@ -11,43 +11,104 @@ extension VaultIndex {
     /// not fall through. User scope is tried only when pinned, and only for the run's user.
     /// A selected or assigned instance must be visible to the run, of the app, and active,
     /// or resolution fails saying why: never a silent substitute.
+    ///
+    /// This form records the explain trace; ``resolveCredential(_:)`` gives the same answer
+    /// and the same error without building it.
     public func resolve(_ request: ResolutionRequest) -> Resolution {
-        var resolver = Resolver(tables: tables, request: request)
-        switch resolver.run() {
-        case .success(let slot):
-            let record = tables.credential(slot)
-            let resolved = ResolvedCredential(
-                id: record.id, appKey: request.appKey, owner: tables.scopeOwner(record), version: record.version,
-                location: tables.history[Int(record.currentVersionEntry)].location, stage: resolver.winningStage)
-            return .resolved(resolved, trace: resolver.trace)
+        let trace = ExplainTrace()
+        switch Result(catching: { () throws(CofferError) in
+            try Resolver(tables: tables, request: request, trace: trace).resolve(in: tables)
+        }) {
+        case .success(let (slot, stage)):
+            return .resolved(resolved(slot, stage: stage, request: request), trace: trace.steps)
         case .failure(let error):
-            return .failed(error, trace: resolver.trace)
+            return .failed(error, trace: trace.steps)
         }
     }
 
-    /// Resolves a request and returns the instance.
+    /// Resolves a request and returns the instance, without an explain trace: what a service
+    /// calls before every action.
     /// - Throws: the resolution error; see ``resolve(_:)``.
     public func resolveCredential(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
-        try resolve(request).get()
+        let (slot, stage) = try Resolver(tables: tables, request: request, trace: nil).resolve(in: tables)
+        return resolved(slot, stage: stage, request: request)
+    }
+
+    private func resolved(_ slot: Handle, stage: ResolutionStage, request: ResolutionRequest) -> ResolvedCredential {
+        let chosen = Candidate(slot, in: tables)
+        let current = tables.credentials[Int(slot)].currentVersionEntry
+        return ResolvedCredential(
+            id: chosen.id, appKey: request.appKey, owner: tables.scopeOwner(chosen.scope, chosen.owner),
+            version: tables.credentials[Int(slot)].version, location: tables.history[Int(current)].location,
+            stage: stage)
     }
 }
 
-/// One resolution in progress: the request, what the run can see, and the trace so far.
-private struct Resolver {
-    let tables: IndexTables
-    let request: ResolutionRequest
-    var trace: [ResolutionStep] = []
-    /// The stage of the last step recorded as won.
-    private(set) var winningStage: ResolutionStage = .explicitSelection
-    private var organization: Handle = noHandle
-    private var project: Handle?
-    private var user: Handle?
-    private var app: Handle?
-    private var tried: [String] = []
+/// The fields of a credential that resolution checks, read one by one: plain values, so
+/// reading them retains none of the record's strings.
+private struct Candidate {
+    let id: CredentialID
+    let organization: Handle
+    let scope: CredentialScope
+    let owner: Handle
+    let app: Handle
+    let state: CredentialState
 
-    init(tables: IndexTables, request: ResolutionRequest) {
-        self.tables = tables
+    init(_ slot: Handle, in tables: IndexTables) {
+        let index = Int(slot)
+        id = tables.credentials[index].id
+        organization = tables.credentials[index].organization
+        scope = tables.credentials[index].scope
+        owner = tables.credentials[index].owner
+        app = tables.credentials[index].app
+        state = tables.credentials[index].state
+    }
+}
+
+/// The steps of one resolution, when they are asked for.
+private final class ExplainTrace {
+    var steps: [ResolutionStep] = []
+}
+
+/// One resolution in progress: the request, what the run can see, and the trace if one is
+/// recorded. Without a trace no step's text is built: the reasons are rendered only for it.
+/// The tables are passed to each step, not held: a copy of them would retain every table.
+private struct Resolver {
+    let request: ResolutionRequest
+    let trace: ExplainTrace?
+    private let organization: Handle
+    private let project: Handle?
+    private let user: Handle?
+    private let app: Handle?
+
+    /// Reads the run's context: its organization, project and user must exist.
+    init(tables: borrowing IndexTables, request: ResolutionRequest, trace: ExplainTrace?) throws(CofferError) {
         self.request = request
+        self.trace = trace
+        guard let organization = tables.organizationByID[request.context.organization] else {
+            throw CofferError(.notFound, "The run's organization \(request.context.organization) does not exist.")
+        }
+        self.organization = organization
+        if let projectID = request.context.project {
+            guard let project = tables.projectByID[projectID] else {
+                throw CofferError(.notFound, "The run's project \(projectID) does not exist.")
+            }
+            guard tables.project(project).organization == organization else {
+                throw CofferError(.invalidInput, "The run's project \(projectID) belongs to another organization.")
+            }
+            self.project = project
+        } else {
+            self.project = nil
+        }
+        if let userID = request.context.user {
+            guard let user = tables.userByID[userID] else {
+                throw CofferError(.notFound, "The run's user \(userID) does not exist.")
+            }
+            self.user = user
+        } else {
+            self.user = nil
+        }
+        app = tables.stringHandle(request.appKey)
     }
 
     /// Who needs the credential, for messages: "This agent", "This workflow", "This poll".
@@ -55,12 +116,8 @@ private struct Resolver {
 
     private var key: String { "`\(request.appKey)`" }
 
-    mutating func run() -> Result<Handle, CofferError> {
-        Result { () throws(CofferError) -> Handle in try resolve() }
-    }
-
-    private mutating func resolve() throws(CofferError) -> Handle {
-        try readContext()
+    /// The winning slot and the stage that chose it.
+    func resolve(in tables: IndexTables) throws(CofferError) -> (Handle, ResolutionStage) {
         // OPS-RESOLVE-1: explicit selection.
         if let selection = request.selection {
             guard let slot = tables.credentialSlotByID[selection] else {
@@ -69,21 +126,21 @@ private struct Resolver {
                 record(.explicitSelection, [selection], .failed, "the selected instance does not exist")
                 throw error
             }
-            return try accept(slot, stage: .explicitSelection, source: "selected for this run")
+            return try accept(slot, stage: .explicitSelection, source: "selected for this run", in: tables)
         }
         record(.explicitSelection, [], .skipped, "no instance was selected for this run")
         // OPS-RESOLVE-2: assignments, the exact consumer before the wildcard.
         if let consumer = request.consumer {
             if !consumer.isWildcard {
-                if let slot = assignment(consumer) {
-                    return try accept(slot, stage: .exactAssignment, source: "assigned to \(consumer)")
+                if let slot = assignment(consumer, in: tables) {
+                    return try accept(slot, stage: .exactAssignment, source: "assigned to \(consumer)", in: tables)
                 }
                 record(.exactAssignment, [], .skipped, "no assignment for \(consumer)")
             }
             var wildcard = consumer
             wildcard.consumer = AssignmentTarget.everyConsumer
-            if let slot = assignment(wildcard) {
-                return try accept(slot, stage: .wildcardAssignment, source: "assigned to \(wildcard)")
+            if let slot = assignment(wildcard, in: tables) {
+                return try accept(slot, stage: .wildcardAssignment, source: "assigned to \(wildcard)", in: tables)
             }
             record(.wildcardAssignment, [], .skipped, "no assignment for \(wildcard)")
         } else {
@@ -114,146 +171,157 @@ private struct Resolver {
                 }
                 owner = user
             }
-            if let slot = try attempt(.pinnedScope, scope: pinned, owner: owner) { return slot }
+            if let slot = try attempt(.pinnedScope, scope: pinned, owner: owner, in: tables) {
+                return (slot, .pinnedScope)
+            }
             throw CofferError(
                 .credentialMissing,
-                "\(needer) needs the \(key) credential, but none is connected at the pinned scope (\(tried.joined())), and a pinned scope does not fall back. Connect the credential at that scope, or check the pinned scope."
+                "\(needer) needs the \(key) credential, but none is connected at the pinned scope (\(tables.ownerName(pinned, owner))), and a pinned scope does not fall back. Connect the credential at that scope, or check the pinned scope."
             )
         }
         // OPS-RESOLVE-4 and -5: the project, then the organization; never the user.
         if let project {
-            if let slot = try attempt(.projectScope, scope: .project, owner: project) { return slot }
+            if let slot = try attempt(.projectScope, scope: .project, owner: project, in: tables) {
+                return (slot, .projectScope)
+            }
         } else {
             record(.projectScope, [], .skipped, "the run has no project", scope: .project)
         }
-        if let slot = try attempt(.organizationScope, scope: .organization, owner: organization) { return slot }
-        // OPS-RESOLVE-6
+        if let slot = try attempt(.organizationScope, scope: .organization, owner: organization, in: tables) {
+            return (slot, .organizationScope)
+        }
+        // OPS-RESOLVE-6: the owners tried, the project's before the organization's.
+        let tried =
+            (project.map { [tables.ownerName(.project, $0)] } ?? []) + [tables.ownerName(.organization, organization)]
         throw CofferError(
             .credentialMissing,
             "\(needer) needs the \(key) credential, but none is connected for \(tried.joined(separator: " or ")). Connect the credential (credentials set \(request.appKey), or the Apps page), or check the action's pinned scope."
         )
     }
 
-    private mutating func readContext() throws(CofferError) {
-        guard let organization = tables.organizationByID[request.context.organization] else {
-            throw CofferError(.notFound, "The run's organization \(request.context.organization) does not exist.")
-        }
-        self.organization = organization
-        if let projectID = request.context.project {
-            guard let project = tables.projectByID[projectID] else {
-                throw CofferError(.notFound, "The run's project \(projectID) does not exist.")
-            }
-            guard tables.project(project).organization == organization else {
-                throw CofferError(.invalidInput, "The run's project \(projectID) belongs to another organization.")
-            }
-            self.project = project
-        }
-        if let userID = request.context.user {
-            guard let user = tables.userByID[userID] else {
-                throw CofferError(.notFound, "The run's user \(userID) does not exist.")
-            }
-            self.user = user
-        }
-        app = tables.stringHandle(request.appKey)
-    }
-
-    private func assignment(_ target: AssignmentTarget) -> Handle? {
-        tables.assignmentKey(organization: organization, target: target, appKey: request.appKey).flatMap {
-            tables.assignments[$0]
-        }
+    private func assignment(_ target: AssignmentTarget, in tables: IndexTables) -> Handle? {
+        guard let app, let slug = tables.stringHandle(target.slug), let consumer = tables.stringHandle(target.consumer)
+        else { return nil }
+        return tables.assignments[
+            AssignmentKey(organization: organization, targetSlug: slug, consumer: consumer, app: app, kind: target.kind)
+        ]
     }
 
     /// OPS-RESOLVE-PICKED: a selected or assigned instance is used only when the run can see
     /// it, it is of the requested app, and it is active.
-    private mutating func accept(_ slot: Handle, stage: ResolutionStage, source: String) throws(CofferError) -> Handle {
-        let chosen = tables.credential(slot)
-        let named = "The \(key) credential \(chosen.id) \(source)"
-        var refusal: CofferError?
+    private func accept(
+        _ slot: Handle, stage: ResolutionStage, source: @autoclosure () -> String, in tables: IndexTables
+    ) throws(CofferError)
+        -> (Handle, ResolutionStage)
+    {
+        let chosen = Candidate(slot, in: tables)
+        var refusal: (code: CofferError.Code, advice: () -> String)?
         if chosen.organization != organization {
-            refusal = CofferError(
-                .notVisible, "\(named) belongs to another organization. Select one of this organization's credentials.")
+            refusal = (
+                .notVisible, { "belongs to another organization. Select one of this organization's credentials." }
+            )
         } else if chosen.scope == .project, chosen.owner != project {
-            let runProject = project.map { "project \(tables.project($0).slug)" } ?? "no project"
-            refusal = CofferError(
+            refusal = (
                 .notVisible,
-                "\(named) belongs to \(tables.ownerName(chosen)), and the run is in \(runProject). Select or assign a credential this run can see."
+                {
+                    let runProject = project.map { "project \(tables.project($0).slug)" } ?? "no project"
+                    return
+                        "belongs to \(tables.ownerName(chosen.scope, chosen.owner)), and the run is in \(runProject). Select or assign a credential this run can see."
+                }
             )
         } else if chosen.scope == .user, user == nil {
-            refusal = CofferError(
+            refusal = (
                 .noUserActor,
-                "\(named) is a user credential, but the run has no user actor. Run it as a signed-in user, or select a shared credential."
+                {
+                    "is a user credential, but the run has no user actor. Run it as a signed-in user, or select a shared credential."
+                }
             )
         } else if chosen.scope == .user, chosen.owner != user {
-            refusal = CofferError(
-                .notVisible, "\(named) belongs to another user. Select or assign a credential of the run's user.")
+            refusal = (.notVisible, { "belongs to another user. Select or assign a credential of the run's user." })
         } else if chosen.app != app {
-            refusal = CofferError(
-                .wrongApp,
-                "The credential \(chosen.id) \(source) is for `\(tables.string(chosen.app))`, not \(key). Select a \(key) credential."
-            )
+            let message =
+                "The credential \(chosen.id) \(source()) is for `\(tables.string(chosen.app))`, not \(key). Select a \(key) credential."
+            record(stage, [chosen.id], .failed, "\(chosen.id) cannot be used: \(CofferError.Code.wrongApp)")
+            throw CofferError(.wrongApp, message)
         } else if chosen.state != .active {
-            refusal = CofferError(.credentialRevoked, "\(named) is revoked. Select or assign an active credential.")
+            refusal = (.credentialRevoked, { "is revoked. Select or assign an active credential." })
         }
         if let refusal {
             record(stage, [chosen.id], .failed, "\(chosen.id) cannot be used: \(refusal.code)")
-            throw refusal
+            throw CofferError(refusal.code, "The \(key) credential \(chosen.id) \(source()) \(refusal.advice())")
         }
-        record(stage, [chosen.id], .won, "\(chosen.id) \(source)")
-        return slot
+        record(stage, [chosen.id], .won, "\(chosen.id) \(source())")
+        return (slot, stage)
     }
 
     /// OPS-RESOLVE-SCOPE: tries one scope owner. Returns the winner, `nil` when it has no
     /// active instance, and throws `.ambiguous` when several are active and none is the
-    /// default.
-    private mutating func attempt(_ stage: ResolutionStage, scope: CredentialScope, owner: Handle) throws(CofferError)
+    /// default. The group is walked in place: the common answer, one active instance, costs
+    /// no allocation.
+    private func attempt(
+        _ stage: ResolutionStage, scope: CredentialScope, owner: Handle, in tables: IndexTables
+    ) throws(CofferError)
         -> Handle?
     {
-        let ownerName: String
-        switch scope {
-        case .organization: ownerName = "organization \(tables.organization(owner).slug)"
-        case .project: ownerName = "project \(tables.project(owner).slug)"
-        case .user: ownerName = "user \(tables.user(owner).handle)"
-        }
-        tried.append(ownerName)
         let candidateKey = app.map { CandidateKey(organization: organization, app: $0, owner: owner, scope: scope) }
-        let group = candidateKey.map { tables.group($0) } ?? []
-        let ids = group.map { tables.credential($0).id }
-        let active = group.filter { tables.credential($0).state == .active }
-        if active.count == 1 {
-            record(
-                stage, ids, .won, "\(tables.credential(active[0]).id) is the only active instance for \(ownerName)",
-                scope: scope)
-            return active[0]
+        var members = 0
+        var activeCount = 0
+        var firstActive = noHandle
+        var cursor = candidateKey.flatMap { tables.candidateHeads[$0] } ?? noHandle
+        while cursor != noHandle {
+            members += 1
+            if tables.credentials[Int(cursor)].state == .active {
+                activeCount += 1
+                if firstActive == noHandle { firstActive = cursor }
+            }
+            cursor = tables.credentials[Int(cursor)].nextInGroup
         }
-        if active.isEmpty {
-            let revoked = group.count
+        let ids = { candidateKey.map { tables.group($0).map { tables.credentials[Int($0)].id } } ?? [] }
+        if activeCount == 1 {
             record(
-                stage, ids, .skipped,
-                "no active instance for \(ownerName)" + (revoked > 0 ? " (\(revoked) revoked)" : ""), scope: scope)
+                stage, ids(),
+                .won,
+                "\(tables.credentials[Int(firstActive)].id) is the only active instance for \(tables.ownerName(scope, owner))",
+                scope: scope)
+            return firstActive
+        }
+        if activeCount == 0 {
+            record(
+                stage, ids(), .skipped,
+                "no active instance for \(tables.ownerName(scope, owner))"
+                    + (members > 0 ? " (\(members) revoked)" : ""),
+                scope: scope)
             return nil
         }
         if let candidateKey, let slot = tables.defaults[candidateKey] {
             record(
-                stage, ids, .won,
-                "\(tables.credential(slot).id) is the default among \(active.count) active instances for \(ownerName)",
+                stage, ids(), .won,
+                "\(tables.credentials[Int(slot)].id) is the default among \(activeCount) active instances for \(tables.ownerName(scope, owner))",
                 scope: scope)
             return slot
         }
         record(
-            stage, ids, .failed, "\(active.count) active instances for \(ownerName) and none is the default",
+            stage, ids(), .failed,
+            "\(activeCount) active instances for \(tables.ownerName(scope, owner)) and none is the default",
             scope: scope)
+        let active = (candidateKey.map { tables.group($0) } ?? []).filter {
+            tables.credentials[Int($0)].state == .active
+        }
         throw CofferError(
             .ambiguous,
-            "Multiple \(key) credentials are available for \(ownerName). Pick one: mark one default, or pass an explicit selection.",
-            candidates: active.sorted { tables.credential($0).id < tables.credential($1).id }.map(tables.candidateName))
+            "Multiple \(key) credentials are available for \(tables.ownerName(scope, owner)). Pick one: mark one default, or pass an explicit selection.",
+            candidates: active.sorted { tables.credentials[Int($0)].id < tables.credentials[Int($1)].id }.map(
+                tables.candidateName))
     }
 
-    private mutating func record(
-        _ stage: ResolutionStage, _ candidates: [CredentialID], _ outcome: ResolutionStep.Outcome, _ reason: String,
-        scope: CredentialScope? = nil
+    /// Adds a step to the trace, when one is recorded; the candidates and the reason are
+    /// built only then.
+    private func record(
+        _ stage: ResolutionStage, _ candidates: @autoclosure () -> [CredentialID], _ outcome: ResolutionStep.Outcome,
+        _ reason: @autoclosure () -> String, scope: CredentialScope? = nil
     ) {
-        trace.append(
-            ResolutionStep(stage: stage, scope: scope, candidates: candidates, outcome: outcome, reason: reason))
-        if outcome == .won { winningStage = stage }
+        guard let trace else { return }
+        trace.steps.append(
+            ResolutionStep(stage: stage, scope: scope, candidates: candidates(), outcome: outcome, reason: reason()))
     }
 }

@@ -415,11 +415,22 @@ final class RandomizedModelTests: XCTestCase {
         }
     }
 
+    /// The outcome of resolving with the explain trace, checked against the form without it:
+    /// the same instance and stage, or the same error word for word.
     func outcome(_ index: VaultIndex, _ request: ResolutionRequest) -> ReferenceModel.Outcome {
+        let untraced = Result { () throws(CofferError) in try index.resolveCredential(request) }
         switch index.resolve(request) {
         case .resolved(let credential, _):
+            XCTAssertEqual(try untraced.get(), credential, "\(request)")
             return .resolved(credential.id)
         case .failed(let error, _):
+            if case .failure(let untracedError) = untraced {
+                XCTAssertEqual(untracedError.code, error.code, "\(request)")
+                XCTAssertEqual(untracedError.message, error.message, "\(request)")
+                XCTAssertEqual(untracedError.candidates, error.candidates, "\(request)")
+            } else {
+                XCTFail("resolveCredential resolved what resolve refused: \(request)")
+            }
             let candidates = error.candidates.compactMap { CredentialID(String($0.split(separator: " ")[0])) }
             return .failed(error.code, Set(candidates))
         }
