@@ -64,7 +64,8 @@ extension Vault {
                 throw error
             } catch {
                 // Only the caller's closure throws other errors; their text is not ours to repeat.
-                throw CofferError(.invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
+                throw CofferError(
+                    .invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
             }
             if planned.isEmpty { return planned.value }
             let time = WallClock.nowMilliseconds()
@@ -91,7 +92,7 @@ extension Vault {
                 let receipt: AppendReceipt
                 do {
                     receipt = try store.append([payload])
-                } catch where error.code == .conflict {
+                } catch  where error.code == .conflict {
                     // Another instance sharing the log wrote first: wait a random while, apply
                     // what was written, and plan again at once, so the change's preconditions are
                     // checked against the newer state and the window for the next loss is short.
@@ -100,7 +101,8 @@ extension Vault {
                     continue
                 }
                 let placed = receipt.records[0]
-                let context = TransactionContext(sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
+                let context = TransactionContext(
+                    sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
                 state.write { (current: inout State) in
                     do {
                         try current.index.apply(planned.operations, context: context)
@@ -120,7 +122,8 @@ extension Vault {
                 throw error
             }
             let placed = queued.receipt.records[0]
-            precondition(placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
+            precondition(
+                placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
             commits.add(CommitPipeline.Entry(operations: planned.operations, context: provisional))
             writerLock.unlock()
             holdsWriterLock = false
@@ -137,7 +140,8 @@ extension Vault {
         }
         throw CofferError(
             .conflict,
-            "Other instances sharing the vault's log kept writing first; the change was not made after \(Self.conflictAttempts) attempts. Try again.")
+            "Other instances sharing the vault's log kept writing first; the change was not made after \(Self.conflictAttempts) attempts. Try again."
+        )
     }
 
     /// Data-key rotation: starts a new key epoch under which every later transaction is
@@ -152,12 +156,13 @@ extension Vault {
         for attempt in 0..<Self.conflictAttempts {
             do {
                 return try store.rotateDataKey()
-            } catch where error.code == .conflict {
+            } catch  where error.code == .conflict {
                 Self.backOff(attempt: attempt + 1)
                 try catchUpLocked()
             }
         }
-        throw CofferError(.conflict, "Other instances sharing the vault's log kept writing first; no epoch was started. Try again.")
+        throw CofferError(
+            .conflict, "Other instances sharing the vault's log kept writing first; no epoch was started. Try again.")
     }
 
     /// Unlock change: adds a keyslot for `secret`. Rewrites only the header; O(1). Waits for
@@ -180,7 +185,9 @@ extension Vault {
     /// Runs a keyslot change with no compaction running and no mutation in flight: a
     /// compaction copies the header's keyslots at its start, so a change made while it runs
     /// would be lost at its switch (found by the engine crash suite).
-    private func changingKeyslots<Result>(_ change: (VaultStore) throws(CofferError) -> Result) throws(CofferError) -> Result {
+    private func changingKeyslots<Result>(_ change: (VaultStore) throws(CofferError) -> Result) throws(CofferError)
+        -> Result
+    {
         compactionLock.lock()
         defer { compactionLock.unlock() }
         writerLock.lock()
@@ -198,7 +205,9 @@ extension Vault {
     /// once.
     ///
     /// - Throws: `.permissionDenied` when the creator is not a member; `.notFound`; `.invalidInput`.
-    public func createAPIKey(in organization: String, creator: String, name: String) throws(CofferError) -> CreatedAPIKey {
+    public func createAPIKey(in organization: String, creator: String, name: String) throws(CofferError)
+        -> CreatedAPIKey
+    {
         let hashKey = store.apiKeyHashKey
         return try mutate(actor: creator) { planner in
             try planner.createAPIKey(in: organization, creator: creator, name: name, hashKey: hashKey)

@@ -133,7 +133,8 @@ final class LogWriter: @unchecked Sendable {
         lock.withLock {
             precondition(!state.leaderActive && state.queue.isEmpty, "catching up while an append is in flight")
             precondition(
-                head.sequence >= state.durable.head.sequence && end >= state.durable.end, "a catch-up never goes backwards")
+                head.sequence >= state.durable.head.sequence && end >= state.durable.end,
+                "a catch-up never goes backwards")
             state.durable = LogPosition(end: end, head: head, epoch: epoch, key: epochKey)
             state.tail = state.durable
         }
@@ -214,7 +215,9 @@ final class LogWriter: @unchecked Sendable {
             for queued in batch {
                 queued.receipt.previousChains.forEach(chains.append)
                 for (index, record) in queued.receipt.records.enumerated() {
-                    counters.add(type: queued.receipt.types[index], epoch: record.epoch, frameBytes: queued.receipt.frameBytes[index])
+                    counters.add(
+                        type: queued.receipt.types[index], epoch: record.epoch,
+                        frameBytes: queued.receipt.frameBytes[index])
                 }
             }
             state.settledThrough = last
@@ -293,7 +296,8 @@ final class LogWriter: @unchecked Sendable {
                     "A record is larger than the format's maximum of \(FormatConstants.payloadBytesMax) bytes.")
             }
             local.head = ChainHead(
-                sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: local.head.digest, frame: $0) })
+                sequence: sequence,
+                digest: frame.withUnsafeBytes { ChainHash.next(previous: local.head.digest, frame: $0) })
             local.end += UInt64(frame.count)
             frames += frame
             frameSizes.append(frame.count)
@@ -301,7 +305,8 @@ final class LogWriter: @unchecked Sendable {
         }
         position = local
         return (
-            AppendReceipt(records: placed, previousChains: previousChains, types: types, frameBytes: frameSizes, head: local.head),
+            AppendReceipt(
+                records: placed, previousChains: previousChains, types: types, frameBytes: frameSizes, head: local.head),
             frames
         )
     }

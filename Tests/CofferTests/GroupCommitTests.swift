@@ -60,7 +60,8 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(vault.head.sequence, 2)
         // The next writer plans against it: the same slug is taken, and a project under it
         // queues behind it.
-        XCTAssertThrowsCode(.alreadyExists, try vault.mutate(actor: "b") { try $0.createProject(in: "acme", slug: "web", name: "Web") })
+        XCTAssertThrowsCode(
+            .alreadyExists, try vault.mutate(actor: "b") { try $0.createProject(in: "acme", slug: "web", name: "Web") })
         create("data")
         waitUntil("the second commit is queued") { vault.store.queuedHead.sequence == 4 }
         XCTAssertEqual(projects(vault), [])
@@ -100,7 +101,9 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(storage.syncs - syncsBefore, 1)
         XCTAssertEqual(projects(vault), (0...5).map { "p\($0)" })
         vault.close()
-        XCTAssertEqual(projects(try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: storage))), (0...5).map { "p\($0)" })
+        XCTAssertEqual(
+            projects(try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: storage))),
+            (0...5).map { "p\($0)" })
     }
 
     func testAFailedSyncFailsEveryQueuedCommitAndPublishesNone() throws {
@@ -131,7 +134,9 @@ final class GroupCommitTests: XCTestCase {
         let counted = Dictionary(codes.withLock { $0 }.map { ($0, 1) }, uniquingKeysWith: +)
         XCTAssertEqual(counted, [.io(errno: EIO): 1, .writerStopped: 3])
         XCTAssertEqual(projects(vault), [])
-        XCTAssertThrowsCode(.writerStopped, try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: "late", name: "Late") })
+        XCTAssertThrowsCode(
+            .writerStopped,
+            try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: "late", name: "Late") })
         XCTAssertEqual(projects(vault), [])
     }
 
@@ -153,7 +158,9 @@ final class GroupCommitTests: XCTestCase {
                 do {
                     try vault.mutate(actor: "w\(thread)") { try $0.createProject(in: "acme", slug: slug, name: slug) }
                     if action == 1 {
-                        try vault.mutate(actor: "w\(thread)") { try $0.renameProject(slug, in: "acme", name: "renamed \(slug)") }
+                        try vault.mutate(actor: "w\(thread)") {
+                            try $0.renameProject(slug, in: "acme", name: "renamed \(slug)")
+                        }
                     } else if action == 2 {
                         try vault.mutate(actor: "w\(thread)") { try $0.removeProject(slug, in: "acme") }
                     }
@@ -167,7 +174,8 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(projects(vault), expected, "seed \(seed)")
         XCTAssertLessThan(storage.syncs, 2 * threads * perThread, "seed \(seed)")
         let live = projectInfos(vault)
-        XCTAssertEqual(live.filter { $0.name.hasPrefix("renamed") }.count, plans.joined().filter { $0 == 1 }.count, "seed \(seed)")
+        XCTAssertEqual(
+            live.filter { $0.name.hasPrefix("renamed") }.count, plans.joined().filter { $0 == 1 }.count, "seed \(seed)")
         let statistics = vault.read { $0.statistics() }
         vault.close()
         let reopened = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: storage))
@@ -234,7 +242,9 @@ final class GatedFile: StorageFile, @unchecked Sendable {
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
         file.read(into: buffer, at: offset)
     }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError> { file.write(bytes, at: offset) }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError> {
+        file.write(bytes, at: offset)
+    }
     func size() -> Result<UInt64, SystemError> { file.size() }
     func truncate(to size: UInt64) -> Result<Void, SystemError> { file.truncate(to: size) }
     func sync() -> Result<Void, SystemError> { storage.sync(file) }
