@@ -135,12 +135,8 @@ final class CommitPipeline: @unchecked Sendable {
         }
     }
 
+    /// Every queued transaction was validated against the state before it.
     private static func apply(_ entry: Entry, to index: inout VaultIndex) {
-        do {
-            try index.apply(entry.operations, context: entry.context)
-        } catch {
-            // Every queued transaction was validated against the state before it.
-            preconditionFailure("a validated transaction failed to apply: \(error)")
-        }
+        index.applyValidated(entry.operations, context: entry.context)
     }
 }

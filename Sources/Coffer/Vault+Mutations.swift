@@ -103,13 +103,9 @@ extension Vault {
                 let placed = receipt.records[0]
                 let context = TransactionContext(
                     sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
+                // Validation passed against the same index under the same writer lock.
                 state.write { (current: inout State) in
-                    do {
-                        try current.index.apply(planned.operations, context: context)
-                    } catch {
-                        // Validation passed against the same index under the same writer lock.
-                        preconditionFailure("a validated transaction failed to apply: \(error)")
-                    }
+                    current.index.applyValidated(planned.operations, context: context)
                 }
                 return planned.value
             }

@@ -48,6 +48,18 @@ public struct VaultIndex: Sendable {
         try run(operations, context: context, mode: .validate)
     }
 
+    /// Applies a transaction that ``validate(_:context:)`` (or ``apply(_:context:)`` on an
+    /// index in the same state) accepted: the engine's apply once the record is durable. The
+    /// field values were checked then and no rule can fail now, so neither the field checks
+    /// nor an undo journal are repeated; a failure is a broken invariant.
+    public mutating func applyValidated(_ operations: [ModelOperation], context: TransactionContext) {
+        do {
+            try run(operations, context: context, mode: .replay)
+        } catch {
+            preconditionFailure("a validated transaction failed to apply: \(error.code)")
+        }
+    }
+
     /// Applies a transaction read back from an authenticated record of the log, as open does.
     ///
     /// Every rule is enforced as by ``apply(_:context:)`` except the field-value rules
