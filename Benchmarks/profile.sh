@@ -5,8 +5,8 @@
 #   Benchmarks/profile.sh [SIZE] [SECONDS]        default 100000 credentials, 10 s per workload
 #
 # `coffer-bench prepare` bulk-loads a vault (that is the bulk-load profile), then
-# `coffer-bench profile --workload W` runs W in a loop: open, reveal, resolve, commit, and
-# append (raw VaultStore.append from 8 threads).
+# `coffer-bench profile --workload W` runs W in a loop: open, reveal, resolve, commit,
+# group_commit (8 threads calling mutate), and append (raw VaultStore.append from 8 threads).
 set -euo pipefail
 size="${1:-100000}"
 seconds="${2:-10}"
@@ -39,7 +39,7 @@ report bulk_load
 control="$work/perf-control"
 rm -f "$control"
 mkfifo "$control"
-for workload in open reveal resolve commit append; do
+for workload in open reveal resolve commit group_commit append; do
     BENCH_PERF_CONTROL="$control" perf record -F 499 -g --delay=-1 --control="fifo:$control" -o "$work/$workload.data" \
         "$bench" profile --workload "$workload" --size "$size" --vault "$vault" --seconds "$seconds"
     report "$workload"

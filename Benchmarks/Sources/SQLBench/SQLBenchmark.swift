@@ -427,7 +427,7 @@ public final class SQLBenchmark: @unchecked Sendable {
     /// write transaction (what an application does instead of spinning on SQLITE_BUSY).
     func concurrentCommits() throws {
         let threads = 8
-        let perThread = 50
+        let perThread = 150
         let connections = try (0..<threads).map { _ in
             let database = try connect()
             return (database, try database.prepare(Self.insertCredential))

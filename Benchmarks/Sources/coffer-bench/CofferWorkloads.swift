@@ -345,7 +345,17 @@ final class CofferWorkloads: @unchecked Sendable {
                 resolved.stage.rawValue == spec.expectedStage.rawValue
             else { throw WrongAnswer(description: "resolution of \(spec): \(resolved)") }
         }
-        for threads in [1, 2] {
+        // What a service calls before an action (no trace), from one and two threads; then the
+        // form with the explain trace that `coffer resolve` prints.
+        let untraced: @Sendable (ResolutionRequest) -> UInt32 = { try! vault.resolve($0).version }
+        let traced: @Sendable (ResolutionRequest) -> UInt32 = {
+            guard case .resolved(let resolved, let trace) = vault.resolution($0), !trace.isEmpty else {
+                preconditionFailure("an explained resolution without its answer or its trace")
+            }
+            return resolved.version
+        }
+        for (threads, explained) in [(1, false), (2, false), (1, true)] {
+            let resolve = explained ? traced : untraced
             func pass(_ offset: Int, timed: Bool) -> (Double, [UInt64]) {
                 let latencies = PerThread<[UInt64]>(count: threads, initial: [])
                 let seconds = runThreads(threads) { thread in
@@ -354,8 +364,8 @@ final class CofferWorkloads: @unchecked Sendable {
                     for operation in 0..<operations {
                         let request = requests[(offset + thread * 1031 + operation) % requests.count]
                         let start = timed ? Clock.nanoseconds() : 0
-                        let resolved = try! vault.resolve(request)
-                        precondition(resolved.version == 1)
+                        let version = resolve(request)
+                        precondition(version == 1)
                         if timed { samples.append(Clock.nanoseconds() - start) }
                     }
                     latencies.set(thread, samples)
@@ -368,9 +378,10 @@ final class CofferWorkloads: @unchecked Sendable {
             let latency = Latency(nanoseconds: pass(17, timed: true).1)
             figures.append(
                 Figure(
-                    workload: "resolve", engine: "coffer",
-                    variant:
-                        "vault.resolve(request): the full order (assignment, pinned scope, project, organization), with its explain trace",
+                    workload: explained ? "resolve_explained" : "resolve", engine: "coffer",
+                    variant: explained
+                        ? "vault.resolution(request): the same order, with its explain trace (what coffer resolve prints)"
+                        : "vault.resolve(request): the full order (assignment, pinned scope, project, organization), no explain trace",
                     size: size, threads: threads, unit: "ops/s", higherIsBetter: true, operations: operations * threads,
                     values: values, latency: latency))
         }
@@ -410,11 +421,12 @@ final class CofferWorkloads: @unchecked Sendable {
                 latency: Latency(nanoseconds: samples)))
     }
 
-    /// Eight threads calling `mutate` at once. The engine serializes mutations under one
-    /// writer lock (plan, validate, append, apply), so each waits for the one before.
+    /// Eight threads calling `mutate` at once. Each mutation is planned and sealed under the
+    /// writer lock, then waits outside it for a write and `fdatasync` it shares with the
+    /// mutations queued beside it (group commit).
     func concurrentCommits(_ vault: Vault) throws {
         let threads = 8
-        let perThread = 50
+        let perThread = 150
         var samples: [UInt64] = []
         let values = try repeatRuns(repetitions: repetitions) { _ in
             let work = (0..<threads).map { _ in (0..<perThread).map { _ in nextExtra() } }

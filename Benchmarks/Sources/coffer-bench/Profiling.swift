@@ -59,7 +59,7 @@ enum Profiling {
         let key = SecureBytes(copying: bytes(fromHex: try String(contentsOfFile: path + ".key", encoding: .utf8)))
         var deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
         var operations = 0
-        if workload != "reveal" && workload != "resolve" && workload != "commit" { enablePerf() }
+        if !["reveal", "resolve", "commit", "group_commit"].contains(workload) { enablePerf() }
         if workload == "append" {
             // Raw group commit: 8 threads, each appending 400-byte payloads durably.
             let logPath = path + ".raw"
@@ -132,6 +132,27 @@ enum Profiling {
                 }
                 operations += 1
             }
+        case "group_commit":
+            // Eight threads committing at once: count the fdatasync calls beside it (perf stat
+            // -e syscalls:sys_enter_fdatasync) for the commits each sync carries.
+            let counts = PerThread<Int>(count: 8, initial: 0)
+            let end = deadline
+            _ = runThreads(8) { thread in
+                var done = 0
+                // Numbers of their own, apart from the commit workload's, which may have run on this vault.
+                var number = 10_000_000_000 + thread * 1_000_000_000
+                while Clock.nanoseconds() < end {
+                    number += 1
+                    let spec = dataset.extraCredential(number)
+                    let (draft, scope) = CofferWorkloads.draft(spec)
+                    _ = try! vault.mutate(actor: "bench") {
+                        try $0.createCredential(in: Dataset.organizationSlug(spec.organization), draft, scopes: [scope])
+                    }
+                    done += 1
+                }
+                counts.set(thread, done)
+            }
+            operations = counts.values.reduce(0, +)
         default:
             throw WrongAnswer(description: "unknown workload \(workload)")
         }
