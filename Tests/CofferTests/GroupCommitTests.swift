@@ -43,15 +43,8 @@ final class GroupCommitTests: XCTestCase {
         let storage = GatedStorage(SimulatedDisk())
         let vault = try makeVault(on: storage)
         storage.holdSyncs()
-        let writers = DispatchGroup()
-        let failures = Locked<[String]>([])
-        func create(_ slug: String) {
-            DispatchQueue.global().async(group: writers) {
-                do {
-                    try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
-                } catch { failures.withLock { $0.append("\(slug): \(error)") } }
-            }
-        }
+        let writers = BackgroundWriters(vault)
+        let create = writers.createProject
         create("web")
         waitUntil("the first commit is syncing") { storage.syncsWaiting == 1 }
 
@@ -67,8 +60,7 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(projects(vault), [])
 
         storage.releaseSyncs()
-        writers.wait()
-        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertEqual(writers.finish(), [])
         XCTAssertEqual(projects(vault), ["data", "web"])
         XCTAssertEqual(vault.head.sequence, 4)
         vault.close()
@@ -80,23 +72,15 @@ final class GroupCommitTests: XCTestCase {
         let storage = GatedStorage(SimulatedDisk())
         let vault = try makeVault(on: storage)
         storage.holdSyncs()
-        let writers = DispatchGroup()
-        let failures = Locked<[String]>([])
-        func create(_ slug: String) {
-            DispatchQueue.global().async(group: writers) {
-                do {
-                    try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
-                } catch { failures.withLock { $0.append("\(slug): \(error)") } }
-            }
-        }
+        let writers = BackgroundWriters(vault)
+        let create = writers.createProject
         create("p0")
         waitUntil("the first commit is syncing") { storage.syncsWaiting == 1 }
         let syncsBefore = storage.syncs
         for number in 1...5 { create("p\(number)") }
         waitUntil("five more are queued") { vault.store.queuedHead.sequence == 2 + 6 }
         storage.releaseSyncs()
-        writers.wait()
-        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertEqual(writers.finish(), [])
         // The first sync, then one for the five queued behind it.
         XCTAssertEqual(storage.syncs - syncsBefore, 1)
         XCTAssertEqual(projects(vault), (0...5).map { "p\($0)" })
@@ -111,27 +95,18 @@ final class GroupCommitTests: XCTestCase {
         let storage = GatedStorage(disk)
         let vault = try makeVault(on: storage)
         storage.holdSyncs()
-        let writers = DispatchGroup()
-        let codes = Locked<[CofferError.Code]>([])
-        func create(_ slug: String) {
-            DispatchQueue.global().async(group: writers) {
-                do {
-                    try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
-                    XCTFail("\(slug) was acknowledged after a failed sync")
-                } catch let error as CofferError {
-                    codes.withLock { $0.append(error.code) }
-                } catch { XCTFail("\(error)") }
-            }
-        }
+        let writers = BackgroundWriters(vault)
+        let create = writers.createProject
         create("p0")
         waitUntil("the first commit is syncing") { storage.syncsWaiting == 1 }
         for number in 1...3 { create("p\(number)") }
         waitUntil("three more are queued") { vault.store.queuedHead.sequence == 2 + 4 }
         storage.failSyncs()
         storage.releaseSyncs()
-        writers.wait()
         // The first fails with the sync's error; the three behind it fail as the stopped writer's.
-        let counted = Dictionary(codes.withLock { $0 }.map { ($0, 1) }, uniquingKeysWith: +)
+        let failed = writers.finishWithCodes()
+        XCTAssertEqual(failed.count, 4, "every commit fails, none is acknowledged")
+        let counted = Dictionary(failed.compactMap { $0 }.map { ($0, 1) }, uniquingKeysWith: +)
         XCTAssertEqual(counted, [.io(errno: EIO): 1, .writerStopped: 3])
         XCTAssertEqual(projects(vault), [])
         XCTAssertThrowsCode(
@@ -251,4 +226,35 @@ final class GatedFile: StorageFile, @unchecked Sendable {
     func tryLockExclusive() -> Result<Bool, SystemError> { file.tryLockExclusive() }
     func identity() -> Result<FileIdentity, SystemError> { file.identity() }
     func close() { file.close() }
+}
+
+/// Mutations run on other threads, each creating a project, for tests that hold their syncs.
+private final class BackgroundWriters: Sendable {
+    let vault: Vault
+    private let group = DispatchGroup()
+    private let failures = Locked<[(slug: String, error: any Error)]>([])
+
+    init(_ vault: Vault) { self.vault = vault }
+
+    /// Starts a mutation that creates project `slug` in `acme`.
+    @Sendable func createProject(_ slug: String) {
+        DispatchQueue.global().async(group: group) { [self] in
+            do {
+                try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
+            } catch { failures.withLock { $0.append((slug, error)) } }
+        }
+    }
+
+    /// Waits for every mutation started; returns the ones that failed, with their errors.
+    func finish() -> [String] {
+        group.wait()
+        return failures.withLock { $0 }.map { "\($0.slug): \($0.error)" }
+    }
+
+    /// Waits for every mutation started; returns the code of each that failed (`nil` for an
+    /// error that is not a `CofferError`).
+    func finishWithCodes() -> [CofferError.Code?] {
+        group.wait()
+        return failures.withLock { $0 }.map { ($0.error as? CofferError)?.code }
+    }
 }
