@@ -188,6 +188,8 @@ extension Vault {
         defer { compactionLock.unlock() }
         writerLock.lock()
         defer { writerLock.unlock() }
+        // Mutations queued before the lock was taken land first.
+        commits.drain()
         return try change(store)
     }
 
