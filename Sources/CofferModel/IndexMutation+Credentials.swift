@@ -412,9 +412,12 @@ extension IndexTables {
     /// The key of an assignment, or `nil` when one of its strings was never interned (then no
     /// such assignment exists).
     func assignmentKey(organization: Handle, target: AssignmentTarget, appKey: String) -> AssignmentKey? {
-        guard let slug = stringHandle(target.slug), let consumer = stringHandle(target.consumer),
-            let app = stringHandle(appKey)
-        else { return nil }
+        stringHandle(appKey).flatMap { assignmentKey(organization: organization, target: target, app: $0) }
+    }
+
+    /// The same, for an app key already looked up.
+    func assignmentKey(organization: Handle, target: AssignmentTarget, app: Handle) -> AssignmentKey? {
+        guard let slug = stringHandle(target.slug), let consumer = stringHandle(target.consumer) else { return nil }
         return AssignmentKey(
             organization: organization, targetSlug: slug, consumer: consumer, app: app, kind: target.kind)
     }

@@ -200,11 +200,9 @@ private struct Resolver {
     }
 
     private func assignment(_ target: AssignmentTarget, in tables: IndexTables) -> Handle? {
-        guard let app, let slug = tables.stringHandle(target.slug), let consumer = tables.stringHandle(target.consumer)
-        else { return nil }
-        return tables.assignments[
-            AssignmentKey(organization: organization, targetSlug: slug, consumer: consumer, app: app, kind: target.kind)
-        ]
+        app.flatMap { tables.assignmentKey(organization: organization, target: target, app: $0) }.flatMap {
+            tables.assignments[$0]
+        }
     }
 
     /// OPS-RESOLVE-PICKED: a selected or assigned instance is used only when the run can see
