@@ -27,16 +27,23 @@ build: deps
 	$(SWIFT) build
 
 # The whole test suite. Executables are built first: the process tests launch one. A throw-away
-# PostgreSQL server runs in a temporary directory for the CofferPostgres tests and is stopped
-# afterwards whatever the outcome; the exit status is the tests'.
+# PostgreSQL server runs in a temporary directory for the CofferPostgres tests, the servers that
+# tests start of their own beside it; all are stopped afterwards whatever the outcome, those of
+# a test process that was killed too. The exit status is the tests'. The run has a deadline
+# (COFFER_TEST_DEADLINE seconds, 45 minutes unless set; it takes about 10): a run still going
+# then is reported with what each of its processes waits for, killed, and fails with 124.
+COFFER_TEST_DEADLINE ?= 2700
+
 test: deps postgres-deps
 	$(SWIFT) build --build-tests
-	@pgdir=$$(mktemp -d "$${TMPDIR:-/tmp}/coffer-pg.XXXXXX") || exit 1; \
-	trap 'tools/postgres-test-server stop "$$pgdir" >/dev/null 2>&1; rm -rf "$$pgdir"' EXIT; \
+	@root=$$(mktemp -d "$${TMPDIR:-/tmp}/coffer-servers.XXXXXX") || exit 1; \
+	chmod 755 "$$root"; \
+	trap 'tools/postgres-test-server stop-all "$$root" >/dev/null 2>&1; rm -rf "$$root"' EXIT; \
 	trap 'exit 130' INT TERM; \
-	url=$$(tools/postgres-test-server start "$$pgdir") || exit 1; \
+	url=$$(tools/postgres-test-server start "$$root/shared") || exit 1; \
 	echo "COFFER_TEST_POSTGRES_URL=$$url"; \
-	COFFER_TEST_POSTGRES_URL="$$url" $(SWIFT) test --skip-build
+	COFFER_TEST_POSTGRES_URL="$$url" COFFER_TEST_SERVER_ROOT="$$root" \
+		tools/with-deadline $(COFFER_TEST_DEADLINE) -- $(SWIFT) test --skip-build
 
 # Runs the main job on a throw-away vault in ./$(DEMO_DIR), through the coffer CLI.
 demo: deps
