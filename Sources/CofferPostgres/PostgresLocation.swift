@@ -40,6 +40,9 @@ public struct PostgresLocation: Sendable, Equatable {
     public let vaultName: String?
     /// The password, if any. Internal so that no public path can print it.
     let password: String?
+    /// How long each connect, statement and transaction may take
+    /// (``PostgresTimeouts``: the URL's `connect_timeout`, `statement_timeout`, … parameters).
+    public private(set) var timeouts: PostgresTimeouts
 
     /// Whether a password was given, in the URL or through `PGPASSWORD`.
     public var hasPassword: Bool { password != nil }
@@ -58,8 +61,12 @@ public struct PostgresLocation: Sendable, Equatable {
     ///   - password: The role's password, or nil for trust or peer authentication.
     ///   - database: The database that holds the tables.
     ///   - vaultName: The vault, if the location names one.
+    ///   - timeouts: The deadlines of every call on the PostgreSQL path.
     /// - Throws: `CofferError(.invalidInput)` when a part is empty or the port is out of range.
-    public init(endpoint: Endpoint, user: String, password: String?, database: String, vaultName: String?) throws {
+    public init(
+        endpoint: Endpoint, user: String, password: String?, database: String, vaultName: String?,
+        timeouts: PostgresTimeouts = .default
+    ) throws {
         switch endpoint {
         case .tcp(let host, let port):
             guard !host.isEmpty else { throw Self.invalid("the host is empty") }
@@ -89,6 +96,7 @@ public struct PostgresLocation: Sendable, Equatable {
         self.password = password
         self.database = database
         self.vaultName = vaultName
+        self.timeouts = timeouts
         if let socketPath, socketPath.utf8.count > Self.socketPathBytesMax {
             throw Self.invalid("the socket path is longer than \(Self.socketPathBytesMax) bytes")
         }
@@ -101,8 +109,11 @@ public struct PostgresLocation: Sendable, Equatable {
     /// - `postgres://user[:password]@/database?host=/socket/dir[&port=N][&vault=NAME]`, or the
     ///   socket directory percent-encoded as the host (`postgres://user@%2Ftmp%2Fpg/database`).
     ///
-    /// Query parameters: `host`, `port`, `vault`, `user`, `password`, and `sslmode=disable`
-    /// (TLS is not supported yet). Each may appear once; values are percent-decoded.
+    /// Query parameters: `host`, `port`, `vault`, `user`, `password`, `sslmode=disable` (TLS is
+    /// not supported yet), and the deadlines of ``PostgresTimeouts`` (`connect_timeout`,
+    /// `statement_timeout`, `lock_timeout`, `transaction_timeout`,
+    /// `idle_in_transaction_session_timeout`, `keepalives_idle`, `keepalives_interval`,
+    /// `keepalives_count`). Each may appear once; values are percent-decoded.
     ///
     /// - Parameters:
     ///   - text: The URL.
@@ -184,7 +195,10 @@ public struct PostgresLocation: Sendable, Equatable {
             } else {
                 throw Self.invalid("a query parameter has no value (expected name=value)")
             }
-            guard ["host", "port", "vault", "user", "password", "sslmode", "dbname"].contains(name) else {
+            guard
+                ["host", "port", "vault", "user", "password", "sslmode", "dbname"].contains(name)
+                    || PostgresTimeouts.parameterNames.contains(name)
+            else {
                 throw Self.invalid("unknown query parameter \"\(Self.printable(name))\"")
             }
             guard parameters[name] == nil else {
@@ -233,7 +247,7 @@ public struct PostgresLocation: Sendable, Equatable {
             hostText.hasPrefix("/") ? .unixSocket(directory: hostText, port: port) : .tcp(host: hostText, port: port)
         try self.init(
             endpoint: endpoint, user: userText ?? "", password: passwordText ?? environmentPassword,
-            database: databaseText, vaultName: parameters["vault"])
+            database: databaseText, vaultName: parameters["vault"], timeouts: PostgresTimeouts(parameters: parameters))
     }
 
     /// The `PGPASSWORD` environment variable, or nil when it is unset or empty.
@@ -247,7 +261,16 @@ public struct PostgresLocation: Sendable, Equatable {
     ///
     /// - Throws: `CofferError(.invalidInput)` when `name` is empty.
     public func naming(vault name: String) throws -> PostgresLocation {
-        try PostgresLocation(endpoint: endpoint, user: user, password: password, database: database, vaultName: name)
+        try PostgresLocation(
+            endpoint: endpoint, user: user, password: password, database: database, vaultName: name,
+            timeouts: timeouts)
+    }
+
+    /// A copy with other deadlines.
+    public func with(timeouts: PostgresTimeouts) -> PostgresLocation {
+        var copy = self
+        copy.timeouts = timeouts
+        return copy
     }
 
     private static func invalid(_ reason: String) -> CofferError {
@@ -295,7 +318,8 @@ public struct PostgresLocation: Sendable, Equatable {
 }
 
 extension PostgresLocation: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    /// The location as a URL without its password, e.g. `postgres://coffer@db:5432/vaults?vault=team`.
+    /// The location as a URL without its password, e.g. `postgres://coffer@db:5432/vaults?vault=team`,
+    /// with the deadlines that differ from the defaults: parsed again, it gives the same location.
     public var description: String {
         var text = "postgres://" + Self.escaped(user)
         switch endpoint {
@@ -309,6 +333,9 @@ extension PostgresLocation: CustomStringConvertible, CustomDebugStringConvertibl
         if let vaultName {
             text += (text.contains("?") ? "&" : "?") + "vault=\(Self.escaped(vaultName))"
         }
+        for (name, value) in timeouts.nonDefaultParameters {
+            text += (text.contains("?") ? "&" : "?") + "\(name)=\(value)"
+        }
         return text
     }
 
@@ -321,7 +348,7 @@ extension PostgresLocation: CustomStringConvertible, CustomDebugStringConvertibl
             self,
             children: [
                 "endpoint": endpoint, "user": user, "database": database, "vaultName": vaultName as Any,
-                "hasPassword": hasPassword,
+                "hasPassword": hasPassword, "timeouts": timeouts,
             ],
             displayStyle: .struct)
     }

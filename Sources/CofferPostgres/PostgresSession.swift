@@ -25,9 +25,19 @@ enum StatementFailure: Error {
     case server(sqlState: String, message: String, constraint: String?)
     /// The connection is gone (closed, reset, shut down by the server) or unusable.
     case connectionLost(errno: Int32)
+    /// No answer came before the client's deadline; the connection cannot be trusted since
+    /// the statement may still run.
+    case timedOut
 
     /// PostgreSQL's SQLSTATE for a unique violation.
     static let uniqueViolation = "23505"
+    /// The server cancelled the statement: `statement_timeout` passed.
+    static let queryCanceled = "57014"
+    /// The server gave up waiting for a lock: `lock_timeout` passed.
+    static let lockNotAvailable = "55P03"
+    /// The server ended a session idle in a transaction for longer than
+    /// `idle_in_transaction_session_timeout`; it closes the connection after sending it.
+    static let idleInTransactionTimeout = "25P03"
 
     init(_ error: any Error) {
         guard let error = error as? PSQLError else {
@@ -37,7 +47,7 @@ enum StatementFailure: Error {
         if error.code == .server, let sqlState = error.serverInfo?[.sqlState] {
             // Class 08 is "connection exception" and 57P0x is an administrator or crash
             // shutdown: the server closes the connection after sending them.
-            if sqlState.hasPrefix("08") || sqlState.hasPrefix("57P0") {
+            if sqlState.hasPrefix("08") || sqlState.hasPrefix("57P0") || sqlState == Self.idleInTransactionTimeout {
                 self = .connectionLost(errno: ECONNRESET)
             } else {
                 // The primary message only: the detail can quote key values.
@@ -52,6 +62,7 @@ enum StatementFailure: Error {
 
     private static func errno(in error: any Error) -> Int32? {
         if let error = error as? IOError { return error.errnoCode }
+        if let error = error as? ChannelError, case .connectTimeout = error { return ETIMEDOUT }
         if let error = error as? NIOConnectionError {
             for failure in error.connectionErrors {
                 if let code = Self.errno(in: failure.error) { return code }
@@ -80,16 +91,25 @@ enum TransactionEnd<Value> {
 /// One connection, used by one thread at a time: the statements of an operation.
 struct Statements {
     let connection: PostgresConnection
+    let timeouts: PostgresTimeouts
+    /// When the transaction these statements belong to must be over, if they are in one.
+    let transactionDeadline: Deadline?
 
-    /// Runs one statement and collects its rows.
+    /// Runs one statement and collects its rows, waiting at most `statement_timeout` plus
+    /// ``PostgresTimeouts/clientGrace`` (and never past the transaction's deadline), and no
+    /// longer than the connection stays open.
     ///
     /// - Throws: ``StatementFailure``.
     @discardableResult
     func execute(_ query: PostgresQuery) throws -> PostgresQueryResult {
-        do {
-            return try connection.query(query, logger: postgresSilentLogger).wait()
-        } catch {
-            throw StatementFailure(error)
+        let deadline = Deadline.after(timeouts.statement + PostgresTimeouts.clientGrace).earlier(transactionDeadline)
+        switch connection.query(query, logger: postgresSilentLogger).wait(
+            until: deadline, orUntilClosed: connection.closeFuture)
+        {
+        case .value(let result): return result
+        case .failure(let error): throw StatementFailure(error)
+        case .timedOut: throw StatementFailure.timedOut
+        case .closed: throw StatementFailure.connectionLost(errno: ECONNRESET)
         }
     }
 }
@@ -102,6 +122,9 @@ struct Statements {
 /// the operation that saw it and the next operation reconnects. An operation whose first
 /// statement fails on a connection that was idle since an earlier operation is retried once on
 /// a new connection, because nothing of it reached the server.
+///
+/// Nothing waits without a deadline (``PostgresTimeouts``): a statement that gets no answer in
+/// time fails as a lost connection would, with `ETIMEDOUT`, and its connection is closed.
 ///
 /// Call it from ordinary threads, never from an event loop (waiting there would deadlock) nor
 /// from a Swift concurrency task (it blocks the thread).
@@ -120,7 +143,7 @@ final class PostgresSession: @unchecked Sendable {
     }
 
     deinit {
-        if let connection { try? connection.close().wait() }
+        connection?.closeWithinDeadline()
     }
 
     /// How many connections this session opened: 1 until a connection was lost.
@@ -140,7 +163,7 @@ final class PostgresSession: @unchecked Sendable {
             defer { self.connection = nil }
             return self.connection
         }
-        if let connection { try? connection.close().wait() }
+        connection?.closeWithinDeadline()
     }
 
     /// Runs read-only statements outside an explicit transaction; each is its own snapshot.
@@ -152,63 +175,63 @@ final class PostgresSession: @unchecked Sendable {
             while true {
                 let (connection, isFresh) = try currentConnection()
                 do {
-                    return try body(Statements(connection: connection))
+                    return try body(
+                        Statements(connection: connection, timeouts: location.timeouts, transactionDeadline: nil))
                 } catch let failure as StatementFailure {
-                    guard case .connectionLost(let code) = failure else {
-                        throw Self.serverError(failure, operation: operation)
-                    }
+                    guard failure.endsTheConnection else { throw serverError(failure, operation: operation) }
                     dropConnection()
-                    if !isFresh && !retried {
+                    if case .connectionLost = failure, !isFresh && !retried {
                         retried = true
                         continue
                     }
                     throw CofferError(
-                        .io(errno: code),
-                        "The connection to PostgreSQL was lost during \(operation); it changed nothing and can be retried."
-                    )
+                        .io(errno: failure.errno),
+                        "\(failure.what(operation, location.timeouts)); it changed nothing and can be retried.")
                 }
             }
         }
     }
 
-    /// Runs `body` in one transaction (read committed, synchronous commit).
+    /// Runs `body` in one transaction (read committed, synchronous commit), which must be over
+    /// within `transaction_timeout`.
     ///
     /// - A statement that fails with a server error rolls the transaction back and throws
     ///   `CofferError(.io)` with the SQLSTATE, unless the body catches it first.
-    /// - A connection lost before `COMMIT` was sent throws `.io` saying nothing was committed;
-    ///   a connection lost while committing throws `.io` saying the outcome is unknown.
+    /// - A connection lost, or a statement unanswered in time, before `COMMIT` was sent throws
+    ///   `.io` saying nothing was committed; while committing, `.io` saying the outcome is
+    ///   unknown.
     func transaction<Value>(_ operation: String, _ body: (Statements) throws -> TransactionEnd<Value>) throws -> Value {
         try lock.withLock {
+            let deadline = Deadline.after(location.timeouts.transaction)
             var retried = false
             while true {
                 let (connection, isFresh) = try currentConnection()
-                let statements = Statements(connection: connection)
+                let statements = Statements(
+                    connection: connection, timeouts: location.timeouts, transactionDeadline: deadline)
                 do {
                     try statements.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 } catch let failure as StatementFailure {
-                    guard case .connectionLost(let code) = failure else {
-                        throw Self.serverError(failure, operation: operation)
-                    }
+                    guard failure.endsTheConnection else { throw serverError(failure, operation: operation) }
                     dropConnection()
                     // Only BEGIN was sent: nothing of the operation reached the server.
-                    if !isFresh && !retried {
+                    if case .connectionLost = failure, !isFresh && !retried {
                         retried = true
                         continue
                     }
-                    throw Self.lostBeforeCommit(operation, errno: code)
+                    throw lostBeforeCommit(operation, failure)
                 }
 
                 let end: TransactionEnd<Value>
                 do {
                     end = try body(statements)
                 } catch {
-                    if let failure = error as? StatementFailure, case .connectionLost(let code) = failure {
+                    if let failure = error as? StatementFailure, failure.endsTheConnection {
                         dropConnection()
-                        throw Self.lostBeforeCommit(operation, errno: code)
+                        throw lostBeforeCommit(operation, failure)
                     }
                     rollBack(statements)
                     if let failure = error as? StatementFailure {
-                        throw Self.serverError(failure, operation: operation)
+                        throw serverError(failure, operation: operation)
                     }
                     throw error
                 }
@@ -222,15 +245,15 @@ final class PostgresSession: @unchecked Sendable {
                     do {
                         tag = try statements.execute("COMMIT").metadata.command
                     } catch let failure as StatementFailure {
-                        guard case .connectionLost(let code) = failure else {
+                        guard failure.endsTheConnection else {
                             // The server refused the commit and rolled the transaction back.
                             rollBack(statements)
-                            throw Self.serverError(failure, operation: operation)
+                            throw serverError(failure, operation: operation)
                         }
                         dropConnection()
                         throw CofferError(
-                            .io(errno: code),
-                            "The connection to PostgreSQL was lost while committing \(operation): the outcome is "
+                            .io(errno: failure.errno),
+                            "\(failure.what("committing " + operation, location.timeouts)): the outcome is "
                                 + "unknown. Read back what was written to learn whether it landed.")
                     }
                     // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, not an error.
@@ -259,7 +282,7 @@ final class PostgresSession: @unchecked Sendable {
     }
 
     private func dropConnection() {
-        if let connection { try? connection.close().wait() }
+        connection?.closeWithinDeadline()
         connection = nil
     }
 
@@ -273,72 +296,182 @@ final class PostgresSession: @unchecked Sendable {
         }
     }
 
-    /// Opens and authenticates a connection, with the session settings the store relies on.
+    /// Opens and authenticates a connection, with the session settings the store relies on,
+    /// within `connect_timeout` (plus ``PostgresTimeouts/clientGrace``, for postgres-nio's own
+    /// deadline to fire first).
     ///
-    /// - Throws: `CofferError(.io)` when the server cannot be reached or refuses the login,
-    ///   `.notFound` when the database does not exist.
+    /// - Throws: `CofferError(.io)` when the server cannot be reached, does not answer in time
+    ///   or refuses the login, `.notFound` when the database does not exist.
     static func open(_ location: PostgresLocation, id: Int) throws -> PostgresConnection {
+        let timeouts = location.timeouts
+        let deadline = Deadline.after(timeouts.connect + PostgresTimeouts.clientGrace)
+        // One loop for the channel and the connection: postgres-nio sets up an established
+        // channel's handlers on the loop it is given, which must be the channel's.
+        let eventLoop = postgresEventLoopGroup.next()
         var configuration: PostgresConnection.Configuration
         switch location.endpoint {
         case .tcp(let host, let port):
+            // A channel of our own, for TCP keepalive: postgres-nio sets no socket options.
+            let channel = try connectTCP(
+                host: host, port: port, on: eventLoop, timeouts: timeouts, deadline: deadline, location)
             configuration = .init(
-                host: host, port: port, username: location.user, password: location.password,
-                database: location.database, tls: .disable)
+                establishedChannel: channel, tls: .disable, username: location.user, password: location.password,
+                database: location.database)
         case .unixSocket:
             configuration = .init(
                 unixSocketPath: location.socketPath!, username: location.user, password: location.password,
                 database: location.database)
         }
-        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.connectTimeout = .nanoseconds(timeouts.connect.clampedNanoseconds)
         // Whatever the server, database or role defaults say: a commit is acknowledged only once
-        // it is durable on the server, and the locking in PostgresFrameStore assumes read committed.
+        // it is durable on the server, the locking in PostgresFrameStore assumes read committed,
+        // and the server enforces its share of the deadlines.
         configuration.options.additionalStartupParameters = [
             ("synchronous_commit", "on"),
             ("default_transaction_isolation", "read committed"),
             ("application_name", "coffer"),
+            ("statement_timeout", "\(PostgresTimeouts.milliseconds(timeouts.statement))"),
+            ("lock_timeout", "\(PostgresTimeouts.milliseconds(timeouts.lock))"),
+            (
+                "idle_in_transaction_session_timeout",
+                "\(PostgresTimeouts.milliseconds(timeouts.idleInTransaction))"
+            ),
         ]
-        do {
-            return try PostgresConnection.connect(
-                on: postgresEventLoopGroup.next(), configuration: configuration, id: id, logger: postgresSilentLogger
-            ).wait()
-        } catch {
-            if let error = error as? PSQLError, error.code == .server, let sqlState = error.serverInfo?[.sqlState] {
-                switch sqlState {
-                case "28P01", "28000":
-                    throw CofferError(
-                        .io(errno: EACCES), "PostgreSQL at \(location) refused the login of role \(location.user).")
-                case "3D000":
-                    throw CofferError(.notFound, "The database \(location.database) does not exist at \(location).")
-                default:
-                    throw CofferError(
-                        .io(errno: EIO), "PostgreSQL at \(location) refused the connection (SQLSTATE \(sqlState)).")
-                }
-            }
-            if let error = error as? PSQLError, error.code == .authMechanismRequiresPassword {
-                throw CofferError(
-                    .io(errno: EACCES), "PostgreSQL at \(location) asks for a password and none was given.")
-            }
-            let code: Int32
-            if case .connectionLost(let found) = StatementFailure(error) { code = found } else { code = EIO }
+        let connecting = PostgresConnection.connect(
+            on: eventLoop, configuration: configuration, id: id, logger: postgresSilentLogger)
+        switch connecting.wait(until: deadline) {
+        case .value(let connection):
+            return connection
+        case .timedOut:
+            // A login that completes after all is closed at once rather than leaked.
+            connecting.whenSuccess { connection in _ = connection.close() as EventLoopFuture<Void> }
+            if let channel = configuration.establishedChannel { channel.close(promise: nil) }
             throw CofferError(
-                .io(errno: code), "Cannot connect to PostgreSQL at \(location) (\(String(cString: strerror(code)))).")
+                .io(errno: ETIMEDOUT),
+                "PostgreSQL at \(location) did not let us log in within connect_timeout "
+                    + "(\(PostgresTimeouts.describe(timeouts.connect))).")
+        case .closed:
+            preconditionFailure("no close future was given")
+        case .failure(let error):
+            if let channel = configuration.establishedChannel { channel.close(promise: nil) }
+            throw connectionError(error, location)
         }
+    }
+
+    /// Connects a TCP channel with keepalive set, within `deadline`. Internal for tests.
+    static func connectTCP(
+        host: String, port: Int, on eventLoop: any EventLoop = postgresEventLoopGroup.next(),
+        timeouts: PostgresTimeouts, deadline: Deadline, _ location: PostgresLocation
+    ) throws -> any Channel {
+        let keepalive = { (duration: Duration) in Int(duration.components.seconds) }
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(.nanoseconds(timeouts.connect.clampedNanoseconds))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE)), value: keepalive(timeouts.keepaliveIdle))
+            .channelOption(.tcpOption(.init(rawValue: TCP_KEEPINTVL)), value: keepalive(timeouts.keepaliveInterval))
+            .channelOption(.tcpOption(.init(rawValue: TCP_KEEPCNT)), value: timeouts.keepaliveCount)
+        let connecting = bootstrap.connect(host: host, port: port)
+        switch connecting.wait(until: deadline) {
+        case .value(let channel):
+            return channel
+        case .timedOut:
+            connecting.whenSuccess { (channel: any Channel) in channel.close(promise: nil) }
+            throw CofferError(
+                .io(errno: ETIMEDOUT),
+                "PostgreSQL at \(location) could not be reached within connect_timeout "
+                    + "(\(PostgresTimeouts.describe(timeouts.connect))).")
+        case .closed:
+            preconditionFailure("no close future was given")
+        case .failure(let error):
+            throw connectionError(error, location)
+        }
+    }
+
+    /// What a failed connection attempt means to the caller.
+    private static func connectionError(_ error: any Error, _ location: PostgresLocation) -> CofferError {
+        if let error = error as? PSQLError, error.code == .server, let sqlState = error.serverInfo?[.sqlState] {
+            switch sqlState {
+            case "28P01", "28000":
+                return CofferError(
+                    .io(errno: EACCES), "PostgreSQL at \(location) refused the login of role \(location.user).")
+            case "3D000":
+                return CofferError(.notFound, "The database \(location.database) does not exist at \(location).")
+            default:
+                return CofferError(
+                    .io(errno: EIO), "PostgreSQL at \(location) refused the connection (SQLSTATE \(sqlState)).")
+            }
+        }
+        if let error = error as? PSQLError, error.code == .authMechanismRequiresPassword {
+            return CofferError(
+                .io(errno: EACCES), "PostgreSQL at \(location) asks for a password and none was given.")
+        }
+        let code: Int32
+        if case .connectionLost(let found) = StatementFailure(error) { code = found } else { code = EIO }
+        if code == ETIMEDOUT {
+            return CofferError(
+                .io(errno: code),
+                "PostgreSQL at \(location) did not let us log in within connect_timeout "
+                    + "(\(PostgresTimeouts.describe(location.timeouts.connect))).")
+        }
+        return CofferError(
+            .io(errno: code), "Cannot connect to PostgreSQL at \(location) (\(String(cString: strerror(code)))).")
     }
 
     // MARK: Errors
 
-    static func serverError(_ failure: StatementFailure, operation: String) -> CofferError {
+    private func serverError(_ failure: StatementFailure, operation: String) -> CofferError {
         switch failure {
+        case .server(let sqlState, _, _) where sqlState == StatementFailure.queryCanceled:
+            CofferError(
+                .io(errno: ETIMEDOUT),
+                "PostgreSQL cancelled \(operation): it ran longer than statement_timeout; nothing was written.")
+        case .server(let sqlState, _, _) where sqlState == StatementFailure.lockNotAvailable:
+            CofferError(
+                .io(errno: ETIMEDOUT),
+                "PostgreSQL gave up \(operation) after waiting lock_timeout for another writer; nothing was written.")
         case .server(let sqlState, let message, _):
             CofferError(.io(errno: EIO), "PostgreSQL refused \(operation): SQLSTATE \(sqlState), \(message)")
-        case .connectionLost(let code):
-            lostBeforeCommit(operation, errno: code)
+        case .connectionLost, .timedOut:
+            CofferError(
+                .io(errno: failure.errno),
+                "\(failure.what(operation, location.timeouts)), before the commit: nothing was written.")
         }
     }
 
-    private static func lostBeforeCommit(_ operation: String, errno code: Int32) -> CofferError {
+    private func lostBeforeCommit(_ operation: String, _ failure: StatementFailure) -> CofferError {
         CofferError(
-            .io(errno: code),
-            "The connection to PostgreSQL was lost during \(operation), before the commit: nothing was written.")
+            .io(errno: failure.errno),
+            "\(failure.what(operation, location.timeouts)), before the commit: nothing was written.")
+    }
+}
+
+extension StatementFailure {
+    /// Whether the connection cannot be used after this failure.
+    var endsTheConnection: Bool {
+        switch self {
+        case .server: false
+        case .connectionLost, .timedOut: true
+        }
+    }
+
+    /// The errno an `.io` error for this failure carries.
+    var errno: Int32 {
+        switch self {
+        case .server: EIO
+        case .connectionLost(let code): code
+        case .timedOut: ETIMEDOUT
+        }
+    }
+
+    /// What happened to `operation`, as the start of a sentence.
+    func what(_ operation: String, _ timeouts: PostgresTimeouts) -> String {
+        switch self {
+        case .timedOut:
+            "PostgreSQL did not answer during \(operation) within its deadline (statement_timeout "
+                + "\(PostgresTimeouts.describe(timeouts.statement)) + \(PostgresTimeouts.describe(PostgresTimeouts.clientGrace)), "
+                + "transaction_timeout \(PostgresTimeouts.describe(timeouts.transaction))); the connection was closed"
+        case .connectionLost, .server:
+            "The connection to PostgreSQL was lost during \(operation)"
+        }
     }
 }

@@ -116,7 +116,7 @@ public final class PostgresVaultListener: Sendable {
             defer { state.connection = nil }
             return state.connection
         }
-        if let connection { try? connection.close().wait() }
+        connection?.closeWithinDeadline()
     }
 
     /// Opens a connection, registers the handler and LISTENs. Called holding `turns`.
@@ -131,13 +131,14 @@ public final class PostgresVaultListener: Sendable {
         do {
             // addListener sends its own LISTEN without telling when it is done; this one
             // returns once the server listens, so a commit after init is received.
-            _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN \"\(channel)\""), logger: postgresSilentLogger)
-                .wait()
+            try Statements(connection: connection, timeouts: location.timeouts, transactionDeadline: nil)
+                .execute(PostgresQuery(unsafeSQL: "LISTEN \"\(channel)\""))
         } catch {
-            try? connection.close().wait()
-            let code: Int32
-            if case .connectionLost(let found) = StatementFailure(error) { code = found } else { code = EIO }
-            throw CofferError(.io(errno: code), "PostgreSQL at \(location) refused to LISTEN on \(channel).")
+            connection.closeWithinDeadline()
+            let failure = error as? StatementFailure ?? .connectionLost(errno: EIO)
+            let reason = failure.endsTheConnection ? failure.what("LISTEN", location.timeouts) : "It refused"
+            throw CofferError(
+                .io(errno: failure.errno), "PostgreSQL at \(location) did not LISTEN on \(channel): \(reason).")
         }
         let epoch = state.lock.withLock { () -> Int? in
             guard !state.isClosed else { return nil }
@@ -147,7 +148,7 @@ public final class PostgresVaultListener: Sendable {
             return state.connectionEpoch
         }
         guard let epoch else {
-            try? connection.close().wait()
+            connection.closeWithinDeadline()
             throw CofferError(.closed, "The listener was closed.")
         }
         connection.closeFuture.whenComplete { [weak state] _ in

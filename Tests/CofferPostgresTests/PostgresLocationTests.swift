@@ -142,4 +142,51 @@ final class PostgresLocationTests: XCTestCase {
         XCTAssertEqual(other.password, "pw")
         assertThrowsCoffer(.invalidInput) { try location.naming(vault: "") }
     }
+
+    func testTimeoutsDefaultFromAndBackToTheURL() throws {
+        let plain = try PostgresLocation(parsing: "postgres://u@h/db?vault=a", environmentPassword: nil)
+        XCTAssertEqual(plain.timeouts, .default)
+        XCTAssertEqual(plain.description, "postgres://u@h:5432/db?vault=a")
+
+        let text =
+            "postgres://u@h/db?vault=a&connect_timeout=3&statement_timeout=1500&lock_timeout=2s"
+            + "&transaction_timeout=1min&idle_in_transaction_session_timeout=250ms&keepalives_idle=20"
+            + "&keepalives_interval=4&keepalives_count=5"
+        let location = try PostgresLocation(parsing: text, environmentPassword: nil)
+        let timeouts = location.timeouts
+        XCTAssertEqual(timeouts.connect, .seconds(3))
+        XCTAssertEqual(timeouts.statement, .milliseconds(1500))
+        XCTAssertEqual(timeouts.lock, .seconds(2))
+        XCTAssertEqual(timeouts.transaction, .seconds(60))
+        XCTAssertEqual(timeouts.idleInTransaction, .milliseconds(250))
+        XCTAssertEqual(timeouts.keepaliveIdle, .seconds(20))
+        XCTAssertEqual(timeouts.keepaliveInterval, .seconds(4))
+        XCTAssertEqual(timeouts.keepaliveCount, 5)
+        // The description keeps what differs from the defaults and parses back to the same.
+        XCTAssertTrue(location.description.contains("statement_timeout=1500ms"), location.description)
+        XCTAssertFalse(location.description.contains("transaction_timeout"), location.description)
+        XCTAssertEqual(try PostgresLocation(parsing: location.description, environmentPassword: nil), location)
+        XCTAssertEqual(try location.naming(vault: "b").timeouts, timeouts)
+        XCTAssertEqual(plain.with(timeouts: timeouts).timeouts, timeouts)
+    }
+
+    func testTimeoutsThatWouldSwitchADeadlineOffAreRefused() {
+        let bad = [
+            "statement_timeout=0", "lock_timeout=0ms", "connect_timeout=0", "transaction_timeout=-5",
+            "statement_timeout=5x", "statement_timeout=", "statement_timeout=1.5s", "connect_timeout=2s",
+            "idle_in_transaction_session_timeout=25h", "keepalives_count=0", "keepalives_count=101",
+            "keepalives_idle=abc", "statement_timeout=1&statement_timeout=2",
+        ]
+        for parameter in bad {
+            let text = "postgres://u@h/db?" + parameter
+            let error = assertThrowsCoffer(.invalidInput) {
+                try PostgresLocation(parsing: text, environmentPassword: nil)
+            }
+            XCTAssertTrue(
+                error?.message.hasPrefix("Invalid PostgreSQL URL") ?? false, "\(text): \(String(describing: error))")
+        }
+        assertThrowsCoffer(.invalidInput) { try PostgresTimeouts(statement: .zero) }
+        assertThrowsCoffer(.invalidInput) { try PostgresTimeouts(connect: .milliseconds(500)) }
+        assertThrowsCoffer(.invalidInput) { try PostgresTimeouts(keepaliveCount: 0) }
+    }
 }

@@ -1,0 +1,274 @@
+import CofferCrypto
+import Foundation
+import PostgresNIO
+import XCTest
+
+@testable import CofferPostgres
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Every wait on the PostgreSQL path ends: a connection the server closed, a server that
+/// stalls, a server that accepts and never answers, a statement or a lock wait that runs too
+/// long. Each test bounds how long the failing call may take far below what a wait without a
+/// deadline would take (forever), and well above the deadline, so a loaded machine passes.
+final class PostgresDeadlineTests: XCTestCase {
+    private var server: PrivateTestServer?
+
+    override func tearDown() {
+        try? server?.resume()
+        server?.destroy()
+        server = nil
+        super.tearDown()
+    }
+
+    /// Deadlines of about a second, for tests that wait for them to pass.
+    static let short = try! PostgresTimeouts(
+        connect: .seconds(1), statement: .milliseconds(800), lock: .milliseconds(300), transaction: .seconds(2),
+        idleInTransaction: .milliseconds(700))
+
+    /// The longest a failing call may take in these tests: a connect and a transaction with
+    /// ``short`` deadlines and their grace, with room for a loaded machine.
+    static let failingCallSecondsMax = 12.0
+
+    /// Runs `body`, which must throw `.io`; returns the error and how long the call took.
+    func timedIOFailure(
+        file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void
+    ) -> (CofferError?, Double) {
+        let started = Date()
+        let error = assertThrowsIO(file: file, line: line, body)
+        let seconds = Date().timeIntervalSince(started)
+        XCTAssertLessThan(seconds, Self.failingCallSecondsMax, "the call took \(seconds) s", file: file, line: line)
+        return (error, seconds)
+    }
+
+    /// The postgres-nio case behind the hang this was built against: a query written to a
+    /// connection the server has just closed is never answered nor failed by the library.
+    func testAStatementOnAConnectionTheServerClosedFailsAtOnce() throws {
+        let store = try TestDatabase.store()
+        defer { store.close() }
+        let raw = try RawConnection(try TestDatabase.location())
+        let pid = try store.backendPID()
+        let (error, _) = timedIOFailure {
+            try store.session.transaction("the test's transaction") { statements -> TransactionEnd<Void> in
+                try raw.terminate(pid)
+                for _ in 0..<500 where !statements.connection.isClosed { usleep(10_000) }
+                XCTAssertTrue(statements.connection.isClosed, "the server did not close the connection")
+                try statements.execute("SELECT 1")
+                return .commit(())
+            }
+        }
+        XCTAssertTrue(error?.message.contains("nothing was written") ?? false, "\(String(describing: error))")
+        // The next call opens a new connection.
+        XCTAssertNoThrow(try store.listVaults())
+    }
+
+    func testAStalledServerFailsEachCallWithinItsDeadlineAndTheStoreCarriesOnAfter() throws {
+        let server = try PrivateTestServer()
+        self.server = server
+        let store = try PostgresFrameStore(location: try server.location().with(timeouts: Self.short))
+        defer { store.close() }
+        try store.ensureSchema()
+        let vaultID = randomBytes(16)
+        try store.createVault(name: uniqueVaultName(), vaultID: vaultID, header: [1], firstFrames: makeFrames(1...2))
+
+        try server.stall()
+        // A read on the open connection: no answer, so the client's deadline ends it.
+        let (readError, _) = timedIOFailure { _ = try store.lastSequence(vaultID: vaultID, logGeneration: 1) }
+        XCTAssertEqual(readError?.code, .io(errno: ETIMEDOUT), "\(String(describing: readError))")
+        // Then a commit: its new connection is accepted by the kernel but never logged in.
+        let (appendError, _) = timedIOFailure {
+            _ = try store.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(3...3))
+        }
+        XCTAssertEqual(appendError?.code, .io(errno: ETIMEDOUT), "\(String(describing: appendError))")
+        XCTAssertTrue(appendError?.message.contains("connect_timeout") ?? false, "\(String(describing: appendError))")
+        try server.resume()
+
+        // Nothing of the failed append landed, and the store goes on by itself.
+        XCTAssertEqual(try store.lastSequence(vaultID: vaultID, logGeneration: 1), 2)
+        XCTAssertEqual(try store.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(3...3)), .appended)
+    }
+
+    func testAServerThatAcceptsAndNeverAnswersFailsTheConnectWithinConnectTimeout() throws {
+        // A Unix socket that listens and never accepts: the kernel completes the connection.
+        var template = Array("/tmp/coffer-silent.XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        XCTAssertNotNil(made)
+        let directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let listener = try SilentListener(unixSocket: directory + "/.s.PGSQL.5432")
+        defer { listener.close() }
+        let location = try PostgresLocation(
+            endpoint: .unixSocket(directory: directory, port: 5432), user: "postgres", password: nil,
+            database: "coffer_test", vaultName: nil, timeouts: Self.short)
+        let (error, _) = timedIOFailure { _ = try PostgresFrameStore(location: location) }
+        XCTAssertEqual(error?.code, .io(errno: ETIMEDOUT), "\(String(describing: error))")
+        XCTAssertTrue(error?.message.contains("connect_timeout (1 s)") ?? false, "\(String(describing: error))")
+    }
+
+    func testTCPConnectionsKeepAliveAndFailTheLoginWithinConnectTimeout() throws {
+        let listener = try SilentListener(tcpLoopback: ())
+        defer { listener.close() }
+        let location = try PostgresLocation(
+            endpoint: .tcp(host: "127.0.0.1", port: listener.port), user: "postgres", password: nil,
+            database: "coffer_test", vaultName: nil, timeouts: Self.short)
+        let (error, _) = timedIOFailure { _ = try PostgresFrameStore(location: location) }
+        XCTAssertEqual(error?.code, .io(errno: ETIMEDOUT), "\(String(describing: error))")
+
+        // The channel a TCP connection runs on has keepalive on, with the location's settings.
+        let timeouts = try PostgresTimeouts(
+            keepaliveIdle: .seconds(21), keepaliveInterval: .seconds(7), keepaliveCount: 4)
+        let channel = try PostgresSession.connectTCP(
+            host: "127.0.0.1", port: listener.port, timeouts: timeouts, deadline: .after(.seconds(10)), location)
+        defer { channel.close(promise: nil) }
+        func option<Option: ChannelOption>(_ option: Option) -> Option.Value? {
+            if case .value(let value) = channel.getOption(option).wait(until: .after(.seconds(10))) { return value }
+            return nil
+        }
+        XCTAssertEqual(option(.socketOption(.so_keepalive)), 1)
+        XCTAssertEqual(option(.tcpOption(.init(rawValue: TCP_KEEPIDLE))), 21)
+        XCTAssertEqual(option(.tcpOption(.init(rawValue: TCP_KEEPINTVL))), 7)
+        XCTAssertEqual(option(.tcpOption(.init(rawValue: TCP_KEEPCNT))), 4)
+    }
+
+    func testTheSessionCarriesTheServerSideTimeouts() throws {
+        let location = try TestDatabase.location().with(timeouts: Self.short)
+        let store = try PostgresFrameStore(location: location)
+        defer { store.close() }
+        let settings = try store.session.read("settings") { statements in
+            try statements.execute(
+                """
+                SELECT name, setting FROM pg_settings WHERE name IN
+                    ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout')
+                """
+            ).map { try $0.decode((String, String).self) }
+        }
+        XCTAssertEqual(
+            Dictionary(uniqueKeysWithValues: settings),
+            ["statement_timeout": "800", "lock_timeout": "300", "idle_in_transaction_session_timeout": "700"])
+    }
+
+    func testAStatementOverStatementTimeoutIsCancelledAndTheConnectionStays() throws {
+        let store = try PostgresFrameStore(location: try TestDatabase.location().with(timeouts: Self.short))
+        defer { store.close() }
+        let (error, _) = timedIOFailure {
+            _ = try store.session.read("a slow statement") { try $0.execute("SELECT pg_sleep(30)") }
+        }
+        XCTAssertEqual(error?.code, .io(errno: ETIMEDOUT), "\(String(describing: error))")
+        XCTAssertTrue(error?.message.contains("statement_timeout") ?? false, "\(String(describing: error))")
+        // The server cancelled it: the connection is still good.
+        XCTAssertNoThrow(try store.listVaults())
+        XCTAssertEqual(store.connectionsOpened, 1)
+    }
+
+    func testAnAppendBehindAHeldRowLockGivesUpAfterLockTimeout() throws {
+        let location = try TestDatabase.location()
+        let store = try PostgresFrameStore(location: location.with(timeouts: Self.short))
+        defer { store.close() }
+        let vaultID = randomBytes(16)
+        try store.createVault(name: uniqueVaultName(), vaultID: vaultID, header: [1], firstFrames: makeFrames(1...1))
+        let raw = try RawConnection(location)
+        try raw.execute("BEGIN")
+        try raw.execute("SELECT 1 FROM coffer_vaults WHERE vault_id = \(ByteBuffer(bytes: vaultID)) FOR UPDATE")
+        let (error, _) = timedIOFailure {
+            _ = try store.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(2...2))
+        }
+        XCTAssertEqual(error?.code, .io(errno: ETIMEDOUT), "\(String(describing: error))")
+        XCTAssertTrue(error?.message.contains("lock_timeout") ?? false, "\(String(describing: error))")
+        try raw.execute("ROLLBACK")
+        XCTAssertEqual(try store.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(2...2)), .appended)
+    }
+
+    func testAListenerOnAStalledServerReturnsWithinItsTimeout() throws {
+        let server = try PrivateTestServer()
+        self.server = server
+        let location = try server.location().with(timeouts: Self.short)
+        let store = try PostgresFrameStore(location: location)
+        defer { store.close() }
+        try store.ensureSchema()
+        let vaultID = randomBytes(16)
+        try store.createVault(name: uniqueVaultName(), vaultID: vaultID, header: [1], firstFrames: makeFrames(1...1))
+        let listener = try PostgresVaultListener(location: location, vaultID: vaultID)
+        defer { listener.close() }
+        try server.stall()
+        let started = Date()
+        XCTAssertNil(try listener.waitForNotification(timeout: .milliseconds(500)))
+        XCTAssertLessThan(Date().timeIntervalSince(started), Self.failingCallSecondsMax)
+        try server.resume()
+        XCTAssertEqual(try store.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(2...2)), .appended)
+        XCTAssertEqual(try listener.waitForNotification(timeout: .seconds(10))?.lastSequence, 2)
+    }
+
+    /// The rule the deadlines rest on, checked in the source: nothing in the module waits on
+    /// an event loop future without one.
+    func testNoFutureIsWaitedOnWithoutADeadline() throws {
+        var components = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        components.removeLast(3)
+        let directory = components.joined(separator: "/") + "/Sources/CofferPostgres"
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".swift") }
+        XCTAssertFalse(files.isEmpty)
+        for file in files {
+            let text = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.contains(".wait()") && !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") {
+                XCTFail("\(file):\(number + 1) waits without a deadline: \(line)")
+            }
+        }
+    }
+}
+
+/// A listening socket that never accepts: connections complete in the kernel and then hear
+/// nothing, as from a server that is stopped or overloaded.
+final class SilentListener {
+    let descriptor: Int32
+    private(set) var port = 0
+    private var path: String?
+
+    init(unixSocket path: String) throws {
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw CofferError(.io(errno: errno), "socket failed") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            let bytes = Array(path.utf8.prefix(buffer.count - 1))
+            buffer.copyBytes(from: bytes)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0, listen(descriptor, 16) == 0 else {
+            Glibc.close(descriptor)
+            throw CofferError(.io(errno: errno), "bind or listen failed")
+        }
+        self.path = path
+    }
+
+    init(tcpLoopback: Void) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw CofferError(.io(errno: errno), "socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(descriptor, pointer, length) == 0 && listen(descriptor, 16) == 0
+                    && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            Glibc.close(descriptor)
+            throw CofferError(.io(errno: errno), "bind or listen failed")
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() {
+        Glibc.close(descriptor)
+        if let path { unlink(path) }
+    }
+}
