@@ -8,9 +8,12 @@
 // Commit N creates the api_token credential NAME-N for app `exa` at organization scope of
 // `acme`, as the organization's default for the app: every commit contends for the one
 // default, so conflicts are certain. After each commit the process resolves `exa` and
-// reveals what it resolved. A commit that fails because the server went away is retried
-// after reopening the vault; one that had landed before the connection was lost is found
-// by its slug. The key file is read from COFFER_TEST_KEY (64 hex characters).
+// reveals what it resolved. A commit that fails because the server went away or did not
+// answer in time is retried after reopening the vault, for up to a minute; one that had
+// landed before the connection was lost is found by its slug. Each failure is reported on
+// standard error as "failure CODE MILLISECONDS" (the error's code and how long the failed
+// call took), so that tests can check that no call outlived its deadline. The key file is
+// read from COFFER_TEST_KEY (64 hex characters).
 import Coffer
 import CofferCrypto
 import CofferFormat
@@ -32,6 +35,18 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
+func milliseconds(since start: timespec) -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1_000_000
+}
+
+func monotonicNow() -> timespec {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return now
+}
+
 func pause(milliseconds: Int) {
     var interval = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
     _ = nanosleep(&interval, nil)
@@ -44,22 +59,48 @@ else { fail("COFFER_TEST_KEY must hold 64 hex characters") }
 let url = arguments[1]
 let name = arguments[2]
 
-func openVault() throws -> Vault {
-    let location = try PostgresLocation(parsing: url)
-    let storage = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
-    return try Vault.open(path: storage.path, unlock: .keyFile(SecureBytes(copying: key)), options: .init(storage: storage))
+/// An open vault and the connection it owns.
+struct OpenVault {
+    let vault: Vault
+    let log: PostgresSharedLog
+
+    /// Closes the vault and its connection: a writer that reopens after every failure must
+    /// not keep the connections it gave up.
+    func close() {
+        vault.close()
+        log.close()
+    }
 }
 
+func openVault() throws -> OpenVault {
+    let location = try PostgresLocation(parsing: url)
+    let log = try PostgresSharedLog(location: location)
+    let storage = SharedLogStorage(backend: log, path: location.description)
+    do {
+        let vault = try Vault.open(
+            path: storage.path, unlock: .keyFile(SecureBytes(copying: key)), options: .init(storage: storage))
+        return OpenVault(vault: vault, log: log)
+    } catch {
+        log.close()
+        throw error
+    }
+}
+
+/// How long a writer keeps retrying before it gives up on the server.
+let retryMilliseconds = 60_000
+
 /// Tries `body` until it succeeds, reopening the vault after a failure of the server.
-func withReconnection<Value>(_ vault: inout Vault?, _ body: (Vault) throws -> Value) -> Value {
-    for attempt in 0..<600 {
+func withReconnection<Value>(_ open: inout OpenVault?, _ body: (Vault) throws -> Value) -> Value {
+    let start = monotonicNow()
+    while milliseconds(since: start) < retryMilliseconds {
+        let attempt = monotonicNow()
         do {
-            if vault == nil { vault = try openVault() }
-            return try body(vault!)
+            if open == nil { open = try openVault() }
+            return try body(open!.vault)
         } catch let error as CofferError where error.code == .conflict || error.code == .writerStopped || error.code.isIO {
-            vault?.close()
-            vault = nil
-            if attempt % 50 == 49 { writeLine(2, "coffer-shared-writer: still retrying: \(error)") }
+            writeLine(2, "failure \(error.code) \(milliseconds(since: attempt))")
+            open?.close()
+            open = nil
             pause(milliseconds: 100)
         } catch {
             fail("\(error)")
@@ -75,7 +116,7 @@ extension CofferError.Code {
     }
 }
 
-var vault: Vault?
+var vault: OpenVault?
 var number = 0
 while count == 0 || number < count {
     number += 1

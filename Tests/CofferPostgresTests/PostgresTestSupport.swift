@@ -26,45 +26,22 @@ enum TestServerScript {
     }
 
     /// Runs the script and returns its standard output, trimmed.
-    ///
-    /// posix_spawn and waitpid rather than Foundation's Process, whose waitUntilExit was seen
-    /// to miss the child's exit here and hang.
     @discardableResult
     static func run(_ command: String, _ directory: String) throws -> String {
-        let outputPath = "\(directory).\(command).out"
-        let errorPath = "\(directory).\(command).err"
-        defer {
-            unlink(outputPath)
-            unlink(errorPath)
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let arguments = ["/bin/bash", path, command, directory]
-        var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, &cArguments, environ)
-        guard spawned == 0 else { throw CofferError(.io(errno: spawned), "Cannot run \(path).") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 {
-            guard errno == EINTR else { throw CofferError(.io(errno: errno), "waitpid failed.") }
-        }
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let script = try ChildProcess(
+            "/bin/bash", [path, command, directory], name: "postgres-test-server-\(command)",
+            environment: ProcessInfo.processInfo.environment)
+        let status = script.wait(seconds: 180)
         guard status == 0 else {
-            let complaints = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
             throw CofferError(
-                .io(errno: EIO), "postgres-test-server \(command) failed (status \(status)): \(complaints)")
+                .io(errno: EIO), "postgres-test-server \(command) failed (status \(status)): \(script.errorOutput)")
         }
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return script.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
-/// A throw-away server of the test's own, in a temporary directory, for tests that stop and
-/// start it.
+/// A throw-away server of the test's own, in a temporary directory (under
+/// `COFFER_TEST_SERVER_ROOT` when set), for tests that stop, stall and start it.
 final class PrivateTestServer {
     let directory: String
     private(set) var url = ""
@@ -73,9 +50,12 @@ final class PrivateTestServer {
         guard TestServerScript.serverIsInstalled else {
             throw XCTSkip("PostgreSQL is not installed (make postgres-deps installs it): skipping.")
         }
-        var template = Array("/tmp/coffer-pg-own.XXXXXX".utf8CString)
+        // Under the run's own directory when there is one (make test, tools/repeat-tests), so
+        // that a server of a test process that was killed is stopped after the run.
+        let root = ProcessInfo.processInfo.environment["COFFER_TEST_SERVER_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
+        var template = Array(((root ?? "/tmp") + "/coffer-pg-own.XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
+        guard made != nil else { throw CofferError(.io(errno: errno), "mkdtemp failed under \(root ?? "/tmp").") }
         directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         try start()
     }
@@ -85,6 +65,37 @@ final class PrivateTestServer {
     func stop() throws { try TestServerScript.run("stop", directory) }
 
     func location() throws -> PostgresLocation { try PostgresLocation(parsing: url) }
+
+    /// The server's processes: the postmaster (from its pid file) and its children.
+    func processes() throws -> [pid_t] {
+        let pidFile = try String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8)
+        guard let first = pidFile.split(separator: "\n").first, let postmaster = pid_t(first) else {
+            throw CofferError(.io(errno: EIO), "The server's pid file is unreadable.")
+        }
+        var result = [postmaster]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { result.append(pid) }
+        }
+        return result
+    }
+
+    /// Stops every process of the server with SIGSTOP: connections stay open, nothing answers.
+    func stall() throws {
+        // The postmaster first, so that it forks no backend the list would miss.
+        let postmaster = try processes()[0]
+        kill(postmaster, SIGSTOP)
+        for pid in try processes() where pid != postmaster { kill(pid, SIGSTOP) }
+    }
+
+    /// Lets a stalled server go on with SIGCONT.
+    func resume() throws {
+        for pid in try processes() { kill(pid, SIGCONT) }
+    }
 
     /// Stops the server and removes its directory.
     func destroy() {
@@ -155,11 +166,11 @@ final class RawConnection {
         connection = try PostgresSession.open(location, id: 900)
     }
 
-    deinit { try? connection.close().wait() }
+    deinit { connection.closeWithinDeadline() }
 
     @discardableResult
     func execute(_ query: PostgresQuery) throws -> PostgresQueryResult {
-        try Statements(connection: connection).execute(query)
+        try Statements(connection: connection, timeouts: .default, transactionDeadline: nil).execute(query)
     }
 
     func backendPID() throws -> Int32 {

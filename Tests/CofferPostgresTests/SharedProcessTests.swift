@@ -24,23 +24,26 @@ final class SharedProcessTests: XCTestCase {
         return directory.appendingPathComponent("coffer-shared-writer").path
     }
 
-    /// A running writer process and the file its acknowledgements go to.
+    /// A running writer process: its acknowledgements are its standard output.
     struct Writer {
-        let pid: pid_t
-        let name: String
-        let outputPath: String
+        let process: ChildProcess
+        var name: String { process.name }
 
         /// The commits it reported as acknowledged, in order.
-        var acknowledged: [Int] {
-            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").compactMap { Int($0) }
+        var acknowledged: [Int] { process.output.split(separator: "\n").compactMap { Int($0) } }
+
+        /// The failures it retried, as (code, milliseconds the failed call took).
+        var failures: [(code: String, milliseconds: Int)] {
+            process.errorOutput.split(separator: "\n").compactMap { line in
+                let words = line.split(separator: " ")
+                guard words.count >= 3, words[0] == "failure", let milliseconds = Int(words.last!) else { return nil }
+                return (words[1...].dropLast().joined(separator: " "), milliseconds)
+            }
         }
 
-        /// Waits for the process; its exit status (or 128 + signal).
-        func wait() -> Int32 {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        /// Waits for the process, within a deadline; its exit status (or 128 + signal).
+        func wait(file: StaticString = #filePath, line: UInt = #line) -> Int32 {
+            process.wait(seconds: 240, file: file, line: line)
         }
     }
 
@@ -48,25 +51,11 @@ final class SharedProcessTests: XCTestCase {
         guard access(helperPath, X_OK) == 0 else {
             throw XCTSkip("coffer-shared-writer is not built at \(helperPath); run `swift build` first")
         }
-        let outputPath = NSTemporaryDirectory() + "coffer-shared-\(name)-\(getpid()).out"
-        unlink(outputPath)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let arguments = [helperPath, url, name, String(count)]
-        var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
         var environment = ProcessInfo.processInfo.environment
         environment["COFFER_TEST_KEY"] = key.withUnsafeBytes { Hex.encode(Array($0)) }
         environment["SWIFT_BACKTRACE"] = "enable=no"
-        var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for entry in cEnvironment { free(entry) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, helperPath, &actions, nil, &cArguments, &cEnvironment)
-        guard spawned == 0 else { throw CofferError(.io(errno: spawned), "Cannot start coffer-shared-writer.") }
-        return Writer(pid: pid, name: name, outputPath: outputPath)
+        return Writer(
+            process: try ChildProcess(helperPath, [url, name, String(count)], name: name, environment: environment))
     }
 
     /// A new shared vault with the organization the writers work in; its URL.
@@ -131,7 +120,7 @@ final class SharedProcessTests: XCTestCase {
             waited += 10
         }
         usleep(useconds_t(1000 + seed % 20_000))
-        kill(victim.pid, SIGKILL)
+        kill(victim.process.pid, SIGKILL)
         XCTAssertEqual(victim.wait(), 128 + SIGKILL)
         XCTAssertEqual(survivor.wait(), 0)
         XCTAssertGreaterThanOrEqual(victim.acknowledged.count, 3, "seed \(seed)")
@@ -142,51 +131,122 @@ final class SharedProcessTests: XCTestCase {
         try assertHolds(["victim": victim.acknowledged, "survivor": survivor.acknowledged, "after": [1, 2]], url: url)
     }
 
-    func testWritersCarryOnAcrossAServerRestart() throws {
+    /// Deadlines short enough that a stalled or restarted server costs the tests seconds.
+    static let shortTimeouts = try! PostgresTimeouts(
+        connect: .seconds(2), statement: .seconds(2), lock: .seconds(2), transaction: .seconds(4),
+        idleInTransaction: .seconds(2))
+
+    /// The longest a failed call of a writer may take with ``shortTimeouts``: a reconnection
+    /// (connect + grace) then a transaction (its deadline), with room for a loaded machine. A
+    /// call that waited without a deadline would take the whole outage or forever.
+    static let failedCallMillisecondsMax = 15_000
+
+    /// Waits until every writer acknowledged `more` commits beyond what it had when called,
+    /// within a minute; returns whether they all did.
+    @discardableResult
+    func waitForProgress(_ writers: [Writer], more: Int) -> Bool {
+        let targets = writers.map { $0.acknowledged.count + more }
+        for _ in 0..<6000 {
+            if zip(writers, targets).allSatisfy({ $0.acknowledged.count >= $1 }) { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// Checks each writer's failures: all of them `io` or a conflict, none longer than a
+    /// deadline allows.
+    func assertFailuresWereBounded(_ writers: [Writer], file: StaticString = #filePath, line: UInt = #line) {
+        for writer in writers {
+            for failure in writer.failures {
+                XCTAssertTrue(
+                    failure.code.hasPrefix("io") || failure.code == "conflict" || failure.code == "writerStopped",
+                    "\(writer.name) failed with \(failure.code)", file: file, line: line)
+                XCTAssertLessThan(
+                    failure.milliseconds, Self.failedCallMillisecondsMax,
+                    "\(writer.name): a failed call took \(failure.milliseconds) ms", file: file, line: line)
+            }
+        }
+    }
+
+    /// Stops writers that run until killed, and checks what they leave: the acknowledged
+    /// commits numbered 1, 2, 3 … without a gap, every one present once.
+    func stopAndCheck(_ writers: [Writer], url: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for writer in writers {
+            kill(writer.process.pid, SIGKILL)
+            XCTAssertEqual(writer.wait(), 128 + SIGKILL, "\(writer.name) ended before it was stopped", file: file, line: line)
+            XCTAssertEqual(writer.acknowledged, Array(1..<(writer.acknowledged.count + 1)), file: file, line: line)
+        }
+        try assertHolds(
+            Dictionary(uniqueKeysWithValues: writers.map { ($0.name, $0.acknowledged) }), url: url, file: file, line: line)
+    }
+
+    /// A private server with a shared vault on it, and its URL with ``shortTimeouts``.
+    func privateServerWithVault() throws -> (PrivateTestServer, String) {
         let server = try PrivateTestServer()
-        defer { server.destroy() }
-        let store = try PostgresFrameStore(location: server.location())
+        let location = try server.location().with(timeouts: Self.shortTimeouts)
+        let store = try PostgresFrameStore(location: location)
         try store.ensureSchema()
         store.close()
-        let url = try makeVault(on: try server.location(), uniqueVaultName())
-        let writers = try (0..<2).map { try launch(url: url, name: "r\($0)", count: 12) }
-        var waited = 0
-        while writers.contains(where: { $0.acknowledged.count < 2 }) && waited < 5000 {
-            usleep(10_000)
-            waited += 10
+        return (server, try makeVault(on: location, uniqueVaultName()))
+    }
+
+    /// Two writers, the server restarted three times under them: every writer carries on by
+    /// itself after each restart, nothing acknowledged is lost or applied twice, no failed call
+    /// outlived its deadline, and each writer holds no more sockets after the restarts than
+    /// its own connection (a replaced connection is closed, not leaked).
+    func testWritersCarryOnAcrossServerRestartsWithBoundedDescriptors() throws {
+        let (server, url) = try privateServerWithVault()
+        defer { server.destroy() }
+        let writers = try (0..<2).map { try launch(url: url, name: "r\($0)", count: 0) }
+        XCTAssertTrue(waitForProgress(writers, more: 2), "the writers did not start committing")
+        var socketsSeen: [Int] = []
+        for restart in 1...3 {
+            try server.stop()
+            usleep(300_000)
+            try server.start()
+            XCTAssertTrue(waitForProgress(writers, more: 3), "the writers did not carry on after restart \(restart)")
+            socketsSeen += writers.map(\.process.openSockets)
         }
-        try server.stop()
-        usleep(300_000)
-        try server.start()
-        for writer in writers { XCTAssertEqual(writer.wait(), 0, "\(writer.name) failed") }
-        try assertHolds(Dictionary(uniqueKeysWithValues: writers.map { ($0.name, $0.acknowledged) }), url: url)
-        for writer in writers { XCTAssertEqual(writer.acknowledged, Array(1...12)) }
+        // One connection for the vault, and at most one being replaced at the moment of looking.
+        XCTAssertLessThanOrEqual(socketsSeen.max() ?? 0, 2, "sockets each writer held after each restart: \(socketsSeen)")
+        XCTAssertTrue(writers.allSatisfy { !$0.failures.isEmpty }, "a writer never noticed a restart")
+        assertFailuresWereBounded(writers)
+        try stopAndCheck(writers, url: url)
+    }
+
+    /// Four writers, the server stopped with SIGSTOP for longer than every deadline, then
+    /// resumed: calls fail with `io` within their deadlines instead of waiting for the server,
+    /// and the writers carry on by themselves once it answers again.
+    func testWritersFailWithinTheirDeadlinesWhileTheServerStallsThenCarryOn() throws {
+        let (server, url) = try privateServerWithVault()
+        defer {
+            try? server.resume()
+            server.destroy()
+        }
+        let writers = try (0..<4).map { try launch(url: url, name: "s\($0)", count: 0) }
+        XCTAssertTrue(waitForProgress(writers, more: 2), "the writers did not start committing")
+        try server.stall()
+        // Longer than a transaction's deadline plus a reconnection's: every writer sees it.
+        sleep(8)
+        try server.resume()
+        XCTAssertTrue(waitForProgress(writers, more: 3), "the writers did not carry on after the stall")
+        for writer in writers {
+            XCTAssertTrue(
+                writer.failures.contains { $0.code.hasPrefix("io") }, "\(writer.name) never noticed the stall")
+        }
+        assertFailuresWereBounded(writers)
+        try stopAndCheck(writers, url: url)
     }
 
     /// Runs the `coffer` CLI; its exit status and standard output.
     func coffer(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (Int32, String) {
         let binary = URL(fileURLWithPath: helperPath).deletingLastPathComponent().appendingPathComponent("coffer").path
         guard access(binary, X_OK) == 0 else { throw XCTSkip("coffer is not built at \(binary)") }
-        let outputPath = NSTemporaryDirectory() + "coffer-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
-        defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var cArguments: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COFFER_") }
         environment.merge(extra) { $1 }
-        var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for entry in cEnvironment { free(entry) } }
-        var pid = pid_t()
-        guard posix_spawn(&pid, binary, &actions, nil, &cArguments, &cEnvironment) == 0 else {
-            throw CofferError(.io(errno: EIO), "Cannot start coffer.")
-        }
-        let status = Writer(pid: pid, name: "coffer", outputPath: outputPath).wait()
-        return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
+        let process = try ChildProcess(binary, arguments, name: "coffer", environment: environment)
+        let status = process.wait()
+        return (status, process.output)
     }
 
     func testTheCLIWorksOnAPostgreSQLVaultAndCopiesItBothWays() throws {
