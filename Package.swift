@@ -67,6 +67,8 @@ let package = Package(
         // Writer processes on a vault shared through PostgreSQL, for the multi-process tests.
         .executableTarget(
             name: "coffer-shared-writer", dependencies: ["Coffer", "CofferModel", "CofferPostgres", "CofferStorage"]),
+        // Assertions every test target shares.
+        .target(name: "CofferTestSupport", dependencies: ["CofferCrypto"], path: "Tests/CofferTestSupport"),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
         .testTarget(
             name: "CofferFormatTests",
@@ -78,12 +80,13 @@ let package = Package(
             name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto"]),
+        .testTarget(
+            name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto", "CofferTestSupport"]),
         .testTarget(name: "CofferFuzzReplayTests", dependencies: ["CofferFuzzBodies"]),
         .testTarget(
             name: "CofferPostgresTests",
             dependencies: [
-                "CofferPostgres", "Coffer", "CofferModel", "CofferStorage", "CofferCrypto",
+                "CofferPostgres", "Coffer", "CofferModel", "CofferStorage", "CofferCrypto", "CofferTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
@@ -94,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CofferTests",
-            dependencies: ["Coffer", "CofferSimulation", "CofferStorage", "CofferFormat", "CofferCrypto"]
+            dependencies: ["Coffer", "CofferSimulation", "CofferStorage", "CofferFormat", "CofferCrypto", "CofferTestSupport"]
         ),
     ]
 )

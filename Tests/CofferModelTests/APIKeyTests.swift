@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferTestSupport
 import XCTest
 
 @testable import CofferModel
@@ -37,11 +38,11 @@ final class APIKeyTests: XCTestCase {
         XCTAssertEqual(try fixture.index.checkAPIKey(created.secret, hashKey: hashKey).role, .builder)
         // A wrong hash key, another key, or a malformed one all fail the same way.
         let otherKey = SecureBytes(randomCount: 32)
-        let wrong = assertThrows(.permissionDenied) { try fixture.index.checkAPIKey(created.secret, hashKey: otherKey) }
-        let unknown = assertThrows(.permissionDenied) {
+        let wrong = assertThrowsCoffer(.permissionDenied) { try fixture.index.checkAPIKey(created.secret, hashKey: otherKey) }
+        let unknown = assertThrowsCoffer(.permissionDenied) {
             try fixture.index.checkAPIKey(APIKeyFormat.generate(), hashKey: hashKey)
         }
-        let malformed = assertThrows(.permissionDenied) {
+        let malformed = assertThrowsCoffer(.permissionDenied) {
             try fixture.index.checkAPIKey(secret("ck_live_short"), hashKey: hashKey)
         }
         XCTAssertEqual(wrong?.message, unknown?.message)
@@ -55,10 +56,10 @@ final class APIKeyTests: XCTestCase {
             fixture.vault.planner.createAPIKey(in: "acme", creator: "bob", name: "CI", hashKey: hashKey))
         XCTAssertNoThrow(try fixture.index.checkAPIKey(created.secret, hashKey: hashKey))
         try fixture.vault.commit(fixture.vault.planner.revokeAPIKey(created.id, in: "acme", actingUser: "bob"))
-        assertThrows(.permissionDenied) { try fixture.index.checkAPIKey(created.secret, hashKey: hashKey) }
+        assertThrowsCoffer(.permissionDenied) { try fixture.index.checkAPIKey(created.secret, hashKey: hashKey) }
         XCTAssertEqual(fixture.index.apiKey(id: created.id)?.state, .revoked)
         XCTAssertNotNil(fixture.index.apiKey(id: created.id)?.revoked)
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try fixture.vault.planner.revokeAPIKey(created.id, in: "acme", actingUser: "alice")
         }
     }
@@ -80,21 +81,21 @@ final class APIKeyTests: XCTestCase {
         XCTAssertEqual(try index.apiKeys(organization: fixture.acme, visibleTo: fixture.bob).map(\.id), [keys["bob"]!])
         XCTAssertEqual(
             try index.apiKeys(organization: fixture.acme, visibleTo: fixture.dave).map(\.id), [keys["dave"]!])
-        assertThrows(.permissionDenied) { try index.apiKeys(organization: fixture.acme, visibleTo: fixture.erin) }
+        assertThrowsCoffer(.permissionDenied) { try index.apiKeys(organization: fixture.acme, visibleTo: fixture.erin) }
         // A builder revokes its own key only; an admin revokes anyone's.
-        assertThrows(.permissionDenied) {
+        assertThrowsCoffer(.permissionDenied) {
             try fixture.vault.planner.revokeAPIKey(keys["dave"]!, in: "acme", actingUser: "bob")
         }
-        assertThrows(.permissionDenied) {
+        assertThrowsCoffer(.permissionDenied) {
             try fixture.vault.planner.revokeAPIKey(keys["alice"]!, in: "acme", actingUser: "bob")
         }
         XCTAssertNoThrow(try fixture.vault.planner.revokeAPIKey(keys["bob"]!, in: "acme", actingUser: "bob"))
         XCTAssertNoThrow(try fixture.vault.planner.revokeAPIKey(keys["alice"]!, in: "acme", actingUser: "carol"))
-        assertThrows(.notFound) {
+        assertThrowsCoffer(.notFound) {
             try fixture.vault.planner.revokeAPIKey(keys["alice"]!, in: "globex", actingUser: "erin")
         }
         // Only members create keys.
-        assertThrows(.permissionDenied) {
+        assertThrowsCoffer(.permissionDenied) {
             try fixture.vault.planner.createAPIKey(in: "acme", creator: "erin", name: "x", hashKey: hashKey)
         }
     }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferTestSupport
 import XCTest
 
 @testable import CofferModel
@@ -128,12 +129,12 @@ final class CascadeTests: XCTestCase {
         try assertImpactMatches(try fixture.vault.planner.removeMember("alice", from: "acme"), in: &fixture.vault)
         XCTAssertNil(fixture.index.role(of: fixture.alice, in: fixture.acme))
         XCTAssertNotNil(fixture.index.user(id: fixture.alice))
-        assertThrows(.notFound) { try fixture.vault.planner.removeMember("alice", from: "acme") }
+        assertThrowsCoffer(.notFound) { try fixture.vault.planner.removeMember("alice", from: "acme") }
     }
 
     func testRemovingAnOrganizationRefusesOrCascades() throws {
         var fixture = try populated()
-        let refusal = assertThrows(.invalidInput) { try fixture.vault.planner.removeOrganization("acme") }
+        let refusal = assertThrowsCoffer(.invalidInput) { try fixture.vault.planner.removeOrganization("acme") }
         XCTAssertTrue(refusal?.message.contains("2 projects") ?? false, refusal?.message ?? "")
         let plan = try fixture.vault.planner.removeOrganization("acme", cascade: true)
         XCTAssertEqual(plan.value.deletedAPIKeys.count, 3)
@@ -161,13 +162,13 @@ final class CascadeTests: XCTestCase {
                 consumer: AssignmentTarget(kind: .agent, slug: "helper", consumer: "x")))
         guard case .failed(let error, _) = resolution else { return XCTFail("expected a failure") }
         XCTAssertEqual(error.code, .credentialRevoked)
-        assertThrows(.invalidInput) { try fixture.vault.planner.revokeCredential(org.description, in: "acme") }
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) { try fixture.vault.planner.revokeCredential(org.description, in: "acme") }
+        assertThrowsCoffer(.invalidInput) {
             try fixture.vault.planner.updateCredential(
                 org.description, in: "acme", CredentialUpdate(fields: fields(["token": "new-value-123"])),
                 reveal: fixture.vault.read)
         }
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try fixture.vault.planner.assign(org.description, to: AssignmentTarget(kind: .agent, slug: "b"), in: "acme")
         }
         XCTAssertEqual(fixture.index.checkInvariants(), [])
@@ -185,7 +186,7 @@ final class CascadeTests: XCTestCase {
         XCTAssertTrue(try fixture.vault.planner.assign(other.description, to: target, in: "acme").isEmpty)
         try fixture.vault.commit(fixture.vault.planner.unassign(target, appKey: "exa", in: "acme"))
         XCTAssertNil(fixture.index.assignment(organization: fixture.acme, target: target, appKey: "exa"))
-        assertThrows(.notFound) { try fixture.vault.planner.unassign(target, appKey: "exa", in: "acme") }
+        assertThrowsCoffer(.notFound) { try fixture.vault.planner.unassign(target, appKey: "exa", in: "acme") }
         XCTAssertEqual(fixture.index.checkInvariants(), [])
     }
 
@@ -201,9 +202,9 @@ final class CascadeTests: XCTestCase {
         XCTAssertEqual(
             Set(ids.compactMap { fixture.index.credential(id: $0)?.owner }),
             [.organization(fixture.acme), .project(fixture.web), .project(fixture.api), .user(fixture.carol)])
-        assertThrows(.alreadyExists) { try fixture.token("exa", "main", at: [.project("web")]) }
-        assertThrows(.invalidInput) { try fixture.token("exa", "dup", at: [.project("web"), .project("web")]) }
-        assertThrows(.invalidInput) { try fixture.token("exa", "x", at: [.user("erin")]) }
-        assertThrows(.notFound) { try fixture.token("exa", "x", at: [.project("nope")]) }
+        assertThrowsCoffer(.alreadyExists) { try fixture.token("exa", "main", at: [.project("web")]) }
+        assertThrowsCoffer(.invalidInput) { try fixture.token("exa", "dup", at: [.project("web"), .project("web")]) }
+        assertThrowsCoffer(.invalidInput) { try fixture.token("exa", "x", at: [.user("erin")]) }
+        assertThrowsCoffer(.notFound) { try fixture.token("exa", "x", at: [.project("nope")]) }
     }
 }

@@ -1,5 +1,6 @@
 import CofferCrypto
 import CofferFormat
+import CofferTestSupport
 import XCTest
 
 @testable import CofferModel
@@ -459,7 +460,7 @@ final class CompactionTests: XCTestCase {
         let index = fixture.index
         var visited = 0
         // The reader's own error passes through.
-        assertThrows(.io(errno: 5)) {
+        assertThrowsCoffer(.io(errno: 5)) {
             try index.compactionTransactions(reader: { _ throws(CofferError) in
                 throw CofferError(.io(errno: 5), "disk")
             }) { _ throws(CofferError) in visited += 1 }
@@ -471,7 +472,7 @@ final class CompactionTests: XCTestCase {
                 kind: .apiKey, type: .apiToken, category: .custom, owner: .organization(fixture.acme),
                 fields: fields(["token": "other"]))
         ).encode()
-        let error = assertThrows(.corrupted) {
+        let error = assertThrowsCoffer(.corrupted) {
             try index.compactionTransactions(reader: { _ throws(CofferError) in wrong }) { _ throws(CofferError) in }
         }
         XCTAssertTrue(error?.message.contains(ids[0].description) ?? false)
@@ -522,7 +523,7 @@ final class CompactionTests: XCTestCase {
         for operation in compacted.operations {
             if case .setVersionRetention = operation { continue }
             let context = TransactionContext(sequence: 999, offset: 0, timeMilliseconds: 1, actor: "again")
-            assertThrows(.alreadyExists) { try index.apply([operation], context: context) }
+            assertThrowsCoffer(.alreadyExists) { try index.apply([operation], context: context) }
             kinds.insert(operation.code)
         }
         XCTAssertEqual(
@@ -555,7 +556,7 @@ final class CompactionTests: XCTestCase {
         var index = fixture.index
         func refuses(_ code: CofferError.Code, _ operations: [ModelOperation], line: UInt = #line) {
             let before = Snapshot(index)
-            assertThrows(code, line: line) {
+            assertThrowsCoffer(code, line: line) {
                 try index.apply(
                     operations, context: TransactionContext(sequence: 900, offset: 0, timeMilliseconds: 5, actor: "t"))
             }

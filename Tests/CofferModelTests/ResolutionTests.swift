@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferTestSupport
 import XCTest
 
 @testable import CofferModel
@@ -302,12 +303,12 @@ final class ResolutionTests: XCTestCase {
     func testRunContextMustBeConsistent() throws {
         let fixture = try Fixture()
         let index = fixture.index
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try index.resolveCredential(
                 ResolutionRequest(
                     appKey: "exa", context: RunContext(organization: fixture.acme, project: fixture.globexWeb)))
         }
-        assertThrows(.notFound) {
+        assertThrowsCoffer(.notFound) {
             try index.resolveCredential(
                 ResolutionRequest(appKey: "exa", context: RunContext(organization: OrganizationID(high: 9, low: 9))))
         }

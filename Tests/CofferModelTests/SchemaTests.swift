@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferTestSupport
 import XCTest
 
 @testable import CofferModel
@@ -35,7 +36,7 @@ final class SchemaTests: XCTestCase {
         _ type: CredentialType, _ values: [String: String], naming field: String, file: StaticString = #filePath,
         line: UInt = #line
     ) {
-        let error = assertThrows(.invalidInput, file: file, line: line) { try check(type, values) }
+        let error = assertThrowsCoffer(.invalidInput, file: file, line: line) { try check(type, values) }
         XCTAssertTrue(error?.message.contains("`\(field)`") ?? false, error?.message ?? "", file: file, line: line)
         for value in values.values where value.count > 3 {
             XCTAssertFalse(error?.message.contains(value) ?? false, "message leaks a value", file: file, line: line)
@@ -109,7 +110,7 @@ final class SchemaTests: XCTestCase {
         assertRejected(.apiToken, ["token": String(repeating: "a", count: 65537)], naming: "token")
         assertRejected(.apiToken, ["token": "nul\u{0}byte"], naming: "token")
         let invalidUTF8 = FieldValues(["token": SecureBytes(copying: [0x61, 0xFF, 0x62])])
-        assertThrows(.invalidInput) { try FieldValidation.check(invalidUTF8, of: .apiToken) }
+        assertThrowsCoffer(.invalidInput) { try FieldValidation.check(invalidUTF8, of: .apiToken) }
     }
 
     func testJSONObjects() {
@@ -188,12 +189,12 @@ final class SchemaTests: XCTestCase {
         revealed = try fixture.vault.revealed(id)
         XCTAssertNil(revealed["password"])
         XCTAssertEqual(fixture.index.history(of: id).last?.changedFields, ["username", "password"])
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try fixture.vault.planner.updateCredential(
                 id.description, in: "acme", CredentialUpdate(clearedFields: ["host"]), reveal: fixture.vault.read)
         }
         // An invalid new value names the field.
-        let error = assertThrows(.invalidInput) {
+        let error = assertThrowsCoffer(.invalidInput) {
             try fixture.vault.planner.updateCredential(
                 id.description, in: "acme", CredentialUpdate(fields: fields(["port": "seventy"])),
                 reveal: fixture.vault.read)
@@ -228,11 +229,11 @@ final class SchemaTests: XCTestCase {
         XCTAssertEqual(fixture.index.checkInvariants(), [])
 
         // Rotating to the same value, or without a secret field, is refused.
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try fixture.vault.planner.rotateCredential(
                 id.description, in: "acme", fields: fields(["token": "sk-version-0006"]), reveal: fixture.vault.read)
         }
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try fixture.vault.planner.rotateCredential(
                 id.description, in: "acme", fields: fields([:]), reveal: fixture.vault.read)
         }

@@ -45,24 +45,6 @@ func fields(_ values: [String: String]) -> FieldValues {
     FieldValues(values.mapValues(secret))
 }
 
-/// Asserts that `body` throws a `CofferError` with `code`, and returns it.
-@discardableResult
-func assertThrows<T>(
-    _ code: CofferError.Code, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> T
-) -> CofferError? {
-    do {
-        _ = try body()
-        XCTFail("expected \(code), got success", file: file, line: line)
-        return nil
-    } catch let error as CofferError {
-        XCTAssertEqual(error.code, code, "message: \(error.message)", file: file, line: line)
-        return error
-    } catch {
-        XCTFail("unexpected error type \(type(of: error))", file: file, line: line)
-        return nil
-    }
-}
-
 /// A stand-in for the engine: plans are encoded, decoded, validated, "written" to an
 /// in-memory log and applied, and reveals read the log back.
 struct TestVault {

@@ -1,5 +1,6 @@
 import CofferCrypto
 import CofferFormat
+import CofferTestSupport
 import XCTest
 
 @testable import CofferModel
@@ -46,7 +47,7 @@ final class VaultIndexTests: XCTestCase {
         ]
         XCTAssertThrowsError(try index.validate(operations, context: context(100)))
         XCTAssertEqual(Snapshot(index), before)
-        let error = assertThrows(.invalidInput) { try index.apply(operations, context: context(100)) }
+        let error = assertThrowsCoffer(.invalidInput) { try index.apply(operations, context: context(100)) }
         XCTAssertTrue(error?.message.contains("member") ?? false)
         XCTAssertEqual(Snapshot(index), before)
         XCTAssertEqual(index.checkInvariants(), [])
@@ -68,27 +69,27 @@ final class VaultIndexTests: XCTestCase {
         var index = fixture.index
         let target = AssignmentTarget(kind: .workflow, slug: "w", consumer: "s")
         // OP-CRED-DEFAULT-1: a second default in the same transaction without clearing.
-        assertThrows(.invalidInput) { try index.apply([.setDefault(id: b)], context: context(50)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.setDefault(id: b)], context: context(50)) }
         XCTAssertNoThrow(try index.validate([.clearDefault(id: a), .setDefault(id: b)], context: context(50)))
         // OP-CRED-DELETE-1 and OP-CRED-REVOKE-1: a default cannot go.
-        assertThrows(.invalidInput) { try index.apply([.deleteCredential(id: a)], context: context(50)) }
-        assertThrows(.invalidInput) { try index.apply([.revokeCredential(id: a)], context: context(50)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.deleteCredential(id: a)], context: context(50)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.revokeCredential(id: a)], context: context(50)) }
         // OP-CRED-DELETE-1: an assigned credential cannot go.
         try index.apply(
             [.assign(organization: fixture.acme, target: target, appKey: "exa", credential: b)], context: context(51))
-        assertThrows(.invalidInput) { try index.apply([.deleteCredential(id: b)], context: context(52)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.deleteCredential(id: b)], context: context(52)) }
         // OP-ASSIGN-SET-1: one assignment per key, same app, same organization.
-        assertThrows(.alreadyExists) {
+        assertThrowsCoffer(.alreadyExists) {
             try index.apply(
                 [.assign(organization: fixture.acme, target: target, appKey: "exa", credential: a)],
                 context: context(52))
         }
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try index.apply(
                 [.assign(organization: fixture.globex, target: target, appKey: "exa", credential: a)],
                 context: context(52))
         }
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try index.apply(
                 [.assign(organization: fixture.acme, target: target, appKey: "slack", credential: a)],
                 context: context(52))
@@ -97,9 +98,9 @@ final class VaultIndexTests: XCTestCase {
         let webToken = try fixture.token("exa", "w", at: [.project("web")])[0]
         let mine = try fixture.token("exa", "mine", at: [.user("bob")])[0]
         index = fixture.index
-        assertThrows(.invalidInput) { try index.apply([.removeProject(id: fixture.web)], context: context(60)) }
-        assertThrows(.invalidInput) { try index.apply([.removeOrganization(id: fixture.acme)], context: context(60)) }
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) { try index.apply([.removeProject(id: fixture.web)], context: context(60)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.removeOrganization(id: fixture.acme)], context: context(60)) }
+        assertThrowsCoffer(.invalidInput) {
             try index.apply([.removeMembership(user: fixture.bob, organization: fixture.acme)], context: context(60))
         }
         XCTAssertNoThrow(
@@ -114,29 +115,29 @@ final class VaultIndexTests: XCTestCase {
             id: CredentialID(high: 7, low: 7), organization: fixture.acme, appKey: "exa", slug: "x", label: "X",
             kind: .apiKey,
             type: .apiToken, category: .custom, owner: .project(fixture.globexWeb), fields: fields(["token": "abc"]))
-        assertThrows(.invalidInput) { try index.apply([.createCredential(base)], context: context(61)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.createCredential(base)], context: context(61)) }
         var userOwned = base
         userOwned.owner = .user(fixture.erin)
-        assertThrows(.invalidInput) { try index.apply([.createCredential(userOwned)], context: context(61)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.createCredential(userOwned)], context: context(61)) }
         var orgOwned = base
         orgOwned.owner = .organization(fixture.globex)
-        assertThrows(.invalidInput) { try index.apply([.createCredential(orgOwned)], context: context(61)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.createCredential(orgOwned)], context: context(61)) }
         // OP-CRED-CREATE-2: slug unique per app and owner; fine at another owner.
         var duplicate = base
         duplicate.owner = .organization(fixture.acme)
         duplicate.slug = "a"
-        assertThrows(.alreadyExists) { try index.apply([.createCredential(duplicate)], context: context(61)) }
+        assertThrowsCoffer(.alreadyExists) { try index.apply([.createCredential(duplicate)], context: context(61)) }
         duplicate.owner = .project(fixture.api)
         XCTAssertNoThrow(try index.validate([.createCredential(duplicate)], context: context(61)))
         // OP-CRED-VERSION-1: versions go up by one.
         let skipped = CredentialFieldsChange(
             id: a, reason: .update, version: 5, changedFields: ["token"], fields: fields(["token": "abc"]))
-        assertThrows(.invalidInput) { try index.apply([.setCredentialFields(skipped)], context: context(62)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.setCredentialFields(skipped)], context: context(62)) }
         let unnamed = CredentialFieldsChange(
             id: a, reason: .update, version: 2, changedFields: [], fields: fields(["token": "abc"]))
-        assertThrows(.invalidInput) { try index.apply([.setCredentialFields(unnamed)], context: context(62)) }
+        assertThrowsCoffer(.invalidInput) { try index.apply([.setCredentialFields(unnamed)], context: context(62)) }
         // OP-TXN: bad actors are refused.
-        assertThrows(.invalidInput) {
+        assertThrowsCoffer(.invalidInput) {
             try index.apply([], context: TransactionContext(sequence: 1, offset: 1, timeMilliseconds: 1, actor: "a\nb"))
         }
         XCTAssertEqual(index.checkInvariants(), [])
@@ -154,19 +155,19 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertEqual(try index.selectCredential("ops", in: fixture.acme), unique)
         XCTAssertEqual(try index.selectCredential("slack/work", in: fixture.acme), slackWork)
         XCTAssertEqual(try index.selectCredential("project/work", in: fixture.acme), webWork)
-        let ambiguous = assertThrows(.ambiguous) { try index.selectCredential("work", in: fixture.acme) }
+        let ambiguous = assertThrowsCoffer(.ambiguous) { try index.selectCredential("work", in: fixture.acme) }
         XCTAssertEqual(ambiguous?.candidates.count, 3)
         XCTAssertTrue(ambiguous?.candidates.first?.hasPrefix("cred_") ?? false)
-        assertThrows(.ambiguous) { try index.selectCredential("org/work", in: fixture.acme) }
-        assertThrows(.ambiguous) { try index.selectCredential("linear/work", in: fixture.acme) }
-        assertThrows(.notFound) { try index.selectCredential("user/work", in: fixture.acme) }
-        assertThrows(.notFound) { try index.selectCredential("nothing", in: fixture.acme) }
-        assertThrows(.notFound) { try index.selectCredential(work.description, in: fixture.globex) }
-        assertThrows(.invalidInput) { try index.selectCredential("a/b/c", in: fixture.acme) }
+        assertThrowsCoffer(.ambiguous) { try index.selectCredential("org/work", in: fixture.acme) }
+        assertThrowsCoffer(.ambiguous) { try index.selectCredential("linear/work", in: fixture.acme) }
+        assertThrowsCoffer(.notFound) { try index.selectCredential("user/work", in: fixture.acme) }
+        assertThrowsCoffer(.notFound) { try index.selectCredential("nothing", in: fixture.acme) }
+        assertThrowsCoffer(.notFound) { try index.selectCredential(work.description, in: fixture.globex) }
+        assertThrowsCoffer(.invalidInput) { try index.selectCredential("a/b/c", in: fixture.acme) }
         XCTAssertEqual(try index.organizationID("acme"), fixture.acme)
         XCTAssertEqual(try index.organizationID(fixture.acme.description), fixture.acme)
         XCTAssertEqual(try index.projectID("web", in: fixture.globex), fixture.globexWeb)
-        assertThrows(.notFound) { try index.projectID(fixture.web.description, in: fixture.globex) }
+        assertThrowsCoffer(.notFound) { try index.projectID(fixture.web.description, in: fixture.globex) }
     }
 
     func testIdentifiers() {
@@ -196,12 +197,12 @@ final class VaultIndexTests: XCTestCase {
             "", "Acme", "-x", "a b", "a/b", String(repeating: "a", count: 65),
             "org_" + String(repeating: "0", count: 26),
         ] {
-            assertThrows(.invalidInput) { try fixture.vault.planner.createOrganization(slug: slug, name: "N") }
+            assertThrowsCoffer(.invalidInput) { try fixture.vault.planner.createOrganization(slug: slug, name: "N") }
         }
-        assertThrows(.invalidInput) { try fixture.vault.planner.createOrganization(slug: "ok", name: " ") }
-        assertThrows(.alreadyExists) { try fixture.vault.planner.createOrganization(slug: "acme", name: "Again") }
+        assertThrowsCoffer(.invalidInput) { try fixture.vault.planner.createOrganization(slug: "ok", name: " ") }
+        assertThrowsCoffer(.alreadyExists) { try fixture.vault.planner.createOrganization(slug: "acme", name: "Again") }
         XCTAssertNoThrow(try fixture.token("OPENAI_API_KEY", "main"))
-        assertThrows(.invalidInput) { try fixture.token("bad app", "main") }
+        assertThrowsCoffer(.invalidInput) { try fixture.token("bad app", "main") }
         let plan = try fixture.vault.planner.renameOrganization("acme", slug: "acme-inc")
         try fixture.vault.commit(plan)
         XCTAssertEqual(fixture.index.organization(id: fixture.acme)?.slug, "acme-inc")

@@ -1,6 +1,7 @@
 import CofferCrypto
 import Foundation
 import PostgresNIO
+import CofferTestSupport
 import XCTest
 
 @testable import CofferPostgres

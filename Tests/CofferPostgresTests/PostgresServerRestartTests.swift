@@ -1,5 +1,6 @@
 import CofferCrypto
 import PostgresNIO
+import CofferTestSupport
 import XCTest
 
 @testable import CofferPostgres

@@ -222,38 +222,3 @@ final class TestThread<Value>: @unchecked Sendable {
         return try result!.get()
     }
 }
-
-/// Asserts that `body` throws a CofferError with `code`, and returns it.
-@discardableResult
-func assertThrowsCoffer<T>(
-    _ code: CofferError.Code, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> T
-) -> CofferError? {
-    do {
-        _ = try body()
-        XCTFail("expected \(code), nothing was thrown", file: file, line: line)
-    } catch let error as CofferError {
-        XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
-        return error
-    } catch {
-        XCTFail("expected CofferError \(code), got \(error)", file: file, line: line)
-    }
-    return nil
-}
-
-/// Asserts that `body` throws a CofferError with code `.io`, whatever the errno, and returns it.
-@discardableResult
-func assertThrowsIO<T>(file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> T) -> CofferError? {
-    do {
-        _ = try body()
-        XCTFail("expected .io, nothing was thrown", file: file, line: line)
-    } catch let error as CofferError {
-        guard case .io = error.code else {
-            XCTFail("expected .io, got \(error)", file: file, line: line)
-            return error
-        }
-        return error
-    } catch {
-        XCTFail("expected CofferError .io, got \(error)", file: file, line: line)
-    }
-    return nil
-}

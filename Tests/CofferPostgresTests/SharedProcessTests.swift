@@ -159,7 +159,7 @@ final class SharedProcessTests: XCTestCase {
         for writer in writers {
             for failure in writer.failures {
                 XCTAssertTrue(
-                    failure.code.hasPrefix("io") || failure.code == "conflict" || failure.code == "writerStopped",
+                    failure.code.hasPrefix("io") || failure.code == "conflict" || failure.code == "writer_stopped",
                     "\(writer.name) failed with \(failure.code)", file: file, line: line)
                 XCTAssertLessThan(
                     failure.milliseconds, Self.failedCallMillisecondsMax,
