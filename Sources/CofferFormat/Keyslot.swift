@@ -100,7 +100,8 @@ public struct Keyslot: Sendable, Equatable {
             guard let cost else { return nil }
             return Argon2id.deriveKey(passphrase: passphrase, salt: salt, cost: cost)
         case .keyFile(let keyFile):
-            precondition(keyFile.count == Keyslot.keyFileBytes, "key file key must be 32 bytes")
+            // A key of another length opens nothing (callers check it first, with a clear error).
+            guard keyFile.count == Keyslot.keyFileBytes else { return nil }
             return Blake2b.keyedHash(key: keyFile, Array("coffer keyfile v1".utf8), salt)
                 .withUnsafeBytes { SecureBytes(copying: $0) }
         }

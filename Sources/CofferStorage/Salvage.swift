@@ -23,6 +23,7 @@ extension VaultStore {
     public static func salvage(
         path: String, secret: Keyslot.Secret, output: String, storage: any StorageSystem = PosixStorage()
     ) throws(CofferError) -> SalvageReport {
+        try secret.check()
         let file = try openFile(path: path, options: Options(storage: storage, readOnly: true))
         let size: UInt64
         switch file.size() {

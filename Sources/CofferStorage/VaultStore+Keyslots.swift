@@ -12,7 +12,8 @@ extension VaultStore {
     /// - Throws: `.invalidInput` when the table is full or the cost is refused; `.io`.
     @discardableResult
     public func addKeyslot(_ secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
-        try changeHeader { header, unlockKey throws(CofferError) in
+        try secret.check()
+        return try changeHeader { header, unlockKey throws(CofferError) in
             guard header.keyslots.count < FormatConstants.keyslotCountMax else {
                 throw CofferError(.invalidInput, "The vault already has \(FormatConstants.keyslotCountMax) keyslots; remove one first.")
             }
@@ -46,6 +47,7 @@ extension VaultStore {
     /// Unlock change: replaces the secret of slot `id` (for example a new passphrase) with a
     /// new slot of the same id, in one header rewrite.
     public func replaceKeyslot(id: UInt16, with secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) {
+        try secret.check()
         try changeHeader { header, unlockKey throws(CofferError) in
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")

@@ -37,6 +37,7 @@ extension VaultStore {
         path: String, secret: Keyslot.Secret, expectedHead: ChainHead? = nil, storage: any StorageSystem = PosixStorage(),
         visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VerificationReport {
+        try secret.check()
         let file = try openFile(path: path, options: Options(storage: storage, readOnly: true))
         let (size, headers) = try sizeAndHeaders(of: file)
         let unlocked: HeaderStore.Unlocked

@@ -123,7 +123,8 @@ public final class VaultStore: @unchecked Sendable {
     public static func create(
         path: String, secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate, options: Options = Options()
     ) throws(CofferError) -> VaultStore {
-        precondition(!options.readOnly, "a vault cannot be created read-only")
+        guard !options.readOnly else { throw CofferError(.invalidInput, "A vault cannot be created read-only.") }
+        try secret.check()
         let storage = options.storage
         let file: any StorageFile
         switch storage.open(path, mode: .createNew) {
@@ -208,7 +209,8 @@ public final class VaultStore: @unchecked Sendable {
         path: String, secret: Keyslot.Secret, options: Options = Options(),
         visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VaultStore {
-        try open(path: path, unlocking: { $0.unlock(with: secret) }, options: options, visit: visit)
+        try secret.check()
+        return try open(path: path, unlocking: { $0.unlock(with: secret) }, options: options, visit: visit)
     }
 
     /// Opens the vault at `path` again with the unlock key of this store: after another

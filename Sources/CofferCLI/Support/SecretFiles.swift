@@ -1,5 +1,6 @@
 import Coffer
 import CofferFormat
+import CofferStorage
 
 #if canImport(Glibc)
 import Glibc
@@ -8,79 +9,38 @@ import Glibc
 /// Reading secrets from files and writing new key files, without unprotected copies: a
 /// file's bytes go straight from `read(2)` into ``SecureBytes``.
 enum SecretFiles {
-    /// The largest secret file read: a private key or a JSON object fits with room to spare
-    /// (a field holds at most 64 KiB).
-    static let fileBytesMax = 1 << 17
+    /// The largest secret file read (``SecretFile/bytesMax``).
+    static let fileBytesMax = SecretFile.bytesMax
 
     /// Reads the whole file at `path` into secure memory.
     ///
     /// - Parameter what: names the file in messages ("The key file").
     /// - Throws: a failure naming the file and saying what to do (never its contents).
     static func read(_ path: String, what: String) throws(CommandFailure) -> SecureBytes {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let number = errno
-            var failure = CommandFailure(
-                number == ENOENT ? .no : .vaultUnavailable, code: number == ENOENT ? "not_found" : "io",
-                "\(what) \(path) could not be opened: \(String(cString: strerror(number))).")
-            failure.systemError = number
+        do {
+            return try SecretFile.read(path: path)
+        } catch {
+            var failure: CommandFailure
+            switch error.code {
+            case .notFound:
+                failure = CommandFailure(.no, code: "not_found", "\(what) \(error.message)")
+            case .invalidInput:
+                failure = CommandFailure(.no, code: "invalid_input", "\(what) \(error.message)")
+            case .io(let number):
+                failure = CommandFailure(.vaultUnavailable, code: "io", "\(what) \(error.message)")
+                failure.systemError = number
+            default:
+                failure = CommandFailure(.vaultUnavailable, code: "io", "\(what) \(error.message)")
+            }
             throw failure
         }
-        defer { close(descriptor) }
-        var information = stat()
-        guard fstat(descriptor, &information) == 0 else {
-            throw CommandFailure(.vaultUnavailable, code: "io", "\(what) \(path) could not be read.")
-        }
-        let size = Int(information.st_size)
-        guard size <= fileBytesMax else {
-            throw CommandFailure(.no, code: "invalid_input", "\(what) \(path) is larger than \(fileBytesMax) bytes.")
-        }
-        // Regular files report their size; pipes and devices (`/dev/stdin`) report 0 and are
-        // read up to the maximum.
-        let capacity = (information.st_mode & S_IFMT) == S_IFREG ? size : fileBytesMax
-        var count = 0
-        var failed = false
-        let buffer = SecureBytes(count: capacity) { target in
-            guard let base = target.baseAddress else { return }
-            while count < capacity {
-                let result = Glibc.read(descriptor, base + count, capacity - count)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    failed = true
-                    return
-                }
-                if result == 0 { break }
-                count += result
-            }
-        }
-        guard !failed else { throw CommandFailure(.vaultUnavailable, code: "io", "\(what) \(path) could not be read.") }
-        if count == capacity { return buffer }
-        return buffer.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
     }
 
     /// The 32-byte key of a key file: the file holds exactly 32 bytes, or 64 hexadecimal
-    /// characters and an optional newline.
+    /// characters and an optional line break (``Keyslot/Secret/keyFile(contents:)``).
     static func keyFile(_ path: String) throws(CommandFailure) -> SecureBytes {
         let contents = try unlocking(read(path, what: "The key file"))
-        if contents.count == Keyslot.keyFileBytes { return contents }
-        let key: SecureBytes? = contents.withUnsafeBytes { bytes in
-            var end = bytes.count
-            if end > 0 && bytes[end - 1] == 0x0A { end -= 1 }
-            if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
-            guard end == Keyslot.keyFileBytes * 2 else { return nil }
-            var valid = true
-            let key = SecureBytes(count: Keyslot.keyFileBytes) { target in
-                for index in 0..<Keyslot.keyFileBytes {
-                    guard let high = nibble(bytes[2 * index]), let low = nibble(bytes[2 * index + 1]) else {
-                        valid = false
-                        return
-                    }
-                    target[index] = high << 4 | low
-                }
-            }
-            return valid ? key : nil
-        }
-        guard let key else {
+        guard case .keyFile(let key)? = try? Keyslot.Secret.keyFile(contents: contents) else {
             throw CommandFailure(
                 .vaultUnavailable, code: "invalid_key_file",
                 "The key file \(path) must hold exactly 32 bytes, or 64 hexadecimal characters. Check the path.")
@@ -90,11 +50,11 @@ enum SecretFiles {
 
     /// A passphrase file: its contents without one trailing line break.
     static func passphraseFile(_ path: String) throws(CommandFailure) -> SecureBytes {
-        let contents = try withoutTrailingLineBreak(unlocking(read(path, what: "The passphrase file")))
-        guard contents.count > 0 else {
+        let contents = try unlocking(read(path, what: "The passphrase file"))
+        guard case .passphrase(let passphrase)? = try? Keyslot.Secret.passphrase(contents: contents) else {
             throw CommandFailure(.vaultUnavailable, code: "invalid_passphrase_file", "The passphrase file \(path) is empty.")
         }
-        return contents
+        return passphrase
     }
 
     /// A key or passphrase file that cannot be read means the vault cannot be opened (exit 2),
@@ -155,14 +115,5 @@ enum SecretFiles {
         guard descriptor >= 0 else { return }
         fsync(descriptor)
         close(descriptor)
-    }
-
-    private static func nibble(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -1,0 +1,106 @@
+import Coffer
+import CofferFormat
+import CofferSimulation
+import CofferStorage
+import CofferTestSupport
+import Foundation
+import XCTest
+
+/// Input from a caller is never a precondition: a key of the wrong length, an empty
+/// passphrase or a read-only create throws `invalidInput` and creates nothing, instead of
+/// killing the host process.
+final class CallerInputTests: XCTestCase {
+    let path = "/vault/team.coffer"
+    let key = SecureBytes(copying: (0..<32).map { UInt8($0 * 5) })
+
+    func testAKeyOfTheWrongLengthOrAnEmptyPassphraseThrowsAndCreatesNothing() throws {
+        let disk = SimulatedDisk()
+        for length in [0, 16, 31, 33, 64] {
+            let wrong = SecureBytes(copying: [UInt8](repeating: 7, count: length))
+            let error = assertThrowsCoffer(.invalidInput) {
+                try Vault.create(path: path, unlock: .keyFile(wrong), options: .init(storage: disk))
+            }
+            XCTAssertTrue(error?.message.contains("exactly 32 bytes, not \(length)") ?? false, "\(String(describing: error))")
+            XCTAssertFalse(disk.exists(path), "a failed create left a file (key of \(length) bytes)")
+        }
+        assertThrowsCoffer(.invalidInput) {
+            try Vault.create(path: path, unlock: .passphrase(SecureBytes(copying: [])), options: .init(storage: disk))
+        }
+        assertThrowsCoffer(.invalidInput) {
+            try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk, readOnly: true))
+        }
+        XCTAssertFalse(disk.exists(path))
+
+        // An existing vault: the same secrets are refused on open, verify and keyslot changes.
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk))
+        let short = SecureBytes(copying: [UInt8](repeating: 1, count: 16))
+        assertThrowsCoffer(.invalidInput) { try vault.addKeyslot(.keyFile(short)) }
+        assertThrowsCoffer(.invalidInput) { try vault.addKeyslot(.passphrase(SecureBytes(copying: []))) }
+        assertThrowsCoffer(.invalidInput) { try vault.replaceKeyslot(id: 1, with: .keyFile(short)) }
+        vault.close()
+        assertThrowsCoffer(.invalidInput) {
+            try Vault.open(path: path, unlock: .keyFile(short), options: .init(storage: disk))
+        }
+        assertThrowsCoffer(.invalidInput) { try Vault.verify(path: path, unlock: .keyFile(short), storage: disk) }
+        XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk)).close())
+    }
+
+    func testAKeyslotNeverTrapsOnAKeyOfTheWrongLength() throws {
+        let unlockKey = SecureBytes(randomCount: 32)
+        let slot = try XCTUnwrap(
+            Keyslot.make(
+                id: 1, secret: .keyFile(key), cost: nil, unlockKey: unlockKey, vaultID: [UInt8](repeating: 2, count: 16),
+                createdMilliseconds: 0))
+        XCTAssertNil(slot.unwrap(with: .keyFile(SecureBytes(copying: [1, 2, 3])), vaultID: [UInt8](repeating: 2, count: 16)))
+        XCTAssertNil(
+            Keyslot.make(
+                id: 2, secret: .keyFile(SecureBytes(copying: [1])), cost: nil, unlockKey: unlockKey,
+                vaultID: [UInt8](repeating: 2, count: 16), createdMilliseconds: 0))
+    }
+
+    /// The library reads key files exactly as the CLI does.
+    func testKeyFileContentsAreReadAsTheCLIReadsThem() throws {
+        let raw = (0..<32).map { UInt8($0 * 7 & 0xFF) }
+        let hex = raw.map { String(format: "%02x", $0) }.joined()
+        let accepted: [[UInt8]] = [
+            raw, Array(hex.utf8), Array((hex + "\n").utf8), Array((hex + "\r\n").utf8), Array(hex.uppercased().utf8),
+        ]
+        for contents in accepted {
+            guard case .keyFile(let key) = try Keyslot.Secret.keyFile(contents: SecureBytes(copying: contents)) else {
+                return XCTFail("not a key file secret")
+            }
+            XCTAssertEqual(key, SecureBytes(copying: raw))
+        }
+        let refused: [[UInt8]] = [
+            [], Array(raw.prefix(31)), raw + [0x0A], Array((hex + "\n\n").utf8), Array(hex.dropLast().utf8),
+            Array(("zz" + hex.dropFirst(2)).utf8), Array((" " + hex).utf8),
+        ]
+        for contents in refused {
+            assertThrowsCoffer(.invalidInput) { try Keyslot.Secret.keyFile(contents: SecureBytes(copying: contents)) }
+        }
+        assertThrowsCoffer(.invalidInput) { try Keyslot.Secret.passphrase(contents: SecureBytes(copying: Array("\n".utf8))) }
+        guard case .passphrase(let phrase) = try Keyslot.Secret.passphrase(contents: SecureBytes(copying: Array("a b\r\n".utf8)))
+        else { return XCTFail("not a passphrase") }
+        XCTAssertEqual(phrase, SecureBytes(copying: Array("a b".utf8)))
+    }
+
+    func testKeyAndPassphraseFilesFromPaths() throws {
+        let directory = NSTemporaryDirectory() + "coffer-keyfile-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keyPath = directory + "/team.key"
+        let hex = (0..<32).map { String(format: "%02X", $0) }.joined() + "\n"
+        try hex.write(toFile: keyPath, atomically: true, encoding: .utf8)
+        guard case .keyFile(let key) = try Keyslot.Secret.keyFile(contentsOf: keyPath) else {
+            return XCTFail("not a key file secret")
+        }
+        XCTAssertEqual(key, SecureBytes(copying: (0..<32).map { UInt8($0) }))
+        let error = assertThrowsCoffer(.notFound) { try Keyslot.Secret.keyFile(contentsOf: directory + "/missing.key") }
+        XCTAssertTrue(error?.message.contains("missing.key") ?? false)
+        try "not a key".write(toFile: keyPath, atomically: true, encoding: .utf8)
+        assertThrowsCoffer(.invalidInput) { try Keyslot.Secret.keyFile(contentsOf: keyPath) }
+        let phrasePath = directory + "/phrase"
+        try "\n".write(toFile: phrasePath, atomically: true, encoding: .utf8)
+        assertThrowsCoffer(.invalidInput) { try Keyslot.Secret.passphrase(contentsOf: phrasePath) }
+    }
+}
