@@ -186,8 +186,11 @@ enum Replay {
             switch ModelOperation.decode(operation) {
             case .success(let decoded): operations.append(decoded)
             case .failure(let error):
+                // OPS-DEC-1: an unknown operation code is an operation this reader does not
+                // know (`unsupported_version`), not a damaged body (`corrupted`).
                 throw CofferError(
-                    .corrupted, "A transaction holds an operation that does not decode: \(error.message)",
+                    error.code == .unsupportedVersion ? .unsupportedVersion : .corrupted,
+                    "A transaction holds an operation that does not decode: \(error.message)",
                     offset: record.offset, sequence: record.sequence)
             }
         }

@@ -141,14 +141,27 @@ final class VaultTests: XCTestCase {
         XCTAssertTrue(report.isClean, "\(report.problems)")
         XCTAssertEqual(report.head, head)
 
-        // A well-sealed record whose operation is not a model operation: open must refuse it.
+        // A well-sealed record whose operation is a known code with a malformed body: open
+        // must refuse it as corruption.
         let store = try VaultStore.open(path: path, secret: .keyFile(key), options: .init(storage: disk))
-        let bogus = TransactionPayload(timeMilliseconds: 1, actor: "x", operations: [Operation(code: 0xEEEE, bytes: [1, 2, 3])])
+        let bogus = TransactionPayload(timeMilliseconds: 1, actor: "x", operations: [Operation(code: 0x0503, bytes: [1, 2, 3])])
         _ = try store.append([bogus.encode()!])
         store.close()
         XCTAssertThrowsCode(.corrupted, try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk)))
         let bad = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
         XCTAssertEqual(bad.problems.map(\.kind), [.invariant])
+    }
+
+    /// OPS-DEC-1: an operation code this reader does not know is a newer writer's operation,
+    /// refused as `unsupported_version`, not reported as damage.
+    func testAnUnknownOperationCodeIsUnsupportedVersionNotCorruption() throws {
+        let disk = SimulatedDisk()
+        try makeVault(on: disk).close()
+        let store = try VaultStore.open(path: path, secret: .keyFile(key), options: .init(storage: disk))
+        let future = TransactionPayload(timeMilliseconds: 1, actor: "x", operations: [Operation(code: 0xEEEE, bytes: [1, 2, 3])])
+        _ = try store.append([future.encode()!])
+        store.close()
+        XCTAssertThrowsCode(.unsupportedVersion, try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk)))
     }
 
     func testReadersRunBesideAWriterAndNeverFail() throws {
