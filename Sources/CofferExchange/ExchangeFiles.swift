@@ -38,10 +38,14 @@ public enum ExchangeFiles {
         return buffer
     }
 
-    /// Writes `bytes` to `path` (replacing any file there) with mode 0600, durably.
+    /// Writes `bytes` to `path` with mode 0600, durably: into a temporary file beside it,
+    /// synced, then put in place in one step, so `path` never holds a half-written file.
     ///
-    /// - Throws: `.io` naming the step that failed; the target is then untouched.
-    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws(CofferError) {
+    /// - Parameter replacing: whether a file at `path` may be replaced. When false, the
+    ///   temporary file is linked to `path`, which fails if anything appeared there meanwhile.
+    /// - Throws: `.alreadyExists` when `replacing` is false and `path` exists; `.io` naming the
+    ///   step that failed. The target is then untouched.
+    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String, replacing: Bool) throws(CofferError) {
         let suffix = RandomBytes.make(8).map { String($0, radix: 16) }.joined()
         let temporary = "\(path).tmp-\(suffix)"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -67,10 +71,23 @@ public enum ExchangeFiles {
             throw error
         }
         close(descriptor)
-        guard rename(temporary, path) == 0 else {
-            let error = systemError("The file \(path) could not be put in place", path: path)
+        if replacing {
+            guard rename(temporary, path) == 0 else {
+                let error = systemError("The file \(path) could not be put in place", path: path)
+                unlink(temporary)
+                throw error
+            }
+        } else {
+            guard link(temporary, path) == 0 else {
+                let number = errno
+                let error =
+                    number == EEXIST
+                    ? CofferError(.alreadyExists, "A file exists at \(path); it was left as it was.")
+                    : systemError("The file \(path) could not be put in place", path: path)
+                unlink(temporary)
+                throw error
+            }
             unlink(temporary)
-            throw error
         }
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

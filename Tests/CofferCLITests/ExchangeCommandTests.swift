@@ -238,8 +238,42 @@ final class ExchangeCommandTests: XCTestCase {
         try coffer.expect(64, ["import", coffer.path("v.json"), "--map-org", "acme"] + target)
         try coffer.expect(64, ["export", "--bundle", "--reveal", "--output", coffer.path("x")])
         let source = try coffer.bytes("v.coffer")
-        try coffer.expect(64, ["export", "--reveal", "--output", coffer.path("v.coffer")])
+        try coffer.expect(1, ["export", "--reveal", "--output", coffer.path("v.coffer")])
+        try coffer.expect(64, ["export", "--reveal", "--force", "--output", coffer.path("v.coffer")])
         XCTAssertEqual(try coffer.bytes("v.coffer"), source, "an export never replaces the vault")
+    }
+
+    /// `--output` replaces a file only with `--force`, and never the vault or a key or
+    /// passphrase file the export depends on; a bundle that is not written leaves no key file.
+    func testExportNeverReplacesAFileUnlessForcedAndNeverAKeyFile() throws {
+        let coffer = try makeSource()
+        try coffer.write("notes.txt", text: "keep me")
+        let refused = try coffer.expect(1, ["export", "--output", coffer.path("notes.txt"), "--json"])
+        XCTAssertEqual(try refused.errorJSON()["code"] as? String, "already_exists")
+        XCTAssertEqual(try text(coffer, "notes.txt"), "keep me")
+        try coffer.expect(0, ["export", "--output", coffer.path("notes.txt"), "--force"])
+        XCTAssertTrue(try text(coffer, "notes.txt").hasPrefix("{"))
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: coffer.path("notes.txt"))[.posixPermissions] as? Int, 0o600)
+
+        // The key file that unlocks the vault (here through COFFER_KEY_FILE), even with --force.
+        let key = try coffer.bytes("v.key")
+        for arguments in [["--output", coffer.path("v.key")], ["--output", coffer.path("v.key"), "--force"]] {
+            try coffer.expect(64, ["export", "--reveal"] + arguments)
+            XCTAssertEqual(try coffer.bytes("v.key"), key, "the vault's only key file was replaced")
+        }
+        // The bundle's key file, given or to be generated.
+        try coffer.write("bundle.key", [UInt8](repeating: 3, count: 32))
+        try coffer.expect(
+            64, ["export", "--bundle", "--bundle-key-file", coffer.path("bundle.key"), "--output", coffer.path("bundle.key"), "--force"])
+        XCTAssertEqual(try coffer.bytes("bundle.key"), [UInt8](repeating: 3, count: 32))
+        try coffer.expect(
+            64, ["export", "--bundle", "--generate-bundle-key-file", coffer.path("new.key"), "--output", coffer.path("new.key")])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("new.key")))
+
+        // A bundle whose output cannot be written removes the key file generated for it.
+        try coffer.expect(
+            1, ["export", "--bundle", "--generate-bundle-key-file", coffer.path("made.key"), "--output", coffer.path("no/such/dir/b")])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("made.key")), "a key file for no bundle was left")
     }
 
     func testDotenvImport() throws {

@@ -19,8 +19,9 @@ struct Export: VaultCommand {
             show previews unless --reveal; --reveal refuses to write to a terminal unless --force. --bundle writes \
             the revealed document compressed and sealed (XChaCha20-Poly1305) under a key from a passphrase \
             (Argon2id) or a key file: --bundle-key-file, --generate-bundle-key-file, --bundle-passphrase-file, \
-            COFFER_BUNDLE_PASSPHRASE, or a prompt. Files are written with mode 0600, replacing any file there but the \
-            vault itself. Import with `coffer import`.
+            COFFER_BUNDLE_PASSPHRASE, or a prompt. Files are written with mode 0600 and never over an existing file \
+            unless --force; even with it, never over the vault, nor a key or passphrase file this command reads \
+            or writes. Import with `coffer import`.
 
             Examples:
               coffer export --output team.json
@@ -35,7 +36,11 @@ struct Export: VaultCommand {
     @Flag(help: "Include secret values in the JSON document (it is then as secret as the vault).")
     var reveal = false
 
-    @Flag(help: "With --reveal, write to standard output even when it is a terminal.")
+    @Flag(
+        help: """
+            With --reveal, write to standard output even when it is a terminal; with --output, replace an existing \
+            file (never the vault, nor a key or passphrase file).
+            """)
     var force = false
 
     @Flag(help: "Write an encrypted bundle (always with the secrets) instead of JSON.")
@@ -73,7 +78,9 @@ struct Export: VaultCommand {
     }
 
     func execute(in context: CommandContext) throws {
-        if outputPath == nil {
+        if let outputPath {
+            try refuseToOverwrite(outputPath, in: context)
+        } else {
             if bundle && context.standardOutputIsTerminal {
                 throw CommandFailure.usage("A bundle is binary: write it to a file with --output FILE.")
             }
@@ -89,7 +96,7 @@ struct Export: VaultCommand {
             bundle && generateBundleKeyFile == nil ? try bundleKey.secret(in: context, confirm: true) : nil
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        if let outputPath { try Self.refuseToOverwrite(vault.path, with: outputPath) }
+        if let outputPath { try Self.refuse(outputPath, namingAFileOf: [vault.path], what: "the vault itself") }
         let progress = ProgressBar(label: "exporting", context: context, quiet: global.quiet)
         let document = try ExportDocument.make(from: vault, revealing: reveal || bundle) { done, total in
             progress.update(count: UInt64(done), done: UInt64(done), total: UInt64(total))
@@ -101,32 +108,65 @@ struct Export: VaultCommand {
         let output = global.output(context)
         if bundle {
             let secret = try givenSecret ?? .keyFile(SecretFiles.createKeyFile(generateBundleKeyFile ?? ""))
-            let cost = kdf.cost(in: context)
-            let sealed = try json.withUnsafeBytes { bytes in try ExportBundle.seal(bytes, secret: secret, cost: cost) }
-            if let outputPath {
-                try sealed.withUnsafeBytes { bytes in try ExchangeFiles.write(bytes, to: outputPath) }
-            } else {
-                sealed.withUnsafeBytes { context.standardOutput.write($0) }
+            let sealed: [UInt8]
+            do {
+                let cost = kdf.cost(in: context)
+                sealed = try json.withUnsafeBytes { bytes in try ExportBundle.seal(bytes, secret: secret, cost: cost) }
+                if let outputPath {
+                    try sealed.withUnsafeBytes { bytes in
+                        try ExchangeFiles.write(bytes, to: outputPath, replacing: force)
+                    }
+                } else {
+                    sealed.withUnsafeBytes { context.standardOutput.write($0) }
+                }
+            } catch {
+                // A key file for a bundle that was never written would only mislead.
+                if let generateBundleKeyFile { unlink(generateBundleKeyFile) }
+                throw error
             }
             summarize(document, bytes: sealed.count, output: output, wroteToStandardOutput: outputPath == nil)
             return
         }
         if let outputPath {
-            try json.withUnsafeBytes { bytes in try ExchangeFiles.write(bytes, to: outputPath) }
+            try json.withUnsafeBytes { bytes in try ExchangeFiles.write(bytes, to: outputPath, replacing: force) }
         } else {
             json.withUnsafeBytes { context.standardOutput.write($0) }
         }
         summarize(document, bytes: json.count, output: output, wroteToStandardOutput: outputPath == nil)
     }
 
-    /// Refuses an output path that names the vault itself: an export written there would
-    /// replace the vault.
-    static func refuseToOverwrite(_ vaultPath: String, with outputPath: String) throws(CommandFailure) {
-        var vaultStatus = stat()
+    /// Refuses an output path that exists (unless `--force`), or that names a file this
+    /// command depends on whatever `--force` says: the key or passphrase file that unlocks the
+    /// vault, and the bundle's key or passphrase file, given or to be generated. (The vault
+    /// itself is checked once it is open, at its real path.)
+    func refuseToOverwrite(_ outputPath: String, in context: CommandContext) throws(CommandFailure) {
+        var inUse: [String] = [bundleKey.keyFile, bundleKey.passphraseFile, generateBundleKeyFile].compactMap { $0 }
+        switch unlock.source(in: context) {
+        case .keyFile(let path)?, .passphraseFile(let path)?: inUse.append(path)
+        default: break
+        }
+        if let generateBundleKeyFile, generateBundleKeyFile == outputPath {
+            throw CommandFailure.usage("--output and --generate-bundle-key-file name the same file; choose two.")
+        }
+        try Self.refuse(outputPath, namingAFileOf: inUse, what: "a key or passphrase file this export uses")
+        var status = stat()
+        if !force && lstat(outputPath, &status) == 0 {
+            throw CommandFailure(
+                .no, code: "already_exists", "A file exists at \(outputPath); pass --force to replace it, or choose another file.")
+        }
+    }
+
+    /// Refuses `outputPath` when it is the same file as one of `paths` (same device and inode,
+    /// through links), whatever `--force` says.
+    static func refuse(_ outputPath: String, namingAFileOf paths: [String], what: String) throws(CommandFailure) {
         var outputStatus = stat()
-        guard stat(vaultPath, &vaultStatus) == 0, stat(outputPath, &outputStatus) == 0 else { return }
-        if vaultStatus.st_dev == outputStatus.st_dev && vaultStatus.st_ino == outputStatus.st_ino {
-            throw CommandFailure.usage("--output names the vault itself; choose another file.")
+        guard stat(outputPath, &outputStatus) == 0 else { return }
+        for path in paths {
+            var status = stat()
+            guard stat(path, &status) == 0 else { continue }
+            if status.st_dev == outputStatus.st_dev && status.st_ino == outputStatus.st_ino {
+                throw CommandFailure.usage("--output names \(what) (\(path)); it is never replaced. Choose another file.")
+            }
         }
     }
 
