@@ -109,6 +109,41 @@ final class CofferRunner {
             standardError: try String(contentsOfFile: errorPath, encoding: .utf8))
     }
 
+    /// Runs `coffer` with arguments and extra environment entries given as raw bytes, for
+    /// what `String`s cannot carry (bytes that are not UTF-8). Paths must be absolute.
+    func runRaw(_ arguments: [[UInt8]], environment extra: [[UInt8]] = []) throws -> RunResult {
+        let outputPath = directory.file(".stdout"), errorPath = directory.file(".stderr")
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        func cStrings(_ items: [[UInt8]]) -> [UnsafeMutablePointer<CChar>?] {
+            items.map { bytes in
+                let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+                for (index, byte) in bytes.enumerated() { pointer[index] = CChar(bitPattern: byte) }
+                pointer[bytes.count] = 0
+                return pointer
+            } + [nil]
+        }
+        var environment = ["PATH": "/usr/bin:/bin"]
+        environment.merge(self.environment) { _, new in new }
+        var cArguments = cStrings([Array(Self.binary.utf8)] + arguments)
+        var cEnvironment = cStrings(environment.map { Array("\($0.key)=\($0.value)".utf8) } + extra)
+        defer { for pointer in cArguments + cEnvironment { pointer?.deallocate() } }
+        var pid = pid_t()
+        guard posix_spawn(&pid, Self.binary, &actions, nil, &cArguments, &cEnvironment) == 0 else {
+            throw CocoaError(.executableLoad)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return RunResult(
+            status: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+            standardOutput: try String(contentsOfFile: outputPath, encoding: .utf8),
+            standardError: try String(contentsOfFile: errorPath, encoding: .utf8))
+    }
+
     /// Runs and checks the exit status, reporting both streams when it differs.
     @discardableResult
     func expect(

@@ -75,6 +75,11 @@ public struct CommandContext {
     public var promptSecret: (String) throws(CommandFailure) -> SecureBytes
     /// Reads one line from standard input when it is not a terminal (`api-key check`).
     public var readStandardInputLine: () throws(CommandFailure) -> SecureBytes
+    /// The process's arguments whose bytes are not UTF-8, as Swift decoded them (with U+FFFD
+    /// in place of each bad sequence): a value among them is refused, never stored mangled.
+    public var argumentsNotUTF8: Set<String> = []
+    /// The environment variables whose values are not UTF-8.
+    public var variablesNotUTF8: Set<String> = []
 
     public init(
         standardOutput: any OutputSink, standardError: any OutputSink, environment: [String: String],
@@ -96,12 +101,16 @@ public struct CommandContext {
 
     /// The running process: descriptors 0, 1 and 2 and the real environment.
     public static func standard() -> CommandContext {
-        CommandContext(
+        let (environment, variablesNotUTF8) = Terminal.processEnvironment()
+        var context = CommandContext(
             standardOutput: FileDescriptorSink(descriptor: 1), standardError: FileDescriptorSink(descriptor: 2),
-            environment: Terminal.processEnvironment(), standardInputIsTerminal: isatty(0) == 1,
+            environment: environment, standardInputIsTerminal: isatty(0) == 1,
             standardOutputIsTerminal: isatty(1) == 1, standardErrorIsTerminal: isatty(2) == 1,
             promptSecret: { prompt throws(CommandFailure) in try Terminal.readSecretLine(prompt: prompt) },
             readStandardInputLine: { () throws(CommandFailure) in try Terminal.readLine(from: 0) })
+        context.argumentsNotUTF8 = Terminal.argumentsNotUTF8()
+        context.variablesNotUTF8 = variablesNotUTF8
+        return context
     }
 
     /// An environment variable, treating an empty value as unset.
@@ -111,10 +120,11 @@ public struct CommandContext {
     }
 
     /// Styling for standard output: colour only on a terminal and never with `NO_COLOR`.
-    var outputStyle: Style { Style(enabled: standardOutputIsTerminal && environment["NO_COLOR"] == nil) }
+    /// (`NO_COLOR` set but empty counts as unset, as no-color.org says.)
+    var outputStyle: Style { Style(enabled: standardOutputIsTerminal && variable("NO_COLOR") == nil) }
 
     /// Styling for standard error.
-    var errorStyle: Style { Style(enabled: standardErrorIsTerminal && environment["NO_COLOR"] == nil) }
+    var errorStyle: Style { Style(enabled: standardErrorIsTerminal && variable("NO_COLOR") == nil) }
 
     /// Writes text to standard output.
     func print(_ text: String) {

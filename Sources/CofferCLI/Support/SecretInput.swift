@@ -10,6 +10,11 @@ import Coffer
 /// --set note=@@literal           a value that starts with "@": "@literal"
 /// ```
 ///
+/// A value that starts with `@`, a word and `:` is a source; one whose word is neither `env`
+/// nor `file` is refused (`@evn:NAME` is a typo, not a secret), so a literal value of that
+/// shape is written with `@@`. A value that is not UTF-8 (in the arguments or the
+/// environment variable) is refused rather than stored with replacement characters.
+///
 /// Argument-parser hands every argument over as a `String`, and the arguments of a process
 /// are readable by its user in `/proc` anyway: an inline value is as exposed as it can be
 /// before Coffer sees it. Coffer keeps the `String` only until ``resolve(in:)`` copies the
@@ -23,13 +28,18 @@ struct SecretInput: ExpressibleByArgument {
         case literal(String)
         case environment(String)
         case file(String)
+        /// `@WORD:` with a word that names no source.
+        case unknownPrefix
     }
 
     /// The field name.
     let name: String
     let source: Source?
+    /// The argument as given, to tell whether its bytes were UTF-8.
+    private let argument: String
 
     init(argument: String) {
+        self.argument = argument
         guard let equals = argument.firstIndex(of: "=") else {
             name = argument
             source = nil
@@ -43,9 +53,18 @@ struct SecretInput: ExpressibleByArgument {
             source = .file(String(value.dropFirst(6)))
         } else if value.hasPrefix("@@") {
             source = .literal(String(value.dropFirst()))
+        } else if Self.hasSourcePrefix(value) {
+            source = .unknownPrefix
         } else {
             source = .literal(value)
         }
+    }
+
+    /// Whether `value` starts with `@`, a word of letters, digits, `_` or `-`, and `:`.
+    private static func hasSourcePrefix(_ value: String) -> Bool {
+        guard value.hasPrefix("@") else { return false }
+        let word = value.dropFirst().prefix { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+        return !word.isEmpty && value.dropFirst(1 + word.count).hasPrefix(":")
     }
 
     var defaultValueDescription: String { "" }
@@ -62,6 +81,10 @@ struct SecretInput: ExpressibleByArgument {
             throw CommandFailure.usage("The --set argument for `\(printableName)` names no environment variable after @env:.")
         case .file(let path) where path.isEmpty:
             throw CommandFailure.usage("The --set argument for `\(printableName)` names no file after @file:.")
+        case .unknownPrefix:
+            throw CommandFailure.usage(
+                "The value for `\(printableName)` starts with @, a word and a colon, which is no known source: write "
+                    + "@env:VARIABLE or @file:PATH, or @@ for a value that starts with @.")
         default:
             break
         }
@@ -80,11 +103,26 @@ struct SecretInput: ExpressibleByArgument {
     func resolve(in context: CommandContext) throws(CommandFailure) -> SecureBytes {
         try check()
         switch source! {
+        case .unknownPrefix:
+            preconditionFailure("check() refuses an unknown prefix")
         case .literal(let text):
+            guard !context.argumentsNotUTF8.contains(where: { $0 == argument || $0.hasSuffix("=" + argument) }) else {
+                throw CommandFailure(
+                    .no, code: "invalid_input",
+                    "The value for `\(printableName)` is not UTF-8 text. Pass bytes with @file:PATH.")
+            }
             return SecureBytes.copying(text: text)
         case .environment(let variable):
             guard let text = context.environment[variable] else {
                 throw CommandFailure(.no, code: "invalid_input", "The environment variable \(variable) for `\(printableName)` is not set.")
+            }
+            guard !text.isEmpty else {
+                throw CommandFailure(.no, code: "invalid_input", "The environment variable \(variable) for `\(printableName)` is empty.")
+            }
+            guard !context.variablesNotUTF8.contains(variable) else {
+                throw CommandFailure(
+                    .no, code: "invalid_input",
+                    "The environment variable \(variable) for `\(printableName)` is not UTF-8 text. Pass bytes with @file:PATH.")
             }
             return SecureBytes.copying(text: text)
         case .file(let path):

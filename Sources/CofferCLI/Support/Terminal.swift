@@ -21,17 +21,35 @@ enum Terminal {
     static let secretLineBytesMax = 4096
 
     /// The environment of the process.
-    static func processEnvironment() -> [String: String] {
+    static func processEnvironment() -> (variables: [String: String], notUTF8: Set<String>) {
         var result: [String: String] = [:]
+        var notUTF8: Set<String> = []
         var cursor = environ
         while let entry = cursor.pointee {
             let text = String(cString: entry)
             if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+                let name = String(text[..<equals])
+                result[name] = String(text[text.index(after: equals)...])
+                if !isUTF8(entry) { notUTF8.insert(name) }
             }
             cursor += 1
         }
+        return (result, notUTF8)
+    }
+
+    /// The process's arguments that are not UTF-8, as `CommandLine.arguments` holds them.
+    static func argumentsNotUTF8() -> Set<String> {
+        var result: Set<String> = []
+        for index in 0..<Int(CommandLine.argc) {
+            guard let argument = CommandLine.unsafeArgv[index], !isUTF8(argument) else { continue }
+            result.insert(String(cString: argument))
+        }
         return result
+    }
+
+    private static func isUTF8(_ text: UnsafePointer<CChar>) -> Bool {
+        let bytes = UnsafeRawBufferPointer(start: text, count: strlen(text)).bindMemory(to: UInt8.self)
+        return String(validating: bytes, as: UTF8.self) != nil
     }
 
     /// Writes `prompt` to standard error and reads one line from standard input with echo off.
