@@ -47,3 +47,23 @@ extension Vault {
         return store.recovery
     }
 }
+
+extension Vault {
+    /// The members of a `custom` credential's object that a change set, added or removed, as
+    /// its version's record lists them (OPS-FIELD-CUSTOM, OP-CRED-VERSION-1); empty when the
+    /// change is not a member edit, lists none, or its record is no longer in the log as
+    /// written (a compaction keeps the field names only).
+    ///
+    /// ```swift
+    /// for change in vault.read({ $0.history(of: id) }) {
+    ///     print(change.version, change.changedFields, vault.changedMembers(of: change))
+    /// }
+    /// ```
+    public func changedMembers(of change: CredentialChange) -> [String] {
+        guard change.kind == .fieldsUpdated || change.kind == .rotated,
+            let operation = try? readOperation(at: change.location),
+            case .success(.setCredentialFields(let fields)) = ModelOperation.decode(operation)
+        else { return [] }
+        return fields.changedMembers
+    }
+}

@@ -288,7 +288,20 @@ extension IndexMutation {
         }
         var mask: UInt8 = 0
         var changesSecret = false
+        var members: Set<String> = []
         for name in change.changedFields {
+            // OP-CRED-VERSION-1: a custom object's changed members are listed as `json.NAME`
+            // after `json` itself.
+            if record.type == .custom, name.hasPrefix(CustomObject.memberPrefix) {
+                guard mask & 1 != 0, name.utf8.count > CustomObject.memberPrefix.utf8.count else {
+                    throw CofferError(
+                        .invalidInput, "The changed member `\(FieldValidation.printable(name))` must follow `json`.")
+                }
+                guard members.insert(name).inserted else {
+                    throw CofferError(.invalidInput, "The changed member `\(FieldValidation.printable(name))` is listed twice.")
+                }
+                continue
+            }
             guard let index = record.type.fieldIndex(of: name) else {
                 throw CofferError(
                     .invalidInput, "The \(record.type.word) type has no field `\(FieldValidation.printable(name))`.")

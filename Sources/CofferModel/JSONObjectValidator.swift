@@ -25,14 +25,27 @@ struct JSONObjectValidator {
     /// Checks that `bytes` (valid UTF-8) is one JSON object and returns its member names in
     /// document order.
     static func topLevelNames(of bytes: UnsafeRawBufferPointer) -> Result<[String], SyntaxError> {
+        topLevelMembers(of: bytes).map { $0.map(\.name) }
+    }
+
+    /// A member of the top-level object: its name, and where its value's text is (from its
+    /// first to its last byte, without the whitespace around it).
+    struct Member: Equatable {
+        let name: String
+        let value: Range<Int>
+    }
+
+    /// Checks that `bytes` (valid UTF-8) is one JSON object and returns its members in
+    /// document order.
+    static func topLevelMembers(of bytes: UnsafeRawBufferPointer) -> Result<[Member], SyntaxError> {
         var parser = JSONObjectValidator(bytes)
-        return Result { () throws(SyntaxError) -> [String] in
+        return Result { () throws(SyntaxError) -> [Member] in
             parser.skipWhitespace()
             guard parser.peek() == UInt8(ascii: "{") else { throw parser.failure("the text must be a JSON object") }
-            let names = try parser.parseObject(depth: 1, collectingNames: true)
+            let members = try parser.parseObject(depth: 1, collectingNames: true)
             parser.skipWhitespace()
             guard parser.offset == bytes.count else { throw parser.failure("unexpected text after the object") }
-            return names
+            return members
         }
     }
 
@@ -72,10 +85,10 @@ struct JSONObjectValidator {
         }
     }
 
-    private mutating func parseObject(depth: Int, collectingNames: Bool) throws(SyntaxError) -> [String] {
+    private mutating func parseObject(depth: Int, collectingNames: Bool) throws(SyntaxError) -> [Member] {
         guard depth <= Self.depthMax else { throw failure("nesting deeper than \(Self.depthMax) levels") }
         try expect(UInt8(ascii: "{"), "'{'")
-        var names: [String] = []
+        var names: [Member] = []
         var seen: Set<String> = []
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
@@ -91,11 +104,13 @@ struct JSONObjectValidator {
                 guard seen.insert(name).inserted else {
                     throw SyntaxError(offset: nameOffset, reason: "a member name appears twice at the top level")
                 }
-                names.append(name)
             }
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':'")
+            skipWhitespace()
+            let valueStart = offset
             try parseValue(depth: depth)
+            if collectingNames, let name { names.append(Member(name: name, value: valueStart..<offset)) }
             skipWhitespace()
             guard let byte = peek() else { throw failure("expected ',' or '}'") }
             offset += 1

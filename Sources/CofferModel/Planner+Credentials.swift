@@ -91,7 +91,16 @@ extension Planner {
         try Names.checkAppKey(draft.appKey)
         try Names.checkSlug(draft.slug, what: "credential slug")
         try Names.checkName(draft.label, what: "label")
-        let fields = draft.fields.withoutBlanks
+        var fields = draft.fields.withoutBlanks
+        if draft.type == .custom, fields.names.contains(where: { $0 != CustomObject.field }) {
+            // OPS-FIELD-CUSTOM: other names are the members of a new object.
+            guard fields[CustomObject.field] == nil else {
+                throw CofferError(
+                    .invalidInput, "Give a custom credential's object whole as `json`, or its members, not both.")
+            }
+            try CustomObject.checkMemberNames(fields.names)
+            fields = FieldValues([CustomObject.field: CustomObject.object(from: fields)])
+        }
         _ = try FieldValidation.check(fields, of: draft.type)
         var owners: [ScopeOwner] = []
         for target in scopes.isEmpty ? [.organization] : scopes {
@@ -190,7 +199,8 @@ extension Planner {
         let (_, info) = try select(selector, in: organization)
         let given = fields.withoutBlanks
         let secretNames = info.type.fields.filter(\.isSecret).map(\.name)
-        guard given.names.contains(where: secretNames.contains) else {
+        // Every member of a custom object is as secret as the object.
+        guard given.names.contains(where: { secretNames.contains($0) || info.type == .custom }) else {
             throw CofferError(
                 .invalidInput,
                 "A rotation needs a new value for a secret field: \(secretNames.joined(separator: ", ")).")
@@ -302,6 +312,9 @@ extension Planner {
                 "The credential \(info.id) is revoked; its fields cannot change. Create a new credential instead.")
         }
         let type = info.type
+        if type == .custom, (given.names + cleared).contains(where: { $0 != CustomObject.field }) {
+            return try newMembers(of: info, given: given, cleared: cleared, reason: reason, reveal: reveal)
+        }
         for name in given.names + cleared.sorted() where type.fieldIndex(of: name) == nil {
             throw CofferError(
                 .invalidInput,
@@ -335,6 +348,33 @@ extension Planner {
         _ = try FieldValidation.check(merged, of: type)
         return CredentialFieldsChange(
             id: info.id, reason: reason, version: info.version + 1, changedFields: changed, fields: merged)
+    }
+
+    /// The new version of a `custom` credential after an edit of its members (OPS-FIELD-CUSTOM):
+    /// given members set, blank ones kept, cleared ones removed, the rest untouched; `nil`
+    /// when no member changes. The changed names are `json` and then `json.MEMBER` for each
+    /// member that changed, or `json` alone when more than fit (OP-CRED-VERSION-1).
+    private func newMembers(
+        of info: CredentialInfo, given: FieldValues, cleared: Set<String>, reason: VersionReason,
+        reveal: OperationReader
+    ) throws(CofferError) -> CredentialFieldsChange? {
+        guard given[CustomObject.field] == nil, !cleared.contains(CustomObject.field) else {
+            throw CofferError(
+                .invalidInput,
+                "Give a custom credential's object whole as `json`, or edit its members, not both.")
+        }
+        let current = try storedFields(of: info, reveal: reveal)
+        guard let stored = current[CustomObject.field] else {
+            throw CofferError(.corrupted, "Version \(info.version) of \(info.id) has no `json` field.")
+        }
+        let (object, members) = try CustomObject.edit(stored, setting: given, clearing: cleared)
+        guard !members.isEmpty else { return nil }
+        let merged = FieldValues([CustomObject.field: object])
+        _ = try FieldValidation.check(merged, of: info.type)
+        let listed = members.count < FieldValidation.fieldCountMax ? members.map { CustomObject.memberPrefix + $0 } : []
+        return CredentialFieldsChange(
+            id: info.id, reason: reason, version: info.version + 1, changedFields: [CustomObject.field] + listed,
+            fields: merged)
     }
 
     private func storedFields(of info: CredentialInfo, reveal: OperationReader) throws(CofferError) -> FieldValues {

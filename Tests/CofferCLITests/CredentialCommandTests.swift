@@ -248,4 +248,39 @@ final class CredentialCommandTests: XCTestCase {
         try coffer.expect(0, ["api-key", "revoke", adminKeyID, "--org", "acme", "--as", "alice"])
         try coffer.expect(1, ["api-key", "check", "--org", "acme"], standardInput: adminKey)
     }
+
+    /// A `custom` credential keeps every member through edits: the case that erased them.
+    func testCustomMembersSurviveUpdatesRotationsBlanksAndClears() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "svc", "--org", "acme", "--set", "key=svc-secret-0001", "--set", "region=eu"])
+        func members() throws -> [String: String] {
+            let revealed = try coffer.expect(0, ["credentials", "get", "svc/main", "--org", "acme", "--reveal", "--json"]).json()
+            let text = try XCTUnwrap((revealed["fields"] as? [String: String])?["json"])
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String])
+        }
+        // A blank member is no change: nothing written, and the answer says so.
+        let blank = try coffer.expect(0, ["credentials", "update", "svc/main", "--org", "acme", "--set", "key=", "--json"]).json()
+        XCTAssertEqual(blank["changed"] as? Bool, false)
+        XCTAssertEqual(blank["version"] as? Int, 1)
+        let same = try coffer.expect(0, ["credentials", "update", "svc/main", "--org", "acme", "--set", "region=eu"])
+        XCTAssertTrue(same.standardOutput.hasPrefix("Unchanged"), same.standardOutput)
+        XCTAssertEqual(try members(), ["key": "svc-secret-0001", "region": "eu"])
+        // One member at a time.
+        let updated = try coffer.expect(0, ["credentials", "update", "svc/main", "--org", "acme", "--set", "region=us", "--json"]).json()
+        XCTAssertEqual(updated["changed"] as? Bool, true)
+        XCTAssertEqual(try members(), ["key": "svc-secret-0001", "region": "us"])
+        try coffer.expect(0, ["credentials", "rotate-key", "svc/main", "--org", "acme", "--set", "key=svc-secret-0002"])
+        XCTAssertEqual(try members(), ["key": "svc-secret-0002", "region": "us"])
+        try coffer.expect(0, ["credentials", "update", "svc/main", "--org", "acme", "--clear", "region", "--set", "zone=b"])
+        XCTAssertEqual(try members(), ["key": "svc-secret-0002", "zone": "b"])
+        try coffer.expect(1, ["credentials", "update", "svc/main", "--org", "acme", "--clear", "region"])
+        // History names the members each version changed.
+        let history = try coffer.expect(0, ["credentials", "history", "svc/main", "--org", "acme", "--json"]).json()
+        let entries = try XCTUnwrap(history["history"] as? [[String: Any]])
+        XCTAssertEqual(entries.compactMap { $0["changed_members"] as? [String] }, [["region"], ["key"], ["region", "zone"]])
+        let text = try coffer.expect(0, ["credentials", "history", "svc/main", "--org", "acme"]).standardOutput
+        XCTAssertTrue(text.contains("json (region, zone)"), text)
+        XCTAssertFalse(text.contains("svc-secret"), "no value in history")
+    }
 }

@@ -149,7 +149,10 @@ struct CredentialView {
     }
 
     /// The full metadata with previews of the current version.
-    var json: JSON {
+    var json: JSON { .object(members) }
+
+    /// The members of ``json``, for answers that add their own.
+    var members: [String: JSON] {
         var object = identity
         object["label"] = .string(info.label)
         object["type"] = .string(info.type.word)
@@ -161,7 +164,7 @@ struct CredentialView {
         object["created"] = .string(Describe.time(info.created.timeMilliseconds))
         object["updated"] = .string(Describe.time(info.updated.timeMilliseconds))
         object["fields"] = .object(Dictionary(uniqueKeysWithValues: info.fields.map { ($0.name, JSON.string($0.text)) }))
-        return .object(object)
+        return object
     }
 
     /// `token=••••a1b2 host=smtp.example.com`

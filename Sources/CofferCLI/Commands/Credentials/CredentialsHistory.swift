@@ -25,25 +25,33 @@ struct CredentialsHistory: VaultCommand {
             let view = try index.selected(selector, in: organization.organization)
             return (view, index.history(of: view.info.id), index.versions(of: view.info.id).map(\.version))
         }
+        // A custom object's edits name the members they changed: `json (region, zone)`.
+        let members = view.info.type == .custom ? changes.map { vault.changedMembers(of: $0) } : changes.map { _ in [] }
         let output = global.output(context)
         output.emit(
             [
                 "credential": .object(view.identity),
                 "retained_versions": .array(retained.map { .unsigned(UInt64($0)) }),
                 "history": .array(
-                    changes.map {
-                        [
-                            "change": .string($0.kind.word), "version": .unsigned(UInt64($0.version)),
-                            "changed": .array($0.changedFields.map(JSON.string)), "time": .string(Describe.time($0.stamp.timeMilliseconds)),
-                            "actor": .string($0.stamp.actor), "seq": .unsigned($0.location.sequence),
+                    zip(changes, members).map { change, members in
+                        var entry: [String: JSON] = [
+                            "change": .string(change.kind.word), "version": .unsigned(UInt64(change.version)),
+                            "changed": .array(change.changedFields.map(JSON.string)),
+                            "time": .string(Describe.time(change.stamp.timeMilliseconds)),
+                            "actor": .string(change.stamp.actor), "seq": .unsigned(change.location.sequence),
                         ]
+                        if !members.isEmpty { entry["changed_members"] = .array(members.map(JSON.string)) }
+                        return .object(entry)
                     }),
             ],
             text: {
                 var table = Table("VERSION", "CHANGE", "FIELDS", "TIME", "ACTOR", "SEQ")
-                for change in changes {
+                for (change, members) in zip(changes, members) {
+                    let fields =
+                        change.changedFields.joined(separator: ", ")
+                        + (members.isEmpty ? "" : " (" + members.joined(separator: ", ") + ")")
                     table.append(
-                        String(change.version), change.kind.word, change.changedFields.joined(separator: ", "),
+                        String(change.version), change.kind.word, fields,
                         Describe.time(change.stamp.timeMilliseconds), change.stamp.actor, String(change.location.sequence))
                 }
                 return "\(view.info.appKey)/\(view.info.slug) (\(view.info.id)); retained versions: "

@@ -9,13 +9,17 @@ struct CredentialsUpdate: VaultCommand {
         discussion: """
             Fields not given keep their values; a field change makes a new version holding every field. \
             --default marks the credential as the one default for its app and scope (clearing the previous one); \
-            --no-default clears the mark. --clear removes an optional field.
+            --no-default clears the mark. --clear removes an optional field. A custom credential's object is edited \
+            member by member: --set NAME=VALUE sets one member and keeps the others, a blank value keeps the stored one, \
+            --clear NAME removes a member; --set json=OBJECT replaces the whole object. Values that are all blank or \
+            equal to the stored ones change nothing: the answer says "Unchanged" and nothing is written.
 
             Examples:
               coffer credentials update linear/work --org acme --default \\
                   --label "Production Linear"
               coffer credentials update smtp/main --org acme \\
                   --set port=465 --set encryption=ssl
+              coffer credentials update svc/main --org acme --set region=us --clear zone
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -33,7 +37,7 @@ struct CredentialsUpdate: VaultCommand {
 
     @OptionGroup var fields: FieldOptions
 
-    @Option(name: .customLong("clear"), parsing: .singleValue, help: ArgumentHelp("Remove an optional field.", valueName: "field"))
+    @Option(name: .customLong("clear"), parsing: .singleValue, help: ArgumentHelp("Remove an optional field, or a member of a custom object.", valueName: "field"))
     var clearedFields: [String] = []
 
     func validate() throws {
@@ -49,25 +53,33 @@ struct CredentialsUpdate: VaultCommand {
         let type = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization).info.type }
         let update = CredentialUpdate(
             label: label, isDefault: isDefault, fields: CredentialFields.shaped(given, for: type), clearedFields: Set(clearedFields))
+        let before = vault.head
         let id = try vault.mutate(actor: global.actor) { planner in
             try planner.updateCredential(selector, in: organization.organization, update) { location throws(CofferError) in
                 try vault.readOperation(at: location)
             }
         }
-        try CredentialChangeOutput.emit(id: id, verb: "Updated", vault: vault, output: global.output(context))
+        // Blank values and values equal to the stored ones change nothing: nothing was written.
+        try CredentialChangeOutput.emit(
+            id: id, verb: "Updated", vault: vault, output: global.output(context), changed: vault.head != before)
     }
 }
 
 /// The answer of the commands that change one credential: its metadata afterwards.
 enum CredentialChangeOutput {
-    static func emit(id: CredentialID, verb: String, vault: Vault, output: Output) throws {
+    /// - Parameter changed: false when the command wrote nothing (every value was blank or
+    ///   equal to the stored one): the answer then says "Unchanged", and JSON `"changed": false`.
+    static func emit(id: CredentialID, verb: String, vault: Vault, output: Output, changed: Bool = true) throws {
         guard let view = vault.read({ index in index.credential(id: id).map { CredentialView($0, in: index) } }) else {
             throw CofferError(.notFound, "The credential \(id) vanished.")
         }
+        var members = view.members
+        members["changed"] = .bool(changed)
         output.emit(
-            view.json,
+            .object(members),
             text: {
-                "\(verb) \(view.info.appKey)/\(view.info.slug) (\(view.info.id)): version \(view.info.version), \(view.info.state.word)"
+                (changed ? verb : "Unchanged (the values given equal the stored ones; nothing was written):")
+                    + " \(view.info.appKey)/\(view.info.slug) (\(view.info.id)): version \(view.info.version), \(view.info.state.word)"
                     + (view.info.isDefault ? ", default" : "") + ", label \"\(view.info.label)\"" + (view.fieldsText.isEmpty ? "" : ", " + view.fieldsText)
             })
     }
