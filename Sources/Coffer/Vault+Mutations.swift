@@ -195,6 +195,10 @@ extension Vault {
 
     /// The keyslots in force (kind, id, cost; never a secret).
     public var keyslots: [Keyslot] { store.keyslots }
+
+    /// The keyslot whose secret opened this vault; nil when it was reopened with the unlock
+    /// key it already held (after another instance's compaction).
+    public var unlockedKeyslot: UInt16? { store.unlockedSlot }
 }
 
 extension Vault {

@@ -253,7 +253,8 @@ extension VaultStore {
         return VaultStore(
             path: path, options: options, file: target.file, masterKey: target.masterKey, unlockKey: target.unlockKey,
             header: { var header = target.header; header.generation += 1; return header }(), copyIndex: 1, outcome: outcome,
-            chains: target.chains, counters: target.counters, recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false))
+            chains: target.chains, counters: target.counters, recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false),
+            unlockedSlot: unlockedSlot)
     }
 
     /// Copies into `target` every record acknowledged on this store after `head` (which ends

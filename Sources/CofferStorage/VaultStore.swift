@@ -55,6 +55,9 @@ public final class VaultStore: @unchecked Sendable {
     public let options: Options
     /// What opening found.
     public let recovery: Recovery
+    /// The keyslot whose secret opened this store; nil when it was opened with the unlock key
+    /// (a reopen after another instance's compaction).
+    public let unlockedSlot: UInt16?
 
     let file: any StorageFile
     let masterKey: SecureBytes
@@ -82,9 +85,10 @@ public final class VaultStore: @unchecked Sendable {
     init(
         path: String, options: Options, file: any StorageFile, masterKey: SecureBytes, unlockKey: SecureBytes,
         header: FileHeader, copyIndex: Int, outcome: ScanOutcome, chains: ChainTable, counters: LogCounters,
-        recovery: Recovery
+        recovery: Recovery, unlockedSlot: UInt16?
     ) {
         self.path = path
+        self.unlockedSlot = unlockedSlot
         self.options = options
         self.file = file
         self.masterKey = masterKey
@@ -189,7 +193,7 @@ public final class VaultStore: @unchecked Sendable {
             path: path, options: options, file: file, masterKey: masterKey, unlockKey: unlockKey, header: header, copyIndex: 1,
             outcome: outcome, chains: { let table = ChainTable(); table.append(position.previousChain); return table }(),
             counters: { let counters = LogCounters(); counters.add(type: .keyEpoch, epoch: 1, frameBytes: frame.count); return counters }(),
-            recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false))
+            recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false), unlockedSlot: header.keyslots.first?.id)
     }
 
     // MARK: Opening
@@ -302,7 +306,8 @@ public final class VaultStore: @unchecked Sendable {
             copyIndex: copyIndex, outcome: outcome, chains: chains, counters: counters,
             recovery: Recovery(
                 tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired,
-                removedTemporaryFiles: removed))
+                removedTemporaryFiles: removed),
+            unlockedSlot: unlocked.slotID == 0 ? nil : unlocked.slotID)
     }
 
     /// Scans with `scanner`, recording each record's chain hash and size before `visit` sees it.

@@ -99,12 +99,12 @@ final class CredentialCommandTests: XCTestCase {
         let text = try coffer.expect(0, ["credentials", "get", "org/main", "--org", "acme", "--reveal"]).standardOutput
         XCTAssertTrue(text.contains("token:  exa-first-secret-a1b2\n"), text)
         try coffer.expect(0, ["credentials", "rotate-key", "exa/main", "--org", "acme", "--set", "token=exa-second-secret-c3d4"])
-        let old = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--version", "1", "--json"]).json()
+        let old = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "1", "--json"]).json()
         XCTAssertEqual(old["version"] as? Int, 1)
         XCTAssertEqual(old["fields"] as? [String: String], ["token": "••••a1b2"])
-        let oldRevealed = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--version", "1", "--reveal", "--json"]).json()
+        let oldRevealed = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "1", "--reveal", "--json"]).json()
         XCTAssertEqual(oldRevealed["fields"] as? [String: String], ["token": "exa-first-secret-a1b2"])
-        try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--version", "7"])
+        try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "7"])
         try coffer.expect(1, ["credentials", "get", "nothing", "--org", "acme"])
     }
 
@@ -168,6 +168,7 @@ final class CredentialCommandTests: XCTestCase {
         let missingDocument = try missing.json()
         XCTAssertEqual(missingDocument["status"] as? String, "error")
         XCTAssertEqual(missingDocument["code"] as? String, "missing")
+        XCTAssertEqual(missingDocument["exit_code"] as? Int, 3, "like every JSON error")
         XCTAssertNotNil(missingDocument["trace"] as? [Any])
         let ids = try XCTUnwrap(
             try coffer.expect(
@@ -178,6 +179,7 @@ final class CredentialCommandTests: XCTestCase {
         // 4: two organization credentials and no default.
         let ambiguous = try coffer.expect(4, ["resolve", "linear", "--org", "acme", "--json"]).json()
         XCTAssertEqual(ambiguous["code"] as? String, "ambiguous")
+        XCTAssertEqual(ambiguous["exit_code"] as? Int, 4)
         XCTAssertEqual((ambiguous["candidates"] as? [Any])?.count, 2)
         XCTAssertTrue(try coffer.expect(4, ["resolve", "linear", "--org", "acme"]).standardError.contains("linear"))
         // 0 once one is the default, with the trace.
@@ -206,6 +208,7 @@ final class CredentialCommandTests: XCTestCase {
         try coffer.expect(0, ["credentials", "revoke", "linear/two", "--org", "acme"])
         let refused = try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--workflow", "triage", "--consumer", "fetch", "--json"]).json()
         XCTAssertEqual(refused["code"] as? String, "revoked")
+        XCTAssertEqual(refused["exit_code"] as? Int, 5)
         // 5: user scope without a user actor; a selection that does not exist.
         XCTAssertEqual(try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--pin", "user", "--json"]).json()["code"] as? String, "no_user_actor")
         let unknown = "cred_" + String(repeating: "0", count: 26)

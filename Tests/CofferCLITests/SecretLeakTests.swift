@@ -50,7 +50,7 @@ final class SecretLeakTests: XCTestCase {
         ]
         var reads: [[String]] = [
             ["credentials", "list", "--org", "acme"], ["credentials", "get", "exa/main", "--org", "acme"],
-            ["credentials", "get", "exa/main", "--org", "acme", "--version", "1"], ["credentials", "get", "smtp/main", "--org", "acme"],
+            ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "1"], ["credentials", "get", "smtp/main", "--org", "acme"],
             ["credentials", "get", "internal/main", "--org", "acme"], ["credentials", "history", "exa/main", "--org", "acme"],
             ["credentials", "delete", "exa/main", "--org", "acme"], ["resolve", "exa", "--org", "acme", "--explain"],
             ["resolve", "gh", "--org", "acme", "--pin", "user", "--user", "alice", "--explain"],

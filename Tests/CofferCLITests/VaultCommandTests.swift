@@ -292,6 +292,38 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(0, ["head"])
     }
 
+    /// Removing the keyslot that opened the vault for this very command needs `--yes`, and
+    /// says which slots would remain.
+    func testRemovingTheSlotInUseNeedsYes() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        try coffer.expect(0, ["key", "add-keyfile", coffer.path("b.key"), "--generate"])
+        try coffer.expect(0, ["key", "add-keyfile", coffer.path("c.key"), "--generate"])
+        // Another slot: no question asked; the answer names the slot that was used.
+        let other = try coffer.expect(0, ["key", "remove-slot", "3", "--json"]).json()
+        XCTAssertEqual(other["unlocked_slot"] as? Int, 1)
+        // The slot in use: nothing changes without --yes.
+        let refused = try coffer.expect(1, ["key", "remove-slot", "1", "--json"]).json()
+        XCTAssertEqual(refused["removed"] as? Bool, false)
+        XCTAssertEqual(refused["unlocked_slot"] as? Int, 1)
+        XCTAssertEqual((refused["keyslots"] as? [[String: Any]])?.compactMap { $0["id"] as? Int }, [2])
+        let text = try coffer.expect(1, ["key", "remove-slot", "1"]).standardOutput
+        XCTAssertTrue(text.contains("--yes") && text.contains("Nothing was changed"), text)
+        try coffer.expect(0, ["head"])
+        try coffer.expect(0, ["key", "remove-slot", "1", "--yes"])
+        try coffer.expect(2, ["head"])
+        try coffer.expect(0, ["head", "--key-file", coffer.path("b.key")])
+    }
+
+    func testCopyOntoAnExistingFileSaysSoOnce() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        try coffer.write("taken.coffer", text: "something")
+        let result = try coffer.expect(1, ["copy", "--to", coffer.path("taken.coffer")])
+        XCTAssertEqual(result.standardError.components(separatedBy: "choose another").count, 2, result.standardError)
+        XCTAssertEqual(try coffer.bytes("taken.coffer"), Array("something".utf8))
+    }
+
     func testCompactReencryptsRetiresEpochsAndKeepsTheCredentials() throws {
         let coffer = try CofferRunner()
         try coffer.makeVault()

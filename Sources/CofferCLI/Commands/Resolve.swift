@@ -84,7 +84,8 @@ struct Resolve: VaultCommand {
             if output.json {
                 JSON.object([
                     "status": "error", "code": .string(error.code.word), "message": .string(error.message),
-                    "candidates": .array(error.candidates.map(JSON.string)), "trace": Self.json(trace),
+                    "exit_code": .int(Int64(status.rawValue)), "candidates": .array(error.candidates.map(JSON.string)),
+                    "trace": Self.json(trace),
                 ]).write(to: context.standardOutput)
                 throw CommandFailure.reported(status)
             }

@@ -1,15 +1,15 @@
 import ArgumentParser
 import Coffer
 
-/// `coffer credentials get SELECTOR --org ORG [--reveal] [--version N]`.
+/// `coffer credentials get SELECTOR --org ORG [--reveal] [--at-version N]`.
 struct CredentialsGet: VaultCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Show one credential: previews, or its values with --reveal.",
         discussion: """
             Without --reveal secret fields show a masked preview. --reveal prints the values: the only command \
-            besides `api-key create` that ever prints a secret. --version shows an older version, while it is \
-            retained.
+            besides `api-key create` that ever prints a secret. --at-version shows an older version, while it is \
+            retained (--version is the tool's version, as on every command).
 
             Examples:
               coffer credentials get linear/work --org acme
@@ -27,7 +27,7 @@ struct CredentialsGet: VaultCommand {
     @Flag(help: "Print the secret values.")
     var reveal = false
 
-    @Option(help: "A retained older version.")
+    @Option(name: .customLong("at-version"), help: ArgumentHelp("A retained older version.", valueName: "n"))
     var version: UInt32?
 
     func execute(in context: CommandContext) throws {

@@ -36,7 +36,8 @@ struct Copy: CofferCommand {
         do {
             report = try VaultStore.copy(from: source.path, on: source.storage, to: target.path, on: target.storage)
         } catch let error where error.code == .alreadyExists {
-            throw CommandFailure(.no, code: "already_exists", "\(target.path): \(error.message) Copy writes only a new vault; choose another destination.")
+            // The library's message says what is there and what to do; say it once.
+            throw CommandFailure(.no, code: "already_exists", "\(target.path): \(error.message) Copy writes only a new vault.")
         } catch {
             throw CommandFailure(VaultAccess.explained(error, path: source.path), status: .vaultUnavailable)
         }
