@@ -240,6 +240,12 @@ struct SequenceModel {
         let key = RoleKey(organization: organization.id, user: user)
         if change, roles[key] == nil { return .refused(.notFound) }
         if !change, roles[key] != nil { return .refused(.alreadyExists) }
+        // OP-MEMBER-CHANGE-2: an organization's last owner keeps the role.
+        if change, roles[key] == .owner, role != .owner,
+            !roles.contains(where: { $0.key.organization == organization.id && $0.key.user != user && $0.value == .owner })
+        {
+            return .refused(.invalidInput)
+        }
         return .accepted { model, _ in
             model.roles[key] = role
             return nil

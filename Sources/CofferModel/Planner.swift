@@ -178,13 +178,14 @@ public struct Planner {
         let organizationID = try index.organizationID(organization)
         let userID = try index.userID(user)
         guard index.role(of: userID, in: organizationID) == nil else {
-            throw CofferError(.alreadyExists, "The user `\(user)` is a member already. Change the role instead.")
+            throw CofferError(.alreadyExists, "The user `\(user)` is a member already; change its role instead.")
         }
         return Plan(operations: [.addMembership(user: userID, organization: organizationID, role: role)], value: ())
     }
 
-    /// Changes a member's role.
-    /// - Throws: `.notFound` when the user is not a member.
+    /// Changes a member's role; the same role again is an empty plan. An organization always
+    /// keeps an owner (OP-MEMBER-CHANGE-2): its last owner cannot be given another role.
+    /// - Throws: `.notFound` when the user is not a member; `.invalidInput` for the last owner.
     public func changeRole(of user: String, in organization: String, to role: Role) throws(CofferError) -> Plan<Void> {
         let organizationID = try index.organizationID(organization)
         let userID = try index.userID(user)
@@ -193,6 +194,11 @@ public struct Planner {
                 .notFound, "The user `\(user)` is not a member of the organization. Add the membership first.")
         }
         guard current != role else { return Plan(operations: [], value: ()) }
+        if current == .owner, !index.memberships(in: organizationID).contains(where: { $0.user != userID && $0.role == .owner }) {
+            throw CofferError(
+                .invalidInput,
+                "`\(user)` is the organization's last owner; make another member an owner first.")
+        }
         return Plan(
             operations: [.changeMembershipRole(user: userID, organization: organizationID, role: role)], value: ())
     }

@@ -155,7 +155,11 @@ final class RandomizedModelTests: XCTestCase {
                 let code = attempt(&run) {
                     try $0.commit($0.planner.changeRole(of: user.id.description, in: orgRef, to: role))
                 }
-                if expect(run, code, current == nil ? .notFound : nil) {
+                // OP-MEMBER-CHANGE-2: the last owner keeps the role.
+                let lastOwner =
+                    current == .owner && role != .owner
+                    && !run.model.members.contains { $0.organization == org && $0.user != user.id && $0.role == .owner }
+                if expect(run, code, current == nil ? .notFound : lastOwner ? .invalidInput : nil) {
                     let index = run.model.members.firstIndex { $0.user == user.id && $0.organization == org }!
                     run.model.members[index].role = role
                 }

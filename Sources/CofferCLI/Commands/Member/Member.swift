@@ -4,10 +4,11 @@ import ArgumentParser
 struct Member: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "member",
-        abstract: "Add and remove members of an organization.",
+        abstract: "Add members to an organization, change their roles, remove them.",
         discussion: """
             Example:
               coffer member add alice --org acme --role admin
+              coffer member set-role alice --org acme --role owner
             """,
-        subcommands: [MemberAdd.self, MemberList.self, MemberRemove.self])
+        subcommands: [MemberAdd.self, MemberList.self, MemberSetRole.self, MemberRemove.self])
 }

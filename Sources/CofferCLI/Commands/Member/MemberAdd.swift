@@ -26,9 +26,20 @@ struct MemberAdd: VaultCommand {
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        try vault.mutate(actor: global.actor) { try $0.addMember(user, to: organization.organization, role: role.value) }
+        let organization = organization.organization
+        let role = role.value
+        let added = Result { () throws(CofferError) in
+            try vault.mutate(actor: global.actor) { try $0.addMember(user, to: organization, role: role) }
+        }
+        if case .failure(let error) = added {
+            guard error.code == .alreadyExists else { throw error }
+            throw CommandFailure(
+                .no, code: "already_exists",
+                "\(user) is a member of \(organization) already. Change the role with "
+                    + "`coffer member set-role \(user) --org \(organization) --role \(role.word)`.")
+        }
         global.output(context).emit(
-            ["user": .string(user), "organization": .string(organization.organization), "role": .string(role.value.word)],
-            text: { "Added \(user) to \(organization.organization) as \(role.value.word)." })
+            ["user": .string(user), "organization": .string(organization), "role": .string(role.word)],
+            text: { "Added \(user) to \(organization) as \(role.word)." })
     }
 }
