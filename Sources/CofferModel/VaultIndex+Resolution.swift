@@ -111,8 +111,9 @@ private struct Resolver {
         app = tables.stringHandle(request.appKey)
     }
 
-    /// Who needs the credential, for messages: "This agent", "This workflow", "This poll".
-    private var needer: String { "This \(request.consumer?.kind.word ?? "agent")" }
+    /// Who needs the credential, for messages: "This agent", "This workflow", "This poll"
+    /// when the request names a consumer, "The run" otherwise.
+    private var needer: String { request.consumer.map { "This \($0.kind.word)" } ?? "The run" }
 
     private var key: String { "`\(request.appKey)`" }
 
@@ -166,7 +167,7 @@ private struct Resolver {
                     record(.pinnedScope, [], .failed, "the run has no user actor", scope: .user)
                     throw CofferError(
                         .noUserActor,
-                        "\(needer) pins the \(key) credential to user scope, but the run has no user actor. Run it as a signed-in user, or pin organization or project scope."
+                        "\(needer) pins the \(key) credential to user scope, but the run has no user actor. Give the run context a user, or pin organization or project scope."
                     )
                 }
                 owner = user
@@ -195,7 +196,7 @@ private struct Resolver {
             (project.map { [tables.ownerName(.project, $0)] } ?? []) + [tables.ownerName(.organization, organization)]
         throw CofferError(
             .credentialMissing,
-            "\(needer) needs the \(key) credential, but none is connected for \(tried.joined(separator: " or ")). Connect the credential (credentials set \(request.appKey), or the Apps page), or check the action's pinned scope."
+            "\(needer) needs the \(key) credential, but none is connected for \(tried.joined(separator: " or ")). Connect a `\(request.appKey)` credential at one of those scopes, or check the pinned scope."
         )
     }
 
@@ -231,7 +232,7 @@ private struct Resolver {
             refusal = (
                 .noUserActor,
                 {
-                    "is a user credential, but the run has no user actor. Run it as a signed-in user, or select a shared credential."
+                    "is a user credential, but the run has no user actor. Give the run context a user, or select a shared credential."
                 }
             )
         } else if chosen.scope == .user, chosen.owner != user {

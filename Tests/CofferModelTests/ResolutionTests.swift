@@ -260,8 +260,10 @@ final class ResolutionTests: XCTestCase {
         let missing = index.resolve(
             ResolutionRequest(appKey: "stripe", context: RunContext(organization: acme, project: web)))
         guard case .failed(let error, _) = missing else { return XCTFail("expected a failure") }
-        XCTAssertTrue(error.message.hasPrefix("This agent needs the `stripe` credential"), error.message)
+        // No consumer was named: the message speaks of the run, and of the engine, not of an app's pages.
+        XCTAssertTrue(error.message.hasPrefix("The run needs the `stripe` credential"), error.message)
         XCTAssertTrue(error.message.contains("project web or organization acme"), error.message)
+        XCTAssertFalse(error.message.contains("page") || error.message.contains("credentials set"), error.message)
 
         let workflow = index.resolve(
             ResolutionRequest(

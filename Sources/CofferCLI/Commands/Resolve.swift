@@ -90,7 +90,12 @@ struct Resolve: VaultCommand {
                 throw CommandFailure.reported(status)
             }
             if explain { context.print(Self.text(trace, style: output.style)) }
-            throw CommandFailure(error, status: status)
+            var failure = CommandFailure(error, status: status)
+            if error.code == .credentialMissing {
+                // The engine says what is missing; the CLI says how to connect it.
+                failure.message += " With this tool: coffer credentials set \(app) --org \(organization.organization) --set token=@env:VARIABLE."
+            }
+            throw failure
         }
     }
 
