@@ -196,7 +196,7 @@ private struct Resolver {
             (project.map { [tables.ownerName(.project, $0)] } ?? []) + [tables.ownerName(.organization, organization)]
         throw CofferError(
             .credentialMissing,
-            "\(needer) needs the \(key) credential, but none is connected for \(tried.joined(separator: " or ")). Connect a `\(request.appKey)` credential at one of those scopes, or check the pinned scope."
+            "\(needer) needs the \(key) credential, but none is connected for \(tried.joined(separator: " or ")). Connect a credential for `\(request.appKey)` there, or check the pinned scope."
         )
     }
 
