@@ -146,6 +146,11 @@ struct LogScanner {
                         outcome.tornTail = LogProblem(
                             kind: .tornTail, offset: offset, sequence: expected,
                             detail: "The log ends with \(fileSize - offset) bytes of an incomplete record (\(detail)).")
+                    } else if kind == .tornTail {
+                        // An incomplete frame with valid frames after it was not cut short by a
+                        // crash: its length was written that way (F-TORN), whoever reads it.
+                        outcome.corruption = LogProblem(
+                            kind: .chain, offset: offset, sequence: expected, detail: detail + ", and valid records follow")
                     } else {
                         outcome.corruption = problem
                     }

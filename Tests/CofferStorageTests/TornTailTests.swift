@@ -79,3 +79,36 @@ final class TornTailTests: XCTestCase {
         }
     }
 }
+
+/// A frame in the middle of the log whose header checksum holds but whose length is
+/// impossible (F-FRAME-MAX) is followed by valid frames: corruption for open and for verify
+/// alike (F-TORN), never a torn tail for one and corruption for the other.
+final class ImpossibleLengthTests: XCTestCase {
+    private let path = "/vault/v.coffer"
+
+    func testAnImpossibleLengthMidLogIsCorruptionForOpenAndVerify() throws {
+        let disk = SimulatedDisk()
+        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
+        var offsets: [UInt64] = []
+        for index in 0..<4 {
+            offsets.append(try store.append([Fixture.payload("record \(index)")]).records[0].offset)
+        }
+        store.close()
+        // Lengths outside F-FRAME-MAX, and the largest valid one, which runs past the file's end.
+        for length: UInt32 in [0, 1, 12_345, UInt32.max, UInt32(16 << 20) + 40] {
+            var bytes = disk.contents(of: path)!
+            let header = Int(offsets[1])
+            withUnsafeBytes(of: length.littleEndian) { bytes.replaceSubrange(header + 4..<header + 8, with: $0) }
+            let crc = CRC32.checksum(Array(bytes[header..<header + 28]))
+            withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(header + 28..<header + 32, with: $0) }
+            let damaged = SimulatedDisk()
+            damaged.write(path: path, bytes: bytes, durable: true)
+            XCTAssertThrowsCode(
+                .corrupted, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(storage: damaged)))
+            let report = try VaultStore.verify(path: path, secret: Fixture.secret, storage: damaged)
+            XCTAssertFalse(report.problems.isEmpty, "length \(length)")
+            XCTAssertEqual(report.problems.map(\.kind), [.chain], "length \(length): \(report.problems)")
+            XCTAssertEqual(damaged.contents(of: path), bytes, "length \(length): the file was modified")
+        }
+    }
+}
