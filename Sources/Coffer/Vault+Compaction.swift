@@ -14,10 +14,37 @@ public struct CompactionOptions: Sendable {
     /// file keeps working. Implies `reencrypt`, since every data key must be resealed anyway.
     public var newMasterKey: Bool
 
-    public init(reencrypt: Bool = false, newMasterKey: Bool = false) {
+    /// Keep the vault as it is when the compacted file would not be smaller: nothing to
+    /// reclaim. The report says `skipped`. Off by default: an explicit compaction compacts.
+    public var skipsUnlessSmaller: Bool
+    /// Called after each compacted record is written, from the compacting thread.
+    public var progress: (@Sendable (CompactionProgress) -> Void)?
+    /// Asked after each compacted record: true stops the compaction before its switch, removes
+    /// the new file and throws `.cancelled`; the vault is as it was.
+    public var isCancelled: (@Sendable () -> Bool)?
+
+    public init(
+        reencrypt: Bool = false, newMasterKey: Bool = false, skipsUnlessSmaller: Bool = false,
+        progress: (@Sendable (CompactionProgress) -> Void)? = nil, isCancelled: (@Sendable () -> Bool)? = nil
+    ) {
         self.reencrypt = reencrypt || newMasterKey
         self.newMasterKey = newMasterKey
+        self.skipsUnlessSmaller = skipsUnlessSmaller
+        self.progress = progress
+        self.isCancelled = isCancelled
     }
+}
+
+/// How far a compaction got, for a progress display.
+public struct CompactionProgress: Sendable {
+    /// Records written to the new file.
+    public var records: UInt64
+    /// Bytes of the new file's log so far.
+    public var bytes: UInt64
+    /// Live operations written, and about how many there are in all
+    /// (``VaultIndex/compactionEstimate``): the share done is their ratio.
+    public var operations: UInt64
+    public var operationsTotal: UInt64
 }
 
 /// What a compaction did.
@@ -33,8 +60,12 @@ public struct CompactionReport: Sendable {
     /// The epoch new records are sealed under.
     public var currentEpoch: UInt32
     /// The new file's chain head: a compaction starts a new chain, so a kept head must be
-    /// replaced by this one.
+    /// replaced by this one. The old head when `skipped`.
     public var head: ChainHead
+    /// Whether the vault was left as it was because the compacted file would not have been
+    /// smaller (``CompactionOptions/skipsUnlessSmaller``); `bytesAfter` is then what it would
+    /// have been.
+    public var skipped = false
 }
 
 /// When a vault compacts by itself (off unless ``Vault/Options/automaticCompaction`` is set).
@@ -118,9 +149,15 @@ extension Vault {
             // 2. Stream the live state into the new file, building its index alongside.
             var rebuilt = VaultIndex()
             let cache = RecordCache(store: oldStore)
+            var progress = CompactionProgress(
+                records: 0, bytes: 0, operations: 0,
+                operationsTotal: UInt64(snapshot.compactionEstimate.liveOperations))
             try snapshot.compactionTransactions(reader: { location throws(CofferError) in
                 try cache.operation(at: location)
             }) { transaction throws(CofferError) in
+                if options.isCancelled?() == true {
+                    throw CofferError(.cancelled, "The compaction was cancelled; the vault is as it was.")
+                }
                 guard
                     let payload = TransactionPayload(
                         timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
@@ -133,6 +170,24 @@ extension Vault {
                     context: TransactionContext(
                         sequence: placed.sequence, offset: placed.offset, timeMilliseconds: transaction.timeMilliseconds,
                         actor: transaction.actor))
+                if let report = options.progress {
+                    progress.records += 1
+                    progress.operations += UInt64(transaction.operations.count)
+                    progress.bytes = target.fileBytes
+                    report(progress)
+                }
+            }
+            if options.isCancelled?() == true {
+                throw CofferError(.cancelled, "The compaction was cancelled; the vault is as it was.")
+            }
+            // Nothing to reclaim: the live state takes as much room as the log it is in.
+            if options.skipsUnlessSmaller && !options.reencrypt && target.fileBytes >= bytesBefore {
+                let wouldBe = target.fileBytes
+                target.abandon()
+                return CompactionReport(
+                    bytesBefore: bytesBefore, bytesAfter: wouldBe, recordsBefore: recordsBefore,
+                    recordsAfter: target.recordCount, transactionsCaughtUp: 0, retiredEpochs: [],
+                    currentEpoch: oldStore.currentEpoch, head: copiedHead, skipped: true)
             }
 
             // 3. Carry what writers committed meanwhile: first without blocking them, then

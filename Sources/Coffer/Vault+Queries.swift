@@ -48,34 +48,74 @@ extension Vault {
     }
 
     /// Reads operations for a walk over many locations (compaction, statistics), keeping the
-    /// last record it opened: a compacted record holds hundreds of credentials, and opening
-    /// it once per credential would make the walk quadratic.
+    /// records it opened most recently: a compacted or bulk record holds hundreds of
+    /// credentials, and a credential's retained versions are often in other records than its
+    /// current one (a batch of creates, then a batch of rotations), so a walk in credential
+    /// order goes back and forth between a few records. Opening a record once per credential
+    /// would make the walk quadratic; keeping the last one only would still open the same
+    /// records over and over. The decrypted operations stay in secure memory and go when the
+    /// walk ends.
     final class RecordCache {
+        /// The most decrypted payload bytes kept.
+        static let bytesMax = 64 << 20
+        /// The most records kept.
+        static let recordsMax = 64
+
         private let store: VaultStore
-        private var sequence: UInt64 = 0
-        private var operations: [Operation] = []
+        private struct Entry {
+            let operations: [Operation]
+            let epoch: UInt32
+            let bytes: Int
+            var lastUse: UInt64
+        }
+        private var entries: [UInt64: Entry] = [:]
+        private var bytes = 0
+        private var clock: UInt64 = 0
+        /// The epoch of the record the last operation came from.
         private(set) var epoch: UInt32 = 0
+        /// How many records the walk decrypted, for tests.
+        private(set) var recordsRead = 0
 
         init(store: VaultStore) { self.store = store }
 
         func operation(at location: RecordLocation) throws(CofferError) -> Operation {
-            if location.sequence != sequence || operations.isEmpty {
+            clock += 1
+            let entry: Entry
+            if var known = entries[location.sequence] {
+                known.lastUse = clock
+                entries[location.sequence] = known
+                entry = known
+            } else {
                 let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
+                recordsRead += 1
                 guard let payload = record.payload.flatMap(TransactionPayload.decode) else {
                     throw CofferError(
                         .corrupted, "The record holding the credential is malformed.", offset: location.offset,
                         sequence: location.sequence)
                 }
-                sequence = location.sequence
-                operations = payload.operations
-                epoch = record.epoch
+                entry = Entry(
+                    operations: payload.operations, epoch: record.epoch, bytes: record.payload?.count ?? 0,
+                    lastUse: clock)
+                evict(making: entry.bytes)
+                entries[location.sequence] = entry
+                bytes += entry.bytes
             }
-            guard Int(location.operationIndex) < operations.count else {
+            epoch = entry.epoch
+            guard Int(location.operationIndex) < entry.operations.count else {
                 throw CofferError(
                     .corrupted, "The record holding the credential is malformed.", offset: location.offset,
                     sequence: location.sequence)
             }
-            return operations[Int(location.operationIndex)]
+            return entry.operations[Int(location.operationIndex)]
+        }
+
+        /// Drops the least recently used records until one of `incoming` bytes fits.
+        private func evict(making incoming: Int) {
+            while !entries.isEmpty && (entries.count >= Self.recordsMax || bytes + incoming > Self.bytesMax) {
+                let oldest = entries.min { $0.value.lastUse < $1.value.lastUse }!
+                bytes -= oldest.value.bytes
+                entries[oldest.key] = nil
+            }
         }
     }
 

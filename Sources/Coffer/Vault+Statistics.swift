@@ -44,7 +44,12 @@ extension Vault {
     /// live records and states, keyslots, head. Live bytes come from a dry run of compaction
     /// (every retained version is read and authenticated, nothing is written), so this costs
     /// about as much as reading the live data once.
-    public func statistics() throws(CofferError) -> StorageStatistics {
+    ///
+    /// - Parameter progress: called after each record of the dry run with the live operations
+    ///   measured so far and about how many there are.
+    public func statistics(progress: ((_ operations: UInt64, _ total: UInt64) -> Void)? = nil) throws(CofferError)
+        -> StorageStatistics
+    {
         let (store, snapshot) = state.read { ($0.store, $0.index) }
         // Taken first, together: writers that commit during the dry run are not counted.
         let head = store.head
@@ -54,6 +59,8 @@ extension Vault {
         var liveBytes: UInt64 = 0
         var liveRecordEpochs: [UInt64: UInt32] = [:]
         let cache = RecordCache(store: store)
+        let total = UInt64(snapshot.compactionEstimate.liveOperations)
+        var measured: UInt64 = 0
         try snapshot.compactionTransactions(reader: { location throws(CofferError) in
             let operation = try cache.operation(at: location)
             liveRecordEpochs[location.sequence] = cache.epoch
@@ -65,6 +72,8 @@ extension Vault {
             ).encode(), let padded = Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + payload.count)
             else { return }
             liveBytes += UInt64(FormatConstants.frameHeaderBytes + FormatConstants.sealOverheadBytes + padded)
+            measured += UInt64(transaction.operations.count)
+            progress?(measured, max(total, measured))
         }
         // A compaction also writes one key-epoch record per epoch it carries.
         let keyRecordBytes = FormatConstants.frameHeaderBytes + FormatConstants.sealOverheadBytes

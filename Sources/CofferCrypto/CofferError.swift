@@ -56,6 +56,9 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
         case wrongApp
         /// The acting user's role does not allow the operation.
         case permissionDenied
+        /// The caller cancelled the operation at a point where stopping was safe: nothing it
+        /// would have changed was changed.
+        case cancelled
 
         public var description: String {
             switch self {
@@ -79,6 +82,7 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
             case .notVisible: "not_visible"
             case .wrongApp: "wrong_app"
             case .permissionDenied: "permission_denied"
+            case .cancelled: "cancelled"
             }
         }
     }

@@ -62,8 +62,12 @@ extension Dotenv {
         }
         for group in groups {
             let lines = group.members.map(\.entry.line)
+            // Messages name at most a few lines: a group can hold thousands.
+            let shown = lines.prefix(Self.linesShownMax).map(String.init).joined(separator: ", ")
             let source =
-                lines.count == 1 ? "line \(lines[0])" : "lines " + lines.map(String.init).joined(separator: ", ")
+                lines.count == 1
+                ? "line \(lines[0])"
+                : "lines " + shown + (lines.count > Self.linesShownMax ? " and \(lines.count - Self.linesShownMax) more" : "")
             let (type, fields) = classify(group.members)
             result.entries.append(
                 CredentialEntry(
@@ -71,6 +75,9 @@ extension Dotenv {
         }
         return result
     }
+
+    /// The most line numbers a message lists for one credential.
+    static let linesShownMax = 8
 
     static let userNames: Set<String> = ["username", "user", "login", "user_name"]
     static let passwordNames: Set<String> = ["password", "pass", "passwd", "pwd"]

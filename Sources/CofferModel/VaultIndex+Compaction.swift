@@ -42,8 +42,10 @@ extension VaultIndex {
     /// The actor of compacted transactions.
     public static let compactionActor = "compaction"
     /// The payload size compacted transactions aim at: large enough that an open decrypts few
-    /// records, small enough to stream.
-    public static let compactionTransactionBytesTarget = 65536
+    /// records, small enough to stream, and exactly what fills the 64 KiB bucket with the
+    /// plaintext header (F-PAD): a payload of 65,536 bytes needs 16 more and would be padded
+    /// to the 128 KiB bucket, doubling every compacted record.
+    public static let compactionTransactionBytesTarget = 65536 - FormatConstants.plaintextHeaderBytes
 
     /// What a compaction would keep: counts apply keeps current, so this is O(1).
     public var compactionEstimate: CompactionEstimate {

@@ -69,6 +69,12 @@ public final class CompactionTarget: @unchecked Sendable {
     /// The newest epoch: where records go unless another is named.
     public var newestEpoch: UInt32 { epochs.last!.epoch }
 
+    /// How many bytes the new file has so far, its header copies included.
+    public var fileBytes: UInt64 { end }
+
+    /// How many records the new file has so far.
+    public var recordCount: UInt64 { head.sequence }
+
     /// The epochs this file carries, in order.
     public var carriedEpochs: [UInt32] { epochs.map(\.epoch) }
 

@@ -343,6 +343,16 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(0, ["verify", "--expect-head", report["head"] as! String])
         try coffer.expect(0, ["compact", "--new-master-key"])
         try coffer.expect(0, ["verify"])
+        // Compacted just now: nothing to reclaim, the vault stays byte for byte; --force compacts.
+        let before = try coffer.bytes("v.coffer")
+        let skipped = try coffer.expect(0, ["compact", "--json"]).json()
+        XCTAssertEqual(skipped["skipped"] as? Bool, true)
+        XCTAssertEqual(try coffer.bytes("v.coffer"), before)
+        XCTAssertTrue(try coffer.expect(0, ["compact"]).standardOutput.hasPrefix("Nothing to reclaim"))
+        XCTAssertEqual(try coffer.expect(0, ["compact", "--force", "--json"]).json()["skipped"] as? Bool, false)
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: coffer.directory.path).filter { $0.hasPrefix("v.coffer.") },
+            [], "no temporary file left")
     }
 
     func testVersionHelpAndCompletions() throws {

@@ -112,6 +112,13 @@ final class DotenvTests: XCTestCase {
         XCTAssertTrue(json.contains("\"token\":\"no-prefix\""), json)
     }
 
+    /// A credential built from many lines names a few of them, not thousands.
+    func testASourceNamesAtMostAFewLines() throws {
+        let entries = try parse((1...20).map { "SVC_K\($0)=v\($0)" }.joined(separator: "\n"))
+        let result = Dotenv.credentials(entries, app: .fromPrefix)
+        XCTAssertEqual(result.entries.map(\.source), ["lines 1, 2, 3, 4, 5, 6, 7, 8 and 12 more"])
+    }
+
     func testImportIntoAVault() throws {
         let disk = SimulatedDisk()
         let vault = try Fixture.populatedVault(on: disk)

@@ -22,6 +22,9 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case resolutionRefused = 5
     /// The command line is wrong (sysexits' `EX_USAGE`, as argument-parser uses).
     case usage = 64
+    /// Interrupted (SIGINT or SIGTERM) where stopping was safe: nothing was changed
+    /// (128 + SIGINT, as shells report it).
+    case interrupted = 130
 
     /// The status of a failed command, from the engine's error code.
     public init(for code: CofferError.Code) {
@@ -35,6 +38,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
             self = .resolutionMissing
         case .noUserActor, .credentialRevoked, .notVisible, .wrongApp:
             self = .resolutionRefused
+        case .cancelled:
+            self = .interrupted
         }
     }
 

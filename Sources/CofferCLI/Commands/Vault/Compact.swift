@@ -13,7 +13,10 @@ struct Compact: VaultCommand {
             renames it over the vault and syncs the directory: a crash at any point leaves the old or the new vault, \
             complete. --reencrypt seals everything under a new data key and retires every older key epoch (their \
             keys leave the file). --new-master-key also replaces the master key; every passphrase and key file \
-            keeps working. Compaction starts a new chain: replace a head you keep with the one printed.
+            keeps working. Compaction starts a new chain: replace a head you keep with the one printed. When the live \
+            state would take as much room as the log it is in, there is nothing to reclaim: the vault is left as it \
+            was and the command says so (exit 0), unless --reencrypt, --new-master-key or --force. Ctrl-C before the \
+            switch stops it, removes the new file and leaves the vault as it was (exit 130).
 
             Examples:
               coffer compact --vault team.coffer --key-file team.key
@@ -29,12 +32,31 @@ struct Compact: VaultCommand {
     @Flag(name: .customLong("new-master-key"), help: "Also make a new master key (implies --reencrypt).")
     var newMasterKey = false
 
+    @Flag(help: "Compact even when there is nothing to reclaim.")
+    var force = false
+
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
         let progress = ProgressBar(label: "compacting", context: context, quiet: global.quiet)
-        progress.update(count: 0, done: 0, total: 1)
-        let report = try vault.compact(CompactionOptions(reencrypt: reencrypt, newMasterKey: newMasterKey))
+        let reporter = CompactionProgressReporter(progress)
+        Interruption.install()
+        defer { Interruption.uninstall() }
+        let report: CompactionReport
+        do {
+            report = try vault.compact(
+                CompactionOptions(
+                    reencrypt: reencrypt, newMasterKey: newMasterKey, skipsUnlessSmaller: !force,
+                    progress: { reporter.report($0) }, isCancelled: { Interruption.isRequested }))
+        } catch {
+            progress.finish()
+            if error.code == .cancelled {
+                throw CommandFailure(
+                    .interrupted, code: "cancelled",
+                    "Interrupted: the compaction stopped before its switch and removed its new file; the vault is as it was.")
+            }
+            throw error
+        }
         progress.finish()
         let saved = report.bytesBefore > report.bytesAfter ? report.bytesBefore - report.bytesAfter : 0
         global.output(context).emit(
@@ -43,12 +65,18 @@ struct Compact: VaultCommand {
                 "records_before": .unsigned(report.recordsBefore), "records_after": .unsigned(report.recordsAfter),
                 "retired_epochs": .array(report.retiredEpochs.map { .unsigned(UInt64($0)) }),
                 "epoch": .unsigned(UInt64(report.currentEpoch)), "head": .string(report.head.description),
-                "new_master_key": .bool(newMasterKey),
+                "new_master_key": .bool(newMasterKey), "skipped": .bool(report.skipped),
             ],
             text: {
+                if report.skipped {
+                    return "Nothing to reclaim: the live state would take \(Describe.bytes(report.bytesAfter)) bytes "
+                        + "for a vault of \(Describe.bytes(report.bytesBefore)). The vault was left as it was "
+                        + "(--force compacts anyway; --reencrypt always rewrites)."
+                }
                 var lines = [
-                    "Compacted: \(report.bytesBefore) → \(report.bytesAfter) bytes (\(saved) reclaimed), "
-                        + "\(report.recordsBefore) → \(report.recordsAfter) records."
+                    "Compacted: \(Describe.bytes(report.bytesBefore)) → \(Describe.bytes(report.bytesAfter)) bytes "
+                        + "(\(Describe.bytes(saved)) reclaimed), "
+                        + "\(Describe.bytes(report.recordsBefore)) → \(Describe.bytes(report.recordsAfter)) records."
                 ]
                 if !report.retiredEpochs.isEmpty {
                     lines.append("Retired key epochs \(report.retiredEpochs.map(String.init).joined(separator: ", ")); new records use epoch \(report.currentEpoch).")
@@ -57,5 +85,18 @@ struct Compact: VaultCommand {
                 lines.append("New head \(report.head) (compaction starts a new chain).")
                 return lines.joined(separator: "\n")
             })
+    }
+}
+
+/// Hands compaction progress to the bar; the bar is only touched from the compacting thread.
+private final class CompactionProgressReporter: @unchecked Sendable {
+    private let bar: ProgressBar
+
+    init(_ bar: ProgressBar) { self.bar = bar }
+
+    func report(_ progress: CompactionProgress) {
+        bar.update(
+            count: progress.records, done: progress.operations, total: max(progress.operationsTotal, progress.operations),
+            bytes: progress.bytes)
     }
 }

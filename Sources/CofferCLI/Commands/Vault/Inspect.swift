@@ -42,7 +42,10 @@ struct Inspect: VaultCommand {
         var fields = keylessFields(info, path: path)
         if unlockVault || unlock.isGiven(in: context) {
             let secret = try unlock.secret(in: context, vaultPath: path)
-            let keyed = try KeyedFacts.read(location: location, secret: secret)
+            // A bar only when measuring takes more than a second (a large vault).
+            let progress = ProgressBar(
+                label: "measuring", context: context, quiet: global.quiet, showsAfter: 1, unit: "operations")
+            let keyed = try KeyedFacts.read(location: location, secret: secret, progress: progress)
             VaultAccess.reportRecovery(keyed.recovery, output: output)
             keyed.add(to: &document, &fields)
         } else {
@@ -109,7 +112,7 @@ private struct KeyedFacts {
     var recovery: VaultStore.Recovery
     var contents: VaultStatistics
 
-    static func read(location: VaultLocation, secret: Keyslot.Secret) throws -> KeyedFacts {
+    static func read(location: VaultLocation, secret: Keyslot.Secret, progress: ProgressBar) throws -> KeyedFacts {
         let vault: Vault
         do {
             vault = try Vault.open(path: location.path, unlock: secret, options: Vault.Options(storage: location.storage, readOnly: true))
@@ -117,7 +120,9 @@ private struct KeyedFacts {
             throw CommandFailure(VaultAccess.explained(error, path: location.path), status: .vaultUnavailable)
         }
         defer { vault.close() }
-        return KeyedFacts(storage: try vault.statistics(), recovery: vault.recovery, contents: vault.read { $0.statistics() })
+        let storage = try vault.statistics { done, total in progress.update(count: done, done: done, total: total) }
+        progress.finish()
+        return KeyedFacts(storage: storage, recovery: vault.recovery, contents: vault.read { $0.statistics() })
     }
 
     func add(to document: inout [String: JSON], _ fields: inout Fields) {
@@ -150,7 +155,14 @@ private struct KeyedFacts {
         let total = recordsByType.values.reduce(0, +)
         let byType = RecordType.allCases.map { "\($0) \(recordsByType[$0] ?? 0)" }.joined(separator: ", ")
         fields.append("Records", "\(total) (\(byType))")
-        fields.append("Live bytes", "\(Describe.bytes(storage.liveBytes)) of \(Describe.bytes(storage.logBytes)) log bytes")
+        // Live bytes are what a compaction would write, which can exceed a log written in a
+        // few large transactions (an import): then there is nothing to reclaim.
+        fields.append(
+            "Live bytes",
+            storage.liveBytes > storage.logBytes
+                ? "\(Describe.bytes(storage.liveBytes)) if compacted, more than the \(Describe.bytes(storage.logBytes)) "
+                    + "log bytes now: nothing to reclaim"
+                : "\(Describe.bytes(storage.liveBytes)) of \(Describe.bytes(storage.logBytes)) log bytes")
         fields.append("Dead bytes", "\(Describe.bytes(storage.deadBytes)) (\(Self.share(storage.deadShare)) of the log)")
         let epochText = storage.epochs.map { epoch in
             "\(epoch.id) \(epoch.state.rawValue) (\(Describe.count(epoch.records, "record")), \(epoch.liveRecords) live)"
