@@ -97,13 +97,18 @@ public enum CofferTool {
 }
 
 extension CofferTool {
-    /// `message` with every `NAME=VALUE` argument cut to `NAME=…`.
+    /// `message` without the text of any argument it quotes.
     ///
     /// Argument-parser repeats an argument it cannot place ("Unexpected argument
-    /// 'token=sk-live-…'"), and such an argument is most likely a `--set` value whose option
-    /// was forgotten: a secret. Messages never contain one, so it is cut before printing.
+    /// 'sk-live-…'"), and such an argument is most likely a `--set` value whose option or name
+    /// was forgotten: a secret. Messages never contain one, so every quoted argument that is
+    /// not an option name becomes "argument N" (its position after `coffer`), and a
+    /// `NAME=VALUE` anywhere is cut to `NAME=…`.
     static func redacted(_ message: String, arguments: [String]) -> String {
         var message = message
+        for (position, argument) in arguments.enumerated() where !argument.hasPrefix("-") && !argument.isEmpty {
+            message = message.replacing("'\(argument)'", with: "argument \(position + 1)")
+        }
         for argument in arguments {
             guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else { continue }
             message = message.replacing(argument, with: argument[...equals] + "…")

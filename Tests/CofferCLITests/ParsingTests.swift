@@ -59,7 +59,7 @@ final class ParsingTests: XCTestCase {
         assertUsageError(
             ["credentials", "set", "exa", "--org", "acme", "--project-slug", "web", "--set", "token=x"], contains: "--scope project")
         assertUsageError(["credentials", "set", "exa", "--org", "acme", "--scope", "user", "--set", "token=x"], contains: "--user")
-        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "token"], contains: "no value")
+        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "token"], contains: "has no `=`")
         assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "=x"], contains: "no field name")
         assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "token=@env:"], contains: "@env:")
         assertUsageError(["credentials", "set", "exa", "--org", "acme", "--type", "bogus", "--set", "t=x"], contains: "--type")
@@ -75,7 +75,19 @@ final class ParsingTests: XCTestCase {
             ["credentials", "set", "exa", "--org", "acme", "--set", "region=eu", "token=sk-very-secret-value"], environment: [:])
         XCTAssertEqual(run.status, .usage)
         XCTAssertFalse(run.standardError.contains("sk-very-secret-value"), run.standardError)
-        XCTAssertTrue(run.standardError.contains("token=…"), run.standardError)
+        XCTAssertTrue(run.standardError.contains("argument 8"), run.standardError)
+        // A --set without `=`, and stray positional arguments, are named by position, never
+        // repeated, in text and in JSON.
+        for arguments in [
+            ["credentials", "set", "exa", "--org", "acme", "--set", "LEAKME-sk-0123456789"],
+            ["head", "LEAKME-sk-0123456789"], ["verify", "--json", "LEAKME-sk-0123456789"],
+            ["org", "create", "acme", "LEAKME-sk-0123456789", "--json"],
+        ] {
+            let leaked = InProcessRun.run(arguments, environment: [:])
+            XCTAssertEqual(leaked.status, .usage, arguments.joined(separator: " "))
+            XCTAssertFalse(
+                (leaked.standardError + leaked.standardOutput).contains("LEAKME"), "\(arguments): \(leaked.standardError)")
+        }
     }
 
     func testSecretInputSources() {
@@ -144,5 +156,23 @@ final class ParsingTests: XCTestCase {
             XCTAssertEqual(ExitStatus(forResolution: code), .resolutionRefused)
         }
         XCTAssertEqual(ExitStatus(forResolution: .wrongKey), .vaultUnavailable)
+    }
+
+    /// The test-only Argon2id knob works only in a debug build; a release build refuses to
+    /// run with it rather than make a new passphrase cheap to guess.
+    func testTheTestKDFKnobIsRefusedOutsideTestBuilds() throws {
+        let context = CommandContext(
+            standardOutput: BufferSink(), standardError: BufferSink(), environment: ["COFFER_TEST_KDF": "minimum"])
+        XCTAssertThrowsError(try KDFCost.moderate.cost(in: context, honouringTestKnobs: false)) { error in
+            XCTAssertEqual((error as? CommandFailure)?.status, .usage)
+        }
+        XCTAssertEqual(try KDFCost.moderate.cost(in: context, honouringTestKnobs: true), .minimum)
+        let other = CommandContext(
+            standardOutput: BufferSink(), standardError: BufferSink(), environment: ["COFFER_TEST_KDF": "low"])
+        XCTAssertThrowsError(try KDFCost.moderate.cost(in: other, honouringTestKnobs: true))
+        let unset = CommandContext(standardOutput: BufferSink(), standardError: BufferSink(), environment: [:])
+        XCTAssertEqual(try KDFCost.sensitive.cost(in: unset, honouringTestKnobs: false), .sensitive)
+        // The tests run a debug build.
+        XCTAssertTrue(KDFCost.honoursTestKnobs)
     }
 }

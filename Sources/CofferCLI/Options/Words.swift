@@ -44,11 +44,35 @@ enum KDFCost: String, ExpressibleByArgument, CaseIterable {
     case moderate
     case sensitive
 
+    /// Whether this build honours test-only knobs: debug builds, which the tests run; never a
+    /// release build.
+    static var honoursTestKnobs: Bool {
+        #if DEBUG
+            true
+        #else
+            false
+        #endif
+    }
+
     /// The cost, unless the test-only environment variable `COFFER_TEST_KDF=minimum` asks
-    /// for libsodium's minimum so that tests stay fast. Never set it for a real vault: the
-    /// minimum cost makes a passphrase cheap to guess.
-    func cost(in context: CommandContext) -> Argon2id.Cost {
-        if context.environment["COFFER_TEST_KDF"] == "minimum" { return .minimum }
+    /// for libsodium's minimum so that tests stay fast. Only a debug build honours it; a
+    /// release build refuses to run with it set rather than make a passphrase cheap to guess.
+    ///
+    /// - Throws: a usage failure when the variable is set in a release build, or set to
+    ///   anything but `minimum`.
+    func cost(in context: CommandContext, honouringTestKnobs: Bool = KDFCost.honoursTestKnobs) throws(CommandFailure)
+        -> Argon2id.Cost
+    {
+        if let knob = context.variable("COFFER_TEST_KDF") {
+            guard honouringTestKnobs else {
+                throw CommandFailure.usage(
+                    "COFFER_TEST_KDF is for the tests of a debug build; this coffer ignores no such setting. Unset it.")
+            }
+            guard knob == "minimum" else {
+                throw CommandFailure.usage("COFFER_TEST_KDF takes only the value minimum.")
+            }
+            return .minimum
+        }
         switch self {
         case .interactive: return .interactive
         case .moderate: return .moderate

@@ -76,7 +76,10 @@ struct SecretInput: ExpressibleByArgument {
         }
         switch source {
         case nil:
-            throw CommandFailure.usage("The --set argument for `\(printableName)` has no value. Write --set \(printableName)=VALUE, =@env:VAR or =@file:PATH.")
+            // Without `=` the whole argument may be a pasted secret: it is not repeated.
+            throw CommandFailure.usage(
+                "A --set argument has no `=` (it is not repeated here, in case it is a secret). Write --set FIELD=VALUE, "
+                    + "FIELD=@env:VARIABLE or FIELD=@file:PATH.")
         case .environment(let variable) where variable.isEmpty:
             throw CommandFailure.usage("The --set argument for `\(printableName)` names no environment variable after @env:.")
         case .file(let path) where path.isEmpty:

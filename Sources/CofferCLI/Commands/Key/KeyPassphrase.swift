@@ -58,7 +58,7 @@ struct KeyPassphrase: VaultCommand {
             replacing = passphraseSlots.first?.id
         }
         let passphrase = try newPassphrase(in: context)
-        let cost = kdf.cost(in: context)
+        let cost = try kdf.cost(in: context)
         let changed: UInt16
         if let replacing {
             try vault.replaceKeyslot(id: replacing, with: .passphrase(passphrase), cost: cost)

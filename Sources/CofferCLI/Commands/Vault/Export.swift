@@ -110,7 +110,7 @@ struct Export: VaultCommand {
             let secret = try givenSecret ?? .keyFile(SecretFiles.createKeyFile(generateBundleKeyFile ?? ""))
             let sealed: [UInt8]
             do {
-                let cost = kdf.cost(in: context)
+                let cost = try kdf.cost(in: context)
                 sealed = try json.withUnsafeBytes { bytes in try ExportBundle.seal(bytes, secret: secret, cost: cost) }
                 if let outputPath {
                     try sealed.withUnsafeBytes { bytes in

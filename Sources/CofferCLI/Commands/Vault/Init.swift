@@ -56,7 +56,7 @@ struct Init: VaultCommand {
         let vault: Vault
         do {
             vault = try Vault.create(
-                path: path, unlock: secret, cost: kdf.cost(in: context), options: Vault.Options(storage: location.storage))
+                path: path, unlock: secret, cost: try kdf.cost(in: context), options: Vault.Options(storage: location.storage))
         } catch {
             // The key file was made for this vault alone; without the vault it is useless.
             if let generateKeyFile { unlink(generateKeyFile) }
