@@ -9,7 +9,7 @@
 //   CofferModel         the credential model: records, operations, the in-memory index, resolution
 //   Coffer              the public engine
 //   CofferExchange      export, import, the encrypted export bundle
-//   CofferCLI, coffer   the admin command-line tool
+//   CofferCLI, coffer   the admin command-line tool (CProcessControl: prctl for it)
 //   CofferSimulation    an in-memory disk that can crash, for tests and fuzzers only
 //   CofferPostgres      a PostgreSQL store of sealed frames and headers shared by several services
 import PackageDescription
@@ -39,6 +39,8 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .target(name: "CofferCrypto", dependencies: ["CSodium", "CZlib"]),
+        // prctl(2) for the CLI's process hardening: Swift cannot call a variadic C function.
+        .target(name: "CProcessControl"),
         .target(name: "CofferFormat", dependencies: ["CofferCrypto"]),
         .target(name: "CofferStorage", dependencies: ["CofferFormat", "CofferCrypto"]),
         .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "CofferCLI",
             dependencies: [
-                "Coffer", "CofferExchange", "CofferStorage", "CofferFormat", "CofferPostgres",
+                "Coffer", "CofferExchange", "CofferStorage", "CofferFormat", "CofferPostgres", "CProcessControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -11,9 +11,16 @@ public enum CofferTool {
     /// The version `coffer --version` prints.
     public static let version = "coffer 0.1.0 (vault format 1)"
 
-    /// Runs `coffer` with the process's arguments and exits with the command's status.
+    /// Runs `coffer` with the process's arguments and exits with the command's status, in a
+    /// hardened process (``ProcessHardening``).
     public static func main() -> Never {
-        let status = run(Array(CommandLine.arguments.dropFirst()), in: .standard())
+        ProcessHardening.turnOffCrashReports(arguments: CommandLine.unsafeArgv)
+        let context = CommandContext.standard()
+        if let failure = ProcessHardening.apply(in: context) {
+            report(failure, json: CommandLine.arguments.contains("--json"), in: context)
+            exit(failure.status.rawValue)
+        }
+        let status = run(Array(CommandLine.arguments.dropFirst()), in: context)
         exit(status.rawValue)
     }
 

@@ -76,8 +76,10 @@ enum SecureMemory {
     static func mapRegion(_ bytes: Int) -> (pointer: UnsafeMutableRawPointer, isLocked: Bool)? {
         let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let memory, memory != MAP_FAILED else { return nil }
-        // mlock can fail under RLIMIT_MEMLOCK: the bytes are still zeroed on release.
+        // mlock can fail under RLIMIT_MEMLOCK: the bytes are still zeroed on release, and the
+        // failure is reported once (MemoryLocking).
         let isLocked = mlock(memory, bytes) == 0
+        if !isLocked { MemoryLocking.recordFailure(errno: errno) }
         _ = madvise(memory, bytes, MADV_DONTDUMP)
         return (memory, isLocked)
     }

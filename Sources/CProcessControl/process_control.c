@@ -1,0 +1,11 @@
+#include "process_control.h"
+
+#include <sys/prctl.h>
+
+int coffer_set_dumpable(int dumpable) {
+    return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+}
+
+int coffer_get_dumpable(void) {
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+}
