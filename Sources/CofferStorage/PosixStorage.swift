@@ -40,6 +40,15 @@ public struct PosixStorage: StorageSystem {
         return .success(FileIdentity(device: UInt64(information.st_dev), inode: UInt64(information.st_ino)))
     }
 
+    public func followingLink(_ path: String) -> Result<String, SystemError> {
+        var information = stat()
+        guard lstat(path, &information) == 0 else { return .failure(.current) }
+        guard (information.st_mode & S_IFMT) == S_IFLNK else { return .success(path) }
+        guard let resolved = realpath(path, nil) else { return .failure(.current) }
+        defer { free(resolved) }
+        return .success(String(cString: resolved))
+    }
+
     public func siblings(of path: String) -> Result<[String], SystemError> {
         guard let directory = opendir(Self.directory(of: path)) else { return .failure(.current) }
         defer { closedir(directory) }

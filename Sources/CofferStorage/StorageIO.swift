@@ -29,9 +29,16 @@ public protocol StorageSystem: Sendable {
     func identity(of path: String) -> Result<FileIdentity, SystemError>
     /// The names (not paths) of the entries in the directory holding `path`, in no particular order.
     func siblings(of path: String) -> Result<[String], SystemError>
+    /// The path of the file `path` names when its last component is a symbolic link, `path`
+    /// itself otherwise: a store works beside the real file, so that a compaction's rename
+    /// replaces the file and keeps the link.
+    func followingLink(_ path: String) -> Result<String, SystemError>
 }
 
 extension StorageSystem {
+    /// No links: the path itself.
+    public func followingLink(_ path: String) -> Result<String, SystemError> { .success(path) }
+
     public func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError> {
         rename(source, to: target)
     }

@@ -228,9 +228,17 @@ public final class VaultStore: @unchecked Sendable {
     }
 
     private static func open(
-        path: String, unlocking: (HeaderStore) -> Result<HeaderStore.Unlocked, CofferError>, options: Options,
+        path given: String, unlocking: (HeaderStore) -> Result<HeaderStore.Unlocked, CofferError>, options: Options,
         visit: (ScannedRecord) throws(CofferError) -> Void
     ) throws(CofferError) -> VaultStore {
+        // A vault reached through a symbolic link is kept beside the real file, once for the
+        // life of the store: a compaction renames over the file and the link stays.
+        let path: String
+        switch options.storage.followingLink(given) {
+        case .success(let resolved): path = resolved
+        case .failure(.noSuchFileOrDirectory): path = given
+        case .failure(let error): throw error.cofferError("Following the vault path's link")
+        }
         let file = try openFile(path: path, options: options)
         let fileSize: UInt64
         switch file.size() {

@@ -315,6 +315,27 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(0, ["head", "--key-file", coffer.path("b.key")])
     }
 
+    /// A vault reached through a symbolic link is compacted beside the real file: the link
+    /// stays a link, the real file holds the compacted vault, nothing forks.
+    func testCompactThroughASymlinkKeepsTheLink() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault(name: "real")
+        try coffer.expect(0, ["org", "create", "acme"])
+        try coffer.expect(0, ["org", "create", "gone"])
+        try coffer.expect(0, ["org", "remove", "gone"])
+        XCTAssertEqual(symlink(coffer.path("real.coffer"), coffer.path("link.coffer")), 0)
+        let through = ["--vault", coffer.path("link.coffer")]
+        let report = try coffer.expect(0, ["compact", "--json"] + through).json()
+        XCTAssertEqual(report["skipped"] as? Bool, false)
+        let destination = try FileManager.default.destinationOfSymbolicLink(atPath: coffer.path("link.coffer"))
+        XCTAssertEqual(destination, coffer.path("real.coffer"), "the link was replaced by a file")
+        let head = try coffer.expect(0, ["head"] + through).standardOutput
+        XCTAssertEqual(try coffer.expect(0, ["head", "--vault", coffer.path("real.coffer")]).standardOutput, head)
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: coffer.directory.path).filter { $0.contains(".compact-") },
+            [])
+    }
+
     func testCopyOntoAnExistingFileSaysSoOnce() throws {
         let coffer = try CofferRunner()
         try coffer.makeVault()
