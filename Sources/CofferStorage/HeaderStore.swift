@@ -86,10 +86,17 @@ struct HeaderStore {
         let otherCopyStale: Bool
     }
 
-    /// Whether the copy other than `copy` is damaged or holds other keyslots (an interrupted rewrite).
-    private func otherCopyDiffers(from copy: Copy) -> Bool {
-        let header = copy.header!
-        return copies[1 - copy.index].header.map { $0.keyslots != header.keyslots || $0.vaultID != header.vaultID } ?? true
+    /// Whether the copy other than `copy` needs rewriting (F-HDR-REPAIR): it does not decode,
+    /// holds another header than `copy` in any field but the generation (other keyslots after
+    /// an interrupted rewrite, a damaged master-key wrap whose checksum was made to match), or
+    /// its MAC does not verify under the master key.
+    private func otherCopyDiffers(from copy: Copy, masterKey: SecureBytes) -> Bool {
+        let other = copies[1 - copy.index]
+        guard var otherHeader = other.header, otherHeader.verifyMAC(of: other.bytes, masterKey: masterKey) else {
+            return true
+        }
+        otherHeader.generation = copy.header!.generation
+        return otherHeader != copy.header!
     }
 
     /// Unlocks with `secret` (F-HDR-SELECT, F-HDR-MAC): the newest valid copy whose keyslot
@@ -111,7 +118,7 @@ struct HeaderStore {
             return .success(
                 Unlocked(
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: slotID,
-                    otherCopyStale: otherCopyDiffers(from: copy)))
+                    otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey)))
         }
         if macFailure {
             return .failure(CofferError(.corrupted, "The header's authentication code does not verify: the header was altered.", offset: 0))
@@ -141,7 +148,7 @@ struct HeaderStore {
             return .success(
                 Unlocked(
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: 0,
-                    otherCopyStale: otherCopyDiffers(from: copy)))
+                    otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey)))
         }
         return .failure(CofferError(.wrongKey, "The vault's header no longer opens with the key it was unlocked with; unlock it again."))
     }

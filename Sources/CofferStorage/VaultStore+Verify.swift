@@ -55,7 +55,8 @@ extension VaultStore {
             problems.append(
                 LogProblem(
                     kind: .header, offset: UInt64((1 - unlocked.copyIndex) * FormatConstants.headerCopyBytes), sequence: 0,
-                    detail: "The header copies hold different keyslots: a keyslot change was interrupted; opening as the writer repairs it."))
+                    detail: "Header copy \(unlocked.copyIndex == 0 ? "B" : "A") does not match the copy in force (other keyslots after an "
+                        + "interrupted keyslot change, or a damaged key wrap or authentication code); opening as the writer repairs it."))
         }
         var scanner = LogScanner(
             file: file, vaultID: unlocked.header.vaultID,

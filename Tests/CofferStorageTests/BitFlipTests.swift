@@ -55,6 +55,44 @@ final class BitFlipTests: XCTestCase {
         print("bit flips tried: \(bits.count), outcomes: \(outcomes.sorted { $0.key < $1.key })")
     }
 
+    /// A header copy altered where its checksum does not show it (the checksum recomputed
+    /// over a damaged master-key wrap): verify reports it, the next writer rewrites it, and
+    /// later damage to the other copy leaves a vault that still opens.
+    func testACopyDamagedBehindAValidChecksumIsReportedAndRepaired() throws {
+        let path = "/vault/v.coffer"
+        let disk = SimulatedDisk()
+        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
+        _ = try store.append([Fixture.payload("kept")])
+        store.close()
+        var bytes = disk.contents(of: path)!
+        let copyB = FormatConstants.headerCopyBytes
+        // The newest copy is in force (ties go to A): damage the other one, whichever it is.
+        let generations = try (0..<2).map { copy in
+            try Array(bytes[copy * copyB..<(copy + 1) * copyB]).withUnsafeBytes { try FileHeader.decode($0).get() }.generation
+        }
+        let other = generations[0] >= generations[1] ? 1 : 0
+        let start = other * copyB
+        bytes[start + FormatConstants.headerMasterWrapOffset + 30] ^= 0x5A
+        let checksum = Blake2b.hash(Array(bytes[start..<start + FormatConstants.headerChecksumOffset]))
+        bytes.replaceSubrange(
+            start + FormatConstants.headerChecksumOffset..<start + FormatConstants.headerChecksumOffset + 32, with: checksum)
+        disk.write(path: path, bytes: bytes, durable: true)
+        XCTAssertEqual(try VaultFileInfo.read(path: path, storage: disk).headerCopiesValid, [true, true], "the checksum holds")
+
+        let report = try VaultStore.verify(path: path, secret: Fixture.secret, storage: disk)
+        XCTAssertEqual(report.problems.map(\.kind), [.header], "\(report.problems)")
+        let (opened, payloads) = try Fixture.transactions(path: path, readOnly: false, storage: disk)
+        XCTAssertEqual(payloads, [Array("kept".utf8)])
+        XCTAssertTrue(opened.recovery.headerRepaired)
+        opened.close()
+        XCTAssertTrue(try VaultStore.verify(path: path, secret: Fixture.secret, storage: disk).isClean)
+        // Now the copy that was in force is damaged: the repaired one opens the vault.
+        var later = disk.contents(of: path)!
+        for index in (1 - other) * copyB..<(2 - other) * copyB { later[index] = 0xEE }
+        disk.write(path: path, bytes: later, durable: true)
+        XCTAssertEqual(try Fixture.transactions(path: path, storage: disk).payloads, [Array("kept".utf8)])
+    }
+
     func testEitherHeaderCopyDamagedStillOpens() throws {
         let path = "/vault/v.coffer"
         let disk = SimulatedDisk()
