@@ -13,14 +13,17 @@ extension Vault {
     /// - Throws: only when verification cannot run (`.wrongKey`, `.notAVault`, `.notFound`,
     ///   `.unsupportedVersion`, `.io`); what it finds is in the report.
     ///   - progress: called after each record with the records read and the bytes covered.
+    ///   - preferredKeyslot: the keyslot to try first (``Vault/Options/preferredKeyslot``).
     public static func verify(
         path: String, unlock: Unlock, expectedHead: ChainHead? = nil, storage: any StorageSystem = PosixStorage(),
-        progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
+        preferredKeyslot: UInt16? = nil, progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
     ) throws(CofferError) -> VerificationReport {
         var records: UInt64 = 0
         var index = VaultIndex()
         var replayProblem: LogProblem?
-        var report = try VaultStore.verify(path: path, secret: unlock, expectedHead: expectedHead, storage: storage) {
+        var report = try VaultStore.verify(
+            path: path, secret: unlock, expectedHead: expectedHead, storage: storage, preferredKeyslot: preferredKeyslot
+        ) {
             record throws(CofferError) in
             records += 1
             progress(records, record.offset + UInt64(record.frameBytes))

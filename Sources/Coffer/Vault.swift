@@ -30,20 +30,28 @@ public final class Vault: Sendable {
         public var expectedHead: ChainHead?
         /// Compact by itself when the file is large and mostly dead; off unless set.
         public var automaticCompaction: AutomaticCompaction?
+        /// The keyslot to try first when unlocking. An open spends a bounded amount of
+        /// Argon2id work on passphrase slots (``KeyslotUnlock/workMax``); a vault whose slots
+        /// together cost more opens when the right one is named.
+        public var preferredKeyslot: UInt16?
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
-            readOnly: Bool = false, expectedHead: ChainHead? = nil, automaticCompaction: AutomaticCompaction? = nil
+            readOnly: Bool = false, expectedHead: ChainHead? = nil, automaticCompaction: AutomaticCompaction? = nil,
+            preferredKeyslot: UInt16? = nil
         ) {
             self.storage = storage
             self.durability = durability
             self.readOnly = readOnly
             self.expectedHead = expectedHead
             self.automaticCompaction = automaticCompaction
+            self.preferredKeyslot = preferredKeyslot
         }
 
         var storeOptions: VaultStore.Options {
-            VaultStore.Options(storage: storage, durability: durability, readOnly: readOnly, expectedHead: expectedHead)
+            VaultStore.Options(
+                storage: storage, durability: durability, readOnly: readOnly, expectedHead: expectedHead,
+                preferredKeyslot: preferredKeyslot)
         }
     }
 

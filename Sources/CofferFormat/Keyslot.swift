@@ -111,7 +111,13 @@ public struct Keyslot: Sendable, Equatable {
     /// another kind or wrong.
     public func unwrap(with secret: Secret, vaultID: [UInt8]) -> SecureBytes? {
         guard secret.kind == kind, let encryptionKey = keyEncryptionKey(for: secret) else { return nil }
-        return wrappedUnlockKey.withUnsafeBytes { sealed in
+        return unwrap(withKeyEncryptionKey: encryptionKey, vaultID: vaultID)
+    }
+
+    /// Opens the slot with the key that wraps its unlock key (derived once by
+    /// ``KeyslotUnlock`` for both header copies).
+    func unwrap(withKeyEncryptionKey encryptionKey: SecureBytes, vaultID: [UInt8]) -> SecureBytes? {
+        wrappedUnlockKey.withUnsafeBytes { sealed in
             wrapNonce.withUnsafeBytes { nonce in
                 XChaCha20Poly1305.open(
                     sealed, key: encryptionKey, nonce: nonce, associatedData: associatedData(vaultID: vaultID))

@@ -104,13 +104,17 @@ struct HeaderStore {
     ///
     /// A wrong secret is `.wrongKey`, distinct from corruption: both copies were readable and
     /// no slot accepted it.
-    func unlock(with secret: Keyslot.Secret) -> Result<Unlocked, CofferError> {
+    ///
+    /// The Argon2id work spent on passphrase slots is bounded (F-SLOT-BUDGET,
+    /// ``KeyslotUnlock``); `preferredSlot` is tried first.
+    func unlock(with secret: Keyslot.Secret, preferredSlot: UInt16? = nil) -> Result<Unlocked, CofferError> {
         let candidates = validCopiesNewestFirst
         guard !candidates.isEmpty else { return .failure(noValidCopyError) }
         var macFailure = false
+        var attempt = KeyslotUnlock(secret: secret, preferredSlot: preferredSlot)
         for copy in candidates {
             let header = copy.header!
-            guard let (masterKey, unlockKey, slotID) = header.unlock(with: secret) else { continue }
+            guard let (masterKey, unlockKey, slotID) = attempt.unlock(header) else { continue }
             guard header.verifyMAC(of: copy.bytes, masterKey: masterKey) else {
                 macFailure = true
                 continue
@@ -131,6 +135,14 @@ struct HeaderStore {
         }
         if !kinds.contains(wanted) {
             return .failure(CofferError(.wrongKey, "The vault has no \(wanted) keyslot; unlock it with another method."))
+        }
+        if attempt.stoppedAtWorkBound {
+            return .failure(
+                CofferError(
+                    .wrongKey,
+                    "The passphrase opened none of the \(attempt.passphraseSlotsTried) passphrase keyslots tried, and the "
+                        + "others were not tried: together they cost more Argon2id work than an open spends "
+                        + "(F-SLOT-BUDGET). Name the keyslot to try first. Nothing was modified."))
         }
         return .failure(CofferError(.wrongKey, "The \(wanted) does not unlock this vault. Nothing was modified."))
     }

@@ -35,13 +35,13 @@ extension VaultStore {
     ///   `.unsupportedVersion`, `.wrongKey`, `.io` (and header damage that prevents unlocking).
     public static func verify(
         path: String, secret: Keyslot.Secret, expectedHead: ChainHead? = nil, storage: any StorageSystem = PosixStorage(),
-        visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
+        preferredKeyslot: UInt16? = nil, visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VerificationReport {
         try secret.check()
         let file = try openFile(path: path, options: Options(storage: storage, readOnly: true))
         let (size, headers) = try sizeAndHeaders(of: file)
         let unlocked: HeaderStore.Unlocked
-        switch headers.unlock(with: secret) {
+        switch headers.unlock(with: secret, preferredSlot: preferredKeyslot) {
         case .failure(let error): throw error
         case .success(let value): unlocked = value
         }

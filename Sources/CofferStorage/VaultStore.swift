@@ -27,15 +27,19 @@ public final class VaultStore: @unchecked Sendable {
         /// Fail to open unless the log contains exactly this head as one of its records
         /// (F-HEAD): detects truncation at a record boundary and rollback to an older copy.
         public var expectedHead: ChainHead?
+        /// The keyslot to try first when unlocking (F-SLOT-BUDGET): a vault whose passphrase
+        /// slots together cost more Argon2id work than one open spends opens only with it.
+        public var preferredKeyslot: UInt16?
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
-            readOnly: Bool = false, expectedHead: ChainHead? = nil
+            readOnly: Bool = false, expectedHead: ChainHead? = nil, preferredKeyslot: UInt16? = nil
         ) {
             self.storage = storage
             self.durability = durability
             self.readOnly = readOnly
             self.expectedHead = expectedHead
+            self.preferredKeyslot = preferredKeyslot
         }
     }
 
@@ -214,7 +218,9 @@ public final class VaultStore: @unchecked Sendable {
         visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VaultStore {
         try secret.check()
-        return try open(path: path, unlocking: { $0.unlock(with: secret) }, options: options, visit: visit)
+        return try open(
+            path: path, unlocking: { $0.unlock(with: secret, preferredSlot: options.preferredKeyslot) }, options: options,
+            visit: visit)
     }
 
     /// Opens the vault at `path` again with the unlock key of this store: after another

@@ -22,6 +22,13 @@ struct UnlockOptions: ParsableArguments {
         completion: .file())
     var passphraseFile: String?
 
+    @Option(
+        name: .customLong("unlock-slot"),
+        help: ArgumentHelp(
+            "The keyslot to try first, as `inspect` lists them: an open spends a bounded Argon2id work on passphrase slots.",
+            valueName: "n"))
+    var unlockSlot: UInt16?
+
     func validate() throws {
         if keyFile != nil && passphraseFile != nil {
             throw ValidationError("Give --key-file or --passphrase-file, not both.")

@@ -34,7 +34,9 @@ struct VaultAccess {
         let path = location.path
         let vault: Vault
         do {
-            vault = try Vault.open(path: path, unlock: secret, options: Vault.Options(storage: location.storage, readOnly: readOnly))
+            vault = try Vault.open(
+                path: path, unlock: secret,
+                options: Vault.Options(storage: location.storage, readOnly: readOnly, preferredKeyslot: unlock.unlockSlot))
         } catch {
             // Whatever stops an open (a missing file included) means the vault could not be opened.
             throw CommandFailure(Self.explained(error, path: path), status: .vaultUnavailable)

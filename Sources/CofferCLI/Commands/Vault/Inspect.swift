@@ -45,7 +45,8 @@ struct Inspect: VaultCommand {
             // A bar only when measuring takes more than a second (a large vault).
             let progress = ProgressBar(
                 label: "measuring", context: context, quiet: global.quiet, showsAfter: 1, unit: "operations")
-            let keyed = try KeyedFacts.read(location: location, secret: secret, progress: progress)
+            let keyed = try KeyedFacts.read(
+                location: location, secret: secret, preferredKeyslot: unlock.unlockSlot, progress: progress)
             VaultAccess.reportRecovery(keyed.recovery, output: output)
             keyed.add(to: &document, &fields)
         } else {
@@ -112,10 +113,14 @@ private struct KeyedFacts {
     var recovery: VaultStore.Recovery
     var contents: VaultStatistics
 
-    static func read(location: VaultLocation, secret: Keyslot.Secret, progress: ProgressBar) throws -> KeyedFacts {
+    static func read(
+        location: VaultLocation, secret: Keyslot.Secret, preferredKeyslot: UInt16?, progress: ProgressBar
+    ) throws -> KeyedFacts {
         let vault: Vault
         do {
-            vault = try Vault.open(path: location.path, unlock: secret, options: Vault.Options(storage: location.storage, readOnly: true))
+            vault = try Vault.open(
+                path: location.path, unlock: secret,
+                options: Vault.Options(storage: location.storage, readOnly: true, preferredKeyslot: preferredKeyslot))
         } catch {
             throw CommandFailure(VaultAccess.explained(error, path: location.path), status: .vaultUnavailable)
         }

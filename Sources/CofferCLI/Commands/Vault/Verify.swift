@@ -45,7 +45,7 @@ struct Verify: VaultCommand {
         let path = location.path
         let report = try Self.verify(
             location: location, secret: secret, expectedHead: expectHead.flatMap(ChainHead.init(parsing:)),
-            progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
+            preferredKeyslot: unlock.unlockSlot, progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
         output.emit(
             [
                 "ok": .bool(report.isClean), "records": .unsigned(report.records), "head": .string(report.head.description),
@@ -70,7 +70,8 @@ struct Verify: VaultCommand {
     ///
     /// - Throws: only when verification cannot run; what it finds is in the report.
     static func verify(
-        location: VaultLocation, secret: Keyslot.Secret, expectedHead: ChainHead?, progress: ProgressBar
+        location: VaultLocation, secret: Keyslot.Secret, expectedHead: ChainHead?, preferredKeyslot: UInt16? = nil,
+        progress: ProgressBar
     ) throws -> VerificationReport {
         let path = location.path
         var information = stat()
@@ -78,7 +79,10 @@ struct Verify: VaultCommand {
         let fileBytes = !location.isShared && stat(path, &information) == 0 ? UInt64(information.st_size) : 0
         defer { progress.finish() }
         do {
-            return try Vault.verify(path: path, unlock: secret, expectedHead: expectedHead, storage: location.storage) { records, bytes in
+            return try Vault.verify(
+                path: path, unlock: secret, expectedHead: expectedHead, storage: location.storage,
+                preferredKeyslot: preferredKeyslot
+            ) { records, bytes in
                 progress.update(count: records, done: bytes, total: fileBytes)
             }
         } catch {
