@@ -48,6 +48,8 @@ public enum CofferTool {
 
     /// Runs a parsed command and reports its failure, if any.
     static func execute(_ command: any CofferCommand, in context: CommandContext) -> ExitStatus {
+        var context = context
+        context.wantsJSON = command.wantsJSON
         do {
             try command.execute(in: context)
             return .success
@@ -109,12 +111,16 @@ extension CofferTool {
     /// Argument-parser repeats an argument it cannot place ("Unexpected argument
     /// 'sk-live-…'"), and such an argument is most likely a `--set` value whose option or name
     /// was forgotten: a secret. Messages never contain one, so every quoted argument that is
-    /// not an option name becomes "argument N" (its position after `coffer`), and a
-    /// `NAME=VALUE` anywhere is cut to `NAME=…`.
+    /// not an option name becomes "argument number N" (its position after `coffer`), except a
+    /// first word of letters (a mistyped command), and a `NAME=VALUE` anywhere is cut to
+    /// `NAME=…`.
     static func redacted(_ message: String, arguments: [String]) -> String {
         var message = message
         for (position, argument) in arguments.enumerated() where !argument.hasPrefix("-") && !argument.isEmpty {
-            message = message.replacing("'\(argument)'", with: "argument \(position + 1)")
+            // The first word names a command: a mistyped one is shown, so it can be corrected.
+            if position == 0 && argument.allSatisfy({ ("a"..."z").contains($0) || $0 == "-" }) { continue }
+            message = message.replacing("argument '\(argument)'", with: "argument number \(position + 1)")
+            message = message.replacing("'\(argument)'", with: "argument number \(position + 1)")
         }
         for argument in arguments {
             guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else { continue }

@@ -687,7 +687,8 @@ struct SequenceModel {
     /// it is of the app, and it is active.
     func pick(_ index: Int, _ request: Request, _ stage: ResolutionStage) -> Resolved {
         let credential = credentials[index]
-        if credential.organization != request.organization { return .failed(.notVisible) }
+        // Another organization's credential is answered as one that does not exist.
+        if credential.organization != request.organization { return .failed(.notFound) }
         switch credential.owner {
         case .organization: break
         case .project(let project): if project != request.project { return .failed(.notVisible) }

@@ -214,12 +214,14 @@ private struct Resolver {
         -> (Handle, ResolutionStage)
     {
         let chosen = Candidate(slot, in: tables)
+        // Another organization's credential is answered as one that does not exist: the
+        // answer must not confirm that an id exists elsewhere, nor name its app.
+        guard chosen.organization == organization else {
+            record(stage, [chosen.id], .failed, "the selected instance does not exist")
+            throw CofferError(.notFound, "No credential has the id \(chosen.id). Select an existing credential.")
+        }
         var refusal: (code: CofferError.Code, advice: () -> String)?
-        if chosen.organization != organization {
-            refusal = (
-                .notVisible, { "belongs to another organization. Select one of this organization's credentials." }
-            )
-        } else if chosen.scope == .project, chosen.owner != project {
+        if chosen.scope == .project, chosen.owner != project {
             refusal = (
                 .notVisible,
                 {

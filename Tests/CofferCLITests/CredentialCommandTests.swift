@@ -222,6 +222,16 @@ final class CredentialCommandTests: XCTestCase {
         XCTAssertEqual(refused["exit_code"] as? Int, 5)
         // 5: user scope without a user actor; a selection that does not exist.
         XCTAssertEqual(try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--pin", "user", "--json"]).json()["code"] as? String, "no_user_actor")
+        // Another organization's credential is answered as an unknown id: neither its
+        // existence nor its app is confirmed.
+        try coffer.expect(0, ["org", "create", "globex"])
+        let foreign = try XCTUnwrap(
+            (try coffer.expect(
+                0, ["credentials", "set", "hubspot", "--org", "globex", "--set", "token=hub-foreign-secret-1", "--json"]
+            ).json()["created"] as? [[String: Any]])?.first?["id"] as? String)
+        let probe = try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--select", foreign, "--json"]).json()
+        XCTAssertEqual(probe["code"] as? String, "not_found")
+        XCTAssertFalse((probe["message"] as? String ?? "").contains("hubspot"), "\(probe)")
         let unknown = "cred_" + String(repeating: "0", count: 26)
         XCTAssertEqual(try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--select", unknown, "--json"]).json()["code"] as? String, "not_found")
         try coffer.expect(0, ["assignments", "unassign", "--org", "acme", "--workflow", "triage", "--consumer", "fetch", "--app", "linear"])

@@ -75,7 +75,7 @@ final class ParsingTests: XCTestCase {
             ["credentials", "set", "exa", "--org", "acme", "--set", "region=eu", "token=sk-very-secret-value"], environment: [:])
         XCTAssertEqual(run.status, .usage)
         XCTAssertFalse(run.standardError.contains("sk-very-secret-value"), run.standardError)
-        XCTAssertTrue(run.standardError.contains("argument 8"), run.standardError)
+        XCTAssertTrue(run.standardError.contains("argument number 8"), run.standardError)
         // A --set without `=`, and stray positional arguments, are named by position, never
         // repeated, in text and in JSON.
         for arguments in [

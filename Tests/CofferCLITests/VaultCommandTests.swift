@@ -336,6 +336,26 @@ final class VaultCommandTests: XCTestCase {
             [])
     }
 
+    /// A key or passphrase file others can read works, with a warning (JSON under --json).
+    func testAKeyFileOthersCanReadGetsAWarning() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        XCTAssertFalse(try coffer.expect(0, ["head"]).standardError.contains("warning"), "a 0600 key file")
+        chmod(coffer.path("v.key"), 0o644)
+        let warned = try coffer.expect(0, ["head"])
+        XCTAssertTrue(warned.standardError.contains("can be read by other users (mode 644)"), warned.standardError)
+        let json = try coffer.expect(0, ["head", "--json"])
+        let line = try XCTUnwrap(json.standardError.split(separator: "\n").first)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(object["status"] as? String, "warning")
+        try coffer.write("phrase.txt", text: "a passphrase\n")
+        chmod(coffer.path("phrase.txt"), 0o640)
+        let added = try coffer.expect(
+            0, ["key", "passphrase", "--add", "--new-passphrase-file", coffer.path("phrase.txt")],
+            environment: ["COFFER_TEST_KDF": "minimum"])
+        XCTAssertTrue(added.standardError.contains("The passphrase file"), added.standardError)
+    }
+
     func testCopyOntoAnExistingFileSaysSoOnce() throws {
         let coffer = try CofferRunner()
         try coffer.makeVault()

@@ -176,7 +176,7 @@ struct ReferenceModel {
             return .failed(.invalidInput, [])
         }
         func usable(_ chosen: Credential) -> Outcome {
-            if chosen.organization != context.organization { return .failed(.notVisible, []) }
+            if chosen.organization != context.organization { return .failed(.notFound, []) }
             switch chosen.owner {
             case .project(let project) where project != context.project: return .failed(.notVisible, [])
             case .user where context.user == nil: return .failed(.noUserActor, [])

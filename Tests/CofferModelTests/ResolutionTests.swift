@@ -139,8 +139,8 @@ final class ResolutionTests: XCTestCase {
             expected: .failed(.credentialRevoked)),
         Scenario(name: "selection of another app", app: "exa", selection: "slack.work", expected: .failed(.wrongApp)),
         Scenario(
-            name: "selection from another organization", app: "exa", selection: "globex.exa",
-            expected: .failed(.notVisible)),
+            name: "selection from another organization, answered as unknown", app: "exa", selection: "globex.exa",
+            expected: .failed(.notFound)),
         Scenario(
             name: "selection of another project's instance", app: "jira", project: "web", selection: "jira.api",
             expected: .failed(.notVisible)),

@@ -71,9 +71,9 @@ struct UnlockOptions: ParsableArguments {
     func secret(in context: CommandContext, vaultPath: String, confirm: Bool = false) throws(CommandFailure) -> Keyslot.Secret {
         switch source(in: context) {
         case .keyFile(let path)?:
-            return .keyFile(try SecretFiles.keyFile(path))
+            return .keyFile(try SecretFiles.keyFile(path, in: context))
         case .passphraseFile(let path)?:
-            return .passphrase(try SecretFiles.passphraseFile(path))
+            return .passphrase(try SecretFiles.passphraseFile(path, in: context))
         case .passphraseVariable?:
             // The environment holds it as a `String` already; it is copied once into secure memory.
             return .passphrase(SecureBytes.copying(text: context.environment["COFFER_PASSPHRASE"]!))

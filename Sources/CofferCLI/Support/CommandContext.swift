@@ -80,6 +80,9 @@ public struct CommandContext {
     public var argumentsNotUTF8: Set<String> = []
     /// The environment variables whose values are not UTF-8.
     public var variablesNotUTF8: Set<String> = []
+    /// Whether the command answers in JSON (`--json`): warnings go to standard error as JSON
+    /// objects then. Set for the command being run.
+    var wantsJSON = false
 
     public init(
         standardOutput: any OutputSink, standardError: any OutputSink, environment: [String: String],
@@ -134,5 +137,15 @@ public struct CommandContext {
     /// Writes a line to standard error.
     func printError(_ text: String) {
         standardError.write(text.hasSuffix("\n") ? text : text + "\n")
+    }
+
+    /// A warning on standard error, also under `--json` (as a JSON object; it is not part of
+    /// the answer).
+    func warn(_ text: String) {
+        if wantsJSON {
+            JSON.object(["status": "warning", "message": .string(text)]).write(to: standardError, compact: true)
+        } else {
+            printError(errorStyle.yellow("warning:") + " " + text)
+        }
     }
 }

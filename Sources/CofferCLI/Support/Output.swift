@@ -110,10 +110,8 @@ struct Output {
 
     /// A warning on standard error, also under `--json` (it is not part of the answer).
     func warn(_ text: String) {
-        if json {
-            JSON.object(["status": "warning", "message": .string(text)]).write(to: context.standardError, compact: true)
-        } else {
-            context.printError(context.errorStyle.yellow("warning:") + " " + text)
-        }
+        var context = context
+        context.wantsJSON = json
+        context.warn(text)
     }
 }

@@ -38,8 +38,11 @@ enum SecretFiles {
 
     /// The 32-byte key of a key file: the file holds exactly 32 bytes, or 64 hexadecimal
     /// characters and an optional line break (``Keyslot/Secret/keyFile(contents:)``).
-    static func keyFile(_ path: String) throws(CommandFailure) -> SecureBytes {
+    ///
+    /// Warns when other users may read the file.
+    static func keyFile(_ path: String, in context: CommandContext) throws(CommandFailure) -> SecureBytes {
         let contents = try unlocking(read(path, what: "The key file"))
+        warnIfOthersCanRead(path, what: "The key file", in: context)
         guard case .keyFile(let key)? = try? Keyslot.Secret.keyFile(contents: contents) else {
             throw CommandFailure(
                 .vaultUnavailable, code: "invalid_key_file",
@@ -48,13 +51,26 @@ enum SecretFiles {
         return key
     }
 
-    /// A passphrase file: its contents without one trailing line break.
-    static func passphraseFile(_ path: String) throws(CommandFailure) -> SecureBytes {
+    /// A passphrase file: its contents without one trailing line break. Warns when other
+    /// users may read the file.
+    static func passphraseFile(_ path: String, in context: CommandContext) throws(CommandFailure) -> SecureBytes {
         let contents = try unlocking(read(path, what: "The passphrase file"))
+        warnIfOthersCanRead(path, what: "The passphrase file", in: context)
         guard case .passphrase(let passphrase)? = try? Keyslot.Secret.passphrase(contents: contents) else {
             throw CommandFailure(.vaultUnavailable, code: "invalid_passphrase_file", "The passphrase file \(path) is empty.")
         }
         return passphrase
+    }
+
+    /// Warns when other users may read a key or passphrase file (group or other permission
+    /// bits set): the file is as secret as the vault's contents.
+    static func warnIfOthersCanRead(_ path: String, what: String, in context: CommandContext) {
+        var information = stat()
+        guard stat(path, &information) == 0, (information.st_mode & S_IFMT) == S_IFREG,
+            information.st_mode & 0o077 != 0
+        else { return }
+        let mode = String(information.st_mode & 0o777, radix: 8)
+        context.warn("\(what) \(path) can be read by other users (mode \(mode)); restrict it with chmod 600 \(path).")
     }
 
     /// A key or passphrase file that cannot be read means the vault cannot be opened (exit 2),

@@ -31,7 +31,7 @@ struct KeyAddKeyFile: VaultCommand {
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        let key = generate ? try SecretFiles.createKeyFile(path) : try SecretFiles.keyFile(path)
+        let key = generate ? try SecretFiles.createKeyFile(path) : try SecretFiles.keyFile(path, in: context)
         let slot: UInt16
         do {
             slot = try vault.addKeyslot(.keyFile(key))

@@ -76,7 +76,7 @@ struct KeyPassphrase: VaultCommand {
     }
 
     private func newPassphrase(in context: CommandContext) throws(CommandFailure) -> SecureBytes {
-        if let newPassphraseFile { return try SecretFiles.passphraseFile(newPassphraseFile) }
+        if let newPassphraseFile { return try SecretFiles.passphraseFile(newPassphraseFile, in: context) }
         if let text = context.variable("COFFER_NEW_PASSPHRASE") { return SecureBytes.copying(text: text) }
         guard context.standardInputIsTerminal else {
             throw CommandFailure(

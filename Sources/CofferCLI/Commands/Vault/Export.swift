@@ -231,8 +231,8 @@ struct BundleKeyOptions: ParsableArguments {
     /// - Parameter confirm: ask twice at a prompt (a new bundle).
     func secret(in context: CommandContext, confirm: Bool) throws(CommandFailure) -> Vault.Unlock {
         do {
-            if let keyFile { return .keyFile(try SecretFiles.keyFile(keyFile)) }
-            if let passphraseFile { return .passphrase(try SecretFiles.passphraseFile(passphraseFile)) }
+            if let keyFile { return .keyFile(try SecretFiles.keyFile(keyFile, in: context)) }
+            if let passphraseFile { return .passphrase(try SecretFiles.passphraseFile(passphraseFile, in: context)) }
         } catch {
             var failure = error
             failure.status = .no
