@@ -64,6 +64,8 @@ let package = Package(
             name: "CofferPostgres",
             dependencies: ["CofferCrypto", "CofferStorage", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
+        // The README's library example, built and run by `make test`.
+        .executableTarget(name: "coffer-readme-example", dependencies: ["Coffer"], path: "Examples/ReadmeExample"),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
         // Writer processes on a vault shared through PostgreSQL, for the multi-process tests.

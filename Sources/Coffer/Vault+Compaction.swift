@@ -120,6 +120,7 @@ extension Vault {
     ///
     /// - Throws: `.invalidInput` read-only; `.io`, `.corrupted` (a record of the old file does
     ///   not authenticate). On an error before the switch the vault carries on unchanged.
+    @discardableResult
     public func compact(_ options: CompactionOptions = CompactionOptions()) throws(CofferError) -> CompactionReport {
         guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to compact it.")
