@@ -118,8 +118,111 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Matches an error against a code: `if case CofferError.Code.locked = error`, or
-/// `catch CofferError.Code.wrongKey` in a `switch` over errors.
+extension CofferError.Code: Codable {
+    /// The code as one stable snake_case word, as `coffer --json` prints it: `wrong_key`,
+    /// `missing`, `io` (the errno is not part of it; ``description`` has it).
+    public var word: String {
+        if case .io = self { return "io" }
+        return description
+    }
+
+    /// The code a word names; `io` gives `.io(errno: 0)`, since the word carries no errno.
+    public init?(word: String) {
+        let all: [CofferError.Code] = [
+            .corrupted, .wrongKey, .locked, .unsupportedVersion, .notAVault, .io(errno: 0), .notFound, .invalidInput,
+            .headMismatch, .alreadyExists, .writerStopped, .closed, .conflict, .ambiguous, .credentialMissing,
+            .noUserActor, .credentialRevoked, .notVisible, .wrongApp, .permissionDenied, .cancelled,
+        ]
+        guard let code = all.first(where: { $0.word == word }) else { return nil }
+        self = code
+    }
+
+    /// Whether this is an I/O error, whatever its errno.
+    public var isIO: Bool {
+        if case .io = self { return true }
+        return false
+    }
+
+    /// Encodes the word, and `io:ERRNO` for an I/O error so that it decodes to the same code.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if case .io(let number) = self {
+            try container.encode("io:\(number)")
+        } else {
+            try container.encode(word)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        if text.hasPrefix("io:"), let number = Int32(text.dropFirst(3)) {
+            self = .io(errno: number)
+        } else if let code = Self(word: text) {
+            self = code
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "Not a Coffer error code.")
+        }
+    }
+}
+
+/// The codes as patterns for `catch` and `switch`, as GRDB's `DatabaseError.SQLITE_BUSY`:
+///
+/// ```swift
+/// do {
+///     try vault.mutate(actor: "alice") { try $0.createOrganization(slug: "acme", name: "Acme") }
+/// } catch CofferError.alreadyExists {
+///     // the slug is taken
+/// } catch CofferError.io {
+///     // any I/O error, whatever its errno
+/// }
+///
+/// switch error {
+/// case CofferError.locked: retryLater()
+/// case CofferError.wrongKey: askAgain()
+/// default: throw error
+/// }
+/// ```
+///
+/// (`CofferError.Code.locked` itself cannot be a pattern against an error: Swift reads a
+/// qualified enum case as an enum-case pattern of the code's own type. For one errno, compare
+/// the code: `catch where error.code == .io(errno: ENOSPC)`.)
+extension CofferError {
+    public static let corrupted = Code.corrupted
+    public static let wrongKey = Code.wrongKey
+    public static let locked = Code.locked
+    public static let unsupportedVersion = Code.unsupportedVersion
+    public static let notAVault = Code.notAVault
+    /// Matches every I/O error, whatever its errno.
+    public static let io = Code.io(errno: 0)
+    public static let notFound = Code.notFound
+    public static let invalidInput = Code.invalidInput
+    public static let headMismatch = Code.headMismatch
+    public static let alreadyExists = Code.alreadyExists
+    public static let writerStopped = Code.writerStopped
+    public static let closed = Code.closed
+    public static let conflict = Code.conflict
+    public static let ambiguous = Code.ambiguous
+    public static let credentialMissing = Code.credentialMissing
+    public static let noUserActor = Code.noUserActor
+    public static let credentialRevoked = Code.credentialRevoked
+    public static let notVisible = Code.notVisible
+    public static let wrongApp = Code.wrongApp
+    public static let permissionDenied = Code.permissionDenied
+    public static let cancelled = Code.cancelled
+}
+
+/// Matches an error against a code: `catch CofferError.wrongKey`, `case CofferError.locked:`
+/// in a `switch` over errors, `if case CofferError.conflict = error`. The pattern
+/// `CofferError.io` matches any I/O error; for one errno, compare the code:
+/// `catch where error.code == .io(errno: ENOSPC)`.
 public func ~= (code: CofferError.Code, error: any Error) -> Bool {
-    (error as? CofferError)?.code == code
+    guard let error = error as? CofferError else { return false }
+    return code ~= error
+}
+
+/// The same for a `CofferError` (a `catch` of a call that throws `CofferError` only).
+public func ~= (code: CofferError.Code, error: CofferError) -> Bool {
+    if case .io(errno: 0) = code { return error.code.isIO }
+    return error.code == code
 }

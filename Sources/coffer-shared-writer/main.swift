@@ -109,12 +109,6 @@ func withReconnection<Value>(_ open: inout OpenVault?, _ body: (Vault) throws ->
     fail("the server did not come back within a minute")
 }
 
-extension CofferError.Code {
-    var isIO: Bool {
-        if case .io = self { return true }
-        return false
-    }
-}
 
 var vault: OpenVault?
 var number = 0

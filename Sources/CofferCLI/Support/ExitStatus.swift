@@ -54,11 +54,3 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         }
     }
 }
-
-extension CofferError.Code {
-    /// The code as scripts see it in JSON: `wrong_key`, `missing`, `io`, …
-    var word: String {
-        if case .io = self { return "io" }
-        return description
-    }
-}
