@@ -13,6 +13,13 @@ public struct CompactionOptions: Sendable {
     /// under a new master key, wrapped under the same unlock key, so every passphrase and key
     /// file keeps working. Implies `reencrypt`, since every data key must be resealed anyway.
     public var newMasterKey: Bool
+    /// Unlock-key rotation with a new master key (F-UNLOCK-ROTATE): what revokes a removed or
+    /// replaced secret for good. Every remaining keyslot gets the new unlock key through its
+    /// recipient, so every remaining secret keeps working and none is asked for, while a
+    /// header copy from before (a backup, a copy, an old database row) opens nothing written
+    /// after. Implies `newMasterKey` and `reencrypt`. Every keyslot needs a recipient
+    /// (``Keyslot/recipient``); a slot made before recipients must be replaced first.
+    public var newUnlockKey: Bool
 
     /// Keep the vault as it is when the compacted file would not be smaller: nothing to
     /// reclaim. The report says `skipped`. Off by default: an explicit compaction compacts.
@@ -24,11 +31,13 @@ public struct CompactionOptions: Sendable {
     public var isCancelled: (@Sendable () -> Bool)?
 
     public init(
-        reencrypt: Bool = false, newMasterKey: Bool = false, skipsUnlessSmaller: Bool = false,
-        progress: (@Sendable (CompactionProgress) -> Void)? = nil, isCancelled: (@Sendable () -> Bool)? = nil
+        reencrypt: Bool = false, newMasterKey: Bool = false, newUnlockKey: Bool = false,
+        skipsUnlessSmaller: Bool = false, progress: (@Sendable (CompactionProgress) -> Void)? = nil,
+        isCancelled: (@Sendable () -> Bool)? = nil
     ) {
-        self.reencrypt = reencrypt || newMasterKey
-        self.newMasterKey = newMasterKey
+        self.reencrypt = reencrypt || newMasterKey || newUnlockKey
+        self.newMasterKey = newMasterKey || newUnlockKey
+        self.newUnlockKey = newUnlockKey
         self.skipsUnlessSmaller = skipsUnlessSmaller
         self.progress = progress
         self.isCancelled = isCancelled
@@ -139,7 +148,8 @@ extension Vault {
         let recordsBefore = copiedHead.sequence
         let target: CompactionTarget
         do {
-            target = try oldStore.beginCompaction(reencrypt: options.reencrypt, newMasterKey: options.newMasterKey)
+            target = try oldStore.beginCompaction(
+                reencrypt: options.reencrypt, newMasterKey: options.newMasterKey, newUnlockKey: options.newUnlockKey)
         } catch {
             writerLock.unlock()
             throw error

@@ -60,6 +60,24 @@ public struct Blake2b: ~Copyable {
         return digest
     }
 
+    /// Finishes into secure memory: for digests that are keys.
+    public consuming func finalizeSecret() -> SecureBytes {
+        let outputBytes = outputBytes
+        let state = state
+        return SecureBytes(count: outputBytes) { buffer in
+            let status = crypto_generichash_final(
+                state, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), outputBytes)
+            precondition(status == 0, "BLAKE2b final failed")
+        }
+    }
+
+    /// One-shot keyed digest of `parts`, in secure memory: a key derived from a key.
+    public static func keyedSecret(key: SecureBytes, _ parts: [UInt8]...) -> SecureBytes {
+        var hasher = Blake2b(key: key)
+        for part in parts { hasher.update(part) }
+        return hasher.finalizeSecret()
+    }
+
     /// One-shot unkeyed digest of `parts` concatenated.
     public static func hash(_ parts: [UInt8]...) -> [UInt8] {
         var hasher = Blake2b()

@@ -8,7 +8,6 @@ import CofferCrypto
 public struct FileHeader: Sendable, Equatable {
     public var writeVersion: UInt16
     public var readVersion: UInt16
-    public var requiredFeatures: UInt32
     public var optionalFeatures: UInt32
     /// The vault's random 16-byte UUID, bound into every record's AAD.
     public var vaultID: [UInt8]
@@ -19,6 +18,17 @@ public struct FileHeader: Sendable, Equatable {
     /// F-HDR-MASTER: the master key sealed under the unlock key, `nonce (24) || ciphertext
     /// and tag (48)`.
     public var masterWrap: [UInt8]
+    /// F-HDR-APIKEY: the key of platform API-key hashes sealed under the unlock key, once an
+    /// unlock-key rotation has made it differ from the key derived from the unlock key; nil
+    /// otherwise.
+    public var apiKeyHashKeyWrap: [UInt8]?
+
+    /// The required-feature bits (F-HDR-VERSION), which say exactly what the header holds:
+    /// keyslots with a recipient, and a wrapped API-key hash key.
+    public var requiredFeatures: UInt32 {
+        (keyslots.contains { $0.recipient != nil } ? FormatConstants.requiredFeatureKeyslotRecipients : 0)
+            | (apiKeyHashKeyWrap != nil ? FormatConstants.requiredFeatureAPIKeyHashKey : 0)
+    }
 
     public init(vaultID: [UInt8], generation: UInt64, createdMilliseconds: UInt64, keyslots: [Keyslot], masterWrap: [UInt8]) {
         precondition(vaultID.count == FormatConstants.vaultIDBytes)
@@ -27,7 +37,6 @@ public struct FileHeader: Sendable, Equatable {
         self.masterWrap = masterWrap
         self.writeVersion = FormatConstants.writeVersion
         self.readVersion = FormatConstants.readVersionSupported
-        self.requiredFeatures = 0
         self.optionalFeatures = 0
         self.vaultID = vaultID
         self.generation = generation
@@ -56,15 +65,19 @@ public struct FileHeader: Sendable, Equatable {
         return writer
     }
 
-    /// F-HDR-MAC: keyed BLAKE2b-256 under the header subkey over bytes [0, 1736).
+    /// F-HDR-MAC: keyed BLAKE2b-256 under the header subkey over bytes [0, 1736), and over the
+    /// wrapped API-key hash key too when the header carries one (F-HDR-APIKEY).
     public func mac(masterKey: SecureBytes) -> [UInt8] {
-        Blake2b.keyedHash(key: MasterKeySubkey.headerMAC.derive(from: masterKey), encodeAuthenticatedPart().bytes)
+        Blake2b.keyedHash(
+            key: MasterKeySubkey.headerMAC.derive(from: masterKey), encodeAuthenticatedPart().bytes,
+            apiKeyHashKeyWrap ?? [])
     }
 
     /// Encodes the 4096-byte header copy, authenticated with `masterKey`.
     public func encode(masterKey: SecureBytes) -> [UInt8] {
         var writer = encodeAuthenticatedPart()
         writer.write(mac(masterKey: masterKey))
+        if let apiKeyHashKeyWrap { writer.write(apiKeyHashKeyWrap) }
         writer.writeZeros(FormatConstants.headerChecksumOffset - writer.count)
         // F-HDR-CHECKSUM: unkeyed BLAKE2b-256 of bytes [0, 4064), checkable without a key.
         writer.write(Blake2b.hash(writer.bytes))
@@ -147,15 +160,25 @@ public struct FileHeader: Sendable, Equatable {
             }
         }
         let masterWrap = reader.readBytes(FormatConstants.masterWrapBytes)!
-        reader = ByteReader(copy, offset: FormatConstants.headerMACOffset + 32)
+        reader = ByteReader(copy, offset: FormatConstants.headerAPIKeyWrapOffset)
+        var apiKeyHashKeyWrap: [UInt8]?
+        if required & FormatConstants.requiredFeatureAPIKeyHashKey != 0 {
+            apiKeyHashKeyWrap = reader.readBytes(FormatConstants.apiKeyWrapBytes)!
+        }
         guard reader.skipZeros(FormatConstants.headerChecksumOffset - reader.offset) else {
             return .failure(CofferError(.corrupted, "The header copy has non-zero reserved bytes."))
         }
         var header = FileHeader(
             vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots, masterWrap: masterWrap)
+        header.apiKeyHashKeyWrap = apiKeyHashKeyWrap
+        // The feature bits say exactly what the content holds: a reader that does not know a
+        // feature refuses the file instead of misreading it.
+        guard required == header.requiredFeatures else {
+            return .failure(
+                CofferError(.corrupted, "The header's required features do not match its keyslots and fields."))
+        }
         header.writeVersion = writeVersion
         header.readVersion = readVersion
-        header.requiredFeatures = required
         header.optionalFeatures = optional
         return .success(header)
     }
@@ -179,6 +202,34 @@ public struct FileHeader: Sendable, Equatable {
     }
 
     private static func masterWrapAAD(_ vaultID: [UInt8]) -> [UInt8] { Array("coffer master v1".utf8) + vaultID }
+
+    /// F-HDR-APIKEY: `nonce || XChaCha20-Poly1305(unlock key, nonce, API-key hash key,
+    /// AAD = "coffer api-key hash key v1" || vault UUID)`.
+    public static func wrapAPIKeyHashKey(
+        _ key: SecureBytes, unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]? = nil
+    ) -> [UInt8] {
+        var wrap = nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes)
+        key.withUnsafeBytes { plaintext in
+            XChaCha20Poly1305.seal(
+                plaintext, key: unlockKey, nonce: wrap, associatedData: apiKeyWrapAAD(vaultID), appendingTo: &wrap)
+        }
+        return wrap
+    }
+
+    /// The API-key hash key the header carries, opened with `unlockKey`; nil when it carries
+    /// none or it does not open.
+    public func unwrapAPIKeyHashKey(unlockKey: SecureBytes) -> SecureBytes? {
+        guard let apiKeyHashKeyWrap else { return nil }
+        return apiKeyHashKeyWrap.withUnsafeBytes { raw in
+            XChaCha20Poly1305.open(
+                UnsafeRawBufferPointer(rebasing: raw[24...]), key: unlockKey,
+                nonce: UnsafeRawBufferPointer(rebasing: raw[0..<24]), associatedData: Self.apiKeyWrapAAD(vaultID))
+        }
+    }
+
+    private static func apiKeyWrapAAD(_ vaultID: [UInt8]) -> [UInt8] {
+        Array("coffer api-key hash key v1".utf8) + vaultID
+    }
 
     /// Opens the master-key wrap with `unlockKey`; `nil` when it does not authenticate.
     public func unwrapMasterKey(unlockKey: SecureBytes) -> SecureBytes? {

@@ -7,8 +7,13 @@ public enum FormatConstants {
     public static let writeVersion: UInt16 = 1
     /// Highest read version this code understands.
     public static let readVersionSupported: UInt16 = 1
+    /// Required feature: keyslots with a recipient (F-SLOT-RECIPIENT).
+    public static let requiredFeatureKeyslotRecipients: UInt32 = 1 << 0
+    /// Required feature: the API-key hash key is wrapped in the header (F-HDR-APIKEY), after
+    /// an unlock-key rotation.
+    public static let requiredFeatureAPIKeyHashKey: UInt32 = 1 << 1
     /// Required-feature bits this code understands; any other bit makes the file unreadable.
-    public static let requiredFeaturesKnown: UInt32 = 0
+    public static let requiredFeaturesKnown: UInt32 = requiredFeatureKeyslotRecipients | requiredFeatureAPIKeyHashKey
 
     /// Size of one header copy: one write of at most 4 KiB (F-HDR-COPY).
     public static let headerCopyBytes = 4096
@@ -25,6 +30,10 @@ public enum FormatConstants {
     public static let headerMasterWrapOffset = headerKeyslotsOffset + keyslotCountMax * keyslotBytes  // 1664
     public static let masterWrapBytes = 24 + 32 + 16  // 72
     public static let headerMACOffset = headerMasterWrapOffset + masterWrapBytes  // 1736
+    /// The API-key hash key wrapped under the unlock key, when the header carries it
+    /// (F-HDR-APIKEY): nonce 24 + ciphertext 32 + tag 16, right after the MAC.
+    public static let headerAPIKeyWrapOffset = headerMACOffset + 32  // 1768
+    public static let apiKeyWrapBytes = 24 + 32 + 16  // 72
     public static let headerChecksumOffset = headerCopyBytes - 32  // 4064
 
     /// Argon2id costs accepted from a file (F-SLOT-CAP): at most 16 passes and 1 GiB.

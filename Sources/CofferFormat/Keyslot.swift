@@ -49,6 +49,17 @@ public struct Keyslot: Sendable, Equatable {
     public var wrappedUnlockKey: [UInt8]
     /// Creation time in milliseconds since the Unix epoch.
     public var createdMilliseconds: UInt64
+    /// F-SLOT-RECIPIENT: the slot's public key and the ephemeral key its wrap was sealed
+    /// with, so that a holder of the unlock key can seal a new unlock key to the slot without
+    /// the slot's secret; nil for a slot that seals the unlock key straight under its slot key.
+    public var recipient: Recipient?
+
+    /// A slot's X25519 public key, whose private key only the slot's secret derives, and the
+    /// ephemeral public key of its current wrap.
+    public struct Recipient: Sendable, Equatable {
+        public var publicKey: [UInt8]
+        public var ephemeralPublicKey: [UInt8]
+    }
 
     /// Bytes [0, 32) of the encoded slot: its type, id, cost and salt, bound into the wrap's AAD.
     var parameterBytes: [UInt8] {
@@ -62,35 +73,108 @@ public struct Keyslot: Sendable, Equatable {
         return writer.bytes
     }
 
-    /// Creates a slot wrapping `unlockKey` under `secret`.
+    /// Creates a slot wrapping `unlockKey` under `secret`: with a recipient (F-SLOT-RECIPIENT)
+    /// unless `recipient` is false.
     ///
     /// - Parameters:
-    ///   - salt, nonce: injected for test vectors; random when `nil`.
+    ///   - salt, nonce, ephemeralPrivateKey: injected for test vectors; random when `nil`.
     /// - Returns: `nil` when the Argon2id derivation fails (cost outside libsodium's bounds).
     public static func make(
         id: UInt16, secret: Secret, cost: Argon2id.Cost?, unlockKey: SecureBytes, vaultID: [UInt8],
-        createdMilliseconds: UInt64, salt: [UInt8]? = nil, nonce: [UInt8]? = nil
+        createdMilliseconds: UInt64, salt: [UInt8]? = nil, nonce: [UInt8]? = nil, recipient: Bool = true,
+        ephemeralPrivateKey: SecureBytes? = nil
     ) -> Keyslot? {
         var slot = Keyslot(
             kind: secret.kind, id: id,
             cost: secret.kind == .passphrase ? (cost ?? .moderate) : nil,
             salt: salt ?? RandomBytes.make(Argon2id.saltBytes),
             wrapNonce: nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes),
-            wrappedUnlockKey: [], createdMilliseconds: createdMilliseconds)
-        guard let encryptionKey = slot.keyEncryptionKey(for: secret) else { return nil }
-        var wrapped: [UInt8] = []
-        unlockKey.withUnsafeBytes { plaintext in
-            XChaCha20Poly1305.seal(
-                plaintext, key: encryptionKey, nonce: slot.wrapNonce,
-                associatedData: slot.associatedData(vaultID: vaultID), appendingTo: &wrapped)
+            wrappedUnlockKey: [], createdMilliseconds: createdMilliseconds, recipient: nil)
+        guard let slotKey = slot.keyEncryptionKey(for: secret) else { return nil }
+        if recipient {
+            let publicKey = X25519.publicKey(of: Self.recipientPrivateKey(slotKey: slotKey))
+            return slot.sealed(
+                unlockKey, toRecipient: publicKey, vaultID: vaultID, nonce: slot.wrapNonce,
+                ephemeralPrivateKey: ephemeralPrivateKey)
         }
-        slot.wrappedUnlockKey = wrapped
+        slot.wrappedUnlockKey = Self.seal(
+            unlockKey, under: slotKey, nonce: slot.wrapNonce, associatedData: slot.associatedData(vaultID: vaultID))
         return slot
     }
 
-    /// F-SLOT-AAD: `"coffer keyslot v1" || vault id || slot bytes [0, 32)`.
+    /// The same slot wrapping `unlockKey` instead, sealed to its recipient: an unlock-key
+    /// rotation, which needs no slot's secret (F-SLOT-RECIPIENT). Nil for a slot without a
+    /// recipient, whose secret is needed to wrap anything new to it.
+    ///
+    /// - Parameters:
+    ///   - nonce, ephemeralPrivateKey: injected for test vectors; random when `nil`.
+    public func rewrapped(
+        to unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]? = nil, ephemeralPrivateKey: SecureBytes? = nil
+    ) -> Keyslot? {
+        guard let recipient else { return nil }
+        return sealed(
+            unlockKey, toRecipient: recipient.publicKey, vaultID: vaultID,
+            nonce: nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes), ephemeralPrivateKey: ephemeralPrivateKey)
+    }
+
+    /// This slot with `unlockKey` sealed to `publicKey` under a fresh ephemeral key; nil when
+    /// the public key is a low-order point.
+    private func sealed(
+        _ unlockKey: SecureBytes, toRecipient publicKey: [UInt8], vaultID: [UInt8], nonce: [UInt8],
+        ephemeralPrivateKey: SecureBytes?
+    ) -> Keyslot? {
+        let ephemeral = ephemeralPrivateKey ?? SecureBytes(randomCount: X25519.keyBytes)
+        let ephemeralPublicKey = X25519.publicKey(of: ephemeral)
+        guard let shared = X25519.sharedSecret(privateKey: ephemeral, publicKey: publicKey) else { return nil }
+        var slot = self
+        slot.wrapNonce = nonce
+        slot.recipient = Recipient(publicKey: publicKey, ephemeralPublicKey: ephemeralPublicKey)
+        let wrapKey = Self.recipientWrapKey(shared: shared, recipient: slot.recipient!)
+        slot.wrappedUnlockKey = Self.seal(
+            unlockKey, under: wrapKey, nonce: nonce, associatedData: slot.associatedData(vaultID: vaultID))
+        return slot
+    }
+
+    private static func seal(
+        _ unlockKey: SecureBytes, under key: SecureBytes, nonce: [UInt8], associatedData: [UInt8]
+    ) -> [UInt8] {
+        var wrapped: [UInt8] = []
+        unlockKey.withUnsafeBytes { plaintext in
+            XChaCha20Poly1305.seal(
+                plaintext, key: key, nonce: nonce, associatedData: associatedData, appendingTo: &wrapped)
+        }
+        return wrapped
+    }
+
+    /// F-SLOT-RECIPIENT: `recipient private key = BLAKE2b-256(key = slot key, "coffer keyslot recipient v1")`.
+    static func recipientPrivateKey(slotKey: SecureBytes) -> SecureBytes {
+        Blake2b.keyedSecret(key: slotKey, Array("coffer keyslot recipient v1".utf8))
+    }
+
+    /// F-SLOT-RECIPIENT: `wrap key = BLAKE2b-256(key = X25519 shared secret,
+    /// "coffer keyslot wrap v2" || ephemeral public key || public key)`.
+    static func recipientWrapKey(shared: SecureBytes, recipient: Recipient) -> SecureBytes {
+        Blake2b.keyedSecret(
+            key: shared, Array("coffer keyslot wrap v2".utf8), recipient.ephemeralPublicKey, recipient.publicKey)
+    }
+
+    /// The key the unlock key is sealed under, from the slot key: the slot key itself, or
+    /// for a slot with a recipient the wrap key of its shared secret. Nil for a low-order
+    /// ephemeral key (a hostile file).
+    func wrapKey(slotKey: SecureBytes) -> SecureBytes? {
+        guard let recipient else { return slotKey }
+        let privateKey = Self.recipientPrivateKey(slotKey: slotKey)
+        guard let shared = X25519.sharedSecret(privateKey: privateKey, publicKey: recipient.ephemeralPublicKey) else {
+            return nil
+        }
+        return Self.recipientWrapKey(shared: shared, recipient: recipient)
+    }
+
+    /// F-SLOT-AAD: `"coffer keyslot v1" || vault id || slot bytes [0, 32)`, and for a slot
+    /// with a recipient `"coffer keyslot v2" || vault id || slot bytes [0, 32) || public key`.
     func associatedData(vaultID: [UInt8]) -> [UInt8] {
-        Array("coffer keyslot v1".utf8) + vaultID + parameterBytes
+        guard let recipient else { return Array("coffer keyslot v1".utf8) + vaultID + parameterBytes }
+        return Array("coffer keyslot v2".utf8) + vaultID + parameterBytes + recipient.publicKey
     }
 
     /// F-SLOT-PASS and F-SLOT-FILE: derive the key that wraps the unlock key.
@@ -114,10 +198,11 @@ public struct Keyslot: Sendable, Equatable {
         return unwrap(withKeyEncryptionKey: encryptionKey, vaultID: vaultID)
     }
 
-    /// Opens the slot with the key that wraps its unlock key (derived once by
-    /// ``KeyslotUnlock`` for both header copies).
-    func unwrap(withKeyEncryptionKey encryptionKey: SecureBytes, vaultID: [UInt8]) -> SecureBytes? {
-        wrappedUnlockKey.withUnsafeBytes { sealed in
+    /// Opens the slot with its slot key (derived once by ``KeyslotUnlock`` for both header
+    /// copies).
+    func unwrap(withKeyEncryptionKey slotKey: SecureBytes, vaultID: [UInt8]) -> SecureBytes? {
+        guard let encryptionKey = wrapKey(slotKey: slotKey) else { return nil }
+        return wrappedUnlockKey.withUnsafeBytes { sealed in
             wrapNonce.withUnsafeBytes { nonce in
                 XChaCha20Poly1305.open(
                     sealed, key: encryptionKey, nonce: nonce, associatedData: associatedData(vaultID: vaultID))
@@ -132,6 +217,10 @@ public struct Keyslot: Sendable, Equatable {
         writer.write(wrapNonce)
         writer.write(wrappedUnlockKey)
         writer.write(createdMilliseconds)
+        if let recipient {
+            writer.write(recipient.ephemeralPublicKey)
+            writer.write(recipient.publicKey)
+        }
         writer.writeZeros(FormatConstants.keyslotBytes - (writer.count - start))
     }
 
@@ -158,8 +247,18 @@ public struct Keyslot: Sendable, Equatable {
         let nonce = reader.readBytes(24)!
         let wrapped = reader.readBytes(48)!
         let created = reader.read(UInt64.self)!
+        let ephemeralPublicKey = reader.readBytes(32)!
+        let publicKey = reader.readBytes(32)!
         guard reserved == 0, id != 0, reader.skipZeros(reader.remaining) else {
             return .failure(CofferError(.corrupted, "Keyslot entry \(index) has non-zero reserved bytes or id 0."))
+        }
+        // F-SLOT-RECIPIENT: both keys, or neither (a slot of the first kind).
+        var recipient: Recipient?
+        switch (publicKey.allSatisfy { $0 == 0 }, ephemeralPublicKey.allSatisfy { $0 == 0 }) {
+        case (true, true): recipient = nil
+        case (false, false): recipient = Recipient(publicKey: publicKey, ephemeralPublicKey: ephemeralPublicKey)
+        default:
+            return .failure(CofferError(.corrupted, "Keyslot entry \(index) has one of its recipient keys and not the other."))
         }
         var cost: Argon2id.Cost?
         switch kind {
@@ -184,6 +283,6 @@ public struct Keyslot: Sendable, Equatable {
         return .success(
             Keyslot(
                 kind: kind, id: id, cost: cost, salt: salt, wrapNonce: nonce, wrappedUnlockKey: wrapped,
-                createdMilliseconds: created))
+                createdMilliseconds: created, recipient: recipient))
     }
 }

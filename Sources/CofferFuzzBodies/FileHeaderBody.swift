@@ -44,8 +44,11 @@ enum FileHeaderBody {
             }
         }
 
-        guard let (masterKey, _, slotID) = header.unlock(with: FuzzFixtures.keyFile) else { return }
+        guard let (masterKey, unlockKey, slotID) = header.unlock(with: FuzzFixtures.keyFile) else { return }
         findings.check(masterKey.count == 32, "an unwrapped master key is \(masterKey.count) bytes")
+        if let apiKeyHashKey = header.unwrapAPIKeyHashKey(unlockKey: unlockKey) {
+            findings.check(apiKeyHashKey.count == 32, "an unwrapped API-key hash key is \(apiKeyHashKey.count) bytes")
+        }
         findings.check(
             header.keyslots.contains { $0.id == slotID && $0.kind == .keyFile },
             "a key file unlocked slot \(slotID), which is not a key-file slot of the header")

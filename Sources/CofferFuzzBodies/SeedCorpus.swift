@@ -221,6 +221,9 @@ public enum SeedCorpus {
             seed("eight-slots.bin", full.headerCopy(generation: 1)),
             seed("passphrase-only.bin", passphraseOnly.headerCopy(generation: 1)),
             seed("wrong-mac.bin", badMAC),
+            seed(
+                "api-key-hash-key.bin",
+                created.headerCopy(generation: 3, apiKeyHashKey: SecureBytes(copying: [UInt8](repeating: 0x3C, count: 32)))),
         ]
     }
 
@@ -329,6 +332,7 @@ struct VaultBuilder {
     private var random: SeededGenerator
     let masterKey: SecureBytes
     let vaultID: [UInt8]
+    private let unlockKey: SecureBytes
     private(set) var keyslots: [Keyslot] = []
     /// The log: every frame, from the log start.
     private(set) var log: [UInt8] = []
@@ -348,17 +352,18 @@ struct VaultBuilder {
         random = SeededGenerator(seed: seed)
         masterKey = SecureBytes(copying: Self.bytes(32, using: &random))
         vaultID = Self.bytes(FormatConstants.vaultIDBytes, using: &random)
-        let unlockKey = SecureBytes(copying: Self.bytes(32, using: &random))
+        unlockKey = SecureBytes(copying: Self.bytes(32, using: &random))
         masterWrap = FileHeader.wrapMasterKey(
             masterKey, unlockKey: unlockKey, vaultID: vaultID, nonce: Self.bytes(XChaCha20Poly1305.nonceBytes, using: &random))
         head = ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID))
         for secret in secrets {
             let salt = Self.bytes(Argon2id.saltBytes, using: &random)
             let nonce = Self.bytes(XChaCha20Poly1305.nonceBytes, using: &random)
+            let ephemeral = SecureBytes(copying: Self.bytes(X25519.keyBytes, using: &random))
             keyslots.append(
                 Keyslot.make(
                     id: UInt16(keyslots.count + 1), secret: secret, cost: .minimum, unlockKey: unlockKey, vaultID: vaultID,
-                    createdMilliseconds: Self.createdMilliseconds, salt: salt, nonce: nonce)!)
+                    createdMilliseconds: Self.createdMilliseconds, salt: salt, nonce: nonce, ephemeralPrivateKey: ephemeral)!)
         }
         appendKeyEpoch()
     }
@@ -404,11 +409,18 @@ struct VaultBuilder {
     }
 
     /// One header copy of this vault.
-    func headerCopy(generation: UInt64, slots: [Keyslot]? = nil) -> [UInt8] {
-        FileHeader(
+    /// A header copy; with `apiKeyHashKey`, carrying it wrapped as after an unlock-key
+    /// rotation (F-HDR-APIKEY), under a nonce made of `generation`.
+    func headerCopy(generation: UInt64, slots: [Keyslot]? = nil, apiKeyHashKey: SecureBytes? = nil) -> [UInt8] {
+        var header = FileHeader(
             vaultID: vaultID, generation: generation, createdMilliseconds: Self.createdMilliseconds,
-            keyslots: slots ?? keyslots, masterWrap: masterWrap
-        ).encode(masterKey: masterKey)
+            keyslots: slots ?? keyslots, masterWrap: masterWrap)
+        if let apiKeyHashKey {
+            header.apiKeyHashKeyWrap = FileHeader.wrapAPIKeyHashKey(
+                apiKeyHashKey, unlockKey: unlockKey, vaultID: vaultID,
+                nonce: [UInt8](repeating: UInt8(truncatingIfNeeded: generation), count: XChaCha20Poly1305.nonceBytes))
+        }
+        return header.encode(masterKey: masterKey)
     }
 
     /// The whole file: copy A at generation 1, copy B at generation 2, then the log.

@@ -26,6 +26,9 @@ public final class CompactionTarget: @unchecked Sendable {
     private(set) var epochSequences: [UInt32: UInt64] = [:]
     /// The epochs of the old file not carried over: retired, their keys absent from this file.
     public let retiredEpochs: [UInt32]
+    /// The old file's keyslots when the compaction began: another instance's keyslot change
+    /// since then is detected against them (the new file's may be rewrapped).
+    let sourceKeyslots: [Keyslot]
     let chains = ChainTable()
     let counters = LogCounters()
     private(set) var head: ChainHead
@@ -40,8 +43,9 @@ public final class CompactionTarget: @unchecked Sendable {
     init(
         temporaryPath: String, file: any StorageFile, vaultPath: String, options: VaultStore.Options,
         masterKey: SecureBytes, unlockKey: SecureBytes, header: FileHeader, epochs: [(UInt32, UInt64, SecureBytes)],
-        retiredEpochs: [UInt32]
+        retiredEpochs: [UInt32], sourceKeyslots: [Keyslot]
     ) throws(CofferError) {
+        self.sourceKeyslots = sourceKeyslots
         self.temporaryPath = temporaryPath
         self.file = file
         self.vaultPath = vaultPath
@@ -169,9 +173,25 @@ extension VaultStore {
     ///   - newMasterKey: master-key rotation: the new file's key records and header MAC are
     ///     under a new master key, wrapped under the same unlock key, so every keyslot keeps
     ///     working.
-    /// - Throws: `.invalidInput` for a read-only store, `.io`.
-    public func beginCompaction(reencrypt: Bool, newMasterKey: Bool) throws(CofferError) -> CompactionTarget {
+    ///   - newUnlockKey: unlock-key rotation (F-UNLOCK-ROTATE), with a new master key: every
+    ///     keyslot's new unlock key is sealed to the slot's recipient, so every remaining
+    ///     secret keeps working while no header copy made before opens the new file's keys.
+    /// - Throws: `.invalidInput` for a read-only store, or for `newUnlockKey` when a keyslot has
+    ///   no recipient (its secret is needed: replace the slot first); `.io`.
+    public func beginCompaction(reencrypt: Bool, newMasterKey: Bool, newUnlockKey: Bool = false) throws(CofferError)
+        -> CompactionTarget
+    {
         _ = try requireWriter()
+        if newUnlockKey {
+            let lacking = header.keyslots.filter { $0.recipient == nil }.map(\.id)
+            guard lacking.isEmpty else {
+                throw CofferError(
+                    .invalidInput,
+                    "Keyslot\(lacking.count == 1 ? "" : "s") \(lacking.map(String.init).joined(separator: ", ")) "
+                        + "predate\(lacking.count == 1 ? "s" : "") recipients and cannot take a new unlock key without "
+                        + "\(lacking.count == 1 ? "its" : "their") secret: replace or remove \(lacking.count == 1 ? "it" : "them") first.")
+            }
+        }
         let temporaryPath = Self.sibling(Self.compactionPrefix(of: path) + Hex.encode(RandomBytes.make(8)), of: path)
         let file: any StorageFile
         switch options.storage.open(temporaryPath, mode: .createNew) {
@@ -189,8 +209,26 @@ extension VaultStore {
             _ = options.storage.remove(temporaryPath)
             throw error.cofferError("Locking the compacted vault file")
         }
-        let masterKey = newMasterKey ? SecureBytes(randomCount: 32) : self.masterKey
+        let masterKey = newMasterKey || newUnlockKey ? SecureBytes(randomCount: 32) : self.masterKey
         var header = self.header
+        let unlockKey = newUnlockKey ? SecureBytes(randomCount: 32) : self.unlockKey
+        if newUnlockKey {
+            // F-UNLOCK-ROTATE: the new unlock key goes to every slot's recipient, and the
+            // API-key hash key (derived from the first unlock key) is carried wrapped, so
+            // existing platform API keys keep verifying.
+            var rewrapped: [Keyslot] = []
+            for slot in header.keyslots {
+                guard let next = slot.rewrapped(to: unlockKey, vaultID: header.vaultID) else {
+                    file.close()
+                    _ = options.storage.remove(temporaryPath)
+                    throw CofferError(.corrupted, "Keyslot \(slot.id)'s recipient key is not a usable public key.", offset: 0)
+                }
+                rewrapped.append(next)
+            }
+            header.keyslots = rewrapped
+            header.apiKeyHashKeyWrap = FileHeader.wrapAPIKeyHashKey(
+                apiKeyHashKeyValue, unlockKey: unlockKey, vaultID: header.vaultID)
+        }
         header.masterWrap = FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: header.vaultID)
         header.generation = 1
         let (carried, retired): ([(UInt32, UInt64, SecureBytes)], [UInt32]) = headerLock.withLock {
@@ -204,7 +242,8 @@ extension VaultStore {
         do throws(CofferError) {
             return try CompactionTarget(
                 temporaryPath: temporaryPath, file: file, vaultPath: path, options: options, masterKey: masterKey,
-                unlockKey: unlockKey, header: header, epochs: carried, retiredEpochs: retired)
+                unlockKey: unlockKey, header: header, epochs: carried, retiredEpochs: retired,
+                sourceKeyslots: self.header.keyslots)
         } catch {
             file.close()
             _ = options.storage.remove(temporaryPath)
@@ -227,7 +266,7 @@ extension VaultStore {
         // The target copied the keyslots at its start. On a shared log another instance may
         // have changed them since (on a file the engine holds such changes off): switching
         // would undo that change.
-        guard header.keyslots == target.header.keyslots else {
+        guard header.keyslots == target.sourceKeyslots else {
             target.abandon()
             throw CofferError(.conflict, "Another instance changed the keyslots while the compaction ran; it was dropped. Run it again.")
         }

@@ -162,7 +162,11 @@ struct HeaderStore {
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: 0,
                     otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey)))
         }
-        return .failure(CofferError(.wrongKey, "The vault's header no longer opens with the key it was unlocked with; unlock it again."))
+        return .failure(
+            CofferError(
+                .wrongKey,
+                "The vault's header no longer opens with the key it was unlocked with: its unlock key was rotated, "
+                    + "or another file took its place. Open the vault again with a passphrase or key file."))
     }
 
     /// The newest valid copy whose MAC verifies under `masterKey`: the header in force as

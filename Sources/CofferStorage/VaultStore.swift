@@ -97,7 +97,10 @@ public final class VaultStore: @unchecked Sendable {
         self.file = file
         self.masterKey = masterKey
         self.unlockKey = unlockKey
-        self.apiKeyHashKeyValue = MasterKeySubkey.apiKeyHash.derive(from: unlockKey)
+        // F-HDR-APIKEY: carried in the header after an unlock-key rotation, derived from the
+        // unlock key before one (the open path checked that a carried one opens).
+        self.apiKeyHashKeyValue =
+            header.unwrapAPIKeyHashKey(unlockKey: unlockKey) ?? MasterKeySubkey.apiKeyHash.derive(from: unlockKey)
         self.headerState = (header, copyIndex)
         self.dataKeys = outcome.dataKeys
         self.epochs = outcome.epochs
@@ -257,6 +260,9 @@ public final class VaultStore: @unchecked Sendable {
         case .success(let value): unlocked = value
         }
         let header = unlocked.header
+        if header.apiKeyHashKeyWrap != nil && header.unwrapAPIKeyHashKey(unlockKey: unlocked.unlockKey) == nil {
+            throw CofferError(.corrupted, "The header's API-key hash key does not open under its unlock key.", offset: 0)
+        }
         let chains = ChainTable()
         let counters = LogCounters()
         var scanner = LogScanner(

@@ -83,15 +83,17 @@ final class FormatVectorTests: XCTestCase {
     }
 
     func testFormatDocumentExcerptsMatchTheVector() throws {
-        // FORMAT.md quotes parts of small-vault in blocks introduced by
-        // `<!-- vector small-vault OFFSET LENGTH -->`; each must equal the vector's bytes.
+        // FORMAT.md quotes parts of the vectors in blocks introduced by
+        // `<!-- vector NAME OFFSET LENGTH -->`; each must equal the vector's bytes.
         let format = try String(
             contentsOf: Self.vectorDirectory.appendingPathComponent("../../../FORMAT.md").standardizedFileURL, encoding: .utf8)
-        let bytes = try Vector(named: "small-vault").bytes
         let lines = format.components(separatedBy: "\n")
         var checked = 0
-        for (index, line) in lines.enumerated() where line.hasPrefix("<!-- vector small-vault ") {
+        for (index, line) in lines.enumerated() where line.hasPrefix("<!-- vector ") {
             let parts = line.split(separator: " ")
+            // Bundle vectors live with the exchange tests, which check their own excerpts.
+            guard !parts[2].hasPrefix("bundle-") else { continue }
+            let bytes = try Vector(named: String(parts[2])).bytes
             let offset = Int(parts[3])!, length = Int(parts[4])!
             var hex = ""
             var cursor = index + 2  // skip the opening fence
@@ -135,4 +137,30 @@ struct Vector {
     }
 
     func all(_ key: String) -> [String] { lines.filter { $0.0 == key }.map(\.1) }
+}
+
+/// The rotated vault (F-UNLOCK-ROTATE): its header decodes into recipient slots that both
+/// secrets open to the new unlock key, which opens the master key and the API-key hash key.
+final class RotatedVectorTests: XCTestCase {
+    func testRotatedVaultDecodes() throws {
+        let vector = try Vector(named: "rotated-vault")
+        let copy = Array(vector.bytes[FormatConstants.headerCopyBytes..<(2 * FormatConstants.headerCopyBytes)])
+        let header = try copy.withUnsafeBytes { FileHeader.decode($0) }.get()
+        XCTAssertEqual(header.requiredFeatures, 3)
+        XCTAssertTrue(header.keyslots.allSatisfy { $0.recipient != nil })
+        let unlockKey = SecureBytes(copying: Hex.decode(vector.fields["unlock-key"]!)!)
+        for secret in [
+            Keyslot.Secret.keyFile(SecureBytes(copying: Hex.decode(vector.fields["key-file"]!)!)),
+            .passphrase(SecureBytes(copying: Array(vector.fields["passphrase"]!.utf8))),
+        ] {
+            let keys = try XCTUnwrap(header.unlock(with: secret))
+            XCTAssertEqual(keys.unlockKey, unlockKey)
+            XCTAssertEqual(keys.masterKey, VectorBuilder.masterKey)
+            XCTAssertTrue(header.verifyMAC(of: copy, masterKey: keys.masterKey))
+        }
+        XCTAssertEqual(
+            header.unwrapAPIKeyHashKey(unlockKey: unlockKey),
+            SecureBytes(copying: Hex.decode(vector.fields["api-key-hash-key"]!)!))
+        XCTAssertNil(header.unwrapMasterKey(unlockKey: VectorBuilder.unlockKey), "the first unlock key opens nothing")
+    }
 }

@@ -32,16 +32,50 @@ enum VectorBuilder {
         let keyFileSlot = Keyslot.make(
             id: 1, secret: .keyFile(keyFile), cost: nil, unlockKey: unlockKey, vaultID: vaultID,
             createdMilliseconds: created, salt: [UInt8](repeating: 0x11, count: 16),
-            nonce: [UInt8](repeating: 0x22, count: 24))!
+            nonce: [UInt8](repeating: 0x22, count: 24), recipient: false)!
         let passphraseSlot = Keyslot.make(
             id: 2, secret: .passphrase(passphrase), cost: .minimum, unlockKey: unlockKey, vaultID: vaultID,
             createdMilliseconds: created, salt: [UInt8](repeating: 0x33, count: 16),
-            nonce: [UInt8](repeating: 0x44, count: 24))!
+            nonce: [UInt8](repeating: 0x44, count: 24), recipient: false)!
         let masterWrap = FileHeader.wrapMasterKey(
             masterKey, unlockKey: unlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x99, count: 24))
         return FileHeader(
             vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: [keyFileSlot, passphraseSlot],
             masterWrap: masterWrap)
+    }
+
+    /// The unlock key after the rotation of the rotated vault, and the ephemeral X25519 keys
+    /// its two slots were sealed with (F-UNLOCK-ROTATE, F-SLOT-RECIPIENT).
+    static let rotatedUnlockKey = SecureBytes(copying: (0..<32).map { 0xE0 &+ UInt8($0) })
+    static let ephemeralKeys = [
+        SecureBytes(copying: (0..<32).map { 0x50 &+ UInt8($0) }),
+        SecureBytes(copying: (0..<32).map { 0x70 &+ UInt8($0) }),
+    ]
+    /// The API-key hash key the rotated header carries: the one the first unlock key derives.
+    static var apiKeyHashKey: SecureBytes { MasterKeySubkey.apiKeyHash.derive(from: unlockKey) }
+
+    /// The small vault's header after an unlock-key rotation: both slots have recipients and
+    /// wrap ``rotatedUnlockKey``, which wraps the same master key and the API-key hash key.
+    static func rotatedHeader(generation: UInt64) -> FileHeader {
+        let secrets: [(UInt16, Keyslot.Secret, Argon2id.Cost?, UInt8)] = [
+            (1, .keyFile(keyFile), nil, 0x11), (2, .passphrase(passphrase), .minimum, 0x33),
+        ]
+        let slots = secrets.enumerated().map { index, entry in
+            Keyslot.make(
+                id: entry.0, secret: entry.1, cost: entry.2, unlockKey: unlockKey, vaultID: vaultID,
+                createdMilliseconds: created, salt: [UInt8](repeating: entry.3, count: 16),
+                nonce: [UInt8](repeating: entry.3 &+ 0x11, count: 24), ephemeralPrivateKey: ephemeralKeys[1 - index])!
+                .rewrapped(
+                    to: rotatedUnlockKey, vaultID: vaultID, nonce: [UInt8](repeating: entry.3 &+ 0x22, count: 24),
+                    ephemeralPrivateKey: ephemeralKeys[index])!
+        }
+        var header = FileHeader(
+            vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots,
+            masterWrap: FileHeader.wrapMasterKey(
+                masterKey, unlockKey: rotatedUnlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x98, count: 24)))
+        header.apiKeyHashKeyWrap = FileHeader.wrapAPIKeyHashKey(
+            apiKeyHashKey, unlockKey: rotatedUnlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x97, count: 24))
+        return header
     }
 
     /// The small vault: two header copies, then key epoch 1, a transaction, key epoch 2 and a
@@ -129,6 +163,18 @@ enum VectorBuilder {
             "altered-header", "corrupted",
             "A header field changed and the keyless checksum recomputed: the MAC under the master key catches it.",
             wrongMAC)
+        let rotated = rotatedHeader(generation: 1).encode(masterKey: masterKey)
+            + rotatedHeader(generation: 2).encode(masterKey: masterKey)
+        render(
+            "rotated-vault", "open",
+            "The small vault's log under the header of an unlock-key rotation: both keyslots have recipients and wrap a "
+                + "new unlock key, which wraps the same master key and carries the API-key hash key.",
+            rotated + Array(vault.bytes[8192...]),
+            extra: [
+                "unlock-key: \(rotatedUnlockKey.withUnsafeBytes { Hex.encode(Array($0)) })",
+                "api-key-hash-key: \(apiKeyHashKey.withUnsafeBytes { Hex.encode(Array($0)) })",
+                "head: \(vault.head)",
+            ] + transactionLines)
         return result
     }
 }

@@ -131,6 +131,24 @@ final class SharedVaultTests: XCTestCase {
         try assertVerifies(name)
     }
 
+    /// F-UNLOCK-ROTATE on a shared log: the other instances hold the old unlock key and must
+    /// open the vault again with a secret; one that does sees everything.
+    func testAnUnlockKeyRotationMakesOtherInstancesOpenAgain() throws {
+        let name = uniqueVaultName()
+        let rotator = try instance(name, create: true)
+        try rotator.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let other = try instance(name)
+        _ = try rotator.compact(CompactionOptions(newUnlockKey: true))
+        try rotator.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "after", name: "After") }
+        XCTAssertThrowsError(
+            try other.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "lost", name: "Lost") }
+        ) { XCTAssertEqual(($0 as? CofferError)?.code, .wrongKey) }
+        other.close()
+        let again = try instance(name)
+        XCTAssertEqual(projectSlugs(again), ["after"])
+        try assertVerifies(name)
+    }
+
     func testKeyslotChangesReachOtherInstances() throws {
         let name = uniqueVaultName()
         let first = try instance(name, create: true)

@@ -358,7 +358,9 @@ final class CompactionTests: XCTestCase {
     /// temporary file is gone, verification is clean.
     func testACrashAtEveryCallOfACompactionLeavesOneCompleteVault() throws {
         var states = 0
-        for options in [CompactionOptions(reencrypt: true), CompactionOptions(newMasterKey: true)] {
+        for options in [
+            CompactionOptions(reencrypt: true), CompactionOptions(newMasterKey: true), CompactionOptions(newUnlockKey: true),
+        ] {
             let probe = SimulatedDisk()
             let vault = try makeChurnedVault(on: probe)
             let start = probe.callCounts()
@@ -378,7 +380,7 @@ final class CompactionTests: XCTestCase {
                         churned.close()
                         disk.crash(mode: mode, using: &random)
                         let context =
-                            "crash after \(operation) #\(call) of the compaction (new master key: \(options.newMasterKey)), \(mode)"
+                            "crash after \(operation) #\(call) of the compaction (new master key: \(options.newMasterKey), new unlock key: \(options.newUnlockKey)), \(mode)"
                         let reopened = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk))
                         assertSameState(try fingerprint(reopened), expected, context)
                         XCTAssertEqual(disk.paths().filter { $0.contains(".compact-") }, [], context)

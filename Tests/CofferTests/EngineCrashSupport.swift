@@ -447,13 +447,14 @@ struct MutationPlanning {
 
 /// How a compaction step compacts.
 enum CompactionChoice: Sendable, CaseIterable, CustomStringConvertible {
-    case plain, reencrypt, newMasterKey
+    case plain, reencrypt, newMasterKey, newUnlockKey
 
     var options: CompactionOptions {
         switch self {
         case .plain: CompactionOptions()
         case .reencrypt: CompactionOptions(reencrypt: true)
         case .newMasterKey: CompactionOptions(newMasterKey: true)
+        case .newUnlockKey: CompactionOptions(newUnlockKey: true)
         }
     }
 
@@ -462,6 +463,7 @@ enum CompactionChoice: Sendable, CaseIterable, CustomStringConvertible {
         case .plain: "compaction"
         case .reencrypt: "re-encrypting compaction"
         case .newMasterKey: "master-key rotation"
+        case .newUnlockKey: "unlock-key rotation"
         }
     }
 }
