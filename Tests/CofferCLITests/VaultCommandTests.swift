@@ -292,6 +292,43 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(0, ["head"])
     }
 
+    /// The revocation attack through the binary: a leaver keeps a copy of the vault from while
+    /// their passphrase slot existed. After `remove-slot`, that copy's header spliced onto the
+    /// current file still opens it with the removed passphrase; after `revoke-old-headers` it
+    /// opens nothing, while the key file still does and nothing else was asked for.
+    func testRevokeOldHeadersEndsWhatARemovedPassphraseAndAnOldHeaderCouldOpen() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let leaver = ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "leaver phrase", "COFFER_TEST_KDF": "minimum"]
+        try coffer.expect(
+            0, ["key", "passphrase", "--add"],
+            environment: ["COFFER_NEW_PASSPHRASE": "leaver phrase", "COFFER_TEST_KDF": "minimum"])
+        let backupHeaders = Array(try coffer.bytes("v.coffer").prefix(8192))
+        func spliced() throws -> String {
+            var bytes = try coffer.bytes("v.coffer")
+            bytes.replaceSubrange(0..<8192, with: backupHeaders)
+            try coffer.write("spliced.coffer", bytes)
+            return coffer.path("spliced.coffer")
+        }
+        let removed = try coffer.expect(0, ["key", "remove-slot", "2"]).standardOutput
+        XCTAssertTrue(removed.contains("revoke-old-headers"), removed)
+        try coffer.expect(2, ["head"], environment: leaver)
+        try coffer.expect(0, ["org", "list", "--vault", try spliced()], environment: leaver)
+
+        let revoked = try coffer.expect(0, ["key", "revoke-old-headers", "--json"]).json()
+        XCTAssertEqual(revoked["revoked"] as? Bool, true)
+        XCTAssertEqual((revoked["keyslots"] as? [[String: Any]])?.compactMap { $0["id"] as? Int }, [1])
+        try coffer.expect(0, ["project", "create", "after", "--org", "acme"])
+        let attempt = try coffer.run(["org", "list", "--vault", try spliced()], environment: leaver)
+        XCTAssertNotEqual(attempt.status, 0, attempt.standardOutput)
+        XCTAssertFalse(attempt.standardOutput.contains("acme"), attempt.standardOutput)
+        let projects = try coffer.expect(0, ["project", "list", "--org", "acme"]).standardOutput
+        XCTAssertTrue(projects.contains("after") && projects.contains("web"), projects)
+        try coffer.expect(0, ["verify"])
+        let text = try coffer.expect(0, ["key", "revoke-old-headers"]).standardOutput
+        XCTAssertTrue(text.contains("still unlock the vault"), text)
+    }
+
     /// Removing the keyslot that opened the vault for this very command needs `--yes`, and
     /// says which slots would remain.
     func testRemovingTheSlotInUseNeedsYes() throws {

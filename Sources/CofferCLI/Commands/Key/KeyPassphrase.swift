@@ -71,7 +71,7 @@ struct KeyPassphrase: VaultCommand {
             ["slot": .unsigned(UInt64(changed)), "replaced": .bool(replacing != nil), "keyslots": KeyslotListing.json(slots)],
             text: {
                 (replacing != nil ? "Replaced the passphrase of keyslot \(changed)." : "Added passphrase keyslot \(changed).") + "\n"
-                    + KeyslotListing.text(slots)
+                    + KeyslotListing.text(slots) + (replacing != nil ? KeyslotListing.oldHeaderNote : "")
             })
     }
 

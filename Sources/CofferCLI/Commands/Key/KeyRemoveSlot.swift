@@ -8,7 +8,8 @@ struct KeyRemoveSlot: VaultCommand {
         commandName: "remove-slot",
         abstract: "Remove a keyslot (never the last one).",
         discussion: """
-            The removed secret no longer opens the vault. The header is rewritten in both copies; the last keyslot \
+            The removed secret no longer opens the vault's current header; with a header copy from before (a \
+            backup, a copy) it still would, until `coffer key revoke-old-headers`. The header is rewritten in both copies; the last keyslot \
             is refused, since the vault could then never be opened. Removing the keyslot whose secret opened the \
             vault for this command needs --yes: without it the command says which slots would remain and changes \
             nothing (exit 1), so that no one locks themselves out with a secret they no longer hold.
@@ -52,6 +53,6 @@ struct KeyRemoveSlot: VaultCommand {
                 "removed": .unsigned(UInt64(slot)), "keyslots": KeyslotListing.json(slots),
                 "unlocked_slot": used.map { .unsigned(UInt64($0)) } ?? .null,
             ],
-            text: { "Removed keyslot \(slot).\n" + KeyslotListing.text(slots) })
+            text: { "Removed keyslot \(slot).\n" + KeyslotListing.text(slots) + KeyslotListing.oldHeaderNote })
     }
 }

@@ -13,7 +13,7 @@ struct Compact: VaultCommand {
             renames it over the vault and syncs the directory: a crash at any point leaves the old or the new vault, \
             complete. --reencrypt seals everything under a new data key and retires every older key epoch (their \
             keys leave the file). --new-master-key also replaces the master key; every passphrase and key file \
-            keeps working. Compaction starts a new chain: replace a head you keep with the one printed. When the live \
+            keeps working (neither revokes a removed secret: `coffer key revoke-old-headers` does). Compaction starts a new chain: replace a head you keep with the one printed. When the live \
             state would take as much room as the log it is in, there is nothing to reclaim: the vault is left as it \
             was and the command says so (exit 0), unless --reencrypt, --new-master-key or --force. Ctrl-C before the \
             switch stops it, removes the new file and leaves the vault as it was (exit 130).
@@ -38,26 +38,9 @@ struct Compact: VaultCommand {
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        let progress = ProgressBar(label: "compacting", context: context, quiet: global.quiet)
-        let reporter = CompactionProgressReporter(progress)
-        Interruption.install()
-        defer { Interruption.uninstall() }
-        let report: CompactionReport
-        do {
-            report = try vault.compact(
-                CompactionOptions(
-                    reencrypt: reencrypt, newMasterKey: newMasterKey, skipsUnlessSmaller: !force,
-                    progress: { reporter.report($0) }, isCancelled: { Interruption.isRequested }))
-        } catch {
-            progress.finish()
-            if error.code == .cancelled {
-                throw CommandFailure(
-                    .interrupted, code: "cancelled",
-                    "Interrupted: the compaction stopped before its switch and removed its new file; the vault is as it was.")
-            }
-            throw error
-        }
-        progress.finish()
+        let report = try CompactionRun.run(
+            vault, CompactionOptions(reencrypt: reencrypt, newMasterKey: newMasterKey, skipsUnlessSmaller: !force),
+            in: context, quiet: global.quiet)
         let saved = report.bytesBefore > report.bytesAfter ? report.bytesBefore - report.bytesAfter : 0
         global.output(context).emit(
             [
@@ -85,6 +68,37 @@ struct Compact: VaultCommand {
                 lines.append("New head \(report.head) (compaction starts a new chain).")
                 return lines.joined(separator: "\n")
             })
+    }
+}
+
+/// A compaction run from the command line: a progress bar, and Ctrl-C stopping it before
+/// its switch (shared by `compact` and `key revoke-old-headers`).
+enum CompactionRun {
+    static func run(
+        _ vault: Vault, _ options: CompactionOptions, in context: CommandContext, quiet: Bool
+    ) throws -> CompactionReport {
+        let progress = ProgressBar(label: "compacting", context: context, quiet: quiet)
+        let reporter = CompactionProgressReporter(progress)
+        Interruption.install()
+        defer { Interruption.uninstall() }
+        let report: CompactionReport
+        do {
+            report = try vault.compact(
+                CompactionOptions(
+                    reencrypt: options.reencrypt, newMasterKey: options.newMasterKey, newUnlockKey: options.newUnlockKey,
+                    skipsUnlessSmaller: options.skipsUnlessSmaller, progress: { reporter.report($0) },
+                    isCancelled: { Interruption.isRequested }))
+        } catch {
+            progress.finish()
+            if error.code == .cancelled {
+                throw CommandFailure(
+                    .interrupted, code: "cancelled",
+                    "Interrupted: the compaction stopped before its switch and removed its new file; the vault is as it was.")
+            }
+            throw error
+        }
+        progress.finish()
+        return report
     }
 }
 

@@ -85,8 +85,11 @@ struct Init: VaultCommand {
 /// How keyslots are shown: kind and cost, never anything that unlocks them.
 enum KeyslotText {
     static func text(_ slot: Keyslot) -> String {
-        guard let cost = slot.cost else { return slot.kind.description }
-        return "\(slot.kind) (argon2id, \(cost.operations) pass\(cost.operations == 1 ? "" : "es"), \(memory(cost.memoryBytes)))"
+        // A slot from before recipients cannot take a new unlock key (key revoke-old-headers).
+        let recipient = slot.recipient == nil ? ", no recipient" : ""
+        guard let cost = slot.cost else { return slot.kind.description + (recipient.isEmpty ? "" : " (no recipient)") }
+        return "\(slot.kind) (argon2id, \(cost.operations) pass\(cost.operations == 1 ? "" : "es"), "
+            + "\(memory(cost.memoryBytes))\(recipient))"
     }
 
     static func memory(_ bytes: UInt64) -> String {
@@ -96,7 +99,7 @@ enum KeyslotText {
     static func json(_ slot: Keyslot) -> JSON {
         var object: [String: JSON] = [
             "id": .unsigned(UInt64(slot.id)), "kind": .string(slot.kind.description),
-            "created": .string(Describe.time(slot.createdMilliseconds)),
+            "created": .string(Describe.time(slot.createdMilliseconds)), "recipient": .bool(slot.recipient != nil),
         ]
         if let cost = slot.cost {
             object["kdf"] = [
