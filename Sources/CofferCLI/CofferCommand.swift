@@ -26,11 +26,25 @@ extension CofferCommand {
 protocol VaultCommand: CofferCommand {
     var global: GlobalOptions { get }
     var unlock: UnlockOptions { get }
+    /// The organization the command works in, by slug or id, if it works in one: an acting
+    /// user (`--as`) must be a member of it.
+    var actingOrganization: String? { get }
 }
 
 extension VaultCommand {
     var wantsJSON: Bool { global.json }
 
+    var actingOrganization: String? { nil }
+
     /// Opening the vault with these options.
-    var access: VaultAccess { VaultAccess(global: global, unlock: unlock) }
+    var access: VaultAccess { VaultAccess(global: global, unlock: unlock, organization: actingOrganization) }
+}
+
+/// A command that works in one organization, given with `--org`.
+protocol OrganizationCommand: VaultCommand {
+    var organization: OrganizationOption { get }
+}
+
+extension OrganizationCommand {
+    var actingOrganization: String? { organization.organization }
 }

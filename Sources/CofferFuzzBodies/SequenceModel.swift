@@ -641,6 +641,7 @@ struct SequenceModel {
             guard owner.id == request.organization else { return .failed(.invalidInput) }
         }
         if let user = request.user, !users.values.contains(user) { return .failed(.notFound) }
+        if let user = request.user, !isMember(user, of: request.organization) { return .failed(.invalidInput) }
 
         // 1. Explicit selection.
         if let selection = request.selection {

@@ -104,6 +104,12 @@ private struct Resolver {
             guard let user = tables.userByID[userID] else {
                 throw CofferError(.notFound, "The run's user \(userID) does not exist.")
             }
+            // A run acts for a member: someone outside the organization resolves nothing in it.
+            guard tables.memberships[MembershipKey(user: user, organization: organization)] != nil else {
+                throw CofferError(
+                    .invalidInput,
+                    "The run's user \(tables.user(user).handle) is not a member of the organization. Add the membership first.")
+            }
             self.user = user
         } else {
             self.user = nil

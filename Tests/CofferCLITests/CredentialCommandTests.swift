@@ -247,6 +247,62 @@ final class CredentialCommandTests: XCTestCase {
         try coffer.expect(1, ["resolve", "linear", "--org", "nope"])
     }
 
+    /// `--as` is a claim, but a consistent one (issue: identity): the user exists, is a member
+    /// of the organization the command works in, and reveals only its own user credentials;
+    /// a run's user must be a member too. Every command that takes `--org` is tried.
+    func testTheActingUserMustExistBelongAndSeeOnlyItsOwnUserCredentials() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=org-token"])
+        try coffer.expect(
+            0, ["credentials", "set", "github", "--org", "acme", "--scope", "user", "--user", "bob", "--set", "token=bob-token"])
+        let keyID = try XCTUnwrap(
+            try coffer.expect(0, ["api-key", "create", "--org", "acme", "--as", "alice", "--name", "ci", "--json"]).json()["id"]
+                as? String)
+        let recordsBefore = try coffer.bytes("v.coffer")
+
+        let unknown = try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--reveal", "--as", "nobody-real", "--json"])
+        XCTAssertEqual(try unknown.errorJSON()["code"] as? String, "not_found")
+        XCTAssertFalse(unknown.standardOutput.contains("org-token"))
+        XCTAssertFalse(unknown.standardError.contains("nobody-real"), unknown.standardError)
+        try coffer.expect(1, ["user", "list", "--as", "nobody-real"])
+
+        let commands: [[String]] = [
+            ["assignments", "list", "--agent", "a"], ["assignments", "assign", "--credential", "exa", "--agent", "a"],
+            ["assignments", "unassign", "--app", "exa", "--agent", "a"], ["member", "list"],
+            ["member", "add", "carol", "--role", "builder"], ["member", "remove", "bob"],
+            ["member", "set-role", "bob", "--role", "admin"], ["credentials", "list"], ["credentials", "get", "exa", "--reveal"],
+            ["credentials", "set", "exa", "--set", "token=t"], ["credentials", "update", "exa", "--label", "x"],
+            ["credentials", "history", "exa"], ["credentials", "rotate-key", "exa", "--set", "token=t"],
+            ["credentials", "revoke", "exa"], ["credentials", "delete", "exa", "--yes"], ["project", "list"],
+            ["project", "create", "x"], ["project", "remove", "web", "--yes"], ["api-key", "list"],
+            ["api-key", "create", "--name", "n"], ["api-key", "revoke", keyID], ["resolve", "exa"],
+        ]
+        for command in commands {
+            let result = try coffer.run(command + ["--org", "acme", "--as", "carol", "--json"], standardInput: "")
+            XCTAssertEqual(result.status, 1, "\(command): \(result.standardError)")
+            XCTAssertEqual(try result.errorJSON()["code"] as? String, "permission_denied", "\(command)")
+        }
+        try coffer.expect(1, ["org", "remove", "acme", "--yes", "--as", "carol"])
+        XCTAssertEqual(try coffer.bytes("v.coffer"), recordsBefore, "a refused command changed the vault")
+
+        // A user credential reveals for its own user, or for the operator (no --as).
+        let other = try coffer.expect(1, ["credentials", "get", "github/main", "--org", "acme", "--reveal", "--as", "alice", "--json"])
+        XCTAssertEqual(try other.errorJSON()["code"] as? String, "not_visible")
+        XCTAssertFalse(other.standardOutput.contains("bob-token"))
+        XCTAssertTrue(try coffer.expect(0, ["credentials", "get", "github/main", "--org", "acme", "--reveal", "--as", "bob"]).standardOutput.contains("bob-token"))
+        XCTAssertTrue(try coffer.expect(0, ["credentials", "get", "github/main", "--org", "acme", "--reveal"]).standardOutput.contains("bob-token"))
+        // History records the member who acted.
+        try coffer.expect(0, ["credentials", "update", "exa/main", "--org", "acme", "--label", "By Alice", "--as", "alice"])
+        XCTAssertTrue(try coffer.expect(0, ["credentials", "history", "exa/main", "--org", "acme"]).standardOutput.contains("alice"))
+
+        // A run's user must be a member of the organization.
+        let run = try coffer.run(["resolve", "github", "--org", "acme", "--pin", "user", "--user", "carol", "--json"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertEqual(try run.json()["code"] as? String, "invalid_input")
+        try coffer.expect(0, ["resolve", "github", "--org", "acme", "--pin", "user", "--user", "bob"])
+    }
+
     func testAPIKeys() throws {
         let coffer = try CofferRunner()
         try coffer.makePopulatedVault()

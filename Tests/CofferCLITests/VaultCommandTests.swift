@@ -249,7 +249,7 @@ final class VaultCommandTests: XCTestCase {
     func testLogListsTransactionsNewestFirst() throws {
         let coffer = try CofferRunner()
         try coffer.makePopulatedVault()
-        let document = try coffer.expect(0, ["log", "--json", "--limit", "3", "--as", "ignored"]).json()
+        let document = try coffer.expect(0, ["log", "--json", "--limit", "3", "--as", "alice"]).json()
         let records = try XCTUnwrap(document["records"] as? [[String: Any]])
         XCTAssertEqual(records.map { $0["seq"] as? Int }, [9, 8, 7])
         let operations = try XCTUnwrap(records[0]["operations"] as? [[String: Any]])

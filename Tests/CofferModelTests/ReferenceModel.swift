@@ -175,6 +175,7 @@ struct ReferenceModel {
         {
             return .failed(.invalidInput, [])
         }
+        if let user = context.user, role(user, context.organization) == nil { return .failed(.invalidInput, []) }
         func usable(_ chosen: Credential) -> Outcome {
             if chosen.organization != context.organization { return .failed(.notFound, []) }
             switch chosen.owner {

@@ -213,7 +213,7 @@ final class ResolutionTests: XCTestCase {
             expected: .failed(.credentialMissing)),
         Scenario(
             name: "non-member pinned user", app: "openai", organization: "globex", user: "alice", pinned: .user,
-            expected: .failed(.credentialMissing)),
+            expected: .failed(.invalidInput)),
     ]
 
     func testScenarioTable() throws {
@@ -231,7 +231,12 @@ final class ResolutionTests: XCTestCase {
                 appKey: scenario.app, context: context, selection: selection, pinnedScope: scenario.pinned,
                 consumer: scenario.consumer)
             let resolution = index.resolve(request)
-            XCTAssertFalse(resolution.trace.isEmpty, scenario.name)
+            // A run context the model refuses (invalid_input) stops before any step.
+            if case .failed(.invalidInput) = scenario.expected {
+                XCTAssertTrue(resolution.trace.isEmpty, scenario.name)
+            } else {
+                XCTAssertFalse(resolution.trace.isEmpty, scenario.name)
+            }
             switch (scenario.expected, resolution) {
             case (.resolved(let name, let stage), .resolved(let credential, let trace)):
                 XCTAssertEqual(credential.id, world.ids[name], "\(scenario.name): \(trace)")
@@ -314,6 +319,12 @@ final class ResolutionTests: XCTestCase {
             try index.resolveCredential(
                 ResolutionRequest(appKey: "exa", context: RunContext(organization: OrganizationID(high: 9, low: 9))))
         }
+        // A run acts for a member: erin belongs to globex only.
+        let outsider = assertThrowsCoffer(.invalidInput) {
+            try index.resolveCredential(
+                ResolutionRequest(appKey: "exa", context: RunContext(organization: fixture.acme, user: fixture.erin)))
+        }
+        XCTAssertEqual(outsider?.message.contains("erin is not a member"), true, outsider?.message ?? "")
     }
 
     func testNewDefaultChangesTheWinner() throws {

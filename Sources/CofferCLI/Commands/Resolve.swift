@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer resolve APP --org ORG …`: which credential a run would use, and why.
-struct Resolve: VaultCommand {
+struct Resolve: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "resolve",
         abstract: "Resolve which credential a run would use for an app, and explain why.",

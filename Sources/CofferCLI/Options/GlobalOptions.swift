@@ -27,7 +27,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         name: .customLong("as"),
         help: ArgumentHelp(
-            "The acting user: recorded in history as who made a change, and the user whose API keys are visible.",
+            "The acting user, recorded in history as who made a change: an existing user, a member of the organization the command works in. A claim, not an authentication.",
             valueName: "user"))
     var actingUser: String?
 

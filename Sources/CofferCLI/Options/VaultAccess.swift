@@ -12,6 +12,8 @@ import CofferStorage
 struct VaultAccess {
     let global: GlobalOptions
     let unlock: UnlockOptions
+    /// The organization the command works in, which an acting user must be a member of.
+    let organization: String?
 
     /// Opens the vault without the writer lock; nothing is ever written.
     func openReadOnly(in context: CommandContext) throws(CommandFailure) -> Vault {
@@ -42,6 +44,14 @@ struct VaultAccess {
             throw CommandFailure(Self.explained(error, path: path), status: .vaultUnavailable)
         }
         Self.reportRecovery(vault.recovery, output: global.output(context))
+        if let acting = global.actingUser {
+            do throws(CommandFailure) {
+                try ActingUser.check(acting, organization: organization, in: vault)
+            } catch {
+                vault.close()
+                throw error
+            }
+        }
         return vault
     }
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer api-key check --org ORG`: checks a key read from standard input.
-struct APIKeyCheck: VaultCommand {
+struct APIKeyCheck: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check an API key read from standard input: who it acts as, or exit 1.",

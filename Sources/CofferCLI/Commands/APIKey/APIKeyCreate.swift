@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer api-key create --org ORG --as USER --name NAME`: prints the key once.
-struct APIKeyCreate: VaultCommand {
+struct APIKeyCreate: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create a platform API key acting as the --as member; the key is printed once.",

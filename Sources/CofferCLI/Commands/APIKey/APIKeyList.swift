@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer api-key list --org ORG --as USER`.
-struct APIKeyList: VaultCommand {
+struct APIKeyList: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List the API keys the --as member may see.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer api-key revoke ID --org ORG --as USER`.
-struct APIKeyRevoke: VaultCommand {
+struct APIKeyRevoke: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
         abstract: "Revoke an API key; it stops authenticating at once.",

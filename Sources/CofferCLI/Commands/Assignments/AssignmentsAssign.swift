@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer assignments assign --org ORG (--workflow W | --agent A | --poll P) [--consumer C] --credential SELECTOR`.
-struct AssignmentsAssign: VaultCommand {
+struct AssignmentsAssign: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "assign",
         abstract: "Pin a credential to a consumer (or every consumer) of a workflow, agent or poll.",

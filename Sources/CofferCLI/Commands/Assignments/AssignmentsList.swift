@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer assignments list --org ORG (--workflow W | --agent A | --poll P)`.
-struct AssignmentsList: VaultCommand {
+struct AssignmentsList: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List the assignments of a workflow, agent or poll.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer assignments unassign --org ORG (--workflow W | --agent A | --poll P) [--consumer C] (--credential SELECTOR | --app APP)`.
-struct AssignmentsUnassign: VaultCommand {
+struct AssignmentsUnassign: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "unassign",
         abstract: "Remove a consumer's assignment for an app.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer credentials delete SELECTOR --org ORG [--yes]`.
-struct CredentialsDelete: VaultCommand {
+struct CredentialsDelete: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "delete",
         abstract: "Delete a credential, with its assignments and default mark.",

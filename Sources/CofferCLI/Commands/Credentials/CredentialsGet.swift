@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer credentials get SELECTOR --org ORG [--reveal] [--at-version N]`.
-struct CredentialsGet: VaultCommand {
+struct CredentialsGet: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
         abstract: "Show one credential: previews, or its values with --reveal.",
@@ -35,6 +35,15 @@ struct CredentialsGet: VaultCommand {
         defer { vault.close() }
         let view = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization) }
         let info = view.info
+        // A user credential is that user's: acting as another user, its values stay hidden.
+        if reveal || version != nil, let acting = global.actingUser, case .user(let owner) = info.owner,
+            vault.read({ $0.user(acting)?.id }) != owner
+        {
+            throw CommandFailure(
+                .no, code: "not_visible",
+                "This credential belongs to another user's scope: acting as \(acting), its values are not shown. "
+                    + "Omit --as to act as the operator.")
+        }
         let shownVersion = version ?? info.version
         // Values are read only when asked for: to reveal, or for the previews of an old version.
         let values: FieldValues? = reveal || version != nil ? try vault.reveal(info.id, version: version) : nil

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer credentials history SELECTOR --org ORG`.
-struct CredentialsHistory: VaultCommand {
+struct CredentialsHistory: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
         abstract: "Show every change of a credential: what changed, when and by whom; never values.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer credentials list --org ORG`: metadata and previews, never values.
-struct CredentialsList: VaultCommand {
+struct CredentialsList: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List credentials with masked previews.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer credentials revoke SELECTOR --org ORG`.
-struct CredentialsRevoke: VaultCommand {
+struct CredentialsRevoke: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
         abstract: "Revoke a credential: it stays listed and never resolves again.",

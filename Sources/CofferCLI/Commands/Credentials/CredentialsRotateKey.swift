@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer credentials rotate-key SELECTOR --org ORG --set FIELD=VALUE…`.
-struct CredentialsRotateKey: VaultCommand {
+struct CredentialsRotateKey: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate-key",
         abstract: "Replace a credential's secret: a new version, the other fields kept.",

@@ -3,7 +3,7 @@ import Coffer
 
 /// `coffer credentials set APP --org ORG --set FIELD=VALUE…`: creates a credential at one or
 /// more scopes (fan-out).
-struct CredentialsSet: VaultCommand {
+struct CredentialsSet: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
         abstract: "Store a new credential for an app, at one or more scopes.",

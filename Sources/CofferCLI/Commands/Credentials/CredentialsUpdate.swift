@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer credentials update SELECTOR --org ORG`: label, default mark, fields.
-struct CredentialsUpdate: VaultCommand {
+struct CredentialsUpdate: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "update",
         abstract: "Change a credential's label, default mark or fields.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer member add HANDLE --org ORG --role ROLE`.
-struct MemberAdd: VaultCommand {
+struct MemberAdd: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
         abstract: "Make a user a member of an organization.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer member list --org ORG`.
-struct MemberList: VaultCommand {
+struct MemberList: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List the members of an organization.",

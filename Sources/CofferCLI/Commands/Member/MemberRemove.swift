@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer member remove HANDLE --org ORG`.
-struct MemberRemove: VaultCommand {
+struct MemberRemove: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "remove",
         abstract: "End a user's membership of an organization.",

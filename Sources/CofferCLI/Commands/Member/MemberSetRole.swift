@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer member set-role HANDLE --org ORG --role ROLE`.
-struct MemberSetRole: VaultCommand {
+struct MemberSetRole: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "set-role",
         abstract: "Change a member's role in an organization.",

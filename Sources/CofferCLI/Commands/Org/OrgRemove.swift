@@ -21,6 +21,8 @@ struct OrgRemove: VaultCommand {
     @Argument(help: "The organization, by slug or id.")
     var organization: String
 
+    var actingOrganization: String? { organization }
+
     @Flag(help: "Also remove everything the organization holds.")
     var yes = false
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer project create SLUG --org ORG`.
-struct ProjectCreate: VaultCommand {
+struct ProjectCreate: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create a project in an organization.",

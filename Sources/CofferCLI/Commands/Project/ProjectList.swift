@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer project list --org ORG`.
-struct ProjectList: VaultCommand {
+struct ProjectList: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List the projects of an organization.",

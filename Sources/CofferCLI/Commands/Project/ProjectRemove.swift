@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 /// `coffer project remove SLUG --org ORG`.
-struct ProjectRemove: VaultCommand {
+struct ProjectRemove: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "remove",
         abstract: "Remove a project.",

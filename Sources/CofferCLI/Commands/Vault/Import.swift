@@ -64,6 +64,8 @@ struct Import: VaultCommand {
         help: ArgumentHelp("The organization (dotenv, KeePassXC), by slug or id.", valueName: "org"))
     var organization: String?
 
+    var actingOrganization: String? { organization }
+
     @Flag(
         name: .customLong("app-from-prefix"),
         help: "dotenv: the app of each line is its key's prefix (EXA_API_KEY → exa).")

@@ -1,0 +1,28 @@
+import Coffer
+
+/// `--as USER` checked against the vault. It is a claim, not an authentication: whoever holds
+/// the key can name anyone. But the claim is held to what the model allows the user it names:
+/// the user exists, and is a member of the organization the command works in.
+enum ActingUser {
+    static func check(_ reference: String, organization: String?, in vault: Vault) throws(CommandFailure) {
+        let (user, role, organizationSlug) = vault.read { index in
+            let user = index.user(reference)
+            // An organization that does not exist is the command's own error to report.
+            let found = organization.flatMap { index.organization($0) }
+            let role = user.flatMap { user in found.flatMap { index.role(of: user.id, in: $0.id) } }
+            return (user, role, found?.slug)
+        }
+        guard let user else {
+            throw CommandFailure(
+                .no, code: "not_found",
+                "The acting user given with --as is not a user of this vault. `coffer user list` lists them; "
+                    + "omit --as to act as the operator.")
+        }
+        if let organizationSlug, role == nil {
+            throw CommandFailure(
+                .no, code: "permission_denied",
+                "The acting user \(user.handle) is not a member of the organization \(organizationSlug): a command acts "
+                    + "there only for a member. Add the membership (`coffer member add`), or omit --as to act as the operator.")
+        }
+    }
+}
