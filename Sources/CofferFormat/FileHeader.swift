@@ -22,11 +22,14 @@ public struct FileHeader: Sendable, Equatable {
     /// unlock-key rotation has made it differ from the key derived from the unlock key; nil
     /// otherwise.
     public var apiKeyHashKeyWrap: [UInt8]?
+    /// F-HDR-SIGNER: the keyslot signer, which every slot with a recipient needs; nil in a
+    /// header whose slots are all of the first kind.
+    public var signer: KeyslotSigner?
 
     /// The required-feature bits (F-HDR-VERSION), which say exactly what the header holds:
-    /// keyslots with a recipient, and a wrapped API-key hash key.
+    /// the keyslot signer (and with it slots with recipients), and a wrapped API-key hash key.
     public var requiredFeatures: UInt32 {
-        (keyslots.contains { $0.recipient != nil } ? FormatConstants.requiredFeatureKeyslotRecipients : 0)
+        (signer != nil ? FormatConstants.requiredFeatureKeyslotRecipients : 0)
             | (apiKeyHashKeyWrap != nil ? FormatConstants.requiredFeatureAPIKeyHashKey : 0)
     }
 
@@ -65,19 +68,29 @@ public struct FileHeader: Sendable, Equatable {
         return writer
     }
 
-    /// F-HDR-MAC: keyed BLAKE2b-256 under the header subkey over bytes [0, 1736), and over the
-    /// wrapped API-key hash key too when the header carries one (F-HDR-APIKEY).
+    /// The signer block at 1840 (F-HDR-SIGNER): public key, seed wrap, signature.
+    private var signerBytes: [UInt8] {
+        guard let signer else { return [] }
+        return signer.publicKey + signer.seedWrap + signer.keyslotSignature
+    }
+
+    /// F-HDR-MAC: keyed BLAKE2b-256 under the header subkey over bytes [0, 1736), then the
+    /// wrapped API-key hash key when the header carries one (F-HDR-APIKEY), then the signer
+    /// block when it has one (F-HDR-SIGNER).
     public func mac(masterKey: SecureBytes) -> [UInt8] {
         Blake2b.keyedHash(
             key: MasterKeySubkey.headerMAC.derive(from: masterKey), encodeAuthenticatedPart().bytes,
-            apiKeyHashKeyWrap ?? [])
+            apiKeyHashKeyWrap ?? [], signerBytes)
     }
 
     /// Encodes the 4096-byte header copy, authenticated with `masterKey`.
     public func encode(masterKey: SecureBytes) -> [UInt8] {
         var writer = encodeAuthenticatedPart()
         writer.write(mac(masterKey: masterKey))
+        writer.writeZeros(FormatConstants.headerAPIKeyWrapOffset - writer.count)
         if let apiKeyHashKeyWrap { writer.write(apiKeyHashKeyWrap) }
+        writer.writeZeros(FormatConstants.headerSignerOffset - writer.count)
+        writer.write(signerBytes)
         writer.writeZeros(FormatConstants.headerChecksumOffset - writer.count)
         // F-HDR-CHECKSUM: unkeyed BLAKE2b-256 of bytes [0, 4064), checkable without a key.
         writer.write(Blake2b.hash(writer.bytes))
@@ -165,17 +178,30 @@ public struct FileHeader: Sendable, Equatable {
         if required & FormatConstants.requiredFeatureAPIKeyHashKey != 0 {
             apiKeyHashKeyWrap = reader.readBytes(FormatConstants.apiKeyWrapBytes)!
         }
+        guard reader.skipZeros(FormatConstants.headerSignerOffset - reader.offset) else {
+            return .failure(CofferError(.corrupted, "The header copy has non-zero reserved bytes."))
+        }
+        var signer: KeyslotSigner?
+        if required & FormatConstants.requiredFeatureKeyslotRecipients != 0 {
+            signer = KeyslotSigner(
+                publicKey: reader.readBytes(Ed25519.publicKeyBytes)!, seedWrap: reader.readBytes(72)!,
+                keyslotSignature: reader.readBytes(Ed25519.signatureBytes)!)
+        }
         guard reader.skipZeros(FormatConstants.headerChecksumOffset - reader.offset) else {
             return .failure(CofferError(.corrupted, "The header copy has non-zero reserved bytes."))
         }
         var header = FileHeader(
             vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots, masterWrap: masterWrap)
         header.apiKeyHashKeyWrap = apiKeyHashKeyWrap
-        // The feature bits say exactly what the content holds: a reader that does not know a
-        // feature refuses the file instead of misreading it.
-        guard required == header.requiredFeatures else {
+        header.signer = signer
+        // F-HDR-FEATURES: a slot with a recipient is believed only through a signer, so a
+        // header that has one has the other; and the signer signed this very table.
+        guard header.signer != nil || !slots.contains(where: { $0.recipient != nil }) else {
             return .failure(
                 CofferError(.corrupted, "The header's required features do not match its keyslots and fields."))
+        }
+        guard header.keyslotSignatureVerifies else {
+            return .failure(CofferError(.corrupted, "The keyslot table does not carry its signer's signature."))
         }
         header.writeVersion = writeVersion
         header.readVersion = readVersion
@@ -244,7 +270,7 @@ public struct FileHeader: Sendable, Equatable {
     /// unlock key, which opens the master key (F-HDR-SELECT).
     public func unlock(with secret: Keyslot.Secret) -> (masterKey: SecureBytes, unlockKey: SecureBytes, slotID: UInt16)? {
         for slot in keyslots {
-            if let unlockKey = slot.unwrap(with: secret, vaultID: vaultID),
+            if let unlockKey = slot.unwrap(with: secret, vaultID: vaultID, signerPublicKey: signer?.publicKey),
                 let masterKey = unwrapMasterKey(unlockKey: unlockKey)
             {
                 return (masterKey, unlockKey, slot.id)

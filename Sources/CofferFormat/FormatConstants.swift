@@ -7,7 +7,8 @@ public enum FormatConstants {
     public static let writeVersion: UInt16 = 1
     /// Highest read version this code understands.
     public static let readVersionSupported: UInt16 = 1
-    /// Required feature: keyslots with a recipient (F-SLOT-RECIPIENT).
+    /// Required feature: the keyslot signer, and with it keyslots with a recipient
+    /// (F-HDR-SIGNER, F-SLOT-RECIPIENT).
     public static let requiredFeatureKeyslotRecipients: UInt32 = 1 << 0
     /// Required feature: the API-key hash key is wrapped in the header (F-HDR-APIKEY), after
     /// an unlock-key rotation.
@@ -34,6 +35,10 @@ public enum FormatConstants {
     /// (F-HDR-APIKEY): nonce 24 + ciphertext 32 + tag 16, right after the MAC.
     public static let headerAPIKeyWrapOffset = headerMACOffset + 32  // 1768
     public static let apiKeyWrapBytes = 24 + 32 + 16  // 72
+    /// The keyslot signer, when the header has one (F-HDR-SIGNER): public key 32, seed wrap
+    /// 72, keyslot signature 64, right after the API-key wrap.
+    public static let headerSignerOffset = headerAPIKeyWrapOffset + apiKeyWrapBytes  // 1840
+    public static let signerBytes = 32 + 72 + 64  // 168
     public static let headerChecksumOffset = headerCopyBytes - 32  // 4064
 
     /// Argon2id costs accepted from a file (F-SLOT-CAP): at most 16 passes and 1 GiB.

@@ -54,12 +54,20 @@ public struct Keyslot: Sendable, Equatable {
     /// the slot's secret; nil for a slot that seals the unlock key straight under its slot key.
     public var recipient: Recipient?
 
-    /// A slot's X25519 public key, whose private key only the slot's secret derives, and the
-    /// ephemeral public key of its current wrap.
+    /// A slot's X25519 public key, whose private key only the slot's secret derives; the
+    /// ephemeral public key of its current wrap; and the binding by which the slot's secret
+    /// vouches for the vault's keyslot signer (F-HDR-SIGNER), so that only a wrap the signer
+    /// signed is believed.
     public struct Recipient: Sendable, Equatable {
         public var publicKey: [UInt8]
         public var ephemeralPublicKey: [UInt8]
+        /// `BLAKE2b-128(key = slot key, "coffer keyslot signer v1" || vault UUID || slot[0, 32) ||
+        /// signer public key)`.
+        public var signerBinding: [UInt8]
     }
+
+    /// Bytes of the signer binding.
+    static let signerBindingBytes = 16
 
     /// Bytes [0, 32) of the encoded slot: its type, id, cost and salt, bound into the wrap's AAD.
     var parameterBytes: [UInt8] {
@@ -73,15 +81,17 @@ public struct Keyslot: Sendable, Equatable {
         return writer.bytes
     }
 
-    /// Creates a slot wrapping `unlockKey` under `secret`: with a recipient (F-SLOT-RECIPIENT)
-    /// unless `recipient` is false.
+    /// Creates a slot wrapping `unlockKey` under `secret`: with a recipient bound to the
+    /// keyslot signer `signerPublicKey` (F-SLOT-RECIPIENT), or, when it is nil, a slot of the
+    /// first kind, sealed straight under its slot key. ``FileHeader/makeKeyslot(id:secret:cost:unlockKey:createdMilliseconds:)``
+    /// is what writers call.
     ///
     /// - Parameters:
     ///   - salt, nonce, ephemeralPrivateKey: injected for test vectors; random when `nil`.
     /// - Returns: `nil` when the Argon2id derivation fails (cost outside libsodium's bounds).
     public static func make(
         id: UInt16, secret: Secret, cost: Argon2id.Cost?, unlockKey: SecureBytes, vaultID: [UInt8],
-        createdMilliseconds: UInt64, salt: [UInt8]? = nil, nonce: [UInt8]? = nil, recipient: Bool = true,
+        createdMilliseconds: UInt64, signerPublicKey: [UInt8]?, salt: [UInt8]? = nil, nonce: [UInt8]? = nil,
         ephemeralPrivateKey: SecureBytes? = nil
     ) -> Keyslot? {
         var slot = Keyslot(
@@ -91,11 +101,13 @@ public struct Keyslot: Sendable, Equatable {
             wrapNonce: nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes),
             wrappedUnlockKey: [], createdMilliseconds: createdMilliseconds, recipient: nil)
         guard let slotKey = slot.keyEncryptionKey(for: secret) else { return nil }
-        if recipient {
+        if let signerPublicKey {
             let publicKey = X25519.publicKey(of: Self.recipientPrivateKey(slotKey: slotKey))
+            slot.recipient = Recipient(
+                publicKey: publicKey, ephemeralPublicKey: [],
+                signerBinding: slot.signerBinding(slotKey: slotKey, vaultID: vaultID, signerPublicKey: signerPublicKey))
             return slot.sealed(
-                unlockKey, toRecipient: publicKey, vaultID: vaultID, nonce: slot.wrapNonce,
-                ephemeralPrivateKey: ephemeralPrivateKey)
+                unlockKey, vaultID: vaultID, nonce: slot.wrapNonce, ephemeralPrivateKey: ephemeralPrivateKey)
         }
         slot.wrappedUnlockKey = Self.seal(
             unlockKey, under: slotKey, nonce: slot.wrapNonce, associatedData: slot.associatedData(vaultID: vaultID))
@@ -111,24 +123,24 @@ public struct Keyslot: Sendable, Equatable {
     public func rewrapped(
         to unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]? = nil, ephemeralPrivateKey: SecureBytes? = nil
     ) -> Keyslot? {
-        guard let recipient else { return nil }
+        guard recipient != nil else { return nil }
         return sealed(
-            unlockKey, toRecipient: recipient.publicKey, vaultID: vaultID,
-            nonce: nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes), ephemeralPrivateKey: ephemeralPrivateKey)
+            unlockKey, vaultID: vaultID, nonce: nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes),
+            ephemeralPrivateKey: ephemeralPrivateKey)
     }
 
-    /// This slot with `unlockKey` sealed to `publicKey` under a fresh ephemeral key; nil when
-    /// the public key is a low-order point.
+    /// This slot with `unlockKey` sealed to its recipient's public key under a fresh ephemeral
+    /// key; nil when the public key is a low-order point.
     private func sealed(
-        _ unlockKey: SecureBytes, toRecipient publicKey: [UInt8], vaultID: [UInt8], nonce: [UInt8],
-        ephemeralPrivateKey: SecureBytes?
+        _ unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8], ephemeralPrivateKey: SecureBytes?
     ) -> Keyslot? {
         let ephemeral = ephemeralPrivateKey ?? SecureBytes(randomCount: X25519.keyBytes)
-        let ephemeralPublicKey = X25519.publicKey(of: ephemeral)
-        guard let shared = X25519.sharedSecret(privateKey: ephemeral, publicKey: publicKey) else { return nil }
         var slot = self
         slot.wrapNonce = nonce
-        slot.recipient = Recipient(publicKey: publicKey, ephemeralPublicKey: ephemeralPublicKey)
+        slot.recipient!.ephemeralPublicKey = X25519.publicKey(of: ephemeral)
+        guard let shared = X25519.sharedSecret(privateKey: ephemeral, publicKey: slot.recipient!.publicKey) else {
+            return nil
+        }
         let wrapKey = Self.recipientWrapKey(shared: shared, recipient: slot.recipient!)
         slot.wrappedUnlockKey = Self.seal(
             unlockKey, under: wrapKey, nonce: nonce, associatedData: slot.associatedData(vaultID: vaultID))
@@ -158,12 +170,28 @@ public struct Keyslot: Sendable, Equatable {
             key: shared, Array("coffer keyslot wrap v2".utf8), recipient.ephemeralPublicKey, recipient.publicKey)
     }
 
+    /// F-HDR-SIGNER: the binding by which the slot's secret vouches for `signerPublicKey`.
+    func signerBinding(slotKey: SecureBytes, vaultID: [UInt8], signerPublicKey: [UInt8]) -> [UInt8] {
+        var hasher = Blake2b(key: slotKey, outputBytes: Self.signerBindingBytes)
+        hasher.update(Array("coffer keyslot signer v1".utf8))
+        hasher.update(vaultID)
+        hasher.update(parameterBytes)
+        hasher.update(signerPublicKey)
+        return hasher.finalize()
+    }
+
     /// The key the unlock key is sealed under, from the slot key: the slot key itself, or
-    /// for a slot with a recipient the wrap key of its shared secret. Nil for a low-order
+    /// for a slot with a recipient the wrap key of its shared secret. Nil when the slot key
+    /// does not derive the slot's recipient key, when the slot does not vouch for the signer
+    /// that signed the table (both what a forged or altered table shows), or for a low-order
     /// ephemeral key (a hostile file).
-    func wrapKey(slotKey: SecureBytes) -> SecureBytes? {
+    func wrapKey(slotKey: SecureBytes, vaultID: [UInt8], signerPublicKey: [UInt8]?) -> SecureBytes? {
         guard let recipient else { return slotKey }
         let privateKey = Self.recipientPrivateKey(slotKey: slotKey)
+        guard let signerPublicKey, constantTimeEquals(X25519.publicKey(of: privateKey), recipient.publicKey),
+            constantTimeEquals(
+                signerBinding(slotKey: slotKey, vaultID: vaultID, signerPublicKey: signerPublicKey), recipient.signerBinding)
+        else { return nil }
         guard let shared = X25519.sharedSecret(privateKey: privateKey, publicKey: recipient.ephemeralPublicKey) else {
             return nil
         }
@@ -186,22 +214,24 @@ public struct Keyslot: Sendable, Equatable {
         case .keyFile(let keyFile):
             // A key of another length opens nothing (callers check it first, with a clear error).
             guard keyFile.count == Keyslot.keyFileBytes else { return nil }
-            return Blake2b.keyedHash(key: keyFile, Array("coffer keyfile v1".utf8), salt)
-                .withUnsafeBytes { SecureBytes(copying: $0) }
+            return Blake2b.keyedSecret(key: keyFile, Array("coffer keyfile v1".utf8), salt)
         }
     }
 
     /// Opens the slot with `secret`, returning the unlock key; `nil` when the secret is of
-    /// another kind or wrong.
-    public func unwrap(with secret: Secret, vaultID: [UInt8]) -> SecureBytes? {
+    /// another kind or wrong, or (for a slot with a recipient) the slot does not vouch for
+    /// `signerPublicKey`, the signer of the table it is in.
+    public func unwrap(with secret: Secret, vaultID: [UInt8], signerPublicKey: [UInt8]?) -> SecureBytes? {
         guard secret.kind == kind, let encryptionKey = keyEncryptionKey(for: secret) else { return nil }
-        return unwrap(withKeyEncryptionKey: encryptionKey, vaultID: vaultID)
+        return unwrap(withKeyEncryptionKey: encryptionKey, vaultID: vaultID, signerPublicKey: signerPublicKey)
     }
 
     /// Opens the slot with its slot key (derived once by ``KeyslotUnlock`` for both header
     /// copies).
-    func unwrap(withKeyEncryptionKey slotKey: SecureBytes, vaultID: [UInt8]) -> SecureBytes? {
-        guard let encryptionKey = wrapKey(slotKey: slotKey) else { return nil }
+    func unwrap(withKeyEncryptionKey slotKey: SecureBytes, vaultID: [UInt8], signerPublicKey: [UInt8]?) -> SecureBytes? {
+        guard let encryptionKey = wrapKey(slotKey: slotKey, vaultID: vaultID, signerPublicKey: signerPublicKey) else {
+            return nil
+        }
         return wrappedUnlockKey.withUnsafeBytes { sealed in
             wrapNonce.withUnsafeBytes { nonce in
                 XChaCha20Poly1305.open(
@@ -220,6 +250,7 @@ public struct Keyslot: Sendable, Equatable {
         if let recipient {
             writer.write(recipient.ephemeralPublicKey)
             writer.write(recipient.publicKey)
+            writer.write(recipient.signerBinding)
         }
         writer.writeZeros(FormatConstants.keyslotBytes - (writer.count - start))
     }
@@ -249,14 +280,21 @@ public struct Keyslot: Sendable, Equatable {
         let created = reader.read(UInt64.self)!
         let ephemeralPublicKey = reader.readBytes(32)!
         let publicKey = reader.readBytes(32)!
+        let signerBinding = reader.readBytes(signerBindingBytes)!
         guard reserved == 0, id != 0, reader.skipZeros(reader.remaining) else {
             return .failure(CofferError(.corrupted, "Keyslot entry \(index) has non-zero reserved bytes or id 0."))
         }
-        // F-SLOT-RECIPIENT: both keys, or neither (a slot of the first kind).
+        // F-SLOT-RECIPIENT: both keys, or neither (a slot of the first kind, whose binding
+        // bytes are reserved and zero).
         var recipient: Recipient?
         switch (publicKey.allSatisfy { $0 == 0 }, ephemeralPublicKey.allSatisfy { $0 == 0 }) {
-        case (true, true): recipient = nil
-        case (false, false): recipient = Recipient(publicKey: publicKey, ephemeralPublicKey: ephemeralPublicKey)
+        case (true, true):
+            guard signerBinding.allSatisfy({ $0 == 0 }) else {
+                return .failure(CofferError(.corrupted, "Keyslot entry \(index) has non-zero reserved bytes."))
+            }
+            recipient = nil
+        case (false, false):
+            recipient = Recipient(publicKey: publicKey, ephemeralPublicKey: ephemeralPublicKey, signerBinding: signerBinding)
         default:
             return .failure(CofferError(.corrupted, "Keyslot entry \(index) has one of its recipient keys and not the other."))
         }

@@ -48,7 +48,8 @@ public struct KeyslotUnlock {
     public mutating func unlock(_ header: FileHeader) -> (masterKey: SecureBytes, unlockKey: SecureBytes, slotID: UInt16)? {
         for slot in order(header.keyslots) where slot.kind == secret.kind {
             guard let encryptionKey = keyEncryptionKey(for: slot) else { continue }
-            if let unlockKey = slot.unwrap(withKeyEncryptionKey: encryptionKey, vaultID: header.vaultID),
+            if let unlockKey = slot.unwrap(
+                withKeyEncryptionKey: encryptionKey, vaultID: header.vaultID, signerPublicKey: header.signer?.publicKey),
                 let masterKey = header.unwrapMasterKey(unlockKey: unlockKey)
             {
                 return (masterKey, unlockKey, slot.id)

@@ -333,6 +333,8 @@ struct VaultBuilder {
     let masterKey: SecureBytes
     let vaultID: [UInt8]
     private let unlockKey: SecureBytes
+    /// The keyslot signer (F-HDR-SIGNER), from seeded bytes.
+    private let signer: KeyslotSigner
     private(set) var keyslots: [Keyslot] = []
     /// The log: every frame, from the log start.
     private(set) var log: [UInt8] = []
@@ -356,6 +358,9 @@ struct VaultBuilder {
         masterWrap = FileHeader.wrapMasterKey(
             masterKey, unlockKey: unlockKey, vaultID: vaultID, nonce: Self.bytes(XChaCha20Poly1305.nonceBytes, using: &random))
         head = ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID))
+        signer = KeyslotSigner.make(
+            unlockKey: unlockKey, vaultID: vaultID, seed: SecureBytes(copying: Self.bytes(Ed25519.seedBytes, using: &random)),
+            nonce: Self.bytes(XChaCha20Poly1305.nonceBytes, using: &random))
         for secret in secrets {
             let salt = Self.bytes(Argon2id.saltBytes, using: &random)
             let nonce = Self.bytes(XChaCha20Poly1305.nonceBytes, using: &random)
@@ -363,7 +368,8 @@ struct VaultBuilder {
             keyslots.append(
                 Keyslot.make(
                     id: UInt16(keyslots.count + 1), secret: secret, cost: .minimum, unlockKey: unlockKey, vaultID: vaultID,
-                    createdMilliseconds: Self.createdMilliseconds, salt: salt, nonce: nonce, ephemeralPrivateKey: ephemeral)!)
+                    createdMilliseconds: Self.createdMilliseconds, signerPublicKey: signer.publicKey, salt: salt, nonce: nonce,
+                    ephemeralPrivateKey: ephemeral)!)
         }
         appendKeyEpoch()
     }
@@ -415,6 +421,8 @@ struct VaultBuilder {
         var header = FileHeader(
             vaultID: vaultID, generation: generation, createdMilliseconds: Self.createdMilliseconds,
             keyslots: slots ?? keyslots, masterWrap: masterWrap)
+        header.signer = signer
+        header.signKeyslots(unlockKey: unlockKey)
         if let apiKeyHashKey {
             header.apiKeyHashKeyWrap = FileHeader.wrapAPIKeyHashKey(
                 apiKeyHashKey, unlockKey: unlockKey, vaultID: vaultID,

@@ -182,8 +182,12 @@ extension VaultStore {
         -> CompactionTarget
     {
         _ = try requireWriter()
+        // One reading of the header for the whole start: on a shared log a catch-up may take
+        // in another instance's keyslot change at any moment, and the slots rewrapped must be
+        // the slots the switch later compares against.
+        let source = self.header
         if newUnlockKey {
-            let lacking = header.keyslots.filter { $0.recipient == nil }.map(\.id)
+            let lacking = source.keyslots.filter { $0.recipient == nil }.map(\.id)
             guard lacking.isEmpty else {
                 throw CofferError(
                     .invalidInput,
@@ -210,7 +214,7 @@ extension VaultStore {
             throw error.cofferError("Locking the compacted vault file")
         }
         let masterKey = newMasterKey || newUnlockKey ? SecureBytes(randomCount: 32) : self.masterKey
-        var header = self.header
+        var header = source
         let unlockKey = newUnlockKey ? SecureBytes(randomCount: 32) : self.unlockKey
         if newUnlockKey {
             // F-UNLOCK-ROTATE: the new unlock key goes to every slot's recipient, and the
@@ -228,6 +232,15 @@ extension VaultStore {
             header.keyslots = rewrapped
             header.apiKeyHashKeyWrap = FileHeader.wrapAPIKeyHashKey(
                 apiKeyHashKeyValue, unlockKey: unlockKey, vaultID: header.vaultID)
+            // F-HDR-SIGNER: the same signer, its seed under the new unlock key, signs the
+            // rewrapped table; the slots believe the new wraps because of that signature.
+            guard let signer = header.signer?.rewrapped(from: self.unlockKey, to: unlockKey, vaultID: header.vaultID) else {
+                file.close()
+                _ = options.storage.remove(temporaryPath)
+                throw CofferError(.corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
+            }
+            header.signer = signer
+            header.signKeyslots(unlockKey: unlockKey)
         }
         header.masterWrap = FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: header.vaultID)
         header.generation = 1
@@ -243,7 +256,7 @@ extension VaultStore {
             return try CompactionTarget(
                 temporaryPath: temporaryPath, file: file, vaultPath: path, options: options, masterKey: masterKey,
                 unlockKey: unlockKey, header: header, epochs: carried, retiredEpochs: retired,
-                sourceKeyslots: self.header.keyslots)
+                sourceKeyslots: source.keyslots)
         } catch {
             file.close()
             _ = options.storage.remove(temporaryPath)

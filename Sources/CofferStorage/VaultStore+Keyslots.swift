@@ -19,9 +19,8 @@ extension VaultStore {
             }
             let id = (header.keyslots.map(\.id).max() ?? 0) &+ 1
             guard id != 0,
-                let slot = Keyslot.make(
-                    id: id, secret: secret, cost: cost, unlockKey: unlockKey, vaultID: header.vaultID,
-                    createdMilliseconds: WallClock.nowMilliseconds())
+                let slot = header.makeKeyslot(
+                    id: id, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: WallClock.nowMilliseconds())
             else { throw CofferError(.invalidInput, "The keyslot could not be made (Argon2id cost refused, or ids exhausted).") }
             header.keyslots.append(slot)
             return id
@@ -52,9 +51,8 @@ extension VaultStore {
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")
             }
-            guard let slot = Keyslot.make(
-                id: id, secret: secret, cost: cost, unlockKey: unlockKey, vaultID: header.vaultID,
-                createdMilliseconds: WallClock.nowMilliseconds())
+            guard let slot = header.makeKeyslot(
+                id: id, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: WallClock.nowMilliseconds())
             else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
             header.keyslots[index] = slot
         }
@@ -71,6 +69,10 @@ extension VaultStore {
             let (header, copyIndex) = headerLock.withLock { headerState }
             var changed = header
             let result = try change(&changed, unlockKey)
+            // F-HDR-SIGNER: the signer signs the table as changed.
+            guard changed.signKeyslots(unlockKey: unlockKey) else {
+                throw CofferError(.corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
+            }
             var copiesWritten = 0
             switch HeaderStore.rewrite(changed, inForce: copyIndex, masterKey: masterKey, file: file, copiesWritten: &copiesWritten) {
             case .success(let written):

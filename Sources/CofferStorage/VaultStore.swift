@@ -99,8 +99,14 @@ public final class VaultStore: @unchecked Sendable {
         self.unlockKey = unlockKey
         // F-HDR-APIKEY: carried in the header after an unlock-key rotation, derived from the
         // unlock key before one (the open path checked that a carried one opens).
-        self.apiKeyHashKeyValue =
-            header.unwrapAPIKeyHashKey(unlockKey: unlockKey) ?? MasterKeySubkey.apiKeyHash.derive(from: unlockKey)
+        if header.apiKeyHashKeyWrap == nil {
+            self.apiKeyHashKeyValue = MasterKeySubkey.apiKeyHash.derive(from: unlockKey)
+        } else {
+            guard let carried = header.unwrapAPIKeyHashKey(unlockKey: unlockKey) else {
+                preconditionFailure("the open path checked that the header's API-key hash key opens")
+            }
+            self.apiKeyHashKeyValue = carried
+        }
         self.headerState = (header, copyIndex)
         self.dataKeys = outcome.dataKeys
         self.epochs = outcome.epochs
@@ -169,11 +175,13 @@ public final class VaultStore: @unchecked Sendable {
         let masterKey = SecureBytes(randomCount: 32)
         let unlockKey = SecureBytes(randomCount: 32)
         let vaultID = RandomBytes.make(FormatConstants.vaultIDBytes)
-        guard let slot = Keyslot.make(id: 1, secret: secret, cost: cost, unlockKey: unlockKey, vaultID: vaultID, createdMilliseconds: now)
-        else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
         var header = FileHeader(
-            vaultID: vaultID, generation: 1, createdMilliseconds: now, keyslots: [slot],
+            vaultID: vaultID, generation: 1, createdMilliseconds: now, keyslots: [],
             masterWrap: FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: vaultID))
+        guard let slot = header.makeKeyslot(id: 1, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: now)
+        else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
+        header.keyslots = [slot]
+        header.signKeyslots(unlockKey: unlockKey)
         var bytes = header.encode(masterKey: masterKey)
         header.generation = 2
         bytes += header.encode(masterKey: masterKey)

@@ -14,16 +14,19 @@ final class KeyslotUnlockTests: XCTestCase {
 
     /// A header with passphrase slots 1…n, slot `n` holding "right", the others junk.
     func header(slots count: Int) throws -> FileHeader {
-        let slots = try (1...count).map { id in
-            try XCTUnwrap(
-                Keyslot.make(
-                    id: UInt16(id), secret: secret(id == count ? "right" : "junk-\(id)"), cost: cheap,
-                    unlockKey: unlockKey, vaultID: vaultID, createdMilliseconds: 0))
-        }
         let masterKey = SecureBytes(randomCount: 32)
-        return FileHeader(
-            vaultID: vaultID, generation: 1, createdMilliseconds: 0, keyslots: slots,
+        var header = FileHeader(
+            vaultID: vaultID, generation: 1, createdMilliseconds: 0, keyslots: [],
             masterWrap: FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: vaultID))
+        for id in 1...count {
+            header.keyslots.append(
+                try XCTUnwrap(
+                    header.makeKeyslot(
+                        id: UInt16(id), secret: secret(id == count ? "right" : "junk-\(id)"), cost: cheap,
+                        unlockKey: unlockKey, createdMilliseconds: 0)))
+        }
+        header.signKeyslots(unlockKey: unlockKey)
+        return header
     }
 
     func testTheWorkIsBoundedAndANamedSlotIsTriedFirst() throws {

@@ -31,12 +31,12 @@ enum VectorBuilder {
     static func header(generation: UInt64) -> FileHeader {
         let keyFileSlot = Keyslot.make(
             id: 1, secret: .keyFile(keyFile), cost: nil, unlockKey: unlockKey, vaultID: vaultID,
-            createdMilliseconds: created, salt: [UInt8](repeating: 0x11, count: 16),
-            nonce: [UInt8](repeating: 0x22, count: 24), recipient: false)!
+            createdMilliseconds: created, signerPublicKey: nil, salt: [UInt8](repeating: 0x11, count: 16),
+            nonce: [UInt8](repeating: 0x22, count: 24))!
         let passphraseSlot = Keyslot.make(
             id: 2, secret: .passphrase(passphrase), cost: .minimum, unlockKey: unlockKey, vaultID: vaultID,
-            createdMilliseconds: created, salt: [UInt8](repeating: 0x33, count: 16),
-            nonce: [UInt8](repeating: 0x44, count: 24), recipient: false)!
+            createdMilliseconds: created, signerPublicKey: nil, salt: [UInt8](repeating: 0x33, count: 16),
+            nonce: [UInt8](repeating: 0x44, count: 24))!
         let masterWrap = FileHeader.wrapMasterKey(
             masterKey, unlockKey: unlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x99, count: 24))
         return FileHeader(
@@ -51,19 +51,23 @@ enum VectorBuilder {
         SecureBytes(copying: (0..<32).map { 0x50 &+ UInt8($0) }),
         SecureBytes(copying: (0..<32).map { 0x70 &+ UInt8($0) }),
     ]
+    /// The seed of the rotated vault's keyslot signer (F-HDR-SIGNER).
+    static let signerSeed = SecureBytes(copying: (0..<32).map { 0x30 &+ UInt8($0) })
     /// The API-key hash key the rotated header carries: the one the first unlock key derives.
     static var apiKeyHashKey: SecureBytes { MasterKeySubkey.apiKeyHash.derive(from: unlockKey) }
 
     /// The small vault's header after an unlock-key rotation: both slots have recipients and
     /// wrap ``rotatedUnlockKey``, which wraps the same master key and the API-key hash key.
     static func rotatedHeader(generation: UInt64) -> FileHeader {
+        var signer = KeyslotSigner.make(
+            unlockKey: unlockKey, vaultID: vaultID, seed: signerSeed, nonce: [UInt8](repeating: 0x96, count: 24))
         let secrets: [(UInt16, Keyslot.Secret, Argon2id.Cost?, UInt8)] = [
             (1, .keyFile(keyFile), nil, 0x11), (2, .passphrase(passphrase), .minimum, 0x33),
         ]
         let slots = secrets.enumerated().map { index, entry in
             Keyslot.make(
                 id: entry.0, secret: entry.1, cost: entry.2, unlockKey: unlockKey, vaultID: vaultID,
-                createdMilliseconds: created, salt: [UInt8](repeating: entry.3, count: 16),
+                createdMilliseconds: created, signerPublicKey: signer.publicKey, salt: [UInt8](repeating: entry.3, count: 16),
                 nonce: [UInt8](repeating: entry.3 &+ 0x11, count: 24), ephemeralPrivateKey: ephemeralKeys[1 - index])!
                 .rewrapped(
                     to: rotatedUnlockKey, vaultID: vaultID, nonce: [UInt8](repeating: entry.3 &+ 0x22, count: 24),
@@ -75,6 +79,10 @@ enum VectorBuilder {
                 masterKey, unlockKey: rotatedUnlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x98, count: 24)))
         header.apiKeyHashKeyWrap = FileHeader.wrapAPIKeyHashKey(
             apiKeyHashKey, unlockKey: rotatedUnlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x97, count: 24))
+        signer = signer.rewrapped(
+            from: unlockKey, to: rotatedUnlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x95, count: 24))!
+        header.signer = signer
+        header.signKeyslots(unlockKey: rotatedUnlockKey)
         return header
     }
 

@@ -50,12 +50,14 @@ final class CallerInputTests: XCTestCase {
         let slot = try XCTUnwrap(
             Keyslot.make(
                 id: 1, secret: .keyFile(key), cost: nil, unlockKey: unlockKey, vaultID: [UInt8](repeating: 2, count: 16),
-                createdMilliseconds: 0))
-        XCTAssertNil(slot.unwrap(with: .keyFile(SecureBytes(copying: [1, 2, 3])), vaultID: [UInt8](repeating: 2, count: 16)))
+                createdMilliseconds: 0, signerPublicKey: nil))
+        XCTAssertNil(
+            slot.unwrap(
+                with: .keyFile(SecureBytes(copying: [1, 2, 3])), vaultID: [UInt8](repeating: 2, count: 16), signerPublicKey: nil))
         XCTAssertNil(
             Keyslot.make(
                 id: 2, secret: .keyFile(SecureBytes(copying: [1])), cost: nil, unlockKey: unlockKey,
-                vaultID: [UInt8](repeating: 2, count: 16), createdMilliseconds: 0))
+                vaultID: [UInt8](repeating: 2, count: 16), createdMilliseconds: 0, signerPublicKey: nil))
     }
 
     /// The library reads key files exactly as the CLI does.

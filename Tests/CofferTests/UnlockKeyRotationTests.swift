@@ -160,8 +160,9 @@ final class UnlockKeyRotationTests: XCTestCase {
             try XCTUnwrap(
                 Keyslot.make(
                     id: header.keyslots[0].id, secret: .keyFile(keyFile), cost: nil, unlockKey: keys.unlockKey,
-                    vaultID: header.vaultID, createdMilliseconds: 1, recipient: false))
+                    vaultID: header.vaultID, createdMilliseconds: 1, signerPublicKey: nil))
         ]
+        header.signer = nil
         var bytes = disk.contents(of: path)!
         let copy = header.encode(masterKey: keys.masterKey)
         bytes.replaceSubrange(0..<copy.count, with: copy)

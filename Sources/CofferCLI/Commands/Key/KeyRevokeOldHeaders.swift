@@ -52,9 +52,10 @@ struct KeyRevokeOldHeaders: VaultCommand {
                 "epoch": .unsigned(UInt64(report.currentEpoch)), "bytes_after": .unsigned(report.bytesAfter),
             ],
             text: {
-                "New unlock key, master key and data key: no header copy or secret from before opens anything "
-                    + "written from now on. These keyslots still unlock the vault, with the same secrets:\n"
+                "New unlock key, master key and data key: no header copy from before, and no removed secret, opens "
+                    + "anything written from now on. These keyslots still unlock the vault, with the same secrets:\n"
                     + KeyslotListing.text(slots)
+                    + "Check the list: a keyslot you do not know is one someone added, and now holds the new key.\n"
                     + "Backups and copies made before hold only what was written before; replace them with a new "
                     + "`coffer copy`. Other processes with the vault open must open it again.\n"
                     + "New head \(report.head) (compaction starts a new chain)."
