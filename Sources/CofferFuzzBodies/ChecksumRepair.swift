@@ -9,14 +9,18 @@ import CofferFormat
 /// themselves stay covered by the first run.
 enum ChecksumRepair {
     /// Repairs a 4096-byte header copy that starts with the file magic: its checksum (F-HDR-CHECKSUM) and,
-    /// when the fixed key file unlocks it, its MAC (F-HDR-MAC).
+    /// when the fixed key file unlocks it, its keyslot signature (F-HDR-SIGNER) and MAC (F-HDR-MAC).
     static func repairHeaderCopy(_ copy: inout [UInt8]) {
         precondition(copy.count == FormatConstants.headerCopyBytes)
         guard copy.starts(with: FormatConstants.fileMagic) else { return }
         patchHeaderChecksum(&copy)
-        guard case .success(let header) = copy.withUnsafeBytes({ FileHeader.decode($0) }),
-            let (masterKey, _, _) = header.unlock(with: FuzzFixtures.keyFile)
+        guard case .success(var header) = copy.withUnsafeBytes({ FileHeader.decode($0, verifyingSignature: false) }),
+            let (masterKey, unlockKey, _) = header.unlock(with: FuzzFixtures.keyFile)
         else { return }
+        if header.signer != nil, header.signKeyslots(unlockKey: unlockKey) {
+            let signatureOffset = FormatConstants.headerSignerOffset + 32 + 72
+            copy.replaceSubrange(signatureOffset..<signatureOffset + 64, with: header.signer!.keyslotSignature)
+        }
         copy.replaceSubrange(
             FormatConstants.headerMACOffset..<FormatConstants.headerMACOffset + 32, with: header.mac(masterKey: masterKey))
         patchHeaderChecksum(&copy)

@@ -271,6 +271,9 @@ public final class VaultStore: @unchecked Sendable {
         if header.apiKeyHashKeyWrap != nil && header.unwrapAPIKeyHashKey(unlockKey: unlocked.unlockKey) == nil {
             throw CofferError(.corrupted, "The header's API-key hash key does not open under its unlock key.", offset: 0)
         }
+        if let signer = header.signer, signer.seed(unlockKey: unlocked.unlockKey, vaultID: header.vaultID) == nil {
+            throw CofferError(.corrupted, "The header's keyslot signer does not open under its unlock key.", offset: 0)
+        }
         let chains = ChainTable()
         let counters = LogCounters()
         var scanner = LogScanner(
