@@ -81,7 +81,7 @@ let package = Package(
         ),
         .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer"]),
         .testTarget(
-            name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation"],
+            name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation", "CofferTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

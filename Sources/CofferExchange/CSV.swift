@@ -101,6 +101,10 @@ struct CSVTable {
                 throw failure(
                     recordLine, "the record has \(fields.count) fields where the header has \(header.fields.count)")
             }
+            // The header and one record per entry, each entry at least one operation (I-LIMITS).
+            guard records.count <= ExchangeLimits.importEntriesMax else {
+                throw failure(recordLine, "the file holds more than \(ExchangeLimits.importEntriesMax) entries, more than one import can hold")
+            }
             records.append(Record(line: recordLine, fields: fields))
         }
         return CSVTable(bytes: bytes, records: records)

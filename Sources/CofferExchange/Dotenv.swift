@@ -124,6 +124,9 @@ private struct DotenvParser {
                 throw failure(start, "the key `\(key)` is given twice (lines \(first) and \(start)); give it once")
             }
             seen[key] = start
+            guard entries.count < ExchangeLimits.importEntriesMax else {
+                throw failure(start, "the file holds more than \(ExchangeLimits.importEntriesMax) entries, more than one import can hold")
+            }
             entries.append(Dotenv.Entry(key: key, value: value, line: start))
             skipLineBreak()
         }

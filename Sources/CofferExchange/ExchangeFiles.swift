@@ -9,16 +9,24 @@ import Coffer
 /// a new file beside its target, synced, renamed over it and the directory synced, so that a
 /// crash leaves the old file or the new one, whole, and nobody else can read it meanwhile.
 public enum ExchangeFiles {
-    /// Reads a whole file, at most `maximum` bytes.
+    /// Reads a whole file, at most `maximum` bytes (by default what an import reads,
+    /// I-LIMITS). A regular file larger than that is refused before any of it is read, and
+    /// one that fits is read into a buffer of its size, not grown by doubling.
     ///
     /// - Throws: `.notFound`, `.io`, `.invalidInput` for a file larger than `maximum`.
-    public static func read(_ path: String, maximum: Int = ExchangeLimits.inputBytesMax) throws(CofferError)
+    public static func read(_ path: String, maximum: Int = ExchangeLimits.importBytesMax) throws(CofferError)
         -> SecretBuffer
     {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw systemError("The file \(path) could not be opened", path: path) }
         defer { close(descriptor) }
-        let buffer = SecretBuffer(capacity: 65536)
+        var status = stat()
+        var expected = 65536
+        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG {
+            guard status.st_size <= maximum else { throw tooLarge(path, maximum: maximum) }
+            expected = Int(status.st_size) + 1
+        }
+        let buffer = SecretBuffer(capacity: expected)
         while true {
             var result = 0
             buffer.appendInPlace(maximum: 65536) { space in
@@ -30,12 +38,16 @@ public enum ExchangeFiles {
                 if errno == EINTR { continue }
                 throw systemError("The file \(path) could not be read", path: path)
             }
-            guard buffer.count <= maximum else {
-                throw CofferError(
-                    .invalidInput, "The file \(path) is larger than \(maximum) bytes; an import takes at most that.")
-            }
+            guard buffer.count <= maximum else { throw tooLarge(path, maximum: maximum) }
         }
         return buffer
+    }
+
+    private static func tooLarge(_ path: String, maximum: Int) -> CofferError {
+        CofferError(
+            .invalidInput,
+            "The file \(path) is larger than \(maximum) bytes, more than one import can hold (I-LIMITS); split it, "
+                + "one organization at a time.")
     }
 
     /// Writes `bytes` to `path` with mode 0600, durably: into a temporary file beside it,

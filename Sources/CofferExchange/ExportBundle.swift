@@ -89,10 +89,19 @@ public enum ExportBundle {
     /// - Throws: `.invalidInput` when the bytes are not a bundle; `.unsupportedVersion`;
     ///   `.wrongKey` when the secret does not open it (or the header was altered, which
     ///   cannot be told apart); `.corrupted` naming the chunk and offset at fault for a
-    ///   truncated, reordered or altered bundle.
-    public static func open(_ bundle: UnsafeRawBufferPointer, secret: Vault.Unlock) throws(CofferError) -> SecretBuffer
-    {
+    ///   truncated, reordered or altered bundle; `.invalidInput` when the content it declares
+    ///   is larger than `contentBytesMax` (by default what an import reads, I-LIMITS), before
+    ///   any key is derived or anything inflated.
+    public static func open(
+        _ bundle: UnsafeRawBufferPointer, secret: Vault.Unlock, contentBytesMax: Int = ExchangeLimits.importBytesMax
+    ) throws(CofferError) -> SecretBuffer {
         let header = try BundleHeader.decode(bundle)
+        guard header.contentLength <= UInt64(contentBytesMax) else {
+            throw CofferError(
+                .invalidInput,
+                "The bundle holds \(header.contentLength) bytes of content, more than the \(contentBytesMax) one import "
+                    + "can hold (I-LIMITS); export one organization at a time.")
+        }
         let headerBytes = Array(bundle[0..<BundleFormat.headerBytes])
         let keys = try BundleKeys(secret: secret, header: header)
         // B-MAC, in constant time.

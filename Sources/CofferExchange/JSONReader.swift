@@ -62,6 +62,8 @@ struct JSONReader {
     let bytes: UnsafeRawBufferPointer
     private var position = 0
     private var path: [String] = []
+    /// Values parsed so far, checked against ``ExchangeLimits/importValuesMax`` as they come.
+    private var values = 0
 
     private init(bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -190,6 +192,12 @@ struct JSONReader {
 
     private mutating func parseValue(depth: Int) throws(CofferError) -> JSONElement {
         guard position < bytes.count else { throw failure("the document ends where a value should be") }
+        values += 1
+        guard values <= ExchangeLimits.importValuesMax else {
+            throw failure(
+                "the document holds more than \(ExchangeLimits.importValuesMax) values, more than one import can hold "
+                    + "(I-LIMITS); split it, one organization at a time")
+        }
         let start = position
         switch bytes[position] {
         case UInt8(ascii: "{"):
@@ -276,6 +284,12 @@ struct JSONReader {
         }
         while true {
             skipWhiteSpace()
+            // A list of the document (credentials, users, …) longer than an import can hold.
+            guard depth > 1 || elements.count < ExchangeLimits.importEntriesMax else {
+                throw failure(
+                    "the list holds more than \(ExchangeLimits.importEntriesMax) entries, each at least one operation "
+                        + "of the import's transaction (I-LIMITS); split it, one organization at a time")
+            }
             path.append("[\(elements.count)]")
             elements.append(try parseValue(depth: depth + 1))
             path.removeLast()

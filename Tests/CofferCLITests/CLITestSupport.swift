@@ -31,6 +31,9 @@ struct RunResult {
     let status: Int32
     let standardOutput: String
     let standardError: String
+    /// The run's peak resident set size in KiB, from `wait4`'s rusage (``CofferRunner/runRaw``
+    /// only).
+    var peakResidentKilobytes: Int? = nil
 
     /// Standard output parsed as one JSON document.
     func json(file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
@@ -137,11 +140,12 @@ final class CofferRunner {
             throw CocoaError(.executableLoad)
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) == -1 && errno == EINTR {}
         return RunResult(
             status: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f),
             standardOutput: try String(contentsOfFile: outputPath, encoding: .utf8),
-            standardError: try String(contentsOfFile: errorPath, encoding: .utf8))
+            standardError: try String(contentsOfFile: errorPath, encoding: .utf8), peakResidentKilobytes: usage.ru_maxrss)
     }
 
     /// Runs and checks the exit status, reporting both streams when it differs.

@@ -276,6 +276,50 @@ final class ExchangeCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("made.key")), "a key file for no bundle was left")
     }
 
+    /// I-LIMITS, through the binary: hostile inputs far beyond what one import can hold are
+    /// refused while they are read or parsed, and the process's peak memory (printed) stays a
+    /// small multiple of the 64 MiB an import reads.
+    func testHostileImportsAreRefusedWhileReadAndParsed() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let before = try coffer.bytes("v.coffer")
+        // A 512 MiB file (sparse): refused before a byte of it is read.
+        let huge = coffer.path("huge.json")
+        XCTAssertTrue(FileManager.default.createFile(atPath: huge, contents: nil))
+        XCTAssertEqual(truncate(huge, 512 << 20), 0)
+        // 6 million values nested in a 12 MB document: refused at the value limit.
+        var values = Data("{\"credentials\": [[0".utf8)
+        values.append(Data(String(repeating: ",0", count: 6_000_000).utf8))
+        values.append(Data("]]}".utf8))
+        try values.write(to: URL(fileURLWithPath: coffer.path("values.json")))
+        // 100,000 credentials, each an empty object: refused at the list limit.
+        var entries = Data("{\"credentials\": [{}".utf8)
+        entries.append(Data(String(repeating: ",{}", count: 99_999).utf8))
+        entries.append(Data("]}".utf8))
+        try entries.write(to: URL(fileURLWithPath: coffer.path("entries.json")))
+        // 100,000 dotenv lines.
+        try coffer.write("many.env", text: (0..<100_000).map { "KEY_\($0)=v" }.joined(separator: "\n"))
+
+        let environment = ["COFFER_VAULT=\(coffer.path("v.coffer"))", "COFFER_KEY_FILE=\(coffer.path("v.key"))"]
+        for (arguments, expected) in [
+            (["import", "--dry-run", huge, "--json"], "larger than"),
+            (["import", "--dry-run", coffer.path("values.json"), "--json"], "more than 4194304 values"),
+            (["import", "--dry-run", coffer.path("entries.json"), "--json"], "more than 65536 entries"),
+            (["import", "--dry-run", "--dotenv", coffer.path("many.env"), "--org", "acme", "--app", "x", "--json"],
+             "more than 65536 entries"),
+        ] {
+            let result = try coffer.runRaw(arguments.map { Array($0.utf8) }, environment: environment.map { Array($0.utf8) })
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.standardError)")
+            let error = try result.errorJSON()
+            XCTAssertEqual(error["code"] as? String, "invalid_input", "\(arguments)")
+            XCTAssertTrue((error["message"] as? String)?.contains(expected) ?? false, "\(arguments): \(error)")
+            let peak = try XCTUnwrap(result.peakResidentKilobytes)
+            print("import \(arguments[2]) \(arguments[3]): refused with peak RSS \(peak / 1024) MiB")
+            XCTAssertLessThan(peak, 512 * 1024, "\(arguments) peaked at \(peak) KiB")
+        }
+        XCTAssertEqual(try coffer.bytes("v.coffer"), before)
+    }
+
     func testDotenvImport() throws {
         let coffer = try makeSource()
         try coffer.write(

@@ -1,4 +1,5 @@
 import Coffer
+import CofferTestSupport
 import Foundation
 import XCTest
 
@@ -229,5 +230,24 @@ final class BundleTests: XCTestCase {
                 associatedData: headerBytes, appendingTo: &bundle)
         }
         XCTAssertEqual(try open(bundle), content)
+    }
+
+    /// I-LIMITS: a small bundle that declares (and would inflate to) more content than one
+    /// import reads is refused from its header, before any key work or inflating; opened with
+    /// a larger limit, the same bundle opens.
+    func testABundleOfMoreContentThanAnImportReadsIsRefusedFromItsHeader() throws {
+        let content = [UInt8](repeating: UInt8(ascii: " "), count: ExchangeLimits.importBytesMax + 1)
+        let bundle = try content.withUnsafeBytes {
+            try ExportBundle.seal($0, secret: .keyFile(Fixture.key), cost: .minimum)
+        }
+        XCTAssertLessThan(bundle.count, 1 << 20, "whitespace compresses: a small file")
+        let refusal = assertThrowsCoffer(.invalidInput) {
+            try bundle.withUnsafeBytes { try ExportBundle.open($0, secret: .keyFile(Fixture.key)) }
+        }
+        XCTAssertTrue(refusal?.message.contains("more than the") ?? false, refusal?.message ?? "")
+        let opened = try bundle.withUnsafeBytes {
+            try ExportBundle.open($0, secret: .keyFile(Fixture.key), contentBytesMax: ExchangeLimits.inputBytesMax)
+        }
+        XCTAssertEqual(opened.count, content.count)
     }
 }
