@@ -25,12 +25,19 @@ public struct FileHeader: Sendable, Equatable {
     /// F-HDR-SIGNER: the keyslot signer, which every slot with a recipient needs; nil in a
     /// header whose slots are all of the first kind.
     public var signer: KeyslotSigner?
+    /// F-LINEAGE: what this log was compacted from; nil for the log the vault was created
+    /// with (generation 0).
+    public var lineage: LogLineage?
+
+    /// The log's generation: how many compactions made it (F-LINEAGE).
+    public var logGeneration: UInt32 { lineage?.generation ?? 0 }
 
     /// The required-feature bits (F-HDR-VERSION), which say exactly what the header holds:
     /// the keyslot signer (and with it slots with recipients), and a wrapped API-key hash key.
     public var requiredFeatures: UInt32 {
         (signer != nil ? FormatConstants.requiredFeatureKeyslotRecipients : 0)
             | (apiKeyHashKeyWrap != nil ? FormatConstants.requiredFeatureAPIKeyHashKey : 0)
+            | (lineage != nil ? FormatConstants.requiredFeatureLogLineage : 0)
     }
 
     public init(vaultID: [UInt8], generation: UInt64, createdMilliseconds: UInt64, keyslots: [Keyslot], masterWrap: [UInt8]) {
@@ -74,13 +81,21 @@ public struct FileHeader: Sendable, Equatable {
         return signer.publicKey + signer.seedWrap + signer.keyslotSignature
     }
 
+    /// The lineage block at 2008 (F-LINEAGE).
+    private var lineageBytes: [UInt8] {
+        guard let lineage else { return [] }
+        var writer = ByteWriter(capacity: LogLineage.encodedBytes)
+        lineage.encode(into: &writer)
+        return writer.bytes
+    }
+
     /// F-HDR-MAC: keyed BLAKE2b-256 under the header subkey over bytes [0, 1736), then the
     /// wrapped API-key hash key when the header carries one (F-HDR-APIKEY), then the signer
-    /// block when it has one (F-HDR-SIGNER).
+    /// block when it has one (F-HDR-SIGNER), then the lineage when it has one (F-LINEAGE).
     public func mac(masterKey: SecureBytes) -> [UInt8] {
         Blake2b.keyedHash(
             key: MasterKeySubkey.headerMAC.derive(from: masterKey), encodeAuthenticatedPart().bytes,
-            apiKeyHashKeyWrap ?? [], signerBytes)
+            apiKeyHashKeyWrap ?? [], signerBytes, lineageBytes)
     }
 
     /// Encodes the 4096-byte header copy, authenticated with `masterKey`.
@@ -91,6 +106,8 @@ public struct FileHeader: Sendable, Equatable {
         if let apiKeyHashKeyWrap { writer.write(apiKeyHashKeyWrap) }
         writer.writeZeros(FormatConstants.headerSignerOffset - writer.count)
         writer.write(signerBytes)
+        writer.writeZeros(FormatConstants.headerLineageOffset - writer.count)
+        writer.write(lineageBytes)
         writer.writeZeros(FormatConstants.headerChecksumOffset - writer.count)
         // F-HDR-CHECKSUM: unkeyed BLAKE2b-256 of bytes [0, 4064), checkable without a key.
         writer.write(Blake2b.hash(writer.bytes))
@@ -193,6 +210,16 @@ public struct FileHeader: Sendable, Equatable {
                 publicKey: reader.readBytes(Ed25519.publicKeyBytes)!, seedWrap: reader.readBytes(72)!,
                 keyslotSignature: reader.readBytes(Ed25519.signatureBytes)!)
         }
+        guard reader.skipZeros(FormatConstants.headerLineageOffset - reader.offset) else {
+            return .failure(CofferError(.corrupted, "The header copy has non-zero reserved bytes."))
+        }
+        var lineage: LogLineage?
+        if required & FormatConstants.requiredFeatureLogLineage != 0 {
+            guard let decoded = LogLineage.decode(&reader) else {
+                return .failure(CofferError(.corrupted, "The header's log lineage breaks its rules (F-LINEAGE)."))
+            }
+            lineage = decoded
+        }
         guard reader.skipZeros(FormatConstants.headerChecksumOffset - reader.offset) else {
             return .failure(CofferError(.corrupted, "The header copy has non-zero reserved bytes."))
         }
@@ -200,6 +227,7 @@ public struct FileHeader: Sendable, Equatable {
             vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots, masterWrap: masterWrap)
         header.apiKeyHashKeyWrap = apiKeyHashKeyWrap
         header.signer = signer
+        header.lineage = lineage
         // F-HDR-FEATURES: a slot with a recipient is believed only through a signer, so a
         // header that has one has the other; and the signer signed this very table.
         guard header.signer != nil || !slots.contains(where: { $0.recipient != nil }) else {

@@ -13,8 +13,12 @@ public enum FormatConstants {
     /// Required feature: the API-key hash key is wrapped in the header (F-HDR-APIKEY), after
     /// an unlock-key rotation.
     public static let requiredFeatureAPIKeyHashKey: UInt32 = 1 << 1
+    /// Required feature: the log's lineage (F-LINEAGE), in the header of a compacted log,
+    /// whose chain starts from a genesis of its generation.
+    public static let requiredFeatureLogLineage: UInt32 = 1 << 2
     /// Required-feature bits this code understands; any other bit makes the file unreadable.
-    public static let requiredFeaturesKnown: UInt32 = requiredFeatureKeyslotRecipients | requiredFeatureAPIKeyHashKey
+    public static let requiredFeaturesKnown: UInt32 =
+        requiredFeatureKeyslotRecipients | requiredFeatureAPIKeyHashKey | requiredFeatureLogLineage
 
     /// Size of one header copy: one write of at most 4 KiB (F-HDR-COPY).
     public static let headerCopyBytes = 4096
@@ -39,6 +43,8 @@ public enum FormatConstants {
     /// 72, keyslot signature 64, right after the API-key wrap.
     public static let headerSignerOffset = headerAPIKeyWrapOffset + apiKeyWrapBytes  // 1840
     public static let signerBytes = 32 + 72 + 64  // 168
+    /// The log's lineage, when the header has one (F-LINEAGE), right after the signer.
+    public static let headerLineageOffset = headerSignerOffset + signerBytes  // 2008
     public static let headerChecksumOffset = headerCopyBytes - 32  // 4064
 
     /// Argon2id costs accepted from a file (F-SLOT-CAP): at most 16 passes and 1 GiB.

@@ -18,7 +18,8 @@ public final class CompactionTarget: @unchecked Sendable {
     let options: VaultStore.Options
     let masterKey: SecureBytes
     let unlockKey: SecureBytes
-    let header: FileHeader
+    /// The new file's header: its lineage is final only at the switch (F-LINEAGE).
+    private(set) var header: FileHeader
     let keyRecordKey: SecureBytes
     /// Data keys of the epochs this file carries.
     private(set) var dataKeys: [UInt32: SecureBytes]
@@ -57,7 +58,9 @@ public final class CompactionTarget: @unchecked Sendable {
         self.dataKeys = [:]
         self.epochs = []
         self.retiredEpochs = retiredEpochs
-        self.head = ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: header.vaultID))
+        self.head = ChainHead(
+            sequence: 0, digest: ChainHash.genesis(vaultID: header.vaultID, generation: header.logGeneration),
+            generation: header.logGeneration)
         var next = header
         var bytes = next.encode(masterKey: masterKey)
         next.generation += 1
@@ -109,7 +112,9 @@ public final class CompactionTarget: @unchecked Sendable {
         }
         chains.append(head.digest)
         let offset = end
-        head = ChainHead(sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: head.digest, frame: $0) })
+        head = ChainHead(
+            sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: head.digest, frame: $0) },
+            generation: head.generation)
         end += UInt64(frame.count)
         bytesByType[type, default: 0] += UInt64(frame.count)
         counters.add(type: type, epoch: epoch, frameBytes: frame.count)
@@ -119,6 +124,18 @@ public final class CompactionTarget: @unchecked Sendable {
     }
 
     /// Writes the pending bytes (no sync).
+    /// F-LINEAGE: writes both header copies again with the lineage the switch gives: the
+    /// replaced log's final head `final`, and this file's head now as the switch head.
+    func finishLineage(replacing lineage: LogLineage?, final: ChainHead) throws(CofferError) {
+        header.lineage = LogLineage.successor(of: lineage, final: final, switchHead: head)
+        try flush()
+        var next = header
+        var bytes = next.encode(masterKey: masterKey)
+        next.generation += 1
+        bytes += next.encode(masterKey: masterKey)
+        if case .failure(let error) = file.write(bytes, at: 0) { throw error.cofferError("Writing the compacted vault's header") }
+    }
+
     func flush() throws(CofferError) {
         guard !pending.isEmpty else { return }
         if case .failure(let error) = file.write(pending, at: pendingStart) {
@@ -215,6 +232,12 @@ extension VaultStore {
         }
         let masterKey = newMasterKey || newUnlockKey ? SecureBytes(randomCount: 32) : self.masterKey
         var header = source
+        // F-LINEAGE: the new log is one generation on, its chain from that generation's
+        // genesis; the switch fills in the final heads.
+        let genesis = ChainHead(
+            sequence: 0, digest: ChainHash.genesis(vaultID: source.vaultID, generation: source.logGeneration + 1),
+            generation: source.logGeneration + 1)
+        header.lineage = LogLineage.successor(of: source.lineage, final: head, switchHead: genesis)
         let unlockKey = newUnlockKey ? SecureBytes(randomCount: 32) : self.unlockKey
         if newUnlockKey {
             // F-UNLOCK-ROTATE: the new unlock key goes to every slot's recipient, and the
@@ -284,7 +307,7 @@ extension VaultStore {
             throw CofferError(.conflict, "Another instance changed the keyslots while the compaction ran; it was dropped. Run it again.")
         }
         do throws(CofferError) {
-            try target.flush()
+            try target.finishLineage(replacing: header.lineage, final: head)
             if case .failure(let error) = target.file.sync() { throw error.cofferError("Syncing the compacted vault") }
         } catch {
             target.abandon()

@@ -93,6 +93,8 @@ struct LogScanner {
     let fileSize: UInt64
     /// A sequence number whose chain hash the caller wants (for expected-head checks).
     var chainAt: UInt64? = nil
+    /// The log's generation (F-LINEAGE): its chain starts from that generation's genesis.
+    var generation: UInt32 = 0
     /// Where to start instead of the log start: a frame boundary, the head before it, and the
     /// epochs and keys introduced before it (for scanning only what a writer added).
     var resume: (offset: UInt64, head: ChainHead, epochs: [(epoch: UInt32, createdMilliseconds: UInt64)], dataKeys: [UInt32: SecureBytes])? = nil
@@ -103,10 +105,10 @@ struct LogScanner {
     func scan(_ visit: (ScannedRecord) throws(CofferError) -> Void) -> Result<ScanOutcome, CofferError> {
         var reader = ChunkedReader(file: file, fileSize: fileSize)
         var outcome = ScanOutcome(
-            head: ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID)),
+            head: ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID, generation: generation), generation: generation),
             validEnd: FormatConstants.logStartOffset, recordCount: 0, tornTail: nil, corruption: nil,
             dataKeys: [:], epochs: [], epochSequences: [:],
-            chainAtRequested: chainAt == 0 ? ChainHash.genesis(vaultID: vaultID) : nil, bytesByType: [:])
+            chainAtRequested: chainAt == 0 ? ChainHash.genesis(vaultID: vaultID, generation: generation) : nil, bytesByType: [:])
         var offset = FormatConstants.logStartOffset
         if let resume {
             offset = resume.offset
@@ -127,7 +129,8 @@ struct LogScanner {
                 do { try visit(record) } catch { return .failure(error) }
                 outcome.head = ChainHead(
                     sequence: record.sequence,
-                    digest: frame.withUnsafeBytes { ChainHash.next(previous: outcome.head.digest, frame: $0) })
+                    digest: frame.withUnsafeBytes { ChainHash.next(previous: outcome.head.digest, frame: $0) },
+                    generation: outcome.head.generation)
                 if chainAt == record.sequence { outcome.chainAtRequested = outcome.head.digest }
                 outcome.recordCount += 1
                 outcome.bytesByType[record.type, default: 0] += UInt64(record.frameBytes)

@@ -297,7 +297,8 @@ final class LogWriter: @unchecked Sendable {
             }
             local.head = ChainHead(
                 sequence: sequence,
-                digest: frame.withUnsafeBytes { ChainHash.next(previous: local.head.digest, frame: $0) })
+                digest: frame.withUnsafeBytes { ChainHash.next(previous: local.head.digest, frame: $0) },
+                generation: local.head.generation)
             local.end += UInt64(frame.count)
             frames += frame
             frameSizes.append(frame.count)

@@ -37,7 +37,8 @@ extension VaultStore {
         }
         let scanner = LogScanner(
             file: file, vaultID: unlocked.header.vaultID,
-            keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size)
+            keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size,
+            generation: unlocked.header.logGeneration)
         let outcome: ScanOutcome
         switch scanner.scan({ _ in }) {
         case .failure(let error): throw error

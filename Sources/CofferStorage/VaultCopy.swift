@@ -88,10 +88,11 @@ extension VaultStore {
     private static func scanForCopy(_ file: any StorageFile) throws(CofferError) -> (ScanOutcome, [UInt64]) {
         let (size, headers) = try sizeAndHeaders(of: file)
         if case .failure(let error) = headers.newestHeader() { throw error }
-        let vaultID = headers.validCopiesNewestFirst[0].header!.vaultID
+        let newest = headers.validCopiesNewestFirst[0].header!
         var boundaries: [UInt64] = []
         var last = FormatConstants.logStartOffset
-        let scanner = LogScanner(file: file, vaultID: vaultID, keyRecordKey: nil, fileSize: size)
+        let scanner = LogScanner(
+            file: file, vaultID: newest.vaultID, keyRecordKey: nil, fileSize: size, generation: newest.logGeneration)
         let outcome: ScanOutcome
         switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
             if record.offset - last >= 4 << 20 {

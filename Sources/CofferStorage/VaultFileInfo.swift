@@ -45,7 +45,8 @@ public struct VaultFileInfo: Sendable {
                 kind: .header, offset: UInt64(copy.index * FormatConstants.headerCopyBytes), sequence: 0,
                 detail: "header copy \(copy.index == 0 ? "A" : "B"): \(error.message)")
         }
-        let scanner = LogScanner(file: file, vaultID: header.vaultID, keyRecordKey: nil, fileSize: size)
+        let scanner = LogScanner(
+            file: file, vaultID: header.vaultID, keyRecordKey: nil, fileSize: size, generation: header.logGeneration)
         let outcome: ScanOutcome
         switch scanner.scan({ _ in }) {
         case .failure(let error): throw error

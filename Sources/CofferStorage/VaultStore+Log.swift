@@ -148,7 +148,8 @@ extension VaultStore {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         let end = logEnd
         let scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: end)
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: end,
+            generation: header.logGeneration)
         switch scanner.scan(visit) {
         case .failure(let error): throw error
         case .success(let outcome):
@@ -165,7 +166,8 @@ extension VaultStore {
     ) throws(CofferError) -> ChainHead {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         var scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: logEnd)
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: logEnd,
+            generation: header.logGeneration)
         scanner.resume = headerLock.withLock {
             (offset, head, epochs.filter { (epochSequences[$0.epoch] ?? 0) <= head.sequence }, dataKeys)
         }
@@ -210,7 +212,8 @@ extension VaultStore {
         let (end, head) = (logEnd, self.head)
         guard size > end else { return 0 }
         var scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: size)
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: size,
+            generation: header.logGeneration)
         scanner.resume = headerLock.withLock { (end, head, epochs, dataKeys) }
         let outcome = try Self.scan(scanner, recordingIn: chains, counters, visit)
         if let corruption = outcome.corruption {

@@ -60,8 +60,9 @@ extension VaultStore {
         }
         var scanner = LogScanner(
             file: file, vaultID: unlocked.header.vaultID,
-            keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size)
-        scanner.chainAt = expectedHead?.sequence
+            keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size,
+            generation: unlocked.header.logGeneration)
+        scanner.chainAt = expectedHead.flatMap { ExpectedHead.sequenceToCheck($0, lineage: unlocked.header.lineage) }
         var recordsByType: [RecordType: UInt64] = [:]
         var recordsByEpoch: [UInt32: UInt64] = [:]
         let outcome: ScanOutcome
@@ -75,11 +76,11 @@ extension VaultStore {
         }
         if let corruption = outcome.corruption { problems.append(corruption) }
         if let torn = outcome.tornTail { problems.append(torn) }
-        if let expected = expectedHead, outcome.chainAtRequested != expected.digest || expected.sequence > outcome.head.sequence {
-            problems.append(
-                LogProblem(
-                    kind: .headMismatch, offset: outcome.validEnd, sequence: expected.sequence,
-                    detail: "The chain does not contain the expected head \(expected); the vault was truncated, rolled back or replaced."))
+        if let expected = expectedHead,
+            let detail = ExpectedHead.mismatch(
+                expected, head: outcome.head, lineage: unlocked.header.lineage, chainAtChecked: outcome.chainAtRequested)
+        {
+            problems.append(LogProblem(kind: .headMismatch, offset: outcome.validEnd, sequence: expected.sequence, detail: detail))
         }
         return VerificationReport(
             records: outcome.recordCount, head: outcome.head, problems: problems, recordsByType: recordsByType,

@@ -278,8 +278,8 @@ public final class VaultStore: @unchecked Sendable {
         let counters = LogCounters()
         var scanner = LogScanner(
             file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
-            fileSize: fileSize)
-        scanner.chainAt = options.expectedHead?.sequence
+            fileSize: fileSize, generation: header.logGeneration)
+        scanner.chainAt = options.expectedHead.flatMap { ExpectedHead.sequenceToCheck($0, lineage: header.lineage) }
         let outcome = try scan(scanner, recordingIn: chains, counters, visit)
         if let corruption = outcome.corruption {
             throw CofferError(
@@ -287,13 +287,11 @@ public final class VaultStore: @unchecked Sendable {
                 "The log is corrupted: \(corruption.detail). Valid records follow, so this is not an interrupted write; run salvage to copy the valid prefix.",
                 offset: corruption.offset, sequence: corruption.sequence)
         }
-        if let expected = options.expectedHead {
-            guard outcome.chainAtRequested == expected.digest && expected.sequence <= outcome.head.sequence else {
-                throw CofferError(
-                    .headMismatch,
-                    "The vault's chain does not contain the expected head \(expected); it was truncated, rolled back or replaced.",
-                    sequence: expected.sequence)
-            }
+        if let expected = options.expectedHead,
+            let detail = ExpectedHead.mismatch(
+                expected, head: outcome.head, lineage: header.lineage, chainAtChecked: outcome.chainAtRequested)
+        {
+            throw CofferError(.headMismatch, detail, sequence: expected.sequence)
         }
         var truncated = false
         var headerRepaired = false

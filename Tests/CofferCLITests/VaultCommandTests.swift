@@ -409,7 +409,11 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=exa-compact-secret-1"])
         try coffer.expect(0, ["credentials", "rotate-key", "exa/main", "--org", "acme", "--set", "token=exa-compact-secret-2"])
         try coffer.expect(0, ["key", "rotate"])
+        let before = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         let report = try coffer.expect(0, ["compact", "--reencrypt", "--json"]).json()
+        XCTAssertTrue((report["head"] as? String)?.hasPrefix("1:") ?? false, "\(report)")
+        // F-LINEAGE: the head kept from before the compaction still verifies.
+        try coffer.expect(0, ["verify", "--expect-head", before])
         XCTAssertEqual(report["retired_epochs"] as? [Int], [1, 2])
         XCTAssertEqual(report["epoch"] as? Int, 3)
         let inspect = try coffer.expect(0, ["inspect", "--json"]).json()
@@ -421,11 +425,12 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(0, ["verify", "--expect-head", report["head"] as! String])
         try coffer.expect(0, ["compact", "--new-master-key"])
         try coffer.expect(0, ["verify"])
+        try coffer.expect(0, ["verify", "--expect-head", before])
         // Compacted just now: nothing to reclaim, the vault stays byte for byte; --force compacts.
-        let before = try coffer.bytes("v.coffer")
+        let bytesBefore = try coffer.bytes("v.coffer")
         let skipped = try coffer.expect(0, ["compact", "--json"]).json()
         XCTAssertEqual(skipped["skipped"] as? Bool, true)
-        XCTAssertEqual(try coffer.bytes("v.coffer"), before)
+        XCTAssertEqual(try coffer.bytes("v.coffer"), bytesBefore)
         XCTAssertTrue(try coffer.expect(0, ["compact"]).standardOutput.hasPrefix("Nothing to reclaim"))
         XCTAssertEqual(try coffer.expect(0, ["compact", "--force", "--json"]).json()["skipped"] as? Bool, false)
         XCTAssertEqual(

@@ -88,9 +88,16 @@ enum VectorBuilder {
 
     /// The small vault: two header copies, then key epoch 1, a transaction, key epoch 2 and a
     /// transaction under it. Returns the bytes, the record offsets and the head.
-    static func smallVault() -> (bytes: [UInt8], offsets: [Int], head: ChainHead) {
-        var bytes = header(generation: 1).encode(masterKey: masterKey) + header(generation: 2).encode(masterKey: masterKey)
-        var chain = ChainHash.genesis(vaultID: vaultID)
+    ///
+    /// With a `lineage`, the same records as the log of that lineage's generation (F-LINEAGE):
+    /// its header carries the lineage and its chain starts from that generation's genesis.
+    static func smallVault(lineage: LogLineage? = nil) -> (bytes: [UInt8], offsets: [Int], head: ChainHead) {
+        var first = header(generation: 1), second = header(generation: 2)
+        first.lineage = lineage
+        second.lineage = lineage
+        var bytes = first.encode(masterKey: masterKey) + second.encode(masterKey: masterKey)
+        let logGeneration = lineage?.generation ?? 0
+        var chain = ChainHash.genesis(vaultID: vaultID, generation: logGeneration)
         var offsets: [Int] = []
         var sequence: UInt64 = 0
         let keyRecordKey = MasterKeySubkey.keyRecord.derive(from: masterKey)
@@ -108,7 +115,31 @@ enum VectorBuilder {
         append(type: .transaction, epoch: 1, payload: transactions[0].payload.encode()!, key: dataKeys[0], nonceByte: 0x66)
         append(type: .keyEpoch, epoch: 2, payload: KeyEpochPayload(epoch: 2, dataKey: dataKeys[1], createdMilliseconds: created + 1500).encode(), key: keyRecordKey, nonceByte: 0x77)
         append(type: .transaction, epoch: 2, payload: transactions[1].payload.encode()!, key: dataKeys[1], nonceByte: 0x88)
-        return (bytes, offsets, ChainHead(sequence: sequence, digest: chain))
+        return (bytes, offsets, ChainHead(sequence: sequence, digest: chain, generation: logGeneration))
+    }
+
+    /// The lineage of the compacted vault: generation 3, switched at its record 2, made from
+    /// logs whose final heads were 41 (generation 2), 17 (1) and 9 (0), with fixed digests.
+    static let compactedLineage = LogLineage(
+        generation: 3, switchHead: ChainHead(sequence: 0, digest: [], generation: 3),
+        previous: [(2, 41, 0xB2), (1, 17, 0xB1), (0, 9, 0xB0)].map {
+            ChainHead(sequence: $0.1, digest: [UInt8](repeating: $0.2, count: 32), generation: $0.0)
+        })
+
+    /// The compacted vault, its switch head the chain after its second record.
+    static func compactedVault() -> (bytes: [UInt8], offsets: [Int], head: ChainHead) {
+        // The switch head depends on the chain, which does not depend on the header: build
+        // once to learn it, then again with it.
+        var lineage = compactedLineage
+        lineage.switchHead = ChainHead(sequence: 4, digest: [UInt8](repeating: 0, count: 32), generation: 3)
+        let draft = smallVault(lineage: lineage)
+        var chain = ChainHash.genesis(vaultID: vaultID, generation: 3)
+        for (index, offset) in draft.offsets.prefix(2).enumerated() {
+            let end = index + 1 < draft.offsets.count ? draft.offsets[index + 1] : draft.bytes.count
+            chain = Array(draft.bytes[offset..<end]).withUnsafeBytes { ChainHash.next(previous: chain, frame: $0) }
+        }
+        lineage.switchHead = ChainHead(sequence: 2, digest: chain, generation: 3)
+        return smallVault(lineage: lineage)
     }
 
     /// One file per scenario, as C2SP's vectors have it: a header of `key: value` lines, then
@@ -171,6 +202,14 @@ enum VectorBuilder {
             "altered-header", "corrupted",
             "A header field changed and the keyless checksum recomputed: the MAC under the master key catches it.",
             wrongMAC)
+        let compacted = compactedVault()
+        render(
+            "compacted-vault", "open; head \(compacted.head)",
+            "The small vault's records as the log of the third compaction (F-LINEAGE): the header carries the lineage "
+                + "(generation 3, switch head at record 2, the final heads of generations 2, 1 and 0) and the chain starts "
+                + "from generation 3's genesis. Expected heads 0:9:b0…, 0:5:(any digest), 1:17:b1…, 2:41:b2…, 3:2:(the "
+                + "switch head) and the head verify; 2:42:…, 0:9:b1…, 4:1:… and 3:3:(any other digest) do not.",
+            compacted.bytes, extra: ["head: \(compacted.head)"])
         let rotated = rotatedHeader(generation: 1).encode(masterKey: masterKey)
             + rotatedHeader(generation: 2).encode(masterKey: masterKey)
         render(

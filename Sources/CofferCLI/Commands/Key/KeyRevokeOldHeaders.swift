@@ -58,7 +58,7 @@ struct KeyRevokeOldHeaders: VaultCommand {
                     + "Check the list: a keyslot you do not know is one someone added, and now holds the new key.\n"
                     + "Backups and copies made before hold only what was written before; replace them with a new "
                     + "`coffer copy`. Other processes with the vault open must open it again.\n"
-                    + "New head \(report.head) (compaction starts a new chain)."
+                    + "New head \(report.head) (a compaction starts the chain's next generation; a head kept from before still verifies)."
             })
     }
 }

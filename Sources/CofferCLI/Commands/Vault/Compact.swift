@@ -13,7 +13,8 @@ struct Compact: VaultCommand {
             renames it over the vault and syncs the directory: a crash at any point leaves the old or the new vault, \
             complete. --reencrypt seals everything under a new data key and retires every older key epoch (their \
             keys leave the file). --new-master-key also replaces the master key; every passphrase and key file \
-            keeps working (neither revokes a removed secret: `coffer key revoke-old-headers` does). Compaction starts a new chain: replace a head you keep with the one printed. When the live \
+            keeps working (neither revokes a removed secret: `coffer key revoke-old-headers` does). Compaction starts the chain's next generation (the head gains a GENERATION: prefix); a head kept from \
+            before still verifies with --expect-head, and a rollback to before it is still refused. When the live \
             state would take as much room as the log it is in, there is nothing to reclaim: the vault is left as it \
             was and the command says so (exit 0), unless --reencrypt, --new-master-key or --force. Ctrl-C before the \
             switch stops it, removes the new file and leaves the vault as it was (exit 130).
@@ -65,7 +66,8 @@ struct Compact: VaultCommand {
                     lines.append("Retired key epochs \(report.retiredEpochs.map(String.init).joined(separator: ", ")); new records use epoch \(report.currentEpoch).")
                 }
                 if newMasterKey { lines.append("New master key; every keyslot still unlocks the vault.") }
-                lines.append("New head \(report.head) (compaction starts a new chain).")
+                lines.append(
+                    "New head \(report.head) (a compaction starts the chain's next generation; a head kept from before still verifies).")
                 return lines.joined(separator: "\n")
             })
     }

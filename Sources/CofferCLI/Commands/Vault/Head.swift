@@ -22,7 +22,10 @@ struct Head: VaultCommand {
         defer { vault.close() }
         let head = vault.head
         global.output(context).emit(
-            ["head": .string(head.description), "sequence": .unsigned(head.sequence), "digest": .string(head.digestHex)],
+            [
+                "head": .string(head.description), "generation": .unsigned(UInt64(head.generation)),
+                "sequence": .unsigned(head.sequence), "digest": .string(head.digestHex),
+            ],
             text: { head.description })
     }
 }
