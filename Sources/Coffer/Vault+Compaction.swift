@@ -231,6 +231,7 @@ extension Vault {
                 }
                 state.write { $0 = State(store: newStore, index: rebuilt) }
                 commits.reset()
+                recordHead()
                 return CompactionReport(
                     bytesBefore: bytesBefore, bytesAfter: newStore.logEnd, recordsBefore: recordsBefore,
                     recordsAfter: newStore.head.sequence, transactionsCaughtUp: caughtUp, retiredEpochs: target.retiredEpochs,

@@ -32,6 +32,7 @@ extension Vault {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
         }
         let value = try mutateLocked(actor: actor, plan)
+        recordHead()
         compactIfDue()
         return value
     }
@@ -151,7 +152,9 @@ extension Vault {
         defer { writerLock.unlock() }
         for attempt in 0..<Self.conflictAttempts {
             do {
-                return try store.rotateDataKey()
+                let epoch = try store.rotateDataKey()
+                recordHead()
+                return epoch
             } catch  where error.code == .conflict {
                 Self.backOff(attempt: attempt + 1)
                 try catchUpLocked()

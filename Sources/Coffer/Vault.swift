@@ -34,11 +34,14 @@ public final class Vault: Sendable {
         /// Argon2id work on passphrase slots (``KeyslotUnlock/workMax``); a vault whose slots
         /// together cost more opens when the right one is named.
         public var preferredKeyslot: UInt16?
+        /// Where a writer leaves the head after every acknowledged change, and every open
+        /// checks it is held: see ``HeadWitness``. Nil: none.
+        public var headWitness: (any HeadWitness)?
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
             readOnly: Bool = false, expectedHead: ChainHead? = nil, automaticCompaction: AutomaticCompaction? = nil,
-            preferredKeyslot: UInt16? = nil
+            preferredKeyslot: UInt16? = nil, headWitness: (any HeadWitness)? = nil
         ) {
             self.storage = storage
             self.durability = durability
@@ -46,6 +49,16 @@ public final class Vault: Sendable {
             self.expectedHead = expectedHead
             self.automaticCompaction = automaticCompaction
             self.preferredKeyslot = preferredKeyslot
+            self.headWitness = headWitness
+        }
+
+        /// A head witness vouches only for heads that are on stable storage.
+        func checkHeadWitness() throws(CofferError) {
+            if headWitness != nil && durability != .synchronous {
+                throw CofferError(
+                    .invalidInput,
+                    "A head witness needs synchronous durability: a head left there could name a commit a crash then loses.")
+            }
         }
 
         var storeOptions: VaultStore.Options {
@@ -76,6 +89,9 @@ public final class Vault: Sendable {
     let commits = CommitPipeline()
     /// One compaction at a time.
     let compactionLock = Lock()
+    /// The head last left in the head witness; updates run under its lock, so the last one
+    /// leaves the newest head, and commits that shared one sync share one witness update.
+    let witnessed = Locked<ChainHead?>(nil)
 
     private init(store: VaultStore, index: VaultIndex, options: Options) {
         self.state = ReadWriteLocked(State(store: store, index: index))
@@ -86,23 +102,37 @@ public final class Vault: Sendable {
     /// The store in force.
     var store: VaultStore { state.read { $0.store } }
 
-    /// Creates a new vault file with one keyslot.
+    /// Creates a new vault file with one keyslot. With a head witness, its head is left there.
     ///
     /// - Parameters:
     ///   - cost: the Argon2id cost of a passphrase slot; libsodium's MODERATE by default.
-    /// - Throws: `.alreadyExists`, `.io`, `.invalidInput`.
+    /// - Throws: `.alreadyExists`, `.io`, `.invalidInput`; and the head witness's error, saying
+    ///   the vault was made, when its head could not be left there (the next writer leaves it).
     public static func create(
         path: String, unlock: Unlock, cost: Argon2id.Cost = .moderate, options: Options = Options()
     ) throws(CofferError) -> Vault {
+        try options.checkHeadWitness()
         let store = try VaultStore.create(path: path, secret: unlock, cost: cost, options: options.storeOptions)
-        return Vault(store: store, index: VaultIndex(), options: options)
+        do throws(CofferError) {
+            try options.headWitness?.record(store.head)
+        } catch {
+            store.close()
+            throw CofferError(
+                error.code, "The vault was created at \(path), but its head could not be left in the head witness: \(error.message)")
+        }
+        let vault = Vault(store: store, index: VaultIndex(), options: options)
+        if options.headWitness != nil { vault.witnessed.withLock { $0 = store.head } }
+        return vault
     }
 
     /// Opens a vault: unlocks it, authenticates every record and rebuilds the index from them.
+    /// With a head witness, the vault must hold the head left there; a writer then leaves its
+    /// head there at once, so a witness that cannot be written fails the open, not a change.
     ///
     /// - Throws: `.notFound`, `.notAVault`, `.unsupportedVersion`, `.wrongKey`, `.locked`,
     ///   `.corrupted` (with the offset and sequence number of the bad record), `.headMismatch`, `.io`.
     public static func open(path: String, unlock: Unlock, options: Options = Options()) throws(CofferError) -> Vault {
+        try options.checkHeadWitness()
         let pipeline = ReplayPipeline()
         let store: VaultStore
         let index: VaultIndex
@@ -116,11 +146,41 @@ public final class Vault: Sendable {
         }
         do throws(CofferError) {
             index = try pipeline.finish()
+            // The head witness: the vault must hold the head a writer last left there.
+            if let witness = options.headWitness, let witnessed = try witness.read(),
+                let detail = store.mismatch(expecting: witnessed)
+            {
+                throw CofferError(.headMismatch, "Checked against the head witness: \(detail)")
+            }
+            if !options.readOnly { try options.headWitness?.record(store.head) }
         } catch {
             store.close()
             throw error
         }
-        return Vault(store: store, index: index, options: options)
+        let vault = Vault(store: store, index: index, options: options)
+        if !options.readOnly && options.headWitness != nil { vault.witnessed.withLock { $0 = store.head } }
+        return vault
+    }
+
+    /// Leaves the head in the head witness after an acknowledged change. A witness that
+    /// cannot be written stops the writer: the change stays acknowledged, and no later one is
+    /// made that the witness would not vouch for.
+    func recordHead() {
+        guard let witness = options.headWitness, !isReadOnly else { return }
+        witnessed.withLock { last in
+            let head = store.head
+            guard head != last else { return }
+            do throws(CofferError) {
+                try witness.record(head)
+                last = head
+            } catch {
+                store.stopWriting(
+                    CofferError(
+                        .writerStopped,
+                        "The head witness could not be updated (\(error.message)); the last change is acknowledged, and the "
+                            + "vault takes no more until it is opened again."))
+            }
+        }
     }
 
     /// The chain head after the last acknowledged transaction: keep it to detect rollback.

@@ -11,6 +11,23 @@ extension VaultStore {
     /// The chain head after the last acknowledged record.
     public var head: ChainHead { writer?.head ?? headerLock.withLock { readOnlyHead } }
 
+    /// Why this log does not hold `expected` (F-HEAD, F-LINEAGE), or nil when it does: the
+    /// check an expected head gets at open, for a head learned afterwards (a head witness).
+    public func mismatch(expecting expected: ChainHead) -> String? {
+        let head = self.head
+        let lineage = header.lineage
+        let chainAtChecked = ExpectedHead.sequenceToCheck(expected, lineage: lineage).flatMap { sequence in
+            sequence == head.sequence ? head.digest : sequence < head.sequence ? chains.previous(for: sequence + 1) : nil
+        }
+        return ExpectedHead.mismatch(expected, head: head, lineage: lineage, chainAtChecked: chainAtChecked)
+    }
+
+    /// Stops this store's writer: every later append fails with `error` until the vault is
+    /// opened again. For a failure outside the log that makes writing on unsafe.
+    public func stopWriting(_ error: CofferError) {
+        writer?.stop(error)
+    }
+
     /// The end of the log after the last acknowledged record.
     public var logEnd: UInt64 { writer?.end ?? headerLock.withLock { readOnlyEnd } }
 

@@ -329,6 +329,29 @@ final class CredentialCommandTests: XCTestCase {
         try coffer.expect(1, ["api-key", "check", "--org", "acme"], standardInput: adminKey)
     }
 
+    /// Issue 17 #4: putting back a copy of the vault from before a revocation re-enables the
+    /// revoked API key, by the file alone; with a head file (or an expected head) every command
+    /// refuses that copy.
+    func testARollbackThatWouldReEnableARevokedAPIKeyIsRefusedWithAHeadFile() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        coffer.environment["COFFER_HEAD_FILE"] = coffer.path("team.head")
+        let json = try coffer.expect(0, ["api-key", "create", "--org", "acme", "--as", "alice", "--name", "ci", "--json"]).json()
+        let key = try XCTUnwrap(json["key"] as? String)
+        let beforeRevocation = try coffer.bytes("v.coffer")
+        try coffer.expect(0, ["api-key", "revoke", try XCTUnwrap(json["id"] as? String), "--org", "acme", "--as", "alice"])
+        let head = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        try coffer.expect(1, ["api-key", "check", "--org", "acme"], standardInput: key + "\n")
+        try coffer.write("v.coffer", beforeRevocation)
+        let refused = try coffer.expect(2, ["api-key", "check", "--org", "acme"], standardInput: key + "\n")
+        XCTAssertTrue(refused.standardError.contains("rolled back"), refused.standardError)
+        try coffer.expect(
+            2, ["api-key", "check", "--org", "acme"], environment: ["COFFER_HEAD_FILE": "", "COFFER_EXPECT_HEAD": head],
+            standardInput: key + "\n")
+        // The attack itself: without a head to check, the old copy accepts the revoked key.
+        try coffer.expect(0, ["api-key", "check", "--org", "acme"], environment: ["COFFER_HEAD_FILE": ""], standardInput: key + "\n")
+    }
+
     /// A `custom` credential keeps every member through edits: the case that erased them.
     func testCustomMembersSurviveUpdatesRotationsBlanksAndClears() throws {
         let coffer = try CofferRunner()

@@ -108,6 +108,53 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(json["sequence"] as? Int, 10)
     }
 
+    /// --expect-head and --head-file (and their variables) on every command that opens the
+    /// vault: a copy put back from before the head is refused by readers and writers alike,
+    /// verify reports it, and every change leaves its head in the head file.
+    func testAnExpectedHeadAndAHeadFileRefuseARolledBackVault() throws {
+        let coffer = try CofferRunner()
+        let headFile = coffer.path("witness/head")
+        try FileManager.default.createDirectory(atPath: coffer.path("witness"), withIntermediateDirectories: false)
+        try coffer.expect(0, ["init", "--vault", coffer.path("v.coffer"), "--generate-key-file", coffer.path("v.key"), "--head-file", headFile])
+        coffer.environment["COFFER_VAULT"] = coffer.path("v.coffer")
+        coffer.environment["COFFER_KEY_FILE"] = coffer.path("v.key")
+        let created = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try String(contentsOfFile: headFile, encoding: .utf8), created + "\n")
+        let withFile = ["COFFER_HEAD_FILE": headFile]
+        try coffer.expect(0, ["org", "create", "acme"], environment: withFile)
+        let old = try coffer.bytes("v.coffer")
+        let oldHead = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        try coffer.expect(0, ["org", "create", "beta", "--head-file", headFile])
+        let newHead = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try String(contentsOfFile: headFile, encoding: .utf8), newHead + "\n")
+
+        try coffer.write("v.coffer", old)
+        for arguments in [["org", "list"], ["org", "create", "gamma"], ["inspect"], ["head"]] {
+            let refused = try coffer.expect(2, arguments + ["--json"], environment: withFile)
+            XCTAssertTrue(refused.standardError.contains("head_mismatch"), refused.standardError)
+            try coffer.expect(2, arguments, environment: ["COFFER_EXPECT_HEAD": newHead])
+            try coffer.expect(2, arguments + ["--expect-head", newHead])
+        }
+        XCTAssertEqual(try coffer.bytes("v.coffer"), old, "nothing was written")
+        let verify = try coffer.expect(1, ["verify", "--json", "--expect-head", oldHead], environment: withFile).json()
+        let problems = try XCTUnwrap(verify["problems"] as? [[String: Any]])
+        XCTAssertEqual(problems.map { $0["kind"] as? String }, ["head_mismatch"])
+        XCTAssertEqual(problems.first?["seq"] as? Int, 3)
+        try coffer.expect(0, ["org", "list", "--expect-head", oldHead])
+
+        // A head file that holds no head, an unusable path and a malformed variable are refused.
+        try coffer.write("garbage", text: "not a head\n")
+        let garbage = try coffer.expect(2, ["org", "list", "--head-file", coffer.path("garbage")])
+        XCTAssertTrue(garbage.standardError.contains("does not hold a head"), garbage.standardError)
+        try coffer.expect(2, ["org", "create", "delta", "--head-file", coffer.path("missing/head")])
+        try coffer.expect(64, ["org", "list"], environment: ["COFFER_EXPECT_HEAD": "3:zz"])
+        // init never replaces a head file that holds a head.
+        let again = try coffer.expect(
+            1, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", headFile])
+        XCTAssertTrue(again.standardError.contains("already"), again.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.coffer")))
+    }
+
     func testTornTailIsReportedAndCutOnlyByAWriter() throws {
         let coffer = try CofferRunner()
         try coffer.makePopulatedVault()

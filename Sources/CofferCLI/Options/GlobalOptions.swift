@@ -1,5 +1,7 @@
 import ArgumentParser
 import Coffer
+import CofferFormat
+import CofferStorage
 
 /// The options every command takes: the vault, the output form, and the acting user.
 ///
@@ -30,6 +32,55 @@ struct GlobalOptions: ParsableArguments {
             "The acting user, recorded in history as who made a change: an existing user, a member of the organization the command works in. A claim, not an authentication.",
             valueName: "user"))
     var actingUser: String?
+
+    @Option(
+        name: .customLong("expect-head"),
+        help: ArgumentHelp(
+            "A head the vault must still hold, as `coffer head` printed it: a truncated or rolled-back vault is refused (default: $COFFER_EXPECT_HEAD).",
+            valueName: "head"))
+    var expectHeadText: String?
+
+    @Option(
+        name: .customLong("head-file"),
+        help: ArgumentHelp(
+            "A head witness: every open checks the vault holds the head in this file, and every change leaves the new head there (default: $COFFER_HEAD_FILE).",
+            valueName: "path"),
+        completion: .file())
+    var headFilePath: String?
+
+    func validate() throws {
+        if let expectHeadText, ChainHead(parsing: expectHeadText) == nil {
+            throw ValidationError(Self.headSyntax("--expect-head"))
+        }
+        if headFilePath?.isEmpty == true { throw ValidationError("--head-file takes a path.") }
+    }
+
+    private static func headSyntax(_ source: String) -> String {
+        "\(source) takes a head as `coffer head` prints it: SEQUENCE:HEX, or GENERATION:SEQUENCE:HEX after a compaction (64 hex digits)."
+    }
+
+    /// The head the vault must hold: `--expect-head`, else `COFFER_EXPECT_HEAD`.
+    func expectedHead(in context: CommandContext) throws(CommandFailure) -> ChainHead? {
+        if let expectHeadText { return ChainHead(parsing: expectHeadText) }
+        guard let text = context.variable("COFFER_EXPECT_HEAD") else { return nil }
+        guard let head = ChainHead(parsing: text) else { throw CommandFailure.usage(Self.headSyntax("COFFER_EXPECT_HEAD")) }
+        return head
+    }
+
+    /// The head witness: `--head-file`, else `COFFER_HEAD_FILE`.
+    func headWitness(in context: CommandContext) -> HeadWitnessFile? {
+        guard let path = headFilePath ?? context.variable("COFFER_HEAD_FILE") else { return nil }
+        return HeadWitnessFile(path: path)
+    }
+
+    /// The engine's options for opening the vault at `location` with these global options.
+    func vaultOptions(
+        in context: CommandContext, location: VaultLocation, readOnly: Bool, preferredKeyslot: UInt16?
+    ) throws(CommandFailure) -> Vault.Options {
+        Vault.Options(
+            storage: location.storage, readOnly: readOnly, expectedHead: try expectedHead(in: context),
+            preferredKeyslot: preferredKeyslot, headWitness: headWitness(in: context))
+    }
 
     /// The vault's path or URL: `--vault`, else `COFFER_VAULT`.
     func vaultText(in context: CommandContext) throws(CommandFailure) -> String {

@@ -34,11 +34,11 @@ struct VaultAccess {
     private func open(in context: CommandContext, readOnly: Bool) throws(CommandFailure) -> Vault {
         let (location, secret) = try locationAndSecret(in: context)
         let path = location.path
+        let options = try global.vaultOptions(
+            in: context, location: location, readOnly: readOnly, preferredKeyslot: unlock.unlockSlot)
         let vault: Vault
         do {
-            vault = try Vault.open(
-                path: path, unlock: secret,
-                options: Vault.Options(storage: location.storage, readOnly: readOnly, preferredKeyslot: unlock.unlockSlot))
+            vault = try Vault.open(path: path, unlock: secret, options: options)
         } catch {
             // Whatever stops an open (a missing file included) means the vault could not be opened.
             throw CommandFailure(Self.explained(error, path: path), status: .vaultUnavailable)

@@ -47,6 +47,12 @@ struct Init: VaultCommand {
         if !location.isShared && lstat(path, &information) == 0 {
             throw CommandFailure(.no, code: "already_exists", "A file exists at \(path) already; a vault is never created over it. Choose another path.")
         }
+        let witness = global.headWitness(in: context)
+        if let witness, try witness.read() != nil {
+            throw CommandFailure(
+                .no, code: "already_exists",
+                "The head file \(witness.path) holds another vault's head already; a new vault never replaces it. Choose another head file.")
+        }
         let secret: Keyslot.Secret
         if let generateKeyFile {
             secret = .keyFile(try SecretFiles.createKeyFile(generateKeyFile))
@@ -56,10 +62,13 @@ struct Init: VaultCommand {
         let vault: Vault
         do {
             vault = try Vault.create(
-                path: path, unlock: secret, cost: try kdf.cost(in: context), options: Vault.Options(storage: location.storage))
+                path: path, unlock: secret, cost: try kdf.cost(in: context), options: Vault.Options(storage: location.storage, headWitness: witness))
         } catch {
-            // The key file was made for this vault alone; without the vault it is useless.
-            if let generateKeyFile { unlink(generateKeyFile) }
+            // The key file was made for this vault alone: without the vault it is useless, and
+            // with it (a head file that could not be written after the vault was made) it is the key.
+            var information = stat()
+            let vaultMayExist = location.isShared ? witness != nil : lstat(path, &information) == 0
+            if let generateKeyFile, !vaultMayExist { unlink(generateKeyFile) }
             throw error
         }
         let head = vault.head

@@ -46,7 +46,10 @@ struct Inspect: VaultCommand {
             let progress = ProgressBar(
                 label: "measuring", context: context, quiet: global.quiet, showsAfter: 1, unit: "operations")
             let keyed = try KeyedFacts.read(
-                location: location, secret: secret, preferredKeyslot: unlock.unlockSlot, progress: progress)
+                location: location, secret: secret,
+                options: global.vaultOptions(
+                    in: context, location: location, readOnly: true, preferredKeyslot: unlock.unlockSlot),
+                progress: progress)
             VaultAccess.reportRecovery(keyed.recovery, output: output)
             keyed.add(to: &document, &fields)
         } else {
@@ -114,13 +117,11 @@ private struct KeyedFacts {
     var contents: VaultStatistics
 
     static func read(
-        location: VaultLocation, secret: Keyslot.Secret, preferredKeyslot: UInt16?, progress: ProgressBar
+        location: VaultLocation, secret: Keyslot.Secret, options: Vault.Options, progress: ProgressBar
     ) throws -> KeyedFacts {
         let vault: Vault
         do {
-            vault = try Vault.open(
-                path: location.path, unlock: secret,
-                options: Vault.Options(storage: location.storage, readOnly: true, preferredKeyslot: preferredKeyslot))
+            vault = try Vault.open(path: location.path, unlock: secret, options: options)
         } catch {
             throw CommandFailure(VaultAccess.explained(error, path: location.path), status: .vaultUnavailable)
         }

@@ -18,7 +18,8 @@ struct Verify: VaultCommand {
             sequence number: torn_tail, checksum, authentication, chain, header, invariant, head_mismatch), and 2 \
             when verification could not run (wrong key, not a vault). Read-only: works beside a running writer and \
             never modifies the file. --expect-head takes the head `coffer head` printed earlier and reports a \
-            head_mismatch if the log was truncated or rolled back since.
+            head_mismatch if the log was truncated or rolled back since; so does the head in --head-file (each is \
+            checked when both are given). Verify never writes the head file.
 
             Examples:
               coffer verify --vault team.coffer --key-file team.key
@@ -28,24 +29,25 @@ struct Verify: VaultCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
 
-    @Option(
-        name: .customLong("expect-head"),
-        help: ArgumentHelp("The head the log must contain, as `coffer head` prints it.", valueName: "sequence:hex"))
-    var expectHead: String?
-
-    func validate() throws {
-        if let expectHead, ChainHead(parsing: expectHead) == nil {
-            throw ValidationError("--expect-head takes SEQUENCE:HEX (64 hex digits), as `coffer head` prints it.")
-        }
-    }
-
     func execute(in context: CommandContext) throws {
         let output = global.output(context)
         let (location, secret) = try access.locationAndSecret(in: context)
         let path = location.path
-        let report = try Self.verify(
-            location: location, secret: secret, expectedHead: expectHead.flatMap(ChainHead.init(parsing:)),
-            preferredKeyslot: unlock.unlockSlot, progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
+        var expectedHeads: [ChainHead] = []
+        if let head = try global.expectedHead(in: context) { expectedHeads.append(head) }
+        if let witness = global.headWitness(in: context), let head = try witness.read(), !expectedHeads.contains(head) {
+            expectedHeads.append(head)
+        }
+        var report = try Self.verify(
+            location: location, secret: secret, expectedHead: expectedHeads.first, preferredKeyslot: unlock.unlockSlot,
+            progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
+        // A second head needs a second pass: the log's chain is checked at one sequence a pass.
+        for head in expectedHeads.dropFirst() {
+            let again = try Self.verify(
+                location: location, secret: secret, expectedHead: head, preferredKeyslot: unlock.unlockSlot,
+                progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
+            report.problems += again.problems.filter { $0.kind == .headMismatch }
+        }
         output.emit(
             [
                 "ok": .bool(report.isClean), "records": .unsigned(report.records), "head": .string(report.head.description),
