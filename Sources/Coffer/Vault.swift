@@ -37,11 +37,15 @@ public final class Vault: Sendable {
         /// Where a writer leaves the head after every acknowledged change, and every open
         /// checks it is held: see ``HeadWitness``. Nil: none.
         public var headWitness: (any HeadWitness)?
+        /// How long an open for writing waits for another process to release the writer lock
+        /// before failing with `.locked` (polling, see ``LockWait``); zero, the default, fails
+        /// at once. From 0 to a day, else `.invalidInput`.
+        public var lockWait: Duration
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
             readOnly: Bool = false, expectedHead: ChainHead? = nil, automaticCompaction: AutomaticCompaction? = nil,
-            preferredKeyslot: UInt16? = nil, headWitness: (any HeadWitness)? = nil
+            preferredKeyslot: UInt16? = nil, headWitness: (any HeadWitness)? = nil, lockWait: Duration = .zero
         ) {
             self.storage = storage
             self.durability = durability
@@ -50,6 +54,7 @@ public final class Vault: Sendable {
             self.automaticCompaction = automaticCompaction
             self.preferredKeyslot = preferredKeyslot
             self.headWitness = headWitness
+            self.lockWait = lockWait
         }
 
         /// A head witness vouches only for heads that are on stable storage.
@@ -64,7 +69,7 @@ public final class Vault: Sendable {
         var storeOptions: VaultStore.Options {
             VaultStore.Options(
                 storage: storage, durability: durability, readOnly: readOnly, expectedHead: expectedHead,
-                preferredKeyslot: preferredKeyslot)
+                preferredKeyslot: preferredKeyslot, lockWait: lockWait)
         }
     }
 

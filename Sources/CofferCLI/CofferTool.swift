@@ -29,7 +29,7 @@ public enum CofferTool {
     public static func run(_ arguments: [String], in context: CommandContext) -> ExitStatus {
         let command: ParsableCommand
         do {
-            command = try Coffer.parseAsRoot(arguments)
+            command = try Coffer.parseAsRoot(GlobalOptions.expandingBareWait(arguments))
         } catch {
             return reportParseError(error, arguments: arguments, in: context)
         }

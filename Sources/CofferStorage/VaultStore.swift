@@ -30,16 +30,21 @@ public final class VaultStore: @unchecked Sendable {
         /// The keyslot to try first when unlocking (F-SLOT-BUDGET): a vault whose passphrase
         /// slots together cost more Argon2id work than one open spends opens only with it.
         public var preferredKeyslot: UInt16?
+        /// How long a writer waits for another process to release the writer lock before
+        /// failing with `.locked`; zero (the default) does not wait. See ``LockWait``.
+        public var lockWait: Duration
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
-            readOnly: Bool = false, expectedHead: ChainHead? = nil, preferredKeyslot: UInt16? = nil
+            readOnly: Bool = false, expectedHead: ChainHead? = nil, preferredKeyslot: UInt16? = nil,
+            lockWait: Duration = .zero
         ) {
             self.storage = storage
             self.durability = durability
             self.readOnly = readOnly
             self.expectedHead = expectedHead
             self.preferredKeyslot = preferredKeyslot
+            self.lockWait = lockWait
         }
     }
 
@@ -367,8 +372,22 @@ public final class VaultStore: @unchecked Sendable {
         }
     }
 
-    /// Opens the file and, for a writer, takes the lock on the file the path names now.
+    /// Opens the file and, for a writer, takes the lock on the file the path names now,
+    /// waiting up to `options.lockWait` for another process to release it.
     static func openFile(path: String, options: Options) throws(CofferError) -> any StorageFile {
+        var wait = try LockWait(options.lockWait)
+        while true {
+            if let file = try openFileOnce(path: path, options: options) { return file }
+            guard wait.pause() else {
+                let waited = options.lockWait > .zero ? " (waited \(LockWait.describe(options.lockWait)))" : ""
+                throw CofferError(
+                    .locked, "Another process has the vault open for writing\(waited); close it, wait longer or open read-only.")
+            }
+        }
+    }
+
+    /// One try: the opened (and, for a writer, locked) file, or nil when another process holds the lock.
+    private static func openFileOnce(path: String, options: Options) throws(CofferError) -> (any StorageFile)? {
         let storage = options.storage
         // A compaction may rename a new file over the path between our open and our lock;
         // retry until the locked file is the one the path names.
@@ -381,14 +400,18 @@ public final class VaultStore: @unchecked Sendable {
             }
             if options.readOnly { return file }
             switch file.tryLockExclusive() {
-            case .failure(let error): throw error.cofferError("Locking the vault file")
+            case .failure(let error):
+                file.close()
+                throw error.cofferError("Locking the vault file")
             case .success(false):
-                throw CofferError(.locked, "Another process has the vault open for writing; close it or open read-only.")
+                file.close()
+                return nil
             case .success(true): break
             }
             if case .success(let held) = file.identity(), case .success(let named) = storage.identity(of: path), held == named {
                 return file
             }
+            file.close()
         }
         throw CofferError(.locked, "The vault file kept being replaced while opening it; try again.")
     }

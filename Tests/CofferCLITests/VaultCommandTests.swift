@@ -155,6 +155,48 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.coffer")))
     }
 
+    /// --wait and COFFER_LOCK_WAIT: ten parallel writers all land; without a wait, or past it,
+    /// a held lock is `locked` (exit 2); a bad wait is a usage error.
+    func testWritersWaitForTheLockWhenAsked() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        let statuses = NSLock()
+        nonisolated(unsafe) var results: [Int32] = []
+        nonisolated(unsafe) let runner = coffer  // run() only reads it
+        let finished = DispatchGroup()
+        for index in 0..<10 {
+            // A thread each, so the ten processes run at once whatever the number of cores.
+            finished.enter()
+            Thread.detachNewThread {
+                let result = try? runner.run([
+                    "credentials", "set", "exa\(index)", "--org", "acme", "--set", "api_key=k-\(index)", "--wait", "60",
+                ])
+                statuses.withLock { results.append(result?.status ?? -1) }
+                finished.leave()
+            }
+        }
+        finished.wait()
+        XCTAssertEqual(results, Array(repeating: 0, count: 10))
+        let listed = try coffer.expect(0, ["credentials", "list", "--org", "acme", "--json"]).json()
+        XCTAssertEqual((listed["credentials"] as? [Any])?.count, 10)
+
+        // Hold the writer lock the way another coffer process would.
+        let descriptor = open(coffer.path("v.coffer"), O_RDONLY)
+        XCTAssertEqual(flock(descriptor, LOCK_EX), 0)
+        defer { close(descriptor) }
+        let refused = try coffer.expect(2, ["org", "create", "beta", "--json"])
+        XCTAssertTrue(refused.standardError.contains("\"locked\""), refused.standardError)
+        XCTAssertTrue(refused.standardError.contains("--wait"), refused.standardError)
+        let waited = try coffer.expect(2, ["org", "create", "beta", "--wait=0.2"])
+        XCTAssertTrue(waited.standardError.contains("0.2 s waited"), waited.standardError)
+        try coffer.expect(2, ["org", "create", "beta"], environment: ["COFFER_LOCK_WAIT": "0.1"])
+        try coffer.expect(0, ["org", "list", "--wait"], environment: ["COFFER_LOCK_WAIT": "0.1"])
+        for bad in [["--wait", "-3"], ["--wait", "86401"], ["--wait=soon"]] {
+            try coffer.expect(64, ["org", "create", "beta"] + bad)
+        }
+        try coffer.expect(64, ["org", "create", "beta"], environment: ["COFFER_LOCK_WAIT": "nan"])
+    }
+
     func testTornTailIsReportedAndCutOnlyByAWriter() throws {
         let coffer = try CofferRunner()
         try coffer.makePopulatedVault()

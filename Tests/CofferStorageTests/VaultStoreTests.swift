@@ -1,6 +1,7 @@
 import CofferCrypto
 import CofferFormat
 import CofferStorage
+import Foundation
 import XCTest
 
 final class VaultStoreTests: XCTestCase {
@@ -72,6 +73,32 @@ final class VaultStoreTests: XCTestCase {
         _ = try writer.append([Fixture.payload("b")])
         // A new reader sees the new prefix.
         XCTAssertEqual(try Fixture.transactions(path: path).payloads.count, 2)
+    }
+
+    /// `lockWait`: a second writer waits for the lock until its deadline, then fails `.locked`
+    /// having closed every file it opened; it opens once the first writer closes.
+    func testASecondWriterWaitsForTheLockUntilItsDeadline() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("vault.coffer")
+        let writer = try VaultStore.create(path: path, secret: Fixture.secret)
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+        let briefly = VaultStore.Options(lockWait: .milliseconds(30))
+        XCTAssertThrowsCode(.locked, try VaultStore.open(path: path, secret: Fixture.secret, options: briefly))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count, descriptors)
+        XCTAssertThrowsCode(
+            .invalidInput, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(lockWait: .seconds(-1))))
+        XCTAssertThrowsCode(
+            .invalidInput, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(lockWait: .seconds(86_401))))
+
+        let released = expectation(description: "the first writer closed")
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) {
+            writer.close()
+            released.fulfill()
+        }
+        let waiter = try VaultStore.open(path: path, secret: Fixture.secret, options: .init(lockWait: .seconds(60)))
+        wait(for: [released], timeout: 60)
+        _ = try waiter.append([Fixture.payload("after the wait")])
+        waiter.close()
     }
 
     func testReadRecordOpensARecordAtRandom() throws {

@@ -48,7 +48,43 @@ struct GlobalOptions: ParsableArguments {
         completion: .file())
     var headFilePath: String?
 
+    @Option(
+        name: .customLong("wait"),
+        help: ArgumentHelp(
+            "Wait up to this many seconds for another process to release the vault's writer lock, then fail with `locked` (alone: \(Int(Self.bareWaitSeconds)) s; default: $COFFER_LOCK_WAIT, else 0).",
+            valueName: "seconds"))
+    var lockWaitText: String?
+
+    /// The wait of a bare `--wait`.
+    static let bareWaitSeconds = 30.0
+
+    /// `--wait` without a number of seconds after it, given as `--wait=30`: argument-parser
+    /// has no option whose value is optional. Only before a `--`, after which arguments are
+    /// not coffer's.
+    static func expandingBareWait(_ arguments: [String]) -> [String] {
+        var expanded: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            guard argument == "--wait" else {
+                expanded.append(argument)
+                if argument == "--" { break }
+                continue
+            }
+            // A number, even a negative one (which argument-parser would take for an option), is the value.
+            if index < arguments.endIndex, Double(arguments[index]) != nil {
+                expanded.append("--wait=\(arguments[index])")
+                index += 1
+            } else {
+                expanded.append("--wait=\(Int(bareWaitSeconds))")
+            }
+        }
+        return expanded + arguments[index...]
+    }
+
     func validate() throws {
+        if let lockWaitText, Self.lockWait(lockWaitText) == nil { throw ValidationError(Self.waitSyntax("--wait")) }
         if let expectHeadText, ChainHead(parsing: expectHeadText) == nil {
             throw ValidationError(Self.headSyntax("--expect-head"))
         }
@@ -57,6 +93,23 @@ struct GlobalOptions: ParsableArguments {
 
     private static func headSyntax(_ source: String) -> String {
         "\(source) takes a head as `coffer head` prints it: SEQUENCE:HEX, or GENERATION:SEQUENCE:HEX after a compaction (64 hex digits)."
+    }
+
+    private static func waitSyntax(_ source: String) -> String {
+        "\(source) takes a number of seconds from 0 to 86400."
+    }
+
+    private static func lockWait(_ text: String) -> Duration? {
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= 86_400 else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }
+
+    /// How long to wait for the writer lock: `--wait`, else `COFFER_LOCK_WAIT`, else not at all.
+    func lockWait(in context: CommandContext) throws(CommandFailure) -> Duration {
+        if let lockWaitText, let wait = Self.lockWait(lockWaitText) { return wait }
+        guard let text = context.variable("COFFER_LOCK_WAIT") else { return .zero }
+        guard let wait = Self.lockWait(text) else { throw CommandFailure.usage(Self.waitSyntax("COFFER_LOCK_WAIT")) }
+        return wait
     }
 
     /// The head the vault must hold: `--expect-head`, else `COFFER_EXPECT_HEAD`.
@@ -79,7 +132,8 @@ struct GlobalOptions: ParsableArguments {
     ) throws(CommandFailure) -> Vault.Options {
         Vault.Options(
             storage: location.storage, readOnly: readOnly, expectedHead: try expectedHead(in: context),
-            preferredKeyslot: preferredKeyslot, headWitness: headWitness(in: context))
+            preferredKeyslot: preferredKeyslot, headWitness: headWitness(in: context),
+            lockWait: readOnly ? .zero : try lockWait(in: context))
     }
 
     /// The vault's path or URL: `--vault`, else `COFFER_VAULT`.

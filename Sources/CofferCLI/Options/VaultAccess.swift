@@ -41,7 +41,7 @@ struct VaultAccess {
             vault = try Vault.open(path: path, unlock: secret, options: options)
         } catch {
             // Whatever stops an open (a missing file included) means the vault could not be opened.
-            throw CommandFailure(Self.explained(error, path: path), status: .vaultUnavailable)
+            throw CommandFailure(Self.explained(error, path: path, lockWait: options.lockWait), status: .vaultUnavailable)
         }
         Self.reportRecovery(vault.recovery, output: global.output(context))
         if let acting = global.actingUser {
@@ -56,12 +56,15 @@ struct VaultAccess {
     }
 
     /// An opening error with advice an operator can act on.
-    static func explained(_ error: CofferError, path: String) -> CofferError {
+    static func explained(_ error: CofferError, path: String, lockWait: Duration = .zero) -> CofferError {
         let advice: String
         switch error.code {
         case .notFound: advice = "No vault exists at \(path). Check --vault or COFFER_VAULT, or create one with `coffer init`."
         case .wrongKey: advice = "The key does not open \(path): no keyslot accepts it. Check the key file or passphrase; nothing was modified."
-        case .locked: advice = "Another process has \(path) open for writing. Wait for it to finish, or use a read-only command."
+        case .locked where lockWait > .zero:
+            advice = "Another process kept \(path) open for writing for the \(LockWait.describe(lockWait)) waited. Try again later, or use a read-only command."
+        case .locked:
+            advice = "Another process has \(path) open for writing. Wait for it with --wait SECONDS (or COFFER_LOCK_WAIT), or use a read-only command."
         case .notAVault: advice = "\(path) is not a Coffer vault (its header has no Coffer magic)."
         default: return error
         }
