@@ -6,7 +6,7 @@ import CofferCrypto
 ///
 /// Every value is secret: objects are read and written in ``SecureBytes``, and only member
 /// names ever leave as `String`s.
-enum CustomObject {
+public enum CustomObject {
     /// The field of the `custom` type that holds the whole object.
     static let field = "json"
     /// The prefix of a member's name among a version's changed names: `json.region`.
@@ -93,6 +93,29 @@ enum CustomObject {
         }
         guard !changed.isEmpty else { return (stored, []) }
         return (encode(entries, stored: stored), changed)
+    }
+
+    /// The value of the member `name` of a stored object: a string member's text, any other
+    /// member's JSON text as stored.
+    ///
+    /// - Returns: nil when the object has no such member, with the names it has.
+    /// - Throws: `.corrupted` when the stored object does not parse.
+    public static func member(
+        _ name: String, of stored: SecureBytes
+    ) throws(CofferError) -> (value: SecureBytes?, names: [String]) {
+        let members: [JSONObjectValidator.Member]
+        switch stored.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) }) {
+        case .success(let found): members = found
+        case .failure: throw CofferError(.corrupted, "The stored custom object does not parse.")
+        }
+        guard let member = members.last(where: { $0.name == name }) else { return (nil, members.map(\.name)) }
+        let value = stored.withUnsafeBytes { bytes in
+            let text = UnsafeRawBufferPointer(rebasing: bytes[member.value])
+            return text.first == UInt8(ascii: "\"")
+                ? JSONUnescaping.string(text) : SecureBytes(count: text.count) { $0.copyMemory(from: text) }
+        }
+        guard let value else { throw CofferError(.corrupted, "The stored custom object does not parse.") }
+        return (value, members.map(\.name))
     }
 
     /// The member names a version's changed names list (`json.region` → `region`).

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 
+@testable import CofferCLI
+
 /// Organizations, projects, users, members, credentials, assignments, resolution and API
 /// keys, end to end through the binary, with the JSON contract and the exit codes.
 final class CredentialCommandTests: XCTestCase {
@@ -350,6 +352,50 @@ final class CredentialCommandTests: XCTestCase {
             standardInput: key + "\n")
         // The attack itself: without a head to check, the old copy accepts the revoked key.
         try coffer.expect(0, ["api-key", "check", "--org", "acme"], environment: ["COFFER_HEAD_FILE": ""], standardInput: key + "\n")
+    }
+
+    /// `--field NAME` (issue 18 #2): exactly the value's bytes and nothing else, from `get` and
+    /// from `resolve`, a custom credential's members included; a terminal only with --force;
+    /// an unknown field names the fields there are and never repeats what was given.
+    func testOneFieldRawFromGetAndResolve() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=sk-exa-0123456789"])
+        try coffer.expect(
+            0, ["credentials", "set", "svc", "--org", "acme", "--type", "custom", "--set", "key=k-1", "--set", #"quote=a"b\c é"#])
+        XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--field", "token"]).standardOutput, "sk-exa-0123456789")
+        XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "svc/main", "--org", "acme", "--field", "quote"]).standardOutput, #"a"b\c é"#)
+        XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "svc/main", "--org", "acme", "--field", "json"]).standardOutput, #"{"key":"k-1","quote":"a\"b\\c é"}"#)
+        XCTAssertEqual(
+            try coffer.expect(0, ["resolve", "exa", "--org", "acme", "--project", "web", "--field", "token"]).standardOutput,
+            "sk-exa-0123456789")
+        try coffer.expect(0, ["credentials", "update", "exa/main", "--org", "acme", "--set", "token=sk-exa-rotated-000"])
+        XCTAssertEqual(
+            try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--field", "token", "--at-version", "1"]).standardOutput,
+            "sk-exa-0123456789")
+
+        let unknown = try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--field", "sk-pasted-by-mistake"])
+        XCTAssertEqual(unknown.standardOutput, "")
+        XCTAssertTrue(unknown.standardError.contains("Its fields: token"), unknown.standardError)
+        XCTAssertFalse(unknown.standardError.contains("sk-pasted"), unknown.standardError)
+        let member = try coffer.expect(1, ["credentials", "get", "svc/main", "--org", "acme", "--field", "region"])
+        XCTAssertTrue(member.standardError.contains("Its members: key, quote"), member.standardError)
+        try coffer.expect(64, ["credentials", "get", "exa/main", "--org", "acme", "--field", "token", "--json"])
+        try coffer.expect(64, ["resolve", "exa", "--org", "acme", "--field", "token", "--explain"])
+        try coffer.expect(3, ["resolve", "linear", "--org", "acme", "--field", "token"])
+        try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--field", "token", "--as", "carol"])
+
+        func onTerminal(_ arguments: [String]) -> (ExitStatus, String) {
+            let output = BufferSink()
+            let context = CommandContext(
+                standardOutput: output, standardError: BufferSink(), environment: coffer.environment, standardOutputIsTerminal: true)
+            return (CofferTool.run(arguments, in: context), output.text)
+        }
+        XCTAssertEqual(onTerminal(["credentials", "get", "exa/main", "--org", "acme", "--field", "token"]).0, .usage)
+        XCTAssertEqual(onTerminal(["resolve", "exa", "--org", "acme", "--field", "token"]).0, .usage)
+        let forced = onTerminal(["credentials", "get", "exa/main", "--org", "acme", "--field", "token", "--force"])
+        XCTAssertEqual(forced.0, .success)
+        XCTAssertEqual(forced.1, "sk-exa-rotated-000\n", "a newline on a terminal only")
     }
 
     /// A `custom` credential keeps every member through edits: the case that erased them.

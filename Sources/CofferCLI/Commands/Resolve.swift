@@ -18,6 +18,10 @@ struct Resolve: OrganizationCommand {
               coffer resolve slack --org acme --pin user --user alice
               coffer resolve linear --org acme --workflow triage \\
                   --consumer fetch-issues --json
+              LINEAR_TOKEN=$(coffer resolve linear --org acme --project web --field token)
+
+            --field prints the resolved credential's value of that field alone, with no newline (as \
+            `credentials get --field`), refusing a terminal unless --force.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -44,13 +48,21 @@ struct Resolve: OrganizationCommand {
     @Flag(help: "Show every step tried.")
     var explain = false
 
+    @Option(help: ArgumentHelp("Print only this field's value of the resolved credential, raw.", valueName: "name"))
+    var field: String?
+
+    @Flag(help: "With --field, print the value even on a terminal.")
+    var force = false
+
     func validate() throws {
+        if field != nil && explain { throw ValidationError("--field prints the value alone; leave out --explain.") }
         if let select, CredentialID(select) == nil {
             throw ValidationError("--select takes a credential id (cred_…).")
         }
     }
 
     func execute(in context: CommandContext) throws {
+        try RawField.checkOutput(field: field, json: global.json, force: force, in: context)
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
         let request = try vault.read { index throws(CofferError) in
@@ -69,6 +81,14 @@ struct Resolve: OrganizationCommand {
         switch resolution {
         case .resolved(let resolved, _):
             let view = vault.read { index in index.credential(id: resolved.id).map { CredentialView($0, in: index) } }
+            if let field {
+                // The index answered the resolution under the same read: the credential is there.
+                let info = view!.info
+                try ActingUser.checkValuesVisible(info, acting: global.actingUser, in: vault)
+                let values = try vault.reveal(resolved.id, version: resolved.version)
+                RawField.write(try RawField.value(field, of: values, type: info.type), in: context)
+                return
+            }
             var credential = view?.identity ?? ["id": .string(resolved.id.description)]
             credential["version"] = .unsigned(UInt64(resolved.version))
             output.emit(

@@ -25,4 +25,13 @@ enum ActingUser {
                     + "there only for a member. Add the membership (`coffer member add`), or omit --as to act as the operator.")
         }
     }
+
+    /// A user credential is that user's: acting as another user, its values stay hidden.
+    static func checkValuesVisible(_ info: CredentialInfo, acting: String?, in vault: Vault) throws(CommandFailure) {
+        guard let acting, case .user(let owner) = info.owner, vault.read({ $0.user(acting)?.id }) != owner else { return }
+        throw CommandFailure(
+            .no, code: "not_visible",
+            "This credential belongs to another user's scope: acting as \(acting), its values are not shown. "
+                + "Omit --as to act as the operator.")
+    }
 }

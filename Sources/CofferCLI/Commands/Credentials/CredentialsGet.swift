@@ -1,7 +1,7 @@
 import ArgumentParser
 import Coffer
 
-/// `coffer credentials get SELECTOR --org ORG [--reveal] [--at-version N]`.
+/// `coffer credentials get SELECTOR --org ORG [--reveal | --field NAME] [--at-version N]`.
 struct CredentialsGet: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
@@ -9,12 +9,15 @@ struct CredentialsGet: OrganizationCommand {
         discussion: """
             Without --reveal secret fields show a masked preview. --reveal prints the values: the only command \
             besides `api-key create` that ever prints a secret. --at-version shows an older version, while it is \
-            retained (--version is the tool's version, as on every command).
+            retained (--version is the tool's version, as on every command). --field prints one field's value \
+            alone, with no newline, for a script to capture; it refuses a terminal unless --force. A custom \
+            credential's members are fields too.
 
             Examples:
               coffer credentials get linear/work --org acme
               coffer credentials get exa/main --org acme --reveal --json \\
                   | jq -r .fields.token
+              TOKEN=$(coffer credentials get exa/main --org acme --field token)
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -30,21 +33,24 @@ struct CredentialsGet: OrganizationCommand {
     @Option(name: .customLong("at-version"), help: ArgumentHelp("A retained older version.", valueName: "n"))
     var version: UInt32?
 
+    @Option(help: ArgumentHelp("Print only this field's value, raw (a custom credential's member too).", valueName: "name"))
+    var field: String?
+
+    @Flag(help: "With --field, print the value even on a terminal.")
+    var force = false
+
     func execute(in context: CommandContext) throws {
+        try RawField.checkOutput(field: field, json: global.json, force: force, in: context)
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
         let view = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization) }
         let info = view.info
-        // A user credential is that user's: acting as another user, its values stay hidden.
-        if reveal || version != nil, let acting = global.actingUser, case .user(let owner) = info.owner,
-            vault.read({ $0.user(acting)?.id }) != owner
-        {
-            throw CommandFailure(
-                .no, code: "not_visible",
-                "This credential belongs to another user's scope: acting as \(acting), its values are not shown. "
-                    + "Omit --as to act as the operator.")
-        }
+        if reveal || version != nil || field != nil { try ActingUser.checkValuesVisible(info, acting: global.actingUser, in: vault) }
         let shownVersion = version ?? info.version
+        if let field {
+            RawField.write(try RawField.value(field, of: try vault.reveal(info.id, version: version), type: info.type), in: context)
+            return
+        }
         // Values are read only when asked for: to reveal, or for the previews of an old version.
         let values: FieldValues? = reveal || version != nil ? try vault.reveal(info.id, version: version) : nil
         var fields: [(name: String, json: JSON, text: String?, secret: SecureBytes?)] = []
