@@ -2,21 +2,25 @@ import CofferFormat
 import CofferStorage
 
 /// Where a writer leaves the vault's head after every acknowledged change, kept apart from
-/// the vault (another disk, a configuration store): every open checks that the vault still
-/// holds it (FORMAT.md F-HEAD, F-LINEAGE), so a vault truncated or put back to an older copy
-/// is refused, readers included, and a writer never appends to a log older than the witness.
+/// the vault (another disk, a configuration store): every open checks that the vault is the
+/// one it saw, under the unlock key it saw, and still holds its head (FORMAT.md F-HEAD,
+/// F-LINEAGE), so a vault truncated, put back to an older copy, or rebuilt from a header whose
+/// unlock key was revoked since is refused, readers included, before a writer repairs
+/// anything, and a writer never appends to a log older than the witness.
 public protocol HeadWitness: Sendable {
-    /// The head last left; nil when none was left yet.
-    /// - Throws: when the witness holds something that is not a head, or cannot be read.
-    func read() throws(CofferError) -> ChainHead?
-    /// Leaves `head`, replacing what was there.
-    func record(_ head: ChainHead) throws(CofferError)
+    /// What was last left; nil when nothing was left yet.
+    /// - Throws: when the witness holds something else, or cannot be read.
+    func read() throws(CofferError) -> WitnessedHead?
+    /// Leaves `witnessed`, replacing what was there.
+    func record(_ witnessed: WitnessedHead) throws(CofferError)
 }
 
-/// A head witness in a file: the head as `coffer head` prints it, one line, replaced whole
-/// (written beside it with mode 0600, synced, renamed over it), so a crash leaves the old head
-/// or the new one. Losing the newest update to a crash leaves an older head, which the vault
-/// still holds: the check stays sound.
+/// A head witness in a file: one line, `HEAD vault=HEX key=HEX` (``WitnessedHead``), replaced
+/// whole (written beside it with mode 0600, synced, renamed over it), so a crash leaves the old
+/// line or the new one. Losing the newest update to a crash leaves an older head, which the
+/// vault still holds: the check stays sound. A path that is a symbolic link is written through
+/// to the file it names, so the witness can live on another disk. A missing or empty file holds
+/// nothing yet.
 public struct HeadWitnessFile: HeadWitness {
     public let path: String
     private let storage: any StorageSystem
@@ -26,7 +30,7 @@ public struct HeadWitnessFile: HeadWitness {
         self.storage = storage
     }
 
-    public func read() throws(CofferError) -> ChainHead? {
+    public func read() throws(CofferError) -> WitnessedHead? {
         let file: any StorageFile
         switch storage.open(path, mode: .readOnly) {
         case .failure(let error) where error.number == SystemError.noSuchFileOrDirectory.number: return nil
@@ -41,30 +45,39 @@ public struct HeadWitnessFile: HeadWitness {
         case .success(let read): count = read
         }
         let text = String(decoding: bytes[0..<count], as: UTF8.self).trimmingWhiteSpace
-        guard count < bytes.count, let head = ChainHead(parsing: text) else {
+        // An empty file: nothing was left yet (an operator may make the file beforehand).
+        if text.isEmpty { return nil }
+        guard count < bytes.count, let witnessed = WitnessedHead(parsing: text) else {
             throw CofferError(
                 .invalidInput,
-                "The head file \(path) does not hold a head (GENERATION:SEQUENCE:HEX as `coffer head` prints it). "
-                    + "Nothing was opened; put the vault's head there, or remove the file to start again.")
+                "The head file \(path) does not hold what a writer leaves there (HEAD vault=HEX key=HEX). Nothing was "
+                    + "opened. If it was damaged, check the vault with `coffer verify` before you remove the file.")
         }
-        return head
+        return witnessed
     }
 
-    public func record(_ head: ChainHead) throws(CofferError) {
-        let temporary = "\(path).tmp-\(Hex.encode(RandomBytes.make(8)))"
+    public func record(_ witnessed: WitnessedHead) throws(CofferError) {
+        // Through a symbolic link to the file it names, which stays where it is.
+        let target: String
+        switch storage.followingLink(path) {
+        case .success(let resolved): target = resolved
+        case .failure(let error) where error.number == SystemError.noSuchFileOrDirectory.number: target = path
+        case .failure(let error): throw error.cofferError("Following the head file's link \(path)")
+        }
+        let temporary = "\(target).tmp-\(Hex.encode(RandomBytes.make(8)))"
         let file: any StorageFile
         switch storage.open(temporary, mode: .createNew) {
         case .failure(let error): throw error.cofferError("Creating a file beside the head file \(path)")
         case .success(let opened): file = opened
         }
-        let bytes = Array((head.description + "\n").utf8)
+        let bytes = Array((witnessed.description + "\n").utf8)
         var result = bytes.withUnsafeBytes { file.write($0, at: 0) }
         if case .success = result { result = file.sync() }
         file.close()
-        if case .success = result { result = storage.rename(temporary, to: path) }
+        if case .success = result { result = storage.rename(temporary, to: target) }
         if case .failure(let error) = result {
             _ = storage.remove(temporary)
-            throw error.cofferError("Writing the head file \(path)")
+            throw error.cofferError("Writing the head file \(target)")
         }
     }
 }

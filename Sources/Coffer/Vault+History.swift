@@ -21,14 +21,19 @@ extension Vault {
     /// record to `visit`, decoded and authenticated, in order. Never modifies the file; works
     /// beside a writer.
     ///
+    /// With `expectedHead` or `headWitness` the log is held to them as an open holds it; records
+    /// are handed on as they are read, so a caller keeps them only once this returns.
+    ///
     /// - Returns: what the read-only open found (a torn tail, reported, not cut).
     /// - Throws: what opening read-only throws; `.corrupted` for a record that does not decode.
     @discardableResult
     public static func history(
-        path: String, unlock: Unlock, storage: any StorageSystem = PosixStorage(),
-        _ visit: (LoggedRecord) throws(CofferError) -> Void
+        path: String, unlock: Unlock, storage: any StorageSystem = PosixStorage(), expectedHead: ChainHead? = nil,
+        headWitness: (any HeadWitness)? = nil, _ visit: (LoggedRecord) throws(CofferError) -> Void
     ) throws(CofferError) -> VaultStore.Recovery {
-        let store = try VaultStore.open(path: path, secret: unlock, options: .init(storage: storage, readOnly: true)) {
+        let options = VaultStore.Options(
+            storage: storage, readOnly: true, expectedHead: expectedHead, witnessedHead: try headWitness?.read())
+        let store = try VaultStore.open(path: path, secret: unlock, options: options) {
             record throws(CofferError) in
             if let transaction = try Replay.decode(record) {
                 try visit(

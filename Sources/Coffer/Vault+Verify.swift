@@ -13,16 +13,19 @@ extension Vault {
     /// - Throws: only when verification cannot run (`.wrongKey`, `.notAVault`, `.notFound`,
     ///   `.unsupportedVersion`, `.io`); what it finds is in the report.
     ///   - progress: called after each record with the records read and the bytes covered.
+    ///   - headWitness: what it holds is checked as an open checks it (F-HEAD), each failed
+    ///     check a `head_mismatch` problem; verification never writes it.
     ///   - preferredKeyslot: the keyslot to try first (``Vault/Options/preferredKeyslot``).
     public static func verify(
-        path: String, unlock: Unlock, expectedHead: ChainHead? = nil, storage: any StorageSystem = PosixStorage(),
-        preferredKeyslot: UInt16? = nil, progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
+        path: String, unlock: Unlock, expectedHead: ChainHead? = nil, headWitness: (any HeadWitness)? = nil,
+        storage: any StorageSystem = PosixStorage(), preferredKeyslot: UInt16? = nil, progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
     ) throws(CofferError) -> VerificationReport {
         var records: UInt64 = 0
         var index = VaultIndex()
         var replayProblem: LogProblem?
         var report = try VaultStore.verify(
-            path: path, secret: unlock, expectedHead: expectedHead, storage: storage, preferredKeyslot: preferredKeyslot
+            path: path, secret: unlock, expectedHead: expectedHead, witnessedHead: try headWitness?.read(), storage: storage,
+            preferredKeyslot: preferredKeyslot
         ) {
             record throws(CofferError) in
             records += 1

@@ -96,7 +96,7 @@ public final class Vault: Sendable {
     let compactionLock = Lock()
     /// The head last left in the head witness; updates run under its lock, so the last one
     /// leaves the newest head, and commits that shared one sync share one witness update.
-    let witnessed = Locked<ChainHead?>(nil)
+    let witnessed = Locked<WitnessedHead?>(nil)
 
     private init(store: VaultStore, index: VaultIndex, options: Options) {
         self.state = ReadWriteLocked(State(store: store, index: index))
@@ -119,14 +119,14 @@ public final class Vault: Sendable {
         try options.checkHeadWitness()
         let store = try VaultStore.create(path: path, secret: unlock, cost: cost, options: options.storeOptions)
         do throws(CofferError) {
-            try options.headWitness?.record(store.head)
+            try options.headWitness?.record(store.witnessedHead)
         } catch {
             store.close()
             throw CofferError(
                 error.code, "The vault was created at \(path), but its head could not be left in the head witness: \(error.message)")
         }
         let vault = Vault(store: store, index: VaultIndex(), options: options)
-        if options.headWitness != nil { vault.witnessed.withLock { $0 = store.head } }
+        if options.headWitness != nil { vault.witnessed.withLock { $0 = store.witnessedHead } }
         return vault
     }
 
@@ -138,11 +138,14 @@ public final class Vault: Sendable {
     ///   `.corrupted` (with the offset and sequence number of the bad record), `.headMismatch`, `.io`.
     public static func open(path: String, unlock: Unlock, options: Options = Options()) throws(CofferError) -> Vault {
         try options.checkHeadWitness()
+        var storeOptions = options.storeOptions
+        // The store checks what the witness saw before a writer repairs anything.
+        storeOptions.witnessedHead = try options.headWitness?.read()
         let pipeline = ReplayPipeline()
         let store: VaultStore
         let index: VaultIndex
         do throws(CofferError) {
-            store = try VaultStore.open(path: path, secret: unlock, options: options.storeOptions) {
+            store = try VaultStore.open(path: path, secret: unlock, options: storeOptions) {
                 record throws(CofferError) in try pipeline.submit(record)
             }
         } catch {
@@ -151,19 +154,13 @@ public final class Vault: Sendable {
         }
         do throws(CofferError) {
             index = try pipeline.finish()
-            // The head witness: the vault must hold the head a writer last left there.
-            if let witness = options.headWitness, let witnessed = try witness.read(),
-                let detail = store.mismatch(expecting: witnessed)
-            {
-                throw CofferError(.headMismatch, "Checked against the head witness: \(detail)")
-            }
-            if !options.readOnly { try options.headWitness?.record(store.head) }
+            if !options.readOnly { try options.headWitness?.record(store.witnessedHead) }
         } catch {
             store.close()
             throw error
         }
         let vault = Vault(store: store, index: index, options: options)
-        if !options.readOnly && options.headWitness != nil { vault.witnessed.withLock { $0 = store.head } }
+        if !options.readOnly && options.headWitness != nil { vault.witnessed.withLock { $0 = store.witnessedHead } }
         return vault
     }
 
@@ -173,11 +170,11 @@ public final class Vault: Sendable {
     func recordHead() {
         guard let witness = options.headWitness, !isReadOnly else { return }
         witnessed.withLock { last in
-            let head = store.head
-            guard head != last else { return }
+            let current = store.witnessedHead
+            guard current != last else { return }
             do throws(CofferError) {
-                try witness.record(head)
-                last = head
+                try witness.record(current)
+                last = current
             } catch {
                 store.stopWriting(
                     CofferError(

@@ -113,19 +113,32 @@ extension CofferTool {
     /// was forgotten: a secret. Messages never contain one, so every quoted argument that is
     /// not an option name becomes "argument number N" (its position after `coffer`), except a
     /// first word of letters (a mistyped command), and a `NAME=VALUE` anywhere is cut to
-    /// `NAME=…`.
+    /// `NAME=…`. An option name is `--` and lower-case words, or `-` and one letter; anything
+    /// else that starts with a dash (`-Xk9…`, a value that happens to) is an argument too.
     static func redacted(_ message: String, arguments: [String]) -> String {
         var message = message
-        for (position, argument) in arguments.enumerated() where !argument.hasPrefix("-") && !argument.isEmpty {
+        for (position, argument) in arguments.enumerated() where !isOptionName(argument) && !argument.isEmpty {
             // The first word names a command: a mistyped one is shown, so it can be corrected.
             if position == 0 && argument.allSatisfy({ ("a"..."z").contains($0) || $0 == "-" }) { continue }
             message = message.replacing("argument '\(argument)'", with: "argument number \(position + 1)")
             message = message.replacing("'\(argument)'", with: "argument number \(position + 1)")
         }
         for argument in arguments {
+            guard isOptionName(argument) || !argument.hasPrefix("-") else { continue }
             guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else { continue }
             message = message.replacing(argument, with: argument[...equals] + "…")
         }
         return message
+    }
+
+    /// `--lower-case-words` (with `=VALUE` or not) or `-x`: how every option of `coffer` is spelled.
+    private static func isOptionName(_ argument: String) -> Bool {
+        let name = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        if name.hasPrefix("--") {
+            let words = name.dropFirst(2)
+            return !words.isEmpty && words.first!.isLowercase
+                && words.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+        }
+        return name.count == 2 && name.hasPrefix("-") && name.last!.isLetter
     }
 }

@@ -164,7 +164,7 @@ public final class CompactionTarget: @unchecked Sendable {
     var outcome: ScanOutcome {
         ScanOutcome(
             head: head, validEnd: end, recordCount: head.sequence, tornTail: nil, corruption: nil, dataKeys: dataKeys,
-            epochs: epochs, epochSequences: epochSequences, chainAtRequested: nil, bytesByType: bytesByType)
+            epochs: epochs, epochSequences: epochSequences, chainAtRequested: [:], bytesByType: bytesByType)
     }
 }
 

@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferFormat
 
 /// F-HEAD with F-LINEAGE: whether a log holds a head a caller kept. A head of this log's
@@ -46,5 +47,40 @@ enum ExpectedHead {
                 + "hold the expected head \(expected): the vault was replaced by another."
         }
         return nil
+    }
+}
+
+/// The heads an open or a verification holds a log to: a caller's expected head and what a
+/// head witness saw, checked in the same scan, before a writer repairs anything.
+struct HeadChecks {
+    let expected: ChainHead?
+    let witnessed: WitnessedHead?
+    let lineage: LogLineage?
+
+    /// The sequences whose chain hashes the checks need.
+    var sequences: Set<UInt64> {
+        Set([expected, witnessed?.head].compactMap { $0.flatMap { ExpectedHead.sequenceToCheck($0, lineage: lineage) } })
+    }
+
+    /// Each failed check: the sequence it concerns and why it failed.
+    func mismatches(
+        vaultID: [UInt8], unlockKey: SecureBytes, head: ChainHead, chains: [UInt64: [UInt8]]
+    ) -> [(sequence: UInt64, detail: String)] {
+        func chain(at expected: ChainHead) -> [UInt8]? {
+            ExpectedHead.sequenceToCheck(expected, lineage: lineage).flatMap { chains[$0] }
+        }
+        var found: [(sequence: UInt64, detail: String)] = []
+        if let expected,
+            let detail = ExpectedHead.mismatch(expected, head: head, lineage: lineage, chainAtChecked: chain(at: expected))
+        {
+            found.append((expected.sequence, detail))
+        }
+        if let witnessed,
+            let detail = witnessed.mismatch(
+                vaultID: vaultID, unlockKey: unlockKey, head: head, lineage: lineage, chainAtChecked: chain(at: witnessed.head))
+        {
+            found.append((witnessed.head.sequence, "Checked against the head witness: " + detail))
+        }
+        return found
     }
 }

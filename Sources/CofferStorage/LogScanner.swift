@@ -72,8 +72,8 @@ public struct ScanOutcome {
     public var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
     /// The sequence number of the key-epoch record that introduced each epoch.
     public var epochSequences: [UInt32: UInt64] = [:]
-    /// The chain hash after each sequence number asked for in `chainAt`.
-    public var chainAtRequested: [UInt8]?
+    /// The chain hash after each sequence number asked for in `chainAt` that the log reaches.
+    public var chainAtRequested: [UInt64: [UInt8]]
     /// Bytes of every record by type.
     public var bytesByType: [RecordType: UInt64]
 }
@@ -91,8 +91,8 @@ struct LogScanner {
     /// Subkey that opens key-epoch records; `nil` to scan without a key.
     let keyRecordKey: SecureBytes?
     let fileSize: UInt64
-    /// A sequence number whose chain hash the caller wants (for expected-head checks).
-    var chainAt: UInt64? = nil
+    /// Sequence numbers whose chain hashes the caller wants (for expected-head checks).
+    var chainAt: Set<UInt64> = []
     /// The log's generation (F-LINEAGE): its chain starts from that generation's genesis.
     var generation: UInt32 = 0
     /// Where to start instead of the log start: a frame boundary, the head before it, and the
@@ -108,7 +108,8 @@ struct LogScanner {
             head: ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID, generation: generation), generation: generation),
             validEnd: FormatConstants.logStartOffset, recordCount: 0, tornTail: nil, corruption: nil,
             dataKeys: [:], epochs: [], epochSequences: [:],
-            chainAtRequested: chainAt == 0 ? ChainHash.genesis(vaultID: vaultID, generation: generation) : nil, bytesByType: [:])
+            chainAtRequested: chainAt.contains(0) ? [0: ChainHash.genesis(vaultID: vaultID, generation: generation)] : [:],
+            bytesByType: [:])
         var offset = FormatConstants.logStartOffset
         if let resume {
             offset = resume.offset
@@ -131,7 +132,7 @@ struct LogScanner {
                     sequence: record.sequence,
                     digest: frame.withUnsafeBytes { ChainHash.next(previous: outcome.head.digest, frame: $0) },
                     generation: outcome.head.generation)
-                if chainAt == record.sequence { outcome.chainAtRequested = outcome.head.digest }
+                if chainAt.contains(record.sequence) { outcome.chainAtRequested[record.sequence] = outcome.head.digest }
                 outcome.recordCount += 1
                 outcome.bytesByType[record.type, default: 0] += UInt64(record.frameBytes)
                 offset += UInt64(record.frameBytes)

@@ -11,15 +11,9 @@ extension VaultStore {
     /// The chain head after the last acknowledged record.
     public var head: ChainHead { writer?.head ?? headerLock.withLock { readOnlyHead } }
 
-    /// Why this log does not hold `expected` (F-HEAD, F-LINEAGE), or nil when it does: the
-    /// check an expected head gets at open, for a head learned afterwards (a head witness).
-    public func mismatch(expecting expected: ChainHead) -> String? {
-        let head = self.head
-        let lineage = header.lineage
-        let chainAtChecked = ExpectedHead.sequenceToCheck(expected, lineage: lineage).flatMap { sequence in
-            sequence == head.sequence ? head.digest : sequence < head.sequence ? chains.previous(for: sequence + 1) : nil
-        }
-        return ExpectedHead.mismatch(expected, head: head, lineage: lineage, chainAtChecked: chainAtChecked)
+    /// What a head witness keeps of this store now: its head, vault and unlock key (F-HEAD).
+    public var witnessedHead: WitnessedHead {
+        WitnessedHead(head: head, vaultID: header.vaultID, unlockKeyTag: WitnessedHead.tag(of: unlockKey))
     }
 
     /// Stops this store's writer: every later append fails with `error` until the vault is

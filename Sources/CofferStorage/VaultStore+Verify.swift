@@ -30,12 +30,13 @@ extension VaultStore {
     ///
     /// - Parameters:
     ///   - expectedHead: adds a `head_mismatch` problem when the chain does not contain it.
+    ///   - witnessedHead: adds one when the vault is not the one a head witness saw (F-HEAD).
     ///   - visit: sees every valid record, for checks at a higher layer.
     /// - Throws: only when verification cannot run: `.notFound`, `.notAVault`,
     ///   `.unsupportedVersion`, `.wrongKey`, `.io` (and header damage that prevents unlocking).
     public static func verify(
-        path: String, secret: Keyslot.Secret, expectedHead: ChainHead? = nil, storage: any StorageSystem = PosixStorage(),
-        preferredKeyslot: UInt16? = nil, visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
+        path: String, secret: Keyslot.Secret, expectedHead: ChainHead? = nil, witnessedHead: WitnessedHead? = nil,
+        storage: any StorageSystem = PosixStorage(), preferredKeyslot: UInt16? = nil, visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VerificationReport {
         try secret.check()
         let file = try openFile(path: path, options: Options(storage: storage, readOnly: true))
@@ -62,7 +63,8 @@ extension VaultStore {
             file: file, vaultID: unlocked.header.vaultID,
             keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size,
             generation: unlocked.header.logGeneration)
-        scanner.chainAt = expectedHead.flatMap { ExpectedHead.sequenceToCheck($0, lineage: unlocked.header.lineage) }
+        let headChecks = HeadChecks(expected: expectedHead, witnessed: witnessedHead, lineage: unlocked.header.lineage)
+        scanner.chainAt = headChecks.sequences
         var recordsByType: [RecordType: UInt64] = [:]
         var recordsByEpoch: [UInt32: UInt64] = [:]
         let outcome: ScanOutcome
@@ -76,11 +78,11 @@ extension VaultStore {
         }
         if let corruption = outcome.corruption { problems.append(corruption) }
         if let torn = outcome.tornTail { problems.append(torn) }
-        if let expected = expectedHead,
-            let detail = ExpectedHead.mismatch(
-                expected, head: outcome.head, lineage: unlocked.header.lineage, chainAtChecked: outcome.chainAtRequested)
+        for mismatch in headChecks.mismatches(
+            vaultID: unlocked.header.vaultID, unlockKey: unlocked.unlockKey, head: outcome.head,
+            chains: outcome.chainAtRequested)
         {
-            problems.append(LogProblem(kind: .headMismatch, offset: outcome.validEnd, sequence: expected.sequence, detail: detail))
+            problems.append(LogProblem(kind: .headMismatch, offset: outcome.validEnd, sequence: mismatch.sequence, detail: mismatch.detail))
         }
         return VerificationReport(
             records: outcome.recordCount, head: outcome.head, problems: problems, recordsByType: recordsByType,

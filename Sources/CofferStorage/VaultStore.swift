@@ -33,11 +33,15 @@ public final class VaultStore: @unchecked Sendable {
         /// How long a writer waits for another process to release the writer lock before
         /// failing with `.locked`; zero (the default) does not wait. See ``LockWait``.
         public var lockWait: Duration
+        /// What a head witness holds (F-HEAD): the vault must be that vault, under that unlock
+        /// key, and hold that head, or the open fails with `.headMismatch` before anything is
+        /// repaired.
+        public var witnessedHead: WitnessedHead?
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
             readOnly: Bool = false, expectedHead: ChainHead? = nil, preferredKeyslot: UInt16? = nil,
-            lockWait: Duration = .zero
+            lockWait: Duration = .zero, witnessedHead: WitnessedHead? = nil
         ) {
             self.storage = storage
             self.durability = durability
@@ -45,6 +49,7 @@ public final class VaultStore: @unchecked Sendable {
             self.expectedHead = expectedHead
             self.preferredKeyslot = preferredKeyslot
             self.lockWait = lockWait
+            self.witnessedHead = witnessedHead
         }
     }
 
@@ -207,7 +212,7 @@ public final class VaultStore: @unchecked Sendable {
             sequence: 1, digest: frame.withUnsafeBytes { ChainHash.next(previous: position.previousChain, frame: $0) })
         let outcome = ScanOutcome(
             head: head, validEnd: UInt64(bytes.count), recordCount: 1, tornTail: nil, corruption: nil,
-            dataKeys: [1: dataKey], epochs: [(1, now)], epochSequences: [1: 1], chainAtRequested: nil,
+            dataKeys: [1: dataKey], epochs: [(1, now)], epochSequences: [1: 1], chainAtRequested: [:],
             bytesByType: [.keyEpoch: UInt64(frame.count)])
         return VaultStore(
             path: path, options: options, file: file, masterKey: masterKey, unlockKey: unlockKey, header: header, copyIndex: 1,
@@ -284,7 +289,8 @@ public final class VaultStore: @unchecked Sendable {
         var scanner = LogScanner(
             file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
             fileSize: fileSize, generation: header.logGeneration)
-        scanner.chainAt = options.expectedHead.flatMap { ExpectedHead.sequenceToCheck($0, lineage: header.lineage) }
+        let headChecks = HeadChecks(expected: options.expectedHead, witnessed: options.witnessedHead, lineage: header.lineage)
+        scanner.chainAt = headChecks.sequences
         let outcome = try scan(scanner, recordingIn: chains, counters, visit)
         if let corruption = outcome.corruption {
             throw CofferError(
@@ -292,11 +298,11 @@ public final class VaultStore: @unchecked Sendable {
                 "The log is corrupted: \(corruption.detail). Valid records follow, so this is not an interrupted write; run salvage to copy the valid prefix.",
                 offset: corruption.offset, sequence: corruption.sequence)
         }
-        if let expected = options.expectedHead,
-            let detail = ExpectedHead.mismatch(
-                expected, head: outcome.head, lineage: header.lineage, chainAtChecked: outcome.chainAtRequested)
-        {
-            throw CofferError(.headMismatch, detail, sequence: expected.sequence)
+        // Before a writer cuts or repairs anything: a refused open leaves the file as it was.
+        if let mismatch = headChecks.mismatches(
+            vaultID: header.vaultID, unlockKey: unlocked.unlockKey, head: outcome.head, chains: outcome.chainAtRequested
+        ).first {
+            throw CofferError(.headMismatch, mismatch.detail, sequence: mismatch.sequence)
         }
         var truncated = false
         var headerRepaired = false

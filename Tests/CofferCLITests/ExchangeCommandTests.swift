@@ -101,6 +101,8 @@ final class ExchangeCommandTests: XCTestCase {
         XCTAssertEqual(forced, .success)
         XCTAssertTrue(secrets.contains("sk-exa-rotated-99999999"))
         XCTAssertEqual(run(["export"]).0, .success, "previews may go to a terminal")
+        // No member's view holds everything: --as is refused, whatever the output.
+        XCTAssertEqual(run(["export", "--reveal", "--force", "--as", "alice"]).0, .usage)
     }
 
     func testBundleRoundTripIntoAnEmptyVault() throws {

@@ -82,6 +82,9 @@ final class ParsingTests: XCTestCase {
             ["credentials", "set", "exa", "--org", "acme", "--set", "LEAKME-sk-0123456789"],
             ["head", "LEAKME-sk-0123456789"], ["verify", "--json", "LEAKME-sk-0123456789"],
             ["org", "create", "acme", "LEAKME-sk-0123456789", "--json"],
+            // A value that starts with a dash reads as an unknown option.
+            ["credentials", "set", "gh", "--org", "acme", "--set", "token=", "-XkLEAKME9"],
+            ["credentials", "set", "gh", "--org", "acme", "--json", "--LEAKME-Sk"],
         ] {
             let leaked = InProcessRun.run(arguments, environment: [:])
             XCTAssertEqual(leaked.status, .usage, arguments.joined(separator: " "))

@@ -119,17 +119,17 @@ final class VaultCommandTests: XCTestCase {
         coffer.environment["COFFER_VAULT"] = coffer.path("v.coffer")
         coffer.environment["COFFER_KEY_FILE"] = coffer.path("v.key")
         let created = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertEqual(try String(contentsOfFile: headFile, encoding: .utf8), created + "\n")
+        XCTAssertTrue(try String(contentsOfFile: headFile, encoding: .utf8).hasPrefix(created + " vault="))
         let withFile = ["COFFER_HEAD_FILE": headFile]
         try coffer.expect(0, ["org", "create", "acme"], environment: withFile)
         let old = try coffer.bytes("v.coffer")
         let oldHead = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         try coffer.expect(0, ["org", "create", "beta", "--head-file", headFile])
         let newHead = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertEqual(try String(contentsOfFile: headFile, encoding: .utf8), newHead + "\n")
+        XCTAssertTrue(try String(contentsOfFile: headFile, encoding: .utf8).hasPrefix(newHead + " vault="))
 
         try coffer.write("v.coffer", old)
-        for arguments in [["org", "list"], ["org", "create", "gamma"], ["inspect"], ["head"]] {
+        for arguments in [["org", "list"], ["org", "create", "gamma"], ["inspect"], ["head"], ["log"]] {
             let refused = try coffer.expect(2, arguments + ["--json"], environment: withFile)
             XCTAssertTrue(refused.standardError.contains("head_mismatch"), refused.standardError)
             try coffer.expect(2, arguments, environment: ["COFFER_EXPECT_HEAD": newHead])
@@ -144,8 +144,10 @@ final class VaultCommandTests: XCTestCase {
 
         // A head file that holds no head, an unusable path and a malformed variable are refused.
         try coffer.write("garbage", text: "not a head\n")
-        let garbage = try coffer.expect(2, ["org", "list", "--head-file", coffer.path("garbage")])
-        XCTAssertTrue(garbage.standardError.contains("does not hold a head"), garbage.standardError)
+        for command in [["org", "list"], ["verify"], ["init", "--vault", coffer.path("u.coffer")]] {
+            let garbage = try coffer.expect(2, command + ["--head-file", coffer.path("garbage")])
+            XCTAssertTrue(garbage.standardError.contains("does not hold what a writer leaves"), garbage.standardError)
+        }
         try coffer.expect(2, ["org", "create", "delta", "--head-file", coffer.path("missing/head")])
         try coffer.expect(64, ["org", "list"], environment: ["COFFER_EXPECT_HEAD": "3:zz"])
         // init never replaces a head file that holds a head.
@@ -153,6 +155,30 @@ final class VaultCommandTests: XCTestCase {
             1, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", headFile])
         XCTAssertTrue(again.standardError.contains("already"), again.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.coffer")))
+        // A head file never names the vault or its key file, and init makes nothing when its
+        // directory is missing.
+        for headPath in [coffer.path("w.key"), coffer.path("w.coffer")] {
+            try coffer.expect(
+                64, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", headPath])
+        }
+        try coffer.expect(64, ["org", "list", "--head-file", coffer.path("v.key")])
+        try coffer.expect(64, ["org", "list", "--head-file", coffer.path("v.coffer")])
+        try coffer.expect(
+            64, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", coffer.path("nodir/h")])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.coffer")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.key")))
+        // Through a symbolic link, the head file it names is kept up to date (an empty file is
+        // one where nothing was left yet); a link to nothing is refused.
+        try coffer.write("witness/x.head", text: "")
+        try FileManager.default.createSymbolicLink(atPath: coffer.path("link.head"), withDestinationPath: coffer.path("witness/x.head"))
+        let x = ["--vault", coffer.path("x.coffer"), "--key-file", coffer.path("x.key"), "--head-file", coffer.path("link.head")]
+        try coffer.expect(0, ["init", "--vault", coffer.path("x.coffer"), "--generate-key-file", coffer.path("x.key"), "--head-file", coffer.path("link.head")])
+        try coffer.expect(0, ["org", "create", "acme"] + x)
+        let xHead = try coffer.expect(0, ["head"] + x).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(try String(contentsOfFile: coffer.path("witness/x.head"), encoding: .utf8).hasPrefix(xHead + " vault="))
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: coffer.path("link.head")), coffer.path("witness/x.head"))
+        try FileManager.default.createSymbolicLink(atPath: coffer.path("dangling.head"), withDestinationPath: coffer.path("witness/none"))
+        try coffer.expect(64, ["org", "create", "beta", "--vault", coffer.path("x.coffer"), "--key-file", coffer.path("x.key"), "--head-file", coffer.path("dangling.head")])
     }
 
     /// --wait and COFFER_LOCK_WAIT: ten parallel writers all land; without a wait, or past it,

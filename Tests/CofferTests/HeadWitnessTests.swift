@@ -20,7 +20,7 @@ final class HeadWitnessTests: XCTestCase {
         Vault.Options(storage: disk, readOnly: readOnly, headWitness: HeadWitnessFile(path: witnessPath, storage: disk))
     }
 
-    func witnessed(_ disk: SimulatedDisk) throws(CofferError) -> ChainHead? {
+    func witnessed(_ disk: SimulatedDisk) throws(CofferError) -> WitnessedHead? {
         try HeadWitnessFile(path: witnessPath, storage: disk).read()
     }
 
@@ -31,13 +31,13 @@ final class HeadWitnessTests: XCTestCase {
     func testEveryChangeLeavesItsHeadAndARollbackIsRefusedToReadersAndWriters() throws {
         let disk = SimulatedDisk()
         let vault = try Vault.create(path: path, unlock: .keyFile(key), options: options(disk))
-        XCTAssertEqual(try witnessed(disk), vault.head)
+        XCTAssertEqual(try witnessed(disk)?.head, vault.head)
         try addOrganization(vault, "acme")
-        XCTAssertEqual(try witnessed(disk), vault.head)
+        XCTAssertEqual(try witnessed(disk)?.head, vault.head)
         let older = disk.contents(of: path)!
         try addOrganization(vault, "beta")
         _ = try vault.rotateDataKey()
-        XCTAssertEqual(try witnessed(disk), vault.head)
+        XCTAssertEqual(try witnessed(disk)?.head, vault.head)
         vault.close()
 
         disk.write(path: path, bytes: older, durable: true)
@@ -56,14 +56,72 @@ final class HeadWitnessTests: XCTestCase {
         for slug in ["acme", "beta", "gamma"] { try addOrganization(vault, slug) }
         let beforeCompaction = try XCTUnwrap(try witnessed(disk))
         let report = try vault.compact(CompactionOptions(reencrypt: true))
-        XCTAssertEqual(try witnessed(disk), report.head)
+        XCTAssertEqual(try witnessed(disk)?.head, report.head)
         XCTAssertEqual(report.head.generation, 1)
         vault.close()
         XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true)).close())
         // A crash that lost the witness update after the switch leaves the head from before it.
         try HeadWitnessFile(path: witnessPath, storage: disk).record(beforeCompaction)
         XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: options(disk)).close())
-        XCTAssertEqual(try witnessed(disk), report.head, "an open for writing leaves the head at once")
+        XCTAssertEqual(try witnessed(disk)?.head, report.head, "an open for writing leaves the head at once")
+    }
+
+    /// The attack a head alone cannot stop: a former holder of a revoked unlock key rebuilds the
+    /// vault from an old copy (its header opens under the operator's key too) and compacts it
+    /// past the witnessed head's generation and sequence. The witness names the unlock key,
+    /// so the rebuilt vault is refused; another vault's witness is refused too.
+    func testACopyRebuiltUnderARevokedUnlockKeyAndAnotherVaultAreRefused() throws {
+        let disk = SimulatedDisk()
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: options(disk))
+        for slug in ["acme", "beta"] { try addOrganization(vault, slug) }
+        let beforeRevocation = disk.contents(of: path)!
+        _ = try vault.compact(CompactionOptions(newUnlockKey: true))
+        try addOrganization(vault, "after-revocation")
+        vault.close()
+        let current = disk.contents(of: path)!
+
+        // The fork: the old copy, written on and compacted twice by whoever still holds its unlock key.
+        disk.write(path: path, bytes: beforeRevocation, durable: true)
+        let fork = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk))
+        for index in 0..<6 { try addOrganization(fork, "fork\(index)") }
+        _ = try fork.compact(CompactionOptions())
+        for index in 0..<6 { try addOrganization(fork, "later\(index)") }
+        _ = try fork.compact(CompactionOptions())
+        fork.close()
+        let forked = disk.contents(of: path)!
+        for readOnly in [true, false] {
+            let error = assertThrowsCoffer(.headMismatch) {
+                try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: readOnly))
+            }
+            XCTAssertTrue(error?.message.contains("unlock key") ?? false, "\(String(describing: error))")
+        }
+        let report = try Vault.verify(
+            path: path, unlock: .keyFile(key), headWitness: HeadWitnessFile(path: witnessPath, storage: disk), storage: disk)
+        XCTAssertEqual(report.problems.map(\.kind), [.headMismatch])
+        XCTAssertEqual(disk.contents(of: path), forked, "a refused writer changes nothing")
+
+        disk.write(path: path, bytes: current, durable: true)
+        XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true)).close())
+        let other = "/vault/other.coffer"
+        try Vault.create(path: other, unlock: .keyFile(key), options: .init(storage: disk)).close()
+        let error = assertThrowsCoffer(.headMismatch) {
+            try Vault.open(path: other, unlock: .keyFile(key), options: options(disk))
+        }
+        XCTAssertTrue(error?.message.contains("another vault") ?? false, "\(String(describing: error))")
+    }
+
+    /// A writer refused by the witness neither cuts a torn tail nor repairs a header copy.
+    func testARefusedWriterLeavesTheFileAsItWas() throws {
+        let disk = SimulatedDisk()
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: options(disk))
+        try addOrganization(vault, "acme")
+        let older = disk.contents(of: path)!
+        try addOrganization(vault, "beta")
+        vault.close()
+        let rolledBackWithTornTail = older + [0x43, 0x46, 0x52, 0x31, 0x28, 0x01]
+        disk.write(path: path, bytes: rolledBackWithTornTail, durable: true)
+        assertThrowsCoffer(.headMismatch) { try Vault.open(path: path, unlock: .keyFile(key), options: options(disk)) }
+        XCTAssertEqual(disk.contents(of: path), rolledBackWithTornTail)
     }
 
     /// A crash at every call of a change (and of its witness update): what is left opens with
@@ -129,7 +187,7 @@ final class HeadWitnessTests: XCTestCase {
         unsafe.durability = .unsafeNoSync
         assertThrowsCoffer(.invalidInput) { try Vault.create(path: path, unlock: .keyFile(key), options: unsafe) }
         XCTAssertFalse(disk.exists(path), "nothing is created")
-        disk.write(path: witnessPath, bytes: Array("not a head\n".utf8), durable: true)
+        disk.write(path: witnessPath, bytes: Array("\(ChainHead(sequence: 1, digest: Array(repeating: 0, count: 32)))\n".utf8), durable: true)
         try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk)).close()
         assertThrowsCoffer(.invalidInput) {
             try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true))

@@ -3,6 +3,10 @@ import Coffer
 import CofferFormat
 import CofferStorage
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The options every command takes: the vault, the output form, and the acting user.
 ///
 /// They can be given before or after the command name (`coffer --json org list` or
@@ -120,19 +124,45 @@ struct GlobalOptions: ParsableArguments {
         return head
     }
 
-    /// The head witness: `--head-file`, else `COFFER_HEAD_FILE`.
-    func headWitness(in context: CommandContext) -> HeadWitnessFile? {
+    /// The head witness: `--head-file`, else `COFFER_HEAD_FILE`. It never names the vault, the
+    /// key or passphrase file that unlocks it, nor one of `alsoInUse`: a writer replaces it whole.
+    func headWitness(
+        in context: CommandContext, vault: VaultLocation, unlock: UnlockOptions, alsoInUse: [String] = []
+    ) throws(CommandFailure) -> HeadWitnessFile? {
         guard let path = headFilePath ?? context.variable("COFFER_HEAD_FILE") else { return nil }
+        var inUse = alsoInUse
+        if !vault.isShared { inUse.append(vault.path) }
+        switch unlock.source(in: context) {
+        case .keyFile(let file)?, .passphraseFile(let file)?: inUse.append(file)
+        default: break
+        }
+        var headStatus = stat()
+        let headExists = stat(path, &headStatus) == 0
+        if !headExists && lstat(path, &headStatus) == 0 {
+            throw CommandFailure.usage(
+                "The head file \(path) is a symbolic link to nothing. Make the file it names (empty is fine), or link another.")
+        }
+        for file in inUse {
+            var status = stat()
+            let same =
+                file == path
+                || (headExists && stat(file, &status) == 0 && status.st_dev == headStatus.st_dev && status.st_ino == headStatus.st_ino)
+            if same {
+                throw CommandFailure.usage(
+                    "The head file names the vault or a key or passphrase file (\(file)), which a writer would replace. "
+                        + "Choose another file for --head-file or COFFER_HEAD_FILE.")
+            }
+        }
         return HeadWitnessFile(path: path)
     }
 
     /// The engine's options for opening the vault at `location` with these global options.
     func vaultOptions(
-        in context: CommandContext, location: VaultLocation, readOnly: Bool, preferredKeyslot: UInt16?
+        in context: CommandContext, location: VaultLocation, readOnly: Bool, unlock: UnlockOptions
     ) throws(CommandFailure) -> Vault.Options {
         Vault.Options(
             storage: location.storage, readOnly: readOnly, expectedHead: try expectedHead(in: context),
-            preferredKeyslot: preferredKeyslot, headWitness: headWitness(in: context),
+            preferredKeyslot: unlock.unlockSlot, headWitness: try headWitness(in: context, vault: location, unlock: unlock),
             lockWait: readOnly ? .zero : try lockWait(in: context))
     }
 

@@ -34,8 +34,7 @@ struct VaultAccess {
     private func open(in context: CommandContext, readOnly: Bool) throws(CommandFailure) -> Vault {
         let (location, secret) = try locationAndSecret(in: context)
         let path = location.path
-        let options = try global.vaultOptions(
-            in: context, location: location, readOnly: readOnly, preferredKeyslot: unlock.unlockSlot)
+        let options = try global.vaultOptions(in: context, location: location, readOnly: readOnly, unlock: unlock)
         let vault: Vault
         do {
             vault = try Vault.open(path: path, unlock: secret, options: options)

@@ -78,6 +78,11 @@ struct Export: VaultCommand {
     }
 
     func execute(in context: CommandContext) throws {
+        if global.actingUser != nil {
+            // An export holds every organization and every user's credentials: no member's view.
+            throw CommandFailure.usage(
+                "export writes everything the key opens, which is no member's view: it is the operator's command. Leave out --as.")
+        }
         if let outputPath {
             try refuseToOverwrite(outputPath, in: context)
         } else {

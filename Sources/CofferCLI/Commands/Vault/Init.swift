@@ -47,11 +47,28 @@ struct Init: VaultCommand {
         if !location.isShared && lstat(path, &information) == 0 {
             throw CommandFailure(.no, code: "already_exists", "A file exists at \(path) already; a vault is never created over it. Choose another path.")
         }
-        let witness = global.headWitness(in: context)
-        if let witness, try witness.read() != nil {
-            throw CommandFailure(
-                .no, code: "already_exists",
-                "The head file \(witness.path) holds another vault's head already; a new vault never replaces it. Choose another head file.")
+        let witness = try global.headWitness(
+            in: context, vault: location, unlock: unlock, alsoInUse: [generateKeyFile].compactMap { $0 })
+        if let witness {
+            let held: WitnessedHead?
+            do throws(CofferError) {
+                held = try witness.read()
+            } catch {
+                throw CommandFailure(error, status: .vaultUnavailable)
+            }
+            if held != nil {
+                throw CommandFailure(
+                    .no, code: "already_exists",
+                    "The head file \(witness.path) holds another vault's head already; a new vault never replaces it. Choose another head file.")
+            }
+            // Its directory must exist: the vault is not made when its head could not be left.
+            let directory = witness.path.contains("/") ? String(witness.path[..<witness.path.lastIndex(of: "/")!]) : "."
+            var status = stat()
+            if stat(directory.isEmpty ? "/" : directory, &status) != 0 || (status.st_mode & S_IFMT) != S_IFDIR {
+                throw CommandFailure(
+                    .usage, code: "not_found",
+                    "The head file's directory \(directory) does not exist; nothing was created. Create it, or choose another head file.")
+            }
         }
         let secret: Keyslot.Secret
         if let generateKeyFile {

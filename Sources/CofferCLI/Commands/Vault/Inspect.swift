@@ -47,8 +47,7 @@ struct Inspect: VaultCommand {
                 label: "measuring", context: context, quiet: global.quiet, showsAfter: 1, unit: "operations")
             let keyed = try KeyedFacts.read(
                 location: location, secret: secret,
-                options: global.vaultOptions(
-                    in: context, location: location, readOnly: true, preferredKeyslot: unlock.unlockSlot),
+                options: global.vaultOptions(in: context, location: location, readOnly: true, unlock: unlock),
                 progress: progress)
             VaultAccess.reportRecovery(keyed.recovery, output: output)
             keyed.add(to: &document, &fields)

@@ -37,11 +37,15 @@ struct Log: VaultCommand {
     func execute(in context: CommandContext) throws {
         let (location, secret) = try access.locationAndSecret(in: context)
         let path = location.path
+        let expectedHead = try global.expectedHead(in: context)
+        let witness = try global.headWitness(in: context, vault: location, unlock: unlock)
         var entries: [Entry] = []
         let keep = limit ?? Int.max
         let recovery: VaultStore.Recovery
         do {
-            recovery = try Vault.history(path: path, unlock: secret, storage: location.storage) { record throws(CofferError) in
+            recovery = try Vault.history(
+                path: path, unlock: secret, storage: location.storage, expectedHead: expectedHead, headWitness: witness
+            ) { record throws(CofferError) in
                 let entry: Entry
                 if let time = record.timeMilliseconds, let actor = record.actor {
                     entry = Entry(

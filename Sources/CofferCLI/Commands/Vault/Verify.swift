@@ -18,8 +18,8 @@ struct Verify: VaultCommand {
             sequence number: torn_tail, checksum, authentication, chain, header, invariant, head_mismatch), and 2 \
             when verification could not run (wrong key, not a vault). Read-only: works beside a running writer and \
             never modifies the file. --expect-head takes the head `coffer head` printed earlier and reports a \
-            head_mismatch if the log was truncated or rolled back since; so does the head in --head-file (each is \
-            checked when both are given). Verify never writes the head file.
+            head_mismatch if the log was truncated or rolled back since; so does the head file (--head-file), which \
+            verify never writes.
 
             Examples:
               coffer verify --vault team.coffer --key-file team.key
@@ -33,21 +33,10 @@ struct Verify: VaultCommand {
         let output = global.output(context)
         let (location, secret) = try access.locationAndSecret(in: context)
         let path = location.path
-        var expectedHeads: [ChainHead] = []
-        if let head = try global.expectedHead(in: context) { expectedHeads.append(head) }
-        if let witness = global.headWitness(in: context), let head = try witness.read(), !expectedHeads.contains(head) {
-            expectedHeads.append(head)
-        }
-        var report = try Self.verify(
-            location: location, secret: secret, expectedHead: expectedHeads.first, preferredKeyslot: unlock.unlockSlot,
+        let report = try Self.verify(
+            location: location, secret: secret, expectedHead: try global.expectedHead(in: context),
+            headWitness: try global.headWitness(in: context, vault: location, unlock: unlock), preferredKeyslot: unlock.unlockSlot,
             progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
-        // A second head needs a second pass: the log's chain is checked at one sequence a pass.
-        for head in expectedHeads.dropFirst() {
-            let again = try Self.verify(
-                location: location, secret: secret, expectedHead: head, preferredKeyslot: unlock.unlockSlot,
-                progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
-            report.problems += again.problems.filter { $0.kind == .headMismatch }
-        }
         output.emit(
             [
                 "ok": .bool(report.isClean), "records": .unsigned(report.records), "head": .string(report.head.description),
@@ -72,8 +61,8 @@ struct Verify: VaultCommand {
     ///
     /// - Throws: only when verification cannot run; what it finds is in the report.
     static func verify(
-        location: VaultLocation, secret: Keyslot.Secret, expectedHead: ChainHead?, preferredKeyslot: UInt16? = nil,
-        progress: ProgressBar
+        location: VaultLocation, secret: Keyslot.Secret, expectedHead: ChainHead?, headWitness: (any HeadWitness)? = nil,
+        preferredKeyslot: UInt16? = nil, progress: ProgressBar
     ) throws -> VerificationReport {
         let path = location.path
         var information = stat()
@@ -82,7 +71,7 @@ struct Verify: VaultCommand {
         defer { progress.finish() }
         do {
             return try Vault.verify(
-                path: path, unlock: secret, expectedHead: expectedHead, storage: location.storage,
+                path: path, unlock: secret, expectedHead: expectedHead, headWitness: headWitness, storage: location.storage,
                 preferredKeyslot: preferredKeyslot
             ) { records, bytes in
                 progress.update(count: records, done: bytes, total: fileBytes)
