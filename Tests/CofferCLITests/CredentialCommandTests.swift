@@ -294,6 +294,18 @@ final class CredentialCommandTests: XCTestCase {
         XCTAssertFalse(other.standardOutput.contains("bob-token"))
         XCTAssertTrue(try coffer.expect(0, ["credentials", "get", "github/main", "--org", "acme", "--reveal", "--as", "bob"]).standardOutput.contains("bob-token"))
         XCTAssertTrue(try coffer.expect(0, ["credentials", "get", "github/main", "--org", "acme", "--reveal"]).standardOutput.contains("bob-token"))
+        // Nor is it changed acting as another user.
+        let beforeChanges = try coffer.bytes("v.coffer")
+        for change in [
+            ["credentials", "update", "github/main", "--label", "Alice's now"],
+            ["credentials", "rotate-key", "github/main", "--set", "token=alice-token"],
+            ["credentials", "revoke", "github/main"], ["credentials", "delete", "github/main", "--yes"],
+        ] {
+            let refused = try coffer.expect(1, change + ["--org", "acme", "--as", "alice", "--json"])
+            XCTAssertEqual(try refused.errorJSON()["code"] as? String, "not_visible", "\(change)")
+        }
+        XCTAssertEqual(try coffer.bytes("v.coffer"), beforeChanges, "a refused change changed the vault")
+        try coffer.expect(0, ["credentials", "update", "github/main", "--org", "acme", "--label", "Bob's", "--as", "bob"])
         // History records the member who acted.
         try coffer.expect(0, ["credentials", "update", "exa/main", "--org", "acme", "--label", "By Alice", "--as", "alice"])
         XCTAssertTrue(try coffer.expect(0, ["credentials", "history", "exa/main", "--org", "acme"]).standardOutput.contains("alice"))

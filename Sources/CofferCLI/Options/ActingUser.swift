@@ -26,12 +26,30 @@ enum ActingUser {
         }
     }
 
-    /// A user credential is that user's: acting as another user, its values stay hidden.
-    static func checkValuesVisible(_ info: CredentialInfo, acting: String?, in vault: Vault) throws(CommandFailure) {
+    /// A user credential is that user's: acting as another user, its values stay hidden, and
+    /// it is not changed (`refusal` says which).
+    static func checkValuesVisible(
+        _ info: CredentialInfo, acting: String?, in vault: Vault, refusal: String = "its values are not shown"
+    ) throws(CommandFailure) {
         guard let acting, case .user(let owner) = info.owner, vault.read({ $0.user(acting)?.id }) != owner else { return }
         throw CommandFailure(
             .no, code: "not_visible",
-            "This credential belongs to another user's scope: acting as \(acting), its values are not shown. "
-                + "Omit --as to act as the operator.")
+            "This credential belongs to another user's scope: acting as \(acting), \(refusal). Omit --as to act as the operator.")
+    }
+
+    /// Before a change to the credential `selector` names: acting as another user, a user
+    /// credential is not changed.
+    static func checkMayChange(
+        _ selector: String, in organization: String, acting: String?, vault: Vault
+    ) throws(CommandFailure) {
+        guard acting != nil else { return }
+        let info: CredentialInfo
+        do throws(CofferError) {
+            info = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization).info }
+        } catch {
+            // The change itself reports a selector that does not resolve.
+            return
+        }
+        try checkValuesVisible(info, acting: acting, in: vault, refusal: "it is not changed")
     }
 }

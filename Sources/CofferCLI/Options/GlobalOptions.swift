@@ -127,7 +127,8 @@ struct GlobalOptions: ParsableArguments {
     /// The head witness: `--head-file`, else `COFFER_HEAD_FILE`. It never names the vault, the
     /// key or passphrase file that unlocks it, nor one of `alsoInUse`: a writer replaces it whole.
     func headWitness(
-        in context: CommandContext, vault: VaultLocation, unlock: UnlockOptions, alsoInUse: [String] = []
+        in context: CommandContext, vault: VaultLocation, unlock: UnlockOptions, alsoInUse: [String] = [],
+        warnsWhenMissing: Bool = true
     ) throws(CommandFailure) -> HeadWitnessFile? {
         guard let path = headFilePath ?? context.variable("COFFER_HEAD_FILE") else { return nil }
         var inUse = alsoInUse
@@ -152,6 +153,10 @@ struct GlobalOptions: ParsableArguments {
                     "The head file names the vault or a key or passphrase file (\(file)), which a writer would replace. "
                         + "Choose another file for --head-file or COFFER_HEAD_FILE.")
             }
+        }
+        if !headExists && warnsWhenMissing {
+            output(context).warn(
+                "The head file \(path) does not exist: nothing was checked against it (a writer leaves the head there).")
         }
         return HeadWitnessFile(path: path)
     }

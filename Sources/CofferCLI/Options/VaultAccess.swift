@@ -65,6 +65,11 @@ struct VaultAccess {
         case .locked:
             advice = "Another process has \(path) open for writing. Wait for it with --wait SECONDS (or COFFER_LOCK_WAIT), or use a read-only command."
         case .notAVault: advice = "\(path) is not a Coffer vault (its header has no Coffer magic)."
+        case .headMismatch:
+            advice = error.message
+                + " Nothing was changed. If the vault was put back on purpose, check it with `coffer verify`, then expect the "
+                + "head it has now (`coffer head`; a head file: empty it, and the next writer fills it); otherwise restore "
+                + "the vault from a trusted copy."
         default: return error
         }
         return CofferError(error.code, advice, offset: error.offset, sequence: error.sequence, candidates: error.candidates)

@@ -47,6 +47,7 @@ struct CredentialsDelete: OrganizationCommand {
         if yes {
             let vault = try access.openForWriting(in: context)
             defer { vault.close() }
+            try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
             described = try vault.mutate(actor: global.actor) { planner in
                 let plan = try planner.deleteCredential(selector, in: organization.organization)
                 return Plan(

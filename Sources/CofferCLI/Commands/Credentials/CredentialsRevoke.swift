@@ -24,6 +24,7 @@ struct CredentialsRevoke: OrganizationCommand {
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
+        try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
         let id = try vault.mutate(actor: global.actor) { try $0.revokeCredential(selector, in: organization.organization) }
         try CredentialChangeOutput.emit(id: id, verb: "Revoked", vault: vault, output: global.output(context))
     }

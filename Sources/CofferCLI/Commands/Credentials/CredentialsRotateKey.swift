@@ -32,6 +32,7 @@ struct CredentialsRotateKey: OrganizationCommand {
         let given = try SecretInput.fieldValues(fields.inputs, in: context)
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
+        try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
         let type = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization).info.type }
         let shaped = CredentialFields.shaped(given, for: type)
         let id = try vault.mutate(actor: global.actor) { planner in

@@ -50,6 +50,7 @@ struct CredentialsUpdate: OrganizationCommand {
         let given = try SecretInput.fieldValues(fields.inputs, in: context)
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
+        try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
         let type = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization).info.type }
         let update = CredentialUpdate(
             label: label, isDefault: isDefault, fields: CredentialFields.shaped(given, for: type), clearedFields: Set(clearedFields))

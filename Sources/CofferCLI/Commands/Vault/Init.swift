@@ -48,7 +48,8 @@ struct Init: VaultCommand {
             throw CommandFailure(.no, code: "already_exists", "A file exists at \(path) already; a vault is never created over it. Choose another path.")
         }
         let witness = try global.headWitness(
-            in: context, vault: location, unlock: unlock, alsoInUse: [generateKeyFile].compactMap { $0 })
+            in: context, vault: location, unlock: unlock, alsoInUse: [generateKeyFile].compactMap { $0 },
+            warnsWhenMissing: false)
         if let witness {
             let held: WitnessedHead?
             do throws(CofferError) {
