@@ -113,6 +113,8 @@ final class ParsingTests: XCTestCase {
         assertUsageError(["assignments", "list", "--org", "acme", "--agent", "a", "--poll", "p"], contains: "not several")
         assertUsageError(["resolve", "exa", "--org", "acme", "--consumer", "c"], contains: "--consumer needs")
         assertUsageError(["assignments", "unassign", "--org", "acme", "--agent", "a"], contains: "--credential")
+        // Spelled as --key-file is: add-key-file names add-keyfile.
+        XCTAssertTrue(try parse(["key", "add-key-file", "backup.key", "--generate"], as: KeyAddKeyFile.self).generate)
     }
 
     func testOtherValidations() {

@@ -17,7 +17,8 @@ struct KeyAddKeyFile: VaultCommand {
             Examples:
               coffer key add-keyfile backup.key --generate --key-file team.key
               coffer key add-keyfile existing.key
-            """)
+            """,
+        aliases: ["add-key-file"])
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
