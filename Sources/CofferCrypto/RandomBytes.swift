@@ -26,6 +26,12 @@ public func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     return sodium_memcmp(lhs, rhs, lhs.count) == 0
 }
 
+/// Zeroes memory in a way the optimiser cannot remove.
+public func secureZero(_ buffer: UnsafeMutableRawBufferPointer) {
+    guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+    sodium_memzero(base, buffer.count)
+}
+
 /// Zeroes a buffer in a way the optimiser cannot remove.
 public func secureZero(_ bytes: inout [UInt8]) {
     if bytes.isEmpty { return }

@@ -65,16 +65,9 @@ struct Resolve: OrganizationCommand {
         try RawField.checkOutput(field: field, json: global.json, force: force, in: context)
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        let request = try vault.read { index throws(CofferError) in
-            let organizationID = try index.organizationID(organization.organization)
-            return ResolutionRequest(
-                appKey: app,
-                context: RunContext(
-                    organization: organizationID,
-                    project: try project.map { reference throws(CofferError) in try index.projectID(reference, in: organizationID) },
-                    user: try user.map { reference throws(CofferError) in try index.userID(reference) }),
-                selection: select.flatMap(CredentialID.init), pinnedScope: pin?.value, consumer: target.target)
-        }
+        let request = try Self.request(
+            app: app, organization: organization.organization, project: project, user: user, pin: pin?.value,
+            select: select.flatMap(CredentialID.init), target: target.target, in: vault)
         let resolution = vault.resolution(request)
         let trace = resolution.trace
         let output = global.output(context)
@@ -110,13 +103,36 @@ struct Resolve: OrganizationCommand {
                 throw CommandFailure.reported(status)
             }
             if explain { context.print(Self.text(trace, style: output.style)) }
-            var failure = CommandFailure(error, status: status)
-            if error.code == .credentialMissing {
-                // The engine says what is missing; the CLI says how to connect it.
-                failure.message += " With this tool: coffer credentials set \(app) --org \(organization.organization) --set token=@env:VARIABLE."
-            }
-            throw failure
+            throw Self.failure(error, app: app, organization: organization.organization)
         }
+    }
+
+    /// The request a run in `organization` makes for `app`, references resolved in `vault`.
+    static func request(
+        app: String, organization: String, project: String?, user: String?, pin: CredentialScope?, select: CredentialID?,
+        target: AssignmentTarget?, in vault: Vault
+    ) throws(CofferError) -> ResolutionRequest {
+        try vault.read { index throws(CofferError) in
+            let organizationID = try index.organizationID(organization)
+            return ResolutionRequest(
+                appKey: app,
+                context: RunContext(
+                    organization: organizationID,
+                    project: try project.map { reference throws(CofferError) in try index.projectID(reference, in: organizationID) },
+                    user: try user.map { reference throws(CofferError) in try index.userID(reference) }),
+                selection: select, pinnedScope: pin, consumer: target)
+        }
+    }
+
+    /// A resolution that failed, with its exit code (3, 4 or 5) and, for a missing
+    /// credential, how to connect one with this tool.
+    static func failure(_ error: CofferError, app: String, organization: String) -> CommandFailure {
+        var failure = CommandFailure(error, status: ExitStatus(forResolution: error.code))
+        if error.code == .credentialMissing {
+            // The engine says what is missing; the CLI says how to connect it.
+            failure.message += " With this tool: coffer credentials set \(app) --org \(organization) --set token=@env:VARIABLE."
+        }
+        return failure
     }
 
     static func json(_ trace: [ResolutionStep]) -> JSON {

@@ -22,6 +22,10 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case resolutionRefused = 5
     /// The command line is wrong (sysexits' `EX_USAGE`, as argument-parser uses).
     case usage = 64
+    /// `coffer run`: the command was found but could not be started (as shells report it).
+    case commandNotExecutable = 126
+    /// `coffer run`: the command was not found (as shells report it).
+    case commandNotFound = 127
     /// Interrupted (SIGINT or SIGTERM) where stopping was safe: nothing was changed
     /// (128 + SIGINT, as shells report it).
     case interrupted = 130

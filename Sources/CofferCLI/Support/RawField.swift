@@ -23,7 +23,7 @@ enum RawField {
     /// The value of `name` among `values`, a credential of `type`.
     ///
     /// - Throws: `not_found` naming the fields there are, never a value nor the name given.
-    static func value(_ name: String, of values: FieldValues, type: CredentialType) throws -> SecureBytes {
+    static func value(_ name: String, of values: FieldValues, type: CredentialType, option: String = "--field") throws -> SecureBytes {
         if let value = values[name] { return value }
         let names = type.fields.map(\.name)
         if type == .custom, !names.contains(name), let object = values["json"] {
@@ -31,11 +31,11 @@ enum RawField {
             if let member { return member }
             throw CommandFailure(
                 .no, code: "not_found",
-                "The custom credential has no member of the name given to --field. Its members: "
+                "The custom credential has no member of the name given to \(option). Its members: "
                     + (members.isEmpty ? "none" : members.map(printable).joined(separator: ", ")) + ".")
         }
         // The name is not repeated: it may be a secret pasted in the wrong place.
-        let detail = names.contains(name) ? "has no value for the field given to --field" : "has no field of the name given to --field"
+        let detail = names.contains(name) ? "has no value for the field given to \(option)" : "has no field of the name given to \(option)"
         throw CommandFailure(
             .no, code: "not_found", "The \(type.word) credential \(detail). Its fields: \(names.joined(separator: ", ")).")
     }

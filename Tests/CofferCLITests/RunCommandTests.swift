@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+
+@testable import CofferCLI
+
+/// `coffer run` (issue 18 #1), through the built binary: resolved values reach the command's
+/// environment and nothing else, its exit status and output are its own, a resolution that
+/// fails starts nothing, and `--print-env` writes a dotenv file `coffer import` reads back.
+final class RunCommandTests: XCTestCase {
+    func makeVault() throws -> CofferRunner {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=sk-exa-org-0001", "--default"])
+        try coffer.expect(
+            0, ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--project-slug", "web", "--slug", "web",
+                "--set", "token=sk-exa-web-0002", "--default"])
+        try coffer.expect(
+            0, ["credentials", "set", "svc", "--org", "acme", "--type", "custom", "--set", "key=k-1", "--set", #"note=a "q" $HOME \ `x`"#])
+        return coffer
+    }
+
+    func testTheCommandGetsTheResolvedValuesInItsEnvironmentOnly() throws {
+        let coffer = try makeVault()
+        let shown = try coffer.expect(
+            0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--env", "KEY=svc.key", "--", "/bin/sh", "-c", #"printf '%s|%s|%s|%s' "$EXA" "$KEY" "$#" "$COFFER_PASSPHRASE""#],
+            environment: ["COFFER_PASSPHRASE": "coffer-only"])
+        XCTAssertEqual(shown.standardOutput, "sk-exa-org-0001|k-1|0|")
+        // The run's project decides, as resolution does.
+        let web = try coffer.expect(0, ["run", "--org", "acme", "--project", "web", "--env", "EXA=exa.token", "--", "/bin/sh", "-c", #"printf %s "$EXA""#])
+        XCTAssertEqual(web.standardOutput, "sk-exa-web-0002")
+        // The exit status, standard input and output are the command's.
+        try coffer.expect(7, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "/bin/sh", "-c", "exit 7"])
+        let echoed = try coffer.expect(0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "cat"], standardInput: "from stdin")
+        XCTAssertEqual(echoed.standardOutput, "from stdin")
+        // A mapping file.
+        try coffer.write("run.env", text: "# the run's variables\nEXA = exa.token\n\nNOTE=svc.note\n")
+        let fromFile = try coffer.expect(0, ["run", "--org", "acme", "--env-file", coffer.path("run.env"), "--", "/bin/sh", "-c", #"printf '%s|%s' "$EXA" "$NOTE""#])
+        XCTAssertEqual(fromFile.standardOutput, #"sk-exa-org-0001|a "q" $HOME \ `x`"#)
+    }
+
+    func testNothingStartsWhenAResolutionOrTheCommandLineFails() throws {
+        let coffer = try makeVault()
+        let marker = coffer.path("started")
+        let touch = ["--", "/bin/sh", "-c", "touch '\(marker)'"]
+        let missing = try coffer.expect(3, ["run", "--org", "acme", "--env", "LIN=linear.token"] + touch)
+        XCTAssertTrue(missing.standardError.contains("linear"), missing.standardError)
+        let field = try coffer.expect(1, ["run", "--org", "acme", "--env", "EXA=exa.sk-pasted-here"] + touch)
+        XCTAssertFalse(field.standardError.contains("sk-pasted"), field.standardError)
+        try coffer.expect(64, ["run", "--org", "acme", "--env", "EXA=exa.token", "--env", "EXA=svc.key"] + touch)
+        try coffer.expect(64, ["run", "--org", "acme", "--env", "9X=exa.token"] + touch)
+        try coffer.expect(64, ["run", "--org", "acme", "--env", "EXA"] + touch)
+        try coffer.expect(64, ["run", "--org", "acme"] + touch)
+        try coffer.expect(64, ["run", "--org", "acme", "--env", "EXA=exa.token"])
+        try coffer.expect(1, ["run", "--org", "acme", "--as", "carol", "--env", "EXA=exa.token"] + touch)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
+        try coffer.expect(127, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "no-such-command-here"])
+        try coffer.expect(126, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", coffer.path("v.key")])
+    }
+
+    func testPrintEnvWritesADotenvFileImportReadsBack() throws {
+        let coffer = try makeVault()
+        let printed = try coffer.expect(0, ["run", "--org", "acme", "--env", "NOTE=svc.note", "--env", "EXA=exa.token", "--print-env"])
+        XCTAssertEqual(printed.standardOutput, #"NOTE="a \"q\" \$HOME \\ \`x\`""# + "\n" + #"EXA="sk-exa-org-0001""# + "\n")
+        // Read back by the dotenv importer, the value is the same bytes.
+        let note = try coffer.expect(0, ["run", "--org", "acme", "--env", "NOTE=svc.note", "--print-env"]).standardOutput
+        try coffer.write("printed.env", text: note)
+        try coffer.expect(0, ["import", "--dotenv", coffer.path("printed.env"), "--org", "acme", "--app", "copied"])
+        XCTAssertEqual(
+            try coffer.expect(0, ["credentials", "get", "copied/main", "--org", "acme", "--field", "token"]).standardOutput,
+            #"a "q" $HOME \ `x`"#)
+        try coffer.expect(64, ["run", "--org", "acme", "--env", "EXA=exa.token", "--print-env", "--", "true"])
+        let output = BufferSink()
+        let context = CommandContext(
+            standardOutput: output, standardError: BufferSink(), environment: coffer.environment, standardOutputIsTerminal: true)
+        XCTAssertEqual(CofferTool.run(["run", "--org", "acme", "--env", "EXA=exa.token", "--print-env"], in: context), .usage)
+        XCTAssertEqual(output.text, "")
+    }
+}
