@@ -40,29 +40,29 @@ public enum CredentialType: UInt8, ModelWord {
     public var fields: [FieldSpec] {
         switch self {
         case .apiToken:
-            [.secret("token", .secretText)]
+            [.secret("token", .secretText, preview: .tail)]
         case .apiKeyPair:
-            [.secret("api_key", .secretText), .secret("api_secret", .secretText)]
+            [.secret("api_key", .secretText, preview: .tail), .secret("api_secret", .secretText, preview: .tail)]
         case .usernamePassword:
-            [.plain("username", .singleLine), .secret("password", .secretText)]
+            [.plain("username", .singleLine), .secret("password", .secretText, preview: .maskOnly)]
         case .smtp:
             [
                 .plain("host", .hostname), .plain("port", .port), .plain("username", .singleLine, required: false),
-                .secret("password", .secretText, required: false), .plain("encryption", .smtpEncryption),
+                .secret("password", .secretText, preview: .maskOnly, required: false), .plain("encryption", .smtpEncryption),
             ]
         case .oauth2:
             [
-                .plain("client_id", .singleLine), .secret("client_secret", .secretText),
-                .secret("access_token", .secretText), .secret("refresh_token", .secretText),
+                .plain("client_id", .singleLine), .secret("client_secret", .secretText, preview: .tail),
+                .secret("access_token", .secretText, preview: .tail), .secret("refresh_token", .secretText, preview: .tail),
                 .plain("expires_at", .unixSeconds, required: false), .plain("scopes", .oauthScopes, required: false),
             ]
         case .sshKey:
             [
-                .secret("private_key", .privateKey), .plain("public_key", .publicKey, required: false),
-                .secret("passphrase", .secretText, required: false),
+                .secret("private_key", .privateKey, preview: .keyFingerprint), .plain("public_key", .publicKey, required: false),
+                .secret("passphrase", .secretText, preview: .maskOnly, required: false),
             ]
         case .custom:
-            [.secret("json", .jsonObject)]
+            [.secret("json", .jsonObject, preview: .memberNames)]
         }
     }
 
@@ -82,14 +82,30 @@ public struct FieldSpec: Sendable, Hashable {
     public let isSecret: Bool
     /// The syntax the value must have.
     let rule: FieldRule
+    /// How a secret value is previewed (OPS-PREVIEW).
+    public let preview: PreviewRule
 
-    static func secret(_ name: String, _ rule: FieldRule, required: Bool = true) -> FieldSpec {
-        FieldSpec(name: name, isRequired: required, isSecret: true, rule: rule)
+    static func secret(_ name: String, _ rule: FieldRule, preview: PreviewRule, required: Bool = true) -> FieldSpec {
+        FieldSpec(name: name, isRequired: required, isSecret: true, rule: rule, preview: preview)
     }
 
     static func plain(_ name: String, _ rule: FieldRule, required: Bool = true) -> FieldSpec {
-        FieldSpec(name: name, isRequired: required, isSecret: false, rule: rule)
+        FieldSpec(name: name, isRequired: required, isSecret: false, rule: rule, preview: .shownInFull)
     }
+}
+
+/// How a field's value shows where secrets do not (FORMAT.md, OPS-PREVIEW).
+public enum PreviewRule: Sendable, Hashable {
+    /// Not secret: the value itself.
+    case shownInFull
+    /// A long random token: the mask and its last 4 characters when it has 16 or more (OPS-PREVIEW-1).
+    case tail
+    /// A password or passphrase, which people choose: the mask alone.
+    case maskOnly
+    /// A private key: its type and public-key fingerprint, never a character of it (OPS-PREVIEW-3).
+    case keyFingerprint
+    /// A custom object: its member names (OPS-PREVIEW-2).
+    case memberNames
 }
 
 /// The syntax of a field value (FORMAT.md, OPS-FIELD-*).

@@ -76,7 +76,7 @@ enum FieldValidation {
                     .invalidInput, "The `\(spec.name)` field is not a JSON object: \(error.reason) at byte \(error.offset).")
             }
         }
-        return spec.isSecret ? Preview.of(bytes) : String(decoding: bytes, as: UTF8.self)
+        return Preview.of(bytes, rule: spec.preview)
     }
 
     /// Checks one value and returns its display text.

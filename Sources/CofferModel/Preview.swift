@@ -7,11 +7,27 @@ public enum Preview {
     /// the secret's length.
     public static let mask = "••••"
 
-    /// The preview of a secret text (OPS-PREVIEW-1): the mask followed by the last `k`
-    /// Unicode scalars, where `n` is the number of scalars after trailing ASCII whitespace is
-    /// dropped, and `k` is 0 when `n < 8`, else `min(4, n / 4)`: a quarter at most, so short
-    /// secrets show little or nothing. When the shown scalars include a control character,
-    /// none are shown.
+    /// The preview of a field's value by its rule: the value itself when it is not secret.
+    public static func of(_ value: SecureBytes, for spec: FieldSpec) -> String {
+        value.withUnsafeBytes { of($0, rule: spec.preview) }
+    }
+
+    static func of(_ bytes: UnsafeRawBufferPointer, rule: PreviewRule) -> String {
+        switch rule {
+        case .shownInFull: String(decoding: bytes, as: UTF8.self)
+        case .tail: of(bytes)
+        case .maskOnly: mask
+        case .keyFingerprint: PrivateKeyPreview.of(bytes) ?? mask
+        case .memberNames:
+            // Stored objects parse (OPS-FIELD-JSON); the names are all a preview shows.
+            (try? JSONObjectValidator.topLevelNames(of: bytes).get()).map(ofJSONObject) ?? mask
+        }
+    }
+
+    /// The preview of a token (OPS-PREVIEW-1): the mask followed by its last 4 Unicode
+    /// scalars when it has 16 or more after trailing ASCII whitespace is dropped, else the
+    /// mask alone, so a short secret (a password typed where a token goes) shows nothing. When
+    /// the shown scalars include a control character, none are shown.
     ///
     /// ```swift
     /// Preview.of(SecureBytes(copying: Array("sk-live-0123456789a1b2".utf8)))  // "••••a1b2"
@@ -50,7 +66,7 @@ public enum Preview {
                 break decoding
             }
         }
-        let shown = countAtLeast16 ? min(4, count) : count < 8 ? 0 : min(4, count / 4)
+        let shown = countAtLeast16 || count >= 16 ? 4 : 0
         var preview = mask
         for position in (4 - shown)..<4 {
             let scalar: Unicode.Scalar

@@ -76,7 +76,8 @@ final class KeePassXCTests: XCTestCase {
         let github = try vault.read { try $0.selectCredential("github/work", in: globex) }
         XCTAssertEqual(try vault.reveal(github)["password"], Fixture.secret("s3cr3t-Passw0rd-FAKE"))
         XCTAssertEqual(
-            vault.read { $0.credential(id: github)?.fields.first { $0.name == "password" }?.text }, "••••FAKE")
+            vault.read { $0.credential(id: github)?.fields.first { $0.name == "password" }?.text }, "••••",
+            "a password shows no character")
     }
 
     func testMappingDetails() throws {

@@ -7,6 +7,27 @@ import XCTest
 final class SchemaTests: XCTestCase {
     static let pem =
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+    /// Throw-away keys made by `ssh-keygen -t ed25519` for these tests (the second with a
+    /// passphrase); `ssh-keygen -l` gives the fingerprints the tests expect.
+    static let openSSHKey = """
+-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACBc7yMcZ24cGTJb7Ox4I7jxPlG0DNoAyhu5cRCZbQx/8QAAAJDDhYlyw4WJ
+cgAAAAtzc2gtZWQyNTUxOQAAACBc7yMcZ24cGTJb7Ox4I7jxPlG0DNoAyhu5cRCZbQx/8Q
+AAAED9qAHGrl+Xhjrwqy14nH0TMP/759Q9nO1aFM2npJTnIlzvIxxnbhwZMlvs7HgjuPE+
+UbQM2gDKG7lxEJltDH/xAAAAC2NvZmZlci10ZXN0AQI=
+-----END OPENSSH PRIVATE KEY-----
+"""
+    static let encryptedOpenSSHKey = """
+-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAACmFlczI1Ni1jdHIAAAAGYmNyeXB0AAAAGAAAABD803TaD7
+XdVNCnqAYL5kUnAAAAEAAAAAEAAAAzAAAAC3NzaC1lZDI1NTE5AAAAIPBv53ywLsQZgvAB
+yQeDXJbwfBSHwLNSSHl7JCMF2eVAAAAAkOSMChZKKfSg2871+s9fXH93+E2USqYReNhMtf
+NOre1wjJOsSNBElDHpr+ShIapV5CugdyHmFU7yJqyvw8cVfE6K7mHu8PYqPQ8wyg0RKadM
+I8qrw3k9Fzjb7nbJNuc67dyioJMRVGEBlfwId7efY1WDHrXNuo4cEf/4Vfj5TrTRjDL3uX
+krnPpLkch+S2aLYQ==
+-----END OPENSSH PRIVATE KEY-----
+"""
 
     /// A valid, complete field set for each type.
     static let valid: [CredentialType: [String: String]] = [
@@ -136,8 +157,8 @@ final class SchemaTests: XCTestCase {
         XCTAssertEqual(Preview.of(secret("sk-live-0123456789a1b2")), "••••a1b2")
         XCTAssertEqual(Preview.of(secret("abc")), "••••", "short secrets show nothing")
         XCTAssertEqual(Preview.of(secret("1234567")), "••••")
-        XCTAssertEqual(Preview.of(secret("12345678")), "••••78", "a quarter at most")
-        XCTAssertEqual(Preview.of(secret("123456789012")), "••••012")
+        XCTAssertEqual(Preview.of(secret("12345678")), "••••", "under 16 characters, nothing shows")
+        XCTAssertEqual(Preview.of(secret("GitHubPW123!xyz")), "••••", "a password typed where a token goes")
         XCTAssertEqual(Preview.of(secret("0123456789abcdef")), "••••cdef")
         XCTAssertEqual(Preview.of(secret("token-with-newline-xyz1\n")), "••••xyz1", "trailing whitespace is ignored")
         XCTAssertEqual(Preview.of(secret("pässwörd-ünïcødé")), "••••cødé")
@@ -150,11 +171,22 @@ final class SchemaTests: XCTestCase {
 
         let smtp = try check(.smtp, Self.valid[.smtp]!)
         XCTAssertEqual(
-            smtp, ["smtp.example.com", "587", "mailer", "••••er2", "starttls"], "non-secret fields are shown in full")
+            smtp, ["smtp.example.com", "587", "mailer", "••••", "starttls"],
+            "non-secret fields are shown in full; a password shows no character")
+        let login = try check(.usernamePassword, ["username": "svc", "password": "a-long-chosen-passphrase-1234"])
+        XCTAssertEqual(login, ["svc", "••••"])
         let custom = try check(.custom, Self.valid[.custom]!)
         XCTAssertEqual(custom, ["{api_key: ••••, nested: ••••, region: ••••}"])
-        let ssh = try check(.sshKey, ["private_key": Self.pem])
-        XCTAssertEqual(ssh, ["••••----", nil, nil])
+        // A key shows its type and fingerprint, as `ssh-keygen -l` prints them, whether or not
+        // it is encrypted; a key whose blob does not parse shows the mask; a PEM key its kind.
+        let ssh = try check(.sshKey, ["private_key": Self.openSSHKey, "passphrase": "a long ssh key passphrase"])
+        XCTAssertEqual(ssh, ["ssh-ed25519 SHA256:9Kc6EhpLwJUHnsZH+RGTRYItV2nk2rCIk5gsGwpZ1z8", nil, "••••"])
+        XCTAssertEqual(
+            try check(.sshKey, ["private_key": Self.encryptedOpenSSHKey]),
+            ["ssh-ed25519 SHA256:JYb/5Kn2m2hSNOMSwF7FsFX2ndlp+HzB+4Ym0wjXQLs", nil, nil])
+        XCTAssertEqual(try check(.sshKey, ["private_key": Self.pem]), ["••••", nil, nil])
+        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----\n"
+        XCTAssertEqual(try check(.sshKey, ["private_key": rsa]), ["RSA private key (PEM)", nil, nil])
     }
 
     func testBlankKeepsValueAndNewVersions() throws {
@@ -221,7 +253,7 @@ final class SchemaTests: XCTestCase {
         XCTAssertEqual(index.history(of: id).last?.kind, .rotated)
         XCTAssertEqual(index.history(of: id).last?.stamp.actor, "alice")
         XCTAssertNotNil(index.credential(id: id)?.rotated)
-        XCTAssertEqual(index.credential(id: id)?.fields.first?.text, "••••006", "15 characters show 3")
+        XCTAssertEqual(index.credential(id: id)?.fields.first?.text, "••••", "15 characters show none")
 
         // Lowering the retention lets go at once.
         try fixture.vault.commit(fixture.vault.planner.setVersionRetention(1))

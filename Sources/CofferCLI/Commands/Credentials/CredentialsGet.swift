@@ -60,7 +60,7 @@ struct CredentialsGet: OrganizationCommand {
                 if reveal {
                     fields.append((spec.name, .secret(value), nil, value))
                 } else {
-                    let preview = spec.isSecret ? (spec.name == "json" ? Preview.mask : Preview.of(value)) : value.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+                    let preview = Preview.of(value, for: spec)
                     fields.append((spec.name, .string(preview), preview, nil))
                 }
             }
