@@ -211,6 +211,39 @@ extension Planner {
         return Plan(operations: [.setCredentialFields(change)], value: info.id)
     }
 
+    /// Rolls a credential back to a retained older version: a new version holding that
+    /// version's field values, so history keeps everything in between.
+    ///
+    /// - Returns: the credential's id; an empty plan when the current values are that version's.
+    /// - Throws: `.invalidInput` for a version that is not an earlier one or a revoked
+    ///   credential, `.notFound` for a version no longer retained, `.notFound`/`.ambiguous` for
+    ///   the selector.
+    public func rollbackCredential(
+        _ selector: String, in organization: String, toVersion version: UInt32, reveal: OperationReader
+    ) throws(CofferError) -> Plan<CredentialID> {
+        let (_, info) = try select(selector, in: organization)
+        guard version >= 1, version < info.version else {
+            throw CofferError(
+                .invalidInput,
+                "A rollback goes to an earlier version: 1 to \(info.version - 1) for this credential, at version \(info.version).")
+        }
+        guard let location = index.location(of: info.id, version: version) else {
+            throw CofferError(
+                .notFound,
+                "Version \(version) is no longer retained (the vault keeps the newest \(index.tables.versionRetention) versions' values).")
+        }
+        let old = try ModelOperation.decodeCredentialFields(from: try reveal(location)).get()
+        guard old.credential == info.id else {
+            throw CofferError(.corrupted, "The log record at \(location) does not hold a version of \(info.id).")
+        }
+        let current = try storedFields(of: info, reveal: reveal)
+        let cleared = Set(current.names.filter { old.fields[$0] == nil })
+        guard let change = try newVersion(of: info, given: old.fields, cleared: cleared, reason: .update, reveal: reveal) else {
+            return Plan(operations: [], value: info.id)
+        }
+        return Plan(operations: [.setCredentialFields(change)], value: info.id)
+    }
+
     /// Revokes a credential: it stays listed and never resolves again. Its default mark is
     /// cleared in the same transaction; its assignments stay, so runs that use them fail
     /// with `.credentialRevoked` instead of silently using another instance.

@@ -410,6 +410,51 @@ final class CredentialCommandTests: XCTestCase {
         XCTAssertEqual(forced.1, "sk-exa-rotated-000\n", "a newline on a terminal only")
     }
 
+    /// Issue 18 #5: rollback to a retained version as a new version; renames of organizations,
+    /// projects and users that keep every id; each a no-op when nothing changes.
+    func testRollbackAndRenames() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "mail", "--org", "acme", "--type", "smtp", "--set", "host=smtp.example.com",
+            "--set", "port=587", "--set", "encryption=starttls", "--set", "username=bot", "--set", "password=first-password"])
+        try coffer.expect(0, ["credentials", "rotate-key", "mail/main", "--org", "acme", "--set", "password=second-password"])
+        try coffer.expect(0, ["credentials", "update", "mail/main", "--org", "acme", "--set", "username=other", "--set", "port=465"])
+        let rolled = try coffer.expect(0, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "1", "--json"]).json()
+        XCTAssertEqual(rolled["version"] as? Int, 4)
+        XCTAssertEqual(rolled["changed"] as? Bool, true)
+        func field(_ name: String) throws -> String {
+            try coffer.expect(0, ["credentials", "get", "mail/main", "--org", "acme", "--field", name]).standardOutput
+        }
+        XCTAssertEqual(try field("password"), "first-password")
+        XCTAssertEqual(try field("username"), "bot")
+        XCTAssertEqual(try field("port"), "587")
+        let history = try coffer.expect(0, ["credentials", "history", "mail/main", "--org", "acme", "--json"]).standardOutput
+        XCTAssertTrue(history.contains("\"version\":4") || history.contains("\"version\": 4"), history)
+        let again = try coffer.expect(0, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "1", "--json"]).json()
+        XCTAssertEqual(again["changed"] as? Bool, false)
+        XCTAssertEqual(again["version"] as? Int, 4)
+        try coffer.expect(1, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "4"])
+        try coffer.expect(1, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "0"])
+        try coffer.expect(0, ["credentials", "revoke", "mail/main", "--org", "acme"])
+        try coffer.expect(1, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "2"])
+
+        let org = try coffer.expect(0, ["org", "rename", "acme", "--slug", "acme-corp", "--name", "Acme Corporation", "--json"]).json()
+        XCTAssertEqual(org["slug"] as? String, "acme-corp")
+        XCTAssertEqual(org["changed"] as? Bool, true)
+        try coffer.expect(0, ["project", "rename", "web", "--org", "acme-corp", "--slug", "website"])
+        try coffer.expect(0, ["user", "rename", "alice", "--handle", "alice-w", "--name", "Alice W."])
+        XCTAssertEqual(
+            try coffer.expect(0, ["org", "rename", "acme-corp", "--name", "Acme Corporation", "--json"]).json()["changed"] as? Bool, false)
+        try coffer.expect(1, ["org", "rename", "acme-corp", "--slug", "Not A Slug"])
+        try coffer.expect(64, ["project", "rename", "website", "--org", "acme-corp"])
+        try coffer.expect(1, ["project", "rename", "website", "--org", "acme-corp", "--slug", "data"])
+        try coffer.expect(1, ["org", "rename", "acme-corp", "--name", "x", "--as", "carol"])
+        // Every id stayed: the credential resolves under the new names.
+        try coffer.expect(0, ["member", "list", "--org", "acme-corp"])
+        try coffer.expect(0, ["credentials", "list", "--org", "acme-corp", "--project", "website"])
+        XCTAssertTrue(try coffer.expect(0, ["member", "list", "--org", "acme-corp"]).standardOutput.contains("alice-w"))
+    }
+
     /// A `custom` credential keeps every member through edits: the case that erased them.
     func testCustomMembersSurviveUpdatesRotationsBlanksAndClears() throws {
         let coffer = try CofferRunner()

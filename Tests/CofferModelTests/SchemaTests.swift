@@ -189,6 +189,32 @@ krnPpLkch+S2aLYQ==
         XCTAssertEqual(try check(.sshKey, ["private_key": rsa]), ["RSA private key (PEM)", nil, nil])
     }
 
+    /// A rollback is a new version with an older version's values, fields it lacked cleared;
+    /// nothing to do when the values are already those; only to an earlier, retained version.
+    func testRollbackMakesANewVersionWithTheOlderValues() throws {
+        var fixture = try Fixture()
+        let draft = CredentialDraft(
+            appKey: "ssh", slug: "deploy", label: "Deploy", type: .sshKey, category: .communication,
+            fields: fields(["private_key": Self.pem]))
+        let id = try fixture.vault.commit(fixture.vault.planner.createCredential(in: "acme", draft))[0]
+        let update = CredentialUpdate(fields: fields(["public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzvIxxnbhwZMlvs7HgjuPE+UbQM2gDKG7lxEJltDH/x deploy"]))
+        try fixture.vault.commit(
+            fixture.vault.planner.updateCredential(id.description, in: "acme", update, reveal: fixture.vault.read))
+        XCTAssertNotNil(try fixture.vault.revealed(id)["public_key"])
+        try fixture.vault.commit(
+            fixture.vault.planner.rollbackCredential(id.description, in: "acme", toVersion: 1, reveal: fixture.vault.read))
+        XCTAssertNil(try fixture.vault.revealed(id)["public_key"], "a field version 1 lacked is cleared")
+        XCTAssertEqual(fixture.index.credential(id: id)?.version, 3)
+        XCTAssertEqual(fixture.index.history(of: id).last?.changedFields, ["public_key"])
+        XCTAssertTrue(
+            try fixture.vault.planner.rollbackCredential(id.description, in: "acme", toVersion: 1, reveal: fixture.vault.read).isEmpty)
+        for version: UInt32 in [0, 3, 9] {
+            assertThrowsCoffer(.invalidInput) {
+                try fixture.vault.planner.rollbackCredential(id.description, in: "acme", toVersion: version, reveal: fixture.vault.read)
+            }
+        }
+    }
+
     func testBlankKeepsValueAndNewVersions() throws {
         var fixture = try Fixture()
         let draft = CredentialDraft(

@@ -16,7 +16,7 @@ struct Credentials: ParsableCommand {
             """,
         subcommands: [
             CredentialsSet.self, CredentialsList.self, CredentialsGet.self, CredentialsUpdate.self, CredentialsRotateKey.self,
-            CredentialsRevoke.self, CredentialsDelete.self, CredentialsHistory.self,
+            CredentialsRollback.self, CredentialsRevoke.self, CredentialsDelete.self, CredentialsHistory.self,
         ])
 }
 

@@ -9,5 +9,5 @@ struct Organization: ParsableCommand {
             Example:
               coffer org create acme --name "Acme Corp."
             """,
-        subcommands: [OrgCreate.self, OrgList.self, OrgRemove.self])
+        subcommands: [OrgCreate.self, OrgList.self, OrgRename.self, OrgRemove.self])
 }

@@ -9,5 +9,5 @@ struct ProjectCommand: ParsableCommand {
             Example:
               coffer project create web --org acme --name "Web app"
             """,
-        subcommands: [ProjectCreate.self, ProjectList.self, ProjectRemove.self])
+        subcommands: [ProjectCreate.self, ProjectList.self, ProjectRename.self, ProjectRemove.self])
 }

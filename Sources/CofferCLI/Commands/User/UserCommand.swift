@@ -9,5 +9,5 @@ struct UserCommand: ParsableCommand {
             Example:
               coffer user create alice --name "Alice Martin"
             """,
-        subcommands: [UserCreate.self, UserList.self, UserRemove.self])
+        subcommands: [UserCreate.self, UserList.self, UserRename.self, UserRemove.self])
 }
