@@ -197,6 +197,28 @@ final class LogWriter: @unchecked Sendable {
         }
     }
 
+    /// Waits until record `sequence`, which this writer queued, is durable, writing and
+    /// syncing what is queued when no other caller is: for a planner that reads a version a
+    /// queued transaction made (group commit plans on top of queued transactions).
+    ///
+    /// - Throws: why it never will be: the failure that stopped the writer, or `.notFound`
+    ///   when it is no longer queued (a shared log's conflict set the tail back).
+    func waitUntilDurable(sequence: UInt64) throws(CofferError) {
+        lock.lock()
+        defer { lock.unlock() }
+        while state.durable.head.sequence < sequence {
+            if let stopped = state.stopped { throw stopped }
+            guard state.tail.head.sequence >= sequence, !state.queue.isEmpty || state.leaderActive else {
+                throw CofferError(.notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
+            }
+            if state.leaderActive {
+                lock.wait()
+                continue
+            }
+            lead()
+        }
+    }
+
     /// Writes and syncs every queued append as one batch, then settles them. Holds `lock`
     /// on entry and exit, not while writing.
     private func lead() {

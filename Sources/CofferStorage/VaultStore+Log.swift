@@ -113,7 +113,13 @@ extension VaultStore {
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
-        guard let previous = chains.previous(for: sequence) else {
+        var known = chains.previous(for: sequence)
+        if known == nil, let writer, sequence <= writer.queuedHead.sequence {
+            // A transaction queued behind a sync made it: a planner on top of it reads it once durable.
+            try writer.waitUntilDurable(sequence: sequence)
+            known = chains.previous(for: sequence)
+        }
+        guard let previous = known else {
             throw CofferError(.notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
         }
         let header: FrameHeader

@@ -79,6 +79,52 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(projects(reopened), ["data", "web"])
     }
 
+    /// A planner that merges an edit with a version a queued transaction made reads that
+    /// version once it is durable, instead of failing as if it did not exist (found by the
+    /// random engine crash suite under load: an update planned on top of a queued rotation
+    /// failed with not_found).
+    func testAnEditOnTopOfAQueuedVersionReadsItOnceDurable() throws {
+        let storage = GatedStorage(SimulatedDisk())
+        let vault = try makeVault(on: storage)
+        let fields: [String: String] = [
+            "host": "smtp.example.com", "port": "587", "encryption": "starttls", "username": "bot", "password": "first-password",
+        ]
+        var values = FieldValues()
+        for (name, value) in fields { values[name] = SecureBytes(copying: Array(value.utf8)) }
+        let created = CredentialDraft(
+            appKey: "mail", slug: "out", label: "Mail", type: .smtp, category: .communication, fields: values)
+        try vault.mutate(actor: "setup") { try $0.createCredential(in: "acme", created) }
+        storage.holdSyncs()
+        let writers = BackgroundWriters(vault)
+        writers.run("rotate") { vault in
+            _ = try vault.mutate(actor: "w") { planner in
+                var given = FieldValues()
+                given["password"] = SecureBytes(copying: Array("second-password".utf8))
+                return try planner.rotateCredential("mail/out", in: "acme", fields: given) { location throws(CofferError) in
+                    try vault.readOperation(at: location)
+                }
+            }
+        }
+        waitUntil("the rotation is syncing") { storage.syncsWaiting == 1 }
+        writers.run("edit") { vault in
+            _ = try vault.mutate(actor: "w") { planner in
+                var given = FieldValues()
+                given["host"] = SecureBytes(copying: Array("mail.example.org".utf8))
+                return try planner.updateCredential("mail/out", in: "acme", CredentialUpdate(fields: given)) {
+                    location throws(CofferError) in try vault.readOperation(at: location)
+                }
+            }
+        }
+        usleep(100_000)  // the edit plans on top of the queued rotation meanwhile
+        storage.releaseSyncs()
+        XCTAssertEqual(writers.finish(), [])
+        let id = try vault.read { try $0.selectCredential("mail/out", in: try $0.organizationID("acme")) }
+        let revealed = try vault.reveal(id)
+        XCTAssertEqual(revealed["password"], SecureBytes(copying: Array("second-password".utf8)), "the rotation is kept")
+        XCTAssertEqual(revealed["host"], SecureBytes(copying: Array("mail.example.org".utf8)))
+        XCTAssertEqual(vault.read { $0.credential(id: id)?.version }, 3)
+    }
+
     func testCommitsQueuedDuringASyncShareTheNextOne() throws {
         let (storage, vault, writers) = try vaultWithAHeldCommit(creating: "p0")
         let create = writers.createProject
@@ -245,6 +291,13 @@ private final class BackgroundWriters: Sendable {
             do {
                 try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
             } catch { failures.withLock { $0.append((slug, error)) } }
+        }
+    }
+
+    /// Starts `body` on another thread, recording its failure under `name`.
+    @Sendable func run(_ name: String, _ body: @escaping @Sendable (Vault) throws -> Void) {
+        DispatchQueue.global().async(group: group) { [self] in
+            do { try body(vault) } catch { failures.withLock { $0.append((name, error)) } }
         }
     }
 
