@@ -73,6 +73,11 @@ final class ProcessTests: XCTestCase {
             var buffer: [UInt8] = []
             var reported = 0
             while let line = readLine(output, buffer: &buffer), let number = Int(line) { reported = number }
+            // On a loaded machine the kill can come before the writer made the vault at all.
+            guard FileManager.default.fileExists(atPath: path) else {
+                XCTAssertEqual(reported, 0, "a commit was reported without a vault; seed \(seed), round \(round)")
+                continue
+            }
             let (store, payloads) = try Fixture.transactions(path: path, readOnly: true)
             _ = store
             let texts = payloads.map { String(decoding: $0, as: UTF8.self) }
