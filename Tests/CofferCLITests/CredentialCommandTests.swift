@@ -92,6 +92,28 @@ final class CredentialCommandTests: XCTestCase {
         XCTAssertEqual(error["code"] as? String, "ambiguous")
         XCTAssertEqual((error["candidates"] as? [Any])?.count, 2)
         XCTAssertEqual(error["exit_code"] as? Int, 1)
+        // Issue 18 #4: each candidate comes with the selector and filter that pick it, and
+        // they do, in every command that names one credential.
+        let candidates = try XCTUnwrap(error["candidates"] as? [String]).sorted()
+        XCTAssertTrue(candidates.contains { $0.hasSuffix(": linear/main --project data") }, "\(candidates)")
+        XCTAssertTrue(candidates.contains { $0.hasSuffix(": linear/main --project web") }, "\(candidates)")
+        let web = try coffer.expect(0, ["credentials", "get", "linear/main", "--org", "acme", "--project", "web", "--json"]).json()
+        XCTAssertEqual(web["owner"] as? String, "web")
+        try coffer.expect(0, ["credentials", "rotate-key", "linear/main", "--org", "acme", "--project", "data", "--set", "token=lin_api_rotated_0000000002"])
+        XCTAssertEqual(
+            try coffer.expect(0, ["credentials", "get", "linear/main", "--org", "acme", "--project", "data", "--json"]).json()["version"] as? Int, 2)
+        XCTAssertEqual(
+            try coffer.expect(0, ["credentials", "get", "linear/main", "--org", "acme", "--project", "web", "--json"]).json()["version"] as? Int, 1)
+        try coffer.expect(0, ["credentials", "update", "main", "--org", "acme", "--project", "web", "--label", "Web"])
+        try coffer.expect(0, ["credentials", "history", "linear/main", "--org", "acme", "--project", "web"])
+        try coffer.expect(0, ["credentials", "revoke", "linear/main", "--org", "acme", "--project", "web"])
+        try coffer.expect(0, ["credentials", "delete", "linear/main", "--org", "acme", "--project", "web", "--yes"])
+        try coffer.expect(1, ["credentials", "get", "linear/main", "--org", "acme", "--scope", "org"])
+        try coffer.expect(1, ["credentials", "get", "linear/main", "--org", "acme", "--project", "nope"])
+        // An app key alone names its one credential.
+        try coffer.expect(0, ["credentials", "set", "notion", "--org", "acme", "--set", "token=notion_0123456789abcdef"])
+        XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "notion", "--org", "acme", "--json"]).json()["app"] as? String, "notion")
+        XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "linear", "--org", "acme", "--json"]).json()["owner"] as? String, "data")
     }
 
     func testGetPreviewsRevealsAndShowsOldVersions() throws {

@@ -36,12 +36,3 @@ struct FieldOptions: ParsableArguments {
     }
 }
 
-/// Looking up one credential by selector, for the commands that show or change one.
-extension VaultIndex {
-    /// The credential `selector` names in `organization`, with its view.
-    func selected(_ selector: String, in organization: String) throws(CofferError) -> CredentialView {
-        let id = try selectCredential(selector, in: organizationID(organization))
-        guard let info = credential(id: id) else { throw CofferError(.notFound, "The credential \(id) vanished.") }
-        return CredentialView(info, in: self)
-    }
-}

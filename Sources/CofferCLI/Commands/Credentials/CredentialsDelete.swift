@@ -22,6 +22,8 @@ struct CredentialsDelete: OrganizationCommand {
     @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
     var selector: String
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     @Flag(help: "Delete it.")
     var yes = false
 
@@ -47,19 +49,21 @@ struct CredentialsDelete: OrganizationCommand {
         if yes {
             let vault = try access.openForWriting(in: context)
             defer { vault.close() }
-            try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
+            let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
+            try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
             described = try vault.mutate(actor: global.actor) { planner in
-                let plan = try planner.deleteCredential(selector, in: organization.organization)
+                let plan = try planner.deleteCredential(selected, in: organization.organization)
                 return Plan(
                     operations: plan.operations,
-                    value: try Self.describe(plan.value, selector: selector, organization: organization.organization, in: planner.index))
+                    value: try Self.describe(plan.value, selector: selected, organization: organization.organization, in: planner.index))
             }
         } else {
             let vault = try access.openReadOnly(in: context)
             defer { vault.close() }
+            let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
             described = try vault.read { index in
-                let impact = try Planner(index: copy index).deletionImpact(of: selector, in: organization.organization)
-                return try Self.describe(impact, selector: selector, organization: organization.organization, in: index)
+                let impact = try Planner(index: copy index).deletionImpact(of: selected, in: organization.organization)
+                return try Self.describe(impact, selector: selected, organization: organization.organization, in: index)
             }
         }
         output.emit(

@@ -27,6 +27,8 @@ struct CredentialsGet: OrganizationCommand {
     @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
     var selector: String
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     @Flag(help: "Print the secret values.")
     var reveal = false
 
@@ -43,7 +45,7 @@ struct CredentialsGet: OrganizationCommand {
         try RawField.checkOutput(field: field, json: global.json, force: force, in: context)
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        let view = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization) }
+        let view = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization, filters: filters.narrowing) }
         let info = view.info
         if reveal || version != nil || field != nil { try ActingUser.checkValuesVisible(info, acting: global.actingUser, in: vault) }
         let shownVersion = version ?? info.version

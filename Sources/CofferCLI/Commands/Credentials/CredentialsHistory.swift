@@ -18,11 +18,13 @@ struct CredentialsHistory: OrganizationCommand {
     @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
     var selector: String
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     func execute(in context: CommandContext) throws {
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
         let (view, changes, retained) = try vault.read { index throws(CofferError) in
-            let view = try index.selected(selector, in: organization.organization)
+            let view = try index.selected(selector, in: organization.organization, filters: filters.narrowing)
             return (view, index.history(of: view.info.id), index.versions(of: view.info.id).map(\.version))
         }
         // A custom object's edits name the members they changed: `json (region, zone)`.

@@ -21,11 +21,14 @@ struct CredentialsRevoke: OrganizationCommand {
     @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
     var selector: String
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
-        let id = try vault.mutate(actor: global.actor) { try $0.revokeCredential(selector, in: organization.organization) }
+        let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
+        try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
+        let id = try vault.mutate(actor: global.actor) { try $0.revokeCredential(selected, in: organization.organization) }
         try CredentialChangeOutput.emit(id: id, verb: "Revoked", vault: vault, output: global.output(context))
     }
 }

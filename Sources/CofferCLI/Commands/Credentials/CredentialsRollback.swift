@@ -23,16 +23,19 @@ struct CredentialsRollback: OrganizationCommand {
     @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
     var selector: String
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     @Option(name: .customLong("to-version"), help: ArgumentHelp("The earlier version whose values to take.", valueName: "n"))
     var version: UInt32
 
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
+        let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
+        try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
         let before = vault.head
         let id = try vault.mutate(actor: global.actor) { planner in
-            try planner.rollbackCredential(selector, in: organization.organization, toVersion: version) {
+            try planner.rollbackCredential(selected, in: organization.organization, toVersion: version) {
                 location throws(CofferError) in try vault.readOperation(at: location)
             }
         }

@@ -22,6 +22,8 @@ struct CredentialsRotateKey: OrganizationCommand {
     @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
     var selector: String
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     @OptionGroup var fields: FieldOptions
 
     func validate() throws {
@@ -32,11 +34,12 @@ struct CredentialsRotateKey: OrganizationCommand {
         let given = try SecretInput.fieldValues(fields.inputs, in: context)
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
-        let type = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization).info.type }
+        let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
+        try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
+        let type = try vault.read { index throws(CofferError) in try index.selected(selected, in: organization.organization).info.type }
         let shaped = CredentialFields.shaped(given, for: type)
         let id = try vault.mutate(actor: global.actor) { planner in
-            try planner.rotateCredential(selector, in: organization.organization, fields: shaped) { location throws(CofferError) in
+            try planner.rotateCredential(selected, in: organization.organization, fields: shaped) { location throws(CofferError) in
                 try vault.readOperation(at: location)
             }
         }

@@ -29,6 +29,8 @@ struct CredentialsUpdate: OrganizationCommand {
     @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
     var selector: String
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     @Option(help: "A new label.")
     var label: String?
 
@@ -50,13 +52,14 @@ struct CredentialsUpdate: OrganizationCommand {
         let given = try SecretInput.fieldValues(fields.inputs, in: context)
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        try ActingUser.checkMayChange(selector, in: organization.organization, acting: global.actingUser, vault: vault)
-        let type = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization).info.type }
+        let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
+        try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
+        let type = try vault.read { index throws(CofferError) in try index.selected(selected, in: organization.organization).info.type }
         let update = CredentialUpdate(
             label: label, isDefault: isDefault, fields: CredentialFields.shaped(given, for: type), clearedFields: Set(clearedFields))
         let before = vault.head
         let id = try vault.mutate(actor: global.actor) { planner in
-            try planner.updateCredential(selector, in: organization.organization, update) { location throws(CofferError) in
+            try planner.updateCredential(selected, in: organization.organization, update) { location throws(CofferError) in
                 try vault.readOperation(at: location)
             }
         }
