@@ -239,6 +239,22 @@ final class CredentialCommandTests: XCTestCase {
             try coffer.expect(0, ["assignments", "list", "--org", "acme", "--workflow", "triage", "--json"]).json()["assignments"] as? [[String: Any]])
         XCTAssertEqual(list.count, 1)
         XCTAssertEqual((list[0]["target"] as? [String: Any])?["consumer"] as? String, "fetch")
+        // Issue 18 #6: the organization's assignments without a target, and a target's consumers.
+        try coffer.expect(0, ["assignments", "assign", "--org", "acme", "--workflow", "triage", "--consumer", "post", "--credential", "linear/one"])
+        try coffer.expect(0, ["assignments", "assign", "--org", "acme", "--agent", "helper", "--credential", "linear/one"])
+        let everything = try XCTUnwrap(
+            try coffer.expect(0, ["assignments", "list", "--org", "acme", "--json"]).json()["assignments"] as? [[String: Any]])
+        XCTAssertEqual(everything.count, 3)
+        let consumers = try XCTUnwrap(
+            try coffer.expect(0, ["assignments", "consumers", "--org", "acme", "--workflow", "triage", "--json"]).json()["consumers"]
+                as? [[String: Any]])
+        XCTAssertEqual(consumers.map { $0["consumer"] as? String }, ["fetch", "post"])
+        XCTAssertEqual(consumers.first?["apps"] as? [String], ["linear"])
+        XCTAssertTrue(
+            try coffer.expect(0, ["assignments", "consumers", "--org", "acme", "--poll", "none"]).standardOutput.contains("No assignment"))
+        try coffer.expect(64, ["assignments", "consumers", "--org", "acme"])
+        try coffer.expect(0, ["assignments", "unassign", "--org", "acme", "--workflow", "triage", "--consumer", "post", "--app", "linear"])
+        try coffer.expect(0, ["assignments", "unassign", "--org", "acme", "--agent", "helper", "--app", "linear"])
         // 5: the assigned credential is revoked.
         try coffer.expect(0, ["credentials", "revoke", "linear/two", "--org", "acme"])
         let refused = try coffer.expect(5, ["resolve", "linear", "--org", "acme", "--workflow", "triage", "--consumer", "fetch", "--json"]).json()

@@ -109,7 +109,6 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(assign.target.target, AssignmentTarget(kind: .workflow, slug: "triage", consumer: "*"))
         let resolve = try parse(["resolve", "linear", "--org", "acme", "--agent", "support", "--consumer", "search"], as: Resolve.self)
         XCTAssertEqual(resolve.target.target, AssignmentTarget(kind: .agent, slug: "support", consumer: "search"))
-        assertUsageError(["assignments", "list", "--org", "acme"], contains: "--workflow")
         assertUsageError(["assignments", "list", "--org", "acme", "--agent", "a", "--poll", "p"], contains: "not several")
         assertUsageError(["resolve", "exa", "--org", "acme", "--consumer", "c"], contains: "--consumer needs")
         assertUsageError(["assignments", "unassign", "--org", "acme", "--agent", "a"], contains: "--credential")

@@ -15,7 +15,7 @@ struct Assignments: ParsableCommand {
               coffer assignments assign --org acme --workflow triage \\
                   --consumer fetch-issues --credential linear/work
             """,
-        subcommands: [AssignmentsList.self, AssignmentsAssign.self, AssignmentsUnassign.self])
+        subcommands: [AssignmentsList.self, AssignmentsConsumers.self, AssignmentsAssign.self, AssignmentsUnassign.self])
 }
 
 /// How assignments are shown.

@@ -1,13 +1,16 @@
 import ArgumentParser
 import Coffer
 
-/// `coffer assignments list --org ORG (--workflow W | --agent A | --poll P)`.
+/// `coffer assignments list --org ORG [--workflow W | --agent A | --poll P]`.
 struct AssignmentsList: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "List the assignments of a workflow, agent or poll.",
+        abstract: "List the assignments of an organization, or of one workflow, agent or poll.",
         discussion: """
-            Example:
+            Without a target, every assignment of the organization.
+
+            Examples:
+              coffer assignments list --org acme
               coffer assignments list --org acme --agent support
             """)
 
@@ -16,18 +19,15 @@ struct AssignmentsList: OrganizationCommand {
     @OptionGroup var organization: OrganizationOption
     @OptionGroup var target: TargetOptions
 
-    func validate() throws {
-        try target.requireTarget()
-    }
-
     func execute(in context: CommandContext) throws {
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        let wanted = target.target!
+        let wanted = target.target
+        let consumer = target.consumer
         let (documents, rows) = try vault.read { index throws(CofferError) in
             let assignments = index.assignments(
-                organization: try index.organizationID(organization.organization), kind: wanted.kind, targetSlug: wanted.slug
-            ).filter { target.consumer == nil || $0.target.consumer == target.consumer }
+                organization: try index.organizationID(organization.organization), kind: wanted?.kind, targetSlug: wanted?.slug
+            ).filter { consumer == nil || $0.target.consumer == consumer }
             return (assignments.map { AssignmentText.json($0, in: index) }, assignments.map { AssignmentText.row($0, in: index) })
         }
         let output = global.output(context)
