@@ -36,7 +36,7 @@ struct Coffer: ParsableCommand {
                 subcommands: [Organization.self, ProjectCommand.self, UserCommand.self, Member.self]),
             CommandGroup(
                 name: "Credentials",
-                subcommands: [Credentials.self, Assignments.self, Resolve.self, Run.self, APIKey.self]),
+                subcommands: [Credentials.self, Assignments.self, Resolve.self, Run.self, APIKey.self, Types.self]),
             CommandGroup(name: "Shell", subcommands: [Completions.self]),
         ])
 

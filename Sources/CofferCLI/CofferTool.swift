@@ -34,14 +34,16 @@ public enum CofferTool {
             return reportParseError(error, arguments: arguments, in: context)
         }
         guard let runnable = command as? any CofferCommand else {
-            // A command group without its subcommand: argument-parser prints the group's help.
+            // A command group without its subcommand (bare `coffer` too): argument-parser
+            // prints the group's help; a missing subcommand is a usage error.
             do {
                 var group = command
                 try group.run()
-                return .success
             } catch {
-                return reportParseError(error, arguments: arguments, in: context)
+                _ = reportParseError(error, arguments: arguments, in: context)
             }
+            let askedForHelp = arguments.contains { $0 == "--help" || $0 == "-h" } || arguments.first == "help"
+            return askedForHelp ? .success : .usage
         }
         return execute(runnable, in: context)
     }
@@ -95,6 +97,7 @@ public enum CofferTool {
             return .success
         }
         let status = ExitStatus(rawValue: code.rawValue) ?? .usage
+        if let suggestion = suggestedCommand(for: arguments) { message += "\nDid you mean `coffer \(suggestion)`?" }
         message = redacted(message, arguments: arguments)
         if json {
             CommandFailure(status, code: "usage", message).json.write(to: context.standardError, compact: true)
@@ -129,6 +132,43 @@ extension CofferTool {
             message = message.replacing(argument, with: argument[...equals] + "…")
         }
         return message
+    }
+
+    /// A command name close to a mistyped one (`verfy` → `verify`, `key rotat` → `key
+    /// rotate`): the first argument that is not a command, where one was expected, within two
+    /// edits of one.
+    static func suggestedCommand(for arguments: [String]) -> String? {
+        var command: ParsableCommand.Type = Coffer.self
+        var path: [String] = []
+        for argument in arguments where !argument.hasPrefix("-") {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty else { return nil }
+            let names = subcommands.map { ($0.configuration.commandName ?? "", $0) }
+            if let (_, next) = names.first(where: { $0.0 == argument || $0.1.configuration.aliases.contains(argument) }) {
+                command = next
+                path.append(argument)
+                continue
+            }
+            let close = names.map { ($0.0, editDistance(argument, $0.0)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }
+            return close.map { (path + [$0.0]).joined(separator: " ") }
+        }
+        return nil
+    }
+
+    /// Levenshtein distance, for short command names.
+    private static func editDistance(_ first: String, _ second: String) -> Int {
+        let a = Array(first.utf8)
+        let b = Array(second.utf8)
+        guard a.count <= 64, b.count <= 64 else { return Int.max }
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
     }
 
     /// `--lower-case-words` (with `=VALUE` or not) or `-x`: how every option of `coffer` is spelled.

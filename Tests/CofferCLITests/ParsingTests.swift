@@ -116,6 +116,37 @@ final class ParsingTests: XCTestCase {
         XCTAssertTrue(try parse(["key", "add-key-file", "backup.key", "--generate"], as: KeyAddKeyFile.self).generate)
     }
 
+    /// Issue 18 #8: help that teaches, and input in the forms people type.
+    func testHelpThatTeaches() throws {
+        XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "1970-01-01"), 0)
+        XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2000-03-01"), 951_868_800)
+        XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2027-01-31T12:00:00Z"), 1_801_396_800)
+        XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2027-01-31 12:00Z"), 1_801_396_800)
+        XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2024-02-29T23:59:59.250+02:00"), 1_709_243_999)
+        for text in ["1801396800", "2027-13-01", "2027-01-31T25:00Z", "2027-01-31T12:00", "2027-01-31T12:00:00Zjunk", ""] {
+            XCTAssertNil(CredentialFields.unixSeconds(fromISO8601: text), text)
+        }
+        let shaped = CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: "2027-01-31T12:00:00Z")]), for: .oauth2)
+        XCTAssertEqual(shaped["expires_at"], SecureBytes.copying(text: "1801396800"))
+
+        XCTAssertEqual(GlobalOptions.expandingBareWait(["org", "list"]), ["org", "list"])
+        XCTAssertEqual(CofferTool.suggestedCommand(for: ["verfy"]), "verify")
+        XCTAssertEqual(CofferTool.suggestedCommand(for: ["key", "rotat", "--json"]), "key rotate")
+        XCTAssertEqual(CofferTool.suggestedCommand(for: ["--json", "credentails", "list"]), "credentials")
+        XCTAssertNil(CofferTool.suggestedCommand(for: ["xyzzy"]))
+        XCTAssertEqual(InProcessRun.run([], environment: [:]).status, .usage, "bare coffer prints help and exits 64")
+        XCTAssertEqual(InProcessRun.run(["key"], environment: [:]).status, .usage)
+        XCTAssertEqual(InProcessRun.run(["--help"], environment: [:]).status, .success)
+        XCTAssertEqual(InProcessRun.run(["completions", "bash", "--json"], environment: [:]).status, .usage)
+        let types = InProcessRun.run(["types"], environment: [:])
+        XCTAssertTrue(types.standardOutput.contains("smtp: host, port, username (optional), password (optional, secret)"), types.standardOutput)
+        let help = CredentialsSet.helpMessage(columns: 100)
+        XCTAssertTrue(help.contains("ssh_key: private_key (secret)"), help)
+        XCTAssertEqual(
+            try parse(["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--project", "web", "--set", "token=t"], as: CredentialsSet.self).projectSlugs,
+            ["web"], "--project as on list and resolve; --project-slug stays")
+    }
+
     func testOtherValidations() {
         assertUsageError(["verify", "--expect-head", "12"], contains: "SEQUENCE:HEX")
         assertUsageError(["resolve", "exa", "--org", "acme", "--select", "work"], contains: "credential id")

@@ -10,12 +10,17 @@ final class PromptTests: XCTestCase {
     func testInitAsksTwiceAndOpenAsksOnce() throws {
         let directory = TemporaryDirectory()
         let environment = ["COFFER_VAULT": directory.file("p.coffer"), "COFFER_TEST_KDF": "minimum"]
-        let mismatch = InProcessRun.run(["init"], environment: environment, terminalAnswers: ["one phrase", "another"])
+        // Asked again on a mismatch, three times at most (issue 18 #8).
+        let mismatch = InProcessRun.run(
+            ["init"], environment: environment, terminalAnswers: ["one phrase", "another", "a", "b", "c", "d"])
         XCTAssertEqual(mismatch.status, .no)
-        XCTAssertTrue(mismatch.standardError.contains("differ"), mismatch.standardError)
+        XCTAssertTrue(mismatch.standardError.contains("differed 3 times"), mismatch.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("p.coffer")))
-        let created = InProcessRun.run(["init"], environment: environment, terminalAnswers: ["same phrase", "same phrase"])
+        let created = InProcessRun.run(
+            ["init"], environment: environment, terminalAnswers: ["same phrase", "typo phrase", "same phrase", "same phrase"])
         XCTAssertEqual(created.status, .success, created.standardError)
+        XCTAssertTrue(created.standardError.contains("Enter it again"), created.standardError)
+        XCTAssertTrue(created.standardError.contains("fewer than 12 characters"), created.standardError)
         let opened = InProcessRun.run(["org", "create", "acme"], environment: environment, terminalAnswers: ["same phrase"])
         XCTAssertEqual(opened.status, .success, opened.standardError)
         let wrong = InProcessRun.run(["org", "list"], environment: environment, terminalAnswers: ["not it"])

@@ -86,14 +86,31 @@ struct UnlockOptions: ParsableArguments {
         }
     }
 
-    /// Prompts for a passphrase, twice when `confirm`, refusing two different answers.
+    /// How many times a new passphrase is asked for when its repetition differs.
+    static let confirmationAttempts = 3
+    /// A new passphrase shorter than this (in characters) gets a warning.
+    static let passphraseCharactersAdvised = 12
+
+    /// Prompts for a passphrase; when `confirm` (a new one), twice, asking again on a
+    /// mismatch up to ``confirmationAttempts`` times, and warning when it is short.
     static func promptPassphrase(in context: CommandContext, prompt: String, confirm: Bool) throws(CommandFailure) -> SecureBytes {
-        let first = try context.promptSecret(prompt)
-        guard confirm else { return first }
-        let second = try context.promptSecret("Repeat the passphrase: ")
-        guard first == second else {
-            throw CommandFailure(.no, code: "invalid_input", "The two passphrases differ; nothing was changed. Try again.")
+        guard confirm else { return try context.promptSecret(prompt) }
+        for attempt in 1...confirmationAttempts {
+            let first = try context.promptSecret(prompt)
+            let second = try context.promptSecret("Repeat the passphrase: ")
+            if first == second {
+                let characters = first.withUnsafeBytes { $0.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
+                if characters < passphraseCharactersAdvised {
+                    context.warn(
+                        "The passphrase has fewer than \(passphraseCharactersAdvised) characters: anyone with the file can "
+                            + "try guesses offline. A longer one (several words), or a key file, is safer.")
+                }
+                return first
+            }
+            if attempt < confirmationAttempts { context.warn("The two passphrases differ. Enter it again.") }
         }
-        return first
+        throw CommandFailure(
+            .no, code: "invalid_input",
+            "The two passphrases differed \(confirmationAttempts) times; nothing was changed. Try again.")
     }
 }

@@ -8,7 +8,9 @@ import Coffer
 ///   names are members of the object, which the planner builds or edits (OPS-FIELD-CUSTOM:
 ///   `--set region=eu --set key=…` → `{"key":"…","region":"eu"}`, and later
 ///   `update --set region=us` changes that member alone).
-/// - Every other type takes its own field names as they are.
+/// - Every other type takes its own field names as they are; `expires_at` may be given as an
+///   ISO 8601 time (`2027-01-31T12:00:00Z`, an offset, or a date alone at midnight UTC) as
+///   well as Unix seconds, and is stored as Unix seconds.
 enum CredentialFields {
     /// Names that mean "the token" (compared without case, `_` and `-`).
     static let tokenNames: Set<String> = [
@@ -28,11 +30,72 @@ enum CredentialFields {
 
     /// The fields as `type` names them.
     static func shaped(_ fields: FieldValues, for type: CredentialType) -> FieldValues {
+        var fields = fields
+        if type == .oauth2, let given = fields["expires_at"],
+            let seconds = unixSeconds(fromISO8601: given.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+        {
+            fields["expires_at"] = SecureBytes.copying(text: String(seconds))
+        }
         switch type {
         case .apiToken where fields.count == 1 && fields["token"] == nil && isTokenLike(fields.names[0]):
             return FieldValues(["token": fields[fields.names[0]]!])
         default:
             return fields
         }
+    }
+
+    /// Unix seconds of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with `Z` or `±HH:MM`
+    /// (a space may stand for the `T`); nil for anything else (Unix seconds stay as they are).
+    static func unixSeconds(fromISO8601 text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        var index = 0
+        func number(_ digits: Int) -> Int64? {
+            guard index + digits <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[index..<(index + digits)] {
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - 0x30)
+            }
+            index += digits
+            return value
+        }
+        func expect(_ character: Character) -> Bool {
+            guard index < bytes.count, bytes[index] == character.asciiValue! else { return false }
+            index += 1
+            return true
+        }
+        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
+            (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
+        var seconds: Int64 = 0
+        if index < bytes.count {
+            guard expect("T") || expect(" "), let hour = number(2), expect(":"), let minute = number(2),
+                hour < 24, minute < 60
+            else { return nil }
+            seconds = hour * 3600 + minute * 60
+            if expect(":") {
+                guard let second = number(2), second < 61 else { return nil }
+                seconds += second
+                if expect(".") { while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 } }
+            }
+            if expect("Z") {
+            } else if index < bytes.count, bytes[index] == 0x2B || bytes[index] == 0x2D {
+                let sign: Int64 = bytes[index] == 0x2B ? 1 : -1
+                index += 1
+                guard let hours = number(2), expect(":"), let minutes = number(2), hours < 24, minutes < 60 else { return nil }
+                seconds -= sign * (hours * 3600 + minutes * 60)
+            } else {
+                return nil
+            }
+            guard index == bytes.count else { return nil }
+        }
+        // Days from the civil date (Howard Hinnant's algorithm), proleptic Gregorian.
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return days * 86_400 + seconds
     }
 }

@@ -8,7 +8,7 @@ struct CredentialsSet: OrganizationCommand {
         commandName: "set",
         abstract: "Store a new credential for an app, at one or more scopes.",
         discussion: """
-            Without --scope the credential is an organization credential. --scope and --project-slug repeat to \
+            Without --scope the credential is an organization credential. --scope and --project repeat to \
             fan out: one instance per scope and project, each with its own id and the same fields. --scope user \
             stores it for --user, or for the --as user. Without --type, a single token-like field (token, apiKey, \
             api_key, secret, …) makes an api_token credential; anything else a custom one, whose fields become \
@@ -17,13 +17,16 @@ struct CredentialsSet: OrganizationCommand {
             Examples:
               coffer credentials set exa --org acme --set apiKey=@env:EXA_API_KEY --default
               coffer credentials set linear --org acme --scope project \\
-                  --project-slug web --project-slug data --slug work \\
+                  --project web --project data --slug work \\
                   --set token=@file:linear.token
               coffer credentials set smtp --org acme --type smtp \\
                   --set host=smtp.example.com --set port=587 \\
                   --set encryption=starttls --set username=bot \\
                   --set password=@env:SMTP_PASSWORD
-            """)
+
+            The types (--type) and their fields (also `coffer types`):
+
+            """ + TypeFields.text)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
@@ -37,7 +40,9 @@ struct CredentialsSet: OrganizationCommand {
     @Option(name: .customLong("scope"), parsing: .singleValue, help: "A scope: org, project or user (repeat to fan out).")
     var scopes: [ScopeWord] = []
 
-    @Option(name: .customLong("project-slug"), parsing: .singleValue, help: "A project for --scope project (repeat to fan out).")
+    @Option(
+        name: [.customLong("project"), .customLong("project-slug")], parsing: .singleValue,
+        help: "A project for --scope project (repeat to fan out); --project-slug is the same.")
     var projectSlugs: [String] = []
 
     @Option(help: "The user for --scope user (default: the --as user).")

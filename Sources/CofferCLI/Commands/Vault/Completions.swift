@@ -23,6 +23,10 @@ struct Completions: CofferCommand {
 
     var wantsJSON: Bool { global.json }
 
+    func validate() throws {
+        if global.json { throw ValidationError("completions prints a shell script; --json does not apply.") }
+    }
+
     func execute(in context: CommandContext) throws {
         let shell: CompletionShell
         switch self.shell {
