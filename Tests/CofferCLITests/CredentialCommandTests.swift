@@ -448,6 +448,33 @@ final class CredentialCommandTests: XCTestCase {
         XCTAssertEqual(forced.1, "sk-exa-rotated-000\n", "a newline on a terminal only")
     }
 
+    /// Issue 18 #7: a table a person reads at 80 columns; every column with --output wide;
+    /// chosen columns; the last column cut to a terminal's width, never in a pipe.
+    func testCredentialTablesFitTheTerminal() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--project", "web", "--label",
+            "A long label that would make the table wide", "--set", "token=sk-exa-0123456789abcdef0123456789"])
+        let narrow = try coffer.expect(0, ["credentials", "list", "--org", "acme"]).standardOutput
+        XCTAssertTrue(narrow.hasPrefix("CREDENTIAL  OWNER        TYPE       STATE   VERSION  FIELDS\n"), narrow)
+        XCTAssertTrue(narrow.contains("exa/main    project web  api_token  active  1        token=••••6789"), narrow)
+        XCTAssertTrue(narrow.split(separator: "\n").allSatisfy { $0.count <= 80 }, narrow)
+        let wide = try coffer.expect(0, ["credentials", "list", "--org", "acme", "-o", "wide"]).standardOutput
+        XCTAssertTrue(wide.contains("A long label that would make the table wide"), wide)
+        XCTAssertTrue(wide.hasPrefix("ID "), wide)
+        let chosen = try coffer.expect(0, ["credentials", "list", "--org", "acme", "--columns", "credential,label"]).standardOutput
+        XCTAssertEqual(chosen, "CREDENTIAL  LABEL\nexa/main    A long label that would make the table wide\n")
+        try coffer.expect(64, ["credentials", "list", "--org", "acme", "--columns", "credential,secret"])
+        try coffer.expect(64, ["credentials", "list", "--org", "acme", "--columns", "id", "-o", "wide"])
+        let output = BufferSink()
+        var context = CommandContext(
+            standardOutput: output, standardError: BufferSink(), environment: coffer.environment.merging(["NO_COLOR": "1"]) { $1 },
+            standardOutputIsTerminal: true)
+        context.outputColumns = 40
+        XCTAssertEqual(CofferTool.run(["credentials", "list", "--org", "acme", "--columns", "credential,label"], in: context), .success)
+        XCTAssertEqual(output.text, "CREDENTIAL  LABEL\nexa/main    A long label that would mak…\n", "40 columns exactly")
+    }
+
     /// Issue 18 #5: rollback to a retained version as a new version; renames of organizations,
     /// projects and users that keep every id; each a no-op when nothing changes.
     func testRollbackAndRenames() throws {

@@ -80,6 +80,9 @@ public struct CommandContext {
     public var argumentsNotUTF8: Set<String> = []
     /// The environment variables whose values are not UTF-8.
     public var variablesNotUTF8: Set<String> = []
+    /// The width of standard output when it is a terminal (`TIOCGWINSZ`, else `COLUMNS`):
+    /// tables are fitted to it. Nil when it is not a terminal: lines are never cut then.
+    public var outputColumns: Int?
     /// Whether the command answers in JSON (`--json`): warnings go to standard error as JSON
     /// objects then. Set for the command being run.
     var wantsJSON = false
@@ -113,6 +116,14 @@ public struct CommandContext {
             readStandardInputLine: { () throws(CommandFailure) in try Terminal.readLine(from: 0) })
         context.argumentsNotUTF8 = Terminal.argumentsNotUTF8()
         context.variablesNotUTF8 = variablesNotUTF8
+        if context.standardOutputIsTerminal {
+            var size = winsize()
+            if ioctl(1, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 {
+                context.outputColumns = Int(size.ws_col)
+            } else {
+                context.outputColumns = environment["COLUMNS"].flatMap(Int.init) ?? 80
+            }
+        }
         return context
     }
 

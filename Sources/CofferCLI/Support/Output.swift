@@ -42,19 +42,26 @@ struct Table {
         rows.append(row)
     }
 
-    /// The table as lines of text; an empty table is its header alone.
-    func render(style: Style) -> String {
+    /// The table as lines of text; an empty table is its header alone. With `columns` (a
+    /// terminal's width), the last column is cut with `…` so that no line wraps.
+    func render(style: Style, columns: Int? = nil) -> String {
         var widths = headers.map(\.count)
         for row in rows {
             for (column, cell) in row.enumerated() where column < widths.count {
                 widths[column] = max(widths[column], cell.count)
             }
         }
+        let lastStart = widths.dropLast().reduce(0) { $0 + $1 + 2 }
+        func fitted(_ cell: String) -> String {
+            guard let columns, lastStart + cell.count > columns else { return cell }
+            let room = max(columns - lastStart - 1, 1)
+            return String(cell.prefix(room)) + "…"
+        }
         func line(_ cells: [String], header: Bool) -> String {
             var text = ""
             for (column, cell) in cells.enumerated() {
                 let isLast = column == cells.count - 1
-                let padded = isLast ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
+                let padded = isLast ? fitted(cell) : cell + String(repeating: " ", count: widths[column] - cell.count)
                 text += header ? style.bold(padded) : padded
                 if !isLast { text += "  " }
             }
