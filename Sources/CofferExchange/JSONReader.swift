@@ -148,10 +148,10 @@ struct JSONReader {
             case UInt8(ascii: "r"): put(0x0D)
             case UInt8(ascii: "t"): put(0x09)
             case UInt8(ascii: "u"):
-                var scalar = hexValue(bytes, at: index)!
+                var scalar = JSONUnescaping.hexValue(bytes, at: index)!
                 index += 4
                 if scalar >= 0xD800, scalar < 0xDC00 {
-                    let low = hexValue(bytes, at: index + 2)!
+                    let low = JSONUnescaping.hexValue(bytes, at: index + 2)!
                     index += 6
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
@@ -160,22 +160,6 @@ struct JSONReader {
             }
         }
         precondition(cursor == slice.decodedCount, "decoded length mismatch")
-    }
-
-    private static func hexValue(_ bytes: UnsafeRawBufferPointer, at index: Int) -> UInt32? {
-        guard index + 4 <= bytes.count else { return nil }
-        var value: UInt32 = 0
-        for byte in bytes[index..<(index + 4)] {
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            value = value << 4 | UInt32(digit)
-        }
-        return value
     }
 
     // MARK: - Parsing
@@ -360,7 +344,7 @@ struct JSONReader {
                     decoded += 1
                     position += 2
                 case UInt8(ascii: "u"):
-                    guard let unit = Self.hexValue(bytes, at: position + 2) else {
+                    guard let unit = JSONUnescaping.hexValue(bytes, at: position + 2) else {
                         throw failure("a \\u escape needs four hexadecimal digits")
                     }
                     if unit >= 0xDC00, unit < 0xE000 {
@@ -368,7 +352,7 @@ struct JSONReader {
                     }
                     if unit >= 0xD800, unit < 0xDC00 {
                         guard position + 12 <= bytes.count, bytes[position + 6] == UInt8(ascii: "\\"),
-                            bytes[position + 7] == UInt8(ascii: "u"), let low = Self.hexValue(bytes, at: position + 8),
+                            bytes[position + 7] == UInt8(ascii: "u"), let low = JSONUnescaping.hexValue(bytes, at: position + 8),
                             low >= 0xDC00, low < 0xE000
                         else { throw failure("a \\u escape is a high surrogate without its low surrogate") }
                         decoded += 4

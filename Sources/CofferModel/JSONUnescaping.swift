@@ -2,7 +2,24 @@ import CofferCrypto
 
 /// Reading a JSON string (RFC 8259 §7) back into its bytes, straight into ``SecureBytes``:
 /// the value of a `custom` credential's member is a secret.
-enum JSONUnescaping {
+public enum JSONUnescaping {
+    /// The value of the four hexadecimal digits at `index` (a `\u` escape's), or nil.
+    public static func hexValue(_ bytes: UnsafeRawBufferPointer, at index: Int) -> UInt32? {
+        guard index >= 0, index + 4 <= bytes.count else { return nil }
+        var value: UInt32 = 0
+        for byte in bytes[index..<(index + 4)] {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
     /// The bytes of the JSON string `quoted` (quotes included), or nil when it is not a
     /// well-formed string. A `\u` escape of a lone surrogate becomes U+FFFD.
     static func string(_ quoted: UnsafeRawBufferPointer) -> SecureBytes? {
@@ -23,20 +40,8 @@ enum JSONUnescaping {
         var index = 1
         let end = quoted.count - 1
         func hexQuad() -> UInt32? {
-            guard index + 4 <= end else { return nil }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = quoted[index]
-                let digit: UInt8
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-                default: return nil
-                }
-                value = value << 4 | UInt32(digit)
-                index += 1
-            }
+            guard index + 4 <= end, let value = hexValue(quoted, at: index) else { return nil }
+            index += 4
             return value
         }
         while index < end {

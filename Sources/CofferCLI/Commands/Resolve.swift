@@ -31,14 +31,7 @@ struct Resolve: OrganizationCommand {
     @Argument(help: "The app key the action declares.")
     var app: String
 
-    @Option(help: "The run's project (slug or id).")
-    var project: String?
-
-    @Option(help: "The run's user (handle or id).")
-    var user: String?
-
-    @Option(help: "Pin a scope: organization, project or user; only it is tried.")
-    var pin: ScopeWord?
+    @OptionGroup var runContext: RunContextOptions
 
     @Option(help: ArgumentHelp("A credential id selected for the run.", valueName: "id"))
     var select: String?
@@ -66,8 +59,8 @@ struct Resolve: OrganizationCommand {
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
         let request = try Self.request(
-            app: app, organization: organization.organization, project: project, user: user, pin: pin?.value,
-            select: select.flatMap(CredentialID.init), target: target.target, in: vault)
+            app: app, organization: organization.organization, run: runContext, select: select.flatMap(CredentialID.init),
+            target: target.target, in: vault)
         let resolution = vault.resolution(request)
         let trace = resolution.trace
         let output = global.output(context)
@@ -109,10 +102,11 @@ struct Resolve: OrganizationCommand {
 
     /// The request a run in `organization` makes for `app`, references resolved in `vault`.
     static func request(
-        app: String, organization: String, project: String?, user: String?, pin: CredentialScope?, select: CredentialID?,
-        target: AssignmentTarget?, in vault: Vault
+        app: String, organization: String, run: RunContextOptions, select: CredentialID?, target: AssignmentTarget?,
+        in vault: Vault
     ) throws(CofferError) -> ResolutionRequest {
-        try vault.read { index throws(CofferError) in
+        let (project, user, pin) = (run.project, run.user, run.pin?.value)
+        return try vault.read { index throws(CofferError) in
             let organizationID = try index.organizationID(organization)
             return ResolutionRequest(
                 appKey: app,

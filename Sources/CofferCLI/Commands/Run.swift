@@ -34,14 +34,7 @@ struct Run: OrganizationCommand {
     @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
     @OptionGroup var organization: OrganizationOption
 
-    @Option(help: "The run's project (slug or id).")
-    var project: String?
-
-    @Option(help: "The run's user (handle or id).")
-    var user: String?
-
-    @Option(help: "Pin a scope: organization, project or user; only it is tried.")
-    var pin: ScopeWord?
+    @OptionGroup var runContext: RunContextOptions
 
     @OptionGroup var target: TargetOptions
 
@@ -98,8 +91,8 @@ struct Run: OrganizationCommand {
             for mapping in all {
                 if resolved[mapping.app] == nil {
                     let request = try Resolve.request(
-                        app: mapping.app, organization: organization.organization, project: project, user: user, pin: pin?.value,
-                        select: nil, target: target.target, in: vault)
+                        app: mapping.app, organization: organization.organization, run: runContext, select: nil,
+                        target: target.target, in: vault)
                     let credential: ResolvedCredential
                     switch vault.resolution(request) {
                     case .resolved(let found, _): credential = found
