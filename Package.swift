@@ -79,7 +79,7 @@ let package = Package(
             dependencies: ["CofferFormat", "CofferCrypto"],
             resources: [.copy("Vectors")]
         ),
-        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer"]),
+        .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer", "CofferTestSupport"]),
         .testTarget(
             name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation", "CofferTestSupport"],
             exclude: ["Fixtures"]
@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
         .testTarget(
             name: "CofferStorageTests",
-            dependencies: ["CofferStorage", "CofferFormat", "CofferCrypto", "CofferSimulation"]
+            dependencies: ["CofferStorage", "CofferFormat", "CofferCrypto", "CofferSimulation", "CofferTestSupport"]
         ),
         .testTarget(
             name: "CofferTests",

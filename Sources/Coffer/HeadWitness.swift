@@ -31,6 +31,7 @@ public struct HeadWitnessFile: HeadWitness {
     }
 
     public func read() throws(CofferError) -> WitnessedHead? {
+        try refuseDanglingLink()
         let file: any StorageFile
         switch storage.open(path, mode: .readOnly) {
         case .failure(let error) where error.number == SystemError.noSuchFileOrDirectory.number: return nil
@@ -56,7 +57,18 @@ public struct HeadWitnessFile: HeadWitness {
         return witnessed
     }
 
+    /// A link to nothing (another disk not mounted) is not a missing witness: reading it as
+    /// one would check nothing, and writing would replace the link with a file beside the vault.
+    private func refuseDanglingLink() throws(CofferError) {
+        guard storage.isDanglingLink(path) else { return }
+        throw CofferError(
+            .invalidInput,
+            "The head file \(path) is a symbolic link to nothing (is its disk mounted?). Nothing was opened; make the "
+                + "file it names (empty is fine), or link another.")
+    }
+
     public func record(_ witnessed: WitnessedHead) throws(CofferError) {
+        try refuseDanglingLink()
         // Through a symbolic link to the file it names, which stays where it is.
         let target: String
         switch storage.followingLink(path) {

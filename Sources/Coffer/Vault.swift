@@ -139,8 +139,11 @@ public final class Vault: Sendable {
     public static func open(path: String, unlock: Unlock, options: Options = Options()) throws(CofferError) -> Vault {
         try options.checkHeadWitness()
         var storeOptions = options.storeOptions
-        // The store checks what the witness saw before a writer repairs anything.
-        storeOptions.witnessedHead = try options.headWitness?.read()
+        // The store reads the witness once it holds the writer lock, and checks what it saw
+        // before a writer repairs anything.
+        if let witness = options.headWitness {
+            storeOptions.readWitness = { () throws(CofferError) in try witness.read() }
+        }
         let pipeline = ReplayPipeline()
         let store: VaultStore
         let index: VaultIndex

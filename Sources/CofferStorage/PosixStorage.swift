@@ -49,6 +49,12 @@ public struct PosixStorage: StorageSystem {
         return .success(String(cString: resolved))
     }
 
+    public func isDanglingLink(_ path: String) -> Bool {
+        var information = stat()
+        guard lstat(path, &information) == 0, (information.st_mode & S_IFMT) == S_IFLNK else { return false }
+        return stat(path, &information) != 0
+    }
+
     public func siblings(of path: String) -> Result<[String], SystemError> {
         guard let directory = opendir(Self.directory(of: path)) else { return .failure(.current) }
         defer { closedir(directory) }

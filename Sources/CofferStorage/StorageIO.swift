@@ -33,11 +33,16 @@ public protocol StorageSystem: Sendable {
     /// itself otherwise: a store works beside the real file, so that a compaction's rename
     /// replaces the file and keeps the link.
     func followingLink(_ path: String) -> Result<String, SystemError>
+    /// Whether `path` is a symbolic link to nothing: a path that names no file, yet is taken.
+    func isDanglingLink(_ path: String) -> Bool
 }
 
 extension StorageSystem {
     /// No links: the path itself.
     public func followingLink(_ path: String) -> Result<String, SystemError> { .success(path) }
+
+    /// No links, so none dangles.
+    public func isDanglingLink(_ path: String) -> Bool { false }
 
     public func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError> {
         rename(source, to: target)

@@ -37,6 +37,10 @@ public final class VaultStore: @unchecked Sendable {
         /// key, and hold that head, or the open fails with `.headMismatch` before anything is
         /// repaired.
         public var witnessedHead: WitnessedHead?
+        /// Reads the head witness, for an open: called once the file is open and, for a writer,
+        /// its lock held, so that no writer can commit between the read and the check (a head
+        /// read before a wait for the lock could be older than one written meanwhile).
+        public var readWitness: (@Sendable () throws(CofferError) -> WitnessedHead?)?
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
@@ -289,7 +293,9 @@ public final class VaultStore: @unchecked Sendable {
         var scanner = LogScanner(
             file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
             fileSize: fileSize, generation: header.logGeneration)
-        let headChecks = HeadChecks(expected: options.expectedHead, witnessed: options.witnessedHead, lineage: header.lineage)
+        var witnessed = options.witnessedHead
+        if witnessed == nil, let readWitness = options.readWitness { witnessed = try readWitness() }
+        let headChecks = HeadChecks(expected: options.expectedHead, witnessed: witnessed, lineage: header.lineage)
         scanner.chainAt = headChecks.sequences
         let outcome = try scan(scanner, recordingIn: chains, counters, visit)
         if let corruption = outcome.corruption {

@@ -6,25 +6,8 @@ import XCTest
 
 #if canImport(Glibc)
 import Glibc
+import CofferTestSupport
 #endif
-
-/// A fresh directory under /tmp, removed with everything in it when the test ends.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/coffer-cli-test-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    func file(_ name: String) -> String { "\(path)/\(name)" }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
 
 /// What one run of `coffer` produced.
 struct RunResult {

@@ -338,6 +338,7 @@ final class CredentialCommandTests: XCTestCase {
             ["credentials", "update", "github/main", "--label", "Alice's now"],
             ["credentials", "rotate-key", "github/main", "--set", "token=alice-token"],
             ["credentials", "revoke", "github/main"], ["credentials", "delete", "github/main", "--yes"],
+            ["credentials", "set", "github", "--scope", "user", "--user", "bob", "--slug", "planted", "--default", "--set", "token=alice-chose-it"],
         ] {
             let refused = try coffer.expect(1, change + ["--org", "acme", "--as", "alice", "--json"])
             XCTAssertEqual(try refused.errorJSON()["code"] as? String, "not_visible", "\(change)")

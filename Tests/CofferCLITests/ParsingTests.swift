@@ -55,7 +55,7 @@ final class ParsingTests: XCTestCase {
     func testCredentialsSetValidation() {
         assertUsageError(["credentials", "set", "exa", "--org", "acme"], contains: "--set")
         assertUsageError(
-            ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--set", "token=x"], contains: "--project-slug")
+            ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--set", "token=x"], contains: "--project SLUG")
         assertUsageError(
             ["credentials", "set", "exa", "--org", "acme", "--project-slug", "web", "--set", "token=x"], contains: "--scope project")
         assertUsageError(["credentials", "set", "exa", "--org", "acme", "--scope", "user", "--set", "token=x"], contains: "--user")
@@ -123,7 +123,7 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2027-01-31T12:00:00Z"), 1_801_396_800)
         XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2027-01-31 12:00Z"), 1_801_396_800)
         XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2024-02-29T23:59:59.250+02:00"), 1_709_243_999)
-        for text in ["1801396800", "2027-13-01", "2027-01-31T25:00Z", "2027-01-31T12:00", "2027-01-31T12:00:00Zjunk", ""] {
+        for text in ["1801396800", "2027-13-01", "2027-02-29", "2027-04-31", "2027-01-31T25:00Z", "2027-01-31T12:00", "2027-01-31T12:00:00Zjunk", ""] {
             XCTAssertNil(CredentialFields.unixSeconds(fromISO8601: text), text)
         }
         let shaped = CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: "2027-01-31T12:00:00Z")]), for: .oauth2)

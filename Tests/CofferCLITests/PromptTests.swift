@@ -1,6 +1,7 @@
 import Coffer
 import Foundation
 import XCTest
+import CofferTestSupport
 
 @testable import CofferCLI
 

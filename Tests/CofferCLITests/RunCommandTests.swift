@@ -32,6 +32,12 @@ final class RunCommandTests: XCTestCase {
         try coffer.expect(7, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "/bin/sh", "-c", "exit 7"])
         let echoed = try coffer.expect(0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "cat"], standardInput: "from stdin")
         XCTAssertEqual(echoed.standardOutput, "from stdin")
+        // A script without #! runs under /bin/sh, as execvp runs it.
+        try coffer.write("plain-script", text: "printf '%s' \"$EXA\"\n")
+        XCTAssertEqual(chmod(coffer.path("plain-script"), 0o700), 0)
+        XCTAssertEqual(
+            try coffer.expect(0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", coffer.path("plain-script")]).standardOutput,
+            "sk-exa-org-0001")
         // A mapping file.
         try coffer.write("run.env", text: "# the run's variables\nEXA = exa.token\n\nNOTE=svc.note\n")
         let fromFile = try coffer.expect(0, ["run", "--org", "acme", "--env-file", coffer.path("run.env"), "--", "/bin/sh", "-c", #"printf '%s|%s' "$EXA" "$NOTE""#])

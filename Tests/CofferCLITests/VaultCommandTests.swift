@@ -162,6 +162,9 @@ final class VaultCommandTests: XCTestCase {
                 64, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", headPath])
         }
         try coffer.expect(64, ["org", "list", "--head-file", coffer.path("v.key")])
+        try coffer.expect(
+            64, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file",
+                coffer.path("witness/../w.key")])
         try coffer.expect(64, ["org", "list", "--head-file", coffer.path("v.coffer")])
         try coffer.expect(
             64, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", coffer.path("nodir/h")])

@@ -3,6 +3,7 @@ import CofferFormat
 import CofferStorage
 import Foundation
 import XCTest
+import CofferTestSupport
 
 /// Tests with a second, real process: the writer lock across processes and recovery after
 /// SIGKILL. The helper binary is built beside the test bundle.

@@ -4,6 +4,7 @@ import CofferSimulation
 import CofferStorage
 import Dispatch
 import XCTest
+import CofferTestSupport
 
 /// Random transactions, reopens at random points and data-key rotations, checked against a
 /// plain array of what was appended. Seeded; a failure prints its seed.

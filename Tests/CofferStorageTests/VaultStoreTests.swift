@@ -3,6 +3,7 @@ import CofferFormat
 import CofferStorage
 import Foundation
 import XCTest
+import CofferTestSupport
 
 final class VaultStoreTests: XCTestCase {
     func testCreateAppendReopenReturnsRecordsInOrder() throws {

@@ -110,6 +110,36 @@ final class HeadWitnessTests: XCTestCase {
         XCTAssertTrue(error?.message.contains("another vault") ?? false, "\(String(describing: error))")
     }
 
+    /// A writer reads the witness only once it holds the writer lock: a head read while it
+    /// waited could be older than one a writer left meanwhile, which a rolled-back copy put
+    /// in place would then pass.
+    func testAWriterReadsTheWitnessHoldingTheLock() throws {
+        let disk = SimulatedDisk()
+        try Vault.create(path: path, unlock: .keyFile(key), options: options(disk)).close()
+        let probe = LockProbe(disk: disk, vaultPath: path, witness: HeadWitnessFile(path: witnessPath, storage: disk))
+        let vault = try Vault.open(
+            path: path, unlock: .keyFile(key), options: Vault.Options(storage: disk, headWitness: probe))
+        vault.close()
+        XCTAssertEqual(probe.lockHeldAtRead.withLock { $0 }, [true])
+    }
+
+    /// A head file that is a symbolic link to nothing is refused, not read as missing (which
+    /// would check nothing) nor replaced by a file beside the vault.
+    func testADanglingLinkIsRefused() throws {
+        let directory = TemporaryDirectory()
+        let link = directory.file("head")
+        XCTAssertEqual(symlink(directory.file("unmounted/head"), link), 0)
+        let witness = HeadWitnessFile(path: link)
+        assertThrowsCoffer(.invalidInput) { try witness.read() }
+        let head = WitnessedHead(
+            head: ChainHead(sequence: 1, digest: Array(repeating: 1, count: 32)), vaultID: Array(repeating: 2, count: 16),
+            unlockKeyTag: Array(repeating: 3, count: 16))
+        assertThrowsCoffer(.invalidInput) { try witness.record(head) }
+        var information = stat()
+        XCTAssertEqual(lstat(link, &information), 0)
+        XCTAssertEqual(information.st_mode & S_IFMT, S_IFLNK, "the link is still a link")
+    }
+
     /// A writer refused by the witness neither cuts a torn tail nor repairs a header copy.
     func testARefusedWriterLeavesTheFileAsItWas() throws {
         let disk = SimulatedDisk()
@@ -193,4 +223,29 @@ final class HeadWitnessTests: XCTestCase {
             try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true))
         }
     }
+}
+
+/// A head witness that notes, at each read, whether the vault's writer lock was held.
+private final class LockProbe: HeadWitness, @unchecked Sendable {
+    let disk: SimulatedDisk
+    let vaultPath: String
+    let witness: HeadWitnessFile
+    let lockHeldAtRead = Locked<[Bool]>([])
+
+    init(disk: SimulatedDisk, vaultPath: String, witness: HeadWitnessFile) {
+        self.disk = disk
+        self.vaultPath = vaultPath
+        self.witness = witness
+    }
+
+    func read() throws(CofferError) -> WitnessedHead? {
+        if case .success(let file) = disk.open(vaultPath, mode: .readOnly) {
+            let held = (try? file.tryLockExclusive().get()) == false
+            file.close()
+            lockHeldAtRead.withLock { $0.append(held) }
+        }
+        return try witness.read()
+    }
+
+    func record(_ witnessed: WitnessedHead) throws(CofferError) { try witness.record(witnessed) }
 }

@@ -146,7 +146,7 @@ struct GlobalOptions: ParsableArguments {
         for file in inUse {
             var status = stat()
             let same =
-                file == path
+                Self.canonicalPath(file) == Self.canonicalPath(path)
                 || (headExists && stat(file, &status) == 0 && status.st_dev == headStatus.st_dev && status.st_ino == headStatus.st_ino)
             if same {
                 throw CommandFailure.usage(
@@ -159,6 +159,22 @@ struct GlobalOptions: ParsableArguments {
                 "The head file \(path) does not exist: nothing was checked against it (a writer leaves the head there).")
         }
         return HeadWitnessFile(path: path)
+    }
+
+    /// The absolute path a file has or would have: through links, `.` and `..` for one that
+    /// exists; its directory's for one that does not yet (`./v.key` and `v.key` are one file).
+    static func canonicalPath(_ path: String) -> String {
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard let resolved = realpath(directory, nil) else { return path }
+        defer { free(resolved) }
+        let base = String(cString: resolved)
+        return (base == "/" ? "" : base) + "/" + name
     }
 
     /// The engine's options for opening the vault at `location` with these global options.

@@ -57,23 +57,28 @@ enum ChildProcess {
     }
 
     /// `execvp`'s search with a given environment: a name with a `/` is run as it is, any
-    /// other is tried in each directory of `path` in turn. Returns only on failure, with the
-    /// errno to report (EACCES when a file was found but none could be run).
+    /// other is tried in each directory of `path` in turn; a file the kernel cannot run
+    /// (a script without `#!`) is run by `/bin/sh`, as `execvp` does. Returns only on failure,
+    /// with the errno to report (EACCES when a file was found but none could be run).
     private static func execute(
         _ name: String, arguments: [UnsafeMutablePointer<CChar>?], environment: [UnsafeMutablePointer<CChar>?], path: String?
     ) -> Int32 {
-        if name.contains("/") {
-            execve(name, arguments, environment)
+        func run(_ file: String) -> Int32 {
+            execve(file, arguments, environment)
+            let number = errno
+            guard number == ENOEXEC else { return number }
+            var shell: [UnsafeMutablePointer<CChar>?] = [strdup("sh"), strdup(file)] + arguments.dropFirst()
+            execve("/bin/sh", &shell, environment)
             return errno
         }
+        if name.contains("/") { return run(name) }
         var found = ENOENT
         for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
-            execve(candidate, arguments, environment)
-            switch errno {
+            let number = run((directory.isEmpty ? "." : String(directory)) + "/" + name)
+            switch number {
             case ENOENT, ENOTDIR: continue
             case EACCES: found = EACCES
-            default: return errno
+            default: return number
             }
         }
         return found

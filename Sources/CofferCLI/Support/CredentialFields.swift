@@ -65,8 +65,11 @@ enum CredentialFields {
             return true
         }
         guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
-            (1...12).contains(month), (1...31).contains(day)
+            (1...12).contains(month)
         else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let daysInMonth: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...daysInMonth[Int(month) - 1]).contains(day) else { return nil }
         var seconds: Int64 = 0
         if index < bytes.count {
             guard expect("T") || expect(" "), let hour = number(2), expect(":"), let minute = number(2),

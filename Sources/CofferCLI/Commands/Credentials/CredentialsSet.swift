@@ -70,10 +70,10 @@ struct CredentialsSet: OrganizationCommand {
         guard !fields.inputs.isEmpty else { throw ValidationError("Give at least one field with --set FIELD=VALUE.") }
         let scopes = Set(scopes.map(\.value))
         if scopes.contains(.project) && projectSlugs.isEmpty {
-            throw ValidationError("--scope project needs --project-slug SLUG (repeat it for several projects).")
+            throw ValidationError("--scope project needs --project SLUG (repeat it for several projects).")
         }
         if !projectSlugs.isEmpty && !scopes.contains(.project) {
-            throw ValidationError("--project-slug needs --scope project.")
+            throw ValidationError("--project needs --scope project.")
         }
         if user != nil && !scopes.contains(.user) { throw ValidationError("--user needs --scope user.") }
         if scopes.contains(.user) && user == nil && global.actingUser == nil {
@@ -104,6 +104,12 @@ struct CredentialsSet: OrganizationCommand {
             fields: CredentialFields.shaped(given, for: type), isDefault: isDefault)
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
+        if let acting = global.actingUser, let user, vault.read({ $0.user(acting)?.id != $0.user(user)?.id }) {
+            // Acting as another user, nothing goes into this user's scope (nor takes its default).
+            throw CommandFailure(
+                .no, code: "not_visible",
+                "Acting as \(acting), a credential is stored only in the acting user's own scope. Omit --as to act as the operator.")
+        }
         let targets = targets
         let ids = try vault.mutate(actor: global.actor) { try $0.createCredential(in: organization.organization, draft, scopes: targets) }
         let views = vault.read { index in ids.compactMap { index.credential(id: $0).map { CredentialView($0, in: index) } } }
