@@ -222,6 +222,9 @@ extension Planner {
         _ selector: String, in organization: String, toVersion version: UInt32, reveal: OperationReader
     ) throws(CofferError) -> Plan<CredentialID> {
         let (_, info) = try select(selector, in: organization)
+        guard info.version > 1 else {
+            throw CofferError(.invalidInput, "The credential is at version 1: it has no earlier version to roll back to.")
+        }
         guard version >= 1, version < info.version else {
             throw CofferError(
                 .invalidInput,

@@ -114,6 +114,11 @@ final class CredentialCommandTests: XCTestCase {
         try coffer.expect(0, ["credentials", "set", "notion", "--org", "acme", "--set", "token=notion_0123456789abcdef"])
         XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "notion", "--org", "acme", "--json"]).json()["app"] as? String, "notion")
         XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "linear", "--org", "acme", "--json"]).json()["owner"] as? String, "data")
+        // An app named like a scope reads as SCOPE/SLUG: its candidate is named by id.
+        try coffer.expect(0, ["credentials", "set", "org", "--org", "acme", "--set", "token=org_app_0123456789abcdef"])
+        let scopeLike = try coffer.expect(1, ["credentials", "get", "org/main", "--org", "acme", "--json"]).errorJSON()
+        XCTAssertTrue(
+            (scopeLike["candidates"] as? [String] ?? []).contains { $0.contains("by its id") }, "\(scopeLike)")
     }
 
     func testGetPreviewsRevealsAndShowsOldVersions() throws {
@@ -499,6 +504,13 @@ final class CredentialCommandTests: XCTestCase {
         let again = try coffer.expect(0, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "1", "--json"]).json()
         XCTAssertEqual(again["changed"] as? Bool, false)
         XCTAssertEqual(again["version"] as? Int, 4)
+        XCTAssertTrue(again.isEmpty == false)
+        let unchangedText = try coffer.expect(0, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "1"]).standardOutput
+        XCTAssertTrue(unchangedText.contains("the current values are version 1's"), unchangedText)
+        let never = try coffer.expect(1, ["credentials", "get", "mail/main", "--org", "acme", "--at-version", "9"])
+        XCTAssertTrue(never.standardError.contains("has no version 9"), never.standardError)
+        try coffer.expect(64, ["credentials", "get", "mail/main", "--org", "acme", "--field", "host", "--reveal"])
+        try coffer.expect(64, ["credentials", "get", "mail/main", "--org", "acme", "--force"])
         try coffer.expect(1, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "4"])
         try coffer.expect(1, ["credentials", "rollback", "mail/main", "--org", "acme", "--to-version", "0"])
         try coffer.expect(0, ["credentials", "revoke", "mail/main", "--org", "acme"])

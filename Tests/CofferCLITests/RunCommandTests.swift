@@ -42,6 +42,17 @@ final class RunCommandTests: XCTestCase {
         try coffer.write("run.env", text: "# the run's variables\nEXA = exa.token\n\nNOTE=svc.note\n")
         let fromFile = try coffer.expect(0, ["run", "--org", "acme", "--env-file", coffer.path("run.env"), "--", "/bin/sh", "-c", #"printf '%s|%s' "$EXA" "$NOTE""#])
         XCTAssertEqual(fromFile.standardOutput, #"sk-exa-org-0001|a "q" $HOME \ `x`"#)
+        // CRLF lines and a byte-order mark are read as an editor wrote them.
+        try coffer.write("crlf.env", text: "\u{FEFF}EXA=exa.token\r\nKEY=svc.key\r\n")
+        let crlf = try coffer.expect(0, ["run", "--org", "acme", "--env-file", coffer.path("crlf.env"), "--", "/bin/sh", "-c", #"printf '%s|%s' "$EXA" "$KEY""#])
+        XCTAssertEqual(crlf.standardOutput, "sk-exa-org-0001|k-1")
+        try coffer.write("quoted.env", text: "EXA=\"exa.token\"\n")
+        let quoted = try coffer.expect(64, ["run", "--org", "acme", "--env-file", coffer.path("quoted.env"), "--", "true"])
+        XCTAssertTrue(quoted.standardError.contains("line 1"), quoted.standardError)
+        // The command gets the values, not the means to open the vault.
+        let withheld = try coffer.expect(
+            0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "/bin/sh", "-c", #"printf '[%s][%s]' "$COFFER_KEY_FILE" "$COFFER_PASSPHRASE_FILE""#])
+        XCTAssertEqual(withheld.standardOutput, "[][]")
     }
 
     func testNothingStartsWhenAResolutionOrTheCommandLineFails() throws {

@@ -20,8 +20,9 @@ struct Run: OrganizationCommand {
             is not started and coffer exits with the resolution's code (3, 4 or 5); a command that cannot be \
             started exits 127 (not found) or 126. --env-file reads NAME=APP.FIELD lines (# comments). \
             --print-env prints the variables as a dotenv file instead of running anything, refusing a terminal \
-            unless --force. The command's environment is coffer's, without COFFER_PASSPHRASE, \
-            COFFER_NEW_PASSPHRASE and COFFER_BUNDLE_PASSPHRASE.
+            unless --force. The command's environment is coffer's, without the variables that open the vault \
+            (COFFER_PASSPHRASE, COFFER_PASSPHRASE_FILE, COFFER_KEY_FILE, COFFER_NEW_PASSPHRASE, \
+            COFFER_BUNDLE_PASSPHRASE).
 
             Examples:
               coffer run --org acme --project web --env LINEAR_TOKEN=linear.token -- ./sync-issues
@@ -160,17 +161,25 @@ struct EnvironmentMapping: Sendable {
         else {
             throw ValidationError("\(source): a variable name is letters, digits and _, not starting with a digit.")
         }
-        guard !app.isEmpty, !field.isEmpty else {
-            throw ValidationError("\(source) takes NAME=APP.FIELD, such as LINEAR_TOKEN=linear.token.")
+        // App keys and field names are words: a quote, a blank or a control character means a
+        // line that is not NAME=APP.FIELD, which no resolution could answer.
+        func isWord(_ text: String) -> Bool {
+            !text.isEmpty && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0)) }
+        }
+        guard isWord(app), isWord(field) else {
+            throw ValidationError("\(source) takes NAME=APP.FIELD, such as LINEAR_TOKEN=linear.token, without quotes.")
         }
     }
 
     /// The mappings of a file: one `NAME=APP.FIELD` a line; blank lines and `#` comments skipped.
     static func read(_ path: String) throws(CommandFailure) -> [EnvironmentMapping] {
         let bytes = try SecretFiles.read(path, what: "The --env-file")
-        let text = bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+        var text = bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark some editors write
         var mappings: [EnvironmentMapping] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines end with LF or CRLF: split the scalars, since "\r\n" is one Character.
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+        for (number, line) in lines.enumerated() {
             let trimmed = line.trimmingPrefix(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()
             let entry = String(trimmed)
             if entry.isEmpty || entry.hasPrefix("#") { continue }

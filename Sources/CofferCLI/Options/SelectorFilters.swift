@@ -60,7 +60,10 @@ extension VaultIndex {
         }
         guard matches.count == 1 else {
             let candidates = matches.sorted { $0.id < $1.id }.map { info in
-                "\(info.id): \(info.appKey)/\(info.slug) \(pickingFilter(info))"
+                // An app named like a scope (`org/main`) reads as SCOPE/SLUG: only the id picks it.
+                CredentialScope(selectorWord: info.appKey) == nil
+                    ? "\(info.id): \(info.appKey)/\(info.slug) \(pickingFilter(info))"
+                    : "\(info.id): by its id (the app `\(info.appKey)` reads as a scope in APP/SLUG)"
             }
             throw CofferError(
                 .ambiguous,

@@ -8,8 +8,11 @@ import Coffer
 /// and its exit status are the command's own, with no coffer process left between it and its
 /// caller, and coffer's memory (its secrets included) gone with the old image.
 enum ChildProcess {
-    /// Variables that are coffer's own secrets, never handed to a command.
-    static let withheldVariables: Set<String> = ["COFFER_PASSPHRASE", "COFFER_NEW_PASSPHRASE", "COFFER_BUNDLE_PASSPHRASE"]
+    /// Variables that open the vault (coffer's own secrets, and where its key is), never handed
+    /// to a command: it gets the values it was given, not the means to read every other one.
+    static let withheldVariables: Set<String> = [
+        "COFFER_PASSPHRASE", "COFFER_NEW_PASSPHRASE", "COFFER_BUNDLE_PASSPHRASE", "COFFER_KEY_FILE", "COFFER_PASSPHRASE_FILE",
+    ]
 
     /// Replaces this process with `command` (looked up in `PATH` when it has no `/`), its
     /// environment `environment` without ``withheldVariables`` and with `added` set.

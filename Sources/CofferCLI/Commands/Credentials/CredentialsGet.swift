@@ -41,6 +41,11 @@ struct CredentialsGet: OrganizationCommand {
     @Flag(help: "With --field, print the value even on a terminal.")
     var force = false
 
+    func validate() throws {
+        if field != nil && reveal { throw ValidationError("--field prints one value; --reveal shows them all. Give one of them.") }
+        if force && field == nil { throw ValidationError("--force goes with --field (a value on a terminal).") }
+    }
+
     func execute(in context: CommandContext) throws {
         try RawField.checkOutput(field: field, json: global.json, force: force, in: context)
         let vault = try access.openReadOnly(in: context)
@@ -49,6 +54,10 @@ struct CredentialsGet: OrganizationCommand {
         let info = view.info
         if reveal || version != nil || field != nil { try ActingUser.checkValuesVisible(info, acting: global.actingUser, in: vault) }
         let shownVersion = version ?? info.version
+        if let version, version > info.version {
+            throw CommandFailure(
+                .no, code: "not_found", "The credential has no version \(version): it is at version \(info.version).")
+        }
         if let field {
             RawField.write(try RawField.value(field, of: try vault.reveal(info.id, version: version), type: info.type), in: context)
             return

@@ -41,6 +41,7 @@ struct CredentialsRollback: OrganizationCommand {
         }
         try CredentialChangeOutput.emit(
             id: id, verb: "Rolled back to the values of version \(version):", vault: vault, output: global.output(context),
-            changed: vault.head != before)
+            changed: vault.head != before,
+            unchanged: "Unchanged (the current values are version \(version)'s; nothing was written):")
     }
 }

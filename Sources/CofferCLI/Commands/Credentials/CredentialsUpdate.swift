@@ -73,7 +73,10 @@ struct CredentialsUpdate: OrganizationCommand {
 enum CredentialChangeOutput {
     /// - Parameter changed: false when the command wrote nothing (every value was blank or
     ///   equal to the stored one): the answer then says "Unchanged", and JSON `"changed": false`.
-    static func emit(id: CredentialID, verb: String, vault: Vault, output: Output, changed: Bool = true) throws {
+    static func emit(
+        id: CredentialID, verb: String, vault: Vault, output: Output, changed: Bool = true,
+        unchanged: String = "Unchanged (the values given equal the stored ones; nothing was written):"
+    ) throws {
         guard let view = vault.read({ index in index.credential(id: id).map { CredentialView($0, in: index) } }) else {
             throw CofferError(.notFound, "The credential \(id) vanished.")
         }
@@ -82,7 +85,7 @@ enum CredentialChangeOutput {
         output.emit(
             .object(members),
             text: {
-                (changed ? verb : "Unchanged (the values given equal the stored ones; nothing was written):")
+                (changed ? verb : unchanged)
                     + " \(view.info.appKey)/\(view.info.slug) (\(view.info.id)): version \(view.info.version), \(view.info.state.word)"
                     + (view.info.isDefault ? ", default" : "") + ", label \"\(view.info.label)\"" + (view.fieldsText.isEmpty ? "" : ", " + view.fieldsText)
             })
