@@ -114,6 +114,10 @@ final class CredentialCommandTests: XCTestCase {
         try coffer.expect(0, ["credentials", "set", "notion", "--org", "acme", "--set", "token=notion_0123456789abcdef"])
         XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "notion", "--org", "acme", "--json"]).json()["app"] as? String, "notion")
         XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "linear", "--org", "acme", "--json"]).json()["owner"] as? String, "data")
+        // A run without the project is told where the app's credentials are, not to make an org-wide one.
+        let missing = try coffer.expect(3, ["resolve", "linear", "--org", "acme"])
+        XCTAssertTrue(missing.standardError.contains("credentials in project data"), missing.standardError)
+        XCTAssertFalse(missing.standardError.contains("credentials set"), missing.standardError)
         // An app named like a scope reads as SCOPE/SLUG: its candidate is named by id.
         try coffer.expect(0, ["credentials", "set", "org", "--org", "acme", "--set", "token=org_app_0123456789abcdef"])
         let scopeLike = try coffer.expect(1, ["credentials", "get", "org/main", "--org", "acme", "--json"]).errorJSON()

@@ -96,7 +96,7 @@ struct Resolve: OrganizationCommand {
                 throw CommandFailure.reported(status)
             }
             if explain { context.print(Self.text(trace, style: output.style)) }
-            throw Self.failure(error, app: app, organization: organization.organization)
+            throw Self.failure(error, app: app, organization: organization.organization, in: vault)
         }
     }
 
@@ -119,10 +119,35 @@ struct Resolve: OrganizationCommand {
     }
 
     /// A resolution that failed, with its exit code (3, 4 or 5) and, for a missing
-    /// credential, how to connect one with this tool.
-    static func failure(_ error: CofferError, app: String, organization: String) -> CommandFailure {
+    /// credential, where the app's credentials are (a project's or a user's, which this run
+    /// did not ask for), or else how to connect one with this tool.
+    static func failure(_ error: CofferError, app: String, organization: String, in vault: Vault) -> CommandFailure {
         var failure = CommandFailure(error, status: ExitStatus(forResolution: error.code))
-        if error.code == .credentialMissing {
+        guard error.code == .credentialMissing else { return failure }
+        let (projects, users) = vault.read { index -> ([String], [String]) in
+            guard let organizationID = try? index.organizationID(organization) else { return ([], []) }
+            let active = index.credentials(
+                matching: CredentialFilter(organization: organizationID, appKey: app, includesRevoked: false))
+            var projects = Set<String>()
+            var users = Set<String>()
+            for credential in active {
+                switch credential.owner {
+                case .project(let id): projects.insert(index.project(id: id)?.slug ?? id.description)
+                case .user(let id): users.insert(index.user(id: id)?.handle ?? id.description)
+                case .organization: break
+                }
+            }
+            return (projects.sorted(), users.sorted())
+        }
+        if !projects.isEmpty {
+            failure.message += " \(app) has credentials in project\(projects.count == 1 ? "" : "s") \(projects.joined(separator: ", ")): "
+                + "a run of one of them resolves with --project."
+        }
+        if !users.isEmpty {
+            failure.message += " \(app) has user credentials (\(users.joined(separator: ", "))): a run resolves one with "
+                + "--pin user --user HANDLE."
+        }
+        if projects.isEmpty && users.isEmpty {
             // The engine says what is missing; the CLI says how to connect it.
             failure.message += " With this tool: coffer credentials set \(app) --org \(organization) --set token=@env:VARIABLE."
         }

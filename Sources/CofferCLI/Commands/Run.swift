@@ -97,7 +97,7 @@ struct Run: OrganizationCommand {
                     let credential: ResolvedCredential
                     switch vault.resolution(request) {
                     case .resolved(let found, _): credential = found
-                    case .failed(let error, _): throw Resolve.failure(error, app: mapping.app, organization: organization.organization)
+                    case .failed(let error, _): throw Resolve.failure(error, app: mapping.app, organization: organization.organization, in: vault)
                     }
                     // The index answered the resolution: the credential is there.
                     let info = vault.read { $0.credential(id: credential.id)! }
