@@ -4,7 +4,7 @@ import ArgumentParser
 struct Organization: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "org",
-        abstract: "Create, list and remove organizations.",
+        abstract: "Create, list, rename and remove organizations.",
         discussion: """
             Example:
               coffer org create acme --name "Acme Corp."

@@ -4,7 +4,7 @@ import ArgumentParser
 struct ProjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project",
-        abstract: "Create, list and remove projects of an organization.",
+        abstract: "Create, list, rename and remove projects of an organization.",
         discussion: """
             Example:
               coffer project create web --org acme --name "Web app"

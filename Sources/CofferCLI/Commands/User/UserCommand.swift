@@ -4,7 +4,7 @@ import ArgumentParser
 struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
-        abstract: "Create, list and remove users.",
+        abstract: "Create, list, rename and remove users.",
         discussion: """
             Example:
               coffer user create alice --name "Alice Martin"
