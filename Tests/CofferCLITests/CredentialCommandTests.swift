@@ -114,6 +114,13 @@ final class CredentialCommandTests: XCTestCase {
         try coffer.expect(0, ["credentials", "set", "notion", "--org", "acme", "--set", "token=notion_0123456789abcdef"])
         XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "notion", "--org", "acme", "--json"]).json()["app"] as? String, "notion")
         XCTAssertEqual(try coffer.expect(0, ["credentials", "get", "linear", "--org", "acme", "--json"]).json()["owner"] as? String, "data")
+        // assign and unassign take the same selectors and filters.
+        try coffer.expect(0, ["assignments", "assign", "--org", "acme", "--workflow", "sync", "--credential", "linear"])
+        try coffer.expect(
+            0, ["assignments", "assign", "--org", "acme", "--agent", "bot", "--credential", "linear/main", "--project", "data"])
+        try coffer.expect(1, ["assignments", "assign", "--org", "acme", "--agent", "bot", "--credential", "linear/main", "--scope", "org"])
+        try coffer.expect(0, ["assignments", "unassign", "--org", "acme", "--agent", "bot", "--credential", "linear/main", "--project", "data"])
+        try coffer.expect(0, ["assignments", "unassign", "--org", "acme", "--workflow", "sync", "--app", "linear"])
         // A run without the project is told where the app's credentials are, not to make an org-wide one.
         let missing = try coffer.expect(3, ["resolve", "linear", "--org", "acme"])
         XCTAssertTrue(missing.standardError.contains("credentials in project data"), missing.standardError)

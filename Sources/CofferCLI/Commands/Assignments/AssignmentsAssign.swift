@@ -7,8 +7,9 @@ struct AssignmentsAssign: OrganizationCommand {
         commandName: "assign",
         abstract: "Pin a credential to a consumer (or every consumer) of a workflow, agent or poll.",
         discussion: """
-            The consumer's previous assignment for the same app is replaced. --credential takes an id, SLUG, \
-            SCOPE/SLUG or APP/SLUG.
+            The consumer's previous assignment for the same app is replaced. --credential takes a selector as \
+            `credentials get` does (an id, SLUG, SCOPE/SLUG, APP/SLUG or an app key alone), narrowed by --project, \
+            --user or --scope.
 
             Examples:
               coffer assignments assign --org acme --workflow triage \\
@@ -24,6 +25,8 @@ struct AssignmentsAssign: OrganizationCommand {
     @Option(help: ArgumentHelp("The credential to pin.", valueName: "selector"))
     var credential: String
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     func validate() throws {
         try target.requireTarget()
     }
@@ -32,7 +35,8 @@ struct AssignmentsAssign: OrganizationCommand {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
         let wanted = target.target!
-        let assignment = try vault.mutate(actor: global.actor) { try $0.assign(credential, to: wanted, in: organization.organization) }
+        let selected = try vault.selectedID(credential, in: organization.organization, filters: filters)
+        let assignment = try vault.mutate(actor: global.actor) { try $0.assign(selected, to: wanted, in: organization.organization) }
         let (document, row) = vault.read { index in (AssignmentText.json(assignment, in: index), AssignmentText.row(assignment, in: index)) }
         global.output(context).emit(document, text: { "Assigned \(row[3]) to \(Describe.target(wanted)) for \(assignment.appKey)." })
     }

@@ -26,6 +26,8 @@ struct AssignmentsUnassign: OrganizationCommand {
     @Option(help: "The app key to unassign.")
     var app: String?
 
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
     func validate() throws {
         try target.requireTarget()
         if (credential == nil) == (app == nil) { throw ValidationError("Give --credential SELECTOR or --app APP.") }
@@ -35,7 +37,7 @@ struct AssignmentsUnassign: OrganizationCommand {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
         let wanted = target.target!
-        let appKey = try app ?? vault.read { index throws(CofferError) in try index.selected(credential!, in: organization.organization).info.appKey }
+        let appKey = try app ?? vault.read { index throws(CofferError) in try index.selected(credential!, in: organization.organization, filters: filters.narrowing).info.appKey }
         try vault.mutate(actor: global.actor) { try $0.unassign(wanted, appKey: appKey, in: organization.organization) }
         global.output(context).emit(
             ["unassigned": true, "target": Describe.targetJSON(wanted), "app": .string(appKey)],
