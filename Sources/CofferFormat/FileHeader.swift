@@ -253,51 +253,31 @@ public struct FileHeader: Sendable, Equatable {
     public static func wrapMasterKey(
         _ masterKey: SecureBytes, unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]? = nil
     ) -> [UInt8] {
-        var wrap = nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes)
-        masterKey.withUnsafeBytes { plaintext in
-            XChaCha20Poly1305.seal(
-                plaintext, key: unlockKey, nonce: wrap, associatedData: masterWrapAAD(vaultID), appendingTo: &wrap)
-        }
-        return wrap
+        KeyWrap.seal(masterKey, under: unlockKey, label: masterWrapLabel, vaultID: vaultID, nonce: nonce)
     }
 
-    private static func masterWrapAAD(_ vaultID: [UInt8]) -> [UInt8] { Array("coffer master v1".utf8) + vaultID }
+    private static let masterWrapLabel = "coffer master v1"
 
     /// F-HDR-APIKEY: `nonce || XChaCha20-Poly1305(unlock key, nonce, API-key hash key,
     /// AAD = "coffer api-key hash key v1" || vault UUID)`.
     public static func wrapAPIKeyHashKey(
         _ key: SecureBytes, unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]? = nil
     ) -> [UInt8] {
-        var wrap = nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes)
-        key.withUnsafeBytes { plaintext in
-            XChaCha20Poly1305.seal(
-                plaintext, key: unlockKey, nonce: wrap, associatedData: apiKeyWrapAAD(vaultID), appendingTo: &wrap)
-        }
-        return wrap
+        KeyWrap.seal(key, under: unlockKey, label: apiKeyWrapLabel, vaultID: vaultID, nonce: nonce)
     }
 
     /// The API-key hash key the header carries, opened with `unlockKey`; nil when it carries
     /// none or it does not open.
     public func unwrapAPIKeyHashKey(unlockKey: SecureBytes) -> SecureBytes? {
         guard let apiKeyHashKeyWrap else { return nil }
-        return apiKeyHashKeyWrap.withUnsafeBytes { raw in
-            XChaCha20Poly1305.open(
-                UnsafeRawBufferPointer(rebasing: raw[24...]), key: unlockKey,
-                nonce: UnsafeRawBufferPointer(rebasing: raw[0..<24]), associatedData: Self.apiKeyWrapAAD(vaultID))
-        }
+        return KeyWrap.open(apiKeyHashKeyWrap, under: unlockKey, label: Self.apiKeyWrapLabel, vaultID: vaultID)
     }
 
-    private static func apiKeyWrapAAD(_ vaultID: [UInt8]) -> [UInt8] {
-        Array("coffer api-key hash key v1".utf8) + vaultID
-    }
+    private static let apiKeyWrapLabel = "coffer api-key hash key v1"
 
     /// Opens the master-key wrap with `unlockKey`; `nil` when it does not authenticate.
     public func unwrapMasterKey(unlockKey: SecureBytes) -> SecureBytes? {
-        masterWrap.withUnsafeBytes { raw in
-            XChaCha20Poly1305.open(
-                UnsafeRawBufferPointer(rebasing: raw[24...]), key: unlockKey,
-                nonce: UnsafeRawBufferPointer(rebasing: raw[0..<24]), associatedData: Self.masterWrapAAD(vaultID))
-        }
+        KeyWrap.open(masterWrap, under: unlockKey, label: Self.masterWrapLabel, vaultID: vaultID)
     }
 
     /// The keys a secret opens: the first slot of the secret's kind that accepts it gives the

@@ -32,11 +32,7 @@ public struct KeyslotSigner: Sendable, Equatable {
 
     /// The seed, opened with `unlockKey`; nil when it does not open.
     public func seed(unlockKey: SecureBytes, vaultID: [UInt8]) -> SecureBytes? {
-        seedWrap.withUnsafeBytes { raw in
-            XChaCha20Poly1305.open(
-                UnsafeRawBufferPointer(rebasing: raw[24...]), key: unlockKey,
-                nonce: UnsafeRawBufferPointer(rebasing: raw[0..<24]), associatedData: Self.associatedData(vaultID))
-        }
+        KeyWrap.open(seedWrap, under: unlockKey, label: Self.wrapLabel, vaultID: vaultID)
     }
 
     /// The same signer with its seed wrapped under `newUnlockKey` instead (F-UNLOCK-ROTATE);
@@ -51,15 +47,10 @@ public struct KeyslotSigner: Sendable, Equatable {
     }
 
     private static func wrap(_ seed: SecureBytes, unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]?) -> [UInt8] {
-        var wrap = nonce ?? RandomBytes.make(XChaCha20Poly1305.nonceBytes)
-        seed.withUnsafeBytes { plaintext in
-            XChaCha20Poly1305.seal(
-                plaintext, key: unlockKey, nonce: wrap, associatedData: associatedData(vaultID), appendingTo: &wrap)
-        }
-        return wrap
+        KeyWrap.seal(seed, under: unlockKey, label: wrapLabel, vaultID: vaultID, nonce: nonce)
     }
 
-    private static func associatedData(_ vaultID: [UInt8]) -> [UInt8] { Array("coffer signer v1".utf8) + vaultID }
+    private static let wrapLabel = "coffer signer v1"
 }
 
 extension FileHeader {

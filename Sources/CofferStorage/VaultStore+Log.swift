@@ -13,7 +13,7 @@ extension VaultStore {
 
     /// What a head witness keeps of this store now: its head, vault and unlock key (F-HEAD).
     public var witnessedHead: WitnessedHead {
-        WitnessedHead(head: head, vaultID: header.vaultID, unlockKeyTag: WitnessedHead.tag(of: unlockKey))
+        WitnessedHead(head: head, vaultID: header.vaultID, unlockKeyTag: unlockKeyTag)
     }
 
     /// Stops this store's writer: every later append fails with `error` until the vault is

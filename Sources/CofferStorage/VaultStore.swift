@@ -82,6 +82,8 @@ public final class VaultStore: @unchecked Sendable {
     /// The key the keyslots wrap: keyslot changes and a new master key need it, and so does
     /// reopening after another instance compacted a shared log or a file was replaced.
     let unlockKey: SecureBytes
+    /// The unlock key's tag a head witness keeps (``WitnessedHead/tag(of:)``), computed once.
+    let unlockKeyTag: [UInt8]
     /// The key of platform API-key hashes (F-KDF, from the unlock key); readers need it too.
     let apiKeyHashKeyValue: SecureBytes
     let writer: LogWriter?
@@ -111,6 +113,7 @@ public final class VaultStore: @unchecked Sendable {
         self.file = file
         self.masterKey = masterKey
         self.unlockKey = unlockKey
+        self.unlockKeyTag = WitnessedHead.tag(of: unlockKey)
         // F-HDR-APIKEY: carried in the header after an unlock-key rotation, derived from the
         // unlock key before one (the open path checked that a carried one opens).
         if header.apiKeyHashKeyWrap == nil {
