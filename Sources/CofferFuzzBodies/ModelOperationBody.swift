@@ -17,6 +17,10 @@ enum ModelOperationBody {
     /// The transaction size compaction aims at here: small, so that the baseline's and the
     /// fuzzed histories split into restore credential history operations.
     static let compactionBytesTarget = 1024
+    /// Credentials created together that compaction writes as their create operations: two,
+    /// so that the baseline's fan-out and fuzzed multi-scope creations take that path
+    /// (OP-COMPACT-CREATED).
+    static let compactionCreatedTogetherMin = 2
     /// The time and actor of a raw operation's transaction.
     static let rawTimeMilliseconds: UInt64 = 1_767_225_600_000
     static let rawActor = "fuzz"
@@ -142,10 +146,11 @@ enum ModelOperationBody {
         }
     }
 
-    /// What compaction writes for an index: its transactions' times and operations. Two
-    /// indexes with the same live state (all but record locations) compact to the same log.
+    /// What compaction writes for an index: its transactions' times, actors and operations.
+    /// Two indexes with the same live state (all but record locations) compact to the same log.
     struct CompactedLog: Equatable, Sendable {
         var times: [UInt64] = []
+        var actors: [String] = []
         var operations: [[ModelOperation]] = []
 
         static func make(of index: VaultIndex, log: [RecordLocation: ModelOperation]) -> Result<
@@ -159,8 +164,12 @@ enum ModelOperationBody {
                 return operation.encode()
             }
             return Result { () throws(CofferError) -> CompactedLog in
-                try index.compactionTransactions(reader: reader, transactionBytesTarget: compactionBytesTarget) {
+                try index.compactionTransactions(
+                    reader: reader, transactionBytesTarget: compactionBytesTarget,
+                    createdTogetherMin: compactionCreatedTogetherMin
+                ) {
                     compacted.times.append($0.timeMilliseconds)
+                    compacted.actors.append($0.actor)
                     compacted.operations.append($0.operations)
                 }
                 return compacted
@@ -221,7 +230,7 @@ enum ModelOperationBody {
         for (number, operations) in compacted.operations.enumerated() {
             let context = TransactionContext(
                 sequence: UInt64(number) + 1, offset: 8192 + 65536 * UInt64(number),
-                timeMilliseconds: compacted.times[number], actor: VaultIndex.compactionActor)
+                timeMilliseconds: compacted.times[number], actor: compacted.actors[number])
             do {
                 try rebuilt.apply(operations, context: context)
             } catch {

@@ -47,6 +47,13 @@ extension VaultIndex {
     /// to the 128 KiB bucket, doubling every compacted record.
     public static let compactionTransactionBytesTarget = 65536 - FormatConstants.plaintextHeaderBytes
 
+    /// How many credentials created together (OP-COMPACT-CREATED) a compaction writes as
+    /// `create credential` operations under their own stamp. Each saves the 22 bytes and the
+    /// actor's that a restore credential operation adds (state, default flag, a change list of
+    /// one change), at least 90 KB for the run; the run cuts short the compacted transaction
+    /// before it and ends with one of its own, whose padding (F-PAD) costs less than 64 KiB.
+    public static let compactionCreatedTogetherMin = 4096
+
     /// What a compaction would keep: counts apply keeps current, so this is O(1).
     public var compactionEstimate: CompactionEstimate {
         let principals = tables.organizations.count + tables.projects.count + tables.users.count
@@ -89,25 +96,32 @@ extension VaultIndex {
     ///     called once per retained version, newest first within a credential.
     ///   - transactionBytesTarget: the most bytes of an encoded transaction payload
     ///     (F-REC-TXN). Only a transaction of one operation larger than that exceeds it.
+    ///   - createdTogetherMin: how many credentials, consecutive in creation order, created
+    ///     together and unchanged since, are written as the `create credential` operations that
+    ///     made them rather than restored one by one (OP-COMPACT-CREATED).
     ///   - visit: receives each transaction in order.
     /// - Throws: what `reader` or `visit` throws; `.corrupted` when the operation at a
     ///   version's location does not hold that version of that credential.
     public func compactionTransactions(
         reader: OperationReader, transactionBytesTarget: Int = VaultIndex.compactionTransactionBytesTarget,
+        createdTogetherMin: Int = VaultIndex.compactionCreatedTogetherMin,
         _ visit: (CompactedTransaction) throws(CofferError) -> Void
     ) throws(CofferError) {
         try compactionTransactions(
             reader: reader, transactionBytesTarget: transactionBytesTarget,
-            operationsPerTransactionMax: Self.operationsPerTransactionMax, visit)
+            operationsPerTransactionMax: Self.operationsPerTransactionMax, createdTogetherMin: createdTogetherMin,
+            visit)
     }
 
-    /// ``compactionTransactions(reader:transactionBytesTarget:_:)`` with a smaller cap on
-    /// operations per transaction, for tests.
+    /// ``compactionTransactions(reader:transactionBytesTarget:createdTogetherMin:_:)`` with a
+    /// smaller cap on operations per transaction, for tests.
     func compactionTransactions(
         reader: OperationReader, transactionBytesTarget: Int, operationsPerTransactionMax: Int,
+        createdTogetherMin: Int = VaultIndex.compactionCreatedTogetherMin,
         _ visit: (CompactedTransaction) throws(CofferError) -> Void
     ) throws(CofferError) {
         precondition(transactionBytesTarget > 0, "the transaction size target must be positive")
+        precondition(createdTogetherMin > 0, "the run of credentials created together must be positive")
         precondition(
             operationsPerTransactionMax > 0 && operationsPerTransactionMax <= Self.operationsPerTransactionMax,
             "operations per transaction out of range")
@@ -152,10 +166,20 @@ extension VaultIndex {
         }
         // Creation order is the order of the creation entries in the history table; replaying
         // it gives every candidate group its order, which resolution traces show.
-        for slot in tables.liveSlots.sorted(by: {
+        let slots = tables.liveSlots.sorted(by: {
             tables.credential($0).createdEntry < tables.credential($1).createdEntry
-        }) {
-            try addCredential(slot, to: &batch, reader: reader, visit)
+        })
+        var next = 0
+        while next < slots.count {
+            let run = createdTogether(in: slots, from: next)
+            if run.count >= createdTogetherMin {
+                try batch.flush(visit)
+                try addCreatedTogether(slots[run], shaped: batch, reader: reader, visit)
+                next = run.upperBound
+            } else {
+                try addCredential(slots[next], to: &batch, reader: reader, visit)
+                next += 1
+            }
         }
         let assignments = tables.assignments.map { assignmentInfo($0.key, $0.value) }.sorted {
             $0.organization != $1.organization ? $0.organization < $1.organization : Self.assignmentOrder($0, $1)
@@ -175,6 +199,51 @@ extension VaultIndex {
                         created: tables.stamp(time: record.createdTime, actor: record.createdBy),
                         revoked: record.state == .revoked
                             ? tables.stamp(time: record.revokedTime, actor: record.revokedBy) : nil)), visit)
+        }
+        try batch.flush(visit)
+    }
+
+    /// The credentials from `start` on, in creation order, that were created together and never
+    /// changed since (OP-COMPACT-CREATED): each active, not a default, its history one `created`
+    /// change, all with the same stamp. Empty when `start` itself is not such a credential.
+    private func createdTogether(in slots: [Handle], from start: Int) -> Range<Int> {
+        func createdStamp(_ slot: Handle) -> (time: UInt64, actor: Handle)? {
+            let record = tables.credential(slot)
+            guard record.state == .active, !record.isDefault, record.lastEntry == record.createdEntry else {
+                return nil
+            }
+            let entry = tables.history[Int(record.createdEntry)]
+            return (entry.time, entry.actor)
+        }
+        guard let first = createdStamp(slots[start]) else { return start..<start }
+        var end = start + 1
+        while end < slots.count, let stamp = createdStamp(slots[end]), stamp == first { end += 1 }
+        return start..<end
+    }
+
+    /// Credentials created together and unchanged since, written as the `create credential`
+    /// operations that made them, in transactions stamped as theirs was (OP-COMPACT-CREATED):
+    /// the history each gets is the one `created` change it had, and the stamp is written once
+    /// a transaction rather than once a credential.
+    private func addCreatedTogether(
+        _ slots: ArraySlice<Handle>, shaped shape: CompactionBatch, reader: OperationReader,
+        _ visit: (CompactedTransaction) throws(CofferError) -> Void
+    ) throws(CofferError) {
+        let created = tables.history[Int(tables.credential(slots[slots.startIndex]).createdEntry)]
+        var batch = CompactionBatch(
+            time: created.time, actor: tables.string(created.actor), bytesTarget: shape.bytesTarget,
+            operationsMax: shape.operationsMax)
+        for slot in slots {
+            let record = tables.credential(slot)
+            let fields = try storedFields(of: record, at: tables.history[Int(record.createdEntry)], reader: reader)
+            try batch.add(
+                .createCredential(
+                    NewCredential(
+                        id: record.id, organization: tables.organization(record.organization).id,
+                        appKey: tables.string(record.app), slug: tables.string(record.slug), label: record.label,
+                        kind: record.kind, type: record.type, category: record.category,
+                        owner: tables.scopeOwner(record), fields: fields)),
+                visit)
         }
         try batch.flush(visit)
     }

@@ -556,6 +556,28 @@ final class VaultCommandTests: XCTestCase {
             [], "no temporary file left")
     }
 
+    /// Issue: a re-encrypting compaction of a freshly imported vault grew it by a sixth, because
+    /// every credential carried the stamp its import transaction had carried once. Credentials
+    /// created together are written as their create operations now (OP-COMPACT-CREATED).
+    func testReencryptingAnImportedVaultDoesNotGrowIt() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        try coffer.expect(0, ["org", "create", "acme"])
+        let count = 4096 + 100  // VaultIndex.compactionCreatedTogetherMin and more
+        let lines = (0..<count).map { "APP\($0)_TOKEN=tok-\($0)-0123456789abcdef0123456789" }
+        try coffer.write("bulk.env", text: lines.joined(separator: "\n") + "\n")
+        try coffer.expect(0, ["import", "--dotenv", coffer.path("bulk.env"), "--app-from-prefix", "--org", "acme"])
+        let imported = try coffer.bytes("v.coffer").count
+        let report = try coffer.expect(0, ["compact", "--reencrypt", "--json"]).json()
+        XCTAssertLessThanOrEqual(try coffer.bytes("v.coffer").count, imported, "\(report)")
+        try coffer.expect(0, ["verify"])
+        let value = try coffer.expect(0, ["credentials", "get", "app77/main", "--org", "acme", "--field", "token"])
+        XCTAssertEqual(value.standardOutput, "tok-77-0123456789abcdef0123456789")
+        let history = try coffer.expect(0, ["credentials", "history", "app77/main", "--org", "acme", "--json"]).json()
+        let changes = try XCTUnwrap(history["history"] as? [[String: Any]], "\(history)")
+        XCTAssertEqual(changes.compactMap { $0["actor"] as? String }, ["cli"])
+    }
+
     func testVersionHelpAndCompletions() throws {
         let coffer = try CofferRunner()
         XCTAssertTrue(try coffer.expect(0, ["--version"]).standardOutput.hasPrefix("coffer "))

@@ -26,7 +26,8 @@ final class CompactionTests: XCTestCase {
     /// target on the way.
     static func compact(
         _ source: TestVault, bytesTarget: Int = VaultIndex.compactionTransactionBytesTarget,
-        operationsMax: Int = VaultIndex.operationsPerTransactionMax, file: StaticString = #filePath,
+        operationsMax: Int = VaultIndex.operationsPerTransactionMax,
+        createdTogetherMin: Int = VaultIndex.compactionCreatedTogetherMin, file: StaticString = #filePath,
         line: UInt = #line
     ) throws -> Compacted {
         var compacted = Compacted(vault: TestVault(seed: 0))
@@ -37,10 +38,18 @@ final class CompactionTests: XCTestCase {
             return try source.read(location)
         }
         try source.index.compactionTransactions(
-            reader: reader, transactionBytesTarget: bytesTarget, operationsPerTransactionMax: operationsMax
+            reader: reader, transactionBytesTarget: bytesTarget, operationsPerTransactionMax: operationsMax,
+            createdTogetherMin: createdTogetherMin
         ) { transaction throws(CofferError) in
             if compacted.transactions.isEmpty { compacted.readsBeforeFirstTransaction = reads }
-            XCTAssertEqual(transaction.actor, VaultIndex.compactionActor, file: file, line: line)
+            // OP-COMPACT-CREATED: credentials created together keep their own stamp, and
+            // nothing else shares their transactions.
+            let createdTogether = transaction.operations.allSatisfy {
+                if case .createCredential = $0 { true } else { false }
+            }
+            if !createdTogether {
+                XCTAssertEqual(transaction.actor, VaultIndex.compactionActor, file: file, line: line)
+            }
             let encoded = transaction.operations.map { $0.encode() }
             let payload = TransactionPayload(
                 timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor, operations: encoded
@@ -143,7 +152,7 @@ final class CompactionTests: XCTestCase {
         // nothing else carries values.
         let valueCarriers = compacted.operations.count {
             switch $0 {
-            case .restoreCredential, .restoreVersion: true
+            case .restoreCredential, .restoreVersion, .createCredential: true
             default: false
             }
         }
@@ -177,9 +186,14 @@ final class CompactionTests: XCTestCase {
             let longer = original.index.organizations().flatMap {
                 original.index.credentials(matching: CredentialFilter(organization: $0.id))
             }.count { (original.index.history(of: $0.id).lastIndex { $0.kind.makesVersion } ?? 0) > 0 }
-            for bytesTarget in [VaultIndex.compactionTransactionBytesTarget, 100] {
-                let tag = "seed \(seed) target \(bytesTarget)"
-                let compacted = try Self.compact(original, bytesTarget: bytesTarget)
+            for (bytesTarget, createdTogetherMin) in [
+                (VaultIndex.compactionTransactionBytesTarget, VaultIndex.compactionCreatedTogetherMin),
+                (100, VaultIndex.compactionCreatedTogetherMin), (VaultIndex.compactionTransactionBytesTarget, 1),
+                (200, 2),
+            ] {
+                let tag = "seed \(seed) target \(bytesTarget) created together \(createdTogetherMin)"
+                let compacted = try Self.compact(
+                    original, bytesTarget: bytesTarget, createdTogetherMin: createdTogetherMin)
                 try Self.assertSameState(compacted.vault, original, tag)
                 try Self.assertNoTrace(compacted, of: original, tag)
                 XCTAssertEqual(
@@ -189,7 +203,7 @@ final class CompactionTests: XCTestCase {
                 if bytesTarget == VaultIndex.compactionTransactionBytesTarget {
                     // With room for every history, the estimate is the exact operation count.
                     XCTAssertEqual(estimate.liveOperations, compacted.operations.count, tag)
-                } else {
+                } else if bytesTarget == 100 {
                     let histories = compacted.operations.count {
                         if case .restoreCredentialHistory = $0 { true } else { false }
                     }
@@ -197,7 +211,8 @@ final class CompactionTests: XCTestCase {
                 }
                 // Compacting the compacted vault writes the same operations: the restored
                 // state is the state, and restore operations reveal like the originals.
-                let again = try Self.compact(compacted.vault, bytesTarget: bytesTarget)
+                let again = try Self.compact(
+                    compacted.vault, bytesTarget: bytesTarget, createdTogetherMin: createdTogetherMin)
                 XCTAssertEqual(again.transactions, compacted.transactions, "\(tag): a second compaction differs")
                 print(
                     "\(tag): \(original.log.count) transactions, \(original.log.joined().count) operations → "
@@ -442,6 +457,57 @@ final class CompactionTests: XCTestCase {
         let capped = try Self.compact(fixture.vault, operationsMax: 3)
         XCTAssertTrue(capped.transactions.allSatisfy { $0.count <= 3 })
         XCTAssertEqual(capped.operations, try Self.compact(fixture.vault).operations)
+    }
+
+    /// OP-COMPACT-CREATED: credentials created in one transaction and never changed since are
+    /// written as the create operations that made them, under their original stamp, when enough
+    /// of them are consecutive; a changed, default or revoked one breaks the run and is restored.
+    func testCredentialsCreatedTogetherKeepTheirTransactionStamp() throws {
+        var fixture = try Fixture()
+        try fixture.token("early", "one")
+        var creations: [ModelOperation] = []
+        var ids: [CredentialID] = []
+        for number in 0..<12 {
+            let plan = try fixture.vault.planner.createCredential(
+                in: "acme",
+                CredentialDraft(
+                    appKey: "bulk\(number % 3)", slug: "s\(number)", label: "Bulk \(number)", type: .apiToken,
+                    fields: fields(["token": "sk-bulk-\(number)-0123456789"])))
+            creations += plan.operations
+            ids += plan.value
+        }
+        try fixture.vault.commit(operations: creations, actor: "import")
+        let importTime = fixture.vault.time
+        // Breaks the run after the fourth and the eighth: a new version, a default, a revocation.
+        try fixture.vault.commit(
+            fixture.vault.planner.updateCredential(
+                ids[4].description, in: "acme", CredentialUpdate(fields: fields(["token": "sk-bulk-new-0123456789"])),
+                reveal: fixture.vault.read))
+        try fixture.vault.commit(operations: [.setDefault(id: ids[8])])
+        try fixture.vault.commit(fixture.vault.planner.revokeCredential(ids[9].description, in: "acme"))
+        try fixture.token("late", "one")
+
+        let restoredOneByOne = try Self.compact(fixture.vault, createdTogetherMin: Int.max)
+        let compacted = try Self.compact(fixture.vault, createdTogetherMin: 3)
+        try Self.assertSameState(compacted.vault, fixture.vault, "created together")
+        try Self.assertNoTrace(compacted, of: fixture.vault, "created together")
+        // Runs of 4 (0–3), 3 (5–7) and 2 (10–11): the last is too short and is restored.
+        let runs = zip(compacted.transactions, compacted.vault.contexts).filter { operations, _ in
+            operations.allSatisfy { if case .createCredential = $0 { true } else { false } }
+        }
+        XCTAssertEqual(runs.map(\.0.count), [4, 3])
+        for (_, context) in runs {
+            XCTAssertEqual(context.actor, "import")
+            XCTAssertEqual(context.timeMilliseconds, importTime)
+        }
+        let history = compacted.vault.index.history(of: ids[0])
+        XCTAssertEqual(history.map(\.stamp), fixture.vault.index.history(of: ids[0]).map(\.stamp))
+        XCTAssertLessThan(compacted.payloadBytes.reduce(0, +), restoredOneByOne.payloadBytes.reduce(0, +))
+        // The newest time of the index is not moved back by the older stamp.
+        XCTAssertEqual(
+            compacted.vault.index.tables.newestTransactionTime, fixture.vault.index.tables.newestTransactionTime)
+        let again = try Self.compact(compacted.vault, createdTogetherMin: 3)
+        XCTAssertEqual(again.transactions, compacted.transactions)
     }
 
     func testCompactionStreams() throws {
