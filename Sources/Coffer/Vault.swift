@@ -41,6 +41,9 @@ public final class Vault: Sendable {
         /// before failing with `.locked` (polling, see ``LockWait``); zero, the default, fails
         /// at once. From 0 to a day, else `.invalidInput`.
         public var lockWait: Duration
+        /// Polled while waiting for the writer lock (`lockWait`): when it answers true, the
+        /// open stops with `.cancelled` and nothing is opened or changed.
+        public var isCancelled: (@Sendable () -> Bool)?
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
@@ -67,9 +70,11 @@ public final class Vault: Sendable {
         }
 
         var storeOptions: VaultStore.Options {
-            VaultStore.Options(
+            var options = VaultStore.Options(
                 storage: storage, durability: durability, readOnly: readOnly, expectedHead: expectedHead,
                 preferredKeyslot: preferredKeyslot, lockWait: lockWait)
+            options.isCancelled = isCancelled
+            return options
         }
     }
 

@@ -24,8 +24,7 @@ public enum CustomObject {
             else {
                 throw CofferError(
                     .invalidInput,
-                    "A custom member name must be 1 to \(memberNameBytesMax) bytes without control characters: "
-                        + "`\(FieldValidation.printable(name))`.")
+                    "A custom member name must be 1 to \(memberNameBytesMax) bytes without control characters.")
             }
         }
     }
@@ -58,13 +57,12 @@ public enum CustomObject {
         }
         for name in cleared.sorted() {
             guard given[name] == nil else {
-                throw CofferError(
-                    .invalidInput, "The member `\(FieldValidation.printable(name))` is both given and cleared. Do one or the other.")
+                throw CofferError(.invalidInput, "A member is both given and cleared. Do one or the other.")
             }
             guard members.contains(where: { $0.name == name }) else {
                 throw CofferError(
                     .invalidInput,
-                    "The custom object has no member `\(FieldValidation.printable(name))` to clear. Its members are: "
+                    "The custom object has no member of a name given to clear (names that are not members are not repeated, in case one is a secret). Its members are: "
                         + members.map(\.name).map(FieldValidation.printable).joined(separator: ", ") + ".")
             }
         }

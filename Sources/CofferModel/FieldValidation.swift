@@ -22,7 +22,7 @@ enum FieldValidation {
         for name in fields.names where type.fieldIndex(of: name) == nil {
             throw CofferError(
                 .invalidInput,
-                "The \(type.word) type has no field `\(printable(name))`. Its fields are: \(specs.map(\.name).joined(separator: ", "))."
+                "The \(type.word) type has no field of a name given (names that are not fields are not repeated, in case one is a secret). Its fields are: \(specs.map(\.name).joined(separator: ", "))."
             )
         }
         var texts: [String?] = []

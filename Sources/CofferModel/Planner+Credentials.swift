@@ -102,6 +102,7 @@ extension Planner {
             fields = FieldValues([CustomObject.field: CustomObject.object(from: fields)])
         }
         _ = try FieldValidation.check(fields, of: draft.type)
+        try Self.checkKeyPair(fields, of: draft.type)
         var owners: [ScopeOwner] = []
         for target in scopes.isEmpty ? [.organization] : scopes {
             let owner = try scopeOwner(target, in: organizationID)
@@ -328,6 +329,22 @@ extension Planner {
         }
     }
 
+    /// An `ssh_key`'s `public_key`, when given, must be the public half of its `private_key`
+    /// where that can be told (an OpenSSH private key holds its public key unencrypted): a
+    /// pair that does not match would fail at the server it is meant for. A writer's rule on
+    /// what it stores, not a rule apply enforces, so vaults written before it stay readable.
+    private static func checkKeyPair(_ fields: FieldValues, of type: CredentialType) throws(CofferError) {
+        guard type == .sshKey, let privateKey = fields["private_key"], let publicKey = fields["public_key"] else { return }
+        let matches = privateKey.withUnsafeBytes { privateKey in
+            publicKey.withUnsafeBytes { PrivateKeyPreview.publicKey($0, matches: privateKey) }
+        }
+        guard matches != false else {
+            throw CofferError(
+                .invalidInput,
+                "The public_key is not the public half of the private_key. Give the matching public key (ssh-keygen -y -f KEY prints it), or leave public_key out.")
+        }
+    }
+
     private func ownerName(_ owner: ScopeOwner) -> String {
         switch owner {
         case .organization(let id): "organization \(index.organization(id: id)?.slug ?? id.description)"
@@ -354,7 +371,7 @@ extension Planner {
         for name in given.names + cleared.sorted() where type.fieldIndex(of: name) == nil {
             throw CofferError(
                 .invalidInput,
-                "The \(type.word) type has no field `\(FieldValidation.printable(name))`. Its fields are: \(type.fields.map(\.name).joined(separator: ", "))."
+                "The \(type.word) type has no field of a name given (names that are not fields are not repeated, in case one is a secret). Its fields are: \(type.fields.map(\.name).joined(separator: ", "))."
             )
         }
         for spec in type.fields where cleared.contains(spec.name) {
@@ -382,6 +399,7 @@ extension Planner {
         }
         guard !changed.isEmpty else { return nil }
         _ = try FieldValidation.check(merged, of: type)
+        try Self.checkKeyPair(merged, of: type)
         return CredentialFieldsChange(
             id: info.id, reason: reason, version: info.version + 1, changedFields: changed, fields: merged)
     }

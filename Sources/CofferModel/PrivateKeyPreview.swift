@@ -39,22 +39,44 @@ enum PrivateKeyPreview {
         return nil
     }
 
-    /// `openssh-key-v1\0`, cipher, KDF, KDF options, key count, then the first public key:
-    /// its type (its first string) and `SHA256:` with the unpadded Base64 of its SHA-256.
+    /// Its type (the blob's first string) and `SHA256:` with the unpadded Base64 of the
+    /// SHA-256 of the public key blob.
     private static func openSSH(_ body: UnsafeRawBufferPointer) -> String? {
-        guard let (blob, count) = Base64.decodeSecret(body) else { return nil }
-        return blob.withUnsafeBytes { all -> String? in
-            var reader = Reader(bytes: UnsafeRawBufferPointer(rebasing: all[0..<count]))
-            let magic = Array("openssh-key-v1\0".utf8)
-            guard reader.take(magic.count).map(Array.init) == magic, reader.string() != nil, reader.string() != nil,
-                reader.string() != nil, let keys = reader.uint32(), keys >= 1, let publicKey = reader.string()
-            else { return nil }
+        guard let publicKey = publicKeyBlob(body) else { return nil }
+        return publicKey.withUnsafeBytes { publicKey -> String? in
             var inner = Reader(bytes: publicKey)
             guard let type = inner.string(), let typeText = String(validating: type, as: UTF8.self),
                 typeText.utf8.count <= 64, typeText.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F })
             else { return nil }
             return "\(typeText) SHA256:\(Base64.encode(SHA256.hash(publicKey), padding: false))"
         }
+    }
+
+    /// The first public key of an OpenSSH key's blob: `openssh-key-v1\0`, cipher, KDF, KDF
+    /// options, key count, then the public key, before anything encrypted.
+    private static func publicKeyBlob(_ body: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard let (blob, count) = Base64.decodeSecret(body) else { return nil }
+        return blob.withUnsafeBytes { all -> [UInt8]? in
+            var reader = Reader(bytes: UnsafeRawBufferPointer(rebasing: all[0..<count]))
+            let magic = Array("openssh-key-v1\0".utf8)
+            guard reader.take(magic.count).map(Array.init) == magic, reader.string() != nil, reader.string() != nil,
+                reader.string() != nil, let keys = reader.uint32(), keys >= 1, let publicKey = reader.string()
+            else { return nil }
+            return Array(publicKey)
+        }
+    }
+
+    /// Whether an OpenSSH public key line (`type BASE64 [comment]`) is the public half of an
+    /// OpenSSH private key; nil when that cannot be told (a PEM or PKCS #8 key, whose public
+    /// half needs the private one's arithmetic, or text that does not parse).
+    static func publicKey(_ line: UnsafeRawBufferPointer, matches privateKey: UnsafeRawBufferPointer) -> Bool? {
+        guard let body = armored(privateKey, label: "OPENSSH PRIVATE KEY"), let expected = publicKeyBlob(body) else {
+            return nil
+        }
+        let fields = line.split(separator: 0x20, omittingEmptySubsequences: true)
+        guard fields.count >= 2, let (given, count) = Base64.decodeSecret(UnsafeRawBufferPointer(rebasing: fields[1]))
+        else { return nil }
+        return given.withUnsafeBytes { Array($0[0..<count]) == expected }
     }
 
     private struct Reader {

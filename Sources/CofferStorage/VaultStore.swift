@@ -33,6 +33,9 @@ public final class VaultStore: @unchecked Sendable {
         /// How long a writer waits for another process to release the writer lock before
         /// failing with `.locked`; zero (the default) does not wait. See ``LockWait``.
         public var lockWait: Duration
+        /// Polled while waiting for the writer lock: when it answers true, the open stops with
+        /// `.cancelled`, nothing opened or changed (a CLI's Ctrl-C, a task's cancellation).
+        public var isCancelled: (@Sendable () -> Bool)?
         /// What a head witness holds (F-HEAD): the vault must be that vault, under that unlock
         /// key, and hold that head, or the open fails with `.headMismatch` before anything is
         /// repaired.
@@ -393,6 +396,10 @@ public final class VaultStore: @unchecked Sendable {
         var wait = try LockWait(options.lockWait)
         while true {
             if let file = try openFileOnce(path: path, options: options) { return file }
+            if options.isCancelled?() == true {
+                throw CofferError(
+                    .cancelled, "Stopped while waiting for another process to release the writer lock; nothing was changed.")
+            }
             guard wait.pause() else {
                 let waited = options.lockWait > .zero ? " (waited \(LockWait.describe(options.lockWait)))" : ""
                 throw CofferError(

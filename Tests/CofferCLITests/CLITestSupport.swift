@@ -62,9 +62,14 @@ final class CofferRunner {
 
     func path(_ name: String) -> String { directory.file(name) }
 
-    /// Runs `coffer arguments…` and waits for it.
+    /// Runs `coffer arguments…` and waits for it. With `signalOnceCaught`, sends that signal
+    /// as soon as the process has a handler for it (its `SigCgt` in /proc), so a test of what
+    /// the handler does never races the handler's installation.
     @discardableResult
-    func run(_ arguments: [String], environment extra: [String: String] = [:], standardInput: String? = nil) throws -> RunResult {
+    func run(
+        _ arguments: [String], environment extra: [String: String] = [:], standardInput: String? = nil,
+        signalOnceCaught: Int32? = nil
+    ) throws -> RunResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
@@ -85,6 +90,20 @@ final class CofferRunner {
         process.standardError = error
         process.standardInput = input
         try process.run()
+        if let signalOnceCaught {
+            let bit = UInt64(1) << UInt64(signalOnceCaught - 1)
+            for _ in 0..<2000 where process.isRunning {
+                let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+                let caught = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }.flatMap {
+                    UInt64($0.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+                }
+                if let caught, caught & bit != 0 {
+                    kill(process.processIdentifier, signalOnceCaught)
+                    break
+                }
+                usleep(5000)
+            }
+        }
         process.waitUntilExit()
         try output.close()
         try error.close()

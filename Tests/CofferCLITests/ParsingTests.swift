@@ -123,7 +123,9 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2027-01-31T12:00:00Z"), 1_801_396_800)
         XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2027-01-31 12:00Z"), 1_801_396_800)
         XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2024-02-29T23:59:59.250+02:00"), 1_709_243_999)
-        for text in ["1801396800", "2027-13-01", "2027-02-29", "2027-04-31", "2027-01-31T25:00Z", "2027-01-31T12:00", "2027-01-31T12:00:00Zjunk", ""] {
+        // The basic form: eight digits that make a date are that date, not Unix seconds of 1970.
+        XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "20270131"), 1_801_353_600)
+        for text in ["1801396800", "20271301", "2027013", "20270131T12:00Z", "2027-01-31X", "2027-13-01", "2027-02-29", "2027-04-31", "2027-01-31T25:00Z", "2027-01-31T12:00", "2027-01-31T12:00:00Zjunk", ""] {
             XCTAssertNil(CredentialFields.unixSeconds(fromISO8601: text), text)
         }
         let shaped = CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: "2027-01-31T12:00:00Z")]), for: .oauth2)

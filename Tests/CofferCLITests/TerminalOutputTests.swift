@@ -61,6 +61,24 @@ final class TerminalOutputTests: XCTestCase {
         XCTAssertEqual(table.render(style: Style(enabled: false)), "A          LONGER\nwide cell  x\n••••       y\n")
     }
 
+    /// A terminal too narrow for the table: the widest columns give up room first, wherever
+    /// they are, not only the last one, and every line fits.
+    func testTablesFitTheTerminalByNarrowingTheWidestColumns() {
+        var table = Table("ID", "CREDENTIAL", "LABEL", "STATE")
+        table.append("cred_0123456789abcdefghjkmnpqrs", "linear/production-eu-west", "Production Linear workspace", "active")
+        table.append("cred_1", "exa/main", "Exa", "revoked")
+        let rendered = table.render(style: Style(enabled: false), columns: 60)
+        let lines = rendered.split(separator: "\n")
+        XCTAssertTrue(lines.allSatisfy { $0.count <= 60 }, rendered)
+        XCTAssertEqual(lines[1], "cred_012345678…  linear/producti…  Production Line…  active", rendered)
+        XCTAssertEqual(lines[2], "cred_1           exa/main          Exa               revoked", rendered)
+        XCTAssertEqual(Table.fitting([31, 25, 27, 7], into: 60), [15, 16, 16, 7])
+        XCTAssertEqual(Table.fitting([10, 43], into: 40), [10, 28])
+        // Too many columns for the width: none goes below four characters.
+        XCTAssertEqual(Table.fitting([10, 10, 10], into: 8), [4, 4, 4])
+        XCTAssertEqual(Table.fitting([3, 50], into: 100), [3, 50])
+    }
+
     func testTimesAreUTC() {
         XCTAssertEqual(Describe.time(0), "1970-01-01T00:00:00Z")
         XCTAssertEqual(Describe.time(1_767_225_600_000), "2026-01-01T00:00:00Z")

@@ -219,6 +219,12 @@ final class VaultCommandTests: XCTestCase {
         let waited = try coffer.expect(2, ["org", "create", "beta", "--wait=0.2"])
         XCTAssertTrue(waited.standardError.contains("0.2 s waited"), waited.standardError)
         try coffer.expect(2, ["org", "create", "beta"], environment: ["COFFER_LOCK_WAIT": "0.1"])
+        // SIGTERM (or Ctrl-C) while waiting stops the wait: 130, nothing changed.
+        for signal in [SIGTERM, SIGINT] {
+            let stopped = try coffer.run(["org", "create", "beta", "--wait", "60"], signalOnceCaught: signal)
+            XCTAssertEqual(stopped.status, 130, stopped.standardError)
+            XCTAssertTrue(stopped.standardError.contains("Stopped while waiting"), stopped.standardError)
+        }
         try coffer.expect(0, ["org", "list", "--wait"], environment: ["COFFER_LOCK_WAIT": "0.1"])
         for bad in [["--wait", "-3"], ["--wait", "86401"], ["--wait=soon"]] {
             try coffer.expect(64, ["org", "create", "beta"] + bad)

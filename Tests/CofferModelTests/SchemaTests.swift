@@ -89,9 +89,45 @@ krnPpLkch+S2aLYQ==
 
     func testUnknownAndEmptyFields() {
         var values = Self.valid[.apiToken]!
-        values["tokne"] = "x"
-        assertRejected(.apiToken, values, naming: "tokne")
+        // A name that is not a field is not repeated: it may be a secret typed in its place.
+        values["sk-live-pasted-as-a-name"] = "x"
+        let unknown = assertThrowsCoffer(.invalidInput) { try check(.apiToken, values) }
+        XCTAssertEqual(
+            unknown?.message,
+            "The api_token type has no field of a name given (names that are not fields are not repeated, in case one is a secret). Its fields are: token."
+        )
         assertRejected(.apiToken, ["token": ""], naming: "token")
+    }
+
+    /// The public half of `openSSHKey`, as `ssh-keygen -y` prints it.
+    static let openSSHPublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzvIxxnbhwZMlvs7HgjuPE+UbQM2gDKG7lxEJltDH/x coffer-test"
+
+    /// An `ssh_key` whose public key is not its private key's is refused by the planner where
+    /// the private key tells (OpenSSH); a PEM key cannot tell and is taken as given.
+    func testAnSSHKeyPairMustMatch() throws {
+        var fixture = try Fixture()
+        func create(_ slug: String, _ values: [String: String]) throws {
+            try fixture.vault.commit(
+                fixture.vault.planner.createCredential(
+                    in: "acme",
+                    CredentialDraft(appKey: "deploy", slug: slug, label: "Deploy", type: .sshKey, fields: fields(values))))
+        }
+        try create("matching", ["private_key": Self.openSSHKey, "public_key": Self.openSSHPublicKey])
+        let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfF7hE9+P+a+pXcE130xyBIKGPzejpCk7PBDAde+WeH other@example.com"
+        let refused = assertThrowsCoffer(.invalidInput) {
+            try create("mismatched", ["private_key": Self.openSSHKey, "public_key": other])
+        }
+        XCTAssertTrue(refused?.message.contains("not the public half") ?? false, refused?.message ?? "")
+        let listed = fixture.index.credentials(matching: CredentialFilter(organization: fixture.acme))
+        XCTAssertNil(listed.first { $0.slug == "mismatched" })
+        try create("pem", ["private_key": Self.pem, "public_key": other])
+        // A rotation to a new private key that keeps the old public key is refused too.
+        let matching = try fixture.index.selectCredential("deploy/matching", in: fixture.acme)
+        assertThrowsCoffer(.invalidInput) {
+            try fixture.vault.planner.rotateCredential(
+                matching.description, in: "acme", fields: fields(["private_key": Self.encryptedOpenSSHKey]),
+                reveal: fixture.vault.read)
+        }
     }
 
     func testFieldRules() {

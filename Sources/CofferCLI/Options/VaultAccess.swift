@@ -34,10 +34,19 @@ struct VaultAccess {
     private func open(in context: CommandContext, readOnly: Bool) throws(CommandFailure) -> Vault {
         let (location, secret) = try locationAndSecret(in: context)
         let path = location.path
-        let options = try global.vaultOptions(in: context, location: location, readOnly: readOnly, unlock: unlock)
+        var options = try global.vaultOptions(in: context, location: location, readOnly: readOnly, unlock: unlock)
+        // Ctrl-C or SIGTERM while waiting for the lock stops the wait (exit 130, nothing changed).
+        let waits = options.lockWait > .zero
+        if waits {
+            Interruption.install()
+            options.isCancelled = { Interruption.isRequested }
+        }
+        defer { if waits { Interruption.uninstall() } }
         let vault: Vault
         do {
             vault = try Vault.open(path: path, unlock: secret, options: options)
+        } catch where error.code == .cancelled {
+            throw CommandFailure(error, status: .interrupted)
         } catch {
             // Whatever stops an open (a missing file included) means the vault could not be opened.
             throw CommandFailure(Self.explained(error, path: path, lockWait: options.lockWait), status: .vaultUnavailable)

@@ -9,8 +9,8 @@ import Coffer
 ///   `--set region=eu --set key=…` → `{"key":"…","region":"eu"}`, and later
 ///   `update --set region=us` changes that member alone).
 /// - Every other type takes its own field names as they are; `expires_at` may be given as an
-///   ISO 8601 time (`2027-01-31T12:00:00Z`, an offset, or a date alone at midnight UTC) as
-///   well as Unix seconds, and is stored as Unix seconds.
+///   ISO 8601 time (`2027-01-31T12:00:00Z`, an offset, or a date alone at midnight UTC, also
+///   in the basic form `20270131`) as well as Unix seconds, and is stored as Unix seconds.
 enum CredentialFields {
     /// Names that mean "the token" (compared without case, `_` and `-`).
     static let tokenNames: Set<String> = [
@@ -45,7 +45,9 @@ enum CredentialFields {
     }
 
     /// Unix seconds of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with `Z` or `±HH:MM`
-    /// (a space may stand for the `T`); nil for anything else (Unix seconds stay as they are).
+    /// (a space may stand for the `T`), or of the basic date `YYYYMMDD`; nil for anything else
+    /// (Unix seconds stay as they are). Eight digits that make a date are read as the date,
+    /// never as Unix seconds of 1970–1973, which nobody means by an expiry.
     static func unixSeconds(fromISO8601 text: String) -> Int64? {
         let bytes = Array(text.utf8)
         var index = 0
@@ -64,8 +66,9 @@ enum CredentialFields {
             index += 1
             return true
         }
-        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
-            (1...12).contains(month)
+        let basic = bytes.count == 8
+        guard let year = number(4), basic || expect("-"), let month = number(2), basic || expect("-"),
+            let day = number(2), (1...12).contains(month)
         else { return nil }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let daysInMonth: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]

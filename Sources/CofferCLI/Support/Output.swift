@@ -43,7 +43,8 @@ struct Table {
     }
 
     /// The table as lines of text; an empty table is its header alone. With `columns` (a
-    /// terminal's width), the last column is cut with `…` so that no line wraps.
+    /// terminal's width), the widest columns are narrowed, each down to no less than
+    /// ``narrowestCut`` characters, and their longer cells cut with `…`, until lines fit.
     func render(style: Style, columns: Int? = nil) -> String {
         var widths = headers.map(\.count)
         for row in rows {
@@ -51,17 +52,16 @@ struct Table {
                 widths[column] = max(widths[column], cell.count)
             }
         }
-        let lastStart = widths.dropLast().reduce(0) { $0 + $1 + 2 }
-        func fitted(_ cell: String) -> String {
-            guard let columns, lastStart + cell.count > columns else { return cell }
-            let room = max(columns - lastStart - 1, 1)
-            return String(cell.prefix(room)) + "…"
+        if let columns { widths = Self.fitting(widths, into: columns) }
+        func fitted(_ cell: String, _ width: Int) -> String {
+            cell.count <= width ? cell : String(cell.prefix(width - 1)) + "…"
         }
         func line(_ cells: [String], header: Bool) -> String {
             var text = ""
-            for (column, cell) in cells.enumerated() {
+            for (column, whole) in cells.enumerated() {
                 let isLast = column == cells.count - 1
-                let padded = isLast ? fitted(cell) : cell + String(repeating: " ", count: widths[column] - cell.count)
+                let cell = column < widths.count ? fitted(whole, widths[column]) : whole
+                let padded = isLast ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
                 text += header ? style.bold(padded) : padded
                 if !isLast { text += "  " }
             }
@@ -70,6 +70,28 @@ struct Table {
         var lines = [line(headers, header: true)]
         lines += rows.map { line($0, header: false) }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The fewest characters a narrowed column keeps: three and the `…`.
+    static let narrowestCut = 4
+
+    /// Column widths whose line, with two spaces between columns, is at most `columns` long:
+    /// the widest column is narrowed first, to the width of the next widest or by what is
+    /// still too much, so that wide columns give up room before narrow ones lose any. Columns
+    /// already at ``narrowestCut`` or less keep their width, so a terminal too narrow for
+    /// that many columns still wraps rather than lose them.
+    static func fitting(_ natural: [Int], into columns: Int) -> [Int] {
+        var widths = natural
+        var excess = widths.reduce(0, +) + 2 * max(widths.count - 1, 0) - columns
+        while excess > 0 {
+            guard let widest = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[widest] > narrowestCut
+            else { break }
+            let next = widths.indices.filter { $0 != widest }.map { widths[$0] }.max() ?? 0
+            let narrowed = max(narrowestCut, next < widths[widest] ? max(next, widths[widest] - excess) : widths[widest] - 1)
+            excess -= widths[widest] - narrowed
+            widths[widest] = narrowed
+        }
+        return widths
     }
 }
 
