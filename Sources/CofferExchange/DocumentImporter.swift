@@ -345,18 +345,19 @@ struct DocumentImporter {
                 "\(source): the vault's credential \(name) has the \(what) \(theirs) and the import's \(ours); a credential's \(what) cannot change. Delete it first, or import with --on-conflict skip."
             )
         }
-        if existing.state == .revoked && credential.state == .active {
-            throw CofferError(
-                .invalidInput,
-                "\(source): the vault's credential \(name) is revoked and a revoked credential cannot become active again. Delete it first, or import with --on-conflict skip."
-            )
-        }
         var changes: [String] = []
         if existing.label != credential.label {
             plan.add(.relabelCredential(id: existing.id, label: credential.label), from: source)
             changes.append("label")
         }
-        if existing.state == .active {
+        // Revoked in the vault, active in the import: reinstated first, so that its values and
+        // default mark can follow (OP-CRED-REINSTATE-1).
+        let reinstated = existing.state == .revoked && credential.state == .active
+        if reinstated {
+            plan.add(.reinstateCredential(id: existing.id), from: source)
+            changes.append("reinstated")
+        }
+        if existing.state == .active || reinstated {
             guard let values = credential.fields.fieldValues else {
                 preconditionFailure("a revealed document holds values")
             }

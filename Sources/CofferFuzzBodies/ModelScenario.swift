@@ -117,7 +117,7 @@ struct ModelScenario {
     /// The scenario every fuzzed operation is also applied on top of: two organizations with
     /// projects and members, credentials of three types at every scope (a default, a fan-out,
     /// a rotated one whose oldest versions were let go under a retention of 3, a relabeled
-    /// one), an assignment, an active and a revoked API key, an empty organization and a user
+    /// one, a revoked one), an assignment, an active and a revoked API key, an empty organization and a user
     /// with no membership.
     ///
     /// Built anew by each call, from the same seed: a scenario's planner draws from its seeded
@@ -187,6 +187,10 @@ struct ModelScenario {
                     label: "Slack bot", fields: FieldValues(["username": secret("robot"), "password": secret("")])),
                 reveal: reader)
         }
+        scenario.run("ann") { planner throws(CofferError) in
+            try planner.createCredential(in: "acme", token("linear", "old", "linear-old-token-0123456789"))
+        }
+        scenario.run("ann") { planner throws(CofferError) in try planner.revokeCredential("linear/old", in: "acme") }
         scenario.run("ann") { planner throws(CofferError) in
             try planner.assign("org/work", to: AssignmentTarget(kind: .agent, slug: "helper"), in: "acme")
         }

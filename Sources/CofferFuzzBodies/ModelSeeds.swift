@@ -79,6 +79,10 @@ enum ModelSeeds {
                 try planner.updateCredential("exa/ci", in: "acme", CredentialUpdate(isDefault: true), reveal: reader)
             },
             scenario.plan { planner throws(CofferError) in try planner.revokeCredential("slack/home", in: "acme") },
+            scenario.plan { planner throws(CofferError) in try planner.reinstateCredential("linear/old", in: "acme") },
+            scenario.plan { planner throws(CofferError) in
+                try planner.updateCredential("exa/ci", in: "acme", CredentialUpdate(slug: "deploy"), reveal: reader)
+            },
             scenario.plan { planner throws(CofferError) in try planner.deleteCredential("exa/ci", in: "acme") },
             scenario.plan { planner throws(CofferError) in
                 try planner.unassign(AssignmentTarget(kind: .agent, slug: "helper"), appKey: "exa", in: "acme")
@@ -182,6 +186,12 @@ enum ModelSeeds {
         program.step(.revokeCredential, 0, byAppSlug + 1)  // clears its default mark too
         program.step(.resolve, 0, 0, 0, 5, 0)  // the wildcard names a revoked credential
         program.step(.updateCredential, 0, byAppSlug + 1, 0b0000_0011, 0, 0, 0)  // relabel a revoked one
+        program.step(.changeCredentialSlug, 0, byAppSlug + 1, 2)  // exa/home becomes exa/ci, revoked
+        program.step(.changeCredentialSlug, 0, byID + 0, 2)  // exa/work cannot take ci: taken
+        program.step(.reinstateCredential, 0, byID + 0)  // exa/work is active: refused
+        program.step(.reinstateCredential, 0, byID + 1)  // exa/ci again, without its default mark
+        program.step(.resolve, 0, 0, 0, 5, 0)  // the wildcard names it again
+        program.step(.changeCredentialSlug, 0, byID + 1, 1)  // back to home
         program.step(.unassign, 0, 0, 0)
         program.step(.deleteCredential, 0, byScopeSlug + 0)  // org/work: drops its assignment
         program.step(.resolve, 0, 0, 0, 3, 0)

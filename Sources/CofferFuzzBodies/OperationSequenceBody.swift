@@ -378,6 +378,25 @@ struct SequenceRun {
             ) {
                 try $0.removeOrganization(slug, cascade: cascade)
             }
+        case .reinstateCredential:
+            let organization = organizationArgument()
+            let (selector, _) = selectorArgument()
+            mutate(
+                model.reinstateCredential(selector, in: organization), "reinstate \(selector.text) in \(organization)"
+            ) {
+                try $0.reinstateCredential(selector.text, in: organization)
+            }
+        case .changeCredentialSlug:
+            let organization = organizationArgument()
+            let (selector, _) = selectorArgument()
+            let slug = Vocabulary.slugs[program.choose(Vocabulary.slugs.count)]
+            let reveal = vault.map { $0.readOperation }
+            mutate(
+                model.changeSlug(selector, to: slug, in: organization),
+                "change the slug of \(selector.text) in \(organization) to \(slug)"
+            ) {
+                try $0.updateCredential(selector.text, in: organization, CredentialUpdate(slug: slug), reveal: reveal!)
+            }
         }
     }
 

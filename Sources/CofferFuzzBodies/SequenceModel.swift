@@ -46,7 +46,7 @@ struct SequenceModel {
         let id: CredentialID
         let organization: OrganizationID
         let app: String
-        let slug: String
+        var slug: String
         var label: String
         let type: CredentialType
         let owner: Owner
@@ -465,6 +465,43 @@ struct SequenceModel {
                 guard id == expected else { return "revoked \(id), not \(expected)" }
                 model.credentials[index].isDefault = false
                 model.credentials[index].isRevoked = true
+                return nil
+            }
+        }
+    }
+
+    /// Reinstating makes a revoked credential active again, without its default mark.
+    func reinstateCredential(_ selector: Selector, in organizationSlug: String) -> Outcome<CredentialID> {
+        switch select(selector, in: organizationSlug) {
+        case .failure(let refusal): return .refused(refusal.code)
+        case .success(let index):
+            guard credentials[index].isRevoked else { return .refused(.invalidInput) }
+            let expected = credentials[index].id
+            return .accepted { model, id in
+                guard id == expected else { return "reinstated \(id), not \(expected)" }
+                model.credentials[index].isRevoked = false
+                return nil
+            }
+        }
+    }
+
+    /// A new slug must be free among the credentials of the same app and scope owner; the
+    /// same slug again changes nothing.
+    func changeSlug(_ selector: Selector, to slug: String, in organizationSlug: String) -> Outcome<CredentialID> {
+        switch select(selector, in: organizationSlug) {
+        case .failure(let refusal): return .refused(refusal.code)
+        case .success(let index):
+            let credential = credentials[index]
+            if credential.slug != slug,
+                group(credential.organization, credential.app, credential.owner).contains(where: {
+                    credentials[$0].slug == slug
+                })
+            {
+                return .refused(.alreadyExists)
+            }
+            return .accepted { model, id in
+                guard id == credential.id else { return "changed the slug of \(id), not \(credential.id)" }
+                model.credentials[index].slug = slug
                 return nil
             }
         }

@@ -57,6 +57,10 @@ enum SequenceOpcode: UInt8, CaseIterable, Sendable {
     case removeUser
     /// organization, cascade (bit 0)
     case removeOrganization
+    /// organization, credential
+    case reinstateCredential
+    /// organization, credential, slug
+    case changeCredentialSlug
 }
 
 /// The fixed names and values a program chooses among.

@@ -40,6 +40,21 @@ extension IndexMutation {
                 $0.lastEntry = entry
             }
 
+        case .reinstateCredential(let id):
+            // OP-CRED-REINSTATE-1
+            let slot = try tables.requireCredential(id)
+            guard tables.credential(slot).state == .revoked else {
+                throw CofferError(.invalidInput, "The credential \(id) is not revoked.")
+            }
+            let entry = appendHistory(.reinstated, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.state = .active
+                $0.lastEntry = entry
+            }
+
+        case .changeCredentialSlug(let id, let slug):
+            try changeSlug(of: id, to: slug, location: location, time: time, actor: actor)
+
         case .deleteCredential(let id):
             // OP-CRED-DELETE-1
             let slot = try tables.requireCredential(id)
@@ -239,6 +254,44 @@ extension IndexMutation {
             isDefault: false)
         insert(record, key: key, slugKey: slugKey)
         countHistory(added: 1, retained: 1)
+    }
+
+    /// OP-CRED-SLUG-1: a new slug, unique at the credential's scope like a new credential's.
+    /// The credential moves to the lookup list of its new slug at its place in creation order,
+    /// where a compacted log, which creates it with that slug, puts it too.
+    private mutating func changeSlug(
+        of id: CredentialID, to newSlug: String, location: RecordLocation, time: UInt64, actor: Handle
+    ) throws(CofferError) {
+        let slot = try tables.requireCredential(id)
+        try Names.checkSlug(newSlug, what: "credential slug")
+        let record = tables.credential(slot)
+        guard tables.string(record.slug) != newSlug else {
+            throw CofferError(.invalidInput, "The credential \(id) already has the slug `\(newSlug)`.")
+        }
+        let slug = intern(newSlug)
+        if tables.group(record.candidateKey).contains(where: { tables.credential($0).slug == slug }) {
+            throw exists("A `\(tables.string(record.app))` credential with the slug `\(newSlug)` at this scope")
+        }
+        unlink(slot, from: \.slugHeads, key: record.slugKey, next: \.nextWithSlug)
+        let slugKey = SlugKey(organization: record.organization, slug: slug)
+        // Newest first: after the last one created later than this credential.
+        var previous = noHandle
+        var cursor = tables.slugHeads[slugKey] ?? noHandle
+        while cursor != noHandle, tables.credential(cursor).createdEntry > record.createdEntry {
+            previous = cursor
+            cursor = tables.credential(cursor).nextWithSlug
+        }
+        if previous == noHandle {
+            set(\.slugHeads, slugKey, slot)
+        } else {
+            modifyCredential(previous) { $0.nextWithSlug = slot }
+        }
+        let entry = appendHistory(.slugChanged, of: slot, location: location, time: time, actor: actor)
+        modifyCredential(slot) {
+            $0.slug = slug
+            $0.nextWithSlug = cursor
+            $0.lastEntry = entry
+        }
     }
 
     /// Puts a new credential record in a free slot and links it into its lookup groups, at

@@ -72,23 +72,17 @@ extension IndexMutation {
 
         // OP-RESTORE-CRED-2: the changes are a stretch of a history that reaches the current
         // version, and the state agrees with them.
-        try checkChanges(restored.changes, of: restored.type, credential: id)
+        let states = try checkChanges(restored.changes, of: restored.type, credential: id)
         guard let current = restored.changes.lastIndex(where: { $0.kind.makesVersion }) else {
             throw CofferError(
                 .invalidInput,
                 "The restored changes of \(id) must reach back to the change that made its current version.")
         }
-        // A revoked credential gets no new version and no default mark, so its revocation
-        // follows the current version and is among these changes.
-        let revocation = restored.changes.firstIndex { $0.kind == .revoked }
-        guard (revocation != nil) == (restored.state == .revoked) else {
+        // A version is made by an active credential, so the state after the changes is known:
+        // it is the credential's.
+        guard states.after == restored.state else {
             throw CofferError(
-                .invalidInput,
-                "The credential \(id) is revoked exactly when its restored changes include its revocation.")
-        }
-        if let revocation, restored.changes[(revocation + 1)...].contains(where: { $0.kind != .relabeled }) {
-            throw CofferError(
-                .invalidInput, "After its revocation the credential \(id) can only have changed its label.")
+                .invalidInput, "The credential \(id) is \(restored.state.word), which its restored changes do not leave.")
         }
 
         let app = intern(restored.appKey)
@@ -137,14 +131,17 @@ extension IndexMutation {
         guard oldest.kind != .created else {
             throw CofferError(.alreadyExists, "The history of the credential \(id) reaches its creation already.")
         }
-        try checkChanges(changes, of: record.type, credential: id)
+        let states = try checkChanges(changes, of: record.type, credential: id)
         guard let last = changes.last, Self.follows(oldest.kind, oldest.version, after: last.kind, last.version) else {
             throw CofferError(
                 .invalidInput, "The restored changes of \(id) do not join the history restored before them.")
         }
-        guard !changes.contains(where: { $0.kind == .revoked }) else {
+        // The state they leave is the one the history restored before them starts from.
+        if let after = states.after, let before = stateBefore(tables.historyEntries(of: record)), after != before {
             throw CofferError(
-                .invalidInput, "The revocation of \(id) follows its current version: restore it with the credential.")
+                .invalidInput,
+                "The restored changes of \(id) leave it \(after.word), and the history restored before them starts \(before.word)."
+            )
         }
         let entries = appendChanges(changes, readableAt: nil, location: location)
         modifyHistory(record.createdEntry) { $0.previous = entries.newest }
@@ -240,14 +237,18 @@ extension IndexMutation {
     /// actor obeys OPS-TEXT-ACTOR; a version's change names one or more fields of the type
     /// and any other change names none; and each change follows the one before it
     /// (``follows(_:_:after:_:)``).
+    @discardableResult
     private func checkChanges(_ changes: [RestoredChange], of type: CredentialType, credential: CredentialID)
-        throws(CofferError)
+        throws(CofferError) -> (before: CredentialState?, after: CredentialState?)
     {
         guard !changes.isEmpty else {
             throw CofferError(.invalidInput, "A restore operation of \(credential) must carry at least one change.")
         }
         let typeBits = UInt8(truncatingIfNeeded: (1 << type.fields.count) - 1)
         var previous: RestoredChange?
+        // Unknown until a change needs or sets one.
+        var state: CredentialState?
+        var before: CredentialState?
         for change in changes {
             try Names.checkActor(change.stamp.actor)
             let mask = change.changedFieldMask
@@ -272,8 +273,46 @@ extension IndexMutation {
                     "The restored change \(change.kind) to version \(change.version) of \(credential) does not follow the change before it."
                 )
             }
+            if let needed = Self.stateNeeded(by: change.kind) {
+                if let state, state != needed {
+                    throw CofferError(
+                        .invalidInput,
+                        "The restored change \(change.kind.word) of \(credential) needs it \(needed.word), and it is \(state.word) then."
+                    )
+                }
+                if state == nil { before = needed }
+                state = needed
+            }
+            state = Self.stateLeft(by: change.kind) ?? state
             previous = change
         }
+        return (before, state)
+    }
+
+    /// The state a change needs its credential in (OP-RESTORE-CRED-2): only an active
+    /// credential gets a version, a default mark or a revocation, only a revoked one is
+    /// reinstated; a label or slug changes in either state. `nil` for a creation too.
+    static func stateNeeded(by kind: ChangeKind) -> CredentialState? {
+        switch kind {
+        case .fieldsUpdated, .rotated, .defaultSet, .defaultCleared, .revoked: .active
+        case .reinstated: .revoked
+        case .created, .relabeled, .slugChanged: nil
+        }
+    }
+
+    /// The state a change leaves its credential in, when it sets one.
+    static func stateLeft(by kind: ChangeKind) -> CredentialState? {
+        switch kind {
+        case .created, .reinstated: .active
+        case .revoked: .revoked
+        case .fieldsUpdated, .rotated, .defaultSet, .defaultCleared, .relabeled, .slugChanged: nil
+        }
+    }
+
+    /// The state a history (newest first) needs before its oldest change: what its oldest
+    /// change that needs one needs.
+    private func stateBefore(_ entries: [HistoryEntry]) -> CredentialState? {
+        entries.last { Self.stateNeeded(by: $0.kind) != nil }.flatMap { Self.stateNeeded(by: $0.kind) }
     }
 
     /// Whether a change can be the oldest one known of a history: a creation makes version
@@ -282,7 +321,7 @@ extension IndexMutation {
         switch kind {
         case .created: version == 1
         case .fieldsUpdated, .rotated: version >= 2
-        case .relabeled, .defaultSet, .defaultCleared, .revoked: version >= 1
+        case .relabeled, .defaultSet, .defaultCleared, .revoked, .reinstated, .slugChanged: version >= 1
         }
     }
 
@@ -294,7 +333,7 @@ extension IndexMutation {
         switch kind {
         case .created: false
         case .fieldsUpdated, .rotated: earlierVersion < UInt32.max && version == earlierVersion + 1
-        case .relabeled, .defaultSet, .defaultCleared, .revoked: version == earlierVersion
+        case .relabeled, .defaultSet, .defaultCleared, .revoked, .reinstated, .slugChanged: version == earlierVersion
         }
     }
 

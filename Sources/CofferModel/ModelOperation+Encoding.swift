@@ -44,6 +44,10 @@ public enum OperationCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case setDefault = 0x0506
     /// ``ModelOperation/clearDefault(id:)``
     case clearDefault = 0x0507
+    /// ``ModelOperation/reinstateCredential(id:)``
+    case reinstateCredential = 0x0508
+    /// ``ModelOperation/changeCredentialSlug(id:slug:)``
+    case changeCredentialSlug = 0x0509
     /// ``ModelOperation/assign(organization:target:appKey:credential:)``
     case assign = 0x0601
     /// ``ModelOperation/unassign(organization:target:appKey:)``
@@ -103,6 +107,8 @@ extension ModelOperation {
         case .deleteCredential: .deleteCredential
         case .setDefault: .setDefault
         case .clearDefault: .clearDefault
+        case .reinstateCredential: .reinstateCredential
+        case .changeCredentialSlug: .changeCredentialSlug
         case .assign: .assign
         case .unassign: .unassign
         case .createAPIKey: .createAPIKey
@@ -196,8 +202,12 @@ extension ModelOperation {
             body.write(UInt8(change.changedFields.count))
             for name in change.changedFields { body.writeString(name) }
             body.write(change.fields)
-        case .revokeCredential(let id), .deleteCredential(let id), .setDefault(let id), .clearDefault(let id):
+        case .revokeCredential(let id), .deleteCredential(let id), .setDefault(let id), .clearDefault(let id),
+            .reinstateCredential(let id):
             body.write(id)
+        case .changeCredentialSlug(let id, let slug):
+            body.write(id)
+            body.writeString(slug)
         case .assign(let organization, let target, let appKey, let credential):
             Self.writeAssignmentKey(&body, organization, target, appKey)
             body.write(credential)
@@ -366,6 +376,10 @@ extension ModelOperation {
             )
         case .revokeCredential:
             return .revokeCredential(id: try body.readID("the id"))
+        case .reinstateCredential:
+            return .reinstateCredential(id: try body.readID("the id"))
+        case .changeCredentialSlug:
+            return .changeCredentialSlug(id: try body.readID("the id"), slug: try body.readString("the slug"))
         case .deleteCredential:
             return .deleteCredential(id: try body.readID("the id"))
         case .setDefault:

@@ -48,6 +48,11 @@ public enum ModelOperation: Sendable, Equatable, CustomStringConvertible {
     case setCredentialFields(CredentialFieldsChange)
     /// Revokes a credential: it stays listed and never resolves again.
     case revokeCredential(id: CredentialID)
+    /// Makes a revoked credential active again: it resolves as before its revocation, with
+    /// its assignments; its default mark is not given back.
+    case reinstateCredential(id: CredentialID)
+    /// Changes a credential's instance slug, the `SLUG` of `APP/SLUG`.
+    case changeCredentialSlug(id: CredentialID, slug: String)
     /// Deletes a credential that is neither a default nor assigned.
     case deleteCredential(id: CredentialID)
     /// Marks a credential as the default for its app, scope and scope owner.
@@ -114,6 +119,8 @@ public enum ModelOperation: Sendable, Equatable, CustomStringConvertible {
         case .setCredentialFields(let change):
             "setCredentialFields(\(change.id), \(change.reason) to version \(change.version), changed \(change.changedFields))"
         case .revokeCredential(let id): "revokeCredential(\(id))"
+        case .reinstateCredential(let id): "reinstateCredential(\(id))"
+        case .changeCredentialSlug(let id, let slug): "changeCredentialSlug(\(id), \(slug))"
         case .deleteCredential(let id): "deleteCredential(\(id))"
         case .setDefault(let id): "setDefault(\(id))"
         case .clearDefault(let id): "clearDefault(\(id))"

@@ -59,16 +59,21 @@ public struct CredentialUpdate: Sendable {
     public var fields: FieldValues
     /// Optional fields to remove.
     public var clearedFields: Set<String>
+    /// A new instance slug, the `SLUG` of `APP/SLUG`: unique at the credential's scope, as a
+    /// new credential's. Assignments and the default mark follow the credential (they name its
+    /// id); code that selects it by `APP/SLUG` must use the new slug.
+    public var slug: String?
 
     /// Creates an update.
     public init(
         label: String? = nil, isDefault: Bool? = nil, fields: FieldValues = FieldValues(),
-        clearedFields: Set<String> = []
+        clearedFields: Set<String> = [], slug: String? = nil
     ) {
         self.label = label
         self.isDefault = isDefault
         self.fields = fields
         self.clearedFields = clearedFields
+        self.slug = slug
     }
 }
 
@@ -157,6 +162,19 @@ extension Planner {
     ) throws(CofferError) -> Plan<CredentialID> {
         let (organizationID, info) = try select(selector, in: organization)
         var operations: [ModelOperation] = []
+        if let slug = update.slug, slug != info.slug {
+            try Names.checkSlug(slug, what: "credential slug")
+            let taken = index.candidates(organization: organizationID, appKey: info.appKey, owner: info.owner).contains {
+                index.credential(id: $0)?.slug == slug
+            }
+            guard !taken else {
+                throw CofferError(
+                    .alreadyExists,
+                    "A `\(info.appKey)` credential with the slug `\(slug)` exists already at \(ownerName(info.owner)). Choose another slug."
+                )
+            }
+            operations.append(.changeCredentialSlug(id: info.id, slug: slug))
+        }
         if let label = update.label, label != info.label {
             try Names.checkName(label, what: "label")
             operations.append(.relabelCredential(id: info.id, label: label))
@@ -262,6 +280,20 @@ extension Planner {
         if info.isDefault { operations.append(.clearDefault(id: info.id)) }
         operations.append(.revokeCredential(id: info.id))
         return Plan(operations: operations, value: info.id)
+    }
+
+    /// Reinstates a revoked credential: active again, it resolves as it did before its
+    /// revocation, through the assignments it kept. Its default mark, cleared by the
+    /// revocation, is not given back: mark it again with an update.
+    /// - Throws: `.invalidInput` when it is not revoked, `.notFound`/`.ambiguous` for the selector.
+    public func reinstateCredential(_ selector: String, in organization: String) throws(CofferError)
+        -> Plan<CredentialID>
+    {
+        let (_, info) = try select(selector, in: organization)
+        guard info.state == .revoked else {
+            throw CofferError(.invalidInput, "The credential \(info.id) is not revoked.")
+        }
+        return Plan(operations: [.reinstateCredential(id: info.id)], value: info.id)
     }
 
     /// Pins a credential to a consumer for the credential's app key, replacing the consumer's

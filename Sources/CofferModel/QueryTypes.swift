@@ -113,6 +113,10 @@ public enum ChangeKind: UInt8, ModelWord {
     case defaultCleared = 6
     /// Revoked.
     case revoked = 7
+    /// Revoked no more: active again.
+    case reinstated = 8
+    /// Instance slug changed.
+    case slugChanged = 9
 
     /// The word used in text: flags, messages, documentation.
     public var word: String {
@@ -124,6 +128,8 @@ public enum ChangeKind: UInt8, ModelWord {
         case .defaultSet: "default_set"
         case .defaultCleared: "default_cleared"
         case .revoked: "revoked"
+        case .reinstated: "reinstated"
+        case .slugChanged: "slug_changed"
         }
     }
 

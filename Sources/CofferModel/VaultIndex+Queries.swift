@@ -277,7 +277,8 @@ extension VaultIndex {
             type.fields.enumerated().filter { entry.changedMask & (1 << UInt8($0.offset)) != 0 }.map(\.element.name)
         case .relabeled: ["label"]
         case .defaultSet, .defaultCleared: ["default"]
-        case .revoked: ["state"]
+        case .revoked, .reinstated: ["state"]
+        case .slugChanged: ["slug"]
         }
     }
 

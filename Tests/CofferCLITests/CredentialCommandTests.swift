@@ -543,6 +543,45 @@ final class CredentialCommandTests: XCTestCase {
         XCTAssertTrue(try coffer.expect(0, ["member", "list", "--org", "acme-corp"]).standardOutput.contains("alice-w"))
     }
 
+    /// `credentials restore` un-revokes: the kept assignment pins it again, the default mark
+    /// stays cleared; `update --new-slug` renames an instance, keeping its id and assignments.
+    func testRestoreARevokedCredentialAndChangeItsSlug() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(0, ["credentials", "set", "linear", "--org", "acme", "--slug", "work", "--default", "--set",
+            "token=lin-restore-secret-1"])
+        try coffer.expect(
+            0, ["assignments", "assign", "--org", "acme", "--workflow", "triage", "--credential", "linear/work"])
+        let resolve = ["resolve", "linear", "--org", "acme", "--workflow", "triage", "--field", "token"]
+        try coffer.expect(0, ["credentials", "revoke", "linear/work", "--org", "acme"])
+        try coffer.expect(5, resolve)
+        let restored = try coffer.expect(0, ["credentials", "restore", "linear/work", "--org", "acme", "--json"]).json()
+        XCTAssertEqual(restored["state"] as? String, "active")
+        XCTAssertEqual(restored["default"] as? Bool, false)
+        XCTAssertEqual(try coffer.expect(0, resolve).standardOutput, "lin-restore-secret-1")
+        let notRevoked = try coffer.expect(1, ["credentials", "reinstate", "linear/work", "--org", "acme", "--json"])
+        XCTAssertEqual(try notRevoked.errorJSON()["code"] as? String, "invalid_input")
+
+        let id = try XCTUnwrap(restored["id"] as? String)
+        let renamed = try coffer.expect(
+            0, ["credentials", "update", "linear/work", "--org", "acme", "--new-slug", "production", "--json"]).json()
+        XCTAssertEqual(renamed["slug"] as? String, "production")
+        XCTAssertEqual(renamed["id"] as? String, id)
+        try coffer.expect(1, ["credentials", "get", "linear/work", "--org", "acme"])
+        XCTAssertEqual(try coffer.expect(0, resolve).standardOutput, "lin-restore-secret-1")
+        try coffer.expect(0, ["credentials", "set", "linear", "--org", "acme", "--slug", "work", "--set",
+            "token=lin-other-secret-2"])
+        let taken = try coffer.expect(
+            1, ["credentials", "update", "linear/work", "--org", "acme", "--new-slug", "production", "--json"])
+        XCTAssertEqual(try taken.errorJSON()["code"] as? String, "already_exists")
+        let bad = try coffer.expect(1, ["credentials", "update", "linear/work", "--org", "acme", "--new-slug", "No Good"])
+        XCTAssertFalse(bad.standardError.contains("No Good"), bad.standardError)
+        let history = try coffer.expect(0, ["credentials", "history", "linear/production", "--org", "acme", "--json"]).json()
+        let kinds = (history["history"] as? [[String: Any]] ?? []).compactMap { $0["change"] as? String }
+        XCTAssertEqual(kinds.suffix(4), ["default_cleared", "revoked", "reinstated", "slug_changed"])
+        try coffer.expect(0, ["verify"])
+    }
+
     /// A `custom` credential keeps every member through edits: the case that erased them.
     func testCustomMembersSurviveUpdatesRotationsBlanksAndClears() throws {
         let coffer = try CofferRunner()

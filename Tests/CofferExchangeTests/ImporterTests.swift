@@ -107,6 +107,23 @@ final class ImporterTests: XCTestCase {
         XCTAssertEqual(again.operationCount, 0)
     }
 
+    /// A credential revoked in the vault and active in the import is reinstated, with the
+    /// import's values, before anything else of it changes.
+    func testReplaceReinstatesARevokedCredential() throws {
+        var changed = document!
+        let exa = try XCTUnwrap(changed.credentials.firstIndex { $0.appKey == "exa" && $0.slug == "personal" })
+        let id = changed.credentials[exa].id
+        try source.mutate(actor: "x") { try $0.revokeCredential(id.description, in: "acme") }
+        changed.credentials[exa].fields = [.init(name: "token", content: .value(Fixture.secret("exa-back-token")))]
+        let report = try Importer.importDocument(
+            changed, into: source, actor: "x", options: ImportOptions(onConflict: .replace))
+        XCTAssertEqual(report.items.first { $0.id == id.description }?.detail?.hasPrefix("reinstated"), true)
+        XCTAssertEqual(source.read { $0.credential(id: id)?.state }, .active)
+        XCTAssertEqual(try source.reveal(id)["token"], Fixture.secret("exa-back-token"))
+        XCTAssertEqual(
+            source.read { $0.history(of: id).suffix(3).map(\.kind) }, [.revoked, .reinstated, .fieldsUpdated])
+    }
+
     func testReplaceRefusesWhatCannotChange() throws {
         var changed = document!
         let smtp = try XCTUnwrap(changed.credentials.firstIndex { $0.appKey == "smtp" })

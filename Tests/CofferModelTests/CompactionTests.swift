@@ -671,6 +671,26 @@ final class CompactionTests: XCTestCase {
                 1, [change(.defaultSet, 1), change(.rotated, 2, 1), change(.relabeled, 2)], isDefault: true),
             credential(2, [change(.created, 1, 1), change(.revoked, 1), change(.relabeled, 1)], state: .revoked),
         ])
+        // A credential revoked and reinstated: each change needs the state the one before left.
+        accepts([
+            credential(
+                5, [change(.created, 1, 1), change(.revoked, 1), change(.reinstated, 1), change(.slugChanged, 1)])
+        ])
+        refuses(
+            .invalidInput,
+            [credential(6, [change(.created, 1, 1), change(.revoked, 1), change(.reinstated, 1)], state: .revoked)])
+        refuses(.invalidInput, [credential(6, [change(.created, 1, 1), change(.reinstated, 1)])])
+        refuses(
+            .invalidInput, [credential(6, [change(.created, 1, 1), change(.revoked, 1), change(.revoked, 1)], state: .revoked)])
+        refuses(.invalidInput, [credential(6, [change(.rotated, 2, 1), change(.reinstated, 2)])])
+        // An older stretch leaves the state the history restored before it starts from.
+        let later = CredentialID(high: 77, low: 7)
+        accepts([credential(7, [change(.fieldsUpdated, 2, 1)])])
+        refuses(.invalidInput, [.restoreCredentialHistory(id: later, changes: [change(.created, 1, 1), change(.revoked, 1)])])
+        accepts([.restoreCredentialHistory(id: later, changes: [change(.reinstated, 1)])])
+        refuses(.invalidInput, [.restoreCredentialHistory(id: later, changes: [change(.created, 1, 1)])])
+        accepts([.restoreCredentialHistory(id: later, changes: [change(.created, 1, 1), change(.revoked, 1)])])
+        XCTAssertEqual(index.history(of: later).map(\.kind), [.created, .revoked, .reinstated, .fieldsUpdated])
         refuses(.invalidInput, [credential(3, [change(.created, 1, 1)], isDefault: true)])  // group has a default
         refuses(.alreadyExists, [credential(4, [change(.created, 1, 1)], slug: "r1")])  // OP-CRED-CREATE-2
         let first = CredentialID(high: 77, low: 1)

@@ -53,6 +53,8 @@ final class OperationEncodingTests: XCTestCase {
                         "encryption": "tls",
                     ]))),
             .revokeCredential(id: credential),
+            .reinstateCredential(id: credential),
+            .changeCredentialSlug(id: credential, slug: "primary"),
             .deleteCredential(id: credential),
             .setDefault(id: credential),
             .clearDefault(id: credential),
@@ -179,6 +181,17 @@ final class OperationEncodingTests: XCTestCase {
         XCTAssertEqual(
             ModelOperation.setVersionRetention(count: 10).encode().body.withUnsafeBytes { Hex.encode(Array($0)) },
             "0a00")
+        // FORMAT.md §9.6.5: reinstate and change slug.
+        let id = CredentialID(high: 1, low: 2)
+        let reinstate = ModelOperation.reinstateCredential(id: id).encode()
+        XCTAssertEqual(reinstate.code, 0x0508)
+        XCTAssertEqual(
+            reinstate.body.withUnsafeBytes { Hex.encode(Array($0)) }, "0000000000000001" + "0000000000000002")
+        let slug = ModelOperation.changeCredentialSlug(id: id, slug: "prod").encode()
+        XCTAssertEqual(slug.code, 0x0509)
+        XCTAssertEqual(
+            slug.body.withUnsafeBytes { Hex.encode(Array($0)) },
+            "0000000000000001" + "0000000000000002" + "0400" + "70726f64")
     }
 
     /// Freezes the restore encodings of the example in FORMAT.md §9.15.
@@ -332,7 +345,7 @@ final class OperationEncodingTests: XCTestCase {
         XCTAssertEqual(decodes(.restoreCredentialHistory, empty).failureCode, .invalidInput)
         // An unknown change kind.
         var kind = history
-        kind[20] = 9
+        kind[20] = 10
         XCTAssertEqual(decodes(.restoreCredentialHistory, kind).failureCode, .invalidInput)
         // An active key has no revocation stamp, a revoked one has one.
         let active = bytes(restores[8])

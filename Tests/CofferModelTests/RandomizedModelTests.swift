@@ -170,7 +170,31 @@ final class RandomizedModelTests: XCTestCase {
             }
         case 22..<40:
             try createCredential(&run, in: org)
-        case 40..<46:
+        case 40..<42:
+            guard let chosen else { return }
+            run.action = "reinstate \(chosen.id)"
+            let code = attempt(&run) { try $0.commit($0.planner.reinstateCredential(chosen.id.description, in: orgRef)) }
+            if expect(run, code, chosen.state == .active ? .invalidInput : nil) { run.model.reinstate(chosen.id) }
+        case 42..<44:
+            guard let chosen else { return }
+            let slug = random.pick(Self.slugs)
+            run.action = "change the slug of \(chosen.id) to \(slug)"
+            let code = attempt(&run) {
+                try $0.commit(
+                    $0.planner.updateCredential(
+                        chosen.id.description, in: orgRef, CredentialUpdate(slug: slug), reveal: $0.read))
+            }
+            let taken = run.model.credentials.contains {
+                $0.id != chosen.id && $0.organization == org && $0.app == chosen.app && $0.owner == chosen.owner
+                    && $0.slug == slug
+            }
+            if expect(run, code, taken ? .alreadyExists : nil), slug != chosen.slug {
+                run.model.modify(chosen.id) {
+                    $0.slug = slug
+                    $0.history.append(.slugChanged)
+                }
+            }
+        case 44..<46:
             guard let chosen else { return }
             let label = random.pick(["L1", "L2"])
             run.action = "relabel \(chosen.id)"

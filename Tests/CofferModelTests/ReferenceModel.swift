@@ -112,6 +112,13 @@ struct ReferenceModel {
         }
     }
 
+    mutating func reinstate(_ id: CredentialID) {
+        modify(id) {
+            $0.state = .active
+            $0.history.append(.reinstated)
+        }
+    }
+
     mutating func delete(_ id: CredentialID) {
         assignments.removeAll { $0.credential == id }
         credentials.removeAll { $0.id == id }

@@ -170,6 +170,49 @@ final class VaultIndexTests: XCTestCase {
         assertThrowsCoffer(.notFound) { try index.projectID(fixture.web.description, in: fixture.globex) }
     }
 
+    /// OP-CRED-SLUG-1 and OP-CRED-REINSTATE-1: a new slug is found by selectors at once and the
+    /// old one no more; a slug taken at the scope, an unchanged or malformed slug, and the
+    /// reinstatement of an active credential are refused and change nothing.
+    func testSlugChangesAndReinstatement() throws {
+        var fixture = try Fixture()
+        let work = try fixture.token("linear", "work")[0]
+        let other = try fixture.token("linear", "other")[0]
+        let slackProduction = try fixture.token("slack", "production")[0]
+        func apply(_ operations: [ModelOperation]) throws { try fixture.vault.commit(operations: operations) }
+        func refused(_ code: CofferError.Code, _ operation: ModelOperation, line: UInt = #line) {
+            let before = fingerprint(of: fixture.index)
+            assertThrowsCoffer(code, line: line) { try apply([operation]) }
+            XCTAssertEqual(fingerprint(of: fixture.index), before, line: line)
+        }
+        refused(.alreadyExists, .changeCredentialSlug(id: work, slug: "other"))
+        refused(.invalidInput, .changeCredentialSlug(id: work, slug: "work"))
+        refused(.invalidInput, .changeCredentialSlug(id: work, slug: "Not A Slug"))
+        refused(.notFound, .changeCredentialSlug(id: CredentialID(high: 9, low: 9), slug: "fresh"))
+        refused(.invalidInput, .reinstateCredential(id: work))
+        try apply([.changeCredentialSlug(id: work, slug: "production")])
+        XCTAssertEqual(try fixture.index.selectCredential("linear/production", in: fixture.acme), work)
+        assertThrowsCoffer(.notFound) { try fixture.index.selectCredential("linear/work", in: fixture.acme) }
+        let both = assertThrowsCoffer(.ambiguous) { try fixture.index.selectCredential("production", in: fixture.acme) }
+        XCTAssertEqual(both?.candidates.count, 2)
+        // The slug's lookup list keeps creation order, newest first, as a compacted log has it.
+        let key = SlugKey(
+            organization: fixture.index.tables.organizationByID[fixture.acme]!,
+            slug: fixture.index.tables.stringHandle("production")!)
+        XCTAssertEqual(
+            fixture.index.tables.slugGroup(key).map { fixture.index.tables.credential($0).id }, [slackProduction, work])
+        XCTAssertEqual(fixture.index.history(of: work).last?.kind, .slugChanged)
+        // A revoked credential can change its slug and be reinstated; it resolves again.
+        try apply([.revokeCredential(id: other)])
+        try apply([.changeCredentialSlug(id: other, slug: "work")])
+        refused(.invalidInput, .setDefault(id: other))
+        try apply([.reinstateCredential(id: other)])
+        XCTAssertEqual(fixture.index.credential(id: other)?.state, .active)
+        XCTAssertEqual(
+            fixture.index.history(of: other).map(\.kind), [.created, .revoked, .slugChanged, .reinstated])
+        XCTAssertEqual(fixture.index.checkInvariants(), [])
+        XCTAssertEqual(fingerprint(of: try fixture.vault.replayed()), fingerprint(of: fixture.index))
+    }
+
     func testIdentifiers() {
         let random = SplitMix64(seed: 99)
         for _ in 0..<200 {

@@ -50,6 +50,10 @@ enum OperationText {
             )
         case .revokeCredential(let id):
             ("revoke_credential", "revoke \(id)")
+        case .reinstateCredential(let id):
+            ("reinstate_credential", "reinstate \(id)")
+        case .changeCredentialSlug(let id, let slug):
+            ("change_credential_slug", "change the slug of \(id) to \(slug)")
         case .deleteCredential(let id):
             ("delete_credential", "delete \(id)")
         case .setDefault(let id):

@@ -16,7 +16,8 @@ struct Credentials: ParsableCommand {
             """,
         subcommands: [
             CredentialsSet.self, CredentialsList.self, CredentialsGet.self, CredentialsUpdate.self, CredentialsRotateKey.self,
-            CredentialsRollback.self, CredentialsRevoke.self, CredentialsDelete.self, CredentialsHistory.self,
+            CredentialsRollback.self, CredentialsRevoke.self, CredentialsRestore.self, CredentialsDelete.self,
+            CredentialsHistory.self,
         ])
 }
 

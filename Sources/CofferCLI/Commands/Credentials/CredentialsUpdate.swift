@@ -1,18 +1,20 @@
 import ArgumentParser
 import Coffer
 
-/// `coffer credentials update SELECTOR --org ORG`: label, default mark, fields.
+/// `coffer credentials update SELECTOR --org ORG`: slug, label, default mark, fields.
 struct CredentialsUpdate: OrganizationCommand {
     static let configuration = CommandConfiguration(
         commandName: "update",
-        abstract: "Change a credential's label, default mark or fields.",
+        abstract: "Change a credential's slug, label, default mark or fields.",
         discussion: """
             Fields not given keep their values; a field change makes a new version holding every field. \
             --default marks the credential as the one default for its app and scope (clearing the previous one); \
             --no-default clears the mark. --clear removes an optional field. A custom credential's object is edited \
             member by member: --set NAME=VALUE sets one member and keeps the others, a blank value keeps the stored one, \
             --clear NAME removes a member; --set json=OBJECT replaces the whole object. Values that are all blank or \
-            equal to the stored ones change nothing: the answer says "Unchanged" and nothing is written.
+            equal to the stored ones change nothing: the answer says "Unchanged" and nothing is written. --new-slug \
+            renames the instance (APP/SLUG): the new slug must be free at its scope; its id, assignments and default \
+            mark stay, and history records the change.
 
             Examples:
               coffer credentials update linear/work --org acme --default \\
@@ -20,6 +22,7 @@ struct CredentialsUpdate: OrganizationCommand {
               coffer credentials update smtp/main --org acme \\
                   --set port=465 --set encryption=ssl
               coffer credentials update svc/main --org acme --set region=us --clear zone
+              coffer credentials update linear/work --org acme --new-slug production
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -34,6 +37,9 @@ struct CredentialsUpdate: OrganizationCommand {
     @Option(help: "A new label.")
     var label: String?
 
+    @Option(name: .customLong("new-slug"), help: ArgumentHelp("A new instance slug: APP/SLUG names it from then on.", valueName: "slug"))
+    var newSlug: String?
+
     @Flag(name: .customLong("default"), inversion: .prefixedNo, help: "Mark as the default for its app and scope, or clear the mark.")
     var isDefault: Bool?
 
@@ -43,8 +49,8 @@ struct CredentialsUpdate: OrganizationCommand {
     var clearedFields: [String] = []
 
     func validate() throws {
-        if label == nil && isDefault == nil && fields.inputs.isEmpty && clearedFields.isEmpty {
-            throw ValidationError("Nothing to change: give --label, --default, --no-default, --set or --clear.")
+        if newSlug == nil && label == nil && isDefault == nil && fields.inputs.isEmpty && clearedFields.isEmpty {
+            throw ValidationError("Nothing to change: give --new-slug, --label, --default, --no-default, --set or --clear.")
         }
     }
 
@@ -56,7 +62,8 @@ struct CredentialsUpdate: OrganizationCommand {
         try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
         let type = try vault.read { index throws(CofferError) in try index.selected(selected, in: organization.organization).info.type }
         let update = CredentialUpdate(
-            label: label, isDefault: isDefault, fields: CredentialFields.shaped(given, for: type), clearedFields: Set(clearedFields))
+            label: label, isDefault: isDefault, fields: CredentialFields.shaped(given, for: type), clearedFields: Set(clearedFields),
+            slug: newSlug)
         let before = vault.head
         let id = try vault.mutate(actor: global.actor) { planner in
             try planner.updateCredential(selected, in: organization.organization, update) { location throws(CofferError) in

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Coffer
+
+/// `coffer credentials restore SELECTOR --org ORG`: a revoked credential made active again.
+struct CredentialsRestore: OrganizationCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Reinstate a revoked credential: it resolves again.",
+        discussion: """
+            The credential becomes active with the values and version it had; the assignments it kept while revoked \
+            pin it again. Its default mark, cleared by the revocation, is not given back: use \
+            `credentials update --default`. History records the change as `reinstated`.
+
+            Example:
+              coffer credentials restore linear/work --org acme
+            """,
+        aliases: ["reinstate", "unrevoke"])
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
+    @OptionGroup var organization: OrganizationOption
+
+    @Argument(help: "The credential: an id, SLUG, SCOPE/SLUG or APP/SLUG.")
+    var selector: String
+
+    @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
+
+    func execute(in context: CommandContext) throws {
+        let vault = try access.openForWriting(in: context)
+        defer { vault.close() }
+        let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
+        try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
+        let id = try vault.mutate(actor: global.actor) {
+            try $0.reinstateCredential(selected, in: organization.organization)
+        }
+        try CredentialChangeOutput.emit(id: id, verb: "Reinstated", vault: vault, output: global.output(context))
+    }
+}
