@@ -19,12 +19,7 @@ enum FieldValidation {
     static func check(_ fields: FieldValues, of type: CredentialType) throws(CofferError) -> [String?] {
         let specs = type.fields
         // OPS-FIELD-UNKNOWN: every name must belong to the type.
-        for name in fields.names where type.fieldIndex(of: name) == nil {
-            throw CofferError(
-                .invalidInput,
-                "The \(type.word) type has no field of a name given (names that are not fields are not repeated, in case one is a secret). Its fields are: \(specs.map(\.name).joined(separator: ", "))."
-            )
-        }
+        try checkNames(fields.names, of: type)
         var texts: [String?] = []
         for spec in specs {
             guard let value = fields[spec.name] else {
@@ -157,6 +152,17 @@ enum FieldValidation {
 
     /// A field name as it may appear in a message: names are not secret, but a hostile one is
     /// cut short and stripped of control characters.
+    /// OPS-FIELD-UNKNOWN for names alone: each names a field of `type`. A name that does not
+    /// is not repeated in the error: it may be a secret typed in its place.
+    static func checkNames(_ names: some Sequence<String>, of type: CredentialType) throws(CofferError) {
+        for name in names where type.fieldIndex(of: name) == nil {
+            throw CofferError(
+                .invalidInput,
+                "The \(type.word) type has no field of a name given (names that are not fields are not repeated, in case one is a secret). Its fields are: \(type.fields.map(\.name).joined(separator: ", "))."
+            )
+        }
+    }
+
     static func printable(_ name: String) -> String {
         String(String.UnicodeScalarView(name.unicodeScalars.prefix(64).filter { !Names.isControl($0) }))
     }

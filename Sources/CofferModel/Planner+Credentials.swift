@@ -179,6 +179,9 @@ extension Planner {
             try Names.checkName(label, what: "label")
             operations.append(.relabelCredential(id: info.id, label: label))
         }
+        // A blank value keeps the stored one, but its name must still be a field: a typo is
+        // not "unchanged".
+        if info.type != .custom { try FieldValidation.checkNames(update.fields.names, of: info.type) }
         let given = update.fields.withoutBlanks
         if given.count > 0 || !update.clearedFields.isEmpty {
             if let change = try newVersion(
@@ -216,6 +219,7 @@ extension Planner {
         _ selector: String, in organization: String, fields: FieldValues, reveal: OperationReader
     ) throws(CofferError) -> Plan<CredentialID> {
         let (_, info) = try select(selector, in: organization)
+        if info.type != .custom { try FieldValidation.checkNames(fields.names, of: info.type) }
         let given = fields.withoutBlanks
         let secretNames = info.type.fields.filter(\.isSecret).map(\.name)
         // Every member of a custom object is as secret as the object.
@@ -291,7 +295,7 @@ extension Planner {
     {
         let (_, info) = try select(selector, in: organization)
         guard info.state == .revoked else {
-            throw CofferError(.invalidInput, "The credential \(info.id) is not revoked.")
+            throw CofferError(.invalidInput, "The credential \(info.appKey)/\(info.slug) (\(info.id)) is not revoked.")
         }
         return Plan(operations: [.reinstateCredential(id: info.id)], value: info.id)
     }
@@ -373,7 +377,7 @@ extension Planner {
         guard matches != false else {
             throw CofferError(
                 .invalidInput,
-                "The public_key is not the public half of the private_key. Give the matching public key (ssh-keygen -y -f KEY prints it), or leave public_key out.")
+                "The public_key (given, or kept from the stored version) is not the public half of the private_key. Give the matching public key (ssh-keygen -y -f KEY prints it), or clear public_key.")
         }
     }
 
@@ -400,12 +404,7 @@ extension Planner {
         if type == .custom, (given.names + cleared).contains(where: { $0 != CustomObject.field }) {
             return try newMembers(of: info, given: given, cleared: cleared, reason: reason, reveal: reveal)
         }
-        for name in given.names + cleared.sorted() where type.fieldIndex(of: name) == nil {
-            throw CofferError(
-                .invalidInput,
-                "The \(type.word) type has no field of a name given (names that are not fields are not repeated, in case one is a secret). Its fields are: \(type.fields.map(\.name).joined(separator: ", "))."
-            )
-        }
+        try FieldValidation.checkNames(given.names + cleared.sorted(), of: type)
         for spec in type.fields where cleared.contains(spec.name) {
             guard !spec.isRequired else {
                 throw CofferError(

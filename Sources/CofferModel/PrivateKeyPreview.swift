@@ -66,10 +66,16 @@ enum PrivateKeyPreview {
         }
     }
 
-    /// Whether an OpenSSH public key line (`type BASE64 [comment]`) is the public half of an
-    /// OpenSSH private key; nil when that cannot be told (a PEM or PKCS #8 key, whose public
-    /// half needs the private one's arithmetic, or text that does not parse).
+    /// Whether an OpenSSH public key line (`type BASE64 [comment]`) is the public half of a
+    /// private key: the same key blob for an OpenSSH key; for a PEM RSA, EC or DSA key, whose
+    /// public half needs the private one's arithmetic, only whether the algorithms agree. nil
+    /// when that cannot be told (PKCS #8, or text that does not parse).
     static func publicKey(_ line: UnsafeRawBufferPointer, matches privateKey: UnsafeRawBufferPointer) -> Bool? {
+        for (label, prefix) in [
+            ("RSA PRIVATE KEY", "ssh-rsa "), ("EC PRIVATE KEY", "ecdsa-sha2-"), ("DSA PRIVATE KEY", "ssh-dss "),
+        ] where armored(privateKey, label: label) != nil {
+            return line.starts(with: prefix.utf8) ? nil : false
+        }
         guard let body = armored(privateKey, label: "OPENSSH PRIVATE KEY"), let expected = publicKeyBlob(body) else {
             return nil
         }

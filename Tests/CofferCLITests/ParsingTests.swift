@@ -128,7 +128,16 @@ final class ParsingTests: XCTestCase {
         for text in ["1801396800", "20271301", "2027013", "20270131T12:00Z", "2027-01-31X", "2027-13-01", "2027-02-29", "2027-04-31", "2027-01-31T25:00Z", "2027-01-31T12:00", "2027-01-31T12:00:00Zjunk", ""] {
             XCTAssertNil(CredentialFields.unixSeconds(fromISO8601: text), text)
         }
-        let shaped = CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: "2027-01-31T12:00:00Z")]), for: .oauth2)
+        // Eight digits that are not a date, a number of seconds like an `expires_in`, or a word:
+        // refused rather than read as a time in 1970.
+        for text in ["20270230", "3600", "0", "tomorrow", "2027-01-31T12:00"] {
+            let given = FieldValues(["expires_at": SecureBytes.copying(text: text)])
+            XCTAssertThrowsError(try CredentialFields.shaped(given, for: .oauth2), text)
+        }
+        for text in ["1801396800", ""] {
+            XCTAssertNoThrow(try CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: text)]), for: .oauth2))
+        }
+        let shaped = try CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: "2027-01-31T12:00:00Z")]), for: .oauth2)
         XCTAssertEqual(shaped["expires_at"], SecureBytes.copying(text: "1801396800"))
 
         XCTAssertEqual(GlobalOptions.expandingBareWait(["org", "list"]), ["org", "list"])

@@ -61,21 +61,21 @@ final class TerminalOutputTests: XCTestCase {
         XCTAssertEqual(table.render(style: Style(enabled: false)), "A          LONGER\nwide cell  x\n••••       y\n")
     }
 
-    /// A terminal too narrow for the table: the widest columns give up room first, wherever
-    /// they are, not only the last one, and every line fits.
+    /// A terminal too narrow for the table: the last column gives way first, then the widest
+    /// of the others; ids stay whole; every line fits when the floors allow it.
     func testTablesFitTheTerminalByNarrowingTheWidestColumns() {
-        var table = Table("ID", "CREDENTIAL", "LABEL", "STATE")
-        table.append("cred_0123456789abcdefghjkmnpqrs", "linear/production-eu-west", "Production Linear workspace", "active")
-        table.append("cred_1", "exa/main", "Exa", "revoked")
-        let rendered = table.render(style: Style(enabled: false), columns: 60)
+        var table = Table("ID", "CREDENTIAL", "OWNER", "FIELDS")
+        table.append("cred_0123456789abcdefghjkmnpq", "linear/production-eu-west", "project website", "token=••••1234, region=eu")
+        table.append("cred_1", "exa/main", "org acme", "token=••••abcd")
+        let rendered = table.render(style: Style(enabled: false), columns: 80)
         let lines = rendered.split(separator: "\n")
-        XCTAssertTrue(lines.allSatisfy { $0.count <= 60 }, rendered)
-        XCTAssertEqual(lines[1], "cred_012345678…  linear/producti…  Production Line…  active", rendered)
-        XCTAssertEqual(lines[2], "cred_1           exa/main          Exa               revoked", rendered)
-        XCTAssertEqual(Table.fitting([31, 25, 27, 7], into: 60), [15, 16, 16, 7])
+        XCTAssertTrue(lines.allSatisfy { $0.count <= 80 }, rendered)
+        XCTAssertEqual(lines[1], "cred_0123456789abcdefghjkmnpq  linear/product…  project website  token=••••1234…", rendered)
+        XCTAssertEqual(Table.fitting([29, 25, 15, 25], into: 80, whole: [0]), [29, 15, 15, 15])
         XCTAssertEqual(Table.fitting([10, 43], into: 40), [10, 28])
-        // Too many columns for the width: none goes below four characters.
-        XCTAssertEqual(Table.fitting([10, 10, 10], into: 8), [4, 4, 4])
+        // Columns too many for the width: none goes below its floor, whole ones stay whole.
+        XCTAssertEqual(Table.fitting([10, 10, 20], into: 8), [8, 8, 8])
+        XCTAssertEqual(Table.fitting([30, 10, 20], into: 8, whole: [0]), [30, 8, 8])
         XCTAssertEqual(Table.fitting([3, 50], into: 100), [3, 50])
     }
 
@@ -94,12 +94,12 @@ final class TerminalOutputTests: XCTestCase {
         XCTAssertFalse(CredentialFields.isTokenLike("region"))
         let one = FieldValues(["apiKey": SecureBytes.copying(text: "v")])
         XCTAssertEqual(CredentialFields.inferredType(one), .apiToken)
-        XCTAssertEqual(CredentialFields.shaped(one, for: .apiToken).names, ["token"])
+        XCTAssertEqual(try CredentialFields.shaped(one, for: .apiToken).names, ["token"])
         let two = FieldValues(["apiKey": SecureBytes.copying(text: "v"), "region": SecureBytes.copying(text: "eu")])
         XCTAssertEqual(CredentialFields.inferredType(two), .custom)
         // Members of a custom object go to the planner as they are (OPS-FIELD-CUSTOM).
-        XCTAssertEqual(CredentialFields.shaped(two, for: .custom).names, ["apiKey", "region"])
+        XCTAssertEqual(try CredentialFields.shaped(two, for: .custom).names, ["apiKey", "region"])
         let json = FieldValues(["json": SecureBytes.copying(text: "{}")])
-        XCTAssertEqual(CredentialFields.shaped(json, for: .custom)["json"], SecureBytes.copying(text: "{}"))
+        XCTAssertEqual(try CredentialFields.shaped(json, for: .custom)["json"], SecureBytes.copying(text: "{}"))
     }
 }

@@ -121,6 +121,10 @@ krnPpLkch+S2aLYQ==
         let listed = fixture.index.credentials(matching: CredentialFilter(organization: fixture.acme))
         XCTAssertNil(listed.first { $0.slug == "mismatched" })
         try create("pem", ["private_key": Self.pem, "public_key": other])
+        // A PEM key cannot tell its public half, but its algorithm must be the public key's.
+        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----\n"
+        assertThrowsCoffer(.invalidInput) { try create("rsa-ed25519", ["private_key": rsa, "public_key": other]) }
+        try create("rsa", ["private_key": rsa, "public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ me@host"])
         // A rotation to a new private key that keeps the old public key is refused too.
         let matching = try fixture.index.selectCredential("deploy/matching", in: fixture.acme)
         assertThrowsCoffer(.invalidInput) {
@@ -274,6 +278,15 @@ krnPpLkch+S2aLYQ==
             id.description, in: "acme", CredentialUpdate(fields: fields(["host": "mail.example.org"])),
             reveal: fixture.vault.read)
         XCTAssertTrue(same.isEmpty)
+        // A blank value under a name that is no field is a typo, not "unchanged"; in a rotation too.
+        assertThrowsCoffer(.invalidInput) {
+            try fixture.vault.planner.updateCredential(
+                id.description, in: "acme", CredentialUpdate(fields: fields(["hots": ""])), reveal: fixture.vault.read)
+        }
+        assertThrowsCoffer(.invalidInput) {
+            try fixture.vault.planner.rotateCredential(
+                id.description, in: "acme", fields: fields(["pasword": "new-one-0123456789"]), reveal: fixture.vault.read)
+        }
 
         // Clearing an optional field, and refusing to clear a required one.
         try fixture.vault.commit(

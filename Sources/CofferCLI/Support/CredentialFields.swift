@@ -29,12 +29,22 @@ enum CredentialFields {
     }
 
     /// The fields as `type` names them.
-    static func shaped(_ fields: FieldValues, for type: CredentialType) -> FieldValues {
+    ///
+    /// - Throws: `.invalidInput` for an `expires_at` that is neither an ISO 8601 time nor Unix
+    ///   seconds of this century (nine digits or more): eight digits that are not a date, or a
+    ///   number of seconds such as an `expires_in` of 3600, would be read as a time in 1970.
+    static func shaped(_ fields: FieldValues, for type: CredentialType) throws(CofferError) -> FieldValues {
         var fields = fields
-        if type == .oauth2, let given = fields["expires_at"],
-            let seconds = unixSeconds(fromISO8601: given.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
-        {
-            fields["expires_at"] = SecureBytes.copying(text: String(seconds))
+        if type == .oauth2, let given = fields["expires_at"], given.count > 0 {
+            let text = given.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+            if let seconds = unixSeconds(fromISO8601: text) {
+                fields["expires_at"] = SecureBytes.copying(text: String(seconds))
+            } else if text.count < 9 || !text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+                throw CofferError(
+                    .invalidInput,
+                    "expires_at must be an ISO 8601 time or date (2027-01-31T12:00:00Z, 2027-01-31, 20270131) or Unix "
+                        + "seconds (such as 1801353600), and a date that exists.")
+            }
         }
         switch type {
         case .apiToken where fields.count == 1 && fields["token"] == nil && isTokenLike(fields.names[0]):

@@ -25,6 +25,8 @@ struct Style {
 struct Table {
     var headers: [String]
     var rows: [[String]] = []
+    /// Columns never cut to fit a terminal, by header: what people copy or read a row by.
+    var whole: Set<String> = ["ID"]
 
     init(_ headers: String...) {
         self.headers = headers
@@ -43,8 +45,8 @@ struct Table {
     }
 
     /// The table as lines of text; an empty table is its header alone. With `columns` (a
-    /// terminal's width), the widest columns are narrowed, each down to no less than
-    /// ``narrowestCut`` characters, and their longer cells cut with `…`, until lines fit.
+    /// terminal's width), columns are narrowed until lines fit (``fitting(_:into:whole:)``)
+    /// and their longer cells cut with `…`.
     func render(style: Style, columns: Int? = nil) -> String {
         var widths = headers.map(\.count)
         for row in rows {
@@ -52,7 +54,9 @@ struct Table {
                 widths[column] = max(widths[column], cell.count)
             }
         }
-        if let columns { widths = Self.fitting(widths, into: columns) }
+        if let columns {
+            widths = Self.fitting(widths, into: columns, whole: Set(headers.indices.filter { whole.contains(headers[$0]) }))
+        }
         func fitted(_ cell: String, _ width: Int) -> String {
             cell.count <= width ? cell : String(cell.prefix(width - 1)) + "…"
         }
@@ -72,22 +76,30 @@ struct Table {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The fewest characters a narrowed column keeps: three and the `…`.
-    static let narrowestCut = 4
+    /// The fewest characters the last column keeps before others are narrowed.
+    static let lastColumnFloor = 16
+    /// The fewest characters any other narrowed column keeps: seven and the `…`.
+    static let columnFloor = 8
 
-    /// Column widths whose line, with two spaces between columns, is at most `columns` long:
-    /// the widest column is narrowed first, to the width of the next widest or by what is
-    /// still too much, so that wide columns give up room before narrow ones lose any. Columns
-    /// already at ``narrowestCut`` or less keep their width, so a terminal too narrow for
-    /// that many columns still wraps rather than lose them.
-    static func fitting(_ natural: [Int], into columns: Int) -> [Int] {
+    /// Column widths whose line, with two spaces between columns, is at most `columns` long.
+    /// The last column (free text: fields, labels) gives up room first, down to
+    /// ``lastColumnFloor``; then the widest column, each down to ``columnFloor``, to the width
+    /// of the next widest or by what is still too much. Columns in `whole` are never
+    /// narrowed, and none goes below its floor, so a terminal too narrow for the columns at
+    /// their floors still wraps rather than make rows unreadable.
+    static func fitting(_ natural: [Int], into columns: Int, whole: Set<Int> = []) -> [Int] {
         var widths = natural
         var excess = widths.reduce(0, +) + 2 * max(widths.count - 1, 0) - columns
+        if excess > 0, let last = widths.indices.last, !whole.contains(last), widths[last] > lastColumnFloor {
+            let narrowed = max(lastColumnFloor, widths[last] - excess)
+            excess -= widths[last] - narrowed
+            widths[last] = narrowed
+        }
+        let cuttable = widths.indices.filter { !whole.contains($0) }
         while excess > 0 {
-            guard let widest = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[widest] > narrowestCut
-            else { break }
-            let next = widths.indices.filter { $0 != widest }.map { widths[$0] }.max() ?? 0
-            let narrowed = max(narrowestCut, next < widths[widest] ? max(next, widths[widest] - excess) : widths[widest] - 1)
+            guard let widest = cuttable.max(by: { widths[$0] < widths[$1] }), widths[widest] > columnFloor else { break }
+            let next = cuttable.filter { $0 != widest }.map { widths[$0] }.max() ?? 0
+            let narrowed = max(columnFloor, next < widths[widest] ? max(next, widths[widest] - excess) : widths[widest] - 1)
             excess -= widths[widest] - narrowed
             widths[widest] = narrowed
         }

@@ -101,7 +101,7 @@ struct CredentialsSet: OrganizationCommand {
         let type = type?.value ?? CredentialFields.inferredType(given)
         let draft = CredentialDraft(
             appKey: app, slug: slug, label: label ?? app, kind: kind.value, type: type, category: category.value,
-            fields: CredentialFields.shaped(given, for: type), isDefault: isDefault)
+            fields: try CredentialFields.shaped(given, for: type), isDefault: isDefault)
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
         if let acting = global.actingUser, let user, vault.read({ $0.user(acting)?.id != $0.user(user)?.id }) {

@@ -62,7 +62,7 @@ struct CredentialsUpdate: OrganizationCommand {
         try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
         let type = try vault.read { index throws(CofferError) in try index.selected(selected, in: organization.organization).info.type }
         let update = CredentialUpdate(
-            label: label, isDefault: isDefault, fields: CredentialFields.shaped(given, for: type), clearedFields: Set(clearedFields),
+            label: label, isDefault: isDefault, fields: try CredentialFields.shaped(given, for: type), clearedFields: Set(clearedFields),
             slug: newSlug)
         let before = vault.head
         let id = try vault.mutate(actor: global.actor) { planner in
