@@ -3,6 +3,15 @@ import CofferFormat
 import CofferModel
 import CofferStorage
 
+/// A resolved credential and the values of the version resolution picked: what
+/// ``Vault/resolveAndReveal(_:)`` returns.
+public struct RevealedCredential: Sendable {
+    /// The instance, its version and how it was chosen.
+    public var credential: ResolvedCredential
+    /// The values of that version, in protected memory.
+    public var fields: FieldValues
+}
+
 extension Vault {
     /// Resolves which credential instance an action must use; see ``VaultIndex/resolve(_:)``
     /// for the order. Returns the outcome with its explain trace, never throws for a refusal.
@@ -36,6 +45,72 @@ extension Vault {
         case .success(let stored):
             guard stored.credential == credential else {
                 throw CofferError(.corrupted, "The record does not hold that credential.", offset: location.offset, sequence: location.sequence)
+            }
+            return stored.fields
+        }
+    }
+
+    /// Resolves and reveals in one step, under one read of the index: the values are those of
+    /// the very version resolution picked, from the file that version is in, even while
+    /// other threads rotate, revoke or compact.
+    ///
+    /// - Throws: what ``resolve(_:)`` throws, and what ``reveal(_:version:)`` throws.
+    public func resolveAndReveal(_ request: ResolutionRequest) throws(CofferError) -> RevealedCredential {
+        let (resolved, store) = try state.read { (current: borrowing State) throws(CofferError) in
+            (try current.index.resolveCredential(request), current.store)
+        }
+        let fields = try Self.fields(of: resolved.id, version: resolved.version, at: resolved.location, in: store)
+        return RevealedCredential(credential: resolved, fields: fields)
+    }
+
+    /// Reveals the version a resolution picked, if it still may be used: the credential must
+    /// not have been revoked or deleted since, the version must still be retained, and the
+    /// request it was resolved for must still resolve to this credential (a credential
+    /// resolved for one run is not revealed for another, even by a caller who changed the
+    /// answer's id).
+    ///
+    /// - Throws: `.credentialRevoked` when it was revoked since, `.notFound` when it was
+    ///   deleted or the version let go, `.invalidInput` for an answer that did not come from
+    ///   this vault's resolution, `.conflict` when its request now resolves to another
+    ///   credential (resolve again), and what ``reveal(_:version:)`` throws.
+    public func reveal(_ resolved: ResolvedCredential) throws(CofferError) -> FieldValues {
+        guard let request = resolved.request else {
+            throw CofferError(.invalidInput, "This answer did not come from a resolution; resolve the request first.")
+        }
+        let (location, store) = try state.read { (current: borrowing State) throws(CofferError) in
+            let index = current.index
+            guard let info = index.credential(id: resolved.id) else {
+                throw CofferError(.notFound, "The credential resolved was deleted since.")
+            }
+            guard info.state == .active else {
+                throw CofferError(.credentialRevoked, "The credential resolved was revoked since; resolve again.")
+            }
+            guard try index.resolveCredential(request).id == resolved.id else {
+                throw CofferError(.conflict, "The request now resolves to another credential; resolve again.")
+            }
+            guard let location = index.location(of: resolved.id, version: resolved.version) else {
+                throw CofferError(.notFound, "Version \(resolved.version) of the credential resolved is no longer retained.")
+            }
+            return (location, current.store)
+        }
+        return try Self.fields(of: resolved.id, version: resolved.version, at: location, in: store)
+    }
+
+    /// The field values of `version` of `credential`, from the operation at `location` in
+    /// `store`, checked to be that version of that credential.
+    static func fields(of credential: CredentialID, version: UInt32, at location: RecordLocation, in store: VaultStore)
+        throws(CofferError) -> FieldValues
+    {
+        switch ModelOperation.decodeCredentialFields(from: try readOperation(at: location, in: store)) {
+        case .failure(let error):
+            throw CofferError(
+                .corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset,
+                sequence: location.sequence)
+        case .success(let stored):
+            guard stored.credential == credential, stored.version == version else {
+                throw CofferError(
+                    .corrupted, "The record does not hold that version of the credential.", offset: location.offset,
+                    sequence: location.sequence)
             }
             return stored.fields
         }

@@ -56,16 +56,18 @@ extension Vault {
         while true {
             let head = try refresh()
             if head.sequence >= sequence { return head }
-            guard clock.now < deadline else {
-                throw CofferError(
-                    .conflict,
-                    "The vault's log reaches sequence \(head.sequence), not \(sequence), after waiting; that commit is not in this log.",
-                    sequence: sequence)
-            }
+            guard clock.now < deadline else { throw Self.notReached(sequence, head: head) }
             let (seconds, attoseconds) = pause.components
             Self.sleep(nanoseconds: Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
             pause = min(pause * 2, .milliseconds(50))
         }
+    }
+
+    static func notReached(_ sequence: UInt64, head: ChainHead) -> CofferError {
+        CofferError(
+            .conflict,
+            "The vault's log reaches sequence \(head.sequence), not \(sequence), after waiting; that commit is not in this log.",
+            sequence: sequence)
     }
 
     /// Applies what the log holds past this vault's head. Holds `writerLock`.

@@ -121,6 +121,9 @@ public struct ResolvedCredential: Sendable, Hashable {
     public var location: RecordLocation
     /// The step that chose it.
     public var stage: ResolutionStage
+    /// The request it was resolved for: a reveal of this answer checks the request still
+    /// resolves to it, so an answer is revealed only for the run it was resolved for.
+    package var request: ResolutionRequest?
 }
 
 /// The outcome of resolution with its explain trace.

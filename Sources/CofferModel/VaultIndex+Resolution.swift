@@ -40,7 +40,7 @@ extension VaultIndex {
         return ResolvedCredential(
             id: chosen.id, appKey: request.appKey, owner: tables.scopeOwner(chosen.scope, chosen.owner),
             version: tables.credentials[Int(slot)].version, location: tables.history[Int(current)].location,
-            stage: stage)
+            stage: stage, request: request)
     }
 }
 

@@ -1,0 +1,176 @@
+import CofferCrypto
+import CofferModel
+import CofferStorage
+import Dispatch
+import Synchronization
+
+/// The `async` API: the same operations as the synchronous one, for Swift concurrency.
+///
+/// Work that can block a thread — reading and decrypting records, waiting for the writer
+/// lock, `fdatasync` and the group-commit wait, Argon2id, a compaction — runs on the vault's
+/// own threads (``Vault/blockingQueue``), never on Swift's cooperative pool, so tasks that only
+/// resolve keep running while a commit syncs. Resolution reads the in-memory index under a
+/// reader lock held for microseconds, so ``resolve(_:)`` stays synchronous in both APIs.
+///
+/// Cancellation is honoured where stopping is safe, and nowhere else:
+/// - ``open(path:unlock:options:)`` while it waits for the writer lock (`Options.lockWait`);
+/// - ``refresh(atLeast:timeout:)`` between its polls;
+/// - ``compact(_:)`` before its switch (after it, the new file is the vault and the report is
+///   returned);
+/// - ``mutate(actor:_:)`` before its plan runs. Once the transaction is planned it is written
+///   and synced whatever happens to the task: a commit being synced cannot be taken back, and
+///   the caller learns its outcome.
+///
+/// A cancelled call throws `.cancelled` and changes nothing.
+///
+/// ```swift
+/// let vault = try await Vault.open(path: "team.coffer", unlock: key)
+/// try await vault.mutate(actor: "deploy") { try $0.createOrganization(slug: "acme", name: "Acme") }
+/// let revealed = try await vault.resolveAndReveal(ResolutionRequest(appKey: "exa", context: run))
+/// ```
+extension Vault {
+    /// The threads blocking work of the `async` API runs on: a concurrent queue of its own,
+    /// whose threads are not Swift's cooperative pool. Shared by every vault of the process.
+    public static let blockingQueue = DispatchQueue(label: "coffer.vault.blocking", attributes: .concurrent)
+
+    /// Runs `work` on ``blockingQueue`` and resumes with its result.
+    static func offload<Value: Sendable>(
+        _ work: @escaping @Sendable () throws(CofferError) -> Value
+    ) async throws(CofferError) -> Value {
+        let result: Result<Value, CofferError> = await withCheckedContinuation { continuation in
+            blockingQueue.async {
+                continuation.resume(returning: Result { () throws(CofferError) -> Value in try work() })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `work` on ``blockingQueue`` with a flag that turns true when the task is
+    /// cancelled, for work that polls it where stopping is safe.
+    static func offloadCancellable<Value: Sendable>(
+        _ work: @escaping @Sendable (_ isCancelled: @escaping @Sendable () -> Bool) throws(CofferError) -> Value
+    ) async throws(CofferError) -> Value {
+        let cancelled = CancellationFlag()
+        if Task.isCancelled { throw Self.cancelled }
+        let result: Result<Value, CofferError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                blockingQueue.async {
+                    continuation.resume(
+                        returning: Result { () throws(CofferError) -> Value in try work { cancelled.isSet } })
+                }
+            }
+        } onCancel: {
+            cancelled.set()
+        }
+        return try result.get()
+    }
+
+    static var cancelled: CofferError {
+        CofferError(.cancelled, "The task was cancelled before anything was changed.")
+    }
+
+    /// Opens a vault (``open(path:unlock:options:)``) on the vault's own threads: the
+    /// unlock's Argon2id work, the reads and the replay do not hold a cooperative thread.
+    /// Cancelling the task stops a wait for the writer lock.
+    public static func open(path: String, unlock: Unlock, options: Options = Options()) async throws(CofferError)
+        -> Vault
+    {
+        try await offloadCancellable { isCancelled throws(CofferError) in
+            var options = options
+            let given = options.isCancelled
+            options.isCancelled = { isCancelled() || given?() == true }
+            return try Vault.open(path: path, unlock: unlock, options: options)
+        }
+    }
+
+    /// Creates a vault (``create(path:unlock:cost:options:)``) on the vault's own threads.
+    public static func create(
+        path: String, unlock: Unlock, cost: Argon2id.Cost = .moderate, options: Options = Options()
+    ) async throws(CofferError) -> Vault {
+        if Task.isCancelled { throw cancelled }
+        return try await offload { () throws(CofferError) in
+            try Vault.create(path: path, unlock: unlock, cost: cost, options: options)
+        }
+    }
+
+    /// ``mutate(actor:_:)`` on the vault's own threads: the plan, the write, the sync and the
+    /// wait for a shared sync do not hold a cooperative thread. A task cancelled before the
+    /// plan runs changes nothing (`.cancelled`); after that, the commit completes.
+    @discardableResult
+    public func mutate<Value: Sendable>(
+        actor: String, _ plan: @escaping @Sendable (Planner) throws -> Plan<Value>
+    ) async throws(CofferError) -> Value {
+        try await Self.offloadCancellable { isCancelled throws(CofferError) in
+            try self.mutate(actor: actor) { planner in
+                if isCancelled() { throw Self.cancelled }
+                return try plan(planner)
+            }
+        }
+    }
+
+    /// ``reveal(_:version:)`` on the vault's own threads (a read and a decryption).
+    public func reveal(_ credential: CredentialID, version: UInt32? = nil) async throws(CofferError) -> FieldValues {
+        try await Self.offload { () throws(CofferError) in try self.reveal(credential, version: version) }
+    }
+
+    /// ``resolveAndReveal(_:)`` on the vault's own threads.
+    public func resolveAndReveal(_ request: ResolutionRequest) async throws(CofferError) -> RevealedCredential {
+        try await Self.offload { () throws(CofferError) in try self.resolveAndReveal(request) }
+    }
+
+    /// ``reveal(_:)-(ResolvedCredential)`` on the vault's own threads.
+    public func reveal(_ resolved: ResolvedCredential) async throws(CofferError) -> FieldValues {
+        try await Self.offload { () throws(CofferError) in try self.reveal(resolved) }
+    }
+
+    /// ``refresh()`` on the vault's own threads.
+    @discardableResult
+    public func refresh() async throws(CofferError) -> ChainHead {
+        try await Self.offload { () throws(CofferError) in try self.refresh() }
+    }
+
+    /// ``refresh(atLeast:timeout:)`` without blocking a thread between polls: the task
+    /// sleeps, and cancelling it stops the wait (`.cancelled`).
+    @discardableResult
+    public func refresh(atLeast sequence: UInt64, timeout: Duration = .seconds(5)) async throws(CofferError)
+        -> ChainHead
+    {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        var pause = Duration.milliseconds(1)
+        while true {
+            let head = try await refresh()
+            if head.sequence >= sequence { return head }
+            guard clock.now < deadline else { throw Self.notReached(sequence, head: head) }
+            do {
+                try await Task.sleep(for: min(pause, deadline - clock.now))
+            } catch {
+                throw Self.cancelled
+            }
+            pause = min(pause * 2, .milliseconds(50))
+        }
+    }
+
+    /// ``compact(_:)`` on the vault's own threads. Cancelling the task stops the compaction
+    /// before its switch (`.cancelled`, the vault as it was); after the switch it completes.
+    @discardableResult
+    public func compact(_ options: CompactionOptions = CompactionOptions()) async throws(CofferError)
+        -> CompactionReport
+    {
+        try await Self.offloadCancellable { isCancelled throws(CofferError) in
+            var options = options
+            let given = options.isCancelled
+            options.isCancelled = { isCancelled() || given?() == true }
+            return try self.compact(options)
+        }
+    }
+}
+
+/// A flag a cancellation handler sets and blocking work polls.
+final class CancellationFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    var isSet: Bool { value.load(ordering: .acquiring) }
+
+    func set() { value.store(true, ordering: .releasing) }
+}

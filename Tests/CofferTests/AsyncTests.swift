@@ -1,0 +1,182 @@
+import CofferSimulation
+import CofferStorage
+import CofferTestSupport
+import Dispatch
+import XCTest
+
+@testable import Coffer
+
+/// The `async` API: blocking work stays off Swift's cooperative pool, cancellation stops only
+/// what can stop safely, and resolve-and-reveal is one checked step.
+final class AsyncTests: XCTestCase {
+    let path = "/vault/team.coffer"
+    let key = SecureBytes(copying: (0..<32).map { UInt8($0 * 7) })
+
+    func makeVault(on storage: any StorageSystem) throws -> Vault {
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: storage))
+        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        return vault
+    }
+
+    /// Runs `body` in a task and waits for it on this (non-pool) thread, up to `seconds`.
+    func run<Value: Sendable>(
+        _ what: String, seconds: Int = 20, _ body: @escaping @Sendable () async throws -> Value
+    ) throws -> Value {
+        let done = DispatchSemaphore(value: 0)
+        let result = Locked<Result<Value, any Error>?>(nil)
+        Task {
+            let outcome: Result<Value, any Error>
+            do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + .seconds(seconds)) == .success else {
+            XCTFail("timed out: \(what)")
+            throw CofferError(.cancelled, "timed out")
+        }
+        return try result.withLock { $0! }.get()
+    }
+
+    /// The measurement, made deterministic: more mutating tasks than the cooperative
+    /// pool has threads, all held in their sync; a task that only resolves still runs.
+    func testMutationsWaitingForASyncLeaveTheCooperativePoolFree() throws {
+        let storage = GatedStorage(SimulatedDisk())
+        let vault = try makeVault(on: storage)
+        storage.holdSyncs()
+        // A failure must not leave writers blocked for the rest of the run.
+        defer { storage.releaseSyncs() }
+        let writers = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+        let finished = Locked(0)
+        for number in 0..<writers {
+            Task {
+                try await vault.mutate(actor: "writer") {
+                    try $0.createProject(in: "acme", slug: "p\(number)", name: "Project \(number)")
+                }
+                finished.withLock { $0 += 1 }
+            }
+        }
+        let deadline = DispatchTime.now() + .seconds(10)
+        while storage.syncsWaiting == 0 && DispatchTime.now() < deadline { usleep(500) }
+        XCTAssertEqual(storage.syncsWaiting, 1, "a commit waits in its sync")
+        // Every writer is queued or syncing on the vault's threads: the pool still runs tasks.
+        let organizations = try run("a task that reads while every writer waits", seconds: 10) {
+            await Task.yield()
+            return vault.read { $0.organizations().count }
+        }
+        XCTAssertEqual(organizations, 1)
+        XCTAssertEqual(finished.withLock { $0 }, 0, "no commit is acknowledged before its sync")
+        storage.releaseSyncs()
+        while finished.withLock({ $0 }) < writers && DispatchTime.now() < deadline + .seconds(10) { usleep(500) }
+        XCTAssertEqual(finished.withLock { $0 }, writers)
+        XCTAssertEqual(vault.read { index in index.projects(in: index.organization("acme")!.id).count }, writers)
+    }
+
+    /// A task cancelled before its mutation is planned changes nothing; one that waits for a
+    /// sequence that never comes, or for the writer lock, stops when cancelled.
+    func testCancellationStopsOnlyWhatCanStop() throws {
+        let disk = SimulatedDisk()
+        let vault = try makeVault(on: disk)
+        let head = vault.head
+        let cancelledMutation = try run("a cancelled mutation") { () -> CofferError.Code? in
+            let task = Task {
+                try await Task.sleep(for: .seconds(30))  // cancelled before it wakes
+                return try await vault.mutate(actor: "late") { try $0.createOrganization(slug: "late", name: "Late") }
+            }
+            task.cancel()
+            do {
+                _ = try await task.value
+                return nil
+            } catch let error as CofferError {
+                return error.code
+            } catch {
+                return .cancelled  // the sleep's CancellationError: nothing was planned either
+            }
+        }
+        XCTAssertEqual(cancelledMutation, .cancelled)
+        XCTAssertEqual(vault.head, head, "nothing written")
+
+        let waited = try run("a cancelled refresh(atLeast:)") { () -> CofferError.Code? in
+            let task = Task { try await vault.refresh(atLeast: head.sequence + 100, timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(20))
+            task.cancel()
+            do {
+                _ = try await task.value
+                return nil
+            } catch let error as CofferError {
+                return error.code
+            }
+        }
+        XCTAssertEqual(waited, .cancelled)
+
+        // A second writer waiting for the lock the first one holds.
+        let path = self.path
+        let key = self.key
+        let opened = try run("a cancelled open waiting for the writer lock") { () -> CofferError.Code? in
+            let task = Task {
+                try await Vault.open(
+                    path: path, unlock: .keyFile(key), options: .init(storage: disk, lockWait: .seconds(60)))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            task.cancel()
+            do {
+                _ = try await task.value
+                return nil
+            } catch let error as CofferError {
+                return error.code
+            }
+        }
+        XCTAssertEqual(opened, .cancelled)
+        vault.close()
+    }
+
+    /// resolveAndReveal reads the version it resolved under the same read of the index; a
+    /// reveal of an earlier answer is that version, refused once revoked, deleted or no
+    /// longer what its request resolves to.
+    func testResolveAndRevealIsOneCheckedStep() throws {
+        let vault = try makeVault(on: SimulatedDisk())
+        func secret(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
+        let ids = try vault.mutate(actor: "ops") {
+            try $0.createCredential(
+                in: "acme",
+                CredentialDraft(
+                    appKey: "exa", slug: "main", label: "Exa", type: .apiToken,
+                    fields: FieldValues(["token": secret("exa-token-version-1")]), isDefault: true))
+        }
+        let other = try vault.mutate(actor: "ops") {
+            try $0.createCredential(
+                in: "acme",
+                CredentialDraft(
+                    appKey: "slack", slug: "main", label: "Slack", type: .apiToken,
+                    fields: FieldValues(["token": secret("slack-token-1")]), isDefault: true))
+        }
+        let acme = try XCTUnwrap(vault.read { $0.organization("acme")?.id })
+        let request = ResolutionRequest(appKey: "exa", context: RunContext(organization: acme))
+        let revealed = try run("async resolve and reveal") { try await vault.resolveAndReveal(request) }
+        XCTAssertEqual(revealed.credential.id, ids[0])
+        XCTAssertEqual(revealed.credential.version, 1)
+        XCTAssertEqual(revealed.fields["token"], secret("exa-token-version-1"))
+
+        // Rotated since: the answer still reveals the version it resolved.
+        let answer = revealed.credential
+        try vault.mutate(actor: "ops") {
+            try $0.rotateCredential(
+                "exa/main", in: "acme", fields: FieldValues(["token": secret("exa-token-version-2")]),
+                reveal: { location throws(CofferError) in try vault.readOperation(at: location) })
+        }
+        XCTAssertEqual(try vault.reveal(answer)["token"], secret("exa-token-version-1"))
+        XCTAssertEqual(try vault.resolveAndReveal(request).fields["token"], secret("exa-token-version-2"))
+        // An answer whose id was changed names a credential its request does not resolve to.
+        var forged = answer
+        forged.id = other[0]
+        assertThrowsCoffer(.conflict) { try vault.reveal(forged) }
+        var made = answer
+        made.request = nil
+        assertThrowsCoffer(.invalidInput) { try vault.reveal(made) }
+        // Revoked since: refused.
+        try vault.mutate(actor: "ops") { try $0.revokeCredential("exa/main", in: "acme") }
+        assertThrowsCoffer(.credentialRevoked) { try vault.reveal(answer) }
+        assertThrowsCoffer(.credentialMissing) { try vault.resolveAndReveal(request) }
+        try vault.mutate(actor: "ops") { try $0.deleteCredential("exa/main", in: "acme") }
+        assertThrowsCoffer(.notFound) { try vault.reveal(answer) }
+    }
+}
