@@ -96,15 +96,32 @@ extension Vault {
     /// ``mutate(actor:_:)`` on the vault's own threads: the plan, the write, the sync and the
     /// wait for a shared sync do not hold a cooperative thread. A task cancelled before the
     /// plan runs changes nothing (`.cancelled`); after that, the commit completes.
+    ///
+    /// - Throws: an error `plan` throws, unchanged (`catch let error as MyPlanError`), and
+    ///   otherwise a `CofferError`, as ``mutate(actor:_:)`` does.
     @discardableResult
     public func mutate<Value: Sendable>(
         actor: String, _ plan: @escaping @Sendable (Planner) throws -> Plan<Value>
-    ) async throws(CofferError) -> Value {
-        try await Self.offloadCancellable { isCancelled throws(CofferError) in
-            try self.mutate(actor: actor) { planner in
-                if isCancelled() { throw Self.cancelled }
-                return try plan(planner)
+    ) async throws -> Value {
+        // The synchronous mutate reports a caller's error as `.invalidInput`; this one gives it back.
+        let callersError = Locked<(any Error)?>(nil)
+        do {
+            return try await Self.offloadCancellable { isCancelled throws(CofferError) in
+                try self.mutate(actor: actor) { planner in
+                    if isCancelled() { throw Self.cancelled }
+                    do {
+                        return try plan(planner)
+                    } catch let error as CofferError {
+                        throw error
+                    } catch {
+                        callersError.withLock { $0 = error }
+                        throw error
+                    }
+                }
             }
+        } catch {
+            if let own = callersError.withLock({ $0 }) { throw own }
+            throw error
         }
     }
 

@@ -129,6 +129,33 @@ final class AsyncTests: XCTestCase {
         vault.close()
     }
 
+    struct PlanRefused: Error, Equatable { let reason: String }
+
+    /// An error the planning closure throws comes back as it was thrown, nothing written.
+    func testTheCallersOwnErrorComesBackUnchanged() throws {
+        let vault = try makeVault(on: SimulatedDisk())
+        let head = vault.head
+        let caught = try run("a mutation whose plan throws the caller's error") { () -> PlanRefused? in
+            do {
+                try await vault.mutate(actor: "ops") { _ -> Plan<Void> in throw PlanRefused(reason: "quota") }
+                return nil
+            } catch let error as PlanRefused {
+                return error
+            }
+        }
+        XCTAssertEqual(caught, PlanRefused(reason: "quota"))
+        XCTAssertEqual(vault.head, head)
+        let planner = try run("a planner error stays a CofferError") { () -> CofferError.Code? in
+            do {
+                try await vault.mutate(actor: "ops") { try $0.createOrganization(slug: "acme", name: "Again") }
+                return nil
+            } catch let error as CofferError {
+                return error.code
+            }
+        }
+        XCTAssertEqual(planner, .alreadyExists)
+    }
+
     /// resolveAndReveal reads the version it resolved under the same read of the index; a
     /// reveal of an earlier answer is that version, refused once revoked, deleted or no
     /// longer what its request resolves to.
