@@ -87,11 +87,12 @@ final class CommitPipeline: @unchecked Sendable {
 
     /// Applies to `index` every queued transaction up to and including `sequence`, which is
     /// durable, in order. Call inside the state lock, for writing.
-    func publish(through sequence: UInt64, to index: inout VaultIndex) {
+    func publish(through sequence: UInt64, to index: inout VaultIndex, published: (Entry) -> Void = { _ in }) {
         lock.withLock {
             var count = 0
             while count < queued.count, queued[count].context.sequence <= sequence {
                 Self.apply(queued[count], to: &index)
+                published(queued[count])
                 count += 1
             }
             if count > 0 { publishedSequence = queued[count - 1].context.sequence }

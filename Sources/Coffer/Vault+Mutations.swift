@@ -107,6 +107,8 @@ extension Vault {
                 // Validation passed against the same index under the same writer lock.
                 state.write { (current: inout State) in
                     current.index.applyValidated(planned.operations, context: context)
+                    observers.notify(
+                        sequence: placed.sequence, timeMilliseconds: time, actor: actor, operations: planned.operations)
                 }
                 return planned.value
             }
@@ -131,7 +133,13 @@ extension Vault {
                 throw error
             }
             if !commits.isPublished(placed.sequence) {
-                state.write { (current: inout State) in commits.publish(through: placed.sequence, to: &current.index) }
+                state.write { (current: inout State) in
+                    commits.publish(through: placed.sequence, to: &current.index) { entry in
+                        observers.notify(
+                            sequence: entry.context.sequence, timeMilliseconds: entry.context.timeMilliseconds,
+                            actor: entry.context.actor, operations: entry.operations)
+                    }
+                }
             }
             return planned.value
         }

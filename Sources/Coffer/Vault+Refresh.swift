@@ -97,6 +97,9 @@ extension Vault {
                 } catch {
                     throw Replay.breaksModel(error, offset: offset, sequence: sequence)
                 }
+                observers.notify(
+                    sequence: sequence, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
+                    operations: transaction.operations)
             }
         }
     }

@@ -99,6 +99,8 @@ public final class Vault: Sendable {
     let commits = CommitPipeline()
     /// One compaction at a time.
     let compactionLock = Lock()
+    /// Who observes committed changes (``changes(bufferingNewest:pollingEvery:)``).
+    let observers = ChangeObservers()
     /// The head last left in the head witness; updates run under its lock, so the last one
     /// leaves the newest head, and commits that shared one sync share one witness update.
     let witnessed = Locked<WitnessedHead?>(nil)
@@ -206,7 +208,10 @@ public final class Vault: Sendable {
     public var path: String { store.path }
 
     /// Closes the vault. Later calls fail with `.closed`; the writer lock is released.
-    public func close() { store.close() }
+    public func close() {
+        observers.finishAll()
+        store.close()
+    }
 
     /// Runs `body` with read access to the index. Many readers run at once.
     public func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure) -> Result {

@@ -1,0 +1,157 @@
+import CofferModel
+import CofferStorage
+import Synchronization
+
+/// One committed transaction, as an observer of the vault sees it: when, by whom, and what it
+/// changed. Never a value: what changed is named by ids.
+public struct VaultChange: Sendable {
+    /// The sequence number of the transaction's record: changes arrive in this order, and a
+    /// jump tells an observer that fell behind that changes were dropped (see
+    /// ``Vault/changes(bufferingNewest:pollingEvery:)``).
+    public var sequence: UInt64
+    /// The commit time, milliseconds since the Unix epoch.
+    public var timeMilliseconds: UInt64
+    /// Who made the change, as history shows it.
+    public var actor: String
+    /// Credentials created, edited, rotated, relabeled, renamed, revoked, reinstated or
+    /// deleted, in the order the transaction names them, each once.
+    public var credentials: [CredentialID]
+    /// Credentials whose default mark was set or cleared.
+    public var defaults: [CredentialID]
+    /// Assignments set or removed.
+    public var assignments: [ChangedAssignment]
+    /// The kind of each operation, in order: organizations, projects, users, memberships and
+    /// API keys show here.
+    public var operations: [OperationCode]
+
+    init(sequence: UInt64, timeMilliseconds: UInt64, actor: String, operations: [ModelOperation]) {
+        self.sequence = sequence
+        self.timeMilliseconds = timeMilliseconds
+        self.actor = actor
+        self.operations = operations.map(\.code)
+        var credentials: [CredentialID] = []
+        var defaults: [CredentialID] = []
+        var assignments: [ChangedAssignment] = []
+        func touch(_ id: CredentialID) { if !credentials.contains(id) { credentials.append(id) } }
+        for operation in operations {
+            switch operation {
+            case .createCredential(let new): touch(new.id)
+            case .setCredentialFields(let change): touch(change.id)
+            case .relabelCredential(let id, _), .revokeCredential(let id), .deleteCredential(let id),
+                .reinstateCredential(let id), .changeCredentialSlug(let id, _):
+                touch(id)
+            case .setDefault(let id), .clearDefault(let id):
+                if !defaults.contains(id) { defaults.append(id) }
+            case .assign(let organization, let target, let appKey, _), .unassign(let organization, let target, let appKey),
+                .restoreAssignment(let organization, let target, let appKey, _):
+                assignments.append(ChangedAssignment(organization: organization, target: target, appKey: appKey))
+            case .restoreCredential(let restored): touch(restored.id)
+            case .restoreCredentialHistory(let id, _), .restoreVersion(let id, _, _): touch(id)
+            default: break
+            }
+        }
+        self.credentials = credentials
+        self.defaults = defaults
+        self.assignments = assignments
+    }
+}
+
+/// An assignment a change set or removed: its organization, target and app.
+public struct ChangedAssignment: Sendable, Hashable {
+    public var organization: OrganizationID
+    public var target: AssignmentTarget
+    public var appKey: String
+}
+
+/// The vault's observers: continuations fed in log order, under the state's write lock, as
+/// transactions become visible to readers.
+final class ChangeObservers: Sendable {
+    private let continuations = Locked<[Int: AsyncThrowingStream<VaultChange, any Error>.Continuation]>([:])
+    private let nextKey = Atomic<Int>(0)
+    private let count = Atomic<Int>(0)
+
+    /// Whether anyone observes: checked before building a change, so commits pay nothing
+    /// without observers.
+    var isEmpty: Bool { count.load(ordering: .relaxed) == 0 }
+
+    func add(_ continuation: AsyncThrowingStream<VaultChange, any Error>.Continuation) -> Int {
+        let key = nextKey.wrappingAdd(1, ordering: .relaxed).oldValue
+        continuations.withLock { $0[key] = continuation }
+        count.add(1, ordering: .relaxed)
+        return key
+    }
+
+    func remove(_ key: Int) {
+        if continuations.withLock({ $0.removeValue(forKey: key) }) != nil { count.subtract(1, ordering: .relaxed) }
+    }
+
+    /// Hands a transaction that just became visible to every observer.
+    func notify(sequence: UInt64, timeMilliseconds: UInt64, actor: String, operations: [ModelOperation]) {
+        guard !isEmpty else { return }
+        let change = VaultChange(sequence: sequence, timeMilliseconds: timeMilliseconds, actor: actor, operations: operations)
+        continuations.withLock { for continuation in $0.values { continuation.yield(change) } }
+    }
+
+    /// Ends every observation: the vault was closed (`error` nil) or can no longer follow its log.
+    func finishAll(throwing error: CofferError? = nil) {
+        let ended = continuations.withLock { all in
+            defer { all.removeAll() }
+            return Array(all.values)
+        }
+        count.store(0, ordering: .relaxed)
+        for continuation in ended { continuation.finish(throwing: error) }
+    }
+}
+
+extension Vault {
+    /// The changes committed from now on, in log order: this instance's own commits as they
+    /// become visible, and — on a vault opened read-only beside a writer, or a log shared
+    /// through PostgreSQL — other instances' commits, which the stream picks up by refreshing
+    /// every `pollingEvery` while it is observed (no call to ``refresh()`` needed).
+    ///
+    /// ```swift
+    /// for try await change in vault.changes() {
+    ///     if !change.credentials.isEmpty { cache.invalidate(change.credentials) }
+    /// }
+    /// ```
+    ///
+    /// Backpressure: the stream keeps the newest `bufferingNewest` changes an observer has not
+    /// taken yet and drops older ones; a jump in ``VaultChange/sequence`` shows it, and the
+    /// index (``read(_:)``) always has the whole state. Cancelling the consuming task, or
+    /// dropping the stream, ends the observation and its polling. The stream finishes when the
+    /// vault is closed, and throws when refreshing fails (`.corrupted`, `.io`).
+    ///
+    /// - Parameters:
+    ///   - bufferingNewest: how many changes wait for a slow observer, 1 or more.
+    ///   - pollingEvery: how often a read-only or shared vault looks for other instances'
+    ///     commits while observed; a writer of a file sees every commit without polling.
+    public func changes(
+        bufferingNewest: Int = 4096, pollingEvery: Duration = .milliseconds(20)
+    ) -> AsyncThrowingStream<VaultChange, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<VaultChange, any Error>.makeStream(
+            bufferingPolicy: .bufferingNewest(max(bufferingNewest, 1)))
+        let key = observers.add(continuation)
+        let poller: Task<Void, Never>? =
+            isReadOnly || store.isShared
+            ? Task { [weak self] in
+                while !Task.isCancelled {
+                    guard let self else { return }
+                    do throws(CofferError) {
+                        try await self.refresh()
+                    } catch where error.code == .closed {
+                        continuation.finish()
+                        return
+                    } catch {
+                        continuation.finish(throwing: error)
+                        return
+                    }
+                    try? await Task.sleep(for: pollingEvery)
+                }
+            } : nil
+        continuation.onTermination = { [weak self] _ in
+            poller?.cancel()
+            self?.observers.remove(key)
+        }
+        return stream
+    }
+}
