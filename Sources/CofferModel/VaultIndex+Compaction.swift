@@ -53,6 +53,10 @@ extension VaultIndex {
     /// one change), at least 90 KB for the run; the run cuts short the compacted transaction
     /// before it and ends with one of its own, whose padding (F-PAD) costs less than 64 KiB.
     public static let compactionCreatedTogetherMin = 4096
+    /// The payload size the transactions of a run created together aim at: the largest record
+    /// (F-PAD), so that a run takes as few records as the import that made it, and the
+    /// compacted vault is no larger than the log it came from.
+    public static let compactionCreatedTogetherBytesTarget = FormatConstants.payloadBytesMax
 
     /// What a compaction would keep: counts apply keeps current, so this is O(1).
     public var compactionEstimate: CompactionEstimate {
@@ -105,22 +109,25 @@ extension VaultIndex {
     public func compactionTransactions(
         reader: OperationReader, transactionBytesTarget: Int = VaultIndex.compactionTransactionBytesTarget,
         createdTogetherMin: Int = VaultIndex.compactionCreatedTogetherMin,
+        createdTogetherBytesTarget: Int = VaultIndex.compactionCreatedTogetherBytesTarget,
         _ visit: (CompactedTransaction) throws(CofferError) -> Void
     ) throws(CofferError) {
         try compactionTransactions(
             reader: reader, transactionBytesTarget: transactionBytesTarget,
             operationsPerTransactionMax: Self.operationsPerTransactionMax, createdTogetherMin: createdTogetherMin,
-            visit)
+            createdTogetherBytesTarget: createdTogetherBytesTarget, visit)
     }
 
-    /// ``compactionTransactions(reader:transactionBytesTarget:createdTogetherMin:_:)`` with a
-    /// smaller cap on operations per transaction, for tests.
+    /// ``compactionTransactions(reader:transactionBytesTarget:createdTogetherMin:createdTogetherBytesTarget:_:)``
+    /// with a smaller cap on operations per transaction, for tests.
     func compactionTransactions(
         reader: OperationReader, transactionBytesTarget: Int, operationsPerTransactionMax: Int,
         createdTogetherMin: Int = VaultIndex.compactionCreatedTogetherMin,
+        createdTogetherBytesTarget: Int = VaultIndex.compactionCreatedTogetherBytesTarget,
         _ visit: (CompactedTransaction) throws(CofferError) -> Void
     ) throws(CofferError) {
         precondition(transactionBytesTarget > 0, "the transaction size target must be positive")
+        precondition(createdTogetherBytesTarget > 0, "the created-together size target must be positive")
         precondition(createdTogetherMin > 0, "the run of credentials created together must be positive")
         precondition(
             operationsPerTransactionMax > 0 && operationsPerTransactionMax <= Self.operationsPerTransactionMax,
@@ -174,7 +181,9 @@ extension VaultIndex {
             let run = createdTogether(in: slots, from: next)
             if run.count >= createdTogetherMin {
                 try batch.flush(visit)
-                try addCreatedTogether(slots[run], shaped: batch, reader: reader, visit)
+                try addCreatedTogether(
+                    slots[run], bytesTarget: createdTogetherBytesTarget, operationsMax: operationsPerTransactionMax,
+                    reader: reader, visit)
                 next = run.upperBound
             } else {
                 try addCredential(slots[next], to: &batch, reader: reader, visit)
@@ -226,13 +235,13 @@ extension VaultIndex {
     /// the history each gets is the one `created` change it had, and the stamp is written once
     /// a transaction rather than once a credential.
     private func addCreatedTogether(
-        _ slots: ArraySlice<Handle>, shaped shape: CompactionBatch, reader: OperationReader,
+        _ slots: ArraySlice<Handle>, bytesTarget: Int, operationsMax: Int, reader: OperationReader,
         _ visit: (CompactedTransaction) throws(CofferError) -> Void
     ) throws(CofferError) {
         let created = tables.history[Int(tables.credential(slots[slots.startIndex]).createdEntry)]
         var batch = CompactionBatch(
-            time: created.time, actor: tables.string(created.actor), bytesTarget: shape.bytesTarget,
-            operationsMax: shape.operationsMax)
+            time: created.time, actor: tables.string(created.actor), bytesTarget: bytesTarget,
+            operationsMax: operationsMax)
         for slot in slots {
             let record = tables.credential(slot)
             let fields = try storedFields(of: record, at: tables.history[Int(record.createdEntry)], reader: reader)

@@ -55,7 +55,8 @@ final class CompactionTests: XCTestCase {
                 timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor, operations: encoded
             ).encode()!
             XCTAssertTrue(
-                payload.count <= bytesTarget || transaction.operations.count == 1,
+                payload.count <= (createdTogether ? VaultIndex.compactionCreatedTogetherBytesTarget : bytesTarget)
+                    || transaction.operations.count == 1,
                 "a payload of \(payload.count) bytes and \(transaction.operations.count) operations", file: file,
                 line: line)
             XCTAssertLessThanOrEqual(transaction.operations.count, operationsMax, file: file, line: line)
