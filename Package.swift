@@ -11,6 +11,7 @@
 //   CofferExchange      export, import, the encrypted export bundle
 //   CofferCLI, coffer   the admin command-line tool (CProcessControl: prctl for it)
 //   CofferSimulation    an in-memory disk that can crash, for tests and fuzzers only
+//   CofferTesting       an in-memory vault over it, for a service's own tests
 //   CofferPostgres      a PostgreSQL store of sealed frames and headers shared by several services
 import PackageDescription
 
@@ -20,6 +21,7 @@ let package = Package(
         .library(name: "Coffer", targets: ["Coffer"]),
         .library(name: "CofferPostgres", targets: ["CofferPostgres"]),
         .library(name: "CofferSimulation", targets: ["CofferSimulation"]),
+        .library(name: "CofferTesting", targets: ["CofferTesting"]),
         .library(name: "CofferFuzzBodies", targets: ["CofferFuzzBodies"]),
         .executable(name: "coffer", targets: ["coffer"]),
     ],
@@ -46,6 +48,8 @@ let package = Package(
         .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
         .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
+        // An in-memory vault for a service's own tests (MemoryVault).
+        .target(name: "CofferTesting", dependencies: ["Coffer", "CofferSimulation", "CofferStorage"]),
         // The bodies of the fuzz targets in Fuzz/, as plain functions so tests replay the corpus.
         .target(name: "CofferFuzzBodies", dependencies: ["CofferStorage", "CofferSimulation", "CofferFormat", "CofferCrypto", "CofferModel", "Coffer"]),
         // Export, import and the encrypted export bundle.
@@ -95,6 +99,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
+        .testTarget(name: "CofferTestingTests", dependencies: ["CofferTesting"]),
         .testTarget(
             name: "CofferStorageTests",
             dependencies: ["CofferStorage", "CofferFormat", "CofferCrypto", "CofferSimulation", "CofferTestSupport"]

@@ -56,10 +56,13 @@ extension Vault {
             // so the mutation does not copy the tables.
             let planned: Plan<Value>
             do {
+                let randomBytes = options.identifierBytes ?? RandomBytes.make
                 if usesWritersView {
-                    planned = try commits.read { index in try plan(Planner(index: index)) }
+                    planned = try commits.read { index in try plan(Planner(index: index, randomBytes: randomBytes)) }
                 } else {
-                    planned = try state.read { (current: borrowing State) in try plan(Planner(index: current.index)) }
+                    planned = try state.read { (current: borrowing State) in
+                        try plan(Planner(index: current.index, randomBytes: randomBytes))
+                    }
                 }
             } catch let error as CofferError {
                 throw error
@@ -69,7 +72,7 @@ extension Vault {
                     .invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
             }
             if planned.isEmpty { return planned.value }
-            let time = WallClock.nowMilliseconds()
+            let time = options.clock?() ?? WallClock.nowMilliseconds()
             // Validation sees the sequence number and offset the record will get: only this
             // writer queues, under `writerLock` (on a shared log, an append that finds
             // another instance's record there is refused and planned again).

@@ -44,6 +44,13 @@ public final class Vault: Sendable {
         /// Polled while waiting for the writer lock (`lockWait`): when it answers true, the
         /// open stops with `.cancelled` and nothing is opened or changed.
         public var isCancelled: (@Sendable () -> Bool)?
+        /// Where the random bytes of new identifiers come from; the system's CSPRNG when nil.
+        /// Set only by `CofferTesting`'s in-memory vault, for tests that want the same ids on
+        /// every run.
+        package var identifierBytes: (@Sendable (Int) -> [UInt8])?
+        /// The commit time, milliseconds since the Unix epoch; the wall clock when nil. Set only
+        /// by `CofferTesting`'s in-memory vault.
+        package var clock: (@Sendable () -> UInt64)?
 
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
