@@ -36,6 +36,9 @@ COFFER_TEST_DEADLINE ?= 2700
 
 test: deps postgres-deps
 	$(SWIFT) build --build-tests
+	@# A consumer package on the checkout by path: strict concurrency, warnings as errors.
+	$(SWIFT) build --package-path Examples/ServiceExample
+	Examples/ServiceExample/.build/debug/ServiceExample
 	@root=$$(mktemp -d "$${TMPDIR:-/tmp}/coffer-servers.XXXXXX") || exit 1; \
 	chmod 755 "$$root"; \
 	trap 'tools/postgres-test-server stop-all "$$root" >/dev/null 2>&1; rm -rf "$$root"' EXIT; \
