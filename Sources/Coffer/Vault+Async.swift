@@ -14,7 +14,7 @@ import Synchronization
 ///
 /// Cancellation is honoured where stopping is safe, and nowhere else:
 /// - ``open(path:unlock:options:)`` while it waits for the writer lock (`Options.lockWait`);
-/// - ``refresh(atLeast:timeout:)`` between its polls;
+/// - ``refresh(atLeast:timeout:)`` between its polls (a single ``refresh()`` runs to its end);
 /// - ``compact(_:)`` before its switch (after it, the new file is the vault and the report is
 ///   returned);
 /// - ``mutate(actor:_:)`` before its plan runs. Once the transaction is planned it is written

@@ -111,7 +111,7 @@ extension Vault {
                 state.write { (current: inout State) in
                     current.index.applyValidated(planned.operations, context: context)
                     observers.notify(
-                        sequence: placed.sequence, timeMilliseconds: time, actor: actor, operations: planned.operations)
+                        generation: current.store.head.generation, sequence: placed.sequence, timeMilliseconds: time, actor: actor, operations: planned.operations)
                 }
                 return planned.value
             }
@@ -139,7 +139,7 @@ extension Vault {
                 state.write { (current: inout State) in
                     commits.publish(through: placed.sequence, to: &current.index) { entry in
                         observers.notify(
-                            sequence: entry.context.sequence, timeMilliseconds: entry.context.timeMilliseconds,
+                            generation: current.store.head.generation, sequence: entry.context.sequence, timeMilliseconds: entry.context.timeMilliseconds,
                             actor: entry.context.actor, operations: entry.operations)
                     }
                 }

@@ -5,9 +5,12 @@ import Synchronization
 /// One committed transaction, as an observer of the vault sees it: when, by whom, and what it
 /// changed. Never a value: what changed is named by ids.
 public struct VaultChange: Sendable {
-    /// The sequence number of the transaction's record: changes arrive in this order, and a
-    /// jump tells an observer that fell behind that changes were dropped (see
-    /// ``Vault/changes(bufferingNewest:pollingEvery:)``).
+    /// The generation of the log the transaction is in (F-LINEAGE): one more after each
+    /// compaction, whose new log numbers its records from 1 again.
+    public var generation: UInt32
+    /// The sequence number of the transaction's record in its generation: changes arrive in
+    /// (generation, sequence) order, and a jump tells an observer that fell behind that
+    /// changes were dropped (see ``Vault/changes(bufferingNewest:pollingEvery:)``).
     public var sequence: UInt64
     /// The commit time, milliseconds since the Unix epoch.
     public var timeMilliseconds: UInt64
@@ -24,7 +27,8 @@ public struct VaultChange: Sendable {
     /// API keys show here.
     public var operations: [OperationCode]
 
-    init(sequence: UInt64, timeMilliseconds: UInt64, actor: String, operations: [ModelOperation]) {
+    init(generation: UInt32, sequence: UInt64, timeMilliseconds: UInt64, actor: String, operations: [ModelOperation]) {
+        self.generation = generation
         self.sequence = sequence
         self.timeMilliseconds = timeMilliseconds
         self.actor = actor
@@ -66,7 +70,7 @@ public struct ChangedAssignment: Sendable, Hashable {
 /// The vault's observers: continuations fed in log order, under the state's write lock, as
 /// transactions become visible to readers.
 final class ChangeObservers: Sendable {
-    private let continuations = Locked<[Int: AsyncThrowingStream<VaultChange, any Error>.Continuation]>([:])
+    private let continuations = Locked<[Int: AsyncThrowingStream<VaultChange, any Error>.Continuation]?>([:])
     private let nextKey = Atomic<Int>(0)
     private let count = Atomic<Int>(0)
 
@@ -74,32 +78,43 @@ final class ChangeObservers: Sendable {
     /// without observers.
     var isEmpty: Bool { count.load(ordering: .relaxed) == 0 }
 
-    func add(_ continuation: AsyncThrowingStream<VaultChange, any Error>.Continuation) -> Int {
+    /// Adds an observer; nil when the vault is closed (the caller finishes the stream).
+    func add(_ continuation: AsyncThrowingStream<VaultChange, any Error>.Continuation) -> Int? {
         let key = nextKey.wrappingAdd(1, ordering: .relaxed).oldValue
-        continuations.withLock { $0[key] = continuation }
+        let added = continuations.withLock { all -> Bool in
+            guard all != nil else { return false }
+            all?[key] = continuation
+            return true
+        }
+        guard added else { return nil }
         count.add(1, ordering: .relaxed)
         return key
     }
 
     func remove(_ key: Int) {
-        if continuations.withLock({ $0.removeValue(forKey: key) }) != nil { count.subtract(1, ordering: .relaxed) }
+        if continuations.withLock({ $0?.removeValue(forKey: key) }) != nil { count.subtract(1, ordering: .relaxed) }
     }
 
     /// Hands a transaction that just became visible to every observer.
-    func notify(sequence: UInt64, timeMilliseconds: UInt64, actor: String, operations: [ModelOperation]) {
+    func notify(
+        generation: @autoclosure () -> UInt32, sequence: UInt64, timeMilliseconds: UInt64, actor: String,
+        operations: [ModelOperation]
+    ) {
         guard !isEmpty else { return }
-        let change = VaultChange(sequence: sequence, timeMilliseconds: timeMilliseconds, actor: actor, operations: operations)
-        continuations.withLock { for continuation in $0.values { continuation.yield(change) } }
+        let change = VaultChange(
+            generation: generation(), sequence: sequence, timeMilliseconds: timeMilliseconds, actor: actor,
+            operations: operations)
+        continuations.withLock { for continuation in $0?.values ?? [:].values { continuation.yield(change) } }
     }
 
-    /// Ends every observation: the vault was closed (`error` nil) or can no longer follow its log.
-    func finishAll(throwing error: CofferError? = nil) {
+    /// Ends every observation, for good: the vault was closed.
+    func finishAll() {
         let ended = continuations.withLock { all in
-            defer { all.removeAll() }
-            return Array(all.values)
+            defer { all = nil }
+            return Array(all?.values ?? [:].values)
         }
         count.store(0, ordering: .relaxed)
-        for continuation in ended { continuation.finish(throwing: error) }
+        for continuation in ended { continuation.finish() }
     }
 }
 
@@ -130,27 +145,31 @@ extension Vault {
     ) -> AsyncThrowingStream<VaultChange, any Error> {
         let (stream, continuation) = AsyncThrowingStream<VaultChange, any Error>.makeStream(
             bufferingPolicy: .bufferingNewest(max(bufferingNewest, 1)))
-        let key = observers.add(continuation)
-        let poller: Task<Void, Never>? =
-            isReadOnly || store.isShared
-            ? Task { [weak self] in
+        guard let key = observers.add(continuation) else {
+            continuation.finish()  // closed: nothing will come
+            return stream
+        }
+        let interval = max(pollingEvery, .milliseconds(1))
+        let poller = Locked<Task<Void, Never>?>(nil)
+        continuation.onTermination = { [weak self] _ in
+            poller.withLock { $0?.cancel() }
+            self?.observers.remove(key)
+        }
+        if isReadOnly || store.isShared {
+            let task = Task.detached { [weak self] in
                 while !Task.isCancelled {
-                    guard let self else { return }
+                    guard let self else { return continuation.finish() }
                     do throws(CofferError) {
                         try await self.refresh()
                     } catch where error.code == .closed {
-                        continuation.finish()
-                        return
+                        return continuation.finish()
                     } catch {
-                        continuation.finish(throwing: error)
-                        return
+                        return continuation.finish(throwing: error)
                     }
-                    try? await Task.sleep(for: pollingEvery)
+                    try? await Task.sleep(for: interval)
                 }
-            } : nil
-        continuation.onTermination = { [weak self] _ in
-            poller?.cancel()
-            self?.observers.remove(key)
+            }
+            poller.withLock { $0 = task }
         }
         return stream
     }

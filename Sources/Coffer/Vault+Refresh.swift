@@ -98,7 +98,7 @@ extension Vault {
                     throw Replay.breaksModel(error, offset: offset, sequence: sequence)
                 }
                 observers.notify(
-                    sequence: sequence, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
+                    generation: current.store.head.generation, sequence: sequence, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
                     operations: transaction.operations)
             }
         }

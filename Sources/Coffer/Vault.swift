@@ -176,7 +176,11 @@ public final class Vault: Sendable {
             store.close()
             throw error
         }
-        let vault = Vault(store: store, index: index, options: options)
+        // The cancellation belonged to this open: a later reopen (a replaced shared log) must
+        // not be stopped by it.
+        var kept = options
+        kept.isCancelled = nil
+        let vault = Vault(store: store, index: index, options: kept)
         if !options.readOnly && options.headWitness != nil { vault.witnessed.withLock { $0 = store.witnessedHead } }
         return vault
     }

@@ -46,7 +46,7 @@ public enum ModelOperation: Sendable, Equatable, CustomStringConvertible {
     /// Stores a new version: the complete field set after the change, and the names of the
     /// fields that changed.
     case setCredentialFields(CredentialFieldsChange)
-    /// Revokes a credential: it stays listed and never resolves again.
+    /// Revokes a credential: it stays listed and never resolves again unless reinstated.
     case revokeCredential(id: CredentialID)
     /// Makes a revoked credential active again: it resolves as before its revocation, with
     /// its assignments; its default mark is not given back.

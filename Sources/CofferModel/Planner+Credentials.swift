@@ -270,7 +270,8 @@ extension Planner {
         return Plan(operations: [.setCredentialFields(change)], value: info.id)
     }
 
-    /// Revokes a credential: it stays listed and never resolves again. Its default mark is
+    /// Revokes a credential: it stays listed and never resolves again unless reinstated
+    /// (``reinstateCredential(_:in:)``). Its default mark is
     /// cleared in the same transaction; its assignments stay, so runs that use them fail
     /// with `.credentialRevoked` instead of silently using another instance.
     /// - Throws: `.invalidInput` when already revoked.

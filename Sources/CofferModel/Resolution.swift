@@ -122,8 +122,20 @@ public struct ResolvedCredential: Sendable, Hashable {
     /// The step that chose it.
     public var stage: ResolutionStage
     /// The request it was resolved for: a reveal of this answer checks the request still
-    /// resolves to it, so an answer is revealed only for the run it was resolved for.
+    /// resolves to it, so an answer is revealed only for the run it was resolved for. Not part
+    /// of equality: two requests that resolve to one instance give equal answers.
     package var request: ResolutionRequest?
+
+    public static func == (lhs: ResolvedCredential, rhs: ResolvedCredential) -> Bool {
+        lhs.id == rhs.id && lhs.appKey == rhs.appKey && lhs.owner == rhs.owner && lhs.version == rhs.version
+            && lhs.location == rhs.location && lhs.stage == rhs.stage
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(version)
+        hasher.combine(location)
+    }
 }
 
 /// The outcome of resolution with its explain trace.

@@ -214,7 +214,8 @@ extension VaultIndex {
 
     /// The credentials from `start` on, in creation order, that were created together and never
     /// changed since (OP-COMPACT-CREATED): each active, not a default, its history one `created`
-    /// change, all with the same stamp. Empty when `start` itself is not such a credential.
+    /// change of version 1, all with the same stamp, no newer than the index's newest time (so
+    /// the compacted index keeps that time). Empty when `start` itself is not such a credential.
     private func createdTogether(in slots: [Handle], from start: Int) -> Range<Int> {
         func createdStamp(_ slot: Handle) -> (time: UInt64, actor: Handle)? {
             let record = tables.credential(slot)
@@ -222,6 +223,9 @@ extension VaultIndex {
                 return nil
             }
             let entry = tables.history[Int(record.createdEntry)]
+            guard entry.kind == .created, entry.version == 1, entry.time <= tables.newestTransactionTime else {
+                return nil
+            }
             return (entry.time, entry.actor)
         }
         guard let first = createdStamp(slots[start]) else { return start..<start }

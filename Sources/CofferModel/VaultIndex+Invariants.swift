@@ -62,6 +62,17 @@ extension VaultIndex {
                 }
             }
         }
+        // Each slug list holds the credentials with that slug, newest first (a slug change
+        // relinks at the place creation order gives, as a compacted log builds it).
+        for key in tables.slugHeads.keys {
+            let members = tables.slugGroup(key).map { tables.credential($0) }
+            if members.contains(where: { $0.slugKey != key }) {
+                problems.append("INV-LOOKUP: a credential is in the lookup list of another slug.")
+            }
+            if zip(members, members.dropFirst()).contains(where: { $0.createdEntry <= $1.createdEntry }) {
+                problems.append("INV-LOOKUP: a slug's lookup list is not newest first.")
+            }
+        }
         let slugged = tables.slugHeads.keys.reduce(0) { $0 + tables.slugGroup($1).count }
         if grouped != live.count || slugged != live.count {
             problems.append("INV-LOOKUP: candidate or slug groups do not hold exactly the live credentials.")

@@ -17,8 +17,9 @@ import CofferStorage
 ///
 /// - `deterministic:` gives the same identifiers and commit times on every run (a seeded
 ///   generator and a clock that advances a second per commit), so a test can compare ids and
-///   history with fixed expectations. Never use it outside tests: identifiers are then
-///   predictable.
+///   history with fixed expectations. The planner's other random bytes come from the same
+///   generator: platform API key secrets are then predictable too. Never use it outside tests.
+///   The same seed gives the same values with the same Swift standard library.
 /// - The vault is unlocked by a key file of random bytes, so no Argon2id work is spent.
 /// - ``armCrash(after:atCall:)`` and ``crashAndReopen(mode:seed:)`` let a service test its own
 ///   recovery: the disk dies at a chosen system call, calls fail as on a dead disk, and the

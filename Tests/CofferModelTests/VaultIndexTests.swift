@@ -203,6 +203,13 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertEqual(fixture.index.history(of: work).last?.kind, .slugChanged)
         // A revoked credential can change its slug and be reinstated; it resolves again.
         try apply([.revokeCredential(id: other)])
+        // A transaction that moves a slug and then fails leaves every lookup list as it was.
+        let beforeFailure = fingerprint(of: fixture.index)
+        assertThrowsCoffer(.invalidInput) {
+            try apply([.changeCredentialSlug(id: other, slug: "fresh"), .setDefault(id: other)])
+        }
+        XCTAssertEqual(fingerprint(of: fixture.index), beforeFailure)
+        XCTAssertEqual(fixture.index.checkInvariants(), [])
         try apply([.changeCredentialSlug(id: other, slug: "work")])
         refused(.invalidInput, .setDefault(id: other))
         try apply([.reinstateCredential(id: other)])

@@ -51,6 +51,13 @@ struct VaultAccess {
             // Whatever stops an open (a missing file included) means the vault could not be opened.
             throw CommandFailure(Self.explained(error, path: path, lockWait: options.lockWait), status: .vaultUnavailable)
         }
+        // A signal that came after the lock was taken (during the unlock or the replay) set the
+        // flag and put the default handler back: honour it here, before anything is changed.
+        if waits && Interruption.isRequested {
+            vault.close()
+            throw CommandFailure(
+                CofferError(.cancelled, "Stopped while opening the vault; nothing was changed."), status: .interrupted)
+        }
         Self.reportRecovery(vault.recovery, output: global.output(context))
         if let acting = global.actingUser {
             do throws(CommandFailure) {

@@ -81,12 +81,12 @@ struct SecretInput: ExpressibleByArgument {
                 "A --set argument has no `=` (it is not repeated here, in case it is a secret). Write --set FIELD=VALUE, "
                     + "FIELD=@env:VARIABLE or FIELD=@file:PATH.")
         case .environment(let variable) where variable.isEmpty:
-            throw CommandFailure.usage("The --set argument for `\(printableName)` names no environment variable after @env:.")
+            throw CommandFailure.usage("A --set argument names no environment variable after @env:.")
         case .file(let path) where path.isEmpty:
-            throw CommandFailure.usage("The --set argument for `\(printableName)` names no file after @file:.")
+            throw CommandFailure.usage("A --set argument names no file after @file:.")
         case .unknownPrefix:
             throw CommandFailure.usage(
-                "The value for `\(printableName)` starts with @, a word and a colon, which is no known source: write "
+                "A --set value starts with @, a word and a colon, which is no known source: write "
                     + "@env:VARIABLE or @file:PATH, or @@ for a value that starts with @.")
         default:
             break
@@ -140,7 +140,7 @@ struct SecretInput: ExpressibleByArgument {
         var fields = FieldValues()
         for input in inputs {
             guard fields[input.name] == nil else {
-                throw CommandFailure.usage("The field `\(input.printableName)` is given twice. Give each field once.")
+                throw CommandFailure.usage("A field is given twice with --set. Give each field once.")
             }
             fields[input.name] = try input.resolve(in: context)
         }
