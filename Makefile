@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo-vault
 
-.PHONY: all deps postgres-deps build test demo clean format-lint strace-faults crash-long
+.PHONY: docs all deps postgres-deps build test demo clean format-lint strace-faults crash-long
 
 all: build
 
@@ -66,6 +66,18 @@ crash-long: deps
 
 include tools/fuzz.mk
 include tools/bench.mk
+
+# The DocC documentation of the Coffer library (Sources/Coffer/Coffer.docc and every public
+# symbol): symbol graphs from a build of its own (.build-docs), then the toolchain's docc.
+# Open .build-docs/Coffer.doccarchive with `docc preview` or any static host.
+docs:
+	rm -rf .build-docs/symbols .build-docs/all-symbols && mkdir -p .build-docs/symbols .build-docs/all-symbols
+	$(SWIFT) build --scratch-path .build-docs --target Coffer -Xswiftc -emit-symbol-graph \
+		-Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build-docs/all-symbols
+	cp .build-docs/all-symbols/Coffer.symbols.json .build-docs/all-symbols/Coffer@*.symbols.json .build-docs/symbols/
+	docc convert Sources/Coffer/Coffer.docc --additional-symbol-graph-dir .build-docs/symbols \
+		--output-path .build-docs/Coffer.doccarchive --fallback-display-name Coffer \
+		--fallback-bundle-identifier org.coffer.Coffer
 
 format-lint:
 	$(SWIFT) format lint --strict -r Package.swift Sources Tests
