@@ -71,59 +71,47 @@ final class AsyncTests: XCTestCase {
         XCTAssertEqual(vault.read { index in index.projects(in: index.organization("acme")!.id).count }, writers)
     }
 
+    /// The code `work` fails with when its task is cancelled `after` it started (nil when it
+    /// succeeds; a `CancellationError` from a sleep counts as `.cancelled`).
+    func codeWhenCancelled<Value: Sendable>(
+        _ what: String, after delay: Duration, _ work: @escaping @Sendable () async throws -> Value
+    ) throws -> CofferError.Code? {
+        try run(what) { () -> CofferError.Code? in
+            let task = Task { try await work() }
+            try await Task.sleep(for: delay)
+            task.cancel()
+            do {
+                _ = try await task.value
+                return nil
+            } catch let error as CofferError {
+                return error.code
+            } catch is CancellationError {
+                return .cancelled
+            }
+        }
+    }
+
     /// A task cancelled before its mutation is planned changes nothing; one that waits for a
     /// sequence that never comes, or for the writer lock, stops when cancelled.
     func testCancellationStopsOnlyWhatCanStop() throws {
         let disk = SimulatedDisk()
         let vault = try makeVault(on: disk)
         let head = vault.head
-        let cancelledMutation = try run("a cancelled mutation") { () -> CofferError.Code? in
-            let task = Task {
-                try await Task.sleep(for: .seconds(30))  // cancelled before it wakes
-                return try await vault.mutate(actor: "late") { try $0.createOrganization(slug: "late", name: "Late") }
-            }
-            task.cancel()
-            do {
-                _ = try await task.value
-                return nil
-            } catch let error as CofferError {
-                return error.code
-            } catch {
-                return .cancelled  // the sleep's CancellationError: nothing was planned either
-            }
+        let cancelledMutation = try codeWhenCancelled("a cancelled mutation", after: .zero) {
+            withUnsafeCurrentTask { $0?.cancel() }  // cancelled before its plan runs
+            return try await vault.mutate(actor: "late") { try $0.createOrganization(slug: "late", name: "Late") }
         }
         XCTAssertEqual(cancelledMutation, .cancelled)
         XCTAssertEqual(vault.head, head, "nothing written")
-
-        let waited = try run("a cancelled refresh(atLeast:)") { () -> CofferError.Code? in
-            let task = Task { try await vault.refresh(atLeast: head.sequence + 100, timeout: .seconds(60)) }
-            try await Task.sleep(for: .milliseconds(20))
-            task.cancel()
-            do {
-                _ = try await task.value
-                return nil
-            } catch let error as CofferError {
-                return error.code
-            }
+        let waited = try codeWhenCancelled("a cancelled refresh(atLeast:)", after: .milliseconds(20)) {
+            try await vault.refresh(atLeast: head.sequence + 100, timeout: .seconds(60))
         }
         XCTAssertEqual(waited, .cancelled)
-
         // A second writer waiting for the lock the first one holds.
         let path = self.path
         let key = self.key
-        let opened = try run("a cancelled open waiting for the writer lock") { () -> CofferError.Code? in
-            let task = Task {
-                try await Vault.open(
-                    path: path, unlock: .keyFile(key), options: .init(storage: disk, lockWait: .seconds(60)))
-            }
-            try await Task.sleep(for: .milliseconds(50))
-            task.cancel()
-            do {
-                _ = try await task.value
-                return nil
-            } catch let error as CofferError {
-                return error.code
-            }
+        let opened = try codeWhenCancelled("a cancelled open waiting for the writer lock", after: .milliseconds(50)) {
+            try await Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk, lockWait: .seconds(60)))
         }
         XCTAssertEqual(opened, .cancelled)
         vault.close()

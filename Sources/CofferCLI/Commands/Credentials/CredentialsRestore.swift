@@ -26,13 +26,8 @@ struct CredentialsRestore: OrganizationCommand {
     @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
 
     func execute(in context: CommandContext) throws {
-        let vault = try access.openForWriting(in: context)
-        defer { vault.close() }
-        let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
-        try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
-        let id = try vault.mutate(actor: global.actor) {
-            try $0.reinstateCredential(selected, in: organization.organization)
-        }
-        try CredentialChangeOutput.emit(id: id, verb: "Reinstated", vault: vault, output: global.output(context))
+        try CredentialChangeOutput.change(
+            selector, filters: filters, verb: "Reinstated", in: context, command: self
+        ) { planner, selected, organization in try planner.reinstateCredential(selected, in: organization) }
     }
 }

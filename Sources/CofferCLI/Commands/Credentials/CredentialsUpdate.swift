@@ -78,6 +78,23 @@ struct CredentialsUpdate: OrganizationCommand {
 
 /// The answer of the commands that change one credential: its metadata afterwards.
 enum CredentialChangeOutput {
+    /// A command that changes one selected credential with one planner call (revoke,
+    /// restore): opens for writing, selects with the filters, checks the acting user, plans,
+    /// commits and answers with the credential as `verb` left it.
+    static func change(
+        _ selector: String, filters: SelectorFilters, verb: String, in context: CommandContext,
+        command: some OrganizationCommand, _ plan: @escaping (Planner, String, String) throws -> Plan<CredentialID>
+    ) throws {
+        let global = command.global
+        let organization = command.organization.organization
+        let vault = try command.access.openForWriting(in: context)
+        defer { vault.close() }
+        let selected = try vault.selectedID(selector, in: organization, filters: filters)
+        try ActingUser.checkMayChange(selected, in: organization, acting: global.actingUser, vault: vault)
+        let id = try vault.mutate(actor: global.actor) { try plan($0, selected, organization) }
+        try emit(id: id, verb: verb, vault: vault, output: global.output(context))
+    }
+
     /// - Parameter changed: false when the command wrote nothing (every value was blank or
     ///   equal to the stored one): the answer then says "Unchanged", and JSON `"changed": false`.
     static func emit(
