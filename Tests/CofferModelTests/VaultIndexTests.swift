@@ -220,6 +220,44 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertEqual(fingerprint(of: try fixture.vault.replayed()), fingerprint(of: fixture.index))
     }
 
+    /// Planner.steps: dependent changes in one transaction, later steps seeing earlier ones;
+    /// a step that fails abandons them all.
+    func testDependentStepsInOneTransaction() throws {
+        var fixture = try Fixture()
+        let transactions = fixture.vault.log.count
+        let (organization, project, credentials) = try fixture.vault.commit(
+            fixture.vault.planner.steps { steps in
+                let organization = try steps.add { try $0.createOrganization(slug: "initech", name: "Initech") }
+                let project = try steps.add { try $0.createProject(in: "initech", slug: "tps", name: "TPS") }
+                let credentials = try steps.add {
+                    try $0.createCredential(
+                        in: "initech",
+                        CredentialDraft(
+                            appKey: "exa", slug: "main", label: "Exa", type: .apiToken,
+                            fields: fields(["token": "sk-initech-0123456789"])),
+                        scopes: [.project("tps")])
+                }
+                try steps.add {
+                    try $0.assign(credentials[0].description, to: AssignmentTarget(kind: .agent, slug: "bot"), in: "initech")
+                }
+                return (organization, project, credentials)
+            })
+        XCTAssertEqual(fixture.vault.log.count, transactions + 1, "one transaction")
+        XCTAssertEqual(fixture.index.organization("initech")?.id, organization)
+        XCTAssertEqual(try fixture.index.projectID("tps", in: organization), project)
+        XCTAssertEqual(fixture.index.credential(id: credentials[0])?.owner, .project(project))
+        XCTAssertEqual(fixture.index.checkInvariants(), [])
+        // A failing step: nothing is planned.
+        let before = fingerprint(of: fixture.index)
+        assertThrowsCoffer(.notFound) {
+            try fixture.vault.planner.steps { steps in
+                try steps.add { try $0.createOrganization(slug: "hooli", name: "Hooli") }
+                try steps.add { try $0.createProject(in: "nowhere", slug: "x", name: "X") }
+            }
+        }
+        XCTAssertEqual(fingerprint(of: fixture.index), before)
+    }
+
     func testIdentifiers() {
         let random = SplitMix64(seed: 99)
         for _ in 0..<200 {
