@@ -28,6 +28,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Diagnostics the Swift server ecosystem expects; no-ops unless the service bootstraps
+        // them (the same URLs postgres-nio names, so one copy of each resolves).
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -46,7 +50,12 @@ let package = Package(
         .target(name: "CofferFormat", dependencies: ["CofferCrypto"]),
         .target(name: "CofferStorage", dependencies: ["CofferFormat", "CofferCrypto"]),
         .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
-        .target(name: "Coffer", dependencies: ["CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto"]),
+        .target(
+            name: "Coffer",
+            dependencies: [
+                "CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
         // An in-memory vault for a service's own tests (MemoryVault).
         .target(name: "CofferTesting", dependencies: ["Coffer", "CofferSimulation", "CofferStorage"]),
@@ -106,7 +115,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CofferTests",
-            dependencies: ["Coffer", "CofferSimulation", "CofferStorage", "CofferFormat", "CofferCrypto", "CofferTestSupport"]
+            dependencies: [
+                "Coffer", "CofferSimulation", "CofferStorage", "CofferFormat", "CofferCrypto", "CofferTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
     ]
 )

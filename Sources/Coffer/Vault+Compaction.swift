@@ -131,6 +131,20 @@ extension Vault {
     ///   not authenticate). On an error before the switch the vault carries on unchanged.
     @discardableResult
     public func compact(_ options: CompactionOptions = CompactionOptions()) throws(CofferError) -> CompactionReport {
+        let report = try compactUnobserved(options)
+        diagnostics.compactionBytesWritten.increment(by: Int64(clamping: report.skipped ? 0 : report.bytesAfter))
+        diagnostics.compactionBytesReclaimed.increment(
+            by: Int64(clamping: report.bytesBefore > report.bytesAfter ? report.bytesBefore - report.bytesAfter : 0))
+        diagnostics.logger?.info(
+            report.skipped ? "Compaction skipped: nothing to reclaim" : "Compacted",
+            metadata: [
+                "path": "\(store.path)", "bytes_before": "\(report.bytesBefore)", "bytes_after": "\(report.bytesAfter)",
+                "head": "\(report.head)",
+            ])
+        return report
+    }
+
+    private func compactUnobserved(_ options: CompactionOptions) throws(CofferError) -> CompactionReport {
         guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to compact it.")
         }

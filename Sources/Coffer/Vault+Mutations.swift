@@ -31,7 +31,16 @@ extension Vault {
         guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
         }
-        let value = try mutateLocked(actor: actor, plan)
+        let started = ContinuousClock.now
+        let value: Value
+        do {
+            value = try mutateLocked(actor: actor, plan)
+        } catch {
+            diagnostics.commitFailures(error.code)
+            throw error
+        }
+        diagnostics.commitDuration.record(duration: ContinuousClock.now - started)
+        diagnostics.commits.increment()
         recordHead()
         compactIfDue()
         return value
@@ -96,7 +105,9 @@ extension Vault {
                 let receipt: AppendReceipt
                 do {
                     receipt = try store.append([payload])
-                } catch  where error.code == .conflict {
+                } catch where error.code == .conflict {
+                    diagnostics.conflicts.increment()
+                    diagnostics.logger?.debug("Another instance wrote first; planning again", metadata: ["attempt": "\(attempt)"])
                     // Another instance sharing the log wrote first: wait a random while, apply
                     // what was written, and plan again at once, so the change's preconditions are
                     // checked against the newer state and the window for the next loss is short.

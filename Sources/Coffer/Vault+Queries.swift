@@ -23,7 +23,8 @@ extension Vault {
     /// `.noUserActor`, `.credentialRevoked`, `.notVisible`, `.wrongApp`, `.notFound`. The same
     /// answer as ``resolution(_:)`` without building its explain trace.
     public func resolve(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
-        try state.read { (current: borrowing State) throws(CofferError) in try current.index.resolveCredential(request) }
+        diagnostics.resolutions.increment()
+        return try state.read { (current: borrowing State) throws(CofferError) in try current.index.resolveCredential(request) }
     }
 
     /// Reveals the secret fields of a credential (its current version, or `version`), by
@@ -32,6 +33,7 @@ extension Vault {
     /// - Throws: `.notFound` for an unknown credential or a version no longer retained,
     ///   `.corrupted` if the record no longer authenticates.
     public func reveal(_ credential: CredentialID, version: UInt32? = nil) throws(CofferError) -> FieldValues {
+        diagnostics.reveals.increment()
         // The location and the file it is in, taken together (a compaction swaps both).
         let (found, store) = state.read { ($0.index.location(of: credential, version: version), $0.store) }
         guard let location = found else {
@@ -56,6 +58,8 @@ extension Vault {
     ///
     /// - Throws: what ``resolve(_:)`` throws, and what ``reveal(_:version:)`` throws.
     public func resolveAndReveal(_ request: ResolutionRequest) throws(CofferError) -> RevealedCredential {
+        diagnostics.resolutions.increment()
+        diagnostics.reveals.increment()
         let (resolved, store) = try state.read { (current: borrowing State) throws(CofferError) in
             (try current.index.resolveCredential(request), current.store)
         }
@@ -74,6 +78,7 @@ extension Vault {
     ///   this vault's resolution, `.conflict` when its request now resolves to another
     ///   credential (resolve again), and what ``reveal(_:version:)`` throws.
     public func reveal(_ resolved: ResolvedCredential) throws(CofferError) -> FieldValues {
+        diagnostics.reveals.increment()
         guard let request = resolved.request else {
             throw CofferError(.invalidInput, "This answer did not come from a resolution; resolve the request first.")
         }

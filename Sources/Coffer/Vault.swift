@@ -2,6 +2,8 @@ import CofferCrypto
 import CofferFormat
 import CofferModel
 import CofferStorage
+import Logging
+import Metrics
 
 /// A credential vault: one encrypted file, its in-memory index, and credential resolution.
 ///
@@ -44,6 +46,13 @@ public final class Vault: Sendable {
         /// Polled while waiting for the writer lock (`lockWait`): when it answers true, the
         /// open stops with `.cancelled` and nothing is opened or changed.
         public var isCancelled: (@Sendable () -> Bool)?
+        /// Where the vault logs opens, recoveries, compactions, conflicts, a stopped writer and
+        /// memory that could not be locked (swift-log); nil logs nothing. No line carries a secret.
+        public var logger: Logger?
+        /// Where its counters and timers go (swift-metrics): commits, failures by code, commit
+        /// latency, reveals, resolutions, compaction bytes, conflicts. Nil uses `MetricsSystem`'s
+        /// factory, a no-op until the service bootstraps it.
+        public var metricsFactory: (any MetricsFactory)?
         /// Where the random bytes of new identifiers come from; the system's CSPRNG when nil.
         /// Set only by `CofferTesting`'s in-memory vault, for tests that want the same ids on
         /// every run.
@@ -112,9 +121,13 @@ public final class Vault: Sendable {
     /// leaves the newest head, and commits that shared one sync share one witness update.
     let witnessed = Locked<WitnessedHead?>(nil)
 
+    /// Logger and metrics (``Options/logger``, ``Options/metricsFactory``).
+    let diagnostics: Diagnostics
+
     private init(store: VaultStore, index: VaultIndex, options: Options) {
         self.state = ReadWriteLocked(State(store: store, index: index))
         self.options = options
+        self.diagnostics = Diagnostics(logger: options.logger, factory: options.metricsFactory)
         lastPolicyCheck.withLock { $0 = store.logEnd }
     }
 
@@ -182,7 +195,22 @@ public final class Vault: Sendable {
         kept.isCancelled = nil
         let vault = Vault(store: store, index: index, options: kept)
         if !options.readOnly && options.headWitness != nil { vault.witnessed.withLock { $0 = store.witnessedHead } }
+        vault.logOpen()
         return vault
+    }
+
+    /// What opening found, for the log: where, how far, what recovery did.
+    private func logOpen() {
+        guard let logger = diagnostics.logger else { return }
+        let recovery = store.recovery
+        logger.info(
+            "Opened vault",
+            metadata: ["path": "\(store.path)", "head": "\(head)", "read_only": "\(isReadOnly)"])
+        if let torn = recovery.tornTail {
+            logger.notice(
+                "Recovery: a torn tail", metadata: ["path": "\(store.path)", "problem": "\(torn)", "cut": "\(recovery.truncated)"])
+        }
+        if recovery.headerRepaired { logger.notice("Recovery: a header copy was repaired", metadata: ["path": "\(store.path)"]) }
     }
 
     /// Leaves the head in the head witness after an acknowledged change. A witness that
@@ -197,6 +225,8 @@ public final class Vault: Sendable {
                 try witness.record(current)
                 last = current
             } catch {
+                diagnostics.logger?.error(
+                    "The head witness could not be updated; the writer stopped", metadata: ["code": "\(error.code.word)"])
                 store.stopWriting(
                     CofferError(
                         .writerStopped,
