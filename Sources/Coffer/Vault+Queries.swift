@@ -8,6 +8,8 @@ import CofferStorage
 public struct RevealedCredential: Sendable {
     /// The instance, its version and how it was chosen.
     public var credential: ResolvedCredential
+    /// Its type: what ``fields`` holds, and what ``typed`` reads them as.
+    public var type: CredentialType
     /// The values of that version, in protected memory.
     public var fields: FieldValues
 }
@@ -60,11 +62,15 @@ extension Vault {
     public func resolveAndReveal(_ request: ResolutionRequest) throws(CofferError) -> RevealedCredential {
         diagnostics.resolutions.increment()
         diagnostics.reveals.increment()
-        let (resolved, store) = try state.read { (current: borrowing State) throws(CofferError) in
-            (try current.index.resolveCredential(request), current.store)
+        let (resolved, type, store) = try state.read { (current: borrowing State) throws(CofferError) in
+            let resolved = try current.index.resolveCredential(request)
+            guard let type = current.index.credential(id: resolved.id)?.type else {
+                preconditionFailure("a resolved credential is in the index")
+            }
+            return (resolved, type, current.store)
         }
         let fields = try Self.fields(of: resolved.id, version: resolved.version, at: resolved.location, in: store)
-        return RevealedCredential(credential: resolved, fields: fields)
+        return RevealedCredential(credential: resolved, type: type, fields: fields)
     }
 
     /// Reveals the version a resolution picked, if it still may be used: the credential must

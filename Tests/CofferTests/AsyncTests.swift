@@ -117,6 +117,55 @@ final class AsyncTests: XCTestCase {
         vault.close()
     }
 
+    /// Vault-level edits read the stored values themselves: no reader to pass; typed ids work
+    /// as selectors do.
+    func testCredentialEditsWithoutAReader() throws {
+        let vault = try makeVault(on: SimulatedDisk())
+        func secret(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
+        let ids = try vault.mutate(actor: "ops") {
+            try $0.createCredential(
+                in: "acme",
+                CredentialDraft(
+                    appKey: "mail", slug: "main", label: "Mail", type: .usernamePassword,
+                    fields: FieldValues(["username": secret("bot"), "password": secret("first-password-1")])))
+        }
+        let acme = try XCTUnwrap(vault.read { $0.organization("acme")?.id })
+        try vault.updateCredential(
+            "mail/main", in: "acme", CredentialUpdate(fields: FieldValues(["username": secret("robot")])), actor: "ops")
+        let rotated = FieldValues(["password": secret("second-password-2")])
+        let id = ids[0]
+        _ = try run("an async rotation by typed ids") {
+            try await vault.rotateCredential(id, in: acme, fields: rotated, actor: "ops")
+        }
+        let fields = try vault.reveal(ids[0])
+        XCTAssertEqual(fields["username"], secret("robot"))
+        XCTAssertEqual(fields["password"], secret("second-password-2"))
+        XCTAssertEqual(vault.read { $0.credential(id: ids[0])?.version }, 3)
+
+        // Typed fields: shown ones as Swift values, secrets as SecureBytes.
+        try vault.mutate(actor: "ops") {
+            try $0.createCredential(
+                in: "acme",
+                CredentialDraft(
+                    appKey: "smtp", slug: "out", label: "Out", type: .smtp,
+                    fields: FieldValues([
+                        "host": secret("smtp.example.com"), "port": secret("587"), "encryption": secret("starttls"),
+                        "username": secret("mailer"), "password": secret("smtp-password-1"),
+                    ]), isDefault: true))
+        }
+        let mail = try vault.resolveAndReveal(ResolutionRequest(appKey: "smtp", context: RunContext(organization: acme)))
+        guard case .smtp(let smtp) = try mail.typed else { return XCTFail("not smtp") }
+        XCTAssertEqual(smtp.host, "smtp.example.com")
+        XCTAssertEqual(smtp.port, 587)
+        XCTAssertEqual(smtp.username, "mailer")
+        XCTAssertEqual(smtp.password, secret("smtp-password-1"))
+        guard case .usernamePassword(let username, _) = try TypedFields(fields, type: .usernamePassword) else {
+            return XCTFail("not username_password")
+        }
+        XCTAssertEqual(username, "robot")
+        assertThrowsCoffer(.corrupted) { try TypedFields(FieldValues(), type: .apiToken) }
+    }
+
     struct PlanRefused: Error, Equatable { let reason: String }
 
     /// An error the planning closure throws comes back as it was thrown, nothing written.
@@ -170,6 +219,8 @@ final class AsyncTests: XCTestCase {
         XCTAssertEqual(revealed.credential.id, ids[0])
         XCTAssertEqual(revealed.credential.version, 1)
         XCTAssertEqual(revealed.fields["token"], secret("exa-token-version-1"))
+        guard case .apiToken(let typedToken) = try revealed.typed else { return XCTFail("not an api_token") }
+        XCTAssertEqual(typedToken, secret("exa-token-version-1"))
 
         // Rotated since: the answer still reveals the version it resolved.
         let answer = revealed.credential

@@ -1,0 +1,113 @@
+import CofferCrypto
+import CofferModel
+
+/// A revealed credential's fields by its type: shown fields as Swift values, secret ones as
+/// ``SecureBytes`` (locked memory, zeroed when released), so a service reads `smtp.port` as an
+/// `Int` and hands `smtp.password` to its client without a `String` copy of the secret.
+///
+/// ```swift
+/// let revealed = try await vault.resolveAndReveal(request)
+/// if case .smtp(let smtp) = try revealed.typed {
+///     try mailer.connect(host: smtp.host, port: smtp.port)
+///     smtp.password?.withUnsafeBytes { mailer.authenticate(user: smtp.username, password: $0) }
+/// }
+/// ```
+public enum TypedFields: Sendable {
+    case apiToken(token: SecureBytes)
+    case apiKeyPair(apiKey: SecureBytes, apiSecret: SecureBytes)
+    case usernamePassword(username: String, password: SecureBytes)
+    case smtp(SMTP)
+    case oauth2(OAuth2)
+    case sshKey(SSHKey)
+    /// The JSON object, as stored: secret as a whole.
+    case custom(json: SecureBytes)
+
+    /// An `smtp` credential.
+    public struct SMTP: Sendable {
+        public var host: String
+        public var port: Int
+        public var username: String?
+        public var password: SecureBytes?
+        /// `none`, `starttls` or `ssl`.
+        public var encryption: String
+    }
+
+    /// An `oauth2` credential.
+    public struct OAuth2: Sendable {
+        public var clientID: String
+        public var clientSecret: SecureBytes
+        public var accessToken: SecureBytes
+        public var refreshToken: SecureBytes
+        /// Unix seconds.
+        public var expiresAt: Int64?
+        public var scopes: [String]
+    }
+
+    /// An `ssh_key` credential.
+    public struct SSHKey: Sendable {
+        public var privateKey: SecureBytes
+        public var publicKey: String?
+        public var passphrase: SecureBytes?
+    }
+
+    /// The fields of a credential of `type`.
+    ///
+    /// - Throws: `.corrupted` when a field the type requires is missing or a shown field does
+    ///   not read as its type says (the writer checked both, so only damaged data does this).
+    public init(_ fields: FieldValues, type: CredentialType) throws(CofferError) {
+        func secret(_ name: String) throws(CofferError) -> SecureBytes {
+            guard let value = fields[name] else { throw Self.missing(name, type) }
+            return value
+        }
+        func text(_ name: String) -> String? {
+            fields[name].map { $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+        }
+        func required(_ name: String) throws(CofferError) -> String {
+            guard let value = text(name) else { throw Self.missing(name, type) }
+            return value
+        }
+        switch type {
+        case .apiToken:
+            self = .apiToken(token: try secret("token"))
+        case .apiKeyPair:
+            self = .apiKeyPair(apiKey: try secret("api_key"), apiSecret: try secret("api_secret"))
+        case .usernamePassword:
+            self = .usernamePassword(username: try required("username"), password: try secret("password"))
+        case .smtp:
+            guard let port = Int(try required("port")) else {
+                throw CofferError(.corrupted, "The smtp credential's port is not a number.")
+            }
+            self = .smtp(
+                SMTP(
+                    host: try required("host"), port: port, username: text("username"), password: fields["password"],
+                    encryption: try required("encryption")))
+        case .oauth2:
+            let expiresAt = text("expires_at")
+            if let expiresAt, Int64(expiresAt) == nil {
+                throw CofferError(.corrupted, "The oauth2 credential's expires_at is not a number.")
+            }
+            self = .oauth2(
+                OAuth2(
+                    clientID: try required("client_id"), clientSecret: try secret("client_secret"),
+                    accessToken: try secret("access_token"), refreshToken: try secret("refresh_token"),
+                    expiresAt: expiresAt.flatMap { Int64($0) },
+                    scopes: text("scopes").map { $0.split(separator: " ").map(String.init) } ?? []))
+        case .sshKey:
+            self = .sshKey(
+                SSHKey(privateKey: try secret("private_key"), publicKey: text("public_key"), passphrase: fields["passphrase"]))
+        case .custom:
+            self = .custom(json: try secret("json"))
+        }
+    }
+
+    private static func missing(_ name: String, _ type: CredentialType) -> CofferError {
+        CofferError(.corrupted, "The \(type.word) credential has no `\(name)` field.")
+    }
+}
+
+extension RevealedCredential {
+    /// The values by the credential's type; see ``TypedFields``.
+    public var typed: TypedFields {
+        get throws(CofferError) { try TypedFields(fields, type: type) }
+    }
+}
