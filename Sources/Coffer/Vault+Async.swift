@@ -140,6 +140,11 @@ extension Vault {
         try await Self.offload { () throws(CofferError) in try self.reveal(resolved) }
     }
 
+    /// ``sync()`` on the vault's own threads.
+    public func sync() async throws(CofferError) {
+        try await Self.offload { () throws(CofferError) in try self.sync() }
+    }
+
     /// ``refresh()`` on the vault's own threads.
     @discardableResult
     public func refresh() async throws(CofferError) -> ChainHead {

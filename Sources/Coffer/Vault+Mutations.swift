@@ -163,6 +163,29 @@ extension Vault {
         )
     }
 
+    /// Makes every acknowledged transaction durable (`fdatasync`): for a vault opened with
+    /// `Durability.unsafeNoSync`, after a bulk load. Waits for queued commits first.
+    public func sync() throws(CofferError) {
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        commits.drain()
+        try store.sync()
+    }
+
+    /// Chooses durability for the commits from now on, without reopening: a bulk load under
+    /// `.unsafeNoSync`, then `.synchronous` for what follows (which syncs the load first, so
+    /// no durable commit rests on an unsynced earlier one). A head witness needs
+    /// `.synchronous` throughout (`.invalidInput`).
+    public func setDurability(_ durability: Durability) throws(CofferError) {
+        if durability != .synchronous && options.headWitness != nil {
+            throw CofferError(.invalidInput, "A head witness needs synchronous durability.")
+        }
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        commits.drain()
+        try store.setDurability(durability)
+    }
+
     /// Data-key rotation: starts a new key epoch under which every later transaction is
     /// sealed. O(1); older records stay readable under their own epoch until compaction
     /// rewrites them.

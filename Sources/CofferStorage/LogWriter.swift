@@ -1,3 +1,4 @@
+import Synchronization
 import CofferCrypto
 import CofferFormat
 
@@ -93,7 +94,8 @@ final class LogWriter: @unchecked Sendable {
     private let file: any StorageFile
     private let vaultID: [UInt8]
     private let keyRecordKey: SecureBytes
-    private let durability: Durability
+    /// Whether each write is synced (`Durability.synchronous`); changed by ``setDurability(_:)``.
+    private let syncsWrites: Atomic<Bool>
     private let chains: ChainTable
     private let counters: LogCounters
     private let lock = Lock()
@@ -108,7 +110,7 @@ final class LogWriter: @unchecked Sendable {
         self.counters = counters
         self.vaultID = vaultID
         self.keyRecordKey = keyRecordKey
-        self.durability = durability
+        self.syncsWrites = Atomic(durability == .synchronous)
         let position = LogPosition(end: end, head: head, epoch: epoch, key: epochKey)
         self.state = State(durable: position, tail: position)
     }
@@ -268,11 +270,23 @@ final class LogWriter: @unchecked Sendable {
         lock.broadcast()
     }
 
+    /// Makes every byte written so far durable: what `.unsafeNoSync` left unsynced.
+    func sync() -> Result<Void, CofferError> {
+        file.sync().mapError { $0.cofferError("Syncing the log", offset: nil) }
+    }
+
+    /// Switches durability for the appends from now on. Switching to `.synchronous` syncs what
+    /// was written before, so nothing acknowledged later rests on an unsynced earlier record.
+    func setDurability(_ durability: Durability) -> Result<Void, CofferError> {
+        syncsWrites.store(durability == .synchronous, ordering: .releasing)
+        return durability == .synchronous ? sync() : .success(())
+    }
+
     private func write(_ bytes: [UInt8], at start: UInt64) -> Result<Void, CofferError> {
         if case .failure(let error) = file.write(bytes, at: start) {
             return .failure(error.cofferError("Appending to the log", offset: start))
         }
-        if durability == .synchronous, case .failure(let error) = file.sync() {
+        if syncsWrites.load(ordering: .acquiring), case .failure(let error) = file.sync() {
             return .failure(error.cofferError("Syncing the log", offset: start))
         }
         return .success(())

@@ -22,6 +22,20 @@ extension VaultStore {
         writer?.stop(error)
     }
 
+    /// Makes every record written so far durable (`fdatasync`): what `.unsafeNoSync` left
+    /// unsynced. Nothing to do read-only, or on a shared log, whose server commits durably.
+    public func sync() throws(CofferError) {
+        guard let writer, !isShared else { return }
+        try writer.sync().get()
+    }
+
+    /// Switches durability for the appends from now on; switching to `.synchronous` first
+    /// makes what was written before durable.
+    public func setDurability(_ durability: Durability) throws(CofferError) {
+        guard let writer, !isShared else { return }
+        try writer.setDurability(durability).get()
+    }
+
     /// The end of the log after the last acknowledged record.
     public var logEnd: UInt64 { writer?.end ?? headerLock.withLock { readOnlyEnd } }
 

@@ -166,6 +166,31 @@ final class AsyncTests: XCTestCase {
         assertThrowsCoffer(.corrupted) { try TypedFields(FieldValues(), type: .apiToken) }
     }
 
+    /// A bulk load without syncs, then sync() and durable commits, without reopening.
+    func testABulkLoadThenDurableCommitsWithoutReopening() throws {
+        let disk = SimulatedDisk()
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk, durability: .unsafeNoSync))
+        try vault.mutate(actor: "load") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        for number in 0..<20 {
+            try vault.mutate(actor: "load") { try $0.createProject(in: "acme", slug: "p\(number)", name: "P") }
+        }
+        XCTAssertNotEqual(disk.durableContents(of: path), disk.contents(of: path), "the load is not synced")
+        try vault.sync()
+        XCTAssertEqual(disk.durableContents(of: path), disk.contents(of: path), "sync() made it durable")
+        try vault.mutate(actor: "load") { try $0.createProject(in: "acme", slug: "late", name: "Late") }
+        XCTAssertNotEqual(disk.durableContents(of: path), disk.contents(of: path))
+        try vault.setDurability(.synchronous)
+        XCTAssertEqual(disk.durableContents(of: path), disk.contents(of: path), "switching synced what came before")
+        try vault.mutate(actor: "ops") { try $0.createProject(in: "acme", slug: "durable", name: "Durable") }
+        XCTAssertEqual(disk.durableContents(of: path), disk.contents(of: path), "a synchronous commit is durable at once")
+        vault.close()
+        var generator = SeededGenerator(seed: 5)
+        disk.crash(mode: .loseAllUnsynced, using: &generator)
+        let reopened = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk))
+        XCTAssertEqual(reopened.read { index in index.projects(in: index.organization("acme")!.id).count }, 22)
+        reopened.close()
+    }
+
     struct PlanRefused: Error, Equatable { let reason: String }
 
     /// An error the planning closure throws comes back as it was thrown, nothing written.
