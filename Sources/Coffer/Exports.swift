@@ -14,7 +14,7 @@ public typealias LogProblem = CofferStorage.LogProblem
 public typealias Keyslot = CofferFormat.Keyslot
 /// What opening a vault found and repaired (``Vault/recovery``): `VaultStore.Recovery`.
 public typealias VaultStore = CofferStorage.VaultStore
-/// What ``Vault/verify(path:unlock:expectedHead:storage:preferredKeyslot:progress:)`` found.
+/// What `verify(path:unlock:expectedHead:storage:preferredKeyslot:progress:)` found.
 public typealias VerificationReport = CofferStorage.VerificationReport
 /// The kinds of record in a log (``LoggedRecord/type``).
 public typealias RecordType = CofferFormat.RecordType

@@ -15,7 +15,7 @@ public protocol HeadWitness: Sendable {
     func record(_ witnessed: WitnessedHead) throws(CofferError)
 }
 
-/// A head witness in a file: one line, `HEAD vault=HEX key=HEX` (``WitnessedHead``), replaced
+/// A head witness in a file: one line, `HEAD vault=HEX key=HEX` (`WitnessedHead`), replaced
 /// whole (written beside it with mode 0600, synced, renamed over it), so a crash leaves the old
 /// line or the new one. Losing the newest update to a crash leaves an older head, which the
 /// vault still holds: the check stays sound. A path that is a symbolic link is written through

@@ -13,11 +13,11 @@ import Synchronization
 /// reader lock held for microseconds, so ``resolve(_:)`` stays synchronous in both APIs.
 ///
 /// Cancellation is honoured where stopping is safe, and nowhere else:
-/// - ``open(path:unlock:options:)`` while it waits for the writer lock (`Options.lockWait`);
-/// - ``refresh(atLeast:timeout:)`` between its polls (a single ``refresh()`` runs to its end);
-/// - ``compact(_:)`` before its switch (after it, the new file is the vault and the report is
+/// - `open(path:unlock:options:)` while it waits for the writer lock (`Options.lockWait`);
+/// - `refresh(atLeast:timeout:)` between its polls (a single `refresh()` runs to its end);
+/// - `compact(_:)` before its switch (after it, the new file is the vault and the report is
 ///   returned);
-/// - ``mutate(actor:_:)`` before its plan runs. Once the transaction is planned it is written
+/// - `mutate(actor:_:)` before its plan runs. Once the transaction is planned it is written
 ///   and synced whatever happens to the task: a commit being synced cannot be taken back, and
 ///   the caller learns its outcome.
 ///
@@ -69,7 +69,7 @@ extension Vault {
         CofferError(.cancelled, "The task was cancelled before anything was changed.")
     }
 
-    /// Opens a vault (``open(path:unlock:options:)``) on the vault's own threads: the
+    /// Opens a vault (`open(path:unlock:options:)`) on the vault's own threads: the
     /// unlock's Argon2id work, the reads and the replay do not hold a cooperative thread.
     /// Cancelling the task stops a wait for the writer lock.
     public static func open(path: String, unlock: Unlock, options: Options = Options()) async throws(CofferError)
@@ -83,7 +83,7 @@ extension Vault {
         }
     }
 
-    /// Creates a vault (``create(path:unlock:cost:options:)``) on the vault's own threads.
+    /// Creates a vault (`create(path:unlock:cost:options:)`) on the vault's own threads.
     public static func create(
         path: String, unlock: Unlock, cost: Argon2id.Cost = .moderate, options: Options = Options()
     ) async throws(CofferError) -> Vault {
@@ -93,12 +93,12 @@ extension Vault {
         }
     }
 
-    /// ``mutate(actor:_:)`` on the vault's own threads: the plan, the write, the sync and the
+    /// `mutate(actor:_:)` on the vault's own threads: the plan, the write, the sync and the
     /// wait for a shared sync do not hold a cooperative thread. A task cancelled before the
     /// plan runs changes nothing (`.cancelled`); after that, the commit completes.
     ///
     /// - Throws: an error `plan` throws, unchanged (`catch let error as MyPlanError`), and
-    ///   otherwise a `CofferError`, as ``mutate(actor:_:)`` does.
+    ///   otherwise a `CofferError`, as `mutate(actor:_:)` does.
     @discardableResult
     public func mutate<Value: Sendable>(
         actor: String, _ plan: @escaping @Sendable (Planner) throws -> Plan<Value>
@@ -125,33 +125,33 @@ extension Vault {
         }
     }
 
-    /// ``reveal(_:version:)`` on the vault's own threads (a read and a decryption).
+    /// `reveal(_:version:)` on the vault's own threads (a read and a decryption).
     public func reveal(_ credential: CredentialID, version: UInt32? = nil) async throws(CofferError) -> FieldValues {
         try await Self.offload { () throws(CofferError) in try self.reveal(credential, version: version) }
     }
 
-    /// ``resolveAndReveal(_:)`` on the vault's own threads.
+    /// `resolveAndReveal(_:)` on the vault's own threads.
     public func resolveAndReveal(_ request: ResolutionRequest) async throws(CofferError) -> RevealedCredential {
         try await Self.offload { () throws(CofferError) in try self.resolveAndReveal(request) }
     }
 
-    /// ``reveal(_:)-(ResolvedCredential)`` on the vault's own threads.
+    /// `reveal(_:)` on the vault's own threads.
     public func reveal(_ resolved: ResolvedCredential) async throws(CofferError) -> FieldValues {
         try await Self.offload { () throws(CofferError) in try self.reveal(resolved) }
     }
 
-    /// ``sync()`` on the vault's own threads.
+    /// `sync()` on the vault's own threads.
     public func sync() async throws(CofferError) {
         try await Self.offload { () throws(CofferError) in try self.sync() }
     }
 
-    /// ``refresh()`` on the vault's own threads.
+    /// `refresh()` on the vault's own threads.
     @discardableResult
     public func refresh() async throws(CofferError) -> ChainHead {
         try await Self.offload { () throws(CofferError) in try self.refresh() }
     }
 
-    /// ``refresh(atLeast:timeout:)`` without blocking a thread between polls: the task
+    /// `refresh(atLeast:timeout:)` without blocking a thread between polls: the task
     /// sleeps, and cancelling it stops the wait (`.cancelled`).
     @discardableResult
     public func refresh(atLeast sequence: UInt64, timeout: Duration = .seconds(5)) async throws(CofferError)
@@ -173,7 +173,7 @@ extension Vault {
         }
     }
 
-    /// ``compact(_:)`` on the vault's own threads. Cancelling the task stops the compaction
+    /// `compact(_:)` on the vault's own threads. Cancelling the task stops the compaction
     /// before its switch (`.cancelled`, the vault as it was); after the switch it completes.
     @discardableResult
     public func compact(_ options: CompactionOptions = CompactionOptions()) async throws(CofferError)

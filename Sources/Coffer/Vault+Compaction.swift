@@ -18,7 +18,7 @@ public struct CompactionOptions: Sendable {
     /// recipient, so every remaining secret keeps working and none is asked for, while a
     /// header copy from before (a backup, a copy, an old database row) opens nothing written
     /// after. Implies `newMasterKey` and `reencrypt`. Every keyslot needs a recipient
-    /// (``Keyslot/recipient``); a slot made before recipients must be replaced first.
+    /// (`Keyslot.recipient`); a slot made before recipients must be replaced first.
     public var newUnlockKey: Bool
 
     /// Keep the vault as it is when the compacted file would not be smaller: nothing to
@@ -80,7 +80,7 @@ public struct CompactionReport: Sendable {
 /// When a vault compacts by itself (off unless ``Vault/Options/automaticCompaction`` is set).
 ///
 /// After a mutation, once the log is at least `fileBytesAtLeast` and has grown by a quarter
-/// since the last check, the vault measures its dead share (``Vault/statistics()``, a read of
+/// since the last check, the vault measures its dead share (`statistics()`, a read of
 /// the live data) and compacts when it is at least `deadShareAtLeast`. The mutation that
 /// triggers it returns after the compaction, so its latency includes it.
 public struct AutomaticCompaction: Sendable {

@@ -9,7 +9,7 @@ extension Vault {
     /// removes), slug; one transaction, durable when it returns.
     ///
     /// - Returns: the credential's id (nothing is written when nothing changes).
-    /// - Throws: what `Planner.updateCredential` and ``mutate(actor:_:)`` throw.
+    /// - Throws: what `Planner.updateCredential` and `mutate(actor:_:)` throw.
     @discardableResult
     public func updateCredential(
         _ selector: String, in organization: String, _ update: CredentialUpdate, actor: String
@@ -21,7 +21,7 @@ extension Vault {
         }
     }
 
-    /// ``updateCredential(_:in:_:actor:)-(String,String,_,_)`` by typed ids.
+    /// `updateCredential(_:in:_:actor:)` by typed ids.
     @discardableResult
     public func updateCredential(
         _ credential: CredentialID, in organization: OrganizationID, _ update: CredentialUpdate, actor: String
@@ -42,7 +42,7 @@ extension Vault {
         }
     }
 
-    /// ``rotateCredential(_:in:fields:actor:)-(String,String,_,_)`` by typed ids.
+    /// `rotateCredential(_:in:fields:actor:)` by typed ids.
     @discardableResult
     public func rotateCredential(
         _ credential: CredentialID, in organization: OrganizationID, fields: FieldValues, actor: String
@@ -50,7 +50,7 @@ extension Vault {
         try rotateCredential(credential.description, in: organization.description, fields: fields, actor: actor)
     }
 
-    /// ``updateCredential(_:in:_:actor:)-(String,String,_,_)`` on the vault's own threads.
+    /// `updateCredential(_:in:_:actor:)` on the vault's own threads.
     @discardableResult
     public func updateCredential(
         _ credential: CredentialID, in organization: OrganizationID, _ update: CredentialUpdate, actor: String
@@ -60,7 +60,7 @@ extension Vault {
         }
     }
 
-    /// ``rotateCredential(_:in:fields:actor:)-(String,String,_,_)`` on the vault's own threads.
+    /// `rotateCredential(_:in:fields:actor:)` on the vault's own threads.
     @discardableResult
     public func rotateCredential(
         _ credential: CredentialID, in organization: OrganizationID, fields: FieldValues, actor: String

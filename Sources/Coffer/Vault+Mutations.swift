@@ -17,7 +17,9 @@ extension Vault {
     /// let organization = try vault.mutate(actor: "alice") { try $0.createOrganization(slug: "acme", name: "Acme") }
     /// ```
     ///
-    /// - Parameter actor: who is making the change, as history will show it.
+    /// - Parameters:
+    ///   - actor: who is making the change, as history will show it.
+    ///   - plan: plans the change over a `Planner` and returns its `Plan`.
     /// - Throws: the planner's errors (`.invalidInput`, `.notFound`, `.alreadyExists`,
     ///   `.ambiguous`, `.permissionDenied`), `.writerStopped` after an earlier failure,
     ///   `.conflict` when other instances sharing the log kept committing first,

@@ -122,7 +122,7 @@ extension Vault {
     /// The changes committed from now on, in log order: this instance's own commits as they
     /// become visible, and — on a vault opened read-only beside a writer, or a log shared
     /// through PostgreSQL — other instances' commits, which the stream picks up by refreshing
-    /// every `pollingEvery` while it is observed (no call to ``refresh()`` needed).
+    /// every `pollingEvery` while it is observed (no call to `refresh()` needed).
     ///
     /// ```swift
     /// for try await change in vault.changes() {

@@ -4,7 +4,7 @@ import CofferModel
 import CofferStorage
 
 /// A resolved credential and the values of the version resolution picked: what
-/// ``Vault/resolveAndReveal(_:)`` returns.
+/// `resolveAndReveal(_:)` returns.
 public struct RevealedCredential: Sendable {
     /// The instance, its version and how it was chosen.
     public var credential: ResolvedCredential
@@ -58,7 +58,7 @@ extension Vault {
     /// the very version resolution picked, from the file that version is in, even while
     /// other threads rotate, revoke or compact.
     ///
-    /// - Throws: what ``resolve(_:)`` throws, and what ``reveal(_:version:)`` throws.
+    /// - Throws: what ``resolve(_:)`` throws, and what `reveal(_:version:)` throws.
     public func resolveAndReveal(_ request: ResolutionRequest) throws(CofferError) -> RevealedCredential {
         diagnostics.resolutions.increment()
         diagnostics.reveals.increment()
@@ -82,7 +82,7 @@ extension Vault {
     /// - Throws: `.credentialRevoked` when it was revoked since, `.notFound` when it was
     ///   deleted or the version let go, `.invalidInput` for an answer that did not come from
     ///   this vault's resolution, `.conflict` when its request now resolves to another
-    ///   credential (resolve again), and what ``reveal(_:version:)`` throws.
+    ///   credential (resolve again), and what `reveal(_:version:)` throws.
     public func reveal(_ resolved: ResolvedCredential) throws(CofferError) -> FieldValues {
         diagnostics.reveals.increment()
         guard let request = resolved.request else {

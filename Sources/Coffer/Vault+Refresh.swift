@@ -47,7 +47,7 @@ extension Vault {
     /// after it is at least as fresh as that commit.
     ///
     /// - Throws: `.conflict` when the log does not reach `sequence` in time (it was never
-    ///   committed, or belongs to a log a compaction replaced); whatever ``refresh()`` throws.
+    ///   committed, or belongs to a log a compaction replaced); whatever `refresh()` throws.
     @discardableResult
     public func refresh(atLeast sequence: UInt64, timeout: Duration = .seconds(5)) throws(CofferError) -> ChainHead {
         let clock = ContinuousClock()

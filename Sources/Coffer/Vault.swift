@@ -33,14 +33,14 @@ public final class Vault: Sendable {
         /// Compact by itself when the file is large and mostly dead; off unless set.
         public var automaticCompaction: AutomaticCompaction?
         /// The keyslot to try first when unlocking. An open spends a bounded amount of
-        /// Argon2id work on passphrase slots (``KeyslotUnlock/workMax``); a vault whose slots
+        /// Argon2id work on passphrase slots (`KeyslotUnlock.workMax`); a vault whose slots
         /// together cost more opens when the right one is named.
         public var preferredKeyslot: UInt16?
         /// Where a writer leaves the head after every acknowledged change, and every open
         /// checks it is held: see ``HeadWitness``. Nil: none.
         public var headWitness: (any HeadWitness)?
         /// How long an open for writing waits for another process to release the writer lock
-        /// before failing with `.locked` (polling, see ``LockWait``); zero, the default, fails
+        /// before failing with `.locked` (polling, see `LockWait`); zero, the default, fails
         /// at once. From 0 to a day, else `.invalidInput`.
         public var lockWait: Duration
         /// Polled while waiting for the writer lock (`lockWait`): when it answers true, the
@@ -137,7 +137,10 @@ public final class Vault: Sendable {
     /// Creates a new vault file with one keyslot. With a head witness, its head is left there.
     ///
     /// - Parameters:
+    ///   - path: where the vault file is made; it must not exist.
+    ///   - unlock: the passphrase or key file its one keyslot takes.
     ///   - cost: the Argon2id cost of a passphrase slot; libsodium's MODERATE by default.
+    ///   - options: storage, durability, head witness, logger and metrics.
     /// - Throws: `.alreadyExists`, `.io`, `.invalidInput`; and the head witness's error, saying
     ///   the vault was made, when its head could not be left there (the next writer leaves it).
     public static func create(
