@@ -46,6 +46,9 @@ public final class Vault: Sendable {
         /// Polled while waiting for the writer lock (`lockWait`): when it answers true, the
         /// open stops with `.cancelled` and nothing is opened or changed.
         public var isCancelled: (@Sendable () -> Bool)?
+        /// Called once when an open starts to wait for another process's writer lock
+        /// (`lockWait`): to tell a person why nothing seems to happen.
+        public var onLockWait: (@Sendable () -> Void)?
         /// Where the vault logs opens, recoveries, compactions, conflicts, a stopped writer and
         /// memory that could not be locked (swift-log); nil logs nothing. No line carries a secret.
         public var logger: Logger?
@@ -90,6 +93,7 @@ public final class Vault: Sendable {
                 storage: storage, durability: durability, readOnly: readOnly, expectedHead: expectedHead,
                 preferredKeyslot: preferredKeyslot, lockWait: lockWait)
             options.isCancelled = isCancelled
+            options.onLockWait = onLockWait
             return options
         }
     }

@@ -36,6 +36,8 @@ public final class VaultStore: @unchecked Sendable {
         /// Polled while waiting for the writer lock: when it answers true, the open stops with
         /// `.cancelled`, nothing opened or changed (a CLI's Ctrl-C, a task's cancellation).
         public var isCancelled: (@Sendable () -> Bool)?
+        /// Called once when an open starts to wait for another process's writer lock.
+        public var onLockWait: (@Sendable () -> Void)?
         /// What a head witness holds (F-HEAD): the vault must be that vault, under that unlock
         /// key, and hold that head, or the open fails with `.headMismatch` before anything is
         /// repaired.
@@ -394,11 +396,16 @@ public final class VaultStore: @unchecked Sendable {
     /// waiting up to `options.lockWait` for another process to release it.
     static func openFile(path: String, options: Options) throws(CofferError) -> any StorageFile {
         var wait = try LockWait(options.lockWait)
+        var reported = false
         while true {
             if let file = try openFileOnce(path: path, options: options) { return file }
             if options.isCancelled?() == true {
                 throw CofferError(
                     .cancelled, "Stopped while waiting for another process to release the writer lock; nothing was changed.")
+            }
+            if !reported, options.lockWait > .zero {
+                reported = true
+                options.onLockWait?()
             }
             guard wait.pause() else {
                 let waited = options.lockWait > .zero ? " (waited \(LockWait.describe(options.lockWait)))" : ""

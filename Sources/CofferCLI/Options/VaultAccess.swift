@@ -40,6 +40,14 @@ struct VaultAccess {
         if waits {
             Interruption.install()
             options.isCancelled = { Interruption.isRequested }
+            // On a terminal, say why nothing seems to happen.
+            if context.standardErrorIsTerminal && !global.json {
+                let wait = LockWait.describe(options.lockWait)
+                nonisolated(unsafe) let context = context
+                options.onLockWait = {
+                    context.printError("Waiting up to \(wait) for another process to release the writer lock (Ctrl-C stops)…")
+                }
+            }
         }
         defer { if waits { Interruption.uninstall() } }
         let vault: Vault
