@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Coffer: an encrypted vault storage engine with its own file format (FORMAT.md).
 //
 // Layers, each depending only on the ones above it:
@@ -24,6 +24,16 @@ let package = Package(
         .library(name: "CofferTesting", targets: ["CofferTesting"]),
         .library(name: "CofferFuzzBodies", targets: ["CofferFuzzBodies"]),
         .executable(name: "coffer", targets: ["coffer"]),
+    ],
+    // A service that links only `Coffer` (or `CofferTesting`) and depends on this package with
+    // `traits: []` does not fetch the PostgreSQL stack (postgres-nio and its dozen packages):
+    // only CofferPostgres, the CLI and their tests need it, and they need this trait.
+    traits: [
+        .trait(
+            name: "PostgreSQL",
+            description: "CofferPostgres (a vault shared through PostgreSQL) and the coffer CLI, which opens postgres:// vaults."
+        ),
+        .default(enabledTraits: ["PostgreSQL"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,7 +85,10 @@ let package = Package(
         // Sealed frames and headers in PostgreSQL, byte for byte; the engine does not depend on it.
         .target(
             name: "CofferPostgres",
-            dependencies: ["CofferCrypto", "CofferStorage", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "CofferCrypto", "CofferStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
+            ]
         ),
         // The README's library example, built and run by `make test`.
         .executableTarget(name: "coffer-readme-example", dependencies: ["Coffer"], path: "Examples/ReadmeExample"),
@@ -104,7 +117,7 @@ let package = Package(
             name: "CofferPostgresTests",
             dependencies: [
                 "CofferPostgres", "Coffer", "CofferModel", "CofferStorage", "CofferCrypto", "CofferTestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ]
         ),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),
