@@ -38,6 +38,35 @@ final class SharedVaultTests: XCTestCase {
         }
     }
 
+    /// Issue 23 #3: an instance observing a shared vault sees every commit another instance
+    /// makes, in order, without calling refresh.
+    func testAnObserverSeesAnotherInstancesCommits() throws {
+        let name = uniqueVaultName()
+        let writer = try instance(name, create: true)
+        defer { writer.close() }
+        try writer.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let observer = try instance(name)
+        defer { observer.close() }
+        let changes = observer.changes(pollingEvery: .milliseconds(5))
+        let commits = 10
+        for number in 0..<commits {
+            try writer.mutate(actor: "other") { try $0.createProject(in: "acme", slug: "p\(number)", name: "P") }
+        }
+        let done = DispatchSemaphore(value: 0)
+        let seen = Locked<[UInt64]>([])
+        let task = Task {
+            for try await change in changes where change.actor == "other" {
+                if seen.withLock({ $0.append(change.sequence); return $0.count }) == commits { break }
+            }
+            done.signal()
+        }
+        if done.wait(timeout: .now() + 30) == .timedOut { task.cancel() }
+        let sequences = seen.withLock { $0 }
+        XCTAssertEqual(sequences.count, commits)
+        XCTAssertEqual(sequences, sequences.sorted())
+        XCTAssertEqual(sequences.last, writer.head.sequence)
+    }
+
     func testASecondInstanceSeesTheFirstsCommitsAndWritesAfterThem() throws {
         let name = uniqueVaultName()
         let first = try instance(name, create: true)
