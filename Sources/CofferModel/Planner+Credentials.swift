@@ -119,13 +119,16 @@ extension Planner {
         var operations: [ModelOperation] = []
         var ids: [CredentialID] = []
         for owner in owners {
-            let taken = index.candidates(organization: organizationID, appKey: draft.appKey, owner: owner).contains {
-                index.credential(id: $0)?.slug == draft.slug
-            }
-            guard !taken else {
+            let taken = index.candidates(organization: organizationID, appKey: draft.appKey, owner: owner).lazy
+                .compactMap { index.credential(id: $0) }.first { $0.slug == draft.slug }
+            if let taken {
+                let advice =
+                    taken.state == .revoked
+                    ? "It is revoked: reinstate it, or choose another slug."
+                    : "Choose another slug, or update it."
                 throw CofferError(
                     .alreadyExists,
-                    "A `\(draft.appKey)` credential with the slug `\(draft.slug)` exists already at \(ownerName(owner)). Choose another slug, or update it."
+                    "A `\(draft.appKey)` credential with the slug `\(draft.slug)` exists already at \(ownerName(owner)). \(advice)"
                 )
             }
             let id = newIdentifier { index.tables.credentialSlotByID[$0] != nil || ids.contains($0) }

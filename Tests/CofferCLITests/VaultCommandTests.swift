@@ -547,6 +547,11 @@ final class VaultCommandTests: XCTestCase {
         let got = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--reveal", "--json"]).json()
         XCTAssertEqual((got["fields"] as? [String: Any])?["token"] as? String, "exa-compact-secret-2")
         try coffer.expect(0, ["verify", "--expect-head", report["head"] as! String])
+        // `log` shows what compaction wrote as sentences, not as the model's debug text.
+        let log = try coffer.expect(0, ["log"]).standardOutput
+        XCTAssertTrue(log.contains("restore credential exa/main"), log)
+        XCTAssertTrue(log.contains("restore organization acme"), log)
+        XCTAssertFalse(log.contains("restoreCredential("), log)
         try coffer.expect(0, ["compact", "--new-master-key"])
         try coffer.expect(0, ["verify"])
         try coffer.expect(0, ["verify", "--expect-head", before])

@@ -3,9 +3,6 @@ import Coffer
 /// Operations as `coffer log` shows them: what changed, by id and slug, never a value.
 /// Credential fields are named, their values never read; API keys show only their preview.
 ///
-/// Operations without a sentence of their own here (those compaction writes to restore the
-/// live state) are shown by the model's `description`, which the model keeps free of field
-/// values, with their case name as the word.
 enum OperationText {
     /// A short word for the operation (`create_credential`) and a sentence.
     static func describe(_ operation: ModelOperation) -> (word: String, text: String) {
@@ -70,17 +67,35 @@ enum OperationText {
             ("revoke_api_key", "revoke API key \(id)")
         case .deleteAPIKey(let id):
             ("delete_api_key", "delete API key record \(id)")
-        default:
-            (word(of: operation), operation.description)
+        case .restoreOrganization(let id, let slug, let name, let created):
+            ("restore_organization", "restore organization \(slug) \"\(name)\" \(id), \(Self.stamp(created))")
+        case .restoreProject(let id, let organization, let slug, let name, let created):
+            ("restore_project", "restore project \(slug) \"\(name)\" \(id) in \(organization), \(Self.stamp(created))")
+        case .restoreUser(let id, let handle, let displayName, let created):
+            ("restore_user", "restore user \(handle) \"\(displayName)\" \(id), \(Self.stamp(created))")
+        case .restoreCredential(let restored):
+            (
+                "restore_credential",
+                "restore credential \(restored.appKey)/\(restored.slug) \(restored.id) (\(restored.type.word)) at \(restored.owner), "
+                    + "\(restored.state.word)\(restored.isDefault ? ", default" : ""), version \(restored.version), "
+                    + "\(restored.changes.count) change\(restored.changes.count == 1 ? "" : "s") of its history, fields \(restored.fields.names.joined(separator: ", "))"
+            )
+        case .restoreCredentialHistory(let id, let changes):
+            ("restore_credential_history", "restore \(changes.count) older changes of the history of \(id)")
+        case .restoreVersion(let id, let version, let fields):
+            ("restore_version", "restore version \(version) of \(id), fields \(fields.names.joined(separator: ", "))")
+        case .restoreAssignment(_, let target, let appKey, let credential):
+            ("restore_assignment", "restore the assignment of \(credential) to \(Describe.target(target)) for \(appKey)")
+        case .restoreAPIKey(let key):
+            (
+                "restore_api_key",
+                "restore API key \(key.id) \"\(key.name)\" \(key.preview) for \(key.creator)\(key.revoked == nil ? "" : ", revoked")"
+            )
         }
     }
 
-    /// `restoreOrganization(…)` → `restore_organization`.
-    static func word(of operation: ModelOperation) -> String {
-        var word = ""
-        for character in operation.description.prefix(while: { $0 != "(" }) {
-            if character.isUppercase { word += "_" + character.lowercased() } else { word.append(character) }
-        }
-        return word
+    /// Who and when, for a restored entity.
+    private static func stamp(_ stamp: ChangeStamp) -> String {
+        "created \(Describe.time(stamp.timeMilliseconds)) by \(stamp.actor)"
     }
 }
