@@ -18,6 +18,21 @@ final class AsyncTests: XCTestCase {
         return vault
     }
 
+    func secret(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
+
+    /// Creates a credential in `acme` at organization scope; its id.
+    @discardableResult
+    func create(
+        _ app: String, _ type: CredentialType, _ fields: [String: String], isDefault: Bool = false, in vault: Vault
+    ) throws -> CredentialID {
+        let values = FieldValues(fields.mapValues { secret($0) })
+        return try vault.mutate(actor: "ops") {
+            try $0.createCredential(
+                in: "acme",
+                CredentialDraft(appKey: app, slug: "main", label: app, type: type, fields: values, isDefault: isDefault))
+        }[0]
+    }
+
     /// Runs `body` in a task and waits for it on this (non-pool) thread, up to `seconds`.
     func run<Value: Sendable>(
         _ what: String, seconds: Int = 20, _ body: @escaping @Sendable () async throws -> Value
@@ -121,14 +136,7 @@ final class AsyncTests: XCTestCase {
     /// as selectors do.
     func testCredentialEditsWithoutAReader() throws {
         let vault = try makeVault(on: SimulatedDisk())
-        func secret(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
-        let ids = try vault.mutate(actor: "ops") {
-            try $0.createCredential(
-                in: "acme",
-                CredentialDraft(
-                    appKey: "mail", slug: "main", label: "Mail", type: .usernamePassword,
-                    fields: FieldValues(["username": secret("bot"), "password": secret("first-password-1")])))
-        }
+        let ids = [try create("mail", .usernamePassword, ["username": "bot", "password": "first-password-1"], in: vault)]
         let acme = try XCTUnwrap(vault.read { $0.organization("acme")?.id })
         try vault.updateCredential(
             "mail/main", in: "acme", CredentialUpdate(fields: FieldValues(["username": secret("robot")])), actor: "ops")
@@ -143,16 +151,12 @@ final class AsyncTests: XCTestCase {
         XCTAssertEqual(vault.read { $0.credential(id: ids[0])?.version }, 3)
 
         // Typed fields: shown ones as Swift values, secrets as SecureBytes.
-        try vault.mutate(actor: "ops") {
-            try $0.createCredential(
-                in: "acme",
-                CredentialDraft(
-                    appKey: "smtp", slug: "out", label: "Out", type: .smtp,
-                    fields: FieldValues([
-                        "host": secret("smtp.example.com"), "port": secret("587"), "encryption": secret("starttls"),
-                        "username": secret("mailer"), "password": secret("smtp-password-1"),
-                    ]), isDefault: true))
-        }
+        try create(
+            "smtp", .smtp,
+            [
+                "host": "smtp.example.com", "port": "587", "encryption": "starttls", "username": "mailer",
+                "password": "smtp-password-1",
+            ], isDefault: true, in: vault)
         let mail = try vault.resolveAndReveal(ResolutionRequest(appKey: "smtp", context: RunContext(organization: acme)))
         guard case .smtp(let smtp) = try mail.typed else { return XCTFail("not smtp") }
         XCTAssertEqual(smtp.host, "smtp.example.com")
@@ -223,21 +227,8 @@ final class AsyncTests: XCTestCase {
     /// longer what its request resolves to.
     func testResolveAndRevealIsOneCheckedStep() throws {
         let vault = try makeVault(on: SimulatedDisk())
-        func secret(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
-        let ids = try vault.mutate(actor: "ops") {
-            try $0.createCredential(
-                in: "acme",
-                CredentialDraft(
-                    appKey: "exa", slug: "main", label: "Exa", type: .apiToken,
-                    fields: FieldValues(["token": secret("exa-token-version-1")]), isDefault: true))
-        }
-        let other = try vault.mutate(actor: "ops") {
-            try $0.createCredential(
-                in: "acme",
-                CredentialDraft(
-                    appKey: "slack", slug: "main", label: "Slack", type: .apiToken,
-                    fields: FieldValues(["token": secret("slack-token-1")]), isDefault: true))
-        }
+        let ids = [try create("exa", .apiToken, ["token": "exa-token-version-1"], isDefault: true, in: vault)]
+        let other = [try create("slack", .apiToken, ["token": "slack-token-1"], isDefault: true, in: vault)]
         let acme = try XCTUnwrap(vault.read { $0.organization("acme")?.id })
         let request = ResolutionRequest(appKey: "exa", context: RunContext(organization: acme))
         let revealed = try run("async resolve and reveal") { try await vault.resolveAndReveal(request) }
