@@ -38,13 +38,5 @@ struct Diagnostics: Sendable {
         compactionBytesWritten = Counter(label: "coffer_compaction_bytes_written", factory: factory)
         compactionBytesReclaimed = Counter(label: "coffer_compaction_bytes_reclaimed", factory: factory)
         conflicts = Counter(label: "coffer_conflicts_total", factory: factory)
-        if let logger {
-            // Secrets are kept in locked memory; when the kernel refuses, say so once.
-            MemoryLocking.onFirstFailure { errno in
-                logger.warning(
-                    "Secret memory could not be locked (mlock); secrets may reach swap.",
-                    metadata: ["errno": "\(errno)"])
-            }
-        }
     }
 }

@@ -145,6 +145,11 @@ extension Vault {
         try await Self.offload { () throws(CofferError) in try self.sync() }
     }
 
+    /// `setDurability(_:)` on the vault's own threads (switching to synchronous syncs what came before).
+    public func setDurability(_ durability: Durability) async throws(CofferError) {
+        try await Self.offload { () throws(CofferError) in try self.setDurability(durability) }
+    }
+
     /// `refresh()` on the vault's own threads.
     @discardableResult
     public func refresh() async throws(CofferError) -> ChainHead {

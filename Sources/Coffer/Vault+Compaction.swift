@@ -108,7 +108,12 @@ extension Vault {
             return true
         }
         guard due, let statistics = try? statistics(), statistics.deadShare >= policy.deadShareAtLeast else { return }
-        _ = try? compact(policy.options)
+        do throws(CofferError) {
+            try compact(policy.options)
+        } catch {
+            // The vault carries on uncompacted; the next check tries again.
+            diagnostics.logger?.warning("An automatic compaction failed", metadata: ["code": "\(error.code.word)"])
+        }
         lastPolicyCheck.withLock { $0 = store.logEnd }
     }
 
@@ -243,6 +248,9 @@ extension Vault {
                 } catch where error.code == .conflict && !target.isAbandoned {
                     continue
                 }
+                // The new file's writer starts with the durability the vault was opened with;
+                // keep the one setDurability chose. (A failed sync here stops that writer.)
+                if newStore.durability != oldStore.durability { try? newStore.setDurability(oldStore.durability) }
                 state.write { $0 = State(store: newStore, index: rebuilt) }
                 commits.reset()
                 recordHead()

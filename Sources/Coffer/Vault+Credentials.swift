@@ -50,7 +50,27 @@ extension Vault {
         try rotateCredential(credential.description, in: organization.description, fields: fields, actor: actor)
     }
 
-    /// `updateCredential(_:in:_:actor:)` on the vault's own threads.
+    /// `updateCredential(_:in:_:actor:)` by selector, on the vault's own threads.
+    @discardableResult
+    public func updateCredential(
+        _ selector: String, in organization: String, _ update: CredentialUpdate, actor: String
+    ) async throws(CofferError) -> CredentialID {
+        try await Self.offload { () throws(CofferError) in
+            try self.updateCredential(selector, in: organization, update, actor: actor)
+        }
+    }
+
+    /// `rotateCredential(_:in:fields:actor:)` by selector, on the vault's own threads.
+    @discardableResult
+    public func rotateCredential(
+        _ selector: String, in organization: String, fields: FieldValues, actor: String
+    ) async throws(CofferError) -> CredentialID {
+        try await Self.offload { () throws(CofferError) in
+            try self.rotateCredential(selector, in: organization, fields: fields, actor: actor)
+        }
+    }
+
+    /// `updateCredential(_:in:_:actor:)` by typed ids, on the vault's own threads.
     @discardableResult
     public func updateCredential(
         _ credential: CredentialID, in organization: OrganizationID, _ update: CredentialUpdate, actor: String
@@ -60,7 +80,7 @@ extension Vault {
         }
     }
 
-    /// `rotateCredential(_:in:fields:actor:)` on the vault's own threads.
+    /// `rotateCredential(_:in:fields:actor:)` by typed ids, on the vault's own threads.
     @discardableResult
     public func rotateCredential(
         _ credential: CredentialID, in organization: OrganizationID, fields: FieldValues, actor: String

@@ -35,22 +35,30 @@ extension Vault {
         }
         let started = ContinuousClock.now
         let value: Value
+        let wrote: Bool
         do {
-            value = try mutateLocked(actor: actor, plan)
+            (value, wrote) = try mutateLocked(actor: actor, plan)
         } catch {
-            diagnostics.commitFailures(error.code)
+            if error.code != .cancelled { diagnostics.commitFailures(error.code) }
+            if error.code.isIO || error.code == .writerStopped {
+                diagnostics.logger?.error(
+                    "A commit failed and the writer stopped; reopen the vault to recover", metadata: ["code": "\(error.code.word)"])
+            }
             throw error
         }
-        diagnostics.commitDuration.record(duration: ContinuousClock.now - started)
-        diagnostics.commits.increment()
+        if wrote {
+            diagnostics.commitDuration.record(duration: ContinuousClock.now - started)
+            diagnostics.commits.increment()
+        }
         recordHead()
         compactIfDue()
         return value
     }
 
+    /// The plan's value, and whether a transaction was written (an empty plan writes none).
     private func mutateLocked<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
-    ) throws(CofferError) -> Value {
+    ) throws(CofferError) -> (Value, Bool) {
         writerLock.lock()
         var holdsWriterLock = true
         defer { if holdsWriterLock { writerLock.unlock() } }
@@ -82,7 +90,7 @@ extension Vault {
                 throw CofferError(
                     .invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
             }
-            if planned.isEmpty { return planned.value }
+            if planned.isEmpty { return (planned.value, false) }
             let time = options.clock?() ?? WallClock.nowMilliseconds()
             // Validation sees the sequence number and offset the record will get: only this
             // writer queues, under `writerLock` (on a shared log, an append that finds
@@ -126,7 +134,7 @@ extension Vault {
                     observers.notify(
                         generation: current.store.head.generation, sequence: placed.sequence, timeMilliseconds: time, actor: actor, operations: planned.operations)
                 }
-                return planned.value
+                return (planned.value, true)
             }
 
             let queued: QueuedAppend
@@ -157,7 +165,7 @@ extension Vault {
                     }
                 }
             }
-            return planned.value
+            return (planned.value, true)
         }
         throw CofferError(
             .conflict,
@@ -166,7 +174,9 @@ extension Vault {
     }
 
     /// Makes every acknowledged transaction durable (`fdatasync`): for a vault opened with
-    /// `Durability.unsafeNoSync`, after a bulk load. Waits for queued commits first.
+    /// `Durability.unsafeNoSync`, after a bulk load. Waits for queued commits first. A failed
+    /// sync stops the writer (`.writerStopped` from then on; reopen the vault). Nothing to do
+    /// on a shared log; `.invalidInput` read-only, `.closed` after ``close()``.
     public func sync() throws(CofferError) {
         writerLock.lock()
         defer { writerLock.unlock() }
@@ -176,8 +186,9 @@ extension Vault {
 
     /// Chooses durability for the commits from now on, without reopening: a bulk load under
     /// `.unsafeNoSync`, then `.synchronous` for what follows (which syncs the load first, so
-    /// no durable commit rests on an unsynced earlier one). A head witness needs
-    /// `.synchronous` throughout (`.invalidInput`).
+    /// no durable commit rests on an unsynced earlier one; if that sync fails, the writer stops
+    /// and durability stays as it was). Compactions keep the durability chosen. A head witness
+    /// needs `.synchronous` throughout (`.invalidInput`); a shared log is always durable.
     public func setDurability(_ durability: Durability) throws(CofferError) {
         if durability != .synchronous && options.headWitness != nil {
             throw CofferError(.invalidInput, "A head witness needs synchronous durability.")

@@ -25,8 +25,11 @@ extension Vault {
     /// `.noUserActor`, `.credentialRevoked`, `.notVisible`, `.wrongApp`, `.notFound`. The same
     /// answer as ``resolution(_:)`` without building its explain trace.
     public func resolve(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
+        let resolved = try state.read { (current: borrowing State) throws(CofferError) in
+            try current.index.resolveCredential(request)
+        }
         diagnostics.resolutions.increment()
-        return try state.read { (current: borrowing State) throws(CofferError) in try current.index.resolveCredential(request) }
+        return resolved
     }
 
     /// Reveals the secret fields of a credential (its current version, or `version`), by
@@ -35,7 +38,6 @@ extension Vault {
     /// - Throws: `.notFound` for an unknown credential or a version no longer retained,
     ///   `.corrupted` if the record no longer authenticates.
     public func reveal(_ credential: CredentialID, version: UInt32? = nil) throws(CofferError) -> FieldValues {
-        diagnostics.reveals.increment()
         // The location and the file it is in, taken together (a compaction swaps both).
         let (found, store) = state.read { ($0.index.location(of: credential, version: version), $0.store) }
         guard let location = found else {
@@ -50,6 +52,7 @@ extension Vault {
             guard stored.credential == credential else {
                 throw CofferError(.corrupted, "The record does not hold that credential.", offset: location.offset, sequence: location.sequence)
             }
+            diagnostics.reveals.increment()
             return stored.fields
         }
     }
@@ -60,8 +63,6 @@ extension Vault {
     ///
     /// - Throws: what ``resolve(_:)`` throws, and what `reveal(_:version:)` throws.
     public func resolveAndReveal(_ request: ResolutionRequest) throws(CofferError) -> RevealedCredential {
-        diagnostics.resolutions.increment()
-        diagnostics.reveals.increment()
         let (resolved, type, store) = try state.read { (current: borrowing State) throws(CofferError) in
             let resolved = try current.index.resolveCredential(request)
             guard let type = current.index.credential(id: resolved.id)?.type else {
@@ -69,7 +70,9 @@ extension Vault {
             }
             return (resolved, type, current.store)
         }
+        diagnostics.resolutions.increment()
         let fields = try Self.fields(of: resolved.id, version: resolved.version, at: resolved.location, in: store)
+        diagnostics.reveals.increment()
         return RevealedCredential(credential: resolved, type: type, fields: fields)
     }
 
@@ -84,7 +87,6 @@ extension Vault {
     ///   this vault's resolution, `.conflict` when its request now resolves to another
     ///   credential (resolve again), and what `reveal(_:version:)` throws.
     public func reveal(_ resolved: ResolvedCredential) throws(CofferError) -> FieldValues {
-        diagnostics.reveals.increment()
         guard let request = resolved.request else {
             throw CofferError(.invalidInput, "This answer did not come from a resolution; resolve the request first.")
         }
@@ -104,7 +106,9 @@ extension Vault {
             }
             return (location, current.store)
         }
-        return try Self.fields(of: resolved.id, version: resolved.version, at: location, in: store)
+        let fields = try Self.fields(of: resolved.id, version: resolved.version, at: location, in: store)
+        diagnostics.reveals.increment()
+        return fields
     }
 
     /// The field values of `version` of `credential`, from the operation at `location` in
@@ -206,6 +210,11 @@ extension Vault {
     }
 
     static func readOperation(at location: RecordLocation, in store: VaultStore) throws(CofferError) -> Operation {
+        guard location.offset >= FormatConstants.logStartOffset, location.sequence <= store.queuedHead.sequence else {
+            throw CofferError(
+                .invalidInput,
+                "That location is not in the vault's log (a step of Planner.steps reads earlier steps through PlanSteps.reader(over:)).")
+        }
         let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
         guard let payload = record.payload.flatMap(TransactionPayload.decode),
             Int(location.operationIndex) < payload.operations.count

@@ -54,7 +54,7 @@ public final class Vault: Sendable {
         public var logger: Logger?
         /// Where its counters and timers go (swift-metrics): commits, failures by code, commit
         /// latency, reveals, resolutions, compaction bytes, conflicts. Nil uses `MetricsSystem`'s
-        /// factory, a no-op until the service bootstraps it.
+        /// factory as it is when the vault is opened: bootstrap it first (a no-op until then).
         public var metricsFactory: (any MetricsFactory)?
         /// Where the random bytes of new identifiers come from; the system's CSPRNG when nil.
         /// Set only by `CofferTesting`'s in-memory vault, for tests that want the same ids on
@@ -200,6 +200,7 @@ public final class Vault: Sendable {
         // not be stopped by it.
         var kept = options
         kept.isCancelled = nil
+        kept.onLockWait = nil
         let vault = Vault(store: store, index: index, options: kept)
         if !options.readOnly && options.headWitness != nil { vault.witnessed.withLock { $0 = store.witnessedHead } }
         vault.logOpen()
@@ -218,6 +219,12 @@ public final class Vault: Sendable {
                 "Recovery: a torn tail", metadata: ["path": "\(store.path)", "problem": "\(torn)", "cut": "\(recovery.truncated)"])
         }
         if recovery.headerRepaired { logger.notice("Recovery: a header copy was repaired", metadata: ["path": "\(store.path)"]) }
+        // Secrets are kept in locked memory; the process-wide handler stays the service's own
+        // (MemoryLocking.onFirstFailure), so this only reads whether locking has failed.
+        if let errno = MemoryLocking.firstFailure {
+            logger.warning(
+                "Secret memory could not be locked (mlock); secrets may reach swap.", metadata: ["errno": "\(errno)"])
+        }
     }
 
     /// Leaves the head in the head witness after an acknowledged change. A witness that

@@ -16,11 +16,19 @@ import CofferCrypto
 ///
 /// The transaction is all or nothing: a step that throws abandons every step, and nothing is
 /// written.
+///
+/// A step that edits what an earlier step created or changed (an update or rotation merges
+/// with the stored values) reads them through ``reader(over:)``: the earlier step's operations
+/// are not in the log yet.
 public final class PlanSteps {
     private var index: VaultIndex
     private let randomBytes: (Int) -> [UInt8]
     /// The operations of the steps so far, in order.
     public private(set) var operations: [ModelOperation] = []
+    /// Each step's operations, by the sequence number that stands for its record: numbers from
+    /// the top of the range, which no log reaches.
+    private var stepOperations: [UInt64: [ModelOperation]] = [:]
+    private static let firstStepSequence = UInt64.max
 
     init(index: VaultIndex, randomBytes: @escaping (Int) -> [UInt8]) {
         self.index = index
@@ -37,12 +45,26 @@ public final class PlanSteps {
         let plan = try step(Planner(index: index, randomBytes: randomBytes))
         // The record's place is not known yet: the writer validates the whole transaction
         // again at its real place. Time 0 leaves the index's newest time as it is.
+        let sequence = Self.firstStepSequence - UInt64(stepOperations.count)
         try index.apply(
             plan.operations,
-            context: TransactionContext(
-                sequence: UInt64(operations.count + 1), offset: 0, timeMilliseconds: 0, actor: "planning"))
+            context: TransactionContext(sequence: sequence, offset: 0, timeMilliseconds: 0, actor: "planning"))
+        stepOperations[sequence] = plan.operations
         operations += plan.operations
         return plan.value
+    }
+
+    /// Reads what earlier steps wrote from them, and anything else through `base` (the
+    /// vault's reader): pass it to a step's update or rotation.
+    public func reader(over base: @escaping OperationReader) -> OperationReader {
+        let written = stepOperations
+        return { location throws(CofferError) in
+            guard let step = written[location.sequence] else { return try base(location) }
+            guard Int(location.operationIndex) < step.count else {
+                throw CofferError(.notFound, "No operation at \(location) in the steps planned so far.")
+            }
+            return step[Int(location.operationIndex)].encode()
+        }
     }
 }
 

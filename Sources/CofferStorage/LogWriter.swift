@@ -270,17 +270,33 @@ final class LogWriter: @unchecked Sendable {
         lock.broadcast()
     }
 
-    /// Makes every byte written so far durable: what `.unsafeNoSync` left unsynced.
+    /// Makes every byte written so far durable: what `.unsafeNoSync` left unsynced. A failed
+    /// sync stops the writer (F-APPEND-STOP): after it, nothing written before can be said to
+    /// be on disk, so nothing more is acknowledged.
     func sync() -> Result<Void, CofferError> {
-        file.sync().mapError { $0.cofferError("Syncing the log", offset: nil) }
+        if let stopped = stoppedError { return .failure(stopped) }
+        switch file.sync() {
+        case .success: return .success(())
+        case .failure(let error):
+            let failure = error.cofferError("Syncing the log", offset: nil)
+            stop(
+                CofferError(
+                    .writerStopped, "An earlier sync failed (\(failure.message)); reopen the vault to recover it."))
+            return .failure(failure)
+        }
     }
 
     /// Switches durability for the appends from now on. Switching to `.synchronous` syncs what
-    /// was written before, so nothing acknowledged later rests on an unsynced earlier record.
+    /// was written before first, so nothing acknowledged later rests on an unsynced earlier
+    /// record; if that sync fails, the writer stops and durability stays as it was.
     func setDurability(_ durability: Durability) -> Result<Void, CofferError> {
+        if durability == .synchronous, case .failure(let error) = sync() { return .failure(error) }
         syncsWrites.store(durability == .synchronous, ordering: .releasing)
-        return durability == .synchronous ? sync() : .success(())
+        return .success(())
     }
+
+    /// The durability in force.
+    var durability: Durability { syncsWrites.load(ordering: .acquiring) ? .synchronous : .unsafeNoSync }
 
     private func write(_ bytes: [UInt8], at start: UInt64) -> Result<Void, CofferError> {
         if case .failure(let error) = file.write(bytes, at: start) {

@@ -25,16 +25,20 @@ extension VaultStore {
     /// Makes every record written so far durable (`fdatasync`): what `.unsafeNoSync` left
     /// unsynced. Nothing to do read-only, or on a shared log, whose server commits durably.
     public func sync() throws(CofferError) {
-        guard let writer, !isShared else { return }
-        try writer.sync().get()
+        guard !isShared else { return }
+        try requireWriter().sync().get()
     }
 
     /// Switches durability for the appends from now on; switching to `.synchronous` first
     /// makes what was written before durable.
     public func setDurability(_ durability: Durability) throws(CofferError) {
-        guard let writer, !isShared else { return }
-        try writer.setDurability(durability).get()
+        guard !isShared else { return }
+        try requireWriter().setDurability(durability).get()
     }
+
+    /// The durability of this store's appends now (``setDurability(_:)`` may have changed the
+    /// one it was opened with); `.synchronous` for a read-only or shared store.
+    public var durability: Durability { isShared ? .synchronous : writer?.durability ?? .synchronous }
 
     /// The end of the log after the last acknowledged record.
     public var logEnd: UInt64 { writer?.end ?? headerLock.withLock { readOnlyEnd } }

@@ -203,6 +203,9 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertEqual(fixture.index.history(of: work).last?.kind, .slugChanged)
         // A revoked credential can change its slug and be reinstated; it resolves again.
         try apply([.revokeCredential(id: other)])
+        // Creating over a revoked credential's slug says it can be reinstated.
+        let taken = assertThrowsCoffer(.alreadyExists) { try fixture.token("linear", "other") }
+        XCTAssertTrue(taken?.message.contains("reinstate") ?? false, taken?.message ?? "")
         // A transaction that moves a slug and then fails leaves every lookup list as it was.
         let beforeFailure = fingerprint(of: fixture.index)
         assertThrowsCoffer(.invalidInput) {
@@ -247,15 +250,32 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertEqual(try fixture.index.projectID("tps", in: organization), project)
         XCTAssertEqual(fixture.index.credential(id: credentials[0])?.owner, .project(project))
         XCTAssertEqual(fixture.index.checkInvariants(), [])
-        // A failing step: nothing is planned.
-        let before = fingerprint(of: fixture.index)
+        // A failing step: no plan comes back, so nothing can be committed.
         assertThrowsCoffer(.notFound) {
             try fixture.vault.planner.steps { steps in
                 try steps.add { try $0.createOrganization(slug: "hooli", name: "Hooli") }
                 try steps.add { try $0.createProject(in: "nowhere", slug: "x", name: "X") }
             }
         }
-        XCTAssertEqual(fingerprint(of: fixture.index), before)
+        // A step that rotates what an earlier step created reads it through the steps.
+        let read = fixture.vault.read
+        let rotated = try fixture.vault.commit(
+            fixture.vault.planner.steps { steps in
+                let ids = try steps.add {
+                    try $0.createCredential(
+                        in: "initech",
+                        CredentialDraft(
+                            appKey: "mail", slug: "main", label: "Mail", type: .usernamePassword,
+                            fields: fields(["username": "bot", "password": "first-password-1"])))
+                }
+                return try steps.add {
+                    try $0.rotateCredential(
+                        ids[0].description, in: "initech", fields: fields(["password": "second-password-2"]),
+                        reveal: steps.reader(over: read))
+                }
+            })
+        XCTAssertEqual(try fixture.vault.revealed(rotated), ["username": "bot", "password": "second-password-2"])
+        XCTAssertEqual(fixture.index.credential(id: rotated)?.version, 2)
     }
 
     func testIdentifiers() {

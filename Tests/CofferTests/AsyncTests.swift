@@ -187,12 +187,31 @@ final class AsyncTests: XCTestCase {
         XCTAssertEqual(disk.durableContents(of: path), disk.contents(of: path), "switching synced what came before")
         try vault.mutate(actor: "ops") { try $0.createProject(in: "acme", slug: "durable", name: "Durable") }
         XCTAssertEqual(disk.durableContents(of: path), disk.contents(of: path), "a synchronous commit is durable at once")
+        // A compaction keeps the durability chosen, not the one the vault was opened with.
+        try vault.compact(CompactionOptions(reencrypt: true))
+        try vault.mutate(actor: "ops") { try $0.createProject(in: "acme", slug: "after", name: "After") }
+        XCTAssertEqual(disk.durableContents(of: path), disk.contents(of: path), "still synchronous after a compaction")
         vault.close()
         var generator = SeededGenerator(seed: 5)
         disk.crash(mode: .loseAllUnsynced, using: &generator)
         let reopened = try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk))
-        XCTAssertEqual(reopened.read { index in index.projects(in: index.organization("acme")!.id).count }, 22)
+        XCTAssertEqual(reopened.read { index in index.projects(in: index.organization("acme")!.id).count }, 23)
         reopened.close()
+    }
+
+    /// A failed sync() stops the writer (F-APPEND-STOP): nothing later is acknowledged.
+    func testAFailedSyncStopsTheWriter() throws {
+        let disk = SimulatedDisk()
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk, durability: .unsafeNoSync))
+        defer { vault.close() }
+        try vault.mutate(actor: "load") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        disk.faultPlan = FaultPlan([.fail(operation: .sync, atCall: disk.callCounts()[.sync] ?? 0, error: .ioError)])
+        assertThrowsCoffer(.io(errno: EIO)) { try vault.sync() }
+        assertThrowsCoffer(.writerStopped) {
+            try vault.mutate(actor: "load") { try $0.createProject(in: "acme", slug: "web", name: "Web") }
+        }
+        assertThrowsCoffer(.writerStopped) { try vault.sync() }
+        assertThrowsCoffer(.writerStopped) { try vault.setDurability(.synchronous) }
     }
 
     struct PlanRefused: Error, Equatable { let reason: String }
