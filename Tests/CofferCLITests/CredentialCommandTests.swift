@@ -579,6 +579,21 @@ final class CredentialCommandTests: XCTestCase {
         let history = try coffer.expect(0, ["credentials", "history", "linear/production", "--org", "acme", "--json"]).json()
         let kinds = (history["history"] as? [[String: Any]] ?? []).compactMap { $0["change"] as? String }
         XCTAssertEqual(kinds.suffix(4), ["default_cleared", "revoked", "reinstated", "slug_changed"])
+
+        // One slug in two projects: of the two, restore takes the revoked one and revoke the
+        // active one, without a filter; both revoked, restore asks which.
+        for project in ["web", "data"] {
+            try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--project", project,
+                "--set", "token=exa-\(project)-secret-123456"])
+        }
+        try coffer.expect(0, ["credentials", "revoke", "exa/main", "--org", "acme", "--project", "web"])
+        let revoked = try coffer.expect(0, ["credentials", "revoke", "exa/main", "--org", "acme", "--json"]).json()
+        XCTAssertEqual(revoked["owner"] as? String, "data", "\(revoked)")
+        let ambiguous = try coffer.expect(1, ["credentials", "restore", "exa/main", "--org", "acme", "--json"])
+        XCTAssertEqual(try ambiguous.errorJSON()["code"] as? String, "ambiguous")
+        try coffer.expect(0, ["credentials", "restore", "exa/main", "--org", "acme", "--project", "data"])
+        let picked = try coffer.expect(0, ["credentials", "restore", "exa/main", "--org", "acme", "--json"]).json()
+        XCTAssertEqual(picked["owner"] as? String, "web", "\(picked)")
         try coffer.expect(0, ["verify"])
     }
 

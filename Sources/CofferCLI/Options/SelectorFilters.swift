@@ -32,10 +32,13 @@ extension VaultIndex {
     /// The credential `selector` names in `organization`, narrowed by `filters`.
     ///
     /// A selector is an id, `SLUG`, `SCOPE/SLUG` or `APP/SLUG` (the engine's rule), or an app
-    /// key alone when exactly one credential of that app matches. When several match, the error
-    /// names each with the selector and filter that picks it alone.
+    /// key alone when exactly one credential of that app matches. When several match and
+    /// exactly one of them is what the command can act on (`preferring`: the revoked one for a
+    /// restore, the active one for a revoke), that one; otherwise the error names each with the
+    /// selector and filter that picks it alone.
     func selected(
-        _ selector: String, in organization: String, filters: SelectorNarrowing = SelectorNarrowing()
+        _ selector: String, in organization: String, filters: SelectorNarrowing = SelectorNarrowing(),
+        preferring: ((CredentialInfo) -> Bool)? = nil
     ) throws(CofferError) -> CredentialView {
         let organizationID = try organizationID(organization)
         if filters.isEmpty {
@@ -57,6 +60,10 @@ extension VaultIndex {
             let narrowed = filters.isEmpty ? "" : " with the filters given"
             throw CofferError(
                 .notFound, "No credential matches `\(selector)`\(narrowed) in this organization. List credentials to find it.")
+        }
+        if matches.count > 1, let preferring {
+            let preferred = matches.filter(preferring)
+            if preferred.count == 1 { return view(preferred[0].id) }
         }
         guard matches.count == 1 else {
             let candidates = matches.sorted { $0.id < $1.id }.map { info in
@@ -104,9 +111,13 @@ extension VaultIndex {
 
 extension Vault {
     /// The id of the credential `selector` and `filters` name, as the text a planner takes.
-    func selectedID(_ selector: String, in organization: String, filters: SelectorFilters) throws(CofferError) -> String {
+    func selectedID(
+        _ selector: String, in organization: String, filters: SelectorFilters,
+        preferring: ((CredentialInfo) -> Bool)? = nil
+    ) throws(CofferError) -> String {
         try read { index throws(CofferError) in
-            try index.selected(selector, in: organization, filters: filters.narrowing).info.id.description
+            try index.selected(selector, in: organization, filters: filters.narrowing, preferring: preferring).info.id
+                .description
         }
     }
 }

@@ -27,7 +27,8 @@ struct CredentialsRestore: OrganizationCommand {
 
     func execute(in context: CommandContext) throws {
         try CredentialChangeOutput.change(
-            selector, filters: filters, verb: "Reinstated", in: context, command: self
+            selector, filters: filters, verb: "Reinstated", in: context, command: self,
+            preferring: { $0.state == .revoked }  // of several matches, the one revoked
         ) { planner, selected, organization in try planner.reinstateCredential(selected, in: organization) }
     }
 }

@@ -25,7 +25,8 @@ struct CredentialsRevoke: OrganizationCommand {
 
     func execute(in context: CommandContext) throws {
         try CredentialChangeOutput.change(
-            selector, filters: filters, verb: "Revoked", in: context, command: self
+            selector, filters: filters, verb: "Revoked", in: context, command: self,
+            preferring: { $0.state == .active }  // of several matches, the one still active
         ) { planner, selected, organization in try planner.revokeCredential(selected, in: organization) }
     }
 }

@@ -83,13 +83,14 @@ enum CredentialChangeOutput {
     /// commits and answers with the credential as `verb` left it.
     static func change(
         _ selector: String, filters: SelectorFilters, verb: String, in context: CommandContext,
-        command: some OrganizationCommand, _ plan: @escaping (Planner, String, String) throws -> Plan<CredentialID>
+        command: some OrganizationCommand, preferring: ((CredentialInfo) -> Bool)? = nil,
+        _ plan: @escaping (Planner, String, String) throws -> Plan<CredentialID>
     ) throws {
         let global = command.global
         let organization = command.organization.organization
         let vault = try command.access.openForWriting(in: context)
         defer { vault.close() }
-        let selected = try vault.selectedID(selector, in: organization, filters: filters)
+        let selected = try vault.selectedID(selector, in: organization, filters: filters, preferring: preferring)
         try ActingUser.checkMayChange(selected, in: organization, acting: global.actingUser, vault: vault)
         let id = try vault.mutate(actor: global.actor) { try plan($0, selected, organization) }
         try emit(id: id, verb: verb, vault: vault, output: global.output(context))
