@@ -77,8 +77,7 @@ extension Vault {
     {
         try await offloadCancellable { isCancelled throws(CofferError) in
             var options = options
-            let given = options.isCancelled
-            options.isCancelled = { isCancelled() || given?() == true }
+            options.isCancelled = either(isCancelled, options.isCancelled)
             return try Vault.open(path: path, unlock: unlock, options: options)
         }
     }
@@ -186,11 +185,17 @@ extension Vault {
     {
         try await Self.offloadCancellable { isCancelled throws(CofferError) in
             var options = options
-            let given = options.isCancelled
-            options.isCancelled = { isCancelled() || given?() == true }
+            options.isCancelled = either(isCancelled, options.isCancelled)
             return try self.compact(options)
         }
     }
+}
+
+/// A cancellation check that answers true when the task's flag or the caller's own does.
+private func either(
+    _ task: @escaping @Sendable () -> Bool, _ given: (@Sendable () -> Bool)?
+) -> @Sendable () -> Bool {
+    { task() || given?() == true }
 }
 
 /// A flag a cancellation handler sets and blocking work polls.

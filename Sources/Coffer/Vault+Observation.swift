@@ -76,7 +76,10 @@ final class ChangeObservers: Sendable {
 
     /// Whether anyone observes: checked before building a change, so commits pay nothing
     /// without observers.
-    var isEmpty: Bool { count.load(ordering: .relaxed) == 0 }
+    var isEmpty: Bool { observerCount == 0 }
+
+    /// How many observe now.
+    var observerCount: Int { count.load(ordering: .relaxed) }
 
     /// Adds an observer; nil when the vault is closed (the caller finishes the stream).
     func add(_ continuation: AsyncThrowingStream<VaultChange, any Error>.Continuation) -> Int? {

@@ -45,16 +45,9 @@ extension Vault {
                 .notFound,
                 version.map { "Version \($0) of the credential is not retained." } ?? "No credential has that id.")
         }
-        switch ModelOperation.decodeCredentialFields(from: try Self.readOperation(at: location, in: store)) {
-        case .failure(let error):
-            throw CofferError(.corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset, sequence: location.sequence)
-        case .success(let stored):
-            guard stored.credential == credential else {
-                throw CofferError(.corrupted, "The record does not hold that credential.", offset: location.offset, sequence: location.sequence)
-            }
-            diagnostics.reveals.increment()
-            return stored.fields
-        }
+        let fields = try Self.fields(of: credential, version: version, at: location, in: store)
+        diagnostics.reveals.increment()
+        return fields
     }
 
     /// Resolves and reveals in one step, under one read of the index: the values are those of
@@ -65,7 +58,7 @@ extension Vault {
     public func resolveAndReveal(_ request: ResolutionRequest) throws(CofferError) -> RevealedCredential {
         let (resolved, type, store) = try state.read { (current: borrowing State) throws(CofferError) in
             let resolved = try current.index.resolveCredential(request)
-            guard let type = current.index.credential(id: resolved.id)?.type else {
+            guard let type = current.index.typeAndState(of: resolved.id)?.type else {
                 preconditionFailure("a resolved credential is in the index")
             }
             return (resolved, type, current.store)
@@ -92,10 +85,10 @@ extension Vault {
         }
         let (location, store) = try state.read { (current: borrowing State) throws(CofferError) in
             let index = current.index
-            guard let info = index.credential(id: resolved.id) else {
+            guard let state = index.typeAndState(of: resolved.id)?.state else {
                 throw CofferError(.notFound, "The credential resolved was deleted since.")
             }
-            guard info.state == .active else {
+            guard state == .active else {
                 throw CofferError(.credentialRevoked, "The credential resolved was revoked since; resolve again.")
             }
             guard try index.resolveCredential(request).id == resolved.id else {
@@ -111,9 +104,9 @@ extension Vault {
         return fields
     }
 
-    /// The field values of `version` of `credential`, from the operation at `location` in
-    /// `store`, checked to be that version of that credential.
-    static func fields(of credential: CredentialID, version: UInt32, at location: RecordLocation, in store: VaultStore)
+    /// The field values of `version` of `credential` (any version when nil: the location is
+    /// the current one's), from the operation at `location` in `store`, checked to be that.
+    static func fields(of credential: CredentialID, version: UInt32?, at location: RecordLocation, in store: VaultStore)
         throws(CofferError) -> FieldValues
     {
         switch ModelOperation.decodeCredentialFields(from: try readOperation(at: location, in: store)) {
@@ -122,7 +115,7 @@ extension Vault {
                 .corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset,
                 sequence: location.sequence)
         case .success(let stored):
-            guard stored.credential == credential, stored.version == version else {
+            guard stored.credential == credential, version.map({ stored.version == $0 }) ?? true else {
                 throw CofferError(
                     .corrupted, "The record does not hold that version of the credential.", offset: location.offset,
                     sequence: location.sequence)

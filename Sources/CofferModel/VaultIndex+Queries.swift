@@ -88,6 +88,12 @@ extension VaultIndex {
         tables.credentialSlotByID[id].map(credentialInfo)
     }
 
+    /// A credential's type and state alone, without building its ``CredentialInfo``: what a
+    /// reveal checks on every call.
+    public func typeAndState(of id: CredentialID) -> (type: CredentialType, state: CredentialState)? {
+        tables.credentialSlotByID[id].map { (tables.credential($0).type, tables.credential($0).state) }
+    }
+
     /// The credentials matching `filter`, sorted by app key, scope, owner, slug and id.
     public func credentials(matching filter: CredentialFilter) -> [CredentialInfo] {
         guard let organization = tables.organizationByID[filter.organization] else { return [] }
