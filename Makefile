@@ -78,6 +78,7 @@ docs:
 	docc convert Sources/Coffer/Coffer.docc --additional-symbol-graph-dir .build-docs/symbols \
 		--output-path .build-docs/Coffer.doccarchive --fallback-display-name Coffer \
 		--fallback-bundle-identifier org.coffer.Coffer
+	tools/undocumented-symbols
 
 format-lint:
 	$(SWIFT) format lint --strict -r Package.swift Sources Tests

@@ -5,12 +5,19 @@
 import CofferFormat
 import CofferStorage
 
+/// The head of a vault's chain (generation, last sequence number, chain hash): keep it to detect rollback.
 public typealias ChainHead = CofferFormat.ChainHead
+/// When a mutation is acknowledged: after fdatasync (`.synchronous`, the default) or unsynced (`.unsafeNoSync`).
 public typealias Durability = CofferStorage.Durability
+/// The file operations a vault goes through: ``PosixStorage`` on a real disk, another in tests.
 public typealias StorageSystem = CofferStorage.StorageSystem
+/// The real disk through POSIX calls: the default ``Vault/Options/storage``.
 public typealias PosixStorage = CofferStorage.PosixStorage
+/// Storage for a vault whose log lives in a database that many processes share and write (FORMAT.md §13).
 public typealias SharedLogStorage = CofferStorage.SharedLogStorage
+/// One problem at one place of the log: its kind, offset and sequence number, and a sentence with no secret.
 public typealias LogProblem = CofferStorage.LogProblem
+/// One way to unlock a vault, a wrapped copy of its unlock key (F-SLOT): see ``StorageStatistics/keyslots``.
 public typealias Keyslot = CofferFormat.Keyslot
 /// What opening a vault found and repaired (``Vault/recovery``): `VaultStore.Recovery`.
 public typealias VaultStore = CofferStorage.VaultStore

@@ -22,14 +22,22 @@ public protocol HeadWitness: Sendable {
 /// to the file it names, so the witness can live on another disk. A missing or empty file holds
 /// nothing yet.
 public struct HeadWitnessFile: HeadWitness {
+    /// The path of the witness file; when it is a symbolic link, the file it names is read and replaced.
     public let path: String
     private let storage: any StorageSystem
 
+    /// A witness kept in the file at `path`, reached through `storage` (the real disk by default).
+    /// Nothing is read or written before ``read()`` or ``record(_:)``; the file need not exist yet.
     public init(path: String, storage: any StorageSystem = PosixStorage()) {
         self.path = path
         self.storage = storage
     }
 
+    /// What the file holds: its one line, white space around it ignored; nil when the file does not
+    /// exist or holds only white space.
+    ///
+    /// - Throws: `.invalidInput` when the file holds anything else (or 256 bytes or more), or is a
+    ///   symbolic link to nothing; `.io` when it cannot be opened or read.
     public func read() throws(CofferError) -> WitnessedHead? {
         try refuseDanglingLink()
         let file: any StorageFile
@@ -67,6 +75,11 @@ public struct HeadWitnessFile: HeadWitness {
                 + "file it names (empty is fine), or link another.")
     }
 
+    /// Replaces the file's content with `witnessed` and a line feed: written to a new file beside it,
+    /// synced, then renamed over it, so a reader sees the old line or the new one, never a mix.
+    ///
+    /// - Throws: `.invalidInput` when the path is a symbolic link to nothing; `.io` when a step fails,
+    ///   and then the file beside it is removed and the old line stays.
     public func record(_ witnessed: WitnessedHead) throws(CofferError) {
         try refuseDanglingLink()
         // Through a symbolic link to the file it names, which stays where it is.

@@ -13,40 +13,59 @@ import CofferModel
 /// }
 /// ```
 public enum TypedFields: Sendable {
+    /// An `api_token` credential: its `token` field.
     case apiToken(token: SecureBytes)
+    /// An `api_key_pair` credential: its `api_key` and `api_secret` fields.
     case apiKeyPair(apiKey: SecureBytes, apiSecret: SecureBytes)
+    /// A `username_password` credential: its `username` and `password` fields.
     case usernamePassword(username: String, password: SecureBytes)
+    /// An `smtp` credential: its `host`, `port`, `username`, `password` and `encryption` fields.
     case smtp(SMTP)
+    /// An `oauth2` credential: its `client_id`, `client_secret`, `access_token`, `refresh_token`, `expires_at`
+    /// and `scopes` fields.
     case oauth2(OAuth2)
+    /// An `ssh_key` credential: its `private_key`, `public_key` and `passphrase` fields.
     case sshKey(SSHKey)
     /// The JSON object, as stored: secret as a whole.
     case custom(json: SecureBytes)
 
     /// An `smtp` credential.
     public struct SMTP: Sendable {
+        /// The `host` field: the mail server's host name or IP address.
         public var host: String
+        /// The `port` field: the server's TCP port, 1 to 65535.
         public var port: Int
+        /// The `username` field; nil when the credential has none.
         public var username: String?
+        /// The `password` field; nil when the credential has none.
         public var password: SecureBytes?
-        /// `none`, `starttls` or `ssl`.
+        /// `none`, `ssl`, `tls` or `starttls` (OPS-FIELD-ENCRYPTION).
         public var encryption: String
     }
 
     /// An `oauth2` credential.
     public struct OAuth2: Sendable {
+        /// The `client_id` field: the OAuth client's identifier, not secret.
         public var clientID: String
+        /// The `client_secret` field.
         public var clientSecret: SecureBytes
+        /// The `access_token` field.
         public var accessToken: SecureBytes
+        /// The `refresh_token` field.
         public var refreshToken: SecureBytes
         /// Unix seconds.
         public var expiresAt: Int64?
+        /// The `scopes` field split at its spaces, in order; empty when the credential has none.
         public var scopes: [String]
     }
 
     /// An `ssh_key` credential.
     public struct SSHKey: Sendable {
+        /// The `private_key` field: a PEM or OpenSSH private key.
         public var privateKey: SecureBytes
+        /// The `public_key` field, an OpenSSH public key line; nil when the credential has none.
         public var publicKey: String?
+        /// The `passphrase` field, which unlocks the private key; nil when the credential has none.
         public var passphrase: SecureBytes?
     }
 

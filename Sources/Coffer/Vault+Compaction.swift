@@ -30,6 +30,10 @@ public struct CompactionOptions: Sendable {
     /// the new file and throws `.cancelled`; the vault is as it was.
     public var isCancelled: (@Sendable () -> Bool)?
 
+    /// Options whose parameters set the properties of the same name. A rotation turns on what it
+    /// implies, whatever it is given as: `newUnlockKey` sets `newMasterKey` and `reencrypt`, and
+    /// `newMasterKey` sets `reencrypt`. The defaults compact only: no re-encryption, no rotation, no
+    /// skipping, no callbacks.
     public init(
         reencrypt: Bool = false, newMasterKey: Bool = false, newUnlockKey: Bool = false,
         skipsUnlessSmaller: Bool = false, progress: (@Sendable (CompactionProgress) -> Void)? = nil,
@@ -53,14 +57,26 @@ public struct CompactionProgress: Sendable {
     /// Live operations written, and about how many there are in all
     /// (``VaultIndex/compactionEstimate``): the share done is their ratio.
     public var operations: UInt64
+    /// About how many live operations there are in all, estimated from the index when the compaction
+    /// began (``VaultIndex/compactionEstimate``); at least 1. An estimate: `operations` need not end
+    /// equal to it.
     public var operationsTotal: UInt64
 }
 
 /// What a compaction did.
 public struct CompactionReport: Sendable {
+    /// Bytes of the old file, header copies included, when the compaction began; transactions
+    /// carried over after that are not in it.
     public var bytesBefore: UInt64
+    /// Bytes of the new file, header copies included, after the switch (carried-over transactions
+    /// included). When `skipped`: the bytes the compacted file would have had; it was not kept.
     public var bytesAfter: UInt64
+    /// Records of the old log when the compaction began, key-epoch and transaction records alike:
+    /// the sequence number of its last record (F-SEQ).
     public var recordsBefore: UInt64
+    /// Records of the new log after the switch, key-epoch and transaction records alike: the
+    /// sequence number of its last record (F-SEQ). When `skipped`: what the compacted log would have
+    /// held.
     public var recordsAfter: UInt64
     /// Transactions committed by other threads while the compaction ran, carried over.
     public var transactionsCaughtUp: Int
@@ -84,10 +100,19 @@ public struct CompactionReport: Sendable {
 /// the live data) and compacts when it is at least `deadShareAtLeast`. The mutation that
 /// triggers it returns after the compaction, so its latency includes it.
 public struct AutomaticCompaction: Sendable {
+    /// The dead share of the log (``StorageStatistics/deadShare``, from 0 to 1) at which a check
+    /// compacts; 0.5 by default. At 0 or below every check compacts; above 1 none does.
     public var deadShareAtLeast: Double
+    /// The file size in bytes, header copies included, below which no check is made; 64 MiB by
+    /// default.
     public var fileBytesAtLeast: UInt64
+    /// What an automatic compaction does; a plain one by default. Its `progress` and `isCancelled`
+    /// are called on the thread of the mutation that triggered it; a cancelled or failed automatic
+    /// compaction leaves the vault as it was and is tried again at a later check.
     public var options: CompactionOptions
 
+    /// A policy that compacts with `options` when the file is at least `fileBytesAtLeast` bytes and
+    /// its log at least `deadShareAtLeast` dead; by default 64 MiB, half dead, a plain compaction.
     public init(deadShareAtLeast: Double = 0.5, fileBytesAtLeast: UInt64 = 64 << 20, options: CompactionOptions = CompactionOptions()) {
         self.deadShareAtLeast = deadShareAtLeast
         self.fileBytesAtLeast = fileBytesAtLeast

@@ -6,13 +6,21 @@ import CofferStorage
 /// One record of a vault's log, decoded: what `coffer log` shows. Holds operations, which may
 /// carry secret values in `SecureBytes`; their descriptions never print them.
 public struct LoggedRecord: Sendable {
+    /// The record's sequence number in the log: 1 for the first frame, one more for each next (F-SEQ).
     public var sequence: UInt64
+    /// Byte offset of the record's frame from the start of the file; the first frame is at 8192,
+    /// after the two header copies.
     public var offset: UInt64
+    /// The key epoch in the frame's header: for a transaction, the epoch whose data key sealed it;
+    /// for a key-epoch record, the epoch it introduces (F-REC-KEY).
     public var epoch: UInt32
+    /// Whether the record introduces a key epoch or holds a transaction.
     public var type: RecordType
     /// Commit time and actor of a transaction; `nil` for a key-epoch record.
     public var timeMilliseconds: UInt64?
+    /// Who made the change, as the transaction records it; `nil` for a key-epoch record.
     public var actor: String?
+    /// The transaction's operations, in the order it applies them; empty for a key-epoch record.
     public var operations: [ModelOperation]
 }
 

@@ -62,8 +62,11 @@ public struct VaultChange: Sendable {
 
 /// An assignment a change set or removed: its organization, target and app.
 public struct ChangedAssignment: Sendable, Hashable {
+    /// The organization the assignment belongs to.
     public var organization: OrganizationID
+    /// The consumer it is for: one step, tool or action of a workflow, agent or poll, or all of them (`*`).
     public var target: AssignmentTarget
+    /// The app key it is for, as code looks credentials up, e.g. `exa`.
     public var appKey: String
 }
 

@@ -15,8 +15,11 @@ public enum EpochState: String, Sendable {
 
 /// Facts about a vault's file and keys, never a secret (`coffer inspect`).
 public struct StorageStatistics: Sendable {
+    /// One key epoch: its number, its state, and the records sealed under it.
     public struct Epoch: Sendable {
+        /// The epoch's number, from 1 up (F-REC-KEY).
         public var id: UInt32
+        /// Whether new records are sealed under it, its key is in the file, or it was retired.
         public var state: EpochState
         /// Records of the file holding a retained credential version sealed under this epoch.
         public var liveRecords: Int
@@ -24,18 +27,30 @@ public struct StorageStatistics: Sendable {
         public var records: Int
     }
 
+    /// Bytes of the file, header copies included, when the measure began.
     public var fileBytes: UInt64
     /// Bytes of the log (the file less its two header copies).
     public var logBytes: UInt64
     /// What a compaction would write now for the log: the live state, sealed and padded.
     public var liveBytes: UInt64
+    /// Bytes of the log a compaction would reclaim now: `logBytes` less `liveBytes`, or 0 when the
+    /// live state would take as much room or more.
     public var deadBytes: UInt64 { logBytes > liveBytes ? logBytes - liveBytes : 0 }
     /// Dead bytes as a share of the log, 0 to 1.
     public var deadShare: Double { logBytes == 0 ? 0 : Double(deadBytes) / Double(logBytes) }
+    /// How many records of each type the log holds; a type it holds none of may be missing.
     public var recordsByType: [RecordType: UInt64]
+    /// Bytes of the log's records by type, whole frames (header, sealed and padded body); a type the
+    /// log holds none of may be missing.
     public var bytesByType: [RecordType: UInt64]
+    /// Every key epoch in increasing order: the retired ones (numbered below the file's first
+    /// epoch), then those whose keys are in the file.
     public var epochs: [Epoch]
+    /// The header's keyslots, one per passphrase or key file that unlocks the vault; they hold
+    /// wrapped keys and salts, no secret.
     public var keyslots: [Keyslot]
+    /// The chain head when the measure began: the sizes and record counts are as of it, without the
+    /// transactions committed while it ran.
     public var head: ChainHead
 }
 

@@ -64,6 +64,10 @@ public final class Vault: Sendable {
         /// by `CofferTesting`'s in-memory vault.
         package var clock: (@Sendable () -> UInt64)?
 
+        /// Options whose parameters set the properties of the same name. The defaults open the real
+        /// disk for writing with synchronous durability, no expected head, no automatic compaction, no
+        /// preferred keyslot, no head witness, and no wait for another process's writer lock.
+        /// `isCancelled`, `onLockWait`, `logger` and `metricsFactory` start nil: set them on the value.
         public init(
             storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
             readOnly: Bool = false, expectedHead: ChainHead? = nil, automaticCompaction: AutomaticCompaction? = nil,

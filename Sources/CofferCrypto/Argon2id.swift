@@ -13,6 +13,8 @@ public enum Argon2id {
         /// Memory in bytes (libsodium's `memlimit`).
         public let memoryBytes: UInt64
 
+        /// A cost of `operations` passes over `memoryBytes` bytes of memory, taken as given: libsodium
+        /// refuses one outside its bounds when a key is derived.
         public init(operations: UInt32, memoryBytes: UInt64) {
             self.operations = operations
             self.memoryBytes = memoryBytes
@@ -34,6 +36,7 @@ public enum Argon2id {
             operations: UInt32(crypto_pwhash_OPSLIMIT_SENSITIVE),
             memoryBytes: UInt64(crypto_pwhash_MEMLIMIT_SENSITIVE))
 
+        /// The passes and the memory in KiB, rounded down: `argon2id(ops 3, 262144 KiB)` for ``moderate``.
         public var description: String { "argon2id(ops \(operations), \(memoryBytes / 1024) KiB)" }
     }
 

@@ -60,6 +60,8 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
         /// would have changed was changed.
         case cancelled
 
+        /// The code as one snake_case word, and the errno of an I/O error: `wrong_key`, `io(errno 28)`.
+        /// ``credentialMissing`` prints `missing` and ``credentialRevoked`` prints `revoked`.
         public var description: String {
             switch self {
             case .corrupted: "corrupted"
@@ -110,6 +112,9 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
         self.candidates = candidates
     }
 
+    /// The code and the message, then the offset and sequence number when known:
+    /// `corrupted: A transaction's payload is malformed. (offset 9176, sequence 4)`, or `(sequence 4)`
+    /// without an offset. It holds no secret, since the message holds none.
     public var description: String {
         var text = "\(code): \(message)"
         if let offset { text += " (offset \(offset)" + (sequence.map { ", sequence \($0)" } ?? "") + ")" }
@@ -188,27 +193,47 @@ extension CofferError.Code: Codable {
 /// qualified enum case as an enum-case pattern of the code's own type. For one errno, compare
 /// the code: `catch where error.code == .io(errno: ENOSPC)`.)
 extension CofferError {
+    /// Matches an error whose code is ``Code/corrupted``: `catch CofferError.corrupted`.
     public static let corrupted = Code.corrupted
+    /// Matches an error whose code is ``Code/wrongKey``: `catch CofferError.wrongKey`.
     public static let wrongKey = Code.wrongKey
+    /// Matches an error whose code is ``Code/locked``: `catch CofferError.locked`.
     public static let locked = Code.locked
+    /// Matches an error whose code is ``Code/unsupportedVersion``: `catch CofferError.unsupportedVersion`.
     public static let unsupportedVersion = Code.unsupportedVersion
+    /// Matches an error whose code is ``Code/notAVault``: `catch CofferError.notAVault`.
     public static let notAVault = Code.notAVault
     /// Matches every I/O error, whatever its errno.
     public static let io = Code.io(errno: 0)
+    /// Matches an error whose code is ``Code/notFound``: `catch CofferError.notFound`.
     public static let notFound = Code.notFound
+    /// Matches an error whose code is ``Code/invalidInput``: `catch CofferError.invalidInput`.
     public static let invalidInput = Code.invalidInput
+    /// Matches an error whose code is ``Code/headMismatch``: `catch CofferError.headMismatch`.
     public static let headMismatch = Code.headMismatch
+    /// Matches an error whose code is ``Code/alreadyExists``: `catch CofferError.alreadyExists`.
     public static let alreadyExists = Code.alreadyExists
+    /// Matches an error whose code is ``Code/writerStopped``: `catch CofferError.writerStopped`.
     public static let writerStopped = Code.writerStopped
+    /// Matches an error whose code is ``Code/closed``: `catch CofferError.closed`.
     public static let closed = Code.closed
+    /// Matches an error whose code is ``Code/conflict``: `catch CofferError.conflict`.
     public static let conflict = Code.conflict
+    /// Matches an error whose code is ``Code/ambiguous``: `catch CofferError.ambiguous`.
     public static let ambiguous = Code.ambiguous
+    /// Matches an error whose code is ``Code/credentialMissing``: `catch CofferError.credentialMissing`.
     public static let credentialMissing = Code.credentialMissing
+    /// Matches an error whose code is ``Code/noUserActor``: `catch CofferError.noUserActor`.
     public static let noUserActor = Code.noUserActor
+    /// Matches an error whose code is ``Code/credentialRevoked``: `catch CofferError.credentialRevoked`.
     public static let credentialRevoked = Code.credentialRevoked
+    /// Matches an error whose code is ``Code/notVisible``: `catch CofferError.notVisible`.
     public static let notVisible = Code.notVisible
+    /// Matches an error whose code is ``Code/wrongApp``: `catch CofferError.wrongApp`.
     public static let wrongApp = Code.wrongApp
+    /// Matches an error whose code is ``Code/permissionDenied``: `catch CofferError.permissionDenied`.
     public static let permissionDenied = Code.permissionDenied
+    /// Matches an error whose code is ``Code/cancelled``: `catch CofferError.cancelled`.
     public static let cancelled = Code.cancelled
 }
 

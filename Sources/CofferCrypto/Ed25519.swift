@@ -6,6 +6,7 @@ import CSodium
 public enum Ed25519 {
     /// Bytes of a seed (the private key's 32 random bytes) and of a public key.
     public static let seedBytes = Int(crypto_sign_SEEDBYTES)  // 32
+    /// Bytes of a public key.
     public static let publicKeyBytes = Int(crypto_sign_PUBLICKEYBYTES)  // 32
     /// Bytes of a detached signature.
     public static let signatureBytes = Int(crypto_sign_BYTES)  // 64

@@ -3,8 +3,10 @@ import CSodium
 /// SHA-256 (libsodium's `crypto_hash_sha256`): only for what others define with it, such as
 /// an SSH key's fingerprint. Coffer's own hashing is BLAKE2b.
 public enum SHA256 {
+    /// Bytes of a digest.
     public static let digestBytes = 32
 
+    /// The 32-byte SHA-256 digest of `bytes`, which may be empty.
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         Sodium.ensureReady()
         var digest = [UInt8](repeating: 0, count: digestBytes)

@@ -91,6 +91,9 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
         return sodium_memcmp(lhs.pointer, rhs.pointer, lhs.count) == 0
     }
 
+    /// `SecureBytes(redacted)`: neither the bytes nor their count, so interpolating or logging a
+    /// secret never shows it.
     public var description: String { "SecureBytes(redacted)" }
+    /// `SecureBytes(redacted)`, as ``description``: `debugPrint` and the debugger's `po` show no byte either.
     public var debugDescription: String { "SecureBytes(redacted)" }
 }

@@ -81,15 +81,30 @@ public struct Identifier<Kind: IdentifierKind>: Sendable, Hashable, Comparable, 
 }
 
 /// Identifier kind of organizations (`org_…`).
-public enum OrganizationIDKind: IdentifierKind { public static var prefix: String { "org" } }
+public enum OrganizationIDKind: IdentifierKind {
+    /// `org`, as in `org_…`.
+    public static var prefix: String { "org" }
+}
 /// Identifier kind of projects (`prj_…`).
-public enum ProjectIDKind: IdentifierKind { public static var prefix: String { "prj" } }
+public enum ProjectIDKind: IdentifierKind {
+    /// `prj`, as in `prj_…`.
+    public static var prefix: String { "prj" }
+}
 /// Identifier kind of users (`usr_…`).
-public enum UserIDKind: IdentifierKind { public static var prefix: String { "usr" } }
+public enum UserIDKind: IdentifierKind {
+    /// `usr`, as in `usr_…`.
+    public static var prefix: String { "usr" }
+}
 /// Identifier kind of credential instances (`cred_…`).
-public enum CredentialIDKind: IdentifierKind { public static var prefix: String { "cred" } }
+public enum CredentialIDKind: IdentifierKind {
+    /// `cred`, as in `cred_…`.
+    public static var prefix: String { "cred" }
+}
 /// Identifier kind of platform API keys (`key_…`).
-public enum APIKeyIDKind: IdentifierKind { public static var prefix: String { "key" } }
+public enum APIKeyIDKind: IdentifierKind {
+    /// `key`, as in `key_…`.
+    public static var prefix: String { "key" }
+}
 
 /// Identifies an organization.
 public typealias OrganizationID = Identifier<OrganizationIDKind>
