@@ -118,6 +118,7 @@ let package = Package(
             dependencies: [
                 "CofferPostgres", "Coffer", "CofferModel", "CofferStorage", "CofferCrypto", "CofferTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         .testTarget(name: "CofferSimulationTests", dependencies: ["CofferSimulation", "CofferStorage"]),

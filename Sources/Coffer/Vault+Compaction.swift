@@ -260,19 +260,21 @@ extension Vault {
             defer { writerLock.unlock() }
             for attempt in 0..<Self.conflictAttempts {
                 if attempt > 0 { Self.backOff(attempt: attempt) }
-                // On a shared log (after a random wait when the last switch lost), other instances may have committed since: read their
-                // records into this vault first (a no-op on a file, which has one writer).
-                try catchUpLocked()
-                guard self.store === oldStore else {
-                    throw CofferError(.conflict, "Another instance compacted the vault meanwhile; this compaction was dropped.")
+                // On a shared log, in the writer turn (after a random wait when the last switch lost): other instances may have
+                // committed since; read their records into this vault first (a no-op on a file, which has one writer).
+                let switched = try oldStore.withWriterTurn { () throws(CofferError) -> VaultStore? in
+                    try catchUpLocked()
+                    guard self.store === oldStore else {
+                        throw CofferError(.conflict, "Another instance compacted the vault meanwhile; this compaction was dropped.")
+                    }
+                    try catchUp()
+                    do throws(CofferError) {
+                        return try oldStore.completeCompaction(target)
+                    } catch where error.code == .conflict && !target.isAbandoned {
+                        return nil
+                    }
                 }
-                try catchUp()
-                let newStore: VaultStore
-                do {
-                    newStore = try oldStore.completeCompaction(target)
-                } catch where error.code == .conflict && !target.isAbandoned {
-                    continue
-                }
+                guard let newStore = switched else { continue }
                 // The new file's writer starts with the durability the vault was opened with;
                 // keep the one setDurability chose. (A failed sync here stops that writer.)
                 if newStore.durability != oldStore.durability { try? newStore.setDurability(oldStore.durability) }

@@ -8,8 +8,9 @@ extension Vault {
     ///
     /// `plan` receives a ``Planner`` over the current index (with every transaction committed
     /// before this one, durable or still being synced) and returns the operations to perform
-    /// and their result. On a log shared with other instances it may be called again, over
-    /// the newer index, when another instance committed first. When this returns, the
+    /// and their result. On a log shared with other instances it runs in the vault's writer
+    /// turn, after catching up with their commits; it is called again, over the newer index,
+    /// only when the turn was lost and another instance committed first. When this returns, the
     /// transaction is on stable storage and visible to readers; readers never see it before.
     /// Mutations from many threads share syncs (group commit). An empty plan writes nothing.
     ///
@@ -22,10 +23,12 @@ extension Vault {
     ///   - plan: plans the change over a `Planner` and returns its `Plan`.
     /// - Throws: the planner's errors (`.invalidInput`, `.notFound`, `.alreadyExists`,
     ///   `.ambiguous`, `.permissionDenied`), `.writerStopped` after an earlier failure,
-    ///   `.conflict` when other instances sharing the log kept committing first,
+    ///   `.conflict` when, on a shared log, the writer turn was lost 64 times in a row,
     ///   `.closed`, and `.io` when the write or sync failed: then the transaction may or may
     ///   not be on disk (a failed sync says nothing of what reached it), the writer stops, and
-    ///   reopening the vault tells which.
+    ///   reopening the vault tells which. An error of another type thrown by `plan` comes
+    ///   back as `.invalidInput` naming its type (this method's errors are typed); the async
+    ///   form, `mutate(actor:_:) async`, gives it back unchanged.
     @discardableResult
     public func mutate<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
@@ -60,117 +63,153 @@ extension Vault {
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> (Value, Bool) {
         writerLock.lock()
+        // Under the writer lock the store does not change (a compaction switches under it too).
+        guard !store.isShared else {
+            defer { writerLock.unlock() }
+            return try mutateShared(actor: actor, plan)
+        }
+        return try mutateGrouped(actor: actor, plan)
+    }
+
+    /// On a file, transactions queue behind each other and share syncs (group commit). Called
+    /// holding `writerLock`, which it releases before it waits for the sync.
+    private func mutateGrouped<Value: Sendable>(
+        actor: String, _ plan: (Planner) throws -> Plan<Value>
+    ) throws(CofferError) -> (Value, Bool) {
         var holdsWriterLock = true
         defer { if holdsWriterLock { writerLock.unlock() } }
-        for attempt in 1...Self.conflictAttempts {
-            // Under the writer lock the store does not change (a compaction switches under it too).
-            let store = self.store
-            // On a file, transactions queue behind each other and share syncs (group commit);
-            // a shared log refuses an append another instance got first, so there each one
-            // is written and synced under the writer lock.
-            let groupsCommits = !store.isShared
-            let usesWritersView =
-                groupsCommits && commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
-            // The planner holds a copy of the index; it is released before the index is mutated,
-            // so the mutation does not copy the tables.
-            let planned: Plan<Value>
-            do {
-                let randomBytes = options.identifierBytes ?? RandomBytes.make
-                if usesWritersView {
-                    planned = try commits.read { index in try plan(Planner(index: index, randomBytes: randomBytes)) }
-                } else {
-                    planned = try state.read { (current: borrowing State) in
-                        try plan(Planner(index: current.index, randomBytes: randomBytes))
-                    }
-                }
-            } catch let error as CofferError {
-                throw error
-            } catch {
-                // Only the caller's closure throws other errors; their text is not ours to repeat.
-                throw CofferError(
-                    .invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
-            }
-            if planned.isEmpty { return (planned.value, false) }
-            let time = options.clock?() ?? WallClock.nowMilliseconds()
-            // Validation sees the sequence number and offset the record will get: only this
-            // writer queues, under `writerLock` (on a shared log, an append that finds
-            // another instance's record there is refused and planned again).
-            let provisional = TransactionContext(
-                sequence: store.queuedHead.sequence + 1, offset: store.queuedEnd, timeMilliseconds: time, actor: actor)
-            guard
-                let payload = TransactionPayload(
-                    timeMilliseconds: time, actor: actor, operations: planned.operations.map { $0.encode() }
-                ).encode()
-            else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
-            if usesWritersView {
-                // Applying to the writers' view validates: once, not a dry run and then again.
-                try commits.applyToView(planned.operations, context: provisional)
-            } else {
-                try state.write { (current: inout State) throws(CofferError) in
-                    try current.index.validate(planned.operations, context: provisional)
+        let store = self.store
+        let usesWritersView = commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
+        let planned = try runPlan(plan, overWritersView: usesWritersView)
+        if planned.isEmpty { return (planned.value, false) }
+        let (provisional, payload) = try seal(planned, actor: actor, store: store)
+        if usesWritersView {
+            // Applying to the writers' view validates: once, not a dry run and then again.
+            try commits.applyToView(planned.operations, context: provisional)
+        } else {
+            try validate(planned, context: provisional)
+        }
+        let queued: QueuedAppend
+        do {
+            queued = try store.enqueue([payload])
+        } catch {
+            if usesWritersView { commits.abandonView() }
+            throw error
+        }
+        let placed = queued.receipt.records[0]
+        precondition(placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
+        commits.add(CommitPipeline.Entry(operations: planned.operations, context: provisional))
+        writerLock.unlock()
+        holdsWriterLock = false
+        do {
+            _ = try store.waitUntilDurable(queued)
+        } catch {
+            commits.fail(sequence: placed.sequence)
+            throw error
+        }
+        if !commits.isPublished(placed.sequence) {
+            state.write { (current: inout State) in
+                commits.publish(through: placed.sequence, to: &current.index) { entry in
+                    observers.notify(
+                        generation: current.store.head.generation, sequence: entry.context.sequence,
+                        timeMilliseconds: entry.context.timeMilliseconds, actor: entry.context.actor,
+                        operations: entry.operations)
                 }
             }
+        }
+        return (planned.value, true)
+    }
 
-            guard groupsCommits else {
+    /// On a log shared with other instances: each transaction is planned and written in the
+    /// vault's writer turn, after catching up with what the others committed, so it does not
+    /// collide with them. An append that conflicts all the same (the turn was lost: a
+    /// connection dropped, or the turn was held past the store's idle limit) is planned again
+    /// after a random wait. Called holding `writerLock`.
+    private func mutateShared<Value: Sendable>(
+        actor: String, _ plan: (Planner) throws -> Plan<Value>
+    ) throws(CofferError) -> (Value, Bool) {
+        for attempt in 1...Self.conflictAttempts {
+            let written = try store.withWriterTurn { () throws(CofferError) -> (Value, Bool)? in
+                try catchUpLocked()
+                let store = self.store
+                let planned = try runPlan(plan, overWritersView: false)
+                if planned.isEmpty { return (planned.value, false) }
+                let (provisional, payload) = try seal(planned, actor: actor, store: store)
+                try validate(planned, context: provisional)
                 let receipt: AppendReceipt
-                do {
+                do throws(CofferError) {
                     receipt = try store.append([payload])
                 } catch where error.code == .conflict {
-                    diagnostics.conflicts.increment()
-                    diagnostics.logger?.debug("Another instance wrote first; planning again", metadata: ["attempt": "\(attempt)"])
-                    // Another instance sharing the log wrote first: wait a random while, apply
-                    // what was written, and plan again at once, so the change's preconditions are
-                    // checked against the newer state and the window for the next loss is short.
-                    Self.backOff(attempt: attempt)
-                    try catchUpLocked()
-                    continue
+                    return nil
                 }
                 let placed = receipt.records[0]
                 let context = TransactionContext(
-                    sequence: placed.sequence, offset: placed.offset, timeMilliseconds: time, actor: actor)
+                    sequence: placed.sequence, offset: placed.offset, timeMilliseconds: provisional.timeMilliseconds,
+                    actor: actor)
                 // Validation passed against the same index under the same writer lock.
                 state.write { (current: inout State) in
                     current.index.applyValidated(planned.operations, context: context)
                     observers.notify(
-                        generation: current.store.head.generation, sequence: placed.sequence, timeMilliseconds: time, actor: actor, operations: planned.operations)
+                        generation: current.store.head.generation, sequence: placed.sequence,
+                        timeMilliseconds: context.timeMilliseconds, actor: actor, operations: planned.operations)
                 }
                 return (planned.value, true)
             }
-
-            let queued: QueuedAppend
-            do {
-                queued = try store.enqueue([payload])
-            } catch {
-                if usesWritersView { commits.abandonView() }
-                throw error
-            }
-            let placed = queued.receipt.records[0]
-            precondition(
-                placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
-            commits.add(CommitPipeline.Entry(operations: planned.operations, context: provisional))
-            writerLock.unlock()
-            holdsWriterLock = false
-            do {
-                _ = try store.waitUntilDurable(queued)
-            } catch {
-                commits.fail(sequence: placed.sequence)
-                throw error
-            }
-            if !commits.isPublished(placed.sequence) {
-                state.write { (current: inout State) in
-                    commits.publish(through: placed.sequence, to: &current.index) { entry in
-                        observers.notify(
-                            generation: current.store.head.generation, sequence: entry.context.sequence, timeMilliseconds: entry.context.timeMilliseconds,
-                            actor: entry.context.actor, operations: entry.operations)
-                    }
-                }
-            }
-            return (planned.value, true)
+            if let written { return written }
+            diagnostics.conflicts.increment()
+            diagnostics.logger?.debug("Another instance wrote first; planning again", metadata: ["attempt": "\(attempt)"])
+            Self.backOff(attempt: attempt)
         }
         throw CofferError(
             .conflict,
             "Other instances sharing the vault's log kept writing first; the change was not made after \(Self.conflictAttempts) attempts. Try again."
         )
+    }
+
+    /// Runs the caller's planning closure over the current index, or over the writers' view
+    /// (the index with the queued transactions applied).
+    private func runPlan<Value: Sendable>(
+        _ plan: (Planner) throws -> Plan<Value>, overWritersView: Bool
+    ) throws(CofferError) -> Plan<Value> {
+        let randomBytes = options.identifierBytes ?? RandomBytes.make
+        do {
+            // The planner holds a copy of the index; it is released before the index is
+            // mutated, so the mutation does not copy the tables.
+            if overWritersView {
+                return try commits.read { index in try plan(Planner(index: index, randomBytes: randomBytes)) }
+            }
+            return try state.read { (current: borrowing State) in
+                try plan(Planner(index: current.index, randomBytes: randomBytes))
+            }
+        } catch let error as CofferError {
+            throw error
+        } catch {
+            // Only the caller's closure throws other errors; their text is not ours to repeat.
+            throw CofferError(.invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
+        }
+    }
+
+    /// The context validation sees — the sequence number and offset the record will get: only
+    /// this writer queues, under `writerLock` — and the transaction's payload.
+    private func seal<Value: Sendable>(
+        _ planned: Plan<Value>, actor: String, store: VaultStore
+    ) throws(CofferError) -> (TransactionContext, SecureBytes) {
+        let time = options.clock?() ?? WallClock.nowMilliseconds()
+        let provisional = TransactionContext(
+            sequence: store.queuedHead.sequence + 1, offset: store.queuedEnd, timeMilliseconds: time, actor: actor)
+        guard
+            let payload = TransactionPayload(
+                timeMilliseconds: time, actor: actor, operations: planned.operations.map { $0.encode() }
+            ).encode()
+        else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
+        return (provisional, payload)
+    }
+
+    /// Checks the plan against the current index without applying it.
+    private func validate<Value: Sendable>(_ planned: Plan<Value>, context: TransactionContext) throws(CofferError) {
+        try state.write { (current: inout State) throws(CofferError) in
+            try current.index.validate(planned.operations, context: context)
+        }
     }
 
     /// Makes every acknowledged transaction durable (`fdatasync`): for a vault opened with
@@ -209,13 +248,19 @@ extension Vault {
         writerLock.lock()
         defer { writerLock.unlock() }
         for attempt in 0..<Self.conflictAttempts {
-            do {
-                let epoch = try store.rotateDataKey()
+            if attempt > 0 { Self.backOff(attempt: attempt) }
+            // On a shared log, in the writer turn and after catching up with the other instances.
+            let started = try store.withWriterTurn { () throws(CofferError) -> UInt32? in
+                if store.isShared { try catchUpLocked() }
+                do throws(CofferError) {
+                    return try store.rotateDataKey()
+                } catch where error.code == .conflict {
+                    return nil
+                }
+            }
+            if let started {
                 recordHead()
-                return epoch
-            } catch  where error.code == .conflict {
-                Self.backOff(attempt: attempt + 1)
-                try catchUpLocked()
+                return started
             }
         }
         throw CofferError(

@@ -57,6 +57,9 @@ public final class PostgresFrameStore: Sendable {
     public let location: PostgresLocation
     /// Internal, not private, so that tests can look at the connection.
     let session: PostgresSession
+    /// A connection of its own for the writer turn, whose transaction stays open while held;
+    /// opened on the first ``beginWriterTurn(vaultID:)``.
+    private let turnSession: PostgresSession
 
     /// Connects to the server at `location`.
     ///
@@ -66,12 +69,14 @@ public final class PostgresFrameStore: Sendable {
     public init(location: PostgresLocation) throws {
         self.location = location
         self.session = PostgresSession(location: location)
+        self.turnSession = PostgresSession(location: location)
         try session.connect()
     }
 
-    /// Closes the connection. Every later call throws `CofferError(.closed)`.
+    /// Closes the connections. Every later call throws `CofferError(.closed)`.
     public func close() {
         session.close()
+        turnSession.close()
     }
 
     /// How many connections the store opened: 1, plus one per reconnection after a loss.
@@ -309,6 +314,54 @@ public final class PostgresFrameStore: Sendable {
                 headerGeneration: headerGeneration, statements)
             return .commit(.appended)
         }
+    }
+
+    // MARK: Writer turns
+
+    /// Waits for the vault's writer turn and holds it until ``endWriterTurn()``: a
+    /// transaction-scoped advisory lock keyed by the vault id, taken in a transaction left open
+    /// on a connection of its own. Writers that take the turn before they catch up, plan and
+    /// append never find each other's frames at their sequence numbers, so none of them has to
+    /// plan again (FORMAT.md §13).
+    ///
+    /// The server releases the turn when the transaction ends: at ``endWriterTurn()``, when the
+    /// connection ends (the process died, the network or the server went away), or when the
+    /// holder left it idle for longer than `idle_in_transaction_session_timeout`. A writer whose
+    /// turn was released that way finds out at its append, which then conflicts as it would
+    /// without turns.
+    ///
+    /// - Returns: `true` when the turn is held; `false` when another writer held it for
+    ///   longer than `lock_timeout` (nothing is held then; wait again or give up).
+    /// - Throws: `CofferError(.invalidInput)` for a bad vault id; `.io` when the connection is
+    ///   lost or the server refuses.
+    public func beginWriterTurn(vaultID: [UInt8]) throws -> Bool {
+        try Self.checkVaultID(vaultID)
+        let key = Self.writerTurnKey(vaultID)
+        return try turnSession.hold("waiting for the vault's writer turn") { statements in
+            do {
+                try statements.execute("SELECT pg_advisory_xact_lock(\(key))")
+                return true
+            } catch let failure as StatementFailure {
+                if case .server(let sqlState, _, _) = failure, sqlState == StatementFailure.lockNotAvailable {
+                    return false
+                }
+                throw failure
+            }
+        }
+    }
+
+    /// Ends the writer turn ``beginWriterTurn(vaultID:)`` began; nothing to do when none is held.
+    public func endWriterTurn() {
+        turnSession.release()
+    }
+
+    /// The advisory lock key of a vault's writer turn: its id's first 8 bytes, big-endian. Ids
+    /// are random, so two vaults share a key only by a 2⁻⁶⁴ chance, and then their writers
+    /// merely take turns with each other too.
+    static func writerTurnKey(_ vaultID: [UInt8]) -> Int64 {
+        var key: UInt64 = 0
+        for byte in vaultID.prefix(8) { key = key << 8 | UInt64(byte) }
+        return Int64(bitPattern: key)
     }
 
     /// Reads frames of a log generation in sequence order, those after `sequence`.

@@ -137,6 +137,8 @@ final class PostgresSession: @unchecked Sendable {
     private var isClosed = false
     /// Guarded by `lock`.
     private var connectionCount = 0
+    /// Whether a transaction begun by ``hold(_:_:)`` is open. Guarded by `lock`.
+    private var isHolding = false
 
     init(location: PostgresLocation) {
         self.location = location
@@ -264,6 +266,59 @@ final class PostgresSession: @unchecked Sendable {
                     return value
                 }
             }
+        }
+    }
+
+    /// Begins a transaction that stays open when this returns, for what it holds until
+    /// ``release()``: a transaction-scoped lock that `body` takes. `body` returns whether to
+    /// keep the transaction; when it returns `false` (say, a lock wait gave up) the transaction
+    /// is rolled back and `hold` returns `false`.
+    ///
+    /// While held, the session runs nothing else (the caller uses it for this only). The server
+    /// ends a transaction left idle for longer than `idle_in_transaction_session_timeout`, and
+    /// any transaction whose connection ends: what it held is released then too.
+    ///
+    /// - Throws: `CofferError(.io)` when the connection is lost or a statement is refused.
+    func hold(_ operation: String, _ body: (Statements) throws -> Bool) throws -> Bool {
+        try lock.withLock {
+            precondition(!isHolding, "a held transaction was not released")
+            var retried = false
+            while true {
+                let (connection, isFresh) = try currentConnection()
+                let statements = Statements(connection: connection, timeouts: location.timeouts, transactionDeadline: nil)
+                do {
+                    try statements.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    guard try body(statements) else {
+                        rollBack(statements)
+                        return false
+                    }
+                    isHolding = true
+                    return true
+                } catch let failure as StatementFailure {
+                    guard failure.endsTheConnection else {
+                        rollBack(statements)
+                        throw serverError(failure, operation: operation)
+                    }
+                    dropConnection()
+                    // A connection idle since the last release may have been closed by the server.
+                    if case .connectionLost = failure, !isFresh && !retried {
+                        retried = true
+                        continue
+                    }
+                    throw CofferError(.io(errno: failure.errno), "\(failure.what(operation, location.timeouts)).")
+                }
+            }
+        }
+    }
+
+    /// Ends the transaction ``hold(_:_:)`` began, releasing what it held. Nothing to do when
+    /// none is held; when the rollback fails the connection is closed, which ends it as well.
+    func release() {
+        lock.withLock {
+            guard isHolding else { return }
+            isHolding = false
+            guard let connection, !connection.isClosed else { return dropConnection() }
+            rollBack(Statements(connection: connection, timeouts: location.timeouts, transactionDeadline: nil))
         }
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import CofferCrypto
 import CofferStorage
 
@@ -109,6 +112,28 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     public func discard(logGeneration: UInt64) throws(CofferError) {
         let id = try vaultID()
         _ = try Self.call { try store.deleteLogGeneration(vaultID: id, logGeneration: logGeneration) }
+    }
+
+    public func beginWriterTurn() throws(CofferError) {
+        let id = try vaultID()
+        // A holder that stalls keeps the turn until the server ends its idle transaction: wait
+        // that long (and one lock wait more) before giving up.
+        let timeouts = location.timeouts
+        let clock = ContinuousClock()
+        let giveUp = clock.now + timeouts.idleInTransaction + timeouts.lock
+        while try !Self.call({ try store.beginWriterTurn(vaultID: id) }) {
+            guard clock.now < giveUp else {
+                throw CofferError(
+                    .io(errno: ETIMEDOUT),
+                    "Another writer of vault \(vaultName) held its writer turn for longer than "
+                        + "idle_in_transaction_session_timeout (\(PostgresTimeouts.describe(timeouts.idleInTransaction))) "
+                        + "and lock_timeout (\(PostgresTimeouts.describe(timeouts.lock))); nothing was written.")
+            }
+        }
+    }
+
+    public func endWriterTurn() {
+        store.endWriterTurn()
     }
 
     /// Runs a frame-store call, whose errors are `CofferError`s, with a typed throw.

@@ -17,7 +17,9 @@ import CofferFormat
 /// - a handle on a log that another instance's compaction replaced fails with
 ///   ``SystemError/superseded``.
 ///
-/// No lock is exclusive: many writers share the log and conflicts order them.
+/// No lock is exclusive: many writers share the log. They take turns through the store
+/// (``beginWriterTurn()``) before they catch up, plan and append, and a conditional append
+/// orders them still when a turn was lost.
 public final class SharedLogStorage: StorageSystem, @unchecked Sendable {
     /// The path the vault is opened at (its URL, without credentials); a compaction's
     /// temporary files are named after it.
@@ -33,6 +35,12 @@ public final class SharedLogStorage: StorageSystem, @unchecked Sendable {
         self.backend = backend
         self.path = path
     }
+
+    /// Waits for the vault's writer turn (``SharedLogBackend/beginWriterTurn()``).
+    public func beginWriterTurn() throws(CofferError) { try backend.beginWriterTurn() }
+
+    /// Ends the writer turn.
+    public func endWriterTurn() { backend.endWriterTurn() }
 
     func view(of generation: UInt64, headerGeneration: UInt64) -> SharedLogView {
         lock.withLock {

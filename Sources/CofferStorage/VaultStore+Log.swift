@@ -104,6 +104,17 @@ extension VaultStore {
     /// then fail with `.conflict` and take everything queued behind it along.
     public var isShared: Bool { options.storage is SharedLogStorage }
 
+    /// On a shared log, waits for the vault's writer turn and holds it until `body` returns,
+    /// so that what `body` catches up with, plans and appends meets no other instance's append
+    /// (a turn lost meanwhile still shows as `.conflict`). On a file, just runs `body`: its
+    /// lock already makes this the only writer.
+    public func withWriterTurn<Value>(_ body: () throws(CofferError) -> Value) throws(CofferError) -> Value {
+        guard let shared = options.storage as? SharedLogStorage else { return try body() }
+        try shared.beginWriterTurn()
+        defer { shared.endWriterTurn() }
+        return try body()
+    }
+
     /// Data-key rotation (F-ROTATE-DATA): appends a key-epoch record with a new random data
     /// key; every later record is sealed under it. O(1): no record is rewritten, older ones
     /// stay readable under their own epoch.

@@ -181,6 +181,65 @@ final class PostgresDeadlineTests: XCTestCase {
         XCTAssertEqual(try store.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(2...2)), .appended)
     }
 
+    /// F-SHARED-TURN: one holder at a time; a wait gives up after lock_timeout holding
+    /// nothing; a holder that stalls in its turn is ended by the server, which releases it.
+    func testAWriterTurnHasOneHolderAndAStalledHolderLosesIt() throws {
+        let location = try TestDatabase.location().with(timeouts: Self.short)
+        let first = try PostgresFrameStore(location: location)
+        let second = try PostgresFrameStore(location: location)
+        defer {
+            first.close()
+            second.close()
+        }
+        let vaultID = randomBytes(16)
+        let otherVault = randomBytes(16)
+        XCTAssertTrue(try first.beginWriterTurn(vaultID: vaultID))
+        let started = Date()
+        XCTAssertFalse(try second.beginWriterTurn(vaultID: vaultID), "two holders of one turn")
+        XCTAssertLessThan(Date().timeIntervalSince(started), Self.failingCallSecondsMax)
+        // Another vault's turn is another lock.
+        XCTAssertTrue(try second.beginWriterTurn(vaultID: otherVault))
+        second.endWriterTurn()
+        first.endWriterTurn()
+        XCTAssertTrue(try second.beginWriterTurn(vaultID: vaultID))
+        second.endWriterTurn()
+        // A holder idle in its turn for longer than idle_in_transaction_session_timeout
+        // (700 ms here) loses it: the server ends its session.
+        XCTAssertTrue(try first.beginWriterTurn(vaultID: vaultID))
+        var taken = false
+        let deadline = Date().addingTimeInterval(Self.failingCallSecondsMax)
+        while !taken && Date() < deadline { taken = try second.beginWriterTurn(vaultID: vaultID) }
+        XCTAssertTrue(taken, "the server did not release a stalled holder's turn")
+        second.endWriterTurn()
+        first.endWriterTurn()  // its connection is gone: nothing to do
+        XCTAssertTrue(try first.beginWriterTurn(vaultID: vaultID), "the next turn did not reconnect")
+        first.endWriterTurn()
+    }
+
+    /// A writer waiting for a turn that another session holds and never ends (here a raw
+    /// connection without an idle timeout) gives up within idle_in_transaction_session_timeout
+    /// plus lock_timeout, with an I/O error that says why; nothing was written.
+    func testAWaitForTheWriterTurnEndsWithinItsDeadline() throws {
+        let name = uniqueVaultName()
+        let location = try TestDatabase.location().naming(vault: name).with(timeouts: Self.short)
+        let store = try PostgresFrameStore(location: location)
+        defer { store.close() }
+        let vaultID = randomBytes(16)
+        try store.createVault(name: name, vaultID: vaultID, header: [1], firstFrames: makeFrames(1...1))
+        let log = try PostgresSharedLog(location: location)
+        defer { log.close() }
+        let raw = try RawConnection(TestDatabase.location())
+        try raw.execute("BEGIN")
+        try raw.execute("SELECT pg_advisory_xact_lock(\(PostgresFrameStore.writerTurnKey(vaultID)))")
+        let (error, seconds) = timedIOFailure { try log.beginWriterTurn() }
+        XCTAssertEqual(error?.code, .io(errno: ETIMEDOUT), "\(String(describing: error))")
+        XCTAssertTrue(error?.message.contains("writer turn") ?? false, "\(String(describing: error))")
+        XCTAssertGreaterThanOrEqual(seconds, 0.9, "it gave up before a stalled holder would have been ended")
+        try raw.execute("ROLLBACK")
+        try log.beginWriterTurn()
+        log.endWriterTurn()
+    }
+
     func testAListenerOnAStalledServerReturnsWithinItsTimeout() throws {
         let server = try PrivateTestServer()
         self.server = server

@@ -102,6 +102,8 @@ final class SharedProcessTests: XCTestCase {
             for writer in writers {
                 acknowledged[writer.name] = writer.acknowledged
                 XCTAssertEqual(writer.acknowledged, Array(1...8))
+                // Writers take turns through the database: contention alone never fails a commit.
+                XCTAssertEqual(writer.failures.map(\.code), [], "\(writer.name) failed")
             }
             try assertHolds(acknowledged, url: url)
         }
@@ -207,8 +209,9 @@ final class SharedProcessTests: XCTestCase {
             XCTAssertTrue(waitForProgress(writers, more: 3), "the writers did not carry on after restart \(restart)")
             socketsSeen += writers.map(\.process.openSockets)
         }
-        // One connection for the vault, and at most one being replaced at the moment of looking.
-        XCTAssertLessThanOrEqual(socketsSeen.max() ?? 0, 2, "sockets each writer held after each restart: \(socketsSeen)")
+        // Two connections for the vault (its statements and its writer turn), and at most one
+        // being replaced at the moment of looking.
+        XCTAssertLessThanOrEqual(socketsSeen.max() ?? 0, 3, "sockets each writer held after each restart: \(socketsSeen)")
         XCTAssertTrue(writers.allSatisfy { !$0.failures.isEmpty }, "a writer never noticed a restart")
         assertFailuresWereBounded(writers)
         try stopAndCheck(writers, url: url)

@@ -4,6 +4,7 @@ import CofferModel
 import CofferStorage
 import Dispatch
 import Foundation
+import MetricsTestKit
 import XCTest
 
 @testable import CofferPostgres
@@ -118,6 +119,48 @@ final class SharedVaultTests: XCTestCase {
         }
         // One organization record and one per project: nothing applied twice.
         XCTAssertEqual(creator.head.sequence, 1 + 1 + UInt64(expected.count))
+    }
+
+    /// Issue 22 #1: instances that all change the one default of an app take turns through
+    /// the database, so none of them has to plan again, let alone give up.
+    func testContendingInstancesTakeTurnsAndNeverConflict() throws {
+        let name = uniqueVaultName()
+        let creator = try instance(name, create: true)
+        defer { creator.close() }
+        try creator.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let location = try TestDatabase.location().naming(vault: name)
+        let metrics = (0..<4).map { _ in TestMetrics() }
+        let instances = try metrics.map { factory in
+            var options = Vault.Options(storage: SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description))
+            options.metricsFactory = factory
+            return try Vault.open(path: location.description, unlock: .keyFile(key), options: options)
+        }
+        defer { for vault in instances { vault.close() } }
+        let perInstance = 12
+        let failures = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: instances.count) { number in
+            for step in 0..<perInstance {
+                let slug = "c\(number)-\(step)"
+                let draft = CredentialDraft(
+                    appKey: "exa", slug: slug, label: slug, type: .apiToken,
+                    fields: FieldValues(["token": SecureBytes(copying: Array("token-\(slug)".utf8))]), isDefault: true)
+                do {
+                    try instances[number].mutate(actor: "writer\(number)") {
+                        try $0.createCredential(in: "acme", draft, scopes: [.organization])
+                    }
+                } catch {
+                    failures.withLock { $0.append("instance \(number) step \(step): \(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        for (number, factory) in metrics.enumerated() {
+            XCTAssertEqual(try factory.expectCounter("coffer_conflicts_total").totalValue, 0, "instance \(number) planned again")
+            XCTAssertEqual(try factory.expectCounter("coffer_commits_total").totalValue, Int64(perInstance))
+        }
+        try creator.refresh()
+        XCTAssertEqual(creator.head.sequence, 2 + UInt64(instances.count * perInstance))
+        try assertVerifies(name)
     }
 
     func testAFollowerAtLeastAsFreshAsACommitElsewhere() throws {

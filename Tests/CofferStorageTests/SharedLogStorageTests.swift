@@ -12,10 +12,27 @@ final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
     private var frames: [UInt64: [SharedFrame]] = [:]
     /// Calls made, to check what a read costs.
     private(set) var frameQueries = 0
+    /// Whether an instance holds the writer turn.
+    private var turnHeld = false
+    /// Turns taken, to check that writers take them.
+    private(set) var turnsTaken = 0
 
     var displayName: String { "memory" }
 
     func state() throws(CofferError) -> SharedLogState? { lock.withLock { row } }
+
+    func beginWriterTurn() throws(CofferError) {
+        while !lock.withLock({ () -> Bool in
+            guard !turnHeld else { return false }
+            turnHeld = true
+            turnsTaken += 1
+            return true
+        }) {
+            usleep(50)
+        }
+    }
+
+    func endWriterTurn() { lock.withLock { turnHeld = false } }
 
     func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent {
         lock.lock()
