@@ -62,17 +62,15 @@ extension Vault {
     private func mutateLocked<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> (Value, Bool) {
+        // A compaction's switch replaces the store, never with one of another kind.
+        if store.isShared { return try mutateShared(actor: actor, plan) }
         writerLock.lock()
-        // Under the writer lock the store does not change (a compaction switches under it too).
-        guard !store.isShared else {
-            defer { writerLock.unlock() }
-            return try mutateShared(actor: actor, plan)
-        }
         return try mutateGrouped(actor: actor, plan)
     }
 
     /// On a file, transactions queue behind each other and share syncs (group commit). Called
-    /// holding `writerLock`, which it releases before it waits for the sync.
+    /// holding `writerLock` (under which the store does not change: a compaction switches
+    /// under it too), which it releases before it waits for the sync.
     private func mutateGrouped<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> (Value, Bool) {
@@ -82,7 +80,7 @@ extension Vault {
         let usesWritersView = commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
         let planned = try runPlan(plan, overWritersView: usesWritersView)
         if planned.isEmpty { return (planned.value, false) }
-        let (provisional, payload) = try seal(planned, actor: actor, store: store)
+        let (provisional, payload) = try seal(planned.operations, actor: actor, store: store)
         if usesWritersView {
             // Applying to the writers' view validates: once, not a dry run and then again.
             try commits.applyToView(planned.operations, context: provisional)
@@ -120,50 +118,146 @@ extension Vault {
         return (planned.value, true)
     }
 
-    /// On a log shared with other instances: each transaction is planned and written in the
-    /// vault's writer turn, after catching up with what the others committed, so it does not
-    /// collide with them. An append that conflicts all the same (the turn was lost: a
-    /// connection dropped, or the turn was held past the store's idle limit) is planned again
-    /// after a random wait. Called holding `writerLock`.
+    /// On a log shared with other instances, mutations of this instance are committed in
+    /// batches, as a file's share syncs: each call queues a ``SharedCommitRequest`` and takes
+    /// the writer lock; the first to get it commits every request queued by then, and the
+    /// others find theirs done. The batch is planned and written in the vault's writer turn,
+    /// after catching up with what the others committed, so it does not collide with them:
+    /// one turn, one catch-up and one append (one database transaction) for all of it. A batch
+    /// whose append conflicts all the same (the turn was lost: a connection dropped, or the
+    /// turn was held past the store's idle limit) is planned again after a random wait.
     private func mutateShared<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> (Value, Bool) {
-        for attempt in 1...Self.conflictAttempts {
-            let written = try store.withWriterTurn { () throws(CofferError) -> (Value, Bool)? in
-                try catchUpLocked()
-                let store = self.store
-                let planned = try runPlan(plan, overWritersView: false)
-                if planned.isEmpty { return (planned.value, false) }
-                let (provisional, payload) = try seal(planned, actor: actor, store: store)
-                try validate(planned, context: provisional)
-                let receipt: AppendReceipt
-                do throws(CofferError) {
-                    receipt = try store.append([payload])
-                } catch where error.code == .conflict {
-                    return nil
-                }
-                let placed = receipt.records[0]
-                let context = TransactionContext(
-                    sequence: placed.sequence, offset: placed.offset, timeMilliseconds: provisional.timeMilliseconds,
-                    actor: actor)
-                // Validation passed against the same index under the same writer lock.
-                state.write { (current: inout State) in
-                    current.index.applyValidated(planned.operations, context: context)
-                    observers.notify(
-                        generation: current.store.head.generation, sequence: placed.sequence,
-                        timeMilliseconds: context.timeMilliseconds, actor: actor, operations: planned.operations)
-                }
-                return (planned.value, true)
+        var value: Value?
+        // The request does not outlive this call: it is settled before the writer lock is released.
+        let outcome = withoutActuallyEscaping(plan) { plan in
+            let request = SharedCommitRequest(actor: actor) { planner throws(CofferError) in
+                let planned = try Self.run(plan, planner)
+                value = planned.value
+                return planned.operations
             }
-            if let written { return written }
+            sharedRequests.withLock { $0.append(request) }
+            writerLock.lock()
+            defer { writerLock.unlock() }
+            if request.outcome == nil { commitSharedRequests() }
+            return request.outcome!
+        }
+        let wrote = try outcome.get()
+        // A request settled without error was planned, which set its value.
+        return (value!, wrote)
+    }
+
+    /// Commits every queued request, settling each. Called holding `writerLock`.
+    private func commitSharedRequests() {
+        var pending = sharedRequests.withLock { queued in
+            defer { queued = [] }
+            return queued
+        }
+        for attempt in 1...Self.conflictAttempts {
+            do throws(CofferError) {
+                pending = try store.withWriterTurn { () throws(CofferError) in
+                    try catchUpLocked()
+                    return writeSharedBatch(pending)
+                }
+            } catch {
+                // No turn, or no catch-up: nothing of the batch was written.
+                for request in pending { request.outcome = .failure(error) }
+                return
+            }
+            if pending.isEmpty { return }
             diagnostics.conflicts.increment()
             diagnostics.logger?.debug("Another instance wrote first; planning again", metadata: ["attempt": "\(attempt)"])
             Self.backOff(attempt: attempt)
         }
-        throw CofferError(
-            .conflict,
-            "Other instances sharing the vault's log kept writing first; the change was not made after \(Self.conflictAttempts) attempts. Try again."
-        )
+        for request in pending {
+            request.outcome = .failure(
+                CofferError(
+                    .conflict,
+                    "Other instances sharing the vault's log kept writing first; the change was not made after "
+                        + "\(Self.conflictAttempts) attempts. Try again."))
+        }
+    }
+
+    /// Plans each request in order over the index with the earlier ones applied, queues their
+    /// records and appends them as one batch; settles every request except those to be planned
+    /// again because the append conflicted, which it returns.
+    private func writeSharedBatch(_ requests: [SharedCommitRequest]) -> [SharedCommitRequest] {
+        let store = self.store
+        var queued: [(request: SharedCommitRequest, append: QueuedAppend, entry: CommitPipeline.Entry)] = []
+        for request in requests {
+            let usesWritersView = commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
+            var viewChanged = false
+            do throws(CofferError) {
+                let randomBytes = options.identifierBytes ?? RandomBytes.make
+                let operations =
+                    if usesWritersView {
+                        try commits.read { index throws(CofferError) in
+                            try request.plan(Planner(index: index, randomBytes: randomBytes))
+                        }
+                    } else {
+                        try state.read { (current: borrowing State) throws(CofferError) in
+                            try request.plan(Planner(index: current.index, randomBytes: randomBytes))
+                        }
+                    }
+                if operations.isEmpty {
+                    request.outcome = .success(false)
+                    continue
+                }
+                let (provisional, payload) = try seal(operations, actor: request.actor, store: store)
+                if usesWritersView {
+                    try commits.applyToView(operations, context: provisional)
+                    viewChanged = true
+                } else {
+                    try state.write { (current: inout State) throws(CofferError) in
+                        try current.index.validate(operations, context: provisional)
+                    }
+                }
+                let append = try store.enqueue([payload])
+                let placed = append.receipt.records[0]
+                precondition(
+                    placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
+                let entry = CommitPipeline.Entry(operations: operations, context: provisional)
+                commits.add(entry)
+                queued.append((request, append, entry))
+            } catch {
+                if viewChanged { commits.abandonView() }
+                request.outcome = .failure(error)
+            }
+        }
+        guard let first = queued.first, let last = queued.last else { return [] }
+        // The first wait writes and appends them all (one database transaction, all or
+        // nothing); the others learn the outcome of the same batch.
+        var conflicted = false
+        for (request, append, entry) in queued {
+            do throws(CofferError) {
+                _ = try store.waitUntilDurable(append)
+                request.outcome = .success(true)
+            } catch {
+                commits.fail(sequence: entry.context.sequence)
+                if error.code == .conflict { conflicted = true }
+                request.outcome = .failure(error)
+            }
+        }
+        if conflicted {
+            // Every request planned from the first queued one on saw the batch's earlier
+            // transactions, which did not land: plan them all again, failures and empty plans too.
+            let again = Array(requests[requests.firstIndex { $0 === first.request }!...])
+            for request in again { request.outcome = nil }
+            return again
+        }
+        let lastSequence = last.entry.context.sequence
+        if case .success = last.request.outcome, !commits.isPublished(lastSequence) {
+            state.write { (current: inout State) in
+                commits.publish(through: lastSequence, to: &current.index) { entry in
+                    observers.notify(
+                        generation: current.store.head.generation, sequence: entry.context.sequence,
+                        timeMilliseconds: entry.context.timeMilliseconds, actor: entry.context.actor,
+                        operations: entry.operations)
+                }
+            }
+        }
+        return []
     }
 
     /// Runs the caller's planning closure over the current index, or over the writers' view
@@ -172,34 +266,41 @@ extension Vault {
         _ plan: (Planner) throws -> Plan<Value>, overWritersView: Bool
     ) throws(CofferError) -> Plan<Value> {
         let randomBytes = options.identifierBytes ?? RandomBytes.make
+        // The planner holds a copy of the index; it is released before the index is mutated,
+        // so the mutation does not copy the tables.
+        if overWritersView {
+            return try commits.read { index throws(CofferError) in try Self.run(plan, Planner(index: index, randomBytes: randomBytes)) }
+        }
+        return try state.read { (current: borrowing State) throws(CofferError) in
+            try Self.run(plan, Planner(index: current.index, randomBytes: randomBytes))
+        }
+    }
+
+    /// Runs the caller's planning closure, whose errors other than ``CofferError`` become
+    /// `.invalidInput` naming their type (their text is not ours to repeat).
+    private static func run<Value: Sendable>(
+        _ plan: (Planner) throws -> Plan<Value>, _ planner: Planner
+    ) throws(CofferError) -> Plan<Value> {
         do {
-            // The planner holds a copy of the index; it is released before the index is
-            // mutated, so the mutation does not copy the tables.
-            if overWritersView {
-                return try commits.read { index in try plan(Planner(index: index, randomBytes: randomBytes)) }
-            }
-            return try state.read { (current: borrowing State) in
-                try plan(Planner(index: current.index, randomBytes: randomBytes))
-            }
+            return try plan(planner)
         } catch let error as CofferError {
             throw error
         } catch {
-            // Only the caller's closure throws other errors; their text is not ours to repeat.
             throw CofferError(.invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
         }
     }
 
     /// The context validation sees — the sequence number and offset the record will get: only
     /// this writer queues, under `writerLock` — and the transaction's payload.
-    private func seal<Value: Sendable>(
-        _ planned: Plan<Value>, actor: String, store: VaultStore
+    private func seal(
+        _ operations: [ModelOperation], actor: String, store: VaultStore
     ) throws(CofferError) -> (TransactionContext, SecureBytes) {
         let time = options.clock?() ?? WallClock.nowMilliseconds()
         let provisional = TransactionContext(
             sequence: store.queuedHead.sequence + 1, offset: store.queuedEnd, timeMilliseconds: time, actor: actor)
         guard
             let payload = TransactionPayload(
-                timeMilliseconds: time, actor: actor, operations: planned.operations.map { $0.encode() }
+                timeMilliseconds: time, actor: actor, operations: operations.map { $0.encode() }
             ).encode()
         else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
         return (provisional, payload)

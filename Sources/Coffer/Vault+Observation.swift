@@ -1,4 +1,5 @@
 import CofferModel
+import Dispatch
 import CofferStorage
 import Synchronization
 
@@ -126,9 +127,10 @@ final class ChangeObservers: Sendable {
 
 extension Vault {
     /// The changes committed from now on, in log order: this instance's own commits as they
-    /// become visible, and — on a vault opened read-only beside a writer, or a log shared
-    /// through PostgreSQL — other instances' commits, which the stream picks up by refreshing
-    /// every `pollingEvery` while it is observed (no call to `refresh()` needed).
+    /// become visible, and other instances' commits (no call to `refresh()` needed) — on a
+    /// log shared through PostgreSQL as the server notifies them (LISTEN/NOTIFY, on a
+    /// connection and a thread the observation keeps while it lasts), on a vault file opened
+    /// read-only beside a writer by refreshing every `pollingEvery`.
     ///
     /// ```swift
     /// for try await change in vault.changes() {
@@ -144,10 +146,13 @@ extension Vault {
     ///
     /// - Parameters:
     ///   - bufferingNewest: how many changes wait for a slow observer, 1 or more.
-    ///   - pollingEvery: how often a read-only or shared vault looks for other instances'
-    ///     commits while observed; a writer of a file sees every commit without polling.
+    ///   - pollingEvery: how often a read-only vault file looks for a writer's commits while
+    ///     observed (20 ms unless given); on a shared log, how often it looks besides the
+    ///     notifications, which bounds how late a notification missed while the connection was
+    ///     down makes a change (1 s unless given). A writer of a file sees every commit without
+    ///     looking.
     public func changes(
-        bufferingNewest: Int = 4096, pollingEvery: Duration = .milliseconds(20)
+        bufferingNewest: Int = 4096, pollingEvery: Duration? = nil
     ) -> AsyncThrowingStream<VaultChange, any Error> {
         let (stream, continuation) = AsyncThrowingStream<VaultChange, any Error>.makeStream(
             bufferingPolicy: .bufferingNewest(max(bufferingNewest, 1)))
@@ -155,13 +160,40 @@ extension Vault {
             continuation.finish()  // closed: nothing will come
             return stream
         }
-        let interval = max(pollingEvery, .milliseconds(1))
+        let interval = max(pollingEvery ?? (store.isShared ? .seconds(1) : .milliseconds(20)), .milliseconds(1))
         let poller = Locked<Task<Void, Never>?>(nil)
+        // The follower, once started, and whether the observation ended (maybe before that).
+        let following = Locked<(follower: (any SharedLogFollower)?, ended: Bool)>((nil, false))
         continuation.onTermination = { [weak self] _ in
             poller.withLock { $0?.cancel() }
+            let follower = following.withLock { state in
+                state.ended = true
+                return state.follower
+            }
+            // Stopping waits for the follower's thread: not on the thread that ended the stream.
+            if let follower { DispatchQueue.global().async { follower.stop() } }
             self?.observers.remove(key)
         }
-        if isReadOnly || store.isShared {
+        // On a shared log, the store tells of other instances' commits (PostgreSQL: NOTIFY)
+        // and a refresh on its follower's thread catches up with them.
+        let refreshOnChange: @Sendable () -> Void = { [weak self] in
+            guard let self else { return continuation.finish() }
+            do throws(CofferError) {
+                try self.refresh()
+            } catch where error.code == .closed {
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        if let follower = try? store.followOtherInstances(interval: interval, refreshOnChange) {
+            let ended = following.withLock { state in
+                if !state.ended { state.follower = follower }
+                return state.ended
+            }
+            if ended { DispatchQueue.global().async { follower.stop() } }
+        } else if isReadOnly || store.isShared {
+            // A read-only file, or a shared log whose store could not be followed: poll.
             let task = Task.detached { [weak self] in
                 while !Task.isCancelled {
                     guard let self else { return continuation.finish() }

@@ -87,6 +87,9 @@ extension Vault {
             return
         }
         guard !transactions.isEmpty else { return }
+        // The writers' view (group commit) lacks what was caught up with: the next mutation
+        // makes it again from the readers' index.
+        commits.abandonView()
         try state.write { (current: inout State) throws(CofferError) in
             for (sequence, offset, transaction) in transactions {
                 let context = TransactionContext(

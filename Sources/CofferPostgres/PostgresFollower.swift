@@ -14,7 +14,7 @@ import CofferStorage
 /// let follower = try PostgresFollower(location: location) { _ = try? vault.refresh() }
 /// defer { follower.stop() }
 /// ```
-public final class PostgresFollower: @unchecked Sendable {
+public final class PostgresFollower: SharedLogFollower, @unchecked Sendable {
     private let listener: PostgresVaultListener
     private let refresh: @Sendable () -> Void
     private let interval: Duration

@@ -136,6 +136,14 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
         store.endWriterTurn()
     }
 
+    /// A ``PostgresFollower`` on the vault: a thread LISTENing on its channel, with a
+    /// connection of its own.
+    public func follow(
+        interval: Duration, _ onChange: @escaping @Sendable () -> Void
+    ) throws(CofferError) -> any SharedLogFollower {
+        try PostgresFollower(location: location, interval: interval, refresh: onChange)
+    }
+
     /// Runs a frame-store call, whose errors are `CofferError`s, with a typed throw.
     private static func call<Value>(_ body: () throws -> Value) throws(CofferError) -> Value {
         do { return try body() } catch { throw cofferError(error) }

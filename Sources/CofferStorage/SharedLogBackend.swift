@@ -96,4 +96,18 @@ public protocol SharedLogBackend: AnyObject, Sendable {
     func beginWriterTurn() throws(CofferError)
     /// Ends the turn ``beginWriterTurn()`` began; nothing to do when none is held or it was lost.
     func endWriterTurn()
+    /// Calls `onChange`, on a thread of its own, soon after every change another instance
+    /// commits to the vault (PostgreSQL: on its NOTIFY), and at least every `interval` besides,
+    /// so that a notification missed while the connection was down costs at most that, until
+    /// the returned follower is stopped. `onChange` is a hint to catch up; it carries nothing.
+    ///
+    /// - Throws: `.io` when the store cannot be reached, `.notFound` when the vault is gone.
+    func follow(interval: Duration, _ onChange: @escaping @Sendable () -> Void) throws(CofferError) -> any SharedLogFollower
+}
+
+/// What ``SharedLogBackend/follow(interval:_:)`` started: stop it when done.
+public protocol SharedLogFollower: AnyObject, Sendable {
+    /// Stops the calls and releases what following holds (a connection, a thread); returns once
+    /// a call in progress has finished, unless called from within one.
+    func stop()
 }

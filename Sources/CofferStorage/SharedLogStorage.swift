@@ -42,6 +42,13 @@ public final class SharedLogStorage: StorageSystem, @unchecked Sendable {
     /// Ends the writer turn.
     public func endWriterTurn() { backend.endWriterTurn() }
 
+    /// Calls `onChange` soon after other instances commit (``SharedLogBackend/follow(interval:_:)``).
+    public func follow(
+        interval: Duration, _ onChange: @escaping @Sendable () -> Void
+    ) throws(CofferError) -> any SharedLogFollower {
+        try backend.follow(interval: interval, onChange)
+    }
+
     func view(of generation: UInt64, headerGeneration: UInt64) -> SharedLogView {
         lock.withLock {
             if let known = views[generation] { return known }

@@ -104,6 +104,15 @@ extension VaultStore {
     /// then fail with `.conflict` and take everything queued behind it along.
     public var isShared: Bool { options.storage is SharedLogStorage }
 
+    /// On a shared log, calls `onChange` soon after other instances commit, until the follower
+    /// returned is stopped (``SharedLogStorage/follow(interval:_:)``); `nil` on a file.
+    public func followOtherInstances(
+        interval: Duration, _ onChange: @escaping @Sendable () -> Void
+    ) throws(CofferError) -> (any SharedLogFollower)? {
+        guard let shared = options.storage as? SharedLogStorage else { return nil }
+        return try shared.follow(interval: interval, onChange)
+    }
+
     /// On a shared log, waits for the vault's writer turn and holds it until `body` returns,
     /// so that what `body` catches up with, plans and appends meets no other instance's append
     /// (a turn lost meanwhile still shows as `.conflict`). On a file, just runs `body`: its

@@ -3,6 +3,7 @@ import CofferFormat
 import CofferSimulation
 import CofferStorage
 import Foundation
+import CofferTestSupport
 import XCTest
 
 // Shared by CrashSimulationTests and FaultInjectionTests: a seeded workload generator, a model
@@ -713,19 +714,6 @@ final class WorkloadRunner {
         failure = (step, error)
         return false
     }
-}
-
-/// Runs `body` on `count` new threads at once and waits for all of them.
-func runConcurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let group = DispatchGroup()
-    for index in 0..<count {
-        group.enter()
-        Thread {
-            body(index)
-            group.leave()
-        }.start()
-    }
-    group.wait()
 }
 
 /// Holds threads until `count` of them have arrived, so that their appends overlap.

@@ -3,6 +3,7 @@ import CofferFormat
 import CofferSimulation
 import CofferStorage
 import Foundation
+import CofferTestSupport
 import XCTest
 
 /// Seeded crash simulation of the storage layer.

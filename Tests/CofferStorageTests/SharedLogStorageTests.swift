@@ -34,6 +34,12 @@ final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
 
     func endWriterTurn() { lock.withLock { turnHeld = false } }
 
+    func follow(
+        interval: Duration, _ onChange: @escaping @Sendable () -> Void
+    ) throws(CofferError) -> any SharedLogFollower {
+        throw CofferError(.invalidInput, "the memory log tells no one of changes")
+    }
+
     func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent {
         lock.lock()
         let current = row

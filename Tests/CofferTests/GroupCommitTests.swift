@@ -1,6 +1,7 @@
 import CofferSimulation
 import CofferStorage
 import Dispatch
+import CofferTestSupport
 import XCTest
 
 @testable import Coffer
@@ -174,7 +175,7 @@ final class GroupCommitTests: XCTestCase {
         // transactions depend on earlier ones of the same thread.
         let plans = (0..<threads).map { _ in (0..<perThread).map { _ in Int.random(in: 0..<3, using: &generator) } }
         let failures = Locked<[String]>([])
-        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+        runConcurrently(threads) { thread in
             for (number, action) in plans[thread].enumerated() {
                 let slug = "t\(thread)-\(number)"
                 do {

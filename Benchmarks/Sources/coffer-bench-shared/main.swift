@@ -1,11 +1,12 @@
 // coffer-bench-shared: durable commits on a vault shared through PostgreSQL, with 1, 2 and 4
-// writer processes, and how stale a follower is; beside the same commits on a vault file in
-// the same run. BENCHMARKS.md says how to read it; tools/bench-shared runs it against a
-// throw-away server.
+// writer processes (and one process with several committing threads), and how stale a
+// follower is; beside the same commits on a vault file in the same run. BENCHMARKS.md says how
+// to read it; tools/bench-shared runs it against a throw-away server.
 //
-//   coffer-bench-shared --url postgres://…/db --dir DIR [--writers 1,2,4] [--seconds 5] [--out FILE]
-//   coffer-bench-shared writer URL NAME SECONDS     (a child: commits for SECONDS, then prints
-//                                                    one line per commit: sequence ack_ns latency_ns)
+//   coffer-bench-shared --url postgres://…/db --dir DIR [--writers 1,2,4] [--threads 8] [--seconds 5] [--out FILE]
+//   coffer-bench-shared writer URL NAME SECONDS [THREADS]
+//                                 (a child: commits for SECONDS from THREADS threads, then prints
+//                                  one line per commit: sequence ack_ns latency_ns)
 import BenchSupport
 import Coffer
 import CofferPostgres
@@ -45,7 +46,7 @@ func commit(_ vault: Vault, name: String, number: Int) throws {
 }
 
 /// Commits that failed with `conflict` after every attempt, in this process.
-nonisolated(unsafe) var givenUp = 0
+let givenUp = Locked(0)
 
 /// Commits for `seconds`; per commit its sequence, the monotonic time of its acknowledgement
 /// and its latency.
@@ -60,7 +61,7 @@ func commitLoop(_ vault: Vault, name: String, seconds: Double) throws -> [(UInt6
             try commit(vault, name: name, number: number)
         } catch let error as CofferError where error.code == .conflict {
             // Lost 64 times in a row to the other writers: counted, and tried again.
-            givenUp += 1
+            givenUp.withLock { $0 += 1 }
             number -= 1
             continue
         }
@@ -72,14 +73,35 @@ func commitLoop(_ vault: Vault, name: String, seconds: Double) throws -> [(UInt6
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "writer" {
-    guard arguments.count == 4, let seconds = Double(arguments[3]) else { fail("usage: writer URL NAME SECONDS") }
+    guard (4...5).contains(arguments.count), let seconds = Double(arguments[3]),
+        let threads = arguments.count == 5 ? Int(arguments[4]) : 1, threads >= 1
+    else { fail("usage: writer URL NAME SECONDS [THREADS]") }
     do {
         let storage = try sharedStorage(arguments[1])
         let vault = try Vault.open(path: storage.path, unlock: .keyFile(key), options: .init(storage: storage))
         // The sequence read back after the commit may already include a later one from
         // another instance; the vault's head right after is what this writer knew.
-        let samples = try commitLoop(vault, name: arguments[2], seconds: seconds)
-        var text = "gave-up \(givenUp)\n"
+        let collected = Locked<[(UInt64, UInt64, UInt64)]>([])
+        let failure = Locked<String?>(nil)
+        // Threads of their own, all at once (concurrentPerform would run only as many as there are cores).
+        let group = DispatchGroup()
+        for thread in 0..<threads {
+            group.enter()
+            Thread {
+                do {
+                    let name = threads == 1 ? arguments[2] : "\(arguments[2])t\(thread)"
+                    let samples = try commitLoop(vault, name: name, seconds: seconds)
+                    collected.withLock { $0 += samples }
+                } catch {
+                    failure.withLock { $0 = "\(error)" }
+                }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        if let failure = failure.withLock({ $0 }) { fail(failure) }
+        let samples = collected.withLock { $0 }
+        var text = "gave-up \(givenUp.withLock { $0 })\n"
         for (sequence, acknowledged, latency) in samples { text += "\(sequence) \(acknowledged) \(latency)\n" }
         FileHandleLine.write(1, text)
         exit(0)
@@ -91,6 +113,7 @@ if arguments.first == "writer" {
 var url = ""
 var directory = "/tmp/coffer-bench-shared"
 var writerCounts = [1, 2, 4]
+var threadCounts = [8]
 var seconds = 5.0
 var outPath: String?
 var index = 0
@@ -100,6 +123,7 @@ while index < arguments.count {
     case "--url": url = value
     case "--dir": directory = value
     case "--writers": writerCounts = value.split(separator: ",").compactMap { Int($0) }
+    case "--threads": threadCounts = value.split(separator: ",").compactMap { Int($0) }.filter { $0 > 1 }
     case "--seconds": seconds = Double(value) ?? seconds
     case "--out": outPath = value
     default: fail("unknown argument \(arguments[index])")
@@ -112,6 +136,8 @@ mkdir(directory, 0o700)
 struct Row: Codable {
     var store: String
     var writers: Int
+    /// Committing threads in each writer process.
+    var threads: Int
     var commits: Int
     var commitsPerSecond: Double
     var latency: Latency
@@ -145,11 +171,11 @@ do {
     fileVault.close()
     unlink(filePath)
     rows.append(Row(
-        store: "file", writers: 1, commits: fileSamples.count, commitsPerSecond: Double(fileSamples.count) / seconds,
+        store: "file", writers: 1, threads: 1, commits: fileSamples.count, commitsPerSecond: Double(fileSamples.count) / seconds,
         latency: Latency(nanoseconds: fileSamples.map(\.2)), staleness: nil, givenUp: 0))
 
     let executable = CommandLine.arguments[0]
-    for writers in writerCounts {
+    for (writers, threads) in writerCounts.map({ ($0, 1) }) + threadCounts.map({ (1, $0) }) {
         let location = try PostgresLocation(parsing: url).naming(vault: "bench-\(writers)-\(getpid())-\(Clock.nanoseconds() % 1_000_000)")
         let storage = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
         let creator = try Vault.create(path: storage.path, unlock: .keyFile(key), cost: .interactive, options: .init(storage: storage))
@@ -164,7 +190,9 @@ do {
             if let head = try? follower.refresh() { seen.withLock { $0.append((head.sequence, Clock.nanoseconds())) } }
         }
         let outputs = (0..<writers).map { "\(directory)/writer-\(writers)-\($0).out" }
-        let pids = (0..<writers).map { spawn([executable, "writer", location.description, "w\($0)", String(seconds)], output: outputs[$0]) }
+        let pids = (0..<writers).map {
+            spawn([executable, "writer", location.description, "w\($0)", String(seconds), String(threads)], output: outputs[$0])
+        }
         for pid in pids {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
@@ -195,7 +223,7 @@ do {
             }
         }
         rows.append(Row(
-            store: "postgresql", writers: writers, commits: samples.count,
+            store: "postgresql", writers: writers, threads: threads, commits: samples.count,
             commitsPerSecond: Double(samples.count) / seconds, latency: Latency(nanoseconds: samples.map(\.2)),
             staleness: staleness.isEmpty ? nil : Latency(nanoseconds: staleness), givenUp: gaveUp))
     }
@@ -216,11 +244,11 @@ func format(_ value: Double) -> String {
 }
 
 let fileRate = rows[0].commitsPerSecond
-print("| store | writer processes | commits/s | × file | commit p50 µs | commit p99 µs | follower staleness p50 µs | p99 µs | gave up |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| store | writer processes | threads each | commits/s | × file | commit p50 µs | commit p99 µs | follower staleness p50 µs | p99 µs | gave up |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for row in rows {
     print(
-        "| \(row.store) | \(row.writers) | \(format(row.commitsPerSecond)) | \(format(row.commitsPerSecond / fileRate)) | "
+        "| \(row.store) | \(row.writers) | \(row.threads) | \(format(row.commitsPerSecond)) | \(format(row.commitsPerSecond / fileRate)) | "
             + "\(format(row.latency.p50Microseconds)) | \(format(row.latency.p99Microseconds)) | "
             + "\(row.staleness.map { format($0.p50Microseconds) } ?? "–") | \(row.staleness.map { format($0.p99Microseconds) } ?? "–") | \(row.givenUp) |")
 }
