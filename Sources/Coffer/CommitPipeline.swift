@@ -73,6 +73,15 @@ final class CommitPipeline: @unchecked Sendable {
         try writersIndex!.apply(operations, context: context)
     }
 
+    /// Applies to the writers' view, if there is one, a transaction another instance
+    /// committed, which the readers' index has just applied: with nothing queued the view is
+    /// the readers' index, and stays so. Call under the writer lock, drained.
+    func applyCaughtUp(_ operations: [ModelOperation], context: TransactionContext) {
+        guard writersIndex != nil else { return }
+        precondition(lock.withLock { queued.isEmpty }, "caught up with other writers while transactions were queued")
+        writersIndex!.applyValidated(operations, context: context)
+    }
+
     /// Drops the writers' view after a transaction applied to it did not reach the log's
     /// queue; the next mutation builds it again from the readers' index and the queue.
     func abandonView() {

@@ -119,9 +119,9 @@ extension Vault {
     }
 
     /// On a log shared with other instances, mutations of this instance are committed in
-    /// batches, as a file's share syncs: each call queues a ``SharedCommitRequest`` and takes
-    /// the writer lock; the first to get it commits every request queued by then, and the
-    /// others find theirs done. The batch is planned and written in the vault's writer turn,
+    /// batches, as a file's share syncs: each call queues a ``SharedCommitRequest``; the first
+    /// to arrive while no batch is being committed leads the next one, made of every request
+    /// queued by then (``SharedCommitQueue``). The batch is planned and written in the vault's writer turn,
     /// after catching up with what the others committed, so it does not collide with them:
     /// one turn, one catch-up and one append (one database transaction) for all of it. A batch
     /// whose append conflicts all the same (the turn was lost: a connection dropped, or the
@@ -130,17 +130,19 @@ extension Vault {
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> (Value, Bool) {
         var value: Value?
-        // The request does not outlive this call: it is settled before the writer lock is released.
+        // The caller's closure does not outlive this call: settling the request drops it.
         let outcome = withoutActuallyEscaping(plan) { plan in
             let request = SharedCommitRequest(actor: actor) { planner throws(CofferError) in
                 let planned = try Self.run(plan, planner)
                 value = planned.value
                 return planned.operations
             }
-            sharedRequests.withLock { $0.append(request) }
-            writerLock.lock()
-            defer { writerLock.unlock() }
-            if request.outcome == nil { commitSharedRequests() }
+            if let batch = sharedCommits.join(request) {
+                writerLock.lock()
+                commitSharedRequests(batch)
+                writerLock.unlock()
+                sharedCommits.finish(batch)
+            }
             return request.outcome!
         }
         let wrote = try outcome.get()
@@ -148,12 +150,9 @@ extension Vault {
         return (value!, wrote)
     }
 
-    /// Commits every queued request, settling each. Called holding `writerLock`.
-    private func commitSharedRequests() {
-        var pending = sharedRequests.withLock { queued in
-            defer { queued = [] }
-            return queued
-        }
+    /// Commits a batch of requests, giving each its outcome. Called holding `writerLock`.
+    private func commitSharedRequests(_ batch: [SharedCommitRequest]) {
+        var pending = batch
         for attempt in 1...Self.conflictAttempts {
             do throws(CofferError) {
                 pending = try store.withWriterTurn { () throws(CofferError) in
@@ -193,11 +192,11 @@ extension Vault {
                 let operations =
                     if usesWritersView {
                         try commits.read { index throws(CofferError) in
-                            try request.plan(Planner(index: index, randomBytes: randomBytes))
+                            try request.plan!(Planner(index: index, randomBytes: randomBytes))
                         }
                     } else {
                         try state.read { (current: borrowing State) throws(CofferError) in
-                            try request.plan(Planner(index: current.index, randomBytes: randomBytes))
+                            try request.plan!(Planner(index: current.index, randomBytes: randomBytes))
                         }
                     }
                 if operations.isEmpty {

@@ -87,9 +87,6 @@ extension Vault {
             return
         }
         guard !transactions.isEmpty else { return }
-        // The writers' view (group commit) lacks what was caught up with: the next mutation
-        // makes it again from the readers' index.
-        commits.abandonView()
         try state.write { (current: inout State) throws(CofferError) in
             for (sequence, offset, transaction) in transactions {
                 let context = TransactionContext(
@@ -100,6 +97,8 @@ extension Vault {
                 } catch {
                     throw Replay.breaksModel(error, offset: offset, sequence: sequence)
                 }
+                // The writers' view (group commit; nothing is queued now) must not lag behind.
+                commits.applyCaughtUp(transaction.operations, context: context)
                 observers.notify(
                     generation: current.store.head.generation, sequence: sequence, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
                     operations: transaction.operations)

@@ -121,9 +121,8 @@ public final class Vault: Sendable {
     let writerLock = Lock()
     /// Transactions queued in the log and not yet visible; see ``CommitPipeline``.
     let commits = CommitPipeline()
-    /// On a shared log: mutations waiting for the next writer to commit them together with
-    /// its own (``SharedCommitRequest``).
-    let sharedRequests = Locked<[SharedCommitRequest]>([])
+    /// On a shared log: mutations waiting to be committed in the next batch.
+    let sharedCommits = SharedCommitQueue()
     /// One compaction at a time.
     let compactionLock = Lock()
     /// Who observes committed changes (``changes(bufferingNewest:pollingEvery:)``).
