@@ -263,8 +263,8 @@ struct DocumentImporter {
         let owner = mappedOwner(credential.owner)
         let group = GroupKey(organization: organization, appKey: credential.appKey, owner: owner)
         let name = "\(credential.appKey)/\(credential.slug) (\(ownerName(owner)))"
-        let existing = index.candidates(organization: organization, appKey: credential.appKey, owner: owner)
-            .compactMap { index.credential(id: $0) }.first { $0.slug == credential.slug }
+        let existing = index.credential(
+            slug: credential.slug, organization: organization, appKey: credential.appKey, owner: owner)
         if let existing {
             credentials[credential.id] = existing.id
             switch plan.policy {

@@ -70,8 +70,8 @@ struct EntryImporter {
         for entry in entries.entries {
             for (target, owner, ownerName) in owners {
                 let name = "\(entry.appKey)/\(entry.slug) (\(ownerName))"
-                let existing = index.candidates(organization: organizationID, appKey: entry.appKey, owner: owner)
-                    .compactMap { index.credential(id: $0) }.first { $0.slug == entry.slug }
+                let existing = index.credential(
+                    slug: entry.slug, organization: organizationID, appKey: entry.appKey, owner: owner)
                 guard let existing else {
                     let draft = CredentialDraft(
                         appKey: entry.appKey, slug: entry.slug, label: entry.label, kind: entry.kind, type: entry.type,

@@ -119,9 +119,9 @@ extension Planner {
         var operations: [ModelOperation] = []
         var ids: [CredentialID] = []
         for owner in owners {
-            let taken = index.candidates(organization: organizationID, appKey: draft.appKey, owner: owner).lazy
-                .compactMap { index.credential(id: $0) }.first { $0.slug == draft.slug }
-            if let taken {
+            if let taken = index.credential(
+                slug: draft.slug, organization: organizationID, appKey: draft.appKey, owner: owner)
+            {
                 let advice =
                     taken.state == .revoked
                     ? "It is revoked: reinstate it, or choose another slug."
@@ -167,10 +167,8 @@ extension Planner {
         var operations: [ModelOperation] = []
         if let slug = update.slug, slug != info.slug {
             try Names.checkSlug(slug, what: "credential slug")
-            let taken = index.candidates(organization: organizationID, appKey: info.appKey, owner: info.owner).contains {
-                index.credential(id: $0)?.slug == slug
-            }
-            guard !taken else {
+            guard index.credential(slug: slug, organization: organizationID, appKey: info.appKey, owner: info.owner) == nil
+            else {
                 throw CofferError(
                     .alreadyExists,
                     "A `\(info.appKey)` credential with the slug `\(slug)` exists already at \(ownerName(info.owner)). Choose another slug."

@@ -119,6 +119,19 @@ extension VaultIndex {
         return tables.group(key).map { tables.credential($0).id }
     }
 
+    /// The instance of one app at one scope owner with `slug` (active or revoked), if any:
+    /// one walk of the few credentials sharing the slug, not of every instance of the app.
+    public func credential(
+        slug: String, organization: OrganizationID, appKey: String, owner: ScopeOwner
+    ) -> CredentialInfo? {
+        guard let key = candidateKey(organization: organization, appKey: appKey, owner: owner),
+            let slugHandle = tables.stringHandle(slug)
+        else { return nil }
+        return tables.slugGroup(SlugKey(organization: key.organization, slug: slugHandle))
+            .first { tables.credential($0).candidateKey == key }
+            .map(credentialInfo)
+    }
+
     /// The default instance of one app at one scope owner.
     public func defaultCredential(organization: OrganizationID, appKey: String, owner: ScopeOwner) -> CredentialID? {
         guard let key = candidateKey(organization: organization, appKey: appKey, owner: owner),
