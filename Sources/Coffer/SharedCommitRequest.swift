@@ -48,6 +48,16 @@ final class SharedCommitQueue: @unchecked Sendable {
         return queued
     }
 
+    /// The requests queued since the leader's batch was taken, to commit with it; call as the
+    /// leader. Their callers wait until ``finish(_:)`` settles them.
+    func takeQueued() -> [SharedCommitRequest] {
+        lock.withLock {
+            precondition(isLeading, "only the leader takes requests")
+            defer { queued = [] }
+            return queued
+        }
+    }
+
     /// Marks every request of the batch settled (each has its outcome) and lets the next
     /// leader go.
     func finish(_ batch: [SharedCommitRequest]) {

@@ -139,9 +139,9 @@ extension Vault {
             }
             if let batch = sharedCommits.join(request) {
                 writerLock.lock()
-                commitSharedRequests(batch)
+                let settled = commitSharedRequests(batch)
                 writerLock.unlock()
-                sharedCommits.finish(batch)
+                sharedCommits.finish(settled)
             }
             return request.outcome!
         }
@@ -150,21 +150,28 @@ extension Vault {
         return (value!, wrote)
     }
 
-    /// Commits a batch of requests, giving each its outcome. Called holding `writerLock`.
-    private func commitSharedRequests(_ batch: [SharedCommitRequest]) {
+    /// Commits a batch of requests, and those queued while it waited for the turn and caught
+    /// up, giving each its outcome; returns them all. Called holding `writerLock`.
+    private func commitSharedRequests(_ batch: [SharedCommitRequest]) -> [SharedCommitRequest] {
+        var all = batch
         var pending = batch
         for attempt in 1...Self.conflictAttempts {
             do throws(CofferError) {
                 pending = try store.withWriterTurn { () throws(CofferError) in
                     try catchUpLocked()
+                    // Callers whose requests a batch just settled queue again at once, while
+                    // this one waits for the turn and catches up: take them along.
+                    let joined = sharedCommits.takeQueued()
+                    all += joined
+                    pending += joined
                     return writeSharedBatch(pending)
                 }
             } catch {
                 // No turn, or no catch-up: nothing of the batch was written.
                 for request in pending { request.outcome = .failure(error) }
-                return
+                return all
             }
-            if pending.isEmpty { return }
+            if pending.isEmpty { return all }
             diagnostics.conflicts.increment()
             diagnostics.logger?.debug("Another instance wrote first; planning again", metadata: ["attempt": "\(attempt)"])
             Self.backOff(attempt: attempt)
@@ -176,6 +183,7 @@ extension Vault {
                     "Other instances sharing the vault's log kept writing first; the change was not made after "
                         + "\(Self.conflictAttempts) attempts. Try again."))
         }
+        return all
     }
 
     /// Plans each request in order over the index with the earlier ones applied, queues their
