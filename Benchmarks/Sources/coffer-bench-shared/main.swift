@@ -1,9 +1,9 @@
-// coffer-bench-shared: durable commits on a vault shared through PostgreSQL, with 1, 2 and 4
+// coffer-bench-shared: durable commits on a vault shared through PostgreSQL, with 1, 2, 4 and 8
 // writer processes (and one process with several committing threads), and how stale a
 // follower is; beside the same commits on a vault file in the same run. BENCHMARKS.md says how
 // to read it; tools/bench-shared runs it against a throw-away server.
 //
-//   coffer-bench-shared --url postgres://…/db --dir DIR [--writers 1,2,4] [--threads 8] [--seconds 5] [--out FILE]
+//   coffer-bench-shared --url postgres://…/db --dir DIR [--writers 1,2,4,8] [--threads 8] [--seconds 10] [--out FILE]
 //   coffer-bench-shared writer URL NAME SECONDS [THREADS]
 //                                 (a child: commits for SECONDS from THREADS threads, then prints
 //                                  one line per commit: sequence ack_ns latency_ns)
@@ -112,9 +112,9 @@ if arguments.first == "writer" {
 
 var url = ""
 var directory = "/tmp/coffer-bench-shared"
-var writerCounts = [1, 2, 4]
+var writerCounts = [1, 2, 4, 8]
 var threadCounts = [8]
-var seconds = 5.0
+var seconds = 10.0
 var outPath: String?
 var index = 0
 while index < arguments.count {
