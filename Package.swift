@@ -99,7 +99,7 @@ let package = Package(
             name: "coffer-shared-writer", dependencies: ["Coffer", "CofferModel", "CofferPostgres", "CofferStorage"]),
         // Assertions every test target shares.
         .target(name: "CofferTestSupport", dependencies: ["CofferCrypto"], path: "Tests/CofferTestSupport"),
-        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"]),
+        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto", "CofferTestSupport"]),
         .testTarget(
             name: "CofferFormatTests",
             dependencies: ["CofferFormat", "CofferCrypto"],

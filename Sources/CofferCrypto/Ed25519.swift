@@ -14,7 +14,7 @@ public enum Ed25519 {
     /// The public key of `seed`.
     public static func publicKey(seed: SecureBytes) -> [UInt8] {
         var publicKey = [UInt8](repeating: 0, count: publicKeyBytes)
-        _ = withSecretKey(seed: seed, publicKey: &publicKey) { _ in }
+        withSecretKey(seed: seed, publicKey: &publicKey) { _ in }
         return publicKey
     }
 

@@ -84,6 +84,46 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
         try body(UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
+    /// Calls `body` with the secret as a `String`, for an API that takes only a string (a
+    /// client library's token parameter, an HTTP header), then overwrites that string's bytes
+    /// with zeros: no readable copy outlives the call. The string lives in ordinary memory
+    /// (not locked) while `body` runs; a copy `body` keeps shares its bytes and reads as NUL
+    /// characters afterwards, and text `body` derives from it (interpolation, concatenation)
+    /// is a copy of its own.
+    ///
+    /// ```swift
+    /// try token.withString { request.setValue("Bearer " + $0, forHTTPHeaderField: "Authorization") }
+    /// ```
+    ///
+    /// - Throws: `CofferError(.invalidInput)` when the bytes are not UTF-8 (read them with
+    ///   ``withUnsafeBytes(_:)`` instead; nothing was copied), and whatever `body` throws.
+    public func withString<Result>(_ body: (String) throws -> Result) throws -> Result {
+        let source = UnsafeRawBufferPointer(start: pointer, count: count)
+        var decoder = Unicode.UTF8()
+        var iterator = source.makeIterator()
+        decoding: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: break decoding
+            case .error: throw CofferError(.invalidInput, "The secret is not UTF-8 text; read it as bytes.")
+            }
+        }
+        // At least 16 bytes of capacity: the string keeps its bytes in a buffer of its own,
+        // never inline in the value (where copies could not be found and cleared).
+        var string = String(unsafeUninitializedCapacity: max(count, 16)) { buffer in
+            if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source) }
+            return count
+        }
+        defer {
+            string.withUTF8 { bytes in
+                if let base = bytes.baseAddress {
+                    sodium_memzero(UnsafeMutableRawPointer(mutating: base), bytes.count)
+                }
+            }
+        }
+        return try body(string)
+    }
+
     /// Constant-time comparison: the time taken depends only on the lengths.
     public static func == (lhs: SecureBytes, rhs: SecureBytes) -> Bool {
         guard lhs.count == rhs.count else { return false }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferTestSupport
 import XCTest
 
 final class SecureBytesTests: XCTestCase {
@@ -24,6 +25,33 @@ final class SecureBytesTests: XCTestCase {
     func testInitializerThatThrowsReleasesMemory() {
         struct Failure: Error {}
         XCTAssertThrowsError(try SecureBytes(count: 16) { _ in throw Failure() })
+    }
+
+    /// A string given to withString reads as the secret inside and as NUL characters after,
+    /// even a copy kept past the call, short (inline-sized) and long alike.
+    func testWithStringLeavesNoReadableCopy() throws {
+        for text in ["", "pw", "exactly15chars!", "sk-live-0123456789abcdefghijklmnopqrstuvwxyz-é"] {
+            let secret = SecureBytes(copying: Array(text.utf8))
+            var kept = ""
+            let seen = try secret.withString { string -> String in
+                kept = string
+                return String(decoding: Array(string.utf8), as: UTF8.self)  // a copy of the test's own
+            }
+            XCTAssertEqual(seen, text)
+            XCTAssertEqual(kept.utf8.count, text.utf8.count)
+            XCTAssertTrue(kept.utf8.allSatisfy { $0 == 0 }, "a kept copy of a \(text.utf8.count)-byte secret is readable")
+        }
+    }
+
+    func testWithStringRefusesBytesThatAreNotUTF8() {
+        let secret = SecureBytes(copying: [0x61, 0xff, 0x62])
+        var called = false
+        _ = assertThrowsCoffer(.invalidInput) { try secret.withString { _ in called = true } }
+        XCTAssertFalse(called)
+        struct Failure: Error {}
+        XCTAssertThrowsError(try SecureBytes(copying: [0x61]).withString { _ in throw Failure() }) {
+            XCTAssertTrue($0 is Failure)
+        }
     }
 
     func testReadOnlyInsideClosure() {
