@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo-vault
 
-.PHONY: docs all deps postgres-deps build test demo clean format-lint strace-faults crash-long
+.PHONY: docs all deps postgres-deps build test tsan demo clean format-lint strace-faults crash-long
 
 all: build
 
@@ -39,14 +39,18 @@ test: deps postgres-deps
 	@# A consumer package on the checkout by path: strict concurrency, warnings as errors.
 	$(SWIFT) build --package-path Examples/ServiceExample
 	Examples/ServiceExample/.build/debug/ServiceExample
-	@root=$$(mktemp -d "$${TMPDIR:-/tmp}/coffer-servers.XXXXXX") || exit 1; \
-	chmod 755 "$$root"; \
-	trap 'tools/postgres-test-server stop-all "$$root" >/dev/null 2>&1; rm -rf "$$root"' EXIT; \
-	trap 'exit 130' INT TERM; \
-	url=$$(tools/postgres-test-server start "$$root/shared") || exit 1; \
-	echo "COFFER_TEST_POSTGRES_URL=$$url"; \
-	COFFER_TEST_POSTGRES_URL="$$url" COFFER_TEST_SERVER_ROOT="$$root" \
-		tools/with-deadline $(COFFER_TEST_DEADLINE) -- $(SWIFT) test --skip-build
+	tools/with-test-postgres tools/with-deadline $(COFFER_TEST_DEADLINE) -- $(SWIFT) test --skip-build
+
+# ThreadSanitizer over the tests that run threads and tasks at once (a build of its own in
+# .build-tsan), beside a throw-away PostgreSQL server as `make test`. No report is suppressed:
+# every lock in the code is pthread's (`Lock`, `ReadWriteLocked`), which ThreadSanitizer
+# understands, and atomics are the standard library's. A report fails the run.
+TSAN_TESTS := GroupCommitTests|AsyncTests|ObservationTests|SharedVaultTests|SharedLogStorageTests|CrashSimulationTests|CompactionTests|VaultTests|SecureMemoryTests|PostgresVaultListenerTests
+tsan: deps postgres-deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	COFFER_CRASH_STATES=300 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" tools/with-test-postgres \
+		tools/with-deadline $(COFFER_TEST_DEADLINE) -- \
+		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_TESTS)'
 
 # Runs the main job on a throw-away vault in ./$(DEMO_DIR), through the coffer CLI.
 demo: deps
