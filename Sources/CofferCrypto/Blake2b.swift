@@ -3,7 +3,7 @@ import CSodium
 /// BLAKE2b (libsodium's `crypto_generichash`), unkeyed or keyed, one-shot or incremental.
 ///
 /// Coffer uses it for the record chain, header checksums, key-file key derivation and the
-/// keyed hash of platform API keys (FORMAT.md, F-HASH).
+/// keyed hash of platform API keys (FORMAT.md, OPS-APIKEY).
 public struct Blake2b: ~Copyable {
     /// Digest length used throughout Coffer.
     public static let digestBytes = 32

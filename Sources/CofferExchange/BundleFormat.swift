@@ -1,7 +1,7 @@
 import Coffer
 import CofferFormat
 
-/// The constants and header of the encrypted export bundle (FORMAT.md §12 §B),
+/// The constants and header of the encrypted export bundle (FORMAT.md §12.2),
 /// shared by the writer and the reader.
 ///
 /// ```

@@ -1,6 +1,6 @@
 import Coffer
 
-/// Plans the import of a revealed export into a vault's index (FORMAT.md §12 §I).
+/// Plans the import of a revealed export into a vault's index (FORMAT.md §12.3).
 ///
 /// New objects are created with *restore* operations (FORMAT.md §9.15), which carry the
 /// export's ids, creation stamps, credential histories and retained versions, so that the

@@ -10,7 +10,7 @@ extension Dotenv {
         case app(String)
     }
 
-    /// The credentials a dotenv file holds (FORMAT.md §12 §D, D-MAP): the
+    /// The credentials a dotenv file holds (FORMAT.md §12.4, D-MAP): the
     /// assignments grouped by app, each group one credential whose type follows from its
     /// field names:
     ///

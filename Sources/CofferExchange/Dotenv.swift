@@ -1,7 +1,7 @@
 import Coffer
 
-/// A `.env` file: `KEY=VALUE` lines, as the dotenv convention has them (FORMAT.md §12
-/// §D). Values are read straight from the file's bytes into ``SecureBytes``.
+/// A `.env` file: `KEY=VALUE` lines, as the dotenv convention has them (FORMAT.md §12.4).
+/// Values are read straight from the file's bytes into ``SecureBytes``.
 ///
 /// ```
 /// # a comment

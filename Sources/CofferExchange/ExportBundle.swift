@@ -1,7 +1,7 @@
 import Coffer
 import CofferFormat
 
-/// The encrypted export bundle (FORMAT.md §12 §B): a revealed export, compressed with
+/// The encrypted export bundle (FORMAT.md §12.2): a revealed export, compressed with
 /// zlib and sealed with XChaCha20-Poly1305 in 64 KiB chunks under a key derived from a
 /// passphrase (Argon2id) or a key file, authenticated as a whole.
 ///
@@ -84,7 +84,7 @@ public enum ExportBundle {
     }
 
     /// Opens a bundle and returns its content (the export JSON), checking every rule of
-    /// FORMAT.md §12 §B.4 before any of it is used.
+    /// FORMAT.md §12.2.4 before any of it is used.
     ///
     /// - Throws: `.invalidInput` when the bytes are not a bundle; `.unsupportedVersion`;
     ///   `.wrongKey` when the secret does not open it (or the header was altered, which

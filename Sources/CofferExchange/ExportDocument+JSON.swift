@@ -1,6 +1,6 @@
 import Coffer
 
-// The JSON form of the export (FORMAT.md §12 §X, schema/export-v1.schema.json).
+// The JSON form of the export (FORMAT.md §12.1, schema/export-v1.schema.json).
 extension ExportDocument {
     /// The document as a JSON value; ``JSONValue/write(to:)`` gives its canonical bytes.
     public var json: JSONValue {

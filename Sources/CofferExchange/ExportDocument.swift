@@ -1,6 +1,6 @@
 import Coffer
 
-/// Everything a vault holds, as the JSON export carries it (FORMAT.md §12 §X,
+/// Everything a vault holds, as the JSON export carries it (FORMAT.md §12.1,
 /// `schema/export-v1.schema.json`): organizations, projects, users, memberships, credential
 /// instances with their history and retained versions, assignments, and platform API keys
 /// (metadata only; never their hashes).

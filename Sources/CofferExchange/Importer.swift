@@ -11,7 +11,7 @@ import Coffer
 /// print(report.count(.created))
 /// ```
 public enum Importer {
-    /// Imports an export document (FORMAT.md §12 §I).
+    /// Imports an export document (FORMAT.md §12.3).
     ///
     /// - Parameters:
     ///   - dryRun: plan and check everything against the vault as it is, write nothing.

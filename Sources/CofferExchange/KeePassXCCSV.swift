@@ -2,7 +2,7 @@ import Coffer
 
 /// The CSV that `keepassxc-cli export --format csv` writes (KeePassXC 2.7: the columns
 /// `Group`, `Title`, `Username`, `Password`, `URL`, `Notes`, `TOTP`, `Icon`, `Last Modified`,
-/// `Created`), read as credentials (FORMAT.md §12 §K, K-MAP):
+/// `Created`), read as credentials (FORMAT.md §12.5, K-MAP):
 ///
 /// - **App key**: the title, lower-cased, accents folded (`é` → `e`), every run of other
 ///   characters than `a-z 0-9 . _` turned into one `-`, cut to 64 bytes: `Stripe API` →
@@ -194,7 +194,7 @@ public enum KeePassXCCSV {
         return authority.contains("@")
     }
 
-    /// OPS-FIELD line rule for a user name: at most 1024 bytes, no control characters.
+    /// OPS-FIELD-TEXT line rule for a user name: at most 1024 bytes, no control characters.
     private static func isOneLine(_ value: SecureBytes) -> Bool {
         value.withUnsafeBytes { bytes in bytes.count <= 1024 && !bytes.contains { $0 < 0x20 || $0 == 0x7F } }
     }

@@ -1,4 +1,4 @@
-/// The kinds of record a log holds (F-REC).
+/// The kinds of record a log holds (F-REC-KEY, F-REC-TXN).
 public enum RecordType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Introduces a key epoch: its data key, sealed under the master key's key-record subkey.
     case keyEpoch = 1

@@ -253,7 +253,7 @@ extension SequenceRun {
 
     // MARK: - Reveal
 
-    /// F-OPS reveal: the values of a retained version, byte for byte; `not_found` for a
+    /// Reveal: the values of a retained version, byte for byte; `not_found` for a
     /// version let go, never made, or of a deleted credential.
     mutating func compareReveal(_ credential: Model.Credential, version: UInt32?) {
         guard let vault else { return }

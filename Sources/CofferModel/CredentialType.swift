@@ -1,7 +1,7 @@
 import CofferCrypto
 
 /// The shape of a credential's secret: which fields it has, which are required and which are
-/// secret (FORMAT.md, OPS-SCHEMA-*).
+/// secret (FORMAT.md, OPS-SCHEMA).
 ///
 /// ```swift
 /// CredentialType.smtp.fields.map(\.name)  // ["host", "port", "username", "password", "encryption"]

@@ -66,7 +66,7 @@ struct AssignmentKey: Sendable, Hashable {
 /// The per-instance record of a credential, kept compact: strings that repeat (app keys,
 /// slugs) are interned handles, owners are handles, times and actors live in the history
 /// entries the record points at, and the two lookup groups it belongs to are intrusive lists
-/// threaded through the records. `VaultIndexMemoryTests` pins its stride.
+/// threaded through the records. `VaultIndexTests.testPerInstanceMemory` pins its stride.
 ///
 ///     id 16 + label 16 + display 16                                   = 48
 ///     organization, app, slug, owner, nextInGroup, nextWithSlug,

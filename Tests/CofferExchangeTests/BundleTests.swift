@@ -5,7 +5,7 @@ import XCTest
 
 @testable import CofferExchange
 
-/// The bundle format (FORMAT.md §12 §B): its constants, its committed vectors, and
+/// The bundle format (FORMAT.md §12.2): its constants, its committed vectors, and
 /// every way a bundle can be damaged, each a distinct error, nothing opened.
 final class BundleTests: XCTestCase {
     func testConstantsShowTheirArithmetic() {
@@ -80,7 +80,7 @@ final class BundleTests: XCTestCase {
         XCTAssertEqual(quoted, Array(vector.bytes[0..<160]))
     }
 
-    // MARK: - Damage (B-REJECT)
+    // MARK: - Damage (B-READ)
 
     /// A bundle of several chunks: content that does not compress below 64 KiB.
     func multiChunkBundle() throws -> (bundle: [UInt8], content: [UInt8]) {
