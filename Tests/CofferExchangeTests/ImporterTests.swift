@@ -1,5 +1,6 @@
 import Coffer
 import CofferSimulation
+import CofferTestSupport
 import XCTest
 
 @testable import CofferExchange
@@ -25,11 +26,8 @@ final class ImporterTests: XCTestCase {
         _ code: CofferError.Code, _ words: String, file: StaticString = #filePath, line: UInt = #line,
         _ body: () throws -> Void
     ) {
-        XCTAssertThrowsError(try body(), file: file, line: line) { error in
-            guard let error = error as? CofferError else { return XCTFail("\(error)", file: file, line: line) }
-            XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
-            XCTAssertTrue("\(error.message) \(error.candidates)".contains(words), "\(error)", file: file, line: line)
-        }
+        guard let error = assertThrowsCoffer(code, file: file, line: line, body) else { return }
+        XCTAssertTrue("\(error.message) \(error.candidates)".contains(words), "\(error)", file: file, line: line)
     }
 
     func testADryRunReportsEverythingAndWritesNothing() throws {

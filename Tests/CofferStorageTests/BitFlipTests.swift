@@ -2,6 +2,7 @@ import CofferCrypto
 import CofferFormat
 import CofferSimulation
 import CofferStorage
+import CofferTestSupport
 import XCTest
 
 /// Every single-bit flip over a small vault is detected (an error, or a reported torn tail

@@ -3,6 +3,7 @@ import CofferFormat
 import CofferSimulation
 import CofferStorage
 import Foundation
+import CofferTestSupport
 import XCTest
 
 /// Failed system calls, injected one at a time through the storage I/O protocol.

@@ -1,6 +1,7 @@
 import CofferCrypto
 import CofferFormat
 import CofferSimulation
+import CofferTestSupport
 import XCTest
 
 @testable import CofferStorage

@@ -49,17 +49,3 @@ enum Fixture {
     }
 }
 
-/// Asserts that `body` throws a `CofferError` with `code`.
-func XCTAssertThrowsCode<T>(
-    _ code: CofferError.Code, _ body: @autoclosure () throws -> T, _ message: String = "",
-    file: StaticString = #filePath, line: UInt = #line
-) {
-    do {
-        _ = try body()
-        XCTFail("expected \(code), nothing was thrown. \(message)", file: file, line: line)
-    } catch let error as CofferError {
-        XCTAssertEqual(error.code, code, "\(error) \(message)", file: file, line: line)
-    } catch {
-        XCTFail("expected CofferError \(code), got \(error). \(message)", file: file, line: line)
-    }
-}

@@ -2,6 +2,7 @@ import CofferCrypto
 import CofferFormat
 import CofferSimulation
 import CofferStorage
+import CofferTestSupport
 import XCTest
 
 /// A crash mid-append leaves a prefix of the last frames on disk. Open must return exactly

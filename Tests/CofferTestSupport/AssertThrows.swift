@@ -18,6 +18,14 @@ public func assertThrowsCoffer<T>(
     return nil
 }
 
+/// Asserts that the expression throws a `CofferError` with `code`: the one-expression form of
+/// ``assertThrowsCoffer(_:file:line:_:)``.
+public func XCTAssertThrowsCode<T>(
+    _ code: CofferError.Code, _ body: @autoclosure () throws -> T, file: StaticString = #filePath, line: UInt = #line
+) {
+    assertThrowsCoffer(code, file: file, line: line) { try body() }
+}
+
 /// Asserts that `body` throws a `CofferError` with code `.io`, whatever the errno, and returns it.
 @discardableResult
 public func assertThrowsIO<T>(file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> T)

@@ -3,6 +3,7 @@ import CofferSimulation
 import CofferFormat
 import CofferStorage
 import Dispatch
+import CofferTestSupport
 import XCTest
 
 /// The engine end to end on a simulated disk: mutations are durable transactions, the index
@@ -195,15 +196,3 @@ final class VaultTests: XCTestCase {
     }
 }
 
-func XCTAssertThrowsCode<T>(
-    _ code: CofferError.Code, _ body: @autoclosure () throws -> T, file: StaticString = #filePath, line: UInt = #line
-) {
-    do {
-        _ = try body()
-        XCTFail("expected \(code)", file: file, line: line)
-    } catch let error as CofferError {
-        XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
-    } catch {
-        XCTFail("expected CofferError \(code), got \(error)", file: file, line: line)
-    }
-}
