@@ -98,7 +98,9 @@ let package = Package(
         .executableTarget(
             name: "coffer-shared-writer", dependencies: ["Coffer", "CofferModel", "CofferPostgres", "CofferStorage"]),
         // Assertions every test target shares.
-        .target(name: "CofferTestSupport", dependencies: ["CofferCrypto"], path: "Tests/CofferTestSupport"),
+        .target(
+            name: "CofferTestSupport", dependencies: ["CofferCrypto", "CofferFormat", "CofferSimulation"],
+            path: "Tests/CofferTestSupport"),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto", "CofferTestSupport"]),
         .testTarget(
             name: "CofferFormatTests",

@@ -16,12 +16,16 @@ import XCTest
 final class SharedVaultTests: XCTestCase {
     let key = SecureBytes(copying: (0..<32).map { UInt8(90 + $0) })
 
-    /// An instance of the shared vault `name`: its own backend and connection.
-    func instance(_ name: String, create: Bool = false, readOnly: Bool = false) throws -> Vault {
+    /// An instance of the shared vault `name`: its own backend and connection, counted by
+    /// `metrics` when given, the backend wrapped by `backend` when given.
+    func instance(
+        _ name: String, create: Bool = false, readOnly: Bool = false, metrics: TestMetrics? = nil,
+        backend wrap: (PostgresSharedLog) -> any SharedLogBackend = { $0 }
+    ) throws -> Vault {
         let location = try TestDatabase.location().naming(vault: name)
-        let backend = try PostgresSharedLog(location: location)
-        let storage = SharedLogStorage(backend: backend, path: location.description)
-        let options = Vault.Options(storage: storage, readOnly: readOnly)
+        let storage = SharedLogStorage(backend: wrap(try PostgresSharedLog(location: location)), path: location.description)
+        var options = Vault.Options(storage: storage, readOnly: readOnly)
+        options.metricsFactory = metrics
         if create { return try Vault.create(path: storage.path, unlock: .keyFile(key), cost: .interactive, options: options) }
         return try Vault.open(path: storage.path, unlock: .keyFile(key), options: options)
     }
@@ -132,13 +136,8 @@ final class SharedVaultTests: XCTestCase {
         let creator = try instance(name, create: true)
         defer { creator.close() }
         try creator.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
-        let location = try TestDatabase.location().naming(vault: name)
         let metrics = (0..<4).map { _ in TestMetrics() }
-        let instances = try metrics.map { factory in
-            var options = Vault.Options(storage: SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description))
-            options.metricsFactory = factory
-            return try Vault.open(path: location.description, unlock: .keyFile(key), options: options)
-        }
+        let instances = try metrics.map { try instance(name, metrics: $0) }
         defer { for vault in instances { vault.close() } }
         let perInstance = 12
         let failures = Locked<[String]>([])
@@ -249,14 +248,8 @@ final class SharedVaultTests: XCTestCase {
         let creator = try instance(name, create: true)
         defer { creator.close() }
         try creator.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
-        let location = try TestDatabase.location().naming(vault: name)
         let metrics = (0..<2).map { _ in TestMetrics() }
-        let instances = try metrics.map { factory in
-            var options = Vault.Options(
-                storage: SharedLogStorage(backend: WithoutTurns(try PostgresSharedLog(location: location)), path: location.description))
-            options.metricsFactory = factory
-            return try Vault.open(path: location.description, unlock: .keyFile(key), options: options)
-        }
+        let instances = try metrics.map { try instance(name, metrics: $0, backend: WithoutTurns.init) }
         defer { for vault in instances { vault.close() } }
         let perThread = 10
         let failures = Locked<[String]>([])
@@ -454,7 +447,7 @@ final class SharedVaultTests: XCTestCase {
 final class WithoutTurns: SharedLogBackend, @unchecked Sendable {
     let inner: any SharedLogBackend
 
-    init(_ inner: any SharedLogBackend) { self.inner = inner }
+    init(_ inner: PostgresSharedLog) { self.inner = inner }
 
     var displayName: String { inner.displayName }
     func state() throws(CofferError) -> SharedLogState? { try inner.state() }

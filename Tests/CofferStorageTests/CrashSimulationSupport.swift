@@ -13,120 +13,23 @@ import XCTest
 // Nothing here prints secret bytes: messages name payloads by tag and length and secrets by
 // kind and number.
 
-// MARK: - Settings and labels
+// MARK: - Settings
 
-/// Knobs read from the environment, so that the suite can be scaled and a failure replayed.
-struct SimulationSettings {
-    /// `COFFER_CRASH_STATES`: how many crash states the random crash suite tries.
-    let crashStates: Int
-    /// `COFFER_CRASH_SEED`: the base seed every run's seed is derived from (decimal or 0x-hex).
-    let baseSeed: UInt64
-    /// `COFFER_CRASH_RUN`: replay only this run.
-    let onlyRun: Int?
-
-    static let defaultCrashStates = 10_000
-    static let defaultBaseSeed: UInt64 = 0xC0FF_E12A_5EED
-
-    static func fromEnvironment() -> SimulationSettings {
-        let environment = ProcessInfo.processInfo.environment
-        func number(_ name: String) -> UInt64? {
-            guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-            if text.lowercased().hasPrefix("0x") { return UInt64(text.dropFirst(2), radix: 16) }
-            return UInt64(text.replacingOccurrences(of: "_", with: ""))
-        }
-        return SimulationSettings(
-            crashStates: number("COFFER_CRASH_STATES").map { Int($0) } ?? defaultCrashStates,
-            baseSeed: number("COFFER_CRASH_SEED") ?? defaultBaseSeed,
-            onlyRun: number("COFFER_CRASH_RUN").map { Int($0) })
-    }
-
-    /// The seed of run `run`: a function of the base seed and the run number only, so that
-    /// runs can execute on any thread in any order.
-    func seed(forRun run: Int) -> UInt64 {
-        var generator = SeededGenerator(seed: baseSeed ^ (UInt64(run) &* 0xD1B5_4A32_D192_ED03))
-        return generator.next()
-    }
-}
-
-/// Names one crash state in failure messages: the seed and run that reproduce it, and where
-/// the power was cut.
-struct RunLabel: CustomStringConvertible, Sendable {
-    /// The test to filter on when replaying.
-    let test: String
-    let baseSeed: UInt64
-    let run: Int
-    /// Where the crash was placed, in words.
-    var point: String
-    /// Thread interleaving is not seeded: a run with concurrent appends replays its workload and
-    /// crash point but not necessarily its exact batches.
-    var isConcurrent = false
-    /// Whether the test honours `COFFER_CRASH_SEED` and `COFFER_CRASH_RUN`; the others are
-    /// small and deterministic, and replay by running them again.
-    var isReplayable = true
-
-    var description: String {
-        let hex = "0x" + String(baseSeed, radix: 16)
-        guard isReplayable else { return "[run \(run): \(point)] (deterministic: swift test --filter \(test))" }
-        return "[seed \(hex) run \(run)\(isConcurrent ? ", concurrent" : ""): \(point)] "
-            + "(replay: COFFER_CRASH_SEED=\(hex) COFFER_CRASH_RUN=\(run) swift test --filter \(test))"
-    }
-}
-
-/// Problems found on worker threads, reported through XCTest on the test's own thread.
-///
-/// The same problem met in many crash states is reported once, with the first state that met
-/// it (in run order) and how many did, so that one bug does not drown the others.
-final class FailureLog: Sendable {
-    private struct Entry {
-        var label: RunLabel
-        var count: Int
-    }
-
-    private let entries = Locked<[String: Entry]>([:])
-
-    func record(_ label: RunLabel, _ problem: String) {
-        entries.withLock { entries in
-            var entry = entries[problem] ?? Entry(label: label, count: 0)
-            entry.count += 1
-            if label.run < entry.label.run { entry.label = label }
-            entries[problem] = entry
-        }
-    }
-
-    /// Fails the test once per distinct problem, up to `limit`, then once for the rest.
-    func report(limit: Int = 30, file: StaticString = #filePath, line: UInt = #line) {
-        let all = entries.withLock { $0 }.sorted { ($0.value.label.run, $0.key) < ($1.value.label.run, $1.key) }
-        for (problem, entry) in all.prefix(limit) {
-            let times = entry.count == 1 ? "" : " (in \(entry.count) crash states; the first:)"
-            XCTFail("\(problem)\(times) \(entry.label)", file: file, line: line)
-        }
-        if all.count > limit { XCTFail("… and \(all.count - limit) more distinct problems", file: file, line: line) }
+extension CrashSettings {
+    /// The storage crash suite's: `COFFER_CRASH_STATES`, `COFFER_CRASH_SEED`, `COFFER_CRASH_RUN`.
+    static func storageSuite() -> CrashSettings {
+        fromEnvironment(prefix: "COFFER_CRASH", defaultCrashStates: 10_000, defaultBaseSeed: 0xC0FF_E12A_5EED)
     }
 }
 
 // MARK: - Secrets and payloads
 
-/// A secret a workload unlocks with, printable without its bytes.
-struct TestSecret: Hashable, Sendable, CustomStringConvertible {
-    enum Kind: Hashable, Sendable { case keyFile, passphrase }
-
-    let kind: Kind
-    /// Distinguishes secrets in messages.
-    let number: Int
-    let bytes: [UInt8]
-
+extension TestSecret {
     var secret: Keyslot.Secret {
         switch kind {
         case .keyFile: .keyFile(SecureBytes(copying: bytes))
         case .passphrase: .passphrase(SecureBytes(copying: bytes))
         }
-    }
-
-    var description: String { kind == .keyFile ? "key file #\(number)" : "passphrase #\(number)" }
-
-    static func make(_ kind: Kind, number: Int, using generator: inout SeededGenerator) -> TestSecret {
-        let count = kind == .keyFile ? Keyslot.keyFileBytes : Int.random(in: 8...24, using: &generator)
-        return TestSecret(kind: kind, number: number, bytes: randomBytes(count, using: &generator))
     }
 }
 
@@ -173,19 +76,6 @@ struct PayloadMaker {
     }
 }
 
-/// `count` random bytes, eight from each draw of the generator.
-func randomBytes(_ count: Int, using generator: inout SeededGenerator) -> [UInt8] {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(count)
-    while bytes.count < count {
-        var word = generator.next()
-        for _ in 0..<min(8, count - bytes.count) {
-            bytes.append(UInt8(truncatingIfNeeded: word))
-            word >>= 8
-        }
-    }
-    return bytes
-}
 
 // MARK: - Workload
 
@@ -713,22 +603,6 @@ final class WorkloadRunner {
     private func fail(_ step: String, _ error: CofferError) -> Bool {
         failure = (step, error)
         return false
-    }
-}
-
-/// Holds threads until `count` of them have arrived, so that their appends overlap.
-final class StartGate: @unchecked Sendable {
-    private let lock = Lock()
-    private var waiting: Int
-
-    init(count: Int) { waiting = count }
-
-    func arriveAndWait() {
-        lock.lock()
-        waiting -= 1
-        if waiting == 0 { lock.broadcast() }
-        while waiting > 0 { lock.wait() }
-        lock.unlock()
     }
 }
 

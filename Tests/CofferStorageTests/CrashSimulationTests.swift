@@ -12,7 +12,7 @@ import XCTest
 /// changes, reopens) run on a ``SimulatedDisk`` whose power is cut after a random call, between
 /// steps, or after every sync, write and rename of a few small runs, in every ``CrashMode``.
 /// After each cut the vault must pass ``CrashCheck``. Every failure names the seed and run that
-/// replay it; `COFFER_CRASH_STATES` scales the random suite (see ``SimulationSettings``).
+/// replay it; `COFFER_CRASH_STATES` scales the random suite (see ``CrashSettings``).
 final class CrashSimulationTests: XCTestCase {
     static let path = "/vault/v.coffer"
     /// Crash states per random run: the whole workload, then four runs cut short.
@@ -21,7 +21,7 @@ final class CrashSimulationTests: XCTestCase {
     static let workerCount = 2
 
     func testRandomWorkloadsSurviveCrashesAtRandomPoints() {
-        let settings = SimulationSettings.fromEnvironment()
+        let settings = CrashSettings.storageSuite()
         let runCount = (settings.crashStates + Self.statesPerRun - 1) / Self.statesPerRun
         let runs = settings.onlyRun.map { [$0] } ?? Array(0..<runCount)
         let failures = FailureLog()
@@ -46,7 +46,7 @@ final class CrashSimulationTests: XCTestCase {
     }
 
     func testCrashAfterEverySyncWriteAndRenameOfSmallRuns() {
-        let settings = SimulationSettings.fromEnvironment()
+        let settings = CrashSettings.storageSuite()
         // Every call of every kind but reads, in every mode. The storage layer renames nothing today;
         // the loop covers renames as soon as something (compaction) uses them.
         let kinds: [SimulatedDisk.Operation] = [.sync, .rename, .write, .syncDirectory, .truncate, .open, .lock]
@@ -57,7 +57,7 @@ final class CrashSimulationTests: XCTestCase {
                 workload, at: .afterSteps(workload.steps.count), in: .loseAllUnsynced, seed: 0,
                 label: RunLabel(
                     test: "CrashSimulationTests/testCrashAfterEverySyncWriteAndRenameOfSmallRuns",
-                    baseSeed: settings.baseSeed, run: 0, point: "\(name), whole run", isReplayable: false),
+                    baseSeed: settings.baseSeed, run: 0, point: "\(name), whole run"),
                 failures: failures)
             failures.report()
             for kind in kinds {
@@ -74,9 +74,9 @@ final class CrashSimulationTests: XCTestCase {
         runConcurrently(workers) { worker in
             for (position, run) in runs.enumerated() where position % workers == worker {
                 let job = jobList[run]
-                let label = RunLabel(
-                    test: "CrashSimulationTests/testCrashAfterEverySyncWriteAndRenameOfSmallRuns",
-                    baseSeed: settings.baseSeed, run: run, point: job.name, isConcurrent: job.workload.usesConcurrency)
+                let label = settings.label(
+                    test: "CrashSimulationTests/testCrashAfterEverySyncWriteAndRenameOfSmallRuns", run: run,
+                    point: job.name, isConcurrent: job.workload.usesConcurrency)
                 let result = Self.crashAndCheck(
                     job.workload, at: job.point, in: job.mode, seed: settings.seed(forRun: run), label: label,
                     failures: failures)
@@ -170,15 +170,15 @@ final class CrashSimulationTests: XCTestCase {
 
     /// One random run: a workload from the run's seed, crashed once after its last step (which
     /// also counts its calls) and then at random calls or between random steps.
-    static func simulateRandomRun(_ run: Int, settings: SimulationSettings, failures: FailureLog) -> Totals {
+    static func simulateRandomRun(_ run: Int, settings: CrashSettings, failures: FailureLog) -> Totals {
         var generator = SeededGenerator(seed: settings.seed(forRun: run))
         let shape = Workload.Shape(
             stepCount: 3...10, keyslots: Int.random(in: 0..<4, using: &generator) == 0,
             concurrency: Int.random(in: 0..<10, using: &generator) < 3)
         let workload = Workload(seed: generator.next(), shape: shape)
-        let label = RunLabel(
-            test: "CrashSimulationTests/testRandomWorkloadsSurviveCrashesAtRandomPoints", baseSeed: settings.baseSeed,
-            run: run, point: "", isConcurrent: workload.usesConcurrency)
+        let label = settings.label(
+            test: "CrashSimulationTests/testRandomWorkloadsSurviveCrashesAtRandomPoints", run: run, point: "",
+            isConcurrent: workload.usesConcurrency)
         var total = Totals()
         var counts: [SimulatedDisk.Operation: Int] = [:]
         for state in 0..<statesPerRun {

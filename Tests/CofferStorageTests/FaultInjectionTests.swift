@@ -42,7 +42,7 @@ final class FaultInjectionTests: XCTestCase {
                     rules.append((.shortWrite(atCall: call, keepBytes: keep, error: .ioError), .ioError))
                 }
                 for (rule, error) in rules {
-                    let label = RunLabel(test: Self.test, baseSeed: 0, run: run, point: "\(rule)", isReplayable: false)
+                    let label = RunLabel(test: Self.test, baseSeed: 0, run: run, point: "\(rule)")
                     let check = fixture.runFailing(
                         rule, expecting: error, seed: generator.next(), label: label, failures: failures)
                     states += check.statesChecked
@@ -72,8 +72,7 @@ final class FaultInjectionTests: XCTestCase {
                 for (rule, error) in rules {
                     for mode in CrashMode.allCases {
                         let label = RunLabel(
-                            test: Self.test, baseSeed: 0, run: run, point: "create with \(rule), then \(mode)",
-                            isReplayable: false)
+                            test: Self.test, baseSeed: 0, run: run, point: "create with \(rule), then \(mode)")
                         let disk = SimulatedDisk(faultPlan: FaultPlan([rule]))
                         let runner = WorkloadRunner(disk: disk, path: Self.path)
                         if runner.create(with: FaultVault.keyFile) {
@@ -164,7 +163,7 @@ final class FaultInjectionTests: XCTestCase {
                         for seed in 0..<UInt64(3) {
                             let label = RunLabel(
                                 test: Self.test, baseSeed: seed, run: run,
-                                point: "\(change), crash after its \(kind) #\(call) (\(mode)), seed \(seed)", isReplayable: false)
+                                point: "\(change), crash after its \(kind) #\(call) (\(mode)), seed \(seed)")
                             let disk = SimulatedDisk()
                             let runner = fixture.prepareKeyslotVault(on: disk)
                             disk.armCrash(after: kind, atCall: before[kind, default: 0] + call)

@@ -14,3 +14,19 @@ public func runConcurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> V
     }
     group.wait()
 }
+
+/// Holds threads until `count` of them have arrived, so that what they do next overlaps.
+public final class StartGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var waiting: Int
+
+    public init(count: Int) { waiting = count }
+
+    public func arriveAndWait() {
+        condition.lock()
+        waiting -= 1
+        if waiting == 0 { condition.broadcast() }
+        while waiting > 0 { condition.wait() }
+        condition.unlock()
+    }
+}

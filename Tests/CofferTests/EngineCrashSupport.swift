@@ -2,6 +2,7 @@ import CofferFormat
 import CofferSimulation
 import CofferStorage
 import Foundation
+import CofferTestSupport
 import XCTest
 
 @testable import Coffer
@@ -22,115 +23,23 @@ import XCTest
 // Nothing here prints a secret: field values appear as digests (or as the index's masked
 // previews), API keys not at all.
 
-// MARK: - Settings and labels
+// MARK: - Settings and secrets
 
-/// Knobs read from the environment, so that the suite can be scaled and a failure replayed.
-struct EngineCrashSettings {
-    /// `COFFER_ENGINE_CRASH_STATES`: how many crash states the random suite tries.
-    let crashStates: Int
-    /// `COFFER_ENGINE_CRASH_SEED`: the base seed every run's seed is derived from (decimal or 0x-hex).
-    let baseSeed: UInt64
-    /// `COFFER_ENGINE_CRASH_RUN`: replay only this run.
-    let onlyRun: Int?
-
-    /// Sized so that the random suite takes well under a minute in a debug build on two busy cores.
-    static let defaultCrashStates = 600
-    static let defaultBaseSeed: UInt64 = 0xC0FF_E2E5_EED5
-
-    static func fromEnvironment() -> EngineCrashSettings {
-        let environment = ProcessInfo.processInfo.environment
-        func number(_ name: String) -> UInt64? {
-            guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-            if text.lowercased().hasPrefix("0x") { return UInt64(text.dropFirst(2), radix: 16) }
-            return UInt64(text.replacingOccurrences(of: "_", with: ""))
-        }
-        return EngineCrashSettings(
-            crashStates: number("COFFER_ENGINE_CRASH_STATES").map { Int($0) } ?? defaultCrashStates,
-            baseSeed: number("COFFER_ENGINE_CRASH_SEED") ?? defaultBaseSeed,
-            onlyRun: number("COFFER_ENGINE_CRASH_RUN").map { Int($0) })
-    }
-
-    /// The seed of run `run`: a function of the base seed and the run number only, so that
-    /// runs can execute on any thread in any order.
-    func seed(forRun run: Int) -> UInt64 {
-        var generator = SeededGenerator(seed: baseSeed ^ (UInt64(run) &* 0xD1B5_4A32_D192_ED03))
-        return generator.next()
+extension CrashSettings {
+    /// The engine crash suite's: `COFFER_ENGINE_CRASH_STATES` (sized so that the random suite
+    /// takes well under a minute in a debug build on two busy cores), `COFFER_ENGINE_CRASH_SEED`,
+    /// `COFFER_ENGINE_CRASH_RUN`.
+    static func engineSuite() -> CrashSettings {
+        fromEnvironment(prefix: "COFFER_ENGINE_CRASH", defaultCrashStates: 600, defaultBaseSeed: 0xC0FF_E2E5_EED5)
     }
 }
 
-/// Names one crash state in failure messages: the seed and run that reproduce it, and where
-/// the power was cut.
-struct EngineRunLabel: CustomStringConvertible, Sendable {
-    let test: String
-    let baseSeed: UInt64
-    let run: Int
-    var point: String
-    /// Thread interleaving is not seeded: a run with concurrent steps replays its workload and
-    /// crash point, not necessarily the order its threads took.
-    var isConcurrent = false
-
-    var description: String {
-        let hex = "0x" + String(baseSeed, radix: 16)
-        return "[seed \(hex) run \(run)\(isConcurrent ? ", concurrent" : ""): \(point)] "
-            + "(replay: COFFER_ENGINE_CRASH_SEED=\(hex) COFFER_ENGINE_CRASH_RUN=\(run) swift test --filter \(test))"
-    }
-}
-
-/// Problems found on worker threads, reported through XCTest on the test's own thread; the
-/// same problem met in many crash states is reported once, with the first state (in run order).
-final class EngineFailureLog: Sendable {
-    private struct Entry {
-        var label: EngineRunLabel
-        var count: Int
-    }
-
-    private let entries = Locked<[String: Entry]>([:])
-
-    func record(_ label: EngineRunLabel, _ problem: String) {
-        entries.withLock { entries in
-            var entry = entries[problem] ?? Entry(label: label, count: 0)
-            entry.count += 1
-            if label.run < entry.label.run { entry.label = label }
-            entries[problem] = entry
-        }
-    }
-
-    var isEmpty: Bool { entries.withLock { $0.isEmpty } }
-
-    func report(limit: Int = 25, file: StaticString = #filePath, line: UInt = #line) {
-        let all = entries.withLock { $0 }.sorted { ($0.value.label.run, $0.key) < ($1.value.label.run, $1.key) }
-        for (problem, entry) in all.prefix(limit) {
-            let times = entry.count == 1 ? "" : " (in \(entry.count) crash states; the first:)"
-            XCTFail("\(problem)\(times) \(entry.label)", file: file, line: line)
-        }
-        if all.count > limit { XCTFail("… and \(all.count - limit) more distinct problems", file: file, line: line) }
-    }
-}
-
-// MARK: - Secrets
-
-/// An unlock secret of a workload, printable without its bytes.
-struct EngineSecret: Hashable, Sendable, CustomStringConvertible {
-    enum Kind: Hashable, Sendable { case keyFile, passphrase }
-
-    let kind: Kind
-    let number: Int
-    let bytes: [UInt8]
-
+extension TestSecret {
     var unlock: Vault.Unlock {
         switch kind {
         case .keyFile: .keyFile(SecureBytes(copying: bytes))
         case .passphrase: .passphrase(SecureBytes(copying: bytes))
         }
-    }
-
-    var description: String { kind == .keyFile ? "key file #\(number)" : "passphrase #\(number)" }
-
-    static func make(_ kind: Kind, number: Int, using generator: inout SeededGenerator) -> EngineSecret {
-        let count = kind == .keyFile ? Keyslot.keyFileBytes : Int.random(in: 8...24, using: &generator)
-        var bytes: [UInt8] = []
-        while bytes.count < count { bytes.append(UInt8(truncatingIfNeeded: generator.next())) }
-        return EngineSecret(kind: kind, number: number, bytes: bytes)
     }
 }
 
@@ -208,18 +117,7 @@ final class PlanningRandomness: @unchecked Sendable {
         generator = SeededGenerator(seed: mixer.next())
     }
 
-    func bytes(_ count: Int) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(count)
-        while bytes.count < count {
-            var word = generator.next()
-            for _ in 0..<min(8, count - bytes.count) {
-                bytes.append(UInt8(truncatingIfNeeded: word))
-                word >>= 8
-            }
-        }
-        return bytes
-    }
+    func bytes(_ count: Int) -> [UInt8] { randomBytes(count, using: &generator) }
 
     /// A fresh value that names what it is for, e.g. `m12-token-3f9a…`.
     func text(_ prefix: String) -> String { prefix + "-" + Hex.encode(bytes(8)) }
@@ -477,11 +375,11 @@ indirect enum EngineStep: Sendable, CustomStringConvertible {
     case concurrent([[EngineStep]])
     case rotateDataKey
     case compact(CompactionChoice)
-    case addKeyslot(EngineSecret)
+    case addKeyslot(TestSecret)
     case removeKeyslot(id: UInt16)
-    case replaceKeyslot(id: UInt16, with: EngineSecret)
+    case replaceKeyslot(id: UInt16, with: TestSecret)
     /// Close the vault and open it again with this secret.
-    case reopen(EngineSecret)
+    case reopen(TestSecret)
 
     var description: String {
         switch self {
@@ -519,7 +417,7 @@ struct EngineWorkload: Sendable {
         var concurrency: Bool
     }
 
-    let initialSecret: EngineSecret
+    let initialSecret: TestSecret
     let steps: [EngineStep]
     /// Compact by itself after mutations, with thresholds small enough to trigger.
     let automaticCompaction: Bool
@@ -530,7 +428,7 @@ struct EngineWorkload: Sendable {
         Dictionary(uniqueKeysWithValues: steps.flatMap(\.mutations).map { ($0.number, $0.spec) })
     }
 
-    init(initialSecret: EngineSecret, steps: [EngineStep], automaticCompaction: Bool = false) {
+    init(initialSecret: TestSecret, steps: [EngineStep], automaticCompaction: Bool = false) {
         self.initialSecret = initialSecret
         self.steps = steps
         self.automaticCompaction = automaticCompaction
@@ -613,13 +511,13 @@ struct EngineWorkload: Sendable {
         var generator = SeededGenerator(seed: seed)
         let automaticCompaction = Int.random(in: 0..<4, using: &generator) == 0
         var secretNumber = 0
-        func nextSecret(_ kind: EngineSecret.Kind, _ generator: inout SeededGenerator) -> EngineSecret {
+        func nextSecret(_ kind: TestSecret.Kind, _ generator: inout SeededGenerator) -> TestSecret {
             secretNumber += 1
-            return EngineSecret.make(kind, number: secretNumber, using: &generator)
+            return TestSecret.make(kind, number: secretNumber, using: &generator)
         }
         let initial = nextSecret(.keyFile, &generator)
         // The slot table as the store numbers it: a new slot gets the largest id plus one.
-        var slots: [(id: UInt16, secret: EngineSecret)] = [(1, initial)]
+        var slots: [(id: UInt16, secret: TestSecret)] = [(1, initial)]
         var number = 0
         func nextNumber() -> Int {
             number += 1
@@ -773,16 +671,16 @@ struct WrittenVersion: Hashable, Sendable {
 
 /// The keyslot tables a run acknowledged, was changing to, and retired.
 struct KeyslotHistory: Sendable {
-    private(set) var slots: [UInt16: EngineSecret] = [:]
-    private(set) var pending: [UInt16: EngineSecret]?
-    private(set) var retired: Set<EngineSecret> = []
+    private(set) var slots: [UInt16: TestSecret] = [:]
+    private(set) var pending: [UInt16: TestSecret]?
+    private(set) var retired: Set<TestSecret> = []
 
-    var secrets: Set<EngineSecret> { Set(slots.values) }
-    var pendingSecrets: Set<EngineSecret>? { pending.map { Set($0.values) } }
+    var secrets: Set<TestSecret> { Set(slots.values) }
+    var pendingSecrets: Set<TestSecret>? { pending.map { Set($0.values) } }
 
     /// Records a change under way; `false` when an earlier one is still in doubt (it failed
     /// with an I/O error), which then stays the one recovery may find: nothing writes after it.
-    mutating func begin(_ table: [UInt16: EngineSecret]) -> Bool {
+    mutating func begin(_ table: [UInt16: TestSecret]) -> Bool {
         guard pending == nil else { return false }
         pending = table
         return true
@@ -872,8 +770,8 @@ final class EngineRunner: @unchecked Sendable {
         case .mutate(let number, let spec):
             mutate(number: number, spec)
         case .concurrent(let threads):
-            let gate = EngineStartGate(count: threads.count)
-            runEngineThreads(threads.count) { thread in
+            let gate = StartGate(count: threads.count)
+            runConcurrently(threads.count) { thread in
                 gate.arriveAndWait()
                 for call in threads[thread] { self.perform(call) }
             }
@@ -1020,7 +918,7 @@ final class EngineRunner: @unchecked Sendable {
     static func actor(of number: Int) -> String { ["alice", "bob", "carol", "cli"][number % 4] }
 
     private func changeKeyslots(
-        _ step: EngineStep, edit: (inout [UInt16: EngineSecret]) -> Void,
+        _ step: EngineStep, edit: (inout [UInt16: TestSecret]) -> Void,
         change: (Vault) throws(CofferError) -> Void
     ) {
         guard let vault = openVault(step) else { return }
@@ -1041,7 +939,7 @@ final class EngineRunner: @unchecked Sendable {
         }
     }
 
-    private func reopen(with secret: EngineSecret) {
+    private func reopen(with secret: TestSecret) {
         vault?.close()
         vault = nil
         do {
@@ -1055,35 +953,6 @@ final class EngineRunner: @unchecked Sendable {
         } catch {
             fail("reopen with \(secret)", error)
         }
-    }
-}
-
-/// Runs `body` on `count` new threads at once and waits for all of them.
-func runEngineThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let group = DispatchGroup()
-    for index in 0..<count {
-        group.enter()
-        Thread {
-            body(index)
-            group.leave()
-        }.start()
-    }
-    group.wait()
-}
-
-/// Holds threads until `count` of them have arrived, so that their calls overlap.
-final class EngineStartGate: @unchecked Sendable {
-    private let lock = Lock()
-    private var waiting: Int
-
-    init(count: Int) { waiting = count }
-
-    func arriveAndWait() {
-        lock.lock()
-        waiting -= 1
-        if waiting == 0 { lock.broadcast() }
-        while waiting > 0 { lock.wait() }
-        lock.unlock()
     }
 }
 
@@ -1403,13 +1272,13 @@ struct EngineCrashCheck {
     }
 
     /// Check (4) for keyslots, before any writer touches the file; returns the secrets that open it.
-    private mutating func checkSecrets(_ context: String) -> [EngineSecret] {
+    private mutating func checkSecrets(_ context: String) -> [TestSecret] {
         let history = runner.keyslots.withLock { $0 }
         guard runner.isCreated else {
             return Array(history.pendingSecrets ?? []).filter { unlocks($0, context) }
         }
         let candidates = history.secrets.union(history.pendingSecrets ?? []).union(history.retired)
-        var opens: [EngineSecret: Bool] = [:]
+        var opens: [TestSecret: Bool] = [:]
         for secret in candidates.sorted(by: { $0.number < $1.number }) { opens[secret] = unlocks(secret, context) }
         let acknowledgedOpen = history.secrets.allSatisfy { opens[$0]! }
         let changedOpen = history.pendingSecrets.map { $0.allSatisfy { opens[$0]! } } ?? false
@@ -1428,7 +1297,7 @@ struct EngineCrashCheck {
 
     /// Checks (2) to (5) on a vault a writer opened.
     private mutating func checkRecovered(
-        _ vault: Vault, at target: String, openedWith secret: EngineSecret, acknowledged: Int, _ context: String
+        _ vault: Vault, at target: String, openedWith secret: TestSecret, acknowledged: Int, _ context: String
     ) {
         defer { vault.close() }
         if vault.recovery.truncated { tally.tornTailsCut += 1 }
@@ -1588,7 +1457,7 @@ struct EngineCrashCheck {
     /// Check (1) when the log is corrupted: sector damage only, past every acknowledged byte,
     /// and salvage keeps every acknowledged transaction.
     private mutating func salvage(
-        at offset: UInt64, error: CofferError, secret: EngineSecret, mode: CrashMode?, acknowledged: Int,
+        at offset: UInt64, error: CofferError, secret: TestSecret, mode: CrashMode?, acknowledged: Int,
         _ context: String
     ) {
         tally.salvages += 1
@@ -1623,7 +1492,7 @@ struct EngineCrashCheck {
     }
 
     /// Whether `secret` unlocks the header (the log may still be corrupted).
-    private mutating func unlocks(_ secret: EngineSecret, _ context: String) -> Bool {
+    private mutating func unlocks(_ secret: TestSecret, _ context: String) -> Bool {
         switch engineCapture({ () throws(CofferError) in
             try VaultStore.open(path: path, secret: secret.unlock, options: .init(storage: disk, readOnly: true))
         }) {
@@ -1643,13 +1512,13 @@ struct EngineCrashCheck {
         }
     }
 
-    private func open(_ target: String, with secret: EngineSecret) -> Result<Vault, CofferError> {
+    private func open(_ target: String, with secret: TestSecret) -> Result<Vault, CofferError> {
         engineCapture { () throws(CofferError) in
             try Vault.open(path: target, unlock: secret.unlock, options: .init(storage: disk))
         }
     }
 
-    private func describe(_ secrets: Set<EngineSecret>) -> String {
+    private func describe(_ secrets: Set<TestSecret>) -> String {
         "[" + secrets.sorted { $0.number < $1.number }.map(\.description).joined(separator: ", ") + "]"
     }
 }

@@ -3,6 +3,7 @@ import CofferSimulation
 import CofferStorage
 import Foundation
 import Dispatch
+import CofferTestSupport
 import XCTest
 
 @testable import Coffer
@@ -18,7 +19,7 @@ import XCTest
 /// every ``CrashMode``. After each cut the vault must pass ``EngineCrashCheck``: its state is
 /// the reference's state after a prefix of the transactions written, holding every
 /// acknowledged one. Every failure names the seed and run that replay it;
-/// `COFFER_ENGINE_CRASH_STATES` scales the random suite (see ``EngineCrashSettings``).
+/// `COFFER_ENGINE_CRASH_STATES` scales the random suite (see ``CrashSettings``).
 final class EngineCrashTests: XCTestCase {
     static let path = "/vault/team.coffer"
     /// Crash states per random run: the whole workload, then cuts at random calls and steps.
@@ -30,14 +31,14 @@ final class EngineCrashTests: XCTestCase {
     // MARK: - The suites
 
     func testRandomWorkloadsSurviveCrashesAtRandomPoints() {
-        let settings = EngineCrashSettings.fromEnvironment()
+        let settings = CrashSettings.engineSuite()
         let runCount = (settings.crashStates + Self.statesPerRun - 1) / Self.statesPerRun
         let runs = settings.onlyRun.map { [$0] } ?? Array(0..<runCount)
-        let failures = EngineFailureLog()
+        let failures = FailureLog()
         let totals = Locked(Totals())
         let workers = min(Self.workerCount, runs.count)
         let start = ContinuousClock.now
-        runEngineThreads(workers) { worker in
+        runConcurrently(workers) { worker in
             for (position, run) in runs.enumerated() where position % workers == worker {
                 let result = Self.simulateRandomRun(run, settings: settings, failures: failures)
                 totals.withLock { $0 += result }
@@ -53,13 +54,13 @@ final class EngineCrashTests: XCTestCase {
     }
 
     func testCrashAfterEverySyncAndRenameOfSelectedRuns() {
-        let settings = EngineCrashSettings.fromEnvironment()
+        let settings = CrashSettings.engineSuite()
         let kinds: [SimulatedDisk.Operation] = [.sync, .rename, .syncDirectory]
         var jobs: [(workload: EngineWorkload, name: String, point: CrashPoint, mode: CrashMode)] = []
         for (name, workload) in Self.selectedWorkloads() {
             // A dry run counts the calls (its crash loses nothing: everything was synced).
-            let failures = EngineFailureLog()
-            let label = EngineRunLabel(
+            let failures = FailureLog()
+            let label = RunLabel(
                 test: "\(Self.test)/testCrashAfterEverySyncAndRenameOfSelectedRuns", baseSeed: 0, run: 0,
                 point: "\(name), whole run")
             let dry = Self.crashAndCheck(
@@ -74,20 +75,20 @@ final class EngineCrashTests: XCTestCase {
         }
         let jobList = jobs
         let runs = settings.onlyRun.map { [$0] } ?? Array(jobList.indices)
-        let failures = EngineFailureLog()
+        let failures = FailureLog()
         let totals = Locked(Totals())
         let workers = min(Self.workerCount, runs.count)
         let start = ContinuousClock.now
-        runEngineThreads(workers) { worker in
+        runConcurrently(workers) { worker in
             // Each worker keeps one reference per workload: the cut points share its prefixes.
             var references: [String: EngineReference] = [:]
             for (position, run) in runs.enumerated() where position % workers == worker {
                 let job = jobList[run]
                 let reference = references[job.name] ?? EngineReference(seed: 1, specs: job.workload.mutations)
                 references[job.name] = reference
-                let label = EngineRunLabel(
-                    test: "\(Self.test)/testCrashAfterEverySyncAndRenameOfSelectedRuns", baseSeed: settings.baseSeed,
-                    run: run, point: job.name, isConcurrent: job.workload.usesConcurrency)
+                let label = settings.label(
+                    test: "\(Self.test)/testCrashAfterEverySyncAndRenameOfSelectedRuns", run: run, point: job.name,
+                    isConcurrent: job.workload.usesConcurrency)
                 let result = Self.crashAndCheck(
                     job.workload, runSeed: 1, at: job.point, in: job.mode, seed: settings.seed(forRun: run),
                     reference: reference, label: label, failures: failures)
@@ -113,7 +114,7 @@ final class EngineCrashTests: XCTestCase {
     func testAFailedSyncDuringAMutationStopsTheWriterAndTheVaultRecovers() {
         let workload = Self.selectedWorkloads()[0].workload
         let reference = EngineReference(seed: 1, specs: workload.mutations)
-        let failures = EngineFailureLog()
+        let failures = FailureLog()
         let rules: [(name: String, rule: (Int) -> FaultPlan.Rule, errno: Int32, operation: SimulatedDisk.Operation)] = [
             ("sync EIO", { .fail(operation: .sync, atCall: $0, error: .ioError) }, EIO, .sync),
             ("sync ENOSPC", { .fail(operation: .sync, atCall: $0, error: .noSpace) }, ENOSPC, .sync),
@@ -131,7 +132,7 @@ final class EngineCrashTests: XCTestCase {
             guard case .mutate(let number, _) = step, writing.contains(number) else { continue }
             for (name, rule, errno, operation) in rules {
                 for crashFirst in [false, true] {
-                    let label = EngineRunLabel(
+                    let label = RunLabel(
                         test: "\(Self.test)/testAFailedSyncDuringAMutationStopsTheWriterAndTheVaultRecovers",
                         baseSeed: 0,
                         run: run, point: "\(name) during \(step)\(crashFirst ? ", then a power loss" : "")")
@@ -202,7 +203,7 @@ final class EngineCrashTests: XCTestCase {
         let after = MutationSpec.createUser(handle: "after-compaction")
         let afterNumber = 100
         let reference = EngineReference(seed: 1, specs: workload.mutations.merging([afterNumber: after]) { $1 })
-        let failures = EngineFailureLog()
+        let failures = FailureLog()
         var run = 0
         for (position, step) in workload.steps.enumerated() {
             guard case .compact(let choice) = step else { continue }
@@ -215,7 +216,7 @@ final class EngineCrashTests: XCTestCase {
             for operation in [SimulatedDisk.Operation.open, .lock, .write, .sync, .rename, .syncDirectory] {
                 for call in callsBefore[operation, default: 0]..<callsAfter[operation, default: 0] {
                     for crashFirst in [false, true] {
-                        let label = EngineRunLabel(
+                        let label = RunLabel(
                             test: "\(Self.test)/testAFailedCallDuringACompactionLeavesAWorkingVault", baseSeed: 0,
                             run: run,
                             point:
@@ -472,7 +473,7 @@ final class EngineCrashTests: XCTestCase {
 
     /// One random run: a workload from the run's seed, crashed once after its last step (which
     /// also counts its calls), then after random calls and between random steps.
-    static func simulateRandomRun(_ run: Int, settings: EngineCrashSettings, failures: EngineFailureLog) -> Totals {
+    static func simulateRandomRun(_ run: Int, settings: CrashSettings, failures: FailureLog) -> Totals {
         let runSeed = settings.seed(forRun: run)
         var generator = SeededGenerator(seed: runSeed)
         let shape = EngineWorkload.Shape(
@@ -480,9 +481,9 @@ final class EngineCrashTests: XCTestCase {
             concurrency: Int.random(in: 0..<10, using: &generator) < 4)
         let workload = EngineWorkload(seed: generator.next(), shape: shape)
         let reference = EngineReference(seed: runSeed, specs: workload.mutations)
-        let label = EngineRunLabel(
-            test: "\(test)/testRandomWorkloadsSurviveCrashesAtRandomPoints", baseSeed: settings.baseSeed, run: run,
-            point: "", isConcurrent: workload.usesConcurrency)
+        let label = settings.label(
+            test: "\(test)/testRandomWorkloadsSurviveCrashesAtRandomPoints", run: run, point: "",
+            isConcurrent: workload.usesConcurrency)
         var total = Totals()
         var counts: [SimulatedDisk.Operation: Int] = [:]
         for state in 0..<statesPerRun {
@@ -516,7 +517,7 @@ final class EngineCrashTests: XCTestCase {
     /// vault; problems go to `failures` under `label`.
     static func crashAndCheck(
         _ workload: EngineWorkload, runSeed: UInt64, at point: CrashPoint, in mode: CrashMode, seed: UInt64,
-        reference: EngineReference, label: EngineRunLabel, failures: EngineFailureLog
+        reference: EngineReference, label: RunLabel, failures: FailureLog
     ) -> Totals {
         var generator = SeededGenerator(seed: seed)
         let disk = SimulatedDisk()
@@ -554,9 +555,9 @@ final class EngineCrashTests: XCTestCase {
     /// a reopen, and two threads mutating beside a compaction and a rotation.
     static func selectedWorkloads() -> [(name: String, workload: EngineWorkload)] {
         var generator = SeededGenerator(seed: 0xE5E1_EC7E)
-        let keyFile = EngineSecret.make(.keyFile, number: 1, using: &generator)
-        let first = EngineSecret.make(.passphrase, number: 2, using: &generator)
-        let second = EngineSecret.make(.passphrase, number: 3, using: &generator)
+        let keyFile = TestSecret.make(.keyFile, number: 1, using: &generator)
+        let first = TestSecret.make(.passphrase, number: 2, using: &generator)
+        let second = TestSecret.make(.passphrase, number: 3, using: &generator)
         let token = CredentialType.apiToken
         let model = EngineWorkload(
             initialSecret: keyFile,
