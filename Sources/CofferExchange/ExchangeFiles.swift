@@ -56,7 +56,8 @@ public enum ExchangeFiles {
     /// - Parameter replacing: whether a file at `path` may be replaced. When false, the
     ///   temporary file is linked to `path`, which fails if anything appeared there meanwhile.
     /// - Throws: `.alreadyExists` when `replacing` is false and `path` exists; `.io` naming the
-    ///   step that failed. The target is then untouched.
+    ///   step that failed. The target is then untouched, except when the last step, syncing
+    ///   the directory, failed: the new file is in place then, but a crash could lose it.
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String, replacing: Bool) throws(CofferError) {
         let suffix = RandomBytes.make(8).map { String($0, radix: 16) }.joined()
         let temporary = "\(path).tmp-\(suffix)"
@@ -101,12 +102,22 @@ public enum ExchangeFiles {
             }
             unlink(temporary)
         }
+        // The new name is durable only once its directory is: a crash before that can lose
+        // the file although every byte of it was synced.
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
+        guard directoryDescriptor >= 0 else { throw unsyncedDirectory(path) }
+        defer { close(directoryDescriptor) }
+        guard fsync(directoryDescriptor) == 0 else { throw unsyncedDirectory(path) }
+    }
+
+    /// The file is in place and synced, but its directory entry may not survive a crash.
+    private static func unsyncedDirectory(_ path: String) -> CofferError {
+        let number = errno
+        return CofferError(
+            .io(errno: number),
+            "The file \(path) was written, but its directory could not be synced (\(String(cString: strerror(number)))): "
+                + "a crash now could lose it. Check the file system, then write it again.")
     }
 
     private static func systemError(_ what: String, path: String) -> CofferError {

@@ -120,16 +120,24 @@ enum SecretFiles {
             unlink(path)
             throw CommandFailure(.vaultUnavailable, code: "io", "The key file \(path) could not be written.")
         }
-        syncDirectory(containing: path)
+        // Nothing may come to depend on a key whose directory entry a crash could still lose.
+        guard syncDirectory(containing: path) else {
+            let number = errno
+            unlink(path)
+            throw CommandFailure(
+                .vaultUnavailable, code: "io",
+                "The key file \(path) could not be made durable (its directory could not be synced: "
+                    + "\(String(cString: strerror(number)))); it was removed and nothing uses it.")
+        }
         return key
     }
 
-    /// Syncs the directory holding `path`, so a new entry survives a crash.
-    static func syncDirectory(containing path: String) {
+    /// Syncs the directory holding `path`, so a new entry survives a crash; whether it could.
+    static func syncDirectory(containing path: String) -> Bool {
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return fsync(descriptor) == 0
     }
 }
