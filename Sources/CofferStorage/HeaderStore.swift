@@ -29,6 +29,13 @@ struct HeaderStore {
         case .failure(let error):
             return .failure(error.cofferError("Reading the vault header"))
         case .success(let bytes):
+            if bytes.isEmpty {
+                return .failure(
+                    CofferError(
+                        .notAVault,
+                        "The file is empty, not a Coffer vault. A vault creation stopped before it wrote anything "
+                            + "leaves one (it acknowledged nothing): remove the file and create the vault again."))
+            }
             if bytes.count < FormatConstants.fileMagic.count || !bytes.starts(with: FormatConstants.fileMagic) {
                 // F-HDR-MAGIC: copy A is written first at creation; no magic there and no
                 // magic in copy B means this is not a vault file.

@@ -164,6 +164,9 @@ public final class VaultStore: @unchecked Sendable {
     ) throws(CofferError) -> VaultStore {
         guard !options.readOnly else { throw CofferError(.invalidInput, "A vault cannot be created read-only.") }
         try secret.check()
+        // Everything slow (the key derivation) comes first: the file appears only when its
+        // bytes are ready, so a process killed meanwhile leaves no file at all.
+        let contents = try InitialContents(secret: secret, cost: cost)
         let storage = options.storage
         let file: any StorageFile
         switch storage.open(path, mode: .createNew) {
@@ -173,7 +176,7 @@ public final class VaultStore: @unchecked Sendable {
         case .success(let opened): file = opened
         }
         do throws(CofferError) {
-            return try initialize(path: path, file: file, secret: secret, cost: cost, options: options)
+            return try initialize(path: path, file: file, contents: contents, options: options)
         } catch {
             // The file is ours and nothing in it was acknowledged: leave no half-made vault
             // behind to make a retry fail with `.alreadyExists`.
@@ -183,9 +186,50 @@ public final class VaultStore: @unchecked Sendable {
         }
     }
 
+    /// The keys, header copies and first key-epoch record of a new vault.
+    private struct InitialContents {
+        let now: UInt64
+        let masterKey: SecureBytes
+        let unlockKey: SecureBytes
+        let header: FileHeader
+        let bytes: [UInt8]
+        let dataKey: SecureBytes
+        let position: RecordPosition
+        let frame: [UInt8]
+
+        init(secret: Keyslot.Secret, cost: Argon2id.Cost) throws(CofferError) {
+            now = WallClock.nowMilliseconds()
+            masterKey = SecureBytes(randomCount: 32)
+            unlockKey = SecureBytes(randomCount: 32)
+            let vaultID = RandomBytes.make(FormatConstants.vaultIDBytes)
+            var header = FileHeader(
+                vaultID: vaultID, generation: 1, createdMilliseconds: now, keyslots: [],
+                masterWrap: FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: vaultID))
+            guard
+                let slot = header.makeKeyslot(id: 1, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: now)
+            else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
+            header.keyslots = [slot]
+            header.signKeyslots(unlockKey: unlockKey)
+            var bytes = header.encode(masterKey: masterKey)
+            header.generation = 2
+            bytes += header.encode(masterKey: masterKey)
+            // The first key epoch, sealed and chained like any append.
+            dataKey = SecureBytes(randomCount: XChaCha20Poly1305.keyBytes)
+            position = RecordPosition(
+                vaultID: vaultID, sequence: 1, type: .keyEpoch, epoch: 1, previousChain: ChainHash.genesis(vaultID: vaultID))
+            let (now, dataKey, masterKey, position) = (now, dataKey, masterKey, position)
+            frame = KeyEpochPayload(epoch: 1, dataKey: dataKey, createdMilliseconds: now).encode().withUnsafeBytes {
+                SealedRecord.seal(payload: $0, at: position, key: MasterKeySubkey.keyRecord.derive(from: masterKey))!
+            }
+            bytes += frame
+            self.header = header
+            self.bytes = bytes
+        }
+    }
+
     /// Writes a new vault into `file`, which `create` just made.
     private static func initialize(
-        path: String, file: any StorageFile, secret: Keyslot.Secret, cost: Argon2id.Cost, options: Options
+        path: String, file: any StorageFile, contents: InitialContents, options: Options
     ) throws(CofferError) -> VaultStore {
         let storage = options.storage
         switch file.tryLockExclusive() {
@@ -193,28 +237,7 @@ public final class VaultStore: @unchecked Sendable {
         case .success(false): throw CofferError(.locked, "Another process opened the new vault file first.")
         case .success(true): break
         }
-        let now = WallClock.nowMilliseconds()
-        let masterKey = SecureBytes(randomCount: 32)
-        let unlockKey = SecureBytes(randomCount: 32)
-        let vaultID = RandomBytes.make(FormatConstants.vaultIDBytes)
-        var header = FileHeader(
-            vaultID: vaultID, generation: 1, createdMilliseconds: now, keyslots: [],
-            masterWrap: FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: vaultID))
-        guard let slot = header.makeKeyslot(id: 1, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: now)
-        else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
-        header.keyslots = [slot]
-        header.signKeyslots(unlockKey: unlockKey)
-        var bytes = header.encode(masterKey: masterKey)
-        header.generation = 2
-        bytes += header.encode(masterKey: masterKey)
-        // The first key epoch, sealed and chained like any append.
-        let dataKey = SecureBytes(randomCount: XChaCha20Poly1305.keyBytes)
-        let position = RecordPosition(
-            vaultID: vaultID, sequence: 1, type: .keyEpoch, epoch: 1, previousChain: ChainHash.genesis(vaultID: vaultID))
-        let frame = KeyEpochPayload(epoch: 1, dataKey: dataKey, createdMilliseconds: now).encode().withUnsafeBytes {
-            SealedRecord.seal(payload: $0, at: position, key: MasterKeySubkey.keyRecord.derive(from: masterKey))!
-        }
-        bytes += frame
+        let (bytes, frame, position) = (contents.bytes, contents.frame, contents.position)
         if case .failure(let error) = file.write(bytes, at: 0) { throw error.cofferError("Writing the new vault") }
         if case .failure(let error) = file.sync() { throw error.cofferError("Syncing the new vault") }
         if case .failure(let error) = storage.syncDirectory(containing: path) {
@@ -224,13 +247,14 @@ public final class VaultStore: @unchecked Sendable {
             sequence: 1, digest: frame.withUnsafeBytes { ChainHash.next(previous: position.previousChain, frame: $0) })
         let outcome = ScanOutcome(
             head: head, validEnd: UInt64(bytes.count), recordCount: 1, tornTail: nil, corruption: nil,
-            dataKeys: [1: dataKey], epochs: [(1, now)], epochSequences: [1: 1], chainAtRequested: [:],
+            dataKeys: [1: contents.dataKey], epochs: [(1, contents.now)], epochSequences: [1: 1], chainAtRequested: [:],
             bytesByType: [.keyEpoch: UInt64(frame.count)])
         return VaultStore(
-            path: path, options: options, file: file, masterKey: masterKey, unlockKey: unlockKey, header: header, copyIndex: 1,
-            outcome: outcome, chains: { let table = ChainTable(); table.append(position.previousChain); return table }(),
+            path: path, options: options, file: file, masterKey: contents.masterKey, unlockKey: contents.unlockKey,
+            header: contents.header, copyIndex: 1, outcome: outcome,
+            chains: { let table = ChainTable(); table.append(position.previousChain); return table }(),
             counters: { let counters = LogCounters(); counters.add(type: .keyEpoch, epoch: 1, frameBytes: frame.count); return counters }(),
-            recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false), unlockedSlot: header.keyslots.first?.id)
+            recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false), unlockedSlot: contents.header.keyslots.first?.id)
     }
 
     // MARK: Opening
