@@ -78,6 +78,12 @@ final class CommitPipeline: @unchecked Sendable {
     /// the readers' index, and stays so. Call under the writer lock, drained.
     func applyCaughtUp(_ operations: [ModelOperation], context: TransactionContext) {
         guard writersIndex != nil else { return }
+        // After a failed append the view still holds what never landed: drop it (the next
+        // mutation makes it again) rather than apply another writer's transaction on top.
+        guard !lock.withLock({ broken }) else {
+            writersIndex = nil
+            return
+        }
         precondition(lock.withLock { queued.isEmpty }, "caught up with other writers while transactions were queued")
         writersIndex!.applyValidated(operations, context: context)
     }

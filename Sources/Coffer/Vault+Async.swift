@@ -107,6 +107,8 @@ extension Vault {
         do {
             return try await Self.offloadCancellable { isCancelled throws(CofferError) in
                 try self.mutate(actor: actor) { planner in
+                    // Planned again (after a conflict): only this plan's error counts.
+                    callersError.withLock { $0 = nil }
                     if isCancelled() { throw Self.cancelled }
                     do {
                         return try plan(planner)

@@ -26,7 +26,9 @@ extension Vault {
     ///   `.conflict` when, on a shared log, the writer turn was lost 64 times in a row,
     ///   `.closed`, and `.io` when the write or sync failed: then the transaction may or may
     ///   not be on disk (a failed sync says nothing of what reached it), the writer stops, and
-    ///   reopening the vault tells which. An error of another type thrown by `plan` comes
+    ///   reopening the vault tells which. On a shared log, `.io` before anything was sent
+    ///   (the server unreachable, the writer turn not had within its deadline) says that
+    ///   nothing was written and stops nothing: try again. An error of another type thrown by `plan` comes
     ///   back as `.invalidInput` naming its type (this method's errors are typed); the async
     ///   form, `mutate(actor:_:) async`, gives it back unchanged.
     @discardableResult
@@ -43,7 +45,7 @@ extension Vault {
             (value, wrote) = try mutateLocked(actor: actor, plan)
         } catch {
             if error.code != .cancelled { diagnostics.commitFailures(error.code) }
-            if error.code.isIO || error.code == .writerStopped {
+            if error.code == .writerStopped || (error.code.isIO && store.writerStoppedError != nil) {
                 diagnostics.logger?.error(
                     "A commit failed and the writer stopped; reopen the vault to recover", metadata: ["code": "\(error.code.word)"])
             }

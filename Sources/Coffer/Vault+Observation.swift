@@ -142,7 +142,10 @@ extension Vault {
     /// taken yet and drops older ones; a jump in ``VaultChange/sequence`` shows it, and the
     /// index (``read(_:)``) always has the whole state. Cancelling the consuming task, or
     /// dropping the stream, ends the observation and its polling. The stream finishes when the
-    /// vault is closed, and throws when refreshing fails (`.corrupted`, `.io`).
+    /// vault is closed, and throws when refreshing fails: `.corrupted`, and `.io` on a file; on
+    /// a shared log an I/O error is an outage, which delays changes until the server answers
+    /// again, and the stream goes on. Following a shared log takes a connection and a thread
+    /// per observation, started in the background.
     ///
     /// - Parameters:
     ///   - bufferingNewest: how many changes wait for a slow observer, 1 or more.
@@ -164,36 +167,41 @@ extension Vault {
         let poller = Locked<Task<Void, Never>?>(nil)
         // The follower, once started, and whether the observation ended (maybe before that).
         let following = Locked<(follower: (any SharedLogFollower)?, ended: Bool)>((nil, false))
-        continuation.onTermination = { [weak self] _ in
-            poller.withLock { $0?.cancel() }
+        let stopFollowing: @Sendable () -> Void = {
             let follower = following.withLock { state in
                 state.ended = true
                 return state.follower
             }
-            // Stopping waits for the follower's thread: not on the thread that ended the stream.
+            // Stopping waits for the follower's thread: never on that thread, nor the caller's.
             if let follower { DispatchQueue.global().async { follower.stop() } }
+        }
+        continuation.onTermination = { [weak self] _ in
+            poller.withLock { $0?.cancel() }
+            stopFollowing()
             self?.observers.remove(key)
         }
+        let isShared = store.isShared
+        // An I/O error on a shared log is an outage: the follower reconnects, and the next
+        // notification or look catches up. Anything else ends the observation.
+        let ends: @Sendable (CofferError) -> Bool = { error in !(isShared && error.code.isIO) }
         // On a shared log, the store tells of other instances' commits (PostgreSQL: NOTIFY)
         // and a refresh on its follower's thread catches up with them.
         let refreshOnChange: @Sendable () -> Void = { [weak self] in
-            guard let self else { return continuation.finish() }
+            guard let self else {
+                continuation.finish()
+                return stopFollowing()
+            }
             do throws(CofferError) {
                 try self.refresh()
             } catch where error.code == .closed {
                 continuation.finish()
-            } catch {
+                stopFollowing()
+            } catch where ends(error) {
                 continuation.finish(throwing: error)
-            }
+                stopFollowing()
+            } catch {}
         }
-        if let follower = try? store.followOtherInstances(interval: interval, refreshOnChange) {
-            let ended = following.withLock { state in
-                if !state.ended { state.follower = follower }
-                return state.ended
-            }
-            if ended { DispatchQueue.global().async { follower.stop() } }
-        } else if isReadOnly || store.isShared {
-            // A read-only file, or a shared log whose store could not be followed: poll.
+        let poll: @Sendable () -> Void = { [weak self] in
             let task = Task.detached { [weak self] in
                 while !Task.isCancelled {
                     guard let self else { return continuation.finish() }
@@ -201,13 +209,31 @@ extension Vault {
                         try await self.refresh()
                     } catch where error.code == .closed {
                         return continuation.finish()
-                    } catch {
+                    } catch where ends(error) {
                         return continuation.finish(throwing: error)
-                    }
+                    } catch {}
                     try? await Task.sleep(for: interval)
                 }
             }
             poller.withLock { $0 = task }
+            if following.withLock({ $0.ended }) { task.cancel() }
+        }
+        if isShared {
+            // Following connects to the server: not on the caller's thread, which may be one of
+            // Swift's cooperative threads.
+            let store = self.store
+            DispatchQueue.global().async {
+                guard let follower = try? store.followOtherInstances(interval: interval, refreshOnChange) else {
+                    return poll()  // the store could not be followed: look every interval instead
+                }
+                let ended = following.withLock { state in
+                    if !state.ended { state.follower = follower }
+                    return state.ended
+                }
+                if ended { follower.stop() }
+            }
+        } else if isReadOnly {
+            poll()
         }
         return stream
     }

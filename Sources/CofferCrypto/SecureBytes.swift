@@ -86,13 +86,14 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
 
     /// Calls `body` with the secret as a `String`, for an API that takes only a string (a
     /// client library's token parameter, an HTTP header), then overwrites that string's bytes
-    /// with zeros: no readable copy outlives the call. The string lives in ordinary memory
-    /// (not locked) while `body` runs; a copy `body` keeps shares its bytes and reads as NUL
-    /// characters afterwards, and text `body` derives from it (interpolation, concatenation)
-    /// is a copy of its own.
+    /// with zeros: the string lent outlives the call only as NULs. It lives in ordinary memory
+    /// (not locked) while `body` runs. A copy `body` keeps shares its bytes, so a client that
+    /// stores the string (to send it later) sees NUL characters then: lend it only to a call
+    /// that uses it at once. Text derived from it (interpolation, concatenation, bridging to
+    /// `NSString`) is a copy of its own, which this cannot clear: pass the string itself.
     ///
     /// ```swift
-    /// try token.withString { request.setValue("Bearer " + $0, forHTTPHeaderField: "Authorization") }
+    /// try token.withString { client.authorize(bearer: $0) }
     /// ```
     ///
     /// - Throws: `CofferError(.invalidInput)` when the bytes are not UTF-8 (read them with

@@ -274,14 +274,26 @@ final class PostgresSession: @unchecked Sendable {
     /// keep the transaction; when it returns `false` (say, a lock wait gave up) the transaction
     /// is rolled back and `hold` returns `false`.
     ///
-    /// While held, the session runs nothing else (the caller uses it for this only). The server
+    /// While held, the session runs nothing else (the caller uses it for this only), and another
+    /// `hold` waits for ``release()``. The server
     /// ends a transaction left idle for longer than `idle_in_transaction_session_timeout`, and
     /// any transaction whose connection ends: what it held is released then too.
     ///
     /// - Throws: `CofferError(.io)` when the connection is lost or a statement is refused.
     func hold(_ operation: String, _ body: (Statements) throws -> Bool) throws -> Bool {
         try lock.withLock {
-            precondition(!isHolding, "a held transaction was not released")
+            // Several vaults opened on one backend share this session: one holds at a time,
+            // and a holder keeps it no longer than the server lets a transaction sit idle.
+            let deadline = Deadline.after(location.timeouts.idleInTransaction + location.timeouts.lock)
+            while isHolding {
+                guard !deadline.hasPassed else {
+                    throw CofferError(
+                        .io(errno: ETIMEDOUT),
+                        "Another vault of this process held the writer turn for longer than a transaction may sit idle; "
+                            + "nothing was written.")
+                }
+                lock.wait(until: deadline.time)
+            }
             var retried = false
             while true {
                 let (connection, isFresh) = try currentConnection()
@@ -317,6 +329,7 @@ final class PostgresSession: @unchecked Sendable {
         lock.withLock {
             guard isHolding else { return }
             isHolding = false
+            defer { lock.broadcast() }
             guard let connection, !connection.isClosed else { return dropConnection() }
             rollBack(Statements(connection: connection, timeouts: location.timeouts, transactionDeadline: nil))
         }

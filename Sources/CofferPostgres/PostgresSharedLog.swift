@@ -120,7 +120,8 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
         // that long (and one lock wait more) before giving up.
         let timeouts = location.timeouts
         let clock = ContinuousClock()
-        let giveUp = clock.now + timeouts.idleInTransaction + timeouts.lock
+        // The last wait starts before `giveUp` and lasts at most lock_timeout: idle + lock in all.
+        let giveUp = clock.now + timeouts.idleInTransaction
         while try !Self.call({ try store.beginWriterTurn(vaultID: id) }) {
             guard clock.now < giveUp else {
                 throw CofferError(

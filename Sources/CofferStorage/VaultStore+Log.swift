@@ -18,6 +18,10 @@ extension VaultStore {
 
     /// Stops this store's writer: every later append fails with `error` until the vault is
     /// opened again. For a failure outside the log that makes writing on unsafe.
+    /// Why the writer stopped (F-APPEND-STOP), if it did: then nothing more is acknowledged
+    /// until the vault is opened again.
+    public var writerStoppedError: CofferError? { writer?.stoppedError }
+
     public func stopWriting(_ error: CofferError) {
         writer?.stop(error)
     }

@@ -164,14 +164,15 @@ public final class VaultStore: @unchecked Sendable {
     ) throws(CofferError) -> VaultStore {
         guard !options.readOnly else { throw CofferError(.invalidInput, "A vault cannot be created read-only.") }
         try secret.check()
+        let taken = CofferError(.alreadyExists, "A file already exists at the vault path; choose another path.")
+        if case .success = options.storage.identity(of: path) { throw taken }
         // Everything slow (the key derivation) comes first: the file appears only when its
         // bytes are ready, so a process killed meanwhile leaves no file at all.
         let contents = try InitialContents(secret: secret, cost: cost)
         let storage = options.storage
         let file: any StorageFile
         switch storage.open(path, mode: .createNew) {
-        case .failure(.fileExists):
-            throw CofferError(.alreadyExists, "A file already exists at the vault path; choose another path.")
+        case .failure(.fileExists): throw taken
         case .failure(let error): throw error.cofferError("Creating the vault file")
         case .success(let opened): file = opened
         }

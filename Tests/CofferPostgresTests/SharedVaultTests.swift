@@ -164,16 +164,24 @@ final class SharedVaultTests: XCTestCase {
         }
         try creator.refresh()
         XCTAssertEqual(creator.head.sequence, 2 + UInt64(instances.count * perInstance))
-        // Every thread tries to create the same projects: each exists once, made by one of
-        // them, since every plan saw what the other instances had made (a plan over a stale
-        // view would accept a taken slug).
+        // A plan over a stale view would accept a taken slug.
+        let slugs = try createSameProjects(on: Array(instances.prefix(2)))
+        try creator.refresh()
+        XCTAssertEqual(projectSlugs(creator), Set(slugs))
+        try assertVerifies(name)
+    }
+
+    /// Eight threads on each of `instances` try to create the same 20 projects: batches of
+    /// several plans over the writers' view, racing the other instances. Each project must be
+    /// made once, by one of them, since every plan saw what the others had made; the slugs.
+    func createSameProjects(on instances: [Vault], file: StaticString = #filePath, line: UInt = #line) throws -> [String] {
         let slugs = (0..<20).map { "shared-\($0)" }
         let made = Locked<[String: Int]>([:])
-        // Eight threads on each of two instances: batches of several plans, over the writers' view.
-        runConcurrently(16) { thread in
+        let failures = Locked<[String]>([])
+        runConcurrently(8 * instances.count) { thread in
             for slug in slugs {
                 do {
-                    try instances[thread % 2].mutate(actor: "thread\(thread)") {
+                    try instances[thread % instances.count].mutate(actor: "thread\(thread)") {
                         try $0.createProject(in: "acme", slug: slug, name: "Shared")
                     }
                     made.withLock { $0[slug, default: 0] += 1 }
@@ -183,11 +191,9 @@ final class SharedVaultTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(failures.withLock { $0 }, [])
-        XCTAssertEqual(made.withLock { $0 }, Dictionary(uniqueKeysWithValues: slugs.map { ($0, 1) }))
-        try creator.refresh()
-        XCTAssertEqual(projectSlugs(creator), Set(slugs))
-        try assertVerifies(name)
+        XCTAssertEqual(failures.withLock { $0 }, [], file: file, line: line)
+        XCTAssertEqual(made.withLock { $0 }, Dictionary(uniqueKeysWithValues: slugs.map { ($0, 1) }), file: file, line: line)
+        return slugs
     }
 
     /// Issue 22 #2: concurrent mutations of one instance share a turn, a catch-up and one
@@ -272,6 +278,45 @@ final class SharedVaultTests: XCTestCase {
         try creator.refresh()
         XCTAssertEqual(projectSlugs(creator), expected)
         XCTAssertEqual(creator.head.sequence, 2 + UInt64(expected.count))
+        // The same slugs from both: a batch that conflicts after another instance made one of
+        // its projects must not apply that instance's record over its own failed plans.
+        let shared = try createSameProjects(on: instances)
+        try creator.refresh()
+        XCTAssertEqual(projectSlugs(creator), expected.union(shared))
+        try assertVerifies(name)
+    }
+
+    /// Two vaults opened on one backend share its writer-turn connection: they take turns in
+    /// the process instead of one of them finding the turn's transaction held.
+    func testTwoVaultsOnOneBackendTakeTurns() throws {
+        let name = uniqueVaultName()
+        let creator = try instance(name, create: true)
+        defer { creator.close() }
+        try creator.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let location = try TestDatabase.location().naming(vault: name)
+        let backend = try PostgresSharedLog(location: location)
+        defer { backend.close() }
+        let vaults = try (0..<2).map { _ in
+            try Vault.open(
+                path: location.description, unlock: .keyFile(key),
+                options: .init(storage: SharedLogStorage(backend: backend, path: location.description)))
+        }
+        defer { for vault in vaults { vault.close() } }
+        let failures = Locked<[String]>([])
+        runConcurrently(4) { thread in
+            for step in 0..<6 {
+                do {
+                    try vaults[thread % 2].mutate(actor: "thread\(thread)") {
+                        try $0.createProject(in: "acme", slug: "t\(thread)-\(step)", name: "P")
+                    }
+                } catch {
+                    failures.withLock { $0.append("thread \(thread) step \(step): \(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        try creator.refresh()
+        XCTAssertEqual(projectSlugs(creator).count, 24)
         try assertVerifies(name)
     }
 
