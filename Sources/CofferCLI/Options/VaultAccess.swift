@@ -2,6 +2,10 @@ import ArgumentParser
 import Coffer
 import CofferStorage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Opening the vault a command works on, with its ``GlobalOptions`` and ``UnlockOptions``:
 /// read-only for commands that only look (they take no lock, never modify the file, not
 /// even its modification time, and work beside a running writer), or for writing.
@@ -88,6 +92,9 @@ struct VaultAccess {
             advice = "Another process kept \(path) open for writing for the \(LockWait.describe(lockWait)) waited. Try again later, or use a read-only command."
         case .locked:
             advice = "Another process has \(path) open for writing. Wait for it with --wait SECONDS (or COFFER_LOCK_WAIT), or use a read-only command."
+        case .notAVault where Self.isEmptyFile(path):
+            advice = "\(path) is empty, not a Coffer vault: a `coffer init` stopped before it wrote anything leaves one "
+                + "(it acknowledged nothing). Remove it and run `coffer init` again."
         case .notAVault: advice = "\(path) is not a Coffer vault (its header has no Coffer magic)."
         case .headMismatch:
             advice = error.message
@@ -97,6 +104,12 @@ struct VaultAccess {
         default: return error
         }
         return CofferError(error.code, advice, offset: error.offset, sequence: error.sequence, candidates: error.candidates)
+    }
+
+    /// Whether `path` names an empty regular file.
+    private static func isEmptyFile(_ path: String) -> Bool {
+        var information = stat()
+        return stat(path, &information) == 0 && information.st_mode & S_IFMT == S_IFREG && information.st_size == 0
     }
 
     /// Tells the operator what opening found: a torn tail is not an error, but an operator
