@@ -331,7 +331,8 @@ public final class PostgresFrameStore: Sendable {
     /// without turns.
     ///
     /// - Returns: `true` when the turn is held; `false` when another writer held it for
-    ///   longer than `lock_timeout` (nothing is held then; wait again or give up).
+    ///   longer than `lock_timeout` (or `statement_timeout`, if shorter): nothing is held
+    ///   then; wait again or give up.
     /// - Throws: `CofferError(.invalidInput)` for a bad vault id; `.io` when the connection is
     ///   lost or the server refuses.
     public func beginWriterTurn(vaultID: [UInt8]) throws -> Bool {
@@ -342,7 +343,11 @@ public final class PostgresFrameStore: Sendable {
                 try statements.execute("SELECT pg_advisory_xact_lock(\(key))")
                 return true
             } catch let failure as StatementFailure {
-                if case .server(let sqlState, _, _) = failure, sqlState == StatementFailure.lockNotAvailable {
+                // The wait ended by lock_timeout, or by statement_timeout when that is the
+                // shorter: either way nothing is held, and the caller may wait again.
+                if case .server(let sqlState, _, _) = failure,
+                    sqlState == StatementFailure.lockNotAvailable || sqlState == StatementFailure.queryCanceled
+                {
                     return false
                 }
                 throw failure

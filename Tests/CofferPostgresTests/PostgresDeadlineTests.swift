@@ -240,6 +240,31 @@ final class PostgresDeadlineTests: XCTestCase {
         log.endWriterTurn()
     }
 
+    /// With statement_timeout shorter than lock_timeout, the server cancels a turn wait as a
+    /// statement: that is a wait that ended, tried again like a lock_timeout, not a failure.
+    func testATurnWaitCutByStatementTimeoutIsTriedAgain() throws {
+        let name = uniqueVaultName()
+        let timeouts = try PostgresTimeouts(
+            connect: .seconds(1), statement: .milliseconds(300), lock: .seconds(2), transaction: .seconds(2),
+            idleInTransaction: .milliseconds(900))
+        let location = try TestDatabase.location().naming(vault: name).with(timeouts: timeouts)
+        let store = try PostgresFrameStore(location: location)
+        defer { store.close() }
+        let vaultID = randomBytes(16)
+        try store.createVault(name: name, vaultID: vaultID, header: [1], firstFrames: makeFrames(1...1))
+        let log = try PostgresSharedLog(location: location)
+        defer { log.close() }
+        let raw = try RawConnection(TestDatabase.location())
+        try raw.execute("BEGIN")
+        try raw.execute("SELECT pg_advisory_xact_lock(\(PostgresFrameStore.writerTurnKey(vaultID)))")
+        let (error, seconds) = timedIOFailure { try log.beginWriterTurn() }
+        XCTAssertTrue(error?.message.contains("writer turn") ?? false, "\(String(describing: error))")
+        XCTAssertGreaterThanOrEqual(seconds, 0.8, "the first cancelled wait ended it")
+        try raw.execute("ROLLBACK")
+        try log.beginWriterTurn()
+        log.endWriterTurn()
+    }
+
     func testAListenerOnAStalledServerReturnsWithinItsTimeout() throws {
         let server = try PrivateTestServer()
         self.server = server
