@@ -230,7 +230,9 @@ extension Vault {
                     if !state.ended { state.follower = follower }
                     return state.ended
                 }
-                if ended { follower.stop() }
+                if ended { return follower.stop() }
+                // What was committed between the call and the LISTEN sent no notification here.
+                refreshOnChange()
             }
         } else if isReadOnly {
             poll()
