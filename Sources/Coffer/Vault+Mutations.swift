@@ -80,43 +80,20 @@ extension Vault {
         defer { if holdsWriterLock { writerLock.unlock() } }
         let store = self.store
         let usesWritersView = commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
-        let planned = try runPlan(plan, overWritersView: usesWritersView)
+        let planned = try planOver(writersView: usesWritersView) { planner throws(CofferError) in
+            try Self.run(plan, planner)
+        }
         if planned.isEmpty { return (planned.value, false) }
-        let (provisional, payload) = try seal(planned.operations, actor: actor, store: store)
-        if usesWritersView {
-            // Applying to the writers' view validates: once, not a dry run and then again.
-            try commits.applyToView(planned.operations, context: provisional)
-        } else {
-            try validate(planned, context: provisional)
-        }
-        let queued: QueuedAppend
-        do {
-            queued = try store.enqueue([payload])
-        } catch {
-            if usesWritersView { commits.abandonView() }
-            throw error
-        }
-        let placed = queued.receipt.records[0]
-        precondition(placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
-        commits.add(CommitPipeline.Entry(operations: planned.operations, context: provisional))
+        let (queued, entry) = try queue(planned.operations, actor: actor, store: store, overWritersView: usesWritersView)
         writerLock.unlock()
         holdsWriterLock = false
         do {
             _ = try store.waitUntilDurable(queued)
         } catch {
-            commits.fail(sequence: placed.sequence)
+            commits.fail(sequence: entry.context.sequence)
             throw error
         }
-        if !commits.isPublished(placed.sequence) {
-            state.write { (current: inout State) in
-                commits.publish(through: placed.sequence, to: &current.index) { entry in
-                    observers.notify(
-                        generation: current.store.head.generation, sequence: entry.context.sequence,
-                        timeMilliseconds: entry.context.timeMilliseconds, actor: entry.context.actor,
-                        operations: entry.operations)
-                }
-            }
-        }
+        publish(through: entry.context.sequence)
         return (planned.value, true)
     }
 
@@ -196,41 +173,18 @@ extension Vault {
         var queued: [(request: SharedCommitRequest, append: QueuedAppend, entry: CommitPipeline.Entry)] = []
         for request in requests {
             let usesWritersView = commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
-            var viewChanged = false
             do throws(CofferError) {
-                let randomBytes = options.identifierBytes ?? RandomBytes.make
-                let operations =
-                    if usesWritersView {
-                        try commits.read { index throws(CofferError) in
-                            try request.plan!(Planner(index: index, randomBytes: randomBytes))
-                        }
-                    } else {
-                        try state.read { (current: borrowing State) throws(CofferError) in
-                            try request.plan!(Planner(index: current.index, randomBytes: randomBytes))
-                        }
-                    }
+                let operations = try planOver(writersView: usesWritersView) { planner throws(CofferError) in
+                    try request.plan!(planner)
+                }
                 if operations.isEmpty {
                     request.outcome = .success(false)
                     continue
                 }
-                let (provisional, payload) = try seal(operations, actor: request.actor, store: store)
-                if usesWritersView {
-                    try commits.applyToView(operations, context: provisional)
-                    viewChanged = true
-                } else {
-                    try state.write { (current: inout State) throws(CofferError) in
-                        try current.index.validate(operations, context: provisional)
-                    }
-                }
-                let append = try store.enqueue([payload])
-                let placed = append.receipt.records[0]
-                precondition(
-                    placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
-                let entry = CommitPipeline.Entry(operations: operations, context: provisional)
-                commits.add(entry)
+                let (append, entry) = try queue(
+                    operations, actor: request.actor, store: store, overWritersView: usesWritersView)
                 queued.append((request, append, entry))
             } catch {
-                if viewChanged { commits.abandonView() }
                 request.outcome = .failure(error)
             }
         }
@@ -255,33 +209,65 @@ extension Vault {
             for request in again { request.outcome = nil }
             return again
         }
-        let lastSequence = last.entry.context.sequence
-        if case .success = last.request.outcome, !commits.isPublished(lastSequence) {
-            state.write { (current: inout State) in
-                commits.publish(through: lastSequence, to: &current.index) { entry in
-                    observers.notify(
-                        generation: current.store.head.generation, sequence: entry.context.sequence,
-                        timeMilliseconds: entry.context.timeMilliseconds, actor: entry.context.actor,
-                        operations: entry.operations)
-                }
-            }
-        }
+        if case .success = last.request.outcome { publish(through: last.entry.context.sequence) }
         return []
     }
 
-    /// Runs the caller's planning closure over the current index, or over the writers' view
-    /// (the index with the queued transactions applied).
-    private func runPlan<Value: Sendable>(
-        _ plan: (Planner) throws -> Plan<Value>, overWritersView: Bool
-    ) throws(CofferError) -> Plan<Value> {
+    /// Runs `body` with a planner over the current index, or over the writers' view (the index
+    /// with the queued transactions applied). The planner holds a copy of the index; it is
+    /// released before the index is mutated, so the mutation does not copy the tables.
+    private func planOver<Result>(
+        writersView: Bool, _ body: (Planner) throws(CofferError) -> Result
+    ) throws(CofferError) -> Result {
         let randomBytes = options.identifierBytes ?? RandomBytes.make
-        // The planner holds a copy of the index; it is released before the index is mutated,
-        // so the mutation does not copy the tables.
-        if overWritersView {
-            return try commits.read { index throws(CofferError) in try Self.run(plan, Planner(index: index, randomBytes: randomBytes)) }
+        if writersView {
+            return try commits.read { index throws(CofferError) in try body(Planner(index: index, randomBytes: randomBytes)) }
         }
         return try state.read { (current: borrowing State) throws(CofferError) in
-            try Self.run(plan, Planner(index: current.index, randomBytes: randomBytes))
+            try body(Planner(index: current.index, randomBytes: randomBytes))
+        }
+    }
+
+    /// Seals a planned transaction, validates it (applying it to the writers' view does that,
+    /// once, not a dry run and then again) and queues its record; the record's place and the
+    /// pipeline's entry. Called holding `writerLock`. A transaction that is not queued leaves
+    /// the view as it was.
+    private func queue(
+        _ operations: [ModelOperation], actor: String, store: VaultStore, overWritersView: Bool
+    ) throws(CofferError) -> (QueuedAppend, CommitPipeline.Entry) {
+        let (provisional, payload) = try seal(operations, actor: actor, store: store)
+        if overWritersView {
+            try commits.applyToView(operations, context: provisional)
+        } else {
+            try state.write { (current: inout State) throws(CofferError) in
+                try current.index.validate(operations, context: provisional)
+            }
+        }
+        let queued: QueuedAppend
+        do {
+            queued = try store.enqueue([payload])
+        } catch {
+            if overWritersView { commits.abandonView() }
+            throw error
+        }
+        let placed = queued.receipt.records[0]
+        precondition(placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
+        let entry = CommitPipeline.Entry(operations: operations, context: provisional)
+        commits.add(entry)
+        return (queued, entry)
+    }
+
+    /// Makes every queued transaction through `sequence`, which is durable, visible to readers
+    /// and observers, unless the writer acknowledged first did already.
+    private func publish(through sequence: UInt64) {
+        guard !commits.isPublished(sequence) else { return }
+        state.write { (current: inout State) in
+            commits.publish(through: sequence, to: &current.index) { entry in
+                observers.notify(
+                    generation: current.store.head.generation, sequence: entry.context.sequence,
+                    timeMilliseconds: entry.context.timeMilliseconds, actor: entry.context.actor,
+                    operations: entry.operations)
+            }
         }
     }
 
@@ -313,13 +299,6 @@ extension Vault {
             ).encode()
         else { throw CofferError(.invalidInput, "The change is too large for one transaction.") }
         return (provisional, payload)
-    }
-
-    /// Checks the plan against the current index without applying it.
-    private func validate<Value: Sendable>(_ planned: Plan<Value>, context: TransactionContext) throws(CofferError) {
-        try state.write { (current: inout State) throws(CofferError) in
-            try current.index.validate(planned.operations, context: context)
-        }
     }
 
     /// Makes every acknowledged transaction durable (`fdatasync`): for a vault opened with
