@@ -14,6 +14,9 @@ func check(_ condition: Bool, _ what: String) throws {
 
 func token(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
 
+/// Stands for an HTTP client that takes the bearer token as a String and uses it at once.
+func sendRequest(bearer token: String) -> Int { token.utf8.count }
+
 /// The instance that writes, and an instance of the same vault opened read-only beside it.
 func runService(directory: String) async throws {
     let path = directory + "/service.coffer"
@@ -57,6 +60,9 @@ func runService(directory: String) async throws {
                     }
                     let expected = "exa-token-" + String(format: "%04d", Int(revealed.credential.version) - 1)
                     try check(value == token(expected), "a reveal mixed versions")
+                    // A client that takes only a String borrows one for the call (zeroed after).
+                    let sent = try value.withString { sendRequest(bearer: $0) }
+                    try check(sent == expected.utf8.count, "withString lent other text")
                     reads += 1
                 }
                 return reads
