@@ -49,6 +49,8 @@ public final class PostgresFrameStore: Sendable {
     static let framesPerStatementMax = 1000
     /// The most frame bytes one INSERT statement carries (a single larger frame goes alone).
     static let bytesPerStatementMax = 16 << 20
+    /// The most frame bytes ``extent(vaultID:logGeneration:after:)`` returns with the extent.
+    static let prefetchBytesMax = 64 << 10
     /// The first generation of a new vault's header and log.
     public static let firstGeneration: UInt64 = 1
     static let channelPrefix = "coffer_"
@@ -457,35 +459,46 @@ public final class PostgresFrameStore: Sendable {
     }
 
     /// How many bytes the frames of a log generation after `sequence` hold, with the vault's
-    /// two generations, in one snapshot: what a reader needs to know how far
-    /// the log reaches without reading it.
+    /// two generations, in one snapshot: what a reader needs to know how far the log reaches
+    /// without reading it. When those frames hold at most ``prefetchBytesMax`` bytes, they
+    /// come along (a writer catching up with a few commits of others needs no second round
+    /// trip); otherwise `frames` is empty.
     ///
-    /// - Throws: `CofferError(.notFound)` when the vault does not exist; `.io` when the
-    ///   connection is lost.
+    /// - Throws: `CofferError(.notFound)` when the vault does not exist; `.corrupted` when the
+    ///   rows are not what the store writes; `.io` when the connection is lost.
     public func extent(vaultID: [UInt8], logGeneration: UInt64, after sequence: UInt64) throws
-        -> (logGeneration: UInt64, headerGeneration: UInt64, frameBytes: UInt64)
+        -> (logGeneration: UInt64, headerGeneration: UInt64, frameBytes: UInt64, frames: [PostgresFrame])
     {
         try Self.checkVaultID(vaultID)
         let generation = try Self.bigint(logGeneration, "the log generation")
         let after = try Self.bigint(sequence, "the sequence number")
         let id = ByteBuffer(bytes: vaultID)
-        let row = try session.read("extent") { statements -> (Int64, Int64, Int64)? in
-            let rows = try statements.execute(
+        let rows = try session.read("extent") { statements in
+            try statements.execute(
                 """
-                SELECT v.log_generation, v.header_generation, f.bytes FROM coffer_vaults v,
-                    (SELECT COALESCE(SUM(octet_length(frame)), 0)::bigint AS bytes
+                SELECT v.log_generation, v.header_generation, t.bytes, f.sequence, f.frame FROM coffer_vaults v
+                CROSS JOIN (SELECT COALESCE(SUM(octet_length(frame)), 0)::bigint AS bytes
                      FROM coffer_frames
-                     WHERE vault_id = \(id) AND log_generation = \(generation) AND sequence > \(after)) f
+                     WHERE vault_id = \(id) AND log_generation = \(generation) AND sequence > \(after)) t
+                LEFT JOIN LATERAL (SELECT sequence, frame FROM coffer_frames
+                     WHERE vault_id = \(id) AND log_generation = \(generation) AND sequence > \(after)
+                     ORDER BY sequence) f ON t.bytes <= \(Int64(Self.prefetchBytesMax))
                 WHERE v.vault_id = \(id)
-                """)
-            return try rows.first.map { try Self.decode($0, as: (Int64, Int64, Int64).self) }
+                ORDER BY f.sequence
+                """
+            ).map { try Self.decode($0, as: (Int64, Int64, Int64, Int64?, ByteBuffer?).self) }
         }
-        guard let (log, header, bytes) = row else {
+        guard let (log, header, bytes, _, _) = rows.first else {
             throw CofferError(.notFound, "No vault has the id \(Self.hex(vaultID)).")
+        }
+        var frames: [PostgresFrame] = []
+        for (_, _, _, number, frame) in rows {
+            guard let number, let frame else { break }
+            frames.append(PostgresFrame(sequence: try Self.unsigned(number, "sequence"), bytes: Array(frame.readableBytesView)))
         }
         return (
             try Self.unsigned(log, "log generation"), try Self.unsigned(header, "header generation"),
-            try Self.unsigned(bytes, "frame bytes")
+            try Self.unsigned(bytes, "frame bytes"), frames
         )
     }
 

@@ -63,7 +63,8 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
         let id = try vaultID()
         let found = try Self.call { try store.extent(vaultID: id, logGeneration: logGeneration, after: sequence) }
         return SharedLogExtent(
-            logGeneration: found.logGeneration, headerGeneration: found.headerGeneration, frameBytes: found.frameBytes)
+            logGeneration: found.logGeneration, headerGeneration: found.headerGeneration, frameBytes: found.frameBytes,
+            frames: found.frames)
     }
 
     public func create(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {

@@ -34,17 +34,22 @@ public struct SharedLogState: Sendable, Equatable {
 }
 
 /// How far a log generation reaches past a sequence number, read in one snapshot together
-/// with the vault row's generations.
+/// with the vault row's generations, and the first of those frames when the backend read
+/// them in the same round trip.
 public struct SharedLogExtent: Sendable, Equatable {
     public let logGeneration: UInt64
     public let headerGeneration: UInt64
     /// Bytes of the asked generation's frames after the asked sequence number.
     public let frameBytes: UInt64
+    /// The first frames after the asked sequence number, in order (possibly none, possibly
+    /// all): a writer catching up with a few commits of others reads them with the extent.
+    public let frames: [SharedFrame]
 
-    public init(logGeneration: UInt64, headerGeneration: UInt64, frameBytes: UInt64) {
+    public init(logGeneration: UInt64, headerGeneration: UInt64, frameBytes: UInt64, frames: [SharedFrame] = []) {
         self.logGeneration = logGeneration
         self.headerGeneration = headerGeneration
         self.frameBytes = frameBytes
+        self.frames = frames
     }
 }
 
@@ -62,7 +67,8 @@ public protocol SharedLogBackend: AnyObject, Sendable {
     var displayName: String { get }
     /// The vault's row, or `nil` when no vault has this name.
     func state() throws(CofferError) -> SharedLogState?
-    /// How many bytes of frames of `logGeneration` follow `sequence`, and the vault's generations now.
+    /// How many bytes of frames of `logGeneration` follow `sequence`, and the vault's
+    /// generations now; with the first of those frames if the backend reads them cheaply.
     func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent
     /// Creates the vault with `header` and its first frames in log generation 1; `false`
     /// when a vault of this name or id exists.

@@ -195,6 +195,18 @@ final class SharedLogView: @unchecked Sendable {
         return low < starts.count && starts[low] == offset ? UInt64(low) : nil
     }
 
+    /// Records frames read from the backend that follow the last known one, and keeps them
+    /// for the reads that follow.
+    func adopt(_ fetched: [SharedFrame]) throws(CofferError) {
+        guard let first = fetched.first else { return }
+        guard first.sequence == lastSequence + 1 else { throw Self.gap(after: lastSequence) }
+        for (index, frame) in fetched.enumerated().dropFirst() where frame.sequence != first.sequence + UInt64(index) {
+            throw Self.gap(after: frame.sequence - 1)
+        }
+        extend(with: fetched)
+        cached = fetched
+    }
+
     /// Reads the bytes at `offset` from the frames, fetching what is not known yet.
     func read(
         into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, from backend: any SharedLogBackend
@@ -206,9 +218,7 @@ final class SharedLogView: @unchecked Sendable {
                 let fetched = try backend.frames(
                     logGeneration: generation, after: lastSequence, limit: Self.fetchLimit(buffer.count - written))
                 guard !fetched.isEmpty else { break }
-                guard fetched.first!.sequence == lastSequence + 1 else { throw Self.gap(after: lastSequence) }
-                extend(with: fetched)
-                cached = fetched
+                try adopt(fetched)
                 continue
             }
             let sequence = frameContaining(position)
@@ -421,7 +431,12 @@ final class SharedLogFile: StorageFile, @unchecked Sendable {
                     let extent = try backend.extent(logGeneration: view.generation, after: view.lastSequence)
                     guard extent.logGeneration == view.generation else { return .failure(.superseded) }
                     if extent.headerGeneration != view.headerGeneration { view.header = nil }
-                    return .success(view.end + extent.frameBytes)
+                    let size = view.end + extent.frameBytes
+                    try view.adopt(extent.frames)
+                    guard view.end <= size else {
+                        throw CofferError(.corrupted, "The shared log's frames are longer than its extent says.")
+                    }
+                    return .success(size)
                 } catch {
                     return .failure(SystemError(error))
                 }

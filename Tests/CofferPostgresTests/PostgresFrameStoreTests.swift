@@ -287,6 +287,25 @@ final class PostgresFrameStoreTests: XCTestCase {
         }
     }
 
+    /// The extent carries the frames after the sequence when they are few, none otherwise,
+    /// and counts their bytes either way.
+    func testExtentCarriesTheFramesAfterTheSequenceWhenTheyAreFew() throws {
+        let store = try makeStore()
+        let vault = try makeVault(store, frames: 5)
+        let few = try store.extent(vaultID: vault.id, logGeneration: 1, after: 2)
+        XCTAssertEqual(few.frames, Array(vault.frames[2...]))
+        XCTAssertEqual(few.frameBytes, 3 * 64)
+        let none = try store.extent(vaultID: vault.id, logGeneration: 1, after: 5)
+        XCTAssertEqual(none.frames, [])
+        XCTAssertEqual(none.frameBytes, 0)
+        let big = PostgresFrame(sequence: 6, bytes: randomBytes(PostgresFrameStore.prefetchBytesMax))
+        XCTAssertEqual(try store.append(vaultID: vault.id, logGeneration: 1, frames: [big]), .appended)
+        let many = try store.extent(vaultID: vault.id, logGeneration: 1, after: 4)
+        XCTAssertEqual(many.frames, [])
+        XCTAssertEqual(many.frameBytes, UInt64(64 + big.bytes.count))
+        XCTAssertEqual(try store.extent(vaultID: vault.id, logGeneration: 1, after: 5).frames, [big])
+    }
+
     func testFrameBytesRoundTripExactly() throws {
         let store = try makeStore()
         let vault = try makeVault(store)
