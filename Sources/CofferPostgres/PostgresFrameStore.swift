@@ -60,8 +60,8 @@ public final class PostgresFrameStore: Sendable {
     /// Internal, not private, so that tests can look at the connection.
     let session: PostgresSession
     /// A connection of its own for the writer turn, whose transaction stays open while held;
-    /// opened on the first ``beginWriterTurn(vaultID:)``.
-    private let turnSession: PostgresSession
+    /// opened on the first ``beginWriterTurn(vaultID:)``. Internal for tests.
+    let turnSession: PostgresSession
 
     /// Connects to the server at `location`.
     ///
@@ -283,6 +283,10 @@ public final class PostgresFrameStore: Sendable {
     /// the generation's last frame without a gap: the first sequence is `lastSequence + 1`.
     /// A successful append notifies the vault's channel with the new last sequence.
     ///
+    /// Called by the thread that holds the writer turn (``beginWriterTurn(vaultID:)``), the
+    /// append runs in the turn's transaction and its commit ends the turn: three round trips
+    /// fewer in the part of a commit that writers take turns for.
+    ///
     /// - Parameters:
     ///   - vaultID: The vault.
     ///   - logGeneration: The log generation the caller extends.
@@ -299,23 +303,28 @@ public final class PostgresFrameStore: Sendable {
         let generation = try Self.bigint(logGeneration, "the log generation")
         try Self.checkFrames(frames, startingAt: nil)
         let id = ByteBuffer(bytes: vaultID)
-        return try session.transaction("append") { statements -> TransactionEnd<PostgresAppendOutcome> in
-            let (current, headerGeneration) = try Self.lockVault(id, vaultID: vaultID, mode: "SHARE", statements)
+        func append(_ statements: Statements) throws -> TransactionEnd<PostgresAppendOutcome> {
+            let (current, headerGeneration, last) = try Self.lockVault(
+                id, vaultID: vaultID, appendingTo: generation, statements)
             guard current == generation else { return .rollback(.conflict) }
-            switch try Self.checkContinuation(frames, vaultID: id, logGeneration: generation, statements) {
+            switch try Self.checkContinuation(frames, after: last) {
             case .continues: break
             case .taken: return .rollback(.conflict)
             }
+            let notification = PostgresLogNotification(
+                logGeneration: logGeneration, lastSequence: frames.last!.sequence, headerGeneration: UInt64(headerGeneration))
             do {
-                try Self.insert(frames[...], vaultID: id, logGeneration: generation, statements)
+                try Self.insert(
+                    frames[...], vaultID: id, logGeneration: generation,
+                    notifying: (Self.channelPrefix + Self.hex(vaultID), notification.payload), statements)
             } catch let failure as StatementFailure where failure.isUniqueViolation {
                 return .rollback(.conflict)
             }
-            try Self.notify(
-                vaultID: vaultID, logGeneration: generation, lastSequence: Int64(frames.last!.sequence),
-                headerGeneration: headerGeneration, statements)
             return .commit(.appended)
         }
+        // In the writer turn, the append is the turn's own transaction: its commit ends the turn.
+        if let outcome = try turnSession.finishHeld("append", append) { return outcome }
+        return try session.transaction("append", append)
     }
 
     // MARK: Writer turns
@@ -326,11 +335,12 @@ public final class PostgresFrameStore: Sendable {
     /// append never find each other's frames at their sequence numbers, so none of them has to
     /// plan again (FORMAT.md §13).
     ///
-    /// The server releases the turn when the transaction ends: at ``endWriterTurn()``, when the
-    /// connection ends (the process died, the network or the server went away), or when the
-    /// holder left it idle for longer than `idle_in_transaction_session_timeout`. A writer whose
-    /// turn was released that way finds out at its append, which then conflicts as it would
-    /// without turns.
+    /// The server releases the turn when the transaction ends: at the holder's
+    /// ``append(vaultID:logGeneration:frames:)``, which commits it, or at ``endWriterTurn()``;
+    /// when the connection ends (the process died, the network or the server went away); or
+    /// when the holder left it idle for longer than `idle_in_transaction_session_timeout`. A
+    /// writer whose turn was released that way appends in a transaction of its own, which
+    /// conflicts as it would without turns if another writer got there first.
     ///
     /// - Returns: `true` when the turn is held; `false` when another writer held it for
     ///   longer than `lock_timeout` (or `statement_timeout`, if shorter): nothing is held
@@ -357,7 +367,8 @@ public final class PostgresFrameStore: Sendable {
         }
     }
 
-    /// Ends the writer turn ``beginWriterTurn(vaultID:)`` began; nothing to do when none is held.
+    /// Ends the writer turn ``beginWriterTurn(vaultID:)`` began; nothing to do when none is
+    /// held or an append ended it.
     public func endWriterTurn() {
         turnSession.release()
     }
@@ -530,9 +541,9 @@ public final class PostgresFrameStore: Sendable {
         for chunk in Self.chunks(frames[...]) {
             let outcome = try session.transaction("writeFrames") {
                 statements -> TransactionEnd<PostgresAppendOutcome> in
-                let (current, _) = try Self.lockVault(id, vaultID: vaultID, mode: "SHARE", statements)
+                let (current, _, last) = try Self.lockVault(id, vaultID: vaultID, appendingTo: generation, statements)
                 guard generation > current else { return .rollback(.conflict) }
-                switch try Self.checkContinuation(chunk, vaultID: id, logGeneration: generation, statements) {
+                switch try Self.checkContinuation(chunk, after: last) {
                 case .continues: break
                 case .taken: return .rollback(.conflict)
                 }
@@ -649,14 +660,34 @@ public final class PostgresFrameStore: Sendable {
         return try decode(row, as: Int64.self)
     }
 
+    /// Locks the vault row `FOR SHARE` and returns (log generation, header generation, last
+    /// sequence of `logGeneration`), in one statement. The last sequence is read in the
+    /// statement's snapshot, which includes everything committed before the caller asked; a
+    /// frame committed while the lock was awaited shows as a unique violation at the insert.
+    private static func lockVault(
+        _ id: ByteBuffer, vaultID: [UInt8], appendingTo logGeneration: Int64, _ statements: Statements
+    ) throws -> (Int64, Int64, Int64) {
+        let rows = try statements.execute(
+            """
+            SELECT v.log_generation, v.header_generation,
+                (SELECT COALESCE(MAX(sequence), 0) FROM coffer_frames
+                 WHERE vault_id = \(id) AND log_generation = \(logGeneration))
+            FROM coffer_vaults v WHERE v.vault_id = \(id) FOR SHARE
+            """)
+        guard let row = rows.first else { throw CofferError(.notFound, "No vault has the id \(hex(vaultID)).") }
+        let (log, header, last) = try decode(row, as: (Int64, Int64, Int64).self)
+        guard log >= 1, header >= 1 else { throw CofferError(.corrupted, "The vault row has a generation below 1.") }
+        return (log, header, last)
+    }
+
     private enum Continuation { case continues, taken }
 
-    /// Whether `frames` follow the generation's last frame. A first sequence at or below it
-    /// means another writer got there first; one beyond `last + 1` is a gap, the caller's error.
-    private static func checkContinuation<Frames: Collection<PostgresFrame>>(
-        _ frames: Frames, vaultID id: ByteBuffer, logGeneration: Int64, _ statements: Statements
-    ) throws -> Continuation {
-        let last = try lastSequence(vaultID: id, logGeneration: logGeneration, statements)
+    /// Whether `frames` follow the generation's last frame, `last`. A first sequence at or
+    /// below it means another writer got there first; one beyond `last + 1` is a gap, the
+    /// caller's error.
+    private static func checkContinuation<Frames: Collection<PostgresFrame>>(_ frames: Frames, after last: Int64) throws
+        -> Continuation
+    {
         let first = Int64(frames.first!.sequence)
         if first <= last { return .taken }
         guard first == last + 1 else {
@@ -667,11 +698,16 @@ public final class PostgresFrameStore: Sendable {
         return .continues
     }
 
+    /// Inserts the frames, in statements of at most ``framesPerStatementMax`` frames and
+    /// ``bytesPerStatementMax`` bytes; the last one also sends `notification`, if any (it is
+    /// delivered at commit, and only if the transaction commits).
     private static func insert(
-        _ frames: ArraySlice<PostgresFrame>, vaultID id: ByteBuffer, logGeneration: Int64, _ statements: Statements
+        _ frames: ArraySlice<PostgresFrame>, vaultID id: ByteBuffer, logGeneration: Int64,
+        notifying notification: (channel: String, payload: String)? = nil, _ statements: Statements
     ) throws {
-        for chunk in chunks(frames) {
-            var binds = PostgresBindings(capacity: 2 + 2 * chunk.count)
+        let runs = chunks(frames)
+        for (run, chunk) in runs.enumerated() {
+            var binds = PostgresBindings(capacity: 4 + 2 * chunk.count)
             binds.append(id)
             binds.append(logGeneration)
             var sql = "INSERT INTO coffer_frames (vault_id, log_generation, sequence, frame) VALUES "
@@ -680,6 +716,12 @@ public final class PostgresFrameStore: Sendable {
                 sql += "($1, $2, $\(binds.count + 1), $\(binds.count + 2))"
                 binds.append(Int64(frame.sequence))
                 binds.append(ByteBuffer(bytes: frame.bytes))
+            }
+            if run == runs.count - 1, let notification {
+                // A data-modifying WITH runs whether or not the SELECT reads it: one round trip.
+                sql = "WITH inserted AS (\(sql)) SELECT pg_notify($\(binds.count + 1), $\(binds.count + 2))"
+                binds.append(notification.channel)
+                binds.append(notification.payload)
             }
             try statements.execute(PostgresQuery(unsafeSQL: sql, binds: binds))
         }

@@ -139,6 +139,8 @@ final class PostgresSession: @unchecked Sendable {
     private var connectionCount = 0
     /// Whether a transaction begun by ``hold(_:_:)`` is open. Guarded by `lock`.
     private var isHolding = false
+    /// The thread that called ``hold(_:_:)``, while it holds. Guarded by `lock`.
+    private var holder: pthread_t?
 
     init(location: PostgresLocation) {
         self.location = location
@@ -223,49 +225,68 @@ final class PostgresSession: @unchecked Sendable {
                     throw lostBeforeCommit(operation, failure)
                 }
 
-                let end: TransactionEnd<Value>
-                do {
-                    end = try body(statements)
-                } catch {
-                    if let failure = error as? StatementFailure, failure.endsTheConnection {
-                        dropConnection()
-                        throw lostBeforeCommit(operation, failure)
-                    }
-                    rollBack(statements)
-                    if let failure = error as? StatementFailure {
-                        throw serverError(failure, operation: operation)
-                    }
-                    throw error
-                }
-
-                switch end {
-                case .rollback(let value):
-                    rollBack(statements)
-                    return value
-                case .commit(let value):
-                    let tag: String
-                    do {
-                        tag = try statements.execute("COMMIT").metadata.command
-                    } catch let failure as StatementFailure {
-                        guard failure.endsTheConnection else {
-                            // The server refused the commit and rolled the transaction back.
-                            rollBack(statements)
-                            throw serverError(failure, operation: operation)
-                        }
-                        dropConnection()
-                        throw CofferError(
-                            .io(errno: failure.errno),
-                            "\(failure.what("committing " + operation, location.timeouts)): the outcome is "
-                                + "unknown. Read back what was written to learn whether it landed.")
-                    }
-                    // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, not an error.
-                    guard tag == "COMMIT" else {
-                        throw CofferError(
-                            .io(errno: EIO), "PostgreSQL rolled back \(operation) instead of committing it.")
-                    }
-                    return value
+                switch try finish(operation, statements, body) {
+                case .ended(let value): return value
+                case .lostBeforeCommit(let failure): throw lostBeforeCommit(operation, failure)
                 }
             }
+        }
+    }
+
+    /// How ``finish(_:_:_:)`` left a transaction.
+    private enum Finished<Value> {
+        /// Committed or rolled back, as the body asked.
+        case ended(Value)
+        /// The connection was lost, or a statement went unanswered, before `COMMIT` was sent:
+        /// nothing of the transaction was committed, and the connection is dropped.
+        case lostBeforeCommit(StatementFailure)
+    }
+
+    /// Runs `body` in the transaction `statements` began and ends it as `body` asks. Called
+    /// with `lock` held.
+    private func finish<Value>(
+        _ operation: String, _ statements: Statements, _ body: (Statements) throws -> TransactionEnd<Value>
+    ) throws -> Finished<Value> {
+        let end: TransactionEnd<Value>
+        do {
+            end = try body(statements)
+        } catch {
+            if let failure = error as? StatementFailure, failure.endsTheConnection {
+                dropConnection()
+                return .lostBeforeCommit(failure)
+            }
+            rollBack(statements)
+            if let failure = error as? StatementFailure {
+                throw serverError(failure, operation: operation)
+            }
+            throw error
+        }
+
+        switch end {
+        case .rollback(let value):
+            rollBack(statements)
+            return .ended(value)
+        case .commit(let value):
+            let tag: String
+            do {
+                tag = try statements.execute("COMMIT").metadata.command
+            } catch let failure as StatementFailure {
+                guard failure.endsTheConnection else {
+                    // The server refused the commit and rolled the transaction back.
+                    rollBack(statements)
+                    throw serverError(failure, operation: operation)
+                }
+                dropConnection()
+                throw CofferError(
+                    .io(errno: failure.errno),
+                    "\(failure.what("committing " + operation, location.timeouts)): the outcome is "
+                        + "unknown. Read back what was written to learn whether it landed.")
+            }
+            // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, not an error.
+            guard tag == "COMMIT" else {
+                throw CofferError(.io(errno: EIO), "PostgreSQL rolled back \(operation) instead of committing it.")
+            }
+            return .ended(value)
         }
     }
 
@@ -305,6 +326,7 @@ final class PostgresSession: @unchecked Sendable {
                         return false
                     }
                     isHolding = true
+                    holder = pthread_self()
                     return true
                 } catch let failure as StatementFailure {
                     guard failure.endsTheConnection else {
@@ -328,11 +350,45 @@ final class PostgresSession: @unchecked Sendable {
     func release() {
         lock.withLock {
             guard isHolding else { return }
-            isHolding = false
-            defer { lock.broadcast() }
+            endHolding()
             guard let connection, !connection.isClosed else { return dropConnection() }
             rollBack(Statements(connection: connection, timeouts: location.timeouts, transactionDeadline: nil))
         }
+    }
+
+    /// Runs `body` in the transaction this thread's ``hold(_:_:)`` left open, and ends it as
+    /// `body` asks (committing or rolling back), which releases what it held: the writes a
+    /// lock guards and the lock's release take one transaction, and no round trip of their own.
+    ///
+    /// Returns `nil`, having committed nothing, when this thread holds nothing or the held
+    /// transaction's connection was lost before `COMMIT` was sent (the server ended it, and
+    /// released what it held): run the operation in a transaction of its own then. Otherwise
+    /// it fails as ``transaction(_:_:)`` does.
+    func finishHeld<Value>(_ operation: String, _ body: (Statements) throws -> TransactionEnd<Value>) throws -> Value? {
+        try lock.withLock {
+            guard isHolding, let holder, pthread_equal(holder, pthread_self()) != 0 else { return nil }
+            endHolding()
+            guard let connection, !connection.isClosed else {
+                dropConnection()
+                return nil
+            }
+            let statements = Statements(
+                connection: connection, timeouts: location.timeouts,
+                transactionDeadline: Deadline.after(location.timeouts.transaction))
+            switch try finish(operation, statements, body) {
+            case .ended(let value): return value
+            case .lostBeforeCommit(.connectionLost): return nil
+            case .lostBeforeCommit(let failure): throw lostBeforeCommit(operation, failure)
+            }
+        }
+    }
+
+    /// Marks the held transaction over and wakes a ``hold(_:_:)`` waiting for it. Called with
+    /// `lock` held.
+    private func endHolding() {
+        isHolding = false
+        holder = nil
+        lock.broadcast()
     }
 
     // MARK: Connection management (all called with `lock` held)

@@ -92,15 +92,17 @@ public protocol SharedLogBackend: AnyObject, Sendable {
     /// Deletes the frames of a generation that is not the vault's log (an abandoned compaction).
     func discard(logGeneration: UInt64) throws(CofferError)
     /// Orders the vault's writers: waits until no other instance holds the vault's writer turn,
-    /// then holds it until ``endWriterTurn()``. A writer that takes the turn before it catches
-    /// up, plans and appends does not conflict with the others. The store releases a turn
-    /// whose holder died, lost its connection or stalled (FORMAT.md §13): its next append then
-    /// conflicts, as it would without turns.
+    /// then holds it until ``endWriterTurn()`` (or until the holder's append, which may end it:
+    /// PostgreSQL commits the append in the turn's transaction). A writer that takes the turn
+    /// before it catches up, plans and appends does not conflict with the others. The store
+    /// releases a turn whose holder died, lost its connection or stalled (FORMAT.md §13): its
+    /// next append then conflicts if another instance appended meanwhile, as it would without turns.
     ///
     /// - Throws: `.io` when the store cannot be reached, or another instance held the turn for
     ///   longer than a holder that stalled may keep it.
     func beginWriterTurn() throws(CofferError)
-    /// Ends the turn ``beginWriterTurn()`` began; nothing to do when none is held or it was lost.
+    /// Ends the turn ``beginWriterTurn()`` began; nothing to do when none is held, an append
+    /// ended it or it was lost.
     func endWriterTurn()
     /// Calls `onChange`, on a thread of its own, soon after every change another instance
     /// commits to the vault (PostgreSQL: on its NOTIFY), and at least every `interval` besides,

@@ -216,6 +216,68 @@ final class PostgresDeadlineTests: XCTestCase {
         first.endWriterTurn()
     }
 
+    /// An append by the turn's holder is the turn's own transaction: its commit ends the turn
+    /// (no round trip of its own), and ending the turn afterwards does nothing. An append from
+    /// another thread of the same store, meanwhile, is a transaction of its own and leaves the
+    /// turn held.
+    func testAnAppendInTheWriterTurnEndsIt() throws {
+        let (first, second, vaultID) = try makeTurnTakers()
+        defer {
+            first.close()
+            second.close()
+        }
+        XCTAssertTrue(try first.beginWriterTurn(vaultID: vaultID))
+        let otherThread = TestThread { try first.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(2...2)) }
+        XCTAssertEqual(try otherThread.join(), .appended)
+        XCTAssertFalse(try second.beginWriterTurn(vaultID: vaultID), "another thread's append ended the turn")
+        XCTAssertEqual(try first.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(3...3)), .appended)
+        XCTAssertTrue(try second.beginWriterTurn(vaultID: vaultID), "the holder's append did not end its turn")
+        first.endWriterTurn()
+        second.endWriterTurn()
+        XCTAssertEqual(try first.lastSequence(vaultID: vaultID, logGeneration: 1), 3)
+        // A conflicting append in the turn ends it too, writing nothing.
+        XCTAssertTrue(try first.beginWriterTurn(vaultID: vaultID))
+        XCTAssertEqual(try first.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(3...3)), .conflict)
+        XCTAssertTrue(try second.beginWriterTurn(vaultID: vaultID))
+        second.endWriterTurn()
+        XCTAssertEqual(try first.lastSequence(vaultID: vaultID, logGeneration: 1), 3)
+    }
+
+    /// A turn whose connection was lost (the server ended it) leaves the append to a
+    /// transaction of its own, which lands when nobody wrote meanwhile and conflicts when
+    /// another writer did: the same outcomes as without turns, never an error.
+    func testAnAppendWhoseTurnWasLostRunsInATransactionOfItsOwn() throws {
+        let (first, second, vaultID) = try makeTurnTakers()
+        defer {
+            first.close()
+            second.close()
+        }
+        let raw = try RawConnection(TestDatabase.location())
+        XCTAssertTrue(try first.beginWriterTurn(vaultID: vaultID))
+        try raw.terminate(try first.turnBackendPID())
+        XCTAssertEqual(try first.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(2...2)), .appended)
+        first.endWriterTurn()
+
+        XCTAssertTrue(try first.beginWriterTurn(vaultID: vaultID))
+        try raw.terminate(try first.turnBackendPID())
+        XCTAssertTrue(try second.beginWriterTurn(vaultID: vaultID))
+        XCTAssertEqual(try second.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(3...3)), .appended)
+        XCTAssertEqual(try first.append(vaultID: vaultID, logGeneration: 1, frames: makeFrames(3...3)), .conflict)
+        first.endWriterTurn()
+        XCTAssertEqual(try first.lastSequence(vaultID: vaultID, logGeneration: 1), 3)
+    }
+
+    /// Two stores with the short timeouts, and a vault with one frame.
+    private func makeTurnTakers() throws -> (PostgresFrameStore, PostgresFrameStore, [UInt8]) {
+        let location = try TestDatabase.location().with(timeouts: Self.short)
+        let first = try PostgresFrameStore(location: location)
+        let second = try PostgresFrameStore(location: location)
+        let vaultID = randomBytes(16)
+        try first.createVault(
+            name: uniqueVaultName(), vaultID: vaultID, header: randomBytes(8192), firstFrames: makeFrames(1...1))
+        return (first, second, vaultID)
+    }
+
     /// A writer waiting for a turn that another session holds and never ends (here a raw
     /// connection without an idle timeout) gives up with an I/O error that says why, not
     /// before a stalled holder would have been ended (idle_in_transaction_session_timeout)

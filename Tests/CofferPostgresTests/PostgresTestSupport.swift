@@ -200,6 +200,11 @@ extension PostgresFrameStore {
     func backendPID() throws -> Int32 {
         try session.read("backendPID") { try $0.execute("SELECT pg_backend_pid()").first!.decode(Int32.self) }
     }
+
+    /// The pid of the server backend of the store's writer-turn connection.
+    func turnBackendPID() throws -> Int32 {
+        try turnSession.read("turnBackendPID") { try $0.execute("SELECT pg_backend_pid()").first!.decode(Int32.self) }
+    }
 }
 
 /// Runs `body` on a new thread; `join()` waits for it and returns its result.
