@@ -33,7 +33,9 @@ final class SharedVaultTests: XCTestCase {
     /// `coffer verify` on the shared vault: every record, the chain, the header, the invariants.
     func assertVerifies(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let location = try TestDatabase.location().naming(vault: name)
-        let storage = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
+        let log = try PostgresSharedLog(location: location)
+        defer { log.close() }
+        let storage = SharedLogStorage(backend: log, path: location.description)
         let report = try Vault.verify(path: storage.path, unlock: .keyFile(key), storage: storage)
         XCTAssertEqual(report.problems, [], file: file, line: line)
     }
@@ -104,21 +106,8 @@ final class SharedVaultTests: XCTestCase {
         let creator = try instance(name, create: true)
         try creator.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
         let instances = try (0..<4).map { _ in try instance(name) }
-        let perInstance = 15
-        let failures = Locked<[String]>([])
-        runConcurrently(instances.count) { number in
-            for step in 0..<perInstance {
-                do {
-                    try instances[number].mutate(actor: "writer\(number)") {
-                        try $0.createProject(in: "acme", slug: "p\(number)-\(step)", name: "P")
-                    }
-                } catch {
-                    failures.withLock { $0.append("instance \(number) step \(step): \(error)") }
-                }
-            }
-        }
-        XCTAssertEqual(failures.withLock { $0 }, [])
-        let expected = Set((0..<instances.count).flatMap { number in (0..<perInstance).map { "p\(number)-\($0)" } })
+        defer { for vault in instances + [creator] { vault.close() } }
+        let expected = createDistinctProjects(threads: instances.count, perThread: 15) { instances[$0] }
         for vault in instances + [creator] { try vault.refresh() }
         for vault in instances + [creator] {
             XCTAssertEqual(projectSlugs(vault), expected)
@@ -196,6 +185,31 @@ final class SharedVaultTests: XCTestCase {
         return slugs
     }
 
+    /// `threads` threads each create projects `<prefix><thread>-<step>` for `perThread` steps on
+    /// `vault(thread)`, running `afterEach(thread, step)` after each; any error is a failure.
+    /// Returns the slugs made.
+    func createDistinctProjects(
+        threads: Int, perThread: Int, prefix: String = "p", on vault: @escaping @Sendable (Int) -> Vault,
+        afterEach: @escaping @Sendable (Int, Int) throws -> Void = { _, _ in },
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> Set<String> {
+        let failures = Locked<[String]>([])
+        runConcurrently(threads) { thread in
+            for step in 0..<perThread {
+                do {
+                    try vault(thread).mutate(actor: "thread\(thread)") {
+                        try $0.createProject(in: "acme", slug: "\(prefix)\(thread)-\(step)", name: "P")
+                    }
+                    try afterEach(thread, step)
+                } catch {
+                    failures.withLock { $0.append("thread \(thread) step \(step): \(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [], file: file, line: line)
+        return Set((0..<threads).flatMap { thread in (0..<perThread).map { "\(prefix)\(thread)-\($0)" } })
+    }
+
     /// Issue 22 #2: concurrent mutations of one instance share a turn, a catch-up and one
     /// INSERT transaction, as they share a sync on a file: fewer database transactions than
     /// commits, every commit there once, a mutation whose plan fails alone fails alone.
@@ -204,39 +218,25 @@ final class SharedVaultTests: XCTestCase {
         let vault = try instance(name, create: true)
         defer { vault.close() }
         try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
-        let threads = 8
-        let perThread = 25
-        let failures = Locked<[String]>([])
-        runConcurrently(threads) { number in
-            for step in 0..<perThread {
-                do {
-                    try vault.mutate(actor: "thread\(number)") {
-                        try $0.createProject(in: "acme", slug: "p\(number)-\(step)", name: "P")
-                    }
-                } catch {
-                    failures.withLock { $0.append("thread \(number) step \(step): \(error)") }
+        let expected = createDistinctProjects(threads: 8, perThread: 25, on: { _ in vault }) { thread, step in
+            // One taken slug per thread, planned in some batch beside the others: only it fails.
+            guard step == 3 else { return }
+            do {
+                try vault.mutate(actor: "thread\(thread)") {
+                    try $0.createProject(in: "acme", slug: "p\(thread)-0", name: "again")
                 }
-                // One taken slug per thread, planned in some batch beside the others: only it fails.
-                if step == 3 {
-                    do {
-                        try vault.mutate(actor: "thread\(number)") {
-                            try $0.createProject(in: "acme", slug: "p\(number)-0", name: "again")
-                        }
-                        failures.withLock { $0.append("thread \(number): a taken slug was accepted") }
-                    } catch let error as CofferError where error.code == .alreadyExists {
-                    } catch {
-                        failures.withLock { $0.append("thread \(number) duplicate: \(error)") }
-                    }
-                }
+            } catch let error as CofferError where error.code == .alreadyExists {
+                return
             }
+            XCTFail("thread \(thread): a taken slug was accepted")
         }
-        XCTAssertEqual(failures.withLock { $0 }, [])
-        let expected = Set((0..<threads).flatMap { number in (0..<perThread).map { "p\(number)-\($0)" } })
         XCTAssertEqual(projectSlugs(vault), expected)
         XCTAssertEqual(vault.head.sequence, 2 + UInt64(expected.count))
         // Each INSERT transaction stamps the rows it writes with its transaction id.
         let raw = try RawConnection(TestDatabase.location())
-        let vaultID = try XCTUnwrap(try PostgresSharedLog(location: TestDatabase.location().naming(vault: name)).state()).vaultID
+        let log = try PostgresSharedLog(location: TestDatabase.location().naming(vault: name))
+        defer { log.close() }
+        let vaultID = try XCTUnwrap(try log.state()).vaultID
         let transactions = try raw.execute(
             "SELECT count(DISTINCT xmin::text) FROM coffer_frames WHERE vault_id = \(ByteBuffer(bytes: vaultID))"
         ).first!.decode(Int.self)
@@ -257,24 +257,9 @@ final class SharedVaultTests: XCTestCase {
         let metrics = (0..<2).map { _ in TestMetrics() }
         let instances = try metrics.map { try instance(name, metrics: $0, backend: WithoutTurns.init) }
         defer { for vault in instances { vault.close() } }
-        let perThread = 10
-        let failures = Locked<[String]>([])
-        runConcurrently(8) { thread in
-            let vault = instances[thread % 2]
-            for step in 0..<perThread {
-                do {
-                    try vault.mutate(actor: "thread\(thread)") {
-                        try $0.createProject(in: "acme", slug: "p\(thread)-\(step)", name: "P")
-                    }
-                } catch {
-                    failures.withLock { $0.append("thread \(thread) step \(step): \(error)") }
-                }
-            }
-        }
-        XCTAssertEqual(failures.withLock { $0 }, [])
+        let expected = createDistinctProjects(threads: 8, perThread: 10) { instances[$0 % 2] }
         let conflicts = try metrics.map { try $0.expectCounter("coffer_conflicts_total").totalValue }.reduce(0, +)
         XCTAssertGreaterThan(conflicts, 0, "the two instances never collided: the test tested nothing")
-        let expected = Set((0..<8).flatMap { thread in (0..<perThread).map { "p\(thread)-\($0)" } })
         try creator.refresh()
         XCTAssertEqual(projectSlugs(creator), expected)
         XCTAssertEqual(creator.head.sequence, 2 + UInt64(expected.count))
@@ -302,21 +287,9 @@ final class SharedVaultTests: XCTestCase {
                 options: .init(storage: SharedLogStorage(backend: backend, path: location.description)))
         }
         defer { for vault in vaults { vault.close() } }
-        let failures = Locked<[String]>([])
-        runConcurrently(4) { thread in
-            for step in 0..<6 {
-                do {
-                    try vaults[thread % 2].mutate(actor: "thread\(thread)") {
-                        try $0.createProject(in: "acme", slug: "t\(thread)-\(step)", name: "P")
-                    }
-                } catch {
-                    failures.withLock { $0.append("thread \(thread) step \(step): \(error)") }
-                }
-            }
-        }
-        XCTAssertEqual(failures.withLock { $0 }, [])
+        let made = createDistinctProjects(threads: 4, perThread: 6, prefix: "t") { vaults[$0 % 2] }
         try creator.refresh()
-        XCTAssertEqual(projectSlugs(creator).count, 24)
+        XCTAssertEqual(projectSlugs(creator), made)
         try assertVerifies(name)
     }
 
@@ -390,7 +363,9 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertEqual(first.keyslots.count, 3)
         XCTAssertEqual(second.keyslots.count, 3)
         let location = try TestDatabase.location().naming(vault: name)
-        let storage = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
+        let log = try PostgresSharedLog(location: location)
+        defer { log.close() }
+        let storage = SharedLogStorage(backend: log, path: location.description)
         let reopened = try Vault.open(path: storage.path, unlock: .passphrase(passphrase), options: .init(storage: storage))
         XCTAssertEqual(reopened.head, first.head)
     }
