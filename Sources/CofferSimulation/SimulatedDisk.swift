@@ -106,6 +106,8 @@ public final class SimulatedDisk: StorageSystem, @unchecked Sendable {
         case truncate
         /// ``SimulatedDisk/rename(_:to:)``.
         case rename
+        /// ``SimulatedDisk/link(_:to:)``.
+        case link
         /// ``SimulatedDisk/remove(_:)``.
         case remove
         /// ``SimulatedDisk/syncDirectory(containing:)``.
@@ -209,6 +211,19 @@ public final class SimulatedDisk: StorageSystem, @unchecked Sendable {
             if source != target {
                 state.changeEntries([EntryChange(path: target, inode: inode), EntryChange(path: source, inode: nil)])
             }
+            return .success(())
+        }
+    }
+
+    /// Gives the file `source` names the name `target` too. Volatile until `target`'s
+    /// directory is synced. Fails with `EEXIST` when `target` exists, `ENOENT` when `source` does not.
+    public func link(_ source: String, to target: String) -> Result<Void, SystemError> {
+        perform(.link) { state, _ in
+            guard let inode = state.currentEntries[source], !target.isEmpty else {
+                return .failure(.noSuchFileOrDirectory)
+            }
+            guard state.currentEntries[target] == nil else { return .failure(.fileExists) }
+            state.changeEntries([EntryChange(path: target, inode: inode)])
             return .success(())
         }
     }

@@ -33,8 +33,9 @@ struct HeaderStore {
                 return .failure(
                     CofferError(
                         .notAVault,
-                        "The file is empty, not a Coffer vault. A vault creation stopped before it wrote anything "
-                            + "leaves one (it acknowledged nothing): remove the file and create the vault again."))
+                        "The file is empty, not a Coffer vault, and holds nothing (a vault is created whole under a "
+                            + "temporary name and only then given its own): remove the file and create the vault again, "
+                            + "or open the right file."))
             }
             if bytes.count < FormatConstants.fileMagic.count || !bytes.starts(with: FormatConstants.fileMagic) {
                 // F-HDR-MAGIC: copy A is written first at creation; no magic there and no

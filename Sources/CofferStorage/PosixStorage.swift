@@ -22,6 +22,10 @@ public struct PosixStorage: StorageSystem {
         Glibc.rename(source, target) == 0 ? .success(()) : .failure(.current)
     }
 
+    public func link(_ source: String, to target: String) -> Result<Void, SystemError> {
+        Glibc.link(source, target) == 0 ? .success(()) : .failure(.current)
+    }
+
     public func remove(_ path: String) -> Result<Void, SystemError> {
         unlink(path) == 0 ? .success(()) : .failure(.current)
     }

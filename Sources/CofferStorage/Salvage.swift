@@ -25,6 +25,7 @@ extension VaultStore {
     ) throws(CofferError) -> SalvageReport {
         try secret.check()
         let file = try openFile(path: path, options: Options(storage: storage, readOnly: true))
+        defer { file.close() }
         let size: UInt64
         switch file.size() {
         case .failure(let error): throw error.cofferError("Reading the vault's size")
@@ -44,22 +45,48 @@ extension VaultStore {
         case .failure(let error): throw error
         case .success(let value): outcome = value
         }
-        let target: any StorageFile
-        switch storage.open(output, mode: .createNew) {
-        case .failure(.fileExists): throw CofferError(.alreadyExists, "The salvage output file exists already; choose a new path.")
+        let taken = CofferError(.alreadyExists, "The salvage output file exists already; choose a new path.")
+        // Written under a temporary name and linked to `output` once whole and synced.
+        let staged: StagedFile
+        switch StagedFile.create(output, on: storage) {
+        case .failure(.fileExists): throw taken
         case .failure(let error): throw error.cofferError("Creating the salvage output")
-        case .success(let opened): target = opened
+        case .success(let created): staged = created
         }
-        // The header in force is written to both copies, so the copy has no stale slot.
-        var header = unlocked.header
-        var bytes = header.encode(masterKey: unlocked.masterKey)
+        let target = staged.file
+        defer { target.close() }
+        do throws(CofferError) {
+            try writeSalvaged(from: file, header: unlocked.header, masterKey: unlocked.masterKey, through: outcome.validEnd, into: target)
+        } catch {
+            staged.discard()
+            throw error
+        }
+        switch staged.publish() {
+        case .success: break
+        case .failure(.taken): throw taken
+        case .failure(.notNamed(let error)): throw error.cofferError("Naming the salvage output")
+        case .failure(.unsynced(let error)): throw error.cofferError("Syncing the salvage output's directory")
+        }
+        return SalvageReport(
+            recordsKept: outcome.recordCount, bytesDropped: size - outcome.validEnd, head: outcome.head,
+            problem: outcome.corruption ?? outcome.tornTail)
+    }
+
+    /// Writes the header in force (both copies, so the copy has no stale slot) and the log
+    /// through `end` into `target`, and syncs it.
+    private static func writeSalvaged(
+        from file: any StorageFile, header given: FileHeader, masterKey: SecureBytes, through end: UInt64,
+        into target: any StorageFile
+    ) throws(CofferError) {
+        var header = given
+        var bytes = header.encode(masterKey: masterKey)
         header.generation += 1
-        bytes += header.encode(masterKey: unlocked.masterKey)
+        bytes += header.encode(masterKey: masterKey)
         if case .failure(let error) = target.write(bytes, at: 0) { throw error.cofferError("Writing the salvage output") }
         var offset = FormatConstants.logStartOffset
         let chunk: UInt64 = 1 << 20
-        while offset < outcome.validEnd {
-            let count = Int(min(chunk, outcome.validEnd - offset))
+        while offset < end {
+            let count = Int(min(chunk, end - offset))
             switch file.read(count: count, at: offset) {
             case .failure(let error): throw error.cofferError("Reading the vault", offset: offset)
             case .success(let piece):
@@ -73,11 +100,5 @@ extension VaultStore {
             offset += UInt64(count)
         }
         if case .failure(let error) = target.sync() { throw error.cofferError("Syncing the salvage output") }
-        if case .failure(let error) = storage.syncDirectory(containing: output) {
-            throw error.cofferError("Syncing the salvage output's directory")
-        }
-        return SalvageReport(
-            recordsKept: outcome.recordCount, bytesDropped: size - outcome.validEnd, head: outcome.head,
-            problem: outcome.corruption ?? outcome.tornTail)
     }
 }

@@ -113,6 +113,12 @@ public final class SharedLogStorage: StorageSystem, @unchecked Sendable {
         }
     }
 
+    /// A shared vault has one name: nothing to link.
+    public func link(_ source: String, to target: String) -> Result<Void, SystemError> { .failure(.invalidArgument) }
+
+    /// Creating a shared vault is one transaction: it needs no staging.
+    public var stagesNewFiles: Bool { false }
+
     public func remove(_ path: String) -> Result<Void, SystemError> {
         guard let file = lock.withLock({ staging.removeValue(forKey: path) }) else {
             // The vault itself is dropped with the database's tools, never by the engine.

@@ -16,6 +16,13 @@ public protocol StorageSystem: Sendable {
     func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError>
     /// Atomically replaces `target` with `source` (rename(2)).
     func rename(_ source: String, to target: String) -> Result<Void, SystemError>
+    /// Gives the file `source` names the name `target` too (link(2)); fails with `EEXIST`
+    /// when `target` exists. Volatile until `target`'s directory is synced.
+    func link(_ source: String, to target: String) -> Result<Void, SystemError>
+    /// Whether a new file is made whole under a temporary name and then linked to its name
+    /// (``StagedFile``); false where creating a file is already all or nothing (a shared log's
+    /// creation is one transaction).
+    var stagesNewFiles: Bool { get }
     /// Atomically replaces `target` with `source`, provided `target`'s log still ends at
     /// `end` (a compaction's switch). A file has one writer, which is the caller, so this is
     /// ``rename(_:to:)``; a shared log refuses with ``SystemError/conflict`` when another
@@ -38,6 +45,9 @@ public protocol StorageSystem: Sendable {
 }
 
 extension StorageSystem {
+    /// Files are staged: creating one is not atomic.
+    public var stagesNewFiles: Bool { true }
+
     /// No links: the path itself.
     public func followingLink(_ path: String) -> Result<String, SystemError> { .success(path) }
 

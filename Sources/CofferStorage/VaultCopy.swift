@@ -38,13 +38,15 @@ extension VaultStore {
                 .corrupted, "The source's log is corrupted: \(corruption.detail). Nothing was copied; salvage it first.",
                 offset: corruption.offset, sequence: corruption.sequence)
         }
-        let destination: any StorageFile
-        switch destinationStorage.open(destinationPath, mode: .createNew) {
-        case .failure(.fileExists):
-            throw CofferError(.alreadyExists, "Something exists already where the copy should go; choose another destination.")
+        let taken = CofferError(.alreadyExists, "Something exists already where the copy should go; choose another destination.")
+        // A file is copied under a temporary name and linked into place once whole and read back.
+        let staged: StagedFile
+        switch StagedFile.create(destinationPath, on: destinationStorage) {
+        case .failure(.fileExists): throw taken
         case .failure(let error): throw error.cofferError("Creating the copy")
-        case .success(let opened): destination = opened
+        case .success(let created): staged = created
         }
+        let destination = staged.file
         defer { destination.close() }
         do throws(CofferError) {
             // The header with the first piece of frames, synced; then piece by piece, each a
@@ -70,16 +72,23 @@ extension VaultStore {
                 }
                 start = end
             }
-            if case .failure(let error) = destinationStorage.syncDirectory(containing: destinationPath) {
-                throw error.cofferError("Syncing the copy's directory")
-            }
             let (copied, _) = try scanForCopy(destination)
             guard copied.head == scanned.head, copied.corruption == nil, copied.tornTail == nil else {
                 throw CofferError(.corrupted, "The copy does not read back with the source's head \(scanned.head).", sequence: scanned.head.sequence)
             }
         } catch {
-            if destinationStorage is PosixStorage { _ = destinationStorage.remove(destinationPath) }
+            staged.discard()
             throw error
+        }
+        switch staged.publish() {
+        case .success: break
+        case .failure(.taken): throw taken
+        case .failure(.notNamed(let error)): throw error.cofferError("Naming the copy")
+        case .failure(.unsynced(let error)):
+            throw CofferError(
+                .io(errno: error.number),
+                "The copy is at \(destinationPath), but its directory could not be synced: a crash now could lose it. "
+                    + "Check the file system, then copy again.")
         }
         return CopyReport(records: scanned.head.sequence, head: scanned.head, bytes: scanned.validEnd, tornTail: scanned.tornTail)
     }

@@ -169,20 +169,21 @@ public final class VaultStore: @unchecked Sendable {
         // Everything slow (the key derivation) comes first: the file appears only when its
         // bytes are ready, so a process killed meanwhile leaves no file at all.
         let contents = try InitialContents(secret: secret, cost: cost)
-        let storage = options.storage
-        let file: any StorageFile
-        switch storage.open(path, mode: .createNew) {
+        // Written whole under a temporary name, then linked to `path`: a crash never leaves
+        // a half-made vault under its name.
+        let staged: StagedFile
+        switch StagedFile.create(path, on: options.storage) {
         case .failure(.fileExists): throw taken
         case .failure(let error): throw error.cofferError("Creating the vault file")
-        case .success(let opened): file = opened
+        case .success(let created): staged = created
         }
         do throws(CofferError) {
-            return try initialize(path: path, file: file, contents: contents, options: options)
+            return try initialize(path: path, staged: staged, contents: contents, options: options, taken: taken)
         } catch {
-            // The file is ours and nothing in it was acknowledged: leave no half-made vault
-            // behind to make a retry fail with `.alreadyExists`.
-            file.close()
-            _ = storage.remove(path)
+            // Nothing in the file was acknowledged: leave nothing behind to make a retry fail
+            // with `.alreadyExists`.
+            staged.file.close()
+            staged.discard()
             throw error
         }
     }
@@ -228,11 +229,12 @@ public final class VaultStore: @unchecked Sendable {
         }
     }
 
-    /// Writes a new vault into `file`, which `create` just made.
+    /// Writes a new vault into the file `create` just made, and gives it its name.
     private static func initialize(
-        path: String, file: any StorageFile, contents: InitialContents, options: Options
+        path: String, staged: StagedFile, contents: InitialContents, options: Options, taken: CofferError
     ) throws(CofferError) -> VaultStore {
         let storage = options.storage
+        let file = staged.file
         switch file.tryLockExclusive() {
         case .failure(let error): throw error.cofferError("Locking the new vault file")
         case .success(false): throw CofferError(.locked, "Another process opened the new vault file first.")
@@ -241,7 +243,13 @@ public final class VaultStore: @unchecked Sendable {
         let (bytes, frame, position) = (contents.bytes, contents.frame, contents.position)
         if case .failure(let error) = file.write(bytes, at: 0) { throw error.cofferError("Writing the new vault") }
         if case .failure(let error) = file.sync() { throw error.cofferError("Syncing the new vault") }
-        if case .failure(let error) = storage.syncDirectory(containing: path) {
+        switch staged.publish() {
+        case .success: break
+        case .failure(.taken): throw taken
+        case .failure(.notNamed(let error)): throw error.cofferError("Naming the new vault file")
+        case .failure(.unsynced(let error)):
+            // Under its name, but not durably: the file is ours, and nothing uses it yet.
+            _ = storage.remove(path)
             throw error.cofferError("Syncing the vault's directory")
         }
         let head = ChainHead(

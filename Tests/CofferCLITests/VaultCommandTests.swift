@@ -304,7 +304,7 @@ final class VaultCommandTests: XCTestCase {
         let junk = try coffer.expect(2, ["verify", "--vault", coffer.path("junk")])
         XCTAssertTrue(junk.standardError.contains("not a Coffer vault"), junk.standardError)
         try coffer.expect(2, ["inspect", "--vault", coffer.path("junk")])
-        // An empty file (a creation stopped before it wrote) says what it is and what to do.
+        // An empty file says what it is and what to do.
         try coffer.write("empty.coffer", [])
         let empty = try coffer.expect(2, ["verify", "--vault", coffer.path("empty.coffer")])
         XCTAssertTrue(empty.standardError.contains("is empty") && empty.standardError.contains("coffer init"), empty.standardError)

@@ -58,7 +58,7 @@ final class VaultStoreTests: XCTestCase {
         Fixture.writeFile(path, Array(String(repeating: "plain text ", count: 1000).utf8))
         XCTAssertThrowsCode(.notAVault, try VaultStore.open(path: path, secret: Fixture.secret))
         Fixture.writeFile(path, [])
-        // An empty file (a creation stopped before it wrote) says how to get on.
+        // An empty file says how to get on.
         let empty = assertThrowsCoffer(.notAVault) { try VaultStore.open(path: path, secret: Fixture.secret) }
         XCTAssertTrue(empty?.message.contains("remove the file and create the vault again") ?? false, "\(String(describing: empty))")
         XCTAssertThrowsCode(.notFound, try VaultStore.open(path: directory.file("missing"), secret: Fixture.secret))

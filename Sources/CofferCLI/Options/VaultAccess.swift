@@ -93,8 +93,8 @@ struct VaultAccess {
         case .locked:
             advice = "Another process has \(path) open for writing. Wait for it with --wait SECONDS (or COFFER_LOCK_WAIT), or use a read-only command."
         case .notAVault where Self.isEmptyFile(path):
-            advice = "\(path) is empty, not a Coffer vault: a `coffer init` stopped before it wrote anything leaves one "
-                + "(it acknowledged nothing). Remove it and run `coffer init` again."
+            advice = "\(path) is empty, not a Coffer vault, and holds nothing. Remove it and run `coffer init` again, "
+                + "or give the right --vault."
         case .notAVault: advice = "\(path) is not a Coffer vault (its header has no Coffer magic)."
         case .headMismatch:
             advice = error.message

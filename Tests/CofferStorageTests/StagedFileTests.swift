@@ -1,0 +1,97 @@
+import CofferCrypto
+import CofferFormat
+import CofferSimulation
+import CofferTestSupport
+import XCTest
+
+@testable import CofferStorage
+
+/// F-CREATE: a new vault, a copy and a salvage output appear under their names whole or not
+/// at all, whatever call a crash follows and whatever the crash keeps of what was not synced.
+final class StagedFileTests: XCTestCase {
+    private let source = "/d/v"
+
+    /// A vault with a few records on a simulated disk, everything synced.
+    private func makeSource(_ disk: SimulatedDisk) throws {
+        let store = try VaultStore.create(path: source, secret: Fixture.secret, cost: .interactive, options: .init(storage: disk))
+        for number in 0..<3 { _ = try store.append([Fixture.payload(String(repeating: "r\(number)", count: 300))]) }
+        store.close()
+    }
+
+    /// Runs `make` with a crash after every call of every kind it makes, under every crash
+    /// mode, and checks `target` afterwards: absent, or a vault that opens (with the source's
+    /// head, for a copy of it).
+    private func assertWholeOrAbsent(
+        _ target: String, copiesSource: Bool, seed: UInt64 = 7, _ make: (SimulatedDisk) throws -> Void,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        let counting = SimulatedDisk()
+        try makeSource(counting)
+        let before = counting.callCounts()
+        try make(counting)
+        let calls = counting.callCounts()
+        var generator = SeededGenerator(seed: seed)
+        var crashes = 0
+        for operation in SimulatedDisk.Operation.allCases where operation != .read && operation != .lock {
+            // Calls are numbered from 0: the source's calls first, then those of `make`.
+            for call in before[operation, default: 0]..<calls[operation, default: 0] {
+                for mode in CrashMode.allCases {
+                    let disk = SimulatedDisk()
+                    try makeSource(disk)
+                    disk.armCrash(after: operation, atCall: call)
+                    try? make(disk)
+                    guard disk.isCrashPending else { continue }
+                    crashes += 1
+                    disk.crash(mode: mode, using: &generator)
+                    let context = "crash after \(operation) #\(call), \(mode), seed \(seed)"
+                    guard disk.exists(target) else { continue }
+                    do {
+                        let opened = try VaultStore.open(path: target, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
+                        defer { opened.close() }
+                        if copiesSource {
+                            let original = try VaultStore.open(path: source, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
+                            defer { original.close() }
+                            XCTAssertEqual(opened.head, original.head, context, file: file, line: line)
+                        }
+                    } catch {
+                        XCTFail("\(context): \(target) is there but does not open: \(error)", file: file, line: line)
+                    }
+                    XCTAssertFalse(
+                        disk.paths().contains { $0.hasPrefix(target) && $0 != target && !$0.contains(".partial-") },
+                        "\(context): \(disk.paths())", file: file, line: line)
+                }
+            }
+        }
+        XCTAssertGreaterThan(crashes, 10, "the crashes never fired: the test tested nothing", file: file, line: line)
+    }
+
+    func testANewVaultIsWholeOrAbsent() throws {
+        try assertWholeOrAbsent("/d/new", copiesSource: false) { disk in
+            let store = try VaultStore.create(path: "/d/new", secret: Fixture.secret, cost: .interactive, options: .init(storage: disk))
+            store.close()
+        }
+    }
+
+    func testACopyIsWholeOrAbsent() throws {
+        try assertWholeOrAbsent("/d/copy", copiesSource: true) { disk in
+            _ = try VaultStore.copy(from: self.source, on: disk, to: "/d/copy", on: disk)
+        }
+    }
+
+    func testASalvageOutputIsWholeOrAbsent() throws {
+        try assertWholeOrAbsent("/d/saved", copiesSource: true) { disk in
+            _ = try VaultStore.salvage(path: self.source, secret: Fixture.secret, output: "/d/saved", storage: disk)
+        }
+    }
+
+    /// The name is never taken over: a file that appears under it meanwhile stays, and the
+    /// creation fails with `.alreadyExists` leaving no temporary file.
+    func testAStagedFileNeverReplacesWhatAppearedUnderItsName() throws {
+        let disk = SimulatedDisk()
+        let staged = try StagedFile.create("/d/x", on: disk).get()
+        disk.write(path: "/d/x", bytes: [1, 2, 3], durable: true)
+        guard case .failure(.taken) = staged.publish() else { return XCTFail("published over an existing file") }
+        XCTAssertEqual(disk.contents(of: "/d/x"), [1, 2, 3])
+        XCTAssertEqual(disk.paths(), ["/d/x"])
+    }
+}
