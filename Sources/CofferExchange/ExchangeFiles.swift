@@ -53,12 +53,18 @@ public enum ExchangeFiles {
     /// Writes `bytes` to `path` with mode 0600, durably: into a temporary file beside it,
     /// synced, then put in place in one step, so `path` never holds a half-written file.
     ///
-    /// - Parameter replacing: whether a file at `path` may be replaced. When false, the
-    ///   temporary file is linked to `path`, which fails if anything appeared there meanwhile.
+    /// - Parameters:
+    ///   - replacing: whether a file at `path` may be replaced. When false, the temporary file
+    ///     is linked to `path`, which fails if anything appeared there meanwhile.
+    ///   - keepingUnsynced: what happens to a new file (`replacing` false) whose directory
+    ///     could not be synced: kept in place (a crash could still lose it), or removed.
     /// - Throws: `.alreadyExists` when `replacing` is false and `path` exists; `.io` naming the
     ///   step that failed. The target is then untouched, except when the last step, syncing
-    ///   the directory, failed: the new file is in place then, but a crash could lose it.
-    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String, replacing: Bool) throws(CofferError) {
+    ///   the directory, failed: the new file is in place then (unless `keepingUnsynced` is
+    ///   false), but a crash could lose it.
+    public static func write(
+        _ bytes: UnsafeRawBufferPointer, to path: String, replacing: Bool, keepingUnsynced: Bool = true
+    ) throws(CofferError) {
         let suffix = RandomBytes.make(8).map { String($0, radix: 16) }.joined()
         let temporary = "\(path).tmp-\(suffix)"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -106,18 +112,24 @@ public enum ExchangeFiles {
         // the file although every byte of it was synced.
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directoryDescriptor >= 0 else { throw unsyncedDirectory(path) }
-        defer { close(directoryDescriptor) }
-        guard fsync(directoryDescriptor) == 0 else { throw unsyncedDirectory(path) }
-    }
-
-    /// The file is in place and synced, but its directory entry may not survive a crash.
-    private static func unsyncedDirectory(_ path: String) -> CofferError {
+        let synced = directoryDescriptor >= 0 && fsync(directoryDescriptor) == 0
         let number = errno
-        return CofferError(
-            .io(errno: number),
-            "The file \(path) was written, but its directory could not be synced (\(String(cString: strerror(number)))): "
-                + "a crash now could lose it. Check the file system, then write it again.")
+        if directoryDescriptor >= 0 { close(directoryDescriptor) }
+        guard synced else {
+            let reason = String(cString: strerror(number))
+            if !replacing && !keepingUnsynced {
+                unlink(path)
+                throw CofferError(
+                    .io(errno: number),
+                    "The file \(path) could not be made durable (its directory could not be synced: \(reason)); "
+                        + "it was removed.")
+            }
+            // The file is in place and synced, but its directory entry may not survive a crash.
+            throw CofferError(
+                .io(errno: number),
+                "The file \(path) was written, but its directory could not be synced (\(reason)): "
+                    + "a crash now could lose it. Check the file system, then write it again.")
+        }
     }
 
     private static func systemError(_ what: String, path: String) -> CofferError {

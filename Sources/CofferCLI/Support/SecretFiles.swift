@@ -1,4 +1,5 @@
 import Coffer
+import CofferExchange
 import CofferFormat
 import CofferStorage
 
@@ -98,46 +99,28 @@ enum SecretFiles {
     }
 
     /// Writes a new key file of 32 random bytes with mode 0600, refusing to replace any
-    /// file, and syncs it and its directory so that the key is on disk before a vault
-    /// depends on it.
+    /// file: whole under a temporary name, synced, linked to `path` and its directory synced
+    /// (ExchangeFiles), so that the key is on disk before a vault depends on it and a crash
+    /// never leaves a short key file under its name.
     static func createKeyFile(_ path: String) throws(CommandFailure) -> SecureBytes {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            let number = errno
-            if number == EEXIST {
-                throw CommandFailure(.no, code: "already_exists", "A file exists at \(path); a key file is never overwritten. Choose another path.")
-            }
-            throw CommandFailure(.vaultUnavailable, code: "io", "The key file \(path) could not be created: \(String(cString: strerror(number))).")
-        }
-        defer { close(descriptor) }
         let key = SecureBytes(randomCount: Keyslot.keyFileBytes)
-        let written = key.withUnsafeBytes { bytes in
-            FileDescriptorSink(descriptor: descriptor).write(bytes)
-            return fsync(descriptor) == 0
+        // Nothing may come to depend on a key a crash could still lose: one whose directory
+        // could not be synced is removed.
+        var failure: CofferError?
+        key.withUnsafeBytes { bytes in
+            do throws(CofferError) {
+                try ExchangeFiles.write(bytes, to: path, replacing: false, keepingUnsynced: false)
+            } catch {
+                failure = error
+            }
         }
-        var information = stat()
-        guard written, fstat(descriptor, &information) == 0, information.st_size == Keyslot.keyFileBytes else {
-            unlink(path)
-            throw CommandFailure(.vaultUnavailable, code: "io", "The key file \(path) could not be written.")
-        }
-        // Nothing may come to depend on a key whose directory entry a crash could still lose.
-        guard syncDirectory(containing: path) else {
-            let number = errno
-            unlink(path)
-            throw CommandFailure(
-                .vaultUnavailable, code: "io",
-                "The key file \(path) could not be made durable (its directory could not be synced: "
-                    + "\(String(cString: strerror(number)))); it was removed and nothing uses it.")
+        if let failure {
+            if failure.code == .alreadyExists {
+                throw CommandFailure(
+                    .no, code: "already_exists", "A file exists at \(path); a key file is never overwritten. Choose another path.")
+            }
+            throw CommandFailure(.vaultUnavailable, code: "io", "The key file \(path) could not be created: \(failure.message)")
         }
         return key
-    }
-
-    /// Syncs the directory holding `path`, so a new entry survives a crash; whether it could.
-    static func syncDirectory(containing path: String) -> Bool {
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        return fsync(descriptor) == 0
     }
 }
