@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo-vault
 
-.PHONY: docs all deps postgres-deps build test tsan demo clean format-lint strace-faults crash-long
+.PHONY: docs all deps postgres-deps build test tsan demo clean format-lint strace-faults crash-long crash-real crash-real-long
 
 all: build
 
@@ -62,6 +62,22 @@ strace-faults: deps
 	@command -v strace >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq strace; }
 	$(SWIFT) build --product coffer
 	tools/strace-faults
+
+# Crash states of the real binary (docs/crash-testing.md): a workload of coffer commands under
+# strace, every crash state its calls allow under the persistence model checked. The long run
+# asks for many more states per crash point and more commits (COFFER_CRASH_SEED picks the seed).
+crash-real: deps
+	@command -v strace >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq strace; }
+	$(SWIFT) build --product coffer
+	$(SWIFT) build --product coffer-crash-states
+	tools/crash-states --commits 240 --states-per-point 100 --minimum-states 10000
+
+crash-real-long: deps
+	@command -v strace >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq strace; }
+	$(SWIFT) build -c release --product coffer
+	$(SWIFT) build -c release --product coffer-crash-states
+	tools/crash-states --commits 600 --largest-record 16000 --states-per-point 2500 --minimum-states 1000000 \
+		.build/release/coffer .build/release/coffer-crash-states
 
 # The crash-simulation suite with many more crash states (COFFER_CRASH_STATES overrides).
 crash-long: deps

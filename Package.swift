@@ -92,6 +92,9 @@ let package = Package(
         ),
         // The README's library example, built and run by `make test`.
         .executableTarget(name: "coffer-readme-example", dependencies: ["Coffer"], path: "Examples/ReadmeExample"),
+        // Crash states of the real binary, built from strace traces (tools/crash-states).
+        .target(name: "CofferCrashStates", dependencies: ["Coffer"]),
+        .executableTarget(name: "coffer-crash-states", dependencies: ["CofferCrashStates"]),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
         // Writer processes on a vault shared through PostgreSQL, for the multi-process tests.
@@ -115,6 +118,7 @@ let package = Package(
         .testTarget(
             name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto", "CofferTestSupport"]),
         .testTarget(name: "CofferFuzzReplayTests", dependencies: ["CofferFuzzBodies"]),
+        .testTarget(name: "CofferCrashStatesTests", dependencies: ["CofferCrashStates"]),
         .testTarget(
             name: "CofferPostgresTests",
             dependencies: [

@@ -1,0 +1,55 @@
+/// Every crash point of a model, the crash states chosen at each, each distinct state
+/// materialized and checked once.
+public enum CrashExploration {
+    public struct Report: Sendable {
+        public var points = 0
+        public var states = 0
+        public var failures: [String] = []
+    }
+
+    /// Checks the crash states at every event of `events` (a command's part of the trace)
+    /// against `expectation`; states already in `checked` (hashes) are not checked again.
+    public static func run(
+        _ model: CrashModel, events: Range<Int>, _ expectation: CrashExpectation, scratch: CrashCheck.Scratch, statesPerPoint: Int,
+        generator: inout SplitMix, checked: inout Set<Int>
+    ) throws -> Report {
+        var report = Report()
+        var base = (tree: model.initial, prefix: 0)
+        for event in events {
+            report.points += 1
+            let prefix = model.durablePrefix(at: event)
+            model.apply(base.prefix..<prefix, to: &base.tree)
+            base.prefix = prefix
+            for choice in model.choices(at: event, limit: statesPerPoint, generator: &generator) {
+                var files: [String: (bytes: [UInt8], hash: Int)] = [:]
+                var hasher = Hasher()
+                for (path, bytes) in model.tree(for: choice, base: base).files.sorted(by: { $0.key < $1.key }) {
+                    files[path] = (bytes, bytes.hashValue)
+                    hasher.combine(path)
+                    hasher.combine(files[path]!.hash)
+                }
+                guard checked.insert(hasher.finalize()).inserted else { continue }
+                report.states += 1
+                for failure in try CrashCheck.check(files, in: scratch, expectation) {
+                    report.failures.append(
+                        "crash after event \(event), \(choice.namePrefix) pending name changes and "
+                            + "\(choice.data.count) pending writes landed\(choice.torn == nil ? "" : ", one torn"): \(failure)")
+                }
+            }
+        }
+        return report
+    }
+}
+
+/// A small seeded generator: the same seed makes the same crash states.
+public struct SplitMix: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
+    }
+}

@@ -1,0 +1,117 @@
+// Builds the crash states of one traced command and checks each (docs/crash-testing.md).
+// tools/crash-states runs the workload and calls this for every step:
+//
+//   coffer-crash-states digest --vault PATH --key-file KEY
+//   coffer-crash-states replay --root DIR --before SNAPSHOT_DIR --manifest FILE --scratch DIR \
+//       --vault RELATIVE --key-file KEY [--states-per-point N] [--seed N] [--minimum-states N]
+//
+// The manifest has a line per command, in the order they ran, four fields separated by tabs:
+// its strace output, the vault's digest before it, after it, and the files it wrote
+// (RELATIVE=REFERENCE_FILE, separated by spaces). The trace of all commands is one history:
+// what a command left unsynced may still be lost in a crash during a later one.
+import CofferCrashStates
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+func fail(_ message: String) -> Never {
+    FileHandleStandardError.write("coffer-crash-states: \(message)\n")
+    exit(2)
+}
+
+enum FileHandleStandardError {
+    static func write(_ text: String) {
+        var text = text
+        text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// The options, `--NAME VALUE` each, those given more than once in order.
+func parseOptions(_ arguments: ArraySlice<String>) -> [String: [String]] {
+    var options: [String: [String]] = [:]
+    var index = arguments.startIndex
+    while index < arguments.endIndex {
+        let name = arguments[index]
+        guard name.hasPrefix("--"), index + 1 < arguments.endIndex else { fail("expected --OPTION VALUE at \(name)") }
+        options[String(name.dropFirst(2)), default: []].append(arguments[index + 1])
+        index += 2
+    }
+    return options
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first else { fail("usage: coffer-crash-states digest|replay OPTIONS") }
+let options = parseOptions(arguments.dropFirst())
+func option(_ name: String) -> String {
+    guard let value = options[name]?.last else { fail("--\(name) is missing") }
+    return value
+}
+
+do {
+    let key = try CrashCheck.readFile(option("key-file"))
+    switch command {
+    case "digest":
+        print(CrashCheck.digest(vaultAt: option("vault"), key: key))
+    case "replay":
+        let root = option("root")
+        var replay = TraceReplay(root: root, initial: FileTree(files: try CrashCheck.snapshot(of: option("before"))))
+        struct Command {
+            var name: String
+            var events: Range<Int>
+            var expectation: CrashExpectation
+        }
+        var commands: [Command] = []
+        var written: [String: [UInt8]] = [:]
+        let manifest = String(decoding: try CrashCheck.readFile(option("manifest")), as: UTF8.self)
+        for line in manifest.split(separator: "\n") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 5 else { fail("a manifest line has \(fields.count) fields, not 5") }
+            let start = replay.model.events.count
+            replay.startProcess()
+            let text = String(decoding: try CrashCheck.readFile(fields[1]), as: UTF8.self)
+            for call in try TraceParser.parse(text) { try replay.apply(call) }
+            var outputs: [String: [UInt8]] = [:]
+            for entry in fields[4].split(separator: " ") {
+                guard let equals = entry.firstIndex(of: "=") else { fail("an output is not RELATIVE=FILE: \(entry)") }
+                outputs[String(entry[..<equals])] = try CrashCheck.readFile(String(entry[entry.index(after: equals)...]))
+            }
+            commands.append(
+                Command(
+                    name: fields[0], events: start..<replay.model.events.count,
+                    expectation: CrashExpectation(
+                        vault: option("vault"), key: key, allowedDigests: [fields[2], fields[3]], outputs: outputs,
+                        required: written)))
+            written.merge(outputs) { _, new in new }
+        }
+        let limit = Int(options["states-per-point"]?.last ?? "") ?? 40
+        let seed = UInt64(options["seed"]?.last ?? "") ?? 1
+        var generator = SplitMix(seed: seed)
+        let scratch = try CrashCheck.Scratch(directory: option("scratch"))
+        var (points, states, failing) = (0, 0, 0)
+        for command in commands {
+            var checked: Set<Int> = []
+            let report = try CrashExploration.run(
+                replay.model, events: command.events, command.expectation, scratch: scratch,
+                statesPerPoint: limit, generator: &generator, checked: &checked)
+            print("\(command.name): \(report.points) crash points, \(report.states) distinct crash states, \(report.failures.count) failing")
+            for failure in report.failures.prefix(5) { print("FAIL \(command.name): \(failure)") }
+            points += report.points
+            states += report.states
+            if !report.failures.isEmpty { failing += 1 }
+        }
+        print(
+            "crash states of the real binary: \(commands.count) commands, \(points) crash points, \(states) distinct states checked, "
+                + "\(failing) commands with failing states (seed \(seed))")
+        let minimum = Int(options["minimum-states"]?.last ?? "") ?? 0
+        if states < minimum {
+            print("FAIL: \(states) distinct crash states, fewer than the \(minimum) asked for: add commands or states per point")
+            exit(1)
+        }
+        exit(failing == 0 ? 0 : 1)
+    default:
+        fail("unknown command \(command)")
+    }
+} catch {
+    fail("\(error)")
+}
