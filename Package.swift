@@ -58,7 +58,8 @@ let package = Package(
         // prctl(2) for the CLI's process hardening: Swift cannot call a variadic C function.
         .target(name: "CProcessControl"),
         .target(name: "CofferFormat", dependencies: ["CofferCrypto"]),
-        .target(name: "CofferStorage", dependencies: ["CofferFormat", "CofferCrypto"]),
+        .target(name: "CFileSystem"),
+        .target(name: "CofferStorage", dependencies: ["CofferFormat", "CofferCrypto", "CFileSystem"]),
         .target(name: "CofferModel", dependencies: ["CofferFormat", "CofferCrypto"]),
         .target(
             name: "Coffer",
@@ -72,7 +73,7 @@ let package = Package(
         // The bodies of the fuzz targets in Fuzz/, as plain functions so tests replay the corpus.
         .target(name: "CofferFuzzBodies", dependencies: ["CofferStorage", "CofferSimulation", "CofferFormat", "CofferCrypto", "CofferModel", "Coffer"]),
         // Export, import and the encrypted export bundle.
-        .target(name: "CofferExchange", dependencies: ["Coffer", "CofferFormat", "CofferCrypto", "CZlib"]),
+        .target(name: "CofferExchange", dependencies: ["Coffer", "CofferStorage", "CofferFormat", "CofferCrypto", "CZlib"]),
         // The admin CLI: command logic in a library so tests can drive it, a thin executable.
         .target(
             name: "CofferCLI",
@@ -93,8 +94,8 @@ let package = Package(
         // The README's library example, built and run by `make test`.
         .executableTarget(name: "coffer-readme-example", dependencies: ["Coffer"], path: "Examples/ReadmeExample"),
         // Crash states of the real binary, built from strace traces (tools/crash-states).
-        .target(name: "CofferCrashStates", dependencies: ["Coffer"]),
-        .executableTarget(name: "coffer-crash-states", dependencies: ["CofferCrashStates"]),
+        .target(name: "CofferCrashStates", dependencies: ["Coffer", "CofferFormat", "CofferSimulation"]),
+        .executableTarget(name: "coffer-crash-states", dependencies: ["CofferCrashStates", "CofferSimulation"]),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
         // Writer processes on a vault shared through PostgreSQL, for the multi-process tests.
@@ -118,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto", "CofferTestSupport"]),
         .testTarget(name: "CofferFuzzReplayTests", dependencies: ["CofferFuzzBodies"]),
-        .testTarget(name: "CofferCrashStatesTests", dependencies: ["CofferCrashStates"]),
+        .testTarget(name: "CofferCrashStatesTests", dependencies: ["CofferCrashStates", "CofferSimulation"]),
         .testTarget(
             name: "CofferPostgresTests",
             dependencies: [

@@ -1,4 +1,5 @@
 import Coffer
+import CofferStorage
 
 #if canImport(Glibc)
     import Glibc
@@ -55,7 +56,8 @@ public enum ExchangeFiles {
     ///
     /// - Parameters:
     ///   - replacing: whether a file at `path` may be replaced. When false, the temporary file
-    ///     is linked to `path`, which fails if anything appeared there meanwhile.
+    ///     is moved to `path` without replacing (PosixStorage.moveWithoutReplacing), which fails
+    ///     if anything appeared there meanwhile.
     ///   - keepingUnsynced: what happens to a new file (`replacing` false) whose directory
     ///     could not be synced: kept in place (a crash could still lose it), or removed.
     /// - Throws: `.alreadyExists` when `replacing` is false and `path` exists; `.io` naming the
@@ -97,16 +99,13 @@ public enum ExchangeFiles {
                 throw error
             }
         } else {
-            guard link(temporary, path) == 0 else {
-                let number = errno
-                let error =
-                    number == EEXIST
-                    ? CofferError(.alreadyExists, "A file exists at \(path); it was left as it was.")
-                    : systemError("The file \(path) could not be put in place", path: path)
+            switch PosixStorage.moveWithoutReplacing(temporary, to: path) {
+            case .success: break
+            case .failure(let error):
                 unlink(temporary)
-                throw error
+                if error == .fileExists { throw CofferError(.alreadyExists, "A file exists at \(path); it was left as it was.") }
+                throw CofferError(.io(errno: error.number), "The file \(path) could not be put in place: \(error).")
             }
-            unlink(temporary)
         }
         // The new name is durable only once its directory is: a crash before that can lose
         // the file although every byte of it was synced.

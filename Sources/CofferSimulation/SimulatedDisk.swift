@@ -106,8 +106,8 @@ public final class SimulatedDisk: StorageSystem, @unchecked Sendable {
         case truncate
         /// ``SimulatedDisk/rename(_:to:)``.
         case rename
-        /// ``SimulatedDisk/link(_:to:)``.
-        case link
+        /// ``SimulatedDisk/moveWithoutReplacing(_:to:)``.
+        case moveWithoutReplacing
         /// ``SimulatedDisk/remove(_:)``.
         case remove
         /// ``SimulatedDisk/syncDirectory(containing:)``.
@@ -215,18 +215,21 @@ public final class SimulatedDisk: StorageSystem, @unchecked Sendable {
         }
     }
 
-    /// Gives the file `source` names the name `target` too. Volatile until `target`'s
-    /// directory is synced. Fails with `EEXIST` when `target` exists, `ENOENT` when `source` does not.
-    public func link(_ source: String, to target: String) -> Result<Void, SystemError> {
-        perform(.link) { state, _ in
+    /// Renames `source` to `target`, which must not exist (`EEXIST`); `ENOENT` when `source`
+    /// does not. Atomic, and volatile until the directory is synced.
+    public func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError> {
+        perform(.moveWithoutReplacing) { state, _ in
             guard let inode = state.currentEntries[source], !target.isEmpty else {
                 return .failure(.noSuchFileOrDirectory)
             }
             guard state.currentEntries[target] == nil else { return .failure(.fileExists) }
-            state.changeEntries([EntryChange(path: target, inode: inode)])
+            state.changeEntries([EntryChange(path: target, inode: inode), EntryChange(path: source, inode: nil)])
             return .success(())
         }
     }
+
+    /// A new file is written whole under a temporary name, then moved to its name.
+    public var stagesNewFiles: Bool { true }
 
     /// Removes the entry `path`; open handles keep the file. Volatile until its directory is
     /// synced. Fails with `ENOENT` when `path` does not exist.

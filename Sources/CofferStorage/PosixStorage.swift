@@ -1,3 +1,5 @@
+import CFileSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +24,23 @@ public struct PosixStorage: StorageSystem {
         Glibc.rename(source, target) == 0 ? .success(()) : .failure(.current)
     }
 
-    public func link(_ source: String, to target: String) -> Result<Void, SystemError> {
-        Glibc.link(source, target) == 0 ? .success(()) : .failure(.current)
+    public func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError> {
+        Self.moveWithoutReplacing(source, to: target)
+    }
+
+    /// A new file is written whole under a temporary name, then moved to its name.
+    public var stagesNewFiles: Bool { true }
+
+    /// renameat2 with RENAME_NOREPLACE; where the file system has no such rename (EINVAL,
+    /// ENOSYS), link(2) then unlink(2) of `source`, which never replaces `target` either. For
+    /// files outside the storage layer too (exports, key files).
+    public static func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError> {
+        if coffer_rename_noreplace(source, target) == 0 { return .success(()) }
+        let number = errno
+        guard number == EINVAL || number == ENOSYS else { return .failure(SystemError(number)) }
+        guard Glibc.link(source, target) == 0 else { return .failure(.current) }
+        _ = unlink(source)
+        return .success(())
     }
 
     public func remove(_ path: String) -> Result<Void, SystemError> {

@@ -46,7 +46,7 @@ extension VaultStore {
         case .success(let value): outcome = value
         }
         let taken = CofferError(.alreadyExists, "The salvage output file exists already; choose a new path.")
-        // Written under a temporary name and linked to `output` once whole and synced.
+        // Written under a temporary name and renamed to `output` once whole and synced.
         let staged: StagedFile
         switch StagedFile.create(output, on: storage) {
         case .failure(.fileExists): throw taken
@@ -61,12 +61,7 @@ extension VaultStore {
             staged.discard()
             throw error
         }
-        switch staged.publish() {
-        case .success: break
-        case .failure(.taken): throw taken
-        case .failure(.notNamed(let error)): throw error.cofferError("Naming the salvage output")
-        case .failure(.unsynced(let error)): throw error.cofferError("Syncing the salvage output's directory")
-        }
+        try staged.publish("the salvage output", taken: taken)
         return SalvageReport(
             recordsKept: outcome.recordCount, bytesDropped: size - outcome.validEnd, head: outcome.head,
             problem: outcome.corruption ?? outcome.tornTail)

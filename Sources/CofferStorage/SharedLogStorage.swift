@@ -113,8 +113,10 @@ public final class SharedLogStorage: StorageSystem, @unchecked Sendable {
         }
     }
 
-    /// A shared vault has one name: nothing to link.
-    public func link(_ source: String, to target: String) -> Result<Void, SystemError> { .failure(.invalidArgument) }
+    /// A shared vault has one name: nothing to move.
+    public func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError> {
+        .failure(.invalidArgument)
+    }
 
     /// Creating a shared vault is one transaction: it needs no staging.
     public var stagesNewFiles: Bool { false }

@@ -2,13 +2,14 @@ import CofferCrypto
 import CofferFormat
 
 /// A new file that appears under its name whole or not at all (F-CREATE): it is written under
-/// a temporary name beside its path (`<name>.partial-<random>`), synced, then linked to its
-/// name — which fails if the name was taken meanwhile, so nothing is ever replaced — and the
-/// directory synced. A crash leaves the name absent, or naming the whole file; at worst a
-/// `.partial-` file stays beside it, never anything half-written under the name.
+/// a temporary name beside its path (`<name>.partial-<16 hex digits>`), synced, then moved to
+/// its name without replacing anything (``StorageSystem/moveWithoutReplacing(_:to:)``: the move
+/// fails if the name was taken meanwhile) and the directory synced. A crash leaves the name
+/// absent, or naming the whole file; at worst a `.partial-` file stays beside it, never
+/// anything half-written under the name.
 ///
 /// On storage that creates files all or nothing (``StorageSystem/stagesNewFiles`` false, a
-/// shared log) the file is created under its name directly and ``publish()`` only syncs.
+/// shared log) the file is created under its name directly and ``publish(_:taken:)`` only syncs.
 struct StagedFile {
     let storage: any StorageSystem
     /// The name the file gets.
@@ -32,29 +33,32 @@ struct StagedFile {
         }
     }
 
-    /// Why ``publish()`` failed.
-    enum PublishFailure: Error {
-        /// Something took the name meanwhile; it was left as it was.
-        case taken
-        /// The file could not be given its name: nothing is under it.
-        case notNamed(SystemError)
-        /// The file is under its name, but its directory could not be synced: a crash could
-        /// still lose the name. The caller, whose file it is, decides whether to keep it.
-        case unsynced(SystemError)
-    }
-
     /// Gives the written and synced file its name and makes the name durable: the file is
-    /// the caller's to keep using, under `path`. The temporary name is removed either way.
-    func publish() -> Result<Void, PublishFailure> {
+    /// the caller's to keep using, under `path`.
+    ///
+    /// - Parameters:
+    ///   - what: the file, for messages ("the copy").
+    ///   - taken: the error when something took the name meanwhile (it is left as it was).
+    /// - Throws: `taken`; `.io` when the file could not be given its name, or when its
+    ///   directory could not be synced — the file is then removed from its name (it is ours,
+    ///   and a crash could have lost it anyway). Either way the temporary name is gone.
+    func publish(_ what: String, taken: CofferError) throws(CofferError) {
         if writingPath != path {
-            switch storage.link(writingPath, to: path) {
-            case .success: _ = storage.remove(writingPath)
+            switch storage.moveWithoutReplacing(writingPath, to: path) {
+            case .success: break
             case .failure(let error):
                 discard()
-                return .failure(error == .fileExists ? .taken : .notNamed(error))
+                if error == .fileExists { throw taken }
+                throw error.cofferError("Giving \(what) its name")
             }
         }
-        return storage.syncDirectory(containing: path).mapError { .unsynced($0) }
+        if case .failure(let error) = storage.syncDirectory(containing: path) {
+            _ = storage.remove(path)
+            throw CofferError(
+                .io(errno: error.number),
+                "The directory of \(what) could not be synced (\(error)), so a crash could lose it: it was removed. "
+                    + "Check the file system, then try again.")
+        }
     }
 
     /// Removes what was written, after a failure: the temporary file, or on storage that does

@@ -16,10 +16,10 @@ public protocol StorageSystem: Sendable {
     func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError>
     /// Atomically replaces `target` with `source` (rename(2)).
     func rename(_ source: String, to target: String) -> Result<Void, SystemError>
-    /// Gives the file `source` names the name `target` too (link(2)); fails with `EEXIST`
-    /// when `target` exists. Volatile until `target`'s directory is synced.
-    func link(_ source: String, to target: String) -> Result<Void, SystemError>
-    /// Whether a new file is made whole under a temporary name and then linked to its name
+    /// Gives the file `source` names the name `target` instead, atomically, and fails with
+    /// `EEXIST` when `target` exists: nothing is ever replaced. Volatile until the directory is synced.
+    func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError>
+    /// Whether a new file is made whole under a temporary name and then moved to its name
     /// (``StagedFile``); false where creating a file is already all or nothing (a shared log's
     /// creation is one transaction).
     var stagesNewFiles: Bool { get }
@@ -45,9 +45,6 @@ public protocol StorageSystem: Sendable {
 }
 
 extension StorageSystem {
-    /// Files are staged: creating one is not atomic.
-    public var stagesNewFiles: Bool { true }
-
     /// No links: the path itself.
     public func followingLink(_ path: String) -> Result<String, SystemError> { .success(path) }
 

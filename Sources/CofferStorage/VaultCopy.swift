@@ -39,7 +39,7 @@ extension VaultStore {
                 offset: corruption.offset, sequence: corruption.sequence)
         }
         let taken = CofferError(.alreadyExists, "Something exists already where the copy should go; choose another destination.")
-        // A file is copied under a temporary name and linked into place once whole and read back.
+        // A file is copied under a temporary name and renamed into place once whole and read back.
         let staged: StagedFile
         switch StagedFile.create(destinationPath, on: destinationStorage) {
         case .failure(.fileExists): throw taken
@@ -80,16 +80,7 @@ extension VaultStore {
             staged.discard()
             throw error
         }
-        switch staged.publish() {
-        case .success: break
-        case .failure(.taken): throw taken
-        case .failure(.notNamed(let error)): throw error.cofferError("Naming the copy")
-        case .failure(.unsynced(let error)):
-            throw CofferError(
-                .io(errno: error.number),
-                "The copy is at \(destinationPath), but its directory could not be synced: a crash now could lose it. "
-                    + "Check the file system, then copy again.")
-        }
+        try staged.publish("the copy", taken: taken)
         return CopyReport(records: scanned.head.sequence, head: scanned.head, bytes: scanned.validEnd, tornTail: scanned.tornTail)
     }
 

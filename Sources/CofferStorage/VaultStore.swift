@@ -169,7 +169,7 @@ public final class VaultStore: @unchecked Sendable {
         // Everything slow (the key derivation) comes first: the file appears only when its
         // bytes are ready, so a process killed meanwhile leaves no file at all.
         let contents = try InitialContents(secret: secret, cost: cost)
-        // Written whole under a temporary name, then linked to `path`: a crash never leaves
+        // Written whole under a temporary name, then renamed to `path` without replacing: a crash never leaves
         // a half-made vault under its name.
         let staged: StagedFile
         switch StagedFile.create(path, on: options.storage) {
@@ -233,7 +233,6 @@ public final class VaultStore: @unchecked Sendable {
     private static func initialize(
         path: String, staged: StagedFile, contents: InitialContents, options: Options, taken: CofferError
     ) throws(CofferError) -> VaultStore {
-        let storage = options.storage
         let file = staged.file
         switch file.tryLockExclusive() {
         case .failure(let error): throw error.cofferError("Locking the new vault file")
@@ -243,15 +242,7 @@ public final class VaultStore: @unchecked Sendable {
         let (bytes, frame, position) = (contents.bytes, contents.frame, contents.position)
         if case .failure(let error) = file.write(bytes, at: 0) { throw error.cofferError("Writing the new vault") }
         if case .failure(let error) = file.sync() { throw error.cofferError("Syncing the new vault") }
-        switch staged.publish() {
-        case .success: break
-        case .failure(.taken): throw taken
-        case .failure(.notNamed(let error)): throw error.cofferError("Naming the new vault file")
-        case .failure(.unsynced(let error)):
-            // Under its name, but not durably: the file is ours, and nothing uses it yet.
-            _ = storage.remove(path)
-            throw error.cofferError("Syncing the vault's directory")
-        }
+        try staged.publish("the new vault", taken: taken)
         let head = ChainHead(
             sequence: 1, digest: frame.withUnsafeBytes { ChainHash.next(previous: position.previousChain, frame: $0) })
         let outcome = ScanOutcome(

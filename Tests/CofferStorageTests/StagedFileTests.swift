@@ -90,8 +90,28 @@ final class StagedFileTests: XCTestCase {
         let disk = SimulatedDisk()
         let staged = try StagedFile.create("/d/x", on: disk).get()
         disk.write(path: "/d/x", bytes: [1, 2, 3], durable: true)
-        guard case .failure(.taken) = staged.publish() else { return XCTFail("published over an existing file") }
+        XCTAssertThrowsCode(.alreadyExists, try staged.publish("x", taken: CofferError(.alreadyExists, "taken")))
         XCTAssertEqual(disk.contents(of: "/d/x"), [1, 2, 3])
         XCTAssertEqual(disk.paths(), ["/d/x"])
     }
+
+    /// On the real disk: the move gives the file its new name, and refuses a taken one,
+    /// leaving both files as they were.
+    func testMoveWithoutReplacingOnTheRealDisk() throws {
+        let directory = TemporaryDirectory()
+        let (source, target) = (directory.file("a"), directory.file("b"))
+        Fixture.writeFile(source, [1])
+        XCTAssertNoThrow(try PosixStorage().moveWithoutReplacing(source, to: target).get())
+        XCTAssertEqual(Fixture.readFile(target), [1])
+        XCTAssertFalse(PosixStorage().identity(of: source).isSuccess)
+        Fixture.writeFile(source, [2])
+        XCTAssertEqual(PosixStorage().moveWithoutReplacing(source, to: target).failure, .fileExists)
+        XCTAssertEqual(Fixture.readFile(source), [2])
+        XCTAssertEqual(Fixture.readFile(target), [1])
+    }
+}
+
+extension Result {
+    fileprivate var isSuccess: Bool { if case .success = self { true } else { false } }
+    fileprivate var failure: Failure? { if case .failure(let error) = self { error } else { nil } }
 }

@@ -249,7 +249,10 @@ final class GatedStorage: StorageSystem, @unchecked Sendable {
         base.open(path, mode: mode).map { GatedFile(storage: self, file: $0) }
     }
     func rename(_ source: String, to target: String) -> Result<Void, SystemError> { base.rename(source, to: target) }
-    func link(_ source: String, to target: String) -> Result<Void, SystemError> { base.link(source, to: target) }
+    func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError> {
+        base.moveWithoutReplacing(source, to: target)
+    }
+    var stagesNewFiles: Bool { base.stagesNewFiles }
     func remove(_ path: String) -> Result<Void, SystemError> { base.remove(path) }
     func syncDirectory(containing path: String) -> Result<Void, SystemError> { base.syncDirectory(containing: path) }
     func identity(of path: String) -> Result<FileIdentity, SystemError> { base.identity(of: path) }

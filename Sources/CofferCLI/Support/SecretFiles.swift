@@ -119,7 +119,7 @@ enum SecretFiles {
                 throw CommandFailure(
                     .no, code: "already_exists", "A file exists at \(path); a key file is never overwritten. Choose another path.")
             }
-            throw CommandFailure(.vaultUnavailable, code: "io", "The key file \(path) could not be created: \(failure.message)")
+            throw CommandFailure(.vaultUnavailable, code: "io", "No key file was made: \(failure.message)")
         }
         return key
     }
