@@ -1,4 +1,5 @@
 import Coffer
+import CofferFormat
 
 #if canImport(Glibc)
     import Glibc
@@ -10,21 +11,23 @@ public struct CrashExpectation: Sendable {
     public var vault: String
     /// The key file that opens it (read from outside the crash states).
     public var key: [UInt8]
-    /// The digests (``CrashCheck/digest(vaultAt:key:)``) a crash state may show: the state
-    /// before the command and, if it exited 0, after.
-    public var allowedDigests: Set<String>
+    /// The vault's digest (``CrashCheck/digest(vaultAt:key:readOnly:)``) before the command
+    /// and after it: a crash state must show one of them.
+    public var before: String
+    public var after: String
     /// Files (relative path → the bytes they end with) that must be whole or absent.
     public var outputs: [String: [UInt8]]
     /// Files that must be there and whole (outputs of earlier commands).
     public var required: [String: [UInt8]]
 
     public init(
-        vault: String, key: [UInt8], allowedDigests: Set<String>, outputs: [String: [UInt8]] = [:],
+        vault: String, key: [UInt8], before: String, after: String, outputs: [String: [UInt8]] = [:],
         required: [String: [UInt8]] = [:]
     ) {
         self.vault = vault
         self.key = key
-        self.allowedDigests = allowedDigests
+        self.before = before
+        self.after = after
         self.outputs = outputs
         self.required = required
     }
@@ -32,16 +35,19 @@ public struct CrashExpectation: Sendable {
 
 public enum CrashCheck {
     /// What a vault holds, in one line: its chain head and its keyslots, or why it does not
-    /// open. No secret is in it.
-    public static func digest(vaultAt path: String, key: [UInt8]) -> String {
+    /// open. No secret is in it. A crash state is opened as the next command would, as a
+    /// writer (which repairs what recovery repairs); the vault of the real run read-only, so
+    /// that nothing outside the traces changes it.
+    public static func digest(vaultAt path: String, key: [UInt8], readOnly: Bool = false) -> String {
         var status = stat()
         guard stat(path, &status) == 0 else { return "absent" }
         do {
-            let vault = try Vault.open(path: path, unlock: .keyFile(contents: SecureBytes(copying: key)))
+            let vault = try Vault.open(
+                path: path, unlock: .keyFile(contents: SecureBytes(copying: key)), options: .init(readOnly: readOnly))
             defer { vault.close() }
             let head = vault.head
             let slots = vault.keyslots.map { "\($0.id):\($0.kind)" }.joined(separator: ",")
-            return "head \(head.generation):\(head.sequence):\(hex(head.digest)) slots \(slots)"
+            return "head \(head.generation):\(head.sequence):\(Hex.encode(head.digest)) slots \(slots)"
         } catch {
             return "error \(error.code)"
         }
@@ -55,12 +61,17 @@ public enum CrashCheck {
         try scratch.materialize(files, rewriting: expectation.vault)
         var failures: [String] = []
         let found = digest(vaultAt: scratch.directory + "/" + expectation.vault, key: expectation.key)
-        if !expectation.allowedDigests.contains(found) {
-            failures.append("the vault shows \(found), expected one of \(expectation.allowedDigests.sorted())")
+        if found != expectation.before && found != expectation.after {
+            failures.append("the vault shows \(found), expected \(expectation.before) or \(expectation.after)")
         }
+        // Once the vault shows what the command did, what it wrote for it is there too: a
+        // keyslot never depends on a key file a crash could still lose.
+        let vaultChanged = found == expectation.after && expectation.after != expectation.before
         for (path, bytes) in expectation.outputs.sorted(by: { $0.key < $1.key }) {
             if let present = files[path]?.bytes, present != bytes {
                 failures.append("\(path) is there but not whole (\(present.count) of \(bytes.count) bytes, or other bytes)")
+            } else if files[path] == nil && vaultChanged {
+                failures.append("\(path) is missing, yet the vault already shows the command's change")
             }
         }
         for (path, bytes) in expectation.required.sorted(by: { $0.key < $1.key }) where files[path]?.bytes != bytes {
@@ -76,9 +87,12 @@ public enum CrashCheck {
         /// Path → hash of what was written there last.
         private var written: [String: Int] = [:]
 
+        /// `directory` must not exist: it is made here, and everything in it is the scratch's.
         public init(directory: String) throws {
             self.directory = directory
-            try removeContents(of: directory)
+            guard mkdir(directory, 0o700) == 0 else {
+                throw TraceError("cannot make the scratch directory \(directory) (it must not exist): errno \(errno)")
+            }
         }
 
         /// Writes the files, removes those not among them; `rewriting` is written whatever
@@ -121,41 +135,22 @@ public enum CrashCheck {
         guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw TraceError("cannot create \(path): errno \(errno)") }
     }
 
-    static func removeContents(of directory: String) throws {
-        guard let handle = opendir(directory) else {
-            try makeDirectories(directory)
-            return
-        }
+    /// The names in a directory, without `.` and `..`.
+    static func names(in directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else { throw TraceError("cannot read \(directory): errno \(errno)") }
+        defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if name != "." && name != ".." { names.append(name) }
         }
-        closedir(handle)
-        for name in names {
-            let path = directory + "/" + name
-            var status = stat()
-            guard lstat(path, &status) == 0 else { continue }
-            if status.st_mode & S_IFMT == S_IFDIR {
-                try removeContents(of: path)
-                rmdir(path)
-            } else {
-                unlink(path)
-            }
-        }
+        return names
     }
 
     /// The files under `directory`, relative path → bytes.
     public static func snapshot(of directory: String, prefix: String = "") throws -> [String: [UInt8]] {
-        guard let handle = opendir(directory) else { throw TraceError("cannot read \(directory): errno \(errno)") }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(handle)
         var files: [String: [UInt8]] = [:]
-        for name in names {
+        for name in try names(in: directory) {
             let path = directory + "/" + name
             var status = stat()
             guard lstat(path, &status) == 0 else { continue }
@@ -182,10 +177,4 @@ public enum CrashCheck {
         }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
-        return String(decoding: text, as: UTF8.self)
-    }
 }

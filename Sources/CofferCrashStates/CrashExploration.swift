@@ -1,3 +1,5 @@
+import CofferSimulation
+
 /// Every crash point of a model, the crash states chosen at each, each distinct state
 /// materialized and checked once.
 public enum CrashExploration {
@@ -11,7 +13,7 @@ public enum CrashExploration {
     /// against `expectation`; states already in `checked` (hashes) are not checked again.
     public static func run(
         _ model: CrashModel, events: Range<Int>, _ expectation: CrashExpectation, scratch: CrashCheck.Scratch, statesPerPoint: Int,
-        generator: inout SplitMix, checked: inout Set<Int>
+        generator: inout SeededGenerator, checked: inout Set<Int>
     ) throws -> Report {
         var report = Report()
         var base = (tree: model.initial, prefix: 0)
@@ -38,18 +40,5 @@ public enum CrashExploration {
             }
         }
         return report
-    }
-}
-
-/// A small seeded generator: the same seed makes the same crash states.
-public struct SplitMix: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
     }
 }

@@ -55,15 +55,20 @@ public enum FileOperation: Equatable, Sendable {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    func apply(to tree: inout FileTree, sectors: Set<Int>? = nil) {
+    /// Applies the operation; a write only in the sectors `sectors` (all when nil), growing the
+    /// file to the end of its last sector that landed, or to its own end with zeros where it
+    /// did not land when `sizeLanded` (the size reached the disk before the data).
+    func apply(to tree: inout FileTree, sectors: Set<Int>? = nil, sizeLanded: Bool = false) {
         switch self {
         case .write(let inode, let offset, let bytes):
             // Taken out of the tree and put back, so that it is changed in place, not copied.
             var data = tree.inodes.removeValue(forKey: inode) ?? []
             // A torn write extends the file only as far as its last sector that landed.
             let end =
-                sectors.map { kept in kept.map { min(($0 + 1) * CrashModel.sectorBytes, offset + bytes.count) }.max() ?? 0 }
-                ?? offset + bytes.count
+                sizeLanded
+                ? offset + bytes.count
+                : sectors.map { kept in kept.map { min(($0 + 1) * CrashModel.sectorBytes, offset + bytes.count) }.max() ?? 0 }
+                    ?? offset + bytes.count
             if sectors == nil && offset == data.count {
                 data.append(contentsOf: bytes)  // the common case: an append
                 tree.inodes[inode] = data
@@ -163,6 +168,8 @@ public struct CrashModel: Sendable {
         /// A pending write that landed in part, and the sectors of it that did.
         public var torn: Int?
         public var tornSectors: Set<Int>
+        /// Whether the torn write's new size landed, the sectors that did not reading as zeros.
+        public var sizeLanded = false
     }
 
     /// The operations up to `event` not durable at it: data and name changes.
@@ -207,7 +214,7 @@ public struct CrashModel: Sendable {
             } else if durable || choice.data.contains(index) {
                 step.operation.apply(to: &tree)
             } else if choice.torn == index {
-                step.operation.apply(to: &tree, sectors: choice.tornSectors)
+                step.operation.apply(to: &tree, sectors: choice.tornSectors, sizeLanded: choice.sizeLanded)
             }
         }
         return tree
@@ -221,7 +228,8 @@ public struct CrashModel: Sendable {
 
     /// The crash states to check at `event`: none of the pending operations, all of them, each
     /// prefix of the name changes, all but each one data operation, each multi-sector write
-    /// torn three ways, then seeded random choices up to `limit` in all.
+    /// torn three ways and as a zero-filled extension, then seeded random choices up to
+    /// `limit` in all.
     public func choices(at event: Int, limit: Int, generator: inout some RandomNumberGenerator) -> [Choice] {
         let (data, names) = pending(at: event)
         let all = Set(data)
@@ -247,6 +255,8 @@ public struct CrashModel: Sendable {
             add(Choice(
                 event: event, namePrefix: names.count, data: others, torn: index,
                 tornSectors: Set(covered.filter { _ in Bool.random(using: &generator) })))
+            // The file grew, but none of the write's data landed: a zero-filled tail.
+            add(Choice(event: event, namePrefix: names.count, data: others, torn: index, tornSectors: [], sizeLanded: true))
         }
         var attempts = 0
         while result.count < limit && attempts < limit * 4 {

@@ -103,6 +103,11 @@ public enum TraceParser {
             }
             resultText = resultText[..<angle]
         }
+        // `= ?`: the process ended during the call, whose outcome strace could not see.
+        if resultText == "?" {
+            if name == "close" { return TracedCall(process: process, name: name, arguments: [], result: -1, resultPath: nil) }
+            throw TraceError("\(name) whose outcome strace could not see (the process ended during it)")
+        }
         guard let result = Int64(resultText) else {
             throw TraceError("\(name): a result that is not a number: \(resultText.prefix(40))")
         }

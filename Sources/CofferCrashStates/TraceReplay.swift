@@ -58,13 +58,41 @@ public struct TraceReplay {
         return String(normalized.dropFirst(root.count + 1))
     }
 
+    /// The two paths of a rename or link (`rename(a, b)` or `renameat(fd, a, fd, b, …)`)
+    /// relative to the root; nil when both are outside it.
+    private func sourceAndTarget(_ call: TracedCall) throws -> (String, String)? {
+        let (from, to) =
+            call.name == "rename" || call.name == "link"
+            ? (relative(call.string(0) ?? "", from: nil), relative(call.string(1) ?? "", from: nil))
+            : (
+                relative(call.string(1) ?? "", from: call.descriptorPath(0)),
+                relative(call.string(3) ?? "", from: call.descriptorPath(2))
+            )
+        switch (from, to) {
+        case (nil, nil): return nil
+        case (let from?, let to?): return (from, to)
+        default: throw TraceError("\(call.name) across the edge of \(root)")
+        }
+    }
+
     private func openFile(_ descriptor: Int64?) -> (Int, Descriptor)? {
         guard let descriptor, let found = descriptors[Int(descriptor)], case .file(let inode, _, _) = found else { return nil }
         return (inode, found)
     }
 
+    /// A call on a descriptor this replay does not know: fine outside the root, but one whose
+    /// path (`-y`) is under it was opened some way the replay missed (`dup`, a descriptor
+    /// passed in), and its changes would go unmodelled.
+    private func checkKnown(_ call: TracedCall) throws {
+        guard let number = call.number(0), descriptors[Int(number)] == nil else { return }
+        if let path = call.descriptorPath(0), relative(path, from: nil) != nil {
+            throw TraceError("\(call.name) on descriptor \(number) (\(path)), which the trace never opened")
+        }
+    }
+
     public mutating func apply(_ call: TracedCall) throws {
         guard !call.failed else { return }
+        if ["pwrite64", "write", "ftruncate", "fsync", "fdatasync", "lseek"].contains(call.name) { try checkKnown(call) }
         switch call.name {
         case "openat", "open", "creat":
             let (path, flags): (String?, Set<Substring>) =
@@ -76,8 +104,12 @@ public struct TraceReplay {
             let descriptor = Int(call.result)
             guard let path else {
                 descriptors[descriptor] = nil
+                if let opened = call.resultPath, relative(opened, from: nil) != nil {
+                    throw TraceError("\(call.name) of a path the replay could not resolve, which names \(opened)")
+                }
                 return
             }
+            if flags.contains("O_TMPFILE") { throw TraceError("O_TMPFILE under \(root): the replay does not model it") }
             if flags.contains("O_DIRECTORY") || directories.contains(path) {
                 descriptors[descriptor] = .directory(path)
                 return
@@ -87,6 +119,9 @@ public struct TraceReplay {
                 inode = existing
                 if flags.contains("O_TRUNC") && !(live.inodes[inode] ?? []).isEmpty { record(.truncate(inode: inode, size: 0)) }
             } else {
+                guard flags.contains("O_CREAT") else {
+                    throw TraceError("\(path) was opened without O_CREAT, yet the replay never saw it made")
+                }
                 inode = nextInode
                 nextInode += 1
                 record(.link(path: path, inode: inode))
@@ -116,27 +151,16 @@ public struct TraceReplay {
             case .directory(let path): model.syncDirectory(path)
             }
         case "rename", "renameat", "renameat2":
-            let (from, to) =
-                call.name == "rename"
-                ? (relative(call.string(0) ?? "", from: nil), relative(call.string(1) ?? "", from: nil))
-                : (
-                    relative(call.string(1) ?? "", from: call.descriptorPath(0)),
-                    relative(call.string(3) ?? "", from: call.descriptorPath(2))
-                )
-            switch (from, to) {
-            case (nil, nil): return
-            case (let from?, let to?): record(.rename(from: from, to: to))
-            default: throw TraceError("\(call.name) across the edge of \(root)")
+            if call.name == "renameat2" && call.flags(4).contains("RENAME_EXCHANGE") {
+                throw TraceError("renameat2 with RENAME_EXCHANGE: the replay does not model it")
             }
+            guard let (from, to) = try sourceAndTarget(call) else { return }
+            record(.rename(from: from, to: to))
         case "link", "linkat":
-            let (from, to) =
-                call.name == "link"
-                ? (relative(call.string(0) ?? "", from: nil), relative(call.string(1) ?? "", from: nil))
-                : (
-                    relative(call.string(1) ?? "", from: call.descriptorPath(0)),
-                    relative(call.string(3) ?? "", from: call.descriptorPath(2))
-                )
-            guard let from, let to else { return }
+            if call.name == "linkat" && call.flags(4).contains("AT_EMPTY_PATH") {
+                throw TraceError("linkat with AT_EMPTY_PATH: the replay does not model it")
+            }
+            guard let (from, to) = try sourceAndTarget(call) else { return }
             guard let inode = live.entries[from] else { throw TraceError("link of \(from), which the trace never made") }
             record(.link(path: to, inode: inode))
         case "unlink", "unlinkat":
@@ -157,8 +181,14 @@ public struct TraceReplay {
         case "close":
             if let descriptor = call.number(0) { descriptors[Int(descriptor)] = nil }
         case "writev", "pwritev", "pwritev2", "fallocate", "sync_file_range", "copy_file_range", "sendfile":
-            guard let descriptor = call.number(0), descriptors[Int(descriptor)] != nil else { return }
+            guard let descriptor = call.number(0), descriptors[Int(descriptor)] != nil else {
+                try checkKnown(call)
+                return
+            }
             throw TraceError("\(call.name) on a file under \(root): the replay does not model it")
+        case "truncate", "openat2":
+            let path = call.name == "truncate" ? relative(call.string(0) ?? "", from: nil) : relative(call.string(1) ?? "", from: call.descriptorPath(0))
+            if path != nil { throw TraceError("\(call.name) under \(root): the replay does not model it") }
         default:
             return
         }

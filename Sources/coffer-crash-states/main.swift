@@ -5,11 +5,12 @@
 //   coffer-crash-states replay --root DIR --before SNAPSHOT_DIR --manifest FILE --scratch DIR \
 //       --vault RELATIVE --key-file KEY [--states-per-point N] [--seed N] [--minimum-states N]
 //
-// The manifest has a line per command, in the order they ran, four fields separated by tabs:
-// its strace output, the vault's digest before it, after it, and the files it wrote
+// The manifest has a line per command, in the order they ran, five fields separated by tabs:
+// its name, its strace output, the vault's digest before it, after it, and the files it wrote
 // (RELATIVE=REFERENCE_FILE, separated by spaces). The trace of all commands is one history:
 // what a command left unsynced may still be lost in a crash during a later one.
 import CofferCrashStates
+import CofferSimulation
 
 #if canImport(Glibc)
     import Glibc
@@ -52,7 +53,7 @@ do {
     let key = try CrashCheck.readFile(option("key-file"))
     switch command {
     case "digest":
-        print(CrashCheck.digest(vaultAt: option("vault"), key: key))
+        print(CrashCheck.digest(vaultAt: option("vault"), key: key, readOnly: true))
     case "replay":
         let root = option("root")
         var replay = TraceReplay(root: root, initial: FileTree(files: try CrashCheck.snapshot(of: option("before"))))
@@ -80,13 +81,13 @@ do {
                 Command(
                     name: fields[0], events: start..<replay.model.events.count,
                     expectation: CrashExpectation(
-                        vault: option("vault"), key: key, allowedDigests: [fields[2], fields[3]], outputs: outputs,
+                        vault: option("vault"), key: key, before: fields[2], after: fields[3], outputs: outputs,
                         required: written)))
             written.merge(outputs) { _, new in new }
         }
         let limit = Int(options["states-per-point"]?.last ?? "") ?? 40
         let seed = UInt64(options["seed"]?.last ?? "") ?? 1
-        var generator = SplitMix(seed: seed)
+        var generator = SeededGenerator(seed: seed)
         let scratch = try CrashCheck.Scratch(directory: option("scratch"))
         var (points, states, failing) = (0, 0, 0)
         for command in commands {

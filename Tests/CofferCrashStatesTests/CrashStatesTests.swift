@@ -1,4 +1,5 @@
 import CofferCrashStates
+import CofferSimulation
 import XCTest
 
 /// The strace reader and the persistence model behind `make crash-real` (docs/crash-testing.md).
@@ -59,7 +60,7 @@ final class CrashStatesTests: XCTestCase {
 
     /// Every state of every crash point, as path → bytes.
     private func allStates(_ model: CrashModel, at event: Int) -> [[String: [UInt8]]] {
-        var generator = SplitMix(seed: 1)
+        var generator = SeededGenerator(seed: 1)
         return model.choices(at: event, limit: 1000, generator: &generator).map { model.tree(for: $0).files }
     }
 
@@ -72,6 +73,7 @@ final class CrashStatesTests: XCTestCase {
         XCTAssertTrue(afterWrite.contains { $0["out.tmp"] == [] })
         XCTAssertTrue(afterWrite.contains { $0["out.tmp"] == Array(whole[..<512]) })
         XCTAssertTrue(afterWrite.contains { $0["out.tmp"] == whole })
+        XCTAssertTrue(afterWrite.contains { $0["out.tmp"] == [UInt8](repeating: 0, count: 1024) }, "no zero-filled tail")
         // After the fsync the bytes are durable, though the name may not be.
         for state in allStates(model, at: 2) { XCTAssertTrue(state["out.tmp"] == nil || state["out.tmp"] == whole) }
         // After the rename: the old name or the new one, never both, never a short file.
@@ -97,8 +99,8 @@ final class CrashStatesTests: XCTestCase {
 
     func testTheSameSeedMakesTheSameStates() throws {
         let model = try replayed(syncingDirectory: true).model
-        var first = SplitMix(seed: 42)
-        var second = SplitMix(seed: 42)
+        var first = SeededGenerator(seed: 42)
+        var second = SeededGenerator(seed: 42)
         XCTAssertEqual(
             model.choices(at: 1, limit: 50, generator: &first), model.choices(at: 1, limit: 50, generator: &second))
     }
