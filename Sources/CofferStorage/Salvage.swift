@@ -47,12 +47,7 @@ extension VaultStore {
         }
         let taken = CofferError(.alreadyExists, "The salvage output file exists already; choose a new path.")
         // Written under a temporary name and renamed to `output` once whole and synced.
-        let staged: StagedFile
-        switch StagedFile.create(output, on: storage) {
-        case .failure(.fileExists): throw taken
-        case .failure(let error): throw error.cofferError("Creating the salvage output")
-        case .success(let created): staged = created
-        }
+        let staged = try StagedFile.create(output, on: storage, "the salvage output", taken: taken)
         let target = staged.file
         defer { target.close() }
         do throws(CofferError) {

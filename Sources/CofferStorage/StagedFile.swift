@@ -33,6 +33,18 @@ struct StagedFile {
         }
     }
 
+    /// ``create(_:on:)`` for a caller that throws: `taken` when `path` exists, `.io` naming
+    /// `what` ("the copy") otherwise.
+    static func create(_ path: String, on storage: any StorageSystem, _ what: String, taken: CofferError) throws(CofferError)
+        -> StagedFile
+    {
+        switch create(path, on: storage) {
+        case .failure(.fileExists): throw taken
+        case .failure(let error): throw error.cofferError("Creating \(what)")
+        case .success(let created): return created
+        }
+    }
+
     /// Gives the written and synced file its name and makes the name durable: the file is
     /// the caller's to keep using, under `path`.
     ///

@@ -40,12 +40,7 @@ extension VaultStore {
         }
         let taken = CofferError(.alreadyExists, "Something exists already where the copy should go; choose another destination.")
         // A file is copied under a temporary name and renamed into place once whole and read back.
-        let staged: StagedFile
-        switch StagedFile.create(destinationPath, on: destinationStorage) {
-        case .failure(.fileExists): throw taken
-        case .failure(let error): throw error.cofferError("Creating the copy")
-        case .success(let created): staged = created
-        }
+        let staged = try StagedFile.create(destinationPath, on: destinationStorage, "the copy", taken: taken)
         let destination = staged.file
         defer { destination.close() }
         do throws(CofferError) {

@@ -169,14 +169,9 @@ public final class VaultStore: @unchecked Sendable {
         // Everything slow (the key derivation) comes first: the file appears only when its
         // bytes are ready, so a process killed meanwhile leaves no file at all.
         let contents = try InitialContents(secret: secret, cost: cost)
-        // Written whole under a temporary name, then renamed to `path` without replacing: a crash never leaves
-        // a half-made vault under its name.
-        let staged: StagedFile
-        switch StagedFile.create(path, on: options.storage) {
-        case .failure(.fileExists): throw taken
-        case .failure(let error): throw error.cofferError("Creating the vault file")
-        case .success(let created): staged = created
-        }
+        // Written whole under a temporary name, then renamed to `path` without replacing: a
+        // crash never leaves a half-made vault under its name.
+        let staged = try StagedFile.create(path, on: options.storage, "the vault file", taken: taken)
         do throws(CofferError) {
             return try initialize(path: path, staged: staged, contents: contents, options: options, taken: taken)
         } catch {

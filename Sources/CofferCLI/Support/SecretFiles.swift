@@ -99,9 +99,9 @@ enum SecretFiles {
     }
 
     /// Writes a new key file of 32 random bytes with mode 0600, refusing to replace any
-    /// file: whole under a temporary name, synced, linked to `path` and its directory synced
-    /// (ExchangeFiles), so that the key is on disk before a vault depends on it and a crash
-    /// never leaves a short key file under its name.
+    /// file: whole under a temporary name, synced, renamed to `path` without replacing and its
+    /// directory synced (ExchangeFiles), so that the key is on disk before a vault depends on
+    /// it and a crash never leaves a short key file under its name.
     static func createKeyFile(_ path: String) throws(CommandFailure) -> SecureBytes {
         let key = SecureBytes(randomCount: Keyslot.keyFileBytes)
         // Nothing may come to depend on a key a crash could still lose: one whose directory
