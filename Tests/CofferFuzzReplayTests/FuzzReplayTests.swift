@@ -3,7 +3,8 @@ import Foundation
 import XCTest
 
 /// Replays the committed fuzz inputs through the same bodies libFuzzer runs, without libFuzzer:
-/// `Fuzz/corpus/<Target>/` (the seeds) and `Fuzz/regressions/<Target>/` (minimized crashes).
+/// `Fuzz/corpus/<Target>/` (the seeds), `Fuzz/campaign-corpus/<Target>/` (what campaigns found
+/// beyond them) and `Fuzz/regressions/<Target>/` (minimized crashes).
 ///
 /// The files are read from the repository, found from this file's path, so the test target
 /// needs no resources. A trap inside the library still ends the test process, as it would
@@ -47,6 +48,11 @@ final class FuzzReplayTests: XCTestCase {
 
     func testRegressionCorpusKeepsEveryOracle() {
         replay("regressions", requireInputs: false)
+    }
+
+    /// What fuzzing campaigns found beyond the seeds (tools/fuzz-long).
+    func testCampaignCorpusKeepsEveryOracle() {
+        replay("campaign-corpus", requireInputs: false)
     }
 
     func testNoRegressionIsStillOpen() throws {
