@@ -44,6 +44,12 @@ func parseOptions(_ arguments: ArraySlice<String>) -> [String: [String]] {
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let command = arguments.first else { fail("usage: coffer-crash-states digest|replay OPTIONS") }
 let options = parseOptions(arguments.dropFirst())
+/// A whole-number option; a value that is not one is refused, never replaced by the default.
+func number(_ name: String, default value: Int) -> Int {
+    guard let text = options[name]?.last else { return value }
+    guard let parsed = Int(text), parsed >= 0 else { fail("--\(name) takes a whole number, not \(text)") }
+    return parsed
+}
 func option(_ name: String) -> String {
     guard let value = options[name]?.last else { fail("--\(name) is missing") }
     return value
@@ -85,8 +91,8 @@ do {
                         required: written)))
             written.merge(outputs) { _, new in new }
         }
-        let limit = Int(options["states-per-point"]?.last ?? "") ?? 40
-        let seed = UInt64(options["seed"]?.last ?? "") ?? 1
+        let limit = number("states-per-point", default: 40)
+        let seed = UInt64(number("seed", default: 1))
         var generator = SeededGenerator(seed: seed)
         let scratch = try CrashCheck.Scratch(directory: option("scratch"))
         var (points, states, failing) = (0, 0, 0)
@@ -104,7 +110,7 @@ do {
         print(
             "crash states of the real binary: \(commands.count) commands, \(points) crash points, \(states) distinct states checked, "
                 + "\(failing) commands with failing states (seed \(seed))")
-        let minimum = Int(options["minimum-states"]?.last ?? "") ?? 0
+        let minimum = number("minimum-states", default: 0)
         if states < minimum {
             print("FAIL: \(states) distinct crash states, fewer than the \(minimum) asked for: add commands or states per point")
             exit(1)
