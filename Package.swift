@@ -94,7 +94,7 @@ let package = Package(
         // The README's library example, built and run by `make test`.
         .executableTarget(name: "coffer-readme-example", dependencies: ["Coffer"], path: "Examples/ReadmeExample"),
         // Crash states of the real binary, built from strace traces (tools/crash-states).
-        .target(name: "CofferCrashStates", dependencies: ["Coffer", "CofferFormat", "CofferSimulation"]),
+        .target(name: "CofferCrashStates", dependencies: ["Coffer", "CofferStorage", "CofferFormat", "CofferSimulation"]),
         .executableTarget(name: "coffer-crash-states", dependencies: ["CofferCrashStates", "CofferSimulation"]),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),

@@ -76,7 +76,8 @@ public struct HeadWitnessFile: HeadWitness {
     }
 
     /// Replaces the file's content with `witnessed` and a line feed: written to a new file beside it,
-    /// synced, then renamed over it, so a reader sees the old line or the new one, never a mix.
+    /// synced, then renamed over it and the directory synced (``StagedFile``), so a reader sees
+    /// the old line or the new one, never a mix.
     ///
     /// - Throws: `.invalidInput` when the path is a symbolic link to nothing; `.io` when a step fails,
     ///   and then the file beside it is removed and the old line stays.
@@ -89,21 +90,9 @@ public struct HeadWitnessFile: HeadWitness {
         case .failure(let error) where error.number == SystemError.noSuchFileOrDirectory.number: target = path
         case .failure(let error): throw error.cofferError("Following the head file's link \(path)")
         }
-        let temporary = "\(target).tmp-\(Hex.encode(RandomBytes.make(8)))"
-        let file: any StorageFile
-        switch storage.open(temporary, mode: .createNew) {
-        case .failure(let error): throw error.cofferError("Creating a file beside the head file \(path)")
-        case .success(let opened): file = opened
-        }
-        let bytes = Array((witnessed.description + "\n").utf8)
-        var result = bytes.withUnsafeBytes { file.write($0, at: 0) }
-        if case .success = result { result = file.sync() }
-        file.close()
-        if case .success = result { result = storage.rename(temporary, to: target) }
-        if case .failure(let error) = result {
-            _ = storage.remove(temporary)
-            throw error.cofferError("Writing the head file \(target)")
-        }
+        try StagedFile.write(
+            Array((witnessed.description + "\n").utf8), to: target, on: storage, "the head file \(target)",
+            replacing: true)
     }
 }
 

@@ -1,5 +1,6 @@
 import Coffer
 import CofferFormat
+import CofferStorage
 
 #if canImport(Glibc)
     import Glibc
@@ -117,14 +118,8 @@ public enum CrashCheck {
 
     static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
         try makeDirectories(FileOperation.directory(of: path))
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw TraceError("cannot create \(path): errno \(errno)") }
-        defer { close(descriptor) }
-        var done = 0
-        while done < bytes.count {
-            let count = bytes[done...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else { throw TraceError("cannot write \(path): errno \(errno)") }
-            done += count
+        if case .failure(let error) = PosixStorage().overwriteScratchFile(path, with: bytes) {
+            throw TraceError("cannot write \(path): \(error)")
         }
     }
 
@@ -164,16 +159,9 @@ public enum CrashCheck {
     }
 
     public static func readFile(_ path: String) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw TraceError("cannot open \(path): errno \(errno)") }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard count >= 0 else { throw TraceError("cannot read \(path): errno \(errno)") }
-            if count == 0 { return bytes }
-            bytes += buffer[..<count]
+        switch PosixStorage().readWholeFile(path) {
+        case .success(let bytes): return bytes
+        case .failure(let error): throw TraceError("cannot read \(path): \(error)")
         }
     }
 

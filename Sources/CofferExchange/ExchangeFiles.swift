@@ -7,8 +7,9 @@ import CofferStorage
 
 /// Reading an input file and writing an export, with the care secrets need: an input goes
 /// from `read(2)` straight into a ``SecretBuffer``; an export is written with mode 0600 into
-/// a new file beside its target, synced, renamed over it and the directory synced, so that a
-/// crash leaves the old file or the new one, whole, and nobody else can read it meanwhile.
+/// a new file beside its target, synced, renamed over it and the directory synced
+/// (``StagedFile``), so that a crash leaves the old file or the new one, whole, and nobody
+/// else can read it meanwhile.
 public enum ExchangeFiles {
     /// Reads a whole file, at most `maximum` bytes (by default what an import reads,
     /// I-LIMITS). A regular file larger than that is refused before any of it is read, and
@@ -52,83 +53,24 @@ public enum ExchangeFiles {
     }
 
     /// Writes `bytes` to `path` with mode 0600, durably: into a temporary file beside it,
-    /// synced, then put in place in one step, so `path` never holds a half-written file.
+    /// synced, then put in place in one step, so `path` never holds a half-written file
+    /// (``StagedFile/write(_:to:on:_:replacing:keepingUnsynced:)``).
     ///
     /// - Parameters:
     ///   - replacing: whether a file at `path` may be replaced. When false, the temporary file
-    ///     is moved to `path` without replacing (PosixStorage.moveWithoutReplacing), which fails
-    ///     if anything appeared there meanwhile.
+    ///     is moved to `path` without replacing, which fails if anything appeared there meanwhile.
     ///   - keepingUnsynced: what happens to a new file (`replacing` false) whose directory
     ///     could not be synced: kept in place (a crash could still lose it), or removed.
-    /// - Throws: `.alreadyExists` when `replacing` is false and `path` exists; `.io` naming the
-    ///   step that failed. The target is then untouched, except when the last step, syncing
-    ///   the directory, failed: the new file is in place then (unless `keepingUnsynced` is
-    ///   false), but a crash could lose it.
+    /// - Throws: `.alreadyExists` when `replacing` is false and `path` exists; `.notFound` when
+    ///   its directory does not exist; `.io` naming the step that failed. The target is then
+    ///   untouched, except when the last step, syncing the directory, failed: the new file is
+    ///   in place then (unless `keepingUnsynced` is false), but a crash could lose it.
     public static func write(
         _ bytes: UnsafeRawBufferPointer, to path: String, replacing: Bool, keepingUnsynced: Bool = true
     ) throws(CofferError) {
-        let suffix = RandomBytes.make(8).map { String($0, radix: 16) }.joined()
-        let temporary = "\(path).tmp-\(suffix)"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw systemError("The file \(path) could not be created", path: path) }
-        var remaining = bytes.count
-        var next = bytes.baseAddress
-        while remaining > 0, let pointer = next {
-            let written = Glibc.write(descriptor, pointer, remaining)
-            if written < 0 {
-                if errno == EINTR { continue }
-                let error = systemError("The file \(path) could not be written", path: path)
-                close(descriptor)
-                unlink(temporary)
-                throw error
-            }
-            remaining -= written
-            next = pointer + written
-        }
-        guard fsync(descriptor) == 0 else {
-            let error = systemError("The file \(path) could not be synced", path: path)
-            close(descriptor)
-            unlink(temporary)
-            throw error
-        }
-        close(descriptor)
-        if replacing {
-            guard rename(temporary, path) == 0 else {
-                let error = systemError("The file \(path) could not be put in place", path: path)
-                unlink(temporary)
-                throw error
-            }
-        } else {
-            switch PosixStorage.moveWithoutReplacing(temporary, to: path) {
-            case .success: break
-            case .failure(let error):
-                unlink(temporary)
-                if error == .fileExists { throw CofferError(.alreadyExists, "A file exists at \(path); it was left as it was.") }
-                throw CofferError(.io(errno: error.number), "The file \(path) could not be put in place: \(error).")
-            }
-        }
-        // The new name is durable only once its directory is: a crash before that can lose
-        // the file although every byte of it was synced.
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        let synced = directoryDescriptor >= 0 && fsync(directoryDescriptor) == 0
-        let number = errno
-        if directoryDescriptor >= 0 { close(directoryDescriptor) }
-        guard synced else {
-            let reason = String(cString: strerror(number))
-            if !replacing && !keepingUnsynced {
-                unlink(path)
-                throw CofferError(
-                    .io(errno: number),
-                    "The file \(path) could not be made durable (its directory could not be synced: \(reason)); "
-                        + "it was removed.")
-            }
-            // The file is in place and synced, but its directory entry may not survive a crash.
-            throw CofferError(
-                .io(errno: number),
-                "The file \(path) was written, but its directory could not be synced (\(reason)): "
-                    + "a crash now could lose it. Check the file system, then write it again.")
-        }
+        try StagedFile.write(
+            bytes, to: path, on: PosixStorage(), "the file \(path)", replacing: replacing,
+            keepingUnsynced: keepingUnsynced)
     }
 
     private static func systemError(_ what: String, path: String) -> CofferError {

@@ -98,6 +98,31 @@ public protocol StorageFile: AnyObject, Sendable {
     func close()
 }
 
+extension StorageSystem {
+    /// The whole content of the file at `path`, as its size says when it is opened.
+    public func readWholeFile(_ path: String) -> Result<[UInt8], SystemError> {
+        open(path, mode: .readOnly).flatMap { file in
+            defer { file.close() }
+            return file.size().flatMap { size in file.read(count: Int(size), at: 0) }
+        }
+    }
+
+    /// Makes `bytes` the content of the file at `path` (created when missing, cut and
+    /// rewritten in place otherwise, like `O_TRUNC`), with no staging and no sync: for scratch
+    /// files only (tests, materialized crash states). What Coffer keeps goes through ``StagedFile``.
+    public func overwriteScratchFile(_ path: String, with bytes: [UInt8]) -> Result<Void, SystemError> {
+        let opened: Result<any StorageFile, SystemError>
+        switch open(path, mode: .readWrite) {
+        case .failure(.noSuchFileOrDirectory): opened = open(path, mode: .createNew)
+        case let other: opened = other.flatMap { file in file.truncate(to: 0).map { file } }
+        }
+        return opened.flatMap { file in
+            defer { file.close() }
+            return file.write(bytes, at: 0)
+        }
+    }
+}
+
 extension StorageFile {
     /// Reads exactly `count` bytes at `offset`, or fewer when the file ends first.
     public func read(count: Int, at offset: UInt64) -> Result<[UInt8], SystemError> {

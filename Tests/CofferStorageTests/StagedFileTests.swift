@@ -95,6 +95,45 @@ final class StagedFileTests: XCTestCase {
         XCTAssertEqual(disk.paths(), ["/d/x"])
     }
 
+    /// A whole-file write (exports, key files, head files): a new file is absent or whole, and
+    /// a replacement leaves the old bytes or the new ones, whatever call a crash follows.
+    func testAWholeFileWriteLeavesTheOldBytesOrTheNewOnes() throws {
+        let (old, new): ([UInt8], [UInt8]) = (Array(repeating: 1, count: 700), Array(repeating: 2, count: 1300))
+        for replacing in [false, true] {
+            let write = { (disk: SimulatedDisk) throws in
+                try StagedFile.write(new, to: "/d/out", on: disk, "the file /d/out", replacing: replacing)
+            }
+            let prepare = { (disk: SimulatedDisk) throws in
+                if replacing { try StagedFile.write(old, to: "/d/out", on: disk, "the file /d/out", replacing: false) }
+            }
+            let counting = SimulatedDisk()
+            try prepare(counting)
+            let before = counting.callCounts()
+            try write(counting)
+            XCTAssertEqual(counting.contents(of: "/d/out"), new)
+            let calls = counting.callCounts()
+            var generator = SeededGenerator(seed: 11)
+            var crashes = 0
+            for operation in SimulatedDisk.Operation.allCases where operation != .read && operation != .lock {
+                for call in before[operation, default: 0]..<calls[operation, default: 0] {
+                    for mode in CrashMode.allCases {
+                        let disk = SimulatedDisk()
+                        try prepare(disk)
+                        disk.armCrash(after: operation, atCall: call)
+                        try? write(disk)
+                        guard disk.isCrashPending else { continue }
+                        crashes += 1
+                        disk.crash(mode: mode, using: &generator)
+                        let context = "replacing \(replacing), crash after \(operation) #\(call), \(mode), seed 11"
+                        let allowed: [[UInt8]?] = replacing ? [old, new] : [nil, new]
+                        XCTAssertTrue(allowed.contains(disk.contents(of: "/d/out")), context)
+                    }
+                }
+            }
+            XCTAssertGreaterThan(crashes, 5, "the crashes never fired: the test tested nothing")
+        }
+    }
+
     /// On the real disk: the move gives the file its new name, and refuses a taken one,
     /// leaving both files as they were.
     func testMoveWithoutReplacingOnTheRealDisk() throws {

@@ -16,22 +16,11 @@ enum Fixture {
     static func payload(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
 
     static func readFile(_ path: String) -> [UInt8] {
-        guard let handle = fopen(path, "rb") else { return [] }
-        defer { fclose(handle) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, handle)
-            if count <= 0 { break }
-            bytes += buffer[0..<count]
-        }
-        return bytes
+        (try? PosixStorage().readWholeFile(path).get()) ?? []
     }
 
     static func writeFile(_ path: String, _ bytes: [UInt8]) {
-        let handle = fopen(path, "wb")!
-        if !bytes.isEmpty { _ = fwrite(bytes, 1, bytes.count, handle) }
-        fclose(handle)
+        try! PosixStorage().overwriteScratchFile(path, with: bytes).get()
     }
 
     /// Opens the vault and returns every transaction payload as bytes, in order.
