@@ -1,7 +1,8 @@
 import CofferCrypto
 
-/// The rules apply enforces for vault, organization, project, user and membership operations
-/// (FORMAT.md, "Operations"). Each rule id below is defined there.
+/// The rules apply enforces for every operation (FORMAT.md, "Operations"), in one exhaustive
+/// switch: a new operation does not compile until it has its rule. Each rule id below is
+/// defined there.
 extension IndexMutation {
     mutating func apply(_ operation: ModelOperation, location: RecordLocation, time: UInt64, actor: Handle)
         throws(CofferError)
@@ -199,12 +200,218 @@ extension IndexMutation {
             }
             set(\.memberships, key, nil)
 
-        case .restoreOrganization, .restoreProject, .restoreUser, .restoreCredential, .restoreCredentialHistory,
-            .restoreVersion, .restoreAssignment, .restoreAPIKey:
-            try applyRestoreOperation(operation, location: location)
+        // Credentials, defaults, assignments and API keys (the rules' helpers are in
+        // IndexMutation+Credentials).
+        case .createCredential(let new):
+            try createCredential(new, location: location, time: time, actor: actor)
 
-        default:
-            try applyCredentialOperation(operation, location: location, time: time, actor: actor)
+        case .relabelCredential(let id, let label):
+            // OP-CRED-LABEL-1
+            let slot = try tables.requireCredential(id)
+            try Names.checkName(label, what: "label")
+            let entry = appendHistory(.relabeled, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.label = label
+                $0.lastEntry = entry
+            }
+
+        case .setCredentialFields(let change):
+            try setFields(change, location: location, time: time, actor: actor)
+
+        case .revokeCredential(let id):
+            // OP-CRED-REVOKE-1
+            let slot = try tables.requireCredential(id)
+            let record = tables.credential(slot)
+            guard record.state == .active else {
+                throw CofferError(.invalidInput, "The credential \(id) is already revoked.")
+            }
+            guard !record.isDefault else {
+                throw CofferError(
+                    .invalidInput, "The credential \(id) is a default. Clear its default mark before revoking it.")
+            }
+            let entry = appendHistory(.revoked, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.state = .revoked
+                $0.lastEntry = entry
+            }
+
+        case .reinstateCredential(let id):
+            // OP-CRED-REINSTATE-1
+            let slot = try tables.requireCredential(id)
+            guard tables.credential(slot).state == .revoked else {
+                throw CofferError(.invalidInput, "The credential \(id) is not revoked.")
+            }
+            let entry = appendHistory(.reinstated, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.state = .active
+                $0.lastEntry = entry
+            }
+
+        case .changeCredentialSlug(let id, let slug):
+            try changeSlug(of: id, to: slug, location: location, time: time, actor: actor)
+
+        case .deleteCredential(let id):
+            // OP-CRED-DELETE-1
+            let slot = try tables.requireCredential(id)
+            let record = tables.credential(slot)
+            guard !record.isDefault else {
+                throw CofferError(
+                    .invalidInput, "The credential \(id) is a default. Clear its default mark before deleting it.")
+            }
+            let assignments = tables.assignmentsByCredential[slot]?.count ?? 0
+            guard assignments == 0 else {
+                throw CofferError(
+                    .invalidInput,
+                    "The credential \(id) has \(assignments) assignments. Remove them before deleting it.")
+            }
+            let entries = tables.historyEntries(of: record)
+            set(\.liveHistoryCount, tables.liveHistoryCount - entries.count)
+            set(
+                \.retainedVersionCount,
+                tables.retainedVersionCount - entries.count { $0.kind.makesVersion && $0.isRetained })
+            unlink(slot, from: \.candidateHeads, key: record.candidateKey, next: \.nextInGroup)
+            unlink(slot, from: \.slugHeads, key: record.slugKey, next: \.nextWithSlug)
+            set(\.credentialSlotByID, id, nil)
+            replace(\.credentials, at: Int(slot), with: .freeSlot)
+            append(\.freeSlots, slot)
+            set(\.liveCredentialCount, tables.liveCredentialCount - 1)
+
+        case .setDefault(let id):
+            // OP-CRED-DEFAULT-1: at most one default per (organization, app, scope, owner), and
+            // it is active.
+            let slot = try tables.requireCredential(id)
+            let record = tables.credential(slot)
+            guard record.state == .active else {
+                throw CofferError(.invalidInput, "The credential \(id) is revoked and cannot be a default.")
+            }
+            guard !record.isDefault else {
+                throw CofferError(.invalidInput, "The credential \(id) is already the default.")
+            }
+            if let current = tables.defaults[record.candidateKey] {
+                throw CofferError(
+                    .invalidInput,
+                    "\(tables.credential(current).id) is already the default for this app and scope. Clear it in the same transaction first."
+                )
+            }
+            set(\.defaults, record.candidateKey, slot)
+            let entry = appendHistory(.defaultSet, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.isDefault = true
+                $0.lastEntry = entry
+            }
+
+        case .clearDefault(let id):
+            // OP-CRED-DEFAULT-2
+            let slot = try tables.requireCredential(id)
+            let record = tables.credential(slot)
+            guard record.isDefault else { throw CofferError(.invalidInput, "The credential \(id) is not a default.") }
+            precondition(tables.defaults[record.candidateKey] == slot, "default mark and default table disagree")
+            set(\.defaults, record.candidateKey, nil)
+            let entry = appendHistory(.defaultCleared, of: slot, location: location, time: time, actor: actor)
+            modifyCredential(slot) {
+                $0.isDefault = false
+                $0.lastEntry = entry
+            }
+
+        case .assign(let organizationID, let target, let appKey, let credential):
+            try insertAssignment(
+                organization: organizationID, target: target, appKey: appKey, credential: credential,
+                allowsRevoked: false)
+
+        case .unassign(let organizationID, let target, let appKey):
+            // OP-ASSIGN-REMOVE-1
+            let organization = try tables.requireOrganization(organizationID)
+            guard let key = tables.assignmentKey(organization: organization, target: target, appKey: appKey),
+                let slot = tables.assignments[key]
+            else {
+                throw CofferError(.notFound, "No assignment of `\(appKey)` exists for \(target).")
+            }
+            set(\.assignments, key, nil)
+            var keys = tables.assignmentsByCredential[slot] ?? []
+            keys.remove(key)
+            set(\.assignmentsByCredential, slot, keys.isEmpty ? nil : keys)
+
+        case .createAPIKey(let new):
+            // OP-APIKEY-CREATE-1
+            guard tables.apiKeys[new.id] == nil else { throw exists("An API key with the id \(new.id)") }
+            let organization = try tables.requireOrganization(new.organization)
+            let creator = try tables.requireUser(new.creator)
+            guard tables.memberships[MembershipKey(user: creator, organization: organization)] != nil else {
+                throw CofferError(.invalidInput, "Only a member of the organization can create its API keys.")
+            }
+            try Names.checkName(new.name, what: "API key name")
+            try Names.checkName(new.preview, what: "API key preview")
+            guard new.hash.count == APIKeyFormat.hashByteCount else {
+                throw CofferError(.invalidInput, "An API key hash must be \(APIKeyFormat.hashByteCount) bytes.")
+            }
+            let tag = APIKeyFormat.tag(of: new.hash)
+            guard tables.apiKeyByTag[tag] == nil else { throw exists("An API key with the same hash") }
+            set(
+                \.apiKeys, new.id,
+                APIKeyRecord(
+                    id: new.id, organization: organization, creator: new.creator, name: new.name, preview: new.preview,
+                    hash: new.hash, createdTime: time, createdBy: actor, state: .active, revokedTime: 0,
+                    revokedBy: noHandle))
+            set(\.apiKeyByTag, tag, new.id)
+
+        case .revokeAPIKey(let id):
+            // OP-APIKEY-REVOKE-1
+            var record = try tables.requireAPIKey(id)
+            guard record.state == .active else {
+                throw CofferError(.invalidInput, "The API key \(id) is already revoked.")
+            }
+            record.state = .revoked
+            record.revokedTime = time
+            record.revokedBy = actor
+            set(\.apiKeys, id, record)
+
+        case .deleteAPIKey(let id):
+            // OP-APIKEY-DELETE-1
+            let record = try tables.requireAPIKey(id)
+            set(\.apiKeys, id, nil)
+            set(\.apiKeyByTag, APIKeyFormat.tag(of: record.hash), nil)
+
+        // Restore operations, written only by compaction (§9.15): each recreates something
+        // that does not exist yet, with the stamps and state the compacted index had, and
+        // keeps every invariant of §9.13 (helpers in IndexMutation+Restore).
+        case .restoreOrganization(let id, let slug, let name, let created):
+            // OP-RESTORE-ORG-1: OP-ORG-CREATE-1, stamped with the original creation.
+            let actor = try internActor(created)
+            try apply(
+                .createOrganization(id: id, slug: slug, name: name), location: location,
+                time: created.timeMilliseconds, actor: actor)
+
+        case .restoreProject(let id, let organization, let slug, let name, let created):
+            // OP-RESTORE-PROJ-1: OP-PROJ-CREATE-1, stamped with the original creation.
+            let actor = try internActor(created)
+            try apply(
+                .createProject(id: id, organization: organization, slug: slug, name: name), location: location,
+                time: created.timeMilliseconds, actor: actor)
+
+        case .restoreUser(let id, let handle, let displayName, let created):
+            // OP-RESTORE-USER-1: OP-USER-CREATE-1, stamped with the original creation.
+            let actor = try internActor(created)
+            try apply(
+                .createUser(id: id, handle: handle, displayName: displayName), location: location,
+                time: created.timeMilliseconds, actor: actor)
+
+        case .restoreCredential(let restored):
+            try restoreCredential(restored, location: location)
+
+        case .restoreCredentialHistory(let id, let changes):
+            try restoreHistory(of: id, changes, location: location)
+
+        case .restoreVersion(let id, let version, let fields):
+            try restoreVersion(version, of: id, fields: fields, location: location)
+
+        case .restoreAssignment(let organization, let target, let appKey, let credential):
+            // OP-RESTORE-ASSIGN-1: OP-ASSIGN-SET-1, except that the credential may be revoked.
+            try insertAssignment(
+                organization: organization, target: target, appKey: appKey, credential: credential,
+                allowsRevoked: true)
+
+        case .restoreAPIKey(let restored):
+            try restoreAPIKey(restored)
         }
     }
 

@@ -1,186 +1,9 @@
 import CofferCrypto
 
-/// The rules apply enforces for credential, default, assignment and API key operations
-/// (FORMAT.md, "Operations"). Each rule id below is defined there.
+/// What the rules for credential, default, assignment and API key operations share
+/// (FORMAT.md, "Operations"; the rules are in IndexMutation+Apply). Each rule id below is
+/// defined there.
 extension IndexMutation {
-    mutating func applyCredentialOperation(
-        _ operation: ModelOperation, location: RecordLocation, time: UInt64, actor: Handle
-    ) throws(CofferError) {
-        switch operation {
-        case .createCredential(let new):
-            try createCredential(new, location: location, time: time, actor: actor)
-
-        case .relabelCredential(let id, let label):
-            // OP-CRED-LABEL-1
-            let slot = try tables.requireCredential(id)
-            try Names.checkName(label, what: "label")
-            let entry = appendHistory(.relabeled, of: slot, location: location, time: time, actor: actor)
-            modifyCredential(slot) {
-                $0.label = label
-                $0.lastEntry = entry
-            }
-
-        case .setCredentialFields(let change):
-            try setFields(change, location: location, time: time, actor: actor)
-
-        case .revokeCredential(let id):
-            // OP-CRED-REVOKE-1
-            let slot = try tables.requireCredential(id)
-            let record = tables.credential(slot)
-            guard record.state == .active else {
-                throw CofferError(.invalidInput, "The credential \(id) is already revoked.")
-            }
-            guard !record.isDefault else {
-                throw CofferError(
-                    .invalidInput, "The credential \(id) is a default. Clear its default mark before revoking it.")
-            }
-            let entry = appendHistory(.revoked, of: slot, location: location, time: time, actor: actor)
-            modifyCredential(slot) {
-                $0.state = .revoked
-                $0.lastEntry = entry
-            }
-
-        case .reinstateCredential(let id):
-            // OP-CRED-REINSTATE-1
-            let slot = try tables.requireCredential(id)
-            guard tables.credential(slot).state == .revoked else {
-                throw CofferError(.invalidInput, "The credential \(id) is not revoked.")
-            }
-            let entry = appendHistory(.reinstated, of: slot, location: location, time: time, actor: actor)
-            modifyCredential(slot) {
-                $0.state = .active
-                $0.lastEntry = entry
-            }
-
-        case .changeCredentialSlug(let id, let slug):
-            try changeSlug(of: id, to: slug, location: location, time: time, actor: actor)
-
-        case .deleteCredential(let id):
-            // OP-CRED-DELETE-1
-            let slot = try tables.requireCredential(id)
-            let record = tables.credential(slot)
-            guard !record.isDefault else {
-                throw CofferError(
-                    .invalidInput, "The credential \(id) is a default. Clear its default mark before deleting it.")
-            }
-            let assignments = tables.assignmentsByCredential[slot]?.count ?? 0
-            guard assignments == 0 else {
-                throw CofferError(
-                    .invalidInput,
-                    "The credential \(id) has \(assignments) assignments. Remove them before deleting it.")
-            }
-            let entries = tables.historyEntries(of: record)
-            set(\.liveHistoryCount, tables.liveHistoryCount - entries.count)
-            set(
-                \.retainedVersionCount,
-                tables.retainedVersionCount - entries.count { $0.kind.makesVersion && $0.isRetained })
-            unlink(slot, from: \.candidateHeads, key: record.candidateKey, next: \.nextInGroup)
-            unlink(slot, from: \.slugHeads, key: record.slugKey, next: \.nextWithSlug)
-            set(\.credentialSlotByID, id, nil)
-            replace(\.credentials, at: Int(slot), with: .freeSlot)
-            append(\.freeSlots, slot)
-            set(\.liveCredentialCount, tables.liveCredentialCount - 1)
-
-        case .setDefault(let id):
-            // OP-CRED-DEFAULT-1: at most one default per (organization, app, scope, owner), and
-            // it is active.
-            let slot = try tables.requireCredential(id)
-            let record = tables.credential(slot)
-            guard record.state == .active else {
-                throw CofferError(.invalidInput, "The credential \(id) is revoked and cannot be a default.")
-            }
-            guard !record.isDefault else {
-                throw CofferError(.invalidInput, "The credential \(id) is already the default.")
-            }
-            if let current = tables.defaults[record.candidateKey] {
-                throw CofferError(
-                    .invalidInput,
-                    "\(tables.credential(current).id) is already the default for this app and scope. Clear it in the same transaction first."
-                )
-            }
-            set(\.defaults, record.candidateKey, slot)
-            let entry = appendHistory(.defaultSet, of: slot, location: location, time: time, actor: actor)
-            modifyCredential(slot) {
-                $0.isDefault = true
-                $0.lastEntry = entry
-            }
-
-        case .clearDefault(let id):
-            // OP-CRED-DEFAULT-2
-            let slot = try tables.requireCredential(id)
-            let record = tables.credential(slot)
-            guard record.isDefault else { throw CofferError(.invalidInput, "The credential \(id) is not a default.") }
-            precondition(tables.defaults[record.candidateKey] == slot, "default mark and default table disagree")
-            set(\.defaults, record.candidateKey, nil)
-            let entry = appendHistory(.defaultCleared, of: slot, location: location, time: time, actor: actor)
-            modifyCredential(slot) {
-                $0.isDefault = false
-                $0.lastEntry = entry
-            }
-
-        case .assign(let organizationID, let target, let appKey, let credential):
-            try insertAssignment(
-                organization: organizationID, target: target, appKey: appKey, credential: credential,
-                allowsRevoked: false)
-
-        case .unassign(let organizationID, let target, let appKey):
-            // OP-ASSIGN-REMOVE-1
-            let organization = try tables.requireOrganization(organizationID)
-            guard let key = tables.assignmentKey(organization: organization, target: target, appKey: appKey),
-                let slot = tables.assignments[key]
-            else {
-                throw CofferError(.notFound, "No assignment of `\(appKey)` exists for \(target).")
-            }
-            set(\.assignments, key, nil)
-            var keys = tables.assignmentsByCredential[slot] ?? []
-            keys.remove(key)
-            set(\.assignmentsByCredential, slot, keys.isEmpty ? nil : keys)
-
-        case .createAPIKey(let new):
-            // OP-APIKEY-CREATE-1
-            guard tables.apiKeys[new.id] == nil else { throw exists("An API key with the id \(new.id)") }
-            let organization = try tables.requireOrganization(new.organization)
-            let creator = try tables.requireUser(new.creator)
-            guard tables.memberships[MembershipKey(user: creator, organization: organization)] != nil else {
-                throw CofferError(.invalidInput, "Only a member of the organization can create its API keys.")
-            }
-            try Names.checkName(new.name, what: "API key name")
-            try Names.checkName(new.preview, what: "API key preview")
-            guard new.hash.count == APIKeyFormat.hashByteCount else {
-                throw CofferError(.invalidInput, "An API key hash must be \(APIKeyFormat.hashByteCount) bytes.")
-            }
-            let tag = APIKeyFormat.tag(of: new.hash)
-            guard tables.apiKeyByTag[tag] == nil else { throw exists("An API key with the same hash") }
-            set(
-                \.apiKeys, new.id,
-                APIKeyRecord(
-                    id: new.id, organization: organization, creator: new.creator, name: new.name, preview: new.preview,
-                    hash: new.hash, createdTime: time, createdBy: actor, state: .active, revokedTime: 0,
-                    revokedBy: noHandle))
-            set(\.apiKeyByTag, tag, new.id)
-
-        case .revokeAPIKey(let id):
-            // OP-APIKEY-REVOKE-1
-            var record = try tables.requireAPIKey(id)
-            guard record.state == .active else {
-                throw CofferError(.invalidInput, "The API key \(id) is already revoked.")
-            }
-            record.state = .revoked
-            record.revokedTime = time
-            record.revokedBy = actor
-            set(\.apiKeys, id, record)
-
-        case .deleteAPIKey(let id):
-            // OP-APIKEY-DELETE-1
-            let record = try tables.requireAPIKey(id)
-            set(\.apiKeys, id, nil)
-            set(\.apiKeyByTag, APIKeyFormat.tag(of: record.hash), nil)
-
-        default:
-            preconditionFailure("operation \(operation.code) routed to the credential rules")
-        }
-    }
-
     /// OP-ASSIGN-SET-1, and OP-RESTORE-ASSIGN-1 when `allowsRevoked`.
     mutating func insertAssignment(
         organization organizationID: OrganizationID, target: AssignmentTarget, appKey: String,
@@ -215,7 +38,7 @@ extension IndexMutation {
         set(\.assignmentsByCredential, slot, keys)
     }
 
-    private mutating func createCredential(_ new: NewCredential, location: RecordLocation, time: UInt64, actor: Handle)
+    mutating func createCredential(_ new: NewCredential, location: RecordLocation, time: UInt64, actor: Handle)
         throws(CofferError)
     {
         // OP-CRED-CREATE-1
@@ -259,7 +82,7 @@ extension IndexMutation {
     /// OP-CRED-SLUG-1: a new slug, unique at the credential's scope like a new credential's.
     /// The credential moves to the lookup list of its new slug at its place in creation order,
     /// where a compacted log, which creates it with that slug, puts it too.
-    private mutating func changeSlug(
+    mutating func changeSlug(
         of id: CredentialID, to newSlug: String, location: RecordLocation, time: UInt64, actor: Handle
     ) throws(CofferError) {
         let slot = try tables.requireCredential(id)
@@ -320,7 +143,7 @@ extension IndexMutation {
         if retained != 0 { set(\.retainedVersionCount, tables.retainedVersionCount + retained) }
     }
 
-    private mutating func setFields(
+    mutating func setFields(
         _ change: CredentialFieldsChange, location: RecordLocation, time: UInt64, actor: Handle
     ) throws(CofferError) {
         // OP-CRED-VERSION-1
@@ -391,7 +214,7 @@ extension IndexMutation {
     }
 
     /// Appends a metadata-only history entry (not a version) and returns its index.
-    private mutating func appendHistory(
+    mutating func appendHistory(
         _ kind: ChangeKind, of slot: Handle, location: RecordLocation, time: UInt64, actor: Handle
     ) -> Handle {
         let record = tables.credential(slot)
@@ -431,7 +254,7 @@ extension IndexMutation {
     }
 
     /// Removes `slot` from an intrusive list.
-    private mutating func unlink<Key: Hashable>(
+    mutating func unlink<Key: Hashable>(
         _ slot: Handle, from heads: WritableKeyPath<IndexTables, [Key: Handle]>, key: Key,
         next: WritableKeyPath<CredentialRecord, Handle>
     ) {

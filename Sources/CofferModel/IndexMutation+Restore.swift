@@ -1,63 +1,15 @@
 import CofferCrypto
 
-/// The rules apply enforces for the restore operations a compaction writes (FORMAT.md
-/// §9.15). Each recreates something that does not exist yet, with the stamps and state the
-/// compacted index had, and keeps every invariant of §9.13. Each rule id below is defined
-/// there.
+/// What the rules for the restore operations a compaction writes share (FORMAT.md §9.15;
+/// the rules are in IndexMutation+Apply). Each rule id below is defined there.
 extension IndexMutation {
-    mutating func applyRestoreOperation(_ operation: ModelOperation, location: RecordLocation) throws(CofferError) {
-        switch operation {
-        case .restoreOrganization(let id, let slug, let name, let created):
-            // OP-RESTORE-ORG-1: OP-ORG-CREATE-1, stamped with the original creation.
-            let actor = try internActor(created)
-            try apply(
-                .createOrganization(id: id, slug: slug, name: name), location: location,
-                time: created.timeMilliseconds, actor: actor)
-
-        case .restoreProject(let id, let organization, let slug, let name, let created):
-            // OP-RESTORE-PROJ-1: OP-PROJ-CREATE-1, stamped with the original creation.
-            let actor = try internActor(created)
-            try apply(
-                .createProject(id: id, organization: organization, slug: slug, name: name), location: location,
-                time: created.timeMilliseconds, actor: actor)
-
-        case .restoreUser(let id, let handle, let displayName, let created):
-            // OP-RESTORE-USER-1: OP-USER-CREATE-1, stamped with the original creation.
-            let actor = try internActor(created)
-            try apply(
-                .createUser(id: id, handle: handle, displayName: displayName), location: location,
-                time: created.timeMilliseconds, actor: actor)
-
-        case .restoreCredential(let restored):
-            try restoreCredential(restored, location: location)
-
-        case .restoreCredentialHistory(let id, let changes):
-            try restoreHistory(of: id, changes, location: location)
-
-        case .restoreVersion(let id, let version, let fields):
-            try restoreVersion(version, of: id, fields: fields, location: location)
-
-        case .restoreAssignment(let organization, let target, let appKey, let credential):
-            // OP-RESTORE-ASSIGN-1: OP-ASSIGN-SET-1, except that the credential may be revoked.
-            try insertAssignment(
-                organization: organization, target: target, appKey: appKey, credential: credential,
-                allowsRevoked: true)
-
-        case .restoreAPIKey(let restored):
-            try restoreAPIKey(restored)
-
-        default:
-            preconditionFailure("operation \(operation.code) routed to the restore rules")
-        }
-    }
-
     /// The actor of a restored stamp, checked (OPS-TEXT-ACTOR) and interned.
-    private mutating func internActor(_ stamp: ChangeStamp) throws(CofferError) -> Handle {
+    mutating func internActor(_ stamp: ChangeStamp) throws(CofferError) -> Handle {
         try Names.checkActor(stamp.actor)
         return intern(stamp.actor)
     }
 
-    private mutating func restoreCredential(_ restored: RestoredCredential, location: RecordLocation)
+    mutating func restoreCredential(_ restored: RestoredCredential, location: RecordLocation)
         throws(CofferError)
     {
         let id = restored.id
@@ -120,7 +72,7 @@ extension IndexMutation {
         countHistory(added: restored.changes.count, retained: 1)
     }
 
-    private mutating func restoreHistory(of id: CredentialID, _ changes: [RestoredChange], location: RecordLocation)
+    mutating func restoreHistory(of id: CredentialID, _ changes: [RestoredChange], location: RecordLocation)
         throws(CofferError)
     {
         // OP-RESTORE-HISTORY-1: older changes go in front of a history that does not reach
@@ -152,7 +104,7 @@ extension IndexMutation {
         countHistory(added: changes.count, retained: 0)
     }
 
-    private mutating func restoreVersion(
+    mutating func restoreVersion(
         _ version: UInt32, of id: CredentialID, fields: FieldValues, location: RecordLocation
     ) throws(CofferError) {
         // OP-RESTORE-VERSION-1: the version is in the history and not readable, every newer
@@ -198,7 +150,7 @@ extension IndexMutation {
         countHistory(added: 0, retained: 1)
     }
 
-    private mutating func restoreAPIKey(_ restored: RestoredAPIKey) throws(CofferError) {
+    mutating func restoreAPIKey(_ restored: RestoredAPIKey) throws(CofferError) {
         // OP-RESTORE-APIKEY-1: OP-APIKEY-CREATE-1, except that only an active key's creator
         // must be a member (INV-APIKEY): a revoked key outlives its creator's membership.
         guard tables.apiKeys[restored.id] == nil else { throw exists("An API key with the id \(restored.id)") }
