@@ -70,13 +70,15 @@ public enum CrashCheck {
         let vaultChanged = found == expectation.after && expectation.after != expectation.before
         for (path, bytes) in expectation.outputs.sorted(by: { $0.key < $1.key }) {
             if let present = files[path]?.bytes, present != bytes {
-                failures.append("\(path) is there but not whole (\(present.count) of \(bytes.count) bytes, or other bytes)")
+                failures.append(
+                    "\(path) is there but not whole (\(present.count) of \(bytes.count) bytes, or other bytes)")
             } else if files[path] == nil && vaultChanged {
                 failures.append("\(path) is missing, yet the vault already shows the command's change")
             }
         }
         for (path, bytes) in expectation.required.sorted(by: { $0.key < $1.key }) where files[path]?.bytes != bytes {
-            failures.append("\(path), written by an acknowledged command, is \(files[path] == nil ? "missing" : "not whole")")
+            failures.append(
+                "\(path), written by an acknowledged command, is \(files[path] == nil ? "missing" : "not whole")")
         }
         return failures
     }
@@ -127,7 +129,9 @@ public enum CrashCheck {
         var status = stat()
         if stat(path, &status) == 0 { return }
         try makeDirectories(FileOperation.directory(of: path))
-        guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw TraceError("cannot create \(path): errno \(errno)") }
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw TraceError("cannot create \(path): errno \(errno)")
+        }
     }
 
     /// The names in a directory, without `.` and `..`.
@@ -136,7 +140,9 @@ public enum CrashCheck {
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names

@@ -303,13 +303,15 @@ struct DocumentImporter {
             changes.append(
                 RestoredChange(kind: change.kind, version: change.version, changedFieldMask: mask, stamp: change.stamp))
         }
+        // The document's metadata, with this vault's identifiers.
+        var metadata = credential.metadata
+        metadata.id = id
+        metadata.organization = organization
+        metadata.owner = owner
         plan.add(
             .restoreCredential(
                 RestoredCredential(
-                    id: id, organization: organization, appKey: credential.appKey, slug: credential.slug,
-                    label: credential.label, kind: credential.kind, type: credential.type,
-                    category: credential.category,
-                    owner: owner, state: credential.state, isDefault: isDefault, changes: changes, fields: values)),
+                    metadata, state: credential.state, isDefault: isDefault, changes: changes, fields: values)),
             from: source)
         // OP-RESTORE-VERSION-1: newest first, and no more than the retention keeps.
         let kept = credential.olderVersions.prefix(max(0, retention - 1))

@@ -87,15 +87,17 @@ private func fieldsJSON(_ fields: [ExportDocument.Field]) -> JSONValue {
 extension ExportDocument.Credential {
     var json: JSONValue {
         let ownerID: String
-        switch owner {
+        switch metadata.owner {
         case .organization(let id): ownerID = id.description
         case .project(let id): ownerID = id.description
         case .user(let id): ownerID = id.description
         }
         return [
-            "id": .string(id.description), "organization": .string(organization.description), "app": .string(appKey),
-            "slug": .string(slug), "label": .string(label), "kind": .string(kind.word), "type": .string(type.word),
-            "category": .string(category.word), "scope": .string(owner.scope.word), "owner": .string(ownerID),
+            "id": .string(metadata.id.description), "organization": .string(metadata.organization.description),
+            "app": .string(metadata.appKey), "slug": .string(metadata.slug), "label": .string(metadata.label),
+            "kind": .string(metadata.kind.word), "type": .string(metadata.type.word),
+            "category": .string(metadata.category.word), "scope": .string(metadata.scope.word),
+            "owner": .string(ownerID),
             "state": .string(state.word), "default": .bool(isDefault), "version": .unsigned(UInt64(version)),
             "fields": fieldsJSON(fields),
             "history": .array(
@@ -397,8 +399,10 @@ private struct DocumentReader {
         }
         try object.finish()
         return ExportDocument.Credential(
-            id: id, organization: organization, appKey: appKey, slug: slug, label: label, kind: kind, type: type,
-            category: category, owner: owner, state: state, isDefault: isDefault, version: version, fields: fields,
+            metadata: CredentialMetadata(
+                id: id, organization: organization, appKey: appKey, slug: slug, label: label, kind: kind, type: type,
+                category: category, owner: owner),
+            state: state, isDefault: isDefault, version: version, fields: fields,
             history: history, olderVersions: older)
     }
 

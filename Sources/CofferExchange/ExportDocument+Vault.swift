@@ -34,21 +34,13 @@ extension ExportDocument {
         let organizations = index.organizations()
         let organizationSlugs = Dictionary(uniqueKeysWithValues: organizations.map { ($0.id, $0.slug) })
         var document = ExportDocument(revealed: revealing, versionRetention: UInt16(index.versionRetention))
-        document.organizations = organizations.map {
-            Organization(id: $0.id, slug: $0.slug, name: $0.name, created: $0.created)
-        }
+        document.organizations = organizations
         for organization in organizations {
             // `projects(in:)` and `memberships(in:)` are sorted by slug and handle already.
-            document.projects += index.projects(in: organization.id).map {
-                Project(id: $0.id, organization: $0.organization, slug: $0.slug, name: $0.name, created: $0.created)
-            }
-            document.memberships += index.memberships(in: organization.id).map {
-                Membership(user: $0.user, organization: $0.organization, role: $0.role)
-            }
+            document.projects += index.projects(in: organization.id)
+            document.memberships += index.memberships(in: organization.id)
         }
-        document.users = index.users().map {
-            User(id: $0.id, handle: $0.handle, displayName: $0.displayName, created: $0.created)
-        }
+        document.users = index.users()
 
         let infos = organizations.flatMap { index.credentials(matching: CredentialFilter(organization: $0.id)) }
         let ordered = credentialOrder(infos, in: index)
@@ -60,10 +52,7 @@ extension ExportDocument {
 
         for organization in organizations {
             // `assignments(organization:)` is sorted by target kind, slug, consumer and app.
-            document.assignments += index.assignments(organization: organization.id).map {
-                Assignment(
-                    organization: $0.organization, target: $0.target, appKey: $0.appKey, credential: $0.credential)
-            }
+            document.assignments += index.assignments(organization: organization.id)
         }
         document.apiKeys = try allAPIKeys(in: index).map {
             APIKey(
@@ -174,8 +163,7 @@ extension ExportDocument {
             older = olderNumbers.map { Version(version: $0, fields: nil) }
         }
         return Credential(
-            id: info.id, organization: info.organization, appKey: info.appKey, slug: info.slug, label: info.label,
-            kind: info.kind, type: info.type, category: info.category, owner: info.owner, state: info.state,
-            isDefault: info.isDefault, version: info.version, fields: fields, history: history, olderVersions: older)
+            metadata: info.metadata, state: info.state, isDefault: info.isDefault, version: info.version,
+            fields: fields, history: history, olderVersions: older)
     }
 }

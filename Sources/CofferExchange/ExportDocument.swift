@@ -48,33 +48,16 @@ public struct ExportDocument: Sendable {
         self.apiKeys = apiKeys
     }
 
-    public struct Organization: Sendable, Hashable {
-        public var id: OrganizationID
-        public var slug: String
-        public var name: String
-        public var created: ChangeStamp
-    }
-
-    public struct Project: Sendable, Hashable {
-        public var id: ProjectID
-        public var organization: OrganizationID
-        public var slug: String
-        public var name: String
-        public var created: ChangeStamp
-    }
-
-    public struct User: Sendable, Hashable {
-        public var id: UserID
-        public var handle: String
-        public var displayName: String
-        public var created: ChangeStamp
-    }
-
-    public struct Membership: Sendable, Hashable {
-        public var user: UserID
-        public var organization: OrganizationID
-        public var role: Role
-    }
+    // What the index answers is what the document carries, for everything but credentials.
+    public typealias Organization = OrganizationInfo
+    public typealias Project = ProjectInfo
+    public typealias User = UserInfo
+    public typealias Membership = MembershipInfo
+    public typealias Assignment = AssignmentInfo
+    /// A platform API key's metadata. The key is nowhere, and its keyed hash stays in the
+    /// vault: it is keyed from that vault's unlock key (FORMAT.md §9.11) and would never
+    /// verify in another.
+    public typealias APIKey = APIKeyInfo
 
     /// One field of a version: its value (revealed), or what the index shows (redacted: the
     /// preview of a secret field, the value of another).
@@ -106,16 +89,11 @@ public struct ExportDocument: Sendable {
         public var fields: [Field]?
     }
 
-    public struct Credential: Sendable, Equatable {
-        public var id: CredentialID
-        public var organization: OrganizationID
-        public var appKey: String
-        public var slug: String
-        public var label: String
-        public var kind: CredentialKind
-        public var type: CredentialType
-        public var category: CredentialCategory
-        public var owner: ScopeOwner
+    /// A credential with its history and retained versions (`credential.appKey` reads
+    /// `credential.metadata.appKey`).
+    public struct Credential: Sendable, Equatable, CarriesCredentialMetadata {
+        /// Its id, organization, app key, slug, label, kind, type, category and owner.
+        public var metadata: CredentialMetadata
         public var state: CredentialState
         public var isDefault: Bool
         /// The current version.
@@ -126,27 +104,6 @@ public struct ExportDocument: Sendable {
         public var history: [Change]
         /// The older retained versions, newest first (the current one is ``fields``).
         public var olderVersions: [Version]
-    }
-
-    public struct Assignment: Sendable, Hashable {
-        public var organization: OrganizationID
-        public var target: AssignmentTarget
-        public var appKey: String
-        public var credential: CredentialID
-    }
-
-    /// A platform API key's metadata. The key is nowhere, and its keyed hash stays in the
-    /// vault: it is keyed from that vault's unlock key (FORMAT.md §9.11) and would never
-    /// verify in another.
-    public struct APIKey: Sendable, Hashable {
-        public var id: APIKeyID
-        public var organization: OrganizationID
-        public var creator: UserID
-        public var name: String
-        public var preview: String
-        public var state: CredentialState
-        public var created: ChangeStamp
-        public var revoked: ChangeStamp?
     }
 }
 

@@ -41,42 +41,47 @@ extension IndexMutation {
     mutating func createCredential(_ new: NewCredential, location: RecordLocation, time: UInt64, actor: Handle)
         throws(CofferError)
     {
-        // OP-CRED-CREATE-1
-        guard tables.credentialSlotByID[new.id] == nil else { throw exists("A credential with the id \(new.id)") }
-        let organization = try tables.requireOrganization(new.organization)
-        try Names.checkAppKey(new.appKey)
-        try Names.checkSlug(new.slug, what: "credential slug")
-        try Names.checkName(new.label, what: "label")
-        let owner = try tables.ownerHandle(new.owner, organization: organization)
-        // OP-CRED-FIELDS-1
-        let texts = try displayTexts(new.fields, of: new.type)
-        let app = intern(new.appKey)
-        let slug = intern(new.slug)
-        let key = CandidateKey(organization: organization, app: app, owner: owner, scope: new.owner.scope)
-        // OP-CRED-CREATE-2: the slug is unique per app and scope owner, so `app/slug` names
-        // one instance per owner.
-        if tables.group(key).contains(where: { tables.credential($0).slug == slug }) {
-            throw exists("A `\(new.appKey)` credential with the slug `\(new.slug)` at this scope")
-        }
+        // OP-CRED-CREATE-1, OP-CRED-FIELDS-1, OP-CRED-CREATE-2
+        let placement = try place(new.metadata, fields: new.fields)
         let entry = Handle(tables.history.count)
         append(
             \.history,
             HistoryEntry(
                 time: time, sequence: location.sequence, offset: location.offset, previous: noHandle, version: 1,
                 actor: actor,
-                operationIndex: location.operationIndex, kind: .created, changedMask: Self.mask(of: texts),
+                operationIndex: location.operationIndex, kind: .created, changedMask: Self.mask(of: placement.texts),
                 isRetained: true))
-        let slugKey = SlugKey(organization: organization, slug: slug)
-        let record = CredentialRecord(
-            id: new.id, label: new.label, display: Self.display(texts), organization: organization, app: app,
-            slug: slug,
-            owner: owner, nextInGroup: tables.candidateHeads[key] ?? noHandle,
-            nextWithSlug: tables.slugHeads[slugKey] ?? noHandle,
-            version: 1, createdEntry: entry, lastEntry: entry, rotatedEntry: noHandle, currentVersionEntry: entry,
-            kind: new.kind, type: new.type, category: new.category, scope: new.owner.scope, state: .active,
-            isDefault: false)
-        insert(record, key: key, slugKey: slugKey)
+        insert(
+            placement.record(
+                of: new.metadata, version: 1, createdEntry: entry, lastEntry: entry, rotatedEntry: noHandle,
+                currentVersionEntry: entry, state: .active, isDefault: false, in: tables),
+            key: placement.key, slugKey: placement.slugKey)
         countHistory(added: 1, retained: 1)
+    }
+
+    /// The checks a credential's creation and its restoration share, and where it goes:
+    /// OP-CRED-CREATE-1 (an unused id, an existing organization, valid names, an owner that
+    /// matches), OP-CRED-FIELDS-1 (values that fit the type) and OP-CRED-CREATE-2 (a slug
+    /// unique per app and scope owner, so `app/slug` names one instance per owner).
+    mutating func place(_ metadata: CredentialMetadata, fields: FieldValues) throws(CofferError) -> CredentialPlacement
+    {
+        guard tables.credentialSlotByID[metadata.id] == nil else {
+            throw exists("A credential with the id \(metadata.id)")
+        }
+        let organization = try tables.requireOrganization(metadata.organization)
+        try Names.checkAppKey(metadata.appKey)
+        try Names.checkSlug(metadata.slug, what: "credential slug")
+        try Names.checkName(metadata.label, what: "label")
+        let owner = try tables.ownerHandle(metadata.owner, organization: organization)
+        let texts = try displayTexts(fields, of: metadata.type)
+        let app = intern(metadata.appKey)
+        let slug = intern(metadata.slug)
+        let key = CandidateKey(organization: organization, app: app, owner: owner, scope: metadata.scope)
+        if tables.group(key).contains(where: { tables.credential($0).slug == slug }) {
+            throw exists("A `\(metadata.appKey)` credential with the slug `\(metadata.slug)` at this scope")
+        }
+        return CredentialPlacement(
+            key: key, slugKey: SlugKey(organization: organization, slug: slug), texts: texts)
     }
 
     /// OP-CRED-SLUG-1: a new slug, unique at the credential's scope like a new credential's.
@@ -174,7 +179,8 @@ extension IndexMutation {
                         .invalidInput, "The changed member `\(FieldValidation.printable(name))` must follow `json`.")
                 }
                 guard members.insert(name).inserted else {
-                    throw CofferError(.invalidInput, "The changed member `\(FieldValidation.printable(name))` is listed twice.")
+                    throw CofferError(
+                        .invalidInput, "The changed member `\(FieldValidation.printable(name))` is listed twice.")
                 }
                 continue
             }
@@ -309,5 +315,29 @@ extension IndexTables {
         guard let slug = stringHandle(target.slug), let consumer = stringHandle(target.consumer) else { return nil }
         return AssignmentKey(
             organization: organization, targetSlug: slug, consumer: consumer, app: app, kind: target.kind)
+    }
+}
+
+/// Where a new credential goes in the index (``IndexMutation/place(_:fields:)``): its candidate
+/// group, its slug list and the display texts of its fields.
+struct CredentialPlacement {
+    let key: CandidateKey
+    let slugKey: SlugKey
+    let texts: [String?]
+
+    /// The record of the credential placed here: its metadata by handle, with its version,
+    /// history entries and state.
+    func record(
+        of metadata: CredentialMetadata, version: UInt32, createdEntry: Handle, lastEntry: Handle,
+        rotatedEntry: Handle, currentVersionEntry: Handle, state: CredentialState, isDefault: Bool,
+        in tables: IndexTables
+    ) -> CredentialRecord {
+        CredentialRecord(
+            id: metadata.id, label: metadata.label, display: IndexMutation.display(texts),
+            organization: key.organization, app: key.app, slug: slugKey.slug, owner: key.owner,
+            nextInGroup: tables.candidateHeads[key] ?? noHandle, nextWithSlug: tables.slugHeads[slugKey] ?? noHandle,
+            version: version, createdEntry: createdEntry, lastEntry: lastEntry, rotatedEntry: rotatedEntry,
+            currentVersionEntry: currentVersionEntry, kind: metadata.kind, type: metadata.type,
+            category: metadata.category, scope: metadata.scope, state: state, isDefault: isDefault)
     }
 }

@@ -13,14 +13,9 @@ extension IndexMutation {
         throws(CofferError)
     {
         let id = restored.id
-        // OP-RESTORE-CRED-1: the rules of OP-CRED-CREATE-1 and OP-CRED-FIELDS-1.
-        guard tables.credentialSlotByID[id] == nil else { throw exists("A credential with the id \(id)") }
-        let organization = try tables.requireOrganization(restored.organization)
-        try Names.checkAppKey(restored.appKey)
-        try Names.checkSlug(restored.slug, what: "credential slug")
-        try Names.checkName(restored.label, what: "label")
-        let owner = try tables.ownerHandle(restored.owner, organization: organization)
-        let texts = try displayTexts(restored.fields, of: restored.type)
+        // OP-RESTORE-CRED-1: the rules of OP-CRED-CREATE-1, OP-CRED-FIELDS-1 and OP-CRED-CREATE-2.
+        let placement = try place(restored.metadata, fields: restored.fields)
+        let key = placement.key
 
         // OP-RESTORE-CRED-2: the changes are a stretch of a history that reaches the current
         // version, and the state agrees with them.
@@ -34,15 +29,8 @@ extension IndexMutation {
         // it is the credential's.
         guard states.after == restored.state else {
             throw CofferError(
-                .invalidInput, "The credential \(id) is \(restored.state.word), which its restored changes do not leave.")
-        }
-
-        let app = intern(restored.appKey)
-        let slug = intern(restored.slug)
-        let key = CandidateKey(organization: organization, app: app, owner: owner, scope: restored.owner.scope)
-        // OP-CRED-CREATE-2
-        if tables.group(key).contains(where: { tables.credential($0).slug == slug }) {
-            throw exists("A `\(restored.appKey)` credential with the slug `\(restored.slug)` at this scope")
+                .invalidInput,
+                "The credential \(id) is \(restored.state.word), which its restored changes do not leave.")
         }
         // OP-RESTORE-CRED-3: as OP-CRED-DEFAULT-1, a default is active and alone in its group.
         if restored.isDefault {
@@ -58,16 +46,11 @@ extension IndexMutation {
         // Only the current version is readable for now; restore version operations make the
         // older retained ones readable.
         let entries = appendChanges(restored.changes, readableAt: current, location: location)
-        let slugKey = SlugKey(organization: organization, slug: slug)
-        let record = CredentialRecord(
-            id: id, label: restored.label, display: Self.display(texts), organization: organization, app: app,
-            slug: slug, owner: owner, nextInGroup: tables.candidateHeads[key] ?? noHandle,
-            nextWithSlug: tables.slugHeads[slugKey] ?? noHandle, version: restored.version,
-            createdEntry: entries.oldest, lastEntry: entries.newest, rotatedEntry: entries.newestRotation,
-            currentVersionEntry: entries.readable, kind: restored.kind, type: restored.type,
-            category: restored.category, scope: restored.owner.scope, state: restored.state,
-            isDefault: restored.isDefault)
-        let slot = insert(record, key: key, slugKey: slugKey)
+        let record = placement.record(
+            of: restored.metadata, version: restored.version, createdEntry: entries.oldest, lastEntry: entries.newest,
+            rotatedEntry: entries.newestRotation, currentVersionEntry: entries.readable, state: restored.state,
+            isDefault: restored.isDefault, in: tables)
+        let slot = insert(record, key: key, slugKey: placement.slugKey)
         if restored.isDefault { set(\.defaults, key, slot) }
         countHistory(added: restored.changes.count, retained: 1)
     }

@@ -84,6 +84,15 @@ extension IndexTables {
     /// The public form of a record's scope owner.
     func scopeOwner(_ record: CredentialRecord) -> ScopeOwner { scopeOwner(record.scope, record.owner) }
 
+    /// A record's metadata, its handles looked up: the one place the index turns a record
+    /// back into what operations and answers carry.
+    func metadata(of record: CredentialRecord) -> CredentialMetadata {
+        CredentialMetadata(
+            id: record.id, organization: organization(record.organization).id, appKey: string(record.app),
+            slug: string(record.slug), label: record.label, kind: record.kind, type: record.type,
+            category: record.category, owner: scopeOwner(record))
+    }
+
     func scopeOwner(_ scope: CredentialScope, _ owner: Handle) -> ScopeOwner {
         switch scope {
         case .organization: .organization(organization(owner).id)

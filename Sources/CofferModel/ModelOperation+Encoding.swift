@@ -180,16 +180,7 @@ extension ModelOperation {
             body.write(user)
             body.write(organization)
         case .createCredential(let new):
-            body.write(new.id)
-            body.write(new.organization)
-            body.writeString(new.appKey)
-            body.writeString(new.slug)
-            body.writeString(new.label)
-            body.write(new.kind)
-            body.write(new.type)
-            body.write(new.category)
-            body.write(new.owner.scope)
-            body.writeRaw(new.owner.ownerBytes)
+            body.write(new.metadata)
             body.write(new.fields)
         case .relabelCredential(let id, let label):
             body.write(id)
@@ -223,9 +214,54 @@ extension ModelOperation {
             body.writeString(new.preview)
         case .revokeAPIKey(let id), .deleteAPIKey(let id):
             body.write(id)
-        case .restoreOrganization, .restoreProject, .restoreUser, .restoreCredential, .restoreCredentialHistory,
-            .restoreVersion, .restoreAssignment, .restoreAPIKey:
-            writeRestoreBody(into: &body)
+        // Restore operations (§9.15).
+        case .restoreOrganization(let id, let slug, let name, let created):
+            body.write(id)
+            body.writeString(slug)
+            body.writeString(name)
+            body.write(created)
+        case .restoreProject(let id, let organization, let slug, let name, let created):
+            body.write(id)
+            body.write(organization)
+            body.writeString(slug)
+            body.writeString(name)
+            body.write(created)
+        case .restoreUser(let id, let handle, let displayName, let created):
+            body.write(id)
+            body.writeString(handle)
+            body.writeString(displayName)
+            body.write(created)
+        case .restoreCredential(let restored):
+            body.write(restored.metadata)
+            body.write(restored.state)
+            body.write(UInt8(restored.isDefault ? 1 : 0))
+            body.write(restored.changes)
+            body.write(restored.fields)
+        case .restoreCredentialHistory(let id, let changes):
+            body.write(id)
+            body.write(changes)
+        case .restoreVersion(let id, let version, let fields):
+            body.write(id)
+            body.write(version)
+            body.write(fields)
+        case .restoreAssignment(let organization, let target, let appKey, let credential):
+            Self.writeAssignmentKey(&body, organization, target, appKey)
+            body.write(credential)
+        case .restoreAPIKey(let restored):
+            precondition(restored.hash.count == APIKeyFormat.hashByteCount, "API key hash must be 32 bytes")
+            body.write(restored.id)
+            body.write(restored.organization)
+            body.write(restored.creator)
+            body.writeString(restored.name)
+            body.writeRaw(restored.hash)
+            body.writeString(restored.preview)
+            body.write(restored.created)
+            if let revoked = restored.revoked {
+                body.write(CredentialState.revoked)
+                body.write(revoked)
+            } else {
+                body.write(CredentialState.active)
+            }
         }
     }
 
@@ -339,25 +375,8 @@ extension ModelOperation {
             return .removeMembership(
                 user: try body.readID("the user"), organization: try body.readID("the organization"))
         case .createCredential:
-            let id: CredentialID = try body.readID("the id")
-            let organization: OrganizationID = try body.readID("the organization")
-            let appKey = try body.readString("the app key")
-            let slug = try body.readString("the slug")
-            let label = try body.readString("the label")
-            let kind = try body.readWord(CredentialKind.self, "the kind")
-            let type = try body.readWord(CredentialType.self, "the type")
-            let category = try body.readWord(CredentialCategory.self, "the category")
-            let scope = try body.readWord(CredentialScope.self, "the scope")
-            let ownerBytes = try body.readRaw(16, "the scope owner")
-            guard let owner = ScopeOwner(scope: scope, ownerBytes: ownerBytes) else {
-                throw body.malformed("the scope owner is invalid")
-            }
-            let fields = try body.readFields()
-            return .createCredential(
-                NewCredential(
-                    id: id, organization: organization, appKey: appKey, slug: slug, label: label, kind: kind,
-                    type: type,
-                    category: category, owner: owner, fields: fields))
+            let metadata = try body.readCredentialMetadata()
+            return .createCredential(NewCredential(metadata, fields: try body.readFields()))
         case .relabelCredential:
             return .relabelCredential(id: try body.readID("the id"), label: try body.readString("the label"))
         case .setCredentialFields:
@@ -405,9 +424,59 @@ extension ModelOperation {
             return .revokeAPIKey(id: try body.readID("the id"))
         case .deleteAPIKey:
             return .deleteAPIKey(id: try body.readID("the id"))
-        case .restoreOrganization, .restoreProject, .restoreUser, .restoreCredential, .restoreCredentialHistory,
-            .restoreVersion, .restoreAssignment, .restoreAPIKey:
-            return try decodeRestoreBody(code, &body)
+        // Restore operations (§9.15).
+        case .restoreOrganization:
+            return .restoreOrganization(
+                id: try body.readID("the id"), slug: try body.readString("the slug"),
+                name: try body.readString("the name"), created: try body.readStamp("the creation stamp"))
+        case .restoreProject:
+            return .restoreProject(
+                id: try body.readID("the id"), organization: try body.readID("the organization"),
+                slug: try body.readString("the slug"), name: try body.readString("the name"),
+                created: try body.readStamp("the creation stamp"))
+        case .restoreUser:
+            return .restoreUser(
+                id: try body.readID("the id"), handle: try body.readString("the handle"),
+                displayName: try body.readString("the display name"),
+                created: try body.readStamp("the creation stamp"))
+        case .restoreCredential:
+            let metadata = try body.readCredentialMetadata()
+            let state = try body.readWord(CredentialState.self, "the state")
+            let isDefault = try body.readFlag("the default flag")
+            let changes = try body.readChanges()
+            return .restoreCredential(
+                RestoredCredential(
+                    metadata, state: state, isDefault: isDefault, changes: changes, fields: try body.readFields()))
+        case .restoreCredentialHistory:
+            return .restoreCredentialHistory(id: try body.readID("the id"), changes: try body.readChanges())
+        case .restoreVersion:
+            return .restoreVersion(
+                id: try body.readID("the id"), version: try body.read(UInt32.self, "the version"),
+                fields: try body.readFields())
+        case .restoreAssignment:
+            let (organization, target, appKey) = try readAssignmentKey(&body)
+            return .restoreAssignment(
+                organization: organization, target: target, appKey: appKey,
+                credential: try body.readID("the credential"))
+        case .restoreAPIKey:
+            let id: APIKeyID = try body.readID("the id")
+            let organization: OrganizationID = try body.readID("the organization")
+            let creator: UserID = try body.readID("the creator")
+            let name = try body.readString("the name")
+            let hash = try body.readRaw(APIKeyFormat.hashByteCount, "the hash")
+            let preview = try body.readString("the preview")
+            let created = try body.readStamp("the creation stamp")
+            // The revocation stamp is present exactly when the state says revoked, so each
+            // key has one encoding.
+            let revoked: ChangeStamp?
+            switch try body.readWord(CredentialState.self, "the state") {
+            case .active: revoked = nil
+            case .revoked: revoked = try body.readStamp("the revocation stamp")
+            }
+            return .restoreAPIKey(
+                RestoredAPIKey(
+                    id: id, organization: organization, creator: creator, name: name, hash: hash, preview: preview,
+                    created: created, revoked: revoked))
         }
     }
 

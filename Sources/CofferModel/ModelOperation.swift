@@ -146,9 +146,11 @@ public enum ModelOperation: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The body of ``ModelOperation/createCredential(_:)``.
-public struct NewCredential: Sendable, Equatable {
-    /// The new instance's identifier.
+/// What a credential is, apart from its values, state and history: what its creation
+/// (``NewCredential``), its restoration (``RestoredCredential``), the index's answers
+/// (``CredentialInfo``) and an export all carry, with one encoding (OPS-ENC-METADATA).
+public struct CredentialMetadata: Sendable, Hashable {
+    /// Its identifier.
     public var id: CredentialID
     /// The organization it lives in.
     public var organization: OrganizationID
@@ -166,14 +168,11 @@ public struct NewCredential: Sendable, Equatable {
     public var category: CredentialCategory
     /// Its scope and scope owner.
     public var owner: ScopeOwner
-    /// The field values of version 1.
-    public var fields: FieldValues
 
-    /// Creates the body of a create operation.
+    /// Creates a credential's metadata.
     public init(
         id: CredentialID, organization: OrganizationID, appKey: String, slug: String, label: String,
-        kind: CredentialKind, type: CredentialType, category: CredentialCategory, owner: ScopeOwner,
-        fields: FieldValues
+        kind: CredentialKind, type: CredentialType, category: CredentialCategory, owner: ScopeOwner
     ) {
         self.id = id
         self.organization = organization
@@ -184,6 +183,42 @@ public struct NewCredential: Sendable, Equatable {
         self.type = type
         self.category = category
         self.owner = owner
+    }
+
+    /// Its scope: organization, project or user.
+    public var scope: CredentialScope { owner.scope }
+}
+
+/// A type that carries a credential's ``CredentialMetadata`` and reads its members as its
+/// own (`new.appKey` is `new.metadata.appKey`).
+@dynamicMemberLookup
+public protocol CarriesCredentialMetadata {
+    var metadata: CredentialMetadata { get set }
+}
+
+extension CarriesCredentialMetadata {
+    /// A member of the metadata.
+    public subscript<Value>(dynamicMember member: WritableKeyPath<CredentialMetadata, Value>) -> Value {
+        get { metadata[keyPath: member] }
+        set { metadata[keyPath: member] = newValue }
+    }
+
+    /// A computed member of the metadata (``CredentialMetadata/scope``).
+    public subscript<Value>(dynamicMember member: KeyPath<CredentialMetadata, Value>) -> Value {
+        metadata[keyPath: member]
+    }
+}
+
+/// The body of ``ModelOperation/createCredential(_:)``.
+public struct NewCredential: Sendable, Equatable, CarriesCredentialMetadata {
+    /// The new instance: its id, organization, app key, slug, label, kind, type, category and owner.
+    public var metadata: CredentialMetadata
+    /// The field values of version 1.
+    public var fields: FieldValues
+
+    /// Creates the body of a create operation.
+    public init(_ metadata: CredentialMetadata, fields: FieldValues) {
+        self.metadata = metadata
         self.fields = fields
     }
 }

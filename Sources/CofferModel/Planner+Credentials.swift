@@ -136,9 +136,11 @@ extension Planner {
             operations.append(
                 .createCredential(
                     NewCredential(
-                        id: id, organization: organizationID, appKey: draft.appKey, slug: draft.slug,
-                        label: draft.label,
-                        kind: draft.kind, type: draft.type, category: draft.category, owner: owner, fields: fields)))
+                        CredentialMetadata(
+                            id: id, organization: organizationID, appKey: draft.appKey, slug: draft.slug,
+                            label: draft.label, kind: draft.kind, type: draft.type, category: draft.category,
+                            owner: owner),
+                        fields: fields)))
             if draft.isDefault {
                 if let current = index.defaultCredential(
                     organization: organizationID, appKey: draft.appKey, owner: owner)
@@ -167,7 +169,9 @@ extension Planner {
         var operations: [ModelOperation] = []
         if let slug = update.slug, slug != info.slug {
             try Names.checkSlug(slug, what: "credential slug")
-            guard index.credential(slug: slug, organization: organizationID, appKey: info.appKey, owner: info.owner) == nil
+            guard
+                index.credential(slug: slug, organization: organizationID, appKey: info.appKey, owner: info.owner)
+                    == nil
             else {
                 throw CofferError(
                     .alreadyExists,
@@ -247,17 +251,20 @@ extension Planner {
     ) throws(CofferError) -> Plan<CredentialID> {
         let (_, info) = try select(selector, in: organization)
         guard info.version > 1 else {
-            throw CofferError(.invalidInput, "The credential is at version 1: it has no earlier version to roll back to.")
+            throw CofferError(
+                .invalidInput, "The credential is at version 1: it has no earlier version to roll back to.")
         }
         guard version >= 1, version < info.version else {
             throw CofferError(
                 .invalidInput,
-                "A rollback goes to an earlier version: 1 to \(info.version - 1) for this credential, at version \(info.version).")
+                "A rollback goes to an earlier version: 1 to \(info.version - 1) for this credential, at version \(info.version)."
+            )
         }
         guard let location = index.location(of: info.id, version: version) else {
             throw CofferError(
                 .notFound,
-                "Version \(version) is no longer retained (the vault keeps the newest \(index.tables.versionRetention) versions' values).")
+                "Version \(version) is no longer retained (the vault keeps the newest \(index.tables.versionRetention) versions' values)."
+            )
         }
         let old = try ModelOperation.decodeCredentialFields(from: try reveal(location)).get()
         guard old.credential == info.id else {
@@ -265,7 +272,9 @@ extension Planner {
         }
         let current = try storedFields(of: info, reveal: reveal)
         let cleared = Set(current.names.filter { old.fields[$0] == nil })
-        guard let change = try newVersion(of: info, given: old.fields, cleared: cleared, reason: .update, reveal: reveal) else {
+        guard
+            let change = try newVersion(of: info, given: old.fields, cleared: cleared, reason: .update, reveal: reveal)
+        else {
             return Plan(operations: [], value: info.id)
         }
         return Plan(operations: [.setCredentialFields(change)], value: info.id)
@@ -372,14 +381,17 @@ extension Planner {
     /// pair that does not match would fail at the server it is meant for. A writer's rule on
     /// what it stores, not a rule apply enforces, so vaults written before it stay readable.
     private static func checkKeyPair(_ fields: FieldValues, of type: CredentialType) throws(CofferError) {
-        guard type == .sshKey, let privateKey = fields["private_key"], let publicKey = fields["public_key"] else { return }
+        guard type == .sshKey, let privateKey = fields["private_key"], let publicKey = fields["public_key"] else {
+            return
+        }
         let matches = privateKey.withUnsafeBytes { privateKey in
             publicKey.withUnsafeBytes { PrivateKeyPreview.publicKey($0, matches: privateKey) }
         }
         guard matches != false else {
             throw CofferError(
                 .invalidInput,
-                "The public_key (given, or kept from the stored version) is not the public half of the private_key. Give the matching public key (ssh-keygen -y -f KEY prints it), or clear public_key.")
+                "The public_key (given, or kept from the stored version) is not the public half of the private_key. Give the matching public key (ssh-keygen -y -f KEY prints it), or clear public_key."
+            )
         }
     }
 

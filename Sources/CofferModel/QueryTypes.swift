@@ -8,6 +8,13 @@ public struct OrganizationInfo: Sendable, Hashable {
     public var name: String
     /// When and by whom it was created.
     public var created: ChangeStamp
+
+    public init(id: OrganizationID, slug: String, name: String, created: ChangeStamp) {
+        self.id = id
+        self.slug = slug
+        self.name = name
+        self.created = created
+    }
 }
 
 /// A project as the index knows it.
@@ -22,6 +29,14 @@ public struct ProjectInfo: Sendable, Hashable {
     public var name: String
     /// When and by whom it was created.
     public var created: ChangeStamp
+
+    public init(id: ProjectID, organization: OrganizationID, slug: String, name: String, created: ChangeStamp) {
+        self.id = id
+        self.organization = organization
+        self.slug = slug
+        self.name = name
+        self.created = created
+    }
 }
 
 /// A user as the index knows it.
@@ -34,6 +49,13 @@ public struct UserInfo: Sendable, Hashable {
     public var displayName: String
     /// When and by whom it was created.
     public var created: ChangeStamp
+
+    public init(id: UserID, handle: String, displayName: String, created: ChangeStamp) {
+        self.id = id
+        self.handle = handle
+        self.displayName = displayName
+        self.created = created
+    }
 }
 
 /// A user's membership in an organization.
@@ -44,6 +66,12 @@ public struct MembershipInfo: Sendable, Hashable {
     public var organization: OrganizationID
     /// The member's role there.
     public var role: Role
+
+    public init(user: UserID, organization: OrganizationID, role: Role) {
+        self.user = user
+        self.organization = organization
+        self.role = role
+    }
 }
 
 /// What is shown of one field: a masked preview for secret fields, the value for others.
@@ -56,26 +84,11 @@ public struct FieldDisplay: Sendable, Hashable {
     public var text: String
 }
 
-/// The metadata of a credential instance: everything but its secret values.
-public struct CredentialInfo: Sendable, Hashable {
-    /// Its identifier.
-    public var id: CredentialID
-    /// The organization it lives in.
-    public var organization: OrganizationID
-    /// The app key code looks it up by.
-    public var appKey: String
-    /// Its instance slug.
-    public var slug: String
-    /// Its label.
-    public var label: String
-    /// How it connects at runtime.
-    public var kind: CredentialKind
-    /// Its field schema.
-    public var type: CredentialType
-    /// Its grouping for people.
-    public var category: CredentialCategory
-    /// Its scope and scope owner.
-    public var owner: ScopeOwner
+/// A credential instance as the index shows it: everything but its secret values.
+public struct CredentialInfo: Sendable, Hashable, CarriesCredentialMetadata {
+    /// Its id, organization, app key, slug, label, kind, type, category and owner
+    /// (`info.appKey` reads `info.metadata.appKey`).
+    public var metadata: CredentialMetadata
     /// Active or revoked.
     public var state: CredentialState
     /// The current version, from 1.
@@ -92,9 +105,6 @@ public struct CredentialInfo: Sendable, Hashable {
     public var fields: [FieldDisplay]
     /// Where the current version's values are, for reveal.
     public var currentLocation: RecordLocation
-
-    /// The scope of ``owner``.
-    public var scope: CredentialScope { owner.scope }
 }
 
 /// The kinds of change history records.
@@ -175,6 +185,13 @@ public struct AssignmentInfo: Sendable, Hashable {
     public var appKey: String
     /// The pinned credential instance.
     public var credential: CredentialID
+
+    public init(organization: OrganizationID, target: AssignmentTarget, appKey: String, credential: CredentialID) {
+        self.organization = organization
+        self.target = target
+        self.appKey = appKey
+        self.credential = credential
+    }
 }
 
 /// A platform API key's metadata; never the key.
@@ -195,6 +212,20 @@ public struct APIKeyInfo: Sendable, Hashable {
     public var created: ChangeStamp
     /// Revocation, if revoked.
     public var revoked: ChangeStamp?
+
+    public init(
+        id: APIKeyID, organization: OrganizationID, creator: UserID, name: String, preview: String,
+        state: CredentialState, created: ChangeStamp, revoked: ChangeStamp?
+    ) {
+        self.id = id
+        self.organization = organization
+        self.creator = creator
+        self.name = name
+        self.preview = preview
+        self.state = state
+        self.created = created
+        self.revoked = revoked
+    }
 }
 
 /// The result of checking a presented API key: who it acts as.

@@ -251,11 +251,7 @@ extension VaultIndex {
             let fields = try storedFields(of: record, at: tables.history[Int(record.createdEntry)], reader: reader)
             try batch.add(
                 .createCredential(
-                    NewCredential(
-                        id: record.id, organization: tables.organization(record.organization).id,
-                        appKey: tables.string(record.app), slug: tables.string(record.slug), label: record.label,
-                        kind: record.kind, type: record.type, category: record.category,
-                        owner: tables.scopeOwner(record), fields: fields)),
+                    NewCredential(tables.metadata(of: record), fields: fields)),
                 visit)
         }
         try batch.flush(visit)
@@ -284,10 +280,8 @@ extension VaultIndex {
         }
         let current = tables.history[Int(record.currentVersionEntry)]
         var restored = RestoredCredential(
-            id: record.id, organization: tables.organization(record.organization).id,
-            appKey: tables.string(record.app), slug: tables.string(record.slug), label: record.label,
-            kind: record.kind, type: record.type, category: record.category, owner: tables.scopeOwner(record),
-            state: record.state, isDefault: record.isDefault, changes: stretch.reversed().map(restoredChange),
+            tables.metadata(of: record), state: record.state, isDefault: record.isDefault,
+            changes: stretch.reversed().map(restoredChange),
             fields: try storedFields(of: record, at: current, reader: reader))
         var bytes = ModelOperation.restoreCredential(restored).encodedBodyByteCount
         let (older, next) = takeStretch(from: cursor, bytes: &bytes, budget: budget, atLeastOne: false)

@@ -260,9 +260,7 @@ extension VaultIndex {
         let updated = tables.history[Int(record.lastEntry)]
         let rotated = record.rotatedEntry == noHandle ? nil : tables.history[Int(record.rotatedEntry)]
         return CredentialInfo(
-            id: record.id, organization: tables.organization(record.organization).id, appKey: tables.string(record.app),
-            slug: tables.string(record.slug), label: record.label, kind: record.kind, type: record.type,
-            category: record.category, owner: tables.scopeOwner(record), state: record.state, version: record.version,
+            metadata: tables.metadata(of: record), state: record.state, version: record.version,
             isDefault: record.isDefault, created: tables.stamp(time: created.time, actor: created.actor),
             updated: tables.stamp(time: updated.time, actor: updated.actor),
             rotated: rotated.map { tables.stamp(time: $0.time, actor: $0.actor) }, fields: fields,

@@ -45,7 +45,8 @@ public struct StagedFile {
 
     /// ``create(_:on:)`` for a caller that throws: `taken` when `path` exists, `.io` naming
     /// `what` ("the copy") otherwise.
-    static func create(_ path: String, on storage: any StorageSystem, _ what: String, taken: CofferError) throws(CofferError)
+    static func create(_ path: String, on storage: any StorageSystem, _ what: String, taken: CofferError)
+        throws(CofferError)
         -> StagedFile
     {
         switch create(path, on: storage) {
@@ -69,7 +70,8 @@ public struct StagedFile {
     ///   directory could not be synced. Either way the temporary name is gone.
     func publish(_ what: String, taken: CofferError, keepingUnsynced: Bool = false) throws(CofferError) {
         if writingPath != path {
-            let moved = replacing ? storage.rename(writingPath, to: path) : storage.moveWithoutReplacing(writingPath, to: path)
+            let moved =
+                replacing ? storage.rename(writingPath, to: path) : storage.moveWithoutReplacing(writingPath, to: path)
             switch moved {
             case .success: break
             case .failure(let error):

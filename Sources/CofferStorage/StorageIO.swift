@@ -51,7 +51,8 @@ extension StorageSystem {
     /// No links, so none dangles.
     public func isDanglingLink(_ path: String) -> Bool { false }
 
-    public func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError> {
+    public func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError>
+    {
         rename(source, to: target)
     }
 }

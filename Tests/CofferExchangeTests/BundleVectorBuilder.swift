@@ -34,9 +34,10 @@ enum BundleVectorBuilder {
             memberships: [.init(user: user, organization: organization, role: .owner)],
             credentials: [
                 .init(
-                    id: credential, organization: organization, appKey: "exa", slug: "work", label: "Exa",
-                    kind: .apiKey,
-                    type: .apiToken, category: .llmProvider, owner: .organization(organization), state: .active,
+                    metadata: CredentialMetadata(
+                        id: credential, organization: organization, appKey: "exa", slug: "work", label: "Exa",
+                        kind: .apiKey,
+                        type: .apiToken, category: .llmProvider, owner: .organization(organization)), state: .active,
                     isDefault: true, version: 2,
                     fields: [.init(name: "token", content: .value(Fixture.secret("sk-live-0123456789a1b2")))],
                     history: [

@@ -224,9 +224,11 @@ final class ImporterTests: XCTestCase {
         for index in 0..<270 {
             large.credentials.append(
                 .init(
-                    id: CredentialID(high: 9, low: UInt64(index)), organization: organization.id, appKey: "app\(index)",
-                    slug: "main", label: "App", kind: .apiKey, type: .custom, category: .custom,
-                    owner: .organization(organization.id),
+                    metadata: CredentialMetadata(
+                        id: CredentialID(high: 9, low: UInt64(index)), organization: organization.id,
+                        appKey: "app\(index)",
+                        slug: "main", label: "App", kind: .apiKey, type: .custom, category: .custom,
+                        owner: .organization(organization.id)),
                     state: .active, isDefault: false, version: 1,
                     fields: [.init(name: "json", content: .value(Fixture.secret(value)))],
                     history: [.init(kind: .created, version: 1, fields: ["json"], stamp: stamp)], olderVersions: []))

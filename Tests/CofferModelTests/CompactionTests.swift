@@ -535,8 +535,9 @@ final class CompactionTests: XCTestCase {
         // An operation that is not the version asked for is corruption.
         let wrong = ModelOperation.createCredential(
             NewCredential(
-                id: CredentialID(high: 1, low: 1), organization: fixture.acme, appKey: "exa", slug: "x", label: "X",
-                kind: .apiKey, type: .apiToken, category: .custom, owner: .organization(fixture.acme),
+                CredentialMetadata(
+                    id: CredentialID(high: 1, low: 1), organization: fixture.acme, appKey: "exa", slug: "x", label: "X",
+                    kind: .apiKey, type: .apiToken, category: .custom, owner: .organization(fixture.acme)),
                 fields: fields(["token": "other"]))
         ).encode()
         let error = assertThrowsCoffer(.corrupted) {
@@ -615,9 +616,11 @@ final class CompactionTests: XCTestCase {
         ) -> ModelOperation {
             .restoreCredential(
                 RestoredCredential(
-                    id: CredentialID(high: 77, low: low), organization: organization, appKey: "exa",
-                    slug: slug ?? "r\(low)", label: "Restored", kind: .apiKey, type: .apiToken, category: .custom,
-                    owner: owner ?? .organization(organization), state: state, isDefault: isDefault, changes: changes,
+                    CredentialMetadata(
+                        id: CredentialID(high: 77, low: low), organization: organization, appKey: "exa",
+                        slug: slug ?? "r\(low)", label: "Restored", kind: .apiKey, type: .apiToken, category: .custom,
+                        owner: owner ?? .organization(organization)), state: state, isDefault: isDefault,
+                    changes: changes,
                     fields: fields(["token": token])))
         }
         var index = fixture.index
@@ -682,12 +685,15 @@ final class CompactionTests: XCTestCase {
             [credential(6, [change(.created, 1, 1), change(.revoked, 1), change(.reinstated, 1)], state: .revoked)])
         refuses(.invalidInput, [credential(6, [change(.created, 1, 1), change(.reinstated, 1)])])
         refuses(
-            .invalidInput, [credential(6, [change(.created, 1, 1), change(.revoked, 1), change(.revoked, 1)], state: .revoked)])
+            .invalidInput,
+            [credential(6, [change(.created, 1, 1), change(.revoked, 1), change(.revoked, 1)], state: .revoked)])
         refuses(.invalidInput, [credential(6, [change(.rotated, 2, 1), change(.reinstated, 2)])])
         // An older stretch leaves the state the history restored before it starts from.
         let later = CredentialID(high: 77, low: 7)
         accepts([credential(7, [change(.fieldsUpdated, 2, 1)])])
-        refuses(.invalidInput, [.restoreCredentialHistory(id: later, changes: [change(.created, 1, 1), change(.revoked, 1)])])
+        refuses(
+            .invalidInput,
+            [.restoreCredentialHistory(id: later, changes: [change(.created, 1, 1), change(.revoked, 1)])])
         accepts([.restoreCredentialHistory(id: later, changes: [change(.reinstated, 1)])])
         refuses(.invalidInput, [.restoreCredentialHistory(id: later, changes: [change(.created, 1, 1)])])
         accepts([.restoreCredentialHistory(id: later, changes: [change(.created, 1, 1), change(.revoked, 1)])])

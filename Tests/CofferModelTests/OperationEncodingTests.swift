@@ -33,17 +33,20 @@ final class OperationEncodingTests: XCTestCase {
             .removeMembership(user: user, organization: organization),
             .createCredential(
                 NewCredential(
-                    id: credential, organization: organization, appKey: "smtp-out", slug: "work", label: "Mail",
-                    kind: .apiKey,
-                    type: .smtp, category: .communication, owner: .project(project),
+                    CredentialMetadata(
+                        id: credential, organization: organization, appKey: "smtp-out", slug: "work", label: "Mail",
+                        kind: .apiKey,
+                        type: .smtp, category: .communication, owner: .project(project)),
                     fields: fields([
                         "host": "smtp.example.com", "port": "587", "username": "u", "password": "p4ss-w0rd!",
                         "encryption": "starttls",
                     ]))),
             .createCredential(
                 NewCredential(
-                    id: id(6), organization: organization, appKey: "exa", slug: "mine", label: "Exa", kind: .keystroke,
-                    type: .apiToken, category: .llmProvider, owner: .user(user), fields: fields(["token": "t"]))),
+                    CredentialMetadata(
+                        id: id(6), organization: organization, appKey: "exa", slug: "mine", label: "Exa",
+                        kind: .keystroke,
+                        type: .apiToken, category: .llmProvider, owner: .user(user)), fields: fields(["token": "t"]))),
             .relabelCredential(id: credential, label: "Production Mail"),
             .setCredentialFields(
                 CredentialFieldsChange(
@@ -88,8 +91,10 @@ final class OperationEncodingTests: XCTestCase {
             .restoreUser(id: user, handle: "alice", displayName: "Alice", created: empty),
             .restoreCredential(
                 RestoredCredential(
-                    id: credential, organization: organization, appKey: "smtp-out", slug: "work", label: "Mail",
-                    kind: .apiKey, type: .smtp, category: .communication, owner: .project(project), state: .revoked,
+                    CredentialMetadata(
+                        id: credential, organization: organization, appKey: "smtp-out", slug: "work", label: "Mail",
+                        kind: .apiKey, type: .smtp, category: .communication, owner: .project(project)),
+                    state: .revoked,
                     isDefault: false,
                     changes: [
                         RestoredChange(kind: .rotated, version: 3, changedFieldMask: 0b01000, stamp: stamp),
@@ -98,8 +103,9 @@ final class OperationEncodingTests: XCTestCase {
                     ], fields: smtp)),
             .restoreCredential(
                 RestoredCredential(
-                    id: id(6), organization: organization, appKey: "exa", slug: "mine", label: "Exa",
-                    kind: .keystroke, type: .apiToken, category: .llmProvider, owner: .user(user), state: .active,
+                    CredentialMetadata(
+                        id: id(6), organization: organization, appKey: "exa", slug: "mine", label: "Exa",
+                        kind: .keystroke, type: .apiToken, category: .llmProvider, owner: .user(user)), state: .active,
                     isDefault: true,
                     changes: [RestoredChange(kind: .created, version: 1, changedFieldMask: 1, stamp: stamp)],
                     fields: fields(["token": "t"]))),
@@ -166,10 +172,11 @@ final class OperationEncodingTests: XCTestCase {
     func testEncodingIsStable() {
         let operation = ModelOperation.createCredential(
             NewCredential(
-                id: CredentialID(high: 1, low: 2), organization: OrganizationID(high: 3, low: 4), appKey: "exa",
-                slug: "work",
-                label: "Exa", kind: .apiKey, type: .apiToken, category: .llmProvider,
-                owner: .organization(OrganizationID(high: 3, low: 4)),
+                CredentialMetadata(
+                    id: CredentialID(high: 1, low: 2), organization: OrganizationID(high: 3, low: 4), appKey: "exa",
+                    slug: "work",
+                    label: "Exa", kind: .apiKey, type: .apiToken, category: .llmProvider,
+                    owner: .organization(OrganizationID(high: 3, low: 4))),
                 fields: fields(["token": "abc"])))
         let body = operation.encode().body.withUnsafeBytes { Hex.encode(Array($0)) }
         XCTAssertEqual(
@@ -200,9 +207,10 @@ final class OperationEncodingTests: XCTestCase {
         let stamp = ChangeStamp(timeMilliseconds: 0x0000_018B_CFE5_6800, actor: "alice")
         let operation = ModelOperation.restoreCredential(
             RestoredCredential(
-                id: CredentialID(high: 1, low: 2), organization: organization, appKey: "exa", slug: "work",
-                label: "Exa", kind: .apiKey, type: .apiToken, category: .llmProvider,
-                owner: .organization(organization),
+                CredentialMetadata(
+                    id: CredentialID(high: 1, low: 2), organization: organization, appKey: "exa", slug: "work",
+                    label: "Exa", kind: .apiKey, type: .apiToken, category: .llmProvider,
+                    owner: .organization(organization)),
                 state: .active, isDefault: true,
                 changes: [
                     RestoredChange(kind: .rotated, version: 2, changedFieldMask: 1, stamp: stamp),

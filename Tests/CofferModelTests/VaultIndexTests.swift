@@ -24,9 +24,10 @@ final class VaultIndexTests: XCTestCase {
         let operations: [ModelOperation] = [
             .createCredential(
                 NewCredential(
-                    id: newID, organization: fixture.acme, appKey: "brand-new-app", slug: "fresh", label: "New",
-                    kind: .apiKey,
-                    type: .apiToken, category: .custom, owner: .organization(fixture.acme),
+                    CredentialMetadata(
+                        id: newID, organization: fixture.acme, appKey: "brand-new-app", slug: "fresh", label: "New",
+                        kind: .apiKey,
+                        type: .apiToken, category: .custom, owner: .organization(fixture.acme)),
                     fields: fields(["token": "abcdefghijkl"]))),
             .setCredentialFields(
                 CredentialFieldsChange(
@@ -99,7 +100,9 @@ final class VaultIndexTests: XCTestCase {
         let mine = try fixture.token("exa", "mine", at: [.user("bob")])[0]
         index = fixture.index
         assertThrowsCoffer(.invalidInput) { try index.apply([.removeProject(id: fixture.web)], context: context(60)) }
-        assertThrowsCoffer(.invalidInput) { try index.apply([.removeOrganization(id: fixture.acme)], context: context(60)) }
+        assertThrowsCoffer(.invalidInput) {
+            try index.apply([.removeOrganization(id: fixture.acme)], context: context(60))
+        }
         assertThrowsCoffer(.invalidInput) {
             try index.apply([.removeMembership(user: fixture.bob, organization: fixture.acme)], context: context(60))
         }
@@ -112,9 +115,11 @@ final class VaultIndexTests: XCTestCase {
                 context: context(60)))
         // OP-CRED-CREATE-1: owners must match the organization.
         let base = NewCredential(
-            id: CredentialID(high: 7, low: 7), organization: fixture.acme, appKey: "exa", slug: "x", label: "X",
-            kind: .apiKey,
-            type: .apiToken, category: .custom, owner: .project(fixture.globexWeb), fields: fields(["token": "abc"]))
+            CredentialMetadata(
+                id: CredentialID(high: 7, low: 7), organization: fixture.acme, appKey: "exa", slug: "x", label: "X",
+                kind: .apiKey,
+                type: .apiToken, category: .custom, owner: .project(fixture.globexWeb)),
+            fields: fields(["token": "abc"]))
         assertThrowsCoffer(.invalidInput) { try index.apply([.createCredential(base)], context: context(61)) }
         var userOwned = base
         userOwned.owner = .user(fixture.erin)
@@ -241,7 +246,8 @@ final class VaultIndexTests: XCTestCase {
                         scopes: [.project("tps")])
                 }
                 try steps.add {
-                    try $0.assign(credentials[0].description, to: AssignmentTarget(kind: .agent, slug: "bot"), in: "initech")
+                    try $0.assign(
+                        credentials[0].description, to: AssignmentTarget(kind: .agent, slug: "bot"), in: "initech")
                 }
                 return (organization, project, credentials)
             })
@@ -405,10 +411,11 @@ final class VaultIndexTests: XCTestCase {
             let operations = (chunk..<min(chunk + 1000, count)).map { number in
                 ModelOperation.createCredential(
                     NewCredential(
-                        id: CredentialID(high: 9, low: UInt64(number)), organization: organization,
-                        appKey: "app\(number % 200)",
-                        slug: "s\(number / 200)", label: "L", kind: .apiKey, type: .apiToken, category: .custom,
-                        owner: .organization(organization), fields: value))
+                        CredentialMetadata(
+                            id: CredentialID(high: 9, low: UInt64(number)), organization: organization,
+                            appKey: "app\(number % 200)",
+                            slug: "s\(number / 200)", label: "L", kind: .apiKey, type: .apiToken, category: .custom,
+                            owner: .organization(organization)), fields: value))
             }
             try index.apply(operations, context: context(sequence))
             sequence += 1

@@ -13,7 +13,8 @@ final class StagedFileTests: XCTestCase {
 
     /// A vault with a few records on a simulated disk, everything synced.
     private func makeSource(_ disk: SimulatedDisk) throws {
-        let store = try VaultStore.create(path: source, secret: Fixture.secret, cost: .interactive, options: .init(storage: disk))
+        let store = try VaultStore.create(
+            path: source, secret: Fixture.secret, cost: .interactive, options: .init(storage: disk))
         for number in 0..<3 { _ = try store.append([Fixture.payload(String(repeating: "r\(number)", count: 300))]) }
         store.close()
     }
@@ -46,10 +47,12 @@ final class StagedFileTests: XCTestCase {
                     let context = "crash after \(operation) #\(call), \(mode), seed \(seed)"
                     guard disk.exists(target) else { continue }
                     do {
-                        let opened = try VaultStore.open(path: target, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
+                        let opened = try VaultStore.open(
+                            path: target, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
                         defer { opened.close() }
                         if copiesSource {
-                            let original = try VaultStore.open(path: source, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
+                            let original = try VaultStore.open(
+                                path: source, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
                             defer { original.close() }
                             XCTAssertEqual(opened.head, original.head, context, file: file, line: line)
                         }
@@ -67,7 +70,8 @@ final class StagedFileTests: XCTestCase {
 
     func testANewVaultIsWholeOrAbsent() throws {
         try assertWholeOrAbsent("/d/new", copiesSource: false) { disk in
-            let store = try VaultStore.create(path: "/d/new", secret: Fixture.secret, cost: .interactive, options: .init(storage: disk))
+            let store = try VaultStore.create(
+                path: "/d/new", secret: Fixture.secret, cost: .interactive, options: .init(storage: disk))
             store.close()
         }
     }

@@ -4,8 +4,8 @@ import CofferStorage
 import XCTest
 
 #if canImport(Glibc)
-import Glibc
-import CofferTestSupport
+    import Glibc
+    import CofferTestSupport
 #endif
 
 enum Fixture {
@@ -37,4 +37,3 @@ enum Fixture {
         return (store, payloads)
     }
 }
-
