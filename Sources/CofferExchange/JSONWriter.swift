@@ -1,18 +1,24 @@
 import Coffer
 
-/// A JSON value as the exchange writes it (the export document, the import report).
+/// A JSON value, and the one writer of JSON that may hold secrets: the export document, the
+/// import report, and every `--json` output and error of the CLI.
 ///
 /// The writer is deterministic, so that two exports of one state are byte for byte the same
-/// (FORMAT.md §12, X-CANON): members sorted by the UTF-8 bytes of their names, two
-/// spaces of indentation, `\n` line ends, a final newline, integers only, and strings
-/// escaped as ``JSONValue/escape(_:into:)`` does. A ``secret(_:)`` goes from its
-/// ``SecureBytes`` straight into the output ``SecretBuffer``, never through a `String`.
+/// (FORMAT.md §12, X-CANON) and a command's output is stable from one run to the next:
+/// members sorted by the UTF-8 bytes of their names, two spaces of indentation, `\n` line
+/// ends, a final newline, and strings escaped as ``JSONEscaping`` does. The export uses
+/// integers only (``int(_:)`` and ``double(_:)`` are for the CLI's statistics). The whole
+/// text is written into a ``SecretBuffer`` (locked memory, zeroed when released): a
+/// ``secret(_:)`` goes from its ``SecureBytes`` straight there, never through a `String`.
 public indirect enum JSONValue: Sendable, ExpressibleByStringLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
     case null
     case bool(Bool)
+    case int(Int64)
     case unsigned(UInt64)
+    /// A number written in Swift's shortest round-tripping form; `null` when not finite.
+    case double(Double)
     case string(String)
     case secret(SecureBytes)
     case array([JSONValue])
@@ -24,6 +30,10 @@ public indirect enum JSONValue: Sendable, ExpressibleByStringLiteral, Expressibl
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
+    public init(nilLiteral: ()) { self = .null }
+
+    /// A string, or `null` when absent.
+    public static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
 
     /// The canonical text, with a final newline, appended to `output`.
     public func write(to output: SecretBuffer) {
@@ -50,7 +60,9 @@ public indirect enum JSONValue: Sendable, ExpressibleByStringLiteral, Expressibl
         switch self {
         case .null: output.append(text: "null")
         case .bool(let flag): output.append(text: flag ? "true" : "false")
+        case .int(let number): output.append(text: String(number))
         case .unsigned(let number): output.append(text: String(number))
+        case .double(let number): output.append(text: number.isFinite ? String(number) : "null")
         case .string(let text):
             var text = text
             text.withUTF8 { Self.escape(UnsafeRawBufferPointer($0), into: output) }
@@ -89,39 +101,12 @@ public indirect enum JSONValue: Sendable, ExpressibleByStringLiteral, Expressibl
         for _ in 0..<(depth * 2) { output.append(UInt8(ascii: " ")) }
     }
 
-    /// Writes `bytes` as a quoted JSON string (RFC 8259 §7): `"` and `\` escaped with a
-    /// backslash, line feed, carriage return and tab as `\n`, `\r`, `\t`, every other byte
-    /// below 0x20 as `\u00XX` (lower-case hex), and every other byte as it is.
-    public static func escape(_ bytes: UnsafeRawBufferPointer, into output: SecretBuffer) {
-        output.append(UInt8(ascii: "\""))
-        var runStart = 0
-        for (position, byte) in bytes.enumerated() {
-            let escaped: StaticString?
-            switch byte {
-            case UInt8(ascii: "\""): escaped = "\\\""
-            case UInt8(ascii: "\\"): escaped = "\\\\"
-            case 0x0A: escaped = "\\n"
-            case 0x0D: escaped = "\\r"
-            case 0x09: escaped = "\\t"
-            case 0..<0x20: escaped = nil
-            default: continue
-            }
-            // Plain bytes go in runs: one copy per run, none through a temporary.
-            output.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<position]))
-            runStart = position + 1
-            if let escaped {
-                output.append(UnsafeRawBufferPointer(start: escaped.utf8Start, count: escaped.utf8CodeUnitCount))
-            } else {
-                output.append(text: "\\u00")
-                output.append(hexDigit(byte >> 4))
-                output.append(hexDigit(byte & 0x0F))
-            }
+    /// Writes `bytes` as a quoted JSON string (``JSONEscaping``), straight into `output`.
+    static func escape(_ bytes: UnsafeRawBufferPointer, into output: SecretBuffer) {
+        let width = JSONEscaping.escapedCount(bytes)
+        output.appendInPlace(maximum: width) { target in
+            JSONEscaping.escape(bytes, into: UnsafeMutableRawBufferPointer(rebasing: target[0..<width]))
+            return width
         }
-        output.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<bytes.count]))
-        output.append(UInt8(ascii: "\""))
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }
