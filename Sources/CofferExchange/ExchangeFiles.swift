@@ -1,10 +1,6 @@
 import Coffer
 import CofferStorage
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Reading an input file and writing an export, with the care secrets need: an input goes
 /// from `read(2)` straight into a ``SecretBuffer``; an export is written with mode 0600 into
 /// a new file beside its target, synced, renamed over it and the directory synced
@@ -19,30 +15,11 @@ public enum ExchangeFiles {
     public static func read(_ path: String, maximum: Int = ExchangeLimits.importBytesMax) throws(CofferError)
         -> SecretBuffer
     {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw systemError("The file \(path) could not be opened", path: path) }
-        defer { close(descriptor) }
-        var status = stat()
-        var expected = 65536
-        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG {
-            guard status.st_size <= maximum else { throw tooLarge(path, maximum: maximum) }
-            expected = Int(status.st_size) + 1
+        switch PosixStorage.readWhole(path, maximum: maximum) {
+        case .success(let contents): return contents
+        case .failure(.fileTooLarge): throw tooLarge(path, maximum: maximum)
+        case .failure(let error): throw error.cofferError("Reading the file \(path)")
         }
-        let buffer = SecretBuffer(capacity: expected)
-        while true {
-            var result = 0
-            buffer.appendInPlace(maximum: 65536) { space in
-                result = Glibc.read(descriptor, space.baseAddress, space.count)
-                return max(result, 0)
-            }
-            if result == 0 { break }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw systemError("The file \(path) could not be read", path: path)
-            }
-            guard buffer.count <= maximum else { throw tooLarge(path, maximum: maximum) }
-        }
-        return buffer
     }
 
     private static func tooLarge(_ path: String, maximum: Int) -> CofferError {
@@ -71,11 +48,5 @@ public enum ExchangeFiles {
         try StagedFile.write(
             bytes, to: path, on: PosixStorage(), "the file \(path)", replacing: replacing,
             keepingUnsynced: keepingUnsynced)
-    }
-
-    private static func systemError(_ what: String, path: String) -> CofferError {
-        let number = errno
-        if number == ENOENT { return CofferError(.notFound, "\(what): no such file or directory.") }
-        return CofferError(.io(errno: number), "\(what): \(String(cString: strerror(number))).")
     }
 }

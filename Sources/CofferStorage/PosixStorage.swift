@@ -1,4 +1,5 @@
 import CFileSystem
+import CofferCrypto
 
 #if canImport(Glibc)
 import Glibc
@@ -41,6 +42,39 @@ public struct PosixStorage: StorageSystem {
         guard Glibc.link(source, target) == 0 else { return .failure(.current) }
         _ = unlink(source)
         return .success(())
+    }
+
+    /// Reads the whole file at `path` with read(2) into locked memory: a regular file into a
+    /// buffer of its size, a pipe or device (`/dev/stdin`) as it comes. A regular file larger
+    /// than `maximum` bytes is refused (``SystemError/fileTooLarge``) before any of it is read,
+    /// and so is a stream that goes on past it. For inputs outside a vault: key files,
+    /// passphrase files, import files.
+    public static func readWhole(_ path: String, maximum: Int) -> Result<SecretBuffer, SystemError> {
+        let descriptor = retryingInterrupts { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        guard descriptor >= 0 else { return .failure(.current) }
+        defer { close(descriptor) }
+        var information = stat()
+        guard fstat(descriptor, &information) == 0 else { return .failure(.current) }
+        var expected = 65536
+        if information.st_mode & S_IFMT == S_IFREG {
+            guard information.st_size <= maximum else { return .failure(.fileTooLarge) }
+            // One more byte than the size, so that the read which finds the end needs no growth.
+            expected = Int(information.st_size) + 1
+        }
+        let buffer = SecretBuffer(capacity: expected)
+        while true {
+            var result = 0
+            buffer.appendInPlace(maximum: min(65536, maximum + 1 - buffer.count)) { space in
+                result = Glibc.read(descriptor, space.baseAddress, space.count)
+                return max(result, 0)
+            }
+            if result == 0 { return .success(buffer) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                return .failure(.current)
+            }
+            guard buffer.count <= maximum else { return .failure(.fileTooLarge) }
+        }
     }
 
     public func remove(_ path: String) -> Result<Void, SystemError> {

@@ -125,8 +125,6 @@ extension StagedFile {
         switch create(path, on: storage, replacing: replacing) {
         case .success(let created): staged = created
         case .failure(.fileExists): throw taken
-        case .failure(.noSuchFileOrDirectory):
-            throw CofferError(.notFound, "Creating \(what) failed: its directory does not exist.")
         case .failure(let error): throw error.cofferError("Creating \(what)")
         }
         var result = staged.file.write(bytes, at: 0)

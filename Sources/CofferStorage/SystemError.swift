@@ -4,7 +4,9 @@ import Glibc
 import CofferCrypto
 
 /// An `errno` value returned by a storage call. Internal calls return
-/// `Result<_, SystemError>`; the public API turns them into ``CofferError`` with code `.io`.
+/// `Result<_, SystemError>`; the public API turns them into ``CofferError`` with
+/// ``cofferError(_:offset:)``, the one place an errno becomes a public code (`.notFound` for
+/// a missing file, `.conflict` for a shared log's refusal, `.io` otherwise).
 public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     public let number: Int32
 
@@ -19,6 +21,8 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let badFileDescriptor = SystemError(EBADF)
     public static let invalidArgument = SystemError(EINVAL)
     public static let permissionDenied = SystemError(EACCES)
+    /// A file larger than its reader takes (``PosixStorage/readWhole(_:maximum:)``).
+    public static let fileTooLarge = SystemError(EFBIG)
     /// A shared log (``SharedLogStorage``) refused an append or a header change because
     /// another instance wrote first: catch up and decide again. Local files never return it.
     public static let conflict = SystemError(EAGAIN)
@@ -42,6 +46,8 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
         case Self.superseded.number:
             return CofferError(
                 .conflict, "\(what) failed: another instance compacted the shared log; reopen the vault.", offset: offset)
+        case Self.noSuchFileOrDirectory.number:
+            return CofferError(.notFound, "\(what) failed: no such file or directory.", offset: offset)
         default:
             return CofferError(.io(errno: number), "\(what) failed: \(description).", offset: offset)
         }

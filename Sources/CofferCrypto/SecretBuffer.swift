@@ -1,5 +1,3 @@
-import Coffer
-
 #if canImport(Glibc)
     import Glibc
 #endif
