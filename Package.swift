@@ -3,7 +3,8 @@
 //
 // Layers, each depending only on the ones above it:
 //   CSodium, CZlib      system libraries (libsodium, zlib)
-//   CofferCrypto        safe wrappers: secrets in memory, AEAD, hashes, KDFs, the error type
+//   CofferErrors        the one public error type, CofferError, and its closed set of codes
+//   CofferCrypto        safe wrappers: secrets in memory, AEAD, hashes, KDFs
 //   CofferFormat        pure encode/decode of the bytes FORMAT.md specifies (no I/O, no Foundation)
 //   CofferStorage       file I/O behind a small protocol, the log writer and reader, locking, recovery
 //   CofferModel         the credential model: records, operations, the in-memory index, resolution
@@ -54,7 +55,9 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "CofferCrypto", dependencies: ["CSodium", "CZlib"]),
+        // The one public error type and its closed set of codes, below everything else.
+        .target(name: "CofferErrors"),
+        .target(name: "CofferCrypto", dependencies: ["CofferErrors", "CSodium", "CZlib"]),
         // prctl(2) for the CLI's process hardening: Swift cannot call a variadic C function.
         .target(name: "CProcessControl"),
         .target(name: "CofferFormat", dependencies: ["CofferCrypto"]),

@@ -1,5 +1,6 @@
 // `import Coffer` is all a service needs: the model's types, the secret type and the error.
 @_exported import CofferCrypto
+@_exported import CofferErrors
 @_exported import CofferModel
 
 import CofferFormat

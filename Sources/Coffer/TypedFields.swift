@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferModel
 
 /// A revealed credential's fields by its type: shown fields as Swift values, secret ones as

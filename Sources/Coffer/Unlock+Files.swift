@@ -1,3 +1,4 @@
+import CofferErrors
 import CofferFormat
 import CofferStorage
 

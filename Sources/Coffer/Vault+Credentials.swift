@@ -1,3 +1,4 @@
+import CofferErrors
 import CofferModel
 
 /// Credential edits at the vault's level: the planner's `updateCredential` and

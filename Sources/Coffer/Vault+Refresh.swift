@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CofferErrors
 import Glibc
 #endif
 import CofferCrypto

@@ -1,4 +1,5 @@
 import CSodium
+import CofferErrors
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// One header copy: the vault's identity, versions and keyslots (F-HDR).
 ///

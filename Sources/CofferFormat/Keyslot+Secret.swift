@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 extension Keyslot.Secret {
     /// Checks a secret that comes from a caller, before anything is created or derived from

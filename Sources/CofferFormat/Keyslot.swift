@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// One way to unlock a vault: a wrapped copy of the vault's unlock key (F-SLOT).
 ///

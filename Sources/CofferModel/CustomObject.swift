@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// The members of a `custom` credential's JSON object, which people edit one by one
 /// (OPS-FIELD-CUSTOM): a field name other than `json` given for a `custom` credential names a

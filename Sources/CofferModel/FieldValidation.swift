@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Schema checks of credential fields (FORMAT.md, OPS-FIELD-*) and the display texts the
 /// index keeps: the preview of each secret field and the value of each non-secret one.

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// The rules apply enforces for every operation (FORMAT.md, "Operations"), in one exhaustive
 /// switch: a new operation does not compile until it has its rule. Each rule id below is

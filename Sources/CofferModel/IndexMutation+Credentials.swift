@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// What the rules for credential, default, assignment and API key operations share
 /// (FORMAT.md, "Operations"; the rules are in IndexMutation+Apply). Each rule id below is

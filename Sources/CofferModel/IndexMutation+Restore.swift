@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// What the rules for the restore operations a compaction writes share (FORMAT.md §9.15;
 /// the rules are in IndexMutation+Apply). Each rule id below is defined there.

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// The index's tables while a transaction is applied, with an undo journal.
 ///

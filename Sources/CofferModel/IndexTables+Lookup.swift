@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Lookups shared by apply, queries, planning and resolution. The `require…` forms throw the
 /// `.notFound` a person sees.

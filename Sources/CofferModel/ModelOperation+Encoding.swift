@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// The operation codes of a transaction (FORMAT.md, "Operations"). The high byte groups

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// One change of a credential's history as a restore operation carries it: everything the
 /// index keeps of a change but its location (FORMAT.md §9.15, OPS-ENC-CHANGE).

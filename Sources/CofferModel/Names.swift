@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// The text rules for slugs, keys and names (FORMAT.md, OPS-TEXT-*). Apply checks them on
 /// every operation, and the planner checks them first so a person gets the message early.

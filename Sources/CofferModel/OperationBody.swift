@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// Where an operation body goes: into protected memory (``OperationBodyWriter``) or nowhere,

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// A newly created platform API key. ``secret`` is the only copy of the key: show it once.
 public struct CreatedAPIKey: Sendable {

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Removals and their cascades (FORMAT.md, OPS-CASCADE). Every cascade is a list of explicit
 /// operations, and the returned ``Impact`` lists exactly what they remove.

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Several dependent changes planned as one transaction: each step is planned against the
 /// state the steps before it leave, so a later step can name what an earlier one creates.

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// The operations of one mutation and what it produced (new ids, an impact list, a key to
 /// show once). An empty plan means there is nothing to do; the engine need not write it.

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Who a run is: its organization, and its project and user actor when it has them.
 public struct RunContext: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Platform API keys: listing by role and checking a presented key (FORMAT.md,
 /// OPS-APIKEY-*).

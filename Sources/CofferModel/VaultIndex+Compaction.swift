@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// One transaction of a compacted log: when and by whom it is recorded, and its operations

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Credential resolution (FORMAT.md, OPS-RESOLVE): which instance a run uses for an app key.
 extension VaultIndex {

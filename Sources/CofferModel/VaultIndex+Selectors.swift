@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Naming things the way people type them (FORMAT.md, OPS-SELECTOR).
 extension VaultIndex {

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// The in-memory index of a vault's model, rebuilt by replaying every transaction and kept
 /// current by applying each new one. It holds no secret values: only metadata, masked

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import PostgresNIO
 
 /// Sealed frames and headers of vaults, shared through PostgreSQL by several service instances.

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 #if canImport(Glibc)
     import Glibc

@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CofferCrypto
+import CofferErrors
 import CofferStorage
 
 /// One vault's log in PostgreSQL, as the storage layer's ``SharedLogBackend``: the engine

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// How long each step on the PostgreSQL path may take: no connect, statement, transaction or
 /// LISTEN waits without a deadline, so that a stalled server, a failover or a connection that

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// A new vault file being written by a compaction, beside the vault it will replace

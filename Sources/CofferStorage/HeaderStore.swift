@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// Reads, selects and rewrites the two header copies (F-HDR-UPDATE).

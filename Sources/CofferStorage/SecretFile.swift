@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// Small files that hold secrets (a key file, a passphrase file, a private key), read from
 /// `read(2)` into locked memory and handed over as ``SecureBytes``, without an unprotected copy

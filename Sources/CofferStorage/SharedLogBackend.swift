@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 /// One frame of a shared log: its sequence number and its bytes, exactly as a vault file
 /// holds them (FORMAT.md §5).

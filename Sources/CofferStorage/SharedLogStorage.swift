@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// The storage layer's file operations over a ``SharedLogBackend`` (FORMAT.md §13): a vault

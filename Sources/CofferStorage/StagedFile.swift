@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// A file that appears under its name whole or not at all (F-CREATE): it is written under a

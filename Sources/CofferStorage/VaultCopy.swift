@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// What ``VaultStore/copy(from:on:to:on:)`` copied.

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// What can be learnt about a vault file without any key: its header and the shape of its

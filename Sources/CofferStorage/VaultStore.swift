@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 
 /// A vault file opened for reading or writing: the header, the keys, and the sealed log.

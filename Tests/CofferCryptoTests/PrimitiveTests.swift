@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import XCTest
 
 final class PrimitiveTests: XCTestCase {

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import XCTest
 
 @testable import CofferModel

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 
 @testable import CofferModel
 

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import XCTest
 
 /// Asserts that `body` throws a `CofferError` with `code`, and returns it.
