@@ -85,15 +85,14 @@ extension Vault {
             guard let payload = TransactionPayload(
                 timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
                 operations: transaction.operations.map { $0.encode() }
-            ).encode(), let padded = Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + payload.count)
+            ).encode(), let frameBytes = SealedRecord.frameBytes(storedPayloadBytes: payload.count)
             else { return }
-            liveBytes += UInt64(FormatConstants.frameHeaderBytes + FormatConstants.sealOverheadBytes + padded)
+            liveBytes += UInt64(frameBytes)
             measured += UInt64(transaction.operations.count)
             progress?(measured, max(total, measured))
         }
         // A compaction also writes one key-epoch record per epoch it carries.
-        let keyRecordBytes = FormatConstants.frameHeaderBytes + FormatConstants.sealOverheadBytes
-            + Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + KeyEpochPayload.encodedBytes)!
+        let keyRecordBytes = SealedRecord.frameBytes(storedPayloadBytes: KeyEpochPayload.encodedBytes)!
         liveBytes += UInt64(carriedEpochs * keyRecordBytes)
         let carried = store.keyEpochs.map(\.epoch)
         let current = store.currentEpoch

@@ -45,6 +45,23 @@ public enum PayloadEncoding: UInt8, Sendable {
 /// decoded length(4) || reserved(4) || stored payload || zero padding`, padded to a bucket
 /// size (F-PAD), then sealed with XChaCha20-Poly1305 under a fresh random nonce.
 public enum SealedRecord {
+    /// The padded plaintext of a record whose stored payload has `storedPayloadBytes` bytes
+    /// (F-PAD): its plaintext header and payload rounded up to a bucket; `nil` beyond
+    /// ``FormatConstants/payloadBytesMax``.
+    public static func paddedPlaintextBytes(storedPayloadBytes: Int) -> Int? {
+        guard storedPayloadBytes <= FormatConstants.payloadBytesMax else { return nil }
+        return Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + storedPayloadBytes)
+    }
+
+    /// The bytes of the whole frame (header, nonce, sealed padded plaintext, tag) of a record
+    /// whose stored payload has `storedPayloadBytes` bytes: what ``seal(payload:at:key:encoding:nonce:)``
+    /// returns, counted without sealing. `nil` beyond ``FormatConstants/payloadBytesMax``.
+    public static func frameBytes(storedPayloadBytes: Int) -> Int? {
+        paddedPlaintextBytes(storedPayloadBytes: storedPayloadBytes).map {
+            FormatConstants.frameHeaderBytes + FormatConstants.sealOverheadBytes + $0
+        }
+    }
+
     /// Builds a complete frame (header and body) for `payload` at `position`.
     ///
     /// - Parameters:
@@ -67,9 +84,7 @@ public enum SealedRecord {
             }
         }
         let storedCount = stored?.count ?? payload.count
-        guard storedCount <= FormatConstants.payloadBytesMax,
-            let paddedCount = Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + storedCount)
-        else { return nil }
+        guard let paddedCount = paddedPlaintextBytes(storedPayloadBytes: storedCount) else { return nil }
         let plaintext = SecureBytes(count: paddedCount) { target in
             var header = ByteWriter(capacity: FormatConstants.plaintextHeaderBytes)
             header.write(usedEncoding.rawValue)
