@@ -1,8 +1,8 @@
 #if canImport(Glibc)
-import CofferErrors
 import Glibc
 #endif
 import CofferCrypto
+import CofferErrors
 import CofferModel
 import CofferStorage
 

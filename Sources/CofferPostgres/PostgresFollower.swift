@@ -1,8 +1,8 @@
 #if canImport(Glibc)
-import CofferErrors
 import Glibc
 #endif
 import CofferCrypto
+import CofferErrors
 import CofferStorage
 
 /// Keeps an instance fresh with what other instances commit to a shared vault: a thread that

@@ -22,10 +22,8 @@ public final class CompactionTarget: @unchecked Sendable {
     /// The new file's header: its lineage is final only at the switch (F-LINEAGE).
     private(set) var header: FileHeader
     let keyRecordKey: SecureBytes
-    /// Data keys of the epochs this file carries.
-    private(set) var dataKeys: [UInt32: SecureBytes]
-    private(set) var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
-    private(set) var epochSequences: [UInt32: UInt64] = [:]
+    /// The epochs this file carries, with their data keys.
+    private(set) var epochs = KeyEpochs()
     /// The epochs of the old file not carried over: retired, their keys absent from this file.
     public let retiredEpochs: [UInt32]
     /// The old file's keyslots when the compaction began: another instance's keyslot change
@@ -33,8 +31,12 @@ public final class CompactionTarget: @unchecked Sendable {
     let sourceKeyslots: [Keyslot]
     let chains = ChainTable()
     let counters = LogCounters()
-    private(set) var head: ChainHead
-    private(set) var end: UInt64
+    /// The end of the new log, where the next record is sealed.
+    private var cursor: LogCursor
+    /// The head after the last record of the new file.
+    var head: ChainHead { cursor.head }
+    /// The byte after the last frame of the new file.
+    var end: UInt64 { cursor.end }
     private var pending: [UInt8] = []
     private var pendingStart: UInt64
     private var bytesByType: [RecordType: UInt64] = [:]
@@ -56,26 +58,27 @@ public final class CompactionTarget: @unchecked Sendable {
         self.unlockKey = unlockKey
         self.header = header
         self.keyRecordKey = MasterKeySubkey.keyRecord.derive(from: masterKey)
-        self.dataKeys = [:]
-        self.epochs = []
         self.retiredEpochs = retiredEpochs
-        self.head = ChainHead(
-            sequence: 0, digest: ChainHash.genesis(vaultID: header.vaultID, generation: header.logGeneration),
-            generation: header.logGeneration)
         var next = header
         var bytes = next.encode(masterKey: masterKey)
         next.generation += 1
         bytes += next.encode(masterKey: masterKey)
         self.pending = bytes
         self.pendingStart = 0
-        self.end = UInt64(bytes.count)
+        // No epoch until the first key-epoch record below introduces one.
+        self.cursor = LogCursor(
+            vaultID: header.vaultID,
+            head: ChainHead(
+                sequence: 0, digest: ChainHash.genesis(vaultID: header.vaultID, generation: header.logGeneration),
+                generation: header.logGeneration),
+            end: UInt64(bytes.count), epoch: 0, epochKey: SecureBytes(copying: [UInt8]()))
         for (epoch, created, key) in epochs {
             try appendKeyEpoch(epoch, createdMilliseconds: created, dataKey: key)
         }
     }
 
     /// The newest epoch: where records go unless another is named.
-    public var newestEpoch: UInt32 { epochs.last!.epoch }
+    public var newestEpoch: UInt32 { epochs.newest!.number }
 
     /// How many bytes the new file has so far, its header copies included.
     public var fileBytes: UInt64 { end }
@@ -84,44 +87,35 @@ public final class CompactionTarget: @unchecked Sendable {
     public var recordCount: UInt64 { head.sequence }
 
     /// The epochs this file carries, in order.
-    public var carriedEpochs: [UInt32] { epochs.map(\.epoch) }
+    public var carriedEpochs: [UInt32] { epochs.all.map(\.number) }
 
     func appendKeyEpoch(_ epoch: UInt32, createdMilliseconds: UInt64, dataKey: SecureBytes) throws(CofferError) {
-        let payload = KeyEpochPayload(epoch: epoch, dataKey: dataKey, createdMilliseconds: createdMilliseconds).encode()
-        _ = try appendFrame(payload, type: .keyEpoch, epoch: epoch, key: keyRecordKey)
-        dataKeys[epoch] = dataKey
-        epochs.append((epoch, createdMilliseconds))
-        epochSequences[epoch] = head.sequence
+        let sealed = try cursor.sealKeyEpoch(
+            epoch, dataKey: dataKey, createdMilliseconds: createdMilliseconds, keyRecordKey: keyRecordKey)
+        try add(sealed)
+        epochs.introduce(epoch, createdMilliseconds: createdMilliseconds, sequence: sealed.0.sequence, dataKey: dataKey)
     }
 
     /// Seals `payload` as the next transaction record, under `epoch` (one this file carries)
     /// or the newest epoch.
     ///
     /// - Returns: the record's sequence number and offset in the new file.
-    public func appendTransaction(_ payload: SecureBytes, epoch: UInt32? = nil) throws(CofferError) -> (sequence: UInt64, offset: UInt64) {
-        let chosen = epoch.flatMap { dataKeys[$0] != nil ? $0 : nil } ?? newestEpoch
-        return try appendFrame(payload, type: .transaction, epoch: chosen, key: dataKeys[chosen]!)
+    public func appendTransaction(_ payload: SecureBytes, epoch: UInt32? = nil) throws(CofferError) -> (
+        sequence: UInt64, offset: UInt64
+    ) {
+        let chosen = epoch.flatMap { epochs.contains($0) ? $0 : nil } ?? newestEpoch
+        let sealed = try cursor.sealTransaction(payload, epoch: chosen, key: epochs.dataKey(chosen)!)
+        try add(sealed)
+        return (sealed.0.sequence, sealed.0.offset)
     }
 
-    private func appendFrame(
-        _ payload: SecureBytes, type: RecordType, epoch: UInt32, key: SecureBytes
-    ) throws(CofferError) -> (sequence: UInt64, offset: UInt64) {
-        let sequence = head.sequence + 1
-        let position = RecordPosition(vaultID: header.vaultID, sequence: sequence, type: type, epoch: epoch, previousChain: head.digest)
-        guard let frame = payload.withUnsafeBytes({ SealedRecord.seal(payload: $0, at: position, key: key) }) else {
-            throw CofferError(.invalidInput, "A compacted record is larger than the format's maximum.")
-        }
-        chains.append(head.digest)
-        let offset = end
-        head = ChainHead(
-            sequence: sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: head.digest, frame: $0) },
-            generation: head.generation)
-        end += UInt64(frame.count)
-        bytesByType[type, default: 0] += UInt64(frame.count)
-        counters.add(type: type, epoch: epoch, frameBytes: frame.count)
-        pending += frame
+    /// Counts a sealed record and queues its frame for writing.
+    private func add(_ sealed: (record: PlacedRecord, frame: [UInt8])) throws(CofferError) {
+        chains.append(sealed.record.previousChain)
+        bytesByType[sealed.record.type, default: 0] += UInt64(sealed.frame.count)
+        counters.add(type: sealed.record.type, epoch: sealed.record.epoch, frameBytes: sealed.frame.count)
+        pending += sealed.frame
         if pending.count >= Self.flushBytes { try flush() }
-        return (sequence, offset)
     }
 
     /// Writes the pending bytes (no sync).
@@ -134,7 +128,9 @@ public final class CompactionTarget: @unchecked Sendable {
         var bytes = next.encode(masterKey: masterKey)
         next.generation += 1
         bytes += next.encode(masterKey: masterKey)
-        if case .failure(let error) = file.write(bytes, at: 0) { throw error.cofferError("Writing the compacted vault's header") }
+        if case .failure(let error) = file.write(bytes, at: 0) {
+            throw error.cofferError("Writing the compacted vault's header")
+        }
     }
 
     func flush() throws(CofferError) {
@@ -163,9 +159,7 @@ public final class CompactionTarget: @unchecked Sendable {
 
     /// The state a store over the new file starts from.
     var outcome: ScanOutcome {
-        ScanOutcome(
-            head: head, validEnd: end, recordCount: head.sequence, tornTail: nil, corruption: nil, dataKeys: dataKeys,
-            epochs: epochs, epochSequences: epochSequences, chainAtRequested: [:], bytesByType: bytesByType)
+        ScanOutcome(sealedThrough: cursor, keyEpochs: epochs, bytesByType: bytesByType)
     }
 }
 
@@ -211,7 +205,8 @@ extension VaultStore {
                     .invalidInput,
                     "Keyslot\(lacking.count == 1 ? "" : "s") \(lacking.map(String.init).joined(separator: ", ")) "
                         + "predate\(lacking.count == 1 ? "s" : "") recipients and cannot take a new unlock key without "
-                        + "\(lacking.count == 1 ? "its" : "their") secret: replace or remove \(lacking.count == 1 ? "it" : "them") first.")
+                        + "\(lacking.count == 1 ? "its" : "their") secret: replace or remove \(lacking.count == 1 ? "it" : "them") first."
+                )
             }
         }
         let temporaryPath = Self.sibling(Self.compactionPrefix(of: path) + Hex.encode(RandomBytes.make(8)), of: path)
@@ -249,7 +244,8 @@ extension VaultStore {
                 guard let next = slot.rewrapped(to: unlockKey, vaultID: header.vaultID) else {
                     file.close()
                     _ = options.storage.remove(temporaryPath)
-                    throw CofferError(.corrupted, "Keyslot \(slot.id)'s recipient key is not a usable public key.", offset: 0)
+                    throw CofferError(
+                        .corrupted, "Keyslot \(slot.id)'s recipient key is not a usable public key.", offset: 0)
                 }
                 rewrapped.append(next)
             }
@@ -258,10 +254,12 @@ extension VaultStore {
                 apiKeyHashKeyValue, unlockKey: unlockKey, vaultID: header.vaultID)
             // F-HDR-SIGNER: the same signer, its seed under the new unlock key, signs the
             // rewrapped table; the slots believe the new wraps because of that signature.
-            guard let signer = header.signer?.rewrapped(from: self.unlockKey, to: unlockKey, vaultID: header.vaultID) else {
+            guard let signer = header.signer?.rewrapped(from: self.unlockKey, to: unlockKey, vaultID: header.vaultID)
+            else {
                 file.close()
                 _ = options.storage.remove(temporaryPath)
-                throw CofferError(.corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
+                throw CofferError(
+                    .corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
             }
             header.signer = signer
             header.signKeyslots(unlockKey: unlockKey)
@@ -269,10 +267,13 @@ extension VaultStore {
         header.masterWrap = FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: header.vaultID)
         header.generation = 1
         let (carried, retired): ([(UInt32, UInt64, SecureBytes)], [UInt32]) = headerLock.withLock {
-            let all = epochs.map { ($0.epoch, $0.createdMilliseconds, dataKeys[$0.epoch]!) }
+            let all = epochs.all.map { ($0.number, $0.createdMilliseconds, $0.dataKey!) }
             if reencrypt {
-                let next = min((epochs.last?.epoch ?? 0) + 1, FormatConstants.epochMax)
-                return ([(next, WallClock.nowMilliseconds(), SecureBytes(randomCount: XChaCha20Poly1305.keyBytes))], all.map(\.0))
+                let next = min((epochs.newest?.number ?? 0) + 1, FormatConstants.epochMax)
+                return (
+                    [(next, WallClock.nowMilliseconds(), SecureBytes(randomCount: XChaCha20Poly1305.keyBytes))],
+                    all.map(\.0)
+                )
             }
             return (all, [])
         }
@@ -305,7 +306,9 @@ extension VaultStore {
         // would undo that change.
         guard header.keyslots == target.sourceKeyslots else {
             target.abandon()
-            throw CofferError(.conflict, "Another instance changed the keyslots while the compaction ran; it was dropped. Run it again.")
+            throw CofferError(
+                .conflict,
+                "Another instance changed the keyslots while the compaction ran; it was dropped. Run it again.")
         }
         do throws(CofferError) {
             try target.finishLineage(replacing: header.lineage, final: head)
@@ -316,7 +319,9 @@ extension VaultStore {
         }
         switch options.storage.replace(path, with: target.temporaryPath, targetEndingAt: logEnd) {
         case .success: break
-        case .failure(let error) where error.number == SystemError.conflict.number:
+        // (Compared, not matched: the pattern `.conflict` would be CofferError.Code's, which
+        // matches no SystemError.)
+        case .failure(let error) where error == .conflict:
             // A shared log took records from another instance since the last catch-up: the
             // caller catches up, copies them into the target and tries again.
             throw SystemError.conflict.cofferError("Switching to the compacted log")
@@ -327,15 +332,21 @@ extension VaultStore {
         target.isCompleted = true
         // F-COMPACT: nothing is acknowledged on the new file before the rename is durable.
         writer?.stop(
-            CofferError(.writerStopped, "The vault was compacted into a new file; reopen it to write through this handle."))
+            CofferError(
+                .writerStopped, "The vault was compacted into a new file; reopen it to write through this handle."))
         if case .failure(let error) = options.storage.syncDirectory(containing: path) {
             throw error.cofferError("Syncing the directory after compaction")
         }
         let outcome = target.outcome
         return VaultStore(
             path: path, options: options, file: target.file, masterKey: target.masterKey, unlockKey: target.unlockKey,
-            header: { var header = target.header; header.generation += 1; return header }(), copyIndex: 1, outcome: outcome,
-            chains: target.chains, counters: target.counters, recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false),
+            header: {
+                var header = target.header
+                header.generation += 1
+                return header
+            }(), copyIndex: 1, outcome: outcome,
+            chains: target.chains, counters: target.counters,
+            recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false),
             unlockedSlot: unlockedSlot)
     }
 
@@ -362,7 +373,8 @@ extension VaultStore {
                 // its start are in the target already.
                 guard !reencrypting, let epoch = KeyEpochPayload.decode(payload), epoch.epoch > target.newestEpoch
                 else { return }
-                try target.appendKeyEpoch(epoch.epoch, createdMilliseconds: epoch.createdMilliseconds, dataKey: epoch.dataKey)
+                try target.appendKeyEpoch(
+                    epoch.epoch, createdMilliseconds: epoch.createdMilliseconds, dataKey: epoch.dataKey)
             case .transaction:
                 let placed = try target.appendTransaction(payload, epoch: record.epoch)
                 try visit(record, placed.sequence, placed.offset)

@@ -67,16 +67,22 @@ public struct ScanOutcome {
     public var tornTail: LogProblem?
     /// Set when an invalid frame is followed by valid data: the log is corrupted there.
     public var corruption: LogProblem?
-    /// The data key of every epoch introduced, when scanning with a key.
-    public var dataKeys: [UInt32: SecureBytes]
-    /// Epochs in the order introduced, with their creation times.
-    public var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
-    /// The sequence number of the key-epoch record that introduced each epoch.
-    public var epochSequences: [UInt32: UInt64] = [:]
+    /// The epochs introduced, in order, with their data keys when scanning with a key.
+    public var keyEpochs: KeyEpochs
     /// The chain hash after each sequence number asked for in `chainAt` that the log reaches.
     public var chainAtRequested: [UInt64: [UInt8]]
     /// Bytes of every record by type.
     public var bytesByType: [RecordType: UInt64]
+}
+
+extension ScanOutcome {
+    /// What a scan of a log just sealed would find, up to `cursor`: every record valid, no
+    /// tail to cut (a new vault, a compaction's new file).
+    init(sealedThrough cursor: LogCursor, keyEpochs: KeyEpochs, bytesByType: [RecordType: UInt64]) {
+        self.init(
+            head: cursor.head, validEnd: cursor.end, recordCount: cursor.head.sequence, tornTail: nil, corruption: nil,
+            keyEpochs: keyEpochs, chainAtRequested: [:], bytesByType: bytesByType)
+    }
 }
 
 /// Reads frames in order from the log start, checking each before it is handed on
@@ -98,7 +104,7 @@ struct LogScanner {
     var generation: UInt32 = 0
     /// Where to start instead of the log start: a frame boundary, the head before it, and the
     /// epochs and keys introduced before it (for scanning only what a writer added).
-    var resume: (offset: UInt64, head: ChainHead, epochs: [(epoch: UInt32, createdMilliseconds: UInt64)], dataKeys: [UInt32: SecureBytes])? = nil
+    var resume: (offset: UInt64, head: ChainHead, keyEpochs: KeyEpochs)? = nil
 
     private static let chunkBytes = 1 << 20
 
@@ -106,18 +112,20 @@ struct LogScanner {
     func scan(_ visit: (ScannedRecord) throws(CofferError) -> Void) -> Result<ScanOutcome, CofferError> {
         var reader = ChunkedReader(file: file, fileSize: fileSize)
         var outcome = ScanOutcome(
-            head: ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID, generation: generation), generation: generation),
+            head: ChainHead(
+                sequence: 0, digest: ChainHash.genesis(vaultID: vaultID, generation: generation), generation: generation
+            ),
             validEnd: FormatConstants.logStartOffset, recordCount: 0, tornTail: nil, corruption: nil,
-            dataKeys: [:], epochs: [], epochSequences: [:],
-            chainAtRequested: chainAt.contains(0) ? [0: ChainHash.genesis(vaultID: vaultID, generation: generation)] : [:],
+            keyEpochs: KeyEpochs(),
+            chainAtRequested: chainAt.contains(0)
+                ? [0: ChainHash.genesis(vaultID: vaultID, generation: generation)] : [:],
             bytesByType: [:])
         var offset = FormatConstants.logStartOffset
         if let resume {
             offset = resume.offset
             outcome.head = resume.head
             outcome.validEnd = resume.offset
-            outcome.epochs = resume.epochs
-            outcome.dataKeys = resume.dataKeys.filter { key, _ in resume.epochs.contains { $0.epoch == key } }
+            outcome.keyEpochs = resume.keyEpochs
         }
         while offset < fileSize {
             let expected = outcome.head.sequence + 1
@@ -155,7 +163,8 @@ struct LogScanner {
                         // An incomplete frame with valid frames after it was not cut short by a
                         // crash: its length was written that way (F-TORN), whoever reads it.
                         outcome.corruption = LogProblem(
-                            kind: .chain, offset: offset, sequence: expected, detail: detail + ", and valid records follow")
+                            kind: .chain, offset: offset, sequence: expected,
+                            detail: detail + ", and valid records follow")
                     } else {
                         outcome.corruption = problem
                     }
@@ -213,7 +222,8 @@ struct LogScanner {
         guard bodyValid else { return .success(.invalid(.checksum, "frame body fails its checksum")) }
         // F-SEQ: sequence numbers start at 1 and grow by exactly 1.
         guard header.sequence == expectedSequence else {
-            return .success(.invalid(.chain, "sequence number \(header.sequence) where \(expectedSequence) was expected"))
+            return .success(
+                .invalid(.chain, "sequence number \(header.sequence) where \(expectedSequence) was expected"))
         }
         guard let type = header.type else {
             return .success(.invalid(.chain, "unknown record type \(header.typeByte)"))
@@ -228,8 +238,8 @@ struct LogScanner {
             guard header.epoch >= 1, header.epoch <= FormatConstants.epochMax else {
                 return .success(.invalid(.chain, "key epoch \(header.epoch) is outside 1...2^31"))
             }
-            if let last = outcome.epochs.last, header.epoch <= last.epoch {
-                return .success(.invalid(.chain, "key epoch \(header.epoch) does not follow epoch \(last.epoch)"))
+            if let last = outcome.keyEpochs.newest, header.epoch <= last.number {
+                return .success(.invalid(.chain, "key epoch \(header.epoch) does not follow epoch \(last.number)"))
             }
             if let key = keyRecordKey {
                 switch open(frame: frame, header: header, position: position, key: key) {
@@ -238,22 +248,25 @@ struct LogScanner {
                     guard let epochPayload = KeyEpochPayload.decode(opened), epochPayload.epoch == header.epoch else {
                         return .success(.invalid(.authentication, "key-epoch record payload is malformed"))
                     }
-                    outcome.dataKeys[header.epoch] = epochPayload.dataKey
-                    outcome.epochs.append((header.epoch, epochPayload.createdMilliseconds))
-                    outcome.epochSequences[header.epoch] = header.sequence
+                    outcome.keyEpochs.introduce(
+                        header.epoch, createdMilliseconds: epochPayload.createdMilliseconds, sequence: header.sequence,
+                        dataKey: epochPayload.dataKey)
                     payload = opened
                 }
             } else {
-                outcome.epochs.append((header.epoch, 0))
-                outcome.epochSequences[header.epoch] = header.sequence
+                outcome.keyEpochs.introduce(
+                    header.epoch, createdMilliseconds: 0, sequence: header.sequence, dataKey: nil)
             }
         case .transaction:
             // F-REC-TXN: a transaction is sealed under an epoch introduced before it.
-            guard outcome.epochs.contains(where: { $0.epoch == header.epoch }) else {
-                return .success(.invalid(.chain, "record sealed under epoch \(header.epoch), which was never introduced"))
+            guard outcome.keyEpochs.contains(header.epoch) else {
+                return .success(
+                    .invalid(.chain, "record sealed under epoch \(header.epoch), which was never introduced"))
             }
             if keyRecordKey != nil {
-                switch open(frame: frame, header: header, position: position, key: outcome.dataKeys[header.epoch]!) {
+                switch open(
+                    frame: frame, header: header, position: position, key: outcome.keyEpochs.dataKey(header.epoch)!)
+                {
                 case .failure(let problem): return .success(problem)
                 case .success(let opened): payload = opened
                 }
@@ -278,7 +291,8 @@ struct LogScanner {
         case .failure(.bodyChecksum): return .failure(.invalid(.checksum, "frame body fails its checksum"))
         case .failure(.authentication):
             return .failure(.invalid(.authentication, "the record does not authenticate at this position"))
-        case .failure(.malformed(let detail)): return .failure(.invalid(.authentication, "authenticated plaintext is malformed: \(detail)"))
+        case .failure(.malformed(let detail)):
+            return .failure(.invalid(.authentication, "authenticated plaintext is malformed: \(detail)"))
         }
     }
 

@@ -1,7 +1,7 @@
-import CofferErrors
-import Synchronization
 import CofferCrypto
+import CofferErrors
 import CofferFormat
+import Synchronization
 
 /// How a commit reaches the disk.
 public enum Durability: Sendable, Equatable {
@@ -29,22 +29,10 @@ public enum PendingRecord: Sendable {
 
 /// What an append produced: where each record landed and the head after it.
 public struct AppendReceipt: Sendable {
-    /// One entry per record, in order: sequence number, offset and epoch.
-    public let records: [(sequence: UInt64, offset: UInt64, epoch: UInt32)]
-    /// The chain hash before each record, in the same order.
-    let previousChains: [[UInt8]]
-    let types: [RecordType]
-    let frameBytes: [Int]
+    /// Its records, in order.
+    public let records: [PlacedRecord]
     /// The chain head after the last record of this append.
     public let head: ChainHead
-}
-
-/// A place in the log: after which record, at which byte, under which epoch's key.
-private struct LogPosition {
-    var end: UInt64
-    var head: ChainHead
-    var epoch: UInt32
-    var key: SecureBytes
 }
 
 /// An append that is sealed and placed but not yet acknowledged: wait for it with
@@ -73,8 +61,8 @@ final class LogWriter: @unchecked Sendable {
         let ticket: UInt64
         let receipt: AppendReceipt
         let frames: [UInt8]
-        /// The position after it.
-        let after: LogPosition
+        /// The end of the log after it.
+        let after: LogCursor
     }
 
     private struct State {
@@ -87,13 +75,12 @@ final class LogWriter: @unchecked Sendable {
         var failures: [UInt64: CofferError] = [:]
         var stopped: CofferError?
         /// After the last acknowledged append.
-        var durable: LogPosition
+        var durable: LogCursor
         /// After the last queued append: where the next one goes.
-        var tail: LogPosition
+        var tail: LogCursor
     }
 
     private let file: any StorageFile
-    private let vaultID: [UInt8]
     private let keyRecordKey: SecureBytes
     /// Whether each write is synced (`Durability.synchronous`); changed by ``setDurability(_:)``.
     private let syncsWrites: Atomic<Bool>
@@ -109,11 +96,10 @@ final class LogWriter: @unchecked Sendable {
         self.file = file
         self.chains = chains
         self.counters = counters
-        self.vaultID = vaultID
         self.keyRecordKey = keyRecordKey
         self.syncsWrites = Atomic(durability == .synchronous)
-        let position = LogPosition(end: end, head: head, epoch: epoch, key: epochKey)
-        self.state = State(durable: position, tail: position)
+        let cursor = LogCursor(vaultID: vaultID, head: head, end: end, epoch: epoch, epochKey: epochKey)
+        self.state = State(durable: cursor, tail: cursor)
     }
 
     /// The head after the last acknowledged append.
@@ -138,7 +124,10 @@ final class LogWriter: @unchecked Sendable {
             precondition(
                 head.sequence >= state.durable.head.sequence && end >= state.durable.end,
                 "a catch-up never goes backwards")
-            state.durable = LogPosition(end: end, head: head, epoch: epoch, key: epochKey)
+            state.durable.head = head
+            state.durable.end = end
+            state.durable.epoch = epoch
+            state.durable.epochKey = epochKey
             state.tail = state.durable
         }
     }
@@ -170,11 +159,11 @@ final class LogWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let stopped = state.stopped { throw stopped }
-        var position = state.tail
-        let (receipt, frames) = try seal(records, at: &position)
+        var cursor = state.tail
+        let (receipt, frames) = try seal(records, at: &cursor)
         state.nextTicket += 1
-        state.queue.append(Queued(ticket: state.nextTicket, receipt: receipt, frames: frames, after: position))
-        state.tail = position
+        state.queue.append(Queued(ticket: state.nextTicket, receipt: receipt, frames: frames, after: cursor))
+        state.tail = cursor
         return QueuedAppend(ticket: state.nextTicket, receipt: receipt)
     }
 
@@ -212,7 +201,8 @@ final class LogWriter: @unchecked Sendable {
         while state.durable.head.sequence < sequence {
             if let stopped = state.stopped { throw stopped }
             guard state.tail.head.sequence >= sequence, !state.queue.isEmpty || state.leaderActive else {
-                throw CofferError(.notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
+                throw CofferError(
+                    .notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
             }
             if state.leaderActive {
                 lock.wait()
@@ -238,11 +228,9 @@ final class LogWriter: @unchecked Sendable {
         case .success:
             state.durable = batch.last!.after
             for queued in batch {
-                queued.receipt.previousChains.forEach(chains.append)
-                for (index, record) in queued.receipt.records.enumerated() {
-                    counters.add(
-                        type: queued.receipt.types[index], epoch: record.epoch,
-                        frameBytes: queued.receipt.frameBytes[index])
+                for record in queued.receipt.records {
+                    chains.append(record.previousChain)
+                    counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
                 }
             }
             state.settledThrough = last
@@ -309,59 +297,27 @@ final class LogWriter: @unchecked Sendable {
         return .success(())
     }
 
-    /// Seals `records` in order from `position`, moving it past them.
-    private func seal(
-        _ records: [PendingRecord], at position: inout LogPosition
-    ) throws(CofferError) -> (AppendReceipt, [UInt8]) {
-        var local = position
+    /// Seals `records` in order at `cursor`, moving it past them.
+    private func seal(_ records: [PendingRecord], at cursor: inout LogCursor) throws(CofferError)
+        -> (AppendReceipt, [UInt8])
+    {
+        var local = cursor
         var frames: [UInt8] = []
-        var placed: [(sequence: UInt64, offset: UInt64, epoch: UInt32)] = []
-        var previousChains: [[UInt8]] = []
-        var types: [RecordType] = []
-        var frameSizes: [Int] = []
+        var placed: [PlacedRecord] = []
+        placed.reserveCapacity(records.count)
         for record in records {
-            let sequence = local.head.sequence + 1
-            previousChains.append(local.head.digest)
-            let frame: [UInt8]?
-            switch record {
-            case .transaction(let payload):
-                let at = RecordPosition(
-                    vaultID: vaultID, sequence: sequence, type: .transaction, epoch: local.epoch,
-                    previousChain: local.head.digest)
-                frame = payload.withUnsafeBytes { SealedRecord.seal(payload: $0, at: at, key: local.key) }
-                placed.append((sequence, local.end, local.epoch))
-            case .keyEpoch(let dataKey):
-                let epoch = local.epoch + 1
-                let at = RecordPosition(
-                    vaultID: vaultID, sequence: sequence, type: .keyEpoch, epoch: epoch,
-                    previousChain: local.head.digest)
-                let payload = KeyEpochPayload(
-                    epoch: epoch, dataKey: dataKey, createdMilliseconds: WallClock.nowMilliseconds()
-                ).encode()
-                frame = payload.withUnsafeBytes { SealedRecord.seal(payload: $0, at: at, key: keyRecordKey) }
-                placed.append((sequence, local.end, epoch))
-                local.epoch = epoch
-                local.key = dataKey
-            }
-            guard let frame else {
-                throw CofferError(
-                    .invalidInput,
-                    "A record is larger than the format's maximum of \(FormatConstants.payloadBytesMax) bytes.")
-            }
-            local.head = ChainHead(
-                sequence: sequence,
-                digest: frame.withUnsafeBytes { ChainHash.next(previous: local.head.digest, frame: $0) },
-                generation: local.head.generation)
-            local.end += UInt64(frame.count)
+            let (record, frame) =
+                switch record {
+                case .transaction(let payload): try local.sealTransaction(payload)
+                case .keyEpoch(let dataKey):
+                    try local.sealKeyEpoch(
+                        local.epoch + 1, dataKey: dataKey, createdMilliseconds: WallClock.nowMilliseconds(),
+                        keyRecordKey: keyRecordKey)
+                }
+            placed.append(record)
             frames += frame
-            frameSizes.append(frame.count)
-            types.append(record.type)
         }
-        position = local
-        return (
-            AppendReceipt(
-                records: placed, previousChains: previousChains, types: types, frameBytes: frameSizes, head: local.head),
-            frames
-        )
+        cursor = local
+        return (AppendReceipt(records: placed, head: local.head), frames)
     }
 }

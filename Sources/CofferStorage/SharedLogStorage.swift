@@ -147,13 +147,6 @@ public final class SharedLogStorage: StorageSystem, @unchecked Sendable {
     public func siblings(of path: String) -> Result<[String], SystemError> { .success([]) }
 }
 
-extension SystemError {
-    /// The `errno` a backend's failure becomes inside the storage layer.
-    init(_ error: CofferError) {
-        if case .io(let number) = error.code { self.init(number) } else { self = .ioError }
-    }
-}
-
 /// What this process knows of one log generation: where each frame starts, the header bytes,
 /// and the last frames fetched. Guarded by `lock`.
 final class SharedLogView: @unchecked Sendable {

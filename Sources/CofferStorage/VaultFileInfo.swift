@@ -56,6 +56,6 @@ public struct VaultFileInfo: Sendable {
         return VaultFileInfo(
             header: header, headerCopiesValid: store.copies.map { $0.header != nil }, headerProblems: problems,
             fileBytes: size, recordCount: outcome.recordCount, bytesByType: outcome.bytesByType, head: outcome.head,
-            epochs: outcome.epochs.map(\.epoch), tornTail: outcome.tornTail, corruption: outcome.corruption)
+            epochs: outcome.keyEpochs.all.map(\.number), tornTail: outcome.tornTail, corruption: outcome.corruption)
     }
 }

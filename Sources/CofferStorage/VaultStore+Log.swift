@@ -52,14 +52,16 @@ extension VaultStore {
     public var logCounts: LogCounts { counters.snapshot }
 
     /// The epochs whose keys are in the file, in order, with their creation times.
-    public var keyEpochs: [(epoch: UInt32, createdMilliseconds: UInt64)] { headerLock.withLock { epochs } }
+    public var keyEpochs: [(epoch: UInt32, createdMilliseconds: UInt64)] {
+        headerLock.withLock { epochs.all.map { ($0.number, $0.createdMilliseconds) } }
+    }
 
     /// Whether this store was opened without the writer lock.
     public var isReadOnly: Bool { writer == nil }
 
     /// The epoch new records are sealed under.
     public var currentEpoch: UInt32 {
-        writer?.currentEpoch ?? headerLock.withLock { dataKeys.keys.max() ?? 0 }
+        writer?.currentEpoch ?? headerLock.withLock { epochs.newest?.number ?? 0 }
     }
 
     /// The key that hashes platform API keys (F-KDF subkey 3 of the unlock key).
@@ -137,17 +139,19 @@ extension VaultStore {
     public func rotateDataKey() throws(CofferError) -> UInt32 {
         let writer = try requireWriter()
         guard writer.currentEpoch < FormatConstants.epochMax else {
-            throw CofferError(.invalidInput, "The vault has used every key epoch number (2^31); move its credentials into a new vault.")
+            throw CofferError(
+                .invalidInput,
+                "The vault has used every key epoch number (2^31); move its credentials into a new vault.")
         }
         let dataKey = SecureBytes(randomCount: XChaCha20Poly1305.keyBytes)
         let receipt = try writer.append([.keyEpoch(dataKey: dataKey)])
-        let epoch = receipt.records[0].epoch
+        let record = receipt.records[0]
         headerLock.withLock {
-            dataKeys[epoch] = dataKey
-            epochs.append((epoch, WallClock.nowMilliseconds()))
-            epochSequences[epoch] = receipt.records[0].sequence
+            epochs.introduce(
+                record.epoch, createdMilliseconds: WallClock.nowMilliseconds(), sequence: record.sequence,
+                dataKey: dataKey)
         }
-        return epoch
+        return record.epoch
     }
 
     /// Reads and opens the record at `offset` that has sequence number `sequence`, checking
@@ -163,7 +167,8 @@ extension VaultStore {
             known = chains.previous(for: sequence)
         }
         guard let previous = known else {
-            throw CofferError(.notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
+            throw CofferError(
+                .notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
         }
         let header: FrameHeader
         switch file.read(count: FormatConstants.frameHeaderBytes, at: offset) {
@@ -172,7 +177,8 @@ extension VaultStore {
             guard case .success(let decoded) = bytes.withUnsafeBytes({ FrameHeader.decode($0) }),
                 decoded.sequence == sequence, let type = decoded.type
             else {
-                throw CofferError(.corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
+                throw CofferError(
+                    .corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
             }
             _ = type
             header = decoded
@@ -185,10 +191,11 @@ extension VaultStore {
         let key: SecureBytes?
         switch header.type! {
         case .keyEpoch: key = MasterKeySubkey.keyRecord.derive(from: masterKey)
-        case .transaction: key = headerLock.withLock { dataKeys[header.epoch] }
+        case .transaction: key = headerLock.withLock { epochs.dataKey(header.epoch) }
         }
         guard let key else {
-            throw CofferError(.corrupted, "The record is sealed under an unknown epoch.", offset: offset, sequence: sequence)
+            throw CofferError(
+                .corrupted, "The record is sealed under an unknown epoch.", offset: offset, sequence: sequence)
         }
         let position = RecordPosition(
             vaultID: vaultID, sequence: sequence, type: header.type!, epoch: header.epoch, previousChain: previous)
@@ -208,13 +215,16 @@ extension VaultStore {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         let end = logEnd
         let scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: end,
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
+            fileSize: end,
             generation: header.logGeneration)
         switch scanner.scan(visit) {
         case .failure(let error): throw error
         case .success(let outcome):
             if let problem = outcome.corruption ?? outcome.tornTail {
-                throw CofferError(.corrupted, "The log changed under the reader: \(problem.detail)", offset: problem.offset, sequence: problem.sequence)
+                throw CofferError(
+                    .corrupted, "The log changed under the reader: \(problem.detail)", offset: problem.offset,
+                    sequence: problem.sequence)
             }
         }
     }
@@ -226,16 +236,17 @@ extension VaultStore {
     ) throws(CofferError) -> ChainHead {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         var scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: logEnd,
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
+            fileSize: logEnd,
             generation: header.logGeneration)
-        scanner.resume = headerLock.withLock {
-            (offset, head, epochs.filter { (epochSequences[$0.epoch] ?? 0) <= head.sequence }, dataKeys)
-        }
+        scanner.resume = headerLock.withLock { (offset, head, epochs.through(sequence: head.sequence)) }
         switch scanner.scan(visit) {
         case .failure(let error): throw error
         case .success(let outcome):
             if let problem = outcome.corruption ?? outcome.tornTail {
-                throw CofferError(.corrupted, "The log changed under the reader: \(problem.detail)", offset: problem.offset, sequence: problem.sequence)
+                throw CofferError(
+                    .corrupted, "The log changed under the reader: \(problem.detail)", offset: problem.offset,
+                    sequence: problem.sequence)
             }
             return outcome.head
         }
@@ -257,7 +268,8 @@ extension VaultStore {
     @discardableResult
     public func catchUp(_ visit: (ScannedRecord) throws(CofferError) -> Void) throws(CofferError) -> UInt64 {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
-        if writer == nil, case .success(let held) = file.identity(), case .success(let named) = options.storage.identity(of: path),
+        if writer == nil, case .success(let held) = file.identity(),
+            case .success(let named) = options.storage.identity(of: path),
             held != named
         {
             throw SystemError.superseded.cofferError("Catching up with the vault")
@@ -272,29 +284,25 @@ extension VaultStore {
         let (end, head) = (logEnd, self.head)
         guard size > end else { return 0 }
         var scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey), fileSize: size,
+            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
+            fileSize: size,
             generation: header.logGeneration)
-        scanner.resume = headerLock.withLock { (end, head, epochs, dataKeys) }
+        scanner.resume = headerLock.withLock { (end, head, epochs) }
         let outcome = try Self.scan(scanner, recordingIn: chains, counters, visit)
         if let corruption = outcome.corruption {
             throw CofferError(
                 .corrupted, "The log is corrupted past the records this vault had read: \(corruption.detail)",
                 offset: corruption.offset, sequence: corruption.sequence)
         }
-        let newest = headerLock.withLock { () -> (UInt32, SecureBytes) in
-            for (epoch, key) in outcome.dataKeys where dataKeys[epoch] == nil { dataKeys[epoch] = key }
-            for introduced in outcome.epochs where !epochs.contains(where: { $0.epoch == introduced.epoch }) {
-                epochs.append(introduced)
-            }
-            for (epoch, sequence) in outcome.epochSequences { epochSequences[epoch] = sequence }
+        let newest = headerLock.withLock { () -> KeyEpochs.Epoch in
+            epochs.append(contentsOf: outcome.keyEpochs)
             if writer == nil {
                 readOnlyEnd = outcome.validEnd
                 readOnlyHead = outcome.head
             }
-            let last = epochs.last!.epoch
-            return (last, dataKeys[last]!)
+            return epochs.newest!
         }
-        writer?.advance(end: outcome.validEnd, head: outcome.head, epoch: newest.0, epochKey: newest.1)
+        writer?.advance(end: outcome.validEnd, head: outcome.head, epoch: newest.number, epochKey: newest.dataKey!)
         return outcome.head.sequence - head.sequence
     }
 
@@ -306,10 +314,13 @@ extension VaultStore {
         case .success(let value): store = value
         }
         guard let current = store.current(masterKey: masterKey) else {
-            throw CofferError(.corrupted, "No header copy of the vault authenticates under its master key any more.", offset: 0)
+            throw CofferError(
+                .corrupted, "No header copy of the vault authenticates under its master key any more.", offset: 0)
         }
         headerLock.withLock {
-            if current.header.generation > headerState.header.generation || current.header.keyslots != headerState.header.keyslots {
+            if current.header.generation > headerState.header.generation
+                || current.header.keyslots != headerState.header.keyslots
+            {
                 headerState = current
             }
         }

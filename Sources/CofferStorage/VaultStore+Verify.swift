@@ -87,7 +87,7 @@ extension VaultStore {
         }
         return VerificationReport(
             records: outcome.recordCount, head: outcome.head, problems: problems, recordsByType: recordsByType,
-            bytesByType: outcome.bytesByType, recordsByEpoch: recordsByEpoch, epochs: outcome.epochs.map(\.epoch),
+            bytesByType: outcome.bytesByType, recordsByEpoch: recordsByEpoch, epochs: outcome.keyEpochs.all.map(\.number),
             fileBytes: size, header: unlocked.header)
     }
 }

@@ -93,14 +93,11 @@ public final class VaultStore: @unchecked Sendable {
     /// The key of platform API-key hashes (F-KDF, from the unlock key); readers need it too.
     let apiKeyHashKeyValue: SecureBytes
     let writer: LogWriter?
-    /// Guards `headerState`, `dataKeys` and `closed`.
+    /// Guards `headerState`, `keyEpochs` and `closed`.
     let headerLock = Lock()
     var headerState: (header: FileHeader, copyIndex: Int)
-    /// Data keys by epoch; rotation adds to it.
-    var dataKeys: [UInt32: SecureBytes]
-    var epochs: [(epoch: UInt32, createdMilliseconds: UInt64)]
-    /// The sequence number that introduced each epoch.
-    var epochSequences: [UInt32: UInt64]
+    /// The epochs with their data keys; rotation and catching up add to them.
+    var epochs: KeyEpochs
     var closed = false
     let chains: ChainTable
     let counters: LogCounters
@@ -131,9 +128,7 @@ public final class VaultStore: @unchecked Sendable {
             self.apiKeyHashKeyValue = carried
         }
         self.headerState = (header, copyIndex)
-        self.dataKeys = outcome.dataKeys
-        self.epochs = outcome.epochs
-        self.epochSequences = outcome.epochSequences
+        self.epochs = outcome.keyEpochs
         self.chains = chains
         self.counters = counters
         self.recovery = recovery
@@ -142,11 +137,11 @@ public final class VaultStore: @unchecked Sendable {
         if options.readOnly {
             writer = nil
         } else {
-            let epoch = outcome.epochs.last!.epoch
+            let newest = outcome.keyEpochs.newest!
             writer = LogWriter(
                 file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
-                durability: options.durability, chains: chains, counters: counters, end: outcome.validEnd, head: outcome.head, epoch: epoch,
-                epochKey: outcome.dataKeys[epoch]!)
+                durability: options.durability, chains: chains, counters: counters, end: outcome.validEnd,
+                head: outcome.head, epoch: newest.number, epochKey: newest.dataKey!)
         }
     }
 
@@ -192,8 +187,9 @@ public final class VaultStore: @unchecked Sendable {
         let header: FileHeader
         let bytes: [UInt8]
         let dataKey: SecureBytes
-        let position: RecordPosition
-        let frame: [UInt8]
+        /// The first record, and the end of the log after it.
+        let record: PlacedRecord
+        let cursor: LogCursor
 
         init(secret: Keyslot.Secret, cost: Argon2id.Cost) throws(CofferError) {
             now = WallClock.nowMilliseconds()
@@ -204,7 +200,8 @@ public final class VaultStore: @unchecked Sendable {
                 vaultID: vaultID, generation: 1, createdMilliseconds: now, keyslots: [],
                 masterWrap: FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: vaultID))
             guard
-                let slot = header.makeKeyslot(id: 1, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: now)
+                let slot = header.makeKeyslot(
+                    id: 1, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: now)
             else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
             header.keyslots = [slot]
             header.signKeyslots(unlockKey: unlockKey)
@@ -213,13 +210,15 @@ public final class VaultStore: @unchecked Sendable {
             bytes += header.encode(masterKey: masterKey)
             // The first key epoch, sealed and chained like any append.
             dataKey = SecureBytes(randomCount: XChaCha20Poly1305.keyBytes)
-            position = RecordPosition(
-                vaultID: vaultID, sequence: 1, type: .keyEpoch, epoch: 1, previousChain: ChainHash.genesis(vaultID: vaultID))
-            let (now, dataKey, masterKey, position) = (now, dataKey, masterKey, position)
-            frame = KeyEpochPayload(epoch: 1, dataKey: dataKey, createdMilliseconds: now).encode().withUnsafeBytes {
-                SealedRecord.seal(payload: $0, at: position, key: MasterKeySubkey.keyRecord.derive(from: masterKey))!
-            }
+            var cursor = LogCursor(
+                vaultID: vaultID, head: ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID)),
+                end: UInt64(bytes.count), epoch: 0, epochKey: SecureBytes(copying: [UInt8]()))
+            let (record, frame) = try cursor.sealKeyEpoch(
+                1, dataKey: dataKey, createdMilliseconds: now,
+                keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey))
             bytes += frame
+            self.record = record
+            self.cursor = cursor
             self.header = header
             self.bytes = bytes
         }
@@ -235,22 +234,31 @@ public final class VaultStore: @unchecked Sendable {
         case .success(false): throw CofferError(.locked, "Another process opened the new vault file first.")
         case .success(true): break
         }
-        let (bytes, frame, position) = (contents.bytes, contents.frame, contents.position)
-        if case .failure(let error) = file.write(bytes, at: 0) { throw error.cofferError("Writing the new vault") }
+        if case .failure(let error) = file.write(contents.bytes, at: 0) {
+            throw error.cofferError("Writing the new vault")
+        }
         if case .failure(let error) = file.sync() { throw error.cofferError("Syncing the new vault") }
         try staged.publish("the new vault", taken: taken)
-        let head = ChainHead(
-            sequence: 1, digest: frame.withUnsafeBytes { ChainHash.next(previous: position.previousChain, frame: $0) })
+        let record = contents.record
+        var epochs = KeyEpochs()
+        epochs.introduce(1, createdMilliseconds: contents.now, sequence: record.sequence, dataKey: contents.dataKey)
         let outcome = ScanOutcome(
-            head: head, validEnd: UInt64(bytes.count), recordCount: 1, tornTail: nil, corruption: nil,
-            dataKeys: [1: contents.dataKey], epochs: [(1, contents.now)], epochSequences: [1: 1], chainAtRequested: [:],
-            bytesByType: [.keyEpoch: UInt64(frame.count)])
+            sealedThrough: contents.cursor, keyEpochs: epochs, bytesByType: [.keyEpoch: UInt64(record.frameBytes)])
         return VaultStore(
             path: path, options: options, file: file, masterKey: contents.masterKey, unlockKey: contents.unlockKey,
             header: contents.header, copyIndex: 1, outcome: outcome,
-            chains: { let table = ChainTable(); table.append(position.previousChain); return table }(),
-            counters: { let counters = LogCounters(); counters.add(type: .keyEpoch, epoch: 1, frameBytes: frame.count); return counters }(),
-            recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false), unlockedSlot: contents.header.keyslots.first?.id)
+            chains: {
+                let table = ChainTable()
+                table.append(record.previousChain)
+                return table
+            }(),
+            counters: {
+                let counters = LogCounters()
+                counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
+                return counters
+            }(),
+            recovery: Recovery(tornTail: nil, truncated: false, headerRepaired: false),
+            unlockedSlot: contents.header.keyslots.first?.id)
     }
 
     // MARK: Opening
@@ -272,7 +280,8 @@ public final class VaultStore: @unchecked Sendable {
     ) throws(CofferError) -> VaultStore {
         try secret.check()
         return try open(
-            path: path, unlocking: { $0.unlock(with: secret, preferredSlot: options.preferredKeyslot) }, options: options,
+            path: path, unlocking: { $0.unlock(with: secret, preferredSlot: options.preferredKeyslot) },
+            options: options,
             visit: visit)
     }
 
@@ -311,7 +320,8 @@ public final class VaultStore: @unchecked Sendable {
         }
         let header = unlocked.header
         if header.apiKeyHashKeyWrap != nil && header.unwrapAPIKeyHashKey(unlockKey: unlocked.unlockKey) == nil {
-            throw CofferError(.corrupted, "The header's API-key hash key does not open under its unlock key.", offset: 0)
+            throw CofferError(
+                .corrupted, "The header's API-key hash key does not open under its unlock key.", offset: 0)
         }
         if let signer = header.signer, signer.seed(unlockKey: unlocked.unlockKey, vaultID: header.vaultID) == nil {
             throw CofferError(.corrupted, "The header's keyslot signer does not open under its unlock key.", offset: 0)
@@ -319,7 +329,8 @@ public final class VaultStore: @unchecked Sendable {
         let chains = ChainTable()
         let counters = LogCounters()
         var scanner = LogScanner(
-            file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
+            file: file, vaultID: header.vaultID,
+            keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
             fileSize: fileSize, generation: header.logGeneration)
         var witnessed = options.witnessedHead
         if witnessed == nil, let readWitness = options.readWitness { witnessed = try readWitness() }
@@ -350,12 +361,16 @@ public final class VaultStore: @unchecked Sendable {
                 if case .failure(let error) = file.truncate(to: outcome.validEnd) {
                     throw error.cofferError("Cutting the torn tail", offset: torn.offset)
                 }
-                if case .failure(let error) = file.sync() { throw error.cofferError("Syncing after cutting the torn tail") }
+                if case .failure(let error) = file.sync() {
+                    throw error.cofferError("Syncing after cutting the torn tail")
+                }
                 truncated = true
             }
             if unlocked.otherCopyStale {
                 // F-HDR-REPAIR: an interrupted rewrite left the copies different; make both current.
-                switch HeaderStore.rewrite(header, inForce: unlocked.copyIndex, masterKey: unlocked.masterKey, file: file) {
+                switch HeaderStore.rewrite(
+                    header, inForce: unlocked.copyIndex, masterKey: unlocked.masterKey, file: file)
+                {
                 case .failure(let error): throw error
                 case .success(let written):
                     headerInForce = written
@@ -363,7 +378,7 @@ public final class VaultStore: @unchecked Sendable {
                 }
                 headerRepaired = true
             }
-            guard !outcome.epochs.isEmpty else {
+            guard outcome.keyEpochs.newest != nil else {
                 throw CofferError(
                     .corrupted, "The log has no key epoch; the vault's creation never completed.",
                     offset: FormatConstants.logStartOffset, sequence: 1)
@@ -376,7 +391,8 @@ public final class VaultStore: @unchecked Sendable {
             }
         }
         return VaultStore(
-            path: path, options: options, file: file, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey, header: headerInForce,
+            path: path, options: options, file: file, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey,
+            header: headerInForce,
             copyIndex: copyIndex, outcome: outcome, chains: chains, counters: counters,
             recovery: Recovery(
                 tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired,
@@ -421,7 +437,8 @@ public final class VaultStore: @unchecked Sendable {
             if let file = try openFileOnce(path: path, options: options) { return file }
             if options.isCancelled?() == true {
                 throw CofferError(
-                    .cancelled, "Stopped while waiting for another process to release the writer lock; nothing was changed.")
+                    .cancelled,
+                    "Stopped while waiting for another process to release the writer lock; nothing was changed.")
             }
             if !reported, options.lockWait > .zero {
                 reported = true
@@ -430,7 +447,8 @@ public final class VaultStore: @unchecked Sendable {
             guard wait.pause() else {
                 let waited = options.lockWait > .zero ? " (waited \(LockWait.describe(options.lockWait)))" : ""
                 throw CofferError(
-                    .locked, "Another process has the vault open for writing\(waited); close it, wait longer or open read-only.")
+                    .locked,
+                    "Another process has the vault open for writing\(waited); close it, wait longer or open read-only.")
             }
         }
     }
@@ -443,7 +461,8 @@ public final class VaultStore: @unchecked Sendable {
         for _ in 0..<8 {
             let file: any StorageFile
             switch storage.open(path, mode: options.readOnly ? .readOnly : .readWrite) {
-            case .failure(.noSuchFileOrDirectory): throw CofferError(.notFound, "No vault file exists at the given path.")
+            case .failure(.noSuchFileOrDirectory):
+                throw CofferError(.notFound, "No vault file exists at the given path.")
             case .failure(let error): throw error.cofferError("Opening the vault file")
             case .success(let opened): file = opened
             }
@@ -457,7 +476,9 @@ public final class VaultStore: @unchecked Sendable {
                 return nil
             case .success(true): break
             }
-            if case .success(let held) = file.identity(), case .success(let named) = storage.identity(of: path), held == named {
+            if case .success(let held) = file.identity(), case .success(let named) = storage.identity(of: path),
+                held == named
+            {
                 return file
             }
             file.close()

@@ -199,9 +199,24 @@ final class SharedLogStorageTests: XCTestCase {
         _ = try first.append([Fixture.payload("four")])
         backend.extentFrames = { Array($0.dropFirst()) }
         let head = second.head
-        // (Reported as .io for now: the file seam carries the backend's errors as errno.)
-        XCTAssertThrowsError(try second.catchUp { _ in })
+        // The backend's error keeps its code through the storage layer: a gap is corruption,
+        // not an I/O error.
+        XCTAssertThrowsCode(.corrupted, try second.catchUp { _ in })
         XCTAssertEqual(second.head, head)
+    }
+
+    /// A file system's EAGAIN is an I/O error, never a shared log's conflict; the shared
+    /// log's outcomes and its backend's errors are no errno.
+    func testAnErrnoIsNeverASharedLogOutcome() {
+        XCTAssertNotEqual(SystemError(EAGAIN), .conflict)
+        XCTAssertEqual(SystemError(EAGAIN).cofferError("Writing").code, .io(errno: EAGAIN))
+        XCTAssertNotEqual(SystemError(ESTALE), .superseded)
+        XCTAssertEqual(SystemError.conflict.cofferError("Appending").code, .conflict)
+        XCTAssertEqual(SystemError.superseded.cofferError("Reading").code, .conflict)
+        let gap = SystemError(CofferError(.corrupted, "a gap", sequence: 7)).cofferError("Reading")
+        XCTAssertEqual(gap.code, .corrupted)
+        XCTAssertEqual(gap.sequence, 7)
+        XCTAssertEqual(SystemError(CofferError(.io(errno: ECONNRESET), "lost")).number, ECONNRESET)
     }
 
     func testKeyslotChangesFromTwoWritersBothLand() throws {
