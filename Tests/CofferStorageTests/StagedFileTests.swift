@@ -20,53 +20,66 @@ final class StagedFileTests: XCTestCase {
         store.close()
     }
 
-    /// Runs `make` with a crash after every call of every kind it makes, under every crash
-    /// mode, and checks `target` afterwards: absent, or a vault that opens (with the source's
-    /// head, for a copy of it).
-    private func assertWholeOrAbsent(
-        _ target: String, copiesSource: Bool, seed: UInt64 = 7, _ make: (SimulatedDisk) throws -> Void,
-        file: StaticString = #filePath, line: UInt = #line
+    /// Runs `make` on a disk `prepare` set up, with a crash after every call of every kind
+    /// `make` makes, under every crash mode, and hands each crashed disk to `check` with a
+    /// description of the crash (its seed included).
+    private func forEachCrash(
+        prepare: (SimulatedDisk) throws -> Void, _ make: (SimulatedDisk) throws -> Void, seed: UInt64,
+        minimumCrashes: Int, file: StaticString = #filePath, line: UInt = #line,
+        check: (SimulatedDisk, String) throws -> Void
     ) throws {
         let counting = SimulatedDisk()
-        try makeSource(counting)
+        try prepare(counting)
         let before = counting.callCounts()
         try make(counting)
         let calls = counting.callCounts()
         var generator = SeededGenerator(seed: seed)
         var crashes = 0
         for operation in SimulatedDisk.Operation.allCases where operation != .read && operation != .lock {
-            // Calls are numbered from 0: the source's calls first, then those of `make`.
+            // Calls are numbered from 0: those of `prepare` first, then those of `make`.
             for call in before[operation, default: 0]..<calls[operation, default: 0] {
                 for mode in CrashMode.allCases {
                     let disk = SimulatedDisk()
-                    try makeSource(disk)
+                    try prepare(disk)
                     disk.armCrash(after: operation, atCall: call)
                     try? make(disk)
                     guard disk.isCrashPending else { continue }
                     crashes += 1
                     disk.crash(mode: mode, using: &generator)
-                    let context = "crash after \(operation) #\(call), \(mode), seed \(seed)"
-                    guard disk.exists(target) else { continue }
-                    do {
-                        let opened = try VaultStore.open(
-                            path: target, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
-                        defer { opened.close() }
-                        if copiesSource {
-                            let original = try VaultStore.open(
-                                path: source, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
-                            defer { original.close() }
-                            XCTAssertEqual(opened.head, original.head, context, file: file, line: line)
-                        }
-                    } catch {
-                        XCTFail("\(context): \(target) is there but does not open: \(error)", file: file, line: line)
-                    }
-                    XCTAssertFalse(
-                        disk.paths().contains { $0.hasPrefix(target) && $0 != target && !$0.contains(".partial-") },
-                        "\(context): \(disk.paths())", file: file, line: line)
+                    try check(disk, "crash after \(operation) #\(call), \(mode), seed \(seed)")
                 }
             }
         }
-        XCTAssertGreaterThan(crashes, 10, "the crashes never fired: the test tested nothing", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(
+            crashes, minimumCrashes, "the crashes never fired: the test tested nothing", file: file, line: line)
+    }
+
+    /// Runs `make` with a crash after every call it makes and checks `target` afterwards:
+    /// absent, or a vault that opens (with the source's head, for a copy of it).
+    private func assertWholeOrAbsent(
+        _ target: String, copiesSource: Bool, seed: UInt64 = 7, _ make: (SimulatedDisk) throws -> Void,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        try forEachCrash(prepare: makeSource, make, seed: seed, minimumCrashes: 11, file: file, line: line) {
+            disk, context in
+            guard disk.exists(target) else { return }
+            do {
+                let opened = try VaultStore.open(
+                    path: target, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
+                defer { opened.close() }
+                if copiesSource {
+                    let original = try VaultStore.open(
+                        path: source, secret: Fixture.secret, options: .init(storage: disk, readOnly: true))
+                    defer { original.close() }
+                    XCTAssertEqual(opened.head, original.head, context, file: file, line: line)
+                }
+            } catch {
+                XCTFail("\(context): \(target) is there but does not open: \(error)", file: file, line: line)
+            }
+            XCTAssertFalse(
+                disk.paths().contains { $0.hasPrefix(target) && $0 != target && !$0.contains(".partial-") },
+                "\(context): \(disk.paths())", file: file, line: line)
+        }
     }
 
     func testANewVaultIsWholeOrAbsent() throws {
@@ -111,31 +124,14 @@ final class StagedFileTests: XCTestCase {
             let prepare = { (disk: SimulatedDisk) throws in
                 if replacing { try StagedFile.write(old, to: "/d/out", on: disk, "the file /d/out", replacing: false) }
             }
-            let counting = SimulatedDisk()
-            try prepare(counting)
-            let before = counting.callCounts()
-            try write(counting)
-            XCTAssertEqual(counting.contents(of: "/d/out"), new)
-            let calls = counting.callCounts()
-            var generator = SeededGenerator(seed: 11)
-            var crashes = 0
-            for operation in SimulatedDisk.Operation.allCases where operation != .read && operation != .lock {
-                for call in before[operation, default: 0]..<calls[operation, default: 0] {
-                    for mode in CrashMode.allCases {
-                        let disk = SimulatedDisk()
-                        try prepare(disk)
-                        disk.armCrash(after: operation, atCall: call)
-                        try? write(disk)
-                        guard disk.isCrashPending else { continue }
-                        crashes += 1
-                        disk.crash(mode: mode, using: &generator)
-                        let context = "replacing \(replacing), crash after \(operation) #\(call), \(mode), seed 11"
-                        let allowed: [[UInt8]?] = replacing ? [old, new] : [nil, new]
-                        XCTAssertTrue(allowed.contains(disk.contents(of: "/d/out")), context)
-                    }
-                }
+            let uncrashed = SimulatedDisk()
+            try prepare(uncrashed)
+            try write(uncrashed)
+            XCTAssertEqual(uncrashed.contents(of: "/d/out"), new)
+            try forEachCrash(prepare: prepare, write, seed: 11, minimumCrashes: 6) { disk, context in
+                let allowed: [[UInt8]?] = replacing ? [old, new] : [nil, new]
+                XCTAssertTrue(allowed.contains(disk.contents(of: "/d/out")), "replacing \(replacing), \(context)")
             }
-            XCTAssertGreaterThan(crashes, 5, "the crashes never fired: the test tested nothing")
         }
     }
 
