@@ -53,9 +53,9 @@ extension IndexMutation {
                 operationIndex: location.operationIndex, kind: .created, changedMask: Self.mask(of: placement.texts),
                 isRetained: true))
         insert(
-            placement.record(
-                of: new.metadata, version: 1, createdEntry: entry, lastEntry: entry, rotatedEntry: noHandle,
-                currentVersionEntry: entry, state: .active, isDefault: false, in: tables),
+            record(
+                of: new.metadata, at: placement, version: 1, createdEntry: entry, lastEntry: entry,
+                rotatedEntry: noHandle, currentVersionEntry: entry, state: .active, isDefault: false),
             key: placement.key, slugKey: placement.slugKey)
         countHistory(added: 1, retained: 1)
     }
@@ -83,6 +83,22 @@ extension IndexMutation {
         }
         return CredentialPlacement(
             key: key, slugKey: SlugKey(organization: organization, slug: slug), texts: texts)
+    }
+
+    /// The record of a credential `placement` put in the index: its metadata by handle, with
+    /// its version, history entries and state.
+    func record(
+        of metadata: CredentialMetadata, at placement: CredentialPlacement, version: UInt32, createdEntry: Handle,
+        lastEntry: Handle, rotatedEntry: Handle, currentVersionEntry: Handle, state: CredentialState, isDefault: Bool
+    ) -> CredentialRecord {
+        CredentialRecord(
+            id: metadata.id, label: metadata.label, display: Self.display(placement.texts),
+            organization: placement.key.organization, app: placement.key.app, slug: placement.slugKey.slug,
+            owner: placement.key.owner, nextInGroup: tables.candidateHeads[placement.key] ?? noHandle,
+            nextWithSlug: tables.slugHeads[placement.slugKey] ?? noHandle, version: version, createdEntry: createdEntry,
+            lastEntry: lastEntry, rotatedEntry: rotatedEntry, currentVersionEntry: currentVersionEntry,
+            kind: metadata.kind, type: metadata.type, category: metadata.category, scope: metadata.scope, state: state,
+            isDefault: isDefault)
     }
 
     /// OP-CRED-SLUG-1: a new slug, unique at the credential's scope like a new credential's.
@@ -320,25 +336,10 @@ extension IndexTables {
 }
 
 /// Where a new credential goes in the index (``IndexMutation/place(_:fields:)``): its candidate
-/// group, its slug list and the display texts of its fields.
+/// group, its slug list and the display texts of its fields (``IndexMutation/record(of:at:version:createdEntry:lastEntry:rotatedEntry:currentVersionEntry:state:isDefault:)``
+/// makes its record).
 struct CredentialPlacement {
     let key: CandidateKey
     let slugKey: SlugKey
     let texts: [String?]
-
-    /// The record of the credential placed here: its metadata by handle, with its version,
-    /// history entries and state.
-    func record(
-        of metadata: CredentialMetadata, version: UInt32, createdEntry: Handle, lastEntry: Handle,
-        rotatedEntry: Handle, currentVersionEntry: Handle, state: CredentialState, isDefault: Bool,
-        in tables: IndexTables
-    ) -> CredentialRecord {
-        CredentialRecord(
-            id: metadata.id, label: metadata.label, display: IndexMutation.display(texts),
-            organization: key.organization, app: key.app, slug: slugKey.slug, owner: key.owner,
-            nextInGroup: tables.candidateHeads[key] ?? noHandle, nextWithSlug: tables.slugHeads[slugKey] ?? noHandle,
-            version: version, createdEntry: createdEntry, lastEntry: lastEntry, rotatedEntry: rotatedEntry,
-            currentVersionEntry: currentVersionEntry, kind: metadata.kind, type: metadata.type,
-            category: metadata.category, scope: metadata.scope, state: state, isDefault: isDefault)
-    }
 }

@@ -47,11 +47,11 @@ extension IndexMutation {
         // Only the current version is readable for now; restore version operations make the
         // older retained ones readable.
         let entries = appendChanges(restored.changes, readableAt: current, location: location)
-        let record = placement.record(
-            of: restored.metadata, version: restored.version, createdEntry: entries.oldest, lastEntry: entries.newest,
-            rotatedEntry: entries.newestRotation, currentVersionEntry: entries.readable, state: restored.state,
-            isDefault: restored.isDefault, in: tables)
-        let slot = insert(record, key: key, slugKey: placement.slugKey)
+        let made = record(
+            of: restored.metadata, at: placement, version: restored.version, createdEntry: entries.oldest,
+            lastEntry: entries.newest, rotatedEntry: entries.newestRotation, currentVersionEntry: entries.readable,
+            state: restored.state, isDefault: restored.isDefault)
+        let slot = insert(made, key: key, slugKey: placement.slugKey)
         if restored.isDefault { set(\.defaults, key, slot) }
         countHistory(added: restored.changes.count, retained: 1)
     }
