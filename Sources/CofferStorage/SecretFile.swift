@@ -19,7 +19,10 @@ public enum SecretFile {
         switch PosixStorage.readWhole(path, maximum: bytesMax) {
         case .success(let contents): return contents.secureBytes()
         case .failure(.fileTooLarge): throw CofferError(.invalidInput, "\(path) is larger than \(bytesMax) bytes.")
-        case .failure(let error): throw error.cofferError("Reading \(path)")
+        case .failure(let error):
+            // "PATH could not be read: REASON.", so that a caller can name the file first
+            // ("The key file PATH could not be read: ..."); the code is the one place's mapping.
+            throw CofferError(error.cofferError(path).code, "\(path) could not be read: \(error).")
         }
     }
 }
