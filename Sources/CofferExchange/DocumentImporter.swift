@@ -456,9 +456,10 @@ struct DocumentImporter {
         plan.add(
             .restoreAPIKey(
                 RestoredAPIKey(
-                    id: key.id, organization: organization, creator: users[key.creator] ?? key.creator, name: key.name,
-                    hash: randomBytes(APIKeyFormat.hashByteCount), preview: key.preview, created: key.created,
-                    revoked: revoked)),
+                    APIKeyMetadata(
+                        id: key.id, organization: organization, creator: users[key.creator] ?? key.creator,
+                        name: key.name, hash: randomBytes(APIKeyFormat.hashByteCount), preview: key.preview),
+                    created: key.created, revoked: revoked)),
             from: source)
         let detail =
             key.state == .active

@@ -91,7 +91,7 @@ public struct ExportDocument: Sendable {
 
     /// A credential with its history and retained versions (`credential.appKey` reads
     /// `credential.metadata.appKey`).
-    public struct Credential: Sendable, Equatable, CarriesCredentialMetadata {
+    public struct Credential: Sendable, Equatable, CarriesMetadata {
         /// Its id, organization, app key, slug, label, kind, type, category and owner.
         public var metadata: CredentialMetadata
         public var state: CredentialState

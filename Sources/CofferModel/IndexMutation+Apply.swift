@@ -334,26 +334,12 @@ extension IndexMutation {
 
         case .createAPIKey(let new):
             // OP-APIKEY-CREATE-1
-            guard tables.apiKeys[new.id] == nil else { throw exists("An API key with the id \(new.id)") }
-            let organization = try tables.requireOrganization(new.organization)
+            let organization = try admitAPIKey(new.metadata)
             let creator = try tables.requireUser(new.creator)
             guard tables.memberships[MembershipKey(user: creator, organization: organization)] != nil else {
                 throw CofferError(.invalidInput, "Only a member of the organization can create its API keys.")
             }
-            try Names.checkName(new.name, what: "API key name")
-            try Names.checkName(new.preview, what: "API key preview")
-            guard new.hash.count == APIKeyFormat.hashByteCount else {
-                throw CofferError(.invalidInput, "An API key hash must be \(APIKeyFormat.hashByteCount) bytes.")
-            }
-            let tag = APIKeyFormat.tag(of: new.hash)
-            guard tables.apiKeyByTag[tag] == nil else { throw exists("An API key with the same hash") }
-            set(
-                \.apiKeys, new.id,
-                APIKeyRecord(
-                    id: new.id, organization: organization, creator: new.creator, name: new.name, preview: new.preview,
-                    hash: new.hash, createdTime: time, createdBy: actor, state: .active, revokedTime: 0,
-                    revokedBy: noHandle))
-            set(\.apiKeyByTag, tag, new.id)
+            insertAPIKey(new.metadata, organization: organization, created: (time, actor), revoked: nil)
 
         case .revokeAPIKey(let id):
             // OP-APIKEY-REVOKE-1

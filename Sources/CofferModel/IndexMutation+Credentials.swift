@@ -85,6 +85,41 @@ extension IndexMutation {
             key: key, slugKey: SlugKey(organization: organization, slug: slug), texts: texts)
     }
 
+    /// The checks an API key's creation and its restoration share (OP-APIKEY-CREATE-1): an
+    /// unused id, an existing organization, a valid name and preview, a 32-byte hash no other
+    /// key has. Whether the creator must be a member is the caller's rule.
+    ///
+    /// - Returns: the organization's handle.
+    mutating func admitAPIKey(_ metadata: APIKeyMetadata) throws(CofferError) -> Handle {
+        guard tables.apiKeys[metadata.id] == nil else { throw exists("An API key with the id \(metadata.id)") }
+        let organization = try tables.requireOrganization(metadata.organization)
+        try Names.checkName(metadata.name, what: "API key name")
+        try Names.checkName(metadata.preview, what: "API key preview")
+        guard metadata.hash.count == APIKeyFormat.hashByteCount else {
+            throw CofferError(.invalidInput, "An API key hash must be \(APIKeyFormat.hashByteCount) bytes.")
+        }
+        guard tables.apiKeyByTag[APIKeyFormat.tag(of: metadata.hash)] == nil else {
+            throw exists("An API key with the same hash")
+        }
+        return organization
+    }
+
+    /// Records an admitted API key (``admitAPIKey(_:)``): active, or revoked when `revoked`
+    /// says when and by whom.
+    mutating func insertAPIKey(
+        _ metadata: APIKeyMetadata, organization: Handle, created: (time: UInt64, actor: Handle),
+        revoked: (time: UInt64, actor: Handle)?
+    ) {
+        set(
+            \.apiKeys, metadata.id,
+            APIKeyRecord(
+                id: metadata.id, organization: organization, creator: metadata.creator, name: metadata.name,
+                preview: metadata.preview, hash: metadata.hash, createdTime: created.time, createdBy: created.actor,
+                state: revoked == nil ? .active : .revoked, revokedTime: revoked?.time ?? 0,
+                revokedBy: revoked?.actor ?? noHandle))
+        set(\.apiKeyByTag, APIKeyFormat.tag(of: metadata.hash), metadata.id)
+    }
+
     /// The record of a credential `placement` put in the index: its metadata by handle, with
     /// its version, history entries and state.
     func record(

@@ -137,8 +137,7 @@ extension IndexMutation {
     mutating func restoreAPIKey(_ restored: RestoredAPIKey) throws(CofferError) {
         // OP-RESTORE-APIKEY-1: OP-APIKEY-CREATE-1, except that only an active key's creator
         // must be a member (INV-APIKEY): a revoked key outlives its creator's membership.
-        guard tables.apiKeys[restored.id] == nil else { throw exists("An API key with the id \(restored.id)") }
-        let organization = try tables.requireOrganization(restored.organization)
+        let organization = try admitAPIKey(restored.metadata)
         if restored.revoked == nil {
             let role = tables.userByID[restored.creator].flatMap {
                 tables.memberships[MembershipKey(user: $0, organization: organization)]
@@ -147,24 +146,13 @@ extension IndexMutation {
                 throw CofferError(.invalidInput, "An active API key's creator must be a member of its organization.")
             }
         }
-        try Names.checkName(restored.name, what: "API key name")
-        try Names.checkName(restored.preview, what: "API key preview")
-        guard restored.hash.count == APIKeyFormat.hashByteCount else {
-            throw CofferError(.invalidInput, "An API key hash must be \(APIKeyFormat.hashByteCount) bytes.")
-        }
-        let tag = APIKeyFormat.tag(of: restored.hash)
-        guard tables.apiKeyByTag[tag] == nil else { throw exists("An API key with the same hash") }
         let createdBy = try internActor(restored.created)
-        var revokedBy = noHandle
-        if let revoked = restored.revoked { revokedBy = try internActor(revoked) }
-        set(
-            \.apiKeys, restored.id,
-            APIKeyRecord(
-                id: restored.id, organization: organization, creator: restored.creator, name: restored.name,
-                preview: restored.preview, hash: restored.hash, createdTime: restored.created.timeMilliseconds,
-                createdBy: createdBy, state: restored.revoked == nil ? .active : .revoked,
-                revokedTime: restored.revoked?.timeMilliseconds ?? 0, revokedBy: revokedBy))
-        set(\.apiKeyByTag, tag, restored.id)
+        let revoked = try restored.revoked.map { stamp throws(CofferError) in
+            (stamp.timeMilliseconds, try internActor(stamp))
+        }
+        insertAPIKey(
+            restored.metadata, organization: organization, created: (restored.created.timeMilliseconds, createdBy),
+            revoked: revoked)
     }
 
     // MARK: - Changes

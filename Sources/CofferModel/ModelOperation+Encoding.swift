@@ -206,13 +206,7 @@ extension ModelOperation {
         case .unassign(let organization, let target, let appKey):
             Self.writeAssignmentKey(&body, organization, target, appKey)
         case .createAPIKey(let new):
-            precondition(new.hash.count == APIKeyFormat.hashByteCount, "API key hash must be 32 bytes")
-            body.write(new.id)
-            body.write(new.organization)
-            body.write(new.creator)
-            body.writeString(new.name)
-            body.writeRaw(new.hash)
-            body.writeString(new.preview)
+            body.write(new.metadata)
         case .revokeAPIKey(let id), .deleteAPIKey(let id):
             body.write(id)
         // Restore operations (§9.15).
@@ -249,13 +243,7 @@ extension ModelOperation {
             Self.writeAssignmentKey(&body, organization, target, appKey)
             body.write(credential)
         case .restoreAPIKey(let restored):
-            precondition(restored.hash.count == APIKeyFormat.hashByteCount, "API key hash must be 32 bytes")
-            body.write(restored.id)
-            body.write(restored.organization)
-            body.write(restored.creator)
-            body.writeString(restored.name)
-            body.writeRaw(restored.hash)
-            body.writeString(restored.preview)
+            body.write(restored.metadata)
             body.write(restored.created)
             if let revoked = restored.revoked {
                 body.write(CredentialState.revoked)
@@ -415,12 +403,7 @@ extension ModelOperation {
             let (organization, target, appKey) = try readAssignmentKey(&body)
             return .unassign(organization: organization, target: target, appKey: appKey)
         case .createAPIKey:
-            return .createAPIKey(
-                NewAPIKey(
-                    id: try body.readID("the id"), organization: try body.readID("the organization"),
-                    creator: try body.readID("the creator"), name: try body.readString("the name"),
-                    hash: try body.readRaw(APIKeyFormat.hashByteCount, "the hash"),
-                    preview: try body.readString("the preview")))
+            return .createAPIKey(NewAPIKey(try body.readAPIKeyMetadata()))
         case .revokeAPIKey:
             return .revokeAPIKey(id: try body.readID("the id"))
         case .deleteAPIKey:
@@ -460,12 +443,7 @@ extension ModelOperation {
                 organization: organization, target: target, appKey: appKey,
                 credential: try body.readID("the credential"))
         case .restoreAPIKey:
-            let id: APIKeyID = try body.readID("the id")
-            let organization: OrganizationID = try body.readID("the organization")
-            let creator: UserID = try body.readID("the creator")
-            let name = try body.readString("the name")
-            let hash = try body.readRaw(APIKeyFormat.hashByteCount, "the hash")
-            let preview = try body.readString("the preview")
+            let metadata = try body.readAPIKeyMetadata()
             let created = try body.readStamp("the creation stamp")
             // The revocation stamp is present exactly when the state says revoked, so each
             // key has one encoding.
@@ -474,10 +452,7 @@ extension ModelOperation {
             case .active: revoked = nil
             case .revoked: revoked = try body.readStamp("the revocation stamp")
             }
-            return .restoreAPIKey(
-                RestoredAPIKey(
-                    id: id, organization: organization, creator: creator, name: name, hash: hash, preview: preview,
-                    created: created, revoked: revoked))
+            return .restoreAPIKey(RestoredAPIKey(metadata, created: created, revoked: revoked))
         }
     }
 

@@ -25,7 +25,7 @@ public struct RestoredChange: Sendable, Hashable {
 
 /// The body of ``ModelOperation/restoreCredential(_:)``: a credential as the index knows it,
 /// with the newest part of its history and the values of its current version.
-public struct RestoredCredential: Sendable, Equatable, CarriesCredentialMetadata {
+public struct RestoredCredential: Sendable, Equatable, CarriesMetadata {
     /// Its id, organization, app key, slug, label, kind, type, category and owner.
     public var metadata: CredentialMetadata
     /// Active or revoked.
@@ -57,35 +57,17 @@ public struct RestoredCredential: Sendable, Equatable, CarriesCredentialMetadata
 }
 
 /// The body of ``ModelOperation/restoreAPIKey(_:)``: a platform API key's record, never the key.
-public struct RestoredAPIKey: Sendable, Equatable {
-    /// The key's identifier.
-    public var id: APIKeyID
-    /// The organization it authenticates to.
-    public var organization: OrganizationID
-    /// The member who created it (a revoked key may outlive its creator).
-    public var creator: UserID
-    /// The name people gave it.
-    public var name: String
-    /// The keyed BLAKE2b-256 hash of the key.
-    public var hash: [UInt8]
-    /// The non-secret preview.
-    public var preview: String
+public struct RestoredAPIKey: Sendable, Equatable, CarriesMetadata {
+    /// The key's id, organization, creator, name, hash and preview.
+    public var metadata: APIKeyMetadata
     /// Its creation.
     public var created: ChangeStamp
     /// Its revocation; `nil` while it is active.
     public var revoked: ChangeStamp?
 
     /// Creates the body of a restore operation.
-    public init(
-        id: APIKeyID, organization: OrganizationID, creator: UserID, name: String, hash: [UInt8], preview: String,
-        created: ChangeStamp, revoked: ChangeStamp?
-    ) {
-        self.id = id
-        self.organization = organization
-        self.creator = creator
-        self.name = name
-        self.hash = hash
-        self.preview = preview
+    public init(_ metadata: APIKeyMetadata, created: ChangeStamp, revoked: ChangeStamp?) {
+        self.metadata = metadata
         self.created = created
         self.revoked = revoked
     }
@@ -130,6 +112,20 @@ extension OperationBodySink {
         write(metadata.category)
         write(metadata.owner.scope)
         writeRaw(metadata.owner.ownerBytes)
+    }
+}
+
+extension OperationBodySink {
+    /// OPS-ENC-APIKEY: `id || organization id || creator id || string name || 32-byte hash ||
+    /// string preview`.
+    mutating func write(_ metadata: APIKeyMetadata) {
+        precondition(metadata.hash.count == APIKeyFormat.hashByteCount, "API key hash must be 32 bytes")
+        write(metadata.id)
+        write(metadata.organization)
+        write(metadata.creator)
+        writeString(metadata.name)
+        writeRaw(metadata.hash)
+        writeString(metadata.preview)
     }
 }
 
@@ -180,6 +176,14 @@ extension OperationBodyReader {
         return CredentialMetadata(
             id: id, organization: organization, appKey: appKey, slug: slug, label: label, kind: kind, type: type,
             category: category, owner: owner)
+    }
+
+    /// OPS-ENC-APIKEY.
+    mutating func readAPIKeyMetadata() throws(CofferError) -> APIKeyMetadata {
+        APIKeyMetadata(
+            id: try readID("the id"), organization: try readID("the organization"), creator: try readID("the creator"),
+            name: try readString("the name"), hash: try readRaw(APIKeyFormat.hashByteCount, "the hash"),
+            preview: try readString("the preview"))
     }
 
     /// OPS-ENC-CHANGES, with the decoder's checks: at least one change, and no more than the

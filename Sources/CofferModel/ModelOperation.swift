@@ -189,28 +189,30 @@ public struct CredentialMetadata: Sendable, Hashable {
     public var scope: CredentialScope { owner.scope }
 }
 
-/// A type that carries a credential's ``CredentialMetadata`` and reads its members as its
-/// own (`new.appKey` is `new.metadata.appKey`).
+/// A type that carries metadata shared with others (``CredentialMetadata``,
+/// ``APIKeyMetadata``) and reads its members as its own (`new.appKey` is
+/// `new.metadata.appKey`).
 @dynamicMemberLookup
-public protocol CarriesCredentialMetadata {
-    var metadata: CredentialMetadata { get set }
+public protocol CarriesMetadata {
+    associatedtype Metadata
+    var metadata: Metadata { get set }
 }
 
-extension CarriesCredentialMetadata {
+extension CarriesMetadata {
     /// A member of the metadata.
-    public subscript<Value>(dynamicMember member: WritableKeyPath<CredentialMetadata, Value>) -> Value {
+    public subscript<Value>(dynamicMember member: WritableKeyPath<Metadata, Value>) -> Value {
         get { metadata[keyPath: member] }
         set { metadata[keyPath: member] = newValue }
     }
 
     /// A computed member of the metadata (``CredentialMetadata/scope``).
-    public subscript<Value>(dynamicMember member: KeyPath<CredentialMetadata, Value>) -> Value {
+    public subscript<Value>(dynamicMember member: KeyPath<Metadata, Value>) -> Value {
         metadata[keyPath: member]
     }
 }
 
 /// The body of ``ModelOperation/createCredential(_:)``.
-public struct NewCredential: Sendable, Equatable, CarriesCredentialMetadata {
+public struct NewCredential: Sendable, Equatable, CarriesMetadata {
     /// The new instance: its id, organization, app key, slug, label, kind, type, category and owner.
     public var metadata: CredentialMetadata
     /// The field values of version 1.
@@ -263,13 +265,15 @@ public struct CredentialFieldsChange: Sendable, Equatable {
     }
 }
 
-/// The body of ``ModelOperation/createAPIKey(_:)``.
-public struct NewAPIKey: Sendable, Equatable {
+/// What a platform API key's record is, never the key: what its creation (``NewAPIKey``)
+/// and its restoration (``RestoredAPIKey``) both carry, with one encoding (OPS-ENC-APIKEY).
+public struct APIKeyMetadata: Sendable, Equatable {
     /// The key's identifier.
     public var id: APIKeyID
     /// The organization it authenticates to.
     public var organization: OrganizationID
-    /// The member who created it; the key acts as this user, with this user's role.
+    /// The member who created it; the key acts as this user, with this user's role (a revoked
+    /// key may outlive its creator).
     public var creator: UserID
     /// The name people gave it.
     public var name: String
@@ -278,7 +282,7 @@ public struct NewAPIKey: Sendable, Equatable {
     /// The non-secret preview, e.g. `ck_live_••••w2xq`.
     public var preview: String
 
-    /// Creates the body of a create operation.
+    /// Creates an API key's metadata.
     public init(
         id: APIKeyID, organization: OrganizationID, creator: UserID, name: String, hash: [UInt8], preview: String
     ) {
@@ -288,5 +292,16 @@ public struct NewAPIKey: Sendable, Equatable {
         self.name = name
         self.hash = hash
         self.preview = preview
+    }
+}
+
+/// The body of ``ModelOperation/createAPIKey(_:)``.
+public struct NewAPIKey: Sendable, Equatable, CarriesMetadata {
+    /// The key's id, organization, creator, name, hash and preview.
+    public var metadata: APIKeyMetadata
+
+    /// Creates the body of a create operation.
+    public init(_ metadata: APIKeyMetadata) {
+        self.metadata = metadata
     }
 }

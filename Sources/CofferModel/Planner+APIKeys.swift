@@ -34,7 +34,8 @@ extension Planner {
             let id = newIdentifier { index.tables.apiKeys[$0] != nil }
             let preview = APIKeyFormat.preview(of: secret)
             let new = NewAPIKey(
-                id: id, organization: organizationID, creator: userID, name: name, hash: hash, preview: preview)
+                APIKeyMetadata(
+                    id: id, organization: organizationID, creator: userID, name: name, hash: hash, preview: preview))
             return Plan(
                 operations: [.createAPIKey(new)], value: CreatedAPIKey(id: id, secret: secret, preview: preview))
         }

@@ -85,7 +85,7 @@ public struct FieldDisplay: Sendable, Hashable {
 }
 
 /// A credential instance as the index shows it: everything but its secret values.
-public struct CredentialInfo: Sendable, Hashable, CarriesCredentialMetadata {
+public struct CredentialInfo: Sendable, Hashable, CarriesMetadata {
     /// Its id, organization, app key, slug, label, kind, type, category and owner
     /// (`info.appKey` reads `info.metadata.appKey`).
     public var metadata: CredentialMetadata

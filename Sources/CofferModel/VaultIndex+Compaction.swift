@@ -204,8 +204,9 @@ extension VaultIndex {
             try batch.add(
                 .restoreAPIKey(
                     RestoredAPIKey(
-                        id: id, organization: tables.organization(record.organization).id, creator: record.creator,
-                        name: record.name, hash: record.hash, preview: record.preview,
+                        APIKeyMetadata(
+                            id: id, organization: tables.organization(record.organization).id, creator: record.creator,
+                            name: record.name, hash: record.hash, preview: record.preview),
                         created: tables.stamp(time: record.createdTime, actor: record.createdBy),
                         revoked: record.state == .revoked
                             ? tables.stamp(time: record.revokedTime, actor: record.revokedBy) : nil)), visit)

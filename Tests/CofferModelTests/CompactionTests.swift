@@ -750,8 +750,9 @@ final class CompactionTests: XCTestCase {
         func key(_ low: UInt64, creator: UserID, revoked: Bool, hash: UInt8) -> ModelOperation {
             .restoreAPIKey(
                 RestoredAPIKey(
-                    id: APIKeyID(high: 88, low: low), organization: organization, creator: creator, name: "K",
-                    hash: Array(repeating: hash, count: 32), preview: "ck_live_••••abcd", created: stamp,
+                    APIKeyMetadata(
+                        id: APIKeyID(high: 88, low: low), organization: organization, creator: creator, name: "K",
+                        hash: Array(repeating: hash, count: 32), preview: "ck_live_••••abcd"), created: stamp,
                     revoked: revoked ? ChangeStamp(timeMilliseconds: 2, actor: "carol") : nil))
         }
         refuses(.invalidInput, [key(1, creator: fixture.erin, revoked: false, hash: 1)])

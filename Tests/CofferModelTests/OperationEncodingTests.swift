@@ -66,8 +66,9 @@ final class OperationEncodingTests: XCTestCase {
             .unassign(organization: organization, target: AssignmentTarget(kind: .poll, slug: "sync"), appKey: "exa"),
             .createAPIKey(
                 NewAPIKey(
-                    id: apiKey, organization: organization, creator: user, name: "CI", hash: Array(0..<32),
-                    preview: "ck_live_••••abcd")),
+                    APIKeyMetadata(
+                        id: apiKey, organization: organization, creator: user, name: "CI", hash: Array(0..<32),
+                        preview: "ck_live_••••abcd"))),
             .revokeAPIKey(id: apiKey),
             .deleteAPIKey(id: apiKey),
         ] + restoreSamples
@@ -130,12 +131,14 @@ final class OperationEncodingTests: XCTestCase {
                 appKey: "smtp-out", credential: credential),
             .restoreAPIKey(
                 RestoredAPIKey(
-                    id: apiKey, organization: organization, creator: user, name: "CI", hash: Array(0..<32),
-                    preview: "ck_live_••••abcd", created: stamp, revoked: nil)),
+                    APIKeyMetadata(
+                        id: apiKey, organization: organization, creator: user, name: "CI", hash: Array(0..<32),
+                        preview: "ck_live_••••abcd"), created: stamp, revoked: nil)),
             .restoreAPIKey(
                 RestoredAPIKey(
-                    id: id(7), organization: organization, creator: id(8), name: "Old", hash: Array(32..<64),
-                    preview: "ck_live_••••wxyz", created: empty, revoked: stamp)),
+                    APIKeyMetadata(
+                        id: id(7), organization: organization, creator: id(8), name: "Old", hash: Array(32..<64),
+                        preview: "ck_live_••••wxyz"), created: empty, revoked: stamp)),
         ]
     }
 
