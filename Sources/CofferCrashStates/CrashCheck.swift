@@ -165,7 +165,7 @@ public enum CrashCheck {
     }
 
     public static func readFile(_ path: String) throws -> [UInt8] {
-        switch PosixStorage().readWholeFile(path) {
+        switch PosixStorage().readScratchFile(path) {
         case .success(let bytes): return bytes
         case .failure(let error): throw TraceError("cannot read \(path): \(error)")
         }

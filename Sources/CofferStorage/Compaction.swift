@@ -93,7 +93,7 @@ public final class CompactionTarget: @unchecked Sendable {
         let sealed = try cursor.sealKeyEpoch(
             epoch, dataKey: dataKey, createdMilliseconds: createdMilliseconds, keyRecordKey: keyRecordKey)
         try add(sealed)
-        epochs.introduce(epoch, createdMilliseconds: createdMilliseconds, sequence: sealed.0.sequence, dataKey: dataKey)
+        epochs.introduce(epoch, createdMilliseconds: createdMilliseconds, sequence: sealed.record.sequence, dataKey: dataKey)
     }
 
     /// Seals `payload` as the next transaction record, under `epoch` (one this file carries)
@@ -106,7 +106,7 @@ public final class CompactionTarget: @unchecked Sendable {
         let chosen = epoch.flatMap { epochs.contains($0) ? $0 : nil } ?? newestEpoch
         let sealed = try cursor.sealTransaction(payload, epoch: chosen, key: epochs.dataKey(chosen)!)
         try add(sealed)
-        return (sealed.0.sequence, sealed.0.offset)
+        return (sealed.record.sequence, sealed.record.offset)
     }
 
     /// Counts a sealed record and queues its frame for writing.

@@ -40,14 +40,14 @@ struct LogCursor {
     ///
     /// - Throws: `.invalidInput` for a payload larger than the format allows; the cursor
     ///   has not moved then.
-    mutating func sealTransaction(_ payload: SecureBytes) throws(CofferError) -> (PlacedRecord, [UInt8]) {
+    mutating func sealTransaction(_ payload: SecureBytes) throws(CofferError) -> (record: PlacedRecord, frame: [UInt8]) {
         try seal(payload, type: .transaction, epoch: epoch, key: epochKey)
     }
 
     /// Seals `payload` as the next transaction under `epoch`, whose data key is `key`: a
     /// compaction copies records under the epochs it carries.
     mutating func sealTransaction(_ payload: SecureBytes, epoch: UInt32, key: SecureBytes) throws(CofferError)
-        -> (PlacedRecord, [UInt8])
+        -> (record: PlacedRecord, frame: [UInt8])
     {
         try seal(payload, type: .transaction, epoch: epoch, key: key)
     }
@@ -56,7 +56,7 @@ struct LogCursor {
     /// key-record subkey (F-REC-KEY), and makes it the epoch transactions are sealed under.
     mutating func sealKeyEpoch(
         _ epoch: UInt32, dataKey: SecureBytes, createdMilliseconds: UInt64, keyRecordKey: SecureBytes
-    ) throws(CofferError) -> (PlacedRecord, [UInt8]) {
+    ) throws(CofferError) -> (record: PlacedRecord, frame: [UInt8]) {
         let payload = KeyEpochPayload(epoch: epoch, dataKey: dataKey, createdMilliseconds: createdMilliseconds).encode()
         let sealed = try seal(payload, type: .keyEpoch, epoch: epoch, key: keyRecordKey)
         self.epoch = epoch
@@ -65,7 +65,7 @@ struct LogCursor {
     }
 
     private mutating func seal(_ payload: SecureBytes, type: RecordType, epoch: UInt32, key: SecureBytes)
-        throws(CofferError) -> (PlacedRecord, [UInt8])
+        throws(CofferError) -> (record: PlacedRecord, frame: [UInt8])
     {
         let sequence = head.sequence + 1
         let position = RecordPosition(

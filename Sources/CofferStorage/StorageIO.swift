@@ -100,8 +100,10 @@ public protocol StorageFile: AnyObject, Sendable {
 }
 
 extension StorageSystem {
-    /// The whole content of the file at `path`, as its size says when it is opened.
-    public func readWholeFile(_ path: String) -> Result<[UInt8], SystemError> {
+    /// The whole content of the file at `path`, as its size says when it is opened: for
+    /// scratch files (tests, materialized crash states). Inputs that may hold secrets, or be a
+    /// pipe, are read with ``PosixStorage/readWhole(_:maximum:)``.
+    public func readScratchFile(_ path: String) -> Result<[UInt8], SystemError> {
         open(path, mode: .readOnly).flatMap { file in
             defer { file.close() }
             return file.size().flatMap { size in file.read(count: Int(size), at: 0) }

@@ -16,7 +16,7 @@ enum Fixture {
     static func payload(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
 
     static func readFile(_ path: String) -> [UInt8] {
-        (try? PosixStorage().readWholeFile(path).get()) ?? []
+        (try? PosixStorage().readScratchFile(path).get()) ?? []
     }
 
     static func writeFile(_ path: String, _ bytes: [UInt8]) {
