@@ -10,11 +10,13 @@ import CofferStorage
 public typealias ChainHead = CofferFormat.ChainHead
 /// When a mutation is acknowledged: after fdatasync (`.synchronous`, the default) or unsynced (`.unsafeNoSync`).
 public typealias Durability = CofferStorage.Durability
-/// The file operations a vault goes through: ``PosixStorage`` on a real disk, another in tests.
+/// Where vault logs live, files or a shared log: ``Vault/Options/storage``.
+public typealias LogMedium = CofferStorage.LogMedium
+/// The file operations a vault file goes through: ``PosixStorage`` on a real disk, another in tests.
 public typealias StorageSystem = CofferStorage.StorageSystem
 /// The real disk through POSIX calls: the default ``Vault/Options/storage``.
 public typealias PosixStorage = CofferStorage.PosixStorage
-/// Storage for a vault whose log lives in a database that many processes share and write (FORMAT.md §13).
+/// The medium of a vault whose log lives in a database that many processes share and write (FORMAT.md §13).
 public typealias SharedLogStorage = CofferStorage.SharedLogStorage
 /// One problem at one place of the log: its kind, offset and sequence number, and a sentence with no secret.
 public typealias LogProblem = CofferStorage.LogProblem

@@ -37,7 +37,7 @@ extension Vault {
     /// - Throws: what opening read-only throws; `.corrupted` for a record that does not decode.
     @discardableResult
     public static func history(
-        path: String, unlock: Unlock, storage: any StorageSystem = PosixStorage(), expectedHead: ChainHead? = nil,
+        path: String, unlock: Unlock, storage: any LogMedium = PosixStorage(), expectedHead: ChainHead? = nil,
         headWitness: (any HeadWitness)? = nil, _ visit: (LoggedRecord) throws(CofferError) -> Void
     ) throws(CofferError) -> VaultStore.Recovery {
         let options = VaultStore.Options(

@@ -19,7 +19,7 @@ extension Vault {
     ///   - preferredKeyslot: the keyslot to try first (``Vault/Options/preferredKeyslot``).
     public static func verify(
         path: String, unlock: Unlock, expectedHead: ChainHead? = nil, headWitness: (any HeadWitness)? = nil,
-        storage: any StorageSystem = PosixStorage(), preferredKeyslot: UInt16? = nil, progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
+        storage: any LogMedium = PosixStorage(), preferredKeyslot: UInt16? = nil, progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
     ) throws(CofferError) -> VerificationReport {
         var records: UInt64 = 0
         var index = VaultIndex()

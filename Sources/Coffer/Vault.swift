@@ -23,8 +23,9 @@ import Metrics
 public final class Vault: Sendable {
     /// How to open or create a vault.
     public struct Options: Sendable {
-        /// The file system; the real disk unless a test injects another.
-        public var storage: any StorageSystem
+        /// Where the log lives: the real disk (``PosixStorage``) unless a test injects another
+        /// file system, or a shared log (``SharedLogStorage``).
+        public var storage: any LogMedium
         /// When a mutation is acknowledged; `.synchronous` (fdatasync) unless bulk-loading.
         public var durability: Durability
         /// Open without the writer lock, never modifying the file.
@@ -70,7 +71,7 @@ public final class Vault: Sendable {
         /// preferred keyslot, no head witness, and no wait for another process's writer lock.
         /// `isCancelled`, `onLockWait`, `logger` and `metricsFactory` start nil: set them on the value.
         public init(
-            storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
+            storage: any LogMedium = PosixStorage(), durability: Durability = .synchronous,
             readOnly: Bool = false, expectedHead: ChainHead? = nil, automaticCompaction: AutomaticCompaction? = nil,
             preferredKeyslot: UInt16? = nil, headWitness: (any HeadWitness)? = nil, lockWait: Duration = .zero
         ) {

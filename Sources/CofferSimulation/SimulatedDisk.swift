@@ -228,9 +228,6 @@ public final class SimulatedDisk: StorageSystem, @unchecked Sendable {
         }
     }
 
-    /// A new file is written whole under a temporary name, then moved to its name.
-    public var stagesNewFiles: Bool { true }
-
     /// Removes the entry `path`; open handles keep the file. Volatile until its directory is
     /// synced. Fails with `ENOENT` when `path` does not exist.
     public func remove(_ path: String) -> Result<Void, SystemError> {

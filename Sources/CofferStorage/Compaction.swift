@@ -2,19 +2,20 @@ import CofferCrypto
 import CofferErrors
 import CofferFormat
 
-/// A new vault file being written by a compaction, beside the vault it will replace
-/// (F-COMPACT).
+/// A new log being written by a compaction, beside the vault's log it will replace
+/// (F-COMPACT), through the medium's ``SuccessorLog``.
 ///
-/// It lives at `<vault>.compact-<random>` in the same directory, is created exclusively with
-/// mode 0600 and locked at once, so that after the rename the new vault is already held by
-/// this writer. Records are appended without syncing; ``VaultStore/completeCompaction(_:)``
-/// syncs the file, renames it over the vault and syncs the directory. Until that rename the
-/// old vault is untouched and complete; after it, the new one is. A leftover temporary file
-/// from a crash is removed by the next writer that opens the vault.
+/// For a file it lives at `<vault>.compact-<random>` in the same directory, is created
+/// exclusively with mode 0600 and locked at once, so that after the rename the new vault is
+/// already held by this writer. Records are appended without syncing;
+/// ``VaultStore/completeCompaction(_:)`` syncs the file, renames it over the vault and syncs
+/// the directory. Until that rename the old vault is untouched and complete; after it, the new
+/// one is. A leftover temporary file from a crash is removed by the next writer that opens the
+/// vault. On a shared log it is the next log generation, and the switch is one transaction.
 public final class CompactionTarget: @unchecked Sendable {
-    /// The temporary file's path.
-    public let temporaryPath: String
-    let file: any StorageFile
+    /// The new log's name: a file's temporary path.
+    public var temporaryPath: String { successor.name }
+    let successor: any SuccessorLog
     let vaultPath: String
     let options: VaultStore.Options
     let masterKey: SecureBytes
@@ -37,21 +38,20 @@ public final class CompactionTarget: @unchecked Sendable {
     var head: ChainHead { cursor.head }
     /// The byte after the last frame of the new file.
     var end: UInt64 { cursor.end }
-    private var pending: [UInt8] = []
-    private var pendingStart: UInt64
+    /// Frames sealed and not written yet.
+    private var pending = FrameBatch()
     private var bytesByType: [RecordType: UInt64] = [:]
 
     /// Flush the pending bytes once they reach this size: large writes, bounded memory.
     private static let flushBytes = 1 << 20
 
     init(
-        temporaryPath: String, file: any StorageFile, vaultPath: String, options: VaultStore.Options,
+        successor: any SuccessorLog, vaultPath: String, options: VaultStore.Options,
         masterKey: SecureBytes, unlockKey: SecureBytes, header: FileHeader, epochs: [(UInt32, UInt64, SecureBytes)],
         retiredEpochs: [UInt32], sourceKeyslots: [Keyslot]
     ) throws(CofferError) {
         self.sourceKeyslots = sourceKeyslots
-        self.temporaryPath = temporaryPath
-        self.file = file
+        self.successor = successor
         self.vaultPath = vaultPath
         self.options = options
         self.masterKey = masterKey
@@ -59,12 +59,8 @@ public final class CompactionTarget: @unchecked Sendable {
         self.header = header
         self.keyRecordKey = MasterKeySubkey.keyRecord.derive(from: masterKey)
         self.retiredEpochs = retiredEpochs
-        var next = header
-        var bytes = next.encode(masterKey: masterKey)
-        next.generation += 1
-        bytes += next.encode(masterKey: masterKey)
-        self.pending = bytes
-        self.pendingStart = 0
+        let bytes = Self.headerCopies(of: header, masterKey: masterKey)
+        try successor.writeHeader(bytes)
         // No epoch until the first key-epoch record below introduces one.
         self.cursor = LogCursor(
             vaultID: header.vaultID,
@@ -93,7 +89,8 @@ public final class CompactionTarget: @unchecked Sendable {
         let sealed = try cursor.sealKeyEpoch(
             epoch, dataKey: dataKey, createdMilliseconds: createdMilliseconds, keyRecordKey: keyRecordKey)
         try add(sealed)
-        epochs.introduce(epoch, createdMilliseconds: createdMilliseconds, sequence: sealed.record.sequence, dataKey: dataKey)
+        epochs.introduce(
+            epoch, createdMilliseconds: createdMilliseconds, sequence: sealed.record.sequence, dataKey: dataKey)
     }
 
     /// Seals `payload` as the next transaction record, under `epoch` (one this file carries)
@@ -114,32 +111,32 @@ public final class CompactionTarget: @unchecked Sendable {
         chains.append(sealed.record.previousChain)
         bytesByType[sealed.record.type, default: 0] += UInt64(sealed.frame.count)
         counters.add(type: sealed.record.type, epoch: sealed.record.epoch, frameBytes: sealed.frame.count)
-        pending += sealed.frame
-        if pending.count >= Self.flushBytes { try flush() }
+        pending.append(sequence: sealed.record.sequence, frame: sealed.frame)
+        if pending.bytes.count >= Self.flushBytes { try flush() }
     }
 
-    /// Writes the pending bytes (no sync).
-    /// F-LINEAGE: writes both header copies again with the lineage the switch gives: the
-    /// replaced log's final head `final`, and this file's head now as the switch head.
-    func finishLineage(replacing lineage: LogLineage?, final: ChainHead) throws(CofferError) {
-        header.lineage = LogLineage.successor(of: lineage, final: final, switchHead: head)
-        try flush()
+    /// Both header copies of `header`: generations g and g + 1.
+    private static func headerCopies(of header: FileHeader, masterKey: SecureBytes) -> [UInt8] {
         var next = header
         var bytes = next.encode(masterKey: masterKey)
         next.generation += 1
         bytes += next.encode(masterKey: masterKey)
-        if case .failure(let error) = file.write(bytes, at: 0) {
-            throw error.cofferError("Writing the compacted vault's header")
-        }
+        return bytes
     }
 
+    /// F-LINEAGE: writes both header copies again with the lineage the switch gives: the
+    /// replaced log's final head `final`, and this log's head now as the switch head.
+    func finishLineage(replacing lineage: LogLineage?, final: ChainHead) throws(CofferError) {
+        header.lineage = LogLineage.successor(of: lineage, final: final, switchHead: head)
+        try flush()
+        try successor.writeHeader(Self.headerCopies(of: header, masterKey: masterKey))
+    }
+
+    /// Writes the pending frames (no sync).
     func flush() throws(CofferError) {
         guard !pending.isEmpty else { return }
-        if case .failure(let error) = file.write(pending, at: pendingStart) {
-            throw error.cofferError("Writing the compacted vault", offset: pendingStart)
-        }
-        pendingStart += UInt64(pending.count)
-        pending.removeAll(keepingCapacity: true)
+        try successor.append(pending)
+        pending.removeAll()
     }
 
     /// Whether the new file has been renamed over the vault.
@@ -148,13 +145,12 @@ public final class CompactionTarget: @unchecked Sendable {
     /// Whether the compaction was given up and its temporary file removed.
     public private(set) var isAbandoned = false
 
-    /// Gives up: closes and removes the temporary file. The vault is untouched.
+    /// Gives up: closes and removes the new log. The vault is untouched.
     public func abandon() {
         precondition(!isCompleted, "a completed compaction cannot be abandoned")
         guard !isAbandoned else { return }
         isAbandoned = true
-        file.close()
-        _ = options.storage.remove(temporaryPath)
+        successor.abandon()
     }
 
     /// The state a store over the new file starts from.
@@ -209,23 +205,7 @@ extension VaultStore {
                 )
             }
         }
-        let temporaryPath = Self.sibling(Self.compactionPrefix(of: path) + Hex.encode(RandomBytes.make(8)), of: path)
-        let file: any StorageFile
-        switch options.storage.open(temporaryPath, mode: .createNew) {
-        case .failure(let error): throw error.cofferError("Creating the compacted vault file")
-        case .success(let opened): file = opened
-        }
-        switch file.tryLockExclusive() {
-        case .success(true): break
-        case .success(false):
-            file.close()
-            _ = options.storage.remove(temporaryPath)
-            throw CofferError(.locked, "Another process locked the compacted vault file.")
-        case .failure(let error):
-            file.close()
-            _ = options.storage.remove(temporaryPath)
-            throw error.cofferError("Locking the compacted vault file")
-        }
+        let successor = try options.storage.beginSuccessor(of: path)
         let masterKey = newMasterKey || newUnlockKey ? SecureBytes(randomCount: 32) : self.masterKey
         var header = source
         // F-LINEAGE: the new log is one generation on, its chain from that generation's
@@ -242,8 +222,7 @@ extension VaultStore {
             var rewrapped: [Keyslot] = []
             for slot in header.keyslots {
                 guard let next = slot.rewrapped(to: unlockKey, vaultID: header.vaultID) else {
-                    file.close()
-                    _ = options.storage.remove(temporaryPath)
+                    successor.abandon()
                     throw CofferError(
                         .corrupted, "Keyslot \(slot.id)'s recipient key is not a usable public key.", offset: 0)
                 }
@@ -256,8 +235,7 @@ extension VaultStore {
             // rewrapped table; the slots believe the new wraps because of that signature.
             guard let signer = header.signer?.rewrapped(from: self.unlockKey, to: unlockKey, vaultID: header.vaultID)
             else {
-                file.close()
-                _ = options.storage.remove(temporaryPath)
+                successor.abandon()
                 throw CofferError(
                     .corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
             }
@@ -279,12 +257,11 @@ extension VaultStore {
         }
         do throws(CofferError) {
             return try CompactionTarget(
-                temporaryPath: temporaryPath, file: file, vaultPath: path, options: options, masterKey: masterKey,
+                successor: successor, vaultPath: path, options: options, masterKey: masterKey,
                 unlockKey: unlockKey, header: header, epochs: carried, retiredEpochs: retired,
                 sourceKeyslots: source.keyslots)
         } catch {
-            file.close()
-            _ = options.storage.remove(temporaryPath)
+            successor.abandon()
             throw error
         }
     }
@@ -310,36 +287,30 @@ extension VaultStore {
                 .conflict,
                 "Another instance changed the keyslots while the compaction ran; it was dropped. Run it again.")
         }
+        let switched: LogWriteOutcome
         do throws(CofferError) {
             try target.finishLineage(replacing: header.lineage, final: head)
-            if case .failure(let error) = target.file.sync() { throw error.cofferError("Syncing the compacted vault") }
+            switched = try target.successor.switchOver(replacingLogEndingAt: logEnd, lastSequence: head.sequence)
         } catch {
             target.abandon()
             throw error
         }
-        switch options.storage.replace(path, with: target.temporaryPath, targetEndingAt: logEnd) {
-        case .success: break
-        // (Compared, not matched: the pattern `.conflict` would be CofferError.Code's, which
-        // matches no SystemError.)
-        case .failure(let error) where error == .conflict:
+        guard switched == .written else {
             // A shared log took records from another instance since the last catch-up: the
             // caller catches up, copies them into the target and tries again.
-            throw SystemError.conflict.cofferError("Switching to the compacted log")
-        case .failure(let error):
-            target.abandon()
-            throw error.cofferError("Renaming the compacted vault over the old one")
+            throw CofferError(
+                .conflict, "Switching to the compacted log failed: another instance sharing the log wrote first.")
         }
         target.isCompleted = true
-        // F-COMPACT: nothing is acknowledged on the new file before the rename is durable.
+        // F-COMPACT: nothing is acknowledged on the new log before the switch is durable.
         writer?.stop(
             CofferError(
                 .writerStopped, "The vault was compacted into a new file; reopen it to write through this handle."))
-        if case .failure(let error) = options.storage.syncDirectory(containing: path) {
-            throw error.cofferError("Syncing the directory after compaction")
-        }
+        try target.successor.makeSwitchDurable()
         let outcome = target.outcome
         return VaultStore(
-            path: path, options: options, file: target.file, masterKey: target.masterKey, unlockKey: target.unlockKey,
+            path: path, options: options, log: target.successor.device, masterKey: target.masterKey,
+            unlockKey: target.unlockKey,
             header: {
                 var header = target.header
                 header.generation += 1
@@ -381,17 +352,5 @@ extension VaultStore {
             }
         }
         return (copied, end)
-    }
-
-    /// Removes temporary compaction files left by a crash. Only a writer does this: holding
-    /// the vault's lock, it knows no compaction is running.
-    static func removeLeftoverCompactions(of path: String, storage: any StorageSystem) -> [String] {
-        guard case .success(let names) = storage.siblings(of: path) else { return [] }
-        let prefix = compactionPrefix(of: path)
-        var removed: [String] = []
-        for name in names where name.hasPrefix(prefix) {
-            if case .success = storage.remove(sibling(name, of: path)) { removed.append(name) }
-        }
-        return removed
     }
 }

@@ -24,9 +24,9 @@ struct HeaderStore {
 
     /// Reads both copies. A file shorter than the two copies is not a vault (or is one torn
     /// during creation, which never acknowledged anything).
-    static func read(from file: any StorageFile) -> Result<HeaderStore, CofferError> {
+    static func read(from log: any LogDevice) -> Result<HeaderStore, CofferError> {
         let total = FormatConstants.headerCopyBytes * FormatConstants.headerCopyCount
-        switch file.read(count: total, at: 0) {
+        switch log.read(count: total, at: 0) {
         case .failure(let error):
             return .failure(error.cofferError("Reading the vault header"))
         case .success(let bytes):
@@ -41,15 +41,21 @@ struct HeaderStore {
             if bytes.count < FormatConstants.fileMagic.count || !bytes.starts(with: FormatConstants.fileMagic) {
                 // F-HDR-MAGIC: copy A is written first at creation; no magic there and no
                 // magic in copy B means this is not a vault file.
-                if bytes.count < total || !bytes[FormatConstants.headerCopyBytes...].starts(with: FormatConstants.fileMagic) {
-                    return .failure(CofferError(.notAVault, "The file is not a Coffer vault (its magic bytes are missing)."))
+                if bytes.count < total
+                    || !bytes[FormatConstants.headerCopyBytes...].starts(with: FormatConstants.fileMagic)
+                {
+                    return .failure(
+                        CofferError(.notAVault, "The file is not a Coffer vault (its magic bytes are missing)."))
                 }
             }
             guard bytes.count == total else {
-                return .failure(CofferError(.corrupted, "The file is shorter than its two header copies.", offset: UInt64(bytes.count)))
+                return .failure(
+                    CofferError(
+                        .corrupted, "The file is shorter than its two header copies.", offset: UInt64(bytes.count)))
             }
             let copies = (0..<FormatConstants.headerCopyCount).map { index -> Copy in
-                let slice = Array(bytes[index * FormatConstants.headerCopyBytes..<(index + 1) * FormatConstants.headerCopyBytes])
+                let slice = Array(
+                    bytes[index * FormatConstants.headerCopyBytes..<(index + 1) * FormatConstants.headerCopyBytes])
                 let decoded = slice.withUnsafeBytes { FileHeader.decode($0) }
                 return Copy(index: index, bytes: slice, decoded: decoded)
             }
@@ -60,7 +66,8 @@ struct HeaderStore {
     /// Valid copies, newest generation first (F-HDR-SELECT). Ties go to copy A.
     var validCopiesNewestFirst: [Copy] {
         copies.filter { $0.header != nil }.sorted {
-            $0.header!.generation != $1.header!.generation ? $0.header!.generation > $1.header!.generation : $0.index < $1.index
+            $0.header!.generation != $1.header!.generation
+                ? $0.header!.generation > $1.header!.generation : $0.index < $1.index
         }
     }
 
@@ -134,7 +141,9 @@ struct HeaderStore {
                     otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey)))
         }
         if macFailure {
-            return .failure(CofferError(.corrupted, "The header's authentication code does not verify: the header was altered.", offset: 0))
+            return .failure(
+                CofferError(
+                    .corrupted, "The header's authentication code does not verify: the header was altered.", offset: 0))
         }
         let kinds = Set(candidates.flatMap { $0.header!.keyslots.map(\.kind) })
         let wanted: Keyslot.Kind
@@ -143,7 +152,8 @@ struct HeaderStore {
         case .keyFile: wanted = .keyFile
         }
         if !kinds.contains(wanted) {
-            return .failure(CofferError(.wrongKey, "The vault has no \(wanted) keyslot; unlock it with another method."))
+            return .failure(
+                CofferError(.wrongKey, "The vault has no \(wanted) keyslot; unlock it with another method."))
         }
         if attempt.stoppedAtWorkBound {
             return .failure(
@@ -192,16 +202,16 @@ struct HeaderStore {
     ///
     /// - Returns: the header as written last (generation `current + 2`).
     static func rewrite(
-        _ header: FileHeader, inForce copyIndex: Int, masterKey: SecureBytes, file: any StorageFile
+        _ header: FileHeader, inForce copyIndex: Int, masterKey: SecureBytes, log: any LogDevice
     ) -> Result<FileHeader, CofferError> {
         var copiesWritten = 0
-        return rewrite(header, inForce: copyIndex, masterKey: masterKey, file: file, copiesWritten: &copiesWritten)
+        return rewrite(header, inForce: copyIndex, masterKey: masterKey, log: log, copiesWritten: &copiesWritten)
     }
 
-    /// ``rewrite(_:inForce:masterKey:file:)``, counting the copies written and synced: after a
+    /// ``rewrite(_:inForce:masterKey:log:)``, counting the copies written and synced: after a
     /// `.conflict` on a shared log, one copy written means the new header is in force.
     static func rewrite(
-        _ header: FileHeader, inForce copyIndex: Int, masterKey: SecureBytes, file: any StorageFile,
+        _ header: FileHeader, inForce copyIndex: Int, masterKey: SecureBytes, log: any LogDevice,
         copiesWritten: inout Int
     ) -> Result<FileHeader, CofferError> {
         var next = header
@@ -210,11 +220,15 @@ struct HeaderStore {
             next.generation += 1
             let bytes = next.encode(masterKey: masterKey)
             let offset = UInt64(target * FormatConstants.headerCopyBytes)
-            if case .failure(let error) = file.write(bytes, at: offset) {
+            switch log.replaceHeaderCopy(target, with: bytes) {
+            case .failure(let error):
                 return .failure(error.cofferError("Writing header copy \(target)", offset: offset))
-            }
-            if case .failure(let error) = file.sync() {
-                return .failure(error.cofferError("Syncing header copy \(target)", offset: offset))
+            case .success(.conflict):
+                return .failure(
+                    CofferError(
+                        .conflict, "Writing header copy \(target) failed: another instance changed the header first.",
+                        offset: offset))
+            case .success(.written): break
             }
             copiesWritten += 1
             target = 1 - target

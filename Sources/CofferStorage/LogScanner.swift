@@ -93,7 +93,7 @@ extension ScanOutcome {
 /// checksum-failing final frame is the end of the log, not an error. An invalid frame that a
 /// valid frame follows is corruption: the log cannot be trusted past that point (F-TORN).
 struct LogScanner {
-    let file: any StorageFile
+    let log: any LogDevice
     let vaultID: [UInt8]
     /// Subkey that opens key-epoch records; `nil` to scan without a key.
     let keyRecordKey: SecureBytes?
@@ -110,7 +110,7 @@ struct LogScanner {
 
     /// Scans the whole log, calling `visit` for each valid record in order.
     func scan(_ visit: (ScannedRecord) throws(CofferError) -> Void) -> Result<ScanOutcome, CofferError> {
-        var reader = ChunkedReader(file: file, fileSize: fileSize)
+        var reader = ChunkedReader(log: log, fileSize: fileSize)
         var outcome = ScanOutcome(
             head: ChainHead(
                 sequence: 0, digest: ChainHash.genesis(vaultID: vaultID, generation: generation), generation: generation
@@ -341,17 +341,17 @@ struct LogScanner {
     }
 }
 
-/// Reads a file front to back in large chunks, so that scanning many small frames costs few
+/// Reads a log front to back in large chunks, so that scanning many small frames costs few
 /// system calls.
 struct ChunkedReader {
-    let file: any StorageFile
+    let log: any LogDevice
     let fileSize: UInt64
     private var buffer: [UInt8] = []
     private var bufferStart: UInt64 = 0
     private static let chunkBytes = 1 << 20
 
-    init(file: any StorageFile, fileSize: UInt64) {
-        self.file = file
+    init(log: any LogDevice, fileSize: UInt64) {
+        self.log = log
         self.fileSize = fileSize
     }
 
@@ -364,7 +364,7 @@ struct ChunkedReader {
         }
         // Read ahead a chunk, but never past the end of the file: small vaults stay cheap.
         let wanted = max(count, Int(min(UInt64(Self.chunkBytes), fileSize > offset ? fileSize - offset : 0)))
-        switch file.read(count: wanted, at: offset) {
+        switch log.read(count: wanted, at: offset) {
         case .failure(let error): return .failure(error.cofferError("Reading the log", offset: offset))
         case .success(let bytes):
             buffer = bytes

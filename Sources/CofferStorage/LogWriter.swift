@@ -60,7 +60,7 @@ final class LogWriter: @unchecked Sendable {
     private struct Queued {
         let ticket: UInt64
         let receipt: AppendReceipt
-        let frames: [UInt8]
+        let frames: FrameBatch
         /// The end of the log after it.
         let after: LogCursor
     }
@@ -80,7 +80,7 @@ final class LogWriter: @unchecked Sendable {
         var tail: LogCursor
     }
 
-    private let file: any StorageFile
+    private let log: any LogDevice
     private let keyRecordKey: SecureBytes
     /// Whether each write is synced (`Durability.synchronous`); changed by ``setDurability(_:)``.
     private let syncsWrites: Atomic<Bool>
@@ -90,10 +90,10 @@ final class LogWriter: @unchecked Sendable {
     private var state: State
 
     init(
-        file: any StorageFile, vaultID: [UInt8], keyRecordKey: SecureBytes, durability: Durability,
+        log: any LogDevice, vaultID: [UInt8], keyRecordKey: SecureBytes, durability: Durability,
         chains: ChainTable, counters: LogCounters, end: UInt64, head: ChainHead, epoch: UInt32, epochKey: SecureBytes
     ) {
-        self.file = file
+        self.log = log
         self.chains = chains
         self.counters = counters
         self.keyRecordKey = keyRecordKey
@@ -219,9 +219,10 @@ final class LogWriter: @unchecked Sendable {
         let batch = state.queue
         state.queue = []
         let start = state.durable.end
-        let bytes = batch.reduce(into: [UInt8]()) { $0 += $1.frames }
+        var frames = batch[0].frames
+        for queued in batch.dropFirst() { frames.append(contentsOf: queued.frames) }
         lock.unlock()
-        let outcome = write(bytes, at: start)
+        let outcome = write(frames, at: start)
         lock.lock()
         let last = batch.last!.ticket
         switch outcome {
@@ -264,7 +265,7 @@ final class LogWriter: @unchecked Sendable {
     /// be on disk, so nothing more is acknowledged.
     func sync() -> Result<Void, CofferError> {
         if let stopped = stoppedError { return .failure(stopped) }
-        switch file.sync() {
+        switch log.sync() {
         case .success: return .success(())
         case .failure(let error):
             let failure = error.cofferError("Syncing the log", offset: nil)
@@ -287,11 +288,17 @@ final class LogWriter: @unchecked Sendable {
     /// The durability in force.
     var durability: Durability { syncsWrites.load(ordering: .acquiring) ? .synchronous : .unsafeNoSync }
 
-    private func write(_ bytes: [UInt8], at start: UInt64) -> Result<Void, CofferError> {
-        if case .failure(let error) = file.write(bytes, at: start) {
-            return .failure(error.cofferError("Appending to the log", offset: start))
+    private func write(_ frames: FrameBatch, at start: UInt64) -> Result<Void, CofferError> {
+        switch log.append(frames, at: start) {
+        case .failure(let error): return .failure(error.cofferError("Appending to the log", offset: start))
+        case .success(.conflict):
+            return .failure(
+                CofferError(
+                    .conflict, "Appending to the log failed: another instance sharing the log wrote first.",
+                    offset: start))
+        case .success(.written): break
         }
-        if syncsWrites.load(ordering: .acquiring), case .failure(let error) = file.sync() {
+        if syncsWrites.load(ordering: .acquiring), case .failure(let error) = log.sync() {
             return .failure(error.cofferError("Syncing the log", offset: start))
         }
         return .success(())
@@ -299,10 +306,10 @@ final class LogWriter: @unchecked Sendable {
 
     /// Seals `records` in order at `cursor`, moving it past them.
     private func seal(_ records: [PendingRecord], at cursor: inout LogCursor) throws(CofferError)
-        -> (AppendReceipt, [UInt8])
+        -> (AppendReceipt, FrameBatch)
     {
         var local = cursor
-        var frames: [UInt8] = []
+        var frames = FrameBatch()
         var placed: [PlacedRecord] = []
         placed.reserveCapacity(records.count)
         for record in records {
@@ -315,7 +322,7 @@ final class LogWriter: @unchecked Sendable {
                         keyRecordKey: keyRecordKey)
                 }
             placed.append(record)
-            frames += frame
+            frames.append(sequence: record.sequence, frame: frame)
         }
         cursor = local
         return (AppendReceipt(records: placed, head: local.head), frames)

@@ -29,9 +29,6 @@ public struct PosixStorage: StorageSystem {
         Self.moveWithoutReplacing(source, to: target)
     }
 
-    /// A new file is written whole under a temporary name, then moved to its name.
-    public var stagesNewFiles: Bool { true }
-
     /// renameat2 with RENAME_NOREPLACE; where the file system has no such rename (EINVAL,
     /// ENOSYS), link(2) then unlink(2) of `source`, which never replaces `target` either. For
     /// files outside the storage layer too (exports, key files).

@@ -25,20 +25,16 @@ extension VaultStore {
         path: String, secret: Keyslot.Secret, output: String, storage: any StorageSystem = PosixStorage()
     ) throws(CofferError) -> SalvageReport {
         try secret.check()
-        let file = try openFile(path: path, options: Options(storage: storage, readOnly: true))
-        defer { file.close() }
-        let size: UInt64
-        switch file.size() {
-        case .failure(let error): throw error.cofferError("Reading the vault's size")
-        case .success(let value): size = value
-        }
+        let log = try openLog(path: path, options: Options(storage: storage, readOnly: true))
+        defer { log.close() }
+        let (size, headers) = try endAndHeaders(of: log)
         let unlocked: HeaderStore.Unlocked
-        switch HeaderStore.read(from: file).flatMap({ $0.unlock(with: secret) }) {
+        switch headers.unlock(with: secret) {
         case .failure(let error): throw error
         case .success(let value): unlocked = value
         }
         let scanner = LogScanner(
-            file: file, vaultID: unlocked.header.vaultID,
+            log: log, vaultID: unlocked.header.vaultID,
             keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size,
             generation: unlocked.header.logGeneration)
         let outcome: ScanOutcome
@@ -52,7 +48,7 @@ extension VaultStore {
         let target = staged.file
         defer { target.close() }
         do throws(CofferError) {
-            try writeSalvaged(from: file, header: unlocked.header, masterKey: unlocked.masterKey, through: outcome.validEnd, into: target)
+            try writeSalvaged(from: log, header: unlocked.header, masterKey: unlocked.masterKey, through: outcome.validEnd, into: target)
         } catch {
             staged.discard()
             throw error
@@ -66,7 +62,7 @@ extension VaultStore {
     /// Writes the header in force (both copies, so the copy has no stale slot) and the log
     /// through `end` into `target`, and syncs it.
     private static func writeSalvaged(
-        from file: any StorageFile, header given: FileHeader, masterKey: SecureBytes, through end: UInt64,
+        from log: any LogDevice, header given: FileHeader, masterKey: SecureBytes, through end: UInt64,
         into target: any StorageFile
     ) throws(CofferError) {
         var header = given
@@ -78,7 +74,7 @@ extension VaultStore {
         let chunk: UInt64 = 1 << 20
         while offset < end {
             let count = Int(min(chunk, end - offset))
-            switch file.read(count: count, at: offset) {
+            switch log.read(count: count, at: offset) {
             case .failure(let error): throw error.cofferError("Reading the vault", offset: offset)
             case .success(let piece):
                 guard piece.count == count else {

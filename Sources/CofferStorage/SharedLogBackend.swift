@@ -55,9 +55,9 @@ public struct SharedLogExtent: Sendable, Equatable {
 }
 
 /// One vault's log in a store that many processes share (PostgreSQL, in module
-/// `CofferPostgres`). ``SharedLogStorage`` maps the storage layer's file operations onto it,
-/// so that the frames, the AAD, the chain, the header and every check are the same bytes and
-/// the same code as for a file.
+/// `CofferPostgres`). ``SharedLogStorage`` makes it a ``LogMedium`` whose ``LogDevice`` appends
+/// frames as rows, so that the frames, the AAD, the chain, the header and every check are the
+/// same bytes and the same code as for a file.
 ///
 /// Every call is one database transaction, durable when it returns. `false` from a
 /// conditional call means another instance changed the vault first and nothing was written.

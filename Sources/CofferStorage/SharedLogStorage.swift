@@ -2,51 +2,51 @@ import CofferCrypto
 import CofferErrors
 import CofferFormat
 
-/// The storage layer's file operations over a ``SharedLogBackend`` (FORMAT.md §13): a vault
-/// whose header and frames live in a database that many processes share.
+/// Vault logs kept in a ``SharedLogBackend`` (FORMAT.md §13): a vault whose header and frames
+/// live in a database that many processes share, as a ``LogMedium``.
 ///
-/// The vault reads as the file it would be: the two header copies, then the frames of the
+/// The log reads as the file it would be: the two header copies, then the frames of the
 /// current log generation one after another, at the offsets they would have in a file. So
-/// the scanner, the writer, recovery, verification and compaction run unchanged:
-/// - a write of frames at the end of the log and the sync after it are one append; when
-///   another instance appended first, the sync fails with ``SystemError/conflict`` and
-///   nothing is written (the writer catches up and tries again);
-/// - a header copy written and synced is one compare-and-swap of the header bytes;
-/// - a compaction's temporary file is a new log generation, and its rename over the vault
-///   (``replace(_:with:targetEndingAt:)``) switches to it in one transaction, provided the
-///   old log still ends where the compaction copied it to;
-/// - a handle on a log that another instance's compaction replaced fails with
+/// the scanner, the writer, recovery, verification and compaction run unchanged over its
+/// ``LogDevice``:
+/// - an append is one conditional insert of the frames after the last one; when another
+///   instance appended first it is a ``LogWriteOutcome/conflict`` and nothing is written
+///   (the writer catches up and tries again);
+/// - a header copy replaced is one compare-and-swap of the header bytes on its generation;
+/// - a compaction's new log is a new log generation (``SuccessorLog``), and its switch makes
+///   it the vault's in one transaction, provided the old log still ends where the compaction
+///   copied it to;
+/// - a device on a log that another instance's compaction replaced fails with
 ///   ``SystemError/superseded``.
 ///
 /// No lock is exclusive: many writers share the log. They take turns through the store
 /// (``beginWriterTurn()``) before they catch up, plan and append, and a conditional append
 /// orders them still when a turn was lost.
-public final class SharedLogStorage: StorageSystem, @unchecked Sendable {
-    /// The path the vault is opened at (its URL, without credentials); a compaction's
-    /// temporary files are named after it.
+public final class SharedLogStorage: LogMedium, @unchecked Sendable {
+    /// The path the vault is opened at (its URL, without credentials).
     public let path: String
     let backend: any SharedLogBackend
     private let lock = Lock()
-    /// What is known of each log generation, shared by this storage's handles.
+    /// What is known of each log generation, shared by this storage's devices.
     private var views: [UInt64: SharedLogView] = [:]
-    /// Compactions' temporary logs by path.
-    private var staging: [String: SharedLogFile] = [:]
 
     public init(backend: any SharedLogBackend, path: String) {
         self.backend = backend
         self.path = path
     }
 
-    /// Waits for the vault's writer turn (``SharedLogBackend/beginWriterTurn()``).
+    public var isShared: Bool { true }
+
+    /// A shared vault has one name and no links.
+    public func resolve(_ path: String) -> Result<String, SystemError> { .success(path) }
+
     public func beginWriterTurn() throws(CofferError) { try backend.beginWriterTurn() }
 
-    /// Ends the writer turn.
     public func endWriterTurn() { backend.endWriterTurn() }
 
-    /// Calls `onChange` soon after other instances commit (``SharedLogBackend/follow(interval:_:)``).
     public func follow(
         interval: Duration, _ onChange: @escaping @Sendable () -> Void
-    ) throws(CofferError) -> any SharedLogFollower {
+    ) throws(CofferError) -> (any SharedLogFollower)? {
         try backend.follow(interval: interval, onChange)
     }
 
@@ -61,90 +61,73 @@ public final class SharedLogStorage: StorageSystem, @unchecked Sendable {
         }
     }
 
-    public func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError> {
-        let state: SharedLogState?
-        do throws(CofferError) { state = try backend.state() } catch { return .failure(SystemError(error)) }
-        if path == self.path {
-            switch (mode, state) {
-            case (.createNew, .some): return .failure(.fileExists)
-            case (.createNew, .none): return .success(SharedLogFile(storage: self, creating: ()))
-            case (_, .none): return .failure(.noSuchFileOrDirectory)
-            case (_, .some(let state)):
-                let view = view(of: state.logGeneration, headerGeneration: state.headerGeneration)
-                view.lock.withLock { view.adoptHeader(state.header, generation: state.headerGeneration) }
-                return .success(SharedLogFile(storage: self, view: view))
-            }
+    /// Makes `view` the vault's current log generation in this process (after a switch).
+    func adopt(switched view: SharedLogView) {
+        lock.withLock {
+            views = views.filter { $0.key > view.generation }
+            views[view.generation] = view
         }
-        guard mode == .createNew, path.hasPrefix(self.path + "."), let state else {
-            return .failure(.noSuchFileOrDirectory)
+    }
+
+    func knownView(of generation: UInt64) -> SharedLogView? { lock.withLock { views[generation] } }
+
+    private func state() -> Result<SharedLogState?, SystemError> {
+        do throws(CofferError) { return .success(try backend.state()) } catch { return .failure(SystemError(error)) }
+    }
+
+    /// No lock to take: every device may write, and conflicts order the writers.
+    public func openLog(_ path: String, readOnly: Bool) -> Result<(any LogDevice)?, SystemError> {
+        guard path == self.path else { return .failure(.noSuchFileOrDirectory) }
+        return state().flatMap { state in
+            guard let state else { return .failure(.noSuchFileOrDirectory) }
+            let view = view(of: state.logGeneration, headerGeneration: state.headerGeneration)
+            view.lock.withLock { view.adoptHeader(state.header, generation: state.headerGeneration) }
+            return .success(SharedLogDevice(storage: self, view: view))
+        }
+    }
+
+    /// Creates the vault in one transaction: it exists, under its name, once this returns.
+    public func createLog(
+        _ path: String, vaultID: [UInt8], header: [UInt8], frames: FrameBatch, _ what: String, taken: CofferError
+    ) throws(CofferError) -> any NewLog {
+        guard path == self.path else {
+            throw CofferError(.invalidInput, "A shared vault is created at its own location.")
+        }
+        let rows = SharedFrame.rows(of: frames)
+        // A shared store refuses a second vault with the same UUID, under any name.
+        guard try backend.create(vaultID: vaultID, header: header, frames: rows) else { throw taken }
+        let created = view(of: 1, headerGeneration: 1)
+        created.lock.withLock {
+            created.adoptHeader(header, generation: 1)
+            if created.lastSequence == 0 { created.extend(with: rows) }
+        }
+        return CreatedSharedLog(device: SharedLogDevice(storage: self, view: created))
+    }
+
+    public func beginSuccessor(of path: String) throws(CofferError) -> any SuccessorLog {
+        guard path == self.path, let state = try backend.state() else {
+            throw CofferError(.notFound, "The shared vault no longer exists.")
         }
         // A generation no other compaction picks: two racing ones would otherwise both
         // stage frames into the same rows.
         let generation = state.logGeneration + 1 + UInt64(RandomBytes.make(3).reduce(0) { $0 << 8 | UInt32($1) })
-        let file = SharedLogFile(
-            storage: self, staging: SharedLogView(generation: generation, headerGeneration: 0), base: state.logGeneration)
-        lock.withLock { staging[path] = file }
-        return .success(file)
-    }
-
-    /// Plain renames do not exist in a shared log: a compaction's switch needs to know where
-    /// the old log ended (``replace(_:with:targetEndingAt:)``).
-    public func rename(_ source: String, to target: String) -> Result<Void, SystemError> {
-        .failure(.invalidArgument)
-    }
-
-    public func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError> {
-        guard target == path, let file = lock.withLock({ staging[source] }), let base = file.stagingBase else {
-            return .failure(.noSuchFileOrDirectory)
-        }
-        let old = lock.withLock { views[base] }
-        guard let old, let lastSequence = old.lock.withLock({ old.sequence(endingAt: end) }) else {
-            return .failure(.invalidArgument)
-        }
-        let expectedHeaderGeneration = old.lock.withLock { old.headerGeneration }
-        switch file.switchOver(from: base, lastSequence: lastSequence, expectedHeaderGeneration: expectedHeaderGeneration) {
-        case .failure(let error): return .failure(error)
-        case .success(let view):
-            lock.withLock {
-                staging[source] = nil
-                views = views.filter { $0.key > view.generation }
-                views[view.generation] = view
-            }
-            return .success(())
-        }
-    }
-
-    /// A shared vault has one name: nothing to move.
-    public func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError> {
-        .failure(.invalidArgument)
-    }
-
-    /// Creating a shared vault is one transaction: it needs no staging.
-    public var stagesNewFiles: Bool { false }
-
-    public func remove(_ path: String) -> Result<Void, SystemError> {
-        guard let file = lock.withLock({ staging.removeValue(forKey: path) }) else {
-            // The vault itself is dropped with the database's tools, never by the engine.
-            return .failure(path == self.path ? .permissionDenied : .noSuchFileOrDirectory)
-        }
-        return file.discardStaged()
-    }
-
-    public func syncDirectory(containing path: String) -> Result<Void, SystemError> { .success(()) }
-
-    public func identity(of path: String) -> Result<FileIdentity, SystemError> {
-        guard path == self.path else { return .failure(.noSuchFileOrDirectory) }
-        do throws(CofferError) {
-            guard let state = try backend.state() else { return .failure(.noSuchFileOrDirectory) }
-            return .success(FileIdentity(device: 0, inode: state.logGeneration))
-        } catch {
-            return .failure(SystemError(error))
-        }
+        return SharedSuccessor(
+            storage: self, view: SharedLogView(generation: generation, headerGeneration: 0), base: state.logGeneration)
     }
 
     /// A compaction's leftovers are other log generations; the next switch deletes them, and
     /// no instance may remove one that another instance is still writing.
-    public func siblings(of path: String) -> Result<[String], SystemError> { .success([]) }
+    public func removeLeftoverSuccessors(of path: String) -> [String] { [] }
+}
+
+extension SharedFrame {
+    /// The rows a shared log stores for `batch`: one per frame.
+    static func rows(of batch: FrameBatch) -> [SharedFrame] {
+        var rows: [SharedFrame] = []
+        rows.reserveCapacity(batch.frames.count)
+        batch.forEachFrame { sequence, bytes in rows.append(SharedFrame(sequence: sequence, bytes: Array(bytes))) }
+        return rows
+    }
 }
 
 /// What this process knows of one log generation: where each frame starts, the header bytes,
@@ -182,19 +165,6 @@ final class SharedLogView: @unchecked Sendable {
             starts.append(end)
             end += UInt64(frame.bytes.count)
         }
-    }
-
-    /// The sequence number of the frame that ends at `offset` (0 at the log start).
-    func sequence(endingAt offset: UInt64) -> UInt64? {
-        if offset == FormatConstants.logStartOffset { return 0 }
-        if offset == end { return lastSequence }
-        var low = 0
-        var high = starts.count
-        while low < high {
-            let middle = (low + high) / 2
-            if starts[middle] < offset { low = middle + 1 } else { high = middle }
-        }
-        return low < starts.count && starts[low] == offset ? UInt64(low) : nil
     }
 
     /// Records frames read from the backend that follow the last known one, and keeps them
@@ -255,7 +225,8 @@ final class SharedLogView: @unchecked Sendable {
         }
         let fetched = try backend.frames(logGeneration: generation, after: sequence - 1, limit: Self.fetchLimit(bytes))
         guard let frame = fetched.first, frame.sequence == sequence,
-            starts[Int(sequence) - 1] + UInt64(frame.bytes.count) == (sequence < lastSequence ? starts[Int(sequence)] : end)
+            starts[Int(sequence) - 1] + UInt64(frame.bytes.count)
+                == (sequence < lastSequence ? starts[Int(sequence)] : end)
         else { throw Self.gap(after: sequence - 1) }
         cached = fetched.prefix { $0.sequence <= lastSequence }
         return frame.bytes
@@ -265,314 +236,216 @@ final class SharedLogView: @unchecked Sendable {
     private static func fetchLimit(_ bytes: Int) -> Int { min(max(bytes / 256, 4), 4096) }
 
     private static func gap(after sequence: UInt64) -> CofferError {
-        CofferError(.corrupted, "The shared log's frames changed or have a gap after sequence \(sequence).", sequence: sequence + 1)
+        CofferError(
+            .corrupted, "The shared log's frames changed or have a gap after sequence \(sequence).",
+            sequence: sequence + 1)
     }
 }
 
-/// A handle on a shared vault: its log as the storage layer's file, or a compaction's new
-/// log (staging), or a vault being created.
-final class SharedLogFile: StorageFile, @unchecked Sendable {
-    private enum Kind {
-        case creating
-        case log
-        case staging(base: UInt64)
-    }
-
+/// The vault's current log generation, as a ``LogDevice``.
+final class SharedLogDevice: LogDevice, @unchecked Sendable {
     private let storage: SharedLogStorage
+    private let view: SharedLogView
     private let lock = Lock()
-    private var kind: Kind
-    private var view: SharedLogView
     private var closed = false
-    /// Header bytes written and not synced yet (a staging log keeps them until its switch).
-    private var pendingHeader: [UInt8]?
-    /// Frames written and not synced yet, and bytes of a frame not complete yet.
-    private var pendingFrames: [SharedFrame] = []
-    private var pendingBytes = 0
-    private var partialFrame: [UInt8] = []
-
-    /// Staging sends its frames in pieces this large: a compaction's memory stays bounded.
-    private static let stageBytes = 4 << 20
 
     init(storage: SharedLogStorage, view: SharedLogView) {
         self.storage = storage
         self.view = view
-        self.kind = .log
-    }
-
-    init(storage: SharedLogStorage, creating: Void) {
-        self.storage = storage
-        self.view = SharedLogView(generation: 1, headerGeneration: 0)
-        self.kind = .creating
-    }
-
-    init(storage: SharedLogStorage, staging view: SharedLogView, base: UInt64) {
-        self.storage = storage
-        self.view = view
-        self.kind = .staging(base: base)
-    }
-
-    var stagingBase: UInt64? {
-        lock.withLock {
-            if case .staging(let base) = kind { return base }
-            return nil
-        }
     }
 
     private var backend: any SharedLogBackend { storage.backend }
 
+    private var isClosed: Bool { lock.withLock { closed } }
+
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
-        lock.withLock { () -> Result<Int, SystemError> in
-            guard !closed else { return .failure(.badFileDescriptor) }
-            let view = self.view
-            return view.lock.withLock { () -> Result<Int, SystemError> in
-                do throws(CofferError) {
-                    var written = 0
-                    if offset < FormatConstants.logStartOffset {
-                        let header = try currentHeader(view)
-                        let count = min(buffer.count, header.count - Int(offset))
-                        header.withUnsafeBytes { source in
-                            UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
-                                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[Int(offset)..<Int(offset) + count]))
-                        }
-                        written = count
+        guard !isClosed else { return .failure(.badFileDescriptor) }
+        return view.lock.withLock { () -> Result<Int, SystemError> in
+            var written = 0
+            if offset < FormatConstants.logStartOffset {
+                switch currentHeader() {
+                case .failure(let error): return .failure(error)
+                case .success(let header):
+                    let count = min(buffer.count, header.count - Int(offset))
+                    header.withUnsafeBytes { source in
+                        UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                            .copyMemory(
+                                from: UnsafeRawBufferPointer(rebasing: source[Int(offset)..<Int(offset) + count]))
                     }
-                    if written < buffer.count {
-                        written += try view.read(
-                            into: UnsafeMutableRawBufferPointer(rebasing: buffer[written...]),
-                            at: offset + UInt64(written), from: backend)
-                    }
-                    return .success(written)
-                } catch {
-                    return .failure(SystemError(error))
+                    written = count
                 }
             }
-        }
-    }
-
-    /// The header bytes this handle reads: its own before a switch, else the vault's.
-    private func currentHeader(_ view: SharedLogView) throws(CofferError) -> [UInt8] {
-        if case .log = kind {
-            if let header = view.header { return header }
-            guard let state = try backend.state() else { throw CofferError(.notFound, "The shared vault no longer exists.") }
-            guard state.logGeneration == view.generation else {
-                throw SystemError.superseded.cofferError("Reading the shared vault's header")
-            }
-            view.adoptHeader(state.header, generation: state.headerGeneration)
-            return state.header
-        }
-        return pendingHeader ?? [UInt8](repeating: 0, count: Int(FormatConstants.logStartOffset))
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError> {
-        lock.withLock { () -> Result<Void, SystemError> in
-            guard !closed else { return .failure(.badFileDescriptor) }
-            var remaining = bytes[...]
-            var position = offset
-            if position < FormatConstants.logStartOffset {
-                let count = min(remaining.count, Int(FormatConstants.logStartOffset - position))
-                var header: [UInt8]
-                if let pending = pendingHeader {
-                    header = pending
-                } else if case .log = kind {
-                    switch view.lock.withLock({ () -> Result<[UInt8], CofferError> in
-                        Result { () throws(CofferError) in try currentHeader(view) }
-                    }) {
-                    case .failure(let error): return .failure(SystemError(error))
-                    case .success(let current): header = current
-                    }
-                } else {
-                    header = [UInt8](repeating: 0, count: Int(FormatConstants.logStartOffset))
-                }
-                header.replaceSubrange(Int(position)..<Int(position) + count, with: remaining.prefix(count))
-                pendingHeader = header
-                remaining = remaining.dropFirst(count)
-                position += UInt64(count)
-            }
-            guard !remaining.isEmpty else { return .success(()) }
-            // Frames only ever go at the end of the log.
-            let expected = view.lock.withLock { view.end } + UInt64(pendingBytes + partialFrame.count)
-            guard position == expected else { return .failure(position < expected ? .conflict : .invalidArgument) }
-            partialFrame += remaining
-            while partialFrame.count >= FormatConstants.frameHeaderBytes {
-                guard case .success(let header) = partialFrame.withUnsafeBytes({ FrameHeader.decode($0) }) else {
-                    return .failure(.invalidArgument)
-                }
-                guard partialFrame.count >= header.frameBytes else { break }
-                pendingFrames.append(SharedFrame(sequence: header.sequence, bytes: Array(partialFrame[..<header.frameBytes])))
-                pendingBytes += header.frameBytes
-                partialFrame.removeFirst(header.frameBytes)
-            }
-            if case .staging = kind, pendingBytes >= Self.stageBytes { return stagePending() }
-            return .success(())
-        }
-    }
-
-    /// Sends a staging log's pending frames. Holds `lock`.
-    private func stagePending() -> Result<Void, SystemError> {
-        guard !pendingFrames.isEmpty else { return .success(()) }
-        let frames = pendingFrames
-        pendingFrames = []
-        pendingBytes = 0
-        do throws(CofferError) {
-            guard try backend.stage(logGeneration: view.generation, frames: frames) else { return .failure(.conflict) }
-        } catch {
-            return .failure(SystemError(error))
-        }
-        view.lock.withLock { view.extend(with: frames) }
-        return .success(())
-    }
-
-    func size() -> Result<UInt64, SystemError> {
-        lock.withLock { () -> Result<UInt64, SystemError> in
-            guard !closed else { return .failure(.badFileDescriptor) }
-            guard case .log = kind else {
-                return .success(view.lock.withLock { view.end } + UInt64(pendingBytes + partialFrame.count))
-            }
-            return view.lock.withLock { () -> Result<UInt64, SystemError> in
-                do throws(CofferError) {
-                    let extent = try backend.extent(logGeneration: view.generation, after: view.lastSequence)
-                    guard extent.logGeneration == view.generation else { return .failure(.superseded) }
-                    if extent.headerGeneration != view.headerGeneration { view.header = nil }
-                    let size = view.end + extent.frameBytes
-                    try view.adopt(extent.frames)
-                    guard view.end <= size else {
-                        throw CofferError(.corrupted, "The shared log's frames are longer than its extent says.")
-                    }
-                    return .success(size)
-                } catch {
-                    return .failure(SystemError(error))
-                }
-            }
-        }
-    }
-
-    func truncate(to size: UInt64) -> Result<Void, SystemError> {
-        // Rows are written whole: a shared log has no torn tail to cut.
-        lock.withLock { size == view.lock.withLock({ view.end }) && pendingFrames.isEmpty ? .success(()) : .failure(.invalidArgument) }
-    }
-
-    func sync() -> Result<Void, SystemError> {
-        lock.withLock { () -> Result<Void, SystemError> in
-            guard !closed else { return .failure(.badFileDescriptor) }
-            guard partialFrame.isEmpty else { return .failure(.invalidArgument) }
-            switch kind {
-            case .creating: return syncCreation()
-            case .staging: return stagePending()
-            case .log: break
-            }
-            if let header = pendingHeader {
-                pendingHeader = nil
-                let expected = view.lock.withLock { view.headerGeneration }
-                do throws(CofferError) {
-                    guard try backend.replaceHeader(expectedGeneration: expected, header: header) else {
-                        view.lock.withLock { view.header = nil }
-                        return .failure(.conflict)
-                    }
-                } catch {
-                    view.lock.withLock { view.header = nil }
-                    return .failure(SystemError(error))
-                }
-                view.lock.withLock {
-                    view.header = header
-                    view.headerGeneration = expected + 1
-                }
-            }
-            guard !pendingFrames.isEmpty else { return .success(()) }
-            let frames = pendingFrames
-            pendingFrames = []
-            pendingBytes = 0
+            guard written < buffer.count else { return .success(written) }
             do throws(CofferError) {
-                guard try backend.append(logGeneration: view.generation, frames: frames) else { return .failure(.conflict) }
+                written += try view.read(
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[written...]),
+                    at: offset + UInt64(written), from: backend)
+                return .success(written)
+            } catch {
+                return .failure(replacedOr(error))
+            }
+        }
+    }
+
+    /// `error`, unless the log is no longer the vault's: then frames missing from it were
+    /// deleted by another instance's switch, and that is what to report (reopen), not a gap.
+    /// Holds `view.lock`.
+    private func replacedOr(_ error: CofferError) -> SystemError {
+        guard error.code == .corrupted,
+            case .success(let state?) = Result(catching: { () throws(CofferError) in try backend.state() }),
+            state.logGeneration != view.generation
+        else { return SystemError(error) }
+        return .superseded
+    }
+
+    /// The header bytes, read again when they changed. Holds `view.lock`.
+    private func currentHeader() -> Result<[UInt8], SystemError> {
+        if let header = view.header { return .success(header) }
+        let state: SharedLogState?
+        do throws(CofferError) { state = try backend.state() } catch { return .failure(SystemError(error)) }
+        guard let state else { return .failure(.noSuchFileOrDirectory) }
+        guard state.logGeneration == view.generation else { return .failure(.superseded) }
+        view.adoptHeader(state.header, generation: state.headerGeneration)
+        return .success(state.header)
+    }
+
+    func end() -> Result<UInt64, SystemError> {
+        guard !isClosed else { return .failure(.badFileDescriptor) }
+        return view.lock.withLock { () -> Result<UInt64, SystemError> in
+            do throws(CofferError) {
+                let extent = try backend.extent(logGeneration: view.generation, after: view.lastSequence)
+                guard extent.logGeneration == view.generation else { return .failure(.superseded) }
+                if extent.headerGeneration != view.headerGeneration { view.header = nil }
+                let end = view.end + extent.frameBytes
+                try view.adopt(extent.frames)
+                guard view.end <= end else {
+                    throw CofferError(.corrupted, "The shared log's frames are longer than its extent says.")
+                }
+                return .success(end)
             } catch {
                 return .failure(SystemError(error))
             }
-            return view.lock.withLock { () -> Result<Void, SystemError> in
-                // Another handle of this process may have read past the old end meanwhile;
-                // the frames it found are these.
-                if view.lastSequence < frames.last!.sequence {
-                    guard view.lastSequence + 1 == frames.first!.sequence else { return .failure(.conflict) }
-                    view.extend(with: frames)
-                }
-                return .success(())
-            }
         }
     }
 
-    /// Creates the vault from what `VaultStore.create` wrote: the header copies and the first
-    /// frames. Holds `lock`.
-    private func syncCreation() -> Result<Void, SystemError> {
-        guard let header = pendingHeader,
-            case .success(let decoded) = header.withUnsafeBytes({
-                FileHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<FormatConstants.headerCopyBytes]))
-            })
-        else { return .failure(.invalidArgument) }
-        let frames = pendingFrames
+    func append(_ frames: FrameBatch, at offset: UInt64) -> Result<LogWriteOutcome, SystemError> {
+        guard !isClosed else { return .failure(.badFileDescriptor) }
+        let known = view.lock.withLock { view.end }
+        // Another instance's frames this process has read already took the place.
+        guard offset == known else { return offset < known ? .success(.conflict) : .failure(.invalidArgument) }
+        let rows = SharedFrame.rows(of: frames)
         do throws(CofferError) {
-            guard try backend.create(vaultID: decoded.vaultID, header: header, frames: frames) else {
-                return .failure(.fileExists)
-            }
+            guard try backend.append(logGeneration: view.generation, frames: rows) else { return .success(.conflict) }
         } catch {
             return .failure(SystemError(error))
         }
-        pendingHeader = nil
-        pendingFrames = []
-        pendingBytes = 0
-        let created = storage.view(of: 1, headerGeneration: 1)
-        created.lock.withLock {
-            created.adoptHeader(header, generation: 1)
-            if created.lastSequence == 0 { created.extend(with: frames) }
+        return view.lock.withLock { () -> Result<LogWriteOutcome, SystemError> in
+            // Another device of this process may have read past the old end meanwhile; the
+            // frames it found are these.
+            if view.lastSequence < rows.last!.sequence {
+                guard view.lastSequence + 1 == rows.first!.sequence else { return .success(.conflict) }
+                view.extend(with: rows)
+            }
+            return .success(.written)
         }
-        view = created
-        kind = .log
-        return .success(())
     }
 
-    /// Switches the vault to this staging log: it becomes the vault's log.
-    func switchOver(from base: UInt64, lastSequence: UInt64, expectedHeaderGeneration: UInt64) -> Result<SharedLogView, SystemError> {
-        lock.withLock { () -> Result<SharedLogView, SystemError> in
-            guard case .staging = kind, let header = pendingHeader, partialFrame.isEmpty else { return .failure(.invalidArgument) }
-            if case .failure(let error) = stagePending() { return .failure(error) }
-            do throws(CofferError) {
-                guard
-                    try backend.switchLog(
-                        from: base, lastSequence: lastSequence, to: view.generation, header: header,
-                        expectedHeaderGeneration: expectedHeaderGeneration)
-                else { return .failure(.conflict) }
-            } catch {
-                return .failure(SystemError(error))
+    /// Appends are durable when they return: the server committed them.
+    func sync() -> Result<Void, SystemError> { isClosed ? .failure(.badFileDescriptor) : .success(()) }
+
+    func replaceHeaderCopy(_ index: Int, with bytes: [UInt8]) -> Result<LogWriteOutcome, SystemError> {
+        guard !isClosed else { return .failure(.badFileDescriptor) }
+        return view.lock.withLock { () -> Result<LogWriteOutcome, SystemError> in
+            var header: [UInt8]
+            switch currentHeader() {
+            case .failure(let error): return .failure(error)
+            case .success(let current): header = current
             }
-            pendingHeader = nil
-            view.lock.withLock {
+            do throws(CofferError) {
+                let start = index * FormatConstants.headerCopyBytes
+                header.replaceSubrange(start..<start + bytes.count, with: bytes)
+                let expected = view.headerGeneration
+                guard try backend.replaceHeader(expectedGeneration: expected, header: header) else {
+                    view.header = nil
+                    return .success(.conflict)
+                }
                 view.header = header
-                view.headerGeneration = expectedHeaderGeneration + 1
+                view.headerGeneration = expected + 1
+                return .success(.written)
+            } catch {
+                view.header = nil
+                return .failure(SystemError(error))
             }
-            kind = .log
-            return .success(view)
         }
     }
 
-    /// Deletes a staging log's frames (an abandoned compaction).
-    func discardStaged() -> Result<Void, SystemError> {
-        lock.withLock { () -> Result<Void, SystemError> in
-            guard case .staging = kind else { return .failure(.invalidArgument) }
-            closed = true
-            pendingFrames = []
-            do throws(CofferError) { try backend.discard(logGeneration: view.generation) } catch { return .failure(SystemError(error)) }
-            return .success(())
+    /// Rows are written whole: a shared log has no torn tail to cut.
+    func cutTornTail(at end: UInt64) -> Result<Void, SystemError> {
+        view.lock.withLock { end == view.end ? .success(()) : .failure(.invalidArgument) }
+    }
+
+    func close() { lock.withLock { closed = true } }
+}
+
+/// A shared vault just created: it has its name already.
+private final class CreatedSharedLog: NewLog {
+    let device: any LogDevice
+
+    init(device: any LogDevice) { self.device = device }
+
+    func publish(_ what: String, taken: CofferError) throws(CofferError) {}
+
+    /// The vault stays, as the valid prefix it is, for the operator to drop.
+    func discard() { device.close() }
+}
+
+/// A compaction's new log generation: frames staged into it, then one switch.
+private final class SharedSuccessor: SuccessorLog {
+    private let storage: SharedLogStorage
+    private let view: SharedLogView
+    /// The generation it replaces.
+    private let base: UInt64
+    private var header: [UInt8]?
+
+    init(storage: SharedLogStorage, view: SharedLogView, base: UInt64) {
+        self.storage = storage
+        self.view = view
+        self.base = base
+    }
+
+    var name: String { "\(storage.path) log generation \(view.generation)" }
+
+    func writeHeader(_ bytes: [UInt8]) throws(CofferError) { header = bytes }
+
+    func append(_ frames: FrameBatch) throws(CofferError) {
+        let rows = SharedFrame.rows(of: frames)
+        guard try storage.backend.stage(logGeneration: view.generation, frames: rows) else {
+            throw CofferError(.conflict, "Another compaction staged the same log generation; run it again.")
         }
+        view.lock.withLock { view.extend(with: rows) }
     }
 
-    func tryLockExclusive() -> Result<Bool, SystemError> { .success(true) }
-
-    func identity() -> Result<FileIdentity, SystemError> {
-        lock.withLock { .success(FileIdentity(device: 0, inode: view.generation)) }
-    }
-
-    func close() {
-        lock.withLock {
-            closed = true
-            pendingFrames = []
-            pendingHeader = nil
+    func switchOver(replacingLogEndingAt end: UInt64, lastSequence: UInt64) throws(CofferError) -> LogWriteOutcome {
+        guard let header else { preconditionFailure("a successor's header is written before its switch") }
+        guard let old = storage.knownView(of: base) else { return .conflict }
+        let expectedHeaderGeneration = old.lock.withLock { old.headerGeneration }
+        guard
+            try storage.backend.switchLog(
+                from: base, lastSequence: lastSequence, to: view.generation, header: header,
+                expectedHeaderGeneration: expectedHeaderGeneration)
+        else { return .conflict }
+        view.lock.withLock {
+            view.header = header
+            view.headerGeneration = expectedHeaderGeneration + 1
         }
+        storage.adopt(switched: view)
+        return .written
     }
+
+    /// The switch was one committed transaction.
+    func makeSwitchDurable() throws(CofferError) {}
+
+    var device: any LogDevice { SharedLogDevice(storage: storage, view: view) }
+
+    func abandon() { try? storage.backend.discard(logGeneration: view.generation) }
 }

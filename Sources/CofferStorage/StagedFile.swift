@@ -10,16 +10,13 @@ import CofferFormat
 /// as it was, or naming the whole new file; at worst a `.partial-` file stays beside it,
 /// never anything half-written under the name.
 ///
-/// On storage that creates files all or nothing (``StorageSystem/stagesNewFiles`` false, a
-/// shared log) a new file is created under its name directly and ``publish(_:taken:)`` only syncs.
-///
 /// Every file Coffer writes whole goes through here: vaults, copies and salvage outputs (which
 /// keep writing through the handle), and exports, key files and head files (``write(_:to:on:replacing:keepingUnsynced:)``).
 public struct StagedFile {
     let storage: any StorageSystem
     /// The name the file gets.
     let path: String
-    /// Where it is written first; `path` itself on storage that does not stage.
+    /// Where it is written first: `<name>.partial-<random>` beside it.
     let writingPath: String
     /// Whether the file replaces one under its name, rather than being new.
     let replacing: Bool
@@ -30,12 +27,6 @@ public struct StagedFile {
     static func create(_ path: String, on storage: any StorageSystem, replacing: Bool = false)
         -> Result<StagedFile, SystemError>
     {
-        guard storage.stagesNewFiles else {
-            precondition(!replacing, "storage that does not stage files replaces none")
-            return storage.open(path, mode: .createNew).map {
-                StagedFile(storage: storage, path: path, writingPath: path, replacing: false, file: $0)
-            }
-        }
         if !replacing, case .success = storage.identity(of: path) { return .failure(.fileExists) }
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let temporary = VaultStore.sibling("\(name).partial-\(Hex.encode(RandomBytes.make(8)))", of: path)
@@ -70,16 +61,12 @@ public struct StagedFile {
     /// - Throws: `taken`; `.io` when the file could not be given its name, or when its
     ///   directory could not be synced. Either way the temporary name is gone.
     func publish(_ what: String, taken: CofferError, keepingUnsynced: Bool = false) throws(CofferError) {
-        if writingPath != path {
-            let moved =
-                replacing ? storage.rename(writingPath, to: path) : storage.moveWithoutReplacing(writingPath, to: path)
-            switch moved {
-            case .success: break
-            case .failure(let error):
-                discard()
-                if error == .fileExists { throw taken }
-                throw error.cofferError("Giving \(what) its name")
-            }
+        let moved =
+            replacing ? storage.rename(writingPath, to: path) : storage.moveWithoutReplacing(writingPath, to: path)
+        if case .failure(let error) = moved {
+            discard()
+            if error == .fileExists { throw taken }
+            throw error.cofferError("Giving \(what) its name")
         }
         // The name is durable only once its directory is: a crash before that can lose the
         // file although every byte of it was synced.
@@ -98,8 +85,7 @@ public struct StagedFile {
         }
     }
 
-    /// Removes what was written, after a failure: the temporary file, or on storage that does
-    /// not stage, the file under its name (which this creation made).
+    /// Removes what was written, after a failure: the temporary file.
     func discard() {
         _ = storage.remove(writingPath)
     }

@@ -11,7 +11,9 @@
 ///   ``StorageSystem/syncDirectory(containing:)`` returns success for its directory.
 /// - After a failed sync, the state of unsynced bytes is unknown (the kernel may have dropped
 ///   them), which is why the log writer stops acknowledging after one.
-public protocol StorageSystem: Sendable {
+///
+/// Every storage system is a ``LogMedium`` whose vault logs are files (``FileLogDevice``).
+public protocol StorageSystem: LogMedium {
     /// Opens a file. `.createNew` fails with `EEXIST` when the path exists.
     func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError>
     /// Atomically replaces `target` with `source` (rename(2)).
@@ -19,15 +21,6 @@ public protocol StorageSystem: Sendable {
     /// Gives the file `source` names the name `target` instead, atomically, and fails with
     /// `EEXIST` when `target` exists: nothing is ever replaced. Volatile until the directory is synced.
     func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError>
-    /// Whether a new file is made whole under a temporary name and then moved to its name
-    /// (``StagedFile``); false where creating a file is already all or nothing (a shared log's
-    /// creation is one transaction).
-    var stagesNewFiles: Bool { get }
-    /// Atomically replaces `target` with `source`, provided `target`'s log still ends at
-    /// `end` (a compaction's switch). A file has one writer, which is the caller, so this is
-    /// ``rename(_:to:)``; a shared log refuses with ``SystemError/conflict`` when another
-    /// instance appended meanwhile.
-    func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError>
     /// Removes a file (unlink(2)).
     func remove(_ path: String) -> Result<Void, SystemError>
     /// Makes the directory entries of the directory holding `path` durable (fsync of the directory).
@@ -50,11 +43,6 @@ extension StorageSystem {
 
     /// No links, so none dangles.
     public func isDanglingLink(_ path: String) -> Bool { false }
-
-    public func replace(_ target: String, with source: String, targetEndingAt end: UInt64) -> Result<Void, SystemError>
-    {
-        rename(source, to: target)
-    }
 }
 
 /// How to open a file.

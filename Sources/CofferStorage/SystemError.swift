@@ -5,22 +5,20 @@ import CofferErrors
     import Glibc
 #endif
 
-/// Why a storage call failed: a system call's `errno`, or an outcome of a shared log that no
-/// errno names (another instance wrote first; the log was replaced; its backend failed).
+/// Why a storage call failed: a system call's `errno`, or a failure of a shared log that no
+/// errno names (the log was replaced; its backend failed). Another instance writing first is
+/// no failure: it is ``LogWriteOutcome/conflict``.
 /// Internal calls return `Result<_, SystemError>`; the public API turns them into
 /// ``CofferError`` with ``cofferError(_:offset:)``, the one place this becomes a public code:
-/// `.notFound` for a missing file, `.conflict` for a shared log's refusal, the backend's own
-/// code for its failure, `.io` otherwise.
+/// `.notFound` for a missing file, `.conflict` for a replaced log, the backend's own code for
+/// its failure, `.io` otherwise.
 public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What failed.
     public enum Reason: Sendable, Equatable {
         /// A system call failed with this `errno`.
         case errno(Int32)
-        /// A shared log (``SharedLogStorage``) refused an append or a header change because
-        /// another instance wrote first: catch up and decide again. Never a file's.
-        case anotherInstanceWroteFirst
-        /// A shared log was replaced by another instance's compaction: the handle reads a log
-        /// that is no longer the vault's. Reopen. Never a file's.
+        /// The log is no longer the vault's: another instance's compaction switched a shared
+        /// log, or a writer's compaction renamed a new file over a reader's. Reopen.
         case logReplaced
         /// A shared log's backend failed with this error; its code is kept (a gap in the
         /// frames is `.corrupted`, a lost connection `.io`).
@@ -36,12 +34,11 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
 
     private init(reason: Reason) { self.reason = reason }
 
-    /// The `errno`: the system call's, or the nearest one for a shared log's outcome (EAGAIN
-    /// for a conflict, ESTALE for a replaced log, the backend's I/O errno or EIO).
+    /// The `errno`: the system call's, or the nearest one for another failure (ESTALE for a
+    /// replaced log, the backend's I/O errno or EIO).
     public var number: Int32 {
         switch reason {
         case .errno(let number): number
-        case .anotherInstanceWroteFirst: EAGAIN
         case .logReplaced: ESTALE
         case .backend(let error): if case .io(let number) = error.code { number } else { EIO }
         }
@@ -60,8 +57,6 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let permissionDenied = SystemError(EACCES)
     /// A file larger than its reader takes (``PosixStorage/readWhole(_:maximum:)``).
     public static let fileTooLarge = SystemError(EFBIG)
-    /// ``Reason/anotherInstanceWroteFirst``.
-    public static let conflict = SystemError(reason: .anotherInstanceWroteFirst)
     /// ``Reason/logReplaced``.
     public static let superseded = SystemError(reason: .logReplaced)
 
@@ -73,8 +68,7 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
         case .errno(let number):
             guard let text = strerror(number) else { return "errno \(number)" }
             return "\(String(cString: text)) (errno \(number))"
-        case .anotherInstanceWroteFirst: return "another instance sharing the log wrote first"
-        case .logReplaced: return "another instance compacted the shared log"
+        case .logReplaced: return "the log was replaced by a compaction"
         case .backend(let error): return error.message
         }
     }
@@ -82,12 +76,9 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The public error for this failure while doing `what` (a plain phrase, no secrets).
     public func cofferError(_ what: String, offset: UInt64? = nil) -> CofferError {
         switch reason {
-        case .anotherInstanceWroteFirst:
-            return CofferError(
-                .conflict, "\(what) failed: another instance sharing the log wrote first.", offset: offset)
         case .logReplaced:
             return CofferError(
-                .conflict, "\(what) failed: another instance compacted the shared log; reopen the vault.",
+                .conflict, "\(what) failed: the log was replaced by a compaction; reopen the vault.",
                 offset: offset)
         case .backend(let error):
             return CofferError(

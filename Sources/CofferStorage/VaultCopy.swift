@@ -28,77 +28,113 @@ extension VaultStore {
     ///   `.notAVault`, `.io`. A failed copy to a file is removed; one to a shared log is left
     ///   as the valid prefix it reached, for the operator to drop.
     public static func copy(
-        from sourcePath: String, on sourceStorage: any StorageSystem = PosixStorage(),
-        to destinationPath: String, on destinationStorage: any StorageSystem = PosixStorage()
+        from sourcePath: String, on sourceStorage: any LogMedium = PosixStorage(),
+        to destinationPath: String, on destinationStorage: any LogMedium = PosixStorage()
     ) throws(CofferError) -> CopyReport {
-        let source = try openFile(path: sourcePath, options: Options(storage: sourceStorage, readOnly: true))
+        let source = try openLog(path: sourcePath, options: Options(storage: sourceStorage, readOnly: true))
         defer { source.close() }
-        let (scanned, boundaries) = try scanForCopy(source)
+        let (scanned, vaultID, pieces) = try scanForCopy(source)
         if let corruption = scanned.corruption {
             throw CofferError(
-                .corrupted, "The source's log is corrupted: \(corruption.detail). Nothing was copied; salvage it first.",
+                .corrupted,
+                "The source's log is corrupted: \(corruption.detail). Nothing was copied; salvage it first.",
                 offset: corruption.offset, sequence: corruption.sequence)
         }
-        let taken = CofferError(.alreadyExists, "Something exists already where the copy should go; choose another destination.")
-        // A file is copied under a temporary name and renamed into place once whole and read back.
-        let staged = try StagedFile.create(destinationPath, on: destinationStorage, "the copy", taken: taken)
-        let destination = staged.file
+        let taken = CofferError(
+            .alreadyExists,
+            "Something exists already where the copy should go (in a shared store, this vault under any name: "
+                + "the same UUID); choose another destination.")
+        let header: [UInt8]
+        switch source.read(count: Int(FormatConstants.logStartOffset), at: 0) {
+        case .failure(let error): throw error.cofferError("Reading the source")
+        case .success(let bytes): header = bytes
+        }
+        // The header with the first piece of frames, created durably; then piece by piece,
+        // each a whole number of frames, so a shared log takes each as one append. A file is
+        // written under a temporary name and given its name once whole and read back.
+        let created = try destinationStorage.createLog(
+            destinationPath, vaultID: vaultID, header: header, frames: try frames(of: pieces.first, in: source),
+            "the copy", taken: taken)
+        let destination = created.device
         defer { destination.close() }
         do throws(CofferError) {
-            // The header with the first piece of frames, synced; then piece by piece, each a
-            // whole number of frames, so a shared log takes each as one append.
-            var start: UInt64 = 0
-            for end in boundaries + [scanned.validEnd] where end > start || start == 0 {
-                let bytes: [UInt8]
-                switch source.read(count: Int(end - start), at: start) {
-                case .failure(let error): throw error.cofferError("Reading the source", offset: start)
-                case .success(let read): bytes = read
-                }
-                guard bytes.count == Int(end - start) else {
-                    throw CofferError(.corrupted, "The source became shorter while it was copied.", offset: start + UInt64(bytes.count))
-                }
-                if case .failure(let error) = destination.write(bytes, at: start) { throw error.cofferError("Writing the copy", offset: start) }
-                switch destination.sync() {
-                case .success: break
-                case .failure(let error) where error.number == SystemError.fileExists.number:
-                    // A shared log refuses a second vault with the same UUID, under any name.
+            for piece in pieces.dropFirst() {
+                let batch = try frames(of: piece, in: source)
+                switch destination.append(batch, at: piece.start) {
+                case .failure(let error): throw error.cofferError("Writing the copy", offset: piece.start)
+                case .success(.conflict):
                     throw CofferError(
-                        .alreadyExists, "The destination already holds this vault (the same UUID), perhaps under another name.")
-                case .failure(let error): throw error.cofferError("Syncing the copy", offset: start)
+                        .conflict, "Another instance wrote to the copy while it was made.", offset: piece.start)
+                case .success(.written): break
                 }
-                start = end
+                if case .failure(let error) = destination.sync() {
+                    throw error.cofferError("Syncing the copy", offset: piece.start)
+                }
             }
-            let (copied, _) = try scanForCopy(destination)
+            let (copied, _, _) = try scanForCopy(destination)
             guard copied.head == scanned.head, copied.corruption == nil, copied.tornTail == nil else {
-                throw CofferError(.corrupted, "The copy does not read back with the source's head \(scanned.head).", sequence: scanned.head.sequence)
+                throw CofferError(
+                    .corrupted, "The copy does not read back with the source's head \(scanned.head).",
+                    sequence: scanned.head.sequence)
             }
         } catch {
-            staged.discard()
+            created.discard()
             throw error
         }
-        try staged.publish("the copy", taken: taken)
-        return CopyReport(records: scanned.head.sequence, head: scanned.head, bytes: scanned.validEnd, tornTail: scanned.tornTail)
+        try created.publish("the copy", taken: taken)
+        return CopyReport(
+            records: scanned.head.sequence, head: scanned.head, bytes: scanned.validEnd, tornTail: scanned.tornTail)
     }
 
-    /// A keyless scan of the log, and frame boundaries about every 4 MiB.
-    private static func scanForCopy(_ file: any StorageFile) throws(CofferError) -> (ScanOutcome, [UInt64]) {
-        let (size, headers) = try sizeAndHeaders(of: file)
+    /// Consecutive frames of a log, about 4 MiB together: their offset, sequence numbers and lengths.
+    private struct CopyPiece {
+        let start: UInt64
+        var frames: [(sequence: UInt64, count: Int)] = []
+        var bytes: Int { frames.reduce(0) { $0 + $1.count } }
+    }
+
+    /// The frames of `piece`, read from `source` (none for no piece: a log without records).
+    private static func frames(of piece: CopyPiece?, in source: any LogDevice) throws(CofferError) -> FrameBatch {
+        var batch = FrameBatch()
+        guard let piece else { return batch }
+        let bytes: [UInt8]
+        switch source.read(count: piece.bytes, at: piece.start) {
+        case .failure(let error): throw error.cofferError("Reading the source", offset: piece.start)
+        case .success(let read): bytes = read
+        }
+        guard bytes.count == piece.bytes else {
+            throw CofferError(
+                .corrupted, "The source became shorter while it was copied.", offset: piece.start + UInt64(bytes.count))
+        }
+        var start = 0
+        for frame in piece.frames {
+            batch.append(sequence: frame.sequence, frame: Array(bytes[start..<start + frame.count]))
+            start += frame.count
+        }
+        return batch
+    }
+
+    /// A keyless scan of the log: its outcome, its vault id, and its frames in pieces.
+    private static func scanForCopy(_ log: any LogDevice) throws(CofferError) -> (ScanOutcome, [UInt8], [CopyPiece]) {
+        let (size, headers) = try endAndHeaders(of: log)
         if case .failure(let error) = headers.newestHeader() { throw error }
         let newest = headers.validCopiesNewestFirst[0].header!
-        var boundaries: [UInt64] = []
-        var last = FormatConstants.logStartOffset
+        var pieces: [CopyPiece] = []
+        var pieceBytes = 0
         let scanner = LogScanner(
-            file: file, vaultID: newest.vaultID, keyRecordKey: nil, fileSize: size, generation: newest.logGeneration)
+            log: log, vaultID: newest.vaultID, keyRecordKey: nil, fileSize: size, generation: newest.logGeneration)
         let outcome: ScanOutcome
         switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
-            if record.offset - last >= 4 << 20 {
-                boundaries.append(record.offset)
-                last = record.offset
+            if pieces.isEmpty || pieceBytes >= 4 << 20 {
+                pieces.append(CopyPiece(start: record.offset))
+                pieceBytes = 0
             }
+            pieces[pieces.count - 1].frames.append((record.sequence, record.frameBytes))
+            pieceBytes += record.frameBytes
         }) {
         case .failure(let error): throw error
         case .success(let value): outcome = value
         }
-        return (outcome, boundaries)
+        return (outcome, newest.vaultID, pieces)
     }
 }

@@ -23,18 +23,10 @@ public struct VaultFileInfo: Sendable {
 
     /// Reads the header and walks the frames by their checksums, without a key, never
     /// modifying the file.
-    public static func read(path: String, storage: any StorageSystem = PosixStorage()) throws(CofferError) -> VaultFileInfo {
-        let file = try VaultStore.openFile(path: path, options: VaultStore.Options(storage: storage, readOnly: true))
-        let size: UInt64
-        switch file.size() {
-        case .failure(let error): throw error.cofferError("Reading the vault's size")
-        case .success(let value): size = value
-        }
-        let store: HeaderStore
-        switch HeaderStore.read(from: file) {
-        case .failure(let error): throw error
-        case .success(let value): store = value
-        }
+    public static func read(path: String, storage: any LogMedium = PosixStorage()) throws(CofferError) -> VaultFileInfo {
+        let log = try VaultStore.openLog(path: path, options: VaultStore.Options(storage: storage, readOnly: true))
+        defer { log.close() }
+        let (size, store) = try VaultStore.endAndHeaders(of: log)
         let header: FileHeader
         switch store.newestHeader() {
         case .failure(let error): throw error
@@ -47,7 +39,7 @@ public struct VaultFileInfo: Sendable {
                 detail: "header copy \(copy.index == 0 ? "A" : "B"): \(error.message)")
         }
         let scanner = LogScanner(
-            file: file, vaultID: header.vaultID, keyRecordKey: nil, fileSize: size, generation: header.logGeneration)
+            log: log, vaultID: header.vaultID, keyRecordKey: nil, fileSize: size, generation: header.logGeneration)
         let outcome: ScanOutcome
         switch scanner.scan({ _ in }) {
         case .failure(let error): throw error

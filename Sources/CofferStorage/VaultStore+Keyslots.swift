@@ -75,7 +75,7 @@ extension VaultStore {
                 throw CofferError(.corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
             }
             var copiesWritten = 0
-            switch HeaderStore.rewrite(changed, inForce: copyIndex, masterKey: masterKey, file: file, copiesWritten: &copiesWritten) {
+            switch HeaderStore.rewrite(changed, inForce: copyIndex, masterKey: masterKey, log: log, copiesWritten: &copiesWritten) {
             case .success(let written):
                 // The second write went to the copy that was in force, so it is in force again.
                 headerLock.withLock { headerState = (written, copyIndex) }

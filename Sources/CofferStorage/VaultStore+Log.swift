@@ -109,15 +109,14 @@ extension VaultStore {
 
     /// Whether the log is shared with other instances (``SharedLogStorage``): an append may
     /// then fail with `.conflict` and take everything queued behind it along.
-    public var isShared: Bool { options.storage is SharedLogStorage }
+    public var isShared: Bool { options.storage.isShared }
 
     /// On a shared log, calls `onChange` soon after other instances commit, until the follower
-    /// returned is stopped (``SharedLogStorage/follow(interval:_:)``); `nil` on a file.
+    /// returned is stopped (``LogMedium/follow(interval:_:)``); `nil` on a file.
     public func followOtherInstances(
         interval: Duration, _ onChange: @escaping @Sendable () -> Void
     ) throws(CofferError) -> (any SharedLogFollower)? {
-        guard let shared = options.storage as? SharedLogStorage else { return nil }
-        return try shared.follow(interval: interval, onChange)
+        try options.storage.follow(interval: interval, onChange)
     }
 
     /// On a shared log, waits for the vault's writer turn and holds it until `body` returns,
@@ -125,9 +124,8 @@ extension VaultStore {
     /// (a turn lost meanwhile still shows as `.conflict`). On a file, just runs `body`: its
     /// lock already makes this the only writer.
     public func withWriterTurn<Value>(_ body: () throws(CofferError) -> Value) throws(CofferError) -> Value {
-        guard let shared = options.storage as? SharedLogStorage else { return try body() }
-        try shared.beginWriterTurn()
-        defer { shared.endWriterTurn() }
+        try options.storage.beginWriterTurn()
+        defer { options.storage.endWriterTurn() }
         return try body()
     }
 
@@ -171,7 +169,7 @@ extension VaultStore {
                 .notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
         }
         let header: FrameHeader
-        switch file.read(count: FormatConstants.frameHeaderBytes, at: offset) {
+        switch log.read(count: FormatConstants.frameHeaderBytes, at: offset) {
         case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
         case .success(let bytes):
             guard case .success(let decoded) = bytes.withUnsafeBytes({ FrameHeader.decode($0) }),
@@ -184,7 +182,7 @@ extension VaultStore {
             header = decoded
         }
         let body: [UInt8]
-        switch file.read(count: Int(header.bodyBytes), at: offset + UInt64(FormatConstants.frameHeaderBytes)) {
+        switch log.read(count: Int(header.bodyBytes), at: offset + UInt64(FormatConstants.frameHeaderBytes)) {
         case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
         case .success(let bytes): body = bytes
         }
@@ -215,7 +213,7 @@ extension VaultStore {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         let end = logEnd
         let scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
+            log: log, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
             fileSize: end,
             generation: header.logGeneration)
         switch scanner.scan(visit) {
@@ -236,7 +234,7 @@ extension VaultStore {
     ) throws(CofferError) -> ChainHead {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         var scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
+            log: log, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
             fileSize: logEnd,
             generation: header.logGeneration)
         scanner.resume = headerLock.withLock { (offset, head, epochs.through(sequence: head.sequence)) }
@@ -268,23 +266,17 @@ extension VaultStore {
     @discardableResult
     public func catchUp(_ visit: (ScannedRecord) throws(CofferError) -> Void) throws(CofferError) -> UInt64 {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
-        if writer == nil, case .success(let held) = file.identity(),
-            case .success(let named) = options.storage.identity(of: path),
-            held != named
-        {
-            throw SystemError.superseded.cofferError("Catching up with the vault")
-        }
         if let stopped = writer?.stoppedError { throw stopped }
         let size: UInt64
-        switch file.size() {
-        case .failure(let error): throw error.cofferError("Reading the log's size")
+        switch log.end() {
+        case .failure(let error): throw error.cofferError("Catching up with the vault")
         case .success(let value): size = value
         }
         try refreshHeader()
         let (end, head) = (logEnd, self.head)
         guard size > end else { return 0 }
         var scanner = LogScanner(
-            file: file, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
+            log: log, vaultID: vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
             fileSize: size,
             generation: header.logGeneration)
         scanner.resume = headerLock.withLock { (end, head, epochs) }
@@ -309,7 +301,7 @@ extension VaultStore {
     /// Reads the header copies again and takes the newest one this master key authenticates.
     func refreshHeader() throws(CofferError) {
         let store: HeaderStore
-        switch HeaderStore.read(from: file) {
+        switch HeaderStore.read(from: log) {
         case .failure(let error): throw error
         case .success(let value): store = value
         }
@@ -331,7 +323,7 @@ extension VaultStore {
     public func close() {
         writer?.stop(CofferError(.closed, "The vault was closed."))
         headerLock.withLock { closed = true }
-        file.close()
+        log.close()
     }
 
     func requireWriter() throws(CofferError) -> LogWriter {

@@ -37,11 +37,12 @@ extension VaultStore {
     ///   `.unsupportedVersion`, `.wrongKey`, `.io` (and header damage that prevents unlocking).
     public static func verify(
         path: String, secret: Keyslot.Secret, expectedHead: ChainHead? = nil, witnessedHead: WitnessedHead? = nil,
-        storage: any StorageSystem = PosixStorage(), preferredKeyslot: UInt16? = nil, visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
+        storage: any LogMedium = PosixStorage(), preferredKeyslot: UInt16? = nil, visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VerificationReport {
         try secret.check()
-        let file = try openFile(path: path, options: Options(storage: storage, readOnly: true))
-        let (size, headers) = try sizeAndHeaders(of: file)
+        let log = try openLog(path: path, options: Options(storage: storage, readOnly: true))
+        defer { log.close() }
+        let (size, headers) = try endAndHeaders(of: log)
         let unlocked: HeaderStore.Unlocked
         switch headers.unlock(with: secret, preferredSlot: preferredKeyslot) {
         case .failure(let error): throw error
@@ -61,7 +62,7 @@ extension VaultStore {
                         + "interrupted keyslot change, or a damaged key wrap or authentication code); opening as the writer repairs it."))
         }
         var scanner = LogScanner(
-            file: file, vaultID: unlocked.header.vaultID,
+            log: log, vaultID: unlocked.header.vaultID,
             keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size,
             generation: unlocked.header.logGeneration)
         let headChecks = HeadChecks(expected: expectedHead, witnessed: witnessedHead, lineage: unlocked.header.lineage)

@@ -6,9 +6,10 @@ import CofferFormat
 ///
 /// This is the storage layer's whole surface: the engine above it (module `Coffer`) knows
 /// nothing of frames, headers or syncs. One writer per file across processes (an exclusive
-/// `flock` held for the life of the store); any number of read-only stores beside it. On a
-/// shared log (``SharedLogStorage``) there is no lock: writers are ordered by conflicts, and
-/// ``catchUp(_:)`` reads what the others appended.
+/// `flock` held for the life of the store); any number of read-only stores beside it. The log
+/// is a ``LogDevice`` on a ``LogMedium``: a file, or a shared log (``SharedLogStorage``), where
+/// there is no lock: writers are ordered by conflicts, and ``catchUp(_:)`` reads what the
+/// others appended.
 ///
 /// ```swift
 /// let store = try VaultStore.create(path: "team.coffer", secret: .keyFile(key))
@@ -19,8 +20,9 @@ import CofferFormat
 public final class VaultStore: @unchecked Sendable {
     /// How to open a store.
     public struct Options: Sendable {
-        /// The file system; ``PosixStorage`` unless a test injects another.
-        public var storage: any StorageSystem
+        /// Where the log lives: a file system (``PosixStorage`` unless a test injects another)
+        /// or a shared log (``SharedLogStorage``).
+        public var storage: any LogMedium
         /// When commits are acknowledged; see ``Durability``.
         public var durability: Durability
         /// Open without the writer lock, never modifying the file.
@@ -49,7 +51,7 @@ public final class VaultStore: @unchecked Sendable {
         public var readWitness: (@Sendable () throws(CofferError) -> WitnessedHead?)?
 
         public init(
-            storage: any StorageSystem = PosixStorage(), durability: Durability = .synchronous,
+            storage: any LogMedium = PosixStorage(), durability: Durability = .synchronous,
             readOnly: Bool = false, expectedHead: ChainHead? = nil, preferredKeyslot: UInt16? = nil,
             lockWait: Duration = .zero, witnessedHead: WitnessedHead? = nil
         ) {
@@ -83,7 +85,8 @@ public final class VaultStore: @unchecked Sendable {
     /// (a reopen after another instance's compaction).
     public let unlockedSlot: UInt16?
 
-    let file: any StorageFile
+    /// The log: the vault file, or a shared log's current generation.
+    let log: any LogDevice
     let masterKey: SecureBytes
     /// The key the keyslots wrap: keyslot changes and a new master key need it, and so does
     /// reopening after another instance compacted a shared log or a file was replaced.
@@ -106,14 +109,14 @@ public final class VaultStore: @unchecked Sendable {
     var readOnlyHead: ChainHead
 
     init(
-        path: String, options: Options, file: any StorageFile, masterKey: SecureBytes, unlockKey: SecureBytes,
+        path: String, options: Options, log: any LogDevice, masterKey: SecureBytes, unlockKey: SecureBytes,
         header: FileHeader, copyIndex: Int, outcome: ScanOutcome, chains: ChainTable, counters: LogCounters,
         recovery: Recovery, unlockedSlot: UInt16?
     ) {
         self.path = path
         self.unlockedSlot = unlockedSlot
         self.options = options
-        self.file = file
+        self.log = log
         self.masterKey = masterKey
         self.unlockKey = unlockKey
         self.unlockKeyTag = WitnessedHead.tag(of: unlockKey)
@@ -139,7 +142,7 @@ public final class VaultStore: @unchecked Sendable {
         } else {
             let newest = outcome.keyEpochs.newest!
             writer = LogWriter(
-                file: file, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
+                log: log, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
                 durability: options.durability, chains: chains, counters: counters, end: outcome.validEnd,
                 head: outcome.head, epoch: newest.number, epochKey: newest.dataKey!)
         }
@@ -161,22 +164,28 @@ public final class VaultStore: @unchecked Sendable {
         guard !options.readOnly else { throw CofferError(.invalidInput, "A vault cannot be created read-only.") }
         try secret.check()
         let taken = CofferError(.alreadyExists, "A file already exists at the vault path; choose another path.")
-        if case .success = options.storage.identity(of: path) { throw taken }
+        switch options.storage.openLog(path, readOnly: true) {
+        case .success(let existing):
+            existing?.close()
+            throw taken
+        case .failure(.noSuchFileOrDirectory): break
+        case .failure(let error): throw error.cofferError("Looking at the vault path")
+        }
         // Everything slow (the key derivation) comes first: the file appears only when its
         // bytes are ready, so a process killed meanwhile leaves no file at all.
         let contents = try InitialContents(secret: secret, cost: cost)
-        // Written whole under a temporary name, then renamed to `path` without replacing: a
-        // crash never leaves a half-made vault under its name.
-        let staged = try StagedFile.create(path, on: options.storage, "the vault file", taken: taken)
+        let created = try options.storage.createLog(
+            path, vaultID: contents.header.vaultID, header: contents.headerBytes, frames: contents.frames,
+            "the new vault", taken: taken)
         do throws(CofferError) {
-            return try initialize(path: path, staged: staged, contents: contents, options: options, taken: taken)
+            try created.publish("the new vault", taken: taken)
         } catch {
-            // Nothing in the file was acknowledged: leave nothing behind to make a retry fail
+            // Nothing in the vault was acknowledged: leave nothing behind to make a retry fail
             // with `.alreadyExists`.
-            staged.file.close()
-            staged.discard()
+            created.discard()
             throw error
         }
+        return initialize(path: path, log: created.device, contents: contents, options: options)
     }
 
     /// The keys, header copies and first key-epoch record of a new vault.
@@ -185,7 +194,10 @@ public final class VaultStore: @unchecked Sendable {
         let masterKey: SecureBytes
         let unlockKey: SecureBytes
         let header: FileHeader
-        let bytes: [UInt8]
+        /// Both header copies.
+        let headerBytes: [UInt8]
+        /// The first record's frame.
+        let frames: FrameBatch
         let dataKey: SecureBytes
         /// The first record, and the end of the log after it.
         let record: PlacedRecord
@@ -216,36 +228,27 @@ public final class VaultStore: @unchecked Sendable {
             let (record, frame) = try cursor.sealKeyEpoch(
                 1, dataKey: dataKey, createdMilliseconds: now,
                 keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey))
-            bytes += frame
+            var frames = FrameBatch()
+            frames.append(sequence: record.sequence, frame: frame)
+            self.frames = frames
             self.record = record
             self.cursor = cursor
             self.header = header
-            self.bytes = bytes
+            self.headerBytes = bytes
         }
     }
 
-    /// Writes a new vault into the file `create` just made, and gives it its name.
+    /// The store over a new vault's log, created and named.
     private static func initialize(
-        path: String, staged: StagedFile, contents: InitialContents, options: Options, taken: CofferError
-    ) throws(CofferError) -> VaultStore {
-        let file = staged.file
-        switch file.tryLockExclusive() {
-        case .failure(let error): throw error.cofferError("Locking the new vault file")
-        case .success(false): throw CofferError(.locked, "Another process opened the new vault file first.")
-        case .success(true): break
-        }
-        if case .failure(let error) = file.write(contents.bytes, at: 0) {
-            throw error.cofferError("Writing the new vault")
-        }
-        if case .failure(let error) = file.sync() { throw error.cofferError("Syncing the new vault") }
-        try staged.publish("the new vault", taken: taken)
+        path: String, log: any LogDevice, contents: InitialContents, options: Options
+    ) -> VaultStore {
         let record = contents.record
         var epochs = KeyEpochs()
         epochs.introduce(1, createdMilliseconds: contents.now, sequence: record.sequence, dataKey: contents.dataKey)
         let outcome = ScanOutcome(
             sealedThrough: contents.cursor, keyEpochs: epochs, bytesByType: [.keyEpoch: UInt64(record.frameBytes)])
         return VaultStore(
-            path: path, options: options, file: file, masterKey: contents.masterKey, unlockKey: contents.unlockKey,
+            path: path, options: options, log: log, masterKey: contents.masterKey, unlockKey: contents.unlockKey,
             header: contents.header, copyIndex: 1, outcome: outcome,
             chains: {
                 let table = ChainTable()
@@ -302,19 +305,18 @@ public final class VaultStore: @unchecked Sendable {
         // A vault reached through a symbolic link is kept beside the real file, once for the
         // life of the store: a compaction renames over the file and the link stays.
         let path: String
-        switch options.storage.followingLink(given) {
+        switch options.storage.resolve(given) {
         case .success(let resolved): path = resolved
-        case .failure(.noSuchFileOrDirectory): path = given
         case .failure(let error): throw error.cofferError("Following the vault path's link")
         }
-        let file = try openFile(path: path, options: options)
+        let log = try openLog(path: path, options: options)
         let fileSize: UInt64
-        switch file.size() {
+        switch log.end() {
         case .failure(let error): throw error.cofferError("Reading the vault's size")
         case .success(let size): fileSize = size
         }
         let unlocked: HeaderStore.Unlocked
-        switch HeaderStore.read(from: file).flatMap(unlocking) {
+        switch HeaderStore.read(from: log).flatMap(unlocking) {
         case .failure(let error): throw error
         case .success(let value): unlocked = value
         }
@@ -329,7 +331,7 @@ public final class VaultStore: @unchecked Sendable {
         let chains = ChainTable()
         let counters = LogCounters()
         var scanner = LogScanner(
-            file: file, vaultID: header.vaultID,
+            log: log, vaultID: header.vaultID,
             keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
             fileSize: fileSize, generation: header.logGeneration)
         var witnessed = options.witnessedHead
@@ -352,24 +354,21 @@ public final class VaultStore: @unchecked Sendable {
         var truncated = false
         var headerRepaired = false
         // F-COMPACT: holding the lock, a writer knows no compaction is running.
-        let removed = options.readOnly ? [] : removeLeftoverCompactions(of: path, storage: options.storage)
+        let removed = options.readOnly ? [] : options.storage.removeLeftoverSuccessors(of: path)
         var headerInForce = header
         var copyIndex = unlocked.copyIndex
         if !options.readOnly {
             if let torn = outcome.tornTail {
                 // F-TORN: cut the incomplete frame so the next append starts at a frame boundary.
-                if case .failure(let error) = file.truncate(to: outcome.validEnd) {
+                if case .failure(let error) = log.cutTornTail(at: outcome.validEnd) {
                     throw error.cofferError("Cutting the torn tail", offset: torn.offset)
-                }
-                if case .failure(let error) = file.sync() {
-                    throw error.cofferError("Syncing after cutting the torn tail")
                 }
                 truncated = true
             }
             if unlocked.otherCopyStale {
                 // F-HDR-REPAIR: an interrupted rewrite left the copies different; make both current.
                 switch HeaderStore.rewrite(
-                    header, inForce: unlocked.copyIndex, masterKey: unlocked.masterKey, file: file)
+                    header, inForce: unlocked.copyIndex, masterKey: unlocked.masterKey, log: log)
                 {
                 case .failure(let error): throw error
                 case .success(let written):
@@ -386,12 +385,12 @@ public final class VaultStore: @unchecked Sendable {
             // F-RECOVER-SYNC: what this open read may have been written by a writer that died
             // before its sync. Make it durable before anything built on it is served or
             // appended to, so the log never goes backwards after a later power loss.
-            if !truncated, case .failure(let error) = file.sync() {
+            if !truncated, case .failure(let error) = log.sync() {
                 throw error.cofferError("Syncing the recovered log")
             }
         }
         return VaultStore(
-            path: path, options: options, file: file, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey,
+            path: path, options: options, log: log, masterKey: unlocked.masterKey, unlockKey: unlocked.unlockKey,
             header: headerInForce,
             copyIndex: copyIndex, outcome: outcome, chains: chains, counters: counters,
             recovery: Recovery(
@@ -415,26 +414,32 @@ public final class VaultStore: @unchecked Sendable {
         }
     }
 
-    /// The file's size and its two header copies.
-    static func sizeAndHeaders(of file: any StorageFile) throws(CofferError) -> (UInt64, HeaderStore) {
-        let size: UInt64
-        switch file.size() {
+    /// Where the log ends and its two header copies.
+    static func endAndHeaders(of log: any LogDevice) throws(CofferError) -> (UInt64, HeaderStore) {
+        let end: UInt64
+        switch log.end() {
         case .failure(let error): throw error.cofferError("Reading the vault's size")
-        case .success(let value): size = value
+        case .success(let value): end = value
         }
-        switch HeaderStore.read(from: file) {
+        switch HeaderStore.read(from: log) {
         case .failure(let error): throw error
-        case .success(let headers): return (size, headers)
+        case .success(let headers): return (end, headers)
         }
     }
 
-    /// Opens the file and, for a writer, takes the lock on the file the path names now,
-    /// waiting up to `options.lockWait` for another process to release it.
-    static func openFile(path: String, options: Options) throws(CofferError) -> any StorageFile {
+    /// Opens the log and, for a writer, takes its lock, waiting up to `options.lockWait` for
+    /// another process to release it.
+    static func openLog(path: String, options: Options) throws(CofferError) -> any LogDevice {
         var wait = try LockWait(options.lockWait)
         var reported = false
         while true {
-            if let file = try openFileOnce(path: path, options: options) { return file }
+            switch options.storage.openLog(path, readOnly: options.readOnly) {
+            case .success(let log?): return log
+            case .success(nil): break
+            case .failure(.noSuchFileOrDirectory):
+                throw CofferError(.notFound, "No vault file exists at the given path.")
+            case .failure(let error): throw error.cofferError("Opening the vault file")
+            }
             if options.isCancelled?() == true {
                 throw CofferError(
                     .cancelled,
@@ -451,38 +456,5 @@ public final class VaultStore: @unchecked Sendable {
                     "Another process has the vault open for writing\(waited); close it, wait longer or open read-only.")
             }
         }
-    }
-
-    /// One try: the opened (and, for a writer, locked) file, or nil when another process holds the lock.
-    private static func openFileOnce(path: String, options: Options) throws(CofferError) -> (any StorageFile)? {
-        let storage = options.storage
-        // A compaction may rename a new file over the path between our open and our lock;
-        // retry until the locked file is the one the path names.
-        for _ in 0..<8 {
-            let file: any StorageFile
-            switch storage.open(path, mode: options.readOnly ? .readOnly : .readWrite) {
-            case .failure(.noSuchFileOrDirectory):
-                throw CofferError(.notFound, "No vault file exists at the given path.")
-            case .failure(let error): throw error.cofferError("Opening the vault file")
-            case .success(let opened): file = opened
-            }
-            if options.readOnly { return file }
-            switch file.tryLockExclusive() {
-            case .failure(let error):
-                file.close()
-                throw error.cofferError("Locking the vault file")
-            case .success(false):
-                file.close()
-                return nil
-            case .success(true): break
-            }
-            if case .success(let held) = file.identity(), case .success(let named) = storage.identity(of: path),
-                held == named
-            {
-                return file
-            }
-            file.close()
-        }
-        throw CofferError(.locked, "The vault file kept being replaced while opening it; try again.")
     }
 }

@@ -252,7 +252,6 @@ final class GatedStorage: StorageSystem, @unchecked Sendable {
     func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError> {
         base.moveWithoutReplacing(source, to: target)
     }
-    var stagesNewFiles: Bool { base.stagesNewFiles }
     func remove(_ path: String) -> Result<Void, SystemError> { base.remove(path) }
     func syncDirectory(containing path: String) -> Result<Void, SystemError> { base.syncDirectory(containing: path) }
     func identity(of path: String) -> Result<FileIdentity, SystemError> { base.identity(of: path) }

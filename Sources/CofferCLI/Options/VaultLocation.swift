@@ -9,9 +9,10 @@ import CofferStorage
 struct VaultLocation {
     /// The file's path, or the URL without its password: what messages show.
     let path: String
-    let storage: any StorageSystem
+    let storage: any LogMedium
+
     /// Whether this is a shared log rather than a file.
-    let isShared: Bool
+    var isShared: Bool { storage.isShared }
 
     /// Whether `text` names a PostgreSQL vault rather than a file.
     static func isURL(_ text: String) -> Bool {
@@ -20,7 +21,7 @@ struct VaultLocation {
 
     /// The location `text` names; a URL is connected to at once.
     static func resolve(_ text: String, environment: [String: String]) throws(CommandFailure) -> VaultLocation {
-        guard isURL(text) else { return VaultLocation(path: text, storage: PosixStorage(), isShared: false) }
+        guard isURL(text) else { return VaultLocation(path: text, storage: PosixStorage()) }
         let location: PostgresLocation
         do {
             location = try PostgresLocation(parsing: text, environmentPassword: environment["PGPASSWORD"])
@@ -35,7 +36,7 @@ struct VaultLocation {
         do {
             let backend = try PostgresSharedLog(location: location)
             return VaultLocation(
-                path: location.description, storage: SharedLogStorage(backend: backend, path: location.description), isShared: true)
+                path: location.description, storage: SharedLogStorage(backend: backend, path: location.description))
         } catch {
             throw CommandFailure(error, status: .vaultUnavailable)
         }

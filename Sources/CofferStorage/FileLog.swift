@@ -1,0 +1,239 @@
+import CofferCrypto
+import CofferErrors
+import CofferFormat
+
+/// A vault file as a ``LogDevice``: reads and writes at the offsets of FORMAT.md §5 through
+/// its ``StorageSystem``, under the durability contract of ``StorageIO``. One writer holds the
+/// file's lock, so nothing else appends: a write never conflicts.
+final class FileLogDevice: LogDevice, @unchecked Sendable {
+    let file: any StorageFile
+    private let storage: any StorageSystem
+    private let path: String
+    /// Whether ``end()`` checks that the path still names this file: a reader's file may be
+    /// replaced by a writer's compaction; a writer's only by its own.
+    private let checksReplacement: Bool
+
+    init(file: any StorageFile, storage: any StorageSystem, path: String, checksReplacement: Bool) {
+        self.file = file
+        self.storage = storage
+        self.path = path
+        self.checksReplacement = checksReplacement
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
+        file.read(into: buffer, at: offset)
+    }
+
+    func end() -> Result<UInt64, SystemError> {
+        if checksReplacement, case .success(let held) = file.identity(),
+            case .success(let named) = storage.identity(of: path), held != named
+        {
+            return .failure(.superseded)
+        }
+        return file.size()
+    }
+
+    func append(_ frames: FrameBatch, at offset: UInt64) -> Result<LogWriteOutcome, SystemError> {
+        file.write(frames.bytes, at: offset).map { .written }
+    }
+
+    func sync() -> Result<Void, SystemError> { file.sync() }
+
+    func replaceHeaderCopy(_ index: Int, with bytes: [UInt8]) -> Result<LogWriteOutcome, SystemError> {
+        file.write(bytes, at: UInt64(index * FormatConstants.headerCopyBytes)).flatMap { file.sync() }.map { .written }
+    }
+
+    func cutTornTail(at end: UInt64) -> Result<Void, SystemError> {
+        file.truncate(to: end).flatMap { file.sync() }
+    }
+
+    func close() { file.close() }
+}
+
+/// Every storage system holds vault logs as files.
+extension StorageSystem {
+    public var isShared: Bool { false }
+
+    public func resolve(_ path: String) -> Result<String, SystemError> {
+        switch followingLink(path) {
+        case .failure(.noSuchFileOrDirectory): .success(path)
+        case let other: other
+        }
+    }
+
+    /// Opens the file; a writer takes the lock on the file the path names now. A compaction
+    /// may rename a new file over the path between the open and the lock: then it tries again
+    /// until the locked file is the one the path names.
+    public func openLog(_ path: String, readOnly: Bool) -> Result<(any LogDevice)?, SystemError> {
+        for _ in 0..<8 {
+            let file: any StorageFile
+            switch open(path, mode: readOnly ? .readOnly : .readWrite) {
+            case .failure(let error): return .failure(error)
+            case .success(let opened): file = opened
+            }
+            let device = FileLogDevice(file: file, storage: self, path: path, checksReplacement: readOnly)
+            if readOnly { return .success(device) }
+            switch file.tryLockExclusive() {
+            case .failure(let error):
+                file.close()
+                return .failure(error)
+            case .success(false):
+                file.close()
+                return .success(nil)
+            case .success(true): break
+            }
+            if case .success(let held) = file.identity(), case .success(let named) = identity(of: path), held == named {
+                return .success(device)
+            }
+            file.close()
+        }
+        return .success(nil)
+    }
+
+    public func createLog(
+        _ path: String, vaultID: [UInt8], header: [UInt8], frames: FrameBatch, _ what: String, taken: CofferError
+    ) throws(CofferError) -> any NewLog {
+        // Written whole under a temporary name, then moved to `path` without replacing: a
+        // crash never leaves a half-made vault under its name.
+        let staged = try StagedFile.create(path, on: self, what, taken: taken)
+        let file = staged.file
+        do throws(CofferError) {
+            switch file.tryLockExclusive() {
+            case .failure(let error): throw error.cofferError("Locking \(what)")
+            case .success(false): throw CofferError(.locked, "Another process opened \(what) first.")
+            case .success(true): break
+            }
+            if case .failure(let error) = file.write(header + frames.bytes, at: 0) {
+                throw error.cofferError("Writing \(what)")
+            }
+            if case .failure(let error) = file.sync() { throw error.cofferError("Syncing \(what)") }
+        } catch {
+            file.close()
+            staged.discard()
+            throw error
+        }
+        return StagedFileLog(
+            staged: staged, device: FileLogDevice(file: file, storage: self, path: path, checksReplacement: false))
+    }
+
+    public func beginSuccessor(of path: String) throws(CofferError) -> any SuccessorLog {
+        let temporaryPath = VaultStore.sibling(
+            VaultStore.compactionPrefix(of: path) + Hex.encode(RandomBytes.make(8)), of: path)
+        let file: any StorageFile
+        switch open(temporaryPath, mode: .createNew) {
+        case .failure(let error): throw error.cofferError("Creating the compacted vault file")
+        case .success(let opened): file = opened
+        }
+        // Locked at once, so that after the rename the new vault is already held by this writer.
+        switch file.tryLockExclusive() {
+        case .success(true):
+            return SuccessorFile(file: file, storage: self, temporaryPath: temporaryPath, vaultPath: path)
+        case .success(false):
+            file.close()
+            _ = remove(temporaryPath)
+            throw CofferError(.locked, "Another process locked the compacted vault file.")
+        case .failure(let error):
+            file.close()
+            _ = remove(temporaryPath)
+            throw error.cofferError("Locking the compacted vault file")
+        }
+    }
+
+    public func removeLeftoverSuccessors(of path: String) -> [String] {
+        guard case .success(let names) = siblings(of: path) else { return [] }
+        let prefix = VaultStore.compactionPrefix(of: path)
+        var removed: [String] = []
+        for name in names where name.hasPrefix(prefix) {
+            if case .success = remove(VaultStore.sibling(name, of: path)) { removed.append(name) }
+        }
+        return removed
+    }
+
+    public func beginWriterTurn() throws(CofferError) {}
+
+    public func endWriterTurn() {}
+
+    public func follow(interval: Duration, _ onChange: @escaping @Sendable () -> Void) throws(CofferError)
+        -> (any SharedLogFollower)?
+    {
+        nil
+    }
+}
+
+/// A new vault file, written and synced under a temporary name until it is published.
+private final class StagedFileLog: NewLog {
+    let staged: StagedFile
+    let device: any LogDevice
+
+    init(staged: StagedFile, device: any LogDevice) {
+        self.staged = staged
+        self.device = device
+    }
+
+    func publish(_ what: String, taken: CofferError) throws(CofferError) {
+        try staged.publish(what, taken: taken)
+    }
+
+    func discard() {
+        device.close()
+        staged.discard()
+    }
+}
+
+/// A compaction's new vault file, `<vault>.compact-<random>` beside the vault, renamed over
+/// it at the switch. Frames are written without syncing until then.
+private final class SuccessorFile: SuccessorLog {
+    let file: any StorageFile
+    let storage: any StorageSystem
+    let temporaryPath: String
+    let vaultPath: String
+    /// Where the next frames go.
+    private var end = FormatConstants.logStartOffset
+
+    init(file: any StorageFile, storage: any StorageSystem, temporaryPath: String, vaultPath: String) {
+        self.file = file
+        self.storage = storage
+        self.temporaryPath = temporaryPath
+        self.vaultPath = vaultPath
+    }
+
+    var name: String { temporaryPath }
+
+    func writeHeader(_ bytes: [UInt8]) throws(CofferError) {
+        if case .failure(let error) = file.write(bytes, at: 0) {
+            throw error.cofferError("Writing the compacted vault's header")
+        }
+    }
+
+    func append(_ frames: FrameBatch) throws(CofferError) {
+        if case .failure(let error) = file.write(frames.bytes, at: end) {
+            throw error.cofferError("Writing the compacted vault", offset: end)
+        }
+        end += UInt64(frames.bytes.count)
+    }
+
+    /// Syncs the new file and renames it over the vault: the vault's writer is this process,
+    /// so its log ends where the compaction copied it to.
+    func switchOver(replacingLogEndingAt end: UInt64, lastSequence: UInt64) throws(CofferError) -> LogWriteOutcome {
+        if case .failure(let error) = file.sync() { throw error.cofferError("Syncing the compacted vault") }
+        if case .failure(let error) = storage.rename(temporaryPath, to: vaultPath) {
+            throw error.cofferError("Renaming the compacted vault over the old one")
+        }
+        return .written
+    }
+
+    func makeSwitchDurable() throws(CofferError) {
+        if case .failure(let error) = storage.syncDirectory(containing: vaultPath) {
+            throw error.cofferError("Syncing the directory after compaction")
+        }
+    }
+
+    var device: any LogDevice {
+        FileLogDevice(file: file, storage: storage, path: vaultPath, checksReplacement: false)
+    }
+
+    func abandon() {
+        file.close()
+        _ = storage.remove(temporaryPath)
+    }
+}
