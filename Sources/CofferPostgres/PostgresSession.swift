@@ -61,6 +61,9 @@ enum StatementFailure: Error {
         self = .connectionLost(errno: error.underlying.flatMap(Self.errno(in:)) ?? ECONNRESET)
     }
 
+    /// The errno inside one of NIO's errors. A socket's errno is not a file's, so it is not
+    /// mapped through `SystemError`: ENOENT here is the server's Unix socket gone during a
+    /// restart, an outage (`.io`, retried), never the `.notFound` a missing file is.
     private static func errno(in error: any Error) -> Int32? {
         if let error = error as? IOError { return error.errnoCode }
         if let error = error as? ChannelError, case .connectTimeout = error { return ETIMEDOUT }

@@ -73,21 +73,26 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The public code of this failure: `.notFound` for a missing file, `.conflict` for a
+    /// replaced log, a backend's own code, `.io` with the errno otherwise.
+    public var code: CofferError.Code {
+        switch reason {
+        case .logReplaced: .conflict
+        case .backend(let error): error.code
+        case .errno(ENOENT): .notFound
+        case .errno(let number): .io(errno: number)
+        }
+    }
+
     /// The public error for this failure while doing `what` (a plain phrase, no secrets).
     public func cofferError(_ what: String, offset: UInt64? = nil) -> CofferError {
         switch reason {
         case .logReplaced:
-            return CofferError(
-                .conflict, "\(what) failed: the log was replaced by a compaction; reopen the vault.",
-                offset: offset)
+            CofferError(code, "\(what) failed: the log was replaced by a compaction; reopen the vault.", offset: offset)
         case .backend(let error):
-            return CofferError(
-                error.code, "\(what) failed: \(error.message)", offset: offset ?? error.offset, sequence: error.sequence
-            )
-        case .errno(ENOENT):
-            return CofferError(.notFound, "\(what) failed: no such file or directory.", offset: offset)
-        case .errno(let number):
-            return CofferError(.io(errno: number), "\(what) failed: \(description).", offset: offset)
+            CofferError(code, "\(what) failed: \(error.message)", offset: offset ?? error.offset, sequence: error.sequence)
+        case .errno(ENOENT): CofferError(code, "\(what) failed: no such file or directory.", offset: offset)
+        case .errno: CofferError(code, "\(what) failed: \(description).", offset: offset)
         }
     }
 }
