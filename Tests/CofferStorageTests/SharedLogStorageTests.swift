@@ -274,6 +274,28 @@ final class SharedLogStorageTests: XCTestCase {
         XCTAssertThrowsCode(.conflict, try other.catchUp { _ in })
     }
 
+    /// A vault larger than one piece of a copy (4 MiB) reaches a shared log as its creation
+    /// and then appends, and comes back to a file byte for byte.
+    func testACopyInSeveralPiecesToASharedLogAndBackIsByteIdentical() throws {
+        let disk = SimulatedDisk()
+        let source = try VaultStore.create(
+            path: "/d/v", secret: Fixture.secret, cost: .interactive, options: .init(storage: disk))
+        for number in 0..<120 {
+            _ = try source.append([SecureBytes(copying: [UInt8](repeating: UInt8(number), count: 50_000))])
+        }
+        let head = source.head
+        source.close()
+        let original = try disk.readScratchFile("/d/v").get()
+        XCTAssertGreaterThan(original.count, 4 << 20, "the copy takes more than one piece")
+        let backend = MemorySharedLog()
+        let shared = SharedLogStorage(backend: backend, path: path)
+        XCTAssertEqual(try VaultStore.copy(from: "/d/v", on: disk, to: path, on: shared).head, head)
+        XCTAssertEqual(backend.fileBytes, original)
+        XCTAssertEqual(try VaultStore.copy(from: path, on: shared, to: "/d/back", on: disk).head, head)
+        XCTAssertEqual(try disk.readScratchFile("/d/back").get(), original)
+        XCTAssertThrowsCode(.alreadyExists, try VaultStore.copy(from: "/d/v", on: disk, to: path, on: shared))
+    }
+
     func testACompactionDoesNotUndoAnotherInstancesKeyslotChange() throws {
         let backend = MemorySharedLog()
         let store = try makeStore(backend)
