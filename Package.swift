@@ -12,6 +12,7 @@
 //   CofferExchange      export, import, the encrypted export bundle
 //   CofferCLI, coffer   the admin command-line tool (CProcessControl: prctl for it)
 //   CofferSimulation    an in-memory disk that can crash, for tests and fuzzers only
+//   CofferReferenceModel the credential rules restated from FORMAT.md, for tests and fuzzers only
 //   CofferTesting       an in-memory vault over it, for a service's own tests
 //   CofferPostgres      a PostgreSQL store of sealed frames and headers shared by several services
 import PackageDescription
@@ -32,7 +33,8 @@ let package = Package(
     traits: [
         .trait(
             name: "PostgreSQL",
-            description: "CofferPostgres (a vault shared through PostgreSQL) and the coffer CLI, which opens postgres:// vaults."
+            description:
+                "CofferPostgres (a vault shared through PostgreSQL) and the coffer CLI, which opens postgres:// vaults."
         ),
         .default(enabledTraits: ["PostgreSQL"]),
     ],
@@ -73,10 +75,19 @@ let package = Package(
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
         // An in-memory vault for a service's own tests (MemoryVault).
         .target(name: "CofferTesting", dependencies: ["Coffer", "CofferSimulation", "CofferStorage"]),
+        // The credential rules restated from FORMAT.md in plain arrays: the oracle the
+        // randomized model tests and the operation-sequence fuzz target both compare against.
+        .target(name: "CofferReferenceModel", dependencies: ["CofferModel", "CofferCrypto", "CofferErrors"]),
         // The bodies of the fuzz targets in Fuzz/, as plain functions so tests replay the corpus.
-        .target(name: "CofferFuzzBodies", dependencies: ["CofferStorage", "CofferSimulation", "CofferFormat", "CofferCrypto", "CofferModel", "Coffer"]),
+        .target(
+            name: "CofferFuzzBodies",
+            dependencies: [
+                "CofferStorage", "CofferSimulation", "CofferFormat", "CofferCrypto", "CofferModel", "Coffer",
+                "CofferReferenceModel",
+            ]),
         // Export, import and the encrypted export bundle.
-        .target(name: "CofferExchange", dependencies: ["Coffer", "CofferStorage", "CofferFormat", "CofferCrypto", "CZlib"]),
+        .target(
+            name: "CofferExchange", dependencies: ["Coffer", "CofferStorage", "CofferFormat", "CofferCrypto", "CZlib"]),
         // The admin CLI: command logic in a library so tests can drive it, a thin executable.
         .target(
             name: "CofferCLI",
@@ -97,7 +108,8 @@ let package = Package(
         // The README's library example, built and run by `make test`.
         .executableTarget(name: "coffer-readme-example", dependencies: ["Coffer"], path: "Examples/ReadmeExample"),
         // Crash states of the real binary, built from strace traces (tools/crash-states).
-        .target(name: "CofferCrashStates", dependencies: ["Coffer", "CofferStorage", "CofferFormat", "CofferSimulation"]),
+        .target(
+            name: "CofferCrashStates", dependencies: ["Coffer", "CofferStorage", "CofferFormat", "CofferSimulation"]),
         .executableTarget(name: "coffer-crash-states", dependencies: ["CofferCrashStates", "CofferSimulation"]),
         // A second process for lock and SIGKILL tests.
         .executableTarget(name: "coffer-test-writer", dependencies: ["CofferStorage"]),
@@ -116,11 +128,13 @@ let package = Package(
         ),
         .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer", "CofferTestSupport"]),
         .testTarget(
-            name: "CofferExchangeTests", dependencies: ["CofferExchange", "Coffer", "CofferSimulation", "CofferTestSupport"],
+            name: "CofferExchangeTests",
+            dependencies: ["CofferExchange", "Coffer", "CofferSimulation", "CofferTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
-            name: "CofferModelTests", dependencies: ["CofferModel", "CofferFormat", "CofferCrypto", "CofferTestSupport"]),
+            name: "CofferModelTests",
+            dependencies: ["CofferModel", "CofferFormat", "CofferCrypto", "CofferTestSupport", "CofferReferenceModel"]),
         .testTarget(name: "CofferFuzzReplayTests", dependencies: ["CofferFuzzBodies"]),
         .testTarget(name: "CofferCrashStatesTests", dependencies: ["CofferCrashStates", "CofferSimulation"]),
         .testTarget(

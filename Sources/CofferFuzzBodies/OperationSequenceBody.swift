@@ -1,16 +1,18 @@
 import Coffer
+import CofferReferenceModel
 import CofferSimulation
 import CofferStorage
 
 /// ``FuzzTarget/operationSequence``: the input is a little program (``SequenceOpcode``) run
-/// against a `Vault` on a `SimulatedDisk` and against ``SequenceModel`` side by side. Any
-/// disagreement is a broken oracle: a step's outcome (accepted, or refused with which code),
-/// and after the step, as ``SequenceChecks`` tiers them, the objects that exist, resolution
-/// (OPS-RESOLVE), reveals (byte-equal), API key checks and the index's invariants; after a
-/// reopen or a compaction, the index as before it, the head, the keyslots and every version of
-/// every credential; after the last step, every request of a fixed set.
+/// against a `Vault` on a `SimulatedDisk` and against ``ReferenceModel`` (and ``FileKeyModel``
+/// for the file's keys) side by side. Any disagreement is a broken oracle: a step's outcome
+/// (accepted, or refused with which code), and after the step, as ``SequenceChecks`` tiers
+/// them, the objects that exist, resolution (OPS-RESOLVE), reveals (byte-equal), API key
+/// checks and the index's invariants; after a reopen or a compaction, the index as before it,
+/// the head, the keyslots and every version of every credential; after the last step, every
+/// request of a fixed set.
 ///
-/// The run stops at the first disagreement, since the two states have parted.
+/// The run stops at the first disagreement, since the states have parted.
 enum OperationSequenceBody {
     /// Steps run per input at most, so that each input stays fast.
     static let stepsMax = 64
@@ -45,15 +47,17 @@ enum OperationSequenceBody {
     }
 }
 
-/// One program's run: the vault, the model, and what disagreed.
+/// One program's run: the vault, the models, and what disagreed.
 struct SequenceRun {
     typealias Body = OperationSequenceBody
     typealias Vocabulary = SequenceVocabulary
-    typealias Model = SequenceModel
+    typealias Model = ReferenceModel
 
     let disk = SimulatedDisk()
     var vault: Vault?
-    var model = SequenceModel()
+    /// The vocabulary's values are valid but for one refused value per field.
+    var model = ReferenceModel(acceptsValue: SequenceVocabulary.isValid)
+    var keys = FileKeyModel()
     var program: ProgramReader
     private(set) var problems: [String] = []
     /// One line per step: what it asked and what the engine answered. Made only when read,
@@ -117,10 +121,12 @@ struct SequenceRun {
         problems.append("\(stepName): \(message)")
     }
 
-    /// Runs one operation on the engine and compares its outcome with the model's.
-    mutating func settle<Value>(
-        _ expected: Model.Outcome<Value>, _ what: @autoclosure @escaping () -> String,
-        changesIndex: Bool = true, _ operation: (Vault) throws(CofferError) -> Value
+    /// Runs one operation on the engine and compares its outcome with what `state` (the
+    /// reference model or the file's keys) predicts.
+    mutating func settle<State, Value>(
+        _ expected: Prediction<State, Value>, of state: WritableKeyPath<SequenceRun, State>,
+        _ what: @autoclosure @escaping () -> String, changesIndex: Bool = true,
+        _ operation: (Vault) throws(CofferError) -> Value
     ) {
         guard let vault else { return }
         let actual = Result { () throws(CofferError) -> Value in try operation(vault) }
@@ -139,7 +145,7 @@ struct SequenceRun {
         case (.accepted, .failure(let error)):
             disagree("\(what()): the engine refuses with \(error.code) (\(error.message)); the model expects success")
         case (.accepted(let commit), .success(let value)):
-            if let problem = commit(&model, value) { disagree("\(what()): \(problem)") }
+            if let problem = commit(&self[keyPath: state], value) { disagree("\(what()): \(problem)") }
             if changesIndex, checks == .counts { checks = .step }
         }
     }
@@ -149,7 +155,9 @@ struct SequenceRun {
         _ expected: Model.Outcome<Value>, _ what: @autoclosure @escaping () -> String,
         _ plan: (Planner) throws -> Plan<Value>
     ) {
-        settle(expected, what()) { vault throws(CofferError) in try vault.mutate(actor: Body.actor, plan) }
+        settle(expected, of: \.model, what()) { vault throws(CofferError) in
+            try vault.mutate(actor: Body.actor, plan)
+        }
     }
 
     // MARK: - Arguments
@@ -296,7 +304,8 @@ struct SequenceRun {
             let user = userArgument()
             guard model.apiKeys.count(where: { !$0.isDeleted }) < Body.apiKeysMax else { return }
             settle(
-                model.createAPIKey(in: organization, creator: user), "create an API key of \(user) in \(organization)"
+                model.createAPIKey(in: organization, creator: user), of: \.model,
+                "create an API key of \(user) in \(organization)"
             ) {
                 vault throws(CofferError) in
                 try vault.createAPIKey(in: organization, creator: user, name: "key of \(user)")
@@ -325,19 +334,22 @@ struct SequenceRun {
             note("reveal \(credential.app)/\(credential.slug) version \(version == 0 ? "current" : "\(version % 16)")")
             compareReveal(credential, version: version == 0 ? nil : UInt32(version % 16))
         case .rotateDataKey:
-            settle(model.rotateDataKey(), "rotate the data key", changesIndex: false) { vault throws(CofferError) in
+            settle(keys.rotateDataKey(), of: \.keys, "rotate the data key", changesIndex: false) {
+                vault throws(CofferError) in
                 try vault.rotateDataKey()
             }
         case .addKeyslot:
             let secret = program.choose(Vocabulary.secretCount)
-            settle(model.addKeyslot(secret: secret), "add a keyslot for secret \(secret)", changesIndex: false) {
+            settle(
+                keys.addKeyslot(secret: secret), of: \.keys, "add a keyslot for secret \(secret)", changesIndex: false
+            ) {
                 vault throws(CofferError) in
                 try vault.addKeyslot(Vocabulary.secret(secret), cost: .minimum)
             }
             compareKeyslots()
         case .removeKeyslot:
-            let id = UInt16(program.choose(Int(model.slots.map(\.id).max() ?? 0) + 2))
-            settle(model.removeKeyslot(id: id), "remove keyslot \(id)", changesIndex: false) {
+            let id = UInt16(program.choose(Int(keys.slots.map(\.id).max() ?? 0) + 2))
+            settle(keys.removeKeyslot(id: id), of: \.keys, "remove keyslot \(id)", changesIndex: false) {
                 vault throws(CofferError) in try vault.removeKeyslot(id: id)
             }
             compareKeyslots()
@@ -346,7 +358,7 @@ struct SequenceRun {
             let reencrypt = program.next() & 1 == 1
             let before = snapshot(keepingLocations: false)
             defer { compareRebuilt(before, keepingLocations: false, "the compaction") }
-            settle(model.compact(reencrypt: reencrypt), "compact (re-encrypt: \(reencrypt))") {
+            settle(keys.compact(reencrypt: reencrypt), of: \.keys, "compact (re-encrypt: \(reencrypt))") {
                 vault throws(CofferError) in
                 let report = try vault.compact(CompactionOptions(reencrypt: reencrypt))
                 guard report.head == vault.head else {
@@ -422,8 +434,8 @@ struct SequenceRun {
         let before = model.credentials.count
         mutate(
             model.createCredential(
-                in: organization, app: app, slug: slug, type: type, fields: fields, scopes: scopes, isDefault: isDefault
-            ),
+                in: organization, app: app, slug: slug, label: draft.label, type: type, fields: fields, scopes: scopes,
+                isDefault: isDefault),
             "create \(app)/\(slug) (\(type)) in \(organization) at \(scopes)"
         ) { try $0.createCredential(in: organization, draft, scopes: scopes) }
         touched += model.credentials[before...].map(\.id)
@@ -464,7 +476,7 @@ struct SequenceRun {
         let head = current.head
         current.close()
         vault = nil
-        let held = Set(model.slots.map(\.secret))
+        let held = Set(keys.slots.map(\.secret))
         let others = (0..<Vocabulary.secretCount).filter { !held.contains($0) }
         if choice & 0x80 != 0, !others.isEmpty {
             let wrong = others[choice % others.count]
@@ -479,7 +491,7 @@ struct SequenceRun {
                 }
             }
         }
-        let secret = model.slots[choice % model.slots.count].secret
+        let secret = keys.slots[choice % keys.slots.count].secret
         note("reopen with secret \(secret)\(choice & 0x80 != 0 ? ", a wrong one first" : "")")
         do {
             let opened = try Vault.open(path: Body.path, unlock: Vocabulary.secret(secret), options: options)
@@ -488,7 +500,7 @@ struct SequenceRun {
             if let torn = opened.recovery.tornTail { disagree("the reopened vault has a torn tail: \(torn)") }
         } catch {
             disagree(
-                "the vault does not reopen with secret \(secret) of keyslot \(model.slots[choice % model.slots.count].id): \(error)"
+                "the vault does not reopen with secret \(secret) of keyslot \(keys.slots[choice % keys.slots.count].id): \(error)"
             )
         }
         compareKeyslots()
@@ -497,6 +509,6 @@ struct SequenceRun {
     mutating func compareKeyslots() {
         guard let vault else { return }
         let ids = vault.keyslots.map(\.id)
-        if ids != model.slots.map(\.id) { disagree("the keyslots are \(ids), the model has \(model.slots.map(\.id))") }
+        if ids != keys.slots.map(\.id) { disagree("the keyslots are \(ids), the model has \(keys.slots.map(\.id))") }
     }
 }

@@ -1,4 +1,5 @@
 import Coffer
+import CofferReferenceModel
 
 /// What ``SequenceRun`` compares after a step.
 enum SequenceChecks: Comparable {
@@ -411,19 +412,11 @@ extension SequenceRun {
         compareResolution(request)
     }
 
+    /// The instance, its stage and version, or the refusal with its candidates.
     mutating func compareResolution(_ request: Model.Request) {
         guard let vault else { return }
         let expected = model.resolve(request)
-        let engine = ResolutionRequest(
-            appKey: request.app,
-            context: RunContext(organization: request.organization, project: request.project, user: request.user),
-            selection: request.selection, pinnedScope: request.pinned, consumer: request.consumer)
-        let actual: Model.Resolved
-        switch vault.resolution(engine) {
-        case .resolved(let credential, _):
-            actual = .credential(credential.id, credential.stage, version: credential.version)
-        case .failed(let error, _): actual = .failed(error.code)
-        }
+        let actual = Model.Resolved(vault.resolution(request.engineRequest))
         if actual != expected {
             disagree("resolving \(Self.describe(request, in: model)) gives \(actual), the model \(expected)")
         }

@@ -177,10 +177,10 @@ final class CompactionTests: XCTestCase {
     /// histories; then compacted again, and then driven further on both sides.
     func testRandomWorkloadsCompactExactly() throws {
         for seed: UInt64 in [11, 12, 13, 0xC0FFEE] {
-            var run = try RandomizedModelTests.start(seed: seed)
+            var run = RandomizedModelTests.start(seed: seed)
             for step in 0..<300 {
                 run.step = step
-                try RandomizedModelTests.randomAction(&run)
+                RandomizedModelTests.randomAction(&run)
             }
             let original = run.vault
             // Credentials with changes before their current version: at a target too small for
@@ -228,7 +228,7 @@ final class CompactionTests: XCTestCase {
             for step in 300..<450 {
                 run.step = step
                 let before = run.vault.log.count
-                try RandomizedModelTests.randomAction(&run)
+                RandomizedModelTests.randomAction(&run)
                 for (operations, context) in zip(run.vault.log[before...], run.vault.contexts[before...]) {
                     let sequence = UInt64(compacted.log.count + 1)
                     let moved = TransactionContext(

@@ -1,39 +1,47 @@
-import Coffer
+import CofferCrypto
+import CofferErrors
+import CofferModel
 
-/// The reference model of ``FuzzTarget/operationSequence``: what must be true of a vault
-/// after each step, kept in plain dictionaries and arrays and written from FORMAT.md §9
+/// What a reference model predicts the engine does with one step.
+package enum Prediction<Model, Value> {
+    /// Refuse with this code.
+    case refused(CofferError.Code)
+    /// Accept; the closure brings the model up to date with what the engine returned, and
+    /// returns a disagreement when the returned value is wrong.
+    case accepted((inout Model, Value) -> String?)
+}
+
+/// The one reference model of the credential rules: what must be true of a vault's
+/// organizations, projects, users, memberships, credentials, versions, assignments and API
+/// keys after each step, kept in plain dictionaries and arrays and written from FORMAT.md §9
 /// rather than from the engine's code, so that the two can disagree.
 ///
-/// Each operation returns an ``Outcome``: the error code the engine must refuse with, or how
-/// the model changes when the engine accepts (given what the engine returned: new ids, a new
-/// key). The model never looks at the engine's state.
-struct SequenceModel {
-    /// What the engine must do with one step.
-    enum Outcome<Value> {
-        /// Refuse with this code.
-        case refused(CofferError.Code)
-        /// Accept; the closure brings the model up to date with what the engine returned, and
-        /// returns a disagreement when the returned value is wrong.
-        case accepted((inout SequenceModel, Value) -> String?)
-    }
+/// Two drivers run it beside the engine and compare every answer: the randomized model tests
+/// (`RandomizedModelTests`, against the index through the planner, as the engine commits) and
+/// the fuzz target `operationSequence` (`SequenceRun`, against the public `Vault`, through
+/// reopens and compactions). Each operation returns an ``Outcome``: the error code the engine
+/// must refuse with, or how the model changes when the engine accepts (given what the engine
+/// returned: new ids, a new key, an impact). The model never looks at the engine's state.
+package struct ReferenceModel {
+    package typealias Outcome<Value> = Prediction<ReferenceModel, Value>
 
     /// A refusal the model predicts, as an error for `Result`.
-    struct Refusal: Error {
-        let code: CofferError.Code
+    package struct Refusal: Error {
+        package let code: CofferError.Code
     }
 
-    struct Organization {
-        let slug: String
-        let id: OrganizationID
-        var projects: [String: ProjectID] = [:]
+    package struct Organization {
+        package let slug: String
+        package let id: OrganizationID
+        package var projects: [String: ProjectID] = [:]
     }
 
-    enum Owner: Hashable {
+    package enum Owner: Hashable {
         case organization
         case project(ProjectID)
         case user(UserID)
 
-        var scope: CredentialScope {
+        package var scope: CredentialScope {
             switch self {
             case .organization: .organization
             case .project: .project
@@ -42,24 +50,32 @@ struct SequenceModel {
         }
     }
 
-    struct Credential {
-        let id: CredentialID
-        let organization: OrganizationID
-        let app: String
-        var slug: String
-        var label: String
-        let type: CredentialType
-        let owner: Owner
-        var isRevoked = false
-        var isDefault = false
-        var version: UInt32 = 1
+    package struct Credential {
+        package let id: CredentialID
+        package let organization: OrganizationID
+        package let app: String
+        package var slug: String
+        package var label: String
+        package let type: CredentialType
+        package let owner: Owner
+        package var isRevoked = false
+        package var isDefault = false
+        package var version: UInt32 = 1
         /// The values of every readable version.
-        var values: [UInt32: [String: [UInt8]]]
-        var isDeleted = false
+        package var values: [UInt32: [String: [UInt8]]]
+        /// The kind of every change, oldest first. One update that changes several things
+        /// records them in an order FORMAT.md leaves to the writer (here: label, fields,
+        /// default); the randomized model tests, which compare histories, change one thing
+        /// per update.
+        package var history: [ChangeKind] = [.created]
+        package var isDeleted = false
 
-        var current: [String: [UInt8]] { values[version] ?? [:] }
+        package var current: [String: [UInt8]] { values[version] ?? [:] }
 
-        func scopeOwner() -> ScopeOwner {
+        /// The readable versions, newest first, as the index lists them.
+        package var retainedVersions: [UInt32] { values.keys.sorted(by: >) }
+
+        package func scopeOwner() -> ScopeOwner {
             switch owner {
             case .organization: .organization(organization)
             case .project(let id): .project(id)
@@ -68,34 +84,39 @@ struct SequenceModel {
         }
     }
 
-    struct RoleKey: Hashable {
-        let organization: OrganizationID
-        let user: UserID
+    package struct RoleKey: Hashable {
+        package let organization: OrganizationID
+        package let user: UserID
+
+        package init(organization: OrganizationID, user: UserID) {
+            self.organization = organization
+            self.user = user
+        }
     }
 
-    struct AssignmentKey: Hashable {
-        let organization: OrganizationID
-        let target: AssignmentTarget
-        let app: String
+    package struct AssignmentKey: Hashable {
+        package let organization: OrganizationID
+        package let target: AssignmentTarget
+        package let app: String
     }
 
-    struct APIKey {
-        let id: APIKeyID
-        let organization: OrganizationID
-        let creator: UserID
-        let secret: SecureBytes
-        var isRevoked = false
-        var isDeleted = false
+    package struct APIKey {
+        package let id: APIKeyID
+        package let organization: OrganizationID
+        package let creator: UserID
+        package let secret: SecureBytes
+        package var isRevoked = false
+        package var isDeleted = false
     }
 
     /// How a step names a credential (OPS-SELECTOR).
-    enum Selector {
+    package enum Selector {
         case id(CredentialID)
         case appSlug(String, String)
         case slug(String)
         case scopeSlug(CredentialScope, String)
 
-        var text: String {
+        package var text: String {
             switch self {
             case .id(let id): id.description
             case .appSlug(let app, let slug): "\(app)/\(slug)"
@@ -105,35 +126,41 @@ struct SequenceModel {
         }
     }
 
-    var organizations: [String: Organization] = [:]
-    var users: [String: UserID] = [:]
-    var roles: [RoleKey: Role] = [:]
+    package var organizations: [String: Organization] = [:]
+    package var users: [String: UserID] = [:]
+    package var roles: [RoleKey: Role] = [:]
     /// Every credential ever created, deleted ones included, in creation order.
-    var credentials: [Credential] = []
-    var assignments: [AssignmentKey: CredentialID] = [:]
+    package var credentials: [Credential] = []
+    package var assignments: [AssignmentKey: CredentialID] = [:]
     /// Every API key ever created, in creation order.
-    var apiKeys: [APIKey] = []
-    var retention = Int(VaultIndex.versionRetentionDefault)
-    /// Keyslot ids and the vocabulary secret each holds.
-    var slots: [(id: UInt16, secret: Int)] = [(1, 0)]
-    /// The key epochs in the file, oldest first: the first one a new vault has.
-    var epochs: [UInt32] = [1]
+    package var apiKeys: [APIKey] = []
+    package var retention = Int(VaultIndex.versionRetentionDefault)
+    /// Whether a field's rule (OPS-FIELD-TEXT and the rule of each field, §9.7) accepts a
+    /// non-blank value. The model does not restate those rules, which have tests of their own
+    /// (SchemaTests): each driver gives only values whose fate it knows (the fuzz vocabulary
+    /// has one refused value per field) and says which.
+    package let acceptsValue: (_ field: String, _ value: [UInt8]) -> Bool
+
+    /// An empty vault, as `Vault.create` makes it.
+    package init(acceptsValue: @escaping (_ field: String, _ value: [UInt8]) -> Bool) {
+        self.acceptsValue = acceptsValue
+    }
 
     // MARK: - Lookups
 
-    func organization(id: OrganizationID) -> Organization? {
+    package func organization(id: OrganizationID) -> Organization? {
         organizations.values.first { $0.id == id }
     }
 
-    func live(_ id: CredentialID) -> Int? {
+    package func live(_ id: CredentialID) -> Int? {
         credentials.firstIndex { $0.id == id && !$0.isDeleted }
     }
 
-    var liveCredentials: [Credential] { credentials.filter { !$0.isDeleted } }
+    package var liveCredentials: [Credential] { credentials.filter { !$0.isDeleted } }
 
     /// The live instances of one candidate group: one app at one scope owner of one
     /// organization.
-    func group(_ organization: OrganizationID, _ app: String, _ owner: Owner) -> [Int] {
+    package func group(_ organization: OrganizationID, _ app: String, _ owner: Owner) -> [Int] {
         credentials.indices.filter {
             let credential = credentials[$0]
             return !credential.isDeleted && credential.organization == organization && credential.app == app
@@ -141,12 +168,25 @@ struct SequenceModel {
         }
     }
 
-    func isMember(_ user: UserID, of organization: OrganizationID) -> Bool {
-        roles[RoleKey(organization: organization, user: user)] != nil
+    package func role(of user: UserID, in organization: OrganizationID) -> Role? {
+        roles[RoleKey(organization: organization, user: user)]
+    }
+
+    package func isMember(_ user: UserID, of organization: OrganizationID) -> Bool {
+        role(of: user, in: organization) != nil
+    }
+
+    /// The assignments of `organization`, as the index lists them.
+    package func assignments(in organization: OrganizationID) -> Set<AssignmentInfo> {
+        Set(
+            assignments.filter { $0.key.organization == organization }.map {
+                AssignmentInfo(
+                    organization: organization, target: $0.key.target, appKey: $0.key.app, credential: $0.value)
+            })
     }
 
     /// OPS-SELECTOR: the one live credential of `organization` the selector names.
-    func select(_ selector: Selector, in organizationSlug: String) -> Result<Int, Refusal> {
+    package func select(_ selector: Selector, in organizationSlug: String) -> Result<Int, Refusal> {
         guard let organization = organizations[organizationSlug] else { return .failure(Refusal(code: .notFound)) }
         let matches = credentials.indices.filter {
             let credential = credentials[$0]
@@ -169,7 +209,7 @@ struct SequenceModel {
     mutating func delete(_ index: Int) {
         let id = credentials[index].id
         assignments = assignments.filter { $0.value != id }
-        credentials[index].isDefault = false
+        clearDefault(index)
         credentials[index].isDeleted = true
     }
 
@@ -196,18 +236,27 @@ struct SequenceModel {
         credentials[index].values = credentials[index].values.filter { Int64($0.key) > oldestKept }
     }
 
-    /// Makes `index` the default of its group, clearing the group's old default.
+    /// OP-CRED-DEFAULT-1: makes `index` the default of its group, clearing the group's old
+    /// default first.
     mutating func makeDefault(_ index: Int) {
         let credential = credentials[index]
-        for other in group(credential.organization, credential.app, credential.owner) {
-            credentials[other].isDefault = false
+        for other in group(credential.organization, credential.app, credential.owner) where other != index {
+            clearDefault(other)
         }
         credentials[index].isDefault = true
+        credentials[index].history.append(.defaultSet)
+    }
+
+    /// OP-CRED-DEFAULT-2: clears the mark of a default; nothing for another credential.
+    mutating func clearDefault(_ index: Int) {
+        guard credentials[index].isDefault else { return }
+        credentials[index].isDefault = false
+        credentials[index].history.append(.defaultCleared)
     }
 
     // MARK: - Organizations, projects, users, memberships
 
-    func createOrganization(_ slug: String) -> Outcome<OrganizationID> {
+    package func createOrganization(_ slug: String) -> Outcome<OrganizationID> {
         guard organizations[slug] == nil else { return .refused(.alreadyExists) }
         return .accepted { model, id in
             model.organizations[slug] = Organization(slug: slug, id: id)
@@ -215,7 +264,7 @@ struct SequenceModel {
         }
     }
 
-    func createProject(_ slug: String, in organizationSlug: String) -> Outcome<ProjectID> {
+    package func createProject(_ slug: String, in organizationSlug: String) -> Outcome<ProjectID> {
         guard let organization = organizations[organizationSlug] else { return .refused(.notFound) }
         guard organization.projects[slug] == nil else { return .refused(.alreadyExists) }
         return .accepted { model, id in
@@ -224,7 +273,7 @@ struct SequenceModel {
         }
     }
 
-    func createUser(_ handle: String) -> Outcome<UserID> {
+    package func createUser(_ handle: String) -> Outcome<UserID> {
         guard users[handle] == nil else { return .refused(.alreadyExists) }
         return .accepted { model, id in
             model.users[handle] = id
@@ -233,7 +282,7 @@ struct SequenceModel {
     }
 
     /// Adds a membership, or with `change` changes its role.
-    func setRole(_ role: Role, of handle: String, in organizationSlug: String, change: Bool) -> Outcome<Void> {
+    package func setRole(_ role: Role, of handle: String, in organizationSlug: String, change: Bool) -> Outcome<Void> {
         guard let organization = organizations[organizationSlug], let user = users[handle] else {
             return .refused(.notFound)
         }
@@ -242,7 +291,9 @@ struct SequenceModel {
         if !change, roles[key] != nil { return .refused(.alreadyExists) }
         // OP-MEMBER-CHANGE-2: an organization's last owner keeps the role.
         if change, roles[key] == .owner, role != .owner,
-            !roles.contains(where: { $0.key.organization == organization.id && $0.key.user != user && $0.value == .owner })
+            !roles.contains(where: {
+                $0.key.organization == organization.id && $0.key.user != user && $0.value == .owner
+            })
         {
             return .refused(.invalidInput)
         }
@@ -252,7 +303,7 @@ struct SequenceModel {
         }
     }
 
-    func removeMember(_ handle: String, from organizationSlug: String) -> Outcome<Impact> {
+    package func removeMember(_ handle: String, from organizationSlug: String) -> Outcome<Impact> {
         guard let organization = organizations[organizationSlug], let user = users[handle],
             isMember(user, of: organization.id)
         else { return .refused(.notFound) }
@@ -262,7 +313,7 @@ struct SequenceModel {
         }
     }
 
-    func removeUser(_ handle: String) -> Outcome<Impact> {
+    package func removeUser(_ handle: String) -> Outcome<Impact> {
         guard let user = users[handle] else { return .refused(.notFound) }
         return .accepted { model, _ in
             for key in model.roles.keys where key.user == user { model.removeMembership(user, key.organization) }
@@ -271,7 +322,7 @@ struct SequenceModel {
         }
     }
 
-    func removeProject(_ slug: String, in organizationSlug: String) -> Outcome<Impact> {
+    package func removeProject(_ slug: String, in organizationSlug: String) -> Outcome<Impact> {
         guard let organization = organizations[organizationSlug], let project = organization.projects[slug] else {
             return .refused(.notFound)
         }
@@ -287,7 +338,7 @@ struct SequenceModel {
 
     /// OP-ORG-REMOVE-1 and its cascade: without `cascade` it must hold nothing, revoked
     /// credentials and API keys included.
-    func removeOrganization(_ slug: String, cascade: Bool) -> Outcome<Impact> {
+    package func removeOrganization(_ slug: String, cascade: Bool) -> Outcome<Impact> {
         guard let organization = organizations[slug] else { return .refused(.notFound) }
         let id = organization.id
         let holds =
@@ -314,23 +365,25 @@ struct SequenceModel {
 
     /// What a step gives for a credential's fields: for each field of the type, its value,
     /// empty for blank ("not given", OPS-FIELD-NONEMPTY).
-    typealias GivenFields = [String: [UInt8]]
+    package typealias GivenFields = [String: [UInt8]]
 
     static func nonBlank(_ given: GivenFields) -> GivenFields { given.filter { !$0.value.isEmpty } }
 
     /// OPS-SCHEMA: every value follows its field's rule, and every required field is there.
-    static func satisfiesSchema(_ fields: GivenFields, of type: CredentialType) -> Bool {
-        fields.allSatisfy { SequenceVocabulary.isValid($0.key, $0.value) }
+    func satisfiesSchema(_ fields: GivenFields, of type: CredentialType) -> Bool {
+        fields.allSatisfy { acceptsValue($0.key, $0.value) }
             && type.fields.allSatisfy { !$0.isRequired || fields[$0.name] != nil }
     }
 
-    func createCredential(
-        in organizationSlug: String, app: String, slug: String, type: CredentialType, fields given: GivenFields,
-        scopes: [ScopeTarget], isDefault: Bool
+    /// OP-CRED-CREATE: one instance per scope (the organization's when none is given); a
+    /// user scope needs a member.
+    package func createCredential(
+        in organizationSlug: String, app: String, slug: String, label: String, type: CredentialType,
+        fields given: GivenFields, scopes: [ScopeTarget], isDefault: Bool
     ) -> Outcome<[CredentialID]> {
         guard let organization = organizations[organizationSlug] else { return .refused(.notFound) }
         let fields = Self.nonBlank(given)
-        guard Self.satisfiesSchema(fields, of: type) else { return .refused(.invalidInput) }
+        guard satisfiesSchema(fields, of: type) else { return .refused(.invalidInput) }
         var owners: [Owner] = []
         for scope in scopes.isEmpty ? [.organization] : scopes {
             switch scope {
@@ -354,8 +407,7 @@ struct SequenceModel {
             for (owner, id) in zip(owners, ids) {
                 model.credentials.append(
                     Credential(
-                        id: id, organization: organization.id, app: app, slug: slug, label: "\(app) \(slug)",
-                        type: type,
+                        id: id, organization: organization.id, app: app, slug: slug, label: label, type: type,
                         owner: owner, values: [1: fields]))
                 if isDefault { model.makeDefault(model.credentials.count - 1) }
             }
@@ -391,13 +443,16 @@ struct SequenceModel {
     }
 
     /// Adds version `version + 1` with `fields` and lets go of the oldest beyond retention.
-    mutating func addVersion(_ index: Int, _ fields: GivenFields) {
+    mutating func addVersion(_ index: Int, _ fields: GivenFields, _ kind: ChangeKind) {
         credentials[index].version += 1
         credentials[index].values[credentials[index].version] = fields
+        credentials[index].history.append(kind)
         prune(index)
     }
 
-    func updateCredential(
+    /// An update: each part given is applied; new values that change nothing make no
+    /// version, and a revoked credential takes no values and no default mark.
+    package func updateCredential(
         _ selector: Selector, in organizationSlug: String, label: String?, isDefault: Bool?, fields given: GivenFields,
         cleared: Set<String>
     ) -> Outcome<CredentialID> {
@@ -414,7 +469,7 @@ struct SequenceModel {
             switch Self.merge(credential, given: fields, cleared: cleared) {
             case .failure(let refusal): return .refused(refusal.code)
             case .success(let merged) where !merged.changed.isEmpty:
-                guard Self.satisfiesSchema(merged.fields, of: credential.type) else { return .refused(.invalidInput) }
+                guard satisfiesSchema(merged.fields, of: credential.type) else { return .refused(.invalidInput) }
                 newVersion = merged.fields
             case .success: break
             }
@@ -422,18 +477,21 @@ struct SequenceModel {
         if isDefault == true, !credential.isDefault, credential.isRevoked { return .refused(.invalidInput) }
         return .accepted { model, id in
             guard id == credential.id else { return "updated \(id), not \(credential.id)" }
-            if let label { model.credentials[index].label = label }
-            if let newVersion { model.addVersion(index, newVersion) }
+            if let label, label != credential.label {
+                model.credentials[index].label = label
+                model.credentials[index].history.append(.relabeled)
+            }
+            if let newVersion { model.addVersion(index, newVersion, .fieldsUpdated) }
             if isDefault == true, !credential.isDefault { model.makeDefault(index) }
-            if isDefault == false { model.credentials[index].isDefault = false }
+            if isDefault == false { model.clearDefault(index) }
             return nil
         }
     }
 
     /// A rotation: a new version that changes at least one secret field.
-    func rotateCredential(_ selector: Selector, in organizationSlug: String, fields given: GivenFields) -> Outcome<
-        CredentialID
-    > {
+    package func rotateCredential(_ selector: Selector, in organizationSlug: String, fields given: GivenFields)
+        -> Outcome<CredentialID>
+    {
         let index: Int
         switch select(selector, in: organizationSlug) {
         case .failure(let refusal): return .refused(refusal.code)
@@ -446,16 +504,17 @@ struct SequenceModel {
             return .refused(.invalidInput)
         }
         guard case .success(let merged) = Self.merge(credential, given: fields, cleared: []),
-            merged.changed.contains(where: secrets.contains), Self.satisfiesSchema(merged.fields, of: credential.type)
+            merged.changed.contains(where: secrets.contains), satisfiesSchema(merged.fields, of: credential.type)
         else { return .refused(.invalidInput) }
         return .accepted { model, id in
             guard id == credential.id else { return "rotated \(id), not \(credential.id)" }
-            model.addVersion(index, merged.fields)
+            model.addVersion(index, merged.fields, .rotated)
             return nil
         }
     }
 
-    func revokeCredential(_ selector: Selector, in organizationSlug: String) -> Outcome<CredentialID> {
+    /// OPS-CASCADE "revoke a credential": its default mark goes, its assignments stay.
+    package func revokeCredential(_ selector: Selector, in organizationSlug: String) -> Outcome<CredentialID> {
         switch select(selector, in: organizationSlug) {
         case .failure(let refusal): return .refused(refusal.code)
         case .success(let index):
@@ -463,15 +522,17 @@ struct SequenceModel {
             let expected = credentials[index].id
             return .accepted { model, id in
                 guard id == expected else { return "revoked \(id), not \(expected)" }
-                model.credentials[index].isDefault = false
+                model.clearDefault(index)
                 model.credentials[index].isRevoked = true
+                model.credentials[index].history.append(.revoked)
                 return nil
             }
         }
     }
 
-    /// Reinstating makes a revoked credential active again, without its default mark.
-    func reinstateCredential(_ selector: Selector, in organizationSlug: String) -> Outcome<CredentialID> {
+    /// OP-CRED-REINSTATE-1: a revoked credential becomes active again, without its default
+    /// mark.
+    package func reinstateCredential(_ selector: Selector, in organizationSlug: String) -> Outcome<CredentialID> {
         switch select(selector, in: organizationSlug) {
         case .failure(let refusal): return .refused(refusal.code)
         case .success(let index):
@@ -480,14 +541,17 @@ struct SequenceModel {
             return .accepted { model, id in
                 guard id == expected else { return "reinstated \(id), not \(expected)" }
                 model.credentials[index].isRevoked = false
+                model.credentials[index].history.append(.reinstated)
                 return nil
             }
         }
     }
 
-    /// A new slug must be free among the credentials of the same app and scope owner; the
-    /// same slug again changes nothing.
-    func changeSlug(_ selector: Selector, to slug: String, in organizationSlug: String) -> Outcome<CredentialID> {
+    /// OP-CRED-SLUG-1: a new slug must be free among the credentials of the same app and
+    /// scope owner; the same slug again changes nothing.
+    package func changeSlug(_ selector: Selector, to slug: String, in organizationSlug: String) -> Outcome<
+        CredentialID
+    > {
         switch select(selector, in: organizationSlug) {
         case .failure(let refusal): return .refused(refusal.code)
         case .success(let index):
@@ -501,20 +565,33 @@ struct SequenceModel {
             }
             return .accepted { model, id in
                 guard id == credential.id else { return "changed the slug of \(id), not \(credential.id)" }
-                model.credentials[index].slug = slug
+                if slug != credential.slug {
+                    model.credentials[index].slug = slug
+                    model.credentials[index].history.append(.slugChanged)
+                }
                 return nil
             }
         }
     }
 
-    func deleteCredential(_ selector: Selector, in organizationSlug: String) -> Outcome<Impact> {
+    /// OPS-CASCADE "delete a credential": the impact names it, its assignments and its
+    /// default mark, nothing else.
+    package func deleteCredential(_ selector: Selector, in organizationSlug: String) -> Outcome<Impact> {
         switch select(selector, in: organizationSlug) {
         case .failure(let refusal): return .refused(refusal.code)
         case .success(let index):
-            let expected = credentials[index].id
+            let credential = credentials[index]
+            let naming = assignments(in: credential.organization).filter { $0.credential == credential.id }
+            let clearedDefaults = credential.isDefault ? [credential.id] : []
             return .accepted { model, impact in
-                guard impact.deletedCredentials == [expected] else {
-                    return "deleted \(impact.deletedCredentials), not \(expected)"
+                guard impact.deletedCredentials == [credential.id] else {
+                    return "deleted \(impact.deletedCredentials), not \(credential.id)"
+                }
+                guard Set(impact.removedAssignments) == naming, impact.removedAssignments.count == naming.count else {
+                    return "the deletion removes the assignments \(impact.removedAssignments), not \(naming)"
+                }
+                guard impact.clearedDefaults == clearedDefaults else {
+                    return "the deletion clears the defaults \(impact.clearedDefaults), not \(clearedDefaults)"
                 }
                 model.delete(index)
                 return nil
@@ -524,7 +601,7 @@ struct SequenceModel {
 
     /// Assigning replaces the consumer's assignment for the credential's app; assigning the
     /// same credential again changes nothing.
-    func assign(_ selector: Selector, to target: AssignmentTarget, in organizationSlug: String) -> Outcome<
+    package func assign(_ selector: Selector, to target: AssignmentTarget, in organizationSlug: String) -> Outcome<
         AssignmentInfo
     > {
         switch select(selector, in: organizationSlug) {
@@ -544,7 +621,7 @@ struct SequenceModel {
         }
     }
 
-    func unassign(_ target: AssignmentTarget, app: String, in organizationSlug: String) -> Outcome<Void> {
+    package func unassign(_ target: AssignmentTarget, app: String, in organizationSlug: String) -> Outcome<Void> {
         guard let organization = organizations[organizationSlug] else { return .refused(.notFound) }
         let key = AssignmentKey(organization: organization.id, target: target, app: app)
         guard assignments[key] != nil else { return .refused(.notFound) }
@@ -554,7 +631,7 @@ struct SequenceModel {
         }
     }
 
-    func setRetention(_ count: Int) -> Outcome<Void> {
+    package func setRetention(_ count: Int) -> Outcome<Void> {
         .accepted { model, _ in
             model.retention = count
             for index in model.credentials.indices where !model.credentials[index].isDeleted { model.prune(index) }
@@ -565,7 +642,7 @@ struct SequenceModel {
     // MARK: - API keys
 
     /// OPS-APIKEY-VISIBILITY: any member creates keys.
-    func createAPIKey(in organizationSlug: String, creator handle: String) -> Outcome<CreatedAPIKey> {
+    package func createAPIKey(in organizationSlug: String, creator handle: String) -> Outcome<CreatedAPIKey> {
         guard let organization = organizations[organizationSlug], let user = users[handle] else {
             return .refused(.notFound)
         }
@@ -579,7 +656,7 @@ struct SequenceModel {
 
     /// OPS-APIKEY-VISIBILITY: owners and admins revoke any key of the organization, a
     /// builder only the keys it created.
-    func revokeAPIKey(_ index: Int, in organizationSlug: String, actingUser handle: String) -> Outcome<Void> {
+    package func revokeAPIKey(_ index: Int, in organizationSlug: String, actingUser handle: String) -> Outcome<Void> {
         guard let organization = organizations[organizationSlug], let user = users[handle] else {
             return .refused(.notFound)
         }
@@ -598,156 +675,8 @@ struct SequenceModel {
 
     /// What checking an API key gives: its creator's current role, or `nil` when it does not
     /// authenticate (deleted, revoked, or its creator no longer a member).
-    func check(_ key: APIKey) -> Role? {
+    package func check(_ key: APIKey) -> Role? {
         guard !key.isDeleted, !key.isRevoked else { return nil }
         return roles[RoleKey(organization: key.organization, user: key.creator)]
-    }
-
-    // MARK: - Keys and the file
-
-    func addKeyslot(secret: Int) -> Outcome<UInt16> {
-        // F-SLOT: at most 8 slots; a new slot takes the next id.
-        guard slots.count < 8 else { return .refused(.invalidInput) }
-        let expected = (slots.map(\.id).max() ?? 0) + 1
-        return .accepted { model, id in
-            guard id == expected else { return "the new keyslot has id \(id), not \(expected)" }
-            model.slots.append((id, secret))
-            return nil
-        }
-    }
-
-    func removeKeyslot(id: UInt16) -> Outcome<Void> {
-        guard let index = slots.firstIndex(where: { $0.id == id }) else { return .refused(.notFound) }
-        guard slots.count > 1 else { return .refused(.invalidInput) }
-        return .accepted { model, _ in
-            model.slots.remove(at: index)
-            return nil
-        }
-    }
-
-    func rotateDataKey() -> Outcome<UInt32> {
-        let expected = epochs.last! + 1
-        return .accepted { model, epoch in
-            guard epoch == expected else { return "the data-key rotation started epoch \(epoch), not \(expected)" }
-            model.epochs.append(epoch)
-            return nil
-        }
-    }
-
-    /// F-COMPACT: without re-encryption every epoch is carried; with it, every epoch in the
-    /// file is retired and one new epoch, later than all of them, is carried.
-    func compact(reencrypt: Bool) -> Outcome<CompactionReport> {
-        let epochs = self.epochs
-        return .accepted { model, report in
-            let retired = reencrypt ? epochs : []
-            let current = reencrypt ? epochs.last! + 1 : epochs.last!
-            guard report.retiredEpochs == retired, report.currentEpoch == current else {
-                return
-                    "compaction retired \(report.retiredEpochs) and is at epoch \(report.currentEpoch), not \(retired) and \(current)"
-            }
-            if reencrypt { model.epochs = [current] }
-            return nil
-        }
-    }
-
-    // MARK: - Resolution
-
-    /// A resolution request in the model's terms.
-    struct Request {
-        var organization: OrganizationID
-        var app: String
-        var project: ProjectID?
-        var user: UserID?
-        var selection: CredentialID?
-        var pinned: CredentialScope?
-        var consumer: AssignmentTarget?
-    }
-
-    enum Resolved: Equatable {
-        case credential(CredentialID, ResolutionStage, version: UInt32)
-        case failed(CofferError.Code)
-    }
-
-    /// OPS-RESOLVE, written from the spec's steps.
-    func resolve(_ request: Request) -> Resolved {
-        guard organization(id: request.organization) != nil else { return .failed(.notFound) }
-        if let project = request.project {
-            guard let owner = organizations.values.first(where: { $0.projects.values.contains(project) }) else {
-                return .failed(.notFound)
-            }
-            guard owner.id == request.organization else { return .failed(.invalidInput) }
-        }
-        if let user = request.user, !users.values.contains(user) { return .failed(.notFound) }
-        if let user = request.user, !isMember(user, of: request.organization) { return .failed(.invalidInput) }
-
-        // 1. Explicit selection.
-        if let selection = request.selection {
-            guard let index = live(selection) else { return .failed(.notFound) }
-            return pick(index, request, .explicitSelection)
-        }
-        // 2. Assignment: the exact consumer, then `*`.
-        if var consumer = request.consumer {
-            if consumer.consumer != AssignmentTarget.everyConsumer,
-                let id = assignments[
-                    AssignmentKey(organization: request.organization, target: consumer, app: request.app)]
-            {
-                return pick(live(id)!, request, .exactAssignment)
-            }
-            consumer.consumer = AssignmentTarget.everyConsumer
-            if let id = assignments[
-                AssignmentKey(organization: request.organization, target: consumer, app: request.app)]
-            {
-                return pick(live(id)!, request, .wildcardAssignment)
-            }
-        }
-        // 3. A pinned scope, alone.
-        if let pinned = request.pinned {
-            let owner: Owner
-            switch pinned {
-            case .organization: owner = .organization
-            case .project:
-                guard let project = request.project else { return .failed(.credentialMissing) }
-                owner = .project(project)
-            case .user:
-                guard let user = request.user else { return .failed(.noUserActor) }
-                owner = .user(user)
-            }
-            return attempt(request, owner, .pinnedScope) ?? .failed(.credentialMissing)
-        }
-        // 4. The project, 5. the organization, 6. missing.
-        if let project = request.project, let found = attempt(request, .project(project), .projectScope) {
-            return found
-        }
-        return attempt(request, .organization, .organizationScope) ?? .failed(.credentialMissing)
-    }
-
-    /// OPS-RESOLVE-PICKED: a selected or assigned instance is used only if the run can see it,
-    /// it is of the app, and it is active.
-    func pick(_ index: Int, _ request: Request, _ stage: ResolutionStage) -> Resolved {
-        let credential = credentials[index]
-        // Another organization's credential is answered as one that does not exist.
-        if credential.organization != request.organization { return .failed(.notFound) }
-        switch credential.owner {
-        case .organization: break
-        case .project(let project): if project != request.project { return .failed(.notVisible) }
-        case .user(let user):
-            guard let runUser = request.user else { return .failed(.noUserActor) }
-            if user != runUser { return .failed(.notVisible) }
-        }
-        if credential.app != request.app { return .failed(.wrongApp) }
-        if credential.isRevoked { return .failed(.credentialRevoked) }
-        return .credential(credential.id, stage, version: credential.version)
-    }
-
-    /// OPS-RESOLVE-SCOPE: the only active instance, or the default among several; several
-    /// without a default is ambiguous; none is `nil` (the step is skipped).
-    func attempt(_ request: Request, _ owner: Owner, _ stage: ResolutionStage) -> Resolved? {
-        let active = group(request.organization, request.app, owner).filter { !credentials[$0].isRevoked }
-        if active.isEmpty { return nil }
-        if active.count == 1 {
-            return .credential(credentials[active[0]].id, stage, version: credentials[active[0]].version)
-        }
-        guard let chosen = active.first(where: { credentials[$0].isDefault }) else { return .failed(.ambiguous) }
-        return .credential(credentials[chosen].id, stage, version: credentials[chosen].version)
     }
 }
