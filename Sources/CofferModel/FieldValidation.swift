@@ -56,9 +56,10 @@ enum FieldValidation {
                 texts.append(nil)
                 continue
             }
-            texts.append(try value.withUnsafeBytes { bytes in
-                Result { () throws(CofferError) -> String in try displayText(bytes, of: spec) }
-            }.get())
+            texts.append(
+                try value.withUnsafeBytes { bytes in
+                    Result { () throws(CofferError) -> String in try displayText(bytes, of: spec) }
+                }.get())
         }
         return texts
     }
@@ -69,7 +70,8 @@ enum FieldValidation {
             case .success(let names): return Preview.ofJSONObject(names: names)
             case .failure(let error):
                 throw CofferError(
-                    .invalidInput, "The `\(spec.name)` field is not a JSON object: \(error.reason) at byte \(error.offset).")
+                    .invalidInput,
+                    "The `\(spec.name)` field is not a JSON object: \(error.reason) at byte \(error.offset).")
             }
         }
         return Preview.of(bytes, rule: spec.preview)
@@ -151,8 +153,6 @@ enum FieldValidation {
         return try displayText(bytes, of: spec)
     }
 
-    /// A field name as it may appear in a message: names are not secret, but a hostile one is
-    /// cut short and stripped of control characters.
     /// OPS-FIELD-UNKNOWN for names alone: each names a field of `type`. A name that does not
     /// is not repeated in the error: it may be a secret typed in its place.
     static func checkNames(_ names: some Sequence<String>, of type: CredentialType) throws(CofferError) {
@@ -164,6 +164,8 @@ enum FieldValidation {
         }
     }
 
+    /// A field name as it may appear in a message: names are not secret, but a hostile one is
+    /// cut short and stripped of control characters.
     static func printable(_ name: String) -> String {
         String(String.UnicodeScalarView(name.unicodeScalars.prefix(64).filter { !Names.isControl($0) }))
     }

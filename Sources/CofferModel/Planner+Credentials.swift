@@ -97,6 +97,9 @@ extension Planner {
         try Names.checkAppKey(draft.appKey)
         try Names.checkSlug(draft.slug, what: "credential slug")
         try Names.checkName(draft.label, what: "label")
+        // OPS-FIELD-UNKNOWN before OPS-FIELD-NONEMPTY: a blank value under a misspelt name is
+        // refused, as on update, never taken for "not given" (a custom object's members are free).
+        if draft.type != .custom { try FieldValidation.checkNames(draft.fields.names, of: draft.type) }
         var fields = draft.fields.withoutBlanks
         if draft.type == .custom, fields.names.contains(where: { $0 != CustomObject.field }) {
             // OPS-FIELD-CUSTOM: other names are the members of a new object.

@@ -369,6 +369,12 @@ package struct ReferenceModel {
 
     static func nonBlank(_ given: GivenFields) -> GivenFields { given.filter { !$0.value.isEmpty } }
 
+    /// OPS-FIELD-UNKNOWN, before blanks are dropped: every name given, blank or not, is a field
+    /// of `type` (a custom object's members are free, OPS-FIELD-CUSTOM).
+    static func namesBelong(_ given: GivenFields, to type: CredentialType) -> Bool {
+        type == .custom || given.keys.allSatisfy { name in type.fields.contains { $0.name == name } }
+    }
+
     /// OPS-SCHEMA: every value follows its field's rule, and every required field is there.
     func satisfiesSchema(_ fields: GivenFields, of type: CredentialType) -> Bool {
         fields.allSatisfy { acceptsValue($0.key, $0.value) }
@@ -382,6 +388,7 @@ package struct ReferenceModel {
         fields given: GivenFields, scopes: [ScopeTarget], isDefault: Bool
     ) -> Outcome<[CredentialID]> {
         guard let organization = organizations[organizationSlug] else { return .refused(.notFound) }
+        guard Self.namesBelong(given, to: type) else { return .refused(.invalidInput) }
         let fields = Self.nonBlank(given)
         guard satisfiesSchema(fields, of: type) else { return .refused(.invalidInput) }
         var owners: [Owner] = []
@@ -462,6 +469,7 @@ package struct ReferenceModel {
         case .success(let found): index = found
         }
         let credential = credentials[index]
+        guard Self.namesBelong(given, to: credential.type) else { return .refused(.invalidInput) }
         let fields = Self.nonBlank(given)
         var newVersion: GivenFields?
         if !fields.isEmpty || !cleared.isEmpty {
@@ -498,6 +506,7 @@ package struct ReferenceModel {
         case .success(let found): index = found
         }
         let credential = credentials[index]
+        guard Self.namesBelong(given, to: credential.type) else { return .refused(.invalidInput) }
         let fields = Self.nonBlank(given)
         let secrets = Set(credential.type.fields.filter(\.isSecret).map(\.name))
         guard !credential.isRevoked, fields.keys.contains(where: secrets.contains) else {

@@ -10,24 +10,24 @@ final class SchemaTests: XCTestCase {
     /// Throw-away keys made by `ssh-keygen -t ed25519` for these tests (the second with a
     /// passphrase); `ssh-keygen -l` gives the fingerprints the tests expect.
     static let openSSHKey = """
------BEGIN OPENSSH PRIVATE KEY-----
-b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
-QyNTUxOQAAACBc7yMcZ24cGTJb7Ox4I7jxPlG0DNoAyhu5cRCZbQx/8QAAAJDDhYlyw4WJ
-cgAAAAtzc2gtZWQyNTUxOQAAACBc7yMcZ24cGTJb7Ox4I7jxPlG0DNoAyhu5cRCZbQx/8Q
-AAAED9qAHGrl+Xhjrwqy14nH0TMP/759Q9nO1aFM2npJTnIlzvIxxnbhwZMlvs7HgjuPE+
-UbQM2gDKG7lxEJltDH/xAAAAC2NvZmZlci10ZXN0AQI=
------END OPENSSH PRIVATE KEY-----
-"""
+        -----BEGIN OPENSSH PRIVATE KEY-----
+        b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+        QyNTUxOQAAACBc7yMcZ24cGTJb7Ox4I7jxPlG0DNoAyhu5cRCZbQx/8QAAAJDDhYlyw4WJ
+        cgAAAAtzc2gtZWQyNTUxOQAAACBc7yMcZ24cGTJb7Ox4I7jxPlG0DNoAyhu5cRCZbQx/8Q
+        AAAED9qAHGrl+Xhjrwqy14nH0TMP/759Q9nO1aFM2npJTnIlzvIxxnbhwZMlvs7HgjuPE+
+        UbQM2gDKG7lxEJltDH/xAAAAC2NvZmZlci10ZXN0AQI=
+        -----END OPENSSH PRIVATE KEY-----
+        """
     static let encryptedOpenSSHKey = """
------BEGIN OPENSSH PRIVATE KEY-----
-b3BlbnNzaC1rZXktdjEAAAAACmFlczI1Ni1jdHIAAAAGYmNyeXB0AAAAGAAAABD803TaD7
-XdVNCnqAYL5kUnAAAAEAAAAAEAAAAzAAAAC3NzaC1lZDI1NTE5AAAAIPBv53ywLsQZgvAB
-yQeDXJbwfBSHwLNSSHl7JCMF2eVAAAAAkOSMChZKKfSg2871+s9fXH93+E2USqYReNhMtf
-NOre1wjJOsSNBElDHpr+ShIapV5CugdyHmFU7yJqyvw8cVfE6K7mHu8PYqPQ8wyg0RKadM
-I8qrw3k9Fzjb7nbJNuc67dyioJMRVGEBlfwId7efY1WDHrXNuo4cEf/4Vfj5TrTRjDL3uX
-krnPpLkch+S2aLYQ==
------END OPENSSH PRIVATE KEY-----
-"""
+        -----BEGIN OPENSSH PRIVATE KEY-----
+        b3BlbnNzaC1rZXktdjEAAAAACmFlczI1Ni1jdHIAAAAGYmNyeXB0AAAAGAAAABD803TaD7
+        XdVNCnqAYL5kUnAAAAEAAAAAEAAAAzAAAAC3NzaC1lZDI1NTE5AAAAIPBv53ywLsQZgvAB
+        yQeDXJbwfBSHwLNSSHl7JCMF2eVAAAAAkOSMChZKKfSg2871+s9fXH93+E2USqYReNhMtf
+        NOre1wjJOsSNBElDHpr+ShIapV5CugdyHmFU7yJqyvw8cVfE6K7mHu8PYqPQ8wyg0RKadM
+        I8qrw3k9Fzjb7nbJNuc67dyioJMRVGEBlfwId7efY1WDHrXNuo4cEf/4Vfj5TrTRjDL3uX
+        krnPpLkch+S2aLYQ==
+        -----END OPENSSH PRIVATE KEY-----
+        """
 
     /// A valid, complete field set for each type.
     static let valid: [CredentialType: [String: String]] = [
@@ -100,7 +100,8 @@ krnPpLkch+S2aLYQ==
     }
 
     /// The public half of `openSSHKey`, as `ssh-keygen -y` prints it.
-    static let openSSHPublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzvIxxnbhwZMlvs7HgjuPE+UbQM2gDKG7lxEJltDH/x coffer-test"
+    static let openSSHPublicKey =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzvIxxnbhwZMlvs7HgjuPE+UbQM2gDKG7lxEJltDH/x coffer-test"
 
     /// An `ssh_key` whose public key is not its private key's is refused by the planner where
     /// the private key tells (OpenSSH); a PEM key cannot tell and is taken as given.
@@ -110,7 +111,8 @@ krnPpLkch+S2aLYQ==
             try fixture.vault.commit(
                 fixture.vault.planner.createCredential(
                     in: "acme",
-                    CredentialDraft(appKey: "deploy", slug: slug, label: "Deploy", type: .sshKey, fields: fields(values))))
+                    CredentialDraft(
+                        appKey: "deploy", slug: slug, label: "Deploy", type: .sshKey, fields: fields(values))))
         }
         try create("matching", ["private_key": Self.openSSHKey, "public_key": Self.openSSHPublicKey])
         let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfF7hE9+P+a+pXcE130xyBIKGPzejpCk7PBDAde+WeH other@example.com"
@@ -237,20 +239,27 @@ krnPpLkch+S2aLYQ==
             appKey: "ssh", slug: "deploy", label: "Deploy", type: .sshKey, category: .communication,
             fields: fields(["private_key": Self.pem]))
         let id = try fixture.vault.commit(fixture.vault.planner.createCredential(in: "acme", draft))[0]
-        let update = CredentialUpdate(fields: fields(["public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzvIxxnbhwZMlvs7HgjuPE+UbQM2gDKG7lxEJltDH/x deploy"]))
+        let update = CredentialUpdate(
+            fields: fields([
+                "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzvIxxnbhwZMlvs7HgjuPE+UbQM2gDKG7lxEJltDH/x deploy"
+            ]))
         try fixture.vault.commit(
             fixture.vault.planner.updateCredential(id.description, in: "acme", update, reveal: fixture.vault.read))
         XCTAssertNotNil(try fixture.vault.revealed(id)["public_key"])
         try fixture.vault.commit(
-            fixture.vault.planner.rollbackCredential(id.description, in: "acme", toVersion: 1, reveal: fixture.vault.read))
+            fixture.vault.planner.rollbackCredential(
+                id.description, in: "acme", toVersion: 1, reveal: fixture.vault.read))
         XCTAssertNil(try fixture.vault.revealed(id)["public_key"], "a field version 1 lacked is cleared")
         XCTAssertEqual(fixture.index.credential(id: id)?.version, 3)
         XCTAssertEqual(fixture.index.history(of: id).last?.changedFields, ["public_key"])
         XCTAssertTrue(
-            try fixture.vault.planner.rollbackCredential(id.description, in: "acme", toVersion: 1, reveal: fixture.vault.read).isEmpty)
+            try fixture.vault.planner.rollbackCredential(
+                id.description, in: "acme", toVersion: 1, reveal: fixture.vault.read
+            ).isEmpty)
         for version: UInt32 in [0, 3, 9] {
             assertThrowsCoffer(.invalidInput) {
-                try fixture.vault.planner.rollbackCredential(id.description, in: "acme", toVersion: version, reveal: fixture.vault.read)
+                try fixture.vault.planner.rollbackCredential(
+                    id.description, in: "acme", toVersion: version, reveal: fixture.vault.read)
             }
         }
     }
@@ -285,7 +294,18 @@ krnPpLkch+S2aLYQ==
         }
         assertThrowsCoffer(.invalidInput) {
             try fixture.vault.planner.rotateCredential(
-                id.description, in: "acme", fields: fields(["pasword": "new-one-0123456789"]), reveal: fixture.vault.read)
+                id.description, in: "acme", fields: fields(["pasword": "new-one-0123456789"]),
+                reveal: fixture.vault.read)
+        }
+        // And in a creation: a blank value under a name the type lacks is refused, not left out.
+        var misspelt = Self.valid[.smtp]!
+        misspelt["usernmae"] = ""
+        assertThrowsCoffer(.invalidInput) {
+            try fixture.vault.planner.createCredential(
+                in: "acme",
+                CredentialDraft(
+                    appKey: "mail", slug: "other", label: "Mail", type: .smtp, category: .communication,
+                    fields: fields(misspelt)))
         }
 
         // Clearing an optional field, and refusing to clear a required one.
