@@ -3,8 +3,8 @@ import CofferErrors
 import CofferFormat
 import CofferSimulation
 import CofferStorage
-import Foundation
 import CofferTestSupport
+import Foundation
 import XCTest
 
 // Shared by CrashSimulationTests and FaultInjectionTests: a seeded workload generator, a model
@@ -76,7 +76,6 @@ struct PayloadMaker {
         return TaggedPayload(tag: tag, bytes: bytes)
     }
 }
-
 
 // MARK: - Workload
 
@@ -511,7 +510,8 @@ final class WorkloadRunner {
         closeStore()
         var records: [RecoveredRecord] = []
         do {
-            let opened = try VaultStore.open(path: path, secret: secret.secret, options: .init(storage: disk)) { record in
+            let opened = try VaultStore.open(path: path, secret: secret.secret, options: .init(storage: disk)) {
+                record in
                 records.append(RecoveredRecord(record))
             }
             store = opened
@@ -522,7 +522,8 @@ final class WorkloadRunner {
         problems += history.problems(recovered: records).map { "on a reopen without a crash: \($0)" }
         if records.count != history.acknowledged.count {
             problems.append(
-                "a reopen without a crash found \(records.count) records, \(history.acknowledged.count) were acknowledged")
+                "a reopen without a crash found \(records.count) records, \(history.acknowledged.count) were acknowledged"
+            )
         }
         history.acknowledgeEnd(store!.logEnd)
         return true
@@ -546,7 +547,13 @@ final class WorkloadRunner {
                     }
                     outcome = (payloads.map(Item.transaction), result.map { Optional($0) })
                 case .rotateDataKey:
-                    outcome = ([.keyEpoch], capture { () throws(CofferError) in _ = try store.rotateDataKey(); return nil })
+                    outcome = (
+                        [.keyEpoch],
+                        capture { () throws(CofferError) in
+                            _ = try store.rotateDataKey()
+                            return nil
+                        }
+                    )
                 }
                 outcomes.withLock { $0.append(outcome) }
                 if case .failure = outcome.result { break }
@@ -562,7 +569,8 @@ final class WorkloadRunner {
                 rotations += 1
                 continue
             }
-            for (item, sequence) in zip(request, sequences) where bySequence.updateValue(item, forKey: sequence) != nil {
+            for (item, sequence) in zip(request, sequences) where bySequence.updateValue(item, forKey: sequence) != nil
+            {
                 problems.append("two concurrent appends were both given sequence \(sequence)")
             }
         }
@@ -570,15 +578,19 @@ final class WorkloadRunner {
         let sequences = Array(first..<first + UInt64(bySequence.count + rotations))
         if bySequence.keys.contains(where: { !sequences.contains($0) }) {
             problems.append(
-                "concurrent appends were given sequences \(bySequence.keys.sorted()) outside \(first)...\(sequences.last ?? first)")
+                "concurrent appends were given sequences \(bySequence.keys.sorted()) outside \(first)...\(sequences.last ?? first)"
+            )
         }
         let failed = all.compactMap { outcome -> (request: [Item], error: CofferError)? in
             guard case .failure(let error) = outcome.result else { return nil }
             return (outcome.request, error)
         }
-        // Requests stopped before the batch (`.writerStopped`) were never written.
-        history.begin(failed.filter { $0.error.code != .writerStopped }.map(\.request))
         note(history.acknowledge(sequences.map { bySequence[$0] ?? .keyEpoch }, sequences: nil))
+        // Then the failed requests, which may have reached the disk; those stopped before the
+        // batch (`.writerStopped`) never did. After the acknowledgement, not before: it forgets
+        // a pending request equal to what it acknowledges, and a failed rotation's request
+        // ([key epoch]) equals the acknowledged items of a step that acknowledged only a rotation.
+        history.begin(failed.filter { $0.error.code != .writerStopped }.map(\.request))
         history.acknowledgeEnd(store.logEnd)
         if let first = failed.first {
             return fail("concurrent appends", first.error)
@@ -593,7 +605,8 @@ final class WorkloadRunner {
         history.acknowledgeEnd(store.logEnd)
         if store.head.sequence != UInt64(history.acknowledged.count) {
             problems.append(
-                "after \(step) the head is sequence \(store.head.sequence), \(history.acknowledged.count) records were acknowledged")
+                "after \(step) the head is sequence \(store.head.sequence), \(history.acknowledged.count) records were acknowledged"
+            )
         }
     }
 
@@ -774,7 +787,8 @@ struct CrashCheck {
 
     /// Checks (2)–(5) on a vault a writer opened.
     private mutating func checkRecovered(
-        store: VaultStore, records: [RecoveredRecord], at target: String, openedWith secret: TestSecret, _ context: String
+        store: VaultStore, records: [RecoveredRecord], at target: String, openedWith secret: TestSecret,
+        _ context: String
     ) {
         problems += history.problems(recovered: records).map { "\(context): \($0)" }
         // An append is synced before it is acknowledged and nothing syncs the file after a
@@ -789,14 +803,17 @@ struct CrashCheck {
         if history.isCreated && records.count > history.acknowledged.count { tally.unacknowledgedKept += 1 }
         if store.head.sequence != UInt64(records.count) {
             problems.append(
-                "\(context): the store's head is sequence \(store.head.sequence) after recovering \(records.count) records")
+                "\(context): the store's head is sequence \(store.head.sequence) after recovering \(records.count) records"
+            )
         }
         // A writer leaves both header copies valid and holding the same keyslots. The file info
         // (a keyless scan of the whole log) is read where a header change or repair happened.
         let copyBytes = FormatConstants.headerCopyBytes
         let copies = (disk.contents(of: target) ?? []).prefix(2 * copyBytes)
         let slotTables = [0, copyBytes].map { start in
-            Array(copies.dropFirst(start).prefix(copyBytes)).withUnsafeBytes { try? FileHeader.decode($0).get().keyslots }
+            Array(copies.dropFirst(start).prefix(copyBytes)).withUnsafeBytes {
+                try? FileHeader.decode($0).get().keyslots
+            }
         }
         if slotTables.contains(where: { $0 == nil }) || slotTables[0] != slotTables[1] {
             problems.append(
@@ -806,7 +823,8 @@ struct CrashCheck {
         if history.pendingSlots != nil || store.recovery.headerRepaired {
             switch capture({ () throws(CofferError) in try VaultFileInfo.read(path: target, storage: disk) }) {
             case .success(let info) where info.headerCopiesValid != [true, true]:
-                problems.append("\(context): after the writer opened the vault, header copies valid: \(info.headerCopiesValid)")
+                problems.append(
+                    "\(context): after the writer opened the vault, header copies valid: \(info.headerCopiesValid)")
             case .success: break
             case .failure(let error): problems.append("\(context): reading the file info failed: \(error)")
             }
@@ -819,7 +837,8 @@ struct CrashCheck {
         switch capture({ () throws(CofferError) in try store.append([extra.secureBytes]) }) {
         case .success(let receipt) where receipt.records.map(\.sequence) != [UInt64(records.count + 1)]:
             problems.append(
-                "\(context): the append after recovery got sequence \(receipt.records.map(\.sequence)), not \(records.count + 1)")
+                "\(context): the append after recovery got sequence \(receipt.records.map(\.sequence)), not \(records.count + 1)"
+            )
         case .success: break
         case .failure(let error):
             problems.append("\(context): appending after recovery failed: \(error)")
@@ -834,7 +853,9 @@ struct CrashCheck {
         case .success(let (reopened, after)):
             problems += AcknowledgedHistory.problems(ofOrder: after).map { "\(context), after a further append: \($0)" }
             let expected = records.map { ($0.type, $0.bytes) } + [(.transaction, extra.bytes)]
-            if after.count != expected.count || !zip(after, expected).allSatisfy({ $0.type == $1.0 && $0.bytes == $1.1 }) {
+            if after.count != expected.count
+                || !zip(after, expected).allSatisfy({ $0.type == $1.0 && $0.bytes == $1.1 })
+            {
                 problems.append(
                     "\(context): a reopen after the post-recovery append found \(after.count) records, "
                         + "expected the \(records.count) recovered ones and the new one")
@@ -847,7 +868,9 @@ struct CrashCheck {
     }
 
     /// Which keyslot state a writer's repair left in force; checks it is one of the two.
-    private mutating func secretsInForce(after secret: TestSecret, at target: String, _ context: String) -> Set<TestSecret> {
+    private mutating func secretsInForce(after secret: TestSecret, at target: String, _ context: String) -> Set<
+        TestSecret
+    > {
         guard history.isCreated else { return history.pendingSecrets ?? [secret] }
         let acknowledged = history.secrets
         guard let changing = history.pendingSecrets else { return acknowledged }
@@ -867,7 +890,9 @@ struct CrashCheck {
 
     /// Check (1) when the log is corrupted: the corruption lies beyond every acknowledged byte,
     /// an invalid frame really precedes a valid one, and salvage keeps every acknowledged record.
-    private mutating func salvageCorruptedLog(at offset: UInt64, error: CofferError, secret: TestSecret, _ context: String) {
+    private mutating func salvageCorruptedLog(
+        at offset: UInt64, error: CofferError, secret: TestSecret, _ context: String
+    ) {
         tally.salvages += 1
         if !sectorDamagePossible {
             problems.append(
@@ -875,13 +900,15 @@ struct CrashCheck {
         }
         if offset < history.durableEnd {
             problems.append(
-                "\(context): corruption at offset \(offset) lies inside the acknowledged log, which ends at \(history.durableEnd)")
+                "\(context): corruption at offset \(offset) lies inside the acknowledged log, which ends at \(history.durableEnd)"
+            )
         }
         switch capture({ () throws(CofferError) in try VaultFileInfo.read(path: path, storage: disk) }) {
         case .success(let info) where info.corruption?.offset != offset:
             problems.append(
                 "\(context): open reports corruption at \(offset), a keyless scan reports "
-                    + "\(info.corruption.map { "\($0)" } ?? "none") (torn tail: \(info.tornTail.map { "\($0)" } ?? "none"))")
+                    + "\(info.corruption.map { "\($0)" } ?? "none") (torn tail: \(info.tornTail.map { "\($0)" } ?? "none"))"
+            )
         case .success: break
         case .failure(let error): problems.append("\(context): reading the file info failed: \(error)")
         }
@@ -894,12 +921,14 @@ struct CrashCheck {
         case .success(let report):
             if report.problem?.offset != offset {
                 problems.append(
-                    "\(context): salvage stopped at \(report.problem.map { "\($0)" } ?? "no problem"), open at offset \(offset)")
+                    "\(context): salvage stopped at \(report.problem.map { "\($0)" } ?? "no problem"), open at offset \(offset)"
+                )
             }
             switch open(output, with: secret, readOnly: false) {
             case .failure(let error): problems.append("\(context): opening the salvaged copy failed: \(error)")
             case .success(let (store, records)):
-                checkRecovered(store: store, records: records, at: output, openedWith: secret, context + ", salvaged copy")
+                checkRecovered(
+                    store: store, records: records, at: output, openedWith: secret, context + ", salvaged copy")
             }
         }
     }
@@ -912,7 +941,8 @@ struct CrashCheck {
             return true
         case .failure(let error) where error.code == .wrongKey:
             return false
-        case .failure(let error) where error.code == .corrupted && (error.offset ?? 0) >= FormatConstants.logStartOffset:
+        case .failure(let error)
+        where error.code == .corrupted && (error.offset ?? 0) >= FormatConstants.logStartOffset:
             return true
         case .failure(let error):
             problems.append("\(context): opening read-only with \(secret) failed: \(error)")
