@@ -86,12 +86,7 @@ public struct FrameBatch: Sendable {
 extension LogDevice {
     /// Reads exactly `count` bytes at `offset`, or fewer when the log ends first.
     public func read(count: Int, at offset: UInt64) -> Result<[UInt8], SystemError> {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let result = bytes.withUnsafeMutableBytes { read(into: $0, at: offset) }
-        return result.map { readCount in
-            if readCount < count { bytes.removeSubrange(readCount...) }
-            return bytes
-        }
+        readBytes(count: count, at: offset, with: read(into:at:))
     }
 }
 

@@ -117,16 +117,24 @@ extension StorageSystem {
 extension StorageFile {
     /// Reads exactly `count` bytes at `offset`, or fewer when the file ends first.
     public func read(count: Int, at offset: UInt64) -> Result<[UInt8], SystemError> {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let result = bytes.withUnsafeMutableBytes { read(into: $0, at: offset) }
-        return result.map { readCount in
-            if readCount < count { bytes.removeSubrange(readCount...) }
-            return bytes
-        }
+        readBytes(count: count, at: offset, with: read(into:at:))
     }
 
     /// Writes all of `bytes` at `offset`; see ``write(_:at:)``.
     public func write(_ bytes: [UInt8], at offset: UInt64) -> Result<Void, SystemError> {
         bytes.withUnsafeBytes { write($0, at: offset) }
+    }
+}
+
+/// Reads exactly `count` bytes at `offset` with `read` (a file's or a log device's), or fewer
+/// when the data ends first.
+func readBytes(
+    count: Int, at offset: UInt64, with read: (UnsafeMutableRawBufferPointer, UInt64) -> Result<Int, SystemError>
+) -> Result<[UInt8], SystemError> {
+    var bytes = [UInt8](repeating: 0, count: count)
+    let result = bytes.withUnsafeMutableBytes { read($0, offset) }
+    return result.map { readCount in
+        if readCount < count { bytes.removeSubrange(readCount...) }
+        return bytes
     }
 }
