@@ -14,6 +14,7 @@ let fuzzTargets = [
     "FuzzOpenVault",
     "FuzzModelOperation",
     "FuzzOperationSequence",
+    "FuzzCheckpoint",
 ]
 
 let package = Package(

@@ -68,6 +68,16 @@ final class ReplayPipeline: @unchecked Sendable {
         precondition(thread == nil, "a replay pipeline was dropped without finish() or abandon()")
     }
 
+    /// Starts from the index a checkpoint encodes instead of an empty one; call before the
+    /// first ``submit(_:)``. False, and the index stays empty, when the encoding is malformed.
+    func start(fromCheckpointEncoding bytes: [UInt8]) -> Bool {
+        guard let restored = try? VaultIndex(checkpointEncoding: bytes) else { return false }
+        // Nothing is queued yet, so the applying thread has not touched the index; the lock
+        // hands it over with the first batch.
+        lock.withLock { index = restored }
+        return true
+    }
+
     /// Decodes `record` on the calling thread and queues its transaction to be applied.
     ///
     /// - Throws: `.corrupted` for a record that does not decode, or the failure the applying

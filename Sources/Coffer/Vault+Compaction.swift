@@ -30,6 +30,10 @@ public struct CompactionOptions: Sendable {
     /// Asked after each compacted record: true stops the compaction before its switch, removes
     /// the new file and throws `.cancelled`; the vault is as it was.
     public var isCancelled: (@Sendable () -> Bool)?
+    /// After the switch, write the new log's index checkpoint (F-CHECKPOINT-WRITE), so that the
+    /// next open starts from it; on by default (a vault in a shared store keeps none). Its
+    /// failure is logged, not thrown: the compaction is complete without it.
+    public var writesCheckpoint = true
 
     /// Options whose parameters set the properties of the same name. A rotation turns on what it
     /// implies, whatever it is given as: `newUnlockKey` sets `newMasterKey` and `reencrypt`, and
@@ -163,6 +167,18 @@ extension Vault {
     @discardableResult
     public func compact(_ options: CompactionOptions = CompactionOptions()) throws(CofferError) -> CompactionReport {
         let report = try compactUnobserved(options)
+        if !report.skipped && options.writesCheckpoint && !self.options.storage.isShared {
+            // The next open starts from the compacted index instead of replaying the new log
+            // (F-CHECKPOINT-WRITE). The compaction is done either way.
+            do throws(CofferError) {
+                try checkpoint()
+            } catch {
+                // The new log's records count from 1: the automatic policy starts over.
+                checkpoints.noteCovered(0)
+                diagnostics.logger?.warning(
+                    "The index checkpoint after a compaction could not be written", metadata: ["code": "\(error.code.word)"])
+            }
+        }
         diagnostics.compactionBytesWritten.increment(by: Int64(clamping: report.skipped ? 0 : report.bytesAfter))
         diagnostics.compactionBytesReclaimed.increment(
             by: Int64(clamping: report.bytesBefore > report.bytesAfter ? report.bytesBefore - report.bytesAfter : 0))

@@ -58,6 +58,7 @@ extension Vault {
         }
         recordHead()
         compactIfDue()
+        checkpointIfDue()
         return value
     }
 

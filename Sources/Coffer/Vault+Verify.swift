@@ -26,7 +26,7 @@ extension Vault {
         var replayProblem: LogProblem?
         var report = try VaultStore.verify(
             path: path, secret: unlock, expectedHead: expectedHead, witnessedHead: try headWitness?.read(), storage: storage,
-            preferredKeyslot: preferredKeyslot
+            preferredKeyslot: preferredKeyslot, indexEncoding: { index.checkpointEncoding() }
         ) {
             record throws(CofferError) in
             records += 1

@@ -34,6 +34,15 @@ public final class Vault: Sendable {
         public var expectedHead: ChainHead?
         /// Compact by itself when the file is large and mostly dead; off unless set.
         public var automaticCompaction: AutomaticCompaction?
+        /// Start the index from the checkpoint beside the vault when one authenticates and
+        /// agrees with the log (F-CHECKPOINT-USE), replaying only the records after it; true
+        /// unless set otherwise. False replays the whole log.
+        public var usesCheckpoint = true
+        /// Write an index checkpoint by itself, in the background, once the log has grown
+        /// enough since the last one (``AutomaticCheckpoint``): on by default for a vault file;
+        /// nil never does (`checkpoint()` and compaction still do). A vault in a shared store
+        /// keeps none.
+        public var automaticCheckpoint: AutomaticCheckpoint? = AutomaticCheckpoint()
         /// The keyslot to try first when unlocking. An open spends a bounded amount of
         /// Argon2id work on passphrase slots (`KeyslotUnlock.workMax`); a vault whose slots
         /// together cost more opens when the right one is named.
@@ -127,6 +136,8 @@ public final class Vault: Sendable {
     let sharedCommits = SharedCommitQueue()
     /// One compaction at a time.
     let compactionLock = Lock()
+    /// The automatic checkpoints (``AutomaticCheckpoint``).
+    let checkpoints = CheckpointRunner()
     /// Who observes committed changes (``changes(bufferingNewest:pollingEvery:)``).
     let observers = ChangeObservers()
     /// The head last left in the head witness; updates run under its lock, so the last one
@@ -141,6 +152,7 @@ public final class Vault: Sendable {
         self.options = options
         self.diagnostics = Diagnostics(logger: options.logger, factory: options.metricsFactory)
         lastPolicyCheck.withLock { $0 = store.logEnd }
+        if case .resumed(let sequence) = store.recovery.checkpoint { checkpoints.noteCovered(sequence) }
     }
 
     /// The store in force.
@@ -190,6 +202,9 @@ public final class Vault: Sendable {
         let store: VaultStore
         let index: VaultIndex
         do throws(CofferError) {
+            if options.usesCheckpoint {
+                storeOptions.restoreIndex = { pipeline.start(fromCheckpointEncoding: $0) }
+            }
             store = try VaultStore.open(path: path, secret: unlock, options: storeOptions) {
                 record throws(CofferError) in try pipeline.submit(record)
             }
@@ -273,6 +288,7 @@ public final class Vault: Sendable {
     /// Closes the vault. Later calls fail with `.closed`; the writer lock is released.
     public func close() {
         observers.finishAll()
+        checkpoints.close()
         store.close()
     }
 

@@ -29,6 +29,7 @@ struct Coffer: ParsableCommand {
                 name: "Vault",
                 subcommands: [
                     Init.self, Inspect.self, Verify.self, Head.self, Log.self, Salvage.self, Copy.self, Key.self, Compact.self,
+                    CheckpointCommand.self,
                     Export.self, Import.self,
                 ]),
             CommandGroup(

@@ -71,22 +71,59 @@ public enum XChaCha20Poly1305 {
         return try? SecureBytes(count: sealed.count - tagBytes) { target in
             var written: UInt64 = 0
             var dummy: UInt8 = 0
-            let status = withUnsafeMutablePointer(to: &dummy) { dummyPointer in key.withUnsafeBytes { keyBytes in
+            let status = withUnsafeMutablePointer(to: &dummy) { dummyPointer in
+                key.withUnsafeBytes { keyBytes in
+                    sealed.withNonNullBase { cipher, cipherCount in
+                        associatedData.withUnsafeBytes { aad in
+                            aad.withNonNullBase { aadBase, aadCount in
+                                crypto_aead_xchacha20poly1305_ietf_decrypt(
+                                    target.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? dummyPointer,
+                                    &written, nil,
+                                    cipher, UInt64(cipherCount),
+                                    aadBase, UInt64(aadCount),
+                                    nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                    keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                            }
+                        }
+                    }
+                }
+            }
+            if status != 0 { throw AuthenticationFailure() }
+        }
+    }
+
+    /// Opens `ciphertext || tag` into ordinary memory: for sealed data that holds no secret
+    /// value, only what must stay confidential and unaltered (an index checkpoint, which can be
+    /// hundreds of megabytes: too much for locked memory). `nil` when the tag does not verify.
+    public static func openBulk(
+        _ sealed: UnsafeRawBufferPointer,
+        key: SecureBytes,
+        nonce: UnsafeRawBufferPointer,
+        associatedData: [UInt8]
+    ) -> [UInt8]? {
+        precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
+        precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
+        guard sealed.count >= tagBytes else { return nil }
+        Sodium.ensureReady()
+        var status: Int32 = -1
+        // At least one byte of capacity, so the target has an address even for an empty plaintext.
+        let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, sealed.count - tagBytes)) { target, initialized in
+            var written: UInt64 = 0
+            status = key.withUnsafeBytes { keyBytes in
                 sealed.withNonNullBase { cipher, cipherCount in
                     associatedData.withUnsafeBytes { aad in
                         aad.withNonNullBase { aadBase, aadCount in
                             crypto_aead_xchacha20poly1305_ietf_decrypt(
-                                target.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? dummyPointer,
-                                &written, nil,
-                                cipher, UInt64(cipherCount),
-                                aadBase, UInt64(aadCount),
+                                target.baseAddress!, &written, nil,
+                                cipher, UInt64(cipherCount), aadBase, UInt64(aadCount),
                                 nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
                                 keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
                         }
                     }
                 }
-            } }
-            if status != 0 { throw AuthenticationFailure() }
+            }
+            initialized = status == 0 ? Int(written) : 0
         }
+        return status == 0 ? plaintext : nil
     }
 }

@@ -10,6 +10,8 @@ public enum MasterKeySubkey: UInt64, Sendable {
     case headerMAC = 2
     /// Keys the hash of platform API keys; derived from the unlock key.
     case apiKeyHash = 3
+    /// Seals index checkpoints (F-CHECKPOINT).
+    case checkpoint = 4
 
     /// Derives this subkey from `key` (the master key, or the unlock key for `.apiKeyHash`).
     public func derive(from key: SecureBytes) -> SecureBytes {

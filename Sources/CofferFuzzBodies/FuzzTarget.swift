@@ -34,6 +34,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A little program of vault operations run on a `Vault` on a `SimulatedDisk` and on a
     /// reference model side by side; any disagreement is a broken oracle.
     case operationSequence = "FuzzOperationSequence"
+    /// An index checkpoint file (`CCK1`) read and opened under a fixed key; any other input
+    /// is the index encoding a checkpoint carries, decoded, re-encoded and queried.
+    case checkpoint = "FuzzCheckpoint"
 
     /// Runs the body on `input` and returns the oracles it broke (empty when all held).
     public func run(_ input: UnsafeRawBufferPointer) -> [String] {
@@ -45,6 +48,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .openVault: OpenVaultBody.run(input, &findings)
         case .modelOperation: ModelOperationBody.run(input, &findings)
         case .operationSequence: OperationSequenceBody.run(input, &findings)
+        case .checkpoint: CheckpointBody.run(input, &findings)
         }
         return findings.violations
     }

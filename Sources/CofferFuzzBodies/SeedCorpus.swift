@@ -23,7 +23,7 @@ public enum SeedCorpus {
     /// Every seed of every target.
     public static func make() -> [Seed] {
         vaultSeeds().map(\.seed) + fileHeaderSeeds() + frameSeeds() + payloadSeeds()
-            + ModelSeeds.modelOperationSeeds() + ModelSeeds.sequenceSeeds()
+            + ModelSeeds.modelOperationSeeds() + ModelSeeds.sequenceSeeds() + CheckpointBody.seeds()
     }
 
     /// Checks that each seed vault opens (or fails) as intended, and that every seed runs

@@ -4,11 +4,36 @@
 final class ChainTable: @unchecked Sendable {
     private let lock = Lock()
     private var digests = ContiguousArray<UInt8>()
+    /// The offset of the last record's frame, which a checkpoint names (F-CHECKPOINT).
+    private var lastOffset: UInt64 = 0
 
-    /// Appends the previous chain hash of the next sequence number.
-    func append(_ digest: [UInt8]) {
+    /// Appends the previous chain hash of the next sequence number, whose frame is at `offset`.
+    func append(_ digest: [UInt8], offset: UInt64) {
         precondition(digest.count == 32)
-        lock.withLock { digests.append(contentsOf: digest) }
+        lock.withLock {
+            digests.append(contentsOf: digest)
+            lastOffset = offset
+        }
+    }
+
+    /// Appends the previous chain hashes of records 1 through `digests.count / 32`, the last
+    /// of them at `lastOffset`: what a checkpoint holds, into an empty table.
+    func restore(_ restored: UnsafeRawBufferPointer, lastOffset: UInt64) {
+        precondition(restored.count % 32 == 0)
+        lock.withLock {
+            precondition(digests.isEmpty, "a checkpoint restores into an empty chain table")
+            digests.append(contentsOf: restored)
+            self.lastOffset = lastOffset
+        }
+    }
+
+    /// The previous chain hashes of records 1 through `sequence` and the offset of the last
+    /// record's frame, for a checkpoint; `nil` unless the table holds exactly that many.
+    func snapshot(through sequence: UInt64) -> (digests: [UInt8], lastOffset: UInt64)? {
+        lock.withLock {
+            guard UInt64(digests.count / 32) == sequence else { return nil }
+            return (Array(digests), lastOffset)
+        }
     }
 
     /// The chain hash before record `sequence`, or `nil` if it is not in the log.

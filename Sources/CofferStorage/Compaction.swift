@@ -90,7 +90,8 @@ public final class CompactionTarget: @unchecked Sendable {
             epoch, dataKey: dataKey, createdMilliseconds: createdMilliseconds, keyRecordKey: keyRecordKey)
         try add(sealed)
         epochs.introduce(
-            epoch, createdMilliseconds: createdMilliseconds, sequence: sealed.record.sequence, dataKey: dataKey)
+            epoch, createdMilliseconds: createdMilliseconds, sequence: sealed.record.sequence,
+            offset: sealed.record.offset, dataKey: dataKey)
     }
 
     /// Seals `payload` as the next transaction record, under `epoch` (one this file carries)
@@ -108,7 +109,7 @@ public final class CompactionTarget: @unchecked Sendable {
 
     /// Counts a sealed record and queues its frame for writing.
     private func add(_ sealed: (record: PlacedRecord, frame: [UInt8])) throws(CofferError) {
-        chains.append(sealed.record.previousChain)
+        chains.append(sealed.record.previousChain, offset: sealed.record.offset)
         bytesByType[sealed.record.type, default: 0] += UInt64(sealed.frame.count)
         counters.add(type: sealed.record.type, epoch: sealed.record.epoch, frameBytes: sealed.frame.count)
         pending.append(sequence: sealed.record.sequence, frame: sealed.frame)
@@ -164,6 +165,11 @@ extension VaultStore {
     static func compactionPrefix(of path: String) -> String {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return "\(name).compact-"
+    }
+
+    /// The name of the checkpoint kept beside the vault file `path` (F-CHECKPOINT).
+    static func checkpointName(of path: String) -> String {
+        (path.split(separator: "/").last.map(String.init) ?? path) + ".checkpoint"
     }
 
     /// The path of a file named `name` in the directory of `path`.
@@ -289,6 +295,9 @@ extension VaultStore {
         }
         let switched: LogWriteOutcome
         do throws(CofferError) {
+            // F-CHECKPOINT-WRITE: the replaced log's checkpoint goes first, durably, so that no
+            // crash leaves it beside the new log (it would be ignored there, but verify reports it).
+            try options.storage.removeCheckpoint(of: path)
             try target.finishLineage(replacing: header.lineage, final: head)
             switched = try target.successor.switchOver(replacingLogEndingAt: logEnd, lastSequence: head.sequence)
         } catch {

@@ -141,12 +141,38 @@ extension StorageSystem {
 
     public func removeLeftoverSuccessors(of path: String) -> [String] {
         guard case .success(let names) = siblings(of: path) else { return [] }
-        let prefix = VaultStore.compactionPrefix(of: path)
+        let prefixes = [VaultStore.compactionPrefix(of: path), VaultStore.checkpointName(of: path) + ".partial-"]
         var removed: [String] = []
-        for name in names where name.hasPrefix(prefix) {
+        for name in names where prefixes.contains(where: name.hasPrefix) {
             if case .success = remove(VaultStore.sibling(name, of: path)) { removed.append(name) }
         }
         return removed
+    }
+
+    /// The checkpoint is the file `<vault name>.checkpoint` beside the vault.
+    public func readCheckpoint(of path: String) -> Result<[UInt8]?, SystemError> {
+        switch readScratchFile(VaultStore.sibling(VaultStore.checkpointName(of: path), of: path)) {
+        case .success(let bytes): .success(bytes)
+        case .failure(.noSuchFileOrDirectory): .success(nil)
+        case .failure(let error): .failure(error)
+        }
+    }
+
+    public func writeCheckpoint(_ bytes: [UInt8], of path: String) throws(CofferError) {
+        try StagedFile.write(
+            bytes, to: VaultStore.sibling(VaultStore.checkpointName(of: path), of: path), on: self, "the checkpoint",
+            replacing: true)
+    }
+
+    public func removeCheckpoint(of path: String) throws(CofferError) {
+        switch remove(VaultStore.sibling(VaultStore.checkpointName(of: path), of: path)) {
+        case .failure(.noSuchFileOrDirectory): return
+        case .failure(let error): throw error.cofferError("Removing the index checkpoint")
+        case .success: break
+        }
+        if case .failure(let error) = syncDirectory(containing: path) {
+            throw error.cofferError("Syncing the directory after removing the index checkpoint")
+        }
     }
 
     public func beginWriterTurn() throws(CofferError) {}

@@ -13,6 +13,8 @@ public struct KeyEpochs: Sendable {
         public let createdMilliseconds: UInt64
         /// The sequence number of the record that introduced it.
         public let sequence: UInt64
+        /// The offset of that record's frame.
+        public let offset: UInt64
         /// Its data key; `nil` when the log was scanned without a key.
         let dataKey: SecureBytes?
     }
@@ -34,8 +36,13 @@ public struct KeyEpochs: Sendable {
     func dataKey(_ number: UInt32) -> SecureBytes? { positions[number].flatMap { all[$0].dataKey } }
 
     /// Adds an epoch the log introduced (the scanner has checked the order of the records).
-    mutating func introduce(_ number: UInt32, createdMilliseconds: UInt64, sequence: UInt64, dataKey: SecureBytes?) {
-        introduce(Epoch(number: number, createdMilliseconds: createdMilliseconds, sequence: sequence, dataKey: dataKey))
+    mutating func introduce(
+        _ number: UInt32, createdMilliseconds: UInt64, sequence: UInt64, offset: UInt64, dataKey: SecureBytes?
+    ) {
+        introduce(
+            Epoch(
+                number: number, createdMilliseconds: createdMilliseconds, sequence: sequence, offset: offset,
+                dataKey: dataKey))
     }
 
     /// Adds the epochs of `later` that are newer than the newest here: what a catch-up read.

@@ -27,4 +27,12 @@ final class LogCounters: @unchecked Sendable {
     }
 
     var snapshot: LogCounts { lock.withLock { counts } }
+
+    /// Starts from the counts a checkpoint holds, before any record after it is counted.
+    func restore(_ restored: LogCounts) {
+        lock.withLock {
+            precondition(counts == LogCounts(), "a checkpoint restores into empty counters")
+            counts = restored
+        }
+    }
 }

@@ -117,6 +117,18 @@ public protocol LogMedium: Sendable {
     /// Removes what compactions interrupted by a crash left (only a writer, holding the lock,
     /// knows none runs); returns the names removed.
     func removeLeftoverSuccessors(of path: String) -> [String]
+    /// The index checkpoint kept beside the log at `path` (F-CHECKPOINT), unchecked; `nil` when
+    /// there is none, or the medium keeps none.
+    func readCheckpoint(of path: String) -> Result<[UInt8]?, SystemError>
+    /// Makes `bytes` the checkpoint kept beside the log at `path`, replacing the one there:
+    /// the old one or the new one, whole, is there at every moment, and the new one is durable
+    /// when this returns. Only the writer holding the log's lock calls it.
+    ///
+    /// - Throws: `.io`; `.invalidInput` from a medium that keeps no checkpoints.
+    func writeCheckpoint(_ bytes: [UInt8], of path: String) throws(CofferError)
+    /// Removes the checkpoint kept beside the log at `path`, durably (a compaction, before its
+    /// switch); nothing when there is none.
+    func removeCheckpoint(of path: String) throws(CofferError)
     /// Waits for the vault's writer turn on a shared log (``SharedLogBackend/beginWriterTurn()``);
     /// nothing on a file, whose lock already makes its holder the only writer.
     func beginWriterTurn() throws(CofferError)

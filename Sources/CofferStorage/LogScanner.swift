@@ -36,6 +36,9 @@ public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
         case invariant
         /// The chain head differs from the one expected.
         case headMismatch = "head_mismatch"
+        /// The index checkpoint beside the log cannot be used, or differs from the index the
+        /// log gives (F-CHECKPOINT-VERIFY).
+        case checkpoint
     }
 
     public let kind: Kind
@@ -250,12 +253,12 @@ struct LogScanner {
                     }
                     outcome.keyEpochs.introduce(
                         header.epoch, createdMilliseconds: epochPayload.createdMilliseconds, sequence: header.sequence,
-                        dataKey: epochPayload.dataKey)
+                        offset: offset, dataKey: epochPayload.dataKey)
                     payload = opened
                 }
             } else {
                 outcome.keyEpochs.introduce(
-                    header.epoch, createdMilliseconds: 0, sequence: header.sequence, dataKey: nil)
+                    header.epoch, createdMilliseconds: 0, sequence: header.sequence, offset: offset, dataKey: nil)
             }
         case .transaction:
             // F-REC-TXN: a transaction is sealed under an epoch introduced before it.

@@ -230,7 +230,7 @@ final class LogWriter: @unchecked Sendable {
             state.durable = batch.last!.after
             for queued in batch {
                 for record in queued.receipt.records {
-                    chains.append(record.previousChain)
+                    chains.append(record.previousChain, offset: record.offset)
                     counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
                 }
             }

@@ -118,6 +118,15 @@ public final class SharedLogStorage: LogMedium, @unchecked Sendable {
     /// A compaction's leftovers are other log generations; the next switch deletes them, and
     /// no instance may remove one that another instance is still writing.
     public func removeLeftoverSuccessors(of path: String) -> [String] { [] }
+
+    /// A shared log keeps no checkpoint yet: every open replays the log.
+    public func readCheckpoint(of path: String) -> Result<[UInt8]?, SystemError> { .success(nil) }
+
+    public func removeCheckpoint(of path: String) throws(CofferError) {}
+
+    public func writeCheckpoint(_ bytes: [UInt8], of path: String) throws(CofferError) {
+        throw CofferError(.invalidInput, "A vault in a shared store keeps no index checkpoint; its opens replay the log.")
+    }
 }
 
 extension SharedFrame {

@@ -147,7 +147,7 @@ extension VaultStore {
         headerLock.withLock {
             epochs.introduce(
                 record.epoch, createdMilliseconds: WallClock.nowMilliseconds(), sequence: record.sequence,
-                dataKey: dataKey)
+                offset: record.offset, dataKey: dataKey)
         }
         return record.epoch
     }

@@ -19,6 +19,9 @@ public struct VerificationReport: Sendable {
     public var epochs: [UInt32]
     public var fileBytes: UInt64
     public var header: FileHeader
+    /// The last record the index checkpoint beside the log covers, when one authenticates and
+    /// agrees with the log (F-CHECKPOINT-VERIFY).
+    public var checkpointSequence: UInt64?
 
     /// Whether nothing at all was found.
     public var isClean: Bool { problems.isEmpty }
@@ -33,11 +36,15 @@ extension VaultStore {
     ///   - expectedHead: adds a `head_mismatch` problem when the chain does not contain it.
     ///   - witnessedHead: adds one when the vault is not the one a head witness saw (F-HEAD).
     ///   - visit: sees every valid record, for checks at a higher layer.
+    ///   - indexEncoding: the canonical index encoding of what `visit` has seen so far: when
+    ///     given, it is compared with the checkpoint's index right after the record the
+    ///     checkpoint follows, and a difference is a `checkpoint` problem.
     /// - Throws: only when verification cannot run: `.notFound`, `.notAVault`,
     ///   `.unsupportedVersion`, `.wrongKey`, `.io` (and header damage that prevents unlocking).
     public static func verify(
         path: String, secret: Keyslot.Secret, expectedHead: ChainHead? = nil, witnessedHead: WitnessedHead? = nil,
-        storage: any LogMedium = PosixStorage(), preferredKeyslot: UInt16? = nil, visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
+        storage: any LogMedium = PosixStorage(), preferredKeyslot: UInt16? = nil,
+        indexEncoding: (() -> [UInt8])? = nil, visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
     ) throws(CofferError) -> VerificationReport {
         try secret.check()
         let log = try openLog(path: path, options: Options(storage: storage, readOnly: true))
@@ -67,6 +74,21 @@ extension VaultStore {
             generation: unlocked.header.logGeneration)
         let headChecks = HeadChecks(expected: expectedHead, witnessed: witnessedHead, lineage: unlocked.header.lineage)
         scanner.chainAt = headChecks.sequences
+        var checkpoint: CheckpointResumption?
+        // Checkpoint problems come after the log's, as what the caller adds does.
+        var checkpointProblems: [LogProblem] = []
+        switch loadCheckpoint(
+            path: path, storage: storage, log: log, header: unlocked.header, masterKey: unlocked.masterKey, fileSize: size)
+        {
+        case nil: break
+        case .failure(let problem)?:
+            checkpointProblems.append(
+                LogProblem(
+                    kind: .checkpoint, offset: 0, sequence: 0,
+                    detail: "The index checkpoint beside the log cannot be used (\(problem.reason)); opens replay the whole log until a new checkpoint replaces it."))
+        case .success(let loaded)?: checkpoint = loaded
+        }
+        var compared = false
         var recordsByType: [RecordType: UInt64] = [:]
         var recordsByEpoch: [UInt32: UInt64] = [:]
         let outcome: ScanOutcome
@@ -74,9 +96,26 @@ extension VaultStore {
             recordsByType[record.type, default: 0] += 1
             if record.type == .transaction { recordsByEpoch[record.epoch, default: 0] += 1 }
             try visit(record)
+            if let checkpoint, record.sequence == checkpoint.position.sequence, let indexEncoding {
+                compared = true
+                // F-CHECKPOINT-VERIFY: the checkpoint holds exactly the index the log gives here.
+                if indexEncoding() != checkpoint.contents.index {
+                    checkpointProblems.append(
+                        LogProblem(
+                            kind: .checkpoint, offset: 0, sequence: record.sequence,
+                            detail: "The index checkpoint differs from the index the log gives at record \(record.sequence); "
+                                + "opens would start from a wrong index. Remove the checkpoint file and report this."))
+                }
+            }
         }) {
         case .failure(let error): throw error
         case .success(let value): outcome = value
+        }
+        if let checkpoint, indexEncoding != nil, !compared {
+            checkpointProblems.append(
+                LogProblem(
+                    kind: .checkpoint, offset: 0, sequence: checkpoint.position.sequence,
+                    detail: "The log's valid records end before record \(checkpoint.position.sequence), which the index checkpoint follows."))
         }
         if let corruption = outcome.corruption { problems.append(corruption) }
         if let torn = outcome.tornTail { problems.append(torn) }
@@ -86,9 +125,10 @@ extension VaultStore {
         {
             problems.append(LogProblem(kind: .headMismatch, offset: outcome.validEnd, sequence: mismatch.sequence, detail: mismatch.detail))
         }
+        problems += checkpointProblems
         return VerificationReport(
             records: outcome.recordCount, head: outcome.head, problems: problems, recordsByType: recordsByType,
             bytesByType: outcome.bytesByType, recordsByEpoch: recordsByEpoch, epochs: outcome.keyEpochs.all.map(\.number),
-            fileBytes: size, header: unlocked.header)
+            fileBytes: size, header: unlocked.header, checkpointSequence: checkpoint?.position.sequence)
     }
 }

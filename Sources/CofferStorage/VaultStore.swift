@@ -49,6 +49,11 @@ public final class VaultStore: @unchecked Sendable {
         /// its lock held, so that no writer can commit between the read and the check (a head
         /// read before a wait for the lock could be older than one written meanwhile).
         public var readWitness: (@Sendable () throws(CofferError) -> WitnessedHead?)?
+        /// When set, the open looks for the checkpoint beside the log (F-CHECKPOINT-USE); if one
+        /// authenticates and agrees with the log, the open hands its index encoding to this and,
+        /// when it accepts it (returns true), visits only the records after the checkpoint.
+        /// ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
+        public var restoreIndex: (@Sendable ([UInt8]) -> Bool)?
 
         public init(
             storage: any LogMedium = PosixStorage(), durability: Durability = .synchronous,
@@ -75,6 +80,9 @@ public final class VaultStore: @unchecked Sendable {
         public let headerRepaired: Bool
         /// Temporary files of a compaction interrupted by a crash, removed (only a writer removes).
         public var removedTemporaryFiles: [String] = []
+        /// Whether the index came from the checkpoint beside the log, and why not when one was
+        /// there but could not be used (F-CHECKPOINT-USE).
+        public var checkpoint: CheckpointUse = .none
     }
 
     public let path: String
@@ -115,7 +123,10 @@ public final class VaultStore: @unchecked Sendable {
     ) {
         self.path = path
         self.unlockedSlot = unlockedSlot
-        self.options = options
+        // The restorer belongs to this open: a reopen with these options replays on its own.
+        var kept = options
+        kept.restoreIndex = nil
+        self.options = kept
         self.log = log
         self.masterKey = masterKey
         self.unlockKey = unlockKey
@@ -244,7 +255,9 @@ public final class VaultStore: @unchecked Sendable {
     ) -> VaultStore {
         let record = contents.record
         var epochs = KeyEpochs()
-        epochs.introduce(1, createdMilliseconds: contents.now, sequence: record.sequence, dataKey: contents.dataKey)
+        epochs.introduce(
+            1, createdMilliseconds: contents.now, sequence: record.sequence, offset: record.offset,
+            dataKey: contents.dataKey)
         let outcome = ScanOutcome(
             sealedThrough: contents.cursor, keyEpochs: epochs, bytesByType: [.keyEpoch: UInt64(record.frameBytes)])
         return VaultStore(
@@ -252,7 +265,7 @@ public final class VaultStore: @unchecked Sendable {
             header: contents.header, copyIndex: 1, outcome: outcome,
             chains: {
                 let table = ChainTable()
-                table.append(record.previousChain)
+                table.append(record.previousChain, offset: record.offset)
                 return table
             }(),
             counters: {
@@ -273,7 +286,8 @@ public final class VaultStore: @unchecked Sendable {
     /// open fails naming the offset and sequence number, and the file is not modified.
     ///
     /// - Parameters:
-    ///   - visit: called with every record in order (key-epoch records included).
+    ///   - visit: called with every record in order (key-epoch records included), or every
+    ///     record after the checkpoint the index was restored from (``Options/restoreIndex``).
     /// - Throws: `.notFound`, `.notAVault`, `.unsupportedVersion`, `.wrongKey` (nothing
     ///   modified), `.corrupted` (with offset and sequence), `.headMismatch`, `.locked`, `.io`,
     ///   or whatever `visit` throws.
@@ -284,8 +298,7 @@ public final class VaultStore: @unchecked Sendable {
         try secret.check()
         return try open(
             path: path, unlocking: { $0.unlock(with: secret, preferredSlot: options.preferredKeyslot) },
-            options: options,
-            visit: visit)
+            options: options, visit: visit)
     }
 
     /// Opens the vault at `path` again with the unlock key of this store: after another
@@ -338,7 +351,42 @@ public final class VaultStore: @unchecked Sendable {
         if witnessed == nil, let readWitness = options.readWitness { witnessed = try readWitness() }
         let headChecks = HeadChecks(expected: options.expectedHead, witnessed: witnessed, lineage: header.lineage)
         scanner.chainAt = headChecks.sequences
-        let outcome = try scan(scanner, recordingIn: chains, counters, visit)
+        var checkpointUse = CheckpointUse.none
+        if let restoreIndex = options.restoreIndex {
+            switch loadCheckpoint(
+                path: path, storage: options.storage, log: log, header: header, masterKey: unlocked.masterKey,
+                fileSize: fileSize)
+            {
+            case nil: break
+            case .failure(let problem)?: checkpointUse = .ignored(problem.reason)
+            case .success(let resumption)?:
+                if restoreIndex(resumption.contents.index) {
+                    let position = resumption.position
+                    resumption.contents.chains.withUnsafeBytes { chains.restore($0, lastOffset: position.lastFrameOffset) }
+                    var counts = LogCounts()
+                    counts.recordsByType = resumption.contents.recordsByType
+                    counts.bytesByType = resumption.contents.bytesByType
+                    counts.transactionsByEpoch = resumption.contents.transactionsByEpoch
+                    counters.restore(counts)
+                    scanner.resume = (
+                        position.end,
+                        ChainHead(sequence: position.sequence, digest: position.chain, generation: header.logGeneration),
+                        resumption.epochs
+                    )
+                    checkpointUse = .resumed(sequence: position.sequence)
+                } else {
+                    checkpointUse = .ignored("its index is malformed")
+                }
+            }
+        }
+        var outcome = try scan(scanner, recordingIn: chains, counters, visit)
+        if case .resumed(let sequence) = checkpointUse {
+            // The chain after records the checkpoint covers is in the restored table (F-HEAD checks).
+            for requested in headChecks.sequences where requested <= sequence {
+                outcome.chainAtRequested[requested] =
+                    requested == sequence ? scanner.resume!.head.digest : chains.previous(for: requested + 1)
+            }
+        }
         if let corruption = outcome.corruption {
             throw CofferError(
                 .corrupted,
@@ -395,7 +443,7 @@ public final class VaultStore: @unchecked Sendable {
             copyIndex: copyIndex, outcome: outcome, chains: chains, counters: counters,
             recovery: Recovery(
                 tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired,
-                removedTemporaryFiles: removed),
+                removedTemporaryFiles: removed, checkpoint: checkpointUse),
             unlockedSlot: unlocked.slotID == 0 ? nil : unlocked.slotID)
     }
 
@@ -405,7 +453,7 @@ public final class VaultStore: @unchecked Sendable {
         _ visit: (ScannedRecord) throws(CofferError) -> Void
     ) throws(CofferError) -> ScanOutcome {
         switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
-            chains.append(record.previousChain)
+            chains.append(record.previousChain, offset: record.offset)
             counters.add(type: record.type, epoch: record.epoch, frameBytes: record.frameBytes)
             try visit(record)
         }) {

@@ -164,3 +164,49 @@ final class RotatedVectorTests: XCTestCase {
         XCTAssertNil(header.unwrapMasterKey(unlockKey: VectorBuilder.unlockKey), "the first unlock key opens nothing")
     }
 }
+
+/// The index checkpoint vector (F-CHECKPOINT): its position, contents and every bound field.
+final class CheckpointVectorTests: XCTestCase {
+    func testSmallVaultCheckpointDecodes() throws {
+        let vector = try Vector(named: "small-vault-checkpoint")
+        let vault = VectorBuilder.smallVault()
+        let key = MasterKeySubkey.checkpoint.derive(from: VectorBuilder.masterKey)
+        let (position, sealed) = try Checkpoint.open(
+            vector.bytes, vaultID: VectorBuilder.vaultID, generation: 0, key: key
+        ).get()
+        XCTAssertEqual(position.sequence, 4)
+        XCTAssertEqual(position.lastFrameOffset, UInt64(vault.offsets[3]))
+        XCTAssertEqual(position.end, UInt64(vault.bytes.count))
+        XCTAssertEqual(position.chain, vault.head.digest)
+        let contents = try XCTUnwrap(Checkpoint.Contents.decode(sealed, sequence: 4))
+        XCTAssertEqual(contents.epochs.map(\.sequence), [1, 3])
+        XCTAssertEqual(contents.recordsByType, [.keyEpoch: 2, .transaction: 2])
+        XCTAssertEqual(contents.chains.count, 4 * 32)
+        XCTAssertEqual(Array(contents.chains.prefix(32)), ChainHash.genesis(vaultID: VectorBuilder.vaultID))
+        XCTAssertEqual(contents.index, VectorBuilder.emptyIndexEncoding)
+        XCTAssertEqual(Array(vector.bytes[96..<120]), [UInt8](repeating: 0xCC, count: 24))
+        // Must-reject: every header field is bound (F-CHECKPOINT-USE 1–2).
+        XCTAssertEqual(
+            Checkpoint.open(vector.bytes, vaultID: VectorBuilder.vaultID, generation: 1, key: key).map { $0.0 },
+            .failure(.otherGeneration(0)))
+        XCTAssertEqual(
+            Checkpoint.open(vector.bytes, vaultID: [UInt8](repeating: 0, count: 16), generation: 0, key: key).map { $0.0 },
+            .failure(.otherVault))
+        for offset in [32, 40, 48, 56, 100, vector.bytes.count - 1] {
+            var altered = vector.bytes
+            altered[offset] ^= 1
+            guard case .failure = Checkpoint.open(altered, vaultID: VectorBuilder.vaultID, generation: 0, key: key) else {
+                return XCTFail("a checkpoint with byte \(offset) altered opened")
+            }
+        }
+        for (offset, what) in [(0, "magic"), (4, "version"), (6, "reserved"), (28, "reserved"), (88, "length")] {
+            var altered = vector.bytes
+            altered[offset] ^= 1
+            guard case .failure(.malformed) = Checkpoint.position(of: altered) else {
+                return XCTFail("a checkpoint with its \(what) altered was not refused as malformed")
+            }
+        }
+        XCTAssertNil(Checkpoint.Contents.decode(sealed, sequence: 3), "a chain table of another length")
+        XCTAssertNil(Checkpoint.Contents.decode(sealed, sequence: 2), "an epoch record past the checkpoint")
+    }
+}

@@ -222,6 +222,52 @@ enum VectorBuilder {
                 "api-key-hash-key: \(apiKeyHashKey.withUnsafeBytes { Hex.encode(Array($0)) })",
                 "head: \(vault.head)",
             ] + transactionLines)
+        let checkpoint = smallVaultCheckpoint(vault)
+        render(
+            "small-vault-checkpoint", "resumed after record 4",
+            "The small vault's index checkpoint after its last record, the file `<vault>.checkpoint` beside it "
+                + "(F-CHECKPOINT): both key-epoch records, the counts, the chain hash before each of the four "
+                + "records, and the encoding of an empty index (the small vault's transactions use test codes). "
+                + "Nonce cc…, fixed for the vector.",
+            checkpoint, extra: ["head: \(vault.head)"])
         return result
+    }
+
+    /// The encoding of an empty index (F-CHECKPOINT-INDEX): version 1, next principal 0,
+    /// retention 10, four zero counters, thirteen empty tables.
+    static let emptyIndexEncoding: [UInt8] = {
+        var writer = ByteWriter()
+        writer.write(UInt16(1))
+        writer.write(UInt32(0))
+        writer.write(UInt16(10))
+        for _ in 0..<4 { writer.write(UInt64(0)) }
+        for _ in 0..<13 { writer.write(UInt32(0)) }
+        return writer.bytes
+    }()
+
+    /// The small vault's checkpoint after its last record.
+    static func smallVaultCheckpoint(_ vault: (bytes: [UInt8], offsets: [Int], head: ChainHead)) -> [UInt8] {
+        var chains: [UInt8] = []
+        var chain = ChainHash.genesis(vaultID: vaultID)
+        var bytesByType: [RecordType: UInt64] = [:]
+        for (index, offset) in vault.offsets.enumerated() {
+            let end = index + 1 < vault.offsets.count ? vault.offsets[index + 1] : vault.bytes.count
+            chains += chain
+            chain = Array(vault.bytes[offset..<end]).withUnsafeBytes { ChainHash.next(previous: chain, frame: $0) }
+            bytesByType[index % 2 == 0 ? .keyEpoch : .transaction, default: 0] += UInt64(end - offset)
+        }
+        let contents = Checkpoint.Contents(
+            epochs: [
+                Checkpoint.EpochRecord(number: 1, sequence: 1, offset: UInt64(vault.offsets[0])),
+                Checkpoint.EpochRecord(number: 2, sequence: 3, offset: UInt64(vault.offsets[2])),
+            ],
+            recordsByType: [.keyEpoch: 2, .transaction: 2], bytesByType: bytesByType, transactionsByEpoch: [1: 1, 2: 1],
+            chains: chains, index: emptyIndexEncoding)
+        let position = Checkpoint.Position(
+            vaultID: vaultID, generation: 0, sequence: 4, lastFrameOffset: UInt64(vault.offsets[3]),
+            end: UInt64(vault.bytes.count), chain: vault.head.digest)
+        return Checkpoint.seal(
+            position, contents: contents.encode(), key: MasterKeySubkey.checkpoint.derive(from: masterKey),
+            nonce: [UInt8](repeating: 0xCC, count: 24))
     }
 }

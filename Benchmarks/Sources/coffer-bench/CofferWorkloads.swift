@@ -251,6 +251,7 @@ final class CofferWorkloads: @unchecked Sendable {
 
     func removeVault(_ file: String) {
         ProcessFacts.remove(file)
+        ProcessFacts.remove(file + ".checkpoint")
     }
 
     // MARK: File size and record sizes
@@ -274,12 +275,17 @@ final class CofferWorkloads: @unchecked Sendable {
     /// From nothing to the first successful resolution: unlock with the key file (no KDF),
     /// authenticate and replay every record, resolve one request. The clock stops at the
     /// resolution; closing the vault and freeing the index are not part of it.
-    func open(_ file: String, workload: String, variant: String) throws {
+    func open(_ file: String, workload: String, variant: String, usesCheckpoint: Bool = false, note: String? = nil) throws {
         let first = requests[0]
         let expected = ids.credentials[dataset.requests[0].expectedCredential]
+        var options = Vault.Options()
+        options.usesCheckpoint = usesCheckpoint
         let values = try repeatRuns(repetitions: repetitions) { _ in
             let start = Clock.nanoseconds()
-            let vault = try Vault.open(path: file, unlock: unlock)
+            let vault = try Vault.open(path: file, unlock: unlock, options: options)
+            if usesCheckpoint, case .resumed = vault.recovery.checkpoint {} else if usesCheckpoint {
+                throw WrongAnswer(description: "the open did not resume from the checkpoint: \(vault.recovery.checkpoint)")
+            }
             let resolved = try vault.resolve(first)
             let seconds = Double(Clock.nanoseconds() - start) / 1e9
             vault.close()
@@ -289,7 +295,22 @@ final class CofferWorkloads: @unchecked Sendable {
         figures.append(
             Figure(
                 workload: workload, engine: "coffer", variant: variant, size: size, unit: "s", higherIsBetter: false,
-                operations: 1, values: values, note: "page cache warm: the file was just written"))
+                operations: 1, values: values, note: note ?? "page cache warm: the file was just written"))
+    }
+
+    /// Writes the index checkpoint beside the vault, then measures opens that resume from it.
+    func openCheckpointed() throws {
+        let writer = try Vault.open(path: path, unlock: unlock)
+        let start = Clock.nanoseconds()
+        let covered = try writer.checkpoint()
+        let seconds = Double(Clock.nanoseconds() - start) / 1e9
+        writer.close()
+        let checkpointBytes = (try? FileManager.default.attributesOfItem(atPath: path + ".checkpoint")[.size] as? Int) ?? 0
+        try open(
+            path, workload: "open_checkpointed",
+            variant: "Vault.open with a key file resuming from the index checkpoint after the last record, first resolve",
+            usesCheckpoint: true,
+            note: "checkpoint \(checkpointBytes) bytes after record \(covered), written in \(String(format: "%.2f", seconds)) s; page cache warm")
     }
 
     // MARK: Reads
@@ -575,7 +596,7 @@ final class CofferWorkloads: @unchecked Sendable {
         }
         try open(
             work, workload: "open_compacted",
-            variant: "Vault.open with a key file of the re-encrypted compacted vault, first resolve")
+            variant: "Vault.open with a key file of the re-encrypted compacted vault, replaying it (its checkpoint unused), first resolve")
         figures.append(
             Frames(path: work).decryptOnce(repetitions: repetitions, size: size, workload: "decrypt_once_compacted"))
         removeVault(work)
@@ -643,9 +664,10 @@ final class CofferWorkloads: @unchecked Sendable {
         try open(
             path, workload: "open",
             variant:
-                "Vault.open with a key file (no KDF), replay of every record, first resolve; freshly written vault, no compaction"
+                "Vault.open with a key file (no KDF), replay of every record (no checkpoint used), first resolve; freshly written vault, no compaction"
         )
         figures.append(frames.decryptOnce(repetitions: repetitions, size: size))
+        try openCheckpointed()
         let vault = try Vault.open(path: path, unlock: unlock)
         try pointReads(vault)
         try resolutions(vault)

@@ -20,6 +20,7 @@ enum Profiling {
             dataset: dataset, directory: (path as NSString).deletingLastPathComponent, repetitions: 1)
         let specs = (0..<size).map(dataset.credential)
         ProcessFacts.remove(path)
+        ProcessFacts.remove(path + ".checkpoint")
         let vault = try Vault.create(
             path: path, unlock: workloads.unlock, options: Vault.Options(durability: .unsafeNoSync))
         var directory = try workloads.loadDirectory(vault)

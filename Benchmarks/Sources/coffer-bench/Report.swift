@@ -225,7 +225,8 @@ enum Analysis {
         let order = [
             "aead_seal", "aead_open", "cofferCrypto_seal", "cofferCrypto_open", "fdatasync", "sequential_write",
             "raw_append", "kdf_interactive", "kdf_moderate", "bulk_load", "bulk_load_batch", "single_commit",
-            "single_commit_normal", "concurrent_commit", "open", "open_passphrase", "decrypt_once", "reveal", "resolve",
+            "single_commit_normal", "concurrent_commit", "open", "open_checkpointed", "open_passphrase", "decrypt_once", "reveal",
+            "resolve",
             "resolve_explained",
             "memory", "file_size", "file_size_batch", "compaction", "compaction_records", "compaction_memory",
             "compaction_reencrypt", "compaction_records_reencrypt", "compaction_memory_reencrypt", "open_compacted",

@@ -1,0 +1,274 @@
+import CofferCrypto
+
+/// An index checkpoint (F-CHECKPOINT): the state of a vault's index after record `S` of
+/// its log, sealed under a subkey of the master key and bound to the vault, the log's
+/// generation and the chain after `S`, so that an open can start from it and replay only the
+/// records after `S`.
+///
+///     0   4  magic "CCK1"
+///     4   2  format version (1)
+///     6   2  reserved, zero
+///     8  16  vault UUID
+///    24   4  log generation
+///    28   4  reserved, zero
+///    32   8  sequence S of the last record it covers (1 or more)
+///    40   8  offset of frame S
+///    48   8  offset just past frame S: where the records it does not cover start
+///    56  32  chain_S, the chain hash after frame S
+///    88   8  sealed body length L
+///    96   L  nonce (24) || XChaCha20-Poly1305(K_checkpoint, nonce, contents, AAD)
+///
+/// `AAD = "coffer checkpoint v1" || bytes [0, 96)`. The file is exactly `96 + L` bytes.
+///
+/// ```swift
+/// let bytes = Checkpoint.seal(position, contents: contents, key: key)
+/// let (position, contents) = try Checkpoint.open(bytes, vaultID: id, key: key).get()
+/// ```
+public enum Checkpoint {
+    public static let magic: [UInt8] = Array("CCK1".utf8)
+    public static let version: UInt16 = 1
+    public static let headerBytes = 96
+    public static let associatedDataLabel = Array("coffer checkpoint v1".utf8)
+
+    /// Where in the log a checkpoint stands.
+    public struct Position: Sendable, Equatable {
+        public let vaultID: [UInt8]
+        public let generation: UInt32
+        /// The last record the checkpoint covers.
+        public let sequence: UInt64
+        /// The offset of that record's frame.
+        public let lastFrameOffset: UInt64
+        /// The offset just past it.
+        public let end: UInt64
+        /// The chain hash after it.
+        public let chain: [UInt8]
+
+        public init(
+            vaultID: [UInt8], generation: UInt32, sequence: UInt64, lastFrameOffset: UInt64, end: UInt64,
+            chain: [UInt8]
+        ) {
+            self.vaultID = vaultID
+            self.generation = generation
+            self.sequence = sequence
+            self.lastFrameOffset = lastFrameOffset
+            self.end = end
+            self.chain = chain
+        }
+    }
+
+    /// Why a checkpoint cannot be used; each is a reason to replay the whole log instead.
+    public enum Problem: Error, Equatable, CustomStringConvertible {
+        /// Too short, a wrong magic or version, a non-zero reserved field, a position that
+        /// cannot be (sequence 0, offsets out of order), or a length other than the file's.
+        case malformed(String)
+        /// Of another vault.
+        case otherVault
+        /// Of another generation of the log: one from before a compaction, left behind.
+        case otherGeneration(UInt32)
+        /// The tag does not verify: damaged, or sealed under another master key.
+        case authentication
+
+        public var description: String {
+            switch self {
+            case .malformed(let detail): "the checkpoint is malformed: \(detail)"
+            case .otherVault: "the checkpoint is of another vault"
+            case .otherGeneration(let generation): "the checkpoint is of generation \(generation) of the log"
+            case .authentication: "the checkpoint does not authenticate under the vault's key"
+            }
+        }
+    }
+
+    /// Seals `contents` as the checkpoint at `position`, under a fresh random nonce (a fixed
+    /// one only for test vectors).
+    public static func seal(
+        _ position: Position, contents: [UInt8], key: SecureBytes,
+        nonce: [UInt8] = RandomBytes.make(XChaCha20Poly1305.nonceBytes)
+    ) -> [UInt8] {
+        precondition(position.vaultID.count == FormatConstants.vaultIDBytes && position.chain.count == 32)
+        var writer = ByteWriter(capacity: headerBytes + 40 + contents.count)
+        writer.write(magic)
+        writer.write(version)
+        writer.writeZeros(2)
+        writer.write(position.vaultID)
+        writer.write(position.generation)
+        writer.writeZeros(4)
+        writer.write(position.sequence)
+        writer.write(position.lastFrameOffset)
+        writer.write(position.end)
+        writer.write(position.chain)
+        writer.write(UInt64(XChaCha20Poly1305.nonceBytes + contents.count + XChaCha20Poly1305.tagBytes))
+        var bytes = writer.bytes
+        let associatedData = associatedDataLabel + bytes
+        bytes += nonce
+        contents.withUnsafeBytes { plain in
+            XChaCha20Poly1305.seal(plain, key: key, nonce: nonce, associatedData: associatedData, appendingTo: &bytes)
+        }
+        return bytes
+    }
+
+    /// The position a checkpoint claims, read without a key: only its form is checked.
+    public static func position(of bytes: [UInt8]) -> Result<Position, Problem> {
+        guard bytes.count >= headerBytes + XChaCha20Poly1305.nonceBytes + XChaCha20Poly1305.tagBytes else {
+            return .failure(.malformed("\(bytes.count) bytes is too short"))
+        }
+        return bytes.withUnsafeBytes { raw -> Result<Position, Problem> in
+            var reader = ByteReader(raw)
+            guard reader.readBytes(4) == magic else { return .failure(.malformed("the magic is missing")) }
+            guard reader.read(UInt16.self) == version else { return .failure(.malformed("an unknown version")) }
+            guard reader.skipZeros(2), let vaultID = reader.readBytes(FormatConstants.vaultIDBytes),
+                let generation = reader.read(UInt32.self), reader.skipZeros(4), let sequence = reader.read(UInt64.self),
+                let lastFrameOffset = reader.read(UInt64.self), let end = reader.read(UInt64.self),
+                let chain = reader.readBytes(32), let sealedLength = reader.read(UInt64.self)
+            else { return .failure(.malformed("a reserved field is not zero")) }
+            guard sealedLength == UInt64(bytes.count - headerBytes) else {
+                return .failure(.malformed("the sealed length is not the file's"))
+            }
+            let frameMinimum = UInt64(
+                FormatConstants.frameHeaderBytes + FormatConstants.paddedBytesMin + FormatConstants.sealOverheadBytes)
+            let frameMaximum = UInt64(FormatConstants.frameHeaderBytes + FormatConstants.bodyBytesMax)
+            guard sequence >= 1, lastFrameOffset >= FormatConstants.logStartOffset, end > lastFrameOffset,
+                end - lastFrameOffset >= frameMinimum, end - lastFrameOffset <= frameMaximum
+            else { return .failure(.malformed("its position in the log cannot be")) }
+            return .success(
+                Position(
+                    vaultID: vaultID, generation: generation, sequence: sequence, lastFrameOffset: lastFrameOffset,
+                    end: end, chain: chain))
+        }
+    }
+
+    /// Checks a checkpoint's form, vault and generation, authenticates it and returns its
+    /// position and contents.
+    public static func open(
+        _ bytes: [UInt8], vaultID: [UInt8], generation: UInt32, key: SecureBytes
+    ) -> Result<(Position, [UInt8]), Problem> {
+        let position: Position
+        switch self.position(of: bytes) {
+        case .failure(let problem): return .failure(problem)
+        case .success(let value): position = value
+        }
+        guard position.vaultID == vaultID else { return .failure(.otherVault) }
+        guard position.generation == generation else { return .failure(.otherGeneration(position.generation)) }
+        let associatedData = associatedDataLabel + bytes[..<headerBytes]
+        let contents = bytes.withUnsafeBytes { raw in
+            let nonceEnd = headerBytes + XChaCha20Poly1305.nonceBytes
+            return XChaCha20Poly1305.openBulk(
+                UnsafeRawBufferPointer(rebasing: raw[nonceEnd...]), key: key,
+                nonce: UnsafeRawBufferPointer(rebasing: raw[headerBytes..<nonceEnd]), associatedData: associatedData)
+        }
+        guard let contents else { return .failure(.authentication) }
+        return .success((position, contents))
+    }
+
+    /// A key-epoch record of the log before a checkpoint: its epoch, sequence and offset.
+    public struct EpochRecord: Sendable, Equatable {
+        public let number: UInt32
+        public let sequence: UInt64
+        public let offset: UInt64
+
+        public init(number: UInt32, sequence: UInt64, offset: UInt64) {
+            self.number = number
+            self.sequence = sequence
+            self.offset = offset
+        }
+    }
+
+    /// The sealed contents of a checkpoint after record `S` (F-CHECKPOINT-CONTENTS): where
+    /// the key-epoch records before it are, the record counts, the chain hash before every
+    /// record through `S`, and the index.
+    public struct Contents: Sendable, Equatable {
+        /// The key-epoch records through `S`, in order.
+        public var epochs: [EpochRecord]
+        /// Records and their frame bytes by type, through `S`.
+        public var recordsByType: [RecordType: UInt64]
+        public var bytesByType: [RecordType: UInt64]
+        /// Transaction records by the epoch they are sealed under, through `S`.
+        public var transactionsByEpoch: [UInt32: UInt64]
+        /// The chain hash before records 1 through `S`, 32 bytes each.
+        public var chains: [UInt8]
+        /// The index's canonical encoding (F-CHECKPOINT-INDEX), opaque here.
+        public var index: [UInt8]
+
+        public init(
+            epochs: [EpochRecord], recordsByType: [RecordType: UInt64], bytesByType: [RecordType: UInt64],
+            transactionsByEpoch: [UInt32: UInt64], chains: [UInt8], index: [UInt8]
+        ) {
+            self.epochs = epochs
+            self.recordsByType = recordsByType
+            self.bytesByType = bytesByType
+            self.transactionsByEpoch = transactionsByEpoch
+            self.chains = chains
+            self.index = index
+        }
+
+        public func encode() -> [UInt8] {
+            var writer = ByteWriter(capacity: 64 + epochs.count * 20 + chains.count + index.count)
+            writer.write(UInt32(epochs.count))
+            for epoch in epochs {
+                writer.write(epoch.number)
+                writer.write(epoch.sequence)
+                writer.write(epoch.offset)
+            }
+            for type in RecordType.allCases {
+                writer.write(recordsByType[type] ?? 0)
+                writer.write(bytesByType[type] ?? 0)
+            }
+            let byEpoch = transactionsByEpoch.sorted { $0.key < $1.key }
+            writer.write(UInt32(byEpoch.count))
+            for (epoch, count) in byEpoch {
+                writer.write(epoch)
+                writer.write(count)
+            }
+            writer.write(UInt64(chains.count / 32))
+            writer.write(chains)
+            writer.write(index)
+            return writer.bytes
+        }
+
+        /// The contents of a checkpoint after record `sequence`; `nil` when malformed: a
+        /// count the bytes cannot hold, epochs or their records out of order or past
+        /// `sequence`, an epoch counted twice, a chain table of another length.
+        public static func decode(_ bytes: [UInt8], sequence: UInt64) -> Contents? {
+            bytes.withUnsafeBytes { raw -> Contents? in
+                var reader = ByteReader(raw)
+                guard let epochCount = reader.read(UInt32.self), Int(epochCount) <= reader.remaining / 20 else {
+                    return nil
+                }
+                var epochs: [EpochRecord] = []
+                for _ in 0..<epochCount {
+                    guard let number = reader.read(UInt32.self), let at = reader.read(UInt64.self),
+                        let offset = reader.read(UInt64.self), at >= 1, at <= sequence,
+                        number > (epochs.last?.number ?? 0), at > (epochs.last?.sequence ?? 0)
+                    else { return nil }
+                    epochs.append(EpochRecord(number: number, sequence: at, offset: offset))
+                }
+                var recordsByType: [RecordType: UInt64] = [:]
+                var bytesByType: [RecordType: UInt64] = [:]
+                for type in RecordType.allCases {
+                    guard let records = reader.read(UInt64.self), let bytes = reader.read(UInt64.self) else {
+                        return nil
+                    }
+                    if records > 0 || bytes > 0 {
+                        recordsByType[type] = records
+                        bytesByType[type] = bytes
+                    }
+                }
+                guard let epochCounts = reader.read(UInt32.self), Int(epochCounts) <= reader.remaining / 12 else {
+                    return nil
+                }
+                var transactionsByEpoch: [UInt32: UInt64] = [:]
+                for _ in 0..<epochCounts {
+                    guard let epoch = reader.read(UInt32.self), let count = reader.read(UInt64.self),
+                        transactionsByEpoch.updateValue(count, forKey: epoch) == nil
+                    else { return nil }
+                }
+                guard let chainCount = reader.read(UInt64.self), chainCount == sequence,
+                    sequence <= UInt64(reader.remaining / 32), let chains = reader.readBytes(Int(sequence) * 32),
+                    let index = reader.readBytes(reader.remaining)
+                else { return nil }
+                return Contents(
+                    epochs: epochs, recordsByType: recordsByType, bytesByType: bytesByType,
+                    transactionsByEpoch: transactionsByEpoch, chains: chains, index: index)
+            }
+        }
+    }
+}

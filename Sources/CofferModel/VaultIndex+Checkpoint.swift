@@ -1,0 +1,543 @@
+import CofferErrors
+import CofferFormat
+
+/// The index as bytes, for an index checkpoint (FORMAT.md, F-CHECKPOINT-INDEX): every table
+/// written out as it is, so that an open rebuilds the index in one pass over the bytes
+/// instead of replaying every transaction.
+///
+/// The encoding is canonical: tables kept in dictionaries are written sorted by their keys,
+/// so two indexes in the same state encode to the same bytes, and `verify` checks a
+/// checkpoint by comparing it with the encoding of the index it rebuilt from the whole log.
+/// Lookup tables that follow from others (ids, slugs and handles to records, interned
+/// strings to handles, credentials to their assignments, hashes to API keys) are not written
+/// but rebuilt.
+///
+/// Decoding checks everything the index's code relies on to stay in bounds and terminate:
+/// every handle into a table names an entry of it, every lookup list ends, nothing is listed
+/// twice. The checkpoint's authentication vouches for the rest: only a holder of the vault's
+/// keys writes one, from an index that apply built.
+///
+/// ```swift
+/// let bytes = index.checkpointEncoding()
+/// let rebuilt = try VaultIndex(checkpointEncoding: bytes)   // the same state
+/// ```
+extension VaultIndex {
+    /// The version of the encoding, its first two bytes.
+    static let checkpointEncodingVersion: UInt16 = 1
+
+    /// The canonical encoding of this index.
+    public func checkpointEncoding() -> [UInt8] {
+        var writer = ByteWriter(capacity: 64 + tables.credentials.count * 160 + tables.history.count * 40)
+        tables.encode(into: &writer)
+        return writer.bytes
+    }
+
+    /// Rebuilds the index an encoding describes.
+    ///
+    /// - Throws: `.corrupted` when the bytes are not an encoding this version writes, or
+    ///   describe an index whose handles or lookup lists are out of bounds.
+    public init(checkpointEncoding bytes: [UInt8]) throws(CofferError) {
+        self.init()
+        let decoded = bytes.withUnsafeBytes { raw -> IndexTables? in
+            var reader = ByteReader(raw)
+            guard let tables = IndexTables.decode(from: &reader), reader.remaining == 0 else { return nil }
+            return tables
+        }
+        guard let decoded else {
+            throw CofferError(.corrupted, "The checkpoint's index is malformed or out of bounds.")
+        }
+        tables = decoded
+    }
+}
+
+extension IndexTables {
+    fileprivate func encode(into writer: inout ByteWriter) {
+        writer.write(VaultIndex.checkpointEncodingVersion)
+        writer.write(nextPrincipal)
+        writer.write(versionRetention)
+        writer.write(newestTransactionTime)
+        writer.write(UInt64(liveCredentialCount))
+        writer.write(UInt64(liveHistoryCount))
+        writer.write(UInt64(retainedVersionCount))
+
+        writer.write(UInt32(strings.count))
+        for string in strings { writer.writeText(string) }
+
+        writer.write(UInt32(organizations.count))
+        for (handle, record) in organizations.sorted(by: { $0.key < $1.key }) {
+            writer.write(handle)
+            writer.write(record.id)
+            writer.writeText(record.slug)
+            writer.writeText(record.name)
+            writer.write(record.createdTime)
+            writer.write(record.createdBy)
+        }
+        writer.write(UInt32(projects.count))
+        for (handle, record) in projects.sorted(by: { $0.key < $1.key }) {
+            writer.write(handle)
+            writer.write(record.id)
+            writer.write(record.organization)
+            writer.writeText(record.slug)
+            writer.writeText(record.name)
+            writer.write(record.createdTime)
+            writer.write(record.createdBy)
+        }
+        writer.write(UInt32(users.count))
+        for (handle, record) in users.sorted(by: { $0.key < $1.key }) {
+            writer.write(handle)
+            writer.write(record.id)
+            writer.writeText(record.handle)
+            writer.writeText(record.displayName)
+            writer.write(record.createdTime)
+            writer.write(record.createdBy)
+        }
+        writer.write(UInt32(memberships.count))
+        for (key, role) in memberships.sorted(by: {
+            ($0.key.user, $0.key.organization) < ($1.key.user, $1.key.organization)
+        }) {
+            writer.write(key.user)
+            writer.write(key.organization)
+            writer.write(role.rawValue)
+        }
+
+        writer.write(UInt32(credentials.count))
+        for record in credentials {
+            writer.write(record.id)
+            writer.writeText(record.label)
+            writer.writeText(record.display)
+            for handle in [
+                record.organization, record.app, record.slug, record.owner, record.nextInGroup, record.nextWithSlug,
+                record.version, record.createdEntry, record.lastEntry, record.rotatedEntry, record.currentVersionEntry,
+            ] {
+                writer.write(handle)
+            }
+            for byte in [
+                record.kind.rawValue, record.type.rawValue, record.category.rawValue, record.scope.rawValue,
+                record.state.rawValue, record.isDefault ? 1 : 0,
+            ] {
+                writer.write(byte)
+            }
+        }
+        writer.write(UInt32(freeSlots.count))
+        for slot in freeSlots { writer.write(slot) }
+        writer.writeCandidateTable(candidateHeads)
+        writer.write(UInt32(slugHeads.count))
+        for (key, slot) in slugHeads.sorted(by: {
+            ($0.key.organization, $0.key.slug) < ($1.key.organization, $1.key.slug)
+        }) {
+            writer.write(key.organization)
+            writer.write(key.slug)
+            writer.write(slot)
+        }
+        writer.writeCandidateTable(defaults)
+        writer.write(UInt32(assignments.count))
+        for (key, slot) in assignments.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
+            writer.write(key.organization)
+            writer.write(key.targetSlug)
+            writer.write(key.consumer)
+            writer.write(key.app)
+            writer.write(key.kind.rawValue)
+            writer.write(slot)
+        }
+
+        writer.write(UInt32(history.count))
+        for entry in history {
+            writer.write(entry.time)
+            writer.write(entry.sequence)
+            writer.write(entry.offset)
+            writer.write(entry.previous)
+            writer.write(entry.version)
+            writer.write(entry.actor)
+            writer.write(entry.operationIndex)
+            writer.write(entry.kind.rawValue)
+            writer.write(entry.changedMask)
+            writer.write(UInt8(entry.isRetained ? 1 : 0))
+        }
+
+        writer.write(UInt32(apiKeys.count))
+        for record in apiKeys.values.sorted(by: { $0.id < $1.id }) {
+            writer.write(record.id)
+            writer.write(record.organization)
+            writer.write(record.creator)
+            writer.writeText(record.name)
+            writer.writeText(record.preview)
+            writer.writeBlob(record.hash)
+            writer.write(record.createdTime)
+            writer.write(record.createdBy)
+            writer.write(record.state.rawValue)
+            writer.write(record.revokedTime)
+            writer.write(record.revokedBy)
+        }
+    }
+
+    fileprivate static func decode(from reader: inout ByteReader) -> IndexTables? {
+        guard reader.read(UInt16.self) == VaultIndex.checkpointEncodingVersion else { return nil }
+        var tables = IndexTables()
+        guard let nextPrincipal = reader.read(UInt32.self), let versionRetention = reader.read(UInt16.self),
+            (1...VaultIndex.versionRetentionMax).contains(versionRetention),
+            let newestTransactionTime = reader.read(UInt64.self), let liveCredentials = reader.readCount64(),
+            let liveHistory = reader.readCount64(), let retainedVersions = reader.readCount64()
+        else { return nil }
+        tables.nextPrincipal = nextPrincipal
+        tables.versionRetention = versionRetention
+        tables.newestTransactionTime = newestTransactionTime
+        tables.liveCredentialCount = liveCredentials
+        tables.liveHistoryCount = liveHistory
+        tables.retainedVersionCount = retainedVersions
+
+        // Interned strings: a handle is a position, and no string is interned twice.
+        guard let stringCount = reader.readCount(minimumBytesEach: 4) else { return nil }
+        tables.strings.reserveCapacity(stringCount)
+        tables.stringHandles.reserveCapacity(stringCount)
+        for handle in 0..<stringCount {
+            guard let string = reader.readText(),
+                tables.stringHandles.updateValue(Handle(handle), forKey: string) == nil
+            else { return nil }
+            tables.strings.append(string)
+        }
+        let strings = HandleRange(count: stringCount)
+
+        guard tables.decodePrincipals(from: &reader, strings: strings) else { return nil }
+        guard tables.decodeCredentials(from: &reader, strings: strings) else { return nil }
+        guard tables.decodeHistory(from: &reader, strings: strings) else { return nil }
+        guard tables.decodeAPIKeys(from: &reader, strings: strings) else { return nil }
+        guard tables.credentialsAreWhole(), tables.lookupListsEnd(), tables.defaultsAgree() else { return nil }
+        return tables
+    }
+
+    private mutating func decodePrincipals(from reader: inout ByteReader, strings: HandleRange) -> Bool {
+        guard let organizationCount = reader.readCount(minimumBytesEach: 40) else { return false }
+        for _ in 0..<organizationCount {
+            guard let handle = reader.read(Handle.self), let id = reader.readIdentifier(OrganizationID.self),
+                let slug = reader.readText(), let name = reader.readText(), let created = reader.read(UInt64.self),
+                let createdBy = reader.read(Handle.self), strings.contains(createdBy),
+                organizations.updateValue(
+                    OrganizationRecord(id: id, slug: slug, name: name, createdTime: created, createdBy: createdBy),
+                    forKey: handle) == nil,
+                organizationByID.updateValue(handle, forKey: id) == nil,
+                organizationBySlug.updateValue(handle, forKey: slug) == nil
+            else { return false }
+        }
+        guard let projectCount = reader.readCount(minimumBytesEach: 44) else { return false }
+        for _ in 0..<projectCount {
+            guard let handle = reader.read(Handle.self), let id = reader.readIdentifier(ProjectID.self),
+                let organization = reader.read(Handle.self), organizations[organization] != nil,
+                let slug = reader.readText(), let name = reader.readText(), let created = reader.read(UInt64.self),
+                let createdBy = reader.read(Handle.self), strings.contains(createdBy),
+                projects.updateValue(
+                    ProjectRecord(
+                        id: id, organization: organization, slug: slug, name: name, createdTime: created,
+                        createdBy: createdBy),
+                    forKey: handle) == nil,
+                projectByID.updateValue(handle, forKey: id) == nil,
+                projectBySlug.updateValue(handle, forKey: ProjectSlugKey(organization: organization, slug: slug)) == nil
+            else { return false }
+        }
+        guard let userCount = reader.readCount(minimumBytesEach: 40) else { return false }
+        for _ in 0..<userCount {
+            guard let handle = reader.read(Handle.self), let id = reader.readIdentifier(UserID.self),
+                let userHandle = reader.readText(), let displayName = reader.readText(),
+                let created = reader.read(UInt64.self), let createdBy = reader.read(Handle.self),
+                strings.contains(createdBy),
+                users.updateValue(
+                    UserRecord(
+                        id: id, handle: userHandle, displayName: displayName, createdTime: created, createdBy: createdBy
+                    ),
+                    forKey: handle) == nil,
+                userByID.updateValue(handle, forKey: id) == nil,
+                userByHandle.updateValue(handle, forKey: userHandle) == nil
+            else { return false }
+        }
+        guard let membershipCount = reader.readCount(minimumBytesEach: 9) else { return false }
+        for _ in 0..<membershipCount {
+            guard let user = reader.read(Handle.self), let organization = reader.read(Handle.self),
+                users[user] != nil, organizations[organization] != nil,
+                let role = reader.readWord(Role.self),
+                memberships.updateValue(role, forKey: MembershipKey(user: user, organization: organization)) == nil
+            else { return false }
+        }
+        return true
+    }
+
+    private mutating func decodeCredentials(from reader: inout ByteReader, strings: HandleRange) -> Bool {
+        guard let credentialCount = reader.readCount(minimumBytesEach: 68) else { return false }
+        credentials.reserveCapacity(credentialCount)
+        credentialSlotByID.reserveCapacity(credentialCount)
+        for slot in 0..<credentialCount {
+            guard let id = reader.readIdentifier(CredentialID.self), let label = reader.readText(),
+                let display = reader.readText()
+            else { return false }
+            var handles: [Handle] = []
+            handles.reserveCapacity(11)
+            for _ in 0..<11 {
+                guard let handle = reader.read(Handle.self) else { return false }
+                handles.append(handle)
+            }
+            guard let kind = reader.readWord(CredentialKind.self), let type = reader.readWord(CredentialType.self),
+                let category = reader.readWord(CredentialCategory.self),
+                let scope = reader.readWord(CredentialScope.self), let state = reader.readWord(CredentialState.self),
+                let isDefault = reader.readFlag()
+            else { return false }
+            let record = CredentialRecord(
+                id: id, label: label, display: display, organization: handles[0], app: handles[1], slug: handles[2],
+                owner: handles[3], nextInGroup: handles[4], nextWithSlug: handles[5], version: handles[6],
+                createdEntry: handles[7], lastEntry: handles[8], rotatedEntry: handles[9],
+                currentVersionEntry: handles[10], kind: kind, type: type, category: category, scope: scope,
+                state: state, isDefault: isDefault)
+            if record.organization != Self.freeSlotMarker {
+                guard organizations[record.organization] != nil, strings.contains(record.app),
+                    strings.contains(record.slug),
+                    credentialSlotByID.updateValue(Handle(slot), forKey: id) == nil
+                else { return false }
+            }
+            credentials.append(record)
+        }
+        let slots = HandleRange(count: credentialCount)
+        guard let freeCount = reader.readCount(minimumBytesEach: 4) else { return false }
+        for _ in 0..<freeCount {
+            guard let slot = reader.read(Handle.self), slots.contains(slot),
+                credentials[Int(slot)].organization == Self.freeSlotMarker
+            else { return false }
+            freeSlots.append(slot)
+        }
+        guard let heads = reader.readCandidateTable(slots: slots, strings: strings),
+            let slugCount = reader.readCount(minimumBytesEach: 12)
+        else { return false }
+        candidateHeads = heads
+        for _ in 0..<slugCount {
+            guard let organization = reader.read(Handle.self), let slug = reader.read(Handle.self),
+                strings.contains(slug), let slot = reader.read(Handle.self), slots.contains(slot),
+                slugHeads.updateValue(slot, forKey: SlugKey(organization: organization, slug: slug)) == nil
+            else { return false }
+        }
+        guard let defaultMarks = reader.readCandidateTable(slots: slots, strings: strings),
+            let assignmentCount = reader.readCount(minimumBytesEach: 21)
+        else { return false }
+        defaults = defaultMarks
+        for _ in 0..<assignmentCount {
+            guard let organization = reader.read(Handle.self), let targetSlug = reader.read(Handle.self),
+                let consumer = reader.read(Handle.self), let app = reader.read(Handle.self),
+                let kind = reader.readWord(TargetKind.self), let slot = reader.read(Handle.self),
+                strings.contains(targetSlug), strings.contains(consumer), strings.contains(app), slots.contains(slot),
+                credentials[Int(slot)].organization != Self.freeSlotMarker
+            else { return false }
+            let key = AssignmentKey(
+                organization: organization, targetSlug: targetSlug, consumer: consumer, app: app, kind: kind)
+            guard assignments.updateValue(slot, forKey: key) == nil else { return false }
+            assignmentsByCredential[slot, default: []].insert(key)
+        }
+        return true
+    }
+
+    private mutating func decodeHistory(from reader: inout ByteReader, strings: HandleRange) -> Bool {
+        guard let entryCount = reader.readCount(minimumBytesEach: 39) else { return false }
+        history.reserveCapacity(entryCount)
+        for position in 0..<entryCount {
+            guard let time = reader.read(UInt64.self), let sequence = reader.read(UInt64.self),
+                let offset = reader.read(UInt64.self), let previous = reader.read(Handle.self),
+                // Entries are appended, so a credential's older entry is always earlier.
+                previous == noHandle || Int(previous) < position,
+                let version = reader.read(UInt32.self), let actor = reader.read(Handle.self), strings.contains(actor),
+                let operationIndex = reader.read(UInt16.self), let kind = reader.readWord(ChangeKind.self),
+                let changedMask = reader.read(UInt8.self), let isRetained = reader.readFlag()
+            else { return false }
+            history.append(
+                HistoryEntry(
+                    time: time, sequence: sequence, offset: offset, previous: previous, version: version, actor: actor,
+                    operationIndex: operationIndex, kind: kind, changedMask: changedMask, isRetained: isRetained))
+        }
+        return true
+    }
+
+    private mutating func decodeAPIKeys(from reader: inout ByteReader, strings: HandleRange) -> Bool {
+        guard let keyCount = reader.readCount(minimumBytesEach: 89) else { return false }
+        for _ in 0..<keyCount {
+            guard let id = reader.readIdentifier(APIKeyID.self), let organization = reader.read(Handle.self),
+                organizations[organization] != nil, let creator = reader.readIdentifier(UserID.self),
+                let name = reader.readText(), let preview = reader.readText(), let hash = reader.readBlob(),
+                hash.count == APIKeyFormat.hashByteCount, let created = reader.read(UInt64.self),
+                let createdBy = reader.read(Handle.self), strings.contains(createdBy),
+                let state = reader.readWord(CredentialState.self), let revokedTime = reader.read(UInt64.self),
+                let revokedBy = reader.read(Handle.self), revokedBy == noHandle || strings.contains(revokedBy),
+                apiKeys.updateValue(
+                    APIKeyRecord(
+                        id: id, organization: organization, creator: creator, name: name, preview: preview, hash: hash,
+                        createdTime: created, createdBy: createdBy, state: state, revokedTime: revokedTime,
+                        revokedBy: revokedBy),
+                    forKey: id) == nil,
+                apiKeyByTag.updateValue(id, forKey: APIKeyFormat.tag(of: hash)) == nil
+            else { return false }
+        }
+        return true
+    }
+
+    /// Every live credential's owner exists where its scope says, its history handles name
+    /// entries, its lookup links name slots, and the live count is what the slots say: what
+    /// the index's lookups assume of every credential they reach.
+    private func credentialsAreWhole() -> Bool {
+        let entries = HandleRange(count: history.count)
+        let slots = HandleRange(count: credentials.count)
+        var live = 0
+        for record in credentials where record.organization != Self.freeSlotMarker {
+            live += 1
+            let ownerExists =
+                switch record.scope {
+                case .organization: record.owner == record.organization
+                case .project: projects[record.owner]?.organization == record.organization
+                case .user: memberships[MembershipKey(user: record.owner, organization: record.organization)] != nil
+                }
+            guard ownerExists, entries.contains(record.createdEntry), entries.contains(record.lastEntry),
+                entries.contains(record.currentVersionEntry),
+                record.rotatedEntry == noHandle || entries.contains(record.rotatedEntry),
+                record.nextInGroup == noHandle || slots.contains(record.nextInGroup),
+                record.nextWithSlug == noHandle || slots.contains(record.nextWithSlug)
+            else { return false }
+        }
+        return live == liveCredentialCount && live == credentialSlotByID.count
+    }
+
+    /// Each default names a live credential of its group marked default, and each credential
+    /// marked default is its group's default.
+    private func defaultsAgree() -> Bool {
+        for (key, slot) in defaults {
+            let record = credentials[Int(slot)]
+            guard record.organization != Self.freeSlotMarker, record.isDefault, record.candidateKey == key else {
+                return false
+            }
+        }
+        return credentials.indices.allSatisfy { slot in
+            let record = credentials[slot]
+            return record.organization == Self.freeSlotMarker || !record.isDefault
+                || defaults[record.candidateKey] == Handle(slot)
+        }
+    }
+
+    /// Every candidate group and slug list ends, holds live credentials of its key only, and
+    /// each live credential is in one of each: a list that looped would never end a walk.
+    private func lookupListsEnd() -> Bool {
+        var inGroup = [Bool](repeating: false, count: credentials.count)
+        var inSlugList = [Bool](repeating: false, count: credentials.count)
+        func walk(
+            from head: Handle, marking seen: inout [Bool], belongs: (CredentialRecord) -> Bool,
+            next: (CredentialRecord) -> Handle
+        ) -> Bool {
+            var cursor = head
+            while cursor != noHandle {
+                let record = credentials[Int(cursor)]
+                guard !seen[Int(cursor)], record.organization != Self.freeSlotMarker, belongs(record) else {
+                    return false
+                }
+                seen[Int(cursor)] = true
+                cursor = next(record)
+            }
+            return true
+        }
+        for (key, head) in candidateHeads
+        where !walk(from: head, marking: &inGroup, belongs: { $0.candidateKey == key }, next: { $0.nextInGroup }) {
+            return false
+        }
+        for (key, head) in slugHeads
+        where !walk(from: head, marking: &inSlugList, belongs: { $0.slugKey == key }, next: { $0.nextWithSlug }) {
+            return false
+        }
+        for (slot, record) in credentials.enumerated() where record.organization != Self.freeSlotMarker {
+            guard inGroup[slot], inSlugList[slot] else { return false }
+        }
+        return true
+    }
+}
+
+/// Handles `0..<count`: the valid handles into a table of `count` entries.
+private struct HandleRange {
+    let count: Int
+
+    func contains(_ handle: Handle) -> Bool { Int(handle) < count }
+}
+
+extension AssignmentKey {
+    fileprivate var sortKey: (Handle, Handle, Handle, Handle, UInt8) {
+        (organization, targetSlug, consumer, app, kind.rawValue)
+    }
+}
+
+extension ByteWriter {
+    /// A string of any length: `u32` byte count, then its UTF-8.
+    fileprivate mutating func writeText(_ string: String) {
+        var string = string
+        string.withUTF8 { utf8 in
+            write(UInt32(utf8.count))
+            write(UnsafeRawBufferPointer(utf8))
+        }
+    }
+
+    /// An identifier's 16 bytes, as every other encoding writes them.
+    fileprivate mutating func write<Kind>(_ id: Identifier<Kind>) {
+        write(id.bytes)
+    }
+
+    fileprivate mutating func writeCandidateTable(_ table: [CandidateKey: Handle]) {
+        write(UInt32(table.count))
+        for (key, slot) in table.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
+            write(key.organization)
+            write(key.app)
+            write(key.owner)
+            write(key.scope.rawValue)
+            write(slot)
+        }
+    }
+}
+
+extension CandidateKey {
+    fileprivate var sortKey: (Handle, Handle, Handle, UInt8) { (organization, app, owner, scope.rawValue) }
+}
+
+extension ByteReader {
+    fileprivate mutating func readText() -> String? {
+        guard let length = read(UInt32.self), let view = readView(Int(length)) else { return nil }
+        return String(validating: view, as: UTF8.self)
+    }
+
+    fileprivate mutating func readIdentifier<Kind>(_: Identifier<Kind>.Type) -> Identifier<Kind>? {
+        readView(Identifier<Kind>.byteCount).flatMap { Identifier(bytes: $0) }
+    }
+
+    fileprivate mutating func readWord<Word: ModelWord>(_: Word.Type) -> Word? {
+        read(UInt8.self).flatMap(Word.init(rawValue:))
+    }
+
+    fileprivate mutating func readFlag() -> Bool? {
+        switch read(UInt8.self) {
+        case 0: false
+        case 1: true
+        default: nil
+        }
+    }
+
+    /// A `u32` count of entries of at least `minimumBytesEach` bytes, refused when the bytes
+    /// left cannot hold that many (so a damaged count never reserves memory it cannot fill).
+    fileprivate mutating func readCount(minimumBytesEach: Int) -> Int? {
+        guard let count = read(UInt32.self), Int(count) <= remaining / minimumBytesEach else { return nil }
+        return Int(count)
+    }
+
+    /// A table from candidate groups to slots (the group heads, the defaults).
+    fileprivate mutating func readCandidateTable(slots: HandleRange, strings: HandleRange) -> [CandidateKey: Handle]? {
+        guard let count = readCount(minimumBytesEach: 17) else { return nil }
+        var table: [CandidateKey: Handle] = [:]
+        table.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let organization = read(Handle.self), let app = read(Handle.self), strings.contains(app),
+                let owner = read(Handle.self), let scope = readWord(CredentialScope.self),
+                let slot = read(Handle.self), slots.contains(slot),
+                table.updateValue(
+                    slot, forKey: CandidateKey(organization: organization, app: app, owner: owner, scope: scope))
+                    == nil
+            else { return nil }
+        }
+        return table
+    }
+
+    fileprivate mutating func readCount64() -> Int? {
+        read(UInt64.self).flatMap { $0 <= UInt64(Int.max) ? Int($0) : nil }
+    }
+}

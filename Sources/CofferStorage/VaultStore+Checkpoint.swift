@@ -1,0 +1,179 @@
+import CofferCrypto
+import CofferErrors
+import CofferFormat
+
+/// What an open did with the index checkpoint kept beside the log (F-CHECKPOINT).
+public enum CheckpointUse: Sendable, Equatable, CustomStringConvertible {
+    /// There was none (or the medium keeps none, or the open replays everything): the whole
+    /// log was replayed.
+    case none
+    /// The index came from the checkpoint after record `sequence`; only the records after it
+    /// were read and replayed.
+    case resumed(sequence: UInt64)
+    /// One was there but could not be used, for the reason given (never a secret); the whole
+    /// log was replayed. Nothing in it was trusted.
+    case ignored(String)
+
+    public var description: String {
+        switch self {
+        case .none: "no checkpoint"
+        case .resumed(let sequence): "resumed from the checkpoint after record \(sequence)"
+        case .ignored(let reason): "checkpoint ignored: \(reason)"
+        }
+    }
+}
+
+/// Where an open resumes after a checkpoint: what the scan of the rest starts from.
+struct CheckpointResumption {
+    let position: Checkpoint.Position
+    let epochs: KeyEpochs
+    let contents: Checkpoint.Contents
+}
+
+extension VaultStore {
+    /// Reads, authenticates and checks the checkpoint kept beside the log against the log
+    /// (F-CHECKPOINT-USE): `nil` when there is none, the reason when it cannot be used.
+    static func loadCheckpoint(
+        path: String, storage: any LogMedium, log: any LogDevice, header: FileHeader, masterKey: SecureBytes,
+        fileSize: UInt64
+    ) -> Result<CheckpointResumption, CheckpointProblem>? {
+        let bytes: [UInt8]
+        switch storage.readCheckpoint(of: path) {
+        case .success(nil): return nil
+        case .success(let read?): bytes = read
+        case .failure(let error): return .failure(CheckpointProblem("it could not be read (\(error))"))
+        }
+        let position: Checkpoint.Position
+        let sealedContents: [UInt8]
+        switch Checkpoint.open(
+            bytes, vaultID: header.vaultID, generation: header.logGeneration,
+            key: MasterKeySubkey.checkpoint.derive(from: masterKey))
+        {
+        case .failure(let problem): return .failure(CheckpointProblem("\(problem)"))
+        case .success(let opened): (position, sealedContents) = opened
+        }
+        guard position.end <= fileSize else {
+            return .failure(CheckpointProblem("the log ends before the record it follows (\(position.sequence))"))
+        }
+        guard let contents = Checkpoint.Contents.decode(sealedContents, sequence: position.sequence) else {
+            return .failure(CheckpointProblem("its contents are malformed"))
+        }
+        func previousChain(_ sequence: UInt64) -> [UInt8] {
+            let start = Int(sequence - 1) * 32
+            return Array(contents.chains[start..<start + 32])
+        }
+        // The record it follows is in the log, and the chain after it is the checkpoint's: the
+        // checkpoint was made from this log, not another copy of the vault.
+        switch readFrame(
+            log: log, at: position.lastFrameOffset, sequence: position.sequence,
+            frameBytes: position.end - position.lastFrameOffset)
+        {
+        case .failure(let problem): return .failure(problem)
+        case .success(let (_, frame)):
+            let chain = frame.withUnsafeBytes { ChainHash.next(previous: previousChain(position.sequence), frame: $0) }
+            guard chain == position.chain else {
+                return .failure(CheckpointProblem("the log's record \(position.sequence) is not the one it follows"))
+            }
+        }
+        // The key epochs before it, each read from its record and authenticated there.
+        var epochs = KeyEpochs()
+        let keyRecordKey = MasterKeySubkey.keyRecord.derive(from: masterKey)
+        for epoch in contents.epochs {
+            let frameHeader: FrameHeader
+            let frame: [UInt8]
+            switch readFrame(log: log, at: epoch.offset, sequence: epoch.sequence, frameBytes: nil) {
+            case .failure(let problem): return .failure(problem)
+            case .success(let read): (frameHeader, frame) = read
+            }
+            let recordPosition = RecordPosition(
+                vaultID: header.vaultID, sequence: epoch.sequence, type: .keyEpoch, epoch: epoch.number,
+                previousChain: previousChain(epoch.sequence))
+            let opened = frame.withUnsafeBytes { raw in
+                SealedRecord.open(
+                    header: frameHeader,
+                    body: UnsafeRawBufferPointer(rebasing: raw[FormatConstants.frameHeaderBytes...]),
+                    at: recordPosition, key: keyRecordKey)
+            }
+            guard frameHeader.type == .keyEpoch, frameHeader.epoch == epoch.number, case .success(let payload) = opened,
+                let decoded = KeyEpochPayload.decode(payload), decoded.epoch == epoch.number
+            else {
+                return .failure(CheckpointProblem("the key-epoch record \(epoch.sequence) it names does not open"))
+            }
+            epochs.introduce(
+                epoch.number, createdMilliseconds: decoded.createdMilliseconds, sequence: epoch.sequence,
+                offset: epoch.offset, dataKey: decoded.dataKey)
+        }
+        guard epochs.newest != nil else { return .failure(CheckpointProblem("it names no key epoch")) }
+        return .success(CheckpointResumption(position: position, epochs: epochs, contents: contents))
+    }
+
+    /// The frame at `offset`, checked to be record `sequence` (of `frameBytes` bytes when given).
+    private static func readFrame(
+        log: any LogDevice, at offset: UInt64, sequence: UInt64, frameBytes: UInt64?
+    ) -> Result<(FrameHeader, [UInt8]), CheckpointProblem> {
+        let problem = CheckpointProblem("the log has no record \(sequence) where it says")
+        guard case .success(let headerBytes) = log.read(count: FormatConstants.frameHeaderBytes, at: offset),
+            case .success(let frameHeader) = headerBytes.withUnsafeBytes({ FrameHeader.decode($0) }),
+            frameHeader.sequence == sequence, frameBytes == nil || UInt64(frameHeader.frameBytes) == frameBytes,
+            case .success(let frame) = log.read(count: frameHeader.frameBytes, at: offset),
+            frame.count == frameHeader.frameBytes
+        else { return .failure(problem) }
+        return .success((frameHeader, frame))
+    }
+
+    /// Writes a checkpoint of `index` (the canonical encoding of the index after record
+    /// `head.sequence`) beside the log, replacing the one there (F-CHECKPOINT-WRITE). The caller
+    /// took `index`, `head` and ``checkpointState(through:)`` together, with every durable
+    /// record applied and no append in flight.
+    ///
+    /// - Throws: `.invalidInput` when the vault is read-only or its medium keeps no
+    ///   checkpoints; `.io`.
+    public func writeCheckpoint(_ state: CheckpointState, index: [UInt8]) throws(CofferError) {
+        guard writer != nil else {
+            throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to checkpoint it.")
+        }
+        var contents = state.contents
+        contents.index = index
+        let bytes = Checkpoint.seal(
+            state.position, contents: contents.encode(), key: MasterKeySubkey.checkpoint.derive(from: masterKey))
+        try options.storage.writeCheckpoint(bytes, of: path)
+    }
+
+    /// What a checkpoint after record `head.sequence` holds besides the index: call it with
+    /// the index as of `head`, every durable record applied and no append in flight; `nil` when
+    /// the log has moved past `head` or holds no record.
+    public func checkpointState(through head: ChainHead) -> CheckpointState? {
+        guard head.sequence >= 1, let snapshot = chains.snapshot(through: head.sequence) else { return nil }
+        let epochs: KeyEpochs = headerLock.withLock { self.epochs }
+        let header: FileHeader = headerLock.withLock { headerState.header }
+        let end = logEnd
+        let counts = counters.snapshot
+        guard self.head == head else { return nil }
+        return CheckpointState(
+            position: Checkpoint.Position(
+                vaultID: header.vaultID, generation: header.logGeneration, sequence: head.sequence,
+                lastFrameOffset: snapshot.lastOffset, end: end, chain: head.digest),
+            contents: Checkpoint.Contents(
+                epochs: epochs.all.filter { $0.sequence <= head.sequence }.map {
+                    Checkpoint.EpochRecord(number: $0.number, sequence: $0.sequence, offset: $0.offset)
+                },
+                recordsByType: counts.recordsByType, bytesByType: counts.bytesByType,
+                transactionsByEpoch: counts.transactionsByEpoch, chains: snapshot.digests, index: []))
+    }
+}
+
+/// A checkpoint's position and contents but the index, taken with the index they go with.
+public struct CheckpointState: Sendable {
+    let position: Checkpoint.Position
+    let contents: Checkpoint.Contents
+
+    /// The last record the checkpoint covers.
+    public var sequence: UInt64 { position.sequence }
+}
+
+/// Why a checkpoint was not used: a plain sentence, never secret.
+struct CheckpointProblem: Error {
+    let reason: String
+
+    init(_ reason: String) { self.reason = reason }
+}

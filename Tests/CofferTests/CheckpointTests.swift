@@ -1,0 +1,293 @@
+import CofferFormat
+import CofferSimulation
+import CofferStorage
+import CofferTestSupport
+import XCTest
+
+@testable import Coffer
+
+/// Index checkpoints at the engine level (F-CHECKPOINT): an open resumes from one and replays
+/// only what follows, with the same answers as a full replay; a checkpoint that is damaged,
+/// stale, of another copy or another generation is ignored with a reason, never trusted;
+/// verify compares it with the index the log gives.
+extension CompactionTests {
+    var checkpointPath: String { path + ".checkpoint" }
+
+    func open(_ disk: SimulatedDisk, usesCheckpoint: Bool = true, readOnly: Bool = false) throws -> Vault {
+        var options = Vault.Options(storage: disk, readOnly: readOnly)
+        options.usesCheckpoint = usesCheckpoint
+        return try Vault.open(path: path, unlock: .keyFile(key), options: options)
+    }
+
+    func testAnOpenResumesFromTheCheckpointAndAnswersAsAFullReplay() throws {
+        let disk = SimulatedDisk()
+        let vault = try makeChurnedVault(on: disk)
+        let covered = try vault.checkpoint()
+        XCTAssertEqual(covered, vault.head.sequence)
+        // Records after the checkpoint: a rotation of the data key and more transactions.
+        _ = try vault.rotateDataKey()
+        for index in 0..<5 {
+            try vault.mutate(actor: "alice") {
+                try $0.createCredential(in: "acme", VaultTests.token("after", "s\(index)", "value-\(index)"))
+            }
+        }
+        let expected = try fingerprint(vault)
+        let head = vault.head
+        vault.close()
+
+        let resumed = try open(disk)
+        XCTAssertEqual(resumed.recovery.checkpoint, .resumed(sequence: covered))
+        XCTAssertEqual(resumed.head, head)
+        assertSameState(try fingerprint(resumed), expected, "resumed from the checkpoint")
+        // The resumed vault goes on committing, and a full replay agrees with it afterwards.
+        try resumed.mutate(actor: "alice") {
+            try $0.createCredential(in: "acme", VaultTests.token("later", "x", "later-value"))
+        }
+        let afterMore = try fingerprint(resumed)
+        resumed.close()
+        let replayed = try open(disk, usesCheckpoint: false)
+        XCTAssertEqual(replayed.recovery.checkpoint, .none)
+        assertSameState(try fingerprint(replayed), afterMore, "full replay")
+        replayed.close()
+        let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
+        XCTAssertTrue(report.isClean, "\(report.problems)")
+        XCTAssertEqual(report.checkpointSequence, covered)
+    }
+
+    func testACheckpointThatCannotBeUsedIsIgnoredWithAReasonAndNothingOfItIsTrusted() throws {
+        let disk = SimulatedDisk()
+        let vault = try makeChurnedVault(on: disk)
+        try vault.checkpoint()
+        let expected = try fingerprint(vault)
+        vault.close()
+        let good = try disk.readScratchFile(checkpointPath).get()
+
+        func expectIgnored(_ bytes: [UInt8], _ reason: String, _ context: String) throws {
+            try disk.overwriteScratchFile(checkpointPath, with: bytes).get()
+            let reopened = try open(disk, readOnly: true)
+            defer { reopened.close() }
+            guard case .ignored(let why) = reopened.recovery.checkpoint else {
+                return XCTFail("\(context): the checkpoint was \(reopened.recovery.checkpoint)")
+            }
+            XCTAssertTrue(why.contains(reason), "\(context): \(why)")
+            assertSameState(try fingerprint(reopened), expected, context)
+            let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
+            XCTAssertEqual(report.problems.map(\.kind), [.checkpoint], context)
+        }
+
+        for position in [0, 9, 30, 50, 60, 90, Checkpoint.headerBytes + 3, good.count / 2, good.count - 1] {
+            var flipped = good
+            flipped[position] ^= 0x20
+            let reason =
+                position < 8
+                ? "malformed"
+                : position < 24
+                    ? "another vault"
+                    : position < 28
+                        ? "generation"
+                        : position >= 32 && position < 88
+                            ? "authenticate" : position < 96 ? "malformed" : "authenticate"
+            try expectIgnored(flipped, reason, "byte \(position) flipped")
+        }
+        try expectIgnored(Array(good.prefix(good.count - 1)), "malformed", "cut short")
+        try expectIgnored([], "malformed", "empty")
+    }
+
+    func testACheckpointOfAnotherCopyOrFromBeforeACompactionIsIgnored() throws {
+        let disk = SimulatedDisk()
+        let vault = try makeChurnedVault(on: disk)
+        try vault.checkpoint()
+        let early = try disk.readScratchFile(checkpointPath).get()
+        let vaultBytes = try disk.readScratchFile(path).get()
+        // Branch B: one more credential, checkpointed.
+        try vault.mutate(actor: "alice") {
+            try $0.createCredential(in: "acme", VaultTests.token("branch", "b", "value-b"))
+        }
+        try vault.checkpoint()
+        vault.close()
+        let checkpointB = try disk.readScratchFile(checkpointPath).get()
+        // Branch A: the vault as it was, put back, and another credential: a log of the same
+        // vault, generation and length that went another way.
+        try disk.overwriteScratchFile(path, with: vaultBytes).get()
+        let branchA = try open(disk, usesCheckpoint: false)
+        try branchA.mutate(actor: "alice") {
+            try $0.createCredential(in: "acme", VaultTests.token("branch", "a", "value-a"))
+        }
+        let expectedA = try fingerprint(branchA)
+        branchA.close()
+        try disk.overwriteScratchFile(checkpointPath, with: checkpointB).get()
+        let mixed = try open(disk, readOnly: true)
+        guard case .ignored(let why) = mixed.recovery.checkpoint else {
+            return XCTFail("a checkpoint of another branch was \(mixed.recovery.checkpoint)")
+        }
+        XCTAssertTrue(why.contains("not the one it follows") || why.contains("no record"), why)
+        assertSameState(try fingerprint(mixed), expectedA, "beside another branch's checkpoint")
+        mixed.close()
+
+        // After a compaction the old generation's checkpoint is not used; the compaction
+        // wrote a new one, and an open resumes from it.
+        try disk.overwriteScratchFile(checkpointPath, with: early).get()
+        let compacting = try open(disk)
+        _ = try compacting.compact()
+        let compacted = try fingerprint(compacting)
+        compacting.close()
+        let afterCompaction = try open(disk, readOnly: true)
+        XCTAssertEqual(afterCompaction.recovery.checkpoint, .resumed(sequence: afterCompaction.head.sequence))
+        assertSameState(try fingerprint(afterCompaction), compacted, "after compaction")
+        afterCompaction.close()
+        try disk.overwriteScratchFile(checkpointPath, with: early).get()
+        let stale = try open(disk, readOnly: true)
+        guard case .ignored(let reason) = stale.recovery.checkpoint else {
+            return XCTFail("a checkpoint of the log before the compaction was \(stale.recovery.checkpoint)")
+        }
+        XCTAssertTrue(reason.contains("generation"), reason)
+        stale.close()
+    }
+
+    /// What a checkpoint covers is not read again on open (F-CHECKPOINT-USE): damage there is
+    /// met by the reveal that reads it, as corruption, never a wrong plaintext, and by verify.
+    func testDamageBeforeTheCheckpointIsFoundByTheRevealThatReadsItAndByVerify() throws {
+        let disk = SimulatedDisk()
+        let vault = try makeChurnedVault(on: disk)
+        let (id, location) = try XCTUnwrap(
+            vault.read { index -> (CredentialID, RecordLocation)? in
+                guard let organization = index.organization("acme"),
+                    let credential = index.credentials(matching: CredentialFilter(organization: organization.id)).first,
+                    let location = index.location(of: credential.id)
+                else { return nil }
+                return (credential.id, location)
+            })
+        try vault.checkpoint()
+        vault.close()
+        var bytes = try disk.readScratchFile(path).get()
+        bytes[Int(location.offset) + FormatConstants.frameHeaderBytes + 40] ^= 0x01
+        disk.write(path: path, bytes: bytes, durable: true)
+
+        let reopened = try open(disk, readOnly: true)
+        guard case .resumed = reopened.recovery.checkpoint else {
+            return XCTFail("the open did not resume: \(reopened.recovery.checkpoint)")
+        }
+        XCTAssertThrowsError(try reopened.reveal(id)) { XCTAssertEqual(($0 as? CofferError)?.code, .corrupted) }
+        reopened.close()
+        let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
+        XCTAssertFalse(report.isClean)
+        XCTAssertEqual(report.problems.first?.offset, location.offset, "\(report.problems)")
+        XCTAssertEqual(report.problems.map(\.kind), [.checksum, .checkpoint], "\(report.problems)")
+        // Without the checkpoint the open itself refuses the log (F-RECOVER).
+        XCTAssertThrowsError(try open(disk, usesCheckpoint: false)) {
+            XCTAssertEqual(($0 as? CofferError)?.code, .corrupted)
+        }
+    }
+
+    func testARefusedCheckpointIsNotWritten() throws {
+        let disk = SimulatedDisk()
+        let vault = try makeChurnedVault(on: disk)
+        vault.close()
+        let reader = try open(disk, readOnly: true)
+        XCTAssertThrowsError(try reader.checkpoint()) { XCTAssertEqual(($0 as? CofferError)?.code, .invalidInput) }
+        reader.close()
+        XCTAssertFalse(disk.paths().contains(checkpointPath))
+    }
+
+    /// A crash after every write, sync, rename and directory sync of writing a checkpoint, in
+    /// every crash mode: the vault opens with the same state, from the old checkpoint or the
+    /// new one, never from a half-written one; a writer's open removes the temporary file;
+    /// verification is clean.
+    func testACrashAtEveryCallOfWritingACheckpointLeavesTheOldOrTheNew() throws {
+        func prepare(_ disk: SimulatedDisk) throws -> (Vault, UInt64) {
+            let vault = try makeChurnedVault(on: disk)
+            let old = try vault.checkpoint()
+            try vault.mutate(actor: "alice") {
+                try $0.createCredential(in: "acme", VaultTests.token("after", "one", "value-after"))
+            }
+            return (vault, old)
+        }
+        let probe = SimulatedDisk()
+        let (vault, _) = try prepare(probe)
+        let start = probe.callCounts()
+        let new = try vault.checkpoint()
+        let end = probe.callCounts()
+        vault.close()
+        var states = 0
+        for operation in [SimulatedDisk.Operation.open, .write, .sync, .rename, .syncDirectory] {
+            for call in 0..<((end[operation] ?? 0) - (start[operation] ?? 0)) {
+                for mode in CrashMode.allCases {
+                    var random = SeededGenerator(seed: UInt64(call) &* 31 &+ UInt64(states))
+                    let disk = SimulatedDisk()
+                    let (crashing, old) = try prepare(disk)
+                    let expected = try fingerprint(crashing)
+                    disk.armCrash(after: operation, atCall: (start[operation] ?? 0) + call)
+                    _ = try? crashing.checkpoint()
+                    crashing.close()
+                    disk.crash(mode: mode, using: &random)
+                    let context =
+                        "seed \(UInt64(call) &* 31 &+ UInt64(states)): crash after \(operation) #\(call) of a checkpoint, \(mode)"
+                    let reopened = try open(disk)
+                    XCTAssertTrue(
+                        [.resumed(sequence: old), .resumed(sequence: new)].contains(reopened.recovery.checkpoint),
+                        "\(context): \(reopened.recovery.checkpoint)")
+                    assertSameState(try fingerprint(reopened), expected, context)
+                    XCTAssertEqual(disk.paths().filter { $0.contains(".partial-") }, [], context)
+                    reopened.close()
+                    let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
+                    XCTAssertTrue(report.isClean, "\(context): \(report.problems)")
+                    states += 1
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(states, 8)
+        print("checkpoint crash states tried: \(states)")
+    }
+
+    /// Each call of writing a checkpoint failing in turn: the checkpoint fails with `.io`, the
+    /// vault goes on committing, and it reopens with every commit, from the old checkpoint
+    /// or the new one; verification is clean.
+    func testAFailedCallWhileWritingACheckpointLeavesAWorkingVault() throws {
+        func prepare(_ disk: SimulatedDisk) throws -> (Vault, UInt64) {
+            let vault = try makeChurnedVault(on: disk)
+            let old = try vault.checkpoint()
+            try vault.mutate(actor: "alice") {
+                try $0.createCredential(in: "acme", VaultTests.token("after", "one", "value-after"))
+            }
+            return (vault, old)
+        }
+        let probe = SimulatedDisk()
+        let (vault, _) = try prepare(probe)
+        let start = probe.callCounts()
+        let new = try vault.checkpoint()
+        let end = probe.callCounts()
+        vault.close()
+        var failures = 0
+        for operation in [SimulatedDisk.Operation.open, .write, .sync, .rename, .syncDirectory] {
+            for call in 0..<((end[operation] ?? 0) - (start[operation] ?? 0)) {
+                let context = "\(operation) #\(call) of a checkpoint fails"
+                let disk = SimulatedDisk()
+                let (failing, old) = try prepare(disk)
+                disk.faultPlan = FaultPlan([
+                    .fail(operation: operation, atCall: (start[operation] ?? 0) + call, error: .ioError)
+                ])
+                XCTAssertThrowsError(try failing.checkpoint(), context) {
+                    XCTAssertEqual(($0 as? CofferError)?.code.isIO, true, "\(context): \($0)")
+                }
+                disk.faultPlan = FaultPlan()
+                try failing.mutate(actor: "alice") {
+                    try $0.createCredential(in: "acme", VaultTests.token("after", "two", "value-two"))
+                }
+                let expected = try fingerprint(failing)
+                failing.close()
+                let reopened = try open(disk)
+                XCTAssertTrue(
+                    [.resumed(sequence: old), .resumed(sequence: new)].contains(reopened.recovery.checkpoint),
+                    "\(context): \(reopened.recovery.checkpoint)")
+                assertSameState(try fingerprint(reopened), expected, context)
+                XCTAssertEqual(disk.paths().filter { $0.contains(".partial-") }, [], context)
+                reopened.close()
+                let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
+                XCTAssertTrue(report.isClean, "\(context): \(report.problems)")
+                failures += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(failures, 4)
+        print("checkpoint calls failed in turn: \(failures)")
+    }
+}
