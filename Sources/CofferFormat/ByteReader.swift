@@ -1,40 +1,48 @@
 /// Reads little-endian integers and byte strings from a buffer. Every read returns `nil` on
 /// short input instead of trapping, so hostile bytes can only ever produce an error.
+///
+/// The reads are inlinable: a caller in another module gets them specialized to the integer
+/// type it reads, instead of a generic call per field (which made decoding an index
+/// checkpoint spend 40 % of its time in metadata lookups).
 public struct ByteReader {
-    private let buffer: UnsafeRawBufferPointer
+    @usableFromInline let buffer: UnsafeRawBufferPointer
     /// The offset of the next byte to read.
-    public private(set) var offset: Int
+    @usableFromInline var position: Int
+    /// The offset of the next byte to read.
+    @inlinable public var offset: Int { position }
 
+    @inlinable
     public init(_ buffer: UnsafeRawBufferPointer, offset: Int = 0) {
         self.buffer = buffer
-        self.offset = offset
+        self.position = offset
     }
 
     /// Bytes not yet read.
-    public var remaining: Int { buffer.count - offset }
+    @inlinable
+    public var remaining: Int { buffer.count - position }
 
+    @inlinable
     public mutating func read<Integer: FixedWidthInteger>(_: Integer.Type = Integer.self) -> Integer? {
         let size = MemoryLayout<Integer>.size
         guard remaining >= size else { return nil }
-        var value = Integer.zero
-        withUnsafeMutableBytes(of: &value) { target in
-            target.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + size]))
-        }
-        offset += size
+        let value = buffer.loadUnaligned(fromByteOffset: position, as: Integer.self)
+        position += size
         return Integer(littleEndian: value)
     }
 
+    @inlinable
     public mutating func readBytes(_ count: Int) -> [UInt8]? {
         guard count >= 0, remaining >= count else { return nil }
-        defer { offset += count }
-        return Array(buffer[offset..<offset + count])
+        defer { position += count }
+        return Array(buffer[position..<position + count])
     }
 
     /// A view of the next `count` bytes without copying them; valid as long as the buffer.
+    @inlinable
     public mutating func readView(_ count: Int) -> UnsafeRawBufferPointer? {
         guard count >= 0, remaining >= count else { return nil }
-        defer { offset += count }
-        return UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + count])
+        defer { position += count }
+        return UnsafeRawBufferPointer(rebasing: buffer[position..<position + count])
     }
 
     /// Skips `count` bytes, returning `false` when they are not all zero or not present.

@@ -105,18 +105,23 @@ extension IndexTables {
             writer.write(record.id)
             writer.writeText(record.label)
             writer.writeText(record.display)
-            for handle in [
-                record.organization, record.app, record.slug, record.owner, record.nextInGroup, record.nextWithSlug,
-                record.version, record.createdEntry, record.lastEntry, record.rotatedEntry, record.currentVersionEntry,
-            ] {
-                writer.write(handle)
-            }
-            for byte in [
-                record.kind.rawValue, record.type.rawValue, record.category.rawValue, record.scope.rawValue,
-                record.state.rawValue, record.isDefault ? 1 : 0,
-            ] {
-                writer.write(byte)
-            }
+            writer.write(record.organization)
+            writer.write(record.app)
+            writer.write(record.slug)
+            writer.write(record.owner)
+            writer.write(record.nextInGroup)
+            writer.write(record.nextWithSlug)
+            writer.write(record.version)
+            writer.write(record.createdEntry)
+            writer.write(record.lastEntry)
+            writer.write(record.rotatedEntry)
+            writer.write(record.currentVersionEntry)
+            writer.write(record.kind.rawValue)
+            writer.write(record.type.rawValue)
+            writer.write(record.category.rawValue)
+            writer.write(record.scope.rawValue)
+            writer.write(record.state.rawValue)
+            writer.write(UInt8(record.isDefault ? 1 : 0))
         }
         writer.write(UInt32(freeSlots.count))
         for slot in freeSlots { writer.write(slot) }
@@ -267,22 +272,22 @@ extension IndexTables {
             guard let id = reader.readIdentifier(CredentialID.self), let label = reader.readText(),
                 let display = reader.readText()
             else { return false }
-            var handles: [Handle] = []
-            handles.reserveCapacity(11)
-            for _ in 0..<11 {
-                guard let handle = reader.read(Handle.self) else { return false }
-                handles.append(handle)
-            }
-            guard let kind = reader.readWord(CredentialKind.self), let type = reader.readWord(CredentialType.self),
+            guard let organization = reader.read(Handle.self), let app = reader.read(Handle.self),
+                let slug = reader.read(Handle.self), let owner = reader.read(Handle.self),
+                let nextInGroup = reader.read(Handle.self), let nextWithSlug = reader.read(Handle.self),
+                let version = reader.read(UInt32.self), let createdEntry = reader.read(Handle.self),
+                let lastEntry = reader.read(Handle.self), let rotatedEntry = reader.read(Handle.self),
+                let currentVersionEntry = reader.read(Handle.self),
+                let kind = reader.readWord(CredentialKind.self), let type = reader.readWord(CredentialType.self),
                 let category = reader.readWord(CredentialCategory.self),
                 let scope = reader.readWord(CredentialScope.self), let state = reader.readWord(CredentialState.self),
                 let isDefault = reader.readFlag()
             else { return false }
             let record = CredentialRecord(
-                id: id, label: label, display: display, organization: handles[0], app: handles[1], slug: handles[2],
-                owner: handles[3], nextInGroup: handles[4], nextWithSlug: handles[5], version: handles[6],
-                createdEntry: handles[7], lastEntry: handles[8], rotatedEntry: handles[9],
-                currentVersionEntry: handles[10], kind: kind, type: type, category: category, scope: scope,
+                id: id, label: label, display: display, organization: organization, app: app, slug: slug,
+                owner: owner, nextInGroup: nextInGroup, nextWithSlug: nextWithSlug, version: version,
+                createdEntry: createdEntry, lastEntry: lastEntry, rotatedEntry: rotatedEntry,
+                currentVersionEntry: currentVersionEntry, kind: kind, type: type, category: category, scope: scope,
                 state: state, isDefault: isDefault)
             if record.organization != Self.freeSlotMarker {
                 guard organizations[record.organization] != nil, strings.contains(record.app),
@@ -492,9 +497,14 @@ extension CandidateKey {
 }
 
 extension ByteReader {
+    /// A text: `u32` length and UTF-8, refused when not valid UTF-8. (Decoding, which repairs,
+    /// then comparing costs a third of `String(validating:)`, whose generic path is not
+    /// specialized for a raw buffer.)
     fileprivate mutating func readText() -> String? {
         guard let length = read(UInt32.self), let view = readView(Int(length)) else { return nil }
-        return String(validating: view, as: UTF8.self)
+        var text = String(decoding: view, as: UTF8.self)
+        let unrepaired = text.withUTF8 { UnsafeRawBufferPointer($0).elementsEqual(view) }
+        return unrepaired ? text : nil
     }
 
     fileprivate mutating func readIdentifier<Kind>(_: Identifier<Kind>.Type) -> Identifier<Kind>? {
