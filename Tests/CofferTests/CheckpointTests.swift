@@ -189,48 +189,70 @@ extension CompactionTests {
         XCTAssertFalse(disk.paths().contains(checkpointPath))
     }
 
+    /// A churned vault with a checkpoint and a commit after it: ready for a new checkpoint.
+    /// Returns the vault and the record the old checkpoint covers.
+    func prepareForACheckpoint(on disk: SimulatedDisk) throws -> (Vault, UInt64) {
+        let vault = try makeChurnedVault(on: disk)
+        let old = try vault.checkpoint()
+        try vault.mutate(actor: "alice") {
+            try $0.createCredential(in: "acme", VaultTests.token("after", "one", "value-after"))
+        }
+        return (vault, old)
+    }
+
+    /// The calls of the disk (by operation, their call numbers) that writing the new
+    /// checkpoint makes on a vault ``prepareForACheckpoint(on:)`` made, and the record it covers.
+    func checkpointWriteCalls() throws -> (calls: [SimulatedDisk.Operation: Range<Int>], covered: UInt64) {
+        let probe = SimulatedDisk()
+        let (vault, _) = try prepareForACheckpoint(on: probe)
+        let start = probe.callCounts()
+        let covered = try vault.checkpoint()
+        let end = probe.callCounts()
+        vault.close()
+        var calls: [SimulatedDisk.Operation: Range<Int>] = [:]
+        for operation in [SimulatedDisk.Operation.open, .write, .sync, .rename, .syncDirectory] {
+            calls[operation] = (start[operation] ?? 0)..<(end[operation] ?? 0)
+        }
+        return (calls, covered)
+    }
+
+    /// A writer reopens the vault with the `expected` state, from the checkpoint covering `old`
+    /// or the one covering `new`; no temporary file is left; verification is clean.
+    func assertReopensFromTheOldOrTheNewCheckpoint(
+        _ disk: SimulatedDisk, old: UInt64, new: UInt64, _ expected: [String], _ context: String
+    ) throws {
+        let reopened = try open(disk)
+        XCTAssertTrue(
+            [.resumed(sequence: old), .resumed(sequence: new)].contains(reopened.recovery.checkpoint),
+            "\(context): \(reopened.recovery.checkpoint)")
+        assertSameState(try fingerprint(reopened), expected, context)
+        XCTAssertEqual(disk.paths().filter { $0.contains(".partial-") }, [], context)
+        reopened.close()
+        let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
+        XCTAssertTrue(report.isClean, "\(context): \(report.problems)")
+    }
+
     /// A crash after every write, sync, rename and directory sync of writing a checkpoint, in
     /// every crash mode: the vault opens with the same state, from the old checkpoint or the
     /// new one, never from a half-written one; a writer's open removes the temporary file;
     /// verification is clean.
     func testACrashAtEveryCallOfWritingACheckpointLeavesTheOldOrTheNew() throws {
-        func prepare(_ disk: SimulatedDisk) throws -> (Vault, UInt64) {
-            let vault = try makeChurnedVault(on: disk)
-            let old = try vault.checkpoint()
-            try vault.mutate(actor: "alice") {
-                try $0.createCredential(in: "acme", VaultTests.token("after", "one", "value-after"))
-            }
-            return (vault, old)
-        }
-        let probe = SimulatedDisk()
-        let (vault, _) = try prepare(probe)
-        let start = probe.callCounts()
-        let new = try vault.checkpoint()
-        let end = probe.callCounts()
-        vault.close()
+        let (calls, new) = try checkpointWriteCalls()
         var states = 0
         for operation in [SimulatedDisk.Operation.open, .write, .sync, .rename, .syncDirectory] {
-            for call in 0..<((end[operation] ?? 0) - (start[operation] ?? 0)) {
+            for call in calls[operation] ?? 0..<0 {
                 for mode in CrashMode.allCases {
                     var random = SeededGenerator(seed: UInt64(call) &* 31 &+ UInt64(states))
                     let disk = SimulatedDisk()
-                    let (crashing, old) = try prepare(disk)
+                    let (crashing, old) = try prepareForACheckpoint(on: disk)
                     let expected = try fingerprint(crashing)
-                    disk.armCrash(after: operation, atCall: (start[operation] ?? 0) + call)
+                    disk.armCrash(after: operation, atCall: call)
                     _ = try? crashing.checkpoint()
                     crashing.close()
                     disk.crash(mode: mode, using: &random)
                     let context =
                         "seed \(UInt64(call) &* 31 &+ UInt64(states)): crash after \(operation) #\(call) of a checkpoint, \(mode)"
-                    let reopened = try open(disk)
-                    XCTAssertTrue(
-                        [.resumed(sequence: old), .resumed(sequence: new)].contains(reopened.recovery.checkpoint),
-                        "\(context): \(reopened.recovery.checkpoint)")
-                    assertSameState(try fingerprint(reopened), expected, context)
-                    XCTAssertEqual(disk.paths().filter { $0.contains(".partial-") }, [], context)
-                    reopened.close()
-                    let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
-                    XCTAssertTrue(report.isClean, "\(context): \(report.problems)")
+                    try assertReopensFromTheOldOrTheNewCheckpoint(disk, old: old, new: new, expected, context)
                     states += 1
                 }
             }
@@ -243,28 +265,15 @@ extension CompactionTests {
     /// vault goes on committing, and it reopens with every commit, from the old checkpoint
     /// or the new one; verification is clean.
     func testAFailedCallWhileWritingACheckpointLeavesAWorkingVault() throws {
-        func prepare(_ disk: SimulatedDisk) throws -> (Vault, UInt64) {
-            let vault = try makeChurnedVault(on: disk)
-            let old = try vault.checkpoint()
-            try vault.mutate(actor: "alice") {
-                try $0.createCredential(in: "acme", VaultTests.token("after", "one", "value-after"))
-            }
-            return (vault, old)
-        }
-        let probe = SimulatedDisk()
-        let (vault, _) = try prepare(probe)
-        let start = probe.callCounts()
-        let new = try vault.checkpoint()
-        let end = probe.callCounts()
-        vault.close()
+        let (calls, new) = try checkpointWriteCalls()
         var failures = 0
         for operation in [SimulatedDisk.Operation.open, .write, .sync, .rename, .syncDirectory] {
-            for call in 0..<((end[operation] ?? 0) - (start[operation] ?? 0)) {
+            for call in calls[operation] ?? 0..<0 {
                 let context = "\(operation) #\(call) of a checkpoint fails"
                 let disk = SimulatedDisk()
-                let (failing, old) = try prepare(disk)
+                let (failing, old) = try prepareForACheckpoint(on: disk)
                 disk.faultPlan = FaultPlan([
-                    .fail(operation: operation, atCall: (start[operation] ?? 0) + call, error: .ioError)
+                    .fail(operation: operation, atCall: call, error: .ioError)
                 ])
                 XCTAssertThrowsError(try failing.checkpoint(), context) {
                     XCTAssertEqual(($0 as? CofferError)?.code.isIO, true, "\(context): \($0)")
@@ -275,15 +284,7 @@ extension CompactionTests {
                 }
                 let expected = try fingerprint(failing)
                 failing.close()
-                let reopened = try open(disk)
-                XCTAssertTrue(
-                    [.resumed(sequence: old), .resumed(sequence: new)].contains(reopened.recovery.checkpoint),
-                    "\(context): \(reopened.recovery.checkpoint)")
-                assertSameState(try fingerprint(reopened), expected, context)
-                XCTAssertEqual(disk.paths().filter { $0.contains(".partial-") }, [], context)
-                reopened.close()
-                let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
-                XCTAssertTrue(report.isClean, "\(context): \(report.problems)")
+                try assertReopensFromTheOldOrTheNewCheckpoint(disk, old: old, new: new, expected, context)
                 failures += 1
             }
         }
