@@ -167,14 +167,15 @@ extension Vault {
     @discardableResult
     public func compact(_ options: CompactionOptions = CompactionOptions()) throws(CofferError) -> CompactionReport {
         let report = try compactUnobserved(options)
+        // The new log's records count from 1: the automatic policy starts over, whether or not
+        // a checkpoint is written now.
+        if !report.skipped { checkpoints.noteCovered(0) }
         if !report.skipped && options.writesCheckpoint && !self.options.storage.isShared {
             // The next open starts from the compacted index instead of replaying the new log
             // (F-CHECKPOINT-WRITE). The compaction is done either way.
             do throws(CofferError) {
                 try checkpoint()
             } catch {
-                // The new log's records count from 1: the automatic policy starts over.
-                checkpoints.noteCovered(0)
                 diagnostics.logger?.warning(
                     "The index checkpoint after a compaction could not be written", metadata: ["code": "\(error.code.word)"])
             }

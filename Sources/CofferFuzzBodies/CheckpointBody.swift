@@ -54,16 +54,19 @@ enum CheckpointBody {
         _ = rebuilt.statistics()
         _ = rebuilt.checkInvariants()
         _ = rebuilt.compactionEstimate
-        for user in rebuilt.users() { _ = rebuilt.memberships(of: user.id) }
+        let users = rebuilt.users()
+        for user in users { _ = rebuilt.memberships(of: user.id) }
         for organization in rebuilt.organizations() {
             _ = rebuilt.projects(in: organization.id)
             _ = rebuilt.assignments(organization: organization.id)
+            for user in users { _ = try? rebuilt.apiKeys(organization: organization.id, visibleTo: user.id) }
             let credentials = rebuilt.credentials(
                 matching: CredentialFilter(organization: organization.id, includesRevoked: true))
             for credential in credentials {
                 _ = rebuilt.history(of: credential.id)
                 _ = rebuilt.versions(of: credential.id)
                 _ = rebuilt.location(of: credential.id)
+                _ = rebuilt.assignments(naming: credential.id)
                 _ = rebuilt.resolve(
                     ResolutionRequest(appKey: credential.appKey, context: RunContext(organization: organization.id)))
             }

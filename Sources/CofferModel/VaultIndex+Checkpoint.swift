@@ -206,7 +206,9 @@ extension IndexTables {
         guard tables.decodeCredentials(from: &reader, strings: strings) else { return nil }
         guard tables.decodeHistory(from: &reader, strings: strings) else { return nil }
         guard tables.decodeAPIKeys(from: &reader, strings: strings) else { return nil }
-        guard tables.credentialsAreWhole(), tables.lookupListsEnd(), tables.defaultsAgree() else { return nil }
+        guard tables.principalHandlesAreUnique(), tables.credentialsAreWhole(), tables.historyCountsAgree(),
+            tables.lookupListsEnd(), tables.defaultsAgree()
+        else { return nil }
         return tables
     }
 
@@ -299,10 +301,13 @@ extension IndexTables {
         }
         let slots = HandleRange(count: credentialCount)
         guard let freeCount = reader.readCount(minimumBytesEach: 4) else { return false }
+        var listedFree = [Bool](repeating: false, count: credentialCount)
         for _ in 0..<freeCount {
+            // A slot listed twice would be handed out twice.
             guard let slot = reader.read(Handle.self), slots.contains(slot),
-                credentials[Int(slot)].organization == Self.freeSlotMarker
+                credentials[Int(slot)].organization == Self.freeSlotMarker, !listedFree[Int(slot)]
             else { return false }
+            listedFree[Int(slot)] = true
             freeSlots.append(slot)
         }
         guard let heads = reader.readCandidateTable(slots: slots, strings: strings),
@@ -324,7 +329,9 @@ extension IndexTables {
                 let consumer = reader.read(Handle.self), let app = reader.read(Handle.self),
                 let kind = reader.readWord(TargetKind.self), let slot = reader.read(Handle.self),
                 strings.contains(targetSlug), strings.contains(consumer), strings.contains(app), slots.contains(slot),
-                credentials[Int(slot)].organization != Self.freeSlotMarker
+                credentials[Int(slot)].organization != Self.freeSlotMarker,
+                // INV-ASSIGN: the credential is of the assignment's organization and app.
+                credentials[Int(slot)].organization == organization, credentials[Int(slot)].app == app
             else { return false }
             let key = AssignmentKey(
                 organization: organization, targetSlug: targetSlug, consumer: consumer, app: app, kind: kind)
@@ -363,7 +370,8 @@ extension IndexTables {
                 hash.count == APIKeyFormat.hashByteCount, let created = reader.read(UInt64.self),
                 let createdBy = reader.read(Handle.self), strings.contains(createdBy),
                 let state = reader.readWord(CredentialState.self), let revokedTime = reader.read(UInt64.self),
-                let revokedBy = reader.read(Handle.self), revokedBy == noHandle || strings.contains(revokedBy),
+                let revokedBy = reader.read(Handle.self),
+                state == .revoked ? strings.contains(revokedBy) : revokedBy == noHandle,
                 apiKeys.updateValue(
                     APIKeyRecord(
                         id: id, organization: organization, creator: creator, name: name, preview: preview, hash: hash,
@@ -399,6 +407,32 @@ extension IndexTables {
             else { return false }
         }
         return live == liveCredentialCount && live == credentialSlotByID.count
+    }
+
+    /// Every organization, project and user handle is one `newPrincipalHandle` gave out (below
+    /// `nextPrincipal`) and names one principal only: a later one must not take it again.
+    private func principalHandlesAreUnique() -> Bool {
+        let count = organizations.count + projects.count + users.count
+        var handles = Set<Handle>(minimumCapacity: count)
+        func take(_ handle: Handle) -> Bool { handle < nextPrincipal && handles.insert(handle).inserted }
+        return organizations.keys.allSatisfy(take) && projects.keys.allSatisfy(take) && users.keys.allSatisfy(take)
+    }
+
+    /// The history entries of live credentials and their retained versions are as many as the
+    /// counters say (compaction's estimate and statistics use the counters).
+    private func historyCountsAgree() -> Bool {
+        var entries = 0
+        var retained = 0
+        for record in credentials where record.organization != Self.freeSlotMarker {
+            var cursor = record.lastEntry
+            while cursor != noHandle {
+                let entry = history[Int(cursor)]
+                entries += 1
+                if entry.kind.makesVersion && entry.isRetained { retained += 1 }
+                cursor = entry.previous
+            }
+        }
+        return entries == liveHistoryCount && retained == retainedVersionCount
     }
 
     /// Each default names a live credential of its group marked default, and each credential

@@ -129,9 +129,9 @@ extension VaultStore {
     /// - Throws: `.invalidInput` when the vault is read-only or its medium keeps no
     ///   checkpoints; `.io`.
     public func writeCheckpoint(_ state: CheckpointState, index: [UInt8]) throws(CofferError) {
-        guard writer != nil else {
-            throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to checkpoint it.")
-        }
+        // Only the lock holder writes one (F-CHECKPOINT-WRITE): not after close, which lets the
+        // lock go, nor after the writer stopped.
+        _ = try requireWriter()
         var contents = state.contents
         contents.index = index
         let bytes = Checkpoint.seal(

@@ -382,7 +382,7 @@ public final class VaultStore: @unchecked Sendable {
         var outcome = try scan(scanner, recordingIn: chains, counters, visit)
         if case .resumed(let sequence) = checkpointUse {
             // The chain after records the checkpoint covers is in the restored table (F-HEAD checks).
-            for requested in headChecks.sequences where requested <= sequence {
+            for requested in headChecks.sequences where requested > 0 && requested <= sequence {
                 outcome.chainAtRequested[requested] =
                     requested == sequence ? scanner.resume!.head.digest : chains.previous(for: requested + 1)
             }
