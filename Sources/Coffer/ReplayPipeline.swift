@@ -1,10 +1,11 @@
 import CofferCrypto
 import CofferErrors
+import CofferFormat
 import CofferModel
 import CofferStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Open's two halves on two threads: the scanning thread reads, checks, authenticates and
@@ -51,11 +52,13 @@ final class ReplayPipeline: @unchecked Sendable {
         batch.reserveCapacity(Self.batchOperations)
         let box = Unmanaged.passRetained(self).toOpaque()
         var created = pthread_t()
-        let status = pthread_create(&created, nil, { argument in
-            let pipeline = Unmanaged<ReplayPipeline>.fromOpaque(argument!).takeRetainedValue()
-            pipeline.applyUntilFinished()
-            return nil
-        }, box)
+        let status = pthread_create(
+            &created, nil,
+            { argument in
+                let pipeline = Unmanaged<ReplayPipeline>.fromOpaque(argument!).takeRetainedValue()
+                pipeline.applyUntilFinished()
+                return nil
+            }, box)
         if status == 0 {
             thread = created
         } else {
@@ -68,10 +71,13 @@ final class ReplayPipeline: @unchecked Sendable {
         precondition(thread == nil, "a replay pipeline was dropped without finish() or abandon()")
     }
 
-    /// Starts from the index a checkpoint encodes instead of an empty one; call before the
-    /// first ``submit(_:)``. False, and the index stays empty, when the encoding is malformed.
-    func start(fromCheckpointEncoding bytes: [UInt8]) -> Bool {
-        guard let restored = try? VaultIndex(checkpointEncoding: bytes) else { return false }
+    /// Starts from the index a checkpoint at `position` encodes instead of an empty one; call
+    /// before the first ``submit(_:)``. False, and the index stays empty, when the encoding is
+    /// malformed or names a record the checkpoint does not cover.
+    func start(fromCheckpointEncoding bytes: [UInt8], at position: Checkpoint.Position) -> Bool {
+        guard let restored = try? VaultIndex(checkpointEncoding: bytes),
+            restored.historyLies(atOrBefore: position.sequence, lastFrameOffset: position.lastFrameOffset)
+        else { return false }
         // Nothing is queued yet, so the applying thread has not touched the index; the lock
         // hands it over with the first batch.
         lock.withLock { index = restored }
@@ -87,7 +93,9 @@ final class ReplayPipeline: @unchecked Sendable {
         let context = TransactionContext(
             sequence: record.sequence, offset: record.offset, timeMilliseconds: transaction.timeMilliseconds,
             actor: transaction.actor)
-        batch.append(Decoded(operations: transaction.operations, context: context, offset: record.offset, sequence: record.sequence))
+        batch.append(
+            Decoded(
+                operations: transaction.operations, context: context, offset: record.offset, sequence: record.sequence))
         batchOperationCount += transaction.operations.count
         if batchOperationCount >= Self.batchOperations { try flush() }
     }

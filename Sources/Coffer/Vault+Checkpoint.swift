@@ -28,8 +28,8 @@ extension Vault {
         }
         // One at a time, and never beside a compaction: a compaction's switch removes the
         // replaced log's checkpoint, which one of that log written after it would bring back.
-        compactionLock.lock()
-        defer { compactionLock.unlock() }
+        checkpointLock.lock()
+        defer { checkpointLock.unlock() }
         writerLock.lock()
         // Every durable transaction in the index, so that the index is as of the store's head.
         commits.drain()

@@ -118,7 +118,10 @@ public struct AutomaticCompaction: Sendable {
 
     /// A policy that compacts with `options` when the file is at least `fileBytesAtLeast` bytes and
     /// its log at least `deadShareAtLeast` dead; by default 64 MiB, half dead, a plain compaction.
-    public init(deadShareAtLeast: Double = 0.5, fileBytesAtLeast: UInt64 = 64 << 20, options: CompactionOptions = CompactionOptions()) {
+    public init(
+        deadShareAtLeast: Double = 0.5, fileBytesAtLeast: UInt64 = 64 << 20,
+        options: CompactionOptions = CompactionOptions()
+    ) {
         self.deadShareAtLeast = deadShareAtLeast
         self.fileBytesAtLeast = fileBytesAtLeast
         self.options = options
@@ -177,7 +180,8 @@ extension Vault {
                 try checkpoint()
             } catch {
                 diagnostics.logger?.warning(
-                    "The index checkpoint after a compaction could not be written", metadata: ["code": "\(error.code.word)"])
+                    "The index checkpoint after a compaction could not be written",
+                    metadata: ["code": "\(error.code.word)"])
             }
         }
         diagnostics.compactionBytesWritten.increment(by: Int64(clamping: report.skipped ? 0 : report.bytesAfter))
@@ -198,6 +202,10 @@ extension Vault {
         }
         compactionLock.lock()
         defer { compactionLock.unlock() }
+        // No checkpoint of the log being replaced is written while it is replaced: its switch
+        // removes that log's checkpoint, which one written afterwards would bring back.
+        checkpointLock.lock()
+        defer { checkpointLock.unlock() }
 
         // 1. A consistent snapshot: the index as of a head, and the new file begun.
         writerLock.lock()
@@ -241,7 +249,8 @@ extension Vault {
                 try rebuilt.apply(
                     transaction.operations,
                     context: TransactionContext(
-                        sequence: placed.sequence, offset: placed.offset, timeMilliseconds: transaction.timeMilliseconds,
+                        sequence: placed.sequence, offset: placed.offset,
+                        timeMilliseconds: transaction.timeMilliseconds,
                         actor: transaction.actor))
                 if let report = options.progress {
                     progress.records += 1
@@ -267,7 +276,9 @@ extension Vault {
             // under the writer lock for the last few and the switch.
             var caughtUp = 0
             func catchUp() throws(CofferError) {
-                (copiedHead, copiedEnd) = try oldStore.copyAcknowledged(after: copiedHead, endingAt: copiedEnd, into: target) {
+                (copiedHead, copiedEnd) = try oldStore.copyAcknowledged(
+                    after: copiedHead, endingAt: copiedEnd, into: target
+                ) {
                     record, sequence, offset throws(CofferError) in
                     try Replay.apply(record, sequence: sequence, offset: offset, to: &rebuilt)
                     caughtUp += 1
@@ -283,7 +294,8 @@ extension Vault {
                 let switched = try oldStore.withWriterTurn { () throws(CofferError) -> VaultStore? in
                     try catchUpLocked()
                     guard self.store === oldStore else {
-                        throw CofferError(.conflict, "Another instance compacted the vault meanwhile; this compaction was dropped.")
+                        throw CofferError(
+                            .conflict, "Another instance compacted the vault meanwhile; this compaction was dropped.")
                     }
                     try catchUp()
                     do throws(CofferError) {
@@ -301,11 +313,14 @@ extension Vault {
                 recordHead()
                 return CompactionReport(
                     bytesBefore: bytesBefore, bytesAfter: newStore.logEnd, recordsBefore: recordsBefore,
-                    recordsAfter: newStore.head.sequence, transactionsCaughtUp: caughtUp, retiredEpochs: target.retiredEpochs,
+                    recordsAfter: newStore.head.sequence, transactionsCaughtUp: caughtUp,
+                    retiredEpochs: target.retiredEpochs,
                     currentEpoch: newStore.currentEpoch, head: newStore.head)
             }
             throw CofferError(
-                .conflict, "Other instances sharing the vault's log kept writing during the switch; the compaction was dropped. Try again.")
+                .conflict,
+                "Other instances sharing the vault's log kept writing during the switch; the compaction was dropped. Try again."
+            )
         } catch {
             if !target.isCompleted { target.abandon() }
             throw error

@@ -99,7 +99,8 @@ public final class Vault: Sendable {
             if headWitness != nil && durability != .synchronous {
                 throw CofferError(
                     .invalidInput,
-                    "A head witness needs synchronous durability: a head left there could name a commit a crash then loses.")
+                    "A head witness needs synchronous durability: a head left there could name a commit a crash then loses."
+                )
             }
         }
 
@@ -134,8 +135,12 @@ public final class Vault: Sendable {
     let commits = CommitPipeline()
     /// On a shared log: mutations waiting to be committed in the next batch.
     let sharedCommits = SharedCommitQueue()
-    /// One compaction at a time.
+    /// One compaction at a time; keyslot changes take it too.
     let compactionLock = Lock()
+    /// One index checkpoint at a time, and none beside a compaction (which takes it after
+    /// ``compactionLock``): not ``compactionLock`` itself, so that keyslot changes do not wait
+    /// while a checkpoint is encoded and written.
+    let checkpointLock = Lock()
     /// The automatic checkpoints (``AutomaticCheckpoint``).
     let checkpoints = CheckpointRunner()
     /// Who observes committed changes (``changes(bufferingNewest:pollingEvery:)``).
@@ -177,7 +182,9 @@ public final class Vault: Sendable {
         } catch {
             store.close()
             throw CofferError(
-                error.code, "The vault was created at \(path), but its head could not be left in the head witness: \(error.message)")
+                error.code,
+                "The vault was created at \(path), but its head could not be left in the head witness: \(error.message)"
+            )
         }
         let vault = Vault(store: store, index: VaultIndex(), options: options)
         if options.headWitness != nil { vault.witnessed.withLock { $0 = store.witnessedHead } }
@@ -198,22 +205,20 @@ public final class Vault: Sendable {
         if let witness = options.headWitness {
             storeOptions.readWitness = { () throws(CofferError) in try witness.read() }
         }
-        let pipeline = ReplayPipeline()
         let store: VaultStore
         let index: VaultIndex
-        do throws(CofferError) {
-            if options.usesCheckpoint {
-                storeOptions.restoreIndex = { pipeline.start(fromCheckpointEncoding: $0) }
-            }
-            store = try VaultStore.open(path: path, secret: unlock, options: storeOptions) {
-                record throws(CofferError) in try pipeline.submit(record)
-            }
-        } catch {
-            pipeline.abandon()
-            throw error
+        switch replay(path: path, unlock: unlock, storeOptions: storeOptions, usesCheckpoint: options.usesCheckpoint) {
+        case .success(let opened): (store, index) = opened
+        case .failure(let failure) where failure.afterResuming:
+            // F-CHECKPOINT-USE: a checkpoint is never trusted over the log. One that passed its
+            // checks but whose index or chain table the later records disagree with is ignored,
+            // with the reason, and the whole log is replayed: what that replay finds is the answer.
+            storeOptions.ignoredCheckpoint = "the records after it disagree with it (\(failure.error.code.word))"
+            (store, index) = try replay(path: path, unlock: unlock, storeOptions: storeOptions, usesCheckpoint: false)
+                .mapError(\.error).get()
+        case .failure(let failure): throw failure.error
         }
         do throws(CofferError) {
-            index = try pipeline.finish()
             if !options.readOnly { try options.headWitness?.record(store.witnessedHead) }
         } catch {
             store.close()
@@ -230,6 +235,51 @@ public final class Vault: Sendable {
         return vault
     }
 
+    /// Why ``replay(path:unlock:storeOptions:usesCheckpoint:)`` failed, and whether it had
+    /// resumed from a checkpoint, so that a full replay might not fail.
+    private struct ReplayFailure: Error {
+        let error: CofferError
+        let afterResuming: Bool
+    }
+
+    /// Opens the store and replays its log into an index, from the checkpoint when
+    /// `usesCheckpoint` and one passes its checks.
+    private static func replay(
+        path: String, unlock: Unlock, storeOptions: VaultStore.Options, usesCheckpoint: Bool
+    ) -> Result<(VaultStore, VaultIndex), ReplayFailure> {
+        var storeOptions = storeOptions
+        let pipeline = ReplayPipeline()
+        let restored = Locked(false)
+        if usesCheckpoint {
+            storeOptions.restoreIndex = { encoding, position in
+                let accepted = pipeline.start(fromCheckpointEncoding: encoding, at: position)
+                restored.withLock { $0 = accepted }
+                return accepted
+            }
+        }
+        func failure(_ error: CofferError) -> Result<(VaultStore, VaultIndex), ReplayFailure> {
+            // Corruption or a head mismatch may come from the restored index or chain table;
+            // anything else (a lock, a cancellation, an I/O error) a full replay meets too.
+            let resumed = restored.withLock { $0 } && (error.code == .corrupted || error.code == .headMismatch)
+            return .failure(ReplayFailure(error: error, afterResuming: resumed))
+        }
+        let store: VaultStore
+        do throws(CofferError) {
+            store = try VaultStore.open(path: path, secret: unlock, options: storeOptions) {
+                record throws(CofferError) in try pipeline.submit(record)
+            }
+        } catch {
+            pipeline.abandon()
+            return failure(error)
+        }
+        do throws(CofferError) {
+            return .success((store, try pipeline.finish()))
+        } catch {
+            store.close()
+            return failure(error)
+        }
+    }
+
     /// What opening found, for the log: where, how far, what recovery did.
     private func logOpen() {
         guard let logger = diagnostics.logger else { return }
@@ -239,9 +289,17 @@ public final class Vault: Sendable {
             metadata: ["path": "\(store.path)", "head": "\(head)", "read_only": "\(isReadOnly)"])
         if let torn = recovery.tornTail {
             logger.notice(
-                "Recovery: a torn tail", metadata: ["path": "\(store.path)", "problem": "\(torn)", "cut": "\(recovery.truncated)"])
+                "Recovery: a torn tail",
+                metadata: ["path": "\(store.path)", "problem": "\(torn)", "cut": "\(recovery.truncated)"])
         }
-        if recovery.headerRepaired { logger.notice("Recovery: a header copy was repaired", metadata: ["path": "\(store.path)"]) }
+        if recovery.headerRepaired {
+            logger.notice("Recovery: a header copy was repaired", metadata: ["path": "\(store.path)"])
+        }
+        if case .ignored(let reason) = recovery.checkpoint {
+            logger.notice(
+                "Recovery: the index checkpoint was ignored and the whole log replayed",
+                metadata: ["path": "\(store.path)", "reason": "\(reason)"])
+        }
         // Secrets are kept in locked memory; the process-wide handler stays the service's own
         // (MemoryLocking.onFirstFailure), so this only reads whether locking has failed.
         if let errno = MemoryLocking.firstFailure {
@@ -263,7 +321,8 @@ public final class Vault: Sendable {
                 last = current
             } catch {
                 diagnostics.logger?.error(
-                    "The head witness could not be updated; the writer stopped", metadata: ["code": "\(error.code.word)"])
+                    "The head witness could not be updated; the writer stopped",
+                    metadata: ["code": "\(error.code.word)"])
                 store.stopWriting(
                     CofferError(
                         .writerStopped,
@@ -293,7 +352,9 @@ public final class Vault: Sendable {
     }
 
     /// Runs `body` with read access to the index. Many readers run at once.
-    public func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure) -> Result {
+    public func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure)
+        -> Result
+    {
         try state.read { (current: borrowing State) throws(Failure) in try body(current.index) }
     }
 }
@@ -313,7 +374,8 @@ enum Replay {
     ) throws(CofferError) {
         guard let transaction = try decode(record) else { return }
         let context = TransactionContext(
-            sequence: sequence, offset: offset, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor)
+            sequence: sequence, offset: offset, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor
+        )
         do {
             if checksFieldValues {
                 try index.apply(transaction.operations, context: context)

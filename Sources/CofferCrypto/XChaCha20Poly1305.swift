@@ -66,29 +66,16 @@ public enum XChaCha20Poly1305 {
         precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
         precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
         guard sealed.count >= tagBytes else { return nil }
-        Sodium.ensureReady()
         struct AuthenticationFailure: Error {}
         return try? SecureBytes(count: sealed.count - tagBytes) { target in
-            var written: UInt64 = 0
-            var dummy: UInt8 = 0
-            let status = withUnsafeMutablePointer(to: &dummy) { dummyPointer in
-                key.withUnsafeBytes { keyBytes in
-                    sealed.withNonNullBase { cipher, cipherCount in
-                        associatedData.withUnsafeBytes { aad in
-                            aad.withNonNullBase { aadBase, aadCount in
-                                crypto_aead_xchacha20poly1305_ietf_decrypt(
-                                    target.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? dummyPointer,
-                                    &written, nil,
-                                    cipher, UInt64(cipherCount),
-                                    aadBase, UInt64(aadCount),
-                                    nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                    keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                            }
-                        }
-                    }
-                }
+            var byte: UInt8 = 0
+            // An empty plaintext still needs a destination address.
+            let opened = withUnsafeMutablePointer(to: &byte) { placeholder in
+                decrypt(
+                    sealed, into: target.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? placeholder, key: key,
+                    nonce: nonce, associatedData: associatedData)
             }
-            if status != 0 { throw AuthenticationFailure() }
+            if opened == nil { throw AuthenticationFailure() }
         }
     }
 
@@ -104,26 +91,36 @@ public enum XChaCha20Poly1305 {
         precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
         precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
         guard sealed.count >= tagBytes else { return nil }
-        Sodium.ensureReady()
-        var status: Int32 = -1
+        var opened: Int?
         // At least one byte of capacity, so the target has an address even for an empty plaintext.
         let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, sealed.count - tagBytes)) { target, initialized in
-            var written: UInt64 = 0
-            status = key.withUnsafeBytes { keyBytes in
-                sealed.withNonNullBase { cipher, cipherCount in
-                    associatedData.withUnsafeBytes { aad in
-                        aad.withNonNullBase { aadBase, aadCount in
-                            crypto_aead_xchacha20poly1305_ietf_decrypt(
-                                target.baseAddress!, &written, nil,
-                                cipher, UInt64(cipherCount), aadBase, UInt64(aadCount),
-                                nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                        }
+            opened = decrypt(sealed, into: target.baseAddress!, key: key, nonce: nonce, associatedData: associatedData)
+            initialized = opened ?? 0
+        }
+        return opened == nil ? nil : plaintext
+    }
+
+    /// Opens `ciphertext || tag` into `target`, which holds `sealed.count - tagBytes` bytes:
+    /// the plaintext's length, or `nil` when the tag does not verify.
+    private static func decrypt(
+        _ sealed: UnsafeRawBufferPointer, into target: UnsafeMutablePointer<UInt8>, key: SecureBytes,
+        nonce: UnsafeRawBufferPointer, associatedData: [UInt8]
+    ) -> Int? {
+        Sodium.ensureReady()
+        var written: UInt64 = 0
+        let status = key.withUnsafeBytes { keyBytes in
+            sealed.withNonNullBase { cipher, cipherCount in
+                associatedData.withUnsafeBytes { aad in
+                    aad.withNonNullBase { aadBase, aadCount in
+                        crypto_aead_xchacha20poly1305_ietf_decrypt(
+                            target, &written, nil,
+                            cipher, UInt64(cipherCount), aadBase, UInt64(aadCount),
+                            nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
                     }
                 }
             }
-            initialized = status == 0 ? Int(written) : 0
         }
-        return status == 0 ? plaintext : nil
+        return status == 0 ? Int(written) : nil
     }
 }

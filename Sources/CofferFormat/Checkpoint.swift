@@ -224,11 +224,13 @@ public enum Checkpoint {
             return writer.bytes
         }
 
-        /// The contents of a checkpoint after record `sequence`; `nil` when malformed: a
-        /// count the bytes cannot hold, epochs or their records out of order or past
-        /// `sequence`, an epoch counted twice, a chain table of another length.
-        public static func decode(_ bytes: [UInt8], sequence: UInt64) -> Contents? {
-            bytes.withUnsafeBytes { raw -> Contents? in
+        /// The contents of a checkpoint at `position`; `nil` when malformed: a count the bytes
+        /// cannot hold, epochs, their records or their offsets out of order or past the record
+        /// the checkpoint follows, transaction counts of epochs out of order or counted twice, a
+        /// chain table of another length.
+        public static func decode(_ bytes: [UInt8], at position: Position) -> Contents? {
+            let sequence = position.sequence
+            return bytes.withUnsafeBytes { raw -> Contents? in
                 var reader = ByteReader(raw)
                 guard let epochCount = reader.read(UInt32.self), Int(epochCount) <= reader.remaining / 20 else {
                     return nil
@@ -237,7 +239,11 @@ public enum Checkpoint {
                 for _ in 0..<epochCount {
                     guard let number = reader.read(UInt32.self), let at = reader.read(UInt64.self),
                         let offset = reader.read(UInt64.self), at >= 1, at <= sequence,
-                        number > (epochs.last?.number ?? 0), at > (epochs.last?.sequence ?? 0)
+                        number > (epochs.last?.number ?? 0), at > (epochs.last?.sequence ?? 0),
+                        // A record's frame lies after the one before it, and the record the
+                        // checkpoint follows is at the offset its header gives.
+                        offset >= FormatConstants.logStartOffset, offset > (epochs.last?.offset ?? 0),
+                        at == sequence ? offset == position.lastFrameOffset : offset < position.lastFrameOffset
                     else { return nil }
                     epochs.append(EpochRecord(number: number, sequence: at, offset: offset))
                 }
@@ -256,10 +262,13 @@ public enum Checkpoint {
                     return nil
                 }
                 var transactionsByEpoch: [UInt32: UInt64] = [:]
+                var previousEpoch: UInt32?
                 for _ in 0..<epochCounts {
                     guard let epoch = reader.read(UInt32.self), let count = reader.read(UInt64.self),
-                        transactionsByEpoch.updateValue(count, forKey: epoch) == nil
+                        previousEpoch.map({ epoch > $0 }) ?? true
                     else { return nil }
+                    previousEpoch = epoch
+                    transactionsByEpoch[epoch] = count
                 }
                 guard let chainCount = reader.read(UInt64.self), chainCount == sequence,
                     sequence <= UInt64(reader.remaining / 32), let chains = reader.readBytes(Int(sequence) * 32),

@@ -34,10 +34,10 @@ enum CheckpointBody {
         findings.check(
             Checkpoint.seal(opened, contents: sealed, key: key, nonce: nonce) == bytes,
             "an opened checkpoint does not seal back to its bytes")
-        guard let contents = Checkpoint.Contents.decode(sealed, sequence: opened.sequence) else { return }
+        guard let contents = Checkpoint.Contents.decode(sealed, at: opened) else { return }
         // Oracle: contents re-encode to contents that decode the same.
         findings.check(
-            Checkpoint.Contents.decode(contents.encode(), sequence: opened.sequence) == contents,
+            Checkpoint.Contents.decode(contents.encode(), at: opened) == contents,
             "checkpoint contents do not survive re-encoding")
         index(contents.index, &findings)
     }

@@ -48,6 +48,16 @@ extension VaultIndex {
         }
         tables = decoded
     }
+
+    /// Whether every history entry names a record at or before record `sequence`, whose frame
+    /// is at `lastFrameOffset`: what an index restored from a checkpoint after that record
+    /// must hold, since a reveal reads the frame an entry names.
+    public func historyLies(atOrBefore sequence: UInt64, lastFrameOffset: UInt64) -> Bool {
+        tables.history.allSatisfy { entry in
+            entry.sequence >= 1 && entry.sequence <= sequence && entry.offset <= lastFrameOffset
+                && (entry.sequence == sequence) == (entry.offset == lastFrameOffset)
+        }
+    }
 }
 
 extension IndexTables {

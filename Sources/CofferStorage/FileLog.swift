@@ -158,20 +158,47 @@ extension StorageSystem {
         }
     }
 
+    /// Replaces the checkpoint, but never a file of another kind that has its name.
     public func writeCheckpoint(_ bytes: [UInt8], of path: String) throws(CofferError) {
-        try StagedFile.write(
-            bytes, to: VaultStore.sibling(VaultStore.checkpointName(of: path), of: path), on: self, "the checkpoint",
-            replacing: true)
+        let target = VaultStore.sibling(VaultStore.checkpointName(of: path), of: path)
+        if try isOtherFile(at: target) {
+            throw CofferError(
+                .alreadyExists,
+                "\(target) exists and is not an index checkpoint; move it away to let the vault keep its checkpoint there."
+            )
+        }
+        try StagedFile.write(bytes, to: target, on: self, "the checkpoint", replacing: true)
     }
 
+    /// Removes the checkpoint; a file of another kind that has its name is left alone (it is
+    /// no checkpoint an open could use).
     public func removeCheckpoint(of path: String) throws(CofferError) {
-        switch remove(VaultStore.sibling(VaultStore.checkpointName(of: path), of: path)) {
+        let target = VaultStore.sibling(VaultStore.checkpointName(of: path), of: path)
+        guard try !isOtherFile(at: target) else { return }
+        switch remove(target) {
         case .failure(.noSuchFileOrDirectory): return
         case .failure(let error): throw error.cofferError("Removing the index checkpoint")
         case .success: break
         }
         if case .failure(let error) = syncDirectory(containing: path) {
             throw error.cofferError("Syncing the directory after removing the index checkpoint")
+        }
+    }
+
+    /// Whether `path` names a file that does not start as a checkpoint does (F-CHECKPOINT):
+    /// one Coffer did not write, which it must not replace or remove. An empty file holds
+    /// nothing to lose.
+    private func isOtherFile(at path: String) throws(CofferError) -> Bool {
+        let file: any StorageFile
+        switch open(path, mode: .readOnly) {
+        case .failure(.noSuchFileOrDirectory): return false
+        case .failure(let error): throw error.cofferError("Opening \(path) to check it is an index checkpoint")
+        case .success(let opened): file = opened
+        }
+        defer { file.close() }
+        switch file.read(count: Checkpoint.magic.count, at: 0) {
+        case .failure(let error): throw error.cofferError("Reading \(path) to check it is an index checkpoint")
+        case .success(let start): return !start.isEmpty && start != Checkpoint.magic
         }
     }
 

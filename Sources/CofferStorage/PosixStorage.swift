@@ -2,7 +2,7 @@ import CFileSystem
 import CofferCrypto
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real disk: POSIX calls through Glibc, no Foundation.
@@ -156,9 +156,12 @@ final class PosixFile: StorageFile, @unchecked Sendable {
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
+        // An offset past what off_t holds names no byte of any file (and would trap below).
+        guard offset <= UInt64(Int64.max) - UInt64(buffer.count) else { return .failure(.invalidArgument) }
         var total = 0
         while total < buffer.count {
-            let count = pread(descriptor, buffer.baseAddress! + total, buffer.count - total, off_t(offset) + off_t(total))
+            let count = pread(
+                descriptor, buffer.baseAddress! + total, buffer.count - total, off_t(offset) + off_t(total))
             if count < 0 {
                 if errno == EINTR { continue }
                 return .failure(.current)
@@ -170,9 +173,11 @@ final class PosixFile: StorageFile, @unchecked Sendable {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError> {
+        guard offset <= UInt64(Int64.max) - UInt64(bytes.count) else { return .failure(.fileTooLarge) }
         var total = 0
         while total < bytes.count {
-            let count = pwrite(descriptor, bytes.baseAddress! + total, bytes.count - total, off_t(offset) + off_t(total))
+            let count = pwrite(
+                descriptor, bytes.baseAddress! + total, bytes.count - total, off_t(offset) + off_t(total))
             if count < 0 {
                 if errno == EINTR { continue }
                 return .failure(.current)
@@ -191,7 +196,8 @@ final class PosixFile: StorageFile, @unchecked Sendable {
     }
 
     func truncate(to size: UInt64) -> Result<Void, SystemError> {
-        retryingInterrupts { ftruncate(descriptor, off_t(size)) } == 0 ? .success(()) : .failure(.current)
+        guard let length = off_t(exactly: size) else { return .failure(.fileTooLarge) }
+        return retryingInterrupts { ftruncate(descriptor, length) } == 0 ? .success(()) : .failure(.current)
     }
 
     func sync() -> Result<Void, SystemError> {

@@ -4,8 +4,8 @@ import CofferFormat
 
 /// What an open did with the index checkpoint kept beside the log (F-CHECKPOINT).
 public enum CheckpointUse: Sendable, Equatable, CustomStringConvertible {
-    /// There was none (or the medium keeps none, or the open replays everything): the whole
-    /// log was replayed.
+    /// There was none (or the medium keeps none, or the open replays everything, or a writer
+    /// wrote it after this open read where the log ends): the whole log was replayed.
     case none
     /// The index came from the checkpoint after record `sequence`; only the records after it
     /// were read and replayed.
@@ -53,9 +53,17 @@ extension VaultStore {
         case .success(let opened): (position, sealedContents) = opened
         }
         guard position.end <= fileSize else {
+            // A writer beside this reader may have appended and written it after the reader
+            // read where the log ends: newer than this open, not wrong.
+            if case .success(let end) = log.end(), position.end <= end {
+                return .failure(
+                    CheckpointProblem(
+                        "it follows record \(position.sequence), written after this open read where the log ends",
+                        isNewer: true))
+            }
             return .failure(CheckpointProblem("the log ends before the record it follows (\(position.sequence))"))
         }
-        guard let contents = Checkpoint.Contents.decode(sealedContents, sequence: position.sequence) else {
+        guard let contents = Checkpoint.Contents.decode(sealedContents, at: position) else {
             return .failure(CheckpointProblem("its contents are malformed"))
         }
         func previousChain(_ sequence: UInt64) -> [UInt8] {
@@ -132,6 +140,10 @@ extension VaultStore {
         // Only the lock holder writes one (F-CHECKPOINT-WRITE): not after close, which lets the
         // lock go, nor after the writer stopped.
         _ = try requireWriter()
+        // A checkpoint covers acknowledged records only: under `.unsafeNoSync` they are not
+        // yet durable, and a crash would leave a checkpoint past the log's end (never used,
+        // but every open would replay the whole log until the next one).
+        if durability == .unsafeNoSync { try sync() }
         var contents = state.contents
         contents.index = index
         let bytes = Checkpoint.seal(
@@ -174,6 +186,12 @@ public struct CheckpointState: Sendable {
 /// Why a checkpoint was not used: a plain sentence, never secret.
 struct CheckpointProblem: Error {
     let reason: String
+    /// It covers records past the end of the log the reader read, which a writer appended
+    /// since: not a problem of the checkpoint.
+    let isNewer: Bool
 
-    init(_ reason: String) { self.reason = reason }
+    init(_ reason: String, isNewer: Bool = false) {
+        self.reason = reason
+        self.isNewer = isNewer
+    }
 }

@@ -64,9 +64,12 @@ extension VaultStore {
         if problems.isEmpty && unlocked.otherCopyStale {
             problems.append(
                 LogProblem(
-                    kind: .header, offset: UInt64((1 - unlocked.copyIndex) * FormatConstants.headerCopyBytes), sequence: 0,
-                    detail: "Header copy \(unlocked.copyIndex == 0 ? "B" : "A") does not match the copy in force (other keyslots after an "
-                        + "interrupted keyslot change, or a damaged key wrap or authentication code); opening as the writer repairs it."))
+                    kind: .header, offset: UInt64((1 - unlocked.copyIndex) * FormatConstants.headerCopyBytes),
+                    sequence: 0,
+                    detail:
+                        "Header copy \(unlocked.copyIndex == 0 ? "B" : "A") does not match the copy in force (other keyslots after an "
+                        + "interrupted keyslot change, or a damaged key wrap or authentication code); opening as the writer repairs it."
+                ))
         }
         var scanner = LogScanner(
             log: log, vaultID: unlocked.header.vaultID,
@@ -78,33 +81,45 @@ extension VaultStore {
         // Checkpoint problems come after the log's, as what the caller adds does.
         var checkpointProblems: [LogProblem] = []
         switch loadCheckpoint(
-            path: path, storage: storage, log: log, header: unlocked.header, masterKey: unlocked.masterKey, fileSize: size)
+            path: path, storage: storage, log: log, header: unlocked.header, masterKey: unlocked.masterKey,
+            fileSize: size)
         {
         case nil: break
+        // Written beside this verification by a writer: the next verification reads it.
+        case .failure(let problem)? where problem.isNewer: break
         case .failure(let problem)?:
             checkpointProblems.append(
                 LogProblem(
                     kind: .checkpoint, offset: 0, sequence: 0,
-                    detail: "The index checkpoint beside the log cannot be used (\(problem.reason)); opens replay the whole log until a new checkpoint replaces it."))
+                    detail:
+                        "The index checkpoint beside the log cannot be used (\(problem.reason)); opens replay the whole log until a new checkpoint replaces it."
+                ))
         case .success(let loaded)?: checkpoint = loaded
         }
         var compared = false
         var recordsByType: [RecordType: UInt64] = [:]
         var recordsByEpoch: [UInt32: UInt64] = [:]
+        // What the log gives through the checkpoint's record, to compare with what it holds.
+        var covered = CheckpointComparison()
         let outcome: ScanOutcome
         switch scanner.scan({ (record: ScannedRecord) throws(CofferError) in
             recordsByType[record.type, default: 0] += 1
             if record.type == .transaction { recordsByEpoch[record.epoch, default: 0] += 1 }
             try visit(record)
-            if let checkpoint, record.sequence == checkpoint.position.sequence, let indexEncoding {
+            guard let checkpoint, record.sequence <= checkpoint.position.sequence else { return }
+            covered.add(record, chains: checkpoint.contents.chains)
+            if record.sequence == checkpoint.position.sequence, let indexEncoding {
                 compared = true
-                // F-CHECKPOINT-VERIFY: the checkpoint holds exactly the index the log gives here.
-                if indexEncoding() != checkpoint.contents.index {
+                // F-CHECKPOINT-VERIFY: the checkpoint holds exactly what the log gives here.
+                var differing = covered.differences(from: checkpoint.contents)
+                if indexEncoding() != checkpoint.contents.index { differing.insert("the index", at: 0) }
+                if !differing.isEmpty {
                     checkpointProblems.append(
                         LogProblem(
                             kind: .checkpoint, offset: 0, sequence: record.sequence,
-                            detail: "The index checkpoint differs from the index the log gives at record \(record.sequence); "
-                                + "opens would start from a wrong index. Remove the checkpoint file and report this."))
+                            detail: "The index checkpoint differs from what the log gives at record \(record.sequence) "
+                                + "(\(differing.joined(separator: ", "))); opens would start from a wrong state. Remove the "
+                                + "checkpoint file and report this."))
                 }
             }
         }) {
@@ -115,7 +130,9 @@ extension VaultStore {
             checkpointProblems.append(
                 LogProblem(
                     kind: .checkpoint, offset: 0, sequence: checkpoint.position.sequence,
-                    detail: "The log's valid records end before record \(checkpoint.position.sequence), which the index checkpoint follows."))
+                    detail:
+                        "The log's valid records end before record \(checkpoint.position.sequence), which the index checkpoint follows."
+                ))
         }
         if let corruption = outcome.corruption { problems.append(corruption) }
         if let torn = outcome.tornTail { problems.append(torn) }
@@ -123,12 +140,54 @@ extension VaultStore {
             vaultID: unlocked.header.vaultID, unlockKey: unlocked.unlockKey, head: outcome.head,
             chains: outcome.chainAtRequested)
         {
-            problems.append(LogProblem(kind: .headMismatch, offset: outcome.validEnd, sequence: mismatch.sequence, detail: mismatch.detail))
+            problems.append(
+                LogProblem(
+                    kind: .headMismatch, offset: outcome.validEnd, sequence: mismatch.sequence, detail: mismatch.detail)
+            )
         }
         problems += checkpointProblems
         return VerificationReport(
             records: outcome.recordCount, head: outcome.head, problems: problems, recordsByType: recordsByType,
-            bytesByType: outcome.bytesByType, recordsByEpoch: recordsByEpoch, epochs: outcome.keyEpochs.all.map(\.number),
+            bytesByType: outcome.bytesByType, recordsByEpoch: recordsByEpoch,
+            epochs: outcome.keyEpochs.all.map(\.number),
             fileBytes: size, header: unlocked.header, checkpointSequence: checkpoint?.position.sequence)
+    }
+}
+
+/// What the log gives through a checkpoint's record, gathered as verify scans, beside what
+/// the checkpoint holds besides its index (F-CHECKPOINT-VERIFY).
+private struct CheckpointComparison {
+    var epochs: [Checkpoint.EpochRecord] = []
+    var recordsByType: [RecordType: UInt64] = [:]
+    var bytesByType: [RecordType: UInt64] = [:]
+    var transactionsByEpoch: [UInt32: UInt64] = [:]
+    /// The first record whose chain hash before it is not the table's.
+    var firstChainDifference: UInt64?
+
+    mutating func add(_ record: ScannedRecord, chains: [UInt8]) {
+        recordsByType[record.type, default: 0] += 1
+        bytesByType[record.type, default: 0] += UInt64(record.frameBytes)
+        switch record.type {
+        case .transaction: transactionsByEpoch[record.epoch, default: 0] += 1
+        case .keyEpoch:
+            epochs.append(
+                Checkpoint.EpochRecord(number: record.epoch, sequence: record.sequence, offset: record.offset))
+        }
+        let start = Int(record.sequence - 1) * 32
+        if firstChainDifference == nil, !chains[start..<start + 32].elementsEqual(record.previousChain) {
+            firstChainDifference = record.sequence
+        }
+    }
+
+    /// The parts of `contents` other than the index that differ, named.
+    func differences(from contents: Checkpoint.Contents) -> [String] {
+        var differing: [String] = []
+        if let firstChainDifference { differing.append("the chain hash before record \(firstChainDifference)") }
+        if epochs != contents.epochs { differing.append("the key-epoch records") }
+        if recordsByType != contents.recordsByType || bytesByType != contents.bytesByType {
+            differing.append("the record counts")
+        }
+        if transactionsByEpoch != contents.transactionsByEpoch { differing.append("the transactions by epoch") }
+        return differing
     }
 }

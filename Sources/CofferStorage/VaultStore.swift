@@ -50,10 +50,14 @@ public final class VaultStore: @unchecked Sendable {
         /// read before a wait for the lock could be older than one written meanwhile).
         public var readWitness: (@Sendable () throws(CofferError) -> WitnessedHead?)?
         /// When set, the open looks for the checkpoint beside the log (F-CHECKPOINT-USE); if one
-        /// authenticates and agrees with the log, the open hands its index encoding to this and,
-        /// when it accepts it (returns true), visits only the records after the checkpoint.
-        /// ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
-        public var restoreIndex: (@Sendable ([UInt8]) -> Bool)?
+        /// authenticates and agrees with the log, the open hands its index encoding and position
+        /// to this and, when it accepts them (returns true), visits only the records after the
+        /// checkpoint. ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
+        public var restoreIndex: (@Sendable ([UInt8], Checkpoint.Position) -> Bool)?
+        /// Why the checkpoint is not used this time, when an open that resumed from it failed
+        /// on a later record and the caller opens again replaying everything: ``Recovery/checkpoint``
+        /// reports it ignored for this reason.
+        public var ignoredCheckpoint: String?
 
         public init(
             storage: any LogMedium = PosixStorage(), durability: Durability = .synchronous,
@@ -126,6 +130,7 @@ public final class VaultStore: @unchecked Sendable {
         // The restorer belongs to this open: a reopen with these options replays on its own.
         var kept = options
         kept.restoreIndex = nil
+        kept.ignoredCheckpoint = nil
         self.options = kept
         self.log = log
         self.masterKey = masterKey
@@ -351,18 +356,22 @@ public final class VaultStore: @unchecked Sendable {
         if witnessed == nil, let readWitness = options.readWitness { witnessed = try readWitness() }
         let headChecks = HeadChecks(expected: options.expectedHead, witnessed: witnessed, lineage: header.lineage)
         scanner.chainAt = headChecks.sequences
-        var checkpointUse = CheckpointUse.none
+        var checkpointUse = options.ignoredCheckpoint.map(CheckpointUse.ignored) ?? .none
         if let restoreIndex = options.restoreIndex {
             switch loadCheckpoint(
                 path: path, storage: options.storage, log: log, header: header, masterKey: unlocked.masterKey,
                 fileSize: fileSize)
             {
             case nil: break
+            // Written by a writer after this open read where the log ends: not this open's.
+            case .failure(let problem)? where problem.isNewer: break
             case .failure(let problem)?: checkpointUse = .ignored(problem.reason)
             case .success(let resumption)?:
-                if restoreIndex(resumption.contents.index) {
+                if restoreIndex(resumption.contents.index, resumption.position) {
                     let position = resumption.position
-                    resumption.contents.chains.withUnsafeBytes { chains.restore($0, lastOffset: position.lastFrameOffset) }
+                    resumption.contents.chains.withUnsafeBytes {
+                        chains.restore($0, lastOffset: position.lastFrameOffset)
+                    }
                     var counts = LogCounts()
                     counts.recordsByType = resumption.contents.recordsByType
                     counts.bytesByType = resumption.contents.bytesByType
@@ -370,7 +379,8 @@ public final class VaultStore: @unchecked Sendable {
                     counters.restore(counts)
                     scanner.resume = (
                         position.end,
-                        ChainHead(sequence: position.sequence, digest: position.chain, generation: header.logGeneration),
+                        ChainHead(
+                            sequence: position.sequence, digest: position.chain, generation: header.logGeneration),
                         resumption.epochs
                     )
                     checkpointUse = .resumed(sequence: position.sequence)

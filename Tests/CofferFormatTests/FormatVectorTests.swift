@@ -3,13 +3,14 @@ import CofferFormat
 import XCTest
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// FORMAT.md's vectors: the committed files must equal what the builder makes from fixed
 /// inputs (format stability), and decode byte for byte into what they claim.
 final class FormatVectorTests: XCTestCase {
-    static let vectorDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors")
+    static let vectorDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Vectors")
 
     func testCommittedVectorsEqualTheirGenerator() throws {
         // Regenerate with: COFFER_WRITE_VECTORS=1 swift test --filter FormatVectorTests
@@ -61,8 +62,11 @@ final class FormatVectorTests: XCTestCase {
             let body = Array(bytes[(offset + 32)..<(offset + header.frameBytes)])
             let type = try XCTUnwrap(header.type)
             let key = type == .keyEpoch ? MasterKeySubkey.keyRecord.derive(from: masterKey) : dataKeys[header.epoch]!
-            let position = RecordPosition(vaultID: headers[1].vaultID, sequence: sequence, type: type, epoch: header.epoch, previousChain: chain)
-            let payload = try body.withUnsafeBytes { SealedRecord.open(header: header, body: $0, at: position, key: key) }.get()
+            let position = RecordPosition(
+                vaultID: headers[1].vaultID, sequence: sequence, type: type, epoch: header.epoch, previousChain: chain)
+            let payload = try body.withUnsafeBytes {
+                SealedRecord.open(header: header, body: $0, at: position, key: key)
+            }.get()
             switch type {
             case .keyEpoch:
                 let epoch = try XCTUnwrap(KeyEpochPayload.decode(payload))
@@ -73,7 +77,9 @@ final class FormatVectorTests: XCTestCase {
                 let decoded = try XCTUnwrap(TransactionPayload.decode(payload))
                 XCTAssertEqual(decoded.actor, "vector")
             }
-            chain = bytes[offset..<(offset + header.frameBytes)].withUnsafeBytes { ChainHash.next(previous: chain, frame: $0) }
+            chain = bytes[offset..<(offset + header.frameBytes)].withUnsafeBytes {
+                ChainHash.next(previous: chain, frame: $0)
+            }
             offset += header.frameBytes
         }
         XCTAssertEqual(offset, bytes.count)
@@ -86,7 +92,8 @@ final class FormatVectorTests: XCTestCase {
         // FORMAT.md quotes parts of the vectors in blocks introduced by
         // `<!-- vector NAME OFFSET LENGTH -->`; each must equal the vector's bytes.
         let format = try String(
-            contentsOf: Self.vectorDirectory.appendingPathComponent("../../../FORMAT.md").standardizedFileURL, encoding: .utf8)
+            contentsOf: Self.vectorDirectory.appendingPathComponent("../../../FORMAT.md").standardizedFileURL,
+            encoding: .utf8)
         let lines = format.components(separatedBy: "\n")
         var checked = 0
         for (index, line) in lines.enumerated() where line.hasPrefix("<!-- vector ") {
@@ -94,7 +101,8 @@ final class FormatVectorTests: XCTestCase {
             // Bundle vectors live with the exchange tests, which check their own excerpts.
             guard !parts[2].hasPrefix("bundle-") else { continue }
             let bytes = try Vector(named: String(parts[2])).bytes
-            let offset = Int(parts[3])!, length = Int(parts[4])!
+            let offset = Int(parts[3])!
+            let length = Int(parts[4])!
             var hex = ""
             var cursor = index + 2  // skip the opening fence
             while !lines[cursor].hasPrefix("```") {
@@ -102,7 +110,8 @@ final class FormatVectorTests: XCTestCase {
                 hex += lines[cursor].split(separator: " ").filter { $0.count == 2 }.joined()
                 cursor += 1
             }
-            XCTAssertEqual(Hex.decode(hex), Array(bytes[offset..<(offset + length)]), "FORMAT.md excerpt at offset \(offset)")
+            XCTAssertEqual(
+                Hex.decode(hex), Array(bytes[offset..<(offset + length)]), "FORMAT.md excerpt at offset \(offset)")
             checked += 1
         }
         XCTAssertGreaterThan(checked, 0, "FORMAT.md quotes no vector excerpt")
@@ -124,10 +133,17 @@ struct Vector {
         var inBytes = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             if line.hasPrefix("#") { continue }
-            if inBytes { hex += line; continue }
-            if line == "bytes:" { inBytes = true; continue }
+            if inBytes {
+                hex += line
+                continue
+            }
+            if line == "bytes:" {
+                inBytes = true
+                continue
+            }
             let parts = line.split(separator: ":", maxSplits: 1)
-            let key = String(parts[0]), value = String(parts[1].dropFirst())
+            let key = String(parts[0])
+            let value = String(parts[1].dropFirst())
             fields[key] = value
             lines.append((key, value))
         }
@@ -178,7 +194,7 @@ final class CheckpointVectorTests: XCTestCase {
         XCTAssertEqual(position.lastFrameOffset, UInt64(vault.offsets[3]))
         XCTAssertEqual(position.end, UInt64(vault.bytes.count))
         XCTAssertEqual(position.chain, vault.head.digest)
-        let contents = try XCTUnwrap(Checkpoint.Contents.decode(sealed, sequence: 4))
+        let contents = try XCTUnwrap(Checkpoint.Contents.decode(sealed, at: position))
         XCTAssertEqual(contents.epochs.map(\.sequence), [1, 3])
         XCTAssertEqual(contents.recordsByType, [.keyEpoch: 2, .transaction: 2])
         XCTAssertEqual(contents.chains.count, 4 * 32)
@@ -190,12 +206,15 @@ final class CheckpointVectorTests: XCTestCase {
             Checkpoint.open(vector.bytes, vaultID: VectorBuilder.vaultID, generation: 1, key: key).map { $0.0 },
             .failure(.otherGeneration(0)))
         XCTAssertEqual(
-            Checkpoint.open(vector.bytes, vaultID: [UInt8](repeating: 0, count: 16), generation: 0, key: key).map { $0.0 },
+            Checkpoint.open(vector.bytes, vaultID: [UInt8](repeating: 0, count: 16), generation: 0, key: key).map {
+                $0.0
+            },
             .failure(.otherVault))
         for offset in [32, 40, 48, 56, 100, vector.bytes.count - 1] {
             var altered = vector.bytes
             altered[offset] ^= 1
-            guard case .failure = Checkpoint.open(altered, vaultID: VectorBuilder.vaultID, generation: 0, key: key) else {
+            guard case .failure = Checkpoint.open(altered, vaultID: VectorBuilder.vaultID, generation: 0, key: key)
+            else {
                 return XCTFail("a checkpoint with byte \(offset) altered opened")
             }
         }
@@ -206,7 +225,40 @@ final class CheckpointVectorTests: XCTestCase {
                 return XCTFail("a checkpoint with its \(what) altered was not refused as malformed")
             }
         }
-        XCTAssertNil(Checkpoint.Contents.decode(sealed, sequence: 3), "a chain table of another length")
-        XCTAssertNil(Checkpoint.Contents.decode(sealed, sequence: 2), "an epoch record past the checkpoint")
+        // Must-reject contents (F-CHECKPOINT-CONTENTS), read as if the checkpoint stood elsewhere.
+        func standing(at sequence: UInt64, lastFrame: Int) -> Checkpoint.Position {
+            Checkpoint.Position(
+                vaultID: position.vaultID, generation: 0, sequence: sequence,
+                lastFrameOffset: UInt64(vault.offsets[lastFrame]),
+                end: UInt64(vault.offsets[lastFrame + 1]), chain: position.chain)
+        }
+        XCTAssertNil(
+            Checkpoint.Contents.decode(sealed, at: standing(at: 3, lastFrame: 2)), "a chain table of another length")
+        XCTAssertNil(
+            Checkpoint.Contents.decode(sealed, at: standing(at: 2, lastFrame: 1)), "an epoch record past the checkpoint"
+        )
+        var unordered = contents
+        unordered.epochs[1] = Checkpoint.EpochRecord(number: 2, sequence: 3, offset: position.lastFrameOffset)
+        XCTAssertNil(
+            Checkpoint.Contents.decode(unordered.encode(), at: position), "an earlier record at the offset of S")
+        unordered.epochs[1] = Checkpoint.EpochRecord(number: 2, sequence: 4, offset: position.lastFrameOffset - 1)
+        XCTAssertNil(Checkpoint.Contents.decode(unordered.encode(), at: position), "record S away from its offset")
+        unordered = contents
+        unordered.epochs = [
+            contents.epochs[0], Checkpoint.EpochRecord(number: 2, sequence: 3, offset: contents.epochs[0].offset),
+        ]
+        XCTAssertNil(Checkpoint.Contents.decode(unordered.encode(), at: position), "epoch records at one offset")
+        unordered = contents
+        unordered.epochs = [Checkpoint.EpochRecord(number: 1, sequence: 1, offset: UInt64.max)]
+        XCTAssertNil(Checkpoint.Contents.decode(unordered.encode(), at: position), "an epoch record past the log")
+        unordered = contents
+        unordered.transactionsByEpoch = [1: 1, 2: 1]
+        var encoded = unordered.encode()
+        // The two (epoch, count) entries swapped: 12 bytes each, after the epochs and the counts by type.
+        let table = 4 + contents.epochs.count * 20 + RecordType.allCases.count * 16 + 4
+        encoded.replaceSubrange(
+            table..<table + 24, with: Array(encoded[table + 12..<table + 24] + encoded[table..<table + 12]))
+        XCTAssertNotNil(Checkpoint.Contents.decode(unordered.encode(), at: position))
+        XCTAssertNil(Checkpoint.Contents.decode(encoded, at: position), "transaction counts of epochs out of order")
     }
 }

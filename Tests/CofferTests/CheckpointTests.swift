@@ -179,6 +179,50 @@ extension CompactionTests {
         }
     }
 
+    /// A checkpoint sealed under the vault's key whose index is not what the log gives is
+    /// never trusted over the log: an index naming records it does not cover is refused
+    /// before the open uses it, and one the records after it disagree with makes the open
+    /// replay everything, with the reason in ``Vault/recovery``.
+    func testACheckpointWhoseIndexTheLogDisagreesWithIsIgnored() throws {
+        let disk = SimulatedDisk()
+        let vault = try makeChurnedVault(on: disk)
+        let before = vault.read { $0.checkpointEncoding() }
+        let id = try vault.mutate(actor: "alice") {
+            try $0.createCredential(in: "acme", VaultTests.token("late", "x", "value-x"))
+        }[0]
+        // The index from before record S, sealed as the checkpoint after S.
+        let state = try XCTUnwrap(vault.store.checkpointState(through: vault.head))
+        try vault.store.writeCheckpoint(state, index: before)
+        // A record after S changes what that index lacks.
+        try vault.mutate(actor: "alice") { try $0.revokeCredential(id.description, in: "acme") }
+        let expected = try fingerprint(vault)
+        vault.close()
+        let reopened = try open(disk, readOnly: true)
+        guard case .ignored(let why) = reopened.recovery.checkpoint else {
+            return XCTFail("a checkpoint the log disagrees with was \(reopened.recovery.checkpoint)")
+        }
+        XCTAssertTrue(why.contains("disagree"), why)
+        assertSameState(try fingerprint(reopened), expected, "after ignoring the checkpoint")
+        reopened.close()
+        let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
+        XCTAssertEqual(report.problems.map(\.kind), [.checkpoint], "\(report.problems)")
+
+        // The index after a later record, sealed as the checkpoint after an earlier one: its
+        // history names a record the checkpoint does not cover.
+        let writer = try open(disk)
+        let earlier = try XCTUnwrap(writer.store.checkpointState(through: writer.head))
+        try writer.mutate(actor: "alice") {
+            try $0.createCredential(in: "acme", VaultTests.token("later", "y", "value-y"))
+        }
+        try writer.store.writeCheckpoint(earlier, index: writer.read { $0.checkpointEncoding() })
+        let latest = try fingerprint(writer)
+        writer.close()
+        let again = try open(disk, readOnly: true)
+        XCTAssertEqual(again.recovery.checkpoint, .ignored("its index is malformed"))
+        assertSameState(try fingerprint(again), latest, "beside an index from after its record")
+        again.close()
+    }
+
     func testARefusedCheckpointIsNotWritten() throws {
         let disk = SimulatedDisk()
         let vault = try makeChurnedVault(on: disk)

@@ -49,7 +49,8 @@ struct VaultAccess {
                 let wait = LockWait.describe(options.lockWait)
                 nonisolated(unsafe) let context = context
                 options.onLockWait = {
-                    context.printError("Waiting up to \(wait) for another process to release the writer lock (Ctrl-C stops)…")
+                    context.printError(
+                        "Waiting up to \(wait) for another process to release the writer lock (Ctrl-C stops)…")
                 }
             }
         }
@@ -61,7 +62,8 @@ struct VaultAccess {
             throw CommandFailure(error, status: .interrupted)
         } catch {
             // Whatever stops an open (a missing file included) means the vault could not be opened.
-            throw CommandFailure(Self.explained(error, path: path, lockWait: options.lockWait), status: .vaultUnavailable)
+            throw CommandFailure(
+                Self.explained(error, path: path, lockWait: options.lockWait), status: .vaultUnavailable)
         }
         // A signal that came after the lock was taken (during the unlock or the replay) set the
         // flag and put the default handler back: honour it here, before anything is changed.
@@ -86,24 +88,32 @@ struct VaultAccess {
     static func explained(_ error: CofferError, path: String, lockWait: Duration = .zero) -> CofferError {
         let advice: String
         switch error.code {
-        case .notFound: advice = "No vault exists at \(path). Check --vault or COFFER_VAULT, or create one with `coffer init`."
-        case .wrongKey: advice = "The key does not open \(path): no keyslot accepts it. Check the key file or passphrase; nothing was modified."
+        case .notFound:
+            advice = "No vault exists at \(path). Check --vault or COFFER_VAULT, or create one with `coffer init`."
+        case .wrongKey:
+            advice =
+                "The key does not open \(path): no keyslot accepts it. Check the key file or passphrase; nothing was modified."
         case .locked where lockWait > .zero:
-            advice = "Another process kept \(path) open for writing for the \(LockWait.describe(lockWait)) waited. Try again later, or use a read-only command."
+            advice =
+                "Another process kept \(path) open for writing for the \(LockWait.describe(lockWait)) waited. Try again later, or use a read-only command."
         case .locked:
-            advice = "Another process has \(path) open for writing. Wait for it with --wait SECONDS (or COFFER_LOCK_WAIT), or use a read-only command."
+            advice =
+                "Another process has \(path) open for writing. Wait for it with --wait SECONDS (or COFFER_LOCK_WAIT), or use a read-only command."
         case .notAVault where Self.isEmptyFile(path):
-            advice = "\(path) is empty, not a Coffer vault, and holds nothing. Remove it and run `coffer init` again, "
+            advice =
+                "\(path) is empty, not a Coffer vault, and holds nothing. Remove it and run `coffer init` again, "
                 + "or give the right --vault."
         case .notAVault: advice = "\(path) is not a Coffer vault (its header has no Coffer magic)."
         case .headMismatch:
-            advice = error.message
+            advice =
+                error.message
                 + " Nothing was changed. If the vault was put back on purpose, check it with `coffer verify`, then expect the "
                 + "head it has now (`coffer head`; a head file: empty it, and the next writer fills it); otherwise restore "
                 + "the vault from a trusted copy."
         default: return error
         }
-        return CofferError(error.code, advice, offset: error.offset, sequence: error.sequence, candidates: error.candidates)
+        return CofferError(
+            error.code, advice, offset: error.offset, sequence: error.sequence, candidates: error.candidates)
     }
 
     /// Whether `path` names an empty regular file.
@@ -118,10 +128,16 @@ struct VaultAccess {
         if let torn = recovery.tornTail {
             let action = recovery.truncated ? "it was cut off" : "the next writer will cut it off"
             output.warn(
-                "The vault ends with an incomplete record at offset \(torn.offset) (an interrupted write); \(action). Run `coffer verify` to check the rest.")
+                "The vault ends with an incomplete record at offset \(torn.offset) (an interrupted write); \(action). Run `coffer verify` to check the rest."
+            )
         }
         if recovery.headerRepaired {
             output.warn("An interrupted keyslot change was completed: both header copies now agree.")
+        }
+        if case .ignored(let reason) = recovery.checkpoint {
+            output.warn(
+                "The index checkpoint beside the vault was not used (\(reason)); the whole log was replayed. "
+                    + "`coffer verify` checks it, and `coffer checkpoint` writes a new one.")
         }
     }
 }
