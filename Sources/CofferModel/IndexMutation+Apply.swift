@@ -211,8 +211,9 @@ extension IndexMutation {
             let slot = try tables.requireCredential(id)
             try Names.checkName(label, what: "label")
             let entry = appendHistory(.relabeled, of: slot, location: location, time: time, actor: actor)
+            let text = addText(label)
             modifyCredential(slot) {
-                $0.label = label
+                $0.label = text
                 $0.lastEntry = entry
             }
 
@@ -272,8 +273,8 @@ extension IndexMutation {
                 tables.retainedVersionCount - entries.count { $0.kind.makesVersion && $0.isRetained })
             unlink(slot, from: \.candidateHeads, key: record.candidateKey, next: \.nextInGroup)
             unlink(slot, from: \.slugHeads, key: record.slugKey, next: \.nextWithSlug)
-            set(\.credentialSlotByID, id, nil)
-            replace(\.credentials, at: Int(slot), with: .freeSlot)
+            unindexCredentialSlot(slot)
+            replaceCredential(at: slot, with: .freeSlot)
             append(\.freeSlots, slot)
             set(\.liveCredentialCount, tables.liveCredentialCount - 1)
 

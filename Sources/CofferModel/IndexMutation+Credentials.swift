@@ -66,7 +66,7 @@ extension IndexMutation {
     /// unique per app and scope owner, so `app/slug` names one instance per owner).
     mutating func place(_ metadata: CredentialMetadata, fields: FieldValues) throws(CofferError) -> CredentialPlacement
     {
-        guard tables.credentialSlotByID[metadata.id] == nil else {
+        guard tables.credentialSlot(metadata.id) == nil else {
             throw exists("A credential with the id \(metadata.id)")
         }
         let organization = try tables.requireOrganization(metadata.organization)
@@ -121,13 +121,13 @@ extension IndexMutation {
     }
 
     /// The record of a credential `placement` put in the index: its metadata by handle, with
-    /// its version, history entries and state.
-    func record(
+    /// its version, history entries and state; its texts are added to the arena.
+    mutating func record(
         of metadata: CredentialMetadata, at placement: CredentialPlacement, version: UInt32, createdEntry: Handle,
         lastEntry: Handle, rotatedEntry: Handle, currentVersionEntry: Handle, state: CredentialState, isDefault: Bool
     ) -> CredentialRecord {
         CredentialRecord(
-            id: metadata.id, label: metadata.label, display: Self.display(placement.texts),
+            id: metadata.id, label: addText(metadata.label), display: addText(Self.display(placement.texts)),
             organization: placement.key.organization, app: placement.key.app, slug: placement.slugKey.slug,
             owner: placement.key.owner, nextInGroup: tables.candidateHeads[placement.key] ?? noHandle,
             nextWithSlug: tables.slugHeads[placement.slugKey] ?? noHandle, version: version, createdEntry: createdEntry,
@@ -185,11 +185,11 @@ extension IndexMutation {
             append(\.credentials, record)
         } else {
             slot = removeLast(\.freeSlots)
-            replace(\.credentials, at: Int(slot), with: record)
+            replaceCredential(at: slot, with: record)
         }
         set(\.candidateHeads, key, slot)
         set(\.slugHeads, slugKey, slot)
-        set(\.credentialSlotByID, record.id, slot)
+        indexCredentialSlot(slot)
         set(\.liveCredentialCount, tables.liveCredentialCount + 1)
         return slot
     }
@@ -260,9 +260,10 @@ extension IndexMutation {
                 version: change.version, actor: actor, operationIndex: location.operationIndex, kind: kind,
                 changedMask: mask,
                 isRetained: true))
+        let display = addText(Self.display(texts))
         modifyCredential(slot) {
             $0.version = change.version
-            $0.display = Self.display(texts)
+            $0.display = display
             $0.lastEntry = entry
             $0.currentVersionEntry = entry
             if kind == .rotated { $0.rotatedEntry = entry }
@@ -345,9 +346,9 @@ extension IndexMutation {
 }
 
 extension CredentialRecord {
-    /// The contents of a free slot: no strings, so a deleted credential keeps no memory.
+    /// The contents of a free slot: no texts, so a deleted credential's become waste.
     static let freeSlot = CredentialRecord(
-        id: CredentialID(high: 0, low: 0), label: "", display: "", organization: IndexTables.freeSlotMarker,
+        id: CredentialID(high: 0, low: 0), label: .empty, display: .empty, organization: IndexTables.freeSlotMarker,
         app: noHandle,
         slug: noHandle, owner: noHandle, nextInGroup: noHandle, nextWithSlug: noHandle, version: 0,
         createdEntry: noHandle,

@@ -83,11 +83,42 @@ struct IndexMutation {
         journal({ $0[keyPath: path][index] = old })
     }
 
-    /// Changes a credential record in place.
+    /// Changes a credential record in place; texts it no longer refers to become waste.
     mutating func modifyCredential(_ slot: Handle, _ change: (inout CredentialRecord) -> Void) {
         var record = tables.credentials[Int(slot)]
         change(&record)
+        replaceCredential(at: slot, with: record)
+    }
+
+    /// Puts `record` in credential slot `slot`; the texts of the record there before that
+    /// `record` does not keep become waste in the text arena.
+    mutating func replaceCredential(at slot: Handle, with record: CredentialRecord) {
+        let old = tables.credentials[Int(slot)]
         replace(\.credentials, at: Int(slot), with: record)
+        for (before, after) in [(old.label, record.label), (old.display, record.display)] where before != after {
+            tables.texts.release(before)
+            journal({ $0.texts.release(before, sign: -1) })
+        }
+    }
+
+    /// Makes live slot `slot`, whose record is in place, found by its id.
+    mutating func indexCredentialSlot(_ slot: Handle) {
+        tables.indexCredentialSlot(slot)
+        journal({ $0.unindexCredentialSlot(slot) })
+    }
+
+    /// Stops slot `slot` being found by its id, before its record is freed.
+    mutating func unindexCredentialSlot(_ slot: Handle) {
+        tables.unindexCredentialSlot(slot)
+        journal({ $0.indexCredentialSlot(slot) })
+    }
+
+    /// Adds `text` to the text arena, for a record about to refer to it.
+    mutating func addText(_ text: String) -> TextReference {
+        let count = tables.texts.count
+        let reference = tables.texts.add(text)
+        journal({ $0.texts.truncate(to: count) })
+        return reference
     }
 
     /// Changes a history entry in place.
@@ -99,11 +130,12 @@ struct IndexMutation {
 
     /// The handle of a string, interning it when new.
     mutating func intern(_ string: String) -> Handle {
-        if let handle = tables.stringHandles[string] { return handle }
-        precondition(tables.strings.count < Int(noHandle), "string table full")
+        if let handle = tables.stringHandle(string) { return handle }
+        precondition(tables.strings.count < Int(noHandle) - 1, "string table full")
         let handle = Handle(tables.strings.count)
         append(\.strings, string)
-        set(\.stringHandles, string, handle)
+        tables.indexLastString()
+        journal({ $0.unindexLastString() })
         return handle
     }
 

@@ -26,7 +26,7 @@ extension IndexTables {
     }
 
     func requireCredential(_ id: CredentialID) throws(CofferError) -> Handle {
-        guard let slot = credentialSlotByID[id] else {
+        guard let slot = credentialSlot(id) else {
             throw CofferError(.notFound, "No credential has the id \(id). List credentials to find it.")
         }
         return slot
@@ -90,7 +90,7 @@ extension IndexTables {
     func metadata(of record: CredentialRecord) -> CredentialMetadata {
         CredentialMetadata(
             id: record.id, organization: organization(record.organization).id, appKey: string(record.app),
-            slug: string(record.slug), label: record.label, kind: record.kind, type: record.type,
+            slug: string(record.slug), label: texts[record.label], kind: record.kind, type: record.type,
             category: record.category, owner: scopeOwner(record))
     }
 

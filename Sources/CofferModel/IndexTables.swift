@@ -64,23 +64,25 @@ struct AssignmentKey: Sendable, Hashable {
 }
 
 /// The per-instance record of a credential, kept compact: strings that repeat (app keys,
-/// slugs) are interned handles, owners are handles, times and actors live in the history
-/// entries the record points at, and the two lookup groups it belongs to are intrusive lists
-/// threaded through the records. `VaultIndexTests.testPerInstanceMemory` pins its stride.
+/// slugs) are interned handles, the label and display texts are in the index's text arena,
+/// owners are handles, times and actors live in the history entries the record points at, and
+/// the two lookup groups it belongs to are intrusive lists threaded through the records.
+/// `VaultIndexTests.testPerInstanceMemory` pins its stride.
 ///
-///     id 16 + label 16 + display 16                                   = 48
+///     id 16 + label 8 + display 8                                     = 32
 ///     organization, app, slug, owner, nextInGroup, nextWithSlug,
 ///     version, createdEntry, lastEntry, rotatedEntry,
 ///     currentVersionEntry: 11 × 4                                     = 44
 ///     kind, type, category, scope, state, isDefault: 6 × 1            =  6
-///                                                               size 98, stride 104
+///                                                                size 82, stride 88
 struct CredentialRecord: Sendable {
     var id: CredentialID
-    var label: String
+    /// In ``IndexTables/texts``.
+    var label: TextReference
     /// The display text of each schema field in order, joined by U+001F (empty when absent):
-    /// the preview of a secret field, the value of a non-secret one. One string instead of an
-    /// array saves an allocation per instance; no display text contains U+001F.
-    var display: String
+    /// the preview of a secret field, the value of a non-secret one; in ``IndexTables/texts``.
+    /// No display text contains U+001F.
+    var display: TextReference
     var organization: Handle
     var app: Handle
     var slug: Handle
@@ -157,7 +159,8 @@ struct IndexTables: Sendable {
     var versionRetention: UInt16 = VaultIndex.versionRetentionDefault
 
     var strings: [String] = []
-    var stringHandles: [String: Handle] = [:]
+    /// Handles of ``strings`` by their string.
+    var stringHandles = HandleTable()
 
     var organizations: [Handle: OrganizationRecord] = [:]
     var organizationByID: [OrganizationID: Handle] = [:]
@@ -175,8 +178,11 @@ struct IndexTables: Sendable {
 
     /// Credential slots; a free slot has `freeSlotMarker` as its organization.
     var credentials: [CredentialRecord] = []
+    /// The credentials' labels and display texts.
+    var texts = TextArena()
     var freeSlots: [Handle] = []
-    var credentialSlotByID: [CredentialID: Handle] = [:]
+    /// Live credential slots by their record's id.
+    var credentialSlots = HandleTable()
     var candidateHeads: [CandidateKey: Handle] = [:]
     var slugHeads: [SlugKey: Handle] = [:]
     var defaults: [CandidateKey: Handle] = [:]
@@ -205,7 +211,44 @@ struct IndexTables: Sendable {
 
     func string(_ handle: Handle) -> String { strings[Int(handle)] }
 
-    func stringHandle(_ string: String) -> Handle? { stringHandles[string] }
+    func stringHandle(_ string: String) -> Handle? {
+        stringHandles.find(hash: string.hashValue) { strings[Int($0)] == string }
+    }
+
+    /// Adds the last string of ``strings`` to ``stringHandles``.
+    mutating func indexLastString() {
+        let strings = self.strings
+        let handle = Handle(strings.count - 1)
+        stringHandles.insert(handle, hash: strings[Int(handle)].hashValue) { strings[Int($0)].hashValue }
+    }
+
+    /// Removes the last string of ``strings`` from ``stringHandles`` (an undo).
+    mutating func unindexLastString() {
+        let strings = self.strings
+        let handle = Handle(strings.count - 1)
+        _ = stringHandles.remove(hash: strings[Int(handle)].hashValue, matches: { $0 == handle }) {
+            strings[Int($0)].hashValue
+        }
+    }
+
+    /// The live credential slot whose record has `id`.
+    func credentialSlot(_ id: CredentialID) -> Handle? {
+        credentialSlots.find(hash: id.tableHash) { credentials[Int($0)].id == id }
+    }
+
+    /// Adds live slot `slot`, whose record is in place, to ``credentialSlots``.
+    mutating func indexCredentialSlot(_ slot: Handle) {
+        let credentials = self.credentials
+        credentialSlots.insert(slot, hash: credentials[Int(slot)].id.tableHash) { credentials[Int($0)].id.tableHash }
+    }
+
+    /// Removes slot `slot`, whose record is still in place, from ``credentialSlots``.
+    mutating func unindexCredentialSlot(_ slot: Handle) {
+        let credentials = self.credentials
+        _ = credentialSlots.remove(hash: credentials[Int(slot)].id.tableHash, matches: { $0 == slot }) {
+            credentials[Int($0)].id.tableHash
+        }
+    }
 
     func credential(_ slot: Handle) -> CredentialRecord { credentials[Int(slot)] }
 
@@ -244,5 +287,19 @@ struct IndexTables: Sendable {
             cursor = entry.previous
         }
         return entries
+    }
+}
+
+extension IndexTables {
+    /// Copies the texts in use to a new arena once the waste outweighs them: O(texts in use),
+    /// after a transaction has applied, when no undo can refer to the old offsets.
+    mutating func reclaimTextWaste() {
+        guard texts.isWasteful else { return }
+        var arena = TextArena()
+        for slot in credentials.indices where credentials[slot].organization != Self.freeSlotMarker {
+            credentials[slot].label = arena.add(credentials[slot].label, from: texts)
+            credentials[slot].display = arena.add(credentials[slot].display, from: texts)
+        }
+        texts = arena
     }
 }

@@ -135,7 +135,7 @@ extension Planner {
                     "A `\(draft.appKey)` credential with the slug `\(draft.slug)` exists already at \(ownerName(owner)). \(advice)"
                 )
             }
-            let id = newIdentifier { index.tables.credentialSlotByID[$0] != nil || ids.contains($0) }
+            let id = newIdentifier { index.tables.credentialSlot($0) != nil || ids.contains($0) }
             ids.append(id)
             operations.append(
                 .createCredential(

@@ -113,8 +113,8 @@ extension IndexTables {
         writer.write(UInt32(credentials.count))
         for record in credentials {
             writer.write(record.id)
-            writer.writeText(record.label)
-            writer.writeText(record.display)
+            writer.writeText(record.label, in: texts)
+            writer.writeText(record.display, in: texts)
             writer.write(record.organization)
             writer.write(record.app)
             writer.write(record.slug)
@@ -203,12 +203,11 @@ extension IndexTables {
         // Interned strings: a handle is a position, and no string is interned twice.
         guard let stringCount = reader.readCount(minimumBytesEach: 4) else { return nil }
         tables.strings.reserveCapacity(stringCount)
-        tables.stringHandles.reserveCapacity(stringCount)
-        for handle in 0..<stringCount {
-            guard let string = reader.readText(),
-                tables.stringHandles.updateValue(Handle(handle), forKey: string) == nil
-            else { return nil }
+        tables.stringHandles = HandleTable(capacity: stringCount)
+        for _ in 0..<stringCount {
+            guard let string = reader.readText(), tables.stringHandle(string) == nil else { return nil }
             tables.strings.append(string)
+            tables.indexLastString()
         }
         let strings = HandleRange(count: stringCount)
 
@@ -279,10 +278,10 @@ extension IndexTables {
     private mutating func decodeCredentials(from reader: inout ByteReader, strings: HandleRange) -> Bool {
         guard let credentialCount = reader.readCount(minimumBytesEach: 68) else { return false }
         credentials.reserveCapacity(credentialCount)
-        credentialSlotByID.reserveCapacity(credentialCount)
+        credentialSlots = HandleTable(capacity: credentialCount)
         for slot in 0..<credentialCount {
-            guard let id = reader.readIdentifier(CredentialID.self), let label = reader.readText(),
-                let display = reader.readText()
+            guard let id = reader.readIdentifier(CredentialID.self), let label = reader.readText(into: &texts),
+                let display = reader.readText(into: &texts)
             else { return false }
             guard let organization = reader.read(Handle.self), let app = reader.read(Handle.self),
                 let slug = reader.read(Handle.self), let owner = reader.read(Handle.self),
@@ -303,11 +302,11 @@ extension IndexTables {
                 state: state, isDefault: isDefault)
             if record.organization != Self.freeSlotMarker {
                 guard organizations[record.organization] != nil, strings.contains(record.app),
-                    strings.contains(record.slug),
-                    credentialSlotByID.updateValue(Handle(slot), forKey: id) == nil
+                    strings.contains(record.slug), credentialSlot(id) == nil
                 else { return false }
             }
             credentials.append(record)
+            if record.organization != Self.freeSlotMarker { indexCredentialSlot(Handle(slot)) }
         }
         let slots = HandleRange(count: credentialCount)
         guard let freeCount = reader.readCount(minimumBytesEach: 4) else { return false }
@@ -416,7 +415,7 @@ extension IndexTables {
                 record.nextWithSlug == noHandle || slots.contains(record.nextWithSlug)
             else { return false }
         }
-        return live == liveCredentialCount && live == credentialSlotByID.count
+        return live == liveCredentialCount && live == credentialSlots.count
     }
 
     /// Every organization, project and user handle is one `newPrincipalHandle` gave out (below
@@ -511,6 +510,14 @@ extension AssignmentKey {
 
 extension ByteWriter {
     /// A string of any length: `u32` byte count, then its UTF-8.
+    /// A text of the arena, as ``writeText(_:)`` writes a string.
+    fileprivate mutating func writeText(_ reference: TextReference, in texts: TextArena) {
+        texts.withUTF8(reference) { utf8 in
+            write(UInt32(utf8.count))
+            write(UnsafeRawBufferPointer(utf8))
+        }
+    }
+
     fileprivate mutating func writeText(_ string: String) {
         var string = string
         string.withUTF8 { utf8 in
@@ -541,14 +548,22 @@ extension CandidateKey {
 }
 
 extension ByteReader {
-    /// A text: `u32` length and UTF-8, refused when not valid UTF-8. (Decoding, which repairs,
-    /// then comparing costs a third of `String(validating:)`, whose generic path is not
-    /// specialized for a raw buffer.)
+    /// A text: `u32` length and UTF-8, refused when not valid UTF-8 (``UTF8Check``, which
+    /// costs far less than `String(validating:)`, whose generic path is not specialized for a
+    /// raw buffer).
     fileprivate mutating func readText() -> String? {
-        guard let length = read(UInt32.self), let view = readView(Int(length)) else { return nil }
-        var text = String(decoding: view, as: UTF8.self)
-        let unrepaired = text.withUTF8 { UnsafeRawBufferPointer($0).elementsEqual(view) }
-        return unrepaired ? text : nil
+        guard let length = read(UInt32.self), let view = readView(Int(length)), UTF8Check.isValid(view) else {
+            return nil
+        }
+        return String(decoding: view, as: UTF8.self)
+    }
+
+    /// A text as ``readText()`` reads one, added to `texts` without making a `String`.
+    fileprivate mutating func readText(into texts: inout TextArena) -> TextReference? {
+        guard let length = read(UInt32.self), Int(length) <= TextReference.countMax, let view = readView(Int(length)),
+            UTF8Check.isValid(view)
+        else { return nil }
+        return texts.add(utf8: view)
     }
 
     fileprivate mutating func readIdentifier<Kind>(_: Identifier<Kind>.Type) -> Identifier<Kind>? {

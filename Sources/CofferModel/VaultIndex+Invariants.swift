@@ -45,7 +45,7 @@ extension VaultIndex {
 
     private func checkCredentials(_ problems: inout [String]) {
         let live = tables.liveSlots
-        if live.count != tables.liveCredentialCount || live.count != tables.credentialSlotByID.count {
+        if live.count != tables.liveCredentialCount || live.count != tables.credentialSlots.count {
             problems.append("INV-LOOKUP: the credential count disagrees with the id table.")
         }
         var grouped = 0
@@ -84,7 +84,7 @@ extension VaultIndex {
             let entries = tables.historyEntries(of: record)
             historyCount += entries.count
             retainedCount += entries.count { $0.kind.makesVersion && $0.isRetained }
-            if tables.credentialSlotByID[record.id] != slot {
+            if tables.credentialSlot(record.id) != slot {
                 problems.append("INV-LOOKUP: \(record.id) is not found by its id.")
             }
             guard tables.organizations[record.organization] != nil else {

@@ -85,13 +85,13 @@ extension VaultIndex {
 
     /// A credential's metadata, previews, default flag, version and state.
     public func credential(id: CredentialID) -> CredentialInfo? {
-        tables.credentialSlotByID[id].map(credentialInfo)
+        tables.credentialSlot(id).map(credentialInfo)
     }
 
     /// A credential's type and state alone, without building its ``CredentialInfo``: what a
     /// reveal checks on every call.
     public func typeAndState(of id: CredentialID) -> (type: CredentialType, state: CredentialState)? {
-        tables.credentialSlotByID[id].map { (tables.credential($0).type, tables.credential($0).state) }
+        tables.credentialSlot(id).map { (tables.credential($0).type, tables.credential($0).state) }
     }
 
     /// The credentials matching `filter`, sorted by app key, scope, owner, slug and id.
@@ -143,7 +143,7 @@ extension VaultIndex {
     /// Every change of a credential, oldest first: what changed (names, never values), when,
     /// by whom, and where in the log.
     public func history(of id: CredentialID) -> [CredentialChange] {
-        guard let slot = tables.credentialSlotByID[id] else { return [] }
+        guard let slot = tables.credentialSlot(id) else { return [] }
         let record = tables.credential(slot)
         return tables.historyEntries(of: record).reversed().map { entry in
             CredentialChange(
@@ -155,7 +155,7 @@ extension VaultIndex {
     /// The versions whose values are still readable, newest first (at most
     /// ``versionRetention``).
     public func versions(of id: CredentialID) -> [CredentialVersion] {
-        guard let slot = tables.credentialSlotByID[id] else { return [] }
+        guard let slot = tables.credentialSlot(id) else { return [] }
         return tables.historyEntries(of: tables.credential(slot)).filter { $0.kind.makesVersion && $0.isRetained }.map {
             CredentialVersion(
                 version: $0.version, kind: $0.kind, stamp: tables.stamp(time: $0.time, actor: $0.actor),
@@ -166,7 +166,7 @@ extension VaultIndex {
     /// Where a version's values are: the current version when `version` is `nil`. `nil`
     /// when the credential is unknown or the version is no longer retained.
     public func location(of id: CredentialID, version: UInt32? = nil) -> RecordLocation? {
-        guard let slot = tables.credentialSlotByID[id] else { return nil }
+        guard let slot = tables.credentialSlot(id) else { return nil }
         let record = tables.credential(slot)
         guard let version, version != record.version else {
             return tables.history[Int(record.currentVersionEntry)].location
@@ -197,7 +197,7 @@ extension VaultIndex {
 
     /// The assignments that name a credential.
     public func assignments(naming credential: CredentialID) -> [AssignmentInfo] {
-        guard let slot = tables.credentialSlotByID[credential] else { return [] }
+        guard let slot = tables.credentialSlot(credential) else { return [] }
         return (tables.assignmentsByCredential[slot] ?? []).map { assignmentInfo($0, slot) }.sorted(
             by: Self.assignmentOrder)
     }
@@ -251,7 +251,8 @@ extension VaultIndex {
 
     func credentialInfo(_ slot: Handle) -> CredentialInfo {
         let record = tables.credential(slot)
-        let texts = record.display.split(separator: CredentialRecord.displaySeparator, omittingEmptySubsequences: false)
+        let texts = tables.texts[record.display].split(
+            separator: CredentialRecord.displaySeparator, omittingEmptySubsequences: false)
         var fields: [FieldDisplay] = []
         for (spec, text) in zip(record.type.fields, texts) where !text.isEmpty {
             fields.append(FieldDisplay(name: spec.name, isSecret: spec.isSecret, text: String(text)))

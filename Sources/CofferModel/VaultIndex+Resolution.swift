@@ -128,7 +128,7 @@ private struct Resolver {
     func resolve(in tables: IndexTables) throws(CofferError) -> (Handle, ResolutionStage) {
         // OPS-RESOLVE-1: explicit selection.
         if let selection = request.selection {
-            guard let slot = tables.credentialSlotByID[selection] else {
+            guard let slot = tables.credentialSlot(selection) else {
                 let error = CofferError(
                     .notFound, "No credential has the id \(selection). Select an existing credential.")
                 record(.explicitSelection, [selection], .failed, "the selected instance does not exist")

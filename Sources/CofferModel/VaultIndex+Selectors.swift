@@ -16,7 +16,7 @@ extension VaultIndex {
     {
         let organizationHandle = try tables.requireOrganization(organization)
         if let id = CredentialID(selector) {
-            guard let slot = tables.credentialSlotByID[id], tables.credential(slot).organization == organizationHandle
+            guard let slot = tables.credentialSlot(id), tables.credential(slot).organization == organizationHandle
             else {
                 throw CofferError(
                     .notFound, "No credential has the id \(id) in this organization. List credentials to find it.")

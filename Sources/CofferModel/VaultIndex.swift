@@ -114,6 +114,8 @@ public struct VaultIndex: Sendable {
         }
         if mode == .validate { mutation.rollBack() }
         swap(&mutation.tables, &tables)
+        // Past the undo journal's reach: texts may move now.
+        if mode != .validate { tables.reclaimTextWaste() }
     }
 
     /// How many versions of each credential keep their values readable.

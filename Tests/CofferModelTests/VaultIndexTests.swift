@@ -380,22 +380,64 @@ final class VaultIndexTests: XCTestCase {
     /// Reports the per-instance memory of the index (see `CredentialRecord`'s layout
     /// comment) and measures it on a populated index.
     func testPerInstanceMemory() throws {
-        // CredentialRecord: id 16 + label 16 + display 16 + 11 handles × 4 + 6 one-byte
-        // fields = 98 bytes, stride 104. HistoryEntry: 3 × 8 + 3 × 4 + 2 + 3 = 41, stride 48.
+        // CredentialRecord: id 16 + label 8 + display 8 (text references) + 11 handles × 4 + 6
+        // one-byte fields = 82 bytes, stride 88. HistoryEntry: 3 × 8 + 3 × 4 + 2 + 3 = 41, stride 48.
         let recordStride = MemoryLayout<CredentialRecord>.stride
         let historyStride = MemoryLayout<HistoryEntry>.stride
         print("CredentialRecord stride \(recordStride) bytes, HistoryEntry stride \(historyStride) bytes")
-        XCTAssertEqual(recordStride, 104)
+        XCTAssertEqual(recordStride, 88)
         XCTAssertEqual(historyStride, 48)
-        // Per instance, excluding strings: the record in the slot array, its id → slot entry
-        // (16 + 4), its candidate-group and slug-group head entries when it is alone in them
-        // (16 + 4, 8 + 4) and its creation history entry: 104 + 20 + 20 + 12 + 48 = 204 bytes,
-        // before the spare capacity of arrays and hash tables.
-        XCTAssertLessThan(recordStride + 20 + 20 + 12 + historyStride, 300)
+        // Per instance, excluding interned strings: the record in the slot array, its bucket in
+        // the slots by id (4), its candidate-group and slug-group head entries when it is alone
+        // in them (16 + 4, 8 + 4) and its creation history entry: 88 + 4 + 20 + 12 + 48 = 172
+        // bytes, before its texts in the arena and the spare capacity of arrays and hash tables.
+        XCTAssertLessThan(recordStride + 4 + 20 + 12 + historyStride, 300)
 
         let measured = try measureTablesPerInstance(count: 20_000)
         print("measured index tables per credential instance (with spare capacity): \(measured) bytes")
         XCTAssertLessThan(measured, 400, "per-instance index memory grew")
+    }
+
+    /// Labels and display texts live in one arena: a relabel or new version leaves the old
+    /// text as waste, given back once it outweighs the texts in use; a failed or validated
+    /// transaction leaves the arena as it was.
+    func testReplacedTextsAreReclaimedAndUndoneTextsDropped() throws {
+        var index = VaultIndex()
+        let organization = OrganizationID(high: 1, low: 1)
+        try index.apply([.createOrganization(id: organization, slug: "acme", name: "Acme")], context: context(1))
+        let ids = (0..<40).map { CredentialID(high: 7, low: UInt64($0)) }
+        try index.apply(
+            ids.enumerated().map { number, id in
+                .createCredential(
+                    NewCredential(
+                        CredentialMetadata(
+                            id: id, organization: organization, appKey: "app", slug: "s\(number)", label: "first \(number)",
+                            kind: .apiKey, type: .apiToken, category: .custom, owner: .organization(organization)),
+                        fields: fields(["token": "sk-0123456789abcdef\(number)"])))
+            }, context: context(2))
+        var sequence: UInt64 = 3
+        var largest = 0
+        for round in 0..<20 {
+            try index.apply(
+                ids.map { .relabelCredential(id: $0, label: String(repeating: "label \(round) ", count: 20)) }, context: context(sequence))
+            sequence += 1
+            largest = max(largest, index.tables.texts.count)
+        }
+        // 40 labels of about 200 bytes, replaced 20 times: 160 kB written, far less kept.
+        XCTAssertLessThan(largest, 100_000, "replaced texts were never reclaimed")
+        XCTAssertLessThan(index.tables.texts.wasteBytes, 1 << 16)
+        for id in ids {
+            XCTAssertEqual(index.credential(id: id)?.label, String(repeating: "label 19 ", count: 20))
+        }
+        XCTAssertEqual(try VaultIndex(checkpointEncoding: index.checkpointEncoding()).checkpointEncoding(), index.checkpointEncoding())
+
+        let before = index.tables.texts
+        XCTAssertThrowsError(
+            try index.apply([.relabelCredential(id: ids[0], label: "kept only if all apply"), .relabelCredential(id: ids[1], label: "")], context: context(sequence)))
+        try index.validate([.relabelCredential(id: ids[0], label: "validated, not applied")], context: context(sequence))
+        XCTAssertEqual(index.tables.texts.bytes, before.bytes)
+        XCTAssertEqual(index.tables.texts.wasteBytes, before.wasteBytes)
+        XCTAssertEqual(index.credential(id: ids[0])?.label, String(repeating: "label 19 ", count: 20))
     }
 
     /// Builds an index of `count` instances, each alone in its candidate and slug group (the
@@ -429,8 +471,8 @@ final class VaultIndexTests: XCTestCase {
             Double(array.capacity * MemoryLayout<Element>.stride)
         }
         let total =
-            array(tables.credentials) + table(tables.credentialSlotByID) + table(tables.candidateHeads)
-            + table(tables.slugHeads) + array(tables.history)
+            array(tables.credentials) + Double(tables.credentialSlots.allocatedBytes) + table(tables.candidateHeads)
+            + table(tables.slugHeads) + array(tables.history) + array(tables.texts.bytes)
         return Int(total) / count
     }
 }

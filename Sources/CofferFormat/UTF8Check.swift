@@ -1,0 +1,52 @@
+/// Whether bytes are well-formed UTF-8 (Unicode §3.9, table 3-7: no overlong form, no
+/// surrogate, nothing past U+10FFFF), without making a `String`: what a decoder of texts that
+/// it keeps as bytes checks. ASCII, most of what an index holds, goes eight bytes at a time.
+///
+/// ```swift
+/// guard UTF8Check.isValid(view) else { return nil }
+/// ```
+public enum UTF8Check {
+    @inlinable
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let count = bytes.count
+        var index = 0
+        while index < count {
+            if index + 8 <= count,
+                bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+            {
+                index += 8
+                continue
+            }
+            let lead = bytes[index]
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
+            // The number of bytes the lead byte starts, and the range its second byte must be in.
+            let length: Int
+            var second: ClosedRange<UInt8> = 0x80...0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0:
+                length = 3
+                second = 0xA0...0xBF
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED:
+                length = 3
+                second = 0x80...0x9F
+            case 0xF0:
+                length = 4
+                second = 0x90...0xBF
+            case 0xF1...0xF3: length = 4
+            case 0xF4:
+                length = 4
+                second = 0x80...0x8F
+            default: return false
+            }
+            guard index + length <= count, second.contains(bytes[index + 1]) else { return false }
+            for offset in 2..<length where bytes[index + offset] & 0xC0 != 0x80 { return false }
+            index += length
+        }
+        return true
+    }
+}

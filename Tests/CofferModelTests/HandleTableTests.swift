@@ -1,0 +1,90 @@
+import XCTest
+
+@testable import CofferModel
+
+/// ``HandleTable`` against a dictionary: random inserts, replacements and removals, with hashes
+/// that collide on purpose (long probe runs, runs that wrap past the last bucket) and with a
+/// good spread; every handle is found under its key, and no other.
+final class HandleTableTests: XCTestCase {
+    /// Keys live outside the table, as the index's records do: `keys[handle]`.
+    private struct Harness {
+        var table = HandleTable()
+        var keys: [UInt64] = []
+        var reference: [UInt64: Handle] = [:]
+        let hash: (UInt64) -> Int
+
+        mutating func insert(_ key: UInt64) {
+            let handle = Handle(keys.count)
+            keys.append(key)
+            let keys = self.keys
+            table.insert(handle, hash: hash(key)) { hash(keys[Int($0)]) }
+            reference[key] = handle
+        }
+
+        mutating func remove(_ key: UInt64) -> Handle? {
+            let keys = self.keys
+            let removed = table.remove(hash: hash(key), matches: { keys[Int($0)] == key }) { hash(keys[Int($0)]) }
+            XCTAssertEqual(removed, reference.removeValue(forKey: key))
+            return removed
+        }
+
+        /// Gives `key` a new handle in place of its old one.
+        mutating func replace(_ key: UInt64) {
+            let handle = Handle(keys.count)
+            keys.append(key)
+            let keys = self.keys
+            let old = table.replace(with: handle, hash: hash(key)) { keys[Int($0)] == key && $0 != handle }
+            XCTAssertEqual(old, reference.updateValue(handle, forKey: key))
+        }
+
+        func find(_ key: UInt64) -> Handle? {
+            table.find(hash: hash(key)) { keys[Int($0)] == key }
+        }
+
+        func check(_ context: String) {
+            XCTAssertEqual(table.count, reference.count, context)
+            XCTAssertEqual(Set(table.handles), Set(reference.values), context)
+            for (key, handle) in reference { XCTAssertEqual(find(key), handle, "\(context): key \(key)") }
+        }
+    }
+
+    func testRandomChangesAgreeWithADictionary() {
+        let hashes: [(String, (UInt64) -> Int)] = [
+            ("spread", { Int(truncatingIfNeeded: ($0 &* 0x9E37_79B9_7F4A_7C15) >> 7) }),
+            ("four values", { Int($0 % 4) }),
+            ("all at the last bucket", { _ in -1 }),
+        ]
+        for seed: UInt64 in [1, 2, 3] {
+            for (name, hash) in hashes {
+                let random = SplitMix64(seed: seed)
+                var harness = Harness(hash: hash)
+                let context = "seed \(seed), hashes \(name)"
+                for step in 0..<1500 {
+                    let key = random.next() % 300
+                    switch random.below(10) {
+                    case 0..<5 where harness.reference[key] == nil: harness.insert(key)
+                    case 5..<8: _ = harness.remove(key)
+                    case 8 where harness.reference[key] != nil: harness.replace(key)
+                    default: XCTAssertEqual(harness.find(key), harness.reference[key], "\(context), step \(step)")
+                    }
+                    if step % 100 == 0 { harness.check("\(context), step \(step)") }
+                }
+                harness.check(context)
+                for key in Array(harness.reference.keys) { XCTAssertNotNil(harness.remove(key), context) }
+                harness.check("\(context), emptied")
+            }
+        }
+    }
+
+    func testAnEmptyOrPresizedTableFindsNothing() {
+        let keys: [UInt64] = []
+        for table in [HandleTable(), HandleTable(capacity: 1000)] {
+            XCTAssertNil(table.find(hash: 5) { keys[Int($0)] == 5 })
+            XCTAssertEqual(table.count, 0)
+            var copy = table
+            XCTAssertNil(copy.remove(hash: 5, matches: { _ in true }) { _ in 5 })
+            XCTAssertNil(copy.replace(with: 1, hash: 5) { _ in true })
+        }
+        XCTAssertGreaterThanOrEqual(HandleTable(capacity: 1000).allocatedBytes, 1000 * 8 / 7 * 4)
+    }
+}
