@@ -74,7 +74,7 @@ final class ReplayPipeline: @unchecked Sendable {
     /// Starts from the index a checkpoint at `position` encodes instead of an empty one; call
     /// before the first ``submit(_:)``. False, and the index stays empty, when the encoding is
     /// malformed or names a record the checkpoint does not cover.
-    func start(fromCheckpointEncoding bytes: [UInt8], at position: Checkpoint.Position) -> Bool {
+    func start(fromCheckpointEncoding bytes: ArraySlice<UInt8>, at position: Checkpoint.Position) -> Bool {
         guard let restored = try? VaultIndex(checkpointEncoding: bytes),
             restored.historyLies(atOrBefore: position.sequence, lastFrameOffset: position.lastFrameOffset)
         else { return false }

@@ -183,14 +183,16 @@ public enum Checkpoint {
         public var bytesByType: [RecordType: UInt64]
         /// Transaction records by the epoch they are sealed under, through `S`.
         public var transactionsByEpoch: [UInt32: UInt64]
-        /// The chain hash before records 1 through `S`, 32 bytes each.
-        public var chains: [UInt8]
+        /// The chain hash before records 1 through `S`, 32 bytes each. Decoded contents keep
+        /// it and the index as slices of the opened bytes, which can be hundreds of megabytes:
+        /// index them from `startIndex` (``chain(before:)``).
+        public var chains: ArraySlice<UInt8>
         /// The index's canonical encoding (F-CHECKPOINT-INDEX), opaque here.
-        public var index: [UInt8]
+        public var index: ArraySlice<UInt8>
 
         public init(
             epochs: [EpochRecord], recordsByType: [RecordType: UInt64], bytesByType: [RecordType: UInt64],
-            transactionsByEpoch: [UInt32: UInt64], chains: [UInt8], index: [UInt8]
+            transactionsByEpoch: [UInt32: UInt64], chains: ArraySlice<UInt8>, index: ArraySlice<UInt8>
         ) {
             self.epochs = epochs
             self.recordsByType = recordsByType
@@ -198,6 +200,12 @@ public enum Checkpoint {
             self.transactionsByEpoch = transactionsByEpoch
             self.chains = chains
             self.index = index
+        }
+
+        /// The chain hash before record `sequence`, 1 through `S`.
+        public func chain(before sequence: UInt64) -> ArraySlice<UInt8> {
+            let start = chains.startIndex + Int(sequence - 1) * 32
+            return chains[start..<start + 32]
         }
 
         public func encode() -> [UInt8] {
@@ -219,8 +227,8 @@ public enum Checkpoint {
                 writer.write(count)
             }
             writer.write(UInt64(chains.count / 32))
-            writer.write(chains)
-            writer.write(index)
+            chains.withUnsafeBytes { writer.write($0) }
+            index.withUnsafeBytes { writer.write($0) }
             return writer.bytes
         }
 
@@ -271,12 +279,15 @@ public enum Checkpoint {
                     transactionsByEpoch[epoch] = count
                 }
                 guard let chainCount = reader.read(UInt64.self), chainCount == sequence,
-                    sequence <= UInt64(reader.remaining / 32), let chains = reader.readBytes(Int(sequence) * 32),
-                    let index = reader.readBytes(reader.remaining)
+                    sequence <= UInt64(reader.remaining / 32)
                 else { return nil }
+                // Slices, not copies, of the chain table and the index.
+                let chainsStart = bytes.startIndex + reader.offset
+                let indexStart = chainsStart + Int(sequence) * 32
                 return Contents(
                     epochs: epochs, recordsByType: recordsByType, bytesByType: bytesByType,
-                    transactionsByEpoch: transactionsByEpoch, chains: chains, index: index)
+                    transactionsByEpoch: transactionsByEpoch, chains: bytes[chainsStart..<indexStart],
+                    index: bytes[indexStart...])
             }
         }
     }

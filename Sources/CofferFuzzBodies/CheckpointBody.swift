@@ -39,7 +39,7 @@ enum CheckpointBody {
         findings.check(
             Checkpoint.Contents.decode(contents.encode(), at: opened) == contents,
             "checkpoint contents do not survive re-encoding")
-        index(contents.index, &findings)
+        index(Array(contents.index), &findings)
     }
 
     /// The index encoding: refused, or an index every query runs on whose own encoding is
@@ -80,7 +80,7 @@ enum CheckpointBody {
         let contents = Checkpoint.Contents(
             epochs: [Checkpoint.EpochRecord(number: 1, sequence: 1, offset: FormatConstants.logStartOffset)],
             recordsByType: [.keyEpoch: 1, .transaction: 1], bytesByType: [.keyEpoch: 328, .transaction: 584],
-            transactionsByEpoch: [1: 1], chains: [UInt8](repeating: 0xC1, count: 2 * 32), index: baseline)
+            transactionsByEpoch: [1: 1], chains: [UInt8](repeating: 0xC1, count: 2 * 32)[...], index: baseline[...])
         let position = Checkpoint.Position(
             vaultID: vaultID, generation: 0, sequence: 2, lastFrameOffset: FormatConstants.logStartOffset + 328,
             end: FormatConstants.logStartOffset + 328 + 584, chain: [UInt8](repeating: 0xC2, count: 32))

@@ -1,113 +1,137 @@
 /// A hash set of handles whose keys live in the index's own tables: an open-addressing table
-/// of 4-byte buckets, where a dictionary from key to handle would keep a copy of every key
-/// beside its value (a credential id is 16 bytes) in twice to four times as many buckets.
+/// of 8-byte buckets (a handle and 32 bits of its key's hash), where a dictionary from key to
+/// handle would keep a copy of every key beside its value (a credential id is 16 bytes) in
+/// twice to four times as many buckets.
 ///
-/// The table keeps no key: every call says how to hash and compare the key of a handle, from
-/// the record the handle names. Linear probing, at most 7/8 full; removal shifts the
-/// following entries back, so no tombstones build up.
+/// The table keeps no key: every call gives the key's hash and says how to compare the key
+/// of a handle, from the record the handle names. The hash bits kept in each bucket place it
+/// (so growing and removing need no key) and turn away most other keys without reading their
+/// record, which at a million credentials is a cache miss each. Linear probing, at most 3/4
+/// full; removal shifts the following entries back, so no tombstones build up.
 ///
 /// ```swift
-/// slots.insert(slot, hash: hash(id)) { hash(credentials[Int($0)].id) }
-/// let found = slots.find(hash: hash(id)) { credentials[Int($0)].id == id }
+/// slots.insert(slot, hash: id.tableHash)
+/// let found = slots.find(hash: id.tableHash) { credentials[Int($0)].id == id }
 /// ```
 struct HandleTable: Sendable {
-    private var buckets: [Handle] = []
+    /// `hash bits << 32 | handle`; `empty` when free.
+    private var buckets: [UInt64] = []
     /// Handles in the table.
     private(set) var count = 0
 
-    /// The buckets a table of `count` handles starts with, for a reader that knows the count.
+    private static let empty = UInt64.max
+
+    /// A table that holds `capacity` handles before it grows, for a reader that knows the count.
     init(capacity: Int = 0) {
-        if capacity > 0 { buckets = [Handle](repeating: noHandle, count: Self.bucketCount(for: capacity)) }
+        if capacity > 0 { buckets = [UInt64](repeating: Self.empty, count: Self.bucketCount(for: capacity)) }
     }
 
     /// Every handle in the table, in no particular order.
-    var handles: some Sequence<Handle> { buckets.lazy.filter { $0 != noHandle } }
+    var handles: some Sequence<Handle> {
+        buckets.lazy.filter { $0 != Self.empty }.map { Handle(truncatingIfNeeded: $0) }
+    }
 
     /// The bytes of its buckets: what it costs.
-    var allocatedBytes: Int { buckets.capacity * MemoryLayout<Handle>.stride }
+    var allocatedBytes: Int { buckets.capacity * MemoryLayout<UInt64>.stride }
 
     /// The handle whose key has `hash` and `matches`; `nil` when none has.
     func find(hash: Int, matches: (Handle) -> Bool) -> Handle? {
         guard !buckets.isEmpty else { return nil }
+        let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
         var bucket = hash & (buckets.count - 1)
         while true {
-            let handle = buckets[bucket]
-            if handle == noHandle { return nil }
-            if matches(handle) { return handle }
+            let entry = buckets[bucket]
+            if entry == Self.empty { return nil }
+            if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) {
+                return Handle(truncatingIfNeeded: entry)
+            }
             bucket = (bucket + 1) & (buckets.count - 1)
         }
     }
 
-    /// Adds `handle`, whose key has `hash` and is in the table under no other handle; `hashOf`
-    /// gives the hash of any handle's key, for when the table grows.
-    mutating func insert(_ handle: Handle, hash: Int, hashOf: (Handle) -> Int) {
+    /// Adds `handle`, whose key has `hash` and is in the table under no other handle.
+    mutating func insert(_ handle: Handle, hash: Int) {
+        let added = insertIfAbsent(handle, hash: hash) { _ in false }
+        assert(added)
+    }
+
+    /// Adds `handle`, whose key has `hash`, unless a handle whose key `matches` is there:
+    /// then nothing changes and the answer is false. One probe where ``find(hash:matches:)``
+    /// and ``insert(_:hash:)`` would take two.
+    mutating func insertIfAbsent(_ handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Bool {
         precondition(handle != noHandle, "the empty-bucket marker is no handle")
-        if (count + 1) * 8 > buckets.count * 7 { grow(hashOf: hashOf) }
+        if (count + 1) * 4 > buckets.count * 3 { grow() }
+        let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
         var bucket = hash & (buckets.count - 1)
-        while buckets[bucket] != noHandle { bucket = (bucket + 1) & (buckets.count - 1) }
-        buckets[bucket] = handle
+        while buckets[bucket] != Self.empty {
+            let entry = buckets[bucket]
+            if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) { return false }
+            bucket = (bucket + 1) & (buckets.count - 1)
+        }
+        buckets[bucket] = bits << 32 | UInt64(handle)
         count += 1
+        return true
     }
 
     /// Puts `handle` in place of the one whose key has `hash` and `matches` (the same key);
     /// returns the one replaced, or `nil` (and changes nothing) when there is none.
     mutating func replace(with handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Handle? {
-        guard !buckets.isEmpty else { return nil }
-        var bucket = hash & (buckets.count - 1)
-        while buckets[bucket] != noHandle {
-            let old = buckets[bucket]
-            if matches(old) {
-                buckets[bucket] = handle
-                return old
-            }
-            bucket = (bucket + 1) & (buckets.count - 1)
-        }
-        return nil
+        guard let bucket = bucket(hash: hash, matches: matches) else { return nil }
+        let old = Handle(truncatingIfNeeded: buckets[bucket])
+        buckets[bucket] = buckets[bucket] & 0xFFFF_FFFF_0000_0000 | UInt64(handle)
+        return old
     }
 
     /// Removes the handle whose key has `hash` and `matches`; returns it, or `nil` when none.
-    mutating func remove(hash: Int, matches: (Handle) -> Bool, hashOf: (Handle) -> Int) -> Handle? {
-        guard !buckets.isEmpty else { return nil }
-        let mask = buckets.count - 1
-        var hole = hash & mask
-        while true {
-            let handle = buckets[hole]
-            if handle == noHandle { return nil }
-            if matches(handle) { break }
-            hole = (hole + 1) & mask
-        }
-        let removed = buckets[hole]
+    mutating func remove(hash: Int, matches: (Handle) -> Bool) -> Handle? {
+        guard var hole = bucket(hash: hash, matches: matches) else { return nil }
+        let removed = Handle(truncatingIfNeeded: buckets[hole])
         // Backward shift: each following entry of the run moves into the hole when its home
         // bucket is not between the hole and where it is (cyclically).
+        let mask = buckets.count - 1
         var next = (hole + 1) & mask
-        while buckets[next] != noHandle {
-            let home = hashOf(buckets[next]) & mask
+        while buckets[next] != Self.empty {
+            let home = Int(buckets[next] >> 32) & mask
             if (next - home) & mask >= (next - hole) & mask {
                 buckets[hole] = buckets[next]
                 hole = next
             }
             next = (next + 1) & mask
         }
-        buckets[hole] = noHandle
+        buckets[hole] = Self.empty
         count -= 1
         return removed
     }
 
-    private mutating func grow(hashOf: (Handle) -> Int) {
+    /// Where the handle whose key has `hash` and `matches` is.
+    private func bucket(hash: Int, matches: (Handle) -> Bool) -> Int? {
+        guard !buckets.isEmpty else { return nil }
+        let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
+        var bucket = hash & (buckets.count - 1)
+        while buckets[bucket] != Self.empty {
+            let entry = buckets[bucket]
+            if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) { return bucket }
+            bucket = (bucket + 1) & (buckets.count - 1)
+        }
+        return nil
+    }
+
+    private mutating func grow() {
         let old = buckets
-        buckets = [Handle](repeating: noHandle, count: max(8, old.count * 2))
+        buckets = [UInt64](repeating: Self.empty, count: max(8, old.count * 2))
         let mask = buckets.count - 1
-        for handle in old where handle != noHandle {
-            var bucket = hashOf(handle) & mask
-            while buckets[bucket] != noHandle { bucket = (bucket + 1) & mask }
-            buckets[bucket] = handle
+        for entry in old where entry != Self.empty {
+            // The kept hash bits are the low 32 of the hash: enough to place it in up to 2^32 buckets.
+            var bucket = Int(entry >> 32) & mask
+            while buckets[bucket] != Self.empty { bucket = (bucket + 1) & mask }
+            buckets[bucket] = entry
         }
     }
 
-    /// The power of two that holds `count` handles at most 7/8 full.
+    /// The power of two that holds `count` handles at most 3/4 full.
     private static func bucketCount(for count: Int) -> Int {
         var buckets = 8
-        while count * 8 > buckets * 7 { buckets *= 2 }
+        while count * 4 > buckets * 3 { buckets *= 2 }
         return buckets
     }
 }
@@ -118,5 +142,34 @@ extension Identifier {
     var tableHash: Int {
         let mixed = (high ^ (low &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9
         return Int(truncatingIfNeeded: mixed ^ (mixed >> 31))
+    }
+}
+
+/// A hash of a string's UTF-8 bytes for a ``HandleTable`` of interned strings, which are equal
+/// when their bytes are: eight bytes a step, seeded once per process so that no one can choose
+/// strings that collide.
+enum TextHash {
+    private static let seed = UInt64.random(in: .min ... .max)
+
+    static func hash(_ string: String) -> Int {
+        var string = string
+        return string.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var state = seed ^ UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15
+        var index = 0
+        while index + 8 <= bytes.count {
+            state = (state ^ bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            state ^= state >> 29
+            index += 8
+        }
+        var tail: UInt64 = 0
+        while index < bytes.count {
+            tail = tail << 8 | UInt64(bytes[index])
+            index += 1
+        }
+        state = (state ^ tail) &* 0x94D0_49BB_1331_11EB
+        return Int(truncatingIfNeeded: state ^ (state >> 31))
     }
 }

@@ -32,9 +32,15 @@ struct UserRecord: Sendable {
     var createdBy: Handle
 }
 
+// The keys of the index's hash tables hash their handles packed in 64-bit words: one
+// `combine` per word instead of one per field (a replay and a checkpoint's decoder look them
+// up hundreds of thousands of times).
+
 struct MembershipKey: Sendable, Hashable {
     var user: Handle
     var organization: Handle
+
+    func hash(into hasher: inout Hasher) { hasher.combine(UInt64(user) << 32 | UInt64(organization)) }
 }
 
 struct ProjectSlugKey: Sendable, Hashable {
@@ -48,11 +54,18 @@ struct CandidateKey: Sendable, Hashable {
     var app: Handle
     var owner: Handle
     var scope: CredentialScope
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(UInt64(organization) << 32 | UInt64(app))
+        hasher.combine(UInt64(owner) << 8 | UInt64(scope.rawValue))
+    }
 }
 
 struct SlugKey: Sendable, Hashable {
     var organization: Handle
     var slug: Handle
+
+    func hash(into hasher: inout Hasher) { hasher.combine(UInt64(organization) << 32 | UInt64(slug)) }
 }
 
 struct AssignmentKey: Sendable, Hashable {
@@ -211,24 +224,28 @@ struct IndexTables: Sendable {
 
     func string(_ handle: Handle) -> String { strings[Int(handle)] }
 
+    /// The handle of `string` when it was interned. Interned strings are equal when their
+    /// UTF-8 bytes are (slugs, app keys and consumers are ASCII; actors are kept as spelled).
     func stringHandle(_ string: String) -> Handle? {
-        stringHandles.find(hash: string.hashValue) { strings[Int($0)] == string }
+        stringHandles.find(hash: TextHash.hash(string)) { strings[Int($0)].utf8.elementsEqual(string.utf8) }
     }
 
-    /// Adds the last string of ``strings`` to ``stringHandles``.
-    mutating func indexLastString() {
+    /// Adds the last string of ``strings`` to ``stringHandles``; false, and nothing added,
+    /// when an earlier string is the same.
+    @discardableResult
+    mutating func indexLastString() -> Bool {
         let strings = self.strings
         let handle = Handle(strings.count - 1)
-        stringHandles.insert(handle, hash: strings[Int(handle)].hashValue) { strings[Int($0)].hashValue }
+        let string = strings[Int(handle)]
+        return stringHandles.insertIfAbsent(handle, hash: TextHash.hash(string)) {
+            strings[Int($0)].utf8.elementsEqual(string.utf8)
+        }
     }
 
     /// Removes the last string of ``strings`` from ``stringHandles`` (an undo).
     mutating func unindexLastString() {
-        let strings = self.strings
         let handle = Handle(strings.count - 1)
-        _ = stringHandles.remove(hash: strings[Int(handle)].hashValue, matches: { $0 == handle }) {
-            strings[Int($0)].hashValue
-        }
+        _ = stringHandles.remove(hash: TextHash.hash(strings[Int(handle)])) { $0 == handle }
     }
 
     /// The live credential slot whose record has `id`.
@@ -236,18 +253,18 @@ struct IndexTables: Sendable {
         credentialSlots.find(hash: id.tableHash) { credentials[Int($0)].id == id }
     }
 
-    /// Adds live slot `slot`, whose record is in place, to ``credentialSlots``.
-    mutating func indexCredentialSlot(_ slot: Handle) {
+    /// Adds live slot `slot`, whose record is in place, to ``credentialSlots``; false, and
+    /// nothing added, when another slot has its id.
+    @discardableResult
+    mutating func indexCredentialSlot(_ slot: Handle) -> Bool {
         let credentials = self.credentials
-        credentialSlots.insert(slot, hash: credentials[Int(slot)].id.tableHash) { credentials[Int($0)].id.tableHash }
+        let id = credentials[Int(slot)].id
+        return credentialSlots.insertIfAbsent(slot, hash: id.tableHash) { credentials[Int($0)].id == id }
     }
 
     /// Removes slot `slot`, whose record is still in place, from ``credentialSlots``.
     mutating func unindexCredentialSlot(_ slot: Handle) {
-        let credentials = self.credentials
-        _ = credentialSlots.remove(hash: credentials[Int(slot)].id.tableHash, matches: { $0 == slot }) {
-            credentials[Int($0)].id.tableHash
-        }
+        _ = credentialSlots.remove(hash: credentials[Int(slot)].id.tableHash) { $0 == slot }
     }
 
     func credential(_ slot: Handle) -> CredentialRecord { credentials[Int(slot)] }

@@ -37,6 +37,14 @@ extension VaultIndex {
     /// - Throws: `.corrupted` when the bytes are not an encoding this version writes, or
     ///   describe an index whose handles or lookup lists are out of bounds.
     public init(checkpointEncoding bytes: [UInt8]) throws(CofferError) {
+        try self.init(checkpointEncoding: bytes[...])
+    }
+
+    /// Rebuilds the index an encoding describes, from a slice of the bytes that hold it (a
+    /// checkpoint's opened contents).
+    ///
+    /// - Throws: what ``init(checkpointEncoding:)-(Array<UInt8>)`` throws.
+    public init(checkpointEncoding bytes: ArraySlice<UInt8>) throws(CofferError) {
         self.init()
         let decoded = bytes.withUnsafeBytes { raw -> IndexTables? in
             var reader = ByteReader(raw)
@@ -205,9 +213,9 @@ extension IndexTables {
         tables.strings.reserveCapacity(stringCount)
         tables.stringHandles = HandleTable(capacity: stringCount)
         for _ in 0..<stringCount {
-            guard let string = reader.readText(), tables.stringHandle(string) == nil else { return nil }
+            guard let string = reader.readText() else { return nil }
             tables.strings.append(string)
-            tables.indexLastString()
+            guard tables.indexLastString() else { return nil }
         }
         let strings = HandleRange(count: stringCount)
 
@@ -302,11 +310,11 @@ extension IndexTables {
                 state: state, isDefault: isDefault)
             if record.organization != Self.freeSlotMarker {
                 guard organizations[record.organization] != nil, strings.contains(record.app),
-                    strings.contains(record.slug), credentialSlot(id) == nil
+                    strings.contains(record.slug)
                 else { return false }
             }
             credentials.append(record)
-            if record.organization != Self.freeSlotMarker { indexCredentialSlot(Handle(slot)) }
+            if record.organization != Self.freeSlotMarker, !indexCredentialSlot(Handle(slot)) { return false }
         }
         let slots = HandleRange(count: credentialCount)
         guard let freeCount = reader.readCount(minimumBytesEach: 4) else { return false }
@@ -323,6 +331,7 @@ extension IndexTables {
             let slugCount = reader.readCount(minimumBytesEach: 12)
         else { return false }
         candidateHeads = heads
+        slugHeads.reserveCapacity(slugCount)
         for _ in 0..<slugCount {
             guard let organization = reader.read(Handle.self), let slug = reader.read(Handle.self),
                 strings.contains(slug), let slot = reader.read(Handle.self), slots.contains(slot),

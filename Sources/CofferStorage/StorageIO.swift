@@ -131,10 +131,12 @@ extension StorageFile {
 func readBytes(
     count: Int, at offset: UInt64, with read: (UnsafeMutableRawBufferPointer, UInt64) -> Result<Int, SystemError>
 ) -> Result<[UInt8], SystemError> {
-    var bytes = [UInt8](repeating: 0, count: count)
-    let result = bytes.withUnsafeMutableBytes { read($0, offset) }
-    return result.map { readCount in
-        if readCount < count { bytes.removeSubrange(readCount...) }
-        return bytes
+    // Not zeroed first: the buffer keeps only the bytes read (a checkpoint is hundreds of
+    // megabytes at a million credentials, and zeroing it cost as much as reading it).
+    var result: Result<Int, SystemError> = .success(0)
+    let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        result = read(UnsafeMutableRawBufferPointer(buffer), offset)
+        initialized = (try? result.get()) ?? 0
     }
+    return result.map { _ in bytes }
 }

@@ -66,10 +66,7 @@ extension VaultStore {
         guard let contents = Checkpoint.Contents.decode(sealedContents, at: position) else {
             return .failure(CheckpointProblem("its contents are malformed"))
         }
-        func previousChain(_ sequence: UInt64) -> [UInt8] {
-            let start = Int(sequence - 1) * 32
-            return Array(contents.chains[start..<start + 32])
-        }
+        func previousChain(_ sequence: UInt64) -> [UInt8] { Array(contents.chain(before: sequence)) }
         // The record it follows is in the log, and the chain after it is the checkpoint's: the
         // checkpoint was made from this log, not another copy of the vault.
         switch readFrame(
@@ -145,7 +142,7 @@ extension VaultStore {
         // but every open would replay the whole log until the next one).
         if durability == .unsafeNoSync { try sync() }
         var contents = state.contents
-        contents.index = index
+        contents.index = index[...]
         let bytes = Checkpoint.seal(
             state.position, contents: contents.encode(), key: MasterKeySubkey.checkpoint.derive(from: masterKey))
         try options.storage.writeCheckpoint(bytes, of: path)
@@ -170,7 +167,7 @@ extension VaultStore {
                     Checkpoint.EpochRecord(number: $0.number, sequence: $0.sequence, offset: $0.offset)
                 },
                 recordsByType: counts.recordsByType, bytesByType: counts.bytesByType,
-                transactionsByEpoch: counts.transactionsByEpoch, chains: snapshot.digests, index: []))
+                transactionsByEpoch: counts.transactionsByEpoch, chains: snapshot.digests[...], index: []))
     }
 }
 

@@ -107,12 +107,12 @@ extension VaultStore {
             if record.type == .transaction { recordsByEpoch[record.epoch, default: 0] += 1 }
             try visit(record)
             guard let checkpoint, record.sequence <= checkpoint.position.sequence else { return }
-            covered.add(record, chains: checkpoint.contents.chains)
+            covered.add(record, before: checkpoint.contents)
             if record.sequence == checkpoint.position.sequence, let indexEncoding {
                 compared = true
                 // F-CHECKPOINT-VERIFY: the checkpoint holds exactly what the log gives here.
                 var differing = covered.differences(from: checkpoint.contents)
-                if indexEncoding() != checkpoint.contents.index { differing.insert("the index", at: 0) }
+                if !indexEncoding().elementsEqual(checkpoint.contents.index) { differing.insert("the index", at: 0) }
                 if !differing.isEmpty {
                     checkpointProblems.append(
                         LogProblem(
@@ -164,7 +164,7 @@ private struct CheckpointComparison {
     /// The first record whose chain hash before it is not the table's.
     var firstChainDifference: UInt64?
 
-    mutating func add(_ record: ScannedRecord, chains: [UInt8]) {
+    mutating func add(_ record: ScannedRecord, before contents: Checkpoint.Contents) {
         recordsByType[record.type, default: 0] += 1
         bytesByType[record.type, default: 0] += UInt64(record.frameBytes)
         switch record.type {
@@ -173,8 +173,7 @@ private struct CheckpointComparison {
             epochs.append(
                 Checkpoint.EpochRecord(number: record.epoch, sequence: record.sequence, offset: record.offset))
         }
-        let start = Int(record.sequence - 1) * 32
-        if firstChainDifference == nil, !chains[start..<start + 32].elementsEqual(record.previousChain) {
+        if firstChainDifference == nil, !contents.chain(before: record.sequence).elementsEqual(record.previousChain) {
             firstChainDifference = record.sequence
         }
     }

@@ -53,7 +53,7 @@ public final class VaultStore: @unchecked Sendable {
         /// authenticates and agrees with the log, the open hands its index encoding and position
         /// to this and, when it accepts them (returns true), visits only the records after the
         /// checkpoint. ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
-        public var restoreIndex: (@Sendable ([UInt8], Checkpoint.Position) -> Bool)?
+        public var restoreIndex: (@Sendable (ArraySlice<UInt8>, Checkpoint.Position) -> Bool)?
         /// Why the checkpoint is not used this time, when an open that resumed from it failed
         /// on a later record and the caller opens again replaying everything: ``Recovery/checkpoint``
         /// reports it ignored for this reason.

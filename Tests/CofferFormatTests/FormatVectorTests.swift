@@ -199,7 +199,7 @@ final class CheckpointVectorTests: XCTestCase {
         XCTAssertEqual(contents.recordsByType, [.keyEpoch: 2, .transaction: 2])
         XCTAssertEqual(contents.chains.count, 4 * 32)
         XCTAssertEqual(Array(contents.chains.prefix(32)), ChainHash.genesis(vaultID: VectorBuilder.vaultID))
-        XCTAssertEqual(contents.index, VectorBuilder.emptyIndexEncoding)
+        XCTAssertEqual(Array(contents.index), VectorBuilder.emptyIndexEncoding)
         XCTAssertEqual(Array(vector.bytes[96..<120]), [UInt8](repeating: 0xCC, count: 24))
         // Must-reject: every header field is bound (F-CHECKPOINT-USE 1–2).
         XCTAssertEqual(

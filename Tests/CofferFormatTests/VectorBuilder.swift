@@ -262,7 +262,7 @@ enum VectorBuilder {
                 Checkpoint.EpochRecord(number: 2, sequence: 3, offset: UInt64(vault.offsets[2])),
             ],
             recordsByType: [.keyEpoch: 2, .transaction: 2], bytesByType: bytesByType, transactionsByEpoch: [1: 1, 2: 1],
-            chains: chains, index: emptyIndexEncoding)
+            chains: chains[...], index: emptyIndexEncoding[...])
         let position = Checkpoint.Position(
             vaultID: vaultID, generation: 0, sequence: 4, lastFrameOffset: UInt64(vault.offsets[3]),
             end: UInt64(vault.bytes.count), chain: vault.head.digest)

@@ -16,14 +16,13 @@ final class HandleTableTests: XCTestCase {
         mutating func insert(_ key: UInt64) {
             let handle = Handle(keys.count)
             keys.append(key)
-            let keys = self.keys
-            table.insert(handle, hash: hash(key)) { hash(keys[Int($0)]) }
+            table.insert(handle, hash: hash(key))
             reference[key] = handle
         }
 
         mutating func remove(_ key: UInt64) -> Handle? {
             let keys = self.keys
-            let removed = table.remove(hash: hash(key), matches: { keys[Int($0)] == key }) { hash(keys[Int($0)]) }
+            let removed = table.remove(hash: hash(key)) { keys[Int($0)] == key }
             XCTAssertEqual(removed, reference.removeValue(forKey: key))
             return removed
         }
@@ -76,15 +75,28 @@ final class HandleTableTests: XCTestCase {
         }
     }
 
+    func testInsertIfAbsentRefusesAKeyThatIsThere() {
+        let keys: [UInt64] = [7, 7, 9]
+        var table = HandleTable()
+        for handle: Handle in 0..<3 {
+            let key = keys[Int(handle)]
+            let added = table.insertIfAbsent(handle, hash: Int(key % 2)) { keys[Int($0)] == key }
+            XCTAssertEqual(added, handle != 1, "handle \(handle)")
+        }
+        XCTAssertEqual(table.count, 2)
+        XCTAssertEqual(table.find(hash: 1) { keys[Int($0)] == 7 }, 0)
+        XCTAssertEqual(table.find(hash: 1) { keys[Int($0)] == 9 }, 2)
+    }
+
     func testAnEmptyOrPresizedTableFindsNothing() {
         let keys: [UInt64] = []
         for table in [HandleTable(), HandleTable(capacity: 1000)] {
             XCTAssertNil(table.find(hash: 5) { keys[Int($0)] == 5 })
             XCTAssertEqual(table.count, 0)
             var copy = table
-            XCTAssertNil(copy.remove(hash: 5, matches: { _ in true }) { _ in 5 })
+            XCTAssertNil(copy.remove(hash: 5) { _ in true })
             XCTAssertNil(copy.replace(with: 1, hash: 5) { _ in true })
         }
-        XCTAssertGreaterThanOrEqual(HandleTable(capacity: 1000).allocatedBytes, 1000 * 8 / 7 * 4)
+        XCTAssertGreaterThanOrEqual(HandleTable(capacity: 1000).allocatedBytes, 1000 * 4 / 3 * 8)
     }
 }
