@@ -6,8 +6,8 @@
 /// The table keeps no key: every call gives the key's hash and says how to compare the key
 /// of a handle, from the record the handle names. The hash bits kept in each bucket place it
 /// (so growing and removing need no key) and turn away most other keys without reading their
-/// record, which at a million credentials is a cache miss each. Linear probing, at most 3/4
-/// full; removal shifts the following entries back, so no tombstones build up.
+/// record, which at a million credentials is a cache miss each. Linear probing, at most 7/8
+/// full (a probe reads a bucket, not a record, so a long run costs little); removal shifts the following entries back, so no tombstones build up.
 ///
 /// ```swift
 /// slots.insert(slot, hash: id.tableHash)
@@ -60,7 +60,7 @@ struct HandleTable: Sendable {
     /// and ``insert(_:hash:)`` would take two.
     mutating func insertIfAbsent(_ handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Bool {
         precondition(handle != noHandle, "the empty-bucket marker is no handle")
-        if (count + 1) * 4 > buckets.count * 3 { grow() }
+        if (count + 1) * 8 > buckets.count * 7 { grow() }
         let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
         var bucket = hash & (buckets.count - 1)
         while buckets[bucket] != Self.empty {
@@ -128,10 +128,10 @@ struct HandleTable: Sendable {
         }
     }
 
-    /// The power of two that holds `count` handles at most 3/4 full.
+    /// The power of two that holds `count` handles at most 7/8 full.
     private static func bucketCount(for count: Int) -> Int {
         var buckets = 8
-        while count * 4 > buckets * 3 { buckets *= 2 }
+        while count * 8 > buckets * 7 { buckets *= 2 }
         return buckets
     }
 }

@@ -97,6 +97,6 @@ final class HandleTableTests: XCTestCase {
             XCTAssertNil(copy.remove(hash: 5) { _ in true })
             XCTAssertNil(copy.replace(with: 1, hash: 5) { _ in true })
         }
-        XCTAssertGreaterThanOrEqual(HandleTable(capacity: 1000).allocatedBytes, 1000 * 4 / 3 * 8)
+        XCTAssertGreaterThanOrEqual(HandleTable(capacity: 1000).allocatedBytes, 1000 * 8 / 7 * 8)
     }
 }
