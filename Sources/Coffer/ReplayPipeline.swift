@@ -104,6 +104,9 @@ final class ReplayPipeline: @unchecked Sendable {
     ///
     /// - Throws: the first failure of any record.
     func finish() throws(CofferError) -> VaultIndex {
+        // The applying thread stops whatever the last flush found: a failure of an earlier
+        // batch leaves it waiting otherwise, holding the index.
+        defer { stop() }
         try flush()
         stop()
         if let failure { throw failure }

@@ -214,6 +214,7 @@ public final class Vault: Sendable {
             // checks but whose index or chain table the later records disagree with is ignored,
             // with the reason, and the whole log is replayed: what that replay finds is the answer.
             storeOptions.ignoredCheckpoint = "the records after it disagree with it (\(failure.error.code.word))"
+            storeOptions.earlierRecovery = failure.recovery
             (store, index) = try replay(path: path, unlock: unlock, storeOptions: storeOptions, usesCheckpoint: false)
                 .mapError(\.error).get()
         case .failure(let failure): throw failure.error
@@ -240,6 +241,8 @@ public final class Vault: Sendable {
     private struct ReplayFailure: Error {
         let error: CofferError
         let afterResuming: Bool
+        /// What the store's open recovered, when it opened and the replay failed afterwards.
+        var recovery: VaultStore.Recovery?
     }
 
     /// Opens the store and replays its log into an index, from the checkpoint when
@@ -276,7 +279,11 @@ public final class Vault: Sendable {
             return .success((store, try pipeline.finish()))
         } catch {
             store.close()
-            return failure(error)
+            return failure(error).mapError { failure in
+                var failure = failure
+                failure.recovery = store.recovery
+                return failure
+            }
         }
     }
 

@@ -4,7 +4,8 @@
 /// twice to four times as many buckets.
 ///
 /// The table keeps no key: every call gives the key's hash and says how to compare the key
-/// of a handle, from the record the handle names. The hash bits kept in each bucket place it
+/// of a handle, from the record the handle names. The low 32 bits of the hash, kept in each
+/// bucket, place it
 /// (so growing and removing need no key) and turn away most other keys without reading their
 /// record, which at a million credentials is a cache miss each. Linear probing, at most 7/8
 /// full (a probe reads a bucket, not a record, so a long run costs little); removal shifts the following entries back, so no tombstones build up.
@@ -38,7 +39,7 @@ struct HandleTable: Sendable {
     func find(hash: Int, matches: (Handle) -> Bool) -> Handle? {
         guard !buckets.isEmpty else { return nil }
         let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
-        var bucket = hash & (buckets.count - 1)
+        var bucket = Int(bits) & (buckets.count - 1)
         while true {
             let entry = buckets[bucket]
             if entry == Self.empty { return nil }
@@ -62,7 +63,7 @@ struct HandleTable: Sendable {
         precondition(handle != noHandle, "the empty-bucket marker is no handle")
         if (count + 1) * 8 > buckets.count * 7 { grow() }
         let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
-        var bucket = hash & (buckets.count - 1)
+        var bucket = Int(bits) & (buckets.count - 1)
         while buckets[bucket] != Self.empty {
             let entry = buckets[bucket]
             if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) { return false }
@@ -107,7 +108,7 @@ struct HandleTable: Sendable {
     private func bucket(hash: Int, matches: (Handle) -> Bool) -> Int? {
         guard !buckets.isEmpty else { return nil }
         let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
-        var bucket = hash & (buckets.count - 1)
+        var bucket = Int(bits) & (buckets.count - 1)
         while buckets[bucket] != Self.empty {
             let entry = buckets[bucket]
             if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) { return bucket }
@@ -138,9 +139,10 @@ struct HandleTable: Sendable {
 
 extension Identifier {
     /// A hash of the id's 128 bits for a ``HandleTable``: ids are random, but tests and
-    /// fuzzers make sequential ones, so the bits are mixed.
+    /// fuzzers make sequential ones, so the bits are mixed, and with a seed chosen once per
+    /// process, so that whoever chooses ids cannot pile them into one run.
     var tableHash: Int {
-        let mixed = (high ^ (low &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9
+        let mixed = (high ^ TextHash.seed ^ (low &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9
         return Int(truncatingIfNeeded: mixed ^ (mixed >> 31))
     }
 }
@@ -149,7 +151,7 @@ extension Identifier {
 /// when their bytes are: eight bytes a step, seeded once per process so that no one can choose
 /// strings that collide.
 enum TextHash {
-    private static let seed = UInt64.random(in: .min ... .max)
+    static let seed = UInt64.random(in: .min ... .max)
 
     static func hash(_ string: String) -> Int {
         var string = string

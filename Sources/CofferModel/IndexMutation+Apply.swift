@@ -211,7 +211,7 @@ extension IndexMutation {
             let slot = try tables.requireCredential(id)
             try Names.checkName(label, what: "label")
             let entry = appendHistory(.relabeled, of: slot, location: location, time: time, actor: actor)
-            let text = addText(label)
+            let text = try addText(label)
             modifyCredential(slot) {
                 $0.label = text
                 $0.lastEntry = entry

@@ -53,7 +53,7 @@ extension IndexMutation {
                 operationIndex: location.operationIndex, kind: .created, changedMask: Self.mask(of: placement.texts),
                 isRetained: true))
         insert(
-            record(
+            try record(
                 of: new.metadata, at: placement, version: 1, createdEntry: entry, lastEntry: entry,
                 rotatedEntry: noHandle, currentVersionEntry: entry, state: .active, isDefault: false),
             key: placement.key, slugKey: placement.slugKey)
@@ -125,9 +125,9 @@ extension IndexMutation {
     mutating func record(
         of metadata: CredentialMetadata, at placement: CredentialPlacement, version: UInt32, createdEntry: Handle,
         lastEntry: Handle, rotatedEntry: Handle, currentVersionEntry: Handle, state: CredentialState, isDefault: Bool
-    ) -> CredentialRecord {
+    ) throws(CofferError) -> CredentialRecord {
         CredentialRecord(
-            id: metadata.id, label: addText(metadata.label), display: addText(Self.display(placement.texts)),
+            id: metadata.id, label: try addText(metadata.label), display: try addText(Self.display(placement.texts)),
             organization: placement.key.organization, app: placement.key.app, slug: placement.slugKey.slug,
             owner: placement.key.owner, nextInGroup: tables.candidateHeads[placement.key] ?? noHandle,
             nextWithSlug: tables.slugHeads[placement.slugKey] ?? noHandle, version: version, createdEntry: createdEntry,
@@ -260,7 +260,7 @@ extension IndexMutation {
                 version: change.version, actor: actor, operationIndex: location.operationIndex, kind: kind,
                 changedMask: mask,
                 isRetained: true))
-        let display = addText(Self.display(texts))
+        let display = try addText(Self.display(texts))
         modifyCredential(slot) {
             $0.version = change.version
             $0.display = display

@@ -47,7 +47,7 @@ extension IndexMutation {
         // Only the current version is readable for now; restore version operations make the
         // older retained ones readable.
         let entries = appendChanges(restored.changes, readableAt: current, location: location)
-        let made = record(
+        let made = try record(
             of: restored.metadata, at: placement, version: restored.version, createdEntry: entries.oldest,
             lastEntry: entries.newest, rotatedEntry: entries.newestRotation, currentVersionEntry: entries.readable,
             state: restored.state, isDefault: restored.isDefault)

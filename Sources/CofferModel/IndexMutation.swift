@@ -114,9 +114,15 @@ struct IndexMutation {
     }
 
     /// Adds `text` to the text arena, for a record about to refer to it.
-    mutating func addText(_ text: String) -> TextReference {
+    ///
+    /// - Throws: `.invalidInput` for a text past what the arena holds (256 MiB, or 64 GiB in
+    ///   all): checked operations cap texts far below, but a replayed record's display text is
+    ///   not checked, and it must fail the record, not the process.
+    mutating func addText(_ text: String) throws(CofferError) -> TextReference {
         let count = tables.texts.count
-        let reference = tables.texts.add(text)
+        guard let reference = tables.texts.add(text) else {
+            throw CofferError(.invalidInput, "A text of \(text.utf8.count) bytes is more than the index can hold.")
+        }
         journal({ $0.texts.truncate(to: count) })
         return reference
     }

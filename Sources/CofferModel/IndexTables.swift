@@ -313,7 +313,8 @@ extension IndexTables {
     mutating func reclaimTextWaste() {
         guard texts.isWasteful else { return }
         var arena = TextArena()
-        for slot in credentials.indices where credentials[slot].organization != Self.freeSlotMarker {
+        for slot in credentials.indices {
+            // Free slots hold no text; live ones keep theirs.
             credentials[slot].label = arena.add(credentials[slot].label, from: texts)
             credentials[slot].display = arena.add(credentials[slot].display, from: texts)
         }

@@ -2,23 +2,24 @@
 /// eight bytes, instead of a `String` per text (16 bytes in the record and, past 15 bytes of
 /// UTF-8, a heap object of 32 bytes and more besides).
 struct TextReference: Sendable, Hashable {
-    /// Offset in the low 40 bits (1 TiB), byte count in the high 24 (16 MiB, more than a
-    /// record's body can hold).
+    /// Offset in the low 36 bits (64 GiB of texts), byte count in the high 28 (256 MiB: a
+    /// display text is at most a few times a record's body, whose invalid bytes a preview
+    /// shows as three-byte replacement characters).
     private var packed: UInt64
 
-    static let countMax = (1 << 24) - 1
-    static let offsetMax = (1 << 40) - 1
+    static let countMax = (1 << 28) - 1
+    static let offsetMax = (1 << 36) - 1
 
     /// The empty text.
-    static let empty = TextReference(offset: 0, count: 0)
+    static let empty = TextReference(checkedOffset: 0, count: 0)
 
-    init(offset: Int, count: Int) {
-        precondition(offset <= Self.offsetMax && count <= Self.countMax, "a text outside the arena's reach")
-        packed = UInt64(offset) | UInt64(count) << 40
+    /// `offset` and `count` are within ``offsetMax`` and ``countMax``.
+    fileprivate init(checkedOffset offset: Int, count: Int) {
+        packed = UInt64(offset) | UInt64(count) << 36
     }
 
-    var offset: Int { Int(packed & 0xFF_FFFF_FFFF) }
-    var count: Int { Int(packed >> 40) }
+    var offset: Int { Int(packed & 0xF_FFFF_FFFF) }
+    var count: Int { Int(packed >> 36) }
 }
 
 /// The texts of the index's credential records (labels and display texts), back to back in
@@ -31,16 +32,18 @@ struct TextArena: Sendable {
     /// Bytes no record refers to any more.
     private(set) var wasteBytes = 0
 
-    /// Appends `text` and returns where it is.
-    mutating func add(_ text: String) -> TextReference {
+    /// Appends `text` and returns where it is; `nil`, and nothing added, when the text or the
+    /// arena would be past what a reference reaches.
+    mutating func add(_ text: String) -> TextReference? {
         var text = text
         return text.withUTF8 { add(utf8: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Appends bytes the caller checked to be valid UTF-8.
-    mutating func add(utf8: UnsafeRawBufferPointer) -> TextReference {
+    /// Appends bytes the caller checked to be valid UTF-8; `nil` as ``add(_:)-(String)``.
+    mutating func add(utf8: UnsafeRawBufferPointer) -> TextReference? {
         guard !utf8.isEmpty else { return .empty }
-        let reference = TextReference(offset: bytes.count, count: utf8.count)
+        guard utf8.count <= TextReference.countMax, bytes.count <= TextReference.offsetMax else { return nil }
+        let reference = TextReference(checkedOffset: bytes.count, count: utf8.count)
         bytes.append(contentsOf: utf8)
         return reference
     }
@@ -79,10 +82,13 @@ struct TextArena: Sendable {
     /// Whether the waste outweighs the texts in use (and is worth a copy).
     var isWasteful: Bool { wasteBytes >= 1 << 16 && wasteBytes * 2 >= bytes.count }
 
-    /// Appends the text `reference` names in `other`: how a new arena takes the texts in use.
+    /// Appends the text `reference` names in `other`: how a new arena takes the texts in use,
+    /// which fit, since `other` holds them and more.
     mutating func add(_ reference: TextReference, from other: TextArena) -> TextReference {
-        other.bytes.withUnsafeBytes { raw in
+        let moved = other.bytes.withUnsafeBytes { raw in
             add(utf8: UnsafeRawBufferPointer(rebasing: raw[reference.offset..<reference.offset + reference.count]))
         }
+        guard let moved else { preconditionFailure("a text in use does not fit where it was") }
+        return moved
     }
 }

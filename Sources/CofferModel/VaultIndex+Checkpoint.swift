@@ -312,6 +312,9 @@ extension IndexTables {
                 guard organizations[record.organization] != nil, strings.contains(record.app),
                     strings.contains(record.slug)
                 else { return false }
+            } else {
+                // A free slot holds no text (no arena offset outlives a reclaim).
+                guard label.count == 0, display.count == 0 else { return false }
             }
             credentials.append(record)
             if record.organization != Self.freeSlotMarker, !indexCredentialSlot(Handle(slot)) { return false }
@@ -569,9 +572,9 @@ extension ByteReader {
 
     /// A text as ``readText()`` reads one, added to `texts` without making a `String`.
     fileprivate mutating func readText(into texts: inout TextArena) -> TextReference? {
-        guard let length = read(UInt32.self), Int(length) <= TextReference.countMax, let view = readView(Int(length)),
-            UTF8Check.isValid(view)
-        else { return nil }
+        guard let length = read(UInt32.self), let view = readView(Int(length)), UTF8Check.isValid(view) else {
+            return nil
+        }
         return texts.add(utf8: view)
     }
 

@@ -58,6 +58,10 @@ public final class VaultStore: @unchecked Sendable {
         /// on a later record and the caller opens again replaying everything: ``Recovery/checkpoint``
         /// reports it ignored for this reason.
         public var ignoredCheckpoint: String?
+        /// What that failed open recovered (a torn tail cut, a header repaired, leftovers
+        /// removed) before its replay failed: this open reports it as its own, since it finds
+        /// the file already repaired.
+        public var earlierRecovery: Recovery?
 
         public init(
             storage: any LogMedium = PosixStorage(), durability: Durability = .synchronous,
@@ -131,6 +135,7 @@ public final class VaultStore: @unchecked Sendable {
         var kept = options
         kept.restoreIndex = nil
         kept.ignoredCheckpoint = nil
+        kept.earlierRecovery = nil
         self.options = kept
         self.log = log
         self.masterKey = masterKey
@@ -452,8 +457,11 @@ public final class VaultStore: @unchecked Sendable {
             header: headerInForce,
             copyIndex: copyIndex, outcome: outcome, chains: chains, counters: counters,
             recovery: Recovery(
-                tornTail: outcome.tornTail, truncated: truncated, headerRepaired: headerRepaired,
-                removedTemporaryFiles: removed, checkpoint: checkpointUse),
+                tornTail: outcome.tornTail ?? options.earlierRecovery?.tornTail,
+                truncated: truncated || options.earlierRecovery?.truncated == true,
+                headerRepaired: headerRepaired || options.earlierRecovery?.headerRepaired == true,
+                removedTemporaryFiles: (options.earlierRecovery?.removedTemporaryFiles ?? []) + removed,
+                checkpoint: checkpointUse),
             unlockedSlot: unlocked.slotID == 0 ? nil : unlocked.slotID)
     }
 

@@ -33,6 +33,38 @@ extension RandomizedModelTests {
         }
     }
 
+    /// A free slot holds no text: an encoding that gives one a label is refused, so no text
+    /// reference outlives the arena it points into.
+    func testAFreeSlotWithATextIsRefused() throws {
+        var run = Self.start(seed: 24)
+        var step = 0
+        while !run.vault.index.tables.credentials.contains(where: { $0.organization == IndexTables.freeSlotMarker }) {
+            run.step = step
+            Self.randomAction(&run)
+            step += 1
+            XCTAssertLessThan(step, 2000, "seed 24: no credential was ever deleted")
+        }
+        var index = run.vault.index
+        XCTAssertNoThrow(try VaultIndex(checkpointEncoding: index.checkpointEncoding()), "seed 24")
+        let free = try XCTUnwrap(index.tables.credentials.firstIndex { $0.organization == IndexTables.freeSlotMarker })
+        index.tables.credentials[free].label = try XCTUnwrap(index.tables.texts.add("left behind"))
+        XCTAssertThrowsError(try VaultIndex(checkpointEncoding: index.checkpointEncoding()), "seed 24")
+    }
+
+    /// A text past what a reference reaches is refused before a byte of it is read, so a
+    /// replayed record's display text fails the record, never the process.
+    func testATextPastTheArenasReachIsRefused() {
+        var arena = TextArena()
+        var byte: UInt8 = 0x41
+        withUnsafeMutableBytes(of: &byte) { one in
+            // Only the count is past the limit: `add` must refuse before it reads.
+            let claimed = UnsafeRawBufferPointer(start: one.baseAddress, count: TextReference.countMax + 1)
+            XCTAssertNil(arena.add(utf8: claimed))
+            XCTAssertNotNil(arena.add(utf8: UnsafeRawBufferPointer(one)))
+        }
+        XCTAssertEqual(arena.count, 1)
+    }
+
     func testAnEmptyIndexRoundTrips() throws {
         let bytes = VaultIndex().checkpointEncoding()
         // What the small vault's checkpoint vector holds: version 1, next principal 0,

@@ -204,6 +204,16 @@ extension CompactionTests {
         XCTAssertTrue(why.contains("disagree"), why)
         assertSameState(try fingerprint(reopened), expected, "after ignoring the checkpoint")
         reopened.close()
+        // A writer's open that cut a torn tail before the replay failed reports the cut, though
+        // the open that replays everything finds the file already cut.
+        let logBytes = try disk.readScratchFile(path).get()
+        disk.write(path: path, bytes: logBytes + [UInt8](repeating: 0x5A, count: 40), durable: true)
+        let repairing = try open(disk)
+        XCTAssertEqual(repairing.recovery.checkpoint, reopened.recovery.checkpoint)
+        XCTAssertNotNil(repairing.recovery.tornTail, "the cut torn tail went unreported")
+        XCTAssertTrue(repairing.recovery.truncated)
+        repairing.close()
+        XCTAssertEqual(try disk.readScratchFile(path).get(), logBytes)
         let report = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
         XCTAssertEqual(report.problems.map(\.kind), [.checkpoint], "\(report.problems)")
 
