@@ -130,7 +130,7 @@ struct CredentialRecord: Sendable {
 /// while `isRetained`.
 ///
 ///     time 8 + sequence 8 + offset 8 + previous 4 + version 4 + actor 4
-///     + operationIndex 2 + kind 1 + changedMask 1 + isRetained 1 = 41, stride 48
+///     + operationIndex 2 + kind and isRetained 1 + changedMask 1      = 40, stride 40
 struct HistoryEntry: Sendable {
     var time: UInt64
     var sequence: UInt64
@@ -139,10 +139,37 @@ struct HistoryEntry: Sendable {
     var version: UInt32
     var actor: Handle
     var operationIndex: UInt16
-    var kind: ChangeKind
+    /// The kind's raw value in the low 7 bits, `isRetained` in the high one: a byte apiece
+    /// made the entry 41 bytes, and its stride 48.
+    private var kindAndRetained: UInt8
     /// Bit `i` set: field `i` of the type's schema changed (versions only).
     var changedMask: UInt8
-    var isRetained: Bool
+
+    init(
+        time: UInt64, sequence: UInt64, offset: UInt64, previous: Handle, version: UInt32, actor: Handle,
+        operationIndex: UInt16, kind: ChangeKind, changedMask: UInt8, isRetained: Bool
+    ) {
+        precondition(kind.rawValue < 0x80, "a change kind past seven bits")
+        self.time = time
+        self.sequence = sequence
+        self.offset = offset
+        self.previous = previous
+        self.version = version
+        self.actor = actor
+        self.operationIndex = operationIndex
+        self.kindAndRetained = kind.rawValue | (isRetained ? 0x80 : 0)
+        self.changedMask = changedMask
+    }
+
+    var kind: ChangeKind {
+        // Only init and the setter store it, from a ChangeKind.
+        ChangeKind(rawValue: kindAndRetained & 0x7F)!
+    }
+
+    var isRetained: Bool {
+        get { kindAndRetained & 0x80 != 0 }
+        set { kindAndRetained = kindAndRetained & 0x7F | (newValue ? 0x80 : 0) }
+    }
 
     var location: RecordLocation {
         RecordLocation(sequence: sequence, offset: offset, operationIndex: operationIndex)

@@ -381,15 +381,15 @@ final class VaultIndexTests: XCTestCase {
     /// comment) and measures it on a populated index.
     func testPerInstanceMemory() throws {
         // CredentialRecord: id 16 + label 8 + display 8 (text references) + 11 handles × 4 + 6
-        // one-byte fields = 82 bytes, stride 88. HistoryEntry: 3 × 8 + 3 × 4 + 2 + 3 = 41, stride 48.
+        // one-byte fields = 82 bytes, stride 88. HistoryEntry: 3 × 8 + 3 × 4 + 2 + 2 = 40, stride 40.
         let recordStride = MemoryLayout<CredentialRecord>.stride
         let historyStride = MemoryLayout<HistoryEntry>.stride
         print("CredentialRecord stride \(recordStride) bytes, HistoryEntry stride \(historyStride) bytes")
         XCTAssertEqual(recordStride, 88)
-        XCTAssertEqual(historyStride, 48)
+        XCTAssertEqual(historyStride, 40)
         // Per instance, excluding interned strings: the record in the slot array, its bucket in
         // the slots by id (4), its candidate-group and slug-group head entries when it is alone
-        // in them (16 + 4, 8 + 4) and its creation history entry: 88 + 4 + 20 + 12 + 48 = 172
+        // in them (16 + 4, 8 + 4) and its creation history entry: 88 + 4 + 20 + 12 + 40 = 164
         // bytes, before its texts in the arena and the spare capacity of arrays and hash tables.
         XCTAssertLessThan(recordStride + 4 + 20 + 12 + historyStride, 300)
 
