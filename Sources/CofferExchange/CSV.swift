@@ -1,4 +1,5 @@
 import Coffer
+import CofferFormat
 
 /// Comma-separated values as RFC 4180 has them, over bytes that may be secret: fields are
 /// ranges of the input, decoded on demand into a `String` (metadata) or straight into
@@ -30,7 +31,7 @@ struct CSVTable {
     ///   an unquoted field, text after a closing quote, a quote never closed, a record with
     ///   another number of fields than the header, bytes that are not UTF-8.
     static func parse(_ bytes: UnsafeRawBufferPointer) throws(CofferError) -> CSVTable {
-        if let offset = UTF8Validation.firstInvalidOffset(bytes) {
+        if let offset = UTF8Check.firstInvalidOffset(bytes) {
             throw failure(UTF8Validation.line(of: offset, in: bytes), "the file is not UTF-8 text")
         }
         var records: [Record] = []

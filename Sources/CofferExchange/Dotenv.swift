@@ -1,4 +1,5 @@
 import Coffer
+import CofferFormat
 
 /// A `.env` file: `KEY=VALUE` lines, as the dotenv convention has them (FORMAT.md §12.4).
 /// Values are read straight from the file's bytes into ``SecureBytes``.
@@ -80,7 +81,7 @@ private struct DotenvParser {
     }
 
     mutating func parse() throws(CofferError) -> [Dotenv.Entry] {
-        if let offset = UTF8Validation.firstInvalidOffset(bytes) {
+        if let offset = UTF8Check.firstInvalidOffset(bytes) {
             throw failure(UTF8Validation.line(of: offset, in: bytes), "the file is not UTF-8 text")
         }
         var entries: [Dotenv.Entry] = []

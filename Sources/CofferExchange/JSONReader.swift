@@ -1,4 +1,5 @@
 import Coffer
+import CofferFormat
 
 /// One value of a parsed JSON text (RFC 8259).
 ///
@@ -367,7 +368,7 @@ struct JSONReader {
             case 0..<0x20:
                 throw failure("a string holds a raw control character; write it as an escape")
             case 0x80...:
-                let length = UTF8Validation.sequenceLength(bytes, at: position)
+                let length = UTF8Check.sequenceLength(bytes, at: position)
                 guard length > 0 else { throw failure("a string is not valid UTF-8") }
                 decoded += length
                 position += length

@@ -1,6 +1,7 @@
-/// Whether bytes are well-formed UTF-8 (Unicode §3.9, table 3-7: no overlong form, no
-/// surrogate, nothing past U+10FFFF), without making a `String`: what a decoder of texts that
-/// it keeps as bytes checks. ASCII, most of what an index holds, goes eight bytes at a time.
+/// Whether bytes are well-formed UTF-8 (Unicode §3.9, table 3-7, as RFC 3629: no overlong
+/// form, no surrogate, nothing past U+10FFFF), without making a `String`: what a decoder of
+/// texts it keeps as bytes checks, and what a reader of bytes that may be secret checks
+/// without copying them. ASCII, most of what an index holds, goes eight bytes at a time.
 ///
 /// ```swift
 /// guard UTF8Check.isValid(view) else { return nil }
@@ -8,6 +9,13 @@
 public enum UTF8Check {
     @inlinable
     public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        firstInvalidOffset(bytes) == nil
+    }
+
+    /// The offset of the first byte that does not start a valid UTF-8 sequence, or `nil` when
+    /// all are valid.
+    @inlinable
+    public static func firstInvalidOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
         let count = bytes.count
         var index = 0
         while index < count {
@@ -17,36 +25,43 @@ public enum UTF8Check {
                 index += 8
                 continue
             }
-            let lead = bytes[index]
-            if lead < 0x80 {
+            if bytes[index] < 0x80 {
                 index += 1
                 continue
             }
-            // The number of bytes the lead byte starts, and the range its second byte must be in.
-            let length: Int
-            var second: ClosedRange<UInt8> = 0x80...0xBF
-            switch lead {
-            case 0xC2...0xDF: length = 2
-            case 0xE0:
-                length = 3
-                second = 0xA0...0xBF
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED:
-                length = 3
-                second = 0x80...0x9F
-            case 0xF0:
-                length = 4
-                second = 0x90...0xBF
-            case 0xF1...0xF3: length = 4
-            case 0xF4:
-                length = 4
-                second = 0x80...0x8F
-            default: return false
-            }
-            guard index + length <= count, second.contains(bytes[index + 1]) else { return false }
-            for offset in 2..<length where bytes[index + offset] & 0xC0 != 0x80 { return false }
+            let length = sequenceLength(bytes, at: index)
+            guard length > 0 else { return index }
             index += length
         }
-        return true
+        return nil
+    }
+
+    /// The length of the valid sequence of two to four bytes at `index`, or 0.
+    @inlinable
+    public static func sequenceLength(_ bytes: UnsafeRawBufferPointer, at index: Int) -> Int {
+        // The number of bytes the lead byte starts, and the range its second byte must be in.
+        let length: Int
+        var second: ClosedRange<UInt8> = 0x80...0xBF
+        switch bytes[index] {
+        case 0xC2...0xDF: length = 2
+        case 0xE0:
+            length = 3
+            second = 0xA0...0xBF
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED:
+            length = 3
+            second = 0x80...0x9F
+        case 0xF0:
+            length = 4
+            second = 0x90...0xBF
+        case 0xF1...0xF3: length = 4
+        case 0xF4:
+            length = 4
+            second = 0x80...0x8F
+        default: return 0
+        }
+        guard index + length <= bytes.count, second.contains(bytes[index + 1]) else { return 0 }
+        for offset in 2..<length where bytes[index + offset] & 0xC0 != 0x80 { return 0 }
+        return length
     }
 }

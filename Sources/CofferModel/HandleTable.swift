@@ -37,17 +37,7 @@ struct HandleTable: Sendable {
 
     /// The handle whose key has `hash` and `matches`; `nil` when none has.
     func find(hash: Int, matches: (Handle) -> Bool) -> Handle? {
-        guard !buckets.isEmpty else { return nil }
-        let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
-        var bucket = Int(bits) & (buckets.count - 1)
-        while true {
-            let entry = buckets[bucket]
-            if entry == Self.empty { return nil }
-            if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) {
-                return Handle(truncatingIfNeeded: entry)
-            }
-            bucket = (bucket + 1) & (buckets.count - 1)
-        }
+        bucket(hash: hash, matches: matches).map { Handle(truncatingIfNeeded: buckets[$0]) }
     }
 
     /// Adds `handle`, whose key has `hash` and is in the table under no other handle.
@@ -62,14 +52,9 @@ struct HandleTable: Sendable {
     mutating func insertIfAbsent(_ handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Bool {
         precondition(handle != noHandle, "the empty-bucket marker is no handle")
         if (count + 1) * 8 > buckets.count * 7 { grow() }
-        let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
-        var bucket = Int(bits) & (buckets.count - 1)
-        while buckets[bucket] != Self.empty {
-            let entry = buckets[bucket]
-            if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) { return false }
-            bucket = (bucket + 1) & (buckets.count - 1)
-        }
-        buckets[bucket] = bits << 32 | UInt64(handle)
+        let (found, free) = probe(hash: hash, matches: matches)
+        guard found == nil else { return false }
+        buckets[free] = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash)) << 32 | UInt64(handle)
         count += 1
         return true
     }
@@ -106,15 +91,21 @@ struct HandleTable: Sendable {
 
     /// Where the handle whose key has `hash` and `matches` is.
     private func bucket(hash: Int, matches: (Handle) -> Bool) -> Int? {
-        guard !buckets.isEmpty else { return nil }
+        buckets.isEmpty ? nil : probe(hash: hash, matches: matches).found
+    }
+
+    /// Walks the run from the home bucket of `hash`: the bucket of the handle whose key
+    /// `matches`, if any, and the free bucket that ends the run. The table is not empty, and
+    /// never full, so the walk ends.
+    private func probe(hash: Int, matches: (Handle) -> Bool) -> (found: Int?, free: Int) {
         let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
         var bucket = Int(bits) & (buckets.count - 1)
         while buckets[bucket] != Self.empty {
             let entry = buckets[bucket]
-            if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) { return bucket }
+            if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) { return (bucket, bucket) }
             bucket = (bucket + 1) & (buckets.count - 1)
         }
-        return nil
+        return (nil, bucket)
     }
 
     private mutating func grow() {
