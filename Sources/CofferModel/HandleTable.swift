@@ -11,7 +11,7 @@
 /// full (a probe reads a bucket, not a record, so a long run costs little); removal shifts the following entries back, so no tombstones build up.
 ///
 /// ```swift
-/// slots.insert(slot, hash: id.tableHash)
+/// _ = slots.insertIfAbsent(slot, hash: id.tableHash) { credentials[Int($0)].id == id }
 /// let found = slots.find(hash: id.tableHash) { credentials[Int($0)].id == id }
 /// ```
 struct HandleTable: Sendable {
@@ -40,15 +40,9 @@ struct HandleTable: Sendable {
         bucket(hash: hash, matches: matches).map { Handle(truncatingIfNeeded: buckets[$0]) }
     }
 
-    /// Adds `handle`, whose key has `hash` and is in the table under no other handle.
-    mutating func insert(_ handle: Handle, hash: Int) {
-        let added = insertIfAbsent(handle, hash: hash) { _ in false }
-        assert(added)
-    }
-
     /// Adds `handle`, whose key has `hash`, unless a handle whose key `matches` is there:
     /// then nothing changes and the answer is false. One probe where ``find(hash:matches:)``
-    /// and ``insert(_:hash:)`` would take two.
+    /// and an insert would take two.
     mutating func insertIfAbsent(_ handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Bool {
         precondition(handle != noHandle, "the empty-bucket marker is no handle")
         if (count + 1) * 8 > buckets.count * 7 { grow() }
@@ -57,15 +51,6 @@ struct HandleTable: Sendable {
         buckets[free] = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash)) << 32 | UInt64(handle)
         count += 1
         return true
-    }
-
-    /// Puts `handle` in place of the one whose key has `hash` and `matches` (the same key);
-    /// returns the one replaced, or `nil` (and changes nothing) when there is none.
-    mutating func replace(with handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Handle? {
-        guard let bucket = bucket(hash: hash, matches: matches) else { return nil }
-        let old = Handle(truncatingIfNeeded: buckets[bucket])
-        buckets[bucket] = buckets[bucket] & 0xFFFF_FFFF_0000_0000 | UInt64(handle)
-        return old
     }
 
     /// Removes the handle whose key has `hash` and `matches`; returns it, or `nil` when none.

@@ -111,7 +111,9 @@ extension VaultStore {
             if record.sequence == checkpoint.position.sequence, let indexEncoding {
                 compared = true
                 // F-CHECKPOINT-VERIFY: the checkpoint holds exactly what the log gives here.
-                var differing = covered.differences(from: checkpoint.contents)
+                // The running counts are those through this record.
+                var differing = covered.differences(
+                    from: checkpoint.contents, recordsByType: recordsByType, transactionsByEpoch: recordsByEpoch)
                 if !indexEncoding().elementsEqual(checkpoint.contents.index) { differing.insert("the index", at: 0) }
                 if !differing.isEmpty {
                     checkpointProblems.append(
@@ -154,22 +156,18 @@ extension VaultStore {
     }
 }
 
-/// What the log gives through a checkpoint's record, gathered as verify scans, beside what
-/// the checkpoint holds besides its index (F-CHECKPOINT-VERIFY).
+/// What the log gives through a checkpoint's record that verify does not count anyway,
+/// gathered as it scans, beside what the checkpoint holds besides its index
+/// (F-CHECKPOINT-VERIFY).
 private struct CheckpointComparison {
     var epochs: [Checkpoint.EpochRecord] = []
-    var recordsByType: [RecordType: UInt64] = [:]
     var bytesByType: [RecordType: UInt64] = [:]
-    var transactionsByEpoch: [UInt32: UInt64] = [:]
     /// The first record whose chain hash before it is not the table's.
     var firstChainDifference: UInt64?
 
     mutating func add(_ record: ScannedRecord, before contents: Checkpoint.Contents) {
-        recordsByType[record.type, default: 0] += 1
         bytesByType[record.type, default: 0] += UInt64(record.frameBytes)
-        switch record.type {
-        case .transaction: transactionsByEpoch[record.epoch, default: 0] += 1
-        case .keyEpoch:
+        if record.type == .keyEpoch {
             epochs.append(
                 Checkpoint.EpochRecord(number: record.epoch, sequence: record.sequence, offset: record.offset))
         }
@@ -178,8 +176,11 @@ private struct CheckpointComparison {
         }
     }
 
-    /// The parts of `contents` other than the index that differ, named.
-    func differences(from contents: Checkpoint.Contents) -> [String] {
+    /// The parts of `contents` other than the index that differ from what the log gives,
+    /// named; the log's counts through the checkpoint's record are verify's own.
+    func differences(
+        from contents: Checkpoint.Contents, recordsByType: [RecordType: UInt64], transactionsByEpoch: [UInt32: UInt64]
+    ) -> [String] {
         var differing: [String] = []
         if let firstChainDifference { differing.append("the chain hash before record \(firstChainDifference)") }
         if epochs != contents.epochs { differing.append("the key-epoch records") }
