@@ -20,11 +20,15 @@ public struct CrashExpectation: Sendable {
     public var outputs: [String: [UInt8]]
     /// Files that must be there and whole (outputs of earlier commands).
     public var required: [String: [UInt8]]
+    /// For commits at once (threads or processes): the credentials a state must hold, checked
+    /// instead of `before` and `after`.
+    public var ledger: CrashLedger?
 
     public init(
         vault: String, key: [UInt8], before: String, after: String, outputs: [String: [UInt8]] = [:],
-        required: [String: [UInt8]] = [:]
+        required: [String: [UInt8]] = [:], ledger: CrashLedger? = nil
     ) {
+        self.ledger = ledger
         self.vault = vault
         self.key = key
         self.before = before
@@ -54,20 +58,31 @@ public enum CrashCheck {
         }
     }
 
-    /// Writes `files` (path → bytes, with a hash of each) into `scratch`'s directory and checks
-    /// them; the failures, in words.
+    /// Writes `files` (path → bytes, with a hash of each), the state of a crash after event
+    /// `event`, into `scratch`'s directory and checks them: the failures, in words, and whether
+    /// the vault had to be salvaged (``CrashLedger/contents(vaultAt:key:readOnly:)``).
     public static func check(
-        _ files: [String: (bytes: [UInt8], hash: Int)], in scratch: Scratch, _ expectation: CrashExpectation
-    ) throws -> [String] {
+        _ files: [String: (bytes: [UInt8], hash: Int)], crashAfter event: Int, in scratch: Scratch,
+        _ expectation: CrashExpectation
+    ) throws -> (failures: [String], salvaged: Bool) {
         try scratch.materialize(files, rewriting: expectation.vault)
         var failures: [String] = []
-        let found = digest(vaultAt: scratch.directory + "/" + expectation.vault, key: expectation.key)
-        if found != expectation.before && found != expectation.after {
-            failures.append("the vault shows \(found), expected \(expectation.before) or \(expectation.after)")
+        var salvaged = false
+        let path = scratch.directory + "/" + expectation.vault
+        var vaultChanged = false
+        if let ledger = expectation.ledger {
+            let found = CrashLedger.contents(vaultAt: path, key: expectation.key)
+            if case .success(let value) = found { salvaged = value.salvaged }
+            failures += ledger.check(found.map(\.credentials), crashAfter: event)
+        } else {
+            let found = digest(vaultAt: path, key: expectation.key)
+            if found != expectation.before && found != expectation.after {
+                failures.append("the vault shows \(found), expected \(expectation.before) or \(expectation.after)")
+            }
+            // Once the vault shows what the command did, what it wrote for it is there too: a
+            // keyslot never depends on a key file a crash could still lose.
+            vaultChanged = found == expectation.after && expectation.after != expectation.before
         }
-        // Once the vault shows what the command did, what it wrote for it is there too: a
-        // keyslot never depends on a key file a crash could still lose.
-        let vaultChanged = found == expectation.after && expectation.after != expectation.before
         for (path, bytes) in expectation.outputs.sorted(by: { $0.key < $1.key }) {
             if let present = files[path]?.bytes, present != bytes {
                 failures.append(
@@ -80,7 +95,7 @@ public enum CrashCheck {
             failures.append(
                 "\(path), written by an acknowledged command, is \(files[path] == nil ? "missing" : "not whole")")
         }
-        return failures
+        return (failures, salvaged)
     }
 
     /// The directory crash states are written into, one after another: a file the last state

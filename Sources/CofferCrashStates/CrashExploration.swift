@@ -6,13 +6,16 @@ public enum CrashExploration {
     public struct Report: Sendable {
         public var points = 0
         public var states = 0
+        /// States whose vault open refused as corrupted and salvage copied (``CrashLedger``).
+        public var salvaged = 0
         public var failures: [String] = []
     }
 
     /// Checks the crash states at every event of `events` (a command's part of the trace)
     /// against `expectation`; states already in `checked` (hashes) are not checked again.
     public static func run(
-        _ model: CrashModel, events: Range<Int>, _ expectation: CrashExpectation, scratch: CrashCheck.Scratch, statesPerPoint: Int,
+        _ model: CrashModel, events: Range<Int>, _ expectation: CrashExpectation, scratch: CrashCheck.Scratch,
+        statesPerPoint: Int,
         generator: inout SeededGenerator, checked: inout Set<Int>
     ) throws -> Report {
         var report = Report()
@@ -32,10 +35,13 @@ public enum CrashExploration {
                 }
                 guard checked.insert(hasher.finalize()).inserted else { continue }
                 report.states += 1
-                for failure in try CrashCheck.check(files, in: scratch, expectation) {
+                let (failures, salvaged) = try CrashCheck.check(files, crashAfter: event, in: scratch, expectation)
+                if salvaged { report.salvaged += 1 }
+                for failure in failures {
                     report.failures.append(
                         "crash after event \(event), \(choice.namePrefix) pending name changes and "
-                            + "\(choice.data.count) pending writes landed\(choice.torn == nil ? "" : ", one torn"): \(failure)")
+                            + "\(choice.data.count) pending writes landed\(choice.torn == nil ? "" : ", one torn"): \(failure)"
+                    )
                 }
             }
         }

@@ -77,7 +77,9 @@ public enum TraceParser {
                 continue
             }
             if line.hasPrefix("<... ") {
-                guard let start = unfinished.removeValue(forKey: process), let resumed = line.firstRange(of: " resumed>") else {
+                guard let start = unfinished.removeValue(forKey: process),
+                    let resumed = line.firstRange(of: " resumed>")
+                else {
                     throw TraceError("a resumed call that never started: \(rawLine.prefix(80))")
                 }
                 line = Substring(start + line[resumed.upperBound...])
@@ -88,11 +90,14 @@ public enum TraceParser {
     }
 
     static func parseCall(_ line: Substring, process: Int) throws -> TracedCall {
-        guard let open = line.firstIndex(of: "("), let equals = line.ranges(of: ") = ").last else {
+        // strace pads a short line, or the resumed half of a call, before ` = RESULT`.
+        guard let open = line.firstIndex(of: "("), let equals = line.ranges(of: " = ").last else {
             throw TraceError("not a call: \(line.prefix(80))")
         }
+        let arguments = line[..<equals.lowerBound].reversed().drop { $0 == " " }
+        guard arguments.first == ")" else { throw TraceError("not a call: \(line.prefix(80))") }
         let name = String(line[..<open])
-        let argumentText = line[line.index(after: open)..<equals.lowerBound]
+        let argumentText = line[line.index(after: open)..<arguments.dropFirst().startIndex.base]
         var resultText = line[equals.upperBound...]
         if let space = resultText.firstIndex(of: " ") { resultText = resultText[..<space] }
         var resultPath: String?
@@ -105,7 +110,9 @@ public enum TraceParser {
         }
         // `= ?`: the process ended during the call, whose outcome strace could not see.
         if resultText == "?" {
-            if name == "close" { return TracedCall(process: process, name: name, arguments: [], result: -1, resultPath: nil) }
+            if name == "close" {
+                return TracedCall(process: process, name: name, arguments: [], result: -1, resultPath: nil)
+            }
             throw TraceError("\(name) whose outcome strace could not see (the process ended during it)")
         }
         guard let result = Int64(resultText) else {
@@ -162,7 +169,9 @@ public enum TraceParser {
         if let value = Int64(numberText) {
             var path: String?
             if numberText.count < text.count, text.hasSuffix(">") {
-                path = unescape(text.dropFirst(numberText.count + 1).dropLast()).map { String(decoding: $0, as: UTF8.self) }
+                path = unescape(text.dropFirst(numberText.count + 1).dropLast()).map {
+                    String(decoding: $0, as: UTF8.self)
+                }
             }
             return .number(value, path: path)
         }

@@ -2,13 +2,19 @@
 // tools/crash-states runs the workload and calls this for every step:
 //
 //   coffer-crash-states digest --vault PATH --key-file KEY
+//   coffer-crash-states contents --vault PATH --key-file KEY
+//   coffer-crash-states workload --vault PATH --key-file KEY --plan FILE --acknowledgements FILE --threads N
 //   coffer-crash-states replay --root DIR --before SNAPSHOT_DIR --manifest FILE --scratch DIR \
-//       --vault RELATIVE --key-file KEY [--states-per-point N] [--seed N] [--minimum-states N]
+//       --vault RELATIVE --key-file KEY [--acknowledgements FILE] [--states-per-point N] [--seed N]
+//       [--minimum-states N]
 //
 // The manifest has a line per command, in the order they ran, five fields separated by tabs:
 // its name, its strace output, the vault's digest before it, after it, and the files it wrote
 // (RELATIVE=REFERENCE_FILE, separated by spaces). The trace of all commands is one history:
-// what a command left unsynced may still be lost in a crash during a later one.
+// what a command left unsynced may still be lost in a crash during a later one. A command
+// that commits at once with others (`workload`, or several processes) has two more fields,
+// its plan and the vault's `contents` before it, and is checked against a `CrashLedger`: the
+// lines written to the acknowledgements file say which batches were acknowledged when.
 import CofferCrashStates
 import CofferSimulation
 
@@ -60,9 +66,22 @@ do {
     switch command {
     case "digest":
         print(CrashCheck.digest(vaultAt: option("vault"), key: key, readOnly: true))
+    case "contents":
+        switch CrashLedger.contents(vaultAt: option("vault"), key: key, readOnly: true) {
+        case .success(let contents): print(CrashLedger.describe(contents.credentials), terminator: "")
+        case .failure(let reason): fail("the vault does not open: \(reason.description)")
+        }
+    case "workload":
+        let plan = try CrashLedger.parsePlan(String(decoding: try CrashCheck.readFile(option("plan")), as: UTF8.self))
+        let failures = try CrashWorkload.commit(
+            plan, vaultAt: option("vault"), key: key, threads: number("threads", default: 4),
+            acknowledgements: option("acknowledgements"))
+        guard failures.isEmpty else { fail(failures.joined(separator: "\n")) }
     case "replay":
         let root = option("root")
-        var replay = TraceReplay(root: root, initial: FileTree(files: try CrashCheck.snapshot(of: option("before"))))
+        var replay = TraceReplay(
+            root: root, initial: FileTree(files: try CrashCheck.snapshot(of: option("before"))),
+            acknowledgements: options["acknowledgements"]?.last)
         struct Command {
             var name: String
             var events: Range<Int>
@@ -73,22 +92,37 @@ do {
         let manifest = String(decoding: try CrashCheck.readFile(option("manifest")), as: UTF8.self)
         for line in manifest.split(separator: "\n") {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 5 else { fail("a manifest line has \(fields.count) fields, not 5") }
+            guard fields.count == 5 || fields.count == 7 else {
+                fail("a manifest line has \(fields.count) fields, not 5 or 7")
+            }
             let start = replay.model.events.count
+            let firstAcknowledgement = replay.acknowledgements.count
             replay.startProcess()
             let text = String(decoding: try CrashCheck.readFile(fields[1]), as: UTF8.self)
-            for call in try TraceParser.parse(text) { try replay.apply(call) }
+            let calls = try TraceParser.parse(text)
+            replay.expectThreads(of: calls)
+            for call in calls { try replay.apply(call) }
             var outputs: [String: [UInt8]] = [:]
             for entry in fields[4].split(separator: " ") {
                 guard let equals = entry.firstIndex(of: "=") else { fail("an output is not RELATIVE=FILE: \(entry)") }
-                outputs[String(entry[..<equals])] = try CrashCheck.readFile(String(entry[entry.index(after: equals)...]))
+                outputs[String(entry[..<equals])] = try CrashCheck.readFile(
+                    String(entry[entry.index(after: equals)...]))
+            }
+            var ledger: CrashLedger?
+            if fields.count == 7 {
+                ledger = CrashLedger(
+                    plan: try CrashLedger.parsePlan(
+                        String(decoding: try CrashCheck.readFile(fields[5]), as: UTF8.self)),
+                    base: CrashLedger.parseContents(
+                        String(decoding: try CrashCheck.readFile(fields[6]), as: UTF8.self)),
+                    acknowledgements: Array(replay.acknowledgements[firstAcknowledgement...]))
             }
             commands.append(
                 Command(
                     name: fields[0], events: start..<replay.model.events.count,
                     expectation: CrashExpectation(
                         vault: option("vault"), key: key, before: fields[2], after: fields[3], outputs: outputs,
-                        required: written)))
+                        required: written, ledger: ledger)))
             written.merge(outputs) { _, new in new }
         }
         let limit = number("states-per-point", default: 40)
@@ -101,7 +135,10 @@ do {
             let report = try CrashExploration.run(
                 replay.model, events: command.events, command.expectation, scratch: scratch,
                 statesPerPoint: limit, generator: &generator, checked: &checked)
-            print("\(command.name): \(report.points) crash points, \(report.states) distinct crash states, \(report.failures.count) failing")
+            let salvaged = report.salvaged > 0 ? " (\(report.salvaged) of them salvaged)" : ""
+            print(
+                "\(command.name): \(report.points) crash points, \(report.states) distinct crash states\(salvaged), "
+                    + "\(report.failures.count) failing")
             for failure in report.failures.prefix(5) { print("FAIL \(command.name): \(failure)") }
             points += report.points
             states += report.states
@@ -112,7 +149,9 @@ do {
                 + "\(failing) commands with failing states (seed \(seed))")
         let minimum = number("minimum-states", default: 0)
         if states < minimum {
-            print("FAIL: \(states) distinct crash states, fewer than the \(minimum) asked for: add commands or states per point")
+            print(
+                "FAIL: \(states) distinct crash states, fewer than the \(minimum) asked for: add commands or states per point"
+            )
             exit(1)
         }
         exit(failing == 0 ? 0 : 1)
