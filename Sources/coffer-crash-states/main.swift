@@ -6,7 +6,7 @@
 //   coffer-crash-states workload --vault PATH --key-file KEY --plan FILE --acknowledgements FILE --threads N
 //   coffer-crash-states replay --root DIR --before SNAPSHOT_DIR --manifest FILE --scratch DIR \
 //       --vault RELATIVE --key-file KEY [--acknowledgements FILE] [--states-per-point N] [--seed N]
-//       [--minimum-states N]
+//       [--minimum-states N] [--part J/N]
 //
 // The manifest has a line per command, in the order they ran, five fields separated by tabs:
 // its name, its strace output, the vault's digest before it, after it, and the files it wrote
@@ -127,10 +127,22 @@ do {
         }
         let limit = number("states-per-point", default: 40)
         let seed = UInt64(number("seed", default: 1))
-        var generator = SeededGenerator(seed: seed)
+        // `--part J/N`: only the commands whose index is J modulo N, so that N processes share
+        // the work. Each command draws from a generator of its own, so the states do not
+        // depend on how the commands were shared out.
+        var (part, parts) = (0, 1)
+        if let text = options["part"]?.last {
+            let numbers = text.split(separator: "/").compactMap { Int($0) }
+            guard numbers.count == 2, numbers[1] >= 1, (0..<numbers[1]).contains(numbers[0]) else {
+                fail("--part takes J/N with 0 <= J < N, not \(text)")
+            }
+            (part, parts) = (numbers[0], numbers[1])
+        }
         let scratch = try CrashCheck.Scratch(directory: option("scratch"))
-        var (points, states, failing) = (0, 0, 0)
-        for command in commands {
+        var (points, states, failing, checkedCommands) = (0, 0, 0, 0)
+        for (index, command) in commands.enumerated() where index % parts == part {
+            checkedCommands += 1
+            var generator = SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
             var checked: Set<Int> = []
             let report = try CrashExploration.run(
                 replay.model, events: command.events, command.expectation, scratch: scratch,
@@ -145,7 +157,8 @@ do {
             if !report.failures.isEmpty { failing += 1 }
         }
         print(
-            "crash states of the real binary: \(commands.count) commands, \(points) crash points, \(states) distinct states checked, "
+            "crash states of the real binary\(parts > 1 ? " (part \(part) of 0..<\(parts))" : ""): "
+                + "\(checkedCommands) commands, \(points) crash points, \(states) distinct states checked, "
                 + "\(failing) commands with failing states (seed \(seed))")
         let minimum = number("minimum-states", default: 0)
         if states < minimum {
