@@ -15,16 +15,16 @@ extension Vault {
     /// ```
     ///
     /// - Returns: the sequence number of the last record the checkpoint covers.
-    /// - Throws: `.invalidInput` on a read-only vault or a vault in a shared store (which
-    ///   keeps no checkpoint); `.io`.
+    /// In a shared store (FORMAT.md F-SHARED-CHECKPOINT) the checkpoint is kept for the log
+    /// generation this instance reads; one that another instance kept covering as much or
+    /// more stays, and none is kept when the log was compacted meanwhile.
+    ///
+    /// - Throws: `.invalidInput` on a read-only vault, or a shared store that keeps no
+    ///   checkpoint; `.io`.
     @discardableResult
     public func checkpoint() throws(CofferError) -> UInt64 {
         guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to checkpoint it.")
-        }
-        guard !options.storage.isShared else {
-            throw CofferError(
-                .invalidInput, "A vault in a shared store keeps no index checkpoint; its opens replay the log.")
         }
         // One at a time, and never beside a compaction: a compaction's switch removes the
         // replaced log's checkpoint, which one of that log written after it would bring back.
@@ -125,7 +125,7 @@ extension Vault {
     /// failures are not the commit's: they are logged, and the next one is tried after as
     /// much growth again.
     func checkpointIfDue() {
-        guard let policy = options.automaticCheckpoint, !isReadOnly, !options.storage.isShared else { return }
+        guard let policy = options.automaticCheckpoint, !isReadOnly else { return }
         let head = store.head.sequence
         checkpoints.startIfDue({ policy.isDue(head: head, covered: $0) }) { [self] in
             do throws(CofferError) {

@@ -31,8 +31,8 @@ public struct CompactionOptions: Sendable {
     /// the new file and throws `.cancelled`; the vault is as it was.
     public var isCancelled: (@Sendable () -> Bool)?
     /// After the switch, write the new log's index checkpoint (F-CHECKPOINT-WRITE), so that the
-    /// next open starts from it; on by default (a vault in a shared store keeps none). Its
-    /// failure is logged, not thrown: the compaction is complete without it.
+    /// next open starts from it; on by default. Its failure is logged, not thrown: the
+    /// compaction is complete without it.
     public var writesCheckpoint = true
 
     /// Options whose parameters set the properties of the same name. A rotation turns on what it
@@ -173,7 +173,7 @@ extension Vault {
         // The new log's records count from 1: the automatic policy starts over, whether or not
         // a checkpoint is written now.
         if !report.skipped { checkpoints.noteCovered(0) }
-        if !report.skipped && options.writesCheckpoint && !self.options.storage.isShared {
+        if !report.skipped && options.writesCheckpoint {
             // The next open starts from the compacted index instead of replaying the new log
             // (F-CHECKPOINT-WRITE). The compaction is done either way.
             do throws(CofferError) {

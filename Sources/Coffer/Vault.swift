@@ -39,9 +39,8 @@ public final class Vault: Sendable {
         /// unless set otherwise. False replays the whole log.
         public var usesCheckpoint = true
         /// Write an index checkpoint by itself, in the background, once the log has grown
-        /// enough since the last one (``AutomaticCheckpoint``): on by default for a vault file;
-        /// nil never does (`checkpoint()` and compaction still do). A vault in a shared store
-        /// keeps none.
+        /// enough since the last one (``AutomaticCheckpoint``): on by default, for a vault file
+        /// and a shared store alike; nil never does (`checkpoint()` and compaction still do).
         public var automaticCheckpoint: AutomaticCheckpoint? = AutomaticCheckpoint()
         /// The keyslot to try first when unlocking. An open spends a bounded amount of
         /// Argon2id work on passphrase slots (`KeyslotUnlock.workMax`); a vault whose slots

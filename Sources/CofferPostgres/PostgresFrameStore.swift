@@ -128,8 +128,21 @@ public final class PostgresFrameStore: Sendable {
                         REFERENCES coffer_vaults (vault_id) ON DELETE CASCADE
                 )
                 """)
-            // Sealed frames do not compress: store them out of line without trying.
+            try statements.execute(
+                """
+                CREATE TABLE IF NOT EXISTS coffer_checkpoints (
+                    vault_id bytea NOT NULL,
+                    log_generation bigint NOT NULL,
+                    sequence bigint NOT NULL,
+                    checkpoint bytea NOT NULL,
+                    CONSTRAINT coffer_checkpoints_pkey PRIMARY KEY (vault_id, log_generation),
+                    CONSTRAINT coffer_checkpoints_vault_fkey FOREIGN KEY (vault_id)
+                        REFERENCES coffer_vaults (vault_id) ON DELETE CASCADE
+                )
+                """)
+            // Sealed frames and checkpoints do not compress: store them out of line without trying.
             try statements.execute("ALTER TABLE coffer_frames ALTER COLUMN frame SET STORAGE EXTERNAL")
+            try statements.execute("ALTER TABLE coffer_checkpoints ALTER COLUMN checkpoint SET STORAGE EXTERNAL")
             return .commit(())
         }
     }
@@ -605,6 +618,8 @@ public final class PostgresFrameStore: Sendable {
                 WHERE vault_id = \(id)
                 """)
             try statements.execute("DELETE FROM coffer_frames WHERE vault_id = \(id) AND log_generation < \(target)")
+            try statements.execute(
+                "DELETE FROM coffer_checkpoints WHERE vault_id = \(id) AND log_generation < \(target)")
             let last = try Self.lastSequence(vaultID: id, logGeneration: target, statements)
             try Self.notify(
                 vaultID: vaultID, logGeneration: target, lastSequence: last, headerGeneration: expected + 1, statements)
@@ -630,7 +645,61 @@ public final class PostgresFrameStore: Sendable {
             }
             let result = try statements.execute(
                 "DELETE FROM coffer_frames WHERE vault_id = \(id) AND log_generation = \(generation)")
+            try statements.execute(
+                "DELETE FROM coffer_checkpoints WHERE vault_id = \(id) AND log_generation = \(generation)")
             return .commit(result.metadata.rows ?? 0)
+        }
+    }
+
+    // MARK: Checkpoints
+
+    /// The index checkpoint kept for a log generation (FORMAT.md F-SHARED-CHECKPOINT), as
+    /// stored: the reader authenticates it.
+    ///
+    /// - Returns: Its bytes, or nil when none is kept.
+    /// - Throws: `CofferError(.invalidInput)` for a bad argument; `.io` when the connection is lost.
+    public func checkpoint(vaultID: [UInt8], logGeneration: UInt64) throws -> [UInt8]? {
+        try Self.checkVaultID(vaultID)
+        let generation = try Self.bigint(logGeneration, "the log generation")
+        return try session.read("checkpoint") { statements in
+            try statements.execute(
+                """
+                SELECT checkpoint FROM coffer_checkpoints WHERE vault_id = \(ByteBuffer(bytes: vaultID))
+                    AND log_generation = \(generation)
+                """
+            ).first.map { Array(try Self.decode($0, as: ByteBuffer.self).readableBytesView) }
+        }
+    }
+
+    /// Keeps `checkpoint` for a log generation, covering the records through `sequence`, in
+    /// one transaction: provided the generation is still the vault's log and no checkpoint
+    /// kept for it covers `sequence` or more.
+    ///
+    /// - Returns: Whether it was written.
+    /// - Throws: `CofferError(.notFound)` when the vault does not exist; `.invalidInput` for a
+    ///   bad argument; `.io` when the server refuses or the connection is lost (then it may or
+    ///   may not have been written: either way a reader checks what it finds).
+    public func writeCheckpoint(vaultID: [UInt8], logGeneration: UInt64, sequence: UInt64, checkpoint: [UInt8]) throws
+        -> Bool
+    {
+        try Self.checkVaultID(vaultID)
+        let generation = try Self.bigint(logGeneration, "the log generation")
+        let covered = try Self.bigint(sequence, "the sequence number")
+        guard !checkpoint.isEmpty else { throw CofferError(.invalidInput, "A checkpoint is not empty.") }
+        let id = ByteBuffer(bytes: vaultID)
+        return try session.transaction("writeCheckpoint") { statements -> TransactionEnd<Bool> in
+            // FOR SHARE: a switch, which deletes this generation's checkpoint, waits for this.
+            let (current, _) = try Self.lockVault(id, vaultID: vaultID, mode: "SHARE", statements)
+            guard current == generation else { return .rollback(false) }
+            let result = try statements.execute(
+                """
+                INSERT INTO coffer_checkpoints (vault_id, log_generation, sequence, checkpoint)
+                VALUES (\(id), \(generation), \(covered), \(ByteBuffer(bytes: checkpoint)))
+                ON CONFLICT (vault_id, log_generation) DO UPDATE
+                    SET sequence = EXCLUDED.sequence, checkpoint = EXCLUDED.checkpoint
+                    WHERE coffer_checkpoints.sequence < EXCLUDED.sequence
+                """)
+            return .commit((result.metadata.rows ?? 0) > 0)
         }
     }
 

@@ -116,6 +116,18 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
         _ = try Self.call { try store.deleteLogGeneration(vaultID: id, logGeneration: logGeneration) }
     }
 
+    public func checkpoint(logGeneration: UInt64) throws(CofferError) -> [UInt8]? {
+        let id = try vaultID()
+        return try Self.call { try store.checkpoint(vaultID: id, logGeneration: logGeneration) }
+    }
+
+    public func writeCheckpoint(_ bytes: [UInt8], logGeneration: UInt64, sequence: UInt64) throws(CofferError) -> Bool {
+        let id = try vaultID()
+        return try Self.call {
+            try store.writeCheckpoint(vaultID: id, logGeneration: logGeneration, sequence: sequence, checkpoint: bytes)
+        }
+    }
+
     public func beginWriterTurn() throws(CofferError) {
         let id = try vaultID()
         // A holder that stalls keeps the turn until the server ends its idle transaction: wait

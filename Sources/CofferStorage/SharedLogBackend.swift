@@ -92,6 +92,15 @@ public protocol SharedLogBackend: AnyObject, Sendable {
     ) throws(CofferError) -> Bool
     /// Deletes the frames of a generation that is not the vault's log (an abandoned compaction).
     func discard(logGeneration: UInt64) throws(CofferError)
+    /// The index checkpoint kept for log generation `logGeneration` (FORMAT.md
+    /// F-SHARED-CHECKPOINT), unchecked: the reader authenticates it and checks it against the
+    /// log. `nil` when none is kept.
+    func checkpoint(logGeneration: UInt64) throws(CofferError) -> [UInt8]?
+    /// Keeps `bytes` as the index checkpoint of log generation `logGeneration`, covering the
+    /// records through `sequence`, in place of the one kept; `false`, with nothing written,
+    /// when the generation is no longer the vault's log or the checkpoint kept covers
+    /// `sequence` or more (another instance wrote it first).
+    func writeCheckpoint(_ bytes: [UInt8], logGeneration: UInt64, sequence: UInt64) throws(CofferError) -> Bool
     /// Orders the vault's writers: waits until no other instance holds the vault's writer turn,
     /// then holds it until ``endWriterTurn()`` (or until the holder's append, which may end it:
     /// PostgreSQL commits the append in the turn's transaction). A writer that takes the turn
@@ -119,4 +128,14 @@ public protocol SharedLogFollower: AnyObject, Sendable {
     /// Stops the calls and releases what following holds (a connection, a thread); returns once
     /// a call in progress has finished, unless called from within one.
     func stop()
+}
+
+extension SharedLogBackend {
+    /// A backend that keeps no checkpoint: every open replays the whole log.
+    public func checkpoint(logGeneration: UInt64) throws(CofferError) -> [UInt8]? { nil }
+
+    /// A backend that keeps no checkpoint refuses one.
+    public func writeCheckpoint(_ bytes: [UInt8], logGeneration: UInt64, sequence: UInt64) throws(CofferError) -> Bool {
+        throw CofferError(.invalidInput, "The shared store \(displayName) keeps no index checkpoint; its opens replay the log.")
+    }
 }

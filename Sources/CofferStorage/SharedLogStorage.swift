@@ -119,13 +119,35 @@ public final class SharedLogStorage: LogMedium, @unchecked Sendable {
     /// no instance may remove one that another instance is still writing.
     public func removeLeftoverSuccessors(of path: String) -> [String] { [] }
 
-    /// A shared log keeps no checkpoint yet: every open replays the log.
-    public func readCheckpoint(of path: String) -> Result<[UInt8]?, SystemError> { .success(nil) }
+    /// The log generation this process reads: the one its last open or switch found.
+    private var currentGeneration: UInt64? { lock.withLock { views.keys.max() } }
 
+    /// The checkpoint kept for the log generation the last open found (F-SHARED-CHECKPOINT).
+    public func readCheckpoint(of path: String) -> Result<[UInt8]?, SystemError> {
+        guard path == self.path, let generation = currentGeneration else { return .success(nil) }
+        do throws(CofferError) {
+            return .success(try backend.checkpoint(logGeneration: generation))
+        } catch {
+            return .failure(SystemError(error))
+        }
+    }
+
+    /// Nothing to remove before a compaction's switch: the switch deletes the checkpoints of
+    /// the generations it deletes, in its own transaction.
     public func removeCheckpoint(of path: String) throws(CofferError) {}
 
+    /// Keeps `bytes` as the checkpoint of the log generation this process reads. When that
+    /// generation is no longer the vault's log (another instance compacted it), or another
+    /// instance kept a checkpoint covering as much or more, nothing is written: the next open
+    /// finds that one, or none, and is right either way.
     public func writeCheckpoint(_ bytes: [UInt8], of path: String) throws(CofferError) {
-        throw CofferError(.invalidInput, "A vault in a shared store keeps no index checkpoint; its opens replay the log.")
+        guard path == self.path, let generation = currentGeneration else {
+            throw CofferError(.notFound, "The shared vault was not opened at \(path).")
+        }
+        guard case .success(let position) = Checkpoint.position(of: bytes) else {
+            preconditionFailure("a checkpoint this process sealed has no position")
+        }
+        _ = try backend.writeCheckpoint(bytes, logGeneration: generation, sequence: position.sequence)
     }
 }
 
@@ -196,8 +218,11 @@ final class SharedLogView: @unchecked Sendable {
         var position = offset
         while written < buffer.count {
             if position >= end {
+                // A read far past the known frames (where an index checkpoint says a record
+                // is) fetches everything up to it in as few round trips as a scan would.
+                let wanted = Int(clamping: position - end) + (buffer.count - written)
                 let fetched = try backend.frames(
-                    logGeneration: generation, after: lastSequence, limit: Self.fetchLimit(buffer.count - written))
+                    logGeneration: generation, after: lastSequence, limit: Self.fetchLimit(wanted))
                 guard !fetched.isEmpty else { break }
                 try adopt(fetched)
                 continue

@@ -351,6 +351,40 @@ final class PostgresFrameStoreTests: XCTestCase {
             try other.readFrames(vaultID: vault.id, logGeneration: 2, after: 0, limit: 10).prefix(2), compacted[...])
     }
 
+    // MARK: Checkpoints
+
+    /// F-SHARED-CHECKPOINT: one row per log generation, replaced only by one covering more,
+    /// written only for the vault's log, deleted with its generation by a switch or a discard.
+    func testACheckpointIsKeptPerGenerationAndReplacedOnlyByANewerOne() throws {
+        let store = try makeStore()
+        let vault = try makeVault(store, frames: 3)
+        XCTAssertNil(try store.checkpoint(vaultID: vault.id, logGeneration: 1))
+        XCTAssertTrue(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 2, checkpoint: [2, 2]))
+        XCTAssertEqual(try store.checkpoint(vaultID: vault.id, logGeneration: 1), [2, 2])
+        // One covering as much, or less, leaves the kept one; one covering more replaces it.
+        XCTAssertFalse(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 2, checkpoint: [7]))
+        XCTAssertFalse(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 1, checkpoint: [1]))
+        XCTAssertEqual(try store.checkpoint(vaultID: vault.id, logGeneration: 1), [2, 2])
+        XCTAssertTrue(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 3, checkpoint: [3, 3, 3]))
+        XCTAssertEqual(try store.checkpoint(vaultID: vault.id, logGeneration: 1), [3, 3, 3])
+        // Not for a generation that is not the vault's log.
+        XCTAssertFalse(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 2, sequence: 1, checkpoint: [9]))
+        XCTAssertNil(try store.checkpoint(vaultID: vault.id, logGeneration: 2))
+        assertThrowsCoffer(.invalidInput) {
+            try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 4, checkpoint: [])
+        }
+        // The switch deletes the old generation's checkpoint with its frames.
+        XCTAssertEqual(try store.writeFrames(vaultID: vault.id, logGeneration: 2, frames: makeFrames(1...1)), .appended)
+        XCTAssertEqual(
+            try store.switchLog(vaultID: vault.id, from: 1, to: 2, newHeader: [5], expectedHeaderGeneration: 1), .switched)
+        XCTAssertNil(try store.checkpoint(vaultID: vault.id, logGeneration: 1))
+        XCTAssertTrue(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 2, sequence: 1, checkpoint: [1]))
+        XCTAssertEqual(try store.checkpoint(vaultID: vault.id, logGeneration: 2), [1])
+        // Dropping the vault drops its checkpoints.
+        try store.dropVault(name: vault.name)
+        XCTAssertNil(try store.checkpoint(vaultID: vault.id, logGeneration: 2))
+    }
+
     func testSwitchLogConflictsChangeNothing() throws {
         let store = try makeStore()
         let vault = try makeVault(store, frames: 2)

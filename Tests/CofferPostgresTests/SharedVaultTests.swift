@@ -333,6 +333,77 @@ final class SharedVaultTests: XCTestCase {
         try assertVerifies(name)
     }
 
+    /// F-SHARED-CHECKPOINT: an instance keeps the index checkpoint in the database; the next
+    /// open, by any instance, resumes from it and replays only what follows; one covering less
+    /// never replaces it; a compaction keeps one for its new log only.
+    func testTheIndexCheckpointInTheDatabaseLetsEveryInstanceResume() throws {
+        let name = uniqueVaultName()
+        let first = try instance(name, create: true)
+        try first.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        for step in 0..<6 {
+            try first.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "p\(step)", name: "P") }
+        }
+        let covered = try first.checkpoint()
+        XCTAssertEqual(covered, first.head.sequence)
+        let second = try instance(name)
+        XCTAssertEqual(second.recovery.checkpoint, .resumed(sequence: covered))
+        try second.mutate(actor: "setup") { try $0.removeProject("p0", in: "acme") }
+        try second.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "after", name: "After") }
+        let later = try second.checkpoint()
+        XCTAssertGreaterThan(later, covered)
+        // The first instance has not caught up: its checkpoint covers less and is not kept.
+        XCTAssertEqual(try first.checkpoint(), covered)
+        let third = try instance(name)
+        XCTAssertEqual(third.recovery.checkpoint, .resumed(sequence: later))
+        let expected: Set<String> = ["p1", "p2", "p3", "p4", "p5", "after"]
+        XCTAssertEqual(projectSlugs(third), expected)
+        try assertVerifies(name)
+
+        // A compaction keeps a checkpoint for its new log; the old generation's is gone.
+        let report = try third.compact()
+        XCTAssertFalse(report.skipped)
+        let fourth = try instance(name)
+        XCTAssertEqual(fourth.recovery.checkpoint, .resumed(sequence: fourth.head.sequence))
+        XCTAssertEqual(projectSlugs(fourth), expected)
+        let location = try TestDatabase.location().naming(vault: name)
+        let log = try PostgresSharedLog(location: location)
+        defer { log.close() }
+        let state = try XCTUnwrap(try log.state())
+        XCTAssertNotNil(try log.checkpoint(logGeneration: state.logGeneration))
+        XCTAssertNil(try log.store.checkpoint(vaultID: state.vaultID, logGeneration: 1))
+        try assertVerifies(name)
+        for vault in [first, second, third, fourth] { vault.close() }
+    }
+
+    /// A checkpoint row that does not authenticate is ignored with its reason: the open
+    /// replays the log and answers as before, and verify reports the row.
+    func testADamagedCheckpointRowIsIgnoredAndTheLogReplayed() throws {
+        let name = uniqueVaultName()
+        let writer = try instance(name, create: true)
+        try writer.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        try writer.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "web", name: "Web") }
+        let covered = try writer.checkpoint()
+        let location = try TestDatabase.location().naming(vault: name)
+        let log = try PostgresSharedLog(location: location)
+        defer { log.close() }
+        let state = try XCTUnwrap(try log.state())
+        var damaged = try XCTUnwrap(try log.checkpoint(logGeneration: state.logGeneration))
+        damaged[damaged.count - 1] ^= 1
+        XCTAssertTrue(try log.store.writeCheckpoint(
+            vaultID: state.vaultID, logGeneration: state.logGeneration, sequence: covered + 1, checkpoint: damaged))
+        let reader = try instance(name)
+        guard case .ignored(let reason) = reader.recovery.checkpoint else {
+            return XCTFail("the damaged checkpoint was not ignored: \(reader.recovery.checkpoint)")
+        }
+        XCTAssertTrue(reason.contains("authenticate"), reason)
+        XCTAssertEqual(projectSlugs(reader), ["web"])
+        let report = try Vault.verify(
+            path: location.description, unlock: .keyFile(key), storage: SharedLogStorage(backend: log, path: location.description))
+        XCTAssertEqual(report.problems.map(\.kind), [.checkpoint])
+        writer.close()
+        reader.close()
+    }
+
     /// F-UNLOCK-ROTATE on a shared log: the other instances hold the old unlock key and must
     /// open the vault again with a secret; one that does sees everything.
     func testAnUnlockKeyRotationMakesOtherInstancesOpenAgain() throws {
@@ -496,6 +567,12 @@ final class WithoutTurns: SharedLogBackend, @unchecked Sendable {
             from: from, lastSequence: lastSequence, to: to, header: header, expectedHeaderGeneration: expectedHeaderGeneration)
     }
     func discard(logGeneration: UInt64) throws(CofferError) { try inner.discard(logGeneration: logGeneration) }
+    func checkpoint(logGeneration: UInt64) throws(CofferError) -> [UInt8]? {
+        try inner.checkpoint(logGeneration: logGeneration)
+    }
+    func writeCheckpoint(_ bytes: [UInt8], logGeneration: UInt64, sequence: UInt64) throws(CofferError) -> Bool {
+        try inner.writeCheckpoint(bytes, logGeneration: logGeneration, sequence: sequence)
+    }
     func beginWriterTurn() throws(CofferError) {}
     func endWriterTurn() {}
     func follow(

@@ -3,6 +3,7 @@ import CofferErrors
 import CofferFormat
 import CofferSimulation
 import CofferTestSupport
+import Synchronization
 import XCTest
 
 @testable import CofferStorage
@@ -12,6 +13,8 @@ final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
     private let lock = Lock()
     private var row: SharedLogState?
     private var frames: [UInt64: [SharedFrame]] = [:]
+    /// Log generation → the checkpoint kept for it and the record it covers.
+    private var checkpoints: [UInt64: (sequence: UInt64, bytes: [UInt8])] = [:]
     /// Calls made, to check what a read costs.
     private(set) var frameQueries = 0
     /// Whether an instance holds the writer turn.
@@ -112,11 +115,31 @@ final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
             row = SharedLogState(
                 vaultID: current.vaultID, header: header, headerGeneration: expectedHeaderGeneration + 1, logGeneration: to)
             frames = frames.filter { $0.key >= to }
+            checkpoints = checkpoints.filter { $0.key >= to }
             return true
         }
     }
 
-    func discard(logGeneration: UInt64) throws(CofferError) { lock.withLock { frames[logGeneration] = nil } }
+    func discard(logGeneration: UInt64) throws(CofferError) {
+        lock.withLock {
+            frames[logGeneration] = nil
+            checkpoints[logGeneration] = nil
+        }
+    }
+
+    func checkpoint(logGeneration: UInt64) throws(CofferError) -> [UInt8]? {
+        lock.withLock { checkpoints[logGeneration]?.bytes }
+    }
+
+    func writeCheckpoint(_ bytes: [UInt8], logGeneration: UInt64, sequence: UInt64) throws(CofferError) -> Bool {
+        lock.withLock {
+            guard row?.logGeneration == logGeneration, (checkpoints[logGeneration]?.sequence ?? 0) < sequence else {
+                return false
+            }
+            checkpoints[logGeneration] = (sequence, bytes)
+            return true
+        }
+    }
 
     /// The vault's bytes as a file would hold them.
     var fileBytes: [UInt8] {
@@ -161,6 +184,44 @@ final class SharedLogStorageTests: XCTestCase {
             let start = Int(min(offset, UInt64(expected.count)))
             XCTAssertEqual(read, Array(expected[start..<min(start + count, expected.count)]), "offset \(offset) count \(count) seed \(seed)")
         }
+    }
+
+    /// F-SHARED-CHECKPOINT at the storage level: the checkpoint is kept for the log generation
+    /// the store reads, the next open resumes from it and scans only what follows, and one
+    /// covering less than the one kept is not kept.
+    func testACheckpointIsKeptForTheGenerationAndTheNextOpenResumesFromIt() throws {
+        let backend = MemorySharedLog()
+        let first = try makeStore(backend)
+        defer { first.close() }
+        let behind = try open(backend)
+        defer { behind.close() }
+        for number in 0..<300 { _ = try first.append([Fixture.payload("before \(number)")]) }
+        let state = try XCTUnwrap(first.checkpointState(through: first.head))
+        try first.writeCheckpoint(state, index: [1, 2, 3])
+        let kept = try XCTUnwrap(try backend.checkpoint(logGeneration: 1))
+        // A store that has not caught up covers less: its checkpoint is not kept.
+        try behind.writeCheckpoint(try XCTUnwrap(behind.checkpointState(through: behind.head)), index: [4])
+        XCTAssertEqual(try backend.checkpoint(logGeneration: 1), kept)
+        _ = try first.append([Fixture.payload("after")])
+
+        var options = VaultStore.Options(storage: SharedLogStorage(backend: backend, path: path))
+        let restored = Mutex<[UInt8]>([])
+        options.restoreIndex = { index, _ in
+            restored.withLock { $0 = Array(index) }
+            return true
+        }
+        var scanned: [String] = []
+        let queries = backend.frameQueries
+        let reopened = try VaultStore.open(path: path, secret: Fixture.secret, options: options) { record in
+            scanned.append(String(decoding: record.payload!.withUnsafeBytes { Array($0) }, as: UTF8.self))
+        }
+        defer { reopened.close() }
+        XCTAssertEqual(reopened.recovery.checkpoint, .resumed(sequence: state.sequence))
+        XCTAssertEqual(restored.withLock { $0 }, [1, 2, 3])
+        XCTAssertEqual(scanned, ["after"])
+        // The frames before the record it follows come in a few large fetches, not four at a time.
+        XCTAssertLessThanOrEqual(backend.frameQueries - queries, 3)
+        XCTAssertEqual(reopened.head, first.head)
     }
 
     func testASecondWriterConflictsAndCatchesUp() throws {

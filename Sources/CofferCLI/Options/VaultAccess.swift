@@ -136,7 +136,7 @@ struct VaultAccess {
         }
         if case .ignored(let reason) = recovery.checkpoint {
             output.warn(
-                "The index checkpoint beside the vault was not used (\(reason)); the whole log was replayed. "
+                "The vault's index checkpoint was not used (\(reason)); the whole log was replayed. "
                     + "`coffer verify` checks it, and `coffer checkpoint` writes a new one.")
         }
     }

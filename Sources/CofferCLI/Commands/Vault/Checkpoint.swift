@@ -13,7 +13,8 @@ struct CheckpointCommand: VaultCommand {
             <vault>.checkpoint beside the vault, sealed under a key of the vault and bound to its log: one that is \
             damaged, of another copy or left from before a compaction is ignored (the log is replayed) and \
             `coffer verify` reports it. It is written whole beside the vault, synced and renamed over the old one: a \
-            crash leaves the old or the new. `coffer compact` writes one by itself. The vault is not changed.
+            crash leaves the old or the new. A vault in PostgreSQL keeps it in a row of the database instead. \
+            `coffer compact` writes one by itself. The vault is not changed.
 
             Example:
               coffer checkpoint --vault team.coffer --key-file team.key
