@@ -45,16 +45,31 @@ public struct ByteReader {
         return UnsafeRawBufferPointer(rebasing: buffer[position..<position + count])
     }
 
-    /// Skips `count` bytes, returning `false` when they are not all zero or not present.
+    /// Skips `count` bytes, returning `false` when they are not all zero or not present. A
+    /// record's padding is checked here on every read: eight bytes at a time.
     public mutating func skipZeros(_ count: Int) -> Bool {
         guard let view = readView(count) else { return false }
-        return view.allSatisfy { $0 == 0 }
+        var index = 0
+        var any: UInt64 = 0
+        while index + 8 <= view.count {
+            any |= view.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < view.count {
+            any |= UInt64(view[index])
+            index += 1
+        }
+        return any == 0
     }
 
     /// A `UInt16`-length-prefixed UTF-8 string (F-CONV-STRING); `nil` on short or invalid UTF-8.
+    /// Checked by ``UTF8Check``: `String(validating:as:)` looks up generic metadata on every
+    /// call, which cost decoding more than the check itself.
     public mutating func readString() -> String? {
-        guard let length = read(UInt16.self), let view = readView(Int(length)) else { return nil }
-        return String(validating: view, as: UTF8.self)
+        guard let length = read(UInt16.self), let view = readView(Int(length)), UTF8Check.isValid(view) else {
+            return nil
+        }
+        return String(decoding: view, as: UTF8.self)
     }
 
     /// A `UInt32`-length-prefixed byte string (F-CONV-BLOB).

@@ -60,8 +60,8 @@ public struct FrameHeader: Sendable, Equatable {
     /// A length from a header that fails its checksum is never returned (F-FRAME-CRC).
     public static func decode(_ bytes: UnsafeRawBufferPointer) -> Result<FrameHeader, Invalid> {
         guard bytes.count >= FormatConstants.frameHeaderBytes else { return .failure(.shortInput) }
-        var reader = ByteReader(bytes)
-        guard reader.readBytes(4) == FormatConstants.frameMagic else { return .failure(.magic) }
+        guard bytes.prefix(4).elementsEqual(FormatConstants.frameMagic) else { return .failure(.magic) }
+        var reader = ByteReader(bytes, offset: 4)
         let checked = UnsafeRawBufferPointer(rebasing: bytes[0..<28])
         var checksumReader = ByteReader(bytes, offset: 28)
         let storedHeaderChecksum = checksumReader.read(UInt32.self)
@@ -78,7 +78,8 @@ public struct FrameHeader: Sendable, Equatable {
             Padding.isBucketSize(plaintextBytes)
         else { return .failure(.field("body length \(bodyBytes) is not a valid sealed size")) }
         guard sequence > 0 else { return .failure(.field("sequence number 0")) }
-        var header = FrameHeader(bodyBytes: bodyBytes, sequence: sequence, epoch: epoch, type: .transaction, bodyChecksum: bodyChecksum)
+        var header = FrameHeader(
+            bodyBytes: bodyBytes, sequence: sequence, epoch: epoch, type: .transaction, bodyChecksum: bodyChecksum)
         header.typeByte = typeByte
         return .success(header)
     }

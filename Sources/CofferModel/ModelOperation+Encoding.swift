@@ -296,23 +296,55 @@ extension ModelOperation {
     /// restore credential (its current version) or restore version operation.
     /// - Returns: the credential, version and field values; `.invalidInput` when the
     ///   operation does not store a credential version.
+    ///
+    /// It accepts exactly what ``decode(_:)`` accepts, and gives the same values, but builds
+    /// only what it returns: the rest of the body is checked where it lies, its strings never
+    /// made `String`s (a reveal reads one record per call).
     public static func decodeCredentialFields(from operation: Operation) -> Result<StoredCredentialFields, CofferError>
     {
-        switch decode(operation) {
-        case .success(.createCredential(let new)):
-            return .success(StoredCredentialFields(credential: new.id, version: 1, fields: new.fields))
-        case .success(.setCredentialFields(let change)):
-            return .success(
-                StoredCredentialFields(credential: change.id, version: change.version, fields: change.fields))
-        case .success(.restoreCredential(let restored)):
-            return .success(
-                StoredCredentialFields(credential: restored.id, version: restored.version, fields: restored.fields))
-        case .success(.restoreVersion(let id, let version, let fields)):
-            return .success(StoredCredentialFields(credential: id, version: version, fields: fields))
-        case .success(let other):
-            return .failure(CofferError(.invalidInput, "Operation \(other.code) does not store credential fields."))
-        case .failure(let error):
-            return .failure(error)
+        guard let code = OperationCode(rawValue: operation.code) else {
+            return .failure(
+                CofferError(
+                    .unsupportedVersion, "Operation code \(operation.code) is unknown to this version of Coffer.")
+            )
+        }
+        return operation.body.withUnsafeBytes { bytes in
+            Result { () throws(CofferError) -> StoredCredentialFields in
+                var body = OperationBodyReader(bytes, code: code)
+                let stored: StoredCredentialFields
+                switch code {
+                case .createCredential:
+                    let id: CredentialID = try body.readID("the id")
+                    try body.skipCredentialMetadataAfterID()
+                    stored = StoredCredentialFields(credential: id, version: 1, fields: try body.readFields())
+                case .setCredentialFields:
+                    let id: CredentialID = try body.readID("the id")
+                    _ = try body.readWord(VersionReason.self, "the reason")
+                    let version = try body.read(UInt32.self, "the version")
+                    let changedCount = try body.read(UInt8.self, "the changed field count")
+                    guard Int(changedCount) <= FieldValidation.fieldCountMax else {
+                        throw body.malformed("it lists \(changedCount) changed fields")
+                    }
+                    for _ in 0..<changedCount { try body.skipString("a changed field name") }
+                    stored = StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
+                case .restoreCredential:
+                    let id: CredentialID = try body.readID("the id")
+                    try body.skipCredentialMetadataAfterID()
+                    _ = try body.readWord(CredentialState.self, "the state")
+                    _ = try body.readFlag("the default flag")
+                    // The current version is the one after the latest change (RestoredCredential.version).
+                    let version = try body.readChanges().last?.version ?? 0
+                    stored = StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
+                case .restoreVersion:
+                    let id: CredentialID = try body.readID("the id")
+                    let version = try body.read(UInt32.self, "the version")
+                    stored = StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
+                default:
+                    throw CofferError(.invalidInput, "Operation \(code) does not store credential fields.")
+                }
+                try body.finish()
+                return stored
+            }
         }
     }
 

@@ -165,6 +165,30 @@ struct OperationBodyReader: ~Copyable {
         return string
     }
 
+    /// Steps over a string the reader does not use, checked as ``readString(_:)`` checks it
+    /// but never made a `String`.
+    mutating func skipString(_ what: String) throws(CofferError) {
+        guard let length = reader.read(UInt16.self), let view = reader.readView(Int(length)), UTF8Check.isValid(view)
+        else { throw malformed("\(what) is cut short or not UTF-8") }
+    }
+
+    /// Steps over OPS-ENC-METADATA after its id (the organization, app key, slug, label,
+    /// kind, type, category, scope and owner), for a reader that wants the fields alone:
+    /// checked as ``readCredentialMetadata()`` checks it, without building it.
+    mutating func skipCredentialMetadataAfterID() throws(CofferError) {
+        let _: OrganizationID = try readID("the organization")
+        try skipString("the app key")
+        try skipString("the slug")
+        try skipString("the label")
+        _ = try readWord(CredentialKind.self, "the kind")
+        _ = try readWord(CredentialType.self, "the type")
+        _ = try readWord(CredentialCategory.self, "the category")
+        let scope = try readWord(CredentialScope.self, "the scope")
+        guard ScopeOwner(scope: scope, ownerBytes: try readRaw(16, "the scope owner")) != nil else {
+            throw malformed("the scope owner is invalid")
+        }
+    }
+
     mutating func readRaw(_ count: Int, _ what: String) throws(CofferError) -> [UInt8] {
         guard let bytes = reader.readBytes(count) else { throw malformed("\(what) is cut short") }
         return bytes
@@ -175,10 +199,12 @@ struct OperationBodyReader: ~Copyable {
     mutating func readFields() throws(CofferError) -> FieldValues {
         let count = try read(UInt8.self, "the field count")
         guard Int(count) <= FieldValidation.fieldCountMax else { throw malformed("it has \(count) fields") }
-        var fields = FieldValues()
+        var values: [String: SecureBytes] = [:]
+        values.reserveCapacity(Int(count))
         var previous: String?
         for _ in 0..<count {
             let name = try readString("a field name")
+            // Strictly increasing, so no name repeats.
             if let previous, !previous.utf8.lexicographicallyPrecedes(name.utf8) {
                 throw malformed("field names are not in increasing order")
             }
@@ -186,11 +212,10 @@ struct OperationBodyReader: ~Copyable {
             guard length <= UInt32(FieldValidation.valueBytesMax), let view = reader.readView(Int(length)) else {
                 throw malformed("a field value is cut short or too long")
             }
-            guard fields[name] == nil else { throw malformed("a field name repeats") }
-            fields[name] = SecureBytes(copying: view)
+            values[name] = SecureBytes(copying: view)
             previous = name
         }
-        return fields
+        return FieldValues(values)
     }
 
     /// Throws unless every byte was read: a body has exactly one encoding.

@@ -337,6 +337,57 @@ final class OperationEncodingTests: XCTestCase {
             ModelOperation.decodeCredentialFields(from: restores[5].encode()).failureCode, .invalidInput)
     }
 
+    /// decodeCredentialFields builds only the fields, yet accepts exactly what decode accepts
+    /// and gives the same values: for every sample, and every body cut short, every byte
+    /// changed to 0xFF, 0x80 (not UTF-8) and 0x00, and one byte too many.
+    func testDecodeCredentialFieldsAcceptsExactlyWhatDecodeAccepts() {
+        enum Outcome: Equatable {
+            case stored(StoredCredentialFields)
+            case failure(CofferError.Code)
+        }
+        func expected(_ operation: CofferFormat.Operation) -> Outcome {
+            switch ModelOperation.decode(operation) {
+            case .failure(let error): return .failure(error.code)
+            case .success(.createCredential(let new)):
+                return .stored(StoredCredentialFields(credential: new.id, version: 1, fields: new.fields))
+            case .success(.setCredentialFields(let change)):
+                return .stored(
+                    StoredCredentialFields(credential: change.id, version: change.version, fields: change.fields))
+            case .success(.restoreCredential(let restored)):
+                return .stored(
+                    StoredCredentialFields(credential: restored.id, version: restored.version, fields: restored.fields))
+            case .success(.restoreVersion(let id, let version, let fields)):
+                return .stored(StoredCredentialFields(credential: id, version: version, fields: fields))
+            case .success: return .failure(.invalidInput)
+            }
+        }
+        func fast(_ operation: CofferFormat.Operation) -> Outcome {
+            switch ModelOperation.decodeCredentialFields(from: operation) {
+            case .success(let stored): return .stored(stored)
+            case .failure(let error): return .failure(error.code)
+            }
+        }
+        var checked = 0
+        for sample in Self.samples + Self.restoreSamples {
+            let code = sample.code.rawValue
+            let body = sample.encode().body.withUnsafeBytes { Array($0) }
+            var variants = (0..<body.count).map { Array(body[..<$0]) } + [body, body + [0]]
+            for index in body.indices {
+                for replacement: UInt8 in [0xFF, 0x80, 0x00] where body[index] != replacement {
+                    var changed = body
+                    changed[index] = replacement
+                    variants.append(changed)
+                }
+            }
+            for variant in variants {
+                let operation = CofferFormat.Operation(code: code, bytes: variant)
+                XCTAssertEqual(fast(operation), expected(operation), "\(sample.code), \(variant.count) bytes")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 1000)
+    }
+
     func testRestoreBodiesRejectNonCanonicalBytes() throws {
         let restores = Self.restoreSamples
         func bytes(_ operation: ModelOperation) -> [UInt8] { operation.encode().body.withUnsafeBytes { Array($0) } }
