@@ -1,15 +1,21 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A value many threads read at once and one writes, over `pthread_rwlock_t` (which
 /// ThreadSanitizer understands, unlike `Synchronization.Mutex`'s futex).
+///
+/// The value lives behind a pointer of its own: a reader borrows it in place. Kept in a
+/// stored property, it was copied for every read (Swift loads a class's stored struct to
+/// call a method on it), a retain and a release of each of the index's tables per reveal or
+/// resolution.
 final class ReadWriteLocked<Value>: @unchecked Sendable {
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
-    private var value: Value
+    private let value: UnsafeMutablePointer<Value>
 
     init(_ value: Value) {
-        self.value = value
+        self.value = .allocate(capacity: 1)
+        self.value.initialize(to: value)
         lock = .allocate(capacity: 1)
         lock.initialize(to: pthread_rwlock_t())
         precondition(pthread_rwlock_init(lock, nil) == 0)
@@ -18,19 +24,21 @@ final class ReadWriteLocked<Value>: @unchecked Sendable {
     deinit {
         pthread_rwlock_destroy(lock)
         lock.deallocate()
+        value.deinitialize(count: 1)
+        value.deallocate()
     }
 
     /// Runs `body` with shared access; other readers run beside it, writers wait.
     func read<Result, Failure: Error>(_ body: (borrowing Value) throws(Failure) -> Result) throws(Failure) -> Result {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
-        return try body(value)
+        return try body(value.pointee)
     }
 
     /// Runs `body` with exclusive access.
     func write<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }
-        return try body(&value)
+        return try body(&value.pointee)
     }
 }

@@ -19,7 +19,7 @@ extension Vault {
     /// Resolves which credential instance an action must use; see ``VaultIndex/resolve(_:)``
     /// for the order. Returns the outcome with its explain trace, never throws for a refusal.
     public func resolution(_ request: ResolutionRequest) -> Resolution {
-        state.read { $0.index.resolve(request) }
+        state.read { (current: borrowing State) in current.index.resolve(request) }
     }
 
     /// Resolves, throwing the refusal: `.credentialMissing`, `.ambiguous` (with candidates),
@@ -40,7 +40,9 @@ extension Vault {
     ///   `.corrupted` if the record no longer authenticates.
     public func reveal(_ credential: CredentialID, version: UInt32? = nil) throws(CofferError) -> FieldValues {
         // The location and the file it is in, taken together (a compaction swaps both).
-        let (found, store) = state.read { ($0.index.location(of: credential, version: version), $0.store) }
+        let (found, store) = state.read { (current: borrowing State) in
+            (current.index.location(of: credential, version: version), current.store)
+        }
         guard let location = found else {
             throw CofferError(
                 .notFound,
@@ -96,7 +98,8 @@ extension Vault {
                 throw CofferError(.conflict, "The request now resolves to another credential; resolve again.")
             }
             guard let location = index.location(of: resolved.id, version: resolved.version) else {
-                throw CofferError(.notFound, "Version \(resolved.version) of the credential resolved is no longer retained.")
+                throw CofferError(
+                    .notFound, "Version \(resolved.version) of the credential resolved is no longer retained.")
             }
             return (location, current.store)
         }
@@ -207,13 +210,16 @@ extension Vault {
         guard location.offset >= FormatConstants.logStartOffset, location.sequence <= store.queuedHead.sequence else {
             throw CofferError(
                 .invalidInput,
-                "That location is not in the vault's log (a step of Planner.steps reads earlier steps through PlanSteps.reader(over:)).")
+                "That location is not in the vault's log (a step of Planner.steps reads earlier steps through PlanSteps.reader(over:))."
+            )
         }
         let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
         guard let payload = record.payload.flatMap(TransactionPayload.decode),
             Int(location.operationIndex) < payload.operations.count
         else {
-            throw CofferError(.corrupted, "The record holding the credential is malformed.", offset: location.offset, sequence: location.sequence)
+            throw CofferError(
+                .corrupted, "The record holding the credential is malformed.", offset: location.offset,
+                sequence: location.sequence)
         }
         return payload.operations[Int(location.operationIndex)]
     }

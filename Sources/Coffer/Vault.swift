@@ -38,6 +38,11 @@ public final class Vault: Sendable {
         /// agrees with the log (F-CHECKPOINT-USE), replaying only the records after it; true
         /// unless set otherwise. False replays the whole log.
         public var usesCheckpoint = true
+        /// Bytes of sealed records kept from the reveals made lately, so that revealing a
+        /// credential again costs no read of the file: 8 MiB by default, 0 keeps none. Only
+        /// sealed bytes, as the file holds them: every reveal still authenticates and decrypts
+        /// its record, and a plaintext is never kept.
+        public var sealedFrameCacheBytes = 8 << 20
         /// Write an index checkpoint by itself, in the background, once the log has grown
         /// enough since the last one (``AutomaticCheckpoint``): on by default, for a vault file
         /// and a shared store alike; nil never does (`checkpoint()` and compaction still do).
@@ -109,6 +114,7 @@ public final class Vault: Sendable {
                 preferredKeyslot: preferredKeyslot, lockWait: lockWait)
             options.isCancelled = isCancelled
             options.onLockWait = onLockWait
+            options.sealedFrameCacheBytes = sealedFrameCacheBytes
             return options
         }
     }
@@ -160,7 +166,7 @@ public final class Vault: Sendable {
     }
 
     /// The store in force.
-    var store: VaultStore { state.read { $0.store } }
+    var store: VaultStore { state.read { (current: borrowing State) in current.store } }
 
     /// Creates a new vault file with one keyslot. With a head witness, its head is left there.
     ///

@@ -326,7 +326,8 @@ public final class PostgresFrameStore: Sendable {
             case .taken: return .rollback(.conflict)
             }
             let notification = PostgresLogNotification(
-                logGeneration: logGeneration, lastSequence: frames.last!.sequence, headerGeneration: UInt64(headerGeneration))
+                logGeneration: logGeneration, lastSequence: frames.last!.sequence,
+                headerGeneration: UInt64(headerGeneration))
             do {
                 try Self.insert(
                     frames[...], vaultID: id, logGeneration: generation,
@@ -519,7 +520,8 @@ public final class PostgresFrameStore: Sendable {
         var frames: [PostgresFrame] = []
         for (_, _, _, number, frame) in rows {
             guard let number, let frame else { break }
-            frames.append(PostgresFrame(sequence: try Self.unsigned(number, "sequence"), bytes: Array(frame.readableBytesView)))
+            frames.append(
+                PostgresFrame(sequence: try Self.unsigned(number, "sequence"), bytes: Array(frame.readableBytesView)))
         }
         return (
             try Self.unsigned(log, "log generation"), try Self.unsigned(header, "header generation"),

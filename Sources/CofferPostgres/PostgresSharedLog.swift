@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import CofferCrypto
 import CofferErrors
 import CofferStorage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One vault's log in PostgreSQL, as the storage layer's ``SharedLogBackend``: the engine
 /// opens it through ``SharedLogStorage`` exactly as it opens a file (FORMAT.md §13).
@@ -42,7 +43,9 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     /// The vault's id, read once: it never changes.
     private func vaultID() throws(CofferError) -> [UInt8] {
         if let known = idLock.withLock({ knownVaultID }) { return known }
-        guard let state = try state() else { throw CofferError(.notFound, "No vault named \(vaultName) is in the database.") }
+        guard let state = try state() else {
+            throw CofferError(.notFound, "No vault named \(vaultName) is in the database.")
+        }
         return state.vaultID
     }
 
@@ -57,7 +60,8 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
         }
         idLock.withLock { knownVaultID = vault.vaultID }
         return SharedLogState(
-            vaultID: vault.vaultID, header: vault.header, headerGeneration: vault.headerGeneration, logGeneration: vault.logGeneration)
+            vaultID: vault.vaultID, header: vault.header, headerGeneration: vault.headerGeneration,
+            logGeneration: vault.logGeneration)
     }
 
     public func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent {
@@ -82,22 +86,28 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
 
     public func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame] {
         let id = try vaultID()
-        return try Self.call { try store.readFrames(vaultID: id, logGeneration: logGeneration, after: sequence, limit: limit) }
+        return try Self.call {
+            try store.readFrames(vaultID: id, logGeneration: logGeneration, after: sequence, limit: limit)
+        }
     }
 
     public func append(logGeneration: UInt64, frames: [SharedFrame]) throws(CofferError) -> Bool {
         let id = try vaultID()
-        return try Self.call { try store.append(vaultID: id, logGeneration: logGeneration, frames: frames) } == .appended
+        return try Self.call { try store.append(vaultID: id, logGeneration: logGeneration, frames: frames) }
+            == .appended
     }
 
     public func stage(logGeneration: UInt64, frames: [SharedFrame]) throws(CofferError) -> Bool {
         let id = try vaultID()
-        return try Self.call { try store.writeFrames(vaultID: id, logGeneration: logGeneration, frames: frames) } == .appended
+        return try Self.call { try store.writeFrames(vaultID: id, logGeneration: logGeneration, frames: frames) }
+            == .appended
     }
 
     public func replaceHeader(expectedGeneration: UInt64, header: [UInt8]) throws(CofferError) -> Bool {
         let id = try vaultID()
-        return try Self.call { try store.replaceHeader(vaultID: id, expectedGeneration: expectedGeneration, newHeader: header) }
+        return try Self.call {
+            try store.replaceHeader(vaultID: id, expectedGeneration: expectedGeneration, newHeader: header)
+        }
     }
 
     public func switchLog(

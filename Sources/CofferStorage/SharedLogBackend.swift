@@ -120,7 +120,8 @@ public protocol SharedLogBackend: AnyObject, Sendable {
     /// the returned follower is stopped. `onChange` is a hint to catch up; it carries nothing.
     ///
     /// - Throws: `.io` when the store cannot be reached, `.notFound` when the vault is gone.
-    func follow(interval: Duration, _ onChange: @escaping @Sendable () -> Void) throws(CofferError) -> any SharedLogFollower
+    func follow(interval: Duration, _ onChange: @escaping @Sendable () -> Void) throws(CofferError)
+        -> any SharedLogFollower
 }
 
 /// What ``SharedLogBackend/follow(interval:_:)`` started: stop it when done.
@@ -136,6 +137,7 @@ extension SharedLogBackend {
 
     /// A backend that keeps no checkpoint refuses one.
     public func writeCheckpoint(_ bytes: [UInt8], logGeneration: UInt64, sequence: UInt64) throws(CofferError) -> Bool {
-        throw CofferError(.invalidInput, "The shared store \(displayName) keeps no index checkpoint; its opens replay the log.")
+        throw CofferError(
+            .invalidInput, "The shared store \(displayName) keeps no index checkpoint; its opens replay the log.")
     }
 }

@@ -156,6 +156,9 @@ extension VaultStore {
     /// every rule the scan checks.
     ///
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
+    /// What ``readRecord(sequence:offset:)`` reads at once: most records fit.
+    static let recordReadBytes = 4096
+
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         var known = chains.previous(for: sequence)
@@ -168,24 +171,41 @@ extension VaultStore {
             throw CofferError(
                 .notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
         }
-        let header: FrameHeader
-        switch log.read(count: FormatConstants.frameHeaderBytes, at: offset) {
-        case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
-        case .success(let bytes):
-            guard case .success(let decoded) = bytes.withUnsafeBytes({ FrameHeader.decode($0) }),
-                decoded.sequence == sequence, let type = decoded.type
-            else {
-                throw CofferError(
-                    .corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
+        // One read for the header and, for most records, the whole frame: a reveal is one
+        // system call. Never past the acknowledged end (a shared log would ask its server).
+        // A frame read lately is served from the cache of sealed frames.
+        let cached = frameCache.frame(at: offset)
+        var frame: [UInt8]
+        if let cached {
+            frame = cached
+        } else {
+            let end = logEnd
+            let guess = offset < end ? Int(min(UInt64(Self.recordReadBytes), end - offset)) : 0
+            switch log.read(count: max(guess, FormatConstants.frameHeaderBytes), at: offset) {
+            case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
+            case .success(let bytes): frame = bytes
             }
-            _ = type
-            header = decoded
         }
-        let body: [UInt8]
-        switch log.read(count: Int(header.bodyBytes), at: offset + UInt64(FormatConstants.frameHeaderBytes)) {
-        case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
-        case .success(let bytes): body = bytes
+        let header: FrameHeader
+        guard frame.count >= FormatConstants.frameHeaderBytes,
+            case .success(let decoded) = frame.withUnsafeBytes({
+                FrameHeader.decode(UnsafeRawBufferPointer(rebasing: $0[..<FormatConstants.frameHeaderBytes]))
+            }),
+            decoded.sequence == sequence, decoded.type != nil
+        else {
+            throw CofferError(.corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
         }
+        header = decoded
+        if frame.count < header.frameBytes {
+            switch log.read(count: header.frameBytes - frame.count, at: offset + UInt64(frame.count)) {
+            case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
+            case .success(let rest): frame += rest
+            }
+        }
+        guard frame.count >= header.frameBytes else {
+            throw CofferError(.corrupted, "The record is cut short.", offset: offset, sequence: sequence)
+        }
+        if frame.count > header.frameBytes { frame.removeLast(frame.count - header.frameBytes) }
         let key: SecureBytes?
         switch header.type! {
         case .keyEpoch: key = MasterKeySubkey.keyRecord.derive(from: masterKey)
@@ -197,10 +217,15 @@ extension VaultStore {
         }
         let position = RecordPosition(
             vaultID: vaultID, sequence: sequence, type: header.type!, epoch: header.epoch, previousChain: previous)
-        switch body.withUnsafeBytes({ SealedRecord.open(header: header, body: $0, at: position, key: key) }) {
+        switch frame.withUnsafeBytes({
+            SealedRecord.open(
+                header: header, body: UnsafeRawBufferPointer(rebasing: $0[FormatConstants.frameHeaderBytes...]),
+                at: position, key: key, checksumChecked: cached != nil)
+        }) {
         case .failure:
             throw CofferError(.corrupted, "The record fails authentication.", offset: offset, sequence: sequence)
         case .success(let payload):
+            if cached == nil { frameCache.keep(frame, at: offset) }
             return ScannedRecord(
                 sequence: sequence, type: header.type!, epoch: header.epoch, offset: offset,
                 frameBytes: header.frameBytes, previousChain: previous, payload: payload)

@@ -1,9 +1,9 @@
 import Coffer
-import CofferSimulation
 import CofferFormat
+import CofferSimulation
 import CofferStorage
-import Dispatch
 import CofferTestSupport
+import Dispatch
 import XCTest
 
 /// The engine end to end on a simulated disk: mutations are durable transactions, the index
@@ -44,7 +44,8 @@ final class VaultTests: XCTestCase {
         let disk = SimulatedDisk()
         var vault = try makeVault(on: disk)
         let ids = try vault.mutate(actor: "alice") {
-            try $0.createCredential(in: "acme", token("exa", "work", "exa-org-secret-1234"), scopes: [.organization, .project("web")])
+            try $0.createCredential(
+                in: "acme", token("exa", "work", "exa-org-secret-1234"), scopes: [.organization, .project("web")])
         }
         XCTAssertEqual(ids.count, 2)
         let acme = try XCTUnwrap(vault.read { $0.organization("acme") }).id
@@ -53,9 +54,11 @@ final class VaultTests: XCTestCase {
 
         func check(_ vault: Vault) throws {
             // A project run finds the project's instance; another project falls back to the organization's.
-            let inWeb = try vault.resolve(ResolutionRequest(appKey: "exa", context: RunContext(organization: acme, project: web)))
+            let inWeb = try vault.resolve(
+                ResolutionRequest(appKey: "exa", context: RunContext(organization: acme, project: web)))
             XCTAssertEqual(inWeb.id, ids[1])
-            let inData = try vault.resolve(ResolutionRequest(appKey: "exa", context: RunContext(organization: acme, project: data)))
+            let inData = try vault.resolve(
+                ResolutionRequest(appKey: "exa", context: RunContext(organization: acme, project: data)))
             XCTAssertEqual(inData.id, ids[0])
             XCTAssertEqual(try vault.reveal(ids[0])["token"], secret("exa-org-secret-1234"))
             let info = try XCTUnwrap(vault.read { $0.credential(id: ids[0]) })
@@ -69,6 +72,34 @@ final class VaultTests: XCTestCase {
         XCTAssertThrowsError(try vault.mutate(actor: "x") { try $0.createUser(handle: "bob", displayName: "Bob") })
     }
 
+    /// A reveal reads a record in one read when it fits what it reads at once, and in two
+    /// when it does not: values from a few bytes to 64 KiB, the last record of the log among
+    /// them, come back whole, from the writer and after a read-only reopen.
+    func testRevealsRecordsOfEverySizeWholeIncludingTheLast() throws {
+        let disk = SimulatedDisk()
+        var vault = try makeVault(on: disk)
+        let sizes = [1, 100, 3_000, 3_900, 4_000, 4_100, 8_000, 65_536]
+        var ids: [(CredentialID, [UInt8])] = []
+        for (number, size) in sizes.enumerated() {
+            let value = (0..<size).map { UInt8(ascii: "a") + UInt8(($0 &* 7 &+ number) % 26) }
+            let id = try vault.mutate(actor: "alice") {
+                try $0.createCredential(
+                    in: "acme",
+                    CredentialDraft(
+                        appKey: "blob", slug: "s\(number)", label: "Blob \(number)", type: .apiToken,
+                        fields: FieldValues(["token": SecureBytes(copying: value)])))
+            }[0]
+            ids.append((id, value))
+            // The newest record is the log's last: a read of it never reaches past the end.
+            XCTAssertEqual(try vault.reveal(id)["token"], SecureBytes(copying: value), "size \(size)")
+        }
+        vault = try reopen(vault, disk: disk, readOnly: true)
+        for ((id, value), size) in zip(ids, sizes) {
+            XCTAssertEqual(try vault.reveal(id)["token"], SecureBytes(copying: value), "size \(size), reopened")
+        }
+        vault.close()
+    }
+
     func testUpdateKeepsBlankSecretsAndRotationKeepsVersions() throws {
         let disk = SimulatedDisk()
         var vault = try makeVault(on: disk)
@@ -79,13 +110,18 @@ final class VaultTests: XCTestCase {
                 "password": secret("first-password"), "encryption": secret("starttls"),
             ]))
         let id = try vault.mutate(actor: "alice") { try $0.createCredential(in: "acme", draft) }[0]
-        let update = CredentialUpdate(label: "Outbound mail", fields: FieldValues(["password": secret(""), "username": secret("robot")]))
-        try vault.mutate(actor: "alice") { try $0.updateCredential(id.description, in: "acme", update, reveal: vault.readOperation) }
+        let update = CredentialUpdate(
+            label: "Outbound mail", fields: FieldValues(["password": secret(""), "username": secret("robot")]))
+        try vault.mutate(actor: "alice") {
+            try $0.updateCredential(id.description, in: "acme", update, reveal: vault.readOperation)
+        }
         var fields = try vault.reveal(id)
         XCTAssertEqual(fields["password"], secret("first-password"))
         XCTAssertEqual(fields["username"], secret("robot"))
         try vault.mutate(actor: "alice") {
-            try $0.rotateCredential(id.description, in: "acme", fields: FieldValues(["password": self.secret("second-password")]), reveal: vault.readOperation)
+            try $0.rotateCredential(
+                id.description, in: "acme", fields: FieldValues(["password": self.secret("second-password")]),
+                reveal: vault.readOperation)
         }
         vault = try reopen(vault, disk: disk)
         fields = try vault.reveal(id)
@@ -100,7 +136,9 @@ final class VaultTests: XCTestCase {
     func testDeleteReportsImpactAndRemovesAssignments() throws {
         let disk = SimulatedDisk()
         let vault = try makeVault(on: disk)
-        let ids = try vault.mutate(actor: "alice") { try $0.createCredential(in: "acme", token("linear", "work", "lin_api_0001", isDefault: true)) }
+        let ids = try vault.mutate(actor: "alice") {
+            try $0.createCredential(in: "acme", token("linear", "work", "lin_api_0001", isDefault: true))
+        }
         let target = AssignmentTarget(kind: .agent, slug: "triage")
         try vault.mutate(actor: "alice") { try $0.assign("linear/work", to: target, in: "acme") }
         let impact = try vault.read { (index: borrowing VaultIndex) throws(CofferError) in
@@ -117,10 +155,13 @@ final class VaultTests: XCTestCase {
     func testRevokedNeverResolvesAndAPIKeysAreShownOnce() throws {
         let disk = SimulatedDisk()
         var vault = try makeVault(on: disk)
-        _ = try vault.mutate(actor: "alice") { try $0.createCredential(in: "acme", token("exa", "work", "exa-secret-xyz")) }
+        _ = try vault.mutate(actor: "alice") {
+            try $0.createCredential(in: "acme", token("exa", "work", "exa-secret-xyz"))
+        }
         try vault.mutate(actor: "alice") { try $0.revokeCredential("exa/work", in: "acme") }
         let acme = try XCTUnwrap(vault.read { $0.organization("acme") }).id
-        XCTAssertThrowsError(try vault.resolve(ResolutionRequest(appKey: "exa", context: RunContext(organization: acme))))
+        XCTAssertThrowsError(
+            try vault.resolve(ResolutionRequest(appKey: "exa", context: RunContext(organization: acme))))
 
         let created = try vault.createAPIKey(in: "acme", creator: "alice", name: "automation")
         let check = try vault.checkAPIKey(created.secret)
@@ -145,10 +186,12 @@ final class VaultTests: XCTestCase {
         // A well-sealed record whose operation is a known code with a malformed body: open
         // must refuse it as corruption.
         let store = try VaultStore.open(path: path, secret: .keyFile(key), options: .init(storage: disk))
-        let bogus = TransactionPayload(timeMilliseconds: 1, actor: "x", operations: [Operation(code: 0x0503, bytes: [1, 2, 3])])
+        let bogus = TransactionPayload(
+            timeMilliseconds: 1, actor: "x", operations: [Operation(code: 0x0503, bytes: [1, 2, 3])])
         _ = try store.append([bogus.encode()!])
         store.close()
-        XCTAssertThrowsCode(.corrupted, try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk)))
+        XCTAssertThrowsCode(
+            .corrupted, try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk)))
         let bad = try Vault.verify(path: path, unlock: .keyFile(key), storage: disk)
         XCTAssertEqual(bad.problems.map(\.kind), [.invariant])
     }
@@ -159,10 +202,12 @@ final class VaultTests: XCTestCase {
         let disk = SimulatedDisk()
         try makeVault(on: disk).close()
         let store = try VaultStore.open(path: path, secret: .keyFile(key), options: .init(storage: disk))
-        let future = TransactionPayload(timeMilliseconds: 1, actor: "x", operations: [Operation(code: 0xEEEE, bytes: [1, 2, 3])])
+        let future = TransactionPayload(
+            timeMilliseconds: 1, actor: "x", operations: [Operation(code: 0xEEEE, bytes: [1, 2, 3])])
         _ = try store.append([future.encode()!])
         store.close()
-        XCTAssertThrowsCode(.unsupportedVersion, try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk)))
+        XCTAssertThrowsCode(
+            .unsupportedVersion, try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk)))
     }
 
     func testReadersRunBesideAWriterAndNeverFail() throws {
@@ -176,14 +221,16 @@ final class VaultTests: XCTestCase {
                 for index in 0..<writes {
                     do {
                         _ = try vault.mutate(actor: "alice") {
-                            try $0.createCredential(in: "acme", VaultTests.token("app\(index % 7)", "s\(index)", "secret-\(index)"))
+                            try $0.createCredential(
+                                in: "acme", VaultTests.token("app\(index % 7)", "s\(index)", "secret-\(index)"))
                         }
                     } catch { XCTFail("write \(index): \(error)") }
                 }
             } else {
                 for _ in 0..<400 {
                     do {
-                        let resolved = try vault.resolve(ResolutionRequest(appKey: "exa", context: RunContext(organization: acme)))
+                        let resolved = try vault.resolve(
+                            ResolutionRequest(appKey: "exa", context: RunContext(organization: acme)))
                         XCTAssertEqual(try vault.reveal(resolved.id)["token"], VaultTests.secret("exa-org"))
                     } catch { XCTFail("reader \(worker): \(error)") }
                 }
@@ -192,7 +239,7 @@ final class VaultTests: XCTestCase {
         let count = vault.read { $0.credentials(matching: CredentialFilter(organization: acme)).count }
         XCTAssertEqual(count, writes + 1)
         let reopened = try reopen(vault, disk: disk)
-        XCTAssertEqual(reopened.read { $0.credentials(matching: CredentialFilter(organization: acme)).count }, writes + 1)
+        XCTAssertEqual(
+            reopened.read { $0.credentials(matching: CredentialFilter(organization: acme)).count }, writes + 1)
     }
 }
-

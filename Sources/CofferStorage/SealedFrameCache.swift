@@ -1,0 +1,49 @@
+/// The sealed bytes of frames read lately, by offset, so that revealing a credential read
+/// recently costs no system call. Only sealed frames are kept — what the file holds, whose
+/// bodies are ciphertext — never a plaintext; each reveal still checks and opens its frame.
+///
+/// A log's frames never change where they are once durable (a torn tail is cut before any
+/// is read, and a compaction writes another log, with a store and a cache of its own), so an
+/// entry is never stale. The cache keeps at most `capacity` bytes of frames and forgets the
+/// oldest entry first.
+final class SealedFrameCache: @unchecked Sendable {
+    private let capacity: Int
+    private let lock = Lock()
+    private var frames: [UInt64: [UInt8]] = [:]
+    /// Offsets in the order they were added, the oldest from `oldest`.
+    private var order: [UInt64] = []
+    private var oldest = 0
+    private var bytes = 0
+
+    /// A cache of at most `capacity` bytes of frames; 0 keeps none.
+    init(capacity: Int) {
+        self.capacity = max(capacity, 0)
+    }
+
+    /// The frame at `offset`, when kept.
+    func frame(at offset: UInt64) -> [UInt8]? {
+        guard capacity > 0 else { return nil }
+        return lock.withLock { frames[offset] }
+    }
+
+    /// Keeps `frame`, read at `offset` and checked, forgetting the oldest frames beyond the
+    /// capacity. A frame larger than the whole capacity is not kept.
+    func keep(_ frame: [UInt8], at offset: UInt64) {
+        guard frame.count <= capacity else { return }
+        lock.withLock {
+            guard frames[offset] == nil else { return }
+            frames[offset] = frame
+            order.append(offset)
+            bytes += frame.count
+            while bytes > capacity, oldest < order.count {
+                if let forgotten = frames.removeValue(forKey: order[oldest]) { bytes -= forgotten.count }
+                oldest += 1
+            }
+            // The forgotten offsets' slots are given back once they are most of the queue.
+            if oldest > 1024 && oldest * 2 > order.count {
+                order.removeFirst(oldest)
+                oldest = 0
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import XCTest
+
+@testable import CofferStorage
+
+/// The cache of sealed frames behind reveals: bounded by bytes, the oldest forgotten first,
+/// nothing kept when it has no room.
+final class SealedFrameCacheTests: XCTestCase {
+    func testKeepsFramesWithinItsCapacityAndForgetsTheOldestFirst() {
+        let cache = SealedFrameCache(capacity: 1000)
+        for offset in 0..<4 { cache.keep([UInt8](repeating: UInt8(offset), count: 300), at: UInt64(offset) * 300) }
+        // 1,200 bytes offered: the first frame made room for the fourth.
+        XCTAssertNil(cache.frame(at: 0))
+        for offset in 1..<4 { XCTAssertEqual(cache.frame(at: UInt64(offset) * 300)?.first, UInt8(offset)) }
+        // A frame kept again stays as it was, and costs no room.
+        cache.keep([9], at: 300)
+        XCTAssertEqual(cache.frame(at: 300)?.count, 300)
+        // Larger than the whole cache: not kept, and nothing else is forgotten for it.
+        cache.keep([UInt8](repeating: 7, count: 1001), at: 5000)
+        XCTAssertNil(cache.frame(at: 5000))
+        XCTAssertNotNil(cache.frame(at: 900))
+    }
+
+    func testACacheOfNoBytesKeepsNothing() {
+        let cache = SealedFrameCache(capacity: 0)
+        cache.keep([1, 2, 3], at: 8192)
+        XCTAssertNil(cache.frame(at: 8192))
+    }
+
+    /// Many frames through a small cache: the queue of offsets is compacted as it goes, and
+    /// what is kept is always the newest frames that fit.
+    func testLongUseKeepsTheNewestFramesThatFit() {
+        let cache = SealedFrameCache(capacity: 100 * 64)
+        for offset in 0..<10_000 { cache.keep([UInt8](repeating: 1, count: 64), at: UInt64(offset)) }
+        XCTAssertNil(cache.frame(at: 9_899))
+        for offset in 9_900..<10_000 { XCTAssertNotNil(cache.frame(at: UInt64(offset)), "offset \(offset)") }
+    }
+}
