@@ -272,6 +272,14 @@ extension ModelOperation {
     /// - Returns: the operation, or `.unsupportedVersion` for an unknown code and
     ///   `.invalidInput` for a malformed body. Never traps on hostile bytes.
     public static func decode(_ operation: Operation) -> Result<ModelOperation, CofferError> {
+        reading(operation) { code, body throws(CofferError) in try decodeBody(code, &body) }
+    }
+
+    /// Runs `read` over the operation's body, then checks that every byte was read
+    /// (OPS-DEC-1); `.unsupportedVersion` for an unknown code.
+    private static func reading<Value>(
+        _ operation: Operation, _ read: (OperationCode, inout OperationBodyReader) throws(CofferError) -> Value
+    ) -> Result<Value, CofferError> {
         guard let code = OperationCode(rawValue: operation.code) else {
             return .failure(
                 CofferError(
@@ -279,11 +287,11 @@ extension ModelOperation {
             )
         }
         return operation.body.withUnsafeBytes { bytes in
-            Result { () throws(CofferError) -> ModelOperation in
+            Result { () throws(CofferError) -> Value in
                 var body = OperationBodyReader(bytes, code: code)
-                let decoded = try decodeBody(code, &body)
+                let value = try read(code, &body)
                 try body.finish()
-                return decoded
+                return value
             }
         }
     }
@@ -302,48 +310,36 @@ extension ModelOperation {
     /// made `String`s (a reveal reads one record per call).
     public static func decodeCredentialFields(from operation: Operation) -> Result<StoredCredentialFields, CofferError>
     {
-        guard let code = OperationCode(rawValue: operation.code) else {
-            return .failure(
-                CofferError(
-                    .unsupportedVersion, "Operation code \(operation.code) is unknown to this version of Coffer.")
-            )
-        }
-        return operation.body.withUnsafeBytes { bytes in
-            Result { () throws(CofferError) -> StoredCredentialFields in
-                var body = OperationBodyReader(bytes, code: code)
-                let stored: StoredCredentialFields
-                switch code {
-                case .createCredential:
-                    let id: CredentialID = try body.readID("the id")
-                    try body.skipCredentialMetadataAfterID()
-                    stored = StoredCredentialFields(credential: id, version: 1, fields: try body.readFields())
-                case .setCredentialFields:
-                    let id: CredentialID = try body.readID("the id")
-                    _ = try body.readWord(VersionReason.self, "the reason")
-                    let version = try body.read(UInt32.self, "the version")
-                    let changedCount = try body.read(UInt8.self, "the changed field count")
-                    guard Int(changedCount) <= FieldValidation.fieldCountMax else {
-                        throw body.malformed("it lists \(changedCount) changed fields")
-                    }
-                    for _ in 0..<changedCount { try body.skipString("a changed field name") }
-                    stored = StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
-                case .restoreCredential:
-                    let id: CredentialID = try body.readID("the id")
-                    try body.skipCredentialMetadataAfterID()
-                    _ = try body.readWord(CredentialState.self, "the state")
-                    _ = try body.readFlag("the default flag")
-                    // The current version is the one after the latest change (RestoredCredential.version).
-                    let version = try body.readChanges().last?.version ?? 0
-                    stored = StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
-                case .restoreVersion:
-                    let id: CredentialID = try body.readID("the id")
-                    let version = try body.read(UInt32.self, "the version")
-                    stored = StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
-                default:
-                    throw CofferError(.invalidInput, "Operation \(code) does not store credential fields.")
+        reading(operation) { code, body throws(CofferError) -> StoredCredentialFields in
+            switch code {
+            case .createCredential:
+                let id: CredentialID = try body.readID("the id")
+                try body.skipCredentialMetadataAfterID()
+                return StoredCredentialFields(credential: id, version: 1, fields: try body.readFields())
+            case .setCredentialFields:
+                let id: CredentialID = try body.readID("the id")
+                _ = try body.readWord(VersionReason.self, "the reason")
+                let version = try body.read(UInt32.self, "the version")
+                let changedCount = try body.read(UInt8.self, "the changed field count")
+                guard Int(changedCount) <= FieldValidation.fieldCountMax else {
+                    throw body.malformed("it lists \(changedCount) changed fields")
                 }
-                try body.finish()
-                return stored
+                for _ in 0..<changedCount { try body.skipString("a changed field name") }
+                return StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
+            case .restoreCredential:
+                let id: CredentialID = try body.readID("the id")
+                try body.skipCredentialMetadataAfterID()
+                _ = try body.readWord(CredentialState.self, "the state")
+                _ = try body.readFlag("the default flag")
+                // The current version is the one after the latest change (RestoredCredential.version).
+                let version = try body.readChanges().last?.version ?? 0
+                return StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
+            case .restoreVersion:
+                let id: CredentialID = try body.readID("the id")
+                let version = try body.read(UInt32.self, "the version")
+                return StoredCredentialFields(credential: id, version: version, fields: try body.readFields())
+            default:
+                throw CofferError(.invalidInput, "Operation \(code) does not store credential fields.")
             }
         }
     }
