@@ -214,14 +214,14 @@ extension Vault {
             )
         }
         let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
-        guard let payload = record.payload.flatMap(TransactionPayload.decode),
-            Int(location.operationIndex) < payload.operations.count
+        guard let payload = record.payload,
+            let operation = TransactionPayload.operation(at: Int(location.operationIndex), in: payload)
         else {
             throw CofferError(
                 .corrupted, "The record holding the credential is malformed.", offset: location.offset,
                 sequence: location.sequence)
         }
-        return payload.operations[Int(location.operationIndex)]
+        return operation
     }
 
     /// Checks a presented platform API key in constant time over its keyed hash.

@@ -64,6 +64,27 @@ public struct TransactionPayload: Sendable {
         }
     }
 
+    /// Operation `index` of a payload, the only one copied; `nil` when the payload is
+    /// malformed (as ``decode(_:)`` judges it: the whole payload is checked) or has no such
+    /// operation. What a reveal reads: one operation of a transaction that may hold many.
+    public static func operation(at index: Int, in payload: SecureBytes) -> Operation? {
+        payload.withUnsafeBytes { bytes in
+            var reader = ByteReader(bytes)
+            guard reader.read(UInt64.self) != nil, let actorLength = reader.read(UInt16.self),
+                let actor = reader.readView(Int(actorLength)), UTF8Check.isValid(actor),
+                let count = reader.read(UInt32.self), Int(count) <= reader.remaining / 6, index >= 0, index < Int(count)
+            else { return nil }
+            var found: Operation?
+            for position in 0..<Int(count) {
+                guard let code = reader.read(UInt16.self), let length = reader.read(UInt32.self),
+                    let body = reader.readView(Int(length))
+                else { return nil }
+                if position == index { found = Operation(code: code, body: SecureBytes(copying: body)) }
+            }
+            return reader.remaining == 0 ? found : nil
+        }
+    }
+
     /// Decodes a payload; `nil` when it is malformed (short, trailing bytes, invalid UTF-8).
     public static func decode(_ payload: SecureBytes) -> TransactionPayload? {
         payload.withUnsafeBytes { bytes in
