@@ -21,16 +21,19 @@ public struct RecordPosition: Sendable, Equatable {
     /// u8 type || u32 epoch || previous chain hash` (79 bytes). A record therefore cannot be
     /// moved, replayed, reordered or spliced in from another vault without failing to open.
     public var associatedData: [UInt8] {
-        var writer = ByteWriter(capacity: 79)
-        writer.write(Array("coffer record v1".utf8))
-        writer.write(vaultID)
-        writer.write(FormatConstants.writeVersion)
-        writer.write(sequence)
-        writer.write(type.rawValue)
-        writer.write(epoch)
-        writer.write(previousChain)
-        return writer.bytes
+        // Built in one allocation: every record read, at open and at each reveal, builds one.
+        var bytes = Self.label
+        bytes.reserveCapacity(Self.label.count + vaultID.count + 2 + 8 + 1 + 4 + previousChain.count)
+        bytes += vaultID
+        withUnsafeBytes(of: FormatConstants.writeVersion.littleEndian) { bytes += $0 }
+        withUnsafeBytes(of: sequence.littleEndian) { bytes += $0 }
+        bytes.append(type.rawValue)
+        withUnsafeBytes(of: epoch.littleEndian) { bytes += $0 }
+        bytes += previousChain
+        return bytes
     }
+
+    private static let label = Array("coffer record v1".utf8)
 }
 
 /// How a payload is stored inside the sealed plaintext (F-COMPRESS).
