@@ -109,7 +109,9 @@ public enum Checkpoint {
     /// The position a checkpoint claims, read without a key: only its form is checked.
     public static func position(of bytes: [UInt8]) -> Result<Position, Problem> {
         guard bytes.count >= headerBytes + XChaCha20Poly1305.nonceBytes + XChaCha20Poly1305.tagBytes else {
-            return .failure(.malformed("\(bytes.count) bytes is too short"))
+            let minimum = headerBytes + XChaCha20Poly1305.nonceBytes + XChaCha20Poly1305.tagBytes
+            return .failure(
+                .malformed("it is \(bytes.count) byte\(bytes.count == 1 ? "" : "s") long, shorter than the \(minimum) of an empty one"))
         }
         return bytes.withUnsafeBytes { raw -> Result<Position, Problem> in
             var reader = ByteReader(raw)
