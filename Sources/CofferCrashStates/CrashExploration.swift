@@ -33,6 +33,11 @@ public enum CrashExploration {
                     hasher.combine(path)
                     hasher.combine(files[path]!.hash)
                 }
+                // What a ledger state must hold depends on what was acknowledged by then: the
+                // same files after another acknowledgement are another check.
+                if let ledger = expectation.ledger {
+                    hasher.combine(ledger.acknowledgements.lazy.filter { $0.events <= event + 1 }.count)
+                }
                 guard checked.insert(hasher.finalize()).inserted else { continue }
                 report.states += 1
                 let (failures, salvaged) = try CrashCheck.check(files, crashAfter: event, in: scratch, expectation)

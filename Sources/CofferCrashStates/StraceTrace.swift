@@ -95,7 +95,9 @@ public enum TraceParser {
             throw TraceError("not a call: \(line.prefix(80))")
         }
         let arguments = line[..<equals.lowerBound].reversed().drop { $0 == " " }
-        guard arguments.first == ")" else { throw TraceError("not a call: \(line.prefix(80))") }
+        guard arguments.first == ")", open < arguments.startIndex.base else {
+            throw TraceError("not a call: \(line.prefix(80))")
+        }
         let name = String(line[..<open])
         let argumentText = line[line.index(after: open)..<arguments.dropFirst().startIndex.base]
         var resultText = line[equals.upperBound...]

@@ -204,7 +204,6 @@ struct OperationBodyReader: ~Copyable {
         var previous: String?
         for _ in 0..<count {
             let name = try readString("a field name")
-            // Strictly increasing, so no name repeats.
             if let previous, !previous.utf8.lexicographicallyPrecedes(name.utf8) {
                 throw malformed("field names are not in increasing order")
             }
@@ -212,7 +211,11 @@ struct OperationBodyReader: ~Copyable {
             guard length <= UInt32(FieldValidation.valueBytesMax), let view = reader.readView(Int(length)) else {
                 throw malformed("a field value is cut short or too long")
             }
-            values[name] = SecureBytes(copying: view)
+            // Names in increasing byte order can still be one `String` key (canonically
+            // equivalent spellings): a repeat all the same.
+            guard values.updateValue(SecureBytes(copying: view), forKey: name) == nil else {
+                throw malformed("a field name repeats")
+            }
             previous = name
         }
         return FieldValues(values)

@@ -5,13 +5,15 @@ import PostgresNIO
 /// Sealed frames and headers of vaults, shared through PostgreSQL by several service instances.
 ///
 /// The store is byte-level: it keeps each vault's header and the frames of its log exactly as
-/// given, never decrypting or parsing them. Two tables hold everything (``ensureSchema()``):
+/// given, never decrypting or parsing them. Three tables hold everything (``ensureSchema()``):
 ///
 /// ```
 /// coffer_vaults(vault_id bytea primary key, name text unique not null, header bytea not null,
 ///               header_generation bigint not null, log_generation bigint not null)
 /// coffer_frames(vault_id bytea references coffer_vaults on delete cascade, log_generation bigint,
 ///               sequence bigint, frame bytea not null, primary key (vault_id, log_generation, sequence))
+/// coffer_checkpoints(vault_id bytea references coffer_vaults on delete cascade, log_generation bigint,
+///               sequence bigint, checkpoint bytea not null, primary key (vault_id, log_generation))
 /// ```
 ///
 /// Writers coordinate through the database, not through locks of their own:
@@ -95,7 +97,8 @@ public final class PostgresFrameStore: Sendable {
 
     // MARK: Schema
 
-    /// Creates the two tables when they do not exist; safe to call from several processes at once.
+    /// Creates the tables (vaults, frames, checkpoints) when they do not exist; safe to call
+    /// from several processes at once.
     ///
     /// - Throws: `CofferError(.io)` when the server refuses (for example the role may not
     ///   create tables) or the connection is lost.

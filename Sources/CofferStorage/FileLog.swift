@@ -150,7 +150,7 @@ extension StorageSystem {
     }
 
     /// The checkpoint is the file `<vault name>.checkpoint` beside the vault.
-    public func readCheckpoint(of path: String) -> Result<[UInt8]?, SystemError> {
+    public func readCheckpoint(of path: String, for log: any LogDevice) -> Result<[UInt8]?, SystemError> {
         switch readScratchFile(VaultStore.sibling(VaultStore.checkpointName(of: path), of: path)) {
         case .success(let bytes): .success(bytes)
         case .failure(.noSuchFileOrDirectory): .success(nil)
@@ -159,7 +159,7 @@ extension StorageSystem {
     }
 
     /// Replaces the checkpoint, but never a file of another kind that has its name.
-    public func writeCheckpoint(_ bytes: [UInt8], of path: String) throws(CofferError) {
+    public func writeCheckpoint(_ bytes: [UInt8], of path: String, for log: any LogDevice) throws(CofferError) {
         let target = VaultStore.sibling(VaultStore.checkpointName(of: path), of: path)
         if try isOtherFile(at: target) {
             throw CofferError(

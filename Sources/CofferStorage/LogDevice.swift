@@ -118,14 +118,16 @@ public protocol LogMedium: Sendable {
     /// knows none runs); returns the names removed.
     func removeLeftoverSuccessors(of path: String) -> [String]
     /// The index checkpoint kept beside the log at `path` (F-CHECKPOINT), unchecked; `nil` when
-    /// there is none, or the medium keeps none.
-    func readCheckpoint(of path: String) -> Result<[UInt8]?, SystemError>
+    /// there is none, or the medium keeps none. `log` is the device the caller reads: a shared
+    /// store keeps a checkpoint per log generation, and reads that device's.
+    func readCheckpoint(of path: String, for log: any LogDevice) -> Result<[UInt8]?, SystemError>
     /// Makes `bytes` the checkpoint kept beside the log at `path`, replacing the one there:
     /// the old one or the new one, whole, is there at every moment, and the new one is durable
-    /// when this returns. Only the writer holding the log's lock calls it.
+    /// when this returns. Only the writer holding the log's lock calls it (a shared store's
+    /// writers: F-SHARED-CHECKPOINT). `log` is the device the checkpoint was taken from.
     ///
     /// - Throws: `.io`; `.invalidInput` from a medium that keeps no checkpoints.
-    func writeCheckpoint(_ bytes: [UInt8], of path: String) throws(CofferError)
+    func writeCheckpoint(_ bytes: [UInt8], of path: String, for log: any LogDevice) throws(CofferError)
     /// Removes the checkpoint kept beside the log at `path`, durably (a compaction, before its
     /// switch); nothing when there is none.
     func removeCheckpoint(of path: String) throws(CofferError)

@@ -119,12 +119,15 @@ public final class SharedLogStorage: LogMedium, @unchecked Sendable {
     /// no instance may remove one that another instance is still writing.
     public func removeLeftoverSuccessors(of path: String) -> [String] { [] }
 
-    /// The log generation this process reads: the one its last open or switch found.
-    private var currentGeneration: UInt64? { lock.withLock { views.keys.max() } }
+    /// The log generation `log` reads: a device of this store, or none.
+    private func generation(of log: any LogDevice, path: String) -> UInt64? {
+        guard path == self.path, let device = log as? SharedLogDevice else { return nil }
+        return device.generation
+    }
 
-    /// The checkpoint kept for the log generation the last open found (F-SHARED-CHECKPOINT).
-    public func readCheckpoint(of path: String) -> Result<[UInt8]?, SystemError> {
-        guard path == self.path, let generation = currentGeneration else { return .success(nil) }
+    /// The checkpoint kept for the log generation `log` reads (F-SHARED-CHECKPOINT).
+    public func readCheckpoint(of path: String, for log: any LogDevice) -> Result<[UInt8]?, SystemError> {
+        guard let generation = generation(of: log, path: path) else { return .success(nil) }
         do throws(CofferError) {
             return .success(try backend.checkpoint(logGeneration: generation))
         } catch {
@@ -136,12 +139,12 @@ public final class SharedLogStorage: LogMedium, @unchecked Sendable {
     /// the generations it deletes, in its own transaction.
     public func removeCheckpoint(of path: String) throws(CofferError) {}
 
-    /// Keeps `bytes` as the checkpoint of the log generation this process reads. When that
-    /// generation is no longer the vault's log (another instance compacted it), or another
-    /// instance kept a checkpoint covering as much or more, nothing is written: the next open
-    /// finds that one, or none, and is right either way.
-    public func writeCheckpoint(_ bytes: [UInt8], of path: String) throws(CofferError) {
-        guard path == self.path, let generation = currentGeneration else {
+    /// Keeps `bytes` as the checkpoint of the log generation `log` reads, the one it was taken
+    /// from. When that generation is no longer the vault's log (another instance compacted it),
+    /// or another instance kept a checkpoint covering as much or more, nothing is written: the
+    /// next open finds that one, or none, and is right either way.
+    public func writeCheckpoint(_ bytes: [UInt8], of path: String, for log: any LogDevice) throws(CofferError) {
+        guard let generation = generation(of: log, path: path) else {
             throw CofferError(.notFound, "The shared vault was not opened at \(path).")
         }
         guard case .success(let position) = Checkpoint.position(of: bytes) else {
@@ -220,7 +223,8 @@ final class SharedLogView: @unchecked Sendable {
             if position >= end {
                 // A read far past the known frames (where an index checkpoint says a record
                 // is) fetches everything up to it in as few round trips as a scan would.
-                let wanted = Int(clamping: position - end) + (buffer.count - written)
+                let (gap, rest) = (position - end, UInt64(buffer.count - written))
+                let wanted = Int(clamping: gap > UInt64.max - rest ? UInt64.max : gap + rest)
                 let fetched = try backend.frames(
                     logGeneration: generation, after: lastSequence, limit: Self.fetchLimit(wanted))
                 guard !fetched.isEmpty else { break }
@@ -282,6 +286,9 @@ final class SharedLogDevice: LogDevice, @unchecked Sendable {
     private let view: SharedLogView
     private let lock = Lock()
     private var closed = false
+
+    /// The log generation this device reads.
+    var generation: UInt64 { view.generation }
 
     init(storage: SharedLogStorage, view: SharedLogView) {
         self.storage = storage

@@ -38,7 +38,7 @@ extension VaultStore {
         fileSize: UInt64
     ) -> Result<CheckpointResumption, CheckpointProblem>? {
         let bytes: [UInt8]
-        switch storage.readCheckpoint(of: path) {
+        switch storage.readCheckpoint(of: path, for: log) {
         case .success(nil): return nil
         case .success(let read?): bytes = read
         case .failure(let error): return .failure(CheckpointProblem("it could not be read (\(error))"))
@@ -145,7 +145,7 @@ extension VaultStore {
         contents.index = index[...]
         let bytes = Checkpoint.seal(
             state.position, contents: contents.encode(), key: MasterKeySubkey.checkpoint.derive(from: masterKey))
-        try options.storage.writeCheckpoint(bytes, of: path)
+        try options.storage.writeCheckpoint(bytes, of: path, for: log)
     }
 
     /// What a checkpoint after record `head.sequence` holds besides the index: call it with

@@ -152,12 +152,13 @@ extension VaultStore {
         return record.epoch
     }
 
+    /// What ``readRecord(sequence:offset:)`` reads at once: most records fit.
+    static let recordReadBytes = 4096
+
     /// Reads and opens the record at `offset` that has sequence number `sequence`, checking
     /// every rule the scan checks.
     ///
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
-    /// What ``readRecord(sequence:offset:)`` reads at once: most records fit.
-    static let recordReadBytes = 4096
 
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
@@ -225,7 +226,13 @@ extension VaultStore {
         case .failure:
             throw CofferError(.corrupted, "The record fails authentication.", offset: offset, sequence: sequence)
         case .success(let payload):
-            if cached == nil { frameCache.keep(frame, at: offset) }
+            // An exact-size copy: the read's buffer keeps the capacity of what it read.
+            if cached == nil {
+                frameCache.keep(
+                    [UInt8](unsafeUninitializedCapacity: frame.count) { buffer, count in
+                        count = buffer.initialize(fromContentsOf: frame)
+                    }, at: offset)
+            }
             return ScannedRecord(
                 sequence: sequence, type: header.type!, epoch: header.epoch, offset: offset,
                 frameBytes: header.frameBytes, previousChain: previous, payload: payload)

@@ -110,12 +110,21 @@ do {
             }
             var ledger: CrashLedger?
             if fields.count == 7 {
+                let planned = try CrashLedger.parsePlan(
+                    String(decoding: try CrashCheck.readFile(fields[5]), as: UTF8.self))
+                let acknowledged = Array(replay.acknowledgements[firstAcknowledgement...])
+                // Every batch of the workloads is acknowledged; fewer seen in the trace would
+                // only weaken the check, silently.
+                guard Set(acknowledged.map(\.batch)) == Set(planned.map(\.batch)) else {
+                    fail(
+                        "\(fields[0]): the trace shows \(acknowledged.count) acknowledgements of the plan's "
+                            + "\(Set(planned.map(\.batch)).count) batches")
+                }
                 ledger = CrashLedger(
-                    plan: try CrashLedger.parsePlan(
-                        String(decoding: try CrashCheck.readFile(fields[5]), as: UTF8.self)),
+                    plan: planned,
                     base: CrashLedger.parseContents(
                         String(decoding: try CrashCheck.readFile(fields[6]), as: UTF8.self)),
-                    acknowledgements: Array(replay.acknowledgements[firstAcknowledgement...]))
+                    acknowledgements: acknowledged)
             }
             commands.append(
                 Command(

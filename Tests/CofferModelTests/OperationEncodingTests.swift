@@ -388,6 +388,23 @@ final class OperationEncodingTests: XCTestCase {
         XCTAssertGreaterThan(checked, 1000)
     }
 
+    /// Field names in increasing byte order that Swift's `String` takes for one key
+    /// (canonically equivalent spellings, "e" + U+0301 and "é") are a repeat: malformed, never
+    /// one value silently dropped.
+    func testCanonicallyEquivalentFieldNamesAreARepeat() throws {
+        let sample = try XCTUnwrap(Self.restoreSamples.first { $0.code == .restoreVersion })
+        let body = sample.encode().body.withUnsafeBytes { Array($0) }
+        var bytes = Array(body.prefix(16 + 4))  // the id, the version
+        bytes.append(2)
+        for (name, value) in [("e\u{301}", "a"), ("\u{e9}", "b")] {
+            let utf8 = Array(name.utf8)
+            bytes += [UInt8(utf8.count), 0] + utf8 + [1, 0, 0, 0] + Array(value.utf8)
+        }
+        let operation = CofferFormat.Operation(code: OperationCode.restoreVersion.rawValue, bytes: bytes)
+        XCTAssertEqual(ModelOperation.decode(operation).failureCode, .invalidInput)
+        XCTAssertEqual(ModelOperation.decodeCredentialFields(from: operation).failureCode, .invalidInput)
+    }
+
     func testRestoreBodiesRejectNonCanonicalBytes() throws {
         let restores = Self.restoreSamples
         func bytes(_ operation: ModelOperation) -> [UInt8] { operation.encode().body.withUnsafeBytes { Array($0) } }

@@ -109,11 +109,13 @@ final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
         from: UInt64, lastSequence: UInt64, to: UInt64, header: [UInt8], expectedHeaderGeneration: UInt64
     ) throws(CofferError) -> Bool {
         lock.withLock {
-            guard let current = row, current.logGeneration == from, current.headerGeneration == expectedHeaderGeneration,
+            guard let current = row, current.logGeneration == from,
+                current.headerGeneration == expectedHeaderGeneration,
                 UInt64((frames[from] ?? []).count) == lastSequence
             else { return false }
             row = SharedLogState(
-                vaultID: current.vaultID, header: header, headerGeneration: expectedHeaderGeneration + 1, logGeneration: to)
+                vaultID: current.vaultID, header: header, headerGeneration: expectedHeaderGeneration + 1,
+                logGeneration: to)
             frames = frames.filter { $0.key >= to }
             checkpoints = checkpoints.filter { $0.key >= to }
             return true
@@ -160,7 +162,8 @@ final class SharedLogStorageTests: XCTestCase {
 
     func open(_ backend: MemorySharedLog, readOnly: Bool = false) throws -> VaultStore {
         try VaultStore.open(
-            path: path, secret: Fixture.secret, options: .init(storage: SharedLogStorage(backend: backend, path: path), readOnly: readOnly))
+            path: path, secret: Fixture.secret,
+            options: .init(storage: SharedLogStorage(backend: backend, path: path), readOnly: readOnly))
     }
 
     func testReadsAtAnyOffsetSeeTheFileTheLogWouldBe() throws {
@@ -182,7 +185,9 @@ final class SharedLogStorageTests: XCTestCase {
             let count = Int(generator.next() % 9000)
             let read = try log.read(count: count, at: offset).get()
             let start = Int(min(offset, UInt64(expected.count)))
-            XCTAssertEqual(read, Array(expected[start..<min(start + count, expected.count)]), "offset \(offset) count \(count) seed \(seed)")
+            XCTAssertEqual(
+                read, Array(expected[start..<min(start + count, expected.count)]),
+                "offset \(offset) count \(count) seed \(seed)")
         }
     }
 
@@ -233,7 +238,10 @@ final class SharedLogStorageTests: XCTestCase {
         // Nothing of the refused append landed, and the writer is not stopped.
         XCTAssertEqual(backend.fileBytes.count, Int(first.logEnd))
         var seen: [String] = []
-        XCTAssertEqual(try second.catchUp { seen.append(String(decoding: $0.payload!.withUnsafeBytes { Array($0) }, as: UTF8.self)) }, 1)
+        XCTAssertEqual(
+            try second.catchUp {
+                seen.append(String(decoding: $0.payload!.withUnsafeBytes { Array($0) }, as: UTF8.self))
+            }, 1)
         XCTAssertEqual(seen, ["one"])
         XCTAssertEqual(second.head, first.head)
         _ = try second.append([Fixture.payload("two")])
@@ -289,7 +297,8 @@ final class SharedLogStorageTests: XCTestCase {
         try second.addKeyslot(.passphrase(Fixture.payload("passphrase")), cost: .interactive)
         XCTAssertEqual(second.keyslots.count, 3)
         let reopened = try VaultStore.open(
-            path: path, secret: .keyFile(Fixture.otherKeyFile), options: .init(storage: SharedLogStorage(backend: backend, path: path)))
+            path: path, secret: .keyFile(Fixture.otherKeyFile),
+            options: .init(storage: SharedLogStorage(backend: backend, path: path)))
         XCTAssertEqual(reopened.keyslots.map(\.id), [1, 2, 3])
     }
 
@@ -317,6 +326,30 @@ final class SharedLogStorageTests: XCTestCase {
         let reopened = try other.reopen(options: other.options)
         XCTAssertEqual(reopened.head, compacted.head)
         XCTAssertEqual(backend.fileBytes.count, Int(compacted.logEnd))
+    }
+
+    /// A checkpoint taken from a log generation that another instance's compaction replaced
+    /// is kept for no generation, even once this process knows the new one (a reopen on the
+    /// same storage): never under the new generation's row, where readers would refuse it and
+    /// it would hold off the right one.
+    func testACheckpointOfAReplacedGenerationIsKeptForNone() throws {
+        let backend = MemorySharedLog()
+        let store = try makeStore(backend)
+        let other = try open(backend)
+        for number in 0..<3 { _ = try store.append([Fixture.payload("record \(number)")]) }
+        try other.catchUp { _ in }
+        let taken = try XCTUnwrap(other.checkpointState(through: other.head))
+        let target = try store.beginCompaction(reencrypt: false, newMasterKey: false)
+        _ = try store.completeCompaction(target)
+        let current = try XCTUnwrap(try backend.state()).logGeneration
+        let reopened = try other.reopen(options: other.options)
+        defer { reopened.close() }
+        try other.writeCheckpoint(taken, index: [1])
+        XCTAssertNil(try backend.checkpoint(logGeneration: current))
+        XCTAssertNil(try backend.checkpoint(logGeneration: 1))
+        // The reopened store's own checkpoint is kept for the new generation.
+        try reopened.writeCheckpoint(try XCTUnwrap(reopened.checkpointState(through: reopened.head)), index: [2])
+        XCTAssertNotNil(try backend.checkpoint(logGeneration: current))
     }
 
     /// A record read from a log that another instance's compaction replaced, and deleted, is
@@ -367,7 +400,8 @@ final class SharedLogStorageTests: XCTestCase {
         XCTAssertThrowsCode(.conflict, try store.completeCompaction(target))
         XCTAssertTrue(target.isAbandoned)
         let reopened = try VaultStore.open(
-            path: path, secret: .keyFile(Fixture.otherKeyFile), options: .init(storage: SharedLogStorage(backend: backend, path: path)))
+            path: path, secret: .keyFile(Fixture.otherKeyFile),
+            options: .init(storage: SharedLogStorage(backend: backend, path: path)))
         XCTAssertEqual(reopened.keyslots.count, 2)
     }
 }
