@@ -159,7 +159,6 @@ extension VaultStore {
     /// every rule the scan checks.
     ///
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
-
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         var known = chains.previous(for: sequence)
@@ -187,16 +186,14 @@ extension VaultStore {
             case .success(let bytes): frame = bytes
             }
         }
-        let header: FrameHeader
         guard frame.count >= FormatConstants.frameHeaderBytes,
-            case .success(let decoded) = frame.withUnsafeBytes({
+            case .success(let header) = frame.withUnsafeBytes({
                 FrameHeader.decode(UnsafeRawBufferPointer(rebasing: $0[..<FormatConstants.frameHeaderBytes]))
             }),
-            decoded.sequence == sequence, decoded.type != nil
+            header.sequence == sequence, header.type != nil
         else {
             throw CofferError(.corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
         }
-        header = decoded
         if frame.count < header.frameBytes {
             switch log.read(count: header.frameBytes - frame.count, at: offset + UInt64(frame.count)) {
             case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
