@@ -113,7 +113,9 @@ extension Vault {
     static func fields(of credential: CredentialID, version: UInt32?, at location: RecordLocation, in store: VaultStore)
         throws(CofferError) -> FieldValues
     {
-        switch ModelOperation.decodeCredentialFields(from: try readOperation(at: location, in: store)) {
+        // The operation is decoded at once and let go: it reads the decrypted record in place.
+        let operation = try readOperation(at: location, in: store, sharingRecord: true)
+        switch ModelOperation.decodeCredentialFields(from: operation) {
         case .failure(let error):
             throw CofferError(
                 .corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset,
@@ -206,7 +208,12 @@ extension Vault {
         }
     }
 
-    static func readOperation(at location: RecordLocation, in store: VaultStore) throws(CofferError) -> Operation {
+    /// The operation at `location`, copied out of its record; with `sharingRecord` a slice of
+    /// the decrypted record instead (``TransactionPayload/operation(at:in:sharingPayload:)``),
+    /// for a caller that decodes it at once and lets it go.
+    static func readOperation(at location: RecordLocation, in store: VaultStore, sharingRecord: Bool = false)
+        throws(CofferError) -> Operation
+    {
         guard location.offset >= FormatConstants.logStartOffset, location.sequence <= store.queuedHead.sequence else {
             throw CofferError(
                 .invalidInput,
@@ -215,7 +222,8 @@ extension Vault {
         }
         let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
         guard let payload = record.payload,
-            let operation = TransactionPayload.operation(at: Int(location.operationIndex), in: payload)
+            let operation = TransactionPayload.operation(
+                at: Int(location.operationIndex), in: payload, sharingPayload: sharingRecord)
         else {
             throw CofferError(
                 .corrupted, "The record holding the credential is malformed.", offset: location.offset,

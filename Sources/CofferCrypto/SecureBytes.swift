@@ -2,7 +2,7 @@ import CSodium
 import CofferErrors
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Bytes that are secret: key material and decrypted plaintext.
@@ -20,8 +20,12 @@ import Glibc
 public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConvertible,
     CustomDebugStringConvertible
 {
-    private let allocation: SecureMemory.Allocation
-    private var pointer: UnsafeMutableRawPointer { allocation.pointer }
+    /// The memory this value owns, zeroed and released by its `deinit`; `nil` for a slice,
+    /// which reads its owner's memory instead (``slice(_:)``).
+    private let allocation: SecureMemory.Allocation?
+    /// The value whose memory a slice reads, kept alive by it.
+    private let owner: SecureBytes?
+    private let pointer: UnsafeMutableRawPointer
     /// The number of bytes held.
     public let count: Int
 
@@ -38,10 +42,22 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
         self.count = count
         // Zeroed, locked memory from a shared locked region (SecureMemory): no system call
         // per secret.
-        self.allocation = SecureMemory.allocate(count)
+        let allocation = SecureMemory.allocate(count)
+        self.allocation = allocation
+        self.owner = nil
+        self.pointer = allocation.pointer
         // Every stored property is set, so if the initializer throws, deinit still runs and
         // zeroes and releases the memory.
         try initializer(UnsafeMutableRawBufferPointer(start: allocation.pointer, count: count))
+    }
+
+    private init(slicing owner: SecureBytes, _ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= owner.count, "slice out of bounds")
+        // A slice of a slice reads the first owner's memory: the chain never grows.
+        self.owner = owner.owner ?? owner
+        self.allocation = nil
+        self.pointer = owner.pointer + range.lowerBound
+        self.count = range.count
     }
 
     /// Creates `count` zero bytes.
@@ -74,8 +90,18 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
     }
 
     deinit {
-        // Clears the whole capacity, even the bytes we think were unused.
-        SecureMemory.release(allocation)
+        // Clears the whole capacity, even the bytes we think were unused. A slice owns
+        // nothing: its owner clears the memory once the last slice has gone.
+        if let allocation { SecureMemory.release(allocation) }
+    }
+
+    /// The bytes in `range`, without a copy: the slice reads this value's memory and keeps
+    /// all of it alive (locked, and unzeroed) for as long as the slice lives. For a part
+    /// that is read at once and let go (the payload inside a decrypted record, one operation
+    /// inside a payload); a part that is handed out to be kept should be copied, so that it
+    /// does not hold the rest of the secret with it.
+    package func slice(_ range: Range<Int>) -> SecureBytes {
+        SecureBytes(slicing: self, range)
     }
 
     /// Calls `body` with a read-only view of the secret. The view must not escape.

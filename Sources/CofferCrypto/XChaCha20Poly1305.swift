@@ -63,6 +63,17 @@ public enum XChaCha20Poly1305 {
         nonce: UnsafeRawBufferPointer,
         associatedData: [UInt8]
     ) -> SecureBytes? {
+        associatedData.withUnsafeBytes { open(sealed, key: key, nonce: nonce, associatedData: $0) }
+    }
+
+    /// Opens `ciphertext || tag` as ``open(_:key:nonce:associatedData:)-([UInt8])`` does, with
+    /// the associated data read where it lies (a record's, built on the stack for each read).
+    public static func open(
+        _ sealed: UnsafeRawBufferPointer,
+        key: SecureBytes,
+        nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer
+    ) -> SecureBytes? {
         precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
         precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
         guard sealed.count >= tagBytes else { return nil }
@@ -94,7 +105,9 @@ public enum XChaCha20Poly1305 {
         var opened: Int?
         // At least one byte of capacity, so the target has an address even for an empty plaintext.
         let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, sealed.count - tagBytes)) { target, initialized in
-            opened = decrypt(sealed, into: target.baseAddress!, key: key, nonce: nonce, associatedData: associatedData)
+            opened = associatedData.withUnsafeBytes {
+                decrypt(sealed, into: target.baseAddress!, key: key, nonce: nonce, associatedData: $0)
+            }
             initialized = opened ?? 0
         }
         return opened == nil ? nil : plaintext
@@ -104,20 +117,18 @@ public enum XChaCha20Poly1305 {
     /// the plaintext's length, or `nil` when the tag does not verify.
     private static func decrypt(
         _ sealed: UnsafeRawBufferPointer, into target: UnsafeMutablePointer<UInt8>, key: SecureBytes,
-        nonce: UnsafeRawBufferPointer, associatedData: [UInt8]
+        nonce: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer
     ) -> Int? {
         Sodium.ensureReady()
         var written: UInt64 = 0
         let status = key.withUnsafeBytes { keyBytes in
             sealed.withNonNullBase { cipher, cipherCount in
-                associatedData.withUnsafeBytes { aad in
-                    aad.withNonNullBase { aadBase, aadCount in
-                        crypto_aead_xchacha20poly1305_ietf_decrypt(
-                            target, &written, nil,
-                            cipher, UInt64(cipherCount), aadBase, UInt64(aadCount),
-                            nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                            keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                    }
+                associatedData.withNonNullBase { aadBase, aadCount in
+                    crypto_aead_xchacha20poly1305_ietf_decrypt(
+                        target, &written, nil,
+                        cipher, UInt64(cipherCount), aadBase, UInt64(aadCount),
+                        nonce.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
             }
         }

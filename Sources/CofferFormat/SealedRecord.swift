@@ -21,16 +21,31 @@ public struct RecordPosition: Sendable, Equatable {
     /// u8 type || u32 epoch || previous chain hash` (79 bytes). A record therefore cannot be
     /// moved, replayed, reordered or spliced in from another vault without failing to open.
     public var associatedData: [UInt8] {
-        // Built in one allocation: every record read, at open and at each reveal, builds one.
-        var bytes = Self.label
-        bytes.reserveCapacity(Self.label.count + vaultID.count + 2 + 8 + 1 + 4 + previousChain.count)
-        bytes += vaultID
-        withUnsafeBytes(of: FormatConstants.writeVersion.littleEndian) { bytes += $0 }
-        withUnsafeBytes(of: sequence.littleEndian) { bytes += $0 }
-        bytes.append(type.rawValue)
-        withUnsafeBytes(of: epoch.littleEndian) { bytes += $0 }
-        bytes += previousChain
-        return bytes
+        withAssociatedData { Array($0) }
+    }
+
+    /// Calls `body` with ``associatedData`` built on the stack: every record read, at open and
+    /// at each reveal, builds one, and a heap array cost a reveal more than the rest of F-AAD's
+    /// handling.
+    public func withAssociatedData<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        let count = Self.label.count + vaultID.count + 2 + 8 + 1 + 4 + previousChain.count
+        return withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buffer in
+            let base = buffer.baseAddress!
+            Self.label.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            var cursor = Self.label.count
+            vaultID.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[cursor...]).copyMemory(from: $0) }
+            cursor += vaultID.count
+            buffer.storeBytes(of: FormatConstants.writeVersion.littleEndian, toByteOffset: cursor, as: UInt16.self)
+            buffer.storeBytes(of: sequence.littleEndian, toByteOffset: cursor + 2, as: UInt64.self)
+            buffer.storeBytes(of: type.rawValue, toByteOffset: cursor + 10, as: UInt8.self)
+            buffer.storeBytes(of: epoch.littleEndian, toByteOffset: cursor + 11, as: UInt32.self)
+            cursor += 15
+            previousChain.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[cursor...]).copyMemory(from: $0)
+            }
+            precondition(cursor + previousChain.count == count)
+            return body(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     private static let label = Array("coffer record v1".utf8)
@@ -144,10 +159,10 @@ public enum SealedRecord {
         let nonceCount = XChaCha20Poly1305.nonceBytes
         let nonce = UnsafeRawBufferPointer(rebasing: body[0..<nonceCount])
         let sealed = UnsafeRawBufferPointer(rebasing: body[nonceCount...])
-        guard
-            let plaintext = XChaCha20Poly1305.open(
-                sealed, key: key, nonce: nonce, associatedData: position.associatedData)
-        else { return .failure(.authentication) }
+        let opened = position.withAssociatedData {
+            XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: $0)
+        }
+        guard let plaintext = opened else { return .failure(.authentication) }
         return plaintext.withUnsafeBytes { bytes -> Result<SecureBytes, OpenFailure> in
             var reader = ByteReader(bytes)
             guard let encodingByte = reader.read(UInt8.self), reader.skipZeros(3),
@@ -157,6 +172,7 @@ public enum SealedRecord {
             guard let encoding = PayloadEncoding(rawValue: encodingByte) else {
                 return .failure(.malformed("unknown payload encoding \(encodingByte)"))
             }
+            let storedStart = reader.offset
             guard let stored = reader.readView(Int(storedCount)) else {
                 return .failure(.malformed("stored length exceeds the plaintext"))
             }
@@ -168,7 +184,9 @@ public enum SealedRecord {
             switch encoding {
             case .raw:
                 guard decodedCount == storedCount else { return .failure(.malformed("raw lengths differ")) }
-                return .success(SecureBytes(copying: stored))
+                // The payload is read where it lies in the plaintext, not copied: the two go
+                // together (the padding is zeros, the header eight bytes).
+                return .success(plaintext.slice(storedStart..<storedStart + stored.count))
             case .deflate:
                 guard decodedCount <= UInt32(FormatConstants.payloadBytesMax),
                     let decoded = Deflate.decompress(stored, expectedCount: Int(decodedCount))

@@ -68,21 +68,35 @@ public struct TransactionPayload: Sendable {
     /// malformed (as ``decode(_:)`` judges it: the whole payload is checked) or has no such
     /// operation. What a reveal reads: one operation of a transaction that may hold many.
     public static func operation(at index: Int, in payload: SecureBytes) -> Operation? {
-        payload.withUnsafeBytes { bytes in
+        operation(at: index, in: payload, sharingPayload: false)
+    }
+
+    /// Operation `index` of a payload, as ``operation(at:in:)``; with `sharingPayload` its
+    /// body is a slice of `payload` instead of a copy (``SecureBytes/slice(_:)``), which keeps
+    /// the whole payload alive with it: for a reader that decodes the operation at once and
+    /// lets it go.
+    package static func operation(at index: Int, in payload: SecureBytes, sharingPayload: Bool) -> Operation? {
+        let found: (code: UInt16, body: Range<Int>)? = payload.withUnsafeBytes { bytes in
             var reader = ByteReader(bytes)
             guard reader.read(UInt64.self) != nil, let actorLength = reader.read(UInt16.self),
                 let actor = reader.readView(Int(actorLength)), UTF8Check.isValid(actor),
                 let count = reader.read(UInt32.self), Int(count) <= reader.remaining / 6, index >= 0, index < Int(count)
             else { return nil }
-            var found: Operation?
+            var found: (code: UInt16, body: Range<Int>)?
             for position in 0..<Int(count) {
-                guard let code = reader.read(UInt16.self), let length = reader.read(UInt32.self),
-                    let body = reader.readView(Int(length))
-                else { return nil }
-                if position == index { found = Operation(code: code, body: SecureBytes(copying: body)) }
+                guard let code = reader.read(UInt16.self), let length = reader.read(UInt32.self) else { return nil }
+                let start = reader.offset
+                guard reader.readView(Int(length)) != nil else { return nil }
+                if position == index { found = (code, start..<reader.offset) }
             }
             return reader.remaining == 0 ? found : nil
         }
+        guard let found else { return nil }
+        let body =
+            sharingPayload
+            ? payload.slice(found.body)
+            : payload.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[found.body])) }
+        return Operation(code: found.code, body: body)
     }
 
     /// Decodes a payload; `nil` when it is malformed (short, trailing bytes, invalid UTF-8).

@@ -40,10 +40,10 @@ struct OperationBodyCounter: OperationBodySink {
     mutating func write(_ fields: FieldValues) {
         precondition(fields.count <= Int(UInt8.max), "too many fields to encode")
         count += 1
-        for (name, value) in fields.values {
-            writeString(name)
-            precondition(value.count <= Int(UInt32.max), "field value too long to encode")
-            count += 4 + value.count
+        for field in fields.entries {
+            writeString(field.name)
+            precondition(field.value.count <= Int(UInt32.max), "field value too long to encode")
+            count += 4 + field.value.count
         }
     }
 }
@@ -71,13 +71,12 @@ struct OperationBodyWriter: OperationBodySink {
     mutating func write(_ fields: FieldValues) {
         precondition(fields.count <= Int(UInt8.max), "too many fields to encode")
         write(UInt8(fields.count))
-        for name in fields.names {
-            guard let value = fields[name] else { continue }
-            writeString(name)
-            precondition(value.count <= Int(UInt32.max), "field value too long to encode")
-            write(UInt32(value.count))
+        for field in fields.entries {
+            writeString(field.name)
+            precondition(field.value.count <= Int(UInt32.max), "field value too long to encode")
+            write(UInt32(field.value.count))
             flushPlain()
-            pieces.append(.secret(value))
+            pieces.append(.secret(field.value))
         }
     }
 
@@ -184,7 +183,8 @@ struct OperationBodyReader: ~Copyable {
         _ = try readWord(CredentialType.self, "the type")
         _ = try readWord(CredentialCategory.self, "the category")
         let scope = try readWord(CredentialScope.self, "the scope")
-        guard ScopeOwner(scope: scope, ownerBytes: try readRaw(16, "the scope owner")) != nil else {
+        guard let owner = reader.readView(16) else { throw malformed("the scope owner is cut short") }
+        guard ScopeOwner(scope: scope, ownerBytes: owner) != nil else {
             throw malformed("the scope owner is invalid")
         }
     }
@@ -199,26 +199,36 @@ struct OperationBodyReader: ~Copyable {
     mutating func readFields() throws(CofferError) -> FieldValues {
         let count = try read(UInt8.self, "the field count")
         guard Int(count) <= FieldValidation.fieldCountMax else { throw malformed("it has \(count) fields") }
-        var values: [String: SecureBytes] = [:]
-        values.reserveCapacity(Int(count))
-        var previous: String?
+        var entries: [FieldValues.Entry] = []
+        entries.reserveCapacity(Int(count))
+        var previous: UnsafeRawBufferPointer?
+        var allASCII = true
         for _ in 0..<count {
-            let name = try readString("a field name")
-            if let previous, !previous.utf8.lexicographicallyPrecedes(name.utf8) {
+            guard let length = reader.read(UInt16.self), let nameBytes = reader.readView(Int(length)),
+                UTF8Check.isValid(nameBytes)
+            else { throw malformed("a field name is cut short or not UTF-8") }
+            if let previous, !previous.lexicographicallyPrecedes(nameBytes) {
                 throw malformed("field names are not in increasing order")
             }
-            let length = try read(UInt32.self, "a field length")
-            guard length <= UInt32(FieldValidation.valueBytesMax), let view = reader.readView(Int(length)) else {
+            let valueLength = try read(UInt32.self, "a field length")
+            guard valueLength <= UInt32(FieldValidation.valueBytesMax), let view = reader.readView(Int(valueLength))
+            else {
                 throw malformed("a field value is cut short or too long")
             }
-            // Names in increasing byte order can still be one `String` key (canonically
-            // equivalent spellings): a repeat all the same.
-            guard values.updateValue(SecureBytes(copying: view), forKey: name) == nil else {
+            allASCII = allASCII && !nameBytes.contains { $0 >= 0x80 }
+            entries.append(
+                FieldValues.Entry(name: String(decoding: nameBytes, as: UTF8.self), value: SecureBytes(copying: view)))
+            previous = nameBytes
+        }
+        // Names in increasing byte order can still be one `String` (canonically equivalent
+        // spellings, which only text beyond ASCII has): a repeat all the same.
+        if !allASCII {
+            for (position, entry) in entries.enumerated()
+            where entries[..<position].contains(where: { $0.name == entry.name }) {
                 throw malformed("a field name repeats")
             }
-            previous = name
         }
-        return FieldValues(values)
+        return FieldValues(ordered: entries)
     }
 
     /// Throws unless every byte was read: a body has exactly one encoding.

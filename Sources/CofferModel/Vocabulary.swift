@@ -93,7 +93,7 @@ public enum ScopeOwner: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Builds an owner from a scope and the owner's identifier bytes.
-    public init?(scope: CredentialScope, ownerBytes: [UInt8]) {
+    public init?<Bytes: Collection<UInt8>>(scope: CredentialScope, ownerBytes: Bytes) {
         switch scope {
         case .organization:
             guard let id = OrganizationID(bytes: ownerBytes) else { return nil }

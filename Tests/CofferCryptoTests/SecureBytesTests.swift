@@ -18,6 +18,21 @@ final class SecureBytesTests: XCTestCase {
         XCTAssertEqual(SecureBytes(zeroedCount: 0), SecureBytes(copying: []))
     }
 
+    /// A slice reads its owner's bytes in place, a slice of a slice too, and each stays
+    /// readable after every other reference to the owner has gone (it keeps the memory).
+    func testSliceReadsTheOwnersBytesAndKeepsThemAlive() {
+        var owner: SecureBytes? = SecureBytes(copying: Array(0..<64))
+        let middle = owner!.slice(8..<40)
+        let inner = middle.slice(4..<12)
+        let empty = owner!.slice(64..<64)
+        owner = nil
+        XCTAssertEqual(middle.count, 32)
+        XCTAssertEqual(middle, SecureBytes(copying: Array(8..<40)))
+        XCTAssertEqual(inner, SecureBytes(copying: Array(12..<20)))
+        XCTAssertEqual(empty.count, 0)
+        XCTAssertEqual(String(describing: inner), "SecureBytes(redacted)")
+    }
+
     func testRandomBytesDiffer() {
         XCTAssertNotEqual(SecureBytes(randomCount: 32), SecureBytes(randomCount: 32))
     }
@@ -39,7 +54,8 @@ final class SecureBytesTests: XCTestCase {
             }
             XCTAssertEqual(seen, text)
             XCTAssertEqual(kept.utf8.count, text.utf8.count)
-            XCTAssertTrue(kept.utf8.allSatisfy { $0 == 0 }, "a kept copy of a \(text.utf8.count)-byte secret is readable")
+            XCTAssertTrue(
+                kept.utf8.allSatisfy { $0 == 0 }, "a kept copy of a \(text.utf8.count)-byte secret is readable")
         }
     }
 

@@ -68,11 +68,15 @@ final class DecoderRobustnessTests: XCTestCase {
             let decoded = TransactionPayload.decode(SecureBytes(copying: variant))
             for index in -1...3 {
                 let one = TransactionPayload.operation(at: index, in: SecureBytes(copying: variant))
+                let shared = TransactionPayload.operation(
+                    at: index, in: SecureBytes(copying: variant), sharingPayload: true)
                 let expected = decoded.flatMap {
                     index >= 0 && index < $0.operations.count ? $0.operations[index] : nil
                 }
                 XCTAssertEqual(one?.code, expected?.code, "\(context), operation \(index)")
                 XCTAssertEqual(one?.body, expected?.body, "\(context), operation \(index)")
+                XCTAssertEqual(shared?.code, expected?.code, "\(context), operation \(index), sharing the payload")
+                XCTAssertEqual(shared?.body, expected?.body, "\(context), operation \(index), sharing the payload")
             }
         }
         agree(bytes, "whole")
