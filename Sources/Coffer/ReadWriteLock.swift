@@ -5,15 +5,16 @@
 /// A value many threads read at once and one writes, over `pthread_rwlock_t` (which
 /// ThreadSanitizer understands, unlike `Synchronization.Mutex`'s futex).
 ///
-/// The value lives behind a pointer of its own: a reader borrows it in place. Kept in a
-/// stored property, it was copied for every read (Swift loads a class's stored struct to
-/// call a method on it), a retain and a release of each of the index's tables per reveal or
-/// resolution.
-final class ReadWriteLocked<Value>: @unchecked Sendable {
+/// The value lives behind a pointer of its own, and a reader borrows it in place. For a
+/// copyable value that is not enough: the optimizer cannot prove memory behind a pointer
+/// unchanged while `body` runs, so it hands `body` a copy (a retain and a release of each of
+/// the index's tables, a quarter of a resolution). A noncopyable value (`Vault.State`) can
+/// only be borrowed.
+final class ReadWriteLocked<Value: ~Copyable>: @unchecked Sendable {
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
     private let value: UnsafeMutablePointer<Value>
 
-    init(_ value: Value) {
+    init(_ value: consuming Value) {
         self.value = .allocate(capacity: 1)
         self.value.initialize(to: value)
         lock = .allocate(capacity: 1)

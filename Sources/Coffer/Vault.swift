@@ -124,8 +124,9 @@ public final class Vault: Sendable {
 
     /// The file and the index built from it. They change together: a compaction replaces
     /// both at once, so a reader that takes a record location from the index reads it from
-    /// the file that location belongs to.
-    struct State {
+    /// the file that location belongs to. Noncopyable, so that a read borrows it in place
+    /// (``ReadWriteLocked``) and never copies the index.
+    struct State: ~Copyable {
         var store: VaultStore
         var index: VaultIndex
     }
