@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A hash set of handles whose keys live in the index's own tables: an open-addressing table
 /// of 8-byte buckets (a handle and 32 bits of its key's hash), where a dictionary from key to
 /// handle would keep a copy of every key beside its value (a credential id is 16 bytes) in
@@ -132,6 +136,20 @@ enum TextHash {
     static func hash(_ string: String) -> Int {
         var string = string
         return string.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Whether two strings have the same UTF-8 bytes (not `==`, which compares canonical
+    /// equivalence): compared a word at a time where the strings are contiguous, as native
+    /// strings are, instead of a generic walk over two `UTF8View`s (a fifth of a resolution).
+    static func sameBytes(_ first: String, _ second: String) -> Bool {
+        let same = first.utf8.withContiguousStorageIfAvailable { firstBytes in
+            second.utf8.withContiguousStorageIfAvailable { secondBytes in
+                firstBytes.count == secondBytes.count
+                    && (firstBytes.isEmpty
+                        || memcmp(firstBytes.baseAddress!, secondBytes.baseAddress!, firstBytes.count) == 0)
+            }
+        }
+        return (same ?? nil) ?? first.utf8.elementsEqual(second.utf8)
     }
 
     static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {

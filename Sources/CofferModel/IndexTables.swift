@@ -254,7 +254,7 @@ struct IndexTables: Sendable {
     /// The handle of `string` when it was interned. Interned strings are equal when their
     /// UTF-8 bytes are (slugs, app keys and consumers are ASCII; actors are kept as spelled).
     func stringHandle(_ string: String) -> Handle? {
-        stringHandles.find(hash: TextHash.hash(string)) { strings[Int($0)].utf8.elementsEqual(string.utf8) }
+        stringHandles.find(hash: TextHash.hash(string)) { TextHash.sameBytes(strings[Int($0)], string) }
     }
 
     /// Adds the last string of ``strings`` to ``stringHandles``; false, and nothing added,
@@ -265,7 +265,7 @@ struct IndexTables: Sendable {
         let handle = Handle(strings.count - 1)
         let string = strings[Int(handle)]
         return stringHandles.insertIfAbsent(handle, hash: TextHash.hash(string)) {
-            strings[Int($0)].utf8.elementsEqual(string.utf8)
+            TextHash.sameBytes(strings[Int($0)], string)
         }
     }
 

@@ -88,6 +88,19 @@ final class HandleTableTests: XCTestCase {
         XCTAssertEqual(table.find(hash: 1) { keys[Int($0)] == 9 }, 2)
     }
 
+    /// Interned strings are one when their bytes are: canonically equivalent spellings stay
+    /// two strings, and a string made in pieces (long, not a small literal) matches its copy.
+    func testSameBytesComparesBytesNotCanonicalEquivalence() {
+        XCTAssertTrue(TextHash.sameBytes("", ""))
+        XCTAssertTrue(TextHash.sameBytes("openai", "openai"))
+        XCTAssertFalse(TextHash.sameBytes("openai", "openai2"))
+        XCTAssertFalse(TextHash.sameBytes("openai", "openaj"))
+        XCTAssertFalse(TextHash.sameBytes("caf\u{E9}", "cafe\u{301}"))
+        let long = String(repeating: "slack-workspace-", count: 5)
+        XCTAssertTrue(TextHash.sameBytes(long, (0..<5).map { _ in "slack-workspace-" }.joined()))
+        XCTAssertFalse(TextHash.sameBytes(long, long.dropLast() + "_"))
+    }
+
     func testAnEmptyOrPresizedTableFindsNothing() {
         let keys: [UInt64] = []
         for table in [HandleTable(), HandleTable(capacity: 1000)] {
