@@ -39,6 +39,15 @@ public struct Identifier<Kind: IdentifierKind>: Sendable, Hashable, Comparable, 
         self.init(high: high, low: low)
     }
 
+    /// Creates an identifier from exactly 16 bytes read where they lie (a decoder's view):
+    /// two loads instead of a walk over sixteen bytes. `nil` for any other count.
+    public init?(bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == Self.byteCount else { return nil }
+        self.init(
+            high: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+            low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+    }
+
     /// Parses the text form; `nil` when the prefix or digits are wrong. Only the canonical
     /// (lower-case) spelling is accepted.
     public init?(_ text: String) {

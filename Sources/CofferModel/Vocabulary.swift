@@ -93,7 +93,13 @@ public enum ScopeOwner: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Builds an owner from a scope and the owner's identifier bytes.
-    public init?<Bytes: Collection<UInt8>>(scope: CredentialScope, ownerBytes: Bytes) {
+    public init?(scope: CredentialScope, ownerBytes: [UInt8]) {
+        guard let owner = ownerBytes.withUnsafeBytes({ Self(scope: scope, ownerBytes: $0) }) else { return nil }
+        self = owner
+    }
+
+    /// Builds an owner from a scope and the owner's identifier bytes, read where they lie.
+    public init?(scope: CredentialScope, ownerBytes: UnsafeRawBufferPointer) {
         switch scope {
         case .organization:
             guard let id = OrganizationID(bytes: ownerBytes) else { return nil }

@@ -291,6 +291,8 @@ final class VaultIndexTests: XCTestCase {
             let id = CredentialID.random { random.bytes($0) }
             XCTAssertEqual(CredentialID(id.description), id)
             XCTAssertEqual(CredentialID(bytes: id.bytes), id)
+            XCTAssertEqual(id.bytes.withUnsafeBytes { CredentialID(bytes: $0) }, id, "read from a view")
+            XCTAssertNil(id.bytes.dropLast().withUnsafeBytes { CredentialID(bytes: $0) })
             XCTAssertTrue(id.description.hasPrefix("cred_"))
             XCTAssertEqual(id.description.count, 5 + 26)
         }
@@ -411,7 +413,8 @@ final class VaultIndexTests: XCTestCase {
                 .createCredential(
                     NewCredential(
                         CredentialMetadata(
-                            id: id, organization: organization, appKey: "app", slug: "s\(number)", label: "first \(number)",
+                            id: id, organization: organization, appKey: "app", slug: "s\(number)",
+                            label: "first \(number)",
                             kind: .apiKey, type: .apiToken, category: .custom, owner: .organization(organization)),
                         fields: fields(["token": "sk-0123456789abcdef\(number)"])))
             }, context: context(2))
@@ -419,7 +422,8 @@ final class VaultIndexTests: XCTestCase {
         var largest = 0
         for round in 0..<20 {
             try index.apply(
-                ids.map { .relabelCredential(id: $0, label: String(repeating: "label \(round) ", count: 20)) }, context: context(sequence))
+                ids.map { .relabelCredential(id: $0, label: String(repeating: "label \(round) ", count: 20)) },
+                context: context(sequence))
             sequence += 1
             largest = max(largest, index.tables.texts.count)
         }
@@ -429,12 +433,19 @@ final class VaultIndexTests: XCTestCase {
         for id in ids {
             XCTAssertEqual(index.credential(id: id)?.label, String(repeating: "label 19 ", count: 20))
         }
-        XCTAssertEqual(try VaultIndex(checkpointEncoding: index.checkpointEncoding()).checkpointEncoding(), index.checkpointEncoding())
+        XCTAssertEqual(
+            try VaultIndex(checkpointEncoding: index.checkpointEncoding()).checkpointEncoding(),
+            index.checkpointEncoding())
 
         let before = index.tables.texts
         XCTAssertThrowsError(
-            try index.apply([.relabelCredential(id: ids[0], label: "kept only if all apply"), .relabelCredential(id: ids[1], label: "")], context: context(sequence)))
-        try index.validate([.relabelCredential(id: ids[0], label: "validated, not applied")], context: context(sequence))
+            try index.apply(
+                [
+                    .relabelCredential(id: ids[0], label: "kept only if all apply"),
+                    .relabelCredential(id: ids[1], label: ""),
+                ], context: context(sequence)))
+        try index.validate(
+            [.relabelCredential(id: ids[0], label: "validated, not applied")], context: context(sequence))
         XCTAssertEqual(index.tables.texts.bytes, before.bytes)
         XCTAssertEqual(index.tables.texts.wasteBytes, before.wasteBytes)
         XCTAssertEqual(index.credential(id: ids[0])?.label, String(repeating: "label 19 ", count: 20))
