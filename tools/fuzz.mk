@@ -3,7 +3,7 @@
 #   make fuzz-smoke                              every target for 60 s, summary table
 #   make fuzz TARGET=FuzzOpenVault SECONDS=3600  one target
 #   make fuzz-long [SECONDS=3600] [JOBS=2]       a campaign: every target, corpus minimized, ledger
-#                  [CONFIGURATION=debug]         (an optimized build by default: tools/fuzz-long --release)
+#                  [FUZZ_CONFIGURATION=debug]    (an optimized build by default: tools/fuzz-long --release)
 #   make seed-corpus                             regenerate Fuzz/corpus/
 #
 # Needs libsodium-dev (as every build does) and the toolchain's lld, which ships in the same
@@ -20,8 +20,8 @@ fuzz: deps
 	$(FUZZ_TOOLS)/fuzz $(TARGET) $(or $(SECONDS),60)
 
 fuzz-long: deps
-	$(FUZZ_TOOLS)/fuzz-long --seconds $(or $(SECONDS),3600) --jobs $(or $(JOBS),2) \
-		$(if $(filter debug,$(CONFIGURATION)),,--release)
+	FUZZ_CONFIGURATION=$(or $(FUZZ_CONFIGURATION),release) \
+		$(FUZZ_TOOLS)/fuzz-long --seconds $(or $(SECONDS),3600) --jobs $(or $(JOBS),2)
 
 seed-corpus:
 	$(FUZZ_TOOLS)/make-seed-corpus

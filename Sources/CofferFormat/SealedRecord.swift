@@ -28,6 +28,7 @@ public struct RecordPosition: Sendable, Equatable {
     /// at each reveal, builds one, and a heap array cost a reveal more than the rest of F-AAD's
     /// handling.
     public func withAssociatedData<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        // Exactly the bytes written below, so each copy fits.
         let count = Self.label.count + vaultID.count + 2 + 8 + 1 + 4 + previousChain.count
         return withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buffer in
             let base = buffer.baseAddress!
@@ -43,7 +44,6 @@ public struct RecordPosition: Sendable, Equatable {
             previousChain.withUnsafeBytes {
                 UnsafeMutableRawBufferPointer(rebasing: buffer[cursor...]).copyMemory(from: $0)
             }
-            precondition(cursor + previousChain.count == count)
             return body(UnsafeRawBufferPointer(buffer))
         }
     }
@@ -146,7 +146,9 @@ public enum SealedRecord {
         body.count == Int(header.bodyBytes) && CRC32.checksum(body) == header.bodyChecksum
     }
 
-    /// Opens a frame's body and returns its payload in protected memory.
+    /// Opens a frame's body and returns its payload in protected memory. A stored (raw)
+    /// payload is a slice of the decrypted plaintext (``SecureBytes/slice(_:)``), which it keeps
+    /// alive: a caller that keeps a part of it copies that part.
     ///
     /// - Parameter checksumChecked: the caller checked these very bytes' body CRC before (a
     ///   frame kept since a read that opened it): the tag still authenticates them.
@@ -184,8 +186,8 @@ public enum SealedRecord {
             switch encoding {
             case .raw:
                 guard decodedCount == storedCount else { return .failure(.malformed("raw lengths differ")) }
-                // The payload is read where it lies in the plaintext, not copied: the two go
-                // together (the padding is zeros, the header eight bytes).
+                // The payload is read where it lies in the plaintext, not copied: the slice
+                // keeps the padded plaintext (16 header bytes, zeros after) alive with it.
                 return .success(plaintext.slice(storedStart..<storedStart + stored.count))
             case .deflate:
                 guard decodedCount <= UInt32(FormatConstants.payloadBytesMax),

@@ -164,11 +164,17 @@ struct OperationBodyReader: ~Copyable {
         return string
     }
 
-    /// Steps over a string the reader does not use, checked as ``readString(_:)`` checks it
-    /// but never made a `String`.
-    mutating func skipString(_ what: String) throws(CofferError) {
+    /// A string's bytes where they lie, checked as ``readString(_:)`` checks them but not
+    /// made a `String`.
+    mutating func readStringView(_ what: String) throws(CofferError) -> UnsafeRawBufferPointer {
         guard let length = reader.read(UInt16.self), let view = reader.readView(Int(length)), UTF8Check.isValid(view)
         else { throw malformed("\(what) is cut short or not UTF-8") }
+        return view
+    }
+
+    /// Steps over a string the reader does not use (``readStringView(_:)``).
+    mutating func skipString(_ what: String) throws(CofferError) {
+        _ = try readStringView(what)
     }
 
     /// Steps over OPS-ENC-METADATA after its id (the organization, app key, slug, label,
@@ -204,9 +210,7 @@ struct OperationBodyReader: ~Copyable {
         var previous: UnsafeRawBufferPointer?
         var allASCII = true
         for _ in 0..<count {
-            guard let length = reader.read(UInt16.self), let nameBytes = reader.readView(Int(length)),
-                UTF8Check.isValid(nameBytes)
-            else { throw malformed("a field name is cut short or not UTF-8") }
+            let nameBytes = try readStringView("a field name")
             if let previous, !previous.lexicographicallyPrecedes(nameBytes) {
                 throw malformed("field names are not in increasing order")
             }

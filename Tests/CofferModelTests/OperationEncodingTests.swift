@@ -396,13 +396,18 @@ final class OperationEncodingTests: XCTestCase {
         let body = sample.encode().body.withUnsafeBytes { Array($0) }
         var bytes = Array(body.prefix(16 + 4))  // the id, the version
         bytes.append(2)
-        for (name, value) in [("e\u{301}", "a"), ("\u{e9}", "b")] {
-            let utf8 = Array(name.utf8)
-            bytes += [UInt8(utf8.count), 0] + utf8 + [1, 0, 0, 0] + Array(value.utf8)
+        // And an ASCII name with a spelling of it beyond ASCII: "K" and KELVIN SIGN (U+212A).
+        for pair in [[("e\u{301}", "a"), ("\u{e9}", "b")], [("K", "a"), ("\u{212A}", "b")]] {
+            var bytes = bytes
+            for (name, value) in pair {
+                let utf8 = Array(name.utf8)
+                bytes += [UInt8(utf8.count), 0] + utf8 + [1, 0, 0, 0] + Array(value.utf8)
+            }
+            let operation = CofferFormat.Operation(code: OperationCode.restoreVersion.rawValue, bytes: bytes)
+            XCTAssertEqual(ModelOperation.decode(operation).failureCode, .invalidInput, "\(pair.map(\.0))")
+            XCTAssertEqual(
+                ModelOperation.decodeCredentialFields(from: operation).failureCode, .invalidInput, "\(pair.map(\.0))")
         }
-        let operation = CofferFormat.Operation(code: OperationCode.restoreVersion.rawValue, bytes: bytes)
-        XCTAssertEqual(ModelOperation.decode(operation).failureCode, .invalidInput)
-        XCTAssertEqual(ModelOperation.decodeCredentialFields(from: operation).failureCode, .invalidInput)
     }
 
     func testRestoreBodiesRejectNonCanonicalBytes() throws {

@@ -293,6 +293,19 @@ final class VaultIndexTests: XCTestCase {
             XCTAssertEqual(CredentialID(bytes: id.bytes), id)
             XCTAssertEqual(id.bytes.withUnsafeBytes { CredentialID(bytes: $0) }, id, "read from a view")
             XCTAssertNil(id.bytes.dropLast().withUnsafeBytes { CredentialID(bytes: $0) })
+            let owners: [ScopeOwner] = [
+                .organization(OrganizationID(high: id.high, low: id.low)),
+                .project(ProjectID(high: id.high, low: id.low)),
+                .user(UserID(high: id.high, low: id.low)),
+            ]
+            for owner in owners {
+                XCTAssertEqual(ScopeOwner(scope: owner.scope, ownerBytes: owner.ownerBytes), owner)
+                XCTAssertEqual(
+                    owner.ownerBytes.withUnsafeBytes { ScopeOwner(scope: owner.scope, ownerBytes: $0) }, owner)
+                XCTAssertNil(ScopeOwner(scope: owner.scope, ownerBytes: owner.ownerBytes + [0]))
+                XCTAssertNil(
+                    owner.ownerBytes.dropFirst().withUnsafeBytes { ScopeOwner(scope: owner.scope, ownerBytes: $0) })
+            }
             XCTAssertTrue(id.description.hasPrefix("cred_"))
             XCTAssertEqual(id.description.count, 5 + 26)
         }
