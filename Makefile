@@ -72,12 +72,16 @@ crash-real: deps
 	$(SWIFT) build --product coffer-crash-states
 	tools/crash-states --commits 240 --states-per-point 100 --minimum-states 10000
 
+# A million states take hours: the run is kept in CRASH_RUN, and `make crash-real-long` again
+# resumes it where it stopped (with the same build); remove the directory to start afresh.
+CRASH_RUN ?= .build/crash-real-long
 crash-real-long: deps
 	@command -v strace >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq strace; }
 	$(SWIFT) build -c release --product coffer
 	$(SWIFT) build -c release --product coffer-crash-states
+	if [ -f "$(CRASH_RUN)/settings" ]; then run="--resume"; else run="--run-dir"; fi; \
 	tools/crash-states --commits 600 --largest-record 16000 --states-per-point 2500 --minimum-states 1000000 \
-		.build/release/coffer .build/release/coffer-crash-states
+		$$run "$(CRASH_RUN)" .build/release/coffer .build/release/coffer-crash-states
 
 # The crash-simulation suite with many more crash states (COFFER_CRASH_STATES overrides).
 crash-long: deps

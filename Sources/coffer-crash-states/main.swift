@@ -6,7 +6,10 @@
 //   coffer-crash-states workload --vault PATH --key-file KEY --plan FILE --acknowledgements FILE --threads N
 //   coffer-crash-states replay --root DIR --before SNAPSHOT_DIR --manifest FILE --scratch DIR \
 //       --vault RELATIVE --key-file KEY [--acknowledgements FILE] [--states-per-point N] [--seed N]
-//       [--minimum-states N] [--part J/N]
+//       [--minimum-states N] [--part J/N] [--done FILE]
+//
+// `--done FILE`: the names of commands whose states an earlier replay of the same trace
+// checked (a line each, as this prints them), which this one skips (tools/crash-states --resume).
 //
 // The manifest has a line per command, in the order they ran, five fields separated by tabs:
 // its name, its strace output, the vault's digest before it, after it, and the files it wrote
@@ -32,6 +35,13 @@ enum FileHandleStandardError {
         var text = text
         text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
+}
+
+/// A line to standard output at once, unbuffered: a replay stopped part way has written the
+/// line of every command it finished (tools/crash-states --resume reads them).
+func say(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { _ = Glibc.write(1, $0.baseAddress, $0.count) }
 }
 
 /// The options, `--NAME VALUE` each, those given more than once in order.
@@ -147,9 +157,14 @@ do {
             }
             (part, parts) = (numbers[0], numbers[1])
         }
+        var done: Set<String> = []
+        if let path = options["done"]?.last {
+            let text = String(decoding: try CrashCheck.readFile(path), as: UTF8.self)
+            done = Set(text.split(separator: "\n").map(String.init))
+        }
         let scratch = try CrashCheck.Scratch(directory: option("scratch"))
         var (points, states, failing, checkedCommands) = (0, 0, 0, 0)
-        for (index, command) in commands.enumerated() where index % parts == part {
+        for (index, command) in commands.enumerated() where index % parts == part && !done.contains(command.name) {
             checkedCommands += 1
             var generator = SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
             var checked: Set<Int> = []
@@ -157,21 +172,21 @@ do {
                 replay.model, events: command.events, command.expectation, scratch: scratch,
                 statesPerPoint: limit, generator: &generator, checked: &checked)
             let salvaged = report.salvaged > 0 ? " (\(report.salvaged) of them salvaged)" : ""
-            print(
+            say(
                 "\(command.name): \(report.points) crash points, \(report.states) distinct crash states\(salvaged), "
                     + "\(report.failures.count) failing")
-            for failure in report.failures.prefix(5) { print("FAIL \(command.name): \(failure)") }
+            for failure in report.failures.prefix(5) { say("FAIL \(command.name): \(failure)") }
             points += report.points
             states += report.states
             if !report.failures.isEmpty { failing += 1 }
         }
-        print(
+        say(
             "crash states of the real binary\(parts > 1 ? " (part \(part) of 0..<\(parts))" : ""): "
                 + "\(checkedCommands) commands, \(points) crash points, \(states) distinct states checked, "
                 + "\(failing) commands with failing states (seed \(seed))")
         let minimum = number("minimum-states", default: 0)
         if states < minimum {
-            print(
+            say(
                 "FAIL: \(states) distinct crash states, fewer than the \(minimum) asked for: add commands or states per point"
             )
             exit(1)
