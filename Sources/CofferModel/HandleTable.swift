@@ -57,6 +57,23 @@ struct HandleTable: Sendable {
         return true
     }
 
+    /// Puts `handle`, whose key has `hash`, in place of the handle that `matches`, or adds it
+    /// when none does; returns the handle it replaced.
+    mutating func update(_ handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Handle? {
+        precondition(handle != noHandle, "the empty-bucket marker is no handle")
+        if (count + 1) * 8 > buckets.count * 7 { grow() }
+        let (found, free) = probe(hash: hash, matches: matches)
+        let entry = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash)) << 32 | UInt64(handle)
+        if let found {
+            let replaced = Handle(truncatingIfNeeded: buckets[found])
+            buckets[found] = entry
+            return replaced
+        }
+        buckets[free] = entry
+        count += 1
+        return nil
+    }
+
     /// Removes the handle whose key has `hash` and `matches`; returns it, or `nil` when none.
     mutating func remove(hash: Int, matches: (Handle) -> Bool) -> Handle? {
         guard var hole = bucket(hash: hash, matches: matches) else { return nil }

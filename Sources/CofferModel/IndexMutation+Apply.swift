@@ -289,7 +289,7 @@ extension IndexMutation {
             guard !record.isDefault else {
                 throw CofferError(.invalidInput, "The credential \(id) is already the default.")
             }
-            if let current = tables.defaults[record.candidateKey] {
+            if let current = tables.defaultSlot(record.candidateKey) {
                 throw CofferError(
                     .invalidInput,
                     "\(tables.credential(current).id) is already the default for this app and scope. Clear it in the same transaction first."
@@ -307,7 +307,7 @@ extension IndexMutation {
             let slot = try tables.requireCredential(id)
             let record = tables.credential(slot)
             guard record.isDefault else { throw CofferError(.invalidInput, "The credential \(id) is not a default.") }
-            precondition(tables.defaults[record.candidateKey] == slot, "default mark and default table disagree")
+            precondition(tables.defaultSlot(record.candidateKey) == slot, "default mark and default table disagree")
             set(\.defaults, record.candidateKey, nil)
             let entry = appendHistory(.defaultCleared, of: slot, location: location, time: time, actor: actor)
             modifyCredential(slot) {

@@ -129,8 +129,8 @@ extension IndexMutation {
         CredentialRecord(
             id: metadata.id, label: try addText(metadata.label), display: try addText(Self.display(placement.texts)),
             organization: placement.key.organization, app: placement.key.app, slug: placement.slugKey.slug,
-            owner: placement.key.owner, nextInGroup: tables.candidateHeads[placement.key] ?? noHandle,
-            nextWithSlug: tables.slugHeads[placement.slugKey] ?? noHandle, version: version, createdEntry: createdEntry,
+            owner: placement.key.owner, nextInGroup: tables.groupHead(placement.key) ?? noHandle,
+            nextWithSlug: tables.slugHead(placement.slugKey) ?? noHandle, version: version, createdEntry: createdEntry,
             lastEntry: lastEntry, rotatedEntry: rotatedEntry, currentVersionEntry: currentVersionEntry,
             kind: metadata.kind, type: metadata.type, category: metadata.category, scope: metadata.scope, state: state,
             isDefault: isDefault)
@@ -156,7 +156,7 @@ extension IndexMutation {
         let slugKey = SlugKey(organization: record.organization, slug: slug)
         // Newest first: after the last one created later than this credential.
         var previous = noHandle
-        var cursor = tables.slugHeads[slugKey] ?? noHandle
+        var cursor = tables.slugHead(slugKey) ?? noHandle
         while cursor != noHandle, tables.credential(cursor).createdEntry > record.createdEntry {
             previous = cursor
             cursor = tables.credential(cursor).nextWithSlug
@@ -313,16 +313,17 @@ extension IndexMutation {
     }
 
     /// Removes `slot` from an intrusive list.
-    mutating func unlink<Key: Hashable>(
-        _ slot: Handle, from heads: WritableKeyPath<IndexTables, [Key: Handle]>, key: Key,
+    mutating func unlink<Key: RecordKey>(
+        _ slot: Handle, from heads: WritableKeyPath<IndexTables, SlotTable<Key>>, key: Key,
         next: WritableKeyPath<CredentialRecord, Handle>
     ) {
         let following = tables.credential(slot)[keyPath: next]
-        if tables[keyPath: heads][key] == slot {
+        let head = tables[keyPath: heads].slot(for: key, in: tables.credentials)
+        if head == slot {
             set(heads, key, following == noHandle ? nil : following)
             return
         }
-        var cursor = tables[keyPath: heads][key] ?? noHandle
+        var cursor = head ?? noHandle
         while cursor != noHandle {
             let successor = tables.credential(cursor)[keyPath: next]
             if successor == slot {

@@ -38,7 +38,7 @@ extension IndexMutation {
             guard restored.state == .active else {
                 throw CofferError(.invalidInput, "The credential \(id) is revoked and cannot be a default.")
             }
-            if let other = tables.defaults[key] {
+            if let other = tables.defaultSlot(key) {
                 throw CofferError(
                     .invalidInput, "\(tables.credential(other).id) is already the default for this app and scope.")
             }

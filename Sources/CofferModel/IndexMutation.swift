@@ -54,6 +54,14 @@ struct IndexMutation {
         journal({ $0[keyPath: path][key] = old })
     }
 
+    /// Makes `slot` (`nil`: none) the slot of `key` in a table of list heads or defaults.
+    mutating func set<Key: RecordKey>(_ path: WritableKeyPath<IndexTables, SlotTable<Key>>, _ key: Key, _ slot: Handle?)
+    {
+        let credentials = tables.credentials
+        let previous = tables[keyPath: path].set(key, to: slot, in: credentials)
+        journal({ $0[keyPath: path].restore(key, from: slot, to: previous) })
+    }
+
     /// Sets a scalar field.
     mutating func set<Value>(_ path: WritableKeyPath<IndexTables, Value>, _ value: Value) {
         let old = tables[keyPath: path]

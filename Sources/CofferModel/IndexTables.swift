@@ -48,24 +48,19 @@ struct ProjectSlugKey: Sendable, Hashable {
     var slug: String
 }
 
-/// The resolution unit: one app in one scope of one owner, within an organization.
-struct CandidateKey: Sendable, Hashable {
+/// The resolution unit: one app in one scope of one owner, within an organization. Its
+/// credentials are found through ``SlotTable``s, which hash it with `tableHash`.
+struct CandidateKey: Sendable, Equatable {
     var organization: Handle
     var app: Handle
     var owner: Handle
     var scope: CredentialScope
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(UInt64(organization) << 32 | UInt64(app))
-        hasher.combine(UInt64(owner) << 8 | UInt64(scope.rawValue))
-    }
 }
 
-struct SlugKey: Sendable, Hashable {
+/// The credentials of one slug in an organization (at any scope), found as ``CandidateKey``'s are.
+struct SlugKey: Sendable, Equatable {
     var organization: Handle
     var slug: Handle
-
-    func hash(into hasher: inout Hasher) { hasher.combine(UInt64(organization) << 32 | UInt64(slug)) }
 }
 
 struct AssignmentKey: Sendable, Hashable {
@@ -116,11 +111,9 @@ struct CredentialRecord: Sendable {
     var state: CredentialState
     var isDefault: Bool
 
-    var candidateKey: CandidateKey {
-        CandidateKey(organization: organization, app: app, owner: owner, scope: scope)
-    }
+    var candidateKey: CandidateKey { CandidateKey(of: self) }
 
-    var slugKey: SlugKey { SlugKey(organization: organization, slug: slug) }
+    var slugKey: SlugKey { SlugKey(of: self) }
 
     static let displaySeparator: Character = "\u{1F}"
 }
@@ -223,9 +216,12 @@ struct IndexTables: Sendable {
     var freeSlots: [Handle] = []
     /// Live credential slots by their record's id.
     var credentialSlots = HandleTable()
-    var candidateHeads: [CandidateKey: Handle] = [:]
-    var slugHeads: [SlugKey: Handle] = [:]
-    var defaults: [CandidateKey: Handle] = [:]
+    /// The newest credential of each candidate group, the head of its list (`nextInGroup`).
+    var candidateHeads = SlotTable<CandidateKey>()
+    /// The newest credential of each slug of an organization, the head of its list (`nextWithSlug`).
+    var slugHeads = SlotTable<SlugKey>()
+    /// The default credential of each candidate group that has one.
+    var defaults = SlotTable<CandidateKey>()
     var liveCredentialCount = 0
 
     var assignments: [AssignmentKey: Handle] = [:]
@@ -296,14 +292,23 @@ struct IndexTables: Sendable {
 
     func credential(_ slot: Handle) -> CredentialRecord { credentials[Int(slot)] }
 
+    /// The newest slot of a candidate group.
+    func groupHead(_ key: CandidateKey) -> Handle? { candidateHeads.slot(for: key, in: credentials) }
+
+    /// The newest slot with a slug.
+    func slugHead(_ key: SlugKey) -> Handle? { slugHeads.slot(for: key, in: credentials) }
+
+    /// The default slot of a candidate group.
+    func defaultSlot(_ key: CandidateKey) -> Handle? { defaults.slot(for: key, in: credentials) }
+
     /// The slots of a candidate group, newest first.
     func group(_ key: CandidateKey) -> [Handle] {
-        walk(from: candidateHeads[key]) { credential($0).nextInGroup }
+        walk(from: groupHead(key)) { credential($0).nextInGroup }
     }
 
     /// The slots of a slug group, newest first.
     func slugGroup(_ key: SlugKey) -> [Handle] {
-        walk(from: slugHeads[key]) { credential($0).nextWithSlug }
+        walk(from: slugHead(key)) { credential($0).nextWithSlug }
     }
 
     private func walk(from head: Handle?, next: (Handle) -> Handle) -> [Handle] {

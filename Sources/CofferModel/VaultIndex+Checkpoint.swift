@@ -143,16 +143,16 @@ extension IndexTables {
         }
         writer.write(UInt32(freeSlots.count))
         for slot in freeSlots { writer.write(slot) }
-        writer.writeCandidateTable(candidateHeads)
+        writer.writeCandidateTable(candidateHeads, of: credentials)
         writer.write(UInt32(slugHeads.count))
-        for (key, slot) in slugHeads.sorted(by: {
-            ($0.key.organization, $0.key.slug) < ($1.key.organization, $1.key.slug)
+        for (key, slot) in slugHeads.slots.map({ (credentials[Int($0)].slugKey, $0) }).sorted(by: {
+            ($0.0.organization, $0.0.slug) < ($1.0.organization, $1.0.slug)
         }) {
             writer.write(key.organization)
             writer.write(key.slug)
             writer.write(slot)
         }
-        writer.writeCandidateTable(defaults)
+        writer.writeCandidateTable(defaults, of: credentials)
         writer.write(UInt32(assignments.count))
         for (key, slot) in assignments.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
             writer.write(key.organization)
@@ -330,18 +330,22 @@ extension IndexTables {
             listedFree[Int(slot)] = true
             freeSlots.append(slot)
         }
-        guard let heads = reader.readCandidateTable(slots: slots, strings: strings),
+        guard let heads = readCandidateTable(from: &reader, slots: slots),
             let slugCount = reader.readCount(minimumBytesEach: 12)
         else { return false }
         candidateHeads = heads
-        slugHeads.reserveCapacity(slugCount)
+        let credentials = self.credentials
+        slugHeads = SlotTable(capacity: slugCount)
         for _ in 0..<slugCount {
+            // Each entry names a live credential of its key, and no key is listed twice.
             guard let organization = reader.read(Handle.self), let slug = reader.read(Handle.self),
-                strings.contains(slug), let slot = reader.read(Handle.self), slots.contains(slot),
-                slugHeads.updateValue(slot, forKey: SlugKey(organization: organization, slug: slug)) == nil
+                let slot = reader.read(Handle.self), slots.contains(slot),
+                credentials[Int(slot)].organization != Self.freeSlotMarker,
+                credentials[Int(slot)].slugKey == SlugKey(organization: organization, slug: slug),
+                slugHeads.insertIfAbsent(slot, in: credentials)
             else { return false }
         }
-        guard let defaultMarks = reader.readCandidateTable(slots: slots, strings: strings),
+        guard let defaultMarks = readCandidateTable(from: &reader, slots: slots),
             let assignmentCount = reader.readCount(minimumBytesEach: 21)
         else { return false }
         defaults = defaultMarks
@@ -360,6 +364,24 @@ extension IndexTables {
             assignmentsByCredential[slot, default: []].insert(key)
         }
         return true
+    }
+
+    /// A table from candidate groups to slots (the group heads, the defaults), read after the
+    /// credentials: each entry names a live credential of its key, and no key is listed twice.
+    private func readCandidateTable(from reader: inout ByteReader, slots: HandleRange) -> SlotTable<CandidateKey>? {
+        guard let count = reader.readCount(minimumBytesEach: 17) else { return nil }
+        var table = SlotTable<CandidateKey>(capacity: count)
+        for _ in 0..<count {
+            guard let organization = reader.read(Handle.self), let app = reader.read(Handle.self),
+                let owner = reader.read(Handle.self), let scope = reader.readWord(CredentialScope.self),
+                let slot = reader.read(Handle.self), slots.contains(slot),
+                credentials[Int(slot)].organization != Self.freeSlotMarker,
+                credentials[Int(slot)].candidateKey
+                    == CandidateKey(organization: organization, app: app, owner: owner, scope: scope),
+                table.insertIfAbsent(slot, in: credentials)
+            else { return nil }
+        }
+        return table
     }
 
     private mutating func decodeHistory(from reader: inout ByteReader, strings: HandleRange) -> Bool {
@@ -459,17 +481,10 @@ extension IndexTables {
     /// Each default names a live credential of its group marked default, and each credential
     /// marked default is its group's default.
     private func defaultsAgree() -> Bool {
-        for (key, slot) in defaults {
-            let record = credentials[Int(slot)]
-            guard record.organization != Self.freeSlotMarker, record.isDefault, record.candidateKey == key else {
-                return false
-            }
-        }
-        return credentials.indices.allSatisfy { slot in
-            let record = credentials[slot]
-            return record.organization == Self.freeSlotMarker || !record.isDefault
-                || defaults[record.candidateKey] == Handle(slot)
-        }
+        // The decoder took only live credentials of each entry's key.
+        guard defaults.slots.allSatisfy({ credentials[Int($0)].isDefault }) else { return false }
+        let marked = credentials.count { $0.organization != Self.freeSlotMarker && $0.isDefault }
+        return marked == defaults.count
     }
 
     /// Every candidate group and slug list ends, holds live credentials of its key only, and
@@ -492,13 +507,16 @@ extension IndexTables {
             }
             return true
         }
-        for (key, head) in candidateHeads
-        where !walk(from: head, marking: &inGroup, belongs: { $0.candidateKey == key }, next: { $0.nextInGroup }) {
-            return false
+        // The decoder took only live heads, each of its entry's key.
+        for head in candidateHeads.slots {
+            let key = credentials[Int(head)].candidateKey
+            guard walk(from: head, marking: &inGroup, belongs: { $0.candidateKey == key }, next: { $0.nextInGroup })
+            else { return false }
         }
-        for (key, head) in slugHeads
-        where !walk(from: head, marking: &inSlugList, belongs: { $0.slugKey == key }, next: { $0.nextWithSlug }) {
-            return false
+        for head in slugHeads.slots {
+            let key = credentials[Int(head)].slugKey
+            guard walk(from: head, marking: &inSlugList, belongs: { $0.slugKey == key }, next: { $0.nextWithSlug })
+            else { return false }
         }
         for (slot, record) in credentials.enumerated() where record.organization != Self.freeSlotMarker {
             guard inGroup[slot], inSlugList[slot] else { return false }
@@ -543,9 +561,12 @@ extension ByteWriter {
         write(id.bytes)
     }
 
-    fileprivate mutating func writeCandidateTable(_ table: [CandidateKey: Handle]) {
+    /// A table from candidate groups to slots (the group heads, the defaults), in key order.
+    fileprivate mutating func writeCandidateTable(_ table: SlotTable<CandidateKey>, of credentials: [CredentialRecord])
+    {
         write(UInt32(table.count))
-        for (key, slot) in table.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
+        let entries = table.slots.map { (key: credentials[Int($0)].candidateKey, slot: $0) }
+        for (key, slot) in entries.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
             write(key.organization)
             write(key.app)
             write(key.owner)
@@ -599,23 +620,6 @@ extension ByteReader {
     fileprivate mutating func readCount(minimumBytesEach: Int) -> Int? {
         guard let count = read(UInt32.self), Int(count) <= remaining / minimumBytesEach else { return nil }
         return Int(count)
-    }
-
-    /// A table from candidate groups to slots (the group heads, the defaults).
-    fileprivate mutating func readCandidateTable(slots: HandleRange, strings: HandleRange) -> [CandidateKey: Handle]? {
-        guard let count = readCount(minimumBytesEach: 17) else { return nil }
-        var table: [CandidateKey: Handle] = [:]
-        table.reserveCapacity(count)
-        for _ in 0..<count {
-            guard let organization = read(Handle.self), let app = read(Handle.self), strings.contains(app),
-                let owner = read(Handle.self), let scope = readWord(CredentialScope.self),
-                let slot = read(Handle.self), slots.contains(slot),
-                table.updateValue(
-                    slot, forKey: CandidateKey(organization: organization, app: app, owner: owner, scope: scope))
-                    == nil
-            else { return nil }
-        }
-        return table
     }
 
     fileprivate mutating func readCount64() -> Int? {

@@ -48,8 +48,17 @@ extension VaultIndex {
         if live.count != tables.liveCredentialCount || live.count != tables.credentialSlots.count {
             problems.append("INV-LOOKUP: the credential count disagrees with the id table.")
         }
+        if !tables.candidateHeads.isConsistent(with: tables.credentials)
+            || !tables.slugHeads.isConsistent(with: tables.credentials)
+        {
+            problems.append("INV-LOOKUP: a lookup list's head is a free slot or is not found by its key.")
+        }
+        let candidateKeys = tables.candidateHeads.slots.filter { Int($0) < tables.credentials.count }
+            .map { tables.credential($0).candidateKey }
+        let slugKeys = tables.slugHeads.slots.filter { Int($0) < tables.credentials.count }
+            .map { tables.credential($0).slugKey }
         var grouped = 0
-        for (key, _) in tables.candidateHeads {
+        for key in candidateKeys {
             var slugs: Set<Handle> = []
             for slot in tables.group(key) {
                 grouped += 1
@@ -64,7 +73,7 @@ extension VaultIndex {
         }
         // Each slug list holds the credentials with that slug, newest first (a slug change
         // relinks at the place creation order gives, as a compacted log builds it).
-        for key in tables.slugHeads.keys {
+        for key in slugKeys {
             let members = tables.slugGroup(key).map { tables.credential($0) }
             if members.contains(where: { $0.slugKey != key }) {
                 problems.append("INV-LOOKUP: a credential is in the lookup list of another slug.")
@@ -73,7 +82,7 @@ extension VaultIndex {
                 problems.append("INV-LOOKUP: a slug's lookup list is not newest first.")
             }
         }
-        let slugged = tables.slugHeads.keys.reduce(0) { $0 + tables.slugGroup($1).count }
+        let slugged = slugKeys.reduce(0) { $0 + tables.slugGroup($1).count }
         if grouped != live.count || slugged != live.count {
             problems.append("INV-LOOKUP: candidate or slug groups do not hold exactly the live credentials.")
         }
@@ -128,9 +137,12 @@ extension VaultIndex {
     }
 
     private func checkDefaults(_ problems: inout [String]) {
-        for (key, slot) in tables.defaults {
+        if !tables.defaults.isConsistent(with: tables.credentials) {
+            problems.append("INV-DEFAULT: a default names a free slot or is not found by its group.")
+        }
+        for slot in tables.defaults.slots where Int(slot) < tables.credentials.count {
             let record = tables.credential(slot)
-            if record.organization == IndexTables.freeSlotMarker || record.candidateKey != key || !record.isDefault {
+            if record.organization == IndexTables.freeSlotMarker || !record.isDefault {
                 problems.append("INV-DEFAULT: a default mark names a missing or mismatched credential.")
             } else if record.state != .active {
                 problems.append("INV-DEFAULT: the default \(record.id) is revoked.")
@@ -138,7 +150,7 @@ extension VaultIndex {
         }
         for slot in tables.liveSlots {
             let record = tables.credential(slot)
-            if record.isDefault && tables.defaults[record.candidateKey] != slot {
+            if record.isDefault && tables.defaultSlot(record.candidateKey) != slot {
                 problems.append("INV-DEFAULT: \(record.id) is marked default but another instance is the default.")
             }
         }

@@ -135,7 +135,7 @@ extension VaultIndex {
     /// The default instance of one app at one scope owner.
     public func defaultCredential(organization: OrganizationID, appKey: String, owner: ScopeOwner) -> CredentialID? {
         guard let key = candidateKey(organization: organization, appKey: appKey, owner: owner),
-            let slot = tables.defaults[key]
+            let slot = tables.defaultSlot(key)
         else { return nil }
         return tables.credential(slot).id
     }

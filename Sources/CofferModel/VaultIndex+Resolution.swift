@@ -109,7 +109,8 @@ private struct Resolver {
             guard tables.memberships[MembershipKey(user: user, organization: organization)] != nil else {
                 throw CofferError(
                     .invalidInput,
-                    "The run's user \(tables.user(user).handle) is not a member of the organization. Add the membership first.")
+                    "The run's user \(tables.user(user).handle) is not a member of the organization. Add the membership first."
+                )
             }
             self.user = user
         } else {
@@ -275,7 +276,7 @@ private struct Resolver {
         var members = 0
         var activeCount = 0
         var firstActive = noHandle
-        var cursor = candidateKey.flatMap { tables.candidateHeads[$0] } ?? noHandle
+        var cursor = candidateKey.flatMap { tables.groupHead($0) } ?? noHandle
         while cursor != noHandle {
             members += 1
             if tables.credentials[Int(cursor)].state == .active {
@@ -301,7 +302,7 @@ private struct Resolver {
                 scope: scope)
             return nil
         }
-        if let candidateKey, let slot = tables.defaults[candidateKey] {
+        if let candidateKey, let slot = tables.defaultSlot(candidateKey) {
             record(
                 stage, ids(), .won,
                 "\(tables.credentials[Int(slot)].id) is the default among \(activeCount) active instances for \(tables.ownerName(scope, owner))",

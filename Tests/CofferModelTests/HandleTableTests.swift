@@ -36,6 +36,15 @@ final class HandleTableTests: XCTestCase {
             XCTAssertFalse(table.insertIfAbsent(handle, hash: hash(key)) { keys[Int($0)] == key })
         }
 
+        /// Puts a new handle of `key` in place of the one there, or adds it.
+        mutating func update(_ key: UInt64) {
+            let handle = Handle(keys.count)
+            keys.append(key)
+            let keys = self.keys
+            XCTAssertEqual(table.update(handle, hash: hash(key)) { keys[Int($0)] == key }, reference[key])
+            reference[key] = handle
+        }
+
         func find(_ key: UInt64) -> Handle? {
             table.find(hash: hash(key)) { keys[Int($0)] == key }
         }
@@ -64,6 +73,7 @@ final class HandleTableTests: XCTestCase {
                     case 0..<5 where harness.reference[key] == nil: harness.insert(key)
                     case 5..<8: _ = harness.remove(key)
                     case 8 where harness.reference[key] != nil: harness.insertAgain(key)
+                    case 9 where step % 2 == 0: harness.update(key)
                     default: XCTAssertEqual(harness.find(key), harness.reference[key], "\(context), step \(step)")
                     }
                     if step % 100 == 0 { harness.check("\(context), step \(step)") }
@@ -99,6 +109,43 @@ final class HandleTableTests: XCTestCase {
         let long = String(repeating: "slack-workspace-", count: 5)
         XCTAssertTrue(TextHash.sameBytes(long, (0..<5).map { _ in "slack-workspace-" }.joined()))
         XCTAssertFalse(TextHash.sameBytes(long, long.dropLast() + "_"))
+    }
+
+    /// ``SlotTable`` against a dictionary: list heads set, replaced and removed at random, then
+    /// every change undone newest first after the records were given other keys (as undoing a
+    /// slug change finds a head whose record has its old slug again): the table is empty again.
+    func testSlotTableSetsAndRestoresByTheSlotItself() {
+        for seed: UInt64 in [1, 2, 3] {
+            let random = SplitMix64(seed: seed)
+            var credentials = (0..<400).map { number in
+                var record = CredentialRecord.freeSlot
+                record.organization = Handle(number % 3)
+                record.slug = Handle(number % 60)
+                return record
+            }
+            var table = SlotTable<SlugKey>()
+            var reference: [UInt64: Handle] = [:]
+            var undo: [(key: SlugKey, slot: Handle?, previous: Handle?)] = []
+            func name(_ key: SlugKey) -> UInt64 { UInt64(key.organization) << 32 | UInt64(key.slug) }
+            for step in 0..<2000 {
+                let slot = Handle(random.below(400))
+                let key = credentials[Int(slot)].slugKey
+                let newSlot: Handle? = random.below(4) == 0 ? nil : slot
+                let previous = table.set(key, to: newSlot, in: credentials)
+                XCTAssertEqual(previous, reference[name(key)], "seed \(seed), step \(step)")
+                reference[name(key)] = newSlot
+                undo.append((key, newSlot, previous))
+            }
+            XCTAssertEqual(table.count, reference.count, "seed \(seed)")
+            for (name, slot) in reference {
+                let key = SlugKey(organization: Handle(name >> 32), slug: Handle(truncatingIfNeeded: name))
+                XCTAssertEqual(table.slot(for: key, in: credentials), slot, "seed \(seed)")
+            }
+            XCTAssertTrue(table.isConsistent(with: credentials), "seed \(seed)")
+            for slot in credentials.indices { credentials[slot].slug += 1000 }
+            for (key, slot, previous) in undo.reversed() { table.restore(key, from: slot, to: previous) }
+            XCTAssertEqual(table.count, 0, "seed \(seed)")
+        }
     }
 
     func testAnEmptyOrPresizedTableFindsNothing() {
