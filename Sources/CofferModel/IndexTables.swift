@@ -81,8 +81,8 @@ struct AssignmentKey: Sendable, Hashable {
 ///     organization, app, slug, owner, nextInGroup, nextWithSlug,
 ///     version, createdEntry, lastEntry, rotatedEntry,
 ///     currentVersionEntry: 11 × 4                                     = 44
-///     kind, type, category, scope, state, isDefault: 6 × 1            =  6
-///                                                                size 82, stride 88
+///     kind, type, category: 3 × 1; scope, state, isDefault in 1       =  4
+///                                                                size 80, stride 80
 struct CredentialRecord: Sendable {
     var id: CredentialID
     /// In ``IndexTables/texts``.
@@ -107,9 +107,53 @@ struct CredentialRecord: Sendable {
     var kind: CredentialKind
     var type: CredentialType
     var category: CredentialCategory
-    var scope: CredentialScope
-    var state: CredentialState
-    var isDefault: Bool
+    /// The scope's raw value in bits 0–1, the state's in bits 2–3, `isDefault` in bit 4: a
+    /// byte apiece made the record 82 bytes, and its stride 88.
+    private var scopeStateDefault: UInt8
+
+    init(
+        id: CredentialID, label: TextReference, display: TextReference, organization: Handle, app: Handle,
+        slug: Handle, owner: Handle, nextInGroup: Handle, nextWithSlug: Handle, version: UInt32, createdEntry: Handle,
+        lastEntry: Handle, rotatedEntry: Handle, currentVersionEntry: Handle, kind: CredentialKind,
+        type: CredentialType, category: CredentialCategory, scope: CredentialScope, state: CredentialState,
+        isDefault: Bool
+    ) {
+        precondition(scope.rawValue < 4 && state.rawValue < 4, "a scope or state past two bits")
+        self.id = id
+        self.label = label
+        self.display = display
+        self.organization = organization
+        self.app = app
+        self.slug = slug
+        self.owner = owner
+        self.nextInGroup = nextInGroup
+        self.nextWithSlug = nextWithSlug
+        self.version = version
+        self.createdEntry = createdEntry
+        self.lastEntry = lastEntry
+        self.rotatedEntry = rotatedEntry
+        self.currentVersionEntry = currentVersionEntry
+        self.kind = kind
+        self.type = type
+        self.category = category
+        self.scopeStateDefault = scope.rawValue | state.rawValue << 2 | (isDefault ? 0x10 : 0)
+    }
+
+    var scope: CredentialScope {
+        // Only init stores it, from a CredentialScope.
+        CredentialScope(rawValue: scopeStateDefault & 0x3)!
+    }
+
+    var state: CredentialState {
+        // Only init and the setter store it, from a CredentialState.
+        get { CredentialState(rawValue: scopeStateDefault >> 2 & 0x3)! }
+        set { scopeStateDefault = scopeStateDefault & ~0x0C | newValue.rawValue << 2 }
+    }
+
+    var isDefault: Bool {
+        get { scopeStateDefault & 0x10 != 0 }
+        set { scopeStateDefault = scopeStateDefault & ~0x10 | (newValue ? 0x10 : 0) }
+    }
 
     var candidateKey: CandidateKey { CandidateKey(of: self) }
 

@@ -401,16 +401,16 @@ final class VaultIndexTests: XCTestCase {
     /// Reports the per-instance memory of the index (see `CredentialRecord`'s layout
     /// comment) and measures it on a populated index.
     func testPerInstanceMemory() throws {
-        // CredentialRecord: id 16 + label 8 + display 8 (text references) + 11 handles × 4 + 6
-        // one-byte fields = 82 bytes, stride 88. HistoryEntry: 3 × 8 + 3 × 4 + 2 + 2 = 40, stride 40.
+        // CredentialRecord: id 16 + label 8 + display 8 (text references) + 11 handles × 4 + 3
+        // one-byte fields + scope, state and default mark in one = 80 bytes, stride 80. HistoryEntry: 3 × 8 + 3 × 4 + 2 + 2 = 40, stride 40.
         let recordStride = MemoryLayout<CredentialRecord>.stride
         let historyStride = MemoryLayout<HistoryEntry>.stride
         print("CredentialRecord stride \(recordStride) bytes, HistoryEntry stride \(historyStride) bytes")
-        XCTAssertEqual(recordStride, 88)
+        XCTAssertEqual(recordStride, 80)
         XCTAssertEqual(historyStride, 40)
         // Per instance, excluding interned strings: the record in the slot array, its 8-byte
         // bucket in the slots by id and, when it is alone in them, in the candidate-group and
-        // slug-group heads, and its creation history entry: 88 + 3 × 8 + 40 = 152 bytes, before
+        // slug-group heads, and its creation history entry: 80 + 3 × 8 + 40 = 144 bytes, before
         // its texts in the arena and the spare capacity of arrays and hash tables.
         XCTAssertLessThan(recordStride + 3 * 8 + historyStride, 300)
 
