@@ -488,40 +488,48 @@ extension IndexTables {
     }
 
     /// Every candidate group and slug list ends, holds live credentials of its key only, and
-    /// each live credential is in one of each: a list that looped would never end a walk.
+    /// each live credential is in one of each.
     private func lookupListsEnd() -> Bool {
-        var inGroup = [Bool](repeating: false, count: credentials.count)
-        var inSlugList = [Bool](repeating: false, count: credentials.count)
-        func walk(
-            from head: Handle, marking seen: inout [Bool], belongs: (CredentialRecord) -> Bool,
-            next: (CredentialRecord) -> Handle
-        ) -> Bool {
-            var cursor = head
-            while cursor != noHandle {
-                let record = credentials[Int(cursor)]
-                guard !seen[Int(cursor)], record.organization != Self.freeSlotMarker, belongs(record) else {
-                    return false
-                }
-                seen[Int(cursor)] = true
-                cursor = next(record)
+        listsAreWhole(heads: candidateHeads) { $0.nextInGroup } && listsAreWhole(heads: slugHeads) { $0.nextWithSlug }
+    }
+
+    /// The lists of one kind are whole, checked in slot order as far as can be (a walk from
+    /// each head reads the records in hash order, a cache miss each, one after the other):
+    /// each link goes from a live credential to a live one of the same key that nothing else
+    /// links to; the credentials nothing links to, where the lists start, are exactly the
+    /// heads of their keys; and walking from the starts that have a successor reaches every
+    /// live credential, so none is on a loop. A walk cannot loop itself: a loop entered from
+    /// a start would have a credential linked from two.
+    private func listsAreWhole<Key: RecordKey>(heads: SlotTable<Key>, next: (CredentialRecord) -> Handle) -> Bool {
+        var linked = [Bool](repeating: false, count: credentials.count)
+        var live = 0
+        for record in credentials where record.organization != Self.freeSlotMarker {
+            live += 1
+            let successor = next(record)
+            guard successor != noHandle else { continue }
+            guard Int(successor) < credentials.count, !linked[Int(successor)] else { return false }
+            let following = credentials[Int(successor)]
+            guard following.organization != Self.freeSlotMarker, Key(of: following) == Key(of: record) else {
+                return false
             }
-            return true
+            linked[Int(successor)] = true
         }
-        // The decoder took only live heads, each of its entry's key.
-        for head in candidateHeads.slots {
-            let key = credentials[Int(head)].candidateKey
-            guard walk(from: head, marking: &inGroup, belongs: { $0.candidateKey == key }, next: { $0.nextInGroup })
-            else { return false }
-        }
-        for head in slugHeads.slots {
-            let key = credentials[Int(head)].slugKey
-            guard walk(from: head, marking: &inSlugList, belongs: { $0.slugKey == key }, next: { $0.nextWithSlug })
-            else { return false }
-        }
+        var starts = 0
+        var reached = 0
         for (slot, record) in credentials.enumerated() where record.organization != Self.freeSlotMarker {
-            guard inGroup[slot], inSlugList[slot] else { return false }
+            guard !linked[slot] else { continue }
+            starts += 1
+            guard heads.slot(for: Key(of: record), in: credentials) == Handle(slot) else { return false }
+            reached += 1
+            var cursor = next(record)
+            while cursor != noHandle {
+                reached += 1
+                cursor = next(credentials[Int(cursor)])
+            }
         }
-        return true
+        // Each start is the head of its own key, so no two share one: as many as the heads
+        // means that every head starts a list (the decoder took only live heads).
+        return starts == heads.count && reached == live
     }
 }
 

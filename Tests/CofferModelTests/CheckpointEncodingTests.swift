@@ -65,6 +65,32 @@ extension RandomizedModelTests {
         XCTAssertEqual(arena.count, 1)
     }
 
+    /// A list that loops, a loop of a group's credentials that no head reaches, a credential
+    /// in no list or in another key's list is refused: the decoder proves the lists whole in
+    /// slot order, walking only from the heads that have a successor.
+    func testBrokenLookupListsAreRefused() throws {
+        var fixture = try Fixture()
+        let ids = try ["one", "two", "three"].map { try fixture.token("exa", $0)[0] }
+        let index = fixture.index
+        XCTAssertNoThrow(try VaultIndex(checkpointEncoding: index.checkpointEncoding()))
+        // One candidate group, newest first: three, two, one.
+        let slots = try ids.map { try XCTUnwrap(index.tables.credentialSlot($0)) }
+        XCTAssertEqual(index.tables.group(index.tables.credential(slots[0]).candidateKey), slots.reversed())
+        func refuses(_ what: String, _ change: (inout [CredentialRecord]) -> Void) {
+            var damaged = index
+            change(&damaged.tables.credentials)
+            XCTAssertThrowsError(try VaultIndex(checkpointEncoding: damaged.checkpointEncoding()), what)
+        }
+        refuses("the oldest links back to the head") { $0[Int(slots[0])].nextInGroup = slots[2] }
+        refuses("the oldest links to the one before it") { $0[Int(slots[0])].nextInGroup = slots[1] }
+        refuses("a loop no head reaches") {
+            $0[Int(slots[1])].nextInGroup = noHandle
+            $0[Int(slots[0])].nextInGroup = slots[0]
+        }
+        refuses("the oldest is in no list") { $0[Int(slots[1])].nextInGroup = noHandle }
+        refuses("a slug list holds another slug's credential") { $0[Int(slots[1])].nextWithSlug = slots[0] }
+    }
+
     func testAnEmptyIndexRoundTrips() throws {
         let bytes = VaultIndex().checkpointEncoding()
         // What the small vault's checkpoint vector holds: version 1, next principal 0,
