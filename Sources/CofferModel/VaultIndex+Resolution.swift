@@ -55,7 +55,7 @@ private struct Candidate {
     let app: Handle
     let state: CredentialState
 
-    init(_ slot: Handle, in tables: IndexTables) {
+    init(_ slot: Handle, in tables: borrowing IndexTables) {
         let index = Int(slot)
         id = tables.credentials[index].id
         organization = tables.credentials[index].organization
