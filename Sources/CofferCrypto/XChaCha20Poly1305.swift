@@ -90,27 +90,31 @@ public enum XChaCha20Poly1305 {
         }
     }
 
-    /// Opens `ciphertext || tag` into ordinary memory: for sealed data that holds no secret
-    /// value, only what must stay confidential and unaltered (an index checkpoint, which can be
-    /// hundreds of megabytes: too much for locked memory). `nil` when the tag does not verify.
-    public static func openBulk(
-        _ sealed: UnsafeRawBufferPointer,
-        key: SecureBytes,
-        nonce: UnsafeRawBufferPointer,
-        associatedData: [UInt8]
-    ) -> [UInt8]? {
+    /// Opens `ciphertext || tag`, which `bytes` holds at `sealed`, in place, in ordinary memory:
+    /// for sealed data that holds no secret value, only what must stay confidential and
+    /// unaltered (an index checkpoint, which can be hundreds of megabytes: too much for locked
+    /// memory, and too much to hold twice). The plaintext takes the ciphertext's place
+    /// (libsodium verifies the tag first, then its stream cipher reads each block before it
+    /// writes it); returns the plaintext's range, or `nil` when the tag does not verify (or
+    /// `sealed` is not within `bytes`), and then libsodium has zeroed the ciphertext.
+    public static func openBulkInPlace(
+        _ bytes: inout [UInt8], sealed: Range<Int>, key: SecureBytes, nonce: [UInt8], associatedData: [UInt8]
+    ) -> Range<Int>? {
         precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
         precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
-        guard sealed.count >= tagBytes else { return nil }
-        var opened: Int?
-        // At least one byte of capacity, so the target has an address even for an empty plaintext.
-        let plaintext = [UInt8](unsafeUninitializedCapacity: max(1, sealed.count - tagBytes)) { target, initialized in
-            opened = associatedData.withUnsafeBytes {
-                decrypt(sealed, into: target.baseAddress!, key: key, nonce: nonce, associatedData: $0)
+        guard sealed.lowerBound >= 0, sealed.upperBound <= bytes.count, sealed.count >= tagBytes else { return nil }
+        let opened = bytes.withUnsafeMutableBytes { raw -> Int? in
+            // At least the tag's 16 bytes: the region has an address.
+            let region = UnsafeMutableRawBufferPointer(rebasing: raw[sealed])
+            return nonce.withUnsafeBytes { nonceBytes in
+                associatedData.withUnsafeBytes {
+                    decrypt(
+                        UnsafeRawBufferPointer(region), into: region.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        key: key, nonce: nonceBytes, associatedData: $0)
+                }
             }
-            initialized = opened ?? 0
         }
-        return opened == nil ? nil : plaintext
+        return opened.map { sealed.lowerBound..<sealed.lowerBound + $0 }
     }
 
     /// Opens `ciphertext || tag` into `target`, which holds `sealed.count - tagBytes` bytes:

@@ -22,7 +22,7 @@ import CofferCrypto
 ///
 /// ```swift
 /// let bytes = Checkpoint.seal(position, contents: contents, key: key)
-/// let (position, contents) = try Checkpoint.open(bytes, vaultID: id, key: key).get()
+/// let (position, contents) = try Checkpoint.open(bytes, vaultID: id, generation: generation, key: key).get()
 /// ```
 public enum Checkpoint {
     public static let magic: [UInt8] = Array("CCK1".utf8)
@@ -139,10 +139,10 @@ public enum Checkpoint {
     }
 
     /// Checks a checkpoint's form, vault and generation, authenticates it and returns its
-    /// position and contents.
+    /// position and contents: a slice of `bytes`, opened where they lie.
     public static func open(
-        _ bytes: [UInt8], vaultID: [UInt8], generation: UInt32, key: SecureBytes
-    ) -> Result<(Position, [UInt8]), Problem> {
+        _ bytes: consuming [UInt8], vaultID: [UInt8], generation: UInt32, key: SecureBytes
+    ) -> Result<(Position, ArraySlice<UInt8>), Problem> {
         let position: Position
         switch self.position(of: bytes) {
         case .failure(let problem): return .failure(problem)
@@ -151,14 +151,14 @@ public enum Checkpoint {
         guard position.vaultID == vaultID else { return .failure(.otherVault) }
         guard position.generation == generation else { return .failure(.otherGeneration(position.generation)) }
         let associatedData = associatedDataLabel + bytes[..<headerBytes]
-        let contents = bytes.withUnsafeBytes { raw in
-            let nonceEnd = headerBytes + XChaCha20Poly1305.nonceBytes
-            return XChaCha20Poly1305.openBulk(
-                UnsafeRawBufferPointer(rebasing: raw[nonceEnd...]), key: key,
-                nonce: UnsafeRawBufferPointer(rebasing: raw[headerBytes..<nonceEnd]), associatedData: associatedData)
-        }
-        guard let contents else { return .failure(.authentication) }
-        return .success((position, contents))
+        let nonceEnd = headerBytes + XChaCha20Poly1305.nonceBytes
+        let nonce = Array(bytes[headerBytes..<nonceEnd])
+        var opened = bytes
+        guard
+            let contents = XChaCha20Poly1305.openBulkInPlace(
+                &opened, sealed: nonceEnd..<opened.count, key: key, nonce: nonce, associatedData: associatedData)
+        else { return .failure(.authentication) }
+        return .success((position, opened[contents]))
     }
 
     /// A key-epoch record of the log before a checkpoint: its epoch, sequence and offset.
@@ -239,6 +239,12 @@ public enum Checkpoint {
         /// the checkpoint follows, transaction counts of epochs out of order or counted twice, a
         /// chain table of another length.
         public static func decode(_ bytes: [UInt8], at position: Position) -> Contents? {
+            decode(bytes[...], at: position)
+        }
+
+        /// The same, of a slice (what ``Checkpoint/open(_:vaultID:generation:key:)`` returns),
+        /// which the decoded chain table and index are slices of.
+        public static func decode(_ bytes: ArraySlice<UInt8>, at position: Position) -> Contents? {
             let sequence = position.sequence
             return bytes.withUnsafeBytes { raw -> Contents? in
                 var reader = ByteReader(raw)

@@ -32,7 +32,7 @@ enum CheckpointBody {
         findings.check(position == .success(opened), "a checkpoint opened whose position does not read")
         let nonce = Array(bytes[Checkpoint.headerBytes..<Checkpoint.headerBytes + XChaCha20Poly1305.nonceBytes])
         findings.check(
-            Checkpoint.seal(opened, contents: sealed, key: key, nonce: nonce) == bytes,
+            Checkpoint.seal(opened, contents: Array(sealed), key: key, nonce: nonce) == bytes,
             "an opened checkpoint does not seal back to its bytes")
         guard let contents = Checkpoint.Contents.decode(sealed, at: opened) else { return }
         // Oracle: contents re-encode to contents that decode the same.

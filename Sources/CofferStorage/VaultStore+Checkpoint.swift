@@ -44,9 +44,10 @@ extension VaultStore {
         case .failure(let error): return .failure(CheckpointProblem("it could not be read (\(error))"))
         }
         let position: Checkpoint.Position
-        let sealedContents: [UInt8]
+        let sealedContents: ArraySlice<UInt8>
+        // Consumed: opened in place, with no second copy of what can be hundreds of megabytes.
         switch Checkpoint.open(
-            bytes, vaultID: header.vaultID, generation: header.logGeneration,
+            consume bytes, vaultID: header.vaultID, generation: header.logGeneration,
             key: MasterKeySubkey.checkpoint.derive(from: masterKey))
         {
         case .failure(let problem): return .failure(CheckpointProblem("\(problem)"))

@@ -38,6 +38,48 @@ final class PrimitiveTests: XCTestCase {
         XCTAssertNil(open(Array(sealed.prefix(10)), key: key, aad: [1]))
     }
 
+    /// Opening in place gives what opening into a new buffer gives, at every size around the
+    /// cipher's 64-byte blocks and the wide paths past them, with bytes before the sealed
+    /// region left alone; a wrong tag, a wrong associated data or a range outside the buffer
+    /// opens nothing.
+    func testOpenBulkInPlaceAgreesWithOpen() {
+        let prefix: [UInt8] = [9, 8, 7]
+        for count in [0, 1, 63, 64, 65, 255, 256, 257, 511, 512, 513, 4096, 100_003] {
+            let message = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            var sealed: [UInt8] = []
+            message.withUnsafeBytes {
+                XChaCha20Poly1305.seal($0, key: key, nonce: nonce, associatedData: [4, 2], appendingTo: &sealed)
+            }
+            let expected = sealed.withUnsafeBytes { body in
+                nonce.withUnsafeBytes { XChaCha20Poly1305.open(body, key: key, nonce: $0, associatedData: [4, 2]) }
+            }
+            XCTAssertEqual(expected, SecureBytes(copying: message), "\(count) bytes")
+            var buffer = prefix + sealed
+            let range = XChaCha20Poly1305.openBulkInPlace(
+                &buffer, sealed: prefix.count..<buffer.count, key: key, nonce: nonce, associatedData: [4, 2])
+            XCTAssertEqual(range, prefix.count..<prefix.count + count, "\(count) bytes")
+            XCTAssertEqual(Array(buffer[range ?? 0..<0]), message, "\(count) bytes")
+            XCTAssertEqual(Array(buffer.prefix(prefix.count)), prefix, "\(count) bytes")
+
+            var tampered = prefix + sealed
+            tampered[tampered.count - 1] ^= 1
+            XCTAssertNil(
+                XChaCha20Poly1305.openBulkInPlace(
+                    &tampered, sealed: prefix.count..<tampered.count, key: key, nonce: nonce, associatedData: [4, 2]),
+                "\(count) bytes, a flipped tag bit")
+            var other = prefix + sealed
+            XCTAssertNil(
+                XChaCha20Poly1305.openBulkInPlace(
+                    &other, sealed: prefix.count..<other.count, key: key, nonce: nonce, associatedData: [4]),
+                "\(count) bytes, other associated data")
+        }
+        var short: [UInt8] = Array(repeating: 0, count: 20)
+        XCTAssertNil(
+            XChaCha20Poly1305.openBulkInPlace(&short, sealed: 10..<30, key: key, nonce: nonce, associatedData: []))
+        XCTAssertNil(
+            XChaCha20Poly1305.openBulkInPlace(&short, sealed: 10..<20, key: key, nonce: nonce, associatedData: []))
+    }
+
     func testEmptyPlaintextSeals() {
         var sealed: [UInt8] = []
         [UInt8]().withUnsafeBytes {
