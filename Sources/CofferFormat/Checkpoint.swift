@@ -111,7 +111,9 @@ public enum Checkpoint {
         guard bytes.count >= headerBytes + XChaCha20Poly1305.nonceBytes + XChaCha20Poly1305.tagBytes else {
             let minimum = headerBytes + XChaCha20Poly1305.nonceBytes + XChaCha20Poly1305.tagBytes
             return .failure(
-                .malformed("it is \(bytes.count) byte\(bytes.count == 1 ? "" : "s") long, shorter than the \(minimum) of an empty one"))
+                .malformed(
+                    "it is \(bytes.count) byte\(bytes.count == 1 ? "" : "s") long, shorter than the \(minimum) of an empty one"
+                ))
         }
         return bytes.withUnsafeBytes { raw -> Result<Position, Problem> in
             var reader = ByteReader(raw)
@@ -153,7 +155,8 @@ public enum Checkpoint {
         let associatedData = associatedDataLabel + bytes[..<headerBytes]
         let nonceEnd = headerBytes + XChaCha20Poly1305.nonceBytes
         let nonce = Array(bytes[headerBytes..<nonceEnd])
-        var opened = bytes
+        // Moved, not copied: the caller's only reference, so opening in place copies nothing.
+        var opened = consume bytes
         guard
             let contents = XChaCha20Poly1305.openBulkInPlace(
                 &opened, sealed: nonceEnd..<opened.count, key: key, nonce: nonce, associatedData: associatedData)

@@ -58,7 +58,7 @@ struct HandleTable: Sendable {
         if (count + 1) * 8 > buckets.count * 7 { grow() }
         let (found, free) = probe(hash: hash, matches: matches)
         guard found == nil else { return false }
-        buckets[free] = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash)) << 32 | UInt64(handle)
+        buckets[free] = Self.entry(handle, hash: hash)
         count += 1
         return true
     }
@@ -69,7 +69,7 @@ struct HandleTable: Sendable {
         precondition(handle != noHandle, "the empty-bucket marker is no handle")
         if (count + 1) * 8 > buckets.count * 7 { grow() }
         let (found, free) = probe(hash: hash, matches: matches)
-        let entry = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash)) << 32 | UInt64(handle)
+        let entry = Self.entry(handle, hash: hash)
         if let found {
             let replaced = Handle(truncatingIfNeeded: buckets[found])
             buckets[found] = entry
@@ -117,6 +117,11 @@ struct HandleTable: Sendable {
             bucket = following(bucket)
         }
         return (nil, bucket)
+    }
+
+    /// A bucket's contents: the low 32 bits of the hash above the handle.
+    private static func entry(_ handle: Handle, hash: Int) -> UInt64 {
+        UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash)) << 32 | UInt64(handle)
     }
 
     /// The bucket where a handle whose hash has these 32 `bits` belongs: the bits scaled to

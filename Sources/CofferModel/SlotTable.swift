@@ -52,11 +52,13 @@ struct SlotTable<Key: RecordKey>: Sendable {
     /// `key`.
     mutating func restore(_ key: Key, from current: Handle?, to previous: Handle?) {
         if let current {
-            if let previous {
-                _ = table.update(previous, hash: key.tableHash) { $0 == current }
-            } else {
-                _ = table.remove(hash: key.tableHash) { $0 == current }
-            }
+            let found =
+                if let previous {
+                    table.update(previous, hash: key.tableHash) { $0 == current }
+                } else {
+                    table.remove(hash: key.tableHash) { $0 == current }
+                }
+            precondition(found == current, "an undone slot is not where it was put")
         } else if let previous {
             // Nothing is in the table under `key`: `previous` goes back in a free bucket.
             _ = table.update(previous, hash: key.tableHash) { _ in false }
@@ -73,10 +75,12 @@ struct SlotTable<Key: RecordKey>: Sendable {
     /// Whether every slot in the table names a record of `credentials` that is live and is
     /// found by its key, so that no two slots share one (verify's check of the table).
     func isConsistent(with credentials: [CredentialRecord]) -> Bool {
-        slots.allSatisfy { slot in
-            Int(slot) < credentials.count && credentials[Int(slot)].organization != IndexTables.freeSlotMarker
-                && self.slot(for: Key(of: credentials[Int(slot)]), in: credentials) == slot
-        }
+        // Every slot in range before any search, which reads the records of the others in its run.
+        slots.allSatisfy { Int($0) < credentials.count }
+            && slots.allSatisfy { slot in
+                credentials[Int(slot)].organization != IndexTables.freeSlotMarker
+                    && self.slot(for: Key(of: credentials[Int(slot)]), in: credentials) == slot
+            }
     }
 }
 

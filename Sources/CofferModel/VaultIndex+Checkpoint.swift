@@ -331,23 +331,19 @@ extension IndexTables {
             freeSlots.append(slot)
         }
         guard let heads = readCandidateTable(from: &reader, slots: slots),
-            let slugCount = reader.readCount(minimumBytesEach: 12)
-        else { return false }
-        candidateHeads = heads
-        let credentials = self.credentials
-        slugHeads = SlotTable(capacity: slugCount)
-        for _ in 0..<slugCount {
-            // Each entry names a live credential of its key, and no key is listed twice.
-            guard let organization = reader.read(Handle.self), let slug = reader.read(Handle.self),
-                let slot = reader.read(Handle.self), slots.contains(slot),
-                credentials[Int(slot)].organization != Self.freeSlotMarker,
-                credentials[Int(slot)].slugKey == SlugKey(organization: organization, slug: slug),
-                slugHeads.insertIfAbsent(slot, in: credentials)
-            else { return false }
-        }
-        guard let defaultMarks = readCandidateTable(from: &reader, slots: slots),
+            let slugHeads = readSlotTable(
+                from: &reader, slots: slots, keyBytes: 8,
+                readKey: { (reader: inout ByteReader) -> SlugKey? in
+                    guard let organization = reader.read(Handle.self), let slug = reader.read(Handle.self) else {
+                        return nil
+                    }
+                    return SlugKey(organization: organization, slug: slug)
+                }),
+            let defaultMarks = readCandidateTable(from: &reader, slots: slots),
             let assignmentCount = reader.readCount(minimumBytesEach: 21)
         else { return false }
+        candidateHeads = heads
+        self.slugHeads = slugHeads
         defaults = defaultMarks
         for _ in 0..<assignmentCount {
             guard let organization = reader.read(Handle.self), let targetSlug = reader.read(Handle.self),
@@ -366,18 +362,27 @@ extension IndexTables {
         return true
     }
 
-    /// A table from candidate groups to slots (the group heads, the defaults), read after the
-    /// credentials: each entry names a live credential of its key, and no key is listed twice.
+    /// A table from candidate groups to slots (the group heads, the defaults).
     private func readCandidateTable(from reader: inout ByteReader, slots: HandleRange) -> SlotTable<CandidateKey>? {
-        guard let count = reader.readCount(minimumBytesEach: 17) else { return nil }
-        var table = SlotTable<CandidateKey>(capacity: count)
-        for _ in 0..<count {
+        readSlotTable(from: &reader, slots: slots, keyBytes: 13) { reader in
             guard let organization = reader.read(Handle.self), let app = reader.read(Handle.self),
-                let owner = reader.read(Handle.self), let scope = reader.readWord(CredentialScope.self),
-                let slot = reader.read(Handle.self), slots.contains(slot),
-                credentials[Int(slot)].organization != Self.freeSlotMarker,
-                credentials[Int(slot)].candidateKey
-                    == CandidateKey(organization: organization, app: app, owner: owner, scope: scope),
+                let owner = reader.read(Handle.self), let scope = reader.readWord(CredentialScope.self)
+            else { return nil }
+            return CandidateKey(organization: organization, app: app, owner: owner, scope: scope)
+        }
+    }
+
+    /// A table of slots by key (list heads, defaults), read after the credentials: a count,
+    /// then each key and its slot. Each entry names a live credential of its key, and no key
+    /// is listed twice.
+    private func readSlotTable<Key: RecordKey>(
+        from reader: inout ByteReader, slots: HandleRange, keyBytes: Int, readKey: (inout ByteReader) -> Key?
+    ) -> SlotTable<Key>? {
+        guard let count = reader.readCount(minimumBytesEach: keyBytes + 4) else { return nil }
+        var table = SlotTable<Key>(capacity: count)
+        for _ in 0..<count {
+            guard let key = readKey(&reader), let slot = reader.read(Handle.self), slots.contains(slot),
+                credentials[Int(slot)].organization != Self.freeSlotMarker, Key(of: credentials[Int(slot)]) == key,
                 table.insertIfAbsent(slot, in: credentials)
             else { return nil }
         }
@@ -494,7 +499,8 @@ extension IndexTables {
     }
 
     /// The lists of one kind are whole, checked in slot order as far as can be (a walk from
-    /// each head reads the records in hash order, a cache miss each, one after the other):
+    /// each head reads the records in hash order, a cache miss each, one after the other; here
+    /// only the links of lists longer than one are followed, from their starts in slot order):
     /// each link goes from a live credential to a live one of the same key that nothing else
     /// links to; the credentials nothing links to, where the lists start, are exactly the
     /// heads of their keys; and walking from the starts that have a successor reaches every

@@ -25,7 +25,9 @@ final class PrimitiveTests: XCTestCase {
             XChaCha20Poly1305.seal($0, key: key, nonce: nonce, associatedData: [1], appendingTo: &sealed)
         }
         func open(_ body: [UInt8], key: SecureBytes, aad: [UInt8]) -> SecureBytes? {
-            body.withUnsafeBytes { b in nonce.withUnsafeBytes { XChaCha20Poly1305.open(b, key: key, nonce: $0, associatedData: aad) } }
+            body.withUnsafeBytes { b in
+                nonce.withUnsafeBytes { XChaCha20Poly1305.open(b, key: key, nonce: $0, associatedData: aad) }
+            }
         }
         XCTAssertNotNil(open(sealed, key: key, aad: [1]))
         XCTAssertNil(open(sealed, key: key, aad: [2]))
@@ -86,7 +88,9 @@ final class PrimitiveTests: XCTestCase {
             XChaCha20Poly1305.seal($0, key: key, nonce: nonce, associatedData: [], appendingTo: &sealed)
         }
         XCTAssertEqual(sealed.count, 16)
-        let opened = sealed.withUnsafeBytes { b in nonce.withUnsafeBytes { XChaCha20Poly1305.open(b, key: key, nonce: $0, associatedData: []) } }
+        let opened = sealed.withUnsafeBytes { b in
+            nonce.withUnsafeBytes { XChaCha20Poly1305.open(b, key: key, nonce: $0, associatedData: []) }
+        }
         XCTAssertEqual(opened?.count, 0)
     }
 
@@ -109,7 +113,8 @@ final class PrimitiveTests: XCTestCase {
         let second = Argon2id.deriveKey(passphrase: passphrase, salt: salt, cost: .minimum)
         XCTAssertNotNil(first)
         XCTAssertEqual(first, second)
-        XCTAssertNotEqual(first, Argon2id.deriveKey(passphrase: passphrase, salt: [UInt8](repeating: 4, count: 16), cost: .minimum))
+        XCTAssertNotEqual(
+            first, Argon2id.deriveKey(passphrase: passphrase, salt: [UInt8](repeating: 4, count: 16), cost: .minimum))
     }
 
     func testSubkeysDifferByID() {

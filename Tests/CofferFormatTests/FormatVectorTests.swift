@@ -183,6 +183,20 @@ final class RotatedVectorTests: XCTestCase {
 
 /// The index checkpoint vector (F-CHECKPOINT): its position, contents and every bound field.
 final class CheckpointVectorTests: XCTestCase {
+    /// A checkpoint handed over as its reader's only reference opens where it lies: the
+    /// contents are a slice of the same buffer, not of a copy (hundreds of megabytes at a
+    /// million credentials).
+    func testACheckpointOpensInPlace() throws {
+        let bytes = try Vector(named: "small-vault-checkpoint").bytes
+        let start = bytes.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let key = MasterKeySubkey.checkpoint.derive(from: VectorBuilder.masterKey)
+        let (_, sealed) = try Checkpoint.open(
+            consume bytes, vaultID: VectorBuilder.vaultID, generation: 0, key: key
+        ).get()
+        let contentsStart = sealed.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        XCTAssertEqual(contentsStart, start + UInt(sealed.startIndex), "the contents are not in the read buffer")
+    }
+
     func testSmallVaultCheckpointDecodes() throws {
         let vector = try Vector(named: "small-vault-checkpoint")
         let vault = VectorBuilder.smallVault()

@@ -89,6 +89,29 @@ extension RandomizedModelTests {
         }
         refuses("the oldest is in no list") { $0[Int(slots[1])].nextInGroup = noHandle }
         refuses("a slug list holds another slug's credential") { $0[Int(slots[1])].nextWithSlug = slots[0] }
+
+        // The tables of heads and defaults: the encoder writes each entry's key from its
+        // record, so an entry is damaged by pointing it at another record.
+        let key = index.tables.credential(slots[0]).candidateKey
+        func refusesTables(_ what: String, _ change: (inout IndexTables) -> Void) {
+            var damaged = index
+            change(&damaged.tables)
+            XCTAssertThrowsError(try VaultIndex(checkpointEncoding: damaged.checkpointEncoding()), what)
+        }
+        refusesTables("a group's head that does not start its list") { tables in
+            let credentials = tables.credentials
+            _ = tables.candidateHeads.set(key, to: slots[1], in: credentials)
+        }
+        refusesTables("a default that is not marked default") { tables in
+            let credentials = tables.credentials
+            _ = tables.defaults.set(key, to: slots[1], in: credentials)
+        }
+        refusesTables("a slug list's head that is a free slot") { tables in
+            let credentials = tables.credentials
+            let slugKey = credentials[Int(slots[2])].slugKey
+            tables.credentials[Int(slots[2])] = .freeSlot
+            _ = tables.slugHeads.set(slugKey, to: slots[2], in: credentials)
+        }
     }
 
     func testAnEmptyIndexRoundTrips() throws {

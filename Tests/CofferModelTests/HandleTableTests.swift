@@ -8,7 +8,7 @@ import XCTest
 final class HandleTableTests: XCTestCase {
     /// Keys live outside the table, as the index's records do: `keys[handle]`.
     private struct Harness {
-        var table = HandleTable()
+        var table: HandleTable
         var keys: [UInt64] = []
         var reference: [UInt64: Handle] = [:]
         let hash: (UInt64) -> Int
@@ -57,16 +57,22 @@ final class HandleTableTests: XCTestCase {
     }
 
     func testRandomChangesAgreeWithADictionary() {
+        // Hashes are placed by their low 32 bits scaled to the table: four values spread over
+        // the top of that range make four runs that wrap past the last bucket.
         let hashes: [(String, (UInt64) -> Int)] = [
             ("spread", { Int(truncatingIfNeeded: ($0 &* 0x9E37_79B9_7F4A_7C15) >> 7) }),
-            ("four values", { Int($0 % 4) }),
+            ("four values at the top", { Int(UInt32.max - UInt32($0 % 4) * 0x0100_0000) }),
             ("all at the last bucket", { _ in -1 }),
         ]
-        for seed: UInt64 in [1, 2, 3] {
+        // Tables that grow from nothing (powers of two) and tables presized for a count, as a
+        // checkpoint's decoder makes them (any number of buckets).
+        for (seed, capacity) in [(1, 0), (2, 0), (3, 0), (4, 1), (5, 6), (6, 13), (7, 100), (8, 1000)]
+            as [(UInt64, Int)]
+        {
             for (name, hash) in hashes {
                 let random = SplitMix64(seed: seed)
-                var harness = Harness(hash: hash)
-                let context = "seed \(seed), hashes \(name)"
+                var harness = Harness(table: HandleTable(capacity: capacity), hash: hash)
+                let context = "seed \(seed), capacity \(capacity), hashes \(name)"
                 for step in 0..<1500 {
                     let key = random.next() % 300
                     switch random.below(10) {
@@ -111,13 +117,20 @@ final class HandleTableTests: XCTestCase {
         XCTAssertFalse(TextHash.sameBytes(long, long.dropLast() + "_"))
     }
 
-    /// ``SlotTable`` against a dictionary: list heads set, replaced and removed at random, then
-    /// every change undone newest first after the records were given other keys (as undoing a
-    /// slug change finds a head whose record has its old slug again): the table is empty again.
+    /// ``SlotTable`` against a dictionary, as the index's undo journal drives it: list heads
+    /// set, replaced and removed at random, and slug changes (the slot taken out of its old
+    /// key, set under its new key before its record has it, then the record changed); then
+    /// every step undone newest first — a record's change before the sets that came before it,
+    /// so that a restore finds a slot whose record carries its old key again — and after each
+    /// undo the table answers as it did before that step.
     func testSlotTableSetsAndRestoresByTheSlotItself() {
+        enum Step {
+            case set(key: SlugKey, slot: Handle?, previous: Handle?)
+            case slug(slot: Handle, old: Handle)
+        }
         for seed: UInt64 in [1, 2, 3] {
             let random = SplitMix64(seed: seed)
-            var credentials = (0..<400).map { number in
+            var credentials = (0..<300).map { number in
                 var record = CredentialRecord.freeSlot
                 record.organization = Handle(number % 3)
                 record.slug = Handle(number % 60)
@@ -125,25 +138,55 @@ final class HandleTableTests: XCTestCase {
             }
             var table = SlotTable<SlugKey>()
             var reference: [UInt64: Handle] = [:]
-            var undo: [(key: SlugKey, slot: Handle?, previous: Handle?)] = []
+            var steps: [Step] = []
+            var before: [[UInt64: Handle]] = []
             func name(_ key: SlugKey) -> UInt64 { UInt64(key.organization) << 32 | UInt64(key.slug) }
-            for step in 0..<2000 {
-                let slot = Handle(random.below(400))
-                let key = credentials[Int(slot)].slugKey
-                let newSlot: Handle? = random.below(4) == 0 ? nil : slot
-                let previous = table.set(key, to: newSlot, in: credentials)
-                XCTAssertEqual(previous, reference[name(key)], "seed \(seed), step \(step)")
-                reference[name(key)] = newSlot
-                undo.append((key, newSlot, previous))
+            func set(_ key: SlugKey, _ slot: Handle?) {
+                let previous = table.set(key, to: slot, in: credentials)
+                XCTAssertEqual(previous, reference[name(key)], "seed \(seed)")
+                before.append(reference)
+                reference[name(key)] = slot
+                steps.append(.set(key: key, slot: slot, previous: previous))
             }
-            XCTAssertEqual(table.count, reference.count, "seed \(seed)")
-            for (name, slot) in reference {
-                let key = SlugKey(organization: Handle(name >> 32), slug: Handle(truncatingIfNeeded: name))
-                XCTAssertEqual(table.slot(for: key, in: credentials), slot, "seed \(seed)")
+            func check(_ expected: [UInt64: Handle], _ context: String) {
+                XCTAssertEqual(table.count, expected.count, context)
+                for (name, slot) in expected {
+                    let key = SlugKey(organization: Handle(name >> 32), slug: Handle(truncatingIfNeeded: name))
+                    XCTAssertEqual(table.slot(for: key, in: credentials), slot, context)
+                }
+            }
+            for step in 0..<1500 {
+                let slot = Handle(random.below(300))
+                let key = credentials[Int(slot)].slugKey
+                if random.below(5) == 0 {
+                    // A slug change: out of the old key's head, in as the new key's head, then
+                    // the record takes the new slug.
+                    if reference[name(key)] == slot { set(key, nil) }
+                    let newSlug = Handle(100 + random.below(20))
+                    set(SlugKey(organization: key.organization, slug: newSlug), slot)
+                    before.append(reference)
+                    steps.append(.slug(slot: slot, old: credentials[Int(slot)].slug))
+                    credentials[Int(slot)].slug = newSlug
+                } else if reference[name(key)] == nil || reference[name(key)] == slot || random.below(2) == 0 {
+                    // Only a slot whose record carries the key, and that is in no other key's
+                    // place, goes in: the engine's invariant.
+                    let elsewhere = reference.contains { $0.value == slot && $0.key != name(key) }
+                    if !elsewhere { set(key, random.below(4) == 0 ? nil : slot) }
+                }
+                if step % 100 == 0 { check(reference, "seed \(seed), step \(step)") }
             }
             XCTAssertTrue(table.isConsistent(with: credentials), "seed \(seed)")
-            for slot in credentials.indices { credentials[slot].slug += 1000 }
-            for (key, slot, previous) in undo.reversed() { table.restore(key, from: slot, to: previous) }
+            for (index, step) in steps.enumerated().reversed() {
+                switch step {
+                case .set(let key, let slot, let previous):
+                    table.restore(key, from: slot, to: previous)
+                    check(before[index], "seed \(seed), undoing step \(index)")
+                case .slug(let slot, let old):
+                    // The moment between a slug change's set and its record's change: the slot
+                    // is under a key its record does not carry, and nothing searches by key.
+                    credentials[Int(slot)].slug = old
+                }
+            }
             XCTAssertEqual(table.count, 0, "seed \(seed)")
         }
     }
