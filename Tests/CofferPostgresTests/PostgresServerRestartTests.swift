@@ -83,6 +83,18 @@ final class PostgresServerRestartTests: XCTestCase {
         let raw = try RawConnection(location)
         try raw.execute("ALTER SYSTEM SET synchronous_standby_names = 'coffer_absent_standby'")
         try raw.execute("SELECT pg_reload_conf()")
+        // The reload reaches each backend by a signal from the postmaster, which a loaded
+        // machine can delay past the append: the commit would then not wait. Once this
+        // backend has the new setting, the postmaster has signalled the store's too, which
+        // takes it up before its next command.
+        var reloaded = false
+        for _ in 0..<1000 where !reloaded {
+            reloaded = try !raw.execute(
+                "SELECT 1 WHERE current_setting('synchronous_standby_names') = 'coffer_absent_standby'"
+            ).isEmpty
+            if !reloaded { usleep(10_000) }
+        }
+        XCTAssertTrue(reloaded, "the server never took up the new setting")
         let pid = try store.backendPID()
         let frame = PostgresFrame(sequence: 2, bytes: randomBytes(100))
         let append = TestThread { try store.append(vaultID: vaultID, logGeneration: 1, frames: [frame]) }
