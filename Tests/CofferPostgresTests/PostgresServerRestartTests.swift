@@ -87,25 +87,15 @@ final class PostgresServerRestartTests: XCTestCase {
         // machine can delay past the append: the commit would then not wait. Once this
         // backend has the new setting, the postmaster has signalled the store's too, which
         // takes it up before its next command.
-        var reloaded = false
-        for _ in 0..<1000 where !reloaded {
-            reloaded = try !raw.execute(
-                "SELECT 1 WHERE current_setting('synchronous_standby_names') = 'coffer_absent_standby'"
-            ).isEmpty
-            if !reloaded { usleep(10_000) }
-        }
-        XCTAssertTrue(reloaded, "the server never took up the new setting")
+        try raw.waitForRow(
+            "SELECT 1 WHERE current_setting('synchronous_standby_names') = 'coffer_absent_standby'",
+            "the server never took up the new setting")
         let pid = try store.backendPID()
         let frame = PostgresFrame(sequence: 2, bytes: randomBytes(100))
         let append = TestThread { try store.append(vaultID: vaultID, logGeneration: 1, frames: [frame]) }
-        var waitsForStandby = false
-        for _ in 0..<1000 where !waitsForStandby {
-            waitsForStandby = try !raw.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = \(pid) AND wait_event = 'SyncRep'"
-            ).isEmpty
-            if !waitsForStandby { usleep(10_000) }
-        }
-        XCTAssertTrue(waitsForStandby, "the commit never waited for the standby")
+        try raw.waitForRow(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = \(pid) AND wait_event = 'SyncRep'",
+            "the commit never waited for the standby")
         try raw.terminate(pid)
         let error = assertThrowsIO { try append.join() }
         XCTAssertTrue(error?.message.contains("the outcome is unknown") ?? false, "\(String(describing: error))")

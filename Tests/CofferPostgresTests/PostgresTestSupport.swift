@@ -186,13 +186,21 @@ final class RawConnection {
 
     /// Waits until backend `pid` waits for a lock, or fails after 10 seconds.
     func waitUntilBlocked(_ pid: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
+        try waitForRow(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = \(pid) AND wait_event_type = 'Lock'",
+            "backend \(pid) never waited for a lock", file: file, line: line)
+    }
+
+    /// Waits until `query` returns a row, or fails with `failure` after 10 seconds.
+    func waitForRow(
+        _ query: PostgresQuery, _ failure: @autoclosure () -> String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
         for _ in 0..<1000 {
-            let rows = try execute(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = \(pid) AND wait_event_type = 'Lock'")
-            if !rows.isEmpty { return }
+            if try !execute(query).isEmpty { return }
             usleep(10_000)
         }
-        XCTFail("backend \(pid) never waited for a lock", file: file, line: line)
+        XCTFail(failure(), file: file, line: line)
     }
 }
 
