@@ -31,10 +31,10 @@ struct HandleTable: Sendable {
 
     private static let empty = UInt64.max
 
-    /// A table that holds `capacity` handles before it grows, for a reader that knows the
-    /// count: 70 % full with them, so that a search stays a few buckets long.
+    /// A table for `capacity` handles, for a reader that knows the count: 80 % full with them,
+    /// so that a search stays a few buckets long and a few more handles fit before it grows.
     init(capacity: Int = 0) {
-        if capacity > 0 { buckets = [UInt64](repeating: Self.empty, count: max(8, capacity + capacity * 3 / 7 + 1)) }
+        if capacity > 0 { buckets = [UInt64](repeating: Self.empty, count: max(8, capacity + capacity / 4 + 1)) }
     }
 
     /// Every handle in the table, in no particular order.

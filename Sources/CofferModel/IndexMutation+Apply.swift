@@ -211,9 +211,10 @@ extension IndexMutation {
             let slot = try tables.requireCredential(id)
             try Names.checkName(label, what: "label")
             let entry = appendHistory(.relabeled, of: slot, location: location, time: time, actor: actor)
-            let text = try addText(label)
+            let texts = try addTexts(
+                label: label, display: tables.texts.display(tables.credentials[Int(slot)].texts))
             modifyCredential(slot) {
-                $0.label = text
+                $0.texts = texts
                 $0.lastEntry = entry
             }
 

@@ -127,7 +127,7 @@ extension IndexMutation {
         lastEntry: Handle, rotatedEntry: Handle, currentVersionEntry: Handle, state: CredentialState, isDefault: Bool
     ) throws(CofferError) -> CredentialRecord {
         CredentialRecord(
-            id: metadata.id, label: try addText(metadata.label), display: try addText(Self.display(placement.texts)),
+            id: metadata.id, texts: try addTexts(label: metadata.label, display: Self.display(placement.texts)),
             organization: placement.key.organization, app: placement.key.app, slug: placement.slugKey.slug,
             owner: placement.key.owner, nextInGroup: tables.groupHead(placement.key) ?? noHandle,
             nextWithSlug: tables.slugHead(placement.slugKey) ?? noHandle, version: version, createdEntry: createdEntry,
@@ -260,10 +260,10 @@ extension IndexMutation {
                 version: change.version, actor: actor, operationIndex: location.operationIndex, kind: kind,
                 changedMask: mask,
                 isRetained: true))
-        let display = try addText(Self.display(texts))
+        let recordTexts = try addTexts(label: tables.texts.label(record.texts), display: Self.display(texts))
         modifyCredential(slot) {
             $0.version = change.version
-            $0.display = display
+            $0.texts = recordTexts
             $0.lastEntry = entry
             $0.currentVersionEntry = entry
             if kind == .rotated { $0.rotatedEntry = entry }
@@ -349,7 +349,7 @@ extension IndexMutation {
 extension CredentialRecord {
     /// The contents of a free slot: no texts, so a deleted credential's become waste.
     static let freeSlot = CredentialRecord(
-        id: CredentialID(high: 0, low: 0), label: .empty, display: .empty, organization: IndexTables.freeSlotMarker,
+        id: CredentialID(high: 0, low: 0), texts: .empty, organization: IndexTables.freeSlotMarker,
         app: noHandle,
         slug: noHandle, owner: noHandle, nextInGroup: noHandle, nextWithSlug: noHandle, version: 0,
         createdEntry: noHandle,

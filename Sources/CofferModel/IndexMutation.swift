@@ -103,7 +103,8 @@ struct IndexMutation {
     mutating func replaceCredential(at slot: Handle, with record: CredentialRecord) {
         let old = tables.credentials[Int(slot)]
         replace(\.credentials, at: Int(slot), with: record)
-        for (before, after) in [(old.label, record.label), (old.display, record.display)] where before != after {
+        let before = old.texts
+        if before != record.texts {
             tables.texts.release(before)
             journal({ $0.texts.release(before, sign: -1) })
         }
@@ -121,15 +122,20 @@ struct IndexMutation {
         journal({ $0.indexCredentialSlot(slot) })
     }
 
-    /// Adds `text` to the text arena, for a record about to refer to it.
+    /// Adds a credential's label and display text to the text arena, for a record about to
+    /// refer to them.
     ///
-    /// - Throws: `.invalidInput` for a text past what the arena holds (256 MiB, or 64 GiB in
-    ///   all): checked operations cap texts far below, but a replayed record's display text is
-    ///   not checked, and it must fail the record, not the process.
-    mutating func addText(_ text: String) throws(CofferError) -> TextReference {
+    /// - Throws: `.invalidInput` for texts past what the arena holds (a label past 255 bytes,
+    ///   texts past 256 MiB, or 64 GiB in all): checked operations cap labels at 200 bytes and
+    ///   texts far below, but a replayed record's display text is not checked, and it must fail
+    ///   the record, not the process.
+    mutating func addTexts(label: String, display: String) throws(CofferError) -> TextReference {
         let count = tables.texts.count
-        guard let reference = tables.texts.add(text) else {
-            throw CofferError(.invalidInput, "A text of \(text.utf8.count) bytes is more than the index can hold.")
+        guard let reference = tables.texts.add(label: label, display: display) else {
+            throw CofferError(
+                .invalidInput,
+                "A label of \(label.utf8.count) bytes and a display text of \(display.utf8.count) bytes are more than the index can hold."
+            )
         }
         journal({ $0.texts.truncate(to: count) })
         return reference

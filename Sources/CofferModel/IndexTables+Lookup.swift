@@ -90,7 +90,7 @@ extension IndexTables {
     func metadata(of record: CredentialRecord) -> CredentialMetadata {
         CredentialMetadata(
             id: record.id, organization: organization(record.organization).id, appKey: string(record.app),
-            slug: string(record.slug), label: texts[record.label], kind: record.kind, type: record.type,
+            slug: string(record.slug), label: texts.label(record.texts), kind: record.kind, type: record.type,
             category: record.category, owner: scopeOwner(record))
     }
 

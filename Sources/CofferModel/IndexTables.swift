@@ -77,20 +77,18 @@ struct AssignmentKey: Sendable, Hashable {
 /// the two lookup groups it belongs to are intrusive lists threaded through the records.
 /// `VaultIndexTests.testPerInstanceMemory` pins its stride.
 ///
-///     id 16 + label 8 + display 8                                     = 32
+///     id 16 + label and display texts 8                               = 24
 ///     organization, app, slug, owner, nextInGroup, nextWithSlug,
 ///     version, createdEntry, lastEntry, rotatedEntry,
 ///     currentVersionEntry: 11 × 4                                     = 44
 ///     kind, type, category: 3 × 1; scope, state, isDefault in 1       =  4
-///                                                                size 80, stride 80
+///                                                                size 72, stride 72
 struct CredentialRecord: Sendable {
     var id: CredentialID
-    /// In ``IndexTables/texts``.
-    var label: TextReference
-    /// The display text of each schema field in order, joined by U+001F (empty when absent):
-    /// the preview of a secret field, the value of a non-secret one; in ``IndexTables/texts``.
-    /// No display text contains U+001F.
-    var display: TextReference
+    /// The label and the display text, in ``IndexTables/texts``. The display text is the text of
+    /// each schema field in order, joined by U+001F (empty when absent): the preview of a
+    /// secret field, the value of a non-secret one. No display text contains U+001F.
+    var texts: TextReference
     var organization: Handle
     var app: Handle
     var slug: Handle
@@ -112,7 +110,7 @@ struct CredentialRecord: Sendable {
     private var scopeStateDefault: UInt8
 
     init(
-        id: CredentialID, label: TextReference, display: TextReference, organization: Handle, app: Handle,
+        id: CredentialID, texts: TextReference, organization: Handle, app: Handle,
         slug: Handle, owner: Handle, nextInGroup: Handle, nextWithSlug: Handle, version: UInt32, createdEntry: Handle,
         lastEntry: Handle, rotatedEntry: Handle, currentVersionEntry: Handle, kind: CredentialKind,
         type: CredentialType, category: CredentialCategory, scope: CredentialScope, state: CredentialState,
@@ -120,8 +118,7 @@ struct CredentialRecord: Sendable {
     ) {
         precondition(scope.rawValue < 4 && state.rawValue < 4, "a scope or state past two bits")
         self.id = id
-        self.label = label
-        self.display = display
+        self.texts = texts
         self.organization = organization
         self.app = app
         self.slug = slug
@@ -166,12 +163,19 @@ struct CredentialRecord: Sendable {
 /// `previous`; a version entry's location is where its secret values are, and stays readable
 /// while `isRetained`.
 ///
-///     time 8 + sequence 8 + offset 8 + previous 4 + version 4 + actor 4
-///     + operationIndex 2 + kind and isRetained 1 + changedMask 1      = 40, stride 40
+///     time 8 (two halves) + sequence and offset 12 (48 bits each) + previous 4 + version 4
+///     + actor 4 + operationIndex 2 + kind and isRetained 1 + changedMask 1 = 36, stride 36
+///
+/// Every field is four bytes or less, so the entry is 4-byte aligned: three `UInt64`s made it
+/// 40 bytes. A sequence number or offset reaches 2⁴⁸ only in a log of petabytes: apply refuses
+/// a transaction context past ``locationMax``, and the checkpoint reader an entry past it.
 struct HistoryEntry: Sendable {
-    var time: UInt64
-    var sequence: UInt64
-    var offset: UInt64
+    private var timeLow: UInt32
+    private var timeHigh: UInt32
+    private var sequenceLow: UInt32
+    private var offsetLow: UInt32
+    /// Bits 32–47 of the sequence number in the low half, of the offset in the high half.
+    private var locationHigh: UInt32
     var previous: Handle
     var version: UInt32
     var actor: Handle
@@ -182,20 +186,54 @@ struct HistoryEntry: Sendable {
     /// Bit `i` set: field `i` of the type's schema changed (versions only).
     var changedMask: UInt8
 
+    /// The largest sequence number or offset an entry holds.
+    static let locationMax: UInt64 = 1 << 48 - 1
+
     init(
         time: UInt64, sequence: UInt64, offset: UInt64, previous: Handle, version: UInt32, actor: Handle,
         operationIndex: UInt16, kind: ChangeKind, changedMask: UInt8, isRetained: Bool
     ) {
         precondition(kind.rawValue < 0x80, "a change kind past seven bits")
-        self.time = time
-        self.sequence = sequence
-        self.offset = offset
+        timeLow = 0
+        timeHigh = 0
+        sequenceLow = 0
+        offsetLow = 0
+        locationHigh = 0
         self.previous = previous
         self.version = version
         self.actor = actor
         self.operationIndex = operationIndex
         self.kindAndRetained = kind.rawValue | (isRetained ? 0x80 : 0)
         self.changedMask = changedMask
+        self.time = time
+        self.sequence = sequence
+        self.offset = offset
+    }
+
+    var time: UInt64 {
+        get { UInt64(timeHigh) << 32 | UInt64(timeLow) }
+        set {
+            timeLow = UInt32(truncatingIfNeeded: newValue)
+            timeHigh = UInt32(truncatingIfNeeded: newValue >> 32)
+        }
+    }
+
+    var sequence: UInt64 {
+        get { UInt64(locationHigh & 0xFFFF) << 32 | UInt64(sequenceLow) }
+        set {
+            precondition(newValue <= Self.locationMax, "a sequence number past 48 bits")
+            sequenceLow = UInt32(truncatingIfNeeded: newValue)
+            locationHigh = locationHigh & 0xFFFF_0000 | UInt32(truncatingIfNeeded: newValue >> 32)
+        }
+    }
+
+    var offset: UInt64 {
+        get { UInt64(locationHigh >> 16) << 32 | UInt64(offsetLow) }
+        set {
+            precondition(newValue <= Self.locationMax, "an offset past 48 bits")
+            offsetLow = UInt32(truncatingIfNeeded: newValue)
+            locationHigh = locationHigh & 0xFFFF | UInt32(truncatingIfNeeded: newValue >> 32) << 16
+        }
     }
 
     var kind: ChangeKind {
@@ -391,8 +429,7 @@ extension IndexTables {
         var arena = TextArena()
         for slot in credentials.indices {
             // Free slots hold no text; live ones keep theirs.
-            credentials[slot].label = arena.add(credentials[slot].label, from: texts)
-            credentials[slot].display = arena.add(credentials[slot].display, from: texts)
+            credentials[slot].texts = arena.add(credentials[slot].texts, from: texts)
         }
         texts = arena
     }

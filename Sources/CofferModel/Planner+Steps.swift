@@ -27,9 +27,9 @@ public final class PlanSteps {
     /// The operations of the steps so far, in order.
     public private(set) var operations: [ModelOperation] = []
     /// Each step's operations, by the sequence number that stands for its record: numbers from
-    /// the top of the range, which no log reaches.
+    /// the top of the range an index holds, which no log reaches.
     private var stepOperations: [UInt64: [ModelOperation]] = [:]
-    private static let firstStepSequence = UInt64.max
+    private static let firstStepSequence = VaultIndex.locationMax
 
     init(index: VaultIndex, randomBytes: @escaping (Int) -> [UInt8]) {
         self.index = index

@@ -121,8 +121,8 @@ extension IndexTables {
         writer.write(UInt32(credentials.count))
         for record in credentials {
             writer.write(record.id)
-            writer.writeText(record.label, in: texts)
-            writer.writeText(record.display, in: texts)
+            texts.withLabelUTF8(record.texts) { writer.writeText(UnsafeRawBufferPointer($0)) }
+            texts.withDisplayUTF8(record.texts) { writer.writeText(UnsafeRawBufferPointer($0)) }
             writer.write(record.organization)
             writer.write(record.app)
             writer.write(record.slug)
@@ -288,8 +288,8 @@ extension IndexTables {
         credentials.reserveCapacity(credentialCount)
         credentialSlots = HandleTable(capacity: credentialCount)
         for slot in 0..<credentialCount {
-            guard let id = reader.readIdentifier(CredentialID.self), let label = reader.readText(into: &texts),
-                let display = reader.readText(into: &texts)
+            guard let id = reader.readIdentifier(CredentialID.self), let label = reader.readTextView(),
+                let display = reader.readTextView(), let recordTexts = texts.add(label: label, display: display)
             else { return false }
             guard let organization = reader.read(Handle.self), let app = reader.read(Handle.self),
                 let slug = reader.read(Handle.self), let owner = reader.read(Handle.self),
@@ -303,7 +303,7 @@ extension IndexTables {
                 let isDefault = reader.readFlag()
             else { return false }
             let record = CredentialRecord(
-                id: id, label: label, display: display, organization: organization, app: app, slug: slug,
+                id: id, texts: recordTexts, organization: organization, app: app, slug: slug,
                 owner: owner, nextInGroup: nextInGroup, nextWithSlug: nextWithSlug, version: version,
                 createdEntry: createdEntry, lastEntry: lastEntry, rotatedEntry: rotatedEntry,
                 currentVersionEntry: currentVersionEntry, kind: kind, type: type, category: category, scope: scope,
@@ -314,7 +314,7 @@ extension IndexTables {
                 else { return false }
             } else {
                 // A free slot holds no text (no arena offset outlives a reclaim).
-                guard label.count == 0, display.count == 0 else { return false }
+                guard recordTexts == .empty else { return false }
             }
             credentials.append(record)
             if record.organization != Self.freeSlotMarker, !indexCredentialSlot(Handle(slot)) { return false }
@@ -394,7 +394,10 @@ extension IndexTables {
         history.reserveCapacity(entryCount)
         for position in 0..<entryCount {
             guard let time = reader.read(UInt64.self), let sequence = reader.read(UInt64.self),
-                let offset = reader.read(UInt64.self), let previous = reader.read(Handle.self),
+                let offset = reader.read(UInt64.self),
+                // Past any log a reader can hold (F-CHECKPOINT-USE 2 and 3 refuse it as well).
+                sequence <= HistoryEntry.locationMax, offset <= HistoryEntry.locationMax,
+                let previous = reader.read(Handle.self),
                 // Entries are appended, so a credential's older entry is always earlier.
                 previous == noHandle || Int(previous) < position,
                 let version = reader.read(UInt32.self), let actor = reader.read(Handle.self), strings.contains(actor),
@@ -553,21 +556,16 @@ extension AssignmentKey {
 }
 
 extension ByteWriter {
-    /// A string of any length: `u32` byte count, then its UTF-8.
-    /// A text of the arena, as ``writeText(_:)`` writes a string.
-    fileprivate mutating func writeText(_ reference: TextReference, in texts: TextArena) {
-        texts.withUTF8(reference) { utf8 in
-            write(UInt32(utf8.count))
-            write(UnsafeRawBufferPointer(utf8))
-        }
+    /// A text of the arena, as ``writeText(_:)-(String)`` writes a string.
+    fileprivate mutating func writeText(_ utf8: UnsafeRawBufferPointer) {
+        write(UInt32(utf8.count))
+        write(utf8)
     }
 
+    /// A string of any length: `u32` byte count, then its UTF-8.
     fileprivate mutating func writeText(_ string: String) {
         var string = string
-        string.withUTF8 { utf8 in
-            write(UInt32(utf8.count))
-            write(UnsafeRawBufferPointer(utf8))
-        }
+        string.withUTF8 { writeText(UnsafeRawBufferPointer($0)) }
     }
 
     /// An identifier's 16 bytes, as every other encoding writes them.
@@ -599,18 +597,15 @@ extension ByteReader {
     /// costs far less than `String(validating:)`, whose generic path is not specialized for a
     /// raw buffer).
     fileprivate mutating func readText() -> String? {
-        guard let length = read(UInt32.self), let view = readView(Int(length)), UTF8Check.isValid(view) else {
-            return nil
-        }
-        return String(decoding: view, as: UTF8.self)
+        readTextView().map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// A text as ``readText()`` reads one, added to `texts` without making a `String`.
-    fileprivate mutating func readText(into texts: inout TextArena) -> TextReference? {
+    /// A text as ``readText()`` reads one, without making a `String`: its bytes in the reader's.
+    fileprivate mutating func readTextView() -> UnsafeRawBufferPointer? {
         guard let length = read(UInt32.self), let view = readView(Int(length)), UTF8Check.isValid(view) else {
             return nil
         }
-        return texts.add(utf8: view)
+        return view
     }
 
     fileprivate mutating func readIdentifier<Kind>(_: Identifier<Kind>.Type) -> Identifier<Kind>? {

@@ -251,7 +251,7 @@ extension VaultIndex {
 
     func credentialInfo(_ slot: Handle) -> CredentialInfo {
         let record = tables.credential(slot)
-        let texts = tables.texts[record.display].split(
+        let texts = tables.texts.display(record.texts).split(
             separator: CredentialRecord.displaySeparator, omittingEmptySubsequences: false)
         var fields: [FieldDisplay] = []
         for (spec, text) in zip(record.type.fields, texts) where !text.isEmpty {

@@ -22,6 +22,9 @@ public struct VaultIndex: Sendable {
     public static let versionRetentionMax: UInt16 = 1000
     /// Most operations in one transaction: their positions are `u16`.
     public static let operationsPerTransactionMax = Int(UInt16.max) + 1
+    /// Largest sequence number and offset of a ``TransactionContext``: 2⁴⁸ − 1, which no log
+    /// reaches (the index keeps 48 bits of each per history entry).
+    public static let locationMax = HistoryEntry.locationMax
 
     var tables = IndexTables()
 
@@ -93,6 +96,10 @@ public struct VaultIndex: Sendable {
                 "A transaction holds at most \(Self.operationsPerTransactionMax) operations. Split the change.")
         }
         try Names.checkActor(context.actor)
+        guard context.sequence <= Self.locationMax, context.offset <= Self.locationMax else {
+            throw CofferError(
+                .invalidInput, "A transaction's sequence number and offset are at most 2^48 - 1, which no log reaches.")
+        }
         // Move the tables out so the mutation owns their storage uniquely: writes happen in
         // place, and the undo journal restores them on failure.
         var mutation = IndexMutation(tables: IndexTables(), journals: mode != .replay, checksFieldValues: mode != .replay)

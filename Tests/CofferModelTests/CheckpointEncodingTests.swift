@@ -47,7 +47,7 @@ extension RandomizedModelTests {
         var index = run.vault.index
         XCTAssertNoThrow(try VaultIndex(checkpointEncoding: index.checkpointEncoding()), "seed 24")
         let free = try XCTUnwrap(index.tables.credentials.firstIndex { $0.organization == IndexTables.freeSlotMarker })
-        index.tables.credentials[free].label = try XCTUnwrap(index.tables.texts.add("left behind"))
+        index.tables.credentials[free].texts = try XCTUnwrap(index.tables.texts.add(label: "left behind", display: ""))
         XCTAssertThrowsError(try VaultIndex(checkpointEncoding: index.checkpointEncoding()), "seed 24")
     }
 
@@ -58,11 +58,31 @@ extension RandomizedModelTests {
         var byte: UInt8 = 0x41
         withUnsafeMutableBytes(of: &byte) { one in
             // Only the count is past the limit: `add` must refuse before it reads.
-            let claimed = UnsafeRawBufferPointer(start: one.baseAddress, count: TextReference.countMax + 1)
-            XCTAssertNil(arena.add(utf8: claimed))
-            XCTAssertNotNil(arena.add(utf8: UnsafeRawBufferPointer(one)))
+            let claimed = UnsafeRawBufferPointer(start: one.baseAddress, count: TextReference.countMax)
+            XCTAssertNil(arena.add(label: UnsafeRawBufferPointer(one), display: claimed))
+            XCTAssertNotNil(arena.add(label: UnsafeRawBufferPointer(one), display: UnsafeRawBufferPointer(one)))
         }
-        XCTAssertEqual(arena.count, 1)
+        // The label's length, the label, the display text.
+        XCTAssertEqual(arena.count, 3)
+    }
+
+    /// A credential's label and display text share one reference: each reads back apart, an
+    /// empty one too, both empty take no bytes, and a label longer than its length byte
+    /// counts is refused (apply caps labels at 200 bytes; a checkpoint's are not capped).
+    func testALabelAndDisplayTextShareOneReference() {
+        var arena = TextArena()
+        let long = String(repeating: "l", count: 255)
+        for (label, display) in [("Stripe", "sk_live_…abcd\u{1F}ops@example.com"), ("", "only a display"), (long, "")] {
+            let reference = arena.add(label: label, display: display)
+            XCTAssertEqual(reference.map(arena.label), label)
+            XCTAssertEqual(reference.map(arena.display), display)
+        }
+        let count = arena.count
+        XCTAssertEqual(arena.add(label: "", display: ""), .empty)
+        XCTAssertNil(arena.add(label: long + "l", display: "refused"))
+        XCTAssertEqual(arena.count, count)
+        XCTAssertEqual(arena.label(.empty), "")
+        XCTAssertEqual(arena.display(.empty), "")
     }
 
     /// A list that loops, a loop of a group's credentials that no head reaches, a credential

@@ -401,22 +401,59 @@ final class VaultIndexTests: XCTestCase {
     /// Reports the per-instance memory of the index (see `CredentialRecord`'s layout
     /// comment) and measures it on a populated index.
     func testPerInstanceMemory() throws {
-        // CredentialRecord: id 16 + label 8 + display 8 (text references) + 11 handles × 4 + 3
-        // one-byte fields + scope, state and default mark in one = 80 bytes, stride 80. HistoryEntry: 3 × 8 + 3 × 4 + 2 + 2 = 40, stride 40.
+        // CredentialRecord: id 16 + label and display 8 (one text reference) + 11 handles × 4 + 3
+        // one-byte fields + scope, state and default mark in one = 72 bytes, stride 72.
+        // HistoryEntry: time 8 + sequence and offset 12 + 3 × 4 + 2 + 2 = 36, stride 36.
         let recordStride = MemoryLayout<CredentialRecord>.stride
         let historyStride = MemoryLayout<HistoryEntry>.stride
         print("CredentialRecord stride \(recordStride) bytes, HistoryEntry stride \(historyStride) bytes")
-        XCTAssertEqual(recordStride, 80)
-        XCTAssertEqual(historyStride, 40)
+        XCTAssertEqual(recordStride, 72)
+        XCTAssertEqual(historyStride, 36)
         // Per instance, excluding interned strings: the record in the slot array, its 8-byte
         // bucket in the slots by id and, when it is alone in them, in the candidate-group and
-        // slug-group heads, and its creation history entry: 80 + 3 × 8 + 40 = 144 bytes, before
+        // slug-group heads, and its creation history entry: 72 + 3 × 8 + 36 = 132 bytes, before
         // its texts in the arena and the spare capacity of arrays and hash tables.
         XCTAssertLessThan(recordStride + 3 * 8 + historyStride, 300)
 
         let measured = try measureTablesPerInstance(count: 20_000)
         print("measured index tables per credential instance (with spare capacity): \(measured) bytes")
         XCTAssertLessThan(measured, 400, "per-instance index memory grew")
+    }
+
+    /// A history entry keeps 48 bits of its record's sequence number and offset: the largest
+    /// of each reads back whole, with the time beside them, and a context past them is refused
+    /// with an error, never a trap (a library caller chooses the context).
+    func testARecordLocationReadsBackWholeAndOnePastTheLimitIsRefused() throws {
+        var index = VaultIndex()
+        let organization = OrganizationID(high: 1, low: 1)
+        let largest = TransactionContext(
+            sequence: VaultIndex.locationMax, offset: VaultIndex.locationMax - 1, timeMilliseconds: UInt64.max - 2,
+            actor: "test")
+        try index.apply([.createOrganization(id: organization, slug: "acme", name: "Acme")], context: largest)
+        let id = CredentialID(high: 7, low: 7)
+        let create = ModelOperation.createCredential(
+            NewCredential(
+                CredentialMetadata(
+                    id: id, organization: organization, appKey: "app", slug: "s", label: "L", kind: .apiKey,
+                    type: .apiToken, category: .custom, owner: .organization(organization)),
+                fields: fields(["token": "sk-0123456789abcdef"])))
+        for past in [
+            TransactionContext(sequence: VaultIndex.locationMax + 1, offset: 0, timeMilliseconds: 1, actor: "test"),
+            TransactionContext(sequence: 1, offset: VaultIndex.locationMax + 1, timeMilliseconds: 1, actor: "test"),
+        ] {
+            XCTAssertThrowsError(try index.apply([create], context: past)) {
+                XCTAssertEqual(($0 as? CofferError)?.code, .invalidInput)
+            }
+        }
+        try index.apply([create], context: largest)
+        let change = try XCTUnwrap(index.history(of: id).first)
+        XCTAssertEqual(
+            change.location,
+            RecordLocation(sequence: VaultIndex.locationMax, offset: VaultIndex.locationMax - 1, operationIndex: 0))
+        XCTAssertEqual(change.stamp.timeMilliseconds, UInt64.max - 2)
+        XCTAssertEqual(
+            try VaultIndex(checkpointEncoding: index.checkpointEncoding()).history(of: id).first?.location,
+            change.location)
     }
 
     /// Labels and display texts live in one arena: a relabel or new version leaves the old

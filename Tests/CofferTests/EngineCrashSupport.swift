@@ -145,7 +145,7 @@ struct MutationPlanning {
     /// The sequence numbers used for the parts of a batch applied to a scratch index: far
     /// beyond any real record, so that a reveal of a version created earlier in the same batch
     /// fails as `.notFound` on every vault alike.
-    static let scratchSequenceBase: UInt64 = 1 << 62
+    static let scratchSequenceBase: UInt64 = 1 << 47
 
     /// The codes with which the model refuses a change, the same on every vault in the same state.
     static let refusals: [CofferError.Code] = [.notFound, .alreadyExists, .invalidInput, .ambiguous, .permissionDenied]
