@@ -11,8 +11,10 @@
 /// of a handle, from the record the handle names. The low 32 bits of the hash, kept in each
 /// bucket, place it (so growing and removing need no key) and turn away most other keys
 /// without reading their record, which at a million credentials is a cache miss each. Linear
-/// probing, at most 7/8 full (a probe reads a bucket, not a record, so a long run costs
-/// little); removal shifts the following entries back, so no tombstones build up.
+/// probing in Robin Hood order, at most 7/8 full: a run keeps its handles in the order of
+/// their home buckets, so a search for a key that is not there stops where it would be
+/// instead of at the end of the run (plain linear probing reads 13 buckets for it at 80 %
+/// full, and 32 at 7/8); removal shifts the following entries back, so no tombstones build up.
 ///
 /// Any number of buckets: the hash bits are scaled to the table (`bits × buckets >> 32`)
 /// rather than masked, so a table sized for a count it knows (a checkpoint's decoder) takes
@@ -56,9 +58,9 @@ struct HandleTable: Sendable {
     mutating func insertIfAbsent(_ handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Bool {
         precondition(handle != noHandle, "the empty-bucket marker is no handle")
         if (count + 1) * 8 > buckets.count * 7 { grow() }
-        let (found, free) = probe(hash: hash, matches: matches)
+        let (found, place) = probe(hash: hash, matches: matches)
         guard found == nil else { return false }
-        buckets[free] = Self.entry(handle, hash: hash)
+        insert(Self.entry(handle, hash: hash), at: place)
         count += 1
         return true
     }
@@ -68,14 +70,14 @@ struct HandleTable: Sendable {
     mutating func update(_ handle: Handle, hash: Int, matches: (Handle) -> Bool) -> Handle? {
         precondition(handle != noHandle, "the empty-bucket marker is no handle")
         if (count + 1) * 8 > buckets.count * 7 { grow() }
-        let (found, free) = probe(hash: hash, matches: matches)
+        let (found, place) = probe(hash: hash, matches: matches)
         let entry = Self.entry(handle, hash: hash)
         if let found {
             let replaced = Handle(truncatingIfNeeded: buckets[found])
             buckets[found] = entry
             return replaced
         }
-        buckets[free] = entry
+        insert(entry, at: place)
         count += 1
         return nil
     }
@@ -84,15 +86,12 @@ struct HandleTable: Sendable {
     mutating func remove(hash: Int, matches: (Handle) -> Bool) -> Handle? {
         guard var hole = bucket(hash: hash, matches: matches) else { return nil }
         let removed = Handle(truncatingIfNeeded: buckets[hole])
-        // Backward shift: each following entry of the run moves into the hole when its home
-        // bucket is not between the hole and where it is (cyclically).
+        // Backward shift: the following entries of the run that are not in their home bucket
+        // move one bucket back, which keeps the run in the order of their homes.
         var next = following(hole)
-        while buckets[next] != Self.empty {
-            let home = self.home(buckets[next] >> 32)
-            if distance(from: home, to: next) >= distance(from: hole, to: next) {
-                buckets[hole] = buckets[next]
-                hole = next
-            }
+        while buckets[next] != Self.empty, distance(from: home(buckets[next] >> 32), to: next) > 0 {
+            buckets[hole] = buckets[next]
+            hole = next
             next = following(next)
         }
         buckets[hole] = Self.empty
@@ -106,17 +105,47 @@ struct HandleTable: Sendable {
     }
 
     /// Walks the run from the home bucket of `hash`: the bucket of the handle whose key
-    /// `matches`, if any, and the free bucket that ends the run. The table is not empty, and
-    /// never full, so the walk ends.
-    private func probe(hash: Int, matches: (Handle) -> Bool) -> (found: Int?, free: Int) {
+    /// `matches`, if any; otherwise the place of a new handle with `hash`, the first bucket
+    /// that is free or holds a handle whose home is after this one's (Robin Hood order: that
+    /// handle is nearer its home than a new one would be), where the walk stops. The table is
+    /// not empty, and never full, so the walk ends.
+    private func probe(hash: Int, matches: (Handle) -> Bool) -> (found: Int?, place: Int) {
         let bits = UInt64(truncatingIfNeeded: UInt32(truncatingIfNeeded: hash))
         var bucket = home(bits)
+        var travelled = 0
         while buckets[bucket] != Self.empty {
             let entry = buckets[bucket]
             if entry >> 32 == bits, matches(Handle(truncatingIfNeeded: entry)) { return (bucket, bucket) }
+            if distance(from: home(entry >> 32), to: bucket) < travelled { break }
             bucket = following(bucket)
+            travelled += 1
         }
         return (nil, bucket)
+    }
+
+    /// Puts `entry` at `place`, which ``probe(hash:matches:)`` chose, moving the entries from
+    /// there to the end of the run one bucket on: the run stays in the order of their homes.
+    private mutating func insert(_ entry: UInt64, at place: Int) {
+        var carried = entry
+        var bucket = place
+        while buckets[bucket] != Self.empty {
+            swap(&carried, &buckets[bucket])
+            bucket = following(bucket)
+        }
+        buckets[bucket] = carried
+    }
+
+    /// Whether every run is in Robin Hood order: each handle is at most one bucket further
+    /// from its home than the handle before it, and one away from its home follows another.
+    /// What lets a search for a missing key stop early (the tests' check).
+    var runsAreInHomeOrder: Bool {
+        buckets.indices.allSatisfy { bucket in
+            guard buckets[bucket] != Self.empty else { return true }
+            let before = bucket == 0 ? buckets.count - 1 : bucket - 1
+            let away = distance(from: home(buckets[bucket] >> 32), to: bucket)
+            guard buckets[before] != Self.empty else { return away == 0 }
+            return away <= distance(from: home(buckets[before] >> 32), to: before) + 1
+        }
     }
 
     /// A bucket's contents: the low 32 bits of the hash above the handle.
@@ -139,9 +168,8 @@ struct HandleTable: Sendable {
         let old = buckets
         buckets = [UInt64](repeating: Self.empty, count: max(8, old.count * 2))
         for entry in old where entry != Self.empty {
-            var bucket = home(entry >> 32)
-            while buckets[bucket] != Self.empty { bucket = following(bucket) }
-            buckets[bucket] = entry
+            // No two entries are the same handle: the place is all that is asked.
+            insert(entry, at: probe(hash: Int(entry >> 32), matches: { _ in false }).place)
         }
     }
 }

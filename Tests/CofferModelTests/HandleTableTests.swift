@@ -4,7 +4,8 @@ import XCTest
 
 /// ``HandleTable`` against a dictionary: random inserts, refused inserts and removals, with hashes
 /// that collide on purpose (long probe runs, runs that wrap past the last bucket) and with a
-/// good spread; every handle is found under its key, and no other.
+/// good spread; every handle is found under its key, and no other, and every run stays in
+/// Robin Hood order (what lets a search for a missing key stop early).
 final class HandleTableTests: XCTestCase {
     /// Keys live outside the table, as the index's records do: `keys[handle]`.
     private struct Harness {
@@ -51,6 +52,7 @@ final class HandleTableTests: XCTestCase {
 
         func check(_ context: String) {
             XCTAssertEqual(table.count, reference.count, context)
+            XCTAssertTrue(table.runsAreInHomeOrder, context)
             XCTAssertEqual(Set(table.handles), Set(reference.values), context)
             for (key, handle) in reference { XCTAssertEqual(find(key), handle, "\(context): key \(key)") }
         }
