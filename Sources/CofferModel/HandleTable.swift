@@ -39,6 +39,100 @@ struct HandleTable: Sendable {
         if capacity > 0 { buckets = [UInt64](repeating: Self.empty, count: max(8, capacity + capacity / 4 + 1)) }
     }
 
+    /// A table of the handles `listing` adds (each with its key's hash; at most `count`),
+    /// built at once for a reader that has them all (a checkpoint's decoder), presized as
+    /// ``init(capacity:)`` presizes: the bucket contents are sorted by hash and placed in one
+    /// pass — a table in Robin Hood order is its entries in the order of their homes — so
+    /// that no insert waits on a bucket at random (at a million handles, a cache miss each).
+    /// `nil` when `listing` answers false, or when two handles have keys that `sameKey` says
+    /// are one.
+    init?(
+        bulk count: Int, sameKey: (Handle, Handle) -> Bool, listing: (_ add: (Handle, Int) -> Void) -> Bool
+    ) {
+        let built = ScratchBuffer.with(UInt64.self, count: count) { entries -> HandleTable? in
+            var listed = 0
+            let complete = listing { handle, hash in
+                precondition(listed < count, "more handles listed than counted")
+                precondition(handle != noHandle, "the empty-bucket marker is no handle")
+                entries[listed] = Self.entry(handle, hash: hash)
+                listed += 1
+            }
+            guard complete else { return nil }
+            let sorted = UnsafeMutableBufferPointer(rebasing: entries[0..<listed])
+            Self.sortByHash(sorted)
+            // Keys that are one have one hash: they are neighbours now.
+            var groupStart = 0
+            for index in 0..<listed where index == listed - 1 || sorted[index + 1] >> 32 != sorted[index] >> 32 {
+                guard Self.allDifferent(sorted[groupStart...index], sameKey) else { return nil }
+                groupStart = index + 1
+            }
+            return HandleTable(capacity: listed, placingSorted: sorted)
+        }
+        guard let built else { return nil }
+        self = built
+    }
+
+    /// A table presized for `entries`, bucket contents sorted by hash, each placed at its home
+    /// or just after the one before; those pushed past the last bucket wrap to the first, as
+    /// an insert puts them.
+    private init(capacity: Int, placingSorted entries: UnsafeMutableBufferPointer<UInt64>) {
+        self.init(capacity: capacity)
+        var next = 0
+        var wrapped: [UInt64] = []
+        for entry in entries {
+            let place = max(home(entry >> 32), next)
+            guard place < buckets.count else {
+                wrapped.append(entry)
+                continue
+            }
+            buckets[place] = entry
+            next = place + 1
+        }
+        for entry in wrapped {
+            insert(entry, at: probe(hash: Int(entry >> 32), matches: { _ in false }).place)
+        }
+        count = entries.count
+    }
+
+    /// Whether no two handles of `entries` (which share a hash) have keys `sameKey` says are one.
+    private static func allDifferent(
+        _ entries: Slice<UnsafeMutableBufferPointer<UInt64>>, _ sameKey: (Handle, Handle) -> Bool
+    ) -> Bool {
+        guard entries.count > 1 else { return true }
+        for first in entries.indices {
+            for second in entries.indices where second > first {
+                if sameKey(Handle(truncatingIfNeeded: entries[first]), Handle(truncatingIfNeeded: entries[second])) {
+                    return false
+                }
+            }
+        }
+        return true
+    }
+
+    /// Sorts bucket contents by their hash bits (the high 32), keeping the order of equal ones:
+    /// three passes of a radix sort, 11 bits at a time, each a sequential read and a write to
+    /// 2,048 places.
+    private static func sortByHash(_ entries: UnsafeMutableBufferPointer<UInt64>) {
+        ScratchBuffer.with(UInt64.self, count: entries.count) { scratch in
+            var from = entries
+            var to = scratch
+            var starts = [Int](repeating: 0, count: 2049)
+            for shift: UInt64 in [32, 43, 54] {
+                for digit in starts.indices { starts[digit] = 0 }
+                for entry in from { starts[Int(entry >> shift & 0x7FF) + 1] += 1 }
+                for digit in 0..<2048 { starts[digit + 1] += starts[digit] }
+                for entry in from {
+                    let digit = Int(entry >> shift & 0x7FF)
+                    to[starts[digit]] = entry
+                    starts[digit] += 1
+                }
+                swap(&from, &to)
+            }
+            // Three passes: the sorted entries are in the scratch; back to `entries`.
+            if from.baseAddress != entries.baseAddress { _ = entries.update(fromContentsOf: from) }
+        }
+    }
+
     /// Every handle in the table, in no particular order.
     var handles: some Sequence<Handle> {
         buckets.lazy.filter { $0 != Self.empty }.map { Handle(truncatingIfNeeded: $0) }

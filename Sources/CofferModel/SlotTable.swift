@@ -24,6 +24,21 @@ struct SlotTable<Key: RecordKey>: Sendable {
         table = HandleTable(capacity: capacity)
     }
 
+    /// A table of the slots `listing` adds (at most `count`), each with its key's
+    /// ``RecordKey/tableHash`` and carrying its key in `credentials`, built at once
+    /// (``HandleTable/init(bulk:sameKey:listing:)``); `nil` when `listing` answers false or
+    /// two slots carry one key.
+    init?(
+        bulk count: Int, in credentials: [CredentialRecord], listing: (_ add: (Handle, Int) -> Void) -> Bool
+    ) {
+        guard
+            let table = HandleTable(
+                bulk: count, sameKey: { Key(of: credentials[Int($0)]) == Key(of: credentials[Int($1)]) },
+                listing: listing)
+        else { return nil }
+        self.table = table
+    }
+
     /// Keys in the table.
     var count: Int { table.count }
 
@@ -63,13 +78,6 @@ struct SlotTable<Key: RecordKey>: Sendable {
             // Nothing is in the table under `key`: `previous` goes back in a free bucket.
             _ = table.update(previous, hash: key.tableHash) { _ in false }
         }
-    }
-
-    /// Adds `slot`, whose record carries its key, unless another slot has that key: then
-    /// nothing changes and the answer is false (a checkpoint's decoder).
-    mutating func insertIfAbsent(_ slot: Handle, in credentials: [CredentialRecord]) -> Bool {
-        let key = Key(of: credentials[Int(slot)])
-        return table.insertIfAbsent(slot, hash: key.tableHash) { Key(of: credentials[Int($0)]) == key }
     }
 
     /// Whether every slot in the table names a record of `credentials` that is live and is

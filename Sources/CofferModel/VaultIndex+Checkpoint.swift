@@ -211,12 +211,20 @@ extension IndexTables {
         // Interned strings: a handle is a position, and no string is interned twice.
         guard let stringCount = reader.readCount(minimumBytesEach: 4) else { return nil }
         tables.strings.reserveCapacity(stringCount)
-        tables.stringHandles = HandleTable(capacity: stringCount)
         for _ in 0..<stringCount {
             guard let string = reader.readText() else { return nil }
             tables.strings.append(string)
-            guard tables.indexLastString() else { return nil }
         }
+        let interned = tables.strings
+        guard
+            let stringHandles = HandleTable(
+                bulk: stringCount, sameKey: { TextHash.sameBytes(interned[Int($0)], interned[Int($1)]) },
+                listing: { add in
+                    for (handle, string) in interned.enumerated() { add(Handle(handle), TextHash.hash(string)) }
+                    return true
+                })
+        else { return nil }
+        tables.stringHandles = stringHandles
         let strings = HandleRange(count: stringCount)
 
         guard tables.decodePrincipals(from: &reader, strings: strings) else { return nil }
@@ -286,8 +294,8 @@ extension IndexTables {
     private mutating func decodeCredentials(from reader: inout ByteReader, strings: HandleRange) -> Bool {
         guard let credentialCount = reader.readCount(minimumBytesEach: 68) else { return false }
         credentials.reserveCapacity(credentialCount)
-        credentialSlots = HandleTable(capacity: credentialCount)
-        for slot in 0..<credentialCount {
+        var liveCount = 0
+        for _ in 0..<credentialCount {
             guard let id = reader.readIdentifier(CredentialID.self), let label = reader.readTextView(),
                 let display = reader.readTextView(), let recordTexts = texts.add(label: label, display: display)
             else { return false }
@@ -317,8 +325,20 @@ extension IndexTables {
                 guard recordTexts == .empty else { return false }
             }
             credentials.append(record)
-            if record.organization != Self.freeSlotMarker, !indexCredentialSlot(Handle(slot)) { return false }
+            if record.organization != Self.freeSlotMarker { liveCount += 1 }
         }
+        let records = credentials
+        guard
+            let slotsByID = HandleTable(
+                bulk: liveCount, sameKey: { records[Int($0)].id == records[Int($1)].id },
+                listing: { add in
+                    for (slot, record) in records.enumerated() where record.organization != Self.freeSlotMarker {
+                        add(Handle(slot), record.id.tableHash)
+                    }
+                    return true
+                })
+        else { return false }
+        credentialSlots = slotsByID
         let slots = HandleRange(count: credentialCount)
         guard let freeCount = reader.readCount(minimumBytesEach: 4) else { return false }
         var listedFree = [Bool](repeating: false, count: credentialCount)
@@ -379,14 +399,15 @@ extension IndexTables {
         from reader: inout ByteReader, slots: HandleRange, keyBytes: Int, readKey: (inout ByteReader) -> Key?
     ) -> SlotTable<Key>? {
         guard let count = reader.readCount(minimumBytesEach: keyBytes + 4) else { return nil }
-        var table = SlotTable<Key>(capacity: count)
-        for _ in 0..<count {
-            guard let key = readKey(&reader), let slot = reader.read(Handle.self), slots.contains(slot),
-                credentials[Int(slot)].organization != Self.freeSlotMarker, Key(of: credentials[Int(slot)]) == key,
-                table.insertIfAbsent(slot, in: credentials)
-            else { return nil }
+        return SlotTable(bulk: count, in: credentials) { add in
+            for _ in 0..<count {
+                guard let key = readKey(&reader), let slot = reader.read(Handle.self), slots.contains(slot),
+                    credentials[Int(slot)].organization != Self.freeSlotMarker, Key(of: credentials[Int(slot)]) == key
+                else { return false }
+                add(slot, key.tableHash)
+            }
+            return true
         }
-        return table
     }
 
     private mutating func decodeHistory(from reader: inout ByteReader, strings: HandleRange) -> Bool {

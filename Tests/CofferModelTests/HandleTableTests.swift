@@ -93,6 +93,64 @@ final class HandleTableTests: XCTestCase {
         }
     }
 
+    /// A table built at once (a checkpoint's decoder) holds what inserting one by one would:
+    /// every handle found under its key, none under another, runs in Robin Hood order, with
+    /// hashes spread, piled at the top (runs that wrap to the first bucket) or all one; and
+    /// inserts and removals afterwards keep it so. Two handles with one key are refused.
+    func testABulkBuiltTableHoldsWhatInsertsWould() {
+        let hashes: [(String, (UInt64) -> Int)] = [
+            ("spread", { Int(truncatingIfNeeded: ($0 &* 0x9E37_79B9_7F4A_7C15) >> 7) }),
+            ("four values at the top", { Int(UInt32.max - UInt32($0 % 4) * 0x0100_0000) }),
+            ("all at the last bucket", { _ in -1 }),
+        ]
+        for (seed, count) in [(1, 0), (2, 1), (3, 7), (4, 100), (5, 3000)] as [(UInt64, Int)] {
+            for (name, hash) in hashes {
+                let context = "seed \(seed), \(count) handles, hashes \(name)"
+                let random = SplitMix64(seed: seed)
+                var keys: [UInt64] = []
+                var taken = Set<UInt64>()
+                while keys.count < count {
+                    let key = random.next() % 100_000
+                    if taken.insert(key).inserted { keys.append(key) }
+                }
+                let frozenKeys = keys
+                guard
+                    let table = HandleTable(
+                        bulk: count, sameKey: { frozenKeys[Int($0)] == frozenKeys[Int($1)] },
+                        listing: { add in
+                            for (handle, key) in frozenKeys.enumerated() { add(Handle(handle), hash(key)) }
+                            return true
+                        })
+                else {
+                    XCTFail("\(context): refused")
+                    continue
+                }
+                var harness = Harness(table: table, keys: keys, hash: hash)
+                harness.reference = Dictionary(uniqueKeysWithValues: keys.indices.map { (keys[$0], Handle($0)) })
+                harness.check(context)
+                for _ in 0..<200 {
+                    // A built key (to remove) or a new one (to insert).
+                    let key = count > 0 && random.below(2) == 0 ? keys[random.below(count)] : random.next() % 100_000
+                    if harness.reference[key] == nil { harness.insert(key) } else { _ = harness.remove(key) }
+                }
+                harness.check("\(context), changed after")
+                guard count > 1 else { continue }
+                // Handle 0's key given to the last handle as well.
+                var twice = keys
+                twice[count - 1] = keys[0]
+                let doubled = HandleTable(
+                    bulk: count, sameKey: { twice[Int($0)] == twice[Int($1)] },
+                    listing: { add in
+                        for (handle, key) in twice.enumerated() { add(Handle(handle), hash(key)) }
+                        return true
+                    })
+                XCTAssertNil(doubled, context)
+                // A listing that fails is refused as well.
+                XCTAssertNil(HandleTable(bulk: count, sameKey: { _, _ in false }, listing: { _ in false }), context)
+            }
+        }
+    }
+
     func testInsertIfAbsentRefusesAKeyThatIsThere() {
         let keys: [UInt64] = [7, 7, 9]
         var table = HandleTable()
