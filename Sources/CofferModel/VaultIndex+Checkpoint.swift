@@ -544,12 +544,17 @@ extension IndexTables {
             }
             linked[Int(successor)] = true
         }
+        // The decoder took each head with the key its record carries (readSlotTable): a start
+        // marked a head is the head of its own key. Marked from the table's buckets in order,
+        // not searched for per start, which at a million is a cache miss each.
+        var isHead = [Bool](repeating: false, count: credentials.count)
+        for slot in heads.slots { isHead[Int(slot)] = true }
         var starts = 0
         var reached = 0
         for (slot, record) in credentials.enumerated() where record.organization != Self.freeSlotMarker {
             guard !linked[slot] else { continue }
             starts += 1
-            guard heads.slot(for: Key(of: record), in: credentials) == Handle(slot) else { return false }
+            guard isHead[slot] else { return false }
             reached += 1
             var cursor = next(record)
             while cursor != noHandle {
