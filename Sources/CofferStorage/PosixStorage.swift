@@ -158,6 +158,7 @@ final class PosixFile: StorageFile, @unchecked Sendable {
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
         // An offset past what off_t holds names no byte of any file (and would trap below).
         guard offset <= UInt64(Int64.max) - UInt64(buffer.count) else { return .failure(.invalidArgument) }
+        Self.adviseHugePages(buffer)
         var total = 0
         while total < buffer.count {
             let count = pread(
@@ -170,6 +171,19 @@ final class PosixFile: StorageFile, @unchecked Sendable {
             total += count
         }
         return .success(total)
+    }
+
+    /// Asks for huge pages under a large buffer about to be filled (`madvise(MADV_HUGEPAGE)` on
+    /// its 2 MiB-aligned interior): a checkpoint of a million credentials is 287 MB, whose
+    /// 70,000 faults of 4 KiB pages were about a tenth of an open. Advice only: where the kernel
+    /// takes none (transparent huge pages off), nothing changes.
+    private static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+        let hugePage = 2 << 20
+        guard buffer.count >= 4 * hugePage, let base = buffer.baseAddress else { return }
+        let start = (Int(bitPattern: base) + hugePage - 1) / hugePage * hugePage
+        let end = (Int(bitPattern: base) + buffer.count) / hugePage * hugePage
+        guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(aligned, end - start, MADV_HUGEPAGE)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError> {
