@@ -23,10 +23,11 @@ struct TextReference: Sendable, Hashable {
 }
 
 /// The texts of the index's credential records, back to back in one buffer: per record a byte
-/// with its label's length, the label, the display text (UTF-8). Adding texts appends them; a record that replaces or drops a text
-/// leaves the old bytes behind as waste, which `IndexTables.reclaimTextWaste()` gives back once
-/// it outweighs the texts in use. Truncating back to an earlier ``count`` undoes additions, newest
-/// first, as the undo journal of ``IndexMutation`` does.
+/// with its label's length, the label, the display text (UTF-8). Adding texts appends them; a
+/// record that replaces or drops its texts leaves the old bytes behind as waste, which
+/// `IndexTables.reclaimTextWaste()` gives back once it outweighs the texts in use. Truncating
+/// back to an earlier ``count`` undoes additions, newest first, as the undo journal of
+/// ``IndexMutation`` does.
 struct TextArena: Sendable {
     private(set) var bytes: [UInt8] = []
     /// Bytes no record refers to any more.

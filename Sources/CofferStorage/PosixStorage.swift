@@ -176,10 +176,14 @@ final class PosixFile: StorageFile, @unchecked Sendable {
     /// Asks for huge pages under a large buffer about to be filled (`madvise(MADV_HUGEPAGE)` on
     /// its 2 MiB-aligned interior): a checkpoint of a million credentials is 287 MB, whose
     /// 70,000 faults of 4 KiB pages were about a tenth of an open. Advice only: where the kernel
-    /// takes none (transparent huge pages off), nothing changes.
+    /// takes none (transparent huge pages off), nothing changes. Only buffers of 64 MiB and
+    /// more, which glibc always maps apart and unmaps when freed (its mmap threshold stops at
+    /// 32 MiB): the advice must not stay on heap memory that later small blocks reuse. Where
+    /// the kernel compacts memory for a huge page at the fault (`defrag` of `madvise`), a
+    /// fragmented machine may spend some of the gain doing so.
     private static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
         let hugePage = 2 << 20
-        guard buffer.count >= 4 * hugePage, let base = buffer.baseAddress else { return }
+        guard buffer.count >= 64 << 20, let base = buffer.baseAddress else { return }
         let start = (Int(bitPattern: base) + hugePage - 1) / hugePage * hugePage
         let end = (Int(bitPattern: base) + buffer.count) / hugePage * hugePage
         guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }

@@ -58,7 +58,8 @@ extension RandomizedModelTests {
         var byte: UInt8 = 0x41
         withUnsafeMutableBytes(of: &byte) { one in
             // Only the count is past the limit: `add` must refuse before it reads.
-            let claimed = UnsafeRawBufferPointer(start: one.baseAddress, count: TextReference.countMax)
+            // With the label's byte and the label, one byte past the limit.
+            let claimed = UnsafeRawBufferPointer(start: one.baseAddress, count: TextReference.countMax - 1)
             XCTAssertNil(arena.add(label: UnsafeRawBufferPointer(one), display: claimed))
             XCTAssertNotNil(arena.add(label: UnsafeRawBufferPointer(one), display: UnsafeRawBufferPointer(one)))
         }

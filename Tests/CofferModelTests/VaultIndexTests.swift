@@ -420,40 +420,56 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertLessThan(measured, 400, "per-instance index memory grew")
     }
 
-    /// A history entry keeps 48 bits of its record's sequence number and offset: the largest
-    /// of each reads back whole, with the time beside them, and a context past them is refused
-    /// with an error, never a trap (a library caller chooses the context).
+    /// A history entry keeps 48 bits of its record's sequence number and offset: each reads
+    /// back whole (patterns that differ in every half, and the largest), with the time beside
+    /// them; a context past them is refused with an error, never a trap (a library caller
+    /// chooses the context), and so is a checkpoint entry past them.
     func testARecordLocationReadsBackWholeAndOnePastTheLimitIsRefused() throws {
         var index = VaultIndex()
         let organization = OrganizationID(high: 1, low: 1)
-        let largest = TransactionContext(
-            sequence: VaultIndex.locationMax, offset: VaultIndex.locationMax - 1, timeMilliseconds: UInt64.max - 2,
-            actor: "test")
-        try index.apply([.createOrganization(id: organization, slug: "acme", name: "Acme")], context: largest)
-        let id = CredentialID(high: 7, low: 7)
-        let create = ModelOperation.createCredential(
-            NewCredential(
-                CredentialMetadata(
-                    id: id, organization: organization, appKey: "app", slug: "s", label: "L", kind: .apiKey,
-                    type: .apiToken, category: .custom, owner: .organization(organization)),
-                fields: fields(["token": "sk-0123456789abcdef"])))
+        try index.apply([.createOrganization(id: organization, slug: "acme", name: "Acme")], context: context(1))
+        func create(_ number: UInt64) -> ModelOperation {
+            .createCredential(
+                NewCredential(
+                    CredentialMetadata(
+                        id: CredentialID(high: 7, low: number), organization: organization, appKey: "app",
+                        slug: "s\(number)", label: "L", kind: .apiKey, type: .apiToken, category: .custom,
+                        owner: .organization(organization)),
+                    fields: fields(["token": "sk-0123456789abcdef"])))
+        }
         for past in [
             TransactionContext(sequence: VaultIndex.locationMax + 1, offset: 0, timeMilliseconds: 1, actor: "test"),
             TransactionContext(sequence: 1, offset: VaultIndex.locationMax + 1, timeMilliseconds: 1, actor: "test"),
         ] {
-            XCTAssertThrowsError(try index.apply([create], context: past)) {
+            XCTAssertThrowsError(try index.apply([create(0)], context: past)) {
                 XCTAssertEqual(($0 as? CofferError)?.code, .invalidInput)
             }
         }
-        try index.apply([create], context: largest)
-        let change = try XCTUnwrap(index.history(of: id).first)
-        XCTAssertEqual(
-            change.location,
-            RecordLocation(sequence: VaultIndex.locationMax, offset: VaultIndex.locationMax - 1, operationIndex: 0))
-        XCTAssertEqual(change.stamp.timeMilliseconds, UInt64.max - 2)
-        XCTAssertEqual(
-            try VaultIndex(checkpointEncoding: index.checkpointEncoding()).history(of: id).first?.location,
-            change.location)
+        let patterned = TransactionContext(
+            sequence: 0x1234_5678_9ABC, offset: 0xFEDC_BA98_7654, timeMilliseconds: 0x0123_4567_89AB_CDEF,
+            actor: "test")
+        let largest = TransactionContext(
+            sequence: VaultIndex.locationMax, offset: VaultIndex.locationMax, timeMilliseconds: UInt64.max,
+            actor: "test")
+        for (number, context) in [(1, patterned), (2, largest)] as [(UInt64, TransactionContext)] {
+            try index.apply([create(number)], context: context)
+            let change = try XCTUnwrap(index.history(of: CredentialID(high: 7, low: number)).first)
+            XCTAssertEqual(
+                change.location, RecordLocation(sequence: context.sequence, offset: context.offset, operationIndex: 0))
+            XCTAssertEqual(change.stamp.timeMilliseconds, context.timeMilliseconds)
+        }
+        let encoding = index.checkpointEncoding()
+        XCTAssertEqual(try VaultIndex(checkpointEncoding: encoding).checkpointEncoding(), encoding)
+        // The patterned entry's sequence number, as the encoding writes it (u64, little-endian),
+        // one past the limit: refused; at the limit: taken.
+        let written = withUnsafeBytes(of: patterned.sequence.littleEndian) { Array($0) }
+        let at = try XCTUnwrap(
+            encoding.indices.first { encoding[$0..<min($0 + 8, encoding.count)].elementsEqual(written) })
+        for (sequence, isTaken) in [(VaultIndex.locationMax + 1, false), (VaultIndex.locationMax, true)] {
+            var patched = encoding
+            patched.replaceSubrange(at..<at + 8, with: withUnsafeBytes(of: sequence.littleEndian) { Array($0) })
+            XCTAssertEqual((try? VaultIndex(checkpointEncoding: patched)) != nil, isTaken, "sequence \(sequence)")
+        }
     }
 
     /// Labels and display texts live in one arena: a relabel or new version leaves the old
