@@ -94,6 +94,9 @@ struct HandleTable: Sendable {
         count = entries.count
     }
 
+    /// The fewest entries ``sortByHash(_:)`` sorts by radix.
+    static let radixSortCountMin = 1024
+
     /// Whether no two handles of `entries` (which share a hash) have keys `sameKey` says are one.
     private static func allDifferent(
         _ entries: Slice<UnsafeMutableBufferPointer<UInt64>>, _ sameKey: (Handle, Handle) -> Bool
@@ -109,10 +112,17 @@ struct HandleTable: Sendable {
         return true
     }
 
-    /// Sorts bucket contents by their hash bits (the high 32), keeping the order of equal ones:
-    /// three passes of a radix sort, 11 bits at a time, each a sequential read and a write to
-    /// 2,048 places.
+    /// Sorts bucket contents by their hash bits (the high 32): three passes of a radix sort,
+    /// 11 bits at a time, each a sequential read and a write to 2,048 places, keeping the order
+    /// of equal hashes. Fewer than ``radixSortCountMin`` entries are sorted by comparison
+    /// instead (equal hashes then in handle order; either order is Robin Hood order): the radix
+    /// passes' fixed cost, three sweeps of 2,048 counters, would outweigh a small table.
     private static func sortByHash(_ entries: UnsafeMutableBufferPointer<UInt64>) {
+        guard entries.count >= radixSortCountMin else {
+            var inPlace = entries
+            inPlace.sort()
+            return
+        }
         ScratchBuffer.with(UInt64.self, count: entries.count) { scratch in
             var from = entries
             var to = scratch

@@ -103,8 +103,14 @@ final class HandleTableTests: XCTestCase {
             ("four values at the top", { Int(UInt32.max - UInt32($0 % 4) * 0x0100_0000) }),
             ("all at the last bucket", { _ in -1 }),
         ]
-        // 140,000 handles: scratch past ScratchBuffer.mappedBytesMin, mapped apart from the heap.
-        for (seed, count) in [(1, 0), (2, 1), (3, 7), (4, 100), (5, 3000), (6, 140_000)] as [(UInt64, Int)] {
+        // Up to 100 handles sorted by comparison, from 3,000 by radix (both sides of
+        // radixSortCountMin as well); 140,000: scratch past ScratchBuffer.mappedBytesMin,
+        // mapped apart from the heap.
+        let radixMin = HandleTable.radixSortCountMin
+        let counts: [(UInt64, Int)] = [
+            (1, 0), (2, 1), (3, 7), (4, 100), (5, radixMin - 1), (6, radixMin), (7, 3000), (8, 140_000),
+        ]
+        for (seed, count) in counts {
             // Hashes that are all one make a run the length of the table: not at 140,000.
             for (name, hash) in hashes where count <= 3000 || name == "spread" {
                 let context = "seed \(seed), \(count) handles, hashes \(name)"
