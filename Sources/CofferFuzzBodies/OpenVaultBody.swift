@@ -119,10 +119,14 @@ enum OpenVaultBody {
             end += UInt64(record.frameBytes)
         }
         findings.check(store.logEnd == end, "the log end is not where the last record ends")
-        // F-TORN: whatever follows the last valid record is a torn tail (else the open fails).
+        // F-TORN, F-FREE: whatever follows the last valid record is zeros (free space) or a
+        // torn tail (else the open fails).
+        let recovery = store.recovery
         findings.check(
-            (store.recovery.tornTail != nil) == (store.logEnd < fileBytes),
-            "a torn tail is reported iff bytes follow the last record")
+            (recovery.tornTail != nil || recovery.freeBytes > 0) == (store.logEnd < fileBytes)
+                && (recovery.tornTail == nil || recovery.freeBytes == 0)
+                && (recovery.tornTail != nil || store.logEnd + recovery.freeBytes == fileBytes),
+            "a torn tail or free space is reported iff bytes follow the last record")
 
         var again: [Record] = []
         do {
@@ -152,10 +156,11 @@ enum OpenVaultBody {
     static func checkWriter(_ opened: Opened, reader: Opened, disk: SimulatedDisk, _ findings: inout FuzzFindings) {
         let store = opened.store
         let path = FuzzFixtures.vaultPath
-        // F-TORN: a writer cuts a torn tail, so the file ends with its last valid record.
+        // F-TORN: a writer cuts a torn tail, so the file ends with its last valid record and
+        // the free space after it (F-FREE), if any.
         findings.check(
-            disk.contents(of: path).map { UInt64($0.count) } == store.logEnd,
-            "after a writer open the file does not end with the last valid record")
+            disk.contents(of: path).map { UInt64($0.count) } == store.logEnd + store.recovery.freeBytes,
+            "after a writer open the file does not end with the last valid record and its free space")
         findings.check(
             store.recovery.truncated == (reader.store.recovery.tornTail != nil),
             "a writer cut the log iff a read-only open found a torn tail")

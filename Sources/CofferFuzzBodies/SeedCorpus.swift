@@ -71,20 +71,24 @@ public enum SeedCorpus {
 
     /// Checks that ``VaultBuilder`` lays a vault out as `VaultStore` does: the same file size,
     /// header generations and keyslot kinds, and the same frames (sequence, type, epoch,
-    /// length). Only the random values and times differ.
+    /// length). Only the random values and times differ. The free space a writer leaves after
+    /// the log (F-PREALLOCATE) is left out: the zero-tail seed has some.
     static func compareWithStoreLayout() -> [String] {
         let disk = SimulatedDisk()
         let path = "/fuzz/layout.coffer"
         let built = threeRecords()
+        let logEnd: UInt64
         do {
             let store = try VaultStore.create(
                 path: path, secret: fixedKeyFile, cost: .minimum, options: VaultStore.Options(storage: disk))
             for payload in built.transactionPayloads { _ = try store.append([payload]) }
+            logEnd = store.logEnd
             store.close()
         } catch {
             return ["VaultStore.create or append fails on a simulated disk: \(error)"]
         }
-        guard let written = disk.contents(of: path) else { return ["VaultStore.create wrote no file"] }
+        guard let file = disk.contents(of: path) else { return ["VaultStore.create wrote no file"] }
+        let written = Array(file.prefix(Int(logEnd)))
         let expected = layout(of: built.file())
         // Size, two header copies, the first key epoch and three transactions.
         guard expected.count == 1 + 2 + 4 else { return ["the layout of the seed vault is incomplete: \(expected)"] }
@@ -167,10 +171,14 @@ public enum SeedCorpus {
 
         // An append interrupted halfway through its frame.
         add("torn-tail.coffer", Array(threeFile.dropLast(150)), .opens(transactions: 2, tornTail: true, writable: true))
-        // Preallocated or zeroed space after the log is a torn tail too.
+        // Zeros after the log are free space a writer preallocated (F-FREE), not a torn tail;
+        // an append interrupted inside free space is a torn tail.
         add(
             "zero-tail.coffer", threeFile + [UInt8](repeating: 0, count: 512),
-            .opens(transactions: 3, tornTail: true, writable: true))
+            .opens(transactions: 3, tornTail: false, writable: true))
+        add(
+            "torn-into-free-space.coffer", Array(threeFile.dropLast(150)) + [UInt8](repeating: 0, count: 700),
+            .opens(transactions: 2, tornTail: true, writable: true))
 
         // An unlock change interrupted between its two header writes: copy A (generation 3)
         // has a second slot, copy B (generation 2) does not. A writer repairs copy B.

@@ -5,6 +5,14 @@ import CofferFormat
 /// A vault file as a ``LogDevice``: reads and writes at the offsets of FORMAT.md §5 through
 /// its ``StorageSystem``, under the durability contract of ``StorageIO``. One writer holds the
 /// file's lock, so nothing else appends: a write never conflicts.
+///
+/// An append that reaches past the file's end also writes zeros after its frames, in the same
+/// write, up to the next multiple of ``preallocationBytes`` (F-PREALLOCATE): the appends after
+/// it overwrite bytes the file already has, so their `fdatasync` writes data only. One that
+/// grows the file must also commit the new size to the file system's journal — on ext4 a
+/// second write and flush, which made a 512-byte append and sync 1.5× slower here (`pwrite` +
+/// `fdatasync` 4.7k/s at the end of a file, 7.3k/s over zeros written before). One write, so
+/// that its failure is the append's, as any (F-APPEND-STOP).
 final class FileLogDevice: LogDevice, @unchecked Sendable {
     let file: any StorageFile
     private let storage: any StorageSystem
@@ -12,6 +20,12 @@ final class FileLogDevice: LogDevice, @unchecked Sendable {
     /// Whether ``end()`` checks that the path still names this file: a reader's file may be
     /// replaced by a writer's compaction; a writer's only by its own.
     private let checksReplacement: Bool
+    /// Where the file ends, frames and free space, when known: only the writer appends and
+    /// cuts, one call at a time, but the lock keeps the field whole whoever asks.
+    private let allocated = Locked<UInt64?>(nil)
+
+    /// The free space an append that grows the file leaves after its frames, at most.
+    static let preallocationBytes: UInt64 = 64 << 10
 
     init(file: any StorageFile, storage: any StorageSystem, path: String, checksReplacement: Bool) {
         self.file = file
@@ -34,7 +48,25 @@ final class FileLogDevice: LogDevice, @unchecked Sendable {
     }
 
     func append(_ frames: FrameBatch, at offset: UInt64) -> Result<LogWriteOutcome, SystemError> {
-        file.write(frames.bytes, at: offset).map { .written }
+        let end = offset + UInt64(frames.bytes.count)
+        // The file's end before these frames: past it, the same write preallocates.
+        let known = allocated.withLock { $0 } ?? (try? file.size().get())
+        let grows = known.map { end > $0 } ?? false
+        let written: Result<Void, SystemError>
+        var preallocated = end
+        if grows {
+            preallocated = (end / Self.preallocationBytes + 1) * Self.preallocationBytes
+            written = file.write(frames.bytes + [UInt8](repeating: 0, count: Int(preallocated - end)), at: offset)
+        } else {
+            written = file.write(frames.bytes, at: offset)
+        }
+        allocated.withLock { allocated in
+            switch written {
+            case .success: if grows { allocated = preallocated }
+            case .failure: allocated = nil
+            }
+        }
+        return written.map { .written }
     }
 
     func sync() -> Result<Void, SystemError> { file.sync() }
@@ -44,7 +76,8 @@ final class FileLogDevice: LogDevice, @unchecked Sendable {
     }
 
     func cutTornTail(at end: UInt64) -> Result<Void, SystemError> {
-        file.truncate(to: end).flatMap { file.sync() }
+        allocated.withLock { $0 = nil }
+        return file.truncate(to: end).flatMap { file.sync() }
     }
 
     func close() { file.close() }

@@ -2,6 +2,10 @@ import CofferCrypto
 import CofferErrors
 import CofferFormat
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One record met while scanning the log.
 public struct ScannedRecord: Sendable {
     public let sequence: UInt64
@@ -68,6 +72,9 @@ public struct ScanOutcome {
     public var recordCount: UInt64
     /// Set when the log ends in an incomplete or unreadable frame that no valid frame follows.
     public var tornTail: LogProblem?
+    /// Bytes of zeros from the end of the last valid record to the end of the file: space a
+    /// writer preallocated (F-FREE), neither a torn tail nor corruption.
+    public var freeBytes: UInt64 = 0
     /// Set when an invalid frame is followed by valid data: the log is corrupted there.
     public var corruption: LogProblem?
     /// The epochs introduced, in order, with their data keys when scanning with a key.
@@ -155,6 +162,16 @@ struct LogScanner {
                 // append; a frame whose checksums hold but which fails authentication or is
                 // out of place was written whole, so it is corruption wherever it is.
                 let tornCandidate = kind == .checksum || kind == .tornTail
+                if tornCandidate {
+                    // F-FREE: zeros to the end of the file are space a writer preallocated.
+                    switch isZero(from: offset, reader: &reader) {
+                    case .failure(let error): return .failure(error)
+                    case .success(true):
+                        outcome.freeBytes = fileSize - offset
+                        return .success(outcome)
+                    case .success(false): break
+                    }
+                }
                 switch validFrameExists(after: offset, reader: &reader) {
                 case .failure(let error): return .failure(error)
                 case .success(let laterFrame):
@@ -299,6 +316,26 @@ struct LogScanner {
         }
     }
 
+    /// Whether every byte from `offset` to the end of the file is zero.
+    private func isZero(from offset: UInt64, reader: inout ChunkedReader) -> Result<Bool, CofferError> {
+        var position = offset
+        while position < fileSize {
+            let window: [UInt8]
+            switch reader.bytes(at: position, count: Int(min(UInt64(Self.chunkBytes), fileSize - position))) {
+            case .failure(let error): return .failure(error)
+            case .success(let bytes): window = bytes
+            }
+            guard !window.isEmpty else { return .success(true) }
+            // Zero at the start, and each byte equal to the next: zero throughout.
+            let zero = window.withUnsafeBytes { raw in
+                raw[0] == 0 && memcmp(raw.baseAddress!, raw.baseAddress! + 1, raw.count - 1) == 0
+            }
+            guard zero else { return .success(false) }
+            position += UInt64(window.count)
+        }
+        return .success(true)
+    }
+
     /// Looks for any frame after `offset` whose header and body checksums hold. Only run
     /// after an invalid frame, to tell a torn tail from corruption.
     private func validFrameExists(after offset: UInt64, reader: inout ChunkedReader) -> Result<UInt64?, CofferError> {
@@ -313,9 +350,16 @@ struct LogScanner {
             }
             var index = 0
             while index + magic.count <= window.count {
-                if window[index] == magic[0] && window[index + 1] == magic[1] && window[index + 2] == magic[2]
-                    && window[index + 3] == magic[3]
-                {
+                // The next byte that can start a magic (memchr: free space is long runs of zeros).
+                let next = window.withUnsafeBytes { raw -> Int? in
+                    let start = raw.baseAddress! + index
+                    return memchr(start, Int32(magic[0]), raw.count - magic.count + 1 - index).map {
+                        index + start.distance(to: UnsafeRawPointer($0))
+                    }
+                }
+                guard let next else { break }
+                index = next
+                if window[index + 1] == magic[1] && window[index + 2] == magic[2] && window[index + 3] == magic[3] {
                     let candidate = position + UInt64(index)
                     switch checksumsHold(at: candidate, reader: &reader) {
                     case .failure(let error): return .failure(error)

@@ -6,7 +6,7 @@ import CofferFormat
 public struct SalvageReport: Sendable {
     /// Records copied: the longest prefix that authenticates.
     public let recordsKept: UInt64
-    /// Log bytes of the original not copied.
+    /// Log bytes of the original not copied (its free space, F-FREE, is not counted).
     public let bytesDropped: UInt64
     /// The head of the copy.
     public let head: ChainHead
@@ -55,7 +55,8 @@ extension VaultStore {
         }
         try staged.publish("the salvage output", taken: taken)
         return SalvageReport(
-            recordsKept: outcome.recordCount, bytesDropped: size - outcome.validEnd, head: outcome.head,
+            recordsKept: outcome.recordCount, bytesDropped: size - outcome.validEnd - outcome.freeBytes,
+            head: outcome.head,
             problem: outcome.corruption ?? outcome.tornTail)
     }
 

@@ -20,6 +20,8 @@ public struct VaultFileInfo: Sendable {
     public let epochs: [UInt32]
     public let tornTail: LogProblem?
     public let corruption: LogProblem?
+    /// Bytes of zeros after the last record: space a writer preallocated (F-FREE).
+    public let freeBytes: UInt64
 
     /// Reads the header and walks the frames by their checksums, without a key, never
     /// modifying the file.
@@ -48,6 +50,7 @@ public struct VaultFileInfo: Sendable {
         return VaultFileInfo(
             header: header, headerCopiesValid: store.copies.map { $0.header != nil }, headerProblems: problems,
             fileBytes: size, recordCount: outcome.recordCount, bytesByType: outcome.bytesByType, head: outcome.head,
-            epochs: outcome.keyEpochs.all.map(\.number), tornTail: outcome.tornTail, corruption: outcome.corruption)
+            epochs: outcome.keyEpochs.all.map(\.number), tornTail: outcome.tornTail, corruption: outcome.corruption,
+            freeBytes: outcome.freeBytes)
     }
 }

@@ -95,6 +95,8 @@ public final class VaultStore: @unchecked Sendable {
         /// Whether the index came from the checkpoint beside the log, and why not when one was
         /// there but could not be used (F-CHECKPOINT-USE).
         public var checkpoint: CheckpointUse = .none
+        /// Bytes of zeros after the last record: space a writer preallocated (F-FREE), kept.
+        public var freeBytes: UInt64 = 0
     }
 
     public let path: String
@@ -468,7 +470,7 @@ public final class VaultStore: @unchecked Sendable {
                 truncated: truncated || options.earlierRecovery?.truncated == true,
                 headerRepaired: headerRepaired || options.earlierRecovery?.headerRepaired == true,
                 removedTemporaryFiles: (options.earlierRecovery?.removedTemporaryFiles ?? []) + removed,
-                checkpoint: checkpointUse),
+                checkpoint: checkpointUse, freeBytes: outcome.freeBytes),
             unlockedSlot: unlocked.slotID == 0 ? nil : unlocked.slotID)
     }
 

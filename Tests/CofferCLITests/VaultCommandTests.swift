@@ -74,7 +74,10 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(byType["transaction"], 8)
         let live = try XCTUnwrap(keyed["live_bytes"] as? Int)
         let dead = try XCTUnwrap(keyed["dead_bytes"] as? Int)
-        XCTAssertEqual(live + dead, (keyed["file_bytes"] as? Int ?? 0) - 8192)
+        // The log is the file past its header copies, less the free space after it (F-FREE).
+        let logBytes = try XCTUnwrap(keyed["log_bytes"] as? Int)
+        XCTAssertEqual(live + dead, logBytes)
+        XCTAssertEqual(logBytes, (keyless["file_bytes"] as? Int ?? 0) - (keyless["free_bytes"] as? Int ?? 0) - 8192)
         XCTAssertNotNil(keyed["dead_share"] as? Double)
         let epochs = try XCTUnwrap(keyed["epochs"] as? [[String: Any]])
         XCTAssertEqual(epochs.first?["id"] as? Int, 1)
@@ -235,7 +238,9 @@ final class VaultCommandTests: XCTestCase {
     func testTornTailIsReportedAndCutOnlyByAWriter() throws {
         let coffer = try CofferRunner()
         try coffer.makePopulatedVault()
-        let intact = try coffer.bytes("v.coffer")
+        // The log without the free space after it (F-FREE).
+        let free = try coffer.expect(0, ["inspect", "--json"]).json()["free_bytes"] as? Int ?? 0
+        let intact = Array(try coffer.bytes("v.coffer").dropLast(free))
         // An interrupted append: half of a new frame.
         try coffer.write("v.coffer", intact + [0x43, 0x46, 0x52, 0x31, 0x28, 0x01, 0x00])
         let verify = try coffer.expect(1, ["verify", "--json"])

@@ -15,6 +15,7 @@ final class BitFlipTests: XCTestCase {
         let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
         let payloads: [[UInt8]] = [Array("organization acme".utf8), Array(repeating: 0x5A, count: 300)]
         for payload in payloads { _ = try store.append([SecureBytes(copying: payload)]) }
+        let logEnd = Int(store.logEnd)
         store.close()
         let original = disk.contents(of: path)!
         let logStart = Int(FormatConstants.logStartOffset)
@@ -31,7 +32,11 @@ final class BitFlipTests: XCTestCase {
             bits += stride(from: dataEnd * 8, to: checksumStart * 8, by: 7)
             bits += (checksumStart * 8)..<((base + FormatConstants.headerCopyBytes) * 8)
         }
-        bits += (logStart * 8)..<(original.count * 8)
+        bits += (logStart * 8)..<(logEnd * 8)
+        // The free space after the log (F-FREE): its first frame header's worth, then every 997th bit.
+        let freeHeaderEnd = logEnd + FormatConstants.frameHeaderBytes
+        bits += (logEnd * 8)..<(freeHeaderEnd * 8)
+        bits += stride(from: freeHeaderEnd * 8, to: original.count * 8, by: 997)
 
         for bit in bits {
             var flipped = original
@@ -44,6 +49,11 @@ final class BitFlipTests: XCTestCase {
                 if recovered.count < payloads.count {
                     XCTAssertNotNil(opened.recovery.tornTail, "bit \(bit): records lost without a report")
                     outcomes["torn tail reported", default: 0] += 1
+                } else if bit / 8 >= logEnd {
+                    // Free space that is no longer zero: a torn tail after every record.
+                    XCTAssertEqual(
+                        opened.recovery.tornTail?.offset, UInt64(logEnd), "bit \(bit): free space flip unreported")
+                    outcomes["torn tail in free space reported", default: 0] += 1
                 } else {
                     XCTAssertLessThan(bit / 8, logStart, "bit \(bit): a flip in the log went unnoticed")
                     outcomes["other header copy used", default: 0] += 1

@@ -10,7 +10,8 @@ import XCTest
 final class TornTailTests: XCTestCase {
     private let path = "/vault/v.coffer"
 
-    /// Builds a vault of four transactions and returns its bytes and the records' offsets.
+    /// Builds a vault of four transactions and returns its log's bytes (without the free
+    /// space after it, F-FREE) and the records' offsets.
     private func makeVault() throws -> (bytes: [UInt8], offsets: [UInt64], payloads: [[UInt8]]) {
         let disk = SimulatedDisk()
         let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
@@ -21,8 +22,9 @@ final class TornTailTests: XCTestCase {
             payloads.append(payload)
             offsets.append(try store.append([SecureBytes(copying: payload)]).records[0].offset)
         }
+        let end = Int(store.logEnd)
         store.close()
-        return (disk.contents(of: path)!, offsets, payloads)
+        return (Array(disk.contents(of: path)!.prefix(end)), offsets, payloads)
     }
 
     func testEveryCutInsideTheLastTwoRecordsRecoversTheCompleteOnes() throws {
@@ -46,6 +48,65 @@ final class TornTailTests: XCTestCase {
             XCTAssertEqual(reopened.payloads, Array(vault.payloads.prefix(complete)) + [Array("after".utf8)], "cut at \(cut)")
             XCTAssertNil(reopened.store.recovery.tornTail, "cut at \(cut)")
         }
+    }
+
+    /// F-FREE: a torn append into free space (the frame's first bytes, then the zeros that
+    /// were there) is a torn tail, cut; zeros alone where a frame would start are free space,
+    /// kept, and the next append goes there.
+    func testEveryCutInsideTheLastRecordBeforeFreeSpaceRecoversTheCompleteOnes() throws {
+        let vault = try makeVault()
+        let fileBytes = vault.bytes.count + 2000
+        for cut in Int(vault.offsets[3])..<vault.bytes.count {
+            let disk = SimulatedDisk()
+            let file = Array(vault.bytes[0..<cut]) + [UInt8](repeating: 0, count: fileBytes - cut)
+            disk.write(path: path, bytes: file, durable: true)
+            let atBoundary = cut == Int(vault.offsets[3])
+            let (store, payloads) = try Fixture.transactions(path: path, readOnly: false, storage: disk)
+            XCTAssertEqual(payloads, Array(vault.payloads.prefix(3)), "cut at \(cut)")
+            XCTAssertEqual(store.recovery.tornTail?.offset, atBoundary ? nil : vault.offsets[3], "cut at \(cut)")
+            XCTAssertEqual(store.recovery.truncated, !atBoundary, "cut at \(cut)")
+            XCTAssertEqual(store.recovery.freeBytes, atBoundary ? UInt64(fileBytes - cut) : 0, "cut at \(cut)")
+            XCTAssertEqual(
+                disk.contents(of: path)?.count, atBoundary ? fileBytes : Int(vault.offsets[3]), "cut at \(cut)")
+            let receipt = try store.append([Fixture.payload("after")])
+            XCTAssertEqual(receipt.records[0].offset, vault.offsets[3], "cut at \(cut)")
+            store.close()
+            let reopened = try Fixture.transactions(path: path, storage: disk)
+            XCTAssertEqual(reopened.payloads, Array(vault.payloads.prefix(3)) + [Array("after".utf8)], "cut at \(cut)")
+            XCTAssertNil(reopened.store.recovery.tornTail, "cut at \(cut)")
+        }
+    }
+
+    /// F-PREALLOCATE: an append that grows the file leaves zeros after its frames up to a
+    /// multiple of 64 KiB, and the appends after it fill them without growing the file; a read-only
+    /// open reports the free space and changes nothing.
+    func testAppendsPreallocateFreeSpaceAndFillIt() throws {
+        let disk = SimulatedDisk()
+        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
+        _ = try store.append([Fixture.payload("first")])
+        let chunk = 64 << 10
+        XCTAssertEqual(disk.contents(of: path)?.count, chunk)
+        var payloads = [Array("first".utf8)]
+        while store.logEnd < UInt64(chunk) - 2000 {
+            let payload = Array(repeating: UInt8(payloads.count), count: 900)
+            _ = try store.append([SecureBytes(copying: payload)])
+            payloads.append(payload)
+            XCTAssertEqual(disk.contents(of: path)?.count, chunk, "after \(payloads.count) appends")
+        }
+        let big = [UInt8](repeating: 7, count: 3000)
+        _ = try store.append([SecureBytes(copying: big)])
+        payloads.append(big)
+        let end = Int(store.logEnd)
+        XCTAssertEqual(disk.contents(of: path)?.count, 2 * chunk)
+        XCTAssertEqual(disk.contents(of: path)?.dropFirst(end).allSatisfy { $0 == 0 }, true)
+        store.close()
+        let before = disk.contents(of: path)
+        let (reader, read) = try Fixture.transactions(path: path, readOnly: true, storage: disk)
+        XCTAssertEqual(read, payloads)
+        XCTAssertEqual(reader.logEnd, UInt64(end))
+        XCTAssertEqual(reader.recovery.freeBytes, UInt64(2 * chunk - end))
+        XCTAssertNil(reader.recovery.tornTail)
+        XCTAssertEqual(disk.contents(of: path), before)
     }
 
     func testReadOnlyOpenReportsButDoesNotCutATornTail() throws {

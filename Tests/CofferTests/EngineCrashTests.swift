@@ -401,7 +401,7 @@ final class EngineCrashTests: XCTestCase {
         runner.close()
         var bytes = disk.contents(of: Self.path)!
         let start = Int(FormatConstants.logStartOffset)
-        bytes[start + (bytes.count - start) / 2] ^= 0x40
+        bytes[start + (Int(durableEnd) - start) / 2] ^= 0x40
         disk.write(path: Self.path, bytes: bytes, durable: true)
 
         _ = disk.remove(Self.path + ".checkpoint")

@@ -68,6 +68,7 @@ struct Inspect: VaultCommand {
             "created": .string(Describe.time(header.createdMilliseconds)),
             "generation": .unsigned(header.generation),
             "file_bytes": .unsigned(info.fileBytes),
+            "free_bytes": .unsigned(info.freeBytes),
             "header_copies": .array(
                 info.headerCopiesValid.enumerated().map { index, valid in
                     ["copy": .string(index == 0 ? "A" : "B"), "valid": .bool(valid)]
@@ -88,7 +89,10 @@ struct Inspect: VaultCommand {
         fields.append("Format", "version \(header.writeVersion) (readable from version \(header.readVersion))")
         fields.append("UUID", Describe.uuid(header.vaultID))
         fields.append("Created", Describe.time(header.createdMilliseconds))
-        fields.append("File size", "\(Describe.bytes(info.fileBytes)) bytes")
+        fields.append(
+            "File size",
+            "\(Describe.bytes(info.fileBytes)) bytes"
+                + (info.freeBytes == 0 ? "" : ", of which \(Describe.bytes(info.freeBytes)) free (preallocated zeros)"))
         let copies = info.headerCopiesValid.enumerated().map { "\($0.offset == 0 ? "A" : "B") \($0.element ? "valid" : "INVALID")" }
         fields.append("Header copies", copies.joined(separator: ", ") + " (generation \(header.generation))")
         for slot in header.keyslots {
