@@ -28,7 +28,8 @@ public struct StorageStatistics: Sendable {
         public var records: Int
     }
 
-    /// Bytes of the file, header copies included, when the measure began.
+    /// Bytes of the file through its last record, header copies included (free space after
+    /// it, F-FREE, not counted), when the measure began.
     public var fileBytes: UInt64
     /// Bytes of the log (the file less its two header copies).
     public var logBytes: UInt64

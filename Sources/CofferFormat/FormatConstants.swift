@@ -26,6 +26,9 @@ public enum FormatConstants {
     public static let headerCopyCount = 2
     /// The log starts right after the header copies.
     public static let logStartOffset = UInt64(headerCopyBytes * headerCopyCount)  // 8192
+    /// Zeros after the last frame are free space only in a file whose length is a multiple of
+    /// this (F-FREE); a writer preallocates to such a length (F-PREALLOCATE).
+    public static let freeSpaceAlignment = 64 << 10
 
     /// Keyslot table: at most 8 slots of 192 bytes (F-SLOT).
     public static let keyslotCountMax = 8

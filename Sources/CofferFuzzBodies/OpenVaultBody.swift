@@ -78,7 +78,7 @@ enum OpenVaultBody {
         case (.success(let one), .success(let two)):
             findings.check(one.records == two.records, "two read-only opens see different records")
             findings.check(one.store.head == two.store.head, "two read-only opens see different heads")
-            checkReadOnly(one, info: info, fileBytes: UInt64(file.count), &findings)
+            checkReadOnly(one, info: info, file: file, &findings)
         default:
             findings.fail("of two read-only opens of the same bytes, one failed and one succeeded")
         }
@@ -105,7 +105,8 @@ enum OpenVaultBody {
         }
     }
 
-    static func checkReadOnly(_ opened: Opened, info: VaultFileInfo?, fileBytes: UInt64, _ findings: inout FuzzFindings) {
+    static func checkReadOnly(_ opened: Opened, info: VaultFileInfo?, file: [UInt8], _ findings: inout FuzzFindings) {
+        let fileBytes = UInt64(file.count)
         let store = opened.store
         let records = opened.records
         findings.check(
@@ -119,14 +120,17 @@ enum OpenVaultBody {
             end += UInt64(record.frameBytes)
         }
         findings.check(store.logEnd == end, "the log end is not where the last record ends")
-        // F-TORN, F-FREE: whatever follows the last valid record is zeros (free space) or a
-        // torn tail (else the open fails).
+        // F-TORN, F-FREE: whatever follows the last valid record is free space — zeros to the
+        // end of a file whose length is a multiple of 64 KiB — or else a torn tail (or the
+        // open fails), judged here from the bytes themselves.
         let recovery = store.recovery
+        let followingZeros = store.logEnd < fileBytes && file[Int(store.logEnd)...].allSatisfy { $0 == 0 }
+        let free = followingZeros && file.count % FormatConstants.freeSpaceAlignment == 0
         findings.check(
-            (recovery.tornTail != nil || recovery.freeBytes > 0) == (store.logEnd < fileBytes)
-                && (recovery.tornTail == nil || recovery.freeBytes == 0)
-                && (recovery.tornTail != nil || store.logEnd + recovery.freeBytes == fileBytes),
-            "a torn tail or free space is reported iff bytes follow the last record")
+            recovery.freeBytes == (free ? fileBytes - store.logEnd : 0)
+                && (recovery.tornTail != nil) == (store.logEnd < fileBytes && !free),
+            "free space is reported iff zeros fill a 64 KiB-aligned file after the last record, else a torn tail iff bytes follow it"
+        )
 
         var again: [Record] = []
         do {
@@ -148,7 +152,8 @@ enum OpenVaultBody {
         if let info, info.header.vaultID == store.vaultID {
             findings.check(
                 info.recordCount == UInt64(records.count) && info.head == store.head && info.corruption == nil
-                    && (info.tornTail == nil) == (store.recovery.tornTail == nil),
+                    && (info.tornTail == nil) == (store.recovery.tornTail == nil)
+                    && info.freeBytes == store.recovery.freeBytes,
                 "VaultFileInfo disagrees with a keyed open of the same log")
         }
     }

@@ -171,13 +171,19 @@ public enum SeedCorpus {
 
         // An append interrupted halfway through its frame.
         add("torn-tail.coffer", Array(threeFile.dropLast(150)), .opens(transactions: 2, tornTail: true, writable: true))
-        // Zeros after the log are free space a writer preallocated (F-FREE), not a torn tail;
-        // an append interrupted inside free space is a torn tail.
+        // Zeros after the log are a torn tail in a file of any length but a multiple of 64 KiB;
+        // in such a file they are free space a writer preallocated (F-FREE), and an append
+        // interrupted inside free space is a torn tail.
         add(
             "zero-tail.coffer", threeFile + [UInt8](repeating: 0, count: 512),
-            .opens(transactions: 3, tornTail: false, writable: true))
+            .opens(transactions: 3, tornTail: true, writable: true))
+        func preallocated(_ bytes: [UInt8]) -> [UInt8] {
+            let alignment = FormatConstants.freeSpaceAlignment
+            return bytes + [UInt8](repeating: 0, count: alignment - bytes.count % alignment)
+        }
+        add("free-space.coffer", preallocated(threeFile), .opens(transactions: 3, tornTail: false, writable: true))
         add(
-            "torn-into-free-space.coffer", Array(threeFile.dropLast(150)) + [UInt8](repeating: 0, count: 700),
+            "torn-into-free-space.coffer", preallocated(Array(threeFile.dropLast(150))),
             .opens(transactions: 2, tornTail: true, writable: true))
 
         // An unlock change interrupted between its two header writes: copy A (generation 3)

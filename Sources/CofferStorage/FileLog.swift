@@ -24,8 +24,9 @@ final class FileLogDevice: LogDevice, @unchecked Sendable {
     /// cuts, one call at a time, but the lock keeps the field whole whoever asks.
     private let allocated = Locked<UInt64?>(nil)
 
-    /// The free space an append that grows the file leaves after its frames, at most.
-    static let preallocationBytes: UInt64 = 64 << 10
+    /// The free space an append that grows the file leaves after its frames, at most: the
+    /// file's length is then a multiple of it, as F-FREE asks.
+    static let preallocationBytes = UInt64(FormatConstants.freeSpaceAlignment)
 
     init(file: any StorageFile, storage: any StorageSystem, path: String, checksReplacement: Bool) {
         self.file = file

@@ -15,7 +15,8 @@ public protocol LogDevice: AnyObject, Sendable {
     /// Reads up to `buffer.count` bytes at `offset`: header copies before
     /// `FormatConstants.logStartOffset`, frames after. Fewer only at the end of the log.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError>
-    /// Where the log ends now, frames other instances appended included.
+    /// Where the log ends now, frames other instances appended included; on a file, its
+    /// length, free space after the last frame (F-FREE) included.
     ///
     /// Fails with ``SystemError/superseded`` when the log is no longer the vault's (a compaction
     /// replaced it under a reader, or another instance switched a shared log).

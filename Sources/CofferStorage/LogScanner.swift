@@ -137,6 +137,7 @@ struct LogScanner {
             outcome.validEnd = resume.offset
             outcome.keyEpochs = resume.keyEpochs
         }
+        var settling = Settling()
         while offset < fileSize {
             let expected = outcome.head.sequence + 1
             let step: FrameStep
@@ -157,42 +158,108 @@ struct LogScanner {
                 offset += UInt64(record.frameBytes)
                 outcome.validEnd = offset
             case .invalid(let kind, let detail):
-                let problem = LogProblem(kind: kind, offset: offset, sequence: expected, detail: detail)
-                // F-TORN: only checksum-level damage or an incomplete frame can be a torn
-                // append; a frame whose checksums hold but which fails authentication or is
-                // out of place was written whole, so it is corruption wherever it is.
-                let tornCandidate = kind == .checksum || kind == .tornTail
-                if tornCandidate {
-                    // F-FREE: zeros to the end of the file are space a writer preallocated.
-                    switch isZero(from: offset, reader: &reader) {
+                let ending: LogEnding
+                switch logEnding(at: offset, kind: kind, detail: detail, sequence: expected, reader: &reader) {
+                case .failure(let error): return .failure(error)
+                case .success(let value): ending = value
+                }
+                if case .corruption = ending {
+                    // F-FREE: a writer beside this reader overwrites free space below the size
+                    // this scan read, so bytes read earlier may be stale zeros, and a read may
+                    // see part of a write. Corruption is reported only once two fresh reads of
+                    // what follows agree.
+                    switch settle(at: offset, reads: &settling) {
                     case .failure(let error): return .failure(error)
-                    case .success(true):
-                        outcome.freeBytes = fileSize - offset
-                        return .success(outcome)
-                    case .success(false): break
+                    case .success(false):
+                        reader = ChunkedReader(log: log, fileSize: fileSize)
+                        continue
+                    case .success(true): break
                     }
                 }
-                switch validFrameExists(after: offset, reader: &reader) {
-                case .failure(let error): return .failure(error)
-                case .success(let laterFrame):
-                    if tornCandidate && laterFrame == nil {
-                        outcome.tornTail = LogProblem(
-                            kind: .tornTail, offset: offset, sequence: expected,
-                            detail: "The log ends with \(fileSize - offset) bytes of an incomplete record (\(detail)).")
-                    } else if kind == .tornTail {
-                        // An incomplete frame with valid frames after it was not cut short by a
-                        // crash: its length was written that way (F-TORN), whoever reads it.
-                        outcome.corruption = LogProblem(
-                            kind: .chain, offset: offset, sequence: expected,
-                            detail: detail + ", and valid records follow")
-                    } else {
-                        outcome.corruption = problem
-                    }
+                switch ending {
+                case .free(let bytes): outcome.freeBytes = bytes
+                case .torn(let problem): outcome.tornTail = problem
+                case .corruption(let problem): outcome.corruption = problem
                 }
                 return .success(outcome)
             }
         }
         return .success(outcome)
+    }
+
+    /// How the log ends at an invalid frame (F-TORN, F-FREE).
+    private enum LogEnding {
+        /// Zeros from the frame boundary to the end of a file whose length is a multiple of
+        /// `FormatConstants.freeSpaceAlignment`: space a writer preallocated, this many bytes.
+        case free(UInt64)
+        case torn(LogProblem)
+        case corruption(LogProblem)
+    }
+
+    private func logEnding(
+        at offset: UInt64, kind: LogProblem.Kind, detail: String, sequence: UInt64, reader: inout ChunkedReader
+    ) -> Result<LogEnding, CofferError> {
+        // F-TORN: only checksum-level damage or an incomplete frame can be a torn append; a
+        // frame whose checksums hold but which fails authentication or is out of place was
+        // written whole, so it is corruption wherever it is.
+        let tornCandidate = kind == .checksum || kind == .tornTail
+        if tornCandidate && fileSize % UInt64(FormatConstants.freeSpaceAlignment) == 0 {
+            switch isZero(from: offset, reader: &reader) {
+            case .failure(let error): return .failure(error)
+            case .success(true): return .success(.free(fileSize - offset))
+            case .success(false): break
+            }
+        }
+        switch validFrameExists(after: offset, reader: &reader) {
+        case .failure(let error): return .failure(error)
+        case .success(nil) where tornCandidate:
+            return .success(
+                .torn(
+                    LogProblem(
+                        kind: .tornTail, offset: offset, sequence: sequence,
+                        detail: "The log ends with \(fileSize - offset) bytes of an incomplete record (\(detail)).")))
+        case .success:
+            if kind == .tornTail {
+                // An incomplete frame with valid frames after it was not cut short by a crash:
+                // its length was written that way (F-TORN), whoever reads it.
+                return .success(
+                    .corruption(
+                        LogProblem(
+                            kind: .chain, offset: offset, sequence: sequence,
+                            detail: detail + ", and valid records follow")
+                    ))
+            }
+            return .success(.corruption(LogProblem(kind: kind, offset: offset, sequence: sequence, detail: detail)))
+        }
+    }
+
+    /// The fresh reads of what follows an invalid frame, for ``settle(at:reads:)``.
+    private struct Settling {
+        var offset: UInt64 = 0
+        var window: [UInt8]? = nil
+        var reads = 0
+    }
+
+    /// The most fresh reads ``settle(at:reads:)`` makes before it lets a verdict stand.
+    private static let settlingReadsMax = 8
+
+    /// Reads what follows `offset` afresh (up to a chunk): `true` when it is what the read
+    /// before found (nothing is changing it: the verdict stands), `false` to decide again from
+    /// fresh bytes. After a change it waits a millisecond for the write under way; past
+    /// ``settlingReadsMax`` reads it lets the verdict stand.
+    private func settle(at offset: UInt64, reads settling: inout Settling) -> Result<Bool, CofferError> {
+        if settling.offset != offset { settling = Settling(offset: offset) }
+        guard settling.reads < Self.settlingReadsMax else { return .success(true) }
+        let window: [UInt8]
+        switch log.read(count: Int(min(UInt64(Self.chunkBytes), fileSize - offset)), at: offset) {
+        case .failure(let error): return .failure(error.cofferError("Reading the log", offset: offset))
+        case .success(let bytes): window = bytes
+        }
+        if window == settling.window { return .success(true) }
+        if settling.window != nil { usleep(1000) }
+        settling.window = window
+        settling.reads += 1
+        return .success(false)
     }
 
     private enum FrameStep: Error {

@@ -55,7 +55,9 @@ final class TornTailTests: XCTestCase {
     /// kept, and the next append goes there.
     func testEveryCutInsideTheLastRecordBeforeFreeSpaceRecoversTheCompleteOnes() throws {
         let vault = try makeVault()
-        let fileBytes = vault.bytes.count + 2000
+        // Free space fills the file to a multiple of 64 KiB (F-FREE).
+        let alignment = FormatConstants.freeSpaceAlignment
+        let fileBytes = (vault.bytes.count / alignment + 1) * alignment
         for cut in Int(vault.offsets[3])..<vault.bytes.count {
             let disk = SimulatedDisk()
             let file = Array(vault.bytes[0..<cut]) + [UInt8](repeating: 0, count: fileBytes - cut)
