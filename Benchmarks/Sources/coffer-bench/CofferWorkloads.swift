@@ -298,6 +298,11 @@ final class CofferWorkloads: @unchecked Sendable {
                 operations: 1, values: values, note: note ?? "page cache warm: the file was just written"))
     }
 
+    /// The size of the index checkpoint beside the vault; 0 when there is none.
+    func checkpointBytes() -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path + ".checkpoint")[.size] as? Int) ?? 0
+    }
+
     /// Writes the index checkpoint beside the vault, then measures opens that resume from it.
     func openCheckpointed() throws {
         let writer = try Vault.open(path: path, unlock: unlock)
@@ -305,7 +310,7 @@ final class CofferWorkloads: @unchecked Sendable {
         let covered = try writer.checkpoint()
         let seconds = Double(Clock.nanoseconds() - start) / 1e9
         writer.close()
-        let checkpointBytes = (try? FileManager.default.attributesOfItem(atPath: path + ".checkpoint")[.size] as? Int) ?? 0
+        let checkpointBytes = checkpointBytes()
         try open(
             path, workload: "open_checkpointed",
             variant: "Vault.open with a key file resuming from the index checkpoint after the last record, first resolve",
@@ -668,15 +673,18 @@ final class CofferWorkloads: @unchecked Sendable {
         )
         figures.append(frames.decryptOnce(repetitions: repetitions, size: size))
         try openCheckpointed()
+        figures.append(machine.readAndOpen(bytes: checkpointBytes(), size: size))
         let vault = try Vault.open(path: path, unlock: unlock)
         try pointReads(vault)
         try resolutions(vault)
         // The disk's sync rate drifts with what else the machine does: measure it again right
         // before the commit workloads it is compared with.
-        var fdatasync = machine.fdatasyncRate(recordBytes: 32 + 512 + 40)
-        fdatasync.size = size
-        fdatasync.note = "measured right before the commit workloads at this size"
-        figures.append(fdatasync)
+        for overZeros in [false, true] {
+            var fdatasync = machine.fdatasyncRate(recordBytes: 32 + 512 + 40, overZeros: overZeros)
+            fdatasync.size = size
+            fdatasync.note = "measured right before the commit workloads at this size"
+            figures.append(fdatasync)
+        }
         try singleCommits(vault)
         try concurrentCommits(vault)
         vault.close()

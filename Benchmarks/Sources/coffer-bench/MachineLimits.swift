@@ -125,8 +125,11 @@ struct MachineLimits {
         return figures
     }
 
-    /// Appends of `recordBytes` at the end of a file, each followed by fdatasync.
-    func fdatasyncRate(recordBytes: Int) -> Figure {
+    /// Appends of `recordBytes` at the end of a file, each followed by fdatasync; with
+    /// `overZeros`, the same writes over zeros written and synced before (what Coffer's
+    /// preallocated free space gives its appends, FORMAT.md F-PREALLOCATE): a sync that need
+    /// not also record a new file size.
+    func fdatasyncRate(recordBytes: Int, overZeros: Bool = false) -> Figure {
         let operations = 500
         let path = "\(directory)/fdatasync.bin"
         ProcessFacts.remove(path)
@@ -135,6 +138,11 @@ struct MachineLimits {
         defer {
             close(descriptor)
             ProcessFacts.remove(path)
+        }
+        if overZeros {
+            let zeros = [UInt8](repeating: 0, count: recordBytes * operations * (repetitions + 1))
+            let written = zeros.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, zeros.count, 0) }
+            precondition(written == zeros.count && fdatasync(descriptor) == 0, "cannot preallocate \(path)")
         }
         let record = [UInt8](repeating: 0xC5, count: recordBytes)
         var end: off_t = 0
@@ -153,10 +161,55 @@ struct MachineLimits {
             return Double(operations) / seconds
         }
         return Figure(
-            workload: "fdatasync", engine: "machine",
-            variant: "pwrite of \(recordBytes) B at the end of a file + fdatasync",
+            workload: overZeros ? "fdatasync_over_zeros" : "fdatasync", engine: "machine",
+            variant: overZeros
+                ? "pwrite of \(recordBytes) B over zeros written and synced before + fdatasync"
+                : "pwrite of \(recordBytes) B at the end of a file + fdatasync",
             size: nil, unit: "syncs/s", higherIsBetter: true, operations: operations, values: values,
             latency: Latency(nanoseconds: samples))
+    }
+
+    /// The machine's limit for an open from the index checkpoint: reading a file of the
+    /// checkpoint's size (`bytes`) into a new buffer, page cache warm, and opening it in place
+    /// with one XChaCha20-Poly1305 call, as such an open must at least.
+    func readAndOpen(bytes: Int, size: Int) -> Figure {
+        let path = "\(directory)/sealed-sample.bin"
+        let key = Sealer.randomKey()
+        let associatedData = [UInt8](repeating: 0xAD, count: Self.associatedDataBytes)
+        let sealed = Sealer.seal(
+            [UInt8](repeating: 0x5A, count: max(bytes - Sealer.overheadBytes, 0)), key: key,
+            associatedData: associatedData)
+        precondition(FileManager.default.createFile(atPath: path, contents: Data(sealed)), "cannot write \(path)")
+        defer { ProcessFacts.remove(path) }
+        let values = repeatRuns(repetitions: repetitions) { _ in
+            Clock.seconds {
+                let descriptor = open(path, O_RDONLY)
+                precondition(descriptor >= 0, "cannot open \(path)")
+                defer { close(descriptor) }
+                var buffer = [UInt8](unsafeUninitializedCapacity: sealed.count) { raw, count in
+                    while count < sealed.count {
+                        let read = Glibc.read(descriptor, raw.baseAddress! + count, sealed.count - count)
+                        precondition(read > 0, "cannot read \(path)")
+                        count += read
+                    }
+                }
+                key.withUnsafeBytes { keyBytes in
+                    associatedData.withUnsafeBytes { aad in
+                        buffer.withUnsafeMutableBytes { raw in
+                            let body = UnsafeRawBufferPointer(raw)
+                            let plaintext = UnsafeMutableRawBufferPointer(
+                                rebasing: raw[Sealer.nonceBytes..<raw.count - Sealer.tagBytes])
+                            precondition(Sealer.open(body, key: keyBytes, associatedData: aad, into: plaintext))
+                        }
+                    }
+                }
+            }
+        }
+        return Figure(
+            workload: "read_and_open_checkpoint", engine: "machine",
+            variant:
+                "read() of a \(bytes >> 20) MiB file into a new buffer (page cache warm) and one libsodium XChaCha20-Poly1305 open of it in place: the least an open from the checkpoint does",
+            size: size, unit: "s", higherIsBetter: false, operations: 1, values: values)
     }
 
     /// 256 MiB written in 1 MiB writes to a new file, then one fdatasync.
