@@ -2,7 +2,7 @@ import BenchSupport
 import Foundation
 
 /// The frames of a vault file, read from their 32-byte headers (FORMAT.md §5.1: magic,
-/// body length `B = 24 + P + 16`, …), without the key.
+/// body length `B = 24 + P + 16`, …), without the key, to the first that has no magic.
 struct Frames {
     /// Body length of every frame, in file order.
     let bodyBytes: [Int]
@@ -15,7 +15,8 @@ struct Frames {
         var lengths: [Int] = []
         data.withUnsafeBytes { file in
             var offset = 8192
-            while offset + 32 <= file.count {
+            // Up to the free space after the last frame (FORMAT.md F-FREE): zeros, no magic.
+            while offset + 32 <= file.count, Array(file[offset..<offset + 4]) == Array("CFR1".utf8) {
                 let length = Int(file.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian)
                 lengths.append(length)
                 offset += 32 + length

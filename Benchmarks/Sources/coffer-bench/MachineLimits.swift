@@ -208,7 +208,7 @@ struct MachineLimits {
         return Figure(
             workload: "read_and_open_checkpoint", engine: "machine",
             variant:
-                "read() of a \(bytes >> 20) MiB file into a new buffer (page cache warm) and one libsodium XChaCha20-Poly1305 open of it in place: the least an open from the checkpoint does",
+                "read() of a \(bytes >> 10) KiB file into a new buffer (page cache warm) and one libsodium XChaCha20-Poly1305 open of it in place: the least an open from the checkpoint does",
             size: size, unit: "s", higherIsBetter: false, operations: 1, values: values)
     }
 
