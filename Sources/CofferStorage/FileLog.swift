@@ -11,7 +11,8 @@ import CofferFormat
 /// it overwrite bytes the file already has, so their `fdatasync` writes data only. One that
 /// grows the file must also commit the new size to the file system's journal — on ext4 a
 /// second write and flush, which made a 512-byte append and sync 1.5× slower here (`pwrite` +
-/// `fdatasync` 4.7k/s at the end of a file, 7.3k/s over zeros written before). One write, so
+/// `fdatasync` 5.5–5.9k/s at the end of a file, 8.3–8.5k/s over zeros written before;
+/// BENCHMARKS.md, "Single commits over preallocated space"). One write, so
 /// that its failure is the append's, as any (F-APPEND-STOP).
 final class FileLogDevice: LogDevice, @unchecked Sendable {
     let file: any StorageFile
