@@ -113,21 +113,33 @@ extension Vault {
     static func fields(of credential: CredentialID, version: UInt32?, at location: RecordLocation, in store: VaultStore)
         throws(CofferError) -> FieldValues
     {
-        // The operation is decoded at once and let go: it reads the decrypted record in place.
-        let operation = try readOperation(at: location, in: store, sharingRecord: true)
-        switch ModelOperation.decodeCredentialFields(from: operation) {
-        case .failure(let error):
-            throw CofferError(
-                .corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset,
-                sequence: location.sequence)
-        case .success(let stored):
-            guard stored.credential == credential, version.map({ stored.version == $0 }) ?? true else {
+        // The operation is decoded where it lies in the decrypted record, which goes when the
+        // fields are out: no record, payload or operation is built around it.
+        var decoded: StoredCredentialFields?
+        try store.withRecordPayload(sequence: location.sequence, offset: location.offset) {
+            payload throws(CofferError) in
+            guard let place = TransactionPayload.operationPlace(at: Int(location.operationIndex), in: payload) else {
                 throw CofferError(
-                    .corrupted, "The record does not hold that version of the credential.", offset: location.offset,
+                    .corrupted, "The record holding the credential is malformed.", offset: location.offset,
                     sequence: location.sequence)
             }
-            return stored.fields
+            switch ModelOperation.decodeCredentialFields(
+                code: place.code, body: UnsafeRawBufferPointer(rebasing: payload[place.body]))
+            {
+            case .failure(let error):
+                throw CofferError(
+                    .corrupted, "The credential's fields do not decode: \(error.message)", offset: location.offset,
+                    sequence: location.sequence)
+            case .success(let stored): decoded = stored
+            }
         }
+        guard let stored = decoded else { preconditionFailure("a payload read is decoded or throws") }
+        guard stored.credential == credential, version.map({ stored.version == $0 }) ?? true else {
+            throw CofferError(
+                .corrupted, "The record does not hold that version of the credential.", offset: location.offset,
+                sequence: location.sequence)
+        }
+        return stored.fields
     }
 
     /// Reads, authenticates and decrypts the operation at `location`: what a reveal, and a

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Reads little-endian integers and byte strings from a buffer. Every read returns `nil` on
 /// short input instead of trapping, so hostile bytes can only ever produce an error.
 ///
@@ -46,20 +50,13 @@ public struct ByteReader {
     }
 
     /// Skips `count` bytes, returning `false` when they are not all zero or not present. A
-    /// record's padding is checked here on every read: eight bytes at a time.
+    /// record's padding is checked here on every read: a zero first byte and every byte equal
+    /// to the next (one `memcmp`, which the C library runs 32 bytes at a time) is zero
+    /// throughout.
     public mutating func skipZeros(_ count: Int) -> Bool {
         guard let view = readView(count) else { return false }
-        var index = 0
-        var any: UInt64 = 0
-        while index + 8 <= view.count {
-            any |= view.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            index += 8
-        }
-        while index < view.count {
-            any |= UInt64(view[index])
-            index += 1
-        }
-        return any == 0
+        guard let base = view.baseAddress, view.count > 0 else { return true }
+        return view[0] == 0 && memcmp(base, base + 1, view.count - 1) == 0
     }
 
     /// A `UInt16`-length-prefixed UTF-8 string (F-CONV-STRING); `nil` on short or invalid UTF-8.

@@ -150,14 +150,39 @@ public enum SealedRecord {
     /// payload is a slice of the decrypted plaintext (``SecureBytes/slice(_:)``), which it keeps
     /// alive: a caller that keeps a part of it copies that part.
     ///
-    /// - Parameter checksumChecked: the caller checked these very bytes' body CRC before (a
-    ///   frame kept since a read that opened it): the tag still authenticates them.
+    /// - Parameter skippingBodyChecksum: the body CRC is not checked: the tag authenticates the
+    ///   body all the same, and the CRC only tells a damaged frame from a forged one
+    ///   (F-FRAME-CRC), which a reader of one record reports alike.
     public static func open(
         header: FrameHeader, body: UnsafeRawBufferPointer, at position: RecordPosition, key: SecureBytes,
-        checksumChecked: Bool = false
+        skippingBodyChecksum: Bool = false
     ) -> Result<SecureBytes, OpenFailure> {
+        openInPlace(
+            header: header, body: body, at: position, key: key, skippingBodyChecksum: skippingBodyChecksum
+        ).map {
+            $0.payload == 0..<$0.plaintext.count ? $0.plaintext : $0.plaintext.slice($0.payload)
+        }
+    }
+
+    /// An opened record: the memory that holds its payload, and where in it the payload lies.
+    public struct Opened: Sendable {
+        /// The decrypted plaintext of a raw payload, or the inflated payload of a deflated one.
+        public let plaintext: SecureBytes
+        /// Where the payload lies in ``plaintext``.
+        public let payload: Range<Int>
+    }
+
+    /// Opens a frame's body as ``open(header:body:at:key:skippingBodyChecksum:)`` does, with
+    /// the same checks, and gives the payload where it lies: for a reader that decodes it at
+    /// once and lets it go (a reveal), which then needs no slice of its own.
+    public static func openInPlace(
+        header: FrameHeader, body: UnsafeRawBufferPointer, at position: RecordPosition, key: SecureBytes,
+        skippingBodyChecksum: Bool = false
+    ) -> Result<Opened, OpenFailure> {
         guard body.count == Int(header.bodyBytes) else { return .failure(.bodyChecksum) }
-        guard checksumChecked || bodyChecksumMatches(header: header, body: body) else { return .failure(.bodyChecksum) }
+        guard skippingBodyChecksum || bodyChecksumMatches(header: header, body: body) else {
+            return .failure(.bodyChecksum)
+        }
         let nonceCount = XChaCha20Poly1305.nonceBytes
         let nonce = UnsafeRawBufferPointer(rebasing: body[0..<nonceCount])
         let sealed = UnsafeRawBufferPointer(rebasing: body[nonceCount...])
@@ -165,7 +190,7 @@ public enum SealedRecord {
             XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: $0)
         }
         guard let plaintext = opened else { return .failure(.authentication) }
-        return plaintext.withUnsafeBytes { bytes -> Result<SecureBytes, OpenFailure> in
+        return plaintext.withUnsafeBytes { bytes -> Result<Opened, OpenFailure> in
             var reader = ByteReader(bytes)
             guard let encodingByte = reader.read(UInt8.self), reader.skipZeros(3),
                 let storedCount = reader.read(UInt32.self), let decodedCount = reader.read(UInt32.self),
@@ -186,14 +211,14 @@ public enum SealedRecord {
             switch encoding {
             case .raw:
                 guard decodedCount == storedCount else { return .failure(.malformed("raw lengths differ")) }
-                // The payload is read where it lies in the plaintext, not copied: the slice
-                // keeps the padded plaintext (16 header bytes, zeros after) alive with it.
-                return .success(plaintext.slice(storedStart..<storedStart + stored.count))
+                // The payload is read where it lies in the plaintext, not copied: it keeps the
+                // padded plaintext (16 header bytes, zeros after) alive with it.
+                return .success(Opened(plaintext: plaintext, payload: storedStart..<storedStart + stored.count))
             case .deflate:
                 guard decodedCount <= UInt32(FormatConstants.payloadBytesMax),
                     let decoded = Deflate.decompress(stored, expectedCount: Int(decodedCount))
                 else { return .failure(.malformed("deflate stream is invalid")) }
-                return .success(decoded)
+                return .success(Opened(plaintext: decoded, payload: 0..<decoded.count))
             }
         }
     }

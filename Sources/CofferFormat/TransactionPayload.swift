@@ -76,27 +76,33 @@ public struct TransactionPayload: Sendable {
     /// the whole payload alive with it: for a reader that decodes the operation at once and
     /// lets it go.
     package static func operation(at index: Int, in payload: SecureBytes, sharingPayload: Bool) -> Operation? {
-        let found: (code: UInt16, body: Range<Int>)? = payload.withUnsafeBytes { bytes in
-            var reader = ByteReader(bytes)
-            guard reader.read(UInt64.self) != nil, let actorLength = reader.read(UInt16.self),
-                let actor = reader.readView(Int(actorLength)), UTF8Check.isValid(actor),
-                let count = reader.read(UInt32.self), Int(count) <= reader.remaining / 6, index >= 0, index < Int(count)
-            else { return nil }
-            var found: (code: UInt16, body: Range<Int>)?
-            for position in 0..<Int(count) {
-                guard let code = reader.read(UInt16.self), let length = reader.read(UInt32.self) else { return nil }
-                let start = reader.offset
-                guard reader.readView(Int(length)) != nil else { return nil }
-                if position == index { found = (code, start..<reader.offset) }
-            }
-            return reader.remaining == 0 ? found : nil
-        }
-        guard let found else { return nil }
+        guard let found = payload.withUnsafeBytes({ operationPlace(at: index, in: $0) }) else { return nil }
         let body =
             sharingPayload
             ? payload.slice(found.body)
             : payload.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[found.body])) }
         return Operation(code: found.code, body: body)
+    }
+
+    /// The code of operation `index` of a payload and where its body lies in it, checked as
+    /// ``operation(at:in:)`` checks the payload; `nil` when it is malformed or has no such
+    /// operation.
+    package static func operationPlace(at index: Int, in payload: UnsafeRawBufferPointer) -> (
+        code: UInt16, body: Range<Int>
+    )? {
+        var reader = ByteReader(payload)
+        guard reader.read(UInt64.self) != nil, let actorLength = reader.read(UInt16.self),
+            let actor = reader.readView(Int(actorLength)), UTF8Check.isValid(actor),
+            let count = reader.read(UInt32.self), Int(count) <= reader.remaining / 6, index >= 0, index < Int(count)
+        else { return nil }
+        var found: (code: UInt16, body: Range<Int>)?
+        for position in 0..<Int(count) {
+            guard let code = reader.read(UInt16.self), let length = reader.read(UInt32.self) else { return nil }
+            let start = reader.offset
+            guard reader.readView(Int(length)) != nil else { return nil }
+            if position == index { found = (code, start..<reader.offset) }
+        }
+        return reader.remaining == 0 ? found : nil
     }
 
     /// Decodes a payload; `nil` when it is malformed (short, trailing bytes, invalid UTF-8).

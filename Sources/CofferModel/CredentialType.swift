@@ -1,5 +1,9 @@
 import CofferCrypto
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The shape of a credential's secret: which fields it has, which are required and which are
 /// secret (FORMAT.md, OPS-SCHEMA).
 ///
@@ -91,6 +95,34 @@ public struct FieldSpec: Sendable, Hashable {
 
     static func plain(_ name: String, _ rule: FieldRule, required: Bool = true) -> FieldSpec {
         FieldSpec(name: name, isRequired: required, isSecret: false, rule: rule, preview: .shownInFull)
+    }
+
+    /// The name of every type's fields, with its UTF-8 bytes, by the number of bytes (at most
+    /// four names have the same).
+    private static let knownNames: [[(bytes: [UInt8], name: String)]] = {
+        var names: [[(bytes: [UInt8], name: String)]] = []
+        for type in CredentialType.allCases {
+            for field in type.fields {
+                let bytes = Array(field.name.utf8)
+                while names.count <= bytes.count { names.append([]) }
+                if !names[bytes.count].contains(where: { $0.name == field.name }) {
+                    names[bytes.count].append((bytes, field.name))
+                }
+            }
+        }
+        return names
+    }()
+
+    /// The field name whose UTF-8 bytes are `bytes`, when a type has such a field: a reveal
+    /// decodes every field's name, and finding the `String` made once costs less than making
+    /// one (validating the bytes again) for each field of each reveal.
+    static func knownName(_ bytes: UnsafeRawBufferPointer) -> String? {
+        guard bytes.count < knownNames.count else { return nil }
+        for known in knownNames[bytes.count] {
+            let equal = known.bytes.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
+            if equal { return known.name }
+        }
+        return nil
     }
 }
 

@@ -280,19 +280,23 @@ extension ModelOperation {
     private static func reading<Value>(
         _ operation: Operation, _ read: (OperationCode, inout OperationBodyReader) throws(CofferError) -> Value
     ) -> Result<Value, CofferError> {
-        guard let code = OperationCode(rawValue: operation.code) else {
+        operation.body.withUnsafeBytes { reading(code: operation.code, body: $0, read) }
+    }
+
+    /// ``reading(_:_:)`` of the operation with `code` whose body is `bytes`.
+    private static func reading<Value>(
+        code rawCode: UInt16, body bytes: UnsafeRawBufferPointer,
+        _ read: (OperationCode, inout OperationBodyReader) throws(CofferError) -> Value
+    ) -> Result<Value, CofferError> {
+        guard let code = OperationCode(rawValue: rawCode) else {
             return .failure(
-                CofferError(
-                    .unsupportedVersion, "Operation code \(operation.code) is unknown to this version of Coffer.")
-            )
+                CofferError(.unsupportedVersion, "Operation code \(rawCode) is unknown to this version of Coffer."))
         }
-        return operation.body.withUnsafeBytes { bytes in
-            Result { () throws(CofferError) -> Value in
-                var body = OperationBodyReader(bytes, code: code)
-                let value = try read(code, &body)
-                try body.finish()
-                return value
-            }
+        return Result { () throws(CofferError) -> Value in
+            var body = OperationBodyReader(bytes, code: code)
+            let value = try read(code, &body)
+            try body.finish()
+            return value
         }
     }
 
@@ -310,7 +314,15 @@ extension ModelOperation {
     /// made `String`s (a reveal reads one record per call).
     public static func decodeCredentialFields(from operation: Operation) -> Result<StoredCredentialFields, CofferError>
     {
-        reading(operation) { code, body throws(CofferError) -> StoredCredentialFields in
+        operation.body.withUnsafeBytes { decodeCredentialFields(code: operation.code, body: $0) }
+    }
+
+    /// ``decodeCredentialFields(from:)`` of the operation with `code` whose body is `body`,
+    /// read where it lies (a reveal reads it in the decrypted record).
+    package static func decodeCredentialFields(code: UInt16, body: UnsafeRawBufferPointer) -> Result<
+        StoredCredentialFields, CofferError
+    > {
+        reading(code: code, body: body) { code, body throws(CofferError) -> StoredCredentialFields in
             switch code {
             case .createCredential:
                 let id: CredentialID = try body.readID("the id")

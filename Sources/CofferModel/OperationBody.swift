@@ -2,6 +2,10 @@ import CofferCrypto
 import CofferErrors
 import CofferFormat
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Where an operation body goes: into protected memory (``OperationBodyWriter``) or nowhere,
 /// only counted (``OperationBodyCounter``). Both run the same encoding code, so a counted size
 /// is the size of the bytes by construction.
@@ -211,7 +215,7 @@ struct OperationBodyReader: ~Copyable {
         var allASCII = true
         for _ in 0..<count {
             let nameBytes = try readStringView("a field name")
-            if let previous, !previous.lexicographicallyPrecedes(nameBytes) {
+            if let previous, !Self.precedes(previous, nameBytes) {
                 throw malformed("field names are not in increasing order")
             }
             let valueLength = try read(UInt32.self, "a field length")
@@ -219,9 +223,15 @@ struct OperationBodyReader: ~Copyable {
             else {
                 throw malformed("a field value is cut short or too long")
             }
-            allASCII = allASCII && !nameBytes.contains { $0 >= 0x80 }
-            entries.append(
-                FieldValues.Entry(name: String(decoding: nameBytes, as: UTF8.self), value: SecureBytes(copying: view)))
+            // A type's field name is ASCII, and made a `String` once.
+            let name: String
+            if let known = FieldSpec.knownName(nameBytes) {
+                name = known
+            } else {
+                allASCII = allASCII && !nameBytes.contains { $0 >= 0x80 }
+                name = String(decoding: nameBytes, as: UTF8.self)
+            }
+            entries.append(FieldValues.Entry(name: name, value: SecureBytes(copying: view)))
             previous = nameBytes
         }
         // Names in increasing byte order can still be one `String` (canonically equivalent
@@ -233,6 +243,13 @@ struct OperationBodyReader: ~Copyable {
             }
         }
         return FieldValues(ordered: entries)
+    }
+
+    /// Whether `first` comes before `second` in byte order (a prefix first).
+    private static func precedes(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Bool {
+        let common = min(first.count, second.count)
+        let order = common == 0 ? 0 : memcmp(first.baseAddress!, second.baseAddress!, common)
+        return order < 0 || (order == 0 && first.count < second.count)
     }
 
     /// Throws unless every byte was read: a body has exactly one encoding.

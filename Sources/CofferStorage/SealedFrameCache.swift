@@ -1,3 +1,5 @@
+import CofferFormat
+
 /// The sealed bytes of frames read lately, by offset, so that revealing a credential read
 /// recently costs no system call. Only sealed frames are kept — what the file holds, whose
 /// bodies are ciphertext — never a plaintext; each reveal still checks and opens its frame.
@@ -6,10 +8,24 @@
 /// is read, and a compaction writes another log, with a store and a cache of its own), so an
 /// entry is never stale. The cache keeps at most `capacity` bytes of frames and forgets the
 /// oldest entry first.
+///
+/// An entry keeps what the read that opened the frame checked beside its bytes — the decoded
+/// header and the chain hash its AAD binds — so that a reveal served from here neither decodes
+/// the header again nor looks the chain up: the tag still authenticates every byte and the
+/// position on each open.
 final class SealedFrameCache: @unchecked Sendable {
     private let capacity: Int
     private let lock = Lock()
-    private var frames: [UInt64: [UInt8]] = [:]
+    /// A frame as a read checked it.
+    struct Entry {
+        /// The whole frame, header and body.
+        let bytes: [UInt8]
+        /// Its header, decoded and checked.
+        let header: FrameHeader
+        /// The chain hash after the record before it, which its AAD binds.
+        let previousChain: [UInt8]
+    }
+    private var frames: [UInt64: Entry] = [:]
     /// Offsets in the order they were added, the oldest from `oldest`.
     private var order: [UInt64] = []
     private var oldest = 0
@@ -21,22 +37,22 @@ final class SealedFrameCache: @unchecked Sendable {
     }
 
     /// The frame at `offset`, when kept.
-    func frame(at offset: UInt64) -> [UInt8]? {
+    func frame(at offset: UInt64) -> Entry? {
         guard capacity > 0 else { return nil }
         return lock.withLock { frames[offset] }
     }
 
     /// Keeps `frame`, read at `offset` and checked, forgetting the oldest frames beyond the
     /// capacity. A frame larger than the whole capacity is not kept.
-    func keep(_ frame: [UInt8], at offset: UInt64) {
-        guard frame.count <= capacity else { return }
+    func keep(_ frame: Entry, at offset: UInt64) {
+        guard frame.bytes.count <= capacity else { return }
         lock.withLock {
             guard frames[offset] == nil else { return }
             frames[offset] = frame
             order.append(offset)
-            bytes += frame.count
+            bytes += frame.bytes.count
             while bytes > capacity, oldest < order.count {
-                if let forgotten = frames.removeValue(forKey: order[oldest]) { bytes -= forgotten.count }
+                if let forgotten = frames.removeValue(forKey: order[oldest]) { bytes -= forgotten.bytes.count }
                 oldest += 1
             }
             // The forgotten offsets' slots are given back once they are most of the queue.

@@ -152,14 +152,85 @@ extension VaultStore {
         return record.epoch
     }
 
-    /// What ``readRecord(sequence:offset:)`` reads at once: most records fit.
-    static let recordReadBytes = 4096
-
     /// Reads and opens the record at `offset` that has sequence number `sequence`, checking
     /// every rule the scan checks.
     ///
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
+        let (frame, opened) = try openRecord(sequence: sequence, offset: offset)
+        let payload =
+            opened.payload == 0..<opened.plaintext.count ? opened.plaintext : opened.plaintext.slice(opened.payload)
+        return ScannedRecord(
+            sequence: sequence, type: frame.header.type!, epoch: frame.header.epoch, offset: offset,
+            frameBytes: frame.header.frameBytes, previousChain: frame.previousChain, payload: payload)
+    }
+
+    /// Reads and opens the record at `offset` that has sequence number `sequence`, as
+    /// ``readRecord(sequence:offset:)`` does, and calls `body` with its payload where it lies
+    /// in the decrypted plaintext: for a reader that decodes a part of it at once (a reveal),
+    /// which then builds no record and no slice. The view must not escape; the plaintext is
+    /// zeroed and released when `body` returns.
+    package func withRecordPayload(
+        sequence: UInt64, offset: UInt64, _ body: (UnsafeRawBufferPointer) throws(CofferError) -> Void
+    ) throws(CofferError) {
+        // Not generic: a reveal calls it from another module, where a generic body would
+        // look its result type's metadata up on every call.
+        let opened = try openRecord(sequence: sequence, offset: offset).opened
+        var failure: CofferError?
+        opened.plaintext.withUnsafeBytes { bytes in
+            do throws(CofferError) {
+                try body(UnsafeRawBufferPointer(rebasing: bytes[opened.payload]))
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Reads (or finds in the cache of sealed frames), checks and opens the record at `offset`.
+    private func openRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> (
+        frame: SealedFrameCache.Entry, opened: SealedRecord.Opened
+    ) {
+        let kept = frameCache.frame(at: offset).flatMap { $0.header.sequence == sequence ? $0 : nil }
+        let frame: SealedFrameCache.Entry
+        if let kept { frame = kept } else { frame = try readFrame(sequence: sequence, offset: offset) }
+        let header = frame.header
+        let type = header.type!
+        let found: (closed: Bool, key: SecureBytes?) = headerLock.withLock {
+            switch type {
+            case .keyEpoch: (closed, nil)
+            case .transaction: (closed, epochs.dataKey(header.epoch))
+            }
+        }
+        if found.closed { throw CofferError(.closed, "The vault was closed.") }
+        let key = type == .keyEpoch ? MasterKeySubkey.keyRecord.derive(from: masterKey) : found.key
+        guard let key else {
+            throw CofferError(
+                .corrupted, "The record is sealed under an unknown epoch.", offset: offset, sequence: sequence)
+        }
+        let position = RecordPosition(
+            vaultID: vaultID, sequence: sequence, type: type, epoch: header.epoch, previousChain: frame.previousChain)
+        // No body CRC: the tag authenticates every byte of the body, and a reader with the
+        // key needs the CRC for nothing else (F-FRAME-CRC); a damaged frame fails either way.
+        switch frame.bytes.withUnsafeBytes({
+            SealedRecord.openInPlace(
+                header: header, body: UnsafeRawBufferPointer(rebasing: $0[FormatConstants.frameHeaderBytes...]),
+                at: position, key: key, skippingBodyChecksum: true)
+        }) {
+        case .failure:
+            throw CofferError(.corrupted, "The record fails authentication.", offset: offset, sequence: sequence)
+        case .success(let opened):
+            if kept == nil { frameCache.keep(frame, at: offset) }
+            return (frame, opened)
+        }
+    }
+
+    /// What ``readRecord(sequence:offset:)`` reads at once: most records fit.
+    static let recordReadBytes = 4096
+
+    /// Reads the frame at `offset` that has sequence number `sequence` and checks its header:
+    /// its bytes (exactly the frame's), header and the chain hash its AAD binds.
+    private func readFrame(sequence: UInt64, offset: UInt64) throws(CofferError) -> SealedFrameCache.Entry {
         if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
         var known = chains.previous(for: sequence)
         if known == nil, let writer, sequence <= writer.queuedHead.sequence {
@@ -173,67 +244,49 @@ extension VaultStore {
         }
         // One read for the header and, for most records, the whole frame: a reveal is one
         // system call. Never past the acknowledged end (a shared log would ask its server).
-        // A frame read lately is served from the cache of sealed frames.
-        let cached = frameCache.frame(at: offset)
-        var frame: [UInt8]
-        if let cached {
-            frame = cached
-        } else {
-            let end = logEnd
-            let guess = offset < end ? Int(min(UInt64(Self.recordReadBytes), end - offset)) : 0
-            switch log.read(count: max(guess, FormatConstants.frameHeaderBytes), at: offset) {
-            case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
-            case .success(let bytes): frame = bytes
+        // The read lands on the stack; the frame is copied out once, at its exact size, as the
+        // cache keeps it.
+        let end = logEnd
+        let guess = max(
+            offset < end ? Int(min(UInt64(Self.recordReadBytes), end - offset)) : 0, FormatConstants.frameHeaderBytes)
+        let first = withUnsafeTemporaryAllocation(byteCount: guess, alignment: 16) {
+            buffer -> Result<(header: FrameHeader, bytes: [UInt8])?, SystemError> in
+            let count: Int
+            switch log.read(into: buffer, at: offset) {
+            case .failure(let error): return .failure(error)
+            case .success(let read): count = read
             }
+            guard count >= FormatConstants.frameHeaderBytes,
+                case .success(let header) = FrameHeader.decode(
+                    UnsafeRawBufferPointer(rebasing: buffer[..<FormatConstants.frameHeaderBytes])),
+                header.sequence == sequence, header.type != nil
+            else { return .success(nil) }
+            let copied = min(count, header.frameBytes)
+            let bytes = [UInt8](unsafeUninitializedCapacity: header.frameBytes) { target, initialized in
+                UnsafeMutableRawBufferPointer(target).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: buffer[..<copied]))
+                initialized = copied
+            }
+            return .success((header, bytes))
         }
-        guard frame.count >= FormatConstants.frameHeaderBytes,
-            case .success(let header) = frame.withUnsafeBytes({
-                FrameHeader.decode(UnsafeRawBufferPointer(rebasing: $0[..<FormatConstants.frameHeaderBytes]))
-            }),
-            header.sequence == sequence, header.type != nil
-        else {
+        let header: FrameHeader
+        var bytes: [UInt8]
+        switch first {
+        case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
+        case .success(nil):
             throw CofferError(.corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
+        case .success(let found?): (header, bytes) = found
         }
-        if frame.count < header.frameBytes {
-            switch log.read(count: header.frameBytes - frame.count, at: offset + UInt64(frame.count)) {
+        if bytes.count < header.frameBytes {
+            switch log.read(count: header.frameBytes - bytes.count, at: offset + UInt64(bytes.count)) {
             case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
-            case .success(let rest): frame += rest
+            case .success(let rest): bytes += rest
             }
         }
-        guard frame.count >= header.frameBytes else {
+        guard bytes.count == header.frameBytes else {
             throw CofferError(.corrupted, "The record is cut short.", offset: offset, sequence: sequence)
         }
-        if frame.count > header.frameBytes { frame.removeLast(frame.count - header.frameBytes) }
-        let key: SecureBytes?
-        switch header.type! {
-        case .keyEpoch: key = MasterKeySubkey.keyRecord.derive(from: masterKey)
-        case .transaction: key = headerLock.withLock { epochs.dataKey(header.epoch) }
-        }
-        guard let key else {
-            throw CofferError(
-                .corrupted, "The record is sealed under an unknown epoch.", offset: offset, sequence: sequence)
-        }
-        let position = RecordPosition(
-            vaultID: vaultID, sequence: sequence, type: header.type!, epoch: header.epoch, previousChain: previous)
-        switch frame.withUnsafeBytes({
-            SealedRecord.open(
-                header: header, body: UnsafeRawBufferPointer(rebasing: $0[FormatConstants.frameHeaderBytes...]),
-                at: position, key: key, checksumChecked: cached != nil)
-        }) {
-        case .failure:
-            throw CofferError(.corrupted, "The record fails authentication.", offset: offset, sequence: sequence)
-        case .success(let payload):
-            // An exact-size copy: the read's buffer keeps the capacity of what it read.
-            if cached == nil {
-                frameCache.keep(
-                    [UInt8](unsafeUninitializedCapacity: frame.count) { buffer, count in
-                        count = buffer.initialize(fromContentsOf: frame)
-                    }, at: offset)
-            }
-            return ScannedRecord(
-                sequence: sequence, type: header.type!, epoch: header.epoch, offset: offset,
-                frameBytes: header.frameBytes, previousChain: previous, payload: payload)
-        }
+        return SealedFrameCache.Entry(bytes: bytes, header: header, previousChain: previous)
     }
 
     /// Scans the log from disk up to the last acknowledged record, authenticating each record.

@@ -99,6 +99,20 @@ final class SchemaTests: XCTestCase {
         assertRejected(.apiToken, ["token": ""], naming: "token")
     }
 
+    func testKnownFieldNamesAreFoundByTheirBytes() {
+        // Every type's field names, and nothing else: a decoder falls back to making the
+        // `String` for a name no type has (a hostile or future record's).
+        for type in CredentialType.allCases {
+            for field in type.fields {
+                let found = Array(field.name.utf8).withUnsafeBytes { FieldSpec.knownName($0) }
+                XCTAssertEqual(found, field.name)
+            }
+        }
+        for other in ["", "t", "toke", "tokens", "Token", "json ", "private_keys", "accès"] {
+            XCTAssertNil(Array(other.utf8).withUnsafeBytes { FieldSpec.knownName($0) }, other)
+        }
+    }
+
     /// The public half of `openSSHKey`, as `ssh-keygen -y` prints it.
     static let openSSHPublicKey =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzvIxxnbhwZMlvs7HgjuPE+UbQM2gDKG7lxEJltDH/x coffer-test"

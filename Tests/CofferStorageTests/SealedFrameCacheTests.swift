@@ -1,3 +1,4 @@
+import CofferFormat
 import XCTest
 
 @testable import CofferStorage
@@ -5,24 +6,33 @@ import XCTest
 /// The cache of sealed frames behind reveals: bounded by bytes, the oldest forgotten first,
 /// nothing kept when it has no room.
 final class SealedFrameCacheTests: XCTestCase {
+    /// A frame of `count` bytes of `byte`, kept with a header and a chain hash as a read keeps it.
+    private func entry(_ byte: UInt8, count: Int) -> SealedFrameCache.Entry {
+        SealedFrameCache.Entry(
+            bytes: [UInt8](repeating: byte, count: count),
+            header: FrameHeader(bodyBytes: UInt32(count), sequence: 1, epoch: 1, type: .transaction, bodyChecksum: 0),
+            previousChain: [UInt8](repeating: byte, count: 32))
+    }
+
     func testKeepsFramesWithinItsCapacityAndForgetsTheOldestFirst() {
         let cache = SealedFrameCache(capacity: 1000)
-        for offset in 0..<4 { cache.keep([UInt8](repeating: UInt8(offset), count: 300), at: UInt64(offset) * 300) }
+        for offset in 0..<4 { cache.keep(entry(UInt8(offset), count: 300), at: UInt64(offset) * 300) }
         // 1,200 bytes offered: the first frame made room for the fourth.
         XCTAssertNil(cache.frame(at: 0))
-        for offset in 1..<4 { XCTAssertEqual(cache.frame(at: UInt64(offset) * 300)?.first, UInt8(offset)) }
+        for offset in 1..<4 { XCTAssertEqual(cache.frame(at: UInt64(offset) * 300)?.bytes.first, UInt8(offset)) }
         // A frame kept again stays as it was, and costs no room.
-        cache.keep([9], at: 300)
-        XCTAssertEqual(cache.frame(at: 300)?.count, 300)
+        cache.keep(entry(9, count: 1), at: 300)
+        XCTAssertEqual(cache.frame(at: 300)?.bytes.count, 300)
+        XCTAssertEqual(cache.frame(at: 300)?.previousChain.first, 1)
         // Larger than the whole cache: not kept, and nothing else is forgotten for it.
-        cache.keep([UInt8](repeating: 7, count: 1001), at: 5000)
+        cache.keep(entry(7, count: 1001), at: 5000)
         XCTAssertNil(cache.frame(at: 5000))
         XCTAssertNotNil(cache.frame(at: 900))
     }
 
     func testACacheOfNoBytesKeepsNothing() {
         let cache = SealedFrameCache(capacity: 0)
-        cache.keep([1, 2, 3], at: 8192)
+        cache.keep(entry(1, count: 3), at: 8192)
         XCTAssertNil(cache.frame(at: 8192))
     }
 
@@ -30,7 +40,7 @@ final class SealedFrameCacheTests: XCTestCase {
     /// what is kept is always the newest frames that fit.
     func testLongUseKeepsTheNewestFramesThatFit() {
         let cache = SealedFrameCache(capacity: 100 * 64)
-        for offset in 0..<10_000 { cache.keep([UInt8](repeating: 1, count: 64), at: UInt64(offset)) }
+        for offset in 0..<10_000 { cache.keep(entry(1, count: 64), at: UInt64(offset)) }
         XCTAssertNil(cache.frame(at: 9_899))
         for offset in 9_900..<10_000 { XCTAssertNotNil(cache.frame(at: UInt64(offset)), "offset \(offset)") }
     }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 import CofferStorage
 import Foundation
@@ -112,6 +113,37 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertEqual(beta.payload, Fixture.payload("beta"))
         XCTAssertThrowsCode(.corrupted, try store.readRecord(sequence: receipt.records[0].sequence, offset: receipt.records[1].offset))
         XCTAssertThrowsCode(.notFound, try store.readRecord(sequence: 99, offset: receipt.records[1].offset))
+    }
+
+    /// A reveal's read: the payload where it lies in the decrypted record, the same bytes as
+    /// readRecord's, read from the file (a frame larger than one read, too) and from the cache
+    /// of sealed frames; the same errors.
+    func testARecordsPayloadIsReadWhereItLies() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let large = SecureBytes(copying: (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        let writer = try VaultStore.create(path: path, secret: Fixture.secret)
+        let receipt = try writer.append([Fixture.payload("small"), large])
+        writer.close()
+        let store = try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true))
+        defer { store.close() }
+        for pass in ["from the file", "from the cache"] {
+            for (record, expected) in zip(receipt.records, [Fixture.payload("small"), large]) {
+                var seen: [UInt8] = []
+                try store.withRecordPayload(sequence: record.sequence, offset: record.offset) { seen = Array($0) }
+                XCTAssertTrue(seen == expected.withUnsafeBytes { Array($0) }, "record \(record.sequence), \(pass)")
+            }
+        }
+        let other = receipt.records[0]
+        XCTAssertThrowsCode(
+            .corrupted, try store.withRecordPayload(sequence: other.sequence, offset: receipt.records[1].offset) { _ in })
+        XCTAssertThrowsCode(.notFound, try store.withRecordPayload(sequence: 99, offset: other.offset) { _ in })
+        let failure = CofferError(.invalidInput, "the reader's own error")
+        XCTAssertThrowsCode(
+            .invalidInput,
+            try store.withRecordPayload(sequence: other.sequence, offset: other.offset) {
+                (_: UnsafeRawBufferPointer) throws(CofferError) in throw failure
+            })
     }
 
     func testDataKeyRotationSealsNewRecordsUnderTheNewEpoch() throws {
