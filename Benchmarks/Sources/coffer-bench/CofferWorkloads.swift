@@ -671,7 +671,7 @@ final class CofferWorkloads: @unchecked Sendable {
             variant:
                 "Vault.open with a key file (no KDF), replay of every record (no checkpoint used), first resolve; freshly written vault, no compaction"
         )
-        figures.append(frames.decryptOnce(repetitions: repetitions, size: size))
+        figures += frames.decryptOnceAndOpenRate(repetitions: repetitions, size: size)
         try openCheckpointed()
         figures.append(machine.readAndOpen(bytes: checkpointBytes(), size: size))
         let vault = try Vault.open(path: path, unlock: unlock)

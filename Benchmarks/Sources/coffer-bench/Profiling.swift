@@ -9,8 +9,9 @@ import Foundation
 ///     coffer-bench prepare --size 100000 --vault /tmp/p.coffer          (bulk load; writes /tmp/p.coffer.key)
 ///     perf record -g coffer-bench profile --workload reveal --vault /tmp/p.coffer --size 100000 --seconds 10
 ///
-/// Workloads: open, reveal, resolve, commit (durable mutate), append (raw VaultStore.append
-/// from 8 threads).
+/// Workloads: open, reveal (the first organization's credentials, over and over),
+/// reveal_uniform (tools/bench's point reads: uniform over the vault), resolve, commit
+/// (durable mutate), append (raw VaultStore.append from 8 threads).
 enum Profiling {
     static func prepare(_ arguments: Arguments) throws {
         let size = arguments.int("size", default: 10_000)
@@ -60,7 +61,7 @@ enum Profiling {
         let key = SecureBytes(copying: bytes(fromHex: try String(contentsOfFile: path + ".key", encoding: .utf8)))
         var deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
         var operations = 0
-        if !["reveal", "resolve", "commit", "group_commit"].contains(workload) { enablePerf() }
+        if !["reveal", "reveal_uniform", "resolve", "commit", "group_commit"].contains(workload) { enablePerf() }
         if workload == "append" {
             // Raw group commit: 8 threads, each appending 400-byte payloads durably.
             let logPath = path + ".raw"
@@ -115,6 +116,24 @@ enum Profiling {
             while Clock.nanoseconds() < deadline {
                 for id in credentials { _ = try vault.reveal(id) }
                 operations += credentials.count
+            }
+        case "reveal_uniform":
+            // Uniform random credentials of the whole vault, as tools/bench's point reads pick
+            // them: at 100k and beyond their frames no longer fit the cache of sealed frames.
+            let credentials = vault.read { index in
+                directory.organizations.flatMap {
+                    index.credentials(matching: CredentialFilter(organization: $0)).map(\.id)
+                }
+            }
+            let reads = dataset.pointReads
+            deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
+            var next = 0
+            while Clock.nanoseconds() < deadline {
+                for _ in 0..<1000 {
+                    _ = try vault.reveal(credentials[Int(reads[next % reads.count])])
+                    next += 1
+                }
+                operations += 1000
             }
         case "resolve":
             let requests = dataset.requests.map(directory.request)

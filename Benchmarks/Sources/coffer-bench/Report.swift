@@ -68,7 +68,8 @@ enum Analysis {
     /// The machine figure each Coffer workload is compared with.
     static let limits: [String: String] = [
         "bulk_load": "aead_seal", "bulk_load_batch": "aead_seal", "single_commit": "fdatasync",
-        "concurrent_commit": "fdatasync", "raw_append": "fdatasync", "reveal": "aead_open", "open": "decrypt_once",
+        "concurrent_commit": "fdatasync", "raw_append": "fdatasync", "reveal": "aead_open_records",
+        "open": "decrypt_once",
         "open_checkpointed": "read_and_open_checkpoint",
         "open_compacted": "decrypt_once_compacted", "compaction": "sequential_write",
         "compaction_reencrypt": "sequential_write",
@@ -183,13 +184,18 @@ enum Analysis {
                         target: "resolution ≥ 2M/s single-threaded", size: size, measured: rate(resolve.median),
                         goal: "≥ 2 M/s", met: resolve.median >= 2e6))
             }
-            if let reveal = find("reveal", size: size), let open {
+            // The raw open of the records a reveal opens (the vault's mix of sizes); the open
+            // of a median-sized record beside it.
+            if let reveal = find("reveal", size: size), let records = find("aead_open_records", "machine", size: size) {
+                let median = (find("aead_open", "machine", size: size) ?? open).map {
+                    "; against the open of a median-sized record \(rate($0.median)): \(String(format: "%.3f", reveal.median / $0.median))×"
+                }
                 checks.append(
                     TargetCheck(
-                        target: "point reads with reveal ≥ 0.5× raw open rate", size: size,
+                        target: "point reads with reveal ≥ 0.5× raw open rate (of the records revealed)", size: size,
                         measured:
-                            "\(rate(reveal.median)) vs \(rate(open.median)) = \(String(format: "%.3f", reveal.median / open.median))×",
-                        goal: "≥ 0.5×", met: reveal.median >= 0.5 * open.median))
+                            "\(rate(reveal.median)) vs \(rate(records.median)) = \(String(format: "%.3f", reveal.median / records.median))×\(median ?? "")",
+                        goal: "≥ 0.5×", met: reveal.median >= 0.5 * records.median))
             }
             for workload in ["bulk_load", "single_commit", "concurrent_commit", "open", "resolve", "reveal"] {
                 for threads in [1, 2, 8] {
@@ -239,7 +245,7 @@ enum Analysis {
             "sequential_write",
             "raw_append", "kdf_interactive", "kdf_moderate", "bulk_load", "bulk_load_batch", "single_commit",
             "single_commit_normal", "concurrent_commit", "open", "open_checkpointed", "read_and_open_checkpoint",
-            "open_passphrase", "decrypt_once", "reveal",
+            "open_passphrase", "decrypt_once", "aead_open_records", "reveal",
             "resolve",
             "resolve_explained",
             "memory", "file_size", "file_size_batch", "compaction", "compaction_records", "compaction_memory",
