@@ -220,12 +220,8 @@ extension Vault {
         }
     }
 
-    /// The operation at `location`, copied out of its record; with `sharingRecord` a slice of
-    /// the decrypted record instead (``TransactionPayload/operation(at:in:sharingPayload:)``),
-    /// for a caller that decodes it at once and lets it go.
-    static func readOperation(at location: RecordLocation, in store: VaultStore, sharingRecord: Bool = false)
-        throws(CofferError) -> Operation
-    {
+    /// The operation at `location`, copied out of its record.
+    static func readOperation(at location: RecordLocation, in store: VaultStore) throws(CofferError) -> Operation {
         guard location.offset >= FormatConstants.logStartOffset, location.sequence <= store.queuedHead.sequence else {
             throw CofferError(
                 .invalidInput,
@@ -234,8 +230,7 @@ extension Vault {
         }
         let record = try store.readRecord(sequence: location.sequence, offset: location.offset)
         guard let payload = record.payload,
-            let operation = TransactionPayload.operation(
-                at: Int(location.operationIndex), in: payload, sharingPayload: sharingRecord)
+            let operation = TransactionPayload.operation(at: Int(location.operationIndex), in: payload)
         else {
             throw CofferError(
                 .corrupted, "The record holding the credential is malformed.", offset: location.offset,

@@ -66,27 +66,17 @@ public struct TransactionPayload: Sendable {
 
     /// Operation `index` of a payload, the only one copied; `nil` when the payload is
     /// malformed (as ``decode(_:)`` judges it: the whole payload is checked) or has no such
-    /// operation. What a reveal reads: one operation of a transaction that may hold many.
+    /// operation: one operation of a transaction that may hold many.
     public static func operation(at index: Int, in payload: SecureBytes) -> Operation? {
-        operation(at: index, in: payload, sharingPayload: false)
-    }
-
-    /// Operation `index` of a payload, as ``operation(at:in:)``; with `sharingPayload` its
-    /// body is a slice of `payload` instead of a copy (``SecureBytes/slice(_:)``), which keeps
-    /// the whole payload alive with it: for a reader that decodes the operation at once and
-    /// lets it go.
-    package static func operation(at index: Int, in payload: SecureBytes, sharingPayload: Bool) -> Operation? {
         guard let found = payload.withUnsafeBytes({ operationPlace(at: index, in: $0) }) else { return nil }
-        let body =
-            sharingPayload
-            ? payload.slice(found.body)
-            : payload.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[found.body])) }
-        return Operation(code: found.code, body: body)
+        return Operation(
+            code: found.code,
+            body: payload.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[found.body])) })
     }
 
     /// The code of operation `index` of a payload and where its body lies in it, checked as
     /// ``operation(at:in:)`` checks the payload; `nil` when it is malformed or has no such
-    /// operation.
+    /// operation. What a reveal reads, where it lies in the decrypted record.
     package static func operationPlace(at index: Int, in payload: UnsafeRawBufferPointer) -> (
         code: UInt16, body: Range<Int>
     )? {

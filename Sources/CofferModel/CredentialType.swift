@@ -98,7 +98,7 @@ public struct FieldSpec: Sendable, Hashable {
     }
 
     /// The name of every type's fields, with its UTF-8 bytes, by the number of bytes (at most
-    /// four names have the same).
+    /// five names have the same).
     private static let knownNames: [[(bytes: [UInt8], name: String)]] = {
         var names: [[(bytes: [UInt8], name: String)]] = []
         for type in CredentialType.allCases {

@@ -303,7 +303,8 @@ extension ModelOperation {
     /// Decodes the field values of a version from the operation that stored it, for reveal.
     ///
     /// The engine reads the record at a version's ``CredentialVersion/location``, decrypts
-    /// it, and passes the operation at that position here. A version's values are in a
+    /// it, and passes the operation at that position here (a reveal, the operation's code and
+    /// body where they lie in the decrypted record: ``decodeCredentialFields(code:body:)``). A version's values are in a
     /// create credential or set credential fields operation, or after a compaction in a
     /// restore credential (its current version) or restore version operation.
     /// - Returns: the credential, version and field values; `.invalidInput` when the

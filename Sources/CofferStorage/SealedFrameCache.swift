@@ -24,6 +24,10 @@ final class SealedFrameCache: @unchecked Sendable {
         let header: FrameHeader
         /// The chain hash after the record before it, which its AAD binds.
         let previousChain: [UInt8]
+
+        /// The bytes it counts against the capacity: the frame, the chain hash, and the
+        /// header's size again for the decoded copy.
+        var cost: Int { bytes.count + previousChain.count + FormatConstants.frameHeaderBytes }
     }
     private var frames: [UInt64: Entry] = [:]
     /// Offsets in the order they were added, the oldest from `oldest`.
@@ -31,7 +35,8 @@ final class SealedFrameCache: @unchecked Sendable {
     private var oldest = 0
     private var bytes = 0
 
-    /// A cache of at most `capacity` bytes of frames; 0 keeps none.
+    /// A cache of at most `capacity` bytes of frames (and what each entry keeps beside its
+    /// frame, ``Entry/cost``); 0 keeps none.
     init(capacity: Int) {
         self.capacity = max(capacity, 0)
     }
@@ -45,14 +50,14 @@ final class SealedFrameCache: @unchecked Sendable {
     /// Keeps `frame`, read at `offset` and checked, forgetting the oldest frames beyond the
     /// capacity. A frame larger than the whole capacity is not kept.
     func keep(_ frame: Entry, at offset: UInt64) {
-        guard frame.bytes.count <= capacity else { return }
+        guard frame.cost <= capacity else { return }
         lock.withLock {
             guard frames[offset] == nil else { return }
             frames[offset] = frame
             order.append(offset)
-            bytes += frame.bytes.count
+            bytes += frame.cost
             while bytes > capacity, oldest < order.count {
-                if let forgotten = frames.removeValue(forKey: order[oldest]) { bytes -= forgotten.bytes.count }
+                if let forgotten = frames.removeValue(forKey: order[oldest]) { bytes -= forgotten.cost }
                 oldest += 1
             }
             // The forgotten offsets' slots are given back once they are most of the queue.

@@ -153,7 +153,8 @@ extension VaultStore {
     }
 
     /// Reads and opens the record at `offset` that has sequence number `sequence`, checking
-    /// every rule the scan checks.
+    /// every rule the scan checks but the body CRC: the tag authenticates the body, and a
+    /// reader of one record rejects a damaged frame and a forged one alike (F-FRAME-CRC).
     ///
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
@@ -244,8 +245,8 @@ extension VaultStore {
         }
         // One read for the header and, for most records, the whole frame: a reveal is one
         // system call. Never past the acknowledged end (a shared log would ask its server).
-        // The read lands on the stack; the frame is copied out once, at its exact size, as the
-        // cache keeps it.
+        // The read lands on the stack; the frame is copied out at its exact size, as the cache
+        // keeps it (a frame larger than the read gets the rest appended).
         let end = logEnd
         let guess = max(
             offset < end ? Int(min(UInt64(Self.recordReadBytes), end - offset)) : 0, FormatConstants.frameHeaderBytes)

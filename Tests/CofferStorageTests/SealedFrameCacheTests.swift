@@ -15,9 +15,11 @@ final class SealedFrameCacheTests: XCTestCase {
     }
 
     func testKeepsFramesWithinItsCapacityAndForgetsTheOldestFirst() {
-        let cache = SealedFrameCache(capacity: 1000)
+        // Room for three frames of 300 bytes with what each entry keeps beside its frame.
+        let capacity = 3 * entry(0, count: 300).cost + 100
+        let cache = SealedFrameCache(capacity: capacity)
         for offset in 0..<4 { cache.keep(entry(UInt8(offset), count: 300), at: UInt64(offset) * 300) }
-        // 1,200 bytes offered: the first frame made room for the fourth.
+        // Four offered: the first frame made room for the fourth.
         XCTAssertNil(cache.frame(at: 0))
         for offset in 1..<4 { XCTAssertEqual(cache.frame(at: UInt64(offset) * 300)?.bytes.first, UInt8(offset)) }
         // A frame kept again stays as it was, and costs no room.
@@ -25,7 +27,7 @@ final class SealedFrameCacheTests: XCTestCase {
         XCTAssertEqual(cache.frame(at: 300)?.bytes.count, 300)
         XCTAssertEqual(cache.frame(at: 300)?.previousChain.first, 1)
         // Larger than the whole cache: not kept, and nothing else is forgotten for it.
-        cache.keep(entry(7, count: 1001), at: 5000)
+        cache.keep(entry(7, count: capacity), at: 5000)
         XCTAssertNil(cache.frame(at: 5000))
         XCTAssertNotNil(cache.frame(at: 900))
     }
@@ -39,7 +41,7 @@ final class SealedFrameCacheTests: XCTestCase {
     /// Many frames through a small cache: the queue of offsets is compacted as it goes, and
     /// what is kept is always the newest frames that fit.
     func testLongUseKeepsTheNewestFramesThatFit() {
-        let cache = SealedFrameCache(capacity: 100 * 64)
+        let cache = SealedFrameCache(capacity: 100 * entry(1, count: 64).cost)
         for offset in 0..<10_000 { cache.keep(entry(1, count: 64), at: UInt64(offset)) }
         XCTAssertNil(cache.frame(at: 9_899))
         for offset in 9_900..<10_000 { XCTAssertNotNil(cache.frame(at: UInt64(offset)), "offset \(offset)") }
