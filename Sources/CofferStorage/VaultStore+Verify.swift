@@ -18,6 +18,8 @@ public struct VerificationReport: Sendable {
     public var recordsByEpoch: [UInt32: UInt64]
     public var epochs: [UInt32]
     public var fileBytes: UInt64
+    /// Zeros preallocated after the last record (F-FREE), part of ``fileBytes``: not a problem.
+    public var freeBytes: UInt64
     public var header: FileHeader
     /// The last record the index checkpoint beside the log covers, when one authenticates and
     /// agrees with the log (F-CHECKPOINT-VERIFY).
@@ -152,7 +154,8 @@ extension VaultStore {
             records: outcome.recordCount, head: outcome.head, problems: problems, recordsByType: recordsByType,
             bytesByType: outcome.bytesByType, recordsByEpoch: recordsByEpoch,
             epochs: outcome.keyEpochs.all.map(\.number),
-            fileBytes: size, header: unlocked.header, checkpointSequence: checkpoint?.position.sequence)
+            fileBytes: size, freeBytes: outcome.freeBytes, header: unlocked.header,
+            checkpointSequence: checkpoint?.position.sequence)
     }
 }
 

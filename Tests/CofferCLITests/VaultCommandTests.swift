@@ -99,6 +99,13 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(clean["records"] as? Int, 9)
         XCTAssertEqual(clean["head"] as? String, head)
         XCTAssertEqual((clean["problems"] as? [Any])?.count, 0)
+        // The zeros preallocated after the log (F-FREE) are counted, not reported.
+        let free = try XCTUnwrap(clean["free_bytes"] as? Int)
+        XCTAssertGreaterThan(free, 0)
+        XCTAssertEqual((clean["file_bytes"] as? Int ?? 0) % 65_536, 0)
+        let summary = try coffer.expect(0, ["verify"]).standardOutput
+        XCTAssertTrue(summary.contains("9 records authenticated"), summary)
+        XCTAssertTrue(summary.contains("bytes free (preallocated zeros)"), summary)
         try coffer.expect(0, ["org", "create", "later"])
         try coffer.expect(0, ["verify", "--expect-head", head])
         // A head the log never had: the file was replaced or rolled back.

@@ -40,14 +40,18 @@ struct Verify: VaultCommand {
         output.emit(
             [
                 "ok": .bool(report.isClean), "records": .unsigned(report.records), "head": .string(report.head.description),
-                "file_bytes": .unsigned(report.fileBytes), "problems": .array(report.problems.map(ProblemText.json)),
+                "file_bytes": .unsigned(report.fileBytes), "free_bytes": .unsigned(report.freeBytes),
+                "problems": .array(report.problems.map(ProblemText.json)),
             ],
             text: { text(report, path: path, style: output.style) })
         if !report.isClean { throw CommandFailure.reported(.no) }
     }
 
     private func text(_ report: VerificationReport, path: String, style: Style) -> String {
-        let summary = "\(Describe.count(report.records, "record")) authenticated, head \(report.head)"
+        // Zeros preallocated after the last record are free space, not a torn tail: said, so
+        // that a file longer than its records is explained.
+        let free = report.freeBytes == 0 ? "" : ", then \(Describe.bytes(report.freeBytes)) bytes free (preallocated zeros)"
+        let summary = "\(Describe.count(report.records, "record")) authenticated, head \(report.head)\(free)"
         guard !report.isClean else { return style.green("ok") + ": \(path): \(summary)" }
         var table = Table("KIND", "OFFSET", "SEQ", "DETAIL")
         for problem in report.problems {
