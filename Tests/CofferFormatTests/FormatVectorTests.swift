@@ -149,7 +149,8 @@ struct Vector {
         }
         self.fields = fields
         self.lines = lines
-        self.bytes = Hex.decode(hex)!
+        // `zeros-after: N`: the file continues with N zero bytes the vector does not list.
+        self.bytes = Hex.decode(hex)! + [UInt8](repeating: 0, count: Int(fields["zeros-after"] ?? "0")!)
     }
 
     func all(_ key: String) -> [String] { lines.filter { $0.0 == key }.map(\.1) }
