@@ -18,7 +18,7 @@ extension VaultIndex {
     public func resolve(_ request: ResolutionRequest) -> Resolution {
         let trace = ExplainTrace()
         switch Result(catching: { () throws(CofferError) in
-            try Resolver(tables: tables, request: request, trace: trace).resolve(in: tables)
+            try Resolver(tables: tables, request: request, trace: trace).resolve(request, in: tables)
         }) {
         case .success(let (slot, stage)):
             return .resolved(resolved(slot, stage: stage, request: request), trace: trace.steps)
@@ -31,7 +31,7 @@ extension VaultIndex {
     /// calls before every action.
     /// - Throws: the resolution error; see ``resolve(_:)``.
     public func resolveCredential(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
-        let (slot, stage) = try Resolver(tables: tables, request: request, trace: nil).resolve(in: tables)
+        let (slot, stage) = try Resolver(tables: tables, request: request, trace: nil).resolve(request, in: tables)
         return resolved(slot, stage: stage, request: request)
     }
 
@@ -71,12 +71,15 @@ private final class ExplainTrace {
     var steps: [ResolutionStep] = []
 }
 
-/// One resolution in progress: the request, what the run can see, and the trace if one is
-/// recorded. Without a trace no step's text is built: the reasons are rendered only for it.
-/// The tables are passed to each step, not held: a copy of them would retain every table.
+/// One resolution in progress: what the run can see, the app key and the consumer's kind for
+/// messages, and the trace if one is recorded. Without a trace no step's text is built: the
+/// reasons are rendered only for it. The tables and the request are passed to each step, not
+/// held: a copy of the tables would retain every table, and a copy of the request (its
+/// strings and optional parts) was a twentieth of a resolution.
 private struct Resolver {
-    let request: ResolutionRequest
     let trace: ExplainTrace?
+    private let appKey: String
+    private let consumerKind: TargetKind?
     private let organization: Handle
     private let project: Handle?
     private let user: Handle?
@@ -84,8 +87,9 @@ private struct Resolver {
 
     /// Reads the run's context: its organization, project and user must exist.
     init(tables: borrowing IndexTables, request: ResolutionRequest, trace: ExplainTrace?) throws(CofferError) {
-        self.request = request
         self.trace = trace
+        appKey = request.appKey
+        consumerKind = request.consumer?.kind
         guard let organization = tables.organizationByID[request.context.organization] else {
             throw CofferError(.notFound, "The run's organization \(request.context.organization) does not exist.")
         }
@@ -121,12 +125,14 @@ private struct Resolver {
 
     /// Who needs the credential, for messages: "This agent", "This workflow", "This poll"
     /// when the request names a consumer, "The run" otherwise.
-    private var needer: String { request.consumer.map { "This \($0.kind.word)" } ?? "The run" }
+    private var needer: String { consumerKind.map { "This \($0.word)" } ?? "The run" }
 
-    private var key: String { "`\(request.appKey)`" }
+    private var key: String { "`\(appKey)`" }
 
     /// The winning slot and the stage that chose it.
-    func resolve(in tables: IndexTables) throws(CofferError) -> (Handle, ResolutionStage) {
+    func resolve(_ request: ResolutionRequest, in tables: IndexTables) throws(CofferError)
+        -> (Handle, ResolutionStage)
+    {
         // OPS-RESOLVE-1: explicit selection.
         if let selection = request.selection {
             guard let slot = tables.credentialSlot(selection) else {
@@ -204,7 +210,7 @@ private struct Resolver {
             (project.map { [tables.ownerName(.project, $0)] } ?? []) + [tables.ownerName(.organization, organization)]
         throw CofferError(
             .credentialMissing,
-            "\(needer) needs the \(key) credential, but none is connected for \(tried.joined(separator: " or ")). Connect a credential for `\(request.appKey)` there, or check the pinned scope."
+            "\(needer) needs the \(key) credential, but none is connected for \(tried.joined(separator: " or ")). Connect a credential for `\(appKey)` there, or check the pinned scope."
         )
     }
 
@@ -325,6 +331,9 @@ private struct Resolver {
 
     /// Adds a step to the trace, when one is recorded; the candidates and the reason are
     /// built only then.
+    // Inlined, so that without a trace the call's closures are never formed (forming them
+    // copied the resolver into their context on every step).
+    @inline(__always)
     private func record(
         _ stage: ResolutionStage, _ candidates: @autoclosure () -> [CredentialID], _ outcome: ResolutionStep.Outcome,
         _ reason: @autoclosure () -> String, scope: CredentialScope? = nil
