@@ -69,6 +69,7 @@ enum Analysis {
     static let limits: [String: String] = [
         "bulk_load": "aead_seal", "bulk_load_batch": "aead_seal", "single_commit": "fdatasync",
         "concurrent_commit": "fdatasync", "raw_append": "fdatasync", "reveal": "aead_open_records",
+        "reveal_cached": "aead_open_records",
         "open": "decrypt_once",
         "open_checkpointed": "read_and_open_checkpoint",
         "open_compacted": "decrypt_once_compacted", "compaction": "sequential_write",
@@ -245,7 +246,7 @@ enum Analysis {
             "sequential_write",
             "raw_append", "kdf_interactive", "kdf_moderate", "bulk_load", "bulk_load_batch", "single_commit",
             "single_commit_normal", "concurrent_commit", "open", "open_checkpointed", "read_and_open_checkpoint",
-            "open_passphrase", "decrypt_once", "aead_open_records", "reveal",
+            "open_passphrase", "decrypt_once", "aead_open_records", "reveal", "reveal_cached",
             "resolve",
             "resolve_explained",
             "memory", "file_size", "file_size_batch", "compaction", "compaction_records", "compaction_memory",
