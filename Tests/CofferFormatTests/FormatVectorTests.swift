@@ -198,6 +198,24 @@ final class CheckpointVectorTests: XCTestCase {
         XCTAssertEqual(contentsStart, start + UInt(sealed.startIndex), "the contents are not in the read buffer")
     }
 
+    /// The other side of opening in place: a buffer the caller still holds is never decrypted
+    /// in place (its plaintext would be where the caller does not expect one); the open
+    /// copies it, and the caller's bytes stay sealed.
+    func testACheckpointTheCallerStillHoldsIsCopied() throws {
+        let held = try Vector(named: "small-vault-checkpoint").bytes
+        let sealedCopy = held.map { $0 }  // its own buffer
+        let start = held.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let key = MasterKeySubkey.checkpoint.derive(from: VectorBuilder.masterKey)
+        func open(_ bytes: [UInt8]) throws -> ArraySlice<UInt8> {
+            try Checkpoint.open(bytes, vaultID: VectorBuilder.vaultID, generation: 0, key: key).get().1
+        }
+        let contents = try open(held)
+        let contentsStart = contents.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        XCTAssertNotEqual(contentsStart, start + UInt(contents.startIndex), "decrypted in the caller's buffer")
+        XCTAssertEqual(held, sealedCopy, "the caller's bytes changed")
+        XCTAssertEqual(Array(contents), Array(try open(sealedCopy)))
+    }
+
     func testSmallVaultCheckpointDecodes() throws {
         let vector = try Vector(named: "small-vault-checkpoint")
         let vault = VectorBuilder.smallVault()
