@@ -159,9 +159,7 @@ public enum SealedRecord {
     ) -> Result<SecureBytes, OpenFailure> {
         openInPlace(
             header: header, body: body, at: position, key: key, skippingBodyChecksum: skippingBodyChecksum
-        ).map {
-            $0.payload == 0..<$0.plaintext.count ? $0.plaintext : $0.plaintext.slice($0.payload)
-        }
+        ).map(\.payloadBytes)
     }
 
     /// An opened record: the memory that holds its payload, and where in it the payload lies.
@@ -170,6 +168,12 @@ public enum SealedRecord {
         public let plaintext: SecureBytes
         /// Where the payload lies in ``plaintext``.
         public let payload: Range<Int>
+
+        /// The payload as bytes of its own: the inflated payload itself, or a slice of the
+        /// plaintext (``SecureBytes/slice(_:)``), which keeps the plaintext alive with it.
+        public var payloadBytes: SecureBytes {
+            payload == 0..<plaintext.count ? plaintext : plaintext.slice(payload)
+        }
     }
 
     /// Opens a frame's body as ``open(header:body:at:key:skippingBodyChecksum:)`` does, with

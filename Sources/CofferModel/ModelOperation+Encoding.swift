@@ -304,9 +304,10 @@ extension ModelOperation {
     ///
     /// The engine reads the record at a version's ``CredentialVersion/location``, decrypts
     /// it, and passes the operation at that position here (a reveal, the operation's code and
-    /// body where they lie in the decrypted record: ``decodeCredentialFields(code:body:)``). A version's values are in a
-    /// create credential or set credential fields operation, or after a compaction in a
-    /// restore credential (its current version) or restore version operation.
+    /// body where they lie in the decrypted record: ``decodeCredentialFields(code:body:)``). A
+    /// version's values are in a create credential or set credential fields operation, or
+    /// after a compaction in a restore credential (its current version) or restore version
+    /// operation.
     /// - Returns: the credential, version and field values; `.invalidInput` when the
     ///   operation does not store a credential version.
     ///

@@ -159,11 +159,9 @@ extension VaultStore {
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
         let (frame, opened) = try openRecord(sequence: sequence, offset: offset)
-        let payload =
-            opened.payload == 0..<opened.plaintext.count ? opened.plaintext : opened.plaintext.slice(opened.payload)
         return ScannedRecord(
             sequence: sequence, type: frame.header.type!, epoch: frame.header.epoch, offset: offset,
-            frameBytes: frame.header.frameBytes, previousChain: frame.previousChain, payload: payload)
+            frameBytes: frame.header.frameBytes, previousChain: frame.previousChain, payload: opened.payloadBytes)
     }
 
     /// Reads and opens the record at `offset` that has sequence number `sequence`, as

@@ -50,7 +50,8 @@ struct Verify: VaultCommand {
     private func text(_ report: VerificationReport, path: String, style: Style) -> String {
         // Zeros preallocated after the last record are free space, not a torn tail: said, so
         // that a file longer than its records is explained.
-        let free = report.freeBytes == 0 ? "" : ", then \(Describe.bytes(report.freeBytes)) bytes free (preallocated zeros)"
+        let free =
+            report.freeBytes == 0 ? "" : ", then \(Describe.bytes(report.freeBytes)) bytes free (preallocated zeros)"
         let summary = "\(Describe.count(report.records, "record")) authenticated, head \(report.head)\(free)"
         guard !report.isClean else { return style.green("ok") + ": \(path): \(summary)" }
         var table = Table("KIND", "OFFSET", "SEQ", "DETAIL")
