@@ -62,6 +62,14 @@ final class TornTailTests: XCTestCase {
             let disk = SimulatedDisk()
             let file = Array(vault.bytes[0..<cut]) + [UInt8](repeating: 0, count: fileBytes - cut)
             disk.write(path: path, bytes: file, durable: true)
+            // A cut that takes off only zeros (a tag's last bytes, random, are zero one time in
+            // 256) leaves the same bytes as no cut: the last record is whole, then free space.
+            if vault.bytes[cut...].allSatisfy({ $0 == 0 }) {
+                let (store, payloads) = try Fixture.transactions(path: path, readOnly: true, storage: disk)
+                XCTAssertEqual(payloads, vault.payloads, "cut at \(cut), only zeros cut")
+                XCTAssertNil(store.recovery.tornTail, "cut at \(cut), only zeros cut")
+                continue
+            }
             let atBoundary = cut == Int(vault.offsets[3])
             let (store, payloads) = try Fixture.transactions(path: path, readOnly: false, storage: disk)
             XCTAssertEqual(payloads, Array(vault.payloads.prefix(3)), "cut at \(cut)")
