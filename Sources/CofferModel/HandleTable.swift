@@ -299,6 +299,9 @@ enum TextHash {
     static let seed = UInt64.random(in: .min ... .max)
 
     static func hash(_ string: String) -> Int {
+        if let hash = string.utf8.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0)) }) {
+            return hash
+        }
         var string = string
         return string.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
     }
@@ -325,10 +328,20 @@ enum TextHash {
             state ^= state >> 29
             index += 8
         }
-        var tail: UInt64 = 0
-        while index < bytes.count {
-            tail = tail << 8 | UInt64(bytes[index])
-            index += 1
+        // The bytes after the last whole word, read in at most two loads (which may overlap
+        // bytes already mixed in: the length is in the state, and equal bytes are compared).
+        let count = bytes.count
+        let tail: UInt64
+        if index == count {
+            tail = 0
+        } else if count >= 8 {
+            tail = bytes.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        } else if count >= 4 {
+            tail =
+                UInt64(bytes.loadUnaligned(as: UInt32.self)) << 32
+                | UInt64(bytes.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+        } else {
+            tail = UInt64(bytes[0]) << 16 | UInt64(bytes[count / 2]) << 8 | UInt64(bytes[count - 1])
         }
         state = (state ^ tail) &* 0x94D0_49BB_1331_11EB
         return Int(truncatingIfNeeded: state ^ (state >> 31))

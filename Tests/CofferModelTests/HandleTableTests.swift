@@ -185,6 +185,26 @@ final class HandleTableTests: XCTestCase {
         XCTAssertFalse(TextHash.sameBytes(long, long.dropLast() + "_"))
     }
 
+    /// A string and its bytes hash alike (the checkpoint's decoder hashes bytes where they lie,
+    /// lookups hash `String`s), at every length around the word size and its tail loads; and
+    /// a change of any one byte changes the hash (a hash that ignored some byte would pile
+    /// such keys in one run).
+    func testTextHashReadsEveryByte() {
+        for length in 0...40 {
+            let bytes = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let hash = bytes.withUnsafeBytes { TextHash.hash($0) }
+            XCTAssertEqual(TextHash.hash(text), hash, "length \(length)")
+            XCTAssertEqual(TextHash.hash(String(repeating: text, count: 1) + ""), hash, "length \(length)")
+            for position in 0..<length {
+                var changed = bytes
+                changed[position] ^= 0x01
+                XCTAssertNotEqual(
+                    changed.withUnsafeBytes { TextHash.hash($0) }, hash, "length \(length), byte \(position)")
+            }
+        }
+    }
+
     /// ``SlotTable`` against a dictionary, as the index's undo journal drives it: list heads
     /// set, replaced and removed at random, and slug changes (the slot taken out of its old
     /// key, set under its new key before its record has it, then the record changed); then
