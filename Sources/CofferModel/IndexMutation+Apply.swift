@@ -20,7 +20,7 @@ extension IndexMutation {
 
         case .createOrganization(let id, let slug, let name):
             // OP-ORG-CREATE-1
-            guard tables.organizationByID[id] == nil else { throw exists("An organization with the id \(id)") }
+            guard tables.organizationHandle(id) == nil else { throw exists("An organization with the id \(id)") }
             try Names.checkSlug(slug, what: "organization slug")
             try Names.checkName(name, what: "organization name")
             guard tables.organizationBySlug[slug] == nil else {
@@ -30,7 +30,7 @@ extension IndexMutation {
             set(
                 \.organizations, handle,
                 OrganizationRecord(id: id, slug: slug, name: name, createdTime: time, createdBy: actor))
-            set(\.organizationByID, id, handle)
+            add(\.organizationIDs, id, handle: handle, organization: handle)
             set(\.organizationBySlug, slug, handle)
 
         case .renameOrganization(let id, let slug, let name):
@@ -62,12 +62,12 @@ extension IndexMutation {
                 )
             }
             set(\.organizations, handle, nil)
-            set(\.organizationByID, id, nil)
+            remove(\.organizationIDs, id)
             set(\.organizationBySlug, record.slug, nil)
 
         case .createProject(let id, let organizationID, let slug, let name):
             // OP-PROJ-CREATE-1
-            guard tables.projectByID[id] == nil else { throw exists("A project with the id \(id)") }
+            guard tables.projectHandle(id) == nil else { throw exists("A project with the id \(id)") }
             let organization = try tables.requireOrganization(organizationID)
             try Names.checkSlug(slug, what: "project slug")
             try Names.checkName(name, what: "project name")
@@ -80,7 +80,7 @@ extension IndexMutation {
                 \.projects, handle,
                 ProjectRecord(
                     id: id, organization: organization, slug: slug, name: name, createdTime: time, createdBy: actor))
-            set(\.projectByID, id, handle)
+            add(\.projectIDs, id, handle: handle, organization: organization)
             set(\.projectBySlug, slugKey, handle)
 
         case .renameProject(let id, let slug, let name):
@@ -116,12 +116,12 @@ extension IndexMutation {
                 )
             }
             set(\.projects, handle, nil)
-            set(\.projectByID, id, nil)
+            remove(\.projectIDs, id)
             set(\.projectBySlug, ProjectSlugKey(organization: record.organization, slug: record.slug), nil)
 
         case .createUser(let id, let userHandle, let displayName):
             // OP-USER-CREATE-1
-            guard tables.userByID[id] == nil else { throw exists("A user with the id \(id)") }
+            guard tables.userHandle(id) == nil else { throw exists("A user with the id \(id)") }
             try Names.checkSlug(userHandle, what: "user handle")
             try Names.checkName(displayName, what: "display name")
             guard tables.userByHandle[userHandle] == nil else { throw exists("A user with the handle `\(userHandle)`") }
@@ -129,7 +129,7 @@ extension IndexMutation {
             set(
                 \.users, handle,
                 UserRecord(id: id, handle: userHandle, displayName: displayName, createdTime: time, createdBy: actor))
-            set(\.userByID, id, handle)
+            add(\.userIDs, id, handle: handle, organization: noHandle)
             set(\.userByHandle, userHandle, handle)
 
         case .renameUser(let id, let userHandle, let displayName):
@@ -161,7 +161,7 @@ extension IndexMutation {
                 )
             }
             set(\.users, handle, nil)
-            set(\.userByID, id, nil)
+            remove(\.userIDs, id)
             set(\.userByHandle, record.handle, nil)
 
         case .addMembership(let userID, let organizationID, let role):

@@ -139,7 +139,7 @@ extension IndexMutation {
         // must be a member (INV-APIKEY): a revoked key outlives its creator's membership.
         let organization = try admitAPIKey(restored.metadata)
         if restored.revoked == nil {
-            let role = tables.userByID[restored.creator].flatMap {
+            let role = tables.userHandle(restored.creator).flatMap {
                 tables.memberships[MembershipKey(user: $0, organization: organization)]
             }
             guard role != nil else {

@@ -54,6 +54,22 @@ struct IndexMutation {
         journal({ $0[keyPath: path][key] = old })
     }
 
+    /// Adds an id the table does not have.
+    mutating func add<Kind>(
+        _ path: WritableKeyPath<IndexTables, IDTable<Kind>>, _ id: Identifier<Kind>, handle: Handle,
+        organization: Handle
+    ) {
+        let added = tables[keyPath: path].add(id, handle: handle, organization: organization)
+        precondition(added, "an id added twice")
+        journal({ $0[keyPath: path].removeLastAdded() })
+    }
+
+    /// Removes an id the table has.
+    mutating func remove<Kind>(_ path: WritableKeyPath<IndexTables, IDTable<Kind>>, _ id: Identifier<Kind>) {
+        guard let place = tables[keyPath: path].remove(id) else { preconditionFailure("a missing id removed") }
+        journal({ $0[keyPath: path].restore(place) })
+    }
+
     /// Makes `slot` (`nil`: none) the slot of `key` in a table of list heads or defaults.
     mutating func set<Key: RecordKey>(_ path: WritableKeyPath<IndexTables, SlotTable<Key>>, _ key: Key, _ slot: Handle?)
     {

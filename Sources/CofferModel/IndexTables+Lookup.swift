@@ -4,22 +4,28 @@ import CofferErrors
 /// Lookups shared by apply, queries, planning and resolution. The `require…` forms throw the
 /// `.notFound` a person sees.
 extension IndexTables {
+    func organizationHandle(_ id: OrganizationID) -> Handle? { organizationIDs.find(id)?.handle }
+
+    func projectHandle(_ id: ProjectID) -> Handle? { projectIDs.find(id)?.handle }
+
+    func userHandle(_ id: UserID) -> Handle? { userIDs.find(id)?.handle }
+
     func requireOrganization(_ id: OrganizationID) throws(CofferError) -> Handle {
-        guard let handle = organizationByID[id] else {
+        guard let handle = organizationHandle(id) else {
             throw CofferError(.notFound, "No organization has the id \(id). List organizations to find it.")
         }
         return handle
     }
 
     func requireProject(_ id: ProjectID) throws(CofferError) -> Handle {
-        guard let handle = projectByID[id] else {
+        guard let handle = projectHandle(id) else {
             throw CofferError(.notFound, "No project has the id \(id). List the organization's projects to find it.")
         }
         return handle
     }
 
     func requireUser(_ id: UserID) throws(CofferError) -> Handle {
-        guard let handle = userByID[id] else {
+        guard let handle = userHandle(id) else {
             throw CofferError(.notFound, "No user has the id \(id). List users to find it.")
         }
         return handle

@@ -278,15 +278,16 @@ struct IndexTables: Sendable {
     var stringHandles = HandleTable()
 
     var organizations: [Handle: OrganizationRecord] = [:]
-    var organizationByID: [OrganizationID: Handle] = [:]
+    var organizationIDs = IDTable<OrganizationIDKind>()
     var organizationBySlug: [String: Handle] = [:]
 
     var projects: [Handle: ProjectRecord] = [:]
-    var projectByID: [ProjectID: Handle] = [:]
+    /// Projects by id, each with its organization.
+    var projectIDs = IDTable<ProjectIDKind>()
     var projectBySlug: [ProjectSlugKey: Handle] = [:]
 
     var users: [Handle: UserRecord] = [:]
-    var userByID: [UserID: Handle] = [:]
+    var userIDs = IDTable<UserIDKind>()
     var userByHandle: [String: Handle] = [:]
 
     var memberships: [MembershipKey: Role] = [:]

@@ -72,7 +72,7 @@ extension Planner {
         Impact
     > {
         let organizationID = try index.organizationID(reference)
-        guard let handle = index.tables.organizationByID[organizationID] else {
+        guard let handle = index.tables.organizationHandle(organizationID) else {
             preconditionFailure("organization vanished")
         }
         let contents = index.tables.organizationContents(handle)
@@ -143,7 +143,7 @@ struct Cascade {
     mutating func removeMembership(user: UserID, organization: OrganizationID) {
         deleteCredentials(
             index.credentials(matching: CredentialFilter(organization: organization, user: user)).map(\.id))
-        if let handle = index.tables.organizationByID[organization] {
+        if let handle = index.tables.organizationHandle(organization) {
             let keys = index.tables.apiKeys.values.filter {
                 $0.organization == handle && $0.creator == user && $0.state == .active
             }.map(\.id).sorted()

@@ -74,7 +74,7 @@ public struct Planner {
             throw CofferError(
                 .alreadyExists, "An organization with the slug `\(slug)` exists already. Choose another slug.")
         }
-        let id = newIdentifier { index.tables.organizationByID[$0] != nil }
+        let id = newIdentifier { index.tables.organizationHandle($0) != nil }
         return Plan(operations: [.createOrganization(id: id, slug: slug, name: name)], value: id)
     }
 
@@ -112,7 +112,7 @@ public struct Planner {
                 .alreadyExists,
                 "A project with the slug `\(slug)` exists already in this organization. Choose another slug.")
         }
-        let id = newIdentifier { index.tables.projectByID[$0] != nil }
+        let id = newIdentifier { index.tables.projectHandle($0) != nil }
         return Plan(
             operations: [.createProject(id: id, organization: organizationID, slug: slug, name: name)], value: id)
     }
@@ -148,7 +148,7 @@ public struct Planner {
             throw CofferError(
                 .alreadyExists, "A user with the handle `\(handle)` exists already. Choose another handle.")
         }
-        let id = newIdentifier { index.tables.userByID[$0] != nil }
+        let id = newIdentifier { index.tables.userHandle($0) != nil }
         return Plan(operations: [.createUser(id: id, handle: handle, displayName: displayName)], value: id)
     }
 

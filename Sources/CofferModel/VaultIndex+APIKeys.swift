@@ -46,7 +46,7 @@ extension VaultIndex {
         let record = tables.apiKeyByTag[APIKeyFormat.tag(of: hash)].flatMap { tables.apiKeys[$0] }
         let stored = record?.hash ?? [UInt8](repeating: 0, count: APIKeyFormat.hashByteCount)
         let matches = constantTimeEquals(stored, hash)
-        guard matches, let record, record.state == .active, let user = tables.userByID[record.creator],
+        guard matches, let record, record.state == .active, let user = tables.userHandle(record.creator),
             let role = tables.memberships[MembershipKey(user: user, organization: record.organization)]
         else { throw Self.invalidAPIKey }
         return APIKeyCheck(

@@ -239,6 +239,7 @@ extension IndexTables {
 
     private mutating func decodePrincipals(from reader: inout ByteReader, strings: HandleRange) -> Bool {
         guard let organizationCount = reader.readCount(minimumBytesEach: 40) else { return false }
+        organizationIDs = IDTable(capacity: organizationCount)
         for _ in 0..<organizationCount {
             guard let handle = reader.read(Handle.self), let id = reader.readIdentifier(OrganizationID.self),
                 let slug = reader.readText(), let name = reader.readText(), let created = reader.read(UInt64.self),
@@ -246,11 +247,12 @@ extension IndexTables {
                 organizations.updateValue(
                     OrganizationRecord(id: id, slug: slug, name: name, createdTime: created, createdBy: createdBy),
                     forKey: handle) == nil,
-                organizationByID.updateValue(handle, forKey: id) == nil,
+                organizationIDs.add(id, handle: handle, organization: handle),
                 organizationBySlug.updateValue(handle, forKey: slug) == nil
             else { return false }
         }
         guard let projectCount = reader.readCount(minimumBytesEach: 44) else { return false }
+        projectIDs = IDTable(capacity: projectCount)
         for _ in 0..<projectCount {
             guard let handle = reader.read(Handle.self), let id = reader.readIdentifier(ProjectID.self),
                 let organization = reader.read(Handle.self), organizations[organization] != nil,
@@ -261,11 +263,12 @@ extension IndexTables {
                         id: id, organization: organization, slug: slug, name: name, createdTime: created,
                         createdBy: createdBy),
                     forKey: handle) == nil,
-                projectByID.updateValue(handle, forKey: id) == nil,
+                projectIDs.add(id, handle: handle, organization: organization),
                 projectBySlug.updateValue(handle, forKey: ProjectSlugKey(organization: organization, slug: slug)) == nil
             else { return false }
         }
         guard let userCount = reader.readCount(minimumBytesEach: 40) else { return false }
+        userIDs = IDTable(capacity: userCount)
         for _ in 0..<userCount {
             guard let handle = reader.read(Handle.self), let id = reader.readIdentifier(UserID.self),
                 let userHandle = reader.readText(), let displayName = reader.readText(),
@@ -276,7 +279,7 @@ extension IndexTables {
                         id: id, handle: userHandle, displayName: displayName, createdTime: created, createdBy: createdBy
                     ),
                     forKey: handle) == nil,
-                userByID.updateValue(handle, forKey: id) == nil,
+                userIDs.add(id, handle: handle, organization: noHandle),
                 userByHandle.updateValue(handle, forKey: userHandle) == nil
             else { return false }
         }

@@ -138,14 +138,14 @@ extension VaultIndex {
             operationsMax: operationsPerTransactionMax)
 
         try batch.add(.setVersionRetention(count: tables.versionRetention), visit)
-        for (id, handle) in tables.organizationByID.sorted(by: { $0.key < $1.key }) {
+        for (id, handle) in tables.organizationIDs.sortedByID {
             let record = tables.organization(handle)
             try batch.add(
                 .restoreOrganization(
                     id: id, slug: record.slug, name: record.name,
                     created: tables.stamp(time: record.createdTime, actor: record.createdBy)), visit)
         }
-        for (id, handle) in tables.projectByID.sorted(by: { $0.key < $1.key }) {
+        for (id, handle) in tables.projectIDs.sortedByID {
             let record = tables.project(handle)
             try batch.add(
                 .restoreProject(
@@ -153,7 +153,7 @@ extension VaultIndex {
                     name: record.name, created: tables.stamp(time: record.createdTime, actor: record.createdBy)),
                 visit)
         }
-        for (id, handle) in tables.userByID.sorted(by: { $0.key < $1.key }) {
+        for (id, handle) in tables.userIDs.sortedByID {
             let record = tables.user(handle)
             try batch.add(
                 .restoreUser(

@@ -15,25 +15,25 @@ extension VaultIndex {
 
     private func checkPrincipals(_ problems: inout [String]) {
         for (handle, record) in tables.organizations
-        where tables.organizationByID[record.id] != handle || tables.organizationBySlug[record.slug] != handle {
+        where tables.organizationHandle(record.id) != handle || tables.organizationBySlug[record.slug] != handle {
             problems.append("INV-LOOKUP: organization \(record.id) is not found by its id or slug.")
         }
         for (handle, record) in tables.projects {
             if tables.organizations[record.organization] == nil {
                 problems.append("INV-OWNER: project \(record.id) belongs to a missing organization.")
-            } else if tables.projectByID[record.id] != handle
+            } else if tables.projectHandle(record.id) != handle
                 || tables.projectBySlug[ProjectSlugKey(organization: record.organization, slug: record.slug)] != handle
             {
                 problems.append("INV-LOOKUP: project \(record.id) is not found by its id or slug.")
             }
         }
         for (handle, record) in tables.users
-        where tables.userByID[record.id] != handle || tables.userByHandle[record.handle] != handle {
+        where tables.userHandle(record.id) != handle || tables.userByHandle[record.handle] != handle {
             problems.append("INV-LOOKUP: user \(record.id) is not found by its id or handle.")
         }
-        if tables.organizationByID.count != tables.organizations.count
-            || tables.projectByID.count != tables.projects.count
-            || tables.userByID.count != tables.users.count
+        if tables.organizationIDs.count != tables.organizations.count
+            || tables.projectIDs.count != tables.projects.count
+            || tables.userIDs.count != tables.users.count
         {
             problems.append("INV-LOOKUP: an id lookup table has stale entries.")
         }
@@ -187,7 +187,7 @@ extension VaultIndex {
             } else if tables.apiKeyByTag[APIKeyFormat.tag(of: record.hash)] != record.id {
                 problems.append("INV-APIKEY: \(record.id) is not found by its hash.")
             } else if record.state == .active {
-                let member = tables.userByID[record.creator].flatMap {
+                let member = tables.userHandle(record.creator).flatMap {
                     tables.memberships[MembershipKey(user: $0, organization: record.organization)]
                 }
                 if member == nil {

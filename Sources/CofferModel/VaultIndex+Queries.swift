@@ -11,7 +11,7 @@ extension VaultIndex {
 
     /// The organization with this id.
     public func organization(id: OrganizationID) -> OrganizationInfo? {
-        tables.organizationByID[id].map(organizationInfo)
+        tables.organizationHandle(id).map(organizationInfo)
     }
 
     /// The organization named by an id (`org_…`) or a slug.
@@ -22,7 +22,7 @@ extension VaultIndex {
 
     /// The projects of an organization, by slug.
     public func projects(in organization: OrganizationID) -> [ProjectInfo] {
-        guard let handle = tables.organizationByID[organization] else { return [] }
+        guard let handle = tables.organizationHandle(organization) else { return [] }
         return tables.projects.filter { $0.value.organization == handle }.keys.map(projectInfo).sorted {
             $0.slug < $1.slug
         }
@@ -30,7 +30,7 @@ extension VaultIndex {
 
     /// The project with this id.
     public func project(id: ProjectID) -> ProjectInfo? {
-        tables.projectByID[id].map(projectInfo)
+        tables.projectHandle(id).map(projectInfo)
     }
 
     /// The project of `organization` named by an id (`prj_…`) or a slug.
@@ -38,7 +38,7 @@ extension VaultIndex {
         if let id = ProjectID(reference) {
             return project(id: id).flatMap { $0.organization == organization ? $0 : nil }
         }
-        guard let handle = tables.organizationByID[organization] else { return nil }
+        guard let handle = tables.organizationHandle(organization) else { return nil }
         return tables.projectBySlug[ProjectSlugKey(organization: handle, slug: reference)].map(projectInfo)
     }
 
@@ -49,7 +49,7 @@ extension VaultIndex {
 
     /// The user with this id.
     public func user(id: UserID) -> UserInfo? {
-        tables.userByID[id].map(userInfo)
+        tables.userHandle(id).map(userInfo)
     }
 
     /// The user named by an id (`usr_…`) or a handle.
@@ -60,7 +60,7 @@ extension VaultIndex {
 
     /// The members of an organization, by handle.
     public func memberships(in organization: OrganizationID) -> [MembershipInfo] {
-        guard let handle = tables.organizationByID[organization] else { return [] }
+        guard let handle = tables.organizationHandle(organization) else { return [] }
         return tables.memberships.filter { $0.key.organization == handle }
             .sorted { tables.user($0.key.user).handle < tables.user($1.key.user).handle }
             .map { MembershipInfo(user: tables.user($0.key.user).id, organization: organization, role: $0.value) }
@@ -68,7 +68,7 @@ extension VaultIndex {
 
     /// The memberships of a user, by organization slug.
     public func memberships(of user: UserID) -> [MembershipInfo] {
-        guard let handle = tables.userByID[user] else { return [] }
+        guard let handle = tables.userHandle(user) else { return [] }
         return tables.memberships.filter { $0.key.user == handle }
             .sorted { tables.organization($0.key.organization).slug < tables.organization($1.key.organization).slug }
             .map {
@@ -78,7 +78,7 @@ extension VaultIndex {
 
     /// A user's role in an organization, or `nil` when not a member.
     public func role(of user: UserID, in organization: OrganizationID) -> Role? {
-        guard let userHandle = tables.userByID[user], let organizationHandle = tables.organizationByID[organization]
+        guard let userHandle = tables.userHandle(user), let organizationHandle = tables.organizationHandle(organization)
         else { return nil }
         return tables.memberships[MembershipKey(user: userHandle, organization: organizationHandle)]
     }
@@ -96,10 +96,10 @@ extension VaultIndex {
 
     /// The credentials matching `filter`, sorted by app key, scope, owner, slug and id.
     public func credentials(matching filter: CredentialFilter) -> [CredentialInfo] {
-        guard let organization = tables.organizationByID[filter.organization] else { return [] }
+        guard let organization = tables.organizationHandle(filter.organization) else { return [] }
         let app = filter.appKey.map { tables.stringHandle($0) ?? noHandle }
-        let project = filter.project.map { tables.projectByID[$0] ?? noHandle }
-        let user = filter.user.map { tables.userByID[$0] ?? noHandle }
+        let project = filter.project.map { tables.projectHandle($0) ?? noHandle }
+        let user = filter.user.map { tables.userHandle($0) ?? noHandle }
         let slots = tables.liveSlots.filter { slot in
             let record = tables.credential(slot)
             guard record.organization == organization else { return false }
@@ -176,7 +176,7 @@ extension VaultIndex {
 
     /// The assignment of exactly this consumer (no wildcard fallback) for an app key.
     public func assignment(organization: OrganizationID, target: AssignmentTarget, appKey: String) -> AssignmentInfo? {
-        guard let handle = tables.organizationByID[organization],
+        guard let handle = tables.organizationHandle(organization),
             let key = tables.assignmentKey(organization: handle, target: target, appKey: appKey),
             let slot = tables.assignments[key]
         else { return nil }
@@ -188,7 +188,7 @@ extension VaultIndex {
     public func assignments(organization: OrganizationID, kind: TargetKind? = nil, targetSlug: String? = nil)
         -> [AssignmentInfo]
     {
-        guard let handle = tables.organizationByID[organization] else { return [] }
+        guard let handle = tables.organizationHandle(organization) else { return [] }
         return tables.assignments.filter { key, _ in
             key.organization == handle && (kind == nil || key.kind == kind)
                 && (targetSlug == nil || tables.string(key.targetSlug) == targetSlug)
@@ -277,13 +277,13 @@ extension VaultIndex {
     }
 
     func candidateKey(organization: OrganizationID, appKey: String, owner: ScopeOwner) -> CandidateKey? {
-        guard let organizationHandle = tables.organizationByID[organization], let app = tables.stringHandle(appKey)
+        guard let organizationHandle = tables.organizationHandle(organization), let app = tables.stringHandle(appKey)
         else { return nil }
         let ownerHandle: Handle?
         switch owner {
         case .organization(let id): ownerHandle = id == organization ? organizationHandle : nil
-        case .project(let id): ownerHandle = tables.projectByID[id]
-        case .user(let id): ownerHandle = tables.userByID[id]
+        case .project(let id): ownerHandle = tables.projectHandle(id)
+        case .user(let id): ownerHandle = tables.userHandle(id)
         }
         guard let ownerHandle else { return nil }
         return CandidateKey(organization: organizationHandle, app: app, owner: ownerHandle, scope: owner.scope)

@@ -18,10 +18,12 @@ extension VaultIndex {
     public func resolve(_ request: ResolutionRequest) -> Resolution {
         let trace = ExplainTrace()
         switch Result(catching: { () throws(CofferError) in
-            try Resolver(tables: tables, request: request, trace: trace).resolve(request, in: tables)
+            let resolver = try Resolver(tables: tables, request: request, trace: trace)
+            let (slot, stage) = try resolver.resolve(request, in: tables)
+            return resolver.answer(slot, stage: stage, request: request, in: tables)
         }) {
-        case .success(let (slot, stage)):
-            return .resolved(resolved(slot, stage: stage, request: request), trace: trace.steps)
+        case .success(let answer):
+            return .resolved(answer, trace: trace.steps)
         case .failure(let error):
             return .failed(error, trace: trace.steps)
         }
@@ -31,17 +33,9 @@ extension VaultIndex {
     /// calls before every action.
     /// - Throws: the resolution error; see ``resolve(_:)``.
     public func resolveCredential(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
-        let (slot, stage) = try Resolver(tables: tables, request: request, trace: nil).resolve(request, in: tables)
-        return resolved(slot, stage: stage, request: request)
-    }
-
-    private func resolved(_ slot: Handle, stage: ResolutionStage, request: ResolutionRequest) -> ResolvedCredential {
-        let chosen = Candidate(slot, in: tables)
-        let current = tables.credentials[Int(slot)].currentVersionEntry
-        return ResolvedCredential(
-            id: chosen.id, appKey: request.appKey, owner: tables.scopeOwner(chosen.scope, chosen.owner),
-            version: tables.credentials[Int(slot)].version, location: tables.history[Int(current)].location,
-            stage: stage, request: request)
+        let resolver = try Resolver(tables: tables, request: request, trace: nil)
+        let (slot, stage) = try resolver.resolve(request, in: tables)
+        return resolver.answer(slot, stage: stage, request: request, in: tables)
     }
 }
 
@@ -90,23 +84,23 @@ private struct Resolver {
         self.trace = trace
         appKey = request.appKey
         consumerKind = request.consumer?.kind
-        guard let organization = tables.organizationByID[request.context.organization] else {
+        guard let organization = tables.organizationHandle(request.context.organization) else {
             throw CofferError(.notFound, "The run's organization \(request.context.organization) does not exist.")
         }
         self.organization = organization
         if let projectID = request.context.project {
-            guard let project = tables.projectByID[projectID] else {
+            guard let project = tables.projectIDs.find(projectID) else {
                 throw CofferError(.notFound, "The run's project \(projectID) does not exist.")
             }
-            guard tables.project(project).organization == organization else {
+            guard project.organization == organization else {
                 throw CofferError(.invalidInput, "The run's project \(projectID) belongs to another organization.")
             }
-            self.project = project
+            self.project = project.handle
         } else {
             self.project = nil
         }
         if let userID = request.context.user {
-            guard let user = tables.userByID[userID] else {
+            guard let user = tables.userHandle(userID) else {
                 throw CofferError(.notFound, "The run's user \(userID) does not exist.")
             }
             // A run acts for a member: someone outside the organization resolves nothing in it.
@@ -121,6 +115,25 @@ private struct Resolver {
             self.user = nil
         }
         app = tables.stringHandle(request.appKey)
+    }
+
+    /// The answer for the winning slot. Its scope owner is nearly always the run's own
+    /// organization, project or user, whose ids the request has: looked up only otherwise.
+    func answer(_ slot: Handle, stage: ResolutionStage, request: ResolutionRequest, in tables: IndexTables)
+        -> ResolvedCredential
+    {
+        let chosen = Candidate(slot, in: tables)
+        let runs: ScopeOwner? =
+            switch chosen.scope {
+            case .organization: chosen.owner == organization ? .organization(request.context.organization) : nil
+            case .project: chosen.owner == project ? request.context.project.map { .project($0) } : nil
+            case .user: chosen.owner == user ? request.context.user.map { .user($0) } : nil
+            }
+        let current = tables.credentials[Int(slot)].currentVersionEntry
+        return ResolvedCredential(
+            id: chosen.id, appKey: request.appKey, owner: runs ?? tables.scopeOwner(chosen.scope, chosen.owner),
+            version: tables.credentials[Int(slot)].version,
+            location: tables.history[Int(current)].location, stage: stage, request: request)
     }
 
     /// Who needs the credential, for messages: "This agent", "This workflow", "This poll"

@@ -208,7 +208,7 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertEqual(both?.candidates.count, 2)
         // The slug's lookup list keeps creation order, newest first, as a compacted log has it.
         let key = SlugKey(
-            organization: fixture.index.tables.organizationByID[fixture.acme]!,
+            organization: fixture.index.tables.organizationHandle(fixture.acme)!,
             slug: fixture.index.tables.stringHandle("production")!)
         XCTAssertEqual(
             fixture.index.tables.slugGroup(key).map { fixture.index.tables.credential($0).id }, [slackProduction, work])
