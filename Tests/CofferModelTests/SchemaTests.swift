@@ -188,8 +188,24 @@ final class SchemaTests: XCTestCase {
         assertRejected(.sshKey, ["private_key": Self.pem, "public_key": "BBBB-not-a-key"], naming: "public_key")
         assertRejected(.apiToken, ["token": String(repeating: "a", count: 65537)], naming: "token")
         assertRejected(.apiToken, ["token": "nul\u{0}byte"], naming: "token")
-        let invalidUTF8 = FieldValues(["token": SecureBytes(copying: [0x61, 0xFF, 0x62])])
-        assertThrowsCoffer(.invalidInput) { try FieldValidation.check(invalidUTF8, of: .apiToken) }
+        // OPS-FIELD-TEXT: not UTF-8 (a stray byte, an overlong form, a surrogate, past U+10FFFF,
+        // cut short) or a NUL, in a word of ASCII or after one; text of every length is fine.
+        let eight = Array("sk-live-".utf8)
+        for bytes: [UInt8] in [
+            [0x61, 0xFF, 0x62], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], eight + [0xE2, 0x82],
+            eight + [0], [0x61, 0] + eight, eight + eight + [0x80],
+        ] {
+            let fields = FieldValues(["token": SecureBytes(copying: bytes)])
+            do {
+                _ = try FieldValidation.check(fields, of: .apiToken)
+                XCTFail("\(bytes) accepted")
+            } catch {
+                XCTAssertEqual(error.code, .invalidInput, "\(bytes)")
+            }
+        }
+        for text in ["a", "sk-live-0", "caf\u{E9} \u{2713} \u{1F600}", String(repeating: "\u{E9}x", count: 9)] {
+            XCTAssertNoThrow(try check(.apiToken, ["token": text]), text)
+        }
     }
 
     func testJSONObjects() {
