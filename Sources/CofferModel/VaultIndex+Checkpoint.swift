@@ -298,6 +298,9 @@ extension IndexTables {
         guard let credentialCount = reader.readCount(minimumBytesEach: 68) else { return false }
         credentials.reserveCapacity(credentialCount)
         var liveCount = 0
+        // The organization last found: credentials come in runs of one organization, and a
+        // dictionary lookup for each was a twentieth of the decoding.
+        var foundOrganization = noHandle
         for _ in 0..<credentialCount {
             guard let id = reader.readIdentifier(CredentialID.self), let label = reader.readTextView(),
                 let display = reader.readTextView(), let recordTexts = texts.add(label: label, display: display)
@@ -320,9 +323,11 @@ extension IndexTables {
                 currentVersionEntry: currentVersionEntry, kind: kind, type: type, category: category, scope: scope,
                 state: state, isDefault: isDefault)
             if record.organization != Self.freeSlotMarker {
-                guard organizations[record.organization] != nil, strings.contains(record.app),
-                    strings.contains(record.slug)
-                else { return false }
+                guard strings.contains(record.app), strings.contains(record.slug) else { return false }
+                if record.organization != foundOrganization {
+                    guard organizations[record.organization] != nil else { return false }
+                    foundOrganization = record.organization
+                }
             } else {
                 // A free slot holds no text (no arena offset outlives a reclaim).
                 guard recordTexts == .empty else { return false }
@@ -466,14 +471,30 @@ extension IndexTables {
         let entries = HandleRange(count: history.count)
         let slots = HandleRange(count: credentials.count)
         var live = 0
+        // The owner last found, as in `decodeCredentials`: a project with its organization, a
+        // member.
+        var foundProject = (project: noHandle, organization: noHandle)
+        var foundMember = MembershipKey(user: noHandle, organization: noHandle)
         for record in credentials where record.organization != Self.freeSlotMarker {
             live += 1
-            let ownerExists =
-                switch record.scope {
-                case .organization: record.owner == record.organization
-                case .project: projects[record.owner]?.organization == record.organization
-                case .user: memberships[MembershipKey(user: record.owner, organization: record.organization)] != nil
+            let ownerExists: Bool
+            switch record.scope {
+            case .organization:
+                ownerExists = record.owner == record.organization
+            case .project:
+                if foundProject != (record.owner, record.organization) {
+                    guard projects[record.owner]?.organization == record.organization else { return false }
+                    foundProject = (record.owner, record.organization)
                 }
+                ownerExists = true
+            case .user:
+                let member = MembershipKey(user: record.owner, organization: record.organization)
+                if member != foundMember {
+                    guard memberships[member] != nil else { return false }
+                    foundMember = member
+                }
+                ownerExists = true
+            }
             guard ownerExists, entries.contains(record.createdEntry), entries.contains(record.lastEntry),
                 entries.contains(record.currentVersionEntry),
                 record.rotatedEntry == noHandle || entries.contains(record.rotatedEntry),

@@ -89,6 +89,33 @@ extension RandomizedModelTests {
     /// A list that loops, a loop of a group's credentials that no head reaches, a credential
     /// in no list or in another key's list is refused: the decoder proves the lists whole in
     /// slot order, walking only from the heads that have a successor.
+    /// Each live credential's owner must be of its organization: the decoder remembers the last
+    /// owner it found (credentials come in runs of one), and a credential after two that passed
+    /// is still refused when its owner is a project of another organization or a user who is
+    /// not a member. The damaged credential is alone in its candidate group, so no lookup list
+    /// disagrees with it: only the owner check can refuse it.
+    func testEachCredentialsOwnerIsChecked() throws {
+        var fixture = try Fixture()
+        try fixture.token("exa", "one", at: [.project("web")])
+        try fixture.token("exa", "two", at: [.project("web")])
+        try fixture.token("slack", "mine", at: [.user("bob")])
+        try fixture.token("slack", "theirs", at: [.user("carol")])
+        let project = try fixture.token("linear", "alone", at: [.project("web")])[0]
+        let user = try fixture.token("notion", "alone", at: [.user("bob")])[0]
+        let index = fixture.index
+        XCTAssertNoThrow(try VaultIndex(checkpointEncoding: index.checkpointEncoding()))
+        let globexWeb = try XCTUnwrap(index.tables.projectHandle(fixture.globexWeb))
+        let erin = try XCTUnwrap(index.tables.userHandle(fixture.erin))
+        for (what, id, owner) in [
+            ("a project of another organization", project, globexWeb), ("a user who is not a member", user, erin),
+        ] {
+            var damaged = index
+            let slot = try XCTUnwrap(index.tables.credentialSlot(id))
+            damaged.tables.credentials[Int(slot)].owner = owner
+            XCTAssertThrowsError(try VaultIndex(checkpointEncoding: damaged.checkpointEncoding()), what)
+        }
+    }
+
     func testBrokenLookupListsAreRefused() throws {
         var fixture = try Fixture()
         let ids = try ["one", "two", "three"].map { try fixture.token("exa", $0)[0] }
