@@ -53,13 +53,20 @@ struct IDTable<Kind: IdentifierKind>: Sendable {
     /// Adds `id`; false, and nothing added, when the table has it.
     mutating func add(_ id: Identifier<Kind>, handle: Handle, organization: Handle) -> Bool {
         precondition(entries.count < Int(noHandle), "id table full")
-        let index = Handle(entries.count)
+        let place = Handle(entries.count)
+        // Appended first, while `entries` is not shared: a copy held across the append would
+        // make every add copy the whole list.
+        entries.append(Entry(id: id, handle: handle, organization: organization))
+        if index(place) { return true }
+        entries.removeLast()
+        return false
+    }
+
+    /// Puts the entry at `place` in ``byID`` unless an entry with its id is there.
+    private mutating func index(_ place: Handle) -> Bool {
         let entries = self.entries
-        guard byID.insertIfAbsent(index, hash: id.tableHash, matches: { entries[Int($0)].id == id }) else {
-            return false
-        }
-        self.entries.append(Entry(id: id, handle: handle, organization: organization))
-        return true
+        let id = entries[Int(place)].id
+        return byID.insertIfAbsent(place, hash: id.tableHash) { entries[Int($0)].id == id }
     }
 
     /// Takes back the last ``add(_:handle:organization:)`` that added: an undo, newest first,
@@ -84,7 +91,4 @@ struct IDTable<Kind: IdentifierKind>: Sendable {
         let added = byID.insertIfAbsent(place, hash: id.tableHash) { _ in false }
         precondition(added, "a restored id was in the table")
     }
-
-    /// The bytes of its entries and buckets: what it costs.
-    var allocatedBytes: Int { entries.capacity * MemoryLayout<Entry>.stride + byID.allocatedBytes }
 }
