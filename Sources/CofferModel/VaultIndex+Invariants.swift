@@ -15,20 +15,24 @@ extension VaultIndex {
 
     private func checkPrincipals(_ problems: inout [String]) {
         for (handle, record) in tables.organizations
-        where tables.organizationHandle(record.id) != handle || tables.organizationBySlug[record.slug] != handle {
+        where !finds(tables.organizationIDs, record.id, as: handle, organization: handle)
+            || tables.organizationBySlug[record.slug] != handle
+        {
             problems.append("INV-LOOKUP: organization \(record.id) is not found by its id or slug.")
         }
         for (handle, record) in tables.projects {
             if tables.organizations[record.organization] == nil {
                 problems.append("INV-OWNER: project \(record.id) belongs to a missing organization.")
-            } else if tables.projectHandle(record.id) != handle
+            } else if !finds(tables.projectIDs, record.id, as: handle, organization: record.organization)
                 || tables.projectBySlug[ProjectSlugKey(organization: record.organization, slug: record.slug)] != handle
             {
                 problems.append("INV-LOOKUP: project \(record.id) is not found by its id or slug.")
             }
         }
         for (handle, record) in tables.users
-        where tables.userHandle(record.id) != handle || tables.userByHandle[record.handle] != handle {
+        where !finds(tables.userIDs, record.id, as: handle, organization: noHandle)
+            || tables.userByHandle[record.handle] != handle
+        {
             problems.append("INV-LOOKUP: user \(record.id) is not found by its id or handle.")
         }
         if tables.organizationIDs.count != tables.organizations.count
@@ -41,6 +45,15 @@ extension VaultIndex {
         where tables.users[key.user] == nil || tables.organizations[key.organization] == nil {
             problems.append("INV-OWNER: a membership names a missing user or organization.")
         }
+    }
+
+    /// Whether `ids` finds `id` as `handle`, naming the organization it must (a project's,
+    /// which resolution reads from the entry; an organization's own handle; none for a user).
+    private func finds<Kind>(_ ids: IDTable<Kind>, _ id: Identifier<Kind>, as handle: Handle, organization: Handle)
+        -> Bool
+    {
+        guard let entry = ids.find(id) else { return false }
+        return entry.handle == handle && entry.organization == organization
     }
 
     private func checkCredentials(_ problems: inout [String]) {

@@ -72,4 +72,18 @@ final class IDTableTests: XCTestCase {
             check(table, Reference(), ids: ids, "seed \(seed), all undone")
         }
     }
+
+    /// `verify`'s INV-LOOKUP holds each id's entry to its record: a project's entry that names
+    /// another organization — which resolution reads instead of the record — is reported.
+    func testVerifyReportsAnEntryThatDisagreesWithItsRecord() throws {
+        let fixture = try Fixture()
+        var damaged = fixture.index
+        let handle = try XCTUnwrap(damaged.tables.projectHandle(fixture.web))
+        let globex = try XCTUnwrap(damaged.tables.organizationHandle(fixture.globex))
+        XCTAssertNotNil(damaged.tables.projectIDs.remove(fixture.web))
+        XCTAssertTrue(damaged.tables.projectIDs.add(fixture.web, handle: handle, organization: globex))
+        XCTAssertEqual(fixture.index.checkInvariants(), [])
+        XCTAssertEqual(
+            damaged.checkInvariants(), ["INV-LOOKUP: project \(fixture.web) is not found by its id or slug."])
+    }
 }
