@@ -86,21 +86,19 @@ extension RandomizedModelTests {
         XCTAssertEqual(arena.display(.empty), "")
     }
 
-    /// A list that loops, a loop of a group's credentials that no head reaches, a credential
-    /// in no list or in another key's list is refused: the decoder proves the lists whole in
-    /// slot order, walking only from the heads that have a successor.
     /// Each live credential's owner must be of its organization: the decoder remembers the last
-    /// owner it found (credentials come in runs of one), and a credential after two that passed
+    /// owner it found with its organization (credentials come in runs of one), and a credential
     /// is still refused when its owner is a project of another organization or a user who is
-    /// not a member. The damaged credential is alone in its candidate group, so no lookup list
+    /// not a member — even right after a credential of that other organization with that very
+    /// owner. The damaged credential is alone in its candidate group, so no lookup list
     /// disagrees with it: only the owner check can refuse it.
     func testEachCredentialsOwnerIsChecked() throws {
         var fixture = try Fixture()
         try fixture.token("exa", "one", at: [.project("web")])
-        try fixture.token("exa", "two", at: [.project("web")])
         try fixture.token("slack", "mine", at: [.user("bob")])
-        try fixture.token("slack", "theirs", at: [.user("carol")])
+        try fixture.token("exa", "theirs", at: [.project("web")], in: "globex")
         let project = try fixture.token("linear", "alone", at: [.project("web")])[0]
+        try fixture.token("slack", "theirs", at: [.user("erin")], in: "globex")
         let user = try fixture.token("notion", "alone", at: [.user("bob")])[0]
         let index = fixture.index
         XCTAssertNoThrow(try VaultIndex(checkpointEncoding: index.checkpointEncoding()))
@@ -116,6 +114,9 @@ extension RandomizedModelTests {
         }
     }
 
+    /// A list that loops, a loop of a group's credentials that no head reaches, a credential
+    /// in no list or in another key's list is refused: the decoder proves the lists whole in
+    /// slot order, walking only from the heads that have a successor.
     func testBrokenLookupListsAreRefused() throws {
         var fixture = try Fixture()
         let ids = try ["one", "two", "three"].map { try fixture.token("exa", $0)[0] }
