@@ -6,9 +6,29 @@ import XCTest
 final class UTF8CheckTests: XCTestCase {
     private func swiftSays(_ bytes: [UInt8]) -> Bool { String(validating: bytes, as: UTF8.self) != nil }
 
+    /// The first invalid offset found a byte at a time, as the word-at-a-time scan must find it.
+    private func offsetByteByByte(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] < 0x80 {
+                index += 1
+                continue
+            }
+            let length = UTF8Check.sequenceLength(bytes, at: index)
+            if length == 0 { return index }
+            index += length
+        }
+        return nil
+    }
+
     private func check(_ bytes: [UInt8], _ context: @autoclosure () -> String) {
         let ours = bytes.withUnsafeBytes { UTF8Check.isValid($0) }
         XCTAssertEqual(ours, swiftSays(bytes), "\(context()): \(bytes.map { String($0, radix: 16) })")
+        bytes.withUnsafeBytes {
+            XCTAssertEqual(
+                UTF8Check.firstInvalidOffset($0), offsetByteByByte($0),
+                "\(context()): the first invalid offset of \(bytes.map { String($0, radix: 16) })")
+        }
     }
 
     func testBoundaryCases() {
@@ -32,7 +52,7 @@ final class UTF8CheckTests: XCTestCase {
             let random = SplitMix64(seed: seed)
             for round in 0..<3000 {
                 var bytes: [UInt8] = []
-                for _ in 0..<Int(random.next() % 12) { bytes += pieces[Int(random.next() % UInt64(pieces.count))] }
+                for _ in 0..<Int(random.next() % 24) { bytes += pieces[Int(random.next() % UInt64(pieces.count))] }
                 check(bytes, "seed \(seed), round \(round)")
             }
         }
