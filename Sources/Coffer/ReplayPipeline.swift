@@ -72,10 +72,15 @@ final class ReplayPipeline: @unchecked Sendable {
     }
 
     /// Starts from the index a checkpoint at `position` encodes instead of an empty one; call
-    /// before the first ``submit(_:)``. False, and the index stays empty, when the encoding is
-    /// malformed or names a record the checkpoint does not cover.
-    func start(fromCheckpointEncoding bytes: ArraySlice<UInt8>, at position: Checkpoint.Position) -> Bool {
-        guard let restored = try? VaultIndex(checkpointEncoding: bytes),
+    /// before the first ``submit(_:)``. The encoding's bytes are still arriving: it is decoded
+    /// as they arrive and kept only when `arrival` completes. False, and the index stays
+    /// empty, when the encoding is malformed, cannot be trusted or names a record the
+    /// checkpoint does not cover.
+    func start(
+        fromCheckpointEncoding bytes: ArraySlice<UInt8>, arriving arrival: any ByteArrival,
+        at position: Checkpoint.Position
+    ) -> Bool {
+        guard let restored = try? VaultIndex(checkpointEncoding: bytes, arrival: arrival),
             restored.historyLies(atOrBefore: position.sequence, lastFrameOffset: position.lastFrameOffset)
         else { return false }
         // Nothing is queued yet, so the applying thread has not touched the index; the lock

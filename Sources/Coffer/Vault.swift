@@ -260,8 +260,8 @@ public final class Vault: Sendable {
         let pipeline = ReplayPipeline()
         let restored = Locked(false)
         if usesCheckpoint {
-            storeOptions.restoreIndex = { encoding, position in
-                let accepted = pipeline.start(fromCheckpointEncoding: encoding, at: position)
+            storeOptions.restoreIndex = { encoding, arrival, position in
+                let accepted = pipeline.start(fromCheckpointEncoding: encoding, arriving: arrival, at: position)
                 restored.withLock { $0 = accepted }
                 return accepted
             }

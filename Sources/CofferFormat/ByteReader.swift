@@ -8,10 +8,17 @@
 /// The reads are inlinable: a caller in another module gets them specialized to the integer
 /// type it reads, instead of a generic call per field (which made decoding an index
 /// checkpoint spend 40 % of its time in metadata lookups).
+///
+/// A reader of bytes still arriving (a checkpoint another thread opens piece by piece) is
+/// given their ``ByteArrival``: a read past what has arrived waits for it there, and only a
+/// read past the buffer's end fails.
 public struct ByteReader {
     @usableFromInline let buffer: UnsafeRawBufferPointer
     /// The offset of the next byte to read.
     @usableFromInline var position: Int
+    /// The bytes before this offset have arrived (the whole buffer, unless `arrival`).
+    @usableFromInline var arrived: Int
+    @usableFromInline let arrival: (any ByteArrival)?
     /// The offset of the next byte to read.
     @inlinable public var offset: Int { position }
 
@@ -19,16 +26,45 @@ public struct ByteReader {
     public init(_ buffer: UnsafeRawBufferPointer, offset: Int = 0) {
         self.buffer = buffer
         self.position = offset
+        self.arrived = buffer.count
+        self.arrival = nil
     }
 
-    /// Bytes not yet read.
+    /// A reader of `buffer`, whose bytes `arrival` says have arrived (all of them when `nil`).
+    public init(_ buffer: UnsafeRawBufferPointer, arrival: (any ByteArrival)?) {
+        self.buffer = buffer
+        self.position = 0
+        self.arrival = arrival
+        self.arrived = buffer.count
+        if let arrival {
+            arrived = buffer.baseAddress.map { arrival.arrived(through: $0) - $0 } ?? 0
+        }
+    }
+
+    /// Bytes not yet read (arrived or not).
     @inlinable
     public var remaining: Int { buffer.count - position }
 
-    @inlinable
+    /// Whether the `count` bytes from the next are in the buffer and have arrived: waits for
+    /// them when they are in the buffer but still arriving.
+    @inlinable @inline(__always)
+    mutating func has(_ count: Int) -> Bool {
+        count >= 0 && (count <= arrived - position || awaitArrival(count))
+    }
+
+    @usableFromInline
+    @inline(never)
+    mutating func awaitArrival(_ count: Int) -> Bool {
+        guard count <= remaining, let arrival, let base = buffer.baseAddress else { return false }
+        arrived = arrival.arrived(through: base + position + count) - base
+        return count <= arrived - position
+    }
+
+    // Always inlined: a decoder's loop reads a field a few instructions long at a time.
+    @inlinable @inline(__always)
     public mutating func read<Integer: FixedWidthInteger>(_: Integer.Type = Integer.self) -> Integer? {
         let size = MemoryLayout<Integer>.size
-        guard remaining >= size else { return nil }
+        guard has(size) else { return nil }
         let value = buffer.loadUnaligned(fromByteOffset: position, as: Integer.self)
         position += size
         return Integer(littleEndian: value)
@@ -36,15 +72,15 @@ public struct ByteReader {
 
     @inlinable
     public mutating func readBytes(_ count: Int) -> [UInt8]? {
-        guard count >= 0, remaining >= count else { return nil }
+        guard has(count) else { return nil }
         defer { position += count }
         return Array(buffer[position..<position + count])
     }
 
     /// A view of the next `count` bytes without copying them; valid as long as the buffer.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readView(_ count: Int) -> UnsafeRawBufferPointer? {
-        guard count >= 0, remaining >= count else { return nil }
+        guard has(count) else { return nil }
         defer { position += count }
         return UnsafeRawBufferPointer(rebasing: buffer[position..<position + count])
     }
@@ -74,4 +110,17 @@ public struct ByteReader {
         guard let length = read(UInt32.self) else { return nil }
         return readBytes(Int(length))
     }
+}
+
+/// Where the bytes a ``ByteReader`` reads are still arriving: each arrives once, front to
+/// back, and stays as it arrived.
+public protocol ByteArrival: AnyObject {
+    /// Waits until every byte before `end` has arrived, or until no more will; returns the
+    /// address before which every byte has arrived (`end` or past it, unless no more will).
+    func arrived(through end: UnsafeRawPointer) -> UnsafeRawPointer
+
+    /// Waits until every byte has arrived; whether they can be trusted (authenticated, and
+    /// checked against whatever they must agree with). Until it answers true, what was read
+    /// is untrusted: whatever was made of it is discarded when it answers false.
+    func complete() -> Bool
 }

@@ -140,11 +140,21 @@ public enum Checkpoint {
         }
     }
 
-    /// Checks a checkpoint's form, vault and generation, authenticates it and returns its
-    /// position and contents: a slice of `bytes`, opened where they lie.
-    public static func open(
-        _ bytes: consuming [UInt8], vaultID: [UInt8], generation: UInt32, key: SecureBytes
-    ) -> Result<(Position, ArraySlice<UInt8>), Problem> {
+    /// What a checkpoint's bytes hold around its sealed contents, its form, vault and
+    /// generation checked: how to open them.
+    public struct SealedParts: Sendable {
+        public let position: Position
+        public let nonce: [UInt8]
+        public let associatedData: [UInt8]
+        /// Where the encrypted contents are in the bytes, and where the tag is after them.
+        public let ciphertext: Range<Int>
+        public let tag: Range<Int>
+    }
+
+    /// Checks a checkpoint's form, vault and generation; where its sealed contents are.
+    public static func sealedParts(
+        of bytes: [UInt8], vaultID: [UInt8], generation: UInt32
+    ) -> Result<SealedParts, Problem> {
         let position: Position
         switch self.position(of: bytes) {
         case .failure(let problem): return .failure(problem)
@@ -152,16 +162,34 @@ public enum Checkpoint {
         }
         guard position.vaultID == vaultID else { return .failure(.otherVault) }
         guard position.generation == generation else { return .failure(.otherGeneration(position.generation)) }
-        let associatedData = associatedDataLabel + bytes[..<headerBytes]
         let nonceEnd = headerBytes + XChaCha20Poly1305.nonceBytes
-        let nonce = Array(bytes[headerBytes..<nonceEnd])
+        // `position(of:)` held the file to at least the header, the nonce and a tag.
+        let tagStart = bytes.count - XChaCha20Poly1305.tagBytes
+        return .success(
+            SealedParts(
+                position: position, nonce: Array(bytes[headerBytes..<nonceEnd]),
+                associatedData: associatedDataLabel + bytes[..<headerBytes], ciphertext: nonceEnd..<tagStart,
+                tag: tagStart..<bytes.count))
+    }
+
+    /// Checks a checkpoint's form, vault and generation, authenticates it and returns its
+    /// position and contents: a slice of `bytes`, opened where they lie.
+    public static func open(
+        _ bytes: consuming [UInt8], vaultID: [UInt8], generation: UInt32, key: SecureBytes
+    ) -> Result<(Position, ArraySlice<UInt8>), Problem> {
+        let parts: SealedParts
+        switch sealedParts(of: bytes, vaultID: vaultID, generation: generation) {
+        case .failure(let problem): return .failure(problem)
+        case .success(let value): parts = value
+        }
         // Moved, not copied: the caller's only reference, so opening in place copies nothing.
         var opened = consume bytes
         guard
             let contents = XChaCha20Poly1305.openBulkInPlace(
-                &opened, sealed: nonceEnd..<opened.count, key: key, nonce: nonce, associatedData: associatedData)
+                &opened, sealed: parts.ciphertext.lowerBound..<parts.tag.upperBound, key: key, nonce: parts.nonce,
+                associatedData: parts.associatedData)
         else { return .failure(.authentication) }
-        return .success((position, opened[contents]))
+        return .success((parts.position, opened[contents]))
     }
 
     /// A key-epoch record of the log before a checkpoint: its epoch, sequence and offset.
@@ -247,10 +275,15 @@ public enum Checkpoint {
 
         /// The same, of a slice (what ``Checkpoint/open(_:vaultID:generation:key:)`` returns),
         /// which the decoded chain table and index are slices of.
-        public static func decode(_ bytes: ArraySlice<UInt8>, at position: Position) -> Contents? {
+        /// Given `arrival`, the bytes are still arriving (opened piece by piece on another
+        /// thread): each read waits for its bytes, and the chain table and index are slices
+        /// whose bytes may not have arrived yet.
+        public static func decode(
+            _ bytes: ArraySlice<UInt8>, at position: Position, arrival: (any ByteArrival)? = nil
+        ) -> Contents? {
             let sequence = position.sequence
             return bytes.withUnsafeBytes { raw -> Contents? in
-                var reader = ByteReader(raw)
+                var reader = ByteReader(raw, arrival: arrival)
                 guard let epochCount = reader.read(UInt32.self), Int(epochCount) <= reader.remaining / 20 else {
                     return nil
                 }

@@ -44,12 +44,21 @@ extension VaultIndex {
     /// checkpoint's opened contents).
     ///
     /// - Throws: what ``init(checkpointEncoding:)-(Array<UInt8>)`` throws.
-    public init(checkpointEncoding bytes: ArraySlice<UInt8>) throws(CofferError) {
+    ///
+    /// Given `arrival`, the bytes are still arriving (a checkpoint opened on another thread as
+    /// this decodes): each read waits for its bytes, and the index is kept only when
+    /// `arrival.complete()` then answers true.
+    ///
+    /// - Throws: `.corrupted` also when the arriving bytes cannot be trusted.
+    public init(checkpointEncoding bytes: ArraySlice<UInt8>, arrival: (any ByteArrival)? = nil) throws(CofferError) {
         self.init()
         let decoded = bytes.withUnsafeBytes { raw -> IndexTables? in
-            var reader = ByteReader(raw)
+            var reader = ByteReader(raw, arrival: arrival)
             guard let tables = IndexTables.decode(from: &reader), reader.remaining == 0 else { return nil }
             return tables
+        }
+        if let arrival, !arrival.complete() {
+            throw CofferError(.corrupted, "The checkpoint does not authenticate or does not agree with the log.")
         }
         guard let decoded else {
             throw CofferError(.corrupted, "The checkpoint's index is malformed or out of bounds.")

@@ -23,11 +23,21 @@ public enum CheckpointUse: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Where an open resumes after a checkpoint: what the scan of the rest starts from.
+/// Where an open resumes after a checkpoint: what the scan of the rest starts from. Its
+/// contents are trusted only once `opening` has completed (``CheckpointOpening/complete()``),
+/// which also reads the key epochs.
 struct CheckpointResumption {
     let position: Checkpoint.Position
-    let epochs: KeyEpochs
     let contents: Checkpoint.Contents
+    let opening: CheckpointOpening
+
+    /// The key epochs through the checkpoint, each read from its record; of a completed opening.
+    var epochs: KeyEpochs {
+        guard case .success(let epochs)? = opening.outcome else {
+            preconditionFailure("a checkpoint's epochs are read only once it has completed")
+        }
+        return epochs
+    }
 }
 
 extension VaultStore {
@@ -37,36 +47,72 @@ extension VaultStore {
         path: String, storage: any LogMedium, log: any LogDevice, header: FileHeader, masterKey: SecureBytes,
         fileSize: UInt64
     ) -> Result<CheckpointResumption, CheckpointProblem>? {
+        let started = startCheckpoint(
+            path: path, storage: storage, log: log, header: header, masterKey: masterKey, fileSize: fileSize)
+        guard case .success(let resumption)? = started else { return started }
+        guard resumption.opening.complete() else {
+            guard case .failure(let problem)? = resumption.opening.outcome else { preconditionFailure() }
+            return .failure(problem)
+        }
+        return started
+    }
+
+    /// Reads the checkpoint kept beside the log and starts opening its contents on a second
+    /// thread; decodes their front (the key epochs' places and the counts) as it opens:
+    /// `nil` when there is none, the reason when it cannot be used. Nothing in the contents
+    /// is trusted until the resumption's opening has completed, which authenticates them and
+    /// checks them against the log (F-CHECKPOINT-USE); meanwhile a reader may decode the index
+    /// as it arrives, with the opening as its reader's ``ByteArrival``.
+    static func startCheckpoint(
+        path: String, storage: any LogMedium, log: any LogDevice, header: FileHeader, masterKey: SecureBytes,
+        fileSize: UInt64
+    ) -> Result<CheckpointResumption, CheckpointProblem>? {
         let bytes: [UInt8]
         switch storage.readCheckpoint(of: path, for: log) {
         case .success(nil): return nil
         case .success(let read?): bytes = read
         case .failure(let error): return .failure(CheckpointProblem("it could not be read (\(error))"))
         }
-        let position: Checkpoint.Position
-        let sealedContents: ArraySlice<UInt8>
-        // Consumed: opened in place, with no second copy of what can be hundreds of megabytes.
-        switch Checkpoint.open(
-            consume bytes, vaultID: header.vaultID, generation: header.logGeneration,
-            key: MasterKeySubkey.checkpoint.derive(from: masterKey))
-        {
+        let parts: Checkpoint.SealedParts
+        switch Checkpoint.sealedParts(of: bytes, vaultID: header.vaultID, generation: header.logGeneration) {
         case .failure(let problem): return .failure(CheckpointProblem("\(problem)"))
-        case .success(let opened): (position, sealedContents) = opened
+        case .success(let value): parts = value
+        }
+        let position = parts.position
+        // Consumed: opened in place, with no second copy of what can be hundreds of megabytes.
+        let opening = CheckpointOpening(
+            consume bytes, parts: parts, key: MasterKeySubkey.checkpoint.derive(from: masterKey))
+        func failure(_ problem: CheckpointProblem) -> Result<CheckpointResumption, CheckpointProblem> {
+            // A checkpoint that does not authenticate says nothing true: that is the reason.
+            opening.finish() ? .failure(problem) : .failure(CheckpointProblem("\(Checkpoint.Problem.authentication)"))
         }
         guard position.end <= fileSize else {
             // A writer beside this reader may have appended and written it after the reader
             // read where the log ends: newer than this open, not wrong.
             if case .success(let end) = log.end(), position.end <= end {
-                return .failure(
+                return failure(
                     CheckpointProblem(
                         "it follows record \(position.sequence), written after this open read where the log ends",
                         isNewer: true))
             }
-            return .failure(CheckpointProblem("the log ends before the record it follows (\(position.sequence))"))
+            return failure(CheckpointProblem("the log ends before the record it follows (\(position.sequence))"))
         }
-        guard let contents = Checkpoint.Contents.decode(sealedContents, at: position) else {
-            return .failure(CheckpointProblem("its contents are malformed"))
+        guard let contents = Checkpoint.Contents.decode(opening.contents, at: position, arrival: opening) else {
+            return failure(CheckpointProblem("its contents are malformed"))
         }
+        opening.checks = {
+            checkAgainstLog(contents, at: position, log: log, header: header, masterKey: masterKey)
+        }
+        return .success(CheckpointResumption(position: position, contents: contents, opening: opening))
+    }
+
+    /// Whether the authenticated `contents` of the checkpoint at `position` were made from
+    /// this log: the record it follows is there with the chain it names; the key epochs
+    /// before it, each read from its record and authenticated there.
+    private static func checkAgainstLog(
+        _ contents: Checkpoint.Contents, at position: Checkpoint.Position, log: any LogDevice, header: FileHeader,
+        masterKey: SecureBytes
+    ) -> Result<KeyEpochs, CheckpointProblem> {
         func previousChain(_ sequence: UInt64) -> [UInt8] { Array(contents.chain(before: sequence)) }
         // The record it follows is in the log, and the chain after it is the checkpoint's: the
         // checkpoint was made from this log, not another copy of the vault.
@@ -110,7 +156,7 @@ extension VaultStore {
                 offset: epoch.offset, dataKey: decoded.dataKey)
         }
         guard epochs.newest != nil else { return .failure(CheckpointProblem("it names no key epoch")) }
-        return .success(CheckpointResumption(position: position, epochs: epochs, contents: contents))
+        return .success(epochs)
     }
 
     /// The frame at `offset`, checked to be record `sequence` (of `frameBytes` bytes when given).

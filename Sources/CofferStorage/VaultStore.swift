@@ -49,11 +49,14 @@ public final class VaultStore: @unchecked Sendable {
         /// its lock held, so that no writer can commit between the read and the check (a head
         /// read before a wait for the lock could be older than one written meanwhile).
         public var readWitness: (@Sendable () throws(CofferError) -> WitnessedHead?)?
-        /// When set, the open looks for the checkpoint beside the log (F-CHECKPOINT-USE); if one
-        /// authenticates and agrees with the log, the open hands its index encoding and position
-        /// to this and, when it accepts them (returns true), visits only the records after the
-        /// checkpoint. ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
-        public var restoreIndex: (@Sendable (ArraySlice<UInt8>, Checkpoint.Position) -> Bool)?
+        /// When set, the open looks for the checkpoint beside the log (F-CHECKPOINT-USE) and,
+        /// while a second thread opens its contents, hands this the index encoding, whose bytes
+        /// are still arriving (read them with a `ByteReader` given the arrival), and the
+        /// checkpoint's position. It keeps what it decoded, and returns true, only when the
+        /// arrival's `complete()` answers true: the contents authenticate and agree with the
+        /// log. Then the open visits only the records after the checkpoint.
+        /// ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
+        public var restoreIndex: (@Sendable (ArraySlice<UInt8>, any ByteArrival, Checkpoint.Position) -> Bool)?
         /// Why the checkpoint is not used this time, when an open that resumed from it failed
         /// on a later record and the caller opens again replaying everything: ``Recovery/checkpoint``
         /// reports it ignored for this reason.
@@ -372,7 +375,7 @@ public final class VaultStore: @unchecked Sendable {
         scanner.chainAt = headChecks.sequences
         var checkpointUse = options.ignoredCheckpoint.map(CheckpointUse.ignored) ?? .none
         if let restoreIndex = options.restoreIndex {
-            switch loadCheckpoint(
+            switch startCheckpoint(
                 path: path, storage: options.storage, log: log, header: header, masterKey: unlocked.masterKey,
                 fileSize: fileSize)
             {
@@ -381,7 +384,14 @@ public final class VaultStore: @unchecked Sendable {
             case .failure(let problem)? where problem.isNewer: break
             case .failure(let problem)?: checkpointUse = .ignored(problem.reason)
             case .success(let resumption)?:
-                if restoreIndex(resumption.contents.index, resumption.position) {
+                // The index is decoded as the contents are opened; `restoreIndex` keeps it only
+                // when the opening completes (authenticated, and checked against the log).
+                let opening = resumption.opening
+                let restored = restoreIndex(resumption.contents.index, opening, resumption.position)
+                precondition(
+                    !restored || opening.outcome != nil && opening.complete(),
+                    "an index kept from a checkpoint whose opening did not complete")
+                if restored {
                     let position = resumption.position
                     resumption.contents.chains.withUnsafeBytes {
                         chains.restore($0, lastOffset: position.lastFrameOffset)
@@ -398,8 +408,10 @@ public final class VaultStore: @unchecked Sendable {
                         resumption.epochs
                     )
                     checkpointUse = .resumed(sequence: position.sequence)
-                } else {
+                } else if opening.complete() {
                     checkpointUse = .ignored("its index is malformed")
+                } else if case .failure(let problem)? = opening.outcome {
+                    checkpointUse = .ignored(problem.reason)
                 }
             }
         }

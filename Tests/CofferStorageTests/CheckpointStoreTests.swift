@@ -137,9 +137,66 @@ final class CheckpointStoreTests: XCTestCase {
         var generator = SeededGenerator(seed: 11)
         disk.crash(mode: .loseAllUnsynced, using: &generator)
         var options = VaultStore.Options(storage: disk, readOnly: true)
-        options.restoreIndex = { _, _ in true }
+        options.restoreIndex = { _, arrival, _ in arrival.complete() }
         let reopened = try VaultStore.open(path: path, secret: Fixture.secret, options: options) { _ in }
         defer { reopened.close() }
         XCTAssertEqual(reopened.recovery.checkpoint, .resumed(sequence: state.sequence), "seed 11")
+    }
+
+    /// The index of a checkpoint many pieces long, read with the opening as its reader's
+    /// arrival while the second thread opens it: every byte is the one written, read in reads
+    /// of every size across the pieces' ends. A byte changed in the last piece is read (the
+    /// reader cannot tell) but the opening does not complete, and the checkpoint is ignored as
+    /// one that does not authenticate.
+    func testAnIndexManyPiecesLongIsReadAsItIsOpenedAndKeptOnlyWhenItAuthenticates() throws {
+        let disk = SimulatedDisk()
+        let store = try makeStore(on: disk)
+        defer { store.close() }
+        let state = try XCTUnwrap(store.checkpointState(through: store.head))
+        var generator = SeededGenerator(seed: 41)
+        let large = (0..<(CheckpointOpening.pieceBytes * 5 + 1234)).map { _ in
+            UInt8.random(in: 0...255, using: &generator)
+        }
+        try store.writeCheckpoint(state, index: large)
+
+        func open() throws -> (VaultStore, read: [UInt8], completed: Bool) {
+            let read = Locked<([UInt8], Bool)>(([], false))
+            var options = VaultStore.Options(storage: disk, readOnly: true)
+            options.restoreIndex = { bytes, arrival, _ in
+                var generator = SeededGenerator(seed: 42)
+                let bytesRead = bytes.withUnsafeBytes { raw -> [UInt8] in
+                    var reader = ByteReader(raw, arrival: arrival)
+                    var bytesRead: [UInt8] = []
+                    while reader.remaining > 0 {
+                        let count = min(reader.remaining, Int.random(in: 0...9_000, using: &generator))
+                        guard let piece = reader.readBytes(count) else { return [] }
+                        bytesRead += piece
+                    }
+                    XCTAssertNil(reader.readBytes(1), "seed 42: a read past the end")
+                    return bytesRead
+                }
+                let completed = arrival.complete()
+                read.withLock { $0 = (bytesRead, completed) }
+                return completed
+            }
+            let reopened = try VaultStore.open(path: path, secret: Fixture.secret, options: options) { _ in }
+            let (bytesRead, completed) = read.withLock { $0 }
+            return (reopened, bytesRead, completed)
+        }
+
+        let (reopened, bytesRead, completed) = try open()
+        XCTAssertTrue(completed)
+        XCTAssertTrue(bytesRead == large, "seed 41: the index read as it arrived is not the one written")
+        XCTAssertEqual(reopened.recovery.checkpoint, .resumed(sequence: state.sequence))
+        reopened.close()
+
+        var damaged = try XCTUnwrap(disk.contents(of: path + ".checkpoint"))
+        damaged[damaged.count - 100] ^= 0x01
+        disk.write(path: path + ".checkpoint", bytes: damaged, durable: true)
+        let (refused, damagedRead, damagedCompleted) = try open()
+        defer { refused.close() }
+        XCTAssertFalse(damagedCompleted)
+        XCTAssertEqual(damagedRead.count, large.count, "the reader read the whole index before the tag was known")
+        XCTAssertEqual(refused.recovery.checkpoint, .ignored("\(Checkpoint.Problem.authentication)"))
     }
 }

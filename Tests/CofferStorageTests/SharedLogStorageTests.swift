@@ -211,7 +211,8 @@ final class SharedLogStorageTests: XCTestCase {
 
         var options = VaultStore.Options(storage: SharedLogStorage(backend: backend, path: path))
         let restored = Mutex<[UInt8]>([])
-        options.restoreIndex = { index, _ in
+        options.restoreIndex = { index, arrival, _ in
+            guard arrival.complete() else { return false }
             restored.withLock { $0 = Array(index) }
             return true
         }
