@@ -90,31 +90,62 @@ public enum XChaCha20Poly1305 {
         }
     }
 
-    /// Opens `ciphertext || tag`, which `bytes` holds at `sealed`, in place, in ordinary memory:
-    /// for sealed data that holds no secret value, only what must stay confidential and
-    /// unaltered (an index checkpoint, which can be hundreds of megabytes: too much for locked
-    /// memory, and too much to hold twice). The plaintext takes the ciphertext's place
-    /// (libsodium verifies the tag first, then its stream cipher reads each block before it
-    /// writes it); returns the plaintext's range, or `nil` when the tag does not verify (or
-    /// `sealed` is not within `bytes`), and then libsodium has zeroed the ciphertext.
-    public static func openBulkInPlace(
-        _ bytes: inout [UInt8], sealed: Range<Int>, key: SecureBytes, nonce: [UInt8], associatedData: [UInt8]
-    ) -> Range<Int>? {
+    /// Seals `region` in place, its ciphertext taking the plaintext's place, and returns the
+    /// tag apart (libsodium's detached form), in ordinary memory: for sealed data that holds no
+    /// secret value, only what must stay confidential and unaltered, sealed in chunks whose tags
+    /// are kept together (an index checkpoint, F-CHECKPOINT: too large for locked memory, and
+    /// too large to hold twice).
+    public static func sealDetachedInPlace(
+        _ region: UnsafeMutableRawBufferPointer, key: SecureBytes, nonce: [UInt8], associatedData: [UInt8]
+    ) -> [UInt8] {
         precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
         precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
-        guard sealed.lowerBound >= 0, sealed.upperBound <= bytes.count, sealed.count >= tagBytes else { return nil }
-        let opened = bytes.withUnsafeMutableBytes { raw -> Int? in
-            // At least the tag's 16 bytes: the region has an address.
-            let region = UnsafeMutableRawBufferPointer(rebasing: raw[sealed])
-            return nonce.withUnsafeBytes { nonceBytes in
-                associatedData.withUnsafeBytes {
-                    decrypt(
-                        UnsafeRawBufferPointer(region), into: region.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                        key: key, nonce: nonceBytes, associatedData: $0)
+        Sodium.ensureReady()
+        var tag = [UInt8](repeating: 0, count: tagBytes)
+        var placeholder: UInt8 = 0
+        let status = withUnsafeMutablePointer(to: &placeholder) { placeholder in
+            let message = region.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? placeholder
+            return key.withUnsafeBytes { keyBytes in
+                associatedData.withUnsafeBytes { aad in
+                    aad.withNonNullBase { aadBase, aadCount in
+                        crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+                            message, &tag, nil, message, UInt64(region.count), aadBase, UInt64(aadCount), nil, nonce,
+                            keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    }
                 }
             }
         }
-        return opened.map { sealed.lowerBound..<sealed.lowerBound + $0 }
+        precondition(status == 0, "seal failed")
+        return tag
+    }
+
+    /// Opens `region` in place with its detached `tag`: whether the tag verifies. Only then is
+    /// `region` the plaintext; when it does not, it is zeroed.
+    public static func openDetachedInPlace(
+        _ region: UnsafeMutableRawBufferPointer, tag: UnsafeRawBufferPointer, key: SecureBytes, nonce: [UInt8],
+        associatedData: [UInt8]
+    ) -> Bool {
+        precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
+        precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
+        Sodium.ensureReady()
+        var placeholder: UInt8 = 0
+        let status = withUnsafeMutablePointer(to: &placeholder) { placeholder -> Int32 in
+            guard tag.count == tagBytes else { return -1 }
+            let message = region.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? placeholder
+            return key.withUnsafeBytes { keyBytes in
+                associatedData.withUnsafeBytes { aad in
+                    aad.withNonNullBase { aadBase, aadCount in
+                        crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+                            message, nil, message, UInt64(region.count),
+                            tag.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            aadBase, UInt64(aadCount), nonce, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    }
+                }
+            }
+        }
+        // Not every libsodium zeroes a failed open's output: no unauthenticated byte is left.
+        if status != 0, let base = region.baseAddress { sodium_memzero(base, region.count) }
+        return status == 0
     }
 
     /// Opens `ciphertext || tag` into `target`, which holds `sealed.count - tagBytes` bytes:

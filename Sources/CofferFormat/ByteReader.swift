@@ -9,7 +9,7 @@
 /// type it reads, instead of a generic call per field (which made decoding an index
 /// checkpoint spend 40 % of its time in metadata lookups).
 ///
-/// A reader of bytes still arriving (a checkpoint another thread opens piece by piece) is
+/// A reader of bytes still arriving (a checkpoint another thread opens chunk by chunk) is
 /// given their ``ByteArrival``: a read past what has arrived waits for it there, and only a
 /// read past the buffer's end fails.
 public struct ByteReader {
@@ -37,7 +37,7 @@ public struct ByteReader {
         self.arrival = arrival
         self.arrived = buffer.count
         if let arrival {
-            arrived = buffer.baseAddress.map { arrival.arrived(through: $0) - $0 } ?? 0
+            arrived = buffer.baseAddress.map { min(buffer.count, arrival.arrived(through: $0) - $0) } ?? 0
         }
     }
 
@@ -56,7 +56,8 @@ public struct ByteReader {
     @inline(never)
     mutating func awaitArrival(_ count: Int) -> Bool {
         guard count <= remaining, let arrival, let base = buffer.baseAddress else { return false }
-        arrived = arrival.arrived(through: base + position + count) - base
+        // An arrival may be past this reader's buffer: the buffer ends the reads all the same.
+        arrived = min(buffer.count, arrival.arrived(through: base + position + count) - base)
         return count <= arrived - position
     }
 

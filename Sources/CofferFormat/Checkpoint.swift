@@ -6,7 +6,7 @@ import CofferCrypto
 /// records after `S`.
 ///
 ///     0   4  magic "CCK1"
-///     4   2  format version (1)
+///     4   2  format version (2; version 1 is read too)
 ///     6   2  reserved, zero
 ///     8  16  vault UUID
 ///    24   4  log generation
@@ -16,9 +16,15 @@ import CofferCrypto
 ///    48   8  offset just past frame S: where the records it does not cover start
 ///    56  32  chain_S, the chain hash after frame S
 ///    88   8  sealed body length L
-///    96   L  nonce (24) || XChaCha20-Poly1305(K_checkpoint, nonce, contents, AAD)
+///    96   L  nonce (24) || the contents, sealed in chunks of 64 KiB || the chunks' tags
 ///
-/// `AAD = "coffer checkpoint v1" || bytes [0, 96)`. The file is exactly `96 + L` bytes.
+/// Chunk `i` (F-CHECKPOINT-CHUNKS) is sealed with XChaCha20-Poly1305 under the checkpoint
+/// key, its nonce the checkpoint's with the last eight bytes XORed with `i`, its associated data
+/// `"coffer checkpoint v2" || bytes [0, 96) || u64 i || u8 last`; its ciphertext stands where
+/// its plaintext did, its 16-byte tag in the table after every chunk. So a reader can use each
+/// chunk as soon as it authenticates, and the opened contents lie in one piece. Version 1 is
+/// one chunk whose tag follows it (`AAD = "coffer checkpoint v1" || bytes [0, 96)`). The file
+/// is exactly `96 + L` bytes.
 ///
 /// ```swift
 /// let bytes = Checkpoint.seal(position, contents: contents, key: key)
@@ -26,9 +32,15 @@ import CofferCrypto
 /// ```
 public enum Checkpoint {
     public static let magic: [UInt8] = Array("CCK1".utf8)
-    public static let version: UInt16 = 1
+    /// The version writers write; readers read it and version 1.
+    public static let version: UInt16 = 2
     public static let headerBytes = 96
-    public static let associatedDataLabel = Array("coffer checkpoint v1".utf8)
+    /// The bytes of the contents each chunk seals (the last may be shorter).
+    public static let chunkBytes = 65_536
+    static let associatedDataLabels: [UInt16: [UInt8]] = [
+        1: Array("coffer checkpoint v1".utf8), 2: Array("coffer checkpoint v2".utf8),
+    ]
+    private static let nonceEnd = headerBytes + XChaCha20Poly1305.nonceBytes
 
     /// Where in the log a checkpoint stands.
     public struct Position: Sendable, Equatable {
@@ -42,11 +54,15 @@ public enum Checkpoint {
         public let end: UInt64
         /// The chain hash after it.
         public let chain: [UInt8]
+        /// The version of the checkpoint it was read from, or is written into: its contents'
+        /// layout follows it (F-CHECKPOINT-CONTENTS).
+        public let version: UInt16
 
         public init(
             vaultID: [UInt8], generation: UInt32, sequence: UInt64, lastFrameOffset: UInt64, end: UInt64,
-            chain: [UInt8]
+            chain: [UInt8], version: UInt16 = Checkpoint.version
         ) {
+            self.version = version
             self.vaultID = vaultID
             self.generation = generation
             self.sequence = sequence
@@ -85,7 +101,9 @@ public enum Checkpoint {
         nonce: [UInt8] = RandomBytes.make(XChaCha20Poly1305.nonceBytes)
     ) -> [UInt8] {
         precondition(position.vaultID.count == FormatConstants.vaultIDBytes && position.chain.count == 32)
-        var writer = ByteWriter(capacity: headerBytes + 40 + contents.count)
+        let chunkCount = chunks(ofContents: contents.count)
+        let sealedLength = XChaCha20Poly1305.nonceBytes + contents.count + chunkCount * XChaCha20Poly1305.tagBytes
+        var writer = ByteWriter(capacity: headerBytes + sealedLength)
         writer.write(magic)
         writer.write(version)
         writer.writeZeros(2)
@@ -96,14 +114,40 @@ public enum Checkpoint {
         writer.write(position.lastFrameOffset)
         writer.write(position.end)
         writer.write(position.chain)
-        writer.write(UInt64(XChaCha20Poly1305.nonceBytes + contents.count + XChaCha20Poly1305.tagBytes))
+        writer.write(UInt64(sealedLength))
+        writer.write(nonce)
+        writer.write(contents)
         var bytes = writer.bytes
-        let associatedData = associatedDataLabel + bytes
-        bytes += nonce
-        contents.withUnsafeBytes { plain in
-            XChaCha20Poly1305.seal(plain, key: key, nonce: nonce, associatedData: associatedData, appendingTo: &bytes)
+        precondition(position.version == version, "a checkpoint is written in the version writers write")
+        let parts = SealedParts(
+            position: position, header: Array(bytes[..<headerBytes]), nonce: nonce,
+            contents: nonceEnd..<nonceEnd + contents.count, chunkCount: chunkCount)
+        var tags: [UInt8] = []
+        tags.reserveCapacity(chunkCount * XChaCha20Poly1305.tagBytes)
+        bytes.withUnsafeMutableBytes { raw in
+            for index in 0..<chunkCount {
+                let chunk = parts.chunk(index)
+                tags += XChaCha20Poly1305.sealDetachedInPlace(
+                    UnsafeMutableRawBufferPointer(rebasing: raw[chunk.range]), key: key, nonce: chunk.nonce,
+                    associatedData: chunk.associatedData)
+            }
         }
-        return bytes
+        return bytes + tags
+    }
+
+    /// The chunks contents of `count` bytes are sealed in: at least one.
+    static func chunks(ofContents count: Int) -> Int { max(1, (count + chunkBytes - 1) / chunkBytes) }
+
+    /// The length of the contents a version-2 checkpoint whose sealed length is `sealedLength`
+    /// holds, or `nil` when no length of contents seals to it.
+    static func contentsLength(sealedLength: Int) -> Int? {
+        let chunked = sealedLength - XChaCha20Poly1305.nonceBytes
+        let chunkSealedBytes = chunkBytes + XChaCha20Poly1305.tagBytes
+        guard chunked >= XChaCha20Poly1305.tagBytes else { return nil }
+        let chunkCount = (chunked + chunkSealedBytes - 1) / chunkSealedBytes
+        let count = chunked - chunkCount * XChaCha20Poly1305.tagBytes
+        guard count >= 0, chunks(ofContents: count) == chunkCount else { return nil }
+        return count
     }
 
     /// The position a checkpoint claims, read without a key: only its form is checked.
@@ -118,7 +162,9 @@ public enum Checkpoint {
         return bytes.withUnsafeBytes { raw -> Result<Position, Problem> in
             var reader = ByteReader(raw)
             guard reader.readBytes(4) == magic else { return .failure(.malformed("the magic is missing")) }
-            guard reader.read(UInt16.self) == version else { return .failure(.malformed("an unknown version")) }
+            guard let version = reader.read(UInt16.self), associatedDataLabels[version] != nil else {
+                return .failure(.malformed("an unknown version"))
+            }
             guard reader.skipZeros(2), let vaultID = reader.readBytes(FormatConstants.vaultIDBytes),
                 let generation = reader.read(UInt32.self), reader.skipZeros(4), let sequence = reader.read(UInt64.self),
                 let lastFrameOffset = reader.read(UInt64.self), let end = reader.read(UInt64.self),
@@ -126,6 +172,9 @@ public enum Checkpoint {
             else { return .failure(.malformed("a reserved field is not zero")) }
             guard sealedLength == UInt64(bytes.count - headerBytes) else {
                 return .failure(.malformed("the sealed length is not the file's"))
+            }
+            guard version == 1 || contentsLength(sealedLength: Int(sealedLength)) != nil else {
+                return .failure(.malformed("the sealed length is not that of contents sealed in chunks"))
             }
             let frameMinimum = UInt64(
                 FormatConstants.frameHeaderBytes + FormatConstants.paddedBytesMin + FormatConstants.sealOverheadBytes)
@@ -136,19 +185,63 @@ public enum Checkpoint {
             return .success(
                 Position(
                     vaultID: vaultID, generation: generation, sequence: sequence, lastFrameOffset: lastFrameOffset,
-                    end: end, chain: chain))
+                    end: end, chain: chain, version: version))
         }
     }
 
-    /// What a checkpoint's bytes hold around its sealed contents, its form, vault and
-    /// generation checked: how to open them.
+    /// Where a checkpoint's sealed contents are among its bytes, and how each chunk of them is
+    /// opened: its form, vault and generation checked.
     public struct SealedParts: Sendable {
         public let position: Position
-        public let nonce: [UInt8]
-        public let associatedData: [UInt8]
-        /// Where the encrypted contents are in the bytes, and where the tag is after them.
-        public let ciphertext: Range<Int>
-        public let tag: Range<Int>
+        let header: [UInt8]
+        let nonce: [UInt8]
+        /// Where the contents are among the bytes: ciphertext until each chunk is opened.
+        public let contents: Range<Int>
+        /// The chunks they are sealed in, opened front to back.
+        public let chunkCount: Int
+
+        /// A chunk: where it is among the bytes and where its tag is.
+        public struct Chunk {
+            public let range: Range<Int>
+            public let tag: Range<Int>
+            let nonce: [UInt8]
+            let associatedData: [UInt8]
+        }
+
+        /// Chunk `index`, `0..<chunkCount`.
+        public func chunk(_ index: Int) -> Chunk {
+            precondition(index >= 0 && index < chunkCount, "no such chunk")
+            let label = Checkpoint.associatedDataLabels[position.version]!
+            guard position.version >= 2 else {
+                // Version 1: one chunk, its tag after it, the nonce and the header alone.
+                return Chunk(
+                    range: contents, tag: contents.upperBound..<contents.upperBound + XChaCha20Poly1305.tagBytes,
+                    nonce: nonce, associatedData: label + header)
+            }
+            let start = contents.lowerBound + index * Checkpoint.chunkBytes
+            let tagStart = contents.upperBound + index * XChaCha20Poly1305.tagBytes
+            var chunkNonce = nonce
+            var associatedData = label + header
+            for byte in 0..<8 {
+                chunkNonce[16 + byte] ^= UInt8(truncatingIfNeeded: UInt64(index) >> (8 * byte))
+                associatedData.append(UInt8(truncatingIfNeeded: UInt64(index) >> (8 * byte)))
+            }
+            associatedData.append(index == chunkCount - 1 ? 1 : 0)
+            return Chunk(
+                range: start..<min(contents.upperBound, start + Checkpoint.chunkBytes),
+                tag: tagStart..<tagStart + XChaCha20Poly1305.tagBytes, nonce: chunkNonce, associatedData: associatedData
+            )
+        }
+
+        /// Opens chunk `index` in place among `bytes` (the checkpoint's): whether its tag
+        /// verifies. When it does not, the chunk is zeroed.
+        public func open(chunk index: Int, in bytes: UnsafeMutableRawBufferPointer, key: SecureBytes) -> Bool {
+            let chunk = chunk(index)
+            return XChaCha20Poly1305.openDetachedInPlace(
+                UnsafeMutableRawBufferPointer(rebasing: bytes[chunk.range]),
+                tag: UnsafeRawBufferPointer(rebasing: bytes[chunk.tag]), key: key, nonce: chunk.nonce,
+                associatedData: chunk.associatedData)
+        }
     }
 
     /// Checks a checkpoint's form, vault and generation; where its sealed contents are.
@@ -162,14 +255,17 @@ public enum Checkpoint {
         }
         guard position.vaultID == vaultID else { return .failure(.otherVault) }
         guard position.generation == generation else { return .failure(.otherGeneration(position.generation)) }
-        let nonceEnd = headerBytes + XChaCha20Poly1305.nonceBytes
-        // `position(of:)` held the file to at least the header, the nonce and a tag.
-        let tagStart = bytes.count - XChaCha20Poly1305.tagBytes
+        // `position(of:)` checked the version and that the length is one the version seals.
+        let version = position.version
+        let contentsCount =
+            version == 1
+            ? bytes.count - nonceEnd - XChaCha20Poly1305.tagBytes
+            : contentsLength(sealedLength: bytes.count - headerBytes)!
         return .success(
             SealedParts(
-                position: position, nonce: Array(bytes[headerBytes..<nonceEnd]),
-                associatedData: associatedDataLabel + bytes[..<headerBytes], ciphertext: nonceEnd..<tagStart,
-                tag: tagStart..<bytes.count))
+                position: position, header: Array(bytes[..<headerBytes]),
+                nonce: Array(bytes[headerBytes..<nonceEnd]), contents: nonceEnd..<nonceEnd + contentsCount,
+                chunkCount: version == 1 ? 1 : chunks(ofContents: contentsCount)))
     }
 
     /// Checks a checkpoint's form, vault and generation, authenticates it and returns its
@@ -184,12 +280,11 @@ public enum Checkpoint {
         }
         // Moved, not copied: the caller's only reference, so opening in place copies nothing.
         var opened = consume bytes
-        guard
-            let contents = XChaCha20Poly1305.openBulkInPlace(
-                &opened, sealed: parts.ciphertext.lowerBound..<parts.tag.upperBound, key: key, nonce: parts.nonce,
-                associatedData: parts.associatedData)
-        else { return .failure(.authentication) }
-        return .success((parts.position, opened[contents]))
+        let authentic = opened.withUnsafeMutableBytes { raw in
+            (0..<parts.chunkCount).allSatisfy { parts.open(chunk: $0, in: raw, key: key) }
+        }
+        guard authentic else { return .failure(.authentication) }
+        return .success((parts.position, opened[parts.contents]))
     }
 
     /// A key-epoch record of the log before a checkpoint: its epoch, sequence and offset.
@@ -259,9 +354,12 @@ public enum Checkpoint {
                 writer.write(epoch)
                 writer.write(count)
             }
+            // Version 2: the index before the chain table, so that a reader of chunks as they
+            // open decodes the index from the first ones while the table's are opened.
             writer.write(UInt64(chains.count / 32))
-            chains.withUnsafeBytes { writer.write($0) }
+            writer.write(UInt64(index.count))
             index.withUnsafeBytes { writer.write($0) }
+            chains.withUnsafeBytes { writer.write($0) }
             return writer.bytes
         }
 
@@ -275,9 +373,11 @@ public enum Checkpoint {
 
         /// The same, of a slice (what ``Checkpoint/open(_:vaultID:generation:key:)`` returns),
         /// which the decoded chain table and index are slices of.
-        /// Given `arrival`, the bytes are still arriving (opened piece by piece on another
+        ///
+        /// Given `arrival`, the bytes are still arriving (opened chunk by chunk on another
         /// thread): each read waits for its bytes, and the chain table and index are slices
-        /// whose bytes may not have arrived yet.
+        /// whose bytes may not have arrived yet. Of a version-2 checkpoint, only the fields
+        /// before the index are read.
         public static func decode(
             _ bytes: ArraySlice<UInt8>, at position: Position, arrival: (any ByteArrival)? = nil
         ) -> Contents? {
@@ -325,13 +425,27 @@ public enum Checkpoint {
                 guard let chainCount = reader.read(UInt64.self), chainCount == sequence,
                     sequence <= UInt64(reader.remaining / 32)
                 else { return nil }
+                let chainBytes = Int(sequence) * 32
                 // Slices, not copies, of the chain table and the index.
-                let chainsStart = bytes.startIndex + reader.offset
-                let indexStart = chainsStart + Int(sequence) * 32
+                guard position.version >= 2 else {
+                    // Version 1: the chain table, then the index to the end.
+                    let chainsStart = bytes.startIndex + reader.offset
+                    let indexStart = chainsStart + chainBytes
+                    return Contents(
+                        epochs: epochs, recordsByType: recordsByType, bytesByType: bytesByType,
+                        transactionsByEpoch: transactionsByEpoch, chains: bytes[chainsStart..<indexStart],
+                        index: bytes[indexStart...])
+                }
+                // The index's length, the index, then the chain table to the end.
+                guard let indexLength = reader.read(UInt64.self), indexLength <= UInt64(reader.remaining),
+                    UInt64(reader.remaining) - indexLength == UInt64(chainBytes)
+                else { return nil }
+                let indexStart = bytes.startIndex + reader.offset
+                let chainsStart = indexStart + Int(indexLength)
                 return Contents(
                     epochs: epochs, recordsByType: recordsByType, bytesByType: bytesByType,
-                    transactionsByEpoch: transactionsByEpoch, chains: bytes[chainsStart..<indexStart],
-                    index: bytes[indexStart...])
+                    transactionsByEpoch: transactionsByEpoch, chains: bytes[chainsStart...],
+                    index: bytes[indexStart..<chainsStart])
             }
         }
     }

@@ -40,7 +40,7 @@ public enum UTF8Check {
             if index + 4 <= count {
                 // The sequence's four bytes at once (they are in the buffer): its form by masks.
                 let word = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt32.self))
-                guard let length = sequenceLength(word) else { return index }
+                guard let length = maskedSequenceLength(word) else { return index }
                 index += length
                 continue
             }
@@ -54,7 +54,7 @@ public enum UTF8Check {
     /// The length of the valid sequence of two to four bytes the low bytes of `word` start
     /// with (its first byte not ASCII), or `nil`: the rules of ``sequenceLength(_:at:)``.
     @inlinable
-    static func sequenceLength(_ word: UInt32) -> Int? {
+    static func maskedSequenceLength(_ word: UInt32) -> Int? {
         let lead = word & 0xFF
         let second = word >> 8 & 0xFF
         if word & 0xC0E0 == 0x80C0 { return lead >= 0xC2 ? 2 : nil }

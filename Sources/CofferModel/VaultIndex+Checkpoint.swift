@@ -43,13 +43,12 @@ extension VaultIndex {
     /// Rebuilds the index an encoding describes, from a slice of the bytes that hold it (a
     /// checkpoint's opened contents).
     ///
-    /// - Throws: what ``init(checkpointEncoding:)-(Array<UInt8>)`` throws.
+    /// Given `arrival`, the bytes are still arriving (a checkpoint opened chunk by chunk on
+    /// another thread as this decodes): each read waits for its bytes, and the index is kept
+    /// only when `arrival.complete()` then answers true.
     ///
-    /// Given `arrival`, the bytes are still arriving (a checkpoint opened on another thread as
-    /// this decodes): each read waits for its bytes, and the index is kept only when
-    /// `arrival.complete()` then answers true.
-    ///
-    /// - Throws: `.corrupted` also when the arriving bytes cannot be trusted.
+    /// - Throws: what ``init(checkpointEncoding:)-(Array<UInt8>)`` throws, and `.corrupted`
+    ///   when the arriving bytes cannot be trusted.
     public init(checkpointEncoding bytes: ArraySlice<UInt8>, arrival: (any ByteArrival)? = nil) throws(CofferError) {
         self.init()
         let decoded = bytes.withUnsafeBytes { raw -> IndexTables? in

@@ -5,15 +5,15 @@ import CofferFormat
     import Glibc
 #endif
 
-/// A checkpoint's sealed contents opened in place on a second thread, piece by piece, while
-/// the opening thread decodes the pieces already opened (F-CHECKPOINT-USE): an open then
-/// takes about as long as the longer of the two, not both, and the second core does the
-/// cipher's work.
+/// A checkpoint's sealed contents opened in place on a second thread, chunk by chunk
+/// (F-CHECKPOINT-CHUNKS: each chunk of 64 KiB is sealed on its own), while the opening thread
+/// decodes the chunks already opened (F-CHECKPOINT-USE): an open then takes about as long as
+/// the longer of the two, not both, and the second core does the cipher's work.
 ///
-/// Nothing read before ``complete()`` answers true is trusted: the decoders of the contents
-/// and the index hold to any bytes (fuzzed without a key), and what they made is discarded
-/// when the tag fails or the checkpoint disagrees with the log. The thread adds each piece
-/// to the tag's computation before it decrypts it, as libsodium's one-call open does.
+/// A chunk is handed over only once its tag verifies, so the decoders never read a byte that
+/// did not authenticate; the first chunk that does not stops the thread, and a read of it or
+/// past it fails. What was decoded is still trusted only once ``complete()`` answers true:
+/// every chunk authenticated and the checkpoint agrees with the log (``checks``).
 ///
 /// ```swift
 /// let opening = CheckpointOpening(bytes, parts: parts, key: key)
@@ -21,26 +21,25 @@ import CofferFormat
 /// // … decode the index with a ByteReader given `opening` as its arrival …
 /// guard opening.complete() else { /* replay the whole log */ }
 /// ```
+///
+/// Made, read and completed on one thread (the open's); the second thread only opens.
 final class CheckpointOpening: ByteArrival, @unchecked Sendable {
-    /// Bytes opened at a time: small enough that the decoder starts soon after the thread,
-    /// large enough that handing each over costs nothing next to opening it.
-    static let pieceBytes = 64 * 1024
-
-    /// The checkpoint file. Never mutated through Swift: the thread writes the plaintext over
-    /// the ciphertext through `base`, and a reader reads a piece only after the lock has
-    /// handed it over (`arrivedEnd`).
+    /// The checkpoint file. Never mutated through Swift: the thread writes each chunk's
+    /// plaintext over its ciphertext through `base` (the storage of an array held by a
+    /// constant stays where it is), and a reader reads a chunk only after the lock has handed
+    /// it over (`arrivedEnd`).
     private let bytes: [UInt8]
     private let base: UnsafeMutableRawPointer
     private let parts: Checkpoint.SealedParts
-    /// Touched by the thread only, until it is joined.
-    private var decryption: XChaCha20Poly1305.PiecewiseOpen?
+    private let key: SecureBytes
+    /// The thread that made this object: the only one that reads, finishes and completes it.
+    private let owner = pthread_self()
     private var thread: pthread_t?
 
     // Guarded by `lock`.
     private let lock = Lock()
     private var arrivedEnd: Int
     private var isDone = false
-    private var isCancelled = false
     private var isAuthentic = false
 
     /// The checks against the log that follow authentication (set before ``complete()``).
@@ -52,50 +51,49 @@ final class CheckpointOpening: ByteArrival, @unchecked Sendable {
     /// one can be had (on this one, before returning, when not).
     init(_ bytes: consuming [UInt8], parts: Checkpoint.SealedParts, key: SecureBytes) {
         var owned = consume bytes
-        // The storage of an array held by a constant and never mutated stays where it is.
         base = owned.withUnsafeMutableBytes { $0.baseAddress! }
         self.bytes = owned
         self.parts = parts
-        arrivedEnd = parts.ciphertext.lowerBound
-        decryption = XChaCha20Poly1305.PiecewiseOpen(
-            key: key, nonce: parts.nonce, associatedData: parts.associatedData, ciphertextCount: parts.ciphertext.count)
-        // Unretained: this object outlives the thread, whose join `finish()` or deinit waits for.
-        let box = Unmanaged.passUnretained(self).toOpaque()
+        self.key = key
+        arrivedEnd = parts.contents.lowerBound
+        // Retained by the thread until it ends; `finish()` joins it before this is released.
+        let box = Unmanaged.passRetained(self).toOpaque()
         var created = pthread_t()
         let status = pthread_create(
             &created, nil,
             { argument in
-                Unmanaged<CheckpointOpening>.fromOpaque(argument!).takeUnretainedValue().openPieces()
+                Unmanaged<CheckpointOpening>.fromOpaque(argument!).takeRetainedValue().openChunks()
                 return nil
             }, box)
-        if status == 0 { thread = created } else { openPieces() }
+        if status == 0 {
+            thread = created
+        } else {
+            Unmanaged<CheckpointOpening>.fromOpaque(box).release()
+            openChunks()
+        }
     }
 
     deinit {
-        lock.withLock { isCancelled = true }
-        if let thread { pthread_join(thread, nil) }
+        precondition(thread == nil, "a checkpoint opening was dropped without finish()")
     }
 
     /// The sealed contents, opened or still opening: read them with this object as the
     /// reader's ``ByteArrival``.
-    var contents: ArraySlice<UInt8> { bytes[parts.ciphertext] }
+    var contents: ArraySlice<UInt8> { bytes[parts.contents] }
 
-    private func openPieces() {
-        var start = parts.ciphertext.lowerBound
-        while start < parts.ciphertext.upperBound {
-            if lock.withLock({ isCancelled }) { break }
-            let end = min(parts.ciphertext.upperBound, start + Self.pieceBytes)
-            decryption!.open(UnsafeMutableRawBufferPointer(start: base + start, count: end - start))
+    private func openChunks() {
+        let whole = UnsafeMutableRawBufferPointer(start: base, count: bytes.count)
+        var authentic = true
+        for index in 0..<parts.chunkCount {
+            guard parts.open(chunk: index, in: whole, key: key) else {
+                authentic = false
+                break
+            }
             lock.withLock {
-                arrivedEnd = end
+                arrivedEnd = parts.chunk(index).range.upperBound
                 lock.broadcast()
             }
-            start = end
         }
-        let complete = start == parts.ciphertext.upperBound
-        let tag = UnsafeRawBufferPointer(start: base + parts.tag.lowerBound, count: parts.tag.count)
-        let authentic = complete && decryption.take()!.verify(tag: tag)
-        decryption = nil
         lock.withLock {
             isAuthentic = authentic
             isDone = true
@@ -105,6 +103,9 @@ final class CheckpointOpening: ByteArrival, @unchecked Sendable {
 
     func arrived(through end: UnsafeRawPointer) -> UnsafeRawPointer {
         let wanted = end - UnsafeRawPointer(base)
+        precondition(
+            wanted >= parts.contents.lowerBound && wanted <= parts.contents.upperBound,
+            "a read of bytes that are not the checkpoint's contents")
         let arrived = lock.withLock {
             while arrivedEnd < wanted && !isDone { lock.wait() }
             return arrivedEnd
@@ -112,23 +113,25 @@ final class CheckpointOpening: ByteArrival, @unchecked Sendable {
         return UnsafeRawPointer(base) + arrived
     }
 
-    /// Waits for the whole contents; whether they authenticate. When they do not, the bytes
-    /// opened are zeroed (as libsodium zeroes a failed open's output).
+    /// Waits for the thread to end; whether every chunk authenticated. When one did not, the
+    /// contents are zeroed.
     func finish() -> Bool {
+        precondition(pthread_equal(owner, pthread_self()) != 0, "a checkpoint opening is finished where it was made")
         if let thread {
             pthread_join(thread, nil)
             self.thread = nil
         }
         let authentic = lock.withLock { isAuthentic }
         if !authentic {
-            (base + parts.ciphertext.lowerBound).initializeMemory(
-                as: UInt8.self, repeating: 0, count: parts.ciphertext.count)
+            (base + parts.contents.lowerBound).initializeMemory(
+                as: UInt8.self, repeating: 0, count: parts.contents.count)
         }
         return authentic
     }
 
-    /// Waits for the whole contents, authenticates them and runs ``checks`` against the log:
-    /// whether what was read of them can be trusted. The first answer is kept in ``outcome``.
+    /// Waits for the whole contents, and runs ``checks`` against the log once they all
+    /// authenticate: whether what was read of them can be trusted. The first answer is kept
+    /// in ``outcome``.
     func complete() -> Bool {
         if outcome == nil {
             if !finish() {
@@ -139,5 +142,11 @@ final class CheckpointOpening: ByteArrival, @unchecked Sendable {
         }
         if case .success = outcome { return true }
         return false
+    }
+
+    /// Why the checkpoint cannot be used, once ``complete()`` has answered false.
+    var problem: CheckpointProblem? {
+        if case .failure(let problem)? = outcome { return problem }
+        return nil
     }
 }

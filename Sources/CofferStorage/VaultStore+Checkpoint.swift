@@ -50,19 +50,17 @@ extension VaultStore {
         let started = startCheckpoint(
             path: path, storage: storage, log: log, header: header, masterKey: masterKey, fileSize: fileSize)
         guard case .success(let resumption)? = started else { return started }
-        guard resumption.opening.complete() else {
-            guard case .failure(let problem)? = resumption.opening.outcome else { preconditionFailure() }
-            return .failure(problem)
-        }
+        guard resumption.opening.complete() else { return .failure(resumption.opening.problem!) }
         return started
     }
 
     /// Reads the checkpoint kept beside the log and starts opening its contents on a second
-    /// thread; decodes their front (the key epochs' places and the counts) as it opens:
-    /// `nil` when there is none, the reason when it cannot be used. Nothing in the contents
-    /// is trusted until the resumption's opening has completed, which authenticates them and
-    /// checks them against the log (F-CHECKPOINT-USE); meanwhile a reader may decode the index
-    /// as it arrives, with the opening as its reader's ``ByteArrival``.
+    /// thread, chunk by chunk; decodes their front (the key epochs' places and the counts) as
+    /// its chunks authenticate: `nil` when there is none, the reason when it cannot be used.
+    /// Nothing in the contents is trusted until the resumption's opening has completed, which
+    /// authenticates all of them and checks them against the log (F-CHECKPOINT-USE);
+    /// meanwhile a reader may decode the index as it arrives, with the opening as its reader's
+    /// ``ByteArrival``.
     static func startCheckpoint(
         path: String, storage: any LogMedium, log: any LogDevice, header: FileHeader, masterKey: SecureBytes,
         fileSize: UInt64

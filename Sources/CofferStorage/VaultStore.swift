@@ -50,9 +50,9 @@ public final class VaultStore: @unchecked Sendable {
         /// read before a wait for the lock could be older than one written meanwhile).
         public var readWitness: (@Sendable () throws(CofferError) -> WitnessedHead?)?
         /// When set, the open looks for the checkpoint beside the log (F-CHECKPOINT-USE) and,
-        /// while a second thread opens its contents, hands this the index encoding, whose bytes
-        /// are still arriving (read them with a `ByteReader` given the arrival), and the
-        /// checkpoint's position. It keeps what it decoded, and returns true, only when the
+        /// while a second thread opens its contents chunk by chunk, hands this the index
+        /// encoding, whose bytes are still arriving, each chunk once it authenticates (read them
+        /// with a `ByteReader` given the arrival), and the checkpoint's position. It keeps what it decoded, and returns true, only when the
         /// arrival's `complete()` answers true: the contents authenticate and agree with the
         /// log. Then the open visits only the records after the checkpoint.
         /// ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
@@ -408,10 +408,8 @@ public final class VaultStore: @unchecked Sendable {
                         resumption.epochs
                     )
                     checkpointUse = .resumed(sequence: position.sequence)
-                } else if opening.complete() {
-                    checkpointUse = .ignored("its index is malformed")
-                } else if case .failure(let problem)? = opening.outcome {
-                    checkpointUse = .ignored(problem.reason)
+                } else {
+                    checkpointUse = .ignored(opening.complete() ? "its index is malformed" : opening.problem!.reason)
                 }
             }
         }

@@ -40,46 +40,43 @@ final class PrimitiveTests: XCTestCase {
         XCTAssertNil(open(Array(sealed.prefix(10)), key: key, aad: [1]))
     }
 
-    /// Opening in place gives what opening into a new buffer gives, at every size around the
-    /// cipher's 64-byte blocks and the wide paths past them, with bytes before the sealed
-    /// region left alone; a wrong tag, a wrong associated data or a range outside the buffer
-    /// opens nothing.
-    func testOpenBulkInPlaceAgreesWithOpen() {
-        let prefix: [UInt8] = [9, 8, 7]
+    /// The detached form in place is libsodium's combined form split: what `seal` makes is
+    /// `ciphertext || tag`, which opens in place with the tag apart, and sealing in place makes
+    /// the same bytes, at every size around the cipher's 64-byte blocks and the wide paths past
+    /// them; a wrong tag, other associated data or a short tag opens nothing, and zeroes the
+    /// region.
+    func testDetachedInPlaceIsTheCombinedFormSplit() {
         for count in [0, 1, 63, 64, 65, 255, 256, 257, 511, 512, 513, 4096, 100_003] {
             let message = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
             var sealed: [UInt8] = []
             message.withUnsafeBytes {
                 XChaCha20Poly1305.seal($0, key: key, nonce: nonce, associatedData: [4, 2], appendingTo: &sealed)
             }
-            let expected = sealed.withUnsafeBytes { body in
-                nonce.withUnsafeBytes { XChaCha20Poly1305.open(body, key: key, nonce: $0, associatedData: [4, 2]) }
+            var inPlace = message
+            let tag = inPlace.withUnsafeMutableBytes {
+                XChaCha20Poly1305.sealDetachedInPlace($0, key: key, nonce: nonce, associatedData: [4, 2])
             }
-            XCTAssertEqual(expected, SecureBytes(copying: message), "\(count) bytes")
-            var buffer = prefix + sealed
-            let range = XChaCha20Poly1305.openBulkInPlace(
-                &buffer, sealed: prefix.count..<buffer.count, key: key, nonce: nonce, associatedData: [4, 2])
-            XCTAssertEqual(range, prefix.count..<prefix.count + count, "\(count) bytes")
-            XCTAssertEqual(Array(buffer[range ?? 0..<0]), message, "\(count) bytes")
-            XCTAssertEqual(Array(buffer.prefix(prefix.count)), prefix, "\(count) bytes")
+            XCTAssertEqual(inPlace + tag, sealed, "\(count) bytes")
 
-            var tampered = prefix + sealed
-            tampered[tampered.count - 1] ^= 1
+            func open(_ ciphertext: [UInt8], tag: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
+                var region = ciphertext
+                let opened = region.withUnsafeMutableBytes { region in
+                    tag.withUnsafeBytes {
+                        XChaCha20Poly1305.openDetachedInPlace(
+                            region, tag: $0, key: key, nonce: nonce, associatedData: associatedData)
+                    }
+                }
+                if !opened { XCTAssertTrue(region.allSatisfy { $0 == 0 }, "\(count) bytes: a failed open zeroes") }
+                return opened ? region : nil
+            }
+            XCTAssertEqual(open(inPlace, tag: tag, associatedData: [4, 2]), message, "\(count) bytes")
+            var flipped = tag
+            flipped[15] ^= 1
+            XCTAssertNil(open(inPlace, tag: flipped, associatedData: [4, 2]), "\(count) bytes, a flipped tag bit")
+            XCTAssertNil(open(inPlace, tag: tag, associatedData: [4]), "\(count) bytes, other associated data")
             XCTAssertNil(
-                XChaCha20Poly1305.openBulkInPlace(
-                    &tampered, sealed: prefix.count..<tampered.count, key: key, nonce: nonce, associatedData: [4, 2]),
-                "\(count) bytes, a flipped tag bit")
-            var other = prefix + sealed
-            XCTAssertNil(
-                XChaCha20Poly1305.openBulkInPlace(
-                    &other, sealed: prefix.count..<other.count, key: key, nonce: nonce, associatedData: [4]),
-                "\(count) bytes, other associated data")
+                open(inPlace, tag: Array(tag.prefix(15)), associatedData: [4, 2]), "\(count) bytes, a short tag")
         }
-        var short: [UInt8] = Array(repeating: 0, count: 20)
-        XCTAssertNil(
-            XChaCha20Poly1305.openBulkInPlace(&short, sealed: 10..<30, key: key, nonce: nonce, associatedData: []))
-        XCTAssertNil(
-            XChaCha20Poly1305.openBulkInPlace(&short, sealed: 10..<20, key: key, nonce: nonce, associatedData: []))
     }
 
     func testEmptyPlaintextSeals() {

@@ -216,6 +216,95 @@ final class CheckpointVectorTests: XCTestCase {
         XCTAssertEqual(Array(contents), Array(try open(sealedCopy)))
     }
 
+    /// A version-1 checkpoint (one tag over the whole contents, the chain table before the
+    /// index) opens to what the version-2 vector holds.
+    func testVersion1CheckpointOpensAsItWasWritten() throws {
+        let key = MasterKeySubkey.checkpoint.derive(from: VectorBuilder.masterKey)
+        func opened(_ name: String) throws -> (Checkpoint.Position, Checkpoint.Contents) {
+            let (position, sealed) = try Checkpoint.open(
+                try Vector(named: name).bytes, vaultID: VectorBuilder.vaultID, generation: 0, key: key
+            ).get()
+            return (position, try XCTUnwrap(Checkpoint.Contents.decode(sealed, at: position), name))
+        }
+        let (oldPosition, old) = try opened("small-vault-checkpoint-v1")
+        let (newPosition, new) = try opened("small-vault-checkpoint")
+        XCTAssertEqual(oldPosition.version, 1)
+        XCTAssertEqual(newPosition.version, 2)
+        XCTAssertEqual(old.epochs, new.epochs)
+        XCTAssertEqual(Array(old.chains), Array(new.chains))
+        XCTAssertEqual(Array(old.index), Array(new.index))
+        XCTAssertEqual(old.recordsByType, new.recordsByType)
+        var altered = try Vector(named: "small-vault-checkpoint-v1").bytes
+        altered[altered.count - 1] ^= 1
+        XCTAssertEqual(
+            Checkpoint.open(altered, vaultID: VectorBuilder.vaultID, generation: 0, key: key).map { $0.0 },
+            .failure(.authentication))
+    }
+
+    /// Contents of several chunks (F-CHECKPOINT): each chunk's tag in the table after them,
+    /// each chunk bound to its place. A byte changed in any chunk or tag, two chunks (with
+    /// their tags) swapped, or the last chunk's tag moved to the one before fail to open;
+    /// a sealed length no contents seal to is malformed.
+    func testContentsOfSeveralChunksOpenOnlyWhole() throws {
+        let key = SecureBytes(copying: [UInt8](repeating: 9, count: 32))
+        let position = Checkpoint.Position(
+            vaultID: VectorBuilder.vaultID, generation: 0, sequence: 4, lastFrameOffset: 8192, end: 8192 + 400,
+            chain: [UInt8](repeating: 5, count: 32))
+        let chunk = Checkpoint.chunkBytes
+        let tag = 16
+        for count in [0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk + 77] {
+            let contents = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
+            let bytes = Checkpoint.seal(position, contents: contents, key: key)
+            let chunks = max(1, (count + chunk - 1) / chunk)
+            XCTAssertEqual(bytes.count, 120 + count + chunks * tag, "\(count) bytes")
+            func opens(_ bytes: [UInt8]) -> Bool {
+                guard
+                    case .success(let (_, opened)) = Checkpoint.open(
+                        bytes, vaultID: VectorBuilder.vaultID, generation: 0, key: key)
+                else { return false }
+                XCTAssertEqual(Array(opened), contents, "\(count) bytes")
+                return true
+            }
+            XCTAssertTrue(opens(bytes), "\(count) bytes")
+            for index in 0..<chunks {
+                var altered = bytes
+                if count > 0 {
+                    altered[120 + index * chunk] ^= 1
+                    XCTAssertFalse(opens(altered), "\(count) bytes, the first byte of chunk \(index)")
+                }
+                altered = bytes
+                altered[120 + count + index * tag + 3] ^= 1
+                XCTAssertFalse(opens(altered), "\(count) bytes, a byte of tag \(index)")
+            }
+            if chunks >= 3 {
+                var swapped = bytes
+                let first = 120..<120 + chunk
+                let second = 120 + chunk..<120 + 2 * chunk
+                swapped.replaceSubrange(first, with: bytes[second])
+                swapped.replaceSubrange(second, with: bytes[first])
+                let tags = 120 + count
+                swapped.replaceSubrange(tags..<tags + tag, with: bytes[tags + tag..<tags + 2 * tag])
+                swapped.replaceSubrange(tags + tag..<tags + 2 * tag, with: bytes[tags..<tags + tag])
+                XCTAssertFalse(opens(swapped), "\(count) bytes, two chunks swapped with their tags")
+            }
+            var cut = bytes
+            cut.removeLast(1)
+            let cutLength = UInt64(cut.count - 96)
+            cut.withUnsafeMutableBytes { $0.storeBytes(of: cutLength.littleEndian, toByteOffset: 88, as: UInt64.self) }
+            XCTAssertFalse(opens(cut), "\(count) bytes, cut by one")
+        }
+        // 24 + 16 + 65,536 + 1 bytes: a whole chunk and one byte with one tag, which no contents seal to.
+        var malformed = Checkpoint.seal(position, contents: [UInt8](repeating: 1, count: chunk), key: key)
+        malformed.append(0)
+        let malformedLength = UInt64(malformed.count - 96)
+        malformed.withUnsafeMutableBytes {
+            $0.storeBytes(of: malformedLength.littleEndian, toByteOffset: 88, as: UInt64.self)
+        }
+        guard case .failure(.malformed) = Checkpoint.position(of: malformed) else {
+            return XCTFail("a sealed length no contents seal to was not refused as malformed")
+        }
+    }
+
     func testSmallVaultCheckpointDecodes() throws {
         let vector = try Vector(named: "small-vault-checkpoint")
         let vault = VectorBuilder.smallVault()
