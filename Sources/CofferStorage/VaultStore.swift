@@ -52,10 +52,11 @@ public final class VaultStore: @unchecked Sendable {
         /// When set, the open looks for the checkpoint beside the log (F-CHECKPOINT-USE) and,
         /// while a second thread opens its contents chunk by chunk, hands this the index
         /// encoding, whose bytes are still arriving, each chunk once it authenticates (read them
-        /// with a `ByteReader` given the arrival), and the checkpoint's position. It keeps what it decoded, and returns true, only when the
-        /// arrival's `complete()` answers true: the contents authenticate and agree with the
-        /// log. Then the open visits only the records after the checkpoint.
-        /// ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
+        /// with a `ByteReader` given the arrival), and the checkpoint's position. It keeps what
+        /// it decoded, and returns true, only when the arrival's `complete()` answers true: the
+        /// contents authenticate and agree with the log. Then the open visits only the records
+        /// after the checkpoint. ``Recovery/checkpoint`` says what happened. Nil: every record
+        /// is visited.
         public var restoreIndex: (@Sendable (ArraySlice<UInt8>, any ByteArrival, Checkpoint.Position) -> Bool)?
         /// Why the checkpoint is not used this time, when an open that resumed from it failed
         /// on a later record and the caller opens again replaying everything: ``Recovery/checkpoint``
