@@ -122,6 +122,7 @@ public protocol ByteArrival: AnyObject {
 
     /// Waits until every byte has arrived; whether they can be trusted (authenticated, and
     /// checked against whatever they must agree with). Until it answers true, what was read
-    /// is untrusted: whatever was made of it is discarded when it answers false.
+    /// is untrusted: whatever was made of it is discarded when it answers false. May be asked
+    /// from any thread, more than once: the first answer stays.
     func complete() -> Bool
 }

@@ -21,8 +21,8 @@ import CofferCrypto
 /// Chunk `i` (F-CHECKPOINT-CHUNKS) is sealed with XChaCha20-Poly1305 under the checkpoint
 /// key, its nonce the checkpoint's with the last eight bytes XORed with `i`, its associated data
 /// `"coffer checkpoint v2" || bytes [0, 96) || u64 i || u8 last`; its ciphertext stands where
-/// its plaintext did, its 16-byte tag in the table after every chunk. So a reader can use each
-/// chunk as soon as it authenticates, and the opened contents lie in one piece. Version 1 is
+/// its plaintext did, its 16-byte tag in the table after every chunk. So a reader can decode
+/// each chunk as soon as it authenticates, and the opened contents lie in one piece. Version 1 is
 /// one chunk whose tag follows it (`AAD = "coffer checkpoint v1" || bytes [0, 96)`). The file
 /// is exactly `96 + L` bytes.
 ///
@@ -75,13 +75,14 @@ public enum Checkpoint {
     /// Why a checkpoint cannot be used; each is a reason to replay the whole log instead.
     public enum Problem: Error, Equatable, CustomStringConvertible {
         /// Too short, a wrong magic or version, a non-zero reserved field, a position that
-        /// cannot be (sequence 0, offsets out of order), or a length other than the file's.
+        /// cannot be (sequence 0, offsets out of order), a length other than the file's, or
+        /// one that no contents seal to in chunks (F-CHECKPOINT-CHUNKS).
         case malformed(String)
         /// Of another vault.
         case otherVault
         /// Of another generation of the log: one from before a compaction, left behind.
         case otherGeneration(UInt32)
-        /// The tag does not verify: damaged, or sealed under another master key.
+        /// A chunk's tag does not verify: damaged, or sealed under another master key.
         case authentication
 
         public var description: String {
@@ -132,7 +133,9 @@ public enum Checkpoint {
                     associatedData: chunk.associatedData)
             }
         }
-        return bytes + tags
+        // Into the room the writer reserved for them: no second copy of the contents.
+        bytes.append(contentsOf: tags)
+        return bytes
     }
 
     /// The chunks contents of `count` bytes are sealed in: at least one.
@@ -363,10 +366,11 @@ public enum Checkpoint {
             return writer.bytes
         }
 
-        /// The contents of a checkpoint at `position`; `nil` when malformed: a count the bytes
-        /// cannot hold, epochs, their records or their offsets out of order or past the record
-        /// the checkpoint follows, transaction counts of epochs out of order or counted twice, a
-        /// chain table of another length.
+        /// The contents of a checkpoint at `position`, in the field order of its version; `nil`
+        /// when malformed: a count or an index length the bytes cannot hold, epochs, their
+        /// records or their offsets out of order or past the record the checkpoint follows,
+        /// transaction counts of epochs out of order or counted twice, a chain table of another
+        /// length.
         public static func decode(_ bytes: [UInt8], at position: Position) -> Contents? {
             decode(bytes[...], at: position)
         }

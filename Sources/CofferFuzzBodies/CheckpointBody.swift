@@ -37,9 +37,11 @@ enum CheckpointBody {
                 || Checkpoint.seal(opened, contents: Array(sealed), key: key, nonce: nonce) == bytes,
             "an opened checkpoint does not seal back to its bytes")
         guard let contents = Checkpoint.Contents.decode(sealed, at: opened) else { return }
-        // Oracle: contents re-encode to contents that decode the same.
+        // Oracle: contents re-encode to contents that decode the same (encoding writes the
+        // field order of the version writers write).
         findings.check(
-            Checkpoint.Contents.decode(contents.encode(), at: opened) == contents,
+            opened.version != Checkpoint.version
+                || Checkpoint.Contents.decode(contents.encode(), at: opened) == contents,
             "checkpoint contents do not survive re-encoding")
         index(Array(contents.index), &findings)
     }

@@ -21,8 +21,6 @@ import CofferFormat
 /// // … decode the index with a ByteReader given `opening` as its arrival …
 /// guard opening.complete() else { /* replay the whole log */ }
 /// ```
-///
-/// Made, read and completed on one thread (the open's); the second thread only opens.
 final class CheckpointOpening: ByteArrival, @unchecked Sendable {
     /// The checkpoint file. Never mutated through Swift: the thread writes each chunk's
     /// plaintext over its ciphertext through `base` (the storage of an array held by a
@@ -32,9 +30,11 @@ final class CheckpointOpening: ByteArrival, @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     private let parts: Checkpoint.SealedParts
     private let key: SecureBytes
-    /// The thread that made this object: the only one that reads, finishes and completes it.
-    private let owner = pthread_self()
+
+    // Guarded by `completion`: finishing and completing may be asked from any thread.
+    private let completion = Lock()
     private var thread: pthread_t?
+    private var completed: Result<KeyEpochs, CheckpointProblem>?
 
     // Guarded by `lock`.
     private let lock = Lock()
@@ -45,7 +45,7 @@ final class CheckpointOpening: ByteArrival, @unchecked Sendable {
     /// The checks against the log that follow authentication (set before ``complete()``).
     var checks: (() -> Result<KeyEpochs, CheckpointProblem>)?
     /// What ``complete()`` found, once it has run.
-    private(set) var outcome: Result<KeyEpochs, CheckpointProblem>?
+    var outcome: Result<KeyEpochs, CheckpointProblem>? { completion.withLock { completed } }
 
     /// Starts opening the sealed contents `parts` locates in `bytes`, on a second thread when
     /// one can be had (on this one, before returning, when not).
@@ -116,7 +116,10 @@ final class CheckpointOpening: ByteArrival, @unchecked Sendable {
     /// Waits for the thread to end; whether every chunk authenticated. When one did not, the
     /// contents are zeroed.
     func finish() -> Bool {
-        precondition(pthread_equal(owner, pthread_self()) != 0, "a checkpoint opening is finished where it was made")
+        completion.withLock { finishLocked() }
+    }
+
+    private func finishLocked() -> Bool {
         if let thread {
             pthread_join(thread, nil)
             self.thread = nil
@@ -133,15 +136,16 @@ final class CheckpointOpening: ByteArrival, @unchecked Sendable {
     /// authenticate: whether what was read of them can be trusted. The first answer is kept
     /// in ``outcome``.
     func complete() -> Bool {
-        if outcome == nil {
-            if !finish() {
-                outcome = .failure(CheckpointProblem("\(Checkpoint.Problem.authentication)"))
-            } else {
-                outcome = checks?() ?? .failure(CheckpointProblem("it was not checked against the log"))
+        completion.withLock {
+            if completed == nil {
+                completed =
+                    finishLocked()
+                    ? checks?() ?? .failure(CheckpointProblem("it was not checked against the log"))
+                    : .failure(CheckpointProblem("\(Checkpoint.Problem.authentication)"))
             }
+            if case .success = completed { return true }
+            return false
         }
-        if case .success = outcome { return true }
-        return false
     }
 
     /// Why the checkpoint cannot be used, once ``complete()`` has answered false.

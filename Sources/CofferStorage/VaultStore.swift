@@ -389,9 +389,9 @@ public final class VaultStore: @unchecked Sendable {
                 // when the opening completes (authenticated, and checked against the log).
                 let opening = resumption.opening
                 let restored = restoreIndex(resumption.contents.index, opening, resumption.position)
-                precondition(
-                    !restored || opening.outcome != nil && opening.complete(),
-                    "an index kept from a checkpoint whose opening did not complete")
+                // What restoreIndex was told when it asked (complete() keeps its first answer).
+                let completed = restored && opening.outcome != nil && opening.complete()
+                precondition(completed == restored, "an index kept from a checkpoint that did not complete")
                 if restored {
                     let position = resumption.position
                     resumption.contents.chains.withUnsafeBytes {

@@ -241,10 +241,10 @@ final class CheckpointVectorTests: XCTestCase {
             .failure(.authentication))
     }
 
-    /// Contents of several chunks (F-CHECKPOINT): each chunk's tag in the table after them,
-    /// each chunk bound to its place. A byte changed in any chunk or tag, two chunks (with
-    /// their tags) swapped, or the last chunk's tag moved to the one before fail to open;
-    /// a sealed length no contents seal to is malformed.
+    /// Contents of several chunks (F-CHECKPOINT-CHUNKS): each chunk's tag in the table after
+    /// them, each chunk bound to its place. A byte changed in any chunk or tag, two chunks
+    /// (with their tags) swapped, a cut, or the version changed to 1 fail to open; a sealed
+    /// length no contents seal to is malformed.
     func testContentsOfSeveralChunksOpenOnlyWhole() throws {
         let key = SecureBytes(copying: [UInt8](repeating: 9, count: 32))
         let position = Checkpoint.Position(
@@ -287,6 +287,9 @@ final class CheckpointVectorTests: XCTestCase {
                 swapped.replaceSubrange(tags + tag..<tags + 2 * tag, with: bytes[tags..<tags + tag])
                 XCTAssertFalse(opens(swapped), "\(count) bytes, two chunks swapped with their tags")
             }
+            var downgraded = bytes
+            downgraded[4] = 1
+            XCTAssertFalse(opens(downgraded), "\(count) bytes, read as version 1")
             var cut = bytes
             cut.removeLast(1)
             let cutLength = UInt64(cut.count - 96)
@@ -302,6 +305,41 @@ final class CheckpointVectorTests: XCTestCase {
         }
         guard case .failure(.malformed) = Checkpoint.position(of: malformed) else {
             return XCTFail("a sealed length no contents seal to was not refused as malformed")
+        }
+    }
+
+    /// Each chunk is sealed as FORMAT.md says, checked apart from the code that seals and
+    /// opens them: chunk `i`'s ciphertext and its tag from the table open with the one-call
+    /// AEAD under the nonce with `u64 i` XORed into its last eight bytes and the associated
+    /// data `"coffer checkpoint v2" || header || u64 i || u8 last`.
+    func testEachChunkIsSealedAsTheFormatSays() throws {
+        let key = SecureBytes(copying: [UInt8](repeating: 3, count: 32))
+        let nonce = (0..<24).map { UInt8($0 * 7 + 1) }
+        let position = Checkpoint.Position(
+            vaultID: VectorBuilder.vaultID, generation: 0, sequence: 4, lastFrameOffset: 8192, end: 8192 + 400,
+            chain: [UInt8](repeating: 5, count: 32))
+        let chunk = 65_536
+        let contents = (0..<(2 * chunk + 10)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        let bytes = Checkpoint.seal(position, contents: contents, key: key, nonce: nonce)
+        let header = Array(bytes[0..<96])
+        let tags = 120 + contents.count
+        for index in 0..<3 {
+            var chunkNonce = nonce
+            var associatedData = Array("coffer checkpoint v2".utf8) + header
+            for byte in 0..<8 {
+                chunkNonce[16 + byte] ^= UInt8(truncatingIfNeeded: index >> (8 * byte))
+                associatedData.append(UInt8(truncatingIfNeeded: index >> (8 * byte)))
+            }
+            associatedData.append(index == 2 ? 1 : 0)
+            let range = 120 + index * chunk..<min(tags, 120 + (index + 1) * chunk)
+            let sealed = Array(bytes[range]) + Array(bytes[tags + 16 * index..<tags + 16 * (index + 1)])
+            let opened = sealed.withUnsafeBytes { sealed in
+                chunkNonce.withUnsafeBytes {
+                    XChaCha20Poly1305.open(sealed, key: key, nonce: $0, associatedData: associatedData)
+                }
+            }
+            let plaintext = Array(contents[(index * chunk)..<min(contents.count, (index + 1) * chunk)])
+            XCTAssertEqual(opened, SecureBytes(copying: plaintext), "chunk \(index)")
         }
     }
 
