@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto", "CofferTestSupport"]),
         .testTarget(
             name: "CofferFormatTests",
-            dependencies: ["CofferFormat", "CofferCrypto"],
+            dependencies: ["CofferFormat", "CofferCrypto", "CofferTestSupport"],
             resources: [.copy("Vectors")]
         ),
         .testTarget(name: "CofferCLITests", dependencies: ["CofferCLI", "Coffer", "CofferTestSupport"]),

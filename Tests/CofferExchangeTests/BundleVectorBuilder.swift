@@ -1,4 +1,5 @@
 import Coffer
+import CofferTestSupport
 import Foundation
 
 @testable import CofferExchange
@@ -143,23 +144,10 @@ struct VectorFile {
     let bytes: [UInt8]
 
     init(_ text: String) throws {
+        let vector = VectorText(text)
         var values: [String: String] = [:]
-        var hex = ""
-        var inBytes = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("#") || line.isEmpty { continue }
-            if inBytes {
-                hex += line
-                continue
-            }
-            if line == "bytes:" {
-                inBytes = true
-                continue
-            }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            values[String(line[..<colon])] = String(line[line.index(colon, offsetBy: 2)...])
-        }
-        guard let bytes = Hex.bytes(hex) else { throw CofferError(.invalidInput, "bad hex in vector") }
+        for (key, value) in vector.lines { values[key] = value }
+        guard let bytes = Hex.bytes(vector.hex) else { throw CofferError(.invalidInput, "bad hex in vector") }
         self.values = values
         self.bytes = bytes
     }

@@ -1,5 +1,6 @@
 import CofferCrypto
 import CofferFormat
+import CofferTestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -127,26 +128,11 @@ struct Vector {
     init(named name: String) throws {
         let text = try String(
             contentsOf: FormatVectorTests.vectorDirectory.appendingPathComponent("\(name).txt"), encoding: .utf8)
+        let vector = VectorText(text)
         var fields: [String: String] = [:]
-        var lines: [(String, String)] = []
-        var hex = ""
-        var inBytes = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            if line.hasPrefix("#") { continue }
-            if inBytes {
-                hex += line
-                continue
-            }
-            if line == "bytes:" {
-                inBytes = true
-                continue
-            }
-            let parts = line.split(separator: ":", maxSplits: 1)
-            let key = String(parts[0])
-            let value = String(parts[1].dropFirst())
-            fields[key] = value
-            lines.append((key, value))
-        }
+        for (key, value) in vector.lines { fields[key] = value }
+        let lines = vector.lines.map { ($0.key, $0.value) }
+        let hex = vector.hex
         self.fields = fields
         self.lines = lines
         // `zeros-after: N`: the file continues with N zero bytes the vector does not list.
