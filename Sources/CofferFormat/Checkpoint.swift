@@ -95,8 +95,9 @@ public enum Checkpoint {
         }
     }
 
-    /// Seals `contents` as the checkpoint at `position`, under a fresh random nonce (a fixed
-    /// one only for test vectors).
+    /// Seals `contents` as the checkpoint at `position`, in the version writers write (the
+    /// contents encoded in its field order), under a fresh random nonce (a fixed one only for
+    /// test vectors).
     public static func seal(
         _ position: Position, contents: [UInt8], key: SecureBytes,
         nonce: [UInt8] = RandomBytes.make(XChaCha20Poly1305.nonceBytes)
@@ -119,9 +120,12 @@ public enum Checkpoint {
         writer.write(nonce)
         writer.write(contents)
         var bytes = writer.bytes
-        precondition(position.version == version, "a checkpoint is written in the version writers write")
+        // Written in the version writers write, whatever version `position` was read from.
+        let written = Position(
+            vaultID: position.vaultID, generation: position.generation, sequence: position.sequence,
+            lastFrameOffset: position.lastFrameOffset, end: position.end, chain: position.chain)
         let parts = SealedParts(
-            position: position, header: Array(bytes[..<headerBytes]), nonce: nonce,
+            position: written, header: Array(bytes[..<headerBytes]), nonce: nonce,
             contents: nonceEnd..<nonceEnd + contents.count, chunkCount: chunkCount)
         var tags: [UInt8] = []
         tags.reserveCapacity(chunkCount * XChaCha20Poly1305.tagBytes)
@@ -236,11 +240,10 @@ public enum Checkpoint {
             )
         }
 
-        /// Opens chunk `index` in place among `bytes` (the checkpoint's): whether its tag
-        /// verifies. When it does not, the chunk is zeroed.
-        public func open(chunk index: Int, in bytes: UnsafeMutableRawBufferPointer, key: SecureBytes) -> Bool {
-            let chunk = chunk(index)
-            return XChaCha20Poly1305.openDetachedInPlace(
+        /// Opens `chunk` in place among `bytes` (the checkpoint's): whether its tag verifies.
+        /// When it does not, the chunk is zeroed.
+        public func open(_ chunk: Chunk, in bytes: UnsafeMutableRawBufferPointer, key: SecureBytes) -> Bool {
+            XChaCha20Poly1305.openDetachedInPlace(
                 UnsafeMutableRawBufferPointer(rebasing: bytes[chunk.range]),
                 tag: UnsafeRawBufferPointer(rebasing: bytes[chunk.tag]), key: key, nonce: chunk.nonce,
                 associatedData: chunk.associatedData)
@@ -284,7 +287,7 @@ public enum Checkpoint {
         // Moved, not copied: the caller's only reference, so opening in place copies nothing.
         var opened = consume bytes
         let authentic = opened.withUnsafeMutableBytes { raw in
-            (0..<parts.chunkCount).allSatisfy { parts.open(chunk: $0, in: raw, key: key) }
+            (0..<parts.chunkCount).allSatisfy { parts.open(parts.chunk($0), in: raw, key: key) }
         }
         guard authentic else { return .failure(.authentication) }
         return .success((parts.position, opened[parts.contents]))

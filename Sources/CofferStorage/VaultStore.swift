@@ -54,9 +54,9 @@ public final class VaultStore: @unchecked Sendable {
         /// encoding, whose bytes are still arriving, each chunk once it authenticates (read them
         /// with a `ByteReader` given the arrival), and the checkpoint's position. It keeps what
         /// it decoded, and returns true, only when the arrival's `complete()` answers true: the
-        /// contents authenticate and agree with the log. Then the open visits only the records
-        /// after the checkpoint. ``Recovery/checkpoint`` says what happened. Nil: every record
-        /// is visited.
+        /// contents authenticate and agree with the log (the open throws `.invalidInput` when it
+        /// returns true otherwise). Then the open visits only the records after the checkpoint.
+        /// ``Recovery/checkpoint`` says what happened. Nil: every record is visited.
         public var restoreIndex: (@Sendable (ArraySlice<UInt8>, any ByteArrival, Checkpoint.Position) -> Bool)?
         /// Why the checkpoint is not used this time, when an open that resumed from it failed
         /// on a later record and the caller opens again replaying everything: ``Recovery/checkpoint``
@@ -390,8 +390,14 @@ public final class VaultStore: @unchecked Sendable {
                 let opening = resumption.opening
                 let restored = restoreIndex(resumption.contents.index, opening, resumption.position)
                 // What restoreIndex was told when it asked (complete() keeps its first answer).
-                let completed = restored && opening.outcome != nil && opening.complete()
-                precondition(completed == restored, "an index kept from a checkpoint that did not complete")
+                let asked = opening.outcome != nil
+                if restored && !(asked && opening.complete()) {
+                    _ = opening.complete()
+                    throw CofferError(
+                        .invalidInput,
+                        "The open's restoreIndex kept an index before the checkpoint's arrival completed, or after it answered false."
+                    )
+                }
                 if restored {
                     let position = resumption.position
                     resumption.contents.chains.withUnsafeBytes {

@@ -200,4 +200,32 @@ final class CheckpointStoreTests: XCTestCase {
         XCTAssertTrue(damagedRead == Array(large.prefix(damagedRead.count)), "seed 42: what was read is not the index")
         XCTAssertEqual(refused.recovery.checkpoint, .ignored("\(Checkpoint.Problem.authentication)"))
     }
+
+    /// A restoreIndex that keeps an index without asking whether the checkpoint completed, or
+    /// after it answered false (a damaged second chunk), fails the open with `.invalidInput`
+    /// instead of resuming from it.
+    func testAnIndexKeptBeforeTheCheckpointCompletedFailsTheOpen() throws {
+        let disk = SimulatedDisk()
+        let store = try makeStore(on: disk)
+        defer { store.close() }
+        // Two chunks, so that the front decodes and the damage below is in the second.
+        let large = [UInt8](repeating: 7, count: Checkpoint.chunkBytes + 100)
+        try store.writeCheckpoint(try XCTUnwrap(store.checkpointState(through: store.head)), index: large)
+        var options = VaultStore.Options(storage: disk, readOnly: true)
+        options.restoreIndex = { _, _, _ in true }
+        assertThrowsCoffer(.invalidInput) {
+            _ = try VaultStore.open(path: path, secret: Fixture.secret, options: options) { _ in }
+        }
+
+        var damaged = try XCTUnwrap(disk.contents(of: path + ".checkpoint"))
+        damaged[damaged.count - 1] ^= 1
+        disk.write(path: path + ".checkpoint", bytes: damaged, durable: true)
+        options.restoreIndex = { _, arrival, _ in
+            _ = arrival.complete()
+            return true
+        }
+        assertThrowsCoffer(.invalidInput) {
+            _ = try VaultStore.open(path: path, secret: Fixture.secret, options: options) { _ in }
+        }
+    }
 }
