@@ -41,14 +41,33 @@ struct HandleTable: Sendable {
 
     /// A table of the handles `listing` adds (each with its key's hash; at most `count`),
     /// built at once for a reader that has them all (a checkpoint's decoder), presized as
-    /// ``init(capacity:)`` presizes: the bucket contents are sorted by hash and placed in one
-    /// pass — a table in Robin Hood order is its entries in the order of their homes — so
-    /// that no insert waits on a bucket at random (at a million handles, a cache miss each).
-    /// `nil` when `listing` answers false, or when two handles have keys that `sameKey` says
-    /// are one.
+    /// ``init(capacity:)`` presizes. From ``sortedPlacementCountMin`` handles, the bucket
+    /// contents are sorted by hash and placed in one pass — a table in Robin Hood order is its
+    /// entries in the order of their homes — so that no insert waits on a bucket at random (at
+    /// a million handles, a cache miss each); fewer are inserted one by one, their buckets in
+    /// cache, where the sort's fixed cost would outweigh them. `nil` when `listing` answers
+    /// false, or when two handles have keys that `sameKey` says are one. (`placingFrom` moves
+    /// the threshold, for tests of both ways.)
     init?(
-        bulk count: Int, sameKey: (Handle, Handle) -> Bool, listing: (_ add: (Handle, Int) -> Void) -> Bool
+        bulk count: Int, placingFrom placedMin: Int = sortedPlacementCountMin, sameKey: (Handle, Handle) -> Bool,
+        listing: (_ add: (Handle, Int) -> Void) -> Bool
     ) {
+        guard count >= placedMin else {
+            let inserted = withoutActuallyEscaping(sameKey) { sameKey -> HandleTable? in
+                var table = HandleTable(capacity: count)
+                var allDifferent = true
+                let complete = listing { handle, hash in
+                    precondition(table.count < count, "more handles listed than counted")
+                    if !table.insertIfAbsent(handle, hash: hash, matches: { sameKey($0, handle) }) {
+                        allDifferent = false
+                    }
+                }
+                return complete && allDifferent ? table : nil
+            }
+            guard let inserted else { return nil }
+            self = inserted
+            return
+        }
         let built = ScratchBuffer.with(UInt64.self, count: count) { entries -> HandleTable? in
             var listed = 0
             let complete = listing { handle, hash in
@@ -94,8 +113,10 @@ struct HandleTable: Sendable {
         count = entries.count
     }
 
-    /// The fewest entries ``sortByHash(_:)`` sorts by radix.
-    static let radixSortCountMin = 1024
+    /// The fewest handles ``init(bulk:sameKey:listing:)`` sorts and places rather than inserts:
+    /// at 10,000 credentials, inserting cut the open's decode by 9 % of its instructions
+    /// (BENCHMARKS.md, round 4).
+    static let sortedPlacementCountMin = 16_384
 
     /// Whether no two handles of `entries` (which share a hash) have keys `sameKey` says are one.
     private static func allDifferent(
@@ -114,15 +135,8 @@ struct HandleTable: Sendable {
 
     /// Sorts bucket contents by their hash bits (the high 32): three passes of a radix sort,
     /// 11 bits at a time, each a sequential read and a write to 2,048 places, keeping the order
-    /// of equal hashes. Fewer than ``radixSortCountMin`` entries are sorted by comparison
-    /// instead (equal hashes then in handle order; either order is Robin Hood order): the radix
-    /// passes' fixed cost, three sweeps of 2,048 counters, would outweigh a small table.
+    /// of equal hashes.
     private static func sortByHash(_ entries: UnsafeMutableBufferPointer<UInt64>) {
-        guard entries.count >= radixSortCountMin else {
-            var inPlace = entries
-            inPlace.sort()
-            return
-        }
         ScratchBuffer.with(UInt64.self, count: entries.count) { scratch in
             var from = entries
             var to = scratch

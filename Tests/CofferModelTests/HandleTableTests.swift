@@ -103,58 +103,62 @@ final class HandleTableTests: XCTestCase {
             ("four values at the top", { Int(UInt32.max - UInt32($0 % 4) * 0x0100_0000) }),
             ("all at the last bucket", { _ in -1 }),
         ]
-        // Up to 100 handles sorted by comparison, from 3,000 by radix (both sides of
-        // radixSortCountMin as well); 140,000: scratch past ScratchBuffer.mappedBytesMin,
-        // mapped apart from the heap.
-        let radixMin = HandleTable.radixSortCountMin
-        let counts: [(UInt64, Int)] = [
-            (1, 0), (2, 1), (3, 7), (4, 100), (5, radixMin - 1), (6, radixMin), (7, 3000), (8, 140_000),
-        ]
+        // Each count built both ways: inserted one by one, and sorted and placed; 140,000:
+        // scratch past ScratchBuffer.mappedBytesMin, mapped apart from the heap.
+        let counts: [(UInt64, Int)] = [(1, 0), (2, 1), (3, 7), (4, 100), (5, 3000), (6, 140_000)]
+        let ways: [(String, Int)] = [("inserted", Int.max), ("placed", 0)]
         for (seed, count) in counts {
             // Hashes that are all one make a run the length of the table: not at 140,000.
             for (name, hash) in hashes where count <= 3000 || name == "spread" {
-                let context = "seed \(seed), \(count) handles, hashes \(name)"
-                let random = SplitMix64(seed: seed)
-                var keys: [UInt64] = []
-                var taken = Set<UInt64>()
-                while keys.count < count {
-                    let key = random.next() % 1_000_000
-                    if taken.insert(key).inserted { keys.append(key) }
-                }
-                let frozenKeys = keys
-                guard
-                    let table = HandleTable(
-                        bulk: count, sameKey: { frozenKeys[Int($0)] == frozenKeys[Int($1)] },
+                for (way, placedMin) in ways {
+                    let context = "seed \(seed), \(count) handles \(way), hashes \(name)"
+                    let random = SplitMix64(seed: seed)
+                    var keys: [UInt64] = []
+                    var taken = Set<UInt64>()
+                    while keys.count < count {
+                        let key = random.next() % 1_000_000
+                        if taken.insert(key).inserted { keys.append(key) }
+                    }
+                    let frozenKeys = keys
+                    guard
+                        let table = HandleTable(
+                            bulk: count, placingFrom: placedMin,
+                            sameKey: { frozenKeys[Int($0)] == frozenKeys[Int($1)] },
+                            listing: { add in
+                                for (handle, key) in frozenKeys.enumerated() { add(Handle(handle), hash(key)) }
+                                return true
+                            })
+                    else {
+                        XCTFail("\(context): refused")
+                        continue
+                    }
+                    var harness = Harness(table: table, keys: keys, hash: hash)
+                    harness.reference = Dictionary(uniqueKeysWithValues: keys.indices.map { (keys[$0], Handle($0)) })
+                    harness.check(context)
+                    for _ in 0..<200 {
+                        // A built key (to remove) or a new one (to insert).
+                        let key =
+                            count > 0 && random.below(2) == 0 ? keys[random.below(count)] : random.next() % 100_000
+                        if harness.reference[key] == nil { harness.insert(key) } else { _ = harness.remove(key) }
+                    }
+                    harness.check("\(context), changed after")
+                    guard count > 1 else { continue }
+                    // Handle 0's key given to the last handle as well.
+                    var twice = keys
+                    twice[count - 1] = keys[0]
+                    let doubled = HandleTable(
+                        bulk: count, placingFrom: placedMin, sameKey: { twice[Int($0)] == twice[Int($1)] },
                         listing: { add in
-                            for (handle, key) in frozenKeys.enumerated() { add(Handle(handle), hash(key)) }
+                            for (handle, key) in twice.enumerated() { add(Handle(handle), hash(key)) }
                             return true
                         })
-                else {
-                    XCTFail("\(context): refused")
-                    continue
+                    XCTAssertNil(doubled, context)
+                    // A listing that fails is refused as well.
+                    XCTAssertNil(
+                        HandleTable(
+                            bulk: count, placingFrom: placedMin, sameKey: { _, _ in false }, listing: { _ in false }),
+                        context)
                 }
-                var harness = Harness(table: table, keys: keys, hash: hash)
-                harness.reference = Dictionary(uniqueKeysWithValues: keys.indices.map { (keys[$0], Handle($0)) })
-                harness.check(context)
-                for _ in 0..<200 {
-                    // A built key (to remove) or a new one (to insert).
-                    let key = count > 0 && random.below(2) == 0 ? keys[random.below(count)] : random.next() % 100_000
-                    if harness.reference[key] == nil { harness.insert(key) } else { _ = harness.remove(key) }
-                }
-                harness.check("\(context), changed after")
-                guard count > 1 else { continue }
-                // Handle 0's key given to the last handle as well.
-                var twice = keys
-                twice[count - 1] = keys[0]
-                let doubled = HandleTable(
-                    bulk: count, sameKey: { twice[Int($0)] == twice[Int($1)] },
-                    listing: { add in
-                        for (handle, key) in twice.enumerated() { add(Handle(handle), hash(key)) }
-                        return true
-                    })
-                XCTAssertNil(doubled, context)
-                // A listing that fails is refused as well.
-                XCTAssertNil(HandleTable(bulk: count, sameKey: { _, _ in false }, listing: { _ in false }), context)
             }
         }
     }
