@@ -114,8 +114,8 @@ struct HandleTable: Sendable {
     }
 
     /// The fewest handles ``init(bulk:sameKey:listing:)`` sorts and places rather than inserts:
-    /// at 10,000 credentials, inserting cut the open's decode by 9 % of its instructions
-    /// (BENCHMARKS.md, round 4).
+    /// at 10,000 credentials, inserting took 3 % off the instructions of an open's decoding
+    /// thread (BENCHMARKS.md, round 4).
     static let sortedPlacementCountMin = 16_384
 
     /// Whether no two handles of `entries` (which share a hash) have keys `sameKey` says are one.
