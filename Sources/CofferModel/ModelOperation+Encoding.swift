@@ -311,9 +311,12 @@ extension ModelOperation {
     /// - Returns: the credential, version and field values; `.invalidInput` when the
     ///   operation does not store a credential version.
     ///
-    /// It accepts exactly what ``decode(_:)`` accepts, and gives the same values, but builds
-    /// only what it returns: the rest of the body is checked where it lies, its strings never
-    /// made `String`s (a reveal reads one record per call).
+    /// It gives what ``decode(_:)`` gives, but builds only what it returns: the rest of the
+    /// body is checked where it lies, its strings never made `String`s (a reveal reads one
+    /// record per call). It accepts what `decode(_:)` accepts, and one thing more: the strings
+    /// it steps over (the app key, slug and label, the names of changed fields) are not checked
+    /// as UTF-8 — the record authenticated, its writer checked them, and those bytes reach no
+    /// caller; field names, which do, are.
     public static func decodeCredentialFields(from operation: Operation) -> Result<StoredCredentialFields, CofferError>
     {
         operation.body.withUnsafeBytes { decodeCredentialFields(code: operation.code, body: $0) }

@@ -176,14 +176,19 @@ struct OperationBodyReader: ~Copyable {
         return view
     }
 
-    /// Steps over a string the reader does not use (``readStringView(_:)``).
+    /// Steps over a string the reader does not use: its length and bytes, not whether they
+    /// are UTF-8 (``readStringView(_:)``), for a reader of an authenticated record whose
+    /// skipped bytes reach no one (a reveal).
     mutating func skipString(_ what: String) throws(CofferError) {
-        _ = try readStringView(what)
+        guard let length = reader.read(UInt16.self), reader.readView(Int(length)) != nil else {
+            throw malformed("\(what) is cut short")
+        }
     }
 
     /// Steps over OPS-ENC-METADATA after its id (the organization, app key, slug, label,
     /// kind, type, category, scope and owner), for a reader that wants the fields alone:
-    /// checked as ``readCredentialMetadata()`` checks it, without building it.
+    /// checked as ``readCredentialMetadata()`` checks it, without building it, but for the
+    /// UTF-8 of its strings (``skipString(_:)``).
     mutating func skipCredentialMetadataAfterID() throws(CofferError) {
         let _: OrganizationID = try readID("the organization")
         try skipString("the app key")
