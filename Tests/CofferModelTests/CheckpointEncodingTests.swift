@@ -51,6 +51,41 @@ extension RandomizedModelTests {
         XCTAssertThrowsError(try VaultIndex(checkpointEncoding: index.checkpointEncoding()), "seed 24")
     }
 
+    /// A credential's label and display text are only shown: their UTF-8 is not checked
+    /// (F-CHECKPOINT-INDEX), what is not UTF-8 reads as U+FFFD, and the bytes encode back as
+    /// they came. Every other text is checked: an interned string that is not UTF-8 is refused.
+    func testOnlyShownTextsAreReadWithoutAUTF8Check() throws {
+        var run = Self.start(seed: 25)
+        for step in 0..<40 {
+            run.step = step
+            Self.randomAction(&run)
+        }
+        var index = run.vault.index
+        let live = try XCTUnwrap(
+            index.tables.credentials.firstIndex { $0.organization != IndexTables.freeSlotMarker }, "seed 25")
+        let notUTF8: [UInt8] = [0x41, 0xFF, 0x42]
+        index.tables.credentials[live].texts = try XCTUnwrap(
+            notUTF8.withUnsafeBytes { label in
+                notUTF8.withUnsafeBytes { index.tables.texts.add(label: label, display: $0) }
+            })
+        let bytes = index.checkpointEncoding()
+        let rebuilt = try VaultIndex(checkpointEncoding: bytes)
+        let texts = rebuilt.tables.credentials[live].texts
+        XCTAssertEqual(rebuilt.tables.texts.label(texts), "A\u{FFFD}B", "seed 25")
+        XCTAssertEqual(rebuilt.tables.texts.display(texts), "A\u{FFFD}B", "seed 25")
+        XCTAssertEqual(rebuilt.checkpointEncoding(), bytes, "seed 25: the bytes do not encode back")
+
+        // The credential's slug, an interned string, with a byte that is not UTF-8.
+        let slug = Array(index.tables.strings[Int(index.tables.credentials[live].slug)].utf8)
+        let prefixed = withUnsafeBytes(of: UInt32(slug.count).littleEndian, Array.init) + slug
+        let start = try XCTUnwrap(
+            (0...(bytes.count - prefixed.count)).first { bytes[$0..<$0 + prefixed.count].elementsEqual(prefixed) },
+            "seed 25: the slug is not in the encoding")
+        var damaged = bytes
+        damaged[start + 4] = 0xFF
+        XCTAssertThrowsError(try VaultIndex(checkpointEncoding: damaged), "seed 25: a slug that is not UTF-8")
+    }
+
     /// A text past what a reference reaches is refused before a byte of it is read, so a
     /// replayed record's display text fails the record, never the process.
     func testATextPastTheArenasReachIsRefused() {
