@@ -78,7 +78,8 @@ enum CheckpointBody {
     }
 
     /// Seeds: the encoding of an empty and of a populated index, and the populated one sealed
-    /// as a checkpoint under the body's key.
+    /// as a checkpoint under the body's key, as writers seal it (version 2) and as version 1
+    /// did (whose field order only an authenticated checkpoint reaches).
     static func seeds() -> [Seed] {
         let baseline = ModelScenario.baseline.index.checkpointEncoding()
         let contents = Checkpoint.Contents(
@@ -94,6 +95,49 @@ enum CheckpointBody {
             Seed(target: .checkpoint, name: "empty-index.bin", bytes: VaultIndex().checkpointEncoding()),
             Seed(target: .checkpoint, name: "populated-index.bin", bytes: baseline),
             Seed(target: .checkpoint, name: "sealed-checkpoint.bin", bytes: sealed),
+            Seed(
+                target: .checkpoint, name: "sealed-checkpoint-v1.bin",
+                bytes: sealedAsVersion1(contents, header: Array(sealed[..<Checkpoint.headerBytes]))),
         ]
+    }
+
+    /// `contents` sealed as version 1 of F-CHECKPOINT wrote them, which no writer writes any
+    /// more: the chain table before the index (no index length), one tag over everything with
+    /// associated data `"coffer checkpoint v1" || header`, the header of a version-2 checkpoint
+    /// of the same position given version 1 and its own sealed length.
+    static func sealedAsVersion1(_ contents: Checkpoint.Contents, header version2Header: [UInt8]) -> [UInt8] {
+        let version2 = contents.encode()
+        // Version 2: ..., the chain table count, the index length, the index, the chain table.
+        let leading = version2[..<(version2.count - contents.chains.count - contents.index.count - 8)]
+        let plaintext = Array(leading) + Array(contents.chains) + Array(contents.index)
+        var header = version2Header
+        header.replaceSubrange(4..<6, with: [1, 0])
+        let sealedLength = UInt64(XChaCha20Poly1305.nonceBytes + plaintext.count + XChaCha20Poly1305.tagBytes)
+        header.replaceSubrange(88..<96, with: withUnsafeBytes(of: sealedLength.littleEndian, Array.init))
+        let nonce = [UInt8](repeating: 0xC4, count: XChaCha20Poly1305.nonceBytes)
+        var bytes = header + nonce
+        plaintext.withUnsafeBytes {
+            XChaCha20Poly1305.seal(
+                $0, key: key, nonce: nonce, associatedData: Array("coffer checkpoint v1".utf8) + header,
+                appendingTo: &bytes)
+        }
+        return bytes
+    }
+
+    /// Every sealed seed opens under the body's key, as the version its name gives, and its
+    /// contents decode: else the seeds would not reach what lies behind the tag.
+    static func sealedSeedProblems() -> [String] {
+        seeds().filter { $0.bytes.starts(with: Checkpoint.magic) }.compactMap { seed in
+            guard
+                case .success((let position, let contents)) = Checkpoint.open(
+                    seed.bytes, vaultID: vaultID, generation: 0, key: key)
+            else { return "\(seed.name): does not open" }
+            let version: UInt16 = seed.name.hasSuffix("-v1.bin") ? 1 : Checkpoint.version
+            guard position.version == version else { return "\(seed.name): opens as version \(position.version)" }
+            guard Checkpoint.Contents.decode(contents, at: position) != nil else {
+                return "\(seed.name): its contents do not decode"
+            }
+            return nil
+        }
     }
 }

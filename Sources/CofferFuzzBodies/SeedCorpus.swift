@@ -64,6 +64,7 @@ public enum SeedCorpus {
             problems += seed.target.run(seed.bytes).map { "\(seed.target.rawValue)/\(seed.name): \($0)" }
         }
         problems += compareWithStoreLayout()
+        problems += CheckpointBody.sealedSeedProblems()
         problems += ModelSeeds.missingOperationCodes().map { "no FuzzModelOperation seed holds operation \($0)" }
         problems += ModelSeeds.missingOpcodes().map { "no FuzzOperationSequence seed runs opcode \($0)" }
         return problems
