@@ -90,33 +90,6 @@ public enum XChaCha20Poly1305 {
         }
     }
 
-    /// Opens `ciphertext || tag` into `plaintext`, memory the caller keeps for as long as it
-    /// reads it and zeroes after (``secureZero(_:)-(UnsafeMutableRawBufferPointer)``): whether
-    /// the tag verifies. Only then is `plaintext` the plaintext; when it does not, it is zeroed.
-    /// For a reader that decodes a record at once and lets it go (a reveal), which then takes
-    /// no protected memory for it. `plaintext` must be the ciphertext's length.
-    public static func open(
-        _ sealed: UnsafeRawBufferPointer,
-        into plaintext: UnsafeMutableRawBufferPointer,
-        key: SecureBytes,
-        nonce: UnsafeRawBufferPointer,
-        associatedData: UnsafeRawBufferPointer
-    ) -> Bool {
-        precondition(key.count == keyBytes, "XChaCha20-Poly1305 key must be 32 bytes")
-        precondition(nonce.count == nonceBytes, "XChaCha20-Poly1305 nonce must be 24 bytes")
-        guard sealed.count >= tagBytes, plaintext.count == sealed.count - tagBytes else { return false }
-        var byte: UInt8 = 0
-        // An empty plaintext still needs a destination address.
-        let opened = withUnsafeMutablePointer(to: &byte) { placeholder in
-            decrypt(
-                sealed, into: plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? placeholder, key: key,
-                nonce: nonce, associatedData: associatedData)
-        }
-        // Not every libsodium zeroes a failed open's output: no unauthenticated byte is left.
-        if opened == nil { secureZero(plaintext) }
-        return opened != nil
-    }
-
     /// Seals `region` in place, its ciphertext taking the plaintext's place, and returns the
     /// tag apart (libsodium's detached form), in ordinary memory: for sealed data that holds no
     /// secret value, only what must stay confidential and unaltered, sealed in chunks whose tags

@@ -195,95 +195,35 @@ public enum SealedRecord {
         }
         guard let plaintext = opened else { return .failure(.authentication) }
         return plaintext.withUnsafeBytes { bytes -> Result<Opened, OpenFailure> in
-            storedPayload(in: bytes).flatMap { stored in
-                switch stored.encoding {
-                case .raw:
-                    // The payload is read where it lies in the plaintext, not copied: it keeps
-                    // the padded plaintext (16 header bytes, zeros after) alive with it.
-                    return .success(Opened(plaintext: plaintext, payload: stored.place))
-                case .deflate:
-                    return inflate(UnsafeRawBufferPointer(rebasing: bytes[stored.place]), count: stored.decodedCount)
-                        .map { Opened(plaintext: $0, payload: 0..<$0.count) }
-                }
+            var reader = ByteReader(bytes)
+            guard let encodingByte = reader.read(UInt8.self), reader.skipZeros(3),
+                let storedCount = reader.read(UInt32.self), let decodedCount = reader.read(UInt32.self),
+                reader.skipZeros(4)
+            else { return .failure(.malformed("short plaintext header")) }
+            guard let encoding = PayloadEncoding(rawValue: encodingByte) else {
+                return .failure(.malformed("unknown payload encoding \(encodingByte)"))
+            }
+            let storedStart = reader.offset
+            guard let stored = reader.readView(Int(storedCount)) else {
+                return .failure(.malformed("stored length exceeds the plaintext"))
+            }
+            // F-PAD-ZERO: padding must be zero, so the plaintext has exactly one meaning.
+            guard reader.skipZeros(reader.remaining) else { return .failure(.malformed("non-zero padding")) }
+            guard Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + Int(storedCount)) == bytes.count else {
+                return .failure(.malformed("padded to the wrong bucket"))
+            }
+            switch encoding {
+            case .raw:
+                guard decodedCount == storedCount else { return .failure(.malformed("raw lengths differ")) }
+                // The payload is read where it lies in the plaintext, not copied: it keeps the
+                // padded plaintext (16 header bytes, zeros after) alive with it.
+                return .success(Opened(plaintext: plaintext, payload: storedStart..<storedStart + stored.count))
+            case .deflate:
+                guard decodedCount <= UInt32(FormatConstants.payloadBytesMax),
+                    let decoded = Deflate.decompress(stored, expectedCount: Int(decodedCount))
+                else { return .failure(.malformed("deflate stream is invalid")) }
+                return .success(Opened(plaintext: decoded, payload: 0..<decoded.count))
             }
         }
-    }
-
-    /// Opens a frame's body as ``openInPlace(header:body:at:key:skippingBodyChecksum:)`` does,
-    /// with the same checks, and gives `read` the payload in memory that lives only for the
-    /// call and is zeroed after it (on the stack when the record is small): for a reader that
-    /// decodes it at once and lets it go (a reveal), which then takes no protected memory for a
-    /// raw payload. `nil` when `read` was given the payload. Not generic, so that a reader in
-    /// another module looks up no type's metadata on each call.
-    public static func withOpenedPayload(
-        header: FrameHeader, body: UnsafeRawBufferPointer, at position: RecordPosition, key: SecureBytes,
-        skippingBodyChecksum: Bool = false, _ read: (UnsafeRawBufferPointer) -> Void
-    ) -> OpenFailure? {
-        guard body.count == Int(header.bodyBytes), body.count >= XChaCha20Poly1305.nonceBytes else {
-            return .bodyChecksum
-        }
-        guard skippingBodyChecksum || bodyChecksumMatches(header: header, body: body) else { return .bodyChecksum }
-        let nonce = UnsafeRawBufferPointer(rebasing: body[0..<XChaCha20Poly1305.nonceBytes])
-        let sealed = UnsafeRawBufferPointer(rebasing: body[XChaCha20Poly1305.nonceBytes...])
-        guard sealed.count >= XChaCha20Poly1305.tagBytes else { return .authentication }
-        return withUnsafeTemporaryAllocation(byteCount: sealed.count - XChaCha20Poly1305.tagBytes, alignment: 16) {
-            plaintext -> OpenFailure? in
-            defer { secureZero(plaintext) }
-            let opened = position.withAssociatedData {
-                XChaCha20Poly1305.open(sealed, into: plaintext, key: key, nonce: nonce, associatedData: $0)
-            }
-            guard opened else { return .authentication }
-            let bytes = UnsafeRawBufferPointer(plaintext)
-            switch storedPayload(in: bytes) {
-            case .failure(let failure):
-                return failure
-            case .success(let stored) where stored.encoding == .raw:
-                read(UnsafeRawBufferPointer(rebasing: bytes[stored.place]))
-                return nil
-            case .success(let stored):
-                switch inflate(UnsafeRawBufferPointer(rebasing: bytes[stored.place]), count: stored.decodedCount) {
-                case .failure(let failure):
-                    return failure
-                case .success(let decoded):
-                    decoded.withUnsafeBytes { read($0) }
-                    return nil
-                }
-            }
-        }
-    }
-
-    /// Where the stored payload lies in an opened plaintext, read from its header, and how it
-    /// is encoded; a plaintext that breaks a rule of its header, F-PAD or F-PAD-ZERO fails as
-    /// `.malformed`.
-    private static func storedPayload(
-        in plaintext: UnsafeRawBufferPointer
-    ) -> Result<(encoding: PayloadEncoding, place: Range<Int>, decodedCount: UInt32), OpenFailure> {
-        var reader = ByteReader(plaintext)
-        guard let encodingByte = reader.read(UInt8.self), reader.skipZeros(3),
-            let storedCount = reader.read(UInt32.self), let decodedCount = reader.read(UInt32.self),
-            reader.skipZeros(4)
-        else { return .failure(.malformed("short plaintext header")) }
-        guard let encoding = PayloadEncoding(rawValue: encodingByte) else {
-            return .failure(.malformed("unknown payload encoding \(encodingByte)"))
-        }
-        let storedStart = reader.offset
-        guard reader.readView(Int(storedCount)) != nil else {
-            return .failure(.malformed("stored length exceeds the plaintext"))
-        }
-        // F-PAD-ZERO: padding must be zero, so the plaintext has exactly one meaning.
-        guard reader.skipZeros(reader.remaining) else { return .failure(.malformed("non-zero padding")) }
-        guard Padding.bucketSize(for: FormatConstants.plaintextHeaderBytes + Int(storedCount)) == plaintext.count else {
-            return .failure(.malformed("padded to the wrong bucket"))
-        }
-        if encoding == .raw, decodedCount != storedCount { return .failure(.malformed("raw lengths differ")) }
-        return .success((encoding, storedStart..<storedStart + Int(storedCount), decodedCount))
-    }
-
-    /// A deflated payload inflated to the length its plaintext header gives.
-    private static func inflate(_ stored: UnsafeRawBufferPointer, count: UInt32) -> Result<SecureBytes, OpenFailure> {
-        guard count <= UInt32(FormatConstants.payloadBytesMax),
-            let decoded = Deflate.decompress(stored, expectedCount: Int(count))
-        else { return .failure(.malformed("deflate stream is invalid")) }
-        return .success(decoded)
     }
 }

@@ -158,19 +158,7 @@ extension VaultStore {
     ///
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
-        let sealed = try sealedRecord(sequence: sequence, offset: offset)
-        let frame = sealed.frame
-        // No body CRC: the tag authenticates every byte of the body, and a reader with the
-        // key needs the CRC for nothing else (F-FRAME-CRC); a damaged frame fails either way.
-        let opened = frame.bytes.withUnsafeBytes {
-            SealedRecord.openInPlace(
-                header: frame.header, body: UnsafeRawBufferPointer(rebasing: $0[FormatConstants.frameHeaderBytes...]),
-                at: sealed.position, key: sealed.key, skippingBodyChecksum: true)
-        }
-        guard case .success(let opened) = opened else {
-            throw Self.authenticationFailure(sequence: sequence, offset: offset)
-        }
-        if !sealed.wasCached { frameCache.keep(frame, at: offset) }
+        let (frame, opened) = try openRecord(sequence: sequence, offset: offset)
         return ScannedRecord(
             sequence: sequence, type: frame.header.type!, epoch: frame.header.epoch, offset: offset,
             frameBytes: frame.header.frameBytes, previousChain: frame.previousChain, payload: opened.payloadBytes)
@@ -179,45 +167,28 @@ extension VaultStore {
     /// Reads and opens the record at `offset` that has sequence number `sequence`, as
     /// ``readRecord(sequence:offset:)`` does, and calls `body` with its payload where it lies
     /// in the decrypted plaintext: for a reader that decodes a part of it at once (a reveal),
-    /// which then builds no record and no slice, and takes no protected memory
-    /// (``SealedRecord/withOpenedPayload(header:body:at:key:skippingBodyChecksum:_:)``). The
-    /// view must not escape; the plaintext is zeroed when `body` returns.
+    /// which then builds no record and no slice. The view must not escape; the plaintext is
+    /// zeroed and released when `body` returns.
     package func withRecordPayload(
         sequence: UInt64, offset: UInt64, _ body: (UnsafeRawBufferPointer) throws(CofferError) -> Void
     ) throws(CofferError) {
         // Not generic: a reveal calls it from another module, where a generic body would
         // look its result type's metadata up on every call.
-        let sealed = try sealedRecord(sequence: sequence, offset: offset)
-        let frame = sealed.frame
+        let opened = try openRecord(sequence: sequence, offset: offset).opened
         var failure: CofferError?
-        let openFailure = frame.bytes.withUnsafeBytes { bytes in
-            SealedRecord.withOpenedPayload(
-                header: frame.header,
-                body: UnsafeRawBufferPointer(rebasing: bytes[FormatConstants.frameHeaderBytes...]),
-                at: sealed.position, key: sealed.key, skippingBodyChecksum: true
-            ) { payload in
-                do throws(CofferError) {
-                    try body(payload)
-                } catch {
-                    failure = error
-                }
+        opened.plaintext.withUnsafeBytes { bytes in
+            do throws(CofferError) {
+                try body(UnsafeRawBufferPointer(rebasing: bytes[opened.payload]))
+            } catch {
+                failure = error
             }
         }
-        if openFailure != nil { throw Self.authenticationFailure(sequence: sequence, offset: offset) }
-        if !sealed.wasCached { frameCache.keep(frame, at: offset) }
         if let failure { throw failure }
     }
 
-    /// What a record that does not open is, to a reader of one record.
-    private static func authenticationFailure(sequence: UInt64, offset: UInt64) -> CofferError {
-        CofferError(.corrupted, "The record fails authentication.", offset: offset, sequence: sequence)
-    }
-
-    /// The frame at `offset` that has sequence number `sequence` (from the cache of sealed
-    /// frames, or read and checked), with what opens it: its key and position. A frame read
-    /// from the file goes into the cache once it opens.
-    private func sealedRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> (
-        frame: SealedFrameCache.Entry, key: SecureBytes, position: RecordPosition, wasCached: Bool
+    /// Reads (or finds in the cache of sealed frames), checks and opens the record at `offset`.
+    private func openRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> (
+        frame: SealedFrameCache.Entry, opened: SealedRecord.Opened
     ) {
         let kept = frameCache.frame(at: offset).flatMap { $0.header.sequence == sequence ? $0 : nil }
         let frame: SealedFrameCache.Entry
@@ -238,7 +209,19 @@ extension VaultStore {
         }
         let position = RecordPosition(
             vaultID: vaultID, sequence: sequence, type: type, epoch: header.epoch, previousChain: frame.previousChain)
-        return (frame, key, position, kept != nil)
+        // No body CRC: the tag authenticates every byte of the body, and a reader with the
+        // key needs the CRC for nothing else (F-FRAME-CRC); a damaged frame fails either way.
+        switch frame.bytes.withUnsafeBytes({
+            SealedRecord.openInPlace(
+                header: header, body: UnsafeRawBufferPointer(rebasing: $0[FormatConstants.frameHeaderBytes...]),
+                at: position, key: key, skippingBodyChecksum: true)
+        }) {
+        case .failure:
+            throw CofferError(.corrupted, "The record fails authentication.", offset: offset, sequence: sequence)
+        case .success(let opened):
+            if kept == nil { frameCache.keep(frame, at: offset) }
+            return (frame, opened)
+        }
     }
 
     /// What ``readRecord(sequence:offset:)`` reads at once: most records fit.

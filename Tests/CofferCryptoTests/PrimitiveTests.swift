@@ -79,43 +79,6 @@ final class PrimitiveTests: XCTestCase {
         }
     }
 
-    /// An open into the caller's memory gives what the open into protected memory gives, and
-    /// leaves that memory zeroed when the tag does not verify or the memory is not the
-    /// plaintext's length.
-    func testOpenIntoCallersMemoryIsTheOpen() {
-        for count in [0, 1, 240, 4096] {
-            let message = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
-            var sealed: [UInt8] = []
-            message.withUnsafeBytes {
-                XChaCha20Poly1305.seal($0, key: key, nonce: nonce, associatedData: [4, 2], appendingTo: &sealed)
-            }
-            func open(_ sealed: [UInt8], associatedData: [UInt8], extra: Int = 0) -> [UInt8]? {
-                var plaintext = [UInt8](repeating: 0xEE, count: max(0, sealed.count - 16 + extra))
-                let opened = plaintext.withUnsafeMutableBytes { plaintext in
-                    sealed.withUnsafeBytes { sealed in
-                        nonce.withUnsafeBytes { nonce in
-                            associatedData.withUnsafeBytes {
-                                XChaCha20Poly1305.open(
-                                    sealed, into: plaintext, key: key, nonce: nonce, associatedData: $0)
-                            }
-                        }
-                    }
-                }
-                if !opened, extra == 0 {
-                    XCTAssertTrue(plaintext.allSatisfy { $0 == 0 }, "\(count) bytes: a failed open zeroes")
-                }
-                return opened ? plaintext : nil
-            }
-            XCTAssertEqual(open(sealed, associatedData: [4, 2]), message, "\(count) bytes")
-            var flipped = sealed
-            flipped[flipped.count - 1] ^= 1
-            XCTAssertNil(open(flipped, associatedData: [4, 2]), "\(count) bytes, a flipped tag bit")
-            XCTAssertNil(open(sealed, associatedData: [4]), "\(count) bytes, other associated data")
-            XCTAssertNil(open(sealed, associatedData: [4, 2], extra: 1), "\(count) bytes, memory a byte too long")
-            XCTAssertNil(open(Array(sealed.prefix(15)), associatedData: [4, 2]), "\(count) bytes, shorter than a tag")
-        }
-    }
-
     func testEmptyPlaintextSeals() {
         var sealed: [UInt8] = []
         [UInt8]().withUnsafeBytes {
