@@ -664,13 +664,13 @@ extension ByteReader {
         return view
     }
 
-    /// A text that is only ever shown — a credential's label or display text — as
+    /// A text that identifies nothing — a credential's label or display text — as
     /// ``readTextView()`` reads one, but for its UTF-8, which is not checked
     /// (F-CHECKPOINT-INDEX allows it): the checkpoint authenticated, so its writer checked it,
-    /// and ``TextArena`` makes a `String` of it with `String(decoding:as:)`, which shows what
-    /// is not UTF-8 as U+FFFD. It is never compared or hashed. A tenth of the instructions of a
-    /// 10k open went to checking these texts, which a masked preview's bullets take off the
-    /// ASCII path.
+    /// and ``TextArena`` makes a `String` of it with `String(decoding:as:)`, which reads what is
+    /// not UTF-8 as U+FFFD wherever it is used (shown, compared, exported, written into a record). No
+    /// lookup or hash uses it. A tenth of the instructions of a 10k open went to checking these
+    /// texts, which a masked preview's bullets take off the ASCII path.
     fileprivate mutating func readShownTextView() -> UnsafeRawBufferPointer? {
         guard let length = read(UInt32.self) else { return nil }
         return readView(Int(length))

@@ -84,6 +84,9 @@ extension RandomizedModelTests {
         var damaged = bytes
         damaged[start + 4] = 0xFF
         XCTAssertThrowsError(try VaultIndex(checkpointEncoding: damaged), "seed 25: a slug that is not UTF-8")
+        // The same byte made another ASCII one decodes: the refusal is the UTF-8 check's.
+        damaged[start + 4] = UInt8(ascii: "~")
+        XCTAssertNoThrow(try VaultIndex(checkpointEncoding: damaged), "seed 25: a slug with another ASCII byte")
     }
 
     /// A text past what a reference reaches is refused before a byte of it is read, so a

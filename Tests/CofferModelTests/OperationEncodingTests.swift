@@ -342,7 +342,7 @@ final class OperationEncodingTests: XCTestCase {
     /// 0xFF, 0x80 (not UTF-8) and 0x00, and one byte too many. Where it accepts a body that
     /// decode refuses, the change was a byte that is not UTF-8 in a string it steps over: the
     /// body with an ASCII byte there instead decodes to the same values.
-    func testDecodeCredentialFieldsAcceptsExactlyWhatDecodeAccepts() {
+    func testDecodeCredentialFieldsAgreesWithDecodeButForSkippedStringsUTF8() {
         enum Outcome: Equatable {
             case stored(StoredCredentialFields)
             case failure(CofferError.Code)
