@@ -111,6 +111,7 @@ enum CheckpointBody {
         let leading = version2[..<(version2.count - contents.chains.count - contents.index.count - 8)]
         let plaintext = Array(leading) + Array(contents.chains) + Array(contents.index)
         var header = version2Header
+        // The header's version (offset 4, u16) and sealed length `L` (offset 88, u64).
         header.replaceSubrange(4..<6, with: [1, 0])
         let sealedLength = UInt64(XChaCha20Poly1305.nonceBytes + plaintext.count + XChaCha20Poly1305.tagBytes)
         header.replaceSubrange(88..<96, with: withUnsafeBytes(of: sealedLength.littleEndian, Array.init))

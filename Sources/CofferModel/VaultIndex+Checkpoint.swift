@@ -669,8 +669,8 @@ extension ByteReader {
     /// (F-CHECKPOINT-INDEX allows it): the checkpoint authenticated, so its writer checked it,
     /// and ``TextArena`` makes a `String` of it with `String(decoding:as:)`, which reads what is
     /// not UTF-8 as U+FFFD wherever it is used (shown, compared, exported, written into a record). No
-    /// lookup or hash uses it. A tenth of the instructions of a 10k open went to checking these
-    /// texts, which a masked preview's bullets take off the ASCII path.
+    /// lookup or hash uses it. A sixth of the instructions of a 10k open's decoding thread went
+    /// to checking these texts, which a masked preview's bullets take off the ASCII path.
     fileprivate mutating func readShownTextView() -> UnsafeRawBufferPointer? {
         guard let length = read(UInt32.self) else { return nil }
         return readView(Int(length))

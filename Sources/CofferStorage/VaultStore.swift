@@ -392,6 +392,7 @@ public final class VaultStore: @unchecked Sendable {
                 // What restoreIndex was told when it asked (complete() keeps its first answer).
                 let asked = opening.outcome != nil
                 if restored && !(asked && opening.complete()) {
+                    // Joins the opening thread before its buffer goes (a dropped opening traps).
                     _ = opening.complete()
                     throw CofferError(
                         .invalidInput,
