@@ -73,6 +73,8 @@ final class FileLogDevice: LogDevice, @unchecked Sendable {
 
     func sync() -> Result<Void, SystemError> { file.sync() }
 
+    func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> { file.mapReadOnly(count) }
+
     func replaceHeaderCopy(_ index: Int, with bytes: [UInt8]) -> Result<LogWriteOutcome, SystemError> {
         file.write(bytes, at: UInt64(index * FormatConstants.headerCopyBytes)).flatMap { file.sync() }.map { .written }
     }

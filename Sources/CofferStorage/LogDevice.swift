@@ -34,6 +34,14 @@ public protocol LogDevice: AnyObject, Sendable {
     func cutTornTail(at end: UInt64) -> Result<Void, SystemError>
     /// Closes the device now, releasing a file's lock; later calls fail. Closing twice is harmless.
     func close()
+    /// Maps the log's first `count` bytes into memory for reading frames
+    /// (``StorageFile/mapReadOnly(_:)``); nil where the log cannot be mapped (a shared log).
+    func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError>
+}
+
+extension LogDevice {
+    /// Maps nothing: frames are read with ``read(into:at:)``.
+    public func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> { .success(nil) }
 }
 
 /// How a conditional write to a log went.

@@ -234,4 +234,22 @@ final class PosixFile: StorageFile, @unchecked Sendable {
         guard fstat(descriptor, &information) == 0 else { return .failure(.current) }
         return .success(FileIdentity(device: UInt64(information.st_dev), inode: UInt64(information.st_ino)))
     }
+
+    func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> {
+        guard count > 0 else { return .failure(.invalidArgument) }
+        let memory = mmap(nil, count, PROT_READ, MAP_SHARED, descriptor, 0)
+        guard let memory, memory != MAP_FAILED else { return .failure(.current) }
+        return .success(PosixMapping(base: memory, count: count))
+    }
+}
+
+/// A read-only shared mapping of a file (mmap(2)), unmapped on release.
+final class PosixMapping: StorageMapping, @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+
+    init(base: UnsafeMutableRawPointer, count: Int) {
+        bytes = UnsafeRawBufferPointer(start: base, count: count)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
 }

@@ -85,6 +85,25 @@ public protocol StorageFile: AnyObject, Sendable {
     /// Closes the file now, releasing its lock; later calls fail with `EBADF`. Closing twice
     /// is harmless. Releasing the last reference closes it too.
     func close()
+    /// Maps the file's first `count` bytes into memory, read-only and shared with the file's
+    /// pages (mmap(2)); nil where the file system maps nothing, and then every read goes
+    /// through ``read(into:at:)``. The mapping outlives ``close()``: it is unmapped when
+    /// released. `count` may exceed the file's size — bytes appended later show through —
+    /// but reading a mapped byte past the file's end, or one the disk fails to give, raises
+    /// `SIGBUS`: read only what the file is known to hold.
+    func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError>
+}
+
+extension StorageFile {
+    /// Maps nothing: a file system that cannot map leaves every read to ``read(into:at:)``.
+    public func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> { .success(nil) }
+}
+
+/// A file's first bytes mapped into memory read-only (``StorageFile/mapReadOnly(_:)``),
+/// unmapped when the last reference goes.
+public protocol StorageMapping: AnyObject, Sendable {
+    /// The mapped bytes, from the file's first; valid while the mapping is held.
+    var bytes: UnsafeRawBufferPointer { get }
 }
 
 extension StorageSystem {

@@ -158,10 +158,10 @@ extension VaultStore {
     ///
     /// - Throws: `.corrupted` when the bytes there fail a check, `.io`.
     public func readRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> ScannedRecord {
-        let (frame, opened) = try openRecord(sequence: sequence, offset: offset)
+        let (header, previousChain, opened) = try openRecord(sequence: sequence, offset: offset)
         return ScannedRecord(
-            sequence: sequence, type: frame.header.type!, epoch: frame.header.epoch, offset: offset,
-            frameBytes: frame.header.frameBytes, previousChain: frame.previousChain, payload: opened.payloadBytes)
+            sequence: sequence, type: header.type!, epoch: header.epoch, offset: offset,
+            frameBytes: header.frameBytes, previousChain: previousChain, payload: opened.payloadBytes)
     }
 
     /// Reads and opens the record at `offset` that has sequence number `sequence`, as
@@ -186,14 +186,69 @@ extension VaultStore {
         if let failure { throw failure }
     }
 
-    /// Reads (or finds in the cache of sealed frames), checks and opens the record at `offset`.
+    /// Reads (where the mapping of the log shows it, else in the cache of sealed frames, else
+    /// from the file), checks and opens the record at `offset`.
     private func openRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> (
-        frame: SealedFrameCache.Entry, opened: SealedRecord.Opened
+        header: FrameHeader, previousChain: [UInt8], opened: SealedRecord.Opened
     ) {
+        if let mapping, let found = try openMappedRecord(sequence: sequence, offset: offset, mapping: mapping) {
+            return found
+        }
         let kept = frameCache.frame(at: offset).flatMap { $0.header.sequence == sequence ? $0 : nil }
         let frame: SealedFrameCache.Entry
         if let kept { frame = kept } else { frame = try readFrame(sequence: sequence, offset: offset) }
-        let header = frame.header
+        let opened = try frame.bytes.withUnsafeBytes { bytes in
+            Result { () throws(CofferError) in
+                try open(
+                    header: frame.header, previousChain: frame.previousChain,
+                    body: UnsafeRawBufferPointer(rebasing: bytes[FormatConstants.frameHeaderBytes...]),
+                    sequence: sequence, offset: offset)
+            }
+        }.get()
+        if kept == nil { frameCache.keep(frame, at: offset) }
+        return (frame.header, frame.previousChain, opened)
+    }
+
+    /// Checks and opens the record at `offset` where the mapping of the log shows it (the
+    /// checks of ``readFrame(sequence:offset:)``, on the mapped bytes); nil when the mapping
+    /// does not cover the whole frame before the log's acknowledged end, for the file's read
+    /// to find and report.
+    private func openMappedRecord(sequence: UInt64, offset: UInt64, mapping: LogMapping) throws(CofferError) -> (
+        header: FrameHeader, previousChain: [UInt8], opened: SealedRecord.Opened
+    )? {
+        let previous = try previousChain(for: sequence)
+        let end = logEnd
+        let headerBytes = UInt64(FormatConstants.frameHeaderBytes)
+        guard offset <= end, end - offset >= headerBytes, var mapped = mapping.covering(offset + headerBytes) else {
+            return nil
+        }
+        let start = Int(offset)
+        guard
+            case .success(let header) = FrameHeader.decode(
+                UnsafeRawBufferPointer(rebasing: mapped.bytes[start..<start + FormatConstants.frameHeaderBytes])),
+            header.sequence == sequence, header.type != nil
+        else {
+            throw CofferError(.corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
+        }
+        guard end - offset >= UInt64(header.frameBytes) else { return nil }
+        if mapped.bytes.count - start < header.frameBytes {
+            guard let longer = mapping.covering(offset + UInt64(header.frameBytes)) else { return nil }
+            mapped = longer
+        }
+        let opened = try withExtendedLifetime(mapped) { () throws(CofferError) in
+            try open(
+                header: header, previousChain: previous,
+                body: UnsafeRawBufferPointer(
+                    rebasing: mapped.bytes[(start + FormatConstants.frameHeaderBytes)..<(start + header.frameBytes)]),
+                sequence: sequence, offset: offset)
+        }
+        return (header, previous, opened)
+    }
+
+    /// Opens the body of the checked frame `header` at `offset` with its epoch's key.
+    private func open(
+        header: FrameHeader, previousChain: [UInt8], body: UnsafeRawBufferPointer, sequence: UInt64, offset: UInt64
+    ) throws(CofferError) -> SealedRecord.Opened {
         let type = header.type!
         let found: (closed: Bool, key: SecureBytes?) = headerLock.withLock {
             switch type {
@@ -208,20 +263,29 @@ extension VaultStore {
                 .corrupted, "The record is sealed under an unknown epoch.", offset: offset, sequence: sequence)
         }
         let position = RecordPosition(
-            vaultID: vaultID, sequence: sequence, type: type, epoch: header.epoch, previousChain: frame.previousChain)
+            vaultID: vaultID, sequence: sequence, type: type, epoch: header.epoch, previousChain: previousChain)
         // No body CRC: the tag authenticates every byte of the body, and a reader with the
         // key needs the CRC for nothing else (F-FRAME-CRC); a damaged frame fails either way.
-        switch frame.bytes.withUnsafeBytes({
-            SealedRecord.openInPlace(
-                header: header, body: UnsafeRawBufferPointer(rebasing: $0[FormatConstants.frameHeaderBytes...]),
-                at: position, key: key, skippingBodyChecksum: true)
-        }) {
+        switch SealedRecord.openInPlace(
+            header: header, body: body, at: position, key: key, skippingBodyChecksum: true)
+        {
         case .failure:
             throw CofferError(.corrupted, "The record fails authentication.", offset: offset, sequence: sequence)
-        case .success(let opened):
-            if kept == nil { frameCache.keep(frame, at: offset) }
-            return (frame, opened)
+        case .success(let opened): return opened
         }
+    }
+
+    /// The chain hash after the record before `sequence`, which its AAD binds: once durable,
+    /// for a record a writer still has queued.
+    private func previousChain(for sequence: UInt64) throws(CofferError) -> [UInt8] {
+        if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
+        if let known = chains.previous(for: sequence) { return known }
+        if let writer, sequence <= writer.queuedHead.sequence {
+            // A transaction queued behind a sync made it: a planner on top of it reads it once durable.
+            try writer.waitUntilDurable(sequence: sequence)
+            if let known = chains.previous(for: sequence) { return known }
+        }
+        throw CofferError(.notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
     }
 
     /// What ``readRecord(sequence:offset:)`` reads at once: most records fit.
@@ -230,17 +294,7 @@ extension VaultStore {
     /// Reads the frame at `offset` that has sequence number `sequence` and checks its header:
     /// its bytes (exactly the frame's), header and the chain hash its AAD binds.
     private func readFrame(sequence: UInt64, offset: UInt64) throws(CofferError) -> SealedFrameCache.Entry {
-        if headerLock.withLock({ closed }) { throw CofferError(.closed, "The vault was closed.") }
-        var known = chains.previous(for: sequence)
-        if known == nil, let writer, sequence <= writer.queuedHead.sequence {
-            // A transaction queued behind a sync made it: a planner on top of it reads it once durable.
-            try writer.waitUntilDurable(sequence: sequence)
-            known = chains.previous(for: sequence)
-        }
-        guard let previous = known else {
-            throw CofferError(
-                .notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
-        }
+        let previous = try previousChain(for: sequence)
         // One read for the header and, for most records, the whole frame: a reveal is one
         // system call. Never past the acknowledged end (a shared log would ask its server).
         // The read lands on the stack; the frame is copied out at its exact size, as the cache
@@ -404,6 +458,7 @@ extension VaultStore {
     public func close() {
         writer?.stop(CofferError(.closed, "The vault was closed."))
         headerLock.withLock { closed = true }
+        mapping?.release()
         log.close()
     }
 

@@ -70,6 +70,13 @@ public final class VaultStore: @unchecked Sendable {
         /// what a reveal reads), so that reading one again costs no system call; 8 MiB by
         /// default, 0 keeps none. Sealed bytes only: a plaintext is never kept.
         public var sealedFrameCacheBytes = 8 << 20
+        /// Read the records a reveal opens through a read-only mapping of the vault file
+        /// (``LogMapping``) instead of a `pread` each and the cache of sealed frames: faster
+        /// once the log outgrows the cache, at no memory of the process's own (the pages are
+        /// the file's, shared with the page cache). Off by default: should anything but Coffer
+        /// shrink the file under an open vault, or the disk fail to give a page, the process
+        /// gets `SIGBUS` where a read would have thrown `.io`. A shared log is read as before.
+        public var mapsLog = false
 
         public init(
             storage: any LogMedium = PosixStorage(), durability: Durability = .synchronous,
@@ -132,6 +139,8 @@ public final class VaultStore: @unchecked Sendable {
     let counters: LogCounters
     /// The sealed frames read lately (``Options/sealedFrameCacheBytes``).
     let frameCache: SealedFrameCache
+    /// The log mapped for reading records (``Options/mapsLog``); nil when not asked for.
+    let mapping: LogMapping?
     /// Where a read-only store's log ends; catching up moves it on. Guarded by `headerLock`.
     var readOnlyEnd: UInt64
     var readOnlyHead: ChainHead
@@ -168,6 +177,7 @@ public final class VaultStore: @unchecked Sendable {
         self.chains = chains
         self.counters = counters
         self.frameCache = SealedFrameCache(capacity: options.sealedFrameCacheBytes)
+        self.mapping = options.mapsLog ? LogMapping(log: log) : nil
         self.recovery = recovery
         self.readOnlyEnd = outcome.validEnd
         self.readOnlyHead = outcome.head

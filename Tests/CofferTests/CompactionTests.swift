@@ -19,8 +19,13 @@ final class CompactionTests: XCTestCase {
     /// A vault with churn: credentials created, rotated, updated, deleted, revoked, defaults,
     /// assignments, a removed project, API keys.
     func makeChurnedVault(on disk: SimulatedDisk, seed: UInt64 = 7) throws -> Vault {
+        try makeChurnedVault(at: path, options: .init(storage: disk), seed: seed)
+    }
+
+    /// The churned vault, at `path` opened with `options`.
+    func makeChurnedVault(at path: String, options: Vault.Options, seed: UInt64 = 7) throws -> Vault {
         var random = SeededGenerator(seed: seed)
-        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk))
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: options)
         try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
         for project in ["web", "data", "old"] {
             try vault.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: project, name: project) }
@@ -195,7 +200,8 @@ final class CompactionTests: XCTestCase {
         defer { vault.close() }
         // A churned vault shrinks, and reports its progress up to the estimate.
         let seen = Locked<[CompactionProgress]>([])
-        let first = try vault.compact(CompactionOptions(skipsUnlessSmaller: true, progress: { p in seen.withLock { $0.append(p) } }))
+        let first = try vault.compact(
+            CompactionOptions(skipsUnlessSmaller: true, progress: { p in seen.withLock { $0.append(p) } }))
         XCTAssertFalse(first.skipped)
         XCTAssertLessThan(first.bytesAfter, first.bytesBefore)
         let steps = seen.withLock { $0 }
@@ -210,7 +216,8 @@ final class CompactionTests: XCTestCase {
         XCTAssertEqual(second.head, vault.head)
         XCTAssertEqual(disk.contents(of: path), compacted)
         // Beside the vault: only the index checkpoint the first compaction wrote.
-        XCTAssertEqual(disk.paths().filter { $0 != path }, [path + ".checkpoint"], "a skipped compaction left its new file")
+        XCTAssertEqual(
+            disk.paths().filter { $0 != path }, [path + ".checkpoint"], "a skipped compaction left its new file")
         // Re-encryption always rewrites.
         XCTAssertFalse(try vault.compact(CompactionOptions(reencrypt: true, skipsUnlessSmaller: true)).skipped)
         // Cancelled after the first record: nothing changes, the new file goes, writes go on.
@@ -218,11 +225,18 @@ final class CompactionTests: XCTestCase {
         let calls = Locked(0)
         let error = try XCTUnwrap(
             assertThrowsCoffer(.cancelled) {
-                try vault.compact(CompactionOptions(isCancelled: { calls.withLock { $0 += 1; return $0 > 1 } }))
+                try vault.compact(
+                    CompactionOptions(isCancelled: {
+                        calls.withLock {
+                            $0 += 1
+                            return $0 > 1
+                        }
+                    }))
             })
         XCTAssertTrue(error.message.contains("as it was"))
         XCTAssertEqual(disk.contents(of: path), before)
-        XCTAssertEqual(disk.paths().filter { $0 != path }, [path + ".checkpoint"], "a cancelled compaction left its new file")
+        XCTAssertEqual(
+            disk.paths().filter { $0 != path }, [path + ".checkpoint"], "a cancelled compaction left its new file")
         try vault.mutate(actor: "after") { try $0.createOrganization(slug: "later", name: "Later") }
     }
 
@@ -242,6 +256,39 @@ final class CompactionTests: XCTestCase {
         assertSameState(try fingerprint(reopened), before)
         XCTAssertEqual(try reopened.statistics().deadBytes, 0)
         XCTAssertTrue(try Vault.verify(path: path, unlock: .keyFile(key), expectedHead: head, storage: disk).isClean)
+    }
+
+    /// A vault that maps its file (`mapsLog`) reveals every version a vault reading the file
+    /// reveals, before and after a compaction (whose new file it maps in turn), and after
+    /// commits on top of that.
+    func testAVaultMappingItsFileRevealsWhatAVaultReadingItReveals() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("team.coffer")
+        var options = Vault.Options()
+        options.mapsLog = true
+        let vault = try makeChurnedVault(at: path, options: options)
+        defer { vault.close() }
+        func assertSameAsAReaderOfTheFile(_ step: String) throws {
+            let reader = try Vault.open(path: path, unlock: .keyFile(key), options: .init(readOnly: true))
+            defer { reader.close() }
+            assertSameState(try fingerprint(vault), try fingerprint(reader), step)
+        }
+        try assertSameAsAReaderOfTheFile("churned")
+        _ = try vault.compact()
+        try assertSameAsAReaderOfTheFile("compacted")
+        let id = try XCTUnwrap(
+            vault.read { index in
+                index.organization("acme").flatMap {
+                    index.credentials(matching: CredentialFilter(organization: $0.id)).first?.id
+                }
+            })
+        try vault.mutate(actor: "alice") {
+            try $0.rotateCredential(
+                id.description, in: "acme", fields: FieldValues(["token": Self.secret("after the compaction")]),
+                reveal: vault.readOperation)
+        }
+        try assertSameAsAReaderOfTheFile("rotated after the compaction")
+        XCTAssertEqual(try vault.reveal(id)["token"], Self.secret("after the compaction"))
     }
 
     func testRotationThenReencryptingCompactionRetiresTheOldEpochAndErasesItsKey() throws {
@@ -360,7 +407,8 @@ final class CompactionTests: XCTestCase {
     func testACrashAtEveryCallOfACompactionLeavesOneCompleteVault() throws {
         var states = 0
         for options in [
-            CompactionOptions(reencrypt: true), CompactionOptions(newMasterKey: true), CompactionOptions(newUnlockKey: true),
+            CompactionOptions(reencrypt: true), CompactionOptions(newMasterKey: true),
+            CompactionOptions(newUnlockKey: true),
         ] {
             let probe = SimulatedDisk()
             let vault = try makeChurnedVault(on: probe)

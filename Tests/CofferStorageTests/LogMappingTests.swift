@@ -1,0 +1,115 @@
+import CofferCrypto
+import CofferErrors
+import CofferFormat
+import CofferSimulation
+import CofferTestSupport
+import XCTest
+
+@testable import CofferStorage
+
+/// The vault file mapped for reading records (`mapsLog`): the mapping grows with the log and
+/// shows what is appended after it was made; a store reading through it reads what a store
+/// reading the file reads, with the same checks and the same errors.
+final class LogMappingTests: XCTestCase {
+    /// A file of `count` bytes, each its offset's low byte, as a log device.
+    private func device(_ path: String, count: Int) throws -> FileLogDevice {
+        let storage = PosixStorage()
+        let file = try storage.open(path, mode: .createNew).get()
+        try file.write((0..<count).map { UInt8(truncatingIfNeeded: $0) }, at: 0).get()
+        return FileLogDevice(file: file, storage: storage, path: path, checksReplacement: false)
+    }
+
+    func testMapsAgainOnlyWhenTheLogOutgrowsTheMappingAndKeepsTheOldOneForItsHolders() throws {
+        let directory = TemporaryDirectory()
+        let log = try device(directory.file("log"), count: 10_000)
+        let mapping = LogMapping(log: log, lengthMin: 4096)
+        let first = try XCTUnwrap(mapping.covering(100))
+        XCTAssertEqual(first.bytes.count, 4096)
+        XCTAssertTrue(mapping.covering(4096) === first, "a mapping that covers the bytes is reused")
+        let second = try XCTUnwrap(mapping.covering(9000))
+        XCTAssertEqual(second.bytes.count, 16_384, "doubled until it covers the bytes asked for")
+        // The first mapping is still valid for whoever holds it, and both show the file.
+        XCTAssertEqual(first.bytes[4095], UInt8(truncatingIfNeeded: 4095))
+        XCTAssertEqual(second.bytes[8999], UInt8(truncatingIfNeeded: 8999))
+        // Bytes written after the mapping was made show through it.
+        try log.file.write([0xAB, 0xCD], at: 10_000).get()
+        XCTAssertEqual(Array(second.bytes[10_000..<10_002]), [0xAB, 0xCD])
+        mapping.release()
+        XCTAssertNil(mapping.covering(100), "a released mapping is not made again")
+        XCTAssertEqual(second.bytes[0], 0, "still held, still mapped")
+    }
+
+    func testALogThatCannotBeMappedIsRead() throws {
+        let disk = SimulatedDisk()
+        let file = try disk.open("/log", mode: .createNew).get()
+        try file.write([1, 2, 3], at: 0).get()
+        let log = FileLogDevice(file: file, storage: disk, path: "/log", checksReplacement: false)
+        XCTAssertNil(LogMapping(log: log, lengthMin: 4096).covering(3))
+    }
+
+    /// The reads of `testARecordsPayloadIsReadWhereItLies` through the mapping: the same
+    /// bytes, a frame larger than a page too, the same errors; then a record appended after
+    /// the reader mapped the file, and a damaged one.
+    func testAStoreReadingThroughTheMappingReadsWhatTheFileHolds() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let large = SecureBytes(copying: (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        var options = VaultStore.Options()
+        options.mapsLog = true
+        let writer = try VaultStore.create(path: path, secret: Fixture.secret, options: options)
+        defer { writer.close() }
+        let receipt = try writer.append([Fixture.payload("small"), large])
+        options.readOnly = true
+        let reader = try VaultStore.open(path: path, secret: Fixture.secret, options: options)
+        defer { reader.close() }
+        XCTAssertNotNil(reader.mapping)
+        for store in [writer, reader] {
+            for (record, expected) in zip(receipt.records, [Fixture.payload("small"), large]) {
+                var seen: [UInt8] = []
+                try store.withRecordPayload(sequence: record.sequence, offset: record.offset) { seen = Array($0) }
+                XCTAssertTrue(seen == expected.withUnsafeBytes { Array($0) }, "record \(record.sequence)")
+                let read = try store.readRecord(sequence: record.sequence, offset: record.offset)
+                XCTAssertEqual(read.payload, expected)
+                XCTAssertEqual(read.frameBytes, record.frameBytes)
+            }
+            let other = receipt.records[0]
+            XCTAssertThrowsCode(
+                .corrupted,
+                try store.withRecordPayload(sequence: other.sequence, offset: receipt.records[1].offset) { _ in })
+            XCTAssertThrowsCode(.notFound, try store.withRecordPayload(sequence: 99, offset: other.offset) { _ in })
+        }
+        // Nothing was read into the cache of sealed frames: the mapping served every read.
+        XCTAssertNil(reader.frameCache.frame(at: receipt.records[0].offset))
+
+        // Appended after the reader mapped the file: shown through the same mapping.
+        let later = try writer.append([Fixture.payload("later")]).records[0]
+        _ = try reader.catchUp { _ in }
+        let laterRead = try reader.readRecord(sequence: later.sequence, offset: later.offset)
+        XCTAssertEqual(laterRead.payload, Fixture.payload("later"))
+
+        // A byte of a body changed on disk: the tag still refuses it.
+        let damaged = receipt.records[1]
+        let file = try PosixStorage().open(path, mode: .readWrite).get()
+        let at = damaged.offset + UInt64(FormatConstants.frameHeaderBytes) + 40
+        let byte = try file.read(count: 1, at: at).get()
+        try file.write([byte[0] ^ 0x01], at: at).get()
+        file.close()
+        XCTAssertThrowsCode(
+            .corrupted, try reader.withRecordPayload(sequence: damaged.sequence, offset: damaged.offset) { _ in })
+
+        reader.close()
+        XCTAssertThrowsCode(.closed, try reader.readRecord(sequence: later.sequence, offset: later.offset))
+    }
+
+    func testAStoreOnAFileSystemThatMapsNothingReadsTheFile() throws {
+        let disk = SimulatedDisk()
+        var options = VaultStore.Options(storage: disk)
+        options.mapsLog = true
+        let store = try VaultStore.create(path: "/vault/v.coffer", secret: Fixture.secret, options: options)
+        defer { store.close() }
+        let record = try store.append([Fixture.payload("kept")]).records[0]
+        XCTAssertEqual(
+            try store.readRecord(sequence: record.sequence, offset: record.offset).payload, Fixture.payload("kept"))
+        XCTAssertNotNil(store.frameCache.frame(at: record.offset), "read from the file, kept in the cache")
+    }
+}
