@@ -366,12 +366,33 @@ final class CofferWorkloads: @unchecked Sendable {
     /// the file, so beside `reveal` this shows what the `pread` of a reveal that misses the
     /// default 8 MiB costs, and what a service that gives the cache that room gets.
     func pointReadsFromCache() throws {
-        let operations = 20_000
-        let credentials = ids.credentials
-        let reads = dataset.pointReads
         let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         var options = Vault.Options(readOnly: true)
         options.sealedFrameCacheBytes = fileBytes
+        try pointReads(
+            options: options, workload: "reveal_cached",
+            variant:
+                "vault.reveal(id) as `reveal`, through a read-only vault whose sealedFrameCacheBytes is the file's size (\(String(format: "%.1f", Double(fileBytes) / 1_048_576)) MiB), warmed by one pass over the reads"
+        )
+    }
+
+    /// The same point reads through a reader that maps the vault file (`mapsLog`), warmed by
+    /// one pass: no `pread` and no cache, the frames read where the file's pages are.
+    func pointReadsFromMapping() throws {
+        var options = Vault.Options(readOnly: true)
+        options.mapsLog = true
+        try pointReads(
+            options: options, workload: "reveal_mapped",
+            variant:
+                "vault.reveal(id) as `reveal`, through a read-only vault that maps the file (Options.mapsLog), warmed by one pass over the reads"
+        )
+    }
+
+    /// Point reads as `reveal`'s, single-threaded, through a vault opened with `options`.
+    private func pointReads(options: Vault.Options, workload: String, variant: String) throws {
+        let operations = 20_000
+        let credentials = ids.credentials
+        let reads = dataset.pointReads
         let vault = try Vault.open(path: path, unlock: unlock, options: options)
         defer { vault.close() }
         for index in reads { _ = try vault.reveal(credentials[Int(index)]) }
@@ -387,10 +408,8 @@ final class CofferWorkloads: @unchecked Sendable {
         }
         figures.append(
             Figure(
-                workload: "reveal_cached", engine: "coffer",
-                variant:
-                    "vault.reveal(id) as `reveal`, through a read-only vault whose sealedFrameCacheBytes is the file's size (\(String(format: "%.1f", Double(fileBytes) / 1_048_576)) MiB), warmed by one pass over the reads",
-                size: size, unit: "ops/s", higherIsBetter: true, operations: operations, values: values))
+                workload: workload, engine: "coffer", variant: variant, size: size, unit: "ops/s", higherIsBetter: true,
+                operations: operations, values: values))
     }
 
     func resolutions(_ vault: Vault) throws {
@@ -709,6 +728,7 @@ final class CofferWorkloads: @unchecked Sendable {
         let vault = try Vault.open(path: path, unlock: unlock)
         try pointReads(vault)
         try pointReadsFromCache()
+        try pointReadsFromMapping()
         try resolutions(vault)
         // The disk's sync rate drifts with what else the machine does: measure it again right
         // before the commit workloads it is compared with.

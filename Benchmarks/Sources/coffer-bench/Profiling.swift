@@ -11,7 +11,8 @@ import Foundation
 ///
 /// Workloads: open, reveal (the first organization's credentials, over and over),
 /// reveal_uniform (tools/bench's point reads: uniform over the vault), resolve, commit
-/// (durable mutate), append (raw VaultStore.append from 8 threads).
+/// (durable mutate), append (raw VaultStore.append from 8 threads). `--maps-log` opens the
+/// vault with `Options.mapsLog` (reveals read through a mapping of the file).
 enum Profiling {
     static func prepare(_ arguments: Arguments) throws {
         let size = arguments.int("size", default: 10_000)
@@ -101,7 +102,10 @@ enum Profiling {
             )
             return
         }
-        let vault = try Vault.open(path: path, unlock: .keyFile(key))
+        // --maps-log: reveals read through a mapping of the file (Options.mapsLog).
+        var options = Vault.Options()
+        options.mapsLog = arguments.has("maps-log")
+        let vault = try Vault.open(path: path, unlock: .keyFile(key), options: options)
         let directory = try Directory.lookUp(in: vault, dataset: dataset)
         // The loop runs for `seconds` after the open; under `perf record --control` (see
         // profile.sh) the profile starts here too, so that it shows the workload alone.
