@@ -58,7 +58,9 @@ final class CommitPipeline: @unchecked Sendable {
 
     /// Runs `body` over the writers' view. Call under the writer lock, after
     /// ``prepare(readersIndex:)`` returned `true`; keep no copy of the index past `body`.
-    func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure) -> Result {
+    func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure)
+        -> Result
+    {
         try body(writersIndex!)
     }
 

@@ -1,9 +1,8 @@
 // `import Coffer` is all a service needs: the model's types, the secret type and the error.
 @_exported import CofferCrypto
 @_exported import CofferErrors
-@_exported import CofferModel
-
 import CofferFormat
+@_exported import CofferModel
 import CofferStorage
 
 /// The head of a vault's chain (generation, last sequence number, chain hash): keep it to detect rollback.
@@ -28,4 +27,3 @@ public typealias VaultStore = CofferStorage.VaultStore
 public typealias VerificationReport = CofferStorage.VerificationReport
 /// The kinds of record in a log (``LoggedRecord/type``).
 public typealias RecordType = CofferFormat.RecordType
-

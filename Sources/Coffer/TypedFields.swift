@@ -114,7 +114,9 @@ public enum TypedFields: Sendable {
                     scopes: text("scopes").map { $0.split(separator: " ").map(String.init) } ?? []))
         case .sshKey:
             self = .sshKey(
-                SSHKey(privateKey: try secret("private_key"), publicKey: text("public_key"), passphrase: fields["passphrase"]))
+                SSHKey(
+                    privateKey: try secret("private_key"), publicKey: text("public_key"),
+                    passphrase: fields["passphrase"]))
         case .custom:
             self = .custom(json: try secret("json"))
         }

@@ -127,7 +127,8 @@ extension Vault {
     func checkpointIfDue() {
         guard let policy = options.automaticCheckpoint, !isReadOnly else { return }
         let head = store.head.sequence
-        checkpoints.startIfDue({ policy.isDue(head: head, covered: $0) }) { [self] in
+        let isDue = { (covered: UInt64) in policy.isDue(head: head, covered: covered) }
+        checkpoints.startIfDue(isDue) { [self] in
             do throws(CofferError) {
                 return try checkpoint()
             } catch {

@@ -233,9 +233,8 @@ extension Vault {
             var progress = CompactionProgress(
                 records: 0, bytes: 0, operations: 0,
                 operationsTotal: UInt64(snapshot.compactionEstimate.liveOperations))
-            try snapshot.compactionTransactions(reader: { location throws(CofferError) in
-                try cache.operation(at: location)
-            }) { transaction throws(CofferError) in
+            let reader: OperationReader = { location throws(CofferError) in try cache.operation(at: location) }
+            try snapshot.compactionTransactions(reader: reader) { transaction throws(CofferError) in
                 if options.isCancelled?() == true {
                     throw CofferError(.cancelled, "The compaction was cancelled; the vault is as it was.")
                 }
@@ -300,7 +299,7 @@ extension Vault {
                     try catchUp()
                     do throws(CofferError) {
                         return try oldStore.completeCompaction(target)
-                    } catch where error.code == .conflict && !target.isAbandoned {
+                    } catch  where error.code == .conflict && !target.isAbandoned {
                         return nil
                     }
                 }

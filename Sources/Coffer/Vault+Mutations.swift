@@ -48,7 +48,8 @@ extension Vault {
             if error.code != .cancelled { diagnostics.commitFailures(error.code) }
             if error.code == .writerStopped || (error.code.isIO && store.writerStoppedError != nil) {
                 diagnostics.logger?.error(
-                    "A commit failed and the writer stopped; reopen the vault to recover", metadata: ["code": "\(error.code.word)"])
+                    "A commit failed and the writer stopped; reopen the vault to recover",
+                    metadata: ["code": "\(error.code.word)"])
             }
             throw error
         }
@@ -86,7 +87,8 @@ extension Vault {
             try Self.run(plan, planner)
         }
         if planned.isEmpty { return (planned.value, false) }
-        let (queued, entry) = try queue(planned.operations, actor: actor, store: store, overWritersView: usesWritersView)
+        let (queued, entry) = try queue(
+            planned.operations, actor: actor, store: store, overWritersView: usesWritersView)
         writerLock.unlock()
         holdsWriterLock = false
         do {
@@ -154,7 +156,8 @@ extension Vault {
             }
             if pending.isEmpty { return all }
             diagnostics.conflicts.increment()
-            diagnostics.logger?.debug("Another instance wrote first; planning again", metadata: ["attempt": "\(attempt)"])
+            diagnostics.logger?.debug(
+                "Another instance wrote first; planning again", metadata: ["attempt": "\(attempt)"])
             Self.backOff(attempt: attempt)
         }
         for request in pending {
@@ -223,7 +226,9 @@ extension Vault {
     ) throws(CofferError) -> Result {
         let randomBytes = options.identifierBytes ?? RandomBytes.make
         if writersView {
-            return try commits.read { index throws(CofferError) in try body(Planner(index: index, randomBytes: randomBytes)) }
+            return try commits.read { index throws(CofferError) in
+                try body(Planner(index: index, randomBytes: randomBytes))
+            }
         }
         return try state.read { (current: borrowing State) throws(CofferError) in
             try body(Planner(index: current.index, randomBytes: randomBytes))
@@ -253,7 +258,8 @@ extension Vault {
             throw error
         }
         let placed = queued.receipt.records[0]
-        precondition(placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
+        precondition(
+            placed.sequence == provisional.sequence && placed.offset == provisional.offset, "a queued record moved")
         let entry = CommitPipeline.Entry(operations: operations, context: provisional)
         commits.add(entry)
         return (queued, entry)
@@ -283,7 +289,8 @@ extension Vault {
         } catch let error as CofferError {
             throw error
         } catch {
-            throw CofferError(.invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
+            throw CofferError(
+                .invalidInput, "The change was not planned: the planning closure threw \(type(of: error)).")
         }
     }
 
@@ -345,7 +352,7 @@ extension Vault {
                 if store.isShared { try catchUpLocked() }
                 do throws(CofferError) {
                     return try store.rotateDataKey()
-                } catch where error.code == .conflict {
+                } catch  where error.code == .conflict {
                     return nil
                 }
             }

@@ -1,7 +1,7 @@
 import CofferErrors
 import CofferModel
-import Dispatch
 import CofferStorage
+import Dispatch
 import Synchronization
 
 /// One committed transaction, as an observer of the vault sees it: when, by whom, and what it
@@ -48,7 +48,8 @@ public struct VaultChange: Sendable {
                 touch(id)
             case .setDefault(let id), .clearDefault(let id):
                 if !defaults.contains(id) { defaults.append(id) }
-            case .assign(let organization, let target, let appKey, _), .unassign(let organization, let target, let appKey),
+            case .assign(let organization, let target, let appKey, _),
+                .unassign(let organization, let target, let appKey),
                 .restoreAssignment(let organization, let target, let appKey, _):
                 assignments.append(ChangedAssignment(organization: organization, target: target, appKey: appKey))
             case .restoreCredential(let restored): touch(restored.id)
@@ -194,10 +195,10 @@ extension Vault {
             }
             do throws(CofferError) {
                 try self.refresh()
-            } catch where error.code == .closed {
+            } catch  where error.code == .closed {
                 continuation.finish()
                 stopFollowing()
-            } catch where ends(error) {
+            } catch  where ends(error) {
                 continuation.finish(throwing: error)
                 stopFollowing()
             } catch {}
@@ -208,9 +209,9 @@ extension Vault {
                     guard let self else { return continuation.finish() }
                     do throws(CofferError) {
                         try await self.refresh()
-                    } catch where error.code == .closed {
+                    } catch  where error.code == .closed {
                         return continuation.finish()
-                    } catch where ends(error) {
+                    } catch  where ends(error) {
                         return continuation.finish(throwing: error)
                     } catch {}
                     try? await Task.sleep(for: interval)

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CofferCrypto
 import CofferErrors
 import CofferModel
 import CofferStorage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension Vault {
     /// How often a mutation is planned again after other instances sharing the log wrote
@@ -76,14 +77,18 @@ extension Vault {
         // What this vault queued is not another writer's: let it land first.
         commits.drain()
         let store = self.store
-        var transactions: [(sequence: UInt64, offset: UInt64, transaction: (timeMilliseconds: UInt64, actor: String, operations: [ModelOperation]))] = []
+        var transactions:
+            [(
+                sequence: UInt64, offset: UInt64,
+                transaction: (timeMilliseconds: UInt64, actor: String, operations: [ModelOperation])
+            )] = []
         do {
             try store.catchUp { record throws(CofferError) in
                 if let transaction = try Replay.decode(record) {
                     transactions.append((record.sequence, record.offset, transaction))
                 }
             }
-        } catch where error.code == .conflict {
+        } catch  where error.code == .conflict {
             try reloadLocked()
             return
         }
@@ -91,7 +96,8 @@ extension Vault {
         try state.write { (current: inout State) throws(CofferError) in
             for (sequence, offset, transaction) in transactions {
                 let context = TransactionContext(
-                    sequence: sequence, offset: offset, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor)
+                    sequence: sequence, offset: offset, timeMilliseconds: transaction.timeMilliseconds,
+                    actor: transaction.actor)
                 do throws(CofferError) {
                     // With the undo journal: a transaction that fails leaves the index as it was.
                     try current.index.apply(transaction.operations, context: context)
@@ -101,7 +107,8 @@ extension Vault {
                 // The writers' view (group commit; nothing is queued now) must not lag behind.
                 commits.applyCaughtUp(transaction.operations, context: context)
                 observers.notify(
-                    generation: current.store.head.generation, sequence: sequence, timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
+                    generation: current.store.head.generation, sequence: sequence,
+                    timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
                     operations: transaction.operations)
             }
         }
@@ -114,7 +121,9 @@ extension Vault {
         let pipeline = ReplayPipeline()
         let reopened: VaultStore
         do throws(CofferError) {
-            reopened = try old.reopen(options: options.storeOptions) { record throws(CofferError) in try pipeline.submit(record) }
+            reopened = try old.reopen(options: options.storeOptions) { record throws(CofferError) in
+                try pipeline.submit(record)
+            }
         } catch {
             pipeline.abandon()
             throw error

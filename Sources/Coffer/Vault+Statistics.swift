@@ -78,15 +78,17 @@ extension Vault {
         let cache = RecordCache(store: store)
         let total = UInt64(snapshot.compactionEstimate.liveOperations)
         var measured: UInt64 = 0
-        try snapshot.compactionTransactions(reader: { location throws(CofferError) in
+        let reader: OperationReader = { location throws(CofferError) in
             let operation = try cache.operation(at: location)
             liveRecordEpochs[location.sequence] = cache.epoch
             return operation
-        }) { transaction throws(CofferError) in
-            guard let payload = TransactionPayload(
-                timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
-                operations: transaction.operations.map { $0.encode() }
-            ).encode(), let frameBytes = SealedRecord.frameBytes(storedPayloadBytes: payload.count)
+        }
+        try snapshot.compactionTransactions(reader: reader) { transaction throws(CofferError) in
+            guard
+                let payload = TransactionPayload(
+                    timeMilliseconds: transaction.timeMilliseconds, actor: transaction.actor,
+                    operations: transaction.operations.map { $0.encode() }
+                ).encode(), let frameBytes = SealedRecord.frameBytes(storedPayloadBytes: payload.count)
             else { return }
             liveBytes += UInt64(frameBytes)
             measured += UInt64(transaction.operations.count)
@@ -106,12 +108,14 @@ extension Vault {
             retired.map { StorageStatistics.Epoch(id: $0, state: .retired, liveRecords: 0, records: 0) }
             + carried.map { epoch in
                 StorageStatistics.Epoch(
-                    id: epoch, state: epoch == current ? .current : .active, liveRecords: liveByEpoch[epoch, default: 0],
+                    id: epoch, state: epoch == current ? .current : .active,
+                    liveRecords: liveByEpoch[epoch, default: 0],
                     records: Int(counts.transactionsByEpoch[epoch, default: 0]))
             }
         return StorageStatistics(
             fileBytes: fileBytes, logBytes: fileBytes - FormatConstants.logStartOffset, liveBytes: liveBytes,
-            recordsByType: counts.recordsByType, bytesByType: counts.bytesByType, epochs: epochs, keyslots: store.keyslots,
+            recordsByType: counts.recordsByType, bytesByType: counts.bytesByType, epochs: epochs,
+            keyslots: store.keyslots,
             head: head)
     }
 }

@@ -19,16 +19,17 @@ extension Vault {
     ///   - preferredKeyslot: the keyslot to try first (``Vault/Options/preferredKeyslot``).
     public static func verify(
         path: String, unlock: Unlock, expectedHead: ChainHead? = nil, headWitness: (any HeadWitness)? = nil,
-        storage: any LogMedium = PosixStorage(), preferredKeyslot: UInt16? = nil, progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
+        storage: any LogMedium = PosixStorage(), preferredKeyslot: UInt16? = nil,
+        progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
     ) throws(CofferError) -> VerificationReport {
         var records: UInt64 = 0
         var index = VaultIndex()
         var replayProblem: LogProblem?
+        let indexEncoding = { index.checkpointEncoding() }
         var report = try VaultStore.verify(
-            path: path, secret: unlock, expectedHead: expectedHead, witnessedHead: try headWitness?.read(), storage: storage,
-            preferredKeyslot: preferredKeyslot, indexEncoding: { index.checkpointEncoding() }
-        ) {
-            record throws(CofferError) in
+            path: path, secret: unlock, expectedHead: expectedHead, witnessedHead: try headWitness?.read(),
+            storage: storage, preferredKeyslot: preferredKeyslot, indexEncoding: indexEncoding
+        ) { record throws(CofferError) in
             records += 1
             progress(records, record.offset + UInt64(record.frameBytes))
             guard replayProblem == nil else { return }
@@ -36,12 +37,15 @@ extension Vault {
                 try Replay.apply(
                     record, sequence: record.sequence, offset: record.offset, to: &index, checksFieldValues: true)
             } catch {
-                replayProblem = LogProblem(kind: .invariant, offset: record.offset, sequence: record.sequence, detail: (error as? CofferError)?.message ?? "\(error)")
+                replayProblem = LogProblem(
+                    kind: .invariant, offset: record.offset, sequence: record.sequence,
+                    detail: (error as? CofferError)?.message ?? "\(error)")
             }
         }
         if let replayProblem { report.problems.append(replayProblem) }
         for violation in index.checkInvariants() {
-            report.problems.append(LogProblem(kind: .invariant, offset: 0, sequence: report.head.sequence, detail: violation))
+            report.problems.append(
+                LogProblem(kind: .invariant, offset: 0, sequence: report.head.sequence, detail: violation))
         }
         return report
     }

@@ -28,7 +28,8 @@ struct Coffer: ParsableCommand {
             CommandGroup(
                 name: "Vault",
                 subcommands: [
-                    Init.self, Inspect.self, Verify.self, Head.self, Log.self, Salvage.self, Copy.self, Key.self, Compact.self,
+                    Init.self, Inspect.self, Verify.self, Head.self, Log.self, Salvage.self, Copy.self, Key.self,
+                    Compact.self,
                     CheckpointCommand.self,
                     Export.self, Import.self,
                 ]),

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `coffer` executable: parses the arguments, runs the command and maps every outcome
@@ -70,7 +70,8 @@ public enum CofferTool {
         case let error as ValidationError: return CommandFailure.usage(error.message)
         default:
             // Only Coffer's own errors reach here in practice; the type name carries no data.
-            return CommandFailure(.vaultUnavailable, code: "internal", "An unexpected \(type(of: error)) stopped the command.")
+            return CommandFailure(
+                .vaultUnavailable, code: "internal", "An unexpected \(type(of: error)) stopped the command.")
         }
     }
 
@@ -128,7 +129,9 @@ extension CofferTool {
         }
         for argument in arguments {
             guard isOptionName(argument) || !argument.hasPrefix("-") else { continue }
-            guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else { continue }
+            guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else {
+                continue
+            }
             message = message.replacing(argument, with: argument[...equals] + "…")
         }
         return message
@@ -144,7 +147,8 @@ extension CofferTool {
             let subcommands = command.configuration.subcommands
             guard !subcommands.isEmpty else { return nil }
             let names = subcommands.map { ($0.configuration.commandName ?? "", $0) }
-            if let (_, next) = names.first(where: { $0.0 == argument || $0.1.configuration.aliases.contains(argument) }) {
+            if let (_, next) = names.first(where: { $0.0 == argument || $0.1.configuration.aliases.contains(argument) })
+            {
                 command = next
                 path.append(argument)
                 continue

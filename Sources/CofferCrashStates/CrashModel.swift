@@ -67,7 +67,9 @@ public enum FileOperation: Equatable, Sendable {
             let end =
                 sizeLanded
                 ? offset + bytes.count
-                : sectors.map { kept in kept.map { min(($0 + 1) * CrashModel.sectorBytes, offset + bytes.count) }.max() ?? 0 }
+                : sectors.map { kept in
+                    kept.map { min(($0 + 1) * CrashModel.sectorBytes, offset + bytes.count) }.max() ?? 0
+                }
                     ?? offset + bytes.count
             if sectors == nil && offset == data.count {
                 data.append(contentsOf: bytes)  // the common case: an append
@@ -76,7 +78,8 @@ public enum FileOperation: Equatable, Sendable {
             }
             if data.count < end { data.append(contentsOf: [UInt8](repeating: 0, count: end - data.count)) }
             if let kept = sectors {
-                for index in 0..<bytes.count where offset + index < data.count && kept.contains((offset + index) / CrashModel.sectorBytes) {
+                for index in 0..<bytes.count
+                where offset + index < data.count && kept.contains((offset + index) / CrashModel.sectorBytes) {
                     data[offset + index] = bytes[index]
                 }
             } else {
@@ -243,20 +246,36 @@ public struct CrashModel: Sendable {
         add(Choice(event: event, namePrefix: 0, data: [], torn: nil, tornSectors: []))
         add(Choice(event: event, namePrefix: names.count, data: [], torn: nil, tornSectors: []))
         add(Choice(event: event, namePrefix: 0, data: all, torn: nil, tornSectors: []))
-        for prefix in 0..<names.count { add(Choice(event: event, namePrefix: prefix, data: all, torn: nil, tornSectors: [])) }
-        for index in data { add(Choice(event: event, namePrefix: names.count, data: all.subtracting([index]), torn: nil, tornSectors: [])) }
+        for prefix in 0..<names.count {
+            add(Choice(event: event, namePrefix: prefix, data: all, torn: nil, tornSectors: []))
+        }
+        for index in data {
+            add(
+                Choice(
+                    event: event, namePrefix: names.count, data: all.subtracting([index]), torn: nil, tornSectors: []))
+        }
         for index in data {
             let covered = sectors(of: index)
             guard covered.count > 1 else { continue }
             let others = all.subtracting([index])
             let half = covered.count / 2
-            add(Choice(event: event, namePrefix: names.count, data: others, torn: index, tornSectors: Set(covered[..<half])))
-            add(Choice(event: event, namePrefix: names.count, data: others, torn: index, tornSectors: Set(covered[half...])))
-            add(Choice(
-                event: event, namePrefix: names.count, data: others, torn: index,
-                tornSectors: Set(covered.filter { _ in Bool.random(using: &generator) })))
+            add(
+                Choice(
+                    event: event, namePrefix: names.count, data: others, torn: index, tornSectors: Set(covered[..<half])
+                ))
+            add(
+                Choice(
+                    event: event, namePrefix: names.count, data: others, torn: index, tornSectors: Set(covered[half...])
+                ))
+            add(
+                Choice(
+                    event: event, namePrefix: names.count, data: others, torn: index,
+                    tornSectors: Set(covered.filter { _ in Bool.random(using: &generator) })))
             // The file grew, but none of the write's data landed: a zero-filled tail.
-            add(Choice(event: event, namePrefix: names.count, data: others, torn: index, tornSectors: [], sizeLanded: true))
+            add(
+                Choice(
+                    event: event, namePrefix: names.count, data: others, torn: index, tornSectors: [], sizeLanded: true)
+            )
         }
         var attempts = 0
         while result.count < limit && attempts < limit * 4 {
@@ -270,9 +289,11 @@ public struct CrashModel: Sendable {
                 torn = index
                 tornSectors = Set(sectors(of: index).filter { _ in Bool.random(using: &generator) })
             }
-            add(Choice(
-                event: event, namePrefix: Int.random(in: 0...names.count, using: &generator), data: landed, torn: torn,
-                tornSectors: tornSectors))
+            add(
+                Choice(
+                    event: event, namePrefix: Int.random(in: 0...names.count, using: &generator), data: landed,
+                    torn: torn,
+                    tornSectors: tornSectors))
         }
         return result
     }

@@ -1,4 +1,5 @@
 import CofferErrors
+
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -11,7 +11,8 @@ public enum SHA256 {
         Sodium.ensureReady()
         var digest = [UInt8](repeating: 0, count: digestBytes)
         let status = digest.withUnsafeMutableBufferPointer { output in
-            crypto_hash_sha256(output.baseAddress!, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+            crypto_hash_sha256(
+                output.baseAddress!, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
         }
         precondition(status == 0, "SHA-256 failed")
         return digest

@@ -1,7 +1,7 @@
 import CSodium
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The memory behind every ``SecureBytes``: slots carved from a few large regions that are

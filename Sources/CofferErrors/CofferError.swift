@@ -117,8 +117,11 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
     /// without an offset. It holds no secret, since the message holds none.
     public var description: String {
         var text = "\(code): \(message)"
-        if let offset { text += " (offset \(offset)" + (sequence.map { ", sequence \($0)" } ?? "") + ")" }
-        else if let sequence { text += " (sequence \(sequence))" }
+        if let offset {
+            text += " (offset \(offset)" + (sequence.map { ", sequence \($0)" } ?? "") + ")"
+        } else if let sequence {
+            text += " (sequence \(sequence))"
+        }
         return text
     }
 }

@@ -104,7 +104,10 @@ struct CSVTable {
             }
             // The header and one record per entry, each entry at least one operation (I-LIMITS).
             guard records.count <= ExchangeLimits.importEntriesMax else {
-                throw failure(recordLine, "the file holds more than \(ExchangeLimits.importEntriesMax) entries, more than one import can hold")
+                throw failure(
+                    recordLine,
+                    "the file holds more than \(ExchangeLimits.importEntriesMax) entries, more than one import can hold"
+                )
             }
             records.append(Record(line: recordLine, fields: fields))
         }

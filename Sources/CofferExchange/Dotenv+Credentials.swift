@@ -67,7 +67,8 @@ extension Dotenv {
             let source =
                 lines.count == 1
                 ? "line \(lines[0])"
-                : "lines " + shown + (lines.count > Self.linesShownMax ? " and \(lines.count - Self.linesShownMax) more" : "")
+                : "lines " + shown
+                    + (lines.count > Self.linesShownMax ? " and \(lines.count - Self.linesShownMax) more" : "")
             let (type, fields) = classify(group.members)
             result.entries.append(
                 CredentialEntry(

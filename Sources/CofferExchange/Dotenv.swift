@@ -126,7 +126,10 @@ private struct DotenvParser {
             }
             seen[key] = start
             guard entries.count < ExchangeLimits.importEntriesMax else {
-                throw failure(start, "the file holds more than \(ExchangeLimits.importEntriesMax) entries, more than one import can hold")
+                throw failure(
+                    start,
+                    "the file holds more than \(ExchangeLimits.importEntriesMax) entries, more than one import can hold"
+                )
             }
             entries.append(Dotenv.Entry(key: key, value: value, line: start))
             skipLineBreak()

@@ -353,7 +353,8 @@ struct JSONReader {
                     }
                     if unit >= 0xD800, unit < 0xDC00 {
                         guard position + 12 <= bytes.count, bytes[position + 6] == UInt8(ascii: "\\"),
-                            bytes[position + 7] == UInt8(ascii: "u"), let low = JSONUnescaping.hexValue(bytes, at: position + 8),
+                            bytes[position + 7] == UInt8(ascii: "u"),
+                            let low = JSONUnescaping.hexValue(bytes, at: position + 8),
                             low >= 0xDC00, low < 0xE000
                         else { throw failure("a \\u escape is a high surrogate without its low surrogate") }
                         decoded += 4

@@ -41,7 +41,9 @@ public struct FileHeader: Sendable, Equatable {
             | (lineage != nil ? FormatConstants.requiredFeatureLogLineage : 0)
     }
 
-    public init(vaultID: [UInt8], generation: UInt64, createdMilliseconds: UInt64, keyslots: [Keyslot], masterWrap: [UInt8]) {
+    public init(
+        vaultID: [UInt8], generation: UInt64, createdMilliseconds: UInt64, keyslots: [Keyslot], masterWrap: [UInt8]
+    ) {
         precondition(vaultID.count == FormatConstants.vaultIDBytes)
         precondition(keyslots.count <= FormatConstants.keyslotCountMax)
         precondition(masterWrap.count == FormatConstants.masterWrapBytes)
@@ -132,7 +134,9 @@ public struct FileHeader: Sendable, Equatable {
 
     /// ``decode(_:)``, optionally without checking the keyslot signature: for the fuzzers'
     /// repair of mutated copies, which signs the table again (a reader always checks it).
-    package static func decode(_ copy: UnsafeRawBufferPointer, verifyingSignature: Bool) -> Result<FileHeader, CofferError> {
+    package static func decode(_ copy: UnsafeRawBufferPointer, verifyingSignature: Bool) -> Result<
+        FileHeader, CofferError
+    > {
         guard copy.count == FormatConstants.headerCopyBytes else {
             return .failure(CofferError(.corrupted, "The header copy is shorter than 4096 bytes."))
         }
@@ -156,13 +160,15 @@ public struct FileHeader: Sendable, Equatable {
             return .failure(
                 CofferError(
                     .unsupportedVersion,
-                    "The vault needs a reader of format version \(readVersion); this one reads version \(FormatConstants.readVersionSupported). Upgrade Coffer."))
+                    "The vault needs a reader of format version \(readVersion); this one reads version \(FormatConstants.readVersionSupported). Upgrade Coffer."
+                ))
         }
         guard required & ~FormatConstants.requiredFeaturesKnown == 0 else {
             return .failure(
                 CofferError(
                     .unsupportedVersion,
-                    "The vault uses required features 0x\(String(required, radix: 16)) that this reader does not know. Upgrade Coffer."))
+                    "The vault uses required features 0x\(String(required, radix: 16)) that this reader does not know. Upgrade Coffer."
+                ))
         }
         let headerSize = reader.read(UInt32.self)!
         let vaultID = reader.readBytes(16)!
@@ -175,7 +181,8 @@ public struct FileHeader: Sendable, Equatable {
             writeVersion >= readVersion, slotCount <= FormatConstants.keyslotCountMax,
             reader.skipZeros(FormatConstants.headerKeyslotsOffset - reader.offset)
         else {
-            return .failure(CofferError(.corrupted, "The header copy has an invalid layout field or non-zero reserved bytes."))
+            return .failure(
+                CofferError(.corrupted, "The header copy has an invalid layout field or non-zero reserved bytes."))
         }
         var slots: [Keyslot] = []
         var seenIDs = Set<UInt16>()
@@ -225,7 +232,8 @@ public struct FileHeader: Sendable, Equatable {
             return .failure(CofferError(.corrupted, "The header copy has non-zero reserved bytes."))
         }
         var header = FileHeader(
-            vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots, masterWrap: masterWrap)
+            vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: slots,
+            masterWrap: masterWrap)
         header.apiKeyHashKeyWrap = apiKeyHashKeyWrap
         header.signer = signer
         header.lineage = lineage
@@ -283,7 +291,8 @@ public struct FileHeader: Sendable, Equatable {
 
     /// The keys a secret opens: the first slot of the secret's kind that accepts it gives the
     /// unlock key, which opens the master key (F-HDR-SELECT).
-    public func unlock(with secret: Keyslot.Secret) -> (masterKey: SecureBytes, unlockKey: SecureBytes, slotID: UInt16)? {
+    public func unlock(with secret: Keyslot.Secret) -> (masterKey: SecureBytes, unlockKey: SecureBytes, slotID: UInt16)?
+    {
         for slot in keyslots {
             if let unlockKey = slot.unwrap(with: secret, vaultID: vaultID, signerPublicKey: signer?.publicKey),
                 let masterKey = unwrapMasterKey(unlockKey: unlockKey)

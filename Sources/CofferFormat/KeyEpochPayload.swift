@@ -20,7 +20,9 @@ public struct KeyEpochPayload: Sendable {
     /// Encodes into protected memory.
     public func encode() -> SecureBytes {
         SecureBytes(count: Self.encodedBytes) { target in
-            withUnsafeBytes(of: epoch.littleEndian) { target.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 4) }
+            withUnsafeBytes(of: epoch.littleEndian) {
+                target.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 4)
+            }
             dataKey.withUnsafeBytes { key in
                 (target.baseAddress! + 4).copyMemory(from: key.baseAddress!, byteCount: 32)
             }

@@ -22,7 +22,8 @@ enum KeyWrap {
             guard raw.count >= nonceBytes else { return nil }
             return XChaCha20Poly1305.open(
                 UnsafeRawBufferPointer(rebasing: raw[nonceBytes...]), key: unlockKey,
-                nonce: UnsafeRawBufferPointer(rebasing: raw[0..<nonceBytes]), associatedData: Array(label.utf8) + vaultID)
+                nonce: UnsafeRawBufferPointer(rebasing: raw[0..<nonceBytes]),
+                associatedData: Array(label.utf8) + vaultID)
         }
     }
 }

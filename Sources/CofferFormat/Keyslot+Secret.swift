@@ -15,7 +15,8 @@ extension Keyslot.Secret {
                 throw CofferError(
                     .invalidInput,
                     "A key file's key must be exactly \(Keyslot.keyFileBytes) bytes, not \(key.count). "
-                        + "Read a key file with Keyslot.Secret.keyFile(contents:), which also accepts 64 hexadecimal characters.")
+                        + "Read a key file with Keyslot.Secret.keyFile(contents:), which also accepts 64 hexadecimal characters."
+                )
             }
         case .passphrase(let passphrase):
             guard passphrase.count > 0 else { throw CofferError(.invalidInput, "The passphrase is empty.") }
@@ -68,7 +69,8 @@ extension Keyslot.Secret {
                 end -= 1
                 if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
             }
-            return end == bytes.count ? contents : SecureBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+            return end == bytes.count
+                ? contents : SecureBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
         }
         let secret = Keyslot.Secret.passphrase(passphrase)
         try secret.check()

@@ -191,7 +191,8 @@ public struct Keyslot: Sendable, Equatable {
         let privateKey = Self.recipientPrivateKey(slotKey: slotKey)
         guard let signerPublicKey, constantTimeEquals(X25519.publicKey(of: privateKey), recipient.publicKey),
             constantTimeEquals(
-                signerBinding(slotKey: slotKey, vaultID: vaultID, signerPublicKey: signerPublicKey), recipient.signerBinding)
+                signerBinding(slotKey: slotKey, vaultID: vaultID, signerPublicKey: signerPublicKey),
+                recipient.signerBinding)
         else { return nil }
         guard let shared = X25519.sharedSecret(privateKey: privateKey, publicKey: recipient.ephemeralPublicKey) else {
             return nil
@@ -229,7 +230,8 @@ public struct Keyslot: Sendable, Equatable {
 
     /// Opens the slot with its slot key (derived once by ``KeyslotUnlock`` for both header
     /// copies).
-    func unwrap(withKeyEncryptionKey slotKey: SecureBytes, vaultID: [UInt8], signerPublicKey: [UInt8]?) -> SecureBytes? {
+    func unwrap(withKeyEncryptionKey slotKey: SecureBytes, vaultID: [UInt8], signerPublicKey: [UInt8]?) -> SecureBytes?
+    {
         guard let encryptionKey = wrapKey(slotKey: slotKey, vaultID: vaultID, signerPublicKey: signerPublicKey) else {
             return nil
         }
@@ -295,9 +297,11 @@ public struct Keyslot: Sendable, Equatable {
             }
             recipient = nil
         case (false, false):
-            recipient = Recipient(publicKey: publicKey, ephemeralPublicKey: ephemeralPublicKey, signerBinding: signerBinding)
+            recipient = Recipient(
+                publicKey: publicKey, ephemeralPublicKey: ephemeralPublicKey, signerBinding: signerBinding)
         default:
-            return .failure(CofferError(.corrupted, "Keyslot entry \(index) has one of its recipient keys and not the other."))
+            return .failure(
+                CofferError(.corrupted, "Keyslot entry \(index) has one of its recipient keys and not the other."))
         }
         var cost: Argon2id.Cost?
         switch kind {
@@ -311,7 +315,8 @@ public struct Keyslot: Sendable, Equatable {
                 return .failure(
                     CofferError(
                         .corrupted,
-                        "Keyslot \(id) declares an Argon2id cost (ops \(operations), \(memory) bytes) outside the accepted range."))
+                        "Keyslot \(id) declares an Argon2id cost (ops \(operations), \(memory) bytes) outside the accepted range."
+                    ))
             }
             cost = Argon2id.Cost(operations: operations, memoryBytes: memory)
         case .keyFile:

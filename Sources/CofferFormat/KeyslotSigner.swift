@@ -46,7 +46,8 @@ public struct KeyslotSigner: Sendable, Equatable {
         return signer
     }
 
-    private static func wrap(_ seed: SecureBytes, unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]?) -> [UInt8] {
+    private static func wrap(_ seed: SecureBytes, unlockKey: SecureBytes, vaultID: [UInt8], nonce: [UInt8]?) -> [UInt8]
+    {
         KeyWrap.seal(seed, under: unlockKey, label: wrapLabel, vaultID: vaultID, nonce: nonce)
     }
 

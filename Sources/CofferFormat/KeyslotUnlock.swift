@@ -45,7 +45,9 @@ public struct KeyslotUnlock {
 
     /// The keys `header`'s slots give for the secret, or nil when none accepts it (or the
     /// ones that might were not tried within the work bound).
-    public mutating func unlock(_ header: FileHeader) -> (masterKey: SecureBytes, unlockKey: SecureBytes, slotID: UInt16)? {
+    public mutating func unlock(_ header: FileHeader) -> (
+        masterKey: SecureBytes, unlockKey: SecureBytes, slotID: UInt16
+    )? {
         for slot in order(header.keyslots) where slot.kind == secret.kind {
             guard let encryptionKey = keyEncryptionKey(for: slot) else { continue }
             if let unlockKey = slot.unwrap(

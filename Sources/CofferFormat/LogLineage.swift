@@ -61,7 +61,8 @@ public struct LogLineage: Sendable, Equatable {
             reader.skipZeros(encodedBytes - (reader.offset - start))
         else { return nil }
         return LogLineage(
-            generation: generation, switchHead: ChainHead(sequence: switchSequence, digest: switchDigest, generation: generation),
+            generation: generation,
+            switchHead: ChainHead(sequence: switchSequence, digest: switchDigest, generation: generation),
             previous: previous)
     }
 

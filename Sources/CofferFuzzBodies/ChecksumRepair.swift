@@ -22,7 +22,8 @@ enum ChecksumRepair {
             copy.replaceSubrange(signatureOffset..<signatureOffset + 64, with: header.signer!.keyslotSignature)
         }
         copy.replaceSubrange(
-            FormatConstants.headerMACOffset..<FormatConstants.headerMACOffset + 32, with: header.mac(masterKey: masterKey))
+            FormatConstants.headerMACOffset..<FormatConstants.headerMACOffset + 32,
+            with: header.mac(masterKey: masterKey))
         patchHeaderChecksum(&copy)
     }
 
@@ -45,7 +46,8 @@ enum ChecksumRepair {
         }
         let headerBytes = FormatConstants.frameHeaderBytes
         var offset = Int(FormatConstants.logStartOffset)
-        while offset + headerBytes <= bytes.count, bytes[offset..<offset + 4].elementsEqual(FormatConstants.frameMagic) {
+        while offset + headerBytes <= bytes.count, bytes[offset..<offset + 4].elementsEqual(FormatConstants.frameMagic)
+        {
             let bodyBytes = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) }
             let end = offset + headerBytes + Int(UInt32(littleEndian: bodyBytes))
             guard end <= bytes.count else { break }

@@ -55,7 +55,8 @@ enum FileHeaderBody {
         if header.verifyMAC(of: copy, masterKey: masterKey) {
             // Oracle: with the MAC verified too, every byte of the copy is accounted for.
             findings.check(
-                header.encode(masterKey: masterKey) == copy, "an authenticated header copy does not re-encode to its bytes")
+                header.encode(masterKey: masterKey) == copy,
+                "an authenticated header copy does not re-encode to its bytes")
         } else {
             findings.check(
                 Array(copy[macRange]) != header.mac(masterKey: masterKey),

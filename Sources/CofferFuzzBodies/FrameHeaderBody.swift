@@ -97,7 +97,8 @@ enum FrameHeaderBody {
         case .deflate?:
             guard
                 let resealed = payload.withUnsafeBytes({
-                    SealedRecord.seal(payload: $0, at: position, key: FuzzFixtures.frameKey, encoding: .deflate, nonce: nonce)
+                    SealedRecord.seal(
+                        payload: $0, at: position, key: FuzzFixtures.frameKey, encoding: .deflate, nonce: nonce)
                 })
             else {
                 findings.fail("an opened deflate payload of \(payload.count) bytes cannot be sealed again")

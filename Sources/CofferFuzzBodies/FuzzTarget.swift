@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The fuzz targets: one body per target, each a plain function of the input bytes, so that
@@ -98,6 +98,7 @@ func sameBytes(_ lhs: [UInt8]?, _ rhs: [UInt8]?) -> Bool {
     guard let lhs, let rhs else { return lhs == nil && rhs == nil }
     guard lhs.count == rhs.count else { return false }
     return lhs.withUnsafeBytes { left in
-        rhs.withUnsafeBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+        rhs.withUnsafeBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0
+        }
     }
 }

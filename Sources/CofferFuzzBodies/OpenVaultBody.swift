@@ -224,6 +224,7 @@ enum OpenVaultBody {
             reopened.store.close()
         }
         // F-HDR-REPAIR: a writer open leaves both header copies valid.
-        findings.check(readInfo(disk)?.headerCopiesValid == [true, true], "after a writer open a header copy is invalid")
+        findings.check(
+            readInfo(disk)?.headerCopiesValid == [true, true], "after a writer open a header copy is invalid")
     }
 }

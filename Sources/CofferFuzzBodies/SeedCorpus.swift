@@ -43,15 +43,20 @@ public enum SeedCorpus {
             switch (expectation, outcome) {
             case (.opens(let count, let torn, let writable), .success(let store)):
                 if transactions != count || (store.recovery.tornTail != nil) != torn {
-                    problems.append("\(seed.name): opens with \(transactions) transactions, torn tail \(store.recovery.tornTail != nil)")
+                    problems.append(
+                        "\(seed.name): opens with \(transactions) transactions, torn tail \(store.recovery.tornTail != nil)"
+                    )
                 }
                 store.close()
                 let writer = Result { () throws(CofferError) -> VaultStore in
                     try VaultStore.open(
-                        path: FuzzFixtures.vaultPath, secret: FuzzFixtures.keyFile, options: VaultStore.Options(storage: disk))
+                        path: FuzzFixtures.vaultPath, secret: FuzzFixtures.keyFile,
+                        options: VaultStore.Options(storage: disk))
                 }
                 if case .success = writer, !writable { problems.append("\(seed.name): a writer opens it") }
-                if case .failure(let error) = writer, writable { problems.append("\(seed.name): a writer fails: \(error)") }
+                if case .failure(let error) = writer, writable {
+                    problems.append("\(seed.name): a writer fails: \(error)")
+                }
             case (.fails(let code), .failure(let error)):
                 if error.code != code { problems.append("\(seed.name): fails with \(error.code), not \(code)") }
             case (_, .success):
@@ -104,7 +109,8 @@ public enum SeedCorpus {
         let copyBytes = FormatConstants.headerCopyBytes
         for index in 0..<FormatConstants.headerCopyCount where file.count >= (index + 1) * copyBytes {
             switch file[index * copyBytes..<(index + 1) * copyBytes].withUnsafeBytes({ FileHeader.decode($0) }) {
-            case .success(let header): parts.append("copy \(index): generation \(header.generation), slots \(header.keyslots.map(\.kind))")
+            case .success(let header):
+                parts.append("copy \(index): generation \(header.generation), slots \(header.keyslots.map(\.kind))")
             case .failure(let error): parts.append("copy \(index): \(error.code)")
             }
         }
@@ -112,7 +118,8 @@ public enum SeedCorpus {
         while offset < file.count,
             case .success(let header) = file[offset...].withUnsafeBytes({ FrameHeader.decode($0) })
         {
-            parts.append("frame \(header.sequence) type \(header.typeByte) epoch \(header.epoch) body \(header.bodyBytes)")
+            parts.append(
+                "frame \(header.sequence) type \(header.typeByte) epoch \(header.epoch) body \(header.bodyBytes)")
             offset += header.frameBytes
         }
         return parts
@@ -166,7 +173,8 @@ public enum SeedCorpus {
         add("several-slots.coffer", slots.file(), .opens(transactions: 1, tornTail: false, writable: true))
 
         var sizes = VaultBuilder(seed: 5, slots: [fixedKeyFile])
-        sizes.appendTransaction(actor: "bulk", operations: [(1, Array(repeating: 0x61, count: 600))], encoding: .deflate)
+        sizes.appendTransaction(
+            actor: "bulk", operations: [(1, Array(repeating: 0x61, count: 600))], encoding: .deflate)
         sizes.appendTransaction(actor: "bulk", operations: [(1, (0..<700).map { UInt8(truncatingIfNeeded: $0 &* 37) })])
         add("deflate-and-1024-bucket.coffer", sizes.file(), .opens(transactions: 2, tornTail: false, writable: true))
 
@@ -222,7 +230,10 @@ public enum SeedCorpus {
         let created = VaultBuilder(seed: 1, slots: [fixedKeyFile])
         let slots = VaultBuilder(seed: 4, slots: [otherKeyFile, passphrase, fixedKeyFile])
         let full = VaultBuilder(
-            seed: 8, slots: [passphrase, otherKeyFile, passphrase, otherKeyFile, passphrase, otherKeyFile, passphrase, fixedKeyFile])
+            seed: 8,
+            slots: [
+                passphrase, otherKeyFile, passphrase, otherKeyFile, passphrase, otherKeyFile, passphrase, fixedKeyFile,
+            ])
         let passphraseOnly = VaultBuilder(seed: 9, slots: [passphrase])
         // A copy whose slot unwraps the master key but whose MAC was made under another key.
         let other = VaultBuilder(seed: 10, slots: [fixedKeyFile])
@@ -239,16 +250,18 @@ public enum SeedCorpus {
             seed("wrong-mac.bin", badMAC),
             seed(
                 "api-key-hash-key.bin",
-                created.headerCopy(generation: 3, apiKeyHashKey: SecureBytes(copying: [UInt8](repeating: 0x3C, count: 32)))),
+                created.headerCopy(
+                    generation: 3, apiKeyHashKey: SecureBytes(copying: [UInt8](repeating: 0x3C, count: 32)))),
         ]
     }
 
     static func frameSeeds() -> [Seed] {
         func seed(_ name: String, _ bytes: [UInt8]) -> Seed { Seed(target: .frameHeader, name: name, bytes: bytes) }
         var random = SeededGenerator(seed: 11)
-        func frame(_ payload: [UInt8], sequence: UInt64 = 1, epoch: UInt32 = 1, type: RecordType = .transaction,
-            encoding: PayloadEncoding = .raw) -> [UInt8]
-        {
+        func frame(
+            _ payload: [UInt8], sequence: UInt64 = 1, epoch: UInt32 = 1, type: RecordType = .transaction,
+            encoding: PayloadEncoding = .raw
+        ) -> [UInt8] {
             let header = FrameHeader(bodyBytes: 0, sequence: sequence, epoch: epoch, type: type, bodyChecksum: 0)
             let nonce = VaultBuilder.bytes(XChaCha20Poly1305.nonceBytes, using: &random)
             return payload.withUnsafeBytes {
@@ -267,7 +280,9 @@ public enum SeedCorpus {
         ).encode().withUnsafeBytes { Array($0) }
         var unknownType = frame(transaction)
         unknownType[20] = 9
-        let headerChecksum = unknownType.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<28])) }
+        let headerChecksum = unknownType.withUnsafeBytes {
+            CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<28]))
+        }
         withUnsafeBytes(of: headerChecksum.littleEndian) { unknownType.replaceSubrange(28..<32, with: $0) }
         let compressible = Array(String(repeating: "compressible ", count: 40).utf8)
         return [
@@ -286,12 +301,16 @@ public enum SeedCorpus {
                 plaintext(
                     encoding: .deflate, stored: compressible.withUnsafeBytes { Deflate.compress($0) },
                     decodedCount: compressible.count)),
-            seed("plaintext-bucket-512.bin", plaintext(encoding: .raw, stored: Array(repeating: 1, count: 300), decodedCount: 300)),
-            seed("plaintext-nonzero-padding.bin", {
-                var bytes = plaintext(encoding: .raw, stored: [1, 2, 3], decodedCount: 3)
-                bytes[255] = 1
-                return bytes
-            }()),
+            seed(
+                "plaintext-bucket-512.bin",
+                plaintext(encoding: .raw, stored: Array(repeating: 1, count: 300), decodedCount: 300)),
+            seed(
+                "plaintext-nonzero-padding.bin",
+                {
+                    var bytes = plaintext(encoding: .raw, stored: [1, 2, 3], decodedCount: 3)
+                    bytes[255] = 1
+                    return bytes
+                }()),
         ]
     }
 
@@ -314,7 +333,9 @@ public enum SeedCorpus {
         }
         let time = VaultBuilder.createdMilliseconds
         return [
-            seed("transaction-empty.bin", TransactionPayload(timeMilliseconds: time, actor: "", operations: []).encode()!),
+            seed(
+                "transaction-empty.bin", TransactionPayload(timeMilliseconds: time, actor: "", operations: []).encode()!
+            ),
             seed(
                 "transaction-one.bin",
                 TransactionPayload(
@@ -332,8 +353,10 @@ public enum SeedCorpus {
                 ).encode()!),
             seed(
                 "key-epoch.bin",
-                KeyEpochPayload(epoch: 2, dataKey: SecureBytes(copying: Array(repeating: 9, count: 32)), createdMilliseconds: time)
-                    .encode()),
+                KeyEpochPayload(
+                    epoch: 2, dataKey: SecureBytes(copying: Array(repeating: 9, count: 32)), createdMilliseconds: time
+                )
+                .encode()),
         ]
         // The credential model's operations have their own target and seeds (ModelSeeds.swift).
     }
@@ -372,10 +395,12 @@ struct VaultBuilder {
         vaultID = Self.bytes(FormatConstants.vaultIDBytes, using: &random)
         unlockKey = SecureBytes(copying: Self.bytes(32, using: &random))
         masterWrap = FileHeader.wrapMasterKey(
-            masterKey, unlockKey: unlockKey, vaultID: vaultID, nonce: Self.bytes(XChaCha20Poly1305.nonceBytes, using: &random))
+            masterKey, unlockKey: unlockKey, vaultID: vaultID,
+            nonce: Self.bytes(XChaCha20Poly1305.nonceBytes, using: &random))
         head = ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: vaultID))
         signer = KeyslotSigner.make(
-            unlockKey: unlockKey, vaultID: vaultID, seed: SecureBytes(copying: Self.bytes(Ed25519.seedBytes, using: &random)),
+            unlockKey: unlockKey, vaultID: vaultID,
+            seed: SecureBytes(copying: Self.bytes(Ed25519.seedBytes, using: &random)),
             nonce: Self.bytes(XChaCha20Poly1305.nonceBytes, using: &random))
         for secret in secrets {
             let salt = Self.bytes(Argon2id.saltBytes, using: &random)
@@ -383,8 +408,10 @@ struct VaultBuilder {
             let ephemeral = SecureBytes(copying: Self.bytes(X25519.keyBytes, using: &random))
             keyslots.append(
                 Keyslot.make(
-                    id: UInt16(keyslots.count + 1), secret: secret, cost: .minimum, unlockKey: unlockKey, vaultID: vaultID,
-                    createdMilliseconds: Self.createdMilliseconds, signerPublicKey: signer.publicKey, salt: salt, nonce: nonce,
+                    id: UInt16(keyslots.count + 1), secret: secret, cost: .minimum, unlockKey: unlockKey,
+                    vaultID: vaultID,
+                    createdMilliseconds: Self.createdMilliseconds, signerPublicKey: signer.publicKey, salt: salt,
+                    nonce: nonce,
                     ephemeralPrivateKey: ephemeral)!)
         }
         appendKeyEpoch()
@@ -400,7 +427,9 @@ struct VaultBuilder {
         let next = number ?? epoch + 1
         let key = SecureBytes(copying: Self.bytes(XChaCha20Poly1305.keyBytes, using: &random))
         let payload = KeyEpochPayload(epoch: next, dataKey: key, createdMilliseconds: Self.createdMilliseconds).encode()
-        appendFrame(payload, type: .keyEpoch, epoch: next, key: MasterKeySubkey.keyRecord.derive(from: masterKey), encoding: .raw)
+        appendFrame(
+            payload, type: .keyEpoch, epoch: next, key: MasterKeySubkey.keyRecord.derive(from: masterKey),
+            encoding: .raw)
         epoch = next
         dataKey = key
     }
@@ -425,7 +454,8 @@ struct VaultBuilder {
             SealedRecord.seal(payload: $0, at: position, key: key, encoding: encoding, nonce: nonce)!
         }
         head = ChainHead(
-            sequence: position.sequence, digest: frame.withUnsafeBytes { ChainHash.next(previous: head.digest, frame: $0) })
+            sequence: position.sequence,
+            digest: frame.withUnsafeBytes { ChainHash.next(previous: head.digest, frame: $0) })
         frameOffsets.append(log.count)
         log += frame
     }

@@ -52,17 +52,20 @@ public enum CredentialType: UInt8, ModelWord {
         case .smtp:
             [
                 .plain("host", .hostname), .plain("port", .port), .plain("username", .singleLine, required: false),
-                .secret("password", .secretText, preview: .maskOnly, required: false), .plain("encryption", .smtpEncryption),
+                .secret("password", .secretText, preview: .maskOnly, required: false),
+                .plain("encryption", .smtpEncryption),
             ]
         case .oauth2:
             [
                 .plain("client_id", .singleLine), .secret("client_secret", .secretText, preview: .tail),
-                .secret("access_token", .secretText, preview: .tail), .secret("refresh_token", .secretText, preview: .tail),
+                .secret("access_token", .secretText, preview: .tail),
+                .secret("refresh_token", .secretText, preview: .tail),
                 .plain("expires_at", .unixSeconds, required: false), .plain("scopes", .oauthScopes, required: false),
             ]
         case .sshKey:
             [
-                .secret("private_key", .privateKey, preview: .keyFingerprint), .plain("public_key", .publicKey, required: false),
+                .secret("private_key", .privateKey, preview: .keyFingerprint),
+                .plain("public_key", .publicKey, required: false),
                 .secret("passphrase", .secretText, preview: .maskOnly, required: false),
             ]
         case .custom:

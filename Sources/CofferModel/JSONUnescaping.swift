@@ -36,7 +36,9 @@ public enum JSONUnescaping {
 
     /// Calls `emit` with each byte the string stands for; false when it is malformed.
     private static func walk(_ quoted: UnsafeRawBufferPointer, _ emit: (UInt8) -> Void) -> Bool {
-        guard quoted.count >= 2, quoted.first == UInt8(ascii: "\""), quoted.last == UInt8(ascii: "\"") else { return false }
+        guard quoted.count >= 2, quoted.first == UInt8(ascii: "\""), quoted.last == UInt8(ascii: "\"") else {
+            return false
+        }
         var index = 1
         let end = quoted.count - 1
         func hexQuad() -> UInt32? {

@@ -195,7 +195,9 @@ public struct Planner {
                 .notFound, "The user `\(user)` is not a member of the organization. Add the membership first.")
         }
         guard current != role else { return Plan(operations: [], value: ()) }
-        if current == .owner, !index.memberships(in: organizationID).contains(where: { $0.user != userID && $0.role == .owner }) {
+        if current == .owner,
+            !index.memberships(in: organizationID).contains(where: { $0.user != userID && $0.role == .owner })
+        {
             throw CofferError(
                 .invalidInput,
                 "`\(user)` is the organization's last owner; make another member an owner first.")

@@ -23,7 +23,8 @@ enum PrivateKeyPreview {
     private static func armored(_ text: UnsafeRawBufferPointer, label: String) -> UnsafeRawBufferPointer? {
         let begin = Array("-----BEGIN \(label)-----".utf8)
         let end = Array("-----END \(label)-----".utf8)
-        guard let start = find(begin, in: text, from: 0), let finish = find(end, in: text, from: start + begin.count) else {
+        guard let start = find(begin, in: text, from: 0), let finish = find(end, in: text, from: start + begin.count)
+        else {
             return nil
         }
         return UnsafeRawBufferPointer(rebasing: text[(start + begin.count)..<finish])
@@ -46,7 +47,8 @@ enum PrivateKeyPreview {
         return publicKey.withUnsafeBytes { publicKey -> String? in
             var inner = Reader(bytes: publicKey)
             guard let type = inner.string(), let typeText = String(validating: type, as: UTF8.self),
-                typeText.utf8.count <= 64, typeText.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F })
+                typeText.utf8.count <= 64,
+                typeText.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F })
             else { return nil }
             return "\(typeText) SHA256:\(Base64.encode(SHA256.hash(publicKey), padding: false))"
         }

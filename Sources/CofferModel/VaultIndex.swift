@@ -102,7 +102,8 @@ public struct VaultIndex: Sendable {
         }
         // Move the tables out so the mutation owns their storage uniquely: writes happen in
         // place, and the undo journal restores them on failure.
-        var mutation = IndexMutation(tables: IndexTables(), journals: mode != .replay, checksFieldValues: mode != .replay)
+        var mutation = IndexMutation(
+            tables: IndexTables(), journals: mode != .replay, checksFieldValues: mode != .replay)
         swap(&mutation.tables, &tables)
         do throws(CofferError) {
             let actor = mutation.intern(context.actor)

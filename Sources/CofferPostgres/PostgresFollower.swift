@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CofferCrypto
 import CofferErrors
 import CofferStorage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Keeps an instance fresh with what other instances commit to a shared vault: a thread that
 /// LISTENs on the vault's channel and calls `refresh` (typically `Vault.refresh()`) after
@@ -46,11 +47,13 @@ public final class PostgresFollower: SharedLogFollower, @unchecked Sendable {
         self.interval = interval
         let box = Unmanaged.passRetained(self).toOpaque()
         var created = pthread_t()
-        let status = pthread_create(&created, nil, { argument in
-            let follower = Unmanaged<PostgresFollower>.fromOpaque(argument!).takeRetainedValue()
-            follower.follow()
-            return nil
-        }, box)
+        let status = pthread_create(
+            &created, nil,
+            { argument in
+                let follower = Unmanaged<PostgresFollower>.fromOpaque(argument!).takeRetainedValue()
+                follower.follow()
+                return nil
+            }, box)
         guard status == 0 else {
             Unmanaged<PostgresFollower>.fromOpaque(box).release()
             listener.close()

@@ -1,4 +1,5 @@
 import CofferStorage
+
 /// One sealed frame of a vault's log, as the store keeps it: its sequence number and its
 /// bytes, byte for byte under `(vault id, log generation, sequence)`. The storage layer's
 /// type, so that frames pass between the two without a copy.

@@ -322,7 +322,8 @@ final class PostgresSession: @unchecked Sendable {
             var retried = false
             while true {
                 let (connection, isFresh) = try currentConnection()
-                let statements = Statements(connection: connection, timeouts: location.timeouts, transactionDeadline: nil)
+                let statements = Statements(
+                    connection: connection, timeouts: location.timeouts, transactionDeadline: nil)
                 do {
                     try statements.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                     guard try body(statements) else {

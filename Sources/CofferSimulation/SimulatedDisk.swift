@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CofferStorage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// How ``SimulatedDisk/crash(mode:using:)`` treats what was not made durable.
 ///

@@ -28,22 +28,27 @@ enum ExpectedHead {
         }
         if expected.generation == generation {
             guard expected.sequence <= head.sequence, chainAtChecked == expected.digest else {
-                return "The chain does not contain the expected head \(expected); the vault was truncated, rolled back or replaced."
+                return
+                    "The chain does not contain the expected head \(expected); the vault was truncated, rolled back or replaced."
             }
             return nil
         }
         let lineage = lineage!
         guard head.sequence >= lineage.switchHead.sequence, chainAtChecked == lineage.switchHead.digest else {
-            return "The vault's log was compacted from the expected head's, but it does not reach the compaction's switch "
+            return
+                "The vault's log was compacted from the expected head's, but it does not reach the compaction's switch "
                 + "\(lineage.switchHead): it was truncated or replaced."
         }
         guard let final = lineage.previous.first(where: { $0.generation == expected.generation }) else {
             return "The expected head \(expected) is of generation \(expected.generation), older than the "
                 + "\(LogLineage.previousMax) compactions the vault's log remembers: it cannot be checked."
         }
-        guard expected.sequence < final.sequence || (expected.sequence == final.sequence && expected.digest == final.digest)
+        guard
+            expected.sequence < final.sequence
+                || (expected.sequence == final.sequence && expected.digest == final.digest)
         else {
-            return "The log of generation \(expected.generation) ended at \(final) when it was compacted, which does not "
+            return
+                "The log of generation \(expected.generation) ended at \(final) when it was compacted, which does not "
                 + "hold the expected head \(expected): the vault was replaced by another."
         }
         return nil
@@ -59,7 +64,9 @@ struct HeadChecks {
 
     /// The sequences whose chain hashes the checks need.
     var sequences: Set<UInt64> {
-        Set([expected, witnessed?.head].compactMap { $0.flatMap { ExpectedHead.sequenceToCheck($0, lineage: lineage) } })
+        Set(
+            [expected, witnessed?.head].compactMap { $0.flatMap { ExpectedHead.sequenceToCheck($0, lineage: lineage) } }
+        )
     }
 
     /// Each failed check: the sequence it concerns and why it failed.
@@ -71,13 +78,15 @@ struct HeadChecks {
         }
         var found: [(sequence: UInt64, detail: String)] = []
         if let expected,
-            let detail = ExpectedHead.mismatch(expected, head: head, lineage: lineage, chainAtChecked: chain(at: expected))
+            let detail = ExpectedHead.mismatch(
+                expected, head: head, lineage: lineage, chainAtChecked: chain(at: expected))
         {
             found.append((expected.sequence, detail))
         }
         if let witnessed,
             let detail = witnessed.mismatch(
-                vaultID: vaultID, unlockKey: unlockKey, head: head, lineage: lineage, chainAtChecked: chain(at: witnessed.head))
+                vaultID: vaultID, unlockKey: unlockKey, head: head, lineage: lineage,
+                chainAtChecked: chain(at: witnessed.head))
         {
             found.append((witnessed.head.sequence, "Checked against the head witness: " + detail))
         }

@@ -2,7 +2,7 @@ import CofferCrypto
 import CofferErrors
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Waiting for another process to release a vault's writer lock: tries again after 5 ms,

@@ -40,7 +40,8 @@ struct LogCursor {
     ///
     /// - Throws: `.invalidInput` for a payload larger than the format allows; the cursor
     ///   has not moved then.
-    mutating func sealTransaction(_ payload: SecureBytes) throws(CofferError) -> (record: PlacedRecord, frame: [UInt8]) {
+    mutating func sealTransaction(_ payload: SecureBytes) throws(CofferError) -> (record: PlacedRecord, frame: [UInt8])
+    {
         try seal(payload, type: .transaction, epoch: epoch, key: epochKey)
     }
 

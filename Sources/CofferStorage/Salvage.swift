@@ -48,7 +48,9 @@ extension VaultStore {
         let target = staged.file
         defer { target.close() }
         do throws(CofferError) {
-            try writeSalvaged(from: log, header: unlocked.header, masterKey: unlocked.masterKey, through: outcome.validEnd, into: target)
+            try writeSalvaged(
+                from: log, header: unlocked.header, masterKey: unlocked.masterKey, through: outcome.validEnd,
+                into: target)
         } catch {
             staged.discard()
             throw error
@@ -70,7 +72,9 @@ extension VaultStore {
         var bytes = header.encode(masterKey: masterKey)
         header.generation += 1
         bytes += header.encode(masterKey: masterKey)
-        if case .failure(let error) = target.write(bytes, at: 0) { throw error.cofferError("Writing the salvage output") }
+        if case .failure(let error) = target.write(bytes, at: 0) {
+            throw error.cofferError("Writing the salvage output")
+        }
         var offset = FormatConstants.logStartOffset
         let chunk: UInt64 = 1 << 20
         while offset < end {

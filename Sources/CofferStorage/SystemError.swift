@@ -90,7 +90,8 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
         case .logReplaced:
             CofferError(code, "\(what) failed: the log was replaced by a compaction; reopen the vault.", offset: offset)
         case .backend(let error):
-            CofferError(code, "\(what) failed: \(error.message)", offset: offset ?? error.offset, sequence: error.sequence)
+            CofferError(
+                code, "\(what) failed: \(error.message)", offset: offset ?? error.offset, sequence: error.sequence)
         case .errno(ENOENT): CofferError(code, "\(what) failed: no such file or directory.", offset: offset)
         case .errno: CofferError(code, "\(what) failed: \(description).", offset: offset)
         }

@@ -25,7 +25,8 @@ public struct VaultFileInfo: Sendable {
 
     /// Reads the header and walks the frames by their checksums, without a key, never
     /// modifying the file.
-    public static func read(path: String, storage: any LogMedium = PosixStorage()) throws(CofferError) -> VaultFileInfo {
+    public static func read(path: String, storage: any LogMedium = PosixStorage()) throws(CofferError) -> VaultFileInfo
+    {
         let log = try VaultStore.openLog(path: path, options: VaultStore.Options(storage: storage, readOnly: true))
         defer { log.close() }
         let (size, store) = try VaultStore.endAndHeaders(of: log)

@@ -16,13 +16,19 @@ extension VaultStore {
         try secret.check()
         return try changeHeader { header, unlockKey throws(CofferError) in
             guard header.keyslots.count < FormatConstants.keyslotCountMax else {
-                throw CofferError(.invalidInput, "The vault already has \(FormatConstants.keyslotCountMax) keyslots; remove one first.")
+                throw CofferError(
+                    .invalidInput,
+                    "The vault already has \(FormatConstants.keyslotCountMax) keyslots; remove one first.")
             }
             let id = (header.keyslots.map(\.id).max() ?? 0) &+ 1
             guard id != 0,
                 let slot = header.makeKeyslot(
-                    id: id, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: WallClock.nowMilliseconds())
-            else { throw CofferError(.invalidInput, "The keyslot could not be made (Argon2id cost refused, or ids exhausted).") }
+                    id: id, secret: secret, cost: cost, unlockKey: unlockKey,
+                    createdMilliseconds: WallClock.nowMilliseconds())
+            else {
+                throw CofferError(
+                    .invalidInput, "The keyslot could not be made (Argon2id cost refused, or ids exhausted).")
+            }
             header.keyslots.append(slot)
             return id
         }
@@ -46,14 +52,18 @@ extension VaultStore {
 
     /// Unlock change: replaces the secret of slot `id` (for example a new passphrase) with a
     /// new slot of the same id, in one header rewrite.
-    public func replaceKeyslot(id: UInt16, with secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) {
+    public func replaceKeyslot(id: UInt16, with secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate)
+        throws(CofferError)
+    {
         try secret.check()
         try changeHeader { header, unlockKey throws(CofferError) in
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")
             }
-            guard let slot = header.makeKeyslot(
-                id: id, secret: secret, cost: cost, unlockKey: unlockKey, createdMilliseconds: WallClock.nowMilliseconds())
+            guard
+                let slot = header.makeKeyslot(
+                    id: id, secret: secret, cost: cost, unlockKey: unlockKey,
+                    createdMilliseconds: WallClock.nowMilliseconds())
             else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
             header.keyslots[index] = slot
         }
@@ -72,10 +82,13 @@ extension VaultStore {
             let result = try change(&changed, unlockKey)
             // F-HDR-SIGNER: the signer signs the table as changed.
             guard changed.signKeyslots(unlockKey: unlockKey) else {
-                throw CofferError(.corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
+                throw CofferError(
+                    .corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
             }
             var copiesWritten = 0
-            switch HeaderStore.rewrite(changed, inForce: copyIndex, masterKey: masterKey, log: log, copiesWritten: &copiesWritten) {
+            switch HeaderStore.rewrite(
+                changed, inForce: copyIndex, masterKey: masterKey, log: log, copiesWritten: &copiesWritten)
+            {
             case .success(let written):
                 // The second write went to the copy that was in force, so it is in force again.
                 headerLock.withLock { headerState = (written, copyIndex) }
@@ -86,11 +99,13 @@ extension VaultStore {
                 try refreshHeader()
                 if copiesWritten > 0 { return result }
             case .failure(let error):
-                writer?.stop(CofferError(.writerStopped, "A header rewrite failed (\(error.message)); reopen the vault."))
+                writer?.stop(
+                    CofferError(.writerStopped, "A header rewrite failed (\(error.message)); reopen the vault."))
                 throw error
             }
         }
-        throw CofferError(.conflict, "Other instances kept changing the vault's keyslots; the change was not made. Try again.")
+        throw CofferError(
+            .conflict, "Other instances kept changing the vault's keyslots; the change was not made. Try again.")
     }
 
     private static let headerAttempts = 4

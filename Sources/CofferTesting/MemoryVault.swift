@@ -52,7 +52,8 @@ public final class MemoryVault: Sendable {
         if let seed {
             let generator = Locked(SeededGenerator(seed: seed))
             options.identifierBytes = { count in
-                generator.withLock { generator in (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+                generator.withLock { generator in (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                }
             }
             let clock = Locked(startMilliseconds)
             options.clock = {

@@ -22,7 +22,7 @@ import CofferPostgres
 import CofferStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 func writeLine(_ descriptor: Int32, _ text: String) {
@@ -97,7 +97,9 @@ func withReconnection<Value>(_ open: inout OpenVault?, _ body: (Vault) throws ->
         do {
             if open == nil { open = try openVault() }
             return try body(open!.vault)
-        } catch let error as CofferError where error.code == .conflict || error.code == .writerStopped || error.code.isIO {
+        } catch let error as CofferError
+            where error.code == .conflict || error.code == .writerStopped || error.code.isIO
+        {
             writeLine(2, "failure \(error.code) \(milliseconds(since: attempt))")
             open?.close()
             open = nil
@@ -109,7 +111,6 @@ func withReconnection<Value>(_ open: inout OpenVault?, _ body: (Vault) throws ->
     fail("the server did not come back within a minute")
 }
 
-
 var vault: OpenVault?
 var number = 0
 while count == 0 || number < count {
@@ -117,7 +118,9 @@ while count == 0 || number < count {
     let slug = "\(name)-\(number)"
     withReconnection(&vault) { vault in
         let exists = vault.read { index in
-            index.organization("acme").map { !index.credentials(matching: CredentialFilter(organization: $0.id)).filter { $0.slug == slug }.isEmpty } ?? false
+            index.organization("acme").map {
+                !index.credentials(matching: CredentialFilter(organization: $0.id)).filter { $0.slug == slug }.isEmpty
+            } ?? false
         }
         guard !exists else { return }
         let draft = CredentialDraft(
@@ -132,7 +135,8 @@ while count == 0 || number < count {
     writeLine(1, String(number))
     withReconnection(&vault) { vault in
         guard let organization = vault.read({ $0.organization("acme") }) else { fail("no organization acme") }
-        let resolved = try vault.resolve(ResolutionRequest(appKey: "exa", context: RunContext(organization: organization.id)))
+        let resolved = try vault.resolve(
+            ResolutionRequest(appKey: "exa", context: RunContext(organization: organization.id)))
         _ = try vault.reveal(resolved.id)
     }
 }

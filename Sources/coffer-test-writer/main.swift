@@ -11,7 +11,7 @@ import CofferFormat
 import CofferStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes a line straight to a descriptor: unbuffered, so a reported commit is visible to
@@ -44,7 +44,7 @@ do {
         let store: VaultStore
         do {
             store = try VaultStore.open(path: path, secret: secret)
-        } catch where error.code == .notFound {
+        } catch  where error.code == .notFound {
             store = try VaultStore.create(path: path, secret: secret)
         }
         var count = 0

@@ -5,8 +5,8 @@ import XCTest
 @testable import CofferCLI
 
 #if canImport(Glibc)
-import Glibc
-import CofferTestSupport
+    import Glibc
+    import CofferTestSupport
 #endif
 
 /// What one run of `coffer` produced.
@@ -21,14 +21,16 @@ struct RunResult {
     /// Standard output parsed as one JSON document.
     func json(file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         let object = try JSONSerialization.jsonObject(with: Data(standardOutput.utf8))
-        return try XCTUnwrap(object as? [String: Any], "stdout is not a JSON object: \(standardOutput)", file: file, line: line)
+        return try XCTUnwrap(
+            object as? [String: Any], "stdout is not a JSON object: \(standardOutput)", file: file, line: line)
     }
 
     /// Standard error parsed as one JSON document (an error under `--json`).
     func errorJSON(file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         let lastLine = standardError.split(separator: "\n").last.map(String.init) ?? ""
         let object = try JSONSerialization.jsonObject(with: Data(lastLine.utf8))
-        return try XCTUnwrap(object as? [String: Any], "stderr is not a JSON object: \(standardError)", file: file, line: line)
+        return try XCTUnwrap(
+            object as? [String: Any], "stderr is not a JSON object: \(standardError)", file: file, line: line)
     }
 
     /// Everything the run printed, for leak checks.
@@ -79,7 +81,9 @@ final class CofferRunner {
         environment.merge(extra) { _, new in new }
         process.environment = environment
         // Files, not pipes: a large output (a completion script) cannot fill a pipe and block.
-        let outputPath = directory.file(".stdout"), errorPath = directory.file(".stderr"), inputPath = directory.file(".stdin")
+        let outputPath = directory.file(".stdout")
+        let errorPath = directory.file(".stderr")
+        let inputPath = directory.file(".stdin")
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         _ = FileManager.default.createFile(atPath: inputPath, contents: Data((standardInput ?? "").utf8))
@@ -93,7 +97,8 @@ final class CofferRunner {
         if let signalOnceCaught {
             let bit = UInt64(1) << UInt64(signalOnceCaught - 1)
             for _ in 0..<2000 where process.isRunning {
-                let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+                let status =
+                    (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
                 let caught = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }.flatMap {
                     UInt64($0.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16)
                 }
@@ -117,7 +122,8 @@ final class CofferRunner {
     /// Runs `coffer` with arguments and extra environment entries given as raw bytes, for
     /// what `String`s cannot carry (bytes that are not UTF-8). Paths must be absolute.
     func runRaw(_ arguments: [[UInt8]], environment extra: [[UInt8]] = []) throws -> RunResult {
-        let outputPath = directory.file(".stdout"), errorPath = directory.file(".stderr")
+        let outputPath = directory.file(".stdout")
+        let errorPath = directory.file(".stderr")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -147,7 +153,8 @@ final class CofferRunner {
         return RunResult(
             status: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f),
             standardOutput: try String(contentsOfFile: outputPath, encoding: .utf8),
-            standardError: try String(contentsOfFile: errorPath, encoding: .utf8), peakResidentKilobytes: usage.ru_maxrss)
+            standardError: try String(contentsOfFile: errorPath, encoding: .utf8),
+            peakResidentKilobytes: usage.ru_maxrss)
     }
 
     /// Runs and checks the exit status, reporting both streams when it differs.

@@ -255,7 +255,9 @@ final class ExchangeCommandTests: XCTestCase {
         XCTAssertEqual(try text(coffer, "notes.txt"), "keep me")
         try coffer.expect(0, ["export", "--output", coffer.path("notes.txt"), "--force"])
         XCTAssertTrue(try text(coffer, "notes.txt").hasPrefix("{"))
-        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: coffer.path("notes.txt"))[.posixPermissions] as? Int, 0o600)
+        XCTAssertEqual(
+            try FileManager.default.attributesOfItem(atPath: coffer.path("notes.txt"))[.posixPermissions] as? Int, 0o600
+        )
 
         // The key file that unlocks the vault (here through COFFER_KEY_FILE), even with --force.
         let key = try coffer.bytes("v.key")
@@ -266,16 +268,29 @@ final class ExchangeCommandTests: XCTestCase {
         // The bundle's key file, given or to be generated.
         try coffer.write("bundle.key", [UInt8](repeating: 3, count: 32))
         try coffer.expect(
-            64, ["export", "--bundle", "--bundle-key-file", coffer.path("bundle.key"), "--output", coffer.path("bundle.key"), "--force"])
+            64,
+            [
+                "export", "--bundle", "--bundle-key-file", coffer.path("bundle.key"), "--output",
+                coffer.path("bundle.key"), "--force",
+            ])
         XCTAssertEqual(try coffer.bytes("bundle.key"), [UInt8](repeating: 3, count: 32))
         try coffer.expect(
-            64, ["export", "--bundle", "--generate-bundle-key-file", coffer.path("new.key"), "--output", coffer.path("new.key")])
+            64,
+            [
+                "export", "--bundle", "--generate-bundle-key-file", coffer.path("new.key"), "--output",
+                coffer.path("new.key"),
+            ])
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("new.key")))
 
         // A bundle whose output cannot be written removes the key file generated for it.
         try coffer.expect(
-            1, ["export", "--bundle", "--generate-bundle-key-file", coffer.path("made.key"), "--output", coffer.path("no/such/dir/b")])
-        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("made.key")), "a key file for no bundle was left")
+            1,
+            [
+                "export", "--bundle", "--generate-bundle-key-file", coffer.path("made.key"), "--output",
+                coffer.path("no/such/dir/b"),
+            ])
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: coffer.path("made.key")), "a key file for no bundle was left")
     }
 
     /// I-LIMITS, through the binary: hostile inputs far beyond what one import can hold are
@@ -307,10 +322,13 @@ final class ExchangeCommandTests: XCTestCase {
             (["import", "--dry-run", huge, "--json"], "larger than"),
             (["import", "--dry-run", coffer.path("values.json"), "--json"], "more than 4194304 values"),
             (["import", "--dry-run", coffer.path("entries.json"), "--json"], "more than 65536 entries"),
-            (["import", "--dry-run", "--dotenv", coffer.path("many.env"), "--org", "acme", "--app", "x", "--json"],
-             "more than 65536 entries"),
+            (
+                ["import", "--dry-run", "--dotenv", coffer.path("many.env"), "--org", "acme", "--app", "x", "--json"],
+                "more than 65536 entries"
+            ),
         ] {
-            let result = try coffer.runRaw(arguments.map { Array($0.utf8) }, environment: environment.map { Array($0.utf8) })
+            let result = try coffer.runRaw(
+                arguments.map { Array($0.utf8) }, environment: environment.map { Array($0.utf8) })
             XCTAssertEqual(result.status, 1, "\(arguments): \(result.standardError)")
             let error = try result.errorJSON()
             XCTAssertEqual(error["code"] as? String, "invalid_input", "\(arguments)")

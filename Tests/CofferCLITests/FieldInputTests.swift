@@ -5,7 +5,8 @@ import XCTest
 /// and bytes that are not UTF-8, each refused with a clear message and nothing stored.
 final class FieldInputTests: XCTestCase {
     func revealedToken(_ coffer: CofferRunner, _ selector: String) throws -> String? {
-        let revealed = try coffer.expect(0, ["credentials", "get", selector, "--org", "acme", "--reveal", "--json"]).json()
+        let revealed = try coffer.expect(0, ["credentials", "get", selector, "--org", "acme", "--reveal", "--json"])
+            .json()
         return (revealed["fields"] as? [String: String])?["token"]
     }
 
@@ -29,9 +30,11 @@ final class FieldInputTests: XCTestCase {
         XCTAssertTrue(empty.standardError.contains("is empty"), empty.standardError)
         XCTAssertEqual(try credentialCount(coffer), 0)
         // `@@` writes a value that starts with `@`; `@` without a word and a colon is literal.
-        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--slug", "a", "--set", "token=@@evn:EXA_KEY"])
+        try coffer.expect(
+            0, ["credentials", "set", "exa", "--org", "acme", "--slug", "a", "--set", "token=@@evn:EXA_KEY"])
         XCTAssertEqual(try revealedToken(coffer, "exa/a"), "@evn:EXA_KEY")
-        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--slug", "b", "--set", "token=@twelve chars"])
+        try coffer.expect(
+            0, ["credentials", "set", "exa", "--org", "acme", "--slug", "b", "--set", "token=@twelve chars"])
         XCTAssertEqual(try revealedToken(coffer, "exa/b"), "@twelve chars")
     }
 

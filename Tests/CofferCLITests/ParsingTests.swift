@@ -11,17 +11,21 @@ final class ParsingTests: XCTestCase {
         return try XCTUnwrap(parsed as? Command, "parsed \(Swift.type(of: parsed)), expected \(Command.self)")
     }
 
-    private func assertUsageError(_ arguments: [String], contains text: String, file: StaticString = #filePath, line: UInt = #line) {
+    private func assertUsageError(
+        _ arguments: [String], contains text: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try Coffer.parseAsRoot(arguments), file: file, line: line) { error in
             XCTAssertEqual(Coffer.exitCode(for: error).rawValue, 64, file: file, line: line)
             XCTAssertTrue(
-                Coffer.fullMessage(for: error).contains(text), "\(Coffer.fullMessage(for: error)) lacks \(text)", file: file,
+                Coffer.fullMessage(for: error).contains(text), "\(Coffer.fullMessage(for: error)) lacks \(text)",
+                file: file,
                 line: line)
         }
     }
 
     func testGlobalOptionsWorkBeforeAndAfterTheCommandName() throws {
-        let after = try parse(["org", "list", "--vault", "a.coffer", "--json", "--as", "alice", "--key-file", "k"], as: OrgList.self)
+        let after = try parse(
+            ["org", "list", "--vault", "a.coffer", "--json", "--as", "alice", "--key-file", "k"], as: OrgList.self)
         XCTAssertEqual(after.access.global.vaultPath, "a.coffer")
         XCTAssertTrue(after.access.global.json)
         XCTAssertEqual(after.access.global.actingUser, "alice")
@@ -39,40 +43,50 @@ final class ParsingTests: XCTestCase {
     func testCredentialsSetFansOutOverScopesAndProjects() throws {
         let command = try parse(
             [
-                "credentials", "set", "linear", "--org", "acme", "--scope", "org", "--scope", "project", "--project-slug", "web",
+                "credentials", "set", "linear", "--org", "acme", "--scope", "org", "--scope", "project",
+                "--project-slug", "web",
                 "--project-slug", "data", "--set", "token=x",
             ], as: CredentialsSet.self)
         XCTAssertEqual(command.targets, [.organization, .project("web"), .project("data")])
         XCTAssertEqual(command.slug, "main")
         XCTAssertNil(command.type)
-        let plain = try parse(["credentials", "set", "exa", "--org", "acme", "--set", "apiKey=@env:EXA"], as: CredentialsSet.self)
+        let plain = try parse(
+            ["credentials", "set", "exa", "--org", "acme", "--set", "apiKey=@env:EXA"], as: CredentialsSet.self)
         XCTAssertEqual(plain.targets, [.organization])
         let user = try parse(
-            ["credentials", "set", "exa", "--org", "acme", "--scope", "user", "--as", "alice", "--set", "token=x"], as: CredentialsSet.self)
+            ["credentials", "set", "exa", "--org", "acme", "--scope", "user", "--as", "alice", "--set", "token=x"],
+            as: CredentialsSet.self)
         XCTAssertEqual(user.targets, [.user("alice")])
     }
 
     func testCredentialsSetValidation() {
         assertUsageError(["credentials", "set", "exa", "--org", "acme"], contains: "--set")
         assertUsageError(
-            ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--set", "token=x"], contains: "--project SLUG")
+            ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--set", "token=x"],
+            contains: "--project SLUG")
         assertUsageError(
-            ["credentials", "set", "exa", "--org", "acme", "--project-slug", "web", "--set", "token=x"], contains: "--scope project")
-        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--scope", "user", "--set", "token=x"], contains: "--user")
+            ["credentials", "set", "exa", "--org", "acme", "--project-slug", "web", "--set", "token=x"],
+            contains: "--scope project")
+        assertUsageError(
+            ["credentials", "set", "exa", "--org", "acme", "--scope", "user", "--set", "token=x"], contains: "--user")
         assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "token"], contains: "has no `=`")
         assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "=x"], contains: "no field name")
         assertUsageError(["credentials", "set", "exa", "--org", "acme", "--set", "token=@env:"], contains: "@env:")
-        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--type", "bogus", "--set", "t=x"], contains: "--type")
-        assertUsageError(["credentials", "set", "exa", "--org", "acme", "--scope", "galaxy", "--set", "t=x"], contains: "--scope")
+        assertUsageError(
+            ["credentials", "set", "exa", "--org", "acme", "--type", "bogus", "--set", "t=x"], contains: "--type")
+        assertUsageError(
+            ["credentials", "set", "exa", "--org", "acme", "--scope", "galaxy", "--set", "t=x"], contains: "--scope")
     }
 
     func testAValueIsNeverRepeatedInAUsageError() {
-        XCTAssertThrowsError(try Coffer.parseAsRoot(["credentials", "set", "exa", "--org", "acme", "--set", "token"])) { error in
+        XCTAssertThrowsError(try Coffer.parseAsRoot(["credentials", "set", "exa", "--org", "acme", "--set", "token"])) {
+            error in
             XCTAssertFalse(Coffer.fullMessage(for: error).contains("=x"))
         }
         // A forgotten --set: argument-parser repeats the argument, the tool cuts its value.
         let run = InProcessRun.run(
-            ["credentials", "set", "exa", "--org", "acme", "--set", "region=eu", "token=sk-very-secret-value"], environment: [:])
+            ["credentials", "set", "exa", "--org", "acme", "--set", "region=eu", "token=sk-very-secret-value"],
+            environment: [:])
         XCTAssertEqual(run.status, .usage)
         XCTAssertFalse(run.standardError.contains("sk-very-secret-value"), run.standardError)
         XCTAssertTrue(run.standardError.contains("argument number 8"), run.standardError)
@@ -89,7 +103,8 @@ final class ParsingTests: XCTestCase {
             let leaked = InProcessRun.run(arguments, environment: [:])
             XCTAssertEqual(leaked.status, .usage, arguments.joined(separator: " "))
             XCTAssertFalse(
-                (leaked.standardError + leaked.standardOutput).contains("LEAKME"), "\(arguments): \(leaked.standardError)")
+                (leaked.standardError + leaked.standardOutput).contains("LEAKME"),
+                "\(arguments): \(leaked.standardError)")
         }
     }
 
@@ -105,11 +120,14 @@ final class ParsingTests: XCTestCase {
 
     func testTargetOptions() throws {
         let assign = try parse(
-            ["assignments", "assign", "--org", "acme", "--workflow", "triage", "--credential", "linear/work"], as: AssignmentsAssign.self)
+            ["assignments", "assign", "--org", "acme", "--workflow", "triage", "--credential", "linear/work"],
+            as: AssignmentsAssign.self)
         XCTAssertEqual(assign.target.target, AssignmentTarget(kind: .workflow, slug: "triage", consumer: "*"))
-        let resolve = try parse(["resolve", "linear", "--org", "acme", "--agent", "support", "--consumer", "search"], as: Resolve.self)
+        let resolve = try parse(
+            ["resolve", "linear", "--org", "acme", "--agent", "support", "--consumer", "search"], as: Resolve.self)
         XCTAssertEqual(resolve.target.target, AssignmentTarget(kind: .agent, slug: "support", consumer: "search"))
-        assertUsageError(["assignments", "list", "--org", "acme", "--agent", "a", "--poll", "p"], contains: "not several")
+        assertUsageError(
+            ["assignments", "list", "--org", "acme", "--agent", "a", "--poll", "p"], contains: "not several")
         assertUsageError(["resolve", "exa", "--org", "acme", "--consumer", "c"], contains: "--consumer needs")
         assertUsageError(["assignments", "unassign", "--org", "acme", "--agent", "a"], contains: "--credential")
         // Spelled as --key-file is: add-key-file names add-keyfile.
@@ -125,7 +143,10 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "2024-02-29T23:59:59.250+02:00"), 1_709_243_999)
         // The basic form: eight digits that make a date are that date, not Unix seconds of 1970.
         XCTAssertEqual(CredentialFields.unixSeconds(fromISO8601: "20270131"), 1_801_353_600)
-        for text in ["1801396800", "20271301", "2027013", "20270131T12:00Z", "2027-01-31X", "2027-13-01", "2027-02-29", "2027-04-31", "2027-01-31T25:00Z", "2027-01-31T12:00", "2027-01-31T12:00:00Zjunk", ""] {
+        for text in [
+            "1801396800", "20271301", "2027013", "20270131T12:00Z", "2027-01-31X", "2027-13-01", "2027-02-29",
+            "2027-04-31", "2027-01-31T25:00Z", "2027-01-31T12:00", "2027-01-31T12:00:00Zjunk", "",
+        ] {
             XCTAssertNil(CredentialFields.unixSeconds(fromISO8601: text), text)
         }
         // Eight digits that are not a date, a number of seconds like an `expires_in`, or a word:
@@ -135,9 +156,11 @@ final class ParsingTests: XCTestCase {
             XCTAssertThrowsError(try CredentialFields.shaped(given, for: .oauth2), text)
         }
         for text in ["1801396800", ""] {
-            XCTAssertNoThrow(try CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: text)]), for: .oauth2))
+            XCTAssertNoThrow(
+                try CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: text)]), for: .oauth2))
         }
-        let shaped = try CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: "2027-01-31T12:00:00Z")]), for: .oauth2)
+        let shaped = try CredentialFields.shaped(
+            FieldValues(["expires_at": SecureBytes.copying(text: "2027-01-31T12:00:00Z")]), for: .oauth2)
         XCTAssertEqual(shaped["expires_at"], SecureBytes.copying(text: "1801396800"))
 
         XCTAssertEqual(GlobalOptions.expandingBareWait(["org", "list"]), ["org", "list"])
@@ -150,11 +173,18 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(InProcessRun.run(["--help"], environment: [:]).status, .success)
         XCTAssertEqual(InProcessRun.run(["completions", "bash", "--json"], environment: [:]).status, .usage)
         let types = InProcessRun.run(["types"], environment: [:])
-        XCTAssertTrue(types.standardOutput.contains("smtp: host, port, username (optional), password (optional, secret)"), types.standardOutput)
+        XCTAssertTrue(
+            types.standardOutput.contains("smtp: host, port, username (optional), password (optional, secret)"),
+            types.standardOutput)
         let help = CredentialsSet.helpMessage(columns: 100)
         XCTAssertTrue(help.contains("ssh_key: private_key (secret)"), help)
         XCTAssertEqual(
-            try parse(["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--project", "web", "--set", "token=t"], as: CredentialsSet.self).projectSlugs,
+            try parse(
+                [
+                    "credentials", "set", "exa", "--org", "acme", "--scope", "project", "--project", "web", "--set",
+                    "token=t",
+                ], as: CredentialsSet.self
+            ).projectSlugs,
             ["web"], "--project as on list and resolve; --project-slug stays")
     }
 
@@ -172,8 +202,12 @@ final class ParsingTests: XCTestCase {
     }
 
     func testUpdateDefaultFlagHasAnInversion() throws {
-        XCTAssertEqual(try parse(["credentials", "update", "x", "--org", "o", "--default"], as: CredentialsUpdate.self).isDefault, true)
-        XCTAssertEqual(try parse(["credentials", "update", "x", "--org", "o", "--no-default"], as: CredentialsUpdate.self).isDefault, false)
+        XCTAssertEqual(
+            try parse(["credentials", "update", "x", "--org", "o", "--default"], as: CredentialsUpdate.self).isDefault,
+            true)
+        XCTAssertEqual(
+            try parse(["credentials", "update", "x", "--org", "o", "--no-default"], as: CredentialsUpdate.self)
+                .isDefault, false)
     }
 
     func testEveryCommandHasHelpWithAnExample() throws {

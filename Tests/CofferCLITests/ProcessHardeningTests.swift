@@ -4,7 +4,7 @@ import XCTest
 @testable import CofferCLI
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `coffer` process keeps secrets out of dumps and crash reports, and says so (or
@@ -52,7 +52,8 @@ final class ProcessHardeningTests: XCTestCase {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") } ?? ""
-        XCTAssertEqual(core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2), ["0", "0"], limits)
+        XCTAssertEqual(
+            core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2), ["0", "0"], limits)
         XCTAssertTrue(
             String(decoding: environment, as: UTF8.self).split(separator: "\0").contains("SWIFT_BACKTRACE=enable=no"),
             "the Swift backtracer would print registers and memory of a crash")

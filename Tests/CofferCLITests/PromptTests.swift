@@ -1,7 +1,7 @@
 import Coffer
+import CofferTestSupport
 import Foundation
 import XCTest
-import CofferTestSupport
 
 @testable import CofferCLI
 
@@ -18,11 +18,13 @@ final class PromptTests: XCTestCase {
         XCTAssertTrue(mismatch.standardError.contains("differed 3 times"), mismatch.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("p.coffer")))
         let created = InProcessRun.run(
-            ["init"], environment: environment, terminalAnswers: ["same phrase", "typo phrase", "same phrase", "same phrase"])
+            ["init"], environment: environment,
+            terminalAnswers: ["same phrase", "typo phrase", "same phrase", "same phrase"])
         XCTAssertEqual(created.status, .success, created.standardError)
         XCTAssertTrue(created.standardError.contains("Enter it again"), created.standardError)
         XCTAssertTrue(created.standardError.contains("fewer than 12 characters"), created.standardError)
-        let opened = InProcessRun.run(["org", "create", "acme"], environment: environment, terminalAnswers: ["same phrase"])
+        let opened = InProcessRun.run(
+            ["org", "create", "acme"], environment: environment, terminalAnswers: ["same phrase"])
         XCTAssertEqual(opened.status, .success, opened.standardError)
         let wrong = InProcessRun.run(["org", "list"], environment: environment, terminalAnswers: ["not it"])
         XCTAssertEqual(wrong.status, .vaultUnavailable)
@@ -30,7 +32,8 @@ final class PromptTests: XCTestCase {
         XCTAssertEqual(noTerminal.status, .usage)
         // Inspect needs no key and asks for none unless --unlock.
         XCTAssertEqual(InProcessRun.run(["inspect"], environment: environment).status, .success)
-        let unlocked = InProcessRun.run(["inspect", "--unlock", "--json"], environment: environment, terminalAnswers: ["same phrase"])
+        let unlocked = InProcessRun.run(
+            ["inspect", "--unlock", "--json"], environment: environment, terminalAnswers: ["same phrase"])
         XCTAssertEqual(unlocked.status, .success, unlocked.standardError)
         XCTAssertTrue(unlocked.standardOutput.contains("\"unlocked\": true"), unlocked.standardOutput)
     }
@@ -38,10 +41,14 @@ final class PromptTests: XCTestCase {
     func testNewPassphraseIsAskedTwice() throws {
         let directory = TemporaryDirectory()
         let environment = ["COFFER_VAULT": directory.file("p.coffer"), "COFFER_TEST_KDF": "minimum"]
-        XCTAssertEqual(InProcessRun.run(["init"], environment: environment, terminalAnswers: ["first", "first"]).status, .success)
-        let changed = InProcessRun.run(["key", "passphrase"], environment: environment, terminalAnswers: ["first", "second", "second"])
+        XCTAssertEqual(
+            InProcessRun.run(["init"], environment: environment, terminalAnswers: ["first", "first"]).status, .success)
+        let changed = InProcessRun.run(
+            ["key", "passphrase"], environment: environment, terminalAnswers: ["first", "second", "second"])
         XCTAssertEqual(changed.status, .success, changed.standardError)
-        XCTAssertEqual(InProcessRun.run(["head"], environment: environment, terminalAnswers: ["second"]).status, .success)
-        XCTAssertEqual(InProcessRun.run(["head"], environment: environment, terminalAnswers: ["first"]).status, .vaultUnavailable)
+        XCTAssertEqual(
+            InProcessRun.run(["head"], environment: environment, terminalAnswers: ["second"]).status, .success)
+        XCTAssertEqual(
+            InProcessRun.run(["head"], environment: environment, terminalAnswers: ["first"]).status, .vaultUnavailable)
     }
 }

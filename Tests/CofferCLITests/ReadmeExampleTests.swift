@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The README's Swift example is the middle of Examples/ReadmeExample/main.swift, word for
@@ -15,12 +15,15 @@ final class ReadmeExampleTests: XCTestCase {
     }()
 
     func testTheReadmeShowsTheExampleAsItIs() throws {
-        let example = try String(contentsOfFile: Self.repository + "/Examples/ReadmeExample/main.swift", encoding: .utf8)
+        let example = try String(
+            contentsOfFile: Self.repository + "/Examples/ReadmeExample/main.swift", encoding: .utf8)
         let readme = try String(contentsOfFile: Self.repository + "/README.md", encoding: .utf8)
         let begin = try XCTUnwrap(example.range(of: "// README: begin\n"))
         let end = try XCTUnwrap(example.range(of: "// README: end\n"))
         let block = String(example[begin.upperBound..<end.lowerBound])
-        XCTAssertTrue(readme.contains("```swift\n" + block + "```\n"), "README.md's Swift example differs from the example program")
+        XCTAssertTrue(
+            readme.contains("```swift\n" + block + "```\n"),
+            "README.md's Swift example differs from the example program")
     }
 
     func testTheExampleRuns() throws {

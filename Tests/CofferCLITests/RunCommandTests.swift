@@ -10,48 +10,83 @@ final class RunCommandTests: XCTestCase {
     func makeVault() throws -> CofferRunner {
         let coffer = try CofferRunner()
         try coffer.makePopulatedVault()
-        try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=sk-exa-org-0001", "--default"])
         try coffer.expect(
-            0, ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--project-slug", "web", "--slug", "web",
-                "--set", "token=sk-exa-web-0002", "--default"])
+            0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=sk-exa-org-0001", "--default"])
         try coffer.expect(
-            0, ["credentials", "set", "svc", "--org", "acme", "--type", "custom", "--set", "key=k-1", "--set", #"note=a "q" $HOME \ `x`"#])
+            0,
+            [
+                "credentials", "set", "exa", "--org", "acme", "--scope", "project", "--project-slug", "web", "--slug",
+                "web",
+                "--set", "token=sk-exa-web-0002", "--default",
+            ])
+        try coffer.expect(
+            0,
+            [
+                "credentials", "set", "svc", "--org", "acme", "--type", "custom", "--set", "key=k-1", "--set",
+                #"note=a "q" $HOME \ `x`"#,
+            ])
         return coffer
     }
 
     func testTheCommandGetsTheResolvedValuesInItsEnvironmentOnly() throws {
         let coffer = try makeVault()
         let shown = try coffer.expect(
-            0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--env", "KEY=svc.key", "--", "/bin/sh", "-c", #"printf '%s|%s|%s|%s' "$EXA" "$KEY" "$#" "$COFFER_PASSPHRASE""#],
+            0,
+            [
+                "run", "--org", "acme", "--env", "EXA=exa.token", "--env", "KEY=svc.key", "--", "/bin/sh", "-c",
+                #"printf '%s|%s|%s|%s' "$EXA" "$KEY" "$#" "$COFFER_PASSPHRASE""#,
+            ],
             environment: ["COFFER_PASSPHRASE": "coffer-only"])
         XCTAssertEqual(shown.standardOutput, "sk-exa-org-0001|k-1|0|")
         // The run's project decides, as resolution does.
-        let web = try coffer.expect(0, ["run", "--org", "acme", "--project", "web", "--env", "EXA=exa.token", "--", "/bin/sh", "-c", #"printf %s "$EXA""#])
+        let web = try coffer.expect(
+            0,
+            [
+                "run", "--org", "acme", "--project", "web", "--env", "EXA=exa.token", "--", "/bin/sh", "-c",
+                #"printf %s "$EXA""#,
+            ])
         XCTAssertEqual(web.standardOutput, "sk-exa-web-0002")
         // The exit status, standard input and output are the command's.
         try coffer.expect(7, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "/bin/sh", "-c", "exit 7"])
-        let echoed = try coffer.expect(0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "cat"], standardInput: "from stdin")
+        let echoed = try coffer.expect(
+            0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "cat"], standardInput: "from stdin")
         XCTAssertEqual(echoed.standardOutput, "from stdin")
         // A script without #! runs under /bin/sh, as execvp runs it.
         try coffer.write("plain-script", text: "printf '%s' \"$EXA\"\n")
         XCTAssertEqual(chmod(coffer.path("plain-script"), 0o700), 0)
         XCTAssertEqual(
-            try coffer.expect(0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", coffer.path("plain-script")]).standardOutput,
+            try coffer.expect(0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", coffer.path("plain-script")])
+                .standardOutput,
             "sk-exa-org-0001")
         // A mapping file.
         try coffer.write("run.env", text: "# the run's variables\nEXA = exa.token\n\nNOTE=svc.note\n")
-        let fromFile = try coffer.expect(0, ["run", "--org", "acme", "--env-file", coffer.path("run.env"), "--", "/bin/sh", "-c", #"printf '%s|%s' "$EXA" "$NOTE""#])
+        let fromFile = try coffer.expect(
+            0,
+            [
+                "run", "--org", "acme", "--env-file", coffer.path("run.env"), "--", "/bin/sh", "-c",
+                #"printf '%s|%s' "$EXA" "$NOTE""#,
+            ])
         XCTAssertEqual(fromFile.standardOutput, #"sk-exa-org-0001|a "q" $HOME \ `x`"#)
         // CRLF lines and a byte-order mark are read as an editor wrote them.
         try coffer.write("crlf.env", text: "\u{FEFF}EXA=exa.token\r\nKEY=svc.key\r\n")
-        let crlf = try coffer.expect(0, ["run", "--org", "acme", "--env-file", coffer.path("crlf.env"), "--", "/bin/sh", "-c", #"printf '%s|%s' "$EXA" "$KEY""#])
+        let crlf = try coffer.expect(
+            0,
+            [
+                "run", "--org", "acme", "--env-file", coffer.path("crlf.env"), "--", "/bin/sh", "-c",
+                #"printf '%s|%s' "$EXA" "$KEY""#,
+            ])
         XCTAssertEqual(crlf.standardOutput, "sk-exa-org-0001|k-1")
         try coffer.write("quoted.env", text: "EXA=\"exa.token\"\n")
-        let quoted = try coffer.expect(64, ["run", "--org", "acme", "--env-file", coffer.path("quoted.env"), "--", "true"])
+        let quoted = try coffer.expect(
+            64, ["run", "--org", "acme", "--env-file", coffer.path("quoted.env"), "--", "true"])
         XCTAssertTrue(quoted.standardError.contains("line 1"), quoted.standardError)
         // The command gets the values, not the means to open the vault.
         let withheld = try coffer.expect(
-            0, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "/bin/sh", "-c", #"printf '[%s][%s]' "$COFFER_KEY_FILE" "$COFFER_PASSPHRASE_FILE""#])
+            0,
+            [
+                "run", "--org", "acme", "--env", "EXA=exa.token", "--", "/bin/sh", "-c",
+                #"printf '[%s][%s]' "$COFFER_KEY_FILE" "$COFFER_PASSPHRASE_FILE""#,
+            ])
         XCTAssertEqual(withheld.standardOutput, "[][]")
     }
 
@@ -76,20 +111,26 @@ final class RunCommandTests: XCTestCase {
 
     func testPrintEnvWritesADotenvFileImportReadsBack() throws {
         let coffer = try makeVault()
-        let printed = try coffer.expect(0, ["run", "--org", "acme", "--env", "NOTE=svc.note", "--env", "EXA=exa.token", "--print-env"])
-        XCTAssertEqual(printed.standardOutput, #"NOTE="a \"q\" \$HOME \\ \`x\`""# + "\n" + #"EXA="sk-exa-org-0001""# + "\n")
+        let printed = try coffer.expect(
+            0, ["run", "--org", "acme", "--env", "NOTE=svc.note", "--env", "EXA=exa.token", "--print-env"])
+        XCTAssertEqual(
+            printed.standardOutput, #"NOTE="a \"q\" \$HOME \\ \`x\`""# + "\n" + #"EXA="sk-exa-org-0001""# + "\n")
         // Read back by the dotenv importer, the value is the same bytes.
-        let note = try coffer.expect(0, ["run", "--org", "acme", "--env", "NOTE=svc.note", "--print-env"]).standardOutput
+        let note = try coffer.expect(0, ["run", "--org", "acme", "--env", "NOTE=svc.note", "--print-env"])
+            .standardOutput
         try coffer.write("printed.env", text: note)
         try coffer.expect(0, ["import", "--dotenv", coffer.path("printed.env"), "--org", "acme", "--app", "copied"])
         XCTAssertEqual(
-            try coffer.expect(0, ["credentials", "get", "copied/main", "--org", "acme", "--field", "token"]).standardOutput,
+            try coffer.expect(0, ["credentials", "get", "copied/main", "--org", "acme", "--field", "token"])
+                .standardOutput,
             #"a "q" $HOME \ `x`"#)
         try coffer.expect(64, ["run", "--org", "acme", "--env", "EXA=exa.token", "--print-env", "--", "true"])
         let output = BufferSink()
         let context = CommandContext(
-            standardOutput: output, standardError: BufferSink(), environment: coffer.environment, standardOutputIsTerminal: true)
-        XCTAssertEqual(CofferTool.run(["run", "--org", "acme", "--env", "EXA=exa.token", "--print-env"], in: context), .usage)
+            standardOutput: output, standardError: BufferSink(), environment: coffer.environment,
+            standardOutputIsTerminal: true)
+        XCTAssertEqual(
+            CofferTool.run(["run", "--org", "acme", "--env", "EXA=exa.token", "--print-env"], in: context), .usage)
         XCTAssertEqual(output.text, "")
     }
 }

@@ -20,7 +20,8 @@ final class SecretLeakTests: XCTestCase {
         secrets + secrets.flatMap { [String($0.prefix(20)), String($0.dropFirst(12))] }
     }
 
-    func assertNoSecret(_ result: RunResult, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line) {
+    func assertNoSecret(_ result: RunResult, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line)
+    {
         for needle in needles where result.allOutput.contains(needle) {
             XCTFail("`coffer \(arguments.joined(separator: " "))` printed a secret: \(needle)", file: file, line: line)
         }
@@ -33,11 +34,18 @@ final class SecretLeakTests: XCTestCase {
         try coffer.write("secret.txt", text: secrets[2] + "\n")
         var runs: [[String]] = [
             ["credentials", "set", "exa", "--org", "acme", "--set", "token=\(secrets[0])", "--default"],
-            ["credentials", "set", "linear", "--org", "acme", "--scope", "project", "--project-slug", "web", "--set", "apiKey=@env:SECRET_FROM_ENV"],
-            ["credentials", "set", "gh", "--org", "acme", "--scope", "user", "--user", "alice", "--set", "token=@file:\(coffer.path("secret.txt"))"],
+            [
+                "credentials", "set", "linear", "--org", "acme", "--scope", "project", "--project-slug", "web", "--set",
+                "apiKey=@env:SECRET_FROM_ENV",
+            ],
+            [
+                "credentials", "set", "gh", "--org", "acme", "--scope", "user", "--user", "alice", "--set",
+                "token=@file:\(coffer.path("secret.txt"))",
+            ],
             ["credentials", "set", "internal", "--org", "acme", "--set", "key=\(secrets[4])", "--set", "region=eu"],
             [
-                "credentials", "set", "smtp", "--org", "acme", "--type", "smtp", "--set", "host=mail.example.com", "--set", "port=587",
+                "credentials", "set", "smtp", "--org", "acme", "--type", "smtp", "--set", "host=mail.example.com",
+                "--set", "port=587",
                 "--set", "encryption=tls", "--set", "username=bot", "--set", "password=\(secrets[5])",
             ],
             ["credentials", "rotate-key", "exa/main", "--org", "acme", "--set", "token=\(secrets[3])"],
@@ -50,8 +58,10 @@ final class SecretLeakTests: XCTestCase {
         ]
         var reads: [[String]] = [
             ["credentials", "list", "--org", "acme"], ["credentials", "get", "exa/main", "--org", "acme"],
-            ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "1"], ["credentials", "get", "smtp/main", "--org", "acme"],
-            ["credentials", "get", "internal/main", "--org", "acme"], ["credentials", "history", "exa/main", "--org", "acme"],
+            ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "1"],
+            ["credentials", "get", "smtp/main", "--org", "acme"],
+            ["credentials", "get", "internal/main", "--org", "acme"],
+            ["credentials", "history", "exa/main", "--org", "acme"],
             ["credentials", "delete", "exa/main", "--org", "acme"], ["resolve", "exa", "--org", "acme", "--explain"],
             ["resolve", "gh", "--org", "acme", "--pin", "user", "--user", "alice", "--explain"],
             ["assignments", "list", "--org", "acme", "--agent", "support"], ["log"], ["inspect"], ["verify"], ["head"],
@@ -66,15 +76,21 @@ final class SecretLeakTests: XCTestCase {
         let created = try coffer.expect(0, ["api-key", "create", "--org", "acme", "--as", "alice", "--name", "k"])
         let key = created.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertTrue(key.hasPrefix("ck_live_"))
-        for arguments in [["api-key", "list", "--org", "acme", "--as", "alice", "--json"], ["log", "--json"], ["inspect", "--json"]] {
+        for arguments in [
+            ["api-key", "list", "--org", "acme", "--as", "alice", "--json"], ["log", "--json"], ["inspect", "--json"],
+        ] {
             XCTAssertFalse(try coffer.run(arguments).allOutput.contains(key), "\(arguments) printed the API key")
         }
-        XCTAssertFalse(try coffer.run(["api-key", "check", "--org", "acme"], standardInput: key).allOutput.contains(key))
-        XCTAssertFalse(try coffer.run(["api-key", "check", "--org", "acme"], standardInput: key + "x").allOutput.contains(key))
+        XCTAssertFalse(
+            try coffer.run(["api-key", "check", "--org", "acme"], standardInput: key).allOutput.contains(key))
+        XCTAssertFalse(
+            try coffer.run(["api-key", "check", "--org", "acme"], standardInput: key + "x").allOutput.contains(key))
         // The one place values are printed.
-        let revealed = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--reveal"]).standardOutput
+        let revealed = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--reveal"])
+            .standardOutput
         XCTAssertTrue(revealed.contains(secrets[3]))
-        let smtp = try coffer.expect(0, ["credentials", "get", "smtp/main", "--org", "acme", "--reveal", "--json"]).standardOutput
+        let smtp = try coffer.expect(0, ["credentials", "get", "smtp/main", "--org", "acme", "--reveal", "--json"])
+            .standardOutput
         XCTAssertTrue(smtp.contains(secrets[5]))
         // No secret in the file in clear either.
         let file = String(decoding: try coffer.bytes("v.coffer"), as: UTF8.self)

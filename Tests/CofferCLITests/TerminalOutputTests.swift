@@ -6,7 +6,9 @@ import XCTest
 /// Progress bars and colour appear only on a terminal, never with `--quiet` or `NO_COLOR`;
 /// JSON is stable and escapes what it must; text tables align.
 final class TerminalOutputTests: XCTestCase {
-    private func context(terminal: Bool, environment: [String: String] = [:]) -> (CommandContext, BufferSink, BufferSink) {
+    private func context(terminal: Bool, environment: [String: String] = [:]) -> (
+        CommandContext, BufferSink, BufferSink
+    ) {
         let output = BufferSink()
         let error = BufferSink()
         let context = CommandContext(
@@ -65,12 +67,15 @@ final class TerminalOutputTests: XCTestCase {
     /// of the others; ids stay whole; every line fits when the floors allow it.
     func testTablesFitTheTerminalByNarrowingTheWidestColumns() {
         var table = Table("ID", "CREDENTIAL", "OWNER", "FIELDS")
-        table.append("cred_0123456789abcdefghjkmnpq", "linear/production-eu-west", "project website", "token=••••1234, region=eu")
+        table.append(
+            "cred_0123456789abcdefghjkmnpq", "linear/production-eu-west", "project website", "token=••••1234, region=eu"
+        )
         table.append("cred_1", "exa/main", "org acme", "token=••••abcd")
         let rendered = table.render(style: Style(enabled: false), columns: 80)
         let lines = rendered.split(separator: "\n")
         XCTAssertTrue(lines.allSatisfy { $0.count <= 80 }, rendered)
-        XCTAssertEqual(lines[1], "cred_0123456789abcdefghjkmnpq  linear/product…  project website  token=••••1234…", rendered)
+        XCTAssertEqual(
+            lines[1], "cred_0123456789abcdefghjkmnpq  linear/product…  project website  token=••••1234…", rendered)
         XCTAssertEqual(Table.fitting([29, 25, 15, 25], into: 80, whole: [0]), [29, 15, 15, 15])
         XCTAssertEqual(Table.fitting([10, 43], into: 40), [10, 28])
         // Columns too many for the width: none goes below its floor, whole ones stay whole.

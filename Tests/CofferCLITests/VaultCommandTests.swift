@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `init`, `inspect`, `verify`, `head`, `log`, `salvage`, `key`, the reserved commands, and the
@@ -22,7 +22,8 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(stat(coffer.path("v.coffer"), &information), 0)
         XCTAssertEqual(information.st_mode & 0o777, 0o600)
         // Neither the vault nor a key file is ever overwritten.
-        let again = try coffer.expect(1, ["init", "--vault", coffer.path("v.coffer"), "--generate-key-file", coffer.path("w.key")])
+        let again = try coffer.expect(
+            1, ["init", "--vault", coffer.path("v.coffer"), "--generate-key-file", coffer.path("w.key")])
         XCTAssertTrue(again.standardError.contains("exists"), again.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.key")))
         try coffer.expect(1, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("v.key")])
@@ -35,7 +36,9 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(
             0, ["init", "--vault", coffer.path("p.coffer"), "--passphrase-file", coffer.path("pass.txt")],
             environment: ["COFFER_TEST_KDF": "minimum"])
-        try coffer.expect(0, ["head", "--vault", coffer.path("p.coffer")], environment: ["COFFER_PASSPHRASE": "correct horse battery staple"])
+        try coffer.expect(
+            0, ["head", "--vault", coffer.path("p.coffer")],
+            environment: ["COFFER_PASSPHRASE": "correct horse battery staple"])
         try coffer.expect(2, ["head", "--vault", coffer.path("p.coffer")], environment: ["COFFER_PASSPHRASE": "wrong"])
         // A key file of 64 hex characters and a newline is the same key as its 32 bytes.
         try coffer.write("hex.key", text: String(repeating: "ab", count: 32) + "\n")
@@ -43,7 +46,8 @@ final class VaultCommandTests: XCTestCase {
         try coffer.write("raw.key", [UInt8](repeating: 0xab, count: 32))
         try coffer.expect(0, ["head", "--vault", coffer.path("h.coffer"), "--key-file", coffer.path("raw.key")])
         try coffer.write("bad.key", text: "not a key")
-        let bad = try coffer.expect(2, ["head", "--vault", coffer.path("h.coffer"), "--key-file", coffer.path("bad.key")])
+        let bad = try coffer.expect(
+            2, ["head", "--vault", coffer.path("h.coffer"), "--key-file", coffer.path("bad.key")])
         XCTAssertTrue(bad.standardError.contains("32 bytes"), bad.standardError)
     }
 
@@ -125,7 +129,12 @@ final class VaultCommandTests: XCTestCase {
         let coffer = try CofferRunner()
         let headFile = coffer.path("witness/head")
         try FileManager.default.createDirectory(atPath: coffer.path("witness"), withIntermediateDirectories: false)
-        try coffer.expect(0, ["init", "--vault", coffer.path("v.coffer"), "--generate-key-file", coffer.path("v.key"), "--head-file", headFile])
+        try coffer.expect(
+            0,
+            [
+                "init", "--vault", coffer.path("v.coffer"), "--generate-key-file", coffer.path("v.key"), "--head-file",
+                headFile,
+            ])
         coffer.environment["COFFER_VAULT"] = coffer.path("v.coffer")
         coffer.environment["COFFER_KEY_FILE"] = coffer.path("v.key")
         let created = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -162,36 +171,69 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(64, ["org", "list"], environment: ["COFFER_EXPECT_HEAD": "3:zz"])
         // init never replaces a head file that holds a head.
         let again = try coffer.expect(
-            1, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", headFile])
+            1,
+            [
+                "init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file",
+                headFile,
+            ])
         XCTAssertTrue(again.standardError.contains("already"), again.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.coffer")))
         // A head file never names the vault or its key file, and init makes nothing when its
         // directory is missing.
         for headPath in [coffer.path("w.key"), coffer.path("w.coffer")] {
             try coffer.expect(
-                64, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", headPath])
+                64,
+                [
+                    "init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"),
+                    "--head-file", headPath,
+                ])
         }
         try coffer.expect(64, ["org", "list", "--head-file", coffer.path("v.key")])
         try coffer.expect(
-            64, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file",
-                coffer.path("witness/../w.key")])
+            64,
+            [
+                "init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file",
+                coffer.path("witness/../w.key"),
+            ])
         try coffer.expect(64, ["org", "list", "--head-file", coffer.path("v.coffer")])
         try coffer.expect(
-            64, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file", coffer.path("nodir/h")])
+            64,
+            [
+                "init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("w.key"), "--head-file",
+                coffer.path("nodir/h"),
+            ])
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.coffer")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.key")))
         // Through a symbolic link, the head file it names is kept up to date (an empty file is
         // one where nothing was left yet); a link to nothing is refused.
         try coffer.write("witness/x.head", text: "")
-        try FileManager.default.createSymbolicLink(atPath: coffer.path("link.head"), withDestinationPath: coffer.path("witness/x.head"))
-        let x = ["--vault", coffer.path("x.coffer"), "--key-file", coffer.path("x.key"), "--head-file", coffer.path("link.head")]
-        try coffer.expect(0, ["init", "--vault", coffer.path("x.coffer"), "--generate-key-file", coffer.path("x.key"), "--head-file", coffer.path("link.head")])
+        try FileManager.default.createSymbolicLink(
+            atPath: coffer.path("link.head"), withDestinationPath: coffer.path("witness/x.head"))
+        let x = [
+            "--vault", coffer.path("x.coffer"), "--key-file", coffer.path("x.key"), "--head-file",
+            coffer.path("link.head"),
+        ]
+        try coffer.expect(
+            0,
+            [
+                "init", "--vault", coffer.path("x.coffer"), "--generate-key-file", coffer.path("x.key"), "--head-file",
+                coffer.path("link.head"),
+            ])
         try coffer.expect(0, ["org", "create", "acme"] + x)
         let xHead = try coffer.expect(0, ["head"] + x).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(try String(contentsOfFile: coffer.path("witness/x.head"), encoding: .utf8).hasPrefix(xHead + " vault="))
-        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: coffer.path("link.head")), coffer.path("witness/x.head"))
-        try FileManager.default.createSymbolicLink(atPath: coffer.path("dangling.head"), withDestinationPath: coffer.path("witness/none"))
-        try coffer.expect(64, ["org", "create", "beta", "--vault", coffer.path("x.coffer"), "--key-file", coffer.path("x.key"), "--head-file", coffer.path("dangling.head")])
+        XCTAssertTrue(
+            try String(contentsOfFile: coffer.path("witness/x.head"), encoding: .utf8).hasPrefix(xHead + " vault="))
+        XCTAssertEqual(
+            try FileManager.default.destinationOfSymbolicLink(atPath: coffer.path("link.head")),
+            coffer.path("witness/x.head"))
+        try FileManager.default.createSymbolicLink(
+            atPath: coffer.path("dangling.head"), withDestinationPath: coffer.path("witness/none"))
+        try coffer.expect(
+            64,
+            [
+                "org", "create", "beta", "--vault", coffer.path("x.coffer"), "--key-file", coffer.path("x.key"),
+                "--head-file", coffer.path("dangling.head"),
+            ])
     }
 
     /// --wait and COFFER_LOCK_WAIT: ten parallel writers all land; without a wait, or past it,
@@ -273,7 +315,9 @@ final class VaultCommandTests: XCTestCase {
         // Walk the frames to the third record and flip a bit in its body.
         var offset = 8192
         for _ in 0..<2 {
-            let length = Int(bytes[offset + 4]) | Int(bytes[offset + 5]) << 8 | Int(bytes[offset + 6]) << 16 | Int(bytes[offset + 7]) << 24
+            let length =
+                Int(bytes[offset + 4]) | Int(bytes[offset + 5]) << 8 | Int(bytes[offset + 6]) << 16 | Int(
+                    bytes[offset + 7]) << 24
             offset += 32 + length
         }
         bytes[offset + 100] ^= 0x10
@@ -319,9 +363,13 @@ final class VaultCommandTests: XCTestCase {
         // An empty file says what it is and what to do.
         try coffer.write("empty.coffer", [])
         let empty = try coffer.expect(2, ["verify", "--vault", coffer.path("empty.coffer")])
-        XCTAssertTrue(empty.standardError.contains("is empty") && empty.standardError.contains("coffer init"), empty.standardError)
+        XCTAssertTrue(
+            empty.standardError.contains("is empty") && empty.standardError.contains("coffer init"), empty.standardError
+        )
         try coffer.expect(2, ["verify", "--vault", coffer.path("missing.coffer")])
-        XCTAssertTrue(try coffer.expect(2, ["org", "list", "--vault", coffer.path("missing.coffer")]).standardError.contains("coffer init"))
+        XCTAssertTrue(
+            try coffer.expect(2, ["org", "list", "--vault", coffer.path("missing.coffer")]).standardError.contains(
+                "coffer init"))
         try coffer.expect(2, ["org", "list", "--key-file", coffer.path("missing.key")])
         try coffer.expect(2, ["org", "list", "--passphrase-file", coffer.path("missing.txt")])
     }
@@ -372,11 +420,14 @@ final class VaultCommandTests: XCTestCase {
         let time = coffer.modificationTime("v.coffer")
         usleep(20_000)
         for arguments in [
-            ["inspect"], ["inspect", "--json"], ["verify"], ["head"], ["log"], ["org", "list"], ["project", "list", "--org", "acme"],
+            ["inspect"], ["inspect", "--json"], ["verify"], ["head"], ["log"], ["org", "list"],
+            ["project", "list", "--org", "acme"],
             ["user", "list"], ["member", "list", "--org", "acme"], ["credentials", "list", "--org", "acme"],
-            ["credentials", "get", "exa/main", "--org", "acme", "--reveal"], ["credentials", "history", "exa/main", "--org", "acme"],
+            ["credentials", "get", "exa/main", "--org", "acme", "--reveal"],
+            ["credentials", "history", "exa/main", "--org", "acme"],
             ["credentials", "delete", "exa/main", "--org", "acme"], ["resolve", "exa", "--org", "acme"],
-            ["assignments", "list", "--org", "acme", "--agent", "a"], ["api-key", "list", "--org", "acme", "--as", "alice"],
+            ["assignments", "list", "--org", "acme", "--agent", "a"],
+            ["api-key", "list", "--org", "acme", "--as", "alice"],
         ] {
             _ = try coffer.run(arguments)
         }
@@ -409,13 +460,18 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(epochs.map { $0["state"] as? String }, ["active", "current"])
         XCTAssertEqual(epochs.map { $0["id"] as? Int }, [1, 2])
         let minimum = ["COFFER_TEST_KDF": "minimum"]
-        let added = try coffer.expect(0, ["key", "passphrase", "--json"], environment: minimum.merging(["COFFER_NEW_PASSPHRASE": "first phrase"]) { $1 }).json()
+        let added = try coffer.expect(
+            0, ["key", "passphrase", "--json"],
+            environment: minimum.merging(["COFFER_NEW_PASSPHRASE": "first phrase"]) { $1 }
+        ).json()
         XCTAssertEqual(added["slot"] as? Int, 2)
         XCTAssertEqual(added["replaced"] as? Bool, false)
         try coffer.expect(0, ["head"], environment: ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "first phrase"])
         // With one passphrase slot, the command replaces it.
         try coffer.write("new.txt", text: "second phrase\n")
-        let replaced = try coffer.expect(0, ["key", "passphrase", "--new-passphrase-file", coffer.path("new.txt"), "--json"], environment: minimum).json()
+        let replaced = try coffer.expect(
+            0, ["key", "passphrase", "--new-passphrase-file", coffer.path("new.txt"), "--json"], environment: minimum
+        ).json()
         XCTAssertEqual(replaced["replaced"] as? Bool, true)
         try coffer.expect(2, ["head"], environment: ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "first phrase"])
         try coffer.expect(0, ["head"], environment: ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "second phrase"])
@@ -509,7 +565,9 @@ final class VaultCommandTests: XCTestCase {
         let head = try coffer.expect(0, ["head"] + through).standardOutput
         XCTAssertEqual(try coffer.expect(0, ["head", "--vault", coffer.path("real.coffer")]).standardOutput, head)
         XCTAssertEqual(
-            try FileManager.default.contentsOfDirectory(atPath: coffer.directory.path).filter { $0.contains(".compact-") },
+            try FileManager.default.contentsOfDirectory(atPath: coffer.directory.path).filter {
+                $0.contains(".compact-")
+            },
             [])
     }
 
@@ -547,7 +605,8 @@ final class VaultCommandTests: XCTestCase {
         try coffer.makeVault()
         try coffer.expect(0, ["org", "create", "acme"])
         try coffer.expect(0, ["credentials", "set", "exa", "--org", "acme", "--set", "token=exa-compact-secret-1"])
-        try coffer.expect(0, ["credentials", "rotate-key", "exa/main", "--org", "acme", "--set", "token=exa-compact-secret-2"])
+        try coffer.expect(
+            0, ["credentials", "rotate-key", "exa/main", "--org", "acme", "--set", "token=exa-compact-secret-2"])
         try coffer.expect(0, ["key", "rotate"])
         let before = try coffer.expect(0, ["head"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         let report = try coffer.expect(0, ["compact", "--reencrypt", "--json"]).json()
@@ -579,7 +638,9 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertTrue(try coffer.expect(0, ["compact"]).standardOutput.hasPrefix("Nothing to reclaim"))
         XCTAssertEqual(try coffer.expect(0, ["compact", "--force", "--json"]).json()["skipped"] as? Bool, false)
         XCTAssertEqual(
-            try FileManager.default.contentsOfDirectory(atPath: coffer.directory.path).filter { $0.hasPrefix("v.coffer.") },
+            try FileManager.default.contentsOfDirectory(atPath: coffer.directory.path).filter {
+                $0.hasPrefix("v.coffer.")
+            },
             ["v.coffer.checkpoint"], "no temporary file left, only the index checkpoint the compaction wrote")
     }
 

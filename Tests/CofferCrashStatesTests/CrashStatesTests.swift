@@ -138,7 +138,10 @@ final class CrashStatesTests: XCTestCase {
         // Without knowing the clones, the thread's descriptor 3 is one the replay never saw
         // opened: it refuses rather than guess whose it is.
         var unaware = TraceReplay(root: "/w", initial: FileTree())
-        XCTAssertThrowsError(try calls.forEach { try unaware.apply($0) })
+        XCTAssertThrowsError(
+            try {
+                for call in calls { try unaware.apply(call) }
+            }())
     }
 
     /// The check of commits made at once: every acknowledged batch whole, any other whole or

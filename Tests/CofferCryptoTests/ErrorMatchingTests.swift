@@ -32,9 +32,9 @@ final class ErrorMatchingTests: XCTestCase {
         }
         do {
             try typed(.io(errno: ENOSPC))
-        } catch where error.code == .io(errno: EIO) {
+        } catch  where error.code == .io(errno: EIO) {
             XCTFail("matched another errno")
-        } catch where error.code == .io(errno: ENOSPC) {
+        } catch  where error.code == .io(errno: ENOSPC) {
         } catch {
             XCTFail("not matched: \(error)")
         }

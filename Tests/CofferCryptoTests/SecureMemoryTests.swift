@@ -1,5 +1,6 @@
-@testable import CofferCrypto
 import XCTest
+
+@testable import CofferCrypto
 
 final class SecureMemoryTests: XCTestCase {
     func testSizeClassesArePowersOfTwo() {
@@ -45,7 +46,8 @@ final class SecureMemoryTests: XCTestCase {
         let count = SecureMemory.regionBytes / 64 * 3
         var secrets: [SecureBytes] = []
         for value in 0..<count {
-            secrets.append(SecureBytes(count: 48) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(value & 0xFF)) })
+            secrets.append(
+                SecureBytes(count: 48) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(value & 0xFF)) })
         }
         for (value, secret) in secrets.enumerated() {
             XCTAssertTrue(secret.withUnsafeBytes { $0.allSatisfy { $0 == UInt8(value & 0xFF) } }, "secret \(value)")

@@ -32,7 +32,9 @@ final class ExchangeFilesTests: XCTestCase {
             XCTAssertEqual((error as? CofferError)?.code, .notFound)
         }
         XCTAssertThrowsError(
-            try Array("x".utf8).withUnsafeBytes { try ExchangeFiles.write($0, to: "/nonexistent-dir/x", replacing: false) }
+            try Array("x".utf8).withUnsafeBytes {
+                try ExchangeFiles.write($0, to: "/nonexistent-dir/x", replacing: false)
+            }
         ) { error in
             XCTAssertEqual((error as? CofferError)?.code, .notFound)
         }

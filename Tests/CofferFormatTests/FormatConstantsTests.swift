@@ -34,20 +34,24 @@ final class FormatConstantsTests: XCTestCase {
     /// The frame size counted without sealing is the size of the sealed frame, bucket edges included.
     func testFrameBytesMatchWhatSealingWrites() {
         let position = RecordPosition(
-            vaultID: Array(repeating: 7, count: FormatConstants.vaultIDBytes), sequence: 1, type: .transaction, epoch: 1,
+            vaultID: Array(repeating: 7, count: FormatConstants.vaultIDBytes), sequence: 1, type: .transaction,
+            epoch: 1,
             previousChain: Array(repeating: 0, count: 32))
         let key = SecureBytes(copying: Array(repeating: 1, count: 32))
         for count in [0, 1, 240, 241, 496, 497, 65_520, 65_521, 200_000] {
             let frame = Array(repeating: UInt8(0x41), count: count).withUnsafeBytes {
                 SealedRecord.seal(payload: $0, at: position, key: key)
             }
-            XCTAssertEqual(SealedRecord.frameBytes(storedPayloadBytes: count), frame?.count, "payload of \(count) bytes")
+            XCTAssertEqual(
+                SealedRecord.frameBytes(storedPayloadBytes: count), frame?.count, "payload of \(count) bytes")
         }
         XCTAssertNil(SealedRecord.frameBytes(storedPayloadBytes: FormatConstants.payloadBytesMax + 1))
     }
 
     func testAssociatedDataIs79Bytes() {
-        let position = RecordPosition(vaultID: [UInt8](repeating: 1, count: 16), sequence: 7, type: .transaction, epoch: 3, previousChain: [UInt8](repeating: 2, count: 32))
+        let position = RecordPosition(
+            vaultID: [UInt8](repeating: 1, count: 16), sequence: 7, type: .transaction, epoch: 3,
+            previousChain: [UInt8](repeating: 2, count: 32))
         XCTAssertEqual(position.associatedData.count, 79)
     }
 

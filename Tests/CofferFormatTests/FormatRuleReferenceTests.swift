@@ -17,7 +17,8 @@ final class FormatRuleReferenceTests: XCTestCase {
                 String(format[Range($0.range(at: 1), in: format)!])
             })
         XCTAssertGreaterThan(defined.count, 100)
-        let citation = try NSRegularExpression(pattern: "\\b(\(Self.rulePrefixes)-[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*)(-\\*)?")
+        let citation = try NSRegularExpression(
+            pattern: "\\b(\(Self.rulePrefixes)-[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*)(-\\*)?")
         var undefined: [String] = []
         for file in try Self.citingFiles() {
             let text = try String(contentsOf: file, encoding: .utf8)
@@ -25,7 +26,10 @@ final class FormatRuleReferenceTests: XCTestCase {
                 let id = String(text[Range(match.range(at: 1), in: text)!])
                 let isFamily = match.range(at: 2).location != NSNotFound
                 let known = isFamily ? defined.contains { $0.hasPrefix(id + "-") } : defined.contains(id)
-                if !known { undefined.append("\(id)\(isFamily ? "-*" : "") in \(file.path.dropFirst(Self.repository.path.count + 1))") }
+                if !known {
+                    undefined.append(
+                        "\(id)\(isFamily ? "-*" : "") in \(file.path.dropFirst(Self.repository.path.count + 1))")
+                }
             }
         }
         XCTAssertEqual(undefined, [], "rule ids cited but not defined in FORMAT.md")
@@ -46,7 +50,9 @@ final class FormatRuleReferenceTests: XCTestCase {
         var files = ["README.md", "FORMAT.md", "BENCHMARKS.md"].map { repository.appendingPathComponent($0) }
         for directory in ["Sources", "Tests", "docs"] {
             let root = repository.appendingPathComponent(directory)
-            guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { continue }
+            guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else {
+                continue
+            }
             for case let url as URL in walker where ["swift", "md"].contains(url.pathExtension) {
                 files.append(url)
             }

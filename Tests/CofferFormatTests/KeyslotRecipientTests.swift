@@ -20,7 +20,8 @@ final class KeyslotRecipientTests: XCTestCase {
             masterWrap: FileHeader.wrapMasterKey(masterKey, unlockKey: unlockKey, vaultID: vaultID))
         header.keyslots = [
             try XCTUnwrap(
-                header.makeKeyslot(id: 3, secret: passphrase, cost: .minimum, unlockKey: unlockKey, createdMilliseconds: 5))
+                header.makeKeyslot(
+                    id: 3, secret: passphrase, cost: .minimum, unlockKey: unlockKey, createdMilliseconds: 5))
         ]
         header.apiKeyHashKeyWrap = FileHeader.wrapAPIKeyHashKey(
             SecureBytes(randomCount: 32), unlockKey: unlockKey, vaultID: vaultID)
@@ -33,7 +34,8 @@ final class KeyslotRecipientTests: XCTestCase {
     }
 
     func testARewrappedSlotOpensWithItsSecretAndKeepsItsIdentity() throws {
-        let first = SecureBytes(randomCount: 32), second = SecureBytes(randomCount: 32)
+        let first = SecureBytes(randomCount: 32)
+        let second = SecureBytes(randomCount: 32)
         let header = try makeHeader(unlockKey: first, masterKey: SecureBytes(randomCount: 32))
         let signer = try XCTUnwrap(header.signer).publicKey
         let slot = header.keyslots[0]
@@ -68,11 +70,13 @@ final class KeyslotRecipientTests: XCTestCase {
     /// signed; with a signer of their own, the slot does not vouch for it. Either way the
     /// victim's secret opens nothing, and the victim never writes into a forged vault.
     func testAHeaderForgedFromPublicPartsOpensWithNoOnesSecret() throws {
-        let unlockKey = SecureBytes(randomCount: 32), masterKey = SecureBytes(randomCount: 32)
+        let unlockKey = SecureBytes(randomCount: 32)
+        let masterKey = SecureBytes(randomCount: 32)
         let genuine = try makeHeader(unlockKey: unlockKey, masterKey: masterKey)
         XCTAssertNotNil(try decode(genuine, masterKey: masterKey).get().unlock(with: passphrase))
 
-        let forgerUnlockKey = SecureBytes(randomCount: 32), forgerMasterKey = SecureBytes(randomCount: 32)
+        let forgerUnlockKey = SecureBytes(randomCount: 32)
+        let forgerMasterKey = SecureBytes(randomCount: 32)
         var forged = genuine
         forged.keyslots = [try XCTUnwrap(genuine.keyslots[0].rewrapped(to: forgerUnlockKey, vaultID: vaultID))]
         forged.masterWrap = FileHeader.wrapMasterKey(forgerMasterKey, unlockKey: forgerUnlockKey, vaultID: vaultID)
@@ -83,7 +87,8 @@ final class KeyslotRecipientTests: XCTestCase {
         XCTAssertTrue(forged.signKeyslots(unlockKey: forgerUnlockKey))
         let decoded = try decode(forged, masterKey: forgerMasterKey).get()
         XCTAssertNil(decoded.unlock(with: passphrase))
-        XCTAssertNil(decoded.keyslots[0].unwrap(with: passphrase, vaultID: vaultID, signerPublicKey: forged.signer?.publicKey))
+        XCTAssertNil(
+            decoded.keyslots[0].unwrap(with: passphrase, vaultID: vaultID, signerPublicKey: forged.signer?.publicKey))
     }
 
     /// A former member who kept the old unlock key (and so the signer's seed) swaps a slot's
@@ -92,7 +97,8 @@ final class KeyslotRecipientTests: XCTestCase {
     /// stored key is not the one the secret derives. The rotation never reaches the owner
     /// through a key the former member holds.
     func testASwappedRecipientKeyIsRefusedByTheSlotsOwner() throws {
-        let unlockKey = SecureBytes(randomCount: 32), masterKey = SecureBytes(randomCount: 32)
+        let unlockKey = SecureBytes(randomCount: 32)
+        let masterKey = SecureBytes(randomCount: 32)
         var header = try makeHeader(unlockKey: unlockKey, masterKey: masterKey)
         let attackerPrivate = SecureBytes(randomCount: 32)
         header.keyslots[0].recipient?.publicKey = X25519.publicKey(of: attackerPrivate)
@@ -122,7 +128,8 @@ final class KeyslotRecipientTests: XCTestCase {
     /// bytes with `edit` applied and the checksum fixed up (a keyless forger can do that much).
     func forged(_ edit: (inout [UInt8]) -> Void) throws -> Result<FileHeader, CofferError> {
         let masterKey = SecureBytes(randomCount: 32)
-        var bytes = try makeHeader(unlockKey: SecureBytes(randomCount: 32), masterKey: masterKey).encode(masterKey: masterKey)
+        var bytes = try makeHeader(unlockKey: SecureBytes(randomCount: 32), masterKey: masterKey).encode(
+            masterKey: masterKey)
         edit(&bytes)
         let checksum = Blake2b.hash(Array(bytes[0..<FormatConstants.headerChecksumOffset]))
         bytes.replaceSubrange(FormatConstants.headerChecksumOffset..., with: checksum)
@@ -150,8 +157,10 @@ final class KeyslotRecipientTests: XCTestCase {
         // One recipient key without the other.
         let slotStart = FormatConstants.headerKeyslotsOffset
         XCTAssertEqual(
-            try forged { $0.replaceSubrange((slotStart + 144)..<(slotStart + 176), with: [UInt8](repeating: 0, count: 32)) }
-                .failureCode,
+            try forged {
+                $0.replaceSubrange((slotStart + 144)..<(slotStart + 176), with: [UInt8](repeating: 0, count: 32))
+            }
+            .failureCode,
             .corrupted)
         // Any change to the table breaks the signature, even with the checksum fixed up.
         XCTAssertEqual(try forged { $0[slotStart + 104] ^= 1 }.failureCode, .corrupted)

@@ -33,14 +33,18 @@ final class LogLineageTests: XCTestCase {
         let header = try decoded(copy(with: lineage)).get()
         XCTAssertEqual(header.lineage, lineage)
         XCTAssertEqual(header.logGeneration, 3)
-        XCTAssertEqual(header.requiredFeatures & FormatConstants.requiredFeatureLogLineage, FormatConstants.requiredFeatureLogLineage)
+        XCTAssertEqual(
+            header.requiredFeatures & FormatConstants.requiredFeatureLogLineage,
+            FormatConstants.requiredFeatureLogLineage)
         XCTAssertNil(try decoded(copy(with: nil)).get().lineage)
         // The MAC covers it: a changed entry with the checksum fixed up decodes, but fails its MAC.
         var changed = copy(with: lineage)
         changed[FormatConstants.headerLineageOffset + 60] ^= 1
         let forged = try decoded(changed).get()
         XCTAssertFalse(forged.verifyMAC(of: changed, masterKey: masterKey))
-        XCTAssertNotEqual(ChainHash.genesis(vaultID: VectorBuilder.vaultID, generation: 3), ChainHash.genesis(vaultID: VectorBuilder.vaultID))
+        XCTAssertNotEqual(
+            ChainHash.genesis(vaultID: VectorBuilder.vaultID, generation: 3),
+            ChainHash.genesis(vaultID: VectorBuilder.vaultID))
     }
 
     func testBrokenRulesAreCorrupted() throws {
@@ -56,7 +60,8 @@ final class LogLineageTests: XCTestCase {
         XCTAssertEqual(edited(put(0, at: base)), .corrupted, "generation 0")
         XCTAssertEqual(edited(put(0, at: base + 44)), .corrupted, "no earlier log")
         XCTAssertEqual(edited(put(33, at: base + 44)), .corrupted, "more than 32 earlier logs")
-        XCTAssertEqual(edited(put(1, at: base + 48)), .corrupted, "the newest earlier log is not the previous generation")
+        XCTAssertEqual(
+            edited(put(1, at: base + 48)), .corrupted, "the newest earlier log is not the previous generation")
         XCTAssertEqual(edited(put(2, at: base + 48 + 44)), .corrupted, "generations not descending")
         XCTAssertEqual(edited { $0[base + 48 + 2 * 44] = 1 }, .corrupted, "an unused entry not zero")
         XCTAssertEqual(edited { $0[base + LogLineage.encodedBytes] = 1 }, .corrupted, "reserved bytes after the block")

@@ -17,15 +17,21 @@ enum VectorBuilder {
 
     /// The transactions of the small vault: (epoch, payload).
     static let transactions: [(epoch: UInt32, payload: TransactionPayload)] = [
-        (1, TransactionPayload(
-            timeMilliseconds: created + 1000, actor: "vector",
-            operations: [Operation(code: 0xF001, bytes: Array("hello, vault".utf8))])),
-        (2, TransactionPayload(
-            timeMilliseconds: created + 2000, actor: "vector",
-            operations: [
-                Operation(code: 0xF001, bytes: Array("sealed under epoch 2".utf8)),
-                Operation(code: 0xF002, bytes: [0, 1, 2, 3]),
-            ])),
+        (
+            1,
+            TransactionPayload(
+                timeMilliseconds: created + 1000, actor: "vector",
+                operations: [Operation(code: 0xF001, bytes: Array("hello, vault".utf8))])
+        ),
+        (
+            2,
+            TransactionPayload(
+                timeMilliseconds: created + 2000, actor: "vector",
+                operations: [
+                    Operation(code: 0xF001, bytes: Array("sealed under epoch 2".utf8)),
+                    Operation(code: 0xF002, bytes: [0, 1, 2, 3]),
+                ])
+        ),
     ]
 
     static func header(generation: UInt64) -> FileHeader {
@@ -40,7 +46,8 @@ enum VectorBuilder {
         let masterWrap = FileHeader.wrapMasterKey(
             masterKey, unlockKey: unlockKey, vaultID: vaultID, nonce: [UInt8](repeating: 0x99, count: 24))
         return FileHeader(
-            vaultID: vaultID, generation: generation, createdMilliseconds: created, keyslots: [keyFileSlot, passphraseSlot],
+            vaultID: vaultID, generation: generation, createdMilliseconds: created,
+            keyslots: [keyFileSlot, passphraseSlot],
             masterWrap: masterWrap)
     }
 
@@ -67,7 +74,8 @@ enum VectorBuilder {
         let slots = secrets.enumerated().map { index, entry in
             Keyslot.make(
                 id: entry.0, secret: entry.1, cost: entry.2, unlockKey: unlockKey, vaultID: vaultID,
-                createdMilliseconds: created, signerPublicKey: signer.publicKey, salt: [UInt8](repeating: entry.3, count: 16),
+                createdMilliseconds: created, signerPublicKey: signer.publicKey,
+                salt: [UInt8](repeating: entry.3, count: 16),
                 nonce: [UInt8](repeating: entry.3 &+ 0x11, count: 24), ephemeralPrivateKey: ephemeralKeys[1 - index])!
                 .rewrapped(
                     to: rotatedUnlockKey, vaultID: vaultID, nonce: [UInt8](repeating: entry.3 &+ 0x22, count: 24),
@@ -92,7 +100,8 @@ enum VectorBuilder {
     /// With a `lineage`, the same records as the log of that lineage's generation (F-LINEAGE):
     /// its header carries the lineage and its chain starts from that generation's genesis.
     static func smallVault(lineage: LogLineage? = nil) -> (bytes: [UInt8], offsets: [Int], head: ChainHead) {
-        var first = header(generation: 1), second = header(generation: 2)
+        var first = header(generation: 1)
+        var second = header(generation: 2)
         first.lineage = lineage
         second.lineage = lineage
         var bytes = first.encode(masterKey: masterKey) + second.encode(masterKey: masterKey)
@@ -103,7 +112,8 @@ enum VectorBuilder {
         let keyRecordKey = MasterKeySubkey.keyRecord.derive(from: masterKey)
         func append(type: RecordType, epoch: UInt32, payload: SecureBytes, key: SecureBytes, nonceByte: UInt8) {
             sequence += 1
-            let position = RecordPosition(vaultID: vaultID, sequence: sequence, type: type, epoch: epoch, previousChain: chain)
+            let position = RecordPosition(
+                vaultID: vaultID, sequence: sequence, type: type, epoch: epoch, previousChain: chain)
             let frame = payload.withUnsafeBytes {
                 SealedRecord.seal(payload: $0, at: position, key: key, nonce: [UInt8](repeating: nonceByte, count: 24))!
             }
@@ -111,10 +121,18 @@ enum VectorBuilder {
             bytes += frame
             chain = frame.withUnsafeBytes { ChainHash.next(previous: chain, frame: $0) }
         }
-        append(type: .keyEpoch, epoch: 1, payload: KeyEpochPayload(epoch: 1, dataKey: dataKeys[0], createdMilliseconds: created).encode(), key: keyRecordKey, nonceByte: 0x55)
-        append(type: .transaction, epoch: 1, payload: transactions[0].payload.encode()!, key: dataKeys[0], nonceByte: 0x66)
-        append(type: .keyEpoch, epoch: 2, payload: KeyEpochPayload(epoch: 2, dataKey: dataKeys[1], createdMilliseconds: created + 1500).encode(), key: keyRecordKey, nonceByte: 0x77)
-        append(type: .transaction, epoch: 2, payload: transactions[1].payload.encode()!, key: dataKeys[1], nonceByte: 0x88)
+        append(
+            type: .keyEpoch, epoch: 1,
+            payload: KeyEpochPayload(epoch: 1, dataKey: dataKeys[0], createdMilliseconds: created).encode(),
+            key: keyRecordKey, nonceByte: 0x55)
+        append(
+            type: .transaction, epoch: 1, payload: transactions[0].payload.encode()!, key: dataKeys[0], nonceByte: 0x66)
+        append(
+            type: .keyEpoch, epoch: 2,
+            payload: KeyEpochPayload(epoch: 2, dataKey: dataKeys[1], createdMilliseconds: created + 1500).encode(),
+            key: keyRecordKey, nonceByte: 0x77)
+        append(
+            type: .transaction, epoch: 2, payload: transactions[1].payload.encode()!, key: dataKeys[1], nonceByte: 0x88)
         return (bytes, offsets, ChainHead(sequence: sequence, digest: chain, generation: logGeneration))
     }
 
@@ -153,14 +171,15 @@ enum VectorBuilder {
             _ name: String, _ expect: String, _ comment: String, _ bytes: [UInt8], extra: [String] = [],
             zerosAfter: Int = 0
         ) {
-            var lines = [
-                "# Coffer format v1 test vector (FORMAT.md, F-VECTORS). Generated by VectorBuilder.swift.",
-                "name: \(name)",
-                "comment: \(comment)",
-                "key-file: \(keyFile.withUnsafeBytes { Hex.encode(Array($0)) })",
-                "passphrase: \(String(decoding: passphrase.withUnsafeBytes { Array($0) }, as: UTF8.self))",
-                "expect: \(expect)",
-            ] + extra
+            var lines =
+                [
+                    "# Coffer format v1 test vector (FORMAT.md, F-VECTORS). Generated by VectorBuilder.swift.",
+                    "name: \(name)",
+                    "comment: \(comment)",
+                    "key-file: \(keyFile.withUnsafeBytes { Hex.encode(Array($0)) })",
+                    "passphrase: \(String(decoding: passphrase.withUnsafeBytes { Array($0) }, as: UTF8.self))",
+                    "expect: \(expect)",
+                ] + extra
             if zerosAfter > 0 { lines.append("zeros-after: \(zerosAfter)") }
             lines.append("bytes:")
             var index = 0
@@ -202,7 +221,9 @@ enum VectorBuilder {
             let base = copy * FormatConstants.headerCopyBytes
             wrongMAC[base + 48] ^= 0xFF
             let checksum = Blake2b.hash(Array(wrongMAC[base..<(base + FormatConstants.headerChecksumOffset)]))
-            wrongMAC.replaceSubrange((base + FormatConstants.headerChecksumOffset)..<(base + FormatConstants.headerCopyBytes), with: checksum)
+            wrongMAC.replaceSubrange(
+                (base + FormatConstants.headerChecksumOffset)..<(base + FormatConstants.headerCopyBytes), with: checksum
+            )
         }
         render(
             "altered-header", "corrupted",
@@ -216,7 +237,8 @@ enum VectorBuilder {
                 + "from generation 3's genesis. Expected heads 0:9:b0…, 0:5:(any digest), 1:17:b1…, 2:41:b2…, 3:2:(the "
                 + "switch head) and the head verify; 2:42:…, 0:9:b1…, 4:1:… and 3:3:(any other digest) do not.",
             compacted.bytes, extra: ["head: \(compacted.head)"])
-        let rotated = rotatedHeader(generation: 1).encode(masterKey: masterKey)
+        let rotated =
+            rotatedHeader(generation: 1).encode(masterKey: masterKey)
             + rotatedHeader(generation: 2).encode(masterKey: masterKey)
         render(
             "rotated-vault", "open",
@@ -279,7 +301,8 @@ enum VectorBuilder {
                 Checkpoint.EpochRecord(number: 1, sequence: 1, offset: UInt64(vault.offsets[0])),
                 Checkpoint.EpochRecord(number: 2, sequence: 3, offset: UInt64(vault.offsets[2])),
             ],
-            recordsByType: [.keyEpoch: 2, .transaction: 2], bytesByType: bytesByType, transactionsByEpoch: [1: 1, 2: 1],
+            recordsByType: [.keyEpoch: 2, .transaction: 2], bytesByType: bytesByType,
+            transactionsByEpoch: [1: 1, 2: 1],
             chains: chains[...], index: emptyIndexEncoding[...])
         let position = Checkpoint.Position(
             vaultID: vaultID, generation: 0, sequence: 4, lastFrameOffset: UInt64(vault.offsets[3]),

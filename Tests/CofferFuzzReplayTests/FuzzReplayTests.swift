@@ -25,7 +25,9 @@ final class FuzzReplayTests: XCTestCase {
         let directory = repository.appendingPathComponent("Fuzz/\(kind)/\(target.rawValue)", isDirectory: true)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return names.filter { !$0.hasPrefix(".") }.sorted().compactMap { name in
-            FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).map { (name, [UInt8]($0)) }
+            FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).map {
+                (name, [UInt8]($0))
+            }
         }
     }
 

@@ -38,7 +38,9 @@ final class APIKeyTests: XCTestCase {
         XCTAssertEqual(try fixture.index.checkAPIKey(created.secret, hashKey: hashKey).role, .builder)
         // A wrong hash key, another key, or a malformed one all fail the same way.
         let otherKey = SecureBytes(randomCount: 32)
-        let wrong = assertThrowsCoffer(.permissionDenied) { try fixture.index.checkAPIKey(created.secret, hashKey: otherKey) }
+        let wrong = assertThrowsCoffer(.permissionDenied) {
+            try fixture.index.checkAPIKey(created.secret, hashKey: otherKey)
+        }
         let unknown = assertThrowsCoffer(.permissionDenied) {
             try fixture.index.checkAPIKey(APIKeyFormat.generate(), hashKey: hashKey)
         }

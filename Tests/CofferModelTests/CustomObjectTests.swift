@@ -21,7 +21,8 @@ final class CustomObjectTests: XCTestCase {
     }
 
     func custom(_ fixture: inout Fixture, _ values: [String: String]) throws -> CredentialID {
-        let draft = CredentialDraft(appKey: "svc", slug: "main", label: "Service", type: .custom, fields: fields(values))
+        let draft = CredentialDraft(
+            appKey: "svc", slug: "main", label: "Service", type: .custom, fields: fields(values))
         return try fixture.vault.commit(fixture.vault.planner.createCredential(in: "acme", draft))[0]
     }
 
@@ -117,9 +118,11 @@ final class CustomObjectTests: XCTestCase {
             let rotate = !whole && cleared.isEmpty && random.chance(30)
             do {
                 if whole {
-                    let replacement = Dictionary(uniqueKeysWithValues: given.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) })
+                    let replacement = Dictionary(
+                        uniqueKeysWithValues: given.filter { !$0.value.isEmpty }.map { ($0.key, $0.value) })
                     let text = String(
-                        decoding: try JSONSerialization.data(withJSONObject: replacement, options: [.sortedKeys]), as: UTF8.self)
+                        decoding: try JSONSerialization.data(withJSONObject: replacement, options: [.sortedKeys]),
+                        as: UTF8.self)
                     try commitIfAny(&fixture, try update(&fixture, id, ["json": text]))
                     model = replacement
                 } else if rotate {

@@ -1,8 +1,8 @@
 import CofferCrypto
 import CofferErrors
+import CofferTestSupport
 import Foundation
 import PostgresNIO
-import CofferTestSupport
 import XCTest
 
 @testable import CofferPostgres
@@ -314,8 +314,10 @@ final class PostgresDeadlineTests: XCTestCase {
         try raw.execute("SELECT pg_advisory_xact_lock(\(PostgresFrameStore.writerTurnKey(vaultID)))")
         let (error, seconds) = timedIOFailure(file: file, line: line) { try log.beginWriterTurn() }
         XCTAssertEqual(error?.code, .io(errno: ETIMEDOUT), "\(String(describing: error))", file: file, line: line)
-        XCTAssertTrue(error?.message.contains("writer turn") ?? false, "\(String(describing: error))", file: file, line: line)
-        let idle = Double(timeouts.idleInTransaction.components.attoseconds) / 1e18
+        XCTAssertTrue(
+            error?.message.contains("writer turn") ?? false, "\(String(describing: error))", file: file, line: line)
+        let idle =
+            Double(timeouts.idleInTransaction.components.attoseconds) / 1e18
             + Double(timeouts.idleInTransaction.components.seconds)
         XCTAssertGreaterThanOrEqual(
             seconds, idle, "it gave up before a stalled holder would have been ended", file: file, line: line)

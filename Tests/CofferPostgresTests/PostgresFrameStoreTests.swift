@@ -1,6 +1,6 @@
 import CofferCrypto
-import PostgresNIO
 import CofferTestSupport
+import PostgresNIO
 import XCTest
 
 @testable import CofferPostgres
@@ -365,7 +365,8 @@ final class PostgresFrameStoreTests: XCTestCase {
         XCTAssertFalse(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 2, checkpoint: [7]))
         XCTAssertFalse(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 1, checkpoint: [1]))
         XCTAssertEqual(try store.checkpoint(vaultID: vault.id, logGeneration: 1), [2, 2])
-        XCTAssertTrue(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 3, checkpoint: [3, 3, 3]))
+        XCTAssertTrue(
+            try store.writeCheckpoint(vaultID: vault.id, logGeneration: 1, sequence: 3, checkpoint: [3, 3, 3]))
         XCTAssertEqual(try store.checkpoint(vaultID: vault.id, logGeneration: 1), [3, 3, 3])
         // Not for a generation that is not the vault's log.
         XCTAssertFalse(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 2, sequence: 1, checkpoint: [9]))
@@ -376,7 +377,8 @@ final class PostgresFrameStoreTests: XCTestCase {
         // The switch deletes the old generation's checkpoint with its frames.
         XCTAssertEqual(try store.writeFrames(vaultID: vault.id, logGeneration: 2, frames: makeFrames(1...1)), .appended)
         XCTAssertEqual(
-            try store.switchLog(vaultID: vault.id, from: 1, to: 2, newHeader: [5], expectedHeaderGeneration: 1), .switched)
+            try store.switchLog(vaultID: vault.id, from: 1, to: 2, newHeader: [5], expectedHeaderGeneration: 1),
+            .switched)
         XCTAssertNil(try store.checkpoint(vaultID: vault.id, logGeneration: 1))
         XCTAssertTrue(try store.writeCheckpoint(vaultID: vault.id, logGeneration: 2, sequence: 1, checkpoint: [1]))
         XCTAssertEqual(try store.checkpoint(vaultID: vault.id, logGeneration: 2), [1])

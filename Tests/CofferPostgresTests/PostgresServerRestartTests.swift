@@ -1,6 +1,6 @@
 import CofferCrypto
-import PostgresNIO
 import CofferTestSupport
+import PostgresNIO
 import XCTest
 
 @testable import CofferPostgres

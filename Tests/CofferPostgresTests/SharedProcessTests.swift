@@ -71,10 +71,13 @@ final class SharedProcessTests: XCTestCase {
 
     /// Opens the vault afresh and checks it: every acknowledged commit present once, one
     /// default for the app, a clean verification.
-    func assertHolds(_ acknowledged: [String: [Int]], url: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertHolds(_ acknowledged: [String: [Int]], url: String, file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
         let location = try PostgresLocation(parsing: url)
         let storage = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
-        let vault = try Vault.open(path: storage.path, unlock: .keyFile(key), options: .init(storage: storage, readOnly: true))
+        let vault = try Vault.open(
+            path: storage.path, unlock: .keyFile(key), options: .init(storage: storage, readOnly: true))
         defer { vault.close() }
         let credentials = vault.read { index in
             index.organization("acme").map { index.credentials(matching: CredentialFilter(organization: $0.id)) } ?? []
@@ -83,10 +86,13 @@ final class SharedProcessTests: XCTestCase {
         XCTAssertEqual(slugs.count, Set(slugs).count, "a commit applied twice", file: file, line: line)
         for (name, numbers) in acknowledged {
             for number in numbers {
-                XCTAssertTrue(slugs.contains("\(name)-\(number)"), "\(name)-\(number) was acknowledged and is missing", file: file, line: line)
+                XCTAssertTrue(
+                    slugs.contains("\(name)-\(number)"), "\(name)-\(number) was acknowledged and is missing",
+                    file: file, line: line)
             }
         }
-        XCTAssertEqual(credentials.filter(\.isDefault).count, 1, "one default per app and scope", file: file, line: line)
+        XCTAssertEqual(
+            credentials.filter(\.isDefault).count, 1, "one default per app and scope", file: file, line: line)
         XCTAssertEqual(vault.head.sequence, 2 + UInt64(slugs.count), file: file, line: line)
         let report = try Vault.verify(path: storage.path, unlock: .keyFile(key), storage: storage)
         XCTAssertEqual(report.problems, [], file: file, line: line)
@@ -184,11 +190,13 @@ final class SharedProcessTests: XCTestCase {
     func stopAndCheck(_ writers: [Writer], url: String, file: StaticString = #filePath, line: UInt = #line) throws {
         for writer in writers {
             kill(writer.process.pid, SIGKILL)
-            XCTAssertEqual(writer.wait(), 128 + SIGKILL, "\(writer.name) ended before it was stopped", file: file, line: line)
+            XCTAssertEqual(
+                writer.wait(), 128 + SIGKILL, "\(writer.name) ended before it was stopped", file: file, line: line)
             XCTAssertEqual(writer.acknowledged, Array(1..<(writer.acknowledged.count + 1)), file: file, line: line)
         }
         try assertHolds(
-            Dictionary(uniqueKeysWithValues: writers.map { ($0.name, $0.acknowledged) }), url: url, file: file, line: line)
+            Dictionary(uniqueKeysWithValues: writers.map { ($0.name, $0.acknowledged) }), url: url, file: file,
+            line: line)
     }
 
     /// A private server with a shared vault on it, and its URL with ``shortTimeouts``.
@@ -220,7 +228,8 @@ final class SharedProcessTests: XCTestCase {
         }
         // Two connections for the vault (its statements and its writer turn), and at most one
         // being replaced at the moment of looking.
-        XCTAssertLessThanOrEqual(socketsSeen.max() ?? 0, 3, "sockets each writer held after each restart: \(socketsSeen)")
+        XCTAssertLessThanOrEqual(
+            socketsSeen.max() ?? 0, 3, "sockets each writer held after each restart: \(socketsSeen)")
         XCTAssertTrue(writers.allSatisfy { !$0.failures.isEmpty }, "a writer never noticed a restart")
         assertFailuresWereBounded(writers)
         try stopAndCheck(writers, url: url)
@@ -269,8 +278,12 @@ final class SharedProcessTests: XCTestCase {
         let keyFile = directory + "/team.key"
         XCTAssertEqual(try coffer(["init", "--vault", url, "--generate-key-file", keyFile]).0, 0)
         let unlock = ["COFFER_KEY_FILE": keyFile]
-        XCTAssertEqual(try coffer(["org", "create", "acme", "--name", "Acme", "--vault", url], environment: unlock).0, 0)
-        XCTAssertEqual(try coffer(["project", "create", "web", "--org", "acme", "--name", "Web", "--vault", url], environment: unlock).0, 0)
+        XCTAssertEqual(
+            try coffer(["org", "create", "acme", "--name", "Acme", "--vault", url], environment: unlock).0, 0)
+        XCTAssertEqual(
+            try coffer(
+                ["project", "create", "web", "--org", "acme", "--name", "Web", "--vault", url], environment: unlock
+            ).0, 0)
         let (verified, report) = try coffer(["verify", "--json", "--vault", url], environment: unlock)
         XCTAssertEqual(verified, 0, report)
         XCTAssertTrue(report.contains("\"ok\": true"), report)
@@ -288,6 +301,7 @@ final class SharedProcessTests: XCTestCase {
         let (listed, projects) = try coffer(["project", "list", "--org", "acme", "--vault", url], environment: unlock)
         XCTAssertEqual(listed, 0)
         XCTAssertTrue(projects.contains("web"))
-        XCTAssertEqual(try coffer(["salvage", "--vault", url, "--output", directory + "/s.coffer"], environment: unlock).0, 64)
+        XCTAssertEqual(
+            try coffer(["salvage", "--vault", url, "--output", directory + "/s.coffer"], environment: unlock).0, 64)
     }
 }

@@ -1,14 +1,14 @@
-@testable import Coffer
 import CofferCrypto
 import CofferModel
 import CofferStorage
+import CofferTestSupport
 import Dispatch
 import Foundation
 import MetricsTestKit
 import PostgresNIO
-import CofferTestSupport
 import XCTest
 
+@testable import Coffer
 @testable import CofferPostgres
 
 /// The engine on a vault shared through PostgreSQL: several instances, each with its own
@@ -23,10 +23,13 @@ final class SharedVaultTests: XCTestCase {
         backend wrap: (PostgresSharedLog) -> any SharedLogBackend = { $0 }
     ) throws -> Vault {
         let location = try TestDatabase.location().naming(vault: name)
-        let storage = SharedLogStorage(backend: wrap(try PostgresSharedLog(location: location)), path: location.description)
+        let storage = SharedLogStorage(
+            backend: wrap(try PostgresSharedLog(location: location)), path: location.description)
         var options = Vault.Options(storage: storage, readOnly: readOnly)
         options.metricsFactory = metrics
-        if create { return try Vault.create(path: storage.path, unlock: .keyFile(key), cost: .interactive, options: options) }
+        if create {
+            return try Vault.create(path: storage.path, unlock: .keyFile(key), cost: .interactive, options: options)
+        }
         return try Vault.open(path: storage.path, unlock: .keyFile(key), options: options)
     }
 
@@ -66,7 +69,12 @@ final class SharedVaultTests: XCTestCase {
         let seen = Locked<[UInt64]>([])
         let task = Task {
             for try await change in changes where change.actor == "other" {
-                if seen.withLock({ $0.append(change.sequence); return $0.count }) == commits { break }
+                if seen.withLock({
+                    $0.append(change.sequence)
+                    return $0.count
+                }) == commits {
+                    break
+                }
             }
             done.signal()
         }
@@ -95,7 +103,9 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertEqual(first.head, second.head)
         // A precondition checked again after the catch-up: the slug is taken now.
         try first.refresh()
-        XCTAssertThrowsError(try second.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "data", name: "Again") }) {
+        XCTAssertThrowsError(
+            try second.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "data", name: "Again") }
+        ) {
             XCTAssertEqual(($0 as? CofferError)?.code, .alreadyExists)
         }
         try assertVerifies(name)
@@ -148,7 +158,8 @@ final class SharedVaultTests: XCTestCase {
         }
         XCTAssertEqual(failures.withLock { $0 }, [])
         for (number, factory) in metrics.enumerated() {
-            XCTAssertEqual(try factory.expectCounter("coffer_conflicts_total").totalValue, 0, "instance \(number) planned again")
+            XCTAssertEqual(
+                try factory.expectCounter("coffer_conflicts_total").totalValue, 0, "instance \(number) planned again")
             XCTAssertEqual(try factory.expectCounter("coffer_commits_total").totalValue, Int64(perInstance))
         }
         try creator.refresh()
@@ -163,7 +174,9 @@ final class SharedVaultTests: XCTestCase {
     /// Eight threads on each of `instances` try to create the same 20 projects: batches of
     /// several plans over the writers' view, racing the other instances. Each project must be
     /// made once, by one of them, since every plan saw what the others had made; the slugs.
-    func createSameProjects(on instances: [Vault], file: StaticString = #filePath, line: UInt = #line) throws -> [String] {
+    func createSameProjects(on instances: [Vault], file: StaticString = #filePath, line: UInt = #line) throws
+        -> [String]
+    {
         let slugs = (0..<20).map { "shared-\($0)" }
         let made = Locked<[String: Int]>([:])
         let failures = Locked<[String]>([])
@@ -181,7 +194,8 @@ final class SharedVaultTests: XCTestCase {
             }
         }
         XCTAssertEqual(failures.withLock { $0 }, [], file: file, line: line)
-        XCTAssertEqual(made.withLock { $0 }, Dictionary(uniqueKeysWithValues: slugs.map { ($0, 1) }), file: file, line: line)
+        XCTAssertEqual(
+            made.withLock { $0 }, Dictionary(uniqueKeysWithValues: slugs.map { ($0, 1) }), file: file, line: line)
         return slugs
     }
 
@@ -218,18 +232,20 @@ final class SharedVaultTests: XCTestCase {
         let vault = try instance(name, create: true)
         defer { vault.close() }
         try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
-        let expected = createDistinctProjects(threads: 8, perThread: 25, on: { _ in vault }) { thread, step in
-            // One taken slug per thread, planned in some batch beside the others: only it fails.
-            guard step == 3 else { return }
-            do {
-                try vault.mutate(actor: "thread\(thread)") {
-                    try $0.createProject(in: "acme", slug: "p\(thread)-0", name: "again")
+        let expected = createDistinctProjects(
+            threads: 8, perThread: 25, on: { _ in vault },
+            afterEach: { thread, step in
+                // One taken slug per thread, planned in some batch beside the others: only it fails.
+                guard step == 3 else { return }
+                do {
+                    try vault.mutate(actor: "thread\(thread)") {
+                        try $0.createProject(in: "acme", slug: "p\(thread)-0", name: "again")
+                    }
+                } catch let error as CofferError where error.code == .alreadyExists {
+                    return
                 }
-            } catch let error as CofferError where error.code == .alreadyExists {
-                return
-            }
-            XCTFail("thread \(thread): a taken slug was accepted")
-        }
+                XCTFail("thread \(thread): a taken slug was accepted")
+            })
         XCTAssertEqual(projectSlugs(vault), expected)
         XCTAssertEqual(vault.head.sequence, 2 + UInt64(expected.count))
         // Each INSERT transaction stamps the rows it writes with its transaction id.
@@ -389,8 +405,9 @@ final class SharedVaultTests: XCTestCase {
         let state = try XCTUnwrap(try log.state())
         var damaged = try XCTUnwrap(try log.checkpoint(logGeneration: state.logGeneration))
         damaged[damaged.count - 1] ^= 1
-        XCTAssertTrue(try log.store.writeCheckpoint(
-            vaultID: state.vaultID, logGeneration: state.logGeneration, sequence: covered + 1, checkpoint: damaged))
+        XCTAssertTrue(
+            try log.store.writeCheckpoint(
+                vaultID: state.vaultID, logGeneration: state.logGeneration, sequence: covered + 1, checkpoint: damaged))
         let reader = try instance(name)
         guard case .ignored(let reason) = reader.recovery.checkpoint else {
             return XCTFail("the damaged checkpoint was not ignored: \(reader.recovery.checkpoint)")
@@ -398,7 +415,8 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertTrue(reason.contains("authenticate"), reason)
         XCTAssertEqual(projectSlugs(reader), ["web"])
         let report = try Vault.verify(
-            path: location.description, unlock: .keyFile(key), storage: SharedLogStorage(backend: log, path: location.description))
+            path: location.description, unlock: .keyFile(key),
+            storage: SharedLogStorage(backend: log, path: location.description))
         XCTAssertEqual(report.problems.map(\.kind), [.checkpoint])
         writer.close()
         reader.close()
@@ -437,7 +455,8 @@ final class SharedVaultTests: XCTestCase {
         let log = try PostgresSharedLog(location: location)
         defer { log.close() }
         let storage = SharedLogStorage(backend: log, path: location.description)
-        let reopened = try Vault.open(path: storage.path, unlock: .passphrase(passphrase), options: .init(storage: storage))
+        let reopened = try Vault.open(
+            path: storage.path, unlock: .passphrase(passphrase), options: .init(storage: storage))
         XCTAssertEqual(reopened.head, first.head)
     }
 
@@ -445,7 +464,9 @@ final class SharedVaultTests: XCTestCase {
         let name = uniqueVaultName()
         let writer = try instance(name, create: true)
         let reader = try instance(name, readOnly: true)
-        let follower = try PostgresFollower(location: try TestDatabase.location().naming(vault: name), interval: .seconds(30)) {
+        let follower = try PostgresFollower(
+            location: try TestDatabase.location().naming(vault: name), interval: .seconds(30)
+        ) {
             _ = try? reader.refresh()
         }
         defer { follower.stop() }
@@ -467,7 +488,9 @@ final class SharedVaultTests: XCTestCase {
         let vault = try Vault.create(path: original, unlock: .keyFile(key), cost: .interactive)
         try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
         for step in 0..<40 {
-            try vault.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "p\(step)", name: String(repeating: "n", count: 1 + step * 4)) }
+            try vault.mutate(actor: "setup") {
+                try $0.createProject(in: "acme", slug: "p\(step)", name: String(repeating: "n", count: 1 + step * 4))
+            }
         }
         try vault.rotateDataKey()
         try vault.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "last", name: "Last") }
@@ -488,7 +511,8 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertTrue(originalBytes.dropFirst(Int(there.bytes)).allSatisfy { $0 == 0 })
         // The copy in PostgreSQL opens with the passphrase added before the copy, and says no twice.
         let opened = try Vault.open(
-            path: shared.path, unlock: .passphrase(SecureBytes(copying: Array("copy me".utf8))), options: .init(storage: shared))
+            path: shared.path, unlock: .passphrase(SecureBytes(copying: Array("copy me".utf8))),
+            options: .init(storage: shared))
         XCTAssertEqual(opened.head, head)
         XCTAssertThrowsError(try VaultStore.copy(from: original, on: PosixStorage(), to: shared.path, on: shared)) {
             XCTAssertEqual(($0 as? CofferError)?.code, .alreadyExists)
@@ -522,7 +546,9 @@ final class SharedVaultTests: XCTestCase {
             try writer.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "p\(step)", name: "P") }
         }
         // A follower started now hears nothing; its interval's refresh catches up by sequence.
-        let follower = try PostgresFollower(location: try TestDatabase.location().naming(vault: name), interval: .milliseconds(50)) {
+        let follower = try PostgresFollower(
+            location: try TestDatabase.location().naming(vault: name), interval: .milliseconds(50)
+        ) {
             _ = try? reader.refresh()
         }
         defer { follower.stop() }
@@ -567,7 +593,8 @@ final class WithoutTurns: SharedLogBackend, @unchecked Sendable {
         from: UInt64, lastSequence: UInt64, to: UInt64, header: [UInt8], expectedHeaderGeneration: UInt64
     ) throws(CofferError) -> Bool {
         try inner.switchLog(
-            from: from, lastSequence: lastSequence, to: to, header: header, expectedHeaderGeneration: expectedHeaderGeneration)
+            from: from, lastSequence: lastSequence, to: to, header: header,
+            expectedHeaderGeneration: expectedHeaderGeneration)
     }
     func discard(logGeneration: UInt64) throws(CofferError) { try inner.discard(logGeneration: logGeneration) }
     func checkpoint(logGeneration: UInt64) throws(CofferError) -> [UInt8]? {

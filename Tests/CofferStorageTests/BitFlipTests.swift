@@ -60,7 +60,8 @@ final class BitFlipTests: XCTestCase {
                 }
             } catch let error as CofferError {
                 XCTAssertTrue(
-                    [.corrupted, .wrongKey, .notAVault, .unsupportedVersion].contains(error.code), "bit \(bit): \(error)")
+                    [.corrupted, .wrongKey, .notAVault, .unsupportedVersion].contains(error.code),
+                    "bit \(bit): \(error)")
                 outcomes["\(error.code)", default: 0] += 1
             }
         }
@@ -80,16 +81,19 @@ final class BitFlipTests: XCTestCase {
         let copyB = FormatConstants.headerCopyBytes
         // The newest copy is in force (ties go to A): damage the other one, whichever it is.
         let generations = try (0..<2).map { copy in
-            try Array(bytes[copy * copyB..<(copy + 1) * copyB]).withUnsafeBytes { try FileHeader.decode($0).get() }.generation
+            try Array(bytes[copy * copyB..<(copy + 1) * copyB]).withUnsafeBytes { try FileHeader.decode($0).get() }
+                .generation
         }
         let other = generations[0] >= generations[1] ? 1 : 0
         let start = other * copyB
         bytes[start + FormatConstants.headerMasterWrapOffset + 30] ^= 0x5A
         let checksum = Blake2b.hash(Array(bytes[start..<start + FormatConstants.headerChecksumOffset]))
         bytes.replaceSubrange(
-            start + FormatConstants.headerChecksumOffset..<start + FormatConstants.headerChecksumOffset + 32, with: checksum)
+            start + FormatConstants.headerChecksumOffset..<start + FormatConstants.headerChecksumOffset + 32,
+            with: checksum)
         disk.write(path: path, bytes: bytes, durable: true)
-        XCTAssertEqual(try VaultFileInfo.read(path: path, storage: disk).headerCopiesValid, [true, true], "the checksum holds")
+        XCTAssertEqual(
+            try VaultFileInfo.read(path: path, storage: disk).headerCopiesValid, [true, true], "the checksum holds")
 
         let report = try VaultStore.verify(path: path, secret: Fixture.secret, storage: disk)
         XCTAssertEqual(report.problems.map(\.kind), [.header], "\(report.problems)")
@@ -131,6 +135,7 @@ final class BitFlipTests: XCTestCase {
         }
         let trial = SimulatedDisk()
         trial.write(path: path, bytes: both, durable: true)
-        XCTAssertThrowsCode(.corrupted, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(storage: trial)))
+        XCTAssertThrowsCode(
+            .corrupted, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(storage: trial)))
     }
 }

@@ -15,7 +15,8 @@ final class CompactionStorageTests: XCTestCase {
     ) throws -> VaultStore {
         let target = try store.beginCompaction(reencrypt: reencrypt, newMasterKey: newMasterKey)
         let genesis = ChainHead(sequence: 0, digest: ChainHash.genesis(vaultID: store.vaultID))
-        var copied = try store.copyAcknowledged(after: genesis, endingAt: FormatConstants.logStartOffset, into: target) { _, _, _ in }
+        var copied = try store.copyAcknowledged(after: genesis, endingAt: FormatConstants.logStartOffset, into: target)
+        { _, _, _ in }
         try during()
         copied = try store.copyAcknowledged(after: copied.head, endingAt: copied.end, into: target) { _, _, _ in }
         return try store.completeCompaction(target)
@@ -39,13 +40,19 @@ final class CompactionStorageTests: XCTestCase {
         compacted.close()
         var epochs: [UInt32] = []
         var texts: [String] = []
-        _ = try VaultStore.open(path: path, secret: Fixture.secret, options: .init(storage: disk, readOnly: true)) { record in
+        _ = try VaultStore.open(path: path, secret: Fixture.secret, options: .init(storage: disk, readOnly: true)) {
+            record in
             if record.type == .transaction {
                 texts.append(String(decoding: record.payload!.withUnsafeBytes { Array($0) }, as: UTF8.self))
                 epochs.append(record.epoch)
             }
         }
-        XCTAssertEqual(texts, ["before-0", "before-1", "before-2", "before-3", "before-4", "rotated-0", "rotated-1", "rotated-2", "during-0", "during-1", "after-0"])
+        XCTAssertEqual(
+            texts,
+            [
+                "before-0", "before-1", "before-2", "before-3", "before-4", "rotated-0", "rotated-1", "rotated-2",
+                "during-0", "during-1", "after-0",
+            ])
         // Without re-encryption, records stay under their own epoch.
         XCTAssertEqual(epochs, [1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2])
         XCTAssertEqual(disk.paths().filter { $0.contains(".compact-") }, [])
@@ -72,7 +79,9 @@ final class CompactionStorageTests: XCTestCase {
         }
         var epochs = Set<UInt32>()
         let (_, texts) = try Fixture.transactions(path: path, storage: disk)
-        _ = try VaultStore.open(path: path, secret: Fixture.secret, options: .init(storage: disk, readOnly: true)) { epochs.insert($0.epoch) }
+        _ = try VaultStore.open(path: path, secret: Fixture.secret, options: .init(storage: disk, readOnly: true)) {
+            epochs.insert($0.epoch)
+        }
         XCTAssertEqual(epochs, [2])
         XCTAssertEqual(texts.count, 4)
     }

@@ -2,8 +2,8 @@ import CofferCrypto
 import CofferFormat
 import CofferSimulation
 import CofferStorage
-import Foundation
 import CofferTestSupport
+import Foundation
 import XCTest
 
 /// Seeded crash simulation of the storage layer.
@@ -107,9 +107,11 @@ final class CrashSimulationTests: XCTestCase {
         runner.closeStore()
         disk.write(path: Self.path, bytes: older, durable: true)
 
-        var check = CrashCheck(disk: disk, path: Self.path, history: runner.history, seed: 2, crashesDuringRecovery: false)
+        var check = CrashCheck(
+            disk: disk, path: Self.path, history: runner.history, seed: 2, crashesDuringRecovery: false)
         check.verify(afterCrashIn: .loseAllUnsynced)
-        XCTAssertTrue(check.problems.contains { $0.contains("payload #1 (") && $0.contains("is lost") }, "\(check.problems)")
+        XCTAssertTrue(
+            check.problems.contains { $0.contains("payload #1 (") && $0.contains("is lost") }, "\(check.problems)")
         XCTAssertTrue(
             check.problems.contains { $0.contains("passphrase #2, removed by an acknowledged change, still opens") },
             "\(check.problems)")
@@ -127,11 +129,13 @@ final class CrashSimulationTests: XCTestCase {
         var crashGenerator = SeededGenerator(seed: 4)
         disk.crash(mode: .loseAllUnsynced, using: &crashGenerator)
 
-        var check = CrashCheck(disk: disk, path: Self.path, history: runner.history, seed: 5, crashesDuringRecovery: false)
+        var check = CrashCheck(
+            disk: disk, path: Self.path, history: runner.history, seed: 5, crashesDuringRecovery: false)
         check.verify(afterCrashIn: .loseAllUnsynced)
         XCTAssertTrue(check.problems.contains { $0.contains("sequence 3 holds a transaction of") }, "\(check.problems)")
         XCTAssertTrue(
-            check.problems.contains { $0.contains("every unsynced byte was lost, yet 3 records survive") }, "\(check.problems)")
+            check.problems.contains { $0.contains("every unsynced byte was lost, yet 3 records survive") },
+            "\(check.problems)")
     }
 
     // MARK: - Runs
@@ -195,7 +199,8 @@ final class CrashSimulationTests: XCTestCase {
             if state > 0, let kind, let count = counts[kind], count > 0 {
                 point = .afterCall(kind, Int.random(in: 0..<count, using: &generator))
             } else {
-                let steps = state == 0 ? workload.steps.count : Int.random(in: 0...workload.steps.count, using: &generator)
+                let steps =
+                    state == 0 ? workload.steps.count : Int.random(in: 0...workload.steps.count, using: &generator)
                 point = .afterSteps(steps)
             }
             let result = crashAndCheck(
@@ -230,7 +235,8 @@ final class CrashSimulationTests: XCTestCase {
             !disk.isCrashPending || ![.io(errno: EIO), .writerStopped].contains(failure.error.code)
         {
             failures.record(
-                label, "\(failure.step) failed \(disk.isCrashPending ? "" : "with no crash pending ")with \(failure.error)")
+                label,
+                "\(failure.step) failed \(disk.isCrashPending ? "" : "with no crash pending ")with \(failure.error)")
         }
         var result = Totals(
             concurrentSteps: runner.concurrentSteps, concurrentStepsSharingSyncs: runner.concurrentStepsSharingSyncs,
@@ -260,7 +266,8 @@ final class CrashSimulationTests: XCTestCase {
         let log = Workload(
             initialSecret: keyFile,
             steps: [
-                .append(make(1)), .append(make(3)), .rotateDataKey, .append([large]), .reopen(keyFile), .append(make(2)),
+                .append(make(1)), .append(make(3)), .rotateDataKey, .append([large]), .reopen(keyFile),
+                .append(make(2)),
             ])
         let keyslots = Workload(
             initialSecret: keyFile,

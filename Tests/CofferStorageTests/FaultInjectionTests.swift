@@ -3,8 +3,8 @@ import CofferErrors
 import CofferFormat
 import CofferSimulation
 import CofferStorage
-import Foundation
 import CofferTestSupport
+import Foundation
 import XCTest
 
 /// Failed system calls, injected one at a time through the storage I/O protocol.
@@ -24,7 +24,9 @@ final class FaultInjectionTests: XCTestCase {
     func testEveryFailedCallSurfacesAndAcknowledgedAppendsSurvive() {
         let fixture = FaultVault()
         let counts = fixture.countWorkloadCalls()
-        print("fault workload calls: " + Self.failedKinds.map { "\($0) \(counts[$0, default: 0])" }.joined(separator: ", "))
+        print(
+            "fault workload calls: "
+                + Self.failedKinds.map { "\($0) \(counts[$0, default: 0])" }.joined(separator: ", "))
         XCTAssertGreaterThan(counts[.truncate, default: 0], 0, "the workload's first open must cut a torn tail")
 
         let failures = FailureLog()
@@ -69,7 +71,9 @@ final class FaultInjectionTests: XCTestCase {
                     (.fail(operation: kind, atCall: call, error: .ioError), .ioError),
                     (.fail(operation: kind, atCall: call, error: .noSpace), .noSpace),
                 ]
-                if kind == .write { rules.append((.shortWrite(atCall: call, keepBytes: 5000, error: .noSpace), .noSpace)) }
+                if kind == .write {
+                    rules.append((.shortWrite(atCall: call, keepBytes: 5000, error: .noSpace), .noSpace))
+                }
                 for (rule, error) in rules {
                     for mode in CrashMode.allCases {
                         let label = RunLabel(
@@ -79,7 +83,8 @@ final class FaultInjectionTests: XCTestCase {
                         if runner.create(with: FaultVault.keyFile) {
                             failures.record(label, "create succeeded although \(rule) failed")
                         } else if runner.failure?.error.code != .io(errno: error.number) {
-                            failures.record(label, "create failed with \(runner.failure!.error), not io(\(error.number))")
+                            failures.record(
+                                label, "create failed with \(runner.failure!.error), not io(\(error.number))")
                         }
                         disk.faultPlan = FaultPlan()
                         var generator = SeededGenerator(seed: UInt64(run))
@@ -118,7 +123,8 @@ final class FaultInjectionTests: XCTestCase {
     func testRecordsAWritersOpenReturnedSurviveALaterPowerLoss() throws {
         let disk = SimulatedDisk()
         let secret = FaultVault.keyFile.secret
-        let first = try VaultStore.create(path: Self.path, secret: secret, cost: .minimum, options: .init(storage: disk))
+        let first = try VaultStore.create(
+            path: Self.path, secret: secret, cost: .minimum, options: .init(storage: disk))
         _ = try first.append([SecureBytes(copying: [1, 2, 3])])
         disk.faultPlan = FaultPlan([.fail(operation: .sync, atCall: disk.callCounts()[.sync]!, error: .ioError)])
         XCTAssertThrowsCode(.io(errno: EIO), try first.append([SecureBytes(copying: [4, 5, 6])]))
@@ -255,7 +261,8 @@ final class FaultInjectionTests: XCTestCase {
             let runner = prepare(on: disk)
             let before = disk.callCounts()
             let completed = runner.run(workload)
-            precondition(completed && runner.problems.isEmpty, "the fault workload fails on a healthy disk: \(runner.problems)")
+            precondition(
+                completed && runner.problems.isEmpty, "the fault workload fails on a healthy disk: \(runner.problems)")
             return disk.callCounts().merging(before) { after, before in after - before }
         }
 
@@ -278,7 +285,8 @@ final class FaultInjectionTests: XCTestCase {
             guard let failure = runner.failure else {
                 failures.record(label, "the injected failure was swallowed: the workload completed")
                 return CrashCheck(
-                    disk: disk, path: FaultInjectionTests.path, history: runner.history, seed: 0, crashesDuringRecovery: false)
+                    disk: disk, path: FaultInjectionTests.path, history: runner.history, seed: 0,
+                    crashesDuringRecovery: false)
             }
             if failure.error.code != .io(errno: error.number) {
                 failures.record(label, "\(failure.step) failed with \(failure.error), not io(errno \(error.number))")

@@ -1,9 +1,9 @@
 import CofferCrypto
 import CofferFormat
 import CofferStorage
+import CofferTestSupport
 import Foundation
 import XCTest
-import CofferTestSupport
 
 /// Tests with a second, real process: the writer lock across processes and recovery after
 /// SIGKILL. The helper binary is built beside the test bundle.
@@ -90,7 +90,9 @@ final class ProcessTests: XCTestCase {
             // last `reported` or more transactions, in order.
             let lastRound = Array(texts.suffix(from: texts.lastIndex(of: "txn-1") ?? texts.endIndex))
             XCTAssertGreaterThanOrEqual(lastRound.count, reported, "seed \(seed), round \(round)")
-            XCTAssertEqual(Array(lastRound.prefix(reported)), (1...max(reported, 1)).prefix(reported).map { "txn-\($0)" }, "seed \(seed), round \(round)")
+            XCTAssertEqual(
+                Array(lastRound.prefix(reported)), (1...max(reported, 1)).prefix(reported).map { "txn-\($0)" },
+                "seed \(seed), round \(round)")
         }
     }
 }

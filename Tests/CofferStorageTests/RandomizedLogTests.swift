@@ -2,9 +2,9 @@ import CofferCrypto
 import CofferFormat
 import CofferSimulation
 import CofferStorage
+import CofferTestSupport
 import Dispatch
 import XCTest
-import CofferTestSupport
 
 /// Random transactions, reopens at random points and data-key rotations, checked against a
 /// plain array of what was appended. Seeded; a failure prints its seed.
@@ -33,7 +33,8 @@ final class RandomizedLogTests: XCTestCase {
             case 2 where !located.isEmpty:
                 let pick = located[Int(generator.next() % UInt64(located.count))]
                 let record = try store.readRecord(sequence: pick.sequence, offset: pick.offset)
-                XCTAssertTrue(record.payload!.withUnsafeBytes { Array($0) } == model[pick.index], "seed \(seed), step \(step)")
+                XCTAssertTrue(
+                    record.payload!.withUnsafeBytes { Array($0) } == model[pick.index], "seed \(seed), step \(step)")
             default:
                 let count = 1 + Int(generator.next() % 4)
                 let batch = (0..<count).map { _ -> [UInt8] in
@@ -48,7 +49,9 @@ final class RandomizedLogTests: XCTestCase {
             }
         }
         store.close()
-        XCTAssertTrue(try Fixture.transactions(path: path, storage: disk).payloads == model, "seed \(seed): final contents differ")
+        XCTAssertTrue(
+            try Fixture.transactions(path: path, storage: disk).payloads == model, "seed \(seed): final contents differ"
+        )
     }
 
     func testConcurrentAppendsShareSyncsAndLoseNothing() throws {

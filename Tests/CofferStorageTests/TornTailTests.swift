@@ -33,7 +33,8 @@ final class TornTailTests: XCTestCase {
         for cut in firstCut..<vault.bytes.count {
             let disk = SimulatedDisk()
             disk.write(path: path, bytes: Array(vault.bytes[0..<cut]), durable: true)
-            let complete = vault.offsets.filter { $0 < UInt64(cut) }.count - (vault.offsets.contains(UInt64(cut)) ? 0 : 1)
+            let complete =
+                vault.offsets.filter { $0 < UInt64(cut) }.count - (vault.offsets.contains(UInt64(cut)) ? 0 : 1)
             let (store, payloads) = try Fixture.transactions(path: path, readOnly: false, storage: disk)
             XCTAssertEqual(payloads, Array(vault.payloads.prefix(complete)), "cut at \(cut)")
             let atBoundary = vault.offsets.contains(UInt64(cut))
@@ -45,7 +46,8 @@ final class TornTailTests: XCTestCase {
             _ = try store.append([Fixture.payload("after")])
             store.close()
             let reopened = try Fixture.transactions(path: path, storage: disk)
-            XCTAssertEqual(reopened.payloads, Array(vault.payloads.prefix(complete)) + [Array("after".utf8)], "cut at \(cut)")
+            XCTAssertEqual(
+                reopened.payloads, Array(vault.payloads.prefix(complete)) + [Array("after".utf8)], "cut at \(cut)")
             XCTAssertNil(reopened.store.recovery.tornTail, "cut at \(cut)")
         }
     }
@@ -136,7 +138,8 @@ final class TornTailTests: XCTestCase {
     func testAppendingAfterACutNeverReusesANonce() throws {
         let vault = try makeVault()
         let lastOffset = Int(vault.offsets[3])
-        let nonceRange = (lastOffset + FormatConstants.frameHeaderBytes)..<(lastOffset + FormatConstants.frameHeaderBytes + 24)
+        let nonceRange =
+            (lastOffset + FormatConstants.frameHeaderBytes)..<(lastOffset + FormatConstants.frameHeaderBytes + 24)
         let cutNonce = Array(vault.bytes[nonceRange])
         var seen: Set<[UInt8]> = [cutNonce]
         for attempt in 0..<20 {

@@ -2,9 +2,9 @@ import CofferCrypto
 import CofferErrors
 import CofferFormat
 import CofferStorage
+import CofferTestSupport
 import Foundation
 import XCTest
-import CofferTestSupport
 
 final class VaultStoreTests: XCTestCase {
     func testCreateAppendReopenReturnsRecordsInOrder() throws {
@@ -47,7 +47,8 @@ final class VaultStoreTests: XCTestCase {
 
         XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: keyPath, secret: .keyFile(Fixture.otherKeyFile)))
         XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: keyPath, secret: .passphrase(Fixture.payload("x"))))
-        XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: passPath, secret: .passphrase(Fixture.payload("wrong horse"))))
+        XCTAssertThrowsCode(
+            .wrongKey, try VaultStore.open(path: passPath, secret: .passphrase(Fixture.payload("wrong horse"))))
         XCTAssertEqual(Fixture.readFile(keyPath), keyBytes)
         XCTAssertEqual(Fixture.readFile(passPath), passBytes)
         XCTAssertNoThrow(try VaultStore.open(path: passPath, secret: .passphrase(Fixture.payload("right horse"))))
@@ -61,7 +62,9 @@ final class VaultStoreTests: XCTestCase {
         Fixture.writeFile(path, [])
         // An empty file says how to get on.
         let empty = assertThrowsCoffer(.notAVault) { try VaultStore.open(path: path, secret: Fixture.secret) }
-        XCTAssertTrue(empty?.message.contains("remove the file and create the vault again") ?? false, "\(String(describing: empty))")
+        XCTAssertTrue(
+            empty?.message.contains("remove the file and create the vault again") ?? false,
+            "\(String(describing: empty))")
         XCTAssertThrowsCode(.notFound, try VaultStore.open(path: directory.file("missing"), secret: Fixture.secret))
     }
 
@@ -90,9 +93,11 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertThrowsCode(.locked, try VaultStore.open(path: path, secret: Fixture.secret, options: briefly))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count, descriptors)
         XCTAssertThrowsCode(
-            .invalidInput, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(lockWait: .seconds(-1))))
+            .invalidInput,
+            try VaultStore.open(path: path, secret: Fixture.secret, options: .init(lockWait: .seconds(-1))))
         XCTAssertThrowsCode(
-            .invalidInput, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(lockWait: .seconds(86_401))))
+            .invalidInput,
+            try VaultStore.open(path: path, secret: Fixture.secret, options: .init(lockWait: .seconds(86_401))))
 
         let released = expectation(description: "the first writer closed")
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) {
@@ -111,7 +116,8 @@ final class VaultStoreTests: XCTestCase {
         let receipt = try store.append([Fixture.payload("alpha"), Fixture.payload("beta")])
         let beta = try store.readRecord(sequence: receipt.records[1].sequence, offset: receipt.records[1].offset)
         XCTAssertEqual(beta.payload, Fixture.payload("beta"))
-        XCTAssertThrowsCode(.corrupted, try store.readRecord(sequence: receipt.records[0].sequence, offset: receipt.records[1].offset))
+        XCTAssertThrowsCode(
+            .corrupted, try store.readRecord(sequence: receipt.records[0].sequence, offset: receipt.records[1].offset))
         XCTAssertThrowsCode(.notFound, try store.readRecord(sequence: 99, offset: receipt.records[1].offset))
     }
 
@@ -136,7 +142,8 @@ final class VaultStoreTests: XCTestCase {
         }
         let other = receipt.records[0]
         XCTAssertThrowsCode(
-            .corrupted, try store.withRecordPayload(sequence: other.sequence, offset: receipt.records[1].offset) { _ in })
+            .corrupted,
+            try store.withRecordPayload(sequence: other.sequence, offset: receipt.records[1].offset) { _ in })
         XCTAssertThrowsCode(.notFound, try store.withRecordPayload(sequence: 99, offset: other.offset) { _ in })
         let failure = CofferError(.invalidInput, "the reader's own error")
         XCTAssertThrowsCode(
@@ -192,14 +199,24 @@ final class VaultStoreTests: XCTestCase {
         let snapshot = Fixture.readFile(path)
         let late = try store.append([Fixture.payload("b")])
         store.close()
-        XCTAssertNoThrow(try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: late.head)))
-        XCTAssertNoThrow(try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: early.head)))
+        XCTAssertNoThrow(
+            try VaultStore.open(
+                path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: late.head)))
+        XCTAssertNoThrow(
+            try VaultStore.open(
+                path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: early.head)))
         // Rollback to an older copy of the file: per-record authentication cannot see it.
         Fixture.writeFile(path, snapshot)
         XCTAssertEqual(try Fixture.transactions(path: path).payloads.count, 1)
-        XCTAssertThrowsCode(.headMismatch, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: late.head)))
+        XCTAssertThrowsCode(
+            .headMismatch,
+            try VaultStore.open(
+                path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: late.head)))
         let forged = ChainHead(sequence: early.head.sequence, digest: [UInt8](repeating: 0, count: 32))
-        XCTAssertThrowsCode(.headMismatch, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: forged)))
+        XCTAssertThrowsCode(
+            .headMismatch,
+            try VaultStore.open(
+                path: path, secret: Fixture.secret, options: .init(readOnly: true, expectedHead: forged)))
     }
 
     func testSalvageCopiesTheValidPrefixAndLeavesTheOriginal() throws {
@@ -223,7 +240,8 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertEqual(report.recordsKept, 2)  // the key epoch and "a"
         XCTAssertEqual(Fixture.readFile(path), bytes)
         XCTAssertEqual(try Fixture.transactions(path: directory.file("saved")).payloads, [Array("a".utf8)])
-        XCTAssertThrowsCode(.alreadyExists, try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved")))
+        XCTAssertThrowsCode(
+            .alreadyExists, try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved")))
     }
 
     func testFileInfoWithoutAKey() throws {

@@ -20,7 +20,8 @@ public func assertThrowsCoffer<T>(
 }
 
 /// Asserts that the expression throws a `CofferError` with `code`: the one-expression form of
-/// ``assertThrowsCoffer(_:file:line:_:)``.
+/// ``assertThrowsCoffer(_:file:line:_:)``. Named as XCTest names its assertions, beside which it is used.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public func XCTAssertThrowsCode<T>(
     _ code: CofferError.Code, _ body: @autoclosure () throws -> T, file: StaticString = #filePath, line: UInt = #line
 ) {

@@ -42,6 +42,7 @@ final class MemoryVaultTests: XCTestCase {
         XCTAssertNotNil(reopened.read { $0.credential(id: ids[0]) })
         XCTAssertEqual(reopened.read { index in index.projects(in: index.organization("acme")!.id).count }, 0)
         try reopened.mutate(actor: "test") { try $0.createProject(in: "acme", slug: "web", name: "Web") }
-        XCTAssertEqual(try memory.reopen().read { index in index.projects(in: index.organization("acme")!.id).count }, 1)
+        XCTAssertEqual(
+            try memory.reopen().read { index in index.projects(in: index.organization("acme")!.id).count }, 1)
     }
 }

@@ -29,7 +29,8 @@ final class AsyncTests: XCTestCase {
         return try vault.mutate(actor: "ops") {
             try $0.createCredential(
                 in: "acme",
-                CredentialDraft(appKey: app, slug: "main", label: app, type: type, fields: values, isDefault: isDefault))
+                CredentialDraft(appKey: app, slug: "main", label: app, type: type, fields: values, isDefault: isDefault)
+            )
         }[0]
     }
 
@@ -126,7 +127,8 @@ final class AsyncTests: XCTestCase {
         let path = self.path
         let key = self.key
         let opened = try codeWhenCancelled("a cancelled open waiting for the writer lock", after: .milliseconds(50)) {
-            try await Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk, lockWait: .seconds(60)))
+            try await Vault.open(
+                path: path, unlock: .keyFile(key), options: .init(storage: disk, lockWait: .seconds(60)))
         }
         XCTAssertEqual(opened, .cancelled)
         vault.close()
@@ -136,7 +138,9 @@ final class AsyncTests: XCTestCase {
     /// as selectors do.
     func testCredentialEditsWithoutAReader() throws {
         let vault = try makeVault(on: SimulatedDisk())
-        let ids = [try create("mail", .usernamePassword, ["username": "bot", "password": "first-password-1"], in: vault)]
+        let ids = [
+            try create("mail", .usernamePassword, ["username": "bot", "password": "first-password-1"], in: vault)
+        ]
         let acme = try XCTUnwrap(vault.read { $0.organization("acme")?.id })
         try vault.updateCredential(
             "mail/main", in: "acme", CredentialUpdate(fields: FieldValues(["username": secret("robot")])), actor: "ops")
@@ -157,7 +161,8 @@ final class AsyncTests: XCTestCase {
                 "host": "smtp.example.com", "port": "587", "encryption": "starttls", "username": "mailer",
                 "password": "smtp-password-1",
             ], isDefault: true, in: vault)
-        let mail = try vault.resolveAndReveal(ResolutionRequest(appKey: "smtp", context: RunContext(organization: acme)))
+        let mail = try vault.resolveAndReveal(
+            ResolutionRequest(appKey: "smtp", context: RunContext(organization: acme)))
         guard case .smtp(let smtp) = try mail.typed else { return XCTFail("not smtp") }
         XCTAssertEqual(smtp.host, "smtp.example.com")
         XCTAssertEqual(smtp.port, 587)
@@ -173,7 +178,8 @@ final class AsyncTests: XCTestCase {
     /// A bulk load without syncs, then sync() and durable commits, without reopening.
     func testABulkLoadThenDurableCommitsWithoutReopening() throws {
         let disk = SimulatedDisk()
-        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk, durability: .unsafeNoSync))
+        let vault = try Vault.create(
+            path: path, unlock: .keyFile(key), options: .init(storage: disk, durability: .unsafeNoSync))
         try vault.mutate(actor: "load") { try $0.createOrganization(slug: "acme", name: "Acme") }
         for number in 0..<20 {
             try vault.mutate(actor: "load") { try $0.createProject(in: "acme", slug: "p\(number)", name: "P") }
@@ -186,7 +192,8 @@ final class AsyncTests: XCTestCase {
         try vault.setDurability(.synchronous)
         XCTAssertEqual(disk.durableContents(of: path), disk.contents(of: path), "switching synced what came before")
         try vault.mutate(actor: "ops") { try $0.createProject(in: "acme", slug: "durable", name: "Durable") }
-        XCTAssertEqual(disk.durableContents(of: path), disk.contents(of: path), "a synchronous commit is durable at once")
+        XCTAssertEqual(
+            disk.durableContents(of: path), disk.contents(of: path), "a synchronous commit is durable at once")
         // A compaction keeps the durability chosen, not the one the vault was opened with.
         try vault.compact(CompactionOptions(reencrypt: true))
         try vault.mutate(actor: "ops") { try $0.createProject(in: "acme", slug: "after", name: "After") }
@@ -202,7 +209,8 @@ final class AsyncTests: XCTestCase {
     /// A failed sync() stops the writer (F-APPEND-STOP): nothing later is acknowledged.
     func testAFailedSyncStopsTheWriter() throws {
         let disk = SimulatedDisk()
-        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk, durability: .unsafeNoSync))
+        let vault = try Vault.create(
+            path: path, unlock: .keyFile(key), options: .init(storage: disk, durability: .unsafeNoSync))
         defer { vault.close() }
         try vault.mutate(actor: "load") { try $0.createOrganization(slug: "acme", name: "Acme") }
         disk.faultPlan = FaultPlan([.fail(operation: .sync, atCall: disk.callCounts()[.sync] ?? 0, error: .ioError)])

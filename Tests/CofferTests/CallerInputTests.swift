@@ -20,7 +20,8 @@ final class CallerInputTests: XCTestCase {
             let error = assertThrowsCoffer(.invalidInput) {
                 try Vault.create(path: path, unlock: .keyFile(wrong), options: .init(storage: disk))
             }
-            XCTAssertTrue(error?.message.contains("exactly 32 bytes, not \(length)") ?? false, "\(String(describing: error))")
+            XCTAssertTrue(
+                error?.message.contains("exactly 32 bytes, not \(length)") ?? false, "\(String(describing: error))")
             XCTAssertFalse(disk.exists(path), "a failed create left a file (key of \(length) bytes)")
         }
         assertThrowsCoffer(.invalidInput) {
@@ -49,11 +50,13 @@ final class CallerInputTests: XCTestCase {
         let unlockKey = SecureBytes(randomCount: 32)
         let slot = try XCTUnwrap(
             Keyslot.make(
-                id: 1, secret: .keyFile(key), cost: nil, unlockKey: unlockKey, vaultID: [UInt8](repeating: 2, count: 16),
+                id: 1, secret: .keyFile(key), cost: nil, unlockKey: unlockKey,
+                vaultID: [UInt8](repeating: 2, count: 16),
                 createdMilliseconds: 0, signerPublicKey: nil))
         XCTAssertNil(
             slot.unwrap(
-                with: .keyFile(SecureBytes(copying: [1, 2, 3])), vaultID: [UInt8](repeating: 2, count: 16), signerPublicKey: nil))
+                with: .keyFile(SecureBytes(copying: [1, 2, 3])), vaultID: [UInt8](repeating: 2, count: 16),
+                signerPublicKey: nil))
         XCTAssertNil(
             Keyslot.make(
                 id: 2, secret: .keyFile(SecureBytes(copying: [1])), cost: nil, unlockKey: unlockKey,
@@ -80,8 +83,12 @@ final class CallerInputTests: XCTestCase {
         for contents in refused {
             assertThrowsCoffer(.invalidInput) { try Keyslot.Secret.keyFile(contents: SecureBytes(copying: contents)) }
         }
-        assertThrowsCoffer(.invalidInput) { try Keyslot.Secret.passphrase(contents: SecureBytes(copying: Array("\n".utf8))) }
-        guard case .passphrase(let phrase) = try Keyslot.Secret.passphrase(contents: SecureBytes(copying: Array("a b\r\n".utf8)))
+        assertThrowsCoffer(.invalidInput) {
+            try Keyslot.Secret.passphrase(contents: SecureBytes(copying: Array("\n".utf8)))
+        }
+        guard
+            case .passphrase(let phrase) = try Keyslot.Secret.passphrase(
+                contents: SecureBytes(copying: Array("a b\r\n".utf8)))
         else { return XCTFail("not a passphrase") }
         XCTAssertEqual(phrase, SecureBytes(copying: Array("a b".utf8)))
     }

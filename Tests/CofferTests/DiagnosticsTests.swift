@@ -77,6 +77,7 @@ final class DiagnosticsTests: XCTestCase {
         let lines = captured.lines.withLock { $0 }
         XCTAssertTrue(lines.contains { $0.contains("Opened vault") && $0.contains(path) }, "\(lines)")
         XCTAssertTrue(lines.contains { $0.contains("Compacted") }, "\(lines)")
-        XCTAssertFalse(lines.contains { $0.contains(secret) || $0.contains("diagnostics-secret") }, "a secret was logged")
+        XCTAssertFalse(
+            lines.contains { $0.contains(secret) || $0.contains("diagnostics-secret") }, "a secret was logged")
     }
 }

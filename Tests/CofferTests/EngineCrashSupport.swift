@@ -1,8 +1,8 @@
 import CofferFormat
 import CofferSimulation
 import CofferStorage
-import Foundation
 import CofferTestSupport
+import Foundation
 import XCTest
 
 @testable import Coffer
@@ -160,7 +160,7 @@ struct MutationPlanning {
                 let partial: PlannedMutation
                 do throws(CofferError) {
                     partial = try plan(part, number: number * 64 + position + 1, index: scratch)
-                } catch where Self.refusals.contains(error.code) {
+                } catch  where Self.refusals.contains(error.code) {
                     continue
                 }
                 guard !partial.operations.isEmpty else { continue }

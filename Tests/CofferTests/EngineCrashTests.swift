@@ -1,9 +1,9 @@
 import CofferFormat
 import CofferSimulation
 import CofferStorage
-import Foundation
-import Dispatch
 import CofferTestSupport
+import Dispatch
+import Foundation
 import XCTest
 
 @testable import Coffer
@@ -337,7 +337,12 @@ final class EngineCrashTests: XCTestCase {
         let started = Locked(false)
         let done = DispatchGroup()
         disk.onCall = { operation, _ in
-            guard operation == .read, started.withLock({ was in defer { was = true }; return !was }) else { return }
+            guard operation == .read,
+                started.withLock({ was in
+                    defer { was = true }
+                    return !was
+                })
+            else { return }
             done.enter()
             DispatchQueue.global().async {
                 removal.withLock { $0 = engineCapture { () throws(CofferError) in try vault.removeKeyslot(id: slot) } }

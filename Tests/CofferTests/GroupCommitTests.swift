@@ -1,7 +1,7 @@
 import CofferSimulation
 import CofferStorage
-import Dispatch
 import CofferTestSupport
+import Dispatch
 import XCTest
 
 @testable import Coffer
@@ -88,7 +88,8 @@ final class GroupCommitTests: XCTestCase {
         let storage = GatedStorage(SimulatedDisk())
         let vault = try makeVault(on: storage)
         let fields: [String: String] = [
-            "host": "smtp.example.com", "port": "587", "encryption": "starttls", "username": "bot", "password": "first-password",
+            "host": "smtp.example.com", "port": "587", "encryption": "starttls", "username": "bot",
+            "password": "first-password",
         ]
         var values = FieldValues()
         for (name, value) in fields { values[name] = SecureBytes(copying: Array(value.utf8)) }
@@ -101,7 +102,8 @@ final class GroupCommitTests: XCTestCase {
             _ = try vault.mutate(actor: "w") { planner in
                 var given = FieldValues()
                 given["password"] = SecureBytes(copying: Array("second-password".utf8))
-                return try planner.rotateCredential("mail/out", in: "acme", fields: given) { location throws(CofferError) in
+                return try planner.rotateCredential("mail/out", in: "acme", fields: given) {
+                    location throws(CofferError) in
                     try vault.readOperation(at: location)
                 }
             }
@@ -121,7 +123,8 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(writers.finish(), [])
         let id = try vault.read { try $0.selectCredential("mail/out", in: try $0.organizationID("acme")) }
         let revealed = try vault.reveal(id)
-        XCTAssertEqual(revealed["password"], SecureBytes(copying: Array("second-password".utf8)), "the rotation is kept")
+        XCTAssertEqual(
+            revealed["password"], SecureBytes(copying: Array("second-password".utf8)), "the rotation is kept")
         XCTAssertEqual(revealed["host"], SecureBytes(copying: Array("mail.example.org".utf8)))
         XCTAssertEqual(vault.read { $0.credential(id: id)?.version }, 3)
     }

@@ -30,7 +30,8 @@ final class HeadLineageTests: XCTestCase {
     }
 
     func open(_ disk: SimulatedDisk, expecting head: ChainHead) throws -> Vault {
-        try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk, readOnly: true, expectedHead: head))
+        try Vault.open(
+            path: path, unlock: .keyFile(key), options: .init(storage: disk, readOnly: true, expectedHead: head))
     }
 
     func testHeadsFromBeforeACompactionStillVerifyAfterIt() throws {
@@ -38,7 +39,8 @@ final class HeadLineageTests: XCTestCase {
             CompactionOptions(), CompactionOptions(reencrypt: true), CompactionOptions(newMasterKey: true),
             CompactionOptions(newUnlockKey: true),
         ] {
-            let context = "reencrypt \(options.reencrypt), master \(options.newMasterKey), unlock \(options.newUnlockKey)"
+            let context =
+                "reencrypt \(options.reencrypt), master \(options.newMasterKey), unlock \(options.newUnlockKey)"
             let disk = SimulatedDisk()
             let (vault, middle, last) = try makeVault(on: disk)
             XCTAssertEqual(last.generation, 0)
@@ -109,9 +111,11 @@ final class HeadLineageTests: XCTestCase {
 
         // The old header over the new log: its chain starts from another genesis.
         var spliced = compacted
-        spliced.replaceSubrange(0..<Int(FormatConstants.logStartOffset), with: beforeCompaction[0..<Int(FormatConstants.logStartOffset)])
+        spliced.replaceSubrange(
+            0..<Int(FormatConstants.logStartOffset), with: beforeCompaction[0..<Int(FormatConstants.logStartOffset)])
         disk.write(path: path, bytes: spliced, durable: true)
-        XCTAssertThrowsError(try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk, readOnly: true)))
+        XCTAssertThrowsError(
+            try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk, readOnly: true)))
     }
 
     func testACrashAtEveryCallOfTheSwitchKeepsHeadsVerifiable() throws {
@@ -134,7 +138,8 @@ final class HeadLineageTests: XCTestCase {
                     disk.crash(mode: mode, using: &random)
                     for head in [middle, last] {
                         XCTAssertNoThrow(
-                            try open(disk, expecting: head).close(), "crash after \(operation) #\(call), \(mode): \(head)")
+                            try open(disk, expecting: head).close(),
+                            "crash after \(operation) #\(call), \(mode): \(head)")
                     }
                     states += 1
                 }

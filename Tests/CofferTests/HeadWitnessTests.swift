@@ -47,7 +47,8 @@ final class HeadWitnessTests: XCTestCase {
             }
         }
         // Without the witness the older copy opens: the witness is what refuses it.
-        XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk, readOnly: true)).close())
+        XCTAssertNoThrow(
+            try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk, readOnly: true)).close())
     }
 
     func testACompactionLeavesItsHeadAndAnOlderWitnessStillOpens() throws {
@@ -59,7 +60,8 @@ final class HeadWitnessTests: XCTestCase {
         XCTAssertEqual(try witnessed(disk)?.head, report.head)
         XCTAssertEqual(report.head.generation, 1)
         vault.close()
-        XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true)).close())
+        XCTAssertNoThrow(
+            try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true)).close())
         // A crash that lost the witness update after the switch leaves the head from before it.
         try HeadWitnessFile(path: witnessPath, storage: disk).record(beforeCompaction)
         XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: options(disk)).close())
@@ -96,12 +98,14 @@ final class HeadWitnessTests: XCTestCase {
             XCTAssertTrue(error?.message.contains("unlock key") ?? false, "\(String(describing: error))")
         }
         let report = try Vault.verify(
-            path: path, unlock: .keyFile(key), headWitness: HeadWitnessFile(path: witnessPath, storage: disk), storage: disk)
+            path: path, unlock: .keyFile(key), headWitness: HeadWitnessFile(path: witnessPath, storage: disk),
+            storage: disk)
         XCTAssertEqual(report.problems.map(\.kind), [.headMismatch])
         XCTAssertEqual(disk.contents(of: path), forked, "a refused writer changes nothing")
 
         disk.write(path: path, bytes: current, durable: true)
-        XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true)).close())
+        XCTAssertNoThrow(
+            try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true)).close())
         let other = "/vault/other.coffer"
         try Vault.create(path: other, unlock: .keyFile(key), options: .init(storage: disk)).close()
         let error = assertThrowsCoffer(.headMismatch) {
@@ -132,7 +136,8 @@ final class HeadWitnessTests: XCTestCase {
         let witness = HeadWitnessFile(path: link)
         assertThrowsCoffer(.invalidInput) { try witness.read() }
         let head = WitnessedHead(
-            head: ChainHead(sequence: 1, digest: Array(repeating: 1, count: 32)), vaultID: Array(repeating: 2, count: 16),
+            head: ChainHead(sequence: 1, digest: Array(repeating: 1, count: 32)),
+            vaultID: Array(repeating: 2, count: 16),
             unlockKeyTag: Array(repeating: 3, count: 16))
         assertThrowsCoffer(.invalidInput) { try witness.record(head) }
         var information = stat()
@@ -174,7 +179,7 @@ final class HeadWitnessTests: XCTestCase {
                         let hadWitness = try witnessed(disk) != nil
                         try Vault.open(path: path, unlock: .keyFile(key), options: options(disk)).close()
                         if hadWitness { witnessedOpens += 1 }
-                    } catch where error.code == .notAVault || error.code == .notFound {
+                    } catch  where error.code == .notAVault || error.code == .notFound {
                         // The crash came before the vault's creation was durable.
                     } catch {
                         XCTFail("crash after \(operation) #\(call), \(mode) (seed 0x5EED4EAD): \(error)")
@@ -199,7 +204,8 @@ final class HeadWitnessTests: XCTestCase {
         disk.faultPlan = FaultPlan([.fail(operation: .rename, atCall: renames, error: .ioError)])
         assertThrowsIO { try Vault.open(path: path, unlock: .keyFile(key), options: options(disk)) }
         // Readers never write the witness.
-        XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true)).close())
+        XCTAssertNoThrow(
+            try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true)).close())
 
         let vault = try Vault.open(path: path, unlock: .keyFile(key), options: options(disk))
         defer { vault.close() }
@@ -217,7 +223,9 @@ final class HeadWitnessTests: XCTestCase {
         unsafe.durability = .unsafeNoSync
         assertThrowsCoffer(.invalidInput) { try Vault.create(path: path, unlock: .keyFile(key), options: unsafe) }
         XCTAssertFalse(disk.exists(path), "nothing is created")
-        disk.write(path: witnessPath, bytes: Array("\(ChainHead(sequence: 1, digest: Array(repeating: 0, count: 32)))\n".utf8), durable: true)
+        disk.write(
+            path: witnessPath, bytes: Array("\(ChainHead(sequence: 1, digest: Array(repeating: 0, count: 32)))\n".utf8),
+            durable: true)
         try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk)).close()
         assertThrowsCoffer(.invalidInput) {
             try Vault.open(path: path, unlock: .keyFile(key), options: options(disk, readOnly: true))

@@ -22,7 +22,10 @@ final class ObservationTests: XCTestCase {
         let task = Task {
             do {
                 for try await change in stream {
-                    let total = collected.withLock { $0.append(change); return $0.count }
+                    let total = collected.withLock {
+                        $0.append(change)
+                        return $0.count
+                    }
                     if total == count { break }
                 }
             } catch {
@@ -73,7 +76,9 @@ final class ObservationTests: XCTestCase {
         let changes = reader.changes(pollingEvery: .milliseconds(2))
         let commits = 200
         for number in 0..<commits {
-            try writer.mutate(actor: "writer") { try $0.createProject(in: "acme", slug: "p\(number)", name: "P\(number)") }
+            try writer.mutate(actor: "writer") {
+                try $0.createProject(in: "acme", slug: "p\(number)", name: "P\(number)")
+            }
         }
         let seen = collect(commits, from: changes)
         XCTAssertEqual(seen.count, commits)

@@ -57,7 +57,8 @@ final class UnlockKeyRotationTests: XCTestCase {
         let old = try Array(oldHeaders.prefix(FormatConstants.headerCopyBytes)).withUnsafeBytes {
             try FileHeader.decode($0).get()
         }
-        let oldKeys = try XCTUnwrap(old.unlock(with: .passphrase(removedPassphrase)), "the old header takes the passphrase")
+        let oldKeys = try XCTUnwrap(
+            old.unlock(with: .passphrase(removedPassphrase)), "the old header takes the passphrase")
         return try header(of: disk).unwrapMasterKey(unlockKey: oldKeys.unlockKey) != nil
     }
 
@@ -114,12 +115,15 @@ final class UnlockKeyRotationTests: XCTestCase {
         let third = SecureBytes(copying: Array("added after the rotation".utf8))
         try vault.addKeyslot(.passphrase(third), cost: .minimum)
         vault.close()
-        for unlock in [Vault.Unlock.keyFile(keyFile), .passphrase(removedPassphrase), .passphrase(second), .passphrase(third)] {
+        for unlock in [
+            Vault.Unlock.keyFile(keyFile), .passphrase(removedPassphrase), .passphrase(second), .passphrase(third),
+        ] {
             let reopened = try Vault.open(path: path, unlock: unlock, options: .init(storage: disk, readOnly: true))
             let selected = try reopened.read { (index: borrowing VaultIndex) throws(CofferError) in
                 try index.selectCredential("exa/before", in: index.organization("acme")!.id)
             }
-            XCTAssertEqual(try reopened.reveal(selected)["token"], SecureBytes(copying: Array("written before the removal".utf8)))
+            XCTAssertEqual(
+                try reopened.reveal(selected)["token"], SecureBytes(copying: Array("written before the removal".utf8)))
             XCTAssertEqual(try reopened.checkAPIKey(apiKey).organization, reopened.read { $0.organization("acme")!.id })
             reopened.close()
         }
@@ -136,14 +140,16 @@ final class UnlockKeyRotationTests: XCTestCase {
     func testAnotherInstanceMustOpenAgainWithASecret() throws {
         let disk = SimulatedDisk()
         let (vault, _, _) = try makeVaultWithLeaver(on: disk)
-        let reader = try Vault.open(path: path, unlock: .keyFile(keyFile), options: .init(storage: disk, readOnly: true))
+        let reader = try Vault.open(
+            path: path, unlock: .keyFile(keyFile), options: .init(storage: disk, readOnly: true))
         _ = try vault.compact(CompactionOptions(newUnlockKey: true))
         let refusal = assertThrowsCoffer(.wrongKey) { try reader.refresh() }
         XCTAssertTrue(refusal?.message.contains("unlock key was rotated") ?? false, refusal?.message ?? "")
         reader.close()
         vault.close()
         XCTAssertNoThrow(
-            try Vault.open(path: path, unlock: .keyFile(keyFile), options: .init(storage: disk, readOnly: true)).close())
+            try Vault.open(path: path, unlock: .keyFile(keyFile), options: .init(storage: disk, readOnly: true)).close()
+        )
     }
 
     /// A vault whose keyslot predates recipients (written before F-SLOT-RECIPIENT): the

@@ -59,7 +59,8 @@ struct Resolve: OrganizationCommand {
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
         let request = try Self.request(
-            app: app, organization: organization.organization, run: runContext, select: select.flatMap(CredentialID.init),
+            app: app, organization: organization.organization, run: runContext,
+            select: select.flatMap(CredentialID.init),
             target: target.target, in: vault)
         let resolution = vault.resolution(request)
         let trace = resolution.trace
@@ -78,10 +79,15 @@ struct Resolve: OrganizationCommand {
             var credential = view?.identity ?? ["id": .string(resolved.id.description)]
             credential["version"] = .unsigned(UInt64(resolved.version))
             output.emit(
-                ["status": "resolved", "credential": .object(credential), "stage": .string(resolved.stage.word), "trace": Self.json(trace)],
+                [
+                    "status": "resolved", "credential": .object(credential), "stage": .string(resolved.stage.word),
+                    "trace": Self.json(trace),
+                ],
                 text: {
                     var text = resolved.id.description
-                    if let view { text += "  \(view.info.appKey)/\(view.info.slug)  \(view.info.scope.word) \(view.ownerName)" }
+                    if let view {
+                        text += "  \(view.info.appKey)/\(view.info.slug)  \(view.info.scope.word) \(view.ownerName)"
+                    }
                     text += "  (\(resolved.stage.word))"
                     return explain ? text + "\n" + Self.text(trace, style: output.style) : text
                 })
@@ -112,7 +118,9 @@ struct Resolve: OrganizationCommand {
                 appKey: app,
                 context: RunContext(
                     organization: organizationID,
-                    project: try project.map { reference throws(CofferError) in try index.projectID(reference, in: organizationID) },
+                    project: try project.map { reference throws(CofferError) in
+                        try index.projectID(reference, in: organizationID)
+                    },
                     user: try user.map { reference throws(CofferError) in try index.userID(reference) }),
                 selection: select, pinnedScope: pin, consumer: target)
         }
@@ -140,16 +148,19 @@ struct Resolve: OrganizationCommand {
             return (projects.sorted(), users.sorted())
         }
         if !projects.isEmpty {
-            failure.message += " \(app) has credentials in project\(projects.count == 1 ? "" : "s") \(projects.joined(separator: ", ")): "
+            failure.message +=
+                " \(app) has credentials in project\(projects.count == 1 ? "" : "s") \(projects.joined(separator: ", ")): "
                 + "a run of one of them resolves with --project."
         }
         if !users.isEmpty {
-            failure.message += " \(app) has user credentials (\(users.joined(separator: ", "))): a run resolves one with "
+            failure.message +=
+                " \(app) has user credentials (\(users.joined(separator: ", "))): a run resolves one with "
                 + "--pin user --user HANDLE."
         }
         if projects.isEmpty && users.isEmpty {
             // The engine says what is missing; the CLI says how to connect it.
-            failure.message += " With this tool: coffer credentials set \(app) --org \(organization) --set token=@env:VARIABLE."
+            failure.message +=
+                " With this tool: coffer credentials set \(app) --org \(organization) --set token=@env:VARIABLE."
         }
         return failure
     }

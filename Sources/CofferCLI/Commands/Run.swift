@@ -41,7 +41,9 @@ struct Run: OrganizationCommand {
 
     @Option(
         name: .customLong("env"),
-        help: ArgumentHelp("A variable and what it holds: an app key and one of its credential's fields.", valueName: "NAME=APP.FIELD"))
+        help: ArgumentHelp(
+            "A variable and what it holds: an app key and one of its credential's fields.", valueName: "NAME=APP.FIELD")
+    )
     var mappings: [String] = []
 
     @Option(
@@ -55,13 +57,20 @@ struct Run: OrganizationCommand {
     @Flag(help: "With --print-env, print on a terminal too.")
     var force = false
 
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
+    @Argument(
+        parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
     var command: [String] = []
 
     func validate() throws {
-        if printsEnvironment && !command.isEmpty { throw ValidationError("--print-env runs no command; leave out what follows --.") }
-        if !printsEnvironment && command.isEmpty { throw ValidationError("Give the command to run after --: coffer run … -- COMMAND ARGS.") }
-        if mappings.isEmpty && mappingFile == nil { throw ValidationError("Give at least one --env NAME=APP.FIELD, or --env-file.") }
+        if printsEnvironment && !command.isEmpty {
+            throw ValidationError("--print-env runs no command; leave out what follows --.")
+        }
+        if !printsEnvironment && command.isEmpty {
+            throw ValidationError("Give the command to run after --: coffer run … -- COMMAND ARGS.")
+        }
+        if mappings.isEmpty && mappingFile == nil {
+            throw ValidationError("Give at least one --env NAME=APP.FIELD, or --env-file.")
+        }
         for mapping in mappings { _ = try EnvironmentMapping(parsing: mapping, source: "--env") }
     }
 
@@ -97,7 +106,9 @@ struct Run: OrganizationCommand {
                     let credential: ResolvedCredential
                     switch vault.resolution(request) {
                     case .resolved(let found, _): credential = found
-                    case .failed(let error, _): throw Resolve.failure(error, app: mapping.app, organization: organization.organization, in: vault)
+                    case .failed(let error, _):
+                        throw Resolve.failure(
+                            error, app: mapping.app, organization: organization.organization, in: vault)
                     }
                     // The index answered the resolution: the credential is there.
                     let info = vault.read { $0.credential(id: credential.id)! }
@@ -105,7 +116,11 @@ struct Run: OrganizationCommand {
                     resolved[mapping.app] = (info, try vault.reveal(credential.id, version: credential.version))
                 }
                 let (info, fields) = resolved[mapping.app]!
-                values.append((mapping.name, try RawField.value(mapping.field, of: fields, type: info.type, option: "--env \(mapping.name)")))
+                values.append(
+                    (
+                        mapping.name,
+                        try RawField.value(mapping.field, of: fields, type: info.type, option: "--env \(mapping.name)")
+                    ))
             }
         }
         if printsEnvironment {
@@ -151,20 +166,28 @@ struct EnvironmentMapping: Sendable {
             throw ValidationError("\(source) takes NAME=APP.FIELD, such as LINEAR_TOKEN=linear.token.")
         }
         func trimmed(_ part: Substring) -> String {
-            String(part.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+            String(
+                part.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" })
+                    .reversed())
         }
         name = trimmed(text[..<equals])
         app = trimmed(text[text.index(after: equals)..<dot])
         field = trimmed(text[text.index(after: dot)...])
         guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic),
-            name.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) })
+            name.unicodeScalars.allSatisfy({
+                $0 == "_" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0)
+            })
         else {
             throw ValidationError("\(source): a variable name is letters, digits and _, not starting with a digit.")
         }
         // App keys and field names are words: a quote, a blank or a control character means a
         // line that is not NAME=APP.FIELD, which no resolution could answer.
         func isWord(_ text: String) -> Bool {
-            !text.isEmpty && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0)) }
+            !text.isEmpty
+                && text.unicodeScalars.allSatisfy {
+                    $0.isASCII
+                        && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0))
+                }
         }
         guard isWord(app), isWord(field) else {
             throw ValidationError("\(source) takes NAME=APP.FIELD, such as LINEAR_TOKEN=linear.token, without quotes.")
@@ -178,7 +201,9 @@ struct EnvironmentMapping: Sendable {
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark some editors write
         var mappings: [EnvironmentMapping] = []
         // Lines end with LF or CRLF: split the scalars, since "\r\n" is one Character.
-        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map {
+            String(String.UnicodeScalarView($0))
+        }
         for (number, line) in lines.enumerated() {
             let trimmed = line.trimmingPrefix(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()
             let entry = String(trimmed)

@@ -30,7 +30,10 @@ struct Types: CofferCommand {
                             "type": .string(type.word),
                             "fields": .array(
                                 type.fields.map { spec in
-                                    ["name": .string(spec.name), "required": .bool(spec.isRequired), "secret": .bool(spec.isSecret)]
+                                    [
+                                        "name": .string(spec.name), "required": .bool(spec.isRequired),
+                                        "secret": .bool(spec.isSecret),
+                                    ]
                                 }),
                         ]
                     })

@@ -22,7 +22,8 @@ enum ActingUser {
             throw CommandFailure(
                 .no, code: "permission_denied",
                 "The acting user \(user.handle) is not a member of the organization \(organizationSlug): a command acts "
-                    + "there only for a member. Add the membership (`coffer member add`), or omit --as to act as the operator.")
+                    + "there only for a member. Add the membership (`coffer member add`), or omit --as to act as the operator."
+            )
         }
     }
 
@@ -31,10 +32,13 @@ enum ActingUser {
     static func checkValuesVisible(
         _ info: CredentialInfo, acting: String?, in vault: Vault, refusal: String = "its values are not shown"
     ) throws(CommandFailure) {
-        guard let acting, case .user(let owner) = info.owner, vault.read({ $0.user(acting)?.id }) != owner else { return }
+        guard let acting, case .user(let owner) = info.owner, vault.read({ $0.user(acting)?.id }) != owner else {
+            return
+        }
         throw CommandFailure(
             .no, code: "not_visible",
-            "This credential belongs to another user's scope: acting as \(acting), \(refusal). Omit --as to act as the operator.")
+            "This credential belongs to another user's scope: acting as \(acting), \(refusal). Omit --as to act as the operator."
+        )
     }
 
     /// Before a change to the credential `selector` names: acting as another user, a user

@@ -4,7 +4,7 @@ import CofferFormat
 import CofferStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The options every command takes: the vault, the output form, and the acting user.
@@ -120,7 +120,9 @@ struct GlobalOptions: ParsableArguments {
     func expectedHead(in context: CommandContext) throws(CommandFailure) -> ChainHead? {
         if let expectHeadText { return ChainHead(parsing: expectHeadText) }
         guard let text = context.variable("COFFER_EXPECT_HEAD") else { return nil }
-        guard let head = ChainHead(parsing: text) else { throw CommandFailure.usage(Self.headSyntax("COFFER_EXPECT_HEAD")) }
+        guard let head = ChainHead(parsing: text) else {
+            throw CommandFailure.usage(Self.headSyntax("COFFER_EXPECT_HEAD"))
+        }
         return head
     }
 
@@ -141,13 +143,15 @@ struct GlobalOptions: ParsableArguments {
         let headExists = stat(path, &headStatus) == 0
         if !headExists && lstat(path, &headStatus) == 0 {
             throw CommandFailure.usage(
-                "The head file \(path) is a symbolic link to nothing. Make the file it names (empty is fine), or link another.")
+                "The head file \(path) is a symbolic link to nothing. Make the file it names (empty is fine), or link another."
+            )
         }
         for file in inUse {
             var status = stat()
             let same =
                 Self.canonicalPath(file) == Self.canonicalPath(path)
-                || (headExists && stat(file, &status) == 0 && status.st_dev == headStatus.st_dev && status.st_ino == headStatus.st_ino)
+                || (headExists && stat(file, &status) == 0 && status.st_dev == headStatus.st_dev
+                    && status.st_ino == headStatus.st_ino)
             if same {
                 throw CommandFailure.usage(
                     "The head file names the vault or a key or passphrase file (\(file)), which a writer would replace. "
@@ -156,7 +160,8 @@ struct GlobalOptions: ParsableArguments {
         }
         if !headExists && warnsWhenMissing {
             output(context).warn(
-                "The head file \(path) does not exist: nothing was checked against it (a writer leaves the head there).")
+                "The head file \(path) does not exist: nothing was checked against it (a writer leaves the head there)."
+            )
         }
         return HeadWitnessFile(path: path)
     }
@@ -183,7 +188,8 @@ struct GlobalOptions: ParsableArguments {
     ) throws(CommandFailure) -> Vault.Options {
         Vault.Options(
             storage: location.storage, readOnly: readOnly, expectedHead: try expectedHead(in: context),
-            preferredKeyslot: unlock.unlockSlot, headWitness: try headWitness(in: context, vault: location, unlock: unlock),
+            preferredKeyslot: unlock.unlockSlot,
+            headWitness: try headWitness(in: context, vault: location, unlock: unlock),
             lockWait: readOnly ? .zero : try lockWait(in: context))
     }
 

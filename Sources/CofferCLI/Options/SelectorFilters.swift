@@ -5,13 +5,19 @@ import Coffer
 /// shows, so a credential fanned out to two projects under one slug is selectable without its
 /// id (`exa/work --project web`).
 struct SelectorFilters: ParsableArguments {
-    @Option(name: .customLong("project"), help: ArgumentHelp("Only a credential of this project (slug or id).", valueName: "project"))
+    @Option(
+        name: .customLong("project"),
+        help: ArgumentHelp("Only a credential of this project (slug or id).", valueName: "project"))
     var project: String?
 
-    @Option(name: .customLong("user"), help: ArgumentHelp("Only a credential of this user (handle or id).", valueName: "user"))
+    @Option(
+        name: .customLong("user"),
+        help: ArgumentHelp("Only a credential of this user (handle or id).", valueName: "user"))
     var user: String?
 
-    @Option(name: .customLong("scope"), help: ArgumentHelp("Only a credential at this scope: org, project or user.", valueName: "scope"))
+    @Option(
+        name: .customLong("scope"),
+        help: ArgumentHelp("Only a credential at this scope: org, project or user.", valueName: "scope"))
     var scope: ScopeWord?
 
     /// The filters as a value (an option group read outside parsing traps).
@@ -44,7 +50,7 @@ extension VaultIndex {
         if filters.isEmpty {
             do throws(CofferError) {
                 return view(try selectCredential(selector, in: organizationID))
-            } catch where error.code == .notFound || error.code == .ambiguous {
+            } catch  where error.code == .notFound || error.code == .ambiguous {
                 // Below: an app key alone, and candidates named so that each can be picked.
             }
         }
@@ -59,7 +65,8 @@ extension VaultIndex {
         guard !matches.isEmpty else {
             let narrowed = filters.isEmpty ? "" : " with the filters given"
             throw CofferError(
-                .notFound, "No credential matches `\(selector)`\(narrowed) in this organization. List credentials to find it.")
+                .notFound,
+                "No credential matches `\(selector)`\(narrowed) in this organization. List credentials to find it.")
         }
         if matches.count > 1, let preferring {
             let preferred = matches.filter(preferring)

@@ -10,7 +10,8 @@ struct UnlockOptions: ParsableArguments {
     @Option(
         name: .customLong("key-file"),
         help: ArgumentHelp(
-            "A key file: exactly 32 bytes, or 64 hexadecimal characters (default: $COFFER_KEY_FILE).", valueName: "path"),
+            "A key file: exactly 32 bytes, or 64 hexadecimal characters (default: $COFFER_KEY_FILE).", valueName: "path"
+        ),
         completion: .file())
     var keyFile: String?
 
@@ -68,7 +69,9 @@ struct UnlockOptions: ParsableArguments {
     ///
     /// - Parameter confirm: ask twice at a prompt (a new vault), refusing a mismatch.
     /// - Throws: a usage failure when no source is given and standard input is not a terminal.
-    func secret(in context: CommandContext, vaultPath: String, confirm: Bool = false) throws(CommandFailure) -> Keyslot.Secret {
+    func secret(in context: CommandContext, vaultPath: String, confirm: Bool = false) throws(CommandFailure)
+        -> Keyslot.Secret
+    {
         switch source(in: context) {
         case .keyFile(let path)?:
             return .keyFile(try SecretFiles.keyFile(path, in: context))
@@ -78,11 +81,13 @@ struct UnlockOptions: ParsableArguments {
             // The environment holds it as a `String` already; it is copied once into secure memory.
             return .passphrase(SecureBytes.copying(text: context.environment["COFFER_PASSPHRASE"]!))
         case .prompt?:
-            return .passphrase(try Self.promptPassphrase(in: context, prompt: "Passphrase for \(vaultPath): ", confirm: confirm))
+            return .passphrase(
+                try Self.promptPassphrase(in: context, prompt: "Passphrase for \(vaultPath): ", confirm: confirm))
         case nil:
             throw CommandFailure(
                 .usage, code: "no_key",
-                "No key is given and standard input is not a terminal. Pass --key-file or --passphrase-file, or set COFFER_KEY_FILE, COFFER_PASSPHRASE_FILE or COFFER_PASSPHRASE.")
+                "No key is given and standard input is not a terminal. Pass --key-file or --passphrase-file, or set COFFER_KEY_FILE, COFFER_PASSPHRASE_FILE or COFFER_PASSPHRASE."
+            )
         }
     }
 
@@ -93,7 +98,9 @@ struct UnlockOptions: ParsableArguments {
 
     /// Prompts for a passphrase; when `confirm` (a new one), twice, asking again on a
     /// mismatch up to ``confirmationAttempts`` times, and warning when it is short.
-    static func promptPassphrase(in context: CommandContext, prompt: String, confirm: Bool) throws(CommandFailure) -> SecureBytes {
+    static func promptPassphrase(in context: CommandContext, prompt: String, confirm: Bool) throws(CommandFailure)
+        -> SecureBytes
+    {
         guard confirm else { return try context.promptSecret(prompt) }
         for attempt in 1...confirmationAttempts {
             let first = try context.promptSecret(prompt)

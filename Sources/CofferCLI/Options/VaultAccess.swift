@@ -58,7 +58,7 @@ struct VaultAccess {
         let vault: Vault
         do {
             vault = try Vault.open(path: path, unlock: secret, options: options)
-        } catch where error.code == .cancelled {
+        } catch  where error.code == .cancelled {
             throw CommandFailure(error, status: .interrupted)
         } catch {
             // Whatever stops an open (a missing file included) means the vault could not be opened.

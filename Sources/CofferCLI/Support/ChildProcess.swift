@@ -11,7 +11,8 @@ enum ChildProcess {
     /// Variables that open the vault (coffer's own secrets, and where its key is), never handed
     /// to a command: it gets the values it was given, not the means to read every other one.
     static let withheldVariables: Set<String> = [
-        "COFFER_PASSPHRASE", "COFFER_NEW_PASSPHRASE", "COFFER_BUNDLE_PASSPHRASE", "COFFER_KEY_FILE", "COFFER_PASSPHRASE_FILE",
+        "COFFER_PASSPHRASE", "COFFER_NEW_PASSPHRASE", "COFFER_BUNDLE_PASSPHRASE", "COFFER_KEY_FILE",
+        "COFFER_PASSPHRASE_FILE",
     ]
 
     /// Replaces this process with `command` (looked up in `PATH` when it has no `/`), its
@@ -25,7 +26,8 @@ enum ChildProcess {
         precondition(!command.isEmpty, "the command is checked when the arguments are")
         for (name, value) in added where value.withUnsafeBytes({ $0.contains(0) }) {
             throw CommandFailure(
-                .no, code: "invalid_input", "The value for \(name) holds a NUL byte, which an environment variable cannot.")
+                .no, code: "invalid_input",
+                "The value for \(name) holds a NUL byte, which an environment variable cannot.")
         }
         let addedNames = Set(added.map(\.name))
         var entries: [UnsafeMutablePointer<CChar>?] = []
@@ -40,7 +42,9 @@ enum ChildProcess {
             let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: count)
             let raw = UnsafeMutableRawBufferPointer(start: pointer, count: count)
             raw.copyBytes(from: prefix)
-            value.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[prefix.count..<(count - 1)]).copyMemory(from: $0) }
+            value.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: raw[prefix.count..<(count - 1)]).copyMemory(from: $0)
+            }
             raw[count - 1] = 0
             secretEntries.append((pointer, count))
             entries.append(pointer)
@@ -64,7 +68,8 @@ enum ChildProcess {
     /// (a script without `#!`) is run by `/bin/sh`, as `execvp` does. Returns only on failure,
     /// with the errno to report (EACCES when a file was found but none could be run).
     private static func execute(
-        _ name: String, arguments: [UnsafeMutablePointer<CChar>?], environment: [UnsafeMutablePointer<CChar>?], path: String?
+        _ name: String, arguments: [UnsafeMutablePointer<CChar>?], environment: [UnsafeMutablePointer<CChar>?],
+        path: String?
     ) -> Int32 {
         func run(_ file: String) -> Int32 {
             execve(file, arguments, environment)
@@ -76,7 +81,9 @@ enum ChildProcess {
         }
         if name.contains("/") { return run(name) }
         var found = ENOENT
-        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(
+            separator: ":", omittingEmptySubsequences: false)
+        {
             let number = run((directory.isEmpty ? "." : String(directory)) + "/" + name)
             switch number {
             case ENOENT, ENOTDIR: continue

@@ -1,7 +1,7 @@
 import Coffer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a command writes: standard output or standard error, or a buffer in tests.
@@ -89,9 +89,11 @@ public struct CommandContext {
 
     public init(
         standardOutput: any OutputSink, standardError: any OutputSink, environment: [String: String],
-        standardInputIsTerminal: Bool = false, standardOutputIsTerminal: Bool = false, standardErrorIsTerminal: Bool = false,
+        standardInputIsTerminal: Bool = false, standardOutputIsTerminal: Bool = false,
+        standardErrorIsTerminal: Bool = false,
         promptSecret: @escaping (String) throws(CommandFailure) -> SecureBytes = { _ throws(CommandFailure) in
-            throw CommandFailure(.usage, code: "no_terminal", "A secret is needed and standard input is not a terminal.")
+            throw CommandFailure(
+                .usage, code: "no_terminal", "A secret is needed and standard input is not a terminal.")
         },
         readStandardInputLine: @escaping () throws(CommandFailure) -> SecureBytes = { SecureBytes(zeroedCount: 0) }
     ) {

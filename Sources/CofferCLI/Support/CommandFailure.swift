@@ -64,7 +64,8 @@ public struct CommandFailure: Error, Sendable {
     /// The error as one JSON document, for standard error under `--json`.
     var json: JSON {
         var object: [String: JSON] = [
-            "status": "error", "code": .string(code), "message": .string(message), "exit_code": .int(Int64(status.rawValue)),
+            "status": "error", "code": .string(code), "message": .string(message),
+            "exit_code": .int(Int64(status.rawValue)),
         ]
         if let offset { object["offset"] = .unsigned(offset) }
         if let sequence { object["seq"] = .unsigned(sequence) }

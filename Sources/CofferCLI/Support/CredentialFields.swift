@@ -98,7 +98,9 @@ enum CredentialFields {
             } else if index < bytes.count, bytes[index] == 0x2B || bytes[index] == 0x2D {
                 let sign: Int64 = bytes[index] == 0x2B ? 1 : -1
                 index += 1
-                guard let hours = number(2), expect(":"), let minutes = number(2), hours < 24, minutes < 60 else { return nil }
+                guard let hours = number(2), expect(":"), let minutes = number(2), hours < 24, minutes < 60 else {
+                    return nil
+                }
                 seconds -= sign * (hours * 3600 + minutes * 60)
             } else {
                 return nil

@@ -20,7 +20,8 @@ enum Describe {
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))Z"
+        return
+            "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))Z"
     }
 
     /// The vault UUID in the usual 8-4-4-4-12 form.
@@ -84,7 +85,9 @@ enum Describe {
     }
 
     /// What a removal took or would take with it, one line per item.
-    static func impactLines(_ impact: Impact, in index: borrowing VaultIndex, names: [CredentialID: String] = [:]) -> [String] {
+    static func impactLines(_ impact: Impact, in index: borrowing VaultIndex, names: [CredentialID: String] = [:])
+        -> [String]
+    {
         var lines: [String] = []
         for assignment in impact.removedAssignments {
             let credential = names[assignment.credential] ?? assignment.credential.description
@@ -106,7 +109,10 @@ enum Describe {
         [
             "assignments": .array(
                 impact.removedAssignments.map {
-                    ["target": targetJSON($0.target), "app": .string($0.appKey), "credential": .string($0.credential.description)]
+                    [
+                        "target": targetJSON($0.target), "app": .string($0.appKey),
+                        "credential": .string($0.credential.description),
+                    ]
                 }),
             "cleared_defaults": .array(impact.clearedDefaults.map { .string($0.description) }),
             "deleted_credentials": .array(impact.deletedCredentials.map { .string($0.description) }),
@@ -144,7 +150,8 @@ struct CredentialView {
     var identity: [String: JSON] {
         [
             "id": .string(info.id.description), "app": .string(info.appKey), "slug": .string(info.slug),
-            "scope": .string(info.scope.word), "owner": .string(ownerName), "owner_id": .string(Describe.ownerID(info.owner)),
+            "scope": .string(info.scope.word), "owner": .string(ownerName),
+            "owner_id": .string(Describe.ownerID(info.owner)),
         ]
     }
 
@@ -163,7 +170,8 @@ struct CredentialView {
         object["default"] = .bool(info.isDefault)
         object["created"] = .string(Describe.time(info.created.timeMilliseconds))
         object["updated"] = .string(Describe.time(info.updated.timeMilliseconds))
-        object["fields"] = .object(Dictionary(uniqueKeysWithValues: info.fields.map { ($0.name, JSON.string($0.text)) }))
+        object["fields"] = .object(
+            Dictionary(uniqueKeysWithValues: info.fields.map { ($0.name, JSON.string($0.text)) }))
         return object
     }
 

@@ -33,7 +33,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     /// The status of a failed command, from the engine's error code.
     public init(for code: CofferError.Code) {
         switch code {
-        case .corrupted, .wrongKey, .locked, .unsupportedVersion, .notAVault, .io, .headMismatch, .writerStopped, .closed,
+        case .corrupted, .wrongKey, .locked, .unsupportedVersion, .notAVault, .io, .headMismatch, .writerStopped,
+            .closed,
             .conflict:
             self = .vaultUnavailable
         case .notFound, .invalidInput, .alreadyExists, .ambiguous, .permissionDenied:

@@ -85,7 +85,10 @@ enum OperationText {
         case .restoreVersion(let id, let version, let fields):
             ("restore_version", "restore version \(version) of \(id), fields \(fields.names.joined(separator: ", "))")
         case .restoreAssignment(_, let target, let appKey, let credential):
-            ("restore_assignment", "restore the assignment of \(credential) to \(Describe.target(target)) for \(appKey)")
+            (
+                "restore_assignment",
+                "restore the assignment of \(credential) to \(Describe.target(target)) for \(appKey)"
+            )
         case .restoreAPIKey(let key):
             (
                 "restore_api_key",

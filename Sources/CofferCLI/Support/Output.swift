@@ -55,7 +55,8 @@ struct Table {
             }
         }
         if let columns {
-            widths = Self.fitting(widths, into: columns, whole: Set(headers.indices.filter { whole.contains(headers[$0]) }))
+            widths = Self.fitting(
+                widths, into: columns, whole: Set(headers.indices.filter { whole.contains(headers[$0]) }))
         }
         func fitted(_ cell: String, _ width: Int) -> String {
             cell.count <= width ? cell : String(cell.prefix(width - 1)) + "…"
@@ -97,9 +98,12 @@ struct Table {
         }
         let cuttable = widths.indices.filter { !whole.contains($0) }
         while excess > 0 {
-            guard let widest = cuttable.max(by: { widths[$0] < widths[$1] }), widths[widest] > columnFloor else { break }
+            guard let widest = cuttable.max(by: { widths[$0] < widths[$1] }), widths[widest] > columnFloor else {
+                break
+            }
             let next = cuttable.filter { $0 != widest }.map { widths[$0] }.max() ?? 0
-            let narrowed = max(columnFloor, next < widths[widest] ? max(next, widths[widest] - excess) : widths[widest] - 1)
+            let narrowed = max(
+                columnFloor, next < widths[widest] ? max(next, widths[widest] - excess) : widths[widest] - 1)
             excess -= widths[widest] - narrowed
             widths[widest] = narrowed
         }

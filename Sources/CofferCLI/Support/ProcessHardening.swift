@@ -46,7 +46,8 @@ enum ProcessHardening {
             }
             Self.writeToStandardError(
                 "warning: memory for secrets could not be locked (\(String(cString: strerror(number)))): they may "
-                    + "reach swap. Raise the limit (ulimit -l), or set \(requireLockedMemoryVariable)=1 to refuse to run.\n")
+                    + "reach swap. Raise the limit (ulimit -l), or set \(requireLockedMemoryVariable)=1 to refuse to run.\n"
+            )
         }
         if required {
             do {

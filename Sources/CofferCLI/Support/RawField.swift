@@ -9,21 +9,26 @@ import Coffer
 /// credential's member is a field too: `--field region` prints its text.
 enum RawField {
     /// Refuses to print a secret on a terminal unless forced, before the vault is opened.
-    static func checkOutput(field: String?, json: Bool, force: Bool, in context: CommandContext) throws(CommandFailure) {
+    static func checkOutput(field: String?, json: Bool, force: Bool, in context: CommandContext) throws(CommandFailure)
+    {
         guard field != nil else { return }
         if json {
-            throw CommandFailure.usage("--field prints the raw value alone; leave out --json (or use --reveal --json for every field).")
+            throw CommandFailure.usage(
+                "--field prints the raw value alone; leave out --json (or use --reveal --json for every field).")
         }
         if context.standardOutputIsTerminal && !force {
             throw CommandFailure.usage(
-                "--field would print a secret on this terminal. Capture it (VALUE=$(coffer …)) or pipe it, or pass --force.")
+                "--field would print a secret on this terminal. Capture it (VALUE=$(coffer …)) or pipe it, or pass --force."
+            )
         }
     }
 
     /// The value of `name` among `values`, a credential of `type`.
     ///
     /// - Throws: `not_found` naming the fields there are, never a value nor the name given.
-    static func value(_ name: String, of values: FieldValues, type: CredentialType, option: String = "--field") throws -> SecureBytes {
+    static func value(_ name: String, of values: FieldValues, type: CredentialType, option: String = "--field") throws
+        -> SecureBytes
+    {
         if let value = values[name] { return value }
         let names = type.fields.map(\.name)
         if type == .custom, !names.contains(name), let object = values["json"] {
@@ -35,9 +40,12 @@ enum RawField {
                     + (members.isEmpty ? "none" : members.map(printable).joined(separator: ", ")) + ".")
         }
         // The name is not repeated: it may be a secret pasted in the wrong place.
-        let detail = names.contains(name) ? "has no value for the field given to \(option)" : "has no field of the name given to \(option)"
+        let detail =
+            names.contains(name)
+            ? "has no value for the field given to \(option)" : "has no field of the name given to \(option)"
         throw CommandFailure(
-            .no, code: "not_found", "The \(type.word) credential \(detail). Its fields: \(names.joined(separator: ", ")).")
+            .no, code: "not_found",
+            "The \(type.word) credential \(detail). Its fields: \(names.joined(separator: ", ")).")
     }
 
     /// A member name from a stored object, without control characters (a terminal's escapes).

@@ -41,7 +41,8 @@ struct Removal {
                 output.emit(
                     ["removed": false, "subject": .string(subject), "impact": described.json],
                     text: {
-                        "Removing \(subject) would also remove:\n" + described.lines.map { "  " + $0 }.joined(separator: "\n")
+                        "Removing \(subject) would also remove:\n"
+                            + described.lines.map { "  " + $0 }.joined(separator: "\n")
                             + "\nNothing was changed. Run again with --yes to remove them."
                     })
                 throw CommandFailure.reported(.no)
@@ -56,7 +57,9 @@ struct Removal {
         output.emit(
             ["removed": true, "subject": .string(subject), "impact": described.json],
             text: {
-                "Removed \(subject)." + (described.lines.isEmpty ? "" : " Also removed:\n" + described.lines.map { "  " + $0 }.joined(separator: "\n"))
+                "Removed \(subject)."
+                    + (described.lines.isEmpty
+                        ? "" : " Also removed:\n" + described.lines.map { "  " + $0 }.joined(separator: "\n"))
             })
     }
 }

@@ -9,6 +9,8 @@ enum RenameOutput {
         var document: [String: JSON] = ["id": .string(id), "changed": .bool(changed)]
         for (key, value) in names { document[key] = .string(value) }
         let shown = names.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        output.emit(.object(document), text: { changed ? "Renamed \(subject) (\(id)): \(shown)." : "Unchanged: \(subject) already has \(shown)." })
+        output.emit(
+            .object(document),
+            text: { changed ? "Renamed \(subject) (\(id)): \(shown)." : "Unchanged: \(subject) already has \(shown)." })
     }
 }

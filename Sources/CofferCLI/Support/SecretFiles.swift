@@ -4,7 +4,7 @@ import CofferFormat
 import CofferStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reading secrets from files and writing new key files, without unprotected copies: a
@@ -58,7 +58,8 @@ enum SecretFiles {
         let contents = try unlocking(read(path, what: "The passphrase file"))
         warnIfOthersCanRead(path, what: "The passphrase file", in: context)
         guard case .passphrase(let passphrase)? = try? Keyslot.Secret.passphrase(contents: contents) else {
-            throw CommandFailure(.vaultUnavailable, code: "invalid_passphrase_file", "The passphrase file \(path) is empty.")
+            throw CommandFailure(
+                .vaultUnavailable, code: "invalid_passphrase_file", "The passphrase file \(path) is empty.")
         }
         return passphrase
     }
@@ -76,7 +77,9 @@ enum SecretFiles {
 
     /// A key or passphrase file that cannot be read means the vault cannot be opened (exit 2),
     /// even when the file is missing.
-    private static func unlocking(_ read: @autoclosure () throws(CommandFailure) -> SecureBytes) throws(CommandFailure) -> SecureBytes {
+    private static func unlocking(_ read: @autoclosure () throws(CommandFailure) -> SecureBytes) throws(CommandFailure)
+        -> SecureBytes
+    {
         do {
             return try read()
         } catch {
@@ -117,7 +120,8 @@ enum SecretFiles {
         if let failure {
             if failure.code == .alreadyExists {
                 throw CommandFailure(
-                    .no, code: "already_exists", "A file exists at \(path); a key file is never overwritten. Choose another path.")
+                    .no, code: "already_exists",
+                    "A file exists at \(path); a key file is never overwritten. Choose another path.")
             }
             throw CommandFailure(.vaultUnavailable, code: "io", "No key file was made: \(failure.message)")
         }

@@ -117,15 +117,19 @@ struct SecretInput: ExpressibleByArgument {
             return SecureBytes.copying(text: text)
         case .environment(let variable):
             guard let text = context.environment[variable] else {
-                throw CommandFailure(.no, code: "invalid_input", "The environment variable \(variable) for `\(printableName)` is not set.")
+                throw CommandFailure(
+                    .no, code: "invalid_input",
+                    "The environment variable \(variable) for `\(printableName)` is not set.")
             }
             guard !text.isEmpty else {
-                throw CommandFailure(.no, code: "invalid_input", "The environment variable \(variable) for `\(printableName)` is empty.")
+                throw CommandFailure(
+                    .no, code: "invalid_input", "The environment variable \(variable) for `\(printableName)` is empty.")
             }
             guard !context.variablesNotUTF8.contains(variable) else {
                 throw CommandFailure(
                     .no, code: "invalid_input",
-                    "The environment variable \(variable) for `\(printableName)` is not UTF-8 text. Pass bytes with @file:PATH.")
+                    "The environment variable \(variable) for `\(printableName)` is not UTF-8 text. Pass bytes with @file:PATH."
+                )
             }
             return SecureBytes.copying(text: text)
         case .file(let path):

@@ -1,7 +1,7 @@
 import Coffer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The terminal state saved while echo is off, so that the SIGINT handler can restore it:
@@ -56,14 +56,18 @@ enum Terminal {
     ///
     /// - Throws: a usage failure when standard input is not a terminal; a failure when the
     ///   line is empty or longer than ``secretLineBytesMax``.
-    static func readSecretLine(prompt: String, input: Int32 = 0, output: Int32 = 2) throws(CommandFailure) -> SecureBytes {
+    static func readSecretLine(prompt: String, input: Int32 = 0, output: Int32 = 2) throws(CommandFailure)
+        -> SecureBytes
+    {
         guard isatty(input) == 1 else {
-            throw CommandFailure.usage("A secret is needed and standard input is not a terminal. Pass a key file or a passphrase file.")
+            throw CommandFailure.usage(
+                "A secret is needed and standard input is not a terminal. Pass a key file or a passphrase file.")
         }
         FileDescriptorSink(descriptor: output).write(prompt)
         var state = termios()
         guard tcgetattr(input, &state) == 0 else {
-            throw CommandFailure(.usage, code: "no_terminal", "The terminal settings could not be read; pass a passphrase file instead.")
+            throw CommandFailure(
+                .usage, code: "no_terminal", "The terminal settings could not be read; pass a passphrase file instead.")
         }
         savedTerminalState = state
         savedTerminalDescriptor = input
@@ -83,7 +87,9 @@ enum Terminal {
             signal(SIGINT, previousHandler)
         }
         let line = try readLine(from: input)
-        guard line.count > 0 else { throw CommandFailure(.no, code: "invalid_input", "The secret is empty; nothing was changed.") }
+        guard line.count > 0 else {
+            throw CommandFailure(.no, code: "invalid_input", "The secret is empty; nothing was changed.")
+        }
         return line
     }
 
@@ -102,11 +108,17 @@ enum Terminal {
                 throw CommandFailure(.no, code: "io", "Standard input could not be read.")
             }
             if result == 0 || byte == 0x0A { break }
-            if count < buffer.count { buffer[count] = byte; count += 1 } else { tooLong = true }
+            if count < buffer.count {
+                buffer[count] = byte
+                count += 1
+            } else {
+                tooLong = true
+            }
         }
         byte = 0
         guard !tooLong else {
-            throw CommandFailure(.no, code: "invalid_input", "The line read is longer than \(secretLineBytesMax) bytes.")
+            throw CommandFailure(
+                .no, code: "invalid_input", "The line read is longer than \(secretLineBytesMax) bytes.")
         }
         if count > 0 && buffer[count - 1] == 0x0D { count -= 1 }
         return buffer.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }

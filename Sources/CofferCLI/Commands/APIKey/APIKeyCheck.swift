@@ -23,7 +23,8 @@ struct APIKeyCheck: OrganizationCommand {
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
         let presented =
-            context.standardInputIsTerminal ? try context.promptSecret("API key: ") : try context.readStandardInputLine()
+            context.standardInputIsTerminal
+            ? try context.promptSecret("API key: ") : try context.readStandardInputLine()
         let check = try vault.checkAPIKey(presented)
         let (organizationSlug, user, belongs) = try vault.read { index throws(CofferError) in
             let wanted = try index.organizationID(organization.organization)
@@ -34,7 +35,9 @@ struct APIKeyCheck: OrganizationCommand {
         }
         guard belongs else {
             // The same words as for an unknown key: the caller learns nothing about other organizations.
-            throw CommandFailure(.no, code: "permission_denied", "The API key is not valid: it is unknown or revoked. Create a new key in the organization's settings.")
+            throw CommandFailure(
+                .no, code: "permission_denied",
+                "The API key is not valid: it is unknown or revoked. Create a new key in the organization's settings.")
         }
         global.output(context).emit(
             [

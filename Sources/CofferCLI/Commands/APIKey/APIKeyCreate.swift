@@ -38,7 +38,9 @@ struct APIKeyCreate: OrganizationCommand {
             ]).write(to: context.standardOutput)
             return
         }
-        output.note("Created API key \(created.id) \"\(name)\" (\(created.preview)), acting as \(global.actingUser!). Copy it now; it is not shown again:")
+        output.note(
+            "Created API key \(created.id) \"\(name)\" (\(created.preview)), acting as \(global.actingUser!). Copy it now; it is not shown again:"
+        )
         created.secret.withUnsafeBytes { context.standardOutput.write($0) }
         context.standardOutput.write("\n")
     }

@@ -26,7 +26,8 @@ struct APIKeyList: OrganizationCommand {
         defer { vault.close() }
         let (documents, rows) = try vault.read { index throws(CofferError) in
             let keys = try index.apiKeys(
-                organization: index.organizationID(organization.organization), visibleTo: index.userID(global.actingUser!))
+                organization: index.organizationID(organization.organization),
+                visibleTo: index.userID(global.actingUser!))
             return (keys.map { APIKeyText.json($0, in: index) }, keys.map { APIKeyText.row($0, in: index) })
         }
         let output = global.output(context)

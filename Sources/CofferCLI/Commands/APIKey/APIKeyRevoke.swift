@@ -22,14 +22,18 @@ struct APIKeyRevoke: OrganizationCommand {
 
     func validate() throws {
         try global.requireActingUser()
-        if APIKeyID(id) == nil { throw ValidationError("The API key id must look like key_… as `coffer api-key list` shows it.") }
+        if APIKeyID(id) == nil {
+            throw ValidationError("The API key id must look like key_… as `coffer api-key list` shows it.")
+        }
     }
 
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
         let keyID = APIKeyID(id)!
-        try vault.mutate(actor: global.actor) { try $0.revokeAPIKey(keyID, in: organization.organization, actingUser: global.actingUser!) }
+        try vault.mutate(actor: global.actor) {
+            try $0.revokeAPIKey(keyID, in: organization.organization, actingUser: global.actingUser!)
+        }
         global.output(context).emit(["revoked": .string(id)], text: { "Revoked API key \(id)." })
     }
 }

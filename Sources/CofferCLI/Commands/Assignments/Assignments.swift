@@ -15,15 +15,22 @@ struct Assignments: ParsableCommand {
               coffer assignments assign --org acme --workflow triage \\
                   --consumer fetch-issues --credential linear/work
             """,
-        subcommands: [AssignmentsList.self, AssignmentsConsumers.self, AssignmentsAssign.self, AssignmentsUnassign.self])
+        subcommands: [
+            AssignmentsList.self, AssignmentsConsumers.self, AssignmentsAssign.self, AssignmentsUnassign.self,
+        ])
 }
 
 /// How assignments are shown.
 enum AssignmentText {
     static func json(_ assignment: AssignmentInfo, in index: borrowing VaultIndex) -> JSON {
         var credential: [String: JSON] = ["id": .string(assignment.credential.description)]
-        if let info = index.credential(id: assignment.credential) { credential = CredentialView(info, in: index).identity }
-        return ["target": Describe.targetJSON(assignment.target), "app": .string(assignment.appKey), "credential": .object(credential)]
+        if let info = index.credential(id: assignment.credential) {
+            credential = CredentialView(info, in: index).identity
+        }
+        return [
+            "target": Describe.targetJSON(assignment.target), "app": .string(assignment.appKey),
+            "credential": .object(credential),
+        ]
     }
 
     static func row(_ assignment: AssignmentInfo, in index: borrowing VaultIndex) -> [String] {

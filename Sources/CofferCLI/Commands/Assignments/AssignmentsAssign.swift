@@ -36,8 +36,13 @@ struct AssignmentsAssign: OrganizationCommand {
         defer { vault.close() }
         let wanted = target.target!
         let selected = try vault.selectedID(credential, in: organization.organization, filters: filters)
-        let assignment = try vault.mutate(actor: global.actor) { try $0.assign(selected, to: wanted, in: organization.organization) }
-        let (document, row) = vault.read { index in (AssignmentText.json(assignment, in: index), AssignmentText.row(assignment, in: index)) }
-        global.output(context).emit(document, text: { "Assigned \(row[3]) to \(Describe.target(wanted)) for \(assignment.appKey)." })
+        let assignment = try vault.mutate(actor: global.actor) {
+            try $0.assign(selected, to: wanted, in: organization.organization)
+        }
+        let (document, row) = vault.read { index in
+            (AssignmentText.json(assignment, in: index), AssignmentText.row(assignment, in: index))
+        }
+        global.output(context).emit(
+            document, text: { "Assigned \(row[3]) to \(Describe.target(wanted)) for \(assignment.appKey)." })
     }
 }

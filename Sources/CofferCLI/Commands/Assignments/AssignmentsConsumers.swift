@@ -22,7 +22,9 @@ struct AssignmentsConsumers: OrganizationCommand {
 
     func validate() throws {
         try target.requireTarget()
-        if target.consumer != nil { throw ValidationError("consumers lists every consumer of the target; leave out --consumer.") }
+        if target.consumer != nil {
+            throw ValidationError("consumers lists every consumer of the target; leave out --consumer.")
+        }
     }
 
     func execute(in context: CommandContext) throws {
@@ -31,7 +33,8 @@ struct AssignmentsConsumers: OrganizationCommand {
         let wanted = target.target!
         let assignments = try vault.read { index throws(CofferError) in
             index.assignments(
-                organization: try index.organizationID(organization.organization), kind: wanted.kind, targetSlug: wanted.slug)
+                organization: try index.organizationID(organization.organization), kind: wanted.kind,
+                targetSlug: wanted.slug)
         }
         var apps: [String: [String]] = [:]
         for assignment in assignments { apps[assignment.target.consumer, default: []].append(assignment.appKey) }
@@ -40,10 +43,13 @@ struct AssignmentsConsumers: OrganizationCommand {
         output.emit(
             [
                 "target": .string("\(wanted.kind.word) \(wanted.slug)"),
-                "consumers": .array(consumers.map { ["consumer": .string($0), "apps": .array(apps[$0]!.sorted().map(JSON.string))] }),
+                "consumers": .array(
+                    consumers.map { ["consumer": .string($0), "apps": .array(apps[$0]!.sorted().map(JSON.string))] }),
             ],
             text: {
-                guard !consumers.isEmpty else { return "No assignment names a consumer of \(wanted.kind.word) \(wanted.slug)." }
+                guard !consumers.isEmpty else {
+                    return "No assignment names a consumer of \(wanted.kind.word) \(wanted.slug)."
+                }
                 var table = Table("CONSUMER", "APPS")
                 for consumer in consumers { table.append(consumer, apps[consumer]!.sorted().joined(separator: ", ")) }
                 return table.render(style: output.style)

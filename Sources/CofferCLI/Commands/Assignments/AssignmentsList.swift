@@ -26,9 +26,13 @@ struct AssignmentsList: OrganizationCommand {
         let consumer = target.consumer
         let (documents, rows) = try vault.read { index throws(CofferError) in
             let assignments = index.assignments(
-                organization: try index.organizationID(organization.organization), kind: wanted?.kind, targetSlug: wanted?.slug
+                organization: try index.organizationID(organization.organization), kind: wanted?.kind,
+                targetSlug: wanted?.slug
             ).filter { consumer == nil || $0.target.consumer == consumer }
-            return (assignments.map { AssignmentText.json($0, in: index) }, assignments.map { AssignmentText.row($0, in: index) })
+            return (
+                assignments.map { AssignmentText.json($0, in: index) },
+                assignments.map { AssignmentText.row($0, in: index) }
+            )
         }
         let output = global.output(context)
         output.emit(

@@ -37,7 +37,11 @@ struct AssignmentsUnassign: OrganizationCommand {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
         let wanted = target.target!
-        let appKey = try app ?? vault.read { index throws(CofferError) in try index.selected(credential!, in: organization.organization, filters: filters.narrowing).info.appKey }
+        let appKey =
+            try app
+            ?? vault.read { index throws(CofferError) in
+                try index.selected(credential!, in: organization.organization, filters: filters.narrowing).info.appKey
+            }
         try vault.mutate(actor: global.actor) { try $0.unassign(wanted, appKey: appKey, in: organization.organization) }
         global.output(context).emit(
             ["unassigned": true, "target": Describe.targetJSON(wanted), "app": .string(appKey)],

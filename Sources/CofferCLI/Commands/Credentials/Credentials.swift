@@ -15,7 +15,8 @@ struct Credentials: ParsableCommand {
               coffer credentials set exa --org acme --set apiKey=@env:EXA_API_KEY --default
             """,
         subcommands: [
-            CredentialsSet.self, CredentialsList.self, CredentialsGet.self, CredentialsUpdate.self, CredentialsRotateKey.self,
+            CredentialsSet.self, CredentialsList.self, CredentialsGet.self, CredentialsUpdate.self,
+            CredentialsRotateKey.self,
             CredentialsRollback.self, CredentialsRevoke.self, CredentialsRestore.self, CredentialsDelete.self,
             CredentialsHistory.self,
         ])
@@ -36,4 +37,3 @@ struct FieldOptions: ParsableArguments {
         }
     }
 }
-

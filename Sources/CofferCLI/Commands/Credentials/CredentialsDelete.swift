@@ -34,12 +34,17 @@ struct CredentialsDelete: OrganizationCommand {
         var impact: JSON
     }
 
-    private static func describe(_ impact: Impact, selector: String, organization: String, in index: borrowing VaultIndex) throws(CofferError) -> Described {
+    private static func describe(
+        _ impact: Impact, selector: String, organization: String, in index: borrowing VaultIndex
+    ) throws(CofferError) -> Described {
         let view = try index.selected(selector, in: organization)
         var consumers = impact.removedAssignments.map { "\(Describe.target($0.target)) (\($0.appKey))" }
-        if !impact.clearedDefaults.isEmpty { consumers.append("the default for \(view.info.appKey) at \(view.info.scope.word) \(view.ownerName)") }
+        if !impact.clearedDefaults.isEmpty {
+            consumers.append("the default for \(view.info.appKey) at \(view.info.scope.word) \(view.ownerName)")
+        }
         return Described(
-            credential: .object(view.identity), name: "\(view.info.appKey)/\(view.info.slug) (\(view.info.id))", consumers: consumers,
+            credential: .object(view.identity), name: "\(view.info.appKey)/\(view.info.slug) (\(view.info.id))",
+            consumers: consumers,
             impact: Describe.impactJSON(impact, in: index))
     }
 
@@ -50,12 +55,14 @@ struct CredentialsDelete: OrganizationCommand {
             let vault = try access.openForWriting(in: context)
             defer { vault.close() }
             let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
-            try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
+            try ActingUser.checkMayChange(
+                selected, in: organization.organization, acting: global.actingUser, vault: vault)
             described = try vault.mutate(actor: global.actor) { planner in
                 let plan = try planner.deleteCredential(selected, in: organization.organization)
                 return Plan(
                     operations: plan.operations,
-                    value: try Self.describe(plan.value, selector: selected, organization: organization.organization, in: planner.index))
+                    value: try Self.describe(
+                        plan.value, selector: selected, organization: organization.organization, in: planner.index))
             }
         } else {
             let vault = try access.openReadOnly(in: context)
@@ -67,9 +74,15 @@ struct CredentialsDelete: OrganizationCommand {
             }
         }
         output.emit(
-            ["deleted": .bool(yes), "credential": described.credential, "affected": .array(described.consumers.map(JSON.string)), "impact": described.impact],
+            [
+                "deleted": .bool(yes), "credential": described.credential,
+                "affected": .array(described.consumers.map(JSON.string)), "impact": described.impact,
+            ],
             text: {
-                let list = described.consumers.isEmpty ? "  (no consumer is assigned to it)" : described.consumers.map { "  " + $0 }.joined(separator: "\n")
+                let list =
+                    described.consumers.isEmpty
+                    ? "  (no consumer is assigned to it)"
+                    : described.consumers.map { "  " + $0 }.joined(separator: "\n")
                 return yes
                     ? "Deleted \(described.name). Consumers that lost it:\n\(list)"
                     : "Deleting \(described.name) would affect:\n\(list)\nNothing was changed. Run again with --yes to delete it."

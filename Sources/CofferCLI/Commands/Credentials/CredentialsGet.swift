@@ -35,14 +35,17 @@ struct CredentialsGet: OrganizationCommand {
     @Option(name: .customLong("at-version"), help: ArgumentHelp("A retained older version.", valueName: "n"))
     var version: UInt32?
 
-    @Option(help: ArgumentHelp("Print only this field's value, raw (a custom credential's member too).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp("Print only this field's value, raw (a custom credential's member too).", valueName: "name"))
     var field: String?
 
     @Flag(help: "With --field, print the value even on a terminal.")
     var force = false
 
     func validate() throws {
-        if field != nil && reveal { throw ValidationError("--field prints one value; --reveal shows them all. Give one of them.") }
+        if field != nil && reveal {
+            throw ValidationError("--field prints one value; --reveal shows them all. Give one of them.")
+        }
         if force && field == nil { throw ValidationError("--force goes with --field (a value on a terminal).") }
     }
 
@@ -50,16 +53,22 @@ struct CredentialsGet: OrganizationCommand {
         try RawField.checkOutput(field: field, json: global.json, force: force, in: context)
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        let view = try vault.read { index throws(CofferError) in try index.selected(selector, in: organization.organization, filters: filters.narrowing) }
+        let view = try vault.read { index throws(CofferError) in
+            try index.selected(selector, in: organization.organization, filters: filters.narrowing)
+        }
         let info = view.info
-        if reveal || version != nil || field != nil { try ActingUser.checkValuesVisible(info, acting: global.actingUser, in: vault) }
+        if reveal || version != nil || field != nil {
+            try ActingUser.checkValuesVisible(info, acting: global.actingUser, in: vault)
+        }
         let shownVersion = version ?? info.version
         if let version, version > info.version {
             throw CommandFailure(
                 .no, code: "not_found", "The credential has no version \(version): it is at version \(info.version).")
         }
         if let field {
-            RawField.write(try RawField.value(field, of: try vault.reveal(info.id, version: version), type: info.type), in: context)
+            RawField.write(
+                try RawField.value(field, of: try vault.reveal(info.id, version: version), type: info.type), in: context
+            )
             return
         }
         // Values are read only when asked for: to reveal, or for the previews of an old version.
@@ -102,7 +111,8 @@ struct CredentialsGet: OrganizationCommand {
         summary.append("Label", info.label)
         summary.append("Type", "\(info.type.word) (\(info.kind.word), \(info.category.word))")
         summary.append("State", info.state.word + (info.isDefault ? ", default" : ""))
-        summary.append("Version", shownVersion == info.version ? "\(shownVersion)" : "\(shownVersion) (current: \(info.version))")
+        summary.append(
+            "Version", shownVersion == info.version ? "\(shownVersion)" : "\(shownVersion) (current: \(info.version))")
         summary.append("Updated", "\(Describe.time(info.updated.timeMilliseconds)) by \(info.updated.actor)")
         context.print(summary.render(style: output.style))
         let width = fields.map(\.name.count).max() ?? 0

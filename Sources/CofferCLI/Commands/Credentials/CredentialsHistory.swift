@@ -54,7 +54,8 @@ struct CredentialsHistory: OrganizationCommand {
                         + (members.isEmpty ? "" : " (" + members.joined(separator: ", ") + ")")
                     table.append(
                         String(change.version), change.kind.word, fields,
-                        Describe.time(change.stamp.timeMilliseconds), change.stamp.actor, String(change.location.sequence))
+                        Describe.time(change.stamp.timeMilliseconds), change.stamp.actor,
+                        String(change.location.sequence))
                 }
                 return "\(view.info.appKey)/\(view.info.slug) (\(view.info.id)); retained versions: "
                     + retained.map(String.init).joined(separator: ", ") + "\n" + table.render(style: output.style)

@@ -34,7 +34,8 @@ struct CredentialsList: OrganizationCommand {
     @Option(help: "Only credentials of this user (handle or id).")
     var user: String?
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("wide: every column.", valueName: "wide"))
+    @Option(
+        name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("wide: every column.", valueName: "wide"))
     var outputForm: OutputForm?
 
     @Option(help: ArgumentHelp("The columns to show, comma-separated.", valueName: "names"))
@@ -47,32 +48,35 @@ struct CredentialsList: OrganizationCommand {
     /// The columns a table can show, by name, and what each shows.
     static var allColumns: [(name: String, header: String, cell: (CredentialView) -> String)] {
         [
-        ("id", "ID", { $0.info.id.description }),
-        ("app", "APP", { $0.info.appKey }),
-        ("slug", "SLUG", { $0.info.slug }),
-        ("credential", "CREDENTIAL", { "\($0.info.appKey)/\($0.info.slug)" }),
-        ("scope", "SCOPE", { $0.info.scope.word }),
-        ("owner", "OWNER", { "\($0.info.scope == .organization ? "org" : $0.info.scope.word) \($0.ownerName)" }),
-        ("label", "LABEL", { $0.info.label }),
-        ("type", "TYPE", { $0.info.type.word }),
-        ("kind", "KIND", { $0.info.kind.word }),
-        ("category", "CATEGORY", { $0.info.category.word }),
-        ("state", "STATE", { $0.info.state.word + ($0.info.isDefault ? ", default" : "") }),
-        ("default", "DEFAULT", { $0.info.isDefault ? "yes" : "" }),
-        ("version", "VERSION", { String($0.info.version) }),
-        ("created", "CREATED", { Describe.time($0.info.created.timeMilliseconds) }),
-        ("updated", "UPDATED", { Describe.time($0.info.updated.timeMilliseconds) }),
-        ("fields", "FIELDS", { $0.fieldsText }),
+            ("id", "ID", { $0.info.id.description }),
+            ("app", "APP", { $0.info.appKey }),
+            ("slug", "SLUG", { $0.info.slug }),
+            ("credential", "CREDENTIAL", { "\($0.info.appKey)/\($0.info.slug)" }),
+            ("scope", "SCOPE", { $0.info.scope.word }),
+            ("owner", "OWNER", { "\($0.info.scope == .organization ? "org" : $0.info.scope.word) \($0.ownerName)" }),
+            ("label", "LABEL", { $0.info.label }),
+            ("type", "TYPE", { $0.info.type.word }),
+            ("kind", "KIND", { $0.info.kind.word }),
+            ("category", "CATEGORY", { $0.info.category.word }),
+            ("state", "STATE", { $0.info.state.word + ($0.info.isDefault ? ", default" : "") }),
+            ("default", "DEFAULT", { $0.info.isDefault ? "yes" : "" }),
+            ("version", "VERSION", { String($0.info.version) }),
+            ("created", "CREATED", { Describe.time($0.info.created.timeMilliseconds) }),
+            ("updated", "UPDATED", { Describe.time($0.info.updated.timeMilliseconds) }),
+            ("fields", "FIELDS", { $0.fieldsText }),
         ]
     }
     static let defaultColumns = ["credential", "owner", "type", "state", "version", "fields"]
-    static let wideColumns = ["id", "app", "slug", "scope", "owner", "label", "type", "state", "default", "version", "fields"]
+    static let wideColumns = [
+        "id", "app", "slug", "scope", "owner", "label", "type", "state", "default", "version", "fields",
+    ]
 
     func validate() throws {
         if outputForm != nil && columns != nil { throw ValidationError("Give --output wide or --columns, not both.") }
         if let columns {
             let names = Self.allColumns.map(\.name)
-            for name in columns.split(separator: ",", omittingEmptySubsequences: false) where !names.contains(String(name)) {
+            for name in columns.split(separator: ",", omittingEmptySubsequences: false)
+            where !names.contains(String(name)) {
                 throw ValidationError("--columns takes names from: \(names.joined(separator: ", ")).")
             }
         }
@@ -85,7 +89,9 @@ struct CredentialsList: OrganizationCommand {
             let organizationID = try index.organizationID(organization.organization)
             let filter = CredentialFilter(
                 organization: organizationID, appKey: app, scope: scope?.value,
-                project: try project.map { reference throws(CofferError) in try index.projectID(reference, in: organizationID) },
+                project: try project.map { reference throws(CofferError) in
+                    try index.projectID(reference, in: organizationID)
+                },
                 user: try user.map { reference throws(CofferError) in try index.userID(reference) })
             return index.credentials(matching: filter).map { CredentialView($0, in: index) }
         }
@@ -93,7 +99,8 @@ struct CredentialsList: OrganizationCommand {
         output.emit(
             ["credentials": .array(views.map(\.json))],
             text: {
-                let names = columns.map { $0.split(separator: ",").map(String.init) }
+                let names =
+                    columns.map { $0.split(separator: ",").map(String.init) }
                     ?? (outputForm == .wide ? Self.wideColumns : Self.defaultColumns)
                 let shown = names.compactMap { name in Self.allColumns.first { $0.name == name } }
                 var table = Table(headers: shown.map(\.header))

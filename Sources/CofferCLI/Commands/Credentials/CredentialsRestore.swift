@@ -26,9 +26,10 @@ struct CredentialsRestore: OrganizationCommand {
     @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
 
     func execute(in context: CommandContext) throws {
+        // Of several matches, the one revoked.
+        let revoked = { (credential: CredentialInfo) in credential.state == .revoked }
         try CredentialChangeOutput.change(
-            selector, filters: filters, verb: "Reinstated", in: context, command: self,
-            preferring: { $0.state == .revoked }  // of several matches, the one revoked
+            selector, filters: filters, verb: "Reinstated", in: context, command: self, preferring: revoked
         ) { planner, selected, organization in try planner.reinstateCredential(selected, in: organization) }
     }
 }

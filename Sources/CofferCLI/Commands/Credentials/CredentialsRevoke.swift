@@ -24,9 +24,10 @@ struct CredentialsRevoke: OrganizationCommand {
     @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
 
     func execute(in context: CommandContext) throws {
+        // Of several matches, the one still active.
+        let active = { (credential: CredentialInfo) in credential.state == .active }
         try CredentialChangeOutput.change(
-            selector, filters: filters, verb: "Revoked", in: context, command: self,
-            preferring: { $0.state == .active }  // of several matches, the one still active
+            selector, filters: filters, verb: "Revoked", in: context, command: self, preferring: active
         ) { planner, selected, organization in try planner.revokeCredential(selected, in: organization) }
     }
 }

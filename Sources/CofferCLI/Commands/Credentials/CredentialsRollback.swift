@@ -25,7 +25,9 @@ struct CredentialsRollback: OrganizationCommand {
 
     @OptionGroup(title: "Narrowing the selector") var filters: SelectorFilters
 
-    @Option(name: .customLong("to-version"), help: ArgumentHelp("The earlier version whose values to take.", valueName: "n"))
+    @Option(
+        name: .customLong("to-version"), help: ArgumentHelp("The earlier version whose values to take.", valueName: "n")
+    )
     var version: UInt32
 
     func execute(in context: CommandContext) throws {
@@ -40,7 +42,8 @@ struct CredentialsRollback: OrganizationCommand {
             }
         }
         try CredentialChangeOutput.emit(
-            id: id, verb: "Rolled back to the values of version \(version):", vault: vault, output: global.output(context),
+            id: id, verb: "Rolled back to the values of version \(version):", vault: vault,
+            output: global.output(context),
             changed: vault.head != before,
             unchanged: "Unchanged (the current values are version \(version)'s; nothing was written):")
     }

@@ -36,10 +36,13 @@ struct CredentialsRotateKey: OrganizationCommand {
         defer { vault.close() }
         let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
         try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
-        let type = try vault.read { index throws(CofferError) in try index.selected(selected, in: organization.organization).info.type }
+        let type = try vault.read { index throws(CofferError) in
+            try index.selected(selected, in: organization.organization).info.type
+        }
         let shaped = try CredentialFields.shaped(given, for: type)
         let id = try vault.mutate(actor: global.actor) { planner in
-            try planner.rotateCredential(selected, in: organization.organization, fields: shaped) { location throws(CofferError) in
+            try planner.rotateCredential(selected, in: organization.organization, fields: shaped) {
+                location throws(CofferError) in
                 try vault.readOperation(at: location)
             }
         }

@@ -37,7 +37,8 @@ struct CredentialsSet: OrganizationCommand {
 
     @OptionGroup var fields: FieldOptions
 
-    @Option(name: .customLong("scope"), parsing: .singleValue, help: "A scope: org, project or user (repeat to fan out).")
+    @Option(
+        name: .customLong("scope"), parsing: .singleValue, help: "A scope: org, project or user (repeat to fan out).")
     var scopes: [ScopeWord] = []
 
     @Option(
@@ -108,18 +109,25 @@ struct CredentialsSet: OrganizationCommand {
             // Acting as another user, nothing goes into this user's scope (nor takes its default).
             throw CommandFailure(
                 .no, code: "not_visible",
-                "Acting as \(acting), a credential is stored only in the acting user's own scope. Omit --as to act as the operator.")
+                "Acting as \(acting), a credential is stored only in the acting user's own scope. Omit --as to act as the operator."
+            )
         }
         let targets = targets
-        let ids = try vault.mutate(actor: global.actor) { try $0.createCredential(in: organization.organization, draft, scopes: targets) }
-        let views = vault.read { index in ids.compactMap { index.credential(id: $0).map { CredentialView($0, in: index) } } }
+        let ids = try vault.mutate(actor: global.actor) {
+            try $0.createCredential(in: organization.organization, draft, scopes: targets)
+        }
+        let views = vault.read { index in
+            ids.compactMap { index.credential(id: $0).map { CredentialView($0, in: index) } }
+        }
         let output = global.output(context)
         output.emit(
             ["created": .array(views.map { .object($0.identity) })],
             text: {
                 var table = Table("ID", "APP", "SLUG", "SCOPE", "OWNER", "TYPE", "FIELDS")
                 for view in views {
-                    table.append(view.info.id.description, view.info.appKey, view.info.slug, view.info.scope.word, view.ownerName, view.info.type.word, view.fieldsText)
+                    table.append(
+                        view.info.id.description, view.info.appKey, view.info.slug, view.info.scope.word,
+                        view.ownerName, view.info.type.word, view.fieldsText)
                 }
                 return table.render(style: output.style)
             })

@@ -37,20 +37,27 @@ struct CredentialsUpdate: OrganizationCommand {
     @Option(help: "A new label.")
     var label: String?
 
-    @Option(name: .customLong("new-slug"), help: ArgumentHelp("A new instance slug: APP/SLUG names it from then on.", valueName: "slug"))
+    @Option(
+        name: .customLong("new-slug"),
+        help: ArgumentHelp("A new instance slug: APP/SLUG names it from then on.", valueName: "slug"))
     var newSlug: String?
 
-    @Flag(name: .customLong("default"), inversion: .prefixedNo, help: "Mark as the default for its app and scope, or clear the mark.")
+    @Flag(
+        name: .customLong("default"), inversion: .prefixedNo,
+        help: "Mark as the default for its app and scope, or clear the mark.")
     var isDefault: Bool?
 
     @OptionGroup var fields: FieldOptions
 
-    @Option(name: .customLong("clear"), parsing: .singleValue, help: ArgumentHelp("Remove an optional field, or a member of a custom object.", valueName: "field"))
+    @Option(
+        name: .customLong("clear"), parsing: .singleValue,
+        help: ArgumentHelp("Remove an optional field, or a member of a custom object.", valueName: "field"))
     var clearedFields: [String] = []
 
     func validate() throws {
         if newSlug == nil && label == nil && isDefault == nil && fields.inputs.isEmpty && clearedFields.isEmpty {
-            throw ValidationError("Nothing to change: give --new-slug, --label, --default, --no-default, --set or --clear.")
+            throw ValidationError(
+                "Nothing to change: give --new-slug, --label, --default, --no-default, --set or --clear.")
         }
     }
 
@@ -60,13 +67,17 @@ struct CredentialsUpdate: OrganizationCommand {
         defer { vault.close() }
         let selected = try vault.selectedID(selector, in: organization.organization, filters: filters)
         try ActingUser.checkMayChange(selected, in: organization.organization, acting: global.actingUser, vault: vault)
-        let type = try vault.read { index throws(CofferError) in try index.selected(selected, in: organization.organization).info.type }
+        let type = try vault.read { index throws(CofferError) in
+            try index.selected(selected, in: organization.organization).info.type
+        }
         let update = CredentialUpdate(
-            label: label, isDefault: isDefault, fields: try CredentialFields.shaped(given, for: type), clearedFields: Set(clearedFields),
+            label: label, isDefault: isDefault, fields: try CredentialFields.shaped(given, for: type),
+            clearedFields: Set(clearedFields),
             slug: newSlug)
         let before = vault.head
         let id = try vault.mutate(actor: global.actor) { planner in
-            try planner.updateCredential(selected, in: organization.organization, update) { location throws(CofferError) in
+            try planner.updateCredential(selected, in: organization.organization, update) {
+                location throws(CofferError) in
                 try vault.readOperation(at: location)
             }
         }
@@ -112,7 +123,8 @@ enum CredentialChangeOutput {
             text: {
                 (changed ? verb : unchanged)
                     + " \(view.info.appKey)/\(view.info.slug) (\(view.info.id)): version \(view.info.version), \(view.info.state.word)"
-                    + (view.info.isDefault ? ", default" : "") + ", label \"\(view.info.label)\"" + (view.fieldsText.isEmpty ? "" : ", " + view.fieldsText)
+                    + (view.info.isDefault ? ", default" : "") + ", label \"\(view.info.label)\""
+                    + (view.fieldsText.isEmpty ? "" : ", " + view.fieldsText)
             })
     }
 }

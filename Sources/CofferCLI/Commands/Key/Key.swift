@@ -14,7 +14,9 @@ struct Key: ParsableCommand {
             Example:
               coffer key add-keyfile backup.key --generate
             """,
-        subcommands: [KeyRotate.self, KeyPassphrase.self, KeyAddKeyFile.self, KeyRemoveSlot.self, KeyRevokeOldHeaders.self])
+        subcommands: [
+            KeyRotate.self, KeyPassphrase.self, KeyAddKeyFile.self, KeyRemoveSlot.self, KeyRevokeOldHeaders.self,
+        ])
 }
 
 /// Keyslot listings shared by the key commands.
@@ -30,7 +32,9 @@ enum KeyslotListing {
 
     static func text(_ slots: [Keyslot]) -> String {
         var table = Table("SLOT", "KIND", "CREATED")
-        for slot in slots { table.append(String(slot.id), KeyslotText.text(slot), Describe.time(slot.createdMilliseconds)) }
+        for slot in slots {
+            table.append(String(slot.id), KeyslotText.text(slot), Describe.time(slot.createdMilliseconds))
+        }
         return table.render(style: Style(enabled: false))
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Coffer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `coffer key add-keyfile PATH`: adds a key-file keyslot.

@@ -30,7 +30,8 @@ struct KeyPassphrase: VaultCommand {
 
     @Option(
         name: .customLong("new-passphrase-file"),
-        help: ArgumentHelp("A file holding the new passphrase (default: $COFFER_NEW_PASSPHRASE, or asked).", valueName: "path"),
+        help: ArgumentHelp(
+            "A file holding the new passphrase (default: $COFFER_NEW_PASSPHRASE, or asked).", valueName: "path"),
         completion: .file())
     var newPassphraseFile: String?
 
@@ -46,13 +47,16 @@ struct KeyPassphrase: VaultCommand {
         var replacing: UInt16?
         if let slot {
             guard passphraseSlots.contains(where: { $0.id == slot }) else {
-                throw CommandFailure(.no, code: "not_found", "The vault has no passphrase keyslot \(slot). `coffer inspect` lists the keyslots.")
+                throw CommandFailure(
+                    .no, code: "not_found",
+                    "The vault has no passphrase keyslot \(slot). `coffer inspect` lists the keyslots.")
             }
             replacing = slot
         } else if !add {
             if passphraseSlots.count > 1 {
                 throw CommandFailure(
-                    .no, code: "ambiguous", "The vault has several passphrase keyslots. Name one with --slot, or pass --add.",
+                    .no, code: "ambiguous",
+                    "The vault has several passphrase keyslots. Name one with --slot, or pass --add.",
                     candidates: passphraseSlots.map { "slot \($0.id)" })
             }
             replacing = passphraseSlots.first?.id
@@ -68,9 +72,13 @@ struct KeyPassphrase: VaultCommand {
         }
         let slots = vault.keyslots
         output.emit(
-            ["slot": .unsigned(UInt64(changed)), "replaced": .bool(replacing != nil), "keyslots": KeyslotListing.json(slots)],
+            [
+                "slot": .unsigned(UInt64(changed)), "replaced": .bool(replacing != nil),
+                "keyslots": KeyslotListing.json(slots),
+            ],
             text: {
-                (replacing != nil ? "Replaced the passphrase of keyslot \(changed)." : "Added passphrase keyslot \(changed).") + "\n"
+                (replacing != nil
+                    ? "Replaced the passphrase of keyslot \(changed)." : "Added passphrase keyslot \(changed).") + "\n"
                     + KeyslotListing.text(slots) + (replacing != nil ? KeyslotListing.oldHeaderNote : "")
             })
     }
@@ -81,7 +89,8 @@ struct KeyPassphrase: VaultCommand {
         guard context.standardInputIsTerminal else {
             throw CommandFailure(
                 .usage, code: "no_key",
-                "No new passphrase is given and standard input is not a terminal. Pass --new-passphrase-file or set COFFER_NEW_PASSPHRASE.")
+                "No new passphrase is given and standard input is not a terminal. Pass --new-passphrase-file or set COFFER_NEW_PASSPHRASE."
+            )
         }
         return try UnlockOptions.promptPassphrase(in: context, prompt: "New passphrase: ", confirm: true)
     }

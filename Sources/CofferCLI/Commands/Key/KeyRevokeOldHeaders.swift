@@ -43,7 +43,8 @@ struct KeyRevokeOldHeaders: VaultCommand {
                     + "`coffer key passphrase --slot N`, a key-file slot with `coffer key add-keyfile PATH` then "
                     + "`coffer key remove-slot N`, and run this again. Nothing was changed.")
         }
-        let report = try CompactionRun.run(vault, CompactionOptions(newUnlockKey: true), in: context, quiet: global.quiet)
+        let report = try CompactionRun.run(
+            vault, CompactionOptions(newUnlockKey: true), in: context, quiet: global.quiet)
         let slots = vault.keyslots
         global.output(context).emit(
             [

@@ -25,7 +25,10 @@ struct MemberList: OrganizationCommand {
         }
         let output = global.output(context)
         output.emit(
-            ["members": .array(members.map { ["user": .string($0.handle), "user_id": .string($0.id), "role": .string($0.role)] })],
+            [
+                "members": .array(
+                    members.map { ["user": .string($0.handle), "user_id": .string($0.id), "role": .string($0.role)] })
+            ],
             text: {
                 var table = Table("USER", "ROLE", "ID")
                 for member in members { table.append(member.handle, member.role, member.id) }

@@ -28,7 +28,9 @@ struct MemberSetRole: OrganizationCommand {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
         let before = vault.head
-        try vault.mutate(actor: global.actor) { try $0.changeRole(of: user, in: organization.organization, to: role.value) }
+        try vault.mutate(actor: global.actor) {
+            try $0.changeRole(of: user, in: organization.organization, to: role.value)
+        }
         let changed = vault.head != before
         global.output(context).emit(
             [

@@ -32,7 +32,9 @@ struct OrgList: VaultCommand {
             text: {
                 var table = Table("SLUG", "NAME", "ID", "CREATED")
                 for organization in organizations {
-                    table.append(organization.slug, organization.name, organization.id.description, Describe.time(organization.created.timeMilliseconds))
+                    table.append(
+                        organization.slug, organization.name, organization.id.description,
+                        Describe.time(organization.created.timeMilliseconds))
                 }
                 return table.render(style: output.style)
             })

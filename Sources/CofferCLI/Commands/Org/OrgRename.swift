@@ -36,9 +36,12 @@ struct OrgRename: VaultCommand {
         defer { vault.close() }
         let before = vault.head
         try vault.mutate(actor: global.actor) { try $0.renameOrganization(organization, slug: slug, name: name) }
-        let renamed = try vault.read { index throws(CofferError) in index.organization(id: try index.organizationID(slug ?? organization))! }
+        let renamed = try vault.read { index throws(CofferError) in
+            index.organization(id: try index.organizationID(slug ?? organization))!
+        }
         RenameOutput.emit(
             "organization \(renamed.slug)", id: renamed.id.description,
-            names: [("slug", renamed.slug), ("name", renamed.name)], changed: vault.head != before, output: global.output(context))
+            names: [("slug", renamed.slug), ("name", renamed.name)], changed: vault.head != before,
+            output: global.output(context))
     }
 }

@@ -28,7 +28,10 @@ struct ProjectCreate: OrganizationCommand {
             try $0.createProject(in: organization.organization, slug: slug, name: name ?? slug)
         }
         global.output(context).emit(
-            ["id": .string(id.description), "slug": .string(slug), "name": .string(name ?? slug), "organization": .string(organization.organization)],
+            [
+                "id": .string(id.description), "slug": .string(slug), "name": .string(name ?? slug),
+                "organization": .string(organization.organization),
+            ],
             text: { "Created project \(slug) (\(id)) in \(organization.organization)." })
     }
 }

@@ -18,7 +18,8 @@ struct ProjectList: OrganizationCommand {
     func execute(in context: CommandContext) throws {
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        let projects = try vault.read { index in try index.projects(in: index.organizationID(organization.organization)) }
+        let projects = try vault.read { index in try index.projects(in: index.organizationID(organization.organization))
+        }
         let output = global.output(context)
         output.emit(
             [
@@ -33,7 +34,9 @@ struct ProjectList: OrganizationCommand {
             text: {
                 var table = Table("SLUG", "NAME", "ID", "CREATED")
                 for project in projects {
-                    table.append(project.slug, project.name, project.id.description, Describe.time(project.created.timeMilliseconds))
+                    table.append(
+                        project.slug, project.name, project.id.description,
+                        Describe.time(project.created.timeMilliseconds))
                 }
                 return table.render(style: output.style)
             })

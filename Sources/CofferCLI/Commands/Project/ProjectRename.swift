@@ -43,6 +43,7 @@ struct ProjectRename: OrganizationCommand {
         }
         RenameOutput.emit(
             "project \(renamed.slug)", id: renamed.id.description,
-            names: [("slug", renamed.slug), ("name", renamed.name)], changed: vault.head != before, output: global.output(context))
+            names: [("slug", renamed.slug), ("name", renamed.name)], changed: vault.head != before,
+            output: global.output(context))
     }
 }

@@ -23,7 +23,9 @@ struct UserCreate: VaultCommand {
     func execute(in context: CommandContext) throws {
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        let id = try vault.mutate(actor: global.actor) { try $0.createUser(handle: handle, displayName: name ?? handle) }
+        let id = try vault.mutate(actor: global.actor) {
+            try $0.createUser(handle: handle, displayName: name ?? handle)
+        }
         global.output(context).emit(
             ["id": .string(id.description), "handle": .string(handle), "name": .string(name ?? handle)],
             text: { "Created user \(handle) (\(id))." })

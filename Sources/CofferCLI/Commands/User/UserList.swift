@@ -38,8 +38,12 @@ struct UserList: VaultCommand {
                     rows.map { row in
                         [
                             "id": .string(row.user.id.description), "handle": .string(row.user.handle),
-                            "name": .string(row.user.displayName), "created": .string(Describe.time(row.user.created.timeMilliseconds)),
-                            "memberships": .array(row.memberships.map { ["organization": .string($0.organization), "role": .string($0.role)] }),
+                            "name": .string(row.user.displayName),
+                            "created": .string(Describe.time(row.user.created.timeMilliseconds)),
+                            "memberships": .array(
+                                row.memberships.map {
+                                    ["organization": .string($0.organization), "role": .string($0.role)]
+                                }),
                         ]
                     })
             ],

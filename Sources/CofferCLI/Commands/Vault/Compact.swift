@@ -63,11 +63,14 @@ struct Compact: VaultCommand {
                         + "\(Describe.bytes(report.recordsBefore)) → \(Describe.bytes(report.recordsAfter)) records."
                 ]
                 if !report.retiredEpochs.isEmpty {
-                    lines.append("Retired key epochs \(report.retiredEpochs.map(String.init).joined(separator: ", ")); new records use epoch \(report.currentEpoch).")
+                    lines.append(
+                        "Retired key epochs \(report.retiredEpochs.map(String.init).joined(separator: ", ")); new records use epoch \(report.currentEpoch)."
+                    )
                 }
                 if newMasterKey { lines.append("New master key; every keyslot still unlocks the vault.") }
                 lines.append(
-                    "New head \(report.head) (a compaction starts the chain's next generation; a head kept from before still verifies).")
+                    "New head \(report.head) (a compaction starts the chain's next generation; a head kept from before still verifies)."
+                )
                 return lines.joined(separator: "\n")
             })
     }
@@ -87,7 +90,8 @@ enum CompactionRun {
         do {
             report = try vault.compact(
                 CompactionOptions(
-                    reencrypt: options.reencrypt, newMasterKey: options.newMasterKey, newUnlockKey: options.newUnlockKey,
+                    reencrypt: options.reencrypt, newMasterKey: options.newMasterKey,
+                    newUnlockKey: options.newUnlockKey,
                     skipsUnlessSmaller: options.skipsUnlessSmaller, progress: { reporter.report($0) },
                     isCancelled: { Interruption.isRequested }))
         } catch {
@@ -95,7 +99,8 @@ enum CompactionRun {
             if error.code == .cancelled {
                 throw CommandFailure(
                     .interrupted, code: "cancelled",
-                    "Interrupted: the compaction stopped before its switch and removed its new file; the vault is as it was.")
+                    "Interrupted: the compaction stopped before its switch and removed its new file; the vault is as it was."
+                )
             }
             throw error
         }
@@ -112,7 +117,8 @@ private final class CompactionProgressReporter: @unchecked Sendable {
 
     func report(_ progress: CompactionProgress) {
         bar.update(
-            count: progress.records, done: progress.operations, total: max(progress.operationsTotal, progress.operations),
+            count: progress.records, done: progress.operations,
+            total: max(progress.operationsTotal, progress.operations),
             bytes: progress.bytes)
     }
 }

@@ -31,22 +31,28 @@ struct Copy: CofferCommand {
         let output = global.output(context)
         let source = try global.vault(in: context)
         let target = try VaultLocation.resolve(destination, environment: context.environment)
-        guard target.path != source.path else { throw CommandFailure.usage("The copy must go somewhere new, not onto the vault itself.") }
+        guard target.path != source.path else {
+            throw CommandFailure.usage("The copy must go somewhere new, not onto the vault itself.")
+        }
         let report: CopyReport
         do {
             report = try VaultStore.copy(from: source.path, on: source.storage, to: target.path, on: target.storage)
         } catch let error where error.code == .alreadyExists {
             // The library's message says what is there and what to do; say it once.
-            throw CommandFailure(.no, code: "already_exists", "\(target.path): \(error.message) Copy writes only a new vault.")
+            throw CommandFailure(
+                .no, code: "already_exists", "\(target.path): \(error.message) Copy writes only a new vault.")
         } catch {
             throw CommandFailure(VaultAccess.explained(error, path: source.path), status: .vaultUnavailable)
         }
         if let torn = report.tornTail {
-            output.warn("The source ends with an incomplete record at offset \(torn.offset) (an interrupted write); it was not copied.")
+            output.warn(
+                "The source ends with an incomplete record at offset \(torn.offset) (an interrupted write); it was not copied."
+            )
         }
         output.emit(
             [
-                "source": .string(source.path), "destination": .string(target.path), "records": .unsigned(report.records),
+                "source": .string(source.path), "destination": .string(target.path),
+                "records": .unsigned(report.records),
                 "bytes": .unsigned(report.bytes), "head": .string(report.head.description),
             ],
             text: {

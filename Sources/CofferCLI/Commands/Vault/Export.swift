@@ -81,7 +81,8 @@ struct Export: VaultCommand {
         if global.actingUser != nil {
             // An export holds every organization and every user's credentials: no member's view.
             throw CommandFailure.usage(
-                "export writes everything the key opens, which is no member's view: it is the operator's command. Leave out --as.")
+                "export writes everything the key opens, which is no member's view: it is the operator's command. Leave out --as."
+            )
         }
         if let outputPath {
             try refuseToOverwrite(outputPath, in: context)
@@ -157,7 +158,8 @@ struct Export: VaultCommand {
         var status = stat()
         if !force && lstat(outputPath, &status) == 0 {
             throw CommandFailure(
-                .no, code: "already_exists", "A file exists at \(outputPath); pass --force to replace it, or choose another file.")
+                .no, code: "already_exists",
+                "A file exists at \(outputPath); pass --force to replace it, or choose another file.")
         }
     }
 
@@ -170,7 +172,8 @@ struct Export: VaultCommand {
             var status = stat()
             guard stat(path, &status) == 0 else { continue }
             if status.st_dev == outputStatus.st_dev && status.st_ino == outputStatus.st_ino {
-                throw CommandFailure.usage("--output names \(what) (\(path)); it is never replaced. Choose another file.")
+                throw CommandFailure.usage(
+                    "--output names \(what) (\(path)); it is never replaced. Choose another file.")
             }
         }
     }

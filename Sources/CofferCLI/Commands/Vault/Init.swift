@@ -3,7 +3,7 @@ import Coffer
 import CofferStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `coffer init`: creates a vault with one keyslot.
@@ -29,13 +29,15 @@ struct Init: VaultCommand {
 
     @Option(
         name: .customLong("generate-key-file"),
-        help: ArgumentHelp("Write a new random 32-byte key file here (mode 0600; never overwritten) and use it.", valueName: "path"),
+        help: ArgumentHelp(
+            "Write a new random 32-byte key file here (mode 0600; never overwritten) and use it.", valueName: "path"),
         completion: .file())
     var generateKeyFile: String?
 
     func validate() throws {
         if generateKeyFile != nil && (unlock.keyFile != nil || unlock.passphraseFile != nil) {
-            throw ValidationError("--generate-key-file makes the key; do not also give --key-file or --passphrase-file.")
+            throw ValidationError(
+                "--generate-key-file makes the key; do not also give --key-file or --passphrase-file.")
         }
     }
 
@@ -45,7 +47,9 @@ struct Init: VaultCommand {
         let path = location.path
         var information = stat()
         if !location.isShared && lstat(path, &information) == 0 {
-            throw CommandFailure(.no, code: "already_exists", "A file exists at \(path) already; a vault is never created over it. Choose another path.")
+            throw CommandFailure(
+                .no, code: "already_exists",
+                "A file exists at \(path) already; a vault is never created over it. Choose another path.")
         }
         let witness = try global.headWitness(
             in: context, vault: location, unlock: unlock, alsoInUse: [generateKeyFile].compactMap { $0 },
@@ -60,7 +64,8 @@ struct Init: VaultCommand {
             if held != nil {
                 throw CommandFailure(
                     .no, code: "already_exists",
-                    "The head file \(witness.path) holds another vault's head already; a new vault never replaces it. Choose another head file.")
+                    "The head file \(witness.path) holds another vault's head already; a new vault never replaces it. Choose another head file."
+                )
             }
             // Its directory must exist: the vault is not made when its head could not be left.
             let directory = witness.path.contains("/") ? String(witness.path[..<witness.path.lastIndex(of: "/")!]) : "."
@@ -68,7 +73,8 @@ struct Init: VaultCommand {
             if stat(directory.isEmpty ? "/" : directory, &status) != 0 || (status.st_mode & S_IFMT) != S_IFDIR {
                 throw CommandFailure(
                     .usage, code: "not_found",
-                    "The head file's directory \(directory) does not exist; nothing was created. Create it, or choose another head file.")
+                    "The head file's directory \(directory) does not exist; nothing was created. Create it, or choose another head file."
+                )
             }
         }
         let secret: Keyslot.Secret
@@ -80,7 +86,8 @@ struct Init: VaultCommand {
         let vault: Vault
         do {
             vault = try Vault.create(
-                path: path, unlock: secret, cost: try kdf.cost(in: context), options: Vault.Options(storage: location.storage, headWitness: witness))
+                path: path, unlock: secret, cost: try kdf.cost(in: context),
+                options: Vault.Options(storage: location.storage, headWitness: witness))
         } catch {
             // The key file was made for this vault alone: without the vault it is useless, and
             // with it (a head file that could not be written after the vault was made) it is the key.
@@ -96,13 +103,16 @@ struct Init: VaultCommand {
         let slot = slots[0]
         output.emit(
             [
-                "vault": .string(path), "uuid": .string(Describe.uuid(info.header.vaultID)), "head": .string(head.description),
+                "vault": .string(path), "uuid": .string(Describe.uuid(info.header.vaultID)),
+                "head": .string(head.description),
                 "keyslot": KeyslotText.json(slot), "key_file": .optional(generateKeyFile),
             ],
             text: {
-                var text = "Created the vault \(path) (\(Describe.uuid(info.header.vaultID))) with keyslot \(slot.id): \(KeyslotText.text(slot))."
+                var text =
+                    "Created the vault \(path) (\(Describe.uuid(info.header.vaultID))) with keyslot \(slot.id): \(KeyslotText.text(slot))."
                 if let generateKeyFile {
-                    text += "\nThe key file is \(generateKeyFile). Keep a copy somewhere safe: without it the vault cannot be opened."
+                    text +=
+                        "\nThe key file is \(generateKeyFile). Keep a copy somewhere safe: without it the vault cannot be opened."
                 }
                 return text
             })
@@ -130,7 +140,8 @@ enum KeyslotText {
         ]
         if let cost = slot.cost {
             object["kdf"] = [
-                "algorithm": "argon2id", "ops": .unsigned(UInt64(cost.operations)), "memory_bytes": .unsigned(cost.memoryBytes),
+                "algorithm": "argon2id", "ops": .unsigned(UInt64(cost.operations)),
+                "memory_bytes": .unsigned(cost.memoryBytes),
             ]
         } else {
             object["kdf"] = .null

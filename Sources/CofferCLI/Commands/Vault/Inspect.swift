@@ -93,21 +93,27 @@ struct Inspect: VaultCommand {
             "File size",
             "\(Describe.bytes(info.fileBytes)) bytes"
                 + (info.freeBytes == 0 ? "" : ", of which \(Describe.bytes(info.freeBytes)) free (preallocated zeros)"))
-        let copies = info.headerCopiesValid.enumerated().map { "\($0.offset == 0 ? "A" : "B") \($0.element ? "valid" : "INVALID")" }
+        let copies = info.headerCopiesValid.enumerated().map {
+            "\($0.offset == 0 ? "A" : "B") \($0.element ? "valid" : "INVALID")"
+        }
         fields.append("Header copies", copies.joined(separator: ", ") + " (generation \(header.generation))")
         for slot in header.keyslots {
-            fields.append("Keyslot \(slot.id)", KeyslotText.text(slot) + ", created " + Describe.time(slot.createdMilliseconds))
+            fields.append(
+                "Keyslot \(slot.id)", KeyslotText.text(slot) + ", created " + Describe.time(slot.createdMilliseconds))
         }
         let byType = info.bytesByType.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key) \(Describe.bytes($0.value))" }.joined(separator: ", ")
-        fields.append("Frames", "\(info.recordCount) by their checksums" + (byType.isEmpty ? "" : " (bytes: \(byType))"))
+        fields.append(
+            "Frames", "\(info.recordCount) by their checksums" + (byType.isEmpty ? "" : " (bytes: \(byType))"))
         if let torn = info.tornTail { fields.append("Torn tail", ProblemText.text(torn)) }
         if let corruption = info.corruption { fields.append("Corruption", ProblemText.text(corruption)) }
         return fields
     }
 
     private func bytesByType(_ bytes: [RecordType: UInt64]) -> JSON {
-        .object(Dictionary(uniqueKeysWithValues: RecordType.allCases.map { ($0.description, JSON.unsigned(bytes[$0] ?? 0)) }))
+        .object(
+            Dictionary(
+                uniqueKeysWithValues: RecordType.allCases.map { ($0.description, JSON.unsigned(bytes[$0] ?? 0)) }))
     }
 }
 
@@ -139,7 +145,10 @@ private struct KeyedFacts {
         document["unlocked"] = true
         document["head"] = .string(storage.head.description)
         document["records_by_type"] = .object(
-            Dictionary(uniqueKeysWithValues: RecordType.allCases.map { ($0.description, JSON.unsigned(recordsByType[$0] ?? 0)) }))
+            Dictionary(
+                uniqueKeysWithValues: RecordType.allCases.map {
+                    ($0.description, JSON.unsigned(recordsByType[$0] ?? 0))
+                }))
         document["log_bytes"] = .unsigned(storage.logBytes)
         document["live_bytes"] = .unsigned(storage.liveBytes)
         document["dead_bytes"] = .unsigned(storage.deadBytes)
@@ -172,7 +181,8 @@ private struct KeyedFacts {
                 ? "\(Describe.bytes(storage.liveBytes)) if compacted, more than the \(Describe.bytes(storage.logBytes)) "
                     + "log bytes now: nothing to reclaim"
                 : "\(Describe.bytes(storage.liveBytes)) of \(Describe.bytes(storage.logBytes)) log bytes")
-        fields.append("Dead bytes", "\(Describe.bytes(storage.deadBytes)) (\(Self.share(storage.deadShare)) of the log)")
+        fields.append(
+            "Dead bytes", "\(Describe.bytes(storage.deadBytes)) (\(Self.share(storage.deadShare)) of the log)")
         let epochText = storage.epochs.map { epoch in
             "\(epoch.id) \(epoch.state.rawValue) (\(Describe.count(epoch.records, "record")), \(epoch.liveRecords) live)"
         }
@@ -199,7 +209,8 @@ private struct KeyedFacts {
 enum ProblemText {
     static func json(_ problem: LogProblem) -> JSON {
         [
-            "kind": .string(problem.kind.rawValue), "offset": .unsigned(problem.offset), "seq": .unsigned(problem.sequence),
+            "kind": .string(problem.kind.rawValue), "offset": .unsigned(problem.offset),
+            "seq": .unsigned(problem.sequence),
             "detail": .string(problem.detail),
         ]
     }

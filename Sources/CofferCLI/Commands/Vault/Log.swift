@@ -73,8 +73,10 @@ struct Log: VaultCommand {
                         [
                             "seq": .unsigned(entry.sequence), "epoch": .unsigned(UInt64(entry.epoch)),
                             "type": .string(entry.time == nil ? "key_epoch" : "transaction"),
-                            "time": entry.time.map { .string(Describe.time($0)) } ?? .null, "actor": .optional(entry.actor),
-                            "operations": .array(entry.operations.map { ["op": .string($0.word), "description": .string($0.text)] }),
+                            "time": entry.time.map { .string(Describe.time($0)) } ?? .null,
+                            "actor": .optional(entry.actor),
+                            "operations": .array(
+                                entry.operations.map { ["op": .string($0.word), "description": .string($0.text)] }),
                         ]
                     })
             ],

@@ -19,7 +19,9 @@ struct Salvage: VaultCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup(title: "Unlocking") var unlock: UnlockOptions
 
-    @Option(name: .customLong("output"), help: ArgumentHelp("The new vault file to write.", valueName: "path"), completion: .file())
+    @Option(
+        name: .customLong("output"), help: ArgumentHelp("The new vault file to write.", valueName: "path"),
+        completion: .file())
     var outputPath: String
 
     func execute(in context: CommandContext) throws {
@@ -28,7 +30,8 @@ struct Salvage: VaultCommand {
         let path = location.path
         guard !location.isShared else {
             throw CommandFailure.usage(
-                "Salvage reads a damaged vault file; a PostgreSQL vault's frames are rows written whole. Copy it to a file with `coffer copy` to salvage it.")
+                "Salvage reads a damaged vault file; a PostgreSQL vault's frames are rows written whole. Copy it to a file with `coffer copy` to salvage it."
+            )
         }
         guard outputPath != path else {
             throw CommandFailure.usage("The output must be a new file, not the vault itself.")
@@ -37,7 +40,9 @@ struct Salvage: VaultCommand {
         do {
             report = try VaultStore.salvage(path: path, secret: secret, output: outputPath)
         } catch let error where error.code == .alreadyExists {
-            throw CommandFailure(.no, code: "already_exists", "\(outputPath) exists already; salvage writes only a new file. Choose another path.")
+            throw CommandFailure(
+                .no, code: "already_exists",
+                "\(outputPath) exists already; salvage writes only a new file. Choose another path.")
         } catch {
             throw CommandFailure(VaultAccess.explained(error, path: path), status: .vaultUnavailable)
         }
@@ -50,7 +55,8 @@ struct Salvage: VaultCommand {
             text: {
                 var text = "Copied \(report.recordsKept) records into \(outputPath); head \(report.head)."
                 if let problem = report.problem {
-                    text += "\nThe copy stops at the first problem, \(ProblemText.text(problem)); \(Describe.bytes(report.bytesDropped)) bytes were left behind."
+                    text +=
+                        "\nThe copy stops at the first problem, \(ProblemText.text(problem)); \(Describe.bytes(report.bytesDropped)) bytes were left behind."
                 } else {
                     text += "\nThe whole log was valid; nothing was left behind."
                 }

@@ -4,7 +4,7 @@ import CofferFormat
 import CofferStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `coffer verify`: authenticates every record and checks the chain, the header copies and
@@ -35,11 +35,13 @@ struct Verify: VaultCommand {
         let path = location.path
         let report = try Self.verify(
             location: location, secret: secret, expectedHead: try global.expectedHead(in: context),
-            headWitness: try global.headWitness(in: context, vault: location, unlock: unlock), preferredKeyslot: unlock.unlockSlot,
+            headWitness: try global.headWitness(in: context, vault: location, unlock: unlock),
+            preferredKeyslot: unlock.unlockSlot,
             progress: ProgressBar(label: "verifying", context: context, quiet: global.quiet))
         output.emit(
             [
-                "ok": .bool(report.isClean), "records": .unsigned(report.records), "head": .string(report.head.description),
+                "ok": .bool(report.isClean), "records": .unsigned(report.records),
+                "head": .string(report.head.description),
                 "file_bytes": .unsigned(report.fileBytes), "free_bytes": .unsigned(report.freeBytes),
                 "problems": .array(report.problems.map(ProblemText.json)),
             ],
@@ -59,14 +61,16 @@ struct Verify: VaultCommand {
             table.append(problem.kind.rawValue, String(problem.offset), String(problem.sequence), problem.detail)
         }
         let count = report.problems.count
-        return style.red("\(count) problem\(count == 1 ? "" : "s")") + " in \(path) (\(summary)):\n" + table.render(style: style)
+        return style.red("\(count) problem\(count == 1 ? "" : "s")") + " in \(path) (\(summary)):\n"
+            + table.render(style: style)
     }
 
     /// The engine's verification, with a progress bar fed from its scan.
     ///
     /// - Throws: only when verification cannot run; what it finds is in the report.
     static func verify(
-        location: VaultLocation, secret: Keyslot.Secret, expectedHead: ChainHead?, headWitness: (any HeadWitness)? = nil,
+        location: VaultLocation, secret: Keyslot.Secret, expectedHead: ChainHead?,
+        headWitness: (any HeadWitness)? = nil,
         preferredKeyslot: UInt16? = nil, progress: ProgressBar
     ) throws -> VerificationReport {
         let path = location.path
@@ -76,7 +80,8 @@ struct Verify: VaultCommand {
         defer { progress.finish() }
         do {
             return try Vault.verify(
-                path: path, unlock: secret, expectedHead: expectedHead, headWitness: headWitness, storage: location.storage,
+                path: path, unlock: secret, expectedHead: expectedHead, headWitness: headWitness,
+                storage: location.storage,
                 preferredKeyslot: preferredKeyslot
             ) { records, bytes in
                 progress.update(count: records, done: bytes, total: fileBytes)
