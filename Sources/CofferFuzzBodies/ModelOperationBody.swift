@@ -66,6 +66,7 @@ enum ModelOperationBody {
     /// Decodes one operation and checks the codec's oracles; the operation when it decodes.
     static func checkCodec(_ operation: Operation, name: String, _ findings: inout FuzzFindings) -> ModelOperation? {
         let stored = ModelOperation.decodeCredentialFields(from: operation)
+        let strict = ModelOperation.decodeCredentialFieldsCheckingSkippedStrings(from: operation)
         switch ModelOperation.decode(operation) {
         case .failure(let error):
             // OPS-DEC-1: an unknown code is an operation this reader does not know, anything
@@ -73,15 +74,29 @@ enum ModelOperationBody {
             let expected: CofferError.Code =
                 OperationCode(rawValue: operation.code) == nil ? .unsupportedVersion : .invalidInput
             findings.check(error.code == expected, "\(name): decode fails with \(error.code), not \(expected)")
-            switch stored {
+            // Checking the strings it steps over too, the reveal's decoder refuses what decode
+            // refuses.
+            switch strict {
             case .success:
-                // It steps over the strings it does not use without checking their UTF-8
-                // (F-CONV-STRING): decode refuses such a string first, or it refuses nothing
-                // decodeCredentialFields accepts.
-                findings.check(
-                    Self.skippedStrings.contains { error.message.hasSuffix("\($0) is cut short or not UTF-8.") },
-                    "\(name): decodeCredentialFields succeeds where decode fails: \(error.message)")
+                findings.fail(
+                    "\(name): decodeCredentialFields, the skipped strings checked, succeeds where decode fails")
             case .failure(let other):
+                findings.check(
+                    other.code == error.code,
+                    "\(name): decodeCredentialFields, the skipped strings checked, fails with \(other.code), decode with \(error.code)"
+                )
+            }
+            switch (stored, strict) {
+            case (.success, .failure(let other)):
+                // It steps over the strings it does not use without checking their UTF-8
+                // (F-CONV-STRING): what it accepts beyond decode is exactly such a string, the
+                // one the checking decoder refuses where decode does.
+                findings.check(
+                    other.message == error.message
+                        && Self.skippedStrings.contains { error.message.hasSuffix("\($0) is cut short or not UTF-8.") },
+                    "\(name): decodeCredentialFields succeeds where decode fails: \(error.message)")
+            case (.success, .success): break  // reported above
+            case (.failure(let other), _):
                 findings.check(
                     other.code == error.code,
                     "\(name): decodeCredentialFields fails with \(other.code), decode with \(error.code)")
@@ -105,6 +120,7 @@ enum ModelOperationBody {
                 findings.fail("\(name): \(decoded) re-encodes to bytes that do not decode: \(error)")
             }
             checkStoredFields(decoded, stored, name: name, &findings)
+            checkStoredFields(decoded, strict, name: name + " (the skipped strings checked)", &findings)
             return decoded
         }
     }

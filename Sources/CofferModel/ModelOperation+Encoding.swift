@@ -285,7 +285,7 @@ extension ModelOperation {
 
     /// ``reading(_:_:)`` of the operation with `code` whose body is `bytes`.
     private static func reading<Value>(
-        code rawCode: UInt16, body bytes: UnsafeRawBufferPointer,
+        code rawCode: UInt16, body bytes: UnsafeRawBufferPointer, checksSkippedStrings: Bool = false,
         _ read: (OperationCode, inout OperationBodyReader) throws(CofferError) -> Value
     ) -> Result<Value, CofferError> {
         guard let code = OperationCode(rawValue: rawCode) else {
@@ -293,7 +293,7 @@ extension ModelOperation {
                 CofferError(.unsupportedVersion, "Operation code \(rawCode) is unknown to this version of Coffer."))
         }
         return Result { () throws(CofferError) -> Value in
-            var body = OperationBodyReader(bytes, code: code)
+            var body = OperationBodyReader(bytes, code: code, checksSkippedStrings: checksSkippedStrings)
             let value = try read(code, &body)
             try body.finish()
             return value
@@ -322,12 +322,25 @@ extension ModelOperation {
         operation.body.withUnsafeBytes { decodeCredentialFields(code: operation.code, body: $0) }
     }
 
-    /// ``decodeCredentialFields(from:)`` of the operation with `code` whose body is `body`,
-    /// read where it lies (a reveal reads it in the decrypted record).
-    package static func decodeCredentialFields(code: UInt16, body: UnsafeRawBufferPointer) -> Result<
+    /// ``decodeCredentialFields(from:)`` checking the UTF-8 of the strings it steps over too,
+    /// as ``decode(_:)`` does: it then accepts exactly what decode accepts, and refuses the
+    /// rest with decode's error (the fuzzers compare the two on every input).
+    package static func decodeCredentialFieldsCheckingSkippedStrings(from operation: Operation) -> Result<
         StoredCredentialFields, CofferError
     > {
-        reading(code: code, body: body) { code, body throws(CofferError) -> StoredCredentialFields in
+        operation.body.withUnsafeBytes {
+            decodeCredentialFields(code: operation.code, body: $0, checksSkippedStrings: true)
+        }
+    }
+
+    /// ``decodeCredentialFields(from:)`` of the operation with `code` whose body is `body`,
+    /// read where it lies (a reveal reads it in the decrypted record); `checksSkippedStrings`
+    /// as ``decodeCredentialFieldsCheckingSkippedStrings(from:)``.
+    package static func decodeCredentialFields(
+        code: UInt16, body: UnsafeRawBufferPointer, checksSkippedStrings: Bool = false
+    ) -> Result<StoredCredentialFields, CofferError> {
+        reading(code: code, body: body, checksSkippedStrings: checksSkippedStrings) {
+            code, body throws(CofferError) -> StoredCredentialFields in
             switch code {
             case .createCredential:
                 let id: CredentialID = try body.readID("the id")

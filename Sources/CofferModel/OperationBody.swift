@@ -131,10 +131,14 @@ struct OperationBodyWriter: OperationBodySink {
 struct OperationBodyReader: ~Copyable {
     private var reader: ByteReader
     private let code: OperationCode
+    /// Whether ``skipString(_:)`` checks the UTF-8 of what it steps over, as decode does: for a
+    /// test that compares the reveal's decoder with decode exactly (the fuzzers).
+    private let checksSkippedStrings: Bool
 
-    init(_ bytes: UnsafeRawBufferPointer, code: OperationCode) {
+    init(_ bytes: UnsafeRawBufferPointer, code: OperationCode, checksSkippedStrings: Bool = false) {
         self.reader = ByteReader(bytes)
         self.code = code
+        self.checksSkippedStrings = checksSkippedStrings
     }
 
     /// Bytes not read yet.
@@ -180,6 +184,10 @@ struct OperationBodyReader: ~Copyable {
     /// are UTF-8 (``readStringView(_:)``), for a reader of an authenticated record whose
     /// skipped bytes reach no one (a reveal).
     mutating func skipString(_ what: String) throws(CofferError) {
+        if checksSkippedStrings {
+            _ = try readStringView(what)
+            return
+        }
         guard let length = reader.read(UInt16.self), reader.readView(Int(length)) != nil else {
             throw malformed("\(what) is cut short")
         }

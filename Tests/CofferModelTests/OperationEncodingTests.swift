@@ -341,7 +341,9 @@ final class OperationEncodingTests: XCTestCase {
     /// the same values: for every sample, and every body cut short, every byte changed to
     /// 0xFF, 0x80 (not UTF-8) and 0x00, and one byte too many. Where it accepts a body that
     /// decode refuses, the change was a byte that is not UTF-8 in a string it steps over: the
-    /// body with an ASCII byte there instead decodes to the same values.
+    /// body with an ASCII byte there instead decodes to the same values. Checking the strings it
+    /// steps over too (as the fuzzers do), it agrees with decode on every one, error messages
+    /// included.
     func testDecodeCredentialFieldsAgreesWithDecodeButForSkippedStringsUTF8() {
         enum Outcome: Equatable {
             case stored(StoredCredentialFields)
@@ -369,15 +371,33 @@ final class OperationEncodingTests: XCTestCase {
             case .failure(let error): return .failure(error.code)
             }
         }
+        /// Checking the skipped strings: decode's outcome and, for an operation that stores
+        /// fields, decode's very message.
+        func assertStrictAgrees(_ operation: CofferFormat.Operation, _ context: String) {
+            let strict = ModelOperation.decodeCredentialFieldsCheckingSkippedStrings(from: operation)
+            switch strict {
+            case .success(let stored): XCTAssertEqual(.stored(stored), expected(operation), context)
+            case .failure(let error): XCTAssertEqual(.failure(error.code), expected(operation), context)
+            }
+            let storing: [OperationCode] = [
+                .createCredential, .setCredentialFields, .restoreCredential, .restoreVersion,
+            ]
+            if storing.contains(where: { $0.rawValue == operation.code }), case .failure(let got) = strict,
+                case .failure(let error) = ModelOperation.decode(operation)
+            {
+                XCTAssertEqual(got.message, error.message, context)
+            }
+        }
         var checked = 0
         var acceptedThoughNotUTF8 = 0
         for sample in Self.samples + Self.restoreSamples {
             let code = sample.code.rawValue
             let body = sample.encode().body.withUnsafeBytes { Array($0) }
-            var variants = (0..<body.count).map { Array(body[..<$0]) } + [body, body + [0]]
+            let variants = (0..<body.count).map { Array(body[..<$0]) } + [body, body + [0]]
             for variant in variants {
                 let operation = CofferFormat.Operation(code: code, bytes: variant)
                 XCTAssertEqual(fast(operation), expected(operation), "\(sample.code), \(variant.count) bytes")
+                assertStrictAgrees(operation, "\(sample.code), \(variant.count) bytes, skipped strings checked")
                 checked += 1
             }
             for index in body.indices {
@@ -387,6 +407,7 @@ final class OperationEncodingTests: XCTestCase {
                     let operation = CofferFormat.Operation(code: code, bytes: changed)
                     let context = "\(sample.code), byte \(index) changed to \(replacement)"
                     checked += 1
+                    assertStrictAgrees(operation, context + ", skipped strings checked")
                     guard case .stored = fast(operation), case .failure = expected(operation), replacement >= 0x80
                     else {
                         XCTAssertEqual(fast(operation), expected(operation), context)
