@@ -45,13 +45,14 @@ public final class Vault: Sendable {
         public var sealedFrameCacheBytes = 8 << 20
         /// Read the records reveals open through a read-only memory mapping of the vault
         /// file, instead of a `pread` each and the cache of sealed frames: faster once the file
-        /// outgrows the cache (twice as many reveals a second at 100k credentials here;
-        /// BENCHMARKS.md), with no memory of the process's own (the pages are the file's,
-        /// shared with the page cache). Off by default, as SQLite's `mmap_size`: should
-        /// anything but Coffer shrink the file under an open vault, or the disk fail to give a
-        /// page, the process gets `SIGBUS` where a reveal would have thrown `.io`. Sealed bytes
-        /// only: every reveal still authenticates and decrypts its record. A shared store is
-        /// read as before.
+        /// outgrows the cache (1.8× the reveals a second at 100k credentials here, and they
+        /// scale with threads; BENCHMARKS.md), with no copy kept in the process (the pages are
+        /// the file's, shared with the page cache; they count in its resident memory once
+        /// read). Off by default, as SQLite's `mmap_size`: should anything but Coffer shrink
+        /// the file under an open vault, or the disk fail to give a page, the process gets
+        /// `SIGBUS` where a reveal would have thrown `.io`. Sealed bytes only: each record is
+        /// copied out of the mapping, then authenticated and decrypted, as a read would. A
+        /// shared store is read as before.
         public var mapsLog = false
         /// Write an index checkpoint by itself, in the background, once the log has grown
         /// enough since the last one (``AutomaticCheckpoint``): on by default, for a vault file

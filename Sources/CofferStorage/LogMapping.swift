@@ -1,7 +1,9 @@
 /// The vault file mapped into memory for the records a reader opens
-/// (``VaultStore/Options/mapsLog``): a reveal then reads its sealed frame where the file's
-/// pages already are, with no system call, no copy and no cache of its own, however large the
-/// log. Sealed bytes only, as the file holds them; each record is still checked and opened.
+/// (``VaultStore/Options/mapsLog``): a reveal then copies its sealed frame from where the
+/// file's pages already are, with no system call and no cache of its own, however large the
+/// log. Sealed bytes only, as the file holds them; each record is copied out before it is
+/// checked and opened (another writer of the file could change the mapped bytes between two
+/// reads of them).
 ///
 /// The mapping starts at the file's first byte and is made when first asked for, at least
 /// ``lengthMinDefault`` long and twice as long each time the log outgrows it: the appends a mapping

@@ -191,12 +191,23 @@ extension VaultStore {
     private func openRecord(sequence: UInt64, offset: UInt64) throws(CofferError) -> (
         header: FrameHeader, previousChain: [UInt8], opened: SealedRecord.Opened
     ) {
-        if let mapping, let found = try openMappedRecord(sequence: sequence, offset: offset, mapping: mapping) {
-            return found
+        var previous: [UInt8]?
+        if let mapping {
+            let known = try previousChain(for: sequence)
+            if let found = try openMappedRecord(
+                sequence: sequence, offset: offset, previousChain: known, mapping: mapping)
+            {
+                return found
+            }
+            previous = known
         }
         let kept = frameCache.frame(at: offset).flatMap { $0.header.sequence == sequence ? $0 : nil }
         let frame: SealedFrameCache.Entry
-        if let kept { frame = kept } else { frame = try readFrame(sequence: sequence, offset: offset) }
+        if let kept {
+            frame = kept
+        } else {
+            frame = try readFrame(sequence: sequence, offset: offset, previousChain: previous)
+        }
         let opened = try frame.bytes.withUnsafeBytes { bytes in
             Result { () throws(CofferError) in
                 try open(
@@ -209,40 +220,66 @@ extension VaultStore {
         return (frame.header, frame.previousChain, opened)
     }
 
-    /// Checks and opens the record at `offset` where the mapping of the log shows it (the
-    /// checks of ``readFrame(sequence:offset:)``, on the mapped bytes); nil when the mapping
-    /// does not cover the whole frame before the log's acknowledged end, for the file's read
-    /// to find and report.
-    private func openMappedRecord(sequence: UInt64, offset: UInt64, mapping: LogMapping) throws(CofferError) -> (
-        header: FrameHeader, previousChain: [UInt8], opened: SealedRecord.Opened
-    )? {
-        let previous = try previousChain(for: sequence)
+    /// Checks and opens the record at `offset` where the mapping of the log shows it, with the
+    /// checks of ``readFrame(sequence:offset:previousChain:)``; nil when the mapping does not
+    /// cover the whole frame before the log's acknowledged end, for the file's read to find and
+    /// report.
+    ///
+    /// The frame is copied out of the mapping before anything in it is checked, and checked and
+    /// opened in the copy: a mapping shows the file's pages as they are now, and another
+    /// process able to write the file could change them between two reads of the same byte —
+    /// between the tag's check and the decryption, which read the ciphertext one after the
+    /// other, the change would reach the plaintext authenticated. The copy is what a `pread`
+    /// makes, without the system call.
+    private func openMappedRecord(
+        sequence: UInt64, offset: UInt64, previousChain previous: [UInt8], mapping: LogMapping
+    ) throws(CofferError) -> (header: FrameHeader, previousChain: [UInt8], opened: SealedRecord.Opened)? {
         let end = logEnd
-        let headerBytes = UInt64(FormatConstants.frameHeaderBytes)
-        guard offset <= end, end - offset >= headerBytes, var mapped = mapping.covering(offset + headerBytes) else {
-            return nil
-        }
+        let headerBytes = FormatConstants.frameHeaderBytes
+        guard offset <= end, end - offset >= UInt64(headerBytes),
+            let first = mapping.covering(offset + UInt64(headerBytes))
+        else { return nil }
         let start = Int(offset)
-        guard
+        let header = try withUnsafeTemporaryAllocation(byteCount: headerBytes, alignment: 8) { copy in
+            withExtendedLifetime(first) {
+                copy.copyMemory(from: UnsafeRawBufferPointer(rebasing: first.bytes[start..<start + headerBytes]))
+            }
+            return Result { () throws(CofferError) in
+                try checkedHeader(UnsafeRawBufferPointer(copy), sequence: sequence, offset: offset)
+            }
+        }.get()
+        guard end - offset >= UInt64(header.frameBytes),
+            let mapped = mapping.covering(offset + UInt64(header.frameBytes))
+        else { return nil }
+        let bodyStart = start + headerBytes
+        let opened = withUnsafeTemporaryAllocation(byteCount: header.frameBytes - headerBytes, alignment: 16) {
+            body in
+            withExtendedLifetime(mapped) {
+                body.copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: mapped.bytes[bodyStart..<start + header.frameBytes]))
+            }
+            return Result { () throws(CofferError) in
+                try open(
+                    header: header, previousChain: previous, body: UnsafeRawBufferPointer(body), sequence: sequence,
+                    offset: offset)
+            }
+        }
+        return (header, previous, try opened.get())
+    }
+
+    /// The frame header at the start of `bytes`, read at `offset`, checked to be a record's with
+    /// sequence number `sequence`.
+    private func checkedHeader(_ bytes: UnsafeRawBufferPointer, sequence: UInt64, offset: UInt64) throws(CofferError)
+        -> FrameHeader
+    {
+        guard bytes.count >= FormatConstants.frameHeaderBytes,
             case .success(let header) = FrameHeader.decode(
-                UnsafeRawBufferPointer(rebasing: mapped.bytes[start..<start + FormatConstants.frameHeaderBytes])),
+                UnsafeRawBufferPointer(rebasing: bytes[..<FormatConstants.frameHeaderBytes])),
             header.sequence == sequence, header.type != nil
         else {
             throw CofferError(.corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
         }
-        guard end - offset >= UInt64(header.frameBytes) else { return nil }
-        if mapped.bytes.count - start < header.frameBytes {
-            guard let longer = mapping.covering(offset + UInt64(header.frameBytes)) else { return nil }
-            mapped = longer
-        }
-        let opened = try withExtendedLifetime(mapped) { () throws(CofferError) in
-            try open(
-                header: header, previousChain: previous,
-                body: UnsafeRawBufferPointer(
-                    rebasing: mapped.bytes[(start + FormatConstants.frameHeaderBytes)..<(start + header.frameBytes)]),
-                sequence: sequence, offset: offset)
-        }
-        return (header, previous, opened)
+        return header
     }
 
     /// Opens the body of the checked frame `header` at `offset` with its epoch's key.
@@ -292,9 +329,13 @@ extension VaultStore {
     static let recordReadBytes = 4096
 
     /// Reads the frame at `offset` that has sequence number `sequence` and checks its header:
-    /// its bytes (exactly the frame's), header and the chain hash its AAD binds.
-    private func readFrame(sequence: UInt64, offset: UInt64) throws(CofferError) -> SealedFrameCache.Entry {
-        let previous = try previousChain(for: sequence)
+    /// its bytes (exactly the frame's), header and the chain hash its AAD binds (`known`, when
+    /// the caller looked it up already).
+    private func readFrame(sequence: UInt64, offset: UInt64, previousChain known: [UInt8]? = nil) throws(CofferError)
+        -> SealedFrameCache.Entry
+    {
+        let previous: [UInt8]
+        if let known { previous = known } else { previous = try previousChain(for: sequence) }
         // One read for the header and, for most records, the whole frame: a reveal is one
         // system call. Never past the acknowledged end (a shared log would ask its server).
         // The read lands on the stack; the frame is copied out at its exact size, as the cache
@@ -303,17 +344,19 @@ extension VaultStore {
         let guess = max(
             offset < end ? Int(min(UInt64(Self.recordReadBytes), end - offset)) : 0, FormatConstants.frameHeaderBytes)
         let first = withUnsafeTemporaryAllocation(byteCount: guess, alignment: 16) {
-            buffer -> Result<(header: FrameHeader, bytes: [UInt8])?, SystemError> in
+            buffer -> Result<(header: FrameHeader, bytes: [UInt8]), CofferError> in
             let count: Int
             switch log.read(into: buffer, at: offset) {
-            case .failure(let error): return .failure(error)
+            case .failure(let error): return .failure(error.cofferError("Reading a record", offset: offset))
             case .success(let read): count = read
             }
-            guard count >= FormatConstants.frameHeaderBytes,
-                case .success(let header) = FrameHeader.decode(
-                    UnsafeRawBufferPointer(rebasing: buffer[..<FormatConstants.frameHeaderBytes])),
-                header.sequence == sequence, header.type != nil
-            else { return .success(nil) }
+            let header: FrameHeader
+            do throws(CofferError) {
+                header = try checkedHeader(
+                    UnsafeRawBufferPointer(rebasing: buffer[..<count]), sequence: sequence, offset: offset)
+            } catch {
+                return .failure(error)
+            }
             let copied = min(count, header.frameBytes)
             let bytes = [UInt8](unsafeUninitializedCapacity: header.frameBytes) { target, initialized in
                 UnsafeMutableRawBufferPointer(target).copyMemory(
@@ -322,14 +365,7 @@ extension VaultStore {
             }
             return .success((header, bytes))
         }
-        let header: FrameHeader
-        var bytes: [UInt8]
-        switch first {
-        case .failure(let error): throw error.cofferError("Reading a record", offset: offset)
-        case .success(nil):
-            throw CofferError(.corrupted, "The record's frame header is damaged.", offset: offset, sequence: sequence)
-        case .success(let found?): (header, bytes) = found
-        }
+        var (header, bytes) = try first.get()
         if bytes.count < header.frameBytes {
             switch log.read(count: header.frameBytes - bytes.count, at: offset + UInt64(bytes.count)) {
             case .failure(let error): throw error.cofferError("Reading a record", offset: offset)

@@ -70,13 +70,18 @@ public final class VaultStore: @unchecked Sendable {
         /// what a reveal reads), so that reading one again costs no system call; 8 MiB by
         /// default, 0 keeps none. Sealed bytes only: a plaintext is never kept.
         public var sealedFrameCacheBytes = 8 << 20
-        /// Read the records a reveal opens through a read-only mapping of the vault file
-        /// (``LogMapping``) instead of a `pread` each and the cache of sealed frames: faster
-        /// once the log outgrows the cache, at no memory of the process's own (the pages are
-        /// the file's, shared with the page cache). Off by default: should anything but Coffer
-        /// shrink the file under an open vault, or the disk fail to give a page, the process
-        /// gets `SIGBUS` where a read would have thrown `.io`. A shared log is read as before.
+        /// Read the records ``readRecord(sequence:offset:)`` and a reveal open through a
+        /// read-only mapping of the vault file instead of a `pread` each and the cache of sealed
+        /// frames: faster once the log outgrows the cache, with no copy kept (the pages are the
+        /// file's, shared with the page cache, and count in the process's resident memory once
+        /// read). Each frame is copied out of the mapping before it is checked and opened. Off
+        /// by default: should anything but Coffer shrink the file under an open vault, or the
+        /// disk fail to give a page, the process gets `SIGBUS` where a read would have thrown
+        /// `.io`. A shared log is read as before.
         public var mapsLog = false
+        /// The shortest mapping of the log made (``LogMapping``): set only by tests, to cross
+        /// mapping ends with a few records.
+        package var mappingLengthMin = LogMapping.lengthMinDefault
 
         public init(
             storage: any LogMedium = PosixStorage(), durability: Durability = .synchronous,
@@ -177,7 +182,7 @@ public final class VaultStore: @unchecked Sendable {
         self.chains = chains
         self.counters = counters
         self.frameCache = SealedFrameCache(capacity: options.sealedFrameCacheBytes)
-        self.mapping = options.mapsLog ? LogMapping(log: log) : nil
+        self.mapping = options.mapsLog ? LogMapping(log: log, lengthMin: options.mappingLengthMin) : nil
         self.recovery = recovery
         self.readOnlyEnd = outcome.validEnd
         self.readOnlyHead = outcome.head

@@ -39,6 +39,45 @@ final class LogMappingTests: XCTestCase {
         XCTAssertEqual(second.bytes[0], 0, "still held, still mapped")
     }
 
+    /// A log device that maps only while `mapsLeft` lasts, then fails as mmap does.
+    private final class MapsOnly: LogDevice, @unchecked Sendable {
+        let wrapped: FileLogDevice
+        var mapsLeft: Int
+        init(_ wrapped: FileLogDevice, maps: Int) {
+            self.wrapped = wrapped
+            self.mapsLeft = maps
+        }
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
+            wrapped.read(into: buffer, at: offset)
+        }
+        func end() -> Result<UInt64, SystemError> { wrapped.end() }
+        func append(_ frames: FrameBatch, at offset: UInt64) -> Result<LogWriteOutcome, SystemError> {
+            wrapped.append(frames, at: offset)
+        }
+        func sync() -> Result<Void, SystemError> { wrapped.sync() }
+        func replaceHeaderCopy(_ index: Int, with bytes: [UInt8]) -> Result<LogWriteOutcome, SystemError> {
+            wrapped.replaceHeaderCopy(index, with: bytes)
+        }
+        func cutTornTail(at end: UInt64) -> Result<Void, SystemError> { wrapped.cutTornTail(at: end) }
+        func close() { wrapped.close() }
+        func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> {
+            guard mapsLeft > 0 else { return .failure(SystemError(ENOMEM)) }
+            mapsLeft -= 1
+            return wrapped.mapReadOnly(count)
+        }
+    }
+
+    func testAFailedMappingKeepsServingWhatTheLastOneCoversAndMapsNoMore() throws {
+        let directory = TemporaryDirectory()
+        let log = MapsOnly(try device(directory.file("log"), count: 10_000), maps: 1)
+        let mapping = LogMapping(log: log, lengthMin: 4096)
+        let first = try XCTUnwrap(mapping.covering(4096))
+        XCTAssertNil(mapping.covering(4097), "the second mmap fails")
+        XCTAssertTrue(mapping.covering(100) === first, "what the first covers is still served")
+        log.mapsLeft = 1
+        XCTAssertNil(mapping.covering(4097), "after a failure, nothing is mapped again")
+    }
+
     func testALogThatCannotBeMappedIsRead() throws {
         let disk = SimulatedDisk()
         let file = try disk.open("/log", mode: .createNew).get()
@@ -79,7 +118,7 @@ final class LogMappingTests: XCTestCase {
             XCTAssertThrowsCode(.notFound, try store.withRecordPayload(sequence: 99, offset: other.offset) { _ in })
         }
         // Nothing was read into the cache of sealed frames: the mapping served every read.
-        XCTAssertNil(reader.frameCache.frame(at: receipt.records[0].offset))
+        XCTAssertTrue(reader.frameCache.frame(at: receipt.records[0].offset) == nil)
 
         // Appended after the reader mapped the file: shown through the same mapping.
         let later = try writer.append([Fixture.payload("later")]).records[0]
@@ -101,6 +140,45 @@ final class LogMappingTests: XCTestCase {
         XCTAssertThrowsCode(.closed, try reader.readRecord(sequence: later.sequence, offset: later.offset))
     }
 
+    /// Mappings of a page at least: most records after the first few cross a mapping's end,
+    /// and every one is read through the mapping (made longer each time), none from the file.
+    /// A frame header changed on disk is refused as the file's read refuses it.
+    func testRecordsAcrossTheEndsOfShortMappingsAreReadThroughThem() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        var options = VaultStore.Options()
+        options.mapsLog = true
+        options.mappingLengthMin = 4096
+        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: options)
+        defer { store.close() }
+        var generator = SeededGenerator(seed: 41)
+        var written: [(record: PlacedRecord, payload: SecureBytes)] = []
+        for _ in 0..<40 {
+            let payload = SecureBytes(
+                copying: (0..<Int(generator.next() % 3000)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+            written.append((try store.append([payload]).records[0], payload))
+        }
+        for (record, payload) in written {
+            XCTAssertEqual(
+                try store.readRecord(sequence: record.sequence, offset: record.offset).payload, payload,
+                "record \(record.sequence), seed 41")
+            XCTAssertTrue(
+                store.frameCache.frame(at: record.offset) == nil, "record \(record.sequence) was read from the file")
+        }
+        XCTAssertGreaterThan(store.logEnd, 8 * 4096, "the records cross several mapping ends")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(store.mapping?.covering(0)).bytes.count, Int(store.logEnd))
+
+        let damaged = written[7].record
+        let file = try PosixStorage().open(path, mode: .readWrite).get()
+        let at = damaged.offset + 9  // in the sequence number, under the header's CRC
+        let byte = try file.read(count: 1, at: at).get()
+        try file.write([byte[0] ^ 0x10], at: at).get()
+        file.close()
+        let error = try XCTUnwrap(
+            assertThrowsCoffer(.corrupted) { try store.readRecord(sequence: damaged.sequence, offset: damaged.offset) })
+        XCTAssertTrue(error.message.contains("frame header is damaged"), error.message)
+    }
+
     func testAStoreOnAFileSystemThatMapsNothingReadsTheFile() throws {
         let disk = SimulatedDisk()
         var options = VaultStore.Options(storage: disk)
@@ -110,6 +188,6 @@ final class LogMappingTests: XCTestCase {
         let record = try store.append([Fixture.payload("kept")]).records[0]
         XCTAssertEqual(
             try store.readRecord(sequence: record.sequence, offset: record.offset).payload, Fixture.payload("kept"))
-        XCTAssertNotNil(store.frameCache.frame(at: record.offset), "read from the file, kept in the cache")
+        XCTAssertTrue(store.frameCache.frame(at: record.offset) != nil, "read from the file, kept in the cache")
     }
 }
