@@ -320,7 +320,12 @@ final class CofferWorkloads: @unchecked Sendable {
 
     // MARK: Reads
 
-    func pointReads(_ vault: Vault) throws {
+    /// Point reads from 1 and 2 threads through `vault`: `reveal` through the vault of the
+    /// other workloads, `reveal_mapped` through one that maps its file.
+    func pointReads(
+        _ vault: Vault, workload: String = "reveal",
+        variant: String = "vault.reveal(id): read, authenticate and decrypt the record, decode the fields"
+    ) throws {
         let operations = 20_000
         let credentials = ids.credentials
         let reads = dataset.pointReads
@@ -354,10 +359,9 @@ final class CofferWorkloads: @unchecked Sendable {
             let latency = Latency(nanoseconds: pass(31, timed: true).1)
             figures.append(
                 Figure(
-                    workload: "reveal", engine: "coffer",
-                    variant: "vault.reveal(id): read, authenticate and decrypt the record, decode the fields",
-                    size: size, threads: threads, unit: "ops/s", higherIsBetter: true, operations: operations * threads,
-                    values: values, latency: latency))
+                    workload: workload, engine: "coffer", variant: variant, size: size, threads: threads,
+                    unit: "ops/s", higherIsBetter: true, operations: operations * threads, values: values,
+                    latency: latency))
         }
     }
 
@@ -366,33 +370,12 @@ final class CofferWorkloads: @unchecked Sendable {
     /// the file, so beside `reveal` this shows what the `pread` of a reveal that misses the
     /// default 8 MiB costs, and what a service that gives the cache that room gets.
     func pointReadsFromCache() throws {
-        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        var options = Vault.Options(readOnly: true)
-        options.sealedFrameCacheBytes = fileBytes
-        try pointReads(
-            options: options, workload: "reveal_cached",
-            variant:
-                "vault.reveal(id) as `reveal`, through a read-only vault whose sealedFrameCacheBytes is the file's size (\(String(format: "%.1f", Double(fileBytes) / 1_048_576)) MiB), warmed by one pass over the reads"
-        )
-    }
-
-    /// The same point reads through a reader that maps the vault file (`mapsLog`), warmed by
-    /// one pass: no `pread` and no cache, the frames read where the file's pages are.
-    func pointReadsFromMapping() throws {
-        var options = Vault.Options(readOnly: true)
-        options.mapsLog = true
-        try pointReads(
-            options: options, workload: "reveal_mapped",
-            variant:
-                "vault.reveal(id) as `reveal`, through a read-only vault that maps the file (Options.mapsLog), warmed by one pass over the reads"
-        )
-    }
-
-    /// Point reads as `reveal`'s, single-threaded, through a vault opened with `options`.
-    private func pointReads(options: Vault.Options, workload: String, variant: String) throws {
         let operations = 20_000
         let credentials = ids.credentials
         let reads = dataset.pointReads
+        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        var options = Vault.Options(readOnly: true)
+        options.sealedFrameCacheBytes = fileBytes
         let vault = try Vault.open(path: path, unlock: unlock, options: options)
         defer { vault.close() }
         for index in reads { _ = try vault.reveal(credentials[Int(index)]) }
@@ -408,8 +391,26 @@ final class CofferWorkloads: @unchecked Sendable {
         }
         figures.append(
             Figure(
-                workload: workload, engine: "coffer", variant: variant, size: size, unit: "ops/s", higherIsBetter: true,
-                operations: operations, values: values))
+                workload: "reveal_cached", engine: "coffer",
+                variant:
+                    "vault.reveal(id) as `reveal`, through a read-only vault whose sealedFrameCacheBytes is the file's size (\(String(format: "%.1f", Double(fileBytes) / 1_048_576)) MiB), warmed by one pass over the reads",
+                size: size, unit: "ops/s", higherIsBetter: true, operations: operations, values: values))
+    }
+
+    /// The same point reads, from 1 and 2 threads, through a reader that maps the vault file
+    /// (`mapsLog`), warmed by one pass: no `pread` and no cache, the frames read where the
+    /// file's pages are.
+    func pointReadsFromMapping() throws {
+        var options = Vault.Options(readOnly: true)
+        options.mapsLog = true
+        let vault = try Vault.open(path: path, unlock: unlock, options: options)
+        defer { vault.close() }
+        for index in dataset.pointReads { _ = try vault.reveal(ids.credentials[Int(index)]) }
+        try pointReads(
+            vault, workload: "reveal_mapped",
+            variant:
+                "vault.reveal(id) as `reveal`, through a read-only vault that maps the file (Options.mapsLog), warmed by one pass over the reads"
+        )
     }
 
     func resolutions(_ vault: Vault) throws {
