@@ -45,8 +45,8 @@ public final class Vault: Sendable {
         public var sealedFrameCacheBytes = 8 << 20
         /// Read the records reveals open through a read-only memory mapping of the vault
         /// file, instead of a `pread` each and the cache of sealed frames: faster once the file
-        /// outgrows the cache (1.8× the reveals a second at 100k credentials here, and they
-        /// scale with threads; BENCHMARKS.md), with no copy kept in the process (the pages are
+        /// outgrows the cache (at 100k credentials here, 1.5× the reveals a second from one
+        /// thread, 2× from two; BENCHMARKS.md), with no copy kept in the process (the pages are
         /// the file's, shared with the page cache; they count in its resident memory once
         /// read). Off by default, as SQLite's `mmap_size`: should anything but Coffer shrink
         /// the file under an open vault, or the disk fail to give a page, the process gets
