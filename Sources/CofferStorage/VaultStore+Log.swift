@@ -248,9 +248,12 @@ extension VaultStore {
                 try checkedHeader(UnsafeRawBufferPointer(copy), sequence: sequence, offset: offset)
             }
         }.get()
-        guard end - offset >= UInt64(header.frameBytes),
-            let mapped = mapping.covering(offset + UInt64(header.frameBytes))
-        else { return nil }
+        guard end - offset >= UInt64(header.frameBytes) else { return nil }
+        // Most frames lie in the mapping their header was read from: no second turn of its lock.
+        let frameEnd = offset + UInt64(header.frameBytes)
+        guard let mapped = UInt64(first.bytes.count) >= frameEnd ? first : mapping.covering(frameEnd) else {
+            return nil
+        }
         let bodyStart = start + headerBytes
         let opened = withUnsafeTemporaryAllocation(byteCount: header.frameBytes - headerBytes, alignment: 16) {
             body in
@@ -365,7 +368,9 @@ extension VaultStore {
             }
             return .success((header, bytes))
         }
-        var (header, bytes) = try first.get()
+        let header: FrameHeader
+        var bytes: [UInt8]
+        (header, bytes) = try first.get()
         if bytes.count < header.frameBytes {
             switch log.read(count: header.frameBytes - bytes.count, at: offset + UInt64(bytes.count)) {
             case .failure(let error): throw error.cofferError("Reading a record", offset: offset)

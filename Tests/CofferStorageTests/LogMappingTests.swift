@@ -140,9 +140,11 @@ final class LogMappingTests: XCTestCase {
         XCTAssertThrowsCode(.closed, try reader.readRecord(sequence: later.sequence, offset: later.offset))
     }
 
-    /// Mappings of a page at least: most records after the first few cross a mapping's end,
-    /// and every one is read through the mapping (made longer each time), none from the file.
-    /// A frame header changed on disk is refused as the file's read refuses it.
+    /// Mappings of a page at least: the mapping is made longer as the reads go (16, 32, 64,
+    /// 128 KiB here, a frame across each end), and every record is read through it, none from
+    /// the file. Then a store whose first mapping ends inside a record's header, and one whose
+    /// first mapping ends inside a record's body, read that record through a longer mapping. A
+    /// frame header changed on disk is refused as the file's read refuses it.
     func testRecordsAcrossTheEndsOfShortMappingsAreReadThroughThem() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("v")
@@ -167,6 +169,22 @@ final class LogMappingTests: XCTestCase {
         }
         XCTAssertGreaterThan(store.logEnd, 8 * 4096, "the records cross several mapping ends")
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(store.mapping?.covering(0)).bytes.count, Int(store.logEnd))
+
+        for (depth, what) in [(16, "header"), (100, "body")] {
+            let (before, record) = (written[11].record, written[12].record)
+            var reading = options
+            reading.readOnly = true
+            reading.mappingLengthMin = Int(record.offset) + depth
+            let reader = try VaultStore.open(path: path, secret: Fixture.secret, options: reading)
+            defer { reader.close() }
+            for (placed, payload) in [(before, written[11].payload), (record, written[12].payload)] {
+                XCTAssertEqual(
+                    try reader.readRecord(sequence: placed.sequence, offset: placed.offset).payload, payload,
+                    "the first mapping ending in record \(record.sequence)'s \(what)")
+                XCTAssertTrue(reader.frameCache.frame(at: placed.offset) == nil, "read from the file, \(what)")
+            }
+            XCTAssertGreaterThan(try XCTUnwrap(reader.mapping?.covering(0)).bytes.count, Int(record.offset) + depth)
+        }
 
         let damaged = written[7].record
         let file = try PosixStorage().open(path, mode: .readWrite).get()
