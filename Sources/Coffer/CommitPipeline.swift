@@ -5,11 +5,12 @@ import CofferStorage
 /// Group commit in the engine: transactions that are in the log's queue but not yet durable,
 /// and the writers' view of the index that includes them.
 ///
-/// A mutation plans and validates under the writer lock against every transaction queued
-/// before it, queues its record (``VaultStore/enqueue(_:)``) and releases the lock; it then
-/// waits for the sync it shares with the others and publishes. Readers see a transaction
-/// only once it is durable, and in log order: whichever writer is acknowledged first applies
-/// every durable transaction before its own to the readers' index.
+/// The leader of a batch of mutations (``CommitQueue``) plans and validates each under the
+/// writer lock against every transaction queued before it, queues its record
+/// (``VaultStore/enqueue(_:)``) and releases the lock; it then waits for the sync the batch
+/// shares with others and publishes. Readers see a transaction only once it is durable, and in
+/// log order: whichever leader is acknowledged first applies every durable transaction before
+/// its own to the readers' index.
 ///
 /// While nothing is queued the writers' view is the readers' index. The first mutation that
 /// finds another one queued copies the readers' index and applies the queued transactions to

@@ -13,7 +13,10 @@ extension Vault {
     /// turn, after catching up with their commits; it is called again, over the newer index,
     /// only when the turn was lost and another instance committed first. When this returns, the
     /// transaction is on stable storage and visible to readers; readers never see it before.
-    /// Mutations from many threads share syncs (group commit). An empty plan writes nothing.
+    /// Mutations from many threads share syncs (group commit): `plan` may then run on the
+    /// thread of the call that plans its batch, while this call waits, so it must not rely on
+    /// thread-local or task-local values or on a lock this thread holds, nor call this vault's
+    /// mutating methods (it would wait for itself). An empty plan writes nothing.
     ///
     /// ```swift
     /// let organization = try vault.mutate(actor: "alice") { try $0.createOrganization(slug: "acme", name: "Acme") }
@@ -64,67 +67,33 @@ extension Vault {
     }
 
     /// The plan's value, and whether a transaction was written (an empty plan writes none).
+    ///
+    /// Mutations are committed in batches (group commit): each call queues a
+    /// ``CommitRequest``; the first to arrive while no batch is being planned leads the next
+    /// one, made of every request queued by then (``CommitQueue``), and plans and queues it in
+    /// the writer lock, one transaction after another, each over the index with the ones
+    /// before it applied; the others sleep until it is settled.
     private func mutateLocked<Value: Sendable>(
-        actor: String, _ plan: (Planner) throws -> Plan<Value>
-    ) throws(CofferError) -> (Value, Bool) {
-        // A compaction's switch replaces the store, never with one of another kind.
-        if store.isShared { return try mutateShared(actor: actor, plan) }
-        writerLock.lock()
-        return try mutateGrouped(actor: actor, plan)
-    }
-
-    /// On a file, transactions queue behind each other and share syncs (group commit). Called
-    /// holding `writerLock` (under which the store does not change: a compaction switches
-    /// under it too), which it releases before it waits for the sync.
-    private func mutateGrouped<Value: Sendable>(
-        actor: String, _ plan: (Planner) throws -> Plan<Value>
-    ) throws(CofferError) -> (Value, Bool) {
-        var holdsWriterLock = true
-        defer { if holdsWriterLock { writerLock.unlock() } }
-        let store = self.store
-        let usesWritersView = commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
-        let planned = try planOver(writersView: usesWritersView) { planner throws(CofferError) in
-            try Self.run(plan, planner)
-        }
-        if planned.isEmpty { return (planned.value, false) }
-        let (queued, entry) = try queue(
-            planned.operations, actor: actor, store: store, overWritersView: usesWritersView)
-        writerLock.unlock()
-        holdsWriterLock = false
-        do {
-            _ = try store.waitUntilDurable(queued)
-        } catch {
-            commits.fail(sequence: entry.context.sequence)
-            throw error
-        }
-        publish(through: entry.context.sequence)
-        return (planned.value, true)
-    }
-
-    /// On a log shared with other instances, mutations of this instance are committed in
-    /// batches, as a file's share syncs: each call queues a ``SharedCommitRequest``; the first
-    /// to arrive while no batch is being committed leads the next one, made of every request
-    /// queued by then (``SharedCommitQueue``). The batch is planned and written in the vault's writer turn,
-    /// after catching up with what the others committed, so it does not collide with them:
-    /// one turn, one catch-up and one append (one database transaction) for all of it. A batch
-    /// whose append conflicts all the same (the turn was lost: a connection dropped, or the
-    /// turn was held past the store's idle limit) is planned again after a random wait.
-    private func mutateShared<Value: Sendable>(
         actor: String, _ plan: (Planner) throws -> Plan<Value>
     ) throws(CofferError) -> (Value, Bool) {
         var value: Value?
         // The caller's closure does not outlive this call: settling the request drops it.
         let outcome = withoutActuallyEscaping(plan) { plan in
-            let request = SharedCommitRequest(actor: actor) { planner throws(CofferError) in
+            let request = CommitRequest(actor: actor) { planner throws(CofferError) in
                 let planned = try Self.run(plan, planner)
                 value = planned.value
                 return planned.operations
             }
-            if let batch = sharedCommits.join(request) {
-                writerLock.lock()
-                let settled = commitSharedRequests(batch)
-                writerLock.unlock()
-                sharedCommits.finish(settled)
+            if let batch = commitQueue.join(request) {
+                // A compaction's switch replaces the store, never with one of another kind.
+                if store.isShared {
+                    writerLock.lock()
+                    let settled = commitSharedRequests(batch)
+                    writerLock.unlock()
+                    commitQueue.finish(settled)
+                } else {
+                    commitFileRequests(batch)
+                }
             }
             return request.outcome!
         }
@@ -133,9 +102,31 @@ extension Vault {
         return (value!, wrote)
     }
 
+    /// On a file, a batch's records are written and synced by the first of its transactions
+    /// to wait, or with the batch before it; the lead passes to the next batch as soon as
+    /// this one is queued, so that it is planned while this one's sync runs, on top of it (the
+    /// writers' view, ``CommitPipeline``).
+    private func commitFileRequests(_ batch: [CommitRequest]) {
+        writerLock.lock()
+        // A compaction switches the store only once every queued transaction is published.
+        let store = self.store
+        let queued = queueRequests(batch, store: store)
+        writerLock.unlock()
+        commitQueue.handOver()
+        _ = awaitDurable(queued, store: store)
+        commitQueue.settle(batch)
+    }
+
+    /// On a log shared with other instances, a batch is planned and written in the vault's
+    /// writer turn, after catching up with what the others committed, so it does not collide
+    /// with them: one turn, one catch-up and one append (one database transaction) for all of
+    /// it. A batch whose append conflicts all the same (the turn was lost: a connection
+    /// dropped, or the turn was held past the store's idle limit) is planned again after a
+    /// random wait.
+    ///
     /// Commits a batch of requests, and those queued while it waited for the turn and caught
     /// up, giving each its outcome; returns them all. Called holding `writerLock`.
-    private func commitSharedRequests(_ batch: [SharedCommitRequest]) -> [SharedCommitRequest] {
+    private func commitSharedRequests(_ batch: [CommitRequest]) -> [CommitRequest] {
         var all = batch
         var pending = batch
         for attempt in 1...Self.conflictAttempts {
@@ -144,7 +135,7 @@ extension Vault {
                     try catchUpLocked()
                     // Callers whose requests a batch just settled queue again at once, while
                     // this one waits for the turn and catches up: take them along.
-                    let joined = sharedCommits.takeQueued()
+                    let joined = commitQueue.takeQueued()
                     all += joined
                     pending += joined
                     return writeSharedBatch(pending)
@@ -173,9 +164,29 @@ extension Vault {
     /// Plans each request in order over the index with the earlier ones applied, queues their
     /// records and appends them as one batch; settles every request except those to be planned
     /// again because the append conflicted, which it returns.
-    private func writeSharedBatch(_ requests: [SharedCommitRequest]) -> [SharedCommitRequest] {
+    private func writeSharedBatch(_ requests: [CommitRequest]) -> [CommitRequest] {
         let store = self.store
-        var queued: [(request: SharedCommitRequest, append: QueuedAppend, entry: CommitPipeline.Entry)] = []
+        let queued = queueRequests(requests, store: store)
+        guard let first = queued.first, awaitDurable(queued, store: store) else { return [] }
+        // Every request planned from the first queued one on saw the batch's earlier
+        // transactions, which did not land: plan them all again, failures and empty plans too.
+        let again = Array(requests[requests.firstIndex { $0 === first.request }!...])
+        for request in again { request.outcome = nil }
+        return again
+    }
+
+    /// A request whose transaction is queued in the log.
+    private struct QueuedRequest {
+        let request: CommitRequest
+        let append: QueuedAppend
+        let entry: CommitPipeline.Entry
+    }
+
+    /// Plans each request in order over the index with the earlier ones applied and queues
+    /// its record; settles those that fail or plan nothing, and returns the others. Called
+    /// holding `writerLock`.
+    private func queueRequests(_ requests: [CommitRequest], store: VaultStore) -> [QueuedRequest] {
+        var queued: [QueuedRequest] = []
         for request in requests {
             let usesWritersView = commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
             do throws(CofferError) {
@@ -188,34 +199,38 @@ extension Vault {
                 }
                 let (append, entry) = try queue(
                     operations, actor: request.actor, store: store, overWritersView: usesWritersView)
-                queued.append((request, append, entry))
+                queued.append(QueuedRequest(request: request, append: append, entry: entry))
             } catch {
                 request.outcome = .failure(error)
             }
         }
-        guard let first = queued.first, let last = queued.last else { return [] }
-        // The first wait writes and appends them all (one database transaction, all or
-        // nothing); the others learn the outcome of the same batch.
+        return queued
+    }
+
+    /// Waits until the queued requests are durable, settles them, and publishes them; returns
+    /// whether their append conflicted (a shared log's).
+    private func awaitDurable(_ queued: [QueuedRequest], store: VaultStore) -> Bool {
+        // The first wait writes and appends them all (on a shared log one database
+        // transaction, all or nothing); the others learn the outcome of the same batch.
         var conflicted = false
-        for (request, append, entry) in queued {
+        for item in queued {
             do throws(CofferError) {
-                _ = try store.waitUntilDurable(append)
-                request.outcome = .success(true)
+                _ = try store.waitUntilDurable(item.append)
+                item.request.outcome = .success(true)
             } catch {
-                commits.fail(sequence: entry.context.sequence)
+                commits.fail(sequence: item.entry.context.sequence)
                 if error.code == .conflict { conflicted = true }
-                request.outcome = .failure(error)
+                item.request.outcome = .failure(error)
             }
         }
-        if conflicted {
-            // Every request planned from the first queued one on saw the batch's earlier
-            // transactions, which did not land: plan them all again, failures and empty plans too.
-            let again = Array(requests[requests.firstIndex { $0 === first.request }!...])
-            for request in again { request.outcome = nil }
-            return again
+        // On a file a batch can be split between two syncs (the previous batch's leader wrote
+        // the part queued by then, or a plan read a record queued before it), of which the
+        // second may fail: publish what did land.
+        let landed = queued.last { item in
+            if case .success = item.request.outcome { true } else { false }
         }
-        if case .success = last.request.outcome { publish(through: last.entry.context.sequence) }
-        return []
+        if !conflicted, let landed { publish(through: landed.entry.context.sequence, in: store) }
+        return conflicted
     }
 
     /// Runs `body` with a planner over the current index, or over the writers' view (the index
@@ -265,11 +280,13 @@ extension Vault {
         return (queued, entry)
     }
 
-    /// Makes every queued transaction through `sequence`, which is durable, visible to readers
-    /// and observers, unless the writer acknowledged first did already.
-    private func publish(through sequence: UInt64) {
+    /// Makes every queued transaction through `sequence`, which is durable in `store`, visible
+    /// to readers and observers, unless the writer acknowledged first did already (and so a
+    /// compaction may have switched to a new store since, whose queue is not this one's).
+    private func publish(through sequence: UInt64, in store: VaultStore) {
         guard !commits.isPublished(sequence) else { return }
         state.write { (current: inout State) in
+            guard current.store === store else { return }
             commits.publish(through: sequence, to: &current.index) { entry in
                 observers.notify(
                     generation: current.store.head.generation, sequence: entry.context.sequence,

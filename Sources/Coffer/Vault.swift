@@ -151,8 +151,8 @@ public final class Vault: Sendable {
     let writerLock = Lock()
     /// Transactions queued in the log and not yet visible; see ``CommitPipeline``.
     let commits = CommitPipeline()
-    /// On a shared log: mutations waiting to be committed in the next batch.
-    let sharedCommits = SharedCommitQueue()
+    /// Mutations waiting to be committed in the next batch.
+    let commitQueue = CommitQueue()
     /// One compaction at a time; keyslot changes take it too.
     let compactionLock = Lock()
     /// One index checkpoint at a time, and none beside a compaction (which takes it after

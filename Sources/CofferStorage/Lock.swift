@@ -8,25 +8,18 @@
 /// Chosen over `Synchronization.Mutex` because ThreadSanitizer cannot see that type's futex
 /// and reports false races; this one it understands.
 public final class Lock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    fileprivate let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
     public init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         precondition(pthread_mutex_init(mutex, nil) == 0)
-        condition = .allocate(capacity: 1)
-        condition.initialize(to: pthread_cond_t())
-        var attributes = pthread_condattr_t()
-        precondition(pthread_condattr_init(&attributes) == 0)
-        precondition(pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) == 0)
-        precondition(pthread_cond_init(condition, &attributes) == 0)
-        pthread_condattr_destroy(&attributes)
+        condition = makeMonotonicCondition()
     }
 
     deinit {
-        pthread_cond_destroy(condition)
-        condition.deallocate()
+        destroyCondition(condition)
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
@@ -61,6 +54,42 @@ public final class Lock: @unchecked Sendable {
     public func broadcast() {
         pthread_cond_broadcast(condition)
     }
+}
+
+/// A condition variable of its own on a ``Lock``: for waking one chosen waiter rather than
+/// every waiter on the lock's condition.
+public final class LockCondition: @unchecked Sendable {
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+
+    public init() { condition = makeMonotonicCondition() }
+
+    deinit { destroyCondition(condition) }
+
+    /// Waits until signalled; must be called while holding `lock`. Wake-ups can be spurious: loop.
+    public func wait(on lock: Lock) {
+        pthread_cond_wait(condition, lock.mutex)
+    }
+
+    /// Wakes the waiter, if any (call holding the lock it waits on).
+    public func signal() {
+        pthread_cond_signal(condition)
+    }
+}
+
+private func makeMonotonicCondition() -> UnsafeMutablePointer<pthread_cond_t> {
+    let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    condition.initialize(to: pthread_cond_t())
+    var attributes = pthread_condattr_t()
+    precondition(pthread_condattr_init(&attributes) == 0)
+    precondition(pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) == 0)
+    precondition(pthread_cond_init(condition, &attributes) == 0)
+    pthread_condattr_destroy(&attributes)
+    return condition
+}
+
+private func destroyCondition(_ condition: UnsafeMutablePointer<pthread_cond_t>) {
+    pthread_cond_destroy(condition)
+    condition.deallocate()
 }
 
 /// A value guarded by a ``Lock``.

@@ -6,9 +6,9 @@ import XCTest
 
 @testable import Coffer
 
-/// Group commit in the engine (``CommitPipeline``): mutations from many threads share syncs,
-/// each is planned against every one queued before it, and readers see a transaction only
-/// once it is durable.
+/// Group commit in the engine (``CommitQueue``, ``CommitPipeline``): mutations from many
+/// threads are planned in batches and share syncs, each is planned against every one queued
+/// before it, and readers see a transaction only once it is durable.
 final class GroupCommitTests: XCTestCase {
     let path = "/vault/team.coffer"
     let key = SecureBytes(copying: (0..<32).map { UInt8($0 * 5) })
@@ -84,9 +84,8 @@ final class GroupCommitTests: XCTestCase {
     /// version once it is durable, instead of failing as if it did not exist (found by the
     /// random engine crash suite under load: an update planned on top of a queued rotation
     /// failed with not_found).
-    func testAnEditOnTopOfAQueuedVersionReadsItOnceDurable() throws {
-        let storage = GatedStorage(SimulatedDisk())
-        let vault = try makeVault(on: storage)
+    /// Creates the SMTP credential `mail/out` in `acme`, password `first-password`, durably.
+    func createMailCredential(_ vault: Vault) throws {
         let fields: [String: String] = [
             "host": "smtp.example.com", "port": "587", "encryption": "starttls", "username": "bot",
             "password": "first-password",
@@ -96,28 +95,17 @@ final class GroupCommitTests: XCTestCase {
         let created = CredentialDraft(
             appKey: "mail", slug: "out", label: "Mail", type: .smtp, category: .communication, fields: values)
         try vault.mutate(actor: "setup") { try $0.createCredential(in: "acme", created) }
+    }
+
+    func testAnEditOnTopOfAQueuedVersionReadsItOnceDurable() throws {
+        let storage = GatedStorage(SimulatedDisk())
+        let vault = try makeVault(on: storage)
+        try createMailCredential(vault)
         storage.holdSyncs()
         let writers = BackgroundWriters(vault)
-        writers.run("rotate") { vault in
-            _ = try vault.mutate(actor: "w") { planner in
-                var given = FieldValues()
-                given["password"] = SecureBytes(copying: Array("second-password".utf8))
-                return try planner.rotateCredential("mail/out", in: "acme", fields: given) {
-                    location throws(CofferError) in
-                    try vault.readOperation(at: location)
-                }
-            }
-        }
+        writers.rotateMailPassword()
         waitUntil("the rotation is syncing") { storage.syncsWaiting == 1 }
-        writers.run("edit") { vault in
-            _ = try vault.mutate(actor: "w") { planner in
-                var given = FieldValues()
-                given["host"] = SecureBytes(copying: Array("mail.example.org".utf8))
-                return try planner.updateCredential("mail/out", in: "acme", CredentialUpdate(fields: given)) {
-                    location throws(CofferError) in try vault.readOperation(at: location)
-                }
-            }
-        }
+        writers.editMailHost()
         usleep(100_000)  // the edit plans on top of the queued rotation meanwhile
         storage.releaseSyncs()
         XCTAssertEqual(writers.finish(), [])
@@ -163,6 +151,102 @@ final class GroupCommitTests: XCTestCase {
             .writerStopped,
             try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: "late", name: "Late") })
         XCTAssertEqual(projects(vault), [])
+    }
+
+    /// Starts a mutation of `vault` (creating project `lead`) on another thread and returns
+    /// while it is being planned: its plan waits until the returned semaphore is signalled.
+    fileprivate func startPlanningALeader(
+        _ vault: Vault
+    ) -> (BackgroundWriters, release: DispatchSemaphore) {
+        let writers = BackgroundWriters(vault)
+        let planning = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        writers.run("lead") { vault in
+            _ = try vault.mutate(actor: "w") { planner in
+                planning.signal()
+                release.wait()
+                return try planner.createProject(in: "acme", slug: "lead", name: "Lead")
+            }
+        }
+        planning.wait()
+        return (writers, release)
+    }
+
+    func testCallersQueuedWhileABatchIsPlannedArePlannedTogetherAndFailAlone() throws {
+        let storage = GatedStorage(SimulatedDisk())
+        let vault = try makeVault(on: storage)
+        let (writers, release) = startPlanningALeader(vault)
+        let syncsBefore = storage.syncs
+        // The thread each of the four plans ran on.
+        let planners = Locked<[String: pthread_t]>([:])
+        let record: @Sendable (String) -> Void = { name in planners.withLock { $0[name] = pthread_self() } }
+        for slug in ["p1", "p3"] {
+            writers.run(slug) { vault in
+                _ = try vault.mutate(actor: "w") { planner in
+                    record(slug)
+                    return try planner.createProject(in: "acme", slug: slug, name: slug)
+                }
+            }
+        }
+        writers.run("missing organization") { vault in
+            _ = try vault.mutate(actor: "w") { planner in
+                record("p2")
+                return try planner.createProject(in: "nowhere", slug: "p2", name: "P2")
+            }
+        }
+        writers.run("empty") { vault in
+            let value = try vault.mutate(actor: "w") { _ in
+                record("empty")
+                return Plan(operations: [], value: 7)
+            }
+            XCTAssertEqual(value, 7, "an empty plan's value comes back to its caller")
+        }
+        waitUntil("four callers are queued behind the leader") { vault.commitQueue.queuedCount == 4 }
+        // The leader's sync is held: the four are planned meanwhile, and two of them queued.
+        storage.holdSyncs()
+        release.signal()
+        waitUntil("the next batch is queued while the leader's sync waits") {
+            storage.syncsWaiting == 1 && vault.store.queuedHead.sequence == 2 + 3
+        }
+        storage.releaseSyncs()
+        let failed = writers.finishWithCodes()
+        XCTAssertEqual(failed, [.notFound], "only the plan that threw fails")
+        let threads = planners.withLock { $0 }
+        XCTAssertEqual(threads.keys.sorted(), ["empty", "p1", "p2", "p3"])
+        XCTAssertEqual(Set(threads.values.map(UInt.init)).count, 1, "one caller planned the whole batch")
+        XCTAssertEqual(projects(vault), ["lead", "p1", "p3"])
+        // The leader's transaction, then (with it, when queued before its sync began) the batch's two.
+        XCTAssertLessThanOrEqual(storage.syncs - syncsBefore, 2)
+        vault.close()
+        XCTAssertEqual(projects(try reopen(on: storage)), ["lead", "p1", "p3"])
+    }
+
+    func testABatchSplitBetweenTwoSyncsPublishesWhatTheFirstWroteWhenTheSecondFails() throws {
+        let storage = GatedStorage(SimulatedDisk())
+        let vault = try makeVault(on: storage)
+        try createMailCredential(vault)
+        let (writers, release) = startPlanningALeader(vault)
+        // A batch of two: a rotation, then an edit, which reads the version the rotation
+        // queued once it is durable: so the rotation is synced alone, and then syncs fail.
+        writers.rotateMailPassword()
+        waitUntil("the rotation's caller is queued") { vault.commitQueue.queuedCount == 1 }
+        writers.editMailHost { storage.failSyncs() }
+        waitUntil("the edit's caller is queued") { vault.commitQueue.queuedCount == 2 }
+        release.signal()
+        let failed = writers.finish()
+        XCTAssertEqual(failed.count, 1, "only the edit fails: \(failed)")
+        XCTAssertTrue(failed.first?.hasPrefix("edit:") ?? false, "only the edit fails: \(failed)")
+        // The rotation landed: readers see it.
+        let id = try vault.read { try $0.selectCredential("mail/out", in: try $0.organizationID("acme")) }
+        let version = vault.read { $0.credential(id: id)?.version }
+        XCTAssertEqual(version, 2, "the rotation is visible")
+        XCTAssertEqual(
+            try vault.reveal(id)["password"], SecureBytes(copying: Array("second-password".utf8)))
+        XCTAssertEqual(projects(vault), ["lead"])
+        guard version == 2 else { return }  // else the queue is stuck behind the unpublished rotation
+        XCTAssertThrowsCode(
+            .writerStopped,
+            try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: "late", name: "Late") })
     }
 
     func testManyThreadsCommitAndTheIndexMatchesTheLog() throws {
@@ -298,6 +382,36 @@ private final class BackgroundWriters: Sendable {
             do {
                 try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: slug, name: slug) }
             } catch { failures.withLock { $0.append((slug, error)) } }
+        }
+    }
+
+    /// Starts a mutation that rotates the password of `mail/out` to `second-password`.
+    @Sendable func rotateMailPassword() {
+        run("rotate") { vault in
+            _ = try vault.mutate(actor: "w") { planner in
+                var given = FieldValues()
+                given["password"] = SecureBytes(copying: Array("second-password".utf8))
+                return try planner.rotateCredential("mail/out", in: "acme", fields: given) {
+                    location throws(CofferError) in
+                    try vault.readOperation(at: location)
+                }
+            }
+        }
+    }
+
+    /// Starts a mutation that sets the host of `mail/out` to `mail.example.org`, calling
+    /// `planned` once it is planned.
+    @Sendable func editMailHost(planned: @escaping @Sendable () -> Void = {}) {
+        run("edit") { vault in
+            _ = try vault.mutate(actor: "w") { planner in
+                var given = FieldValues()
+                given["host"] = SecureBytes(copying: Array("mail.example.org".utf8))
+                let plan = try planner.updateCredential("mail/out", in: "acme", CredentialUpdate(fields: given)) {
+                    location throws(CofferError) in try vault.readOperation(at: location)
+                }
+                planned()
+                return plan
+            }
         }
     }
 

@@ -499,9 +499,10 @@ final class CofferWorkloads: @unchecked Sendable {
                 latency: Latency(nanoseconds: samples)))
     }
 
-    /// Eight threads calling `mutate` at once. Each mutation is planned and sealed under the
-    /// writer lock, then waits outside it for a write and `fdatasync` it shares with the
-    /// mutations queued beside it (group commit).
+    /// Eight threads calling `mutate` at once. The mutations that wait while a batch is
+    /// planned are planned and sealed together by one of them, under the writer lock,
+    /// then wait outside it for a write and `fdatasync` they share with the mutations queued
+    /// beside them (group commit).
     func concurrentCommits(_ vault: Vault) throws {
         let threads = 8
         let perThread = 150
