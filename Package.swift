@@ -118,7 +118,8 @@ let package = Package(
             name: "coffer-shared-writer", dependencies: ["Coffer", "CofferModel", "CofferPostgres", "CofferStorage"]),
         // Assertions every test target shares.
         .target(
-            name: "CofferTestSupport", dependencies: ["CofferCrypto", "CofferFormat", "CofferSimulation"],
+            name: "CofferTestSupport",
+            dependencies: ["CofferCrypto", "CofferFormat", "CofferSimulation", "CofferStorage"],
             path: "Tests/CofferTestSupport"),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto", "CofferTestSupport"]),
         .testTarget(

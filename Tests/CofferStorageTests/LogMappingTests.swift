@@ -197,6 +197,69 @@ final class LogMappingTests: XCTestCase {
         XCTAssertTrue(error.message.contains("frame header is damaged"), error.message)
     }
 
+    /// Files that map only while the storage's `mapsLeft` lasts, then fail as mmap does.
+    private final class MapsOnlySoMany: ForwardingStorage, @unchecked Sendable {
+        let mapsLeft = Locked(0)
+
+        override func wrap(_ file: any StorageFile) -> any StorageFile { MapsOnlySoManyFile(file, storage: self) }
+    }
+
+    private final class MapsOnlySoManyFile: ForwardingFile, @unchecked Sendable {
+        let storage: MapsOnlySoMany
+
+        init(_ file: any StorageFile, storage: MapsOnlySoMany) {
+            self.storage = storage
+            super.init(file)
+        }
+
+        override func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> {
+            let allowed = storage.mapsLeft.withLock { left in
+                defer { left -= 1 }
+                return left > 0
+            }
+            return allowed ? file.mapReadOnly(count) : .failure(SystemError(ENOMEM))
+        }
+    }
+
+    /// A store whose mapping cannot be made longer when the log outgrows it reads what the
+    /// mapping covers through it and the rest from the file, the same bytes either way.
+    func testAStoreWhoseMappingCannotGrowReadsTheRestFromTheFile() throws {
+        let directory = TemporaryDirectory()
+        let storage = MapsOnlySoMany(PosixStorage())
+        storage.mapsLeft.withLock { $0 = 1 }
+        var options = VaultStore.Options(storage: storage)
+        options.mapsLog = true
+        options.mappingLengthMin = 4096
+        let store = try VaultStore.create(path: directory.file("v"), secret: Fixture.secret, options: options)
+        defer { store.close() }
+        var generator = SeededGenerator(seed: 43)
+        var written: [(record: PlacedRecord, payload: SecureBytes)] = []
+        for _ in 0..<40 {
+            let payload = SecureBytes(
+                copying: (0..<Int(generator.next() % 2000)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+            written.append((try store.append([payload]).records[0], payload))
+        }
+        // The first read maps enough for the first record; the later ones ask for more and are refused.
+        _ = try store.readRecord(sequence: written[0].record.sequence, offset: written[0].record.offset)
+        let mapped = try XCTUnwrap(store.mapping?.covering(0), "the first mapping is made")
+        XCTAssertGreaterThan(store.logEnd, UInt64(mapped.bytes.count) + 4096, "the records run past the first mapping")
+        for (record, payload) in written + written.reversed() {
+            XCTAssertEqual(
+                try store.readRecord(sequence: record.sequence, offset: record.offset).payload, payload,
+                "record \(record.sequence), seed 43")
+        }
+        XCTAssertTrue(store.mapping?.covering(0) === mapped, "the first mapping is kept")
+        var fromFile = 0
+        for (record, _) in written {
+            let read = store.frameCache.frame(at: record.offset) != nil
+            let covered = record.offset + UInt64(record.frameBytes) <= UInt64(mapped.bytes.count)
+            XCTAssertEqual(read, !covered, "record \(record.sequence) at \(record.offset) read from the file, seed 43")
+            if read { fromFile += 1 }
+        }
+        XCTAssertGreaterThan(fromFile, 0)
+        XCTAssertLessThanOrEqual(storage.mapsLeft.withLock { $0 }, -1, "a longer mapping was asked for and refused")
+    }
+
     func testAStoreOnAFileSystemThatMapsNothingReadsTheFile() throws {
         let disk = SimulatedDisk()
         var options = VaultStore.Options(storage: disk)

@@ -298,16 +298,13 @@ final class GroupCommitTests: XCTestCase {
 
 /// A storage system over another whose syncs can be held until released, delayed or made to
 /// fail, and counted.
-final class GatedStorage: StorageSystem, @unchecked Sendable {
-    let base: any StorageSystem
+final class GatedStorage: ForwardingStorage, @unchecked Sendable {
     private let lock = Lock()
     private var holding = false
     private var failing = false
     private var waiting = 0
     private var count = 0
     var syncDelayMicroseconds: UInt32 = 0
-
-    init(_ base: any StorageSystem) { self.base = base }
 
     var syncs: Int { lock.withLock { count } }
     var syncsWaiting: Int { lock.withLock { waiting } }
@@ -332,40 +329,19 @@ final class GatedStorage: StorageSystem, @unchecked Sendable {
         return fails ? .failure(.ioError) : file.sync()
     }
 
-    func open(_ path: String, mode: OpenMode) -> Result<any StorageFile, SystemError> {
-        base.open(path, mode: mode).map { GatedFile(storage: self, file: $0) }
-    }
-    func rename(_ source: String, to target: String) -> Result<Void, SystemError> { base.rename(source, to: target) }
-    func moveWithoutReplacing(_ source: String, to target: String) -> Result<Void, SystemError> {
-        base.moveWithoutReplacing(source, to: target)
-    }
-    func remove(_ path: String) -> Result<Void, SystemError> { base.remove(path) }
-    func syncDirectory(containing path: String) -> Result<Void, SystemError> { base.syncDirectory(containing: path) }
-    func identity(of path: String) -> Result<FileIdentity, SystemError> { base.identity(of: path) }
-    func siblings(of path: String) -> Result<[String], SystemError> { base.siblings(of: path) }
+    override func wrap(_ file: any StorageFile) -> any StorageFile { GatedFile(storage: self, file: file) }
 }
 
-final class GatedFile: StorageFile, @unchecked Sendable {
+/// A file whose syncs go through its ``GatedStorage``.
+final class GatedFile: ForwardingFile, @unchecked Sendable {
     let storage: GatedStorage
-    let file: any StorageFile
 
     init(storage: GatedStorage, file: any StorageFile) {
         self.storage = storage
-        self.file = file
+        super.init(file)
     }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
-        file.read(into: buffer, at: offset)
-    }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Result<Void, SystemError> {
-        file.write(bytes, at: offset)
-    }
-    func size() -> Result<UInt64, SystemError> { file.size() }
-    func truncate(to size: UInt64) -> Result<Void, SystemError> { file.truncate(to: size) }
-    func sync() -> Result<Void, SystemError> { storage.sync(file) }
-    func tryLockExclusive() -> Result<Bool, SystemError> { file.tryLockExclusive() }
-    func identity() -> Result<FileIdentity, SystemError> { file.identity() }
-    func close() { file.close() }
+    override func sync() -> Result<Void, SystemError> { storage.sync(file) }
 }
 
 /// Mutations run on other threads, each creating a project, for tests that hold their syncs.
