@@ -19,6 +19,19 @@ final class LogMappingTests: XCTestCase {
         return FileLogDevice(file: file, storage: storage, path: path, checksReplacement: false)
     }
 
+    /// Appends `count` records of random bytes (fewer than `bytesMax` each), one at a time.
+    private func appendRandomRecords(
+        _ count: Int, to store: VaultStore, bytesMax: UInt64, seed: UInt64
+    ) throws -> [(record: PlacedRecord, payload: SecureBytes)] {
+        var generator = SeededGenerator(seed: seed)
+        return try (0..<count).map { _ in
+            let payload = SecureBytes(
+                copying: (0..<Int(generator.next() % bytesMax)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            )
+            return (try store.append([payload]).records[0], payload)
+        }
+    }
+
     func testMapsAgainOnlyWhenTheLogOutgrowsTheMappingAndKeepsTheOldOneForItsHolders() throws {
         let directory = TemporaryDirectory()
         let log = try device(directory.file("log"), count: 10_000)
@@ -153,13 +166,7 @@ final class LogMappingTests: XCTestCase {
         options.mappingLengthMin = 4096
         let store = try VaultStore.create(path: path, secret: Fixture.secret, options: options)
         defer { store.close() }
-        var generator = SeededGenerator(seed: 41)
-        var written: [(record: PlacedRecord, payload: SecureBytes)] = []
-        for _ in 0..<40 {
-            let payload = SecureBytes(
-                copying: (0..<Int(generator.next() % 3000)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
-            written.append((try store.append([payload]).records[0], payload))
-        }
+        let written = try appendRandomRecords(40, to: store, bytesMax: 3000, seed: 41)
         for (record, payload) in written {
             XCTAssertEqual(
                 try store.readRecord(sequence: record.sequence, offset: record.offset).payload, payload,
@@ -232,13 +239,7 @@ final class LogMappingTests: XCTestCase {
         options.mappingLengthMin = 4096
         let store = try VaultStore.create(path: directory.file("v"), secret: Fixture.secret, options: options)
         defer { store.close() }
-        var generator = SeededGenerator(seed: 43)
-        var written: [(record: PlacedRecord, payload: SecureBytes)] = []
-        for _ in 0..<40 {
-            let payload = SecureBytes(
-                copying: (0..<Int(generator.next() % 2000)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
-            written.append((try store.append([payload]).records[0], payload))
-        }
+        let written = try appendRandomRecords(40, to: store, bytesMax: 2000, seed: 43)
         // The first read maps enough for the first record; the later ones ask for more and are refused.
         _ = try store.readRecord(sequence: written[0].record.sequence, offset: written[0].record.offset)
         let mapped = try XCTUnwrap(store.mapping?.covering(0), "the first mapping is made")
