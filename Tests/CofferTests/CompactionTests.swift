@@ -1,12 +1,12 @@
 import CofferFormat
 import CofferSimulation
-import CofferStorage
 import CofferTestSupport
 import Dispatch
 import Foundation
 import XCTest
 
 @testable import Coffer
+@testable import CofferStorage
 
 /// Compaction, data-key and master-key rotation at the engine level: the state survives
 /// exactly, old keys leave the file, writers beside it lose nothing, and a crash at any call
@@ -272,6 +272,21 @@ final class CompactionTests: XCTestCase {
             let reader = try Vault.open(path: path, unlock: .keyFile(key), options: .init(readOnly: true))
             defer { reader.close() }
             assertSameState(try fingerprint(vault), try fingerprint(reader), step)
+            // The mapped vault's reveals (the fingerprint reveals every version) came through
+            // its mapping, not the file: its cache of sealed frames holds none of them.
+            let store = vault.store
+            XCTAssertNotNil(store.mapping, step)
+            let locations = vault.read { index in
+                index.organizations().flatMap { organization in
+                    let filter = CredentialFilter(organization: organization.id, includesRevoked: true)
+                    return index.credentials(matching: filter).compactMap { index.location(of: $0.id) }
+                }
+            }
+            XCTAssertFalse(locations.isEmpty, step)
+            for location in locations {
+                XCTAssertTrue(
+                    store.frameCache.frame(at: location.offset) == nil, "\(step): \(location) read from the file")
+            }
         }
         try assertSameAsAReaderOfTheFile("churned")
         _ = try vault.compact()
