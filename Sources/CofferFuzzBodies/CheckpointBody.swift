@@ -79,7 +79,8 @@ enum CheckpointBody {
 
     /// Seeds: the encoding of an empty and of a populated index, and the populated one sealed
     /// as a checkpoint under the body's key, as writers seal it (version 2) and as version 1
-    /// did (whose field order only an authenticated checkpoint reaches).
+    /// did (whose field order only an authenticated checkpoint reaches), and a checkpoint of a
+    /// longer log, whose chain table carries its contents past one chunk (F-CHECKPOINT-CHUNKS).
     static func seeds() -> [Seed] {
         let baseline = ModelScenario.baseline.index.checkpointEncoding()
         let contents = Checkpoint.Contents(
@@ -93,12 +94,36 @@ enum CheckpointBody {
             position, contents: contents.encode(), key: key, nonce: [UInt8](repeating: 0xC3, count: 24))
         return [
             Seed(target: .checkpoint, name: "empty-index.bin", bytes: VaultIndex().checkpointEncoding()),
+            Seed(
+                target: .checkpoint, name: "sealed-checkpoint-two-chunks.bin", bytes: sealedInTwoChunks(index: baseline)
+            ),
             Seed(target: .checkpoint, name: "populated-index.bin", bytes: baseline),
             Seed(target: .checkpoint, name: "sealed-checkpoint.bin", bytes: sealed),
             Seed(
                 target: .checkpoint, name: "sealed-checkpoint-v1.bin",
                 bytes: sealedAsVersion1(contents, header: Array(sealed[..<Checkpoint.headerBytes]))),
         ]
+    }
+
+    /// A checkpoint of a log of 2,100 records (a key epoch, then transactions), whose chain
+    /// table (32 bytes a record) takes its contents just past one chunk of 64 KiB.
+    static func sealedInTwoChunks(index: [UInt8]) -> [UInt8] {
+        let records: UInt64 = 2_100
+        let transactionBytes: UInt64 = 584
+        let contents = Checkpoint.Contents(
+            epochs: [Checkpoint.EpochRecord(number: 1, sequence: 1, offset: FormatConstants.logStartOffset)],
+            recordsByType: [.keyEpoch: 1, .transaction: records - 1],
+            bytesByType: [.keyEpoch: 328, .transaction: (records - 1) * transactionBytes],
+            transactionsByEpoch: [1: records - 1],
+            chains: (0..<Int(records) * 32).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }[...],
+            index: index[...])
+        let end = FormatConstants.logStartOffset + 328 + (records - 1) * transactionBytes
+        let position = Checkpoint.Position(
+            vaultID: vaultID, generation: 0, sequence: records, lastFrameOffset: end - transactionBytes, end: end,
+            chain: [UInt8](repeating: 0xC5, count: 32))
+        let encoded = contents.encode()
+        precondition(encoded.count > Checkpoint.chunkBytes && encoded.count <= 2 * Checkpoint.chunkBytes)
+        return Checkpoint.seal(position, contents: encoded, key: key, nonce: [UInt8](repeating: 0xC6, count: 24))
     }
 
     /// `contents` sealed as version 1 of F-CHECKPOINT wrote them, which no writer writes any
