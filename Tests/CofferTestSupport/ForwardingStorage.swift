@@ -1,8 +1,9 @@
 import CofferStorage
 
-/// A storage system that passes every call to another, for a test that changes one behaviour:
-/// a subclass overrides that call, or ``wrap(_:)`` to hand out files of its own
-/// (``ForwardingFile``).
+/// A storage system that passes each of its own calls to another, for a test that changes one
+/// behaviour: a subclass overrides that call, or ``wrap(_:)`` to hand out files of its own
+/// (``ForwardingFile``). The log medium's calls are not passed on: they are the
+/// `StorageSystem` extension's, built on these (so their files are wrapped too).
 open class ForwardingStorage: StorageSystem, @unchecked Sendable {
     public let base: any StorageSystem
 

@@ -279,7 +279,11 @@ final class CompactionTests: XCTestCase {
             let locations = vault.read { index in
                 index.organizations().flatMap { organization in
                     let filter = CredentialFilter(organization: organization.id, includesRevoked: true)
-                    return index.credentials(matching: filter).compactMap { index.location(of: $0.id) }
+                    return index.credentials(matching: filter).flatMap { credential in
+                        index.versions(of: credential.id).compactMap {
+                            index.location(of: credential.id, version: $0.version)
+                        }
+                    }
                 }
             }
             XCTAssertFalse(locations.isEmpty, step)

@@ -80,10 +80,6 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(projects(reopened), ["data", "web"])
     }
 
-    /// A planner that merges an edit with a version a queued transaction made reads that
-    /// version once it is durable, instead of failing as if it did not exist (found by the
-    /// random engine crash suite under load: an update planned on top of a queued rotation
-    /// failed with not_found).
     /// Creates the SMTP credential `mail/out` in `acme`, password `first-password`, durably.
     func createMailCredential(_ vault: Vault) throws {
         let fields: [String: String] = [
@@ -97,6 +93,10 @@ final class GroupCommitTests: XCTestCase {
         try vault.mutate(actor: "setup") { try $0.createCredential(in: "acme", created) }
     }
 
+    /// A planner that merges an edit with a version a queued transaction made reads that
+    /// version once it is durable, instead of failing as if it did not exist (found by the
+    /// random engine crash suite under load: an update planned on top of a queued rotation
+    /// failed with not_found).
     func testAnEditOnTopOfAQueuedVersionReadsItOnceDurable() throws {
         let storage = GatedStorage(SimulatedDisk())
         let vault = try makeVault(on: storage)
@@ -105,8 +105,10 @@ final class GroupCommitTests: XCTestCase {
         let writers = BackgroundWriters(vault)
         writers.rotateMailPassword()
         waitUntil("the rotation is syncing") { storage.syncsWaiting == 1 }
-        writers.editMailHost()
-        usleep(100_000)  // the edit plans on top of the queued rotation meanwhile
+        // The edit plans on top of the queued rotation while its sync is held.
+        let editPlanning = DispatchSemaphore(value: 0)
+        writers.editMailHost(started: { editPlanning.signal() })
+        editPlanning.wait()
         storage.releaseSyncs()
         XCTAssertEqual(writers.finish(), [])
         let id = try vault.read { try $0.selectCredential("mail/out", in: try $0.organizationID("acme")) }
@@ -230,7 +232,7 @@ final class GroupCommitTests: XCTestCase {
         // queued once it is durable: so the rotation is synced alone, and then syncs fail.
         writers.rotateMailPassword()
         waitUntil("the rotation's caller is queued") { vault.commitQueue.queuedCount == 1 }
-        writers.editMailHost { storage.failSyncs() }
+        writers.editMailHost(planned: { storage.failSyncs() })
         waitUntil("the edit's caller is queued") { vault.commitQueue.queuedCount == 2 }
         release.signal()
         let failed = writers.finish()
@@ -344,7 +346,8 @@ final class GatedFile: ForwardingFile, @unchecked Sendable {
     override func sync() -> Result<Void, SystemError> { storage.sync(file) }
 }
 
-/// Mutations run on other threads, each creating a project, for tests that hold their syncs.
+/// Mutations run on other threads (creating projects, rotating and editing `mail/out`), for
+/// tests that hold their syncs.
 private final class BackgroundWriters: Sendable {
     let vault: Vault
     private let group = DispatchGroup()
@@ -376,10 +379,13 @@ private final class BackgroundWriters: Sendable {
     }
 
     /// Starts a mutation that sets the host of `mail/out` to `mail.example.org`, calling
-    /// `planned` once it is planned.
-    @Sendable func editMailHost(planned: @escaping @Sendable () -> Void = {}) {
+    /// `started` when its plan starts and `planned` once it is planned.
+    @Sendable func editMailHost(
+        started: @escaping @Sendable () -> Void = {}, planned: @escaping @Sendable () -> Void = {}
+    ) {
         run("edit") { vault in
             _ = try vault.mutate(actor: "w") { planner in
+                started()
                 var given = FieldValues()
                 given["host"] = SecureBytes(copying: Array("mail.example.org".utf8))
                 let plan = try planner.updateCredential("mail/out", in: "acme", CredentialUpdate(fields: given)) {
