@@ -88,12 +88,19 @@ final class LogWriter: @unchecked Sendable {
     private let counters: LogCounters
     private let lock = Lock()
     private var state: State
+    /// How a caller waits for the active leader's write and sync to end.
+    private let syncWaitSpin: SyncWaitSpin
+    /// How many leads have ended: read without the lock by a caller that spins while one is
+    /// active, which `lock` alone would make it sleep for.
+    private let leadsEnded = Atomic<UInt64>(0)
 
     init(
         log: any LogDevice, vaultID: [UInt8], keyRecordKey: SecureBytes, durability: Durability,
-        chains: ChainTable, counters: LogCounters, end: UInt64, head: ChainHead, epoch: UInt32, epochKey: SecureBytes
+        chains: ChainTable, counters: LogCounters, end: UInt64, head: ChainHead, epoch: UInt32, epochKey: SecureBytes,
+        syncWaitSpin: SyncWaitSpin
     ) {
         self.log = log
+        self.syncWaitSpin = syncWaitSpin
         self.chains = chains
         self.counters = counters
         self.keyRecordKey = keyRecordKey
@@ -182,7 +189,7 @@ final class LogWriter: @unchecked Sendable {
                 return queued.receipt
             }
             if state.leaderActive {
-                lock.wait()
+                awaitLeader()
                 continue
             }
             lead()
@@ -205,11 +212,22 @@ final class LogWriter: @unchecked Sendable {
                     .notFound, "No record with sequence number \(sequence) is in the log.", sequence: sequence)
             }
             if state.leaderActive {
-                lock.wait()
+                awaitLeader()
                 continue
             }
             lead()
         }
+    }
+
+    /// Waits until the active leader's lead has ended: spinning first (``SyncWaitSpin``), then
+    /// asleep on `lock`'s condition. Holds `lock` on entry and exit, not while it spins.
+    private func awaitLeader() {
+        let seen = leadsEnded.load(ordering: .acquiring)
+        lock.unlock()
+        let ended = syncWaitSpin.yield { leadsEnded.load(ordering: .acquiring) != seen }
+        lock.lock()
+        // The lead that ends next broadcasts holding `lock`: checked under it, it cannot be missed.
+        if !ended && leadsEnded.load(ordering: .acquiring) == seen { lock.wait() }
     }
 
     /// Writes and syncs every queued append as one batch, then settles them. Holds `lock`
@@ -257,6 +275,7 @@ final class LogWriter: @unchecked Sendable {
             state.queue = []
         }
         state.leaderActive = false
+        leadsEnded.add(1, ordering: .releasing)
         lock.broadcast()
     }
 

@@ -54,10 +54,20 @@ final class RandomizedLogTests: XCTestCase {
         )
     }
 
+    /// Waiting behind another's sync by sleeping at once, by the default spin and by the
+    /// longest: the same log each way.
     func testConcurrentAppendsShareSyncsAndLoseNothing() throws {
+        for spin in [Duration.zero, VaultStore.Options().syncWaitSpin, .milliseconds(10)] {
+            try appendConcurrently(spinningFor: spin)
+        }
+    }
+
+    private func appendConcurrently(spinningFor spin: Duration) throws {
         let directory = TemporaryDirectory()
         let path = directory.file("v")
-        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        var options = VaultStore.Options()
+        options.syncWaitSpin = spin
+        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: options)
         let threads = 8
         let perThread = 40
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
@@ -65,18 +75,18 @@ final class RandomizedLogTests: XCTestCase {
                 do {
                     _ = try store.append([Fixture.payload("t\(thread)-\(index)")])
                 } catch {
-                    XCTFail("thread \(thread), commit \(index): \(error)")
+                    XCTFail("spin \(spin), thread \(thread), commit \(index): \(error)")
                 }
             }
         }
         store.close()
         let payloads = try Fixture.transactions(path: path).payloads.map { String(decoding: $0, as: UTF8.self) }
-        XCTAssertEqual(payloads.count, threads * perThread)
-        XCTAssertEqual(Set(payloads).count, threads * perThread)
+        XCTAssertEqual(payloads.count, threads * perThread, "spin \(spin)")
+        XCTAssertEqual(Set(payloads).count, threads * perThread, "spin \(spin)")
         // Each thread's own commits stay in its order.
         for thread in 0..<threads {
             let mine = payloads.filter { $0.hasPrefix("t\(thread)-") }
-            XCTAssertEqual(mine, (0..<perThread).map { "t\(thread)-\($0)" })
+            XCTAssertEqual(mine, (0..<perThread).map { "t\(thread)-\($0)" }, "spin \(spin)")
         }
     }
 }

@@ -251,6 +251,18 @@ final class GroupCommitTests: XCTestCase {
             try vault.mutate(actor: "w") { try $0.createProject(in: "acme", slug: "late", name: "Late") })
     }
 
+    /// The spin of a mutation waiting behind another batch's sync is the caller's to get wrong.
+    func testASyncWaitSpinOutsideItsRangeIsRefused() throws {
+        let disk = SimulatedDisk()
+        var options = Vault.Options(storage: disk)
+        options.syncWaitSpin = .microseconds(-300)
+        XCTAssertThrowsCode(.invalidInput, try Vault.create(path: path, unlock: .keyFile(key), options: options))
+        XCTAssertFalse(disk.exists(path))
+        try makeVault(on: disk).close()
+        options.syncWaitSpin = .seconds(1)
+        XCTAssertThrowsCode(.invalidInput, try Vault.open(path: path, unlock: .keyFile(key), options: options))
+    }
+
     func testManyThreadsCommitAndTheIndexMatchesTheLog() throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var generator = SeededGenerator(seed: seed)
