@@ -58,7 +58,7 @@ public final class Vault: Sendable {
         /// processor, yielding it to any other thread, before it sleeps: that batch is written
         /// the moment the sync ends, and an idle processor can take longer to wake than the
         /// sync takes (a virtual machine's halted vCPU). 300 µs by default: eight threads
-        /// committing at once here went 10–25 % faster than sleeping at once (BENCHMARKS.md).
+        /// committing at once here went 18–38 % faster than sleeping at once (BENCHMARKS.md).
         /// Zero sleeps at once; a lone writer never waits so. From 0 to 10 ms, else
         /// `.invalidInput`.
         public var syncWaitSpin = Duration.microseconds(300)

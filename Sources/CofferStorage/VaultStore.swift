@@ -79,11 +79,12 @@ public final class VaultStore: @unchecked Sendable {
         /// disk fail to give a page, the process gets `SIGBUS` where a read would have thrown
         /// `.io`. A shared log is read as before.
         public var mapsLog = false
-        /// How long a commit whose batch waits behind another batch's write and sync keeps
-        /// its processor, yielding it to any other thread, before it sleeps: the next batch is
-        /// written the moment the sync ends, and an idle processor can take longer to wake
-        /// than the sync takes (a virtual machine's halted vCPU). 300 µs by default; zero
-        /// sleeps at once. From 0 to 10 ms, else `.invalidInput`.
+        /// How long a caller waiting for another caller's write and sync to end (the next
+        /// batch's leader, or any append queued behind it) keeps its processor, yielding it to
+        /// any other thread, before it sleeps (``SyncWaitSpin``): the next batch is written
+        /// the moment the sync ends, and an idle processor can take longer to wake than the
+        /// sync takes (a virtual machine's halted vCPU). 300 µs by default; zero sleeps at
+        /// once. From 0 to 10 ms, else `.invalidInput`.
         public var syncWaitSpin = Duration.microseconds(300)
         /// The shortest mapping of the log made (``LogMapping``): set only by tests, to cross
         /// mapping ends with a few records.
@@ -196,13 +197,11 @@ public final class VaultStore: @unchecked Sendable {
             writer = nil
         } else {
             let newest = outcome.keyEpochs.newest!
-            guard let syncWaitSpin = try? SyncWaitSpin(options.syncWaitSpin) else {
-                preconditionFailure("creating and opening a store check its sync wait spin")
-            }
             writer = LogWriter(
                 log: log, vaultID: header.vaultID, keyRecordKey: MasterKeySubkey.keyRecord.derive(from: masterKey),
                 durability: options.durability, chains: chains, counters: counters, end: outcome.validEnd,
-                head: outcome.head, epoch: newest.number, epochKey: newest.dataKey!, syncWaitSpin: syncWaitSpin)
+                head: outcome.head, epoch: newest.number, epochKey: newest.dataKey!,
+                syncWaitSpin: SyncWaitSpin(options.syncWaitSpin))
         }
     }
 
@@ -221,7 +220,7 @@ public final class VaultStore: @unchecked Sendable {
     ) throws(CofferError) -> VaultStore {
         guard !options.readOnly else { throw CofferError(.invalidInput, "A vault cannot be created read-only.") }
         try secret.check()
-        _ = try SyncWaitSpin(options.syncWaitSpin)
+        try SyncWaitSpin.check(options.syncWaitSpin)
         let taken = CofferError(.alreadyExists, "A file already exists at the vault path; choose another path.")
         switch options.storage.openLog(path, readOnly: true) {
         case .success(let existing):
@@ -363,7 +362,7 @@ public final class VaultStore: @unchecked Sendable {
         path given: String, unlocking: (HeaderStore) -> Result<HeaderStore.Unlocked, CofferError>, options: Options,
         visit: (ScannedRecord) throws(CofferError) -> Void
     ) throws(CofferError) -> VaultStore {
-        _ = try SyncWaitSpin(options.syncWaitSpin)
+        try SyncWaitSpin.check(options.syncWaitSpin)
         // A vault reached through a symbolic link is kept beside the real file, once for the
         // life of the store: a compaction renames over the file and the link stays.
         let path: String
