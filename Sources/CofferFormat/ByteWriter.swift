@@ -20,15 +20,16 @@ public struct ByteWriter: Sendable {
     public mutating func write(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
 
     public mutating func writeZeros(_ count: Int) {
-        bytes += [UInt8](repeating: 0, count: count)
+        bytes.append(contentsOf: repeatElement(0, count: count))
     }
 
     /// A UTF-8 string prefixed by its byte length as a `UInt16` (F-CONV-STRING).
     public mutating func writeString(_ string: String) {
-        let utf8 = Array(string.utf8)
+        // Copied from the string's own storage, with no array of its bytes in between.
+        let utf8 = string.utf8
         precondition(utf8.count <= Int(UInt16.max), "string longer than 65535 bytes")
         write(UInt16(utf8.count))
-        write(utf8)
+        bytes.append(contentsOf: utf8)
     }
 
     /// Bytes prefixed by their length as a `UInt32` (F-CONV-BLOB).

@@ -68,16 +68,13 @@ public struct Identifier<Kind: IdentifierKind>: Sendable, Hashable, Comparable, 
     }
 
     /// The 16 bytes of the binary form.
-    public var bytes: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.byteCount)
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: high >> UInt64(shift)))
-        }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: low >> UInt64(shift)))
-        }
-        return bytes
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// Calls `body` with the 16 bytes of the binary form, on the stack: for an encoder,
+    /// which then makes no array of them.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        // A tuple of two `UInt64` lies in memory as 16 contiguous bytes, in order.
+        try Swift.withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { try body($0) }
     }
 
     /// The text form, e.g. `org_0t3m9x…`.

@@ -66,7 +66,7 @@ struct OperationBodyWriter: OperationBodySink {
 
     mutating func write<Integer: FixedWidthInteger>(_ value: Integer) { plain.write(value) }
 
-    mutating func write<Kind>(_ identifier: Identifier<Kind>) { plain.write(identifier.bytes) }
+    mutating func write<Kind>(_ identifier: Identifier<Kind>) { identifier.withUnsafeBytes { plain.write($0) } }
 
     mutating func writeRaw(_ bytes: [UInt8]) { plain.write(bytes) }
 
