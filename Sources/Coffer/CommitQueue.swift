@@ -20,8 +20,10 @@ final class CommitRequest: @unchecked Sendable {
     fileprivate var isTaken = false
     /// Guarded by the queue's lock.
     fileprivate var isSettled = false
-    /// The caller waits on it, on the queue's lock, to be settled or to lead.
-    fileprivate let wakeUp = LockCondition()
+    /// The caller waits on it, on the queue's lock, to be settled or to lead; made the first
+    /// time the caller must wait (a lone caller leads at once and never does). Guarded by the
+    /// queue's lock.
+    fileprivate var wakeUp: LockCondition?
 
     init(actor: String, plan: @escaping (Planner) throws(CofferError) -> [ModelOperation]) {
         self.actor = actor
@@ -54,7 +56,11 @@ final class CommitQueue: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         queued.append(request)
-        while !request.isSettled && (isLeading || request.isTaken) { request.wakeUp.wait(on: lock) }
+        while !request.isSettled && (isLeading || request.isTaken) {
+            let wakeUp = request.wakeUp ?? LockCondition()
+            request.wakeUp = wakeUp
+            wakeUp.wait(on: lock)
+        }
         if request.isSettled { return nil }
         isLeading = true
         defer { queued = [] }
@@ -95,7 +101,7 @@ final class CommitQueue: @unchecked Sendable {
     private func handOverLocked() {
         precondition(isLeading, "only the leader hands over")
         isLeading = false
-        queued.first?.wakeUp.signal()
+        queued.first?.wakeUp?.signal()
     }
 
     private func settleLocked(_ batch: [CommitRequest]) {
@@ -103,7 +109,7 @@ final class CommitQueue: @unchecked Sendable {
             precondition(request.outcome != nil, "a request of the batch was left unsettled")
             request.plan = nil
             request.isSettled = true
-            request.wakeUp.signal()
+            request.wakeUp?.signal()
         }
     }
 }

@@ -12,8 +12,9 @@ import XCTest
 /// reading the file reads, with the same checks and the same errors.
 final class LogMappingTests: XCTestCase {
     /// A file of `count` bytes, each its offset's low byte, as a log device.
-    private func device(_ path: String, count: Int) throws -> FileLogDevice {
-        let storage = PosixStorage()
+    private func device(_ path: String, count: Int, on storage: any StorageSystem = PosixStorage()) throws
+        -> FileLogDevice
+    {
         let file = try storage.open(path, mode: .createNew).get()
         try file.write((0..<count).map { UInt8(truncatingIfNeeded: $0) }, at: 0).get()
         return FileLogDevice(file: file, storage: storage, path: path, checksReplacement: false)
@@ -52,42 +53,40 @@ final class LogMappingTests: XCTestCase {
         XCTAssertEqual(second.bytes[0], 0, "still held, still mapped")
     }
 
-    /// A log device that maps only while `mapsLeft` lasts, then fails as mmap does.
-    private final class MapsOnly: LogDevice, @unchecked Sendable {
-        let wrapped: FileLogDevice
-        var mapsLeft: Int
-        init(_ wrapped: FileLogDevice, maps: Int) {
-            self.wrapped = wrapped
-            self.mapsLeft = maps
+    /// Files that map only while the storage's `mapsLeft` lasts, then fail as mmap does.
+    private final class MapsOnlySoMany: ForwardingStorage, @unchecked Sendable {
+        let mapsLeft = Locked(0)
+
+        override func wrap(_ file: any StorageFile) -> any StorageFile { MapsOnlySoManyFile(file, storage: self) }
+    }
+
+    private final class MapsOnlySoManyFile: ForwardingFile, @unchecked Sendable {
+        let storage: MapsOnlySoMany
+
+        init(_ file: any StorageFile, storage: MapsOnlySoMany) {
+            self.storage = storage
+            super.init(file)
         }
-        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, SystemError> {
-            wrapped.read(into: buffer, at: offset)
-        }
-        func end() -> Result<UInt64, SystemError> { wrapped.end() }
-        func append(_ frames: FrameBatch, at offset: UInt64) -> Result<LogWriteOutcome, SystemError> {
-            wrapped.append(frames, at: offset)
-        }
-        func sync() -> Result<Void, SystemError> { wrapped.sync() }
-        func replaceHeaderCopy(_ index: Int, with bytes: [UInt8]) -> Result<LogWriteOutcome, SystemError> {
-            wrapped.replaceHeaderCopy(index, with: bytes)
-        }
-        func cutTornTail(at end: UInt64) -> Result<Void, SystemError> { wrapped.cutTornTail(at: end) }
-        func close() { wrapped.close() }
-        func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> {
-            guard mapsLeft > 0 else { return .failure(SystemError(ENOMEM)) }
-            mapsLeft -= 1
-            return wrapped.mapReadOnly(count)
+
+        override func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> {
+            let allowed = storage.mapsLeft.withLock { left in
+                defer { left -= 1 }
+                return left > 0
+            }
+            return allowed ? file.mapReadOnly(count) : .failure(SystemError(ENOMEM))
         }
     }
 
     func testAFailedMappingKeepsServingWhatTheLastOneCoversAndMapsNoMore() throws {
         let directory = TemporaryDirectory()
-        let log = MapsOnly(try device(directory.file("log"), count: 10_000), maps: 1)
+        let storage = MapsOnlySoMany(PosixStorage())
+        storage.mapsLeft.withLock { $0 = 1 }
+        let log = try device(directory.file("log"), count: 10_000, on: storage)
         let mapping = LogMapping(log: log, lengthMin: 4096)
         let first = try XCTUnwrap(mapping.covering(4096))
         XCTAssertNil(mapping.covering(4097), "the second mmap fails")
         XCTAssertTrue(mapping.covering(100) === first, "what the first covers is still served")
-        log.mapsLeft = 1
+        storage.mapsLeft.withLock { $0 = 1 }
         XCTAssertNil(mapping.covering(4097), "after a failure, nothing is mapped again")
     }
 
@@ -202,30 +201,6 @@ final class LogMappingTests: XCTestCase {
         let error = try XCTUnwrap(
             assertThrowsCoffer(.corrupted) { try store.readRecord(sequence: damaged.sequence, offset: damaged.offset) })
         XCTAssertTrue(error.message.contains("frame header is damaged"), error.message)
-    }
-
-    /// Files that map only while the storage's `mapsLeft` lasts, then fail as mmap does.
-    private final class MapsOnlySoMany: ForwardingStorage, @unchecked Sendable {
-        let mapsLeft = Locked(0)
-
-        override func wrap(_ file: any StorageFile) -> any StorageFile { MapsOnlySoManyFile(file, storage: self) }
-    }
-
-    private final class MapsOnlySoManyFile: ForwardingFile, @unchecked Sendable {
-        let storage: MapsOnlySoMany
-
-        init(_ file: any StorageFile, storage: MapsOnlySoMany) {
-            self.storage = storage
-            super.init(file)
-        }
-
-        override func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> {
-            let allowed = storage.mapsLeft.withLock { left in
-                defer { left -= 1 }
-                return left > 0
-            }
-            return allowed ? file.mapReadOnly(count) : .failure(SystemError(ENOMEM))
-        }
     }
 
     /// A store whose mapping cannot be made longer when the log outgrows it reads what the
