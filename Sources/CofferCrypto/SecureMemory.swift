@@ -38,7 +38,7 @@ enum SecureMemory {
     static func allocate(_ count: Int) -> Allocation {
         let wanted = max(count, 1)
         guard wanted <= slotBytesMax else { return mapAlone(wanted) }
-        return classes[sizeClass(for: wanted)].allocate()
+        return classes[sizeClass(for: wanted)]._withUnsafeGuaranteedRef { $0.allocate() }
     }
 
     /// Zeroes the whole capacity and gives the memory back.
@@ -49,7 +49,7 @@ enum SecureMemory {
             munmap(allocation.pointer, allocation.capacity)
             return
         }
-        classes[sizeClass(for: allocation.capacity)].release(allocation.pointer)
+        classes[sizeClass(for: allocation.capacity)]._withUnsafeGuaranteedRef { $0.release(allocation.pointer) }
     }
 
     /// The index of the smallest class whose slot holds `count` bytes.
@@ -61,15 +61,21 @@ enum SecureMemory {
         return bits - slotBytesMin.trailingZeroBitCount
     }
 
-    /// The slot size of each class: 32, 64, …, 16,384 bytes.
-    static let classes: [SizeClass] = {
-        var result: [SizeClass] = []
+    /// The slot size of each class: 32, 64, …, 16,384 bytes. Made once and never freed, and
+    /// held unmanaged: every secret's allocation and release reaches its class without
+    /// counting a reference to it or to an array of them (two atomic operations each). Never
+    /// written after it is made, so any thread may read it (`nonisolated(unsafe)`); each
+    /// class guards its free list with its own mutex.
+    nonisolated(unsafe) static let classes: UnsafeBufferPointer<Unmanaged<SizeClass>> = {
+        var made: [Unmanaged<SizeClass>] = []
         var slot = slotBytesMin
         while slot <= slotBytesMax {
-            result.append(SizeClass(slotBytes: slot))
+            made.append(Unmanaged.passRetained(SizeClass(slotBytes: slot)))
             slot *= 2
         }
-        return result
+        let table = UnsafeMutableBufferPointer<Unmanaged<SizeClass>>.allocate(capacity: made.count)
+        _ = table.initialize(from: made)
+        return UnsafeBufferPointer(table)
     }()
 
     /// Maps, locks and marks `bytes` (rounded up to pages); `nil` only when the mapping fails.

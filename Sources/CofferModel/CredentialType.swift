@@ -100,31 +100,45 @@ public struct FieldSpec: Sendable, Hashable {
         FieldSpec(name: name, isRequired: required, isSecret: false, rule: rule, preview: .shownInFull)
     }
 
-    /// The name of every type's fields, with its UTF-8 bytes, by the number of bytes (at most
-    /// five names have the same).
-    private static let knownNames: [[(bytes: [UInt8], name: String)]] = {
-        var names: [[(bytes: [UInt8], name: String)]] = []
+    /// A field name's UTF-8 bytes (at most 16), zero-padded into two words, and their count.
+    private struct NameKey: Equatable {
+        let first: UInt64
+        let second: UInt64
+        let count: Int
+
+        /// The key of `bytes`; nil for more than 16 bytes, which no type's field name has.
+        init?(_ bytes: UnsafeRawBufferPointer) {
+            guard bytes.count <= 16 else { return nil }
+            var words: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: bytes) }
+            (first, second, count) = (words.0, words.1, bytes.count)
+        }
+    }
+
+    /// The name of every type's fields, once each, with its key: made once and never freed,
+    /// and read through a pointer, so that finding a name counts no reference (the names are
+    /// short enough to be held inline in their `String`s). Never written after it is made, so
+    /// any thread may read it (`nonisolated(unsafe)`).
+    nonisolated(unsafe) private static let knownNames: UnsafeBufferPointer<(key: NameKey, name: String)> = {
+        var names: [(key: NameKey, name: String)] = []
         for type in CredentialType.allCases {
-            for field in type.fields {
-                let bytes = Array(field.name.utf8)
-                while names.count <= bytes.count { names.append([]) }
-                if !names[bytes.count].contains(where: { $0.name == field.name }) {
-                    names[bytes.count].append((bytes, field.name))
-                }
+            for field in type.fields where !names.contains(where: { $0.name == field.name }) {
+                let key = Array(field.name.utf8).withUnsafeBytes { NameKey($0) }
+                guard let key else { preconditionFailure("a type's field name is at most 16 bytes") }
+                names.append((key, field.name))
             }
         }
-        return names
+        let table = UnsafeMutableBufferPointer<(key: NameKey, name: String)>.allocate(capacity: names.count)
+        _ = table.initialize(from: names)
+        return UnsafeBufferPointer(table)
     }()
 
     /// The field name whose UTF-8 bytes are `bytes`, when a type has such a field: a reveal
     /// decodes every field's name, and finding the `String` made once costs less than making
     /// one (validating the bytes again) for each field of each reveal.
     static func knownName(_ bytes: UnsafeRawBufferPointer) -> String? {
-        guard bytes.count < knownNames.count else { return nil }
-        for known in knownNames[bytes.count] {
-            let equal = known.bytes.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
-            if equal { return known.name }
-        }
+        guard let key = NameKey(bytes) else { return nil }
+        for known in knownNames where known.key == key { return known.name }
         return nil
     }
 }

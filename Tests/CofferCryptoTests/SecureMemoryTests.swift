@@ -10,7 +10,7 @@ final class SecureMemoryTests: XCTestCase {
         XCTAssertEqual(SecureMemory.sizeClass(for: 64), 1)
         XCTAssertEqual(SecureMemory.sizeClass(for: 65), 2)
         XCTAssertEqual(SecureMemory.sizeClass(for: SecureMemory.slotBytesMax), SecureMemory.classes.count - 1)
-        for (index, sizeClass) in SecureMemory.classes.enumerated() {
+        for (index, sizeClass) in SecureMemory.classes.map({ $0.takeUnretainedValue() }).enumerated() {
             XCTAssertEqual(sizeClass.slotBytes, SecureMemory.slotBytesMin << index)
             XCTAssertEqual(SecureMemory.sizeClass(for: sizeClass.slotBytes), index)
         }

@@ -110,7 +110,12 @@ final class SchemaTests: XCTestCase {
                 XCTAssertTrue(field.name.utf8.allSatisfy { $0 < 0x80 }, "\(field.name) is ASCII")
             }
         }
-        for other in ["", "t", "toke", "tokens", "Token", "json ", "private_keys", "accès"] {
+        // A known name with a zero byte after it (its padded words are the same; its length
+        // is not), and names of 16 and 17 bytes.
+        for other in [
+            "", "t", "toke", "tokens", "Token", "json ", "private_keys", "accès", "token\u{0}", "client_secret_16",
+            "refresh_tokens_17",
+        ] {
             XCTAssertNil(Array(other.utf8).withUnsafeBytes { FieldSpec.knownName($0) }, other)
         }
     }
