@@ -45,7 +45,7 @@ test: deps postgres-deps
 # .build-tsan), beside a throw-away PostgreSQL server as `make test`. No report is suppressed:
 # every lock in the code is pthread's (`Lock`, `ReadWriteLocked`), which ThreadSanitizer
 # understands, and atomics are the standard library's. A report fails the run.
-TSAN_TESTS := GroupCommitTests|CheckpointStoreTests|AsyncTests|ObservationTests|SharedVaultTests|SharedLogStorageTests|CrashSimulationTests|CompactionTests|VaultTests|SecureMemoryTests|PostgresVaultListenerTests
+TSAN_TESTS := GroupCommitTests|SyncWaitSpinTests|RandomizedLogTests|CheckpointStoreTests|AsyncTests|ObservationTests|SharedVaultTests|SharedLogStorageTests|CrashSimulationTests|CompactionTests|VaultTests|SecureMemoryTests|PostgresVaultListenerTests
 tsan: deps postgres-deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	COFFER_CRASH_STATES=300 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" tools/with-test-postgres \
