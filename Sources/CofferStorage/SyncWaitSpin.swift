@@ -29,7 +29,7 @@ struct SyncWaitSpin: Sendable {
     /// - Throws: `.invalidInput` when `limit` is negative or over ``maximum``.
     static func check(_ limit: Duration) throws(CofferError) {
         guard limit >= .zero, limit <= maximum else {
-            throw CofferError(.invalidInput, "A sync wait spin is from 0 to 10 ms.")
+            throw CofferError(.invalidInput, "The sync wait spin (Options.syncWaitSpin) is from 0 to 10 ms.")
         }
     }
 

@@ -19,7 +19,7 @@ final class SyncWaitSpinTests: XCTestCase {
             let error = assertThrowsCoffer(.invalidInput) {
                 try VaultStore.create(path: path, secret: Fixture.secret, options: options)
             }
-            XCTAssertEqual(error?.message, "A sync wait spin is from 0 to 10 ms.")
+            XCTAssertEqual(error?.message, "The sync wait spin (Options.syncWaitSpin) is from 0 to 10 ms.")
             XCTAssertFalse(disk.exists(path), "a refused create leaves no file")
         }
         for accepted in [Duration.zero, .milliseconds(10)] {
