@@ -116,9 +116,9 @@ public struct FieldSpec: Sendable, Hashable {
     }
 
     /// The name of every type's fields, once each, with its key: made once and never freed,
-    /// and read through a pointer, so that finding a name counts no reference (the names are
-    /// short enough to be held inline in their `String`s). Never written after it is made, so
-    /// any thread may read it (`nonisolated(unsafe)`).
+    /// and read through a pointer, so that finding a name counts no reference (today's names
+    /// are at most 13 bytes, held inline in their `String`s, which hold up to 15). Never
+    /// written after it is made, so any thread may read it (`nonisolated(unsafe)`).
     nonisolated(unsafe) private static let knownNames: UnsafeBufferPointer<(key: NameKey, name: String)> = {
         var names: [(key: NameKey, name: String)] = []
         for type in CredentialType.allCases {

@@ -13,9 +13,10 @@ import CofferErrors
 /// every caller whose append is queued waits so. Asleep, a waiter leaves its processor idle,
 /// and an idle processor can take longer to wake than the sync takes: on a virtual machine the
 /// idle vCPU halts, and waking it takes an interrupt through the host. On this project's 2-vCPU
-/// machine a waiter that slept at once left about as long between one sync's end and the next
-/// batch's write as the sync itself took; yielding made eight committing threads 18–38 %
-/// faster (BENCHMARKS.md, "Group commit: the next batch's leader keeps its processor").
+/// machine a waiter that slept at once left half a sync at the median, and a whole one at the
+/// 90th percentile, between one sync's end and the next batch's write; yielding halved that
+/// and made eight committing threads 18–38 % faster (BENCHMARKS.md, "Group commit: the next
+/// batch's leader keeps its processor").
 /// Yielding costs processor time only when no other thread wants it, and never longer than
 /// the spin.
 struct SyncWaitSpin: Sendable {
