@@ -12,6 +12,22 @@ public enum UTF8Check {
         firstInvalidOffset(bytes) == nil
     }
 
+    /// Whether every byte is ASCII (below 0x80), eight bytes at a time.
+    @inlinable
+    public static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var highBits: UInt64 = 0
+        var index = 0
+        while index + 8 <= bytes.count {
+            highBits |= bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < bytes.count {
+            highBits |= UInt64(bytes[index])
+            index += 1
+        }
+        return highBits & 0x8080_8080_8080_8080 == 0
+    }
+
     /// The offset of the first byte that does not start a valid UTF-8 sequence, or `nil` when
     /// all are valid.
     @inlinable

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferFormat
 
 /// Masked previews of secret values (FORMAT.md, OPS-PREVIEW): enough to recognise a secret,
 /// never enough to use it. Previews are not secret and live in the index.
@@ -39,6 +40,25 @@ public enum Preview {
     static func of(_ bytes: UnsafeRawBufferPointer) -> String {
         var end = bytes.count
         while end > 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
+        // Most tokens are ASCII, where a byte is a scalar: nothing to decode.
+        if end <= 64, let preview = ofASCII(UnsafeRawBufferPointer(rebasing: bytes[..<end])) { return preview }
+        return ofDecoding(bytes, end: end)
+    }
+
+    /// The preview of a token of ASCII bytes, trailing whitespace dropped, as
+    /// ``ofDecoding(_:end:)`` makes it; nil when a byte is not ASCII.
+    static func ofASCII(_ token: UnsafeRawBufferPointer) -> String? {
+        guard UTF8Check.isASCII(token) else { return nil }
+        guard token.count >= 16 else { return mask }
+        let shown = UnsafeRawBufferPointer(rebasing: token[(token.count - 4)...])
+        // The ASCII control characters are Names.isControl's below 0x80.
+        guard !shown.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return mask }
+        return mask + String(decoding: shown, as: UTF8.self)
+    }
+
+    /// The preview of the token in `bytes` up to `end` (trailing whitespace dropped), its
+    /// scalars decoded.
+    static func ofDecoding(_ bytes: UnsafeRawBufferPointer, end: Int) -> String {
         // A scalar is at most 4 bytes, so more than 64 bytes are more than 16 scalars and show
         // the last 4 (at most 16 bytes): decode only from a scalar boundary near the end, not
         // a 3 KiB private key from its first byte. Stored values are valid UTF-8 (OPS-FIELD-TEXT).

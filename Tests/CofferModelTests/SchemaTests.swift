@@ -268,6 +268,35 @@ final class SchemaTests: XCTestCase {
         XCTAssertEqual(try check(.sshKey, ["private_key": rsa]), ["RSA private key (PEM)", nil, nil])
     }
 
+    /// An ASCII token's preview, made without decoding, is the one decoding makes: on random
+    /// tokens of ASCII (controls and whitespace among them) and of other scalars, around the
+    /// lengths where the rule changes (16 scalars, 64 bytes). Seeded; a failure prints its seed.
+    func testAnASCIITokensPreviewIsTheDecodedOne() {
+        let pieces: [String] = ["a", "Z", "0", "-", "_", " ", "\n", "\t", "\u{7}", "\u{7F}", "é", "€", "😀"]
+        for seed: UInt64 in 1...3 {
+            let random = SplitMix64(seed: seed)
+            for round in 0..<2000 {
+                let asciiOnly = random.next() % 2 == 0
+                let choices = asciiOnly ? Array(pieces.prefix(10)) : pieces
+                var token = ""
+                for _ in 0..<Int(random.next() % 72) { token += choices[Int(random.next() % UInt64(choices.count))] }
+                let bytes = Array(token.utf8)
+                bytes.withUnsafeBytes { view in
+                    var end = view.count
+                    while end > 0, [0x20, 0x09, 0x0A, 0x0D].contains(view[end - 1]) { end -= 1 }
+                    let decoded = Preview.ofDecoding(view, end: end)
+                    XCTAssertEqual(Preview.of(view), decoded, "seed \(seed), round \(round)")
+                    let ascii = Preview.ofASCII(UnsafeRawBufferPointer(rebasing: view[..<end]))
+                    if asciiOnly {
+                        XCTAssertEqual(ascii, decoded, "seed \(seed), round \(round)")
+                    } else if bytes[..<end].contains(where: { $0 >= 0x80 }) {
+                        XCTAssertNil(ascii, "seed \(seed), round \(round)")
+                    }
+                }
+            }
+        }
+    }
+
     /// A rollback is a new version with an older version's values, fields it lacked cleared;
     /// nothing to do when the values are already those; only to an earlier, retained version.
     func testRollbackMakesANewVersionWithTheOlderValues() throws {

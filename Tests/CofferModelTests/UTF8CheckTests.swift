@@ -22,6 +22,9 @@ final class UTF8CheckTests: XCTestCase {
     }
 
     private func check(_ bytes: [UInt8], _ context: @autoclosure () -> String) {
+        XCTAssertEqual(
+            bytes.withUnsafeBytes { UTF8Check.isASCII($0) }, bytes.allSatisfy { $0 < 0x80 },
+            "\(context()): whether \(bytes.map { String($0, radix: 16) }) is ASCII")
         let ours = bytes.withUnsafeBytes { UTF8Check.isValid($0) }
         XCTAssertEqual(ours, swiftSays(bytes), "\(context()): \(bytes.map { String($0, radix: 16) })")
         bytes.withUnsafeBytes {
