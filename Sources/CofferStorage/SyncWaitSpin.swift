@@ -23,7 +23,7 @@ struct SyncWaitSpin: Sendable {
     /// The longest spin a caller can ask for: longer ones would only burn a processor.
     static let maximum = Duration.milliseconds(10)
 
-    private let nanoseconds: UInt64
+    private let limit: Duration
 
     /// Throws unless `limit` is a spin a caller may ask for.
     ///
@@ -34,11 +34,9 @@ struct SyncWaitSpin: Sendable {
         }
     }
 
-    /// A spin of `limit` (``check(_:)`` it first), rounded down to whole nanoseconds and held
-    /// within 0 and ``maximum``.
+    /// A spin of `limit` (``check(_:)`` it first), held within 0 and ``maximum``.
     init(_ limit: Duration) {
-        let (seconds, attoseconds) = min(max(limit, .zero), Self.maximum).components
-        nanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        self.limit = min(max(limit, .zero), Self.maximum)
     }
 
     /// Yields the processor until `isDone` answers true or the spin has passed; whether it
@@ -46,19 +44,12 @@ struct SyncWaitSpin: Sendable {
     /// other asks again after each yield, the first yield's whatever the time.
     func yield(until isDone: () -> Bool) -> Bool {
         if isDone() { return true }
-        guard nanoseconds > 0 else { return false }
-        let deadline = Self.monotonicNanoseconds() + nanoseconds
+        guard limit > .zero else { return false }
+        let deadline = ContinuousClock.now + limit
         repeat {
             sched_yield()
             if isDone() { return true }
-        } while Self.monotonicNanoseconds() < deadline
+        } while ContinuousClock.now < deadline
         return false
-    }
-
-    /// The monotonic clock's time, in nanoseconds.
-    static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }
