@@ -78,7 +78,7 @@ extension IndexMutation {
         let app = intern(metadata.appKey)
         let slug = intern(metadata.slug)
         let key = CandidateKey(organization: organization, app: app, owner: owner, scope: metadata.scope)
-        if tables.group(key).contains(where: { tables.credential($0).slug == slug }) {
+        if tables.groupMember(key, slug: slug) != nil {
             throw exists("A `\(metadata.appKey)` credential with the slug `\(metadata.slug)` at this scope")
         }
         return CredentialPlacement(
@@ -149,7 +149,7 @@ extension IndexMutation {
             throw CofferError(.invalidInput, "The credential \(id) already has the slug `\(newSlug)`.")
         }
         let slug = intern(newSlug)
-        if tables.group(record.candidateKey).contains(where: { tables.credential($0).slug == slug }) {
+        if tables.groupMember(record.candidateKey, slug: slug) != nil {
             throw exists("A `\(tables.string(record.app))` credential with the slug `\(newSlug)` at this scope")
         }
         unlink(slot, from: \.slugHeads, key: record.slugKey, next: \.nextWithSlug)

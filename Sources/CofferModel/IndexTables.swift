@@ -389,6 +389,25 @@ struct IndexTables: Sendable {
         walk(from: groupHead(key)) { credential($0).nextInGroup }
     }
 
+    /// The credential of candidate group `key` that has the slug `slug`, of which there is at
+    /// most one (OP-CRED-CREATE-2). It is in the candidate group and in the slug's group both,
+    /// so the two lists are walked side by side and the walk ends with the shorter one: a
+    /// credential created in a group of a million costs what the few others with its slug
+    /// cost, and neither list is copied out.
+    func groupMember(_ key: CandidateKey, slug: Handle) -> Handle? {
+        var inGroup = groupHead(key) ?? noHandle
+        var withSlug = slugHead(SlugKey(organization: key.organization, slug: slug)) ?? noHandle
+        while inGroup != noHandle && withSlug != noHandle {
+            let member = credentials[Int(inGroup)]
+            if member.slug == slug { return inGroup }
+            let holder = credentials[Int(withSlug)]
+            if holder.candidateKey == key { return withSlug }
+            inGroup = member.nextInGroup
+            withSlug = holder.nextWithSlug
+        }
+        return nil
+    }
+
     /// The slots of a slug group, newest first.
     func slugGroup(_ key: SlugKey) -> [Handle] {
         walk(from: slugHead(key)) { credential($0).nextWithSlug }

@@ -127,9 +127,7 @@ extension VaultIndex {
         guard let key = candidateKey(organization: organization, appKey: appKey, owner: owner),
             let slugHandle = tables.stringHandle(slug)
         else { return nil }
-        return tables.slugGroup(SlugKey(organization: key.organization, slug: slugHandle))
-            .first { tables.credential($0).candidateKey == key }
-            .map(credentialInfo)
+        return tables.groupMember(key, slug: slugHandle).map(credentialInfo)
     }
 
     /// The default instance of one app at one scope owner.

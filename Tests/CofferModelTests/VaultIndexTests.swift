@@ -235,6 +235,71 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertEqual(fingerprint(of: try fixture.vault.replayed()), fingerprint(of: fixture.index))
     }
 
+    /// OP-CRED-CREATE-2 and OP-CRED-SLUG-1 through `IndexTables.groupMember`, which walks a
+    /// candidate group and a slug's list side by side and stops at the end of the shorter:
+    /// its answer is the candidate group's own, whichever list is longer and wherever the
+    /// slug's holder lies in them; a create or a slug change is refused exactly then.
+    func testASlugsHolderIsFoundWhicheverListIsLonger() throws {
+        let seed: UInt64 = 11
+        var fixture = try Fixture(seed: seed)
+        let random = SplitMix64(seed: seed)
+        let apps = ["exa", "slack", "linear"]
+        let owners: [(ScopeTarget, ScopeOwner)] = [
+            (.organization, .organization(fixture.acme)), (.project("web"), .project(fixture.web)),
+        ]
+        let shared = (0..<6).map { "s\($0)" }
+        // A group of one, whose credential is the oldest of those with its slug (its holder is
+        // last in the slug's list); then long groups of slugs held once, and slugs held in
+        // most groups.
+        try fixture.token("linear", "s0")
+        for number in 1..<90 {
+            let app = apps[Int(random.next() % 2)]
+            let slug = number % 3 == 0 ? shared[Int(random.next() % UInt64(shared.count))] : "g\(number)"
+            _ = try? fixture.token(app, slug, at: [owners[Int(random.next() % 2)].0])
+        }
+        let index = fixture.index
+        let tables = index.tables
+        func refusal(of operation: ModelOperation) -> CofferError.Code? {
+            var copy = index
+            do throws(CofferError) {
+                try copy.validate([operation], context: context(500))
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+        var found = 0
+        for app in apps {
+            for (_, owner) in owners {
+                guard let key = index.candidateKey(organization: fixture.acme, appKey: app, owner: owner) else {
+                    continue
+                }
+                let group = tables.group(key)
+                for slug in shared + (0..<90).map({ "g\($0)" }) {
+                    let tag = "seed \(seed), \(app) at \(owner), slug \(slug)"
+                    // Slugs no credential took are not interned: nothing holds them.
+                    let handle = tables.stringHandle(slug)
+                    let holder = group.first { tables.credential($0).slug == handle }
+                    if let handle { XCTAssertEqual(tables.groupMember(key, slug: handle), holder, tag) }
+                    let create = ModelOperation.createCredential(
+                        NewCredential(
+                            CredentialMetadata(
+                                id: CredentialID(high: 77, low: 77), organization: fixture.acme, appKey: app,
+                                slug: slug, label: "New", kind: .apiKey, type: .apiToken, category: .custom,
+                                owner: owner),
+                            fields: fields(["token": "abcdefghijkl"])))
+                    let expected: CofferError.Code? = holder == nil ? nil : .alreadyExists
+                    XCTAssertEqual(refusal(of: create), expected, tag)
+                    if holder != nil { found += 1 }
+                    guard let other = group.first(where: { tables.credential($0).slug != handle }) else { continue }
+                    let change = ModelOperation.changeCredentialSlug(id: tables.credential(other).id, slug: slug)
+                    XCTAssertEqual(refusal(of: change), expected, tag)
+                }
+            }
+        }
+        XCTAssertGreaterThan(found, 60, "seed \(seed)")
+    }
+
     /// Planner.steps: dependent changes in one transaction, later steps seeing earlier ones;
     /// a step that fails abandons them all.
     func testDependentStepsInOneTransaction() throws {

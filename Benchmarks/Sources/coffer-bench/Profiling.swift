@@ -11,7 +11,8 @@ import Foundation
 ///
 /// Workloads: open, reveal (the first organization's credentials, over and over),
 /// reveal_uniform (tools/bench's point reads: uniform over the vault), resolve, commit
-/// (durable mutate), append (raw VaultStore.append from 8 threads). `--maps-log` opens the
+/// (durable mutate), commit_one_group (the same, every credential in one candidate group),
+/// resolve_one_group (resolution in that group, grown by commit_one_group), group_commit (mutate from 8 threads), append (raw VaultStore.append from 8 threads). `--maps-log` opens the
 /// vault with `Options.mapsLog` (reveals read through a mapping of the file).
 enum Profiling {
     static func prepare(_ arguments: Arguments) throws {
@@ -62,7 +63,11 @@ enum Profiling {
         let key = SecureBytes(copying: bytes(fromHex: try String(contentsOfFile: path + ".key", encoding: .utf8)))
         var deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
         var operations = 0
-        if !["reveal", "reveal_uniform", "resolve", "commit", "group_commit"].contains(workload) { enablePerf() }
+        if !["reveal", "reveal_uniform", "resolve", "commit", "commit_one_group", "resolve_one_group", "group_commit"]
+            .contains(workload)
+        {
+            enablePerf()
+        }
         if workload == "append" {
             // Raw group commit: 8 threads, each appending 400-byte payloads durably.
             let logPath = path + ".raw"
@@ -145,11 +150,39 @@ enum Profiling {
                 for request in requests { _ = try vault.resolve(request) }
                 operations += requests.count
             }
-        case "commit":
-            var number = 1_000_000
+        case "resolve_one_group":
+            // On a vault commit_one_group grew: its app in its project, where every credential
+            // is, the oldest marked the default (resolution's answer among many active ones).
+            let organization = directory.organizations[0]
+            let oldest = vault.read { index in
+                index.credentials(matching: CredentialFilter(organization: organization, appKey: "x-one-group"))
+                    .min { $0.created.timeMilliseconds < $1.created.timeMilliseconds }
+            }
+            guard let oldest else { throw WrongAnswer(description: "no x-one-group credential: run commit_one_group") }
+            if !oldest.isDefault {
+                try vault.updateCredential(
+                    oldest.id, in: organization, CredentialUpdate(isDefault: true), actor: "bench")
+            }
+            let request = ResolutionRequest(
+                appKey: "x-one-group", context: RunContext(organization: organization, project: directory.projects[0]))
+            deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
+            while Clock.nanoseconds() < deadline {
+                for _ in 0..<1000 { _ = try vault.resolve(request) }
+                operations += 1000
+            }
+        case "commit", "commit_one_group":
+            // commit_one_group: every credential goes to one candidate group (one organization,
+            // project and app), which grows by one a commit: what a create's slug check walks.
+            // `--first` numbers the credentials of a run on a vault an earlier one grew.
+            var number = arguments.int("first", default: 1_000_000)
             while Clock.nanoseconds() < deadline {
                 number += 1
-                let spec = dataset.extraCredential(number)
+                var spec = dataset.extraCredential(number)
+                if workload == "commit_one_group" {
+                    spec.organization = 0
+                    spec.owner = 0
+                    spec.appKey = "x-one-group"
+                }
                 let (draft, scope) = CofferWorkloads.draft(spec)
                 _ = try vault.mutate(actor: "bench") {
                     try $0.createCredential(in: Dataset.organizationSlug(spec.organization), draft, scopes: [scope])
