@@ -285,7 +285,8 @@ private struct Resolver {
     /// OPS-RESOLVE-SCOPE: tries one scope owner. Returns the winner, `nil` when it has no
     /// active instance, and throws `.ambiguous` when several are active and none is the
     /// default. The group is walked in place: the common answer, one active instance, costs
-    /// no allocation.
+    /// no allocation. Without a trace to count them for, the walk ends at the second active
+    /// instance: the answer is then the default or a refusal, whatever the group's size.
     private func attempt(
         _ stage: ResolutionStage, scope: CredentialScope, owner: Handle, in tables: IndexTables
     ) throws(CofferError)
@@ -301,6 +302,7 @@ private struct Resolver {
             if tables.credentials[Int(cursor)].state == .active {
                 activeCount += 1
                 if firstActive == noHandle { firstActive = cursor }
+                if activeCount == 2 && trace == nil { break }
             }
             cursor = tables.credentials[Int(cursor)].nextInGroup
         }
