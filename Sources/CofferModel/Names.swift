@@ -14,9 +14,10 @@ enum Names {
     /// OPS-TEXT-SLUG: 1–64 bytes of `a-z 0-9 - _`, starting with a letter or digit, and not
     /// spelled like an identifier (so a selector is never both).
     static func checkSlug(_ slug: String, what: String) throws(CofferError) {
-        let bytes = Array(slug.utf8)
-        guard !bytes.isEmpty, bytes.count <= slugBytesMax, isAlphanumericLower(bytes[0]),
-            bytes.allSatisfy({ isAlphanumericLower($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
+        guard
+            isToken(
+                slug, bytesMax: slugBytesMax, first: isAlphanumericLower,
+                byte: { isAlphanumericLower($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
         else {
             throw CofferError(
                 .invalidInput,
@@ -31,11 +32,12 @@ enum Names {
     /// OPS-TEXT-APPKEY: 1–64 bytes of `A-Z a-z 0-9 . - _`, starting with a letter or digit.
     /// App keys are case-sensitive, as consumers look them up verbatim (`exa`, `OPENAI_API_KEY`).
     static func checkAppKey(_ key: String) throws(CofferError) {
-        let bytes = Array(key.utf8)
-        guard !bytes.isEmpty, bytes.count <= slugBytesMax, isAlphanumeric(bytes[0]),
-            bytes.allSatisfy({
-                isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
-            })
+        guard
+            isToken(
+                key, bytesMax: slugBytesMax, first: isAlphanumeric,
+                byte: {
+                    isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+                })
         else {
             throw CofferError(
                 .invalidInput,
@@ -47,12 +49,13 @@ enum Names {
     /// OPS-TEXT-CONSUMER: `*`, or 1–128 bytes of `A-Z a-z 0-9 . - _ :`, starting with a letter or digit.
     static func checkConsumer(_ consumer: String) throws(CofferError) {
         if consumer == AssignmentTarget.everyConsumer { return }
-        let bytes = Array(consumer.utf8)
-        guard !bytes.isEmpty, bytes.count <= consumerBytesMax, isAlphanumeric(bytes[0]),
-            bytes.allSatisfy({
-                isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
-                    || $0 == UInt8(ascii: ":")
-            })
+        guard
+            isToken(
+                consumer, bytesMax: consumerBytesMax, first: isAlphanumeric,
+                byte: {
+                    isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+                        || $0 == UInt8(ascii: ":")
+                })
         else {
             throw CofferError(
                 .invalidInput,
@@ -63,8 +66,10 @@ enum Names {
 
     /// OPS-TEXT-NAME: 1–200 bytes of UTF-8 without control characters, not only spaces.
     static func checkName(_ name: String, what: String) throws(CofferError) {
-        guard name.utf8.count <= nameBytesMax, !name.unicodeScalars.contains(where: isControl),
-            name.unicodeScalars.contains(where: { !$0.properties.isWhitespace })
+        let ascii = asciiShape(of: name)
+        guard name.utf8.count <= nameBytesMax,
+            !(ascii?.hasControl ?? name.unicodeScalars.contains(where: isControl)),
+            ascii?.hasNonSpace ?? name.unicodeScalars.contains(where: { !$0.properties.isWhitespace })
         else {
             throw CofferError(
                 .invalidInput,
@@ -76,7 +81,9 @@ enum Names {
     /// OPS-TEXT-ACTOR: the transaction actor is at most 200 bytes without control characters
     /// (it may be empty).
     static func checkActor(_ actor: String) throws(CofferError) {
-        guard actor.utf8.count <= nameBytesMax, !actor.unicodeScalars.contains(where: isControl) else {
+        guard actor.utf8.count <= nameBytesMax,
+            !(asciiShape(of: actor)?.hasControl ?? actor.unicodeScalars.contains(where: isControl))
+        else {
             throw CofferError(
                 .invalidInput, "The actor must be at most \(nameBytesMax) bytes without control characters.")
         }
@@ -84,6 +91,43 @@ enum Names {
 
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
+    }
+
+    /// What ``isControl(_:)`` and Unicode's White_Space say of an ASCII text, read from its
+    /// bytes without decoding it (a commit checks several names); nil when a byte is not
+    /// ASCII. Of the ASCII characters that are not control characters, only the space is
+    /// white space.
+    static func asciiShape(of text: String) -> (hasControl: Bool, hasNonSpace: Bool)? {
+        withUTF8(of: text) { bytes in
+            var hasControl = false
+            var hasNonSpace = false
+            for byte in bytes {
+                guard byte < 0x80 else { return nil }
+                if byte < 0x20 || byte == 0x7F {
+                    hasControl = true
+                } else if byte != UInt8(ascii: " ") {
+                    hasNonSpace = true
+                }
+            }
+            return (hasControl, hasNonSpace)
+        }
+    }
+
+    /// Whether `text` is 1 to `bytesMax` bytes, the first of which passes `first` and every
+    /// one `byte`.
+    private static func isToken(
+        _ text: String, bytesMax: Int, first: (UInt8) -> Bool, byte: (UInt8) -> Bool
+    ) -> Bool {
+        withUTF8(of: text) { bytes in
+            guard let head = bytes.first, bytes.count <= bytesMax, first(head) else { return false }
+            return bytes.allSatisfy(byte)
+        }
+    }
+
+    /// Calls `body` with the UTF-8 of `text` where the string keeps it (a native string's, as
+    /// every string on Linux is), else in a copy: reading it costs no walk of the string's views.
+    private static func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        text.utf8.withContiguousStorageIfAvailable(body) ?? Array(text.utf8).withUnsafeBufferPointer(body)
     }
 
     private static func isAlphanumericLower(_ byte: UInt8) -> Bool {
@@ -96,7 +140,9 @@ enum Names {
     }
 
     private static func looksLikeIdentifier(_ text: String) -> Bool {
-        OrganizationID(text) != nil || ProjectID(text) != nil || UserID(text) != nil || CredentialID(text) != nil
+        // Every identifier's text has an underscore after its prefix: most slugs are let go here.
+        guard withUTF8(of: text, { $0.contains(UInt8(ascii: "_")) }) else { return false }
+        return OrganizationID(text) != nil || ProjectID(text) != nil || UserID(text) != nil || CredentialID(text) != nil
             || APIKeyID(text) != nil
     }
 }
