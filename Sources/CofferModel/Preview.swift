@@ -42,7 +42,21 @@ public enum Preview {
         while end > 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
         // Most tokens are ASCII, where a byte is a scalar: nothing to decode.
         if end <= 64, let preview = ofASCII(UnsafeRawBufferPointer(rebasing: bytes[..<end])) { return preview }
+        if end > 64, let preview = ofASCIITail(UnsafeRawBufferPointer(rebasing: bytes[(end - 4)..<end])) {
+            return preview
+        }
         return ofDecoding(bytes, end: end)
+    }
+
+    /// The preview of a token of more than 64 bytes, and so of more than 16 scalars, from its
+    /// last 4 bytes, as ``ofDecoding(_:end:)`` makes it; nil when one is not ASCII. In UTF-8
+    /// an ASCII byte is a scalar of its own, never part of another: 4 ASCII bytes at the end
+    /// are the last 4 scalars.
+    static func ofASCIITail(_ shown: UnsafeRawBufferPointer) -> String? {
+        guard UTF8Check.isASCII(shown) else { return nil }
+        // The ASCII control characters are Names.isControl's below 0x80.
+        guard !shown.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return mask }
+        return mask + String(decoding: shown, as: UTF8.self)
     }
 
     /// The preview of a token of ASCII bytes, trailing whitespace dropped, as
@@ -50,10 +64,7 @@ public enum Preview {
     static func ofASCII(_ token: UnsafeRawBufferPointer) -> String? {
         guard UTF8Check.isASCII(token) else { return nil }
         guard token.count >= 16 else { return mask }
-        let shown = UnsafeRawBufferPointer(rebasing: token[(token.count - 4)...])
-        // The ASCII control characters are Names.isControl's below 0x80.
-        guard !shown.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return mask }
-        return mask + String(decoding: shown, as: UTF8.self)
+        return ofASCIITail(UnsafeRawBufferPointer(rebasing: token[(token.count - 4)...]))
     }
 
     /// The preview of the token in `bytes` up to `end` (trailing whitespace dropped), its

@@ -270,9 +270,12 @@ final class SchemaTests: XCTestCase {
 
     /// An ASCII token's preview, made without decoding, is the one decoding makes: on random
     /// tokens of ASCII (controls and whitespace among them) and of other scalars, around the
-    /// lengths where the rule changes (16 scalars, 64 bytes). Seeded; a failure prints its seed.
+    /// lengths where the rule changes (16 scalars, 64 bytes); and past 64 bytes, a preview
+    /// made from 4 ASCII bytes at the end, whatever precedes them. Seeded; a failure prints
+    /// its seed.
     func testAnASCIITokensPreviewIsTheDecodedOne() {
         let pieces: [String] = ["a", "Z", "0", "-", "_", " ", "\n", "\t", "\u{7}", "\u{7F}", "é", "€", "😀"]
+        var tailsShown = 0
         for seed: UInt64 in 1...3 {
             let random = SplitMix64(seed: seed)
             for round in 0..<2000 {
@@ -292,9 +295,20 @@ final class SchemaTests: XCTestCase {
                     } else if bytes[..<end].contains(where: { $0 >= 0x80 }) {
                         XCTAssertNil(ascii, "seed \(seed), round \(round)")
                     }
+                    // Past 64 bytes, the last 4 bytes when they are ASCII.
+                    if end > 64 {
+                        let tail = Preview.ofASCIITail(UnsafeRawBufferPointer(rebasing: view[(end - 4)..<end]))
+                        if bytes[(end - 4)..<end].allSatisfy({ $0 < 0x80 }) {
+                            XCTAssertEqual(tail, decoded, "seed \(seed), round \(round)")
+                            tailsShown += 1
+                        } else {
+                            XCTAssertNil(tail, "seed \(seed), round \(round)")
+                        }
+                    }
                 }
             }
         }
+        XCTAssertGreaterThan(tailsShown, 500, "tokens past 64 bytes with an ASCII tail")
     }
 
     /// A rollback is a new version with an older version's values, fields it lacked cleared;
