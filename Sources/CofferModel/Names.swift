@@ -66,8 +66,10 @@ enum Names {
 
     /// OPS-TEXT-NAME: 1–200 bytes of UTF-8 without control characters, not only spaces.
     static func checkName(_ name: String, what: String) throws(CofferError) {
-        let ascii = asciiShape(of: name)
-        guard name.utf8.count <= nameBytesMax,
+        // The length first: a name past it is refused without a pass over its bytes.
+        let fits = name.utf8.count <= nameBytesMax
+        let ascii = fits ? asciiShape(of: name) : nil
+        guard fits,
             !(ascii?.hasControl ?? name.unicodeScalars.contains(where: isControl)),
             ascii?.hasNonSpace ?? name.unicodeScalars.contains(where: { !$0.properties.isWhitespace })
         else {

@@ -49,9 +49,9 @@ public enum Preview {
     }
 
     /// The preview of a token of more than 64 bytes, and so of more than 16 scalars, from its
-    /// last 4 bytes, as ``ofDecoding(_:end:)`` makes it; nil when one is not ASCII. In UTF-8
-    /// an ASCII byte is a scalar of its own, never part of another: 4 ASCII bytes at the end
-    /// are the last 4 scalars.
+    /// last 4 bytes, as ``ofDecoding(_:end:)`` makes it of valid UTF-8 (what a stored value
+    /// is); nil when one is not ASCII. In UTF-8 an ASCII byte is a scalar of its own, never
+    /// part of another: 4 ASCII bytes at the end are the last 4 scalars.
     static func ofASCIITail(_ shown: UnsafeRawBufferPointer) -> String? {
         guard UTF8Check.isASCII(shown) else { return nil }
         // The ASCII control characters are Names.isControl's below 0x80.

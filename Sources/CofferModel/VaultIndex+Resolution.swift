@@ -286,7 +286,8 @@ private struct Resolver {
     /// active instance, and throws `.ambiguous` when several are active and none is the
     /// default. The group is walked in place: the common answer, one active instance, costs
     /// no allocation. Without a trace to count them for, the walk ends at the second active
-    /// instance: the answer is then the default or a refusal, whatever the group's size.
+    /// instance: the answer is then the default or a refusal, however many more the group
+    /// holds.
     private func attempt(
         _ stage: ResolutionStage, scope: CredentialScope, owner: Handle, in tables: IndexTables
     ) throws(CofferError)

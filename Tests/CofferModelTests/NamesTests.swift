@@ -24,6 +24,14 @@ final class NamesTests: XCTestCase {
                 XCTAssertEqual((try? Names.checkActor(text)) != nil, !hasControl, tag)
             }
         }
+        // Around the 200-byte limit, in ASCII and with a two-byte scalar at the end.
+        for (text, fits) in [
+            (String(repeating: "a", count: 200), true), (String(repeating: "a", count: 201), false),
+            (String(repeating: "a", count: 198) + "é", true), (String(repeating: "a", count: 199) + "é", false),
+        ] {
+            XCTAssertEqual((try? Names.checkName(text, what: "label")) != nil, fits, "\(text.utf8.count) bytes")
+            XCTAssertEqual((try? Names.checkActor(text)) != nil, fits, "\(text.utf8.count) bytes")
+        }
     }
 
     /// OPS-TEXT-SLUG, OPS-TEXT-APPKEY and OPS-TEXT-CONSUMER, read where the string keeps its
