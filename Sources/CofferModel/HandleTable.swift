@@ -313,11 +313,7 @@ enum TextHash {
     static let seed = UInt64.random(in: .min ... .max)
 
     static func hash(_ string: String) -> Int {
-        if let hash = string.utf8.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0)) }) {
-            return hash
-        }
-        var string = string
-        return string.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
+        string.withUTF8Bytes { hash(UnsafeRawBufferPointer($0)) }
     }
 
     /// Whether two strings have the same UTF-8 bytes (not `==`, which compares canonical

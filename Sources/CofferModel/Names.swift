@@ -95,17 +95,20 @@ enum Names {
         scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
     }
 
+    /// ``isControl(_:)`` of an ASCII byte, which is a scalar of its own.
+    static func isASCIIControl(_ byte: UInt8) -> Bool { byte < 0x20 || byte == 0x7F }
+
     /// What ``isControl(_:)`` and Unicode's White_Space say of an ASCII text, read from its
     /// bytes without decoding it (a commit checks several names); nil when a byte is not
     /// ASCII. Of the ASCII characters that are not control characters, only the space is
     /// white space.
     static func asciiShape(of text: String) -> (hasControl: Bool, hasNonSpace: Bool)? {
-        withUTF8(of: text) { bytes in
+        text.withUTF8Bytes { bytes in
             var hasControl = false
             var hasNonSpace = false
             for byte in bytes {
                 guard byte < 0x80 else { return nil }
-                if byte < 0x20 || byte == 0x7F {
+                if isASCIIControl(byte) {
                     hasControl = true
                 } else if byte != UInt8(ascii: " ") {
                     hasNonSpace = true
@@ -120,16 +123,10 @@ enum Names {
     private static func isToken(
         _ text: String, bytesMax: Int, first: (UInt8) -> Bool, byte: (UInt8) -> Bool
     ) -> Bool {
-        withUTF8(of: text) { bytes in
+        text.withUTF8Bytes { bytes in
             guard let head = bytes.first, bytes.count <= bytesMax, first(head) else { return false }
             return bytes.allSatisfy(byte)
         }
-    }
-
-    /// Calls `body` with the UTF-8 of `text` where the string keeps it (a native string's, as
-    /// every string on Linux is), else in a copy: reading it costs no walk of the string's views.
-    private static func withUTF8<Result>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-        text.utf8.withContiguousStorageIfAvailable(body) ?? Array(text.utf8).withUnsafeBufferPointer(body)
     }
 
     private static func isAlphanumericLower(_ byte: UInt8) -> Bool {
@@ -143,7 +140,7 @@ enum Names {
 
     private static func looksLikeIdentifier(_ text: String) -> Bool {
         // Every identifier's text has an underscore after its prefix: most slugs are let go here.
-        guard withUTF8(of: text, { $0.contains(UInt8(ascii: "_")) }) else { return false }
+        guard text.withUTF8Bytes({ $0.contains(UInt8(ascii: "_")) }) else { return false }
         return OrganizationID(text) != nil || ProjectID(text) != nil || UserID(text) != nil || CredentialID(text) != nil
             || APIKeyID(text) != nil
     }

@@ -41,11 +41,11 @@ public enum Preview {
         var end = bytes.count
         while end > 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[end - 1]) { end -= 1 }
         // Most tokens are ASCII, where a byte is a scalar: nothing to decode.
-        if end <= 64, let preview = ofASCII(UnsafeRawBufferPointer(rebasing: bytes[..<end])) { return preview }
-        if end > 64, let preview = ofASCIITail(UnsafeRawBufferPointer(rebasing: bytes[(end - 4)..<end])) {
-            return preview
-        }
-        return ofDecoding(bytes, end: end)
+        let ascii =
+            end <= 64
+            ? ofASCII(UnsafeRawBufferPointer(rebasing: bytes[..<end]))
+            : ofASCIITail(UnsafeRawBufferPointer(rebasing: bytes[(end - 4)..<end]))
+        return ascii ?? ofDecoding(bytes, end: end)
     }
 
     /// The preview of a token of more than 64 bytes, and so of more than 16 scalars, from its
@@ -54,8 +54,7 @@ public enum Preview {
     /// part of another: 4 ASCII bytes at the end are the last 4 scalars.
     static func ofASCIITail(_ shown: UnsafeRawBufferPointer) -> String? {
         guard UTF8Check.isASCII(shown) else { return nil }
-        // The ASCII control characters are Names.isControl's below 0x80.
-        guard !shown.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return mask }
+        guard !shown.contains(where: Names.isASCIIControl) else { return mask }
         return mask + String(decoding: shown, as: UTF8.self)
     }
 

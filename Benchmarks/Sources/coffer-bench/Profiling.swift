@@ -12,8 +12,9 @@ import Foundation
 /// Workloads: open, reveal (the first organization's credentials, over and over),
 /// reveal_uniform (tools/bench's point reads: uniform over the vault), resolve, commit
 /// (durable mutate), commit_one_group (the same, every credential in one candidate group),
-/// resolve_one_group (resolution in that group, grown by commit_one_group), group_commit (mutate from 8 threads), append (raw VaultStore.append from 8 threads). `--maps-log` opens the
-/// vault with `Options.mapsLog` (reveals read through a mapping of the file).
+/// resolve_one_group (resolution in that group, grown by commit_one_group), group_commit
+/// (mutate from 8 threads), append (raw VaultStore.append from 8 threads). `--maps-log` opens
+/// the vault with `Options.mapsLog` (reveals read through a mapping of the file).
 enum Profiling {
     static func prepare(_ arguments: Arguments) throws {
         let size = arguments.int("size", default: 10_000)
