@@ -474,69 +474,114 @@ final class CofferWorkloads: @unchecked Sendable {
         return (draft, scope, Dataset.organizationSlug(spec.organization))
     }
 
-    /// One durable transaction (one createCredential, one fdatasync) at a time.
-    func singleCommits(_ vault: Vault) throws {
-        let operations = 300
-        var samples: [UInt64] = []
-        let values = try repeatRuns(repetitions: repetitions) { _ in
-            let work = (0..<operations).map { _ in nextExtra() }
-            return Double(operations)
-                / (try Clock.seconds {
-                    for (draft, scope, organization) in work {
-                        let start = Clock.nanoseconds()
-                        _ = try vault.mutate(actor: "bench") {
-                            try $0.createCredential(in: organization, draft, scopes: [scope])
-                        }
-                        samples.append(Clock.nanoseconds() - start)
-                    }
-                })
+    /// Durable commits, compared with the disk's raw sync rate: one at a time
+    /// (`single_commit`: one createCredential, one fdatasync) and from eight threads at once
+    /// (`concurrent_commit`). The disk's sync rate drifts with what else the machine and its
+    /// host do, by a quarter within a minute here, so the workloads compared are measured in
+    /// turns: each repetition takes a round of raw syncs (``SyncProbe``, at the end of a file
+    /// and over zeros), then a round of single commits, then one of concurrent commits, and
+    /// the ratios compare medians of rounds that saw the disk alike. A warm-up round of each
+    /// comes first.
+    func commits(_ vault: Vault, machine: MachineLimits) throws {
+        let probes = [false, true].map { overZeros in
+            SyncProbe(
+                directory: machine.directory, recordBytes: 32 + 512 + 40, overZeros: overZeros,
+                rounds: repetitions + 1)
+        }
+        var syncRates: [[Double]] = [[], []]
+        var single = CommitRounds()
+        var concurrent = CommitRounds()
+        _ = try repeatRuns(repetitions: repetitions) { repetition in
+            let timed = repetition >= 0
+            for (number, probe) in probes.enumerated() {
+                let rate = probe.round(timed: timed)
+                if timed { syncRates[number].append(rate) }
+            }
+            try single.add(singleCommitRound(vault), timed: timed)
+            try concurrent.add(concurrentCommitRound(vault), timed: timed)
+            return 0
+        }
+        for (probe, rates) in zip(probes, syncRates) {
+            var figure = probe.figure(values: rates)
+            figure.size = size
+            figure.note = "measured in turns with single_commit and concurrent_commit at this size"
+            figures.append(figure)
         }
         figures.append(
             Figure(
                 workload: "single_commit", engine: "coffer",
                 variant: "vault.mutate(createCredential), Durability.synchronous",
-                size: size, unit: "commits/s", higherIsBetter: true, operations: operations, values: values,
-                latency: Latency(nanoseconds: samples)))
+                size: size, unit: "commits/s", higherIsBetter: true, operations: Self.singleCommitsARound,
+                values: single.rates, latency: Latency(nanoseconds: single.latencies)))
+        figures.append(
+            Figure(
+                workload: "concurrent_commit", engine: "coffer",
+                variant: "8 threads calling vault.mutate(createCredential), Durability.synchronous",
+                size: size, threads: Self.committingThreads, unit: "commits/s", higherIsBetter: true,
+                operations: Self.committingThreads * Self.concurrentCommitsAThread, values: concurrent.rates,
+                latency: Latency(nanoseconds: concurrent.latencies)))
+    }
+
+    static let singleCommitsARound = 300
+    static let committingThreads = 8
+    static let concurrentCommitsAThread = 150
+
+    /// The rates and latencies of the timed rounds of one commit workload.
+    struct CommitRounds {
+        var rates: [Double] = []
+        var latencies: [UInt64] = []
+
+        mutating func add(_ round: (rate: Double, latencies: [UInt64]), timed: Bool) {
+            guard timed else { return }
+            rates.append(round.rate)
+            latencies += round.latencies
+        }
+    }
+
+    /// One durable transaction at a time, ``singleCommitsARound`` of them: their rate and
+    /// each one's latency.
+    func singleCommitRound(_ vault: Vault) throws -> (rate: Double, latencies: [UInt64]) {
+        let work = (0..<Self.singleCommitsARound).map { _ in nextExtra() }
+        var latencies: [UInt64] = []
+        let seconds = try Clock.seconds {
+            for (draft, scope, organization) in work {
+                let start = Clock.nanoseconds()
+                _ = try vault.mutate(actor: "bench") {
+                    try $0.createCredential(in: organization, draft, scopes: [scope])
+                }
+                latencies.append(Clock.nanoseconds() - start)
+            }
+        }
+        return (Double(work.count) / seconds, latencies)
     }
 
     /// Eight threads calling `mutate` at once. The mutations that wait while a batch is
     /// planned are planned and sealed together by one of them, under the writer lock,
     /// then wait outside it for a write and `fdatasync` they share with the mutations queued
-    /// beside them (group commit).
-    func concurrentCommits(_ vault: Vault) throws {
-        let threads = 8
-        let perThread = 150
-        var samples: [UInt64] = []
-        let values = try repeatRuns(repetitions: repetitions) { _ in
-            let work = (0..<threads).map { _ in (0..<perThread).map { _ in nextExtra() } }
-            let latencies = PerThread<[UInt64]>(count: threads, initial: [])
-            let failures = PerThread<String?>(count: threads, initial: nil)
-            let seconds = runThreads(threads) { thread in
-                var local: [UInt64] = []
-                for (draft, scope, organization) in work[thread] {
-                    let start = Clock.nanoseconds()
-                    do {
-                        _ = try vault.mutate(actor: "bench") {
-                            try $0.createCredential(in: organization, draft, scopes: [scope])
-                        }
-                    } catch {
-                        failures.set(thread, "\(error)")
-                        return
+    /// beside them (group commit). Their rate and each one's latency.
+    func concurrentCommitRound(_ vault: Vault) throws -> (rate: Double, latencies: [UInt64]) {
+        let threads = Self.committingThreads
+        let work = (0..<threads).map { _ in (0..<Self.concurrentCommitsAThread).map { _ in nextExtra() } }
+        let latencies = PerThread<[UInt64]>(count: threads, initial: [])
+        let failures = PerThread<String?>(count: threads, initial: nil)
+        let seconds = runThreads(threads) { thread in
+            var local: [UInt64] = []
+            for (draft, scope, organization) in work[thread] {
+                let start = Clock.nanoseconds()
+                do {
+                    _ = try vault.mutate(actor: "bench") {
+                        try $0.createCredential(in: organization, draft, scopes: [scope])
                     }
-                    local.append(Clock.nanoseconds() - start)
+                } catch {
+                    failures.set(thread, "\(error)")
+                    return
                 }
-                latencies.set(thread, local)
+                local.append(Clock.nanoseconds() - start)
             }
-            if let failure = failures.values.compactMap({ $0 }).first { throw WrongAnswer(description: failure) }
-            samples += latencies.values.flatMap { $0 }
-            return Double(threads * perThread) / seconds
+            latencies.set(thread, local)
         }
-        figures.append(
-            Figure(
-                workload: "concurrent_commit", engine: "coffer",
-                variant: "8 threads calling vault.mutate(createCredential), Durability.synchronous",
-                size: size, threads: threads, unit: "commits/s", higherIsBetter: true, operations: threads * perThread,
-                values: values, latency: Latency(nanoseconds: samples)))
+        if let failure = failures.values.compactMap({ $0 }).first { throw WrongAnswer(description: failure) }
+        return (Double(threads * Self.concurrentCommitsAThread) / seconds, latencies.values.flatMap { $0 })
     }
 
     // MARK: Memory
@@ -732,16 +777,7 @@ final class CofferWorkloads: @unchecked Sendable {
         try pointReadsFromCache()
         try pointReadsFromMapping()
         try resolutions(vault)
-        // The disk's sync rate drifts with what else the machine does: measure it again right
-        // before the commit workloads it is compared with.
-        for overZeros in [false, true] {
-            var fdatasync = machine.fdatasyncRate(recordBytes: 32 + 512 + 40, overZeros: overZeros)
-            fdatasync.size = size
-            fdatasync.note = "measured right before the commit workloads at this size"
-            figures.append(fdatasync)
-        }
-        try singleCommits(vault)
-        try concurrentCommits(vault)
+        try commits(vault, machine: machine)
         vault.close()
         try memory()
         try compaction()

@@ -126,47 +126,13 @@ struct MachineLimits {
     }
 
     /// Appends of `recordBytes` at the end of a file, each followed by fdatasync; with
-    /// `overZeros`, the same writes over zeros written and synced before (what Coffer's
-    /// preallocated free space gives its appends, FORMAT.md F-PREALLOCATE): a sync that need
-    /// not also record a new file size.
+    /// `overZeros`, the same writes over zeros written and synced before (``SyncProbe``).
     func fdatasyncRate(recordBytes: Int, overZeros: Bool = false) -> Figure {
-        let operations = 500
-        let path = "\(directory)/fdatasync.bin"
-        ProcessFacts.remove(path)
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        precondition(descriptor >= 0, "cannot create \(path)")
-        defer {
-            close(descriptor)
-            ProcessFacts.remove(path)
-        }
-        if overZeros {
-            let zeros = [UInt8](repeating: 0, count: recordBytes * operations * (repetitions + 1))
-            let written = zeros.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, zeros.count, 0) }
-            precondition(written == zeros.count && fdatasync(descriptor) == 0, "cannot preallocate \(path)")
-        }
-        let record = [UInt8](repeating: 0xC5, count: recordBytes)
-        var end: off_t = 0
-        var samples: [UInt64] = []
-        let values = repeatRuns(repetitions: repetitions) { _ in
-            let seconds = Clock.seconds {
-                for _ in 0..<operations {
-                    let start = Clock.nanoseconds()
-                    let written = record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, recordBytes, end) }
-                    precondition(written == recordBytes, "short write")
-                    end += off_t(recordBytes)
-                    precondition(fdatasync(descriptor) == 0, "fdatasync failed")
-                    samples.append(Clock.nanoseconds() - start)
-                }
-            }
-            return Double(operations) / seconds
-        }
-        return Figure(
-            workload: overZeros ? "fdatasync_over_zeros" : "fdatasync", engine: "machine",
-            variant: overZeros
-                ? "pwrite of \(recordBytes) B over zeros written and synced before + fdatasync"
-                : "pwrite of \(recordBytes) B at the end of a file + fdatasync",
-            size: nil, unit: "syncs/s", higherIsBetter: true, operations: operations, values: values,
-            latency: Latency(nanoseconds: samples))
+        let probe = SyncProbe(
+            directory: directory, recordBytes: recordBytes, overZeros: overZeros, rounds: repetitions + 1)
+        _ = probe.round(timed: false)
+        let values = (0..<repetitions).map { _ in probe.round() }
+        return probe.figure(values: values)
     }
 
     /// The machine's limit for an open from the index checkpoint: reading a file of the
@@ -254,5 +220,70 @@ struct MachineLimits {
                     "Argon2id \(name.uppercased()) (\(cost.operations) passes, \(cost.memoryBytes >> 20) MiB), the passphrase slot's KDF",
                 size: nil, unit: "s", higherIsBetter: false, operations: 1, values: values)
         }
+    }
+}
+
+/// A file that measures the machine's sync rate in rounds: appends of `recordBytes` at the
+/// end of the file, each followed by fdatasync; with `overZeros`, the same writes over zeros
+/// written and synced before (what Coffer's preallocated free space gives its appends,
+/// FORMAT.md F-PREALLOCATE): a sync that need not also record a new file size. Rounds can be
+/// taken between the rounds of what is compared with them, so that both see the disk alike.
+final class SyncProbe {
+    static let operations = 500
+
+    let recordBytes: Int
+    let overZeros: Bool
+    private let path: String
+    private let descriptor: Int32
+    private let record: [UInt8]
+    private var end: off_t = 0
+    private var samples: [UInt64] = []
+
+    /// A new file in `directory` for at most `rounds` rounds.
+    init(directory: String, recordBytes: Int, overZeros: Bool, rounds: Int) {
+        self.recordBytes = recordBytes
+        self.overZeros = overZeros
+        path = "\(directory)/fdatasync-\(overZeros ? "zeros" : "end").bin"
+        ProcessFacts.remove(path)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        precondition(descriptor >= 0, "cannot create \(path)")
+        record = [UInt8](repeating: 0xC5, count: recordBytes)
+        if overZeros {
+            let zeros = [UInt8](repeating: 0, count: recordBytes * Self.operations * rounds)
+            let written = zeros.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, zeros.count, 0) }
+            precondition(written == zeros.count && fdatasync(descriptor) == 0, "cannot preallocate \(path)")
+        }
+    }
+
+    deinit {
+        close(descriptor)
+        ProcessFacts.remove(path)
+    }
+
+    /// One round of ``operations`` appends and syncs; its rate, syncs a second. The latency
+    /// of each sync is kept for ``figure(values:)`` when `timed` (not in a warm-up round).
+    func round(timed: Bool = true) -> Double {
+        let seconds = Clock.seconds {
+            for _ in 0..<Self.operations {
+                let start = Clock.nanoseconds()
+                let written = record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, recordBytes, end) }
+                precondition(written == recordBytes, "short write")
+                end += off_t(recordBytes)
+                precondition(fdatasync(descriptor) == 0, "fdatasync failed")
+                if timed { samples.append(Clock.nanoseconds() - start) }
+            }
+        }
+        return Double(Self.operations) / seconds
+    }
+
+    /// The figure of the rounds whose rates are `values`, with the latency of the timed rounds.
+    func figure(values: [Double]) -> Figure {
+        Figure(
+            workload: overZeros ? "fdatasync_over_zeros" : "fdatasync", engine: "machine",
+            variant: overZeros
+                ? "pwrite of \(recordBytes) B over zeros written and synced before + fdatasync"
+                : "pwrite of \(recordBytes) B at the end of a file + fdatasync",
+            size: nil, unit: "syncs/s", higherIsBetter: true, operations: Self.operations, values: values,
+            latency: Latency(nanoseconds: samples))
     }
 }

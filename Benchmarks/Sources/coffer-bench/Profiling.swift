@@ -14,7 +14,8 @@ import Foundation
 /// (durable mutate), commit_one_group (the same, every credential in one candidate group),
 /// resolve_one_group (resolution in that group, grown by commit_one_group), group_commit
 /// (mutate from 8 threads), append (raw VaultStore.append from 8 threads). `--maps-log` opens
-/// the vault with `Options.mapsLog` (reveals read through a mapping of the file).
+/// the vault with `Options.mapsLog` (reveals read through a mapping of the file);
+/// `--sync-wait-spin-us N` with `Options.syncWaitSpin` of N µs (0 to 10,000).
 enum Profiling {
     static func prepare(_ arguments: Arguments) throws {
         let size = arguments.int("size", default: 10_000)
@@ -111,6 +112,10 @@ enum Profiling {
         // --maps-log: reveals read through a mapping of the file (Options.mapsLog).
         var options = Vault.Options()
         options.mapsLog = arguments.has("maps-log")
+        // --sync-wait-spin-us N: Options.syncWaitSpin, to compare spins.
+        if arguments.has("sync-wait-spin-us") {
+            options.syncWaitSpin = .microseconds(arguments.int("sync-wait-spin-us", default: 300))
+        }
         let vault = try Vault.open(path: path, unlock: .keyFile(key), options: options)
         let directory = try Directory.lookUp(in: vault, dataset: dataset)
         // The loop runs for `seconds` after the open; under `perf record --control` (see
