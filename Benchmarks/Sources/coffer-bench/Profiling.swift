@@ -13,7 +13,8 @@ import Foundation
 /// reveal_uniform (tools/bench's point reads: uniform over the vault), resolve, commit
 /// (durable mutate), commit_one_group (the same, every credential in one candidate group),
 /// resolve_one_group (resolution in that group, grown by commit_one_group), group_commit
-/// (mutate from 8 threads), append (raw VaultStore.append from 8 threads). `--maps-log` opens
+/// (mutate from 8 threads), append (raw VaultStore.append from 8 threads), checkpoint
+/// (Vault.checkpoint, over and over). `--maps-log` opens
 /// the vault with `Options.mapsLog` (reveals read through a mapping of the file);
 /// `--sync-wait-spin-us N` with `Options.syncWaitSpin` of N µs (0 to 10,000).
 enum Profiling {
@@ -65,9 +66,10 @@ enum Profiling {
         let key = SecureBytes(copying: bytes(fromHex: try String(contentsOfFile: path + ".key", encoding: .utf8)))
         var deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
         var operations = 0
-        if !["reveal", "reveal_uniform", "resolve", "commit", "commit_one_group", "resolve_one_group", "group_commit"]
-            .contains(workload)
-        {
+        if ![
+            "reveal", "reveal_uniform", "resolve", "commit", "commit_one_group", "resolve_one_group", "group_commit",
+            "checkpoint",
+        ].contains(workload) {
             enablePerf()
         }
         if workload == "append" {
@@ -149,6 +151,13 @@ enum Profiling {
                     next += 1
                 }
                 operations += 1000
+            }
+        case "checkpoint":
+            // The index checkpoint written over and over (Vault.checkpoint): the encoding, the
+            // seal, the staged write and its syncs.
+            while Clock.nanoseconds() < deadline {
+                _ = try vault.checkpoint()
+                operations += 1
             }
         case "resolve":
             let requests = dataset.requests.map(directory.request)
