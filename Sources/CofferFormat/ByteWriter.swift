@@ -1,10 +1,10 @@
 /// Appends little-endian integers and byte strings to a buffer. Every multi-byte integer in
 /// FORMAT.md is little-endian (F-CONV-ENDIAN); this type is the one place that says so.
 ///
-/// Its methods are inlinable, as ``ByteReader``'s are: an encoder in another module then writes
-/// each integer in place, where the generic write, unspecialized across the module boundary,
-/// cost a few hundred instructions an integer.
+/// Its methods are inlinable, as ``ByteReader``'s are, so that an encoder in another module
+/// writes each integer in place rather than through an unspecialized generic call.
 public struct ByteWriter: Sendable {
+    /// The bytes written so far; written only through the methods below.
     @usableFromInline var storage: [UInt8]
 
     @inlinable public init(capacity: Int = 0) {

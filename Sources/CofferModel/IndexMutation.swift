@@ -7,9 +7,8 @@ import CofferErrors
 /// old value back; ``rollBack()`` replays those records newest first. This makes `apply`
 /// all-or-nothing without copying the tables, which would cost O(vault) per transaction.
 ///
-/// The setters are inlined where they are called, each with a literal key path: the compiler
-/// then reaches the table directly, where a call through the key path resolved it at run time
-/// (a twentieth of a commit's instructions).
+/// The setters are inlined where they are called, each with a literal key path, so that the
+/// compiler reaches the table directly rather than resolving the key path at run time.
 struct IndexMutation {
     var tables: IndexTables
     private var undoLog: [(inout IndexTables) -> Void] = []

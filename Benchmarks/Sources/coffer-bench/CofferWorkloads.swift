@@ -480,25 +480,27 @@ final class CofferWorkloads: @unchecked Sendable {
     /// host do, by a quarter within a minute here, so the workloads compared are measured in
     /// turns: each repetition takes a round of raw syncs (``SyncProbe``, at the end of a file
     /// and over zeros), then a round of single commits, then one of concurrent commits, and
-    /// the ratios compare medians of rounds that saw the disk alike. A warm-up round of each
-    /// comes first.
+    /// the ratios compare the medians of rounds taken in turns. A warm-up round of each comes
+    /// first.
     func commits(_ vault: Vault, machine: MachineLimits) throws {
+        let warmups = 1
         let probes = [false, true].map { overZeros in
             SyncProbe(
                 directory: machine.directory, recordBytes: 32 + 512 + 40, overZeros: overZeros,
-                rounds: repetitions + 1)
+                rounds: warmups + repetitions)
         }
         var syncRates: [[Double]] = [[], []]
         var single = CommitRounds()
         var concurrent = CommitRounds()
-        _ = try repeatRuns(repetitions: repetitions) { repetition in
-            let timed = repetition >= 0
+        // Each workload keeps its rounds' rates itself; the rate repeatRuns collects is unused.
+        _ = try repeatRuns(repetitions: repetitions, warmups: warmups) { repetition in
+            let isWarmUp = repetition < 0
             for (number, probe) in probes.enumerated() {
-                let rate = probe.round(timed: timed)
-                if timed { syncRates[number].append(rate) }
+                let rate = probe.round(keepsLatencies: !isWarmUp)
+                if !isWarmUp { syncRates[number].append(rate) }
             }
-            try single.add(singleCommitRound(vault), timed: timed)
-            try concurrent.add(concurrentCommitRound(vault), timed: timed)
+            try single.add(singleCommitRound(vault), isWarmUp: isWarmUp)
+            try concurrent.add(concurrentCommitRound(vault), isWarmUp: isWarmUp)
             return 0
         }
         for (probe, rates) in zip(probes, syncRates) {
@@ -526,13 +528,13 @@ final class CofferWorkloads: @unchecked Sendable {
     static let committingThreads = 8
     static let concurrentCommitsAThread = 150
 
-    /// The rates and latencies of the timed rounds of one commit workload.
+    /// The rates and latencies of the rounds of one commit workload, warm-ups left out.
     struct CommitRounds {
         var rates: [Double] = []
         var latencies: [UInt64] = []
 
-        mutating func add(_ round: (rate: Double, latencies: [UInt64]), timed: Bool) {
-            guard timed else { return }
+        mutating func add(_ round: (rate: Double, latencies: [UInt64]), isWarmUp: Bool) {
+            guard !isWarmUp else { return }
             rates.append(round.rate)
             latencies += round.latencies
         }

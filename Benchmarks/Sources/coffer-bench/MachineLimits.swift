@@ -130,7 +130,7 @@ struct MachineLimits {
     func fdatasyncRate(recordBytes: Int, overZeros: Bool = false) -> Figure {
         let probe = SyncProbe(
             directory: directory, recordBytes: recordBytes, overZeros: overZeros, rounds: repetitions + 1)
-        _ = probe.round(timed: false)
+        _ = probe.round(keepsLatencies: false)
         let values = (0..<repetitions).map { _ in probe.round() }
         return probe.figure(values: values)
     }
@@ -236,6 +236,8 @@ final class SyncProbe {
     private let path: String
     private let descriptor: Int32
     private let record: [UInt8]
+    /// The zeros written and synced before the first round, over zeros: enough for `rounds`.
+    private let zeroBytes: Int
     private var end: off_t = 0
     private var samples: [UInt64] = []
 
@@ -248,8 +250,9 @@ final class SyncProbe {
         descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         precondition(descriptor >= 0, "cannot create \(path)")
         record = [UInt8](repeating: 0xC5, count: recordBytes)
+        zeroBytes = overZeros ? recordBytes * Self.operations * rounds : 0
         if overZeros {
-            let zeros = [UInt8](repeating: 0, count: recordBytes * Self.operations * rounds)
+            let zeros = [UInt8](repeating: 0, count: zeroBytes)
             let written = zeros.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, zeros.count, 0) }
             precondition(written == zeros.count && fdatasync(descriptor) == 0, "cannot preallocate \(path)")
         }
@@ -261,8 +264,12 @@ final class SyncProbe {
     }
 
     /// One round of ``operations`` appends and syncs; its rate, syncs a second. The latency
-    /// of each sync is kept for ``figure(values:)`` when `timed` (not in a warm-up round).
-    func round(timed: Bool = true) -> Double {
+    /// of each sync is kept for ``figure(values:)`` when `keepsLatencies` (not in a warm-up
+    /// round).
+    func round(keepsLatencies: Bool = true) -> Double {
+        precondition(
+            !overZeros || Int(end) + Self.operations * recordBytes <= zeroBytes,
+            "more rounds over zeros than the zeros written for")
         let seconds = Clock.seconds {
             for _ in 0..<Self.operations {
                 let start = Clock.nanoseconds()
@@ -270,13 +277,13 @@ final class SyncProbe {
                 precondition(written == recordBytes, "short write")
                 end += off_t(recordBytes)
                 precondition(fdatasync(descriptor) == 0, "fdatasync failed")
-                if timed { samples.append(Clock.nanoseconds() - start) }
+                if keepsLatencies { samples.append(Clock.nanoseconds() - start) }
             }
         }
         return Double(Self.operations) / seconds
     }
 
-    /// The figure of the rounds whose rates are `values`, with the latency of the timed rounds.
+    /// The figure of the rounds whose rates are `values`, with the latencies kept.
     func figure(values: [Double]) -> Figure {
         Figure(
             workload: overZeros ? "fdatasync_over_zeros" : "fdatasync", engine: "machine",

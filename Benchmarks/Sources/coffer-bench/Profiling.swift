@@ -14,9 +14,9 @@ import Foundation
 /// (durable mutate), commit_one_group (the same, every credential in one candidate group),
 /// resolve_one_group (resolution in that group, grown by commit_one_group), group_commit
 /// (mutate from 8 threads), append (raw VaultStore.append from 8 threads), checkpoint
-/// (Vault.checkpoint, over and over). `--maps-log` opens
-/// the vault with `Options.mapsLog` (reveals read through a mapping of the file);
-/// `--sync-wait-spin-us N` with `Options.syncWaitSpin` of N µs (0 to 10,000).
+/// (Vault.checkpoint, over and over). `--maps-log` opens the vault with `Options.mapsLog`
+/// (reveals read through a mapping of the file); `--sync-wait-spin-us N` opens it with an
+/// `Options.syncWaitSpin` of N µs (0 to 10,000).
 enum Profiling {
     static func prepare(_ arguments: Arguments) throws {
         let size = arguments.int("size", default: 10_000)

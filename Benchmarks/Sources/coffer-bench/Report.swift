@@ -307,7 +307,8 @@ enum Analysis {
         var seen: Set<String> = []
         var lines: [String] = []
         for figure in report.figures {
-            let key = "\(figure.workload)|\(figure.engine)|\(figure.threads)"
+            // The note too: the sync rate measured in turns with the commits notes so.
+            let key = "\(figure.workload)|\(figure.engine)|\(figure.threads)|\(figure.note ?? "")"
             guard seen.insert(key).inserted else { continue }
             lines.append(
                 "- `\(figure.workload)` \(engineNames[figure.engine] ?? figure.engine)\(figure.threads > 1 ? ", \(figure.threads) threads" : ""): \(figure.variant)"
