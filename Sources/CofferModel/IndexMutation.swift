@@ -24,6 +24,9 @@ struct IndexMutation {
         self.tables = tables
         self.journals = journals
         self.checksFieldValues = checksFieldValues
+        // Room for a typical transaction's writes, so that the journal is not reallocated as it
+        // grows (a credential's creation reallocated it five times).
+        if journals { undoLog.reserveCapacity(32) }
     }
 
     /// The display texts of `fields` (FieldValidation), checked unless they are trusted.
