@@ -522,6 +522,21 @@ final class CofferWorkloads: @unchecked Sendable {
                 size: size, threads: Self.committingThreads, unit: "commits/s", higherIsBetter: true,
                 operations: Self.committingThreads * Self.concurrentCommitsAThread, values: concurrent.rates,
                 latency: Latency(nanoseconds: concurrent.latencies)))
+        // The same ratios taken repetition by repetition, each round over the one measured right
+        // before it: what the turns are for, beside the ratio of medians the targets compare.
+        figures.append(
+            Figure(
+                workload: "single_commit_paired", engine: "coffer",
+                variant: "single_commit's rate over the fdatasync round's right before it, each repetition",
+                size: size, unit: "×", higherIsBetter: true, operations: Self.singleCommitsARound,
+                values: zip(single.rates, syncRates[0]).map { $0 / $1 }))
+        figures.append(
+            Figure(
+                workload: "concurrent_commit_paired", engine: "coffer",
+                variant: "concurrent_commit's rate over the single_commit round's right before it, each repetition",
+                size: size, threads: Self.committingThreads, unit: "×", higherIsBetter: true,
+                operations: Self.committingThreads * Self.concurrentCommitsAThread,
+                values: zip(concurrent.rates, single.rates).map { $0 / $1 }))
     }
 
     static let singleCommitsARound = 300
