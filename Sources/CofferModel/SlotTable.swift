@@ -3,6 +3,11 @@ protocol RecordKey: Equatable, Sendable {
     init(of record: CredentialRecord)
     /// The key's hash for a ``HandleTable``: mixed, and seeded once per process.
     var tableHash: Int { get }
+    /// The journal record of making `current` (`nil`: none) the slot of `key` in the table at
+    /// `path`, in place of `previous` (``SlotTable/restore(_:from:to:)`` undoes it).
+    static func undoing(
+        _ path: WritableKeyPath<IndexTables, SlotTable<Self>>, _ key: Self, current: Handle?, previous: Handle?
+    ) -> IndexUndo
 }
 
 /// One credential slot per key, the key read from the slot's own record: the head of each

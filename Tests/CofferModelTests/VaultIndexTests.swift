@@ -20,8 +20,9 @@ final class VaultIndexTests: XCTestCase {
         let before = Snapshot(fixture.index)
         var index = fixture.index
         let newID = CredentialID(high: 42, low: 42)
+        let reusingID = CredentialID(high: 43, low: 43)
         // Every kind of write happens before the last operation fails: interning new
-        // strings, a new slot, a freed slot, history, default marks, assignments, pruning,
+        // strings, a new slot, a freed slot and its reuse, history, default marks, assignments, pruning,
         // slug changes (one that makes the credential the head of a list that has one, one
         // that starts a list), whose undo finds a list head whose record has its old slug again.
         let operations: [ModelOperation] = [
@@ -43,6 +44,13 @@ final class VaultIndexTests: XCTestCase {
             .unassign(organization: fixture.acme, target: AssignmentTarget(kind: .agent, slug: "a"), appKey: "exa"),
             .clearDefault(id: ids[0]),
             .deleteCredential(id: ids[0]),
+            // Takes the slot the deletion freed.
+            .createCredential(
+                NewCredential(
+                    CredentialMetadata(
+                        id: reusingID, organization: fixture.acme, appKey: "exa", slug: "again", label: "Again",
+                        kind: .apiKey, type: .apiToken, category: .custom, owner: .organization(fixture.acme)),
+                    fields: fields(["token": "abcdefghijkl"]))),
             .setDefault(id: newID),
             .changeCredentialSlug(id: newID, slug: "main"),
             .changeCredentialSlug(id: ids[1], slug: "moved"),
@@ -63,6 +71,7 @@ final class VaultIndexTests: XCTestCase {
         XCTAssertEqual(Snapshot(index), before)
         try index.apply(Array(operations.dropLast()), context: context(100))
         XCTAssertNil(index.credential(id: ids[0]))
+        XCTAssertEqual(index.credential(id: reusingID)?.slug, "again")
         XCTAssertEqual(index.credential(id: newID)?.isDefault, true)
         XCTAssertEqual(index.versions(of: newID).map(\.version), [3])
         XCTAssertEqual(index.credential(id: newID)?.slug, "main")
