@@ -33,7 +33,9 @@ struct IDTable<Kind: IdentifierKind>: Sendable {
 
     /// A table for `capacity` ids, for a reader that knows the count (a checkpoint's decoder).
     init(capacity: Int = 0) {
-        entries.reserveCapacity(capacity)
+        // Not for none: reserving room for nothing still allocates, and every mutation makes
+        // an empty index to stand in for the one it takes.
+        if capacity > 0 { entries.reserveCapacity(capacity) }
         byID = HandleTable(capacity: capacity)
     }
 
