@@ -90,15 +90,20 @@ final class CheckpointRunner: @unchecked Sendable {
         lock.withLock { covered = sequence }
     }
 
-    /// Starts `work` on a thread of its own when `isDue` says so of the last covered record
-    /// and none runs; `work` returns the record it covered, or `nil` when it failed.
-    func startIfDue(_ isDue: (UInt64) -> Bool, _ work: @escaping @Sendable () -> UInt64?) {
-        let starts = lock.withLock { () -> Bool in
+    /// Whether `isDue` says so of the last covered record and none runs: then the caller must
+    /// ``start(_:)`` one. Asked after every commit, so it takes no closure that escapes, which
+    /// would be allocated each time.
+    func claimIfDue(_ isDue: (UInt64) -> Bool) -> Bool {
+        lock.withLock { () -> Bool in
             guard !running, !closed, isDue(covered) else { return false }
             running = true
             return true
         }
-        guard starts else { return }
+    }
+
+    /// Runs `work` on a thread of its own, after ``claimIfDue(_:)`` answered true; `work`
+    /// returns the record it covered, or `nil` when it failed.
+    func start(_ work: @escaping @Sendable () -> UInt64?) {
         DispatchQueue.global(qos: .utility).async {
             let result = work()
             self.lock.withLock {
@@ -127,8 +132,8 @@ extension Vault {
     func checkpointIfDue() {
         guard let policy = options.automaticCheckpoint, !isReadOnly else { return }
         let head = store.head.sequence
-        let isDue = { (covered: UInt64) in policy.isDue(head: head, covered: covered) }
-        checkpoints.startIfDue(isDue) { [self] in
+        guard checkpoints.claimIfDue({ policy.isDue(head: head, covered: $0) }) else { return }
+        checkpoints.start { [self] in
             do throws(CofferError) {
                 return try checkpoint()
             } catch {

@@ -25,8 +25,9 @@ enum FieldValidation {
     static func check(_ fields: FieldValues, of type: CredentialType) throws(CofferError) -> [String?] {
         let specs = type.fields
         // OPS-FIELD-UNKNOWN: every name must belong to the type.
-        try checkNames(fields.names, of: type)
+        try checkNames(fields.entries.lazy.map(\.name), of: type)
         var texts: [String?] = []
+        texts.reserveCapacity(specs.count)
         for spec in specs {
             guard let value = fields[spec.name] else {
                 // OPS-FIELD-REQUIRED

@@ -342,7 +342,13 @@ extension IndexMutation {
     }
 
     static func display(_ texts: [String?]) -> String {
-        texts.map { $0 ?? "" }.joined(separator: String(CredentialRecord.displaySeparator))
+        var display = ""
+        display.reserveCapacity(texts.reduce(texts.count) { $0 + ($1?.utf8.count ?? 0) })
+        for (index, text) in texts.enumerated() {
+            if index > 0 { display.append(CredentialRecord.displaySeparator) }
+            if let text { display.append(text) }
+        }
+        return display
     }
 }
 

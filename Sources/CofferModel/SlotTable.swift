@@ -62,7 +62,8 @@ struct SlotTable<Key: RecordKey>: Sendable {
     /// need not carry `key` yet (a slug change sets the list head before the slug), but every
     /// slot already in the table must carry its own.
     mutating func set(_ key: Key, to slot: Handle?, in credentials: [CredentialRecord]) -> Handle? {
-        let matches = { (candidate: Handle) in Key(of: credentials[Int(candidate)]) == key }
+        // A local function, not a closure kept in a constant, which would be allocated.
+        func matches(_ candidate: Handle) -> Bool { Key(of: credentials[Int(candidate)]) == key }
         guard let slot else { return table.remove(hash: key.tableHash, matches: matches) }
         return table.update(slot, hash: key.tableHash, matches: matches)
     }
