@@ -55,7 +55,17 @@ public enum Preview {
     static func ofASCIITail(_ shown: UnsafeRawBufferPointer) -> String? {
         guard UTF8Check.isASCII(shown) else { return nil }
         guard !shown.contains(where: Names.isASCIIControl) else { return mask }
-        return mask + String(decoding: shown, as: UTF8.self)
+        // Written in one buffer: `mask + String(...)` joined two strings, on every commit of a
+        // token.
+        var mask = Self.mask
+        return mask.withUTF8 { maskBytes in
+            String(unsafeUninitializedCapacity: maskBytes.count + shown.count) { buffer in
+                _ = buffer.initialize(fromContentsOf: maskBytes)
+                UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[maskBytes.count...]))
+                    .copyMemory(from: shown)
+                return maskBytes.count + shown.count
+            }
+        }
     }
 
     /// The preview of a token of ASCII bytes, trailing whitespace dropped, as
