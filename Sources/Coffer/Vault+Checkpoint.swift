@@ -90,9 +90,10 @@ final class CheckpointRunner: @unchecked Sendable {
         lock.withLock { covered = sequence }
     }
 
-    /// Whether `isDue` says so of the last covered record and none runs: then the caller must
-    /// ``start(_:)`` one. Asked after every commit, so it takes no closure that escapes, which
-    /// would be allocated each time.
+    /// Whether `isDue` says so of the last covered record and none runs; if so, marks one as
+    /// running, and the caller must ``start(_:)`` it (until then `close()` would wait). Asked
+    /// after every commit, so it takes no closure that escapes, which would be allocated each
+    /// time.
     func claimIfDue(_ isDue: (UInt64) -> Bool) -> Bool {
         lock.withLock { () -> Bool in
             guard !running, !closed, isDue(covered) else { return false }
@@ -104,6 +105,7 @@ final class CheckpointRunner: @unchecked Sendable {
     /// Runs `work` on a thread of its own, after ``claimIfDue(_:)`` answered true; `work`
     /// returns the record it covered, or `nil` when it failed.
     func start(_ work: @escaping @Sendable () -> UInt64?) {
+        precondition(lock.withLock { running }, "a checkpoint started without being claimed")
         DispatchQueue.global(qos: .utility).async {
             let result = work()
             self.lock.withLock {

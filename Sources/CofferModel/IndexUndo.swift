@@ -1,10 +1,12 @@
 /// One write to the index's tables, kept by ``IndexMutation`` as what puts the old value back.
 ///
-/// The writes that a credential's creation, change and removal make are values here, so that
-/// journaling them allocates nothing: a transaction validated before its record is written
-/// journals about a dozen writes and then undoes them all, and closures cost an allocation
-/// each, released again when the journal goes. The rarer writes (organizations, projects,
-/// users, memberships, assignments, API keys, identifier tables) keep a closure.
+/// The writes that a credential's creation, change and removal make are values here: a
+/// transaction validated before its record is written journals about a dozen writes and then
+/// undoes them all, and a closure costs an allocation each, released again when the journal
+/// goes. A credential's creation in a new slot journals without allocating; a replaced record
+/// or history entry is boxed (see below), as its closure was. The rarer writes (organizations,
+/// projects, users, memberships, assignments, API keys, identifier tables, the version
+/// retention, the next principal handle) keep a closure.
 ///
 /// A case that names a table keeps the key path of the table written, so that the undo puts
 /// the value back where the write took it from.
@@ -17,8 +19,8 @@ enum IndexUndo {
     case time(WritableKeyPath<IndexTables, UInt64>, UInt64)
     /// A credential slot was appended.
     case appendedCredential(WritableKeyPath<IndexTables, [CredentialRecord]>)
-    /// A credential slot was replaced: its index and old record (boxed: a record is four
-    /// times the size of any other case, and would make every entry of the journal as large).
+    /// A credential slot was replaced: its index and old record (boxed: unboxed, the record
+    /// would make every entry of the journal 96 bytes instead of 40).
     indirect case replacedCredential(WritableKeyPath<IndexTables, [CredentialRecord]>, Int, CredentialRecord)
     /// A history entry was appended.
     case appendedHistory(WritableKeyPath<IndexTables, [HistoryEntry]>)
@@ -70,6 +72,8 @@ enum IndexUndo {
         }
     }
 }
+
+// The journal records of ``RecordKey``'s two keys (their conformances are in SlotTable.swift).
 
 extension CandidateKey {
     static func undoing(

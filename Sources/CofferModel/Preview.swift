@@ -57,8 +57,8 @@ public enum Preview {
         guard !shown.contains(where: Names.isASCIIControl) else { return mask }
         // Written in one buffer: `mask + String(...)` joined two strings, on every commit of a
         // token.
-        var mask = Self.mask
-        return mask.withUTF8 { maskBytes in
+        var maskCopy = mask
+        return maskCopy.withUTF8 { maskBytes in
             String(unsafeUninitializedCapacity: maskBytes.count + shown.count) { buffer in
                 _ = buffer.initialize(fromContentsOf: maskBytes)
                 UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[maskBytes.count...]))

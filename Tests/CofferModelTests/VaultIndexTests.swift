@@ -18,13 +18,17 @@ final class VaultIndexTests: XCTestCase {
             fixture.vault.planner.assign(ids[0].description, to: AssignmentTarget(kind: .agent, slug: "a"), in: "acme"))
         try fixture.vault.commit(fixture.vault.planner.setVersionRetention(2))
         let before = Snapshot(fixture.index)
+        // The checkpoint's bytes also hold what no query shows: the interned strings, the free
+        // slots, the newest transaction time, each record's texts as the arena holds them.
+        let beforeBytes = fixture.index.checkpointEncoding()
         var index = fixture.index
         let newID = CredentialID(high: 42, low: 42)
         let reusingID = CredentialID(high: 43, low: 43)
         // Every kind of write happens before the last operation fails: interning new
-        // strings, a new slot, a freed slot and its reuse, history, default marks, assignments, pruning,
-        // slug changes (one that makes the credential the head of a list that has one, one
-        // that starts a list), whose undo finds a list head whose record has its old slug again.
+        // strings, a new slot, a freed slot and its reuse, history, default marks, assignments,
+        // pruning, slug changes (one that makes the credential the head of a list that has one,
+        // one that starts a list), whose undo finds a list head whose record has its old slug
+        // again.
         let operations: [ModelOperation] = [
             .createCredential(
                 NewCredential(
@@ -61,14 +65,17 @@ final class VaultIndexTests: XCTestCase {
         ]
         XCTAssertThrowsError(try index.validate(operations, context: context(100)))
         XCTAssertEqual(Snapshot(index), before)
+        XCTAssertTrue(index.checkpointEncoding() == beforeBytes)
         let error = assertThrowsCoffer(.invalidInput) { try index.apply(operations, context: context(100)) }
         XCTAssertTrue(error?.message.contains("member") ?? false)
         XCTAssertEqual(Snapshot(index), before)
+        XCTAssertTrue(index.checkpointEncoding() == beforeBytes)
         XCTAssertEqual(index.checkInvariants(), [])
         // The same transaction without the failing operation applies, and validate did not
         // change anything on the way.
         try index.validate(Array(operations.dropLast()), context: context(100))
         XCTAssertEqual(Snapshot(index), before)
+        XCTAssertTrue(index.checkpointEncoding() == beforeBytes)
         try index.apply(Array(operations.dropLast()), context: context(100))
         XCTAssertNil(index.credential(id: ids[0]))
         XCTAssertEqual(index.credential(id: reusingID)?.slug, "again")
