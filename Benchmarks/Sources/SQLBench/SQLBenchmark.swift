@@ -306,27 +306,14 @@ public final class SQLBenchmark: @unchecked Sendable {
         for threads in [1, 2] {
             let connections = try (0..<threads).map { _ in try Reader(database: try connect(), benchmark: self) }
             let reads = dataset.pointReads
-            func pass(_ offset: Int, timed: Bool) -> (Double, [UInt64]) {
-                let latencies = PerThread<[UInt64]>(count: threads, initial: [])
-                let seconds = runThreads(threads) { thread in
-                    let reader = connections[thread]
-                    var samples: [UInt64] = []
-                    if timed { samples.reserveCapacity(operations) }
-                    for operation in 0..<operations {
-                        let index = Int(reads[(offset + thread * 7919 + operation) % reads.count])
-                        let start = timed ? Clock.nanoseconds() : 0
-                        let fields = try! reader.reveal(self.credentialIDs[index])
-                        precondition(fields > 0, "no fields")
-                        if timed { samples.append(Clock.nanoseconds() - start) }
-                    }
-                    latencies.set(thread, samples)
-                }
-                return (Double(operations * threads) / seconds, latencies.values.flatMap { $0 })
+            let credentialIDs = self.credentialIDs
+            let (values, latency) = readRounds(
+                threads: threads, operations: operations, repetitions: repetitions, threadStride: 7919,
+                roundStride: 104_729, latencyOffset: 31
+            ) { thread, position in
+                let fields = try! connections[thread].reveal(credentialIDs[Int(reads[position % reads.count])])
+                precondition(fields > 0, "no fields")
             }
-            let values = repeatRuns(repetitions: repetitions) { repetition in
-                pass((repetition + 2) * 104_729, timed: false).0
-            }
-            let latency = Latency(nanoseconds: pass(31, timed: true).1)
             figures.append(
                 Figure(
                     workload: "reveal", engine: engine,
@@ -351,27 +338,13 @@ public final class SQLBenchmark: @unchecked Sendable {
         for threads in [1, 2] {
             let resolvers = try (0..<threads).map { _ in try Resolver(database: try connect(), benchmark: self) }
             let requests = dataset.requests
-            func pass(_ offset: Int, timed: Bool) -> (Double, [UInt64]) {
-                let latencies = PerThread<[UInt64]>(count: threads, initial: [])
-                let seconds = runThreads(threads) { thread in
-                    let resolver = resolvers[thread]
-                    var samples: [UInt64] = []
-                    if timed { samples.reserveCapacity(operations) }
-                    for operation in 0..<operations {
-                        let request = requests[(offset + thread * 1031 + operation) % requests.count]
-                        let start = timed ? Clock.nanoseconds() : 0
-                        let id = try! resolver.resolve(request)
-                        precondition(id != nil, "unresolved")
-                        if timed { samples.append(Clock.nanoseconds() - start) }
-                    }
-                    latencies.set(thread, samples)
-                }
-                return (Double(operations * threads) / seconds, latencies.values.flatMap { $0 })
+            let (values, latency) = readRounds(
+                threads: threads, operations: operations, repetitions: repetitions, threadStride: 1031,
+                roundStride: 613, latencyOffset: 17
+            ) { thread, position in
+                let id = try! resolvers[thread].resolve(requests[position % requests.count])
+                precondition(id != nil, "unresolved")
             }
-            let values = repeatRuns(repetitions: repetitions) { repetition in
-                pass((repetition + 2) * 613, timed: false).0
-            }
-            let latency = Latency(nanoseconds: pass(17, timed: true).1)
             figures.append(
                 Figure(
                     workload: "resolve", engine: engine,

@@ -337,26 +337,13 @@ final class CofferWorkloads: @unchecked Sendable {
             }
         }
         for threads in [1, 2] {
-            func pass(_ offset: Int, timed: Bool) -> (Double, [UInt64]) {
-                let latencies = PerThread<[UInt64]>(count: threads, initial: [])
-                let seconds = runThreads(threads) { thread in
-                    var samples: [UInt64] = []
-                    if timed { samples.reserveCapacity(operations) }
-                    for operation in 0..<operations {
-                        let index = Int(reads[(offset + thread * 7919 + operation) % reads.count])
-                        let start = timed ? Clock.nanoseconds() : 0
-                        let fields = try! vault.reveal(credentials[index])
-                        precondition(fields.count > 0)
-                        if timed { samples.append(Clock.nanoseconds() - start) }
-                    }
-                    latencies.set(thread, samples)
-                }
-                return (Double(operations * threads) / seconds, latencies.values.flatMap { $0 })
+            let (values, latency) = readRounds(
+                threads: threads, operations: operations, repetitions: repetitions, threadStride: 7919,
+                roundStride: 104_729, latencyOffset: 31
+            ) { _, position in
+                let fields = try! vault.reveal(credentials[Int(reads[position % reads.count])])
+                precondition(fields.count > 0)
             }
-            let values = repeatRuns(repetitions: repetitions) { repetition in
-                pass((repetition + 2) * 104_729, timed: false).0
-            }
-            let latency = Latency(nanoseconds: pass(31, timed: true).1)
             figures.append(
                 Figure(
                     workload: workload, engine: "coffer", variant: variant, size: size, threads: threads,
@@ -434,26 +421,13 @@ final class CofferWorkloads: @unchecked Sendable {
         }
         for (threads, explained) in [(1, false), (2, false), (1, true)] {
             let resolve = explained ? traced : untraced
-            func pass(_ offset: Int, timed: Bool) -> (Double, [UInt64]) {
-                let latencies = PerThread<[UInt64]>(count: threads, initial: [])
-                let seconds = runThreads(threads) { thread in
-                    var samples: [UInt64] = []
-                    if timed { samples.reserveCapacity(operations) }
-                    for operation in 0..<operations {
-                        let request = requests[(offset + thread * 1031 + operation) % requests.count]
-                        let start = timed ? Clock.nanoseconds() : 0
-                        let version = resolve(request)
-                        precondition(version == 1)
-                        if timed { samples.append(Clock.nanoseconds() - start) }
-                    }
-                    latencies.set(thread, samples)
-                }
-                return (Double(operations * threads) / seconds, latencies.values.flatMap { $0 })
+            let (values, latency) = readRounds(
+                threads: threads, operations: operations, repetitions: repetitions, threadStride: 1031,
+                roundStride: 613, latencyOffset: 17
+            ) { _, position in
+                let version = resolve(requests[position % requests.count])
+                precondition(version == 1)
             }
-            let values = repeatRuns(repetitions: repetitions) { repetition in
-                pass((repetition + 2) * 613, timed: false).0
-            }
-            let latency = Latency(nanoseconds: pass(17, timed: true).1)
             figures.append(
                 Figure(
                     workload: explained ? "resolve_explained" : "resolve", engine: "coffer",
