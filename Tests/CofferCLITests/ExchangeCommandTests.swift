@@ -265,6 +265,17 @@ final class ExchangeCommandTests: XCTestCase {
             try coffer.expect(64, ["export", "--reveal"] + arguments)
             XCTAssertEqual(try coffer.bytes("v.key"), key, "the vault's only key file was replaced")
         }
+        // The vault's checkpoint and its head file, even with --force.
+        try coffer.expect(0, ["checkpoint"])
+        try coffer.write("v.head", [])
+        try coffer.expect(0, ["org", "create", "headed", "--head-file", coffer.path("v.head")])
+        let checkpoint = try coffer.bytes("v.coffer.checkpoint")
+        let head = try coffer.bytes("v.head")
+        for (output, extra) in [("v.coffer.checkpoint", [String]()), ("v.head", ["--head-file", coffer.path("v.head")])] {
+            try coffer.expect(64, ["export", "--output", coffer.path(output), "--force"] + extra)
+        }
+        XCTAssertEqual(try coffer.bytes("v.coffer.checkpoint"), checkpoint)
+        XCTAssertEqual(try coffer.bytes("v.head"), head)
         // The bundle's key file, given or to be generated.
         try coffer.write("bundle.key", [UInt8](repeating: 3, count: 32))
         try coffer.expect(
@@ -281,6 +292,20 @@ final class ExchangeCommandTests: XCTestCase {
                 coffer.path("new.key"),
             ])
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("new.key")))
+        // Spelled another way, or reached through a link to where it will be made: still refused,
+        // with --force, and the key file made for it is gone.
+        let dotted = coffer.path("new.key").replacingOccurrences(of: "/new.key", with: "/./new.key")
+        XCTAssertNotEqual(dotted, coffer.path("new.key"))
+        try FileManager.default.createSymbolicLink(atPath: coffer.path("link.key"), withDestinationPath: "new.key")
+        for output in [dotted, coffer.path("link.key")] {
+            try coffer.expect(
+                64,
+                [
+                    "export", "--bundle", "--generate-bundle-key-file", coffer.path("new.key"), "--output", output,
+                    "--force",
+                ])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("new.key")), output)
+        }
 
         // A bundle whose output cannot be written removes the key file generated for it.
         try coffer.expect(

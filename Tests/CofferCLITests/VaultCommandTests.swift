@@ -28,6 +28,10 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.key")))
         try coffer.expect(1, ["init", "--vault", coffer.path("w.coffer"), "--generate-key-file", coffer.path("v.key")])
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("w.coffer")))
+        // The key file and the vault at one path, however spelled: refused before either is made.
+        let dotted = coffer.path("x.coffer").replacingOccurrences(of: "/x.coffer", with: "/./x.coffer")
+        try coffer.expect(64, ["init", "--vault", coffer.path("x.coffer"), "--generate-key-file", dotted])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("x.coffer")))
     }
 
     func testInitWithAPassphraseAndHexKeyFiles() throws {

@@ -34,10 +34,22 @@ struct KeyAddKeyFile: VaultCommand {
         defer { vault.close() }
         let key = generate ? try SecretFiles.createKeyFile(path) : try SecretFiles.keyFile(path, in: context)
         let slot: UInt16
-        do {
+        do throws(CofferError) {
             slot = try vault.addKeyslot(.keyFile(key))
         } catch {
-            if generate { unlink(path) }
+            if generate {
+                if error.code == .invalidInput {
+                    // Refused before the header was touched: the key opens nothing.
+                    unlink(path)
+                } else {
+                    // A failed write or sync may have put the new slot in force in one header
+                    // copy, which the next writer makes whole: the key may open the vault.
+                    global.output(context).warn(
+                        "The new key file \(path) was kept: the header change may have been written in part. "
+                            + "`coffer key list` shows whether a key-file slot was added; if none was, delete the file."
+                    )
+                }
+            }
             throw error
         }
         let slots = vault.keyslots

@@ -102,7 +102,14 @@ struct Export: VaultCommand {
             bundle && generateBundleKeyFile == nil ? try bundleKey.secret(in: context, confirm: true) : nil
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        if let outputPath { try Self.refuse(outputPath, namingAFileOf: [vault.path], what: "the vault itself") }
+        if let outputPath {
+            try Self.refuse(outputPath, namingAFileOf: [vault.path], what: "the vault itself")
+            // The vault's companions: its index checkpoint and the head file that guards it.
+            let headFile = global.headFilePath ?? context.variable("COFFER_HEAD_FILE")
+            try Self.refuse(
+                outputPath, namingAFileOf: [vault.path + ".checkpoint"] + (headFile.map { [$0] } ?? []),
+                what: "the vault's checkpoint or head file")
+        }
         let progress = ProgressBar(label: "exporting", context: context, quiet: global.quiet)
         let document = try ExportDocument.make(from: vault, revealing: reveal || bundle) { done, total in
             progress.update(count: UInt64(done), done: UInt64(done), total: UInt64(total))
@@ -118,6 +125,11 @@ struct Export: VaultCommand {
             do {
                 let cost = try kdf.cost(in: context)
                 sealed = try json.withUnsafeBytes { bytes in try ExportBundle.seal(bytes, secret: secret, cost: cost) }
+                if let outputPath, let generateBundleKeyFile {
+                    // The key file exists now: the same file under another name is seen, too.
+                    try Self.refuse(
+                        outputPath, namingAFileOf: [generateBundleKeyFile], what: "the bundle's new key file")
+                }
                 if let outputPath {
                     try sealed.withUnsafeBytes { bytes in
                         try ExchangeFiles.write(bytes, to: outputPath, replacing: force)
@@ -144,14 +156,16 @@ struct Export: VaultCommand {
     /// Refuses an output path that exists (unless `--force`), or that names a file this
     /// command depends on whatever `--force` says: the key or passphrase file that unlocks the
     /// vault, and the bundle's key or passphrase file, given or to be generated. (The vault
-    /// itself is checked once it is open, at its real path.)
+    /// itself, its checkpoint and its head file are checked once it is open, at its real path.)
     func refuseToOverwrite(_ outputPath: String, in context: CommandContext) throws(CommandFailure) {
         var inUse: [String] = [bundleKey.keyFile, bundleKey.passphraseFile, generateBundleKeyFile].compactMap { $0 }
         switch unlock.source(in: context) {
         case .keyFile(let path)?, .passphraseFile(let path)?: inUse.append(path)
         default: break
         }
-        if let generateBundleKeyFile, generateBundleKeyFile == outputPath {
+        if let generateBundleKeyFile,
+            GlobalOptions.canonicalPath(generateBundleKeyFile) == GlobalOptions.canonicalPath(outputPath)
+        {
             throw CommandFailure.usage("--output and --generate-bundle-key-file name the same file; choose two.")
         }
         try Self.refuse(outputPath, namingAFileOf: inUse, what: "a key or passphrase file this export uses")

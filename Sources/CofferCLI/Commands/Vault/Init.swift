@@ -51,6 +51,11 @@ struct Init: VaultCommand {
                 .no, code: "already_exists",
                 "A file exists at \(path) already; a vault is never created over it. Choose another path.")
         }
+        if let generateKeyFile, !location.isShared,
+            GlobalOptions.canonicalPath(generateKeyFile) == GlobalOptions.canonicalPath(path)
+        {
+            throw CommandFailure.usage("--generate-key-file names the vault's own path; choose two files.")
+        }
         let witness = try global.headWitness(
             in: context, vault: location, unlock: unlock, alsoInUse: [generateKeyFile].compactMap { $0 },
             warnsWhenMissing: false)
