@@ -47,6 +47,8 @@ public enum Argon2id {
         passphrase: SecureBytes, salt: [UInt8], cost: Cost, outputBytes: Int = 32
     ) -> SecureBytes? {
         precondition(salt.count == saltBytes, "Argon2id salt must be 16 bytes")
+        // Beyond what any machine has, and beyond `Int` on this one: refused as libsodium would.
+        guard cost.memoryBytes <= UInt64(Int.max) else { return nil }
         Sodium.ensureReady()
         struct DerivationFailure: Error {}
         return try? SecureBytes(count: outputBytes) { output in

@@ -131,9 +131,7 @@ public struct BundleHeader: Sendable, Equatable {
         case .passphrase:
             // B-KDF-CAP, as F-SLOT-CAP: a hostile header cannot make an import take minutes
             // or gigabytes before the MAC is checked.
-            guard operations >= FormatConstants.argon2OperationsMin, operations <= FormatConstants.argon2OperationsMax,
-                memory >= FormatConstants.argon2MemoryBytesMin, memory <= FormatConstants.argon2MemoryBytesMax
-            else {
+            guard Argon2id.Cost(operations: operations, memoryBytes: memory).isWithinFormatLimits else {
                 throw CofferError(.corrupted, "The bundle's Argon2id cost is outside the allowed range.", offset: 16)
             }
         case .keyFile:

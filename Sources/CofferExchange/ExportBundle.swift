@@ -53,6 +53,7 @@ public enum ExportBundle {
         let headerCost: Argon2id.Cost
         switch secret {
         case .passphrase:
+            try cost.checkWithinFormatLimits()
             kind = .passphrase
             headerCost = cost
         case .keyFile:

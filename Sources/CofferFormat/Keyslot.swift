@@ -307,11 +307,7 @@ public struct Keyslot: Sendable, Equatable {
         switch kind {
         case .passphrase:
             // F-SLOT-CAP: a hostile file must not make open take minutes or gigabytes.
-            guard operations >= FormatConstants.argon2OperationsMin,
-                operations <= FormatConstants.argon2OperationsMax,
-                memory >= FormatConstants.argon2MemoryBytesMin,
-                memory <= FormatConstants.argon2MemoryBytesMax
-            else {
+            guard Argon2id.Cost(operations: operations, memoryBytes: memory).isWithinFormatLimits else {
                 return .failure(
                     CofferError(
                         .corrupted,

@@ -167,6 +167,15 @@ extension VaultStore {
         return "\(name).compact-"
     }
 
+    /// Whether `name` is `prefix` and then exactly 16 lowercase hexadecimal digits: the name
+    /// of a temporary file a compaction or a checkpoint write makes (F-COMPACT,
+    /// F-CHECKPOINT-WRITE), which a writer may remove.
+    static func isTemporaryName(_ name: String, prefix: String) -> Bool {
+        guard name.hasPrefix(prefix) else { return false }
+        let suffix = name.utf8.dropFirst(prefix.utf8.count)
+        return suffix.count == 16 && suffix.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     /// The name of the checkpoint kept beside the vault file `path` (F-CHECKPOINT).
     static func checkpointName(of path: String) -> String {
         (path.split(separator: "/").last.map(String.init) ?? path) + ".checkpoint"

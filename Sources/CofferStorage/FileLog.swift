@@ -180,7 +180,8 @@ extension StorageSystem {
         guard case .success(let names) = siblings(of: path) else { return [] }
         let prefixes = [VaultStore.compactionPrefix(of: path), VaultStore.checkpointName(of: path) + ".partial-"]
         var removed: [String] = []
-        for name in names where prefixes.contains(where: name.hasPrefix) {
+        // Only the names this library gives them: a file that merely starts alike is someone's.
+        for name in names where prefixes.contains(where: { VaultStore.isTemporaryName(name, prefix: $0) }) {
             if case .success = remove(VaultStore.sibling(name, of: path)) { removed.append(name) }
         }
         return removed

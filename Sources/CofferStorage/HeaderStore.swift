@@ -100,6 +100,28 @@ struct HeaderStore {
         let slotID: UInt16
         /// Whether the other copy differs from the one in force (a rewrite was interrupted).
         let otherCopyStale: Bool
+        /// Whether a newer copy, authenticated under the same master key, did not accept the
+        /// secret (F-HDR-SUPERSEDED): an interrupted unlock change removed or replaced it, and
+        /// `header` is the copy before that change. Such a secret opens the vault read-only;
+        /// a writer's repair from its copy would undo the change.
+        let superseded: Bool
+    }
+
+    /// Why `action` is refused to a superseded secret (F-HDR-SUPERSEDED).
+    static func supersededError(_ action: String) -> CofferError {
+        CofferError(
+            .wrongKey,
+            "\(action) needs a current passphrase or key file: the one given was removed or replaced by a keyslot "
+                + "change that was interrupted, and opens the vault read-only only until a current one opens it for "
+                + "writing, which completes the change. Nothing was modified.")
+    }
+
+    /// Whether a copy newer than `copy` (before it in `candidates`, newest first) verifies
+    /// under `masterKey`: the header in force, which the secret that opened `copy` does not open.
+    private static func isSuperseded(_ copy: Copy, among candidates: [Copy], masterKey: SecureBytes) -> Bool {
+        candidates.prefix { $0.index != copy.index }.contains {
+            $0.header!.verifyMAC(of: $0.bytes, masterKey: masterKey)
+        }
     }
 
     /// Whether the copy other than `copy` needs rewriting (F-HDR-REPAIR): it does not decode,
@@ -138,7 +160,8 @@ struct HeaderStore {
             return .success(
                 Unlocked(
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: slotID,
-                    otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey)))
+                    otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey),
+                    superseded: Self.isSuperseded(copy, among: candidates, masterKey: masterKey)))
         }
         if macFailure {
             return .failure(
@@ -179,7 +202,8 @@ struct HeaderStore {
             return .success(
                 Unlocked(
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: 0,
-                    otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey)))
+                    otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey),
+                    superseded: Self.isSuperseded(copy, among: candidates, masterKey: masterKey)))
         }
         return .failure(
             CofferError(

@@ -20,7 +20,8 @@ extension VaultStore {
     ///
     /// Every record copied authenticates under `secret`, so the copy opens cleanly.
     ///
-    /// - Throws: `.wrongKey`, `.notAVault`, `.alreadyExists` for `output`, `.io`.
+    /// - Throws: `.wrongKey` (also for a secret an interrupted keyslot change removed,
+    ///   F-HDR-SUPERSEDED), `.notAVault`, `.alreadyExists` for `output`, `.io`.
     public static func salvage(
         path: String, secret: Keyslot.Secret, output: String, storage: any StorageSystem = PosixStorage()
     ) throws(CofferError) -> SalvageReport {
@@ -33,6 +34,8 @@ extension VaultStore {
         case .failure(let error): throw error
         case .success(let value): unlocked = value
         }
+        // F-HDR-SUPERSEDED: the output would carry the keyslots the change took away.
+        if unlocked.superseded { throw HeaderStore.supersededError("Salvaging the vault") }
         let scanner = LogScanner(
             log: log, vaultID: unlocked.header.vaultID,
             keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size,

@@ -10,10 +10,11 @@ extension VaultStore {
     /// copies; O(1); never touches a record.
     ///
     /// - Returns: the new slot's id.
-    /// - Throws: `.invalidInput` when the table is full or the cost is refused; `.io`.
+    /// - Throws: `.invalidInput` when the table is full or the cost is outside the format's
+    ///   limits (F-SLOT-CAP); `.io`.
     @discardableResult
     public func addKeyslot(_ secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
-        try secret.check()
+        try secret.check(cost: cost)
         return try changeHeader { header, unlockKey throws(CofferError) in
             guard header.keyslots.count < FormatConstants.keyslotCountMax else {
                 throw CofferError(
@@ -55,7 +56,7 @@ extension VaultStore {
     public func replaceKeyslot(id: UInt16, with secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate)
         throws(CofferError)
     {
-        try secret.check()
+        try secret.check(cost: cost)
         try changeHeader { header, unlockKey throws(CofferError) in
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")

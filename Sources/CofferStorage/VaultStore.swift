@@ -214,12 +214,13 @@ public final class VaultStore: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - cost: Argon2id cost for a passphrase slot; libsodium's MODERATE by default.
-    /// - Throws: `.alreadyExists`, `.io`, `.invalidInput` (a cost libsodium refuses).
+    /// - Throws: `.alreadyExists`, `.io`, `.invalidInput` (a cost outside the format's limits,
+    ///   F-SLOT-CAP).
     public static func create(
         path: String, secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate, options: Options = Options()
     ) throws(CofferError) -> VaultStore {
         guard !options.readOnly else { throw CofferError(.invalidInput, "A vault cannot be created read-only.") }
-        try secret.check()
+        try secret.check(cost: cost)
         try SyncWaitSpin.check(options.syncWaitSpin)
         let taken = CofferError(.alreadyExists, "A file already exists at the vault path; choose another path.")
         switch options.storage.openLog(path, readOnly: true) {
@@ -336,8 +337,9 @@ public final class VaultStore: @unchecked Sendable {
     ///   - visit: called with every record in order (key-epoch records included), or every
     ///     record after the checkpoint the index was restored from (``Options/restoreIndex``).
     /// - Throws: `.notFound`, `.notAVault`, `.unsupportedVersion`, `.wrongKey` (nothing
-    ///   modified), `.corrupted` (with offset and sequence), `.headMismatch`, `.locked`, `.io`,
-    ///   or whatever `visit` throws.
+    ///   modified; also, for a writer, a secret that an interrupted keyslot change removed,
+    ///   F-HDR-SUPERSEDED), `.corrupted` (with offset and sequence), `.headMismatch`, `.locked`,
+    ///   `.io`, or whatever `visit` throws.
     public static func open(
         path: String, secret: Keyslot.Secret, options: Options = Options(),
         visit: (ScannedRecord) throws(CofferError) -> Void = { _ in }
@@ -380,6 +382,10 @@ public final class VaultStore: @unchecked Sendable {
         switch HeaderStore.read(from: log).flatMap(unlocking) {
         case .failure(let error): throw error
         case .success(let value): unlocked = value
+        }
+        if unlocked.superseded && !options.readOnly {
+            // F-HDR-SUPERSEDED: repairing from the older copy would undo the change.
+            throw HeaderStore.supersededError("Opening the vault for writing")
         }
         let header = unlocked.header
         if header.apiKeyHashKeyWrap != nil && header.unwrapAPIKeyHashKey(unlockKey: unlocked.unlockKey) == nil {

@@ -189,6 +189,26 @@ final class BundleTests: XCTestCase {
         assertFails(costly, .corrupted, "cost", secret: .passphrase(Fixture.secret("p")))
     }
 
+    /// A cost the reader would refuse (B-KDF-CAP) is refused to the writer first: a bundle
+    /// made with it could never be opened.
+    func testACostOutsideTheFormatsLimitsIsRefusedToTheWriter() {
+        let passphrase = Vault.Unlock.passphrase(Fixture.secret("p"))
+        for cost in [
+            Argon2id.Cost(operations: 17, memoryBytes: 8192), Argon2id.Cost(operations: 1, memoryBytes: 4096),
+            Argon2id.Cost(operations: 1, memoryBytes: (1 << 30) + 1), Argon2id.Cost(operations: 1, memoryBytes: .max),
+        ] {
+            XCTAssertThrowsCode(
+                .invalidInput,
+                try Array("x".utf8).withUnsafeBytes { try ExportBundle.seal($0, secret: passphrase, cost: cost) })
+        }
+        // A key file derives nothing: the cost is not read.
+        XCTAssertNoThrow(
+            try Array("x".utf8).withUnsafeBytes {
+                try ExportBundle.seal(
+                    $0, secret: .keyFile(Fixture.key), cost: Argon2id.Cost(operations: 99, memoryBytes: 0))
+            })
+    }
+
     func testAWrongKeyIsAWrongKey() throws {
         let (bundle, _) = try multiChunkBundle()
         assertFails(

@@ -113,10 +113,21 @@ final class CompactionStorageTests: XCTestCase {
         XCTAssertEqual(reader.recovery.removedTemporaryFiles, [])
         target.abandon()
         disk.write(path: path + ".compact-0011223344556677", bytes: [1, 2, 3], durable: true)
+        disk.write(path: path + ".checkpoint.partial-8899aabbccddeeff", bytes: [4], durable: true)
+        // Names that only start alike are someone else's files: a writer leaves them.
+        let others = [
+            ".compact-my-backup", ".compact-0011223344556677.bak", ".compact-00112233445566",
+            ".compact-0011223344556677X",
+            ".compact-00112233445566FF", ".checkpoint.partial-notes",
+        ].map { path + $0 }
+        for other in others { disk.write(path: other, bytes: [5], durable: true) }
         let (writer, payloads) = try Fixture.transactions(path: path, readOnly: false, storage: disk)
         XCTAssertEqual(payloads.count, 2)
-        XCTAssertEqual(writer.recovery.removedTemporaryFiles, ["v.coffer.compact-0011223344556677"])
+        XCTAssertEqual(
+            writer.recovery.removedTemporaryFiles.sorted(),
+            ["v.coffer.checkpoint.partial-8899aabbccddeeff", "v.coffer.compact-0011223344556677"])
         XCTAssertFalse(disk.exists(path + ".compact-0011223344556677"))
+        for other in others { XCTAssertTrue(disk.exists(other), other) }
     }
 
     private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

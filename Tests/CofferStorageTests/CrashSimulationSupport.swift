@@ -25,15 +25,6 @@ extension CrashSettings {
 
 // MARK: - Secrets and payloads
 
-extension TestSecret {
-    var secret: Keyslot.Secret {
-        switch kind {
-        case .keyFile: .keyFile(SecureBytes(copying: bytes))
-        case .passphrase: .passphrase(SecureBytes(copying: bytes))
-        }
-    }
-}
-
 /// A transaction payload: random bytes that start with the payload's tag (little endian,
 /// truncated for payloads under 4 bytes), distinct from every other payload of its run.
 struct TaggedPayload: Hashable, Sendable, CustomStringConvertible {
@@ -638,8 +629,10 @@ func capture<Success>(_ body: () throws(CofferError) -> Success) -> Result<Succe
 /// 3. Every recovered payload is byte-for-byte one that was written.
 /// 4. An append after recovery works, and a later open agrees.
 /// 5. Every secret of the acknowledged keyslot state opens it, or every secret of the state an
-///    interrupted change was moving to; no removed secret does. Once a writer has opened it,
-///    both header copies are valid and hold one of the two states.
+///    interrupted change was moving to; no removed secret does. A secret the interrupted change
+///    removed, once the change is in force in one copy, opens it read-only only: a writer's open
+///    with it is refused and changes nothing. Once a writer has opened it, both header copies
+///    are valid and hold one of the two states.
 ///
 /// With `crashesDuringRecovery`, the first recovery may itself be cut (during its torn-tail
 /// truncation or header repair), and the check starts again on what that second crash left.
@@ -663,6 +656,8 @@ struct CrashCheck {
         var headersRepaired = 0
         /// Recoveries that kept records of an unacknowledged request.
         var unacknowledgedKept = 0
+        /// Crashes after which a secret the interrupted change removed was refused to a writer.
+        var supersededRefused = 0
 
         static func += (total: inout Tally, part: Tally) {
             total.salvages += part.salvages
@@ -670,11 +665,13 @@ struct CrashCheck {
             total.tornTailsCut += part.tornTailsCut
             total.headersRepaired += part.headersRepaired
             total.unacknowledgedKept += part.unacknowledgedKept
+            total.supersededRefused += part.supersededRefused
         }
 
         var summary: String {
             "\(tornTailsCut) torn tails cut, \(headersRepaired) headers repaired, \(salvages) logs salvaged, "
-                + "\(recoveryCrashes) recoveries crashed, \(unacknowledgedKept) recoveries kept unacknowledged records"
+                + "\(recoveryCrashes) recoveries crashed, \(unacknowledgedKept) recoveries kept unacknowledged records, "
+                + "\(supersededRefused) removed secrets refused to a writer"
         }
     }
 
@@ -782,7 +779,29 @@ struct CrashCheck {
         for retired in history.retiredSecrets where opens[retired]! {
             problems.append("\(context): \(retired), removed by an acknowledged change, still opens the vault")
         }
-        return candidates.filter { opens[$0]! && !history.retiredSecrets.contains($0) }
+        let usable = candidates.filter { opens[$0]! && !history.retiredSecrets.contains($0) }
+        // F-HDR-SUPERSEDED: a secret the interrupted change removed, which opens only the older
+        // copy, opens read-only; a writer's open with it is refused and writes nothing (its
+        // repair would undo the change).
+        let file = disk.contents(of: path) ?? []
+        let superseded = usable.filter { $0.opensOnlyAnOlderHeaderCopy(ofVault: file) }
+        for secret in superseded {
+            switch open(path, with: secret, readOnly: false) {
+            case .success(let (store, _)):
+                store.close()
+                problems.append(
+                    "\(context): \(secret), which the interrupted change removed, opened the vault as the writer")
+            case .failure(let error) where error.code == .wrongKey:
+                if disk.contents(of: path) != file {
+                    problems.append("\(context): the writer's open refused to \(secret) changed the file")
+                }
+            case .failure(let error):
+                problems.append(
+                    "\(context): the writer's open with \(secret), which the change removed, failed: \(error)")
+            }
+        }
+        if !superseded.isEmpty { tally.supersededRefused += 1 }
+        return usable.filter { !superseded.contains($0) }
     }
 
     /// Checks (2)–(5) on a vault a writer opened.

@@ -191,6 +191,82 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertEqual(info.headerCopiesValid, [true, true])
     }
 
+    /// A cost an opener would refuse (F-SLOT-CAP) is refused when the slot is made: a vault
+    /// or slot made with it could never be opened. Nothing is created or changed.
+    func testAKeyslotCostOutsideTheFormatsLimitsIsRefused() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let passphrase = Keyslot.Secret.passphrase(Fixture.payload("a passphrase"))
+        let refused = [
+            Argon2id.Cost(operations: 17, memoryBytes: 8192), Argon2id.Cost(operations: 0, memoryBytes: 8192),
+            Argon2id.Cost(operations: 1, memoryBytes: 4096), Argon2id.Cost(operations: 1, memoryBytes: (1 << 30) + 1),
+            Argon2id.Cost(operations: 1, memoryBytes: .max),
+        ]
+        for cost in refused {
+            XCTAssertThrowsCode(.invalidInput, try VaultStore.create(path: path, secret: passphrase, cost: cost))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path), "\(cost)")
+        }
+        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        for cost in refused {
+            XCTAssertThrowsCode(.invalidInput, try store.addKeyslot(passphrase, cost: cost))
+            XCTAssertThrowsCode(.invalidInput, try store.replaceKeyslot(id: 1, with: passphrase, cost: cost))
+        }
+        XCTAssertEqual(store.keyslots.map(\.id), [1])
+        XCTAssertEqual(store.keyslots.first?.kind, .keyFile)
+        store.close()
+        XCTAssertNoThrow(try VaultStore.open(path: path, secret: Fixture.secret).close())
+    }
+
+    /// F-HDR-SUPERSEDED: a keyslot removal cut after its first copy write leaves the removed
+    /// secret opening the older copy. It may still read; it may not open as the writer (whose
+    /// repair from its copy would bring the slot back for good) nor salvage, and nothing is
+    /// modified; a writer with a current secret completes the removal.
+    func testASecretAnInterruptedRemovalTookAwayOpensTheVaultReadOnlyOnly() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        _ = try store.append([Fixture.payload("kept")])
+        let removed = Keyslot.Secret.passphrase(Fixture.payload("removed later"))
+        let slot = try store.addKeyslot(removed, cost: .minimum)
+        let before = Fixture.readFile(path)
+        try store.removeKeyslot(id: slot)
+        store.close()
+        // The crash: the copy not in force was rewritten (step 1), the one in force not yet.
+        let copyBytes = FormatConstants.headerCopyBytes
+        let generations = try (0..<2).map { copy in
+            try Array(before[copy * copyBytes..<(copy + 1) * copyBytes]).withUnsafeBytes {
+                try FileHeader.decode($0).get()
+            }.generation
+        }
+        let older = generations[0] >= generations[1] ? 0 : 1
+        let olderRange = older * copyBytes..<(older + 1) * copyBytes
+        var bytes = Fixture.readFile(path)
+        bytes.replaceSubrange(olderRange, with: before[olderRange])
+        Fixture.writeFile(path, bytes)
+
+        let (reader, payloads) = try Fixture.transactions(path: path, secret: removed)
+        XCTAssertEqual(payloads.count, 1, "read-only, the removed secret lingers (F-HDR-REPAIR)")
+        reader.close()
+        XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: path, secret: removed))
+        let salvaged = directory.file("salvaged")
+        XCTAssertThrowsCode(.wrongKey, try VaultStore.salvage(path: path, secret: removed, output: salvaged))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: salvaged))
+        XCTAssertTrue(Fixture.readFile(path) == bytes, "a refused open modifies nothing")
+        let report = try VaultStore.verify(path: path, secret: removed)
+        XCTAssertEqual(report.problems.map(\.kind), [.header])
+        XCTAssertEqual(report.problems.first?.offset, UInt64(olderRange.lowerBound))
+
+        let (writer, _) = try Fixture.transactions(path: path, readOnly: false)
+        XCTAssertTrue(writer.recovery.headerRepaired)
+        writer.close()
+        XCTAssertThrowsCode(
+            .wrongKey, try VaultStore.open(path: path, secret: removed, options: .init(readOnly: true)))
+        let info = try VaultFileInfo.read(path: path)
+        XCTAssertEqual(info.header.keyslots.map(\.id), [1])
+        XCTAssertEqual(info.headerCopiesValid, [true, true])
+        XCTAssertTrue(try VaultStore.verify(path: path, secret: Fixture.secret).isClean)
+    }
+
     func testExpectedHeadDetectsTruncationAtARecordBoundaryAndRollback() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("v")

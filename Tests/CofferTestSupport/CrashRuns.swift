@@ -149,6 +149,32 @@ public struct TestSecret: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension TestSecret {
+    /// The secret as a keyslot takes it.
+    public var secret: Keyslot.Secret {
+        switch kind {
+        case .keyFile: .keyFile(SecureBytes(copying: bytes))
+        case .passphrase: .passphrase(SecureBytes(copying: bytes))
+        }
+    }
+
+    /// Whether the newest valid header copy of the vault whose bytes are `file` does not accept
+    /// this secret (F-HDR-SELECT, copy A on a tie): one that opens the vault all the same opens
+    /// only an older copy — a secret an interrupted keyslot change removed, which a writer's
+    /// open refuses (F-HDR-SUPERSEDED).
+    public func opensOnlyAnOlderHeaderCopy(ofVault file: [UInt8]) -> Bool {
+        let copyBytes = FormatConstants.headerCopyBytes
+        let valid = (0..<FormatConstants.headerCopyCount).compactMap { index -> FileHeader? in
+            Array(file.dropFirst(index * copyBytes).prefix(copyBytes)).withUnsafeBytes {
+                try? FileHeader.decode($0).get()
+            }
+        }
+        // `max` keeps the first of equals: copy A.
+        guard let newest = valid.max(by: { $0.generation < $1.generation }) else { return false }
+        return newest.unlock(with: secret) == nil
+    }
+}
+
 /// `count` random bytes, eight from each draw of the generator.
 public func randomBytes(_ count: Int, using generator: inout SeededGenerator) -> [UInt8] {
     var bytes: [UInt8] = []

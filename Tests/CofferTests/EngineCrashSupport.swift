@@ -35,12 +35,7 @@ extension CrashSettings {
 }
 
 extension TestSecret {
-    var unlock: Vault.Unlock {
-        switch kind {
-        case .keyFile: .keyFile(SecureBytes(copying: bytes))
-        case .passphrase: .passphrase(SecureBytes(copying: bytes))
-        }
-    }
+    var unlock: Vault.Unlock { secret }
 }
 
 // MARK: - Mutations
@@ -1300,9 +1295,28 @@ struct EngineCrashCheck {
         for retired in history.retired where opens[retired]! {
             problems.append("\(context): \(retired), removed by an acknowledged change, still opens the vault")
         }
-        let usable = candidates.filter { opens[$0]! && !history.retired.contains($0) }
+        // F-HDR-SUPERSEDED: a secret the interrupted change removed, which opens only the older
+        // copy, opens read-only; a writer's open with it is refused and writes nothing.
+        let file = disk.contents(of: path) ?? []
+        let superseded = candidates.filter { opens[$0]! && $0.opensOnlyAnOlderHeaderCopy(ofVault: file) }
+        for secret in superseded {
+            switch open(path, with: secret) {
+            case .success(let vault):
+                vault.close()
+                problems.append(
+                    "\(context): \(secret), which the interrupted change removed, opened the vault as the writer")
+            case .failure(let error) where error.code == .wrongKey:
+                if disk.contents(of: path) != file {
+                    problems.append("\(context): the writer's open refused to \(secret) changed the file")
+                }
+            case .failure(let error):
+                problems.append(
+                    "\(context): the writer's open with \(secret), which the change removed, failed: \(error)")
+            }
+        }
+        let usable = candidates.filter { opens[$0]! && !history.retired.contains($0) && !superseded.contains($0) }
         // A retired secret that opens it is reported above; it still serves to check the rest.
-        return Array(usable.isEmpty ? candidates.filter { opens[$0]! } : usable)
+        return Array(usable.isEmpty ? candidates.filter { opens[$0]! && !superseded.contains($0) } : usable)
     }
 
     /// Checks (2) to (5) on a vault a writer opened.
