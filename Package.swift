@@ -10,7 +10,8 @@
 //   CofferModel         the credential model: records, operations, the in-memory index, resolution
 //   Coffer              the public engine
 //   CofferExchange      export, import, the encrypted export bundle
-//   CofferCLI, coffer   the admin command-line tool (CProcessControl: prctl for it)
+//   CofferCLI, coffer   the admin command-line tool (CProcessControl: prctl for it, and for
+//                       naming the library's threads)
 //   CofferSimulation    an in-memory disk that can crash, for tests and fuzzers only
 //   CofferReferenceModel the credential rules restated from FORMAT.md, for tests and fuzzers only
 //   CofferTesting       an in-memory vault over it, for a service's own tests
@@ -60,7 +61,8 @@ let package = Package(
         // The one public error type and its closed set of codes, below everything else.
         .target(name: "CofferErrors"),
         .target(name: "CofferCrypto", dependencies: ["CofferErrors", "CSodium", "CZlib"]),
-        // prctl(2) for the CLI's process hardening: Swift cannot call a variadic C function.
+        // prctl(2) for the CLI's process hardening and for naming the library's threads: Swift
+        // cannot call a variadic C function.
         .target(name: "CProcessControl"),
         .target(name: "CofferFormat", dependencies: ["CofferCrypto"]),
         .target(name: "CFileSystem"),
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "Coffer",
             dependencies: [
-                "CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto",
+                "CofferModel", "CofferStorage", "CofferFormat", "CofferCrypto", "CProcessControl",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .target(name: "CofferSimulation", dependencies: ["CofferStorage"]),
@@ -156,7 +158,7 @@ let package = Package(
             name: "CofferTests",
             dependencies: [
                 "Coffer", "CofferSimulation", "CofferStorage", "CofferFormat", "CofferCrypto", "CofferTestSupport",
-                .product(name: "Logging", package: "swift-log"),
+                "CProcessControl", .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),

@@ -8,9 +8,11 @@ import Synchronization
 /// The `async` API: the same operations as the synchronous one, for Swift concurrency.
 ///
 /// Work that can block a thread — reading and decrypting records, waiting for the writer
-/// lock, `fdatasync` and the group-commit wait, Argon2id, a compaction — runs on the vault's
-/// own threads (``Vault/blockingQueue``), never on Swift's cooperative pool, so tasks that only
-/// resolve keep running while a commit syncs. Resolution reads the in-memory index under a
+/// lock, `fdatasync` and the group-commit wait, Argon2id, a compaction — runs on threads of
+/// Coffer's own, never on Swift's cooperative pool nor on Dispatch's global queues (which, on
+/// Linux, are the same threads), so tasks that only resolve keep running while a commit syncs.
+/// A call never waits for a free thread: one is started when none is idle, and ends after ten
+/// idle seconds. Resolution reads the in-memory index under a
 /// reader lock held for microseconds, so ``resolve(_:)`` stays synchronous in both APIs.
 ///
 /// Cancellation is honoured where stopping is safe, and nowhere else:
@@ -30,23 +32,28 @@ import Synchronization
 /// let revealed = try await vault.resolveAndReveal(ResolutionRequest(appKey: "exa", context: run))
 /// ```
 extension Vault {
-    /// The threads blocking work of the `async` API runs on: a concurrent queue of its own,
-    /// whose threads are not Swift's cooperative pool. Shared by every vault of the process.
+    /// A concurrent queue the `async` API once ran its blocking work on. On Linux its threads are
+    /// those of Swift's cooperative pool, a few per machine: work blocked there stopped tasks.
+    /// The `async` API now runs on threads of Coffer's own, and nothing in Coffer uses this queue.
+    @available(
+        *, deprecated,
+        message: "The async API no longer runs here: on Linux this queue's threads are Swift's cooperative pool's."
+    )
     public static let blockingQueue = DispatchQueue(label: "coffer.vault.blocking", attributes: .concurrent)
 
-    /// Runs `work` on ``blockingQueue`` and resumes with its result.
+    /// Runs `work` on a thread of Coffer's own (``BlockingThreads``) and resumes with its result.
     static func offload<Value: Sendable>(
         _ work: @escaping @Sendable () throws(CofferError) -> Value
     ) async throws(CofferError) -> Value {
         let result: Result<Value, CofferError> = await withCheckedContinuation { continuation in
-            blockingQueue.async {
+            BlockingThreads.shared.run {
                 continuation.resume(returning: Result { () throws(CofferError) -> Value in try work() })
             }
         }
         return try result.get()
     }
 
-    /// Runs `work` on ``blockingQueue`` with a flag that turns true when the task is
+    /// Runs `work` as ``offload(_:)`` does, with a flag that turns true when the task is
     /// cancelled, for work that polls it where stopping is safe.
     static func offloadCancellable<Value: Sendable>(
         _ work: @escaping @Sendable (_ isCancelled: @escaping @Sendable () -> Bool) throws(CofferError) -> Value
@@ -55,7 +62,7 @@ extension Vault {
         if Task.isCancelled { throw Self.cancelled }
         let result: Result<Value, CofferError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                blockingQueue.async {
+                BlockingThreads.shared.run {
                     continuation.resume(
                         returning: Result { () throws(CofferError) -> Value in try work { cancelled.isSet } })
                 }

@@ -1,7 +1,6 @@
 import CofferErrors
 import CofferModel
 import CofferStorage
-import Dispatch
 
 extension Vault {
     /// Writes an index checkpoint beside the vault (F-CHECKPOINT): the index as of the
@@ -106,7 +105,8 @@ final class CheckpointRunner: @unchecked Sendable {
     /// returns the record it covered, or `nil` when it failed.
     func start(_ work: @escaping @Sendable () -> UInt64?) {
         precondition(lock.withLock { running }, "a checkpoint started without being claimed")
-        DispatchQueue.global(qos: .utility).async {
+        // Not on Dispatch's global queues: on Linux those threads run Swift's tasks.
+        BlockingThreads.shared.run {
             let result = work()
             self.lock.withLock {
                 // A failed one is not retried on every commit: the next try waits for as much

@@ -1,7 +1,6 @@
 import CofferErrors
 import CofferModel
 import CofferStorage
-import Dispatch
 import Synchronization
 
 /// One committed transaction, as an observer of the vault sees it: when, by whom, and what it
@@ -175,7 +174,7 @@ extension Vault {
                 return state.follower
             }
             // Stopping waits for the follower's thread: never on that thread, nor the caller's.
-            if let follower { DispatchQueue.global().async { follower.stop() } }
+            if let follower { BlockingThreads.shared.run { follower.stop() } }
         }
         continuation.onTermination = { [weak self] _ in
             poller.withLock { $0?.cancel() }
@@ -224,7 +223,7 @@ extension Vault {
             // Following connects to the server: not on the caller's thread, which may be one of
             // Swift's cooperative threads.
             let store = self.store
-            DispatchQueue.global().async {
+            BlockingThreads.shared.run {
                 guard let follower = try? store.followOtherInstances(interval: interval, refreshOnChange) else {
                     return poll()  // the store could not be followed: look every interval instead
                 }

@@ -271,7 +271,9 @@ final class ExchangeCommandTests: XCTestCase {
         try coffer.expect(0, ["org", "create", "headed", "--head-file", coffer.path("v.head")])
         let checkpoint = try coffer.bytes("v.coffer.checkpoint")
         let head = try coffer.bytes("v.head")
-        for (output, extra) in [("v.coffer.checkpoint", [String]()), ("v.head", ["--head-file", coffer.path("v.head")])] {
+        for (output, extra) in [
+            ("v.coffer.checkpoint", [String]()), ("v.head", ["--head-file", coffer.path("v.head")]),
+        ] {
             try coffer.expect(64, ["export", "--output", coffer.path(output), "--force"] + extra)
         }
         XCTAssertEqual(try coffer.bytes("v.coffer.checkpoint"), checkpoint)
