@@ -23,9 +23,11 @@ extension Vault {
     }
 
     /// Resolves, throwing the refusal: `.credentialMissing`, `.ambiguous` (with candidates),
-    /// `.noUserActor`, `.credentialRevoked`, `.notVisible`, `.wrongApp`, `.notFound`. The same
-    /// answer as ``resolution(_:)`` without building its explain trace.
+    /// `.noUserActor`, `.credentialRevoked`, `.notVisible`, `.wrongApp`, `.notFound`, or
+    /// `.closed` once the vault is closed. The same answer as ``resolution(_:)`` without
+    /// building its explain trace.
     public func resolve(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
+        if isClosed.load(ordering: .relaxed) { throw CofferError(.closed, "The vault was closed.") }
         let resolved = try state.read { (current: borrowing State) throws(CofferError) in
             try current.index.resolveCredential(request)
         }

@@ -5,6 +5,7 @@ import CofferModel
 import CofferStorage
 import Logging
 import Metrics
+import Synchronization
 
 /// A credential vault: one encrypted file, its in-memory index, and credential resolution.
 ///
@@ -178,6 +179,8 @@ public final class Vault: Sendable {
 
     /// Logger and metrics (``Options/logger``, ``Options/metricsFactory``).
     let diagnostics: Diagnostics
+    /// Set by ``close()``: what only reads the index checks it (one load, no lock).
+    let isClosed = Atomic<Bool>(false)
 
     private init(store: VaultStore, index: VaultIndex, options: Options) {
         self.state = ReadWriteLocked(State(store: store, index: index))
@@ -378,14 +381,21 @@ public final class Vault: Sendable {
     /// The file's path.
     public var path: String { store.path }
 
-    /// Closes the vault. Later calls fail with `.closed`; the writer lock is released.
+    /// Closes the vault. Later calls fail with `.closed`, `resolve(_:)` among them; the writer
+    /// lock is released. ``read(_:)`` and `resolution(_:)`, which cannot throw, still answer
+    /// from the index as it was when the vault closed.
     public func close() {
+        isClosed.store(true, ordering: .relaxed)
         observers.finishAll()
         checkpoints.close()
         store.close()
     }
 
     /// Runs `body` with read access to the index. Many readers run at once.
+    ///
+    /// `body` holds the reader lock: it must not call this vault's writing calls (`mutate`,
+    /// `compact`, `checkpoint`, a keyslot change, `refresh`, `close`), which wait for every
+    /// reader to leave and so would wait for it forever. Read what is needed, return, then write.
     public func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure)
         -> Result
     {

@@ -286,6 +286,8 @@ final class VaultCommandTests: XCTestCase {
             try coffer.expect(64, ["org", "create", "beta"] + bad)
         }
         try coffer.expect(64, ["org", "create", "beta"], environment: ["COFFER_LOCK_WAIT": "nan"])
+        // A reader never waits, but a malformed setting is refused to it too.
+        try coffer.expect(64, ["org", "list"], environment: ["COFFER_LOCK_WAIT": "abc"])
     }
 
     func testTornTailIsReportedAndCutOnlyByAWriter() throws {

@@ -70,6 +70,13 @@ final class VaultTests: XCTestCase {
         vault = try reopen(vault, disk: disk, readOnly: true)
         try check(vault)
         XCTAssertThrowsError(try vault.mutate(actor: "x") { try $0.createUser(handle: "bob", displayName: "Bob") })
+        // Closed: what throws fails with .closed, resolution among it, however many closes.
+        vault.close()
+        vault.close()
+        let request = ResolutionRequest(appKey: "exa", context: RunContext(organization: acme, project: web))
+        XCTAssertThrowsCode(.closed, try vault.resolve(request))
+        XCTAssertThrowsCode(.closed, try vault.resolveAndReveal(request))
+        XCTAssertThrowsCode(.closed, try vault.reveal(ids[0]))
     }
 
     /// A reveal reads a record in one read when it fits what it reads at once, and in two

@@ -186,11 +186,13 @@ struct GlobalOptions: ParsableArguments {
     func vaultOptions(
         in context: CommandContext, location: VaultLocation, readOnly: Bool, unlock: UnlockOptions
     ) throws(CommandFailure) -> Vault.Options {
-        Vault.Options(
+        // A reader never waits for the writer lock, yet a malformed setting is refused all the same.
+        let lockWait = try lockWait(in: context)
+        return Vault.Options(
             storage: location.storage, readOnly: readOnly, expectedHead: try expectedHead(in: context),
             preferredKeyslot: unlock.unlockSlot,
             headWitness: try headWitness(in: context, vault: location, unlock: unlock),
-            lockWait: readOnly ? .zero : try lockWait(in: context))
+            lockWait: readOnly ? .zero : lockWait)
     }
 
     /// The vault's path or URL: `--vault`, else `COFFER_VAULT`.
