@@ -72,18 +72,24 @@ public enum TypedFields: Sendable {
 
     /// The fields of a credential of `type`.
     ///
-    /// - Throws: `.corrupted` when a field the type requires is missing or a shown field does
-    ///   not read as its type says (the writer checked both, so only damaged data does this).
+    /// - Throws: `.invalidInput` when a field the type requires is missing or a shown field
+    ///   does not read as its type says. (``RevealedCredential/typed`` throws `.corrupted`
+    ///   instead: the writer checked both, so there only damaged data does this.)
     public init(_ fields: FieldValues, type: CredentialType) throws(CofferError) {
+        try self.init(fields, type: type, failingWith: .invalidInput)
+    }
+
+    /// ``init(_:type:)``, its refusal given the code `code`.
+    init(_ fields: FieldValues, type: CredentialType, failingWith code: CofferError.Code) throws(CofferError) {
         func secret(_ name: String) throws(CofferError) -> SecureBytes {
-            guard let value = fields[name] else { throw Self.missing(name, type) }
+            guard let value = fields[name] else { throw Self.missing(name, type, code) }
             return value
         }
         func text(_ name: String) -> String? {
             fields[name].map { $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
         }
         func required(_ name: String) throws(CofferError) -> String {
-            guard let value = text(name) else { throw Self.missing(name, type) }
+            guard let value = text(name) else { throw Self.missing(name, type, code) }
             return value
         }
         switch type {
@@ -95,7 +101,7 @@ public enum TypedFields: Sendable {
             self = .usernamePassword(username: try required("username"), password: try secret("password"))
         case .smtp:
             guard let port = Int(try required("port")) else {
-                throw CofferError(.corrupted, "The smtp credential's port is not a number.")
+                throw CofferError(code, "The smtp credential's port is not a number.")
             }
             self = .smtp(
                 SMTP(
@@ -104,7 +110,7 @@ public enum TypedFields: Sendable {
         case .oauth2:
             let expiresAt = text("expires_at")
             if let expiresAt, Int64(expiresAt) == nil {
-                throw CofferError(.corrupted, "The oauth2 credential's expires_at is not a number.")
+                throw CofferError(code, "The oauth2 credential's expires_at is not a number.")
             }
             self = .oauth2(
                 OAuth2(
@@ -122,14 +128,14 @@ public enum TypedFields: Sendable {
         }
     }
 
-    private static func missing(_ name: String, _ type: CredentialType) -> CofferError {
-        CofferError(.corrupted, "The \(type.word) credential has no `\(name)` field.")
+    private static func missing(_ name: String, _ type: CredentialType, _ code: CofferError.Code) -> CofferError {
+        CofferError(code, "The \(type.word) credential has no `\(name)` field.")
     }
 }
 
 extension RevealedCredential {
     /// The values by the credential's type; see ``TypedFields``.
     public var typed: TypedFields {
-        get throws(CofferError) { try TypedFields(fields, type: type) }
+        get throws(CofferError) { try TypedFields(fields, type: type, failingWith: .corrupted) }
     }
 }

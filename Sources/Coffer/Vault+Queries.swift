@@ -81,8 +81,8 @@ extension Vault {
     /// answer's id).
     ///
     /// - Throws: `.credentialRevoked` when it was revoked since, `.notFound` when it was
-    ///   deleted or the version let go, `.invalidInput` for an answer that did not come from
-    ///   this vault's resolution, `.conflict` when its request now resolves to another
+    ///   deleted or the version let go (or never was), `.invalidInput` for an answer that
+    ///   carries no request (it did not come from a resolution), `.conflict` when its request now resolves to another
     ///   credential (resolve again), and what `reveal(_:version:)` throws.
     public func reveal(_ resolved: ResolvedCredential) throws(CofferError) -> FieldValues {
         guard let request = resolved.request else {

@@ -30,7 +30,8 @@ public final class SecureBytes: @unchecked Sendable, Equatable, CustomStringConv
     public let count: Int
 
     /// Creates `count` bytes filled by `initializer`, which writes the secret directly into
-    /// locked memory so that no unprotected copy is made.
+    /// locked memory so that no unprotected copy is made. A negative `count` is a programming
+    /// error and traps, as `Array(repeating:count:)` does.
     ///
     /// - Throws: whatever `initializer` throws; the memory is zeroed before the error leaves.
     public init(

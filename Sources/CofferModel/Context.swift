@@ -38,8 +38,10 @@ public struct TransactionContext: Sendable, Hashable {
         self.actor = actor
     }
 
-    /// The location of the operation at `index` in this transaction.
-    public func location(ofOperation index: Int) -> RecordLocation {
+    /// The location of the operation at `index` in this transaction: for the engine and its
+    /// fuzzers, which never pass an index beyond a transaction's 65,536 operations (not public,
+    /// so that no caller's number can reach the check).
+    package func location(ofOperation index: Int) -> RecordLocation {
         precondition(index >= 0 && index <= Int(UInt16.max), "operation index out of range")
         return RecordLocation(sequence: sequence, offset: offset, operationIndex: UInt16(index))
     }

@@ -82,6 +82,10 @@ private struct Resolver {
     /// Reads the run's context: its organization, project and user must exist.
     init(tables: borrowing IndexTables, request: ResolutionRequest, trace: ExplainTrace?) throws(CofferError) {
         self.trace = trace
+        // No credential has an empty app key: a request without one is the caller's mistake.
+        guard !request.appKey.isEmpty else {
+            throw CofferError(.invalidInput, "The request names no app key; give the app whose credential to use.")
+        }
         appKey = request.appKey
         consumerKind = request.consumer?.kind
         guard let organization = tables.organizationHandle(request.context.organization) else {

@@ -326,6 +326,10 @@ final class ResolutionTests: XCTestCase {
                 ResolutionRequest(appKey: "exa", context: RunContext(organization: fixture.acme, user: fixture.erin)))
         }
         XCTAssertEqual(outsider?.message.contains("erin is not a member"), true, outsider?.message ?? "")
+        // No app key: the caller's mistake, not a missing credential.
+        assertThrowsCoffer(.invalidInput) {
+            try index.resolveCredential(ResolutionRequest(appKey: "", context: RunContext(organization: fixture.acme)))
+        }
     }
 
     func testNewDefaultChangesTheWinner() throws {

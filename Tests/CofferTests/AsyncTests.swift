@@ -172,7 +172,12 @@ final class AsyncTests: XCTestCase {
             return XCTFail("not username_password")
         }
         XCTAssertEqual(username, "robot")
-        assertThrowsCoffer(.corrupted) { try TypedFields(FieldValues(), type: .apiToken) }
+        // Fields a caller gives that are not the type's: its input, not damage.
+        assertThrowsCoffer(.invalidInput) { try TypedFields(FieldValues(), type: .apiToken) }
+        assertThrowsCoffer(.invalidInput) { try TypedFields(FieldValues(["port": self.secret("x")]), type: .smtp) }
+        // A revealed credential whose stored fields are not its type's would be damage.
+        let wrong = RevealedCredential(credential: mail.credential, type: .apiToken, fields: FieldValues())
+        assertThrowsCoffer(.corrupted) { _ = try wrong.typed }
     }
 
     /// A bulk load without syncs, then sync() and durable commits, without reopening.
