@@ -112,7 +112,7 @@ struct HeaderStore {
         CofferError(
             .wrongKey,
             "\(action) needs a current passphrase or key file: the one given was removed or replaced by a keyslot "
-                + "change that was interrupted, and opens the vault read-only only until a current one opens it for "
+                + "change that was interrupted. It still opens the vault read-only until a current one opens it for "
                 + "writing, which completes the change. Nothing was modified.")
     }
 
@@ -148,6 +148,12 @@ struct HeaderStore {
     func unlock(with secret: Keyslot.Secret, preferredSlot: UInt16? = nil) -> Result<Unlocked, CofferError> {
         let candidates = validCopiesNewestFirst
         guard !candidates.isEmpty else { return .failure(noValidCopyError) }
+        if let preferredSlot, !candidates.contains(where: { $0.header!.keyslots.contains { $0.id == preferredSlot } }) {
+            // A slot named that is in neither copy is a mistake in the name, not one to try.
+            return .failure(
+                CofferError(
+                    .invalidInput, "The vault has no keyslot \(preferredSlot) to try first. Nothing was modified."))
+        }
         var macFailure = false
         var attempt = KeyslotUnlock(secret: secret, preferredSlot: preferredSlot)
         for copy in candidates {
@@ -170,13 +176,14 @@ struct HeaderStore {
         }
         let kinds = Set(candidates.flatMap { $0.header!.keyslots.map(\.kind) })
         let wanted: Keyslot.Kind
+        let word: String
         switch secret {
-        case .passphrase: wanted = .passphrase
-        case .keyFile: wanted = .keyFile
+        case .passphrase: (wanted, word) = (.passphrase, "passphrase")
+        case .keyFile: (wanted, word) = (.keyFile, "key file")
         }
         if !kinds.contains(wanted) {
             return .failure(
-                CofferError(.wrongKey, "The vault has no \(wanted) keyslot; unlock it with another method."))
+                CofferError(.wrongKey, "The vault has no \(word) keyslot; unlock it with another method."))
         }
         if attempt.stoppedAtWorkBound {
             return .failure(
@@ -186,7 +193,11 @@ struct HeaderStore {
                         + "others were not tried: together they cost more Argon2id work than an open spends "
                         + "(F-SLOT-BUDGET). Name the keyslot to try first. Nothing was modified."))
         }
-        return .failure(CofferError(.wrongKey, "The \(wanted) does not unlock this vault. Nothing was modified."))
+        return .failure(
+            CofferError(
+                .wrongKey,
+                "The \(word) does not unlock this vault: no keyslot accepts it. Check the key file or passphrase; "
+                    + "nothing was modified."))
     }
 
     /// Unlocks with the unlock key a keyslot once gave: the newest valid copy whose master-key

@@ -191,6 +191,17 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertEqual(info.headerCopiesValid, [true, true])
     }
 
+    /// A keyslot named to try first that the vault does not have is refused by name.
+    func testAKeyslotNamedToTryFirstMustExist() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        try VaultStore.create(path: path, secret: Fixture.secret).close()
+        XCTAssertThrowsCode(
+            .invalidInput, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(preferredKeyslot: 5)))
+        XCTAssertNoThrow(
+            try VaultStore.open(path: path, secret: Fixture.secret, options: .init(preferredKeyslot: 1)).close())
+    }
+
     /// A cost an opener would refuse (F-SLOT-CAP) is refused when the slot is made: a vault
     /// or slot made with it could never be opened. Nothing is created or changed.
     func testAKeyslotCostOutsideTheFormatsLimitsIsRefused() throws {

@@ -91,8 +91,9 @@ struct VaultAccess {
         case .notFound:
             advice = "No vault exists at \(path). Check --vault or COFFER_VAULT, or create one with `coffer init`."
         case .wrongKey:
-            advice =
-                "The key does not open \(path): no keyslot accepts it. Check the key file or passphrase; nothing was modified."
+            // The engine says why: no slot accepts it, no slot of its kind, the Argon2id work
+            // bound, or a slot an interrupted change removed (F-HDR-SUPERSEDED).
+            advice = "\(path): \(error.message)"
         case .locked where lockWait > .zero:
             advice =
                 "Another process kept \(path) open for writing for the \(LockWait.describe(lockWait)) waited. Try again later, or use a read-only command."
