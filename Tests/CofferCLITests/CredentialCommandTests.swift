@@ -206,6 +206,12 @@ final class CredentialCommandTests: XCTestCase {
         XCTAssertEqual(preview["version"] as? Int, 1)
         XCTAssertEqual(preview["default"] as? Bool, true)
         XCTAssertEqual(preview["fields"] as? [String: String], ["token": "••••a1b2"])
+        // A file that is not there, or a directory: the answer is no (1), nothing written.
+        for (path, code) in [(coffer.path("no-such-token"), "not_found"), (coffer.path(""), "invalid_input")] {
+            let refused = try coffer.expect(
+                1, ["credentials", "set", "gone", "--org", "acme", "--set", "token=@file:\(path)", "--json"])
+            XCTAssertEqual(try refused.errorJSON()["code"] as? String, code, path)
+        }
         // @file: drops the one final newline of a one-line file.
         let revealed = try coffer.expect(0, ["credentials", "get", "exa/main", "--org", "acme", "--json", "--reveal"])
             .json()

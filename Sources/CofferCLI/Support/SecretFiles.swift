@@ -27,6 +27,9 @@ enum SecretFiles {
                 failure = CommandFailure(.no, code: "not_found", "\(what) \(error.message)")
             case .invalidInput:
                 failure = CommandFailure(.no, code: "invalid_input", "\(what) \(error.message)")
+            case .io(let number) where number == EISDIR:
+                // The name given is wrong, as for a file that does not exist: the answer is "no".
+                failure = CommandFailure(.no, code: "invalid_input", "\(what) \(path) is a directory, not a file.")
             case .io(let number):
                 failure = CommandFailure(.vaultUnavailable, code: "io", "\(what) \(error.message)")
                 failure.systemError = number
