@@ -189,6 +189,24 @@ final class CredentialCommandTests: XCTestCase {
             (scopeLike["candidates"] as? [String] ?? []).contains { $0.contains("by its id") }, "\(scopeLike)")
     }
 
+    /// A new default takes the place of the old one, and says so.
+    func testANewDefaultNamesTheOneItReplaces() throws {
+        let coffer = try CofferRunner()
+        try coffer.makePopulatedVault()
+        try coffer.expect(
+            0, ["credentials", "set", "mover", "--org", "acme", "--set", "token=first-abcdefgh1", "--default"])
+        let second = try coffer.expect(
+            0,
+            [
+                "credentials", "set", "mover", "--org", "acme", "--slug", "next", "--set", "token=second-abcdefgh2",
+                "--default",
+            ])
+        XCTAssertTrue(second.standardError.contains("moved from mover/main"), second.standardError)
+        let listed = try coffer.expect(0, ["credentials", "list", "--org", "acme", "--app", "mover", "--json"]).json()
+        let defaults = (listed["credentials"] as? [[String: Any]] ?? []).filter { $0["default"] as? Bool == true }
+        XCTAssertEqual(defaults.map { $0["slug"] as? String }, ["next"])
+    }
+
     func testGetPreviewsRevealsAndShowsOldVersions() throws {
         let coffer = try CofferRunner()
         try coffer.makePopulatedVault()

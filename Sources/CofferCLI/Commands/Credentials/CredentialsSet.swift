@@ -113,6 +113,14 @@ struct CredentialsSet: OrganizationCommand {
             )
         }
         let targets = targets
+        // The defaults a new default takes over, to say so: a default moves silently otherwise.
+        let previousDefaults: [CredentialView] =
+            isDefault
+            ? vault.read { index in
+                guard let organization = index.organization(organization.organization)?.id else { return [] }
+                return index.credentials(matching: CredentialFilter(organization: organization, appKey: app))
+                    .filter(\.isDefault).map { CredentialView($0, in: index) }
+            } : []
         let ids = try vault.mutate(actor: global.actor) {
             try $0.createCredential(in: organization.organization, draft, scopes: targets)
         }
@@ -120,6 +128,14 @@ struct CredentialsSet: OrganizationCommand {
             ids.compactMap { index.credential(id: $0).map { CredentialView($0, in: index) } }
         }
         let output = global.output(context)
+        for view in views {
+            for previous in previousDefaults where previous.info.metadata.owner == view.info.metadata.owner {
+                output.note(
+                    "The default for \(app) at \(view.info.scope.word) \(view.ownerName) moved from "
+                        + "\(previous.info.appKey)/\(previous.info.slug) (\(previous.info.id)) to \(view.info.appKey)/\(view.info.slug)."
+                )
+            }
+        }
         output.emit(
             ["created": .array(views.map { .object($0.identity) })],
             text: {
