@@ -40,7 +40,8 @@ public final class Vault: Sendable {
         /// unless set otherwise. False replays the whole log.
         public var usesCheckpoint = true
         /// Bytes of sealed records kept from the reveals made lately, so that revealing a
-        /// credential again costs no read of the file: 8 MiB by default, 0 keeps none. Only
+        /// credential again costs no read of the file: 8 MiB by default, 0 keeps none (a
+        /// negative size is refused). Only
         /// sealed bytes, as the file holds them: every reveal still authenticates and decrypts
         /// its record, and a plaintext is never kept.
         public var sealedFrameCacheBytes = 8 << 20
@@ -118,13 +119,26 @@ public final class Vault: Sendable {
             self.lockWait = lockWait
         }
 
-        /// A head witness vouches only for heads that are on stable storage.
-        func checkHeadWitness() throws(CofferError) {
+        /// Checks the options a caller set: a head witness vouches only for heads on stable
+        /// storage, and a size or threshold must be a number that means something (a NaN
+        /// threshold would silently turn a policy off).
+        ///
+        /// - Throws: `.invalidInput` naming the option.
+        func check() throws(CofferError) {
             if headWitness != nil && durability != .synchronous {
                 throw CofferError(
                     .invalidInput,
                     "A head witness needs synchronous durability: a head left there could name a commit a crash then loses."
                 )
+            }
+            guard sealedFrameCacheBytes >= 0 else {
+                throw CofferError(.invalidInput, "Options.sealedFrameCacheBytes is 0 (no cache) or more.")
+            }
+            if let policy = automaticCheckpoint, !(policy.growthAtLeast >= 0 && policy.growthAtLeast.isFinite) {
+                throw CofferError(.invalidInput, "AutomaticCheckpoint.growthAtLeast is a share of 0 or more.")
+            }
+            if let policy = automaticCompaction, policy.deadShareAtLeast.isNaN {
+                throw CofferError(.invalidInput, "AutomaticCompaction.deadShareAtLeast is a share, not NaN.")
             }
         }
 
@@ -205,7 +219,7 @@ public final class Vault: Sendable {
     public static func create(
         path: String, unlock: Unlock, cost: Argon2id.Cost = .moderate, options: Options = Options()
     ) throws(CofferError) -> Vault {
-        try options.checkHeadWitness()
+        try options.check()
         let store = try VaultStore.create(path: path, secret: unlock, cost: cost, options: options.storeOptions)
         do throws(CofferError) {
             try options.headWitness?.record(store.witnessedHead)
@@ -228,7 +242,7 @@ public final class Vault: Sendable {
     /// - Throws: `.notFound`, `.notAVault`, `.unsupportedVersion`, `.wrongKey`, `.locked`,
     ///   `.corrupted` (with the offset and sequence number of the bad record), `.headMismatch`, `.io`.
     public static func open(path: String, unlock: Unlock, options: Options = Options()) throws(CofferError) -> Vault {
-        try options.checkHeadWitness()
+        try options.check()
         var storeOptions = options.storeOptions
         // The store reads the witness once it holds the writer lock, and checks what it saw
         // before a writer repairs anything.

@@ -46,6 +46,30 @@ final class CallerInputTests: XCTestCase {
         XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: .init(storage: disk)).close())
     }
 
+    /// Options that mean nothing are refused by name on create and open, not taken silently.
+    func testOptionsThatMeanNothingAreRefused() throws {
+        let disk = SimulatedDisk()
+        try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk)).close()
+        var negativeCache = Vault.Options(storage: disk)
+        negativeCache.sealedFrameCacheBytes = -1
+        var nanGrowth = Vault.Options(storage: disk)
+        nanGrowth.automaticCheckpoint = AutomaticCheckpoint(growthAtLeast: .nan)
+        var negativeGrowth = Vault.Options(storage: disk)
+        negativeGrowth.automaticCheckpoint = AutomaticCheckpoint(growthAtLeast: -1)
+        var nanShare = Vault.Options(storage: disk)
+        nanShare.automaticCompaction = AutomaticCompaction(deadShareAtLeast: .nan)
+        for options in [negativeCache, nanGrowth, negativeGrowth, nanShare] {
+            assertThrowsCoffer(.invalidInput) { try Vault.open(path: path, unlock: .keyFile(key), options: options) }
+            assertThrowsCoffer(.invalidInput) {
+                try Vault.create(path: "/vault/other.coffer", unlock: .keyFile(key), options: options)
+            }
+        }
+        XCTAssertFalse(disk.exists("/vault/other.coffer"))
+        var noCache = Vault.Options(storage: disk)
+        noCache.sealedFrameCacheBytes = 0
+        XCTAssertNoThrow(try Vault.open(path: path, unlock: .keyFile(key), options: noCache).close())
+    }
+
     func testAKeyslotNeverTrapsOnAKeyOfTheWrongLength() throws {
         let unlockKey = SecureBytes(randomCount: 32)
         let slot = try XCTUnwrap(
