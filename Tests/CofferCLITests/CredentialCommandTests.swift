@@ -706,6 +706,22 @@ final class CredentialCommandTests: XCTestCase {
             .success)
         XCTAssertEqual(
             output.text, "CREDENTIAL  LABEL\nexa/main    A long label that would mak…\n", "40 columns exactly")
+        // One slug fanned out to two projects: at any width the rows differ by their owner.
+        try coffer.expect(
+            0,
+            [
+                "credentials", "set", "linear", "--org", "acme", "--scope", "project", "--project", "web", "--project",
+                "data", "--slug", "work", "--set", "token=lin-0123456789abcdef0123",
+            ])
+        let fanned = BufferSink()
+        context = CommandContext(
+            standardOutput: fanned, standardError: BufferSink(),
+            environment: coffer.environment.merging(["NO_COLOR": "1"]) { $1 }, standardOutputIsTerminal: true)
+        context.outputColumns = 50
+        XCTAssertEqual(
+            CofferTool.run(["credentials", "list", "--org", "acme", "--app", "linear"], in: context), .success)
+        XCTAssertTrue(fanned.text.contains("project web "), fanned.text)
+        XCTAssertTrue(fanned.text.contains("project data "), fanned.text)
     }
 
     /// Issue 18 #5: rollback to a retained version as a new version; renames of organizations,

@@ -105,7 +105,7 @@ struct CredentialsList: OrganizationCommand {
                 let shown = names.compactMap { name in Self.allColumns.first { $0.name == name } }
                 var table = Table(headers: shown.map(\.header))
                 // What a row is read and selected by stays whole; fields and labels give way.
-                table.whole = ["ID", "CREDENTIAL", "STATE"]
+                table.whole = ["ID", "CREDENTIAL", "OWNER", "STATE"]
                 for view in views { table.append(row: shown.map { $0.cell(view) }) }
                 // Cut to the terminal unless every column was asked for.
                 return table.render(style: output.style, columns: outputForm == .wide ? nil : context.outputColumns)
