@@ -290,6 +290,21 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(64, ["org", "list"], environment: ["COFFER_LOCK_WAIT": "abc"])
     }
 
+    /// What an interrupted compaction left is removed by the next writer, which says so; a
+    /// file that only starts alike stays.
+    func testAWriterRemovesAndNamesWhatAnInterruptedCompactionLeft() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        try coffer.write("v.coffer.compact-0011223344556677", [1, 2, 3])
+        try coffer.write("v.coffer.compact-keep", [4])
+        let list = try coffer.expect(0, ["org", "list"])
+        XCTAssertFalse(list.standardError.contains("Removed"), "a reader removes nothing: \(list.standardError)")
+        let writer = try coffer.expect(0, ["org", "create", "acme"])
+        XCTAssertTrue(writer.standardError.contains("v.coffer.compact-0011223344556677"), writer.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("v.coffer.compact-0011223344556677")))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: coffer.path("v.coffer.compact-keep")))
+    }
+
     func testTornTailIsReportedAndCutOnlyByAWriter() throws {
         let coffer = try CofferRunner()
         try coffer.makePopulatedVault()

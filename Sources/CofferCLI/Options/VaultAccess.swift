@@ -135,6 +135,11 @@ struct VaultAccess {
         if recovery.headerRepaired {
             output.warn("An interrupted keyslot change was completed: both header copies now agree.")
         }
+        if !recovery.removedTemporaryFiles.isEmpty {
+            output.note(
+                "Removed what an interrupted compaction or checkpoint left beside the vault: "
+                    + recovery.removedTemporaryFiles.joined(separator: ", ") + ".")
+        }
         if case .ignored(let reason) = recovery.checkpoint {
             output.warn(
                 "The vault's index checkpoint was not used (\(reason)); the whole log was replayed. "
