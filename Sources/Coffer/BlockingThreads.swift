@@ -1,5 +1,6 @@
 import CProcessControl
 import CofferStorage
+import Dispatch
 
 #if canImport(Glibc)
     import Glibc
@@ -65,10 +66,11 @@ final class BlockingThreads: @unchecked Sendable {
             }, box)
         pthread_attr_destroy(&attributes)
         if status != 0 {
-            // No thread to be had (the process is at its limit): the job still runs, on the
-            // calling thread, rather than never.
+            // No thread to be had (the process is at its thread limit): the job still runs,
+            // on Dispatch's threads, rather than never, and not on the calling thread (which
+            // may be the very one a job waits for, or hold a lock it takes).
             Unmanaged<Started>.fromOpaque(box).release()
-            job()
+            DispatchQueue.global().async(execute: job)
         }
     }
 

@@ -384,17 +384,28 @@ extension Vault {
 
     /// Unlock change: adds a keyslot for `secret`. Rewrites only the header; O(1). Waits for
     /// a running compaction, which copies the keyslots into the file it writes.
+    ///
+    /// - Throws: `.invalidInput` for a full table, a malformed secret or a passphrase cost
+    ///   outside 1–16 passes over 8 KiB–1 GiB (F-SLOT-CAP); `.io` when a header copy could not
+    ///   be written, after which either keyslot table may be in force (F-HDR-UPDATE).
     @discardableResult
     public func addKeyslot(_ secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
         try changingKeyslots { store throws(CofferError) in try store.addKeyslot(secret, cost: cost) }
     }
 
     /// Unlock change: removes keyslot `id`; the last one is refused.
+    ///
+    /// - Throws: `.notFound`, `.invalidInput` for the last slot, `.io` when a header copy could
+    ///   not be written: the removed secret may then still open the vault, read-only, until a
+    ///   writer with a current secret completes the change (F-HDR-SUPERSEDED).
     public func removeKeyslot(id: UInt16) throws(CofferError) {
         try changingKeyslots { store throws(CofferError) in try store.removeKeyslot(id: id) }
     }
 
     /// Unlock change: gives slot `id` a new secret (for example a new passphrase).
+    ///
+    /// - Throws: `.notFound`, `.invalidInput` as ``addKeyslot(_:cost:)``, `.io` as
+    ///   ``removeKeyslot(id:)``: the old secret may then open the vault read-only only.
     public func replaceKeyslot(id: UInt16, with secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) {
         try changingKeyslots { store throws(CofferError) in try store.replaceKeyslot(id: id, with: secret, cost: cost) }
     }

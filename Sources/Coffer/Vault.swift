@@ -70,7 +70,9 @@ public final class Vault: Sendable {
         public var automaticCheckpoint: AutomaticCheckpoint? = AutomaticCheckpoint()
         /// The keyslot to try first when unlocking. An open spends a bounded amount of
         /// Argon2id work on passphrase slots (`KeyslotUnlock.workMax`); a vault whose slots
-        /// together cost more opens when the right one is named.
+        /// together cost more opens when the right one is named. A slot the vault does not
+        /// have (removed since, perhaps by another instance) fails the open with
+        /// `.invalidInput` rather than being skipped: clear the option then.
         public var preferredKeyslot: UInt16?
         /// Where a writer leaves the head after every acknowledged change, and every open
         /// checks it is held: see ``HeadWitness``. Nil: none.

@@ -51,8 +51,8 @@ extension VaultIndex {
         guard matches.count == 1 else {
             let candidates = matches.sorted { tables.credential($0).id < tables.credential($1).id }.map(
                 tables.candidateName)
-            // A selector that already names the app or the scope is narrowed by the id alone.
-            let advice = parts.count == 2 ? "its id" : "its id, APP/SLUG or SCOPE/SLUG"
+            // What the selector did not already name: an APP/SLUG fanned out is told apart by id.
+            let advice = scope != nil ? "its id or APP/SLUG" : app != nil ? "its id" : "its id, APP/SLUG or SCOPE/SLUG"
             throw CofferError(
                 .ambiguous,
                 "Several credentials match `\(selector)`. Select one by \(advice); the candidates give each.",

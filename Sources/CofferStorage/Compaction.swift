@@ -171,7 +171,8 @@ extension VaultStore {
     /// of a temporary file a compaction or a checkpoint write makes (F-COMPACT,
     /// F-CHECKPOINT-WRITE), which a writer may remove.
     static func isTemporaryName(_ name: String, prefix: String) -> Bool {
-        guard name.hasPrefix(prefix) else { return false }
+        // Bytes, not characters: a name that is only canonically equivalent is another file.
+        guard name.utf8.starts(with: prefix.utf8) else { return false }
         let suffix = name.utf8.dropFirst(prefix.utf8.count)
         return suffix.count == 16 && suffix.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }

@@ -8,7 +8,8 @@ import CofferFormat
 /// hold the newest valid header `g`, and is synced; then the same content with generation
 /// `g + 2` goes to the other copy, and is synced. A crash at any point leaves at least one
 /// valid copy holding either the old or the new keyslots, so the vault opens with either the
-/// old or the new secret, never neither.
+/// old or the new secret, never neither; a secret the change removed opens it read-only only,
+/// until a writer with a current one completes the change (F-HDR-SUPERSEDED).
 struct HeaderStore {
     /// A decoded header copy with its raw bytes and position.
     struct Copy {
@@ -100,28 +101,47 @@ struct HeaderStore {
         let slotID: UInt16
         /// Whether the other copy differs from the one in force (a rewrite was interrupted).
         let otherCopyStale: Bool
-        /// Whether a newer copy, authenticated under the same master key, did not accept the
-        /// secret (F-HDR-SUPERSEDED): an interrupted unlock change removed or replaced it, and
-        /// `header` is the copy before that change. Such a secret opens the vault read-only;
-        /// a writer's repair from its copy would undo the change.
-        let superseded: Bool
+        /// How the copy that opened stands against a newer one (F-HDR-SUPERSEDED).
+        let standing: Standing
     }
 
-    /// Why `action` is refused to a superseded secret (F-HDR-SUPERSEDED).
-    static func supersededError(_ action: String) -> CofferError {
-        CofferError(
-            .wrongKey,
-            "\(action) needs a current passphrase or key file: the one given was removed or replaced by a keyslot "
-                + "change that was interrupted. It still opens the vault read-only until a current one opens it for "
-                + "writing, which completes the change. Nothing was modified.")
+    /// How the copy a secret opened stands against the newer ones (F-HDR-SUPERSEDED).
+    enum Standing {
+        /// No newer copy authenticates: it is the header in force.
+        case inForce
+        /// A newer copy authenticates under the same master key and did not accept the
+        /// secret: an unlock change, interrupted or under way, removed or replaced it. A
+        /// writer's repair from the older copy would undo that change.
+        case superseded
+        /// A newer copy authenticates, but the Argon2id work an open spends (F-SLOT-BUDGET)
+        /// ran out before each of its passphrase slots was tried: the secret may be current.
+        case newerNotTried
     }
 
-    /// Whether a copy newer than `copy` (before it in `candidates`, newest first) verifies
-    /// under `masterKey`: the header in force, which the secret that opened `copy` does not open.
-    private static func isSuperseded(_ copy: Copy, among candidates: [Copy], masterKey: SecureBytes) -> Bool {
-        candidates.prefix { $0.index != copy.index }.contains {
+    /// Why `action`, which needs the header in force, is refused to a secret that opened only
+    /// an older copy (F-HDR-SUPERSEDED).
+    static func notInForceError(_ action: String, _ standing: Standing) -> CofferError {
+        let reason =
+            standing == .newerNotTried
+            ? "the secret given opened only an older header copy, and the Argon2id work an open spends ran out before "
+                + "every keyslot of the newer one was tried. Name its keyslot so that it is tried first."
+            : "the secret given was removed or replaced by a keyslot change that was interrupted (or is under way). It "
+                + "still opens the vault read-only until a current one opens it for writing, which completes the change."
+        return CofferError(
+            .wrongKey, "\(action) needs a current passphrase or key file: \(reason) Nothing was modified.")
+    }
+
+    /// How `copy`, which the secret opened, stands: whether a copy newer than it (before it in
+    /// `candidates`, newest first) verifies under `masterKey`, the header in force then, and
+    /// whether `workBoundReached` left some of its slots untried.
+    private static func standing(
+        of copy: Copy, among candidates: [Copy], masterKey: SecureBytes, workBoundReached: Bool
+    ) -> Standing {
+        let newerInForce = candidates.prefix { $0.index != copy.index }.contains {
             $0.header!.verifyMAC(of: $0.bytes, masterKey: masterKey)
         }
+        guard newerInForce else { return .inForce }
+        return workBoundReached ? .newerNotTried : .superseded
     }
 
     /// Whether the copy other than `copy` needs rewriting (F-HDR-REPAIR): it does not decode,
@@ -167,7 +187,9 @@ struct HeaderStore {
                 Unlocked(
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: slotID,
                     otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey),
-                    superseded: Self.isSuperseded(copy, among: candidates, masterKey: masterKey)))
+                    standing: Self.standing(
+                        of: copy, among: candidates, masterKey: masterKey,
+                        workBoundReached: attempt.stoppedAtWorkBound)))
         }
         if macFailure {
             return .failure(
@@ -214,7 +236,8 @@ struct HeaderStore {
                 Unlocked(
                     header: header, masterKey: masterKey, unlockKey: unlockKey, copyIndex: copy.index, slotID: 0,
                     otherCopyStale: otherCopyDiffers(from: copy, masterKey: masterKey),
-                    superseded: Self.isSuperseded(copy, among: candidates, masterKey: masterKey)))
+                    standing: Self.standing(of: copy, among: candidates, masterKey: masterKey, workBoundReached: false))
+            )
         }
         return .failure(
             CofferError(

@@ -35,7 +35,9 @@ extension VaultStore {
         case .success(let value): unlocked = value
         }
         // F-HDR-SUPERSEDED: the output would carry the keyslots the change took away.
-        if unlocked.superseded { throw HeaderStore.supersededError("Salvaging the vault") }
+        if unlocked.standing != .inForce {
+            throw HeaderStore.notInForceError("Salvaging the vault", unlocked.standing)
+        }
         let scanner = LogScanner(
             log: log, vaultID: unlocked.header.vaultID,
             keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey), fileSize: size,

@@ -63,14 +63,17 @@ extension VaultStore {
                 kind: .header, offset: UInt64(copy.index * FormatConstants.headerCopyBytes), sequence: 0,
                 detail: "Header copy \(copy.index == 0 ? "A" : "B") is invalid: \(error.message)")
         }
-        if problems.isEmpty && unlocked.superseded {
+        if problems.isEmpty && unlocked.standing != .inForce {
             // F-HDR-SUPERSEDED: the stale copy is the one the secret opened.
             problems.append(
                 LogProblem(
                     kind: .header, offset: UInt64(unlocked.copyIndex * FormatConstants.headerCopyBytes), sequence: 0,
                     detail:
-                        "Header copy \(unlocked.copyIndex == 0 ? "A" : "B") is older than the copy in force, which a keyslot change that was "
-                        + "interrupted rewrote without the keyslot the secret given opened; opening for writing with a current passphrase or key file completes the change."
+                        "Header copy \(unlocked.copyIndex == 0 ? "A" : "B"), which the secret given opened, is older than the copy in force"
+                        + (unlocked.standing == .superseded
+                            ? ", which a keyslot change that was interrupted rewrote without that keyslot; opening for writing with a "
+                                + "current passphrase or key file completes the change."
+                            : ", whose keyslots were not all tried within the Argon2id work an open spends; name the keyslot to try first.")
                 ))
         } else if problems.isEmpty && unlocked.otherCopyStale {
             problems.append(

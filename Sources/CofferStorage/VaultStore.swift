@@ -31,7 +31,8 @@ public final class VaultStore: @unchecked Sendable {
         /// (F-HEAD): detects truncation at a record boundary and rollback to an older copy.
         public var expectedHead: ChainHead?
         /// The keyslot to try first when unlocking (F-SLOT-BUDGET): a vault whose passphrase
-        /// slots together cost more Argon2id work than one open spends opens only with it.
+        /// slots together cost more Argon2id work than one open spends opens only with it. A
+        /// slot in neither header copy fails the open with `.invalidInput`.
         public var preferredKeyslot: UInt16?
         /// How long a writer waits for another process to release the writer lock before
         /// failing with `.locked`; zero (the default) does not wait. See ``LockWait``.
@@ -383,9 +384,9 @@ public final class VaultStore: @unchecked Sendable {
         case .failure(let error): throw error
         case .success(let value): unlocked = value
         }
-        if unlocked.superseded && !options.readOnly {
+        if unlocked.standing != .inForce && !options.readOnly {
             // F-HDR-SUPERSEDED: repairing from the older copy would undo the change.
-            throw HeaderStore.supersededError("Opening the vault for writing")
+            throw HeaderStore.notInForceError("Opening the vault for writing", unlocked.standing)
         }
         let header = unlocked.header
         if header.apiKeyHashKeyWrap != nil && header.unwrapAPIKeyHashKey(unlockKey: unlocked.unlockKey) == nil {

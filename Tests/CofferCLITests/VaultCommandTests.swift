@@ -612,6 +612,41 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertTrue(added.standardError.contains("The passphrase file"), added.standardError)
     }
 
+    /// A passphrase whose removal was cut after the first header copy: the CLI says why a
+    /// writer refuses it (F-HDR-SUPERSEDED) and changes nothing; a keyslot named to try first
+    /// that the vault does not have is refused by name.
+    func testASecretAnInterruptedRemovalTookAwayIsRefusedToWritersWithItsReason() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        try coffer.write("phrase.txt", text: "a passphrase to remove")
+        chmod(coffer.path("phrase.txt"), 0o600)
+        try coffer.expect(
+            0, ["key", "passphrase", "--add", "--new-passphrase-file", coffer.path("phrase.txt")],
+            environment: ["COFFER_TEST_KDF": "minimum"])
+        let before = try coffer.bytes("v.coffer")
+        try coffer.expect(0, ["key", "remove-slot", "2", "--yes"])
+        // The older copy (the one in force before, rewritten last) as it was: the crash state.
+        var bytes = try coffer.bytes("v.coffer")
+        let copy = 4096
+        let generation = { (index: Int) in
+            before[index * copy + 40..<index * copy + 48].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        }
+        let older = generation(0) >= generation(1) ? 0 : 1
+        bytes.replaceSubrange(older * copy..<(older + 1) * copy, with: before[older * copy..<(older + 1) * copy])
+        try coffer.write("v.coffer", bytes)
+        let passphrase = ["--passphrase-file", coffer.path("phrase.txt")]
+        try coffer.expect(0, ["org", "list"] + passphrase, environment: ["COFFER_KEY_FILE": ""])
+        let refused = try coffer.expect(
+            2, ["org", "create", "acme"] + passphrase, environment: ["COFFER_KEY_FILE": ""])
+        XCTAssertTrue(refused.standardError.contains("interrupted"), refused.standardError)
+        XCTAssertEqual(try coffer.bytes("v.coffer"), bytes, "a refused writer changes nothing")
+        let slot = try coffer.expect(2, ["org", "list", "--unlock-slot", "7", "--json"])
+        XCTAssertEqual(try slot.errorJSON()["code"] as? String, "invalid_input")
+        let repaired = try coffer.expect(0, ["org", "create", "acme"])
+        XCTAssertTrue(repaired.standardError.contains("keyslot change was completed"), repaired.standardError)
+        try coffer.expect(2, ["org", "list"] + passphrase, environment: ["COFFER_KEY_FILE": ""])
+    }
+
     func testCopyOntoAnExistingFileSaysSoOnce() throws {
         let coffer = try CofferRunner()
         try coffer.makeVault()

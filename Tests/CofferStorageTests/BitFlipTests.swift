@@ -109,6 +109,37 @@ final class BitFlipTests: XCTestCase {
         XCTAssertEqual(try Fixture.transactions(path: path, storage: disk).payloads, [Array("kept".utf8)])
     }
 
+    /// The copy in force damaged behind a valid checksum (its master-key wrap, so its MAC no
+    /// longer verifies): that is damage, not a keyslot change (F-HDR-SUPERSEDED). The older
+    /// copy opens the vault, for the writer too, which rewrites the damaged one from it.
+    func testTheCopyInForceDamagedBehindAValidChecksumIsRepairedFromTheOther() throws {
+        let path = "/vault/v.coffer"
+        let disk = SimulatedDisk()
+        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
+        _ = try store.append([Fixture.payload("kept")])
+        store.close()
+        var bytes = disk.contents(of: path)!
+        let copyB = FormatConstants.headerCopyBytes
+        let generations = try (0..<2).map { copy in
+            try Array(bytes[copy * copyB..<(copy + 1) * copyB]).withUnsafeBytes { try FileHeader.decode($0).get() }
+                .generation
+        }
+        let inForce = generations[0] >= generations[1] ? 0 : 1
+        let start = inForce * copyB
+        bytes[start + FormatConstants.headerMasterWrapOffset + 30] ^= 0x5A
+        let checksum = Blake2b.hash(Array(bytes[start..<start + FormatConstants.headerChecksumOffset]))
+        bytes.replaceSubrange(
+            start + FormatConstants.headerChecksumOffset..<start + FormatConstants.headerChecksumOffset + 32,
+            with: checksum)
+        disk.write(path: path, bytes: bytes, durable: true)
+
+        let (opened, payloads) = try Fixture.transactions(path: path, readOnly: false, storage: disk)
+        XCTAssertEqual(payloads, [Array("kept".utf8)])
+        XCTAssertTrue(opened.recovery.headerRepaired)
+        opened.close()
+        XCTAssertTrue(try VaultStore.verify(path: path, secret: Fixture.secret, storage: disk).isClean)
+    }
+
     func testEitherHeaderCopyDamagedStillOpens() throws {
         let path = "/vault/v.coffer"
         let disk = SimulatedDisk()

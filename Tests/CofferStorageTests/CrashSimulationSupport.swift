@@ -656,7 +656,7 @@ struct CrashCheck {
         var headersRepaired = 0
         /// Recoveries that kept records of an unacknowledged request.
         var unacknowledgedKept = 0
-        /// Crashes after which a secret the interrupted change removed was refused to a writer.
+        /// Writers' opens refused to a secret an interrupted change removed.
         var supersededRefused = 0
 
         static func += (total: inout Tally, part: Tally) {
@@ -795,12 +795,12 @@ struct CrashCheck {
                 if disk.contents(of: path) != file {
                     problems.append("\(context): the writer's open refused to \(secret) changed the file")
                 }
+                tally.supersededRefused += 1
             case .failure(let error):
                 problems.append(
                     "\(context): the writer's open with \(secret), which the change removed, failed: \(error)")
             }
         }
-        if !superseded.isEmpty { tally.supersededRefused += 1 }
         return usable.filter { !superseded.contains($0) }
     }
 

@@ -228,54 +228,66 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertNoThrow(try VaultStore.open(path: path, secret: Fixture.secret).close())
     }
 
-    /// F-HDR-SUPERSEDED: a keyslot removal cut after its first copy write leaves the removed
-    /// secret opening the older copy. It may still read; it may not open as the writer (whose
-    /// repair from its copy would bring the slot back for good) nor salvage, and nothing is
-    /// modified; a writer with a current secret completes the removal.
-    func testASecretAnInterruptedRemovalTookAwayOpensTheVaultReadOnlyOnly() throws {
-        let directory = TemporaryDirectory()
-        let path = directory.file("v")
-        let store = try VaultStore.create(path: path, secret: Fixture.secret)
-        _ = try store.append([Fixture.payload("kept")])
-        let removed = Keyslot.Secret.passphrase(Fixture.payload("removed later"))
-        let slot = try store.addKeyslot(removed, cost: .minimum)
-        let before = Fixture.readFile(path)
-        try store.removeKeyslot(id: slot)
-        store.close()
-        // The crash: the copy not in force was rewritten (step 1), the one in force not yet.
-        let copyBytes = FormatConstants.headerCopyBytes
-        let generations = try (0..<2).map { copy in
-            try Array(before[copy * copyBytes..<(copy + 1) * copyBytes]).withUnsafeBytes {
-                try FileHeader.decode($0).get()
-            }.generation
+    /// F-HDR-SUPERSEDED: a keyslot removal or replacement cut after its first copy write
+    /// leaves the secret it took away opening the older copy. It may still read; it may not
+    /// open as the writer (whose repair from its copy would bring the slot back for good) nor
+    /// salvage, and nothing is modified; a writer with a current secret completes the change.
+    func testASecretAnInterruptedChangeTookAwayOpensTheVaultReadOnlyOnly() throws {
+        let changes: [(String, (VaultStore, UInt16) throws -> Void)] = [
+            ("removal", { store, slot in try store.removeKeyslot(id: slot) }),
+            (
+                "replacement",
+                { store, slot in
+                    try store.replaceKeyslot(
+                        id: slot, with: .passphrase(Fixture.payload("its successor")), cost: .minimum)
+                }
+            ),
+        ]
+        for (name, change) in changes {
+            let directory = TemporaryDirectory()
+            let path = directory.file("v")
+            let store = try VaultStore.create(path: path, secret: Fixture.secret)
+            _ = try store.append([Fixture.payload("kept")])
+            let takenAway = Keyslot.Secret.passphrase(Fixture.payload("taken away later"))
+            let slot = try store.addKeyslot(takenAway, cost: .minimum)
+            let before = Fixture.readFile(path)
+            try change(store, slot)
+            store.close()
+            // The crash: the copy not in force was rewritten (step 1), the one in force not yet.
+            let copyBytes = FormatConstants.headerCopyBytes
+            let generations = try (0..<2).map { copy in
+                try Array(before[copy * copyBytes..<(copy + 1) * copyBytes]).withUnsafeBytes {
+                    try FileHeader.decode($0).get()
+                }.generation
+            }
+            let older = generations[0] >= generations[1] ? 0 : 1
+            let olderRange = older * copyBytes..<(older + 1) * copyBytes
+            var bytes = Fixture.readFile(path)
+            bytes.replaceSubrange(olderRange, with: before[olderRange])
+            Fixture.writeFile(path, bytes)
+
+            let (reader, payloads) = try Fixture.transactions(path: path, secret: takenAway)
+            XCTAssertEqual(payloads.count, 1, "\(name): read-only, the secret lingers (F-HDR-REPAIR)")
+            reader.close()
+            XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: path, secret: takenAway))
+            let salvaged = directory.file("salvaged")
+            XCTAssertThrowsCode(.wrongKey, try VaultStore.salvage(path: path, secret: takenAway, output: salvaged))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: salvaged), name)
+            XCTAssertTrue(Fixture.readFile(path) == bytes, "\(name): a refused open modifies nothing")
+            let report = try VaultStore.verify(path: path, secret: takenAway)
+            XCTAssertEqual(report.problems.map(\.kind), [.header], name)
+            XCTAssertEqual(report.problems.first?.offset, UInt64(olderRange.lowerBound), name)
+
+            let (writer, _) = try Fixture.transactions(path: path, readOnly: false)
+            XCTAssertTrue(writer.recovery.headerRepaired, name)
+            writer.close()
+            XCTAssertThrowsCode(
+                .wrongKey, try VaultStore.open(path: path, secret: takenAway, options: .init(readOnly: true)))
+            let info = try VaultFileInfo.read(path: path)
+            XCTAssertEqual(info.header.keyslots.map(\.id), name == "removal" ? [1] : [1, slot])
+            XCTAssertEqual(info.headerCopiesValid, [true, true], name)
+            XCTAssertTrue(try VaultStore.verify(path: path, secret: Fixture.secret).isClean, name)
         }
-        let older = generations[0] >= generations[1] ? 0 : 1
-        let olderRange = older * copyBytes..<(older + 1) * copyBytes
-        var bytes = Fixture.readFile(path)
-        bytes.replaceSubrange(olderRange, with: before[olderRange])
-        Fixture.writeFile(path, bytes)
-
-        let (reader, payloads) = try Fixture.transactions(path: path, secret: removed)
-        XCTAssertEqual(payloads.count, 1, "read-only, the removed secret lingers (F-HDR-REPAIR)")
-        reader.close()
-        XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: path, secret: removed))
-        let salvaged = directory.file("salvaged")
-        XCTAssertThrowsCode(.wrongKey, try VaultStore.salvage(path: path, secret: removed, output: salvaged))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: salvaged))
-        XCTAssertTrue(Fixture.readFile(path) == bytes, "a refused open modifies nothing")
-        let report = try VaultStore.verify(path: path, secret: removed)
-        XCTAssertEqual(report.problems.map(\.kind), [.header])
-        XCTAssertEqual(report.problems.first?.offset, UInt64(olderRange.lowerBound))
-
-        let (writer, _) = try Fixture.transactions(path: path, readOnly: false)
-        XCTAssertTrue(writer.recovery.headerRepaired)
-        writer.close()
-        XCTAssertThrowsCode(
-            .wrongKey, try VaultStore.open(path: path, secret: removed, options: .init(readOnly: true)))
-        let info = try VaultFileInfo.read(path: path)
-        XCTAssertEqual(info.header.keyslots.map(\.id), [1])
-        XCTAssertEqual(info.headerCopiesValid, [true, true])
-        XCTAssertTrue(try VaultStore.verify(path: path, secret: Fixture.secret).isClean)
     }
 
     func testExpectedHeadDetectsTruncationAtARecordBoundaryAndRollback() throws {

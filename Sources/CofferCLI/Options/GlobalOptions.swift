@@ -126,13 +126,18 @@ struct GlobalOptions: ParsableArguments {
         return head
     }
 
+    /// The head file's path: `--head-file`, else `COFFER_HEAD_FILE`.
+    func headFile(in context: CommandContext) -> String? {
+        headFilePath ?? context.variable("COFFER_HEAD_FILE")
+    }
+
     /// The head witness: `--head-file`, else `COFFER_HEAD_FILE`. It never names the vault, the
     /// key or passphrase file that unlocks it, nor one of `alsoInUse`: a writer replaces it whole.
     func headWitness(
         in context: CommandContext, vault: VaultLocation, unlock: UnlockOptions, alsoInUse: [String] = [],
         warnsWhenMissing: Bool = true
     ) throws(CommandFailure) -> HeadWitnessFile? {
-        guard let path = headFilePath ?? context.variable("COFFER_HEAD_FILE") else { return nil }
+        guard let path = headFile(in: context) else { return nil }
         var inUse = alsoInUse
         if !vault.isShared { inUse.append(vault.path) }
         switch unlock.source(in: context) {

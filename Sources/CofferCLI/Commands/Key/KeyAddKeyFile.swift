@@ -46,7 +46,7 @@ struct KeyAddKeyFile: VaultCommand {
                     // copy, which the next writer makes whole: the key may open the vault.
                     global.output(context).warn(
                         "The new key file \(path) was kept: the header change may have been written in part. "
-                            + "`coffer key list` shows whether a key-file slot was added; if none was, delete the file."
+                            + "`coffer inspect` lists the keyslots: see whether a key-file slot was added; if none was, delete the file."
                     )
                 }
             }

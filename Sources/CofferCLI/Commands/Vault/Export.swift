@@ -105,9 +105,9 @@ struct Export: VaultCommand {
         if let outputPath {
             try Self.refuse(outputPath, namingAFileOf: [vault.path], what: "the vault itself")
             // The vault's companions: its index checkpoint and the head file that guards it.
-            let headFile = global.headFilePath ?? context.variable("COFFER_HEAD_FILE")
             try Self.refuse(
-                outputPath, namingAFileOf: [vault.path + ".checkpoint"] + (headFile.map { [$0] } ?? []),
+                outputPath,
+                namingAFileOf: [vault.path + ".checkpoint"] + (global.headFile(in: context).map { [$0] } ?? []),
                 what: "the vault's checkpoint or head file")
         }
         let progress = ProgressBar(label: "exporting", context: context, quiet: global.quiet)
