@@ -25,7 +25,7 @@ extension VaultIndex {
         case .success(let answer):
             return .resolved(answer, trace: trace.steps)
         case .failure(let error):
-            return .failed(error, trace: trace.steps)
+            return .failed(Self.refusal(error, of: request), trace: trace.steps)
         }
     }
 
@@ -33,9 +33,22 @@ extension VaultIndex {
     /// calls before every action.
     /// - Throws: the resolution error; see ``resolve(_:)``.
     public func resolveCredential(_ request: ResolutionRequest) throws(CofferError) -> ResolvedCredential {
-        let resolver = try Resolver(tables: tables, request: request, trace: nil)
-        let (slot, stage) = try resolver.resolve(request, in: tables)
-        return resolver.answer(slot, stage: stage, request: request, in: tables)
+        do throws(CofferError) {
+            let resolver = try Resolver(tables: tables, request: request, trace: nil)
+            let (slot, stage) = try resolver.resolve(request, in: tables)
+            return resolver.answer(slot, stage: stage, request: request, in: tables)
+        } catch {
+            throw Self.refusal(error, of: request)
+        }
+    }
+
+    /// The error a failed resolution of `request` reports: `error`, unless the request names
+    /// no app key, which no credential has — the caller's mistake, not a missing credential.
+    /// Asked only once resolution failed (it always does without an app key), so that a
+    /// resolution that succeeds pays nothing for it.
+    private static func refusal(_ error: CofferError, of request: ResolutionRequest) -> CofferError {
+        guard request.appKey.isEmpty else { return error }
+        return CofferError(.invalidInput, "The request names no app key; give the app whose credential to use.")
     }
 }
 
@@ -82,10 +95,6 @@ private struct Resolver {
     /// Reads the run's context: its organization, project and user must exist.
     init(tables: borrowing IndexTables, request: ResolutionRequest, trace: ExplainTrace?) throws(CofferError) {
         self.trace = trace
-        // No credential has an empty app key: a request without one is the caller's mistake.
-        guard !request.appKey.isEmpty else {
-            throw CofferError(.invalidInput, "The request names no app key; give the app whose credential to use.")
-        }
         appKey = request.appKey
         consumerKind = request.consumer?.kind
         guard let organization = tables.organizationHandle(request.context.organization) else {

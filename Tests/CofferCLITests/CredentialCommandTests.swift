@@ -205,6 +205,15 @@ final class CredentialCommandTests: XCTestCase {
         let listed = try coffer.expect(0, ["credentials", "list", "--org", "acme", "--app", "mover", "--json"]).json()
         let defaults = (listed["credentials"] as? [[String: Any]] ?? []).filter { $0["default"] as? Bool == true }
         XCTAssertEqual(defaults.map { $0["slug"] as? String }, ["next"])
+        let third = try coffer.expect(
+            0,
+            [
+                "credentials", "set", "mover", "--org", "acme", "--slug", "third", "--set", "token=third-abcdefgh3",
+                "--default", "--json",
+            ]
+        ).json()
+        let replaced = third["replaced_defaults"] as? [[String: Any]] ?? []
+        XCTAssertEqual(replaced.map { $0["slug"] as? String }, ["next"])
     }
 
     func testGetPreviewsRevealsAndShowsOldVersions() throws {

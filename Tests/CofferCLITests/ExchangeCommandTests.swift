@@ -278,6 +278,20 @@ final class ExchangeCommandTests: XCTestCase {
         }
         XCTAssertEqual(try coffer.bytes("v.coffer.checkpoint"), checkpoint)
         XCTAssertEqual(try coffer.bytes("v.head"), head)
+        // Not made yet, they are refused all the same: nothing is written there.
+        try FileManager.default.removeItem(atPath: coffer.path("v.coffer.checkpoint"))
+        let unmade = [
+            ["export", "--output", coffer.path("v.coffer.checkpoint")],
+            ["export", "--output", coffer.path("new.head"), "--head-file", coffer.path("new.head")],
+            [
+                "export", "--bundle", "--generate-bundle-key-file", coffer.path("new.head"), "--output",
+                coffer.path("b.bundle"), "--head-file", coffer.path("new.head"),
+            ],
+        ]
+        for arguments in unmade { try coffer.expect(64, arguments + ["--force"]) }
+        for name in ["v.coffer.checkpoint", "new.head", "b.bundle"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path(name)), name)
+        }
         // The bundle's key file, given or to be generated.
         try coffer.write("bundle.key", [UInt8](repeating: 3, count: 32))
         try coffer.expect(

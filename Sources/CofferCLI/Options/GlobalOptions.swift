@@ -152,12 +152,7 @@ struct GlobalOptions: ParsableArguments {
             )
         }
         for file in inUse {
-            var status = stat()
-            let same =
-                Self.canonicalPath(file) == Self.canonicalPath(path)
-                || (headExists && stat(file, &status) == 0 && status.st_dev == headStatus.st_dev
-                    && status.st_ino == headStatus.st_ino)
-            if same {
+            if Self.namesSameFile(file, path) {
                 throw CommandFailure.usage(
                     "The head file names the vault or a key or passphrase file (\(file)), which a writer would replace. "
                         + "Choose another file for --head-file or COFFER_HEAD_FILE.")
@@ -169,6 +164,16 @@ struct GlobalOptions: ParsableArguments {
             )
         }
         return HeadWitnessFile(path: path)
+    }
+
+    /// Whether `first` and `second` name one file: the same path once resolved (so for files
+    /// not made yet too), or the same device and inode (hard links).
+    static func namesSameFile(_ first: String, _ second: String) -> Bool {
+        if canonicalPath(first) == canonicalPath(second) { return true }
+        var one = stat()
+        var other = stat()
+        return stat(first, &one) == 0 && stat(second, &other) == 0 && one.st_dev == other.st_dev
+            && one.st_ino == other.st_ino
     }
 
     /// The absolute path a file has or would have: through links, `.` and `..` for one that

@@ -128,8 +128,10 @@ struct CredentialsSet: OrganizationCommand {
             ids.compactMap { index.credential(id: $0).map { CredentialView($0, in: index) } }
         }
         let output = global.output(context)
+        var replaced: [CredentialView] = []
         for view in views {
             for previous in previousDefaults where previous.info.metadata.owner == view.info.metadata.owner {
+                replaced.append(previous)
                 output.note(
                     "The default for \(app) at \(view.info.scope.word) \(view.ownerName) moved from "
                         + "\(previous.info.appKey)/\(previous.info.slug) (\(previous.info.id)) to \(view.info.appKey)/\(view.info.slug)."
@@ -137,7 +139,10 @@ struct CredentialsSet: OrganizationCommand {
             }
         }
         output.emit(
-            ["created": .array(views.map { .object($0.identity) })],
+            [
+                "created": .array(views.map { .object($0.identity) }),
+                "replaced_defaults": .array(replaced.map { .object($0.identity) }),
+            ],
             text: {
                 var table = Table("ID", "APP", "SLUG", "SCOPE", "OWNER", "TYPE", "FIELDS")
                 for view in views {

@@ -100,15 +100,22 @@ struct Export: VaultCommand {
         // generated key file is written once the export is made, so a failed export leaves none.
         let givenSecret: Vault.Unlock? =
             bundle && generateBundleKeyFile == nil ? try bundleKey.secret(in: context, confirm: true) : nil
+        var status = stat()
+        if let generateBundleKeyFile, lstat(generateBundleKeyFile, &status) == 0 {
+            // Known before any work: a key file is never written over anything.
+            throw CommandFailure(
+                .no, code: "already_exists",
+                "A file exists at \(generateBundleKeyFile); a key file is never overwritten. Choose another path.")
+        }
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        if let outputPath {
-            try Self.refuse(outputPath, namingAFileOf: [vault.path], what: "the vault itself")
-            // The vault's companions: its index checkpoint and the head file that guards it.
+        // The vault and its companions, its index checkpoint and the head file that guards it,
+        // whether they exist yet or not.
+        let companions = [vault.path, vault.path + ".checkpoint"] + (global.headFile(in: context).map { [$0] } ?? [])
+        for (option, path) in [("--output", outputPath), ("--generate-bundle-key-file", generateBundleKeyFile)] {
+            guard let path else { continue }
             try Self.refuse(
-                outputPath,
-                namingAFileOf: [vault.path + ".checkpoint"] + (global.headFile(in: context).map { [$0] } ?? []),
-                what: "the vault's checkpoint or head file")
+                path, option: option, namingAFileOf: companions, what: "the vault, its checkpoint or head file")
         }
         let progress = ProgressBar(label: "exporting", context: context, quiet: global.quiet)
         let document = try ExportDocument.make(from: vault, revealing: reveal || bundle) { done, total in
@@ -177,18 +184,13 @@ struct Export: VaultCommand {
         }
     }
 
-    /// Refuses `outputPath` when it is the same file as one of `paths` (same device and inode,
-    /// through links), whatever `--force` says.
-    static func refuse(_ outputPath: String, namingAFileOf paths: [String], what: String) throws(CommandFailure) {
-        var outputStatus = stat()
-        guard stat(outputPath, &outputStatus) == 0 else { return }
-        for path in paths {
-            var status = stat()
-            guard stat(path, &status) == 0 else { continue }
-            if status.st_dev == outputStatus.st_dev && status.st_ino == outputStatus.st_ino {
-                throw CommandFailure.usage(
-                    "--output names \(what) (\(path)); it is never replaced. Choose another file.")
-            }
+    /// Refuses `target` (given as `option`) when it is the same file as one of `paths`, or
+    /// would be once made (``GlobalOptions/namesSameFile(_:_:)``), whatever `--force` says.
+    static func refuse(
+        _ target: String, option: String = "--output", namingAFileOf paths: [String], what: String
+    ) throws(CommandFailure) {
+        for path in paths where GlobalOptions.namesSameFile(target, path) {
+            throw CommandFailure.usage("\(option) names \(what) (\(path)); it is never replaced. Choose another file.")
         }
     }
 
