@@ -189,14 +189,18 @@ enum OpenVaultBody {
             return
         }
         // An unlock change and its undo: two header rewrites each (F-HDR-UPDATE). A full slot
-        // table, or slot ids used up to 65535, are refused with .invalidInput.
+        // table, slot ids used up to 65535, or a slot that holds that key file already, are
+        // refused with .invalidInput.
+        let otherKeyFile = Keyslot.Secret.keyFile(SecureBytes(copying: FuzzFixtures.otherKeyFileBytes))
+        let holdsIt = readInfo(disk)?.header.unlock(with: otherKeyFile) != nil
         do {
-            let id = try store.addKeyslot(.keyFile(SecureBytes(copying: FuzzFixtures.otherKeyFileBytes)))
+            let id = try store.addKeyslot(otherKeyFile)
             findings.check(store.keyslots.map(\.id) == keyslots.map(\.id) + [id], "addKeyslot did not append one slot")
             try store.removeKeyslot(id: id)
         } catch let error where error.code == .invalidInput {
             findings.check(
-                keyslots.count == FormatConstants.keyslotCountMax || keyslots.contains { $0.id == UInt16.max },
+                keyslots.count == FormatConstants.keyslotCountMax || keyslots.contains { $0.id == UInt16.max }
+                    || holdsIt,
                 "addKeyslot refused a slot with room in the table: \(error)")
         } catch {
             findings.fail("adding and removing a keyslot fails: \(error)")

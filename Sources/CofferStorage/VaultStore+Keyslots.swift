@@ -21,6 +21,7 @@ extension VaultStore {
                     .invalidInput,
                     "The vault already has \(FormatConstants.keyslotCountMax) keyslots; remove one first.")
             }
+            try Self.refuseAKeyFileASlotHolds(secret, in: header)
             let id = (header.keyslots.map(\.id).max() ?? 0) &+ 1
             guard id != 0,
                 let slot = header.makeKeyslot(
@@ -61,12 +62,30 @@ extension VaultStore {
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")
             }
+            try Self.refuseAKeyFileASlotHolds(secret, in: header, besides: id)
             guard
                 let slot = header.makeKeyslot(
                     id: id, secret: secret, cost: cost, unlockKey: unlockKey,
                     createdMilliseconds: WallClock.nowMilliseconds())
             else { throw CofferError(.invalidInput, "The Argon2id cost is outside what libsodium accepts.") }
             header.keyslots[index] = slot
+        }
+    }
+
+    /// Refuses a key file that a slot of `header` other than `besides` holds already: a second
+    /// slot for it would keep it working after that one is removed, which is what a removal is
+    /// for. (A passphrase is not checked: that would cost an Argon2id derivation per slot.)
+    private static func refuseAKeyFileASlotHolds(
+        _ secret: Keyslot.Secret, in header: FileHeader, besides kept: UInt16? = nil
+    ) throws(CofferError) {
+        guard case .keyFile = secret else { return }
+        for slot in header.keyslots where slot.id != kept {
+            if slot.unwrap(with: secret, vaultID: header.vaultID, signerPublicKey: header.signer?.publicKey) != nil {
+                throw CofferError(
+                    .invalidInput,
+                    "Keyslot \(slot.id) holds this key file already; a second slot for it would keep it working after "
+                        + "that one is removed.")
+            }
         }
     }
 

@@ -121,6 +121,11 @@ public final class VaultStore: @unchecked Sendable {
         public var checkpoint: CheckpointUse = .none
         /// Bytes of zeros after the last record: space a writer preallocated (F-FREE), kept.
         public var freeBytes: UInt64 = 0
+        /// Whether the secret opened only a header copy older than the one in force: one an
+        /// unlock change removed or replaced (F-HDR-SUPERSEDED), which reads and nothing more
+        /// until a writer with a current secret completes the change. Only a read-only open
+        /// gets this far with it.
+        public var openedAnOlderHeaderCopy = false
     }
 
     public let path: String
@@ -520,7 +525,8 @@ public final class VaultStore: @unchecked Sendable {
                 truncated: truncated || options.earlierRecovery?.truncated == true,
                 headerRepaired: headerRepaired || options.earlierRecovery?.headerRepaired == true,
                 removedTemporaryFiles: (options.earlierRecovery?.removedTemporaryFiles ?? []) + removed,
-                checkpoint: checkpointUse, freeBytes: outcome.freeBytes),
+                checkpoint: checkpointUse, freeBytes: outcome.freeBytes,
+                openedAnOlderHeaderCopy: unlocked.standing != .inForce),
             unlockedSlot: unlocked.slotID == 0 ? nil : unlocked.slotID)
     }
 

@@ -635,7 +635,8 @@ final class VaultCommandTests: XCTestCase {
         bytes.replaceSubrange(older * copy..<(older + 1) * copy, with: before[older * copy..<(older + 1) * copy])
         try coffer.write("v.coffer", bytes)
         let passphrase = ["--passphrase-file", coffer.path("phrase.txt")]
-        try coffer.expect(0, ["org", "list"] + passphrase, environment: ["COFFER_KEY_FILE": ""])
+        let read = try coffer.expect(0, ["org", "list"] + passphrase, environment: ["COFFER_KEY_FILE": ""])
+        XCTAssertTrue(read.standardError.contains("older header copy"), read.standardError)
         let refused = try coffer.expect(
             2, ["org", "create", "acme"] + passphrase, environment: ["COFFER_KEY_FILE": ""])
         XCTAssertTrue(refused.standardError.contains("interrupted"), refused.standardError)

@@ -179,6 +179,10 @@ final class VaultStoreTests: XCTestCase {
         let passphrase = Keyslot.Secret.passphrase(Fixture.payload("second factor"))
         let slot = try store.addKeyslot(passphrase, cost: .minimum)
         XCTAssertEqual(slot, 2)
+        // A key file a slot holds already: a second slot would keep it after that one's removal.
+        XCTAssertThrowsCode(.invalidInput, try store.addKeyslot(Fixture.secret))
+        XCTAssertThrowsCode(.invalidInput, try store.replaceKeyslot(id: 2, with: Fixture.secret))
+        XCTAssertEqual(store.keyslots.map(\.id), [1, 2])
         XCTAssertThrowsCode(.notFound, try store.removeKeyslot(id: 9))
         try store.removeKeyslot(id: 1)
         XCTAssertThrowsCode(.invalidInput, try store.removeKeyslot(id: 2))
@@ -268,6 +272,7 @@ final class VaultStoreTests: XCTestCase {
 
             let (reader, payloads) = try Fixture.transactions(path: path, secret: takenAway)
             XCTAssertEqual(payloads.count, 1, "\(name): read-only, the secret lingers (F-HDR-REPAIR)")
+            XCTAssertTrue(reader.recovery.openedAnOlderHeaderCopy, name)
             reader.close()
             XCTAssertThrowsCode(.wrongKey, try VaultStore.open(path: path, secret: takenAway))
             let salvaged = directory.file("salvaged")

@@ -135,6 +135,12 @@ struct VaultAccess {
         if recovery.headerRepaired {
             output.warn("An interrupted keyslot change was completed: both header copies now agree.")
         }
+        if recovery.openedAnOlderHeaderCopy {
+            output.warn(
+                "The key given opens only an older header copy, not the one in force: an interrupted keyslot change "
+                    + "removed or replaced it (or its slot there was not tried: name it with --unlock-slot). It reads the "
+                    + "vault and nothing more; a write with a current key completes the change.")
+        }
         if !recovery.removedTemporaryFiles.isEmpty {
             output.note(
                 "Removed what an interrupted compaction or checkpoint left beside the vault: "
