@@ -9,6 +9,17 @@ import XCTest
 /// Every single-bit flip over a small vault is detected (an error, or a reported torn tail
 /// or a fallback to the other header copy), never a wrong plaintext, never a crash.
 final class BitFlipTests: XCTestCase {
+    static let path = "/vault/v.coffer"
+
+    /// A new disk with a vault at ``path`` that holds one transaction, `kept`.
+    static func vaultHoldingKept() throws -> SimulatedDisk {
+        let disk = SimulatedDisk()
+        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
+        _ = try store.append([Fixture.payload("kept")])
+        store.close()
+        return disk
+    }
+
     func testEverySingleBitFlipIsDetectedNeverAWrongPlaintext() throws {
         let path = "/vault/v.coffer"
         let disk = SimulatedDisk()
@@ -72,25 +83,13 @@ final class BitFlipTests: XCTestCase {
     /// over a damaged master-key wrap): verify reports it, the next writer rewrites it, and
     /// later damage to the other copy leaves a vault that still opens.
     func testACopyDamagedBehindAValidChecksumIsReportedAndRepaired() throws {
-        let path = "/vault/v.coffer"
-        let disk = SimulatedDisk()
-        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
-        _ = try store.append([Fixture.payload("kept")])
-        store.close()
+        let path = Self.path
+        let disk = try Self.vaultHoldingKept()
         var bytes = disk.contents(of: path)!
         let copyB = FormatConstants.headerCopyBytes
         // The newest copy is in force (ties go to A): damage the other one, whichever it is.
-        let generations = try (0..<2).map { copy in
-            try Array(bytes[copy * copyB..<(copy + 1) * copyB]).withUnsafeBytes { try FileHeader.decode($0).get() }
-                .generation
-        }
-        let other = generations[0] >= generations[1] ? 1 : 0
-        let start = other * copyB
-        bytes[start + FormatConstants.headerMasterWrapOffset + 30] ^= 0x5A
-        let checksum = Blake2b.hash(Array(bytes[start..<start + FormatConstants.headerChecksumOffset]))
-        bytes.replaceSubrange(
-            start + FormatConstants.headerChecksumOffset..<start + FormatConstants.headerChecksumOffset + 32,
-            with: checksum)
+        let other = 1 - (try Fixture.copyInForce(bytes))
+        Fixture.damageMasterWrapBehindItsChecksum(&bytes, copy: other)
         disk.write(path: path, bytes: bytes, durable: true)
         XCTAssertEqual(
             try VaultFileInfo.read(path: path, storage: disk).headerCopiesValid, [true, true], "the checksum holds")
@@ -113,24 +112,10 @@ final class BitFlipTests: XCTestCase {
     /// longer verifies): that is damage, not a keyslot change (F-HDR-SUPERSEDED). The older
     /// copy opens the vault, for the writer too, which rewrites the damaged one from it.
     func testTheCopyInForceDamagedBehindAValidChecksumIsRepairedFromTheOther() throws {
-        let path = "/vault/v.coffer"
-        let disk = SimulatedDisk()
-        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
-        _ = try store.append([Fixture.payload("kept")])
-        store.close()
+        let path = Self.path
+        let disk = try Self.vaultHoldingKept()
         var bytes = disk.contents(of: path)!
-        let copyB = FormatConstants.headerCopyBytes
-        let generations = try (0..<2).map { copy in
-            try Array(bytes[copy * copyB..<(copy + 1) * copyB]).withUnsafeBytes { try FileHeader.decode($0).get() }
-                .generation
-        }
-        let inForce = generations[0] >= generations[1] ? 0 : 1
-        let start = inForce * copyB
-        bytes[start + FormatConstants.headerMasterWrapOffset + 30] ^= 0x5A
-        let checksum = Blake2b.hash(Array(bytes[start..<start + FormatConstants.headerChecksumOffset]))
-        bytes.replaceSubrange(
-            start + FormatConstants.headerChecksumOffset..<start + FormatConstants.headerChecksumOffset + 32,
-            with: checksum)
+        Fixture.damageMasterWrapBehindItsChecksum(&bytes, copy: try Fixture.copyInForce(bytes))
         disk.write(path: path, bytes: bytes, durable: true)
 
         let (opened, payloads) = try Fixture.transactions(path: path, readOnly: false, storage: disk)
@@ -141,11 +126,8 @@ final class BitFlipTests: XCTestCase {
     }
 
     func testEitherHeaderCopyDamagedStillOpens() throws {
-        let path = "/vault/v.coffer"
-        let disk = SimulatedDisk()
-        let store = try VaultStore.create(path: path, secret: Fixture.secret, options: .init(storage: disk))
-        _ = try store.append([Fixture.payload("kept")])
-        store.close()
+        let path = Self.path
+        let disk = try Self.vaultHoldingKept()
         let original = disk.contents(of: path)!
         for copy in 0..<2 {
             var damaged = original

@@ -783,25 +783,17 @@ struct CrashCheck {
         // F-HDR-SUPERSEDED: a secret the interrupted change removed, which opens only the older
         // copy, opens read-only; a writer's open with it is refused and writes nothing (its
         // repair would undo the change).
-        let file = disk.contents(of: path) ?? []
-        let superseded = usable.filter { $0.opensOnlyAnOlderHeaderCopy(ofVault: file) }
-        for secret in superseded {
+        let checked = checkWritersRefuseSupersededSecrets(usable, on: disk, path: path, context) { secret in
             switch open(path, with: secret, readOnly: false) {
             case .success(let (store, _)):
                 store.close()
-                problems.append(
-                    "\(context): \(secret), which the interrupted change removed, opened the vault as the writer")
-            case .failure(let error) where error.code == .wrongKey:
-                if disk.contents(of: path) != file {
-                    problems.append("\(context): the writer's open refused to \(secret) changed the file")
-                }
-                tally.supersededRefused += 1
-            case .failure(let error):
-                problems.append(
-                    "\(context): the writer's open with \(secret), which the change removed, failed: \(error)")
+                return nil
+            case .failure(let error): return error
             }
         }
-        return usable.filter { !superseded.contains($0) }
+        problems += checked.problems
+        tally.supersededRefused += checked.refused
+        return usable.filter { !checked.superseded.contains($0) }
     }
 
     /// Checks (2)–(5) on a vault a writer opened.

@@ -259,12 +259,8 @@ final class VaultStoreTests: XCTestCase {
             store.close()
             // The crash: the copy not in force was rewritten (step 1), the one in force not yet.
             let copyBytes = FormatConstants.headerCopyBytes
-            let generations = try (0..<2).map { copy in
-                try Array(before[copy * copyBytes..<(copy + 1) * copyBytes]).withUnsafeBytes {
-                    try FileHeader.decode($0).get()
-                }.generation
-            }
-            let older = generations[0] >= generations[1] ? 0 : 1
+            // The copy in force before the change, which its second write rewrites.
+            let older = try Fixture.copyInForce(before)
             let olderRange = older * copyBytes..<(older + 1) * copyBytes
             var bytes = Fixture.readFile(path)
             bytes.replaceSubrange(olderRange, with: before[olderRange])

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 import CofferSimulation
 import Foundation
@@ -173,6 +174,36 @@ extension TestSecret {
         guard let newest = valid.max(by: { $0.generation < $1.generation }) else { return false }
         return newest.unlock(with: secret) == nil
     }
+}
+
+/// Check (5)'s part for F-HDR-SUPERSEDED: of the secrets that open the vault at `path` on
+/// `disk`, those that open only an older header copy are refused to a writer (`.wrongKey`)
+/// and the refusal changes no byte. `openAsWriter` opens (and closes) as the writer and gives
+/// the error, nil when it opened. Returns those secrets, the refusals counted and the problems.
+public func checkWritersRefuseSupersededSecrets(
+    _ opening: some Sequence<TestSecret>, on disk: SimulatedDisk, path: String, _ context: String,
+    openAsWriter: (TestSecret) -> CofferError?
+) -> (superseded: [TestSecret], refused: Int, problems: [String]) {
+    let file = disk.contents(of: path) ?? []
+    // In one order on every run: a set's is not.
+    let superseded = opening.filter { $0.opensOnlyAnOlderHeaderCopy(ofVault: file) }.sorted { $0.number < $1.number }
+    var refused = 0
+    var problems: [String] = []
+    for secret in superseded {
+        switch openAsWriter(secret) {
+        case nil:
+            problems.append(
+                "\(context): \(secret), which the interrupted change removed, opened the vault as the writer")
+        case let error? where error.code == .wrongKey:
+            refused += 1
+            if disk.contents(of: path) != file {
+                problems.append("\(context): the writer's open refused to \(secret) changed the file")
+            }
+        case let error?:
+            problems.append("\(context): the writer's open with \(secret), which the change removed, failed: \(error)")
+        }
+    }
+    return (superseded, refused, problems)
 }
 
 /// `count` random bytes, eight from each draw of the generator.

@@ -1297,23 +1297,18 @@ struct EngineCrashCheck {
         }
         // F-HDR-SUPERSEDED: a secret the interrupted change removed, which opens only the older
         // copy, opens read-only; a writer's open with it is refused and writes nothing.
-        let file = disk.contents(of: path) ?? []
-        let superseded = candidates.filter { opens[$0]! && $0.opensOnlyAnOlderHeaderCopy(ofVault: file) }
-        for secret in superseded {
+        let checked = checkWritersRefuseSupersededSecrets(
+            candidates.filter { opens[$0]! }, on: disk, path: path, context
+        ) { secret in
             switch open(path, with: secret) {
             case .success(let vault):
                 vault.close()
-                problems.append(
-                    "\(context): \(secret), which the interrupted change removed, opened the vault as the writer")
-            case .failure(let error) where error.code == .wrongKey:
-                if disk.contents(of: path) != file {
-                    problems.append("\(context): the writer's open refused to \(secret) changed the file")
-                }
-            case .failure(let error):
-                problems.append(
-                    "\(context): the writer's open with \(secret), which the change removed, failed: \(error)")
+                return nil
+            case .failure(let error): return error
             }
         }
+        problems += checked.problems
+        let superseded = checked.superseded
         let usable = candidates.filter { opens[$0]! && !history.retired.contains($0) && !superseded.contains($0) }
         // A retired secret that opens it is reported above; it still serves to check the rest.
         return Array(usable.isEmpty ? candidates.filter { opens[$0]! && !superseded.contains($0) } : usable)
