@@ -385,8 +385,10 @@ extension Vault {
     /// Unlock change: adds a keyslot for `secret`. Rewrites only the header; O(1). Waits for
     /// a running compaction, which copies the keyslots into the file it writes.
     ///
-    /// - Throws: `.invalidInput` for a full table, a malformed secret or a passphrase cost
-    ///   outside 1–16 passes over 8 KiB–1 GiB (F-SLOT-CAP); `.io` when a header copy could not
+    /// - Throws: `.invalidInput` for a full table, a malformed secret, a key file a slot holds
+    ///   already (unless that slot predates recipients: adding it again, then removing the old
+    ///   slot, gives it one), or a passphrase cost outside 1–16 passes over 8 KiB–1 GiB
+    ///   (F-SLOT-CAP); `.io` when a header copy could not
     ///   be written, after which either keyslot table may be in force (F-HDR-UPDATE).
     @discardableResult
     public func addKeyslot(_ secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {

@@ -21,6 +21,9 @@ public enum FuzzFixtures {
 
     /// A second key file, for seed vaults with a slot the bodies cannot open.
     static let otherKeyFileBytes: [UInt8] = (0..<32).map { 0x40 + UInt8($0) }
+    /// A key file no seed vault holds: the one ``FuzzTarget/openVault`` adds and removes, so
+    /// that a slot holding it already (refused) is rare.
+    static let addedKeyFileBytes: [UInt8] = (0..<32).map { 0xC0 ^ UInt8($0) }
     /// The passphrase of the seed vaults' passphrase slots (minimum Argon2id cost).
     static let passphrase = Array("correct horse battery staple".utf8)
 

@@ -191,10 +191,10 @@ enum OpenVaultBody {
         // An unlock change and its undo: two header rewrites each (F-HDR-UPDATE). A full slot
         // table, slot ids used up to 65535, or a slot that holds that key file already, are
         // refused with .invalidInput.
-        let otherKeyFile = Keyslot.Secret.keyFile(SecureBytes(copying: FuzzFixtures.otherKeyFileBytes))
-        let holdsIt = readInfo(disk)?.header.unlock(with: otherKeyFile) != nil
+        let addedKeyFile = Keyslot.Secret.keyFile(SecureBytes(copying: FuzzFixtures.addedKeyFileBytes))
+        let holdsIt = readInfo(disk)?.header.unlock(with: addedKeyFile) != nil
         do {
-            let id = try store.addKeyslot(otherKeyFile)
+            let id = try store.addKeyslot(addedKeyFile)
             findings.check(store.keyslots.map(\.id) == keyslots.map(\.id) + [id], "addKeyslot did not append one slot")
             try store.removeKeyslot(id: id)
         } catch let error where error.code == .invalidInput {

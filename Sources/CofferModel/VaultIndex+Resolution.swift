@@ -16,6 +16,8 @@ extension VaultIndex {
     /// This form records the explain trace; ``resolveCredential(_:)`` gives the same answer
     /// and the same error without building it.
     public func resolve(_ request: ResolutionRequest) -> Resolution {
+        // Its trace would tell of steps that never had a chance.
+        if request.appKey.isEmpty { return .failed(Self.noAppKey, trace: []) }
         let trace = ExplainTrace()
         switch Result(catching: { () throws(CofferError) in
             let resolver = try Resolver(tables: tables, request: request, trace: trace)
@@ -47,8 +49,11 @@ extension VaultIndex {
     /// Asked only once resolution failed (it always does without an app key), so that a
     /// resolution that succeeds pays nothing for it.
     private static func refusal(_ error: CofferError, of request: ResolutionRequest) -> CofferError {
-        guard request.appKey.isEmpty else { return error }
-        return CofferError(.invalidInput, "The request names no app key; give the app whose credential to use.")
+        request.appKey.isEmpty ? noAppKey : error
+    }
+
+    private static var noAppKey: CofferError {
+        CofferError(.invalidInput, "The request names no app key; give the app whose credential to use.")
     }
 }
 

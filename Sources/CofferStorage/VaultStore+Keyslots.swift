@@ -10,8 +10,8 @@ extension VaultStore {
     /// copies; O(1); never touches a record.
     ///
     /// - Returns: the new slot's id.
-    /// - Throws: `.invalidInput` when the table is full or the cost is outside the format's
-    ///   limits (F-SLOT-CAP); `.io`.
+    /// - Throws: `.invalidInput` when the table is full, a slot with a recipient holds the key
+    ///   file already, or the cost is outside the format's limits (F-SLOT-CAP); `.io`.
     @discardableResult
     public func addKeyslot(_ secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
         try secret.check(cost: cost)
@@ -74,12 +74,14 @@ extension VaultStore {
 
     /// Refuses a key file that a slot of `header` other than `besides` holds already: a second
     /// slot for it would keep it working after that one is removed, which is what a removal is
-    /// for. (A passphrase is not checked: that would cost an Argon2id derivation per slot.)
+    /// for. A slot made before recipients (F-SLOT-RECIPIENT) is the exception: adding the same
+    /// key file again, then removing the old slot, is how it gets one. (A passphrase is not
+    /// checked: that would cost an Argon2id derivation per slot.)
     private static func refuseAKeyFileASlotHolds(
         _ secret: Keyslot.Secret, in header: FileHeader, besides kept: UInt16? = nil
     ) throws(CofferError) {
         guard case .keyFile = secret else { return }
-        for slot in header.keyslots where slot.id != kept {
+        for slot in header.keyslots where slot.id != kept && slot.recipient != nil {
             if slot.unwrap(with: secret, vaultID: header.vaultID, signerPublicKey: header.signer?.publicKey) != nil {
                 throw CofferError(
                     .invalidInput,

@@ -326,10 +326,14 @@ final class ResolutionTests: XCTestCase {
                 ResolutionRequest(appKey: "exa", context: RunContext(organization: fixture.acme, user: fixture.erin)))
         }
         XCTAssertEqual(outsider?.message.contains("erin is not a member"), true, outsider?.message ?? "")
-        // No app key: the caller's mistake, not a missing credential.
-        assertThrowsCoffer(.invalidInput) {
-            try index.resolveCredential(ResolutionRequest(appKey: "", context: RunContext(organization: fixture.acme)))
+        // No app key: the caller's mistake, not a missing credential; no step was tried.
+        let noApp = ResolutionRequest(appKey: "", context: RunContext(organization: fixture.acme))
+        assertThrowsCoffer(.invalidInput) { try index.resolveCredential(noApp) }
+        guard case .failed(let error, let trace) = index.resolve(noApp) else {
+            return XCTFail("resolved with no app key")
         }
+        XCTAssertEqual(error.code, .invalidInput)
+        XCTAssertTrue(trace.isEmpty)
     }
 
     func testNewDefaultChangesTheWinner() throws {

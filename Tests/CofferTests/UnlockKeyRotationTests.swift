@@ -181,6 +181,12 @@ final class UnlockKeyRotationTests: XCTestCase {
         XCTAssertTrue(refusal?.message.contains("Keyslot 1 predates recipients") ?? false, refusal?.message ?? "")
         XCTAssertEqual(disk.contents(of: path)!, before, "a refused rotation changed the file")
         XCTAssertEqual(disk.paths().filter { $0.contains(".compact-") }, [])
+        // The CLI's way to give it one: the same key file again (allowed, the old slot has no
+        // recipient), then remove the old slot. A third slot for it is refused.
+        let added = try old.addKeyslot(.keyFile(keyFile))
+        XCTAssertNotNil(old.keyslots.first { $0.id == added }?.recipient)
+        assertThrowsCoffer(.invalidInput) { try old.addKeyslot(.keyFile(self.keyFile)) }
+        try old.removeKeyslot(id: added)
         try old.replaceKeyslot(id: 1, with: .keyFile(keyFile))
         XCTAssertNotNil(old.keyslots[0].recipient)
         _ = try old.compact(CompactionOptions(newUnlockKey: true))

@@ -137,9 +137,10 @@ struct VaultAccess {
         }
         if recovery.openedAnOlderHeaderCopy {
             output.warn(
-                "The key given opens only an older header copy, not the one in force: an interrupted keyslot change "
-                    + "removed or replaced it (or its slot there was not tried: name it with --unlock-slot). It reads the "
-                    + "vault and nothing more; a write with a current key completes the change.")
+                "The passphrase or key file given opens only an older header copy, not the one in force: a keyslot "
+                    + "change, interrupted or under way, removed or replaced it (or its slot there was not tried: name it "
+                    + "with --unlock-slot). It reads the vault and nothing more; a write with a current one completes the "
+                    + "change.")
         }
         if !recovery.removedTemporaryFiles.isEmpty {
             output.note(

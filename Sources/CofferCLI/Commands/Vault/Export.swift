@@ -20,8 +20,8 @@ struct Export: VaultCommand {
             the revealed document compressed and sealed (XChaCha20-Poly1305) under a key from a passphrase \
             (Argon2id) or a key file: --bundle-key-file, --generate-bundle-key-file, --bundle-passphrase-file, \
             COFFER_BUNDLE_PASSPHRASE, or a prompt. Files are written with mode 0600 and never over an existing file \
-            unless --force; even with it, never over the vault, nor a key or passphrase file this command reads \
-            or writes. Import with `coffer import`.
+            unless --force; even with it, never over the vault, its checkpoint or head file, nor a key or \
+            passphrase file this command reads or writes. Import with `coffer import`.
 
             Examples:
               coffer export --output team.json
