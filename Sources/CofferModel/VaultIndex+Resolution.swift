@@ -27,7 +27,7 @@ extension VaultIndex {
         case .success(let answer):
             return .resolved(answer, trace: trace.steps)
         case .failure(let error):
-            return .failed(Self.refusal(error, of: request), trace: trace.steps)
+            return .failed(error, trace: trace.steps)
         }
     }
 
