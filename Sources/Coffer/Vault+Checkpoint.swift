@@ -25,6 +25,7 @@ extension Vault {
         guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to checkpoint it.")
         }
+        try ReentryGuard.refuse("checkpoint", on: self)
         // One at a time, and never beside a compaction: a compaction's switch removes the
         // replaced log's checkpoint, which one of that log written after it would bring back.
         checkpointLock.lock()

@@ -200,6 +200,7 @@ extension Vault {
         guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to compact it.")
         }
+        try ReentryGuard.refuse("compact", on: self)
         compactionLock.lock()
         defer { compactionLock.unlock() }
         // No checkpoint of the log being replaced is written while it is replaced: its switch

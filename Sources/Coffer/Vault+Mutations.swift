@@ -26,7 +26,9 @@ extension Vault {
     ///   - actor: who is making the change, as history will show it.
     ///   - plan: plans the change over a `Planner` and returns its `Plan`.
     /// - Throws: the planner's errors (`.invalidInput`, `.notFound`, `.alreadyExists`,
-    ///   `.ambiguous`, `.permissionDenied`), `.writerStopped` after an earlier failure,
+    ///   `.ambiguous`, `.permissionDenied`); `.invalidInput` when called inside ``read(_:)``
+    ///   or inside a plan of this vault, which it would wait for forever (a plan only plans:
+    ///   it calls no writing call of its vault); `.writerStopped` after an earlier failure,
     ///   `.conflict` when, on a shared log, the writer turn was lost 64 times in a row,
     ///   `.closed`, and `.io` when the write or sync failed: then the transaction may or may
     ///   not be on disk (a failed sync says nothing of what reached it), the writer stops, and
@@ -42,6 +44,7 @@ extension Vault {
         guard !isReadOnly else {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
         }
+        try ReentryGuard.refuse("mutate", on: self)
         let started = ContinuousClock.now
         let value: Value
         let wrote: Bool
@@ -191,7 +194,7 @@ extension Vault {
             let usesWritersView = commits.prepare { state.read { ($0.index, commits.queuedEntries()) } }
             do throws(CofferError) {
                 let operations = try planOver(writersView: usesWritersView) { planner throws(CofferError) in
-                    try request.plan!(planner)
+                    try ReentryGuard.marking(self, .plan) { () throws(CofferError) in try request.plan!(planner) }
                 }
                 if operations.isEmpty {
                     request.outcome = .success(false)
@@ -332,6 +335,7 @@ extension Vault {
     /// sync stops the writer (`.writerStopped` from then on; reopen the vault). Nothing to do
     /// on a shared log; `.invalidInput` read-only, `.closed` after ``close()``.
     public func sync() throws(CofferError) {
+        try ReentryGuard.refuse("sync", on: self)
         writerLock.lock()
         defer { writerLock.unlock() }
         commits.drain()
@@ -347,6 +351,7 @@ extension Vault {
         if durability != .synchronous && options.headWitness != nil {
             throw CofferError(.invalidInput, "A head witness needs synchronous durability.")
         }
+        try ReentryGuard.refuse("setDurability", on: self)
         writerLock.lock()
         defer { writerLock.unlock() }
         commits.drain()
@@ -360,6 +365,7 @@ extension Vault {
     /// - Returns: the new epoch.
     @discardableResult
     public func rotateDataKey() throws(CofferError) -> UInt32 {
+        try ReentryGuard.refuse("rotateDataKey", on: self)
         writerLock.lock()
         defer { writerLock.unlock() }
         for attempt in 0..<Self.conflictAttempts {
@@ -418,6 +424,7 @@ extension Vault {
     private func changingKeyslots<Result>(_ change: (VaultStore) throws(CofferError) -> Result) throws(CofferError)
         -> Result
     {
+        try ReentryGuard.refuse("A keyslot change", on: self)
         compactionLock.lock()
         defer { compactionLock.unlock() }
         writerLock.lock()

@@ -38,6 +38,7 @@ extension Vault {
     ///   opens with this vault's unlock key.
     @discardableResult
     public func refresh() throws(CofferError) -> ChainHead {
+        try ReentryGuard.refuse("refresh", on: self)
         writerLock.lock()
         defer { writerLock.unlock() }
         try catchUpLocked()

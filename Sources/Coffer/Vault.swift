@@ -409,13 +409,18 @@ public final class Vault: Sendable {
 
     /// Runs `body` with read access to the index. Many readers run at once.
     ///
-    /// `body` holds the reader lock: it must not call this vault's writing calls (`mutate`,
-    /// `compact`, `checkpoint`, a keyslot change, `refresh`, `close`), which wait for every
-    /// reader to leave and so would wait for it forever. Read what is needed, return, then write.
+    /// `body` holds the reader lock. This vault's writing calls (`mutate` and the calls made
+    /// of it, `sync`, `setDurability`, `rotateDataKey`, a keyslot change, `checkpoint`,
+    /// `compact`, `refresh`) wait for every reader to leave, so from `body` they would wait for
+    /// it forever: they throw `.invalidInput` instead, and change nothing. Read what is needed,
+    /// return, then write. (A writing call on another thread that `body` waits for is not
+    /// detected: it waits forever.)
     public func read<Result, Failure: Error>(_ body: (borrowing VaultIndex) throws(Failure) -> Result) throws(Failure)
         -> Result
     {
-        try state.read { (current: borrowing State) throws(Failure) in try body(current.index) }
+        try ReentryGuard.marking(self, .read) { () throws(Failure) in
+            try state.read { (current: borrowing State) throws(Failure) in try body(current.index) }
+        }
     }
 }
 

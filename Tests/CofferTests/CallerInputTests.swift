@@ -136,4 +136,75 @@ final class CallerInputTests: XCTestCase {
         try "\n".write(toFile: phrasePath, atomically: true, encoding: .utf8)
         assertThrowsCoffer(.invalidInput) { try Keyslot.Secret.passphrase(contentsOf: phrasePath) }
     }
+
+    /// A writing call made inside `read(_:)` or inside a plan of the same vault would wait
+    /// for that read or that plan to end, forever: it throws instead, and changes nothing.
+    func testAWritingCallInsideAReadOrAPlanThrowsInsteadOfWaitingForever() throws {
+        let disk = SimulatedDisk()
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk))
+        defer { vault.close() }
+        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let other = SecureBytes(copying: (0..<32).map { UInt8($0 * 3) })
+        let writingCalls: [(String, () throws -> Void)] = [
+            ("mutate", { try vault.mutate(actor: "a") { try $0.createOrganization(slug: "beta", name: "Beta") } }),
+            ("sync", { try vault.sync() }),
+            ("setDurability", { try vault.setDurability(.synchronous) }),
+            ("rotateDataKey", { try vault.rotateDataKey() }),
+            ("A keyslot change", { try vault.addKeyslot(.keyFile(other)) }),
+            ("A keyslot change", { try vault.removeKeyslot(id: 1) }),
+            ("A keyslot change", { try vault.replaceKeyslot(id: 1, with: .keyFile(other)) }),
+            ("checkpoint", { try vault.checkpoint() }),
+            ("compact", { try vault.compact() }),
+            ("refresh", { try vault.refresh() }),
+            ("refresh", { try vault.refresh(atLeast: 1) }),
+        ]
+        let before = vault.head
+        for (name, call) in writingCalls {
+            let error = vault.read { _ in assertThrowsCoffer(.invalidInput) { try call() } }
+            XCTAssertEqual(
+                error?.message.hasPrefix("\(name) was called inside read(_:) of the same vault"), true,
+                "\(String(describing: error))")
+            // Nested in another read, and in a read of another vault, it is still found.
+            let nested = vault.read { _ in
+                try? Vault.create(path: "/vault/other.coffer", unlock: .keyFile(key), options: .init(storage: disk))
+                    .close()
+                return vault.read { _ in assertThrowsCoffer(.invalidInput) { try call() } }
+            }
+            XCTAssertEqual(nested?.code, .invalidInput, name)
+        }
+        XCTAssertEqual(vault.keyslots.map(\.id), [1])
+
+        // Inside a plan, whoever leads the batch runs it.
+        let inPlan = assertThrowsCoffer(.invalidInput) {
+            try vault.mutate(actor: "outer") { planner in
+                try vault.mutate(actor: "inner") { try $0.createOrganization(slug: "beta", name: "Beta") }
+                return try planner.createOrganization(slug: "gamma", name: "Gamma")
+            }
+        }
+        XCTAssertEqual(
+            inPlan?.message.hasPrefix("mutate was called inside a mutate plan"), true, "\(String(describing: inPlan))")
+        for (name, call) in writingCalls {
+            let error = try vault.mutate(actor: "outer") { planner in
+                Plan(operations: [], value: assertThrowsCoffer(.invalidInput) { try call() })
+            }
+            XCTAssertEqual(error?.message.hasPrefix("\(name) was called inside a mutate plan"), true, name)
+        }
+        XCTAssertEqual(vault.head, before, "a refused call changed the vault")
+
+        // Reading inside a plan, and inside a read, is allowed; the marks end with their calls,
+        // thrown out of or not, and a vault of its own is never refused.
+        let gammaPlanned = try vault.mutate(actor: "outer") { planner in
+            Plan(operations: [], value: vault.read { $0.organizations().count })
+        }
+        XCTAssertEqual(gammaPlanned, 1)
+        struct Stop: Error {}
+        XCTAssertThrowsError(try vault.read { _ throws(Stop) in throw Stop() })
+        let second = try Vault.open(path: "/vault/other.coffer", unlock: .keyFile(key), options: .init(storage: disk))
+        defer { second.close() }
+        _ = try vault.read { _ in
+            try second.mutate(actor: "a") { try $0.createOrganization(slug: "beta", name: "Beta") }
+        }
+        try vault.mutate(actor: "after") { try $0.createOrganization(slug: "beta", name: "Beta") }
+        XCTAssertEqual(vault.read { $0.organizations().count }, 2)
+    }
 }
