@@ -164,6 +164,17 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(shaped["expires_at"], SecureBytes.copying(text: "1801396800"))
 
         XCTAssertEqual(GlobalOptions.expandingBareWait(["org", "list"]), ["org", "list"])
+        // A number with a unit is the wait's value (which validation refuses), not the next argument.
+        XCTAssertEqual(
+            GlobalOptions.expandingBareWait(["org", "delete", "--wait", "5s", "acme"]),
+            ["org", "delete", "--wait=5s", "acme"])
+        XCTAssertEqual(
+            GlobalOptions.expandingBareWait(["org", "delete", "--wait", "1password"]),
+            ["org", "delete", "--wait=30", "1password"])
+        for text in ["5s", "1.5h", "10min", "30SEC"] { XCTAssertTrue(GlobalOptions.looksLikeDuration(text), text) }
+        for text in ["1password", "s5", ".s", "5", "5seconds", "acme", "", "5/s"] {
+            XCTAssertFalse(GlobalOptions.looksLikeDuration(text), text)
+        }
         XCTAssertEqual(CofferTool.suggestedCommand(for: ["verfy"]), "verify")
         XCTAssertEqual(CofferTool.suggestedCommand(for: ["key", "rotat", "--json"]), "key rotate")
         XCTAssertEqual(CofferTool.suggestedCommand(for: ["--json", "credentails", "list"]), "credentials")

@@ -282,9 +282,12 @@ final class VaultCommandTests: XCTestCase {
             XCTAssertTrue(stopped.standardError.contains("Stopped while waiting"), stopped.standardError)
         }
         try coffer.expect(0, ["org", "list", "--wait"], environment: ["COFFER_LOCK_WAIT": "0.1"])
-        for bad in [["--wait", "-3"], ["--wait", "86401"], ["--wait=soon"]] {
+        for bad in [["--wait", "-3"], ["--wait", "86401"], ["--wait=soon"], ["--wait", "5s"]] {
             try coffer.expect(64, ["org", "create", "beta"] + bad)
         }
+        let withUnit = try coffer.run(["org", "create", "--wait", "10min", "beta"])
+        XCTAssertEqual(withUnit.status, 64, withUnit.standardError)
+        XCTAssertTrue(withUnit.standardError.contains("no unit"), withUnit.standardError)
         try coffer.expect(64, ["org", "create", "beta"], environment: ["COFFER_LOCK_WAIT": "nan"])
         // A reader never waits, but a malformed setting is refused to it too.
         try coffer.expect(64, ["org", "list"], environment: ["COFFER_LOCK_WAIT": "abc"])

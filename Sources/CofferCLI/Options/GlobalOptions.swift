@@ -76,8 +76,10 @@ struct GlobalOptions: ParsableArguments {
                 if argument == "--" { break }
                 continue
             }
-            // A number, even a negative one (which argument-parser would take for an option), is the value.
-            if index < arguments.endIndex, Double(arguments[index]) != nil {
+            // A number, even a negative one (which argument-parser would take for an option), is
+            // the value; so is a number with a unit after it (`5s`, `10min`), which is refused
+            // as a wait rather than taken for the next argument.
+            if index < arguments.endIndex, Double(arguments[index]) != nil || looksLikeDuration(arguments[index]) {
                 expanded.append("--wait=\(arguments[index])")
                 index += 1
             } else {
@@ -87,8 +89,22 @@ struct GlobalOptions: ParsableArguments {
         return expanded + arguments[index...]
     }
 
+    /// Digits (a decimal point among them) and then one to three letters: `5s`, `1.5h`,
+    /// `10min`. Not a name like `1password`.
+    static func looksLikeDuration(_ text: String) -> Bool {
+        let number = text.utf8.prefix {
+            ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".")
+        }
+        let unit = text.utf8.dropFirst(number.count)
+        let isLetter = { (byte: UInt8) in (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") }
+        return number.contains { $0 != UInt8(ascii: ".") } && (1...3).contains(unit.count) && unit.allSatisfy(isLetter)
+    }
+
     func validate() throws {
-        if let lockWaitText, Self.lockWait(lockWaitText) == nil { throw ValidationError(Self.waitSyntax("--wait")) }
+        if let lockWaitText, Self.lockWait(lockWaitText) == nil {
+            let unit = Self.looksLikeDuration(lockWaitText) ? " (no unit: `--wait 30`, not `--wait 30s`)" : ""
+            throw ValidationError(Self.waitSyntax("--wait") + unit)
+        }
         if let expectHeadText, ChainHead(parsing: expectHeadText) == nil {
             throw ValidationError(Self.headSyntax("--expect-head"))
         }
