@@ -239,11 +239,12 @@ public final class VaultStore: @unchecked Sendable {
         // Everything slow (the key derivation) comes first: the file appears only when its
         // bytes are ready, so a process killed meanwhile leaves no file at all.
         let contents = try InitialContents(secret: secret, cost: cost)
+        let what = "the new vault \(path)"
         let created = try options.storage.createLog(
             path, vaultID: contents.header.vaultID, header: contents.headerBytes, frames: contents.frames,
-            "the new vault", taken: taken)
+            what, taken: taken)
         do throws(CofferError) {
-            try created.publish("the new vault", taken: taken)
+            try created.publish(what, taken: taken)
         } catch {
             // Nothing in the vault was acknowledged: leave nothing behind to make a retry fail
             // with `.alreadyExists`.

@@ -32,6 +32,13 @@ final class VaultCommandTests: XCTestCase {
         let dotted = coffer.path("x.coffer").replacingOccurrences(of: "/x.coffer", with: "/./x.coffer")
         try coffer.expect(64, ["init", "--vault", coffer.path("x.coffer"), "--generate-key-file", dotted])
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("x.coffer")))
+        // A vault path whose directory is missing is named, and no key file is left behind.
+        let missing = try coffer.expect(
+            1, ["init", "--vault", "missing/v.coffer", "--generate-key-file", coffer.path("y.key")])
+        XCTAssertTrue(
+            missing.standardError.contains("the new vault missing/v.coffer failed: no such file or directory"),
+            missing.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("y.key")))
     }
 
     func testInitWithAPassphraseAndHexKeyFiles() throws {
