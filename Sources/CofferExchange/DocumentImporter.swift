@@ -277,6 +277,7 @@ struct DocumentImporter {
         guard let values = credential.fields.fieldValues else {
             preconditionFailure("a revealed document holds values")
         }
+        try Self.checkKeyPair(values, of: credential.type, at: source)
         let (id, renewed) = freshIfTaken(credential.id) { index.credential(id: $0) != nil }
         takenIDs.insert(id.bytes)
         credentials[credential.id] = id
@@ -319,9 +320,9 @@ struct DocumentImporter {
             guard let fields = version.fields?.fieldValues else {
                 preconditionFailure("a revealed document holds values")
             }
-            plan.add(
-                .restoreVersion(id: id, version: version.version, fields: fields),
-                from: "\(source).retained_versions[\(position)]")
+            let versionSource = "\(source).retained_versions[\(position)]"
+            try Self.checkKeyPair(fields, of: credential.type, at: versionSource)
+            plan.add(.restoreVersion(id: id, version: version.version, fields: fields), from: versionSource)
         }
         if kept.count < credential.olderVersions.count {
             let dropped = credential.olderVersions.count - kept.count
@@ -330,6 +331,18 @@ struct DocumentImporter {
         }
         plan.report(
             .init(kind: "credential", name: name, id: id.description, action: .created, detail: detail, source: source))
+    }
+
+    /// OPS-FIELD-KEYPAIR, a writer's rule apply does not check: an `ssh_key` version this
+    /// import writes has a `public_key` that is its `private_key`'s public half.
+    private static func checkKeyPair(_ fields: FieldValues, of type: CredentialType, at source: String)
+        throws(CofferError)
+    {
+        do {
+            try Planner.checkKeyPair(fields, of: type)
+        } catch {
+            throw CofferError(error.code, "\(source): \(error.message)")
+        }
     }
 
     /// `--on-conflict replace` for a credential: the vault's instance takes the export's
@@ -366,6 +379,7 @@ struct DocumentImporter {
             let stored = try ModelOperation.decodeCredentialFields(from: reader(existing.currentLocation)).get().fields
             let differing = existing.type.fields.map(\.name).filter { stored[$0] != values[$0] }
             if !differing.isEmpty {
+                try Self.checkKeyPair(values, of: existing.type, at: source)
                 plan.add(
                     .setCredentialFields(
                         CredentialFieldsChange(

@@ -101,7 +101,10 @@ struct EntryImporter {
                             "\(entry.source): the vault's credential \(name) is \(existing.state == .active ? "of type \(existing.type.word), the import's of type \(entry.type.word)" : "revoked"), so it cannot be replaced. Delete it first, or import with --on-conflict skip."
                         )
                     }
-                    let update = CredentialUpdate(label: entry.label, fields: entry.fields)
+                    // The given fields as a new version, the others kept: a custom object's
+                    // members too (D-MAP).
+                    let update = CredentialUpdate(
+                        label: entry.label, fields: entry.fields, mergesMembers: entry.type == .custom)
                     let updated = try prefixed(entry.source) { () throws(CofferError) in
                         try planner.updateCredential(
                             existing.id.description, in: organizationID.description, update, reveal: reader)
@@ -111,8 +114,7 @@ struct EntryImporter {
                         .init(
                             kind: "credential", name: name, id: existing.id.description,
                             action: updated.operations.isEmpty ? .skipped : .changed,
-                            detail: updated.operations.isEmpty ? "identical in the vault" : "label and given fields",
-                            source: entry.source))
+                            detail: Self.changes(updated.operations), source: entry.source))
                 }
             }
         }
@@ -123,6 +125,22 @@ struct EntryImporter {
                     source: skipped.source))
         }
         return (try plan.validated(against: index, actor: actor), plan)
+    }
+
+    /// What a replacement changes, for the report: `label`, `fields token`, `members host, port`.
+    private static func changes(_ operations: [ModelOperation]) -> String {
+        var changes: [String] = []
+        for operation in operations {
+            switch operation {
+            case .relabelCredential: changes.append("label")
+            case .setCredentialFields(let change) where !change.changedMembers.isEmpty:
+                changes.append("members " + change.changedMembers.joined(separator: ", "))
+            case .setCredentialFields(let change):
+                changes.append("fields " + change.changedFields.joined(separator: ", "))
+            default: break
+            }
+        }
+        return changes.isEmpty ? "identical in the vault" : changes.joined(separator: "; ")
     }
 
     private func owner(_ target: ScopeTarget, in organization: OrganizationID) throws(CofferError) -> (

@@ -94,6 +94,59 @@ public enum CustomObject {
         return (encode(entries, stored: stored), changed)
     }
 
+    /// The stored object with every member of `incoming` set to its value there (its JSON
+    /// text as given, whatever its type), every other member kept as it was: an import's
+    /// `replace` of a credential whose object it gives whole (D-MAP). Members new to the
+    /// object are added at the end, in byte order of their names.
+    ///
+    /// - Returns: the new object and the names of the members whose value changed or were
+    ///   added, in the object's order; no names when nothing changed.
+    /// - Throws: `.invalidInput` when `incoming` is not a JSON object; `.corrupted` when the
+    ///   stored object does not parse.
+    static func merge(
+        _ stored: SecureBytes, with incoming: SecureBytes
+    ) throws(CofferError) -> (object: SecureBytes, changed: [String]) {
+        let members: [JSONObjectValidator.Member]
+        switch stored.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) }) {
+        case .success(let found): members = found
+        case .failure: throw CofferError(.corrupted, "The stored custom object does not parse.")
+        }
+        let given: [JSONObjectValidator.Member]
+        switch incoming.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) }) {
+        case .success(let found): given = found
+        case .failure: throw CofferError(.invalidInput, "The custom object given is not a JSON object.")
+        }
+        try checkMemberNames(given.map(\.name))
+        var entries: [Entry] = []
+        var changed: [String] = []
+        for member in members {
+            guard let value = given.last(where: { $0.name == member.name })?.value else {
+                entries.append(Entry(name: member.name, value: .stored(member.value)))
+                continue
+            }
+            let same = stored.withUnsafeBytes { old in
+                incoming.withUnsafeBytes { new in
+                    UnsafeRawBufferPointer(rebasing: old[member.value]).elementsEqual(
+                        UnsafeRawBufferPointer(rebasing: new[value]))
+                }
+            }
+            if !same { changed.append(member.name) }
+            entries.append(Entry(name: member.name, value: .incoming(value)))
+        }
+        var added: [JSONObjectValidator.Member] = []
+        for member in given.reversed()
+        where !members.contains(where: { $0.name == member.name }) && !added.contains(where: { $0.name == member.name })
+        {
+            added.append(member)
+        }
+        for member in added.sorted(by: { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }) {
+            changed.append(member.name)
+            entries.append(Entry(name: member.name, value: .incoming(member.value)))
+        }
+        guard !changed.isEmpty else { return (stored, []) }
+        return (encode(entries, stored: stored, incoming: incoming), changed)
+    }
+
     /// The value of the member `name` of a stored object: a string member's text, any other
     /// member's JSON text as stored.
     ///
@@ -129,6 +182,8 @@ public enum CustomObject {
         case string(SecureBytes)
         /// The JSON text of a stored value, by its range in the stored object.
         case stored(Range<Int>)
+        /// The JSON text of a value given in an object, by its range there.
+        case incoming(Range<Int>)
     }
 
     private struct Entry {
@@ -137,7 +192,9 @@ public enum CustomObject {
     }
 
     /// `{"name":value,…}` written straight into secure memory.
-    private static func encode(_ entries: [Entry], stored: SecureBytes? = nil) -> SecureBytes {
+    private static func encode(_ entries: [Entry], stored: SecureBytes? = nil, incoming: SecureBytes? = nil)
+        -> SecureBytes
+    {
         var quotedNames: [[UInt8]] = []
         var count = 2 + max(0, entries.count - 1)
         for entry in entries {
@@ -147,7 +204,7 @@ public enum CustomObject {
             count += quoted.count + 1
             switch entry.value {
             case .string(let value): count += value.withUnsafeBytes { JSONEscaping.escapedCount($0) }
-            case .stored(let range): count += range.count
+            case .stored(let range), .incoming(let range): count += range.count
             }
         }
         return SecureBytes(count: count) { target in
@@ -175,6 +232,8 @@ public enum CustomObject {
                     }
                 case .stored(let range):
                     stored!.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[range])) }
+                case .incoming(let range):
+                    incoming!.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[range])) }
                 }
             }
             put(UInt8(ascii: "}"))

@@ -64,17 +64,22 @@ public struct CredentialUpdate: Sendable {
     /// new credential's. Assignments and the default mark follow the credential (they name its
     /// id); code that selects it by `APP/SLUG` must use the new slug.
     public var slug: String?
+    /// For a `custom` credential given its object whole (`json`): `true` sets each member of
+    /// the given object into the stored one and keeps the members it does not name, as an
+    /// import's `replace` does (FORMAT.md D-MAP); `false`, the default, replaces the object.
+    public var mergesMembers: Bool
 
     /// Creates an update.
     public init(
         label: String? = nil, isDefault: Bool? = nil, fields: FieldValues = FieldValues(),
-        clearedFields: Set<String> = [], slug: String? = nil
+        clearedFields: Set<String> = [], slug: String? = nil, mergesMembers: Bool = false
     ) {
         self.label = label
         self.isDefault = isDefault
         self.fields = fields
         self.clearedFields = clearedFields
         self.slug = slug
+        self.mergesMembers = mergesMembers
     }
 }
 
@@ -194,7 +199,8 @@ extension Planner {
         let given = update.fields.withoutBlanks
         if given.count > 0 || !update.clearedFields.isEmpty {
             if let change = try newVersion(
-                of: info, given: given, cleared: update.clearedFields, reason: .update, reveal: reveal)
+                of: info, given: given, cleared: update.clearedFields, reason: .update,
+                mergingMembers: update.mergesMembers, reveal: reveal)
             {
                 operations.append(.setCredentialFields(change))
             }
@@ -384,7 +390,7 @@ extension Planner {
     /// where that can be told (an OpenSSH private key holds its public key unencrypted): a
     /// pair that does not match would fail at the server it is meant for. A writer's rule on
     /// what it stores, not a rule apply enforces, so vaults written before it stay readable.
-    private static func checkKeyPair(_ fields: FieldValues, of type: CredentialType) throws(CofferError) {
+    package static func checkKeyPair(_ fields: FieldValues, of type: CredentialType) throws(CofferError) {
         guard type == .sshKey, let privateKey = fields["private_key"], let publicKey = fields["public_key"] else {
             return
         }
@@ -411,7 +417,7 @@ extension Planner {
     /// when no value actually changes.
     private func newVersion(
         of info: CredentialInfo, given: FieldValues, cleared: Set<String>, reason: VersionReason,
-        reveal: OperationReader
+        mergingMembers: Bool = false, reveal: OperationReader
     ) throws(CofferError) -> CredentialFieldsChange? {
         guard info.state == .active else {
             throw CofferError(
@@ -420,7 +426,23 @@ extension Planner {
         }
         let type = info.type
         if type == .custom, (given.names + cleared).contains(where: { $0 != CustomObject.field }) {
-            return try newMembers(of: info, given: given, cleared: cleared, reason: reason, reveal: reveal)
+            guard given[CustomObject.field] == nil, !cleared.contains(CustomObject.field) else {
+                throw CofferError(
+                    .invalidInput,
+                    "Give a custom credential's object whole as `json`, or edit its members, not both.")
+            }
+            return try newMembers(of: info, reason: reason, reveal: reveal) { stored throws(CofferError) in
+                try CustomObject.edit(stored, setting: given, clearing: cleared)
+            }
+        }
+        if type == .custom, mergingMembers, let object = given[CustomObject.field] {
+            guard cleared.isEmpty else {
+                throw CofferError(.invalidInput, "A custom object merged into the stored one clears nothing.")
+            }
+            _ = try FieldValidation.check(given, of: type)
+            return try newMembers(of: info, reason: reason, reveal: reveal) { stored throws(CofferError) in
+                try CustomObject.merge(stored, with: object)
+            }
         }
         try FieldValidation.checkNames(given.names + cleared.sorted(), of: type)
         for spec in type.fields where cleared.contains(spec.name) {
@@ -453,24 +475,20 @@ extension Planner {
             id: info.id, reason: reason, version: info.version + 1, changedFields: changed, fields: merged)
     }
 
-    /// The new version of a `custom` credential after an edit of its members (OPS-FIELD-CUSTOM):
-    /// given members set, blank ones kept, cleared ones removed, the rest untouched; `nil`
-    /// when no member changes. The changed names are `json` and then `json.MEMBER` for each
-    /// member that changed, or `json` alone when more than fit (OP-CRED-VERSION-1).
+    /// The new version of a `custom` credential after `edit` of its stored object's members
+    /// (OPS-FIELD-CUSTOM: given members set, blank ones kept, cleared ones removed, the rest
+    /// untouched; or another object's members merged in); `nil` when no member changes. The
+    /// changed names are `json` and then `json.MEMBER` for each member that changed, or `json`
+    /// alone when more than fit (OP-CRED-VERSION-1).
     private func newMembers(
-        of info: CredentialInfo, given: FieldValues, cleared: Set<String>, reason: VersionReason,
-        reveal: OperationReader
+        of info: CredentialInfo, reason: VersionReason, reveal: OperationReader,
+        _ edit: (SecureBytes) throws(CofferError) -> (object: SecureBytes, changed: [String])
     ) throws(CofferError) -> CredentialFieldsChange? {
-        guard given[CustomObject.field] == nil, !cleared.contains(CustomObject.field) else {
-            throw CofferError(
-                .invalidInput,
-                "Give a custom credential's object whole as `json`, or edit its members, not both.")
-        }
         let current = try storedFields(of: info, reveal: reveal)
         guard let stored = current[CustomObject.field] else {
             throw CofferError(.corrupted, "Version \(info.version) of \(info.id) has no `json` field.")
         }
-        let (object, members) = try CustomObject.edit(stored, setting: given, clearing: cleared)
+        let (object, members) = try edit(stored)
         guard !members.isEmpty else { return nil }
         let merged = FieldValues([CustomObject.field: object])
         _ = try FieldValidation.check(merged, of: info.type)

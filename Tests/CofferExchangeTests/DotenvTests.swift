@@ -153,6 +153,24 @@ final class DotenvTests: XCTestCase {
         XCTAssertEqual(try vault.reveal(db.id)["password"], Fixture.secret("rotated-password"))
         XCTAssertEqual(vault.read { $0.credential(id: db.id)?.version }, 2)
 
+        // A custom credential's replacement sets the members given and keeps the others
+        // (D-MAP), and history names the members it changed.
+        let settings = Dotenv.credentials(
+            try parse("CFG_HOST=db.internal\nCFG_USER=admin\nCFG_PASSWORD=pw-0123456789\n"), app: .fromPrefix)
+        _ = try Importer.importEntries(settings, into: vault, organization: "acme", actor: "ops")
+        let cfg = try vault.resolve(ResolutionRequest(appKey: "cfg", context: RunContext(organization: acme)))
+        let moved = Dotenv.credentials(try parse("CFG_HOST=db2.internal\nCFG_PORT=5432\n"), app: .fromPrefix)
+        let merged = try Importer.importEntries(
+            moved, into: vault, organization: "acme", actor: "ops", onConflict: .replace)
+        XCTAssertEqual(merged.items.first { $0.action == .changed }?.detail, "members host, port")
+        let object = try XCTUnwrap(vault.reveal(cfg.id)["json"]).withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+        XCTAssertEqual(object, #"{"host":"db2.internal","password":"pw-0123456789","user":"admin","port":"5432"}"#)
+        let change = try XCTUnwrap(vault.read { $0.history(of: cfg.id).last })
+        XCTAssertEqual(vault.changedMembers(of: change), ["host", "port"])
+        let again = try Importer.importEntries(
+            moved, into: vault, organization: "acme", actor: "ops", onConflict: .replace)
+        XCTAssertEqual(again.items.first { $0.kind == "credential" }?.detail, "identical in the vault")
+
         // A value the schema refuses names its line, and nothing lands.
         let head = vault.head
         let bad = Dotenv.credentials(

@@ -134,6 +134,48 @@ final class ImporterTests: XCTestCase {
         XCTAssertEqual(source.head, head)
     }
 
+    /// OPS-FIELD-KEYPAIR holds for every `ssh_key` version an import writes: a new
+    /// credential's, a retained older one's, and a replacement's. Nothing is written.
+    func testAnImportRefusesAnSSHKeyWhosePublicKeyIsNotItsPrivateKeys() throws {
+        let ssh = try XCTUnwrap(document.credentials.firstIndex { $0.type == .sshKey })
+        func pair(_ publicKey: String) -> [ExportDocument.Field] {
+            [
+                .init(name: "private_key", content: .value(Fixture.secret(TestSSHKeys.privateKey))),
+                .init(name: "public_key", content: .value(Fixture.secret(publicKey))),
+            ]
+        }
+        var mismatched = document!
+        mismatched.credentials[ssh].fields = pair(TestSSHKeys.otherPublicKey)
+        var olderMismatched = document!
+        olderMismatched.credentials[ssh].fields = pair(TestSSHKeys.publicKey)
+        olderMismatched.credentials[ssh].olderVersions = [.init(version: 1, fields: pair(TestSSHKeys.otherPublicKey))]
+        olderMismatched.credentials[ssh].version = 2
+        let target = try Fixture.emptyVault(on: disk)
+        defer { target.close() }
+        let head = target.head
+        assertThrows(.invalidInput, "$.credentials[\(ssh)]: The public_key") {
+            _ = try Importer.importDocument(mismatched, into: target, actor: "x")
+        }
+        assertThrows(.invalidInput, "$.credentials[\(ssh)].retained_versions[0]: The public_key") {
+            _ = try Importer.importDocument(olderMismatched, into: target, actor: "x")
+        }
+        XCTAssertEqual(target.head, head)
+        let sourceHead = source.head
+        assertThrows(.invalidInput, "$.credentials[\(ssh)]: The public_key") {
+            _ = try Importer.importDocument(
+                mismatched, into: source, actor: "x", options: ImportOptions(onConflict: .replace))
+        }
+        XCTAssertEqual(source.head, sourceHead)
+        // The matching pair lands, in both.
+        var matching = document!
+        matching.credentials[ssh].fields = pair(TestSSHKeys.publicKey)
+        _ = try Importer.importDocument(matching, into: target, actor: "x")
+        _ = try Importer.importDocument(
+            matching, into: source, actor: "x", options: ImportOptions(onConflict: .replace))
+        XCTAssertEqual(
+            try source.reveal(matching.credentials[ssh].id)["public_key"], Fixture.secret(TestSSHKeys.publicKey))
+    }
+
     func testMapOrgCopiesAnOrganizationWithNewIds() throws {
         let single = try Fixture.decode(try Fixture.export(source))
         let report = try Importer.importDocument(

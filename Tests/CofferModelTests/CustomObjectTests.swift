@@ -97,6 +97,32 @@ final class CustomObjectTests: XCTestCase {
         }
     }
 
+    /// An object merged in (`CredentialUpdate.mergesMembers`, an import's `replace`) sets each
+    /// of its members, whatever its type, and keeps the others byte for byte.
+    func testAnObjectMergedInSetsItsMembersAndKeepsTheOthers() throws {
+        var fixture = try Fixture()
+        let id = try custom(&fixture, ["json": #"{"n": 12.50, "key": "k1", "region": "eu"}"#])
+        func merge(_ object: String, clearing: Set<String> = []) throws -> Plan<CredentialID> {
+            try fixture.vault.planner.updateCredential(
+                id.description, in: "acme",
+                CredentialUpdate(fields: fields(["json": object]), clearedFields: clearing, mergesMembers: true),
+                reveal: fixture.vault.read)
+        }
+        let plan = try merge(#"{"zone": "b", "key": "k2", "port": 5432, "region": "eu"}"#)
+        guard case .setCredentialFields(let change)? = plan.operations.first else { return XCTFail("no new version") }
+        XCTAssertEqual(change.changedFields, ["json", "json.key", "json.port", "json.zone"])
+        try fixture.vault.commit(plan)
+        XCTAssertEqual(
+            try fixture.vault.revealed(id)["json"], #"{"n":12.50,"key":"k2","region":"eu","port":5432,"zone":"b"}"#)
+        XCTAssertTrue(try merge(#"{"key": "k2"}"#).isEmpty, "nothing differs: nothing to write")
+        for refused in ["[1]", "{\"a\":", "\"text\""] {
+            assertThrowsCoffer(.invalidInput) { try merge(refused) }
+        }
+        assertThrowsCoffer(.invalidInput) { try merge(#"{"key": "k3"}"#, clearing: ["zone"]) }
+        XCTAssertEqual(fixture.index.credential(id: id)?.version, 2)
+        XCTAssertEqual(Snapshot(try fixture.vault.replayed()), Snapshot(fixture.index))
+    }
+
     /// Any sequence of member updates, rotations, blanks, clears and whole replacements
     /// leaves exactly the members a small reference model expects.
     func testRandomEditsMatchAReferenceModel() throws {

@@ -7,17 +7,8 @@ import XCTest
 final class SchemaTests: XCTestCase {
     static let pem =
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
-    /// Throw-away keys made by `ssh-keygen -t ed25519` for these tests (the second with a
-    /// passphrase); `ssh-keygen -l` gives the fingerprints the tests expect.
-    static let openSSHKey = """
-        -----BEGIN OPENSSH PRIVATE KEY-----
-        b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
-        QyNTUxOQAAACBc7yMcZ24cGTJb7Ox4I7jxPlG0DNoAyhu5cRCZbQx/8QAAAJDDhYlyw4WJ
-        cgAAAAtzc2gtZWQyNTUxOQAAACBc7yMcZ24cGTJb7Ox4I7jxPlG0DNoAyhu5cRCZbQx/8Q
-        AAAED9qAHGrl+Xhjrwqy14nH0TMP/759Q9nO1aFM2npJTnIlzvIxxnbhwZMlvs7HgjuPE+
-        UbQM2gDKG7lxEJltDH/xAAAAC2NvZmZlci10ZXN0AQI=
-        -----END OPENSSH PRIVATE KEY-----
-        """
+    /// A throw-away key made by `ssh-keygen -t ed25519` with a passphrase; `ssh-keygen -l`
+    /// gives the fingerprint the tests expect (the key without one: ``TestSSHKeys``).
     static let encryptedOpenSSHKey = """
         -----BEGIN OPENSSH PRIVATE KEY-----
         b3BlbnNzaC1rZXktdjEAAAAACmFlczI1Ni1jdHIAAAAGYmNyeXB0AAAAGAAAABD803TaD7
@@ -120,10 +111,6 @@ final class SchemaTests: XCTestCase {
         }
     }
 
-    /// The public half of `openSSHKey`, as `ssh-keygen -y` prints it.
-    static let openSSHPublicKey =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFzvIxxnbhwZMlvs7HgjuPE+UbQM2gDKG7lxEJltDH/x coffer-test"
-
     /// An `ssh_key` whose public key is not its private key's is refused by the planner where
     /// the private key tells (OpenSSH); a PEM key cannot tell and is taken as given.
     func testAnSSHKeyPairMustMatch() throws {
@@ -135,10 +122,10 @@ final class SchemaTests: XCTestCase {
                     CredentialDraft(
                         appKey: "deploy", slug: slug, label: "Deploy", type: .sshKey, fields: fields(values))))
         }
-        try create("matching", ["private_key": Self.openSSHKey, "public_key": Self.openSSHPublicKey])
-        let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfF7hE9+P+a+pXcE130xyBIKGPzejpCk7PBDAde+WeH other@example.com"
+        try create("matching", ["private_key": TestSSHKeys.privateKey, "public_key": TestSSHKeys.publicKey])
+        let other = TestSSHKeys.otherPublicKey
         let refused = assertThrowsCoffer(.invalidInput) {
-            try create("mismatched", ["private_key": Self.openSSHKey, "public_key": other])
+            try create("mismatched", ["private_key": TestSSHKeys.privateKey, "public_key": other])
         }
         XCTAssertTrue(refused?.message.contains("not the public half") ?? false, refused?.message ?? "")
         let listed = fixture.index.credentials(matching: CredentialFilter(organization: fixture.acme))
@@ -258,7 +245,8 @@ final class SchemaTests: XCTestCase {
         XCTAssertEqual(custom, ["{api_key: ••••, nested: ••••, region: ••••}"])
         // A key shows its type and fingerprint, as `ssh-keygen -l` prints them, whether or not
         // it is encrypted; a key whose blob does not parse shows the mask; a PEM key its kind.
-        let ssh = try check(.sshKey, ["private_key": Self.openSSHKey, "passphrase": "a long ssh key passphrase"])
+        let ssh = try check(
+            .sshKey, ["private_key": TestSSHKeys.privateKey, "passphrase": "a long ssh key passphrase"])
         XCTAssertEqual(ssh, ["ssh-ed25519 SHA256:9Kc6EhpLwJUHnsZH+RGTRYItV2nk2rCIk5gsGwpZ1z8", nil, "••••"])
         XCTAssertEqual(
             try check(.sshKey, ["private_key": Self.encryptedOpenSSHKey]),
