@@ -289,6 +289,9 @@ final class ExchangeCommandTests: XCTestCase {
             ],
         ]
         for arguments in unmade { try coffer.expect(64, arguments + ["--force"]) }
+        // The vault as the new bundle key file: the usage error, not "a file exists".
+        try coffer.expect(
+            64, ["export", "--bundle", "--generate-bundle-key-file", "v.coffer", "--output", coffer.path("b.bundle")])
         for name in ["v.coffer.checkpoint", "new.head", "b.bundle"] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path(name)), name)
         }

@@ -667,6 +667,39 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(try coffer.bytes("taken.coffer"), Array("something".utf8))
     }
 
+    /// salvage, copy and a generated key file never take the name of the vault's checkpoint
+    /// or head file, made yet or not, and an output whose directory is missing is named as
+    /// such, not blamed on the vault.
+    func testNewFilesNeverTakeTheNameOfWhatTheVaultDependsOn() throws {
+        let coffer = try CofferRunner()
+        try coffer.makeVault()
+        let headFile = ["--head-file", coffer.path("v.head")]
+        for arguments in [
+            ["salvage", "--output", coffer.path("v.coffer.checkpoint")],
+            ["copy", "--to", "./v.coffer.checkpoint"],
+            ["key", "add-keyfile", coffer.path("v.coffer.checkpoint"), "--generate"],
+            ["salvage", "--output", coffer.path("v.head")] + headFile,
+            ["copy", "--to", coffer.path("v.head")] + headFile,
+            ["key", "add-keyfile", "v.head", "--generate"] + headFile,
+        ] {
+            let refused = try coffer.expect(64, arguments)
+            XCTAssertTrue(refused.standardError.contains("its checkpoint or head file"), refused.standardError)
+        }
+        for name in ["v.coffer.checkpoint", "v.head"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path(name)), name)
+        }
+        XCTAssertEqual((try coffer.expect(0, ["inspect", "--json"]).json()["keyslots"] as? [Any])?.count, 1)
+        for (arguments, option) in [
+            (["salvage", "--output", "missing/s.coffer"], "--output"), (["copy", "--to", "missing/c.coffer"], "--to"),
+            (["export", "--output", "missing/e.json"], "--output"),
+        ] {
+            let missing = try coffer.expect(1, arguments)
+            XCTAssertTrue(
+                missing.standardError.contains("\(option) missing/"), "\(arguments): \(missing.standardError)")
+            XCTAssertTrue(missing.standardError.contains("the directory missing does not exist"), missing.standardError)
+        }
+    }
+
     func testCompactReencryptsRetiresEpochsAndKeepsTheCredentials() throws {
         let coffer = try CofferRunner()
         try coffer.makeVault()

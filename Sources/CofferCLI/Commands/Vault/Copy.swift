@@ -34,6 +34,15 @@ struct Copy: CofferCommand {
         guard target.path != source.path else {
             throw CommandFailure.usage("The copy must go somewhere new, not onto the vault itself.")
         }
+        if !target.isShared {
+            if !source.isShared {
+                try OutputPaths.refuse(
+                    target.path, option: "--to",
+                    namingAFileOf: OutputPaths.companions(ofVault: source.path, headFile: global.headFile(in: context)),
+                    what: "the vault, its checkpoint or head file")
+            }
+            try OutputPaths.requireDirectory(of: target.path, option: "--to")
+        }
         let report: CopyReport
         do {
             report = try VaultStore.copy(from: source.path, on: source.storage, to: target.path, on: target.storage)

@@ -84,6 +84,20 @@ struct Export: VaultCommand {
                 "export writes everything the key opens, which is no member's view: it is the operator's command. Leave out --as."
             )
         }
+        // The vault and its companions, its index checkpoint and the head file that guards it,
+        // whether they exist yet or not, are never written, whatever --force says.
+        let location = try global.vault(in: context)
+        for (option, path) in [("--output", outputPath), ("--generate-bundle-key-file", generateBundleKeyFile)] {
+            guard let path else { continue }
+            if !location.isShared {
+                try OutputPaths.refuse(
+                    path, option: option,
+                    namingAFileOf: OutputPaths.companions(
+                        ofVault: location.path, headFile: global.headFile(in: context)),
+                    what: "the vault, its checkpoint or head file")
+            }
+            try OutputPaths.requireDirectory(of: path, option: option)
+        }
         if let outputPath {
             try refuseToOverwrite(outputPath, in: context)
         } else {
@@ -111,12 +125,7 @@ struct Export: VaultCommand {
         defer { vault.close() }
         // The vault and its companions, its index checkpoint and the head file that guards it,
         // whether they exist yet or not.
-        let companions = [vault.path, vault.path + ".checkpoint"] + (global.headFile(in: context).map { [$0] } ?? [])
-        for (option, path) in [("--output", outputPath), ("--generate-bundle-key-file", generateBundleKeyFile)] {
-            guard let path else { continue }
-            try Self.refuse(
-                path, option: option, namingAFileOf: companions, what: "the vault, its checkpoint or head file")
-        }
+
         let progress = ProgressBar(label: "exporting", context: context, quiet: global.quiet)
         let document = try ExportDocument.make(from: vault, revealing: reveal || bundle) { done, total in
             progress.update(count: UInt64(done), done: UInt64(done), total: UInt64(total))
@@ -134,8 +143,9 @@ struct Export: VaultCommand {
                 sealed = try json.withUnsafeBytes { bytes in try ExportBundle.seal(bytes, secret: secret, cost: cost) }
                 if let outputPath, let generateBundleKeyFile {
                     // The key file exists now: the same file under another name is seen, too.
-                    try Self.refuse(
-                        outputPath, namingAFileOf: [generateBundleKeyFile], what: "the bundle's new key file")
+                    try OutputPaths.refuse(
+                        outputPath, option: "--output", namingAFileOf: [generateBundleKeyFile],
+                        what: "the bundle's new key file")
                 }
                 if let outputPath {
                     try sealed.withUnsafeBytes { bytes in
@@ -163,7 +173,7 @@ struct Export: VaultCommand {
     /// Refuses an output path that exists (unless `--force`), or that names a file this
     /// command depends on whatever `--force` says: the key or passphrase file that unlocks the
     /// vault, and the bundle's key or passphrase file, given or to be generated. (The vault
-    /// itself, its checkpoint and its head file are checked once it is open, at its real path.)
+    /// itself, its checkpoint and its head file are checked before.)
     func refuseToOverwrite(_ outputPath: String, in context: CommandContext) throws(CommandFailure) {
         var inUse: [String] = [bundleKey.keyFile, bundleKey.passphraseFile, generateBundleKeyFile].compactMap { $0 }
         switch unlock.source(in: context) {
@@ -175,22 +185,13 @@ struct Export: VaultCommand {
         {
             throw CommandFailure.usage("--output and --generate-bundle-key-file name the same file; choose two.")
         }
-        try Self.refuse(outputPath, namingAFileOf: inUse, what: "a key or passphrase file this export uses")
+        try OutputPaths.refuse(
+            outputPath, option: "--output", namingAFileOf: inUse, what: "a key or passphrase file this export uses")
         var status = stat()
         if !force && lstat(outputPath, &status) == 0 {
             throw CommandFailure(
                 .no, code: "already_exists",
                 "A file exists at \(outputPath); pass --force to replace it, or choose another file.")
-        }
-    }
-
-    /// Refuses `target` (given as `option`) when it is the same file as one of `paths`, or
-    /// would be once made (``GlobalOptions/namesSameFile(_:_:)``), whatever `--force` says.
-    static func refuse(
-        _ target: String, option: String = "--output", namingAFileOf paths: [String], what: String
-    ) throws(CommandFailure) {
-        for path in paths where GlobalOptions.namesSameFile(target, path) {
-            throw CommandFailure.usage("\(option) names \(what) (\(path)); it is never replaced. Choose another file.")
         }
     }
 

@@ -33,9 +33,11 @@ struct Salvage: VaultCommand {
                 "Salvage reads a damaged vault file; a PostgreSQL vault's frames are rows written whole. Copy it to a file with `coffer copy` to salvage it."
             )
         }
-        guard outputPath != path else {
-            throw CommandFailure.usage("The output must be a new file, not the vault itself.")
-        }
+        try OutputPaths.refuse(
+            outputPath, option: "--output",
+            namingAFileOf: OutputPaths.companions(ofVault: path, headFile: global.headFile(in: context)),
+            what: "the vault, its checkpoint or head file")
+        try OutputPaths.requireDirectory(of: outputPath, option: "--output")
         let report: SalvageReport
         do {
             report = try VaultStore.salvage(path: path, secret: secret, output: outputPath)

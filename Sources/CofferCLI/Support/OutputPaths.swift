@@ -1,0 +1,40 @@
+import Coffer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The files a command writes (`export --output`, `salvage --output`, `copy --to`, a generated
+/// key file), checked before anything is written: never a file the vault depends on, whether it
+/// exists yet or not, and in a directory that exists.
+enum OutputPaths {
+    /// The files beside a vault file that it depends on: itself, its index checkpoint and the
+    /// head file that guards it (`--head-file` or `COFFER_HEAD_FILE`), made yet or not.
+    static func companions(ofVault path: String, headFile: String?) -> [String] {
+        [path, path + ".checkpoint"] + (headFile.map { [$0] } ?? [])
+    }
+
+    /// Refuses `target` (given as `option`) when it is the same file as one of `paths`, or
+    /// would be once made (``GlobalOptions/namesSameFile(_:_:)``), whatever `--force` says.
+    static func refuse(
+        _ target: String, option: String, namingAFileOf paths: [String], what: String
+    ) throws(CommandFailure) {
+        for path in paths where GlobalOptions.namesSameFile(target, path) {
+            throw CommandFailure.usage("\(option) names \(what) (\(path)); it is never replaced. Choose another file.")
+        }
+    }
+
+    /// Refuses `target` (given as `option`) when the directory it would go in does not exist,
+    /// so that the failure names the output, not the vault read from.
+    static func requireDirectory(of target: String, option: String) throws(CommandFailure) {
+        let slash = target.lastIndex(of: "/")
+        let directory = slash.map { $0 == target.startIndex ? "/" : String(target[..<$0]) } ?? "."
+        var status = stat()
+        guard stat(directory, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
+            throw CommandFailure(
+                .no, code: "not_found",
+                "\(option) \(target): the directory \(directory) does not exist. Create it first, or choose another path."
+            )
+        }
+    }
+}
