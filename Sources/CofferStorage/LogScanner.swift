@@ -86,6 +86,20 @@ public struct ScanOutcome {
 }
 
 extension ScanOutcome {
+    /// A log's first record introduces its first key epoch (F-CREATE, F-COMPACT): a log
+    /// whose valid records introduce none (cut off before its first record, or a creation that
+    /// never completed) serves no writer and holds nothing to recover. `nil` when there is an
+    /// epoch, or a corruption already says what is wrong.
+    public var missingKeyEpoch: LogProblem? {
+        guard keyEpochs.newest == nil, corruption == nil else { return nil }
+        return LogProblem(
+            kind: .chain, offset: FormatConstants.logStartOffset, sequence: 1,
+            detail:
+                "The log holds no key-epoch record, which every vault's first record is: its log was cut off before it, "
+                + "or its creation never completed. No writer opens it and it holds nothing to salvage; restore the vault "
+                + "from a copy.")
+    }
+
     /// What a scan of a log just sealed would find, up to `cursor`: every record valid, no
     /// tail to cut (a new vault, a compaction's new file).
     init(sealedThrough cursor: LogCursor, keyEpochs: KeyEpochs, bytesByType: [RecordType: UInt64]) {

@@ -21,7 +21,8 @@ extension VaultStore {
     /// Every record copied authenticates under `secret`, so the copy opens cleanly.
     ///
     /// - Throws: `.wrongKey` (also for a secret an interrupted keyslot change removed,
-    ///   F-HDR-SUPERSEDED), `.notAVault`, `.alreadyExists` for `output`, `.io`.
+    ///   F-HDR-SUPERSEDED), `.notAVault`, `.corrupted` for a log without a key epoch (nothing
+    ///   to salvage), `.alreadyExists` for `output`, `.io`.
     public static func salvage(
         path: String, secret: Keyslot.Secret, output: String, storage: any StorageSystem = PosixStorage()
     ) throws(CofferError) -> SalvageReport {
@@ -46,6 +47,9 @@ extension VaultStore {
         switch scanner.scan({ _ in }) {
         case .failure(let error): throw error
         case .success(let value): outcome = value
+        }
+        if let missing = outcome.missingKeyEpoch {
+            throw CofferError(.corrupted, missing.detail, offset: missing.offset, sequence: missing.sequence)
         }
         let taken = CofferError(.alreadyExists, "The salvage output file exists already; choose a new path.")
         // Written under a temporary name and renamed to `output` once whole and synced.

@@ -152,6 +152,7 @@ extension VaultStore {
         }
         if let corruption = outcome.corruption { problems.append(corruption) }
         if let torn = outcome.tornTail { problems.append(torn) }
+        if let missing = outcome.missingKeyEpoch { problems.append(missing) }
         for mismatch in headChecks.mismatches(
             vaultID: unlocked.header.vaultID, unlockKey: unlocked.unlockKey, head: outcome.head,
             chains: outcome.chainAtRequested)

@@ -344,6 +344,25 @@ final class VaultStoreTests: XCTestCase {
             .alreadyExists, try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved")))
     }
 
+    /// F-NO-EPOCH: a log cut off before its first record holds nothing: writers refuse it,
+    /// verify reports it, salvage writes nothing; with its first record it is clean.
+    func testALogWithoutAKeyEpochIsReportedAndNothingIsSalvaged() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        try VaultStore.create(path: path, secret: Fixture.secret).close()
+        let whole = Fixture.readFile(path)
+        XCTAssertTrue(try VaultStore.verify(path: path, secret: Fixture.secret).isClean)
+        Fixture.writeFile(path, Array(whole.prefix(Int(FormatConstants.logStartOffset))))
+        let report = try VaultStore.verify(path: path, secret: Fixture.secret)
+        XCTAssertEqual(report.problems.map(\.kind), [.chain])
+        XCTAssertEqual(report.problems.first?.offset, FormatConstants.logStartOffset)
+        XCTAssertTrue(report.problems.first?.detail.contains("no key-epoch record") ?? false)
+        XCTAssertThrowsCode(.corrupted, try VaultStore.open(path: path, secret: Fixture.secret))
+        XCTAssertThrowsCode(
+            .corrupted, try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("saved")))
+    }
+
     func testFileInfoWithoutAKey() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("v")
