@@ -54,7 +54,7 @@ struct DocumentImporter {
         self.reader = reader
         self.randomBytes = randomBytes
         self.now = now
-        self.plan = ImportPlan(policy: options.onConflict)
+        self.plan = ImportPlan(policy: options.onConflict, mapsOrganizations: true)
     }
 
     /// The operations of the import, checked, and its report.

@@ -22,7 +22,8 @@ public enum Dotenv {
 
     /// Reads every assignment of a dotenv file.
     ///
-    /// The rules (D-SYNTAX): lines end with LF (a CR before it is dropped); blank lines and
+    /// The rules (D-SYNTAX): a leading UTF-8 byte-order mark is skipped; lines end with LF (a
+    /// CR before it is dropped); blank lines and
     /// lines starting with `#` are comments; an assignment is an optional `export `, a key
     /// (a letter or `_`, then letters, digits, `_` and `.`), `=` with optional blanks around
     /// it, and a value:
@@ -48,6 +49,8 @@ private struct DotenvParser {
 
     init(bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
+        // A byte-order mark some editors write before the first line.
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { position = 3 }
     }
 
     func failure(_ line: Int, _ what: String) -> CofferError {

@@ -138,7 +138,7 @@ public enum ExportBundle {
             guard let opened else {
                 let why =
                     index == count - 1
-                    ? "the bundle is truncated, or its chunks were reordered or altered"
+                    ? "the bundle is truncated or has bytes appended, or its chunks were reordered or altered"
                     : "the bundle was altered or its chunks reordered"
                 throw CofferError(
                     .corrupted, "Chunk \(index) of \(count) of the bundle does not authenticate: \(why).",

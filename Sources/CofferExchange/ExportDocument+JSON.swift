@@ -300,10 +300,12 @@ private struct DocumentReader {
                 revealed ? .value(try set.secret(spec.name)) : .shown(try set.string(spec.name))
             fields.append(ExportDocument.Field(name: spec.name, content: content))
         }
-        if let unknown = set.names.filter({ type.fieldIndex(of: $0) == nil }).min() {
-            throw set.failure(
-                unknown,
-                "the \(type.word) type has no such field; its fields are \(type.fields.map(\.name).joined(separator: ", "))"
+        // The path ends at the set: a name that is not a field is not repeated, in case it is
+        // a secret put there by mistake (as `--set` never repeats one).
+        if set.names.contains(where: { type.fieldIndex(of: $0) == nil }) {
+            throw object.failure(
+                name,
+                "a name in it is not a field of the \(type.word) type (names that are not fields are not repeated, in case one is a secret); its fields are \(type.fields.map(\.name).joined(separator: ", "))"
             )
         }
         try set.finish()

@@ -9,14 +9,18 @@ import CofferFormat
 /// comes from, the report, and the conflicts found under `--on-conflict fail`.
 struct ImportPlan {
     let policy: ConflictPolicy
+    /// Whether the import can take `--map-org` (an export's can; a dotenv or CSV file's,
+    /// imported into an organization named for it, cannot), for the advice on conflicts.
+    let mapsOrganizations: Bool
     private(set) var operations: [ModelOperation] = []
     /// `sources[i]` is where operation `i` comes from, for messages.
     private(set) var sources: [String] = []
     private(set) var items: [ImportReport.Item] = []
     private(set) var conflicts: [String] = []
 
-    init(policy: ConflictPolicy) {
+    init(policy: ConflictPolicy, mapsOrganizations: Bool = false) {
         self.policy = policy
+        self.mapsOrganizations = mapsOrganizations
     }
 
     mutating func add(_ operation: ModelOperation, from source: String) {
@@ -51,7 +55,8 @@ struct ImportPlan {
             throw CofferError(
                 .alreadyExists,
                 "\(count == 1 ? "One object" : "\(count) objects") of the import exist\(count == 1 ? "s" : "") in the vault already. "
-                    + "Nothing was imported. Import with --on-conflict skip or --on-conflict replace, or --map-org to a new organization.",
+                    + "Nothing was imported. Import with --on-conflict skip or --on-conflict replace"
+                    + (mapsOrganizations ? ", or --map-org to a new organization." : "."),
                 candidates: conflicts)
         }
         var scratch = index

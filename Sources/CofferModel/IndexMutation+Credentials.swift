@@ -209,7 +209,8 @@ extension IndexMutation {
         guard record.state == .active else {
             throw CofferError(
                 .invalidInput,
-                "The credential \(change.id) is revoked; its fields cannot change. Create a new credential instead.")
+                "The credential \(change.id) is revoked; its fields cannot change. Reinstate it first, then change them."
+            )
         }
         guard record.version < UInt32.max, change.version == record.version + 1 else {
             throw CofferError(

@@ -422,7 +422,8 @@ extension Planner {
         guard info.state == .active else {
             throw CofferError(
                 .invalidInput,
-                "The credential \(info.id) is revoked; its fields cannot change. Create a new credential instead.")
+                "The credential \(info.id) is revoked; its fields cannot change. Reinstate it first (`coffer credentials restore`, `Planner.reinstateCredential`), then change them."
+            )
         }
         let type = info.type
         if type == .custom, (given.names + cleared).contains(where: { $0 != CustomObject.field }) {

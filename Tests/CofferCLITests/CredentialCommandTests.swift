@@ -658,7 +658,18 @@ final class CredentialCommandTests: XCTestCase {
         let unknown = try coffer.expect(
             1, ["credentials", "get", "exa/main", "--org", "acme", "--field", "sk-pasted-by-mistake"])
         XCTAssertEqual(unknown.standardOutput, "")
-        XCTAssertTrue(unknown.standardError.contains("Its fields: token"), unknown.standardError)
+        XCTAssertTrue(unknown.standardError.contains("Its fields with a value: token;"), unknown.standardError)
+        // A field of the type without a value is not listed among those with one.
+        try coffer.expect(
+            0,
+            [
+                "credentials", "set", "mail", "--org", "acme", "--type", "smtp", "--set", "host=smtp.example.com",
+                "--set", "port=587", "--set", "encryption=starttls",
+            ])
+        let unset = try coffer.expect(1, ["credentials", "get", "mail/main", "--org", "acme", "--field", "password"])
+        XCTAssertTrue(unset.standardError.contains("has no value for the field"), unset.standardError)
+        XCTAssertTrue(
+            unset.standardError.contains("Its fields with a value: host, port, encryption;"), unset.standardError)
         XCTAssertFalse(unknown.standardError.contains("sk-pasted"), unknown.standardError)
         let member = try coffer.expect(1, ["credentials", "get", "svc/main", "--org", "acme", "--field", "region"])
         XCTAssertTrue(member.standardError.contains("Its members: key, quote"), member.standardError)

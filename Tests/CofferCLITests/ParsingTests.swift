@@ -40,6 +40,17 @@ final class ParsingTests: XCTestCase {
         assertUsageError(["head", "--key-file", "k", "--passphrase-file", "p"], contains: "not both")
     }
 
+    /// `--default` and `--no-default` are alternatives, not "the last one wins".
+    func testDefaultAndNoDefaultAreExclusive() throws {
+        assertUsageError(
+            ["credentials", "update", "exa/main", "--org", "acme", "--default", "--no-default"], contains: "--default")
+        XCTAssertEqual(
+            try parse(
+                ["credentials", "update", "exa/main", "--org", "acme", "--no-default"], as: CredentialsUpdate.self
+            )
+            .isDefault, false)
+    }
+
     func testCredentialsSetFansOutOverScopesAndProjects() throws {
         let command = try parse(
             [

@@ -654,7 +654,7 @@ final class VaultCommandTests: XCTestCase {
         let slot = try coffer.expect(2, ["org", "list", "--unlock-slot", "7", "--json"])
         XCTAssertEqual(try slot.errorJSON()["code"] as? String, "invalid_input")
         let repaired = try coffer.expect(0, ["org", "create", "acme"])
-        XCTAssertTrue(repaired.standardError.contains("keyslot change was completed"), repaired.standardError)
+        XCTAssertTrue(repaired.standardError.contains("both header copies now agree"), repaired.standardError)
         try coffer.expect(2, ["org", "list"] + passphrase, environment: ["COFFER_KEY_FILE": ""])
     }
 
@@ -697,6 +697,14 @@ final class VaultCommandTests: XCTestCase {
             XCTAssertTrue(
                 missing.standardError.contains("\(option) missing/"), "\(arguments): \(missing.standardError)")
             XCTAssertTrue(missing.standardError.contains("the directory missing does not exist"), missing.standardError)
+        }
+        // A directory, or a path through a file, is a usage error, --force or not.
+        try FileManager.default.createDirectory(atPath: coffer.path("out"), withIntermediateDirectories: false)
+        for arguments in [
+            ["export", "--output", coffer.path("out"), "--force"], ["salvage", "--output", coffer.path("out")],
+            ["copy", "--to", coffer.path("out")], ["export", "--output", coffer.path("v.key") + "/x.json"],
+        ] {
+            try coffer.expect(64, arguments)
         }
     }
 

@@ -44,6 +44,11 @@ final class DotenvTests: XCTestCase {
                 "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----", "", "yes",
                 "x", "no newline at the end",
             ])
+        // A byte-order mark before the first line is skipped, as `run --env-file` and the CSV
+        // reader skip it; anywhere else it is part of the text.
+        let marked = try parse("\u{FEFF}EXA_TOKEN=t\n")
+        XCTAssertEqual(marked.map(\.key), ["EXA_TOKEN"])
+        XCTAssertThrowsError(try parse("EXA_TOKEN=t\n\u{FEFF}B=c\n"))
     }
 
     func testErrorsNameTheLineAndNeverTheValue() {
@@ -142,6 +147,8 @@ final class DotenvTests: XCTestCase {
             XCTAssertEqual((error as? CofferError)?.code, .alreadyExists)
             XCTAssertEqual(
                 (error as? CofferError)?.candidates.first, "credential newapp/main (organization acme) (line 1)")
+            // --map-org is for an export: a dotenv import is not told to use it.
+            XCTAssertFalse("\(error)".contains("--map-org"), "\(error)")
         }
         let skipped = try Importer.importEntries(
             entries, into: vault, organization: "acme", actor: "ops", onConflict: .skip)

@@ -16,9 +16,11 @@ final class ExportDocumentTests: XCTestCase {
         return try Array(data).withUnsafeBytes { try ExportDocument.decode($0) }
     }
 
+    /// Asserts the changed document is refused with `code` and a message holding `words`, and
+    /// not `absent`.
     func assertRefused(
-        _ words: String, code: CofferError.Code = .invalidInput, file: StaticString = #filePath, line: UInt = #line,
-        _ change: (inout [String: Any]) -> Void
+        _ words: String, code: CofferError.Code = .invalidInput, absent: String? = nil,
+        file: StaticString = #filePath, line: UInt = #line, _ change: (inout [String: Any]) -> Void
     ) throws {
         var object = try content()
         change(&object)
@@ -26,6 +28,9 @@ final class ExportDocumentTests: XCTestCase {
             let error = error as! CofferError
             XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
             XCTAssertTrue(error.message.contains(words), error.message, file: file, line: line)
+            if let absent {
+                XCTAssertFalse(error.message.contains(absent), "a refused name was repeated", file: file, line: line)
+            }
         }
     }
 
@@ -76,8 +81,13 @@ final class ExportDocumentTests: XCTestCase {
         try assertRefused("$.credentials[0].owner: an organization credential is owned by its own organization") {
             self.edit(&$0, "credentials") { $0["owner"] = "org_0000000000000g000000000009" }
         }
-        try assertRefused("$.credentials[0].fields.password: the api_token type has no such field") {
+        try assertRefused("$.credentials[0].fields: a name in it is not a field of the api_token type") {
             self.edit(&$0, "credentials") { $0["fields"] = ["token": "x", "password": "y"] }
+        }
+        // A name that is not a field is never repeated: it may be a secret put there by mistake.
+        let misplaced = "sk-live-0123456789abcdef"
+        try assertRefused("$.credentials[0].fields: a name in it is not a field", absent: misplaced) {
+            self.edit(&$0, "credentials") { $0["fields"] = ["token": "x", misplaced: "y"] }
         }
         try assertRefused("$.credentials[0].version: the version must be that of the last change") {
             self.edit(&$0, "credentials") { $0["version"] = 3 }

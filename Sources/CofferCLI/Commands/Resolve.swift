@@ -129,8 +129,17 @@ struct Resolve: OrganizationCommand {
     /// A resolution that failed, with its exit code (3, 4 or 5) and, for a missing
     /// credential, where the app's credentials are (a project's or a user's, which this run
     /// did not ask for), or else how to connect one with this tool.
-    static func failure(_ error: CofferError, app: String, organization: String, in vault: Vault) -> CommandFailure {
+    /// - Parameter selects: whether the command takes an explicit selection (`--select`);
+    ///   `run` does not, and an ambiguity then says what it can do instead.
+    static func failure(
+        _ error: CofferError, app: String, organization: String, in vault: Vault, selects: Bool = true
+    ) -> CommandFailure {
         var failure = CommandFailure(error, status: ExitStatus(forResolution: error.code))
+        if error.code == .ambiguous && !selects {
+            failure.message +=
+                " This command takes no --select: mark one default (coffer credentials update APP/SLUG --org "
+                + "\(organization) --default), or assign one to the consumer (coffer assignments assign)."
+        }
         guard error.code == .credentialMissing else { return failure }
         let (projects, users) = vault.read { index -> ([String], [String]) in
             guard let organizationID = try? index.organizationID(organization) else { return ([], []) }

@@ -108,7 +108,8 @@ struct Run: OrganizationCommand {
                     case .resolved(let found, _): credential = found
                     case .failed(let error, _):
                         throw Resolve.failure(
-                            error, app: mapping.app, organization: organization.organization, in: vault)
+                            error, app: mapping.app, organization: organization.organization, in: vault,
+                            selects: false)
                     }
                     // The index answered the resolution: the credential is there.
                     let info = vault.read { $0.credential(id: credential.id)! }
@@ -124,6 +125,8 @@ struct Run: OrganizationCommand {
             }
         }
         if printsEnvironment {
+            // Nothing is printed unless every line can be.
+            try ChildProcess.refuseNULBytes(in: values)
             for (name, value) in values { Self.writeDotenvLine(name: name, value: value, to: context.standardOutput) }
             return
         }

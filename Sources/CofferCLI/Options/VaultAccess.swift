@@ -133,7 +133,9 @@ struct VaultAccess {
             )
         }
         if recovery.headerRepaired {
-            output.warn("An interrupted keyslot change was completed: both header copies now agree.")
+            output.warn(
+                "A header copy that differed from the one in force (an interrupted keyslot change, or damage) was "
+                    + "rewritten from it: both header copies now agree.")
         }
         if recovery.openedAnOlderHeaderCopy {
             output.warn(

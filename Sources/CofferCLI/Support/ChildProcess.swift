@@ -15,6 +15,16 @@ enum ChildProcess {
         "COFFER_PASSPHRASE_FILE",
     ]
 
+    /// Refuses a value with a NUL byte, which no environment variable can hold (nor a dotenv
+    /// file that `import --dotenv` reads): exit 1, naming the variable, never the value.
+    static func refuseNULBytes(in values: [(name: String, value: SecureBytes)]) throws(CommandFailure) {
+        for (name, value) in values where value.withUnsafeBytes({ $0.contains(0) }) {
+            throw CommandFailure(
+                .no, code: "invalid_input",
+                "The value for \(name) holds a NUL byte, which an environment variable cannot.")
+        }
+    }
+
     /// Replaces this process with `command` (looked up in `PATH` when it has no `/`), its
     /// environment `environment` without ``withheldVariables`` and with `added` set.
     ///
@@ -24,11 +34,7 @@ enum ChildProcess {
         _ command: [String], environment: [String: String], adding added: [(name: String, value: SecureBytes)]
     ) throws(CommandFailure) {
         precondition(!command.isEmpty, "the command is checked when the arguments are")
-        for (name, value) in added where value.withUnsafeBytes({ $0.contains(0) }) {
-            throw CommandFailure(
-                .no, code: "invalid_input",
-                "The value for \(name) holds a NUL byte, which an environment variable cannot.")
-        }
+        try refuseNULBytes(in: added)
         let addedNames = Set(added.map(\.name))
         var entries: [UnsafeMutablePointer<CChar>?] = []
         for (name, value) in environment where !withheldVariables.contains(name) && !addedNames.contains(name) {

@@ -24,17 +24,25 @@ enum OutputPaths {
         }
     }
 
-    /// Refuses `target` (given as `option`) when the directory it would go in does not exist,
-    /// so that the failure names the output, not the vault read from.
-    static func requireDirectory(of target: String, option: String) throws(CommandFailure) {
+    /// Refuses `target` (given as `option`) when it is a directory (a usage error), or when the
+    /// directory it would go in does not exist (exit 1), so that the failure names the output,
+    /// not the vault read from.
+    static func checkPlace(of target: String, option: String) throws(CommandFailure) {
+        var existing = stat()
+        if stat(target, &existing) == 0, existing.st_mode & S_IFMT == S_IFDIR {
+            throw CommandFailure.usage("\(option) \(target) is a directory; name a file.")
+        }
         let slash = target.lastIndex(of: "/")
         let directory = slash.map { $0 == target.startIndex ? "/" : String(target[..<$0]) } ?? "."
         var status = stat()
-        guard stat(directory, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
+        guard stat(directory, &status) == 0 else {
             throw CommandFailure(
                 .no, code: "not_found",
                 "\(option) \(target): the directory \(directory) does not exist. Create it first, or choose another path."
             )
+        }
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+            throw CommandFailure.usage("\(option) \(target): \(directory) is not a directory. Choose another path.")
         }
     }
 }

@@ -43,9 +43,12 @@ enum RawField {
         let detail =
             names.contains(name)
             ? "has no value for the field given to \(option)" : "has no field of the name given to \(option)"
+        let held = names.filter { values[$0] != nil }
         throw CommandFailure(
             .no, code: "not_found",
-            "The \(type.word) credential \(detail). Its fields: \(names.joined(separator: ", ")).")
+            "The \(type.word) credential \(detail). Its fields with a value: "
+                + (held.isEmpty ? "none" : held.joined(separator: ", ")) + "; the type's fields: "
+                + names.joined(separator: ", ") + ".")
     }
 
     /// A member name from a stored object, without control characters (a terminal's escapes).

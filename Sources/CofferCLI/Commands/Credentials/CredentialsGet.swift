@@ -113,7 +113,16 @@ struct CredentialsGet: OrganizationCommand {
         summary.append("State", info.state.word + (info.isDefault ? ", default" : ""))
         summary.append(
             "Version", shownVersion == info.version ? "\(shownVersion)" : "\(shownVersion) (current: \(info.version))")
-        summary.append("Updated", "\(Describe.time(info.updated.timeMilliseconds)) by \(info.updated.actor)")
+        if shownVersion == info.version {
+            summary.append("Updated", "\(Describe.time(info.updated.timeMilliseconds)) by \(info.updated.actor)")
+        } else if let made = vault.read({ $0.history(of: info.id) }).last(where: {
+            $0.kind.makesVersion && $0.version == shownVersion
+        }) {
+            // The change that made the version shown, not the credential's last one.
+            summary.append(
+                "Version made",
+                "\(Describe.time(made.stamp.timeMilliseconds)) by \(made.stamp.actor) (\(made.kind.word))")
+        }
         context.print(summary.render(style: output.style))
         let width = fields.map(\.name.count).max() ?? 0
         context.print(output.style.bold("Fields:"))

@@ -43,7 +43,7 @@ struct CredentialsUpdate: OrganizationCommand {
     var newSlug: String?
 
     @Flag(
-        name: .customLong("default"), inversion: .prefixedNo,
+        name: .customLong("default"), inversion: .prefixedNo, exclusivity: .exclusive,
         help: "Mark as the default for its app and scope, or clear the mark.")
     var isDefault: Bool?
 

@@ -41,7 +41,7 @@ struct Copy: CofferCommand {
                     namingAFileOf: OutputPaths.companions(ofVault: source.path, headFile: global.headFile(in: context)),
                     what: "the vault, its checkpoint or head file")
             }
-            try OutputPaths.requireDirectory(of: target.path, option: "--to")
+            try OutputPaths.checkPlace(of: target.path, option: "--to")
         }
         let report: CopyReport
         do {

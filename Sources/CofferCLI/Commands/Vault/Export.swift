@@ -96,7 +96,7 @@ struct Export: VaultCommand {
                         ofVault: location.path, headFile: global.headFile(in: context)),
                     what: "the vault, its checkpoint or head file")
             }
-            try OutputPaths.requireDirectory(of: path, option: option)
+            try OutputPaths.checkPlace(of: path, option: option)
         }
         if let outputPath {
             try refuseToOverwrite(outputPath, in: context)

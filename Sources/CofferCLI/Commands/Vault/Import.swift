@@ -199,7 +199,9 @@ struct Import: VaultCommand {
             + "\(dryRun ? "skip" : "skipped") \(report.count(.skipped))"
             + (dryRun
                 ? " (dry run: nothing was written)."
-                : " in one transaction of \(Describe.count(report.operationCount, "operation")).")
+                : report.operationCount == 0
+                    ? ": nothing to write, the vault is unchanged."
+                    : " in one transaction of \(Describe.count(report.operationCount, "operation")).")
         context.print(table.render(style: context.outputStyle) + summary)
     }
 

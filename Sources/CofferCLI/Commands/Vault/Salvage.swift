@@ -37,7 +37,7 @@ struct Salvage: VaultCommand {
             outputPath, option: "--output",
             namingAFileOf: OutputPaths.companions(ofVault: path, headFile: global.headFile(in: context)),
             what: "the vault, its checkpoint or head file")
-        try OutputPaths.requireDirectory(of: outputPath, option: "--output")
+        try OutputPaths.checkPlace(of: outputPath, option: "--output")
         let report: SalvageReport
         do {
             report = try VaultStore.salvage(path: path, secret: secret, output: outputPath)
@@ -58,7 +58,7 @@ struct Salvage: VaultCommand {
                 var text = "Copied \(report.recordsKept) records into \(outputPath); head \(report.head)."
                 if let problem = report.problem {
                     text +=
-                        "\nThe copy stops at the first problem, \(ProblemText.text(problem)); \(Describe.bytes(report.bytesDropped)) bytes were left behind."
+                        "\nThe copy stops at the first problem, \(ProblemText.text(problem))\n\(Describe.bytes(report.bytesDropped)) bytes were left behind."
                 } else {
                     text += "\nThe whole log was valid; nothing was left behind."
                 }
