@@ -40,6 +40,26 @@ final class ParsingTests: XCTestCase {
         assertUsageError(["head", "--key-file", "k", "--passphrase-file", "p"], contains: "not both")
     }
 
+    /// A vault given as a URL of a scheme Coffer does not read is a usage error that never
+    /// repeats the URL (it may hold a password); a file path with a colon is a file path.
+    func testAURLOfAnotherSchemeIsRefusedWithoutRepeatingIt() {
+        for text in [
+            "mysql://u:S3CR@/db?vault=x", "postgres:/u:S3CR@db", "jdbc:postgresql://h/db?password=S3CR",
+            " postgres://u:S3CR@/db?vault=x", "postgres+ssl://u:S3CR@h/db",
+        ] {
+            XCTAssertNotNil(VaultLocation.urlScheme(text), text)
+            XCTAssertThrowsError(try VaultLocation.resolve(text, environment: [:])) { error in
+                let failure = error as? CommandFailure
+                XCTAssertEqual(failure?.status, .usage, text)
+                XCTAssertFalse(failure?.message.contains("S3CR") ?? true, "the password was repeated")
+            }
+        }
+        for path in ["backup:2026.coffer", "v.coffer", "/srv/vaults/team.coffer", "./a:b"] {
+            XCTAssertNil(VaultLocation.urlScheme(path), path)
+        }
+        XCTAssertEqual(VaultLocation.urlScheme("Postgres://u@h/db?vault=x"), "Postgres")
+    }
+
     /// `--default` and `--no-default` are alternatives, not "the last one wins".
     func testDefaultAndNoDefaultAreExclusive() throws {
         assertUsageError(

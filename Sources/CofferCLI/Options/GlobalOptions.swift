@@ -228,6 +228,15 @@ struct GlobalOptions: ParsableArguments {
         throw CommandFailure.usage("No vault is given. Pass --vault PATH or set COFFER_VAULT.")
     }
 
+    /// The files a vault file depends on (``OutputPaths/companions(ofVault:headFile:)``),
+    /// known without opening or connecting to anything; for a vault in PostgreSQL, only its
+    /// head file.
+    func vaultCompanions(in context: CommandContext) throws(CommandFailure) -> [String] {
+        let text = try vaultText(in: context)
+        guard VaultLocation.urlScheme(text) == nil else { return headFile(in: context).map { [$0] } ?? [] }
+        return OutputPaths.companions(ofVault: text, headFile: headFile(in: context))
+    }
+
     /// The vault's location: a file, or a PostgreSQL vault (connected to now).
     func vault(in context: CommandContext) throws(CommandFailure) -> VaultLocation {
         try VaultLocation.resolve(vaultText(in: context), environment: context.environment)

@@ -14,17 +14,42 @@ struct VaultLocation {
     /// Whether this is a shared log rather than a file.
     var isShared: Bool { storage.isShared }
 
-    /// Whether `text` names a PostgreSQL vault rather than a file.
-    static func isURL(_ text: String) -> Bool {
-        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    /// The scheme of `text` when it reads as a URL (`SCHEME:/…`, or `jdbc:…`), after any
+    /// leading blanks; `nil` for a file path.
+    static func urlScheme(_ text: String) -> String? {
+        let trimmed = text.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        func isLetter(_ byte: UInt8) -> Bool {
+            (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
+        }
+        // RFC 3986: a letter, then letters, digits, `+`, `-` and `.`.
+        let scheme = trimmed.prefix {
+            isLetter($0) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || "+-.".utf8.contains($0)
+        }
+        guard let first = scheme.first, isLetter(first) else { return nil }
+        let rest = trimmed.dropFirst(scheme.count)
+        guard rest.first == UInt8(ascii: ":") else { return nil }
+        let name = String(decoding: scheme, as: UTF8.self)
+        return rest.dropFirst().first == UInt8(ascii: "/") || name.lowercased() == "jdbc" ? name : nil
     }
 
-    /// The location `text` names; a URL is connected to at once.
+    /// The location `text` names; a URL is connected to at once. A URL of another scheme, or
+    /// one with blanks before it, is a usage error that never repeats the text: it may hold a
+    /// password. The scheme is read in any case (`Postgres://` is `postgres://`).
     static func resolve(_ text: String, environment: [String: String]) throws(CommandFailure) -> VaultLocation {
-        guard isURL(text) else { return VaultLocation(path: text, storage: PosixStorage()) }
+        guard let scheme = urlScheme(text) else { return VaultLocation(path: text, storage: PosixStorage()) }
+        let lowered = scheme.lowercased()
+        guard text.hasPrefix(scheme), lowered == "postgres" || lowered == "postgresql",
+            text.dropFirst(scheme.count).hasPrefix("://")
+        else {
+            throw CommandFailure.usage(
+                "The vault is given as a URL Coffer does not read (\(text.first == " " || text.first == "\t" ? "blanks before it, " : "")"
+                    + "scheme \(scheme.prefix(20))): give a file path, or postgres://user@host/database?vault=NAME "
+                    + "(postgresql:// too). (The URL is not repeated: it may hold a password.)")
+        }
         let location: PostgresLocation
         do {
-            location = try PostgresLocation(parsing: text, environmentPassword: environment["PGPASSWORD"])
+            location = try PostgresLocation(
+                parsing: lowered + text.dropFirst(scheme.count), environmentPassword: environment["PGPASSWORD"])
         } catch let error as CofferError {
             throw CommandFailure.usage("The PostgreSQL URL is not valid: \(error.message)")
         } catch {

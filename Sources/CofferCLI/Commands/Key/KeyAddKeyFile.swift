@@ -32,14 +32,9 @@ struct KeyAddKeyFile: VaultCommand {
     func execute(in context: CommandContext) throws {
         if generate {
             // A new key file never takes the name of a file the vault depends on, made yet or not.
-            let location = try global.vault(in: context)
-            if !location.isShared {
-                try OutputPaths.refuse(
-                    path, option: "The key file",
-                    namingAFileOf: OutputPaths.companions(
-                        ofVault: location.path, headFile: global.headFile(in: context)),
-                    what: "the vault, its checkpoint or head file")
-            }
+            try OutputPaths.refuse(
+                path, option: "The key file", namingAFileOf: global.vaultCompanions(in: context),
+                what: "the vault, its checkpoint or head file")
         }
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }

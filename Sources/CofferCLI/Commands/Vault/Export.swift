@@ -86,16 +86,11 @@ struct Export: VaultCommand {
         }
         // The vault and its companions, its index checkpoint and the head file that guards it,
         // whether they exist yet or not, are never written, whatever --force says.
-        let location = try global.vault(in: context)
+        let companions = try global.vaultCompanions(in: context)
         for (option, path) in [("--output", outputPath), ("--generate-bundle-key-file", generateBundleKeyFile)] {
             guard let path else { continue }
-            if !location.isShared {
-                try OutputPaths.refuse(
-                    path, option: option,
-                    namingAFileOf: OutputPaths.companions(
-                        ofVault: location.path, headFile: global.headFile(in: context)),
-                    what: "the vault, its checkpoint or head file")
-            }
+            try OutputPaths.refuse(
+                path, option: option, namingAFileOf: companions, what: "the vault, its checkpoint or head file")
             try OutputPaths.checkPlace(of: path, option: option)
         }
         if let outputPath {
