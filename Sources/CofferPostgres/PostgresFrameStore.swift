@@ -185,6 +185,86 @@ public final class PostgresFrameStore: Sendable {
         }
     }
 
+    /// The name a copy into the database is staged under until it is whole (FORMAT.md
+    /// F-SHARED-COPY): `coffer-staged-copy:`, the vault id in hex, then `.` up to 256 bytes.
+    /// Longer than any vault name, so no vault has it and no one opens it by mistake; one per
+    /// vault id, so a copy cut short is found and dropped by the next copy of that vault.
+    public static func stagingName(for vaultID: [UInt8]) -> String {
+        let name = "coffer-staged-copy:" + hex(vaultID)
+        return name + String(repeating: ".", count: max(0, vaultNameBytesMax + 1 - name.utf8.count))
+    }
+
+    /// Creates a vault as ``createVault(name:vaultID:header:firstFrames:)`` does, under its
+    /// staging name (``stagingName(for:)``), after dropping a vault staged under that name
+    /// before and never published (a copy cut short, whose frames would otherwise stay).
+    ///
+    /// - Throws: `CofferError(.alreadyExists)` when a vault with that id has a name;
+    ///   `.invalidInput` for a bad argument; `.io`.
+    public func createStagedVault(vaultID: [UInt8], header: [UInt8], firstFrames: [PostgresFrame] = []) throws {
+        try Self.checkVaultID(vaultID)
+        try Self.checkHeader(header)
+        if !firstFrames.isEmpty { try Self.checkFrames(firstFrames, startingAt: 1) }
+        let id = ByteBuffer(bytes: vaultID)
+        let staging = Self.stagingName(for: vaultID)
+        let generation = Int64(Self.firstGeneration)
+        try session.transaction("createStagedVault") { statements in
+            try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(id) AND name = \(staging)")
+            do {
+                try statements.execute(
+                    """
+                    INSERT INTO coffer_vaults (vault_id, name, header, header_generation, log_generation)
+                    VALUES (\(id), \(staging), \(ByteBuffer(bytes: header)), \(generation), \(generation))
+                    """)
+            } catch let failure as StatementFailure where failure.isUniqueViolation {
+                throw CofferError(.alreadyExists, "A vault with the same id exists already.")
+            }
+            try Self.insert(firstFrames[...], vaultID: id, logGeneration: generation, statements)
+            return .commit(())
+        }
+    }
+
+    /// Gives the vault staged by ``createStagedVault(vaultID:header:firstFrames:)`` its name, in
+    /// one transaction: from then on it is a vault like any other.
+    ///
+    /// - Returns: `false` when a vault has that name already (nothing changed).
+    /// - Throws: `CofferError(.notFound)` when the staged vault is gone (another copy of the
+    ///   same vault dropped it); `.invalidInput` for a bad name; `.io`.
+    public func publishStagedVault(vaultID: [UInt8], name: String) throws -> Bool {
+        try Self.checkName(name)
+        try Self.checkVaultID(vaultID)
+        let id = ByteBuffer(bytes: vaultID)
+        let staging = Self.stagingName(for: vaultID)
+        let renamed = try session.transaction("publishStagedVault") { statements in
+            do {
+                let rows = try statements.execute(
+                    """
+                    UPDATE coffer_vaults SET name = \(name) WHERE vault_id = \(id) AND name = \(staging)
+                    RETURNING vault_id
+                    """)
+                return .commit(Optional(!rows.isEmpty))
+            } catch let failure as StatementFailure where failure.isUniqueViolation {
+                return .rollback(Optional<Bool>.none)
+            }
+        }
+        guard let renamed else { return false }
+        guard renamed else {
+            throw CofferError(
+                .notFound, "The copy being made was dropped meanwhile: another copy of the same vault started.")
+        }
+        return true
+    }
+
+    /// Drops a vault staged and never published, with its frames; nothing when there is none.
+    public func dropStagedVault(vaultID: [UInt8]) throws {
+        try Self.checkVaultID(vaultID)
+        let id = ByteBuffer(bytes: vaultID)
+        let staging = Self.stagingName(for: vaultID)
+        try session.transaction("dropStagedVault") { statements in
+            try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(id) AND name = \(staging)")
+            return .commit(())
+        }
+    }
+
     /// Reads a vault's row by name.
     ///
     /// - Returns: The vault's id, header and generations.
@@ -192,6 +272,16 @@ public final class PostgresFrameStore: Sendable {
     ///   connection is lost.
     public func readVault(name: String) throws -> PostgresVault {
         try Self.checkName(name)
+        return try readVault(anyName: name)
+    }
+
+    /// Reads a vault's row by its staging name (``stagingName(for:)``).
+    public func readStagedVault(vaultID: [UInt8]) throws -> PostgresVault {
+        try Self.checkVaultID(vaultID)
+        return try readVault(anyName: Self.stagingName(for: vaultID))
+    }
+
+    private func readVault(anyName name: String) throws -> PostgresVault {
         let vault = try session.read("readVault") { statements in
             try statements.execute(
                 """

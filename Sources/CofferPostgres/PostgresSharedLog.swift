@@ -20,6 +20,9 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     let store: PostgresFrameStore
     private let idLock = Lock()
     private var knownVaultID: [UInt8]?
+    /// Whether the vault is the copy this instance staged and has not published yet: its row
+    /// is under its staging name until then (F-SHARED-COPY).
+    private var isStaged = false
 
     /// Connects and makes sure the tables exist.
     ///
@@ -52,7 +55,8 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     public func state() throws(CofferError) -> SharedLogState? {
         let vault: PostgresVault
         do {
-            vault = try store.readVault(name: vaultName)
+            let staged = idLock.withLock { isStaged ? knownVaultID : nil }
+            vault = try staged.map { try store.readStagedVault(vaultID: $0) } ?? store.readVault(name: vaultName)
         } catch let error as CofferError where error.code == .notFound {
             return nil
         } catch {
@@ -82,6 +86,36 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
         }
         idLock.withLock { knownVaultID = vaultID }
         return true
+    }
+
+    public func createStaged(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {
+        do {
+            try store.createStagedVault(vaultID: vaultID, header: header, firstFrames: frames)
+        } catch let error as CofferError where error.code == .alreadyExists {
+            return false
+        } catch {
+            throw Self.cofferError(error)
+        }
+        idLock.withLock {
+            knownVaultID = vaultID
+            isStaged = true
+        }
+        return true
+    }
+
+    public func publishStaged() throws(CofferError) -> Bool {
+        guard let id = idLock.withLock({ isStaged ? knownVaultID : nil }) else {
+            preconditionFailure("only a staged vault is published")
+        }
+        guard try Self.call({ try store.publishStagedVault(vaultID: id, name: vaultName) }) else { return false }
+        idLock.withLock { isStaged = false }
+        return true
+    }
+
+    public func dropStaged() throws(CofferError) {
+        guard let id = idLock.withLock({ isStaged ? knownVaultID : nil }) else { return }
+        try Self.call { try store.dropStagedVault(vaultID: id) }
+        idLock.withLock { isStaged = false }
     }
 
     public func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame] {

@@ -128,7 +128,8 @@ extension StorageSystem {
     }
 
     public func createLog(
-        _ path: String, vaultID: [UInt8], header: [UInt8], frames: FrameBatch, _ what: String, taken: CofferError
+        _ path: String, vaultID: [UInt8], header: [UInt8], frames: FrameBatch, _ what: String, taken: CofferError,
+        framesFollow: Bool
     ) throws(CofferError) -> any NewLog {
         // Written whole under a temporary name, then moved to `path` without replacing: a
         // crash never leaves a half-made vault under its name.

@@ -115,11 +115,16 @@ public protocol LogMedium: Sendable {
     /// Creates the log of vault `vaultID` at `path` with both header copies and its first
     /// frames, durably, locked for writing. It has its name only once published (``NewLog``).
     ///
-    /// - Parameter what: the log, for messages ("the new vault", "the copy").
+    /// - Parameters:
+    ///   - what: the log, for messages ("the new vault", "the copy").
+    ///   - framesFollow: more frames are appended before it is published (a copy): a shared
+    ///     store then stages it under no name until then (F-SHARED-COPY); a file is always
+    ///     staged under a temporary name.
     /// - Throws: `taken` when a vault exists there (a shared store: one with this id, under any
     ///   name); `.io`.
     func createLog(
-        _ path: String, vaultID: [UInt8], header: [UInt8], frames: FrameBatch, _ what: String, taken: CofferError
+        _ path: String, vaultID: [UInt8], header: [UInt8], frames: FrameBatch, _ what: String, taken: CofferError,
+        framesFollow: Bool
     ) throws(CofferError) -> any NewLog
     /// Starts the log a compaction writes to replace the one at `path` (F-COMPACT).
     func beginSuccessor(of path: String) throws(CofferError) -> any SuccessorLog
@@ -158,7 +163,7 @@ public protocol NewLog: AnyObject {
     var device: any LogDevice { get }
     /// Gives the log its name, durably. `taken` when something took the name meanwhile.
     func publish(_ what: String, taken: CofferError) throws(CofferError)
-    /// Gives up a log never published: removes a file; a shared log stays as the valid prefix it is.
+    /// Gives up a log never published: removes a file, or a shared log staged under no name.
     func discard()
 }
 

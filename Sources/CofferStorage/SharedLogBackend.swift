@@ -74,6 +74,18 @@ public protocol SharedLogBackend: AnyObject, Sendable {
     /// Creates the vault with `header` and its first frames in log generation 1; `false`
     /// when a vault of this name or id exists.
     func create(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool
+    /// Creates the vault as ``create(vaultID:header:frames:)`` does, but under no name yet
+    /// (F-SHARED-COPY: a copy, written in many transactions): no one opens it by its name
+    /// until ``publishStaged()``, and this backend reads it meanwhile. A vault of this id
+    /// staged before and never published (a copy cut short) is dropped first. `false` when a
+    /// vault of this id has a name.
+    func createStaged(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool
+    /// Gives the vault ``createStaged(vaultID:header:frames:)`` made its name, in one
+    /// transaction; `false` when a vault took the name meanwhile (nothing changed).
+    func publishStaged() throws(CofferError) -> Bool
+    /// Drops the vault ``createStaged(vaultID:header:frames:)`` made, with its frames, unless
+    /// it was published.
+    func dropStaged() throws(CofferError)
     /// Up to `limit` frames of `logGeneration` after `sequence`, in order.
     func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame]
     /// Appends frames that follow the log's last one; `false` when another instance appended

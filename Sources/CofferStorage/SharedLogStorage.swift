@@ -86,22 +86,30 @@ public final class SharedLogStorage: LogMedium, @unchecked Sendable {
         }
     }
 
-    /// Creates the vault in one transaction: it exists, under its name, once this returns.
+    /// Creates the vault in one transaction: it exists, under its name, once this returns —
+    /// or, when more frames follow (a copy), under no name until it is published
+    /// (F-SHARED-COPY), so that a copy cut short is never taken for the vault.
     public func createLog(
-        _ path: String, vaultID: [UInt8], header: [UInt8], frames: FrameBatch, _ what: String, taken: CofferError
+        _ path: String, vaultID: [UInt8], header: [UInt8], frames: FrameBatch, _ what: String, taken: CofferError,
+        framesFollow: Bool
     ) throws(CofferError) -> any NewLog {
         guard path == self.path else {
             throw CofferError(.invalidInput, "A shared vault is created at its own location.")
         }
         let rows = SharedFrame.rows(of: frames)
         // A shared store refuses a second vault with the same UUID, under any name.
-        guard try backend.create(vaultID: vaultID, header: header, frames: rows) else { throw taken }
+        let made =
+            framesFollow
+            ? try backend.createStaged(vaultID: vaultID, header: header, frames: rows)
+            : try backend.create(vaultID: vaultID, header: header, frames: rows)
+        guard made else { throw taken }
         let created = view(of: 1, headerGeneration: 1)
         created.lock.withLock {
             created.adoptHeader(header, generation: 1)
             if created.lastSequence == 0 { created.extend(with: rows) }
         }
-        return CreatedSharedLog(device: SharedLogDevice(storage: self, view: created))
+        return CreatedSharedLog(
+            device: SharedLogDevice(storage: self, view: created), backend: framesFollow ? backend : nil)
     }
 
     public func beginSuccessor(of path: String) throws(CofferError) -> any SuccessorLog {
@@ -428,16 +436,32 @@ final class SharedLogDevice: LogDevice, @unchecked Sendable {
     func close() { lock.withLock { closed = true } }
 }
 
-/// A shared vault just created: it has its name already.
+/// A shared vault just created: under its name already, or staged under none until published.
 private final class CreatedSharedLog: NewLog {
     let device: any LogDevice
+    /// The backend that staged it; `nil` when it was created under its name.
+    private let staging: (any SharedLogBackend)?
 
-    init(device: any LogDevice) { self.device = device }
+    init(device: any LogDevice, backend staging: (any SharedLogBackend)?) {
+        self.device = device
+        self.staging = staging
+    }
 
-    func publish(_ what: String, taken: CofferError) throws(CofferError) {}
+    func publish(_ what: String, taken: CofferError) throws(CofferError) {
+        guard let staging else { return }
+        guard try staging.publishStaged() else {
+            discard()
+            throw taken
+        }
+    }
 
-    /// The vault stays, as the valid prefix it is, for the operator to drop.
-    func discard() { device.close() }
+    /// A staged vault is dropped, with its frames; one under its name has nothing to undo.
+    /// A failure to drop it leaves it staged, under no name: the next copy of the same vault
+    /// drops it first.
+    func discard() {
+        if let staging { try? staging.dropStaged() }
+        device.close()
+    }
 }
 
 /// A compaction's new log generation: frames staged into it, then one switch.

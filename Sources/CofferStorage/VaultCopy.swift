@@ -54,7 +54,7 @@ extension VaultStore {
         // written under a temporary name and given its name once whole and read back.
         let created = try destinationStorage.createLog(
             destinationPath, vaultID: vaultID, header: header, frames: try frames(of: pieces.first, in: source),
-            "the copy", taken: taken)
+            "the copy", taken: taken, framesFollow: true)
         let destination = created.device
         defer { destination.close() }
         do throws(CofferError) {

@@ -242,7 +242,7 @@ public final class VaultStore: @unchecked Sendable {
         let what = "the new vault \(path)"
         let created = try options.storage.createLog(
             path, vaultID: contents.header.vaultID, header: contents.headerBytes, frames: contents.frames,
-            what, taken: taken)
+            what, taken: taken, framesFollow: false)
         do throws(CofferError) {
             try created.publish(what, taken: taken)
         } catch {

@@ -500,8 +500,20 @@ final class SharedVaultTests: XCTestCase {
 
         let location = try TestDatabase.location().naming(vault: uniqueVaultName())
         let shared = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
+        // F-SHARED-COPY: what a copy cut short left (staged under no name) is no vault, and the
+        // next copy of the same vault drops it first.
+        let store = try PostgresFrameStore(location: location)
+        defer { store.close() }
+        let vaultID = try VaultFileInfo.read(path: original).header.vaultID
+        let headerBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: original)).prefix(8192))
+        try store.createStagedVault(vaultID: vaultID, header: headerBytes)
+        XCTAssertThrowsError(try Vault.open(path: shared.path, unlock: .keyFile(key), options: .init(storage: shared)))
+        {
+            XCTAssertEqual(($0 as? CofferError)?.code, .notFound)
+        }
         let there = try VaultStore.copy(from: original, on: PosixStorage(), to: shared.path, on: shared)
         XCTAssertEqual(there.head, head)
+        XCTAssertThrowsError(try store.readStagedVault(vaultID: vaultID), "the copy is published, not staged")
         let back = directory + "/back.coffer"
         let returned = try VaultStore.copy(from: shared.path, on: shared, to: back)
         XCTAssertEqual(returned.head, head)
@@ -577,6 +589,11 @@ final class WithoutTurns: SharedLogBackend, @unchecked Sendable {
     func create(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {
         try inner.create(vaultID: vaultID, header: header, frames: frames)
     }
+    func createStaged(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {
+        try inner.createStaged(vaultID: vaultID, header: header, frames: frames)
+    }
+    func publishStaged() throws(CofferError) -> Bool { try inner.publishStaged() }
+    func dropStaged() throws(CofferError) { try inner.dropStaged() }
     func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame] {
         try inner.frames(logGeneration: logGeneration, after: sequence, limit: limit)
     }

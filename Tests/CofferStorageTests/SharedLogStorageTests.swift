@@ -68,6 +68,33 @@ final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
         }
     }
 
+    /// Whether the row is a copy staged and not yet published: this model keeps one vault,
+    /// which every instance reads, so only ``dropStaged()`` tells a staged row apart.
+    private(set) var isStaged = false
+
+    func createStaged(vaultID: [UInt8], header: [UInt8], frames first: [SharedFrame]) throws(CofferError) -> Bool {
+        lock.withLock {
+            if isStaged { (row, frames, isStaged) = (nil, [:], false) }
+            guard row == nil else { return false }
+            row = SharedLogState(vaultID: vaultID, header: header, headerGeneration: 1, logGeneration: 1)
+            frames[1] = first
+            isStaged = true
+            return true
+        }
+    }
+
+    func publishStaged() throws(CofferError) -> Bool {
+        lock.withLock { isStaged = false }
+        return true
+    }
+
+    func dropStaged() throws(CofferError) {
+        lock.withLock {
+            guard isStaged else { return }
+            (row, frames, checkpoints, isStaged) = (nil, [:], [:], false)
+        }
+    }
+
     func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame] {
         lock.withLock {
             frameQueries += 1
