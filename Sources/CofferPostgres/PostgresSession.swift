@@ -36,6 +36,8 @@ enum StatementFailure: Error {
     static let queryCanceled = "57014"
     /// The server gave up waiting for a lock: `lock_timeout` passed.
     static let lockNotAvailable = "55P03"
+    /// SQLSTATE `undefined_table`: a database where no vault was ever created has no tables.
+    static let undefinedTable = "42P01"
     /// The server ended a session idle in a transaction for longer than
     /// `idle_in_transaction_session_timeout`; it closes the connection after sending it.
     static let idleInTransactionTimeout = "25P03"
@@ -558,6 +560,11 @@ final class PostgresSession: @unchecked Sendable {
             CofferError(
                 .io(errno: ETIMEDOUT),
                 "PostgreSQL gave up \(operation) after waiting lock_timeout for another writer; nothing was written.")
+        case .server(let sqlState, _, _) where sqlState == StatementFailure.undefinedTable:
+            CofferError(
+                .notFound,
+                "The database \(location.database) holds no Coffer vault: it has none of the tables `coffer init` creates."
+            )
         case .server(let sqlState, let message, _):
             CofferError(.io(errno: EIO), "PostgreSQL refused \(operation): SQLSTATE \(sqlState), \(message)")
         case .connectionLost, .timedOut:

@@ -24,7 +24,7 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     /// is under its staging name until then (F-SHARED-COPY).
     private var isStaged = false
 
-    /// Connects and makes sure the tables exist.
+    /// Connects. The tables are created with the first vault (``create(vaultID:header:frames:)``).
     ///
     /// - Throws: `.invalidInput` when the location names no vault (`?vault=NAME`); `.io`
     ///   when the server cannot be reached or refuses the login; `.notFound` for a missing database.
@@ -34,8 +34,9 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
         }
         self.location = location
         self.vaultName = name
+        // The tables are made by the first vault's creation, not here: a reader changes
+        // nothing, and needs no right to create anything.
         self.store = try Self.call { try PostgresFrameStore(location: location) }
-        try Self.call { try store.ensureSchema() }
     }
 
     /// Closes the connection.
@@ -77,6 +78,7 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     }
 
     public func create(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {
+        try Self.call { try store.ensureSchema() }
         do {
             try store.createVault(name: vaultName, vaultID: vaultID, header: header, firstFrames: frames)
         } catch let error as CofferError where error.code == .alreadyExists {
@@ -89,6 +91,7 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     }
 
     public func createStaged(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {
+        try Self.call { try store.ensureSchema() }
         do {
             try store.createStagedVault(vaultID: vaultID, header: header, firstFrames: frames)
         } catch let error as CofferError where error.code == .alreadyExists {

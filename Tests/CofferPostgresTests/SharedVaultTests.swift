@@ -480,6 +480,31 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertEqual(reader.head, writer.head)
     }
 
+    /// A reader of a database where no vault was ever made finds no vault and creates
+    /// nothing (no right to create tables needed); the first vault's creation makes the tables.
+    func testAReaderOfADatabaseWithoutTablesFindsNoVaultAndCreatesNothing() throws {
+        let location = try TestDatabase.location()
+        let database = "coffer_empty_\(UInt32.random(in: 0...UInt32.max))"
+        let admin = try RawConnection(location)
+        try admin.execute(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"))
+        defer { _ = try? admin.execute(PostgresQuery(unsafeSQL: "DROP DATABASE \(database) WITH (FORCE)")) }
+        let empty = try PostgresLocation(
+            endpoint: location.endpoint, user: location.user, password: nil, database: database, vaultName: "team")
+        do {
+            let storage = SharedLogStorage(backend: try PostgresSharedLog(location: empty), path: empty.description)
+            assertThrowsCoffer(.notFound) {
+                try Vault.open(path: storage.path, unlock: .keyFile(key), options: .init(storage: storage))
+            }
+            let look = try RawConnection(empty)
+            let tables = try look.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'coffer%'").first!
+                .decode(Int64.self)
+            XCTAssertEqual(tables, 0, "a reader created tables")
+            try Vault.create(path: storage.path, unlock: .keyFile(key), options: .init(storage: storage)).close()
+        }
+        let reopened = SharedLogStorage(backend: try PostgresSharedLog(location: empty), path: empty.description)
+        try Vault.open(path: reopened.path, unlock: .keyFile(key), options: .init(storage: reopened)).close()
+    }
+
     func testCopyFileToPostgresAndBackIsByteIdentical() throws {
         let directory = NSTemporaryDirectory() + "coffer-copy-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         XCTAssertEqual(mkdir(directory, 0o700), 0)
