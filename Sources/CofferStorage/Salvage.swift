@@ -26,8 +26,18 @@ extension VaultStore {
     public static func salvage(
         path: String, secret: Keyslot.Secret, output: String, storage: any StorageSystem = PosixStorage()
     ) throws(CofferError) -> SalvageReport {
+        try salvage(path: path, on: storage, secret: secret, output: output, on: storage)
+    }
+
+    /// ``salvage(path:secret:output:storage:)`` of a vault on `source` — a file, or a shared
+    /// log (whose frames are rows written whole: what fails a check there is damage, never a
+    /// torn append) — into a new file on `outputStorage`.
+    public static func salvage(
+        path: String, on source: any LogMedium, secret: Keyslot.Secret, output: String,
+        on outputStorage: any StorageSystem
+    ) throws(CofferError) -> SalvageReport {
         try secret.check()
-        let log = try openLog(path: path, options: Options(storage: storage, readOnly: true))
+        let log = try openLog(path: path, options: Options(storage: source, readOnly: true))
         defer { log.close() }
         let (size, headers) = try endAndHeaders(of: log)
         let unlocked: HeaderStore.Unlocked
@@ -53,7 +63,7 @@ extension VaultStore {
         }
         let taken = CofferError(.alreadyExists, "The salvage output file exists already; choose a new path.")
         // Written under a temporary name and renamed to `output` once whole and synced.
-        let staged = try StagedFile.create(output, on: storage, "the salvage output", taken: taken)
+        let staged = try StagedFile.create(output, on: outputStorage, "the salvage output", taken: taken)
         let target = staged.file
         defer { target.close() }
         do throws(CofferError) {

@@ -505,6 +505,36 @@ final class SharedVaultTests: XCTestCase {
         try Vault.open(path: reopened.path, unlock: .keyFile(key), options: .init(storage: reopened)).close()
     }
 
+    /// A shared vault with a damaged frame is salvaged straight into a file: the records
+    /// before the damage, which open as a vault of their own.
+    func testADamagedSharedVaultIsSalvagedIntoAFile() throws {
+        let name = uniqueVaultName()
+        let vault = try instance(name, create: true)
+        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        try vault.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "web", name: "Web") }
+        let kept = vault.head.sequence
+        try vault.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "data", name: "Data") }
+        vault.close()
+        let raw = try RawConnection(TestDatabase.location())
+        try raw.execute(
+            """
+            UPDATE coffer_frames f SET frame = overlay(frame PLACING '\\xff'::bytea FROM 100 FOR 1)
+            FROM coffer_vaults v WHERE f.vault_id = v.vault_id AND v.name = \(name) AND f.sequence = \(Int64(kept + 1))
+            """)
+        let location = try TestDatabase.location().naming(vault: name)
+        let shared = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
+        XCTAssertThrowsError(try Vault.open(path: shared.path, unlock: .keyFile(key), options: .init(storage: shared)))
+        let output = NSTemporaryDirectory() + "coffer-salvaged-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).coffer"
+        defer { unlink(output) }
+        let report = try VaultStore.salvage(
+            path: shared.path, on: shared, secret: .keyFile(key), output: output, on: PosixStorage())
+        XCTAssertEqual(report.recordsKept, kept)
+        XCTAssertEqual(report.problem?.sequence, kept + 1)
+        let salvaged = try Vault.open(path: output, unlock: .keyFile(key))
+        defer { salvaged.close() }
+        XCTAssertEqual(salvaged.read { $0.projects(in: try! $0.organizationID("acme")).map(\.slug) }, ["web"])
+    }
+
     func testCopyFileToPostgresAndBackIsByteIdentical() throws {
         let directory = NSTemporaryDirectory() + "coffer-copy-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         XCTAssertEqual(mkdir(directory, 0o700), 0)

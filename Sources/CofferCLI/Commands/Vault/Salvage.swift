@@ -8,7 +8,8 @@ struct Salvage: VaultCommand {
         commandName: "salvage",
         abstract: "Copy the longest valid prefix of a damaged vault into a new file.",
         discussion: """
-            Every record copied authenticates under the key, so the copy opens cleanly; records after the first \
+            The vault is a file or a vault in PostgreSQL; the output is a file. Every record copied authenticates \
+            under the key, so the copy opens cleanly; records after the first \
             invalid one are left behind and counted. The original is opened read-only and never modified; the output \
             must not exist.
 
@@ -28,11 +29,6 @@ struct Salvage: VaultCommand {
         let output = global.output(context)
         let (location, secret) = try access.locationAndSecret(in: context)
         let path = location.path
-        guard !location.isShared else {
-            throw CommandFailure.usage(
-                "Salvage reads a damaged vault file; a PostgreSQL vault's frames are rows written whole. Copy it to a file with `coffer copy` to salvage it."
-            )
-        }
         try OutputPaths.refuse(
             outputPath, option: "--output",
             namingAFileOf: OutputPaths.companions(ofVault: path, headFile: global.headFile(in: context)),
@@ -40,7 +36,8 @@ struct Salvage: VaultCommand {
         try OutputPaths.checkPlace(of: outputPath, option: "--output")
         let report: SalvageReport
         do {
-            report = try VaultStore.salvage(path: path, secret: secret, output: outputPath)
+            report = try VaultStore.salvage(
+                path: path, on: location.storage, secret: secret, output: outputPath, on: PosixStorage())
         } catch let error where error.code == .alreadyExists {
             throw CommandFailure(
                 .no, code: "already_exists",
