@@ -22,12 +22,30 @@ extension Vault {
         storage: any LogMedium = PosixStorage(), preferredKeyslot: UInt16? = nil,
         progress: (_ records: UInt64, _ bytes: UInt64) -> Void = { _, _ in }
     ) throws(CofferError) -> VerificationReport {
+        let witnessed = try headWitness?.read()
+        var attempt = 0
+        while true {
+            do {
+                return try verifyOnce(
+                    path: path, unlock: unlock, expectedHead: expectedHead, witnessed: witnessed, storage: storage,
+                    preferredKeyslot: preferredKeyslot, progress: progress)
+            } catch  where error.code == .conflict && storage.isShared && attempt < conflictedOpenRetries {
+                // Another instance's compaction replaced the log being read: verify the new one.
+                attempt += 1
+            }
+        }
+    }
+
+    private static func verifyOnce(
+        path: String, unlock: Unlock, expectedHead: ChainHead?, witnessed: WitnessedHead?, storage: any LogMedium,
+        preferredKeyslot: UInt16?, progress: (_ records: UInt64, _ bytes: UInt64) -> Void
+    ) throws(CofferError) -> VerificationReport {
         var records: UInt64 = 0
         var index = VaultIndex()
         var replayProblem: LogProblem?
         let indexEncoding = { index.checkpointEncoding() }
         var report = try VaultStore.verify(
-            path: path, secret: unlock, expectedHead: expectedHead, witnessedHead: try headWitness?.read(),
+            path: path, secret: unlock, expectedHead: expectedHead, witnessedHead: witnessed,
             storage: storage, preferredKeyslot: preferredKeyslot, indexEncoding: indexEncoding
         ) { record throws(CofferError) in
             records += 1

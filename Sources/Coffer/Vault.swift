@@ -253,7 +253,19 @@ public final class Vault: Sendable {
         }
         let store: VaultStore
         let index: VaultIndex
-        switch replay(path: path, unlock: unlock, storeOptions: storeOptions, usesCheckpoint: options.usesCheckpoint) {
+        var first = replay(
+            path: path, unlock: unlock, storeOptions: storeOptions, usesCheckpoint: options.usesCheckpoint)
+        // On a shared log, a conflict during an open is another instance changing the vault
+        // while it was read: a compaction replaced the log (F-SHARED-COMPACT), or a header
+        // copy about to be repaired changed. Opened again, it reads the vault as it is then.
+        for _ in 0..<Self.conflictedOpenRetries {
+            guard case .failure(let failure) = first, failure.error.code == .conflict, options.storage.isShared else {
+                break
+            }
+            first = replay(
+                path: path, unlock: unlock, storeOptions: storeOptions, usesCheckpoint: options.usesCheckpoint)
+        }
+        switch first {
         case .success(let opened): (store, index) = opened
         case .failure(let failure) where failure.afterResuming:
             // F-CHECKPOINT-USE: a checkpoint is never trusted over the log. One that passed its
@@ -281,6 +293,9 @@ public final class Vault: Sendable {
         vault.logOpen()
         return vault
     }
+
+    /// How many times an open of a shared vault starts again after a conflict.
+    static let conflictedOpenRetries = 4
 
     /// Why ``replay(path:unlock:storeOptions:usesCheckpoint:)`` failed, and whether it had
     /// resumed from a checkpoint, so that a full replay might not fail.

@@ -6,6 +6,7 @@ import Dispatch
 import Foundation
 import MetricsTestKit
 import PostgresNIO
+import Synchronization
 import XCTest
 
 @testable import Coffer
@@ -505,6 +506,33 @@ final class SharedVaultTests: XCTestCase {
         try Vault.open(path: reopened.path, unlock: .keyFile(key), options: .init(storage: reopened)).close()
     }
 
+    /// An open or a verification that meets a compaction's switch (the log it reads replaced
+    /// meanwhile) starts again on the new log, instead of failing the command with `conflict`.
+    func testAnOpenThatMeetsACompactionOpensAgain() throws {
+        let name = uniqueVaultName()
+        let vault = try instance(name, create: true)
+        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let head = vault.head
+        vault.close()
+        for readOnly in [true, false] {
+            var raced: ReplacedWhileOpening?
+            let opened = try instance(name, readOnly: readOnly) { log in
+                let wrapped = ReplacedWhileOpening(log)
+                raced = wrapped
+                return wrapped
+            }
+            XCTAssertEqual(opened.head, head)
+            XCTAssertLessThan(raced?.replacements.load(ordering: .relaxed) ?? 0, 0, "no open met the switch")
+            opened.close()
+        }
+        // verify too.
+        let location = try TestDatabase.location().naming(vault: name)
+        let raced = ReplacedWhileOpening(try PostgresSharedLog(location: location))
+        let storage = SharedLogStorage(backend: raced, path: location.description)
+        XCTAssertEqual(try Vault.verify(path: storage.path, unlock: .keyFile(key), storage: storage).problems, [])
+        XCTAssertLessThan(raced.replacements.load(ordering: .relaxed), 0, "no verification met the switch")
+    }
+
     /// A shared vault with a damaged frame is salvaged straight into a file: the records
     /// before the damage, which open as a vault of their own.
     func testADamagedSharedVaultIsSalvagedIntoAFile() throws {
@@ -629,9 +657,8 @@ final class SharedVaultTests: XCTestCase {
     }
 }
 
-/// A shared log whose writers never take turns, as an older reader's do: only the conditional
-/// append orders them.
-final class WithoutTurns: SharedLogBackend, @unchecked Sendable {
+/// A shared log that passes every call to another, for a test to change one of them.
+class ForwardingBackend: SharedLogBackend, @unchecked Sendable {
     let inner: any SharedLogBackend
 
     init(_ inner: PostgresSharedLog) { self.inner = inner }
@@ -675,11 +702,31 @@ final class WithoutTurns: SharedLogBackend, @unchecked Sendable {
     func writeCheckpoint(_ bytes: [UInt8], logGeneration: UInt64, sequence: UInt64) throws(CofferError) -> Bool {
         try inner.writeCheckpoint(bytes, logGeneration: logGeneration, sequence: sequence)
     }
-    func beginWriterTurn() throws(CofferError) {}
-    func endWriterTurn() {}
+    func beginWriterTurn() throws(CofferError) { try inner.beginWriterTurn() }
+    func endWriterTurn() { inner.endWriterTurn() }
     func follow(
         interval: Duration, _ onChange: @escaping @Sendable () -> Void
     ) throws(CofferError) -> any SharedLogFollower {
         try inner.follow(interval: interval, onChange)
+    }
+}
+
+/// A shared log whose writers never take turns, as an older reader's do: only the conditional
+/// append orders them.
+final class WithoutTurns: ForwardingBackend, @unchecked Sendable {
+    override func beginWriterTurn() throws(CofferError) {}
+    override func endWriterTurn() {}
+}
+
+/// A shared log whose first reads of where the log ends say that another instance's
+/// compaction has just replaced it, as a race with one does.
+final class ReplacedWhileOpening: ForwardingBackend, @unchecked Sendable {
+    let replacements = Atomic<Int>(2)
+
+    override func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent {
+        let found = try inner.extent(logGeneration: logGeneration, after: sequence)
+        guard replacements.subtract(1, ordering: .relaxed).oldValue > 0 else { return found }
+        return SharedLogExtent(
+            logGeneration: found.logGeneration + 1, headerGeneration: found.headerGeneration, frameBytes: 0, frames: [])
     }
 }
