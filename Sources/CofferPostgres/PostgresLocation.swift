@@ -92,6 +92,10 @@ public struct PostgresLocation: Sendable, Equatable {
             throw Self.invalid("the URL names no database (postgres://user@host/DATABASE)")
         }
         if let vaultName, vaultName.isEmpty { throw Self.invalid("the vault name is empty") }
+        if let vaultName, vaultName.utf8.count > PostgresFrameStore.vaultNameBytesMax || vaultName.utf8.contains(0) {
+            throw Self.invalid(
+                "the vault name must be 1 to \(PostgresFrameStore.vaultNameBytesMax) bytes, without NUL")
+        }
         self.endpoint = endpoint
         self.user = user
         self.password = password

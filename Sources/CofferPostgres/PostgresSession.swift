@@ -527,6 +527,11 @@ final class PostgresSession: @unchecked Sendable {
                     .io(errno: EACCES), "PostgreSQL at \(location) refused the login of role \(location.user).")
             case "3D000":
                 return CofferError(.notFound, "The database \(location.database) does not exist at \(location).")
+            case "57P03":
+                return CofferError(
+                    .io(errno: EAGAIN),
+                    "PostgreSQL at \(location) is starting up, shutting down or recovering, and takes no connection yet "
+                        + "(SQLSTATE 57P03); nothing was written. Try again in a moment.")
             default:
                 return CofferError(
                     .io(errno: EIO), "PostgreSQL at \(location) refused the connection (SQLSTATE \(sqlState)).")

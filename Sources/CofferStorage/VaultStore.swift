@@ -228,7 +228,9 @@ public final class VaultStore: @unchecked Sendable {
         guard !options.readOnly else { throw CofferError(.invalidInput, "A vault cannot be created read-only.") }
         try secret.check(cost: cost)
         try SyncWaitSpin.check(options.syncWaitSpin)
-        let taken = CofferError(.alreadyExists, "A file already exists at the vault path; choose another path.")
+        let taken = CofferError(
+            .alreadyExists,
+            "Something exists already at the vault path (in a shared store, a vault of that name); choose another.")
         switch options.storage.openLog(path, readOnly: true) {
         case .success(let existing):
             existing?.close()

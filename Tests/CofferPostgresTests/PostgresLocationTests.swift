@@ -126,6 +126,8 @@ final class PostgresLocationTests: XCTestCase {
             "postgres://u@h/d%ZZb",
             "postgres://u@h/d%C3b",  // not UTF-8 once decoded
             "postgres://u@/db?host=/" + String(repeating: "x", count: 120),  // socket path too long
+            "postgres://u@h/db?vault=" + String(repeating: "v", count: 256),  // a vault name over 255 bytes
+            "postgres://u@h/db?vault=a%00b",  // a NUL in the vault name
         ]
         for text in bad {
             let error = assertThrowsCoffer(.invalidInput) {
