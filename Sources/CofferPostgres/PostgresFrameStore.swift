@@ -103,7 +103,7 @@ public final class PostgresFrameStore: Sendable {
     /// - Throws: `CofferError(.io)` when the server refuses (for example the role may not
     ///   create tables) or the connection is lost.
     public func ensureSchema() throws {
-        try session.transaction("ensureSchema") { statements in
+        try session.transaction("creating Coffer's tables") { statements in
             // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalogs; a
             // transaction-scoped advisory lock (key: "coffer" in ASCII) makes them take turns.
             try statements.execute("SELECT pg_advisory_xact_lock(\(Int64(0x636f_6666_6572)))")
@@ -170,7 +170,7 @@ public final class PostgresFrameStore: Sendable {
         if !firstFrames.isEmpty { try Self.checkFrames(firstFrames, startingAt: 1) }
         let id = ByteBuffer(bytes: vaultID)
         let generation = Int64(Self.firstGeneration)
-        try session.transaction("createVault") { statements in
+        try session.transaction("creating the vault") { statements in
             do {
                 try statements.execute(
                     """
@@ -207,7 +207,7 @@ public final class PostgresFrameStore: Sendable {
         let id = ByteBuffer(bytes: vaultID)
         let staging = Self.stagingName(for: vaultID)
         let generation = Int64(Self.firstGeneration)
-        try session.transaction("createStagedVault") { statements in
+        try session.transaction("starting the copy") { statements in
             try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(id) AND name = \(staging)")
             do {
                 try statements.execute(
@@ -234,7 +234,7 @@ public final class PostgresFrameStore: Sendable {
         try Self.checkVaultID(vaultID)
         let id = ByteBuffer(bytes: vaultID)
         let staging = Self.stagingName(for: vaultID)
-        let renamed = try session.transaction("publishStagedVault") { statements in
+        let renamed = try session.transaction("naming the copy") { statements in
             do {
                 let rows = try statements.execute(
                     """
@@ -259,7 +259,7 @@ public final class PostgresFrameStore: Sendable {
         try Self.checkVaultID(vaultID)
         let id = ByteBuffer(bytes: vaultID)
         let staging = Self.stagingName(for: vaultID)
-        try session.transaction("dropStagedVault") { statements in
+        try session.transaction("dropping an unfinished copy") { statements in
             try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(id) AND name = \(staging)")
             return .commit(())
         }
@@ -282,7 +282,7 @@ public final class PostgresFrameStore: Sendable {
     }
 
     private func readVault(anyName name: String) throws -> PostgresVault {
-        let vault = try session.read("readVault") { statements in
+        let vault = try session.read("reading the vault") { statements in
             try statements.execute(
                 """
                 SELECT vault_id, name, header, header_generation, log_generation FROM coffer_vaults
@@ -300,7 +300,7 @@ public final class PostgresFrameStore: Sendable {
     ///   connection is lost.
     public func readVault(vaultID: [UInt8]) throws -> PostgresVault {
         try Self.checkVaultID(vaultID)
-        let vault = try session.read("readVault") { statements in
+        let vault = try session.read("reading the vault") { statements in
             try statements.execute(
                 """
                 SELECT vault_id, name, header, header_generation, log_generation FROM coffer_vaults
@@ -316,7 +316,7 @@ public final class PostgresFrameStore: Sendable {
     ///
     /// - Throws: `CofferError(.io)` when the connection is lost.
     public func listVaults() throws -> [PostgresVaultSummary] {
-        try session.read("listVaults") { statements in
+        try session.read("listing the vaults") { statements in
             try statements.execute(
                 "SELECT vault_id, name, header_generation, log_generation FROM coffer_vaults ORDER BY name"
             ).map { row in
@@ -335,7 +335,7 @@ public final class PostgresFrameStore: Sendable {
     ///   refuses or the connection is lost.
     public func dropVault(name: String) throws {
         try Self.checkName(name)
-        let dropped = try session.transaction("dropVault") { statements in
+        let dropped = try session.transaction("dropping the vault") { statements in
             let rows = try statements.execute("DELETE FROM coffer_vaults WHERE name = \(name) RETURNING vault_id")
             return .commit(!rows.isEmpty)
         }
@@ -359,7 +359,7 @@ public final class PostgresFrameStore: Sendable {
         let expected = try Self.bigint(expectedGeneration, "the expected header generation")
         guard expected < Int64.max else { return false }
         let id = ByteBuffer(bytes: vaultID)
-        let replaced = try session.transaction("replaceHeader") { statements -> TransactionEnd<Bool> in
+        let replaced = try session.transaction("rewriting the header") { statements -> TransactionEnd<Bool> in
             let rows = try statements.execute(
                 """
                 UPDATE coffer_vaults SET header = \(ByteBuffer(bytes: newHeader)), header_generation = \(expected + 1)
@@ -432,7 +432,7 @@ public final class PostgresFrameStore: Sendable {
         }
         // In the writer turn, the append is the turn's own transaction: its commit ends the turn.
         if let outcome = try turnSession.finishHeld("append", append) { return outcome }
-        return try session.transaction("append", append)
+        return try session.transaction("appending records", append)
     }
 
     // MARK: Writer turns
@@ -509,7 +509,7 @@ public final class PostgresFrameStore: Sendable {
         let generation = try Self.bigint(logGeneration, "the log generation")
         let after = try Self.bigint(sequence, "the sequence number")
         guard limit >= 1 else { throw CofferError(.invalidInput, "The frame limit must be at least 1.") }
-        let frames = try session.read("readFrames") { statements in
+        let frames = try session.read("reading records") { statements in
             try statements.execute(
                 """
                 SELECT sequence, frame FROM coffer_frames
@@ -546,7 +546,7 @@ public final class PostgresFrameStore: Sendable {
         try Self.checkVaultID(vaultID)
         let generation = try Self.bigint(logGeneration, "the log generation")
         let number = try Self.bigint(sequence, "the sequence number")
-        return try session.read("frame") { statements in
+        return try session.read("reading a record") { statements in
             try statements.execute(
                 """
                 SELECT frame FROM coffer_frames WHERE vault_id = \(ByteBuffer(bytes: vaultID))
@@ -564,7 +564,7 @@ public final class PostgresFrameStore: Sendable {
         try Self.checkVaultID(vaultID)
         let generation = try Self.bigint(logGeneration, "the log generation")
         let id = ByteBuffer(bytes: vaultID)
-        let last = try session.read("lastSequence") { statements -> Int64? in
+        let last = try session.read("reading where the log ends") { statements -> Int64? in
             let rows = try statements.execute(
                 """
                 SELECT (SELECT COALESCE(MAX(sequence), 0) FROM coffer_frames
@@ -592,7 +592,7 @@ public final class PostgresFrameStore: Sendable {
         let generation = try Self.bigint(logGeneration, "the log generation")
         let after = try Self.bigint(sequence, "the sequence number")
         let id = ByteBuffer(bytes: vaultID)
-        let rows = try session.read("extent") { statements in
+        let rows = try session.read("reading where the log ends") { statements in
             try statements.execute(
                 """
                 SELECT v.log_generation, v.header_generation, t.bytes, f.sequence, f.frame FROM coffer_vaults v
@@ -648,7 +648,7 @@ public final class PostgresFrameStore: Sendable {
         try Self.checkFrames(frames, startingAt: nil)
         let id = ByteBuffer(bytes: vaultID)
         for chunk in Self.chunks(frames[...]) {
-            let outcome = try session.transaction("writeFrames") {
+            let outcome = try session.transaction("writing a compaction's records") {
                 statements -> TransactionEnd<PostgresAppendOutcome> in
                 let (current, _, last) = try Self.lockVault(id, vaultID: vaultID, appendingTo: generation, statements)
                 guard generation > current else { return .rollback(.conflict) }
@@ -695,7 +695,8 @@ public final class PostgresFrameStore: Sendable {
             throw CofferError(.invalidInput, "The new log generation must be greater than the current one.")
         }
         let id = ByteBuffer(bytes: vaultID)
-        return try session.transaction("switchLog") { statements -> TransactionEnd<PostgresLogSwitchOutcome> in
+        return try session.transaction("switching to the compacted log") {
+            statements -> TransactionEnd<PostgresLogSwitchOutcome> in
             let (current, headerGeneration) = try Self.lockVault(id, vaultID: vaultID, mode: "UPDATE", statements)
             guard current == source, headerGeneration == expected, expected < Int64.max else {
                 return .rollback(.conflict)
@@ -733,7 +734,7 @@ public final class PostgresFrameStore: Sendable {
         try Self.checkVaultID(vaultID)
         let generation = try Self.bigint(logGeneration, "the log generation")
         let id = ByteBuffer(bytes: vaultID)
-        return try session.transaction("deleteLogGeneration") { statements in
+        return try session.transaction("deleting an abandoned compaction's records") { statements in
             let (current, _) = try Self.lockVault(id, vaultID: vaultID, mode: "SHARE", statements)
             guard current != generation else {
                 throw CofferError(.invalidInput, "Log generation \(generation) is the vault's current log.")
@@ -756,7 +757,7 @@ public final class PostgresFrameStore: Sendable {
     public func checkpoint(vaultID: [UInt8], logGeneration: UInt64) throws -> [UInt8]? {
         try Self.checkVaultID(vaultID)
         let generation = try Self.bigint(logGeneration, "the log generation")
-        return try session.read("checkpoint") { statements in
+        return try session.read("reading the index checkpoint") { statements in
             try statements.execute(
                 """
                 SELECT checkpoint FROM coffer_checkpoints WHERE vault_id = \(ByteBuffer(bytes: vaultID))
@@ -782,7 +783,7 @@ public final class PostgresFrameStore: Sendable {
         let covered = try Self.bigint(sequence, "the sequence number")
         guard !checkpoint.isEmpty else { throw CofferError(.invalidInput, "A checkpoint is not empty.") }
         let id = ByteBuffer(bytes: vaultID)
-        return try session.transaction("writeCheckpoint") { statements -> TransactionEnd<Bool> in
+        return try session.transaction("writing the index checkpoint") { statements -> TransactionEnd<Bool> in
             // FOR SHARE: a switch, which deletes this generation's checkpoint, waits for this.
             let (current, _) = try Self.lockVault(id, vaultID: vaultID, mode: "SHARE", statements)
             guard current == generation else { return .rollback(false) }

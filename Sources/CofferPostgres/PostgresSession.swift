@@ -285,7 +285,7 @@ final class PostgresSession: @unchecked Sendable {
                 dropConnection()
                 throw CofferError(
                     .io(errno: failure.errno),
-                    "\(failure.what("committing " + operation, location.timeouts)): the outcome is "
+                    "\(failure.what("committing (" + operation + ")", location.timeouts)): the outcome is "
                         + "unknown. Read back what was written to learn whether it landed.")
             }
             // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, not an error.
@@ -608,11 +608,11 @@ extension StatementFailure {
     func what(_ operation: String, _ timeouts: PostgresTimeouts) -> String {
         switch self {
         case .timedOut:
-            "PostgreSQL did not answer during \(operation) within its deadline (statement_timeout "
+            "PostgreSQL did not answer while \(operation) within its deadline (statement_timeout "
                 + "\(PostgresTimeouts.describe(timeouts.statement)) + \(PostgresTimeouts.describe(PostgresTimeouts.clientGrace)), "
                 + "transaction_timeout \(PostgresTimeouts.describe(timeouts.transaction))); the connection was closed"
         case .connectionLost, .server:
-            "The connection to PostgreSQL was lost during \(operation)"
+            "The connection to PostgreSQL was lost while \(operation)"
         }
     }
 }
