@@ -674,7 +674,7 @@ public final class PostgresFrameStore: Sendable {
     /// Holding the vault row `FOR UPDATE`, it checks that the log generation is still `from`
     /// and the header generation still `expectedHeaderGeneration`, sets the log generation to
     /// `to`, replaces the header (the header generation grows by 1), deletes the frames of
-    /// every generation below `to` (the old log and any abandoned compaction before it), and
+    /// every other generation (the old log, and what any compaction that never switched left), and
     /// notifies the vault's channel. Appends wait for it and then see the new generation.
     ///
     /// - Returns: ``PostgresLogSwitchOutcome/switched``, or ``PostgresLogSwitchOutcome/conflict``
@@ -713,9 +713,12 @@ public final class PostgresFrameStore: Sendable {
                     header_generation = \(expected + 1)
                 WHERE vault_id = \(id)
                 """)
-            try statements.execute("DELETE FROM coffer_frames WHERE vault_id = \(id) AND log_generation < \(target)")
+            // Every other generation goes: the old log, and what compactions left that never
+            // switched (a compaction cut short, above or below this one). One still running
+            // is dropped at its switch, which finds the log replaced, and deletes its rows.
+            try statements.execute("DELETE FROM coffer_frames WHERE vault_id = \(id) AND log_generation <> \(target)")
             try statements.execute(
-                "DELETE FROM coffer_checkpoints WHERE vault_id = \(id) AND log_generation < \(target)")
+                "DELETE FROM coffer_checkpoints WHERE vault_id = \(id) AND log_generation <> \(target)")
             let last = try Self.lastSequence(vaultID: id, logGeneration: target, statements)
             try Self.notify(
                 vaultID: vaultID, logGeneration: target, lastSequence: last, headerGeneration: expected + 1, statements)

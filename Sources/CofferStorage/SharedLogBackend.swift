@@ -98,7 +98,7 @@ public protocol SharedLogBackend: AnyObject, Sendable {
     func replaceHeader(expectedGeneration: UInt64, header: [UInt8]) throws(CofferError) -> Bool
     /// In one transaction: makes `to` the vault's log and `header` its header, provided the
     /// log is still `from`, ends at `lastSequence`, and the header generation is still
-    /// `expectedHeaderGeneration`; deletes the older generations.
+    /// `expectedHeaderGeneration`; deletes every other generation.
     func switchLog(
         from: UInt64, lastSequence: UInt64, to: UInt64, header: [UInt8], expectedHeaderGeneration: UInt64
     ) throws(CofferError) -> Bool

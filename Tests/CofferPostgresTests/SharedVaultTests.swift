@@ -533,6 +533,34 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertLessThan(raced.replacements.load(ordering: .relaxed), 0, "no verification met the switch")
     }
 
+    /// A compaction's switch deletes every other log generation: what compactions cut short
+    /// left, above its own number or below it (F-SHARED-COMPACT), not only the old log.
+    func testACompactionDeletesWhatCompactionsCutShortLeft() throws {
+        let name = uniqueVaultName()
+        let vault = try instance(name, create: true)
+        defer { vault.close() }
+        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        try vault.mutate(actor: "setup") { try $0.createProject(in: "acme", slug: "web", name: "Web") }
+        let log = try PostgresSharedLog(location: try TestDatabase.location().naming(vault: name))
+        defer { log.close() }
+        let current = try XCTUnwrap(try log.state()).logGeneration
+        for leftover in [current + 1, current + (1 << 40)] {
+            XCTAssertTrue(try log.stage(logGeneration: leftover, frames: [SharedFrame(sequence: 1, bytes: [1, 2, 3])]))
+        }
+        _ = try vault.compact()
+        let switched = try XCTUnwrap(try log.state()).logGeneration
+        XCTAssertNotEqual(switched, current)
+        let raw = try RawConnection(TestDatabase.location())
+        let generations = try raw.execute(
+            """
+            SELECT DISTINCT f.log_generation FROM coffer_frames f JOIN coffer_vaults v ON f.vault_id = v.vault_id
+            WHERE v.name = \(name)
+            """
+        ).map { try $0.decode(Int64.self) }
+        XCTAssertEqual(generations, [Int64(switched)])
+        try assertVerifies(name)
+    }
+
     /// A shared vault with a damaged frame is salvaged straight into a file: the records
     /// before the damage, which open as a vault of their own.
     func testADamagedSharedVaultIsSalvagedIntoAFile() throws {

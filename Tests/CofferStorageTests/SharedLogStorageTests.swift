@@ -143,8 +143,8 @@ final class MemorySharedLog: SharedLogBackend, @unchecked Sendable {
             row = SharedLogState(
                 vaultID: current.vaultID, header: header, headerGeneration: expectedHeaderGeneration + 1,
                 logGeneration: to)
-            frames = frames.filter { $0.key >= to }
-            checkpoints = checkpoints.filter { $0.key >= to }
+            frames = frames.filter { $0.key == to }
+            checkpoints = checkpoints.filter { $0.key == to }
             return true
         }
     }
