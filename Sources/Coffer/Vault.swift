@@ -414,7 +414,8 @@ public final class Vault: Sendable {
 
     /// Closes the vault. Later calls fail with `.closed`, `resolve(_:)` among them; the writer
     /// lock is released. ``read(_:)`` and `resolution(_:)`, which cannot throw, still answer
-    /// from the index as it was when the vault closed.
+    /// from the index as it was when the vault closed. Not from a `mutate` plan: it waits for
+    /// a background checkpoint, which waits for the writer lock the plan's batch holds.
     public func close() {
         isClosed.store(true, ordering: .relaxed)
         observers.finishAll()

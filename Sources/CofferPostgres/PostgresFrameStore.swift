@@ -98,11 +98,22 @@ public final class PostgresFrameStore: Sendable {
     // MARK: Schema
 
     /// Creates the tables (vaults, frames, checkpoints) when they do not exist; safe to call
-    /// from several processes at once.
+    /// from several processes at once. When all three exist it changes nothing and needs no
+    /// right beyond reading the catalog: a role that may only write rows creates vaults too.
     ///
     /// - Throws: `CofferError(.io)` when the server refuses (for example the role may not
     ///   create tables) or the connection is lost.
     public func ensureSchema() throws {
+        let present = try session.read("looking for Coffer's tables") { statements in
+            try Self.decode(
+                try statements.execute(
+                    """
+                    SELECT to_regclass('coffer_vaults') IS NOT NULL AND to_regclass('coffer_frames') IS NOT NULL
+                        AND to_regclass('coffer_checkpoints') IS NOT NULL
+                    """
+                ).first!, as: Bool.self)
+        }
+        if present { return }
         try session.transaction("creating Coffer's tables") { statements in
             // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalogs; a
             // transaction-scoped advisory lock (key: "coffer" in ASCII) makes them take turns.
@@ -165,12 +176,59 @@ public final class PostgresFrameStore: Sendable {
     ///   `.invalidInput` for a bad argument; `.io` when the server refuses or the connection is lost.
     public func createVault(name: String, vaultID: [UInt8], header: [UInt8], firstFrames: [PostgresFrame] = []) throws {
         try Self.checkName(name)
+        try insertVault(named: name, vaultID: vaultID, header: header, firstFrames: firstFrames, "creating the vault")
+    }
+
+    /// The start of every staging name (``stagingName(for:token:)``).
+    static let stagingPrefix = "coffer-staged-copy:"
+
+    /// The name a copy into the database is staged under until it is whole (FORMAT.md
+    /// F-SHARED-COPY): `coffer-staged-copy:`, the vault id in hex, `:`, the copy's own token in
+    /// hex, then `.` up to 256 bytes. Longer than any vault name, so no vault has it and no one
+    /// opens it by mistake; the token tells one copy's row from another's.
+    public static func stagingName(for vaultID: [UInt8], token: [UInt8]) -> String {
+        let name = stagingPrefix + hex(vaultID) + ":" + hex(token)
+        return name + String(repeating: ".", count: max(0, vaultNameBytesMax + 1 - name.utf8.count))
+    }
+
+    /// Whether `name` is a staging name: never a vault's own.
+    static func isStagingName(_ name: String) -> Bool {
+        name.utf8.count > vaultNameBytesMax && name.hasPrefix(stagingPrefix)
+    }
+
+    /// Creates a vault as ``createVault(name:vaultID:header:firstFrames:)`` does, under
+    /// `stagingName` (``stagingName(for:token:)``), after dropping a row of the same id staged
+    /// before and never published (a copy cut short, whose frames would otherwise stay).
+    ///
+    /// - Throws: `CofferError(.alreadyExists)` when a vault with that id has a name;
+    ///   `.invalidInput` for a bad argument; `.io`.
+    public func createStagedVault(
+        vaultID: [UInt8], stagingName: String, header: [UInt8], firstFrames: [PostgresFrame] = []
+    ) throws {
+        try Self.checkStagingName(stagingName)
+        try insertVault(
+            named: stagingName, vaultID: vaultID, header: header, firstFrames: firstFrames, "starting the copy",
+            replacingStaged: true)
+    }
+
+    /// Inserts a vault row and its first frames in one transaction; with `replacingStaged`, a
+    /// row of the same id under a staging name goes first.
+    private func insertVault(
+        named name: String, vaultID: [UInt8], header: [UInt8], firstFrames: [PostgresFrame], _ operation: String,
+        replacingStaged: Bool = false
+    ) throws {
         try Self.checkVaultID(vaultID)
         try Self.checkHeader(header)
         if !firstFrames.isEmpty { try Self.checkFrames(firstFrames, startingAt: 1) }
         let id = ByteBuffer(bytes: vaultID)
         let generation = Int64(Self.firstGeneration)
-        try session.transaction("creating the vault") { statements in
+        try session.transaction(operation) { statements in
+            if replacingStaged {
+                try statements.execute(
+                    """
+                    DELETE FROM coffer_vaults WHERE vault_id = \(id) AND octet_length(name) > \(Self.vaultNameBytesMax)
+                    """)
+            }
             do {
                 try statements.execute(
                     """
@@ -178,67 +236,29 @@ public final class PostgresFrameStore: Sendable {
                     VALUES (\(id), \(name), \(ByteBuffer(bytes: header)), \(generation), \(generation))
                     """)
             } catch let failure as StatementFailure where failure.isUniqueViolation {
-                throw CofferError(.alreadyExists, "A vault named \(name) or with the same id exists already.")
+                throw CofferError(.alreadyExists, "A vault of that name or with the same id exists already.")
             }
             try Self.insert(firstFrames[...], vaultID: id, logGeneration: generation, statements)
             return .commit(())
         }
     }
 
-    /// The name a copy into the database is staged under until it is whole (FORMAT.md
-    /// F-SHARED-COPY): `coffer-staged-copy:`, the vault id in hex, then `.` up to 256 bytes.
-    /// Longer than any vault name, so no vault has it and no one opens it by mistake; one per
-    /// vault id, so a copy cut short is found and dropped by the next copy of that vault.
-    public static func stagingName(for vaultID: [UInt8]) -> String {
-        let name = "coffer-staged-copy:" + hex(vaultID)
-        return name + String(repeating: ".", count: max(0, vaultNameBytesMax + 1 - name.utf8.count))
-    }
-
-    /// Creates a vault as ``createVault(name:vaultID:header:firstFrames:)`` does, under its
-    /// staging name (``stagingName(for:)``), after dropping a vault staged under that name
-    /// before and never published (a copy cut short, whose frames would otherwise stay).
-    ///
-    /// - Throws: `CofferError(.alreadyExists)` when a vault with that id has a name;
-    ///   `.invalidInput` for a bad argument; `.io`.
-    public func createStagedVault(vaultID: [UInt8], header: [UInt8], firstFrames: [PostgresFrame] = []) throws {
-        try Self.checkVaultID(vaultID)
-        try Self.checkHeader(header)
-        if !firstFrames.isEmpty { try Self.checkFrames(firstFrames, startingAt: 1) }
-        let id = ByteBuffer(bytes: vaultID)
-        let staging = Self.stagingName(for: vaultID)
-        let generation = Int64(Self.firstGeneration)
-        try session.transaction("starting the copy") { statements in
-            try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(id) AND name = \(staging)")
-            do {
-                try statements.execute(
-                    """
-                    INSERT INTO coffer_vaults (vault_id, name, header, header_generation, log_generation)
-                    VALUES (\(id), \(staging), \(ByteBuffer(bytes: header)), \(generation), \(generation))
-                    """)
-            } catch let failure as StatementFailure where failure.isUniqueViolation {
-                throw CofferError(.alreadyExists, "A vault with the same id exists already.")
-            }
-            try Self.insert(firstFrames[...], vaultID: id, logGeneration: generation, statements)
-            return .commit(())
-        }
-    }
-
-    /// Gives the vault staged by ``createStagedVault(vaultID:header:firstFrames:)`` its name, in
-    /// one transaction: from then on it is a vault like any other.
+    /// Gives the vault staged under `stagingName` its name `name`, in one transaction: from
+    /// then on it is a vault like any other.
     ///
     /// - Returns: `false` when a vault has that name already (nothing changed).
-    /// - Throws: `CofferError(.notFound)` when the staged vault is gone (another copy of the
-    ///   same vault dropped it); `.invalidInput` for a bad name; `.io`.
-    public func publishStagedVault(vaultID: [UInt8], name: String) throws -> Bool {
+    /// - Throws: `CofferError(.notFound)` when the staged row is gone (another copy of the
+    ///   same vault replaced it); `.invalidInput` for a bad name; `.io`.
+    public func publishStagedVault(vaultID: [UInt8], stagingName: String, name: String) throws -> Bool {
         try Self.checkName(name)
         try Self.checkVaultID(vaultID)
+        try Self.checkStagingName(stagingName)
         let id = ByteBuffer(bytes: vaultID)
-        let staging = Self.stagingName(for: vaultID)
         let renamed = try session.transaction("naming the copy") { statements in
             do {
                 let rows = try statements.execute(
                     """
-                    UPDATE coffer_vaults SET name = \(name) WHERE vault_id = \(id) AND name = \(staging)
+                    UPDATE coffer_vaults SET name = \(name) WHERE vault_id = \(id) AND name = \(stagingName)
                     RETURNING vault_id
                     """)
                 return .commit(Optional(!rows.isEmpty))
@@ -254,13 +274,13 @@ public final class PostgresFrameStore: Sendable {
         return true
     }
 
-    /// Drops a vault staged and never published, with its frames; nothing when there is none.
-    public func dropStagedVault(vaultID: [UInt8]) throws {
+    /// Drops the vault staged under `stagingName`, with its frames; nothing when there is none.
+    public func dropStagedVault(vaultID: [UInt8], stagingName: String) throws {
         try Self.checkVaultID(vaultID)
+        try Self.checkStagingName(stagingName)
         let id = ByteBuffer(bytes: vaultID)
-        let staging = Self.stagingName(for: vaultID)
         try session.transaction("dropping an unfinished copy") { statements in
-            try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(id) AND name = \(staging)")
+            try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(id) AND name = \(stagingName)")
             return .commit(())
         }
     }
@@ -275,10 +295,10 @@ public final class PostgresFrameStore: Sendable {
         return try readVault(anyName: name)
     }
 
-    /// Reads a vault's row by its staging name (``stagingName(for:)``).
-    public func readStagedVault(vaultID: [UInt8]) throws -> PostgresVault {
-        try Self.checkVaultID(vaultID)
-        return try readVault(anyName: Self.stagingName(for: vaultID))
+    /// Reads a vault's row by its staging name (``stagingName(for:token:)``).
+    public func readStagedVault(stagingName: String) throws -> PostgresVault {
+        try Self.checkStagingName(stagingName)
+        return try readVault(anyName: stagingName)
     }
 
     private func readVault(anyName name: String) throws -> PostgresVault {
@@ -312,13 +332,16 @@ public final class PostgresFrameStore: Sendable {
         return vault
     }
 
-    /// Lists every vault, by name, without headers.
+    /// Lists every vault, by name, without headers; a copy still staged (F-SHARED-COPY) is no vault yet.
     ///
     /// - Throws: `CofferError(.io)` when the connection is lost.
     public func listVaults() throws -> [PostgresVaultSummary] {
         try session.read("listing the vaults") { statements in
             try statements.execute(
-                "SELECT vault_id, name, header_generation, log_generation FROM coffer_vaults ORDER BY name"
+                """
+                SELECT vault_id, name, header_generation, log_generation FROM coffer_vaults
+                WHERE octet_length(name) <= \(Self.vaultNameBytesMax) ORDER BY name
+                """
             ).map { row in
                 let (id, name, header, log) = try Self.decode(row, as: (ByteBuffer, String, Int64, Int64).self)
                 return PostgresVaultSummary(
@@ -966,6 +989,10 @@ public final class PostgresFrameStore: Sendable {
         guard (1...vaultNameBytesMax).contains(name.utf8.count), !name.utf8.contains(0) else {
             throw CofferError(.invalidInput, "A vault name must be 1 to \(vaultNameBytesMax) bytes, without NUL.")
         }
+    }
+
+    private static func checkStagingName(_ name: String) throws {
+        guard isStagingName(name) else { throw CofferError(.invalidInput, "That is not a staging name.") }
     }
 
     private static func checkHeader(_ header: [UInt8]) throws {

@@ -20,9 +20,9 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     let store: PostgresFrameStore
     private let idLock = Lock()
     private var knownVaultID: [UInt8]?
-    /// Whether the vault is the copy this instance staged and has not published yet: its row
-    /// is under its staging name until then (F-SHARED-COPY).
-    private var isStaged = false
+    /// The staging name of the copy this instance staged and has not published yet: its row
+    /// is under that name until then (F-SHARED-COPY).
+    private var stagingName: String?
 
     /// Connects. The tables are created with the first vault (``create(vaultID:header:frames:)``).
     ///
@@ -56,8 +56,8 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     public func state() throws(CofferError) -> SharedLogState? {
         let vault: PostgresVault
         do {
-            let staged = idLock.withLock { isStaged ? knownVaultID : nil }
-            vault = try staged.map { try store.readStagedVault(vaultID: $0) } ?? store.readVault(name: vaultName)
+            let staged = idLock.withLock { stagingName }
+            vault = try staged.map { try store.readStagedVault(stagingName: $0) } ?? store.readVault(name: vaultName)
         } catch let error as CofferError where error.code == .notFound {
             return nil
         } catch {
@@ -92,8 +92,11 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
 
     public func createStaged(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {
         try Self.call { try store.ensureSchema() }
+        // A token of this copy's own: another copy of the same vault that replaces the staged
+        // row is never published by this one's rename.
+        let staging = PostgresFrameStore.stagingName(for: vaultID, token: RandomBytes.make(8))
         do {
-            try store.createStagedVault(vaultID: vaultID, header: header, firstFrames: frames)
+            try store.createStagedVault(vaultID: vaultID, stagingName: staging, header: header, firstFrames: frames)
         } catch let error as CofferError where error.code == .alreadyExists {
             return false
         } catch {
@@ -101,24 +104,25 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
         }
         idLock.withLock {
             knownVaultID = vaultID
-            isStaged = true
+            stagingName = staging
         }
         return true
     }
 
     public func publishStaged() throws(CofferError) -> Bool {
-        guard let id = idLock.withLock({ isStaged ? knownVaultID : nil }) else {
+        guard let (id, staging) = idLock.withLock({ stagingName.map { (knownVaultID!, $0) } }) else {
             preconditionFailure("only a staged vault is published")
         }
-        guard try Self.call({ try store.publishStagedVault(vaultID: id, name: vaultName) }) else { return false }
-        idLock.withLock { isStaged = false }
+        guard try Self.call({ try store.publishStagedVault(vaultID: id, stagingName: staging, name: vaultName) })
+        else { return false }
+        idLock.withLock { stagingName = nil }
         return true
     }
 
     public func dropStaged() throws(CofferError) {
-        guard let id = idLock.withLock({ isStaged ? knownVaultID : nil }) else { return }
-        try Self.call { try store.dropStagedVault(vaultID: id) }
-        idLock.withLock { isStaged = false }
+        guard let (id, staging) = idLock.withLock({ stagingName.map { (knownVaultID!, $0) } }) else { return }
+        try Self.call { try store.dropStagedVault(vaultID: id, stagingName: staging) }
+        idLock.withLock { stagingName = nil }
     }
 
     public func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame] {

@@ -58,8 +58,14 @@ extension VaultStore {
         case .failure(let error): throw error
         case .success(let value): outcome = value
         }
-        if let missing = outcome.missingKeyEpoch {
-            throw CofferError(.corrupted, missing.detail, offset: missing.offset, sequence: missing.sequence)
+        // F-NO-EPOCH: a prefix without the first key epoch would be a vault no writer opens,
+        // whatever cut it short.
+        guard outcome.keyEpochs.newest != nil else {
+            throw CofferError(
+                .corrupted,
+                "The log's valid records hold no key epoch, which every vault's first record is: nothing can be "
+                    + "salvaged from it. Restore the vault from a copy.",
+                offset: FormatConstants.logStartOffset, sequence: 1)
         }
         let taken = CofferError(.alreadyExists, "The salvage output file exists already; choose a new path.")
         // Written under a temporary name and renamed to `output` once whole and synced.

@@ -25,8 +25,9 @@ extension VaultStore {
     ///
     /// - Throws: `.alreadyExists` when the destination exists; `.corrupted` when the source's
     ///   log is corrupted (nothing is written) or the copy reads back differently; `.notFound`,
-    ///   `.notAVault`, `.io`. A failed copy to a file is removed; one to a shared log is left
-    ///   as the valid prefix it reached, for the operator to drop.
+    ///   `.notAVault`, `.io`. A failed copy is removed: a file, or a shared log's staged rows
+    ///   (F-SHARED-COPY; a copy cut short leaves them, under no name, for the next copy of the
+    ///   same vault to remove).
     public static func copy(
         from sourcePath: String, on sourceStorage: any LogMedium = PosixStorage(),
         to destinationPath: String, on destinationStorage: any LogMedium = PosixStorage()

@@ -685,6 +685,14 @@ final class VaultCommandTests: XCTestCase {
             let refused = try coffer.expect(64, arguments)
             XCTAssertTrue(refused.standardError.contains("its checkpoint or head file"), refused.standardError)
         }
+        // Through a symbolic link, the checkpoint is the one beside the file the link names.
+        try FileManager.default.createSymbolicLink(atPath: coffer.path("link.coffer"), withDestinationPath: "v.coffer")
+        for arguments in [
+            ["salvage", "--output", coffer.path("v.coffer.checkpoint")], ["copy", "--to", "v.coffer.checkpoint"],
+            ["export", "--output", "v.coffer.checkpoint", "--force"],
+        ] {
+            try coffer.expect(64, arguments + ["--vault", coffer.path("link.coffer")])
+        }
         for name in ["v.coffer.checkpoint", "v.head"] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path(name)), name)
         }

@@ -617,14 +617,27 @@ final class SharedVaultTests: XCTestCase {
         defer { store.close() }
         let vaultID = try VaultFileInfo.read(path: original).header.vaultID
         let headerBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: original)).prefix(8192))
-        try store.createStagedVault(vaultID: vaultID, header: headerBytes)
+        let leftover = PostgresFrameStore.stagingName(for: vaultID, token: [1, 2, 3])
+        try store.createStagedVault(vaultID: vaultID, stagingName: leftover, header: headerBytes)
+        XCTAssertFalse(try store.listVaults().contains { $0.vaultID == vaultID }, "a staged copy is listed")
         XCTAssertThrowsError(try Vault.open(path: shared.path, unlock: .keyFile(key), options: .init(storage: shared)))
         {
             XCTAssertEqual(($0 as? CofferError)?.code, .notFound)
         }
         let there = try VaultStore.copy(from: original, on: PosixStorage(), to: shared.path, on: shared)
         XCTAssertEqual(there.head, head)
-        XCTAssertThrowsError(try store.readStagedVault(vaultID: vaultID), "the copy is published, not staged")
+        XCTAssertThrowsError(try store.readStagedVault(stagingName: leftover), "what the cut-short copy left is gone")
+        // Two copies of one vault: the second replaces the first's staged row, and the first's
+        // rename then finds nothing of its own to name; it never names the second's.
+        let other = try TestDatabase.location().naming(vault: uniqueVaultName("other")).vaultName!
+        let first = PostgresFrameStore.stagingName(for: [9, 9, 9], token: [1])
+        let second = PostgresFrameStore.stagingName(for: [9, 9, 9], token: [2])
+        try store.createStagedVault(vaultID: [9, 9, 9], stagingName: first, header: headerBytes)
+        try store.createStagedVault(vaultID: [9, 9, 9], stagingName: second, header: headerBytes)
+        XCTAssertThrowsError(try store.publishStagedVault(vaultID: [9, 9, 9], stagingName: first, name: other))
+        XCTAssertTrue(try store.publishStagedVault(vaultID: [9, 9, 9], stagingName: second, name: other))
+        try store.dropVault(name: other)
+        XCTAssertTrue(try store.listVaults().contains { $0.vaultID == vaultID })
         let back = directory + "/back.coffer"
         let returned = try VaultStore.copy(from: shared.path, on: shared, to: back)
         XCTAssertEqual(returned.head, head)

@@ -361,6 +361,20 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertThrowsCode(
             .corrupted, try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("saved")))
+
+        // A damaged first record with valid ones after it: a corruption, and still nothing to salvage.
+        let damaged = directory.file("w")
+        let store = try VaultStore.create(path: damaged, secret: Fixture.secret)
+        _ = try store.append([Fixture.payload("a"), Fixture.payload("b")])
+        store.close()
+        var bytes = Fixture.readFile(damaged)
+        bytes[Int(FormatConstants.logStartOffset) + 40] ^= 0x01
+        Fixture.writeFile(damaged, bytes)
+        XCTAssertEqual(try VaultStore.verify(path: damaged, secret: Fixture.secret).problems.first?.sequence, 1)
+        XCTAssertThrowsCode(
+            .corrupted, try VaultStore.salvage(path: damaged, secret: Fixture.secret, output: directory.file("saved")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("saved")))
+        XCTAssertEqual(Fixture.readFile(damaged), bytes)
     }
 
     func testFileInfoWithoutAKey() throws {

@@ -35,12 +35,9 @@ struct Copy: CofferCommand {
             throw CommandFailure.usage("The copy must go somewhere new, not onto the vault itself.")
         }
         if !target.isShared {
-            if !source.isShared {
-                try OutputPaths.refuse(
-                    target.path, option: "--to",
-                    namingAFileOf: OutputPaths.companions(ofVault: source.path, headFile: global.headFile(in: context)),
-                    what: "the vault, its checkpoint or head file")
-            }
+            try OutputPaths.refuse(
+                target.path, option: "--to", namingAFileOf: global.vaultCompanions(in: context),
+                what: "the vault, its checkpoint or head file")
             try OutputPaths.checkPlace(of: target.path, option: "--to")
         }
         let report: CopyReport

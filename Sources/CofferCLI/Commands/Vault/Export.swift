@@ -118,9 +118,6 @@ struct Export: VaultCommand {
         }
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
-        // The vault and its companions, its index checkpoint and the head file that guards it,
-        // whether they exist yet or not.
-
         let progress = ProgressBar(label: "exporting", context: context, quiet: global.quiet)
         let document = try ExportDocument.make(from: vault, revealing: reveal || bundle) { done, total in
             progress.update(count: UInt64(done), done: UInt64(done), total: UInt64(total))

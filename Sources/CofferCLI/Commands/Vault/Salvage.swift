@@ -30,8 +30,7 @@ struct Salvage: VaultCommand {
         let (location, secret) = try access.locationAndSecret(in: context)
         let path = location.path
         try OutputPaths.refuse(
-            outputPath, option: "--output",
-            namingAFileOf: OutputPaths.companions(ofVault: path, headFile: global.headFile(in: context)),
+            outputPath, option: "--output", namingAFileOf: global.vaultCompanions(in: context),
             what: "the vault, its checkpoint or head file")
         try OutputPaths.checkPlace(of: outputPath, option: "--output")
         let report: SalvageReport
