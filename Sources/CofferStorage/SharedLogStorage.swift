@@ -449,7 +449,16 @@ private final class CreatedSharedLog: NewLog {
 
     func publish(_ what: String, taken: CofferError) throws(CofferError) {
         guard let staging else { return }
-        guard try staging.publishStaged() else {
+        let published: Bool
+        do {
+            published = try staging.publishStaged()
+        } catch {
+            // The rename may or may not have landed (a connection lost at commit): dropping
+            // what is still under the staging name is right either way.
+            discard()
+            throw error
+        }
+        guard published else {
             discard()
             throw taken
         }

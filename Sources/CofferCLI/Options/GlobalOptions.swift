@@ -230,9 +230,8 @@ struct GlobalOptions: ParsableArguments {
 
     /// The files a vault file depends on (``OutputPaths/companions(ofVault:headFile:)``),
     /// known without opening or connecting to anything; for a vault in PostgreSQL, only its
-    /// head file.
-    /// A vault reached through a symbolic link keeps its checkpoint beside the file the link
-    /// names: both places count.
+    /// head file. A vault reached through a symbolic link keeps its checkpoint beside the file
+    /// the link names: both places count.
     func vaultCompanions(in context: CommandContext) throws(CommandFailure) -> [String] {
         let text = try vaultText(in: context)
         guard VaultLocation.urlScheme(text) == nil else { return headFile(in: context).map { [$0] } ?? [] }
