@@ -122,7 +122,10 @@ public struct PostgresTimeouts: Sendable, Equatable {
         func duration(_ name: String, seconds: Bool, _ fallback: Duration) throws -> Duration {
             guard let text = parameters[name] else { return fallback }
             guard let value = seconds ? Self.parseSeconds(text) : Self.parseDuration(text) else {
-                let form = seconds ? "whole seconds" : "milliseconds, or a number with ms, s, min or h"
+                let form =
+                    seconds
+                    ? "whole seconds, from 1 to 86400"
+                    : "milliseconds, or a number with ms, s, min or h, up to 24 hours"
                 throw CofferError(.invalidInput, "Invalid PostgreSQL URL: \(name) must be \(form).")
             }
             return value
