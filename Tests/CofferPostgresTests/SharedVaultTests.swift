@@ -506,6 +506,33 @@ final class SharedVaultTests: XCTestCase {
         try Vault.open(path: reopened.path, unlock: .keyFile(key), options: .init(storage: reopened)).close()
     }
 
+    /// A copy into PostgreSQL that fails at its last step (the rename lost with the
+    /// connection) leaves no vault under the name and none staged: it can be made again.
+    func testACopyThatFailsAtItsRenameLeavesNothing() throws {
+        let directory = NSTemporaryDirectory() + "coffer-copy-fail-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        XCTAssertEqual(mkdir(directory, 0o700), 0)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let original = directory + "/original.coffer"
+        let vault = try Vault.create(path: original, unlock: .keyFile(key), cost: .interactive)
+        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        vault.close()
+        let vaultID = try VaultFileInfo.read(path: original).header.vaultID
+        let location = try TestDatabase.location().naming(vault: uniqueVaultName())
+        let failing = SharedLogStorage(
+            backend: LosesTheRename(try PostgresSharedLog(location: location)), path: location.description)
+        XCTAssertThrowsError(try VaultStore.copy(from: original, on: PosixStorage(), to: failing.path, on: failing)) {
+            XCTAssertEqual(($0 as? CofferError)?.code, .io(errno: ECONNRESET))
+        }
+        let raw = try RawConnection(TestDatabase.location())
+        let rows = try raw.execute("SELECT count(*) FROM coffer_vaults WHERE vault_id = \(ByteBuffer(bytes: vaultID))")
+            .first!.decode(Int64.self)
+        XCTAssertEqual(rows, 0, "a failed copy left a row")
+        let shared = SharedLogStorage(backend: try PostgresSharedLog(location: location), path: location.description)
+        XCTAssertThrowsError(try Vault.open(path: shared.path, unlock: .keyFile(key), options: .init(storage: shared)))
+        _ = try VaultStore.copy(from: original, on: PosixStorage(), to: shared.path, on: shared)
+        try Vault.open(path: shared.path, unlock: .keyFile(key), options: .init(storage: shared)).close()
+    }
+
     /// An open or a verification that meets a compaction's switch (the log it reads replaced
     /// meanwhile) starts again on the new log, instead of failing the command with `conflict`.
     func testAnOpenThatMeetsACompactionOpensAgain() throws {
@@ -769,5 +796,12 @@ final class ReplacedWhileOpening: ForwardingBackend, @unchecked Sendable {
         guard replacements.subtract(1, ordering: .relaxed).oldValue > 0 else { return found }
         return SharedLogExtent(
             logGeneration: found.logGeneration + 1, headerGeneration: found.headerGeneration, frameBytes: 0, frames: [])
+    }
+}
+
+/// A shared log whose copy's rename is lost with the connection, before it reaches the server.
+final class LosesTheRename: ForwardingBackend, @unchecked Sendable {
+    override func publishStaged() throws(CofferError) -> Bool {
+        throw CofferError(.io(errno: ECONNRESET), "The connection to PostgreSQL was lost while naming the copy.")
     }
 }
