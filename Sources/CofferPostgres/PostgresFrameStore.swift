@@ -196,26 +196,41 @@ public final class PostgresFrameStore: Sendable {
         name.utf8.count > vaultNameBytesMax && name.hasPrefix(stagingPrefix)
     }
 
-    /// Creates a vault as ``createVault(name:vaultID:header:firstFrames:)`` does, under
-    /// `stagingName` (``stagingName(for:token:)``), after dropping a row of the same id staged
-    /// before and never published (a copy cut short, whose frames would otherwise stay).
+    /// Creates a copy's vault row and its first frames as
+    /// ``createVault(name:vaultID:header:firstFrames:)`` does, but under an id and a name of
+    /// the copy's own (F-SHARED-COPY): `stagingID`, random, so that no other copy's writes
+    /// reach its rows, and `stagingName` (``stagingName(for:token:)``). First it removes
+    /// the staged rows of `vaultID` another copy left (one cut short; one still running then
+    /// fails at its next write, its rows gone).
     ///
-    /// - Throws: `CofferError(.alreadyExists)` when a vault with that id has a name;
+    /// - Throws: `CofferError(.alreadyExists)` when a vault with id `vaultID` exists;
     ///   `.invalidInput` for a bad argument; `.io`.
     public func createStagedVault(
-        vaultID: [UInt8], stagingName: String, header: [UInt8], firstFrames: [PostgresFrame] = []
+        stagingID: [UInt8], for vaultID: [UInt8], stagingName: String, header: [UInt8],
+        firstFrames: [PostgresFrame] = []
     ) throws {
+        try Self.checkVaultID(vaultID)
         try Self.checkStagingName(stagingName)
+        let real = ByteBuffer(bytes: vaultID)
+        let leftovers = Self.stagingPrefix + Self.hex(vaultID) + ":"
         try insertVault(
-            named: stagingName, vaultID: vaultID, header: header, firstFrames: firstFrames, "starting the copy",
-            replacingStaged: true)
+            named: stagingName, vaultID: stagingID, header: header, firstFrames: firstFrames, "starting the copy"
+        ) { statements in
+            try statements.execute(
+                """
+                DELETE FROM coffer_vaults
+                WHERE octet_length(name) > \(Self.vaultNameBytesMax) AND left(name, \(Int32(leftovers.utf8.count))) = \(leftovers)
+                """)
+            guard try statements.execute("SELECT 1 FROM coffer_vaults WHERE vault_id = \(real)").isEmpty else {
+                throw CofferError(.alreadyExists, "A vault with the same id exists already.")
+            }
+        }
     }
 
-    /// Inserts a vault row and its first frames in one transaction; with `replacingStaged`, a
-    /// row of the same id under a staging name goes first.
+    /// Inserts a vault row and its first frames in one transaction, after `first`.
     private func insertVault(
         named name: String, vaultID: [UInt8], header: [UInt8], firstFrames: [PostgresFrame], _ operation: String,
-        replacingStaged: Bool = false
+        first: (Statements) throws -> Void = { _ in }
     ) throws {
         try Self.checkVaultID(vaultID)
         try Self.checkHeader(header)
@@ -223,12 +238,7 @@ public final class PostgresFrameStore: Sendable {
         let id = ByteBuffer(bytes: vaultID)
         let generation = Int64(Self.firstGeneration)
         try session.transaction(operation) { statements in
-            if replacingStaged {
-                try statements.execute(
-                    """
-                    DELETE FROM coffer_vaults WHERE vault_id = \(id) AND octet_length(name) > \(Self.vaultNameBytesMax)
-                    """)
-            }
+            try first(statements)
             do {
                 try statements.execute(
                     """
@@ -243,44 +253,71 @@ public final class PostgresFrameStore: Sendable {
         }
     }
 
-    /// Gives the vault staged under `stagingName` its name `name`, in one transaction: from
-    /// then on it is a vault like any other.
-    ///
-    /// - Returns: `false` when a vault has that name already (nothing changed).
-    /// - Throws: `CofferError(.notFound)` when the staged row is gone (another copy of the
-    ///   same vault replaced it); `.invalidInput` for a bad name; `.io`.
-    public func publishStagedVault(vaultID: [UInt8], stagingName: String, name: String) throws -> Bool {
-        try Self.checkName(name)
-        try Self.checkVaultID(vaultID)
-        try Self.checkStagingName(stagingName)
-        let id = ByteBuffer(bytes: vaultID)
-        let renamed = try session.transaction("naming the copy") { statements in
-            do {
-                let rows = try statements.execute(
-                    """
-                    UPDATE coffer_vaults SET name = \(name) WHERE vault_id = \(id) AND name = \(stagingName)
-                    RETURNING vault_id
-                    """)
-                return .commit(Optional(!rows.isEmpty))
-            } catch let failure as StatementFailure where failure.isUniqueViolation {
-                return .rollback(Optional<Bool>.none)
-            }
-        }
-        guard let renamed else { return false }
-        guard renamed else {
-            throw CofferError(
-                .notFound, "The copy being made was dropped meanwhile: another copy of the same vault started.")
-        }
-        return true
+    /// A copy whose staged row another copy of the same vault removed (F-SHARED-COPY).
+    static let supersededCopy = CofferError(
+        .conflict,
+        "Another copy of the same vault into this database started meanwhile and removed this one; run the copy again.")
+
+    /// What naming a staged copy did.
+    private enum Publication {
+        case published
+        /// A vault has the name or the id already.
+        case taken
+        /// The staged row is gone: another copy of the same vault removed it.
+        case superseded
     }
 
-    /// Drops the vault staged under `stagingName`, with its frames; nothing when there is none.
-    public func dropStagedVault(vaultID: [UInt8], stagingName: String) throws {
+    /// Makes the copy staged under `stagingID` and `stagingName` the vault `vaultID` named
+    /// `name`, in one transaction: the vault's row is inserted, the copy's frames and
+    /// checkpoints move to it, and the staged row goes. From then on it is a vault like any other.
+    ///
+    /// - Returns: `false` when a vault has that name or id already (nothing changed).
+    /// - Throws: `CofferError(.conflict)` when the staged row is gone (another copy of the same
+    ///   vault removed it: run the copy again); `.invalidInput` for a bad name; `.io`.
+    public func publishStagedVault(
+        stagingID: [UInt8], stagingName: String, as vaultID: [UInt8], name: String
+    ) throws -> Bool {
+        try Self.checkName(name)
         try Self.checkVaultID(vaultID)
+        try Self.checkVaultID(stagingID)
         try Self.checkStagingName(stagingName)
-        let id = ByteBuffer(bytes: vaultID)
+        let staged = ByteBuffer(bytes: stagingID)
+        let real = ByteBuffer(bytes: vaultID)
+        let outcome = try session.transaction("naming the copy") { statements -> TransactionEnd<Publication> in
+            let row = try statements.execute(
+                "SELECT 1 FROM coffer_vaults WHERE vault_id = \(staged) AND name = \(stagingName) FOR UPDATE")
+            guard !row.isEmpty else { return .rollback(.superseded) }
+            do {
+                try statements.execute(
+                    """
+                    INSERT INTO coffer_vaults (vault_id, name, header, header_generation, log_generation)
+                    SELECT \(real), \(name), header, header_generation, log_generation FROM coffer_vaults
+                    WHERE vault_id = \(staged)
+                    """)
+            } catch let failure as StatementFailure where failure.isUniqueViolation {
+                return .rollback(.taken)
+            }
+            try statements.execute("UPDATE coffer_frames SET vault_id = \(real) WHERE vault_id = \(staged)")
+            try statements.execute("UPDATE coffer_checkpoints SET vault_id = \(real) WHERE vault_id = \(staged)")
+            try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(staged)")
+            return .commit(.published)
+        }
+        switch outcome {
+        case .published: return true
+        case .taken: return false
+        case .superseded: throw Self.supersededCopy
+        }
+    }
+
+    /// Drops the copy staged under `stagingID` and `stagingName`, with its frames; nothing
+    /// when there is none.
+    public func dropStagedVault(stagingID: [UInt8], stagingName: String) throws {
+        try Self.checkVaultID(stagingID)
+        try Self.checkStagingName(stagingName)
+        let staged = ByteBuffer(bytes: stagingID)
         try session.transaction("dropping an unfinished copy") { statements in
-            try statements.execute("DELETE FROM coffer_vaults WHERE vault_id = \(id) AND name = \(stagingName)")
+            try statements.execute(
+                "DELETE FROM coffer_vaults WHERE vault_id = \(staged) AND name = \(stagingName)")
             return .commit(())
         }
     }

@@ -20,9 +20,9 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     let store: PostgresFrameStore
     private let idLock = Lock()
     private var knownVaultID: [UInt8]?
-    /// The staging name of the copy this instance staged and has not published yet: its row
-    /// is under that name until then (F-SHARED-COPY).
-    private var stagingName: String?
+    /// The copy this instance staged and has not published yet (F-SHARED-COPY): its row's
+    /// id and name until then (``knownVaultID`` is the staging id), and the vault's own id.
+    private var staging: (name: String, vaultID: [UInt8])?
 
     /// Connects. The tables are created with the first vault (``create(vaultID:header:frames:)``).
     ///
@@ -56,7 +56,7 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     public func state() throws(CofferError) -> SharedLogState? {
         let vault: PostgresVault
         do {
-            let staged = idLock.withLock { stagingName }
+            let staged = idLock.withLock { staging?.name }
             vault = try staged.map { try store.readStagedVault(stagingName: $0) } ?? store.readVault(name: vaultName)
         } catch let error as CofferError where error.code == .notFound {
             return nil
@@ -71,7 +71,7 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
 
     public func extent(logGeneration: UInt64, after sequence: UInt64) throws(CofferError) -> SharedLogExtent {
         let id = try vaultID()
-        let found = try Self.call { try store.extent(vaultID: id, logGeneration: logGeneration, after: sequence) }
+        let found = try call { try store.extent(vaultID: id, logGeneration: logGeneration, after: sequence) }
         return SharedLogExtent(
             logGeneration: found.logGeneration, headerGeneration: found.headerGeneration, frameBytes: found.frameBytes,
             frames: found.frames)
@@ -92,50 +92,58 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
 
     public func createStaged(vaultID: [UInt8], header: [UInt8], frames: [SharedFrame]) throws(CofferError) -> Bool {
         try Self.call { try store.ensureSchema() }
-        // A token of this copy's own: another copy of the same vault that replaces the staged
-        // row is never published by this one's rename.
-        let staging = PostgresFrameStore.stagingName(for: vaultID, token: RandomBytes.make(8))
+        // An id and a name of this copy's own: no other copy of the same vault writes to its
+        // rows, nor is named by its rename.
+        let stagingID = RandomBytes.make(16)
+        let name = PostgresFrameStore.stagingName(for: vaultID, token: RandomBytes.make(8))
         do {
-            try store.createStagedVault(vaultID: vaultID, stagingName: staging, header: header, firstFrames: frames)
+            try store.createStagedVault(
+                stagingID: stagingID, for: vaultID, stagingName: name, header: header, firstFrames: frames)
         } catch let error as CofferError where error.code == .alreadyExists {
             return false
         } catch {
             throw Self.cofferError(error)
         }
         idLock.withLock {
-            knownVaultID = vaultID
-            stagingName = staging
+            knownVaultID = stagingID
+            staging = (name, vaultID)
         }
         return true
     }
 
     public func publishStaged() throws(CofferError) -> Bool {
-        guard let (id, staging) = idLock.withLock({ stagingName.map { (knownVaultID!, $0) } }) else {
-            preconditionFailure("only a staged vault is published")
+        guard let (stagingID, name, vaultID) = idLock.withLock({ staging.map { (knownVaultID!, $0.name, $0.vaultID) } })
+        else { preconditionFailure("only a staged vault is published") }
+        let published = try Self.call {
+            try store.publishStagedVault(stagingID: stagingID, stagingName: name, as: vaultID, name: vaultName)
         }
-        guard try Self.call({ try store.publishStagedVault(vaultID: id, stagingName: staging, name: vaultName) })
-        else { return false }
-        idLock.withLock { stagingName = nil }
+        guard published else { return false }
+        idLock.withLock {
+            knownVaultID = vaultID
+            staging = nil
+        }
         return true
     }
 
     public func dropStaged() throws(CofferError) {
-        guard let (id, staging) = idLock.withLock({ stagingName.map { (knownVaultID!, $0) } }) else { return }
-        try Self.call { try store.dropStagedVault(vaultID: id, stagingName: staging) }
-        idLock.withLock { stagingName = nil }
+        guard let (stagingID, name) = idLock.withLock({ staging.map { (knownVaultID!, $0.name) } }) else { return }
+        try Self.call { try store.dropStagedVault(stagingID: stagingID, stagingName: name) }
+        idLock.withLock {
+            knownVaultID = nil
+            staging = nil
+        }
     }
 
     public func frames(logGeneration: UInt64, after sequence: UInt64, limit: Int) throws(CofferError) -> [SharedFrame] {
         let id = try vaultID()
-        return try Self.call {
+        return try call {
             try store.readFrames(vaultID: id, logGeneration: logGeneration, after: sequence, limit: limit)
         }
     }
 
     public func append(logGeneration: UInt64, frames: [SharedFrame]) throws(CofferError) -> Bool {
         let id = try vaultID()
-        return try Self.call { try store.append(vaultID: id, logGeneration: logGeneration, frames: frames) }
-            == .appended
+        return try call { try store.append(vaultID: id, logGeneration: logGeneration, frames: frames) } == .appended
     }
 
     public func stage(logGeneration: UInt64, frames: [SharedFrame]) throws(CofferError) -> Bool {
@@ -213,6 +221,16 @@ public final class PostgresSharedLog: SharedLogBackend, @unchecked Sendable {
     /// Runs a frame-store call, whose errors are `CofferError`s, with a typed throw.
     private static func call<Value>(_ body: () throws -> Value) throws(CofferError) -> Value {
         do { return try body() } catch { throw cofferError(error) }
+    }
+
+    /// ``call(_:)`` for a read or write of the vault's rows: while this instance's copy is
+    /// staged, a row gone means another copy of the same vault removed it (F-SHARED-COPY).
+    private func call<Value>(_ body: () throws -> Value) throws(CofferError) -> Value {
+        do {
+            return try Self.call(body)
+        } catch  where error.code == .notFound && idLock.withLock({ staging != nil }) {
+            throw PostgresFrameStore.supersededCopy
+        }
     }
 
     private static func cofferError(_ error: any Error) -> CofferError {

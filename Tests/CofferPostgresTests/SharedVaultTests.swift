@@ -645,7 +645,8 @@ final class SharedVaultTests: XCTestCase {
         let vaultID = try VaultFileInfo.read(path: original).header.vaultID
         let headerBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: original)).prefix(8192))
         let leftover = PostgresFrameStore.stagingName(for: vaultID, token: [1, 2, 3])
-        try store.createStagedVault(vaultID: vaultID, stagingName: leftover, header: headerBytes)
+        try store.createStagedVault(
+            stagingID: randomBytes(16), for: vaultID, stagingName: leftover, header: headerBytes)
         XCTAssertFalse(try store.listVaults().contains { $0.vaultID == vaultID }, "a staged copy is listed")
         XCTAssertThrowsError(try Vault.open(path: shared.path, unlock: .keyFile(key), options: .init(storage: shared)))
         {
@@ -659,11 +660,35 @@ final class SharedVaultTests: XCTestCase {
         let other = try TestDatabase.location().naming(vault: uniqueVaultName("other")).vaultName!
         let first = PostgresFrameStore.stagingName(for: [9, 9, 9], token: [1])
         let second = PostgresFrameStore.stagingName(for: [9, 9, 9], token: [2])
-        try store.createStagedVault(vaultID: [9, 9, 9], stagingName: first, header: headerBytes)
-        try store.createStagedVault(vaultID: [9, 9, 9], stagingName: second, header: headerBytes)
-        XCTAssertThrowsError(try store.publishStagedVault(vaultID: [9, 9, 9], stagingName: first, name: other))
-        XCTAssertTrue(try store.publishStagedVault(vaultID: [9, 9, 9], stagingName: second, name: other))
+        let (firstID, secondID) = (randomBytes(16), randomBytes(16))
+        try store.createStagedVault(
+            stagingID: firstID, for: [9, 9, 9], stagingName: first, header: headerBytes, firstFrames: makeFrames(1...2))
+        try store.createStagedVault(
+            stagingID: secondID, for: [9, 9, 9], stagingName: second, header: headerBytes,
+            firstFrames: makeFrames(1...2))
+        // The first copy's next frames reach nothing of the second's: its rows are gone.
+        XCTAssertThrowsError(try store.append(vaultID: firstID, logGeneration: 1, frames: makeFrames(3...3)))
+        XCTAssertThrowsError(
+            try store.publishStagedVault(stagingID: firstID, stagingName: first, as: [9, 9, 9], name: other)
+        ) {
+            XCTAssertEqual(($0 as? CofferError)?.code, .conflict)
+        }
+        XCTAssertTrue(
+            try store.publishStagedVault(stagingID: secondID, stagingName: second, as: [9, 9, 9], name: other))
+        XCTAssertEqual(try store.readFrames(vaultID: [9, 9, 9], logGeneration: 1, after: 0, limit: 10).count, 2)
         try store.dropVault(name: other)
+        // Through the backend the engine uses: the removed copy's next write is a conflict.
+        let copyName = try TestDatabase.location().naming(vault: uniqueVaultName("copy"))
+        let (copyA, copyB) = (try PostgresSharedLog(location: copyName), try PostgresSharedLog(location: copyName))
+        defer { (copyA.close(), copyB.close()) }
+        XCTAssertTrue(try copyA.createStaged(vaultID: [8, 8, 8], header: headerBytes, frames: []))
+        XCTAssertTrue(try copyB.createStaged(vaultID: [8, 8, 8], header: headerBytes, frames: []))
+        XCTAssertThrowsError(try copyA.append(logGeneration: 1, frames: [SharedFrame(sequence: 1, bytes: [1])])) {
+            XCTAssertEqual(($0 as? CofferError)?.code, .conflict)
+        }
+        XCTAssertTrue(try copyB.publishStaged())
+        XCTAssertEqual(try copyB.state()?.vaultID, [8, 8, 8])
+        try store.dropVault(name: copyName.vaultName!)
         XCTAssertTrue(try store.listVaults().contains { $0.vaultID == vaultID })
         let back = directory + "/back.coffer"
         let returned = try VaultStore.copy(from: shared.path, on: shared, to: back)
