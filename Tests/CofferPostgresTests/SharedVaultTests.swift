@@ -509,12 +509,9 @@ final class SharedVaultTests: XCTestCase {
     /// A copy into PostgreSQL that fails at its last step (the rename lost with the
     /// connection) leaves no vault under the name and none staged: it can be made again.
     func testACopyThatFailsAtItsRenameLeavesNothing() throws {
-        let directory = NSTemporaryDirectory() + "coffer-copy-fail-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        XCTAssertEqual(mkdir(directory, 0o700), 0)
+        let (directory, vault) = try fileVaultToCopy()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let original = directory + "/original.coffer"
-        let vault = try Vault.create(path: original, unlock: .keyFile(key), cost: .interactive)
-        try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        let original = vault.path
         vault.close()
         let vaultID = try VaultFileInfo.read(path: original).header.vaultID
         let location = try TestDatabase.location().naming(vault: uniqueVaultName())
@@ -618,13 +615,20 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertEqual(salvaged.read { $0.projects(in: try! $0.organizationID("acme")).map(\.slug) }, ["web"])
     }
 
-    func testCopyFileToPostgresAndBackIsByteIdentical() throws {
+    /// A new directory and, in it, a vault file with organization `acme`, to copy into
+    /// PostgreSQL; the caller removes the directory.
+    func fileVaultToCopy() throws -> (directory: String, vault: Vault) {
         let directory = NSTemporaryDirectory() + "coffer-copy-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         XCTAssertEqual(mkdir(directory, 0o700), 0)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let original = directory + "/original.coffer"
-        let vault = try Vault.create(path: original, unlock: .keyFile(key), cost: .interactive)
+        let vault = try Vault.create(path: directory + "/original.coffer", unlock: .keyFile(key), cost: .interactive)
         try vault.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        return (directory, vault)
+    }
+
+    func testCopyFileToPostgresAndBackIsByteIdentical() throws {
+        let (directory, vault) = try fileVaultToCopy()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let original = vault.path
         for step in 0..<40 {
             try vault.mutate(actor: "setup") {
                 try $0.createProject(in: "acme", slug: "p\(step)", name: String(repeating: "n", count: 1 + step * 4))
