@@ -182,11 +182,12 @@ final class ParsingTests: XCTestCase {
         }
         // Eight digits that are not a date, a number of seconds like an `expires_in`, or a word:
         // refused rather than read as a time in 1970.
-        for text in ["20270230", "3600", "0", "tomorrow", "2027-01-31T12:00"] {
+        // A time before the earliest expiry (the first of nine digits) is refused as those are.
+        for text in ["20270230", "3600", "0", "tomorrow", "2027-01-31T12:00", "19700101", "1969-12-31", "1973-03-03"] {
             let given = FieldValues(["expires_at": SecureBytes.copying(text: text)])
             XCTAssertThrowsError(try CredentialFields.shaped(given, for: .oauth2), text)
         }
-        for text in ["1801396800", ""] {
+        for text in ["1801396800", "", "1973-03-04", "100000000"] {
             XCTAssertNoThrow(
                 try CredentialFields.shaped(FieldValues(["expires_at": SecureBytes.copying(text: text)]), for: .oauth2))
         }

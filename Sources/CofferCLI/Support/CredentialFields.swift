@@ -31,13 +31,20 @@ enum CredentialFields {
     /// The fields as `type` names them.
     ///
     /// - Throws: `.invalidInput` for an `expires_at` that is neither an ISO 8601 time nor Unix
-    ///   seconds of this century (nine digits or more): eight digits that are not a date, or a
-    ///   number of seconds such as an `expires_in` of 3600, would be read as a time in 1970.
+    ///   seconds (nine digits or more): eight digits that are not a date, or a number of
+    ///   seconds such as an `expires_in` of 3600, would be read as a time in 1970; and for an
+    ///   ISO 8601 time before ``earliestExpiry``, which the seconds cannot give either.
     static func shaped(_ fields: FieldValues, for type: CredentialType) throws(CofferError) -> FieldValues {
         var fields = fields
         if type == .oauth2, let given = fields["expires_at"], given.count > 0 {
             let text = given.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
             if let seconds = unixSeconds(fromISO8601: text) {
+                guard seconds >= earliestExpiry else {
+                    throw CofferError(
+                        .invalidInput,
+                        "expires_at is before 1973-03-03T09:46:40Z, the earliest expiry taken (Unix seconds of nine "
+                            + "digits); a date that early is a mistake.")
+                }
                 fields["expires_at"] = SecureBytes.copying(text: String(seconds))
             } else if text.count < 9 || !text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
                 throw CofferError(
@@ -53,6 +60,11 @@ enum CredentialFields {
             return fields
         }
     }
+
+    /// The earliest expiry taken, in Unix seconds: the first of nine digits
+    /// (1973-03-03T09:46:40Z). Given as seconds or as a time, an earlier one is refused, so
+    /// `19700101` is not stored as 0 while `0` is refused.
+    static let earliestExpiry: Int64 = 100_000_000
 
     /// Unix seconds of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with `Z` or `±HH:MM`
     /// (a space may stand for the `T`), or of the basic date `YYYYMMDD`; nil for anything else
