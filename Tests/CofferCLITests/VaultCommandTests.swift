@@ -368,6 +368,13 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(error["offset"] as? Int, offset)
         XCTAssertEqual(error["seq"] as? Int, 3)
         XCTAssertEqual(try coffer.bytes("v.coffer"), bytes)
+        // Inspect with the key shows what needs none, the corruption among it, then the error.
+        let inspect = try coffer.expect(2, ["inspect", "--json"])
+        let shown = try inspect.json()
+        XCTAssertEqual(shown["unlocked"] as? Bool, false)
+        XCTAssertEqual(shown["unlock_failure"] as? String, "corrupted")
+        XCTAssertEqual((shown["corruption"] as? [String: Any])?["offset"] as? Int, offset)
+        XCTAssertEqual(try inspect.errorJSON()["code"] as? String, "corrupted")
         // Salvage copies the two good records into a new file, which verifies clean.
         let salvage = try coffer.expect(0, ["salvage", "--output", coffer.path("s.coffer"), "--json"]).json()
         XCTAssertEqual(salvage["records"] as? Int, 2)

@@ -45,10 +45,22 @@ struct Inspect: VaultCommand {
             // A bar only when measuring takes more than a second (a large vault).
             let progress = ProgressBar(
                 label: "measuring", context: context, quiet: global.quiet, showsAfter: 1, unit: "operations")
-            let keyed = try KeyedFacts.read(
-                location: location, secret: secret,
-                options: global.vaultOptions(in: context, location: location, readOnly: true, unlock: unlock),
-                progress: progress)
+            let keyed: KeyedFacts
+            do {
+                keyed = try KeyedFacts.read(
+                    location: location, secret: secret,
+                    options: global.vaultOptions(in: context, location: location, readOnly: true, unlock: unlock),
+                    progress: progress)
+            } catch let failure as CommandFailure where failure.status == .vaultUnavailable {
+                // What needs no key is shown all the same (a corrupted log's frames and where
+                // the corruption is), then why the key's open failed, with its exit status.
+                progress.finish()
+                document["unlocked"] = false
+                document["unlock_failure"] = .string(failure.code)
+                fields.append("Unlocked", "no: the vault did not open with the key (\(failure.code)); see the error")
+                output.emit(.object(document), text: { fields.render(style: output.style) })
+                throw failure
+            }
             VaultAccess.reportRecovery(keyed.recovery, output: output)
             keyed.add(to: &document, &fields)
         } else {
