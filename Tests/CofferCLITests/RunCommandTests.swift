@@ -104,6 +104,15 @@ final class RunCommandTests: XCTestCase {
         try coffer.expect(64, ["run", "--org", "acme"] + touch)
         try coffer.expect(64, ["run", "--org", "acme", "--env", "EXA=exa.token"])
         try coffer.expect(1, ["run", "--org", "acme", "--as", "carol", "--env", "EXA=exa.token"] + touch)
+        // Two organization credentials of one app and no default: run says what it can do
+        // instead of an explicit selection, which it does not take.
+        try coffer.expect(
+            0, ["credentials", "set", "two", "--org", "acme", "--slug", "a", "--set", "token=sk-two-a-01"])
+        try coffer.expect(
+            0, ["credentials", "set", "two", "--org", "acme", "--slug", "b", "--set", "token=sk-two-b-02"])
+        let ambiguous = try coffer.expect(4, ["run", "--org", "acme", "--env", "TWO=two.token"] + touch)
+        XCTAssertTrue(ambiguous.standardError.contains("takes no --select; pick one"), ambiguous.standardError)
+        XCTAssertFalse(ambiguous.standardError.contains("explicit selection"), ambiguous.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
         try coffer.expect(127, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", "no-such-command-here"])
         try coffer.expect(126, ["run", "--org", "acme", "--env", "EXA=exa.token", "--", coffer.path("v.key")])

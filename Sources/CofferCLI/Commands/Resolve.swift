@@ -136,9 +136,14 @@ struct Resolve: OrganizationCommand {
     ) -> CommandFailure {
         var failure = CommandFailure(error, status: ExitStatus(forResolution: error.code))
         if error.code == .ambiguous && !selects {
+            // The engine's advice ends with "or pass an explicit selection", which this
+            // command cannot take: its own advice replaces that sentence.
+            if let advice = failure.message.range(of: " Pick one: ") {
+                failure.message.removeSubrange(advice.lowerBound...)
+            }
             failure.message +=
-                " This command takes no --select: mark one default (coffer credentials update APP/SLUG --org "
-                + "\(organization) --default), or assign one to the consumer (coffer assignments assign)."
+                " This command takes no --select; pick one: mark one default (coffer credentials update APP/SLUG "
+                + "--org \(organization) --default), or assign one to the consumer (coffer assignments assign)."
         }
         guard error.code == .credentialMissing else { return failure }
         let (projects, users) = vault.read { index -> ([String], [String]) in
