@@ -63,6 +63,14 @@ enum StatementFailure: Error {
         self = .connectionLost(errno: error.underlying.flatMap(Self.errno(in:)) ?? ECONNRESET)
     }
 
+    /// Whether a connection failed before any attempt to connect: the host's name resolved
+    /// to no address (NIO's error then holds a DNS error and no connection error).
+    static func isUnresolvedHost(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return error.underlying.map(isUnresolvedHost) ?? false }
+        guard let error = error as? NIOConnectionError else { return false }
+        return error.connectionErrors.isEmpty && (error.dnsAError != nil || error.dnsAAAAError != nil)
+    }
+
     /// The errno inside one of NIO's errors. A socket's errno is not a file's, so it is not
     /// mapped through `SystemError`: ENOENT here is the server's Unix socket gone during a
     /// restart, an outage (`.io`, retried), never the `.notFound` a missing file is.
@@ -540,6 +548,11 @@ final class PostgresSession: @unchecked Sendable {
         if let error = error as? PSQLError, error.code == .authMechanismRequiresPassword {
             return CofferError(
                 .io(errno: EACCES), "PostgreSQL at \(location) asks for a password and none was given.")
+        }
+        if StatementFailure.isUnresolvedHost(error) {
+            return CofferError(
+                .io(errno: EHOSTUNREACH),
+                "Cannot connect to PostgreSQL at \(location): its host name could not be resolved to an address.")
         }
         let code: Int32
         if case .connectionLost(let found) = StatementFailure(error) { code = found } else { code = EIO }

@@ -109,6 +109,19 @@ final class PostgresDeadlineTests: XCTestCase {
         XCTAssertTrue(error?.message.contains("connect_timeout (1 s)") ?? false, "\(String(describing: error))")
     }
 
+    func testAHostNameThatResolvesToNoAddressIsSaidSo() throws {
+        // `.invalid` never resolves (RFC 6761); before, this read "Connection reset by peer".
+        let location = try PostgresLocation(
+            endpoint: .tcp(host: "coffer-test.invalid", port: 5432), user: "postgres", password: nil,
+            database: "coffer_test", vaultName: nil, timeouts: Self.short)
+        let (error, _) = timedIOFailure { _ = try PostgresFrameStore(location: location) }
+        if error?.code == .io(errno: ETIMEDOUT) {
+            throw XCTSkip("this machine's resolver answered after connect_timeout")
+        }
+        XCTAssertEqual(error?.code, .io(errno: EHOSTUNREACH), "\(String(describing: error))")
+        XCTAssertTrue(error?.message.contains("could not be resolved") ?? false, "\(String(describing: error))")
+    }
+
     func testTCPConnectionsKeepAliveAndFailTheLoginWithinConnectTimeout() throws {
         let listener = try SilentListener(tcpLoopback: ())
         defer { listener.close() }
