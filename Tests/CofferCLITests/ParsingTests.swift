@@ -204,6 +204,12 @@ final class ParsingTests: XCTestCase {
             GlobalOptions.expandingBareWait(["org", "delete", "--wait", "1password"]),
             ["org", "delete", "--wait=30", "1password"])
         for text in ["5s", "1.5h", "10min", "30SEC"] { XCTAssertTrue(GlobalOptions.looksLikeDuration(text), text) }
+        for text in ["5", ".s", "5seconds", "s", "5 s"] { XCTAssertFalse(GlobalOptions.looksLikeDuration(text), text) }
+        for (path, directory, name) in [
+            ("v.coffer", ".", "v.coffer"), ("/v.coffer", "/", "v.coffer"), ("a/b/v", "a/b", "v"), ("a/", "a", ""),
+        ] {
+            XCTAssertTrue(TextBytes.directoryAndName(of: path) == (directory, name), path)
+        }
         for text in ["1password", "s5", ".s", "5", "5seconds", "acme", "", "5/s"] {
             XCTAssertFalse(GlobalOptions.looksLikeDuration(text), text)
         }

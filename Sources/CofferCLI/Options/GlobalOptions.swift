@@ -92,12 +92,10 @@ struct GlobalOptions: ParsableArguments {
     /// Digits (a decimal point among them) and then one to three letters: `5s`, `1.5h`,
     /// `10min`. Not a name like `1password`.
     static func looksLikeDuration(_ text: String) -> Bool {
-        let number = text.utf8.prefix {
-            ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".")
-        }
+        let number = text.utf8.prefix { TextBytes.isDigit($0) || $0 == UInt8(ascii: ".") }
         let unit = text.utf8.dropFirst(number.count)
-        let isLetter = { (byte: UInt8) in (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") }
-        return number.contains { $0 != UInt8(ascii: ".") } && (1...3).contains(unit.count) && unit.allSatisfy(isLetter)
+        return number.contains(where: TextBytes.isDigit) && (1...3).contains(unit.count)
+            && unit.allSatisfy(TextBytes.isLetter)
     }
 
     func validate() throws {
@@ -199,9 +197,7 @@ struct GlobalOptions: ParsableArguments {
             defer { free(resolved) }
             return String(cString: resolved)
         }
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let (directory, name) = TextBytes.directoryAndName(of: path)
         guard let resolved = realpath(directory, nil) else { return path }
         defer { free(resolved) }
         let base = String(cString: resolved)

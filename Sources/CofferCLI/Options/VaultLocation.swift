@@ -18,14 +18,9 @@ struct VaultLocation {
     /// leading blanks; `nil` for a file path.
     static func urlScheme(_ text: String) -> String? {
         let trimmed = text.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-        func isLetter(_ byte: UInt8) -> Bool {
-            (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z")
-        }
         // RFC 3986: a letter, then letters, digits, `+`, `-` and `.`.
-        let scheme = trimmed.prefix {
-            isLetter($0) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || "+-.".utf8.contains($0)
-        }
-        guard let first = scheme.first, isLetter(first) else { return nil }
+        let scheme = trimmed.prefix { TextBytes.isLetter($0) || TextBytes.isDigit($0) || "+-.".utf8.contains($0) }
+        guard let first = scheme.first, TextBytes.isLetter(first) else { return nil }
         let rest = trimmed.dropFirst(scheme.count)
         guard rest.first == UInt8(ascii: ":") else { return nil }
         let name = String(decoding: scheme, as: UTF8.self)

@@ -32,8 +32,7 @@ enum OutputPaths {
         if stat(target, &existing) == 0, existing.st_mode & S_IFMT == S_IFDIR {
             throw CommandFailure.usage("\(option) \(target) is a directory; name a file.")
         }
-        let slash = target.lastIndex(of: "/")
-        let directory = slash.map { $0 == target.startIndex ? "/" : String(target[..<$0]) } ?? "."
+        let directory = TextBytes.directoryAndName(of: target).directory
         var status = stat()
         guard stat(directory, &status) == 0 else {
             throw CommandFailure(

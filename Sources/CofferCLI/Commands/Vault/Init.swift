@@ -73,9 +73,9 @@ struct Init: VaultCommand {
                 )
             }
             // Its directory must exist: the vault is not made when its head could not be left.
-            let directory = witness.path.contains("/") ? String(witness.path[..<witness.path.lastIndex(of: "/")!]) : "."
+            let directory = TextBytes.directoryAndName(of: witness.path).directory
             var status = stat()
-            if stat(directory.isEmpty ? "/" : directory, &status) != 0 || (status.st_mode & S_IFMT) != S_IFDIR {
+            if stat(directory, &status) != 0 || (status.st_mode & S_IFMT) != S_IFDIR {
                 throw CommandFailure(
                     .usage, code: "not_found",
                     "The head file's directory \(directory) does not exist; nothing was created. Create it, or choose another head file."
