@@ -393,7 +393,8 @@ extension Vault {
     ///
     /// - Throws: `.invalidInput` for a full table, a malformed secret, a key file a slot holds
     ///   already (unless that slot predates recipients: adding it again, then removing the old
-    ///   slot, gives it one), or a passphrase cost outside 1–16 passes over 8 KiB–1 GiB
+    ///   slot, gives it one), a passphrase a slot holds already (tried as an open tries it,
+    ///   within its Argon2id work bound), or a passphrase cost outside 1–16 passes over 8 KiB–1 GiB
     ///   (F-SLOT-CAP); `.io` when a header copy could not
     ///   be written, after which either keyslot table may be in force (F-HDR-UPDATE).
     @discardableResult
@@ -412,7 +413,8 @@ extension Vault {
 
     /// Unlock change: gives slot `id` a new secret (for example a new passphrase).
     ///
-    /// - Throws: `.notFound`, `.invalidInput` as ``addKeyslot(_:cost:)``, `.io` as
+    /// - Throws: `.notFound`, `.invalidInput` as ``addKeyslot(_:cost:)`` (another slot's secret;
+    ///   the slot's own passphrase again is taken, with a new cost), `.io` as
     ///   ``removeKeyslot(id:)``: the old secret may then open the vault read-only only.
     public func replaceKeyslot(id: UInt16, with secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) {
         try changingKeyslots { store throws(CofferError) in try store.replaceKeyslot(id: id, with: secret, cost: cost) }

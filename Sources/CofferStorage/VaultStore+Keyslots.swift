@@ -11,7 +11,8 @@ extension VaultStore {
     ///
     /// - Returns: the new slot's id.
     /// - Throws: `.invalidInput` when the table is full, a slot with a recipient holds the key
-    ///   file already, or the cost is outside the format's limits (F-SLOT-CAP); `.io`.
+    ///   file already, a slot holds the passphrase already, or the cost is outside the format's
+    ///   limits (F-SLOT-CAP); `.io`.
     @discardableResult
     public func addKeyslot(_ secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
         try secret.check(cost: cost)
@@ -21,7 +22,7 @@ extension VaultStore {
                     .invalidInput,
                     "The vault already has \(FormatConstants.keyslotCountMax) keyslots; remove one first.")
             }
-            try Self.refuseAKeyFileASlotHolds(secret, in: header)
+            try Self.refuseASecretASlotHolds(secret, in: header)
             let id = (header.keyslots.map(\.id).max() ?? 0) &+ 1
             guard id != 0,
                 let slot = header.makeKeyslot(
@@ -62,7 +63,7 @@ extension VaultStore {
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")
             }
-            try Self.refuseAKeyFileASlotHolds(secret, in: header, besides: id)
+            try Self.refuseASecretASlotHolds(secret, in: header, besides: id)
             guard
                 let slot = header.makeKeyslot(
                     id: id, secret: secret, cost: cost, unlockKey: unlockKey,
@@ -72,21 +73,35 @@ extension VaultStore {
         }
     }
 
-    /// Refuses a key file that a slot of `header` other than `besides` holds already: a second
+    /// Refuses a secret that a slot of `header` other than `besides` holds already: a second
     /// slot for it would keep it working after that one is removed, which is what a removal is
-    /// for. A slot made before recipients (F-SLOT-RECIPIENT) is the exception: adding the same
-    /// key file again, then removing the old slot, is how it gets one. (A passphrase is not
-    /// checked: that would cost an Argon2id derivation per slot.)
-    private static func refuseAKeyFileASlotHolds(
+    /// for. A key-file slot made before recipients (F-SLOT-RECIPIENT) is the exception: adding
+    /// the same key file again, then removing the old slot, is how it gets one. A passphrase
+    /// is tried on the passphrase slots as an open tries them, within the same Argon2id work
+    /// bound (F-SLOT-BUDGET): a slot past the bound is not checked.
+    private static func refuseASecretASlotHolds(
         _ secret: Keyslot.Secret, in header: FileHeader, besides kept: UInt16? = nil
     ) throws(CofferError) {
-        guard case .keyFile = secret else { return }
-        for slot in header.keyslots where slot.id != kept && slot.recipient != nil {
-            if slot.unwrap(with: secret, vaultID: header.vaultID, signerPublicKey: header.signer?.publicKey) != nil {
+        switch secret {
+        case .keyFile:
+            for slot in header.keyslots where slot.id != kept && slot.recipient != nil {
+                if slot.unwrap(with: secret, vaultID: header.vaultID, signerPublicKey: header.signer?.publicKey) != nil
+                {
+                    throw CofferError(
+                        .invalidInput,
+                        "Keyslot \(slot.id) holds this key file already; a second slot for it would keep it working "
+                            + "after that one is removed.")
+                }
+            }
+        case .passphrase:
+            var others = header
+            others.keyslots.removeAll { $0.id == kept }
+            var attempt = KeyslotUnlock(secret: secret)
+            if let (_, _, slot) = attempt.unlock(others) {
                 throw CofferError(
                     .invalidInput,
-                    "Keyslot \(slot.id) holds this key file already; a second slot for it would keep it working after "
-                        + "that one is removed.")
+                    "Keyslot \(slot) holds this passphrase already; a second slot for it would keep it working "
+                        + "after that one is removed. Choose another passphrase.")
             }
         }
     }

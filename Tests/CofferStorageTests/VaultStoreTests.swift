@@ -182,6 +182,13 @@ final class VaultStoreTests: XCTestCase {
         // A key file a slot holds already: a second slot would keep it after that one's removal.
         XCTAssertThrowsCode(.invalidInput, try store.addKeyslot(Fixture.secret))
         XCTAssertThrowsCode(.invalidInput, try store.replaceKeyslot(id: 2, with: Fixture.secret))
+        // The same for a passphrase, whatever the new slot's cost; a slot's own passphrase may
+        // be given to it again (a new cost), and another slot may take it once that one drops it.
+        XCTAssertThrowsCode(.invalidInput, try store.addKeyslot(passphrase, cost: .minimum))
+        try store.replaceKeyslot(id: 2, with: passphrase, cost: .minimum)
+        let third = try store.addKeyslot(.passphrase(Fixture.payload("third factor")), cost: .minimum)
+        XCTAssertThrowsCode(.invalidInput, try store.replaceKeyslot(id: third, with: passphrase, cost: .minimum))
+        try store.removeKeyslot(id: third)
         XCTAssertEqual(store.keyslots.map(\.id), [1, 2])
         XCTAssertThrowsCode(.notFound, try store.removeKeyslot(id: 9))
         try store.removeKeyslot(id: 1)
