@@ -32,6 +32,10 @@ final class VaultCommandTests: XCTestCase {
         let dotted = coffer.path("x.coffer").replacingOccurrences(of: "/x.coffer", with: "/./x.coffer")
         try coffer.expect(64, ["init", "--vault", coffer.path("x.coffer"), "--generate-key-file", dotted])
         XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("x.coffer")))
+        // Nor at the vault's checkpoint, which a checkpoint would be refused over, and moved away.
+        try coffer.expect(
+            64, ["init", "--vault", coffer.path("x.coffer"), "--generate-key-file", coffer.path("x.coffer.checkpoint")])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: coffer.path("x.coffer.checkpoint")))
         // A vault path whose directory is missing is named, and no key file is left behind.
         let missing = try coffer.expect(
             1, ["init", "--vault", "missing/v.coffer", "--generate-key-file", coffer.path("y.key")])
@@ -514,6 +518,32 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(2, ["head"], environment: ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "first phrase"])
         try coffer.expect(0, ["head"], environment: ["COFFER_KEY_FILE": "", "COFFER_PASSPHRASE": "second phrase"])
         try coffer.expect(64, ["key", "passphrase"], environment: minimum)
+        // A second slot for a passphrase a slot holds is refused, as for a key file: removing
+        // one would leave it working. The slot's own passphrase again (a new cost) is taken.
+        let twice = try coffer.expect(
+            1, ["key", "passphrase", "--add", "--new-passphrase-file", coffer.path("new.txt")], environment: minimum)
+        XCTAssertTrue(twice.standardError.contains("Keyslot 2 holds this passphrase already"), twice.standardError)
+        try coffer.expect(
+            0, ["key", "passphrase", "--slot", "2", "--new-passphrase-file", coffer.path("new.txt")],
+            environment: minimum)
+        // A new passphrase never comes from a file whose bytes change with the vault.
+        for file in ["v.coffer", "v.coffer.checkpoint"] {
+            let refused = try coffer.expect(
+                64, ["key", "passphrase", "--add", "--new-passphrase-file", coffer.path(file)], environment: minimum)
+            XCTAssertTrue(refused.standardError.contains("would be lost"), refused.standardError)
+        }
+        // A key or passphrase pasted where a file's name goes is not repeated; an empty one is a usage error.
+        let pasted = "07ac1cdb5e2d40c81f28cf7f0ad5c3e6b3e1f3a7c1d49a9e59c3c9f8d5b2d4f7"
+        let noFile = try coffer.expect(2, ["head", "--key-file", pasted])
+        XCTAssertFalse(noFile.allOutput.contains(pasted), noFile.allOutput)
+        let phrase = try coffer.expect(2, ["head", "--passphrase-file", "correct horse battery staple", "--json"])
+        XCTAssertFalse(phrase.allOutput.contains("horse"), phrase.allOutput)
+        XCTAssertEqual(try phrase.errorJSON()["code"] as? String, "not_found")
+        let named = try coffer.expect(2, ["head", "--key-file", coffer.path("missing.key")])
+        XCTAssertTrue(named.standardError.contains("missing.key"), named.standardError)
+        try coffer.expect(64, ["head", "--key-file", ""])
+        let hint = try coffer.expect(2, ["key", "add-keyfile", coffer.path("missing.key")])
+        XCTAssertTrue(hint.standardError.contains("pass --generate"), hint.standardError)
         let keyFile = try coffer.expect(0, ["key", "add-keyfile", coffer.path("b.key"), "--generate", "--json"]).json()
         XCTAssertEqual(keyFile["slot"] as? Int, 3)
         try coffer.expect(0, ["head", "--key-file", coffer.path("b.key")])

@@ -15,12 +15,14 @@ enum OutputPaths {
     }
 
     /// Refuses `target` (given as `option`) when it is the same file as one of `paths`, or
-    /// would be once made (``GlobalOptions/namesSameFile(_:_:)``), whatever `--force` says.
+    /// would be once made (``GlobalOptions/namesSameFile(_:_:)``), whatever `--force` says;
+    /// `reason` says why.
     static func refuse(
-        _ target: String, option: String, namingAFileOf paths: [String], what: String
+        _ target: String, option: String, namingAFileOf paths: [String], what: String,
+        reason: String = "it is never replaced"
     ) throws(CommandFailure) {
         for path in paths where GlobalOptions.namesSameFile(target, path) {
-            throw CommandFailure.usage("\(option) names \(what) (\(path)); it is never replaced. Choose another file.")
+            throw CommandFailure.usage("\(option) names \(what) (\(path)); \(reason). Choose another file.")
         }
     }
 

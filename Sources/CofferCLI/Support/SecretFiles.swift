@@ -18,11 +18,18 @@ enum SecretFiles {
     /// - Parameter what: names the file in messages ("The key file").
     /// - Throws: a failure naming the file and saying what to do (never its contents).
     static func read(_ path: String, what: String) throws(CommandFailure) -> SecureBytes {
+        guard !path.isEmpty else { throw CommandFailure.usage("\(what) is given as an empty path; give its path.") }
         do {
             return try SecretFile.read(path: path)
         } catch {
             var failure: CommandFailure
             switch error.code {
+            case .notFound where !looksLikeAPath(path):
+                // A key or passphrase pasted where its file's name goes: never repeated.
+                failure = CommandFailure(
+                    .no, code: "not_found",
+                    "\(what) given does not exist. Its name is not repeated: it looks like no path, and may be the "
+                        + "secret itself. Give the path of the file.")
             case .notFound:
                 failure = CommandFailure(.no, code: "not_found", "\(what) \(error.message)")
             case .invalidInput:
@@ -38,6 +45,16 @@ enum SecretFiles {
             }
             throw failure
         }
+    }
+
+    /// Whether `text`, the name of a key or passphrase file that does not exist, reads as a
+    /// path (a directory or an extension, and no blank or `=`) rather than as a pasted key
+    /// (64 hexadecimal characters, base64) or passphrase (words), which a message must not
+    /// repeat.
+    static func looksLikeAPath(_ text: String) -> Bool {
+        let bytes = text.utf8
+        return (bytes.contains(UInt8(ascii: "/")) || bytes.contains(UInt8(ascii: ".")))
+            && !bytes.contains { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "=") }
     }
 
     /// The 32-byte key of a key file: the file holds exactly 32 bytes, or 64 hexadecimal
@@ -79,7 +96,7 @@ enum SecretFiles {
     }
 
     /// A key or passphrase file that cannot be read means the vault cannot be opened (exit 2),
-    /// even when the file is missing.
+    /// even when the file is missing; an empty path stays a usage error (64).
     private static func unlocking(_ read: @autoclosure () throws(CommandFailure) -> SecureBytes) throws(CommandFailure)
         -> SecureBytes
     {
@@ -87,7 +104,7 @@ enum SecretFiles {
             return try read()
         } catch {
             var failure = error
-            failure.status = .vaultUnavailable
+            if failure.status != .usage { failure.status = .vaultUnavailable }
             throw failure
         }
     }

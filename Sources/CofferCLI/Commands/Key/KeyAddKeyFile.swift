@@ -38,7 +38,18 @@ struct KeyAddKeyFile: VaultCommand {
         }
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        let key = generate ? try SecretFiles.createKeyFile(path) : try SecretFiles.keyFile(path, in: context)
+        let key: SecureBytes
+        if generate {
+            key = try SecretFiles.createKeyFile(path)
+        } else {
+            do throws(CommandFailure) {
+                key = try SecretFiles.keyFile(path, in: context)
+            } catch {
+                var failure = error
+                if failure.code == "not_found" { failure.message += " To make a new key file there, pass --generate." }
+                throw failure
+            }
+        }
         let slot: UInt16
         do throws(CofferError) {
             slot = try vault.addKeyslot(.keyFile(key))

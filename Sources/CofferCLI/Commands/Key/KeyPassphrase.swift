@@ -84,7 +84,13 @@ struct KeyPassphrase: VaultCommand {
     }
 
     private func newPassphrase(in context: CommandContext) throws(CommandFailure) -> SecureBytes {
-        if let newPassphraseFile { return try SecretFiles.passphraseFile(newPassphraseFile, in: context) }
+        if let newPassphraseFile {
+            try OutputPaths.refuse(
+                newPassphraseFile, option: "--new-passphrase-file", namingAFileOf: global.vaultCompanions(in: context),
+                what: "the vault, its checkpoint or head file",
+                reason: "its bytes change as the vault does, and the passphrase would be lost with them")
+            return try SecretFiles.passphraseFile(newPassphraseFile, in: context)
+        }
         if let text = context.variable("COFFER_NEW_PASSPHRASE") { return SecureBytes.copying(text: text) }
         guard context.standardInputIsTerminal else {
             throw CommandFailure(

@@ -51,10 +51,11 @@ struct Init: VaultCommand {
                 .no, code: "already_exists",
                 "A file exists at \(path) already; a vault is never created over it. Choose another path.")
         }
-        if let generateKeyFile, !location.isShared,
-            GlobalOptions.canonicalPath(generateKeyFile) == GlobalOptions.canonicalPath(path)
-        {
-            throw CommandFailure.usage("--generate-key-file names the vault's own path; choose two files.")
+        if let generateKeyFile {
+            // The only key never takes the name of a file the vault depends on, made yet or not.
+            try OutputPaths.refuse(
+                generateKeyFile, option: "--generate-key-file", namingAFileOf: global.vaultCompanions(in: context),
+                what: "the vault, its checkpoint or head file")
         }
         let witness = try global.headWitness(
             in: context, vault: location, unlock: unlock, alsoInUse: [generateKeyFile].compactMap { $0 },
