@@ -98,7 +98,10 @@ public enum CofferTool {
             return .success
         }
         let status = ExitStatus(rawValue: code.rawValue) ?? .usage
-        if let suggestion = suggestedCommand(for: arguments) { message += "\nDid you mean `coffer \(suggestion)`?" }
+        // After an unknown option, the next argument is most likely its value, not a command.
+        if !message.contains("Unknown option"), let suggestion = suggestedCommand(for: arguments) {
+            message += "\nDid you mean `coffer \(suggestion)`?"
+        }
         message = redacted(message, arguments: arguments)
         if json {
             CommandFailure(status, code: "usage", message).json.write(to: context.standardError, compact: true)
@@ -124,6 +127,7 @@ extension CofferTool {
         for (position, argument) in arguments.enumerated() where !isOptionName(argument) && !argument.isEmpty {
             // The first word names a command: a mistyped one is shown, so it can be corrected.
             if position == 0 && argument.allSatisfy({ ("a"..."z").contains($0) || $0 == "-" }) { continue }
+            message = message.replacing("value '\(argument)'", with: "value given as argument number \(position + 1)")
             message = message.replacing("argument '\(argument)'", with: "argument number \(position + 1)")
             message = message.replacing("'\(argument)'", with: "argument number \(position + 1)")
         }
