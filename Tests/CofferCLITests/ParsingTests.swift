@@ -91,7 +91,10 @@ final class ParsingTests: XCTestCase {
     }
 
     func testCredentialsSetValidation() {
-        assertUsageError(["credentials", "set", "exa", "--org", "acme"], contains: "--set")
+        // No field: refused when the command runs (after unknown options are reported).
+        let noField = InProcessRun.run(["credentials", "set", "exa", "--org", "acme"], environment: [:])
+        XCTAssertEqual(noField.status, .usage)
+        XCTAssertTrue(noField.standardError.contains("--set FIELD=VALUE"), noField.standardError)
         assertUsageError(
             ["credentials", "set", "exa", "--org", "acme", "--scope", "project", "--set", "token=x"],
             contains: "--project SLUG")
@@ -216,6 +219,15 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(CofferTool.suggestedCommand(for: ["key", "rotat", "--json"]), "key rotate")
         XCTAssertEqual(CofferTool.suggestedCommand(for: ["--json", "credentails", "list"]), "credentials")
         XCTAssertNil(CofferTool.suggestedCommand(for: ["xyzzy"]))
+        // A mistyped option is reported as one, before a check of what is missing without it.
+        for arguments in [
+            ["credentials", "set", "x", "--org", "acme", "--sett", "token=t"],
+            ["run", "--org", "acme", "--envv", "A=x.token", "--", "true"],
+        ] {
+            let typo = InProcessRun.run(arguments, environment: [:])
+            XCTAssertEqual(typo.status, .usage)
+            XCTAssertTrue(typo.standardError.contains("Unknown option"), typo.standardError)
+        }
         // An unknown option's own suggestion stands alone: its value is no mistyped command.
         let option = InProcessRun.run(["--keyfile", "t.key", "org", "list"], environment: [:])
         XCTAssertTrue(option.standardError.contains("Did you mean '--key-file'?"), option.standardError)

@@ -68,13 +68,14 @@ struct Run: OrganizationCommand {
         if !printsEnvironment && command.isEmpty {
             throw ValidationError("Give the command to run after --: coffer run … -- COMMAND ARGS.")
         }
-        if mappings.isEmpty && mappingFile == nil {
-            throw ValidationError("Give at least one --env NAME=APP.FIELD, or --env-file.")
-        }
         for mapping in mappings { _ = try EnvironmentMapping(parsing: mapping, source: "--env") }
     }
 
     func execute(in context: CommandContext) throws {
+        // Checked here, not in validate(), which runs before an unknown option is reported.
+        if mappings.isEmpty && mappingFile == nil {
+            throw CommandFailure.usage("Give at least one --env NAME=APP.FIELD, or --env-file.")
+        }
         if printsEnvironment && context.standardOutputIsTerminal && !force {
             throw CommandFailure.usage(
                 "--print-env would print secrets on this terminal. Redirect it to a file (> .env), or pass --force.")

@@ -68,7 +68,6 @@ struct CredentialsSet: OrganizationCommand {
     var isDefault = false
 
     func validate() throws {
-        guard !fields.inputs.isEmpty else { throw ValidationError("Give at least one field with --set FIELD=VALUE.") }
         let scopes = Set(scopes.map(\.value))
         if scopes.contains(.project) && projectSlugs.isEmpty {
             throw ValidationError("--scope project needs --project SLUG (repeat it for several projects).")
@@ -98,6 +97,11 @@ struct CredentialsSet: OrganizationCommand {
     }
 
     func execute(in context: CommandContext) throws {
+        // Checked here, not in validate(), which runs before an unknown option is reported:
+        // a mistyped `--sett` is then said to be one.
+        guard !fields.inputs.isEmpty else {
+            throw CommandFailure.usage("Give at least one field with --set FIELD=VALUE.")
+        }
         let given = try SecretInput.fieldValues(fields.inputs, in: context)
         let type = type?.value ?? CredentialFields.inferredType(given)
         let draft = CredentialDraft(
