@@ -542,7 +542,7 @@ final class VaultCommandTests: XCTestCase {
         let named = try coffer.expect(2, ["head", "--key-file", coffer.path("missing.key")])
         XCTAssertTrue(named.standardError.contains("missing.key"), named.standardError)
         try coffer.expect(64, ["head", "--key-file", ""])
-        let hint = try coffer.expect(2, ["key", "add-keyfile", coffer.path("missing.key")])
+        let hint = try coffer.expect(1, ["key", "add-keyfile", coffer.path("missing.key")])
         XCTAssertTrue(hint.standardError.contains("pass --generate"), hint.standardError)
         let keyFile = try coffer.expect(0, ["key", "add-keyfile", coffer.path("b.key"), "--generate", "--json"]).json()
         XCTAssertEqual(keyFile["slot"] as? Int, 3)

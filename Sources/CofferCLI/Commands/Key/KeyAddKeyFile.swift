@@ -45,8 +45,11 @@ struct KeyAddKeyFile: VaultCommand {
             do throws(CommandFailure) {
                 key = try SecretFiles.keyFile(path, in: context)
             } catch {
+                // The file to add is input, not what opened the vault: a missing or malformed one
+                // is a "no" (exit 1), not a vault that cannot be opened.
                 var failure = error
                 if failure.code == "not_found" { failure.message += " To make a new key file there, pass --generate." }
+                if failure.code != "io" { failure.status = .no }
                 throw failure
             }
         }
