@@ -50,5 +50,24 @@ final class PromptTests: XCTestCase {
             InProcessRun.run(["head"], environment: environment, terminalAnswers: ["second"]).status, .success)
         XCTAssertEqual(
             InProcessRun.run(["head"], environment: environment, terminalAnswers: ["first"]).status, .vaultUnavailable)
+        // A short new passphrase from the environment or a file is warned of as at the prompt;
+        // one that only opens the vault is not.
+        var fromEnvironment = environment
+        fromEnvironment["COFFER_PASSPHRASE"] = "second"
+        fromEnvironment["COFFER_NEW_PASSPHRASE"] = "x"
+        let short = InProcessRun.run(["key", "passphrase"], environment: fromEnvironment)
+        XCTAssertEqual(short.status, .success, short.standardError)
+        XCTAssertTrue(short.standardError.contains("fewer than 12 characters"), short.standardError)
+        let created = InProcessRun.run(
+            ["init"],
+            environment: [
+                "COFFER_VAULT": directory.file("q.coffer"), "COFFER_PASSPHRASE": "y", "COFFER_TEST_KDF": "minimum",
+            ])
+        XCTAssertEqual(created.status, .success, created.standardError)
+        XCTAssertTrue(created.standardError.contains("fewer than 12 characters"), created.standardError)
+        fromEnvironment["COFFER_PASSPHRASE"] = "x"
+        let opened = InProcessRun.run(["head"], environment: fromEnvironment)
+        XCTAssertEqual(opened.status, .success, opened.standardError)
+        XCTAssertFalse(opened.standardError.contains("fewer than"), opened.standardError)
     }
 }

@@ -67,7 +67,8 @@ struct UnlockOptions: ParsableArguments {
 
     /// The secret that unlocks the vault at `vaultPath`.
     ///
-    /// - Parameter confirm: ask twice at a prompt (a new vault), refusing a mismatch.
+    /// - Parameter confirm: a new vault's: ask twice at a prompt, refusing a mismatch, and warn
+    ///   when a passphrase from anywhere is short.
     /// - Throws: a usage failure when no source is given and standard input is not a terminal.
     func secret(in context: CommandContext, vaultPath: String, confirm: Bool = false) throws(CommandFailure)
         -> Keyslot.Secret
@@ -76,10 +77,14 @@ struct UnlockOptions: ParsableArguments {
         case .keyFile(let path)?:
             return .keyFile(try SecretFiles.keyFile(path, in: context))
         case .passphraseFile(let path)?:
-            return .passphrase(try SecretFiles.passphraseFile(path, in: context))
+            let passphrase = try SecretFiles.passphraseFile(path, in: context)
+            if confirm { Self.warnIfShort(passphrase, in: context) }
+            return .passphrase(passphrase)
         case .passphraseVariable?:
             // The environment holds it as a `String` already; it is copied once into secure memory.
-            return .passphrase(SecureBytes.copying(text: context.environment["COFFER_PASSPHRASE"]!))
+            let passphrase = SecureBytes.copying(text: context.environment["COFFER_PASSPHRASE"]!)
+            if confirm { Self.warnIfShort(passphrase, in: context) }
+            return .passphrase(passphrase)
         case .prompt?:
             return .passphrase(
                 try Self.promptPassphrase(in: context, prompt: "Passphrase for \(vaultPath): ", confirm: confirm))
@@ -96,6 +101,16 @@ struct UnlockOptions: ParsableArguments {
     /// A new passphrase shorter than this (in characters) gets a warning.
     static let passphraseCharactersAdvised = 12
 
+    /// Warns when a new passphrase, however given (a prompt, a file, the environment), has
+    /// fewer than ``passphraseCharactersAdvised`` characters.
+    static func warnIfShort(_ passphrase: SecureBytes, in context: CommandContext) {
+        let characters = passphrase.withUnsafeBytes { $0.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
+        guard characters < passphraseCharactersAdvised else { return }
+        context.warn(
+            "The passphrase has fewer than \(passphraseCharactersAdvised) characters: anyone with the file can "
+                + "try guesses offline. A longer one (several words), or a key file, is safer.")
+    }
+
     /// Prompts for a passphrase; when `confirm` (a new one), twice, asking again on a
     /// mismatch up to ``confirmationAttempts`` times, and warning when it is short.
     static func promptPassphrase(in context: CommandContext, prompt: String, confirm: Bool) throws(CommandFailure)
@@ -106,12 +121,7 @@ struct UnlockOptions: ParsableArguments {
             let first = try context.promptSecret(prompt)
             let second = try context.promptSecret("Repeat the passphrase: ")
             if first == second {
-                let characters = first.withUnsafeBytes { $0.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
-                if characters < passphraseCharactersAdvised {
-                    context.warn(
-                        "The passphrase has fewer than \(passphraseCharactersAdvised) characters: anyone with the file can "
-                            + "try guesses offline. A longer one (several words), or a key file, is safer.")
-                }
+                warnIfShort(first, in: context)
                 return first
             }
             if attempt < confirmationAttempts { context.warn("The two passphrases differ. Enter it again.") }

@@ -89,9 +89,15 @@ struct KeyPassphrase: VaultCommand {
                 newPassphraseFile, option: "--new-passphrase-file", namingAFileOf: global.vaultCompanions(in: context),
                 what: "the vault, its checkpoint or head file",
                 reason: "its bytes change as the vault does, and the passphrase would be lost with them")
-            return try SecretFiles.passphraseFile(newPassphraseFile, in: context)
+            let passphrase = try SecretFiles.passphraseFile(newPassphraseFile, in: context)
+            UnlockOptions.warnIfShort(passphrase, in: context)
+            return passphrase
         }
-        if let text = context.variable("COFFER_NEW_PASSPHRASE") { return SecureBytes.copying(text: text) }
+        if let text = context.variable("COFFER_NEW_PASSPHRASE") {
+            let passphrase = SecureBytes.copying(text: text)
+            UnlockOptions.warnIfShort(passphrase, in: context)
+            return passphrase
+        }
         guard context.standardInputIsTerminal else {
             throw CommandFailure(
                 .usage, code: "no_key",
