@@ -43,8 +43,10 @@ extension VaultStore {
         }
         let taken = CofferError(
             .alreadyExists,
-            "Something exists already where the copy should go (in a shared store, this vault under any name: "
-                + "the same UUID); choose another destination.")
+            destinationStorage.isShared
+                ? "A vault exists already under that name, or this vault (its UUID) under another name, in the "
+                    + "shared store; choose another destination."
+                : "A file exists already where the copy should go; choose another destination.")
         let header: [UInt8]
         switch source.read(count: Int(FormatConstants.logStartOffset), at: 0) {
         case .failure(let error): throw error.cofferError("Reading the source")
