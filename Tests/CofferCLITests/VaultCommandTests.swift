@@ -542,6 +542,8 @@ final class VaultCommandTests: XCTestCase {
         let named = try coffer.expect(2, ["head", "--key-file", coffer.path("missing.key")])
         XCTAssertTrue(named.standardError.contains("missing.key"), named.standardError)
         try coffer.expect(64, ["head", "--key-file", ""])
+        let directory = try coffer.expect(2, ["head", "--key-file", coffer.path(""), "--json"])
+        XCTAssertEqual(try directory.errorJSON()["code"] as? String, "invalid_key_file")
         let hint = try coffer.expect(1, ["key", "add-keyfile", coffer.path("missing.key")])
         XCTAssertTrue(hint.standardError.contains("pass --generate"), hint.standardError)
         let keyFile = try coffer.expect(0, ["key", "add-keyfile", coffer.path("b.key"), "--generate", "--json"]).json()

@@ -15,16 +15,22 @@ enum SecretFiles {
 
     /// Reads the whole file at `path` into secure memory.
     ///
-    /// - Parameter what: names the file in messages ("The key file").
+    /// - Parameters:
+    ///   - what: names the file in messages ("The key file").
+    ///   - malformed: the error code for a file that is no file of its kind (a directory, too large).
+    ///   - mayBeTheSecret: a name that does not exist and reads as no path is not repeated
+    ///     (``looksLikeAPath(_:)``): for a key or passphrase file, whose secret may be pasted there.
     /// - Throws: a failure naming the file and saying what to do (never its contents).
-    static func read(_ path: String, what: String) throws(CommandFailure) -> SecureBytes {
+    static func read(
+        _ path: String, what: String, malformed: String = "invalid_input", mayBeTheSecret: Bool = false
+    ) throws(CommandFailure) -> SecureBytes {
         guard !path.isEmpty else { throw CommandFailure.usage("\(what) is given as an empty path; give its path.") }
         do {
             return try SecretFile.read(path: path)
         } catch {
             var failure: CommandFailure
             switch error.code {
-            case .notFound where !looksLikeAPath(path):
+            case .notFound where mayBeTheSecret && !looksLikeAPath(path):
                 // A key or passphrase pasted where its file's name goes: never repeated.
                 failure = CommandFailure(
                     .no, code: "not_found",
@@ -33,10 +39,10 @@ enum SecretFiles {
             case .notFound:
                 failure = CommandFailure(.no, code: "not_found", "\(what) \(error.message)")
             case .invalidInput:
-                failure = CommandFailure(.no, code: "invalid_input", "\(what) \(error.message)")
+                failure = CommandFailure(.no, code: malformed, "\(what) \(error.message)")
             case .io(let number) where number == EISDIR:
                 // The name given is wrong, as for a file that does not exist: the answer is "no".
-                failure = CommandFailure(.no, code: "invalid_input", "\(what) \(path) is a directory, not a file.")
+                failure = CommandFailure(.no, code: malformed, "\(what) \(path) is a directory, not a file.")
             case .io(let number):
                 failure = CommandFailure(.vaultUnavailable, code: "io", "\(what) \(error.message)")
                 failure.systemError = number
@@ -62,7 +68,8 @@ enum SecretFiles {
     ///
     /// Warns when other users may read the file.
     static func keyFile(_ path: String, in context: CommandContext) throws(CommandFailure) -> SecureBytes {
-        let contents = try unlocking(read(path, what: "The key file"))
+        let contents = try unlocking(
+            read(path, what: "The key file", malformed: "invalid_key_file", mayBeTheSecret: true))
         warnIfOthersCanRead(path, what: "The key file", in: context)
         guard case .keyFile(let key)? = try? Keyslot.Secret.keyFile(contents: contents) else {
             throw CommandFailure(
@@ -75,7 +82,8 @@ enum SecretFiles {
     /// A passphrase file: its contents without one trailing line break. Warns when other
     /// users may read the file.
     static func passphraseFile(_ path: String, in context: CommandContext) throws(CommandFailure) -> SecureBytes {
-        let contents = try unlocking(read(path, what: "The passphrase file"))
+        let contents = try unlocking(
+            read(path, what: "The passphrase file", malformed: "invalid_passphrase_file", mayBeTheSecret: true))
         warnIfOthersCanRead(path, what: "The passphrase file", in: context)
         guard case .passphrase(let passphrase)? = try? Keyslot.Secret.passphrase(contents: contents) else {
             throw CommandFailure(
