@@ -37,14 +37,16 @@ extension Planner {
 
     /// Ends a membership and, first, deletes the user's user-scope credentials in the
     /// organization (with their assignments and defaults) and revokes the API keys the user
-    /// created there.
-    /// - Throws: `.notFound` when the user is not a member.
+    /// created there. An organization keeps an owner (OP-MEMBER-REMOVE-2): its last owner is
+    /// not removed.
+    /// - Throws: `.notFound` when the user is not a member; `.invalidInput` for the last owner.
     public func removeMember(_ user: String, from organization: String) throws(CofferError) -> Plan<Impact> {
         let organizationID = try index.organizationID(organization)
         let userID = try index.userID(user)
         guard index.role(of: userID, in: organizationID) != nil else {
             throw CofferError(.notFound, "The user `\(user)` is not a member of the organization.")
         }
+        try refuseRemovingTheLastOwner(userID, named: user, of: organizationID, named: organization)
         var cascade = Cascade(index: index)
         cascade.removeMembership(user: userID, organization: organizationID)
         return cascade.plan
@@ -52,15 +54,37 @@ extension Planner {
 
     /// Removes a user: every membership as ``removeMember(_:from:)`` does, then the user.
     /// Revoked API keys the user created stay listed, for the audit trail.
-    /// - Throws: `.notFound` for an unknown user.
+    /// - Throws: `.notFound` for an unknown user; `.invalidInput` when the user is an
+    ///   organization's last owner (OP-MEMBER-REMOVE-2).
     public func removeUser(_ reference: String) throws(CofferError) -> Plan<Impact> {
         let userID = try index.userID(reference)
         var cascade = Cascade(index: index)
+        for membership in index.memberships(of: userID) {
+            try refuseRemovingTheLastOwner(
+                userID, named: reference, of: membership.organization,
+                named: index.tables.organizationHandle(membership.organization).map {
+                    index.tables.organization($0).slug
+                } ?? "\(membership.organization)")
+        }
         for membership in index.memberships(of: userID) {
             cascade.removeMembership(user: userID, organization: membership.organization)
         }
         cascade.append(.removeUser(id: userID))
         return cascade.plan
+    }
+
+    /// OP-MEMBER-REMOVE-2: an organization that has an owner keeps one, as a role change
+    /// keeps it (OP-MEMBER-CHANGE-2).
+    private func refuseRemovingTheLastOwner(
+        _ userID: UserID, named user: String, of organizationID: OrganizationID, named organization: String
+    ) throws(CofferError) {
+        guard index.role(of: userID, in: organizationID) == .owner,
+            !index.memberships(in: organizationID).contains(where: { $0.user != userID && $0.role == .owner })
+        else { return }
+        throw CofferError(
+            .invalidInput,
+            "`\(user)` is the last owner of the organization `\(organization)`; make another member an owner "
+                + "first, or remove the organization.")
     }
 
     /// Removes an organization. Without `cascade` it must be empty; with it, everything in it

@@ -281,6 +281,12 @@ package struct ReferenceModel {
         }
     }
 
+    /// OP-MEMBER-REMOVE-2: whether `user` owns `organization` and no other member does.
+    private func isLastOwner(_ user: UserID, of organization: OrganizationID) -> Bool {
+        roles[RoleKey(organization: organization, user: user)] == .owner
+            && !roles.contains { $0.key.organization == organization && $0.key.user != user && $0.value == .owner }
+    }
+
     /// Adds a membership, or with `change` changes its role.
     package func setRole(_ role: Role, of handle: String, in organizationSlug: String, change: Bool) -> Outcome<Void> {
         guard let organization = organizations[organizationSlug], let user = users[handle] else {
@@ -307,6 +313,7 @@ package struct ReferenceModel {
         guard let organization = organizations[organizationSlug], let user = users[handle],
             isMember(user, of: organization.id)
         else { return .refused(.notFound) }
+        if isLastOwner(user, of: organization.id) { return .refused(.invalidInput) }
         return .accepted { model, _ in
             model.removeMembership(user, organization.id)
             return nil
@@ -315,6 +322,9 @@ package struct ReferenceModel {
 
     package func removeUser(_ handle: String) -> Outcome<Impact> {
         guard let user = users[handle] else { return .refused(.notFound) }
+        if roles.keys.contains(where: { $0.user == user && isLastOwner(user, of: $0.organization) }) {
+            return .refused(.invalidInput)
+        }
         return .accepted { model, _ in
             for key in model.roles.keys where key.user == user { model.removeMembership(user, key.organization) }
             model.users[handle] = nil

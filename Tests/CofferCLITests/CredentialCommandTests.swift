@@ -44,6 +44,14 @@ final class CredentialCommandTests: XCTestCase {
         let roles = try XCTUnwrap(
             try coffer.expect(0, ["member", "list", "--org", "acme", "--json"]).json()["members"] as? [[String: Any]])
         XCTAssertEqual(roles.map { $0["role"] as? String }, ["admin", "owner"])
+        // Nor is the last owner removed, alone or with the user (OP-MEMBER-REMOVE-2).
+        for arguments in [["member", "remove", "bob", "--org", "acme", "--yes"], ["user", "remove", "bob", "--yes"]] {
+            let refused = try coffer.expect(1, arguments)
+            XCTAssertTrue(
+                refused.standardError.contains("last owner of the organization `acme`"), refused.standardError)
+        }
+        XCTAssertEqual(
+            (try coffer.expect(0, ["member", "list", "--org", "acme", "--json"]).json()["members"] as? [Any])?.count, 2)
         // Removing what holds nothing needs no confirmation.
         try coffer.expect(0, ["project", "remove", "data", "--org", "acme"])
         try coffer.expect(0, ["user", "remove", "carol"])

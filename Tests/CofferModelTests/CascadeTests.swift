@@ -126,6 +126,11 @@ final class CascadeTests: XCTestCase {
 
     func testRemovingAMembership() throws {
         var fixture = try populated()
+        // Alice is acme's only owner: she is not removed, alone or with her user
+        // (OP-MEMBER-REMOVE-2), until another member owns it.
+        assertThrowsCoffer(.invalidInput) { try fixture.vault.planner.removeMember("alice", from: "acme") }
+        assertThrowsCoffer(.invalidInput) { try fixture.vault.planner.removeUser("alice") }
+        try fixture.vault.commit(try fixture.vault.planner.changeRole(of: "bob", in: "acme", to: .owner))
         try assertImpactMatches(try fixture.vault.planner.removeMember("alice", from: "acme"), in: &fixture.vault)
         XCTAssertNil(fixture.index.role(of: fixture.alice, in: fixture.acme))
         XCTAssertNotNil(fixture.index.user(id: fixture.alice))
