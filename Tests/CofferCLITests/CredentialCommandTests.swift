@@ -398,6 +398,16 @@ final class CredentialCommandTests: XCTestCase {
                 "assignments"] as? [[String: Any]])
         XCTAssertEqual(list.count, 1)
         XCTAssertEqual((list[0]["target"] as? [String: Any])?["consumer"] as? String, "fetch")
+        // Assigning what is assigned changes nothing and says so; another credential for the
+        // consumer's app replaces it, and says which.
+        let fetch = ["assignments", "assign", "--org", "acme", "--workflow", "triage", "--consumer", "fetch"]
+        let same = try coffer.expect(0, fetch + ["--credential", "linear/two"]).standardOutput
+        XCTAssertTrue(same.hasPrefix("Unchanged"), same)
+        let replacing = try coffer.expect(0, fetch + ["--credential", "linear/one", "--json"]).json()
+        XCTAssertEqual(replacing["changed"] as? Bool, true)
+        XCTAssertNotNil(replacing["replaced"] as? String)
+        let back = try coffer.expect(0, fetch + ["--credential", "linear/two"]).standardOutput
+        XCTAssertTrue(back.contains("replacing linear/one"), back)
         // Issue 18 #6: the organization's assignments without a target, and a target's consumers.
         try coffer.expect(
             0,

@@ -36,13 +36,35 @@ struct AssignmentsAssign: OrganizationCommand {
         defer { vault.close() }
         let wanted = target.target!
         let selected = try vault.selectedID(credential, in: organization.organization, filters: filters)
-        let assignment = try vault.mutate(actor: global.actor) {
-            try $0.assign(selected, to: wanted, in: organization.organization)
+        // What the consumer had for the app before, read over the index the plan is made on.
+        let (assignment, previous, changed) = try vault.mutate(actor: global.actor) { planner in
+            let plan = try planner.assign(selected, to: wanted, in: organization.organization)
+            let previous = planner.index.assignment(
+                organization: plan.value.organization, target: wanted, appKey: plan.value.appKey)
+            return Plan(operations: plan.operations, value: (plan.value, previous?.credential, !plan.isEmpty))
         }
-        let (document, row) = vault.read { index in
-            (AssignmentText.json(assignment, in: index), AssignmentText.row(assignment, in: index))
+        let replaced = changed ? previous : nil
+        let (document, name, replacedName) = vault.read { index in
+            var document = AssignmentText.json(assignment, in: index)
+            if case .object(var fields) = document {
+                fields["changed"] = .bool(changed)
+                fields["replaced"] = replaced.map { .string($0.description) } ?? .null
+                document = .object(fields)
+            }
+            return (
+                document, Describe.credentialName(assignment.credential, in: index),
+                replaced.map { Describe.credentialName($0, in: index) }
+            )
         }
         global.output(context).emit(
-            document, text: { "Assigned \(row[3]) to \(Describe.target(wanted)) for \(assignment.appKey)." })
+            document,
+            text: {
+                guard changed else {
+                    return
+                        "Unchanged: \(name) is assigned to \(Describe.target(wanted)) for \(assignment.appKey) already."
+                }
+                return "Assigned \(name) to \(Describe.target(wanted)) for \(assignment.appKey)"
+                    + (replacedName.map { ", replacing \($0)." } ?? ".")
+            })
     }
 }
