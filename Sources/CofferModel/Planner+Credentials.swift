@@ -329,8 +329,7 @@ extension Planner {
         -> Plan<AssignmentInfo>
     {
         let (organizationID, info) = try select(selector, in: organization)
-        try Names.checkSlug(target.slug, what: "target slug")
-        try Names.checkConsumer(target.consumer)
+        try target.check()
         guard info.state == .active else {
             throw CofferError(.invalidInput, "The credential \(info.id) is revoked and cannot be assigned.")
         }

@@ -1,3 +1,5 @@
+import CofferErrors
+
 /// A closed set of values stored as one byte on disk and written as a word in text.
 public protocol ModelWord: RawRepresentable<UInt8>, CaseIterable, Sendable, Hashable, CustomStringConvertible {
     /// The word used in text (CLI, messages, documentation).
@@ -223,6 +225,16 @@ public struct AssignmentTarget: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether this target names every consumer.
     public var isWildcard: Bool { consumer == Self.everyConsumer }
+
+    /// Throws unless the slug and consumer follow the rules an assignment's do (OPS-TEXT-SLUG,
+    /// OPS-TEXT-CONSUMER): a target no assignment can name, given to a resolution, would fall
+    /// through to the scopes without a word.
+    ///
+    /// - Throws: `.invalidInput` saying which rule.
+    public func check() throws(CofferError) {
+        try Names.checkSlug(slug, what: "target slug")
+        try Names.checkConsumer(consumer)
+    }
 
     /// E.g. `agent helper consumer search`.
     public var description: String { "\(kind.word) \(slug) consumer \(consumer)" }

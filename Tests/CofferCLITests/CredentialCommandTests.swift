@@ -190,6 +190,12 @@ final class CredentialCommandTests: XCTestCase {
         let missing = try coffer.expect(3, ["resolve", "linear", "--org", "acme"])
         XCTAssertTrue(missing.standardError.contains("credentials in project data"), missing.standardError)
         XCTAssertFalse(missing.standardError.contains("credentials set"), missing.standardError)
+        // A pinned run is told how to connect one at its scope, the only one it tries.
+        let pinned = try coffer.expect(3, ["resolve", "linear", "--org", "acme", "--user", "alice", "--pin", "user"])
+        XCTAssertTrue(pinned.standardError.contains("--scope user --user alice --set"), pinned.standardError)
+        // A target no assignment can name is refused as `assign` refuses it, not passed over.
+        try coffer.expect(1, ["resolve", "linear", "--org", "acme", "--workflow", "Bad Name", "--consumer", "a b"])
+        try coffer.expect(1, ["resolve", "linear", "--org", "acme", "--project", "data", "--workflow", ""])
         // An app named like a scope reads as SCOPE/SLUG: its candidate is named by id.
         try coffer.expect(0, ["credentials", "set", "org", "--org", "acme", "--set", "token=org_app_0123456789abcdef"])
         let scopeLike = try coffer.expect(1, ["credentials", "get", "org/main", "--org", "acme", "--json"]).errorJSON()

@@ -90,6 +90,14 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(user.targets, [.user("alice")])
     }
 
+    func testCredentialsListRefusesFiltersNothingMatches() {
+        let list = ["credentials", "list", "--org", "acme"]
+        assertUsageError(list + ["--scope", "org", "--project", "web"], contains: "leave out --scope")
+        assertUsageError(list + ["--scope", "project", "--user", "alice"], contains: "leave out --scope")
+        assertUsageError(list + ["--project", "web", "--user", "alice"], contains: "give one of them")
+        XCTAssertNoThrow(try Coffer.parseAsRoot(list + ["--scope", "project", "--project", "web"]))
+    }
+
     func testCredentialsSetValidation() {
         // No field: refused when the command runs (after unknown options are reported).
         let noField = InProcessRun.run(["credentials", "set", "exa", "--org", "acme"], environment: [:])

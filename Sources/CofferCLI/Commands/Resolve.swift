@@ -102,7 +102,7 @@ struct Resolve: OrganizationCommand {
                 throw CommandFailure.reported(status)
             }
             if explain { context.print(Self.text(trace, style: output.style)) }
-            throw Self.failure(error, app: app, organization: organization.organization, in: vault)
+            throw Self.failure(error, app: app, organization: organization.organization, in: vault, run: runContext)
         }
     }
 
@@ -112,6 +112,8 @@ struct Resolve: OrganizationCommand {
         in vault: Vault
     ) throws(CofferError) -> ResolutionRequest {
         let (project, user, pin) = (run.project, run.user, run.pin?.value)
+        // A consumer no assignment can name is refused as `assign` refuses it, not passed over.
+        try target?.check()
         return try vault.read { index throws(CofferError) in
             let organizationID = try index.organizationID(organization)
             return ResolutionRequest(
@@ -131,8 +133,11 @@ struct Resolve: OrganizationCommand {
     /// did not ask for), or else how to connect one with this tool.
     /// - Parameter selects: whether the command takes an explicit selection (`--select`);
     ///   `run` does not, and an ambiguity then says what it can do instead.
+    ///   - run: the run's project, user and pinned scope: a pinned run is told how to make a
+    ///     credential at that scope, which is the only one it tries.
     static func failure(
-        _ error: CofferError, app: String, organization: String, in vault: Vault, selects: Bool = true
+        _ error: CofferError, app: String, organization: String, in vault: Vault, selects: Bool = true,
+        run: RunContextOptions? = nil
     ) -> CommandFailure {
         var failure = CommandFailure(error, status: ExitStatus(forResolution: error.code))
         if error.code == .ambiguous && !selects {
@@ -171,10 +176,17 @@ struct Resolve: OrganizationCommand {
                 " \(app) has user credentials (\(users.joined(separator: ", "))): a run resolves one with "
                 + "--pin user --user HANDLE."
         }
-        if projects.isEmpty && users.isEmpty {
-            // The engine says what is missing; the CLI says how to connect it.
+        // The engine says what is missing; the CLI says how to connect it: at the pinned scope,
+        // the only one a pinned run tries, else at the organization, which every run falls back to.
+        let scope: String?
+        switch run?.pin?.value {
+        case .user?: scope = " --scope user --user \(run?.user ?? "HANDLE")"
+        case .project?: scope = " --scope project --project \(run?.project ?? "SLUG")"
+        case .organization?, nil: scope = projects.isEmpty && users.isEmpty ? "" : nil
+        }
+        if let scope {
             failure.message +=
-                " With this tool: coffer credentials set \(app) --org \(organization) --set token=@env:VARIABLE."
+                " With this tool: coffer credentials set \(app) --org \(organization)\(scope) --set token=@env:VARIABLE."
         }
         return failure
     }

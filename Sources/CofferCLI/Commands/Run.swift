@@ -110,7 +110,7 @@ struct Run: OrganizationCommand {
                     case .failed(let error, _):
                         throw Resolve.failure(
                             error, app: mapping.app, organization: organization.organization, in: vault,
-                            selects: false)
+                            selects: false, run: runContext)
                     }
                     // The index answered the resolution: the credential is there.
                     let info = vault.read { $0.credential(id: credential.id)! }

@@ -9,12 +9,15 @@ import Coffer
 /// credential's member is a field too: `--field region` prints its text.
 enum RawField {
     /// Refuses to print a secret on a terminal unless forced, before the vault is opened.
-    static func checkOutput(field: String?, json: Bool, force: Bool, in context: CommandContext) throws(CommandFailure)
-    {
+    /// - Parameter everyField: how this command prints every field as JSON, if it does.
+    static func checkOutput(
+        field: String?, json: Bool, force: Bool, everyField: String? = nil, in context: CommandContext
+    ) throws(CommandFailure) {
         guard field != nil else { return }
         if json {
             throw CommandFailure.usage(
-                "--field prints the raw value alone; leave out --json (or use --reveal --json for every field).")
+                "--field prints the raw value alone; leave out --json"
+                    + (everyField.map { " (or use \($0) for every field)." } ?? "."))
         }
         if context.standardOutputIsTerminal && !force {
             throw CommandFailure.usage(

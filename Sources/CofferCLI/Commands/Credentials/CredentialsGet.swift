@@ -50,7 +50,8 @@ struct CredentialsGet: OrganizationCommand {
     }
 
     func execute(in context: CommandContext) throws {
-        try RawField.checkOutput(field: field, json: global.json, force: force, in: context)
+        try RawField.checkOutput(
+            field: field, json: global.json, force: force, everyField: "--reveal --json", in: context)
         let vault = try access.openReadOnly(in: context)
         defer { vault.close() }
         let view = try vault.read { index throws(CofferError) in

@@ -73,6 +73,15 @@ struct CredentialsList: OrganizationCommand {
 
     func validate() throws {
         if outputForm != nil && columns != nil { throw ValidationError("Give --output wide or --columns, not both.") }
+        // Filters that no credential can match together would list nothing without a word.
+        if project != nil && user != nil {
+            throw ValidationError("--project and --user name two owners, and a credential has one; give one of them.")
+        }
+        if let scope = scope?.value, project != nil && scope != .project || user != nil && scope != .user {
+            throw ValidationError(
+                "--\(project != nil ? "project" : "user") lists credentials of that owner, at scope "
+                    + "\(project != nil ? "project" : "user"); leave out --scope \(scope.word), or give that scope.")
+        }
         if let columns {
             let names = Self.allColumns.map(\.name)
             for name in columns.split(separator: ",", omittingEmptySubsequences: false)
