@@ -46,9 +46,14 @@ extension Vault {
             (current.index.location(of: credential, version: version), current.store)
         }
         guard let location = found else {
-            throw CofferError(
-                .notFound,
-                version.map { "Version \($0) of the credential is not retained." } ?? "No credential has that id.")
+            // Why not, worded from the index: no such credential, no such version, or one dropped.
+            let current = state.read { $0.index.credential(id: credential)?.version }
+            guard let current, let version else { throw CofferError(.notFound, "No credential has that id.") }
+            guard (1...current).contains(version) else {
+                throw CofferError(
+                    .notFound, "The credential has versions 1 to \(current); there is no version \(version).")
+            }
+            throw CofferError(.notFound, "Version \(version) of the credential is no longer retained.")
         }
         let fields = try Self.fields(of: credential, version: version, at: location, in: store)
         diagnostics.reveals.increment()

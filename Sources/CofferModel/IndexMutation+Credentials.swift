@@ -79,7 +79,7 @@ extension IndexMutation {
         let slug = intern(metadata.slug)
         let key = CandidateKey(organization: organization, app: app, owner: owner, scope: metadata.scope)
         if tables.groupMember(key, slug: slug) != nil {
-            throw exists("A `\(metadata.appKey)` credential with the slug `\(metadata.slug)` at this scope")
+            throw exists("The credential `\(metadata.appKey)/\(metadata.slug)` at this scope")
         }
         return CredentialPlacement(
             key: key, slugKey: SlugKey(organization: organization, slug: slug), texts: texts)
@@ -150,7 +150,7 @@ extension IndexMutation {
         }
         let slug = intern(newSlug)
         if tables.groupMember(record.candidateKey, slug: slug) != nil {
-            throw exists("A `\(tables.string(record.app))` credential with the slug `\(newSlug)` at this scope")
+            throw exists("The credential `\(tables.string(record.app))/\(newSlug)` at this scope")
         }
         unlink(slot, from: \.slugHeads, key: record.slugKey, next: \.nextWithSlug)
         let slugKey = SlugKey(organization: record.organization, slug: slug)

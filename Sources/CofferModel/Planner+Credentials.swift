@@ -137,7 +137,7 @@ extension Planner {
                     : "Choose another slug, or update it."
                 throw CofferError(
                     .alreadyExists,
-                    "A `\(draft.appKey)` credential with the slug `\(draft.slug)` exists already at \(ownerName(owner)). \(advice)"
+                    "The credential `\(draft.appKey)/\(draft.slug)` exists already at \(ownerName(owner)). \(advice)"
                 )
             }
             let id = newIdentifier { index.tables.credentialSlot($0) != nil || ids.contains($0) }
@@ -184,7 +184,7 @@ extension Planner {
             else {
                 throw CofferError(
                     .alreadyExists,
-                    "A `\(info.appKey)` credential with the slug `\(slug)` exists already at \(ownerName(info.owner)). Choose another slug."
+                    "The credential `\(info.appKey)/\(slug)` exists already at \(ownerName(info.owner)). Choose another slug."
                 )
             }
             operations.append(.changeCredentialSlug(id: info.id, slug: slug))
@@ -421,7 +421,7 @@ extension Planner {
         guard info.state == .active else {
             throw CofferError(
                 .invalidInput,
-                "The credential \(info.id) is revoked; its fields cannot change. Reinstate it first (`coffer credentials restore`, `Planner.reinstateCredential`), then change them."
+                "The credential \(info.id) is revoked; its fields cannot change. Reinstate it first (`coffer credentials restore`; through the library, `Planner.reinstateCredential`), then change them."
             )
         }
         let type = info.type

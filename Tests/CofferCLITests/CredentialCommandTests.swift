@@ -270,7 +270,10 @@ final class CredentialCommandTests: XCTestCase {
             0, ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "1", "--reveal", "--json"]
         ).json()
         XCTAssertEqual(oldRevealed["fields"] as? [String: String], ["token": "exa-first-secret-a1b2"])
-        try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "7"])
+        let beyond = try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "7"])
+        XCTAssertTrue(beyond.standardError.contains("no version 7: its versions are 1 to 2"), beyond.standardError)
+        let zero = try coffer.expect(1, ["credentials", "get", "exa/main", "--org", "acme", "--at-version", "0"])
+        XCTAssertTrue(zero.standardError.contains("no version 0"), zero.standardError)
         try coffer.expect(1, ["credentials", "get", "nothing", "--org", "acme"])
     }
 

@@ -136,6 +136,15 @@ final class VaultTests: XCTestCase {
         let versions = vault.read { $0.versions(of: id) }
         XCTAssertGreaterThanOrEqual(versions.count, 2)
         XCTAssertEqual(try vault.reveal(id, version: versions.last!.version)["password"], secret("first-password"))
+        // A version that never was is said to be so, whatever the retention keeps.
+        let current = try XCTUnwrap(vault.read { $0.credential(id: id) }?.version)
+        for version in [0, current + 1] {
+            XCTAssertThrowsError(try vault.reveal(id, version: version)) { error in
+                XCTAssertEqual((error as? CofferError)?.code, .notFound)
+                XCTAssertTrue(
+                    (error as? CofferError)?.message.contains("there is no version \(version)") ?? false, "\(error)")
+            }
+        }
         XCTAssertEqual(vault.read { $0.credential(id: id) }?.label, "Outbound mail")
         XCTAssertFalse(vault.read { $0.history(of: id) }.isEmpty)
     }

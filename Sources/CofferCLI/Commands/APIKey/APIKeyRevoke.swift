@@ -23,7 +23,8 @@ struct APIKeyRevoke: OrganizationCommand {
     func validate() throws {
         try global.requireActingUser()
         if APIKeyID(id) == nil {
-            throw ValidationError("The API key id must look like key_… as `coffer api-key list` shows it.")
+            throw ValidationError(
+                "The API key id is `key_` and 26 lower-case letters and digits, as `coffer api-key list` shows it.")
         }
     }
 

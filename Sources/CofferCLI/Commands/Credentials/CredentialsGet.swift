@@ -62,9 +62,10 @@ struct CredentialsGet: OrganizationCommand {
             try ActingUser.checkValuesVisible(info, acting: global.actingUser, in: vault)
         }
         let shownVersion = version ?? info.version
-        if let version, version > info.version {
+        if let version, version > info.version || version == 0 {
             throw CommandFailure(
-                .no, code: "not_found", "The credential has no version \(version): it is at version \(info.version).")
+                .no, code: "not_found",
+                "The credential has no version \(version): its versions are 1 to \(info.version).")
         }
         if let field {
             RawField.write(
