@@ -95,10 +95,12 @@ enum Describe {
         }
         for id in impact.clearedDefaults { lines.append("default mark of \(names[id] ?? id.description)") }
         for id in impact.deletedCredentials { lines.append("credential \(names[id] ?? id.description)") }
-        for id in impact.revokedAPIKeys { lines.append("API key \(id) (revoked)") }
-        for id in impact.deletedAPIKeys { lines.append("API key \(id) (record deleted)") }
+        for id in impact.revokedAPIKeys { lines.append("API key \(id): revoked, its record kept") }
+        for id in impact.deletedAPIKeys { lines.append("API key \(id): record deleted") }
         for membership in impact.removedMemberships {
-            lines.append("membership of \(userName(membership.user, in: index)) (\(membership.role.word))")
+            let organization = index.organization(id: membership.organization)?.slug ?? "\(membership.organization)"
+            lines.append(
+                "membership of \(userName(membership.user, in: index)) in \(organization) (\(membership.role.word))")
         }
         for id in impact.removedProjects { lines.append("project \(index.project(id: id)?.slug ?? id.description)") }
         return lines
@@ -126,11 +128,18 @@ enum Describe {
         ]
     }
 
-    /// Names of every credential an impact mentions, taken before the change removes them.
+    /// Names of every credential an impact mentions, taken before the change removes them;
+    /// with the organization when it spans several (a user's removal), so that one user's
+    /// credentials of one app in two organizations are told apart.
     static func credentialNames(_ impact: Impact, in index: borrowing VaultIndex) -> [CredentialID: String] {
+        let ids = impact.deletedCredentials + impact.clearedDefaults + impact.removedAssignments.map(\.credential)
+        let organizations = Set(ids.compactMap { index.credential(id: $0)?.organization })
         var names: [CredentialID: String] = [:]
-        for id in impact.deletedCredentials + impact.clearedDefaults + impact.removedAssignments.map(\.credential) {
+        for id in ids {
             names[id] = credentialName(id, in: index)
+            if organizations.count > 1, let info = index.credential(id: id) {
+                names[id]! += " in \(index.organization(id: info.organization)?.slug ?? "\(info.organization)")"
+            }
         }
         return names
     }
