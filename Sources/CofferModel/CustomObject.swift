@@ -170,6 +170,33 @@ public enum CustomObject {
         return (value, members.map(\.name))
     }
 
+    /// The members an object given whole changed against the stored one: those whose JSON
+    /// text differs or that were added, in the new object's order, then those it dropped, in
+    /// the stored one's; nil when either does not parse (the caller lists `json` alone).
+    static func changedMembers(from stored: SecureBytes, to replacement: SecureBytes) -> [String]? {
+        guard case .success(let old) = stored.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) }),
+            case .success(let new) = replacement.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) })
+        else { return nil }
+        var changed: [String] = []
+        for member in new where !changed.contains(member.name) {
+            guard let before = old.last(where: { $0.name == member.name }) else {
+                changed.append(member.name)
+                continue
+            }
+            let same = stored.withUnsafeBytes { oldBytes in
+                replacement.withUnsafeBytes { newBytes in
+                    UnsafeRawBufferPointer(rebasing: oldBytes[before.value]).elementsEqual(
+                        UnsafeRawBufferPointer(rebasing: newBytes[member.value]))
+                }
+            }
+            if !same { changed.append(member.name) }
+        }
+        for member in old where !new.contains(where: { $0.name == member.name }) && !changed.contains(member.name) {
+            changed.append(member.name)
+        }
+        return changed
+    }
+
     /// The member names a version's changed names list (`json.region` → `region`).
     static func memberNames(in changedNames: [String]) -> [String] {
         changedNames.filter { $0.hasPrefix(memberPrefix) }.map { String($0.dropFirst(memberPrefix.count)) }

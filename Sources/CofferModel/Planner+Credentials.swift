@@ -471,6 +471,14 @@ extension Planner {
         guard !changed.isEmpty else { return nil }
         _ = try FieldValidation.check(merged, of: type)
         try Self.checkKeyPair(merged, of: type)
+        // A custom object given whole (or rolled back to) lists the members it changed, as an
+        // edit of members does (OP-CRED-VERSION-1), when they fit.
+        if type == .custom, changed == [CustomObject.field], let old = current[CustomObject.field],
+            let new = merged[CustomObject.field], let members = CustomObject.changedMembers(from: old, to: new),
+            members.count < FieldValidation.fieldCountMax
+        {
+            changed += members.map { CustomObject.memberPrefix + $0 }
+        }
         return CredentialFieldsChange(
             id: info.id, reason: reason, version: info.version + 1, changedFields: changed, fields: merged)
     }

@@ -78,6 +78,25 @@ final class CustomObjectTests: XCTestCase {
         XCTAssertEqual(Snapshot(try fixture.vault.replayed()), Snapshot(fixture.index))
     }
 
+    /// An object given whole, or a rollback to an older one, lists the members it changed,
+    /// added or dropped, as an edit of members does (OP-CRED-VERSION-1).
+    func testAnObjectGivenWholeListsTheMembersItChanged() throws {
+        var fixture = try Fixture()
+        let id = try custom(&fixture, ["host": "a", "key": "secret-key-0001", "user": "u"])
+        let plan = try update(&fixture, id, ["json": #"{"host":"b","key":"secret-key-0001","extra":1}"#])
+        guard case .setCredentialFields(let change)? = plan.operations.first else { return XCTFail("no new version") }
+        XCTAssertEqual(change.changedFields, ["json", "json.host", "json.extra", "json.user"])
+        try fixture.vault.commit(plan)
+        let rollback = try fixture.vault.planner.rollbackCredential(
+            id.description, in: "acme", toVersion: 1, reveal: fixture.vault.read)
+        guard case .setCredentialFields(let back)? = rollback.operations.first else { return XCTFail("no rollback") }
+        XCTAssertEqual(back.changedFields, ["json", "json.host", "json.user", "json.extra"])
+        try fixture.vault.commit(rollback)
+        // The same object again is no change at all.
+        XCTAssertTrue(try update(&fixture, id, ["json": #"{"host":"a","key":"secret-key-0001","user":"u"}"#]).isEmpty)
+        XCTAssertEqual(Snapshot(try fixture.vault.replayed()), Snapshot(fixture.index))
+    }
+
     func testOtherMembersKeepTheirJSONTextExactly() throws {
         var fixture = try Fixture()
         let stored = #"{"n": 12.50, "nested": {"a": [1, "x\u00e9"]}, "key": "k1"}"#
