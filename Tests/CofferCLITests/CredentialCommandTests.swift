@@ -190,6 +190,18 @@ final class CredentialCommandTests: XCTestCase {
         let missing = try coffer.expect(3, ["resolve", "linear", "--org", "acme"])
         XCTAssertTrue(missing.standardError.contains("credentials in project data"), missing.standardError)
         XCTAssertFalse(missing.standardError.contains("credentials set"), missing.standardError)
+        // Acting as another user, a user's credential is not assigned.
+        try coffer.expect(
+            0,
+            [
+                "credentials", "set", "own", "--org", "acme", "--scope", "user", "--user", "alice", "--set",
+                "token=own_token_0123456789",
+            ])
+        let notTheirs = try coffer.expect(
+            1, ["assignments", "assign", "--org", "acme", "--agent", "x", "--credential", "own", "--as", "bob"])
+        XCTAssertTrue(notTheirs.standardError.contains("it is not assigned"), notTheirs.standardError)
+        try coffer.expect(
+            0, ["assignments", "assign", "--org", "acme", "--agent", "x", "--credential", "own", "--as", "alice"])
         // A pinned run is told how to connect one at its scope, the only one it tries.
         let pinned = try coffer.expect(3, ["resolve", "linear", "--org", "acme", "--user", "alice", "--pin", "user"])
         XCTAssertTrue(pinned.standardError.contains("--scope user --user alice --set"), pinned.standardError)

@@ -42,9 +42,10 @@ enum ActingUser {
     }
 
     /// Before a change to the credential `selector` names: acting as another user, a user
-    /// credential is not changed.
+    /// credential is not changed (`refusal` says how).
     static func checkMayChange(
-        _ selector: String, in organization: String, acting: String?, vault: Vault
+        _ selector: String, in organization: String, acting: String?, vault: Vault,
+        refusal: String = "it is not changed"
     ) throws(CommandFailure) {
         guard acting != nil else { return }
         let info: CredentialInfo
@@ -54,6 +55,6 @@ enum ActingUser {
             // The change itself reports a selector that does not resolve.
             return
         }
-        try checkValuesVisible(info, acting: acting, in: vault, refusal: "it is not changed")
+        try checkValuesVisible(info, acting: acting, in: vault, refusal: refusal)
     }
 }

@@ -36,6 +36,10 @@ struct AssignmentsAssign: OrganizationCommand {
         defer { vault.close() }
         let wanted = target.target!
         let selected = try vault.selectedID(credential, in: organization.organization, filters: filters)
+        // Acting as another user, a user's own credential is not given to a consumer either.
+        try ActingUser.checkMayChange(
+            selected, in: organization.organization, acting: global.actingUser, vault: vault,
+            refusal: "it is not assigned")
         // What the consumer had for the app before, read over the index the plan is made on.
         let (assignment, previous, changed) = try vault.mutate(actor: global.actor) { planner in
             let plan = try planner.assign(selected, to: wanted, in: organization.organization)
