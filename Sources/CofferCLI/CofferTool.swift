@@ -92,21 +92,23 @@ public enum CofferTool {
     ) -> ExitStatus {
         let json = arguments.contains("--json")
         let code = Coffer.exitCode(for: error)
-        var message = Coffer.fullMessage(for: error)
+        let message = Coffer.fullMessage(for: error)
         if code == .success {
             context.print(message)
             return .success
         }
         let status = ExitStatus(rawValue: code.rawValue) ?? .usage
         // After an unknown option, the next argument is most likely its value, not a command.
-        if !message.contains("Unknown option"), let suggestion = suggestedCommand(for: arguments) {
-            message += "\nDid you mean `coffer \(suggestion)`?"
-        }
-        message = redacted(message, arguments: arguments)
+        let suggestion =
+            message.contains("Unknown option")
+            ? nil : suggestedCommand(for: arguments).map { "Did you mean `coffer \($0)`?" }
         if json {
-            CommandFailure(status, code: "usage", message).json.write(to: context.standardError, compact: true)
+            // The error alone: the usage lines are for a person reading a terminal.
+            let alone = Coffer.message(for: error) + (suggestion.map { " " + $0 } ?? "")
+            CommandFailure(status, code: "usage", redacted(alone, arguments: arguments)).json.write(
+                to: context.standardError, compact: true)
         } else {
-            context.printError(message)
+            context.printError(redacted(message + (suggestion.map { "\n" + $0 } ?? ""), arguments: arguments))
         }
         return status
     }

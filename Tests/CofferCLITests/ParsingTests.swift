@@ -236,6 +236,12 @@ final class ParsingTests: XCTestCase {
             XCTAssertEqual(typo.status, .usage)
             XCTAssertTrue(typo.standardError.contains("Unknown option"), typo.standardError)
         }
+        // As JSON, the error and its suggestion without the usage lines.
+        let json = InProcessRun.run(["verfy", "--json"], environment: [:])
+        let document = try? JSONSerialization.jsonObject(with: Data(json.standardError.utf8)) as? [String: Any]
+        XCTAssertEqual(
+            document?["message"] as? String, "Unexpected argument 'verfy' Did you mean `coffer verify`?",
+            json.standardError)
         // An unknown option's own suggestion stands alone: its value is no mistyped command.
         let option = InProcessRun.run(["--keyfile", "t.key", "org", "list"], environment: [:])
         XCTAssertTrue(option.standardError.contains("Did you mean '--key-file'?"), option.standardError)

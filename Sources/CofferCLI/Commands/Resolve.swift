@@ -101,7 +101,7 @@ struct Resolve: OrganizationCommand {
                 ]).write(to: context.standardOutput)
                 throw CommandFailure.reported(status)
             }
-            if explain { context.print(Self.text(trace, style: output.style)) }
+            if explain && !trace.isEmpty { context.print(Self.text(trace, style: output.style)) }
             throw Self.failure(error, app: app, organization: organization.organization, in: vault, run: runContext)
         }
     }
