@@ -410,6 +410,15 @@ final class ExchangeCommandTests: XCTestCase {
             0, ["import", "--dotenv", coffer.path("app.env"), "--app", "backend", "--slug", "prod", "--org", "acme"])
         let backend = try coffer.expect(0, ["credentials", "get", "backend/prod", "--org", "acme", "--json"]).json()
         XCTAssertEqual(backend["type"] as? String, "custom")
+        // Acting as a member, into that member's own scope only; a document import is the operator's.
+        let entries = [
+            "import", "--dotenv", coffer.path("app.env"), "--app", "mine", "--org", "acme", "--scope", "user",
+        ]
+        let intoAlice = try coffer.expect(1, entries + ["--user", "alice", "--as", "bob"])
+        XCTAssertTrue(intoAlice.standardError.contains("another user's scope"), intoAlice.standardError)
+        try coffer.expect(0, entries + ["--user", "alice", "--as", "alice"])
+        try coffer.expect(0, ["export", "--reveal", "--force", "--output", coffer.path("all.json")])
+        try coffer.expect(64, ["import", coffer.path("all.json"), "--on-conflict", "skip", "--as", "alice"])
 
         try coffer.write("broken.env", text: "A=1\nB=\"never closed\nC=3\n")
         let vaultBytes = try coffer.bytes("v.coffer")

@@ -164,6 +164,12 @@ struct Import: VaultCommand {
     }
 
     func execute(in context: CommandContext) throws {
+        if file != nil, global.actingUser != nil {
+            // A document holds any organization and every user's credentials, as export does.
+            throw CommandFailure.usage(
+                "import of a bundle or JSON export writes any organization and every user's credentials, which is no "
+                    + "member's view: it is the operator's command, as export is. Leave out --as.")
+        }
         let progress = ProgressBar(label: "importing", context: context, quiet: global.quiet)
         // Everything about the input is checked before the vault is opened; its problems are
         // the input's (exit 1), never the vault's.
@@ -171,6 +177,16 @@ struct Import: VaultCommand {
         progress.update(count: 0, done: 1, total: 3)
         let vault = dryRun ? try access.openReadOnly(in: context) : try access.openForWriting(in: context)
         defer { vault.close() }
+        // Acting as a member, a file's entries go into no other user's scope (as `credentials set`).
+        if let acting = global.actingUser, let other = user, targets.contains(.user(other)) {
+            let (actingID, otherID) = vault.read { index in (index.user(acting)?.id, index.user(other)?.id) }
+            if actingID != otherID {
+                throw CommandFailure(
+                    .no, code: "not_visible",
+                    "--user \(other) is another user's scope: acting as \(acting), nothing is imported there. "
+                        + "Omit --as to act as the operator.")
+            }
+        }
         progress.update(count: 0, done: 2, total: 3)
         let report: ImportReport
         switch source {
