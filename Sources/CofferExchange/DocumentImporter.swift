@@ -291,7 +291,7 @@ struct DocumentImporter {
                 isDefault = false
                 detail = "created without its default mark: \(holder) is the default in the vault"
             case .replace:
-                plan.add(.clearDefault(id: holder), from: source)
+                clearDefault(of: holder, takenBy: name, source: source)
             }
         }
         if isDefault { plannedDefaults[group] = .some(id) }
@@ -391,7 +391,7 @@ struct DocumentImporter {
             let holder = currentDefault(group)
             let wantsDefault = credential.isDefault && credential.state == .active
             if wantsDefault && holder != existing.id {
-                if let holder { plan.add(.clearDefault(id: holder), from: source) }
+                if let holder { clearDefault(of: holder, takenBy: name, source: source) }
                 plan.add(.setDefault(id: existing.id), from: source)
                 plannedDefaults[group] = .some(existing.id)
                 changes.append("default mark")
@@ -524,6 +524,16 @@ struct DocumentImporter {
             .init(
                 kind: kind, name: name, id: id, action: .created,
                 detail: renewed ? "new id: the export's is used in the vault" : nil, source: source))
+    }
+
+    /// Clears the default mark of `holder`, which an imported credential takes, and reports it:
+    /// the holder is changed too, though the document does not name it.
+    private mutating func clearDefault(of holder: CredentialID, takenBy name: String, source: String) {
+        plan.add(.clearDefault(id: holder), from: source)
+        let holderName =
+            index.credential(id: holder).map { "\($0.appKey)/\($0.slug) (\(ownerName($0.owner)))" }
+            ?? holder.description
+        changed("credential", holderName, holder.description, "default mark cleared: \(name) takes it", source)
     }
 
     private mutating func changed(_ kind: String, _ name: String, _ id: String?, _ detail: String, _ source: String) {

@@ -105,6 +105,29 @@ final class ImporterTests: XCTestCase {
         XCTAssertEqual(again.operationCount, 0)
     }
 
+    /// A credential of the vault that the import does not name, whose default mark an imported
+    /// credential takes back, is reported changed, in the dry run too.
+    func testReplaceReportsTheDefaultMarkItTakesFromAnotherCredential() throws {
+        let imported = try XCTUnwrap(
+            document.credentials.first {
+                if case .organization = $0.owner { return $0.isDefault && $0.state == .active }
+                return false
+            })
+        let draft = CredentialDraft(
+            appKey: imported.appKey, slug: "local", label: "Local", type: .apiToken,
+            fields: FieldValues(["token": Fixture.secret("local-token-0123456789")]), isDefault: true)
+        let local = try source.mutate(actor: "x") { try $0.createCredential(in: "acme", draft) }[0]
+        for dryRun in [true, false] {
+            let report = try Importer.importDocument(
+                document, into: source, actor: "x", options: ImportOptions(onConflict: .replace), dryRun: dryRun)
+            let item = report.items.first { $0.id == local.description }
+            XCTAssertEqual(item?.action, .changed, "\(report.items)")
+            XCTAssertEqual(item?.detail?.hasPrefix("default mark cleared"), true, "\(String(describing: item))")
+        }
+        XCTAssertEqual(source.read { $0.credential(id: local)?.isDefault }, false)
+        XCTAssertEqual(source.read { $0.credential(id: imported.id)?.isDefault }, true)
+    }
+
     /// A credential revoked in the vault and active in the import is reinstated, with the
     /// import's values, before anything else of it changes.
     func testReplaceReinstatesARevokedCredential() throws {
