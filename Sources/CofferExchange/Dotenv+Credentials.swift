@@ -89,6 +89,15 @@ extension Dotenv {
         "secret", "api_secret", "secret_key", "secret_access_key", "client_secret", "app_secret",
     ]
 
+    /// `name` (a lower-cased member name) as `key` spells it at its end (`SVC_Token` →
+    /// `Token`), or the whole key when it does not end so.
+    private static func spelled(_ name: String, in key: String) -> String {
+        let count = name.utf8.count
+        guard key.utf8.count >= count else { return key }
+        let tail = String(decoding: key.utf8.suffix(count), as: UTF8.self)
+        return tail.lowercased() == name ? tail : key
+    }
+
     private static func classify(_ members: [(name: String, entry: Entry)]) -> (CredentialType, FieldValues) {
         if members.count == 1 { return (.apiToken, FieldValues(["token": members[0].entry.value])) }
         if members.count == 2 {
@@ -102,9 +111,16 @@ extension Dotenv {
                 }
             }
         }
-        // Lower-cased names that collide (`Token` and `TOKEN`) keep their spelling.
-        let lowered = Set(members.map(\.name))
-        let names = lowered.count == members.count ? members.map(\.name) : members.map(\.entry.key)
+        // Names that collide once lower-cased (`APP_Token`, `APP_TOKEN`) keep their spelling,
+        // without the prefix (`Token`, `TOKEN`); the others stay lower-cased.
+        var counts: [String: Int] = [:]
+        for member in members { counts[member.name, default: 0] += 1 }
+        var names = members.map { member in
+            counts[member.name]! > 1 ? spelled(member.name, in: member.entry.key) : member.name
+        }
+        if Set(names).count != names.count {
+            names = zip(names, members).map { name, member in counts[member.name]! > 1 ? member.entry.key : name }
+        }
         var object: [String: JSONValue] = [:]
         for (name, member) in zip(names, members) { object[name] = .secret(member.entry.value) }
         let json = SecretBuffer()

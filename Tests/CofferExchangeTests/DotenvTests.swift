@@ -115,6 +115,11 @@ final class DotenvTests: XCTestCase {
         let json = try XCTUnwrap(one.entries[0].fields["json"]).withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
         XCTAssertTrue(json.hasPrefix("{\"aws_access_key_id\":\"AKIA\""), json)
         XCTAssertTrue(json.contains("\"token\":\"no-prefix\""), json)
+
+        // Only names that collide once lower-cased keep their spelling (without the prefix).
+        let colliding = Dotenv.credentials(try parse("SVC_DOLLAR=x\nSVC_HASH=y\nSVC_Z=1\nSVC_z=2\n"), app: .fromPrefix)
+        XCTAssertEqual(
+            colliding.entries.first?.fields["json"], Fixture.secret(#"{"Z":"1","dollar":"x","hash":"y","z":"2"}"#))
     }
 
     /// A credential built from many lines names a few of them, not thousands.
