@@ -146,6 +146,16 @@ final class LogWriter: @unchecked Sendable {
         }
     }
 
+    /// Stops the writer and waits until its write and sync in flight, if any, has ended: from
+    /// then on it does not touch the log device, which may then be closed (a descriptor closed
+    /// under a write could be reused by another file before the write reaches it).
+    func stopAndDrain(_ error: CofferError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if state.stopped == nil { state.stopped = error }
+        while state.leaderActive { lock.wait() }
+    }
+
     /// Seals and durably appends `records` as consecutive frames. Returns once they are
     /// durable (or written, under `.unsafeNoSync`).
     ///
@@ -233,9 +243,17 @@ final class LogWriter: @unchecked Sendable {
     /// Writes and syncs every queued append as one batch, then settles them. Holds `lock`
     /// on entry and exit, not while writing.
     private func lead() {
-        state.leaderActive = true
         let batch = state.queue
         state.queue = []
+        if let stopped = state.stopped {
+            // Stopped (closed, or an earlier failure): what is queued is not written; its
+            // callers learn why. The log device may be closed already.
+            for queued in batch { state.failures[queued.ticket] = stopped }
+            state.settledThrough = batch.last?.ticket ?? state.settledThrough
+            lock.broadcast()
+            return
+        }
+        state.leaderActive = true
         let start = state.durable.end
         var frames = batch[0].frames
         for queued in batch.dropFirst() { frames.append(contentsOf: queued.frames) }

@@ -123,9 +123,19 @@ extension VaultStore {
                     .corrupted, "The header's keyslot signer does not open under the vault's unlock key.", offset: 0)
             }
             var copiesWritten = 0
-            switch HeaderStore.rewrite(
+            // Not once the store is closed (its device may be closed); a close waits for it.
+            let isClosed = headerLock.withLock {
+                if !closed { rewritingHeader = true }
+                return closed
+            }
+            if isClosed { throw CofferError(.closed, "The vault was closed.") }
+            let rewritten = HeaderStore.rewrite(
                 changed, inForce: copyIndex, masterKey: masterKey, log: log, copiesWritten: &copiesWritten)
-            {
+            headerLock.withLock {
+                rewritingHeader = false
+                headerLock.broadcast()
+            }
+            switch rewritten {
             case .success(let written):
                 // The second write went to the copy that was in force, so it is in force again.
                 headerLock.withLock { headerState = (written, copyIndex) }

@@ -497,8 +497,14 @@ extension VaultStore {
     /// Closes the store: later calls fail with `.closed`; the lock is released when the last
     /// reference to the store goes away.
     public func close() {
-        writer?.stop(CofferError(.closed, "The vault was closed."))
-        headerLock.withLock { closed = true }
+        // Nothing may write to the log device once it is closed: a descriptor closed under a
+        // write could be given to another file before the write reaches it. So the writer's
+        // write and sync in flight, and a header rewrite, end first.
+        writer?.stopAndDrain(CofferError(.closed, "The vault was closed."))
+        headerLock.withLock {
+            closed = true
+            while rewritingHeader { headerLock.wait() }
+        }
         mapping?.release()
         log.close()
     }

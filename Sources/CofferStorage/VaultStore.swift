@@ -153,6 +153,9 @@ public final class VaultStore: @unchecked Sendable {
     /// The epochs with their data keys; rotation and catching up add to them.
     var epochs: KeyEpochs
     var closed = false
+    /// A header rewrite is writing to the log device: ``close()`` waits for it. Guarded by
+    /// `headerLock`.
+    var rewritingHeader = false
     let chains: ChainTable
     let counters: LogCounters
     /// The sealed frames read lately (``Options/sealedFrameCacheBytes``).

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferErrors
 import CofferFormat
 import CofferSimulation
 import CofferStorage
@@ -59,6 +60,41 @@ final class RandomizedLogTests: XCTestCase {
     func testConcurrentAppendsShareSyncsAndLoseNothing() throws {
         for spin in [Duration.zero, VaultStore.Options().syncWaitSpin, .milliseconds(10)] {
             try appendConcurrently(spinningFor: spin)
+        }
+    }
+
+    /// A close while appends are in flight waits for the write and sync under way: every
+    /// append either lands (and is in the log) or fails with `.closed`, never with an I/O
+    /// error from a descriptor closed under it (which another file could have taken).
+    func testACloseBesideAppendsEndsThemAsClosedAndKeepsEveryAcknowledgedOne() throws {
+        for round in 0..<5 {
+            let directory = TemporaryDirectory()
+            let path = directory.file("v")
+            let store = try VaultStore.create(path: path, secret: Fixture.secret)
+            let landed = Locked<[String]>([])
+            let failures = Locked<[CofferError]>([])
+            let closing = DispatchGroup()
+            DispatchQueue.global().async(group: closing) {
+                usleep(useconds_t(2_000 + 1_000 * round))
+                store.close()
+            }
+            DispatchQueue.concurrentPerform(iterations: 8) { thread in
+                for index in 0..<100_000 {
+                    let text = "t\(thread)-\(index)"
+                    do throws(CofferError) {
+                        _ = try store.append([Fixture.payload(text)])
+                        landed.withLock { $0.append(text) }
+                    } catch {
+                        failures.withLock { $0.append(error) }
+                        return
+                    }
+                }
+            }
+            closing.wait()
+            let codes = Set(failures.withLock { $0 }.map(\.code))
+            XCTAssertEqual(codes, [.closed], "round \(round): \(failures.withLock { $0 }.prefix(3))")
+            let payloads = try Fixture.transactions(path: path).payloads.map { String(decoding: $0, as: UTF8.self) }
+            XCTAssertEqual(Set(payloads), Set(landed.withLock { $0 }), "round \(round)")
         }
     }
 
