@@ -89,14 +89,18 @@ final class BlockingThreads: @unchecked Sendable {
     /// ``idleSeconds``.
     private func serve(_ worker: Worker) {
         _ = coffer_set_thread_name("coffer-blocking")
-        while let job = worker.lock.withLock({ () -> (@Sendable () -> Void)? in
-            defer { worker.job = nil }
-            return worker.job
-        }) {
-            job()
+        repeat {
+            // The job, and what it holds (a vault the caller has let go of, a continuation),
+            // is released before the thread waits for the next: a vault dropped without
+            // `close()` then closes at once, not when this thread ends.
+            if let job = worker.lock.withLock({ () -> (@Sendable () -> Void)? in
+                defer { worker.job = nil }
+                return worker.job
+            }) {
+                job()
+            }
             lock.withLock { idle.append(worker) }
-            guard waitForJob(worker) else { return }
-        }
+        } while waitForJob(worker)
     }
 
     /// Waits until a job is handed to `worker`; false when none came in time and the thread

@@ -254,6 +254,25 @@ final class AsyncTests: XCTestCase {
         XCTAssertEqual(planner, .alreadyExists)
     }
 
+    /// A vault let go of without `close()` after async calls is released when the caller lets
+    /// it go: the thread that ran its last call holds nothing of it while it waits for the
+    /// next job (it held the job, and so the vault, for its ten idle seconds).
+    func testAVaultLetGoOfAfterAsyncCallsIsReleased() throws {
+        weak var released: Vault?
+        do {
+            let vault = try makeVault(on: SimulatedDisk())
+            released = vault
+            try run("an async mutation") {
+                try await vault.mutate(actor: "ops") { try $0.createOrganization(slug: "other", name: "Other") }
+            }
+        }
+        // The job's thread lets go of it as soon as its job returns: well within the ten
+        // seconds it then waits for another.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while released != nil, ContinuousClock.now < deadline { usleep(1_000) }
+        XCTAssertNil(released, "a worker thread still holds the vault")
+    }
+
     /// resolveAndReveal reads the version it resolved under the same read of the index; a
     /// reveal of an earlier answer is that version, refused once revoked, deleted or no
     /// longer what its request resolves to.
