@@ -590,7 +590,8 @@ public final class VaultStore: @unchecked Sendable {
                 let waited = options.lockWait > .zero ? " (waited \(LockWait.describe(options.lockWait)))" : ""
                 throw CofferError(
                     .locked,
-                    "Another process has the vault open for writing\(waited); close it, wait longer or open read-only.")
+                    "Another writer has the vault open (another process, or another open vault of this file in "
+                        + "this process)\(waited); close it, wait longer or open read-only.")
             }
         }
     }
