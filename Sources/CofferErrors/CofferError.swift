@@ -6,7 +6,7 @@
 /// ```swift
 /// do {
 ///     let vault = try Vault.open(path: "team.coffer", unlock: .passphrase(secret))
-/// } catch let error as CofferError where error.code == .wrongKey {
+/// } catch where error.code == .wrongKey {
 ///     print("Try another passphrase.")
 /// }
 /// ```

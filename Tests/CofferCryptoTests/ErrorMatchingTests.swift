@@ -48,6 +48,20 @@ final class ErrorMatchingTests: XCTestCase {
         XCTAssertFalse(CofferError.notFound ~= (CocoaError(.fileNoSuchFile) as any Error))
     }
 
+    /// The same clauses in async code, as the README says (the async `mutate` throws untyped).
+    func testCatchPatternsInAsyncCode() async {
+        func untypedAsync(_ code: CofferError.Code) async throws { throw CofferError(code, "test") }
+        do {
+            try await untypedAsync(.alreadyExists)
+            XCTFail("nothing thrown")
+        } catch CofferError.alreadyExists {
+        } catch CofferError.io {
+            XCTFail("matched another code")
+        } catch {
+            XCTFail("not matched: \(error)")
+        }
+    }
+
     func testCodesAreStableWordsAndCodable() throws {
         XCTAssertEqual(CofferError.Code.wrongKey.word, "wrong_key")
         XCTAssertEqual(CofferError.Code.credentialMissing.word, "missing")
