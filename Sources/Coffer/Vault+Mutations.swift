@@ -45,6 +45,7 @@ extension Vault {
             throw CofferError(.invalidInput, "The vault was opened read-only; open it for writing to change it.")
         }
         try ReentryGuard.refuse("mutate", on: self)
+        try VaultIndex.checkActor(actor)
         let started = ContinuousClock.now
         let value: Value
         let wrote: Bool

@@ -86,6 +86,12 @@ public struct VaultIndex: Sendable {
         case replay
     }
 
+    /// Throws unless `actor` may name who made a transaction (OPS-TEXT-ACTOR: at most 200
+    /// bytes, no control characters): a caller checks it before a change is planned and sealed.
+    public static func checkActor(_ actor: String) throws(CofferError) {
+        try Names.checkActor(actor)
+    }
+
     private mutating func run(
         _ operations: [ModelOperation], context: TransactionContext, mode: RunMode
     ) throws(CofferError) {
@@ -95,7 +101,7 @@ public struct VaultIndex: Sendable {
                 .invalidInput,
                 "A transaction holds at most \(Self.operationsPerTransactionMax) operations. Split the change.")
         }
-        try Names.checkActor(context.actor)
+        try Self.checkActor(context.actor)
         guard context.sequence <= Self.locationMax, context.offset <= Self.locationMax else {
             throw CofferError(
                 .invalidInput, "A transaction's sequence number and offset are at most 2^48 - 1, which no log reaches.")

@@ -139,6 +139,20 @@ final class CallerInputTests: XCTestCase {
 
     /// A writing call made inside `read(_:)` or inside a plan of the same vault would wait
     /// for that read or that plan to end, forever: it throws instead, and changes nothing.
+    /// An actor the model refuses (OPS-TEXT-ACTOR) is said to be the actor's fault, however
+    /// long: not "too large for one transaction".
+    func testAnActorTheModelRefusesIsNamedAsSuch() throws {
+        let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: SimulatedDisk()))
+        defer { vault.close() }
+        for actor in [String(repeating: "a", count: 201), String(repeating: "a", count: 100_000), "line\nbreak"] {
+            let error = assertThrowsCoffer(.invalidInput) {
+                try vault.mutate(actor: actor) { try $0.createOrganization(slug: "acme", name: "Acme") }
+            }
+            XCTAssertTrue(error?.message.hasPrefix("The actor must be") ?? false, "\(String(describing: error))")
+        }
+        XCTAssertEqual(vault.head.sequence, 1, "nothing written")
+    }
+
     func testAWritingCallInsideAReadOrAPlanThrowsInsteadOfWaitingForever() throws {
         let disk = SimulatedDisk()
         let vault = try Vault.create(path: path, unlock: .keyFile(key), options: .init(storage: disk))
