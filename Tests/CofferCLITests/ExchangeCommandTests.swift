@@ -224,6 +224,7 @@ final class ExchangeCommandTests: XCTestCase {
             (["import", coffer.path("invalid.json")], "invalid_input", "$.credentials["),
             (["import", coffer.path("redacted.json")], "invalid_input", "--reveal"),
             (["import", coffer.path("missing.json")], "not_found", "missing.json"),
+            (["import", coffer.path("v.coffer")], "invalid_input", "is a Coffer vault, not an export"),
         ]
         for (arguments, code, words) in cases {
             let result = try coffer.expect(1, arguments + target + ["--json"])

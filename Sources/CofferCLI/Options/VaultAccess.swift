@@ -152,7 +152,8 @@ struct VaultAccess {
         if case .ignored(let reason) = recovery.checkpoint {
             output.warn(
                 "The vault's index checkpoint was not used (\(reason)); the whole log was replayed. "
-                    + "`coffer verify` checks it, and `coffer checkpoint` writes a new one.")
+                    + "`coffer verify` checks it, and `coffer checkpoint` writes a new one over it (a file there that "
+                    + "is no checkpoint at all, it leaves alone: move that away first).")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coffer
 import CofferExchange
+import CofferFormat
 
 /// `coffer import`: a bundle or a revealed JSON export, a dotenv file, or a KeePassXC CSV,
 /// as one transaction.
@@ -239,6 +240,12 @@ struct Import: VaultCommand {
                 return .entries(try bytes.withUnsafeBytes { bytes in try KeePassXCCSV.credentials(bytes) })
             }
             let bytes = try ExchangeFiles.read(file ?? "")
+            if bytes.withUnsafeBytes({ $0.starts(with: FormatConstants.fileMagic) }) {
+                throw CofferError(
+                    .invalidInput,
+                    "\(file ?? "") is a Coffer vault, not an export: `coffer copy` copies a vault, and `coffer export` "
+                        + "makes a file import reads.")
+            }
             let json: SecretBuffer
             if bytes.withUnsafeBytes({ ExportBundle.isBundle($0) }) {
                 let secret = try bundleKey.secret(in: context, confirm: false)
