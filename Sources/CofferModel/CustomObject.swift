@@ -172,7 +172,8 @@ public enum CustomObject {
 
     /// The members an object given whole changed against the stored one: those whose JSON
     /// text differs or that were added, in the new object's order, then those it dropped, in
-    /// the stored one's; nil when either does not parse (the caller lists `json` alone).
+    /// the stored one's; nil when either does not parse, or a name is not one a member edit
+    /// could give (the caller lists `json` alone).
     static func changedMembers(from stored: SecureBytes, to replacement: SecureBytes) -> [String]? {
         guard case .success(let old) = stored.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) }),
             case .success(let new) = replacement.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) })
@@ -194,6 +195,9 @@ public enum CustomObject {
         for member in old where !new.contains(where: { $0.name == member.name }) && !changed.contains(member.name) {
             changed.append(member.name)
         }
+        // Names a member edit could not give (empty, too long, control characters) are not
+        // listed: the version names `json` alone.
+        do throws(CofferError) { try checkMemberNames(changed) } catch { return nil }
         return changed
     }
 

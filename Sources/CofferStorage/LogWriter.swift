@@ -301,8 +301,23 @@ final class LogWriter: @unchecked Sendable {
     /// sync stops the writer (F-APPEND-STOP): after it, nothing written before can be said to
     /// be on disk, so nothing more is acknowledged.
     func sync() -> Result<Void, CofferError> {
-        if let stopped = stoppedError { return .failure(stopped) }
-        switch log.sync() {
+        // It takes the lead for its sync, as an append's write does, so that a close
+        // (``stopAndDrain(_:)``) waits for it rather than closing the device under it.
+        lock.lock()
+        while state.leaderActive { lock.wait() }
+        if let stopped = state.stopped {
+            lock.unlock()
+            return .failure(stopped)
+        }
+        state.leaderActive = true
+        lock.unlock()
+        let synced = log.sync()
+        lock.withLock {
+            state.leaderActive = false
+            leadsEnded.add(1, ordering: .releasing)
+            lock.broadcast()
+        }
+        switch synced {
         case .success: return .success(())
         case .failure(let error):
             let failure = error.cofferError("Syncing the log", offset: nil)

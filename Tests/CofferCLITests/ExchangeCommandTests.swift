@@ -416,7 +416,7 @@ final class ExchangeCommandTests: XCTestCase {
             "import", "--dotenv", coffer.path("app.env"), "--app", "mine", "--org", "acme", "--scope", "user",
         ]
         let intoAlice = try coffer.expect(1, entries + ["--user", "alice", "--as", "bob"])
-        XCTAssertTrue(intoAlice.standardError.contains("another user's scope"), intoAlice.standardError)
+        XCTAssertTrue(intoAlice.standardError.contains("acting user's own scope"), intoAlice.standardError)
         try coffer.expect(0, entries + ["--user", "alice", "--as", "alice"])
         try coffer.expect(0, ["export", "--reveal", "--force", "--output", coffer.path("all.json")])
         try coffer.expect(64, ["import", coffer.path("all.json"), "--on-conflict", "skip", "--as", "alice"])

@@ -223,6 +223,15 @@ final class ParsingTests: XCTestCase {
         for text in ["1password", "s5", ".s", "5", "5seconds", "acme", "", "5/s"] {
             XCTAssertFalse(GlobalOptions.looksLikeDuration(text), text)
         }
+        // A key or passphrase file's name is repeated only when it reads as a path.
+        for text in [
+            "Summer2024.", "ab/cdEFgh+ij/klmnopqrstuvwxyz0123456789ABCDEFG", String(repeating: "x", count: 300),
+        ] {
+            XCTAssertFalse(SecretFiles.looksLikeAPath(text), text)
+        }
+        for text in ["team.key", "./key", "/etc/coffer/key", "~/pass", "pass.txt"] {
+            XCTAssertTrue(SecretFiles.looksLikeAPath(text), text)
+        }
         XCTAssertEqual(CofferTool.suggestedCommand(for: ["verfy"]), "verify")
         XCTAssertEqual(CofferTool.suggestedCommand(for: ["key", "rotat", "--json"]), "key rotate")
         XCTAssertEqual(CofferTool.suggestedCommand(for: ["--json", "credentails", "list"]), "credentials")

@@ -94,6 +94,13 @@ final class CustomObjectTests: XCTestCase {
         try fixture.vault.commit(rollback)
         // The same object again is no change at all.
         XCTAssertTrue(try update(&fixture, id, ["json": #"{"host":"a","key":"secret-key-0001","user":"u"}"#]).isEmpty)
+        // A member name no edit could give (empty) is not listed: `json` alone, and the
+        // version is written, not refused.
+        try fixture.vault.commit(try update(&fixture, id, ["json": #"{"":"a","k":"v"}"#]))
+        let odd = try update(&fixture, id, ["json": #"{"":"b","k":"v"}"#])
+        guard case .setCredentialFields(let oddChange)? = odd.operations.first else { return XCTFail("no version") }
+        XCTAssertEqual(oddChange.changedFields, ["json"])
+        try fixture.vault.commit(odd)
         XCTAssertEqual(Snapshot(try fixture.vault.replayed()), Snapshot(fixture.index))
     }
 

@@ -5,6 +5,7 @@ import CofferSimulation
 import CofferStorage
 import CofferTestSupport
 import Dispatch
+import Foundation
 import XCTest
 
 /// Random transactions, reopens at random points and data-key rotations, checked against a
@@ -73,13 +74,17 @@ final class RandomizedLogTests: XCTestCase {
             let store = try VaultStore.create(path: path, secret: Fixture.secret)
             let landed = Locked<[String]>([])
             let failures = Locked<[CofferError]>([])
-            let closing = DispatchGroup()
-            DispatchQueue.global().async(group: closing) {
+            // The close on a thread of its own, which the appenders cannot starve of a start.
+            let closed = DispatchSemaphore(value: 0)
+            let closer = Thread {
                 usleep(useconds_t(2_000 + 1_000 * round))
                 store.close()
+                closed.signal()
             }
+            closer.start()
             DispatchQueue.concurrentPerform(iterations: 8) { thread in
-                for index in 0..<100_000 {
+                // Until the close ends this thread's appends.
+                for index in 0... {
                     let text = "t\(thread)-\(index)"
                     do throws(CofferError) {
                         _ = try store.append([Fixture.payload(text)])
@@ -90,7 +95,7 @@ final class RandomizedLogTests: XCTestCase {
                     }
                 }
             }
-            closing.wait()
+            closed.wait()
             let codes = Set(failures.withLock { $0 }.map(\.code))
             XCTAssertEqual(codes, [.closed], "round \(round): \(failures.withLock { $0 }.prefix(3))")
             let payloads = try Fixture.transactions(path: path).payloads.map { String(decoding: $0, as: UTF8.self) }

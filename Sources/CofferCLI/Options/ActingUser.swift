@@ -41,6 +41,19 @@ enum ActingUser {
         )
     }
 
+    /// Before credentials go into the scope of `user` (`--user`): acting as another user,
+    /// nothing goes there (nor takes its default). A user that does not exist is the
+    /// command's own error to report.
+    static func checkOwnScope(_ user: String?, acting: String?, in vault: Vault) throws(CommandFailure) {
+        guard let acting, let user else { return }
+        let (actingID, userID) = vault.read { index in (index.user(acting)?.id, index.user(user)?.id) }
+        guard let userID, actingID != userID else { return }
+        throw CommandFailure(
+            .no, code: "not_visible",
+            "Acting as \(acting), credentials go only into the acting user's own scope, not \(user)'s. Omit --as "
+                + "to act as the operator.")
+    }
+
     /// Before a change to the credential `selector` names: acting as another user, a user
     /// credential is not changed (`refusal` says how).
     static func checkMayChange(

@@ -30,12 +30,14 @@ enum SecretFiles {
         } catch {
             var failure: CommandFailure
             switch error.code {
-            case .notFound where mayBeTheSecret && !looksLikeAPath(path):
-                // A key or passphrase pasted where its file's name goes: never repeated.
+            case let code where mayBeTheSecret && !looksLikeAPath(path):
+                // A key or passphrase pasted where its file's name goes: never repeated, whatever
+                // the failure (missing, a name too long, unreadable).
                 failure = CommandFailure(
-                    .no, code: "not_found",
-                    "\(what) given does not exist. Its name is not repeated: it looks like no path, and may be the "
-                        + "secret itself. Give the path of the file.")
+                    code == .notFound ? .no : .vaultUnavailable, code: code == .notFound ? "not_found" : code.word,
+                    "\(what) given could not be read (\(code == .notFound ? "no such file" : code.word)). Its name is "
+                        + "not repeated: it looks like no path, and may be the secret itself. Give the path of the file."
+                )
             case .notFound:
                 failure = CommandFailure(.no, code: "not_found", "\(what) \(error.message)")
             case .invalidInput:
@@ -53,14 +55,20 @@ enum SecretFiles {
         }
     }
 
-    /// Whether `text`, the name of a key or passphrase file that does not exist, reads as a
-    /// path (a directory or an extension, and no blank or `=`) rather than as a pasted key
-    /// (64 hexadecimal characters, base64) or passphrase (words), which a message must not
-    /// repeat.
+    /// Whether `text`, the name of a key or passphrase file that could not be read, reads as
+    /// a path rather than as a pasted key (64 hexadecimal characters, base64) or passphrase,
+    /// which a message must not repeat: no blank or `=`, at most 255 bytes, and either a
+    /// directory it starts from (`/`, `./`, `../`, `~/`) or a name ending in an extension
+    /// (`.` and one to eight letters or digits: `team.key`, `pass.txt`).
     static func looksLikeAPath(_ text: String) -> Bool {
-        let bytes = text.utf8
-        return (bytes.contains(UInt8(ascii: "/")) || bytes.contains(UInt8(ascii: ".")))
-            && !bytes.contains { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "=") }
+        let bytes = Array(text.utf8)
+        guard bytes.count <= 255, !bytes.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == UInt8(ascii: "=") })
+        else { return false }
+        if ["/", "./", "../", "~/"].contains(where: { text.hasPrefix($0) }) { return true }
+        guard let dot = bytes.lastIndex(of: UInt8(ascii: ".")) else { return false }
+        let extensionBytes = bytes[(dot + 1)...]
+        return (1...8).contains(extensionBytes.count)
+            && extensionBytes.allSatisfy { TextBytes.isLetter($0) || TextBytes.isDigit($0) }
     }
 
     /// The 32-byte key of a key file: the file holds exactly 32 bytes, or 64 hexadecimal

@@ -109,13 +109,7 @@ struct CredentialsSet: OrganizationCommand {
             fields: try CredentialFields.shaped(given, for: type), isDefault: isDefault)
         let vault = try access.openForWriting(in: context)
         defer { vault.close() }
-        if let acting = global.actingUser, let user, vault.read({ $0.user(acting)?.id != $0.user(user)?.id }) {
-            // Acting as another user, nothing goes into this user's scope (nor takes its default).
-            throw CommandFailure(
-                .no, code: "not_visible",
-                "Acting as \(acting), a credential is stored only in the acting user's own scope. Omit --as to act as the operator."
-            )
-        }
+        try ActingUser.checkOwnScope(user, acting: global.actingUser, in: vault)
         let targets = targets
         // The defaults a new default takes over, to say so: a default moves silently otherwise.
         let previousDefaults: [CredentialView] =

@@ -48,8 +48,10 @@ struct KeyAddKeyFile: VaultCommand {
                 // The file to add is input, not what opened the vault: a missing or malformed one
                 // is a "no" (exit 1), not a vault that cannot be opened.
                 var failure = error
-                if failure.code == "not_found" { failure.message += " To make a new key file there, pass --generate." }
-                if failure.code != "io" { failure.status = .no }
+                if failure.code == "not_found" && SecretFiles.looksLikeAPath(path) {
+                    failure.message += " To make a new key file there, pass --generate."
+                }
+                if failure.code != "io" && failure.status != .usage { failure.status = .no }
                 throw failure
             }
         }

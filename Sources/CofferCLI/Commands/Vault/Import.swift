@@ -179,15 +179,7 @@ struct Import: VaultCommand {
         let vault = dryRun ? try access.openReadOnly(in: context) : try access.openForWriting(in: context)
         defer { vault.close() }
         // Acting as a member, a file's entries go into no other user's scope (as `credentials set`).
-        if let acting = global.actingUser, let other = user, targets.contains(.user(other)) {
-            let (actingID, otherID) = vault.read { index in (index.user(acting)?.id, index.user(other)?.id) }
-            if actingID != otherID {
-                throw CommandFailure(
-                    .no, code: "not_visible",
-                    "--user \(other) is another user's scope: acting as \(acting), nothing is imported there. "
-                        + "Omit --as to act as the operator.")
-            }
-        }
+        try ActingUser.checkOwnScope(user, acting: global.actingUser, in: vault)
         progress.update(count: 0, done: 2, total: 3)
         let report: ImportReport
         switch source {
