@@ -16,8 +16,9 @@ struct FileKeyModel {
     func addKeyslot(secret: Int) -> Outcome<UInt16> {
         // F-SLOT: at most 8 slots; a new slot takes the next id.
         guard slots.count < 8 else { return .refused(.invalidInput) }
-        // A key file a slot holds already is refused: a second slot would outlive its removal.
-        if SequenceVocabulary.isKeyFile(secret) && slots.contains(where: { $0.secret == secret }) {
+        // A key file or passphrase a slot holds already is refused: a second slot would
+        // outlive its removal.
+        if slots.contains(where: { $0.secret == secret }) {
             return .refused(.invalidInput)
         }
         let expected = (slots.map(\.id).max() ?? 0) + 1

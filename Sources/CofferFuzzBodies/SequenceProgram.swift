@@ -129,9 +129,6 @@ enum SequenceVocabulary {
     /// one the vault is created with.
     static let secretCount = 5
 
-    /// Whether secret `choice` is one of the key files (the first three).
-    static func isKeyFile(_ choice: Int) -> Bool { choice % secretCount < 3 }
-
     static func secret(_ choice: Int) -> Keyslot.Secret {
         switch choice % secretCount {
         case 0: FuzzFixtures.keyFile
