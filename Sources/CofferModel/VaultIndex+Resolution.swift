@@ -183,6 +183,13 @@ private struct Resolver {
                 }
                 record(.exactAssignment, [], .skipped, "no assignment for \(consumer)")
             }
+            // A target no assignment can name is the caller's mistake: refused, never passed to
+            // the scopes as though it had no assignment. Checked only here, past the exact
+            // lookup: an assignment found names a target that follows the rules.
+            do throws(CofferError) { try consumer.check() } catch {
+                record(.wildcardAssignment, [], .failed, "the target is not one an assignment can name")
+                throw error
+            }
             var wildcard = consumer
             wildcard.consumer = AssignmentTarget.everyConsumer
             if let slot = assignment(wildcard, in: tables) {

@@ -227,8 +227,8 @@ public struct AssignmentTarget: Sendable, Hashable, CustomStringConvertible {
     public var isWildcard: Bool { consumer == Self.everyConsumer }
 
     /// Throws unless the slug and consumer follow the rules an assignment's do (OPS-TEXT-SLUG,
-    /// OPS-TEXT-CONSUMER): a target no assignment can name, given to a resolution, would fall
-    /// through to the scopes without a word.
+    /// OPS-TEXT-CONSUMER). A resolution refuses such a target itself once no assignment has
+    /// it (OPS-RESOLVE-2); this check lets a caller refuse it before opening a vault.
     ///
     /// - Throws: `.invalidInput` saying which rule.
     public func check() throws(CofferError) {

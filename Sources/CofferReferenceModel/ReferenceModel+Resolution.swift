@@ -86,6 +86,8 @@ extension ReferenceModel {
             {
                 return pick(live(id)!, request, .exactAssignment)
             }
+            // OPS-RESOLVE-2: a target no assignment can name is refused.
+            guard (try? consumer.check()) != nil else { return .failed(.invalidInput) }
             consumer.consumer = AssignmentTarget.everyConsumer
             if let id = assignments[
                 AssignmentKey(organization: request.organization, target: consumer, app: request.app)]

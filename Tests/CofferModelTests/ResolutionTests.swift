@@ -336,6 +336,37 @@ final class ResolutionTests: XCTestCase {
         XCTAssertTrue(trace.isEmpty)
     }
 
+    /// OPS-RESOLVE-2: a target no assignment can name is refused, not taken for a consumer
+    /// without assignments (the organization's `exa` would otherwise win).
+    func testTargetNoAssignmentCanNameIsRefused() throws {
+        let world = try World()
+        let index = world.fixture.index
+        let context = RunContext(organization: world.fixture.acme)
+        for target in [
+            AssignmentTarget(kind: .workflow, slug: "Bad Name"), AssignmentTarget(kind: .workflow, slug: ""),
+            AssignmentTarget(kind: .agent, slug: "helper", consumer: "two words"),
+            AssignmentTarget(kind: .agent, slug: "helper", consumer: ""),
+        ] {
+            let request = ResolutionRequest(appKey: "exa", context: context, consumer: target)
+            XCTAssertEqual(
+                assertThrowsCoffer(.invalidInput) { try index.resolveCredential(request) }?.code, .invalidInput,
+                "\(target)")
+            guard case .failed(let error, let trace) = index.resolve(request) else {
+                return XCTFail("\(target) resolved")
+            }
+            XCTAssertEqual(error.code, .invalidInput, "\(target)")
+            XCTAssertEqual(trace.last?.outcome, .failed, "\(target)")
+        }
+        // An exact assignment still wins, and a well-formed target without one falls through.
+        let assigned = ResolutionRequest(
+            appKey: "linear", context: context,
+            consumer: AssignmentTarget(kind: .agent, slug: "helper", consumer: "search"))
+        XCTAssertEqual(try index.resolveCredential(assigned).id, world.ids["linear.b"])
+        let unassigned = ResolutionRequest(
+            appKey: "exa", context: context, consumer: AssignmentTarget(kind: .agent, slug: "other", consumer: "x:y"))
+        XCTAssertEqual(try index.resolveCredential(unassigned).id, world.ids["exa.org"])
+    }
+
     func testNewDefaultChangesTheWinner() throws {
         var world = try World()
         try world.fixture.vault.commit(
