@@ -400,7 +400,13 @@ extension Vault {
     ///   be written, after which either keyslot table may be in force (F-HDR-UPDATE).
     @discardableResult
     public func addKeyslot(_ secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
-        try changingKeyslots { store throws(CofferError) in try store.addKeyslot(secret, cost: cost) }
+        // The slots that could hold the secret are tried before the writers' turn is taken: a
+        // passphrase slot costs an Argon2id derivation, which writers would otherwise wait for.
+        try secret.check(cost: cost)
+        let checked = try store.refuseSecretASlotHolds(secret)
+        return try changingKeyslots { store throws(CofferError) in
+            try store.addKeyslot(secret, cost: cost, checked: checked)
+        }
     }
 
     /// Unlock change: removes keyslot `id`; the last one is refused.
@@ -418,7 +424,11 @@ extension Vault {
     ///   the slot's own passphrase again is taken, with a new cost), `.io` as
     ///   ``removeKeyslot(id:)``: the old secret may then open the vault read-only only.
     public func replaceKeyslot(id: UInt16, with secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) {
-        try changingKeyslots { store throws(CofferError) in try store.replaceKeyslot(id: id, with: secret, cost: cost) }
+        try secret.check(cost: cost)
+        let checked = try store.refuseSecretASlotHolds(secret, besides: id)
+        try changingKeyslots { store throws(CofferError) in
+            try store.replaceKeyslot(id: id, with: secret, cost: cost, checked: checked)
+        }
     }
 
     /// Runs a keyslot change with no compaction running and no mutation in flight: a

@@ -13,8 +13,13 @@ extension VaultStore {
     /// - Throws: `.invalidInput` when the table is full, a slot with a recipient holds the key
     ///   file already, a slot holds the passphrase already, or the cost is outside the format's
     ///   limits (F-SLOT-CAP); `.io`.
+    ///
+    /// - Parameter checked: what ``refuseSecretASlotHolds(_:besides:)`` found, when the caller
+    ///   asked it before taking its writer's turn: only slots added since are tried here.
     @discardableResult
-    public func addKeyslot(_ secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
+    public func addKeyslot(
+        _ secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate, checked: CheckedKeyslots? = nil
+    ) throws(CofferError) -> UInt16 {
         try secret.check(cost: cost)
         return try changeHeader { header, unlockKey throws(CofferError) in
             guard header.keyslots.count < FormatConstants.keyslotCountMax else {
@@ -22,7 +27,7 @@ extension VaultStore {
                     .invalidInput,
                     "The vault already has \(FormatConstants.keyslotCountMax) keyslots; remove one first.")
             }
-            try Self.refuseASecretASlotHolds(secret, in: header)
+            try Self.refuseASecretASlotHolds(secret, in: header, skipping: checked)
             let id = (header.keyslots.map(\.id).max() ?? 0) &+ 1
             guard id != 0,
                 let slot = header.makeKeyslot(
@@ -55,15 +60,17 @@ extension VaultStore {
 
     /// Unlock change: replaces the secret of slot `id` (for example a new passphrase) with a
     /// new slot of the same id, in one header rewrite.
-    public func replaceKeyslot(id: UInt16, with secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate)
-        throws(CofferError)
-    {
+    ///
+    /// - Parameter checked: as ``addKeyslot(_:cost:checked:)``'s, asked with `besides: id`.
+    public func replaceKeyslot(
+        id: UInt16, with secret: Keyslot.Secret, cost: Argon2id.Cost = .moderate, checked: CheckedKeyslots? = nil
+    ) throws(CofferError) {
         try secret.check(cost: cost)
         try changeHeader { header, unlockKey throws(CofferError) in
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")
             }
-            try Self.refuseASecretASlotHolds(secret, in: header, besides: id)
+            try Self.refuseASecretASlotHolds(secret, in: header, besides: id, skipping: checked)
             guard
                 let slot = header.makeKeyslot(
                     id: id, secret: secret, cost: cost, unlockKey: unlockKey,
@@ -79,12 +86,20 @@ extension VaultStore {
     /// the same key file again, then removing the old slot, is how it gets one. A passphrase
     /// is tried on the passphrase slots as an open tries them, within the same Argon2id work
     /// bound (F-SLOT-BUDGET): a slot past the bound is not checked.
+    ///
+    /// A passphrase slot tried costs an Argon2id derivation, so a caller holding a writer's turn
+    /// asks ``refuseSecretASlotHolds(_:besides:)`` first, and the change tries only the slots it
+    /// did not (`skipping`): one derivation, the new slot's, under the turn.
     private static func refuseASecretASlotHolds(
-        _ secret: Keyslot.Secret, in header: FileHeader, besides kept: UInt16? = nil
+        _ secret: Keyslot.Secret, in header: FileHeader, besides kept: UInt16? = nil, skipping checked: CheckedKeyslots?
     ) throws(CofferError) {
+        // Found not to hold this very secret, or not trusted at all.
+        let skipped = checked.flatMap { $0.secret.isSame(as: secret) && $0.besides == kept ? $0.slots : nil } ?? []
+        var header = header
+        header.keyslots.removeAll { $0.id == kept || skipped.contains($0) }
         switch secret {
         case .keyFile:
-            for slot in header.keyslots where slot.id != kept && slot.recipient != nil {
+            for slot in header.keyslots where slot.recipient != nil {
                 if slot.unwrap(with: secret, vaultID: header.vaultID, signerPublicKey: header.signer?.publicKey) != nil
                 {
                     throw CofferError(
@@ -94,16 +109,34 @@ extension VaultStore {
                 }
             }
         case .passphrase:
-            var others = header
-            others.keyslots.removeAll { $0.id == kept }
             var attempt = KeyslotUnlock(secret: secret)
-            if let (_, _, slot) = attempt.unlock(others) {
+            if let (_, _, slot) = attempt.unlock(header) {
                 throw CofferError(
                     .invalidInput,
                     "Keyslot \(slot) holds this passphrase already; a second slot for it would keep it working "
                         + "after that one is removed. Choose another passphrase.")
             }
         }
+    }
+
+    /// Refuses `secret` if a slot of the header in force other than `besides` holds it, as
+    /// ``addKeyslot(_:cost:checked:)`` would, and returns the slots found not to: given to the
+    /// change, they are not tried again. Asked before a writer's turn is taken, for a
+    /// passphrase costs an Argon2id derivation a slot.
+    ///
+    /// - Throws: `.invalidInput` as ``addKeyslot(_:cost:checked:)``.
+    public func refuseSecretASlotHolds(_ secret: Keyslot.Secret, besides kept: UInt16? = nil) throws(CofferError)
+        -> CheckedKeyslots
+    {
+        try secret.check()
+        // What the change would refuse at once is refused before any derivation.
+        _ = try requireWriter()
+        let header = header
+        if let kept, !header.keyslots.contains(where: { $0.id == kept }) {
+            throw CofferError(.notFound, "The vault has no keyslot \(kept).")
+        }
+        try Self.refuseASecretASlotHolds(secret, in: header, besides: kept, skipping: nil)
+        return CheckedKeyslots(secret: secret, besides: kept, slots: header.keyslots.filter { $0.id != kept })
     }
 
     /// Applies `change` to a copy of the header and writes it with the two-copy protocol. On a
@@ -156,4 +189,23 @@ extension VaultStore {
     }
 
     private static let headerAttempts = 4
+}
+
+/// Keyslots found not to hold a secret (``VaultStore/refuseSecretASlotHolds(_:besides:)``),
+/// each as it was then: a slot changed since is tried again, and so is every slot when the
+/// change is given another secret (or another slot to replace) than the one checked.
+public struct CheckedKeyslots: Sendable {
+    let secret: Keyslot.Secret
+    let besides: UInt16?
+    let slots: [Keyslot]
+}
+
+extension Keyslot.Secret {
+    /// The same kind and bytes, compared in constant time.
+    fileprivate func isSame(as other: Keyslot.Secret) -> Bool {
+        switch (self, other) {
+        case (.passphrase(let lhs), .passphrase(let rhs)), (.keyFile(let lhs), .keyFile(let rhs)): lhs == rhs
+        default: false
+        }
+    }
 }

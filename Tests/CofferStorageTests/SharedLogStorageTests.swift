@@ -330,6 +330,25 @@ final class SharedLogStorageTests: XCTestCase {
         XCTAssertEqual(reopened.keyslots.map(\.id), [1, 2, 3])
     }
 
+    /// A secret is tried on the slots before a writer's turn is taken
+    /// (`refuseSecretASlotHolds`), and the change tries only what that check did not: a slot
+    /// another instance added in between, or every slot when the check was of another secret.
+    func testAKeyslotCheckMadeBeforeTheChangeMissesNoSlot() throws {
+        let backend = MemorySharedLog()
+        let first = try makeStore(backend)
+        let second = try open(backend)
+        let passphrase = Keyslot.Secret.passphrase(Fixture.payload("passphrase"))
+        let checked = try first.refuseSecretASlotHolds(passphrase)
+        try second.addKeyslot(passphrase, cost: .minimum)
+        XCTAssertThrowsCode(.invalidInput, try first.addKeyslot(passphrase, cost: .minimum, checked: checked))
+        XCTAssertThrowsCode(.invalidInput, try first.refuseSecretASlotHolds(passphrase))
+        let another = try first.refuseSecretASlotHolds(.passphrase(Fixture.payload("another")))
+        XCTAssertThrowsCode(.invalidInput, try first.addKeyslot(passphrase, cost: .minimum, checked: another))
+        XCTAssertThrowsCode(.invalidInput, try first.replaceKeyslot(id: 1, with: passphrase, checked: another))
+        XCTAssertThrowsCode(.notFound, try first.refuseSecretASlotHolds(passphrase, besides: 9))
+        XCTAssertEqual(first.keyslots.map(\.id), [1, 2])
+    }
+
     func testACompactionSwitchesOnlyIfTheOldLogIsWhereItWasCopied() throws {
         let backend = MemorySharedLog()
         let store = try makeStore(backend)
