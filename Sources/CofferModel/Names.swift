@@ -2,8 +2,10 @@ import CofferCrypto
 import CofferErrors
 
 /// The text rules for slugs, keys and names (FORMAT.md, OPS-TEXT-*). Apply checks them on
-/// every operation, and the planner checks them first so a person gets the message early.
-enum Names {
+/// every operation, and the planner checks them first so a person gets the message early; a
+/// command checks a slug it is given for later (an import's new organization slug) with
+/// ``checkSlug(_:what:)`` before it opens anything.
+public enum Names {
     /// Longest slug, app key, target slug or consumer id, in bytes.
     static let slugBytesMax = 64
     /// Longest consumer id, in bytes: step ids can be longer than slugs.
@@ -13,7 +15,9 @@ enum Names {
 
     /// OPS-TEXT-SLUG: 1–64 bytes of `a-z 0-9 - _`, starting with a letter or digit, and not
     /// spelled like an identifier (so a selector is never both).
-    static func checkSlug(_ slug: String, what: String) throws(CofferError) {
+    ///
+    /// - Throws: `.invalidInput` naming `what` and the rule, never the slug.
+    public static func checkSlug(_ slug: String, what: String) throws(CofferError) {
         guard
             isToken(
                 slug, bytesMax: slugBytesMax, first: isAlphanumericLower,

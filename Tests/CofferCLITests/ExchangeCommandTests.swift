@@ -239,6 +239,11 @@ final class ExchangeCommandTests: XCTestCase {
         try coffer.expect(64, ["import", coffer.path("v.json"), "--dotenv", coffer.path("x")] + target)
         try coffer.expect(64, ["import", "--dotenv", coffer.path("x"), "--org", "acme"] + target)
         try coffer.expect(64, ["import", coffer.path("v.json"), "--map-org", "acme"] + target)
+        // A new slug no organization can have is the option's mistake, not the file's.
+        let badSlug = try coffer.expect(64, ["import", coffer.path("v.json"), "--map-org", "acme=Acme EU"] + target)
+        XCTAssertTrue(
+            badSlug.standardError.contains("--map-org acme=…: The new organization slug must be"), badSlug.standardError
+        )
         try coffer.expect(64, ["export", "--bundle", "--reveal", "--output", coffer.path("x")])
         let source = try coffer.bytes("v.coffer")
         // The vault is refused as what it is, with --force or without, before "a file exists".

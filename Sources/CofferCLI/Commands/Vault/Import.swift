@@ -144,6 +144,10 @@ struct Import: VaultCommand {
                 throw ValidationError("--map-org takes OLD=NEW, two organization slugs.")
             }
             guard map[String(parts[0])] == nil else { throw ValidationError("--map-org maps `\(parts[0])` twice.") }
+            // The new slug is checked here, named as the option's, not as the file's organization.
+            do { try Names.checkSlug(String(parts[1]), what: "new organization slug") } catch {
+                throw ValidationError("--map-org \(parts[0])=…: \(error.message)")
+            }
             map[String(parts[0])] = String(parts[1])
         }
         return map
