@@ -178,21 +178,26 @@ public enum CustomObject {
         guard case .success(let old) = stored.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) }),
             case .success(let new) = replacement.withUnsafeBytes({ JSONObjectValidator.topLevelMembers(of: $0) })
         else { return nil }
+        // By name, the last of a repeated one, as a member edit reads the stored object.
+        let storedValues = Dictionary(old.map { ($0.name, $0.value) }) { _, last in last }
         var changed: [String] = []
-        for member in new where !changed.contains(member.name) {
-            guard let before = old.last(where: { $0.name == member.name }) else {
-                changed.append(member.name)
-                continue
-            }
-            let same = stored.withUnsafeBytes { oldBytes in
-                replacement.withUnsafeBytes { newBytes in
-                    UnsafeRawBufferPointer(rebasing: oldBytes[before.value]).elementsEqual(
-                        UnsafeRawBufferPointer(rebasing: newBytes[member.value]))
+        var listed: Set<String> = []
+        for member in new where !listed.contains(member.name) {
+            let same = storedValues[member.name].map { before in
+                stored.withUnsafeBytes { oldBytes in
+                    replacement.withUnsafeBytes { newBytes in
+                        UnsafeRawBufferPointer(rebasing: oldBytes[before]).elementsEqual(
+                            UnsafeRawBufferPointer(rebasing: newBytes[member.value]))
+                    }
                 }
             }
-            if !same { changed.append(member.name) }
+            if same != true {
+                changed.append(member.name)
+                listed.insert(member.name)
+            }
         }
-        for member in old where !new.contains(where: { $0.name == member.name }) && !changed.contains(member.name) {
+        let kept = Set(new.map(\.name))
+        for member in old where !kept.contains(member.name) && listed.insert(member.name).inserted {
             changed.append(member.name)
         }
         // Names a member edit could not give (empty, too long, control characters) are not

@@ -62,9 +62,7 @@ extension Planner {
         for membership in index.memberships(of: userID) {
             try refuseRemovingTheLastOwner(
                 userID, named: reference, of: membership.organization,
-                named: index.tables.organizationHandle(membership.organization).map {
-                    index.tables.organization($0).slug
-                } ?? "\(membership.organization)")
+                named: index.organization(id: membership.organization)?.slug ?? "\(membership.organization)")
         }
         for membership in index.memberships(of: userID) {
             cascade.removeMembership(user: userID, organization: membership.organization)

@@ -22,15 +22,19 @@ struct Assignments: ParsableCommand {
 
 /// How assignments are shown.
 enum AssignmentText {
-    static func json(_ assignment: AssignmentInfo, in index: borrowing VaultIndex) -> JSON {
+    /// The assignment as JSON, with `extra` members (what an `assign` changed) beside it.
+    static func json(
+        _ assignment: AssignmentInfo, in index: borrowing VaultIndex, adding extra: [String: JSON] = [:]
+    ) -> JSON {
         var credential: [String: JSON] = ["id": .string(assignment.credential.description)]
         if let info = index.credential(id: assignment.credential) {
             credential = CredentialView(info, in: index).identity
         }
-        return [
+        let fields: [String: JSON] = [
             "target": Describe.targetJSON(assignment.target), "app": .string(assignment.appKey),
             "credential": .object(credential),
         ]
+        return .object(fields.merging(extra) { kept, _ in kept })
     }
 
     static func row(_ assignment: AssignmentInfo, in index: borrowing VaultIndex) -> [String] {

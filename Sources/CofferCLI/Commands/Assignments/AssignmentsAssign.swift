@@ -49,12 +49,9 @@ struct AssignmentsAssign: OrganizationCommand {
         }
         let replaced = changed ? previous : nil
         let (document, name, replacedName) = vault.read { index in
-            var document = AssignmentText.json(assignment, in: index)
-            if case .object(var fields) = document {
-                fields["changed"] = .bool(changed)
-                fields["replaced"] = replaced.map { .string($0.description) } ?? .null
-                document = .object(fields)
-            }
+            let document = AssignmentText.json(
+                assignment, in: index,
+                adding: ["changed": .bool(changed), "replaced": replaced.map { .string($0.description) } ?? .null])
             return (
                 document, Describe.credentialName(assignment.credential, in: index),
                 replaced.map { Describe.credentialName($0, in: index) }
