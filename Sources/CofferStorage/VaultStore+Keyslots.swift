@@ -146,6 +146,8 @@ extension VaultStore {
         _ change: (inout FileHeader, SecureBytes) throws(CofferError) -> Result
     ) throws(CofferError) -> Result {
         _ = try requireWriter()
+        headerChangeLock.lock()
+        defer { headerChangeLock.unlock() }
         for _ in 0..<Self.headerAttempts {
             let (header, copyIndex) = headerLock.withLock { headerState }
             var changed = header

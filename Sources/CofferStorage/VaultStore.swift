@@ -9,7 +9,8 @@ import CofferFormat
 /// `flock` held for the life of the store); any number of read-only stores beside it. The log
 /// is a ``LogDevice`` on a ``LogMedium``: a file, or a shared log (``SharedLogStorage``), where
 /// there is no lock: writers are ordered by conflicts, and ``catchUp(_:)`` reads what the
-/// others appended.
+/// others appended. Keyslot changes from several threads run one at a time, each on the
+/// header the one before it left.
 ///
 /// ```swift
 /// let store = try VaultStore.create(path: "team.coffer", secret: .keyFile(key))
@@ -156,6 +157,9 @@ public final class VaultStore: @unchecked Sendable {
     /// A header rewrite is writing to the log device: ``close()`` waits for it. Guarded by
     /// `headerLock`.
     var rewritingHeader = false
+    /// Held for the whole of a header change (read, change, rewrite): two at once on one
+    /// store would each build on the header before the other's and one would be lost.
+    let headerChangeLock = Lock()
     let chains: ChainTable
     let counters: LogCounters
     /// The sealed frames read lately (``Options/sealedFrameCacheBytes``).

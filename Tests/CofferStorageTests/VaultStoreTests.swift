@@ -202,6 +202,24 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertEqual(info.headerCopiesValid, [true, true])
     }
 
+    /// Header changes on one store from several threads at once all land, each on the
+    /// header the one before it left: none is lost, no two slots share an id.
+    func testKeyslotChangesFromManyThreadsAllLand() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("v")
+        let store = try VaultStore.create(path: path, secret: Fixture.secret)
+        let added = FormatConstants.keyslotCountMax - 1
+        let failures = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: added) { number in
+            let key = SecureBytes(copying: (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ number &+ 1) })
+            do { try store.addKeyslot(.keyFile(key)) } catch { failures.withLock { $0.append("\(number): \(error)") } }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertEqual(store.keyslots.map(\.id), Array(1...UInt16(added + 1)))
+        store.close()
+        XCTAssertEqual(try VaultFileInfo.read(path: path).header.keyslots.count, added + 1)
+    }
+
     /// A keyslot named to try first that the vault does not have is refused by name.
     func testAKeyslotNamedToTryFirstMustExist() throws {
         let directory = TemporaryDirectory()
