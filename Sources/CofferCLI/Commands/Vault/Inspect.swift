@@ -57,7 +57,7 @@ struct Inspect: VaultCommand {
                 progress.finish()
                 document["unlocked"] = false
                 document["unlock_failure"] = .string(failure.code)
-                fields.append("Unlocked", "no: the vault did not open with the key (\(failure.code)); see the error")
+                fields.append("Unlocked", "no: the keyed open failed (\(failure.code)); see the error")
                 output.emit(.object(document), text: { fields.render(style: output.style) })
                 throw failure
             }
