@@ -37,10 +37,10 @@ public struct HeadWitnessFile: HeadWitness {
     /// What the file holds: its one line, white space around it ignored; nil when the file does not
     /// exist or holds only white space.
     ///
-    /// - Throws: `.invalidInput` when the file holds anything else (or 256 bytes or more), or is a
-    ///   symbolic link to nothing; `.io` when it cannot be opened or read.
+    /// - Throws: `.invalidInput` when the file holds anything else (or 256 bytes or more), is a
+    ///   symbolic link to nothing, or is not a regular file; `.io` when it cannot be opened or read.
     public func read() throws(CofferError) -> WitnessedHead? {
-        try refuseDanglingLink()
+        try refuseWhatIsNoFile()
         let file: any StorageFile
         switch storage.open(path, mode: .readOnly) {
         case .failure(let error) where error.number == SystemError.noSuchFileOrDirectory.number: return nil
@@ -68,22 +68,31 @@ public struct HeadWitnessFile: HeadWitness {
 
     /// A link to nothing (another disk not mounted) is not a missing witness: reading it as
     /// one would check nothing, and writing would replace the link with a file beside the vault.
-    private func refuseDanglingLink() throws(CofferError) {
-        guard storage.isDanglingLink(path) else { return }
-        throw CofferError(
-            .invalidInput,
-            "The head file \(path) is a symbolic link to nothing (is its disk mounted?). Nothing was opened; make the "
-                + "file it names (empty is fine), or link another.")
+    /// Nor is a device, a pipe or a directory a witness: `/dev/null` reads as empty, and a
+    /// writer would replace the device with a file; a pipe's open waits for a writer forever.
+    private func refuseWhatIsNoFile() throws(CofferError) {
+        if storage.isDanglingLink(path) {
+            throw CofferError(
+                .invalidInput,
+                "The head file \(path) is a symbolic link to nothing (is its disk mounted?). Nothing was opened; make "
+                    + "the file it names (empty is fine), or link another.")
+        }
+        if storage.isSpecialFile(path) {
+            throw CofferError(
+                .invalidInput,
+                "The head file \(path) is not a regular file (a device, a pipe, a socket or a directory), which a writer "
+                    + "would replace. Nothing was opened; name a regular file (empty is fine), or give no head file.")
+        }
     }
 
     /// Replaces the file's content with `witnessed` and a line feed: written to a new file beside it,
     /// synced, then renamed over it and the directory synced (``StagedFile``), so a reader sees
     /// the old line or the new one, never a mix.
     ///
-    /// - Throws: `.invalidInput` when the path is a symbolic link to nothing; `.io` when a step fails,
-    ///   and then the file beside it is removed and the old line stays.
+    /// - Throws: `.invalidInput` when the path is a symbolic link to nothing or not a regular file;
+    ///   `.io` when a step fails, and then the file beside it is removed and the old line stays.
     public func record(_ witnessed: WitnessedHead) throws(CofferError) {
-        try refuseDanglingLink()
+        try refuseWhatIsNoFile()
         // Through a symbolic link to the file it names, which stays where it is.
         let target: String
         switch storage.followingLink(path) {

@@ -107,6 +107,11 @@ public struct PosixStorage: StorageSystem {
         return stat(path, &information) != 0
     }
 
+    public func isSpecialFile(_ path: String) -> Bool {
+        var information = stat()
+        return stat(path, &information) == 0 && (information.st_mode & S_IFMT) != S_IFREG
+    }
+
     public func siblings(of path: String) -> Result<[String], SystemError> {
         guard let directory = opendir(Self.directory(of: path)) else { return .failure(.current) }
         defer { closedir(directory) }

@@ -35,6 +35,9 @@ public protocol StorageSystem: LogMedium {
     func followingLink(_ path: String) -> Result<String, SystemError>
     /// Whether `path` is a symbolic link to nothing: a path that names no file, yet is taken.
     func isDanglingLink(_ path: String) -> Bool
+    /// Whether `path` names, through links, something other than a regular file: a device, a
+    /// pipe, a socket or a directory. False when it names nothing.
+    func isSpecialFile(_ path: String) -> Bool
 }
 
 extension StorageSystem {
@@ -43,6 +46,9 @@ extension StorageSystem {
 
     /// No links, so none dangles.
     public func isDanglingLink(_ path: String) -> Bool { false }
+
+    /// Regular files only.
+    public func isSpecialFile(_ path: String) -> Bool { false }
 }
 
 /// How to open a file.

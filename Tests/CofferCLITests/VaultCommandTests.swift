@@ -182,7 +182,11 @@ final class VaultCommandTests: XCTestCase {
             let garbage = try coffer.expect(2, command + ["--head-file", coffer.path("garbage")])
             XCTAssertTrue(garbage.standardError.contains("does not hold what a writer leaves"), garbage.standardError)
         }
-        try coffer.expect(2, ["org", "create", "delta", "--head-file", coffer.path("missing/head")])
+        // A directory that does not exist is named as the head file's, not taken for the vault's.
+        let vaultBefore = try coffer.bytes("v.coffer")
+        let noDirectory = try coffer.expect(64, ["org", "create", "delta", "--head-file", coffer.path("missing/head")])
+        XCTAssertTrue(noDirectory.standardError.contains("The head file's directory"), noDirectory.standardError)
+        XCTAssertEqual(try coffer.bytes("v.coffer"), vaultBefore)
         try coffer.expect(64, ["org", "list"], environment: ["COFFER_EXPECT_HEAD": "3:zz"])
         // init never replaces a head file that holds a head.
         let again = try coffer.expect(
@@ -211,6 +215,13 @@ final class VaultCommandTests: XCTestCase {
                 coffer.path("witness/../w.key"),
             ])
         try coffer.expect(64, ["org", "list", "--head-file", coffer.path("v.coffer")])
+        try coffer.expect(64, ["org", "list", "--head-file", coffer.path("v.coffer.checkpoint")])
+        // Not a regular file: /dev/null reads as empty and a writer would replace the device; a
+        // pipe's open waits forever. (A reader: were the refusal lost, it writes nothing.)
+        try coffer.expect(64, ["org", "list", "--head-file", "/dev/null"])
+        try coffer.expect(64, ["org", "list", "--head-file", coffer.path("witness")])
+        XCTAssertEqual(mkfifo(coffer.path("pipe.head"), 0o600), 0)
+        try coffer.expect(64, ["org", "list", "--head-file", coffer.path("pipe.head")])
         try coffer.expect(
             64,
             [

@@ -28,6 +28,16 @@ final class HeadWitnessTests: XCTestCase {
         try vault.mutate(actor: "test") { try $0.createOrganization(slug: slug, name: slug) }
     }
 
+    /// A device reads as empty and a writer would replace it with a file: it is refused, as a
+    /// directory is. (Read only: were the refusal lost, nothing is written to the device.)
+    func testAWitnessThatIsNotARegularFileIsRefused() throws {
+        let directory = TemporaryDirectory()
+        for path in ["/dev/null", directory.path] {
+            XCTAssertThrowsCode(.invalidInput, try HeadWitnessFile(path: path).read())
+        }
+        XCTAssertNil(try HeadWitnessFile(path: directory.file("none")).read())
+    }
+
     func testEveryChangeLeavesItsHeadAndARollbackIsRefusedToReadersAndWriters() throws {
         let disk = SimulatedDisk()
         let vault = try Vault.create(path: path, unlock: .keyFile(key), options: options(disk))

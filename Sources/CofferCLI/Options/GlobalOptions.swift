@@ -153,7 +153,7 @@ struct GlobalOptions: ParsableArguments {
     ) throws(CommandFailure) -> HeadWitnessFile? {
         guard let path = headFile(in: context) else { return nil }
         var inUse = alsoInUse
-        if !vault.isShared { inUse.append(vault.path) }
+        if !vault.isShared { inUse += OutputPaths.companions(ofVault: vault.path, headFile: nil) }
         switch unlock.source(in: context) {
         case .keyFile(let file)?, .passphraseFile(let file)?: inUse.append(file)
         default: break
@@ -165,11 +165,28 @@ struct GlobalOptions: ParsableArguments {
                 "The head file \(path) is a symbolic link to nothing. Make the file it names (empty is fine), or link another."
             )
         }
+        // `/dev/null` reads as empty, and a writer would replace the device with a file; a
+        // pipe's open waits forever.
+        if headExists && (headStatus.st_mode & S_IFMT) != S_IFREG {
+            throw CommandFailure.usage(
+                "The head file \(path) is not a regular file (a device, a pipe, a socket or a directory), which a "
+                    + "writer would replace. Name a regular file (empty is fine), or give no head file.")
+        }
+        // A missing directory (a disk not mounted, a typo) is named as the head file's: the
+        // write after a change would fail as though the vault were missing.
+        let directory = TextBytes.directoryAndName(of: path).directory
+        var directoryStatus = stat()
+        if !headExists && (stat(directory, &directoryStatus) != 0 || (directoryStatus.st_mode & S_IFMT) != S_IFDIR) {
+            throw CommandFailure(
+                .usage, code: "not_found",
+                "The head file's directory \(directory) does not exist (is its disk mounted?); nothing was opened. "
+                    + "Create it, or choose another file for --head-file or COFFER_HEAD_FILE.")
+        }
         for file in inUse {
             if Self.namesSameFile(file, path) {
                 throw CommandFailure.usage(
-                    "The head file names the vault or a key or passphrase file (\(file)), which a writer would replace. "
-                        + "Choose another file for --head-file or COFFER_HEAD_FILE.")
+                    "The head file names the vault, its checkpoint or a key or passphrase file (\(file)), which a "
+                        + "writer would replace. Choose another file for --head-file or COFFER_HEAD_FILE.")
             }
         }
         if !headExists && warnsWhenMissing {

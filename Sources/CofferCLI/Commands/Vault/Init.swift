@@ -73,15 +73,6 @@ struct Init: VaultCommand {
                     "The head file \(witness.path) holds another vault's head already; a new vault never replaces it. Choose another head file."
                 )
             }
-            // Its directory must exist: the vault is not made when its head could not be left.
-            let directory = TextBytes.directoryAndName(of: witness.path).directory
-            var status = stat()
-            if stat(directory, &status) != 0 || (status.st_mode & S_IFMT) != S_IFDIR {
-                throw CommandFailure(
-                    .usage, code: "not_found",
-                    "The head file's directory \(directory) does not exist; nothing was created. Create it, or choose another head file."
-                )
-            }
         }
         let secret: Keyslot.Secret
         if let generateKeyFile {
