@@ -102,7 +102,7 @@ public struct HeadWitnessFile: HeadWitness {
         }
         try StagedFile.write(
             Array((witnessed.description + "\n").utf8), to: target, on: storage, "the head file \(target)",
-            replacing: true)
+            replacing: true, ownerAndModeOf: target)
     }
 }
 

@@ -31,7 +31,7 @@ public enum ExchangeFiles {
 
     /// Writes `bytes` to `path` with mode 0600, durably: into a temporary file beside it,
     /// synced, then put in place in one step, so `path` never holds a half-written file
-    /// (``StagedFile/write(_:to:on:_:replacing:keepingUnsynced:)``).
+    /// (``StagedFile/write(_:to:on:_:replacing:keepingUnsynced:ownerAndModeOf:)``).
     ///
     /// - Parameters:
     ///   - replacing: whether a file at `path` may be replaced. When false, the temporary file

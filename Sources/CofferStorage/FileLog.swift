@@ -162,6 +162,12 @@ extension StorageSystem {
         case .failure(let error): throw error.cofferError("Creating the compacted vault file")
         case .success(let opened): file = opened
         }
+        // The vault keeps its owner and mode across the rename: a service user must still open it.
+        if case .failure(let error) = giveOwnerAndMode(of: path, to: temporaryPath) {
+            file.close()
+            _ = remove(temporaryPath)
+            throw error.cofferError("Giving the compacted vault file the vault's owner and mode")
+        }
         // Locked at once, so that after the rename the new vault is already held by this writer.
         switch file.tryLockExclusive() {
         case .success(true):
@@ -206,7 +212,7 @@ extension StorageSystem {
                 "\(target) exists and is not an index checkpoint; move it away to let the vault keep its checkpoint there."
             )
         }
-        try StagedFile.write(bytes, to: target, on: self, "the checkpoint", replacing: true)
+        try StagedFile.write(bytes, to: target, on: self, "the checkpoint", replacing: true, ownerAndModeOf: path)
     }
 
     /// Removes the checkpoint; a file of another kind that has its name is left alone (it is

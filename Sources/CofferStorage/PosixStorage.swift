@@ -112,6 +112,18 @@ public struct PosixStorage: StorageSystem {
         return stat(path, &information) == 0 && (information.st_mode & S_IFMT) != S_IFREG
     }
 
+    public func giveOwnerAndMode(of model: String, to path: String) -> Result<Void, SystemError> {
+        var information = stat()
+        guard stat(model, &information) == 0 else { return errno == ENOENT ? .success(()) : .failure(.current) }
+        // Only root gives a file away; a member of the model's group may still give it that group.
+        if chown(path, information.st_uid, information.st_gid) != 0 {
+            guard errno == EPERM else { return .failure(.current) }
+            if chown(path, uid_t.max, information.st_gid) != 0 && errno != EPERM { return .failure(.current) }
+        }
+        guard chmod(path, information.st_mode & 0o777) == 0 else { return .failure(.current) }
+        return .success(())
+    }
+
     public func siblings(of path: String) -> Result<[String], SystemError> {
         guard let directory = opendir(Self.directory(of: path)) else { return .failure(.current) }
         defer { closedir(directory) }

@@ -92,7 +92,8 @@ public struct StagedFile {
 }
 
 extension StagedFile {
-    /// Writes `bytes` as the whole content of the file at `path`, with mode 0600: staged,
+    /// Writes `bytes` as the whole content of the file at `path`, with mode 0600 (or the owner
+    /// and mode of `ownerAndModeOf`): staged,
     /// synced, published (see the type), so `path` never holds a half-written file.
     ///
     /// - Parameters:
@@ -100,12 +101,14 @@ extension StagedFile {
     ///   - replacing: whether a file at `path` may be replaced; when false, one that exists
     ///     (or appears meanwhile) fails the write with `.alreadyExists` and stays as it was.
     ///   - keepingUnsynced: see ``publish(_:taken:keepingUnsynced:)``.
+    ///   - ownerAndModeOf: a file whose owner, group and permission bits the new one takes
+    ///     (``StorageSystem/giveOwnerAndMode(of:to:)``), when it exists; mode 0600 otherwise.
     /// - Throws: `.alreadyExists`; `.notFound` when the directory does not exist; `.io` naming
     ///   the step that failed. `path` is then as it was, except when only the last step,
     ///   syncing the directory, failed (the message says so).
     public static func write(
         _ bytes: UnsafeRawBufferPointer, to path: String, on storage: any StorageSystem, _ what: String,
-        replacing: Bool, keepingUnsynced: Bool = false
+        replacing: Bool, keepingUnsynced: Bool = false, ownerAndModeOf model: String? = nil
     ) throws(CofferError) {
         let taken = CofferError(.alreadyExists, "A file exists at \(path); it was left as it was.")
         let staged: StagedFile
@@ -115,6 +118,7 @@ extension StagedFile {
         case .failure(let error): throw error.cofferError("Creating \(what)")
         }
         var result = staged.file.write(bytes, at: 0)
+        if case .success = result, let model { result = storage.giveOwnerAndMode(of: model, to: staged.writingPath) }
         if case .success = result { result = staged.file.sync() }
         staged.file.close()
         if case .failure(let error) = result {
@@ -124,14 +128,16 @@ extension StagedFile {
         try staged.publish(what, taken: taken, keepingUnsynced: keepingUnsynced)
     }
 
-    /// ``write(_:to:on:_:replacing:keepingUnsynced:)`` of an array.
+    /// ``write(_:to:on:_:replacing:keepingUnsynced:ownerAndModeOf:)`` of an array.
     public static func write(
         _ bytes: [UInt8], to path: String, on storage: any StorageSystem, _ what: String, replacing: Bool,
-        keepingUnsynced: Bool = false
+        keepingUnsynced: Bool = false, ownerAndModeOf model: String? = nil
     ) throws(CofferError) {
         try bytes.withUnsafeBytes { buffer in
             Result { () throws(CofferError) in
-                try write(buffer, to: path, on: storage, what, replacing: replacing, keepingUnsynced: keepingUnsynced)
+                try write(
+                    buffer, to: path, on: storage, what, replacing: replacing, keepingUnsynced: keepingUnsynced,
+                    ownerAndModeOf: model)
             }
         }.get()
     }

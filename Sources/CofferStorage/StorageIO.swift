@@ -38,6 +38,11 @@ public protocol StorageSystem: LogMedium {
     /// Whether `path` names, through links, something other than a regular file: a device, a
     /// pipe, a socket or a directory. False when it names nothing.
     func isSpecialFile(_ path: String) -> Bool
+    /// Gives the file at `path` the owner, group and permission bits of the file at `model`, as
+    /// far as this process may (only root gives a file away); nothing when `model` does not
+    /// exist. A file that replaces another (a compaction's vault, a checkpoint) keeps who may
+    /// read it.
+    func giveOwnerAndMode(of model: String, to path: String) -> Result<Void, SystemError>
 }
 
 extension StorageSystem {
@@ -49,6 +54,9 @@ extension StorageSystem {
 
     /// Regular files only.
     public func isSpecialFile(_ path: String) -> Bool { false }
+
+    /// No owners or modes.
+    public func giveOwnerAndMode(of model: String, to path: String) -> Result<Void, SystemError> { .success(()) }
 }
 
 /// How to open a file.

@@ -258,6 +258,37 @@ final class CompactionTests: XCTestCase {
         XCTAssertTrue(try Vault.verify(path: path, unlock: .keyFile(key), expectedHead: head, storage: disk).isClean)
     }
 
+    /// The file a compaction renames over the vault, and the checkpoint beside it, take the
+    /// vault's permission bits, and its owner and group where this process may give them (as
+    /// root): a service user that opened the vault before still opens it after an operator's
+    /// compaction.
+    func testACompactedVaultAndItsCheckpointKeepTheVaultsOwnerAndMode() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("team.coffer")
+        try makeChurnedVault(at: path, options: Vault.Options()).close()
+        XCTAssertEqual(chmod(path, 0o640), 0)
+        let isRoot = geteuid() == 0
+        // `nobody`, or this process's own user when it cannot give a file away.
+        let owner: (uid_t, gid_t) = isRoot ? (65534, 65534) : (geteuid(), getegid())
+        XCTAssertEqual(chown(path, owner.0, owner.1), 0)
+        func assertOwnerAndMode(_ file: String, _ step: String) {
+            var information = stat()
+            XCTAssertEqual(stat(file, &information), 0, step)
+            XCTAssertEqual(information.st_mode & 0o777, 0o640, "\(step): mode of \(file)")
+            XCTAssertEqual(information.st_uid, owner.0, "\(step): owner of \(file)")
+            XCTAssertEqual(information.st_gid, owner.1, "\(step): group of \(file)")
+        }
+        let vault = try Vault.open(path: path, unlock: .keyFile(key))
+        defer { vault.close() }
+        _ = try vault.checkpoint()
+        assertOwnerAndMode(path + ".checkpoint", "checkpoint")
+        _ = try vault.compact()
+        assertOwnerAndMode(path, "compaction")
+        assertOwnerAndMode(path + ".checkpoint", "compaction's checkpoint")
+        _ = try vault.compact(CompactionOptions(newMasterKey: true))
+        assertOwnerAndMode(path, "master key rotation")
+    }
+
     /// A vault that maps its file (`mapsLog`) reveals every version a vault reading the file
     /// reveals, before and after a compaction (whose new file it maps in turn), and after
     /// commits on top of that.
