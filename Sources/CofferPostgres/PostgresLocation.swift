@@ -135,7 +135,10 @@ public struct PostgresLocation: Sendable, Equatable {
         } else {
             throw Self.invalid("the URL does not start with postgres:// or postgresql://")
         }
-        if let fragment = rest.firstIndex(of: "#") { rest = rest[..<fragment] }
+        // A fragment names nothing here: dropped, `vault=a#b` would open vault `a`.
+        guard !rest.contains("#") else {
+            throw Self.invalid("the URL holds a '#'; in a name or a password write it as %23")
+        }
 
         var queryText: Substring = ""
         if let question = rest.firstIndex(of: "?") {
@@ -149,6 +152,14 @@ public struct PostgresLocation: Sendable, Equatable {
             pathText = rest[rest.index(after: slash)...]
         } else {
             authority = rest
+        }
+        // A '@' past the authority when the authority has none: a password (or user) holding a
+        // raw '?' or '/' ended the authority early, and the rest of it would be read — and
+        // quoted — as the path or a query parameter.
+        if !authority.contains("@") && (pathText.contains("@") || queryText.contains("@")) {
+            throw Self.invalid(
+                "a '@' follows the host: a user or password holding '?' or '/' must write them as %3F and %2F "
+                    + "(and a '@' in a name as %40)")
         }
 
         // The last "@" separates the user information, since a password may contain "@" only
@@ -204,7 +215,19 @@ public struct PostgresLocation: Sendable, Equatable {
                 ["host", "port", "vault", "user", "password", "sslmode", "dbname"].contains(name)
                     || PostgresTimeouts.parameterNames.contains(name)
             else {
-                throw Self.invalid("unknown query parameter \"\(Self.printable(name))\"")
+                // Quoted only when it reads as a parameter's name (a misspelt one), never
+                // whatever text a malformed URL put there.
+                let looksLikeAName =
+                    !name.isEmpty && name.utf8.count <= 40
+                    && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) }
+                throw Self.invalid(
+                    looksLikeAName
+                        ? "unknown query parameter \"\(name)\"" : "a query parameter's name is not one Coffer reads")
+            }
+            // `?host=/dir?vault=x`: a second '?' where '&' was meant.
+            guard !pair.contains("?") else {
+                throw Self.invalid(
+                    "the query parameter \"\(name)\" holds a '?': join parameters with '&' (…&vault=NAME)")
             }
             guard parameters[name] == nil else {
                 throw Self.invalid("the query parameter \"\(name)\" appears twice")
@@ -235,7 +258,11 @@ public struct PostgresLocation: Sendable, Equatable {
             databaseText = value
         }
         if let mode = parameters["sslmode"], mode != "disable" {
-            throw Self.invalid("sslmode=\(Self.printable(mode)) is not supported: TLS is not implemented yet")
+            let known = ["allow", "prefer", "require", "verify-ca", "verify-full"].contains(mode)
+            throw Self.invalid(
+                (known ? "sslmode=\(mode) is" : "an sslmode other than disable is")
+                    + " not supported: Coffer does not speak TLS to PostgreSQL; reach the server over a Unix socket "
+                    + "or a tunnel")
         }
 
         var port = Self.defaultPort
@@ -280,13 +307,6 @@ public struct PostgresLocation: Sendable, Equatable {
 
     private static func invalid(_ reason: String) -> CofferError {
         CofferError(.invalidInput, "Invalid PostgreSQL URL: \(reason).")
-    }
-
-    /// Text from the URL that is safe to quote in an error: short, printable ASCII.
-    private static func printable(_ text: String) -> String {
-        let cleaned = String(
-            text.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init))
-        return cleaned.count > 32 ? String(cleaned.prefix(32)) + "…" : cleaned
     }
 
     /// Decodes `%XX` escapes. The error names the part, never its text, since it may be a

@@ -392,7 +392,7 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(try inspect.errorJSON()["code"] as? String, "corrupted")
         let inspectText = try coffer.expect(2, ["inspect"])
         XCTAssertTrue(
-            inspectText.standardOutput.contains("no: the keyed open failed (corrupted)"), inspectText.standardOutput)
+            inspectText.standardOutput.contains("no: reading with the key failed (corrupted)"), inspectText.standardOutput)
         // Salvage copies the two good records into a new file, which verifies clean.
         let salvage = try coffer.expect(0, ["salvage", "--output", coffer.path("s.coffer"), "--json"]).json()
         XCTAssertEqual(salvage["records"] as? Int, 2)

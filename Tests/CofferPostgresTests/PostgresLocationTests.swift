@@ -92,6 +92,13 @@ final class PostgresLocationTests: XCTestCase {
             "postgres://u:\(secret)@h/db?sslmode=require",
             "postgres://u:\(secret)@/db",
             "mysql://u:\(secret)@h/db",
+            // A raw '?', '/' or '#' in the password ends the authority early: the rest would be
+            // read as the path or a parameter, and quoted.
+            "postgres://u:S3cr3t?p4ss@/db?host=/tmp/pg&vault=v",
+            "postgres://u:S3cr3t/p4ss@h/db?vault=v",
+            "postgres://u:S3cr3t#p4ss@h/db?vault=v",
+            "postgres://u@h/db?vault=v&sslmode=S3cr3t",
+            "postgres://u@h/db?vault=v&S3cr3t-p4ss=1",
         ] {
             let error = assertThrowsCoffer(.invalidInput) {
                 try PostgresLocation(parsing: text, environmentPassword: nil)
@@ -128,6 +135,8 @@ final class PostgresLocationTests: XCTestCase {
             "postgres://u@/db?host=/" + String(repeating: "x", count: 120),  // socket path too long
             "postgres://u@h/db?vault=" + String(repeating: "v", count: 256),  // a vault name over 255 bytes
             "postgres://u@h/db?vault=a%00b",  // a NUL in the vault name
+            "postgres://u@h/db?vault=team#prod",  // a fragment would be dropped: vault `team`
+            "postgres://u@/db?host=/tmp/pg?vault=team",  // a second '?' for '&'
         ]
         for text in bad {
             let error = assertThrowsCoffer(.invalidInput) {

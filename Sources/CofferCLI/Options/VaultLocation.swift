@@ -30,6 +30,9 @@ struct VaultLocation {
     /// The location `text` names; a URL is connected to at once. A URL of another scheme, or
     /// one with blanks before it, is a usage error that never repeats the text: it may hold a
     /// password. The scheme is read in any case (`Postgres://` is `postgres://`).
+    /// What the URL parser's messages start with; the CLI's own sentence says it already.
+    private static let parserPrefix = "Invalid PostgreSQL URL: "
+
     static func resolve(_ text: String, environment: [String: String]) throws(CommandFailure) -> VaultLocation {
         guard let scheme = urlScheme(text) else { return VaultLocation(path: text, storage: PosixStorage()) }
         let lowered = scheme.lowercased()
@@ -46,7 +49,10 @@ struct VaultLocation {
             location = try PostgresLocation(
                 parsing: lowered + text.dropFirst(scheme.count), environmentPassword: environment["PGPASSWORD"])
         } catch let error as CofferError {
-            throw CommandFailure.usage("The PostgreSQL URL is not valid: \(error.message)")
+            let reason =
+                error.message.hasPrefix(Self.parserPrefix)
+                ? error.message.dropFirst(Self.parserPrefix.count) : error.message[...]
+            throw CommandFailure.usage("The PostgreSQL URL is not valid: \(reason)")
         } catch {
             throw CommandFailure.usage("The PostgreSQL URL is not valid.")
         }

@@ -57,7 +57,7 @@ struct Inspect: VaultCommand {
                 progress.finish()
                 document["unlocked"] = false
                 document["unlock_failure"] = .string(failure.code)
-                fields.append("Unlocked", "no: the keyed open failed (\(failure.code)); see the error")
+                fields.append("Unlocked", "no: reading with the key failed (\(failure.code)); see the error")
                 output.emit(.object(document), text: { fields.render(style: output.style) })
                 throw failure
             }
@@ -147,7 +147,14 @@ private struct KeyedFacts {
             throw CommandFailure(VaultAccess.explained(error, path: location.path), status: .vaultUnavailable)
         }
         defer { vault.close() }
-        let storage = try vault.statistics { done, total in progress.update(count: done, done: done, total: total) }
+        // Measuring reads every record, also those an open from the checkpoint skipped: a
+        // damaged one fails here, and is shown as a failed open is.
+        let storage: StorageStatistics
+        do {
+            storage = try vault.statistics { done, total in progress.update(count: done, done: done, total: total) }
+        } catch {
+            throw CommandFailure(VaultAccess.explained(error, path: location.path), status: .vaultUnavailable)
+        }
         progress.finish()
         return KeyedFacts(storage: storage, recovery: vault.recovery, contents: vault.read { $0.statistics() })
     }
