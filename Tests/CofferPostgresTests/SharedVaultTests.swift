@@ -557,6 +557,50 @@ final class SharedVaultTests: XCTestCase {
         XCTAssertLessThan(raced.replacements.load(ordering: .relaxed), 0, "no verification met the switch")
     }
 
+    /// A head witness is read after the log: another instance that compacts in between leaves
+    /// its head there, ahead of what the open read. The open reads again instead of calling it
+    /// a rollback (a shared vault's readers and writers saw false `head_mismatch` beside
+    /// compactions), and a witness truly ahead of the vault is still refused.
+    func testAWitnessAheadOfWhatAnOpenReadMakesItReadAgain() throws {
+        let name = uniqueVaultName()
+        let directory = TemporaryDirectory()
+        let file = HeadWitnessFile(path: directory.file("head"))
+        let location = try TestDatabase.location().naming(vault: name)
+        func options(_ witness: any HeadWitness, readOnly: Bool = false) throws -> Vault.Options {
+            Vault.Options(
+                storage: SharedLogStorage(
+                    backend: try PostgresSharedLog(location: location), path: location.description),
+                readOnly: readOnly, headWitness: witness)
+        }
+        let writer = try Vault.create(
+            path: location.description, unlock: .keyFile(key), cost: .interactive, options: options(file))
+        defer { writer.close() }
+        try writer.mutate(actor: "setup") { try $0.createOrganization(slug: "acme", name: "Acme") }
+        for readOnly in [true, false] {
+            let witness = CompactingWitness(file) { () throws(CofferError) in _ = try writer.compact() }
+            let opened = try Vault.open(
+                path: location.description, unlock: .keyFile(key), options: options(witness, readOnly: readOnly))
+            XCTAssertEqual(witness.reads, 2, "readOnly \(readOnly): read again once the witness moved")
+            XCTAssertEqual(opened.head, writer.head, "readOnly \(readOnly)")
+            opened.close()
+        }
+        // A witness of another vault fails every try.
+        let otherName = uniqueVaultName()
+        let otherLocation = try TestDatabase.location().naming(vault: otherName)
+        let otherFile = HeadWitnessFile(path: directory.file("other"))
+        try Vault.create(
+            path: otherLocation.description, unlock: .keyFile(key), cost: .interactive,
+            options: Vault.Options(
+                storage: SharedLogStorage(
+                    backend: try PostgresSharedLog(location: otherLocation), path: otherLocation.description),
+                headWitness: otherFile)
+        ).close()
+        XCTAssertThrowsCode(
+            .headMismatch,
+            try Vault.open(
+                path: location.description, unlock: .keyFile(key), options: options(otherFile, readOnly: true)))
+    }
+
     /// A compaction's switch deletes every other log generation: what compactions cut short
     /// left, above its own number or below it (F-SHARED-COMPACT), not only the old log.
     func testACompactionDeletesWhatCompactionsCutShortLeft() throws {
@@ -833,4 +877,31 @@ final class LosesTheRename: ForwardingBackend, @unchecked Sendable {
     override func publishStaged() throws(CofferError) -> Bool {
         throw CofferError(.io(errno: ECONNRESET), "The connection to PostgreSQL was lost while naming the copy.")
     }
+}
+
+/// A head witness whose first read first runs `move` (another instance's compaction, which
+/// leaves its head in the file): the race of a witness read after the log.
+private final class CompactingWitness: HeadWitness, @unchecked Sendable {
+    private let file: HeadWitnessFile
+    private let move: () throws(CofferError) -> Void
+    private let moved = Mutex(0)
+
+    init(_ file: HeadWitnessFile, move: @escaping () throws(CofferError) -> Void) {
+        self.file = file
+        self.move = move
+    }
+
+    var reads: Int { moved.withLock { $0 } }
+
+    func read() throws(CofferError) -> WitnessedHead? {
+        if moved.withLock({ count in
+            count += 1
+            return count == 1
+        }) {
+            try move()
+        }
+        return try file.read()
+    }
+
+    func record(_ witnessed: WitnessedHead) throws(CofferError) { try file.record(witnessed) }
 }
