@@ -16,11 +16,12 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsodium-dev zlib1g-dev pkg-config; \
 	fi
 
-# A PostgreSQL server for the CofferPostgres tests; apt-get only when no initdb is installed.
+# A PostgreSQL server for the CofferPostgres tests, and openssl for the certificates of its TLS
+# tests; apt-get only when one is missing.
 postgres-deps:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
-		echo "Installing postgresql with apt-get"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; \
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then :; else \
+		echo "Installing postgresql and openssl with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql openssl; \
 	fi
 
 build: deps

@@ -42,6 +42,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // TLS to PostgreSQL (`sslmode`); postgres-nio builds it already.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // Diagnostics the Swift server ecosystem expects; no-ops unless the service bootstraps
         // them (the same URLs postgres-nio names, so one copy of each resolves).
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -105,6 +107,7 @@ let package = Package(
             dependencies: [
                 "CofferCrypto", "CofferStorage",
                 .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["PostgreSQL"])),
             ]
         ),
         // The README's library example, built and run by `make test`.

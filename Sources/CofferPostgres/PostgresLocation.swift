@@ -41,6 +41,8 @@ public struct PostgresLocation: Sendable, Equatable {
     public let vaultName: String?
     /// The password, if any. Internal so that no public path can print it.
     let password: String?
+    /// How a TCP connection is encrypted (`sslmode`, `sslrootcert`); a Unix socket's is not.
+    public let tls: PostgresTLS
     /// How long each connect, statement and transaction may take
     /// (``PostgresTimeouts``: the URL's `connect_timeout`, `statement_timeout`, … parameters).
     public private(set) var timeouts: PostgresTimeouts
@@ -63,10 +65,12 @@ public struct PostgresLocation: Sendable, Equatable {
     ///   - database: The database that holds the tables.
     ///   - vaultName: The vault, if the location names one.
     ///   - timeouts: The deadlines of every call on the PostgreSQL path.
-    /// - Throws: `CofferError(.invalidInput)` when a part is empty or the port is out of range.
+    ///   - tls: How a TCP connection is encrypted.
+    /// - Throws: `CofferError(.invalidInput)` when a part is empty or the port is out of range,
+    ///   or `verify-full` is asked of a host given as an address (it checks a name).
     public init(
         endpoint: Endpoint, user: String, password: String?, database: String, vaultName: String?,
-        timeouts: PostgresTimeouts = .default
+        timeouts: PostgresTimeouts = .default, tls: PostgresTLS = .default
     ) throws {
         switch endpoint {
         case .tcp(let host, let port):
@@ -81,6 +85,13 @@ public struct PostgresLocation: Sendable, Equatable {
                 throw Self.invalid("the host is neither a name, an IP address nor an absolute socket directory")
             }
             guard (1...65535).contains(port) else { throw Self.invalid("the port is not between 1 and 65535") }
+            let isAddress =
+                host.contains(":") || host.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || $0 == "." }
+            if tls.mode == .verifyFull && isAddress {
+                throw Self.invalid(
+                    "sslmode=verify-full checks the server's certificate against its host name: give the host by "
+                        + "name, or use verify-ca")
+            }
         case .unixSocket(let directory, let port):
             guard directory.hasPrefix("/") else {
                 throw Self.invalid("the socket directory must be an absolute path")
@@ -102,6 +113,7 @@ public struct PostgresLocation: Sendable, Equatable {
         self.database = database
         self.vaultName = vaultName
         self.timeouts = timeouts
+        self.tls = tls
         if let socketPath, socketPath.utf8.count > Self.socketPathBytesMax {
             throw Self.invalid("the socket path is longer than \(Self.socketPathBytesMax) bytes")
         }
@@ -114,8 +126,8 @@ public struct PostgresLocation: Sendable, Equatable {
     /// - `postgres://user[:password]@/database?host=/socket/dir[&port=N][&vault=NAME]`, or the
     ///   socket directory percent-encoded as the host (`postgres://user@%2Ftmp%2Fpg/database`).
     ///
-    /// Query parameters: `host`, `port`, `vault`, `user`, `password`, `sslmode=disable` (TLS is
-    /// not supported yet), and the deadlines of ``PostgresTimeouts`` (`connect_timeout`,
+    /// Query parameters: `host`, `port`, `vault`, `user`, `password`, `sslmode` and
+    /// `sslrootcert` (``PostgresTLS``), and the deadlines of ``PostgresTimeouts`` (`connect_timeout`,
     /// `statement_timeout`, `lock_timeout`, `transaction_timeout`,
     /// `idle_in_transaction_session_timeout`, `keepalives_idle`, `keepalives_interval`,
     /// `keepalives_count`). Each may appear once; values are percent-decoded.
@@ -212,7 +224,7 @@ public struct PostgresLocation: Sendable, Equatable {
                 throw Self.invalid("a query parameter has no value (expected name=value)")
             }
             guard
-                ["host", "port", "vault", "user", "password", "sslmode", "dbname"].contains(name)
+                ["host", "port", "vault", "user", "password", "sslmode", "sslrootcert", "dbname"].contains(name)
                     || PostgresTimeouts.parameterNames.contains(name)
             else {
                 // Quoted only when it reads as a parameter's name (a misspelt one), never
@@ -257,13 +269,7 @@ public struct PostgresLocation: Sendable, Equatable {
             }
             databaseText = value
         }
-        if let mode = parameters["sslmode"], mode != "disable" {
-            let known = ["allow", "prefer", "require", "verify-ca", "verify-full"].contains(mode)
-            throw Self.invalid(
-                (known ? "sslmode=\(mode) is" : "an sslmode other than disable is")
-                    + " not supported: Coffer does not speak TLS to PostgreSQL; reach the server over a Unix socket "
-                    + "or a tunnel")
-        }
+        let tls = try PostgresTLS(parameters: parameters, invalid: Self.invalid)
 
         var port = Self.defaultPort
         if let portText {
@@ -279,7 +285,8 @@ public struct PostgresLocation: Sendable, Equatable {
             hostText.hasPrefix("/") ? .unixSocket(directory: hostText, port: port) : .tcp(host: hostText, port: port)
         try self.init(
             endpoint: endpoint, user: userText ?? "", password: passwordText ?? environmentPassword,
-            database: databaseText, vaultName: parameters["vault"], timeouts: PostgresTimeouts(parameters: parameters))
+            database: databaseText, vaultName: parameters["vault"], timeouts: PostgresTimeouts(parameters: parameters),
+            tls: tls)
     }
 
     /// The `PGPASSWORD` environment variable, or nil when it is unset or empty.
@@ -295,7 +302,7 @@ public struct PostgresLocation: Sendable, Equatable {
     public func naming(vault name: String) throws -> PostgresLocation {
         try PostgresLocation(
             endpoint: endpoint, user: user, password: password, database: database, vaultName: name,
-            timeouts: timeouts)
+            timeouts: timeouts, tls: tls)
     }
 
     /// A copy with other deadlines.
@@ -361,6 +368,9 @@ extension PostgresLocation: CustomStringConvertible, CustomDebugStringConvertibl
         for (name, value) in timeouts.nonDefaultParameters {
             text += (text.contains("?") ? "&" : "?") + "\(name)=\(value)"
         }
+        for (name, value) in tls.parameters {
+            text += (text.contains("?") ? "&" : "?") + "\(name)=\(Self.escaped(value, keepingSlashes: true))"
+        }
         return text
     }
 
@@ -373,7 +383,7 @@ extension PostgresLocation: CustomStringConvertible, CustomDebugStringConvertibl
             self,
             children: [
                 "endpoint": endpoint, "user": user, "database": database, "vaultName": vaultName as Any,
-                "hasPassword": hasPassword, "timeouts": timeouts,
+                "hasPassword": hasPassword, "timeouts": timeouts, "tls": tls,
             ],
             displayStyle: .struct)
     }

@@ -1,6 +1,7 @@
 import CofferCrypto
 import CofferErrors
 import CofferStorage
+import NIOSSL
 import PostgresNIO
 
 #if canImport(Glibc)
@@ -453,9 +454,18 @@ final class PostgresSession: @unchecked Sendable {
             // A channel of our own, for TCP keepalive: postgres-nio sets no socket options.
             let channel = try connectTCP(
                 host: host, port: port, on: eventLoop, timeouts: timeouts, deadline: deadline, location)
+            let tls: PostgresConnection.Configuration.TLS
+            do {
+                tls = try Self.tls(location.tls)
+            } catch {
+                channel.close(promise: nil)
+                throw error
+            }
             configuration = .init(
-                establishedChannel: channel, tls: .disable, username: location.user, password: location.password,
+                establishedChannel: channel, tls: tls, username: location.user, password: location.password,
                 database: location.database)
+            // The name the certificate must bear, and the one the server is asked for (SNI).
+            if location.tls.mode == .verifyFull { configuration.options.tlsServerName = host }
         case .unixSocket:
             configuration = .init(
                 unixSocketPath: location.socketPath!, username: location.user, password: location.password,
@@ -497,6 +507,31 @@ final class PostgresSession: @unchecked Sendable {
         }
     }
 
+    /// postgres-nio's TLS setting for `tls`: libpq's modes on NIOSSL's checks.
+    ///
+    /// - Throws: `CofferError(.invalidInput)` when the root certificate file cannot be read as
+    ///   PEM certificates.
+    static func tls(_ tls: PostgresTLS) throws(CofferError) -> PostgresConnection.Configuration.TLS {
+        if tls.mode == .disable { return .disable }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch tls.mode {
+        case .disable, .prefer, .require: configuration.certificateVerification = .none
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        if let file = tls.rootCertificates { configuration.trustRoots = .file(file) }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw CofferError(
+                .invalidInput,
+                "The TLS root certificates \(tls.rootCertificates ?? "of the system") could not be read as PEM "
+                    + "certificates (sslrootcert).")
+        }
+        return tls.mode == .prefer ? .prefer(context) : .require(context)
+    }
+
     /// Connects a TCP channel with keepalive set, within `deadline`. Internal for tests.
     static func connectTCP(
         host: String, port: Int, on eventLoop: any EventLoop = postgresEventLoopGroup.next(),
@@ -527,6 +562,18 @@ final class PostgresSession: @unchecked Sendable {
     }
 
     /// What a failed connection attempt means to the caller.
+    /// What went wrong in a TLS handshake, when `error` is one (NIOSSL's, possibly wrapped by
+    /// postgres-nio), in NIOSSL's words: a verification failure names no secret.
+    private static func tlsFailure(_ error: any Error) -> String? {
+        let found = (error as? PSQLError)?.underlying ?? error
+        guard found is NIOSSLError || found is BoringSSLError || found is NIOSSLExtraError else { return nil }
+        // BoringSSL's reason (`CERTIFICATE_VERIFY_FAILED`), without the source file it names.
+        let text = "\(found)"
+        guard let marker = text.range(of: "OPENSSL_internal:") else { return "the handshake failed" }
+        let reason = text[marker.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+        return reason.isEmpty ? "the handshake failed" : String(reason)
+    }
+
     private static func connectionError(_ error: any Error, _ location: PostgresLocation) -> CofferError {
         if let error = error as? PSQLError, error.code == .server, let sqlState = error.serverInfo?[.sqlState] {
             switch sqlState {
@@ -544,6 +591,19 @@ final class PostgresSession: @unchecked Sendable {
                 return CofferError(
                     .io(errno: EIO), "PostgreSQL at \(location) refused the connection (SQLSTATE \(sqlState)).")
             }
+        }
+        if let error = error as? PSQLError, error.code == .sslUnsupported {
+            return CofferError(
+                .io(errno: EPROTO),
+                "PostgreSQL at \(location) does not accept TLS, which sslmode=\(location.tls.mode.rawValue) asks for; "
+                    + "nothing was sent to it. Turn ssl on at the server, or reach it another safe way.")
+        }
+        if let failure = Self.tlsFailure(error) {
+            return CofferError(
+                .io(errno: EPROTO),
+                "TLS with PostgreSQL at \(location) failed (\(failure)); nothing was sent to it. With "
+                    + "sslmode=verify-ca or verify-full the server's certificate must be signed by an authority of "
+                    + "sslrootcert (or of the system), and with verify-full name the host.")
         }
         if let error = error as? PSQLError, error.code == .authMechanismRequiresPassword {
             return CofferError(

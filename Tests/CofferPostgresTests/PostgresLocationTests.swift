@@ -89,7 +89,7 @@ final class PostgresLocationTests: XCTestCase {
             "postgres://u:\(secret)@h:99999/db",
             "postgres://u:\(secret)@h/db?bogus=1",
             "postgres://u:S3cr3t%zz@h/db",
-            "postgres://u:\(secret)@h/db?sslmode=require",
+            "postgres://u:\(secret)@h/db?sslmode=verify",
             "postgres://u:\(secret)@/db",
             "mysql://u:\(secret)@h/db",
             // A raw '?', '/' or '#' in the password ends the authority early: the rest would be
@@ -105,6 +105,33 @@ final class PostgresLocationTests: XCTestCase {
             }
             XCTAssertFalse(error?.message.contains("S3cr3t") ?? true, error?.message ?? "")
             XCTAssertFalse(error?.description.contains("S3cr3t") ?? true)
+        }
+    }
+
+    /// `sslmode` and `sslrootcert` as libpq reads them, `prefer` by default; the description
+    /// gives them back.
+    func testTLSParameters() throws {
+        XCTAssertEqual(try PostgresLocation(parsing: "postgres://u@h/db", environmentPassword: nil).tls, .default)
+        for mode in PostgresTLS.Mode.allCases where !mode.verifies {
+            let location = try PostgresLocation(
+                parsing: "postgres://u@h/db?sslmode=\(mode.rawValue)", environmentPassword: nil)
+            XCTAssertEqual(location.tls, PostgresTLS(mode: mode))
+            XCTAssertEqual(try PostgresLocation(parsing: location.description, environmentPassword: nil), location)
+        }
+        let verified = try PostgresLocation(
+            parsing: "postgres://u@db.internal/db?sslmode=verify-full&sslrootcert=/etc/ssl/our%20ca.pem",
+            environmentPassword: nil)
+        XCTAssertEqual(verified.tls, PostgresTLS(mode: .verifyFull, rootCertificates: "/etc/ssl/our ca.pem"))
+        XCTAssertEqual(try PostgresLocation(parsing: verified.description, environmentPassword: nil), verified)
+        for refused in [
+            "postgres://u@h/db?sslmode=allow",  // plaintext first
+            "postgres://u@h/db?sslmode=Require",
+            "postgres://u@h/db?sslmode=require&sslrootcert=/ca.pem",  // checks no certificate
+            "postgres://u@h/db?sslmode=verify-ca&sslrootcert=ca.pem",  // relative
+            "postgres://u@10.0.0.1/db?sslmode=verify-full",  // a name is what it checks
+            "postgres://u@[::1]/db?sslmode=verify-full",
+        ] {
+            XCTAssertThrowsCode(.invalidInput, try PostgresLocation(parsing: refused, environmentPassword: nil))
         }
     }
 
@@ -129,7 +156,7 @@ final class PostgresLocationTests: XCTestCase {
             "postgres://u@h/db?host=/tmp",  // host given twice
             "postgres://u@/db?host=relative/dir",
             "postgres://u@h/db?unknown=1",
-            "postgres://u@h/db?sslmode=require",
+            "postgres://u@h/db?sslmode=verify",
             "postgres://u@h/d%ZZb",
             "postgres://u@h/d%C3b",  // not UTF-8 once decoded
             "postgres://u@/db?host=/" + String(repeating: "x", count: 120),  // socket path too long

@@ -28,10 +28,12 @@ enum TestServerScript {
 
     /// Runs the script and returns its standard output, trimmed.
     @discardableResult
-    static func run(_ command: String, _ directory: String) throws -> String {
+    static func run(_ command: String, _ directory: String, environment extra: [String: String] = [:]) throws
+        -> String
+    {
         let script = try ChildProcess(
             "/bin/bash", [path, command, directory], name: "postgres-test-server-\(command)",
-            environment: ProcessInfo.processInfo.environment)
+            environment: ProcessInfo.processInfo.environment.merging(extra) { _, given in given })
         let status = script.wait(seconds: 180)
         guard status == 0 else {
             throw CofferError(
@@ -46,8 +48,13 @@ enum TestServerScript {
 final class PrivateTestServer {
     let directory: String
     private(set) var url = ""
+    /// The TCP port it also listens on with TLS, when asked for (`tlsPort`).
+    let tlsPort: Int?
 
-    init() throws {
+    /// - Parameter tlsPort: a port to listen on at 127.0.0.1 with TLS as well, its certificate
+    ///   signed by `directory/ca.crt` for localhost and 127.0.0.1.
+    init(tlsPort: Int? = nil) throws {
+        self.tlsPort = tlsPort
         guard TestServerScript.serverIsInstalled else {
             throw XCTSkip("PostgreSQL is not installed (make postgres-deps installs it): skipping.")
         }
@@ -61,7 +68,10 @@ final class PrivateTestServer {
         try start()
     }
 
-    func start() throws { url = try TestServerScript.run("start", directory) }
+    func start() throws {
+        url = try TestServerScript.run(
+            "start", directory, environment: tlsPort.map { ["COFFER_TEST_SERVER_TLS_PORT": "\($0)"] } ?? [:])
+    }
 
     func stop() throws { try TestServerScript.run("stop", directory) }
 
