@@ -622,8 +622,11 @@ final class PostgresSession: @unchecked Sendable {
                 "PostgreSQL at \(location) did not let us log in within connect_timeout "
                     + "(\(PostgresTimeouts.describe(location.timeouts.connect))).")
         }
+        // No socket file, or no one listening: the server is not running there.
+        let hint = code == ENOENT || code == ECONNREFUSED ? ": no server listens there (is PostgreSQL running?)" : ""
         return CofferError(
-            .io(errno: code), "Cannot connect to PostgreSQL at \(location) (\(String(cString: strerror(code)))).")
+            .io(errno: code),
+            "Cannot connect to PostgreSQL at \(location) (\(String(cString: strerror(code))))\(hint).")
     }
 
     // MARK: Errors
