@@ -477,9 +477,15 @@ public final class VaultStore: @unchecked Sendable {
             }
         }
         if let corruption = outcome.corruption {
+            // Salvage copies a prefix only when it holds a key epoch to seal the copy's records.
+            let advice =
+                outcome.keyEpochs.newest == nil
+                ? "no valid record precedes it that salvage could keep: restore the vault from a copy."
+                : "run salvage to copy the valid prefix."
             throw CofferError(
                 .corrupted,
-                "The log is corrupted: \(corruption.detail). Valid records follow, so this is not an interrupted write; run salvage to copy the valid prefix.",
+                "The log is corrupted: \(corruption.detail). Valid records follow, so this is not an interrupted write; "
+                    + advice,
                 offset: corruption.offset, sequence: corruption.sequence)
         }
         // Before a writer cuts or repairs anything: a refused open leaves the file as it was.

@@ -360,6 +360,7 @@ final class VaultStoreTests: XCTestCase {
         } catch {
             XCTAssertEqual(error.offset, receipt.records[1].offset)
             XCTAssertEqual(error.sequence, receipt.records[1].sequence)
+            XCTAssertTrue(error.message.contains("run salvage"), error.message)
         }
         let report = try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved"))
         XCTAssertEqual(report.recordsKept, 2)  // the key epoch and "a"
@@ -396,6 +397,9 @@ final class VaultStoreTests: XCTestCase {
         bytes[Int(FormatConstants.logStartOffset) + 40] ^= 0x01
         Fixture.writeFile(damaged, bytes)
         XCTAssertEqual(try VaultStore.verify(path: damaged, secret: Fixture.secret).problems.first?.sequence, 1)
+        // The open's advice is a copy, not salvage, which would refuse.
+        let refusal = assertThrowsCoffer(.corrupted) { try VaultStore.open(path: damaged, secret: Fixture.secret) }
+        XCTAssertTrue(refusal?.message.contains("restore the vault from a copy") ?? false, refusal?.message ?? "")
         XCTAssertThrowsCode(
             .corrupted, try VaultStore.salvage(path: damaged, secret: Fixture.secret, output: directory.file("saved")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("saved")))
