@@ -41,7 +41,7 @@ public enum SeedCorpus {
                 }
             }
             switch (expectation, outcome) {
-            case (.opens(let count, let torn, let writable), .success(let store)):
+            case (.opens(let count, let torn), .success(let store)):
                 if transactions != count || (store.recovery.tornTail != nil) != torn {
                     problems.append(
                         "\(seed.name): opens with \(transactions) transactions, torn tail \(store.recovery.tornTail != nil)"
@@ -53,10 +53,7 @@ public enum SeedCorpus {
                         path: FuzzFixtures.vaultPath, secret: FuzzFixtures.keyFile,
                         options: VaultStore.Options(storage: disk))
                 }
-                if case .success = writer, !writable { problems.append("\(seed.name): a writer opens it") }
-                if case .failure(let error) = writer, writable {
-                    problems.append("\(seed.name): a writer fails: \(error)")
-                }
+                if case .failure(let error) = writer { problems.append("\(seed.name): a writer fails: \(error)") }
             case (.fails(let code), .failure(let error)):
                 if error.code != code { problems.append("\(seed.name): fails with \(error.code), not \(code)") }
             case (_, .success):
@@ -125,9 +122,10 @@ public enum SeedCorpus {
         return parts
     }
 
-    /// What opening a seed vault read-only with the fixed key file does.
+    /// What opening a seed vault read-only with the fixed key file does; one that opens
+    /// opens for writing too.
     enum Expectation {
-        case opens(transactions: Int, tornTail: Bool, writable: Bool)
+        case opens(transactions: Int, tornTail: Bool)
         case fails(CofferError.Code)
     }
 
@@ -152,11 +150,11 @@ public enum SeedCorpus {
 
         // What VaultStore.create writes: one key-file slot and the first key epoch.
         let created = VaultBuilder(seed: 1, slots: [fixedKeyFile])
-        add("created.coffer", created.file(), .opens(transactions: 0, tornTail: false, writable: true))
+        add("created.coffer", created.file(), .opens(transactions: 0, tornTail: false))
 
         let three = threeRecords()
         let threeFile = three.file()
-        add("three-records.coffer", threeFile, .opens(transactions: 3, tornTail: false, writable: true))
+        add("three-records.coffer", threeFile, .opens(transactions: 3, tornTail: false))
 
         var rotated = VaultBuilder(seed: 3, slots: [fixedKeyFile])
         rotated.appendTransaction(actor: "alice", operations: [(1, Array("before rotation".utf8))])
@@ -164,36 +162,36 @@ public enum SeedCorpus {
         rotated.appendTransaction(actor: "alice", operations: [(1, Array("epoch two".utf8))])
         rotated.appendKeyEpoch()
         rotated.appendTransaction(actor: "alice", operations: [(4, Array("epoch three".utf8))])
-        add("rotated.coffer", rotated.file(), .opens(transactions: 3, tornTail: false, writable: true))
+        add("rotated.coffer", rotated.file(), .opens(transactions: 3, tornTail: false))
 
         // The fixed key file is the third slot, after a slot for another key file and a
         // passphrase slot (minimum Argon2id cost; the bodies never try passphrases).
         var slots = VaultBuilder(seed: 4, slots: [otherKeyFile, passphrase, fixedKeyFile])
         slots.appendTransaction(actor: "admin", operations: [(5, Array("slots".utf8))])
-        add("several-slots.coffer", slots.file(), .opens(transactions: 1, tornTail: false, writable: true))
+        add("several-slots.coffer", slots.file(), .opens(transactions: 1, tornTail: false))
 
         var sizes = VaultBuilder(seed: 5, slots: [fixedKeyFile])
         sizes.appendTransaction(
             actor: "bulk", operations: [(1, Array(repeating: 0x61, count: 600))], encoding: .deflate)
         sizes.appendTransaction(actor: "bulk", operations: [(1, (0..<700).map { UInt8(truncatingIfNeeded: $0 &* 37) })])
-        add("deflate-and-1024-bucket.coffer", sizes.file(), .opens(transactions: 2, tornTail: false, writable: true))
+        add("deflate-and-1024-bucket.coffer", sizes.file(), .opens(transactions: 2, tornTail: false))
 
         // An append interrupted halfway through its frame.
-        add("torn-tail.coffer", Array(threeFile.dropLast(150)), .opens(transactions: 2, tornTail: true, writable: true))
+        add("torn-tail.coffer", Array(threeFile.dropLast(150)), .opens(transactions: 2, tornTail: true))
         // Zeros after the log are a torn tail in a file of any length but a multiple of 64 KiB;
         // in such a file they are free space a writer preallocated (F-FREE), and an append
         // interrupted inside free space is a torn tail.
         add(
             "zero-tail.coffer", threeFile + [UInt8](repeating: 0, count: 512),
-            .opens(transactions: 3, tornTail: true, writable: true))
+            .opens(transactions: 3, tornTail: true))
         func preallocated(_ bytes: [UInt8]) -> [UInt8] {
             let alignment = FormatConstants.freeSpaceAlignment
             return bytes + [UInt8](repeating: 0, count: alignment - bytes.count % alignment)
         }
-        add("free-space.coffer", preallocated(threeFile), .opens(transactions: 3, tornTail: false, writable: true))
+        add("free-space.coffer", preallocated(threeFile), .opens(transactions: 3, tornTail: false))
         add(
             "torn-into-free-space.coffer", preallocated(Array(threeFile.dropLast(150))),
-            .opens(transactions: 2, tornTail: true, writable: true))
+            .opens(transactions: 2, tornTail: true))
 
         // An unlock change interrupted between its two header writes: copy A (generation 3)
         // has a second slot, copy B (generation 2) does not. A writer repairs copy B.
@@ -202,22 +200,23 @@ public enum SeedCorpus {
         let staleFile =
             stale.headerCopy(generation: 3) + stale.headerCopy(generation: 2, slots: Array(stale.keyslots.prefix(1)))
             + stale.log
-        add("stale-header-copy.coffer", staleFile, .opens(transactions: 1, tornTail: false, writable: true))
+        add("stale-header-copy.coffer", staleFile, .opens(transactions: 1, tornTail: false))
 
         // Copy A fails its checksum; copy B still opens the vault.
         var damaged = threeFile
         damaged[200] ^= 0x01
-        add("damaged-copy-a.coffer", damaged, .opens(transactions: 3, tornTail: false, writable: true))
+        add("damaged-copy-a.coffer", damaged, .opens(transactions: 3, tornTail: false))
 
         // A flipped byte in the second record's body, with valid records after it: corruption.
         var corrupt = threeFile
         corrupt[Int(FormatConstants.logStartOffset) + three.frameOffsets[1] + 100] ^= 0x80
         add("corrupt-middle-record.coffer", corrupt, .fails(.corrupted))
 
-        // Creation interrupted after the headers: readable, but nothing to append under.
+        // Creation interrupted after the headers: no key epoch, nothing to read or append under
+        // (F-NO-EPOCH).
         add(
             "headers-only.coffer", Array(created.file().prefix(Int(FormatConstants.logStartOffset))),
-            .opens(transactions: 0, tornTail: false, writable: false))
+            .fails(.corrupted))
 
         var foreign = VaultBuilder(seed: 7, slots: [otherKeyFile])
         foreign.appendTransaction(actor: "eve", operations: [(1, Array("other key".utf8))])

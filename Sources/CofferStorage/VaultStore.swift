@@ -494,6 +494,15 @@ public final class VaultStore: @unchecked Sendable {
         ).first {
             throw CofferError(.headMismatch, mismatch.detail, sequence: mismatch.sequence)
         }
+        // F-NO-EPOCH: a log without its first record holds nothing. A reader is refused as a
+        // writer is, rather than shown a vault that seems empty.
+        guard outcome.keyEpochs.newest != nil else {
+            throw CofferError(
+                .corrupted,
+                "The log has no key epoch: it was cut off before its first record, or its creation never completed. "
+                    + "Nothing in it can be read; restore the vault from a copy.",
+                offset: FormatConstants.logStartOffset, sequence: 1)
+        }
         var truncated = false
         var headerRepaired = false
         // F-COMPACT: holding the lock, a writer knows no compaction is running.
@@ -519,11 +528,6 @@ public final class VaultStore: @unchecked Sendable {
                     copyIndex = unlocked.copyIndex
                 }
                 headerRepaired = true
-            }
-            guard outcome.keyEpochs.newest != nil else {
-                throw CofferError(
-                    .corrupted, "The log has no key epoch; the vault's creation never completed.",
-                    offset: FormatConstants.logStartOffset, sequence: 1)
             }
             // F-RECOVER-SYNC: what this open read may have been written by a writer that died
             // before its sync. Make it durable before anything built on it is served or

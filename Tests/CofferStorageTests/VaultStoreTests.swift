@@ -384,6 +384,9 @@ final class VaultStoreTests: XCTestCase {
         XCTAssertEqual(report.problems.first?.offset, FormatConstants.logStartOffset)
         XCTAssertTrue(report.problems.first?.detail.contains("no key-epoch record") ?? false)
         XCTAssertThrowsCode(.corrupted, try VaultStore.open(path: path, secret: Fixture.secret))
+        // A reader too: the log is not an empty vault.
+        XCTAssertThrowsCode(
+            .corrupted, try VaultStore.open(path: path, secret: Fixture.secret, options: .init(readOnly: true)))
         XCTAssertThrowsCode(
             .corrupted, try VaultStore.salvage(path: path, secret: Fixture.secret, output: directory.file("saved")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.file("saved")))
