@@ -231,7 +231,10 @@ struct LogScanner {
                 .torn(
                     LogProblem(
                         kind: .tornTail, offset: offset, sequence: sequence,
-                        detail: "The log ends with \(fileSize - offset) bytes of an incomplete record (\(detail)).")))
+                        detail:
+                            "The log ends with an incomplete record (\(detail)): the next writer cuts the "
+                            + "\(fileSize - offset) bytes from there to the end of the file, preallocated space included."
+                    )))
         case .success:
             if kind == .tornTail {
                 // An incomplete frame with valid frames after it was not cut short by a crash:
