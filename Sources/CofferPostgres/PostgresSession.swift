@@ -646,6 +646,12 @@ final class PostgresSession: @unchecked Sendable {
                 .notFound,
                 "The database \(location.database) holds no Coffer vault: it has none of the tables `coffer init` creates."
             )
+        case .server(let sqlState, let message, _) where sqlState == "42501":
+            CofferError(
+                .io(errno: EACCES),
+                "PostgreSQL refused \(operation): the role \(location.user) lacks a privilege (SQLSTATE 42501, "
+                    + "\(message)). Reading needs SELECT on the coffer_ tables; writing needs INSERT, UPDATE and "
+                    + "DELETE as well.")
         case .server(let sqlState, let message, _):
             CofferError(.io(errno: EIO), "PostgreSQL refused \(operation): SQLSTATE \(sqlState), \(message)")
         case .connectionLost, .timedOut:
