@@ -162,15 +162,12 @@ extension StorageSystem {
         case .failure(let error): throw error.cofferError("Creating the compacted vault file")
         case .success(let opened): file = opened
         }
-        // The vault keeps its owner and mode across the rename: a service user must still open it.
-        if case .failure(let error) = giveOwnerAndMode(of: path, to: temporaryPath) {
-            file.close()
-            _ = remove(temporaryPath)
-            throw error.cofferError("Giving the compacted vault file the vault's owner and mode")
-        }
         // Locked at once, so that after the rename the new vault is already held by this writer.
         switch file.tryLockExclusive() {
         case .success(true):
+            // Locked first, then given the vault's owner: it keeps them across the rename, so a
+            // service user that opened the vault still opens it.
+            file.takeOwnerAndMode(of: path)
             return SuccessorFile(file: file, storage: self, temporaryPath: temporaryPath, vaultPath: path)
         case .success(false):
             file.close()

@@ -112,18 +112,6 @@ public struct PosixStorage: StorageSystem {
         return stat(path, &information) == 0 && (information.st_mode & S_IFMT) != S_IFREG
     }
 
-    public func giveOwnerAndMode(of model: String, to path: String) -> Result<Void, SystemError> {
-        var information = stat()
-        guard stat(model, &information) == 0 else { return errno == ENOENT ? .success(()) : .failure(.current) }
-        // Only root gives a file away; a member of the model's group may still give it that group.
-        if chown(path, information.st_uid, information.st_gid) != 0 {
-            guard errno == EPERM else { return .failure(.current) }
-            if chown(path, uid_t.max, information.st_gid) != 0 && errno != EPERM { return .failure(.current) }
-        }
-        guard chmod(path, information.st_mode & 0o777) == 0 else { return .failure(.current) }
-        return .success(())
-    }
-
     public func siblings(of path: String) -> Result<[String], SystemError> {
         guard let directory = opendir(Self.directory(of: path)) else { return .failure(.current) }
         defer { closedir(directory) }
@@ -244,6 +232,18 @@ final class PosixFile: StorageFile, @unchecked Sendable {
     func tryLockExclusive() -> Result<Bool, SystemError> {
         if retryingInterrupts({ flock(descriptor, LOCK_EX | LOCK_NB) }) == 0 { return .success(true) }
         return errno == EWOULDBLOCK ? .success(false) : .failure(.current)
+    }
+
+    func takeOwnerAndMode(of model: String) {
+        var information = stat()
+        guard stat(model, &information) == 0 else { return }
+        var mode = information.st_mode & 0o770
+        if fchown(descriptor, information.st_uid, information.st_gid) != 0 {
+            // Not root: the group, if this process belongs to it; else the group's bits would
+            // go to the process's own group.
+            if fchown(descriptor, uid_t.max, information.st_gid) != 0 { mode &= 0o700 }
+        }
+        _ = fchmod(descriptor, mode)
     }
 
     func identity() -> Result<FileIdentity, SystemError> {

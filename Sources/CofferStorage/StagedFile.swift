@@ -102,7 +102,7 @@ extension StagedFile {
     ///     (or appears meanwhile) fails the write with `.alreadyExists` and stays as it was.
     ///   - keepingUnsynced: see ``publish(_:taken:keepingUnsynced:)``.
     ///   - ownerAndModeOf: a file whose owner, group and permission bits the new one takes
-    ///     (``StorageSystem/giveOwnerAndMode(of:to:)``), when it exists; mode 0600 otherwise.
+    ///     (``StorageFile/takeOwnerAndMode(of:)``), when it exists; mode 0600 otherwise.
     /// - Throws: `.alreadyExists`; `.notFound` when the directory does not exist; `.io` naming
     ///   the step that failed. `path` is then as it was, except when only the last step,
     ///   syncing the directory, failed (the message says so).
@@ -117,8 +117,8 @@ extension StagedFile {
         case .failure(.fileExists): throw taken
         case .failure(let error): throw error.cofferError("Creating \(what)")
         }
+        if let model { staged.file.takeOwnerAndMode(of: model) }
         var result = staged.file.write(bytes, at: 0)
-        if case .success = result, let model { result = storage.giveOwnerAndMode(of: model, to: staged.writingPath) }
         if case .success = result { result = staged.file.sync() }
         staged.file.close()
         if case .failure(let error) = result {

@@ -38,11 +38,6 @@ public protocol StorageSystem: LogMedium {
     /// Whether `path` names, through links, something other than a regular file: a device, a
     /// pipe, a socket or a directory. False when it names nothing.
     func isSpecialFile(_ path: String) -> Bool
-    /// Gives the file at `path` the owner, group and permission bits of the file at `model`, as
-    /// far as this process may (only root gives a file away); nothing when `model` does not
-    /// exist. A file that replaces another (a compaction's vault, a checkpoint) keeps who may
-    /// read it.
-    func giveOwnerAndMode(of model: String, to path: String) -> Result<Void, SystemError>
 }
 
 extension StorageSystem {
@@ -55,8 +50,6 @@ extension StorageSystem {
     /// Regular files only.
     public func isSpecialFile(_ path: String) -> Bool { false }
 
-    /// No owners or modes.
-    public func giveOwnerAndMode(of model: String, to path: String) -> Result<Void, SystemError> { .success(()) }
 }
 
 /// How to open a file.
@@ -106,11 +99,22 @@ public protocol StorageFile: AnyObject, Sendable {
     /// but reading a mapped byte past the file's end, or one the disk fails to give, raises
     /// `SIGBUS`: read only what the file is known to hold.
     func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError>
+    /// Takes, through this open file (never a path another process could swap for a link),
+    /// the owner and group of the file at `model` and its owner's and group's permission bits,
+    /// as far as this process may: only root gives a file away, and a group it could not give
+    /// gets no bits; others get none. Nothing when `model` does not exist. A file that
+    /// replaces another (a compaction's vault, a checkpoint, a head file) so stays readable by
+    /// who could read that one, never by more. Best effort: a file system without owners keeps
+    /// the file as it was made (mode 0600).
+    func takeOwnerAndMode(of model: String)
 }
 
 extension StorageFile {
     /// Maps nothing: a file system that cannot map leaves every read to ``read(into:at:)``.
     public func mapReadOnly(_ count: Int) -> Result<(any StorageMapping)?, SystemError> { .success(nil) }
+
+    /// No owners or modes.
+    public func takeOwnerAndMode(of model: String) {}
 }
 
 /// A file's first bytes mapped into memory read-only (``StorageFile/mapReadOnly(_:)``),

@@ -259,9 +259,9 @@ final class CompactionTests: XCTestCase {
     }
 
     /// The file a compaction renames over the vault, and the checkpoint beside it, take the
-    /// vault's permission bits, and its owner and group where this process may give them (as
-    /// root): a service user that opened the vault before still opens it after an operator's
-    /// compaction.
+    /// vault's owner's and group's permission bits (never others'), and its owner and group
+    /// where this process may give them (as root): a service user that opened the vault before
+    /// still opens it after an operator's compaction.
     func testACompactedVaultAndItsCheckpointKeepTheVaultsOwnerAndMode() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("team.coffer")
@@ -287,6 +287,10 @@ final class CompactionTests: XCTestCase {
         assertOwnerAndMode(path + ".checkpoint", "compaction's checkpoint")
         _ = try vault.compact(CompactionOptions(newMasterKey: true))
         assertOwnerAndMode(path, "master key rotation")
+        // Others' bits are never kept: a world-readable vault comes out readable by its group.
+        XCTAssertEqual(chmod(path, 0o644), 0)
+        _ = try vault.compact()
+        assertOwnerAndMode(path, "a compaction of a world-readable vault")
     }
 
     /// A vault that maps its file (`mapsLog`) reveals every version a vault reading the file
