@@ -85,9 +85,7 @@ public struct PostgresLocation: Sendable, Equatable {
                 throw Self.invalid("the host is neither a name, an IP address nor an absolute socket directory")
             }
             guard (1...65535).contains(port) else { throw Self.invalid("the port is not between 1 and 65535") }
-            let isAddress =
-                host.contains(":") || host.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || $0 == "." }
-            if tls.mode == .verifyFull && isAddress {
+            if tls.mode == .verifyFull && Self.isAddress(host) {
                 throw Self.invalid(
                     "sslmode=verify-full checks the server's certificate against its host name: give the host by "
                         + "name, or use verify-ca")
@@ -136,9 +134,13 @@ public struct PostgresLocation: Sendable, Equatable {
     ///   - text: The URL.
     ///   - environmentPassword: The password to use when the URL has none; by default the
     ///     `PGPASSWORD` environment variable.
+    ///   - environment: `PGSSLMODE` and `PGSSLROOTCERT`, for a URL without `sslmode` or
+    ///     `sslrootcert`; by default the process's (``tlsVariablesFromEnvironment()``).
     /// - Throws: `CofferError(.invalidInput)` naming what is wrong, never quoting a password.
-    public init(parsing text: String, environmentPassword: String? = PostgresLocation.passwordFromEnvironment()) throws
-    {
+    public init(
+        parsing text: String, environmentPassword: String? = PostgresLocation.passwordFromEnvironment(),
+        environment: [String: String] = PostgresLocation.tlsVariablesFromEnvironment()
+    ) throws {
         var rest = Substring(text)
         if rest.hasPrefix("postgresql://") {
             rest = rest.dropFirst("postgresql://".count)
@@ -165,13 +167,13 @@ public struct PostgresLocation: Sendable, Equatable {
         } else {
             authority = rest
         }
-        // A '@' past the authority when the authority has none: a password (or user) holding a
-        // raw '?' or '/' ended the authority early, and the rest of it would be read — and
-        // quoted — as the path or a query parameter.
-        if !authority.contains("@") && (pathText.contains("@") || queryText.contains("@")) {
+        // A raw '@' past the authority: a password (or user) holding a raw '?' or '/' ended the
+        // authority early, and the rest of it would be read — and quoted — as the host, the
+        // path or a query parameter. A '@' in a name or a parameter is written %40.
+        if pathText.contains("@") || queryText.contains("@") {
             throw Self.invalid(
-                "a '@' follows the host: a user or password holding '?' or '/' must write them as %3F and %2F "
-                    + "(and a '@' in a name as %40)")
+                "a '@' follows the host: a user or password holding '?' or '/' must write them as %3F and %2F, and "
+                    + "a '@' in a name or parameter is written %40")
         }
 
         // The last "@" separates the user information, since a password may contain "@" only
@@ -269,7 +271,7 @@ public struct PostgresLocation: Sendable, Equatable {
             }
             databaseText = value
         }
-        let tls = try PostgresTLS(parameters: parameters, invalid: Self.invalid)
+        let tls = try PostgresTLS(parameters: parameters, environment: environment, invalid: Self.invalid)
 
         var port = Self.defaultPort
         if let portText {
@@ -287,6 +289,20 @@ public struct PostgresLocation: Sendable, Equatable {
             endpoint: endpoint, user: userText ?? "", password: passwordText ?? environmentPassword,
             database: databaseText, vaultName: parameters["vault"], timeouts: PostgresTimeouts(parameters: parameters),
             tls: tls)
+    }
+
+    /// Whether `host` is an IP address (IPv6, or digits and dots) rather than a name.
+    static func isAddress(_ host: String) -> Bool {
+        host.contains(":") || host.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || $0 == "." }
+    }
+
+    /// `PGSSLMODE` and `PGSSLROOTCERT` from the process's environment, those that are set.
+    public static func tlsVariablesFromEnvironment() -> [String: String] {
+        var variables: [String: String] = [:]
+        for name in ["PGSSLMODE", "PGSSLROOTCERT"] {
+            if let value = getenv(name) { variables[name] = String(cString: value) }
+        }
+        return variables
     }
 
     /// The `PGPASSWORD` environment variable, or nil when it is unset or empty.

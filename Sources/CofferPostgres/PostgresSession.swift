@@ -464,8 +464,9 @@ final class PostgresSession: @unchecked Sendable {
             configuration = .init(
                 establishedChannel: channel, tls: tls, username: location.user, password: location.password,
                 database: location.database)
-            // The name the certificate must bear, and the one the server is asked for (SNI).
-            if location.tls.mode == .verifyFull { configuration.options.tlsServerName = host }
+            // The name the server is asked for (SNI, which proxies route by, as libpq sends it),
+            // and the one verify-full checks the certificate for; an address is neither.
+            if !PostgresLocation.isAddress(host) { configuration.options.tlsServerName = host }
         case .unixSocket:
             configuration = .init(
                 unixSocketPath: location.socketPath!, username: location.user, password: location.password,
@@ -561,7 +562,6 @@ final class PostgresSession: @unchecked Sendable {
         }
     }
 
-    /// What a failed connection attempt means to the caller.
     /// What went wrong in a TLS handshake, when `error` is one (NIOSSL's, possibly wrapped by
     /// postgres-nio), in NIOSSL's words: a verification failure names no secret.
     private static func tlsFailure(_ error: any Error) -> String? {
@@ -574,6 +574,7 @@ final class PostgresSession: @unchecked Sendable {
         return reason.isEmpty ? "the handshake failed" : String(reason)
     }
 
+    /// What a failed connection attempt means to the caller.
     private static func connectionError(_ error: any Error, _ location: PostgresLocation) -> CofferError {
         if let error = error as? PSQLError, error.code == .server, let sqlState = error.serverInfo?[.sqlState] {
             switch sqlState {

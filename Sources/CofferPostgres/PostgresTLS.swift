@@ -29,7 +29,8 @@ public struct PostgresTLS: Sendable, Equatable {
     /// How much TLS is asked for.
     public var mode: Mode
     /// A PEM file of the certificate authorities trusted for ``Mode/verifyCA`` and
-    /// ``Mode/verifyFull`` (`sslrootcert`); nil trusts the system's.
+    /// ``Mode/verifyFull`` (`sslrootcert`); nil trusts the system's, for `verify-full` only:
+    /// any public authority's certificate, for any name, would pass `verify-ca`.
     public var rootCertificates: String?
 
     /// `prefer`, the system's authorities.
@@ -43,14 +44,17 @@ public struct PostgresTLS: Sendable, Equatable {
         self.rootCertificates = rootCertificates
     }
 
-    /// Reads `sslmode` and `sslrootcert` from a URL's parameters.
+    /// Reads `sslmode` and `sslrootcert` from a URL's parameters, else from `PGSSLMODE` and
+    /// `PGSSLROOTCERT` in `environment`, as libpq does. `require` with root certificates is
+    /// `verify-ca`, as in libpq.
     ///
     /// - Throws: `CofferError(.invalidInput)` for a mode libpq does not have (not quoted: it
-    ///   may be text a malformed URL took from a password), for `allow`, and for a root
-    ///   certificate file given to a mode that checks no certificate.
-    init(parameters: [String: String], invalid: (String) -> CofferError) throws {
+    ///   may be text a malformed URL took from a password), for `allow`, for a root
+    ///   certificate file given to a mode that checks no certificate, and for `verify-ca`
+    ///   without one.
+    init(parameters: [String: String], environment: [String: String], invalid: (String) -> CofferError) throws {
         var mode = Self.default.mode
-        if let text = parameters["sslmode"] {
+        if let text = parameters["sslmode"] ?? environment["PGSSLMODE"].flatMap({ $0.isEmpty ? nil : $0 }) {
             if text == "allow" {
                 throw invalid("sslmode=allow is not supported (it tries without TLS first): give prefer or disable")
             }
@@ -59,14 +63,20 @@ public struct PostgresTLS: Sendable, Equatable {
             }
             mode = given
         }
-        let rootCertificates = parameters["sslrootcert"]
+        let rootCertificates =
+            parameters["sslrootcert"] ?? environment["PGSSLROOTCERT"].flatMap { $0.isEmpty ? nil : $0 }
         if let rootCertificates {
+            if mode == .require { mode = .verifyCA }
             guard mode.verifies else {
                 throw invalid("sslrootcert is for sslmode=verify-ca or verify-full, which check the certificate")
             }
             guard rootCertificates.hasPrefix("/") else {
                 throw invalid("sslrootcert must be an absolute path")
             }
+        } else if mode == .verifyCA {
+            throw invalid(
+                "sslmode=verify-ca needs sslrootcert, the authorities to trust: any public authority's certificate, "
+                    + "for any name, would pass it; or use verify-full, which checks the name")
         }
         self.init(mode: mode, rootCertificates: rootCertificates)
     }

@@ -97,6 +97,8 @@ final class PostgresLocationTests: XCTestCase {
             "postgres://u:S3cr3t?p4ss@/db?host=/tmp/pg&vault=v",
             "postgres://u:S3cr3t/p4ss@h/db?vault=v",
             "postgres://u:S3cr3t#p4ss@h/db?vault=v",
+            "postgres://u:S3cr3t@p4ss/db@h?vault=v",  // a raw '@' and '/': the host would be `p4ss`
+            "postgres://u:S3cr3t@p4ss?wo=rd@h/db",
             "postgres://u@h/db?vault=v&sslmode=S3cr3t",
             "postgres://u@h/db?vault=v&S3cr3t-p4ss=1",
         ] {
@@ -104,6 +106,7 @@ final class PostgresLocationTests: XCTestCase {
                 try PostgresLocation(parsing: text, environmentPassword: nil)
             }
             XCTAssertFalse(error?.message.contains("S3cr3t") ?? true, error?.message ?? "")
+            XCTAssertFalse(error?.message.contains("p4ss") ?? true, error?.message ?? "")
             XCTAssertFalse(error?.description.contains("S3cr3t") ?? true)
         }
     }
@@ -111,27 +114,40 @@ final class PostgresLocationTests: XCTestCase {
     /// `sslmode` and `sslrootcert` as libpq reads them, `prefer` by default; the description
     /// gives them back.
     func testTLSParameters() throws {
-        XCTAssertEqual(try PostgresLocation(parsing: "postgres://u@h/db", environmentPassword: nil).tls, .default)
-        for mode in PostgresTLS.Mode.allCases where !mode.verifies {
-            let location = try PostgresLocation(
-                parsing: "postgres://u@h/db?sslmode=\(mode.rawValue)", environmentPassword: nil)
-            XCTAssertEqual(location.tls, PostgresTLS(mode: mode))
-            XCTAssertEqual(try PostgresLocation(parsing: location.description, environmentPassword: nil), location)
+        func parse(_ text: String, environment: [String: String] = [:]) throws -> PostgresLocation {
+            try PostgresLocation(parsing: text, environmentPassword: nil, environment: environment)
         }
-        let verified = try PostgresLocation(
-            parsing: "postgres://u@db.internal/db?sslmode=verify-full&sslrootcert=/etc/ssl/our%20ca.pem",
-            environmentPassword: nil)
+        XCTAssertEqual(try parse("postgres://u@h/db").tls, .default)
+        for mode in PostgresTLS.Mode.allCases where !mode.verifies {
+            let location = try parse("postgres://u@h/db?sslmode=\(mode.rawValue)")
+            XCTAssertEqual(location.tls, PostgresTLS(mode: mode))
+            XCTAssertEqual(try parse(location.description), location)
+        }
+        let verified = try parse("postgres://u@db.internal/db?sslmode=verify-full&sslrootcert=/etc/ssl/our%20ca.pem")
         XCTAssertEqual(verified.tls, PostgresTLS(mode: .verifyFull, rootCertificates: "/etc/ssl/our ca.pem"))
-        XCTAssertEqual(try PostgresLocation(parsing: verified.description, environmentPassword: nil), verified)
+        XCTAssertEqual(try parse(verified.description), verified)
+        // As libpq: require with root certificates is verify-ca; PGSSLMODE and PGSSLROOTCERT
+        // stand in for what the URL does not give.
+        XCTAssertEqual(
+            try parse("postgres://u@h/db?sslmode=require&sslrootcert=/ca.pem").tls,
+            PostgresTLS(mode: .verifyCA, rootCertificates: "/ca.pem"))
+        XCTAssertEqual(
+            try parse("postgres://u@h/db", environment: ["PGSSLMODE": "verify-full", "PGSSLROOTCERT": "/env/ca.pem"])
+                .tls, PostgresTLS(mode: .verifyFull, rootCertificates: "/env/ca.pem"))
+        XCTAssertEqual(
+            try parse("postgres://u@h/db?sslmode=disable", environment: ["PGSSLMODE": "verify-full"]).tls,
+            PostgresTLS(mode: .disable))
+        XCTAssertThrowsCode(.invalidInput, try parse("postgres://u@h/db", environment: ["PGSSLMODE": "bogus"]))
         for refused in [
             "postgres://u@h/db?sslmode=allow",  // plaintext first
             "postgres://u@h/db?sslmode=Require",
-            "postgres://u@h/db?sslmode=require&sslrootcert=/ca.pem",  // checks no certificate
+            "postgres://u@h/db?sslmode=prefer&sslrootcert=/ca.pem",  // checks no certificate
+            "postgres://u@h/db?sslmode=verify-ca",  // any public authority's certificate would pass
             "postgres://u@h/db?sslmode=verify-ca&sslrootcert=ca.pem",  // relative
             "postgres://u@10.0.0.1/db?sslmode=verify-full",  // a name is what it checks
             "postgres://u@[::1]/db?sslmode=verify-full",
         ] {
-            XCTAssertThrowsCode(.invalidInput, try PostgresLocation(parsing: refused, environmentPassword: nil))
+            XCTAssertThrowsCode(.invalidInput, try parse(refused))
         }
     }
 
@@ -164,6 +180,7 @@ final class PostgresLocationTests: XCTestCase {
             "postgres://u@h/db?vault=a%00b",  // a NUL in the vault name
             "postgres://u@h/db?vault=team#prod",  // a fragment would be dropped: vault `team`
             "postgres://u@/db?host=/tmp/pg?vault=team",  // a second '?' for '&'
+            "postgres://u@h/db?vault=team@prod",  // a '@' in a parameter is written %40
         ]
         for text in bad {
             let error = assertThrowsCoffer(.invalidInput) {

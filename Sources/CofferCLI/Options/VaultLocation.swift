@@ -27,12 +27,12 @@ struct VaultLocation {
         return rest.dropFirst().first == UInt8(ascii: "/") || name.lowercased() == "jdbc" ? name : nil
     }
 
-    /// The location `text` names; a URL is connected to at once. A URL of another scheme, or
-    /// one with blanks before it, is a usage error that never repeats the text: it may hold a
-    /// password. The scheme is read in any case (`Postgres://` is `postgres://`).
     /// What the URL parser's messages start with; the CLI's own sentence says it already.
     private static let parserPrefix = "Invalid PostgreSQL URL: "
 
+    /// The location `text` names; a URL is connected to at once. A URL of another scheme, or
+    /// one with blanks before it, is a usage error that never repeats the text: it may hold a
+    /// password. The scheme is read in any case (`Postgres://` is `postgres://`).
     static func resolve(_ text: String, environment: [String: String]) throws(CommandFailure) -> VaultLocation {
         guard let scheme = urlScheme(text) else { return VaultLocation(path: text, storage: PosixStorage()) }
         let lowered = scheme.lowercased()
@@ -47,7 +47,8 @@ struct VaultLocation {
         let location: PostgresLocation
         do {
             location = try PostgresLocation(
-                parsing: lowered + text.dropFirst(scheme.count), environmentPassword: environment["PGPASSWORD"])
+                parsing: lowered + text.dropFirst(scheme.count), environmentPassword: environment["PGPASSWORD"],
+                environment: environment.filter { $0.key == "PGSSLMODE" || $0.key == "PGSSLROOTCERT" })
         } catch let error as CofferError {
             let reason =
                 error.message.hasPrefix(Self.parserPrefix)
