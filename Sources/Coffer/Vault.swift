@@ -257,14 +257,9 @@ public final class Vault: Sendable {
             path: path, unlock: unlock, storeOptions: storeOptions, usesCheckpoint: options.usesCheckpoint)
         // On a shared log, a conflict during an open is another instance changing the vault
         // while it was read: a compaction replaced the log (F-SHARED-COMPACT), or a header
-        // copy about to be repaired changed. So is a head witness ahead of what the open read:
-        // read after the log, it may hold the head of a compaction or commit that came in
-        // between. Opened again, it reads the vault as it is then; a vault truly rolled back
-        // is refused again, and then for good.
+        // copy about to be repaired changed. Opened again, it reads the vault as it is then.
         for _ in 0..<Self.conflictedOpenRetries {
-            guard case .failure(let failure) = first, options.storage.isShared,
-                failure.error.code == .conflict || (failure.error.code == .headMismatch && options.headWitness != nil)
-            else {
+            guard case .failure(let failure) = first, failure.error.code == .conflict, options.storage.isShared else {
                 break
             }
             first = replay(

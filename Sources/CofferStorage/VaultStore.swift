@@ -388,6 +388,14 @@ public final class VaultStore: @unchecked Sendable {
         case .success(let resolved): path = resolved
         case .failure(let error): throw error.cofferError("Following the vault path's link")
         }
+        // A shared log has no lock to read the witness under: it is read before the log, so that
+        // the log read is at least as new as the head found there. Read after, it could hold the
+        // head of another instance's commit or compaction that came in between, ahead of the
+        // log read, and look like a rollback.
+        var witnessed = options.witnessedHead
+        if witnessed == nil, options.storage.isShared, let readWitness = options.readWitness {
+            witnessed = try readWitness()
+        }
         let log = try openLog(path: path, options: options)
         let fileSize: UInt64
         switch log.end() {
@@ -417,8 +425,11 @@ public final class VaultStore: @unchecked Sendable {
             log: log, vaultID: header.vaultID,
             keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
             fileSize: fileSize, generation: header.logGeneration)
-        var witnessed = options.witnessedHead
-        if witnessed == nil, let readWitness = options.readWitness { witnessed = try readWitness() }
+        // A file's, once this writer holds its lock (openLog): a head left while it waited is
+        // the one checked.
+        if witnessed == nil, !options.storage.isShared, let readWitness = options.readWitness {
+            witnessed = try readWitness()
+        }
         let headChecks = HeadChecks(expected: options.expectedHead, witnessed: witnessed, lineage: header.lineage)
         scanner.chainAt = headChecks.sequences
         var checkpointUse = options.ignoredCheckpoint.map(CheckpointUse.ignored) ?? .none
