@@ -388,12 +388,13 @@ public final class VaultStore: @unchecked Sendable {
         case .success(let resolved): path = resolved
         case .failure(let error): throw error.cofferError("Following the vault path's link")
         }
-        // A shared log has no lock to read the witness under: it is read before the log, so that
-        // the log read is at least as new as the head found there. Read after, it could hold the
-        // head of another instance's commit or compaction that came in between, ahead of the
-        // log read, and look like a rollback.
+        // Without the writer lock (a reader, or any instance of a shared log) the witness is read
+        // before the log, so that the log read is at least as new as the head found there. Read
+        // after, it could hold the head of a commit or compaction that came in between, ahead of
+        // the log read, and look like a rollback.
+        let readsWitnessUnderLock = !options.readOnly && !options.storage.isShared
         var witnessed = options.witnessedHead
-        if witnessed == nil, options.storage.isShared, let readWitness = options.readWitness {
+        if witnessed == nil, !readsWitnessUnderLock, let readWitness = options.readWitness {
             witnessed = try readWitness()
         }
         let log = try openLog(path: path, options: options)
@@ -425,9 +426,9 @@ public final class VaultStore: @unchecked Sendable {
             log: log, vaultID: header.vaultID,
             keyRecordKey: MasterKeySubkey.keyRecord.derive(from: unlocked.masterKey),
             fileSize: fileSize, generation: header.logGeneration)
-        // A file's, once this writer holds its lock (openLog): a head left while it waited is
-        // the one checked.
-        if witnessed == nil, !options.storage.isShared, let readWitness = options.readWitness {
+        // A file's writer, once it holds the lock (openLog): a head left while it waited is the
+        // one checked.
+        if witnessed == nil, readsWitnessUnderLock, let readWitness = options.readWitness {
             witnessed = try readWitness()
         }
         let headChecks = HeadChecks(expected: options.expectedHead, witnessed: witnessed, lineage: header.lineage)
