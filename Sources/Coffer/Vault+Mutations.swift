@@ -402,6 +402,7 @@ extension Vault {
     public func addKeyslot(_ secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) -> UInt16 {
         // The slots that could hold the secret are tried before the writers' turn is taken: a
         // passphrase slot costs an Argon2id derivation, which writers would otherwise wait for.
+        try ReentryGuard.refuse("A keyslot change", on: self)
         try secret.check(cost: cost)
         let checked = try store.refuseSecretASlotHolds(secret)
         return try changingKeyslots { store throws(CofferError) in
@@ -424,6 +425,7 @@ extension Vault {
     ///   the slot's own passphrase again is taken, with a new cost), `.io` as
     ///   ``removeKeyslot(id:)``: the old secret may then open the vault read-only only.
     public func replaceKeyslot(id: UInt16, with secret: Unlock, cost: Argon2id.Cost = .moderate) throws(CofferError) {
+        try ReentryGuard.refuse("A keyslot change", on: self)
         try secret.check(cost: cost)
         let checked = try store.refuseSecretASlotHolds(secret, besides: id)
         try changingKeyslots { store throws(CofferError) in

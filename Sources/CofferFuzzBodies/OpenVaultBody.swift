@@ -94,11 +94,9 @@ enum OpenVaultBody {
         case (.failure(let readError), .success(let opened)):
             findings.fail("a read-only open fails with \(readError.code) but a writer open succeeds")
             opened.store.close()
-        case (.success(let reader), .failure(let writeError)):
-            // The one check only a writer makes: it needs a key epoch to append under.
-            findings.check(
-                writeError.code == .corrupted && !reader.records.contains { $0.type == .keyEpoch },
-                "a read-only open succeeds but a writer open fails with \(writeError.code)")
+        case (.success, .failure(let writeError)):
+            // A log without a key epoch fails both (F-NO-EPOCH): no open fails a writer alone.
+            findings.fail("a read-only open succeeds but a writer open fails with \(writeError.code)")
         case (.success(let reader), .success(let opened)):
             findings.check(opened.records == reader.records, "a writer open sees other records than a read-only open")
             checkWriter(opened, reader: reader, disk: disk, &findings)

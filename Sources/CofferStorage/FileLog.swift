@@ -325,7 +325,8 @@ private final class SuccessorFile: SuccessorLog {
                 failure.code,
                 failure.message
                     + " The compacted vault replaced the old one, but not durably: after a crash the vault may be "
-                    + "the old file again, which holds the same credentials.")
+                    + "the old file again, which holds the same credentials under the keys it had then (a key "
+                    + "rotation or revocation undone): run the command again.")
         }
     }
 

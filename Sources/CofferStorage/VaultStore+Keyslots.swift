@@ -27,7 +27,7 @@ extension VaultStore {
                     .invalidInput,
                     "The vault already has \(FormatConstants.keyslotCountMax) keyslots; remove one first.")
             }
-            try Self.refuseASecretASlotHolds(secret, in: header, skipping: checked)
+            try Self.refuseHolders(of: secret, in: header, skipping: checked)
             let id = (header.keyslots.map(\.id).max() ?? 0) &+ 1
             guard id != 0,
                 let slot = header.makeKeyslot(
@@ -70,7 +70,7 @@ extension VaultStore {
             guard let index = header.keyslots.firstIndex(where: { $0.id == id }) else {
                 throw CofferError(.notFound, "The vault has no keyslot \(id).")
             }
-            try Self.refuseASecretASlotHolds(secret, in: header, besides: id, skipping: checked)
+            try Self.refuseHolders(of: secret, in: header, besides: id, skipping: checked)
             guard
                 let slot = header.makeKeyslot(
                     id: id, secret: secret, cost: cost, unlockKey: unlockKey,
@@ -90,8 +90,9 @@ extension VaultStore {
     /// A passphrase slot tried costs an Argon2id derivation, so a caller holding a writer's turn
     /// asks ``refuseSecretASlotHolds(_:besides:)`` first, and the change tries only the slots it
     /// did not (`skipping`): one derivation, the new slot's, under the turn.
-    private static func refuseASecretASlotHolds(
-        _ secret: Keyslot.Secret, in header: FileHeader, besides kept: UInt16? = nil, skipping checked: CheckedKeyslots?
+    private static func refuseHolders(
+        of secret: Keyslot.Secret, in header: FileHeader, besides kept: UInt16? = nil,
+        skipping checked: CheckedKeyslots?
     ) throws(CofferError) {
         // Found not to hold this very secret, or not trusted at all.
         let skipped = checked.flatMap { $0.secret.isSame(as: secret) && $0.besides == kept ? $0.slots : nil } ?? []
@@ -135,7 +136,7 @@ extension VaultStore {
         if let kept, !header.keyslots.contains(where: { $0.id == kept }) {
             throw CofferError(.notFound, "The vault has no keyslot \(kept).")
         }
-        try Self.refuseASecretASlotHolds(secret, in: header, besides: kept, skipping: nil)
+        try Self.refuseHolders(of: secret, in: header, besides: kept, skipping: nil)
         return CheckedKeyslots(secret: secret, besides: kept, slots: header.keyslots.filter { $0.id != kept })
     }
 

@@ -221,6 +221,11 @@ final class VaultCommandTests: XCTestCase {
         try coffer.expect(64, ["org", "list", "--head-file", "/dev/null"])
         try coffer.expect(64, ["org", "list", "--head-file", coffer.path("witness")])
         XCTAssertEqual(mkfifo(coffer.path("pipe.head"), 0o600), 0)
+        // Held open with a line in it, so that a regression reads garbage (exit 2), never hangs.
+        let pipe = open(coffer.path("pipe.head"), O_RDWR)
+        XCTAssertGreaterThanOrEqual(pipe, 0)
+        defer { close(pipe) }
+        _ = "garbage\n".withCString { write(pipe, $0, 8) }
         try coffer.expect(64, ["org", "list", "--head-file", coffer.path("pipe.head")])
         try coffer.expect(
             64,
@@ -392,7 +397,8 @@ final class VaultCommandTests: XCTestCase {
         XCTAssertEqual(try inspect.errorJSON()["code"] as? String, "corrupted")
         let inspectText = try coffer.expect(2, ["inspect"])
         XCTAssertTrue(
-            inspectText.standardOutput.contains("no: reading with the key failed (corrupted)"), inspectText.standardOutput)
+            inspectText.standardOutput.contains("no: reading with the key failed (corrupted)"),
+            inspectText.standardOutput)
         // Salvage copies the two good records into a new file, which verifies clean.
         let salvage = try coffer.expect(0, ["salvage", "--output", coffer.path("s.coffer"), "--json"]).json()
         XCTAssertEqual(salvage["records"] as? Int, 2)
