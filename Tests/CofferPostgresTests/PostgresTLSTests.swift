@@ -1,6 +1,7 @@
 import CofferCrypto
 import CofferStorage
 import CofferTestSupport
+import Glibc
 import PostgresNIO
 import XCTest
 
@@ -98,5 +99,29 @@ final class PostgresTLSTests: XCTestCase {
             parsing: try url("sslmode=verify-ca&sslrootcert=\(try server().directory)/server.ext"),
             environmentPassword: nil)
         XCTAssertThrowsCode(.invalidInput, try RawConnection(notPEM))
+    }
+
+    /// A server that answers the TLS request with "no": `require` fails before anything is
+    /// sent, saying so (libpq's `prefer` would go on without TLS, as it does).
+    func testRequireRefusesAServerWithoutTLS() throws {
+        let listener = try SilentListener(tcpLoopback: ())
+        defer { listener.close() }
+        let descriptor = listener.descriptor
+        let server = TestThread { () -> [UInt8] in
+            let connection = accept(descriptor, nil, nil)
+            guard connection >= 0 else { return [] }
+            defer { Glibc.close(connection) }
+            var request = [UInt8](repeating: 0, count: 8)
+            _ = request.withUnsafeMutableBytes { recv(connection, $0.baseAddress, 8, Int32(MSG_WAITALL)) }
+            _ = [UInt8(ascii: "N")].withUnsafeBytes { send(connection, $0.baseAddress, 1, 0) }
+            return request
+        }
+        let location = try PostgresLocation(
+            parsing: "postgres://postgres@localhost:\(listener.port)/coffer_test?sslmode=require&connect_timeout=5",
+            environmentPassword: nil, environment: [:])
+        let error = assertThrowsCoffer(.io(errno: EPROTO)) { try RawConnection(location) }
+        XCTAssertTrue(error?.message.contains("does not accept TLS") ?? false, error?.message ?? "")
+        // The SSLRequest (length 8, code 80877103), and nothing else: no password went out.
+        XCTAssertEqual(try server.join(), [0, 0, 0, 8, 4, 210, 22, 47])
     }
 }
