@@ -45,8 +45,8 @@ public struct PostgresTLS: Sendable, Equatable {
     }
 
     /// Reads `sslmode` and `sslrootcert` from a URL's parameters, else from `PGSSLMODE` and
-    /// `PGSSLROOTCERT` in `environment`, as libpq does. `require` with root certificates is
-    /// `verify-ca`, as in libpq.
+    /// `PGSSLROOTCERT` in `environment`, as libpq does (`PGSSLROOTCERT` only for a mode that
+    /// can use it). `require` with root certificates is `verify-ca`, as in libpq.
     ///
     /// - Throws: `CofferError(.invalidInput)` for a mode libpq does not have (not quoted: it
     ///   may be text a malformed URL took from a password), for `allow`, for a root
@@ -63,8 +63,13 @@ public struct PostgresTLS: Sendable, Equatable {
             }
             mode = given
         }
-        let rootCertificates =
-            parameters["sslrootcert"] ?? environment["PGSSLROOTCERT"].flatMap { $0.isEmpty ? nil : $0 }
+        // PGSSLROOTCERT, which psql users often export, serves only a mode that checks
+        // certificates (require included), as in libpq; given in the URL to another mode, it is
+        // a mistake.
+        var rootCertificates = parameters["sslrootcert"]
+        if rootCertificates == nil, mode.verifies || mode == .require {
+            rootCertificates = environment["PGSSLROOTCERT"].flatMap { $0.isEmpty ? nil : $0 }
+        }
         if let rootCertificates {
             if mode == .require { mode = .verifyCA }
             guard mode.verifies else {

@@ -138,6 +138,11 @@ final class PostgresLocationTests: XCTestCase {
             try parse("postgres://u@h/db?sslmode=disable", environment: ["PGSSLMODE": "verify-full"]).tls,
             PostgresTLS(mode: .disable))
         XCTAssertThrowsCode(.invalidInput, try parse("postgres://u@h/db", environment: ["PGSSLMODE": "bogus"]))
+        // An exported PGSSLROOTCERT does not break the default mode, which uses none.
+        XCTAssertEqual(try parse("postgres://u@h/db", environment: ["PGSSLROOTCERT": "/env/ca.pem"]).tls, .default)
+        XCTAssertEqual(
+            try parse("postgres://u@h/db?sslmode=require", environment: ["PGSSLROOTCERT": "/env/ca.pem"]).tls,
+            PostgresTLS(mode: .verifyCA, rootCertificates: "/env/ca.pem"))
         for refused in [
             "postgres://u@h/db?sslmode=allow",  // plaintext first
             "postgres://u@h/db?sslmode=Require",
