@@ -112,6 +112,12 @@ public struct CofferError: Error, Sendable, Equatable, CustomStringConvertible {
         self.candidates = candidates
     }
 
+    /// The same error with `advice` (a sentence of its own, no secret) after its message: what
+    /// the caller should know of the failure's consequence.
+    public func adding(_ advice: String) -> CofferError {
+        CofferError(code, message + " " + advice, offset: offset, sequence: sequence, candidates: candidates)
+    }
+
     /// The code and the message, then the offset and sequence number when known:
     /// `corrupted: A transaction's payload is malformed. (offset 9176, sequence 4)`, or `(sequence 4)`
     /// without an offset. It holds no secret, since the message holds none.

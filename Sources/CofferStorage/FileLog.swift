@@ -320,13 +320,10 @@ private final class SuccessorFile: SuccessorLog {
     func makeSwitchDurable() throws(CofferError) {
         if case .failure(let error) = storage.syncDirectory(containing: vaultPath) {
             // After the rename: the vault is the compacted file now, only not known durable.
-            let failure = error.cofferError("Syncing the directory after compaction")
-            throw CofferError(
-                failure.code,
-                failure.message
-                    + " The compacted vault replaced the old one, but not durably: after a crash the vault may be "
-                    + "the old file again, which holds the same credentials under the keys it had then (a key "
-                    + "rotation or revocation undone): run the command again.")
+            throw error.cofferError("Syncing the directory after compaction").adding(
+                "The compacted vault replaced the old one, but not durably: after a crash the vault may be the old "
+                    + "file again, which holds the same credentials under the keys it had then (a key rotation or "
+                    + "revocation undone): run the command again.")
         }
     }
 

@@ -354,13 +354,10 @@ final class LogWriter: @unchecked Sendable {
             // Written, not known durable: the file may hold the records when it is next
             // opened, or not (a crash, or the kernel dropping the pages). The caller must not
             // take the failure for a change that was not made.
-            let failure = error.cofferError("Syncing the log", offset: start)
             return .failure(
-                CofferError(
-                    failure.code,
-                    failure.message
-                        + " The change was written but not made durable: reopened, the vault may hold it or not. "
-                        + "Check before making it again.", offset: failure.offset, sequence: failure.sequence))
+                error.cofferError("Syncing the log", offset: start).adding(
+                    "The change was written but not made durable: reopened, the vault may hold it or not. "
+                        + "Check before making it again."))
         }
         return .success(())
     }
